@@ -1,6 +1,6 @@
 module github.com/stepcast/stepcast
 
-go 1.26.8
+go 1.26
 
 require (
 	github.com/RoaringBitmap/roaring/v2 v2.30.0

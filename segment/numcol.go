@@ -165,6 +165,10 @@ func (c *numColumn) split(i int) {
 	})
 	slices.Sort(keys)
 	lo, hi := keys[0], keys[len(keys)-1]
+	if lo == hi { // min and max were loose after removals: the bin is exact
+		b.min, b.max = lo, hi
+		return
+	}
 	s := keys[len(keys)/2]
 	if s == lo { // a dominant smallest key: give it a bin of its own
 		j := sort.Search(len(keys), func(j int) bool { return keys[j] > lo })
