@@ -73,7 +73,7 @@ func genFriends(r *rand.Rand, n int, now time.Time) []*rawFriend {
 	out := make([]*rawFriend, n)
 	for i := range out {
 		f := &rawFriend{
-			id: uint32(i * 3), // gaps: not every ID is known
+			id:   uint32(i * 3), // gaps: not every ID is known
 			tags: map[string]bool{}, strs: map[string]string{}, ints: map[string]int{}, floats: map[string]float64{},
 			times: map[string]time.Time{}, bools: map[string]bool{}, set: map[string]bool{}, scores: map[string]int64{},
 			steps: map[string]int{}, variants: map[string]string{},
