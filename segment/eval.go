@@ -135,10 +135,6 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap) *roaring.Bitmap {
 			}
 			break
 		}
-		if nk, ok := k.(*notNode); ok {
-			acc = roaring.AndNot(acc, c.eval(nk.kid, acc))
-			continue
-		}
 		acc = c.eval(k, acc)
 	}
 	if acc == within {
