@@ -159,7 +159,7 @@ func (c *compiler) boolExpr(n ast.Node) (node, error) {
 		}
 		b, ok := v.(bool)
 		if !ok {
-			return nil, c.errNode(n, "expected a condition, got %T", v)
+			return nil, c.errNode(n, "expected a condition, got the constant %v", v)
 		}
 		return &constNode{val: b}, nil
 	}
@@ -231,6 +231,12 @@ func describe(n ast.Node) string {
 		}
 	case *ast.BinaryNode:
 		return fmt.Sprintf("operator %s", n.Operator)
+	case *ast.VariableDeclaratorNode:
+		return "let"
+	case *ast.PredicateNode, *ast.PointerNode:
+		return "a predicate"
+	case *ast.BuiltinNode:
+		return n.Name + "(…)"
 	case *ast.UnaryNode:
 		return fmt.Sprintf("operator %s", n.Operator)
 	}
@@ -427,7 +433,7 @@ func (c *compiler) call(n *ast.CallNode) (operand, error) {
 	}
 	event := func(kind, name, value string, days int64) (operand, error) {
 		if !c.schema.events[kind] {
-			return operand{}, c.errNode(n, "the schema does not count %q events (declare the kind in SchemaConfig.Events)", kind)
+			return operand{}, c.errNode(args[0], "the schema does not count %q events (declare the kind in SchemaConfig.Events)", kind)
 		}
 		key := eventKey{kind: kind, name: name, value: value}
 		return operand{kind: opBool, leaf: &eventLeaf{key: key, days: days, lo: 1, hi: math.MaxInt64}}, nil
@@ -616,9 +622,12 @@ func (c *compiler) compare(at ast.Node, x operand, op string, v any) (node, erro
 		return nil, err
 	}
 	var n node
-	if lo > hi {
+	switch {
+	case lo > hi:
 		n = &constNode{val: false}
-	} else {
+	case lo == math.MinInt64 && hi == math.MaxInt64: // every known friend has a value
+		n = &constNode{val: true}
+	default:
 		n = c.rangeLeaf(x, lo, hi)
 	}
 	if neg {

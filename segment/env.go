@@ -79,7 +79,6 @@ type exprOptions []expr.Option
 func (s *Schema) exprOptions() exprOptions {
 	opts := exprOptions{
 		expr.Env(s.env),
-		expr.AsBool(),
 		expr.DisableAllBuiltins(),
 		expr.MaxNodes(MaxNodes),
 		expr.Optimize(false),

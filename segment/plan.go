@@ -213,6 +213,20 @@ func (l *strLeaf) String() string {
 
 func (l *numLeaf) String() string {
 	format := func(k int64, _ int) string { return formatKey(l.ref.typ, k, l.loc) }
+	if l.ref.typ == stepcast.FieldFloat && l.lo != l.hi {
+		// x > 0.5 is stored as x >= nextafter(0.5); print it the short way.
+		short := func(k int64) string { return formatKey(stepcast.FieldFloat, k, nil) }
+		switch {
+		case l.lo == math.MinInt64:
+			if a, b := short(l.hi), short(l.hi+1); len(b) < len(a) {
+				return fmt.Sprintf("%v < %s", l.ref, b)
+			}
+		case l.hi == math.MaxInt64:
+			if a, b := short(l.lo), short(l.lo-1); len(b) < len(a) {
+				return fmt.Sprintf("%v > %s", l.ref, b)
+			}
+		}
+	}
 	return fmt.Sprintf("%v %s", l.ref, rangeString(l.lo, l.hi, format))
 }
 
