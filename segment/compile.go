@@ -82,7 +82,14 @@ func (s *Segment) Plan() string {
 // take a column on one side and a constant (any constant expression) on the
 // other. Unless the expression mentions following or blocked, the audience is
 // drawn only from friends who currently follow, and ! is taken against them.
-func Compile(src string, schema *Schema) (*Segment, error) {
+func Compile(src string, schema *Schema) (seg *Segment, err error) {
+	defer func() {
+		// expr's parser and checker are fuzzed upstream and here; should
+		// one still panic, the caller gets an error, not a crash.
+		if r := recover(); r != nil {
+			seg, err = nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("internal error compiling the expression: %v", r)}
+		}
+	}()
 	c := &compiler{schema: schema, src: src}
 	return c.compile()
 }

@@ -291,7 +291,7 @@ func orEmpty(bm *roaring.Bitmap) *roaring.Bitmap {
 
 func (l *tagLeaf) direct(c *evalCtx) *roaring.Bitmap              { return orEmpty(c.ix.tags[l.name]) }
 func (l *tagLeaf) bitmap(c *evalCtx) (*roaring.Bitmap, int)       { return l.direct(c), 0 }
-func (l *tagLeaf) match(c *evalCtx, f uint32) bool                { return c.ix.tags[l.name].Contains(f) }
+func (l *tagLeaf) match(c *evalCtx, f uint32) bool                { return l.direct(c).Contains(f) }
 func (l *tagLeaf) estimate(c *evalCtx) float64                    { return card(c.ix.tags[l.name]) }
 func (l *tagLeaf) cost(c *evalCtx) (float64, float64)             { return readyCost(c.ix.tags[l.name]) }
 func (l *followingLeaf) direct(c *evalCtx) *roaring.Bitmap        { return c.ix.following }

@@ -97,9 +97,9 @@ func ExampleSegment_Eval() {
 func ExampleSegment_Count() {
 	ix := clinic()
 	for _, src := range []string{
-		`true`,                            // everyone who follows
-		`followed_days <= 6`,              // followed this week, today included
-		`clicked("campaign", 7)`,          // clicked within the last 7 calendar days
+		`true`,                   // everyone who follows
+		`followed_days <= 6`,     // followed this week, today included
+		`clicked("campaign", 7)`, // clicked within the last 7 calendar days
 		`score("lead") >= 10 || age >= 50`,
 		`blocked`,
 	} {

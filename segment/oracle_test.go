@@ -308,6 +308,9 @@ func (g exprGen) atom() string {
 	r := g.r
 	switch r.IntN(30) {
 	case 0:
+		if r.IntN(8) == 0 {
+			return `tag("nobody/has/this")`
+		}
 		return fmt.Sprintf("tag(%q)", tagNames[r.IntN(len(tagNames))])
 	case 1:
 		return fmt.Sprintf("gender %s %q", g.pick("==", "!="), g.pick("female", "male", "other"))
