@@ -186,9 +186,9 @@ func (b *Batch) ClearTag(f stepcast.FriendID, tag string) {
 }
 
 // SetField sets a field of f. The value must fit the field's type: a string
-// (a declared choice for choice fields), any Go integer for int fields
-// (floats with no fraction are accepted), any number but NaN for float
-// fields, a bool, or a time.Time (kept to the second).
+// (a declared choice for choice fields), any Go integer but math.MinInt64
+// for int fields (floats with no fraction are accepted), any number but NaN
+// for float fields, a bool, or a time.Time (kept to the second).
 func (b *Batch) SetField(f stepcast.FriendID, field string, value any) {
 	b.ops = append(b.ops, op{kind: opSetField, f: uint32(f), name: field, v: value})
 }
@@ -198,7 +198,7 @@ func (b *Batch) UnsetField(f stepcast.FriendID, field string) {
 	b.ops = append(b.ops, op{kind: opUnsetField, f: uint32(f), name: field})
 }
 
-// SetScore sets a score of f.
+// SetScore sets a score of f; any int64 but math.MinInt64.
 func (b *Batch) SetScore(f stepcast.FriendID, score string, value int64) {
 	b.ops = append(b.ops, op{kind: opSetScore, f: uint32(f), name: score, i: value})
 }
@@ -295,6 +295,11 @@ func (ix *Index) resolve(o *op) error {
 			if err := convert(o, fi); err != nil {
 				return err
 			}
+			if fi.Type == stepcast.FieldInt || fi.Type == stepcast.FieldTime {
+				if o.i == math.MinInt64 { // the one value a column cannot hold
+					return fmt.Errorf("%v value is out of range: %w", fi.Type, ErrType)
+				}
+			}
 		}
 	case opSetScore, opAddScore:
 		id, ok := ix.schema.scores[o.name]
@@ -302,6 +307,9 @@ func (ix *Index) resolve(o *op) error {
 			return fmt.Errorf("unknown score: %w", ErrUnknownField)
 		}
 		o.id = id
+		if o.i == math.MinInt64 {
+			return fmt.Errorf("score %d is out of range: %w", o.i, ErrType)
+		}
 	case opSetStep:
 		if o.i < 0 {
 			return fmt.Errorf("step %d is negative: %w", o.i, ErrType)
@@ -520,13 +528,14 @@ func (ix *Index) apply(o *op) {
 	}
 }
 
+// saturatingAdd adds scores, saturating at the column's limits.
 func saturatingAdd(a, b int64) int64 {
 	s := a + b
-	if (b > 0 && s < a) || (b < 0 && s > a) {
-		if b > 0 {
-			return math.MaxInt64
-		}
-		return math.MinInt64
+	switch {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && (s > a || s == math.MinInt64):
+		return math.MinInt64 + 1
 	}
 	return s
 }

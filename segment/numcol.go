@@ -105,12 +105,14 @@ func (c *numColumn) store(f uint32, k int64) {
 // rebase lowers the base below k, with headroom of half the current spread
 // so that values drifting downwards do not rebase on every write.
 func (c *numColumn) rebase(k int64) {
+	// Keys are > math.MinInt64 (Apply refuses it), and so is the base:
+	// then every code key-base+1 fits in 64 bits without reaching 0.
 	span := uint64(c.maxK - k)
 	nb := k
-	if d := span / 2; uint64(k-math.MinInt64) > d {
+	if d := span / 2; uint64(k-math.MinInt64) > d+1 {
 		nb = k - int64(d)
 	} else {
-		nb = math.MinInt64
+		nb = math.MinInt64 + 1
 	}
 	old := c.codes
 	oldBase := c.base

@@ -1,0 +1,351 @@
+package segment
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+)
+
+func TestApplyRefusesBadBatches(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, schema.Location())
+	tests := []struct {
+		name string
+		add  func(b *Batch)
+		want error
+	}{
+		{"UnknownField", func(b *Batch) { b.SetField(1, "agee", 3) }, ErrUnknownField},
+		{"UnknownFieldUnset", func(b *Batch) { b.UnsetField(1, "agee") }, ErrUnknownField},
+		{"UnknownScore", func(b *Batch) { b.AddScore(1, "nope", 3) }, ErrUnknownField},
+		{"StringForInt", func(b *Batch) { b.SetField(1, "age", "30") }, ErrType},
+		{"FractionForInt", func(b *Batch) { b.SetField(1, "age", 30.5) }, ErrType},
+		{"HugeUintForInt", func(b *Batch) { b.SetField(1, "age", uint64(math.MaxUint64)) }, ErrType},
+		{"NaNForFloat", func(b *Batch) { b.SetField(1, "ratio", math.NaN()) }, ErrType},
+		{"IntForString", func(b *Batch) { b.SetField(1, "name", 3) }, ErrType},
+		{"NotAChoice", func(b *Batch) { b.SetField(1, "gender", "femal") }, ErrType},
+		{"StringForTime", func(b *Batch) { b.SetField(1, "birthday", "2000-01-01") }, ErrType},
+		{"IntForBool", func(b *Batch) { b.SetField(1, "vip", 1) }, ErrType},
+		{"MinInt64", func(b *Batch) { b.SetField(1, "age", int64(math.MinInt64)) }, ErrType},
+		{"MinInt64Score", func(b *Batch) { b.SetScore(1, "lead", math.MinInt64) }, ErrType},
+		{"EmptyTag", func(b *Batch) { b.SetTag(1, "") }, ErrType},
+		{"NegativeStep", func(b *Batch) { b.SetScenarioStep(1, "s", -1) }, ErrType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ix := NewIndex(schema)
+			var b Batch
+			b.Follow(1, now)
+			b.SetTag(1, "before")
+			tt.add(&b)
+			err := ix.Apply(&b)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Apply = %v, want %v", err, tt.want)
+			}
+			var oe *OpError
+			if !errors.As(err, &oe) || oe.Index != 2 || oe.Friend != 1 {
+				t.Fatalf("Apply error = %#v, want an *OpError for op 2 of friend 1", err)
+			}
+			if ix.Len() != 0 || len(ix.tags) != 0 {
+				t.Fatalf("a refused batch changed the index: %d friends, %d tags", ix.Len(), len(ix.tags))
+			}
+		})
+	}
+}
+
+func TestSetFieldAcceptsGoNumbers(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, schema.Location())
+	for _, v := range []any{int8(-3), int16(300), int32(-70000), int64(1 << 40), uint8(3), uint16(3), uint32(3), uint(3), uint64(3), 42.0, float32(7)} {
+		ix := NewIndex(schema)
+		var b Batch
+		b.Follow(1, now)
+		b.SetField(1, "age", v)
+		b.SetField(1, "ratio", v)
+		if err := ix.Apply(&b); err != nil {
+			t.Fatalf("SetField(%T %v): %v", v, v, err)
+		}
+		want, _ := toInt64(v)
+		if got := ix.fields[2].num.get(1); got != want {
+			t.Fatalf("age after SetField(%T %v) = %d, want %d", v, v, got, want)
+		}
+	}
+}
+
+// TestNumColumnRanges drives one column through values of every spread,
+// with tiny bins, and checks range queries against a plain scan.
+func TestNumColumnRanges(t *testing.T) {
+	defer func(old int) { minBinSplit = old }(minBinSplit)
+	minBinSplit = 4
+	r := rand.New(rand.NewPCG(3, 4))
+	pools := map[string][]int64{
+		"small":   {0, 1, 2, 3, 5, 8},
+		"wide":    {-1 << 40, -5, 0, 7, 1 << 35, 1 << 50},
+		"extreme": {math.MinInt64 + 1, -1, 0, 1, math.MaxInt64 - 1},
+		"floats":  {floatKey(math.Inf(-1)), floatKey(-2.5), floatKey(0), floatKey(1e-300), floatKey(3.75), floatKey(math.Inf(1))},
+	}
+	for name, pool := range pools {
+		t.Run(name, func(t *testing.T) {
+			c := newNumColumn(0)
+			want := map[uint32]int64{}
+			for f := range uint32(300) {
+				c.join(f)
+				want[f] = 0
+			}
+			for range 3000 {
+				f := uint32(r.IntN(300))
+				if r.IntN(10) == 0 {
+					c.unset(f)
+					want[f] = 0
+					continue
+				}
+				k := pool[r.IntN(len(pool))]
+				if r.IntN(3) == 0 {
+					k += int64(r.IntN(100)) // near-duplicates; may overflow harmlessly
+					if k < pool[0] {
+						k = pool[0]
+					}
+				}
+				c.put(f, k)
+				want[f] = k
+			}
+			for f, k := range want {
+				if got := c.get(f); got != k {
+					t.Fatalf("get(%d) = %d, want %d", f, got, k)
+				}
+			}
+			for range 500 {
+				lo, hi := pool[r.IntN(len(pool))], pool[r.IntN(len(pool))]
+				if r.IntN(4) == 0 {
+					lo = math.MinInt64
+				}
+				if r.IntN(4) == 0 {
+					hi = math.MaxInt64
+				}
+				bm, _ := c.rangeBitmap(lo, hi)
+				var exp []uint32
+				for f := range uint32(300) {
+					if k := want[f]; k >= lo && k <= hi {
+						exp = append(exp, f)
+					}
+				}
+				if got := bm.ToArray(); !slices.Equal(got, exp) {
+					t.Fatalf("range [%d, %d]: got %v, want %v", lo, hi, got, exp)
+				}
+			}
+			if len(c.bins) < 2 {
+				t.Fatalf("the column never split its bins (%d)", len(c.bins))
+			}
+		})
+	}
+}
+
+func TestCodesWiden(t *testing.T) {
+	c := newCodes()
+	vals := []uint64{1, 200, 300, 70000, 1 << 33, 5}
+	for i, v := range vals {
+		c.set(uint32(i*100), v)
+	}
+	for i, v := range vals {
+		if got := c.get(uint32(i * 100)); got != v {
+			t.Fatalf("get(%d) = %d, want %d", i*100, got, v)
+		}
+	}
+	if c.width != 8 || c.get(1) != 0 || c.get(1<<20) != 0 {
+		t.Fatalf("width %d, get(1) = %d", c.width, c.get(1))
+	}
+}
+
+// TestConcurrentReaders checks the concurrency contract under the race
+// detector: while a writer moves friends between two tags in batches,
+// readers never see a friend with both tags or with neither.
+func TestConcurrentReaders(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, schema.Location())
+	ix := NewIndex(schema)
+	const n = 2000
+	var b Batch
+	for f := range stepcast.FriendID(n) {
+		b.Follow(f, now)
+		b.SetTag(f, "a")
+		b.SetField(f, "age", 20)
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	both := MustCompile(`tag("a") && tag("b")`, schema)
+	either := MustCompile(`tag("a") || tag("b")`, schema)
+	exactlyOne := MustCompile(`tag("a") ? !tag("b") : tag("b")`, schema)
+	ageSum := MustCompile(`(tag("a") && age == 20) || (tag("b") && age == 30)`, schema)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if c, _ := both.Count(ix, now); c != 0 {
+					t.Errorf("a reader saw %d friends with both tags", c)
+					return
+				}
+				if c, _ := either.Count(ix, now); c != n {
+					t.Errorf("a reader saw %d friends with either tag, want %d", c, n)
+					return
+				}
+				if c, _ := ageSum.Count(ix, now); c != n {
+					t.Errorf("a reader saw %d friends whose age matches their tag, want %d", c, n)
+					return
+				}
+				f := uint32(rand.IntN(n))
+				if ok, _ := exactlyOne.Match(ix, f, now); !ok {
+					t.Errorf("friend %d has both tags or neither", f)
+					return
+				}
+			}
+		}()
+	}
+	for round := range 200 {
+		b.Reset()
+		from, to, age := "a", "b", 30
+		if round%2 == 1 {
+			from, to, age = "b", "a", 20
+		}
+		for f := range stepcast.FriendID(n) {
+			b.ClearTag(f, from) // between these two ops the friend has neither tag
+			b.SetField(f, "age", age)
+			b.SetTag(f, to)
+		}
+		if err := ix.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+}
+
+func TestSchemaMismatch(t *testing.T) {
+	a, b := MustSchema(testSchemaConfig), MustSchema(testSchemaConfig)
+	seg := MustCompile(`tag("x")`, a)
+	ix := NewIndex(b)
+	now := time.Now()
+	if _, err := seg.Eval(ix, now); !errors.Is(err, ErrSchemaMismatch) {
+		t.Fatalf("Eval = %v", err)
+	}
+	if _, err := seg.Count(ix, now); !errors.Is(err, ErrSchemaMismatch) {
+		t.Fatalf("Count = %v", err)
+	}
+	if _, err := seg.Match(ix, 1, now); !errors.Is(err, ErrSchemaMismatch) {
+		t.Fatalf("Match = %v", err)
+	}
+	if _, err := seg.Explain(ix, now); !errors.Is(err, ErrSchemaMismatch) {
+		t.Fatalf("Explain = %v", err)
+	}
+}
+
+func TestNewSchemaErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  SchemaConfig
+		want string
+	}{
+		{"DuplicateField", SchemaConfig{Fields: []Field{{Name: "a", Type: stepcast.FieldInt}, {Name: "a", Type: stepcast.FieldInt}}}, `field "a" is declared twice`},
+		{"NotAnIdentifier", SchemaConfig{Fields: []Field{{Name: "1a", Type: stepcast.FieldInt}}}, `is not an identifier`},
+		{"Reserved", SchemaConfig{Fields: []Field{{Name: "followed_days", Type: stepcast.FieldInt}}}, `reserved`},
+		{"FunctionName", SchemaConfig{Fields: []Field{{Name: "tag", Type: stepcast.FieldString}}}, `reserved`},
+		{"NoType", SchemaConfig{Fields: []Field{{Name: "a"}}}, `no valid type`},
+		{"ChoicesOnString", SchemaConfig{Fields: []Field{{Name: "a", Type: stepcast.FieldString, Choices: []string{"x"}}}}, `cannot have choices`},
+		{"NoChoices", SchemaConfig{Fields: []Field{{Name: "a", Type: stepcast.FieldChoice}}}, `declares no choices`},
+		{"DuplicateScore", SchemaConfig{Scores: []string{"s", "s"}}, `score "s" is declared twice`},
+		{"Cycle", SchemaConfig{Segments: map[string]string{"a": `segment("b")`, "b": `tag("x") || segment("c")`, "c": `segment("a")`}}, `cycle: a -> b -> c -> a`},
+		{"SelfCycle", SchemaConfig{Segments: map[string]string{"me": `segment("me")`}}, `cycle: me -> me`},
+		{"SavedError", SchemaConfig{Segments: map[string]string{"bad": `tag("a") && agee > 1`}}, `saved segment "bad": unknown name agee (1:13)`},
+		{"SavedUnknown", SchemaConfig{Segments: map[string]string{"a": `segment("zzz")`}}, `unknown saved segment "zzz"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewSchema(tt.cfg)
+			if err == nil || !containsStr(err.Error(), tt.want) {
+				t.Fatalf("NewSchema = %v, want an error containing %q", err, tt.want)
+			}
+			if tt.name == "Cycle" && !errors.Is(err, ErrCycle) {
+				t.Fatalf("NewSchema = %v, want ErrCycle", err)
+			}
+		})
+	}
+}
+
+func containsStr(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestCrossTabAgainstNaive(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	r := rand.New(rand.NewPCG(9, 9))
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	friends := genFriends(r, 300, now)
+	ix := NewIndex(schema)
+	load(t, r, ix, friends)
+	mk := func(name string, srcs ...string) Axis {
+		a := Axis{Name: name}
+		for _, s := range srcs {
+			a.Labels = append(a.Labels, s)
+			a.Segments = append(a.Segments, MustCompile(s, schema))
+		}
+		return a
+	}
+	axes := []Axis{
+		mk("gender", `gender == "female"`, `gender == "male"`, `gender == "other"`),
+		mk("lead", `score("lead") < 30`, `score("lead") >= 30`),
+		mk("tags", `tag("t1")`, `!tag("t1")`, `tag("vip")`),
+	}
+	tab, err := CrossTab(ix, now, axes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		for j := range 2 {
+			for k := range 3 {
+				var want uint64
+				for _, f := range friends {
+					in := true
+					for a, idx := range []int{i, j, k} {
+						ok, _ := axes[a].Segments[idx].Match(ix, f.id, now)
+						in = in && ok
+					}
+					if in {
+						want++
+					}
+				}
+				if got := tab.At(i, j, k); got != want {
+					t.Fatalf("At(%d,%d,%d) = %d, want %d", i, j, k, got, want)
+				}
+			}
+		}
+	}
+	if s := tab.String(); len(s) == 0 {
+		t.Fatal("empty rendering")
+	}
+	if _, err := CrossTab(ix, now); err == nil {
+		t.Fatal("CrossTab with no axes succeeded")
+	}
+	if _, err := CrossTab(ix, now, Axis{Name: "x", Labels: []string{"a"}}); err == nil {
+		t.Fatal("CrossTab with mismatched labels succeeded")
+	}
+}
