@@ -204,8 +204,9 @@ func (c *numColumn) split(i int) {
 	c.bins = slices.Insert(slices.Delete(c.bins, i, i+1), i, left, right)
 }
 
-// rangeCost estimates the work of the indexed path for [lo, hi]: the members
-// of the bins that must be checked one by one, plus a unit per bin ORed.
+// rangePlan returns the bins that lie wholly in [lo, hi], those that
+// straddle its edges (their members must be checked one by one), and an
+// estimate of the number of friends in the range.
 func (c *numColumn) rangePlan(lo, hi int64) (full []*bin, partial []*bin, est int) {
 	first := c.binIndex(lo)
 	for i := first; i < len(c.bins); i++ {

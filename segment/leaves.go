@@ -1,0 +1,670 @@
+package segment
+
+import (
+	"math"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// leaf is a plan node the index answers directly. Each leaf knows several
+// ways to compute its set within a set of candidates and picks the cheapest
+// for the candidates at hand: intersect a ready-made bitmap, compute its
+// set from the index (ORing postings or range bins, checking edge values),
+// restrict that computation to the candidates, or check each candidate one
+// by one. Costs are in rough nanoseconds.
+type leaf interface {
+	node
+	// eval returns the leaf's friends among within as a new bitmap, the
+	// path it took ("index" or "scan") and how many friends it checked
+	// one by one.
+	eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int)
+	// cost estimates eval's work for w candidates.
+	cost(c *evalCtx, w float64) float64
+	// estimate guesses the size of the leaf's set.
+	estimate(c *evalCtx) float64
+	// direct returns the leaf's set if the index holds it ready-made.
+	direct(c *evalCtx) *roaring.Bitmap
+	match(c *evalCtx, f uint32) bool
+}
+
+var empty = roaring.New() // never modified
+
+func card(bm *roaring.Bitmap) float64 {
+	if bm == nil {
+		return 0
+	}
+	return float64(bm.GetCardinality())
+}
+
+func orEmpty(bm *roaring.Bitmap) *roaring.Bitmap {
+	if bm == nil {
+		return empty
+	}
+	return bm
+}
+
+// Rough unit costs, in nanoseconds on one core.
+const (
+	costContains = 25   // one bitmap membership test
+	costCode     = 6    // reading a code and comparing it
+	costSetup    = 2000 // fixed cost of any bitmap operation over the index
+	costPerElem  = 0.5  // per element of a bitmap ORed or intersected
+)
+
+// scanReady reports whether checking the candidates one by one beats
+// intersecting them with a ready-made bitmap.
+func scanReady(bm, within *roaring.Bitmap) bool {
+	return card(within)*costContains < costSetup+card(bm)/16
+}
+
+// filter returns the members of within for which keep is true.
+func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
+	var hits []uint32
+	buf := make([]uint32, 1024)
+	it := within.ManyIterator()
+	for {
+		n := it.NextMany(buf)
+		if n == 0 {
+			break
+		}
+		for _, f := range buf[:n] {
+			if keep(f) {
+				hits = append(hits, f)
+			}
+		}
+	}
+	out := roaring.New()
+	out.AddMany(hits)
+	return out
+}
+
+// evalReady is eval for a leaf whose set the index holds ready-made.
+func evalReady(bm, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if scanReady(bm, within) {
+		return filter(within, bm.Contains), "scan", int(within.GetCardinality())
+	}
+	return roaring.And(bm, within), "index", 0
+}
+
+func costReady(bm *roaring.Bitmap, w float64) float64 {
+	return min(w*costContains, costSetup+card(bm)/16+w/16)
+}
+
+// orMany unions bitmaps. Roaring merges array containers pairwise and
+// keeps the result an array up to 4096 values, which is quadratic when many
+// sparse bitmaps meet in one container (an event's day bitmaps). Many
+// sparse parts are therefore set bit by bit into one dense bitmap instead,
+// linear in their values.
+func orMany(parts []*roaring.Bitmap) *roaring.Bitmap {
+	switch len(parts) {
+	case 0:
+		return roaring.New()
+	case 1:
+		return parts[0].Clone()
+	case 2:
+		return roaring.Or(parts[0], parts[1])
+	}
+	var total float64
+	maxID := uint32(0)
+	for _, p := range parts {
+		if !p.IsEmpty() {
+			total += card(p)
+			maxID = max(maxID, p.Maximum())
+		}
+	}
+	chunks := float64(maxID>>16 + 1)
+	if len(parts) <= 4 || total/float64(len(parts)) > chunks*1024 { // few or dense parts
+		return roaring.FastOr(parts...)
+	}
+	words := make([]uint64, maxID/64+1)
+	buf := make([]uint32, 1024)
+	for _, p := range parts {
+		it := p.ManyIterator()
+		for {
+			n := it.NextMany(buf)
+			if n == 0 {
+				break
+			}
+			for _, f := range buf[:n] {
+				words[f>>6] |= 1 << (f & 63)
+			}
+		}
+	}
+	return roaring.FromDense(words, false)
+}
+
+// Ready-made sets.
+
+func (l *tagLeaf) direct(c *evalCtx) *roaring.Bitmap { return orEmpty(c.ix.tags[l.name]) }
+func (l *tagLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	return evalReady(l.direct(c), w)
+}
+func (l *tagLeaf) cost(c *evalCtx, w float64) float64 { return costReady(l.direct(c), w) }
+func (l *tagLeaf) estimate(c *evalCtx) float64        { return card(l.direct(c)) }
+func (l *tagLeaf) match(c *evalCtx, f uint32) bool    { return l.direct(c).Contains(f) }
+
+func (l *followingLeaf) direct(c *evalCtx) *roaring.Bitmap { return c.ix.following }
+func (l *followingLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	return evalReady(c.ix.following, w)
+}
+func (l *followingLeaf) cost(c *evalCtx, w float64) float64 { return costReady(c.ix.following, w) }
+func (l *followingLeaf) estimate(c *evalCtx) float64        { return card(c.ix.following) }
+func (l *followingLeaf) match(c *evalCtx, f uint32) bool    { return c.ix.following.Contains(f) }
+
+// blocked: the candidates are known friends, so blocked ∩ within is
+// within minus the followers.
+func (l *blockedLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
+func (l *blockedLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if card(w)*costContains < costSetup+card(c.ix.following)/16 {
+		return filter(w, func(f uint32) bool { return !c.ix.following.Contains(f) }), "scan", int(w.GetCardinality())
+	}
+	return roaring.AndNot(w, c.ix.following), "index", 0
+}
+func (l *blockedLeaf) cost(c *evalCtx, w float64) float64 { return costReady(c.ix.following, w) }
+func (l *blockedLeaf) estimate(c *evalCtx) float64 {
+	return card(c.ix.known) - card(c.ix.following)
+}
+func (l *blockedLeaf) match(c *evalCtx, f uint32) bool {
+	return c.ix.known.Contains(f) && !c.ix.following.Contains(f)
+}
+
+func (l *boolLeaf) direct(c *evalCtx) *roaring.Bitmap { return c.ix.fields[l.field.id].bl.yes }
+func (l *boolLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	return evalReady(l.direct(c), w)
+}
+func (l *boolLeaf) cost(c *evalCtx, w float64) float64 { return costReady(l.direct(c), w) }
+func (l *boolLeaf) estimate(c *evalCtx) float64        { return card(l.direct(c)) }
+func (l *boolLeaf) match(c *evalCtx, f uint32) bool    { return l.direct(c).Contains(f) }
+
+func (l *scenarioLeaf) direct(c *evalCtx) *roaring.Bitmap {
+	if sc := c.ix.scenarios[l.name]; sc != nil {
+		return sc.members
+	}
+	return empty
+}
+func (l *scenarioLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	return evalReady(l.direct(c), w)
+}
+func (l *scenarioLeaf) cost(c *evalCtx, w float64) float64 { return costReady(l.direct(c), w) }
+func (l *scenarioLeaf) estimate(c *evalCtx) float64        { return card(l.direct(c)) }
+func (l *scenarioLeaf) match(c *evalCtx, f uint32) bool    { return l.direct(c).Contains(f) }
+
+func (l *hasLeaf) direct(c *evalCtx) *roaring.Bitmap {
+	fc := c.ix.fields[l.field.id]
+	switch {
+	case fc.str != nil:
+		return fc.str.set
+	case fc.num != nil:
+		return fc.num.set
+	}
+	return fc.bl.set
+}
+func (l *hasLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	return evalReady(l.direct(c), w)
+}
+func (l *hasLeaf) cost(c *evalCtx, w float64) float64 { return costReady(l.direct(c), w) }
+func (l *hasLeaf) estimate(c *evalCtx) float64        { return card(l.direct(c)) }
+func (l *hasLeaf) match(c *evalCtx, f uint32) bool    { return l.direct(c).Contains(f) }
+
+// Scenario steps: one bitmap per step; non-members read -1.
+
+func (l *stepLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
+
+func (l *stepLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	sc := c.ix.scenarios[l.name]
+	if card(w)*l.checkCost(c) < l.indexCost(c) {
+		return filter(w, func(f uint32) bool { return l.match(c, f) }), "scan", int(w.GetCardinality())
+	}
+	var parts []*roaring.Bitmap
+	if l.lo <= -1 && -1 <= l.hi {
+		if sc == nil {
+			return w.Clone(), "index", 0
+		}
+		parts = append(parts, roaring.AndNot(w, sc.members))
+	}
+	if sc != nil {
+		for s, bm := range sc.steps {
+			if s >= l.lo && s <= l.hi {
+				parts = append(parts, roaring.And(bm, w))
+			}
+		}
+	}
+	return orMany(parts), "index", 0
+}
+
+func (l *stepLeaf) checkCost(c *evalCtx) float64 {
+	if sc := c.ix.scenarios[l.name]; sc != nil {
+		return costContains * float64(1+len(sc.steps))
+	}
+	return costContains
+}
+
+func (l *stepLeaf) indexCost(c *evalCtx) float64 {
+	n := 1.0
+	if sc := c.ix.scenarios[l.name]; sc != nil {
+		n += float64(len(sc.steps))
+	}
+	return n * costSetup
+}
+
+func (l *stepLeaf) cost(c *evalCtx, w float64) float64 {
+	return min(w*l.checkCost(c), l.indexCost(c)+w/16)
+}
+
+func (l *stepLeaf) match(c *evalCtx, f uint32) bool {
+	s := c.ix.scenarios[l.name].step(f)
+	return s >= l.lo && s <= l.hi
+}
+
+func (l *stepLeaf) estimate(c *evalCtx) float64 {
+	if sc := c.ix.scenarios[l.name]; sc != nil && l.lo >= 0 {
+		return card(sc.members) / 2
+	}
+	return card(c.ix.known) / 2
+}
+
+// String predicates: decided once per distinct value, then the postings
+// of the accepted values are ORed; or each candidate's value is checked.
+
+func (l *strLeaf) column(c *evalCtx) *strColumn {
+	if l.ref.kind == strVariant {
+		return c.ix.variants[l.ref.name] // nil: nobody is assigned yet
+	}
+	return c.ix.fields[l.ref.field.id].str
+}
+
+func (l *strLeaf) direct(c *evalCtx) *roaring.Bitmap {
+	col := l.column(c)
+	if col == nil || l.op != strIn || len(l.values) != 1 {
+		return nil
+	}
+	if id, ok := col.ids[l.values[0]]; ok {
+		return col.postings[id]
+	}
+	return empty
+}
+
+// perValue is the cost of deciding the predicate for one value.
+func (l *strLeaf) perValue() float64 {
+	switch l.op {
+	case strIn:
+		return 15
+	case strMatches:
+		return 300
+	case strContains:
+		return 40
+	}
+	return 10
+}
+
+func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	col := l.column(c)
+	if col == nil { // every friend reads ""
+		if l.accept("") {
+			return w.Clone(), "index", 0
+		}
+		return roaring.New(), "index", 0
+	}
+	if bm := l.direct(c); bm != nil {
+		return evalReady(bm, w)
+	}
+	nw := card(w)
+	scan := nw * l.perValue()
+	if nw > float64(len(col.vals)) {
+		scan = float64(len(col.vals))*l.perValue() + nw*costCode
+	}
+	if scan < l.indexCost(c, col) {
+		return l.scan(col, w), "scan", int(nw)
+	}
+	ids := col.matching(l)
+	parts := make([]*roaring.Bitmap, len(ids))
+	for i, id := range ids {
+		parts[i] = col.postings[id]
+	}
+	return roaring.And(orMany(parts), w), "index", 0
+}
+
+// scan checks each candidate's value; with more candidates than distinct
+// values it decides each value once first.
+func (l *strLeaf) scan(col *strColumn, w *roaring.Bitmap) *roaring.Bitmap {
+	if card(w) <= float64(len(col.vals)) {
+		return filter(w, func(f uint32) bool { return l.accept(col.get(f)) })
+	}
+	ok := make([]bool, len(col.vals))
+	for _, id := range col.matching(l) {
+		ok[id] = true
+	}
+	return filter(w, func(f uint32) bool { return ok[col.codes.get(f)] })
+}
+
+func (l *strLeaf) indexCost(c *evalCtx, col *strColumn) float64 {
+	decide := 0.0
+	if l.op != strIn {
+		decide = float64(len(col.vals)) * l.perValue()
+	}
+	return costSetup + decide + l.estimate(c)*costPerElem
+}
+
+func (l *strLeaf) cost(c *evalCtx, w float64) float64 {
+	col := l.column(c)
+	if col == nil {
+		return 0
+	}
+	if bm := l.direct(c); bm != nil {
+		return costReady(bm, w)
+	}
+	scan := w * l.perValue()
+	if w > float64(len(col.vals)) {
+		scan = float64(len(col.vals))*l.perValue() + w*costCode
+	}
+	return min(scan, l.indexCost(c, col)+w/16)
+}
+
+func (l *strLeaf) match(c *evalCtx, f uint32) bool {
+	col := l.column(c)
+	if col == nil {
+		return l.accept("")
+	}
+	return l.accept(col.get(f))
+}
+
+func (l *strLeaf) estimate(c *evalCtx) float64 {
+	col := l.column(c)
+	if col == nil {
+		if l.accept("") {
+			return card(c.ix.known)
+		}
+		return 0
+	}
+	if l.op == strIn {
+		var n int
+		for _, v := range l.values {
+			if id, ok := col.ids[v]; ok {
+				n += col.counts[id]
+			}
+		}
+		return float64(n)
+	}
+	return card(c.ix.known) / 4
+}
+
+// Numeric ranges over binned columns.
+
+func numCol(c *evalCtx, r numRef) *numColumn {
+	switch r.kind {
+	case numScore:
+		return c.ix.scores[r.id]
+	case numFollowedAt:
+		return c.ix.followedAt
+	}
+	return c.ix.fields[r.id].num
+}
+
+// rangeEval computes the friends of within whose key lies in [lo, hi], by
+// the cheapest of three ways: check each candidate's code; OR the bins the
+// range covers whole and check the edge bins' members, then intersect; or
+// intersect each bin with the candidates first, so that ORing and edge
+// checks only touch candidates.
+func rangeEval(col *numColumn, lo, hi int64, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if lo > hi {
+		return roaring.New(), "index", 0
+	}
+	nw := card(w)
+	full, partial, _ := col.rangePlan(lo, hi)
+	scan, whole, restricted := rangeCosts(full, partial, nw)
+	inRange := func(f uint32) bool { k := col.get(f); return k >= lo && k <= hi }
+	switch {
+	case scan <= whole && scan <= restricted:
+		return filter(w, inRange), "scan", int(nw)
+	case whole <= restricted:
+		bm, checked := col.rangeBitmap(lo, hi)
+		bm.And(w)
+		return bm, "index", checked
+	}
+	parts := make([]*roaring.Bitmap, 0, len(full)+len(partial))
+	for _, b := range full {
+		parts = append(parts, roaring.And(b.members, w))
+	}
+	checked := 0
+	for _, b := range partial {
+		cand := roaring.And(b.members, w)
+		checked += int(cand.GetCardinality())
+		parts = append(parts, filter(cand, inRange))
+	}
+	return orMany(parts), "index", checked
+}
+
+func rangeCosts(full, partial []*bin, w float64) (scan, whole, restricted float64) {
+	scan = w * costCode
+	whole, restricted = costSetup+w/16, costSetup
+	for _, b := range full {
+		n := float64(b.n)
+		whole += n * costPerElem
+		restricted += costSetup/4 + min(n, w)*costPerElem
+	}
+	for _, b := range partial {
+		n := float64(b.n)
+		whole += n * costCode
+		restricted += costSetup/4 + min(n, w)*(costCode+costPerElem)
+	}
+	return scan, whole, restricted
+}
+
+func rangeCost(col *numColumn, lo, hi int64, w float64) float64 {
+	if lo > hi {
+		return 0
+	}
+	full, partial, _ := col.rangePlan(lo, hi)
+	return min(rangeCosts(full, partial, w))
+}
+
+func (l *numLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
+func (l *numLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	return rangeEval(numCol(c, l.ref), l.lo, l.hi, w)
+}
+func (l *numLeaf) cost(c *evalCtx, w float64) float64 {
+	return rangeCost(numCol(c, l.ref), l.lo, l.hi, w)
+}
+func (l *numLeaf) match(c *evalCtx, f uint32) bool {
+	k := numCol(c, l.ref).get(f)
+	return k >= l.lo && k <= l.hi
+}
+func (l *numLeaf) estimate(c *evalCtx) float64 {
+	_, _, est := numCol(c, l.ref).rangePlan(l.lo, l.hi)
+	return float64(est)
+}
+
+// Calendar days since a time: a key range on the time column once now is
+// known.
+
+// keys resolves the day range against now into a key range on the column.
+func (l *daysLeaf) keys(c *evalCtx) (lo, hi int64) {
+	if r, ok := c.ranges[l]; ok {
+		return r[0], r[1]
+	}
+	// days in [l.lo, l.hi] <=> local date in [today-l.hi, today-l.lo]
+	// <=> time in [midnight(today-l.hi), midnight(today-l.lo+1)).
+	const far = 100_000_000 // days; beyond every representable key
+	lo, hi = math.MinInt64, math.MaxInt64
+	if l.hi != math.MaxInt64 {
+		if d := c.today - l.hi; d > -far {
+			if d > far {
+				lo, hi = 1, 0
+			} else {
+				lo = timeKey(midnight(d, c.ix.schema.loc))
+			}
+		}
+	}
+	if l.lo != math.MinInt64 && lo <= hi {
+		if d := c.today - l.lo + 1; d < far {
+			if d < -far {
+				lo, hi = 1, 0
+			} else {
+				hi = timeKey(midnight(d, c.ix.schema.loc)) - 1
+			}
+		}
+	}
+	if c.ranges == nil {
+		c.ranges = make(map[*daysLeaf][2]int64)
+	}
+	c.ranges[l] = [2]int64{lo, hi}
+	return lo, hi
+}
+
+func (l *daysLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
+func (l *daysLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	lo, hi := l.keys(c)
+	return rangeEval(numCol(c, l.ref), lo, hi, w)
+}
+func (l *daysLeaf) cost(c *evalCtx, w float64) float64 {
+	lo, hi := l.keys(c)
+	return rangeCost(numCol(c, l.ref), lo, hi, w)
+}
+func (l *daysLeaf) match(c *evalCtx, f uint32) bool {
+	lo, hi := l.keys(c)
+	k := numCol(c, l.ref).get(f)
+	return k >= lo && k <= hi
+}
+func (l *daysLeaf) estimate(c *evalCtx) float64 {
+	lo, hi := l.keys(c)
+	if lo > hi {
+		return 0
+	}
+	_, _, est := numCol(c, l.ref).rangePlan(lo, hi)
+	return float64(est)
+}
+
+// Events counted in a window of calendar days.
+
+func (l *eventLeaf) window(c *evalCtx) (p *eventPostings, days []int64) {
+	p = c.ix.events[l.key]
+	if p == nil {
+		return nil, nil
+	}
+	if l.days == 0 {
+		return p, p.order
+	}
+	return p, p.window(c.today-l.days+1, c.today)
+}
+
+// anyEvent: the leaf asks for at least one event (not a count range).
+func (l *eventLeaf) anyEvent() bool { return l.lo == 1 && l.hi == math.MaxInt64 }
+
+func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
+	if l.days != 0 || !l.anyEvent() {
+		return nil
+	}
+	if p := c.ix.events[l.key]; p != nil {
+		return p.ever
+	}
+	return empty
+}
+
+func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if bm := l.direct(c); bm != nil {
+		return evalReady(bm, w)
+	}
+	p, days := l.window(c)
+	nw := card(w)
+	if p == nil {
+		if l.lo <= 0 && 0 <= l.hi {
+			return w.Clone(), "index", 0
+		}
+		return roaring.New(), "index", 0
+	}
+	if nw*l.checkCost(p, days) < l.indexCost(p, days) {
+		return filter(w, func(f uint32) bool { return l.matchIn(p, days, f) }), "scan", int(nw)
+	}
+	// The friends with at least one event in the window, among w.
+	var active *roaring.Bitmap
+	if l.days == 0 {
+		active = roaring.And(p.ever, w)
+	} else {
+		parts := make([]*roaring.Bitmap, len(days))
+		for i, d := range days {
+			parts[i] = p.days[d]
+		}
+		active = orMany(parts)
+		active.And(w)
+	}
+	if l.anyEvent() {
+		return active, "index", 0
+	}
+	checked := int(active.GetCardinality())
+	out := filter(active, func(f uint32) bool {
+		n := p.count(f, days)
+		return n >= l.lo && n <= l.hi
+	})
+	if l.lo <= 0 && 0 <= l.hi { // a count of zero qualifies
+		out.Or(roaring.AndNot(w, active))
+	}
+	return out, "index", checked
+}
+
+// checkCost is the cost of deciding one candidate: a test of the ever
+// bitmap, and for those who ever had the event, a walk over the window.
+func (l *eventLeaf) checkCost(p *eventPostings, days []int64) float64 {
+	share := card(p.ever) / max(1, float64(p.ever.Maximum())+1)
+	return costContains + share*float64(len(days))*costContains/2
+}
+
+func (l *eventLeaf) indexCost(p *eventPostings, days []int64) float64 {
+	var n float64
+	for _, d := range days {
+		n += card(p.days[d])
+	}
+	cost := costSetup + n*costPerElem*math.Log2(float64(len(days)+1))
+	if !l.anyEvent() {
+		cost += card(p.ever) * float64(len(days)) * costContains / 4
+	}
+	return cost
+}
+
+func (l *eventLeaf) cost(c *evalCtx, w float64) float64 {
+	if bm := l.direct(c); bm != nil {
+		return costReady(bm, w)
+	}
+	p, days := l.window(c)
+	if p == nil {
+		return 0
+	}
+	return min(w*l.checkCost(p, days), l.indexCost(p, days)+w/16)
+}
+
+func (l *eventLeaf) match(c *evalCtx, f uint32) bool {
+	p, days := l.window(c)
+	return l.matchIn(p, days, f)
+}
+
+func (l *eventLeaf) matchIn(p *eventPostings, days []int64, f uint32) bool {
+	if p == nil || !p.ever.Contains(f) {
+		return l.lo <= 0 && 0 <= l.hi
+	}
+	if l.anyEvent() {
+		if l.days == 0 {
+			return true
+		}
+		for i := len(days) - 1; i >= 0; i-- { // recent days first
+			if p.days[days[i]].Contains(f) {
+				return true
+			}
+		}
+		return false
+	}
+	n := p.count(f, days)
+	return n >= l.lo && n <= l.hi
+}
+
+func (l *eventLeaf) estimate(c *evalCtx) float64 {
+	p := c.ix.events[l.key]
+	if p == nil {
+		if l.lo <= 0 {
+			return card(c.ix.known)
+		}
+		return 0
+	}
+	if l.lo <= 0 {
+		return card(c.ix.known) - card(p.ever)/2
+	}
+	return card(p.ever) / 2
+}
