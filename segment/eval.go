@@ -234,4 +234,3 @@ func (c *evalCtx) match(n node, f uint32) bool {
 	}
 	return false
 }
-

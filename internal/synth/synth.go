@@ -61,9 +61,9 @@ type Friend struct {
 	Lead         int32
 	Engagement   int32
 	Recency      int32
-	Birthday     int64 // Unix seconds
-	LastPurchase int64 // Unix seconds; valid when HasLastBuy
-	FollowedAt   int64 // Unix seconds
+	Birthday     int64   // Unix seconds
+	LastPurchase int64   // Unix seconds; valid when HasLastBuy
+	FollowedAt   int64   // Unix seconds
 	ClickDays    []int16 // days before now of clicks on "campaign"
 	Answer       int8    // 0 none, 1 yes, 2 no (question "q1")
 	Step         int8    // step in scenario "trial", -1 when not in it
