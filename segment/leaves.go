@@ -309,40 +309,29 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 		return evalReady(bm, w)
 	}
 	nw := card(w)
-	scan := nw * l.perValue()
-	if nw > float64(len(col.vals)) {
-		scan = float64(len(col.vals))*l.perValue() + nw*costCode
+	if nw*l.perValue() < costSetup+float64(len(col.vals))*l.perValue() {
+		// Fewer candidates than values: test each candidate's value.
+		return filter(w, func(f uint32) bool { return l.accept(col.get(f)) }), "scan", int(nw)
 	}
-	if scan < l.indexCost(c, col) {
-		return l.scan(col, w), "scan", int(nw)
-	}
+	// Decide each distinct value once, then either OR the postings of
+	// the accepted values or look up each candidate's code.
 	ids := col.matching(l)
+	var members float64
+	for _, id := range ids {
+		members += float64(col.counts[id])
+	}
+	if nw*costCode < members*costPerElem+float64(len(ids))*costSetup/10 {
+		ok := make([]bool, len(col.vals))
+		for _, id := range ids {
+			ok[id] = true
+		}
+		return filter(w, func(f uint32) bool { return ok[col.codes.get(f)] }), "scan", int(nw)
+	}
 	parts := make([]*roaring.Bitmap, len(ids))
 	for i, id := range ids {
 		parts[i] = col.postings[id]
 	}
 	return roaring.And(orMany(parts), w), "index", 0
-}
-
-// scan checks each candidate's value; with more candidates than distinct
-// values it decides each value once first.
-func (l *strLeaf) scan(col *strColumn, w *roaring.Bitmap) *roaring.Bitmap {
-	if card(w) <= float64(len(col.vals)) {
-		return filter(w, func(f uint32) bool { return l.accept(col.get(f)) })
-	}
-	ok := make([]bool, len(col.vals))
-	for _, id := range col.matching(l) {
-		ok[id] = true
-	}
-	return filter(w, func(f uint32) bool { return ok[col.codes.get(f)] })
-}
-
-func (l *strLeaf) indexCost(c *evalCtx, col *strColumn) float64 {
-	decide := 0.0
-	if l.op != strIn {
-		decide = float64(len(col.vals)) * l.perValue()
-	}
-	return costSetup + decide + l.estimate(c)*costPerElem
 }
 
 func (l *strLeaf) cost(c *evalCtx, w float64) float64 {
@@ -353,11 +342,11 @@ func (l *strLeaf) cost(c *evalCtx, w float64) float64 {
 	if bm := l.direct(c); bm != nil {
 		return costReady(bm, w)
 	}
-	scan := w * l.perValue()
-	if w > float64(len(col.vals)) {
-		scan = float64(len(col.vals))*l.perValue() + w*costCode
+	decide := 0.0
+	if l.op != strIn {
+		decide = float64(len(col.vals)) * l.perValue()
 	}
-	return min(scan, l.indexCost(c, col)+w/16)
+	return min(w*l.perValue(), decide+min(w*costCode, costSetup+l.estimate(c)*costPerElem+w/16))
 }
 
 func (l *strLeaf) match(c *evalCtx, f uint32) bool {

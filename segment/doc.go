@@ -1,0 +1,65 @@
+// Package segment is stepcast's segment language: expressions in expr
+// syntax, compiled to set operations over roaring bitmaps, so that "who
+// matches?" over millions of friends takes milliseconds and "does this
+// friend match?" takes a microsecond.
+//
+//	schema := segment.MustSchema(segment.SchemaConfig{Fields: ..., Scores: ...})
+//	seg, err := segment.Compile(`tag("interest/beauty") && gender == "female" && age in 30..39`, schema)
+//	ix := segment.NewIndex(schema)          // fed with Index.Apply as friends act
+//	audience, err := seg.Eval(ix, now)      // a *roaring.Bitmap of friend IDs
+//	n, err := seg.Count(ix, now)
+//	ok, err := seg.Match(ix, friendID, now)
+//	ex, err := seg.Explain(ix, now)         // the plan, each node's count and path
+//
+// The package is pure: it does no I/O, starts no goroutines and never reads
+// the clock. Relative conditions are resolved against the now passed in.
+//
+// # The language
+//
+// Compile documents every name. Tags, string and choice fields, int, float,
+// bool and time fields, scores, follow status, days since follow or since a
+// time field, events counted in windows of calendar days, scenario
+// membership and step, experiment variants and saved segments combine with
+// &&, ||, ! (and, or, not) and ?: to any depth. A comparison takes a column
+// on one side and a constant expression on the other; expr folds the
+// constant (7/2 is 3.5, date("2026-01-01") a local midnight).
+//
+// # Semantics
+//
+//   - The audience is drawn from the friends who currently follow, and !x
+//     is taken against them, so blocked friends never appear unless the
+//     expression mentions following or blocked; then it is drawn from every
+//     known friend.
+//   - An unset field reads as its type's zero value ("", 0, false, the zero
+//     time); has("field") tells set from unset. A friend outside a scenario
+//     reads scenario_step -1; without a variant, variant reads "".
+//   - Days are calendar days in the schema's time zone (Asia/Tokyo unless
+//     configured), as L-step counts them: followed_days == 0 means followed
+//     today, followed_days <= 6 means on or after local midnight six days
+//     ago, and clicked("url", 7) means within the last 7 calendar days,
+//     today included. Each is one range on a timestamp.
+//   - Times are indexed to the second.
+//
+// # Evaluation
+//
+// A compiled Segment is a plan: and, or, not over leaves such as a tag, a
+// field predicate or an event window. Evaluation is cost-based, as a
+// database's is. An and evaluates each operand only among the survivors of
+// the ones before it, choosing the next operand greedily by cost over the
+// share of candidates it removes, and stops at an empty set. Each leaf then
+// picks, for the candidates at hand, between intersecting a ready bitmap,
+// computing its set from the index, and checking the few candidates one by
+// one. Explain shows the choice per node. Nothing is evaluated per friend
+// over the whole audience.
+//
+// # The index
+//
+// Index holds one account's friends: bitmaps for tags, follow status, bool
+// fields, scenario steps and event days; for string fields a dictionary
+// with one bitmap per distinct value; for int, float and time fields and
+// scores a dense column of adaptive width plus range bins that split at
+// their median as they grow, so a range costs the bins it covers plus the
+// members of at most two edge bins, whatever the number of distinct values.
+// Many readers may evaluate while writers apply batches; a batch is seen
+// whole or not at all.
+package segment
