@@ -391,3 +391,38 @@ func BenchmarkCrossTab(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoad builds a fresh index from synthetic friends and reports
+// friends and operations per second: the in-memory part of a rebuild.
+func BenchmarkLoad(b *testing.B) {
+	const n = 1_000_000
+	schema := synth.Schema()
+	friends := synth.Generate(n, 1, benchNow)
+	b.ResetTimer()
+	var took time.Duration
+	for b.Loop() {
+		ix := segment.NewIndex(schema)
+		t0 := time.Now()
+		if err := synth.Load(ix, friends, benchNow); err != nil {
+			b.Fatal(err)
+		}
+		took += time.Since(t0)
+	}
+	b.ReportMetric(float64(n*b.N)/took.Seconds(), "friends/s")
+}
+
+// BenchmarkExplain10Predicates logs (with -v) how the ten-predicate segment
+// was evaluated at each tier: the path and size of every node.
+func BenchmarkExplain10Predicates(b *testing.B) {
+	for _, n := range sizes() {
+		b.Run(sizeName(n), func(b *testing.B) {
+			fx := getFixture(b, n)
+			seg := segment.MustCompile(tenPredicates, fx.schema)
+			var ex *segment.Explanation
+			for b.Loop() {
+				ex, _ = seg.Explain(fx.ix, benchNow)
+			}
+			b.Logf("\n%s", ex)
+		})
+	}
+}

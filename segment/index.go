@@ -553,7 +553,7 @@ func (ix *Index) variant(exp string) *strColumn {
 	v := ix.variants[exp]
 	if v == nil {
 		v = newStrColumn("")
-		v.joinAll(ix.known, ix.size)
+		v.codes.grow(ix.size)
 		ix.variants[exp] = v
 	}
 	return v

@@ -278,8 +278,11 @@ func (l *strLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	if col == nil || l.op != strIn || len(l.values) != 1 {
 		return nil
 	}
-	if id, ok := col.ids[l.values[0]]; ok {
+	if id, ok := col.ids[l.values[0]]; ok && id != 0 {
 		return col.postings[id]
+	}
+	if l.values[0] == col.vals[0] {
+		return nil // the default: computed, not ready-made
 	}
 	return empty
 }
@@ -318,7 +321,7 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 	ids := col.matching(l)
 	var members float64
 	for _, id := range ids {
-		members += float64(col.counts[id])
+		members += float64(col.count(id, c.ix.known))
 	}
 	if nw*costCode < members*costPerElem+float64(len(ids))*costSetup/10 {
 		ok := make([]bool, len(col.vals))
@@ -329,7 +332,7 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 	}
 	parts := make([]*roaring.Bitmap, len(ids))
 	for i, id := range ids {
-		parts[i] = col.postings[id]
+		parts[i] = col.posting(id, c.ix.known)
 	}
 	return roaring.And(orMany(parts), w), "index", 0
 }
@@ -369,7 +372,7 @@ func (l *strLeaf) estimate(c *evalCtx) float64 {
 		var n int
 		for _, v := range l.values {
 			if id, ok := col.ids[v]; ok {
-				n += col.counts[id]
+				n += col.count(id, c.ix.known)
 			}
 		}
 		return float64(n)
@@ -394,23 +397,30 @@ func numCol(c *evalCtx, r numRef) *numColumn {
 // range covers whole and check the edge bins' members, then intersect; or
 // intersect each bin with the candidates first, so that ORing and edge
 // checks only touch candidates.
-func rangeEval(col *numColumn, lo, hi int64, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	if lo > hi {
 		return roaring.New(), "index", 0
 	}
 	nw := card(w)
-	full, partial, _ := col.rangePlan(lo, hi)
+	full, partial, _ := col.rangePlan(lo, hi, c.ix.known)
 	scan, whole, restricted := rangeCosts(full, partial, nw)
+	if col.unsetIn(lo, hi) { // the unset friends: one difference
+		whole += costSetup + card(c.ix.known)/16
+		restricted += costSetup + nw/16
+	}
 	inRange := func(f uint32) bool { k := col.get(f); return k >= lo && k <= hi }
 	switch {
 	case scan <= whole && scan <= restricted:
 		return filter(w, inRange), "scan", int(nw)
 	case whole <= restricted:
-		bm, checked := col.rangeBitmap(lo, hi)
+		bm, checked := col.rangeBitmap(lo, hi, c.ix.known)
 		bm.And(w)
 		return bm, "index", checked
 	}
-	parts := make([]*roaring.Bitmap, 0, len(full)+len(partial))
+	parts := make([]*roaring.Bitmap, 0, len(full)+len(partial)+1)
+	if col.unsetIn(lo, hi) {
+		parts = append(parts, roaring.AndNot(w, col.set))
+	}
 	for _, b := range full {
 		parts = append(parts, roaring.And(b.members, w))
 	}
@@ -439,27 +449,32 @@ func rangeCosts(full, partial []*bin, w float64) (scan, whole, restricted float6
 	return scan, whole, restricted
 }
 
-func rangeCost(col *numColumn, lo, hi int64, w float64) float64 {
+func rangeCost(c *evalCtx, col *numColumn, lo, hi int64, w float64) float64 {
 	if lo > hi {
 		return 0
 	}
-	full, partial, _ := col.rangePlan(lo, hi)
-	return min(rangeCosts(full, partial, w))
+	full, partial, _ := col.rangePlan(lo, hi, c.ix.known)
+	scan, whole, restricted := rangeCosts(full, partial, w)
+	if col.unsetIn(lo, hi) {
+		whole += costSetup + card(c.ix.known)/16
+		restricted += costSetup + w/16
+	}
+	return min(scan, whole, restricted)
 }
 
 func (l *numLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
 func (l *numLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	return rangeEval(numCol(c, l.ref), l.lo, l.hi, w)
+	return rangeEval(c, numCol(c, l.ref), l.lo, l.hi, w)
 }
 func (l *numLeaf) cost(c *evalCtx, w float64) float64 {
-	return rangeCost(numCol(c, l.ref), l.lo, l.hi, w)
+	return rangeCost(c, numCol(c, l.ref), l.lo, l.hi, w)
 }
 func (l *numLeaf) match(c *evalCtx, f uint32) bool {
 	k := numCol(c, l.ref).get(f)
 	return k >= l.lo && k <= l.hi
 }
 func (l *numLeaf) estimate(c *evalCtx) float64 {
-	_, _, est := numCol(c, l.ref).rangePlan(l.lo, l.hi)
+	_, _, est := numCol(c, l.ref).rangePlan(l.lo, l.hi, c.ix.known)
 	return float64(est)
 }
 
@@ -503,11 +518,11 @@ func (l *daysLeaf) keys(c *evalCtx) (lo, hi int64) {
 func (l *daysLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
 func (l *daysLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	lo, hi := l.keys(c)
-	return rangeEval(numCol(c, l.ref), lo, hi, w)
+	return rangeEval(c, numCol(c, l.ref), lo, hi, w)
 }
 func (l *daysLeaf) cost(c *evalCtx, w float64) float64 {
 	lo, hi := l.keys(c)
-	return rangeCost(numCol(c, l.ref), lo, hi, w)
+	return rangeCost(c, numCol(c, l.ref), lo, hi, w)
 }
 func (l *daysLeaf) match(c *evalCtx, f uint32) bool {
 	lo, hi := l.keys(c)
@@ -519,7 +534,7 @@ func (l *daysLeaf) estimate(c *evalCtx) float64 {
 	if lo > hi {
 		return 0
 	}
-	_, _, est := numCol(c, l.ref).rangePlan(lo, hi)
+	_, _, est := numCol(c, l.ref).rangePlan(lo, hi, c.ix.known)
 	return float64(est)
 }
 

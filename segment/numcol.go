@@ -63,17 +63,19 @@ func (c *numColumn) get(f uint32) int64 {
 	return c.base + int64(code-1)
 }
 
-// join adds a new known friend with the default value.
-func (c *numColumn) join(f uint32) {
-	c.codes.grow(int(f) + 1)
-	c.binAdd(f, c.def)
-}
+// join makes room for a new known friend, who reads the default value.
+// Unset friends are in no bin: range queries that cover the default add
+// the known friends not in set.
+func (c *numColumn) join(f uint32) { c.codes.grow(int(f) + 1) }
 
 // put sets f's key; f must be known.
 func (c *numColumn) put(f uint32, k int64) {
 	old := c.get(f)
 	c.store(f, k)
-	c.set.Add(f)
+	if c.set.CheckedAdd(f) { // was unset: in no bin
+		c.binAdd(f, k)
+		return
+	}
 	if old != k {
 		c.binRemove(f, old)
 		c.binAdd(f, k)
@@ -82,14 +84,16 @@ func (c *numColumn) put(f uint32, k int64) {
 
 // unset returns f to the default value.
 func (c *numColumn) unset(f uint32) {
-	old := c.get(f)
-	c.codes.set(f, 0)
-	c.set.Remove(f)
-	if old != c.def {
-		c.binRemove(f, old)
-		c.binAdd(f, c.def)
+	if !c.set.CheckedRemove(f) {
+		return
 	}
+	c.binRemove(f, c.get(f))
+	c.codes.set(f, 0)
 }
+
+// unsetIn reports whether the default key lies in [lo, hi], i.e. whether
+// the unset friends belong to the range.
+func (c *numColumn) unsetIn(lo, hi int64) bool { return c.def >= lo && c.def <= hi }
 
 func (c *numColumn) store(f uint32, k int64) {
 	if !c.any {
@@ -199,15 +203,16 @@ func (c *numColumn) split(i int) {
 	left.n, right.n = len(lbuf), len(rbuf)
 	j := sort.Search(len(keys), func(j int) bool { return keys[j] >= s })
 	left.max = keys[j-1]
-	left.members.RunOptimize()
-	right.members.RunOptimize()
 	c.bins = slices.Insert(slices.Delete(c.bins, i, i+1), i, left, right)
 }
 
 // rangePlan returns the bins that lie wholly in [lo, hi], those that
 // straddle its edges (their members must be checked one by one), and an
 // estimate of the number of friends in the range.
-func (c *numColumn) rangePlan(lo, hi int64) (full []*bin, partial []*bin, est int) {
+func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) (full []*bin, partial []*bin, est int) {
+	if c.unsetIn(lo, hi) {
+		est += int(known.GetCardinality()) - int(c.set.GetCardinality())
+	}
 	first := c.binIndex(lo)
 	for i := first; i < len(c.bins); i++ {
 		b := c.bins[i]
@@ -230,8 +235,8 @@ func (c *numColumn) rangePlan(lo, hi int64) (full []*bin, partial []*bin, est in
 
 // rangeBitmap returns the known friends whose key lies in [lo, hi], and how
 // many friends it checked one by one.
-func (c *numColumn) rangeBitmap(lo, hi int64) (*roaring.Bitmap, int) {
-	full, partial, _ := c.rangePlan(lo, hi)
+func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.Bitmap, int) {
+	full, partial, _ := c.rangePlan(lo, hi, known)
 	bms := make([]*roaring.Bitmap, len(full))
 	for i, b := range full {
 		bms[i] = b.members
@@ -266,6 +271,9 @@ func (c *numColumn) rangeBitmap(lo, hi int64) (*roaring.Bitmap, int) {
 			out.AddMany(hits)
 			hits = hits[:0]
 		}
+	}
+	if c.unsetIn(lo, hi) {
+		out.Or(roaring.AndNot(known, c.set))
 	}
 	return out, checked
 }

@@ -9,11 +9,15 @@ import (
 // column (1 to 4 bytes a friend) for Match and candidate checks. Value id 0
 // is the default every unset friend reads, so a friend's code is its value
 // id. Predicates other than equality are decided once per distinct value.
+//
+// Unset friends are in no posting: the friends reading the default are the
+// posting of id 0 (those set to it explicitly) plus the known friends not in
+// set. Joining costs nothing and sparse fields hold no dense bitmap.
 type strColumn struct {
 	ids      map[string]uint32
 	vals     []string
-	postings []*roaring.Bitmap // by value id
-	counts   []int             // members per value id
+	postings []*roaring.Bitmap // by value id; explicit values only
+	counts   []int             // members per posting
 	codes    codes
 	set      *roaring.Bitmap // friends with an explicit value
 }
@@ -31,20 +35,7 @@ func newStrColumn(def string) *strColumn {
 
 func (c *strColumn) get(f uint32) string { return c.vals[c.codes.get(f)] }
 
-func (c *strColumn) join(f uint32) {
-	c.codes.grow(int(f) + 1)
-	if c.postings[0].CheckedAdd(f) {
-		c.counts[0]++
-	}
-}
-
-// joinAll adds every friend of known with the default value: used when a
-// column is created after friends exist (a new experiment's variants).
-func (c *strColumn) joinAll(known *roaring.Bitmap, size int) {
-	c.codes.grow(size)
-	c.postings[0] = known.Clone()
-	c.counts[0] = int(known.GetCardinality())
-}
+func (c *strColumn) join(f uint32) { c.codes.grow(int(f) + 1) }
 
 func (c *strColumn) id(v string) uint32 {
 	id, ok := c.ids[v]
@@ -74,15 +65,40 @@ func (c *strColumn) put(f uint32, v string) {
 	old := uint32(c.codes.get(f))
 	id := c.id(v)
 	c.codes.set(f, uint64(id))
-	c.set.Add(f)
+	if c.set.CheckedAdd(f) { // was unset: in no posting
+		c.postings[id].Add(f)
+		c.counts[id]++
+		return
+	}
 	c.move(f, old, id)
 }
 
 func (c *strColumn) unset(f uint32) {
+	if !c.set.CheckedRemove(f) {
+		return
+	}
 	old := uint32(c.codes.get(f))
 	c.codes.set(f, 0)
-	c.set.Remove(f)
-	c.move(f, old, 0)
+	if c.postings[old].CheckedRemove(f) {
+		c.counts[old]--
+	}
+}
+
+// posting returns the friends reading value id, which the caller must not
+// modify; for the default that includes the unset known friends.
+func (c *strColumn) posting(id uint32, known *roaring.Bitmap) *roaring.Bitmap {
+	if id != 0 {
+		return c.postings[id]
+	}
+	return roaring.Or(c.postings[0], roaring.AndNot(known, c.set))
+}
+
+// count returns the number of friends reading value id.
+func (c *strColumn) count(id uint32, known *roaring.Bitmap) int {
+	if id != 0 {
+		return c.counts[id]
+	}
+	return c.counts[0] + int(known.GetCardinality()) - int(c.set.GetCardinality())
 }
 
 // matching returns the value ids that satisfy l.

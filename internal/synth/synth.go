@@ -163,7 +163,7 @@ func Generate(n int, seed uint64, now time.Time) []Friend {
 
 // Load writes the friends into ix, in batches.
 func Load(ix *segment.Index, fs []Friend, now time.Time) error {
-	const batchOps = 1 << 20
+	const batchOps = 1 << 16
 	var b segment.Batch
 	for i := range fs {
 		f, id := &fs[i], stepcast.FriendID(i)
