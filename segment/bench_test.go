@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,7 +48,20 @@ var (
 	fixtures   = map[int]*fixture{}
 )
 
+// sizes returns the tiers to run: 1M, plus 10M with STEPCAST_BENCH_10M=1,
+// or exactly the list in STEPCAST_BENCH_TIERS (millions, e.g. "10" or "1,10").
 func sizes() []int {
+	if t := os.Getenv("STEPCAST_BENCH_TIERS"); t != "" {
+		var out []int
+		for _, f := range strings.Split(t, ",") {
+			m, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || m < 1 {
+				panic(fmt.Sprintf("STEPCAST_BENCH_TIERS: %q is not a number of millions", f))
+			}
+			out = append(out, m*1_000_000)
+		}
+		return out
+	}
 	if os.Getenv("STEPCAST_BENCH_10M") != "" {
 		return []int{1_000_000, 10_000_000}
 	}
@@ -61,9 +75,6 @@ func getFixture(b *testing.B, n int) *fixture {
 	defer fixturesMu.Unlock()
 	if fx := fixtures[n]; fx != nil {
 		return fx
-	}
-	for k := range fixtures { // keep one tier in memory at a time
-		delete(fixtures, k)
 	}
 	runtime.GC()
 	fx := &fixture{n: n, schema: synth.Schema()}

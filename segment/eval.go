@@ -143,7 +143,7 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		rest = slices.Delete(rest, best, best+1)
 		if countLast && len(rest) == 0 {
 			if l, ok := k.(leaf); ok {
-				if bm := l.direct(c); bm != nil && !scanReady(bm, acc) {
+				if bm := l.direct(c); bm != nil && !c.scanReady(bm, acc) {
 					return nil, acc.AndCardinality(bm)
 				}
 			}
@@ -162,7 +162,7 @@ func (c *evalCtx) nodeCost(n node, w float64) float64 {
 	case leaf:
 		return n.cost(c, w)
 	case *notNode:
-		return c.nodeCost(n.kid, w) + w/16
+		return c.nodeCost(n.kid, w) + c.andCost(w, w/2)
 	case *savedNode:
 		return c.nodeCost(n.kid, w)
 	case *constNode:

@@ -143,8 +143,8 @@ func ExampleSegment_Explain() {
 	fmt.Print(ex)
 	// Output:
 	// and                                                   2
-	//   age in 30..39                                       3  scan of 5 candidates
-	//   tag("interest/beauty")                              3  scan of 3 candidates
+	//   tag("interest/beauty")                              3  scan of 5 candidates
+	//   age in 30..39                                       3  scan of 3 candidates
 	//   not                                                 2
 	//     tag("purchased")                                  1  scan of 3 candidates
 }

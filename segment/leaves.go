@@ -43,51 +43,52 @@ func orEmpty(bm *roaring.Bitmap) *roaring.Bitmap {
 	return bm
 }
 
-// Rough unit costs, in nanoseconds on one core.
+// Unit costs in nanoseconds, measured on this project's machines with a
+// universe of 10M IDs (see BenchmarkIntersect and BenchmarkFilter).
 const (
-	costContains = 25   // one bitmap membership test
-	costCode     = 6    // reading a code and comparing it
-	costSetup    = 2000 // fixed cost of any bitmap operation over the index
-	costPerElem  = 0.5  // per element of a bitmap ORed or intersected
+	costContains  = 50   // checking one candidate with Bitmap.Contains
+	costCall      = 20   // checking one candidate with a predicate call
+	costCode      = 4    // checking one candidate's code in a typed loop
+	costOr        = 1.6  // per element ORed
+	costAndSparse = 5    // per element, both sides, of two array containers intersected
+	costAndMixed  = 3    // per element of the sparse side of an array-bitmap intersection
+	costContainer = 3000 // per pair of dense (bitmap) containers intersected
+	costSetup     = 1000 // any bitmap operation
 )
+
+// andCost estimates intersecting sets of a and b friends: dense containers
+// (more than 4096 of 65536 IDs) intersect word by word, sparse ones merge.
+func (c *evalCtx) andCost(a, b float64) float64 {
+	chunks := float64(c.ix.size)/65536 + 1
+	da, db := a/chunks, b/chunks
+	const dense = 4096
+	switch {
+	case da >= dense && db >= dense:
+		return costSetup + chunks*costContainer
+	case da >= dense:
+		return costSetup + b*costAndMixed
+	case db >= dense:
+		return costSetup + a*costAndMixed
+	}
+	return costSetup + (a+b)*costAndSparse
+}
 
 // scanReady reports whether checking the candidates one by one beats
 // intersecting them with a ready-made bitmap.
-func scanReady(bm, within *roaring.Bitmap) bool {
-	return card(within)*costContains < costSetup+card(bm)/16
-}
-
-// filter returns the members of within for which keep is true.
-func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
-	var hits []uint32
-	buf := make([]uint32, 1024)
-	it := within.ManyIterator()
-	for {
-		n := it.NextMany(buf)
-		if n == 0 {
-			break
-		}
-		for _, f := range buf[:n] {
-			if keep(f) {
-				hits = append(hits, f)
-			}
-		}
-	}
-	out := roaring.New()
-	out.AddMany(hits)
-	return out
+func (c *evalCtx) scanReady(bm, within *roaring.Bitmap) bool {
+	return card(within)*costContains < c.andCost(card(bm), card(within))
 }
 
 // evalReady is eval for a leaf whose set the index holds ready-made.
-func evalReady(bm, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	if scanReady(bm, within) {
+func (c *evalCtx) evalReady(bm, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if c.scanReady(bm, within) {
 		return filter(within, bm.Contains), "scan", int(within.GetCardinality())
 	}
 	return roaring.And(bm, within), "index", 0
 }
 
-func costReady(bm *roaring.Bitmap, w float64) float64 {
-	return min(w*costContains, costSetup+card(bm)/16+w/16)
+func (c *evalCtx) costReady(bm *roaring.Bitmap, w float64) float64 {
+	return min(w*costContains, c.andCost(card(bm), w))
 }
 
 // orMany unions bitmaps. Roaring merges array containers pairwise and
@@ -137,17 +138,17 @@ func orMany(parts []*roaring.Bitmap) *roaring.Bitmap {
 
 func (l *tagLeaf) direct(c *evalCtx) *roaring.Bitmap { return orEmpty(c.ix.tags[l.name]) }
 func (l *tagLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	return evalReady(l.direct(c), w)
+	return c.evalReady(l.direct(c), w)
 }
-func (l *tagLeaf) cost(c *evalCtx, w float64) float64 { return costReady(l.direct(c), w) }
+func (l *tagLeaf) cost(c *evalCtx, w float64) float64 { return c.costReady(l.direct(c), w) }
 func (l *tagLeaf) estimate(c *evalCtx) float64        { return card(l.direct(c)) }
 func (l *tagLeaf) match(c *evalCtx, f uint32) bool    { return l.direct(c).Contains(f) }
 
 func (l *followingLeaf) direct(c *evalCtx) *roaring.Bitmap { return c.ix.following }
 func (l *followingLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	return evalReady(c.ix.following, w)
+	return c.evalReady(c.ix.following, w)
 }
-func (l *followingLeaf) cost(c *evalCtx, w float64) float64 { return costReady(c.ix.following, w) }
+func (l *followingLeaf) cost(c *evalCtx, w float64) float64 { return c.costReady(c.ix.following, w) }
 func (l *followingLeaf) estimate(c *evalCtx) float64        { return card(c.ix.following) }
 func (l *followingLeaf) match(c *evalCtx, f uint32) bool    { return c.ix.following.Contains(f) }
 
@@ -155,12 +156,12 @@ func (l *followingLeaf) match(c *evalCtx, f uint32) bool    { return c.ix.follow
 // within minus the followers.
 func (l *blockedLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
 func (l *blockedLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	if card(w)*costContains < costSetup+card(c.ix.following)/16 {
+	if card(w)*costContains < c.andCost(card(c.ix.following), card(w)) {
 		return filter(w, func(f uint32) bool { return !c.ix.following.Contains(f) }), "scan", int(w.GetCardinality())
 	}
 	return roaring.AndNot(w, c.ix.following), "index", 0
 }
-func (l *blockedLeaf) cost(c *evalCtx, w float64) float64 { return costReady(c.ix.following, w) }
+func (l *blockedLeaf) cost(c *evalCtx, w float64) float64 { return c.costReady(c.ix.following, w) }
 func (l *blockedLeaf) estimate(c *evalCtx) float64 {
 	return card(c.ix.known) - card(c.ix.following)
 }
@@ -170,9 +171,9 @@ func (l *blockedLeaf) match(c *evalCtx, f uint32) bool {
 
 func (l *boolLeaf) direct(c *evalCtx) *roaring.Bitmap { return c.ix.fields[l.field.id].bl.yes }
 func (l *boolLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	return evalReady(l.direct(c), w)
+	return c.evalReady(l.direct(c), w)
 }
-func (l *boolLeaf) cost(c *evalCtx, w float64) float64 { return costReady(l.direct(c), w) }
+func (l *boolLeaf) cost(c *evalCtx, w float64) float64 { return c.costReady(l.direct(c), w) }
 func (l *boolLeaf) estimate(c *evalCtx) float64        { return card(l.direct(c)) }
 func (l *boolLeaf) match(c *evalCtx, f uint32) bool    { return l.direct(c).Contains(f) }
 
@@ -183,9 +184,9 @@ func (l *scenarioLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	return empty
 }
 func (l *scenarioLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	return evalReady(l.direct(c), w)
+	return c.evalReady(l.direct(c), w)
 }
-func (l *scenarioLeaf) cost(c *evalCtx, w float64) float64 { return costReady(l.direct(c), w) }
+func (l *scenarioLeaf) cost(c *evalCtx, w float64) float64 { return c.costReady(l.direct(c), w) }
 func (l *scenarioLeaf) estimate(c *evalCtx) float64        { return card(l.direct(c)) }
 func (l *scenarioLeaf) match(c *evalCtx, f uint32) bool    { return l.direct(c).Contains(f) }
 
@@ -200,9 +201,9 @@ func (l *hasLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	return fc.bl.set
 }
 func (l *hasLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	return evalReady(l.direct(c), w)
+	return c.evalReady(l.direct(c), w)
 }
-func (l *hasLeaf) cost(c *evalCtx, w float64) float64 { return costReady(l.direct(c), w) }
+func (l *hasLeaf) cost(c *evalCtx, w float64) float64 { return c.costReady(l.direct(c), w) }
 func (l *hasLeaf) estimate(c *evalCtx) float64        { return card(l.direct(c)) }
 func (l *hasLeaf) match(c *evalCtx, f uint32) bool    { return l.direct(c).Contains(f) }
 
@@ -212,7 +213,7 @@ func (l *stepLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
 
 func (l *stepLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	sc := c.ix.scenarios[l.name]
-	if card(w)*l.checkCost(c) < l.indexCost(c) {
+	if card(w)*l.checkCost(c) < l.indexCost(c)+card(w)*costAndMixed {
 		return filter(w, func(f uint32) bool { return l.match(c, f) }), "scan", int(w.GetCardinality())
 	}
 	var parts []*roaring.Bitmap
@@ -244,11 +245,11 @@ func (l *stepLeaf) indexCost(c *evalCtx) float64 {
 	if sc := c.ix.scenarios[l.name]; sc != nil {
 		n += float64(len(sc.steps))
 	}
-	return n * costSetup
+	return n * costSetup * 4
 }
 
 func (l *stepLeaf) cost(c *evalCtx, w float64) float64 {
-	return min(w*l.checkCost(c), l.indexCost(c)+w/16)
+	return min(w*l.checkCost(c), l.indexCost(c)+w*costAndMixed)
 }
 
 func (l *stepLeaf) match(c *evalCtx, f uint32) bool {
@@ -300,6 +301,21 @@ func (l *strLeaf) perValue() float64 {
 	return 10
 }
 
+// stringCosts estimates the three ways for w candidates: test each
+// candidate's value directly; decide every distinct value once and look up
+// each candidate's code; or decide, OR the accepted postings and intersect.
+func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, table, index float64) {
+	decide := float64(len(col.vals)) * l.perValue()
+	if l.op == strIn {
+		decide = float64(len(l.values)) * 50
+	}
+	est := l.estimate(c)
+	direct = w * (costCall + l.perValue())
+	table = decide + w*costCode
+	index = decide + est*costOr + c.andCost(est, w)
+	return direct, table, index
+}
+
 func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	col := l.column(c)
 	if col == nil { // every friend reads ""
@@ -309,26 +325,20 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 		return roaring.New(), "index", 0
 	}
 	if bm := l.direct(c); bm != nil {
-		return evalReady(bm, w)
+		return c.evalReady(bm, w)
 	}
 	nw := card(w)
-	if nw*l.perValue() < costSetup+float64(len(col.vals))*l.perValue() {
-		// Fewer candidates than values: test each candidate's value.
+	direct, table, index := l.stringCosts(c, col, nw)
+	if direct <= table && direct <= index {
 		return filter(w, func(f uint32) bool { return l.accept(col.get(f)) }), "scan", int(nw)
 	}
-	// Decide each distinct value once, then either OR the postings of
-	// the accepted values or look up each candidate's code.
 	ids := col.matching(l)
-	var members float64
-	for _, id := range ids {
-		members += float64(col.count(id, c.ix.known))
-	}
-	if nw*costCode < members*costPerElem+float64(len(ids))*costSetup/10 {
+	if table <= index {
 		ok := make([]bool, len(col.vals))
 		for _, id := range ids {
 			ok[id] = true
 		}
-		return filter(w, func(f uint32) bool { return ok[col.codes.get(f)] }), "scan", int(nw)
+		return col.codes.filterTable(w, ok), "scan", int(nw)
 	}
 	parts := make([]*roaring.Bitmap, len(ids))
 	for i, id := range ids {
@@ -343,13 +353,9 @@ func (l *strLeaf) cost(c *evalCtx, w float64) float64 {
 		return 0
 	}
 	if bm := l.direct(c); bm != nil {
-		return costReady(bm, w)
+		return c.costReady(bm, w)
 	}
-	decide := 0.0
-	if l.op != strIn {
-		decide = float64(len(col.vals)) * l.perValue()
-	}
-	return min(w*l.perValue(), decide+min(w*costCode, costSetup+l.estimate(c)*costPerElem+w/16))
+	return min(l.stringCosts(c, col, w))
 }
 
 func (l *strLeaf) match(c *evalCtx, f uint32) bool {
@@ -403,15 +409,10 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 	}
 	nw := card(w)
 	full, partial, _ := col.rangePlan(lo, hi, c.ix.known)
-	scan, whole, restricted := rangeCosts(full, partial, nw)
-	if col.unsetIn(lo, hi) { // the unset friends: one difference
-		whole += costSetup + card(c.ix.known)/16
-		restricted += costSetup + nw/16
-	}
-	inRange := func(f uint32) bool { k := col.get(f); return k >= lo && k <= hi }
+	scan, whole, restricted := c.rangeCosts(col, lo, hi, full, partial, nw)
 	switch {
 	case scan <= whole && scan <= restricted:
-		return filter(w, inRange), "scan", int(nw)
+		return col.filterRange(w, lo, hi), "scan", int(nw)
 	case whole <= restricted:
 		bm, checked := col.rangeBitmap(lo, hi, c.ix.known)
 		bm.And(w)
@@ -428,24 +429,35 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 	for _, b := range partial {
 		cand := roaring.And(b.members, w)
 		checked += int(cand.GetCardinality())
-		parts = append(parts, filter(cand, inRange))
+		parts = append(parts, col.filterRange(cand, lo, hi))
 	}
 	return orMany(parts), "index", checked
 }
 
-func rangeCosts(full, partial []*bin, w float64) (scan, whole, restricted float64) {
-	scan = w * costCode
-	whole, restricted = costSetup+w/16, costSetup
+// rangeCosts estimates rangeEval's three ways for w candidates.
+func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, full, partial []*bin, w float64) (scan, whole, restricted float64) {
+	scan = costSetup + w*costCode
+	var members float64
 	for _, b := range full {
 		n := float64(b.n)
-		whole += n * costPerElem
-		restricted += costSetup/4 + min(n, w)*costPerElem
+		members += n
+		whole += n * costOr
+		restricted += c.andCost(n, w)
 	}
 	for _, b := range partial {
 		n := float64(b.n)
+		members += n / 2
 		whole += n * costCode
-		restricted += costSetup/4 + min(n, w)*(costCode+costPerElem)
+		restricted += c.andCost(n, w) + min(n, w)*costCode
 	}
+	if col.unsetIn(lo, hi) { // the unset friends: one difference
+		unset := card(c.ix.known) - card(col.set)
+		members += unset
+		whole += c.andCost(card(c.ix.known), card(col.set))
+		restricted += c.andCost(w, card(col.set))
+	}
+	whole += c.andCost(members, w)
+	restricted += members / max(1, card(c.ix.known)) * w * costOr
 	return scan, whole, restricted
 }
 
@@ -454,12 +466,7 @@ func rangeCost(c *evalCtx, col *numColumn, lo, hi int64, w float64) float64 {
 		return 0
 	}
 	full, partial, _ := col.rangePlan(lo, hi, c.ix.known)
-	scan, whole, restricted := rangeCosts(full, partial, w)
-	if col.unsetIn(lo, hi) {
-		whole += costSetup + card(c.ix.known)/16
-		restricted += costSetup + w/16
-	}
-	return min(scan, whole, restricted)
+	return min(c.rangeCosts(col, lo, hi, full, partial, w))
 }
 
 func (l *numLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
@@ -566,7 +573,7 @@ func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
 
 func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	if bm := l.direct(c); bm != nil {
-		return evalReady(bm, w)
+		return c.evalReady(bm, w)
 	}
 	p, days := l.window(c)
 	nw := card(w)
@@ -576,7 +583,7 @@ func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string
 		}
 		return roaring.New(), "index", 0
 	}
-	if nw*l.checkCost(p, days) < l.indexCost(p, days) {
+	if nw*l.checkCost(p, days) < l.indexCost(p, days)+c.andCost(card(p.ever), nw) {
 		return filter(w, func(f uint32) bool { return l.matchIn(p, days, f) }), "scan", int(nw)
 	}
 	// The friends with at least one event in the window, among w.
@@ -612,27 +619,29 @@ func (l *eventLeaf) checkCost(p *eventPostings, days []int64) float64 {
 	return costContains + share*float64(len(days))*costContains/2
 }
 
+// indexCost is the cost of the friends active in the window: ORing the
+// day bitmaps, then for a count range checking each active friend.
 func (l *eventLeaf) indexCost(p *eventPostings, days []int64) float64 {
 	var n float64
 	for _, d := range days {
 		n += card(p.days[d])
 	}
-	cost := costSetup + n*costPerElem*math.Log2(float64(len(days)+1))
+	cost := costSetup + n*costOr*2
 	if !l.anyEvent() {
-		cost += card(p.ever) * float64(len(days)) * costContains / 4
+		cost += n * float64(len(days)) * costContains / 2
 	}
 	return cost
 }
 
 func (l *eventLeaf) cost(c *evalCtx, w float64) float64 {
 	if bm := l.direct(c); bm != nil {
-		return costReady(bm, w)
+		return c.costReady(bm, w)
 	}
 	p, days := l.window(c)
 	if p == nil {
 		return 0
 	}
-	return min(w*l.checkCost(p, days), l.indexCost(p, days)+w/16)
+	return min(w*l.checkCost(p, days), l.indexCost(p, days)+c.andCost(card(p.ever), w))
 }
 
 func (l *eventLeaf) match(c *evalCtx, f uint32) bool {

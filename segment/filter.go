@@ -1,0 +1,139 @@
+package segment
+
+import (
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// Per-candidate checks. filter takes any predicate; the typed loops below
+// check codes without a call per candidate, which is several times faster
+// and is what makes checking candidates one by one pay.
+
+// filter returns the members of within for which keep is true.
+func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
+	var hits []uint32
+	buf := make([]uint32, 1024)
+	it := within.ManyIterator()
+	for {
+		n := it.NextMany(buf)
+		if n == 0 {
+			break
+		}
+		for _, f := range buf[:n] {
+			if keep(f) {
+				hits = append(hits, f)
+			}
+		}
+	}
+	out := roaring.New()
+	out.AddMany(hits)
+	return out
+}
+
+type codeWord interface{ ~uint8 | ~uint16 | ~uint32 | ~uint64 }
+
+// filterRange returns the members of within whose code c satisfies
+// c == 0 ? zero : lo <= c && c <= hi. With lo > hi no nonzero code matches.
+func (c *codes) filterRange(within *roaring.Bitmap, lo, hi uint64, zero bool) *roaring.Bitmap {
+	if lo > hi {
+		if zero {
+			return c.filterTable(within, []bool{true})
+		}
+		lo, hi = 0, 0 // only code 0, which zero rejects: nothing
+	}
+	switch c.width {
+	case 1:
+		return rangeLoop(c.u8, within, lo, hi, zero)
+	case 2:
+		return rangeLoop(c.u16, within, lo, hi, zero)
+	case 4:
+		return rangeLoop(c.u32, within, lo, hi, zero)
+	}
+	return rangeLoop(c.u64, within, lo, hi, zero)
+}
+
+func rangeLoop[T codeWord](s []T, within *roaring.Bitmap, lo, hi uint64, zero bool) *roaring.Bitmap {
+	var hits []uint32
+	buf := make([]uint32, 1024)
+	span := hi - lo
+	it := within.ManyIterator()
+	for {
+		n := it.NextMany(buf)
+		if n == 0 {
+			break
+		}
+		for _, f := range buf[:n] {
+			var code uint64
+			if int(f) < len(s) {
+				code = uint64(s[f])
+			}
+			if code == 0 {
+				if zero {
+					hits = append(hits, f)
+				}
+			} else if code-lo <= span {
+				hits = append(hits, f)
+			}
+		}
+	}
+	out := roaring.New()
+	out.AddMany(hits)
+	return out
+}
+
+// filterTable returns the members of within whose code is accepted by ok.
+func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
+	switch c.width {
+	case 1:
+		return tableLoop(c.u8, within, ok)
+	case 2:
+		return tableLoop(c.u16, within, ok)
+	case 4:
+		return tableLoop(c.u32, within, ok)
+	}
+	return tableLoop(c.u64, within, ok)
+}
+
+func tableLoop[T codeWord](s []T, within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
+	var hits []uint32
+	buf := make([]uint32, 1024)
+	it := within.ManyIterator()
+	for {
+		n := it.NextMany(buf)
+		if n == 0 {
+			break
+		}
+		for _, f := range buf[:n] {
+			var code uint64
+			if int(f) < len(s) {
+				code = uint64(s[f])
+			}
+			if code < uint64(len(ok)) && ok[code] {
+				hits = append(hits, f)
+			}
+		}
+	}
+	out := roaring.New()
+	out.AddMany(hits)
+	return out
+}
+
+// filterRange returns the members of within whose key lies in [lo, hi].
+func (c *numColumn) filterRange(within *roaring.Bitmap, lo, hi int64) *roaring.Bitmap {
+	zero := c.unsetIn(lo, hi)
+	if !c.any || hi < c.base {
+		return c.codes.filterRange(within, 1, 0, zero) // no stored code matches
+	}
+	// code = key-base+1, computed modulo 2^64: exact since base <= key.
+	clo := uint64(1)
+	if lo > c.base {
+		clo = uint64(lo) - uint64(c.base) + 1
+	}
+	chi := uint64(hi) - uint64(c.base) + 1
+	if chi == 0 { // hi-base+1 overflowed: every stored code is below it
+		chi = ^uint64(0)
+	}
+	if clo > chi {
+		return c.codes.filterRange(within, 1, 0, zero)
+	}
+	return c.codes.filterRange(within, clo, chi, zero)
+}
