@@ -29,7 +29,9 @@ func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
 	return out
 }
 
-type codeWord interface{ ~uint8 | ~uint16 | ~uint32 | ~uint64 }
+type codeWord interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64
+}
 
 // filterRange returns the members of within whose code c satisfies
 // c == 0 ? zero : lo <= c && c <= hi. With lo > hi no nonzero code matches.
