@@ -8,25 +8,52 @@ import (
 // check codes without a call per candidate, which is several times faster
 // and is what makes checking candidates one by one pay.
 
-// filter returns the members of within for which keep is true.
-func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
-	var hits []uint32
-	buf := make([]uint32, 1024)
-	it := within.ManyIterator()
+// collector gathers ascending friend IDs into a bitmap in chunks, so that
+// no slice grows with the size of the result.
+type collector struct {
+	out  *roaring.Bitmap
+	hits []uint32
+}
+
+func newCollector() *collector {
+	return &collector{out: roaring.New(), hits: make([]uint32, 0, 4096)}
+}
+
+func (c *collector) flush() {
+	c.out.AddMany(c.hits)
+	c.hits = c.hits[:0]
+}
+
+func (c *collector) done() *roaring.Bitmap {
+	c.flush()
+	return c.out
+}
+
+// each calls fn with the members of bm, a chunk at a time.
+func each(bm *roaring.Bitmap, fn func(ids []uint32)) {
+	buf := make([]uint32, 2048)
+	it := bm.ManyIterator()
 	for {
 		n := it.NextMany(buf)
 		if n == 0 {
-			break
+			return
 		}
-		for _, f := range buf[:n] {
+		fn(buf[:n])
+	}
+}
+
+// filter returns the members of within for which keep is true.
+func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
+	col := newCollector()
+	each(within, func(ids []uint32) {
+		for _, f := range ids {
 			if keep(f) {
-				hits = append(hits, f)
+				col.hits = append(col.hits, f)
 			}
 		}
-	}
-	out := roaring.New()
-	out.AddMany(hits)
-	return out
+		col.flush()
+	})
+	return col.done()
 }
 
 type codeWord interface {
@@ -54,32 +81,25 @@ func (c *codes) filterRange(within *roaring.Bitmap, lo, hi uint64, zero bool) *r
 }
 
 func rangeLoop[T codeWord](s []T, within *roaring.Bitmap, lo, hi uint64, zero bool) *roaring.Bitmap {
-	var hits []uint32
-	buf := make([]uint32, 1024)
+	col := newCollector()
 	span := hi - lo
-	it := within.ManyIterator()
-	for {
-		n := it.NextMany(buf)
-		if n == 0 {
-			break
-		}
-		for _, f := range buf[:n] {
+	each(within, func(ids []uint32) {
+		for _, f := range ids {
 			var code uint64
 			if int(f) < len(s) {
 				code = uint64(s[f])
 			}
 			if code == 0 {
 				if zero {
-					hits = append(hits, f)
+					col.hits = append(col.hits, f)
 				}
 			} else if code-lo <= span {
-				hits = append(hits, f)
+				col.hits = append(col.hits, f)
 			}
 		}
-	}
-	out := roaring.New()
-	out.AddMany(hits)
-	return out
+		col.flush()
+	})
+	return col.done()
 }
 
 // filterTable returns the members of within whose code is accepted by ok.
@@ -96,27 +116,20 @@ func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 }
 
 func tableLoop[T codeWord](s []T, within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
-	var hits []uint32
-	buf := make([]uint32, 1024)
-	it := within.ManyIterator()
-	for {
-		n := it.NextMany(buf)
-		if n == 0 {
-			break
-		}
-		for _, f := range buf[:n] {
+	col := newCollector()
+	each(within, func(ids []uint32) {
+		for _, f := range ids {
 			var code uint64
 			if int(f) < len(s) {
 				code = uint64(s[f])
 			}
 			if code < uint64(len(ok)) && ok[code] {
-				hits = append(hits, f)
+				col.hits = append(col.hits, f)
 			}
 		}
-	}
-	out := roaring.New()
-	out.AddMany(hits)
-	return out
+		col.flush()
+	})
+	return col.done()
 }
 
 // filterRange returns the members of within whose key lies in [lo, hi].

@@ -180,27 +180,23 @@ func (c *numColumn) split(i int) {
 		j := sort.Search(len(keys), func(j int) bool { return keys[j] > lo })
 		s = keys[j]
 	}
-	left := &bin{lo: b.lo, min: lo, max: math.MinInt64, members: roaring.New()}
-	right := &bin{lo: s, min: s, max: hi, members: roaring.New()}
-	var lbuf, rbuf []uint32
-	it := b.members.ManyIterator()
-	buf := make([]uint32, 4096)
-	for {
-		n := it.NextMany(buf)
-		if n == 0 {
-			break
-		}
-		for _, f := range buf[:n] {
+	left := &bin{lo: b.lo, min: lo, max: math.MinInt64}
+	right := &bin{lo: s, min: s, max: hi}
+	lc, rc := newCollector(), newCollector()
+	each(b.members, func(ids []uint32) {
+		for _, f := range ids {
 			if c.get(f) < s {
-				lbuf = append(lbuf, f)
+				lc.hits = append(lc.hits, f)
 			} else {
-				rbuf = append(rbuf, f)
+				rc.hits = append(rc.hits, f)
 			}
 		}
-	}
-	left.members.AddMany(lbuf)
-	right.members.AddMany(rbuf)
-	left.n, right.n = len(lbuf), len(rbuf)
+		left.n += len(lc.hits)
+		right.n += len(rc.hits)
+		lc.flush()
+		rc.flush()
+	})
+	left.members, right.members = lc.done(), rc.done()
 	j := sort.Search(len(keys), func(j int) bool { return keys[j] >= s })
 	left.max = keys[j-1]
 	c.bins = slices.Insert(slices.Delete(c.bins, i, i+1), i, left, right)
@@ -251,26 +247,9 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 		out = roaring.FastOr(bms...)
 	}
 	checked := 0
-	if len(partial) > 0 {
-		buf := make([]uint32, 4096)
-		var hits []uint32
-		for _, b := range partial {
-			checked += b.n
-			it := b.members.ManyIterator()
-			for {
-				n := it.NextMany(buf)
-				if n == 0 {
-					break
-				}
-				for _, f := range buf[:n] {
-					if k := c.get(f); k >= lo && k <= hi {
-						hits = append(hits, f)
-					}
-				}
-			}
-			out.AddMany(hits)
-			hits = hits[:0]
-		}
+	for _, b := range partial {
+		checked += b.n
+		out.Or(c.filterRange(b.members, lo, hi))
 	}
 	if c.unsetIn(lo, hi) {
 		out.Or(roaring.AndNot(known, c.set))

@@ -1,0 +1,78 @@
+package segment
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// BenchmarkCalibration measures the unit operations the planner's cost
+// constants (leaves.go) stand for, over a universe of 10M IDs; each reports
+// ns per element so that the constants can be checked on a new machine.
+func BenchmarkCalibration(b *testing.B) {
+	const n = 10_000_000
+	r := rand.New(rand.NewPCG(1, 1))
+	mk := func(p float64) *roaring.Bitmap {
+		var ids []uint32
+		for i := uint32(0); i < n; i++ {
+			if r.Float64() < p {
+				ids = append(ids, i)
+			}
+		}
+		bm := roaring.New()
+		bm.AddMany(ids)
+		return bm
+	}
+	w, sparse, dense := mk(0.011), mk(0.03), mk(0.4)
+	col := newNumColumn(0)
+	for i := uint32(0); i < n; i++ {
+		col.store(i, int64(r.IntN(200)))
+	}
+	per := func(b *testing.B, elems float64) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/elems, "ns/elem")
+	}
+	b.Run("and-sparse-sparse", func(b *testing.B) {
+		for b.Loop() {
+			roaring.And(sparse, w)
+		}
+		per(b, card(w)+card(sparse)) // costAndSparse
+	})
+	b.Run("and-dense-sparse", func(b *testing.B) {
+		for b.Loop() {
+			roaring.And(dense, w)
+		}
+		per(b, card(w)) // costAndMixed
+	})
+	b.Run("and-dense-dense", func(b *testing.B) {
+		for b.Loop() {
+			roaring.And(dense, dense)
+		}
+		per(b, n/65536) // costContainer, per container
+	})
+	b.Run("filter-code-range", func(b *testing.B) {
+		for b.Loop() {
+			col.filterRange(w, 50, 100)
+		}
+		per(b, card(w)) // costCode
+	})
+	b.Run("filter-call", func(b *testing.B) {
+		for b.Loop() {
+			filter(w, func(f uint32) bool { k := col.get(f); return k >= 50 && k <= 100 })
+		}
+		per(b, card(w)) // costCall
+	})
+	b.Run("filter-contains", func(b *testing.B) {
+		for b.Loop() {
+			filter(w, sparse.Contains)
+		}
+		per(b, card(w)) // costContains
+	})
+	b.Run("or-sparse", func(b *testing.B) {
+		parts := []*roaring.Bitmap{sparse, w, sparse, w, sparse, w, sparse, w, sparse, w}
+		for b.Loop() {
+			orMany(parts)
+		}
+		per(b, 5*(card(w)+card(sparse))) // costOr
+	})
+}
