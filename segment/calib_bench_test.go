@@ -68,6 +68,12 @@ func BenchmarkCalibration(b *testing.B) {
 		}
 		per(b, card(w)) // costContains
 	})
+	b.Run("or-dense", func(b *testing.B) {
+		for b.Loop() {
+			roaring.FastOr(dense, dense, dense, dense)
+		}
+		per(b, 4*n/65536) // costOrContainer, per dense container
+	})
 	b.Run("or-sparse", func(b *testing.B) {
 		parts := []*roaring.Bitmap{sparse, w, sparse, w, sparse, w, sparse, w, sparse, w}
 		for b.Loop() {

@@ -46,20 +46,39 @@ func orEmpty(bm *roaring.Bitmap) *roaring.Bitmap {
 // Unit costs in nanoseconds, measured on this project's machines with a
 // universe of 10M IDs (see BenchmarkIntersect and BenchmarkFilter).
 const (
-	costContains  = 50   // checking one candidate with Bitmap.Contains
-	costCall      = 20   // checking one candidate with a predicate call
-	costCode      = 4    // checking one candidate's code in a typed loop
-	costOr        = 1.6  // per element ORed
-	costAndSparse = 5    // per element, both sides, of two array containers intersected
-	costAndMixed  = 3    // per element of the sparse side of an array-bitmap intersection
-	costContainer = 3000 // per pair of dense (bitmap) containers intersected
-	costSetup     = 1000 // any bitmap operation
+	costContains    = 60   // checking one candidate with Bitmap.Contains
+	costCall        = 17   // checking one candidate with a predicate call
+	costCode        = 11   // checking one candidate's code in a typed loop
+	costOr          = 1.8  // per element of sparse bitmaps ORed
+	costOrContainer = 2000 // per dense container ORed
+	costAndSparse   = 4    // per element, both sides, of two array containers intersected
+	costAndMixed    = 2.2  // per element of the sparse side of an array-bitmap intersection
+	costContainer   = 2900 // per pair of dense (bitmap) containers intersected
+	costSetup       = 1000 // any bitmap operation
 )
+
+// chunks is the number of 65536-ID containers the friend IDs span.
+func (c *evalCtx) chunks() float64 { return float64(c.ix.size)/65536 + 1 }
+
+// orCost estimates ORing sets of the given sizes: a dense set costs per
+// container, a sparse one per element.
+func (c *evalCtx) orCost(sizes ...float64) float64 {
+	chunks := c.chunks()
+	cost := float64(costSetup)
+	for _, n := range sizes {
+		if n/chunks >= 4096 {
+			cost += chunks * costOrContainer
+		} else {
+			cost += n * costOr
+		}
+	}
+	return cost
+}
 
 // andCost estimates intersecting sets of a and b friends: dense containers
 // (more than 4096 of 65536 IDs) intersect word by word, sparse ones merge.
 func (c *evalCtx) andCost(a, b float64) float64 {
-	chunks := float64(c.ix.size)/65536 + 1
+	chunks := c.chunks()
 	da, db := a/chunks, b/chunks
 	const dense = 4096
 	switch {
@@ -312,7 +331,17 @@ func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, ta
 	est := l.estimate(c)
 	direct = w * (costCall + l.perValue())
 	table = decide + w*costCode
-	index = decide + est*costOr + c.andCost(est, w)
+	var sizes []float64
+	if l.op == strIn {
+		for _, v := range l.values {
+			if id, ok := col.ids[v]; ok {
+				sizes = append(sizes, float64(col.count(id, c.ix.known)))
+			}
+		}
+	} else {
+		sizes = []float64{est} // unknown split: as if one set
+	}
+	index = decide + c.orCost(sizes...) + c.andCost(est, w)
 	return direct, table, index
 }
 
@@ -437,13 +466,18 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 // rangeCosts estimates rangeEval's three ways for w candidates.
 func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, full, partial []*bin, w float64) (scan, whole, restricted float64) {
 	scan = costSetup + w*costCode
-	var members float64
+	var members, in float64
+	var fullSizes []float64
 	for _, b := range full {
 		n := float64(b.n)
 		members += n
-		whole += n * costOr
+		in += n
+		fullSizes = append(fullSizes, n)
 		restricted += c.andCost(n, w)
 	}
+	// rangeBitmap ORs the covered bins, or when they hold most of the set,
+	// takes the set minus the other bins.
+	whole = min(c.orCost(fullSizes...), c.orCost(float64(col.total)-in)+c.andCost(float64(col.total), float64(col.total)-in))
 	for _, b := range partial {
 		n := float64(b.n)
 		members += n / 2
@@ -583,7 +617,7 @@ func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string
 		}
 		return roaring.New(), "index", 0
 	}
-	if nw*l.checkCost(p, days) < l.indexCost(p, days)+c.andCost(card(p.ever), nw) {
+	if nw*l.checkCost(p, days) < l.indexCost(c, p, days)+c.andCost(card(p.ever), nw) {
 		return filter(w, func(f uint32) bool { return l.matchIn(p, days, f) }), "scan", int(nw)
 	}
 	// The friends with at least one event in the window, among w.
@@ -621,12 +655,14 @@ func (l *eventLeaf) checkCost(p *eventPostings, days []int64) float64 {
 
 // indexCost is the cost of the friends active in the window: ORing the
 // day bitmaps, then for a count range checking each active friend.
-func (l *eventLeaf) indexCost(p *eventPostings, days []int64) float64 {
+func (l *eventLeaf) indexCost(c *evalCtx, p *eventPostings, days []int64) float64 {
 	var n float64
-	for _, d := range days {
-		n += card(p.days[d])
+	sizes := make([]float64, len(days))
+	for i, d := range days {
+		sizes[i] = card(p.days[d])
+		n += sizes[i]
 	}
-	cost := costSetup + n*costOr*2
+	cost := c.orCost(sizes...)
 	if !l.anyEvent() {
 		cost += n * float64(len(days)) * costContains / 2
 	}
@@ -641,7 +677,7 @@ func (l *eventLeaf) cost(c *evalCtx, w float64) float64 {
 	if p == nil {
 		return 0
 	}
-	return min(w*l.checkCost(p, days), l.indexCost(p, days)+c.andCost(card(p.ever), w))
+	return min(w*l.checkCost(p, days), l.indexCost(c, p, days)+c.andCost(card(p.ever), w))
 }
 
 func (l *eventLeaf) match(c *evalCtx, f uint32) bool {

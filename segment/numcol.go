@@ -230,21 +230,30 @@ func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) (full []*bin,
 }
 
 // rangeBitmap returns the known friends whose key lies in [lo, hi], and how
-// many friends it checked one by one.
+// many friends it checked one by one. When the bins it covers whole hold
+// most of the column, it subtracts the other bins from the set instead of
+// ORing the covered ones.
 func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.Bitmap, int) {
 	full, partial, _ := c.rangePlan(lo, hi, known)
-	bms := make([]*roaring.Bitmap, len(full))
-	for i, b := range full {
-		bms[i] = b.members
+	in := 0
+	for _, b := range full {
+		in += b.n
 	}
 	var out *roaring.Bitmap
-	switch len(bms) {
-	case 0:
-		out = roaring.New()
-	case 1:
-		out = bms[0].Clone()
-	default:
-		out = roaring.FastOr(bms...)
+	if 2*in > c.total {
+		var others []*roaring.Bitmap
+		for _, b := range c.bins {
+			if b.n > 0 && !slices.Contains(full, b) {
+				others = append(others, b.members)
+			}
+		}
+		out = roaring.AndNot(c.set, orMany(others))
+	} else {
+		bms := make([]*roaring.Bitmap, len(full))
+		for i, b := range full {
+			bms[i] = b.members
+		}
+		out = orMany(bms)
 	}
 	checked := 0
 	for _, b := range partial {
