@@ -8,25 +8,54 @@ import (
 // check codes without a call per candidate, which is several times faster
 // and is what makes checking candidates one by one pay.
 
-// collector gathers ascending friend IDs into a bitmap in chunks, so that
-// no slice grows with the size of the result.
+// collector gathers ascending friend IDs into a bitmap. Adding sorted IDs
+// to a roaring bitmap costs ~15 ns each; setting bits in a dense word array
+// costs ~1 ns each plus one conversion proportional to the ID range. The
+// collector picks by the number of hits it expects, and flushes in chunks
+// so that no slice grows with the size of the result.
 type collector struct {
-	out  *roaring.Bitmap
-	hits []uint32
+	out   *roaring.Bitmap
+	words []uint64 // dense mode
+	hits  []uint32
 }
 
-func newCollector() *collector {
-	return &collector{out: roaring.New(), hits: make([]uint32, 0, 4096)}
+// newCollector returns a collector for up to expect hits among IDs below
+// limit.
+func newCollector(expect float64, limit uint32) *collector {
+	c := &collector{hits: make([]uint32, 0, 4096)}
+	if expect > float64(limit)/128 && limit > 1<<16 {
+		c.words = make([]uint64, limit/64+1)
+	} else {
+		c.out = roaring.New()
+	}
+	return c
 }
 
 func (c *collector) flush() {
-	c.out.AddMany(c.hits)
+	if c.words != nil {
+		for _, f := range c.hits {
+			c.words[f>>6] |= 1 << (f & 63)
+		}
+	} else {
+		c.out.AddMany(c.hits)
+	}
 	c.hits = c.hits[:0]
 }
 
 func (c *collector) done() *roaring.Bitmap {
 	c.flush()
+	if c.words != nil {
+		return roaring.FromDense(c.words, false)
+	}
 	return c.out
+}
+
+// collectorFor returns a collector for a subset of within.
+func collectorFor(within *roaring.Bitmap, share float64) *collector {
+	if within.IsEmpty() {
+		return newCollector(0, 0)
+	}
+	return newCollector(float64(within.GetCardinality())*share, within.Maximum()+1)
 }
 
 // each calls fn with the members of bm, a chunk at a time.
@@ -44,7 +73,7 @@ func each(bm *roaring.Bitmap, fn func(ids []uint32)) {
 
 // filter returns the members of within for which keep is true.
 func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
-	col := newCollector()
+	col := collectorFor(within, 0.5)
 	each(within, func(ids []uint32) {
 		for _, f := range ids {
 			if keep(f) {
@@ -81,7 +110,7 @@ func (c *codes) filterRange(within *roaring.Bitmap, lo, hi uint64, zero bool) *r
 }
 
 func rangeLoop[T codeWord](s []T, within *roaring.Bitmap, lo, hi uint64, zero bool) *roaring.Bitmap {
-	col := newCollector()
+	col := collectorFor(within, 0.5)
 	span := hi - lo
 	each(within, func(ids []uint32) {
 		for _, f := range ids {
@@ -116,7 +145,7 @@ func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 }
 
 func tableLoop[T codeWord](s []T, within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
-	col := newCollector()
+	col := collectorFor(within, 0.5)
 	each(within, func(ids []uint32) {
 		for _, f := range ids {
 			var code uint64

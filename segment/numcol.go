@@ -182,7 +182,7 @@ func (c *numColumn) split(i int) {
 	}
 	left := &bin{lo: b.lo, min: lo, max: math.MinInt64}
 	right := &bin{lo: s, min: s, max: hi}
-	lc, rc := newCollector(), newCollector()
+	lc, rc := collectorFor(b.members, 0.5), collectorFor(b.members, 0.5)
 	each(b.members, func(ids []uint32) {
 		for _, f := range ids {
 			if c.get(f) < s {
