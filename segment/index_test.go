@@ -142,8 +142,19 @@ func TestNumColumnRanges(t *testing.T) {
 					t.Fatalf("range [%d, %d]: got %v, want %v", lo, hi, got, exp)
 				}
 			}
-			if len(c.bins) < 2 {
-				t.Fatalf("the column never split its bins (%d)", len(c.bins))
+			bins := 0
+			for _, g := range c.groups {
+				bins += len(g.bins)
+				var n int
+				for _, b := range g.bins {
+					n += b.n
+				}
+				if n != g.n || int(g.members.GetCardinality()) != n {
+					t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.GetCardinality(), g.n, n)
+				}
+			}
+			if bins < 2 || len(c.groups) < 2 {
+				t.Fatalf("the column never split: %d bins in %d groups", bins, len(c.groups))
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"math"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -437,8 +438,8 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 		return roaring.New(), "index", 0
 	}
 	nw := card(w)
-	full, partial, _ := col.rangePlan(lo, hi, c.ix.known)
-	scan, whole, restricted := c.rangeCosts(col, lo, hi, full, partial, nw)
+	cv := col.rangePlan(lo, hi, c.ix.known)
+	scan, whole, restricted := c.rangeCosts(col, lo, hi, cv, nw)
 	switch {
 	case scan <= whole && scan <= restricted:
 		return col.filterRange(w, lo, hi), "scan", int(nw)
@@ -447,15 +448,15 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 		bm.And(w)
 		return bm, "index", checked
 	}
-	parts := make([]*roaring.Bitmap, 0, len(full)+len(partial)+1)
+	parts := make([]*roaring.Bitmap, 0, len(cv.in)+len(cv.partial)+1)
 	if col.unsetIn(lo, hi) {
 		parts = append(parts, roaring.AndNot(w, col.set))
 	}
-	for _, b := range full {
-		parts = append(parts, roaring.And(b.members, w))
+	for _, p := range cv.in {
+		parts = append(parts, roaring.And(p, w))
 	}
 	checked := 0
-	for _, b := range partial {
+	for _, b := range cv.partial {
 		cand := roaring.And(b.members, w)
 		checked += int(cand.GetCardinality())
 		parts = append(parts, col.filterRange(cand, lo, hi))
@@ -464,29 +465,29 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 }
 
 // rangeCosts estimates rangeEval's three ways for w candidates.
-func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, full, partial []*bin, w float64) (scan, whole, restricted float64) {
+func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) (scan, whole, restricted float64) {
 	scan = costSetup + w*costCode
-	var members, in float64
-	var fullSizes []float64
-	for _, b := range full {
-		n := float64(b.n)
-		members += n
-		in += n
-		fullSizes = append(fullSizes, n)
+	members := float64(cv.est)
+	for _, n := range cv.inSize {
 		restricted += c.andCost(n, w)
 	}
-	// rangeBitmap ORs the covered bins, or when they hold most of the set,
-	// takes the set minus the other bins.
-	whole = min(c.orCost(fullSizes...), c.orCost(float64(col.total)-in)+c.andCost(float64(col.total), float64(col.total)-in))
-	for _, b := range partial {
+	// rangeBitmap ORs the covered pieces, or when they hold most of the
+	// set, takes the set minus the other pieces.
+	if 2*cv.inN > col.total {
+		others := slices.Clone(cv.outSize)
+		for _, b := range cv.partial {
+			others = append(others, float64(b.n))
+		}
+		whole = c.orCost(others...) + c.andCost(float64(col.total), float64(col.total-cv.inN))
+	} else {
+		whole = c.orCost(cv.inSize...)
+	}
+	for _, b := range cv.partial {
 		n := float64(b.n)
-		members += n / 2
 		whole += n * costCode
 		restricted += c.andCost(n, w) + min(n, w)*costCode
 	}
 	if col.unsetIn(lo, hi) { // the unset friends: one difference
-		unset := card(c.ix.known) - card(col.set)
-		members += unset
 		whole += c.andCost(card(c.ix.known), card(col.set))
 		restricted += c.andCost(w, card(col.set))
 	}
@@ -499,8 +500,7 @@ func rangeCost(c *evalCtx, col *numColumn, lo, hi int64, w float64) float64 {
 	if lo > hi {
 		return 0
 	}
-	full, partial, _ := col.rangePlan(lo, hi, c.ix.known)
-	return min(c.rangeCosts(col, lo, hi, full, partial, w))
+	return min(c.rangeCosts(col, lo, hi, col.rangePlan(lo, hi, c.ix.known), w))
 }
 
 func (l *numLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
@@ -515,8 +515,7 @@ func (l *numLeaf) match(c *evalCtx, f uint32) bool {
 	return k >= l.lo && k <= l.hi
 }
 func (l *numLeaf) estimate(c *evalCtx) float64 {
-	_, _, est := numCol(c, l.ref).rangePlan(l.lo, l.hi, c.ix.known)
-	return float64(est)
+	return float64(numCol(c, l.ref).rangePlan(l.lo, l.hi, c.ix.known).est)
 }
 
 // Calendar days since a time: a key range on the time column once now is
@@ -575,8 +574,7 @@ func (l *daysLeaf) estimate(c *evalCtx) float64 {
 	if lo > hi {
 		return 0
 	}
-	_, _, est := numCol(c, l.ref).rangePlan(lo, hi, c.ix.known)
-	return float64(est)
+	return float64(numCol(c, l.ref).rangePlan(lo, hi, c.ix.known).est)
 }
 
 // Events counted in a window of calendar days.

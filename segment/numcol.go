@@ -10,26 +10,34 @@ import (
 
 // numColumn indexes an int64-keyed value for every known friend.
 //
-// Two structures serve it. A dense code column holds each friend's key (for
-// Match and for checking candidates), at 1 to 8 bytes a friend depending on
-// the spread of the values. Bins partition the key space into contiguous
-// ranges, each with the bitmap of its members; a bin splits at its median
-// when it outgrows its share of the column, so there are a few dozen bins
-// whatever the number of distinct values. A range query ORs the bins it
-// covers whole and checks the members of at most two edge bins against the
-// code column: the work is bounded by the edge bins, not by the number of
-// distinct values, which is what keeps ranges over high-cardinality ints
-// and times fast. A bin whose members all share one key is exact and never
-// needs checking.
+// Three structures serve it. A dense code column holds each friend's key
+// (for Match and for checking candidates), at 1 to 8 bytes a friend
+// depending on the spread of the values. Fine bins partition the key space
+// into contiguous ranges, each with the bitmap of its members; a bin splits
+// at its median when it outgrows its share of the column, so there are
+// about a hundred bins whatever the number of distinct values, and a range
+// checks the members of at most two edge bins against the code column.
+// Groups of consecutive bins keep the union of their bins as one more
+// bitmap, dense enough to OR word by word, so the interior of a wide range
+// costs a few group unions rather than ORing millions of sparse members.
+// A bin whose members all share one key is exact and never needs checking.
 type numColumn struct {
-	def   int64 // the key an unset friend reads
-	base  int64 // codes store key-base+1 (mod 2^64); code 0 is "unset"
-	maxK  int64 // the largest key stored, for rebasing
-	any   bool  // whether any key has been stored
-	codes codes
-	set   *roaring.Bitmap // friends with an explicit value
-	bins  []*bin          // ordered by lo; bins[0].lo == math.MinInt64
-	total int             // friends in all bins (the known friends)
+	def    int64 // the key an unset friend reads
+	base   int64 // codes store key-base+1 (mod 2^64); code 0 is "unset"
+	maxK   int64 // the largest key stored, for rebasing
+	any    bool  // whether any key has been stored
+	codes  codes
+	set    *roaring.Bitmap // friends with an explicit value; only they are in bins
+	groups []*group        // ordered by key; groups[0].bins[0].lo == math.MinInt64
+	total  int             // friends in all bins
+}
+
+// group is a run of consecutive bins and the union of their members.
+type group struct {
+	bins     []*bin
+	min, max int64 // bounds of the members' keys; may be loose after removals
+	n        int
+	members  *roaring.Bitmap
 }
 
 type bin struct {
@@ -39,19 +47,26 @@ type bin struct {
 	members  *roaring.Bitmap
 }
 
-// Bin sizing: a bin splits when it holds more than twice its share of the
-// column, the share being total/targetBins, but never below minBinSplit
-// members (tests lower it to exercise splitting on small data).
-const targetBins = 32
+func (g *group) lo() int64 { return g.bins[0].lo }
+
+// Sizing: a bin splits when it holds more than twice its share of the
+// column, total/targetBins, and a group when it holds more than twice
+// total/targetGroups; never below minBinSplit members for a bin (tests lower
+// it to exercise splitting on small data) or eight times that for a group.
+const (
+	targetBins   = 128
+	targetGroups = 16
+)
 
 var minBinSplit = 4096
 
 func newNumColumn(def int64) *numColumn {
+	b := &bin{lo: math.MinInt64, members: roaring.New()}
 	return &numColumn{
-		def:   def,
-		codes: newCodes(),
-		set:   roaring.New(),
-		bins:  []*bin{{lo: math.MinInt64, members: roaring.New()}},
+		def:    def,
+		codes:  newCodes(),
+		set:    roaring.New(),
+		groups: []*group{{bins: []*bin{b}, members: roaring.New()}},
 	}
 }
 
@@ -131,39 +146,57 @@ func (c *numColumn) rebase(k int64) {
 	}
 }
 
-func (c *numColumn) binIndex(k int64) int {
-	return sort.Search(len(c.bins), func(i int) bool { return c.bins[i].lo > k }) - 1
+// locate returns the group and bin that hold key k.
+func (c *numColumn) locate(k int64) (gi, bi int) {
+	gi = sort.Search(len(c.groups), func(i int) bool { return c.groups[i].lo() > k }) - 1
+	bins := c.groups[gi].bins
+	bi = sort.Search(len(bins), func(i int) bool { return bins[i].lo > k }) - 1
+	return gi, bi
 }
 
 func (c *numColumn) binAdd(f uint32, k int64) {
-	i := c.binIndex(k)
-	b := c.bins[i]
+	gi, bi := c.locate(k)
+	g := c.groups[gi]
+	b := g.bins[bi]
 	if !b.members.CheckedAdd(f) {
 		return
 	}
-	if b.n == 0 {
-		b.min, b.max = k, k
-	} else {
-		b.min, b.max = min(b.min, k), max(b.max, k)
-	}
+	widen(&b.min, &b.max, b.n, k)
 	b.n++
+	g.members.Add(f)
+	widen(&g.min, &g.max, g.n, k)
+	g.n++
 	c.total++
 	if b.n > max(minBinSplit, 2*c.total/targetBins) && b.min != b.max {
-		c.split(i)
+		c.splitBin(g, bi)
+	}
+	if g.n > max(8*minBinSplit, 2*c.total/targetGroups) && len(g.bins) > 1 {
+		c.splitGroup(gi)
 	}
 }
 
+func widen(lo, hi *int64, n int, k int64) {
+	if n == 0 {
+		*lo, *hi = k, k
+		return
+	}
+	*lo, *hi = min(*lo, k), max(*hi, k)
+}
+
 func (c *numColumn) binRemove(f uint32, k int64) {
-	b := c.bins[c.binIndex(k)]
-	if b.members.CheckedRemove(f) {
-		b.n--
+	gi, bi := c.locate(k)
+	g := c.groups[gi]
+	if g.bins[bi].members.CheckedRemove(f) {
+		g.bins[bi].n--
+		g.members.Remove(f)
+		g.n--
 		c.total--
 	}
 }
 
-// split divides bin i at the median of its members' keys.
-func (c *numColumn) split(i int) {
-	b := c.bins[i]
+// splitBin divides bin i of g at the median of its members' keys.
+func (c *numColumn) splitBin(g *group, i int) {
+	b := g.bins[i]
 	keys := make([]int64, 0, b.n)
 	b.members.Iterate(func(f uint32) bool {
 		keys = append(keys, c.get(f))
@@ -199,64 +232,109 @@ func (c *numColumn) split(i int) {
 	left.members, right.members = lc.done(), rc.done()
 	j := sort.Search(len(keys), func(j int) bool { return keys[j] >= s })
 	left.max = keys[j-1]
-	c.bins = slices.Insert(slices.Delete(c.bins, i, i+1), i, left, right)
+	g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, left, right)
 }
 
-// rangePlan returns the bins that lie wholly in [lo, hi], those that
-// straddle its edges (their members must be checked one by one), and an
-// estimate of the number of friends in the range.
-func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) (full []*bin, partial []*bin, est int) {
-	if c.unsetIn(lo, hi) {
-		est += int(known.GetCardinality()) - int(c.set.GetCardinality())
-	}
-	first := c.binIndex(lo)
-	for i := first; i < len(c.bins); i++ {
-		b := c.bins[i]
-		if b.lo > hi {
+// splitGroup divides group gi between two of its bins, near the middle of
+// its members, and rebuilds the two unions.
+func (c *numColumn) splitGroup(gi int) {
+	g := c.groups[gi]
+	cut, acc := 1, 0
+	for i, b := range g.bins[:len(g.bins)-1] {
+		acc += b.n
+		cut = i + 1
+		if 2*acc >= g.n {
 			break
 		}
-		if b.n == 0 || b.max < lo || b.min > hi {
-			continue
+	}
+	mk := func(bins []*bin) *group {
+		ng := &group{bins: slices.Clone(bins)}
+		parts := make([]*roaring.Bitmap, 0, len(bins))
+		for _, b := range bins {
+			if b.n == 0 {
+				continue
+			}
+			if ng.n == 0 {
+				ng.min, ng.max = b.min, b.max
+			}
+			ng.min, ng.max = min(ng.min, b.min), max(ng.max, b.max)
+			ng.n += b.n
+			parts = append(parts, b.members)
 		}
-		if b.min >= lo && b.max <= hi {
-			full = append(full, b)
-			est += b.n
+		ng.members = orMany(parts)
+		return ng
+	}
+	left, right := mk(g.bins[:cut]), mk(g.bins[cut:])
+	c.groups = slices.Insert(slices.Delete(c.groups, gi, gi+1), gi, left, right)
+}
+
+// cover describes how [lo, hi] meets the column: the pieces (groups or
+// bins) wholly inside it, those wholly outside, and the bins that straddle
+// an edge and must be checked member by member.
+type cover struct {
+	in, out         []*roaring.Bitmap
+	inSize, outSize []float64
+	inN             int
+	partial         []*bin
+	est             int // estimated friends in the range, unset ones included
+}
+
+func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
+	var cv cover
+	if c.unsetIn(lo, hi) {
+		cv.est += int(known.GetCardinality()) - int(c.set.GetCardinality())
+	}
+	add := func(inside bool, bm *roaring.Bitmap, n int) {
+		if inside {
+			cv.in, cv.inSize, cv.inN = append(cv.in, bm), append(cv.inSize, float64(n)), cv.inN+n
+			cv.est += n
 		} else {
-			partial = append(partial, b)
-			est += b.n / 2
+			cv.out, cv.outSize = append(cv.out, bm), append(cv.outSize, float64(n))
 		}
 	}
-	return full, partial, est
+	for _, g := range c.groups {
+		switch {
+		case g.n == 0:
+		case g.min >= lo && g.max <= hi:
+			add(true, g.members, g.n)
+		case g.max < lo || g.min > hi:
+			add(false, g.members, g.n)
+		default:
+			for _, b := range g.bins {
+				switch {
+				case b.n == 0:
+				case b.min >= lo && b.max <= hi:
+					add(true, b.members, b.n)
+				case b.max < lo || b.min > hi:
+					add(false, b.members, b.n)
+				default:
+					cv.partial = append(cv.partial, b)
+					cv.est += b.n / 2
+				}
+			}
+		}
+	}
+	return cv
 }
 
 // rangeBitmap returns the known friends whose key lies in [lo, hi], and how
-// many friends it checked one by one. When the bins it covers whole hold
-// most of the column, it subtracts the other bins from the set instead of
+// many friends it checked one by one. When the pieces it covers whole hold
+// most of the column, it subtracts the other pieces from the set instead of
 // ORing the covered ones.
 func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.Bitmap, int) {
-	full, partial, _ := c.rangePlan(lo, hi, known)
-	in := 0
-	for _, b := range full {
-		in += b.n
-	}
+	cv := c.rangePlan(lo, hi, known)
 	var out *roaring.Bitmap
-	if 2*in > c.total {
-		var others []*roaring.Bitmap
-		for _, b := range c.bins {
-			if b.n > 0 && !slices.Contains(full, b) {
-				others = append(others, b.members)
-			}
+	if 2*cv.inN > c.total {
+		others := slices.Clone(cv.out)
+		for _, b := range cv.partial {
+			others = append(others, b.members)
 		}
 		out = roaring.AndNot(c.set, orMany(others))
 	} else {
-		bms := make([]*roaring.Bitmap, len(full))
-		for i, b := range full {
-			bms[i] = b.members
-		}
-		out = orMany(bms)
+		out = orMany(cv.in)
 	}
 	checked := 0
-	for _, b := range partial {
+	for _, b := range cv.partial {
 		checked += b.n
 		out.Or(c.filterRange(b.members, lo, hi))
 	}
@@ -268,8 +346,11 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 
 func (c *numColumn) bytes() uint64 {
 	n := c.codes.bytes() + c.set.GetSizeInBytes()
-	for _, b := range c.bins {
-		n += b.members.GetSizeInBytes() + 48
+	for _, g := range c.groups {
+		n += g.members.GetSizeInBytes() + 64
+		for _, b := range g.bins {
+			n += b.members.GetSizeInBytes() + 48
+		}
 	}
 	return n
 }
