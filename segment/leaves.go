@@ -113,9 +113,10 @@ func (c *evalCtx) costReady(bm *roaring.Bitmap, w float64) float64 {
 
 // orMany unions bitmaps. Roaring merges array containers pairwise and
 // keeps the result an array up to 4096 values, which is quadratic when many
-// sparse bitmaps meet in one container (an event's day bitmaps). Many
-// sparse parts are therefore set bit by bit into one dense bitmap instead,
-// linear in their values.
+// sparse bitmaps meet in one container (an event's day bitmaps, range
+// bins). With many sparse members, the dense parts are ORed word by word,
+// written into one dense word array, and the sparse parts' members set
+// into it bit by bit: linear in their values.
 func orMany(parts []*roaring.Bitmap) *roaring.Bitmap {
 	switch len(parts) {
 	case 0:
@@ -125,31 +126,39 @@ func orMany(parts []*roaring.Bitmap) *roaring.Bitmap {
 	case 2:
 		return roaring.Or(parts[0], parts[1])
 	}
-	var total float64
+	var dense, sparse []*roaring.Bitmap
+	var sparseN float64
 	maxID := uint32(0)
 	for _, p := range parts {
-		if !p.IsEmpty() {
-			total += card(p)
-			maxID = max(maxID, p.Maximum())
+		if p.IsEmpty() {
+			continue
+		}
+		maxID = max(maxID, p.Maximum())
+		containers := float64(p.Maximum()>>16-p.Minimum()>>16) + 1
+		if card(p)/containers >= 2048 {
+			dense = append(dense, p)
+		} else {
+			sparse = append(sparse, p)
+			sparseN += card(p)
 		}
 	}
-	chunks := float64(maxID>>16 + 1)
-	if len(parts) <= 4 || total/float64(len(parts)) > chunks*1024 { // few or dense parts
+	if len(sparse) <= 1 || sparseN < 8192 {
 		return roaring.FastOr(parts...)
 	}
 	words := make([]uint64, maxID/64+1)
-	buf := make([]uint32, 1024)
-	for _, p := range parts {
-		it := p.ManyIterator()
-		for {
-			n := it.NextMany(buf)
-			if n == 0 {
-				break
-			}
-			for _, f := range buf[:n] {
+	if len(dense) > 0 {
+		d := roaring.FastOr(dense...)
+		if n := d.DenseSize(); n > uint64(len(words)) {
+			words = append(words, make([]uint64, n-uint64(len(words)))...)
+		}
+		d.WriteDenseTo(words) // first, into zeros: it copies bitmap containers
+	}
+	for _, p := range sparse {
+		each(p, func(ids []uint32) {
+			for _, f := range ids {
 				words[f>>6] |= 1 << (f & 63)
 			}
-		}
+		})
 	}
 	return roaring.FromDense(words, false)
 }
