@@ -84,6 +84,7 @@ func getFixture(b *testing.B, n int) *fixture {
 	if err := synth.Load(fx.ix, fx.friends, benchNow); err != nil {
 		b.Fatal(err)
 	}
+	fx.ix.Compact()
 	fx.heapBytes = heapInUse() - before
 	fixtures[n] = fx
 	return fx

@@ -119,3 +119,18 @@ func (c *codes) setRaw(i uint32, v uint64) {
 func (c *codes) bytes() uint64 {
 	return uint64(cap(c.u8)) + 2*uint64(cap(c.u16)) + 4*uint64(cap(c.u32)) + 8*uint64(cap(c.u64))
 }
+
+// compact drops the spare capacity of the column (a copy: clipping alone
+// would keep the old backing array alive).
+func (c *codes) compact() {
+	c.u8, c.u16, c.u32, c.u64 = exact(c.u8), exact(c.u16), exact(c.u32), exact(c.u64)
+}
+
+func exact[T any](s []T) []T {
+	if s == nil || len(s) == cap(s) {
+		return s
+	}
+	out := make([]T, len(s))
+	copy(out, s)
+	return out
+}

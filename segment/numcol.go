@@ -85,9 +85,11 @@ func (c *numColumn) join(f uint32) { c.codes.grow(int(f) + 1) }
 
 // put sets f's key; f must be known.
 func (c *numColumn) put(f uint32, k int64) {
+	wasSet := c.codes.get(f) != 0 // explicit values have codes >= 1
 	old := c.get(f)
 	c.store(f, k)
-	if c.set.CheckedAdd(f) { // was unset: in no bin
+	if !wasSet { // was unset: in no bin
+		c.set.Add(f)
 		c.binAdd(f, k)
 		return
 	}

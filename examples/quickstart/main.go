@@ -52,6 +52,7 @@ func run(w io.Writer, n int) error {
 	if err := synth.Load(ix, friends, now); err != nil {
 		return err
 	}
+	ix.Compact()
 	st := ix.Stats()
 	fmt.Fprintf(w, "index built in %v: %d friends, %d following, about %.0f bytes a friend\n\n",
 		time.Since(t0).Round(time.Millisecond), st.Friends, st.Following, float64(st.Bytes)/float64(n))
