@@ -125,14 +125,9 @@ func (c *compiler) compile() (*Segment, error) {
 	if strings.TrimSpace(c.src) == "" {
 		return nil, &Error{Segment: c.name, Line: 1, Column: 1, Message: "empty expression (write true for every friend who follows)"}
 	}
-	cfg := conf.CreateNew()
-	for _, op := range c.schema.opts {
-		op(cfg)
-	}
-	for name := range cfg.Disabled {
-		delete(cfg.Builtins, name)
-	}
+	cfg := c.schema.configs.Get().(*conf.Config)
 	tree, err := checker.ParseCheck(c.src, cfg)
+	c.schema.configs.Put(cfg)
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {

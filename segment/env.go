@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/conf"
 
 	"github.com/stepcast/stepcast"
 )
@@ -87,6 +88,17 @@ func (s *Schema) exprOptions() exprOptions {
 		opts = append(opts, expr.Function(name, notCallable, sigs...))
 	}
 	return opts
+}
+
+func (s *Schema) newConfig() *conf.Config {
+	cfg := conf.CreateNew()
+	for _, op := range s.opts {
+		op(cfg)
+	}
+	for name := range cfg.Disabled {
+		delete(cfg.Builtins, name)
+	}
+	return cfg
 }
 
 // constOptions are the options for folding constant subexpressions: the

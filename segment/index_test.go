@@ -366,3 +366,26 @@ func TestCrossTabAgainstNaive(t *testing.T) {
 		t.Fatal("CrossTab with mismatched labels succeeded")
 	}
 }
+
+// TestConcurrentCompile compiles from several goroutines at once: schemas
+// share prepared expr configurations through a pool.
+func TestConcurrentCompile(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	srcs := []string{`tag("a") && age > 3`, `name startsWith "山" || score("lead") >= 10`, `segment("vip_fans") && !blocked`, `agee > 1`}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				src := srcs[(g+i)%len(srcs)]
+				_, err := Compile(src, schema)
+				if (err != nil) != (src == `agee > 1`) {
+					t.Errorf("Compile(%q) = %v", src, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
