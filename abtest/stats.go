@@ -64,15 +64,8 @@ func gammaQFraction(a, x float64) float64 {
 	for i := 1; i < maxIter; i++ {
 		an := -float64(i) * (float64(i) - a)
 		b += 2
-		d = an*d + b
-		if math.Abs(d) < tinyNorm {
-			d = tinyNorm
-		}
-		c = b + an/c
-		if math.Abs(c) < tinyNorm {
-			c = tinyNorm
-		}
-		d = 1 / d
+		d = 1 / nonzero(an*d+b)
+		c = nonzero(b + an/c)
 		del := d * c
 		h *= del
 		if math.Abs(del-1) < epsilon {
@@ -100,46 +93,36 @@ func betaCDF(x, a, b float64) float64 {
 }
 
 // betaFraction evaluates the continued fraction of I_x(a, b) by the
-// modified Lentz method.
+// modified Lentz method: each step multiplies h by the ratio d·c of the
+// updated convergents, and each term of the fraction is two such steps.
 func betaFraction(x, a, b float64) float64 {
 	qab, qap, qam := a+b, a+1, a-1
-	c, d := 1.0, 1-qab*x/qap
-	if math.Abs(d) < tinyNorm {
-		d = tinyNorm
-	}
-	d = 1 / d
+	c, d := 1.0, 1/nonzero(1-qab*x/qap)
 	h := d
+	step := func(aa float64) float64 {
+		d = 1 / nonzero(1+aa*d)
+		c = nonzero(1 + aa/c)
+		return d * c
+	}
 	for m := 1; m < maxIter; m++ {
 		fm := float64(m)
 		m2 := 2 * fm
-		aa := fm * (b - fm) * x / ((qam + m2) * (a + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tinyNorm {
-			d = tinyNorm
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tinyNorm {
-			c = tinyNorm
-		}
-		d = 1 / d
-		h *= d * c
-		aa = -(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tinyNorm {
-			d = tinyNorm
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tinyNorm {
-			c = tinyNorm
-		}
-		d = 1 / d
-		del := d * c
+		h *= step(fm * (b - fm) * x / ((qam + m2) * (a + m2)))
+		del := step(-(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2)))
 		h *= del
 		if math.Abs(del-1) < epsilon {
 			break
 		}
 	}
 	return h
+}
+
+// nonzero keeps a Lentz denominator away from zero.
+func nonzero(v float64) float64 {
+	if math.Abs(v) < tinyNorm {
+		return tinyNorm
+	}
+	return v
 }
 
 func lnBeta(a, b float64) float64 {

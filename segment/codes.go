@@ -78,16 +78,7 @@ func (c *codes) set(i uint32, v uint64) {
 	if w := widthFor(v); w > c.width {
 		c.widen(w)
 	}
-	switch c.width {
-	case 1:
-		c.u8[i] = uint8(v)
-	case 2:
-		c.u16[i] = uint16(v)
-	case 4:
-		c.u32[i] = uint32(v)
-	default:
-		c.u64[i] = v
-	}
+	c.setRaw(i, v)
 }
 
 // widen re-encodes the column at width w; it runs at most three times in a
@@ -103,6 +94,7 @@ func (c *codes) widen(w uint8) {
 	}
 }
 
+// setRaw stores v at i; the width must already hold it.
 func (c *codes) setRaw(i uint32, v uint64) {
 	switch c.width {
 	case 1:
