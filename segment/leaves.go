@@ -2,7 +2,6 @@ package segment
 
 import (
 	"math"
-	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -457,12 +456,18 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 		bm.And(w)
 		return bm, "index", checked
 	}
+	// Restricted: intersect each piece with the candidates first.
 	parts := make([]*roaring.Bitmap, 0, len(cv.in)+len(cv.partial)+1)
 	if col.unsetIn(lo, hi) {
 		parts = append(parts, roaring.AndNot(w, col.set))
 	}
-	for _, p := range cv.in {
-		parts = append(parts, roaring.And(p, w))
+	for _, g := range cv.in {
+		parts = append(parts, roaring.And(g.members, w))
+	}
+	for _, cg := range cv.cut {
+		for _, b := range cg.in {
+			parts = append(parts, roaring.And(b.members, w))
+		}
 	}
 	checked := 0
 	for _, b := range cv.partial {
@@ -477,19 +482,31 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) (scan, whole, restricted float64) {
 	scan = costSetup + w*costCode
 	members := float64(cv.est)
-	for _, n := range cv.inSize {
-		restricted += c.andCost(n, w)
+	// The interior, as rangeBitmap builds it.
+	var inSizes []float64
+	for _, g := range cv.in {
+		inSizes = append(inSizes, float64(g.n))
+		restricted += c.andCost(float64(g.n), w)
 	}
-	// rangeBitmap ORs the covered pieces, or when they hold most of the
-	// set, takes the set minus the other pieces.
-	if 2*cv.inN > col.total {
-		others := slices.Clone(cv.outSize)
-		for _, b := range cv.partial {
-			others = append(others, float64(b.n))
+	cutCost := 0.0
+	for _, cg := range cv.cut {
+		small := float64(min(cg.inN, cg.outN))
+		cutCost += c.orCost(small) + c.andCost(float64(cg.g.n), small)
+		for _, b := range cg.in {
+			restricted += c.andCost(float64(b.n), w)
 		}
-		whole = c.orCost(others...) + c.andCost(float64(col.total), float64(col.total-cv.inN))
+	}
+	if cv.inN > cv.outN {
+		var outSizes []float64
+		for _, g := range cv.out {
+			outSizes = append(outSizes, float64(g.n))
+		}
+		for _, cg := range cv.cut {
+			outSizes = append(outSizes, float64(cg.outN))
+		}
+		whole = c.orCost(outSizes...) + c.andCost(float64(col.total), float64(cv.outN))
 	} else {
-		whole = c.orCost(cv.inSize...)
+		whole = c.orCost(inSizes...) + cutCost
 	}
 	for _, b := range cv.partial {
 		n := float64(b.n)

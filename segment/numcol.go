@@ -15,7 +15,7 @@ import (
 // depending on the spread of the values. Fine bins partition the key space
 // into contiguous ranges, each with the bitmap of its members; a bin splits
 // at its median when it outgrows its share of the column, so there are
-// about a hundred bins whatever the number of distinct values, and a range
+// a few hundred bins whatever the number of distinct values, and a range
 // checks the members of at most two edge bins against the code column.
 // Groups of consecutive bins keep the union of their bins as one more
 // bitmap, dense enough to OR word by word, so the interior of a wide range
@@ -54,7 +54,7 @@ func (g *group) lo() int64 { return g.bins[0].lo }
 // total/targetGroups; never below minBinSplit members for a bin (tests lower
 // it to exercise splitting on small data) or eight times that for a group.
 const (
-	targetBins   = 128
+	targetBins   = 256
 	targetGroups = 16
 )
 
@@ -270,15 +270,45 @@ func (c *numColumn) splitGroup(gi int) {
 	c.groups = slices.Insert(slices.Delete(c.groups, gi, gi+1), gi, left, right)
 }
 
-// cover describes how [lo, hi] meets the column: the pieces (groups or
-// bins) wholly inside it, those wholly outside, and the bins that straddle
-// an edge and must be checked member by member.
+// cover describes how [lo, hi] meets the column: the groups wholly inside
+// it, the groups it cuts (with their bins sorted into inside and outside),
+// the groups wholly outside, and the bins that straddle an edge and must be
+// checked member by member.
 type cover struct {
-	in, out         []*roaring.Bitmap
-	inSize, outSize []float64
-	inN             int
-	partial         []*bin
-	est             int // estimated friends in the range, unset ones included
+	in, out   []*group // wholly inside or outside the range
+	cut       []cutGroup
+	partial   []*bin
+	inN, outN int // members of the pieces wholly inside, outside
+	est       int // estimated friends in the range, unset ones included
+}
+
+type cutGroup struct {
+	g        *group
+	in, out  []*bin // bins wholly inside or outside
+	inN      int
+	outN     int // members of out and of the group's partial bins
+	partials []*bin
+}
+
+// piece returns the group's members that lie in the range's interior:
+// its inside bins ORed, or when they are the larger part, the group minus
+// its other bins (a dense difference instead of a large sparse union).
+func (cg *cutGroup) piece() *roaring.Bitmap {
+	if cg.inN <= cg.outN {
+		bms := make([]*roaring.Bitmap, len(cg.in))
+		for i, b := range cg.in {
+			bms[i] = b.members
+		}
+		return orMany(bms)
+	}
+	bms := make([]*roaring.Bitmap, 0, len(cg.out)+len(cg.partials))
+	for _, b := range cg.out {
+		bms = append(bms, b.members)
+	}
+	for _, b := range cg.partials {
+		bms = append(bms, b.members)
+	}
+	return roaring.AndNot(cg.g.members, orMany(bms))
 }
 
 func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
@@ -286,54 +316,73 @@ func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
 	if c.unsetIn(lo, hi) {
 		cv.est += int(known.GetCardinality()) - int(c.set.GetCardinality())
 	}
-	add := func(inside bool, bm *roaring.Bitmap, n int) {
-		if inside {
-			cv.in, cv.inSize, cv.inN = append(cv.in, bm), append(cv.inSize, float64(n)), cv.inN+n
-			cv.est += n
-		} else {
-			cv.out, cv.outSize = append(cv.out, bm), append(cv.outSize, float64(n))
-		}
-	}
 	for _, g := range c.groups {
 		switch {
 		case g.n == 0:
 		case g.min >= lo && g.max <= hi:
-			add(true, g.members, g.n)
+			cv.in = append(cv.in, g)
+			cv.inN += g.n
 		case g.max < lo || g.min > hi:
-			add(false, g.members, g.n)
+			cv.out = append(cv.out, g)
+			cv.outN += g.n
 		default:
+			cg := cutGroup{g: g}
 			for _, b := range g.bins {
 				switch {
 				case b.n == 0:
 				case b.min >= lo && b.max <= hi:
-					add(true, b.members, b.n)
+					cg.in = append(cg.in, b)
+					cg.inN += b.n
 				case b.max < lo || b.min > hi:
-					add(false, b.members, b.n)
+					cg.out = append(cg.out, b)
+					cg.outN += b.n
 				default:
+					cg.partials = append(cg.partials, b)
+					cg.outN += b.n
 					cv.partial = append(cv.partial, b)
 					cv.est += b.n / 2
 				}
 			}
+			cv.inN += cg.inN
+			cv.outN += cg.outN
+			cv.cut = append(cv.cut, cg)
 		}
 	}
+	cv.est += cv.inN
 	return cv
 }
 
 // rangeBitmap returns the known friends whose key lies in [lo, hi], and how
-// many friends it checked one by one. When the pieces it covers whole hold
-// most of the column, it subtracts the other pieces from the set instead of
-// ORing the covered ones.
+// many friends it checked one by one. When the range's interior holds most
+// of the column, it subtracts the rest from the set instead.
 func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.Bitmap, int) {
 	cv := c.rangePlan(lo, hi, known)
 	var out *roaring.Bitmap
-	if 2*cv.inN > c.total {
-		others := slices.Clone(cv.out)
-		for _, b := range cv.partial {
-			others = append(others, b.members)
+	if cv.inN > cv.outN {
+		others := make([]*roaring.Bitmap, 0, len(cv.out)+len(cv.cut))
+		for _, g := range cv.out {
+			others = append(others, g.members)
+		}
+		for _, cg := range cv.cut {
+			for _, b := range cg.out {
+				others = append(others, b.members)
+			}
+			for _, b := range cg.partials {
+				others = append(others, b.members)
+			}
 		}
 		out = roaring.AndNot(c.set, orMany(others))
 	} else {
-		out = orMany(cv.in)
+		parts := make([]*roaring.Bitmap, 0, len(cv.in)+len(cv.cut))
+		for _, g := range cv.in {
+			parts = append(parts, g.members)
+		}
+		for i := range cv.cut {
+			if cv.cut[i].inN > 0 {
+				parts = append(parts, cv.cut[i].piece())
+			}
+		}
+		out = orMany(parts)
 	}
 	checked := 0
 	for _, b := range cv.partial {
