@@ -1,0 +1,251 @@
+// Package memstore is the in-memory reference implementation of the store
+// contracts: the test fake for every package above it, and the model the
+// durable backends are checked against by storetest. It keeps everything in
+// memory, including the whole change and event logs: it is not meant to
+// hold production data.
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+)
+
+// Store is an in-memory store. Transactions on one Store are serialized
+// (Update) or share a read lock (View).
+type Store struct {
+	mu       sync.RWMutex
+	accounts map[store.AccountID]*account
+	closed   bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+type account struct {
+	friends  []store.Friend // friends[i] has ID i+1
+	byUser   map[stepcast.UserID]stepcast.FriendID
+	changes  []store.Change // changes[i] has Seq i+1
+	events   []store.Event  // events[i] has Seq i+1
+	eventIDs map[string]bool
+}
+
+// New returns an empty store.
+func New() *Store { return &Store{accounts: make(map[store.AccountID]*account)} }
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, acct store.AccountID, fn func(store.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: view %q: %w", acct, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	return fn(s.begin(acct))
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, acct store.AccountID, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: update %q: %w", acct, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	t := s.begin(acct)
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil { // canceled while running: roll back
+		return fmt.Errorf("memstore: update %q: %w", acct, err)
+	}
+	s.commit(acct, t)
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+func (s *Store) begin(acct store.AccountID) *tx {
+	a := s.accounts[acct]
+	if a == nil {
+		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}}
+	}
+	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{}, newEventIDs: map[string]bool{}}
+}
+
+func (s *Store) commit(acct store.AccountID, t *tx) {
+	a := t.a
+	s.accounts[acct] = a
+	for id, f := range t.modified {
+		a.friends[id-1] = *f
+	}
+	a.friends = append(a.friends, t.added...)
+	for u, id := range t.newUsers {
+		a.byUser[u] = id
+	}
+	a.changes = append(a.changes, t.changes...)
+	a.events = append(a.events, t.events...)
+	for id := range t.newEventIDs {
+		a.eventIDs[id] = true
+	}
+}
+
+// tx sees the account as committed plus its own writes, which it keeps
+// apart until commit: dropping the tx is the rollback.
+type tx struct {
+	a           *account
+	added       []store.Friend                      // new friends, IDs after len(a.friends)
+	modified    map[stepcast.FriendID]*store.Friend // copies of committed friends it changed
+	newUsers    map[stepcast.UserID]stepcast.FriendID
+	changes     []store.Change
+	events      []store.Event
+	newEventIDs map[string]bool
+}
+
+func (t *tx) count() int { return len(t.a.friends) + len(t.added) }
+
+// get returns the current record of id, or nil.
+func (t *tx) get(id stepcast.FriendID) *store.Friend {
+	n := len(t.a.friends)
+	switch {
+	case id == 0 || int(id) > t.count():
+		return nil
+	case int(id) > n:
+		return &t.added[int(id)-n-1]
+	}
+	if f := t.modified[id]; f != nil {
+		return f
+	}
+	return &t.a.friends[id-1]
+}
+
+// mutable returns a record of id that the tx may change.
+func (t *tx) mutable(id stepcast.FriendID) *store.Friend {
+	f := t.get(id)
+	if f == nil || int(id) > len(t.a.friends) || t.modified[id] != nil {
+		return f
+	}
+	c := f.Clone()
+	t.modified[id] = &c
+	return &c
+}
+
+func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
+	if f := t.get(id); f != nil {
+		return f.Clone(), nil
+	}
+	return store.Friend{}, fmt.Errorf("memstore: friend %d: %w", id, store.ErrNotFound)
+}
+
+func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
+	id, ok := t.newUsers[user]
+	if !ok {
+		id, ok = t.a.byUser[user]
+	}
+	if !ok {
+		return store.Friend{}, fmt.Errorf("memstore: friend %q: %w", user, store.ErrNotFound)
+	}
+	return t.Friend(id)
+}
+
+func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error) {
+	var out []store.Friend
+	for id := after + 1; int(id) <= t.count() && len(out) < limit; id++ {
+		out = append(out, t.get(id).Clone())
+	}
+	return out, nil
+}
+
+func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
+	all := len(t.a.changes) + len(t.changes)
+	var out []store.Change
+	for seq := after + 1; seq <= uint64(all) && len(out) < limit; seq++ {
+		if i := int(seq) - 1; i < len(t.a.changes) {
+			out = append(out, t.a.changes[i])
+		} else {
+			out = append(out, t.changes[i-len(t.a.changes)])
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) LastSeq() (uint64, error) { return uint64(len(t.a.changes) + len(t.changes)), nil }
+
+func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
+	all := len(t.a.events) + len(t.events)
+	var out []store.Event
+	for seq := after + 1; seq <= uint64(all) && len(out) < limit; seq++ {
+		if i := int(seq) - 1; i < len(t.a.events) {
+			out = append(out, t.a.events[i])
+		} else {
+			out = append(out, t.events[i-len(t.a.events)])
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) HasEvent(id string) (bool, error) { return t.a.eventIDs[id] || t.newEventIDs[id], nil }
+
+func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
+	if user == "" {
+		return store.Friend{}, false, fmt.Errorf("memstore: add friend: %w: empty userId", store.ErrInvalid)
+	}
+	if f, err := t.FriendByUser(user); err == nil {
+		return f, false, nil
+	}
+	id := stepcast.FriendID(t.count() + 1)
+	t.added = append(t.added, store.Friend{ID: id, User: user})
+	t.newUsers[user] = id
+	return t.added[len(t.added)-1].Clone(), true, nil
+}
+
+func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
+	// Validate all first: a refused call changes nothing.
+	for _, c := range changes {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if t.get(c.Friend) == nil {
+			return nil, fmt.Errorf("memstore: %v change of friend %d: %w", c.Kind, c.Friend, store.ErrNotFound)
+		}
+	}
+	seqs := make([]uint64, len(changes))
+	for i, c := range changes {
+		c.ApplyTo(t.mutable(c.Friend))
+		c.Seq = uint64(len(t.a.changes)+len(t.changes)) + 1
+		c.At = c.At.UTC().Truncate(time.Microsecond)
+		t.changes = append(t.changes, c)
+		seqs[i] = c.Seq
+	}
+	return seqs, nil
+}
+
+func (t *tx) AppendEvent(e store.Event) (uint64, error) {
+	if err := e.Validate(); err != nil {
+		return 0, err
+	}
+	if t.a.eventIDs[e.ID] || t.newEventIDs[e.ID] {
+		return 0, fmt.Errorf("memstore: event %q: %w", e.ID, store.ErrDuplicate)
+	}
+	if t.get(e.Friend) == nil {
+		return 0, fmt.Errorf("memstore: event %q of friend %d: %w", e.ID, e.Friend, store.ErrNotFound)
+	}
+	e.Seq = uint64(len(t.a.events)+len(t.events)) + 1
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	t.events = append(t.events, e)
+	t.newEventIDs[e.ID] = true
+	return e.Seq, nil
+}

@@ -1,0 +1,276 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/stepcast/stepcast"
+)
+
+// AccountID identifies one LINE account (channel) within a store.
+type AccountID string
+
+var (
+	// ErrNotFound is returned by ReadTx.Friend and FriendByUser for a
+	// friend the account does not know, and by Tx.Apply for a change to one.
+	ErrNotFound = errors.New("store: not found")
+	// ErrDuplicate is returned by Tx.AppendEvent for an event ID the
+	// account has already recorded.
+	ErrDuplicate = errors.New("store: duplicate event")
+	// ErrInvalid is returned (wrapped, with what and where) for a change or
+	// event that is malformed; the transaction changes nothing.
+	ErrInvalid = errors.New("store: invalid")
+	// ErrClosed is returned by every method of a closed store.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Store is a backend. Implementations are safe for concurrent use.
+type Store interface {
+	// View runs fn in a read-only transaction on account: a consistent
+	// snapshot. Values returned by the transaction belong to the caller.
+	View(ctx context.Context, account AccountID, fn func(ReadTx) error) error
+	// Update runs fn in a read-write transaction on account. It commits
+	// when fn returns nil, durably for durable backends, and returns fn's
+	// error after rolling everything back otherwise. ctx governs the whole
+	// transaction; a canceled ctx rolls back and returns an error wrapping
+	// ctx.Err().
+	Update(ctx context.Context, account AccountID, fn func(Tx) error) error
+	// Close releases the store; later calls return ErrClosed.
+	Close() error
+}
+
+// ReadTx reads one account's data.
+type ReadTx interface {
+	// Friend returns the friend with internal ID id, or ErrNotFound.
+	Friend(id stepcast.FriendID) (Friend, error)
+	// FriendByUser returns the friend with LINE userId user, or ErrNotFound.
+	FriendByUser(user stepcast.UserID) (Friend, error)
+	// Friends returns up to limit friends with IDs above after, in
+	// ascending ID order; fewer than limit means the end.
+	Friends(after stepcast.FriendID, limit int) ([]Friend, error)
+	// Changes returns up to limit changes with Seq above after, in
+	// ascending Seq order.
+	Changes(after uint64, limit int) ([]Change, error)
+	// LastSeq returns the Seq of the last change, 0 if none.
+	LastSeq() (uint64, error)
+	// Events returns up to limit recorded events with Seq above after, in
+	// ascending Seq (recording) order.
+	Events(after uint64, limit int) ([]Event, error)
+	// HasEvent reports whether an event with this ID was recorded.
+	HasEvent(id string) (bool, error)
+}
+
+// Tx reads and writes one account's data within a unit of work.
+type Tx interface {
+	ReadTx
+	// AddFriend returns the friend with LINE userId user, creating it with
+	// the next dense internal ID if the account has never seen it; created
+	// says which. IDs start at 1 and are never reused.
+	AddFriend(user stepcast.UserID) (f Friend, created bool, err error)
+	// Apply applies changes in order to the friends' records and appends
+	// them to the change log, assigning each the next Seq (returned in the
+	// same order). A change to an unknown friend is ErrNotFound; a
+	// malformed one ErrInvalid.
+	Apply(changes ...Change) ([]uint64, error)
+	// AppendEvent records e, assigning it the next event Seq. An ID seen
+	// before is ErrDuplicate: the caller skips the event.
+	AppendEvent(e Event) (uint64, error)
+}
+
+// Friend is a friend's record. Slices and maps belong to the holder.
+type Friend struct {
+	ID           stepcast.FriendID
+	User         stepcast.UserID
+	DisplayName  string
+	TimeZone     string // IANA name; empty means the account's
+	Following    bool
+	FollowedAt   time.Time // the last follow (or unblock)
+	UnfollowedAt time.Time
+	Tags         []string // sorted
+	Fields       map[string]stepcast.Value
+	Scores       map[string]int64
+	Scenarios    map[string]int // scenario -> current step, for friends in it
+	Variants     map[string]string
+}
+
+// Clone returns a deep copy of f.
+func (f Friend) Clone() Friend {
+	f.Tags = slices.Clone(f.Tags)
+	f.Fields = cloneMap(f.Fields)
+	f.Scores = cloneMap(f.Scores)
+	f.Scenarios = cloneMap(f.Scenarios)
+	f.Variants = cloneMap(f.Variants)
+	return f
+}
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// ChangeKind says what a Change does.
+type ChangeKind uint8
+
+// The changes. Scores are recorded as absolute values, so that replaying
+// the log is idempotent.
+const (
+	Follow        ChangeKind = iota + 1 // At: the follow time
+	Unfollow                            // At: the block time
+	SetProfile                          // Name: display name, Text: time zone
+	SetTag                              // Name
+	ClearTag                            // Name
+	SetField                            // Name, Value
+	UnsetField                          // Name
+	SetScore                            // Name, Number
+	EnterStep                           // Name: scenario, Number: step (>= 0)
+	LeaveScenario                       // Name
+	SetVariant                          // Name: experiment, Text: variant
+	ClearVariant                        // Name
+	CountEvent                          // Name: kind, Text: event name, Extra: value, At — counted by the segment index
+)
+
+var kindNames = [...]string{Follow: "Follow", Unfollow: "Unfollow", SetProfile: "SetProfile", SetTag: "SetTag", ClearTag: "ClearTag",
+	SetField: "SetField", UnsetField: "UnsetField", SetScore: "SetScore", EnterStep: "EnterStep", LeaveScenario: "LeaveScenario",
+	SetVariant: "SetVariant", ClearVariant: "ClearVariant", CountEvent: "CountEvent"}
+
+func (k ChangeKind) String() string {
+	if k >= Follow && k <= CountEvent {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
+}
+
+// Change is one state change of one friend, and one entry of the change log.
+type Change struct {
+	Seq    uint64 // assigned by Apply
+	Friend stepcast.FriendID
+	Kind   ChangeKind
+	Name   string
+	Value  stepcast.Value
+	Number int64
+	Text   string
+	Extra  string
+	At     time.Time
+}
+
+// Validate reports what is malformed in c.
+func (c Change) Validate() error {
+	bad := func(what string) error {
+		return fmt.Errorf("%w: %v change of friend %d: %s", ErrInvalid, c.Kind, c.Friend, what)
+	}
+	switch c.Kind {
+	case Follow, Unfollow:
+		if c.At.IsZero() {
+			return bad("no time")
+		}
+	case SetProfile:
+		if c.Text != "" {
+			if _, err := time.LoadLocation(c.Text); err != nil {
+				return bad(fmt.Sprintf("time zone %q is unknown", c.Text))
+			}
+		}
+	case SetTag, ClearTag, UnsetField, SetScore, LeaveScenario, ClearVariant:
+		if c.Name == "" {
+			return bad("no name")
+		}
+	case SetField:
+		if c.Name == "" || !c.Value.Valid() {
+			return bad("no name or no valid value")
+		}
+	case EnterStep:
+		if c.Name == "" || c.Number < 0 || c.Number > 1<<30 {
+			return bad("no scenario or a step out of range")
+		}
+	case SetVariant:
+		if c.Name == "" || c.Text == "" {
+			return bad("no experiment or no variant")
+		}
+	case CountEvent:
+		if c.Name == "" || c.At.IsZero() {
+			return bad("no event kind or no time")
+		}
+	default:
+		return bad("unknown kind")
+	}
+	return nil
+}
+
+// ApplyTo applies c to f's record. It is what every backend does on
+// Tx.Apply, shared so that they agree.
+func (c Change) ApplyTo(f *Friend) {
+	switch c.Kind {
+	case Follow:
+		f.Following, f.FollowedAt = true, c.At.UTC().Truncate(time.Microsecond)
+	case Unfollow:
+		f.Following, f.UnfollowedAt = false, c.At.UTC().Truncate(time.Microsecond)
+	case SetProfile:
+		f.DisplayName, f.TimeZone = c.Name, c.Text
+	case SetTag:
+		if i, found := slices.BinarySearch(f.Tags, c.Name); !found {
+			f.Tags = slices.Insert(f.Tags, i, c.Name)
+		}
+	case ClearTag:
+		if i, found := slices.BinarySearch(f.Tags, c.Name); found {
+			f.Tags = slices.Delete(f.Tags, i, i+1)
+		}
+	case SetField:
+		if f.Fields == nil {
+			f.Fields = map[string]stepcast.Value{}
+		}
+		f.Fields[c.Name] = c.Value
+	case UnsetField:
+		delete(f.Fields, c.Name)
+	case SetScore:
+		if f.Scores == nil {
+			f.Scores = map[string]int64{}
+		}
+		f.Scores[c.Name] = c.Number
+	case EnterStep:
+		if f.Scenarios == nil {
+			f.Scenarios = map[string]int{}
+		}
+		f.Scenarios[c.Name] = int(c.Number)
+	case LeaveScenario:
+		delete(f.Scenarios, c.Name)
+	case SetVariant:
+		if f.Variants == nil {
+			f.Variants = map[string]string{}
+		}
+		f.Variants[c.Name] = c.Text
+	case ClearVariant:
+		delete(f.Variants, c.Name)
+	}
+}
+
+// Event is something a friend did, as recorded in the event log.
+type Event struct {
+	Seq    uint64 // assigned by AppendEvent
+	ID     string // deduplication key: LINE's webhookEventId or the host's own
+	Friend stepcast.FriendID
+	Kind   string // follow, unfollow, message, postback, click, answer, conversion, custom
+	Name   string // what it was about: a link, a question, a conversion name
+	Value  string // an answer, a message text
+	At     time.Time
+}
+
+// Validate reports what is malformed in e.
+func (e Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%w: event of friend %d has no ID", ErrInvalid, e.Friend)
+	case e.Kind == "":
+		return fmt.Errorf("%w: event %q has no kind", ErrInvalid, e.ID)
+	case e.At.IsZero():
+		return fmt.Errorf("%w: event %q has no time", ErrInvalid, e.ID)
+	}
+	return nil
+}

@@ -1,0 +1,568 @@
+// Package storetest is the conformance suite every store backend runs:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(ctx context.Context, t *testing.T) (storetest.Harness, error) { ... }, storetest.Features{})
+//	}
+//
+// It checks the contracts written on the store interfaces: dense IDs,
+// ordering, error identity (errors.Is), atomic units of work, account
+// isolation, ownership of returned values, canceled contexts and the
+// microsecond time precision.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+)
+
+// Harness opens stores for the suite.
+type Harness interface {
+	// Open returns a fresh, empty store. Called once per subtest.
+	Open(ctx context.Context, t *testing.T) (store.Store, error)
+	// Close releases what the harness holds.
+	Close()
+}
+
+// HarnessMaker returns a harness for one run of the suite.
+type HarnessMaker func(ctx context.Context, t *testing.T) (Harness, error)
+
+// Features are the capabilities a backend claims; the suite checks them.
+type Features struct {
+	// Reopen, when set, closes s and opens it again on the same data, to
+	// check that committed work survives (durable backends).
+	Reopen func(ctx context.Context, t *testing.T, s store.Store) (store.Store, error)
+}
+
+// Run runs the conformance suite.
+func Run(t *testing.T, newHarness HarnessMaker, f Features) {
+	ctx := context.Background()
+	h, err := newHarness(ctx, t)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	t.Cleanup(h.Close)
+	open := func(t *testing.T) store.Store {
+		s, err := h.Open(ctx, t)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"FriendsGetDenseIDs", testFriendIDs},
+		{"FriendLookupAndPaging", testFriendLookup},
+		{"ChangesApplyAndLog", testChanges},
+		{"RefusedChangesChangeNothing", testRefusedChanges},
+		{"RollbackOnError", testRollback},
+		{"EventsDeduplicate", testEvents},
+		{"AccountsAreIsolated", testIsolation},
+		{"CanceledContext", testCanceled},
+		{"ReturnedValuesBelongToTheCaller", testOwnership},
+		{"TimesKeptToTheMicrosecondInUTC", testTimes},
+		{"ConcurrentUpdates", testConcurrent},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
+	}
+	if f.Reopen != nil {
+		t.Run("CommittedWorkSurvivesReopen", func(t *testing.T) { testReopen(t, open(t), f.Reopen) })
+	}
+	t.Run("Closed", func(t *testing.T) {
+		s := open(t)
+		s.Close()
+		err := s.View(ctx, "a", func(store.ReadTx) error { return nil })
+		if !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("View after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+const acct = store.AccountID("test-account")
+
+var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+
+func update(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Update(context.Background(), acct, fn); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func view(t *testing.T, s store.Store, fn func(store.ReadTx) error) {
+	t.Helper()
+	if err := s.View(context.Background(), acct, fn); err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+func user(i int) stepcast.UserID { return stepcast.UserID(fmt.Sprintf("U%032d", i)) }
+
+func addFriends(t *testing.T, s store.Store, n int) []stepcast.FriendID {
+	t.Helper()
+	var ids []stepcast.FriendID
+	update(t, s, func(tx store.Tx) error {
+		for i := range n {
+			f, _, err := tx.AddFriend(user(i))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, f.ID)
+		}
+		return nil
+	})
+	return ids
+}
+
+func testFriendIDs(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 5)
+	for i, id := range ids {
+		if id != stepcast.FriendID(i+1) {
+			t.Fatalf("friend %d got ID %d, want %d (dense from 1)", i, id, i+1)
+		}
+	}
+	update(t, s, func(tx store.Tx) error {
+		f, created, err := tx.AddFriend(user(2))
+		if err != nil || created || f.ID != 3 {
+			t.Errorf("AddFriend of a known user = %d, %v, %v; want 3, false", f.ID, created, err)
+		}
+		f, created, err = tx.AddFriend(user(99))
+		if err != nil || !created || f.ID != 6 {
+			t.Errorf("AddFriend of a new user = %d, %v, %v; want 6, true", f.ID, created, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		if _, _, err := tx.AddFriend(""); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("AddFriend(\"\") = %v, want ErrInvalid", err)
+		}
+		return nil
+	})
+}
+
+func testFriendLookup(t *testing.T, s store.Store) {
+	addFriends(t, s, 25)
+	view(t, s, func(tx store.ReadTx) error {
+		f, err := tx.FriendByUser(user(7))
+		if err != nil || f.ID != 8 || f.User != user(7) {
+			t.Errorf("FriendByUser = %+v, %v", f, err)
+		}
+		if _, err := tx.Friend(26); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Friend(26) = %v, want ErrNotFound", err)
+		}
+		if _, err := tx.Friend(0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Friend(0) = %v, want ErrNotFound", err)
+		}
+		if _, err := tx.FriendByUser("Unobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("FriendByUser(unknown) = %v, want ErrNotFound", err)
+		}
+		var got []stepcast.FriendID
+		after := stepcast.FriendID(0)
+		for {
+			page, err := tx.Friends(after, 10)
+			if err != nil {
+				return err
+			}
+			for _, f := range page {
+				got = append(got, f.ID)
+			}
+			if len(page) < 10 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if len(got) != 25 || !slices.IsSorted(got) || got[0] != 1 {
+			t.Errorf("paging returned %v", got)
+		}
+		return nil
+	})
+}
+
+func testChanges(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 2)
+	f := ids[0]
+	changes := []store.Change{
+		{Friend: f, Kind: store.Follow, At: t0},
+		{Friend: f, Kind: store.SetTag, Name: "vip"},
+		{Friend: f, Kind: store.SetTag, Name: "interest/beauty"},
+		{Friend: f, Kind: store.SetTag, Name: "vip"}, // again: no duplicate
+		{Friend: f, Kind: store.SetField, Name: "age", Value: stepcast.IntValue(34)},
+		{Friend: f, Kind: store.SetField, Name: "area", Value: stepcast.StringValue("東京都")},
+		{Friend: f, Kind: store.UnsetField, Name: "area"},
+		{Friend: f, Kind: store.SetScore, Name: "lead", Number: 12},
+		{Friend: f, Kind: store.EnterStep, Name: "trial", Number: 2},
+		{Friend: f, Kind: store.SetVariant, Name: "welcome", Text: "B"},
+		{Friend: f, Kind: store.SetProfile, Name: "ゆうこ", Text: "Asia/Tokyo"},
+		{Friend: f, Kind: store.CountEvent, Name: "click", Text: "campaign", At: t0.Add(time.Hour)},
+		{Friend: ids[1], Kind: store.Follow, At: t0},
+		{Friend: ids[1], Kind: store.Unfollow, At: t0.Add(time.Minute)},
+	}
+	var seqs []uint64
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		seqs, err = tx.Apply(changes[:5]...)
+		if err != nil {
+			return err
+		}
+		more, err := tx.Apply(changes[5:]...)
+		seqs = append(seqs, more...)
+		return err
+	})
+	for i, seq := range seqs {
+		if seq != uint64(i+1) {
+			t.Fatalf("Seq of change %d = %d, want %d", i, seq, i+1)
+		}
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		got, err := tx.Friend(f)
+		if err != nil {
+			return err
+		}
+		want := store.Friend{ID: f, User: user(0), DisplayName: "ゆうこ", TimeZone: "Asia/Tokyo", Following: true, FollowedAt: t0,
+			Tags: []string{"interest/beauty", "vip"}, Fields: map[string]stepcast.Value{"age": stepcast.IntValue(34)},
+			Scores: map[string]int64{"lead": 12}, Scenarios: map[string]int{"trial": 2}, Variants: map[string]string{"welcome": "B"}}
+		if !sameFriend(got, want) {
+			t.Errorf("friend after changes:\n got %+v\nwant %+v", got, want)
+		}
+		other, _ := tx.Friend(ids[1])
+		if other.Following || !other.UnfollowedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("unfollowed friend: %+v", other)
+		}
+		last, err := tx.LastSeq()
+		if err != nil || last != uint64(len(changes)) {
+			t.Errorf("LastSeq = %d, %v; want %d", last, err, len(changes))
+		}
+		page, err := tx.Changes(10, 3)
+		if err != nil || len(page) != 3 || page[0].Seq != 11 || page[2].Seq != 13 || page[1].Kind != changes[11].Kind {
+			t.Errorf("Changes(10, 3) = %+v, %v", page, err)
+		}
+		if page[1].Text != "campaign" || !page[1].At.Equal(t0.Add(time.Hour)) {
+			t.Errorf("a change came back altered: %+v", page[1])
+		}
+		return nil
+	})
+}
+
+func sameFriend(a, b store.Friend) bool {
+	eqValues := func(x, y map[string]stepcast.Value) bool {
+		if len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if !v.Equal(y[k]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a.ID == b.ID && a.User == b.User && a.DisplayName == b.DisplayName && a.TimeZone == b.TimeZone &&
+		a.Following == b.Following && a.FollowedAt.Equal(b.FollowedAt) && a.UnfollowedAt.Equal(b.UnfollowedAt) &&
+		slices.Equal(a.Tags, b.Tags) && eqValues(a.Fields, b.Fields) && mapsEqual(a.Scores, b.Scores) &&
+		mapsEqual(a.Scenarios, b.Scenarios) && mapsEqual(a.Variants, b.Variants)
+}
+
+func mapsEqual[K, V comparable](a, b map[K]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func testRefusedChanges(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 1)
+	bad := []struct {
+		name string
+		c    store.Change
+		want error
+	}{
+		{"UnknownFriend", store.Change{Friend: 42, Kind: store.SetTag, Name: "x"}, store.ErrNotFound},
+		{"UnknownKind", store.Change{Friend: ids[0], Kind: 200}, store.ErrInvalid},
+		{"NoTagName", store.Change{Friend: ids[0], Kind: store.SetTag}, store.ErrInvalid},
+		{"InvalidValue", store.Change{Friend: ids[0], Kind: store.SetField, Name: "age"}, store.ErrInvalid},
+		{"FollowWithoutTime", store.Change{Friend: ids[0], Kind: store.Follow}, store.ErrInvalid},
+		{"UnknownTimeZone", store.Change{Friend: ids[0], Kind: store.SetProfile, Text: "Mars/Olympus"}, store.ErrInvalid},
+		{"NegativeStep", store.Change{Friend: ids[0], Kind: store.EnterStep, Name: "s", Number: -1}, store.ErrInvalid},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			err := s.Update(context.Background(), acct, func(tx store.Tx) error {
+				_, err := tx.Apply(store.Change{Friend: ids[0], Kind: store.SetTag, Name: "before"}, b.c)
+				return err
+			})
+			if !errors.Is(err, b.want) {
+				t.Fatalf("Apply = %v, want %v", err, b.want)
+			}
+			view(t, s, func(tx store.ReadTx) error {
+				f, _ := tx.Friend(ids[0])
+				last, _ := tx.LastSeq()
+				if len(f.Tags) != 0 || last != 0 {
+					t.Errorf("a refused change left tags %v and LastSeq %d", f.Tags, last)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+var errBoom = errors.New("boom")
+
+func testRollback(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 1)
+	err := s.Update(context.Background(), acct, func(tx store.Tx) error {
+		if _, _, err := tx.AddFriend(user(50)); err != nil {
+			return err
+		}
+		if _, err := tx.Apply(store.Change{Friend: ids[0], Kind: store.SetTag, Name: "half"}); err != nil {
+			return err
+		}
+		if _, err := tx.AppendEvent(store.Event{ID: "ev1", Friend: ids[0], Kind: "click", At: t0}); err != nil {
+			return err
+		}
+		// The transaction sees its own writes.
+		f, err := tx.Friend(ids[0])
+		if err != nil || !slices.Equal(f.Tags, []string{"half"}) {
+			t.Errorf("inside the tx: %+v, %v", f, err)
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update = %v, want the function's error", err)
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		if _, err := tx.FriendByUser(user(50)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a rolled-back friend exists: %v", err)
+		}
+		f, _ := tx.Friend(ids[0])
+		last, _ := tx.LastSeq()
+		has, _ := tx.HasEvent("ev1")
+		if len(f.Tags) != 0 || last != 0 || has {
+			t.Errorf("rolled-back work is visible: tags %v, LastSeq %d, event %v", f.Tags, last, has)
+		}
+		return nil
+	})
+	// The ID of the rolled-back friend is not taken.
+	update(t, s, func(tx store.Tx) error {
+		f, _, err := tx.AddFriend(user(51))
+		if err == nil && f.ID != 2 {
+			t.Errorf("next ID after a rollback = %d, want 2", f.ID)
+		}
+		return err
+	})
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 1)
+	update(t, s, func(tx store.Tx) error {
+		for i := range 5 {
+			seq, err := tx.AppendEvent(store.Event{ID: fmt.Sprintf("ev%d", i), Friend: ids[0], Kind: "click", Name: "url", At: t0.Add(time.Duration(i) * time.Minute)})
+			if err != nil || seq != uint64(i+1) {
+				t.Errorf("AppendEvent %d = %d, %v", i, seq, err)
+			}
+		}
+		if _, err := tx.AppendEvent(store.Event{ID: "ev2", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrDuplicate) {
+			t.Errorf("AppendEvent of a seen ID (same tx) = %v, want ErrDuplicate", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		if _, err := tx.AppendEvent(store.Event{ID: "ev4", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrDuplicate) {
+			t.Errorf("AppendEvent of a seen ID (later tx) = %v, want ErrDuplicate", err)
+		}
+		if _, err := tx.AppendEvent(store.Event{ID: "x", Friend: 99, Kind: "click", At: t0}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("AppendEvent for an unknown friend = %v, want ErrNotFound", err)
+		}
+		if _, err := tx.AppendEvent(store.Event{ID: "", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("AppendEvent without ID = %v, want ErrInvalid", err)
+		}
+		return nil
+	})
+	view(t, s, func(tx store.ReadTx) error {
+		evs, err := tx.Events(2, 10)
+		if err != nil || len(evs) != 3 || evs[0].Seq != 3 || evs[0].ID != "ev2" || !evs[2].At.Equal(t0.Add(4*time.Minute)) {
+			t.Errorf("Events(2, 10) = %+v, %v", evs, err)
+		}
+		has, _ := tx.HasEvent("ev3")
+		hasNot, _ := tx.HasEvent("nope")
+		if !has || hasNot {
+			t.Errorf("HasEvent = %v, %v", has, hasNot)
+		}
+		return nil
+	})
+}
+
+func testIsolation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, a := range []store.AccountID{"clinic", "gym"} {
+		err := s.Update(ctx, a, func(tx store.Tx) error {
+			for i := range 3 {
+				if _, _, err := tx.AddFriend(user(i + len(a))); err != nil {
+					return err
+				}
+			}
+			_, err := tx.Apply(store.Change{Friend: 1, Kind: store.SetTag, Name: string(a)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.View(ctx, "gym", func(tx store.ReadTx) error {
+		f, err := tx.Friend(1)
+		if err != nil || !slices.Equal(f.Tags, []string{"gym"}) || f.User != user(3) {
+			t.Errorf("gym's friend 1 = %+v, %v", f, err)
+		}
+		if _, err := tx.FriendByUser(user(6)); !errors.Is(err, store.ErrNotFound) { // clinic's
+			t.Errorf("a clinic friend is visible in gym: %v", err)
+		}
+		last, _ := tx.LastSeq()
+		if last != 1 {
+			t.Errorf("gym's LastSeq = %d, want 1", last)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testCanceled(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := s.Update(ctx, acct, func(tx store.Tx) error { ran = true; _, _, err := tx.AddFriend(user(1)); return err })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update with a canceled context = %v, want context.Canceled", err)
+	}
+	if err := s.View(ctx, acct, func(store.ReadTx) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("View with a canceled context = %v, want context.Canceled", err)
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		if _, err := tx.FriendByUser(user(1)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a canceled update committed (fn ran: %v)", ran)
+		}
+		return nil
+	})
+}
+
+func testOwnership(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 1)
+	update(t, s, func(tx store.Tx) error {
+		_, err := tx.Apply(store.Change{Friend: ids[0], Kind: store.SetTag, Name: "a"},
+			store.Change{Friend: ids[0], Kind: store.SetScore, Name: "lead", Number: 1})
+		return err
+	})
+	view(t, s, func(tx store.ReadTx) error {
+		f, _ := tx.Friend(ids[0])
+		f.Tags[0] = "mutated"
+		f.Scores["lead"] = 99
+		return nil
+	})
+	view(t, s, func(tx store.ReadTx) error {
+		f, _ := tx.Friend(ids[0])
+		if f.Tags[0] != "a" || f.Scores["lead"] != 1 {
+			t.Errorf("the caller's edits reached the store: %+v", f)
+		}
+		return nil
+	})
+}
+
+func testTimes(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 1)
+	at := time.Date(2026, 11, 28, 18, 30, 15, 123456789, time.FixedZone("JST", 9*3600))
+	update(t, s, func(tx store.Tx) error {
+		if _, err := tx.Apply(store.Change{Friend: ids[0], Kind: store.Follow, At: at}); err != nil {
+			return err
+		}
+		_, err := tx.AppendEvent(store.Event{ID: "e", Friend: ids[0], Kind: "click", At: at})
+		return err
+	})
+	want := at.UTC().Truncate(time.Microsecond)
+	view(t, s, func(tx store.ReadTx) error {
+		f, _ := tx.Friend(ids[0])
+		cs, _ := tx.Changes(0, 1)
+		evs, _ := tx.Events(0, 1)
+		for what, got := range map[string]time.Time{"FollowedAt": f.FollowedAt, "Change.At": cs[0].At, "Event.At": evs[0].At} {
+			if !got.Equal(want) || got.Location() != time.UTC {
+				t.Errorf("%s = %v, want %v in UTC", what, got, want)
+			}
+		}
+		return nil
+	})
+}
+
+func testConcurrent(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 1)
+	var wg sync.WaitGroup
+	const writers, each = 4, 25
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				err := s.Update(context.Background(), acct, func(tx store.Tx) error {
+					if _, _, err := tx.AddFriend(user(1000 + w*each + i)); err != nil {
+						return err
+					}
+					_, err := tx.Apply(store.Change{Friend: ids[0], Kind: store.SetTag, Name: fmt.Sprintf("w%d-%d", w, i)})
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	view(t, s, func(tx store.ReadTx) error {
+		f, _ := tx.Friend(ids[0])
+		last, _ := tx.LastSeq()
+		all, _ := tx.Friends(0, 1000)
+		if len(f.Tags) != writers*each || last != writers*each || len(all) != writers*each+1 {
+			t.Errorf("after concurrent updates: %d tags, LastSeq %d, %d friends", len(f.Tags), last, len(all))
+		}
+		for i, g := range all {
+			if g.ID != stepcast.FriendID(i+1) {
+				t.Errorf("IDs are not dense: position %d has %d", i, g.ID)
+				break
+			}
+		}
+		return nil
+	})
+}
+
+func testReopen(t *testing.T, s store.Store, reopen func(context.Context, *testing.T, store.Store) (store.Store, error)) {
+	ids := addFriends(t, s, 3)
+	update(t, s, func(tx store.Tx) error {
+		_, err := tx.Apply(store.Change{Friend: ids[1], Kind: store.SetTag, Name: "kept"})
+		return err
+	})
+	s2, err := reopen(context.Background(), t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	view(t, s2, func(tx store.ReadTx) error {
+		f, err := tx.Friend(ids[1])
+		last, _ := tx.LastSeq()
+		if err != nil || !slices.Equal(f.Tags, []string{"kept"}) || last != 1 {
+			t.Errorf("after reopen: %+v, %v, LastSeq %d", f, err, last)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,89 @@
+package stepcast
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Value is a typed friend-field value: what a field is set to, stored and
+// sent between packages. The zero Value is invalid; build one with
+// StringValue, IntValue, FloatValue, BoolValue or TimeValue.
+type Value struct {
+	typ FieldType
+	s   string
+	n   int64
+	f   float64
+	t   time.Time
+}
+
+// StringValue returns a string value (also used for choice fields).
+func StringValue(s string) Value { return Value{typ: FieldString, s: s} }
+
+// IntValue returns an int value.
+func IntValue(n int64) Value { return Value{typ: FieldInt, n: n} }
+
+// FloatValue returns a float value.
+func FloatValue(f float64) Value { return Value{typ: FieldFloat, f: f} }
+
+// BoolValue returns a bool value.
+func BoolValue(b bool) Value {
+	v := Value{typ: FieldBool}
+	if b {
+		v.n = 1
+	}
+	return v
+}
+
+// TimeValue returns a time value, kept to the second in UTC (the precision
+// the index and every store keep).
+func TimeValue(t time.Time) Value { return Value{typ: FieldTime, t: t.Truncate(time.Second).UTC()} }
+
+// Type returns the value's type (FieldString for strings and choices), or 0
+// for the zero Value.
+func (v Value) Type() FieldType { return v.typ }
+
+// Valid reports whether v was built by a constructor (and is not a NaN float).
+func (v Value) Valid() bool {
+	return v.typ.Valid() && !(v.typ == FieldFloat && math.IsNaN(v.f))
+}
+
+// Any returns the value as a Go value: string, int64, float64, bool or
+// time.Time; nil for the zero Value.
+func (v Value) Any() any {
+	switch v.typ {
+	case FieldString, FieldChoice:
+		return v.s
+	case FieldInt:
+		return v.n
+	case FieldFloat:
+		return v.f
+	case FieldBool:
+		return v.n == 1
+	case FieldTime:
+		return v.t
+	}
+	return nil
+}
+
+// Equal reports whether v and w are the same type and value.
+func (v Value) Equal(w Value) bool {
+	if v.typ != w.typ {
+		return false
+	}
+	if v.typ == FieldTime {
+		return v.t.Equal(w.t)
+	}
+	return v.s == w.s && v.n == w.n && (v.f == w.f || (math.IsNaN(v.f) && math.IsNaN(w.f)))
+}
+
+// String renders the value for people and logs.
+func (v Value) String() string {
+	switch v.typ {
+	case FieldTime:
+		return v.t.Format(time.RFC3339)
+	case 0:
+		return "<invalid>"
+	}
+	return fmt.Sprint(v.Any())
+}
