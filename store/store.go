@@ -135,15 +135,14 @@ const (
 	LeaveScenario                       // Name
 	SetVariant                          // Name: experiment, Text: variant
 	ClearVariant                        // Name
-	CountEvent                          // Name: kind, Text: event name, Extra: value, At — counted by the segment index
 )
 
 var kindNames = [...]string{Follow: "Follow", Unfollow: "Unfollow", SetProfile: "SetProfile", SetTag: "SetTag", ClearTag: "ClearTag",
 	SetField: "SetField", UnsetField: "UnsetField", SetScore: "SetScore", EnterStep: "EnterStep", LeaveScenario: "LeaveScenario",
-	SetVariant: "SetVariant", ClearVariant: "ClearVariant", CountEvent: "CountEvent"}
+	SetVariant: "SetVariant", ClearVariant: "ClearVariant"}
 
 func (k ChangeKind) String() string {
-	if k >= Follow && k <= CountEvent {
+	if k >= Follow && k <= ClearVariant {
 		return kindNames[k]
 	}
 	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
@@ -158,7 +157,6 @@ type Change struct {
 	Value  stepcast.Value
 	Number int64
 	Text   string
-	Extra  string
 	At     time.Time
 }
 
@@ -193,10 +191,6 @@ func (c Change) Validate() error {
 	case SetVariant:
 		if c.Name == "" || c.Text == "" {
 			return bad("no experiment or no variant")
-		}
-	case CountEvent:
-		if c.Name == "" || c.At.IsZero() {
-			return bad("no event kind or no time")
 		}
 	default:
 		return bad("unknown kind")

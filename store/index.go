@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/segment"
+)
+
+// Cursor is how far an index has read an account's logs: the last change
+// Seq and the last event Seq applied.
+type Cursor struct {
+	Changes, Events uint64
+}
+
+// pageSize is how many friends, changes or events are read at a time.
+const pageSize = 1000
+
+// LoadIndex fills ix, which must be empty, from one consistent snapshot of
+// account: every friend's state and every recorded event (the index counts
+// the kinds its schema declares). It returns the cursor of the snapshot,
+// from which CatchUp continues; Compact the index afterwards.
+//
+// Fields and scores the index's schema does not declare are skipped (the
+// index could not use them); a stored value that no longer fits its
+// field's type is an error naming the friend and the field.
+func LoadIndex(ctx context.Context, s Store, account AccountID, ix *segment.Index) (Cursor, error) {
+	var cur Cursor
+	o := opsFor(ix.Schema())
+	err := s.View(ctx, account, func(tx ReadTx) error {
+		var err error
+		if cur.Changes, err = tx.LastSeq(); err != nil {
+			return err
+		}
+		for after := stepcast.FriendID(0); ; {
+			friends, err := tx.Friends(after, pageSize)
+			if err != nil {
+				return err
+			}
+			var b segment.Batch
+			for _, f := range friends {
+				o.friend(&b, f)
+			}
+			if err := ix.Apply(&b); err != nil {
+				return fmt.Errorf("store: load index of %q: %w", account, err)
+			}
+			if len(friends) < pageSize {
+				break
+			}
+			after = friends[len(friends)-1].ID
+		}
+		cur.Events, err = loadEvents(ctx, tx, ix, 0)
+		return err
+	})
+	return cur, err
+}
+
+// CatchUp applies to ix the changes and events recorded after cur — by this
+// engine or by any other sharing the store — and returns the new cursor.
+func CatchUp(ctx context.Context, s Store, account AccountID, ix *segment.Index, cur Cursor) (Cursor, error) {
+	o := opsFor(ix.Schema())
+	err := s.View(ctx, account, func(tx ReadTx) error {
+		for {
+			changes, err := tx.Changes(cur.Changes, pageSize)
+			if err != nil {
+				return err
+			}
+			var b segment.Batch
+			for _, c := range changes {
+				o.change(&b, c)
+			}
+			if err := ix.Apply(&b); err != nil {
+				return fmt.Errorf("store: catch up %q after change %d: %w", account, cur.Changes, err)
+			}
+			if len(changes) > 0 {
+				cur.Changes = changes[len(changes)-1].Seq
+			}
+			if len(changes) < pageSize {
+				break
+			}
+		}
+		var err error
+		cur.Events, err = loadEvents(ctx, tx, ix, cur.Events)
+		return err
+	})
+	return cur, err
+}
+
+func loadEvents(ctx context.Context, tx ReadTx, ix *segment.Index, after uint64) (uint64, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return after, err
+		}
+		events, err := tx.Events(after, pageSize)
+		if err != nil {
+			return after, err
+		}
+		var b segment.Batch
+		for _, e := range events {
+			b.RecordEvent(e.Friend, e.Kind, e.Name, e.Value, e.At)
+		}
+		if err := ix.Apply(&b); err != nil {
+			return after, err
+		}
+		if len(events) > 0 {
+			after = events[len(events)-1].Seq
+		}
+		if len(events) < pageSize {
+			return after, nil
+		}
+	}
+}
+
+// ops turns store records into index operations for one schema.
+type ops struct {
+	fields, scores map[string]bool // what the schema declares
+}
+
+func opsFor(schema *segment.Schema) ops {
+	o := ops{fields: map[string]bool{}, scores: map[string]bool{}}
+	for _, f := range schema.Fields() {
+		o.fields[f.Name] = true
+	}
+	for _, s := range schema.Scores() {
+		o.scores[s] = true
+	}
+	return o
+}
+
+// friend adds the index operations that rebuild f's state.
+func (o ops) friend(b *segment.Batch, f Friend) {
+	fields, scores := o.fields, o.scores
+	if !f.FollowedAt.IsZero() || f.Following {
+		b.Follow(f.ID, f.FollowedAt)
+	}
+	if !f.Following {
+		b.Unfollow(f.ID)
+	}
+	for _, t := range f.Tags {
+		b.SetTag(f.ID, t)
+	}
+	for name, v := range f.Fields {
+		if fields[name] {
+			b.SetField(f.ID, name, v.Any())
+		}
+	}
+	for name, n := range f.Scores {
+		if scores[name] {
+			b.SetScore(f.ID, name, n)
+		}
+	}
+	for sc, step := range f.Scenarios {
+		b.SetScenarioStep(f.ID, sc, step)
+	}
+	for exp, v := range f.Variants {
+		b.SetVariant(f.ID, exp, v)
+	}
+}
+
+// change adds the index operation of one change.
+func (o ops) change(b *segment.Batch, c Change) {
+	fields, scores := o.fields, o.scores
+	switch c.Kind {
+	case Follow:
+		b.Follow(c.Friend, c.At)
+	case Unfollow:
+		b.Unfollow(c.Friend)
+	case SetTag:
+		b.SetTag(c.Friend, c.Name)
+	case ClearTag:
+		b.ClearTag(c.Friend, c.Name)
+	case SetField:
+		if fields[c.Name] {
+			b.SetField(c.Friend, c.Name, c.Value.Any())
+		}
+	case UnsetField:
+		if fields[c.Name] {
+			b.UnsetField(c.Friend, c.Name)
+		}
+	case SetScore:
+		if scores[c.Name] {
+			b.SetScore(c.Friend, c.Name, c.Number)
+		}
+	case EnterStep:
+		b.SetScenarioStep(c.Friend, c.Name, int(c.Number))
+	case LeaveScenario:
+		b.LeaveScenario(c.Friend, c.Name)
+	case SetVariant:
+		b.SetVariant(c.Friend, c.Name, c.Text)
+	case ClearVariant:
+		b.ClearVariant(c.Friend, c.Name)
+	}
+}

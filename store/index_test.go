@@ -1,0 +1,177 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+var schema = segment.MustSchema(segment.SchemaConfig{
+	Fields: []segment.Field{
+		{Name: "age", Type: stepcast.FieldInt},
+		{Name: "area", Type: stepcast.FieldString},
+		{Name: "joined", Type: stepcast.FieldTime},
+	},
+	Scores: []string{"lead"},
+})
+
+var probes = []string{
+	`true`, `blocked`, `tag("a")`, `tag("b") && !tag("a")`, `age >= 30`, `area == "東京都"`, `has("area")`,
+	`score("lead") >= 5`, `in_scenario("trial")`, `scenario_step("trial") >= 2`, `variant("exp") == "B"`,
+	`clicked("url")`, `clicked("url", 3)`, `count("click", "url") >= 2`, `answered("q", "yes")`,
+	`joined < date("2026-11-20")`, `followed_days <= 3`,
+}
+
+// randomWrites makes one unit of work of random friends, changes and events.
+func randomWrites(t *testing.T, s store.Store, r *rand.Rand, now time.Time, nextEvent *int) {
+	t.Helper()
+	err := s.Update(context.Background(), "acct", func(tx store.Tx) error {
+		for range 20 {
+			f, created, err := tx.AddFriend(stepcast.UserID(fmt.Sprintf("U%d", r.IntN(150))))
+			if err != nil {
+				return err
+			}
+			id := f.ID
+			var cs []store.Change
+			if created || r.IntN(10) == 0 {
+				cs = append(cs, store.Change{Friend: id, Kind: store.Follow, At: now.Add(-time.Duration(r.IntN(240)) * time.Hour)})
+			}
+			switch r.IntN(12) {
+			case 0:
+				cs = append(cs, store.Change{Friend: id, Kind: store.Unfollow, At: now})
+			case 1:
+				cs = append(cs, store.Change{Friend: id, Kind: store.SetTag, Name: []string{"a", "b"}[r.IntN(2)]})
+			case 2:
+				cs = append(cs, store.Change{Friend: id, Kind: store.ClearTag, Name: []string{"a", "b"}[r.IntN(2)]})
+			case 3:
+				cs = append(cs, store.Change{Friend: id, Kind: store.SetField, Name: "age", Value: stepcast.IntValue(int64(18 + r.IntN(50)))})
+			case 4:
+				cs = append(cs, store.Change{Friend: id, Kind: store.SetField, Name: "area", Value: stepcast.StringValue([]string{"東京都", "大阪府"}[r.IntN(2)])})
+			case 5:
+				cs = append(cs, store.Change{Friend: id, Kind: store.UnsetField, Name: []string{"age", "area"}[r.IntN(2)]})
+			case 6:
+				cs = append(cs, store.Change{Friend: id, Kind: store.SetScore, Name: "lead", Number: int64(r.IntN(10))})
+			case 7:
+				cs = append(cs, store.Change{Friend: id, Kind: store.EnterStep, Name: "trial", Number: int64(r.IntN(4))})
+			case 8:
+				cs = append(cs, store.Change{Friend: id, Kind: store.LeaveScenario, Name: "trial"})
+			case 9:
+				cs = append(cs, store.Change{Friend: id, Kind: store.SetVariant, Name: "exp", Text: []string{"A", "B"}[r.IntN(2)]})
+			case 10:
+				cs = append(cs, store.Change{Friend: id, Kind: store.SetField, Name: "joined", Value: stepcast.TimeValue(now.Add(-time.Duration(r.IntN(400)) * time.Hour))})
+			default:
+				*nextEvent++
+				kind, name, value := "click", "url", ""
+				if r.IntN(2) == 0 {
+					kind, name, value = "answer", "q", []string{"yes", "no"}[r.IntN(2)]
+				}
+				if _, err := tx.AppendEvent(store.Event{ID: fmt.Sprintf("e%d", *nextEvent), Friend: id, Kind: kind, Name: name, Value: value,
+					At: now.Add(-time.Duration(r.IntN(120)) * time.Hour)}); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Apply(cs...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sameAudiences(t *testing.T, a, b *segment.Index, now time.Time, round int) {
+	t.Helper()
+	for _, src := range probes {
+		seg := segment.MustCompile(src, schema)
+		x, _ := seg.Eval(a, now)
+		y, _ := seg.Eval(b, now)
+		if !slices.Equal(x.ToArray(), y.ToArray()) {
+			t.Fatalf("round %d: %s differs between the caught-up index (%v) and a rebuild (%v)", round, src, x.ToArray(), y.ToArray())
+		}
+	}
+}
+
+// TestCatchUpEqualsRebuild: an index kept current by CatchUp, and a second
+// "engine" catching up from the same store, always answer like an index
+// rebuilt from a fresh snapshot.
+func TestCatchUpEqualsRebuild(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	r := rand.New(rand.NewPCG(5, 5))
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	events := 0
+	randomWrites(t, s, r, now, &events)
+
+	live := segment.NewIndex(schema)
+	cur, err := store.LoadIndex(ctx, s, "acct", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := segment.NewIndex(schema) // a second engine that starts empty
+	var otherCur store.Cursor
+	for round := range 30 {
+		randomWrites(t, s, r, now, &events)
+		if cur, err = store.CatchUp(ctx, s, "acct", live, cur); err != nil {
+			t.Fatal(err)
+		}
+		if otherCur, err = store.CatchUp(ctx, s, "acct", other, otherCur); err != nil {
+			t.Fatal(err)
+		}
+		rebuilt := segment.NewIndex(schema)
+		if _, err := store.LoadIndex(ctx, s, "acct", rebuilt); err != nil {
+			t.Fatal(err)
+		}
+		sameAudiences(t, live, rebuilt, now, round)
+		sameAudiences(t, other, rebuilt, now, round)
+	}
+	if cur != otherCur || cur.Changes == 0 || cur.Events == 0 {
+		t.Fatalf("cursors %+v and %+v", cur, otherCur)
+	}
+}
+
+func TestLoadIndexSkipsUndeclaredAndRefusesMismatched(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	err := s.Update(ctx, "acct", func(tx store.Tx) error {
+		f, _, _ := tx.AddFriend("U1")
+		_, err := tx.Apply(
+			store.Change{Friend: f.ID, Kind: store.Follow, At: time.Now()},
+			store.Change{Friend: f.ID, Kind: store.SetField, Name: "retired_field", Value: stepcast.IntValue(1)},
+			store.Change{Friend: f.ID, Kind: store.SetScore, Name: "retired_score", Number: 3},
+		)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := segment.NewIndex(schema)
+	if _, err := store.LoadIndex(ctx, s, "acct", ix); err != nil {
+		t.Fatalf("LoadIndex with undeclared names: %v", err)
+	}
+	if ix.Len() != 1 {
+		t.Fatalf("index has %d friends, want 1", ix.Len())
+	}
+	// A stored value that no longer fits its field's type is an error.
+	err = s.Update(ctx, "acct", func(tx store.Tx) error {
+		_, err := tx.Apply(store.Change{Friend: 1, Kind: store.SetField, Name: "age", Value: stepcast.StringValue("thirty")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.LoadIndex(ctx, s, "acct", segment.NewIndex(schema))
+	if !errors.Is(err, segment.ErrType) {
+		t.Fatalf("LoadIndex with a mismatched value = %v, want segment.ErrType", err)
+	}
+}
