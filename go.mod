@@ -5,6 +5,7 @@ go 1.26
 require (
 	github.com/RoaringBitmap/roaring/v2 v2.30.0
 	github.com/expr-lang/expr v1.17.8
+	go.etcd.io/bbolt v1.4.3
 )
 
 require (

@@ -1,6 +1,7 @@
 package stepcast
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -86,4 +87,79 @@ func (v Value) String() string {
 		return "<invalid>"
 	}
 	return fmt.Sprint(v.Any())
+}
+
+// valueJSON is the JSON form of a Value: {"type":"int","value":34}; times
+// are RFC 3339 strings with nanoseconds.
+type valueJSON struct {
+	Type  FieldType       `json:"type"`
+	Value json.RawMessage `json:"value"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (v Value) MarshalJSON() ([]byte, error) {
+	if !v.Valid() {
+		return nil, fmt.Errorf("stepcast: cannot encode an invalid Value")
+	}
+	typ := v.typ
+	if typ == FieldChoice {
+		typ = FieldString
+	}
+	var raw any = v.Any()
+	if typ == FieldTime {
+		raw = v.t.Format(time.RFC3339Nano)
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(valueJSON{Type: typ, Value: b})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	var j valueJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("stepcast: value: %w", err)
+	}
+	bad := func(err error) error { return fmt.Errorf("stepcast: %v value %s: %w", j.Type, j.Value, err) }
+	switch j.Type {
+	case FieldString, FieldChoice:
+		var s string
+		if err := json.Unmarshal(j.Value, &s); err != nil {
+			return bad(err)
+		}
+		*v = StringValue(s)
+	case FieldInt:
+		var n int64
+		if err := json.Unmarshal(j.Value, &n); err != nil {
+			return bad(err)
+		}
+		*v = IntValue(n)
+	case FieldFloat:
+		var f float64
+		if err := json.Unmarshal(j.Value, &f); err != nil {
+			return bad(err)
+		}
+		*v = FloatValue(f)
+	case FieldBool:
+		var x bool
+		if err := json.Unmarshal(j.Value, &x); err != nil {
+			return bad(err)
+		}
+		*v = BoolValue(x)
+	case FieldTime:
+		var s string
+		if err := json.Unmarshal(j.Value, &s); err != nil {
+			return bad(err)
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return bad(err)
+		}
+		*v = TimeValue(t)
+	default:
+		return fmt.Errorf("stepcast: value has no valid type: %s", b)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package stepcast_test
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -41,5 +42,29 @@ func TestValueRoundTrip(t *testing.T) {
 	}
 	if stepcast.IntValue(1).Equal(stepcast.FloatValue(1)) {
 		t.Fatal("values of different types are not equal")
+	}
+}
+
+func TestValueJSON(t *testing.T) {
+	at := time.Date(2026, 11, 28, 9, 30, 15, 0, time.UTC)
+	for _, v := range []stepcast.Value{stepcast.StringValue("青森"), stepcast.IntValue(-7), stepcast.FloatValue(0.25),
+		stepcast.BoolValue(true), stepcast.TimeValue(at)} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got stepcast.Value
+		if err := json.Unmarshal(b, &got); err != nil || !got.Equal(v) {
+			t.Fatalf("round trip of %s: %v, %v", b, got, err)
+		}
+	}
+	if _, err := json.Marshal(stepcast.Value{}); err == nil {
+		t.Fatal("encoding the zero Value succeeded")
+	}
+	for _, bad := range []string{`{"type":"int","value":"x"}`, `{"type":"color","value":1}`, `{"type":"time","value":"yesterday"}`, `[]`} {
+		var v stepcast.Value
+		if err := json.Unmarshal([]byte(bad), &v); err == nil {
+			t.Errorf("decoding %s succeeded", bad)
+		}
 	}
 }

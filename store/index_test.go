@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/boltstore"
 	"github.com/stepcast/stepcast/store/memstore"
 )
 
@@ -106,8 +108,25 @@ func sameAudiences(t *testing.T, a, b *segment.Index, now time.Time, round int) 
 // "engine" catching up from the same store, always answer like an index
 // rebuilt from a fresh snapshot.
 func TestCatchUpEqualsRebuild(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) store.Store{
+		"memstore":  func(*testing.T) store.Store { return memstore.New() },
+		"boltstore": func(t *testing.T) store.Store { return mustBolt(t) },
+	} {
+		t.Run(name, func(t *testing.T) { testCatchUp(t, open(t)) })
+	}
+}
+
+func mustBolt(t *testing.T) store.Store {
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func testCatchUp(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s := memstore.New()
 	r := rand.New(rand.NewPCG(5, 5))
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
 	events := 0

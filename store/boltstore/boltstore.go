@@ -1,0 +1,408 @@
+// Package boltstore keeps stepcast's data in one embedded bbolt file:
+// durable on every commit (bbolt syncs before Update returns), one writer at
+// a time, readers on consistent snapshots. It is the default store for a
+// host that runs one instance.
+//
+// # Layout
+//
+// A root bucket "stepcast" holds the key "format" (the on-disk format
+// version) and one bucket per account, which holds: "friends" (ID, 4 bytes
+// big-endian → JSON record), "users" (LINE userId → ID), "changes" (Seq, 8
+// bytes big-endian → JSON change), "events" (Seq → JSON event) and
+// "event-ids" (event ID → Seq). Friend IDs and both sequences come from
+// bbolt's per-bucket sequences, which roll back with the transaction, so
+// IDs stay dense.
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+)
+
+// FormatVersion is the on-disk format this package writes and reads.
+const FormatVersion = 1
+
+// ErrFormat is returned by Open for a file that is not a stepcast store, or
+// one written by a newer version of this package.
+var ErrFormat = errors.New("boltstore: unsupported file")
+
+var (
+	rootBucket = []byte("stepcast")
+	formatKey  = []byte("format")
+	friendsB   = []byte("friends")
+	usersB     = []byte("users")
+	changesB   = []byte("changes")
+	eventsB    = []byte("events")
+	eventIDsB  = []byte("event-ids")
+	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB}
+)
+
+// Store is a bbolt-backed store.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in the file at path. It waits
+// up to a second for another process's lock on the file.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if err := s.checkFormat(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) checkFormat() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(rootBucket)
+		if root == nil {
+			empty := true
+			tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return fmt.Errorf("%w: %s is a bbolt file of something else (no %q bucket)", ErrFormat, s.path, rootBucket)
+			}
+			root, err := tx.CreateBucket(rootBucket)
+			if err != nil {
+				return err
+			}
+			return root.Put(formatKey, []byte(strconv.Itoa(FormatVersion)))
+		}
+		v, err := strconv.Atoi(string(root.Get(formatKey)))
+		switch {
+		case err != nil:
+			return fmt.Errorf("%w: %s has no readable format version", ErrFormat, s.path)
+		case v > FormatVersion:
+			return fmt.Errorf("%w: %s is format %d; this version reads up to %d — upgrade stepcast", ErrFormat, s.path, v, FormatVersion)
+		}
+		return nil
+	})
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the file the store is in.
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) closedErr(err error) error {
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return store.ErrClosed
+	}
+	return err
+}
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, account store.AccountID, fn func(store.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: view %q: %w", account, err)
+	}
+	return s.closedErr(s.db.View(func(btx *bolt.Tx) error {
+		return fn(&tx{b: btx, account: account})
+	}))
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: update %q: %w", account, err)
+	}
+	return s.closedErr(s.db.Update(func(btx *bolt.Tx) error {
+		if err := fn(&tx{b: btx, account: account, writable: true}); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil { // canceled while running: roll back
+			return fmt.Errorf("boltstore: update %q: %w", account, err)
+		}
+		return nil
+	}))
+}
+
+type tx struct {
+	b        *bolt.Tx
+	account  store.AccountID
+	writable bool
+}
+
+// bucket returns the account's sub-bucket, creating the account's buckets
+// on first write; nil when reading an account that has none.
+func (t *tx) bucket(name []byte) (*bolt.Bucket, error) {
+	root := t.b.Bucket(rootBucket)
+	acct := root.Bucket([]byte(t.account))
+	if acct == nil {
+		if !t.writable {
+			return nil, nil
+		}
+		var err error
+		if acct, err = root.CreateBucket([]byte(t.account)); err != nil {
+			return nil, err
+		}
+		for _, n := range subBuckets {
+			if _, err := acct.CreateBucket(n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return acct.Bucket(name), nil
+}
+
+func u32(id stepcast.FriendID) []byte { return binary.BigEndian.AppendUint32(nil, uint32(id)) }
+func u64(n uint64) []byte             { return binary.BigEndian.AppendUint64(nil, n) }
+
+// changeRecord and eventRecord are the JSON forms (the Seq is the key).
+type changeRecord struct {
+	Friend stepcast.FriendID `json:"friend"`
+	Kind   store.ChangeKind  `json:"kind"`
+	Name   string            `json:"name,omitempty"`
+	Value  *stepcast.Value   `json:"value,omitempty"`
+	Number int64             `json:"number,omitempty"`
+	Text   string            `json:"text,omitempty"`
+	At     time.Time         `json:"at"`
+}
+
+type eventRecord struct {
+	ID     string            `json:"id"`
+	Friend stepcast.FriendID `json:"friend"`
+	Kind   string            `json:"kind"`
+	Name   string            `json:"name,omitempty"`
+	Value  string            `json:"value,omitempty"`
+	At     time.Time         `json:"at"`
+}
+
+func (t *tx) corrupt(what string, err error) error {
+	return fmt.Errorf("boltstore: account %q: %s: %w", t.account, what, err)
+}
+
+func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
+	b, err := t.bucket(friendsB)
+	if err != nil {
+		return store.Friend{}, err
+	}
+	var raw []byte
+	if b != nil {
+		raw = b.Get(u32(id))
+	}
+	if raw == nil {
+		return store.Friend{}, fmt.Errorf("boltstore: friend %d: %w", id, store.ErrNotFound)
+	}
+	var f store.Friend
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return store.Friend{}, t.corrupt(fmt.Sprintf("friend %d", id), err)
+	}
+	return f, nil
+}
+
+func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
+	b, err := t.bucket(usersB)
+	if err != nil {
+		return store.Friend{}, err
+	}
+	if b == nil || b.Get([]byte(user)) == nil {
+		return store.Friend{}, fmt.Errorf("boltstore: friend %q: %w", user, store.ErrNotFound)
+	}
+	return t.Friend(stepcast.FriendID(binary.BigEndian.Uint32(b.Get([]byte(user)))))
+}
+
+func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error) {
+	b, err := t.bucket(friendsB)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []store.Friend
+	c := b.Cursor()
+	for k, v := c.Seek(u32(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		var f store.Friend
+		if err := json.Unmarshal(v, &f); err != nil {
+			return nil, t.corrupt(fmt.Sprintf("friend %d", binary.BigEndian.Uint32(k)), err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
+	b, err := t.bucket(changesB)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []store.Change
+	c := b.Cursor()
+	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		var r changeRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, t.corrupt(fmt.Sprintf("change %d", binary.BigEndian.Uint64(k)), err)
+		}
+		ch := store.Change{Seq: binary.BigEndian.Uint64(k), Friend: r.Friend, Kind: r.Kind, Name: r.Name, Number: r.Number, Text: r.Text, At: r.At}
+		if r.Value != nil {
+			ch.Value = *r.Value
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+func (t *tx) LastSeq() (uint64, error) {
+	b, err := t.bucket(changesB)
+	if err != nil || b == nil {
+		return 0, err
+	}
+	return b.Sequence(), nil
+}
+
+func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
+	b, err := t.bucket(eventsB)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []store.Event
+	c := b.Cursor()
+	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		var r eventRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, t.corrupt(fmt.Sprintf("event %d", binary.BigEndian.Uint64(k)), err)
+		}
+		out = append(out, store.Event{Seq: binary.BigEndian.Uint64(k), ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, At: r.At})
+	}
+	return out, nil
+}
+
+func (t *tx) HasEvent(id string) (bool, error) {
+	b, err := t.bucket(eventIDsB)
+	if err != nil || b == nil {
+		return false, err
+	}
+	return b.Get([]byte(id)) != nil, nil
+}
+
+func (t *tx) putFriend(f store.Friend) error {
+	b, err := t.bucket(friendsB)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("boltstore: encode friend %d: %w", f.ID, err)
+	}
+	return b.Put(u32(f.ID), raw)
+}
+
+func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
+	if user == "" {
+		return store.Friend{}, false, fmt.Errorf("boltstore: add friend: %w: empty userId", store.ErrInvalid)
+	}
+	if f, err := t.FriendByUser(user); err == nil {
+		return f, false, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return store.Friend{}, false, err
+	}
+	friends, err := t.bucket(friendsB)
+	if err != nil {
+		return store.Friend{}, false, err
+	}
+	users, _ := t.bucket(usersB)
+	seq, err := friends.NextSequence()
+	if err != nil {
+		return store.Friend{}, false, err
+	}
+	f := store.Friend{ID: stepcast.FriendID(seq), User: user}
+	if err := t.putFriend(f); err != nil {
+		return store.Friend{}, false, err
+	}
+	return f, true, users.Put([]byte(user), u32(f.ID))
+}
+
+func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
+	// Validate and load every friend first: a refused call writes nothing.
+	friends := map[stepcast.FriendID]*store.Friend{}
+	for _, c := range changes {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if friends[c.Friend] == nil {
+			f, err := t.Friend(c.Friend)
+			if err != nil {
+				return nil, fmt.Errorf("boltstore: %v change: %w", c.Kind, err)
+			}
+			friends[c.Friend] = &f
+		}
+	}
+	b, err := t.bucket(changesB)
+	if err != nil {
+		return nil, err
+	}
+	seqs := make([]uint64, len(changes))
+	for i, c := range changes {
+		c.ApplyTo(friends[c.Friend])
+		seq, err := b.NextSequence()
+		if err != nil {
+			return nil, err
+		}
+		r := changeRecord{Friend: c.Friend, Kind: c.Kind, Name: c.Name, Number: c.Number, Text: c.Text, At: c.At.UTC().Truncate(time.Microsecond)}
+		if c.Value.Valid() {
+			r.Value = &c.Value
+		}
+		raw, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("boltstore: encode change: %w", err)
+		}
+		if err := b.Put(u64(seq), raw); err != nil {
+			return nil, err
+		}
+		seqs[i] = seq
+	}
+	for _, f := range friends {
+		if err := t.putFriend(*f); err != nil {
+			return nil, err
+		}
+	}
+	return seqs, nil
+}
+
+func (t *tx) AppendEvent(e store.Event) (uint64, error) {
+	if err := e.Validate(); err != nil {
+		return 0, err
+	}
+	if seen, err := t.HasEvent(e.ID); err != nil || seen {
+		if err == nil {
+			err = fmt.Errorf("boltstore: event %q: %w", e.ID, store.ErrDuplicate)
+		}
+		return 0, err
+	}
+	if _, err := t.Friend(e.Friend); err != nil {
+		return 0, fmt.Errorf("boltstore: event %q: %w", e.ID, err)
+	}
+	b, err := t.bucket(eventsB)
+	if err != nil {
+		return 0, err
+	}
+	ids, _ := t.bucket(eventIDsB)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	raw, err := json.Marshal(eventRecord{ID: e.ID, Friend: e.Friend, Kind: e.Kind, Name: e.Name, Value: e.Value, At: e.At.UTC().Truncate(time.Microsecond)})
+	if err != nil {
+		return 0, err
+	}
+	if err := b.Put(u64(seq), raw); err != nil {
+		return 0, err
+	}
+	return seq, ids.Put([]byte(e.ID), u64(seq))
+}
