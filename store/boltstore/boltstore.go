@@ -166,26 +166,6 @@ func (t *tx) bucket(name []byte) (*bolt.Bucket, error) {
 func u32(id stepcast.FriendID) []byte { return binary.BigEndian.AppendUint32(nil, uint32(id)) }
 func u64(n uint64) []byte             { return binary.BigEndian.AppendUint64(nil, n) }
 
-// changeRecord and eventRecord are the JSON forms (the Seq is the key).
-type changeRecord struct {
-	Friend stepcast.FriendID `json:"friend"`
-	Kind   store.ChangeKind  `json:"kind"`
-	Name   string            `json:"name,omitempty"`
-	Value  *stepcast.Value   `json:"value,omitempty"`
-	Number int64             `json:"number,omitempty"`
-	Text   string            `json:"text,omitempty"`
-	At     time.Time         `json:"at"`
-}
-
-type eventRecord struct {
-	ID     string            `json:"id"`
-	Friend stepcast.FriendID `json:"friend"`
-	Kind   string            `json:"kind"`
-	Name   string            `json:"name,omitempty"`
-	Value  string            `json:"value,omitempty"`
-	At     time.Time         `json:"at"`
-}
-
 func (t *tx) corrupt(what string, err error) error {
 	return fmt.Errorf("boltstore: account %q: %s: %w", t.account, what, err)
 }
@@ -245,13 +225,9 @@ func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
 	var out []store.Change
 	c := b.Cursor()
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		var r changeRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, t.corrupt(fmt.Sprintf("change %d", binary.BigEndian.Uint64(k)), err)
-		}
-		ch := store.Change{Seq: binary.BigEndian.Uint64(k), Friend: r.Friend, Kind: r.Kind, Name: r.Name, Number: r.Number, Text: r.Text, At: r.At}
-		if r.Value != nil {
-			ch.Value = *r.Value
+		ch, err := store.UnmarshalChange(binary.BigEndian.Uint64(k), v)
+		if err != nil {
+			return nil, t.corrupt("decode", err)
 		}
 		out = append(out, ch)
 	}
@@ -274,11 +250,11 @@ func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
 	var out []store.Event
 	c := b.Cursor()
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		var r eventRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, t.corrupt(fmt.Sprintf("event %d", binary.BigEndian.Uint64(k)), err)
+		e, err := store.UnmarshalEvent(binary.BigEndian.Uint64(k), v)
+		if err != nil {
+			return nil, t.corrupt("decode", err)
 		}
-		out = append(out, store.Event{Seq: binary.BigEndian.Uint64(k), ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, At: r.At})
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -354,11 +330,7 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := changeRecord{Friend: c.Friend, Kind: c.Kind, Name: c.Name, Number: c.Number, Text: c.Text, At: c.At.UTC().Truncate(time.Microsecond)}
-		if c.Value.Valid() {
-			r.Value = &c.Value
-		}
-		raw, err := json.Marshal(r)
+		raw, err := store.MarshalChange(c)
 		if err != nil {
 			return nil, fmt.Errorf("boltstore: encode change: %w", err)
 		}
@@ -397,7 +369,7 @@ func (t *tx) AppendEvent(e store.Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	raw, err := json.Marshal(eventRecord{ID: e.ID, Friend: e.Friend, Kind: e.Kind, Name: e.Name, Value: e.Value, At: e.At.UTC().Truncate(time.Microsecond)})
+	raw, err := store.MarshalEvent(e)
 	if err != nil {
 		return 0, err
 	}

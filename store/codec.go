@@ -1,0 +1,68 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/stepcast/stepcast"
+)
+
+// The JSON forms of records, shared by the backends that store JSON (and
+// the seed of the export format). A Friend encodes as itself.
+
+type changeJSON struct {
+	Friend stepcast.FriendID `json:"friend"`
+	Kind   ChangeKind        `json:"kind"`
+	Name   string            `json:"name,omitempty"`
+	Value  *stepcast.Value   `json:"value,omitempty"`
+	Number int64             `json:"number,omitempty"`
+	Text   string            `json:"text,omitempty"`
+	At     time.Time         `json:"at"`
+}
+
+type eventJSON struct {
+	ID     string            `json:"id"`
+	Friend stepcast.FriendID `json:"friend"`
+	Kind   string            `json:"kind"`
+	Name   string            `json:"name,omitempty"`
+	Value  string            `json:"value,omitempty"`
+	At     time.Time         `json:"at"`
+}
+
+// MarshalChange encodes c without its Seq (backends key records by it),
+// with its time in UTC to the microsecond.
+func MarshalChange(c Change) ([]byte, error) {
+	r := changeJSON{Friend: c.Friend, Kind: c.Kind, Name: c.Name, Number: c.Number, Text: c.Text, At: c.At.UTC().Truncate(time.Microsecond)}
+	if c.Value.Valid() {
+		r.Value = &c.Value
+	}
+	return json.Marshal(r)
+}
+
+// UnmarshalChange decodes a change stored under seq.
+func UnmarshalChange(seq uint64, b []byte) (Change, error) {
+	var r changeJSON
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Change{}, fmt.Errorf("store: change %d: %w", seq, err)
+	}
+	c := Change{Seq: seq, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Number: r.Number, Text: r.Text, At: r.At}
+	if r.Value != nil {
+		c.Value = *r.Value
+	}
+	return c, nil
+}
+
+// MarshalEvent encodes e without its Seq.
+func MarshalEvent(e Event) ([]byte, error) {
+	return json.Marshal(eventJSON{ID: e.ID, Friend: e.Friend, Kind: e.Kind, Name: e.Name, Value: e.Value, At: e.At.UTC().Truncate(time.Microsecond)})
+}
+
+// UnmarshalEvent decodes an event stored under seq.
+func UnmarshalEvent(seq uint64, b []byte) (Event, error) {
+	var r eventJSON
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Event{}, fmt.Errorf("store: event %d: %w", seq, err)
+	}
+	return Event{Seq: seq, ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, At: r.At}, nil
+}
