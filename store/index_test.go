@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/boltstore"
 	"github.com/stepcast/stepcast/store/memstore"
+	"github.com/stepcast/stepcast/store/pgstore"
 )
 
 var schema = segment.MustSchema(segment.SchemaConfig{
@@ -36,7 +41,13 @@ var probes = []string{
 // randomWrites makes one unit of work of random friends, changes and events.
 func randomWrites(t *testing.T, s store.Store, r *rand.Rand, now time.Time, nextEvent *int) {
 	t.Helper()
-	err := s.Update(context.Background(), "acct", func(tx store.Tx) error {
+	if err := tryRandomWrites(s, r, now, nextEvent); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tryRandomWrites(s store.Store, r *rand.Rand, now time.Time, nextEvent *int) error {
+	return s.Update(context.Background(), "acct", func(tx store.Tx) error {
 		for range 20 {
 			f, created, err := tx.AddFriend(stepcast.UserID(fmt.Sprintf("U%d", r.IntN(150))))
 			if err != nil {
@@ -87,9 +98,6 @@ func randomWrites(t *testing.T, s store.Store, r *rand.Rand, now time.Time, next
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func sameAudiences(t *testing.T, a, b *segment.Index, now time.Time, round int) {
@@ -111,8 +119,83 @@ func TestCatchUpEqualsRebuild(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) store.Store{
 		"memstore":  func(*testing.T) store.Store { return memstore.New() },
 		"boltstore": func(t *testing.T) store.Store { return mustBolt(t) },
+		"pgstore":   func(t *testing.T) store.Store { return mustPG(t, "") },
 	} {
 		t.Run(name, func(t *testing.T) { testCatchUp(t, open(t)) })
+	}
+}
+
+// mustPG opens a PostgreSQL store on schema (a fresh one when empty), or
+// skips when STEPCAST_POSTGRES_DSN is unset.
+func mustPG(t *testing.T, schema string) *pgstore.Store {
+	dsn := os.Getenv("STEPCAST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("STEPCAST_POSTGRES_DSN is not set; skipping the PostgreSQL tests")
+	}
+	if schema == "" {
+		schema = fmt.Sprintf("stepcast_test_%d", rand.Uint64())
+		t.Cleanup(func() {
+			conn, err := pgx.Connect(context.Background(), dsn)
+			if err == nil {
+				conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+				conn.Close(context.Background())
+			}
+		})
+	}
+	s, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestTwoEnginesOnPostgreSQLConverge: two store instances on one database
+// (as two engine processes would hold) write concurrently; the index each
+// keeps by catching up ends equal to a rebuild.
+func TestTwoEnginesOnPostgreSQLConverge(t *testing.T) {
+	ctx := context.Background()
+	a := mustPG(t, "")
+	b := mustPG(t, a.Schema())
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	ixA, ixB := segment.NewIndex(schema), segment.NewIndex(schema)
+	var curA, curB store.Cursor
+	var wg sync.WaitGroup
+	var eventsA, eventsB int
+	eventsB = 1_000_000 // distinct event IDs per writer
+	for w, s := range []store.Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 9))
+			next := &eventsA
+			if w == 1 {
+				next = &eventsB
+			}
+			for range 10 {
+				if err := tryRandomWrites(s, r, now, next); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var err error
+	if curA, err = store.CatchUp(ctx, a, "acct", ixA, curA); err != nil {
+		t.Fatal(err)
+	}
+	if curB, err = store.CatchUp(ctx, b, "acct", ixB, curB); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := segment.NewIndex(schema)
+	if _, err := store.LoadIndex(ctx, a, "acct", rebuilt); err != nil {
+		t.Fatal(err)
+	}
+	sameAudiences(t, ixA, rebuilt, now, 0)
+	sameAudiences(t, ixB, rebuilt, now, 0)
+	if curA != curB || curA.Changes == 0 {
+		t.Fatalf("cursors %+v and %+v", curA, curB)
 	}
 }
 

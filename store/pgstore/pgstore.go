@@ -1,0 +1,440 @@
+// Package pgstore keeps stepcast's data in PostgreSQL, for hosts that run
+// several engine instances on one database. Writers to one account are
+// serialized by a row lock on the account, so friend IDs stay dense and the
+// change log has no gaps; readers get repeatable-read snapshots. Timestamps
+// are written from Go (never SQL now()), so the injected clock governs what
+// is stored.
+//
+// The schema is created and upgraded by versioned migrations embedded in
+// the package, under an advisory lock; a database at a newer version than
+// this package knows is refused.
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrSchemaVersion is returned by Open for a database whose stepcast schema
+// is newer than this package.
+var ErrSchemaVersion = errors.New("pgstore: database schema is newer than this version of stepcast")
+
+// migrationLock is the advisory lock key held while migrating.
+const migrationLock = 0x5732ca57
+
+// Options configure Open. The zero value uses the connection's search_path.
+type Options struct {
+	// Schema is the PostgreSQL schema the tables live in; it is created
+	// if missing and set as every connection's search_path.
+	Schema string
+}
+
+// Store is a PostgreSQL store.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string
+	closed atomic.Bool
+}
+
+// Schema returns the schema given in Options ("" for the search_path).
+func (s *Store) Schema() string { return s.schema }
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at dsn and migrates its schema.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: parse DSN: %w", err)
+	}
+	if opts.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	s := &Store{pool: pool, schema: opts.Schema}
+	if opts.Schema != "" {
+		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{opts.Schema}.Sanitize()); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("pgstore: create schema %q: %w", opts.Schema, err)
+		}
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: migration %s has no version prefix", e.Name())
+		}
+		b, err := migrations.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// SchemaVersion is the schema version this package migrates to.
+func SchemaVersion() int {
+	ms, _ := loadMigrations()
+	return ms[len(ms)-1].version
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		return fmt.Errorf("pgstore: migrate: lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
+	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS stepcast_schema (version integer NOT NULL)"); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	var current int
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM stepcast_schema").Scan(&current); err != nil {
+		return fmt.Errorf("pgstore: migrate: read version: %w", err)
+	}
+	latest := ms[len(ms)-1].version
+	if current > latest {
+		return fmt.Errorf("%w: the database is at version %d, this package knows up to %d", ErrSchemaVersion, current, latest)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO stepcast_schema (version) VALUES ($1)", m.version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("pgstore: migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	if s.closed.CompareAndSwap(false, true) {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, account store.AccountID, fn func(store.ReadTx) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: view %q: %w", account, err)
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("pgstore: view %q: %w", account, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	t := &ptx{ctx: ctx, tx: tx, account: string(account)}
+	err = tx.QueryRow(ctx, "SELECT last_friend, last_change, last_event FROM stepcast_accounts WHERE account = $1", account).
+		Scan(&t.lastFriend, &t.lastChange, &t.lastEvent)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("pgstore: view %q: %w", account, err)
+	}
+	return fn(t)
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(store.Tx) error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: update %q: %w", account, err)
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return fmt.Errorf("pgstore: update %q: %w", account, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "INSERT INTO stepcast_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING", account); err != nil {
+		return fmt.Errorf("pgstore: update %q: %w", account, err)
+	}
+	t := &ptx{ctx: ctx, tx: tx, account: string(account), writable: true}
+	// The row lock serializes this account's writers: IDs and sequences
+	// are read and advanced under it.
+	err = tx.QueryRow(ctx, "SELECT last_friend, last_change, last_event FROM stepcast_accounts WHERE account = $1 FOR UPDATE", account).
+		Scan(&t.lastFriend, &t.lastChange, &t.lastEvent)
+	if err != nil {
+		return fmt.Errorf("pgstore: update %q: lock account: %w", account, err)
+	}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: update %q: %w", account, err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE stepcast_accounts SET last_friend = $2, last_change = $3, last_event = $4 WHERE account = $1",
+		account, t.lastFriend, t.lastChange, t.lastEvent); err != nil {
+		return fmt.Errorf("pgstore: update %q: %w", account, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgstore: commit %q: %w", account, err)
+	}
+	return nil
+}
+
+type ptx struct {
+	ctx                               context.Context
+	tx                                pgx.Tx
+	account                           string
+	writable                          bool
+	lastFriend, lastChange, lastEvent int64
+}
+
+func (t *ptx) fail(what string, err error) error {
+	return fmt.Errorf("pgstore: account %q: %s: %w", t.account, what, err)
+}
+
+func (t *ptx) friendWhere(cond string, arg any) (store.Friend, error) {
+	var raw []byte
+	err := t.tx.QueryRow(t.ctx, "SELECT record FROM stepcast_friends WHERE account = $1 AND "+cond, t.account, arg).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Friend{}, fmt.Errorf("pgstore: friend %v: %w", arg, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Friend{}, t.fail(fmt.Sprintf("friend %v", arg), err)
+	}
+	var f store.Friend
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return store.Friend{}, t.fail(fmt.Sprintf("decode friend %v", arg), err)
+	}
+	return f, nil
+}
+
+func (t *ptx) Friend(id stepcast.FriendID) (store.Friend, error) {
+	return t.friendWhere("id = $2", int64(id))
+}
+
+func (t *ptx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
+	return t.friendWhere("user_id = $2", string(user))
+}
+
+func (t *ptx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT record FROM stepcast_friends WHERE account = $1 AND id > $2 ORDER BY id LIMIT $3", t.account, int64(after), limit)
+	if err != nil {
+		return nil, t.fail("friends", err)
+	}
+	defer rows.Close()
+	var out []store.Friend
+	for rows.Next() {
+		var raw []byte
+		var f store.Friend
+		if err := rows.Scan(&raw); err != nil {
+			return nil, t.fail("friends", err)
+		}
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return nil, t.fail("decode friend", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+func (t *ptx) Changes(after uint64, limit int) ([]store.Change, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT seq, record FROM stepcast_changes WHERE account = $1 AND seq > $2 ORDER BY seq LIMIT $3", t.account, int64(after), limit)
+	if err != nil {
+		return nil, t.fail("changes", err)
+	}
+	defer rows.Close()
+	var out []store.Change
+	for rows.Next() {
+		var seq int64
+		var raw []byte
+		if err := rows.Scan(&seq, &raw); err != nil {
+			return nil, t.fail("changes", err)
+		}
+		c, err := store.UnmarshalChange(uint64(seq), raw)
+		if err != nil {
+			return nil, t.fail("decode", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (t *ptx) LastSeq() (uint64, error) { return uint64(t.lastChange), nil }
+
+func (t *ptx) Events(after uint64, limit int) ([]store.Event, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT seq, record FROM stepcast_events WHERE account = $1 AND seq > $2 ORDER BY seq LIMIT $3", t.account, int64(after), limit)
+	if err != nil {
+		return nil, t.fail("events", err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var seq int64
+		var raw []byte
+		if err := rows.Scan(&seq, &raw); err != nil {
+			return nil, t.fail("events", err)
+		}
+		e, err := store.UnmarshalEvent(uint64(seq), raw)
+		if err != nil {
+			return nil, t.fail("decode", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (t *ptx) HasEvent(id string) (bool, error) {
+	var ok bool
+	err := t.tx.QueryRow(t.ctx, "SELECT EXISTS (SELECT 1 FROM stepcast_events WHERE account = $1 AND event_id = $2)", t.account, id).Scan(&ok)
+	if err != nil {
+		return false, t.fail("event", err)
+	}
+	return ok, nil
+}
+
+func (t *ptx) putFriend(f store.Friend, insert bool) error {
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return t.fail(fmt.Sprintf("encode friend %d", f.ID), err)
+	}
+	if insert {
+		_, err = t.tx.Exec(t.ctx, "INSERT INTO stepcast_friends (account, id, user_id, record) VALUES ($1, $2, $3, $4)", t.account, int64(f.ID), string(f.User), raw)
+	} else {
+		_, err = t.tx.Exec(t.ctx, "UPDATE stepcast_friends SET record = $3 WHERE account = $1 AND id = $2", t.account, int64(f.ID), raw)
+	}
+	if err != nil {
+		return t.fail(fmt.Sprintf("write friend %d", f.ID), err)
+	}
+	return nil
+}
+
+func (t *ptx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
+	if user == "" {
+		return store.Friend{}, false, fmt.Errorf("pgstore: add friend: %w: empty userId", store.ErrInvalid)
+	}
+	f, err := t.FriendByUser(user)
+	if err == nil {
+		return f, false, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return store.Friend{}, false, err
+	}
+	t.lastFriend++
+	f = store.Friend{ID: stepcast.FriendID(t.lastFriend), User: user}
+	if err := t.putFriend(f, true); err != nil {
+		return store.Friend{}, false, err
+	}
+	return f, true, nil
+}
+
+func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
+	friends := map[stepcast.FriendID]*store.Friend{}
+	for _, c := range changes {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if friends[c.Friend] == nil {
+			f, err := t.Friend(c.Friend)
+			if err != nil {
+				return nil, fmt.Errorf("pgstore: %v change: %w", c.Kind, err)
+			}
+			friends[c.Friend] = &f
+		}
+	}
+	seqs := make([]uint64, len(changes))
+	batch := &pgx.Batch{}
+	for i, c := range changes {
+		c.ApplyTo(friends[c.Friend])
+		raw, err := store.MarshalChange(c)
+		if err != nil {
+			return nil, t.fail("encode change", err)
+		}
+		t.lastChange++
+		seqs[i] = uint64(t.lastChange)
+		batch.Queue("INSERT INTO stepcast_changes (account, seq, record) VALUES ($1, $2, $3)", t.account, t.lastChange, raw)
+	}
+	if err := t.tx.SendBatch(t.ctx, batch).Close(); err != nil {
+		return nil, t.fail("write changes", err)
+	}
+	for _, f := range friends {
+		if err := t.putFriend(*f, false); err != nil {
+			return nil, err
+		}
+	}
+	return seqs, nil
+}
+
+func (t *ptx) AppendEvent(e store.Event) (uint64, error) {
+	if err := e.Validate(); err != nil {
+		return 0, err
+	}
+	if seen, err := t.HasEvent(e.ID); err != nil || seen {
+		if err == nil {
+			err = fmt.Errorf("pgstore: event %q: %w", e.ID, store.ErrDuplicate)
+		}
+		return 0, err
+	}
+	if _, err := t.Friend(e.Friend); err != nil {
+		return 0, fmt.Errorf("pgstore: event %q: %w", e.ID, err)
+	}
+	raw, err := store.MarshalEvent(e)
+	if err != nil {
+		return 0, t.fail("encode event", err)
+	}
+	t.lastEvent++
+	if _, err := t.tx.Exec(t.ctx, "INSERT INTO stepcast_events (account, seq, event_id, record) VALUES ($1, $2, $3, $4)", t.account, t.lastEvent, e.ID, raw); err != nil {
+		return 0, t.fail("write event", err)
+	}
+	return uint64(t.lastEvent), nil
+}
