@@ -82,18 +82,18 @@ type Tx interface {
 
 // Friend is a friend's record. Slices and maps belong to the holder.
 type Friend struct {
-	ID           stepcast.FriendID
-	User         stepcast.UserID
-	DisplayName  string
-	TimeZone     string // IANA name; empty means the account's
-	Following    bool
-	FollowedAt   time.Time // the last follow (or unblock)
-	UnfollowedAt time.Time
-	Tags         []string // sorted
-	Fields       map[string]stepcast.Value
-	Scores       map[string]int64
-	Scenarios    map[string]int // scenario -> current step, for friends in it
-	Variants     map[string]string
+	ID           stepcast.FriendID         `json:"id"`
+	User         stepcast.UserID           `json:"user"`
+	DisplayName  string                    `json:"display_name,omitempty"`
+	TimeZone     string                    `json:"time_zone,omitempty"` // IANA name; empty means the account's
+	Following    bool                      `json:"following"`
+	FollowedAt   time.Time                 `json:"followed_at"` // the last follow (or unblock)
+	UnfollowedAt time.Time                 `json:"unfollowed_at"`
+	Tags         []string                  `json:"tags,omitempty"` // sorted
+	Fields       map[string]stepcast.Value `json:"fields,omitempty"`
+	Scores       map[string]int64          `json:"scores,omitempty"`
+	Scenarios    map[string]int            `json:"scenarios,omitempty"` // scenario -> current step, for friends in it
+	Variants     map[string]string         `json:"variants,omitempty"`
 }
 
 // Clone returns a deep copy of f.
@@ -267,4 +267,23 @@ func (e Event) Validate() error {
 		return fmt.Errorf("%w: event %q has no time", ErrInvalid, e.ID)
 	}
 	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler: the kind's name.
+func (k ChangeKind) MarshalText() ([]byte, error) {
+	if k < Follow || k > ClearVariant {
+		return nil, fmt.Errorf("%w: change kind %d", ErrInvalid, uint8(k))
+	}
+	return []byte(kindNames[k]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (k *ChangeKind) UnmarshalText(b []byte) error {
+	for i, name := range kindNames {
+		if name != "" && name == string(b) {
+			*k = ChangeKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: unknown change kind %q", ErrInvalid, b)
 }
