@@ -29,6 +29,7 @@ var (
 
 // Store is a backend. Implementations are safe for concurrent use.
 type Store interface {
+	Timers
 	// View runs fn in a read-only transaction on account: a consistent
 	// snapshot. Values returned by the transaction belong to the caller.
 	View(ctx context.Context, account AccountID, fn func(ReadTx) error) error
@@ -61,6 +62,10 @@ type ReadTx interface {
 	Events(after uint64, limit int) ([]Event, error)
 	// HasEvent reports whether an event with this ID was recorded.
 	HasEvent(id string) (bool, error)
+	// Timer returns the friend's timer with key, or ErrNotFound.
+	Timer(friend stepcast.FriendID, key string) (Timer, error)
+	// FriendTimers returns the friend's timers ordered by key.
+	FriendTimers(friend stepcast.FriendID) ([]Timer, error)
 }
 
 // Tx reads and writes one account's data within a unit of work.
@@ -78,6 +83,13 @@ type Tx interface {
 	// AppendEvent records e, assigning it the next event Seq. An ID seen
 	// before is ErrDuplicate: the caller skips the event.
 	AppendEvent(e Event) (uint64, error)
+	// PutTimer creates or replaces the timer (t.Friend, t.Key). t.Version
+	// must be the version the caller read, 0 to create; otherwise
+	// ErrConflict. Writing releases any lease. It returns the new version.
+	PutTimer(t Timer) (uint64, error)
+	// DeleteTimer removes a timer at the version the caller read:
+	// ErrConflict if it changed since, ErrNotFound if it is gone.
+	DeleteTimer(friend stepcast.FriendID, key string, version uint64) error
 }
 
 // Friend is a friend's record. Slices and maps belong to the holder.

@@ -8,6 +8,9 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -25,7 +28,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+type timerKey struct {
+	friend stepcast.FriendID
+	key    string
+}
+
 type account struct {
+	timers   map[timerKey]store.Timer
 	friends  []store.Friend // friends[i] has ID i+1
 	byUser   map[stepcast.UserID]stepcast.FriendID
 	changes  []store.Change // changes[i] has Seq i+1
@@ -81,9 +90,10 @@ func (s *Store) Close() error {
 func (s *Store) begin(acct store.AccountID) *tx {
 	a := s.accounts[acct]
 	if a == nil {
-		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}}
+		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, timers: map[timerKey]store.Timer{}}
 	}
-	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{}, newEventIDs: map[string]bool{}}
+	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{},
+		newEventIDs: map[string]bool{}, timers: map[timerKey]*store.Timer{}}
 }
 
 func (s *Store) commit(acct store.AccountID, t *tx) {
@@ -101,6 +111,54 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 	for id := range t.newEventIDs {
 		a.eventIDs[id] = true
 	}
+	for k, tm := range t.timers {
+		if tm == nil {
+			delete(a.timers, k)
+		} else {
+			a.timers[k] = *tm
+		}
+	}
+}
+
+// Lease implements store.Timers. It scans the account's timers: fine for
+// the reference store, not for millions.
+func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: lease %q: %w", acct, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	a := s.accounts[acct]
+	if a == nil {
+		return nil, nil
+	}
+	var due []timerKey
+	for k, t := range a.timers {
+		if !t.Due.After(now) && (t.LeasedBy == "" || !t.LeaseUntil.After(now)) {
+			due = append(due, k)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool {
+		ti, tj := a.timers[due[i]], a.timers[due[j]]
+		if !ti.Due.Equal(tj.Due) {
+			return ti.Due.Before(tj.Due)
+		}
+		if due[i].friend != due[j].friend {
+			return due[i].friend < due[j].friend
+		}
+		return due[i].key < due[j].key
+	})
+	var out []store.Timer
+	for _, k := range due[:min(limit, len(due))] {
+		t := a.timers[k]
+		t.LeasedBy, t.LeaseUntil = holder, now.Add(ttl).UTC().Truncate(time.Microsecond)
+		a.timers[k] = t
+		out = append(out, t.Clone())
+	}
+	return out, nil
 }
 
 // tx sees the account as committed plus its own writes, which it keeps
@@ -113,6 +171,7 @@ type tx struct {
 	changes     []store.Change
 	events      []store.Event
 	newEventIDs map[string]bool
+	timers      map[timerKey]*store.Timer // written timers; nil deletes
 }
 
 func (t *tx) count() int { return len(t.a.friends) + len(t.added) }
@@ -248,4 +307,76 @@ func (t *tx) AppendEvent(e store.Event) (uint64, error) {
 	t.events = append(t.events, e)
 	t.newEventIDs[e.ID] = true
 	return e.Seq, nil
+}
+
+func (t *tx) timer(k timerKey) (store.Timer, bool) {
+	if tm, ok := t.timers[k]; ok {
+		if tm == nil {
+			return store.Timer{}, false
+		}
+		return *tm, true
+	}
+	tm, ok := t.a.timers[k]
+	return tm, ok
+}
+
+func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
+	if tm, ok := t.timer(timerKey{friend, key}); ok {
+		return tm.Clone(), nil
+	}
+	return store.Timer{}, fmt.Errorf("memstore: timer %d/%q: %w", friend, key, store.ErrNotFound)
+}
+
+func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
+	keys := map[string]bool{}
+	for k := range t.a.timers {
+		if k.friend == friend {
+			keys[k.key] = true
+		}
+	}
+	for k := range t.timers {
+		if k.friend == friend {
+			keys[k.key] = true
+		}
+	}
+	var out []store.Timer
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if tm, ok := t.timer(timerKey{friend, k}); ok {
+			out = append(out, tm.Clone())
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
+	if err := store.ValidateTimer(tm); err != nil {
+		return 0, err
+	}
+	if t.get(tm.Friend) == nil {
+		return 0, fmt.Errorf("memstore: timer of friend %d: %w", tm.Friend, store.ErrNotFound)
+	}
+	k := timerKey{tm.Friend, tm.Key}
+	cur, ok := t.timer(k)
+	if (ok && cur.Version != tm.Version) || (!ok && tm.Version != 0) {
+		return 0, fmt.Errorf("memstore: timer %d/%q at version %d: %w", tm.Friend, tm.Key, tm.Version, store.ErrConflict)
+	}
+	tm = tm.Clone()
+	tm.Version++
+	tm.Due = tm.Due.UTC().Truncate(time.Microsecond)
+	tm.LeasedBy, tm.LeaseUntil = "", time.Time{}
+	t.timers[k] = &tm
+	return tm.Version, nil
+}
+
+func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
+	k := timerKey{friend, key}
+	cur, ok := t.timer(k)
+	if !ok {
+		return fmt.Errorf("memstore: timer %d/%q: %w", friend, key, store.ErrNotFound)
+	}
+	if cur.Version != version {
+		return fmt.Errorf("memstore: timer %d/%q at version %d: %w", friend, key, version, store.ErrConflict)
+	}
+	t.timers[k] = nil
+	return nil
 }

@@ -21,8 +21,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stepcast/stepcast"
@@ -437,4 +439,133 @@ func (t *ptx) AppendEvent(e store.Event) (uint64, error) {
 		return 0, t.fail("write event", err)
 	}
 	return uint64(t.lastEvent), nil
+}
+
+const timerColumns = "friend, key, due, state, version, leased_by, lease_until"
+
+func scanTimer(row pgx.Row) (store.Timer, error) {
+	var tm store.Timer
+	var friend, version int64
+	var until *time.Time
+	if err := row.Scan(&friend, &tm.Key, &tm.Due, &tm.State, &version, &tm.LeasedBy, &until); err != nil {
+		return store.Timer{}, err
+	}
+	tm.Friend, tm.Version, tm.Due = stepcast.FriendID(friend), uint64(version), tm.Due.UTC()
+	if until != nil {
+		tm.LeaseUntil = until.UTC()
+	}
+	return tm, nil
+}
+
+func (t *ptx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
+	tm, err := scanTimer(t.tx.QueryRow(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3", t.account, int64(friend), key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Timer{}, fmt.Errorf("pgstore: timer %d/%q: %w", friend, key, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Timer{}, t.fail("timer", err)
+	}
+	return tm, nil
+}
+
+func (t *ptx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 ORDER BY key", t.account, int64(friend))
+	if err != nil {
+		return nil, t.fail("timers", err)
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		tm, err := scanTimer(rows)
+		if err != nil {
+			return nil, t.fail("timers", err)
+		}
+		out = append(out, tm)
+	}
+	return out, rows.Err()
+}
+
+func (t *ptx) PutTimer(tm store.Timer) (uint64, error) {
+	if err := store.ValidateTimer(tm); err != nil {
+		return 0, err
+	}
+	if _, err := t.Friend(tm.Friend); err != nil {
+		return 0, fmt.Errorf("pgstore: timer: %w", err)
+	}
+	due := tm.Due.UTC().Truncate(time.Microsecond)
+	var tag pgconn.CommandTag
+	var err error
+	if tm.Version == 0 {
+		tag, err = t.tx.Exec(t.ctx, `INSERT INTO stepcast_timers (account, friend, key, due, state, version) VALUES ($1, $2, $3, $4, $5, 1)
+			ON CONFLICT DO NOTHING`, t.account, int64(tm.Friend), tm.Key, due, tm.State)
+	} else {
+		tag, err = t.tx.Exec(t.ctx, `UPDATE stepcast_timers SET due = $4, state = $5, version = version + 1, leased_by = '', lease_until = NULL
+			WHERE account = $1 AND friend = $2 AND key = $3 AND version = $6`, t.account, int64(tm.Friend), tm.Key, due, tm.State, int64(tm.Version))
+	}
+	if err != nil {
+		return 0, t.fail("write timer", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return 0, fmt.Errorf("pgstore: timer %d/%q at version %d: %w", tm.Friend, tm.Key, tm.Version, store.ErrConflict)
+	}
+	return tm.Version + 1, nil
+}
+
+func (t *ptx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
+	tag, err := t.tx.Exec(t.ctx, "DELETE FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3 AND version = $4", t.account, int64(friend), key, int64(version))
+	if err != nil {
+		return t.fail("delete timer", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := t.Timer(friend, key); err != nil {
+		return err
+	}
+	return fmt.Errorf("pgstore: timer %d/%q at version %d: %w", friend, key, version, store.ErrConflict)
+}
+
+// Lease implements store.Timers in one statement: SKIP LOCKED lets
+// concurrent leasers pass each other's rows instead of waiting or taking
+// them twice.
+func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	rows, err := s.pool.Query(ctx, `UPDATE stepcast_timers t SET leased_by = $2, lease_until = $4
+		FROM (SELECT friend, key FROM stepcast_timers
+		      WHERE account = $1 AND due <= $3 AND (leased_by = '' OR lease_until <= $3)
+		      ORDER BY due, friend, key LIMIT $5 FOR UPDATE SKIP LOCKED) d
+		WHERE t.account = $1 AND t.friend = d.friend AND t.key = d.key
+		RETURNING t.friend, t.key, t.due, t.state, t.version, t.leased_by, t.lease_until`,
+		account, holder, now, now.Add(ttl), limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		tm, err := scanTimer(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
+		}
+		out = append(out, tm)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Due.Equal(out[j].Due) {
+			return out[i].Due.Before(out[j].Due)
+		}
+		if out[i].Friend != out[j].Friend {
+			return out[i].Friend < out[j].Friend
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out, nil
 }

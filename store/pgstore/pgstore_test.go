@@ -52,6 +52,9 @@ func (harness) Close() {}
 func TestConformance(t *testing.T) {
 	d := dsn(t)
 	storetest.Run(t, func(context.Context, *testing.T) (storetest.Harness, error) { return harness{dsn: d}, nil }, storetest.Features{
+		Another: func(ctx context.Context, _ *testing.T, s store.Store) (store.Store, error) {
+			return pgstore.Open(ctx, d, pgstore.Options{Schema: s.(*pgstore.Store).Schema()})
+		},
 		Reopen: func(ctx context.Context, t *testing.T, s store.Store) (store.Store, error) {
 			schema := s.(*pgstore.Store).Schema()
 			s.Close()
