@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+// Units of work per second: each unit adds a friend with a follow, a tag,
+// a field and a score, and records an event — what ingesting one follow
+// webhook costs. "batched" commits 100 units per transaction.
+//
+//	go test -run '^$' -bench . ./store
+//	STEPCAST_BENCH_REBUILD=1000000 go test -run '^$' -bench LoadIndex -benchtime 1x -timeout 30m ./store
+func BenchmarkUnitsOfWork(b *testing.B) {
+	backends := map[string]func(*testing.T) store.Store{
+		"memstore":  func(*testing.T) store.Store { return memstore.New() },
+		"boltstore": func(t *testing.T) store.Store { return mustBolt(t) },
+	}
+	if os.Getenv("STEPCAST_POSTGRES_DSN") != "" {
+		backends["pgstore"] = func(t *testing.T) store.Store { return mustPG(t, "") }
+	}
+	for name, open := range backends {
+		for _, per := range []int{1, 100} {
+			b.Run(fmt.Sprintf("%s/units-per-tx-%d", name, per), func(b *testing.B) {
+				t := &testing.T{}
+				s := open(t)
+				defer s.Close()
+				ctx := context.Background()
+				n := 0
+				b.ResetTimer()
+				start := time.Now()
+				for i := 0; i < b.N; i += per {
+					err := s.Update(ctx, "bench", func(tx store.Tx) error {
+						for range min(per, b.N-i) {
+							n++
+							if err := benchUnit(tx, n); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "units/s")
+			})
+		}
+	}
+}
+
+func benchUnit(tx store.Tx, n int) error {
+	f, _, err := tx.AddFriend(stepcast.UserID(fmt.Sprintf("U%032d", n)))
+	if err != nil {
+		return err
+	}
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
+	if _, err := tx.Apply(
+		store.Change{Friend: f.ID, Kind: store.Follow, At: at},
+		store.Change{Friend: f.ID, Kind: store.SetTag, Name: fmt.Sprintf("t%d", n%50)},
+		store.Change{Friend: f.ID, Kind: store.SetField, Name: "age", Value: stepcast.IntValue(int64(18 + n%60))},
+		store.Change{Friend: f.ID, Kind: store.SetScore, Name: "lead", Number: int64(n % 30)},
+	); err != nil {
+		return err
+	}
+	_, err = tx.AppendEvent(store.Event{ID: fmt.Sprintf("ev%d", n), Friend: f.ID, Kind: "click", Name: "url", At: at})
+	return err
+}
+
+// BenchmarkLoadIndex rebuilds the segment index from boltstore, at 100k
+// friends or at STEPCAST_BENCH_REBUILD friends, and measures export and
+// import on the same data.
+func BenchmarkLoadIndex(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("STEPCAST_BENCH_REBUILD")); err == nil && v > 0 {
+		n = v
+	}
+	t := &testing.T{}
+	s := mustBolt(t)
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < n; i += 10_000 {
+		err := s.Update(ctx, "bench", func(tx store.Tx) error {
+			for j := i; j < min(i+10_000, n); j++ {
+				if err := benchUnit(tx, j+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	schema := segment.MustSchema(segment.SchemaConfig{Fields: []segment.Field{{Name: "age", Type: stepcast.FieldInt}}, Scores: []string{"lead"}})
+	b.Run(fmt.Sprintf("rebuild/%dk", n/1000), func(b *testing.B) {
+		for b.Loop() {
+			ix := segment.NewIndex(schema)
+			if _, err := store.LoadIndex(ctx, s, "bench", ix); err != nil {
+				b.Fatal(err)
+			}
+			ix.Compact()
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "friends/s")
+	})
+	var exported bytes.Buffer
+	b.Run(fmt.Sprintf("export/%dk", n/1000), func(b *testing.B) {
+		for b.Loop() {
+			exported.Reset()
+			if err := store.Export(ctx, s, "bench", &exported); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(exported.Len())*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "friends/s")
+	})
+	b.Run(fmt.Sprintf("import-to-memstore/%dk", n/1000), func(b *testing.B) {
+		for b.Loop() {
+			if err := store.Import(ctx, memstore.New(), "bench", bytes.NewReader(exported.Bytes())); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "friends/s")
+	})
+	_ = io.Discard
+}
