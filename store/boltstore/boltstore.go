@@ -313,19 +313,9 @@ func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 }
 
 func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
-	// Validate and load every friend first: a refused call writes nothing.
-	friends := map[stepcast.FriendID]*store.Friend{}
-	for _, c := range changes {
-		if err := c.Validate(); err != nil {
-			return nil, err
-		}
-		if friends[c.Friend] == nil {
-			f, err := t.Friend(c.Friend)
-			if err != nil {
-				return nil, fmt.Errorf("boltstore: %v change: %w", c.Kind, err)
-			}
-			friends[c.Friend] = &f
-		}
+	friends, err := store.PrepareChanges(t, changes)
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: %w", err)
 	}
 	b, err := t.bucket(changesB)
 	if err != nil {
@@ -333,7 +323,6 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 	}
 	seqs := make([]uint64, len(changes))
 	for i, c := range changes {
-		c.ApplyTo(friends[c.Friend])
 		seq, err := b.NextSequence()
 		if err != nil {
 			return nil, err
@@ -356,17 +345,8 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 }
 
 func (t *tx) AppendEvent(e store.Event) (uint64, error) {
-	if err := e.Validate(); err != nil {
-		return 0, err
-	}
-	if seen, err := t.HasEvent(e.ID); err != nil || seen {
-		if err == nil {
-			err = fmt.Errorf("boltstore: event %q: %w", e.ID, store.ErrDuplicate)
-		}
-		return 0, err
-	}
-	if _, err := t.Friend(e.Friend); err != nil {
-		return 0, fmt.Errorf("boltstore: event %q: %w", e.ID, err)
+	if err := store.CheckNewEvent(t, e); err != nil {
+		return 0, fmt.Errorf("boltstore: %w", err)
 	}
 	b, err := t.bucket(eventsB)
 	if err != nil {

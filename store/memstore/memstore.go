@@ -272,18 +272,15 @@ func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 }
 
 func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
-	// Validate all first: a refused call changes nothing.
-	for _, c := range changes {
-		if err := c.Validate(); err != nil {
-			return nil, err
-		}
-		if t.get(c.Friend) == nil {
-			return nil, fmt.Errorf("memstore: %v change of friend %d: %w", c.Kind, c.Friend, store.ErrNotFound)
-		}
+	friends, err := store.PrepareChanges(t, changes)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
+	}
+	for id, f := range friends {
+		*t.mutable(id) = *f
 	}
 	seqs := make([]uint64, len(changes))
 	for i, c := range changes {
-		c.ApplyTo(t.mutable(c.Friend))
 		c.Seq = uint64(len(t.a.changes)+len(t.changes)) + 1
 		c.At = c.At.UTC().Truncate(time.Microsecond)
 		t.changes = append(t.changes, c)
@@ -293,14 +290,8 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 }
 
 func (t *tx) AppendEvent(e store.Event) (uint64, error) {
-	if err := e.Validate(); err != nil {
-		return 0, err
-	}
-	if t.a.eventIDs[e.ID] || t.newEventIDs[e.ID] {
-		return 0, fmt.Errorf("memstore: event %q: %w", e.ID, store.ErrDuplicate)
-	}
-	if t.get(e.Friend) == nil {
-		return 0, fmt.Errorf("memstore: event %q of friend %d: %w", e.ID, e.Friend, store.ErrNotFound)
+	if err := store.CheckNewEvent(t, e); err != nil {
+		return 0, fmt.Errorf("memstore: %w", err)
 	}
 	e.Seq = uint64(len(t.a.events)+len(t.events)) + 1
 	e.At = e.At.UTC().Truncate(time.Microsecond)

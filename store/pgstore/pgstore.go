@@ -381,23 +381,13 @@ func (t *ptx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 }
 
 func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
-	friends := map[stepcast.FriendID]*store.Friend{}
-	for _, c := range changes {
-		if err := c.Validate(); err != nil {
-			return nil, err
-		}
-		if friends[c.Friend] == nil {
-			f, err := t.Friend(c.Friend)
-			if err != nil {
-				return nil, fmt.Errorf("pgstore: %v change: %w", c.Kind, err)
-			}
-			friends[c.Friend] = &f
-		}
+	friends, err := store.PrepareChanges(t, changes)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	seqs := make([]uint64, len(changes))
 	batch := &pgx.Batch{}
 	for i, c := range changes {
-		c.ApplyTo(friends[c.Friend])
 		raw, err := store.MarshalChange(c)
 		if err != nil {
 			return nil, t.fail("encode change", err)
@@ -418,17 +408,8 @@ func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
 }
 
 func (t *ptx) AppendEvent(e store.Event) (uint64, error) {
-	if err := e.Validate(); err != nil {
-		return 0, err
-	}
-	if seen, err := t.HasEvent(e.ID); err != nil || seen {
-		if err == nil {
-			err = fmt.Errorf("pgstore: event %q: %w", e.ID, store.ErrDuplicate)
-		}
-		return 0, err
-	}
-	if _, err := t.Friend(e.Friend); err != nil {
-		return 0, fmt.Errorf("pgstore: event %q: %w", e.ID, err)
+	if err := store.CheckNewEvent(t, e); err != nil {
+		return 0, fmt.Errorf("pgstore: %w", err)
 	}
 	raw, err := store.MarshalEvent(e)
 	if err != nil {

@@ -1,0 +1,53 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/stepcast/stepcast"
+)
+
+// Helpers for backends, so that every backend checks and applies the same
+// way.
+
+// PrepareChanges validates changes and applies them, in order, to copies of
+// the friends' records read through tx. The backend then stores the
+// changes and the returned records. On error (ErrInvalid, ErrNotFound)
+// nothing has been written.
+func PrepareChanges(tx ReadTx, changes []Change) (map[stepcast.FriendID]*Friend, error) {
+	friends := map[stepcast.FriendID]*Friend{}
+	for _, c := range changes {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if friends[c.Friend] == nil {
+			f, err := tx.Friend(c.Friend)
+			if err != nil {
+				return nil, fmt.Errorf("%v change: %w", c.Kind, err)
+			}
+			friends[c.Friend] = &f
+		}
+	}
+	for _, c := range changes {
+		c.ApplyTo(friends[c.Friend])
+	}
+	return friends, nil
+}
+
+// CheckNewEvent validates e and checks that its ID is new (else
+// ErrDuplicate) and its friend known (else ErrNotFound).
+func CheckNewEvent(tx ReadTx, e Event) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	seen, err := tx.HasEvent(e.ID)
+	if err != nil {
+		return err
+	}
+	if seen {
+		return fmt.Errorf("event %q: %w", e.ID, ErrDuplicate)
+	}
+	if _, err := tx.Friend(e.Friend); err != nil {
+		return fmt.Errorf("event %q: %w", e.ID, err)
+	}
+	return nil
+}
