@@ -7,8 +7,9 @@
 //
 // A root bucket "stepcast" holds the key "format" (the on-disk format
 // version) and one bucket per account, which holds: "friends" (ID, 4 bytes
-// big-endian → JSON record), "users" (LINE userId → ID), "changes" (Seq, 8
-// bytes big-endian → JSON change), "events" (Seq → JSON event) and
+// big-endian → binary record, see store.AppendFriend), "users" (LINE userId →
+// ID), "changes" (Seq, 8 bytes big-endian → JSON change), "events" (Seq →
+// binary record) and
 // "event-ids" (event ID → Seq), "timers" (friend ID and key → JSON timer)
 // and "due" (due time in Unix microseconds, friend ID and key → empty: the
 // queue Lease walks in order). Friend IDs and both sequences come from
@@ -190,8 +191,8 @@ func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
 	if raw == nil {
 		return store.Friend{}, fmt.Errorf("boltstore: friend %d: %w", id, store.ErrNotFound)
 	}
-	var f store.Friend
-	if err := json.Unmarshal(raw, &f); err != nil {
+	f, err := store.DecodeFriend(raw)
+	if err != nil {
 		return store.Friend{}, t.corrupt(fmt.Sprintf("friend %d", id), err)
 	}
 	return f, nil
@@ -216,8 +217,8 @@ func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error)
 	var out []store.Friend
 	c := b.Cursor()
 	for k, v := c.Seek(u32(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		var f store.Friend
-		if err := json.Unmarshal(v, &f); err != nil {
+		f, err := store.DecodeFriend(v)
+		if err != nil {
 			return nil, t.corrupt(fmt.Sprintf("friend %d", binary.BigEndian.Uint32(k)), err)
 		}
 		out = append(out, f)
@@ -258,7 +259,7 @@ func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
 	var out []store.Event
 	c := b.Cursor()
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		e, err := store.UnmarshalEvent(binary.BigEndian.Uint64(k), v)
+		e, err := store.DecodeEventRecord(binary.BigEndian.Uint64(k), v)
 		if err != nil {
 			return nil, t.corrupt("decode", err)
 		}
@@ -280,11 +281,7 @@ func (t *tx) putFriend(f store.Friend) error {
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("boltstore: encode friend %d: %w", f.ID, err)
-	}
-	return b.Put(u32(f.ID), raw)
+	return b.Put(u32(f.ID), store.AppendFriend(nil, f))
 }
 
 func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
@@ -357,11 +354,7 @@ func (t *tx) AppendEvent(e store.Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	raw, err := store.MarshalEvent(e)
-	if err != nil {
-		return 0, err
-	}
-	if err := b.Put(u64(seq), raw); err != nil {
+	if err := b.Put(u64(seq), store.AppendEventRecord(nil, e)); err != nil {
 		return 0, err
 	}
 	return seq, ids.Put([]byte(e.ID), u64(seq))

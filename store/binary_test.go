@@ -1,0 +1,58 @@
+package store
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+)
+
+func TestBinaryRecordsRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 28, 9, 0, 0, 123000, time.UTC)
+	friends := []Friend{
+		{ID: 1, User: "U1"},
+		{ID: 4_000_000_000, User: "Uabc", DisplayName: "山田 花子", TimeZone: "Asia/Tokyo", Following: true, FollowedAt: at, UnfollowedAt: at.Add(-time.Hour),
+			Tags: []string{"interest/beauty", "vip"},
+			Fields: map[string]stepcast.Value{"s": stepcast.StringValue("東京都"), "i": stepcast.IntValue(math.MinInt64 + 1), "f": stepcast.FloatValue(-0.5),
+				"b": stepcast.BoolValue(true), "t": stepcast.TimeValue(at)},
+			Scores: map[string]int64{"lead": -3}, Scenarios: map[string]int{"trial": 2}, Variants: map[string]string{"exp": "B"}},
+	}
+	for _, f := range friends {
+		got, err := DecodeFriend(AppendFriend(nil, f))
+		if err != nil || !reflect.DeepEqual(normalize(got), normalize(f)) {
+			t.Fatalf("round trip of %+v: %+v, %v", f, got, err)
+		}
+		// Every truncation of a record is refused, never mis-decoded.
+		b := AppendFriend(nil, f)
+		for n := range len(b) {
+			if _, err := DecodeFriend(b[:n]); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("DecodeFriend of %d of %d bytes = %v, want ErrCorrupt", n, len(b), err)
+			}
+		}
+		if _, err := DecodeFriend(append(b, 0)); !errors.Is(err, ErrCorrupt) {
+			t.Fatal("trailing bytes were accepted")
+		}
+	}
+	e := Event{Seq: 9, ID: "ev-1", Friend: 3, Kind: "answer", Name: "q1", Value: "はい", At: at}
+	got, err := DecodeEventRecord(9, AppendEventRecord(nil, e))
+	if err != nil || got != e {
+		t.Fatalf("event round trip: %+v, %v", got, err)
+	}
+}
+
+func FuzzDecodeFriend(f *testing.F) {
+	f.Add(AppendFriend(nil, Friend{ID: 1, User: "U1", Tags: []string{"a"}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := DecodeFriend(b)
+		if err != nil {
+			return
+		}
+		again, err := DecodeFriend(AppendFriend(nil, fr))
+		if err != nil || !reflect.DeepEqual(normalize(again), normalize(fr)) {
+			t.Fatalf("re-encoding a decoded record changed it: %+v vs %+v (%v)", fr, again, err)
+		}
+	})
+}
