@@ -239,6 +239,9 @@ type ptx struct {
 	account                           string
 	writable                          bool
 	lastFriend, lastChange, lastEvent int64
+	// friends caches the records this transaction read or wrote, to save
+	// round trips; the transaction's own view of them cannot change under it.
+	friends map[stepcast.FriendID]store.Friend
 }
 
 func (t *ptx) fail(what string, err error) error {
@@ -262,7 +265,21 @@ func (t *ptx) friendWhere(cond string, arg any) (store.Friend, error) {
 }
 
 func (t *ptx) Friend(id stepcast.FriendID) (store.Friend, error) {
-	return t.friendWhere("id = $2", int64(id))
+	if f, ok := t.friends[id]; ok {
+		return f.Clone(), nil
+	}
+	f, err := t.friendWhere("id = $2", int64(id))
+	if err == nil {
+		t.remember(f)
+	}
+	return f, err
+}
+
+func (t *ptx) remember(f store.Friend) {
+	if t.friends == nil {
+		t.friends = map[stepcast.FriendID]store.Friend{}
+	}
+	t.friends[f.ID] = f.Clone()
 }
 
 func (t *ptx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
@@ -345,38 +362,31 @@ func (t *ptx) HasEvent(id string) (bool, error) {
 	return ok, nil
 }
 
-func (t *ptx) putFriend(f store.Friend, insert bool) error {
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return t.fail(fmt.Sprintf("encode friend %d", f.ID), err)
-	}
-	if insert {
-		_, err = t.tx.Exec(t.ctx, "INSERT INTO stepcast_friends (account, id, user_id, record) VALUES ($1, $2, $3, $4)", t.account, int64(f.ID), string(f.User), raw)
-	} else {
-		_, err = t.tx.Exec(t.ctx, "UPDATE stepcast_friends SET record = $3 WHERE account = $1 AND id = $2", t.account, int64(f.ID), raw)
-	}
-	if err != nil {
-		return t.fail(fmt.Sprintf("write friend %d", f.ID), err)
-	}
-	return nil
-}
-
+// AddFriend tries the insert first: one round trip for a new friend, two
+// for a known one.
 func (t *ptx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 	if user == "" {
 		return store.Friend{}, false, fmt.Errorf("pgstore: add friend: %w: empty userId", store.ErrInvalid)
 	}
-	f, err := t.FriendByUser(user)
-	if err == nil {
-		return f, false, nil
+	f := store.Friend{ID: stepcast.FriendID(t.lastFriend + 1), User: user}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return store.Friend{}, false, t.fail("encode friend", err)
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return store.Friend{}, false, err
+	tag, err := t.tx.Exec(t.ctx, `INSERT INTO stepcast_friends (account, id, user_id, record) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (account, user_id) DO NOTHING`, t.account, int64(f.ID), string(user), raw)
+	if err != nil {
+		return store.Friend{}, false, t.fail("add friend", err)
+	}
+	if tag.RowsAffected() == 0 {
+		f, err := t.FriendByUser(user)
+		if err == nil {
+			t.remember(f)
+		}
+		return f, false, err
 	}
 	t.lastFriend++
-	f = store.Friend{ID: stepcast.FriendID(t.lastFriend), User: user}
-	if err := t.putFriend(f, true); err != nil {
-		return store.Friend{}, false, err
-	}
+	t.remember(f)
 	return f, true, nil
 }
 
@@ -385,6 +395,7 @@ func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
+	// The changes and the friends' new records go in one round trip.
 	seqs := make([]uint64, len(changes))
 	batch := &pgx.Batch{}
 	for i, c := range changes {
@@ -392,17 +403,22 @@ func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
 		if err != nil {
 			return nil, t.fail("encode change", err)
 		}
-		t.lastChange++
-		seqs[i] = uint64(t.lastChange)
-		batch.Queue("INSERT INTO stepcast_changes (account, seq, record) VALUES ($1, $2, $3)", t.account, t.lastChange, raw)
+		seqs[i] = uint64(t.lastChange) + uint64(i) + 1
+		batch.Queue("INSERT INTO stepcast_changes (account, seq, record) VALUES ($1, $2, $3)", t.account, int64(seqs[i]), raw)
+	}
+	for _, f := range friends {
+		raw, err := json.Marshal(f)
+		if err != nil {
+			return nil, t.fail(fmt.Sprintf("encode friend %d", f.ID), err)
+		}
+		batch.Queue("UPDATE stepcast_friends SET record = $3 WHERE account = $1 AND id = $2", t.account, int64(f.ID), raw)
 	}
 	if err := t.tx.SendBatch(t.ctx, batch).Close(); err != nil {
 		return nil, t.fail("write changes", err)
 	}
+	t.lastChange += int64(len(changes))
 	for _, f := range friends {
-		if err := t.putFriend(*f, false); err != nil {
-			return nil, err
-		}
+		t.remember(*f)
 	}
 	return seqs, nil
 }
