@@ -30,6 +30,7 @@ var (
 // Store is a backend. Implementations are safe for concurrent use.
 type Store interface {
 	Timers
+	Deliveries
 	// View runs fn in a read-only transaction on account: a consistent
 	// snapshot. Values returned by the transaction belong to the caller.
 	View(ctx context.Context, account AccountID, fn func(ReadTx) error) error
@@ -66,6 +67,10 @@ type ReadTx interface {
 	Timer(friend stepcast.FriendID, key string) (Timer, error)
 	// FriendTimers returns the friend's timers ordered by key.
 	FriendTimers(friend stepcast.FriendID) ([]Timer, error)
+	// Delivery returns the delivery with id, or ErrNotFound.
+	Delivery(id uint64) (Delivery, error)
+	// DeliveryByKey returns the delivery with the caller's key, or ErrNotFound.
+	DeliveryByKey(key string) (Delivery, error)
 }
 
 // Tx reads and writes one account's data within a unit of work.
@@ -90,6 +95,14 @@ type Tx interface {
 	// DeleteTimer removes a timer at the version the caller read:
 	// ErrConflict if it changed since, ErrNotFound if it is gone.
 	DeleteTimer(friend stepcast.FriendID, key string, version uint64) error
+	// Enqueue adds a pending delivery (its ID, status and attempts are
+	// set by the store) and returns its ID. A key already queued is
+	// ErrDuplicate: the work was queued before (a replay), skip it.
+	Enqueue(d Delivery) (uint64, error)
+	// FinishDelivery records the outcome of an attempt by holder, who must
+	// hold the delivery's lease (else ErrConflict: the lease expired and
+	// someone else took it).
+	FinishDelivery(id uint64, holder string, o Outcome) error
 }
 
 // Friend is a friend's record. Slices and maps belong to the holder.

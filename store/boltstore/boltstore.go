@@ -11,8 +11,10 @@
 // ID), "changes" (Seq, 8 bytes big-endian → JSON change), "events" (Seq →
 // binary record) and
 // "event-ids" (event ID → Seq), "timers" (friend ID and key → JSON timer)
-// and "due" (due time in Unix microseconds, friend ID and key → empty: the
-// queue Lease walks in order). Friend IDs and both sequences come from
+// "due" (due time in Unix microseconds, friend ID and key → empty: the
+// queue Lease walks in order), and the outbox: "outbox" (ID → JSON
+// delivery), "outbox-keys" (key → ID) and "outbox-due" (next attempt time
+// and ID → empty, for pending deliveries). Friend IDs and both sequences come from
 // bbolt's per-bucket sequences, which roll back with the transaction, so
 // IDs stay dense.
 package boltstore
@@ -49,7 +51,10 @@ var (
 	eventIDsB  = []byte("event-ids")
 	timersB    = []byte("timers")
 	dueB       = []byte("due")
-	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, timersB, dueB}
+	outboxB    = []byte("outbox")
+	outKeysB   = []byte("outbox-keys")
+	outDueB    = []byte("outbox-due")
+	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, timersB, dueB, outboxB, outKeysB, outDueB}
 )
 
 // Store is a bbolt-backed store.
@@ -517,6 +522,150 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 				return err
 			}
 			out = append(out, tm)
+		}
+		return nil
+	})
+	return out, s.closedErr(err)
+}
+
+func outDueKey(d store.Delivery) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(d.NextAt.UnixMicro())), d.ID)
+}
+
+func (t *tx) Delivery(id uint64) (store.Delivery, error) {
+	b, err := t.bucket(outboxB)
+	if err != nil {
+		return store.Delivery{}, err
+	}
+	var raw []byte
+	if b != nil {
+		raw = b.Get(u64(id))
+	}
+	if raw == nil {
+		return store.Delivery{}, fmt.Errorf("boltstore: delivery %d: %w", id, store.ErrNotFound)
+	}
+	var d store.Delivery
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return store.Delivery{}, t.corrupt(fmt.Sprintf("delivery %d", id), err)
+	}
+	return d, nil
+}
+
+func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
+	b, err := t.bucket(outKeysB)
+	if err != nil {
+		return store.Delivery{}, err
+	}
+	if b == nil || b.Get([]byte(key)) == nil {
+		return store.Delivery{}, fmt.Errorf("boltstore: delivery %q: %w", key, store.ErrNotFound)
+	}
+	return t.Delivery(binary.BigEndian.Uint64(b.Get([]byte(key))))
+}
+
+func (t *tx) putDelivery(d store.Delivery) error {
+	b, err := t.bucket(outboxB)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(d.ID), raw)
+}
+
+func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
+	if err := store.ValidateDelivery(d); err != nil {
+		return 0, err
+	}
+	if _, err := t.DeliveryByKey(d.Key); err == nil {
+		return 0, fmt.Errorf("boltstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+	}
+	b, err := t.bucket(outboxB)
+	if err != nil {
+		return 0, err
+	}
+	if d.ID, err = b.NextSequence(); err != nil {
+		return 0, err
+	}
+	d.Status, d.Attempts, d.Error, d.RequestID, d.DoneAt, d.LeasedBy, d.LeaseUntil = store.Pending, 0, "", "", time.Time{}, "", time.Time{}
+	d.CreatedAt = d.CreatedAt.UTC().Truncate(time.Microsecond)
+	if d.NextAt.IsZero() {
+		d.NextAt = d.CreatedAt
+	}
+	d.NextAt = d.NextAt.UTC().Truncate(time.Microsecond)
+	if err := t.putDelivery(d); err != nil {
+		return 0, err
+	}
+	keys, _ := t.bucket(outKeysB)
+	due, _ := t.bucket(outDueB)
+	if err := keys.Put([]byte(d.Key), u64(d.ID)); err != nil {
+		return 0, err
+	}
+	return d.ID, due.Put(outDueKey(d), nil)
+}
+
+func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
+	if err := store.ValidateOutcome(o); err != nil {
+		return err
+	}
+	d, err := t.Delivery(id)
+	if err != nil {
+		return err
+	}
+	if d.Status != store.Pending || d.LeasedBy != holder {
+		return fmt.Errorf("boltstore: delivery %d is %v, leased by %q, not %q: %w", id, d.Status, d.LeasedBy, holder, store.ErrConflict)
+	}
+	due, err := t.bucket(outDueB)
+	if err != nil {
+		return err
+	}
+	if err := due.Delete(outDueKey(d)); err != nil {
+		return err
+	}
+	d.Finish(o)
+	if d.Status == store.Pending {
+		if err := due.Put(outDueKey(d), nil); err != nil {
+			return err
+		}
+	}
+	return t.putDelivery(d)
+}
+
+// LeaseDeliveries implements store.Deliveries by walking the pending
+// deliveries in next-attempt order in one write transaction.
+func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: lease deliveries %q: %w", account, err)
+	}
+	var out []store.Delivery
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		t := &tx{b: btx, account: account}
+		due, err := t.bucket(outDueB)
+		if err != nil || due == nil {
+			return err
+		}
+		t.writable = true
+		nowMicro := uint64(now.UnixMicro())
+		until := now.Add(ttl).UTC().Truncate(time.Microsecond)
+		c := due.Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			if binary.BigEndian.Uint64(k[:8]) > nowMicro {
+				break
+			}
+			d, err := t.Delivery(binary.BigEndian.Uint64(k[8:]))
+			if err != nil {
+				return err
+			}
+			if d.LeasedBy != "" && d.LeaseUntil.After(now) {
+				continue
+			}
+			d.LeasedBy, d.LeaseUntil = holder, until
+			d.Attempts++
+			if err := t.putDelivery(d); err != nil {
+				return err
+			}
+			out = append(out, d)
 		}
 		return nil
 	})

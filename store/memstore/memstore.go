@@ -34,6 +34,8 @@ type timerKey struct {
 }
 
 type account struct {
+	outbox   []store.Delivery // outbox[i] has ID i+1
+	outKeys  map[string]uint64
 	timers   map[timerKey]store.Timer
 	friends  []store.Friend // friends[i] has ID i+1
 	byUser   map[stepcast.UserID]stepcast.FriendID
@@ -90,10 +92,11 @@ func (s *Store) Close() error {
 func (s *Store) begin(acct store.AccountID) *tx {
 	a := s.accounts[acct]
 	if a == nil {
-		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, timers: map[timerKey]store.Timer{}}
+		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, timers: map[timerKey]store.Timer{},
+			outKeys: map[string]uint64{}}
 	}
 	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{},
-		newEventIDs: map[string]bool{}, timers: map[timerKey]*store.Timer{}}
+		newEventIDs: map[string]bool{}, timers: map[timerKey]*store.Timer{}, finished: map[uint64]store.Delivery{}}
 }
 
 func (s *Store) commit(acct store.AccountID, t *tx) {
@@ -118,6 +121,43 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 			a.timers[k] = *tm
 		}
 	}
+	for id, d := range t.finished {
+		a.outbox[id-1] = d
+	}
+	for _, d := range t.queued {
+		a.outbox = append(a.outbox, d)
+		a.outKeys[d.Key] = d.ID
+	}
+}
+
+// LeaseDeliveries implements store.Deliveries; like Lease, a scan.
+func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: lease deliveries %q: %w", acct, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	a := s.accounts[acct]
+	if a == nil {
+		return nil, nil
+	}
+	var out []store.Delivery
+	for i := range a.outbox {
+		d := &a.outbox[i]
+		if len(out) == limit {
+			break
+		}
+		if d.Status != store.Pending || d.NextAt.After(now) || (d.LeasedBy != "" && d.LeaseUntil.After(now)) {
+			continue
+		}
+		d.LeasedBy, d.LeaseUntil = holder, now.Add(ttl).UTC().Truncate(time.Microsecond)
+		d.Attempts++
+		out = append(out, d.Clone())
+	}
+	return out, nil
 }
 
 // Lease implements store.Timers. It scans the account's timers: fine for
@@ -172,6 +212,8 @@ type tx struct {
 	events      []store.Event
 	newEventIDs map[string]bool
 	timers      map[timerKey]*store.Timer // written timers; nil deletes
+	queued      []store.Delivery          // new deliveries, IDs after len(a.outbox)
+	finished    map[uint64]store.Delivery // committed deliveries it finished
 }
 
 func (t *tx) count() int { return len(t.a.friends) + len(t.added) }
@@ -369,5 +411,77 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 		return fmt.Errorf("memstore: timer %d/%q at version %d: %w", friend, key, version, store.ErrConflict)
 	}
 	t.timers[k] = nil
+	return nil
+}
+
+func (t *tx) delivery(id uint64) (store.Delivery, bool) {
+	n := uint64(len(t.a.outbox))
+	switch {
+	case id == 0 || id > n+uint64(len(t.queued)):
+		return store.Delivery{}, false
+	case id > n:
+		return t.queued[id-n-1], true
+	}
+	if d, ok := t.finished[id]; ok {
+		return d, true
+	}
+	return t.a.outbox[id-1], true
+}
+
+func (t *tx) Delivery(id uint64) (store.Delivery, error) {
+	if d, ok := t.delivery(id); ok {
+		return d.Clone(), nil
+	}
+	return store.Delivery{}, fmt.Errorf("memstore: delivery %d: %w", id, store.ErrNotFound)
+}
+
+func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
+	if id, ok := t.a.outKeys[key]; ok {
+		return t.Delivery(id)
+	}
+	for _, d := range t.queued {
+		if d.Key == key {
+			return d.Clone(), nil
+		}
+	}
+	return store.Delivery{}, fmt.Errorf("memstore: delivery %q: %w", key, store.ErrNotFound)
+}
+
+func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
+	if err := store.ValidateDelivery(d); err != nil {
+		return 0, err
+	}
+	if _, err := t.DeliveryByKey(d.Key); err == nil {
+		return 0, fmt.Errorf("memstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+	}
+	d = d.Clone()
+	d.ID = uint64(len(t.a.outbox)+len(t.queued)) + 1
+	d.Status, d.Attempts, d.Error, d.RequestID, d.DoneAt, d.LeasedBy, d.LeaseUntil = store.Pending, 0, "", "", time.Time{}, "", time.Time{}
+	d.CreatedAt = d.CreatedAt.UTC().Truncate(time.Microsecond)
+	if d.NextAt.IsZero() {
+		d.NextAt = d.CreatedAt
+	}
+	d.NextAt = d.NextAt.UTC().Truncate(time.Microsecond)
+	t.queued = append(t.queued, d)
+	return d.ID, nil
+}
+
+func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
+	if err := store.ValidateOutcome(o); err != nil {
+		return err
+	}
+	d, ok := t.delivery(id)
+	if !ok {
+		return fmt.Errorf("memstore: delivery %d: %w", id, store.ErrNotFound)
+	}
+	if d.Status != store.Pending || d.LeasedBy != holder {
+		return fmt.Errorf("memstore: delivery %d is %v, leased by %q, not %q: %w", id, d.Status, d.LeasedBy, holder, store.ErrConflict)
+	}
+	d.Finish(o)
+	if n := uint64(len(t.a.outbox)); id > n {
+		t.queued[id-n-1] = d
+	} else {
+		t.finished[id] = d
+	}
 	return nil
 }

@@ -185,8 +185,8 @@ func (s *Store) View(ctx context.Context, account store.AccountID, fn func(store
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	t := &ptx{ctx: ctx, tx: tx, account: string(account)}
-	err = tx.QueryRow(ctx, "SELECT last_friend, last_change, last_event FROM stepcast_accounts WHERE account = $1", account).
-		Scan(&t.lastFriend, &t.lastChange, &t.lastEvent)
+	err = tx.QueryRow(ctx, "SELECT last_friend, last_change, last_event, last_delivery FROM stepcast_accounts WHERE account = $1", account).
+		Scan(&t.lastFriend, &t.lastChange, &t.lastEvent, &t.lastDelivery)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("pgstore: view %q: %w", account, err)
 	}
@@ -212,8 +212,8 @@ func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(sto
 	t := &ptx{ctx: ctx, tx: tx, account: string(account), writable: true}
 	// The row lock serializes this account's writers: IDs and sequences
 	// are read and advanced under it.
-	err = tx.QueryRow(ctx, "SELECT last_friend, last_change, last_event FROM stepcast_accounts WHERE account = $1 FOR UPDATE", account).
-		Scan(&t.lastFriend, &t.lastChange, &t.lastEvent)
+	err = tx.QueryRow(ctx, "SELECT last_friend, last_change, last_event, last_delivery FROM stepcast_accounts WHERE account = $1 FOR UPDATE", account).
+		Scan(&t.lastFriend, &t.lastChange, &t.lastEvent, &t.lastDelivery)
 	if err != nil {
 		return fmt.Errorf("pgstore: update %q: lock account: %w", account, err)
 	}
@@ -223,8 +223,8 @@ func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(sto
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: update %q: %w", account, err)
 	}
-	if _, err := tx.Exec(ctx, "UPDATE stepcast_accounts SET last_friend = $2, last_change = $3, last_event = $4 WHERE account = $1",
-		account, t.lastFriend, t.lastChange, t.lastEvent); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE stepcast_accounts SET last_friend = $2, last_change = $3, last_event = $4, last_delivery = $5 WHERE account = $1",
+		account, t.lastFriend, t.lastChange, t.lastEvent, t.lastDelivery); err != nil {
 		return fmt.Errorf("pgstore: update %q: %w", account, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -239,6 +239,7 @@ type ptx struct {
 	account                           string
 	writable                          bool
 	lastFriend, lastChange, lastEvent int64
+	lastDelivery                      int64
 	// friends caches the records this transaction read or wrote, to save
 	// round trips; the transaction's own view of them cannot change under it.
 	friends map[stepcast.FriendID]store.Friend
@@ -563,6 +564,134 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 			return out[i].Friend < out[j].Friend
 		}
 		return out[i].Key < out[j].Key
+	})
+	return out, nil
+}
+
+const deliveryColumns = "id, key, retry_key::text, kind, payload, status, attempts, next_at, error, request_id, created_at, done_at, leased_by, lease_until"
+
+func scanDelivery(row pgx.Row) (store.Delivery, error) {
+	var d store.Delivery
+	var id int64
+	var status int16
+	var doneAt, until *time.Time
+	if err := row.Scan(&id, &d.Key, &d.RetryKey, &d.Kind, &d.Payload, &status, &d.Attempts, &d.NextAt, &d.Error, &d.RequestID, &d.CreatedAt, &doneAt, &d.LeasedBy, &until); err != nil {
+		return store.Delivery{}, err
+	}
+	d.ID, d.Status, d.NextAt, d.CreatedAt = uint64(id), store.DeliveryStatus(status), d.NextAt.UTC(), d.CreatedAt.UTC()
+	if doneAt != nil {
+		d.DoneAt = doneAt.UTC()
+	}
+	if until != nil {
+		d.LeaseUntil = until.UTC()
+	}
+	return d, nil
+}
+
+func (t *ptx) deliveryWhere(cond string, arg any) (store.Delivery, error) {
+	d, err := scanDelivery(t.tx.QueryRow(t.ctx, "SELECT "+deliveryColumns+" FROM stepcast_outbox WHERE account = $1 AND "+cond, t.account, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Delivery{}, fmt.Errorf("pgstore: delivery %v: %w", arg, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Delivery{}, t.fail("delivery", err)
+	}
+	return d, nil
+}
+
+func (t *ptx) Delivery(id uint64) (store.Delivery, error) {
+	return t.deliveryWhere("id = $2", int64(id))
+}
+
+func (t *ptx) DeliveryByKey(key string) (store.Delivery, error) {
+	return t.deliveryWhere("key = $2", key)
+}
+
+func (t *ptx) Enqueue(d store.Delivery) (uint64, error) {
+	if err := store.ValidateDelivery(d); err != nil {
+		return 0, err
+	}
+	created := d.CreatedAt.UTC().Truncate(time.Microsecond)
+	next := d.NextAt
+	if next.IsZero() {
+		next = created
+	}
+	id := t.lastDelivery + 1
+	tag, err := t.tx.Exec(t.ctx, `INSERT INTO stepcast_outbox (account, id, key, retry_key, kind, payload, status, next_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account, key) DO NOTHING`,
+		t.account, id, d.Key, d.RetryKey, d.Kind, d.Payload, int16(store.Pending), next.UTC().Truncate(time.Microsecond), created)
+	if err != nil {
+		return 0, t.fail("enqueue", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, fmt.Errorf("pgstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+	}
+	t.lastDelivery = id
+	return uint64(id), nil
+}
+
+func (t *ptx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
+	if err := store.ValidateOutcome(o); err != nil {
+		return err
+	}
+	d, err := t.Delivery(id)
+	if err != nil {
+		return err
+	}
+	if d.Status != store.Pending || d.LeasedBy != holder {
+		return fmt.Errorf("pgstore: delivery %d is %v, leased by %q, not %q: %w", id, d.Status, d.LeasedBy, holder, store.ErrConflict)
+	}
+	d.Finish(o)
+	var doneAt *time.Time
+	if !d.DoneAt.IsZero() {
+		doneAt = &d.DoneAt
+	}
+	_, err = t.tx.Exec(t.ctx, `UPDATE stepcast_outbox SET status = $3, error = $4, request_id = $5, done_at = $6, next_at = $7,
+		leased_by = '', lease_until = NULL WHERE account = $1 AND id = $2`,
+		t.account, int64(id), int16(d.Status), d.Error, d.RequestID, doneAt, d.NextAt)
+	if err != nil {
+		return t.fail("finish delivery", err)
+	}
+	return nil
+}
+
+// LeaseDeliveries implements store.Deliveries in one statement, like Lease.
+func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	rows, err := s.pool.Query(ctx, `UPDATE stepcast_outbox o SET leased_by = $2, lease_until = $4, attempts = o.attempts + 1
+		FROM (SELECT id FROM stepcast_outbox
+		      WHERE account = $1 AND status = 1 AND next_at <= $3 AND (leased_by = '' OR lease_until <= $3)
+		      ORDER BY next_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) p
+		WHERE o.account = $1 AND o.id = p.id
+		RETURNING o.id, o.key, o.retry_key::text, o.kind, o.payload, o.status, o.attempts, o.next_at, o.error, o.request_id,
+		          o.created_at, o.done_at, o.leased_by, o.lease_until`,
+		account, holder, now, now.Add(ttl), limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].NextAt.Equal(out[j].NextAt) {
+			return out[i].NextAt.Before(out[j].NextAt)
+		}
+		return out[i].ID < out[j].ID
 	})
 	return out, nil
 }

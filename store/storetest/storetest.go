@@ -78,6 +78,7 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"ConcurrentUpdates", testConcurrent},
 		{"TimersVersioned", testTimers},
 		{"LeaseHandsDueTimersOnce", testLease},
+		{"OutboxDeliveries", testOutbox},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
@@ -752,5 +753,107 @@ func testLeaseConcurrent(t *testing.T, s store.Store, another func(context.Conte
 		if c != 1 {
 			t.Fatalf("%s completed %d times", k, c)
 		}
+	}
+}
+
+func delivery(key string, created time.Time) store.Delivery {
+	return store.Delivery{Key: key, RetryKey: "123e4567-e89b-42d3-a456-" + fmt.Sprintf("%012x", len(key)*7919),
+		Kind: "push", Payload: []byte(`{"to":"U1","messages":[{"type":"text","text":"こんにちは"}]}`), CreatedAt: created}
+}
+
+func testOutbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	later := delivery("k2", t0)
+	later.NextAt = t0.Add(10 * time.Minute)
+	update(t, s, func(tx store.Tx) error {
+		for i, d := range []store.Delivery{delivery("k1", t0), later, delivery("k3", t0.Add(time.Minute))} {
+			id, err := tx.Enqueue(d)
+			if err != nil || id != uint64(i+1) {
+				t.Errorf("Enqueue(%s) = %d, %v; want %d", d.Key, id, err, i+1)
+			}
+		}
+		if _, err := tx.Enqueue(delivery("k1", t0)); !errors.Is(err, store.ErrDuplicate) {
+			t.Errorf("Enqueue of a queued key = %v, want ErrDuplicate", err)
+		}
+		for _, bad := range []store.Delivery{{RetryKey: "x"}, {Key: "a", RetryKey: "not-a-uuid", Kind: "push", CreatedAt: t0},
+			{Key: "a", RetryKey: delivery("a", t0).RetryKey, CreatedAt: t0}, {Key: "a", RetryKey: delivery("a", t0).RetryKey, Kind: "push"}} {
+			if _, err := tx.Enqueue(bad); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("Enqueue(%+v) = %v, want ErrInvalid", bad, err)
+			}
+		}
+		return nil
+	})
+	err := s.Update(ctx, acct, func(tx store.Tx) error {
+		if _, err := tx.Enqueue(delivery("rolled-back", t0)); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		d, err := tx.DeliveryByKey("k1")
+		if err != nil || d.ID != 1 || d.Status != store.Pending || d.Attempts != 0 || !d.NextAt.Equal(t0) || string(d.Payload) != string(delivery("k1", t0).Payload) {
+			t.Errorf("DeliveryByKey(k1) = %+v, %v", d, err)
+		}
+		if _, err := tx.DeliveryByKey("rolled-back"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a rolled-back delivery exists: %v", err)
+		}
+		if _, err := tx.Delivery(99); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Delivery(99) = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	got, err := s.LeaseDeliveries(ctx, acct, "a", t0.Add(5*time.Minute), time.Minute, 10)
+	if err != nil || len(got) != 2 || got[0].Key != "k1" || got[1].Key != "k3" || got[0].Attempts != 1 || got[0].LeasedBy != "a" {
+		t.Fatalf("LeaseDeliveries = %+v, %v; want k1 and k3, attempt 1", got, err)
+	}
+	if more, _ := s.LeaseDeliveries(ctx, acct, "b", t0.Add(5*time.Minute), time.Minute, 10); len(more) != 0 {
+		t.Fatalf("a second holder got %d leased deliveries", len(more))
+	}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.FinishDelivery(1, "b", store.Outcome{Status: store.Sent, At: t0}); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("FinishDelivery by a non-holder = %v, want ErrConflict", err)
+		}
+		if err := tx.FinishDelivery(1, "a", store.Outcome{Status: store.Sent}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("FinishDelivery without a time = %v, want ErrInvalid", err)
+		}
+		if err := tx.FinishDelivery(1, "a", store.Outcome{Status: store.Sent, RequestID: "req-1", At: t0.Add(6 * time.Minute)}); err != nil {
+			t.Errorf("FinishDelivery(sent) = %v", err)
+		}
+		return tx.FinishDelivery(3, "a", store.Outcome{Status: store.Pending, Error: "429 rate limit", At: t0.Add(6 * time.Minute), NextAt: t0.Add(20 * time.Minute)})
+	})
+	view(t, s, func(tx store.ReadTx) error {
+		d, _ := tx.Delivery(1)
+		if d.Status != store.Sent || d.RequestID != "req-1" || !d.DoneAt.Equal(t0.Add(6*time.Minute)) || d.LeasedBy != "" {
+			t.Errorf("sent delivery = %+v", d)
+		}
+		return nil
+	})
+	if got, _ := s.LeaseDeliveries(ctx, acct, "b", t0.Add(15*time.Minute), time.Minute, 10); len(got) != 1 || got[0].Key != "k2" {
+		t.Fatalf("at t0+15m = %+v; want k2 only (k3 retries at t0+20m)", got)
+	}
+	got, _ = s.LeaseDeliveries(ctx, acct, "c", t0.Add(25*time.Minute), time.Minute, 10)
+	var k3 store.Delivery
+	for _, d := range got {
+		if d.Key == "k3" {
+			k3 = d
+		}
+	}
+	if k3.Attempts != 2 || k3.Error != "429 rate limit" {
+		t.Fatalf("the retried delivery = %+v; want attempt 2 with the last error", k3)
+	}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.FinishDelivery(k3.ID, "a", store.Outcome{Status: store.Failed, At: t0}); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("FinishDelivery by the holder of an expired, retaken lease = %v, want ErrConflict", err)
+		}
+		if err := tx.FinishDelivery(1, "a", store.Outcome{Status: store.Failed, At: t0}); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("FinishDelivery of a sent delivery = %v, want ErrConflict", err)
+		}
+		return tx.FinishDelivery(k3.ID, "c", store.Outcome{Status: store.Failed, Error: "400 bad request", At: t0.Add(26 * time.Minute)})
+	})
+	if got, _ := s.LeaseDeliveries(ctx, acct, "d", t0.Add(time.Hour), time.Minute, 10); len(got) != 1 || got[0].Key != "k2" {
+		t.Fatalf("after the outcomes = %+v; want only k2 (its lease expired)", got)
 	}
 }
