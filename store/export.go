@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"time"
 
 	"github.com/stepcast/stepcast"
 )
@@ -21,7 +22,11 @@ import (
 //	{"change":{"seq":1,"friend":1,"kind":"Follow","at":"…"}}
 //	…the whole change log, by ascending seq…
 //	{"event":{"seq":1,"id":"…","friend":1,"kind":"click","name":"…","at":"…"}}
-//	…the whole event log, by ascending seq.
+//	…the whole event log, by ascending seq…
+//	{"timer":{"friend":1,"key":"scenario/trial","due":"…","state":"<base64>"}}
+//	…every timer, by friend and key (versions and leases are not exported).
+//
+// The outbox is not exported yet.
 //
 // Times are RFC 3339 in UTC to the microsecond; map keys are sorted; the
 // same data exports to the same bytes from every backend. A friend's record
@@ -43,6 +48,14 @@ type exportLine struct {
 	Friend *Friend          `json:"friend,omitempty"`
 	Change *json.RawMessage `json:"change,omitempty"`
 	Event  *json.RawMessage `json:"event,omitempty"`
+	Timer  *timerLine       `json:"timer,omitempty"`
+}
+
+type timerLine struct {
+	Friend stepcast.FriendID `json:"friend"`
+	Key    string            `json:"key"`
+	Due    time.Time         `json:"due"`
+	State  []byte            `json:"state,omitempty"`
 }
 
 // seqJSON prefixes a record's JSON with its seq.
@@ -114,6 +127,27 @@ func Export(ctx context.Context, s Store, account AccountID, w io.Writer) error 
 			if len(events) < pageSize {
 				break
 			}
+		}
+		for after := stepcast.FriendID(0); ; {
+			friends, err := tx.Friends(after, pageSize)
+			if err != nil {
+				return err
+			}
+			for _, f := range friends {
+				timers, err := tx.FriendTimers(f.ID)
+				if err != nil {
+					return err
+				}
+				for _, tm := range timers {
+					if err := enc.Encode(exportLine{Timer: &timerLine{Friend: tm.Friend, Key: tm.Key, Due: tm.Due, State: tm.State}}); err != nil {
+						return err
+					}
+				}
+			}
+			if len(friends) < pageSize {
+				break
+			}
+			after = friends[len(friends)-1].ID
 		}
 		return ctx.Err()
 	})
@@ -208,7 +242,12 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 					return bad(line, "change %d is out of order", c.Seq)
 				}
 				lastChange = c.Seq
-			case l.Event != nil:
+			case l.Timer != nil:
+				section = 3
+				if _, err := tx.PutTimer(Timer{Friend: l.Timer.Friend, Key: l.Timer.Key, Due: l.Timer.Due, State: l.Timer.State}); err != nil {
+					return &ImportError{Line: line, Err: err}
+				}
+			case l.Event != nil && section <= 2:
 				section = 2
 				var seq struct{ Seq uint64 }
 				json.Unmarshal(*l.Event, &seq)
@@ -225,7 +264,7 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 				}
 				lastEvent = e.Seq
 			default:
-				return bad(line, "expected a friend, change or event line in export order")
+				return bad(line, "expected a friend, change, event or timer line in export order")
 			}
 		}
 		if err := sc.Err(); err != nil {

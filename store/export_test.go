@@ -38,6 +38,11 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if n := bytes.Count(first, []byte("\n")); n < 100 {
 		t.Fatalf("the export has only %d lines", n)
 	}
+	for _, kind := range []string{`{"friend"`, `{"change"`, `{"event"`, `{"timer"`} {
+		if !bytes.Contains(first, []byte("\n"+kind)) {
+			t.Fatalf("the export has no %s lines", kind)
+		}
+	}
 	targets := []store.Store{memstore.New()}
 	if pg := tryPG(t); pg != nil {
 		targets = append(targets, pg)

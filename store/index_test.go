@@ -81,6 +81,11 @@ func tryRandomWrites(s store.Store, r *rand.Rand, now time.Time, nextEvent *int)
 				cs = append(cs, store.Change{Friend: id, Kind: store.SetVariant, Name: "exp", Text: []string{"A", "B"}[r.IntN(2)]})
 			case 10:
 				cs = append(cs, store.Change{Friend: id, Kind: store.SetField, Name: "joined", Value: stepcast.TimeValue(now.Add(-time.Duration(r.IntN(400)) * time.Hour))})
+			case 11:
+				if r.IntN(3) == 0 {
+					tx.PutTimer(store.Timer{Friend: id, Key: fmt.Sprintf("scenario/s%d", r.IntN(1000000)), Due: now.Add(time.Duration(r.IntN(100)) * time.Hour), State: []byte{byte(r.IntN(256))}})
+				}
+				fallthrough
 			default:
 				*nextEvent++
 				kind, name, value := "click", "url", ""
