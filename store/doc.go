@@ -22,8 +22,21 @@
 // Times are kept to the microsecond, in UTC. Field values are
 // stepcast.Value.
 //
-// This first increment covers the friend directory, friend state, the change
-// log and the event log. Scenario and reminder states with leases, the
-// outbox, experiments and definitions, the durable backends and export
-// follow.
+// # Due work and deliveries
+//
+// Timers are per-friend due work (a scenario's next step, a reminder) with
+// an opaque state blob and a version for optimistic concurrency; Lease hands
+// due timers to one holder at a time and hands them out again when a
+// holder's lease expires. The outbox holds deliveries to LINE, enqueued in
+// the unit of work that decided them with a fixed retry key, leased for each
+// attempt and finished with an Outcome.
+//
+// # Export
+//
+// Export and Import move an account's friends, change log, event log and
+// timers in a documented JSON Lines format (see export.go), identical from
+// every backend.
+//
+// Not yet stored here: experiment assignments and tallies, and definitions
+// (scenarios, rules, experiments, saved segments).
 package store
