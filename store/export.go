@@ -24,7 +24,9 @@ import (
 //	{"event":{"seq":1,"id":"…","friend":1,"kind":"click","name":"…","at":"…"}}
 //	…the whole event log, by ascending seq…
 //	{"timer":{"friend":1,"key":"scenario/trial","due":"…","state":"<base64>"}}
-//	…every timer, by friend and key (versions and leases are not exported).
+//	…every timer, by friend and key (versions and leases are not exported)…
+//	{"definition":{"kind":"scenario","name":"trial","body":"<base64>","updated_at":"…"}}
+//	…every definition, by kind and name (versions are not exported).
 //
 // The outbox is not exported yet.
 //
@@ -49,6 +51,14 @@ type exportLine struct {
 	Change *json.RawMessage `json:"change,omitempty"`
 	Event  *json.RawMessage `json:"event,omitempty"`
 	Timer  *timerLine       `json:"timer,omitempty"`
+	Def    *defLine         `json:"definition,omitempty"`
+}
+
+type defLine struct {
+	Kind      string    `json:"kind"`
+	Name      string    `json:"name"`
+	Body      []byte    `json:"body,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 type timerLine struct {
@@ -149,6 +159,15 @@ func Export(ctx context.Context, s Store, account AccountID, w io.Writer) error 
 			}
 			after = friends[len(friends)-1].ID
 		}
+		defs, err := tx.Definitions("")
+		if err != nil {
+			return err
+		}
+		for _, d := range defs {
+			if err := enc.Encode(exportLine{Def: &defLine{Kind: d.Kind, Name: d.Name, Body: d.Body, UpdatedAt: d.UpdatedAt}}); err != nil {
+				return err
+			}
+		}
 		return ctx.Err()
 	})
 	if err != nil {
@@ -242,7 +261,12 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 					return bad(line, "change %d is out of order", c.Seq)
 				}
 				lastChange = c.Seq
-			case l.Timer != nil:
+			case l.Def != nil:
+				section = 4
+				if _, err := tx.PutDefinition(Definition{Kind: l.Def.Kind, Name: l.Def.Name, Body: l.Def.Body, UpdatedAt: l.Def.UpdatedAt}); err != nil {
+					return &ImportError{Line: line, Err: err}
+				}
+			case l.Timer != nil && section <= 3:
 				section = 3
 				if _, err := tx.PutTimer(Timer{Friend: l.Timer.Friend, Key: l.Timer.Key, Due: l.Timer.Due, State: l.Timer.State}); err != nil {
 					return &ImportError{Line: line, Err: err}
@@ -264,7 +288,7 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 				}
 				lastEvent = e.Seq
 			default:
-				return bad(line, "expected a friend, change, event or timer line in export order")
+				return bad(line, "expected a friend, change, event, timer or definition line in export order")
 			}
 		}
 		if err := sc.Err(); err != nil {

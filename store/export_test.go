@@ -34,11 +34,18 @@ func TestExportImportRoundTrip(t *testing.T) {
 	for range 10 {
 		randomWrites(t, bolt, r, now, &events)
 	}
+	err := bolt.Update(context.Background(), "acct", func(tx store.Tx) error {
+		_, err := tx.PutDefinition(store.Definition{Kind: "scenario", Name: "trial", Body: []byte(`{"steps":[]}`), UpdatedAt: now})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	first := exportOf(t, bolt)
 	if n := bytes.Count(first, []byte("\n")); n < 100 {
 		t.Fatalf("the export has only %d lines", n)
 	}
-	for _, kind := range []string{`{"friend"`, `{"change"`, `{"event"`, `{"timer"`} {
+	for _, kind := range []string{`{"friend"`, `{"change"`, `{"event"`, `{"timer"`, `{"definition"`} {
 		if !bytes.Contains(first, []byte("\n"+kind)) {
 			t.Fatalf("the export has no %s lines", kind)
 		}

@@ -71,6 +71,11 @@ type ReadTx interface {
 	Delivery(id uint64) (Delivery, error)
 	// DeliveryByKey returns the delivery with the caller's key, or ErrNotFound.
 	DeliveryByKey(key string) (Delivery, error)
+	// Definition returns the definition kind/name, or ErrNotFound.
+	Definition(kind, name string) (Definition, error)
+	// Definitions returns the definitions of a kind ("" for all), ordered
+	// by kind and name.
+	Definitions(kind string) ([]Definition, error)
 }
 
 // Tx reads and writes one account's data within a unit of work.
@@ -103,6 +108,13 @@ type Tx interface {
 	// hold the delivery's lease (else ErrConflict: the lease expired and
 	// someone else took it).
 	FinishDelivery(id uint64, holder string, o Outcome) error
+	// PutDefinition creates or replaces a definition. d.Version must be
+	// the version the caller read, 0 to create; otherwise ErrConflict. It
+	// returns the new version.
+	PutDefinition(d Definition) (uint64, error)
+	// DeleteDefinition removes a definition at the version the caller
+	// read: ErrConflict if it changed since, ErrNotFound if it is gone.
+	DeleteDefinition(kind, name string, version uint64) error
 }
 
 // Friend is a friend's record. Slices and maps belong to the holder.

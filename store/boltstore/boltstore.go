@@ -14,12 +14,14 @@
 // "due" (due time in Unix microseconds, friend ID and key → empty: the
 // queue Lease walks in order), and the outbox: "outbox" (ID → JSON
 // delivery), "outbox-keys" (key → ID) and "outbox-due" (next attempt time
-// and ID → empty, for pending deliveries). Friend IDs and both sequences come from
+// and ID → empty, for pending deliveries); "definitions" (kind, NUL, name →
+// JSON definition). Friend IDs and both sequences come from
 // bbolt's per-bucket sequences, which roll back with the transaction, so
 // IDs stay dense.
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -54,7 +56,8 @@ var (
 	outboxB    = []byte("outbox")
 	outKeysB   = []byte("outbox-keys")
 	outDueB    = []byte("outbox-due")
-	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, timersB, dueB, outboxB, outKeysB, outDueB}
+	defsB      = []byte("definitions")
+	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, timersB, dueB, outboxB, outKeysB, outDueB, defsB}
 )
 
 // Store is a bbolt-backed store.
@@ -670,4 +673,83 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 		return nil
 	})
 	return out, s.closedErr(err)
+}
+
+func defKey(kind, name string) []byte { return []byte(kind + "\x00" + name) }
+
+func (t *tx) Definition(kind, name string) (store.Definition, error) {
+	b, err := t.bucket(defsB)
+	if err != nil {
+		return store.Definition{}, err
+	}
+	var raw []byte
+	if b != nil {
+		raw = b.Get(defKey(kind, name))
+	}
+	if raw == nil {
+		return store.Definition{}, fmt.Errorf("boltstore: definition %s/%s: %w", kind, name, store.ErrNotFound)
+	}
+	var d store.Definition
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return store.Definition{}, t.corrupt("definition", err)
+	}
+	return d, nil
+}
+
+func (t *tx) Definitions(kind string) ([]store.Definition, error) {
+	b, err := t.bucket(defsB)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []store.Definition
+	prefix := []byte{}
+	if kind != "" {
+		prefix = []byte(kind + "\x00")
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var d store.Definition
+		if err := json.Unmarshal(v, &d); err != nil {
+			return nil, t.corrupt("definition", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
+	if err := store.ValidateDefinition(d); err != nil {
+		return 0, err
+	}
+	cur, err := t.Definition(d.Kind, d.Name)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	if (exists && cur.Version != d.Version) || (!exists && d.Version != 0) {
+		return 0, fmt.Errorf("boltstore: definition %s/%s at version %d: %w", d.Kind, d.Name, d.Version, store.ErrConflict)
+	}
+	d.Version++
+	d.UpdatedAt = d.UpdatedAt.UTC().Truncate(time.Microsecond)
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return 0, err
+	}
+	b, err := t.bucket(defsB)
+	if err != nil {
+		return 0, err
+	}
+	return d.Version, b.Put(defKey(d.Kind, d.Name), raw)
+}
+
+func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
+	cur, err := t.Definition(kind, name)
+	if err != nil {
+		return err
+	}
+	if cur.Version != version {
+		return fmt.Errorf("boltstore: definition %s/%s at version %d: %w", kind, name, version, store.ErrConflict)
+	}
+	b, _ := t.bucket(defsB)
+	return b.Delete(defKey(kind, name))
 }

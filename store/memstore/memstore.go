@@ -33,7 +33,10 @@ type timerKey struct {
 	key    string
 }
 
+type defKey struct{ kind, name string }
+
 type account struct {
+	defs     map[defKey]store.Definition
 	outbox   []store.Delivery // outbox[i] has ID i+1
 	outKeys  map[string]uint64
 	timers   map[timerKey]store.Timer
@@ -93,10 +96,11 @@ func (s *Store) begin(acct store.AccountID) *tx {
 	a := s.accounts[acct]
 	if a == nil {
 		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, timers: map[timerKey]store.Timer{},
-			outKeys: map[string]uint64{}}
+			outKeys: map[string]uint64{}, defs: map[defKey]store.Definition{}}
 	}
 	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{},
-		newEventIDs: map[string]bool{}, timers: map[timerKey]*store.Timer{}, finished: map[uint64]store.Delivery{}}
+		newEventIDs: map[string]bool{}, timers: map[timerKey]*store.Timer{}, finished: map[uint64]store.Delivery{},
+		defs: map[defKey]*store.Definition{}}
 }
 
 func (s *Store) commit(acct store.AccountID, t *tx) {
@@ -123,6 +127,13 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 	}
 	for id, d := range t.finished {
 		a.outbox[id-1] = d
+	}
+	for k, d := range t.defs {
+		if d == nil {
+			delete(a.defs, k)
+		} else {
+			a.defs[k] = *d
+		}
 	}
 	for _, d := range t.queued {
 		a.outbox = append(a.outbox, d)
@@ -211,9 +222,10 @@ type tx struct {
 	changes     []store.Change
 	events      []store.Event
 	newEventIDs map[string]bool
-	timers      map[timerKey]*store.Timer // written timers; nil deletes
-	queued      []store.Delivery          // new deliveries, IDs after len(a.outbox)
-	finished    map[uint64]store.Delivery // committed deliveries it finished
+	timers      map[timerKey]*store.Timer    // written timers; nil deletes
+	queued      []store.Delivery             // new deliveries, IDs after len(a.outbox)
+	finished    map[uint64]store.Delivery    // committed deliveries it finished
+	defs        map[defKey]*store.Definition // written definitions; nil deletes
 }
 
 func (t *tx) count() int { return len(t.a.friends) + len(t.added) }
@@ -483,5 +495,75 @@ func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 	} else {
 		t.finished[id] = d
 	}
+	return nil
+}
+
+func (t *tx) def(k defKey) (store.Definition, bool) {
+	if d, ok := t.defs[k]; ok {
+		if d == nil {
+			return store.Definition{}, false
+		}
+		return *d, true
+	}
+	d, ok := t.a.defs[k]
+	return d, ok
+}
+
+func (t *tx) Definition(kind, name string) (store.Definition, error) {
+	if d, ok := t.def(defKey{kind, name}); ok {
+		return d.Clone(), nil
+	}
+	return store.Definition{}, fmt.Errorf("memstore: definition %s/%s: %w", kind, name, store.ErrNotFound)
+}
+
+func (t *tx) Definitions(kind string) ([]store.Definition, error) {
+	keys := map[defKey]bool{}
+	for k := range t.a.defs {
+		keys[k] = true
+	}
+	for k := range t.defs {
+		keys[k] = true
+	}
+	var out []store.Definition
+	for k := range keys {
+		if d, ok := t.def(k); ok && (kind == "" || k.kind == kind) {
+			out = append(out, d.Clone())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
+	if err := store.ValidateDefinition(d); err != nil {
+		return 0, err
+	}
+	k := defKey{d.Kind, d.Name}
+	cur, ok := t.def(k)
+	if (ok && cur.Version != d.Version) || (!ok && d.Version != 0) {
+		return 0, fmt.Errorf("memstore: definition %s/%s at version %d: %w", d.Kind, d.Name, d.Version, store.ErrConflict)
+	}
+	d = d.Clone()
+	d.Version++
+	d.UpdatedAt = d.UpdatedAt.UTC().Truncate(time.Microsecond)
+	t.defs[k] = &d
+	return d.Version, nil
+}
+
+func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
+	k := defKey{kind, name}
+	cur, ok := t.def(k)
+	if !ok {
+		return fmt.Errorf("memstore: definition %s/%s: %w", kind, name, store.ErrNotFound)
+	}
+	if cur.Version != version {
+		return fmt.Errorf("memstore: definition %s/%s at version %d: %w", kind, name, version, store.ErrConflict)
+	}
+	t.defs[k] = nil
 	return nil
 }

@@ -695,3 +695,79 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	})
 	return out, nil
 }
+
+func scanDefinition(row pgx.Row) (store.Definition, error) {
+	var d store.Definition
+	var version int64
+	if err := row.Scan(&d.Kind, &d.Name, &d.Body, &version, &d.UpdatedAt); err != nil {
+		return store.Definition{}, err
+	}
+	d.Version, d.UpdatedAt = uint64(version), d.UpdatedAt.UTC()
+	return d, nil
+}
+
+func (t *ptx) Definition(kind, name string) (store.Definition, error) {
+	d, err := scanDefinition(t.tx.QueryRow(t.ctx, "SELECT kind, name, body, version, updated_at FROM stepcast_definitions WHERE account = $1 AND kind = $2 AND name = $3", t.account, kind, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Definition{}, fmt.Errorf("pgstore: definition %s/%s: %w", kind, name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Definition{}, t.fail("definition", err)
+	}
+	return d, nil
+}
+
+func (t *ptx) Definitions(kind string) ([]store.Definition, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT kind, name, body, version, updated_at FROM stepcast_definitions
+		WHERE account = $1 AND ($2 = '' OR kind = $2) ORDER BY kind COLLATE "C", name COLLATE "C"`, t.account, kind)
+	if err != nil {
+		return nil, t.fail("definitions", err)
+	}
+	defer rows.Close()
+	var out []store.Definition
+	for rows.Next() {
+		d, err := scanDefinition(rows)
+		if err != nil {
+			return nil, t.fail("definitions", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (t *ptx) PutDefinition(d store.Definition) (uint64, error) {
+	if err := store.ValidateDefinition(d); err != nil {
+		return 0, err
+	}
+	at := d.UpdatedAt.UTC().Truncate(time.Microsecond)
+	var tag pgconn.CommandTag
+	var err error
+	if d.Version == 0 {
+		tag, err = t.tx.Exec(t.ctx, `INSERT INTO stepcast_definitions (account, kind, name, body, version, updated_at) VALUES ($1, $2, $3, $4, 1, $5)
+			ON CONFLICT DO NOTHING`, t.account, d.Kind, d.Name, d.Body, at)
+	} else {
+		tag, err = t.tx.Exec(t.ctx, `UPDATE stepcast_definitions SET body = $4, version = version + 1, updated_at = $5
+			WHERE account = $1 AND kind = $2 AND name = $3 AND version = $6`, t.account, d.Kind, d.Name, d.Body, at, int64(d.Version))
+	}
+	if err != nil {
+		return 0, t.fail("write definition", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return 0, fmt.Errorf("pgstore: definition %s/%s at version %d: %w", d.Kind, d.Name, d.Version, store.ErrConflict)
+	}
+	return d.Version + 1, nil
+}
+
+func (t *ptx) DeleteDefinition(kind, name string, version uint64) error {
+	tag, err := t.tx.Exec(t.ctx, "DELETE FROM stepcast_definitions WHERE account = $1 AND kind = $2 AND name = $3 AND version = $4", t.account, kind, name, int64(version))
+	if err != nil {
+		return t.fail("delete definition", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := t.Definition(kind, name); err != nil {
+		return err
+	}
+	return fmt.Errorf("pgstore: definition %s/%s at version %d: %w", kind, name, version, store.ErrConflict)
+}
