@@ -33,10 +33,14 @@
 //
 // # Export
 //
-// Export and Import move an account's friends, change log, event log and
-// timers in a documented JSON Lines format (see export.go), identical from
-// every backend.
+// Export and Import move an account's friends, change log, event log,
+// timers and definitions in a documented JSON Lines format (see export.go),
+// identical from every backend.
 //
-// Not yet stored here: experiment assignments and tallies, and definitions
-// (scenarios, rules, experiments, saved segments).
+// # Definitions
+//
+// Scenarios, rule sets, experiments and saved segments are stored as
+// versioned documents (PutDefinition), so concurrent edits conflict instead
+// of overwriting each other. Experiment assignments live on the friend
+// record (SetVariant changes); experiment tallies are not stored yet.
 package store
