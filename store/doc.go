@@ -34,7 +34,7 @@
 // # Export
 //
 // Export and Import move an account's friends, change log, event log,
-// timers and definitions in a documented JSON Lines format (see export.go),
+// timers, definitions and experiment tallies in a documented JSON Lines format (see export.go),
 // identical from every backend.
 //
 // # Definitions
@@ -42,5 +42,6 @@
 // Scenarios, rule sets, experiments and saved segments are stored as
 // versioned documents (PutDefinition), so concurrent edits conflict instead
 // of overwriting each other. Experiment assignments live on the friend
-// record (SetVariant changes); experiment tallies are not stored yet.
+// record (SetVariant changes); their running tallies (AddToTally) are kept
+// beside the definitions.
 package store

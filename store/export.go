@@ -26,7 +26,9 @@ import (
 //	{"timer":{"friend":1,"key":"scenario/trial","due":"…","state":"<base64>"}}
 //	…every timer, by friend and key (versions and leases are not exported)…
 //	{"definition":{"kind":"scenario","name":"trial","body":"<base64>","updated_at":"…"}}
-//	…every definition, by kind and name (versions are not exported).
+//	…every definition, by kind and name (versions are not exported)…
+//	{"tally":{"Experiment":"welcome","Variant":"B","Recipients":100,…}}
+//	…every experiment tally, by experiment and variant.
 //
 // The outbox is not exported yet.
 //
@@ -52,6 +54,7 @@ type exportLine struct {
 	Event  *json.RawMessage `json:"event,omitempty"`
 	Timer  *timerLine       `json:"timer,omitempty"`
 	Def    *defLine         `json:"definition,omitempty"`
+	Tally  *Tally           `json:"tally,omitempty"`
 }
 
 type defLine struct {
@@ -168,6 +171,15 @@ func Export(ctx context.Context, s Store, account AccountID, w io.Writer) error 
 				return err
 			}
 		}
+		tallies, err := tx.Tallies("")
+		if err != nil {
+			return err
+		}
+		for i := range tallies {
+			if err := enc.Encode(exportLine{Tally: &tallies[i]}); err != nil {
+				return err
+			}
+		}
 		return ctx.Err()
 	})
 	if err != nil {
@@ -261,7 +273,12 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 					return bad(line, "change %d is out of order", c.Seq)
 				}
 				lastChange = c.Seq
-			case l.Def != nil:
+			case l.Tally != nil:
+				section = 5
+				if _, err := tx.AddToTally(*l.Tally); err != nil {
+					return &ImportError{Line: line, Err: err}
+				}
+			case l.Def != nil && section <= 4:
 				section = 4
 				if _, err := tx.PutDefinition(Definition{Kind: l.Def.Kind, Name: l.Def.Name, Body: l.Def.Body, UpdatedAt: l.Def.UpdatedAt}); err != nil {
 					return &ImportError{Line: line, Err: err}
@@ -288,7 +305,7 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 				}
 				lastEvent = e.Seq
 			default:
-				return bad(line, "expected a friend, change, event, timer or definition line in export order")
+				return bad(line, "expected a friend, change, event, timer, definition or tally line in export order")
 			}
 		}
 		if err := sc.Err(); err != nil {

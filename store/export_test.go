@@ -35,6 +35,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 		randomWrites(t, bolt, r, now, &events)
 	}
 	err := bolt.Update(context.Background(), "acct", func(tx store.Tx) error {
+		if _, err := tx.AddToTally(store.Tally{Experiment: "welcome", Variant: "B", Recipients: 3, Revenue: 0.1}); err != nil {
+			return err
+		}
 		_, err := tx.PutDefinition(store.Definition{Kind: "scenario", Name: "trial", Body: []byte(`{"steps":[]}`), UpdatedAt: now})
 		return err
 	})
@@ -45,7 +48,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if n := bytes.Count(first, []byte("\n")); n < 100 {
 		t.Fatalf("the export has only %d lines", n)
 	}
-	for _, kind := range []string{`{"friend"`, `{"change"`, `{"event"`, `{"timer"`, `{"definition"`} {
+	for _, kind := range []string{`{"friend"`, `{"change"`, `{"event"`, `{"timer"`, `{"definition"`, `{"tally"`} {
 		if !bytes.Contains(first, []byte("\n"+kind)) {
 			t.Fatalf("the export has no %s lines", kind)
 		}

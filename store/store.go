@@ -76,6 +76,9 @@ type ReadTx interface {
 	// Definitions returns the definitions of a kind ("" for all), ordered
 	// by kind and name.
 	Definitions(kind string) ([]Definition, error)
+	// Tallies returns the experiment's tallies ("" for every experiment),
+	// ordered by experiment and variant.
+	Tallies(experiment string) ([]Tally, error)
 }
 
 // Tx reads and writes one account's data within a unit of work.
@@ -115,6 +118,9 @@ type Tx interface {
 	// DeleteDefinition removes a definition at the version the caller
 	// read: ErrConflict if it changed since, ErrNotFound if it is gone.
 	DeleteDefinition(kind, name string, version uint64) error
+	// AddToTally adds delta's counts to the tally of delta.Experiment and
+	// delta.Variant, creating it at zero, and returns the new tally.
+	AddToTally(delta Tally) (Tally, error)
 }
 
 // Friend is a friend's record. Slices and maps belong to the holder.

@@ -15,7 +15,7 @@
 // queue Lease walks in order), and the outbox: "outbox" (ID → JSON
 // delivery), "outbox-keys" (key → ID) and "outbox-due" (next attempt time
 // and ID → empty, for pending deliveries); "definitions" (kind, NUL, name →
-// JSON definition). Friend IDs and both sequences come from
+// JSON definition); "tallies" (experiment, NUL, variant → JSON tally). Friend IDs and both sequences come from
 // bbolt's per-bucket sequences, which roll back with the transaction, so
 // IDs stay dense.
 package boltstore
@@ -57,7 +57,8 @@ var (
 	outKeysB   = []byte("outbox-keys")
 	outDueB    = []byte("outbox-due")
 	defsB      = []byte("definitions")
-	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, timersB, dueB, outboxB, outKeysB, outDueB, defsB}
+	talliesB   = []byte("tallies")
+	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, timersB, dueB, outboxB, outKeysB, outDueB, defsB, talliesB}
 )
 
 // Store is a bbolt-backed store.
@@ -752,4 +753,48 @@ func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 	}
 	b, _ := t.bucket(defsB)
 	return b.Delete(defKey(kind, name))
+}
+
+func (t *tx) Tallies(experiment string) ([]store.Tally, error) {
+	b, err := t.bucket(talliesB)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []store.Tally
+	prefix := []byte{}
+	if experiment != "" {
+		prefix = []byte(experiment + "\x00")
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var tl store.Tally
+		if err := json.Unmarshal(v, &tl); err != nil {
+			return nil, t.corrupt("tally", err)
+		}
+		out = append(out, tl)
+	}
+	return out, nil
+}
+
+func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
+	if err := store.ValidateTally(d); err != nil {
+		return store.Tally{}, err
+	}
+	b, err := t.bucket(talliesB)
+	if err != nil {
+		return store.Tally{}, err
+	}
+	k := defKey(d.Experiment, d.Variant)
+	tl := store.Tally{Experiment: d.Experiment, Variant: d.Variant}
+	if raw := b.Get(k); raw != nil {
+		if err := json.Unmarshal(raw, &tl); err != nil {
+			return store.Tally{}, t.corrupt("tally", err)
+		}
+	}
+	tl = tl.Plus(d)
+	raw, err := json.Marshal(tl)
+	if err != nil {
+		return store.Tally{}, err
+	}
+	return tl, b.Put(k, raw)
 }

@@ -36,6 +36,7 @@ type timerKey struct {
 type defKey struct{ kind, name string }
 
 type account struct {
+	tallies  map[defKey]store.Tally // by experiment and variant
 	defs     map[defKey]store.Definition
 	outbox   []store.Delivery // outbox[i] has ID i+1
 	outKeys  map[string]uint64
@@ -96,11 +97,11 @@ func (s *Store) begin(acct store.AccountID) *tx {
 	a := s.accounts[acct]
 	if a == nil {
 		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, timers: map[timerKey]store.Timer{},
-			outKeys: map[string]uint64{}, defs: map[defKey]store.Definition{}}
+			outKeys: map[string]uint64{}, defs: map[defKey]store.Definition{}, tallies: map[defKey]store.Tally{}}
 	}
 	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{},
 		newEventIDs: map[string]bool{}, timers: map[timerKey]*store.Timer{}, finished: map[uint64]store.Delivery{},
-		defs: map[defKey]*store.Definition{}}
+		defs: map[defKey]*store.Definition{}, tallies: map[defKey]store.Tally{}}
 }
 
 func (s *Store) commit(acct store.AccountID, t *tx) {
@@ -134,6 +135,9 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 		} else {
 			a.defs[k] = *d
 		}
+	}
+	for k, tl := range t.tallies {
+		a.tallies[k] = tl
 	}
 	for _, d := range t.queued {
 		a.outbox = append(a.outbox, d)
@@ -226,6 +230,7 @@ type tx struct {
 	queued      []store.Delivery             // new deliveries, IDs after len(a.outbox)
 	finished    map[uint64]store.Delivery    // committed deliveries it finished
 	defs        map[defKey]*store.Definition // written definitions; nil deletes
+	tallies     map[defKey]store.Tally       // tallies it changed
 }
 
 func (t *tx) count() int { return len(t.a.friends) + len(t.added) }
@@ -566,4 +571,48 @@ func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 	}
 	t.defs[k] = nil
 	return nil
+}
+
+func (t *tx) tally(k defKey) store.Tally {
+	if tl, ok := t.tallies[k]; ok {
+		return tl
+	}
+	if tl, ok := t.a.tallies[k]; ok {
+		return tl
+	}
+	return store.Tally{Experiment: k.kind, Variant: k.name}
+}
+
+func (t *tx) Tallies(experiment string) ([]store.Tally, error) {
+	keys := map[defKey]bool{}
+	for k := range t.a.tallies {
+		keys[k] = true
+	}
+	for k := range t.tallies {
+		keys[k] = true
+	}
+	var out []store.Tally
+	for k := range keys {
+		if experiment == "" || k.kind == experiment {
+			out = append(out, t.tally(k))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Experiment != out[j].Experiment {
+			return out[i].Experiment < out[j].Experiment
+		}
+		return out[i].Variant < out[j].Variant
+	})
+	return out, nil
+}
+
+func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
+	if err := store.ValidateTally(d); err != nil {
+		return store.Tally{}, err
+	}
+	k := defKey{d.Experiment, d.Variant}
+	tl := t.tally(k)
+	tl = tl.Plus(d)
+	t.tallies[k] = tl
+	return tl, nil
 }

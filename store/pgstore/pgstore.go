@@ -771,3 +771,39 @@ func (t *ptx) DeleteDefinition(kind, name string, version uint64) error {
 	}
 	return fmt.Errorf("pgstore: definition %s/%s at version %d: %w", kind, name, version, store.ErrConflict)
 }
+
+func (t *ptx) Tallies(experiment string) ([]store.Tally, error) {
+	rows, err := t.tx.Query(t.ctx, `SELECT experiment, variant, recipients, clickers, converters, revenue FROM stepcast_tallies
+		WHERE account = $1 AND ($2 = '' OR experiment = $2) ORDER BY experiment COLLATE "C", variant COLLATE "C"`, t.account, experiment)
+	if err != nil {
+		return nil, t.fail("tallies", err)
+	}
+	defer rows.Close()
+	var out []store.Tally
+	for rows.Next() {
+		var tl store.Tally
+		if err := rows.Scan(&tl.Experiment, &tl.Variant, &tl.Recipients, &tl.Clickers, &tl.Converters, &tl.Revenue); err != nil {
+			return nil, t.fail("tallies", err)
+		}
+		out = append(out, tl)
+	}
+	return out, rows.Err()
+}
+
+func (t *ptx) AddToTally(d store.Tally) (store.Tally, error) {
+	if err := store.ValidateTally(d); err != nil {
+		return store.Tally{}, err
+	}
+	tl := store.Tally{Experiment: d.Experiment, Variant: d.Variant}
+	err := t.tx.QueryRow(t.ctx, `INSERT INTO stepcast_tallies AS t (account, experiment, variant, recipients, clickers, converters, revenue)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (account, experiment, variant) DO UPDATE SET recipients = t.recipients + EXCLUDED.recipients,
+			clickers = t.clickers + EXCLUDED.clickers, converters = t.converters + EXCLUDED.converters, revenue = t.revenue + EXCLUDED.revenue
+		RETURNING recipients, clickers, converters, revenue`,
+		t.account, d.Experiment, d.Variant, d.Recipients, d.Clickers, d.Converters, d.Revenue).
+		Scan(&tl.Recipients, &tl.Clickers, &tl.Converters, &tl.Revenue)
+	if err != nil {
+		return store.Tally{}, t.fail("add to tally", err)
+	}
+	return tl, nil
+}

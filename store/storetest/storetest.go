@@ -80,6 +80,7 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"LeaseHandsDueTimersOnce", testLease},
 		{"OutboxDeliveries", testOutbox},
 		{"DefinitionsVersioned", testDefinitions},
+		{"TalliesAccumulate", testTallies},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
@@ -909,6 +910,45 @@ func testDefinitions(t *testing.T, s store.Store) {
 		}
 		if _, err := tx.Definition("segment", "vip"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("a deleted definition = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+}
+
+func testTallies(t *testing.T, s store.Store) {
+	update(t, s, func(tx store.Tx) error {
+		for _, d := range []store.Tally{
+			{Experiment: "welcome", Variant: "B", Recipients: 100},
+			{Experiment: "welcome", Variant: "A", Recipients: 98},
+			{Experiment: "welcome", Variant: "B", Clickers: 7, Converters: 2, Revenue: 12000.5},
+			{Experiment: "sale", Variant: "A", Recipients: 1},
+		} {
+			if _, err := tx.AddToTally(d); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.AddToTally(store.Tally{Experiment: "welcome"}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("AddToTally without a variant = %v, want ErrInvalid", err)
+		}
+		return nil
+	})
+	err := s.Update(context.Background(), acct, func(tx store.Tx) error {
+		tx.AddToTally(store.Tally{Experiment: "welcome", Variant: "A", Recipients: 1000})
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatal(err)
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		got, err := tx.Tallies("welcome")
+		want := []store.Tally{{Experiment: "welcome", Variant: "A", Recipients: 98},
+			{Experiment: "welcome", Variant: "B", Recipients: 100, Clickers: 7, Converters: 2, Revenue: 12000.5}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Tallies(welcome) = %+v, %v; want %+v", got, err, want)
+		}
+		all, _ := tx.Tallies("")
+		if len(all) != 3 || all[0].Experiment != "sale" {
+			t.Errorf("Tallies(\"\") = %+v", all)
 		}
 		return nil
 	})
