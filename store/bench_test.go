@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/boltstore"
 	"github.com/stepcast/stepcast/store/memstore"
 )
 
@@ -76,6 +78,39 @@ func benchUnit(tx store.Tx, n int) error {
 	}
 	_, err = tx.AppendEvent(store.Event{ID: fmt.Sprintf("ev%d", n), Friend: f.ID, Kind: "click", Name: "url", At: at})
 	return err
+}
+
+// BenchmarkBatchedBolt: 16 goroutines writing one unit each per call,
+// through Update (one fsync per unit) and through Batch (shared commits).
+func BenchmarkBatchedBolt(b *testing.B) {
+	for _, mode := range []string{"update", "batch"} {
+		b.Run(mode, func(b *testing.B) {
+			t := &testing.T{}
+			s := mustBolt(t).(*boltstore.Store)
+			defer s.Close()
+			ctx := context.Background()
+			var next atomic.Int64
+			b.SetParallelism(8)
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := int(next.Add(1))
+					fn := func(tx store.Tx) error { return benchUnit(tx, n) }
+					var err error
+					if mode == "batch" {
+						err = s.Batch(ctx, "bench", fn)
+					} else {
+						err = s.Update(ctx, "bench", fn)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "units/s")
+		})
+	}
 }
 
 // BenchmarkLoadIndex rebuilds the segment index from boltstore, at 100k

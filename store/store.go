@@ -330,3 +330,13 @@ func (k *ChangeKind) UnmarshalText(b []byte) error {
 	}
 	return fmt.Errorf("%w: unknown change kind %q", ErrInvalid, b)
 }
+
+// Batcher is implemented by stores that can group the units of work of
+// concurrent callers into one commit (boltstore: one fsync for many),
+// trading latency for throughput. Batch behaves like Update except that fn
+// may run more than once, in a fresh transaction each time, so it must have
+// no effects outside the transaction; only a nil return from Batch means it
+// committed.
+type Batcher interface {
+	Batch(ctx context.Context, account AccountID, fn func(Tx) error) error
+}

@@ -85,6 +85,14 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
 	t.Run("ConcurrentHoldersAndADeadOne", func(t *testing.T) { testLeaseConcurrent(t, open(t), f.Another) })
+	t.Run("BatchedUnitsOfWork", func(t *testing.T) {
+		s := open(t)
+		b, ok := s.(store.Batcher)
+		if !ok {
+			t.Skip("the store does not implement store.Batcher")
+		}
+		testBatch(t, s, b)
+	})
 	if f.Reopen != nil {
 		t.Run("CommittedWorkSurvivesReopen", func(t *testing.T) { testReopen(t, open(t), f.Reopen) })
 	}
@@ -949,6 +957,49 @@ func testTallies(t *testing.T, s store.Store) {
 		all, _ := tx.Tallies("")
 		if len(all) != 3 || all[0].Experiment != "sale" {
 			t.Errorf("Tallies(\"\") = %+v", all)
+		}
+		return nil
+	})
+}
+
+// testBatch: concurrent batched units all commit, each exactly once, with
+// dense IDs, although functions may be retried.
+func testBatch(t *testing.T, s store.Store, b store.Batcher) {
+	var wg sync.WaitGroup
+	const workers, each = 8, 20
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				u := user(10_000 + w*each + i)
+				err := b.Batch(context.Background(), acct, func(tx store.Tx) error {
+					f, _, err := tx.AddFriend(u)
+					if err != nil {
+						return err
+					}
+					_, err = tx.Apply(store.Change{Friend: f.ID, Kind: store.SetTag, Name: "batched"})
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	view(t, s, func(tx store.ReadTx) error {
+		all, _ := tx.Friends(0, 10_000)
+		last, _ := tx.LastSeq()
+		if len(all) != workers*each || last != workers*each {
+			t.Errorf("%d friends and %d changes after %d batched units", len(all), last, workers*each)
+		}
+		for i, f := range all {
+			if f.ID != stepcast.FriendID(i+1) || len(f.Tags) != 1 {
+				t.Errorf("friend %d: %+v", i+1, f)
+				break
+			}
 		}
 		return nil
 	})
