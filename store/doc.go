@@ -34,7 +34,8 @@
 // # Export
 //
 // Export and Import move an account's friends, change log, event log,
-// timers, definitions and experiment tallies in a documented JSON Lines format (see export.go),
+// timers, definitions, experiment tallies and outbox in a documented JSON
+// Lines format (see export.go),
 // identical from every backend.
 //
 // # Definitions

@@ -28,9 +28,9 @@ import (
 //	{"definition":{"kind":"scenario","name":"trial","body":"<base64>","updated_at":"…"}}
 //	…every definition, by kind and name (versions are not exported)…
 //	{"tally":{"Experiment":"welcome","Variant":"B","Recipients":100,…}}
-//	…every experiment tally, by experiment and variant.
-//
-// The outbox is not exported yet.
+//	…every experiment tally, by experiment and variant…
+//	{"delivery":{"ID":1,"Key":"…","RetryKey":"…","Status":2,…}}
+//	…the outbox, by ascending ID (leases are not exported).
 //
 // Times are RFC 3339 in UTC to the microsecond; map keys are sorted; the
 // same data exports to the same bytes from every backend. A friend's record
@@ -55,6 +55,7 @@ type exportLine struct {
 	Timer  *timerLine       `json:"timer,omitempty"`
 	Def    *defLine         `json:"definition,omitempty"`
 	Tally  *Tally           `json:"tally,omitempty"`
+	Del    *Delivery        `json:"delivery,omitempty"`
 }
 
 type defLine struct {
@@ -180,6 +181,19 @@ func Export(ctx context.Context, s Store, account AccountID, w io.Writer) error 
 				return err
 			}
 		}
+		for id := uint64(1); ; id++ {
+			d, err := tx.Delivery(id)
+			if errors.Is(err, ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			d.LeasedBy, d.LeaseUntil = "", time.Time{}
+			if err := enc.Encode(exportLine{Del: &d}); err != nil {
+				return err
+			}
+		}
 		return ctx.Err()
 	})
 	if err != nil {
@@ -273,7 +287,12 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 					return bad(line, "change %d is out of order", c.Seq)
 				}
 				lastChange = c.Seq
-			case l.Tally != nil:
+			case l.Del != nil:
+				section = 6
+				if err := tx.RestoreDelivery(*l.Del); err != nil {
+					return &ImportError{Line: line, Err: err}
+				}
+			case l.Tally != nil && section <= 5:
 				section = 5
 				if _, err := tx.AddToTally(*l.Tally); err != nil {
 					return &ImportError{Line: line, Err: err}
@@ -305,7 +324,7 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 				}
 				lastEvent = e.Seq
 			default:
-				return bad(line, "expected a friend, change, event, timer, definition or tally line in export order")
+				return bad(line, "expected a friend, change, event, timer, definition, tally or delivery line in export order")
 			}
 		}
 		if err := sc.Err(); err != nil {

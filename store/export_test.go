@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -38,8 +39,29 @@ func TestExportImportRoundTrip(t *testing.T) {
 		if _, err := tx.AddToTally(store.Tally{Experiment: "welcome", Variant: "B", Recipients: 3, Revenue: 0.1}); err != nil {
 			return err
 		}
+		for i := range 3 {
+			d := store.Delivery{Key: fmt.Sprintf("push/%d", i), RetryKey: fmt.Sprintf("123e4567-e89b-42d3-a456-%012d", i), Kind: "push",
+				Payload: []byte(`{"to":"U1"}`), CreatedAt: now}
+			if _, err := tx.Enqueue(d); err != nil {
+				return err
+			}
+		}
 		_, err := tx.PutDefinition(store.Definition{Kind: "scenario", Name: "trial", Body: []byte(`{"steps":[]}`), UpdatedAt: now})
 		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One delivery sent, one retrying, one pending.
+	leased, err := bolt.LeaseDeliveries(context.Background(), "acct", "h", now, time.Minute, 2)
+	if err != nil || len(leased) != 2 {
+		t.Fatalf("lease: %v, %v", leased, err)
+	}
+	err = bolt.Update(context.Background(), "acct", func(tx store.Tx) error {
+		if err := tx.FinishDelivery(leased[0].ID, "h", store.Outcome{Status: store.Sent, RequestID: "r-1", At: now}); err != nil {
+			return err
+		}
+		return tx.FinishDelivery(leased[1].ID, "h", store.Outcome{Status: store.Pending, Error: "500", At: now, NextAt: now.Add(time.Minute)})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +70,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if n := bytes.Count(first, []byte("\n")); n < 100 {
 		t.Fatalf("the export has only %d lines", n)
 	}
-	for _, kind := range []string{`{"friend"`, `{"change"`, `{"event"`, `{"timer"`, `{"definition"`, `{"tally"`} {
+	for _, kind := range []string{`{"friend"`, `{"change"`, `{"event"`, `{"timer"`, `{"definition"`, `{"tally"`, `{"delivery"`} {
 		if !bytes.Contains(first, []byte("\n"+kind)) {
 			t.Fatalf("the export has no %s lines", kind)
 		}

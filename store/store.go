@@ -118,6 +118,10 @@ type Tx interface {
 	// DeleteDefinition removes a definition at the version the caller
 	// read: ErrConflict if it changed since, ErrNotFound if it is gone.
 	DeleteDefinition(kind, name string, version uint64) error
+	// RestoreDelivery writes a delivery exactly as given, status, attempts
+	// and times included, with the next ID (d.ID must be it, else
+	// ErrInvalid); its lease is dropped. It is for Import.
+	RestoreDelivery(d Delivery) error
 	// AddToTally adds delta's counts to the tally of delta.Experiment and
 	// delta.Variant, creating it at zero, and returns the new tally.
 	AddToTally(delta Tally) (Tally, error)

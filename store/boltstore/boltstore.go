@@ -814,3 +814,35 @@ func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
 	}
 	return tl, b.Put(k, raw)
 }
+
+func (t *tx) RestoreDelivery(d store.Delivery) error {
+	if err := store.ValidateDelivery(d); err != nil {
+		return err
+	}
+	b, err := t.bucket(outboxB)
+	if err != nil {
+		return err
+	}
+	if next := b.Sequence() + 1; d.ID != next {
+		return fmt.Errorf("boltstore: restore delivery %d: %w: the next ID is %d", d.ID, store.ErrInvalid, next)
+	}
+	if _, err := t.DeliveryByKey(d.Key); err == nil {
+		return fmt.Errorf("boltstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+	}
+	if _, err := b.NextSequence(); err != nil {
+		return err
+	}
+	d.LeasedBy, d.LeaseUntil = "", time.Time{}
+	if err := t.putDelivery(d); err != nil {
+		return err
+	}
+	keys, _ := t.bucket(outKeysB)
+	if err := keys.Put([]byte(d.Key), u64(d.ID)); err != nil {
+		return err
+	}
+	if d.Status == store.Pending {
+		due, _ := t.bucket(outDueB)
+		return due.Put(outDueKey(d), nil)
+	}
+	return nil
+}

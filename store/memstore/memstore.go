@@ -616,3 +616,19 @@ func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
 	t.tallies[k] = tl
 	return tl, nil
 }
+
+func (t *tx) RestoreDelivery(d store.Delivery) error {
+	if err := store.ValidateDelivery(d); err != nil {
+		return err
+	}
+	if next := uint64(len(t.a.outbox)+len(t.queued)) + 1; d.ID != next {
+		return fmt.Errorf("memstore: restore delivery %d: %w: the next ID is %d", d.ID, store.ErrInvalid, next)
+	}
+	if _, err := t.DeliveryByKey(d.Key); err == nil {
+		return fmt.Errorf("memstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+	}
+	d = d.Clone()
+	d.LeasedBy, d.LeaseUntil = "", time.Time{}
+	t.queued = append(t.queued, d)
+	return nil
+}

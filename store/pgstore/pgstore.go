@@ -807,3 +807,27 @@ func (t *ptx) AddToTally(d store.Tally) (store.Tally, error) {
 	}
 	return tl, nil
 }
+
+func (t *ptx) RestoreDelivery(d store.Delivery) error {
+	if err := store.ValidateDelivery(d); err != nil {
+		return err
+	}
+	if next := uint64(t.lastDelivery) + 1; d.ID != next {
+		return fmt.Errorf("pgstore: restore delivery %d: %w: the next ID is %d", d.ID, store.ErrInvalid, next)
+	}
+	var doneAt *time.Time
+	if !d.DoneAt.IsZero() {
+		doneAt = &d.DoneAt
+	}
+	tag, err := t.tx.Exec(t.ctx, `INSERT INTO stepcast_outbox (account, id, key, retry_key, kind, payload, status, attempts, next_at, error, request_id, created_at, done_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (account, key) DO NOTHING`,
+		t.account, int64(d.ID), d.Key, d.RetryKey, d.Kind, d.Payload, int16(d.Status), d.Attempts, d.NextAt, d.Error, d.RequestID, d.CreatedAt, doneAt)
+	if err != nil {
+		return t.fail("restore delivery", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+	}
+	t.lastDelivery = int64(d.ID)
+	return nil
+}
