@@ -1,0 +1,131 @@
+package stepcast
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalid is returned (wrapped, saying what and where) when an Event or
+// an Action is malformed.
+var ErrInvalid = errors.New("stepcast: invalid")
+
+// EventKind is what a friend did.
+type EventKind string
+
+// The event kinds. Follow, unfollow, message and postback come from LINE's
+// webhooks; click from our tracking links; answer from forms and surveys;
+// conversion is reported by the host (a purchase, a booking, a
+// cancellation); custom is anything else the host records.
+const (
+	EventFollow     EventKind = "follow"
+	EventUnfollow   EventKind = "unfollow"
+	EventMessage    EventKind = "message"
+	EventPostback   EventKind = "postback"
+	EventClick      EventKind = "click"
+	EventAnswer     EventKind = "answer"
+	EventConversion EventKind = "conversion"
+	EventCustom     EventKind = "custom"
+)
+
+// Event is something a friend did.
+type Event struct {
+	ID     string            `json:"id"` // for deduplication: LINE's webhookEventId or the host's own
+	Friend FriendID          `json:"friend"`
+	Kind   EventKind         `json:"kind"`
+	Name   string            `json:"name,omitempty"`   // what it was about: a link, a question, a conversion
+	Value  string            `json:"value,omitempty"`  // the answer, the message text, the postback data
+	Amount float64           `json:"amount,omitempty"` // revenue of a conversion
+	Data   map[string]string `json:"data,omitempty"`   // anything else, e.g. an inflow route
+	At     time.Time         `json:"at"`
+}
+
+// Validate reports what is malformed in e.
+func (e Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%w: event of friend %d has no ID", ErrInvalid, e.Friend)
+	case e.Kind == "":
+		return fmt.Errorf("%w: event %q has no kind", ErrInvalid, e.ID)
+	case e.At.IsZero():
+		return fmt.Errorf("%w: event %q has no time", ErrInvalid, e.ID)
+	}
+	return nil
+}
+
+// ActionKind is what an action does.
+type ActionKind string
+
+// The actions (アクション): data, not code, carried out by the engine in
+// order, each after the ones before it took effect.
+const (
+	AddTag         ActionKind = "add_tag"          // Name
+	RemoveTag      ActionKind = "remove_tag"       // Name
+	SetField       ActionKind = "set_field"        // Name, Value
+	AddToField     ActionKind = "add_to_field"     // Name, Number (negative subtracts)
+	RandomField    ActionKind = "random_field"     // Name, Min..Max inclusive (L-step's 乱数)
+	ShiftDateField ActionKind = "shift_date_field" // Name: a time field set to now + Number days
+	AddScore       ActionKind = "add_score"        // Name, Number
+	StartScenario  ActionKind = "start_scenario"   // Name
+	StopScenario   ActionKind = "stop_scenario"    // Name
+	MoveScenario   ActionKind = "move_scenario"    // Name, Number: the step
+	StartReminder  ActionKind = "start_reminder"   // Name, Value: the goal time
+	CancelReminder ActionKind = "cancel_reminder"  // Name
+	SendMessages   ActionKind = "send_messages"    // Messages
+	LinkRichMenu   ActionKind = "link_rich_menu"   // Name: the rich menu
+	NotifyHost     ActionKind = "notify_host"      // Name, Text
+)
+
+// Message is one LINE message object, in the JSON the Messaging API takes.
+type Message = json.RawMessage
+
+// Action is one action.
+type Action struct {
+	Kind     ActionKind `json:"kind"`
+	Name     string     `json:"name,omitempty"`
+	Value    *Value     `json:"value,omitempty"`
+	Number   int64      `json:"number,omitempty"`
+	Min      int64      `json:"min,omitempty"`
+	Max      int64      `json:"max,omitempty"`
+	Text     string     `json:"text,omitempty"`
+	Messages []Message  `json:"messages,omitempty"`
+}
+
+// Validate reports what is malformed in a.
+func (a Action) Validate() error {
+	bad := func(what string) error { return fmt.Errorf("%w: %s action: %s", ErrInvalid, a.Kind, what) }
+	switch a.Kind {
+	case AddTag, RemoveTag, AddToField, ShiftDateField, AddScore, StartScenario, StopScenario, CancelReminder, LinkRichMenu, NotifyHost:
+		if a.Name == "" {
+			return bad("no name")
+		}
+	case SetField, StartReminder:
+		if a.Name == "" || a.Value == nil || !a.Value.Valid() {
+			return bad("needs a name and a valid value")
+		}
+		if a.Kind == StartReminder && a.Value.Type() != FieldTime {
+			return bad("the goal must be a time")
+		}
+	case RandomField:
+		if a.Name == "" || a.Min > a.Max {
+			return bad("needs a name and min <= max")
+		}
+	case MoveScenario:
+		if a.Name == "" || a.Number < 0 {
+			return bad("needs a scenario and a step >= 0")
+		}
+	case SendMessages:
+		if len(a.Messages) == 0 || len(a.Messages) > 5 {
+			return bad(fmt.Sprintf("needs 1 to 5 messages (LINE's limit), has %d", len(a.Messages)))
+		}
+		for i, m := range a.Messages {
+			if !json.Valid(m) {
+				return bad(fmt.Sprintf("message %d is not JSON", i))
+			}
+		}
+	default:
+		return bad("unknown kind")
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package stepcast_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+)
+
+func TestActionValidate(t *testing.T) {
+	goal := stepcast.TimeValue(time.Date(2026, 12, 24, 19, 0, 0, 0, time.UTC))
+	text := stepcast.StringValue("x")
+	ok := []stepcast.Action{
+		{Kind: stepcast.AddTag, Name: "vip"},
+		{Kind: stepcast.SetField, Name: "area", Value: &text},
+		{Kind: stepcast.RandomField, Name: "ab", Min: 1, Max: 100},
+		{Kind: stepcast.StartReminder, Name: "booking", Value: &goal},
+		{Kind: stepcast.SendMessages, Messages: []stepcast.Message{json.RawMessage(`{"type":"text","text":"hi"}`)}},
+	}
+	for _, a := range ok {
+		if err := a.Validate(); err != nil {
+			t.Errorf("%+v: %v", a, err)
+		}
+	}
+	bad := []stepcast.Action{
+		{Kind: "teleport"},
+		{Kind: stepcast.AddTag},
+		{Kind: stepcast.SetField, Name: "area"},
+		{Kind: stepcast.RandomField, Name: "ab", Min: 5, Max: 1},
+		{Kind: stepcast.StartReminder, Name: "b", Value: &text},
+		{Kind: stepcast.SendMessages, Messages: make([]stepcast.Message, 6)},
+		{Kind: stepcast.SendMessages, Messages: []stepcast.Message{json.RawMessage(`{"type":`)}},
+		{Kind: stepcast.MoveScenario, Name: "s", Number: -1},
+	}
+	for _, a := range bad {
+		if err := a.Validate(); !errors.Is(err, stepcast.ErrInvalid) {
+			t.Errorf("%+v: Validate = %v, want ErrInvalid", a, err)
+		}
+	}
+	if err := (stepcast.Event{ID: "e", Kind: stepcast.EventClick}).Validate(); !errors.Is(err, stepcast.ErrInvalid) {
+		t.Errorf("an event without a time: %v", err)
+	}
+}

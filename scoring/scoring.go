@@ -1,0 +1,409 @@
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/stepcast/stepcast"
+)
+
+// ErrInvalid is returned (joined per problem, naming the rule, score or
+// threshold) by New for a configuration that cannot work.
+var ErrInvalid = errors.New("scoring: invalid configuration")
+
+// RepeatMode says how often a rule may score for one friend.
+type RepeatMode int
+
+const (
+	Every  RepeatMode = iota // every matching event scores
+	Once                     // only the first matching event ever
+	AtMost                   // at most N times within Window (Window 0: ever)
+)
+
+// Repeat is a rule's repeat policy.
+type Repeat struct {
+	Mode   RepeatMode
+	N      int
+	Window time.Duration
+}
+
+// Rule turns matching events into points.
+type Rule struct {
+	Name      string // unique; names the rule in the ledger
+	Score     string
+	Kind      stepcast.EventKind
+	EventName string // "" matches any name
+	// When is an optional expr condition over the event: kind, name,
+	// value, amount and data (a map of strings), e.g. `amount >= 5000`.
+	When   string
+	Points int64
+	// Choices gives points per event value, e.g. per answer choice; a
+	// value not listed scores Points.
+	Choices map[string]int64
+	Repeat  Repeat
+}
+
+// Decay defines a score's recent total (L-step's 直近, beside the lifetime
+// 累計): points lose half their weight every HalfLife, or count only within
+// Window. The zero Decay means the recent total is the lifetime total.
+type Decay struct {
+	HalfLife time.Duration
+	Window   time.Duration
+}
+
+// Direction is the direction of a threshold crossing.
+type Direction int
+
+const (
+	Up   Direction = iota // the total rises to At or above
+	Down                  // the total falls below At
+)
+
+// Threshold acts when a score's total crosses At.
+type Threshold struct {
+	Name      string
+	Score     string
+	Recent    bool // the recent total rather than the lifetime one
+	At        int64
+	Direction Direction
+	Actions   []stepcast.Action
+}
+
+// Config is a scoring model's definition.
+type Config struct {
+	Scores     map[string]Decay // every score, with its decay
+	Rules      []Rule
+	Thresholds []Threshold
+}
+
+// Model is a validated Config. It is immutable and safe for concurrent use.
+type Model struct {
+	cfg   Config
+	conds []*vm.Program // by rule; nil without a condition
+}
+
+// New validates c and compiles its conditions. Every problem is reported.
+func New(c Config) (*Model, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))
+	}
+	for name, d := range c.Scores {
+		if d.HalfLife < 0 || d.Window < 0 || (d.HalfLife > 0 && d.Window > 0) {
+			bad("score %q: decay needs one of a half-life or a window, non-negative", name)
+		}
+	}
+	m := &Model{cfg: c, conds: make([]*vm.Program, len(c.Rules))}
+	seen := map[string]bool{}
+	for i, r := range c.Rules {
+		if r.Name == "" || seen[r.Name] {
+			bad("rule %d: the name %q is empty or repeated", i, r.Name)
+		}
+		seen[r.Name] = true
+		if _, ok := c.Scores[r.Score]; !ok {
+			bad("rule %q: unknown score %q", r.Name, r.Score)
+		}
+		if r.Kind == "" {
+			bad("rule %q: no event kind", r.Name)
+		}
+		if r.Repeat.Mode == AtMost && r.Repeat.N < 1 {
+			bad("rule %q: at most %d times", r.Name, r.Repeat.N)
+		}
+		if r.When != "" {
+			p, err := expr.Compile(r.When, expr.Env(conditionEnv(stepcast.Event{})), expr.AsBool(), expr.DisableBuiltin("now"))
+			if err != nil {
+				bad("rule %q: condition: %v", r.Name, err)
+			}
+			m.conds[i] = p
+		}
+	}
+	for i, th := range c.Thresholds {
+		if _, ok := c.Scores[th.Score]; !ok {
+			bad("threshold %d (%q): unknown score %q", i, th.Name, th.Score)
+		}
+		for j, a := range th.Actions {
+			if err := a.Validate(); err != nil {
+				bad("threshold %q: action %d: %v", th.Name, j, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func conditionEnv(e stepcast.Event) map[string]any {
+	data := e.Data
+	if data == nil {
+		data = map[string]string{}
+	}
+	return map[string]any{"kind": string(e.Kind), "name": e.Name, "value": e.Value, "amount": e.Amount, "data": data}
+}
+
+// Entry is one line of a friend's ledger: which rule gave which points to
+// which score for which event, and when.
+type Entry struct {
+	Rule   string    `json:"rule"`
+	Score  string    `json:"score"`
+	Event  string    `json:"event"`
+	At     time.Time `json:"at"`
+	Points int64     `json:"points"`
+}
+
+// decayed is a half-life total kept as a value at a time.
+type decayed struct {
+	Value float64   `json:"value"`
+	AsOf  time.Time `json:"as_of"`
+}
+
+// State is one friend's scoring state: the engine stores it and passes it
+// back. The zero State is a friend with no points.
+type State struct {
+	Lifetime  map[string]int64   `json:"lifetime,omitempty"`
+	HalfLife  map[string]decayed `json:"half_life,omitempty"`
+	Ledger    []Entry            `json:"ledger,omitempty"`
+	CheckedAt time.Time          `json:"checked_at"` // thresholds were evaluated up to here
+}
+
+func (s State) clone() State {
+	s.Lifetime = maps.Clone(s.Lifetime)
+	s.HalfLife = maps.Clone(s.HalfLife)
+	s.Ledger = slices.Clone(s.Ledger)
+	return s
+}
+
+// Total is a score's lifetime and recent totals.
+type Total struct {
+	Lifetime int64
+	Recent   float64
+}
+
+// Totals returns every score's totals at now.
+func (m *Model) Totals(s State, now time.Time) map[string]Total {
+	out := make(map[string]Total, len(m.cfg.Scores))
+	for name := range m.cfg.Scores {
+		out[name] = Total{Lifetime: s.Lifetime[name], Recent: m.recent(s, name, now)}
+	}
+	return out
+}
+
+func (m *Model) recent(s State, score string, at time.Time) float64 {
+	d := m.cfg.Scores[score]
+	switch {
+	case d.HalfLife > 0:
+		h := s.HalfLife[score]
+		if h.AsOf.IsZero() {
+			return 0
+		}
+		return h.Value * math.Exp2(-float64(at.Sub(h.AsOf))/float64(d.HalfLife))
+	case d.Window > 0:
+		var sum float64
+		for _, e := range s.Ledger {
+			if e.Score == score && !e.At.After(at) && at.Sub(e.At) < d.Window {
+				sum += float64(e.Points)
+			}
+		}
+		return sum
+	}
+	return float64(s.Lifetime[score])
+}
+
+// Crossing is a threshold crossed, and when.
+type Crossing struct {
+	Threshold string
+	Score     string
+	From, To  float64
+	At        time.Time
+}
+
+// Result is what Apply or Tick did.
+type Result struct {
+	Entries   []Entry           // points given, in rule order
+	Crossings []Crossing        // thresholds crossed, in order of time, then of configuration
+	Actions   []stepcast.Action // the crossed thresholds' actions, in the same order
+}
+
+// Apply scores ev for a friend in state s. Time-driven crossings up to
+// ev.At (a recent total decaying below a threshold) come first in the
+// result, then the event's points and the crossings they cause. s is not
+// modified; the new state is returned.
+func (m *Model) Apply(s State, ev stepcast.Event) (State, Result, error) {
+	if err := ev.Validate(); err != nil {
+		return s, Result{}, err
+	}
+	s, res := m.Tick(s, ev.At)
+	before := m.levels(s, ev.At)
+	for i, r := range m.cfg.Rules {
+		if r.Kind != ev.Kind || (r.EventName != "" && r.EventName != ev.Name) {
+			continue
+		}
+		if p := m.conds[i]; p != nil {
+			ok, err := expr.Run(p, conditionEnv(ev))
+			if err != nil {
+				return s, Result{}, fmt.Errorf("scoring: rule %q on event %q: %w", r.Name, ev.ID, err)
+			}
+			if !ok.(bool) {
+				continue
+			}
+		}
+		if !allowed(s, r, ev.At) {
+			continue
+		}
+		points := r.Points
+		if p, ok := r.Choices[ev.Value]; ok {
+			points = p
+		}
+		if points == 0 {
+			continue
+		}
+		e := Entry{Rule: r.Name, Score: r.Score, Event: ev.ID, At: ev.At, Points: points}
+		s = m.add(s, e)
+		res.Entries = append(res.Entries, e)
+	}
+	m.crossings(before, m.levels(s, ev.At), ev.At, &res)
+	return s, res, nil
+}
+
+// allowed applies the rule's repeat policy.
+func allowed(s State, r Rule, at time.Time) bool {
+	if r.Repeat.Mode == Every {
+		return true
+	}
+	n := 0
+	for _, e := range s.Ledger {
+		if e.Rule == r.Name && (r.Repeat.Window == 0 || at.Sub(e.At) < r.Repeat.Window) {
+			n++
+		}
+	}
+	if r.Repeat.Mode == Once {
+		return n == 0
+	}
+	return n < r.Repeat.N
+}
+
+func (m *Model) add(s State, e Entry) State {
+	s = s.clone() // the caller's state is never modified
+	if s.Lifetime == nil {
+		s.Lifetime = map[string]int64{}
+	}
+	s.Lifetime[e.Score] += e.Points
+	if d := m.cfg.Scores[e.Score]; d.HalfLife > 0 {
+		if s.HalfLife == nil {
+			s.HalfLife = map[string]decayed{}
+		}
+		s.HalfLife[e.Score] = decayed{Value: m.recent(s, e.Score, e.At) + float64(e.Points), AsOf: e.At}
+	}
+	s.Ledger = append(s.Ledger, e)
+	return s
+}
+
+// levels returns each threshold's total at t.
+func (m *Model) levels(s State, t time.Time) []float64 {
+	out := make([]float64, len(m.cfg.Thresholds))
+	for i, th := range m.cfg.Thresholds {
+		if th.Recent {
+			out[i] = m.recent(s, th.Score, t)
+		} else {
+			out[i] = float64(s.Lifetime[th.Score])
+		}
+	}
+	return out
+}
+
+func (m *Model) crossings(before, after []float64, at time.Time, res *Result) {
+	for i, th := range m.cfg.Thresholds {
+		level := float64(th.At)
+		up := before[i] < level && after[i] >= level
+		down := before[i] >= level && after[i] < level
+		if (th.Direction == Up && up) || (th.Direction == Down && down) {
+			res.Crossings = append(res.Crossings, Crossing{Threshold: th.Name, Score: th.Score, From: before[i], To: after[i], At: at})
+			res.Actions = append(res.Actions, th.Actions...)
+		}
+	}
+}
+
+// Tick evaluates the thresholds that time alone can cross — recent totals
+// decaying — from the state's CheckedAt to now, and returns the new state.
+// The engine calls it at NextCrossing.
+func (m *Model) Tick(s State, now time.Time) (State, Result) {
+	var res Result
+	if !s.CheckedAt.IsZero() && now.After(s.CheckedAt) {
+		m.crossings(m.levels(s, s.CheckedAt), m.levels(s, now), now, &res)
+	}
+	if now.After(s.CheckedAt) {
+		s.CheckedAt = now
+	}
+	return s, res
+}
+
+// NextCrossing returns the earliest time after now at which time alone may
+// cross a threshold (a half-life total reaching a level, or ledger entries
+// leaving a window), so that the engine can wake the friend then.
+func (m *Model) NextCrossing(s State, now time.Time) (time.Time, bool) {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, th := range m.cfg.Thresholds {
+		if !th.Recent {
+			continue
+		}
+		d := m.cfg.Scores[th.Score]
+		switch {
+		case d.HalfLife > 0:
+			h := s.HalfLife[th.Score]
+			v, level := h.Value, float64(th.At)
+			if h.AsOf.IsZero() || v == 0 || level == 0 || (v > 0) != (level > 0) || math.Abs(level) >= math.Abs(v) {
+				continue
+			}
+			// v·2^(-t/h) = level  ⇔  t = h·log2(v/level)
+			consider(h.AsOf.Add(time.Duration(float64(d.HalfLife) * math.Log2(v/level))))
+		case d.Window > 0:
+			for _, e := range s.Ledger {
+				if e.Score == th.Score {
+					consider(e.At.Add(d.Window))
+				}
+			}
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// Explained is a ledger entry with what it contributes to the recent total now.
+type Explained struct {
+	Entry
+	Recent float64
+}
+
+// Explain returns where a score's points came from, oldest first: every
+// ledger entry for it with its contribution to the recent total at now.
+func (m *Model) Explain(s State, score string, now time.Time) []Explained {
+	d := m.cfg.Scores[score]
+	var out []Explained
+	for _, e := range s.Ledger {
+		if e.Score != score {
+			continue
+		}
+		x := Explained{Entry: e, Recent: float64(e.Points)}
+		switch {
+		case d.HalfLife > 0:
+			x.Recent *= math.Exp2(-float64(now.Sub(e.At)) / float64(d.HalfLife))
+		case d.Window > 0:
+			if e.At.After(now) || now.Sub(e.At) >= d.Window {
+				x.Recent = 0
+			}
+		}
+		out = append(out, x)
+	}
+	return out
+}
