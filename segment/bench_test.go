@@ -363,6 +363,31 @@ func BenchmarkIndexUpdates(b *testing.B) {
 	}
 }
 
+// BenchmarkScoreIncrements adds a few points to random friends' scores, in
+// batches of 1024: what scoring does on every click.
+func BenchmarkScoreIncrements(b *testing.B) {
+	for _, n := range sizes() {
+		b.Run(sizeName(n), func(b *testing.B) {
+			fx := getFixture(b, n)
+			var batch segment.Batch
+			f := stepcast.FriendID(0)
+			b.ResetTimer()
+			t0 := time.Now()
+			for i := 0; i < b.N; i += 1024 {
+				batch.Reset()
+				for j := range min(1024, b.N-i) {
+					f = (f + 104729) % stepcast.FriendID(n)
+					batch.AddScore(f, "lead", int64(1+j%3))
+				}
+				if err := fx.ix.Apply(&batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "updates/s")
+		})
+	}
+}
+
 // BenchmarkIndexMemory reports the heap the index holds per friend
 // (measured with runtime.MemStats around the build) and its own estimate.
 func BenchmarkIndexMemory(b *testing.B) {

@@ -94,8 +94,37 @@ func (c *numColumn) put(f uint32, k int64) {
 		return
 	}
 	if old != k {
+		c.move(f, old, k)
+	}
+}
+
+// move moves f from key old to key k. Within one bin only the bounds
+// change; between bins of one group the group's union stays as it is.
+func (c *numColumn) move(f uint32, old, k int64) {
+	g0, b0 := c.locate(old)
+	g1, b1 := c.locate(k)
+	if g0 != g1 {
 		c.binRemove(f, old)
 		c.binAdd(f, k)
+		return
+	}
+	g := c.groups[g0]
+	widen(&g.min, &g.max, g.n, k)
+	if b0 == b1 {
+		b := g.bins[b0]
+		widen(&b.min, &b.max, b.n, k)
+		return
+	}
+	from, to := g.bins[b0], g.bins[b1]
+	if from.members.CheckedRemove(f) {
+		from.n--
+	}
+	if to.members.CheckedAdd(f) {
+		widen(&to.min, &to.max, to.n, k)
+		to.n++
+		if to.n > max(minBinSplit, 2*c.total/targetBins) && to.min != to.max {
+			c.splitBin(g, b1)
+		}
 	}
 }
 
