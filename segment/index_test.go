@@ -389,3 +389,52 @@ func TestConcurrentCompile(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestEventWindowCacheStaysCurrent interleaves events with window queries:
+// the cached unions must answer like a fresh index that never cached.
+func TestEventWindowCacheStaysCurrent(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	live := NewIndex(schema)
+	var all Batch // everything, for the fresh index
+	r := rand.New(rand.NewPCG(4, 4))
+	segs := []*Segment{
+		MustCompile(`clicked("c0", 7)`, schema), MustCompile(`clicked("c0", 30)`, schema),
+		MustCompile(`clicked("c0", 7) && !clicked("c1", 3)`, schema), MustCompile(`count("click", "c0", 7) >= 2`, schema),
+	}
+	for round := range 40 {
+		var b Batch
+		for range 25 {
+			f := stepcast.FriendID(r.IntN(300))
+			at := now.Add(-time.Duration(r.IntN(40*24)) * time.Hour)
+			if r.IntN(4) == 0 {
+				at = now.Add(time.Duration(r.IntN(48)) * time.Hour) // today and the future
+			}
+			name := []string{"c0", "c1"}[r.IntN(2)]
+			for _, bb := range []*Batch{&b, &all} {
+				bb.Follow(f, now.Add(-1000*time.Hour))
+				bb.RecordEvent(f, "click", name, "", at)
+			}
+		}
+		if err := live.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+		fresh := NewIndex(schema)
+		if err := fresh.Apply(&all); err != nil {
+			t.Fatal(err)
+		}
+		for _, day := range []time.Time{now, now.Add(24 * time.Hour)} {
+			for _, s := range segs {
+				got, _ := s.Eval(live, day)
+				want, _ := s.Eval(fresh, day)
+				if !slices.Equal(got.ToArray(), want.ToArray()) {
+					t.Fatalf("round %d, %s at %v: cached %v, fresh %v", round, s.Source(), day, got.ToArray(), want.ToArray())
+				}
+				n, _ := s.Count(live, day)
+				if n != want.GetCardinality() {
+					t.Fatalf("round %d: Count(%s) = %d, want %d", round, s.Source(), n, want.GetCardinality())
+				}
+			}
+		}
+	}
+}

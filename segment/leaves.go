@@ -619,14 +619,21 @@ func (l *eventLeaf) window(c *evalCtx) (p *eventPostings, days []int64) {
 // anyEvent: the leaf asks for at least one event (not a count range).
 func (l *eventLeaf) anyEvent() bool { return l.lo == 1 && l.hi == math.MaxInt64 }
 
+// direct offers the leaf's set when it is ready: ever, or a window union
+// that an earlier evaluation cached. It never computes one, so that the
+// planner can still prefer checking a few candidates.
 func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
-	if l.days != 0 || !l.anyEvent() {
+	if !l.anyEvent() {
 		return nil
 	}
-	if p := c.ix.events[l.key]; p != nil {
+	p := c.ix.events[l.key]
+	switch {
+	case p == nil:
+		return empty
+	case l.days == 0:
 		return p.ever
 	}
-	return empty
+	return p.cachedWindow(l.days, c.today)
 }
 
 func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
@@ -649,12 +656,7 @@ func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string
 	if l.days == 0 {
 		active = roaring.And(p.ever, w)
 	} else {
-		parts := make([]*roaring.Bitmap, len(days))
-		for i, d := range days {
-			parts[i] = p.days[d]
-		}
-		active = orMany(parts)
-		active.And(w)
+		active = roaring.And(p.windowUnion(l.days, c.today), w)
 	}
 	if l.anyEvent() {
 		return active, "index", 0
