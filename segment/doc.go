@@ -60,6 +60,9 @@
 // scores a dense column of adaptive width plus range bins that split at
 // their median as they grow, so a range costs the bins it covers plus the
 // members of at most two edge bins, whatever the number of distinct values.
-// Many readers may evaluate while writers apply batches; a batch is seen
-// whole or not at all.
+// Events are kept as one bitmap per key and calendar day; the union of a
+// window (the last 30 days, say) is cached per day once a query has built
+// it, and writers keep cached unions current as events arrive. Many readers
+// may evaluate while writers apply batches; a batch is seen whole or not at
+// all.
 package segment
