@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/boltstore"
@@ -28,6 +30,40 @@ import (
 // friend IDs are dense and unique. Then again, many times.
 
 const crashAccount = store.AccountID("crash")
+
+// crashAppName tags the child's PostgreSQL sessions, so that the parent can
+// wait for a killed child's session to end: PostgreSQL may still finish a
+// COMMIT the child sent just before it died.
+const crashAppName = "stepcast-crash-child"
+
+func withAppName(dsn, name string) string {
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "application_name=" + name
+}
+
+// waitForSessions waits until no PostgreSQL session named name is left.
+func waitForSessions(t *testing.T, name string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, os.Getenv("STEPCAST_POSTGRES_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatalf("the killed child's PostgreSQL sessions did not end")
+}
 
 // unit n adds friend U<n> with a tag, a field, a score and an event: four
 // writes that must appear together or not at all.
@@ -55,7 +91,7 @@ func openCrashStore(ctx context.Context, spec string) (store.Store, error) {
 	case "bolt":
 		return boltstore.Open(where)
 	case "pg":
-		return pgstore.Open(ctx, os.Getenv("STEPCAST_POSTGRES_DSN"), pgstore.Options{Schema: where})
+		return pgstore.Open(ctx, withAppName(os.Getenv("STEPCAST_POSTGRES_DSN"), crashAppName), pgstore.Options{Schema: where})
 	}
 	return nil, fmt.Errorf("unknown backend %q", backend)
 }
@@ -144,6 +180,9 @@ func crashLoop(t *testing.T, spec string) {
 			}
 		}
 		cmd.Wait()
+		if strings.HasPrefix(spec, "pg:") {
+			waitForSessions(t, crashAppName)
+		}
 		acked = checkCrashStore(t, ctx, spec, acked, round)
 	}
 	if acked < kills {
