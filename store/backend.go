@@ -33,11 +33,11 @@ func PrepareChanges(tx ReadTx, changes []Change) (map[stepcast.FriendID]*Friend,
 	return friends, nil
 }
 
-// CheckNewEvent validates e and checks that its ID is new (else
-// ErrDuplicate) and its friend known (else ErrNotFound).
-func CheckNewEvent(tx ReadTx, e Event) error {
+// CheckNewEvent validates e (else ErrInvalid) and checks that its ID is new
+// (else ErrDuplicate) and its friend known (else ErrNotFound).
+func CheckNewEvent(tx ReadTx, e stepcast.Event) error {
 	if err := e.Validate(); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	seen, err := tx.HasEvent(e.ID)
 	if err != nil {

@@ -76,7 +76,7 @@ func benchUnit(tx store.Tx, n int) error {
 	); err != nil {
 		return err
 	}
-	_, err = tx.AppendEvent(store.Event{ID: fmt.Sprintf("ev%d", n), Friend: f.ID, Kind: "click", Name: "url", At: at})
+	_, err = tx.AppendEvent(stepcast.Event{ID: fmt.Sprintf("ev%d", n), Friend: f.ID, Kind: "click", Name: "url", At: at})
 	return err
 }
 

@@ -215,10 +215,16 @@ func DecodeFriend(b []byte) (Friend, error) {
 	return f, nil
 }
 
-// AppendEventRecord appends the binary form of e (without its Seq) to b.
-func AppendEventRecord(b []byte, e Event) []byte {
+// AppendEventRecord appends the binary form of e to b.
+func AppendEventRecord(b []byte, e stepcast.Event) []byte {
 	x := enc(append(b, binaryVersion))
-	return x.str(e.ID).uvarint(uint64(e.Friend)).str(e.Kind).str(e.Name).str(e.Value).time(e.At)
+	x = x.str(e.ID).uvarint(uint64(e.Friend)).str(string(e.Kind)).str(e.Name).str(e.Value).time(e.At)
+	x = binary.LittleEndian.AppendUint64(x, math.Float64bits(e.Amount))
+	x = x.uvarint(uint64(len(e.Data)))
+	for k, v := range e.Data {
+		x = x.str(k).str(v)
+	}
+	return x
 }
 
 // DecodeEventRecord decodes an event record stored under seq.
@@ -227,7 +233,20 @@ func DecodeEventRecord(seq uint64, b []byte) (Event, error) {
 	if d.byte1() != binaryVersion {
 		return Event{}, fmt.Errorf("%w: event %d record version", ErrCorrupt, seq)
 	}
-	e := Event{Seq: seq, ID: d.str(), Friend: stepcast.FriendID(d.uvarint()), Kind: d.str(), Name: d.str(), Value: d.str(), At: d.time()}
+	e := Event{Seq: seq, Event: stepcast.Event{ID: d.str(), Friend: stepcast.FriendID(d.uvarint()), Kind: stepcast.EventKind(d.str()),
+		Name: d.str(), Value: d.str(), At: d.time()}}
+	if len(d.b) < 8 {
+		d.fail()
+	} else {
+		e.Amount = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+		d.b = d.b[8:]
+	}
+	if n := d.count(); n > 0 {
+		e.Data = make(map[string]string, n)
+		for range n {
+			e.Data[d.str()] = d.str()
+		}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()
 	}

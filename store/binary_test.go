@@ -36,9 +36,10 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 			t.Fatal("trailing bytes were accepted")
 		}
 	}
-	e := Event{Seq: 9, ID: "ev-1", Friend: 3, Kind: "answer", Name: "q1", Value: "はい", At: at}
-	got, err := DecodeEventRecord(9, AppendEventRecord(nil, e))
-	if err != nil || got != e {
+	e := Event{Seq: 9, Event: stepcast.Event{ID: "ev-1", Friend: 3, Kind: "conversion", Name: "purchase", Value: "はい", Amount: 4980,
+		Data: map[string]string{"route": "qr-1"}, At: at}}
+	got, err := DecodeEventRecord(9, AppendEventRecord(nil, e.Event))
+	if err != nil || !reflect.DeepEqual(got, e) {
 		t.Fatalf("event round trip: %+v, %v", got, err)
 	}
 }

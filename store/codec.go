@@ -22,12 +22,14 @@ type changeJSON struct {
 }
 
 type eventJSON struct {
-	ID     string            `json:"id"`
-	Friend stepcast.FriendID `json:"friend"`
-	Kind   string            `json:"kind"`
-	Name   string            `json:"name,omitempty"`
-	Value  string            `json:"value,omitempty"`
-	At     time.Time         `json:"at"`
+	ID     string             `json:"id"`
+	Friend stepcast.FriendID  `json:"friend"`
+	Kind   stepcast.EventKind `json:"kind"`
+	Name   string             `json:"name,omitempty"`
+	Value  string             `json:"value,omitempty"`
+	Amount float64            `json:"amount,omitempty"`
+	Data   map[string]string  `json:"data,omitempty"`
+	At     time.Time          `json:"at"`
 }
 
 // MarshalChange encodes c without its Seq (backends key records by it),
@@ -55,7 +57,8 @@ func UnmarshalChange(seq uint64, b []byte) (Change, error) {
 
 // MarshalEvent encodes e without its Seq.
 func MarshalEvent(e Event) ([]byte, error) {
-	return json.Marshal(eventJSON{ID: e.ID, Friend: e.Friend, Kind: e.Kind, Name: e.Name, Value: e.Value, At: e.At.UTC().Truncate(time.Microsecond)})
+	return json.Marshal(eventJSON{ID: e.ID, Friend: e.Friend, Kind: e.Kind, Name: e.Name, Value: e.Value, Amount: e.Amount, Data: e.Data,
+		At: e.At.UTC().Truncate(time.Microsecond)})
 }
 
 // UnmarshalEvent decodes an event stored under seq.
@@ -64,5 +67,5 @@ func UnmarshalEvent(seq uint64, b []byte) (Event, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Event{}, fmt.Errorf("store: event %d: %w", seq, err)
 	}
-	return Event{Seq: seq, ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, At: r.At}, nil
+	return Event{Seq: seq, Event: stepcast.Event{ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, Amount: r.Amount, Data: r.Data, At: r.At}}, nil
 }

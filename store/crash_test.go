@@ -80,7 +80,7 @@ func crashUnit(ctx context.Context, s store.Store, n int) error {
 		); err != nil {
 			return err
 		}
-		_, err = tx.AppendEvent(store.Event{ID: fmt.Sprintf("ev-%d", n), Friend: f.ID, Kind: "click", At: time.Unix(int64(n), 0)})
+		_, err = tx.AppendEvent(stepcast.Event{ID: fmt.Sprintf("ev-%d", n), Friend: f.ID, Kind: "click", At: time.Unix(int64(n), 0)})
 		return err
 	})
 }

@@ -315,7 +315,7 @@ func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error 
 				if err != nil {
 					return bad(line, "%v", err)
 				}
-				got, err := tx.AppendEvent(e)
+				got, err := tx.AppendEvent(e.Event)
 				if err != nil {
 					return &ImportError{Line: line, Err: err}
 				}

@@ -98,7 +98,7 @@ func loadEvents(ctx context.Context, tx ReadTx, ix *segment.Index, after uint64)
 		}
 		var b segment.Batch
 		for _, e := range events {
-			b.RecordEvent(e.Friend, e.Kind, e.Name, e.Value, e.At)
+			b.RecordEvent(e.Friend, string(e.Kind), e.Name, e.Value, e.At)
 		}
 		if err := ix.Apply(&b); err != nil {
 			return after, err

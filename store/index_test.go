@@ -92,7 +92,12 @@ func tryRandomWrites(s store.Store, r *rand.Rand, now time.Time, nextEvent *int)
 				if r.IntN(2) == 0 {
 					kind, name, value = "answer", "q", []string{"yes", "no"}[r.IntN(2)]
 				}
-				if _, err := tx.AppendEvent(store.Event{ID: fmt.Sprintf("e%d", *nextEvent), Friend: id, Kind: kind, Name: name, Value: value,
+				var data map[string]string
+				if r.IntN(3) == 0 {
+					data = map[string]string{"route": fmt.Sprintf("qr-%d", r.IntN(5))}
+				}
+				if _, err := tx.AppendEvent(stepcast.Event{ID: fmt.Sprintf("e%d", *nextEvent), Friend: id, Kind: stepcast.EventKind(kind), Name: name, Value: value,
+					Amount: float64(r.IntN(3)) * 1000.5, Data: data,
 					At: now.Add(-time.Duration(r.IntN(120)) * time.Hour)}); err != nil {
 					return err
 				}

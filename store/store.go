@@ -94,8 +94,9 @@ type Tx interface {
 	// malformed one ErrInvalid.
 	Apply(changes ...Change) ([]uint64, error)
 	// AppendEvent records e, assigning it the next event Seq. An ID seen
-	// before is ErrDuplicate: the caller skips the event.
-	AppendEvent(e Event) (uint64, error)
+	// before is ErrDuplicate: the caller skips the event. Times are kept
+	// to the microsecond in UTC.
+	AppendEvent(e stepcast.Event) (uint64, error)
 	// PutTimer creates or replaces the timer (t.Friend, t.Key). t.Version
 	// must be the version the caller read, 0 to create; otherwise
 	// ErrConflict. Writing releases any lease. It returns the new version.
@@ -292,28 +293,11 @@ func (c Change) ApplyTo(f *Friend) {
 	}
 }
 
-// Event is something a friend did, as recorded in the event log.
+// Event is an event as recorded in the event log: the event and its
+// position in the log.
 type Event struct {
-	Seq    uint64 // assigned by AppendEvent
-	ID     string // deduplication key: LINE's webhookEventId or the host's own
-	Friend stepcast.FriendID
-	Kind   string // follow, unfollow, message, postback, click, answer, conversion, custom
-	Name   string // what it was about: a link, a question, a conversion name
-	Value  string // an answer, a message text
-	At     time.Time
-}
-
-// Validate reports what is malformed in e.
-func (e Event) Validate() error {
-	switch {
-	case e.ID == "":
-		return fmt.Errorf("%w: event of friend %d has no ID", ErrInvalid, e.Friend)
-	case e.Kind == "":
-		return fmt.Errorf("%w: event %q has no kind", ErrInvalid, e.ID)
-	case e.At.IsZero():
-		return fmt.Errorf("%w: event %q has no time", ErrInvalid, e.ID)
-	}
-	return nil
+	Seq uint64 // assigned by AppendEvent
+	stepcast.Event
 }
 
 // MarshalText implements encoding.TextMarshaler: the kind's name.

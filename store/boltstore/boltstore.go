@@ -366,7 +366,7 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 	return seqs, nil
 }
 
-func (t *tx) AppendEvent(e store.Event) (uint64, error) {
+func (t *tx) AppendEvent(e stepcast.Event) (uint64, error) {
 	if err := store.CheckNewEvent(t, e); err != nil {
 		return 0, fmt.Errorf("boltstore: %w", err)
 	}

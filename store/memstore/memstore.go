@@ -306,11 +306,14 @@ func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
 	all := len(t.a.events) + len(t.events)
 	var out []store.Event
 	for seq := after + 1; seq <= uint64(all) && len(out) < limit; seq++ {
+		var e store.Event
 		if i := int(seq) - 1; i < len(t.a.events) {
-			out = append(out, t.a.events[i])
+			e = t.a.events[i]
 		} else {
-			out = append(out, t.events[i-len(t.a.events)])
+			e = t.events[i-len(t.a.events)]
 		}
+		e.Data = maps.Clone(e.Data) // the caller's own
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -348,11 +351,12 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 	return seqs, nil
 }
 
-func (t *tx) AppendEvent(e store.Event) (uint64, error) {
-	if err := store.CheckNewEvent(t, e); err != nil {
+func (t *tx) AppendEvent(ev stepcast.Event) (uint64, error) {
+	if err := store.CheckNewEvent(t, ev); err != nil {
 		return 0, fmt.Errorf("memstore: %w", err)
 	}
-	e.Seq = uint64(len(t.a.events)+len(t.events)) + 1
+	e := store.Event{Seq: uint64(len(t.a.events)+len(t.events)) + 1, Event: ev}
+	e.Data = maps.Clone(ev.Data)
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	t.events = append(t.events, e)
 	t.newEventIDs[e.ID] = true

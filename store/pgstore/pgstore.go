@@ -424,11 +424,11 @@ func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
 	return seqs, nil
 }
 
-func (t *ptx) AppendEvent(e store.Event) (uint64, error) {
+func (t *ptx) AppendEvent(e stepcast.Event) (uint64, error) {
 	if err := store.CheckNewEvent(t, e); err != nil {
 		return 0, fmt.Errorf("pgstore: %w", err)
 	}
-	raw, err := store.MarshalEvent(e)
+	raw, err := store.MarshalEvent(store.Event{Event: e})
 	if err != nil {
 		return 0, t.fail("encode event", err)
 	}

@@ -348,7 +348,7 @@ func testRollback(t *testing.T, s store.Store) {
 		if _, err := tx.Apply(store.Change{Friend: ids[0], Kind: store.SetTag, Name: "half"}); err != nil {
 			return err
 		}
-		if _, err := tx.AppendEvent(store.Event{ID: "ev1", Friend: ids[0], Kind: "click", At: t0}); err != nil {
+		if _, err := tx.AppendEvent(stepcast.Event{ID: "ev1", Friend: ids[0], Kind: "click", At: t0}); err != nil {
 			return err
 		}
 		// The transaction sees its own writes.
@@ -387,30 +387,48 @@ func testEvents(t *testing.T, s store.Store) {
 	ids := addFriends(t, s, 1)
 	update(t, s, func(tx store.Tx) error {
 		for i := range 5 {
-			seq, err := tx.AppendEvent(store.Event{ID: fmt.Sprintf("ev%d", i), Friend: ids[0], Kind: "click", Name: "url", At: t0.Add(time.Duration(i) * time.Minute)})
+			seq, err := tx.AppendEvent(stepcast.Event{ID: fmt.Sprintf("ev%d", i), Friend: ids[0], Kind: "click", Name: "url", At: t0.Add(time.Duration(i) * time.Minute)})
 			if err != nil || seq != uint64(i+1) {
 				t.Errorf("AppendEvent %d = %d, %v", i, seq, err)
 			}
 		}
-		if _, err := tx.AppendEvent(store.Event{ID: "ev2", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrDuplicate) {
+		if _, err := tx.AppendEvent(stepcast.Event{ID: "ev2", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrDuplicate) {
 			t.Errorf("AppendEvent of a seen ID (same tx) = %v, want ErrDuplicate", err)
 		}
 		return nil
 	})
 	update(t, s, func(tx store.Tx) error {
-		if _, err := tx.AppendEvent(store.Event{ID: "ev4", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrDuplicate) {
+		if _, err := tx.AppendEvent(stepcast.Event{ID: "ev4", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrDuplicate) {
 			t.Errorf("AppendEvent of a seen ID (later tx) = %v, want ErrDuplicate", err)
 		}
-		if _, err := tx.AppendEvent(store.Event{ID: "x", Friend: 99, Kind: "click", At: t0}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.AppendEvent(stepcast.Event{ID: "x", Friend: 99, Kind: "click", At: t0}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("AppendEvent for an unknown friend = %v, want ErrNotFound", err)
 		}
-		if _, err := tx.AppendEvent(store.Event{ID: "", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrInvalid) {
+		if _, err := tx.AppendEvent(stepcast.Event{ID: "", Friend: ids[0], Kind: "click", At: t0}); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("AppendEvent without ID = %v, want ErrInvalid", err)
 		}
 		return nil
 	})
+	update(t, s, func(tx store.Tx) error {
+		_, err := tx.AppendEvent(stepcast.Event{ID: "buy", Friend: ids[0], Kind: stepcast.EventConversion, Name: "purchase", Value: "plan-a",
+			Amount: 4980.5, Data: map[string]string{"route": "qr-7", "coupon": "WINTER"}, At: t0})
+		return err
+	})
 	view(t, s, func(tx store.ReadTx) error {
-		evs, err := tx.Events(2, 10)
+		evs, _ := tx.Events(5, 10)
+		if len(evs) != 1 || evs[0].Amount != 4980.5 || evs[0].Data["route"] != "qr-7" || evs[0].Kind != stepcast.EventConversion || len(evs[0].Data) != 2 {
+			t.Errorf("an event with amount and data came back as %+v", evs)
+			return nil
+		}
+		evs[0].Data["route"] = "mutated"
+		again, _ := tx.Events(5, 10)
+		if again[0].Data["route"] != "qr-7" {
+			t.Errorf("the caller's edit of an event's data reached the store")
+		}
+		return nil
+	})
+	view(t, s, func(tx store.ReadTx) error {
+		evs, err := tx.Events(2, 3)
 		if err != nil || len(evs) != 3 || evs[0].Seq != 3 || evs[0].ID != "ev2" || !evs[2].At.Equal(t0.Add(4*time.Minute)) {
 			t.Errorf("Events(2, 10) = %+v, %v", evs, err)
 		}
@@ -506,7 +524,7 @@ func testTimes(t *testing.T, s store.Store) {
 		if _, err := tx.Apply(store.Change{Friend: ids[0], Kind: store.Follow, At: at}); err != nil {
 			return err
 		}
-		_, err := tx.AppendEvent(store.Event{ID: "e", Friend: ids[0], Kind: "click", At: at})
+		_, err := tx.AppendEvent(stepcast.Event{ID: "e", Friend: ids[0], Kind: "click", At: at})
 		return err
 	})
 	want := at.UTC().Truncate(time.Microsecond)
