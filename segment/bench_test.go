@@ -334,33 +334,40 @@ func BenchmarkMatch10Predicates(b *testing.B) {
 func BenchmarkIndexUpdates(b *testing.B) {
 	for _, n := range sizes() {
 		b.Run(sizeName(n), func(b *testing.B) {
-			fx := getFixture(b, n)
-			var batch segment.Batch
-			f := stepcast.FriendID(0)
-			b.ResetTimer()
-			t0 := time.Now()
-			for i := 0; i < b.N; i += 1024 {
-				batch.Reset()
-				for j := range min(1024, b.N-i) {
-					f = (f + 104729) % stepcast.FriendID(n)
-					switch j % 4 {
-					case 0:
-						batch.SetTag(f, synth.TagName(j%synth.Tags))
-					case 1:
-						batch.ClearTag(f, synth.TagName((j-1)%synth.Tags))
-					case 2:
-						batch.SetField(f, "age", 20+j%50)
-					default:
-						batch.SetField(f, "area", synth.Prefectures[j%47])
-					}
+			applyUpdates(b, getFixture(b, n).ix, n, func(batch *segment.Batch, j int, f stepcast.FriendID) {
+				switch j % 4 {
+				case 0:
+					batch.SetTag(f, synth.TagName(j%synth.Tags))
+				case 1:
+					batch.ClearTag(f, synth.TagName((j-1)%synth.Tags))
+				case 2:
+					batch.SetField(f, "age", 20+j%50)
+				default:
+					batch.SetField(f, "area", synth.Prefectures[j%47])
 				}
-				if err := fx.ix.Apply(&batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "updates/s")
+			})
 		})
 	}
+}
+
+// applyUpdates applies b.N updates made by add to friends spread over the
+// index, in batches of 1024, and reports updates per second.
+func applyUpdates(b *testing.B, ix *segment.Index, n int, add func(batch *segment.Batch, j int, f stepcast.FriendID)) {
+	var batch segment.Batch
+	f := stepcast.FriendID(0)
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i += 1024 {
+		batch.Reset()
+		for j := range min(1024, b.N-i) {
+			f = (f + 104729) % stepcast.FriendID(n)
+			add(&batch, j, f)
+		}
+		if err := ix.Apply(&batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "updates/s")
 }
 
 // BenchmarkScoreIncrements adds a few points to random friends' scores, in
@@ -368,22 +375,9 @@ func BenchmarkIndexUpdates(b *testing.B) {
 func BenchmarkScoreIncrements(b *testing.B) {
 	for _, n := range sizes() {
 		b.Run(sizeName(n), func(b *testing.B) {
-			fx := getFixture(b, n)
-			var batch segment.Batch
-			f := stepcast.FriendID(0)
-			b.ResetTimer()
-			t0 := time.Now()
-			for i := 0; i < b.N; i += 1024 {
-				batch.Reset()
-				for j := range min(1024, b.N-i) {
-					f = (f + 104729) % stepcast.FriendID(n)
-					batch.AddScore(f, "lead", int64(1+j%3))
-				}
-				if err := fx.ix.Apply(&batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "updates/s")
+			applyUpdates(b, getFixture(b, n).ix, n, func(batch *segment.Batch, j int, f stepcast.FriendID) {
+				batch.AddScore(f, "lead", int64(1+j%3))
+			})
 		})
 	}
 }

@@ -714,22 +714,28 @@ func (t *tx) Definition(kind, name string) (store.Definition, error) {
 }
 
 func (t *tx) Definitions(kind string) ([]store.Definition, error) {
-	b, err := t.bucket(defsB)
+	return scanJSON[store.Definition](t, defsB, kind, "definition")
+}
+
+// scanJSON decodes the JSON records of a bucket keyed "group NUL name", in
+// key order: all of them, or those of one group.
+func scanJSON[T any](t *tx, bucket []byte, group, what string) ([]T, error) {
+	b, err := t.bucket(bucket)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	var out []store.Definition
+	var out []T
 	prefix := []byte{}
-	if kind != "" {
-		prefix = []byte(kind + "\x00")
+	if group != "" {
+		prefix = []byte(group + "\x00")
 	}
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var d store.Definition
-		if err := json.Unmarshal(v, &d); err != nil {
-			return nil, t.corrupt("definition", err)
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, t.corrupt(what, err)
 		}
-		out = append(out, d)
+		out = append(out, x)
 	}
 	return out, nil
 }
@@ -772,24 +778,7 @@ func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 }
 
 func (t *tx) Tallies(experiment string) ([]store.Tally, error) {
-	b, err := t.bucket(talliesB)
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var out []store.Tally
-	prefix := []byte{}
-	if experiment != "" {
-		prefix = []byte(experiment + "\x00")
-	}
-	c := b.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var tl store.Tally
-		if err := json.Unmarshal(v, &tl); err != nil {
-			return nil, t.corrupt("tally", err)
-		}
-		out = append(out, tl)
-	}
-	return out, nil
+	return scanJSON[store.Tally](t, talliesB, experiment, "tally")
 }
 
 func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {

@@ -145,19 +145,25 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 	}
 }
 
-// LeaseDeliveries implements store.Deliveries; like Lease, a scan.
-func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
+// leasing returns the account to lease from, called with s.mu held; nil
+// with a nil error when the account has nothing.
+func (s *Store) leasing(ctx context.Context, acct store.AccountID) (*account, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memstore: lease deliveries %q: %w", acct, err)
+		return nil, fmt.Errorf("memstore: lease %q: %w", acct, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
 		return nil, store.ErrClosed
 	}
-	a := s.accounts[acct]
+	return s.accounts[acct], nil
+}
+
+// LeaseDeliveries implements store.Deliveries; like Lease, a scan.
+func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.leasing(ctx, acct)
 	if a == nil {
-		return nil, nil
+		return nil, err
 	}
 	var out []store.Delivery
 	for i := range a.outbox {
@@ -178,17 +184,11 @@ func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holde
 // Lease implements store.Timers. It scans the account's timers: fine for
 // the reference store, not for millions.
 func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memstore: lease %q: %w", acct, err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, store.ErrClosed
-	}
-	a := s.accounts[acct]
+	a, err := s.leasing(ctx, acct)
 	if a == nil {
-		return nil, nil
+		return nil, err
 	}
 	var due []timerKey
 	for k, t := range a.timers {
