@@ -50,6 +50,7 @@ type evalCtx struct {
 	ix       *Index
 	now      time.Time
 	today    int64
+	loc      *time.Location
 	universe *roaring.Bitmap
 	ranges   map[*daysLeaf][2]int64 // days leaves resolved against now
 	trace    *Explanation           // the node being explained; nil unless explaining
@@ -57,7 +58,7 @@ type evalCtx struct {
 }
 
 func (s *Segment) newCtx(ix *Index, now time.Time, trace *Explanation) *evalCtx {
-	c := &evalCtx{ix: ix, now: now, today: civilDay(now, ix.schema.loc), universe: ix.following, trace: trace}
+	c := &evalCtx{ix: ix, now: now, today: civilDay(now, ix.schema.loc), loc: ix.schema.loc, universe: ix.following, trace: trace}
 	if s.wide {
 		c.universe = ix.known
 	}

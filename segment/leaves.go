@@ -561,7 +561,7 @@ func (l *daysLeaf) keys(c *evalCtx) (lo, hi int64) {
 			if d > far {
 				lo, hi = 1, 0
 			} else {
-				lo = timeKey(midnight(d, c.ix.schema.loc))
+				lo = timeKey(midnight(d, c.loc))
 			}
 		}
 	}
@@ -570,7 +570,7 @@ func (l *daysLeaf) keys(c *evalCtx) (lo, hi int64) {
 			if d < -far {
 				lo, hi = 1, 0
 			} else {
-				hi = timeKey(midnight(d, c.ix.schema.loc)) - 1
+				hi = timeKey(midnight(d, c.loc)) - 1
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -431,6 +432,13 @@ func TestOracle(t *testing.T) {
 		for name, src := range testSchemaConfig.Segments {
 			saved[name] = oracleCompile(t, src, envs[0])
 		}
+		records := map[uint32][2]*Record{}
+		for _, f := range friends {
+			rec := toRecord(f)
+			withIndex := *rec
+			withIndex.History = ix.History(stepcast.FriendID(f.id))
+			records[f.id] = [2]*Record{rec, &withIndex}
+		}
 		g := exprGen{r}
 		for range cases / 3 {
 			src := g.expr(4)
@@ -456,6 +464,17 @@ func TestOracle(t *testing.T) {
 				if got != (out.(bool) && inUniverse) {
 					t.Fatalf("seed %d: Match(%d) of %q = %v, want %v\nplan:\n%s", seed, f.id, src, got, !got, seg.Plan())
 				}
+				// The record path, with the history from the raw events
+				// and from the index.
+				for i, rec := range records[f.id] {
+					got, err := seg.MatchRecord(rec, now)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got != (out.(bool) && inUniverse) {
+						t.Fatalf("seed %d: MatchRecord(%d, history %d) of %q = %v, want %v\nplan:\n%s", seed, f.id, i, src, got, !got, seg.Plan())
+					}
+				}
 			}
 			bm, err := seg.Eval(ix, now)
 			if err != nil {
@@ -473,5 +492,59 @@ func TestOracle(t *testing.T) {
 				t.Fatalf("seed %d: Count(%q) = %d, want %d", seed, src, n, len(want))
 			}
 		}
+	}
+}
+
+// toRecord converts a generated friend into a Record whose history counts
+// the raw events.
+func toRecord(f *rawFriend) *Record {
+	r := &Record{
+		Following: f.following, FollowedAt: f.followedAt, Tags: f.tags, Fields: map[string]any{},
+		Scores: f.scores, Scenarios: f.steps, Variants: f.variants, History: rawHistory(f.events),
+	}
+	for name := range f.set {
+		switch name {
+		case "gender", "name", "年齢層":
+			r.Fields[name] = f.strs[name]
+		case "age", "spend":
+			r.Fields[name] = f.ints[name]
+		case "ratio":
+			r.Fields[name] = f.floats[name]
+		case "birthday":
+			r.Fields[name] = f.times[name]
+		case "vip":
+			r.Fields[name] = f.bools[name]
+		}
+	}
+	return r
+}
+
+type rawHistory []rawEvent
+
+func (h rawHistory) CountEvents(kind, name, value string, from, to time.Time) int64 {
+	var n int64
+	for _, e := range h {
+		if e.kind == kind && e.name == name && (value == "" || e.value == value) &&
+			(from.IsZero() || !e.at.Before(from)) && (to.IsZero() || e.at.Before(to)) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestMatchRecordErrors(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	seg := MustCompile(`age > 3 && name == "x"`, schema)
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	if _, err := seg.MatchRecord(nil, now); !errors.Is(err, ErrType) {
+		t.Errorf("nil record: %v, want ErrType", err)
+	}
+	_, err := seg.MatchRecord(&Record{Following: true, Fields: map[string]any{"age": "ten"}}, now)
+	if !errors.Is(err, ErrType) || !strings.Contains(err.Error(), "age") {
+		t.Errorf("string in an int field: %v, want ErrType naming age", err)
+	}
+	ok, err := seg.MatchRecord(&Record{Following: true, Fields: map[string]any{"age": 4, "name": "x"}}, now)
+	if !ok || err != nil {
+		t.Errorf("matching record: %v, %v", ok, err)
 	}
 }
