@@ -31,8 +31,13 @@ const (
 
 // Event is something a friend did.
 type Event struct {
-	ID     string            `json:"id"` // for deduplication: LINE's webhookEventId or the host's own
-	Friend FriendID          `json:"friend"`
+	ID     string   `json:"id"` // for deduplication: LINE's webhookEventId or the host's own
+	Friend FriendID `json:"friend"`
+	// User is the friend's LINE userId, for events that arrive with it
+	// (webhooks) rather than with an internal ID: the engine resolves it
+	// into Friend, creating the friend on first sight, and logs the event
+	// with Friend alone.
+	User   UserID            `json:"user,omitempty"`
 	Kind   EventKind         `json:"kind"`
 	Name   string            `json:"name,omitempty"`   // what it was about: a link, a question, a conversion
 	Value  string            `json:"value,omitempty"`  // the answer, the message text, the postback data

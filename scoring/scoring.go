@@ -272,6 +272,32 @@ func (m *Model) Apply(s State, ev stepcast.Event) (State, Result, error) {
 	return s, res, nil
 }
 
+// ErrUnknownScore is returned by Grant for a score the model does not define.
+var ErrUnknownScore = errors.New("scoring: unknown score")
+
+// Grant gives points to a score outside the rules — an add_score action, a
+// manual adjustment — recorded in the ledger under source (e.g.
+// "action:welcome") for event, and returns the crossings they cause, after
+// the time-driven ones up to at. Negative points subtract.
+func (m *Model) Grant(s State, score string, points int64, source, event string, at time.Time) (State, Result, error) {
+	if _, ok := m.cfg.Scores[score]; !ok {
+		return s, Result{}, fmt.Errorf("%w %q", ErrUnknownScore, score)
+	}
+	s, res := m.Tick(s, at)
+	if points == 0 {
+		return s, res, nil
+	}
+	before := m.levels(s, at)
+	e := Entry{Rule: source, Score: score, Event: event, At: at, Points: points}
+	s = m.add(s, e)
+	res.Entries = append(res.Entries, e)
+	m.crossings(before, m.levels(s, at), at, &res)
+	return s, res, nil
+}
+
+// Scores returns the names of the model's scores, sorted.
+func (m *Model) Scores() []string { return slices.Sorted(maps.Keys(m.cfg.Scores)) }
+
 // allowed applies the rule's repeat policy.
 func allowed(s State, r Rule, at time.Time) bool {
 	if r.Repeat.Mode == Every {

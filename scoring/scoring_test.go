@@ -216,3 +216,24 @@ func containsString(s, sub string) bool {
 	}
 	return false
 }
+
+func TestGrant(t *testing.T) {
+	m := mustModel(t, Config{
+		Scores:     map[string]Decay{"lead": {}},
+		Thresholds: []Threshold{{Name: "hot", Score: "lead", At: 10, Actions: []stepcast.Action{{Kind: stepcast.AddTag, Name: "hot"}}}},
+	})
+	s, res, err := m.Grant(State{}, "lead", 7, "action:welcome", "e1", t0)
+	if err != nil || len(res.Crossings) != 0 || s.Lifetime["lead"] != 7 {
+		t.Fatalf("first grant: %v %+v %v", err, res, s.Lifetime)
+	}
+	s, res, err = m.Grant(s, "lead", 3, "action:welcome", "e2", t0.Add(time.Minute))
+	if err != nil || len(res.Crossings) != 1 || res.Crossings[0].Threshold != "hot" || len(res.Actions) != 1 {
+		t.Fatalf("second grant should cross hot: %v %+v", err, res)
+	}
+	if x := m.Explain(s, "lead", t0.Add(time.Hour)); len(x) != 2 || x[1].Rule != "action:welcome" || x[1].Event != "e2" {
+		t.Fatalf("ledger does not explain the grants: %+v", x)
+	}
+	if _, _, err := m.Grant(s, "nope", 1, "action:x", "e3", t0); !errors.Is(err, ErrUnknownScore) {
+		t.Fatalf("unknown score: %v", err)
+	}
+}
