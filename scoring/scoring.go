@@ -295,6 +295,17 @@ func (m *Model) Grant(s State, score string, points int64, source, event string,
 	return s, res, nil
 }
 
+// ScoresKind reports whether any rule scores events of kind: if none does, Apply
+// can only find time-driven crossings, which Tick finds as well.
+func (m *Model) ScoresKind(kind stepcast.EventKind) bool {
+	for _, r := range m.cfg.Rules {
+		if r.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // Scores returns the names of the model's scores, sorted.
 func (m *Model) Scores() []string { return slices.Sorted(maps.Keys(m.cfg.Scores)) }
 

@@ -87,6 +87,40 @@ func CatchUp(ctx context.Context, s Store, account AccountID, ix *segment.Index,
 	return cur, err
 }
 
+// Advance applies to ix a unit of work the caller has just committed — its
+// changes (with their Seqs) and events — if it directly follows cur, and
+// returns the new cursor and true. If another writer committed in between
+// (a gap in either log), it applies nothing and returns false: the caller
+// runs CatchUp, which reads both units from the store. It saves a read of
+// what the caller already holds.
+func Advance(ix *segment.Index, cur Cursor, changes []Change, events []Event) (Cursor, bool, error) {
+	next := cur
+	for _, c := range changes {
+		if c.Seq != next.Changes+1 {
+			return cur, false, nil
+		}
+		next.Changes = c.Seq
+	}
+	for _, e := range events {
+		if e.Seq != next.Events+1 {
+			return cur, false, nil
+		}
+		next.Events = e.Seq
+	}
+	o := opsFor(ix.Schema())
+	var b segment.Batch
+	for _, c := range changes {
+		o.change(&b, c)
+	}
+	for _, e := range events {
+		b.RecordEvent(e.Friend, string(e.Kind), e.Name, e.Value, e.At)
+	}
+	if err := ix.Apply(&b); err != nil {
+		return cur, false, fmt.Errorf("store: advance index to change %d: %w", next.Changes, err)
+	}
+	return next, true, nil
+}
+
 func loadEvents(ctx context.Context, tx ReadTx, ix *segment.Index, after uint64) (uint64, error) {
 	for {
 		if err := ctx.Err(); err != nil {

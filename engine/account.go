@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scoring"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+)
+
+// Account is one LINE account served by an engine: its definitions, its
+// live segment index and the entry points that act on its friends.
+type Account struct {
+	e   *Engine
+	id  store.AccountID
+	def *compiled
+
+	// mu orders index updates: the cursor and the index move together.
+	mu  sync.Mutex
+	ix  *segment.Index
+	cur store.Cursor
+}
+
+func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled) (*Account, error) {
+	a := &Account{e: e, id: id, def: c, ix: segment.NewIndex(c.schema)}
+	cur, err := store.LoadIndex(ctx, e.cfg.Store, id, a.ix)
+	if err != nil {
+		return nil, fmt.Errorf("engine: account %q: %w", id, err)
+	}
+	a.ix.Compact()
+	a.cur = cur
+	return a, nil
+}
+
+// ID returns the account's ID.
+func (a *Account) ID() store.AccountID { return a.id }
+
+// Schema returns the account's compiled schema (its scoring scores included).
+func (a *Account) Schema() *segment.Schema { return a.def.schema }
+
+// Definitions returns the definitions the account runs on.
+func (a *Account) Definitions() Definitions { return a.def.defs }
+
+// CatchUp applies to the index what the store's logs hold beyond it —
+// written by other engine instances sharing the store. Run calls it every
+// PollInterval.
+func (a *Account) CatchUp(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cur, err := store.CatchUp(ctx, a.e.cfg.Store, a.id, a.ix, a.cur)
+	a.cur = cur // CatchUp returns how far it got, also on error
+	return err
+}
+
+// Cursor returns how far the index has read the store's logs.
+func (a *Account) Cursor() store.Cursor {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cur
+}
+
+// afterCommit brings the index up to a unit of work just committed: at
+// once if nothing else was committed since the index last moved, else by
+// catching up from the store.
+func (a *Account) afterCommit(ctx context.Context, changes []store.Change, events []store.Event) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cur, ok, err := store.Advance(a.ix, a.cur, changes, events)
+	if err != nil {
+		return err
+	}
+	if ok {
+		a.cur = cur
+		return nil
+	}
+	cur, err = store.CatchUp(ctx, a.e.cfg.Store, a.id, a.ix, a.cur)
+	a.cur = cur
+	return err
+}
+
+// Compile compiles a segment expression against the account's schema.
+func (a *Account) Compile(src string) (*segment.Segment, error) {
+	return segment.Compile(src, a.def.schema)
+}
+
+// Count returns the number of friends in the segment src now, from the
+// live index.
+func (a *Account) Count(src string) (uint64, error) {
+	seg, err := a.Compile(src)
+	if err != nil {
+		return 0, err
+	}
+	return seg.Count(a.ix, a.e.cfg.Now())
+}
+
+// Evaluate returns the friends in the segment src now, from the live
+// index, as a bitmap of friend IDs the caller owns.
+func (a *Account) Evaluate(src string) (*roaring.Bitmap, error) {
+	seg, err := a.Compile(src)
+	if err != nil {
+		return nil, err
+	}
+	return seg.Eval(a.ix, a.e.cfg.Now())
+}
+
+// Index returns the account's live index, for queries Count and Evaluate
+// do not cover (Explain, CrossTab). It is updated concurrently; every
+// query sees whole units of work.
+func (a *Account) Index() *segment.Index { return a.ix }
+
+// FriendView is everything known about one friend, for a friend page
+// (友だち詳細): the stored record — follow status, tags, fields, lifetime
+// scores, scenarios, variants —, each score's totals with where its points
+// came from, and the friend's due work.
+type FriendView struct {
+	store.Friend
+	Scores map[string]ScoreView
+	Timers []store.Timer
+}
+
+// ScoreView is one score of one friend.
+type ScoreView struct {
+	Lifetime int64
+	Recent   float64 // the decayed total (直近); the lifetime one without decay
+	// Ledger explains the points, oldest first: rule (or action), event,
+	// time, points and what each still counts for in Recent.
+	Ledger []scoring.Explained
+}
+
+// Friend returns friend id's view at now.
+func (a *Account) Friend(ctx context.Context, id stepcast.FriendID) (FriendView, error) {
+	return a.friendView(ctx, func(tx store.ReadTx) (store.Friend, error) { return tx.Friend(id) })
+}
+
+// FriendByUser returns the view of the friend with LINE userId user.
+func (a *Account) FriendByUser(ctx context.Context, user stepcast.UserID) (FriendView, error) {
+	return a.friendView(ctx, func(tx store.ReadTx) (store.Friend, error) { return tx.FriendByUser(user) })
+}
+
+func (a *Account) friendView(ctx context.Context, get func(store.ReadTx) (store.Friend, error)) (FriendView, error) {
+	var v FriendView
+	var state scoring.State
+	err := a.e.cfg.Store.View(ctx, a.id, func(tx store.ReadTx) error {
+		f, err := get(tx)
+		if err != nil {
+			return err
+		}
+		v.Friend = f
+		if v.Timers, err = tx.FriendTimers(f.ID); err != nil {
+			return err
+		}
+		state, _, err = readScoring(tx, f.ID)
+		return err
+	})
+	if err != nil {
+		return FriendView{}, fmt.Errorf("engine: friend view: %w", err)
+	}
+	if m := a.def.model; m != nil {
+		now := a.e.cfg.Now()
+		v.Scores = map[string]ScoreView{}
+		for name, t := range m.Totals(state, now) {
+			v.Scores[name] = ScoreView{Lifetime: t.Lifetime, Recent: t.Recent, Ledger: m.Explain(state, name, now)}
+		}
+	}
+	return v, nil
+}
+
+// scoringTimer is the key of the timer that holds a friend's scoring
+// state; it is due when time alone may next cross a threshold.
+const scoringTimer = "scoring"
+
+// never is the due time of a scoring timer with no crossing ahead.
+var never = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// readScoring returns a friend's scoring state and the version of the
+// timer holding it (0 if none yet).
+func readScoring(tx store.ReadTx, f stepcast.FriendID) (scoring.State, uint64, error) {
+	t, err := tx.Timer(f, scoringTimer)
+	if errors.Is(err, store.ErrNotFound) {
+		return scoring.State{}, 0, nil
+	}
+	if err != nil {
+		return scoring.State{}, 0, err
+	}
+	var s scoring.State
+	if err := json.Unmarshal(t.State, &s); err != nil {
+		return s, 0, fmt.Errorf("scoring state of friend %d: %w", f, err)
+	}
+	return s, t.Version, nil
+}

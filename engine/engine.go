@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stepcast/stepcast/store"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Store holds every account's friends, logs and due work. The host
+	// owns it: Close does not close it.
+	Store store.Store
+	// Now is the clock; nil means time.Now. Everything the engine decides
+	// from the time of an event uses the event's own time, so that
+	// replaying events gives the same state; Now is for counts, ticks and
+	// leases.
+	Now func() time.Time
+	// Logger receives what the engine does not return to a caller (a
+	// failed tick in Run); nil discards.
+	Logger *slog.Logger
+	// MaxDepth bounds chains of rules setting each other off (a tag added
+	// by one rule triggering another…): a unit of work that goes deeper
+	// fails with ErrRuleLoop and changes nothing. Zero means 8.
+	MaxDepth int
+	// PollInterval is how often Run catches up with the store's logs and
+	// looks for due work. Zero means one second.
+	PollInterval time.Duration
+	// Holder names this instance in leases; empty means a random name.
+	Holder string
+}
+
+// Errors returned by the engine.
+var (
+	// ErrUnknownAccount is returned by Engine.Account for an account that
+	// was not added.
+	ErrUnknownAccount = errors.New("engine: unknown account")
+	// ErrAccountExists is returned by AddAccount for an account added before.
+	ErrAccountExists = errors.New("engine: account already added")
+	// ErrRuleLoop is wrapped by the *RuleLoopError of a unit of work whose
+	// rules set each other off deeper than Config.MaxDepth.
+	ErrRuleLoop = errors.New("engine: rules trigger each other too deep")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("engine: closed")
+)
+
+// Engine runs accounts over one store: it ingests their events, runs their
+// rules and scores, keeps their segment indexes live and processes their
+// due work. It is safe for concurrent use.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.RWMutex
+	accounts map[store.AccountID]*Account
+	closed   bool
+}
+
+// Open returns an engine over cfg.Store. Accounts are added with AddAccount.
+func Open(cfg Config) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("engine: Config.Store is nil")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = 8
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Holder == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		cfg.Holder = "engine-" + hex.EncodeToString(b[:])
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Engine{cfg: cfg, log: log, accounts: map[store.AccountID]*Account{}}, nil
+}
+
+// AddAccount validates defs, loads the account's segment index from the
+// store and starts serving the account. Every problem in defs is reported,
+// each a *DefinitionError.
+func (e *Engine) AddAccount(ctx context.Context, id store.AccountID, defs Definitions) (*Account, error) {
+	c, err := compile(defs)
+	if err != nil {
+		return nil, fmt.Errorf("engine: account %q: %w", id, err)
+	}
+	e.mu.RLock()
+	_, exists := e.accounts[id]
+	closed := e.closed
+	e.mu.RUnlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case exists:
+		return nil, fmt.Errorf("%w: %q", ErrAccountExists, id)
+	}
+	a, err := openAccount(ctx, e, id, c)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, exists := e.accounts[id]; exists {
+		return nil, fmt.Errorf("%w: %q", ErrAccountExists, id)
+	}
+	e.accounts[id] = a
+	return a, nil
+}
+
+// Account returns an added account, or ErrUnknownAccount.
+func (e *Engine) Account(id store.AccountID) (*Account, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	a, ok := e.accounts[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownAccount, id)
+	}
+	return a, nil
+}
+
+// Accounts returns the added accounts' IDs, sorted.
+func (e *Engine) Accounts() []store.AccountID {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return slices.Sorted(maps.Keys(e.accounts))
+}
+
+// Run catches every account up with the store's logs (what other engine
+// instances wrote) and processes due work every PollInterval, until ctx is
+// done. Failures are logged and retried on the next round; Run returns
+// ctx's error.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		e.mu.RLock()
+		accounts := slices.Collect(maps.Values(e.accounts))
+		e.mu.RUnlock()
+		for _, a := range accounts {
+			if err := a.CatchUp(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error("catch up", "account", a.id, "err", err)
+			}
+			if _, err := a.Tick(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error("tick", "account", a.id, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops serving; later calls return ErrClosed. It does not close the
+// store.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	return nil
+}

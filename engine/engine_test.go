@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scoring"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+)
+
+// shopDefs is a beauty salon's account: a QR code at the shop, a survey,
+// a campaign link, a lead score that halves every week.
+func shopDefs() Definitions {
+	return Definitions{
+		Schema: segment.SchemaConfig{
+			Fields: []segment.Field{
+				{Name: "plan", Type: stepcast.FieldChoice, Choices: []string{"free", "trial", "member"}},
+				{Name: "points", Type: stepcast.FieldInt},
+				{Name: "lucky", Type: stepcast.FieldInt},
+				{Name: "next_contact", Type: stepcast.FieldTime},
+				{Name: "follows", Type: stepcast.FieldInt},
+			},
+			Location: tokyo,
+		},
+		Scoring: scoring.Config{
+			Scores: map[string]scoring.Decay{"lead": {HalfLife: 7 * 24 * time.Hour}},
+			Rules: []scoring.Rule{
+				{Name: "campaign-click", Score: "lead", Kind: stepcast.EventClick, EventName: "campaign", Points: 5},
+			},
+			Thresholds: []scoring.Threshold{
+				{Name: "hot", Score: "lead", At: 20, Direction: scoring.Up, Actions: []stepcast.Action{{Kind: stepcast.AddTag, Name: "hot"}}},
+				{Name: "cooled", Score: "lead", Recent: true, At: 10, Direction: scoring.Down, Actions: []stepcast.Action{{Kind: stepcast.RemoveTag, Name: "hot"}}},
+			},
+		},
+		Rules: []Rule{
+			{Name: "count-follows", Trigger: Trigger{Kind: OnFollow}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.AddToField, Name: "follows", Number: 1}},
+			}},
+			{Name: "welcome-qr", Trigger: Trigger{Kind: OnFollow, Route: "qr-shop", FirstOnly: true}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "route/qr-shop"}},
+				{Action: stepcast.Action{Kind: stepcast.SetField, Name: "plan", Value: val(stepcast.StringValue("free"))}},
+				{Action: stepcast.Action{Kind: stepcast.SendMessages, Messages: []stepcast.Message{msg("ようこそ!")}}},
+				{Action: stepcast.Action{Kind: stepcast.RandomField, Name: "lucky", Min: 1, Max: 6}},
+			}},
+			{Name: "survey", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventAnswer, Name: "interest"}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "answered"}},
+				{If: `tag("answered")`, Action: stepcast.Action{Kind: stepcast.AddToField, Name: "points", Number: 10}},
+				{If: `points >= 10`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "ten"}},
+				{If: `!tag("ten")`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "never"}},
+				{If: `answered("interest", "yes")`, Action: stepcast.Action{Kind: stepcast.ShiftDateField, Name: "next_contact", Number: 3}},
+			}},
+			{Name: "ten-points", Trigger: Trigger{Kind: OnTagAdded, Name: "ten"}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.AddScore, Name: "lead", Number: 20}},
+			}},
+			{Name: "hot-lead", Trigger: Trigger{Kind: OnThreshold, Name: "hot"}, Steps: []Step{
+				{If: `plan == "free"`, Action: stepcast.Action{Kind: stepcast.NotifyHost, Name: "hot-lead", Text: "a free-plan friend is hot"}},
+				{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "trial-offer"}},
+			}},
+			{Name: "clicked-today", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventClick, Name: "campaign"}, Steps: []Step{
+				{If: `clicked("campaign", 1)`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "clicked-today"}},
+			}},
+		},
+	}
+}
+
+func TestIngestEndToEnd(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: t0}
+		e := mustOpen(t, open(t), clk)
+		a := mustAccount(t, e, "salon", shopDefs())
+
+		res, err := a.Ingest(ctx,
+			follow("f1", "U1", "qr-shop", t0),
+			ev("a1", "U1", stepcast.EventAnswer, "interest", "yes", t0.Add(time.Minute)),
+			ev("c1", "U1", stepcast.EventClick, "campaign", "", t0.Add(2*time.Minute)),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The follow: welcome steps in order, a push queued.
+		if got := ranSteps(res[0]); !slices.Equal(got, []string{"count-follows/0", "welcome-qr/0", "welcome-qr/1", "welcome-qr/2", "welcome-qr/3"}) {
+			t.Errorf("follow ran %v", got)
+		}
+		if len(res[0].Queued) != 1 || res[0].Queued[0].Kind != "push" || !strings.Contains(string(res[0].Queued[0].Payload), `"to":"U1"`) {
+			t.Errorf("follow queued %+v", res[0].Queued)
+		}
+		// The answer: each step saw the ones before; the chain went tag
+		// "ten" -> add_score 20 -> threshold hot -> hot-lead rule.
+		wantSteps := []string{"survey/0", "survey/1", "survey/2", "-survey/3", "survey/4", "ten-points/0", "threshold:hot/0", "hot-lead/0", "hot-lead/1"}
+		if got := ranSteps(res[1]); !slices.Equal(got, wantSteps) {
+			t.Errorf("answer ran %v\nwant %v", got, wantSteps)
+		}
+		if len(res[1].Crossings) != 1 || res[1].Crossings[0].Threshold != "hot" {
+			t.Errorf("answer crossings %+v", res[1].Crossings)
+		}
+		if len(res[1].Queued) != 1 || res[1].Queued[0].Kind != "notify" {
+			t.Errorf("answer queued %+v", res[1].Queued)
+		}
+		// The click: scored, and the condition counted the click itself.
+		if len(res[2].Points) != 1 || res[2].Points[0].Points != 5 || !slices.Contains(ranSteps(res[2]), "clicked-today/0") {
+			t.Errorf("click: points %+v steps %v", res[2].Points, ranSteps(res[2]))
+		}
+
+		v, err := a.FriendByUser(ctx, "U1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTags := []string{"answered", "clicked-today", "hot", "route/qr-shop", "ten"}
+		if !slices.Equal(v.Tags, wantTags) {
+			t.Errorf("tags %v, want %v", v.Tags, wantTags)
+		}
+		if got := v.Fields["points"]; !got.Equal(stepcast.IntValue(10)) {
+			t.Errorf("points = %v", got)
+		}
+		if got := v.Fields["plan"]; !got.Equal(stepcast.StringValue("free")) {
+			t.Errorf("plan = %v", got)
+		}
+		if l, _ := v.Fields["lucky"].Any().(int64); l < 1 || l > 6 {
+			t.Errorf("lucky = %v, want 1..6", v.Fields["lucky"])
+		}
+		wantNext := stepcast.TimeValue(t0.Add(time.Minute).AddDate(0, 0, 3))
+		if got := v.Fields["next_contact"]; !got.Equal(wantNext) {
+			t.Errorf("next_contact = %v, want %v", got, wantNext)
+		}
+		if v.Scenarios["trial-offer"] != 0 || len(v.Scenarios) != 1 {
+			t.Errorf("scenarios %v", v.Scenarios)
+		}
+		lead := v.Scores["lead"]
+		if lead.Lifetime != 25 || v.Friend.Scores["lead"] != 25 {
+			t.Errorf("lead %+v, record %v", lead, v.Friend.Scores)
+		}
+		if len(lead.Ledger) != 2 || lead.Ledger[0].Rule != "action:ten-points" || lead.Ledger[0].Event != "a1" || lead.Ledger[1].Rule != "campaign-click" {
+			t.Errorf("ledger %+v", lead.Ledger)
+		}
+
+		// The live index follows every commit.
+		for src, want := range map[string]uint64{
+			`tag("hot")`: 1, `plan == "free" && points >= 10`: 1, `score("lead") >= 25`: 1,
+			`clicked("campaign", 1)`: 1, `in_scenario("trial-offer")`: 1, `tag("never")`: 0,
+		} {
+			if n, err := a.Count(src); err != nil || n != want {
+				t.Errorf("Count(%s) = %d, %v; want %d", src, n, err, want)
+			}
+		}
+
+		// Duplicates change nothing.
+		before := a.Cursor()
+		res, err = a.Ingest(ctx, follow("f1", "U1", "qr-shop", t0), ev("a1", "U1", stepcast.EventAnswer, "interest", "yes", t0))
+		if err != nil || !res[0].Duplicate || !res[1].Duplicate {
+			t.Fatalf("duplicates: %v %+v", err, res)
+		}
+		if after := a.Cursor(); after != before {
+			t.Errorf("duplicates moved the logs: %+v -> %+v", before, after)
+		}
+		v2, _ := a.FriendByUser(ctx, "U1")
+		if !reflect.DeepEqual(v.Friend, v2.Friend) {
+			t.Errorf("duplicates changed the friend:\n%+v\n%+v", v.Friend, v2.Friend)
+		}
+
+		// Blocking and coming back: counted each time, welcomed once.
+		res, err = a.Ingest(ctx,
+			ev("u1", "U1", stepcast.EventUnfollow, "", "", t0.Add(time.Hour)),
+			follow("f2", "U1", "qr-shop", t0.Add(2*time.Hour)),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ranSteps(res[1]); !slices.Equal(got, []string{"count-follows/0"}) {
+			t.Errorf("second follow ran %v", got)
+		}
+		v, _ = a.FriendByUser(ctx, "U1")
+		if !v.Following || !v.Fields["follows"].Equal(stepcast.IntValue(2)) {
+			t.Errorf("after return: following %v follows %v", v.Following, v.Fields["follows"])
+		}
+	})
+}
+
+// ranSteps lists rule/step for each step that ran, -rule/step for skipped.
+func ranSteps(r Result) []string {
+	var out []string
+	for _, s := range r.Steps {
+		name := s.Rule + "/" + string(rune('0'+s.Step))
+		if !s.Ran {
+			name = "-" + name
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+func TestRuleLoopChangesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: t0}
+		e := mustOpen(t, open(t), clk)
+		d := shopDefs()
+		d.Rules = append(d.Rules,
+			Rule{Name: "ping", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventPostback, Name: "ping"}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "a"}},
+			}},
+			Rule{Name: "a-to-b", Trigger: Trigger{Kind: OnTagAdded, Name: "a"}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "a"}},
+				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "b"}},
+			}},
+			Rule{Name: "b-to-a", Trigger: Trigger{Kind: OnTagAdded, Name: "b"}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "b"}},
+				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "a"}},
+			}},
+		)
+		a := mustAccount(t, e, "salon", d)
+		res, err := a.Ingest(ctx,
+			follow("f1", "U1", "", t0),
+			ev("p1", "U1", stepcast.EventPostback, "ping", "", t0.Add(time.Minute)),
+			ev("a1", "U1", stepcast.EventAnswer, "interest", "no", t0.Add(2*time.Minute)),
+		)
+		var loop *RuleLoopError
+		if !errors.As(err, &loop) || !errors.Is(err, ErrRuleLoop) {
+			t.Fatalf("err = %v, want a RuleLoopError", err)
+		}
+		if loop.Event != "p1" || len(loop.Chain) != 10 || loop.Chain[0] != "ping" || loop.Chain[1] != "a-to-b" || loop.Chain[2] != "b-to-a" {
+			t.Errorf("loop = %+v", loop)
+		}
+		if !strings.Contains(err.Error(), "ping -> a-to-b -> b-to-a") {
+			t.Errorf("message does not show the chain: %v", err)
+		}
+		if res[0].Err != nil || res[2].Err != nil || res[1].Err == nil {
+			t.Errorf("only the looping event should fail: %v / %v / %v", res[0].Err, res[1].Err, res[2].Err)
+		}
+		v, _ := a.FriendByUser(ctx, "U1")
+		if slices.Contains(v.Tags, "a") || slices.Contains(v.Tags, "b") || !slices.Contains(v.Tags, "answered") {
+			t.Errorf("tags %v: the loop must leave nothing, the next event must apply", v.Tags)
+		}
+		var recorded bool
+		e.cfg.Store.View(ctx, "salon", func(tx store.ReadTx) error {
+			recorded, _ = tx.HasEvent("p1")
+			return nil
+		})
+		if recorded {
+			t.Error("the failed event was recorded")
+		}
+
+		// The same through IngestBatch: one commit, the loop left out.
+		res, err = a.IngestBatch(ctx,
+			ev("p2", "U2", stepcast.EventPostback, "ping", "", t0.Add(time.Minute)),
+			follow("f3", "U3", "qr-shop", t0),
+		)
+		if !errors.Is(err, ErrRuleLoop) || res[0].Err == nil || res[1].Err != nil {
+			t.Fatalf("batch: %v %+v", err, res)
+		}
+		if _, err := a.FriendByUser(ctx, "U2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the failed event's friend was created: %v", err)
+		}
+		if n, _ := a.Count(`tag("route/qr-shop")`); n != 1 {
+			t.Errorf("batch: the good event did not apply (%d)", n)
+		}
+	})
+}

@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/boltstore"
+	"github.com/stepcast/stepcast/store/memstore"
+	"github.com/stepcast/stepcast/store/pgstore"
+)
+
+// clock is a settable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+var tokyo, _ = time.LoadLocation("Asia/Tokyo")
+
+// t0 is the tests' start: Saturday 2026-11-28 10:00 in Tokyo.
+var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, tokyo)
+
+// backends are the stores every end-to-end test runs on; pgstore skips
+// without STEPCAST_POSTGRES_DSN.
+var backends = map[string]func(t *testing.T) store.Store{
+	"memstore":  func(*testing.T) store.Store { return memstore.New() },
+	"boltstore": openBolt,
+	"pgstore":   func(t *testing.T) store.Store { return openPG(t, "") },
+}
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, open func(t *testing.T) store.Store)) {
+	for _, name := range []string{"memstore", "boltstore", "pgstore"} {
+		t.Run(name, func(t *testing.T) { fn(t, backends[name]) })
+	}
+}
+
+func openBolt(t *testing.T) store.Store {
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "stepcast.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// openPG opens a PostgreSQL store on schema (a fresh one, dropped after
+// the test, when empty), or skips when STEPCAST_POSTGRES_DSN is unset.
+func openPG(t testing.TB, schema string) *pgstore.Store {
+	dsn := os.Getenv("STEPCAST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("STEPCAST_POSTGRES_DSN is not set; skipping the PostgreSQL tests")
+	}
+	if schema == "" {
+		schema = fmt.Sprintf("stepcast_engine_test_%d", rand.Uint64())
+		t.Cleanup(func() {
+			conn, err := pgx.Connect(context.Background(), dsn)
+			if err == nil {
+				conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+				conn.Close(context.Background())
+			}
+		})
+	}
+	s, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustOpen(t testing.TB, st store.Store, c *clock) *Engine {
+	t.Helper()
+	e, err := Open(Config{Store: st, Now: c.Now, Holder: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func mustAccount(t testing.TB, e *Engine, id store.AccountID, d Definitions) *Account {
+	t.Helper()
+	a, err := e.AddAccount(context.Background(), id, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func ev(id string, user string, kind stepcast.EventKind, name, value string, at time.Time) stepcast.Event {
+	return stepcast.Event{ID: id, User: stepcast.UserID(user), Kind: kind, Name: name, Value: value, At: at}
+}
+
+func follow(id, user, route string, at time.Time) stepcast.Event {
+	e := ev(id, user, stepcast.EventFollow, "", "", at)
+	if route != "" {
+		e.Data = map[string]string{"route": route}
+	}
+	return e
+}
+
+func val(v stepcast.Value) *stepcast.Value { return &v }
+
+func msg(text string) stepcast.Message {
+	return stepcast.Message(fmt.Sprintf(`{"type":"text","text":%q}`, text))
+}

@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scoring"
+	"github.com/stepcast/stepcast/store"
+)
+
+// Result is what ingesting one event did.
+type Result struct {
+	Event     string
+	Friend    stepcast.FriendID
+	Duplicate bool           // the event was recorded before: nothing changed
+	Changes   []store.Change // the state changes committed, in order, with their Seqs
+	Steps     []StepResult   // every rule step considered, in the order they ran
+	Points    []scoring.Entry
+	Crossings []scoring.Crossing
+	Queued    []store.Delivery // outbox entries queued (messages, rich menus, notifications)
+	Err       error            // why the event changed nothing, if it failed
+}
+
+// StepResult is one step of a rule considered for an event.
+type StepResult struct {
+	Rule   string // the rule, or "threshold:<name>" for a threshold's own actions
+	Step   int
+	Depth  int // 0 for rules the event set off, +1 per rule in between
+	Action stepcast.ActionKind
+	Ran    bool // false: its condition did not hold
+}
+
+// RuleLoopError is the error of a unit of work whose rules set each other
+// off deeper than Config.MaxDepth (or more than maxActivations times). It
+// wraps ErrRuleLoop; nothing of the unit was applied.
+type RuleLoopError struct {
+	Event string
+	Chain []string // the rules, from the first set off by the event to the one refused
+}
+
+func (e *RuleLoopError) Error() string {
+	return fmt.Sprintf("engine: event %q: rules trigger each other too deep (%d rules): %s",
+		e.Event, len(e.Chain), strings.Join(e.Chain, " -> "))
+}
+
+func (e *RuleLoopError) Unwrap() error { return ErrRuleLoop }
+
+// maxActivations bounds the rules one unit of work may run, so that rules
+// fanning out (each setting off several) stop even within MaxDepth.
+const maxActivations = 1000
+
+// maxConflictRetries is how often a unit of work that lost a race for a
+// friend's scoring state (another instance wrote it) is redone.
+const maxConflictRetries = 3
+
+var errDuplicate = errors.New("duplicate")
+
+// Ingest records events and acts on them, one unit of work per event, in
+// order: the friend is created on first sight (from Event.User), follow
+// status changes, the scoring model scores, and the rules the event sets
+// off run — each of their steps tested against the friend as the steps
+// before left it. Each event commits atomically, with its state changes,
+// scoring state and outbox entries, then the live index moves.
+//
+// An event whose ID was recorded before changes nothing (Result.Duplicate).
+// An event that fails — an unknown friend, rules looping — changes nothing
+// and does not stop the others; Ingest returns the failures joined, and
+// each Result says what happened to its event.
+func (a *Account) Ingest(ctx context.Context, events ...stepcast.Event) ([]Result, error) {
+	results := make([]Result, len(events))
+	var errs []error
+	for i, ev := range events {
+		if err := ctx.Err(); err != nil {
+			for j := i; j < len(events); j++ {
+				results[j] = Result{Event: events[j].ID, Err: err}
+			}
+			return results, err
+		}
+		results[i] = a.ingestUnits(ctx, []stepcast.Event{ev})[0]
+		if results[i].Err != nil {
+			errs = append(errs, results[i].Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// IngestBatch is Ingest with one commit for all the events: much faster on
+// stores whose commits are costly (an fsync, a round trip), at the price of
+// latency. Each event still takes effect wholly or not at all: one that
+// fails is left out and the others are committed without it.
+func (a *Account) IngestBatch(ctx context.Context, events ...stepcast.Event) ([]Result, error) {
+	results := a.ingestUnits(ctx, events)
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// ingestUnits runs events as units of work in one transaction. When one
+// fails, the transaction is rolled back and run again without it.
+func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Result {
+	results := make([]Result, len(events))
+	failed := make([]bool, len(events))
+	for i, ev := range events {
+		results[i].Event = ev.ID
+		if err := ev.Validate(); err != nil {
+			results[i].Err = err
+			failed[i] = true
+		} else if ev.Friend == 0 && ev.User == "" {
+			results[i].Err = fmt.Errorf("%w: event %q has neither a friend nor a LINE userId", stepcast.ErrInvalid, ev.ID)
+			failed[i] = true
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		var works []*work
+		failedAt := -1
+		err := a.e.cfg.Store.Update(ctx, a.id, func(tx store.Tx) error {
+			works = works[:0]
+			hist := pendingEvents{}
+			for i, ev := range events {
+				if failed[i] {
+					continue
+				}
+				w := &work{a: a, tx: tx, ev: ev, pos: i, hist: hist}
+				err := w.run()
+				if errors.Is(err, errDuplicate) {
+					continue
+				}
+				if err != nil {
+					failedAt = i
+					return err
+				}
+				works = append(works, w)
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+		case failedAt >= 0 && !errors.Is(err, store.ErrConflict):
+			// That event fails; the others run again without it.
+			results[failedAt] = Result{Event: events[failedAt].ID, Err: err}
+			failed[failedAt] = true
+			continue
+		case errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries:
+			continue
+		default:
+			for i := range results {
+				if !failed[i] {
+					results[i] = Result{Event: events[i].ID, Err: err}
+				}
+			}
+			return results
+		}
+		// Committed.
+		var changes []store.Change
+		var logged []store.Event
+		done := map[int]*work{}
+		for _, w := range works {
+			changes = append(changes, w.res.Changes...)
+			logged = append(logged, w.logged)
+			done[w.pos] = w
+		}
+		for i, ev := range events {
+			if failed[i] {
+				continue
+			}
+			if w, ok := done[i]; ok {
+				results[i] = w.res
+			} else {
+				results[i] = Result{Event: ev.ID, Friend: ev.Friend, Duplicate: true}
+			}
+		}
+		if err := a.afterCommit(ctx, changes, logged); err != nil {
+			// Committed, but the index could not follow: the next CatchUp
+			// will bring it up to date.
+			a.e.log.Error("index update after commit", "account", a.id, "err", err)
+		}
+		return results
+	}
+}
+
+// pendingEvents are the events of a transaction not yet in the index, by
+// friend, so that conditions count them.
+type pendingEvents map[stepcast.FriendID][]stepcast.Event
