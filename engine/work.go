@@ -262,7 +262,7 @@ func (w *work) do(act *activation, i int, a stepcast.Action) error {
 		return w.change(store.Change{Kind: store.SetField, Name: a.Name, Value: v}, act)
 	case stepcast.RandomField:
 		r, span := w.rand(act, i), uint64(a.Max)-uint64(a.Min) // Max-Min, wrapping
-		n := int64(r.Uint64())                                    // the whole int64 range
+		n := int64(r.Uint64())                                 // the whole int64 range
 		if span != math.MaxUint64 {
 			n = a.Min + int64(r.Uint64N(span+1))
 		}
