@@ -387,6 +387,10 @@ func (m *Model) Tick(s State, now time.Time) (State, Result) {
 func (m *Model) NextCrossing(s State, now time.Time) (time.Time, bool) {
 	var next time.Time
 	consider := func(t time.Time) {
+		// Up to a whole microsecond: stores keep microseconds.
+		if u := t.Truncate(time.Microsecond); u.Before(t) {
+			t = u.Add(time.Microsecond)
+		}
 		if t.After(now) && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -403,8 +407,9 @@ func (m *Model) NextCrossing(s State, now time.Time) (time.Time, bool) {
 			if h.AsOf.IsZero() || v == 0 || level == 0 || (v > 0) != (level > 0) || math.Abs(level) >= math.Abs(v) {
 				continue
 			}
-			// v·2^(-t/h) = level  ⇔  t = h·log2(v/level)
-			consider(h.AsOf.Add(time.Duration(float64(d.HalfLife) * math.Log2(v/level))))
+			// v·2^(-t/h) = level  ⇔  t = h·log2(v/level); a microsecond
+			// later the total is past the level, so a Tick then sees it.
+			consider(h.AsOf.Add(time.Duration(float64(d.HalfLife)*math.Log2(v/level)) + time.Microsecond))
 		case d.Window > 0:
 			for _, e := range s.Ledger {
 				if e.Score == th.Score {

@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+// TestTickCrossesDecayingThresholds: a lead who stops clicking cools down
+// with time alone, and Tick acts on it when the store says it is due.
+func TestTickCrossesDecayingThresholds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: t0}
+		a := mustAccount(t, mustOpen(t, open(t), clk), "salon", shopDefs())
+		var events []stepcast.Event
+		for i := range 4 {
+			events = append(events, ev("c"+string(rune('0'+i)), "U1", stepcast.EventClick, "campaign", "", t0.Add(time.Duration(i)*time.Minute)))
+		}
+		if _, err := a.Ingest(ctx, events...); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := a.FriendByUser(ctx, "U1")
+		if !slices.Contains(v.Tags, "hot") {
+			t.Fatalf("20 points should make U1 hot: %v", v.Tags)
+		}
+		var due time.Time
+		for _, tm := range v.Timers {
+			if tm.Key == scoringTimer {
+				due = tm.Due
+			}
+		}
+		// 4 × 5 points, each halving in 7 days, fall below 10 at t with
+		// Σ 5·2^(-(t-tᵢ)/h) = 10, i.e. t = t0 + h·log2(Σ 2^(tᵢ-t0)/h / 2).
+		h := 7 * 24 * time.Hour
+		var sum float64
+		for i := range 4 {
+			sum += math.Exp2(float64(time.Duration(i)*time.Minute) / float64(h))
+		}
+		want := t0.Add(time.Duration(float64(h) * math.Log2(sum/2)))
+		if d := due.Sub(want); d < 0 || d > time.Millisecond {
+			t.Fatalf("scoring timer due %v, want just after %v", due, want)
+		}
+
+		clk.Set(due.Add(-time.Second))
+		if n, err := a.Tick(ctx); err != nil || n != 0 {
+			t.Fatalf("tick before due: %d, %v", n, err)
+		}
+		clk.Set(due)
+		if n, err := a.Tick(ctx); err != nil || n != 1 {
+			t.Fatalf("tick at due: %d, %v", n, err)
+		}
+		v, _ = a.FriendByUser(ctx, "U1")
+		if slices.Contains(v.Tags, "hot") {
+			t.Errorf("U1 should have cooled down: %v", v.Tags)
+		}
+		if n, _ := a.Count(`tag("hot")`); n != 0 {
+			t.Errorf("the index did not follow the tick: %d hot", n)
+		}
+		if r := v.Scores["lead"].Recent; r >= 10 || r < 9.99 {
+			t.Errorf("recent lead %v", r)
+		}
+		for _, tm := range v.Timers {
+			if tm.Key == scoringTimer && !tm.Due.Equal(never) {
+				t.Errorf("after the last crossing the timer is due %v", tm.Due)
+			}
+		}
+	})
+}
+
+func TestAccountsAreIsolated(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	e := mustOpen(t, memstore.New(), clk)
+	salon := mustAccount(t, e, "salon", shopDefs())
+	gym := mustAccount(t, e, "gym", Definitions{
+		Schema: segment.SchemaConfig{Fields: []segment.Field{{Name: "plan", Type: stepcast.FieldString}}},
+		Rules: []Rule{{Name: "welcome", Trigger: Trigger{Kind: OnFollow}, Steps: []Step{
+			{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "gym-member"}},
+		}}},
+	})
+	if _, err := e.AddAccount(ctx, "gym", shopDefs()); !errors.Is(err, ErrAccountExists) {
+		t.Errorf("second add: %v", err)
+	}
+	if _, err := e.Account("nope"); !errors.Is(err, ErrUnknownAccount) {
+		t.Errorf("unknown account: %v", err)
+	}
+	if got := e.Accounts(); !slices.Equal(got, []store.AccountID{"gym", "salon"}) {
+		t.Errorf("accounts %v", got)
+	}
+	// The same LINE user follows both (a provider's userId is shared).
+	if _, err := salon.Ingest(ctx, follow("f1", "U1", "qr-shop", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gym.Ingest(ctx, follow("f1", "U1", "", t0)); err != nil { // the same event ID, another account
+		t.Fatal(err)
+	}
+	sv, _ := salon.FriendByUser(ctx, "U1")
+	gv, _ := gym.FriendByUser(ctx, "U1")
+	if !slices.Equal(sv.Tags, []string{"route/qr-shop"}) || !slices.Equal(gv.Tags, []string{"gym-member"}) {
+		t.Errorf("salon %v, gym %v", sv.Tags, gv.Tags)
+	}
+	if n, _ := gym.Count(`tag("route/qr-shop")`); n != 0 {
+		t.Errorf("the salon's tag is visible in the gym: %d", n)
+	}
+	if _, err := gym.Count(`score("lead") > 0`); err == nil {
+		t.Error("the gym's schema has no lead score, Count should fail")
+	}
+}
+
+func TestDefinitionsAreValidated(t *testing.T) {
+	d := shopDefs()
+	d.Rules = append(d.Rules,
+		Rule{Name: "survey", Trigger: Trigger{Kind: OnEvent}, Steps: []Step{
+			{If: `tag("x") &&`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "y"}},
+		}},
+		Rule{Name: "bad-actions", Trigger: Trigger{Kind: OnThreshold, Name: "warm"}, Steps: []Step{
+			{Action: stepcast.Action{Kind: stepcast.SetField, Name: "plan", Value: val(stepcast.StringValue("gold"))}},
+			{Action: stepcast.Action{Kind: stepcast.AddToField, Name: "plan", Number: 1}},
+			{Action: stepcast.Action{Kind: stepcast.SetField, Name: "age", Value: val(stepcast.IntValue(3))}},
+			{Action: stepcast.Action{Kind: stepcast.AddScore, Name: "vip", Number: 1}},
+			{Action: stepcast.Action{Kind: stepcast.SendMessages}},
+		}},
+		Rule{Name: "empty", Trigger: Trigger{Kind: OnFieldChanged, Name: "plan"}},
+	)
+	_, err := Open(Config{Store: memstore.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := Open(Config{Store: memstore.New()})
+	_, err = e.AddAccount(context.Background(), "salon", d)
+	if !errors.Is(err, ErrDefinition) {
+		t.Fatalf("err = %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`rules[6].name: invalid definition: the name "survey" is empty or repeated`,
+		`rules[6].trigger: invalid definition: an event trigger needs the event kind`,
+		"rules[6].steps[0].if: invalid definition: unexpected token EOF (1:11)",
+		`rules[7].trigger: invalid definition: unknown threshold "warm"`,
+		`rules[7].steps[0].action: invalid definition: "gold" is not a choice of field "plan" (free, trial, member)`,
+		`rules[7].steps[1].action: invalid definition: add_to_field: field "plan" is choice, wants int or float`,
+		`rules[7].steps[2].action: invalid definition: set_field: unknown field "age"`,
+		`rules[7].steps[3].action: invalid definition: add_score: score "vip" is not defined in scoring.scores`,
+		"rules[7].steps[4].action: invalid definition: stepcast: invalid: send_messages action: needs 1 to 5 messages (LINE's limit), has 0",
+		"rules[8].steps: invalid definition: a rule needs at least one step",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in\n%s", want, msg)
+		}
+	}
+}
+
+// TestConcurrentIngestAndQueries runs ingests on several goroutines while
+// others count and read friends (run it with -race); the live index ends
+// equal to a rebuild.
+func TestConcurrentIngestAndQueries(t *testing.T) {
+	ctx := context.Background()
+	events := workload(3, 50, 800)
+	clk := &clock{t: events[len(events)-1].At}
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "salon", shopDefs())
+	var writers, readers sync.WaitGroup
+	for w := range 4 {
+		writers.Go(func() {
+			for i, e := range events {
+				if i%4 == w {
+					// Events of one user may race: any order is a valid
+					// history, and a rule loop is impossible here.
+					if _, err := a.Ingest(ctx, e); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	stop := make(chan struct{})
+	for range 2 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := a.Count(`tag("hot") || points >= 10`); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := a.FriendByUser(ctx, "U001"); err != nil && !errors.Is(err, store.ErrNotFound) {
+					t.Error(err)
+				}
+				if err := a.CatchUp(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	now := clk.Now()
+	if got, want := takeSnapshot(t, a, now).Counts, rebuiltCounts(t, a, now); !reflect.DeepEqual(got, want) {
+		t.Fatalf("live %v\nrebuilt %v", got, want)
+	}
+}
