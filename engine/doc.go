@@ -1,0 +1,61 @@
+// Package engine is stepcast's runtime: it turns a LINE account's events
+// into friend state, durably and exactly once, and keeps a live segment
+// index over it.
+//
+// An Engine holds a store (memstore, boltstore, pgstore) and serves any
+// number of accounts, each with its own Definitions — the friend schema,
+// the scoring model and the action rules (アクション設定) — and its own
+// index. Nothing crosses from one account to another.
+//
+// # Ingesting
+//
+// Account.Ingest takes events (a follow from a webhook, a click on a
+// tracking link, a survey answer, a conversion the host reports) and makes
+// each one unit of work in the store:
+//
+//  1. the friend is found, or created on first sight from Event.User;
+//  2. the event is logged — an ID logged before makes the event a duplicate
+//     that changes nothing (LINE redelivers webhooks);
+//  3. follow and unfollow change the follow status;
+//  4. the scoring model scores the event; crossing a threshold runs the
+//     threshold's actions and the rules that watch it;
+//  5. the rules the event sets off run, in order of definition; then the
+//     rules their actions set off (a tag added, a field changed, a
+//     threshold crossed), first in, first out. Each step's condition is a
+//     segment expression evaluated for that friend at that moment, against
+//     the state the steps before it left — including events of the same
+//     unit. A chain deeper than Config.MaxDepth fails with a RuleLoopError;
+//  6. the state changes, the scoring state and the outbox entries commit
+//     together, or — on any error — nothing does;
+//  7. the live index takes the unit's changes.
+//
+// Everything a unit decides uses the event's time, never the clock, and
+// random_field draws from a seed fixed by the event: replaying the same
+// events into an empty store gives the same state.
+//
+// IngestBatch commits many events at once for throughput; each event still
+// applies wholly or not at all.
+//
+// # Queries
+//
+// Account.Count and Account.Evaluate run segment expressions over the
+// live index; Account.Friend gives one friend's record, scores with their
+// explanation (which rule, which event, how many points, how much of them
+// is left after decay) and due work.
+//
+// # Several instances
+//
+// Many engines may share one PostgreSQL database. Each unit of work is
+// serialized per account by the store; each engine's index follows its own
+// commits at once and everyone else's on CatchUp, which Run calls every
+// PollInterval, so all indexes converge on the shared change log. Due work
+// (scores decaying across a threshold) is leased from the store, so that
+// one instance handles each.
+//
+// # Not yet
+//
+// Outbox entries (send_messages, link_rich_menu, notify_host) are queued
+// with fixed retry keys; sending them is the LINE edge's work. Scenario
+// steps are recorded (start, stop, move) and reminders' timers kept, for
+// scenario delivery to act on.
+package engine
