@@ -46,7 +46,7 @@ var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, tokyo)
 // without STEPCAST_POSTGRES_DSN.
 var backends = map[string]func(t *testing.T) store.Store{
 	"memstore":  func(*testing.T) store.Store { return memstore.New() },
-	"boltstore": openBolt,
+	"boltstore": func(t *testing.T) store.Store { return openBolt(t) },
 	"pgstore":   func(t *testing.T) store.Store { return openPG(t, "") },
 }
 
@@ -56,7 +56,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, open func(t *testing.T) 
 	}
 }
 
-func openBolt(t *testing.T) store.Store {
+func openBolt(t testing.TB) store.Store {
 	s, err := boltstore.Open(filepath.Join(t.TempDir(), "stepcast.db"))
 	if err != nil {
 		t.Fatal(err)
