@@ -3,7 +3,8 @@
 // counts and explains them, cross-tabulates two axes, and matches single
 // friends, printing how long each step took. Then it stores friends in the
 // embedded default store (one bbolt file), rebuilds an index from the file
-// and exports it.
+// and exports it. Last, the engine: a week of a salon's webhook events run
+// through the action rules and scores of salon.yaml on the embedded store.
 //
 //	go run ./examples/quickstart             # 200,000 friends
 //	go run ./examples/quickstart -friends 1000000
@@ -112,7 +113,10 @@ func run(w io.Writer, n int) error {
 		}
 		fmt.Fprintf(w, "  friend %-5d in the segment: %-5v (%v)\n", f, ok, time.Since(t))
 	}
-	return storeDemo(w, friends[:min(len(friends), 20_000)], schema, now)
+	if err := storeDemo(w, friends[:min(len(friends), 20_000)], schema, now); err != nil {
+		return err
+	}
+	return engineDemo(w, min(n, 5000))
 }
 
 // storeDemo writes friends into a bbolt file as units of work, reopens it,
