@@ -119,12 +119,16 @@ func (a *Account) Index() *segment.Index { return a.ix }
 // FriendView is everything known about one friend, for a friend page
 // (友だち詳細): the stored record — follow status, tags, fields, lifetime
 // scores, scenarios, variants —, each score's totals with where its points
-// came from, and the friend's due work.
+// came from, the friend's latest events and due work.
 type FriendView struct {
 	store.Friend
 	Scores map[string]ScoreView
+	Recent []store.Event // the latest events, latest first (History pages further)
 	Timers []store.Timer
 }
+
+// recentEvents is how many events a FriendView carries.
+const recentEvents = 20
 
 // ScoreView is one score of one friend.
 type ScoreView struct {
@@ -157,6 +161,9 @@ func (a *Account) friendView(ctx context.Context, get func(store.ReadTx) (store.
 		if v.Timers, err = tx.FriendTimers(f.ID); err != nil {
 			return err
 		}
+		if v.Recent, err = tx.FriendEvents(f.ID, 0, recentEvents); err != nil {
+			return err
+		}
 		state, _, err = readScoring(tx, f.ID)
 		return err
 	})
@@ -171,6 +178,19 @@ func (a *Account) friendView(ctx context.Context, get func(store.ReadTx) (store.
 		}
 	}
 	return v, nil
+}
+
+// History returns one page of a friend's events, latest first: up to limit
+// events logged before the event with Seq before (0: the latest). Pass the
+// last Seq of a page to get the next.
+func (a *Account) History(ctx context.Context, id stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
+	var out []store.Event
+	err := a.e.cfg.Store.View(ctx, a.id, func(tx store.ReadTx) error {
+		var err error
+		out, err = tx.FriendEvents(id, before, limit)
+		return err
+	})
+	return out, err
 }
 
 // scoringTimer is the key of the timer that holds a friend's scoring

@@ -141,6 +141,13 @@ func TestIngestEndToEnd(t *testing.T) {
 			t.Errorf("ledger %+v", lead.Ledger)
 		}
 
+		if len(v.Recent) != 3 || v.Recent[0].ID != "c1" || v.Recent[2].ID != "f1" || v.Recent[2].Data["route"] != "qr-shop" {
+			t.Errorf("recent events %+v", v.Recent)
+		}
+		if page, err := a.History(ctx, v.ID, v.Recent[0].Seq, 1); err != nil || len(page) != 1 || page[0].ID != "a1" {
+			t.Errorf("history page %+v, %v", page, err)
+		}
+
 		// The live index follows every commit.
 		for src, want := range map[string]uint64{
 			`tag("hot")`: 1, `plan == "free" && points >= 10`: 1, `score("lead") >= 25`: 1,

@@ -61,6 +61,10 @@ type ReadTx interface {
 	// Events returns up to limit recorded events with Seq above after, in
 	// ascending Seq (recording) order.
 	Events(after uint64, limit int) ([]Event, error)
+	// FriendEvents returns up to limit of the friend's recorded events
+	// with Seq below before (0: from the latest), latest first — one page
+	// of the friend's history; fewer than limit means the end.
+	FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]Event, error)
 	// HasEvent reports whether an event with this ID was recorded.
 	HasEvent(id string) (bool, error)
 	// Timer returns the friend's timer with key, or ErrNotFound.

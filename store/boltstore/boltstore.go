@@ -10,7 +10,8 @@
 // big-endian → binary record, see store.AppendFriend), "users" (LINE userId →
 // ID), "changes" (Seq, 8 bytes big-endian → JSON change), "events" (Seq →
 // binary record) and
-// "event-ids" (event ID → Seq), "timers" (friend ID and key → JSON timer)
+// "event-ids" (event ID → Seq), "friend-events" (friend ID and Seq → empty:
+// each friend's history, since format 2), "timers" (friend ID and key → JSON timer)
 // "due" (due time in Unix microseconds, friend ID and key → empty: the
 // queue Lease walks in order), and the outbox: "outbox" (ID → JSON
 // delivery), "outbox-keys" (key → ID) and "outbox-due" (next attempt time
@@ -27,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -37,7 +39,7 @@ import (
 )
 
 // FormatVersion is the on-disk format this package writes and reads.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // ErrFormat is returned by Open for a file that is not a stepcast store, or
 // one written by a newer version of this package.
@@ -51,6 +53,7 @@ var (
 	changesB   = []byte("changes")
 	eventsB    = []byte("events")
 	eventIDsB  = []byte("event-ids")
+	friendEvB  = []byte("friend-events")
 	timersB    = []byte("timers")
 	dueB       = []byte("due")
 	outboxB    = []byte("outbox")
@@ -58,7 +61,7 @@ var (
 	outDueB    = []byte("outbox-due")
 	defsB      = []byte("definitions")
 	talliesB   = []byte("tallies")
-	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, timersB, dueB, outboxB, outKeysB, outDueB, defsB, talliesB}
+	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, friendEvB, timersB, dueB, outboxB, outKeysB, outDueB, defsB, talliesB}
 )
 
 // Store is a bbolt-backed store.
@@ -108,9 +111,41 @@ func (s *Store) checkFormat() error {
 			return fmt.Errorf("%w: %s has no readable format version", ErrFormat, s.path)
 		case v > FormatVersion:
 			return fmt.Errorf("%w: %s is format %d; this version reads up to %d — upgrade stepcast", ErrFormat, s.path, v, FormatVersion)
+		case v == 1:
+			if err := upgradeFriendEvents(root); err != nil {
+				return fmt.Errorf("boltstore: upgrade %s to format 2: %w", s.path, err)
+			}
+			return root.Put(formatKey, []byte(strconv.Itoa(FormatVersion)))
 		}
 		return nil
 	})
+}
+
+// upgradeFriendEvents builds format 2's per-friend event index of every
+// account from its event log.
+func upgradeFriendEvents(root *bolt.Bucket) error {
+	return root.ForEachBucket(func(name []byte) error {
+		acct := root.Bucket(name)
+		events := acct.Bucket(eventsB)
+		if events == nil {
+			return nil
+		}
+		idx, err := acct.CreateBucketIfNotExists(friendEvB)
+		if err != nil {
+			return err
+		}
+		return events.ForEach(func(k, v []byte) error {
+			e, err := store.DecodeEventRecord(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return fmt.Errorf("account %q, event %d: %w", name, binary.BigEndian.Uint64(k), err)
+			}
+			return idx.Put(friendEventKey(e.Friend, e.Seq), nil)
+		})
+	})
+}
+
+func friendEventKey(f stepcast.FriendID, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(u32(f), seq)
 }
 
 // Close implements store.Store.
@@ -293,6 +328,35 @@ func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
 	return out, nil
 }
 
+func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
+	idx, err := t.bucket(friendEvB)
+	if err != nil || idx == nil || limit <= 0 {
+		return nil, err
+	}
+	events, _ := t.bucket(eventsB)
+	if before == 0 {
+		before = math.MaxUint64
+	}
+	prefix := u32(friend)
+	c := idx.Cursor()
+	k, _ := c.Seek(friendEventKey(friend, before))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	var out []store.Event
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
+		seq := binary.BigEndian.Uint64(k[4:])
+		e, err := store.DecodeEventRecord(seq, events.Get(u64(seq)))
+		if err != nil {
+			return nil, t.corrupt(fmt.Sprintf("event %d", seq), err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 func (t *tx) HasEvent(id string) (bool, error) {
 	b, err := t.bucket(eventIDsB)
 	if err != nil || b == nil {
@@ -382,7 +446,14 @@ func (t *tx) AppendEvent(e stepcast.Event) (uint64, error) {
 	if err := b.Put(u64(seq), store.AppendEventRecord(nil, e)); err != nil {
 		return 0, err
 	}
-	return seq, ids.Put([]byte(e.ID), u64(seq))
+	if err := ids.Put([]byte(e.ID), u64(seq)); err != nil {
+		return 0, err
+	}
+	fe, err := t.bucket(friendEvB)
+	if err != nil {
+		return 0, err
+	}
+	return seq, fe.Put(friendEventKey(e.Friend, seq), nil)
 }
 
 type timerJSON struct {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -46,6 +47,7 @@ type account struct {
 	changes  []store.Change // changes[i] has Seq i+1
 	events   []store.Event  // events[i] has Seq i+1
 	eventIDs map[string]bool
+	byFriend map[stepcast.FriendID][]uint64 // each friend's event Seqs, ascending
 }
 
 // New returns an empty store.
@@ -96,7 +98,7 @@ func (s *Store) Close() error {
 func (s *Store) begin(acct store.AccountID) *tx {
 	a := s.accounts[acct]
 	if a == nil {
-		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, timers: map[timerKey]store.Timer{},
+		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, byFriend: map[stepcast.FriendID][]uint64{}, timers: map[timerKey]store.Timer{},
 			outKeys: map[string]uint64{}, defs: map[defKey]store.Definition{}, tallies: map[defKey]store.Tally{}}
 	}
 	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{},
@@ -116,6 +118,9 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 	}
 	a.changes = append(a.changes, t.changes...)
 	a.events = append(a.events, t.events...)
+	for _, e := range t.events {
+		a.byFriend[e.Friend] = append(a.byFriend[e.Friend], e.Seq)
+	}
 	for id := range t.newEventIDs {
 		a.eventIDs[id] = true
 	}
@@ -314,6 +319,28 @@ func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
 		}
 		e.Data = maps.Clone(e.Data) // the caller's own
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
+	if before == 0 {
+		before = math.MaxUint64
+	}
+	var out []store.Event
+	for i := len(t.events) - 1; i >= 0 && len(out) < limit; i-- { // this transaction's, the latest
+		if e := t.events[i]; e.Friend == friend && e.Seq < before {
+			e.Data = maps.Clone(e.Data)
+			out = append(out, e)
+		}
+	}
+	seqs := t.a.byFriend[friend]
+	for i := len(seqs) - 1; i >= 0 && len(out) < limit; i-- {
+		if seqs[i] < before {
+			e := t.a.events[seqs[i]-1]
+			e.Data = maps.Clone(e.Data)
+			out = append(out, e)
+		}
 	}
 	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"io/fs"
 	"sort"
 	"strconv"
@@ -337,6 +338,22 @@ func (t *ptx) Events(after uint64, limit int) ([]store.Event, error) {
 	if err != nil {
 		return nil, t.fail("events", err)
 	}
+	return t.scanEvents(rows)
+}
+
+func (t *ptx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
+	if before == 0 || before > math.MaxInt64 {
+		before = math.MaxInt64
+	}
+	rows, err := t.tx.Query(t.ctx, "SELECT seq, record FROM stepcast_events WHERE account = $1 AND friend = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
+		t.account, int64(friend), int64(before), max(limit, 0))
+	if err != nil {
+		return nil, t.fail("friend events", err)
+	}
+	return t.scanEvents(rows)
+}
+
+func (t *ptx) scanEvents(rows pgx.Rows) ([]store.Event, error) {
 	defer rows.Close()
 	var out []store.Event
 	for rows.Next() {
@@ -433,7 +450,7 @@ func (t *ptx) AppendEvent(e stepcast.Event) (uint64, error) {
 		return 0, t.fail("encode event", err)
 	}
 	t.lastEvent++
-	if _, err := t.tx.Exec(t.ctx, "INSERT INTO stepcast_events (account, seq, event_id, record) VALUES ($1, $2, $3, $4)", t.account, t.lastEvent, e.ID, raw); err != nil {
+	if _, err := t.tx.Exec(t.ctx, "INSERT INTO stepcast_events (account, seq, event_id, record, friend) VALUES ($1, $2, $3, $4, $5)", t.account, t.lastEvent, e.ID, raw, int64(e.Friend)); err != nil {
 		return 0, t.fail("write event", err)
 	}
 	return uint64(t.lastEvent), nil

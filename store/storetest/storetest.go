@@ -71,6 +71,7 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"RefusedChangesChangeNothing", testRefusedChanges},
 		{"RollbackOnError", testRollback},
 		{"EventsDeduplicate", testEvents},
+		{"FriendHistory", testFriendEvents},
 		{"AccountsAreIsolated", testIsolation},
 		{"CanceledContext", testCanceled},
 		{"ReturnedValuesBelongToTheCaller", testOwnership},
@@ -436,6 +437,57 @@ func testEvents(t *testing.T, s store.Store) {
 		hasNot, _ := tx.HasEvent("nope")
 		if !has || hasNot {
 			t.Errorf("HasEvent = %v, %v", has, hasNot)
+		}
+		return nil
+	})
+}
+
+// testFriendEvents: each friend's history, latest first, in pages, with
+// the events of the running transaction.
+func testFriendEvents(t *testing.T, s store.Store) {
+	ids := addFriends(t, s, 3)
+	seqsOf := func(evs []store.Event) []uint64 {
+		var out []uint64
+		for _, e := range evs {
+			out = append(out, e.Seq)
+		}
+		return out
+	}
+	update(t, s, func(tx store.Tx) error {
+		for i := range 12 { // friends 1, 2, 3, 1, 2, 3, …
+			if _, err := tx.AppendEvent(stepcast.Event{ID: fmt.Sprintf("h%d", i), Friend: ids[i%3], Kind: "click", Name: "url", At: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx store.ReadTx) error {
+		all, err := tx.FriendEvents(ids[1], 0, 100)
+		if got := seqsOf(all); err != nil || !slices.Equal(got, []uint64{11, 8, 5, 2}) {
+			t.Errorf("FriendEvents(friend 2) = %v, %v; want seqs 11 8 5 2", got, err)
+		}
+		if len(all) > 0 && (all[0].ID != "h10" || all[0].Friend != ids[1] || !all[0].At.Equal(t0.Add(10*time.Minute))) {
+			t.Errorf("latest event of friend 2 = %+v", all[0])
+		}
+		page, _ := tx.FriendEvents(ids[1], 8, 2) // the page after seq 8
+		if got := seqsOf(page); !slices.Equal(got, []uint64{5, 2}) {
+			t.Errorf("FriendEvents(friend 2, before 8, 2) = %v, want 5 2", got)
+		}
+		if none, _ := tx.FriendEvents(ids[1], 2, 10); len(none) != 0 {
+			t.Errorf("nothing lies before the first event, got %v", seqsOf(none))
+		}
+		if none, _ := tx.FriendEvents(99, 0, 10); len(none) != 0 {
+			t.Errorf("an unknown friend has a history: %v", seqsOf(none))
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		if _, err := tx.AppendEvent(stepcast.Event{ID: "h12", Friend: ids[1], Kind: "click", At: t0.Add(time.Hour)}); err != nil {
+			return err
+		}
+		evs, err := tx.FriendEvents(ids[1], 0, 2)
+		if got := seqsOf(evs); err != nil || !slices.Equal(got, []uint64{13, 11}) {
+			t.Errorf("within the transaction: %v, %v; want 13 11", got, err)
 		}
 		return nil
 	})
