@@ -81,12 +81,22 @@ type Config struct {
 	Scores     map[string]Decay // every score, with its decay
 	Rules      []Rule
 	Thresholds []Threshold
+	// LedgerLimit is how many ledger entries a friend keeps one by one
+	// once older entries no longer matter to any window (a windowed
+	// score, an at-most-N-per-window rule); older ones are folded into one
+	// summary per rule and score, so that a friend's state stays small
+	// however long they stay active. Zero means DefaultLedgerLimit.
+	LedgerLimit int
 }
+
+// DefaultLedgerLimit is the LedgerLimit of a zero Config.
+const DefaultLedgerLimit = 100
 
 // Model is a validated Config. It is immutable and safe for concurrent use.
 type Model struct {
-	cfg   Config
-	conds []*vm.Program // by rule; nil without a condition
+	cfg     Config
+	conds   []*vm.Program // by rule; nil without a condition
+	horizon time.Duration // the longest window: entries older than this matter to nothing but totals
 }
 
 // New validates c and compiles its conditions. Every problem is reported.
@@ -101,6 +111,15 @@ func New(c Config) (*Model, error) {
 		}
 	}
 	m := &Model{cfg: c, conds: make([]*vm.Program, len(c.Rules))}
+	if m.cfg.LedgerLimit <= 0 {
+		m.cfg.LedgerLimit = DefaultLedgerLimit
+	}
+	for _, d := range c.Scores {
+		m.horizon = max(m.horizon, d.Window)
+	}
+	for _, r := range c.Rules {
+		m.horizon = max(m.horizon, r.Repeat.Window)
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Rules {
 		if r.Name == "" || seen[r.Name] {
@@ -167,16 +186,36 @@ type decayed struct {
 // State is one friend's scoring state: the engine stores it and passes it
 // back. The zero State is a friend with no points.
 type State struct {
-	Lifetime  map[string]int64   `json:"lifetime,omitempty"`
-	HalfLife  map[string]decayed `json:"half_life,omitempty"`
-	Ledger    []Entry            `json:"ledger,omitempty"`
-	CheckedAt time.Time          `json:"checked_at"` // thresholds were evaluated up to here
+	Lifetime map[string]int64   `json:"lifetime,omitempty"`
+	HalfLife map[string]decayed `json:"half_life,omitempty"`
+	Ledger   []Entry            `json:"ledger,omitempty"`
+	// Earlier sums up the entries folded out of the ledger, per rule and
+	// score (see Config.LedgerLimit).
+	Earlier []Folded `json:"earlier,omitempty"`
+	// Fired counts every entry ever recorded per rule (or Grant source),
+	// for the once and at-most-ever repeat policies.
+	Fired     map[string]int `json:"fired,omitempty"`
+	CheckedAt time.Time      `json:"checked_at"` // thresholds were evaluated up to here
+}
+
+// Folded is the sum of a rule's older ledger entries for one score.
+type Folded struct {
+	Rule   string    `json:"rule"`
+	Score  string    `json:"score"`
+	Count  int       `json:"count"`
+	Points int64     `json:"points"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+	// Decayed is what the points were worth at Last, for a half-life score.
+	Decayed float64 `json:"decayed,omitempty"`
 }
 
 func (s State) clone() State {
 	s.Lifetime = maps.Clone(s.Lifetime)
 	s.HalfLife = maps.Clone(s.HalfLife)
 	s.Ledger = slices.Clone(s.Ledger)
+	s.Earlier = slices.Clone(s.Earlier)
+	s.Fired = maps.Clone(s.Fired)
 	return s
 }
 
@@ -309,15 +348,19 @@ func (m *Model) ScoresKind(kind stepcast.EventKind) bool {
 // Scores returns the names of the model's scores, sorted.
 func (m *Model) Scores() []string { return slices.Sorted(maps.Keys(m.cfg.Scores)) }
 
-// allowed applies the rule's repeat policy.
+// allowed applies the rule's repeat policy. Entries within a repeat window
+// are never folded out of the ledger, so the ledger counts them.
 func allowed(s State, r Rule, at time.Time) bool {
 	if r.Repeat.Mode == Every {
 		return true
 	}
-	n := 0
-	for _, e := range s.Ledger {
-		if e.Rule == r.Name && (r.Repeat.Window == 0 || at.Sub(e.At) < r.Repeat.Window) {
-			n++
+	n := s.Fired[r.Name]
+	if r.Repeat.Window > 0 {
+		n = 0
+		for _, e := range s.Ledger {
+			if e.Rule == r.Name && at.Sub(e.At) < r.Repeat.Window {
+				n++
+			}
 		}
 	}
 	if r.Repeat.Mode == Once {
@@ -339,7 +382,63 @@ func (m *Model) add(s State, e Entry) State {
 		s.HalfLife[e.Score] = decayed{Value: m.recent(s, e.Score, e.At) + float64(e.Points), AsOf: e.At}
 	}
 	s.Ledger = append(s.Ledger, e)
+	if s.Fired == nil {
+		s.Fired = map[string]int{}
+	}
+	s.Fired[e.Rule]++
+	if len(s.Ledger) > m.cfg.LedgerLimit {
+		s = m.fold(s, e.At)
+	}
 	return s
+}
+
+// fold moves the oldest ledger entries beyond LedgerLimit into the
+// summaries, as long as they lie beyond every window at now.
+func (m *Model) fold(s State, now time.Time) State {
+	cut := now.Add(-m.horizon)
+	n := 0
+	for n < len(s.Ledger)-m.cfg.LedgerLimit && s.Ledger[n].At.Before(cut) {
+		n++
+	}
+	if n == 0 {
+		return s
+	}
+	for _, e := range s.Ledger[:n] {
+		i := slices.IndexFunc(s.Earlier, func(f Folded) bool { return f.Rule == e.Rule && f.Score == e.Score })
+		if i < 0 {
+			s.Earlier = append(s.Earlier, Folded{Rule: e.Rule, Score: e.Score, First: e.At, Last: e.At})
+			i = len(s.Earlier) - 1
+		}
+		f := &s.Earlier[i]
+		f.Count++
+		f.Points += e.Points
+		if h := m.cfg.Scores[e.Score].HalfLife; h > 0 {
+			// Decayed is the worth at Last: move Last forward first if
+			// this entry is later, then add the entry's worth at Last.
+			if e.At.After(f.Last) {
+				f.Decayed *= math.Exp2(-float64(e.At.Sub(f.Last)) / float64(h))
+				f.Last = e.At
+			}
+			f.Decayed += float64(e.Points) * math.Exp2(-float64(f.Last.Sub(e.At))/float64(h))
+		}
+		f.First, f.Last = minTime(f.First, e.At), maxTime(f.Last, e.At)
+	}
+	s.Ledger = slices.Clone(s.Ledger[n:]) // let the folded entries go
+	return s
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // levels returns each threshold's total at t.
@@ -421,22 +520,39 @@ func (m *Model) NextCrossing(s State, now time.Time) (time.Time, bool) {
 	return next, !next.IsZero()
 }
 
-// Explained is a ledger entry with what it contributes to the recent total now.
+// Explained is a ledger entry with what it contributes to the recent total
+// now; or, with Count > 1, the sum of a rule's Count older entries (Event
+// is empty and At is the latest of them).
 type Explained struct {
 	Entry
+	Count  int
 	Recent float64
 }
 
-// Explain returns where a score's points came from, oldest first: every
-// ledger entry for it with its contribution to the recent total at now.
+// Explain returns where a score's points came from, oldest first: the
+// summaries of older entries per rule, then every ledger entry for it,
+// each with its contribution to the recent total at now.
 func (m *Model) Explain(s State, score string, now time.Time) []Explained {
 	d := m.cfg.Scores[score]
 	var out []Explained
+	for _, f := range s.Earlier {
+		if f.Score != score {
+			continue
+		}
+		x := Explained{Entry: Entry{Rule: f.Rule, Score: f.Score, At: f.Last, Points: f.Points}, Count: f.Count, Recent: float64(f.Points)}
+		switch {
+		case d.HalfLife > 0:
+			x.Recent = f.Decayed * math.Exp2(-float64(now.Sub(f.Last))/float64(d.HalfLife))
+		case d.Window > 0:
+			x.Recent = 0 // folded entries lie beyond the window
+		}
+		out = append(out, x)
+	}
 	for _, e := range s.Ledger {
 		if e.Score != score {
 			continue
 		}
-		x := Explained{Entry: e, Recent: float64(e.Points)}
+		x := Explained{Entry: e, Count: 1, Recent: float64(e.Points)}
 		switch {
 		case d.HalfLife > 0:
 			x.Recent *= math.Exp2(-float64(now.Sub(e.At)) / float64(d.HalfLife))

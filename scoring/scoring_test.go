@@ -143,6 +143,9 @@ func TestWindowDecay(t *testing.T) {
 
 // TestLedgerExplainsTotals: for random events, the ledger's contributions
 // add up to the totals, and the state survives a JSON round trip.
+// TestLedgerExplainsTotals: after 300 random events, with the ledger kept
+// to 10 entries beyond the 96-hour window, the explanation (summaries and
+// entries) adds up to the totals, and the state survives JSON.
 func TestLedgerExplainsTotals(t *testing.T) {
 	m := mustModel(t, Config{
 		Scores: map[string]Decay{"a": {HalfLife: 72 * time.Hour}, "b": {Window: 96 * time.Hour}, "c": {}},
@@ -150,7 +153,9 @@ func TestLedgerExplainsTotals(t *testing.T) {
 			{Name: "ra", Score: "a", Kind: stepcast.EventClick, Points: 3},
 			{Name: "rb", Score: "b", Kind: stepcast.EventClick, Points: -2},
 			{Name: "rc", Score: "c", Kind: stepcast.EventAnswer, Points: 1, Choices: map[string]int64{"x": 7}},
+			{Name: "once", Score: "c", Kind: stepcast.EventClick, Points: 100, Repeat: Repeat{Mode: Once}},
 		},
+		LedgerLimit: 10,
 	})
 	r := rand.New(rand.NewPCG(3, 3))
 	var s State
@@ -163,6 +168,12 @@ func TestLedgerExplainsTotals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	if len(s.Ledger) > 60 || len(s.Earlier) != 4 {
+		t.Fatalf("the ledger was not folded: %d entries, %d summaries", len(s.Ledger), len(s.Earlier))
+	}
+	if s.Lifetime["c"] < 100 || s.Fired["once"] != 1 {
+		t.Fatalf("the once rule fired %d times (lifetime c %d)", s.Fired["once"], s.Lifetime["c"])
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
