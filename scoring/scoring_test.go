@@ -164,7 +164,11 @@ func TestLedgerExplainsTotals(t *testing.T) {
 		at = at.Add(time.Duration(r.IntN(20)) * time.Hour)
 		kind := []stepcast.EventKind{stepcast.EventClick, stepcast.EventAnswer}[r.IntN(2)]
 		var err error
-		s, _, err = m.Apply(s, ev(string(rune(i+1000)), kind, "", []string{"x", "y"}[r.IntN(2)], at))
+		evAt := at
+		if r.IntN(5) == 0 { // now and then an event arrives late
+			evAt = at.Add(-time.Duration(r.IntN(30)) * time.Hour)
+		}
+		s, _, err = m.Apply(s, ev(string(rune(i+1000)), kind, "", []string{"x", "y"}[r.IntN(2)], evAt))
 		if err != nil {
 			t.Fatal(err)
 		}

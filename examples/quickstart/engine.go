@@ -84,7 +84,11 @@ func engineDemo(w io.Writer, friends int) error {
 		lead := v.Scores["lead"]
 		fmt.Fprintf(w, "    lead: %d lifetime, %.1f recent; where the points came from:\n", lead.Lifetime, lead.Recent)
 		for _, x := range lead.Ledger {
-			fmt.Fprintf(w, "      %s  %-16s %+4d  (%.1f left)  event %s\n", x.At.In(start.Location()).Format("01-02 15:04"), x.Rule, x.Points, x.Recent, x.Event)
+			what := "event " + x.Event
+			if x.Count > 1 {
+				what = fmt.Sprintf("%d earlier events", x.Count)
+			}
+			fmt.Fprintf(w, "      %s  %-16s %+4d  (%.1f left)  %s\n", x.At.In(start.Location()).Format("01-02 15:04"), x.Rule, x.Points, x.Recent, what)
 		}
 	}
 
