@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -67,15 +69,15 @@ type ActionKind string
 const (
 	AddTag         ActionKind = "add_tag"          // Name
 	RemoveTag      ActionKind = "remove_tag"       // Name
-	SetField       ActionKind = "set_field"        // Name, Value
+	SetField       ActionKind = "set_field"        // Name, Value — or Text: the event's "value", "amount" or "data.<key>"
 	AddToField     ActionKind = "add_to_field"     // Name, Number (negative subtracts)
 	RandomField    ActionKind = "random_field"     // Name, Min..Max inclusive (L-step's 乱数)
-	ShiftDateField ActionKind = "shift_date_field" // Name: a time field set to now + Number days
+	ShiftDateField ActionKind = "shift_date_field" // Name: a time field set to Number days (±) after Text: "" for now, or another time field
 	AddScore       ActionKind = "add_score"        // Name, Number
 	StartScenario  ActionKind = "start_scenario"   // Name
 	StopScenario   ActionKind = "stop_scenario"    // Name
 	MoveScenario   ActionKind = "move_scenario"    // Name, Number: the step
-	StartReminder  ActionKind = "start_reminder"   // Name, Value: the goal time
+	StartReminder  ActionKind = "start_reminder"   // Name, Value: the goal time — or Text: where in the event it is, as for set_field
 	CancelReminder ActionKind = "cancel_reminder"  // Name
 	SendMessages   ActionKind = "send_messages"    // Messages
 	LinkRichMenu   ActionKind = "link_rich_menu"   // Name: the rich menu
@@ -106,10 +108,16 @@ func (a Action) Validate() error {
 			return bad("no name")
 		}
 	case SetField, StartReminder:
-		if a.Name == "" || a.Value == nil || !a.Value.Valid() {
-			return bad("needs a name and a valid value")
-		}
-		if a.Kind == StartReminder && a.Value.Type() != FieldTime {
+		switch {
+		case a.Name == "":
+			return bad("no name")
+		case a.Value == nil && a.Text == "", a.Value != nil && a.Text != "":
+			return bad(`needs either a value or where in the event to take it from ("value", "amount" or "data.<key>")`)
+		case a.Value != nil && !a.Value.Valid():
+			return bad("the value is not valid")
+		case a.Text != "" && !IsEventSource(a.Text):
+			return bad(fmt.Sprintf(`%q is not a part of an event: want "value", "amount" or "data.<key>"`, a.Text))
+		case a.Kind == StartReminder && a.Value != nil && a.Value.Type() != FieldTime:
 			return bad("the goal must be a time")
 		}
 	case RandomField:
@@ -133,4 +141,25 @@ func (a Action) Validate() error {
 		return bad("unknown kind")
 	}
 	return nil
+}
+
+// IsEventSource reports whether src names a part of an event an action can
+// take a value from: "value", "amount" or "data.<key>".
+func IsEventSource(src string) bool {
+	return src == "value" || src == "amount" || (strings.HasPrefix(src, "data.") && len(src) > len("data."))
+}
+
+// Source returns the part of e that src names (see IsEventSource) as text,
+// and whether e has it.
+func (e Event) Source(src string) (string, bool) {
+	switch {
+	case src == "value":
+		return e.Value, e.Value != ""
+	case src == "amount":
+		return strconv.FormatFloat(e.Amount, 'f', -1, 64), true
+	case strings.HasPrefix(src, "data."):
+		v, ok := e.Data[src[len("data."):]]
+		return v, ok
+	}
+	return "", false
 }

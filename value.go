@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -162,4 +164,43 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("stepcast: value has no valid type: %s", b)
 	}
 	return nil
+}
+
+// ParseValue reads text — a form answer, a postback's data, a webhook
+// field — as a value of type t. Times are RFC 3339, or a local
+// "2006-01-02 15:04[:05]" or "2006-01-02" in loc (UTC if nil). A choice is
+// returned as a string; checking it against the choices is the schema's.
+func ParseValue(t FieldType, text string, loc *time.Location) (Value, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	s := strings.TrimSpace(text)
+	switch t {
+	case FieldString, FieldChoice:
+		return StringValue(text), nil
+	case FieldInt:
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return IntValue(n), nil
+		}
+	case FieldFloat:
+		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return FloatValue(f), nil
+		}
+	case FieldBool:
+		if b, err := strconv.ParseBool(s); err == nil {
+			return BoolValue(b), nil
+		}
+	case FieldTime:
+		if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return TimeValue(tm), nil
+		}
+		for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
+			if tm, err := time.ParseInLocation(layout, s, loc); err == nil {
+				return TimeValue(tm), nil
+			}
+		}
+	default:
+		return Value{}, fmt.Errorf("%w: no such field type %v", ErrInvalid, t)
+	}
+	return Value{}, fmt.Errorf("%w: %q is not a value of type %s", ErrInvalid, text, t)
 }

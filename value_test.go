@@ -2,7 +2,9 @@ package stepcast_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +67,60 @@ func TestValueJSON(t *testing.T) {
 		var v stepcast.Value
 		if err := json.Unmarshal([]byte(bad), &v); err == nil {
 			t.Errorf("decoding %s succeeded", bad)
+		}
+	}
+}
+
+func TestParseValue(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	for _, tc := range []struct {
+		name string
+		typ  stepcast.FieldType
+		text string
+		want stepcast.Value
+		err  bool
+	}{
+		{"string kept as typed", stepcast.FieldString, " 山田 ", stepcast.StringValue(" 山田 "), false},
+		{"choice", stepcast.FieldChoice, "gold", stepcast.StringValue("gold"), false},
+		{"int", stepcast.FieldInt, " 42 ", stepcast.IntValue(42), false},
+		{"int with a fraction", stepcast.FieldInt, "4.2", stepcast.Value{}, true},
+		{"float", stepcast.FieldFloat, "4.25", stepcast.FloatValue(4.25), false},
+		{"float NaN", stepcast.FieldFloat, "NaN", stepcast.Value{}, true},
+		{"bool", stepcast.FieldBool, "true", stepcast.BoolValue(true), false},
+		{"bool word", stepcast.FieldBool, "yes", stepcast.Value{}, true},
+		{"time RFC 3339", stepcast.FieldTime, "2026-12-01T10:00:00+09:00", stepcast.TimeValue(time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)), false},
+		{"local date and time", stepcast.FieldTime, "2026-12-01 10:00", stepcast.TimeValue(time.Date(2026, 12, 1, 10, 0, 0, 0, tokyo)), false},
+		{"local date", stepcast.FieldTime, "2026-12-01", stepcast.TimeValue(time.Date(2026, 12, 1, 0, 0, 0, 0, tokyo)), false},
+		{"not a time", stepcast.FieldTime, "tomorrow", stepcast.Value{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := stepcast.ParseValue(tc.typ, tc.text, tokyo)
+			if tc.err {
+				if !errors.Is(err, stepcast.ErrInvalid) || !strings.Contains(err.Error(), tc.text) {
+					t.Errorf("err = %v, want stepcast.ErrInvalid quoting the text", err)
+				}
+				return
+			}
+			if err != nil || !got.Equal(tc.want) {
+				t.Errorf("= %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEventSource(t *testing.T) {
+	e := stepcast.Event{Value: "high", Amount: 4980.5, Data: map[string]string{"at": "2026-12-01 10:00"}}
+	for src, want := range map[string]string{"value": "high", "amount": "4980.5", "data.at": "2026-12-01 10:00"} {
+		if got, ok := e.Source(src); !ok || got != want || !stepcast.IsEventSource(src) {
+			t.Errorf("Source(%q) = %q, %v", src, got, ok)
+		}
+	}
+	if _, ok := e.Source("data.nope"); ok {
+		t.Error("a missing data key was found")
+	}
+	for _, bad := range []string{"", "data.", "name", "Value"} {
+		if stepcast.IsEventSource(bad) {
+			t.Errorf("stepcast.IsEventSource(%q)", bad)
 		}
 	}
 }

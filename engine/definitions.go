@@ -269,7 +269,7 @@ func (c *compiled) checkAction(a stepcast.Action) error {
 	switch a.Kind {
 	case stepcast.SetField:
 		f, err := field()
-		if err != nil {
+		if err != nil || a.Value == nil { // a value from the event is checked when it comes
 			return err
 		}
 		return checkValue(f, *a.Value)
@@ -280,8 +280,12 @@ func (c *compiled) checkAction(a stepcast.Action) error {
 		_, err := field(stepcast.FieldInt)
 		return err
 	case stepcast.ShiftDateField:
-		_, err := field(stepcast.FieldTime)
-		return err
+		if _, err := field(stepcast.FieldTime); err != nil {
+			return err
+		}
+		if base, ok := c.fields[a.Text]; a.Text != "" && (!ok || base.Type != stepcast.FieldTime) {
+			return fmt.Errorf("shift_date_field: the base %q is not a time field (leave it empty for the action's time)", a.Text)
+		}
 	case stepcast.AddScore:
 		if !c.scores[a.Name] {
 			return fmt.Errorf("add_score: score %q is not defined in scoring.scores", a.Name)

@@ -26,6 +26,9 @@ func shopDefs() Definitions {
 				{Name: "lucky", Type: stepcast.FieldInt},
 				{Name: "next_contact", Type: stepcast.FieldTime},
 				{Name: "follows", Type: stepcast.FieldInt},
+				{Name: "age", Type: stepcast.FieldInt},
+				{Name: "visit", Type: stepcast.FieldTime},
+				{Name: "remind_on", Type: stepcast.FieldTime},
 			},
 			Location: tokyo,
 		},
@@ -62,6 +65,15 @@ func shopDefs() Definitions {
 			{Name: "hot-lead", Trigger: Trigger{Kind: OnThreshold, Name: "hot"}, Steps: []Step{
 				{If: `plan == "free"`, Action: stepcast.Action{Kind: stepcast.NotifyHost, Name: "hot-lead", Text: "a free-plan friend is hot"}},
 				{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "trial-offer"}},
+			}},
+			{Name: "profile", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventAnswer, Name: "age"}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.SetField, Name: "age", Text: "value"}},
+				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "profiled"}},
+			}},
+			{Name: "booking", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventConversion, Name: "booking"}, Steps: []Step{
+				{Action: stepcast.Action{Kind: stepcast.SetField, Name: "visit", Text: "data.at"}},
+				{Action: stepcast.Action{Kind: stepcast.ShiftDateField, Name: "remind_on", Number: -1, Text: "visit"}},
+				{Action: stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}},
 			}},
 			{Name: "clicked-today", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventClick, Name: "campaign"}, Steps: []Step{
 				{If: `clicked("campaign", 1)`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "clicked-today"}},
@@ -156,6 +168,32 @@ func TestIngestEndToEnd(t *testing.T) {
 			if n, err := a.Count(src); err != nil || n != want {
 				t.Errorf("Count(%s) = %d, %v; want %d", src, n, err, want)
 			}
+		}
+
+		// Values from events: an answer typed into a form, a booking's time.
+		res, err = a.Ingest(ctx,
+			ev("age1", "U1", stepcast.EventAnswer, "age", "abc", t0.Add(3*time.Minute)),
+			ev("age2", "U1", stepcast.EventAnswer, "age", "34", t0.Add(4*time.Minute)),
+			stepcast.Event{ID: "bk1", User: "U1", Kind: stepcast.EventConversion, Name: "booking", Data: map[string]string{"at": "2026-12-05 15:30"}, At: t0.Add(5 * time.Minute)},
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res[0].Steps[0].Note; !strings.Contains(n, `value of the event: stepcast: invalid: "abc" is not a value of type int`) || len(res[0].Changes) != 1 {
+			t.Errorf("a bad answer: note %q, changes %+v (the tag should still be added)", n, res[0].Changes)
+		}
+		visit := time.Date(2026, 12, 5, 15, 30, 0, 0, tokyo)
+		v, _ = a.FriendByUser(ctx, "U1")
+		if !v.Fields["age"].Equal(stepcast.IntValue(34)) || !v.Fields["visit"].Equal(stepcast.TimeValue(visit)) ||
+			!v.Fields["remind_on"].Equal(stepcast.TimeValue(visit.AddDate(0, 0, -1))) {
+			t.Errorf("age %v, visit %v, remind_on %v", v.Fields["age"], v.Fields["visit"], v.Fields["remind_on"])
+		}
+		var reminder bool
+		for _, tm := range v.Timers {
+			reminder = reminder || (tm.Key == "reminder/visit" && tm.Due.Equal(visit))
+		}
+		if !reminder {
+			t.Errorf("no reminder due at the visit: %+v", v.Timers)
 		}
 
 		// Duplicates change nothing.

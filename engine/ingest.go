@@ -30,7 +30,8 @@ type StepResult struct {
 	Step   int
 	Depth  int // 0 for rules the event set off, +1 per rule in between
 	Action stepcast.ActionKind
-	Ran    bool // false: its condition did not hold
+	Ran    bool   // false: its condition did not hold
+	Note   string // why a step that ran did nothing: the event lacked the value it reads, or it did not fit
 }
 
 // RuleLoopError is the error of a unit of work whose rules set each other

@@ -148,6 +148,7 @@ type fileAction struct {
 	Min      int64  `def:"min"`
 	Max      int64  `def:"max"`
 	Text     string `def:"text"`
+	From     string `def:"from"` // set_field, start_reminder: "value", "amount", "data.<key>"; shift_date_field: a time field
 	Messages []any  `def:"messages"`
 }
 
@@ -412,6 +413,12 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 // field it is for (a reminder's goal is a time).
 func (d *fileDecoder) action(a fileAction, path string, fieldTypes map[string]stepcast.FieldType) stepcast.Action {
 	out := stepcast.Action{Kind: stepcast.ActionKind(a.Kind), Name: a.Name, Number: a.Number, Min: a.Min, Max: a.Max, Text: a.Text}
+	if a.From != "" {
+		if a.Text != "" {
+			d.failPath(path+".from", "from and text cannot both be given: text is for notify_host")
+		}
+		out.Text = a.From
+	}
 	if a.Value != nil {
 		t, ok := fieldTypes[a.Name]
 		if out.Kind == stepcast.StartReminder {

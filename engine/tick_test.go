@@ -128,7 +128,7 @@ func TestDefinitionsAreValidated(t *testing.T) {
 		Rule{Name: "bad-actions", Trigger: Trigger{Kind: OnThreshold, Name: "warm"}, Steps: []Step{
 			{Action: stepcast.Action{Kind: stepcast.SetField, Name: "plan", Value: val(stepcast.StringValue("gold"))}},
 			{Action: stepcast.Action{Kind: stepcast.AddToField, Name: "plan", Number: 1}},
-			{Action: stepcast.Action{Kind: stepcast.SetField, Name: "age", Value: val(stepcast.IntValue(3))}},
+			{Action: stepcast.Action{Kind: stepcast.SetField, Name: "height", Value: val(stepcast.IntValue(3))}},
 			{Action: stepcast.Action{Kind: stepcast.AddScore, Name: "vip", Number: 1}},
 			{Action: stepcast.Action{Kind: stepcast.SendMessages}},
 		}},
@@ -145,16 +145,16 @@ func TestDefinitionsAreValidated(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		`rules[6].name: invalid definition: the name "survey" is empty or repeated`,
-		`rules[6].trigger: invalid definition: an event trigger needs the event kind`,
-		"rules[6].steps[0].if: invalid definition: unexpected token EOF (1:11)",
-		`rules[7].trigger: invalid definition: unknown threshold "warm"`,
-		`rules[7].steps[0].action: invalid definition: "gold" is not a choice of field "plan" (free, trial, member)`,
-		`rules[7].steps[1].action: invalid definition: add_to_field: field "plan" is choice, wants int or float`,
-		`rules[7].steps[2].action: invalid definition: set_field: unknown field "age"`,
-		`rules[7].steps[3].action: invalid definition: add_score: score "vip" is not defined in scoring.scores`,
-		"rules[7].steps[4].action: invalid definition: stepcast: invalid: send_messages action: needs 1 to 5 messages (LINE's limit), has 0",
-		"rules[8].steps: invalid definition: a rule needs at least one step",
+		`rules[8].name: invalid definition: the name "survey" is empty or repeated`,
+		`rules[8].trigger: invalid definition: an event trigger needs the event kind`,
+		"rules[8].steps[0].if: invalid definition: unexpected token EOF (1:11)",
+		`rules[9].trigger: invalid definition: unknown threshold "warm"`,
+		`rules[9].steps[0].action: invalid definition: "gold" is not a choice of field "plan" (free, trial, member)`,
+		`rules[9].steps[1].action: invalid definition: add_to_field: field "plan" is choice, wants int or float`,
+		`rules[9].steps[2].action: invalid definition: set_field: unknown field "height"`,
+		`rules[9].steps[3].action: invalid definition: add_score: score "vip" is not defined in scoring.scores`,
+		"rules[9].steps[4].action: invalid definition: stepcast: invalid: send_messages action: needs 1 to 5 messages (LINE's limit), has 0",
+		"rules[10].steps: invalid definition: a rule needs at least one step",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in\n%s", want, msg)

@@ -252,7 +252,11 @@ func (w *work) do(act *activation, i int, a stepcast.Action) error {
 	case stepcast.RemoveTag:
 		return w.change(store.Change{Kind: store.ClearTag, Name: a.Name}, act)
 	case stepcast.SetField:
-		return w.change(store.Change{Kind: store.SetField, Name: a.Name, Value: *a.Value}, act)
+		v, ok := w.actionValue(a, w.a.def.fields[a.Name])
+		if !ok {
+			return nil
+		}
+		return w.change(store.Change{Kind: store.SetField, Name: a.Name, Value: v}, act)
 	case stepcast.AddToField:
 		v := stepcast.IntValue(saturatingAdd(intOf(f.Fields[a.Name]), a.Number))
 		if w.a.def.fields[a.Name].Type == stepcast.FieldFloat {
@@ -268,7 +272,15 @@ func (w *work) do(act *activation, i int, a stepcast.Action) error {
 		}
 		return w.change(store.Change{Kind: store.SetField, Name: a.Name, Value: stepcast.IntValue(n)}, act)
 	case stepcast.ShiftDateField:
-		day := at.AddDate(0, 0, int(max(-1<<20, min(1<<20, a.Number))))
+		base := at
+		if a.Text != "" { // from another time field, e.g. a booking's date
+			v, ok := f.Fields[a.Text]
+			if !ok {
+				return nil // nothing to count from
+			}
+			base = v.Any().(time.Time)
+		}
+		day := base.AddDate(0, 0, int(max(-1<<20, min(1<<20, a.Number))))
 		return w.change(store.Change{Kind: store.SetField, Name: a.Name, Value: stepcast.TimeValue(day)}, act)
 	case stepcast.AddScore:
 		if err := w.loadScoring(); err != nil {
@@ -301,6 +313,37 @@ func (w *work) do(act *activation, i int, a stepcast.Action) error {
 		return w.queueDelivery(act, i, "notify", map[string]any{"friend": f.ID, "user": f.User, "name": a.Name, "text": a.Text, "event": w.ev.ID})
 	}
 	return fmt.Errorf("engine: action %q is not supported", a.Kind)
+}
+
+// actionValue returns the value a set_field or start_reminder action sets:
+// its own, or the one it reads from the event, converted to the field's
+// type. What the event holds may not fit (a friend typed "abc" for an age):
+// then the step is skipped with a note, and the rest of the unit goes on.
+func (w *work) actionValue(a stepcast.Action, f segment.Field) (stepcast.Value, bool) {
+	if a.Value != nil {
+		return *a.Value, true
+	}
+	text, ok := w.ev.Source(a.Text)
+	if !ok {
+		w.note(fmt.Sprintf("the event has no %s", a.Text))
+		return stepcast.Value{}, false
+	}
+	v, err := stepcast.ParseValue(f.Type, text, w.a.def.schema.Location())
+	if err == nil && f.Type == stepcast.FieldChoice && !slices.Contains(f.Choices, text) {
+		err = fmt.Errorf("%q is not a choice of %s", text, f.Name)
+	}
+	if err != nil {
+		w.note(fmt.Sprintf("%s of the event: %v", a.Text, err))
+		return stepcast.Value{}, false
+	}
+	return v, true
+}
+
+// note explains why the step running did nothing.
+func (w *work) note(why string) {
+	if n := len(w.res.Steps); n > 0 {
+		w.res.Steps[n-1].Note = why
+	}
 }
 
 // rand returns the random source of act's step i: seeded from the event
@@ -376,6 +419,10 @@ func (w *work) saveScoring() error {
 func reminderTimer(name string) string { return "reminder/" + name }
 
 func (w *work) startReminder(a stepcast.Action) error {
+	goalValue, ok := w.actionValue(a, segment.Field{Name: "the goal", Type: stepcast.FieldTime})
+	if !ok {
+		return nil
+	}
 	key := reminderTimer(a.Name)
 	var version uint64
 	if t, err := w.tx.Timer(w.friend.ID, key); err == nil {
@@ -383,7 +430,7 @@ func (w *work) startReminder(a stepcast.Action) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	goal := a.Value.Any().(time.Time)
+	goal := goalValue.Any().(time.Time)
 	state, _ := json.Marshal(map[string]any{"goal": goal, "event": w.ev.ID})
 	_, err := w.tx.PutTimer(store.Timer{Friend: w.friend.ID, Key: key, Due: goal, State: state, Version: version})
 	return err
