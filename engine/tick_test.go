@@ -24,7 +24,7 @@ func TestTickCrossesDecayingThresholds(t *testing.T) {
 		ctx := context.Background()
 		clk := &clock{t: t0}
 		a := mustAccount(t, mustOpen(t, open(t), clk), "salon", shopDefs())
-		var events []stepcast.Event
+		events := []stepcast.Event{follow("f1", "U1", "", t0.Add(-time.Hour))}
 		for i := range 4 {
 			events = append(events, ev("c"+string(rune('0'+i)), "U1", stepcast.EventClick, "campaign", "", t0.Add(time.Duration(i)*time.Minute)))
 		}
@@ -32,8 +32,8 @@ func TestTickCrossesDecayingThresholds(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, _ := a.FriendByUser(ctx, "U1")
-		if !slices.Contains(v.Tags, "hot") {
-			t.Fatalf("20 points should make U1 hot: %v", v.Tags)
+		if n, _ := a.Count(`tag("hot")`); !slices.Contains(v.Tags, "hot") || n != 1 {
+			t.Fatalf("20 points should make U1 hot: %v, %d in the index", v.Tags, n)
 		}
 		var due time.Time
 		for _, tm := range v.Timers {
@@ -212,5 +212,50 @@ func TestConcurrentIngestAndQueries(t *testing.T) {
 	now := clk.Now()
 	if got, want := takeSnapshot(t, a, now).Counts, rebuiltCounts(t, a, now); !reflect.DeepEqual(got, want) {
 		t.Fatalf("live %v\nrebuilt %v", got, want)
+	}
+}
+
+// TestRunCatchesUpAndTicks: an engine running in the background shows what
+// another engine on the same store committed, and acts on due work.
+func TestRunCatchesUpAndTicks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := memstore.New()
+	clk := &clock{t: t0}
+	writer := mustAccount(t, mustOpen(t, st, clk), "salon", shopDefs())
+	e, err := Open(Config{Store: st, Now: clk.Now, PollInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := mustAccount(t, e, "salon", shopDefs())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+
+	clicks := []stepcast.Event{follow("f1", "U1", "", t0.Add(-time.Hour))}
+	for i := range 4 {
+		clicks = append(clicks, ev("c"+string(rune('0'+i)), "U1", stepcast.EventClick, "campaign", "", t0.Add(time.Duration(i)*time.Minute)))
+	}
+	if _, err := writer.Ingest(ctx, clicks...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the runner to see the hot friend", func() bool { n, _ := runner.Count(`tag("hot")`); return n == 1 })
+	clk.Set(t0.AddDate(0, 0, 8)) // the lead score has halved: cooled down
+	waitFor(t, "the runner to cool the friend down", func() bool { n, _ := runner.Count(`tag("hot")`); return n == 0 })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run returned %v", err)
+	}
+}
+
+// waitFor polls cond until it holds, failing after 10 s (a liveness check,
+// not a timing one).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
