@@ -3,16 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/internal/pgtest"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/boltstore"
 	"github.com/stepcast/stepcast/store/memstore"
@@ -65,30 +62,8 @@ func openBolt(t testing.TB) store.Store {
 	return s
 }
 
-// openPG opens a PostgreSQL store on schema (a fresh one, dropped after
-// the test, when empty), or skips when STEPCAST_POSTGRES_DSN is unset.
-func openPG(t testing.TB, schema string) *pgstore.Store {
-	dsn := os.Getenv("STEPCAST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("STEPCAST_POSTGRES_DSN is not set; skipping the PostgreSQL tests")
-	}
-	if schema == "" {
-		schema = fmt.Sprintf("stepcast_engine_test_%d", rand.Uint64())
-		t.Cleanup(func() {
-			conn, err := pgx.Connect(context.Background(), dsn)
-			if err == nil {
-				conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-				conn.Close(context.Background())
-			}
-		})
-	}
-	s, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+// openPG opens a PostgreSQL store (see pgtest.Open).
+func openPG(t testing.TB, schema string) *pgstore.Store { return pgtest.Open(t, schema) }
 
 func mustOpen(t testing.TB, st store.Store, c *clock) *Engine {
 	t.Helper()

@@ -231,9 +231,14 @@ func (w *work) change(c store.Change, cause *activation) error {
 	if trigger == "" {
 		return nil
 	}
+	return w.setOff(trigger, c.Name, cause)
+}
+
+// setOff enqueues the rules watching the tag, field or threshold name.
+func (w *work) setOff(trigger TriggerKind, name string, cause *activation) error {
 	for i := range w.a.def.rules {
 		r := &w.a.def.rules[i]
-		if r.Trigger.Kind == trigger && r.Trigger.Name == c.Name {
+		if r.Trigger.Kind == trigger && r.Trigger.Name == name {
 			if err := w.enqueue(r.Name, r.steps, cause); err != nil {
 				return err
 			}
@@ -372,13 +377,8 @@ func (w *work) scored(res scoring.Result, cause *activation) error {
 		if err := w.enqueue("threshold:"+c.Threshold, w.a.def.thresholdSteps[c.Threshold], cause); err != nil {
 			return err
 		}
-		for i := range w.a.def.rules {
-			r := &w.a.def.rules[i]
-			if r.Trigger.Kind == OnThreshold && r.Trigger.Name == c.Threshold {
-				if err := w.enqueue(r.Name, r.steps, cause); err != nil {
-					return err
-				}
-			}
+		if err := w.setOff(OnThreshold, c.Threshold, cause); err != nil {
+			return err
 		}
 	}
 	return nil

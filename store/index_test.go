@@ -5,16 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/internal/pgtest"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/boltstore"
@@ -135,30 +133,8 @@ func TestCatchUpEqualsRebuild(t *testing.T) {
 	}
 }
 
-// mustPG opens a PostgreSQL store on schema (a fresh one when empty), or
-// skips when STEPCAST_POSTGRES_DSN is unset.
-func mustPG(t *testing.T, schema string) *pgstore.Store {
-	dsn := os.Getenv("STEPCAST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("STEPCAST_POSTGRES_DSN is not set; skipping the PostgreSQL tests")
-	}
-	if schema == "" {
-		schema = fmt.Sprintf("stepcast_test_%d", rand.Uint64())
-		t.Cleanup(func() {
-			conn, err := pgx.Connect(context.Background(), dsn)
-			if err == nil {
-				conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-				conn.Close(context.Background())
-			}
-		})
-	}
-	s, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+// mustPG opens a PostgreSQL store (see pgtest.Open).
+func mustPG(t *testing.T, schema string) *pgstore.Store { return pgtest.Open(t, schema) }
 
 // TestTwoEnginesOnPostgreSQLConverge: two store instances on one database
 // (as two engine processes would hold) write concurrently; the index each
