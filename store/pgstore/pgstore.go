@@ -391,17 +391,26 @@ func (t *ptx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 	if err != nil {
 		return store.Friend{}, false, t.fail("encode friend", err)
 	}
-	tag, err := t.tx.Exec(t.ctx, `INSERT INTO stepcast_friends (account, id, user_id, record) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (account, user_id) DO NOTHING`, t.account, int64(f.ID), string(user), raw)
+	// One round trip whether the friend is new or known: the insert
+	// returns the new record, or the select the existing one (a statement
+	// sees one snapshot, so never both).
+	var existing []byte
+	var created bool
+	err = t.tx.QueryRow(t.ctx, `WITH added AS (
+			INSERT INTO stepcast_friends (account, id, user_id, record) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (account, user_id) DO NOTHING RETURNING record)
+		SELECT record, true FROM added
+		UNION ALL SELECT record, false FROM stepcast_friends WHERE account = $1 AND user_id = $3
+		LIMIT 1`, t.account, int64(f.ID), string(user), raw).Scan(&existing, &created)
 	if err != nil {
 		return store.Friend{}, false, t.fail("add friend", err)
 	}
-	if tag.RowsAffected() == 0 {
-		f, err := t.FriendByUser(user)
-		if err == nil {
-			t.remember(f)
+	if !created {
+		if err := json.Unmarshal(existing, &f); err != nil {
+			return store.Friend{}, false, t.fail(fmt.Sprintf("decode friend %q", user), err)
 		}
-		return f, false, err
+		t.remember(f)
+		return f, false, nil
 	}
 	t.lastFriend++
 	t.remember(f)
@@ -442,17 +451,26 @@ func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
 }
 
 func (t *ptx) AppendEvent(e stepcast.Event) (uint64, error) {
-	if err := store.CheckNewEvent(t, e); err != nil {
-		return 0, fmt.Errorf("pgstore: %w", err)
+	if err := e.Validate(); err != nil {
+		return 0, fmt.Errorf("pgstore: %w: %w", store.ErrInvalid, err)
+	}
+	if _, err := t.Friend(e.Friend); err != nil { // cached after AddFriend
+		return 0, fmt.Errorf("pgstore: event %q: %w", e.ID, err)
 	}
 	raw, err := store.MarshalEvent(store.Event{Event: e})
 	if err != nil {
 		return 0, t.fail("encode event", err)
 	}
-	t.lastEvent++
-	if _, err := t.tx.Exec(t.ctx, "INSERT INTO stepcast_events (account, seq, event_id, record, friend) VALUES ($1, $2, $3, $4, $5)", t.account, t.lastEvent, e.ID, raw, int64(e.Friend)); err != nil {
+	// The unique event ID deduplicates: no separate lookup.
+	tag, err := t.tx.Exec(t.ctx, `INSERT INTO stepcast_events (account, seq, event_id, record, friend) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (account, event_id) DO NOTHING`, t.account, t.lastEvent+1, e.ID, raw, int64(e.Friend))
+	if err != nil {
 		return 0, t.fail("write event", err)
 	}
+	if tag.RowsAffected() == 0 {
+		return 0, fmt.Errorf("pgstore: event %q: %w", e.ID, store.ErrDuplicate)
+	}
+	t.lastEvent++
 	return uint64(t.lastEvent), nil
 }
 
