@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -19,35 +23,116 @@ import (
 // Account is one LINE account served by an engine: its definitions, its
 // live segment index and the entry points that act on its friends.
 type Account struct {
-	e   *Engine
-	id  store.AccountID
-	def *compiled
+	e  *Engine
+	id store.AccountID
+
+	// def is swapped whole by SetDefinitions; a unit of work loads it once.
+	def atomic.Pointer[compiled]
 
 	// mu orders index updates: the cursor and the index move together.
+	// ix is swapped (under mu) when the schema changes; readers load it.
 	mu  sync.Mutex
-	ix  *segment.Index
+	ix  atomic.Pointer[segment.Index]
 	cur store.Cursor
 }
 
 func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled) (*Account, error) {
-	a := &Account{e: e, id: id, def: c, ix: segment.NewIndex(c.schema)}
-	cur, err := store.LoadIndex(ctx, e.cfg.Store, id, a.ix)
+	a := &Account{e: e, id: id}
+	ix, cur, err := a.load(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("engine: account %q: %w", id, err)
+		return nil, err
 	}
-	a.ix.Compact()
+	a.def.Store(c)
+	a.ix.Store(ix)
 	a.cur = cur
 	return a, nil
+}
+
+// load builds an index for c's schema from the store.
+func (a *Account) load(ctx context.Context, c *compiled) (*segment.Index, store.Cursor, error) {
+	ix := segment.NewIndex(c.schema)
+	cur, err := store.LoadIndex(ctx, a.e.cfg.Store, a.id, ix)
+	if err != nil {
+		return nil, cur, fmt.Errorf("engine: account %q: %w", a.id, err)
+	}
+	ix.Compact()
+	return ix, cur, nil
+}
+
+func (a *Account) index() *segment.Index { return a.ix.Load() }
+
+// SetDefinitions switches the account to new definitions while it runs —
+// a marketer edited a rule, added a field. Units of work already running
+// finish on the old ones. When the schema is unchanged the index stays;
+// otherwise a new index is built from the store first (as on AddAccount)
+// and replaces the old one when ready. Every problem in defs is reported,
+// as by AddAccount, and changes nothing.
+func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
+	c, err := compile(defs)
+	if err != nil {
+		return fmt.Errorf("engine: account %q: %w", a.id, err)
+	}
+	if old := a.def.Load(); sameSchema(old.defs.Schema, defs.Schema, old.scores, c.scores) {
+		// Compiled again on the schema the index was built for, which
+		// queries must match.
+		if c, err = compileOn(defs, old.schema); err != nil {
+			return fmt.Errorf("engine: account %q: %w", a.id, err)
+		}
+		a.def.Store(c)
+		return nil
+	}
+	ix, cur, err := a.load(ctx, c)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Catch the new index up with what committed while it loaded.
+	if cur, err = store.CatchUp(ctx, a.e.cfg.Store, a.id, ix, cur); err != nil {
+		return fmt.Errorf("engine: account %q: %w", a.id, err)
+	}
+	a.def.Store(c)
+	a.ix.Store(ix)
+	a.cur = cur
+	return nil
+}
+
+// sameSchema reports whether two schema configurations (with the scores
+// their scoring models add) index the same things.
+func sameSchema(x, y segment.SchemaConfig, xScores, yScores map[string]bool) bool {
+	loc := func(l *time.Location) string {
+		if l == nil {
+			return ""
+		}
+		return l.String()
+	}
+	norm := func(c segment.SchemaConfig, scores map[string]bool) segment.SchemaConfig {
+		all := map[string]bool{}
+		for _, s := range c.Scores {
+			all[s] = true
+		}
+		maps.Copy(all, scores)
+		c.Scores = slices.Sorted(maps.Keys(all))
+		c.Location = nil
+		if c.Events == nil {
+			c.Events = segment.DefaultEvents
+		}
+		if len(c.Segments) == 0 {
+			c.Segments = nil
+		}
+		return c
+	}
+	return loc(x.Location) == loc(y.Location) && reflect.DeepEqual(norm(x, xScores), norm(y, yScores))
 }
 
 // ID returns the account's ID.
 func (a *Account) ID() store.AccountID { return a.id }
 
 // Schema returns the account's compiled schema (its scoring scores included).
-func (a *Account) Schema() *segment.Schema { return a.def.schema }
+func (a *Account) Schema() *segment.Schema { return a.def.Load().schema }
 
 // Definitions returns the definitions the account runs on.
-func (a *Account) Definitions() Definitions { return a.def.defs }
+func (a *Account) Definitions() Definitions { return a.def.Load().defs }
 
 // CatchUp applies to the index what the store's logs hold beyond it —
 // written by other engine instances sharing the store. Run calls it every
@@ -55,7 +140,7 @@ func (a *Account) Definitions() Definitions { return a.def.defs }
 func (a *Account) CatchUp(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur, err := store.CatchUp(ctx, a.e.cfg.Store, a.id, a.ix, a.cur)
+	cur, err := store.CatchUp(ctx, a.e.cfg.Store, a.id, a.index(), a.cur)
 	a.cur = cur // CatchUp returns how far it got, also on error
 	return err
 }
@@ -73,7 +158,7 @@ func (a *Account) Cursor() store.Cursor {
 func (a *Account) afterCommit(ctx context.Context, changes []store.Change, events []store.Event) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur, ok, err := store.Advance(a.ix, a.cur, changes, events)
+	cur, ok, err := store.Advance(a.index(), a.cur, changes, events)
 	if err != nil {
 		return err
 	}
@@ -81,14 +166,14 @@ func (a *Account) afterCommit(ctx context.Context, changes []store.Change, event
 		a.cur = cur
 		return nil
 	}
-	cur, err = store.CatchUp(ctx, a.e.cfg.Store, a.id, a.ix, a.cur)
+	cur, err = store.CatchUp(ctx, a.e.cfg.Store, a.id, a.index(), a.cur)
 	a.cur = cur
 	return err
 }
 
 // Compile compiles a segment expression against the account's schema.
 func (a *Account) Compile(src string) (*segment.Segment, error) {
-	return segment.Compile(src, a.def.schema)
+	return segment.Compile(src, a.def.Load().schema)
 }
 
 // Count returns the number of friends in the segment src now, from the
@@ -98,7 +183,7 @@ func (a *Account) Count(src string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return seg.Count(a.ix, a.e.cfg.Now())
+	return seg.Count(a.index(), a.e.cfg.Now())
 }
 
 // Evaluate returns the friends in the segment src now, from the live
@@ -108,13 +193,14 @@ func (a *Account) Evaluate(src string) (*roaring.Bitmap, error) {
 	if err != nil {
 		return nil, err
 	}
-	return seg.Eval(a.ix, a.e.cfg.Now())
+	return seg.Eval(a.index(), a.e.cfg.Now())
 }
 
 // Index returns the account's live index, for queries Count and Evaluate
 // do not cover (Explain, CrossTab). It is updated concurrently; every
-// query sees whole units of work.
-func (a *Account) Index() *segment.Index { return a.ix }
+// query sees whole units of work. After SetDefinitions changes the schema,
+// a new index takes its place: call Index again.
+func (a *Account) Index() *segment.Index { return a.index() }
 
 // FriendView is everything known about one friend, for a friend page
 // (友だち詳細): the stored record — follow status, tags, fields, lifetime
@@ -170,7 +256,7 @@ func (a *Account) friendView(ctx context.Context, get func(store.ReadTx) (store.
 	if err != nil {
 		return FriendView{}, fmt.Errorf("engine: friend view: %w", err)
 	}
-	if m := a.def.model; m != nil {
+	if m := a.def.Load().model; m != nil {
 		now := a.e.cfg.Now()
 		v.Scores = map[string]ScoreView{}
 		for name, t := range m.Totals(state, now) {

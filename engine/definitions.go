@@ -130,7 +130,11 @@ type compiledStep struct {
 
 // compile validates d; every problem is reported, joined, each a
 // *DefinitionError.
-func compile(d Definitions) (*compiled, error) {
+func compile(d Definitions) (*compiled, error) { return compileOn(d, nil) }
+
+// compileOn is compile with the schema given, if not nil: one built from the
+// same configuration, whose index the definitions are to keep using.
+func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 	var errs []error
 	bad := func(path string, err error) {
 		errs = append(errs, &DefinitionError{Path: path, Err: fmt.Errorf("%w: %w", ErrDefinition, err)})
@@ -149,10 +153,12 @@ func compile(d Definitions) (*compiled, error) {
 		}
 	}
 	slices.Sort(sc.Scores)
-	schema, err := segment.NewSchema(sc)
-	if err != nil {
-		bad("schema", err)
-		return nil, errors.Join(errs...)
+	if schema == nil {
+		var err error
+		if schema, err = segment.NewSchema(sc); err != nil {
+			bad("schema", err)
+			return nil, errors.Join(errs...)
+		}
 	}
 	c.schema = schema
 	c.counted = map[stepcast.EventKind]bool{}

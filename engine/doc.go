@@ -43,6 +43,12 @@
 // explanation (which rule, which event, how many points, how much of them
 // is left after decay) and due work.
 //
+// # Changing definitions
+//
+// Account.SetDefinitions replaces an account's definitions while it runs;
+// units of work in flight finish on the old ones. A schema change builds a
+// new index from the store before it takes the old one's place.
+//
 // # Several instances
 //
 // Many engines may share one PostgreSQL database. Each unit of work is

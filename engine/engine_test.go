@@ -303,7 +303,7 @@ func TestRuleLoopChangesNothing(t *testing.T) {
 		if _, err := a.FriendByUser(ctx, "U2"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the failed event's friend was created: %v", err)
 		}
-		if n, _ := a.Count(`tag("route/qr-shop")`); n != 1 {
+		if n := mustCount(t, a, `tag("route/qr-shop")`); n != 1 {
 			t.Errorf("batch: the good event did not apply (%d)", n)
 		}
 	})

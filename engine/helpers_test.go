@@ -100,3 +100,14 @@ func val(v stepcast.Value) *stepcast.Value { return &v }
 func msg(text string) stepcast.Message {
 	return stepcast.Message(fmt.Sprintf(`{"type":"text","text":%q}`, text))
 }
+
+// mustCount counts a segment on the account's live index, failing the test
+// on an error (which would otherwise read as zero).
+func mustCount(t testing.TB, a *Account, src string) uint64 {
+	t.Helper()
+	n, err := a.Count(src)
+	if err != nil {
+		t.Fatalf("Count(%s): %v", src, err)
+	}
+	return n
+}

@@ -119,6 +119,7 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 		}
 	}
 	for attempt := 0; ; attempt++ {
+		def, ix := a.def.Load(), a.index()
 		var works []*work
 		failedAt := -1
 		err := a.e.cfg.Store.Update(ctx, a.id, func(tx store.Tx) error {
@@ -128,7 +129,7 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 				if failed[i] {
 					continue
 				}
-				w := &work{a: a, tx: tx, ev: ev, pos: i, hist: hist}
+				w := &work{a: a, def: def, ix: ix, tx: tx, ev: ev, pos: i, hist: hist}
 				err := w.run()
 				if errors.Is(err, errDuplicate) {
 					continue

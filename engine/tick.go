@@ -58,20 +58,24 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 // leased (the work is theirs now).
 func (a *Account) tickScoring(ctx context.Context, t store.Timer, now time.Time) (bool, error) {
 	var w *work
+	def := a.def.Load()
+	if def.model == nil {
+		return false, nil // the definitions no longer score
+	}
 	err := a.e.cfg.Store.Update(ctx, a.id, func(tx store.Tx) error {
 		f, err := tx.Friend(t.Friend)
 		if err != nil {
 			return err
 		}
 		ev := stepcast.Event{ID: fmt.Sprintf("tick/%d/%s/%d", t.Friend, t.Key, now.UnixMicro()), Friend: f.ID, Kind: "tick", At: now}
-		w = &work{a: a, tx: tx, ev: ev, hist: pendingEvents{}, friend: f.Clone(), res: Result{Event: ev.ID, Friend: f.ID}}
+		w = &work{a: a, def: def, ix: a.index(), tx: tx, ev: ev, hist: pendingEvents{}, friend: f.Clone(), res: Result{Event: ev.ID, Friend: f.ID}}
 		if err := w.loadScoring(); err != nil {
 			return err
 		}
 		if w.scoreVersion != t.Version {
 			return store.ErrConflict
 		}
-		s, res := a.def.model.Tick(w.score, now)
+		s, res := def.model.Tick(w.score, now)
 		w.score = s
 		w.scoreDirty = true // at least the new due time
 		if err := w.scored(res, nil); err != nil {

@@ -32,7 +32,7 @@ func TestTickCrossesDecayingThresholds(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, _ := a.FriendByUser(ctx, "U1")
-		if n, _ := a.Count(`tag("hot")`); !slices.Contains(v.Tags, "hot") || n != 1 {
+		if n := mustCount(t, a, `tag("hot")`); !slices.Contains(v.Tags, "hot") || n != 1 {
 			t.Fatalf("20 points should make U1 hot: %v, %d in the index", v.Tags, n)
 		}
 		var due time.Time
@@ -65,7 +65,7 @@ func TestTickCrossesDecayingThresholds(t *testing.T) {
 		if slices.Contains(v.Tags, "hot") {
 			t.Errorf("U1 should have cooled down: %v", v.Tags)
 		}
-		if n, _ := a.Count(`tag("hot")`); n != 0 {
+		if n := mustCount(t, a, `tag("hot")`); n != 0 {
 			t.Errorf("the index did not follow the tick: %d hot", n)
 		}
 		if r := v.Scores["lead"].Recent; r >= 10 || r < 9.99 {
@@ -111,7 +111,7 @@ func TestAccountsAreIsolated(t *testing.T) {
 	if !slices.Equal(sv.Tags, []string{"route/qr-shop"}) || !slices.Equal(gv.Tags, []string{"gym-member"}) {
 		t.Errorf("salon %v, gym %v", sv.Tags, gv.Tags)
 	}
-	if n, _ := gym.Count(`tag("route/qr-shop")`); n != 0 {
+	if n := mustCount(t, gym, `tag("route/qr-shop")`); n != 0 {
 		t.Errorf("the salon's tag is visible in the gym: %d", n)
 	}
 	if _, err := gym.Count(`score("lead") > 0`); err == nil {
@@ -238,9 +238,9 @@ func TestRunCatchesUpAndTicks(t *testing.T) {
 	if _, err := writer.Ingest(ctx, clicks...); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the runner to see the hot friend", func() bool { n, _ := runner.Count(`tag("hot")`); return n == 1 })
+	waitFor(t, "the runner to see the hot friend", func() bool { n := mustCount(t, runner, `tag("hot")`); return n == 1 })
 	clk.Set(t0.AddDate(0, 0, 8)) // the lead score has halved: cooled down
-	waitFor(t, "the runner to cool the friend down", func() bool { n, _ := runner.Count(`tag("hot")`); return n == 0 })
+	waitFor(t, "the runner to cool the friend down", func() bool { n := mustCount(t, runner, `tag("hot")`); return n == 0 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run returned %v", err)
@@ -257,5 +257,62 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestSetDefinitions: rules and schema change while the account runs.
+func TestSetDefinitions(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "salon", shopDefs())
+	if _, err := a.Ingest(ctx, follow("f1", "U1", "qr-shop", t0), follow("f2", "U2", "", t0)); err != nil {
+		t.Fatal(err)
+	}
+	ix := a.Index()
+
+	// A rule added: same schema, same index.
+	d := shopDefs()
+	d.Rules = append(d.Rules, Rule{Name: "vip-postback", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventPostback, Name: "vip"},
+		Steps: []Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "vip"}}}})
+	if err := a.SetDefinitions(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if a.Index() != ix {
+		t.Error("a rule change rebuilt the index")
+	}
+	if _, err := a.Ingest(ctx, ev("p1", "U2", stepcast.EventPostback, "vip", "", t0.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.Count(`tag("vip")`); n != 1 || err != nil {
+		t.Errorf("the new rule did not run: %d vips, %v", n, err)
+	}
+
+	// A field added: a new index, with everything the old one had.
+	d.Schema.Fields = append(d.Schema.Fields, segment.Field{Name: "shoe_size", Type: stepcast.FieldFloat})
+	d.Rules = append(d.Rules, Rule{Name: "size", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventAnswer, Name: "size"},
+		Steps: []Step{{Action: stepcast.Action{Kind: stepcast.SetField, Name: "shoe_size", Text: "value"}}}})
+	if err := a.SetDefinitions(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if a.Index() == ix {
+		t.Error("a schema change kept the old index")
+	}
+	if _, err := a.Ingest(ctx, ev("s1", "U1", stepcast.EventAnswer, "size", "24.5", t0.Add(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]uint64{`shoe_size >= 24`: 1, `tag("vip")`: 1, `tag("route/qr-shop")`: 1, `following`: 2} {
+		if n, err := a.Count(src); err != nil || n != want {
+			t.Errorf("Count(%s) = %d, %v; want %d", src, n, err, want)
+		}
+	}
+
+	// Bad definitions change nothing.
+	bad := d
+	bad.Rules = append(slices.Clone(d.Rules), Rule{Name: "broken", Trigger: Trigger{Kind: OnFollow}, Steps: []Step{{If: "shoe_size >", Action: stepcast.Action{Kind: stepcast.AddTag, Name: "x"}}}})
+	if err := a.SetDefinitions(ctx, bad); !errors.Is(err, ErrDefinition) {
+		t.Errorf("bad definitions: %v", err)
+	}
+	if got := len(a.Definitions().Rules); got != len(d.Rules) {
+		t.Errorf("bad definitions replaced the rules: %d", got)
 	}
 }

@@ -23,6 +23,8 @@ import (
 // actions before it; the changes reach the store in one Apply at the end.
 type work struct {
 	a    *Account
+	def  *compiled       // the definitions the unit runs on, fixed for the unit
+	ix   *segment.Index // the index the unit's conditions count events in
 	tx   store.Tx
 	ev   stepcast.Event // the event; for a tick, a synthetic one naming the timer
 	pos  int
@@ -95,7 +97,7 @@ func (w *work) run() error {
 			}
 		}
 	}
-	if m := w.a.def.model; m != nil && m.ScoresKind(ev.Kind) {
+	if m := w.def.model; m != nil && m.ScoresKind(ev.Kind) {
 		if err := w.loadScoring(); err != nil {
 			return err
 		}
@@ -108,8 +110,8 @@ func (w *work) run() error {
 			return err
 		}
 	}
-	for i := range w.a.def.rules {
-		r := &w.a.def.rules[i]
+	for i := range w.def.rules {
+		r := &w.def.rules[i]
 		if w.setsOff(r.Trigger) {
 			if err := w.enqueue(r.Name, r.steps, nil); err != nil {
 				return err
@@ -236,8 +238,8 @@ func (w *work) change(c store.Change, cause *activation) error {
 
 // setOff enqueues the rules watching the tag, field or threshold name.
 func (w *work) setOff(trigger TriggerKind, name string, cause *activation) error {
-	for i := range w.a.def.rules {
-		r := &w.a.def.rules[i]
+	for i := range w.def.rules {
+		r := &w.def.rules[i]
 		if r.Trigger.Kind == trigger && r.Trigger.Name == name {
 			if err := w.enqueue(r.Name, r.steps, cause); err != nil {
 				return err
@@ -257,14 +259,14 @@ func (w *work) do(act *activation, i int, a stepcast.Action) error {
 	case stepcast.RemoveTag:
 		return w.change(store.Change{Kind: store.ClearTag, Name: a.Name}, act)
 	case stepcast.SetField:
-		v, ok := w.actionValue(a, w.a.def.fields[a.Name])
+		v, ok := w.actionValue(a, w.def.fields[a.Name])
 		if !ok {
 			return nil
 		}
 		return w.change(store.Change{Kind: store.SetField, Name: a.Name, Value: v}, act)
 	case stepcast.AddToField:
 		v := stepcast.IntValue(saturatingAdd(intOf(f.Fields[a.Name]), a.Number))
-		if w.a.def.fields[a.Name].Type == stepcast.FieldFloat {
+		if w.def.fields[a.Name].Type == stepcast.FieldFloat {
 			old, _ := f.Fields[a.Name].Any().(float64)
 			v = stepcast.FloatValue(old + float64(a.Number))
 		}
@@ -291,7 +293,7 @@ func (w *work) do(act *activation, i int, a stepcast.Action) error {
 		if err := w.loadScoring(); err != nil {
 			return err
 		}
-		s, res, err := w.a.def.model.Grant(w.score, a.Name, a.Number, "action:"+act.name, w.ev.ID, at)
+		s, res, err := w.def.model.Grant(w.score, a.Name, a.Number, "action:"+act.name, w.ev.ID, at)
 		if err != nil {
 			return err
 		}
@@ -333,7 +335,7 @@ func (w *work) actionValue(a stepcast.Action, f segment.Field) (stepcast.Value, 
 		w.note(fmt.Sprintf("the event has no %s", a.Text))
 		return stepcast.Value{}, false
 	}
-	v, err := stepcast.ParseValue(f.Type, text, w.a.def.schema.Location())
+	v, err := stepcast.ParseValue(f.Type, text, w.def.schema.Location())
 	if err == nil && f.Type == stepcast.FieldChoice && !slices.Contains(f.Choices, text) {
 		err = fmt.Errorf("%q is not a choice of %s", text, f.Name)
 	}
@@ -374,7 +376,7 @@ func (w *work) scored(res scoring.Result, cause *activation) error {
 		}
 	}
 	for _, c := range res.Crossings {
-		if err := w.enqueue("threshold:"+c.Threshold, w.a.def.thresholdSteps[c.Threshold], cause); err != nil {
+		if err := w.enqueue("threshold:"+c.Threshold, w.def.thresholdSteps[c.Threshold], cause); err != nil {
 			return err
 		}
 		if err := w.setOff(OnThreshold, c.Threshold, cause); err != nil {
@@ -403,7 +405,7 @@ func (w *work) saveScoring() error {
 	if err != nil {
 		return err
 	}
-	due, ok := w.a.def.model.NextCrossing(w.score, w.ev.At)
+	due, ok := w.def.model.NextCrossing(w.score, w.ev.At)
 	if !ok {
 		due = never
 	}
@@ -482,7 +484,7 @@ func (w *work) record() *segment.Record {
 	r := &segment.Record{
 		Following: f.Following, FollowedAt: f.FollowedAt, Tags: make(map[string]bool, len(f.Tags)),
 		Fields: make(map[string]any, len(f.Fields)), Scores: f.Scores, Scenarios: f.Scenarios, Variants: f.Variants,
-		History: history{ix: w.a.ix, friend: f.ID, pending: w.hist[f.ID], counted: w.a.def.counted},
+		History: history{ix: w.ix, friend: f.ID, pending: w.hist[f.ID], counted: w.def.counted},
 	}
 	for _, t := range f.Tags {
 		r.Tags[t] = true
