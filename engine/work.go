@@ -23,7 +23,7 @@ import (
 // actions before it; the changes reach the store in one Apply at the end.
 type work struct {
 	a    *Account
-	def  *compiled       // the definitions the unit runs on, fixed for the unit
+	def  *compiled      // the definitions the unit runs on, fixed for the unit
 	ix   *segment.Index // the index the unit's conditions count events in
 	tx   store.Tx
 	ev   stepcast.Event // the event; for a tick, a synthetic one naming the timer
