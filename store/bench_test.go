@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -25,19 +24,17 @@ import (
 //	go test -run '^$' -bench . ./store
 //	STEPCAST_BENCH_REBUILD=1000000 go test -run '^$' -bench LoadIndex -benchtime 1x -timeout 30m ./store
 func BenchmarkUnitsOfWork(b *testing.B) {
-	backends := map[string]func(*testing.T) store.Store{
-		"memstore":  func(*testing.T) store.Store { return memstore.New() },
-		"boltstore": func(t *testing.T) store.Store { return mustBolt(t) },
+	backends := map[string]func(testing.TB) store.Store{
+		"memstore":  func(testing.TB) store.Store { return memstore.New() },
+		"boltstore": mustBolt,
 	}
 	if os.Getenv("STEPCAST_POSTGRES_DSN") != "" {
-		backends["pgstore"] = func(t *testing.T) store.Store { return mustPG(t, "") }
+		backends["pgstore"] = func(t testing.TB) store.Store { return mustPG(t, "") }
 	}
 	for name, open := range backends {
 		for _, per := range []int{1, 100} {
 			b.Run(fmt.Sprintf("%s/units-per-tx-%d", name, per), func(b *testing.B) {
-				t := &testing.T{}
-				s := open(t)
-				defer s.Close()
+				s := open(b)
 				ctx := context.Background()
 				n := 0
 				b.ResetTimer()
@@ -85,8 +82,7 @@ func benchUnit(tx store.Tx, n int) error {
 func BenchmarkBatchedBolt(b *testing.B) {
 	for _, mode := range []string{"update", "batch"} {
 		b.Run(mode, func(b *testing.B) {
-			t := &testing.T{}
-			s := mustBolt(t).(*boltstore.Store)
+			s := mustBolt(b).(*boltstore.Store)
 			defer s.Close()
 			ctx := context.Background()
 			var next atomic.Int64
@@ -121,9 +117,7 @@ func BenchmarkLoadIndex(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("STEPCAST_BENCH_REBUILD")); err == nil && v > 0 {
 		n = v
 	}
-	t := &testing.T{}
-	s := mustBolt(t)
-	defer s.Close()
+	s := mustBolt(b)
 	ctx := context.Background()
 	for i := 0; i < n; i += 10_000 {
 		err := s.Update(ctx, "bench", func(tx store.Tx) error {
@@ -168,5 +162,4 @@ func BenchmarkLoadIndex(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "friends/s")
 	})
-	_ = io.Discard
 }

@@ -134,7 +134,7 @@ func TestCatchUpEqualsRebuild(t *testing.T) {
 }
 
 // mustPG opens a PostgreSQL store (see pgtest.Open).
-func mustPG(t *testing.T, schema string) *pgstore.Store { return pgtest.Open(t, schema) }
+func mustPG(t testing.TB, schema string) *pgstore.Store { return pgtest.Open(t, schema) }
 
 // TestTwoEnginesOnPostgreSQLConverge: two store instances on one database
 // (as two engine processes would hold) write concurrently; the index each
@@ -185,7 +185,7 @@ func TestTwoEnginesOnPostgreSQLConverge(t *testing.T) {
 	}
 }
 
-func mustBolt(t *testing.T) store.Store {
+func mustBolt(t testing.TB) store.Store {
 	s, err := boltstore.Open(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
 		t.Fatal(err)
