@@ -13,6 +13,7 @@ import (
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/memstore"
 )
 
 // shopDefs is a beauty salon's account: a QR code at the shop, a survey,
@@ -307,4 +308,47 @@ func TestRuleLoopChangesNothing(t *testing.T) {
 			t.Errorf("batch: the good event did not apply (%d)", n)
 		}
 	})
+}
+
+// failingStore fails the append of one event ID as a broken disk would.
+type failingStore struct {
+	store.Store
+	failOn string
+}
+
+type failingTx struct {
+	store.Tx
+	failOn string
+}
+
+func (s failingStore) Update(ctx context.Context, a store.AccountID, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, a, func(tx store.Tx) error { return fn(failingTx{tx, s.failOn}) })
+}
+
+func (t failingTx) AppendEvent(e stepcast.Event) (uint64, error) {
+	if e.ID == t.failOn {
+		return 0, errors.New("disk full")
+	}
+	return t.Tx.AppendEvent(e)
+}
+
+// TestStoreFailureFailsTheBatch: a store failure is nobody's event's fault:
+// the whole batch fails and nothing is committed, where a bad event would
+// only be left out.
+func TestStoreFailureFailsTheBatch(t *testing.T) {
+	ctx := context.Background()
+	st := failingStore{Store: memstore.New(), failOn: "f2"}
+	a := mustAccount(t, mustOpen(t, st, &clock{t: t0}), "salon", shopDefs())
+	res, err := a.IngestBatch(ctx, follow("f1", "U1", "", t0), follow("f2", "U2", "", t0), follow("f3", "U3", "", t0))
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, r := range res {
+		if r.Err == nil {
+			t.Errorf("event %s did not fail", r.Event)
+		}
+	}
+	if n := mustCount(t, a, "following"); n != 0 {
+		t.Errorf("%d friends committed", n)
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/scoring"
+	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 )
 
@@ -144,7 +145,7 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 		})
 		switch {
 		case err == nil:
-		case failedAt >= 0 && !errors.Is(err, store.ErrConflict):
+		case failedAt >= 0 && eventFault(err):
 			// That event fails; the others run again without it.
 			results[failedAt] = Result{Event: events[failedAt].ID, Err: err}
 			failed[failedAt] = true
@@ -185,6 +186,19 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 		}
 		return results
 	}
+}
+
+// eventFault reports whether err is the event's own fault — malformed, for
+// an unknown friend, rules looping, a value of the wrong type — so that the
+// other events of a batch can go on without it. Anything else (the store
+// failing, ctx done) fails them all.
+func eventFault(err error) bool {
+	for _, target := range []error{stepcast.ErrInvalid, store.ErrInvalid, store.ErrNotFound, ErrRuleLoop, segment.ErrType, scoring.ErrUnknownScore} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // pendingEvents are the events of a transaction not yet in the index, by
