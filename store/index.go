@@ -33,12 +33,13 @@ func LoadIndex(ctx context.Context, s Store, account AccountID, ix *segment.Inde
 		if cur.Changes, err = tx.LastSeq(); err != nil {
 			return err
 		}
+		var b segment.Batch // one for every page: its storage is reused
 		for after := stepcast.FriendID(0); ; {
 			friends, err := tx.Friends(after, pageSize)
 			if err != nil {
 				return err
 			}
-			var b segment.Batch
+			b.Reset()
 			for _, f := range friends {
 				o.friend(&b, f)
 			}
@@ -50,7 +51,7 @@ func LoadIndex(ctx context.Context, s Store, account AccountID, ix *segment.Inde
 			}
 			after = friends[len(friends)-1].ID
 		}
-		cur.Events, err = loadEvents(ctx, tx, ix, 0)
+		cur.Events, err = loadEvents(ctx, tx, ix, 0, &b)
 		return err
 	})
 	return cur, err
@@ -61,12 +62,13 @@ func LoadIndex(ctx context.Context, s Store, account AccountID, ix *segment.Inde
 func CatchUp(ctx context.Context, s Store, account AccountID, ix *segment.Index, cur Cursor) (Cursor, error) {
 	o := opsFor(ix.Schema())
 	err := s.View(ctx, account, func(tx ReadTx) error {
+		var b segment.Batch
 		for {
 			changes, err := tx.Changes(cur.Changes, pageSize)
 			if err != nil {
 				return err
 			}
-			var b segment.Batch
+			b.Reset()
 			for _, c := range changes {
 				o.change(&b, c)
 			}
@@ -81,7 +83,7 @@ func CatchUp(ctx context.Context, s Store, account AccountID, ix *segment.Index,
 			}
 		}
 		var err error
-		cur.Events, err = loadEvents(ctx, tx, ix, cur.Events)
+		cur.Events, err = loadEvents(ctx, tx, ix, cur.Events, &b)
 		return err
 	})
 	return cur, err
@@ -121,7 +123,8 @@ func Advance(ix *segment.Index, cur Cursor, changes []Change, events []Event) (C
 	return next, true, nil
 }
 
-func loadEvents(ctx context.Context, tx ReadTx, ix *segment.Index, after uint64) (uint64, error) {
+// loadEvents applies the events after after to ix, in pages, reusing b.
+func loadEvents(ctx context.Context, tx ReadTx, ix *segment.Index, after uint64, b *segment.Batch) (uint64, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return after, err
@@ -130,11 +133,11 @@ func loadEvents(ctx context.Context, tx ReadTx, ix *segment.Index, after uint64)
 		if err != nil {
 			return after, err
 		}
-		var b segment.Batch
+		b.Reset()
 		for _, e := range events {
 			b.RecordEvent(e.Friend, string(e.Kind), e.Name, e.Value, e.At)
 		}
-		if err := ix.Apply(&b); err != nil {
+		if err := ix.Apply(b); err != nil {
 			return after, err
 		}
 		if len(events) > 0 {
