@@ -42,47 +42,53 @@ func LoadIndex(ctx context.Context, s Store, account AccountID, ix *segment.Inde
 	return cur, err
 }
 
-// loadFriends applies every friend's state to ix. Reading and decoding the
-// pages (here, on the transaction's goroutine) overlaps with turning them
-// into index operations and applying them (on another): each takes about
-// half of a rebuild.
+// loadFriends applies every friend's state to ix.
 func loadFriends(tx ReadTx, ix *segment.Index) error {
 	o := opsFor(ix.Schema())
-	pages := make(chan []Friend, 4)
-	applied := make(chan error, 1)
+	var b segment.Batch // one for every page: its storage is reused
+	return overlap(func(emit func([]Friend)) error {
+		for after := stepcast.FriendID(0); ; {
+			friends, err := tx.Friends(after, pageSize)
+			if err != nil {
+				return err
+			}
+			emit(friends)
+			if len(friends) < pageSize {
+				return nil
+			}
+			after = friends[len(friends)-1].ID
+		}
+	}, func(page []Friend) error {
+		b.Reset()
+		for _, f := range page {
+			o.friend(&b, f)
+		}
+		return ix.Apply(&b)
+	})
+}
+
+// overlap runs produce on the calling goroutine — the one that owns the
+// store transaction, which reads and decodes pages — and consume on
+// another, so that decoding a page overlaps with applying the one before:
+// each is about half of a rebuild. The first error of either is returned.
+func overlap[T any](produce func(emit func(T)) error, consume func(T) error) error {
+	pages := make(chan T, 4)
+	consumed := make(chan error, 1)
 	go func() {
-		var b segment.Batch // one for every page: its storage is reused
 		var err error
 		for page := range pages {
-			if err != nil {
-				continue // drain
-			}
-			b.Reset()
-			for _, f := range page {
-				o.friend(&b, f)
-			}
-			err = ix.Apply(&b)
+			if err == nil {
+				err = consume(page)
+			} // after an error, drain
 		}
-		applied <- err
+		consumed <- err
 	}()
-	var readErr error
-	for after := stepcast.FriendID(0); ; {
-		friends, err := tx.Friends(after, pageSize)
-		if err != nil {
-			readErr = err
-			break
-		}
-		pages <- friends
-		if len(friends) < pageSize {
-			break
-		}
-		after = friends[len(friends)-1].ID
-	}
+	err := produce(func(page T) { pages <- page })
 	close(pages)
-	if err := <-applied; readErr == nil {
-		return err
+	if cerr := <-consumed; err == nil {
+		err = cerr
 	}
-	return readErr
+	return err
 }
 
 // CatchUp applies to ix the changes and events recorded after cur — by this
