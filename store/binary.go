@@ -78,8 +78,9 @@ func AppendFriend(b []byte, f Friend) []byte {
 }
 
 type dec struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	shared map[string]string // see FriendDecoder; nil: no sharing
 }
 
 func (d *dec) fail() {
@@ -132,6 +133,36 @@ func (d *dec) str() string {
 	return s
 }
 
+// name reads a string that repeats across records — a tag, a field or
+// score name, a choice — sharing one copy when the decoder keeps them.
+func (d *dec) name() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		d.b = nil
+		return ""
+	}
+	raw := d.b[:n]
+	d.b = d.b[n:]
+	if d.shared == nil || n > maxShared {
+		return string(raw)
+	}
+	if s, ok := d.shared[string(raw)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(raw)
+	if len(d.shared) < maxSharedCount {
+		d.shared[s] = s
+	}
+	return s
+}
+
+// The strings a FriendDecoder shares: short, and not too many.
+const (
+	maxShared      = 64
+	maxSharedCount = 10_000
+)
+
 func (d *dec) time() time.Time { return time.UnixMicro(d.varint()).UTC() }
 
 // count reads a collection length, refusing one the remaining bytes
@@ -146,8 +177,23 @@ func (d *dec) count() int {
 }
 
 // DecodeFriend decodes the binary form of a friend record.
-func DecodeFriend(b []byte) (Friend, error) {
-	d := &dec{b: b}
+func DecodeFriend(b []byte) (Friend, error) { return decodeFriend(&dec{b: b}) }
+
+// FriendDecoder decodes many friend records, sharing one copy of the
+// strings that repeat across friends (tag, field and score names, choice
+// values) instead of allocating them for each: a rebuild reads millions.
+// It is not safe for concurrent use.
+type FriendDecoder struct{ shared map[string]string }
+
+// Decode decodes one friend record, as DecodeFriend.
+func (fd *FriendDecoder) Decode(b []byte) (Friend, error) {
+	if fd.shared == nil {
+		fd.shared = make(map[string]string)
+	}
+	return decodeFriend(&dec{b: b, shared: fd.shared})
+}
+
+func decodeFriend(d *dec) (Friend, error) {
 	if d.byte1() != binaryVersion {
 		return Friend{}, fmt.Errorf("%w: friend record version", ErrCorrupt)
 	}
@@ -160,16 +206,16 @@ func DecodeFriend(b []byte) (Friend, error) {
 	if n := d.count(); n > 0 {
 		f.Tags = make([]string, n)
 		for i := range f.Tags {
-			f.Tags[i] = d.str()
+			f.Tags[i] = d.name()
 		}
 	}
 	if n := d.count(); n > 0 {
 		f.Fields = make(map[string]stepcast.Value, n)
 		for range n {
-			name := d.str()
+			name := d.name()
 			switch stepcast.FieldType(d.byte1()) {
 			case stepcast.FieldString, stepcast.FieldChoice:
-				f.Fields[name] = stepcast.StringValue(d.str())
+				f.Fields[name] = stepcast.StringValue(d.name())
 			case stepcast.FieldInt:
 				f.Fields[name] = stepcast.IntValue(d.varint())
 			case stepcast.FieldFloat:
@@ -191,19 +237,19 @@ func DecodeFriend(b []byte) (Friend, error) {
 	if n := d.count(); n > 0 {
 		f.Scores = make(map[string]int64, n)
 		for range n {
-			f.Scores[d.str()] = d.varint()
+			f.Scores[d.name()] = d.varint()
 		}
 	}
 	if n := d.count(); n > 0 {
 		f.Scenarios = make(map[string]int, n)
 		for range n {
-			f.Scenarios[d.str()] = int(d.varint())
+			f.Scenarios[d.name()] = int(d.varint())
 		}
 	}
 	if n := d.count(); n > 0 {
 		f.Variants = make(map[string]string, n)
 		for range n {
-			f.Variants[d.str()] = d.str()
+			f.Variants[d.name()] = d.name()
 		}
 	}
 	if d.err == nil && len(d.b) != 0 {

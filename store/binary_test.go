@@ -20,7 +20,11 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 				"b": stepcast.BoolValue(true), "t": stepcast.TimeValue(at)},
 			Scores: map[string]int64{"lead": -3}, Scenarios: map[string]int{"trial": 2}, Variants: map[string]string{"exp": "B"}},
 	}
+	var shared FriendDecoder
 	for _, f := range friends {
+		if got, err := shared.Decode(AppendFriend(nil, f)); err != nil || !reflect.DeepEqual(normalize(got), normalize(f)) {
+			t.Fatalf("sharing decoder: %+v, %v", got, err)
+		}
 		got, err := DecodeFriend(AppendFriend(nil, f))
 		if err != nil || !reflect.DeepEqual(normalize(got), normalize(f)) {
 			t.Fatalf("round trip of %+v: %+v, %v", f, got, err)
@@ -46,8 +50,13 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 
 func FuzzDecodeFriend(f *testing.F) {
 	f.Add(AppendFriend(nil, Friend{ID: 1, User: "U1", Tags: []string{"a"}}))
+	var shared FriendDecoder // kept across inputs, as across a rebuild's friends
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := DecodeFriend(b)
+		sfr, serr := shared.Decode(b)
+		if (err == nil) != (serr == nil) || !reflect.DeepEqual(normalize(fr), normalize(sfr)) {
+			t.Fatalf("the sharing decoder disagrees: %+v, %v vs %+v, %v", sfr, serr, fr, err)
+		}
 		if err != nil {
 			return
 		}

@@ -275,9 +275,10 @@ func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error)
 		return nil, err
 	}
 	var out []store.Friend
+	var fd store.FriendDecoder
 	c := b.Cursor()
 	for k, v := c.Seek(u32(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		f, err := store.DecodeFriend(v)
+		f, err := fd.Decode(v)
 		if err != nil {
 			return nil, t.corrupt(fmt.Sprintf("friend %d", binary.BigEndian.Uint32(k)), err)
 		}
