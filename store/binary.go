@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -187,30 +188,52 @@ type FriendDecoder struct{ shared map[string]string }
 
 // Decode decodes one friend record, as DecodeFriend.
 func (fd *FriendDecoder) Decode(b []byte) (Friend, error) {
+	var f Friend
+	err := fd.DecodeInto(b, &f)
+	return f, err
+}
+
+// DecodeInto decodes one friend record into f, reusing f's slices and maps:
+// scanning many friends allocates for none of them.
+func (fd *FriendDecoder) DecodeInto(b []byte, f *Friend) error {
 	if fd.shared == nil {
 		fd.shared = make(map[string]string)
 	}
-	return decodeFriend(&dec{b: b, shared: fd.shared})
+	return decodeFriendInto(&dec{b: b, shared: fd.shared}, f)
 }
 
 func decodeFriend(d *dec) (Friend, error) {
-	if d.byte1() != binaryVersion {
-		return Friend{}, fmt.Errorf("%w: friend record version", ErrCorrupt)
-	}
 	var f Friend
+	err := decodeFriendInto(d, &f)
+	return f, err
+}
+
+// decodeFriendInto decodes into f, reusing its storage; on error f is
+// zeroed.
+func decodeFriendInto(d *dec, f *Friend) error {
+	if d.byte1() != binaryVersion {
+		*f = Friend{}
+		return fmt.Errorf("%w: friend record version", ErrCorrupt)
+	}
+	tags, fields, scores, scenarios, variants := f.Tags[:0], f.Fields, f.Scores, f.Scenarios, f.Variants
+	clear(fields)
+	clear(scores)
+	clear(scenarios)
+	clear(variants)
+	*f = Friend{}
 	f.ID = stepcast.FriendID(d.uvarint())
 	f.User = stepcast.UserID(d.str())
 	f.DisplayName, f.TimeZone = d.str(), d.str()
 	f.Following = d.byte1() == 1
 	f.FollowedAt, f.UnfollowedAt = d.time(), d.time()
 	if n := d.count(); n > 0 {
-		f.Tags = make([]string, n)
+		f.Tags = slices.Grow(tags, n)[:n]
 		for i := range f.Tags {
 			f.Tags[i] = d.name()
 		}
 	}
 	if n := d.count(); n > 0 {
-		f.Fields = make(map[string]stepcast.Value, n)
+		f.Fields = orMake(fields, n)
 		for range n {
 			name := d.name()
 			switch stepcast.FieldType(d.byte1()) {
@@ -235,19 +258,19 @@ func decodeFriend(d *dec) (Friend, error) {
 		}
 	}
 	if n := d.count(); n > 0 {
-		f.Scores = make(map[string]int64, n)
+		f.Scores = orMake(scores, n)
 		for range n {
 			f.Scores[d.name()] = d.varint()
 		}
 	}
 	if n := d.count(); n > 0 {
-		f.Scenarios = make(map[string]int, n)
+		f.Scenarios = orMake(scenarios, n)
 		for range n {
 			f.Scenarios[d.name()] = int(d.varint())
 		}
 	}
 	if n := d.count(); n > 0 {
-		f.Variants = make(map[string]string, n)
+		f.Variants = orMake(variants, n)
 		for range n {
 			f.Variants[d.name()] = d.name()
 		}
@@ -256,9 +279,18 @@ func decodeFriend(d *dec) (Friend, error) {
 		d.fail()
 	}
 	if d.err != nil {
-		return Friend{}, fmt.Errorf("%w: friend record", d.err)
+		*f = Friend{}
+		return fmt.Errorf("%w: friend record", d.err)
 	}
-	return f, nil
+	return nil
+}
+
+// orMake returns m, emptied by the caller, or a new map for n entries.
+func orMake[K comparable, V any](m map[K]V, n int) map[K]V {
+	if m == nil {
+		return make(map[K]V, n)
+	}
+	return m
 }
 
 // AppendEventRecord appends the binary form of e to b.

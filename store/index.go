@@ -45,6 +45,9 @@ func LoadIndex(ctx context.Context, s Store, account AccountID, ix *segment.Inde
 // loadFriends applies every friend's state to ix.
 func loadFriends(tx ReadTx, ix *segment.Index) error {
 	o := opsFor(ix.Schema())
+	if sc, ok := tx.(FriendScanner); ok {
+		return scanFriends(sc, ix, o)
+	}
 	var b segment.Batch // one for every page: its storage is reused
 	return overlap(func(emit func([]Friend)) error {
 		for after := stepcast.FriendID(0); ; {
@@ -64,22 +67,57 @@ func loadFriends(tx ReadTx, ix *segment.Index) error {
 			o.friend(&b, f)
 		}
 		return ix.Apply(&b)
-	})
+	}, nil)
+}
+
+// scanFriends is loadFriends for a backend that decodes friends into a
+// reused record: the transaction's goroutine decodes them straight into
+// index batches, which another applies. Three batches take turns.
+func scanFriends(sc FriendScanner, ix *segment.Index, o ops) error {
+	free := make(chan *segment.Batch, 3)
+	for range cap(free) {
+		free <- new(segment.Batch)
+	}
+	return overlap(func(emit func(*segment.Batch)) error {
+		for after := stepcast.FriendID(0); ; {
+			b := <-free
+			b.Reset()
+			n, err := sc.ScanFriends(after, pageSize, func(f *Friend) error {
+				o.friend(b, *f)
+				after = f.ID
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			emit(b)
+			if n < pageSize {
+				return nil
+			}
+		}
+	}, func(b *segment.Batch) error {
+		defer func() { free <- b }()
+		return ix.Apply(b)
+	}, func(b *segment.Batch) { free <- b })
 }
 
 // overlap runs produce on the calling goroutine — the one that owns the
 // store transaction, which reads and decodes pages — and consume on
 // another, so that decoding a page overlaps with applying the one before:
 // each is about half of a rebuild. The first error of either is returned.
-func overlap[T any](produce func(emit func(T)) error, consume func(T) error) error {
+// After consume fails, the pages still produced go to discard (if not nil).
+func overlap[T any](produce func(emit func(T)) error, consume func(T) error, discard func(T)) error {
 	pages := make(chan T, 4)
 	consumed := make(chan error, 1)
 	go func() {
 		var err error
 		for page := range pages {
-			if err == nil {
+			switch {
+			case err == nil:
 				err = consume(page)
-			} // after an error, drain
+			case discard != nil:
+				discard(page)
+			}
 		}
 		consumed <- err
 	}()

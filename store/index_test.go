@@ -263,3 +263,39 @@ func TestLoadIndexSkipsUndeclaredAndRefusesMismatched(t *testing.T) {
 		t.Fatalf("LoadIndex with a mismatched value = %v, want segment.ErrType", err)
 	}
 }
+
+// TestLoadIndexStopsAtAMismatchedValue: a bad value in the first page
+// stops a rebuild of many pages with the error — on the scanning path
+// (boltstore) as on the paging one (memstore) — instead of hanging while
+// the reader waits for batches the failed applier no longer returns.
+func TestLoadIndexStopsAtAMismatchedValue(t *testing.T) {
+	schema := segment.MustSchema(segment.SchemaConfig{Fields: []segment.Field{{Name: "age", Type: stepcast.FieldInt}}})
+	for name, s := range map[string]store.Store{"memstore": memstore.New(), "boltstore": mustBolt(t)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			err := s.Update(ctx, "acct", func(tx store.Tx) error {
+				for i := range 12_000 {
+					f, _, err := tx.AddFriend(stepcast.UserID(fmt.Sprintf("U%d", i)))
+					if err != nil {
+						return err
+					}
+					v := stepcast.IntValue(int64(i))
+					if i == 5 {
+						v = stepcast.StringValue("thirty")
+					}
+					if _, err := tx.Apply(store.Change{Friend: f.ID, Kind: store.SetField, Name: "age", Value: v}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = store.LoadIndex(ctx, s, "acct", segment.NewIndex(schema))
+			if !errors.Is(err, segment.ErrType) {
+				t.Fatalf("LoadIndex = %v, want segment.ErrType", err)
+			}
+		})
+	}
+}

@@ -323,6 +323,17 @@ func (k *ChangeKind) UnmarshalText(b []byte) error {
 	return fmt.Errorf("%w: unknown change kind %q", ErrInvalid, b)
 }
 
+// FriendScanner is implemented by read transactions that can hand friends
+// over one by one in a reused record, without allocating each: LoadIndex
+// uses it to rebuild an index from millions of friends (boltstore).
+type FriendScanner interface {
+	// ScanFriends calls fn for up to limit friends with IDs above after,
+	// in ascending ID order, and returns how many it visited. f and its
+	// slices and maps are reused for the next friend: fn copies what it
+	// keeps.
+	ScanFriends(after stepcast.FriendID, limit int, fn func(f *Friend) error) (int, error)
+}
+
 // Batcher is implemented by stores that can group the units of work of
 // concurrent callers into one commit (boltstore: one fsync for many),
 // trading latency for throughput. Batch behaves like Update except that fn

@@ -287,6 +287,28 @@ func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error)
 	return out, nil
 }
 
+// ScanFriends implements store.FriendScanner.
+func (t *tx) ScanFriends(after stepcast.FriendID, limit int, fn func(*store.Friend) error) (int, error) {
+	b, err := t.bucket(friendsB)
+	if err != nil || b == nil {
+		return 0, err
+	}
+	var fd store.FriendDecoder
+	var f store.Friend
+	n := 0
+	c := b.Cursor()
+	for k, v := c.Seek(u32(after + 1)); k != nil && n < limit; k, v = c.Next() {
+		if err := fd.DecodeInto(v, &f); err != nil {
+			return n, t.corrupt(fmt.Sprintf("friend %d", binary.BigEndian.Uint32(k)), err)
+		}
+		n++
+		if err := fn(&f); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
 	b, err := t.bucket(changesB)
 	if err != nil || b == nil {
