@@ -146,15 +146,19 @@ func (e *Engine) Accounts() []store.AccountID {
 
 // Run catches every account up with the store's logs (what other engine
 // instances wrote) and processes due work every PollInterval, until ctx is
-// done. Failures are logged and retried on the next round; Run returns
-// ctx's error.
+// done or the engine closed. Failures are logged and retried on the next
+// round; Run returns ctx's error, or ErrClosed.
 func (e *Engine) Run(ctx context.Context) error {
 	t := time.NewTicker(e.cfg.PollInterval)
 	defer t.Stop()
 	for {
 		e.mu.RLock()
 		accounts := slices.Collect(maps.Values(e.accounts))
+		closed := e.closed
 		e.mu.RUnlock()
+		if closed {
+			return ErrClosed
+		}
 		for _, a := range accounts {
 			if err := a.CatchUp(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("catch up", "account", a.id, "err", err)
@@ -171,8 +175,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// Close stops serving; later calls return ErrClosed. It does not close the
-// store.
+// Close stops serving: Run returns ErrClosed at its next round, AddAccount
+// and Account return ErrClosed. It does not close the store.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

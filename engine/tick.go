@@ -33,10 +33,9 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 		if err != nil {
 			return done, err
 		}
-		n := 0
 		for _, t := range timers {
 			if t.Key != scoringTimer {
-				continue
+				continue // a reminder: scenario delivery's
 			}
 			ok, err := a.tickScoring(ctx, t, now)
 			if err != nil {
@@ -45,9 +44,10 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 			if ok {
 				done++
 			}
-			n++
 		}
-		if n == 0 || len(timers) < tickBatch {
+		// The timers just leased stay leased, so the next Lease hands out
+		// the next ones.
+		if len(timers) < tickBatch {
 			return done, nil
 		}
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"math"
 	"reflect"
@@ -314,5 +315,36 @@ func TestSetDefinitions(t *testing.T) {
 	}
 	if got := len(a.Definitions().Rules); got != len(d.Rules) {
 		t.Errorf("bad definitions replaced the rules: %d", got)
+	}
+}
+
+// TestTickGetsPastOtherDueWork: due reminders (scenario delivery's) ahead
+// of a scoring timer in the queue do not keep Tick from it.
+func TestTickGetsPastOtherDueWork(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "salon", shopDefs())
+	var events []stepcast.Event
+	for i := range 2*tickBatch + 10 { // bookings whose reminders fall due first
+		u := fmt.Sprintf("B%d", i)
+		events = append(events, follow("bf"+u, u, "", t0), stepcast.Event{ID: "bk" + u, User: stepcast.UserID(u), Kind: stepcast.EventConversion,
+			Name: "booking", Data: map[string]string{"at": "2026-11-29 10:00"}, At: t0})
+	}
+	events = append(events, follow("f1", "U1", "", t0))
+	for i := range 4 {
+		events = append(events, ev(fmt.Sprintf("c%d", i), "U1", stepcast.EventClick, "campaign", "", t0.Add(time.Duration(i)*time.Minute)))
+	}
+	if _, err := a.IngestBatch(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, a, `tag("hot")`); n != 1 {
+		t.Fatalf("%d hot", n)
+	}
+	clk.Set(t0.AddDate(0, 0, 8))
+	if n, err := a.Tick(ctx); err != nil || n != 1 {
+		t.Fatalf("Tick = %d, %v; want the one scoring timer", n, err)
+	}
+	if n := mustCount(t, a, `tag("hot")`); n != 0 {
+		t.Errorf("%d still hot", n)
 	}
 }
