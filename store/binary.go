@@ -122,30 +122,26 @@ func (d *dec) byte1() byte {
 	return c
 }
 
-func (d *dec) str() string {
+// raw reads a length-prefixed byte string, aliasing the record.
+func (d *dec) raw() []byte {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.fail()
 		d.b = nil
-		return ""
+		return nil
 	}
-	s := string(d.b[:n])
+	r := d.b[:n]
 	d.b = d.b[n:]
-	return s
+	return r
 }
+
+func (d *dec) str() string { return string(d.raw()) }
 
 // name reads a string that repeats across records — a tag, a field or
 // score name, a choice — sharing one copy when the decoder keeps them.
 func (d *dec) name() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
-		d.b = nil
-		return ""
-	}
-	raw := d.b[:n]
-	d.b = d.b[n:]
-	if d.shared == nil || n > maxShared {
+	raw := d.raw()
+	if d.shared == nil || len(raw) > maxShared {
 		return string(raw)
 	}
 	if s, ok := d.shared[string(raw)]; ok { // no allocation for the lookup

@@ -270,21 +270,12 @@ func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
 }
 
 func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error) {
-	b, err := t.bucket(friendsB)
-	if err != nil || b == nil {
-		return nil, err
-	}
 	var out []store.Friend
-	var fd store.FriendDecoder
-	c := b.Cursor()
-	for k, v := c.Seek(u32(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		f, err := fd.Decode(v)
-		if err != nil {
-			return nil, t.corrupt(fmt.Sprintf("friend %d", binary.BigEndian.Uint32(k)), err)
-		}
-		out = append(out, f)
-	}
-	return out, nil
+	_, err := t.ScanFriends(after, limit, func(f *store.Friend) error {
+		out = append(out, f.Clone())
+		return nil
+	})
+	return out, err
 }
 
 // ScanFriends implements store.FriendScanner.
