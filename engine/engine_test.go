@@ -200,7 +200,7 @@ func TestIngestEndToEnd(t *testing.T) {
 		// Duplicates change nothing.
 		before := a.Cursor()
 		res, err = a.Ingest(ctx, follow("f1", "U1", "qr-shop", t0), ev("a1", "U1", stepcast.EventAnswer, "interest", "yes", t0))
-		if err != nil || !res[0].Duplicate || !res[1].Duplicate {
+		if err != nil || !res[0].Duplicate || !res[1].Duplicate || res[0].Friend != v.ID {
 			t.Fatalf("duplicates: %v %+v", err, res)
 		}
 		if after := a.Cursor(); after != before {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stepcast/stepcast"
@@ -120,11 +121,16 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 		}
 	}
 	for attempt := 0; ; attempt++ {
+		if !slices.Contains(failed, false) {
+			return results // nothing left to commit
+		}
 		def, ix := a.def.Load(), a.index()
 		var works []*work
+		dups := map[int]stepcast.FriendID{}
 		failedAt := -1
 		err := a.e.cfg.Store.Update(ctx, a.id, func(tx store.Tx) error {
 			works = works[:0]
+			clear(dups)
 			hist := pendingEvents{}
 			for i, ev := range events {
 				if failed[i] {
@@ -133,6 +139,7 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 				w := &work{a: a, def: def, ix: ix, tx: tx, ev: ev, pos: i, hist: hist}
 				err := w.run()
 				if errors.Is(err, errDuplicate) {
+					dups[i] = w.ev.Friend
 					continue
 				}
 				if err != nil {
@@ -176,7 +183,7 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 			if w, ok := done[i]; ok {
 				results[i] = w.res
 			} else {
-				results[i] = Result{Event: ev.ID, Friend: ev.Friend, Duplicate: true}
+				results[i] = Result{Event: ev.ID, Friend: dups[i], Duplicate: true}
 			}
 		}
 		if err := a.afterCommit(ctx, changes, logged); err != nil {

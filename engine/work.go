@@ -74,6 +74,7 @@ func (w *work) run() error {
 	ev.Friend, ev.User = f.ID, ""
 	seq, err := w.tx.AppendEvent(ev)
 	if errors.Is(err, store.ErrDuplicate) {
+		w.ev = ev // the caller reports the friend
 		return errDuplicate
 	}
 	if err != nil {
