@@ -151,6 +151,30 @@ func BenchmarkBroadSegment(b *testing.B) {
 	}
 }
 
+// BenchmarkStringPredicates: string fields with many distinct values (a
+// name per friend, mostly rare) and few (an area).
+func BenchmarkStringPredicates(b *testing.B) {
+	for _, n := range sizes() {
+		fx := getFixture(b, n)
+		cases := []struct{ name, src string }{
+			{"name-equal-common", fmt.Sprintf("name == %q", fx.friends[0].Name)},
+			{"name-equal-rare", fmt.Sprintf("name == %q", fx.friends[n-1].Name)},
+			{"name-prefix", `name startsWith "山"`},
+			{"memo-contains", `memo contains "VIP"`},
+			{"area-in", `area in ["東京都", "大阪府", "北海道"]`},
+			{"name-and-tag", fmt.Sprintf("tag(%q) && name startsWith \"佐\"", synth.TagName(5))},
+		}
+		for _, tc := range cases {
+			b.Run(sizeName(n)+"/"+tc.name, func(b *testing.B) {
+				seg := segment.MustCompile(tc.src, fx.schema)
+				var got uint64
+				p50(b, func() { got, _ = seg.Count(fx.ix, benchNow) })
+				b.ReportMetric(float64(got), "friends")
+			})
+		}
+	}
+}
+
 var rangeCases = []struct{ name, src string }{
 	{"int-high-card", `spend >= 30000`},
 	{"int-band", `spend in 10000..20000`},

@@ -52,8 +52,9 @@ type evalCtx struct {
 	today    int64
 	loc      *time.Location
 	universe *roaring.Bitmap
-	ranges   map[*daysLeaf][2]int64 // days leaves resolved against now
-	trace    *Explanation           // the node being explained; nil unless explaining
+	ranges   map[*daysLeaf][2]int64       // days leaves resolved against now
+	built    map[*posting]*roaring.Bitmap // few-member postings made bitmaps, once per evaluation
+	trace    *Explanation                 // the node being explained; nil unless explaining
 	parents  []*Explanation
 }
 
@@ -259,4 +260,21 @@ func (c *evalCtx) match(n node, f uint32) bool {
 		return n.match(c, f)
 	}
 	return false
+}
+
+// postingBitmap returns a posting as a bitmap the caller must not modify,
+// building one for a few-member posting at most once per evaluation.
+func (c *evalCtx) postingBitmap(p *posting) *roaring.Bitmap {
+	if p.bm != nil {
+		return p.bm
+	}
+	if bm, ok := c.built[p]; ok {
+		return bm
+	}
+	if c.built == nil {
+		c.built = map[*posting]*roaring.Bitmap{}
+	}
+	bm := p.bitmap()
+	c.built[p] = bm
+	return bm
 }

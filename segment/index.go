@@ -813,8 +813,8 @@ func (c *numColumn) compact() {
 func (c *strColumn) compact() {
 	c.codes.compact()
 	c.set = c.set.Clone()
-	for i, p := range c.postings {
-		c.postings[i] = p.Clone()
+	for i := range c.postings {
+		c.postings[i].compact()
 	}
 	c.vals = exact(c.vals)
 	c.counts = exact(c.counts)

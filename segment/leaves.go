@@ -2,6 +2,7 @@ package segment
 
 import (
 	"math"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -116,18 +117,43 @@ func (c *evalCtx) costReady(bm *roaring.Bitmap, w float64) float64 {
 // bins). With many sparse members, the dense parts are ORed word by word,
 // written into one dense word array, and the sparse parts' members set
 // into it bit by bit: linear in their values.
-func orMany(parts []*roaring.Bitmap) *roaring.Bitmap {
-	switch len(parts) {
-	case 0:
-		return roaring.New()
-	case 1:
-		return parts[0].Clone()
-	case 2:
-		return roaring.Or(parts[0], parts[1])
+func orMany(parts []*roaring.Bitmap) *roaring.Bitmap { return orWithFew(parts, nil) }
+
+// orWithFew is orMany with more members given as sorted ID slices (the
+// postings of values few friends hold).
+func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
+	var fewN int
+	for _, ids := range few {
+		fewN += len(ids)
+	}
+	if fewN > 0 && fewN < 8192 { // few enough to become one small bitmap
+		all := make([]uint32, 0, fewN)
+		for _, ids := range few {
+			all = append(all, ids...)
+		}
+		slices.Sort(all)
+		bm := roaring.New()
+		bm.AddMany(all)
+		parts, few, fewN = append(slices.Clip(parts), bm), nil, 0
+	}
+	if fewN == 0 {
+		switch len(parts) {
+		case 0:
+			return roaring.New()
+		case 1:
+			return parts[0].Clone()
+		case 2:
+			return roaring.Or(parts[0], parts[1])
+		}
 	}
 	var dense, sparse []*roaring.Bitmap
-	var sparseN float64
+	sparseN := float64(fewN)
 	maxID := uint32(0)
+	for _, ids := range few {
+		if len(ids) > 0 {
+			maxID = max(maxID, ids[len(ids)-1])
+		}
+	}
 	for _, p := range parts {
 		if p.IsEmpty() {
 			continue
@@ -141,7 +167,7 @@ func orMany(parts []*roaring.Bitmap) *roaring.Bitmap {
 			sparseN += card(p)
 		}
 	}
-	if len(sparse) <= 1 || sparseN < 8192 {
+	if fewN == 0 && (len(sparse) <= 1 || sparseN < 8192) {
 		return roaring.FastOr(parts...)
 	}
 	words := make([]uint64, maxID/64+1)
@@ -152,12 +178,16 @@ func orMany(parts []*roaring.Bitmap) *roaring.Bitmap {
 		}
 		d.WriteDenseTo(words) // first, into zeros: it copies bitmap containers
 	}
+	set := func(ids []uint32) {
+		for _, f := range ids {
+			words[f>>6] |= 1 << (f & 63)
+		}
+	}
 	for _, p := range sparse {
-		each(p, func(ids []uint32) {
-			for _, f := range ids {
-				words[f>>6] |= 1 << (f & 63)
-			}
-		})
+		each(p, set)
+	}
+	for _, ids := range few {
+		set(ids)
 	}
 	return roaring.FromDense(words, false)
 }
@@ -308,7 +338,7 @@ func (l *strLeaf) direct(c *evalCtx) *roaring.Bitmap {
 		return nil
 	}
 	if id, ok := col.ids[l.values[0]]; ok && id != 0 {
-		return col.postings[id]
+		return c.postingBitmap(&col.postings[id])
 	}
 	if l.values[0] == col.vals[0] {
 		return nil // the default: computed, not ready-made
@@ -378,11 +408,7 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 		}
 		return col.codes.filterTable(w, ok), "scan", int(nw)
 	}
-	parts := make([]*roaring.Bitmap, len(ids))
-	for i, id := range ids {
-		parts[i] = col.posting(id, c.ix.known)
-	}
-	return roaring.And(orMany(parts), w), "index", 0
+	return roaring.And(col.union(ids, c.ix.known), w), "index", 0
 }
 
 func (l *strLeaf) cost(c *evalCtx, w float64) float64 {

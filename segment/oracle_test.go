@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
@@ -405,7 +406,7 @@ func (g exprGen) expr(depth int) string {
 }
 
 func TestOracle(t *testing.T) {
-	defer func(old int) { minBinSplit = old }(minBinSplit)
+	defer func(old, few int) { minBinSplit, fewMax = old, few }(minBinSplit, fewMax)
 	minBinSplit = 8 // split bins on small data too
 
 	schema := MustSchema(testSchemaConfig)
@@ -418,6 +419,9 @@ func TestOracle(t *testing.T) {
 		r := rand.New(rand.NewPCG(seed, 42))
 		now := time.Date(2026, 11, 28, 15, 30, 0, 0, loc).Add(time.Duration(r.IntN(86400)) * time.Second)
 		friends := genFriends(r, 400, now)
+		// String postings: all slices, mostly bitmaps, or both, as values
+		// gain and lose members.
+		fewMax = []int{1024, 2, 12}[seed]
 		ix := NewIndex(schema)
 		load(t, r, ix, friends)
 		if seed%2 == 1 {
@@ -546,5 +550,38 @@ func TestMatchRecordErrors(t *testing.T) {
 	ok, err := seg.MatchRecord(&Record{Following: true, Fields: map[string]any{"age": 4, "name": "x"}}, now)
 	if !ok || err != nil {
 		t.Errorf("matching record: %v, %v", ok, err)
+	}
+}
+
+// TestOrWithFew: the union of bitmaps and sorted slices, on every path
+// (small, dense words with dense and sparse bitmaps), equals roaring's.
+func TestOrWithFew(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for round := range 40 {
+		var parts []*roaring.Bitmap
+		want := roaring.New()
+		for range r.IntN(5) {
+			bm := roaring.New()
+			n, span := r.IntN(200_000), uint32(1+r.IntN(3_000_000))
+			for range n {
+				bm.Add(r.Uint32N(span))
+			}
+			parts = append(parts, bm)
+			want.Or(bm)
+		}
+		var few [][]uint32
+		for range r.IntN(300) {
+			ids := make([]uint32, r.IntN(100))
+			for i := range ids {
+				ids[i] = r.Uint32N(5_000_000)
+			}
+			slices.Sort(ids)
+			ids = slices.Compact(ids)
+			few = append(few, ids)
+			want.AddMany(ids)
+		}
+		if got := orWithFew(parts, few); !got.Equals(want) {
+			t.Fatalf("round %d: %d members, want %d", round, got.GetCardinality(), want.GetCardinality())
+		}
 	}
 }

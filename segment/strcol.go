@@ -1,6 +1,8 @@
 package segment
 
 import (
+	"slices"
+
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
@@ -16,17 +18,94 @@ import (
 type strColumn struct {
 	ids      map[string]uint32
 	vals     []string
-	postings []*roaring.Bitmap // by value id; explicit values only
-	counts   []int             // members per posting
+	postings []posting // by value id; explicit values only
+	counts   []int     // members per posting
 	codes    codes
 	set      *roaring.Bitmap // friends with an explicit value
+}
+
+// posting is the friends holding one value. A value held by few friends
+// keeps them in a sorted slice: spread over millions of IDs, they would
+// each sit alone in a roaring container, at some 50 bytes apiece instead
+// of 4 — most of a name column's memory. Past fewMax members the value gets
+// a bitmap.
+type posting struct {
+	few []uint32        // sorted, while bm is nil
+	bm  *roaring.Bitmap // once the value has more than fewMax members
+}
+
+// fewMax is how many members a posting keeps in its slice (a variable for
+// tests, which make it small so that small data takes the bitmap path).
+var fewMax = 1024
+
+func (p *posting) add(f uint32) bool {
+	if p.bm != nil {
+		return p.bm.CheckedAdd(f)
+	}
+	i, found := slices.BinarySearch(p.few, f)
+	if found {
+		return false
+	}
+	if len(p.few) < fewMax {
+		p.few = slices.Insert(p.few, i, f)
+		return true
+	}
+	p.bm = roaring.New()
+	p.bm.AddMany(p.few)
+	p.few = nil
+	return p.bm.CheckedAdd(f)
+}
+
+func (p *posting) remove(f uint32) bool {
+	if p.bm != nil {
+		return p.bm.CheckedRemove(f)
+	}
+	i, found := slices.BinarySearch(p.few, f)
+	if found {
+		p.few = slices.Delete(p.few, i, i+1)
+	}
+	return found
+}
+
+func (p *posting) contains(f uint32) bool {
+	if p.bm != nil {
+		return p.bm.Contains(f)
+	}
+	_, found := slices.BinarySearch(p.few, f)
+	return found
+}
+
+// bitmap returns the members as a bitmap the caller must not modify: the
+// posting's own, or a new one for a few members.
+func (p *posting) bitmap() *roaring.Bitmap {
+	if p.bm != nil {
+		return p.bm
+	}
+	bm := roaring.New()
+	bm.AddMany(p.few)
+	return bm
+}
+
+func (p *posting) bytes() uint64 {
+	if p.bm != nil {
+		return p.bm.GetSizeInBytes() + 32
+	}
+	return 4*uint64(cap(p.few)) + 32
+}
+
+func (p *posting) compact() {
+	if p.bm != nil {
+		p.bm = p.bm.Clone()
+	} else {
+		p.few = exact(p.few)
+	}
 }
 
 func newStrColumn(def string) *strColumn {
 	return &strColumn{
 		ids:      map[string]uint32{def: 0},
 		vals:     []string{def},
-		postings: []*roaring.Bitmap{roaring.New()},
+		postings: []posting{{}},
 		counts:   []int{0},
 		codes:    newCodes(),
 		set:      roaring.New(),
@@ -43,7 +122,7 @@ func (c *strColumn) id(v string) uint32 {
 		id = uint32(len(c.vals))
 		c.ids[v] = id
 		c.vals = append(c.vals, v)
-		c.postings = append(c.postings, roaring.New())
+		c.postings = append(c.postings, posting{})
 		c.counts = append(c.counts, 0)
 	}
 	return id
@@ -53,10 +132,10 @@ func (c *strColumn) move(f uint32, from, to uint32) {
 	if from == to {
 		return
 	}
-	if c.postings[from].CheckedRemove(f) {
+	if c.postings[from].remove(f) {
 		c.counts[from]--
 	}
-	if c.postings[to].CheckedAdd(f) {
+	if c.postings[to].add(f) {
 		c.counts[to]++
 	}
 }
@@ -66,8 +145,9 @@ func (c *strColumn) put(f uint32, v string) {
 	id := c.id(v)
 	c.codes.set(f, uint64(id))
 	if c.set.CheckedAdd(f) { // was unset: in no posting
-		c.postings[id].Add(f)
-		c.counts[id]++
+		if c.postings[id].add(f) {
+			c.counts[id]++
+		}
 		return
 	}
 	c.move(f, old, id)
@@ -79,7 +159,7 @@ func (c *strColumn) unset(f uint32) {
 	}
 	old := uint32(c.codes.get(f))
 	c.codes.set(f, 0)
-	if c.postings[old].CheckedRemove(f) {
+	if c.postings[old].remove(f) {
 		c.counts[old]--
 	}
 }
@@ -88,9 +168,26 @@ func (c *strColumn) unset(f uint32) {
 // modify; for the default that includes the unset known friends.
 func (c *strColumn) posting(id uint32, known *roaring.Bitmap) *roaring.Bitmap {
 	if id != 0 {
-		return c.postings[id]
+		return c.postings[id].bitmap()
 	}
-	return roaring.Or(c.postings[0], roaring.AndNot(known, c.set))
+	return roaring.Or(c.postings[0].bitmap(), roaring.AndNot(known, c.set))
+}
+
+// union returns the friends reading any of the value ids, as a new bitmap.
+func (c *strColumn) union(ids []uint32, known *roaring.Bitmap) *roaring.Bitmap {
+	var bms []*roaring.Bitmap
+	var few [][]uint32
+	for _, id := range ids {
+		switch p := &c.postings[id]; {
+		case id == 0:
+			bms = append(bms, c.posting(0, known))
+		case p.bm != nil:
+			bms = append(bms, p.bm)
+		case len(p.few) > 0:
+			few = append(few, p.few)
+		}
+	}
+	return orWithFew(bms, few)
 }
 
 // count returns the number of friends reading value id.
@@ -122,8 +219,8 @@ func (c *strColumn) matching(l *strLeaf) []uint32 {
 
 func (c *strColumn) bytes() uint64 {
 	n := c.codes.bytes() + c.set.GetSizeInBytes() + 8*uint64(cap(c.counts))
-	for i, p := range c.postings {
-		n += p.GetSizeInBytes() + 64 + uint64(len(c.vals[i])) + 40 // bitmap, header, string, map entry
+	for i := range c.postings {
+		n += c.postings[i].bytes() + uint64(len(c.vals[i])) + 40 // posting, string, map entry
 	}
 	return n
 }
