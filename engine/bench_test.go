@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,4 +165,33 @@ func BenchmarkStaleness(b *testing.B) {
 	}
 	b.ReportMetric(float64(own.Microseconds())/float64(b.N), "µs-own-ingest")
 	b.ReportMetric(float64(catchUp.Microseconds())/float64(b.N), "µs-catch-up")
+}
+
+// BenchmarkIngestConcurrent: 16 goroutines each ingesting one event per
+// call (a webhook server's load) on boltstore, committing each call alone
+// and with Config.ShareCommits (one sync for the calls that meet).
+func BenchmarkIngestConcurrent(b *testing.B) {
+	for _, shared := range []bool{false, true} {
+		b.Run(fmt.Sprintf("boltstore/shared=%v", shared), func(b *testing.B) {
+			ctx := context.Background()
+			e, err := Open(Config{Store: openBolt(b), Now: (&clock{t: t0}).Now, ShareCommits: shared})
+			if err != nil {
+				b.Fatal(err)
+			}
+			a := mustAccount(b, e, "salon", shopDefs())
+			var next atomic.Int64
+			b.SetParallelism(8) // 16 goroutines on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := int(next.Add(1))
+					if _, err := a.Ingest(ctx, benchEvent(i, t0.Add(time.Duration(i)*time.Second))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }

@@ -38,6 +38,12 @@ type Config struct {
 	PollInterval time.Duration
 	// Holder names this instance in leases; empty means a random name.
 	Holder string
+	// ShareCommits makes Ingest commit through the store's Batch when it
+	// has one (boltstore): concurrent callers then share one transaction
+	// and one sync, each event still all or nothing. Use it when many
+	// goroutines ingest at once, as a webhook server's do; a lone caller
+	// waits for company up to the store's batch delay (2 ms for boltstore).
+	ShareCommits bool
 }
 
 // Errors returned by the engine.

@@ -120,6 +120,10 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 			failed[i] = true
 		}
 	}
+	update := a.e.cfg.Store.Update
+	if b, ok := a.e.cfg.Store.(store.Batcher); ok && a.e.cfg.ShareCommits && len(events) == 1 {
+		update = b.Batch
+	}
 	for attempt := 0; ; attempt++ {
 		if !slices.Contains(failed, false) {
 			return results // nothing left to commit
@@ -128,8 +132,10 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 		var works []*work
 		dups := map[int]stepcast.FriendID{}
 		failedAt := -1
-		err := a.e.cfg.Store.Update(ctx, a.id, func(tx store.Tx) error {
-			works = works[:0]
+		// fn may run more than once (a shared commit retries it alone when
+		// another caller's part fails): every run starts afresh.
+		err := update(ctx, a.id, func(tx store.Tx) error {
+			works, failedAt = works[:0], -1
 			clear(dups)
 			hist := pendingEvents{}
 			for i, ev := range events {

@@ -348,3 +348,64 @@ func TestTickGetsPastOtherDueWork(t *testing.T) {
 		t.Errorf("%d still hot", n)
 	}
 }
+
+// TestSharedCommits: concurrent callers sharing boltstore commits, one of
+// them with an event whose rules loop: every other event applies once,
+// the looping one not at all, and the index equals a rebuild.
+func TestSharedCommits(t *testing.T) {
+	ctx := context.Background()
+	events := workload(5, 40, 400)
+	clk := &clock{t: events[len(events)-1].At}
+	e, err := Open(Config{Store: openBolt(t), Now: clk.Now, ShareCommits: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := shopDefs()
+	d.Rules = append(d.Rules,
+		Rule{Name: "loop-a", Trigger: Trigger{Kind: OnTagAdded, Name: "loop"}, Steps: []Step{
+			{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "loop"}}, {Action: stepcast.Action{Kind: stepcast.AddTag, Name: "loop2"}}}},
+		Rule{Name: "loop-b", Trigger: Trigger{Kind: OnTagAdded, Name: "loop2"}, Steps: []Step{
+			{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "loop2"}}, {Action: stepcast.Action{Kind: stepcast.AddTag, Name: "loop"}}}},
+		Rule{Name: "start-loop", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventPostback, Name: "loop"}, Steps: []Step{
+			{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "loop"}}}},
+	)
+	a := mustAccount(t, e, "salon", d)
+	events = append(events, ev("bad", "U000", stepcast.EventPostback, "loop", "", clk.Now()))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failures := map[string]error{}
+	for w := range 8 {
+		wg.Go(func() {
+			for i, ev := range events {
+				if i%8 == w {
+					if _, err := a.Ingest(ctx, ev); err != nil {
+						mu.Lock()
+						failures[ev.ID] = err
+						mu.Unlock()
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(failures) != 1 || !errors.Is(failures["bad"], ErrRuleLoop) {
+		t.Fatalf("failures: %v", failures)
+	}
+	now := clk.Now()
+	if got, want := takeSnapshot(t, a, now).Counts, rebuiltCounts(t, a, now); !reflect.DeepEqual(got, want) {
+		t.Fatalf("live %v\nrebuilt %v", got, want)
+	}
+	var logged int
+	e.cfg.Store.View(ctx, "salon", func(tx store.ReadTx) error {
+		evs, _ := tx.Events(0, 10_000)
+		logged = len(evs)
+		return nil
+	})
+	distinct := map[string]bool{}
+	for _, ev := range events[:len(events)-1] {
+		distinct[ev.ID] = true
+	}
+	if logged != len(distinct) {
+		t.Errorf("%d events logged, want %d", logged, len(distinct))
+	}
+}
