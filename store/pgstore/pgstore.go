@@ -194,7 +194,10 @@ func (s *Store) View(ctx context.Context, account store.AccountID, fn func(store
 	return fn(t)
 }
 
-// Update implements store.Store.
+// Update implements store.Store. A unit of work costs two round trips
+// besides its own statements: one begins the transaction, makes sure the
+// account exists and locks it; one writes the account's counters and
+// commits.
 func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(store.Tx) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
@@ -202,21 +205,29 @@ func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(sto
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: update %q: %w", account, err)
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: update %q: %w", account, err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "INSERT INTO stepcast_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING", account); err != nil {
-		return fmt.Errorf("pgstore: update %q: %w", account, err)
-	}
-	t := &ptx{ctx: ctx, tx: tx, account: string(account), writable: true}
+	// Released idle, or destroyed by the pool if it is still in a
+	// transaction (a failed rollback).
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed && conn.Conn().PgConn().TxStatus() != 'I' {
+			conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	t := &ptx{ctx: ctx, tx: conn, account: string(account), writable: true}
 	// The row lock serializes this account's writers: IDs and sequences
 	// are read and advanced under it.
-	err = tx.QueryRow(ctx, "SELECT last_friend, last_change, last_event, last_delivery FROM stepcast_accounts WHERE account = $1 FOR UPDATE", account).
-		Scan(&t.lastFriend, &t.lastChange, &t.lastEvent, &t.lastDelivery)
-	if err != nil {
-		return fmt.Errorf("pgstore: update %q: lock account: %w", account, err)
+	begin := &pgx.Batch{}
+	begin.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	begin.Queue("INSERT INTO stepcast_accounts (account) VALUES ($1) ON CONFLICT DO NOTHING", account)
+	begin.Queue("SELECT last_friend, last_change, last_event, last_delivery FROM stepcast_accounts WHERE account = $1 FOR UPDATE", account).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&t.lastFriend, &t.lastChange, &t.lastEvent, &t.lastDelivery) })
+	if err := conn.SendBatch(ctx, begin).Close(); err != nil {
+		return fmt.Errorf("pgstore: update %q: begin and lock account: %w", account, err)
 	}
 	if err := fn(t); err != nil {
 		return err
@@ -224,19 +235,32 @@ func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(sto
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: update %q: %w", account, err)
 	}
-	if _, err := tx.Exec(ctx, "UPDATE stepcast_accounts SET last_friend = $2, last_change = $3, last_event = $4, last_delivery = $5 WHERE account = $1",
-		account, t.lastFriend, t.lastChange, t.lastEvent, t.lastDelivery); err != nil {
-		return fmt.Errorf("pgstore: update %q: %w", account, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	commit := &pgx.Batch{}
+	commit.Queue("UPDATE stepcast_accounts SET last_friend = $2, last_change = $3, last_event = $4, last_delivery = $5 WHERE account = $1",
+		account, t.lastFriend, t.lastChange, t.lastEvent, t.lastDelivery)
+	commit.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, commit).Close(); err != nil {
 		return fmt.Errorf("pgstore: commit %q: %w", account, err)
 	}
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		return fmt.Errorf("pgstore: commit %q: the transaction is still open", account)
+	}
+	committed = true
 	return nil
+}
+
+// querier is what a transaction's statements go through: a pgx.Tx for
+// views, a pooled connection in an explicit transaction for updates.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 type ptx struct {
 	ctx                               context.Context
-	tx                                pgx.Tx
+	tx                                querier
 	account                           string
 	writable                          bool
 	lastFriend, lastChange, lastEvent int64
