@@ -65,8 +65,9 @@ func (a *Account) index() *segment.Index { return a.ix.Load() }
 // a marketer edited a rule, added a field. Units of work already running
 // finish on the old ones. When the schema is unchanged the index stays;
 // otherwise a new index is built from the store first (as on AddAccount)
-// and replaces the old one when ready. Every problem in defs is reported,
-// as by AddAccount, and changes nothing.
+// and replaces the old one when ready — for a while both are in memory,
+// and a changed saved segment counts as a schema change. Every problem in
+// defs is reported, as by AddAccount, and changes nothing.
 func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 	c, err := compile(defs)
 	if err != nil {
