@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -351,4 +352,34 @@ func TestStoreFailureFailsTheBatch(t *testing.T) {
 	if n := mustCount(t, a, "following"); n != 0 {
 		t.Errorf("%d friends committed", n)
 	}
+}
+
+// FuzzIngest: whatever a webhook or a host hands Ingest — any kind, name,
+// value, amount, data, time, user — it returns results and errors, never
+// panics, and leaves the index equal to a rebuild.
+func FuzzIngest(f *testing.F) {
+	f.Add("f1", "U1", "follow", "", "", 0.0, "route", "qr-shop", int64(0))
+	f.Add("a1", "U1", "answer", "age", "abc", 0.0, "", "", int64(60))
+	f.Add("b1", "U2", "conversion", "booking", "", math.NaN(), "at", "2026-12-32 25:00", int64(-1<<40))
+	f.Add("", "", "", "", "", math.Inf(1), "", "", int64(1<<62))
+	f.Fuzz(func(t *testing.T, id, user, kind, name, value string, amount float64, key, datum string, offset int64) {
+		ctx := context.Background()
+		a := mustAccount(t, mustOpen(t, memstore.New(), &clock{t: t0}), "salon", shopDefs())
+		e := stepcast.Event{ID: id, User: stepcast.UserID(user), Kind: stepcast.EventKind(kind), Name: name, Value: value,
+			Amount: amount, At: t0.Add(time.Duration(offset))}
+		if key != "" {
+			e.Data = map[string]string{key: datum}
+		}
+		res, err := a.Ingest(ctx, follow("seed", "U1", "qr-shop", t0), e, e)
+		if len(res) != 3 {
+			t.Fatalf("%d results for 3 events", len(res))
+		}
+		if err == nil && !res[2].Duplicate && res[1].Err == nil {
+			t.Fatalf("the same event twice was not a duplicate: %+v", res[2])
+		}
+		now := t0.Add(time.Hour)
+		if got, want := takeSnapshot(t, a, now).Counts, rebuiltCounts(t, a, now); !reflect.DeepEqual(got, want) {
+			t.Fatalf("live %v\nrebuilt %v", got, want)
+		}
+	})
 }
