@@ -34,7 +34,8 @@
 // events into an empty store gives the same state.
 //
 // IngestBatch commits many events at once for throughput; each event still
-// applies wholly or not at all.
+// applies wholly or not at all. Backfill does the same for history and
+// sends nothing.
 //
 // # Queries
 //

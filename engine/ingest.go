@@ -82,7 +82,7 @@ func (a *Account) Ingest(ctx context.Context, events ...stepcast.Event) ([]Resul
 			}
 			return results, err
 		}
-		results[i] = a.ingestUnits(ctx, []stepcast.Event{ev})[0]
+		results[i] = a.ingestUnits(ctx, []stepcast.Event{ev}, false)[0]
 		if results[i].Err != nil {
 			errs = append(errs, results[i].Err)
 		}
@@ -95,7 +95,21 @@ func (a *Account) Ingest(ctx context.Context, events ...stepcast.Event) ([]Resul
 // latency. Each event still takes effect wholly or not at all: one that
 // fails is left out and the others are committed without it.
 func (a *Account) IngestBatch(ctx context.Context, events ...stepcast.Event) ([]Result, error) {
-	results := a.ingestUnits(ctx, events)
+	return a.ingestAll(ctx, events, false)
+}
+
+// Backfill is IngestBatch for history: events from before the account used
+// stepcast (an export from another tool, a CRM's purchases). They build
+// state — tags, fields, scores, scenario membership, reminders — exactly
+// as IngestBatch would, but send nothing: send_messages, link_rich_menu and
+// notify_host steps are skipped with a note, so that importing a year of
+// events does not message friends about it today.
+func (a *Account) Backfill(ctx context.Context, events ...stepcast.Event) ([]Result, error) {
+	return a.ingestAll(ctx, events, true)
+}
+
+func (a *Account) ingestAll(ctx context.Context, events []stepcast.Event, backfill bool) ([]Result, error) {
+	results := a.ingestUnits(ctx, events, backfill)
 	var errs []error
 	for _, r := range results {
 		if r.Err != nil {
@@ -107,7 +121,7 @@ func (a *Account) IngestBatch(ctx context.Context, events ...stepcast.Event) ([]
 
 // ingestUnits runs events as units of work in one transaction. When one
 // fails, the transaction is rolled back and run again without it.
-func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Result {
+func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event, backfill bool) []Result {
 	results := make([]Result, len(events))
 	failed := make([]bool, len(events))
 	for i, ev := range events {
@@ -142,7 +156,7 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event) []Re
 				if failed[i] {
 					continue
 				}
-				w := &work{a: a, def: def, ix: ix, tx: tx, ev: ev, pos: i, hist: hist}
+				w := &work{a: a, def: def, ix: ix, tx: tx, ev: ev, pos: i, hist: hist, backfill: backfill}
 				err := w.run()
 				if errors.Is(err, errDuplicate) {
 					dups[i] = w.ev.Friend

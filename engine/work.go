@@ -29,6 +29,8 @@ type work struct {
 	ev   stepcast.Event // the event; for a tick, a synthetic one naming the timer
 	pos  int
 	hist pendingEvents
+	// backfill: history being imported; nothing is sent.
+	backfill bool
 
 	friend      store.Friend // as changed so far
 	firstFollow bool
@@ -453,8 +455,13 @@ func (w *work) cancelReminder(a stepcast.Action) error {
 
 // queueDelivery puts a request into the outbox. Its key is fixed by the
 // event, the rule activation and the step, so a replay of the same event
-// cannot queue it twice; its retry key is derived from that key.
+// cannot queue it twice; its retry key is derived from that key. A
+// backfill queues nothing.
 func (w *work) queueDelivery(act *activation, i int, kind string, payload any) error {
+	if w.backfill {
+		w.note("backfill: nothing is sent")
+		return nil
+	}
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return err
