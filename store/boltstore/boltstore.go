@@ -301,18 +301,24 @@ func (t *tx) ScanFriends(after stepcast.FriendID, limit int, fn func(*store.Frie
 }
 
 func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
-	b, err := t.bucket(changesB)
+	return readLog(t, changesB, after, limit, store.UnmarshalChange)
+}
+
+// readLog reads up to limit records with Seqs above after from a log
+// bucket keyed by Seq.
+func readLog[T any](t *tx, bucket []byte, after uint64, limit int, decode func(seq uint64, v []byte) (T, error)) ([]T, error) {
+	b, err := t.bucket(bucket)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	var out []store.Change
+	var out []T
 	c := b.Cursor()
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		ch, err := store.UnmarshalChange(binary.BigEndian.Uint64(k), v)
+		r, err := decode(binary.BigEndian.Uint64(k), v)
 		if err != nil {
 			return nil, t.corrupt("decode", err)
 		}
-		out = append(out, ch)
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -326,20 +332,7 @@ func (t *tx) LastSeq() (uint64, error) {
 }
 
 func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
-	b, err := t.bucket(eventsB)
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var out []store.Event
-	c := b.Cursor()
-	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		e, err := store.DecodeEventRecord(binary.BigEndian.Uint64(k), v)
-		if err != nil {
-			return nil, t.corrupt("decode", err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return readLog(t, eventsB, after, limit, store.DecodeEventRecord)
 }
 
 func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
