@@ -51,3 +51,21 @@ func CheckNewEvent(tx ReadTx, e stepcast.Event) error {
 	}
 	return nil
 }
+
+// PrepareFinish validates an attempt's outcome and reads the delivery id
+// through tx, checking that holder holds it (else ErrConflict: the lease
+// expired and someone else took it). The backend then stores the returned
+// delivery, finished with o.
+func PrepareFinish(tx ReadTx, id uint64, holder string, o Outcome) (Delivery, error) {
+	if err := ValidateOutcome(o); err != nil {
+		return Delivery{}, err
+	}
+	d, err := tx.Delivery(id)
+	if err != nil {
+		return Delivery{}, err
+	}
+	if d.Status != Pending || d.LeasedBy != holder {
+		return Delivery{}, fmt.Errorf("delivery %d is %v, leased by %q, not %q: %w", id, d.Status, d.LeasedBy, holder, ErrConflict)
+	}
+	return d, nil
+}

@@ -704,15 +704,9 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 }
 
 func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	if err := store.ValidateOutcome(o); err != nil {
-		return err
-	}
-	d, err := t.Delivery(id)
+	d, err := store.PrepareFinish(t, id, holder, o)
 	if err != nil {
-		return err
-	}
-	if d.Status != store.Pending || d.LeasedBy != holder {
-		return fmt.Errorf("boltstore: delivery %d is %v, leased by %q, not %q: %w", id, d.Status, d.LeasedBy, holder, store.ErrConflict)
+		return err // the backend names itself in what it read
 	}
 	due, err := t.bucket(outDueB)
 	if err != nil {

@@ -515,15 +515,9 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 }
 
 func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	if err := store.ValidateOutcome(o); err != nil {
-		return err
-	}
-	d, ok := t.delivery(id)
-	if !ok {
-		return fmt.Errorf("memstore: delivery %d: %w", id, store.ErrNotFound)
-	}
-	if d.Status != store.Pending || d.LeasedBy != holder {
-		return fmt.Errorf("memstore: delivery %d is %v, leased by %q, not %q: %w", id, d.Status, d.LeasedBy, holder, store.ErrConflict)
+	d, err := store.PrepareFinish(t, id, holder, o)
+	if err != nil {
+		return err // the backend names itself in what it read
 	}
 	d.Finish(o)
 	if n := uint64(len(t.a.outbox)); id > n {

@@ -690,15 +690,9 @@ func (t *ptx) Enqueue(d store.Delivery) (uint64, error) {
 }
 
 func (t *ptx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	if err := store.ValidateOutcome(o); err != nil {
-		return err
-	}
-	d, err := t.Delivery(id)
+	d, err := store.PrepareFinish(t, id, holder, o)
 	if err != nil {
-		return err
-	}
-	if d.Status != store.Pending || d.LeasedBy != holder {
-		return fmt.Errorf("pgstore: delivery %d is %v, leased by %q, not %q: %w", id, d.Status, d.LeasedBy, holder, store.ErrConflict)
+		return err // the backend names itself in what it read
 	}
 	d.Finish(o)
 	var doneAt *time.Time
