@@ -706,7 +706,7 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 	d, err := store.PrepareFinish(t, id, holder, o)
 	if err != nil {
-		return err // the backend names itself in what it read
+		return err
 	}
 	due, err := t.bucket(outDueB)
 	if err != nil {

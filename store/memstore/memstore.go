@@ -517,7 +517,7 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 	d, err := store.PrepareFinish(t, id, holder, o)
 	if err != nil {
-		return err // the backend names itself in what it read
+		return err
 	}
 	d.Finish(o)
 	if n := uint64(len(t.a.outbox)); id > n {

@@ -692,7 +692,7 @@ func (t *ptx) Enqueue(d store.Delivery) (uint64, error) {
 func (t *ptx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 	d, err := store.PrepareFinish(t, id, holder, o)
 	if err != nil {
-		return err // the backend names itself in what it read
+		return err
 	}
 	d.Finish(o)
 	var doneAt *time.Time
