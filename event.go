@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -48,15 +49,58 @@ type Event struct {
 	At     time.Time         `json:"at"`
 }
 
-// Validate reports what is malformed in e.
+// Validate reports what is malformed in e, wrapping ErrInvalid: a missing
+// ID, kind or time, and anything beyond the input limits (see MaxIDLen):
+// text that is too long, not UTF-8 or holds NUL, a non-finite amount, a
+// time before MinEventTime or after MaxTime. The message quotes at most a
+// short prefix of the event's ID.
 func (e Event) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: event %s: %s", ErrInvalid, Quote(e.ID), fmt.Sprintf(format, args...))
+	}
+	text := func(what, s string, max int) error {
+		if p := textProblem(s, max); p != "" {
+			return bad("%s %s %s", what, Quote(s), p)
+		}
+		return nil
+	}
 	switch {
 	case e.ID == "":
 		return fmt.Errorf("%w: event of friend %d has no ID", ErrInvalid, e.Friend)
 	case e.Kind == "":
-		return fmt.Errorf("%w: event %q has no kind", ErrInvalid, e.ID)
+		return bad("no kind")
 	case e.At.IsZero():
-		return fmt.Errorf("%w: event %q has no time", ErrInvalid, e.ID)
+		return bad("no time")
+	case e.At.Before(MinEventTime) || e.At.After(MaxTime):
+		return bad("time %s is outside %d to %d", e.At.UTC().Format(time.RFC3339), MinEventTime.Year(), MaxTime.Year())
+	case math.IsNaN(e.Amount) || math.IsInf(e.Amount, 0):
+		return bad("amount is %v; numbers must be finite", e.Amount)
+	case len(e.Data) > MaxDataKeys:
+		return bad("%d data entries; the limit is %d", len(e.Data), MaxDataKeys)
+	}
+	if p := textProblem(e.ID, MaxIDLen); p != "" {
+		return bad("the ID %s", p)
+	}
+	for _, err := range []error{
+		text("kind", string(e.Kind), MaxNameLen),
+		text("name", e.Name, MaxNameLen),
+		text("value", e.Value, MaxTextLen),
+		text("LINE userId", string(e.User), MaxIDLen),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	for k, v := range e.Data {
+		if k == "" {
+			return bad("a data key is empty")
+		}
+		if err := text("data key", k, MaxNameLen); err != nil {
+			return err
+		}
+		if err := text("data "+Quote(k)+":", v, MaxTextLen); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -101,7 +145,19 @@ type Action struct {
 
 // Validate reports what is malformed in a.
 func (a Action) Validate() error {
-	bad := func(what string) error { return fmt.Errorf("%w: %s action: %s", ErrInvalid, a.Kind, what) }
+	kind := string(a.Kind)
+	if len(kind) > 40 || textProblem(kind, 40) != "" {
+		kind = Quote(kind)
+	}
+	bad := func(what string) error { return fmt.Errorf("%w: %s action: %s", ErrInvalid, kind, what) }
+	if a.Name != "" {
+		if p := textProblem(a.Name, MaxNameLen); p != "" {
+			return bad("the name " + Quote(a.Name) + " " + p)
+		}
+	}
+	if p := textProblem(a.Text, MaxTextLen); p != "" {
+		return bad("the text " + Quote(a.Text) + " " + p)
+	}
 	switch a.Kind {
 	case AddTag, RemoveTag, AddToField, ShiftDateField, AddScore, StartScenario, StopScenario, CancelReminder, LinkRichMenu, NotifyHost:
 		if a.Name == "" {
@@ -113,8 +169,8 @@ func (a Action) Validate() error {
 			return bad("no name")
 		case a.Value == nil && a.Text == "", a.Value != nil && a.Text != "":
 			return bad(`needs either a value or where in the event to take it from ("value", "amount" or "data.<key>")`)
-		case a.Value != nil && !a.Value.Valid():
-			return bad("the value is not valid")
+		case a.Value != nil && a.Value.Validate() != nil:
+			return bad(a.Value.Validate().Error())
 		case a.Text != "" && !IsEventSource(a.Text):
 			return bad(fmt.Sprintf(`%q is not a part of an event: want "value", "amount" or "data.<key>"`, a.Text))
 		case a.Kind == StartReminder && a.Value != nil && a.Value.Type() != FieldTime:

@@ -46,9 +46,25 @@ func TimeValue(t time.Time) Value { return Value{typ: FieldTime, t: t.Truncate(t
 // for the zero Value.
 func (v Value) Type() FieldType { return v.typ }
 
-// Valid reports whether v was built by a constructor (and is not a NaN float).
-func (v Value) Valid() bool {
-	return v.typ.Valid() && !(v.typ == FieldFloat && math.IsNaN(v.f))
+// Valid reports whether v was built by a constructor and is within the
+// input limits (see Validate).
+func (v Value) Valid() bool { return v.Validate() == nil }
+
+// Validate reports, wrapping ErrInvalid, what makes v unfit to keep: the
+// zero Value, a string beyond MaxTextLen bytes, not valid UTF-8 or holding
+// NUL, a NaN or infinite float, a time outside [MinTime, MaxTime].
+func (v Value) Validate() error {
+	switch v.typ {
+	case FieldString, FieldChoice:
+		return CheckText("text", v.s, MaxTextLen)
+	case FieldFloat:
+		return CheckFloat("the number", v.f)
+	case FieldTime:
+		return CheckTime("the time", v.t)
+	case FieldInt, FieldBool:
+		return nil
+	}
+	return fmt.Errorf("%w: the zero Value", ErrInvalid)
 }
 
 // Any returns the value as a Go value: string, int64, float64, bool or
@@ -100,8 +116,8 @@ type valueJSON struct {
 
 // MarshalJSON implements json.Marshaler.
 func (v Value) MarshalJSON() ([]byte, error) {
-	if !v.Valid() {
-		return nil, fmt.Errorf("stepcast: cannot encode an invalid Value")
+	if err := v.Validate(); err != nil {
+		return nil, fmt.Errorf("stepcast: cannot encode the value: %w", err)
 	}
 	typ := v.typ
 	if typ == FieldChoice {
@@ -161,15 +177,16 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		}
 		*v = TimeValue(t)
 	default:
-		return fmt.Errorf("stepcast: value has no valid type: %s", b)
+		return fmt.Errorf("stepcast: value has no valid type: %s", Quote(string(b)))
 	}
-	return nil
+	return v.Validate()
 }
 
 // ParseValue reads text — a form answer, a postback's data, a webhook
-// field — as a value of type t. Times are RFC 3339, or a local
-// "2006-01-02 15:04[:05]" or "2006-01-02" in loc (UTC if nil). A choice is
+// field, a definition file's value — as a value of type t. Times are read
+// by ParseTime: RFC 3339, or local to loc (UTC if nil). A choice is
 // returned as a string; checking it against the choices is the schema's.
+// Errors wrap ErrInvalid.
 func ParseValue(t FieldType, text string, loc *time.Location) (Value, error) {
 	if loc == nil {
 		loc = time.UTC
@@ -177,7 +194,8 @@ func ParseValue(t FieldType, text string, loc *time.Location) (Value, error) {
 	s := strings.TrimSpace(text)
 	switch t {
 	case FieldString, FieldChoice:
-		return StringValue(text), nil
+		v := StringValue(text)
+		return v, v.Validate()
 	case FieldInt:
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return IntValue(n), nil
@@ -191,16 +209,14 @@ func ParseValue(t FieldType, text string, loc *time.Location) (Value, error) {
 			return BoolValue(b), nil
 		}
 	case FieldTime:
-		if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return TimeValue(tm), nil
+		tm, err := ParseTime(s, loc)
+		if err != nil {
+			return Value{}, err
 		}
-		for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
-			if tm, err := time.ParseInLocation(layout, s, loc); err == nil {
-				return TimeValue(tm), nil
-			}
-		}
+		v := TimeValue(tm)
+		return v, v.Validate()
 	default:
 		return Value{}, fmt.Errorf("%w: no such field type %v", ErrInvalid, t)
 	}
-	return Value{}, fmt.Errorf("%w: %q is not a value of type %s", ErrInvalid, text, t)
+	return Value{}, fmt.Errorf("%w: %s is not a value of type %s", ErrInvalid, Quote(text), t)
 }

@@ -113,31 +113,21 @@ func (s *Schema) constOptions() []expr.Option {
 	}
 }
 
-// parseDate parses "2006-01-02" as local midnight in loc.
+// parseDate reads date("2006-01-02"): the first instant of that day in
+// loc, as stepcast.ParseTime reads every time text.
 func parseDate(v string, loc *time.Location) (time.Time, error) {
-	t, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(v), loc)
+	if _, err := time.Parse("2006-01-02", strings.TrimSpace(v)); err != nil {
+		return time.Time{}, fmt.Errorf("date(%s): want YYYY-MM-DD", stepcast.Quote(v))
+	}
+	return stepcast.ParseTime(v, loc)
+}
+
+// parseDateTime reads datetime(…) as stepcast.ParseTime does: RFC 3339,
+// or a local date and time in loc.
+func parseDateTime(v string, loc *time.Location) (time.Time, error) {
+	t, err := stepcast.ParseTime(v, loc)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("date(%q): want YYYY-MM-DD", v)
+		return time.Time{}, fmt.Errorf("datetime(%s): want %s", stepcast.Quote(v), stepcast.TimeForms)
 	}
 	return t, nil
-}
-
-var dateTimeLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05",
-	"2006-01-02 15:04:05",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04",
-}
-
-// parseDateTime parses RFC 3339, or a local date and time in loc
-// ("2006-01-02 15:04[:05]").
-func parseDateTime(v string, loc *time.Location) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	for _, layout := range dateTimeLayouts {
-		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("datetime(%q): want RFC 3339 or YYYY-MM-DD hh:mm[:ss]", v)
 }

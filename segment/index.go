@@ -692,9 +692,11 @@ func daysFromCivil(y, m, d int64) int64 {
 	return era*146097 + doe - 719468
 }
 
-// midnight returns the start of the calendar day that is days after 1970-01-01 in loc.
+// midnight returns the first instant of the calendar day that is days
+// after 1970-01-01 in loc — which is not 00:00 where a zone's clocks jump
+// over midnight (stepcast.DayStart).
 func midnight(day int64, loc *time.Location) time.Time {
-	return time.Date(1970, 1, 1+int(day), 0, 0, 0, 0, loc)
+	return stepcast.DayStart(1970, 1, 1+int(day), loc)
 }
 
 // Stats describes the memory an index holds.
