@@ -16,7 +16,11 @@
 //  1. the friend is found, or created on first sight from Event.User;
 //  2. the event is logged — an ID logged before makes the event a duplicate
 //     that changes nothing (LINE redelivers webhooks);
-//  3. follow and unfollow change the follow status;
+//  3. follow and unfollow change the follow status, decided by event time
+//     rather than arrival: a friend follows when their latest follow is
+//     later than their latest block (a block wins a tie), so a follow that
+//     arrives late, dated before a block, leaves them blocked; the follow
+//     rules run for a follow that made the friend follow;
 //  4. the scoring model scores the event; crossing a threshold runs the
 //     threshold's actions and the rules that watch it;
 //  5. the rules the event sets off run, in order of definition; then the
@@ -32,6 +36,23 @@
 // Everything a unit decides uses the event's time, never the clock, and
 // random_field draws from a seed fixed by the event: replaying the same
 // events into an empty store gives the same state.
+//
+// # Late, early and malformed events
+//
+// LINE redelivers webhooks late and hosts report conversions late. State
+// that is a function of event times — follow status and times, lifetime
+// and recent scores, threshold tags of a score whose two thresholds share
+// a level — ends the same whatever the arrival order (tested by shuffling).
+// Rules, though, run when an event is processed and see the state at that
+// moment: a late event's rule conditions see today's tags and fields, and
+// a threshold is judged at the friend's latest time (see package scoring).
+//
+// Every event is checked where it enters (Ingest, IngestBatch, Backfill)
+// against the input limits of the root package (stepcast.Event.Validate:
+// lengths, UTF-8, no NUL, finite amounts, times from 1970) and refused if
+// dated more than Config.FutureTolerance (an hour) after the clock
+// (ErrFutureEvent), before anything is written: every store then keeps
+// alike what is accepted.
 //
 // IngestBatch commits many events at once for throughput; each event still
 // applies wholly or not at all. Backfill does the same for history and

@@ -44,7 +44,16 @@ type Config struct {
 	// goroutines ingest at once, as a webhook server's do; a lone caller
 	// waits for company up to the store's batch delay (2 ms for boltstore).
 	ShareCommits bool
+	// FutureTolerance is how far after Now an event may be dated: one
+	// dated later is refused with ErrFutureEvent (a host's clock gone
+	// wrong, a bad import), so that it cannot distort decaying scores and
+	// windows for everyone who reads them before its time. Zero means one
+	// hour; a negative value accepts any date.
+	FutureTolerance time.Duration
 }
+
+// DefaultFutureTolerance is Config.FutureTolerance's zero value.
+const DefaultFutureTolerance = time.Hour
 
 // Errors returned by the engine.
 var (
@@ -58,6 +67,9 @@ var (
 	ErrRuleLoop = errors.New("engine: rules trigger each other too deep")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("engine: closed")
+	// ErrFutureEvent is wrapped (beside stepcast.ErrInvalid) in the error
+	// of an event dated more than Config.FutureTolerance after the clock.
+	ErrFutureEvent = errors.New("engine: event dated in the future")
 )
 
 // Engine runs accounts over one store: it ingests their events, runs their
@@ -85,6 +97,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.FutureTolerance == 0 {
+		cfg.FutureTolerance = DefaultFutureTolerance
 	}
 	if cfg.Holder == "" {
 		var b [6]byte

@@ -213,6 +213,7 @@ func TestIngestEndToEnd(t *testing.T) {
 		}
 
 		// Blocking and coming back: counted each time, welcomed once.
+		clk.Set(t0.Add(2 * time.Hour))
 		res, err = a.Ingest(ctx,
 			ev("u1", "U1", stepcast.EventUnfollow, "", "", t0.Add(time.Hour)),
 			follow("f2", "U1", "qr-shop", t0.Add(2*time.Hour)),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/scoring"
@@ -124,13 +125,11 @@ func (a *Account) ingestAll(ctx context.Context, events []stepcast.Event, backfi
 func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event, backfill bool) []Result {
 	results := make([]Result, len(events))
 	failed := make([]bool, len(events))
+	now := a.e.cfg.Now()
 	for i, ev := range events {
 		results[i].Event = ev.ID
-		if err := ev.Validate(); err != nil {
+		if err := a.e.checkEvent(ev, now); err != nil {
 			results[i].Err = err
-			failed[i] = true
-		} else if ev.Friend == 0 && ev.User == "" {
-			results[i].Err = fmt.Errorf("%w: event %q has neither a friend nor a LINE userId", stepcast.ErrInvalid, ev.ID)
 			failed[i] = true
 		}
 	}
@@ -213,6 +212,23 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event, back
 		}
 		return results
 	}
+}
+
+// checkEvent is the entry check of an event, before any unit of work:
+// well-formed and within the input limits (Event.Validate), naming its
+// friend, and dated no later than the clock allows.
+func (e *Engine) checkEvent(ev stepcast.Event, now time.Time) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	if ev.Friend == 0 && ev.User == "" {
+		return fmt.Errorf("%w: event %s has neither a friend nor a LINE userId", stepcast.ErrInvalid, stepcast.Quote(ev.ID))
+	}
+	if tol := e.cfg.FutureTolerance; tol >= 0 && ev.At.After(now.Add(tol)) {
+		return fmt.Errorf("%w: %w: event %s is dated %s, %v after the engine's clock (Config.FutureTolerance is %v)",
+			stepcast.ErrInvalid, ErrFutureEvent, stepcast.Quote(ev.ID), ev.At.UTC().Format(time.RFC3339), ev.At.Sub(now).Round(time.Second), tol)
+	}
+	return nil
 }
 
 // eventFault reports whether err is the event's own fault — malformed, for

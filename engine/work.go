@@ -33,7 +33,8 @@ type work struct {
 	backfill bool
 
 	friend      store.Friend // as changed so far
-	firstFollow bool
+	firstFollow bool // the event is the friend's first follow
+	following   bool // the event is a follow that made the friend follow
 	rec         *segment.Record // the friend as a segment record; nil when stale
 
 	score        scoring.State
@@ -87,18 +88,8 @@ func (w *work) run() error {
 	w.res = Result{Event: ev.ID, Friend: f.ID}
 	w.hist[f.ID] = append(w.hist[f.ID], ev)
 
-	switch ev.Kind {
-	case stepcast.EventFollow:
-		w.firstFollow = f.FollowedAt.IsZero()
-		if err := w.change(store.Change{Kind: store.Follow, At: ev.At}, nil); err != nil {
-			return err
-		}
-	case stepcast.EventUnfollow:
-		if f.Following {
-			if err := w.change(store.Change{Kind: store.Unfollow, At: ev.At}, nil); err != nil {
-				return err
-			}
-		}
+	if err := w.followStatus(); err != nil {
+		return err
 	}
 	if m := w.def.model; m != nil && m.ScoresKind(ev.Kind) {
 		if err := w.loadScoring(); err != nil {
@@ -124,6 +115,47 @@ func (w *work) run() error {
 	return w.finish()
 }
 
+// followStatus applies a follow or unfollow event. Follow status is decided
+// by event time, not arrival: the friend follows when their latest follow
+// is later than their latest block (a block wins a tie), and followed_at
+// and unfollowed_at are the latest of each. So a follow that arrives late,
+// dated before a block already recorded, leaves the friend blocked (only
+// moving followed_at), and a late block dated before the current follow
+// leaves them following. The changes logged are the resolved history: the
+// record, the index and a replay all read them as they are.
+func (w *work) followStatus() error {
+	f, at := &w.friend, w.ev.At
+	var changes []store.Change
+	switch w.ev.Kind {
+	case stepcast.EventFollow:
+		w.firstFollow = f.FollowedAt.IsZero()
+		switch {
+		case at.After(f.UnfollowedAt) && (!f.Following || at.After(f.FollowedAt)):
+			// Following, or following again after a block we never
+			// heard of: the follow rules run.
+			changes = []store.Change{{Kind: store.Follow, At: at}}
+			w.following = true
+		case !at.After(f.UnfollowedAt) && at.After(f.FollowedAt):
+			// Superseded by a later block: it only moves followed_at.
+			changes = []store.Change{{Kind: store.Follow, At: at}, {Kind: store.Unfollow, At: f.UnfollowedAt}}
+		}
+	case stepcast.EventUnfollow:
+		switch {
+		case !at.Before(f.FollowedAt) && (f.Following || at.After(f.UnfollowedAt)):
+			changes = []store.Change{{Kind: store.Unfollow, At: at}}
+		case at.Before(f.FollowedAt) && at.After(f.UnfollowedAt) && f.Following:
+			// Superseded by a later follow: it only moves unfollowed_at.
+			changes = []store.Change{{Kind: store.Unfollow, At: at}, {Kind: store.Follow, At: f.FollowedAt}}
+		}
+	}
+	for _, c := range changes {
+		if err := w.change(c, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // setsOff reports whether the event sets off a rule with trigger t.
 func (w *work) setsOff(t Trigger) bool {
 	ev := w.ev
@@ -131,7 +163,7 @@ func (w *work) setsOff(t Trigger) bool {
 	case OnEvent:
 		return t.Event == ev.Kind && (t.Name == "" || t.Name == ev.Name) && (t.Value == "" || t.Value == ev.Value)
 	case OnFollow:
-		return ev.Kind == stepcast.EventFollow && (t.Route == "" || t.Route == ev.Data["route"]) && (!t.FirstOnly || w.firstFollow)
+		return w.following && (t.Route == "" || t.Route == ev.Data["route"]) && (!t.FirstOnly || w.firstFollow)
 	}
 	return false
 }

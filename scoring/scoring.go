@@ -225,8 +225,10 @@ type Total struct {
 	Recent   float64
 }
 
-// Totals returns every score's totals at now.
+// Totals returns every score's totals at now — or at the state's latest
+// time, if an event dated after now was scored (a clock running behind).
 func (m *Model) Totals(s State, now time.Time) map[string]Total {
+	now = latest(now, s.CheckedAt)
 	out := make(map[string]Total, len(m.cfg.Scores))
 	for name := range m.cfg.Scores {
 		out[name] = Total{Lifetime: s.Lifetime[name], Recent: m.recent(s, name, now)}
@@ -234,6 +236,11 @@ func (m *Model) Totals(s State, now time.Time) map[string]Total {
 	return out
 }
 
+// recent returns a score's recent total at at. A half-life total is kept
+// as its value at its latest entry (AsOf) and only decays forward from
+// there: asked about an earlier time, it answers its value at AsOf — it
+// never grows backwards, so no order or spread of event times can make
+// it overflow.
 func (m *Model) recent(s State, score string, at time.Time) float64 {
 	d := m.cfg.Scores[score]
 	switch {
@@ -242,7 +249,7 @@ func (m *Model) recent(s State, score string, at time.Time) float64 {
 		if h.AsOf.IsZero() {
 			return 0
 		}
-		return h.Value * math.Exp2(-float64(at.Sub(h.AsOf))/float64(d.HalfLife))
+		return h.Value * decay(at.Sub(h.AsOf), d.HalfLife)
 	case d.Window > 0:
 		var sum float64
 		for _, e := range s.Ledger {
@@ -253,6 +260,23 @@ func (m *Model) recent(s State, score string, at time.Time) float64 {
 		return sum
 	}
 	return float64(s.Lifetime[score])
+}
+
+// decay is the weight left after elapsed time at a half-life: 2^(-elapsed/h),
+// and 1 for elapsed <= 0 (points never weigh more than they were worth).
+func decay(elapsed, halfLife time.Duration) float64 {
+	if elapsed <= 0 {
+		return 1
+	}
+	return math.Exp2(-float64(elapsed) / float64(halfLife))
+}
+
+// latest returns the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // Crossing is a threshold crossed, and when.
@@ -274,12 +298,22 @@ type Result struct {
 // ev.At (a recent total decaying below a threshold) come first in the
 // result, then the event's points and the crossings they cause. s is not
 // modified; the new state is returned.
+//
+// Events may arrive late and out of order (LINE redelivers webhooks, hosts
+// report conversions late). Points count at the event's own time — a late
+// event's points have already decayed by the time they arrive — so totals
+// do not depend on arrival order. Thresholds are judged at the state's
+// latest time (State.CheckedAt: the latest event or tick so far), which
+// is "now" for the friend's scores: a late event that lifts the recent
+// total across a level now crosses it now, and one that would have
+// crossed it only in the past crosses nothing.
 func (m *Model) Apply(s State, ev stepcast.Event) (State, Result, error) {
 	if err := ev.Validate(); err != nil {
 		return s, Result{}, err
 	}
 	s, res := m.Tick(s, ev.At)
-	before := m.levels(s, ev.At)
+	judged := s.CheckedAt // >= ev.At after the Tick
+	before := m.levels(s, judged)
 	for i, r := range m.cfg.Rules {
 		if r.Kind != ev.Kind || (r.EventName != "" && r.EventName != ev.Name) {
 			continue
@@ -307,7 +341,7 @@ func (m *Model) Apply(s State, ev stepcast.Event) (State, Result, error) {
 		s = m.add(s, e)
 		res.Entries = append(res.Entries, e)
 	}
-	m.crossings(before, m.levels(s, ev.At), ev.At, &res)
+	m.crossings(before, m.levels(s, judged), judged, &res)
 	return s, res, nil
 }
 
@@ -326,11 +360,12 @@ func (m *Model) Grant(s State, score string, points int64, source, event string,
 	if points == 0 {
 		return s, res, nil
 	}
-	before := m.levels(s, at)
+	judged := s.CheckedAt // as in Apply
+	before := m.levels(s, judged)
 	e := Entry{Rule: source, Score: score, Event: event, At: at, Points: points}
 	s = m.add(s, e)
 	res.Entries = append(res.Entries, e)
-	m.crossings(before, m.levels(s, at), at, &res)
+	m.crossings(before, m.levels(s, judged), judged, &res)
 	return s, res, nil
 }
 
@@ -348,8 +383,11 @@ func (m *Model) ScoresKind(kind stepcast.EventKind) bool {
 // Scores returns the names of the model's scores, sorted.
 func (m *Model) Scores() []string { return slices.Sorted(maps.Keys(m.cfg.Scores)) }
 
-// allowed applies the rule's repeat policy. Entries within a repeat window
-// are never folded out of the ledger, so the ledger counts them.
+// allowed applies the rule's repeat policy. A window counts the rule's
+// entries within Window of the event on either side — a late event is
+// limited by the entries after it as well as before. Entries within a
+// repeat window are never folded out of the ledger, so the ledger counts
+// them.
 func allowed(s State, r Rule, at time.Time) bool {
 	if r.Repeat.Mode == Every {
 		return true
@@ -358,7 +396,7 @@ func allowed(s State, r Rule, at time.Time) bool {
 	if r.Repeat.Window > 0 {
 		n = 0
 		for _, e := range s.Ledger {
-			if e.Rule == r.Name && at.Sub(e.At) < r.Repeat.Window {
+			if d := at.Sub(e.At); e.Rule == r.Name && d < r.Repeat.Window && d > -r.Repeat.Window {
 				n++
 			}
 		}
@@ -374,22 +412,48 @@ func (m *Model) add(s State, e Entry) State {
 	if s.Lifetime == nil {
 		s.Lifetime = map[string]int64{}
 	}
-	s.Lifetime[e.Score] += e.Points
+	s.Lifetime[e.Score] = saturatingAdd(s.Lifetime[e.Score], e.Points)
 	if d := m.cfg.Scores[e.Score]; d.HalfLife > 0 {
 		if s.HalfLife == nil {
 			s.HalfLife = map[string]decayed{}
 		}
-		s.HalfLife[e.Score] = decayed{Value: m.recent(s, e.Score, e.At) + float64(e.Points), AsOf: e.At}
+		h := s.HalfLife[e.Score]
+		if h.AsOf.IsZero() || !e.At.Before(h.AsOf) {
+			// The latest entry: the total decays to it, then takes it.
+			h = decayed{Value: m.recent(s, e.Score, e.At) + float64(e.Points), AsOf: e.At}
+		} else {
+			// A late entry: its points, decayed to AsOf.
+			h.Value += float64(e.Points) * decay(h.AsOf.Sub(e.At), d.HalfLife)
+		}
+		s.HalfLife[e.Score] = h
 	}
-	s.Ledger = append(s.Ledger, e)
+	// The ledger stays in time order, a late entry among the ones before it.
+	i := len(s.Ledger)
+	for i > 0 && s.Ledger[i-1].At.After(e.At) {
+		i--
+	}
+	s.Ledger = slices.Insert(s.Ledger, i, e)
 	if s.Fired == nil {
 		s.Fired = map[string]int{}
 	}
 	s.Fired[e.Rule]++
 	if len(s.Ledger) > m.cfg.LedgerLimit {
-		s = m.fold(s, e.At)
+		s = m.fold(s, latest(e.At, s.CheckedAt))
 	}
 	return s
+}
+
+// saturatingAdd adds without wrapping around: a lifetime total stops at
+// the ends of int64.
+func saturatingAdd(a, b int64) int64 {
+	sum := a + b
+	switch {
+	case b > 0 && sum < a:
+		return math.MaxInt64
+	case b < 0 && sum > a:
+		return math.MinInt64
+	}
+	return sum
 }
 
 // fold moves the oldest ledger entries beyond LedgerLimit into the
@@ -416,10 +480,10 @@ func (m *Model) fold(s State, now time.Time) State {
 			// Decayed is the worth at Last: move Last forward first if
 			// this entry is later, then add the entry's worth at Last.
 			if e.At.After(f.Last) {
-				f.Decayed *= math.Exp2(-float64(e.At.Sub(f.Last)) / float64(h))
+				f.Decayed *= decay(e.At.Sub(f.Last), h)
 				f.Last = e.At
 			}
-			f.Decayed += float64(e.Points) * math.Exp2(-float64(f.Last.Sub(e.At))/float64(h))
+			f.Decayed += float64(e.Points) * decay(f.Last.Sub(e.At), h)
 		}
 		f.First, f.Last = minTime(f.First, e.At), maxTime(f.Last, e.At)
 	}
@@ -480,10 +544,13 @@ func (m *Model) Tick(s State, now time.Time) (State, Result) {
 	return s, res
 }
 
-// NextCrossing returns the earliest time after now at which time alone may
-// cross a threshold (a half-life total reaching a level, or ledger entries
-// leaving a window), so that the engine can wake the friend then.
+// NextCrossing returns the earliest time after now (or after the state's
+// latest time, if later) at which time alone may cross a threshold in its
+// direction (a half-life total decaying through a level, ledger entries
+// leaving a window), so that the engine can wake the friend then. A total
+// falling through an upward threshold's level needs no wake-up.
 func (m *Model) NextCrossing(s State, now time.Time) (time.Time, bool) {
+	now = latest(now, s.CheckedAt) // the state's own now, as Apply judges
 	var next time.Time
 	consider := func(t time.Time) {
 		// Up to a whole microsecond: stores keep microseconds.
@@ -506,12 +573,25 @@ func (m *Model) NextCrossing(s State, now time.Time) (time.Time, bool) {
 			if h.AsOf.IsZero() || v == 0 || level == 0 || (v > 0) != (level > 0) || math.Abs(level) >= math.Abs(v) {
 				continue
 			}
+			// Decaying toward zero, a positive total can only fall
+			// through a level, a negative one only rise.
+			if (v > 0) != (th.Direction == Down) {
+				continue
+			}
 			// v·2^(-t/h) = level  ⇔  t = h·log2(v/level); a microsecond
 			// later the total is past the level, so a Tick then sees it.
-			consider(h.AsOf.Add(time.Duration(float64(d.HalfLife)*math.Log2(v/level)) + time.Microsecond))
+			// Beyond the last representable time it never happens.
+			after := float64(d.HalfLife) * math.Log2(v/level)
+			if after >= float64(stepcast.MaxTime.Sub(h.AsOf)) {
+				continue
+			}
+			consider(h.AsOf.Add(time.Duration(after) + time.Microsecond))
 		case d.Window > 0:
 			for _, e := range s.Ledger {
-				if e.Score == th.Score {
+				// An entry leaving the window lowers the total by its
+				// points: positive points matter to a downward threshold,
+				// negative ones to an upward one.
+				if e.Score == th.Score && e.Points != 0 && (e.Points > 0) == (th.Direction == Down) {
 					consider(e.At.Add(d.Window))
 				}
 			}
@@ -533,6 +613,7 @@ type Explained struct {
 // summaries of older entries per rule, then every ledger entry for it,
 // each with its contribution to the recent total at now.
 func (m *Model) Explain(s State, score string, now time.Time) []Explained {
+	now = latest(now, s.CheckedAt) // as Totals
 	d := m.cfg.Scores[score]
 	var out []Explained
 	for _, f := range s.Earlier {
@@ -542,7 +623,7 @@ func (m *Model) Explain(s State, score string, now time.Time) []Explained {
 		x := Explained{Entry: Entry{Rule: f.Rule, Score: f.Score, At: f.Last, Points: f.Points}, Count: f.Count, Recent: float64(f.Points)}
 		switch {
 		case d.HalfLife > 0:
-			x.Recent = f.Decayed * math.Exp2(-float64(now.Sub(f.Last))/float64(d.HalfLife))
+			x.Recent = f.Decayed * decay(now.Sub(f.Last), d.HalfLife)
 		case d.Window > 0:
 			x.Recent = 0 // folded entries lie beyond the window
 		}
@@ -555,7 +636,7 @@ func (m *Model) Explain(s State, score string, now time.Time) []Explained {
 		x := Explained{Entry: e, Count: 1, Recent: float64(e.Points)}
 		switch {
 		case d.HalfLife > 0:
-			x.Recent *= math.Exp2(-float64(now.Sub(e.At)) / float64(d.HalfLife))
+			x.Recent *= decay(now.Sub(e.At), d.HalfLife)
 		case d.Window > 0:
 			if e.At.After(now) || now.Sub(e.At) >= d.Window {
 				x.Recent = 0
