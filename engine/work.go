@@ -32,9 +32,9 @@ type work struct {
 	// backfill: history being imported; nothing is sent.
 	backfill bool
 
-	friend      store.Friend // as changed so far
-	firstFollow bool // the event is the friend's first follow
-	following   bool // the event is a follow that made the friend follow
+	friend      store.Friend    // as changed so far
+	firstFollow bool            // the event is the friend's first follow
+	following   bool            // the event is a follow that made the friend follow
 	rec         *segment.Record // the friend as a segment record; nil when stale
 
 	score        scoring.State

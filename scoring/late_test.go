@@ -95,7 +95,7 @@ func TestExtremeTimesStayFinite(t *testing.T) {
 	for round := range 200 {
 		var s State
 		for i := range 30 {
-			at := times[r.IntN(len(times))].Add(time.Duration(r.Int64N(int64(1000 * day))) - 500*day)
+			at := times[r.IntN(len(times))].Add(time.Duration(r.Int64N(int64(1000*day))) - 500*day)
 			if at.Before(stepcast.MinEventTime) {
 				at = stepcast.MinEventTime
 			}
