@@ -322,8 +322,19 @@ func (w *work) do(act *activation, i int, a stepcast.Action) error {
 			}
 			base = v.Any().(time.Time)
 		}
-		day := base.AddDate(0, 0, int(max(-1<<20, min(1<<20, a.Number))))
-		return w.change(store.Change{Kind: store.SetField, Name: a.Name, Value: stepcast.TimeValue(day)}, act)
+		// Calendar days in the account's zone: the same wall time N days
+		// on, even across a DST jump (stepcast.LocalTime).
+		loc := w.def.schema.Location()
+		local := base.In(loc)
+		y, m, d := local.Date()
+		h, mi, sec := local.Clock()
+		day := stepcast.LocalTime(y, m, d+int(max(-1<<20, min(1<<20, a.Number))), h, mi, sec, local.Nanosecond(), loc)
+		v := stepcast.TimeValue(day)
+		if err := v.Validate(); err != nil {
+			w.note(fmt.Sprintf("%d days from %s: %v", a.Number, base.Format(time.RFC3339), err))
+			return nil
+		}
+		return w.change(store.Change{Kind: store.SetField, Name: a.Name, Value: v}, act)
 	case stepcast.AddScore:
 		if err := w.loadScoring(); err != nil {
 			return err
