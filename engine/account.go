@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -278,28 +276,4 @@ func (a *Account) History(ctx context.Context, id stepcast.FriendID, before uint
 		return err
 	})
 	return out, err
-}
-
-// scoringTimer is the key of the timer that holds a friend's scoring
-// state; it is due when time alone may next cross a threshold.
-const scoringTimer = "scoring"
-
-// never is the due time of a scoring timer with no crossing ahead.
-var never = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// readScoring returns a friend's scoring state and the version of the
-// timer holding it (0 if none yet).
-func readScoring(tx store.ReadTx, f stepcast.FriendID) (scoring.State, uint64, error) {
-	t, err := tx.Timer(f, scoringTimer)
-	if errors.Is(err, store.ErrNotFound) {
-		return scoring.State{}, 0, nil
-	}
-	if err != nil {
-		return scoring.State{}, 0, err
-	}
-	var s scoring.State
-	if err := json.Unmarshal(t.State, &s); err != nil {
-		return s, 0, fmt.Errorf("scoring state of friend %d: %w", f, err)
-	}
-	return s, t.Version, nil
 }

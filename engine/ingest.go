@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/scoring"
-	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 )
 
@@ -51,16 +49,6 @@ func (e *RuleLoopError) Error() string {
 }
 
 func (e *RuleLoopError) Unwrap() error { return ErrRuleLoop }
-
-// maxActivations bounds the rules one unit of work may run, so that rules
-// fanning out (each setting off several) stop even within MaxDepth.
-const maxActivations = 1000
-
-// maxConflictRetries is how often a unit of work that lost a race for a
-// friend's scoring state (another instance wrote it) is redone.
-const maxConflictRetries = 3
-
-var errDuplicate = errors.New("duplicate")
 
 // Ingest records events and acts on them, one unit of work per event, in
 // order: the friend is created on first sight (from Event.User), follow
@@ -120,98 +108,23 @@ func (a *Account) ingestAll(ctx context.Context, events []stepcast.Event, backfi
 	return results, errors.Join(errs...)
 }
 
-// ingestUnits runs events as units of work in one transaction. When one
-// fails, the transaction is rolled back and run again without it.
+// ingestUnits checks events where they enter and runs the valid ones as
+// units of work in one transaction (see runUnits).
 func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event, backfill bool) []Result {
 	results := make([]Result, len(events))
 	failed := make([]bool, len(events))
+	inputs := make([]input, len(events))
 	now := a.e.cfg.Now()
-	for i, ev := range events {
-		results[i].Event = ev.ID
-		if err := a.e.checkEvent(ev, now); err != nil {
+	for i := range events {
+		results[i].Event = events[i].ID
+		inputs[i] = input{event: &events[i]}
+		if err := a.e.checkEvent(events[i], now); err != nil {
 			results[i].Err = err
 			failed[i] = true
 		}
 	}
-	update := a.e.cfg.Store.Update
-	if b, ok := a.e.cfg.Store.(store.Batcher); ok && a.e.cfg.ShareCommits && len(events) == 1 {
-		update = b.Batch
-	}
-	for attempt := 0; ; attempt++ {
-		if !slices.Contains(failed, false) {
-			return results // nothing left to commit
-		}
-		def, ix := a.def.Load(), a.index()
-		var works []*work
-		dups := map[int]stepcast.FriendID{}
-		failedAt := -1
-		// fn may run more than once (a shared commit retries it alone when
-		// another caller's part fails): every run starts afresh.
-		err := update(ctx, a.id, func(tx store.Tx) error {
-			works, failedAt = works[:0], -1
-			clear(dups)
-			hist := pendingEvents{}
-			for i, ev := range events {
-				if failed[i] {
-					continue
-				}
-				w := &work{a: a, def: def, ix: ix, tx: tx, ev: ev, pos: i, hist: hist, backfill: backfill}
-				err := w.run()
-				if errors.Is(err, errDuplicate) {
-					dups[i] = w.ev.Friend
-					continue
-				}
-				if err != nil {
-					failedAt = i
-					return err
-				}
-				works = append(works, w)
-			}
-			return nil
-		})
-		switch {
-		case err == nil:
-		case failedAt >= 0 && eventFault(err):
-			// That event fails; the others run again without it.
-			results[failedAt] = Result{Event: events[failedAt].ID, Err: err}
-			failed[failedAt] = true
-			continue
-		case errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries:
-			continue
-		default:
-			for i := range results {
-				if !failed[i] {
-					results[i] = Result{Event: events[i].ID, Err: err}
-				}
-			}
-			return results
-		}
-		// Committed.
-		var changes []store.Change
-		var logged []store.Event
-		done := map[int]*work{}
-		for _, w := range works {
-			changes = append(changes, w.res.Changes...)
-			logged = append(logged, w.logged)
-			done[w.pos] = w
-		}
-		for i, ev := range events {
-			if failed[i] {
-				continue
-			}
-			if w, ok := done[i]; ok {
-				results[i] = w.res
-			} else {
-				results[i] = Result{Event: ev.ID, Friend: dups[i], Duplicate: true}
-			}
-		}
-		if err := a.afterCommit(ctx, changes, logged); err != nil {
-			// Committed, but the index could not follow: the next CatchUp
-			// will bring it up to date.
-			a.e.log.Error("index update after commit", "account", a.id, "err", err)
-		}
-		return results
-	}
+	a.runUnits(ctx, inputs, results, failed, backfill)
+	return results
 }
 
 // checkEvent is the entry check of an event, before any unit of work:
@@ -230,20 +143,3 @@ func (e *Engine) checkEvent(ev stepcast.Event, now time.Time) error {
 	}
 	return nil
 }
-
-// eventFault reports whether err is the event's own fault — malformed, for
-// an unknown friend, rules looping, a value of the wrong type — so that the
-// other events of a batch can go on without it. Anything else (the store
-// failing, ctx done) fails them all.
-func eventFault(err error) bool {
-	for _, target := range []error{stepcast.ErrInvalid, store.ErrInvalid, store.ErrNotFound, ErrRuleLoop, segment.ErrType, scoring.ErrUnknownScore} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
-}
-
-// pendingEvents are the events of a transaction not yet in the index, by
-// friend, so that conditions count them.
-type pendingEvents map[stepcast.FriendID][]stepcast.Event

@@ -160,7 +160,7 @@ func scoringDue(t *testing.T, a *Account, f stepcast.FriendID) time.Time {
 	t.Helper()
 	var due time.Time
 	err := a.e.cfg.Store.View(context.Background(), a.id, func(tx store.ReadTx) error {
-		tm, err := tx.Timer(f, scoringTimer)
+		tm, err := tx.Timer(f, scoringKey)
 		due = tm.Due
 		return err
 	})

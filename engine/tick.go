@@ -4,93 +4,119 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
-	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
 )
 
-// tickBatch is how many due timers Tick leases at a time; tickLease how
-// long it holds them.
+// DueKind is what due work is for. A timer's key is its kind, then for kinds
+// a friend may have several of, "/" and a name: "scoring",
+// "reminder/visit".
+type DueKind string
+
+// The kinds of due work.
+const (
+	// DueScoring holds a friend's scoring state; it is due when time alone
+	// may next cross a threshold of a decaying score.
+	DueScoring DueKind = "scoring"
+	// DueReminder is a reminder's goal (start_reminder); scenario delivery
+	// will act on it.
+	DueReminder DueKind = "reminder"
+)
+
+// TimerKey names a timer: its kind and, for kinds a friend has several
+// of, a name.
+type TimerKey struct {
+	Kind DueKind
+	Name string
+}
+
+// String returns the key as stored: "kind" or "kind/name".
+func (k TimerKey) String() string {
+	if k.Name == "" {
+		return string(k.Kind)
+	}
+	return string(k.Kind) + "/" + k.Name
+}
+
+// ParseTimerKey reads a stored timer key.
+func ParseTimerKey(key string) TimerKey {
+	kind, name, _ := strings.Cut(key, "/")
+	return TimerKey{Kind: DueKind(kind), Name: name}
+}
+
+// dueHandlers act on due work, one per kind, inside the unit of work of
+// the friend whose timer is due; the rules their actions set off run after
+// them. Tick takes only the kinds listed here.
+var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
+	DueScoring: wakeScoring,
+}
+
+// tickBatch is how many due timers Tick leases, and commits, at a time;
+// tickLease how long it holds them; tickRetry how long due work whose unit
+// failed by its own fault (its rules loop) waits before it is tried again.
 const (
 	tickBatch = 200
 	tickLease = time.Minute
+	tickRetry = 10 * time.Minute
 )
 
-// Tick processes the account's due work at now: friends whose decaying
-// scores cross a threshold with time alone get the threshold's actions,
-// each friend in a unit of work of its own. It returns how many units
-// committed. Run calls it every PollInterval; several engine instances may
-// tick one account at once, the store's leases keep each timer to one.
-//
-// Reminders' timers are kept for scenario delivery, which acts on them.
+// Tick processes the account's due work at now — friends whose decaying
+// scores cross a threshold with time alone get the threshold's actions
+// and the rules they set off —, each due timer a unit of work of its own,
+// committed tickBatch at a time (each unit still all or nothing). It
+// returns how many units committed. Run calls it every
+// PollInterval; several engine instances may tick one account at once, the
+// store's leases keep each timer to one. A unit that fails by its own
+// fault is retried after ten minutes; its error is returned, joined with
+// the others', after the rest of the due work was done.
 func (a *Account) Tick(ctx context.Context) (int, error) {
 	st := a.e.cfg.Store
 	done := 0
+	var errs []error
 	for {
 		now := a.e.cfg.Now()
 		timers, err := st.Lease(ctx, a.id, a.e.cfg.Holder, now, tickLease, tickBatch)
 		if err != nil {
-			return done, err
+			return done, errors.Join(append(errs, err)...)
 		}
-		for _, t := range timers {
-			if t.Key != scoringTimer {
-				continue // a reminder: scenario delivery's
+		var inputs []input
+		for i := range timers {
+			if dueHandlers[ParseTimerKey(timers[i].Key).Kind] != nil {
+				inputs = append(inputs, input{timer: &timers[i], now: now})
 			}
-			ok, err := a.tickScoring(ctx, t, now)
-			if err != nil {
-				return done, err
-			}
-			if ok {
+		}
+		results, failed := make([]Result, len(inputs)), make([]bool, len(inputs))
+		a.runUnits(ctx, inputs, results, failed, false)
+		for i, r := range results {
+			switch {
+			case r.Err != nil && eventFault(r.Err):
+				errs = append(errs, r.Err)
+				a.retryLater(ctx, *inputs[i].timer, now.Add(tickRetry))
+			case r.Err != nil:
+				return done, errors.Join(append(errs, r.Err)...)
+			case !r.Duplicate:
 				done++
 			}
 		}
 		// The timers just leased stay leased, so the next Lease hands out
 		// the next ones.
 		if len(timers) < tickBatch {
-			return done, nil
+			return done, errors.Join(errs...)
 		}
 	}
 }
 
-// tickScoring evaluates a friend's thresholds at now, in a unit of work.
-// It reports false when another instance changed the timer since it was
-// leased (the work is theirs now).
-func (a *Account) tickScoring(ctx context.Context, t store.Timer, now time.Time) (bool, error) {
-	var w *work
-	def := a.def.Load()
-	if def.model == nil {
-		return false, nil // the definitions no longer score
-	}
+// retryLater moves failed due work to at, unless another instance changed
+// it since it was leased.
+func (a *Account) retryLater(ctx context.Context, t store.Timer, at time.Time) {
+	t.Due = at
 	err := a.e.cfg.Store.Update(ctx, a.id, func(tx store.Tx) error {
-		f, err := tx.Friend(t.Friend)
-		if err != nil {
-			return err
-		}
-		ev := stepcast.Event{ID: fmt.Sprintf("tick/%d/%s/%d", t.Friend, t.Key, now.UnixMicro()), Friend: f.ID, Kind: "tick", At: now}
-		w = &work{a: a, def: def, ix: a.index(), tx: tx, ev: ev, hist: pendingEvents{}, friend: f.Clone(), res: Result{Event: ev.ID, Friend: f.ID}}
-		if err := w.loadScoring(); err != nil {
-			return err
-		}
-		if w.scoreVersion != t.Version {
-			return store.ErrConflict
-		}
-		s, res := def.model.Tick(w.score, now)
-		w.score = s
-		w.scoreDirty = true // at least the new due time
-		if err := w.scored(res, nil); err != nil {
-			return err
-		}
-		return w.finish()
+		_, err := tx.PutTimer(t)
+		return err
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return false, nil
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		a.e.log.Error("retry due work later", "account", a.id, "friend", t.Friend, "key", t.Key, "err", fmt.Errorf("engine: %w", err))
 	}
-	if err != nil {
-		return false, fmt.Errorf("engine: tick friend %d: %w", t.Friend, err)
-	}
-	if err := a.afterCommit(ctx, w.res.Changes, nil); err != nil {
-		a.e.log.Error("index update after commit", "account", a.id, "err", err)
-	}
-	return true, nil
 }

@@ -38,7 +38,7 @@ func TestTickCrossesDecayingThresholds(t *testing.T) {
 		}
 		var due time.Time
 		for _, tm := range v.Timers {
-			if tm.Key == scoringTimer {
+			if tm.Key == scoringKey {
 				due = tm.Due
 			}
 		}
@@ -73,7 +73,7 @@ func TestTickCrossesDecayingThresholds(t *testing.T) {
 			t.Errorf("recent lead %v", r)
 		}
 		for _, tm := range v.Timers {
-			if tm.Key == scoringTimer && !tm.Due.Equal(never) {
+			if tm.Key == scoringKey && !tm.Due.Equal(never) {
 				t.Errorf("after the last crossing the timer is due %v", tm.Due)
 			}
 		}

@@ -1,0 +1,387 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scoring"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+)
+
+// input is what a unit of work runs for: an event, or a due wake-up.
+type input struct {
+	event *stepcast.Event // an event of a friend
+	timer *store.Timer    // due work, as leased
+	now   time.Time       // with timer: when the wake-up runs
+}
+
+// unit is one unit of work: one event, or one due wake-up, of one friend,
+// inside a store transaction. It keeps the friend's record as the unit has
+// changed it so far, so that every condition sees the effects of the
+// actions before it; the changes reach the store in one Apply at the end.
+type unit struct {
+	a    *Account
+	def  *compiled      // the definitions the unit runs on, fixed for the unit
+	ix   *segment.Index // the index the unit's conditions count events in
+	tx   store.Tx
+	pos  int // the input's position in its batch
+	hist pendingEvents
+	// backfill: history being imported; nothing is sent.
+	backfill bool
+
+	// id names the unit in outbox keys, random seeds and errors: the
+	// event's ID, or "wake/<friend>/<timer key>/<due µs>" — fixed by the
+	// input, so that a replay decides the same.
+	id string
+	// at is the unit's time, by which it decides everything: the event's
+	// time, or for due work the time the wake-up runs (a handler that needs
+	// the schedule reads the timer's due time).
+	at    time.Time
+	ev    *stepcast.Event // the event; nil for a wake-up
+	timer *store.Timer    // the due timer; nil for an event
+
+	friend      store.Friend // as changed so far
+	firstFollow bool         // the event is the friend's first follow
+	following   bool         // the event is a follow that made the friend follow
+	rec         *segment.Record
+
+	score        scoring.State
+	scoreVersion uint64
+	scoreLoaded  bool
+	scoreDirty   bool
+
+	queue       []*activation
+	activations int
+
+	res    Result
+	logged store.Event
+}
+
+// activation is a rule (or a threshold's actions) set off and waiting to run.
+type activation struct {
+	name  string
+	seq   int // in the unit, for outbox keys
+	steps []compiledStep
+	depth int
+	chain []string
+}
+
+// errDuplicate and errStale skip a unit without failing it: its event was
+// recorded before (a redelivery), or its due work was taken over by
+// another instance since it was leased.
+var (
+	errDuplicate = errors.New("duplicate")
+	errStale     = errors.New("stale due work")
+)
+
+// run runs the unit for its input.
+func (u *unit) run(in input) error {
+	if in.event != nil {
+		return u.runEvent(*in.event)
+	}
+	return u.runWake(*in.timer, in.now)
+}
+
+// runEvent processes an event: friend, log, follow status, scoring, rules.
+func (u *unit) runEvent(ev stepcast.Event) error {
+	u.id, u.at = ev.ID, ev.At
+	var f store.Friend
+	var err error
+	if ev.User != "" {
+		f, _, err = u.tx.AddFriend(ev.User)
+		if err == nil && ev.Friend != 0 && ev.Friend != f.ID {
+			err = fmt.Errorf("%w: event %q: friend %d is not LINE user %q", stepcast.ErrInvalid, ev.ID, ev.Friend, ev.User)
+		}
+	} else {
+		f, err = u.tx.Friend(ev.Friend)
+	}
+	if err != nil {
+		return fmt.Errorf("engine: event %q: %w", ev.ID, err)
+	}
+	ev.Friend, ev.User = f.ID, ""
+	u.ev = &ev // the caller reports the friend of a duplicate
+	seq, err := u.tx.AppendEvent(ev)
+	if errors.Is(err, store.ErrDuplicate) {
+		return errDuplicate
+	}
+	if err != nil {
+		return fmt.Errorf("engine: event %q: %w", ev.ID, err)
+	}
+	u.logged = store.Event{Seq: seq, Event: ev}
+	u.friend = f.Clone()
+	u.res = Result{Event: ev.ID, Friend: f.ID}
+	u.hist[f.ID] = append(u.hist[f.ID], ev)
+
+	if err := u.followStatus(); err != nil {
+		return err
+	}
+	if m := u.def.model; m != nil && m.ScoresKind(ev.Kind) {
+		if err := u.loadScoring(); err != nil {
+			return err
+		}
+		s, res, err := m.Apply(u.score, ev)
+		if err != nil {
+			return err
+		}
+		u.score = s
+		if err := u.scored(res, nil); err != nil {
+			return err
+		}
+	}
+	for i := range u.def.rules {
+		r := &u.def.rules[i]
+		if u.setsOff(r.Trigger) {
+			if err := u.enqueue(r.Name, r.steps, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return u.finish()
+}
+
+// runWake processes due work: the handler of its kind decides, then the
+// rules its actions set off run as for an event.
+func (u *unit) runWake(t store.Timer, now time.Time) error {
+	key := ParseTimerKey(t.Key)
+	u.id = fmt.Sprintf("wake/%d/%s/%d", t.Friend, t.Key, t.Due.UnixMicro())
+	u.at, u.timer = now, &t
+	handle := dueHandlers[key.Kind]
+	if handle == nil {
+		return fmt.Errorf("engine: %s: no handler for due work of kind %q", u.id, key.Kind)
+	}
+	f, err := u.tx.Friend(t.Friend)
+	if err != nil {
+		return fmt.Errorf("engine: %s: %w", u.id, err)
+	}
+	u.friend = f.Clone()
+	u.res = Result{Event: u.id, Friend: f.ID}
+	if err := handle(u, t); err != nil {
+		return err
+	}
+	return u.finish()
+}
+
+// followStatus applies a follow or unfollow event. Follow status is decided
+// by event time, not arrival: the friend follows when their latest follow
+// is later than their latest block (a block wins a tie), and followed_at
+// and unfollowed_at are the latest of each. So a follow that arrives late,
+// dated before a block already recorded, leaves the friend blocked (only
+// moving followed_at), and a late block dated before the current follow
+// leaves them following. The changes logged are the resolved history: the
+// record, the index and a replay all read them as they are.
+func (u *unit) followStatus() error {
+	f, at := &u.friend, u.at
+	var changes []store.Change
+	switch u.ev.Kind {
+	case stepcast.EventFollow:
+		u.firstFollow = f.FollowedAt.IsZero()
+		switch {
+		case at.After(f.UnfollowedAt) && (!f.Following || at.After(f.FollowedAt)):
+			// Following, or following again after a block we never
+			// heard of: the follow rules run.
+			changes = []store.Change{{Kind: store.Follow, At: at}}
+			u.following = true
+		case !at.After(f.UnfollowedAt) && at.After(f.FollowedAt):
+			// Superseded by a later block: it only moves followed_at.
+			changes = []store.Change{{Kind: store.Follow, At: at}, {Kind: store.Unfollow, At: f.UnfollowedAt}}
+		}
+	case stepcast.EventUnfollow:
+		switch {
+		case !at.Before(f.FollowedAt) && (f.Following || at.After(f.UnfollowedAt)):
+			changes = []store.Change{{Kind: store.Unfollow, At: at}}
+		case at.Before(f.FollowedAt) && at.After(f.UnfollowedAt) && f.Following:
+			// Superseded by a later follow: it only moves unfollowed_at.
+			changes = []store.Change{{Kind: store.Unfollow, At: at}, {Kind: store.Follow, At: f.FollowedAt}}
+		}
+	}
+	for _, c := range changes {
+		if err := u.change(c, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setsOff reports whether the event sets off a rule with trigger t.
+func (u *unit) setsOff(t Trigger) bool {
+	ev := u.ev
+	switch t.Kind {
+	case OnEvent:
+		return t.Event == ev.Kind && (t.Name == "" || t.Name == ev.Name) && (t.Value == "" || t.Value == ev.Value)
+	case OnFollow:
+		return u.following && (t.Route == "" || t.Route == ev.Data["route"]) && (!t.FirstOnly || u.firstFollow)
+	}
+	return false
+}
+
+// finish runs the rules set off, then writes the unit's changes and the
+// scoring state.
+func (u *unit) finish() error {
+	for len(u.queue) > 0 {
+		act := u.queue[0]
+		u.queue = u.queue[1:]
+		for i, st := range act.steps {
+			ok := true
+			if st.cond != nil {
+				var err error
+				if ok, err = st.cond.MatchRecord(u.record(), u.at); err != nil {
+					return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.name, i, err)
+				}
+			}
+			u.res.Steps = append(u.res.Steps, StepResult{Rule: act.name, Step: i, Depth: act.depth, Action: st.action.Kind, Ran: ok})
+			if !ok {
+				continue
+			}
+			if err := u.do(act, i, st.action); err != nil {
+				return err
+			}
+		}
+	}
+	if len(u.res.Changes) > 0 {
+		seqs, err := u.tx.Apply(u.res.Changes...)
+		if err != nil {
+			return fmt.Errorf("engine: %s: %w", u.what(), err)
+		}
+		for i := range u.res.Changes {
+			u.res.Changes[i].Seq = seqs[i]
+		}
+	}
+	if u.scoreDirty {
+		return u.saveScoring()
+	}
+	return nil
+}
+
+// what names the unit in errors: `event "e1"`, or the wake-up.
+func (u *unit) what() string {
+	if u.ev != nil {
+		return fmt.Sprintf("event %q", u.id)
+	}
+	return u.id
+}
+
+// enqueue sets off a rule (or a threshold's actions) because of parent
+// (nil: because of the unit's input).
+func (u *unit) enqueue(name string, steps []compiledStep, parent *activation) error {
+	act := &activation{name: name, steps: steps, chain: []string{name}, seq: u.activations}
+	if parent != nil {
+		act.depth = parent.depth + 1
+		act.chain = append(slices.Clone(parent.chain), name)
+	}
+	if act.depth > u.a.e.cfg.MaxDepth || u.activations >= maxActivations {
+		return &RuleLoopError{Event: u.id, Chain: act.chain}
+	}
+	u.activations++
+	u.queue = append(u.queue, act)
+	return nil
+}
+
+// change applies c to the working record, unless it would change nothing,
+// and sets off the rules that watch what it changed.
+func (u *unit) change(c store.Change, cause *activation) error {
+	f := &u.friend
+	c.Friend = f.ID
+	var trigger TriggerKind
+	switch c.Kind {
+	case store.SetTag:
+		if _, found := slices.BinarySearch(f.Tags, c.Name); found {
+			return nil
+		}
+		trigger = OnTagAdded
+	case store.ClearTag:
+		if _, found := slices.BinarySearch(f.Tags, c.Name); !found {
+			return nil
+		}
+		trigger = OnTagRemoved
+	case store.SetField:
+		if old, ok := f.Fields[c.Name]; ok && old.Equal(c.Value) {
+			return nil
+		}
+		trigger = OnFieldChanged
+	case store.UnsetField:
+		if _, ok := f.Fields[c.Name]; !ok {
+			return nil
+		}
+		trigger = OnFieldChanged
+	case store.SetScore:
+		if f.Scores[c.Name] == c.Number {
+			return nil
+		}
+	case store.EnterStep:
+		if step, in := f.Scenarios[c.Name]; in && int64(step) == c.Number {
+			return nil
+		}
+	case store.LeaveScenario:
+		if _, in := f.Scenarios[c.Name]; !in {
+			return nil
+		}
+	}
+	c.ApplyTo(f)
+	u.rec = nil
+	u.res.Changes = append(u.res.Changes, c)
+	if trigger == "" {
+		return nil
+	}
+	return u.setOff(trigger, c.Name, cause)
+}
+
+// setOff enqueues the rules watching the tag, field or threshold name.
+func (u *unit) setOff(trigger TriggerKind, name string, cause *activation) error {
+	for i := range u.def.rules {
+		r := &u.def.rules[i]
+		if r.Trigger.Kind == trigger && r.Trigger.Name == name {
+			if err := u.enqueue(r.Name, r.steps, cause); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// record returns the friend as the unit has left it, as a segment record.
+func (u *unit) record() *segment.Record {
+	if u.rec != nil {
+		return u.rec
+	}
+	f := &u.friend
+	r := &segment.Record{
+		Following: f.Following, FollowedAt: f.FollowedAt, Tags: make(map[string]bool, len(f.Tags)),
+		Fields: make(map[string]any, len(f.Fields)), Scores: f.Scores, Scenarios: f.Scenarios, Variants: f.Variants,
+		History: history{ix: u.ix, friend: f.ID, pending: u.hist[f.ID], counted: u.def.counted},
+	}
+	for _, t := range f.Tags {
+		r.Tags[t] = true
+	}
+	for name, v := range f.Fields {
+		r.Fields[name] = v.Any()
+	}
+	u.rec = r
+	return r
+}
+
+// history counts a friend's events: those in the index and those of the
+// transaction not yet in it.
+type history struct {
+	ix      *segment.Index
+	friend  stepcast.FriendID
+	pending []stepcast.Event
+	counted map[stepcast.EventKind]bool // the kinds the index counts
+}
+
+func (h history) CountEvents(kind, name, value string, from, to time.Time) int64 {
+	n := h.ix.CountEvents(h.friend, kind, name, value, from, to)
+	if !h.counted[stepcast.EventKind(kind)] {
+		return n
+	}
+	for _, e := range h.pending {
+		if string(e.Kind) == kind && e.Name == name && (value == "" || e.Value == value) &&
+			(from.IsZero() || !e.At.Before(from)) && (to.IsZero() || e.At.Before(to)) {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scoring"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+)
+
+// maxActivations bounds the rules one unit of work may run, so that rules
+// fanning out (each setting off several) stop even within MaxDepth.
+const maxActivations = 1000
+
+// maxConflictRetries is how often a batch that lost a race for a friend's
+// scoring state (another instance wrote it) is redone.
+const maxConflictRetries = 3
+
+// runUnits runs inputs as units of work in one transaction — events from
+// Ingest, IngestBatch or Backfill, or due wake-ups from Tick. results and
+// failed are the caller's, one per input: inputs already failed are left
+// out. When one unit fails by its own fault, the transaction is rolled back
+// and run again without it, so that each unit applies wholly or not at
+// all; any other failure (the store, ctx) fails them all. A duplicate
+// event, or due work another instance took over, is reported with
+// Duplicate and changes nothing.
+func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result, failed []bool, backfill bool) {
+	update := a.e.cfg.Store.Update
+	if b, ok := a.e.cfg.Store.(store.Batcher); ok && a.e.cfg.ShareCommits && len(inputs) == 1 {
+		update = b.Batch
+	}
+	for attempt := 0; ; attempt++ {
+		if !slices.Contains(failed, false) {
+			return // nothing left to commit
+		}
+		def, ix := a.def.Load(), a.index()
+		var units []*unit
+		skipped := map[int]stepcast.FriendID{}
+		failedAt := -1
+		// fn may run more than once (a shared commit retries it alone when
+		// another caller's part fails): every run starts afresh.
+		err := update(ctx, a.id, func(tx store.Tx) error {
+			units, failedAt = units[:0], -1
+			clear(skipped)
+			hist := pendingEvents{}
+			for i, in := range inputs {
+				if failed[i] {
+					continue
+				}
+				u := &unit{a: a, def: def, ix: ix, tx: tx, pos: i, hist: hist, backfill: backfill}
+				err := u.run(in)
+				if errors.Is(err, errDuplicate) || errors.Is(err, errStale) {
+					skipped[i] = u.friend.ID
+					if u.ev != nil {
+						skipped[i] = u.ev.Friend
+					}
+					continue
+				}
+				if err != nil {
+					failedAt = i
+					return err
+				}
+				units = append(units, u)
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+		case failedAt >= 0 && eventFault(err):
+			// That unit fails; the others run again without it.
+			results[failedAt].Err = err
+			failed[failedAt] = true
+			continue
+		case errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries:
+			continue
+		default:
+			for i := range results {
+				if !failed[i] {
+					results[i].Err = err
+				}
+			}
+			return
+		}
+		// Committed.
+		var changes []store.Change
+		var logged []store.Event
+		done := map[int]*unit{}
+		for _, u := range units {
+			changes = append(changes, u.res.Changes...)
+			if u.ev != nil {
+				logged = append(logged, u.logged)
+			}
+			done[u.pos] = u
+		}
+		for i := range inputs {
+			if failed[i] {
+				continue
+			}
+			if u, ok := done[i]; ok {
+				results[i] = u.res
+			} else {
+				results[i] = Result{Event: results[i].Event, Friend: skipped[i], Duplicate: true}
+			}
+		}
+		if err := a.afterCommit(ctx, changes, logged); err != nil {
+			// Committed, but the index could not follow: the next CatchUp
+			// will bring it up to date.
+			a.e.log.Error("index update after commit", "account", a.id, "err", err)
+		}
+		return
+	}
+}
+
+// eventFault reports whether err is the unit's own fault — malformed, for
+// an unknown friend, rules looping, a value of the wrong type — so that the
+// other units of a batch can go on without it. Anything else (the store
+// failing, ctx done) fails them all.
+func eventFault(err error) bool {
+	for _, target := range []error{stepcast.ErrInvalid, store.ErrInvalid, store.ErrNotFound, ErrRuleLoop, segment.ErrType, scoring.ErrUnknownScore} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// pendingEvents are the events of a transaction not yet in the index, by
+// friend, so that conditions count them.
+type pendingEvents map[stepcast.FriendID][]stepcast.Event
