@@ -254,11 +254,11 @@ var (
 // Notification is what a notify_host action tells the host application
 // (a hot lead for sales, a booking to confirm): never sent to LINE.
 type Notification struct {
-	Account string   `json:"account"`
-	Friend  FriendID `json:"friend"`
-	User    UserID   `json:"user"`
-	Name    string   `json:"name"` // the action's name: what it is about
-	Text    string   `json:"text,omitempty"`
-	Cause   Cause    `json:"cause"`
+	Account string    `json:"account"`
+	Friend  FriendID  `json:"friend"`
+	User    UserID    `json:"user"`
+	Name    string    `json:"name"` // the action's name: what it is about
+	Text    string    `json:"text,omitempty"`
+	Cause   Cause     `json:"cause"`
 	At      time.Time `json:"at"`
 }
