@@ -15,8 +15,16 @@ import (
 )
 
 // ErrInvalid is returned (joined per problem, naming the rule, score or
-// threshold) by New for a configuration that cannot work.
-var ErrInvalid = errors.New("scoring: invalid configuration")
+// threshold) by New for a configuration that cannot work. It is also
+// stepcast.ErrInvalid: errors.Is(err, stepcast.ErrInvalid) classifies every
+// input error of the module at once.
+var ErrInvalid error = inputError("scoring: invalid configuration")
+
+// inputError is a sentinel that is also stepcast.ErrInvalid.
+type inputError string
+
+func (e inputError) Error() string        { return string(e) }
+func (e inputError) Is(target error) bool { return target == stepcast.ErrInvalid }
 
 // RepeatMode says how often a rule may score for one friend.
 type RepeatMode int
@@ -345,8 +353,9 @@ func (m *Model) Apply(s State, ev stepcast.Event) (State, Result, error) {
 	return s, res, nil
 }
 
-// ErrUnknownScore is returned by Grant for a score the model does not define.
-var ErrUnknownScore = errors.New("scoring: unknown score")
+// ErrUnknownScore is returned by Grant for a score the model does not
+// define; it is also stepcast.ErrInvalid.
+var ErrUnknownScore error = inputError("scoring: unknown score")
 
 // Grant gives points to a score outside the rules — an add_score action, a
 // manual adjustment — recorded in the ledger under source (e.g.

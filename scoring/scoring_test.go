@@ -213,7 +213,7 @@ func TestNewRejectsBadConfigs(t *testing.T) {
 		},
 		Thresholds: []Threshold{{Name: "t", Score: "x"}, {Name: "u", Score: "s", Actions: []stepcast.Action{{Kind: "teleport"}}}},
 	})
-	if !errors.Is(err, ErrInvalid) {
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, stepcast.ErrInvalid) {
 		t.Fatalf("New = %v", err)
 	}
 	for _, want := range []string{"score \"s\": decay", "unknown score \"nope\"", "repeated", "no event kind", "condition", "at most 0", "unknown score \"x\"", "action 0"} {
@@ -248,7 +248,7 @@ func TestGrant(t *testing.T) {
 	if x := m.Explain(s, "lead", t0.Add(time.Hour)); len(x) != 2 || x[1].Rule != "action:welcome" || x[1].Event != "e2" {
 		t.Fatalf("ledger does not explain the grants: %+v", x)
 	}
-	if _, _, err := m.Grant(s, "nope", 1, "action:x", "e3", t0); !errors.Is(err, ErrUnknownScore) {
+	if _, _, err := m.Grant(s, "nope", 1, "action:x", "e3", t0); !errors.Is(err, ErrUnknownScore) || !errors.Is(err, stepcast.ErrInvalid) {
 		t.Fatalf("unknown score: %v", err)
 	}
 }
