@@ -171,11 +171,23 @@ func probe(path string, timeout time.Duration) error {
 	return nil
 }
 
-// openBolt is bolt.Open that turns a panic on a damaged file into an
-// error, as the last line of defence behind probe.
+// openBolt is bolt.Open that turns a panic on a damaged file (a free list
+// page that is none) into an error, unlocking and closing the file so that
+// a later Open is not refused as locked. The memory mapping bbolt made
+// stays, out of reach: a damaged file costs its size in address space.
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	var file *os.File
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
+			if file != nil { // bolt.Open did not get to close it
+				unlock(file)
+				file.Close()
+			}
 			db, err = nil, fmt.Errorf("%w: %s is damaged (bbolt: %v)", ErrFormat, path, r)
 		}
 	}()
@@ -202,7 +214,14 @@ func openError(path string, err error) error {
 	}
 }
 
-func (s *Store) checkFormat() error {
+func (s *Store) checkFormat() (err error) {
+	defer func() {
+		// bbolt panics on some damaged pages; its Update rolls back
+		// first, so the file can still be closed.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s is damaged (bbolt: %v)", ErrFormat, s.path, r)
+		}
+	}()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(rootBucket)
 		if root == nil {

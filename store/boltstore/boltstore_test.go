@@ -1,7 +1,9 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,6 +93,8 @@ func TestOpenRefusesWhatIsNotBbolt(t *testing.T) {
 		{"TruncatedInsideAPage", valid[:len(valid)/2+123]},
 		{"TruncatedToOnePage", valid[:4096]},
 		{"TruncatedInsideTheFirstPage", valid[:100]},
+		{"DamagedFreelistPage", damagePage(t, valid, freelistAt)},
+		{"DamagedRootPage", damagePage(t, valid, rootAt)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -105,6 +109,11 @@ func TestOpenRefusesWhatIsNotBbolt(t *testing.T) {
 			}
 			if !errors.Is(err, boltstore.ErrFormat) || !strings.Contains(err.Error(), path) {
 				t.Fatalf("Open(%s) = %v, want ErrFormat naming the file", c.name, err)
+			}
+			// Nothing of the failed Open holds the file: it fails the same
+			// way again, not with ErrLocked.
+			if _, err := boltstore.OpenWith(path, boltstore.Options{Timeout: -1}); !errors.Is(err, boltstore.ErrFormat) {
+				t.Fatalf("Open(%s) again = %v, want ErrFormat", c.name, err)
 			}
 		})
 	}
@@ -168,6 +177,39 @@ func TestOpenLocked(t *testing.T) {
 		t.Fatalf("Open after the holder closed: %v", err)
 	}
 	second.Close()
+}
+
+// Offsets in a bbolt meta page (bbolt's format 2, after the 16-byte page
+// header: magic, version, page size, flags, root bucket {page, sequence},
+// free list page, high water mark, transaction ID, checksum).
+const (
+	pageSizeAt = 16 + 8
+	rootAt     = 16 + 16
+	freelistAt = 16 + 32
+	txidAt     = 16 + 48
+)
+
+// damagePage returns a copy of a bbolt file with the page that the
+// current meta page's field at offset field points to overwritten with
+// garbage: the meta pages stay valid, so only reading that page finds the
+// damage (bbolt panics on it).
+func damagePage(tb testing.TB, file []byte, field int) []byte {
+	tb.Helper()
+	u64 := func(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+	pageSize := int(binary.LittleEndian.Uint32(file[pageSizeAt:]))
+	meta := file[:pageSize]
+	if other := file[pageSize : 2*pageSize]; u64(other[txidAt:]) > u64(meta[txidAt:]) {
+		meta = other
+	}
+	page := int(u64(meta[field:]))
+	if page < 2 || (page+1)*pageSize > len(file) {
+		tb.Fatalf("meta points to page %d of a %d-byte file", page, len(file))
+	}
+	out := bytes.Clone(file)
+	for i := page * pageSize; i < (page+1)*pageSize; i++ {
+		out[i] = 0xee
+	}
+	return out
 }
 
 // mustStoreFile writes a store with some friends at path, closes it and
