@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -84,4 +86,62 @@ rules:
 	// salon.yaml:9: rules[0].steps[1].if: invalid definition: unexpected token EOF (1:17)
 	//  | plan == "free" &&
 	//  | ................^
+}
+
+// ExampleLoadDefinitions is the README's engine snippet, run: every error
+// is checked, so definitions that do not load stop the program rather than
+// leave it running on empty ones.
+func ExampleLoadDefinitions() {
+	ctx := context.Background()
+	if err := runSalon(ctx, "testdata/salon.yaml"); err != nil {
+		fmt.Println("error:", err)
+	}
+	// A relative path is read from the working folder: started elsewhere,
+	// the program stops here. Embed the file (go:embed) and call
+	// ParseDefinitions to carry it with the binary.
+	err := runSalon(ctx, "salon.yaml")
+	fmt.Println("error:", err)
+	fmt.Println("missing file:", errors.Is(err, fs.ErrNotExist))
+	// Output:
+	// tags: [answered hot route/qr-shop ten] plan: free lead: 20
+	// hot free-plan friends: 1
+	// error: engine: open salon.yaml: no such file or directory
+	// missing file: true
+}
+
+func runSalon(ctx context.Context, definitions string) error {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	st := memstore.New() // or boltstore.Open(path), pgstore.Open(ctx, dsn, opts)
+	defer st.Close()
+	e, err := engine.Open(engine.Config{Store: st, Now: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	defs, err := engine.LoadDefinitions(definitions)
+	if err != nil {
+		return err // the file missing, or every problem in it with file, line and path
+	}
+	salon, err := e.AddAccount(ctx, "salon", defs) // loads the index from the store
+	if err != nil {
+		return err
+	}
+	_, err = salon.Ingest(ctx,
+		stepcast.Event{ID: "w1", User: "U4af4980629", Kind: stepcast.EventFollow, Data: map[string]string{"route": "qr-shop"}, At: now},
+		stepcast.Event{ID: "w2", User: "U4af4980629", Kind: stepcast.EventAnswer, Name: "interest", Value: "yes", At: now},
+	)
+	if err != nil {
+		return err // the events that failed, joined (each Result.Err); the others are committed
+	}
+	n, err := salon.Count(`tag("hot") && plan == "free"`) // the live index
+	if err != nil {
+		return err
+	}
+	view, err := salon.FriendByUser(ctx, "U4af4980629")
+	if err != nil {
+		return err
+	}
+	fmt.Println("tags:", view.Tags, "plan:", view.Fields["plan"], "lead:", view.Scores["lead"].Lifetime)
+	fmt.Println("hot free-plan friends:", n)
+	return nil
 }

@@ -61,13 +61,17 @@ func engineDemo(w io.Writer, friends int) error {
 	took := time.Since(t)
 	fmt.Fprintf(w, "  ingested in %v (%.0f events/s, 500 per commit)\n", took.Round(time.Millisecond), float64(len(events))/took.Seconds())
 
+	counts := newTable("  ", "lr")
 	for _, src := range []string{`tag("hot")`, `segment("hot_free")`, `plan == "member"`, `in_scenario("trial-offer")`,
 		`tag("route/counter") && !tag("answered")`, `clicked("campaign", 3)`, `score("lead") >= 50`} {
 		n, err := salon.Count(src)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  %-42s %6d\n", src, n)
+		counts.row(src, n)
+	}
+	if err := counts.write(w); err != nil {
+		return err
 	}
 
 	// The hottest friend's page.
@@ -83,12 +87,16 @@ func engineDemo(w io.Writer, friends int) error {
 		fmt.Fprintf(w, "  friend %d (%s): tags %v, plan %v, coupon %v%%\n", v.ID, v.User, v.Tags, v.Fields["plan"], v.Fields["coupon"])
 		lead := v.Scores["lead"]
 		fmt.Fprintf(w, "    lead: %d lifetime, %.1f recent; where the points came from:\n", lead.Lifetime, lead.Recent)
+		ledger := newTable("      ", "llrll")
 		for _, x := range lead.Ledger {
 			what := "event " + x.Event
 			if x.Count > 1 {
 				what = fmt.Sprintf("%d earlier events", x.Count)
 			}
-			fmt.Fprintf(w, "      %s  %-16s %+4d  (%.1f left)  %s\n", x.At.In(start.Location()).Format("01-02 15:04"), x.Rule, x.Points, x.Recent, what)
+			ledger.row(x.At.In(start.Location()).Format("01-02 15:04"), x.Rule, fmt.Sprintf("%+d", x.Points), fmt.Sprintf("(%.1f left)", x.Recent), what)
+		}
+		if err := ledger.write(w); err != nil {
+			return err
 		}
 	}
 

@@ -8,6 +8,12 @@
 //
 //	go run ./examples/quickstart             # 200,000 friends
 //	go run ./examples/quickstart -friends 1000000
+//	cd examples/quickstart && go run .       # the same from here
+//
+// salon.yaml is compiled into the program (go:embed), so it runs the same
+// from any folder; definitions that do not load stop it with their
+// errors. Its tables are aligned by display width (go-runewidth), so
+// columns hold with Japanese text.
 package main
 
 import (
@@ -66,7 +72,8 @@ func run(w io.Writer, n int) error {
 	fmt.Fprintf(w, "index built in %v: %d friends, %d following, about %.0f bytes a friend\n\n",
 		time.Since(t0).Round(time.Millisecond), st.Friends, st.Following, float64(st.Bytes)/float64(n))
 
-	fmt.Fprintf(w, "%-62s %9s %10s\n", "segment", "friends", "count in")
+	counts := newTable("", "lrr")
+	counts.row("segment", "friends", "count in")
 	for _, src := range segments {
 		seg, err := segment.Compile(src, schema)
 		if err != nil {
@@ -77,7 +84,10 @@ func run(w io.Writer, n int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "%-62s %9d %10v\n", src, c, time.Since(t).Round(time.Microsecond))
+		counts.row(src, c, time.Since(t).Round(time.Microsecond))
+	}
+	if err := counts.write(w); err != nil {
+		return err
 	}
 
 	fmt.Fprintln(w, "\nA compile error says what and where:")
@@ -90,7 +100,10 @@ func run(w io.Writer, n int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nHow %s\nwas evaluated (each node: friends, and whether it came from the index or a scan of candidates):\n%s", src, ex)
+	fmt.Fprintf(w, "\nHow %s\nwas evaluated (each node: friends, and whether it came from the index or a scan of candidates):\n", src)
+	if err := explainTable(ex).write(w); err != nil {
+		return err
+	}
 
 	tab, err := segment.CrossTab(ix, now,
 		axis(schema, "area", "東京都", `area == "東京都"`, "大阪府", `area == "大阪府"`, "other", `area not in ["東京都", "大阪府"]`),
@@ -99,9 +112,13 @@ func run(w io.Writer, n int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nCross tabulation (クロス分析), area × lead score:\n%s", tab)
+	fmt.Fprintln(w, "\nCross tabulation (クロス分析), area × lead score:")
+	if err := crossTable(tab).write(w); err != nil {
+		return err
+	}
 
 	fmt.Fprintln(w, "\nMatch looks at one friend only:")
+	matches := newTable("  ", "lrlr")
 	for _, f := range []uint32{7, 42, 1234} {
 		if int(f) >= n {
 			continue
@@ -111,7 +128,10 @@ func run(w io.Writer, n int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  friend %-5d in the segment: %-5v (%v)\n", f, ok, time.Since(t))
+		matches.row("friend", f, fmt.Sprintf("in the segment: %v", ok), time.Since(t))
+	}
+	if err := matches.write(w); err != nil {
+		return err
 	}
 	if err := storeDemo(w, friends[:min(len(friends), 20_000)], schema, now); err != nil {
 		return err

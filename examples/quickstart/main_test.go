@@ -4,21 +4,95 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/mattn/go-runewidth"
 )
 
 // TestRun is the quickstart's smoke run: it must work end to end on a
-// small audience and print every part.
+// small audience and print every part, its tables aligned.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(&out, 5000); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"index built in", "unknown name gendr (1:15)", "Cross tabulation", "friend 42", "Stored 5000 friends", "rebuilt the index", "Exported everything", "through the rules of salon.yaml", "where the points came from", "recognized as duplicates", "two weeks later"} {
+	for _, want := range []string{"index built in", "unknown name gendr (1:15)", "Cross tabulation", "friend    42", "Stored 5000 friends", "rebuilt the index", "Exported everything", "through the rules of salon.yaml", "where the points came from", "recognized as duplicates", "two weeks later"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+	// Each of these tables ends in a right-aligned column, so every line
+	// of it is as wide on a terminal as its first — but the cross
+	// tabulation's totals line, which has no grand total (the segments of
+	// an axis may overlap).
+	for _, c := range []struct {
+		first string
+		skip  int // lines at the end not to check
+	}{{"segment ", 0}, {"  area \\ lead", 1}, {"  friend     7", 0}} {
+		first := c.first
+		lines := block(out.String(), first)
+		if len(lines) < 3 {
+			t.Fatalf("no table starting %q in:\n%s", first, out.String())
+		}
+		for _, l := range lines[1 : len(lines)-c.skip] {
+			if runewidth.StringWidth(l) != runewidth.StringWidth(lines[0]) {
+				t.Errorf("table %q: line %q is %d columns wide, its first line %d", first, l, runewidth.StringWidth(l), runewidth.StringWidth(lines[0]))
+			}
+		}
+	}
 	if err := run(&out, 0); err == nil {
 		t.Error("run with 0 friends succeeded")
+	}
+}
+
+// block returns the lines from the one starting with first up to the
+// next blank line.
+func block(s, first string) []string {
+	i := strings.Index(s, "\n"+first)
+	if i < 0 {
+		return nil
+	}
+	s = s[i+1:]
+	if j := strings.Index(s, "\n\n"); j >= 0 {
+		s = s[:j]
+	}
+	return strings.Split(s, "\n")
+}
+
+func TestTable(t *testing.T) {
+	cases := []struct {
+		name  string
+		align string
+		rows  [][]any
+		want  string
+	}{
+		{"ASCII", "lr", [][]any{{"segment", "friends"}, {`tag("vip")`, 12}}, "" +
+			"segment     friends\n" +
+			"tag(\"vip\")       12\n"},
+		{"Japanese", "lr", [][]any{{"area", "friends"}, {"東京都", 2216}, {"神奈川県", 7}, {"other", 6776}}, "" +
+			"area      friends\n" +
+			"東京都       2216\n" +
+			"神奈川県        7\n" +
+			"other        6776\n"},
+		{"JapaneseRightAligned", "rl", [][]any{{"東京都", "x"}, {"a", "y"}}, "" +
+			"東京都  x\n" +
+			"     a  y\n"},
+		{"NoTrailingBlanks", "ll", [][]any{{"a", ""}, {"bb", "c"}}, "" +
+			"a\n" +
+			"bb  c\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tab := newTable("", c.align)
+			for _, r := range c.rows {
+				tab.row(r...)
+			}
+			var b bytes.Buffer
+			if err := tab.write(&b); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != c.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), c.want)
+			}
+		})
 	}
 }

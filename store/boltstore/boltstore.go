@@ -28,11 +28,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
@@ -41,9 +45,23 @@ import (
 // FormatVersion is the on-disk format this package writes and reads.
 const FormatVersion = 2
 
-// ErrFormat is returned by Open for a file that is not a stepcast store, or
-// one written by a newer version of this package.
-var ErrFormat = errors.New("boltstore: unsupported file")
+// Errors returned by Open and OpenWith, each wrapped with the file's path.
+var (
+	// ErrFormat is returned for a file that is not a stepcast store: not a
+	// bbolt file at all (random bytes, text, a truncated or damaged
+	// file), a bbolt file of something else, or one written by a newer
+	// version of this package.
+	ErrFormat = errors.New("boltstore: unsupported file")
+
+	// ErrLocked is returned when another process holds the file open for
+	// writing and did not let go within Options.Timeout: bbolt allows one
+	// writer process per file. Close the store there, or run several
+	// instances on pgstore instead.
+	ErrLocked = errors.New("boltstore: file in use by another process")
+)
+
+// DefaultTimeout is how long Open waits for another process's lock.
+const DefaultTimeout = time.Second
 
 var (
 	rootBucket = []byte("stepcast")
@@ -72,12 +90,41 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the store in the file at path. It waits
-// up to a second for another process's lock on the file.
-func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+// Options configure OpenWith. The zero value means Open's defaults.
+type Options struct {
+	// Timeout is how long to wait for another process to release the
+	// file before failing with ErrLocked. Zero means DefaultTimeout; a
+	// negative value tries once without waiting.
+	Timeout time.Duration
+}
+
+// Open opens the store in the file at path, creating it if it does not
+// exist; an empty file becomes a new store too. It waits up to
+// DefaultTimeout for another process's lock on the file.
+//
+// Errors, each naming path: ErrFormat for a file that is not a stepcast
+// store (wrapping bbolt's own error where it gave one); ErrLocked for a
+// file another process holds — a second Open of the same file in one
+// process fails the same way, since bbolt locks per open file; otherwise
+// the operating system's error (fs.ErrNotExist for a missing folder,
+// fs.ErrPermission).
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*Store, error) {
+	timeout := o.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = time.Nanosecond // bbolt: one try, then ErrTimeout
+	}
+	if err := probe(path, timeout); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, &bolt.Options{Timeout: timeout})
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	// Batch waits this long for concurrent units to share a commit:
 	// short enough for a webhook's 2 s budget, long enough to share fsyncs.
@@ -90,7 +137,91 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) checkFormat() error {
+// probe checks an existing, non-empty file before bbolt opens it for
+// writing: opened read-only, bbolt reads no more than its two meta pages,
+// so a file whose pages reach beyond its end (a truncated copy) is refused
+// here — opened for writing, bbolt would read its free list from past the
+// end and panic or fault.
+func probe(path string, timeout time.Duration) error {
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // Open creates it
+	}
+	if err != nil {
+		return fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a regular file", ErrFormat, path)
+	}
+	if info.Size() == 0 {
+		return nil // bbolt makes an empty file a new database
+	}
+	db, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		return openError(path, err)
+	}
+	defer db.Close()
+	var need int64
+	if err := db.View(func(tx *bolt.Tx) error { need = tx.Size(); return nil }); err != nil {
+		return openError(path, err)
+	}
+	if need > info.Size() {
+		return fmt.Errorf("%w: %s is truncated or damaged: its pages need %d bytes, the file has %d", ErrFormat, path, need, info.Size())
+	}
+	return nil
+}
+
+// openBolt is bolt.Open that turns a panic on a damaged file (a free list
+// page that is none) into an error, unlocking and closing the file so that
+// a later Open is not refused as locked. The memory mapping bbolt made
+// stays, out of reach: a damaged file costs its size in address space.
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	var file *os.File
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil { // bolt.Open did not get to close it
+				unlock(file)
+				file.Close()
+			}
+			db, err = nil, fmt.Errorf("%w: %s is damaged (bbolt: %v)", ErrFormat, path, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
+}
+
+// openError classifies an error of bolt.Open.
+func openError(path string, err error) error {
+	var pathErr *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, ErrFormat):
+		return err
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("%w: %s is locked; bbolt allows one writer process per file (close the other store, or use pgstore for several instances)", ErrLocked, path)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return fmt.Errorf("%w: %s is not a bbolt file: %w", ErrFormat, path, err)
+	case errors.As(err, &pathErr), errors.As(err, &errno):
+		return fmt.Errorf("boltstore: open %s: %w", path, err)
+	default:
+		// bbolt's other refusals of a file's contents ("file size too
+		// small") are plain errors.
+		return fmt.Errorf("%w: %s is not a bbolt file: %w", ErrFormat, path, err)
+	}
+}
+
+func (s *Store) checkFormat() (err error) {
+	defer func() {
+		// bbolt panics on some damaged pages; its Update rolls back
+		// first, so the file can still be closed.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s is damaged (bbolt: %v)", ErrFormat, s.path, r)
+		}
+	}()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(rootBucket)
 		if root == nil {

@@ -1,9 +1,13 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,11 +65,187 @@ func TestOpenRefusesForeignAndNewerFiles(t *testing.T) {
 		t.Fatalf("Open(newer format) = %v, want ErrFormat naming the version", err)
 	}
 
-	garbage := filepath.Join(dir, "garbage.db")
-	os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 1000)), 0o600)
-	if _, err := boltstore.Open(garbage); err == nil || !strings.Contains(err.Error(), garbage) {
-		t.Fatalf("Open(garbage) = %v, want an error naming the file", err)
+}
+
+// TestOpenRefusesWhatIsNotBbolt: whatever the file holds, Open returns
+// ErrFormat naming it — never a bare bbolt error, never a panic.
+func TestOpenRefusesWhatIsNotBbolt(t *testing.T) {
+	dir := t.TempDir()
+	valid := mustStoreFile(t, filepath.Join(dir, "valid.db"))
+	random := make([]byte, 64<<10)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range random {
+		random[i] = byte(r.Uint32())
 	}
+	cases := []struct {
+		name string
+		data []byte
+	}{
+		{"RandomBytes", random},
+		{"RandomByte", random[:1]},
+		{"TextFile", []byte(strings.Repeat("not a database\n", 1000))},
+		{"ShortTextFile", []byte("hello\n")},
+		{"TextFileOfAPageAndABit", []byte(strings.Repeat("x", 5000))},
+		{"Zeros", make([]byte, 64<<10)},
+		{"TruncatedToHalf", valid[:len(valid)/2]},
+		{"TruncatedToAQuarter", valid[:len(valid)/4]},
+		{"TruncatedToTwoPages", valid[:8192]},
+		{"TruncatedInsideAPage", valid[:len(valid)/2+123]},
+		{"TruncatedToOnePage", valid[:4096]},
+		{"TruncatedInsideTheFirstPage", valid[:100]},
+		{"DamagedFreelistPage", damagePage(t, valid, freelistAt)},
+		{"DamagedRootPage", damagePage(t, valid, rootAt)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.name+".db")
+			if err := os.WriteFile(path, c.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := boltstore.Open(path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%s) succeeded", c.name)
+			}
+			if !errors.Is(err, boltstore.ErrFormat) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("Open(%s) = %v, want ErrFormat naming the file", c.name, err)
+			}
+			// Nothing of the failed Open holds the file: it fails the same
+			// way again, not with ErrLocked.
+			if _, err := boltstore.OpenWith(path, boltstore.Options{Timeout: -1}); !errors.Is(err, boltstore.ErrFormat) {
+				t.Fatalf("Open(%s) again = %v, want ErrFormat", c.name, err)
+			}
+		})
+	}
+	t.Run("Directory", func(t *testing.T) {
+		if _, err := boltstore.Open(dir); !errors.Is(err, boltstore.ErrFormat) {
+			t.Fatalf("Open(a directory) = %v, want ErrFormat", err)
+		}
+	})
+}
+
+// TestOpenEmptyFile: an empty file (as touch or os.CreateTemp leaves it)
+// becomes a new store.
+func TestOpenEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatalf("Open(empty file) = %v", err)
+	}
+	defer s.Close()
+	if err := s.Update(context.Background(), "a", func(tx store.Tx) error { _, _, err := tx.AddFriend("U1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenMissingFolder: the operating system's error comes through.
+func TestOpenMissingFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no-such-folder", "s.db")
+	_, err := boltstore.Open(path)
+	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, boltstore.ErrFormat) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open(%s) = %v, want fs.ErrNotExist naming the file", path, err)
+	}
+}
+
+// TestOpenLocked: bbolt locks the file per open file, so a second Open in
+// this process stands for another process holding it.
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	first, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, timeout := range []time.Duration{time.Millisecond, -1} {
+		_, err := boltstore.OpenWith(path, boltstore.Options{Timeout: timeout})
+		if !errors.Is(err, boltstore.ErrLocked) || errors.Is(err, boltstore.ErrFormat) {
+			t.Fatalf("OpenWith(held file, Timeout %v) = %v, want ErrLocked", timeout, err)
+		}
+		for _, want := range []string{path, "another process", "one writer process"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("OpenWith(held file) = %q, want it to say %q", err, want)
+			}
+		}
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second, err := boltstore.OpenWith(path, boltstore.Options{Timeout: time.Millisecond})
+	if err != nil {
+		t.Fatalf("Open after the holder closed: %v", err)
+	}
+	second.Close()
+}
+
+// Offsets in a bbolt meta page (bbolt's format 2, after the 16-byte page
+// header: magic, version, page size, flags, root bucket {page, sequence},
+// free list page, high water mark, transaction ID, checksum).
+const (
+	pageSizeAt = 16 + 8
+	rootAt     = 16 + 16
+	freelistAt = 16 + 32
+	txidAt     = 16 + 48
+)
+
+// damagePage returns a copy of a bbolt file with the page that the
+// current meta page's field at offset field points to overwritten with
+// garbage: the meta pages stay valid, so only reading that page finds the
+// damage (bbolt panics on it).
+func damagePage(tb testing.TB, file []byte, field int) []byte {
+	tb.Helper()
+	u64 := func(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+	pageSize := int(binary.LittleEndian.Uint32(file[pageSizeAt:]))
+	meta := file[:pageSize]
+	if other := file[pageSize : 2*pageSize]; u64(other[txidAt:]) > u64(meta[txidAt:]) {
+		meta = other
+	}
+	page := int(u64(meta[field:]))
+	if page < 2 || (page+1)*pageSize > len(file) {
+		tb.Fatalf("meta points to page %d of a %d-byte file", page, len(file))
+	}
+	out := bytes.Clone(file)
+	for i := page * pageSize; i < (page+1)*pageSize; i++ {
+		out[i] = 0xee
+	}
+	return out
+}
+
+// mustStoreFile writes a store with some friends at path, closes it and
+// returns the file's bytes.
+func mustStoreFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	s, err := boltstore.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = s.Update(context.Background(), "a", func(tx store.Tx) error {
+		for i := range 300 {
+			f, _, err := tx.AddFriend(stepcast.UserID(fmt.Sprintf("U%040d", i)))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Apply(store.Change{Friend: f.ID, Kind: store.Follow, At: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(b) < 4*8192 {
+		tb.Fatalf("store file of %d bytes, too small to cut", len(b))
+	}
+	return b
 }
 
 // TestUpgradeFromFormat1: a file written before friends' histories were
