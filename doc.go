@@ -6,12 +6,24 @@
 // language compiled to roaring bitmaps, scenario delivery, A/B tests and
 // delivery through the LINE Messaging API, over pluggable storage.
 //
-// This root package holds no logic beyond validation, does no I/O and imports
-// none of its subpackages. The work happens in:
+// This root package holds the vocabulary the others speak — IDs, typed
+// values, events, actions, deliveries and the Sender interface, one
+// calendar (LocalTime, DayStart, ParseTime) and the input limits — and no
+// logic beyond validation; it does no I/O and imports none of its
+// subpackages. The work happens in:
 //
 //   - [github.com/stepcast/stepcast/segment]: the segment language (expr
-//     syntax) compiled to bitmap set operations over an in-memory index.
+//     syntax) compiled to bitmap set operations over an in-memory index;
+//   - [github.com/stepcast/stepcast/scoring]: scores with decay, thresholds
+//     and a ledger;
+//   - [github.com/stepcast/stepcast/abtest]: experiments, assignment and
+//     statistics;
+//   - [github.com/stepcast/stepcast/store]: persistence contracts, with
+//     memstore, boltstore (one embedded file) and pgstore (PostgreSQL);
+//   - [github.com/stepcast/stepcast/engine]: the runtime that ingests
+//     events, runs action rules and scores, keeps the live index and does
+//     due work.
 //
-// The runtime that wires the pieces (engine), persistence (store) and the LINE
-// edge (lineadapter) follow in later packages.
+// Scenario delivery, the LINE edge (webhooks, sending) and broadcasts are
+// being built; docs/architecture.md in the repository says what is where.
 package stepcast

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -27,7 +26,9 @@ type Config struct {
 	// leases.
 	Now func() time.Time
 	// Logger receives what the engine does not return to a caller (a
-	// failed tick in Run); nil discards.
+	// failed tick or catch-up in Run); nil means slog.Default(), so that
+	// such failures are never silent. Pass a logger with a discarding
+	// handler to drop them.
 	Logger *slog.Logger
 	// MaxDepth bounds chains of rules setting each other off (a tag added
 	// by one rule triggering another…): a unit of work that goes deeper
@@ -108,7 +109,7 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.Default()
 	}
 	return &Engine{cfg: cfg, log: log, accounts: map[store.AccountID]*Account{}}, nil
 }
