@@ -53,6 +53,7 @@ const (
 //
 //	salon.yaml:41: rules[2].steps[0].if: invalid definition: unknown name tagg (1:1)
 //
+// The first 100 problems are reported, then how many more there are.
 // The file is read through an io.LimitReader: a file longer than
 // MaxFileSize bytes is refused as soon as that much has been read, so
 // that /dev/zero or a pipe that never ends returns an error promptly. An
@@ -116,7 +117,7 @@ func ReadDefinitions(name string, r io.Reader) (Definitions, error) {
 // for the file in errors. src longer than MaxFileSize is refused.
 func ParseDefinitions(name string, src []byte) (Definitions, error) {
 	if len(src) > MaxFileSize {
-		return Definitions{}, &DefinitionError{File: name, Line: 1 + bytes.Count(src[:MaxFileSize], []byte("\n")),
+		return Definitions{}, &DefinitionError{File: name, Line: 1 + lineBreaks(src[:MaxFileSize]),
 			Err: fmt.Errorf("%w: the file is longer than %d bytes (MaxFileSize); it is refused from this line on", ErrDefinition, MaxFileSize)}
 	}
 	root, err := parseDocument(src)
@@ -133,20 +134,34 @@ func ParseDefinitions(name string, src []byte) (Definitions, error) {
 			d.errs = unjoin(err)
 		}
 	}
-	for _, e := range d.errs {
+	if len(d.errs) == 0 {
+		return defs, nil
+	}
+	errs := d.errs[:min(len(d.errs), maxFileErrors+1)]
+	last := lastLine(src)
+	for _, e := range errs {
 		var de *DefinitionError
 		if errors.As(e, &de) {
 			de.File = name
 			if de.Line == 0 {
 				de.Line = lineAt(root, de.Path)
 			}
+			de.Line = min(max(de.Line, 1), last)
 		}
 	}
-	if err := errors.Join(d.errs...); err != nil {
-		return Definitions{}, err
+	if more := len(d.errs) - maxFileErrors; more > 0 {
+		var de *DefinitionError
+		line := 0
+		if errors.As(errs[maxFileErrors], &de) {
+			line = de.Line
+		}
+		errs[maxFileErrors] = &DefinitionError{File: name, Line: line, Err: fmt.Errorf("%w: and %d more problems", ErrDefinition, more)}
 	}
-	return defs, nil
+	return Definitions{}, errors.Join(errs...)
 }
+
+// maxFileErrors bounds the problems of a file reported one by one.
+const maxFileErrors = 100
 
 // parseDocument returns the top node of the one document in src.
 func parseDocument(src []byte) (*yaml.Node, *DefinitionError) {

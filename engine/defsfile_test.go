@@ -273,7 +273,10 @@ func FuzzParseDefinitions(f *testing.F) {
 			if !errors.Is(err, ErrDefinition) {
 				t.Fatalf("error without ErrDefinition: %v", err)
 			}
-			lines := 1 + bytes.Count(src, []byte("\n"))
+			lines := 1 // at most: YAML breaks lines at \n, \r, U+0085, U+2028 and U+2029
+			for _, b := range []string{"\n", "\r", "\u0085", "\u2028", "\u2029"} {
+				lines += bytes.Count(src, []byte(b))
+			}
 			for _, e := range unjoin(err) {
 				var de *DefinitionError
 				if !errors.As(e, &de) || de.File != "fuzz.yaml" || de.Line < 1 || de.Line > lines {

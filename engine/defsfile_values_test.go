@@ -143,6 +143,11 @@ func TestDefinitionFileLimits(t *testing.T) {
 	if !errors.Is(err, ErrDefinition) || strings.Contains(err.Error(), "alias") || !strings.Contains(err.Error(), "MaxFileRules") {
 		t.Fatalf("a file of MaxFileRules+1 rules: %v", err)
 	}
+	// Problems are listed up to a hundred, then counted.
+	_, err = ParseDefinitions("many.yaml", []byte("schema:\n  segments:\n"+strings.Repeat("    a: b\n", 301)))
+	if errs := unjoin(err); len(errs) != 101 || errs[100].Error() != "many.yaml:104: invalid definition: and 200 more problems" {
+		t.Fatalf("%d problems reported, the last %v", len(errs), errs[len(errs)-1])
+	}
 }
 
 // endless is a file that never ends; it counts what was read of it.

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -234,8 +232,9 @@ func (d *fileDecoder) tooMany(n *yaml.Node, path string, count int, limit string
 
 // entry is a key and its value in a mapping.
 type entry struct {
-	key   string
-	value *yaml.Node
+	key     string
+	keyNode *yaml.Node
+	value   *yaml.Node
 }
 
 // entries returns the entries of mapping n, reporting a key that is
@@ -267,7 +266,7 @@ func (d *fileDecoder) entries(n *yaml.Node, path string) []entry {
 			continue
 		}
 		seen[kv.Value] = k
-		out = append(out, entry{kv.Value, n.Content[i+1]})
+		out = append(out, entry{kv.Value, k, n.Content[i+1]})
 	}
 	return out
 }
@@ -301,7 +300,7 @@ func (d *fileDecoder) decodeStruct(n *yaml.Node, path string, out reflect.Value)
 		f, ok := fields[e.key]
 		if !ok {
 			slices.Sort(known)
-			d.fail(e.value, join(path, e.key), "unknown key (known: %s)", strings.Join(known, ", "))
+			d.fail(e.keyNode, join(path, e.key), "unknown key (known: %s)", strings.Join(known, ", "))
 			continue
 		}
 		d.decode(e.value, join(path, e.key), f.v, f.limit)
@@ -388,95 +387,6 @@ func nodeKind(n *yaml.Node) string {
 		return "list"
 	}
 	return "single value"
-}
-
-// lineAt returns the line of the node at path (like rules[2].steps[0].if),
-// or of its nearest ancestor in the document.
-func lineAt(n *yaml.Node, path string) int {
-	line := n.Line
-	for _, part := range strings.Split(strings.ReplaceAll(path, "[", ".["), ".") {
-		if part == "" {
-			continue
-		}
-		if n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		var next *yaml.Node
-		switch {
-		case strings.HasPrefix(part, "[") && n.Kind == yaml.SequenceNode:
-			if i, err := strconv.Atoi(strings.Trim(part, "[]")); err == nil && i < len(n.Content) {
-				next = n.Content[i]
-			}
-		case n.Kind == yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == part {
-					next = n.Content[i+1]
-				}
-			}
-		}
-		if next == nil {
-			break
-		}
-		n, line = next, next.Line
-	}
-	return line
-}
-
-var yamlLineRE = regexp.MustCompile(`^line (\d+): `)
-
-// yamlErrorLine returns the line of a YAML syntax error in src, from 1.
-// The parser under go.yaml.in/yaml/v3 counts its parser's lines from 0 and
-// its scanner's from 1, and leaves line 0 out; its reader's errors (bad
-// UTF-8, control characters) and unknown aliases have no line.
-func yamlErrorLine(err error, src []byte) int {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	}
-	switch {
-	case strings.HasPrefix(msg, "did not find expected "), strings.HasPrefix(msg, "found duplicate %"),
-		strings.HasPrefix(msg, "found incompatible YAML document"), strings.HasPrefix(msg, "found undefined tag handle"):
-		return line + 1 // the parser's
-	case line > 0:
-		return line
-	case strings.Contains(msg, "UTF-8"), strings.Contains(msg, "UTF-16"), strings.Contains(msg, "surrogate"),
-		strings.Contains(msg, "Unicode character"), strings.Contains(msg, "control characters"):
-		return badCharLine(src)
-	case strings.HasPrefix(msg, "unknown anchor '"):
-		name := strings.TrimSuffix(strings.TrimPrefix(msg, "unknown anchor '"), "' referenced")
-		if re, err := regexp.Compile(`\*` + regexp.QuoteMeta(name) + `(?:[\s,\]\}]|$)`); err == nil {
-			if loc := re.FindIndex(src); loc != nil {
-				return 1 + strings.Count(string(src[:loc[0]]), "\n")
-			}
-		}
-	}
-	return 1
-}
-
-// badCharLine returns the line of the first byte of src that YAML does not
-// take (bad UTF-8, a control character), or 1.
-func badCharLine(src []byte) int {
-	line := 1
-	for i := 0; i < len(src); {
-		r, size := utf8.DecodeRune(src[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1,
-			r < 0x20 && r != '\t' && r != '\n' && r != '\r',
-			r >= 0x7f && r <= 0x9f && r != 0x85, r == 0xfffe, r == 0xffff:
-			return line
-		case r == '\n':
-			line++
-		}
-		i += size
-	}
-	return 1
-}
-
-func yamlErrorText(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return yamlLineRE.ReplaceAllString(msg, "") // the line is in the error's own prefix
 }
 
 // unjoin splits an errors.Join into its errors.
