@@ -29,6 +29,7 @@ type fileDecoder struct {
 	// expanding are the aliases being expanded, outermost first.
 	expanding   []expansion
 	aliasValues int // values decoded through aliases, against MaxFileAliasValues
+	more        int // problems beyond the maxFileErrors+1 in errs
 }
 
 type expansion struct {
@@ -37,6 +38,10 @@ type expansion struct {
 }
 
 func (d *fileDecoder) fail(n *yaml.Node, path string, format string, args ...any) {
+	if len(d.errs) > maxFileErrors {
+		d.more++ // only counted
+		return
+	}
 	line := 0
 	if n != nil {
 		line = n.Line
