@@ -47,18 +47,18 @@ const (
 )
 
 // LoadDefinitions reads an account's definitions from the file at path,
-// YAML or JSON (read as the YAML it also is), and validates them. Every
-// problem is reported, joined, each a *DefinitionError wrapping
-// ErrDefinition and naming the file, the line, the path in the document
-// and what is wrong, e.g.
+// YAML or JSON (read as the YAML it also is), and validates them. The
+// problems are reported, joined — the first 100, then how many more there
+// are —, each a *DefinitionError wrapping ErrDefinition and naming the
+// file, the line, the path in the document and what is wrong, e.g.
 //
 //	salon.yaml:41: rules[2].steps[0].if: invalid definition: unknown name tagg (1:1)
 //
-// The first 100 problems are reported, then how many more there are.
 // The file is read through an io.LimitReader: a file longer than
 // MaxFileSize bytes is refused as soon as that much has been read, so
-// that /dev/zero or a pipe that never ends returns an error promptly. An
-// error opening or reading the file wraps the os package's (os.ErrNotExist).
+// that /dev/zero or a pipe that never ends returns an error promptly (a
+// pipe that stays open and silent still blocks the read). An error
+// opening or reading the file wraps the os package's (os.ErrNotExist).
 //
 // testdata/salon.yaml shows every key. The rules of the format:
 //

@@ -86,7 +86,7 @@ var fileErrorCases = []struct{ name, src, want string }{
 	{"AliasBomb", aliasBomb,
 		`bad.yaml:11: rules[0].steps[0].messages[4][7]: invalid definition: aliases expand to more than 100000 values (MaxFileAliasValues)`},
 	{"AliasCycle", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: &m [*m]\n",
-		`bad.yaml:6: rules[0].steps[0].messages[0][0]: invalid definition: the alias *m stands for a value that holds it`},
+		`bad.yaml:6: rules[0].steps[0].messages[0][0]: invalid definition: the alias "*m" stands for a value that holds it`},
 	{"MessageTooDeep", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [" + strings.Repeat("[", MaxFileDepth+1) + strings.Repeat("]", MaxFileDepth+1) + "]\n",
 		`bad.yaml:6: rules[0].steps[0].messages[0]` + strings.Repeat("[0]", MaxFileDepth) + `: invalid definition: values nest more than 64 deep (MaxFileDepth)`},
 

@@ -60,8 +60,12 @@ func (d *fileDecoder) failPath(path, format string, args ...any) {
 // decode.
 func (d *fileDecoder) visit(n *yaml.Node, path string, decode func(*yaml.Node)) {
 	if n.Kind == yaml.AliasNode {
-		if slices.ContainsFunc(d.expanding, func(e expansion) bool { return e.alias.Alias == n.Alias }) {
-			d.fail(n, path, "the alias *%s stands for a value that holds it", n.Value)
+		switch {
+		case n.Alias == nil: // the parser refuses unknown anchors
+			d.fail(n, path, "the alias %s stands for nothing", stepcast.Quote("*"+n.Value))
+			return
+		case slices.ContainsFunc(d.expanding, func(e expansion) bool { return e.alias.Alias == n.Alias }):
+			d.fail(n, path, "the alias %s stands for a value that holds it", stepcast.Quote("*"+n.Value))
 			return
 		}
 		d.expanding = append(d.expanding, expansion{n, path})
