@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -190,6 +191,8 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		}
 	}
 
+	errs = append(errs, checkNames(d)...)
+
 	names := map[string]bool{}
 	for i, r := range d.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
@@ -321,4 +324,67 @@ func typeList(types []stepcast.FieldType) string {
 		s[i] = t.String()
 	}
 	return strings.Join(s, " or ")
+}
+
+// checkNames checks the names and texts in d against the input limits
+// (stepcast.CheckName, stepcast.CheckText): valid UTF-8 without NUL, at
+// most stepcast.MaxNameLen bytes (stepcast.MaxTextLen for a choice, a
+// trigger's value and route). A name that must not be empty is reported
+// empty by the check that owns it (segment.NewSchema, scoring.New, the
+// rule checks, Action.Validate), except the keys of mappings, checked here.
+// Actions check their own names.
+func checkNames(d Definitions) []error {
+	var errs []error
+	check := func(path string, err error) {
+		if err != nil {
+			errs = append(errs, &DefinitionError{Path: path, Err: fmt.Errorf("%w: %w", ErrDefinition, err)})
+		}
+	}
+	name := func(path, what, s string) { check(path, stepcast.CheckText(what, s, stepcast.MaxNameLen)) }
+	text := func(path, what, s string) { check(path, stepcast.CheckText(what, s, stepcast.MaxTextLen)) }
+	keys := func(path, what string, m []string) {
+		slices.Sort(m)
+		for _, k := range m {
+			check(path, stepcast.CheckName(what, k))
+		}
+	}
+	for i, f := range d.Schema.Fields {
+		path := fmt.Sprintf("schema.fields[%d]", i)
+		name(path+".name", "field name", f.Name)
+		for j, c := range f.Choices {
+			text(fmt.Sprintf("%s.choices[%d]", path, j), "choice", c)
+		}
+	}
+	for i, s := range d.Schema.Scores {
+		name(fmt.Sprintf("schema.scores[%d]", i), "score name", s)
+	}
+	for i, s := range d.Schema.Events {
+		name(fmt.Sprintf("schema.events[%d]", i), "event kind", s)
+	}
+	keys("schema.segments", "segment name", slices.Collect(maps.Keys(d.Schema.Segments)))
+	keys("scoring.scores", "score name", slices.Collect(maps.Keys(d.Scoring.Scores)))
+	for i, r := range d.Scoring.Rules {
+		path := fmt.Sprintf("scoring.rules[%d]", i)
+		name(path+".name", "scoring rule name", r.Name)
+		name(path+".score", "score name", r.Score)
+		name(path+".kind", "event kind", string(r.Kind))
+		name(path+".event", "event name", r.EventName)
+		for _, k := range slices.Sorted(maps.Keys(r.Choices)) {
+			text(path+".choices", "answer", k)
+		}
+	}
+	for i, th := range d.Scoring.Thresholds {
+		path := fmt.Sprintf("scoring.thresholds[%d]", i)
+		name(path+".name", "threshold name", th.Name)
+		name(path+".score", "score name", th.Score)
+	}
+	for i, r := range d.Rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		name(path+".name", "rule name", r.Name)
+		name(path+".trigger.event", "event kind", string(r.Trigger.Event))
+		name(path+".trigger.name", "trigger name", r.Trigger.Name)
+		text(path+".trigger.value", "trigger value", r.Trigger.Value)
+		text(path+".trigger.route", "route", r.Trigger.Route)
+	}
+	return errs
 }

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scoring"
+	"github.com/stepcast/stepcast/segment"
+)
+
+// Translating a definitions file's document (defsfile.go) into
+// Definitions: type names, time zones, repeat policies, directions, and
+// values read as their fields' types in the account's time zone.
+
+// duration is a length of time in a file: "7d", "36h", "1d12h", "90m".
+type duration time.Duration
+
+var daysRE = regexp.MustCompile(`^(\d+)d(.*)$`)
+
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if m := daysRE.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 100_000 {
+			return 0, fmt.Errorf("%s: too many days", stepcast.Quote(s))
+		}
+		d, s = time.Duration(n)*24*time.Hour, m[2]
+		if s == "" {
+			return d, nil
+		}
+	}
+	rest, err := time.ParseDuration(s)
+	if err != nil || rest < 0 || d+rest < d {
+		return 0, fmt.Errorf("%s is not a duration like 7d, 36h, 1d12h or 90m", stepcast.Quote(strings.TrimSpace(s)))
+	}
+	return d + rest, nil
+}
+
+// defaultLocation is the time zone of a schema that names none.
+func defaultLocation() *time.Location {
+	s, err := segment.NewSchema(segment.SchemaConfig{})
+	if err != nil {
+		panic(err) // an empty schema is valid
+	}
+	return s.Location()
+}
+
+// convert turns the file types into Definitions, reporting what cannot be
+// converted (a type name, a time zone, a value for a field).
+func (d *fileDecoder) convert(f *fileDefs) Definitions {
+	var defs Definitions
+	s := &defs.Schema
+	loc := defaultLocation() // the zone time text is read in
+	if f.Schema.TimeZone != "" {
+		l, err := time.LoadLocation(f.Schema.TimeZone)
+		if err != nil {
+			d.failPath("schema.time_zone", "unknown time zone %s", stepcast.Quote(f.Schema.TimeZone))
+		} else {
+			loc = l
+		}
+		s.Location = l
+	}
+	fieldTypes := map[string]stepcast.FieldType{}
+	for i, ff := range f.Schema.Fields {
+		t, err := stepcast.ParseFieldType(ff.Type)
+		if err != nil {
+			d.failPath(fmt.Sprintf("schema.fields[%d].type", i), "unknown type %s (want string, int, float, bool, time or choice)", stepcast.Quote(ff.Type))
+		}
+		fieldTypes[ff.Name] = t
+		s.Fields = append(s.Fields, segment.Field{Name: ff.Name, Type: t, Choices: ff.Choices})
+	}
+	s.Scores, s.Events, s.Segments = f.Schema.Scores, f.Schema.Events, f.Schema.Segments
+
+	sc := &defs.Scoring
+	if len(f.Scoring.Scores) > 0 {
+		sc.Scores = map[string]scoring.Decay{}
+	}
+	for name, dec := range f.Scoring.Scores {
+		sc.Scores[name] = scoring.Decay{HalfLife: time.Duration(dec.HalfLife), Window: time.Duration(dec.Window)}
+	}
+	for i, r := range f.Scoring.Rules {
+		path := fmt.Sprintf("scoring.rules[%d]", i)
+		rule := scoring.Rule{Name: r.Name, Score: r.Score, Kind: stepcast.EventKind(r.Kind), EventName: r.Event, When: r.When, Points: r.Points, Choices: r.Choices}
+		switch r.Repeat {
+		case "", "every":
+		case "once":
+			rule.Repeat.Mode = scoring.Once
+		case "at_most":
+			rule.Repeat = scoring.Repeat{Mode: scoring.AtMost, N: r.Times, Window: time.Duration(r.Within)}
+		default:
+			d.failPath(path+".repeat", "unknown repeat %s (want every, once or at_most)", stepcast.Quote(r.Repeat))
+		}
+		sc.Rules = append(sc.Rules, rule)
+	}
+	for i, th := range f.Scoring.Thresholds {
+		path := fmt.Sprintf("scoring.thresholds[%d]", i)
+		t := scoring.Threshold{Name: th.Name, Score: th.Score, Recent: th.Recent, At: th.At}
+		switch th.Direction {
+		case "", "up":
+		case "down":
+			t.Direction = scoring.Down
+		default:
+			d.failPath(path+".direction", "unknown direction %s (want up or down)", stepcast.Quote(th.Direction))
+		}
+		for j, a := range th.Actions {
+			t.Actions = append(t.Actions, d.action(a, fmt.Sprintf("%s.actions[%d]", path, j), fieldTypes, loc))
+		}
+		sc.Thresholds = append(sc.Thresholds, t)
+	}
+	for i, r := range f.Rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		rule := Rule{Name: r.Name, Trigger: Trigger{
+			Kind: TriggerKind(r.Trigger.Kind), Event: stepcast.EventKind(r.Trigger.Event), Name: r.Trigger.Name,
+			Value: r.Trigger.Value, Route: r.Trigger.Route, FirstOnly: r.Trigger.FirstOnly,
+		}}
+		for j, st := range r.Steps {
+			rule.Steps = append(rule.Steps, Step{If: st.If, Action: d.action(st.Action, fmt.Sprintf("%s.steps[%d]", path, j), fieldTypes, loc)})
+		}
+		defs.Rules = append(defs.Rules, rule)
+	}
+	return defs
+}
+
+// action converts an action; its value is read as the type of the field it
+// is for (a reminder's goal is a time), time text in loc.
+func (d *fileDecoder) action(a fileAction, path string, fieldTypes map[string]stepcast.FieldType, loc *time.Location) stepcast.Action {
+	out := stepcast.Action{Kind: stepcast.ActionKind(a.Kind), Name: a.Name, Number: a.Number, Min: a.Min, Max: a.Max, Text: a.Text}
+	if a.From != "" {
+		if a.Text != "" {
+			d.failPath(path+".from", "from and text cannot both be given: text is for notify_host")
+		}
+		out.Text = a.From
+	}
+	if a.Value != nil {
+		t, ok := fieldTypes[a.Name]
+		if out.Kind == stepcast.StartReminder {
+			t, ok = stepcast.FieldTime, true
+		}
+		if !ok {
+			d.fail(a.Value, path+".value", "a value for %s, which is not a field", stepcast.Quote(a.Name))
+		} else if v, ok := d.value(a.Value, path+".value", t, loc); ok {
+			out.Value = &v
+		}
+	}
+	for _, m := range a.Messages {
+		out.Messages = append(out.Messages, []byte(m))
+	}
+	return out
+}
+
+// value reads the single value n as a value of type t, time text in loc.
+func (d *fileDecoder) value(n *yaml.Node, path string, t stepcast.FieldType, loc *time.Location) (stepcast.Value, bool) {
+	text, ok := d.scalar(n, path, fmt.Sprintf("a %s value", t))
+	if !ok {
+		return stepcast.Value{}, false
+	}
+	v, err := readScalar(t, text, loc)
+	if err != nil {
+		d.fail(n, path, "%w", err)
+		return stepcast.Value{}, false
+	}
+	return v, true
+}

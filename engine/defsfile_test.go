@@ -1,0 +1,292 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+// TestLoadDefinitions: the file forms of shopDefs, YAML and JSON, run the
+// same workload to the same state as the Go values.
+func TestLoadDefinitions(t *testing.T) {
+	fromYAML, err := LoadDefinitions("testdata/salon.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The JSON form, converted from the YAML.
+	var doc any
+	src, _ := os.ReadFile("testdata/salon.yaml")
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(doc, "", "\t")
+	fromJSON, err := ParseDefinitions("salon.json", js)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	events := workload(4, 30, 400)
+	clk := &clock{t: events[len(events)-1].At}
+	var snaps []snapshot
+	for _, d := range []Definitions{shopDefs(), fromYAML, fromJSON} {
+		a := mustAccount(t, mustOpen(t, memstore.New(), clk), "salon", d)
+		if _, err := a.Ingest(context.Background(), events...); err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, takeSnapshot(t, a, clk.Now()))
+	}
+	if !reflect.DeepEqual(snaps[0], snaps[1]) || !reflect.DeepEqual(snaps[0], snaps[2]) {
+		t.Fatalf("the files run differently from the Go values:\n%v\n%v\n%v", snaps[0].Counts, snaps[1].Counts, snaps[2].Counts)
+	}
+}
+
+// fileErrorCases are definitions files that are refused, each with the
+// whole error: file:line: path: what.
+var fileErrorCases = []struct{ name, src, want string }{
+	// YAML syntax, at the line where it goes wrong.
+	{"Syntax", "rules:\n  - name: a\n    trigger: {kind: follow\n",
+		`bad.yaml:3: invalid definition: did not find expected ',' or '}'`},
+	{"SyntaxOnLine1", "a: @x\n",
+		`bad.yaml:1: invalid definition: found character that cannot start any token`},
+	{"ControlCharacter", "rules: []\nschema: {time_zone: \"x\x01\"}\n",
+		`bad.yaml:2: invalid definition: control characters are not allowed`},
+	{"UnknownAlias", "rules: []\n\nschema: *nope\n",
+		`bad.yaml:3: invalid definition: unknown anchor 'nope' referenced`},
+
+	// Nothing, however written, is refused alike; {} is no definitions.
+	{"Empty", "", `bad.yaml:1: invalid definition: the file is empty (write {} for no definitions)`},
+	{"Blank", "  \n\t\n", `bad.yaml:1: invalid definition: the file is empty (write {} for no definitions)`},
+	{"CommentsOnly", "# nothing yet\n\n# still nothing\n", `bad.yaml:1: invalid definition: the file is empty (write {} for no definitions)`},
+	{"Null", "null\n", `bad.yaml:1: invalid definition: the file is empty (write {} for no definitions)`},
+	{"Tilde", "~", `bad.yaml:1: invalid definition: the file is empty (write {} for no definitions)`},
+	{"DocumentMarkerOnly", "---\n# nothing\n", `bad.yaml:1: invalid definition: the file is empty (write {} for no definitions)`},
+	{"SecondDocument", "rules: []\n---\nrules: []\n", `bad.yaml:2: invalid definition: a second document: a definitions file holds one`},
+	{"NotAMapping", "- rules\n", `bad.yaml:1: invalid definition: want a mapping, not a list`},
+
+	// The size of a file, and counts.
+	{"TooLarge", strings.Repeat("# padding\n", MaxFileSize/10+1),
+		`bad.yaml:209716: invalid definition: the file is longer than 2097152 bytes (MaxFileSize); it is refused from this line on`},
+	{"TooManyRules", rulesFile(20_000, 1),
+		`bad.yaml:2: rules: invalid definition: 20000 entries, beyond the limit of 10000 (MaxFileRules)`},
+	{"TooManySteps", rulesFile(1, 101),
+		`bad.yaml:5: rules[0].steps: invalid definition: 101 entries, beyond the limit of 100 (MaxFileSteps)`},
+	{"TooManyChoices", "schema:\n  fields:\n    - name: plan\n      type: choice\n      choices: [" + strings.Repeat("c, ", MaxFileEntries) + "c]\n",
+		`bad.yaml:5: schema.fields[0].choices: invalid definition: 10001 entries, beyond the limit of 10000 (MaxFileEntries)`},
+	{"AliasBomb", aliasBomb,
+		`bad.yaml:11: rules[0].steps[0].messages[4][7]: invalid definition: aliases expand to more than 100000 values (MaxFileAliasValues)`},
+	{"AliasCycle", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: &m [*m]\n",
+		`bad.yaml:6: rules[0].steps[0].messages[0][0]: invalid definition: the alias "*m" stands for a value that holds it`},
+	{"MessageTooDeep", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [" + strings.Repeat("[", MaxFileDepth+1) + strings.Repeat("]", MaxFileDepth+1) + "]\n",
+		`bad.yaml:6: rules[0].steps[0].messages[0]` + strings.Repeat("[0]", MaxFileDepth) + `: invalid definition: values nest more than 64 deep (MaxFileDepth)`},
+
+	// Keys: each once, at every level.
+	{"RepeatedSection", "schema:\n  fields: [{name: age, type: int}]\nrules: []\nschema:\n  time_zone: UTC\n",
+		`bad.yaml:4: schema: invalid definition: the key "schema" is repeated (lines 1 and 4)`},
+	{"RepeatedKeyInStep", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - {kind: add_tag, name: a, name: b}\n",
+		`bad.yaml:5: rules[0].steps[0].name: invalid definition: the key "name" is repeated (line 5, columns 25 and 34)`},
+	{"RepeatedSegment", "schema:\n  segments:\n    vip: tag(\"vip\")\n    new: followed_days < 7\n    vip: tag(\"v\")\n",
+		`bad.yaml:5: schema.segments.vip: invalid definition: the key "vip" is repeated (lines 3 and 5)`},
+	{"RepeatedKeyInMessage", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages:\n          - type: text\n            text: a\n            text: b\n",
+		`bad.yaml:9: rules[0].steps[0].messages[0].text: invalid definition: the key "text" is repeated (lines 8 and 9)`},
+	{"RepeatedKeyJSON", `{"rules": [], "rules": []}`,
+		`bad.yaml:1: rules: invalid definition: the key "rules" is repeated (line 1, columns 2 and 15)`},
+	{"MergeKey", "base: &b {kind: add_tag}\nrules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - <<: *b\n        name: a\n",
+		"bad.yaml:1: base: invalid definition: unknown key (known: rules, schema, scoring)\n" +
+			`bad.yaml:6: rules[0].steps[0].<<: invalid definition: merge keys (<<) are not supported: write the keys out`},
+	{"KeyNotSingle", "? [a, b]\n: c\n", `bad.yaml:1: invalid definition: a key must be a single value, not a list`},
+
+	// Numbers that do not fit their place; NaN and infinities.
+	{"NotWhole", intStep("number: 1.5"), `bad.yaml:6: rules[0].steps[0].number: invalid definition: "1.5" is not a whole number`},
+	{"Exponent", intStep("number: 1e3"), `bad.yaml:6: rules[0].steps[0].number: invalid definition: "1e3" is not a whole number`},
+	{"Hex", intStep("number: 0x1F"), `bad.yaml:6: rules[0].steps[0].number: invalid definition: "0x1F" is not a whole number`},
+	{"BeyondInt64", intStep("number: 9223372036854775808"),
+		`bad.yaml:6: rules[0].steps[0].number: invalid definition: "9223372036854775808" is out of range for a whole number (int64)`},
+	{"QuotedNotWhole", intStep(`number: "3.0"`), `bad.yaml:6: rules[0].steps[0].number: invalid definition: "3.0" is not a whole number`},
+	{"IntValueNotWhole", valueStep("int", "2.5"), `bad.yaml:6: rules[0].steps[0].value: invalid definition: "2.5" is not a whole number`},
+	{"FloatNaN", valueStep("float", ".nan"), `bad.yaml:6: rules[0].steps[0].value: invalid definition: ".nan" is not a finite number`},
+	{"FloatInf", valueStep("float", "-.inf"), `bad.yaml:6: rules[0].steps[0].value: invalid definition: "-.inf" is not a finite number`},
+	{"FloatBeyond", valueStep("float", "1e400"), `bad.yaml:6: rules[0].steps[0].value: invalid definition: "1e400" is not a finite number`},
+	{"FloatQuotedNaN", valueStep("float", `"NaN"`), `bad.yaml:6: rules[0].steps[0].value: invalid definition: "NaN" is not a finite number`},
+	{"NotBoolean", "rules:\n  - name: x\n    trigger: {kind: follow, first_only: maybe}\n    steps: [{kind: add_tag, name: a}]\n",
+		`bad.yaml:3: rules[0].trigger.first_only: invalid definition: "maybe" is not a boolean (true or false)`},
+	{"NotATime", valueStep("time", "yesterday"),
+		`bad.yaml:6: rules[0].steps[0].value: invalid definition: stepcast: invalid: "yesterday" is not a time: want ` + stepcast.TimeForms},
+	{"MessageInfinity", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: flex, size: .inf}]\n",
+		`bad.yaml:6: rules[0].steps[0].messages[0].size: invalid definition: ".inf" is not a finite decimal number (quote it for text)`},
+
+	// Names within the input limits.
+	{"LongRuleName", "rules:\n  - name: " + strings.Repeat("r", 300) + "\n    trigger: {kind: follow}\n    steps: [{kind: add_tag, name: a}]\n",
+		`bad.yaml:2: rules[0].name: invalid definition: stepcast: invalid: rule name "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"… (300 bytes) is longer than 256 bytes`},
+	{"NULInTag", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps: [{kind: add_tag, name: \"a\\0b\"}]\n",
+		`bad.yaml:4: rules[0].steps[0].action: invalid definition: stepcast: invalid: add_tag action: the name "a\x00b" holds a NUL byte`},
+	{"LongSegmentName", "schema:\n  segments:\n    " + strings.Repeat("s", 300) + ": tag(\"a\")\n",
+		`bad.yaml:3: schema.segments: invalid definition: stepcast: invalid: segment name "ssssssssssssssssssssssssssssssssssssssss"… (300 bytes) is longer than 256 bytes`},
+	{"LongScoreName", "scoring:\n  scores:\n    " + strings.Repeat("s", 300) + ": {half_life: 7d}\n",
+		`bad.yaml:3: scoring.scores: invalid definition: stepcast: invalid: score name "ssssssssssssssssssssssssssssssssssssssss"… (300 bytes) is longer than 256 bytes`},
+
+	// Keys, kinds and meanings.
+	{"UnknownKeysAndTypes", `
+schema:
+  fields:
+    - {name: age, type: integer}
+    - {name: plan, type: string, colour: red}
+scoring:
+  scores: {lead: {half_life: 7 days}}
+  rules:
+    - {name: r, score: lead, kind: click, points: many, repeat: sometimes}
+rules:
+  - name: x
+    trigger: {kind: follow, first_only: maybe}
+    steps: {kind: add_tag}
+`, strings.Join([]string{
+		`bad.yaml:5: schema.fields[1].colour: invalid definition: unknown key (known: choices, name, type)`,
+		`bad.yaml:7: scoring.scores.lead.half_life: invalid definition: "7 days" is not a duration like 7d, 36h, 1d12h or 90m`,
+		`bad.yaml:9: scoring.rules[0].points: invalid definition: "many" is not a whole number`,
+		`bad.yaml:12: rules[0].trigger.first_only: invalid definition: "maybe" is not a boolean (true or false)`,
+		`bad.yaml:13: rules[0].steps: invalid definition: want a list, not a mapping`,
+		`bad.yaml:4: schema.fields[0].type: invalid definition: unknown type "integer" (want string, int, float, bool, time or choice)`,
+		`bad.yaml:9: scoring.rules[0].repeat: invalid definition: unknown repeat "sometimes" (want every, once or at_most)`,
+	}, "\n")},
+	{"Semantic", `
+schema:
+  time_zone: Mars/Olympus
+  fields:
+    - {name: age, type: integer}
+rules:
+  - name: x
+    trigger: {kind: follow}
+    steps:
+      - {kind: set_field, name: seen, value: 2026-12-24}
+`, strings.Join([]string{
+		`bad.yaml:3: schema.time_zone: invalid definition: unknown time zone "Mars/Olympus"`,
+		`bad.yaml:5: schema.fields[0].type: invalid definition: unknown type "integer" (want string, int, float, bool, time or choice)`,
+		`bad.yaml:10: rules[0].steps[0].value: invalid definition: a value for "seen", which is not a field`,
+	}, "\n")},
+	{"Rules", `
+schema:
+  fields: [{name: age, type: int}]
+rules:
+  - name: x
+    trigger: {kind: tag_added}
+    steps:
+      - {kind: add_tag, name: a}
+      - if: age >> 3
+        kind: add_tag
+        name: b
+      - {kind: launch_rocket}
+`, strings.Join([]string{
+		`bad.yaml:6: rules[0].trigger: invalid definition: a tag trigger needs the tag`,
+		`bad.yaml:9: rules[0].steps[1].if: invalid definition: unexpected token Operator(">") (1:6)` + "\n | age >> 3\n | .....^",
+		`bad.yaml:12: rules[0].steps[2].action: invalid definition: stepcast: invalid: launch_rocket action: unknown kind`,
+	}, "\n")},
+}
+
+// rulesFile is a file of n rules of steps steps each.
+func rulesFile(n, steps int) string {
+	var b strings.Builder
+	b.WriteString("rules:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: r%d\n    trigger: {kind: follow}\n    steps:\n", i)
+		for range steps {
+			b.WriteString("      - {kind: add_tag, name: t}\n")
+		}
+	}
+	return b.String()
+}
+
+// intStep is a file whose one step is an add_to_field on an int field,
+// with the number written as number.
+func intStep(number string) string {
+	return "schema: {fields: [{name: n, type: int}]}\nrules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - {kind: add_to_field, name: n, " + number + "}\n"
+}
+
+// valueStep is a file whose one step sets a field of type typ to value.
+func valueStep(typ, value string) string {
+	return "schema: {fields: [{name: f, type: " + typ + "}]}\nrules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - {kind: set_field, name: f, value: " + value + "}\n"
+}
+
+// aliasBomb expands to 10^6 values from a few lines ("billion laughs").
+const aliasBomb = `rules:
+  - name: bomb
+    trigger: {kind: follow}
+    steps:
+      - kind: send_messages
+        messages:
+          - &a [x, x, x, x, x, x, x, x, x, x]
+          - &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+          - &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+          - &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+          - &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+          - &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+`
+
+func TestDefinitionFileErrors(t *testing.T) {
+	for _, tc := range fileErrorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseDefinitions("bad.yaml", []byte(tc.src))
+			if !errors.Is(err, ErrDefinition) {
+				t.Fatalf("err = %v, want ErrDefinition", err)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("ParseDefinitions:\n%s\nwant\n%s", err, tc.want)
+			}
+			for _, e := range unjoin(err) {
+				var de *DefinitionError
+				if !errors.As(e, &de) || de.File != "bad.yaml" || de.Line < 1 {
+					t.Errorf("not a DefinitionError with the file and a line: %#v", e)
+				}
+			}
+		})
+	}
+	if _, err := LoadDefinitions("testdata/missing.yaml"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func FuzzParseDefinitions(f *testing.F) {
+	src, _ := os.ReadFile("testdata/salon.yaml")
+	f.Add(src)
+	f.Add([]byte(`{"rules": [{"name": "x", "trigger": {"kind": "follow"}, "steps": [{"kind": "add_tag", "name": "a"}]}]}`))
+	f.Add([]byte("a: &x [*x]\n"))
+	for _, tc := range fileErrorCases {
+		if len(tc.src) < 4<<10 {
+			f.Add([]byte(tc.src))
+		}
+	}
+	for _, tc := range fileValueCases {
+		f.Add([]byte(tc.src))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		d, err := ParseDefinitions("fuzz.yaml", src)
+		if err != nil {
+			if !errors.Is(err, ErrDefinition) {
+				t.Fatalf("error without ErrDefinition: %v", err)
+			}
+			lines := 1 // at most: YAML breaks lines at \n, \r, U+0085, U+2028 and U+2029
+			for _, b := range []string{"\n", "\r", "\u0085", "\u2028", "\u2029"} {
+				lines += bytes.Count(src, []byte(b))
+			}
+			for _, e := range unjoin(err) {
+				var de *DefinitionError
+				if !errors.As(e, &de) || de.File != "fuzz.yaml" || de.Line < 1 || de.Line > lines {
+					t.Fatalf("not a DefinitionError with the file and a line in 1..%d: %v", lines, e)
+				}
+			}
+			return
+		}
+		if _, err := compile(d); err != nil {
+			t.Fatalf("parsed definitions do not compile: %v", err)
+		}
+	})
+}
