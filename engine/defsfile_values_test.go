@@ -116,7 +116,7 @@ rules:
 				t.Errorf("%s = %v, want %v (midnight in Tokyo)", field, got, midnight.UTC())
 			}
 		}
-		if i := slices.IndexFunc(v.Timers, func(tm store.Timer) bool { return tm.Key == reminderTimer("campaign") }); i < 0 || !v.Timers[i].Due.Equal(midnight) {
+		if i := slices.IndexFunc(v.Timers, func(tm store.Timer) bool { return tm.Key == TimerKey{Kind: DueReminder, Name: "campaign"}.String() }); i < 0 || !v.Timers[i].Due.Equal(midnight) {
 			t.Errorf("the reminder's timers %v, want one due %v", v.Timers, midnight)
 		}
 		for _, src := range []string{`campaign_end == date("2026-12-24")`, `booked == date("2026-12-24")`} {
