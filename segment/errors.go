@@ -12,6 +12,11 @@ var (
 	// other in a cycle; the message names the path.
 	ErrCycle = errors.New("segment: saved segments form a cycle")
 
+	// ErrTooDeep is returned by NewSchema when saved segments use each
+	// other in a chain of more than MaxSavedDepth; the message names the
+	// start and end of the chain.
+	ErrTooDeep = errors.New("segment: saved segments nest too deep")
+
 	// ErrSchemaMismatch is returned by the evaluation methods when a Segment
 	// is evaluated against an Index built for another Schema.
 	ErrSchemaMismatch = errors.New("segment: segment and index use different schemas")
