@@ -88,6 +88,16 @@ func (s *Segment) Plan() string {
 // take a column on one side and a constant (any constant expression) on the
 // other. Unless the expression mentions following or blocked, the audience is
 // drawn only from friends who currently follow, and ! is taken against them.
+//
+// Limits: a source is at most MaxSourceLen bytes (16 KiB) and MaxNodes
+// (2000) syntax nodes. Saved segments are compiled once, by NewSchema, and
+// do not count toward the nodes of the expressions that use them; they may
+// use one another in chains of at most MaxSavedDepth (100), or NewSchema
+// returns ErrTooDeep. A saved segment used more than once in a plan, directly
+// or through others, is evaluated once per query and its set reused, and a
+// ?: evaluates its condition once, so the work of a query and the text of
+// Plan and Explain grow with the number of distinct nodes, never with the
+// number of paths to them. Friend IDs follow the contract stated on Index.
 func Compile(src string, schema *Schema) (seg *Segment, err error) {
 	defer func() {
 		// expr's parser and checker are fuzzed upstream and here; should

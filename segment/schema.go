@@ -35,7 +35,8 @@ type SchemaConfig struct {
 	// can ask for them in time windows. nil means DefaultEvents.
 	Events []string
 	// Segments are saved segments by name, usable as segment("name").
-	// They may refer to each other; a cycle is an error.
+	// They may refer to each other; a cycle is an error (ErrCycle), and so
+	// is a chain longer than MaxSavedDepth (ErrTooDeep).
 	Segments map[string]string
 	// Location is the account's time zone, in which calendar days are
 	// counted. nil means Asia/Tokyo.

@@ -340,3 +340,26 @@ segment("two"):
 		t.Errorf("Explain:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestConditionPlans: a ?: keeps the and/or form when its condition is a
+// leaf, and becomes one node evaluating it once otherwise; constant
+// branches fold.
+func TestConditionPlans(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	tests := []struct{ name, src, want string }{
+		{"Leaf", `tag("a") ? age > 20 : tag("c")`, "or\n  and\n    tag(\"a\")\n    age >= 21\n  and\n    not\n      tag(\"a\")\n    tag(\"c\")\n"},
+		{"Composite", `(tag("a") || vip) ? age > 20 : tag("c")`, "?:\n  or\n    tag(\"a\")\n    vip\n  age >= 21\n  tag(\"c\")\n"},
+		{"Saved", `segment("adult") ? vip : tag("c")`, "?:\n  segment(\"adult\")\n  vip\n  tag(\"c\")\nsegment(\"adult\"):\n  age >= 20\n"},
+		{"TrueBranch", `(tag("a") || vip) ? true : tag("c")`, "or\n  tag(\"a\")\n  vip\n  tag(\"c\")\n"},
+		{"FalseElse", `(tag("a") || vip) ? tag("c") : false`, "and\n  or\n    tag(\"a\")\n    vip\n  tag(\"c\")\n"},
+		{"BothConstant", `(tag("a") || vip) ? false : true`, "not\n  or\n    tag(\"a\")\n    vip\n"},
+		{"SameConstant", `(tag("a") || vip) ? true : true`, "true\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MustCompile(tt.src, schema).Plan(); got != tt.want {
+				t.Errorf("Plan(%s) =\n%s\nwant:\n%s", tt.src, got, tt.want)
+			}
+		})
+	}
+}
