@@ -89,6 +89,9 @@ func (c *evalCtx) evalSaved(n *savedNode, within *roaring.Bitmap) (*roaring.Bitm
 		}
 		c.memo.sets[n.kid] = full
 	}
+	if within == c.universe { // full is within it already
+		return full.Clone(), "shared"
+	}
 	out, _, _ := c.evalReady(full, within)
 	return out, "shared"
 }

@@ -290,6 +290,7 @@ func TestIssue9DeepExplain(t *testing.T) {
 	const depth = MaxSavedDepth
 	plan, explain := texts(depth)
 	halfPlan, halfExplain := texts(depth / 2)
+	t.Logf("depth %d: Plan %d bytes, Explain %d; depth %d: Plan %d, Explain %d", depth, len(plan), len(explain), depth/2, len(halfPlan), len(halfExplain))
 	// 8 nodes a level, each one line: at most 55 bytes of padded text.
 	if len(explain) > 600*depth || float64(len(explain)) > 2.1*float64(len(halfExplain)) {
 		t.Errorf("Explain is %d bytes for %d levels, %d for %d: want linear, < %d", len(explain), depth, len(halfExplain), depth/2, 600*depth)
