@@ -33,6 +33,10 @@ type Segment struct {
 	// audience is then drawn from every known friend instead of only the
 	// friends who currently follow.
 	wide bool
+	// depth is the longest chain of saved segments the plan reaches,
+	// itself included if it is saved.
+	depth   int
+	sharing sharing
 }
 
 // Source returns the expression the segment was compiled from.
@@ -46,10 +50,12 @@ func (s *Segment) Schema() *Schema { return s.schema }
 // only from those who currently follow.
 func (s *Segment) IncludesBlocked() bool { return s.wide }
 
-// Plan returns the compiled plan as an indented tree, one node a line.
+// Plan returns the compiled plan as an indented tree, one node a line,
+// followed by the plan of each saved segment it uses, once each, headed by
+// segment("name"):.
 func (s *Segment) Plan() string {
 	var b strings.Builder
-	printPlan(&b, s.root, 0)
+	printPlan(&b, s.root)
 	return b.String()
 }
 
@@ -82,6 +88,16 @@ func (s *Segment) Plan() string {
 // take a column on one side and a constant (any constant expression) on the
 // other. Unless the expression mentions following or blocked, the audience is
 // drawn only from friends who currently follow, and ! is taken against them.
+//
+// Limits: a source is at most MaxSourceLen bytes (16 KiB) and MaxNodes
+// (2000) syntax nodes. Saved segments are compiled once, by NewSchema, and
+// do not count toward the nodes of the expressions that use them; they may
+// use one another in chains of at most MaxSavedDepth (100), or NewSchema
+// returns ErrTooDeep. A saved segment used more than once in a plan, directly
+// or through others, is evaluated once per query and its set reused, and a
+// ?: evaluates its condition once, so the work of a query and the text of
+// Plan and Explain grow with the number of distinct nodes, never with the
+// number of paths to them. Friend IDs follow the contract stated on Index.
 func Compile(src string, schema *Schema) (seg *Segment, err error) {
 	defer func() {
 		// expr's parser and checker are fuzzed upstream and here; should
@@ -114,6 +130,7 @@ type compiler struct {
 	visit    func(string) error
 
 	wide     bool
+	depth    int // the deepest saved segment referenced
 	constCfg *conf.Config
 }
 
@@ -139,7 +156,11 @@ func (c *compiler) compile() (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Segment{src: c.src, schema: c.schema, root: root, wide: c.wide}, nil
+	depth := c.depth
+	if c.name != "" {
+		depth++
+	}
+	return &Segment{src: c.src, schema: c.schema, root: root, wide: c.wide, depth: depth}, nil
 }
 
 func (c *compiler) errAt(loc file.Location, format string, args ...any) *Error {
@@ -209,7 +230,7 @@ func (c *compiler) boolExpr(n ast.Node) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return mkOr(mkAnd(cond, a), mkAnd(mkNot(cond), b)), nil
+		return mkCond(cond, a, b), nil
 	case *ast.IdentifierNode, *ast.CallNode:
 		op, err := c.operand(n)
 		if err != nil {
@@ -561,6 +582,7 @@ func (c *compiler) saved(at ast.Node, name string) (operand, error) {
 		return operand{}, c.errNode(at, "unknown saved segment %q", name)
 	}
 	c.wide = c.wide || seg.wide
+	c.depth = max(c.depth, seg.depth)
 	return operand{kind: opBool, leaf: &savedNode{name: name, kid: seg.root}}, nil
 }
 

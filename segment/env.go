@@ -72,8 +72,14 @@ func zeroOf(t stepcast.FieldType) any {
 // MaxSourceLen is the longest source Compile accepts, in bytes.
 const MaxSourceLen = 16 << 10
 
-// MaxNodes is the largest number of syntax nodes Compile accepts.
+// MaxNodes is the largest number of syntax nodes Compile accepts, in one
+// source; the saved segments it uses are not counted, as each is compiled
+// once and evaluated at most once per query (see Compile).
 const MaxNodes = 2000
+
+// MaxSavedDepth is the longest chain of saved segments using one another
+// (a uses b, b uses c, … — a, b and c make 3) that NewSchema accepts.
+const MaxSavedDepth = 100
 
 type exprOptions []expr.Option
 

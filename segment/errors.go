@@ -12,6 +12,11 @@ var (
 	// other in a cycle; the message names the path.
 	ErrCycle = errors.New("segment: saved segments form a cycle")
 
+	// ErrTooDeep is returned by NewSchema when saved segments use each
+	// other in a chain of more than MaxSavedDepth; the message names the
+	// start and end of the chain.
+	ErrTooDeep = errors.New("segment: saved segments nest too deep")
+
 	// ErrSchemaMismatch is returned by the evaluation methods when a Segment
 	// is evaluated against an Index built for another Schema.
 	ErrSchemaMismatch = errors.New("segment: segment and index use different schemas")
@@ -23,6 +28,12 @@ var (
 	// ErrType is returned by Index.Apply when a value does not fit the
 	// field's type or choices.
 	ErrType = errors.New("segment: value does not fit the field")
+
+	// ErrSparseID is returned by Index.Apply, wrapped in an *OpError
+	// naming the friend, for a friend ID so far beyond the friends the
+	// index knows that its columns would grow for IDs nobody holds (see
+	// Index).
+	ErrSparseID = errors.New("segment: friend ID far beyond the known friends")
 )
 
 // Error is a compile error with its position in the source. It renders like

@@ -56,10 +56,13 @@ type evalCtx struct {
 	built    map[*posting]*roaring.Bitmap // few-member postings made bitmaps, once per evaluation
 	trace    *Explanation                 // the node being explained; nil unless explaining
 	parents  []*Explanation
+	shared   map[node]bool // saved plans used more than once (see shared.go)
+	memo     memo
 }
 
 func (s *Segment) newCtx(ix *Index, now time.Time, trace *Explanation) *evalCtx {
-	c := &evalCtx{ix: ix, now: now, today: civilDay(now, ix.schema.loc), loc: ix.schema.loc, universe: ix.following, trace: trace}
+	c := &evalCtx{ix: ix, now: now, today: civilDay(now, ix.schema.loc), loc: ix.schema.loc, universe: ix.following, trace: trace,
+		shared: s.shared()}
 	if s.wide {
 		c.universe = ix.known
 	}
@@ -92,7 +95,11 @@ func (c *evalCtx) eval(n node, within *roaring.Bitmap) *roaring.Bitmap {
 	case *notNode:
 		out = roaring.AndNot(within, c.eval(n.kid, within))
 	case *savedNode:
-		out = c.eval(n.kid, within)
+		var path string
+		out, path = c.evalSaved(n, within)
+		tr.setPath(path, 0)
+	case *condNode:
+		out = c.evalCond(n, within)
 	case *constNode:
 		if n.val {
 			out = within.Clone()
@@ -191,7 +198,9 @@ func (c *evalCtx) nodeCost(n node, w float64) float64 {
 	case *notNode:
 		return c.nodeCost(n.kid, w) + c.andCost(w, w/2)
 	case *savedNode:
-		return c.nodeCost(n.kid, w)
+		return c.savedCost(n, w)
+	case *condNode:
+		return c.condCost(n, w)
 	case *constNode:
 		return 0
 	case *andNode, *orNode:
@@ -222,7 +231,9 @@ func (c *evalCtx) estimate(n node) float64 {
 	case *notNode:
 		return max(0, float64(c.universe.GetCardinality())-c.estimate(n.kid))
 	case *savedNode:
-		return c.estimate(n.kid)
+		return c.savedEstimate(n)
+	case *condNode:
+		return c.condEstimate(n)
 	case *constNode:
 		if n.val {
 			return float64(c.universe.GetCardinality())
@@ -253,7 +264,12 @@ func (c *evalCtx) match(n node, f uint32) bool {
 	case *notNode:
 		return !c.match(n.kid, f)
 	case *savedNode:
-		return c.match(n.kid, f)
+		return c.matchSaved(n, func(k node) bool { return c.match(k, f) })
+	case *condNode:
+		if c.match(n.cond, f) {
+			return c.match(n.yes, f)
+		}
+		return c.match(n.no, f)
 	case *constNode:
 		return n.val
 	case leaf:

@@ -17,10 +17,16 @@ type Explanation struct {
 	// Path says how a leaf was computed: "index" (from the bitmaps, with
 	// Checked edge members compared one by one), "scan" (each of the
 	// Candidates checked one by one, cheaper when they are few), or
-	// "skipped" (an earlier operand of an and left nothing).
+	// "skipped" (an earlier operand of an and left nothing). A saved
+	// segment used more than once in the plan says "shared": its set is
+	// computed once, among all the audience, and intersected with the
+	// candidates of each use; that computation is the child of the use
+	// that made it, and the other uses have no children.
 	Path     string
 	Checked  int
 	Children []*Explanation
+
+	saved bool // a segment("name") node
 }
 
 // Explain evaluates the segment at now like Eval and returns the plan it
@@ -42,7 +48,8 @@ func (c *evalCtx) enter(n node, within *roaring.Bitmap) *Explanation {
 	if c.trace == nil {
 		return nil
 	}
-	e := &Explanation{Node: n.String(), Candidates: within.GetCardinality()}
+	_, saved := n.(*savedNode)
+	e := &Explanation{Node: n.String(), Candidates: within.GetCardinality(), saved: saved}
 	c.trace.Children = append(c.trace.Children, e)
 	c.parents = append(c.parents, c.trace)
 	c.trace = e
@@ -71,14 +78,24 @@ func (e *Explanation) setPath(path string, checked int) {
 	}
 }
 
-// String renders the explanation as an indented tree.
+// String renders the explanation as an indented tree. The evaluation of a
+// saved segment is printed after the tree, in a block headed by its name,
+// so that the text grows with the number of nodes evaluated, and its
+// indentation with the nesting of one source.
 func (e *Explanation) String() string {
 	var b strings.Builder
-	e.write(&b, 0)
+	var blocks []*Explanation
+	e.write(&b, 0, &blocks)
+	for i := 0; i < len(blocks); i++ { // blocks grows as saved segments use others
+		fmt.Fprintf(&b, "%s:\n", blocks[i].Node)
+		for _, k := range blocks[i].Children {
+			k.write(&b, 1, &blocks)
+		}
+	}
 	return b.String()
 }
 
-func (e *Explanation) write(b *strings.Builder, depth int) {
+func (e *Explanation) write(b *strings.Builder, depth int, blocks *[]*Explanation) {
 	line := strings.Repeat("  ", depth) + e.Node
 	switch e.Path {
 	case "skipped":
@@ -87,6 +104,8 @@ func (e *Explanation) write(b *strings.Builder, depth int) {
 		fmt.Fprintf(b, "%-44s %10d\n", line, e.Count)
 	case "scan":
 		fmt.Fprintf(b, "%-44s %10d  scan of %d candidates\n", line, e.Count, e.Candidates)
+	case "shared":
+		fmt.Fprintf(b, "%-44s %10d  shared\n", line, e.Count)
 	default:
 		if e.Checked > 0 {
 			fmt.Fprintf(b, "%-44s %10d  index, %d checked\n", line, e.Count, e.Checked)
@@ -94,7 +113,11 @@ func (e *Explanation) write(b *strings.Builder, depth int) {
 			fmt.Fprintf(b, "%-44s %10d  index\n", line, e.Count)
 		}
 	}
+	if e.saved && len(e.Children) > 0 {
+		*blocks = append(*blocks, e)
+		return
+	}
 	for _, k := range e.Children {
-		k.write(b, depth+1)
+		k.write(b, depth+1, blocks)
 	}
 }

@@ -37,6 +37,9 @@ func FuzzCompile(f *testing.F) {
 			checkPosition(t, src, e)
 			return
 		}
+		if n := sharedNodes(seg.root); n != nil {
+			t.Fatalf("Compile(%q): %v is reached twice; only saved plans may be shared\n%s", src, n, seg.Plan())
+		}
 		bm, err := seg.Eval(ix, now)
 		if err != nil {
 			t.Fatalf("Eval(%q): %v", src, err)
@@ -52,6 +55,37 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sharedNodes returns an inner node of the plan reachable by two paths
+// other than through a saved segment, or nil: evaluation counts on plans
+// being trees apart from saved plans (see shared.go).
+func sharedNodes(root node) node {
+	seen := map[node]bool{}
+	var found node
+	var walk func(n node)
+	walk = func(n node) {
+		if found != nil || len(children(n)) == 0 {
+			return
+		}
+		if seen[n] {
+			found = n
+			return
+		}
+		seen[n] = true
+		if sv, ok := n.(*savedNode); ok {
+			n = sv.kid
+			if seen[n] { // another use of the same saved plan
+				return
+			}
+			seen[n] = true
+		}
+		for _, k := range children(n) {
+			walk(k)
+		}
+	}
+	walk(root)
+	return found
 }
 
 func checkPosition(t *testing.T, src string, e *Error) {

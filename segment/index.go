@@ -19,6 +19,18 @@ import (
 // experiment variants of every known friend of one account, as bitmaps,
 // dictionaries and binned range indexes.
 //
+// # Friend IDs
+//
+// Friend IDs are the dense IDs stores allocate from 1. Per-friend columns
+// are arrays indexed by ID, so the index's memory follows the largest ID it
+// knows; Apply refuses, with ErrSparseID, an ID at or beyond
+// max(2×F, C) + IDSlack, where F is the number of friends known once the
+// batch is applied and C is one past the largest ID known or reserved with
+// Reserve. Its memory is thus at most about twice what its friends need.
+// IDs 1..N loaded in ascending pages, or in one batch in any order, always
+// pass; to load pages in any order, Reserve(N+1) first. Readers (Match,
+// CountEvents, History) take any ID and allocate nothing for it.
+//
 // # Concurrency
 //
 // An Index is safe for concurrent use: any number of goroutines may evaluate
@@ -35,6 +47,7 @@ type Index struct {
 	known      *roaring.Bitmap
 	following  *roaring.Bitmap
 	size       int // one past the largest known friend ID
+	reserved   int // one past the largest ID declared with Reserve
 	followedAt *numColumn
 	tags       map[string]*roaring.Bitmap
 	fields     []fieldColumn
@@ -166,7 +179,8 @@ func (ix *Index) Following() *roaring.Bitmap {
 
 // Batch is an ordered list of index updates, applied atomically by
 // Index.Apply. The zero Batch is empty and ready to use. A Batch is not safe
-// for concurrent use; it may be reused after Reset.
+// for concurrent use; it may be reused after Reset. Friend IDs must follow
+// the index's contract (see Index): dense, allocated from 1.
 type Batch struct {
 	ops []op
 }
@@ -288,7 +302,7 @@ type OpError struct {
 	Op     string // "SetField", …
 	Friend stepcast.FriendID
 	Name   string // the field, score, … it names
-	Err    error  // wraps ErrUnknownField or ErrType
+	Err    error  // wraps ErrUnknownField, ErrType or ErrSparseID
 }
 
 func (e *OpError) Error() string {
@@ -300,7 +314,8 @@ func (e *OpError) Unwrap() error { return e.Err }
 // Apply validates every operation of b, then applies them all, in order, as
 // one atomic update: concurrent readers see all of b or none of it. If any
 // operation is invalid, Apply changes nothing and returns the problems
-// joined, each an *OpError wrapping ErrUnknownField or ErrType.
+// joined, each an *OpError wrapping ErrUnknownField, ErrType or, for a
+// friend ID far beyond the friends known (see Index), ErrSparseID.
 func (ix *Index) Apply(b *Batch) error {
 	var errs []error
 	for i := range b.ops {
@@ -309,11 +324,12 @@ func (ix *Index) Apply(b *Batch) error {
 			errs = append(errs, &OpError{Index: i, Op: opNames[o.kind], Friend: stepcast.FriendID(o.f), Name: o.name, Err: err})
 		}
 	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	errs = append(errs, ix.checkIDs(b)...)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	for i := range b.ops {
 		ix.apply(&b.ops[i])
 	}

@@ -37,6 +37,10 @@ var testSchemaConfig = SchemaConfig{
 		"adult":    `age >= 20`,
 		"vip_fans": `segment("adult") && (vip || score("lead") >= 50)`,
 		"lapsed":   `blocked || followed_days > 30`,
+		// Saved segments that use others more than once (shared plans).
+		"twice": `segment("vip_fans") && !segment("adult") || segment("adult") && score("engagement") > 20`,
+		"both":  `segment("twice") && !segment("vip_fans") || !segment("twice") && segment("vip_fans") || tag("t1") && segment("twice")`,
+		"flip":  `(segment("lapsed") || tag("t2")) ? segment("both") : !segment("twice") && segment("adult")`,
 	},
 }
 
@@ -366,7 +370,7 @@ func (g exprGen) atom() string {
 	case 25:
 		return fmt.Sprintf("variant(%q) %s", g.pick("e0", "e1"), g.pick(`== "A"`, `!= "B"`, `in ["A", "control"]`, `== ""`))
 	case 26:
-		return fmt.Sprintf("segment(%q)", g.pick("adult", "vip_fans", "lapsed"))
+		return fmt.Sprintf("segment(%q)", g.pick("adult", "vip_fans", "lapsed", "twice", "both", "flip"))
 	case 27:
 		return fmt.Sprintf("年齢層 %s %q", g.pick("==", "!="), g.pick("20代", "30代", ""))
 	case 28:

@@ -300,13 +300,34 @@ func formatKey(t stepcast.FieldType, k int64, loc *time.Location) string {
 	return strconv.FormatInt(k, 10)
 }
 
-// printPlan renders a plan as an indented tree, one node a line.
-func printPlan(b *strings.Builder, n node, depth int) {
-	b.WriteString(strings.Repeat("  ", depth))
-	b.WriteString(n.String())
-	b.WriteByte('\n')
-	for _, k := range children(n) {
-		printPlan(b, k, depth+1)
+// printPlan renders a plan as an indented tree, one node a line. A saved
+// segment's plan is printed once, after the tree, in a block headed by its
+// name; where it is used, only the name shows. The text grows with the
+// number of distinct nodes, and its indentation with the nesting of one
+// source, however long a chain of saved segments.
+func printPlan(b *strings.Builder, root node) {
+	var blocks []*savedNode
+	seen := map[node]bool{}
+	var write func(n node, depth int)
+	write = func(n node, depth int) {
+		b.WriteString(strings.Repeat("  ", depth))
+		b.WriteString(n.String())
+		b.WriteByte('\n')
+		if sv, ok := n.(*savedNode); ok {
+			if !seen[sv.kid] {
+				seen[sv.kid] = true
+				blocks = append(blocks, sv)
+			}
+			return
+		}
+		for _, k := range children(n) {
+			write(k, depth+1)
+		}
+	}
+	write(root, 0)
+	for i := 0; i < len(blocks); i++ { // blocks grows as saved plans use others
+		fmt.Fprintf(b, "%v:\n", blocks[i])
+		write(blocks[i].kid, 1)
 	}
 }
 
@@ -320,6 +341,8 @@ func children(n node) []node {
 		return []node{n.kid}
 	case *savedNode:
 		return []node{n.kid}
+	case *condNode:
+		return []node{n.cond, n.yes, n.no}
 	}
 	return nil
 }

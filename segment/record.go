@@ -46,7 +46,7 @@ func (s *Segment) MatchRecord(r *Record, now time.Time) (bool, error) {
 		return false, fmt.Errorf("segment: MatchRecord of a nil record: %w", ErrType)
 	}
 	loc := s.schema.loc
-	c := &recordCtx{schema: s.schema, r: r, evalCtx: evalCtx{now: now, today: civilDay(now, loc), loc: loc}}
+	c := &recordCtx{schema: s.schema, r: r, evalCtx: evalCtx{now: now, today: civilDay(now, loc), loc: loc, shared: s.shared()}}
 	ok := (r.Following || s.wide) && c.match(s.root)
 	return ok, c.err
 }
@@ -77,7 +77,12 @@ func (c *recordCtx) match(n node) bool {
 	case *notNode:
 		return !c.match(n.kid)
 	case *savedNode:
-		return c.match(n.kid)
+		return c.matchSaved(n, c.match)
+	case *condNode:
+		if c.match(n.cond) {
+			return c.match(n.yes)
+		}
+		return c.match(n.no)
 	case *constNode:
 		return n.val
 	case *tagLeaf:

@@ -35,7 +35,8 @@ type SchemaConfig struct {
 	// can ask for them in time windows. nil means DefaultEvents.
 	Events []string
 	// Segments are saved segments by name, usable as segment("name").
-	// They may refer to each other; a cycle is an error.
+	// They may refer to each other; a cycle is an error (ErrCycle), and so
+	// is a chain longer than MaxSavedDepth (ErrTooDeep).
 	Segments map[string]string
 	// Location is the account's time zone, in which calendar days are
 	// counted. nil means Asia/Tokyo.
@@ -235,7 +236,9 @@ func (s *Schema) field(name string) (*fieldInfo, bool) {
 }
 
 // compileSaved compiles the saved segments in dependency order, reporting a
-// cycle with its path ("a -> b -> a").
+// cycle with its path ("a -> b -> a") and a chain of more than
+// MaxSavedDepth segments with the start and end of its path. Compiling
+// recurses once per segment of a chain, hence the limit.
 func (s *Schema) compileSaved(srcs map[string]string) error {
 	s.saved = make(map[string]*Segment, len(srcs))
 	names := make([]string, 0, len(srcs))
@@ -252,7 +255,15 @@ func (s *Schema) compileSaved(srcs map[string]string) error {
 			i := slices.Index(stack, name)
 			return fmt.Errorf("%w: %s", ErrCycle, strings.Join(append(slices.Clone(stack[i:]), name), " -> "))
 		case 2:
+			// The segments being compiled each use the next, the last one
+			// this one: the chain is that long plus this one's own depth.
+			if d := s.saved[name].depth; len(stack)+d > MaxSavedDepth {
+				return tooDeep(append(slices.Clone(stack), name), d > 1)
+			}
 			return nil
+		}
+		if len(stack) >= MaxSavedDepth { // checked before recursing deeper
+			return tooDeep(append(slices.Clone(stack), name), false)
 		}
 		state[name] = 1
 		stack = append(stack, name)
@@ -275,4 +286,17 @@ func (s *Schema) compileSaved(srcs map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// tooDeep reports a chain of saved segments longer than MaxSavedDepth: its
+// first and last names, and "…" after them if it goes on (more).
+func tooDeep(chain []string, more bool) error {
+	if len(chain) > 6 {
+		chain = append(append(slices.Clip(chain[:3]), "…"), chain[len(chain)-2:]...)
+	}
+	path := strings.Join(chain, " -> ")
+	if more {
+		path += " -> …"
+	}
+	return fmt.Errorf("%w (the limit is %d): %s", ErrTooDeep, MaxSavedDepth, path)
 }
