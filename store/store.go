@@ -212,40 +212,65 @@ type Change struct {
 	At     time.Time
 }
 
-// Validate reports what is malformed in c.
+// Validate reports what is malformed in c, wrapping ErrInvalid and
+// stepcast.ErrInvalid: what its kind needs and does not have (a name, a
+// time, a valid value), and — whatever the kind, since every field is kept
+// in the log and exported — text beyond the limits (Name and Text at most
+// stepcast.MaxNameLen bytes of UTF-8 without NUL), a Value that
+// stepcast.Value.Validate refuses, a time outside stepcast.MinTime and
+// stepcast.MaxTime. A SetProfile's time zone must be known; an EnterStep's
+// step lies in [0, 2^30].
 func (c Change) Validate() error {
-	bad := func(what string) error {
-		return fmt.Errorf("%w: %v change of friend %d: %s", ErrInvalid, c.Kind, c.Friend, what)
+	bad := func(cause error, why string) error {
+		what := fmt.Sprintf("%v change of friend %d", c.Kind, c.Friend)
+		if why != "" {
+			what += ": " + why
+		}
+		return invalid(cause, "%s", what)
+	}
+	if c.Kind < Follow || c.Kind > ClearVariant {
+		return bad(nil, "unknown kind")
+	}
+	if err := firstErr(stepcast.CheckText("name", c.Name, stepcast.MaxNameLen), stepcast.CheckText("text", c.Text, stepcast.MaxNameLen)); err != nil {
+		return bad(err, "")
+	}
+	if c.Value.Type() != 0 {
+		if err := c.Value.Validate(); err != nil {
+			return bad(err, "")
+		}
+	}
+	if !c.At.IsZero() {
+		if err := stepcast.CheckTime("time", c.At); err != nil {
+			return bad(err, "")
+		}
 	}
 	switch c.Kind {
 	case Follow, Unfollow:
 		if c.At.IsZero() {
-			return bad("no time")
+			return bad(nil, "no time")
 		}
 	case SetProfile:
 		if c.Text != "" {
 			if _, err := time.LoadLocation(c.Text); err != nil {
-				return bad(fmt.Sprintf("time zone %q is unknown", c.Text))
+				return bad(nil, "time zone "+stepcast.Quote(c.Text)+" is unknown")
 			}
 		}
 	case SetTag, ClearTag, UnsetField, SetScore, LeaveScenario, ClearVariant:
 		if c.Name == "" {
-			return bad("no name")
+			return bad(nil, "no name")
 		}
 	case SetField:
-		if c.Name == "" || !c.Value.Valid() {
-			return bad("no name or no valid value")
+		if c.Name == "" || c.Value.Type() == 0 {
+			return bad(nil, "no name or no value")
 		}
 	case EnterStep:
 		if c.Name == "" || c.Number < 0 || c.Number > 1<<30 {
-			return bad("no scenario or a step out of range")
+			return bad(nil, "no scenario or a step out of range")
 		}
 	case SetVariant:
 		if c.Name == "" || c.Text == "" {
-			return bad("no experiment or no variant")
+			return bad(nil, "no experiment or no variant")
 		}
-	default:
-		return bad("unknown kind")
 	}
 	return nil
 }

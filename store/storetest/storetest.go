@@ -82,6 +82,8 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"OutboxDeliveries", testOutbox},
 		{"DefinitionsVersioned", testDefinitions},
 		{"TalliesAccumulate", testTallies},
+		{"InputLimitsAlike", testLimits},
+		{"LeaseBoundaryAlike", testLeaseBoundary},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
