@@ -890,7 +890,7 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 	if err != nil {
 		return err
 	}
-	if err := store.CheckRestoreID(d, b.Sequence() + 1); err != nil {
+	if err := store.CheckRestoreID(d, b.Sequence()+1); err != nil {
 		return fmt.Errorf("boltstore: %w", err)
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {

@@ -649,7 +649,7 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 	if err := store.ValidateRestored(d); err != nil {
 		return err
 	}
-	if err := store.CheckRestoreID(d, uint64(len(t.a.outbox)+len(t.queued)) + 1); err != nil {
+	if err := store.CheckRestoreID(d, uint64(len(t.a.outbox)+len(t.queued))+1); err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {

@@ -882,7 +882,7 @@ func (t *ptx) RestoreDelivery(d store.Delivery) error {
 	if err := store.ValidateRestored(d); err != nil {
 		return err
 	}
-	if err := store.CheckRestoreID(d, uint64(t.lastDelivery) + 1); err != nil {
+	if err := store.CheckRestoreID(d, uint64(t.lastDelivery)+1); err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
 	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
