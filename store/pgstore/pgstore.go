@@ -593,7 +593,9 @@ func (t *ptx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) 
 
 // Lease implements store.Timers in one statement: SKIP LOCKED lets
 // concurrent leasers pass each other's rows instead of waiting or taking
-// them twice.
+// them twice. The rows to lease are chosen once, in a materialized CTE: as
+// a subquery joined by the UPDATE, PostgreSQL may evaluate the LIMIT again
+// for each row it updates and lease more than limit.
 func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
@@ -606,10 +608,10 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 	}
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
 	now = now.UTC().Truncate(time.Microsecond)
-	rows, err := s.pool.Query(ctx, `UPDATE stepcast_timers t SET leased_by = $2, lease_until = $4
-		FROM (SELECT friend, key FROM stepcast_timers
+	rows, err := s.pool.Query(ctx, `WITH d AS MATERIALIZED (SELECT friend, key FROM stepcast_timers
 		      WHERE account = $1 AND due <= $3 AND (leased_by = '' OR lease_until <= $3)
-		      ORDER BY due, friend, key COLLATE "C" LIMIT $5 FOR UPDATE SKIP LOCKED) d
+		      ORDER BY due, friend, key COLLATE "C" LIMIT $5 FOR UPDATE SKIP LOCKED)
+		UPDATE stepcast_timers t SET leased_by = $2, lease_until = $4 FROM d
 		WHERE t.account = $1 AND t.friend = d.friend AND t.key = d.key
 		RETURNING t.friend, t.key, t.due, t.state, t.version, t.leased_by, t.lease_until`,
 		account, holder, now, until, limit)
@@ -734,10 +736,10 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	}
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
 	now = now.UTC().Truncate(time.Microsecond)
-	rows, err := s.pool.Query(ctx, `UPDATE stepcast_outbox o SET leased_by = $2, lease_until = $4, attempts = o.attempts + 1
-		FROM (SELECT id FROM stepcast_outbox
+	rows, err := s.pool.Query(ctx, `WITH p AS MATERIALIZED (SELECT id FROM stepcast_outbox
 		      WHERE account = $1 AND status = 1 AND next_at <= $3 AND (leased_by = '' OR lease_until <= $3)
-		      ORDER BY next_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) p
+		      ORDER BY next_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
+		UPDATE stepcast_outbox o SET leased_by = $2, lease_until = $4, attempts = o.attempts + 1 FROM p
 		WHERE o.account = $1 AND o.id = p.id
 		RETURNING o.id, o.key, o.retry_key::text, o.kind, o.payload, o.status, o.attempts, o.next_at, o.error, o.request_id,
 		          o.created_at, o.done_at, o.leased_by, o.lease_until`,

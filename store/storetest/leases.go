@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,6 +58,33 @@ func testLeaseBoundary(t *testing.T, s store.Store) {
 		}
 		if d := deliveries[0]; d.LeasedBy != st.holder || !d.LeaseUntil.Equal(wantUntil) || d.Attempts != attempts {
 			t.Fatalf("%s: leased delivery %+v; want held by %s until %v, attempt %d", st.name, d, st.holder, wantUntil, attempts)
+		}
+	}
+}
+
+// testLeaseLimit: a lease hands out at most limit timers or deliveries,
+// and the rest to the next holder.
+func testLeaseLimit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ids := addFriends(t, s, 1)
+	putTimers(t, s, ids[0], 3, t0)
+	update(t, s, func(tx store.Tx) error {
+		for i := range 3 {
+			if _, err := tx.Enqueue(delivery(fmt.Sprintf("d%d", i), t0)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	now := t0.Add(time.Hour)
+	for _, want := range []int{2, 1, 0} {
+		timers, err := s.Lease(ctx, acct, fmt.Sprintf("h%d", want), now, time.Hour, 2)
+		if err != nil || len(timers) != want {
+			t.Fatalf("Lease(limit 2) = %d timers, %v; want %d", len(timers), err, want)
+		}
+		deliveries, err := s.LeaseDeliveries(ctx, acct, fmt.Sprintf("h%d", want), now, time.Hour, 2)
+		if err != nil || len(deliveries) != want {
+			t.Fatalf("LeaseDeliveries(limit 2) = %d deliveries, %v; want %d", len(deliveries), err, want)
 		}
 	}
 }

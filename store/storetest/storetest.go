@@ -84,6 +84,7 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"TalliesAccumulate", testTallies},
 		{"InputLimitsAlike", testLimits},
 		{"LeaseBoundaryAlike", testLeaseBoundary},
+		{"LeaseHonorsItsLimit", testLeaseLimit},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
