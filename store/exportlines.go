@@ -100,7 +100,9 @@ type timerLine struct {
 	State  []byte            `json:"state,omitempty"`
 }
 
-func (l *timerLine) timer() Timer { return Timer{Friend: l.Friend, Key: l.Key, Due: l.Due, State: l.State} }
+func (l *timerLine) timer() Timer {
+	return Timer{Friend: l.Friend, Key: l.Key, Due: l.Due, State: l.State}
+}
 
 type defLine struct {
 	Kind      string    `json:"kind"`
