@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/stepcast/stepcast"
 )
@@ -170,7 +171,7 @@ func (im *importer) record(b []byte) error {
 		}
 		var v1 lineV1
 		if err := decodeLine(b, &v1); err != nil {
-			return im.bad("%v", err)
+			return im.bad("%s", brief(err))
 		}
 		l = v1.v2()
 	} else {
@@ -181,7 +182,7 @@ func (im *importer) record(b []byte) error {
 			return im.bad("the line is cut short: no newline")
 		}
 		if err := decodeLine(b, &l); err != nil {
-			return im.bad("%v", err)
+			return im.bad("%s", brief(err))
 		}
 		if l.End != nil {
 			if _, n := l.section(); n > 0 {
@@ -220,6 +221,21 @@ func (im *importer) record(b []byte) error {
 		}
 		return nil
 	}
+}
+
+// brief returns err's message cut to a few hundred bytes: a decoding error
+// may quote a field name or a value of the input whole.
+func brief(err error) string {
+	const show = 300
+	msg := err.Error()
+	if len(msg) <= show {
+		return msg
+	}
+	cut := show
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", msg[:cut], len(msg))
 }
 
 // decodeLine decodes one JSON object, refusing unknown fields and anything

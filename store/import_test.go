@@ -235,3 +235,27 @@ func TestImportRefusesTampering(t *testing.T) {
 		mustRefuse(t, join(edit(t, good, end, `"events":2`, `"events":3`)...), end+1, "the trailer counts 3 events, the export holds 2")
 	})
 }
+
+// TestImportErrorsAreShort: whatever a line holds, the error quotes at most
+// a short part of it.
+func TestImportErrorsAreShort(t *testing.T) {
+	good := goldenLines(t, goldenV2)
+	huge := strings.Repeat("x", 1<<20)
+	for name, line := range map[string]string{
+		"UnknownField":    `{"friend":{"id":1,"` + huge + `":1}}`,
+		"BadValue":        `{"friend":{"id":1,"fields":{"a":{"type":"int","value":"` + huge + `"}}}}`,
+		"UnknownKind":     `{"change":{"seq":1,"friend":1,"kind":"` + huge + `"}}`,
+		"LongUser":        `{"friend":{"id":1,"user":"` + huge + `"}}`,
+		"LongTag":         `{"change":{"seq":1,"friend":1,"kind":"SetTag","name":"` + huge + `"}}`,
+		"NotJSON":         huge,
+		"UnknownStatus":   `{"delivery":{"id":1,"status":"` + huge + `"}}`,
+		"LongTrailerHash": `{"end":{"sha256":"` + huge + `"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := store.Import(context.Background(), memstore.New(), "acct", strings.NewReader(join(good[0], good[1], line)))
+			if err == nil || len(err.Error()) > 600 {
+				t.Fatalf("Import = %d bytes of error: %.300v", len(fmt.Sprint(err)), err)
+			}
+		})
+	}
+}

@@ -358,7 +358,7 @@ func (k *ChangeKind) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: unknown change kind %q", ErrInvalid, b)
+	return fmt.Errorf("%w: unknown change kind %s", ErrInvalid, stepcast.Quote(string(b)))
 }
 
 // FriendScanner is implemented by read transactions that can hand friends
