@@ -109,7 +109,15 @@ func (im *importer) bad(format string, args ...any) error {
 	return &ImportError{Line: im.line, Err: invalid(nil, format, args...)}
 }
 
-func (im *importer) fail(err error) error { return &ImportError{Line: im.line, Err: err} }
+// fail reports err of the store at the current line: a record the store
+// refuses, or one that names what the file does not hold or holds twice
+// (ErrNotFound, ErrDuplicate, ErrConflict), which makes the file invalid.
+func (im *importer) fail(err error) error {
+	if !errors.Is(err, ErrInvalid) && (errors.Is(err, ErrNotFound) || errors.Is(err, ErrDuplicate) || errors.Is(err, ErrConflict)) {
+		err = fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return &ImportError{Line: im.line, Err: err}
+}
 
 func (im *importer) run(lr *lineReader) error {
 	b, err := lr.next()

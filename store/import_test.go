@@ -134,6 +134,8 @@ func TestImportRefusesBadInput(t *testing.T) {
 		{"TrailerHoldsARecord", join(good[0], strings.TrimSuffix(good[end], "}")+`,"tally":{"experiment":"e","variant":"A"}}`), 2, "trailer holds a record"},
 		{"LineAfterTrailer", join(append(good, good[1])...), end + 2, "after the trailer"},
 		{"SecondTrailer", join(append(good, good[end])...), end + 2, "after the trailer"},
+		{"ChangeOfAnUnknownFriend", join(good[0], `{"change":{"seq":1,"friend":9,"kind":"SetTag","name":"x","at":"0001-01-01T00:00:00Z"}}`), 2, "not found"},
+		{"EventRepeated", resign(insert(good, lineOf(t, good, `{"event"`)+1, strings.Replace(good[lineOf(t, good, `{"event"`)], `"seq":1`, `"seq":2`, 1))), lineOf(t, good, `{"event"`) + 2, "duplicate"},
 		{"InvalidRecord", resign(edit(t, good, timer, `"key":"scenario/trial"`, `"key":"\u0000"`)), timer + 1, "NUL"},
 	}
 	for _, tt := range tests {
