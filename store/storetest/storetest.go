@@ -6,8 +6,11 @@
 //
 // It checks the contracts written on the store interfaces: dense IDs,
 // ordering, error identity (errors.Is), atomic units of work, account
-// isolation, ownership of returned values, canceled contexts and the
-// microsecond time precision.
+// isolation, ownership of returned values, canceled contexts, the
+// microsecond time precision, the input limits (every backend accepts and
+// refuses the same input, before anything reaches its storage) and the
+// lease boundary (due at Due, expired at LeaseUntil, for timers and
+// deliveries alike).
 package storetest
 
 import (
