@@ -140,7 +140,9 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("stepcast: value: %w", err)
 	}
-	bad := func(err error) error { return fmt.Errorf("stepcast: %v value %s: %w", j.Type, j.Value, err) }
+	bad := func(err error) error {
+		return fmt.Errorf("stepcast: %v value %s: %w", j.Type, Quote(string(j.Value)), err)
+	}
 	switch j.Type {
 	case FieldString, FieldChoice:
 		var s string

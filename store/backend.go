@@ -33,21 +33,22 @@ func PrepareChanges(tx ReadTx, changes []Change) (map[stepcast.FriendID]*Friend,
 	return friends, nil
 }
 
-// CheckNewEvent validates e (else ErrInvalid) and checks that its ID is new
-// (else ErrDuplicate) and its friend known (else ErrNotFound).
+// CheckNewEvent validates e (else ErrInvalid, see ValidateEvent) and checks
+// that its ID is new (else ErrDuplicate) and its friend known (else
+// ErrNotFound).
 func CheckNewEvent(tx ReadTx, e stepcast.Event) error {
-	if err := e.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	if err := ValidateEvent(e); err != nil {
+		return err
 	}
 	seen, err := tx.HasEvent(e.ID)
 	if err != nil {
 		return err
 	}
 	if seen {
-		return fmt.Errorf("event %q: %w", e.ID, ErrDuplicate)
+		return fmt.Errorf("event %s: %w", stepcast.Quote(e.ID), ErrDuplicate)
 	}
 	if _, err := tx.Friend(e.Friend); err != nil {
-		return fmt.Errorf("event %q: %w", e.ID, err)
+		return fmt.Errorf("event %s: %w", stepcast.Quote(e.ID), err)
 	}
 	return nil
 }
@@ -65,7 +66,16 @@ func PrepareFinish(tx ReadTx, id uint64, holder string, o Outcome) (Delivery, er
 		return Delivery{}, err
 	}
 	if d.Status != Pending || d.LeasedBy != holder {
-		return Delivery{}, fmt.Errorf("delivery %d is %v, leased by %q, not %q: %w", id, d.Status, d.LeasedBy, holder, ErrConflict)
+		return Delivery{}, fmt.Errorf("delivery %d is %v, leased by %s, not %s: %w", id, d.Status, stepcast.Quote(d.LeasedBy), stepcast.Quote(holder), ErrConflict)
 	}
 	return d, nil
+}
+
+// CheckRestoreID reports, wrapping ErrInvalid, a delivery to restore whose
+// ID is not next, the ID the account's outbox would give it.
+func CheckRestoreID(d Delivery, next uint64) error {
+	if d.ID != next {
+		return invalid(nil, "restore delivery %d: the next ID is %d", d.ID, next)
+	}
+	return nil
 }

@@ -32,15 +32,39 @@ type eventJSON struct {
 	At     time.Time          `json:"at"`
 }
 
+// changeRecord is the JSON form of c, its time in UTC to the microsecond.
+func changeRecord(c Change) changeJSON {
+	r := changeJSON{Friend: c.Friend, Kind: c.Kind, Name: c.Name, Number: c.Number, Text: c.Text, At: c.At.UTC().Truncate(time.Microsecond)}
+	if c.Value.Type() != 0 {
+		v := c.Value
+		r.Value = &v
+	}
+	return r
+}
+
+// change returns the change r encodes, with seq.
+func (r changeJSON) change(seq uint64) Change {
+	c := Change{Seq: seq, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Number: r.Number, Text: r.Text, At: r.At}
+	if r.Value != nil {
+		c.Value = *r.Value
+	}
+	return c
+}
+
+// eventRecord is the JSON form of e, its time in UTC to the microsecond.
+func eventRecord(e stepcast.Event) eventJSON {
+	return eventJSON{ID: e.ID, Friend: e.Friend, Kind: e.Kind, Name: e.Name, Value: e.Value, Amount: e.Amount, Data: e.Data,
+		At: e.At.UTC().Truncate(time.Microsecond)}
+}
+
+// event returns the event r encodes, with seq.
+func (r eventJSON) event(seq uint64) Event {
+	return Event{Seq: seq, Event: stepcast.Event{ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, Amount: r.Amount, Data: r.Data, At: r.At}}
+}
+
 // MarshalChange encodes c without its Seq (backends key records by it),
 // with its time in UTC to the microsecond.
-func MarshalChange(c Change) ([]byte, error) {
-	r := changeJSON{Friend: c.Friend, Kind: c.Kind, Name: c.Name, Number: c.Number, Text: c.Text, At: c.At.UTC().Truncate(time.Microsecond)}
-	if c.Value.Valid() {
-		r.Value = &c.Value
-	}
-	return json.Marshal(r)
-}
+func MarshalChange(c Change) ([]byte, error) { return json.Marshal(changeRecord(c)) }
 
 // UnmarshalChange decodes a change stored under seq.
 func UnmarshalChange(seq uint64, b []byte) (Change, error) {
@@ -48,18 +72,11 @@ func UnmarshalChange(seq uint64, b []byte) (Change, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Change{}, fmt.Errorf("store: change %d: %w", seq, err)
 	}
-	c := Change{Seq: seq, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Number: r.Number, Text: r.Text, At: r.At}
-	if r.Value != nil {
-		c.Value = *r.Value
-	}
-	return c, nil
+	return r.change(seq), nil
 }
 
 // MarshalEvent encodes e without its Seq.
-func MarshalEvent(e Event) ([]byte, error) {
-	return json.Marshal(eventJSON{ID: e.ID, Friend: e.Friend, Kind: e.Kind, Name: e.Name, Value: e.Value, Amount: e.Amount, Data: e.Data,
-		At: e.At.UTC().Truncate(time.Microsecond)})
-}
+func MarshalEvent(e Event) ([]byte, error) { return json.Marshal(eventRecord(e.Event)) }
 
 // UnmarshalEvent decodes an event stored under seq.
 func UnmarshalEvent(seq uint64, b []byte) (Event, error) {
@@ -67,5 +84,5 @@ func UnmarshalEvent(seq uint64, b []byte) (Event, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Event{}, fmt.Errorf("store: event %d: %w", seq, err)
 	}
-	return Event{Seq: seq, Event: stepcast.Event{ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, Amount: r.Amount, Data: r.Data, At: r.At}}, nil
+	return r.event(seq), nil
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"time"
+
+	"github.com/stepcast/stepcast"
 )
 
 // Definition is a named, versioned document the host defines for an
@@ -18,13 +20,22 @@ type Definition struct {
 	UpdatedAt time.Time // kept to the microsecond in UTC
 }
 
-// ValidateDefinition reports what is malformed in d.
+// ValidateDefinition reports what is malformed in d, wrapping ErrInvalid
+// and stepcast.ErrInvalid: a kind or name that is not a name (empty, over
+// stepcast.MaxNameLen bytes, not UTF-8, holding NUL), a body over
+// MaxBlobLen bytes, no update time or one outside [stepcast.MinTime,
+// stepcast.MaxTime].
 func ValidateDefinition(d Definition) error {
-	switch {
-	case d.Kind == "" || d.Name == "":
-		return fmt.Errorf("%w: definition %q/%q needs a kind and a name", ErrInvalid, d.Kind, d.Name)
-	case d.UpdatedAt.IsZero():
-		return fmt.Errorf("%w: definition %s/%s has no update time", ErrInvalid, d.Kind, d.Name)
+	err := firstErr(stepcast.CheckName("kind", d.Kind), stepcast.CheckName("name", d.Name), checkBlob("body", d.Body))
+	if err == nil {
+		if d.UpdatedAt.IsZero() {
+			err = fmt.Errorf("%w: no update time", stepcast.ErrInvalid)
+		} else {
+			err = stepcast.CheckTime("update time", d.UpdatedAt)
+		}
+	}
+	if err != nil {
+		return invalid(err, "definition %s/%s", stepcast.Quote(d.Kind), stepcast.Quote(d.Name))
 	}
 	return nil
 }

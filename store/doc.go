@@ -1,7 +1,7 @@
 // Package store defines stepcast's persistence contracts and the errors
-// they return; backends implement them (memstore, and later an embedded
-// bbolt file and PostgreSQL) and prove it with the storetest conformance
-// suite.
+// they return; backends implement them (memstore, boltstore's embedded
+// bbolt file, pgstore's PostgreSQL) and prove it with the storetest
+// conformance suite.
 //
 // Everything belongs to one LINE account (channel): a Store holds many
 // accounts, and every transaction is opened on one of them, so nothing can
@@ -31,12 +31,36 @@
 // the unit of work that decided them with a fixed retry key, leased for each
 // attempt and finished with an Outcome.
 //
+// # Limits
+//
+// Every backend checks what it is given with the same validators
+// (Change.Validate, ValidateEvent, CheckUser, ValidateTimer,
+// ValidateDelivery, ValidateRestored, ValidateOutcome, ValidateDefinition,
+// ValidateTally, ValidateLease) before it writes anything, so that memstore,
+// boltstore and pgstore accept and refuse exactly the same input: the
+// root's input limits (stepcast.MaxIDLen, MaxNameLen, MaxTextLen, valid
+// UTF-8 without NUL, finite numbers, times within stepcast.MinTime and
+// MaxTime), opaque bytes up to MaxBlobLen, and the times of due work and
+// deliveries from stepcast.MinEventTime. A refusal wraps ErrInvalid and
+// stepcast.ErrInvalid and quotes at most a short prefix of the input
+// (stepcast.Quote). storetest checks all of it on every backend.
+//
+// # Leases
+//
+// Timers and deliveries are due at now >= Due (NextAt) and leased until
+// LeaseUntil; a lease has expired at now >= LeaseUntil, the same on every
+// backend.
+//
 // # Export
 //
 // Export and Import move an account's friends, change log, event log,
 // timers, definitions, experiment tallies and outbox in a documented JSON
-// Lines format (see export.go),
-// identical from every backend.
+// Lines format (version 2, see export.go), identical from every backend.
+// Its trailer counts the records and holds a SHA-256 of the bytes before
+// it, so Import refuses a file cut short or altered, naming the line; it
+// rebuilds every friend from the change log and refuses a record that
+// differs. Import still reads version 1, which has no trailer and so cannot
+// be checked for truncation.
 //
 // # Definitions
 //

@@ -20,8 +20,12 @@ var (
 	// ErrDuplicate is returned by Tx.AppendEvent for an event ID the
 	// account has already recorded.
 	ErrDuplicate = errors.New("store: duplicate event")
-	// ErrInvalid is returned (wrapped, with what and where) for a change or
-	// event that is malformed; the transaction changes nothing.
+	// ErrInvalid is returned (wrapped, with what and where) for input that
+	// is malformed or beyond the limits (see the package doc's Limits): a
+	// change, an event, a userId, a timer, a delivery, an outcome, a
+	// definition, a tally, a lease request. Such errors also match
+	// stepcast.ErrInvalid. The write changes nothing, and the transaction
+	// may go on.
 	ErrInvalid = errors.New("store: invalid")
 	// ErrClosed is returned by every method of a closed store.
 	ErrClosed = errors.New("store: closed")
@@ -90,45 +94,54 @@ type Tx interface {
 	ReadTx
 	// AddFriend returns the friend with LINE userId user, creating it with
 	// the next dense internal ID if the account has never seen it; created
-	// says which. IDs start at 1 and are never reused.
+	// says which. IDs start at 1 and are never reused. A userId that
+	// CheckUser refuses (empty, over stepcast.MaxIDLen bytes, not UTF-8,
+	// holding NUL) is ErrInvalid.
 	AddFriend(user stepcast.UserID) (f Friend, created bool, err error)
 	// Apply applies changes in order to the friends' records and appends
 	// them to the change log, assigning each the next Seq (returned in the
 	// same order). A change to an unknown friend is ErrNotFound; a
-	// malformed one ErrInvalid.
+	// malformed one (see Change.Validate) ErrInvalid.
 	Apply(changes ...Change) ([]uint64, error)
 	// AppendEvent records e, assigning it the next event Seq. An ID seen
-	// before is ErrDuplicate: the caller skips the event. Times are kept
-	// to the microsecond in UTC.
+	// before is ErrDuplicate: the caller skips the event; an event that
+	// ValidateEvent refuses (beyond the limits, or carrying a User: the
+	// log keeps Friend alone) is ErrInvalid. Times are kept to the
+	// microsecond in UTC.
 	AppendEvent(e stepcast.Event) (uint64, error)
 	// PutTimer creates or replaces the timer (t.Friend, t.Key). t.Version
 	// must be the version the caller read, 0 to create; otherwise
-	// ErrConflict. Writing releases any lease. It returns the new version.
+	// ErrConflict; a timer ValidateTimer refuses is ErrInvalid. Writing
+	// releases any lease. It returns the new version.
 	PutTimer(t Timer) (uint64, error)
 	// DeleteTimer removes a timer at the version the caller read:
 	// ErrConflict if it changed since, ErrNotFound if it is gone.
 	DeleteTimer(friend stepcast.FriendID, key string, version uint64) error
 	// Enqueue adds a pending delivery (its ID, status and attempts are
 	// set by the store) and returns its ID. A key already queued is
-	// ErrDuplicate: the work was queued before (a replay), skip it.
+	// ErrDuplicate: the work was queued before (a replay), skip it; one
+	// ValidateDelivery refuses is ErrInvalid.
 	Enqueue(d Delivery) (uint64, error)
 	// FinishDelivery records the outcome of an attempt by holder, who must
 	// hold the delivery's lease (else ErrConflict: the lease expired and
-	// someone else took it).
+	// someone else took it); an outcome ValidateOutcome refuses is
+	// ErrInvalid.
 	FinishDelivery(id uint64, holder string, o Outcome) error
 	// PutDefinition creates or replaces a definition. d.Version must be
-	// the version the caller read, 0 to create; otherwise ErrConflict. It
-	// returns the new version.
+	// the version the caller read, 0 to create; otherwise ErrConflict; one
+	// ValidateDefinition refuses is ErrInvalid. It returns the new version.
 	PutDefinition(d Definition) (uint64, error)
 	// DeleteDefinition removes a definition at the version the caller
 	// read: ErrConflict if it changed since, ErrNotFound if it is gone.
 	DeleteDefinition(kind, name string, version uint64) error
 	// RestoreDelivery writes a delivery exactly as given, status, attempts
-	// and times included, with the next ID (d.ID must be it, else
-	// ErrInvalid); its lease is dropped. It is for Import.
+	// and times included (to the microsecond), with the next ID (d.ID must
+	// be it, else ErrInvalid; see also ValidateRestored); its lease is
+	// dropped. It is for Import.
 	RestoreDelivery(d Delivery) error
 	// AddToTally adds delta's counts to the tally of delta.Experiment and
-	// delta.Variant, creating it at zero, and returns the new tally.
+	// delta.Variant, creating it at zero, and returns the new tally; a
+	// delta ValidateTally refuses is ErrInvalid.
 	AddToTally(delta Tally) (Tally, error)
 }
 
@@ -212,40 +225,65 @@ type Change struct {
 	At     time.Time
 }
 
-// Validate reports what is malformed in c.
+// Validate reports what is malformed in c, wrapping ErrInvalid and
+// stepcast.ErrInvalid: what its kind needs and does not have (a name, a
+// time, a valid value), and — whatever the kind, since every field is kept
+// in the log and exported — text beyond the limits (Name and Text at most
+// stepcast.MaxNameLen bytes of UTF-8 without NUL), a Value that
+// stepcast.Value.Validate refuses, a time outside stepcast.MinTime and
+// stepcast.MaxTime. A SetProfile's time zone must be known; an EnterStep's
+// step lies in [0, 2^30].
 func (c Change) Validate() error {
-	bad := func(what string) error {
-		return fmt.Errorf("%w: %v change of friend %d: %s", ErrInvalid, c.Kind, c.Friend, what)
+	bad := func(cause error, why string) error {
+		what := fmt.Sprintf("%v change of friend %d", c.Kind, c.Friend)
+		if why != "" {
+			what += ": " + why
+		}
+		return invalid(cause, "%s", what)
+	}
+	if c.Kind < Follow || c.Kind > ClearVariant {
+		return bad(nil, "unknown kind")
+	}
+	if err := firstErr(stepcast.CheckText("name", c.Name, stepcast.MaxNameLen), stepcast.CheckText("text", c.Text, stepcast.MaxNameLen)); err != nil {
+		return bad(err, "")
+	}
+	if c.Value.Type() != 0 {
+		if err := c.Value.Validate(); err != nil {
+			return bad(err, "")
+		}
+	}
+	if !c.At.IsZero() {
+		if err := stepcast.CheckTime("time", c.At); err != nil {
+			return bad(err, "")
+		}
 	}
 	switch c.Kind {
 	case Follow, Unfollow:
 		if c.At.IsZero() {
-			return bad("no time")
+			return bad(nil, "no time")
 		}
 	case SetProfile:
 		if c.Text != "" {
 			if _, err := time.LoadLocation(c.Text); err != nil {
-				return bad(fmt.Sprintf("time zone %q is unknown", c.Text))
+				return bad(nil, "time zone "+stepcast.Quote(c.Text)+" is unknown")
 			}
 		}
 	case SetTag, ClearTag, UnsetField, SetScore, LeaveScenario, ClearVariant:
 		if c.Name == "" {
-			return bad("no name")
+			return bad(nil, "no name")
 		}
 	case SetField:
-		if c.Name == "" || !c.Value.Valid() {
-			return bad("no name or no valid value")
+		if c.Name == "" || c.Value.Type() == 0 {
+			return bad(nil, "no name or no value")
 		}
 	case EnterStep:
 		if c.Name == "" || c.Number < 0 || c.Number > 1<<30 {
-			return bad("no scenario or a step out of range")
+			return bad(nil, "no scenario or a step out of range")
 		}
 	case SetVariant:
 		if c.Name == "" || c.Text == "" {
-			return bad("no experiment or no variant")
+			return bad(nil, "no experiment or no variant")
 		}
-	default:
-		return bad("unknown kind")
 	}
 	return nil
 }
@@ -320,7 +358,7 @@ func (k *ChangeKind) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: unknown change kind %q", ErrInvalid, b)
+	return fmt.Errorf("%w: unknown change kind %s", ErrInvalid, stepcast.Quote(string(b)))
 }
 
 // FriendScanner is implemented by read transactions that can hand friends

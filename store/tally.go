@@ -1,6 +1,6 @@
 package store
 
-import "fmt"
+import "github.com/stepcast/stepcast"
 
 // Tally is what one variant of an experiment has achieved, the store's
 // running counts: recipients, unique clickers and converters, revenue. The
@@ -15,10 +15,14 @@ type Tally struct {
 	Revenue             float64
 }
 
-// ValidateTally reports what is malformed in a tally or a delta.
+// ValidateTally reports what is malformed in a tally or a delta, wrapping
+// ErrInvalid and stepcast.ErrInvalid: an experiment or variant that is not
+// a name (empty, over stepcast.MaxNameLen bytes, not UTF-8, holding NUL), a
+// revenue that is NaN or infinite.
 func ValidateTally(t Tally) error {
-	if t.Experiment == "" || t.Variant == "" {
-		return fmt.Errorf("%w: tally %q/%q needs an experiment and a variant", ErrInvalid, t.Experiment, t.Variant)
+	if err := firstErr(stepcast.CheckName("experiment", t.Experiment), stepcast.CheckName("variant", t.Variant),
+		stepcast.CheckFloat("revenue", t.Revenue)); err != nil {
+		return invalid(err, "tally %s/%s", stepcast.Quote(t.Experiment), stepcast.Quote(t.Variant))
 	}
 	return nil
 }

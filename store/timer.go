@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -33,19 +32,33 @@ type Timer struct {
 // any unit of work, so that a lease is visible to other instances at once.
 type Timers interface {
 	// Lease hands holder up to limit timers of account that are due at
-	// now and not leased (or whose lease expired), earliest first, leased
-	// until now+ttl. No timer is handed to two holders at once; one whose
-	// holder dies is handed out again once its lease expires.
+	// now (Due <= now) and not leased (or whose lease expired), earliest
+	// first (by Due, friend, key), leased until now+ttl (LeaseUntil, to the
+	// microsecond). A lease has expired at now >= LeaseUntil: at the very
+	// instant it ends, the timer is handed out again. No timer is handed
+	// to two holders at once; one whose holder dies is handed out again
+	// once its lease expires. A malformed request (see ValidateLease) is
+	// ErrInvalid.
 	Lease(ctx context.Context, account AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]Timer, error)
 }
 
-// ValidateTimer reports what is malformed in t; backends call it in PutTimer.
+// ValidateTimer reports what is malformed in t, wrapping ErrInvalid and
+// stepcast.ErrInvalid: a key that is not a name (empty, over
+// stepcast.MaxNameLen bytes, not UTF-8, holding NUL), no due time or one
+// outside [stepcast.MinEventTime, stepcast.MaxTime], a State over
+// MaxBlobLen bytes. Backends call it in PutTimer.
 func ValidateTimer(t Timer) error {
-	switch {
-	case t.Key == "":
-		return fmt.Errorf("%w: timer of friend %d has no key", ErrInvalid, t.Friend)
-	case t.Due.IsZero():
-		return fmt.Errorf("%w: timer %q of friend %d has no due time", ErrInvalid, t.Key, t.Friend)
+	if err := stepcast.CheckName("timer key", t.Key); err != nil {
+		return invalid(err, "timer of friend %d", t.Friend)
+	}
+	bad := func(cause error, why string) error {
+		return invalid(cause, "timer %s of friend %d%s", stepcast.Quote(t.Key), t.Friend, why)
+	}
+	if t.Due.IsZero() {
+		return bad(nil, " has no due time")
+	}
+	if err := firstErr(checkInstant("due time", t.Due), checkBlob("state", t.State)); err != nil {
+		return bad(err, "")
 	}
 	return nil
 }

@@ -395,7 +395,7 @@ func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
 		return store.Friend{}, err
 	}
 	if b == nil || b.Get([]byte(user)) == nil {
-		return store.Friend{}, fmt.Errorf("boltstore: friend %q: %w", user, store.ErrNotFound)
+		return store.Friend{}, fmt.Errorf("boltstore: friend %s: %w", stepcast.Quote(string(user)), store.ErrNotFound)
 	}
 	return t.Friend(stepcast.FriendID(binary.BigEndian.Uint32(b.Get([]byte(user)))))
 }
@@ -512,8 +512,8 @@ func (t *tx) putFriend(f store.Friend) error {
 }
 
 func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
-	if user == "" {
-		return store.Friend{}, false, fmt.Errorf("boltstore: add friend: %w: empty userId", store.ErrInvalid)
+	if err := store.CheckUser(user); err != nil {
+		return store.Friend{}, false, fmt.Errorf("boltstore: %w", err)
 	}
 	if f, err := t.FriendByUser(user); err == nil {
 		return f, false, nil
@@ -620,7 +620,7 @@ func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
 		raw = b.Get(timerKey(friend, key))
 	}
 	if raw == nil {
-		return store.Timer{}, fmt.Errorf("boltstore: timer %d/%q: %w", friend, key, store.ErrNotFound)
+		return store.Timer{}, fmt.Errorf("boltstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
 	}
 	return decodeTimer(raw)
 }
@@ -668,7 +668,7 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 		return 0, err
 	}
 	if (exists && cur.Version != tm.Version) || (!exists && tm.Version != 0) {
-		return 0, fmt.Errorf("boltstore: timer %d/%q at version %d: %w", tm.Friend, tm.Key, tm.Version, store.ErrConflict)
+		return 0, fmt.Errorf("boltstore: timer %d/%s at version %d: %w", tm.Friend, stepcast.Quote(tm.Key), tm.Version, store.ErrConflict)
 	}
 	timers, err := t.bucket(timersB)
 	if err != nil {
@@ -702,7 +702,7 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 		return err
 	}
 	if cur.Version != version {
-		return fmt.Errorf("boltstore: timer %d/%q at version %d: %w", friend, key, version, store.ErrConflict)
+		return fmt.Errorf("boltstore: timer %d/%s at version %d: %w", friend, stepcast.Quote(key), version, store.ErrConflict)
 	}
 	timers, _ := t.bucket(timersB)
 	due, _ := t.bucket(dueB)
@@ -717,6 +717,9 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: lease %q: %w", account, err)
+	}
+	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+		return nil, fmt.Errorf("boltstore: %w", err)
 	}
 	var out []store.Timer
 	err := s.db.Update(func(btx *bolt.Tx) error {
@@ -786,7 +789,7 @@ func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
 		return store.Delivery{}, err
 	}
 	if b == nil || b.Get([]byte(key)) == nil {
-		return store.Delivery{}, fmt.Errorf("boltstore: delivery %q: %w", key, store.ErrNotFound)
+		return store.Delivery{}, fmt.Errorf("boltstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
 	}
 	return t.Delivery(binary.BigEndian.Uint64(b.Get([]byte(key))))
 }
@@ -808,7 +811,7 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 		return 0, err
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
-		return 0, fmt.Errorf("boltstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+		return 0, fmt.Errorf("boltstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	b, err := t.bucket(outboxB)
 	if err != nil {
@@ -861,6 +864,9 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: lease deliveries %q: %w", account, err)
 	}
+	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+		return nil, fmt.Errorf("boltstore: %w", err)
+	}
 	var out []store.Delivery
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		t := &tx{b: btx, account: account}
@@ -907,7 +913,7 @@ func (t *tx) Definition(kind, name string) (store.Definition, error) {
 		raw = b.Get(defKey(kind, name))
 	}
 	if raw == nil {
-		return store.Definition{}, fmt.Errorf("boltstore: definition %s/%s: %w", kind, name, store.ErrNotFound)
+		return store.Definition{}, fmt.Errorf("boltstore: definition %s/%s: %w", stepcast.Quote(kind), stepcast.Quote(name), store.ErrNotFound)
 	}
 	var d store.Definition
 	if err := json.Unmarshal(raw, &d); err != nil {
@@ -953,7 +959,7 @@ func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
 		return 0, err
 	}
 	if (exists && cur.Version != d.Version) || (!exists && d.Version != 0) {
-		return 0, fmt.Errorf("boltstore: definition %s/%s at version %d: %w", d.Kind, d.Name, d.Version, store.ErrConflict)
+		return 0, fmt.Errorf("boltstore: definition %s/%s at version %d: %w", stepcast.Quote(d.Kind), stepcast.Quote(d.Name), d.Version, store.ErrConflict)
 	}
 	d.Version++
 	d.UpdatedAt = d.UpdatedAt.UTC().Truncate(time.Microsecond)
@@ -974,7 +980,7 @@ func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 		return err
 	}
 	if cur.Version != version {
-		return fmt.Errorf("boltstore: definition %s/%s at version %d: %w", kind, name, version, store.ErrConflict)
+		return fmt.Errorf("boltstore: definition %s/%s at version %d: %w", stepcast.Quote(kind), stepcast.Quote(name), version, store.ErrConflict)
 	}
 	b, _ := t.bucket(defsB)
 	return b.Delete(defKey(kind, name))
@@ -1008,23 +1014,27 @@ func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
 }
 
 func (t *tx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateDelivery(d); err != nil {
+	if err := store.ValidateRestored(d); err != nil {
 		return err
 	}
 	b, err := t.bucket(outboxB)
 	if err != nil {
 		return err
 	}
-	if next := b.Sequence() + 1; d.ID != next {
-		return fmt.Errorf("boltstore: restore delivery %d: %w: the next ID is %d", d.ID, store.ErrInvalid, next)
+	if err := store.CheckRestoreID(d, b.Sequence()+1); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
-		return fmt.Errorf("boltstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+		return fmt.Errorf("boltstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	if _, err := b.NextSequence(); err != nil {
 		return err
 	}
 	d.LeasedBy, d.LeaseUntil = "", time.Time{}
+	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
+	if !d.DoneAt.IsZero() {
+		d.DoneAt = d.DoneAt.UTC().Truncate(time.Microsecond)
+	}
 	if err := t.putDelivery(d); err != nil {
 		return err
 	}

@@ -152,9 +152,12 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 
 // leasing returns the account to lease from, called with s.mu held; nil
 // with a nil error when the account has nothing.
-func (s *Store) leasing(ctx context.Context, acct store.AccountID) (*account, error) {
+func (s *Store) leasing(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) (*account, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: lease %q: %w", acct, err)
+	}
+	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	if s.closed {
 		return nil, store.ErrClosed
@@ -166,7 +169,7 @@ func (s *Store) leasing(ctx context.Context, acct store.AccountID) (*account, er
 func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, err := s.leasing(ctx, acct)
+	a, err := s.leasing(ctx, acct, holder, now, ttl, limit)
 	if a == nil {
 		return nil, err
 	}
@@ -191,7 +194,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holde
 func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, err := s.leasing(ctx, acct)
+	a, err := s.leasing(ctx, acct, holder, now, ttl, limit)
 	if a == nil {
 		return nil, err
 	}
@@ -279,7 +282,7 @@ func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
 		id, ok = t.a.byUser[user]
 	}
 	if !ok {
-		return store.Friend{}, fmt.Errorf("memstore: friend %q: %w", user, store.ErrNotFound)
+		return store.Friend{}, fmt.Errorf("memstore: friend %s: %w", stepcast.Quote(string(user)), store.ErrNotFound)
 	}
 	return t.Friend(id)
 }
@@ -348,8 +351,8 @@ func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([
 func (t *tx) HasEvent(id string) (bool, error) { return t.a.eventIDs[id] || t.newEventIDs[id], nil }
 
 func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
-	if user == "" {
-		return store.Friend{}, false, fmt.Errorf("memstore: add friend: %w: empty userId", store.ErrInvalid)
+	if err := store.CheckUser(user); err != nil {
+		return store.Friend{}, false, fmt.Errorf("memstore: %w", err)
 	}
 	if f, err := t.FriendByUser(user); err == nil {
 		return f, false, nil
@@ -405,7 +408,7 @@ func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
 	if tm, ok := t.timer(timerKey{friend, key}); ok {
 		return tm.Clone(), nil
 	}
-	return store.Timer{}, fmt.Errorf("memstore: timer %d/%q: %w", friend, key, store.ErrNotFound)
+	return store.Timer{}, fmt.Errorf("memstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
 }
 
 func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
@@ -439,7 +442,7 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 	k := timerKey{tm.Friend, tm.Key}
 	cur, ok := t.timer(k)
 	if (ok && cur.Version != tm.Version) || (!ok && tm.Version != 0) {
-		return 0, fmt.Errorf("memstore: timer %d/%q at version %d: %w", tm.Friend, tm.Key, tm.Version, store.ErrConflict)
+		return 0, fmt.Errorf("memstore: timer %d/%s at version %d: %w", tm.Friend, stepcast.Quote(tm.Key), tm.Version, store.ErrConflict)
 	}
 	tm = tm.Clone()
 	tm.Version++
@@ -453,10 +456,10 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 	k := timerKey{friend, key}
 	cur, ok := t.timer(k)
 	if !ok {
-		return fmt.Errorf("memstore: timer %d/%q: %w", friend, key, store.ErrNotFound)
+		return fmt.Errorf("memstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
 	}
 	if cur.Version != version {
-		return fmt.Errorf("memstore: timer %d/%q at version %d: %w", friend, key, version, store.ErrConflict)
+		return fmt.Errorf("memstore: timer %d/%s at version %d: %w", friend, stepcast.Quote(key), version, store.ErrConflict)
 	}
 	t.timers[k] = nil
 	return nil
@@ -492,7 +495,7 @@ func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
 			return d.Clone(), nil
 		}
 	}
-	return store.Delivery{}, fmt.Errorf("memstore: delivery %q: %w", key, store.ErrNotFound)
+	return store.Delivery{}, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
 }
 
 func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
@@ -500,7 +503,7 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 		return 0, err
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
-		return 0, fmt.Errorf("memstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+		return 0, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	d = d.Clone()
 	d.ID = uint64(len(t.a.outbox)+len(t.queued)) + 1
@@ -543,7 +546,7 @@ func (t *tx) Definition(kind, name string) (store.Definition, error) {
 	if d, ok := t.def(defKey{kind, name}); ok {
 		return d.Clone(), nil
 	}
-	return store.Definition{}, fmt.Errorf("memstore: definition %s/%s: %w", kind, name, store.ErrNotFound)
+	return store.Definition{}, fmt.Errorf("memstore: definition %s/%s: %w", stepcast.Quote(kind), stepcast.Quote(name), store.ErrNotFound)
 }
 
 func (t *tx) Definitions(kind string) ([]store.Definition, error) {
@@ -576,7 +579,7 @@ func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
 	k := defKey{d.Kind, d.Name}
 	cur, ok := t.def(k)
 	if (ok && cur.Version != d.Version) || (!ok && d.Version != 0) {
-		return 0, fmt.Errorf("memstore: definition %s/%s at version %d: %w", d.Kind, d.Name, d.Version, store.ErrConflict)
+		return 0, fmt.Errorf("memstore: definition %s/%s at version %d: %w", stepcast.Quote(d.Kind), stepcast.Quote(d.Name), d.Version, store.ErrConflict)
 	}
 	d = d.Clone()
 	d.Version++
@@ -589,10 +592,10 @@ func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 	k := defKey{kind, name}
 	cur, ok := t.def(k)
 	if !ok {
-		return fmt.Errorf("memstore: definition %s/%s: %w", kind, name, store.ErrNotFound)
+		return fmt.Errorf("memstore: definition %s/%s: %w", stepcast.Quote(kind), stepcast.Quote(name), store.ErrNotFound)
 	}
 	if cur.Version != version {
-		return fmt.Errorf("memstore: definition %s/%s at version %d: %w", kind, name, version, store.ErrConflict)
+		return fmt.Errorf("memstore: definition %s/%s at version %d: %w", stepcast.Quote(kind), stepcast.Quote(name), version, store.ErrConflict)
 	}
 	t.defs[k] = nil
 	return nil
@@ -643,17 +646,21 @@ func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
 }
 
 func (t *tx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateDelivery(d); err != nil {
+	if err := store.ValidateRestored(d); err != nil {
 		return err
 	}
-	if next := uint64(len(t.a.outbox)+len(t.queued)) + 1; d.ID != next {
-		return fmt.Errorf("memstore: restore delivery %d: %w: the next ID is %d", d.ID, store.ErrInvalid, next)
+	if err := store.CheckRestoreID(d, uint64(len(t.a.outbox)+len(t.queued))+1); err != nil {
+		return fmt.Errorf("memstore: %w", err)
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
-		return fmt.Errorf("memstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+		return fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	d = d.Clone()
 	d.LeasedBy, d.LeaseUntil = "", time.Time{}
+	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
+	if !d.DoneAt.IsZero() {
+		d.DoneAt = d.DoneAt.UTC().Truncate(time.Microsecond)
+	}
 	t.queued = append(t.queued, d)
 	return nil
 }

@@ -278,16 +278,25 @@ func (t *ptx) friendWhere(cond string, arg any) (store.Friend, error) {
 	var raw []byte
 	err := t.tx.QueryRow(t.ctx, "SELECT record FROM stepcast_friends WHERE account = $1 AND "+cond, t.account, arg).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Friend{}, fmt.Errorf("pgstore: friend %v: %w", arg, store.ErrNotFound)
+		return store.Friend{}, fmt.Errorf("pgstore: friend %s: %w", quoteArg(arg), store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Friend{}, t.fail(fmt.Sprintf("friend %v", arg), err)
+		return store.Friend{}, t.fail("friend "+quoteArg(arg), err)
 	}
 	var f store.Friend
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return store.Friend{}, t.fail(fmt.Sprintf("decode friend %v", arg), err)
+		return store.Friend{}, t.fail("decode friend "+quoteArg(arg), err)
 	}
 	return f, nil
+}
+
+// quoteArg renders a lookup's argument for an error message: a string
+// quoted and cut short (stepcast.Quote), anything else as it prints.
+func quoteArg(arg any) string {
+	if s, ok := arg.(string); ok {
+		return stepcast.Quote(s)
+	}
+	return fmt.Sprint(arg)
 }
 
 func (t *ptx) Friend(id stepcast.FriendID) (store.Friend, error) {
@@ -407,8 +416,8 @@ func (t *ptx) HasEvent(id string) (bool, error) {
 // AddFriend tries the insert first: one round trip for a new friend, two
 // for a known one.
 func (t *ptx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
-	if user == "" {
-		return store.Friend{}, false, fmt.Errorf("pgstore: add friend: %w: empty userId", store.ErrInvalid)
+	if err := store.CheckUser(user); err != nil {
+		return store.Friend{}, false, fmt.Errorf("pgstore: %w", err)
 	}
 	f := store.Friend{ID: stepcast.FriendID(t.lastFriend + 1), User: user}
 	raw, err := json.Marshal(f)
@@ -431,7 +440,7 @@ func (t *ptx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 	}
 	if !created {
 		if err := json.Unmarshal(existing, &f); err != nil {
-			return store.Friend{}, false, t.fail(fmt.Sprintf("decode friend %q", user), err)
+			return store.Friend{}, false, t.fail("decode friend "+stepcast.Quote(string(user)), err)
 		}
 		t.remember(f)
 		return f, false, nil
@@ -475,11 +484,11 @@ func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
 }
 
 func (t *ptx) AppendEvent(e stepcast.Event) (uint64, error) {
-	if err := e.Validate(); err != nil {
-		return 0, fmt.Errorf("pgstore: %w: %w", store.ErrInvalid, err)
+	if err := store.ValidateEvent(e); err != nil {
+		return 0, fmt.Errorf("pgstore: %w", err)
 	}
 	if _, err := t.Friend(e.Friend); err != nil { // cached after AddFriend
-		return 0, fmt.Errorf("pgstore: event %q: %w", e.ID, err)
+		return 0, fmt.Errorf("pgstore: event %s: %w", stepcast.Quote(e.ID), err)
 	}
 	raw, err := store.MarshalEvent(store.Event{Event: e})
 	if err != nil {
@@ -492,7 +501,7 @@ func (t *ptx) AppendEvent(e stepcast.Event) (uint64, error) {
 		return 0, t.fail("write event", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return 0, fmt.Errorf("pgstore: event %q: %w", e.ID, store.ErrDuplicate)
+		return 0, fmt.Errorf("pgstore: event %s: %w", stepcast.Quote(e.ID), store.ErrDuplicate)
 	}
 	t.lastEvent++
 	return uint64(t.lastEvent), nil
@@ -517,7 +526,7 @@ func scanTimer(row pgx.Row) (store.Timer, error) {
 func (t *ptx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
 	tm, err := scanTimer(t.tx.QueryRow(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3", t.account, int64(friend), key))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Timer{}, fmt.Errorf("pgstore: timer %d/%q: %w", friend, key, store.ErrNotFound)
+		return store.Timer{}, fmt.Errorf("pgstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
 	}
 	if err != nil {
 		return store.Timer{}, t.fail("timer", err)
@@ -526,7 +535,7 @@ func (t *ptx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
 }
 
 func (t *ptx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
-	rows, err := t.tx.Query(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 ORDER BY key", t.account, int64(friend))
+	rows, err := t.tx.Query(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 ORDER BY key COLLATE \"C\"", t.account, int64(friend))
 	if err != nil {
 		return nil, t.fail("timers", err)
 	}
@@ -563,7 +572,7 @@ func (t *ptx) PutTimer(tm store.Timer) (uint64, error) {
 		return 0, t.fail("write timer", err)
 	}
 	if tag.RowsAffected() != 1 {
-		return 0, fmt.Errorf("pgstore: timer %d/%q at version %d: %w", tm.Friend, tm.Key, tm.Version, store.ErrConflict)
+		return 0, fmt.Errorf("pgstore: timer %d/%s at version %d: %w", tm.Friend, stepcast.Quote(tm.Key), tm.Version, store.ErrConflict)
 	}
 	return tm.Version + 1, nil
 }
@@ -579,12 +588,14 @@ func (t *ptx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) 
 	if _, err := t.Timer(friend, key); err != nil {
 		return err
 	}
-	return fmt.Errorf("pgstore: timer %d/%q at version %d: %w", friend, key, version, store.ErrConflict)
+	return fmt.Errorf("pgstore: timer %d/%s at version %d: %w", friend, stepcast.Quote(key), version, store.ErrConflict)
 }
 
 // Lease implements store.Timers in one statement: SKIP LOCKED lets
 // concurrent leasers pass each other's rows instead of waiting or taking
-// them twice.
+// them twice. The rows to lease are chosen once, in a materialized CTE: as
+// a subquery joined by the UPDATE, PostgreSQL may evaluate the LIMIT again
+// for each row it updates and lease more than limit.
 func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
@@ -592,14 +603,18 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
 	}
+	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
 	now = now.UTC().Truncate(time.Microsecond)
-	rows, err := s.pool.Query(ctx, `UPDATE stepcast_timers t SET leased_by = $2, lease_until = $4
-		FROM (SELECT friend, key FROM stepcast_timers
+	rows, err := s.pool.Query(ctx, `WITH d AS MATERIALIZED (SELECT friend, key FROM stepcast_timers
 		      WHERE account = $1 AND due <= $3 AND (leased_by = '' OR lease_until <= $3)
-		      ORDER BY due, friend, key LIMIT $5 FOR UPDATE SKIP LOCKED) d
+		      ORDER BY due, friend, key COLLATE "C" LIMIT $5 FOR UPDATE SKIP LOCKED)
+		UPDATE stepcast_timers t SET leased_by = $2, lease_until = $4 FROM d
 		WHERE t.account = $1 AND t.friend = d.friend AND t.key = d.key
 		RETURNING t.friend, t.key, t.due, t.state, t.version, t.leased_by, t.lease_until`,
-		account, holder, now, now.Add(ttl), limit)
+		account, holder, now, until, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
 	}
@@ -650,7 +665,7 @@ func scanDelivery(row pgx.Row) (store.Delivery, error) {
 func (t *ptx) deliveryWhere(cond string, arg any) (store.Delivery, error) {
 	d, err := scanDelivery(t.tx.QueryRow(t.ctx, "SELECT "+deliveryColumns+" FROM stepcast_outbox WHERE account = $1 AND "+cond, t.account, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Delivery{}, fmt.Errorf("pgstore: delivery %v: %w", arg, store.ErrNotFound)
+		return store.Delivery{}, fmt.Errorf("pgstore: delivery %s: %w", quoteArg(arg), store.ErrNotFound)
 	}
 	if err != nil {
 		return store.Delivery{}, t.fail("delivery", err)
@@ -683,7 +698,7 @@ func (t *ptx) Enqueue(d store.Delivery) (uint64, error) {
 		return 0, t.fail("enqueue", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return 0, fmt.Errorf("pgstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+		return 0, fmt.Errorf("pgstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	t.lastDelivery = id
 	return uint64(id), nil
@@ -716,15 +731,19 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
 	}
+	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
 	now = now.UTC().Truncate(time.Microsecond)
-	rows, err := s.pool.Query(ctx, `UPDATE stepcast_outbox o SET leased_by = $2, lease_until = $4, attempts = o.attempts + 1
-		FROM (SELECT id FROM stepcast_outbox
+	rows, err := s.pool.Query(ctx, `WITH p AS MATERIALIZED (SELECT id FROM stepcast_outbox
 		      WHERE account = $1 AND status = 1 AND next_at <= $3 AND (leased_by = '' OR lease_until <= $3)
-		      ORDER BY next_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) p
+		      ORDER BY next_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
+		UPDATE stepcast_outbox o SET leased_by = $2, lease_until = $4, attempts = o.attempts + 1 FROM p
 		WHERE o.account = $1 AND o.id = p.id
 		RETURNING o.id, o.key, o.retry_key::text, o.kind, o.payload, o.status, o.attempts, o.next_at, o.error, o.request_id,
 		          o.created_at, o.done_at, o.leased_by, o.lease_until`,
-		account, holder, now, now.Add(ttl), limit)
+		account, holder, now, until, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
 	}
@@ -762,7 +781,7 @@ func scanDefinition(row pgx.Row) (store.Definition, error) {
 func (t *ptx) Definition(kind, name string) (store.Definition, error) {
 	d, err := scanDefinition(t.tx.QueryRow(t.ctx, "SELECT kind, name, body, version, updated_at FROM stepcast_definitions WHERE account = $1 AND kind = $2 AND name = $3", t.account, kind, name))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Definition{}, fmt.Errorf("pgstore: definition %s/%s: %w", kind, name, store.ErrNotFound)
+		return store.Definition{}, fmt.Errorf("pgstore: definition %s/%s: %w", stepcast.Quote(kind), stepcast.Quote(name), store.ErrNotFound)
 	}
 	if err != nil {
 		return store.Definition{}, t.fail("definition", err)
@@ -806,7 +825,7 @@ func (t *ptx) PutDefinition(d store.Definition) (uint64, error) {
 		return 0, t.fail("write definition", err)
 	}
 	if tag.RowsAffected() != 1 {
-		return 0, fmt.Errorf("pgstore: definition %s/%s at version %d: %w", d.Kind, d.Name, d.Version, store.ErrConflict)
+		return 0, fmt.Errorf("pgstore: definition %s/%s at version %d: %w", stepcast.Quote(d.Kind), stepcast.Quote(d.Name), d.Version, store.ErrConflict)
 	}
 	return d.Version + 1, nil
 }
@@ -822,7 +841,7 @@ func (t *ptx) DeleteDefinition(kind, name string, version uint64) error {
 	if _, err := t.Definition(kind, name); err != nil {
 		return err
 	}
-	return fmt.Errorf("pgstore: definition %s/%s at version %d: %w", kind, name, version, store.ErrConflict)
+	return fmt.Errorf("pgstore: definition %s/%s at version %d: %w", stepcast.Quote(kind), stepcast.Quote(name), version, store.ErrConflict)
 }
 
 func (t *ptx) Tallies(experiment string) ([]store.Tally, error) {
@@ -862,15 +881,17 @@ func (t *ptx) AddToTally(d store.Tally) (store.Tally, error) {
 }
 
 func (t *ptx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateDelivery(d); err != nil {
+	if err := store.ValidateRestored(d); err != nil {
 		return err
 	}
-	if next := uint64(t.lastDelivery) + 1; d.ID != next {
-		return fmt.Errorf("pgstore: restore delivery %d: %w: the next ID is %d", d.ID, store.ErrInvalid, next)
+	if err := store.CheckRestoreID(d, uint64(t.lastDelivery)+1); err != nil {
+		return fmt.Errorf("pgstore: %w", err)
 	}
+	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
 	var doneAt *time.Time
 	if !d.DoneAt.IsZero() {
-		doneAt = &d.DoneAt
+		done := d.DoneAt.UTC().Truncate(time.Microsecond)
+		doneAt = &done
 	}
 	tag, err := t.tx.Exec(t.ctx, `INSERT INTO stepcast_outbox (account, id, key, retry_key, kind, payload, status, attempts, next_at, error, request_id, created_at, done_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (account, key) DO NOTHING`,
@@ -879,7 +900,7 @@ func (t *ptx) RestoreDelivery(d store.Delivery) error {
 		return t.fail("restore delivery", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("pgstore: delivery %q: %w", d.Key, store.ErrDuplicate)
+		return fmt.Errorf("pgstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	t.lastDelivery = int64(d.ID)
 	return nil

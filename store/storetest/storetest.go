@@ -6,8 +6,11 @@
 //
 // It checks the contracts written on the store interfaces: dense IDs,
 // ordering, error identity (errors.Is), atomic units of work, account
-// isolation, ownership of returned values, canceled contexts and the
-// microsecond time precision.
+// isolation, ownership of returned values, canceled contexts, the
+// microsecond time precision, the input limits (every backend accepts and
+// refuses the same input, before anything reaches its storage) and the
+// lease boundary (due at Due, expired at LeaseUntil, for timers and
+// deliveries alike).
 package storetest
 
 import (
@@ -82,6 +85,9 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"OutboxDeliveries", testOutbox},
 		{"DefinitionsVersioned", testDefinitions},
 		{"TalliesAccumulate", testTallies},
+		{"InputLimitsAlike", testLimits},
+		{"LeaseBoundaryAlike", testLeaseBoundary},
+		{"LeaseHonorsItsLimit", testLeaseLimit},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
