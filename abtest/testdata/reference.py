@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference values for abtest's statistics, computed with SciPy.
+"""Reference values for abtest's statistics, from SciPy, mpmath and statsmodels.
 
 Run with Debian's Python, SciPy, mpmath and statsmodels
 (apt-get install python3-scipy python3-mpmath python3-statsmodels):
@@ -8,39 +8,49 @@ Run with Debian's Python, SciPy, mpmath and statsmodels
 
 The Go tests compare against the JSON and do not need Python.
 
-The Bayesian figures (P(variant beats control), expected loss) are computed
-here two independent ways, and the script stops unless they agree:
+The Bayesian figures (P(variant beats control) and the expected loss of
+choosing it) are computed by every method below that applies; the value
+written is the first one's, and the others must agree with it to 1e-9 or the
+script stops. Each case's "bayes_by" lists the methods used.
 
- 1. SciPy's adaptive quadrature (QUADPACK) of
-        P(X > Y)     = integral of f_X(t) F_Y(t) dt
-        E[(Y - X)+]  = integral of F_X(t) (1 - F_Y(t)) dt
-    with Boost's Beta pdf/cdf/sf, cut at the quantiles of both posteriors
-    (from 1e-17 to 1 - 1e-17), after reflecting both (rate -> 1 - rate)
-    when they lie mostly above 1/2. A single call of quad over the span of both
-    posteriors is NOT right for extreme counts: its first 21-point rule can
-    miss a posterior of width 1e-4 in an interval of width 0.5 entirely and
-    report a confident wrong answer. Cutting at quantiles puts every piece on
-    the scale of the posterior it crosses.
- 2. The exact finite sum for integer parameters (E. Miller, "Formulas for
+ 1. Exact: E. Miller's finite sum for integer parameters ("Formulas for
     Bayesian A/B testing", 2015): with X ~ Beta(a1, b1), Y ~ Beta(a2, b2),
         P(X > Y) = sum_{i=0}^{a1-1} B(a2+i, b1+b2) / ((b1+i) B(1+i, b1) B(a2, b2)),
     in mpmath at 40 digits, in whichever of its four symmetric forms (swap,
-    reflect) has the fewest terms, when that is at most EXACT_TERMS; and the
-    expected loss as
-        E[(Y - X)+] = E[Y] P(Y' > X) - E[X] P(Y > X'),
-    Y' ~ Beta(a2+1, b2), X' ~ Beta(a1+1, b1). (In float64, with
-    scipy.special.betaln, the sum is off by 4e-8 at 10M recipients: betaln
-    of 1e7 has an absolute rounding error of 1e-9, and every term inherits it.)
-The values written are those of (1); where (2) applies, they must agree to
-1e-11, or the script stops. The cases beyond EXACT_TERMS (50% of 10M each,
-a billion and a trillion recipients) rest on (1) alone; the first is 1/2 by
-symmetry.
+    reflect) has the fewest terms, when that is at most EXACT_TERMS; the loss
+    as E[(Y - X)+] = E[Y] P(Y' > X) - E[X] P(Y > X') with
+    Y' ~ Beta(a2+1, b2), X' ~ Beta(a1+1, b1). (Not in float64: with
+    scipy.special.betaln the sum is off by 4e-8 at 10M recipients, as
+    betaln of 1e7 carries an absolute rounding error of 1e-9 into every term.)
+ 2. Edgeworth: the expansion of X - Y to order 1/n from the exact cumulants
+    of the Beta distribution, where every parameter is so large that
+    min(a, b)^-1.5 < 1e-10. The script calibrates it against (1) first.
+ 3. SciPy's adaptive quadrature (QUADPACK) of
+        P(X > Y)     = integral of f_X(t) F_Y(t) dt
+        E[(Y - X)+]  = integral of F_X(t) (1 - F_Y(t)) dt
+    with Boost's Beta pdf/cdf/sf, where every parameter is at most
+    QUAD_MAX. SciPy alone is not right over the whole range, and this is
+    why the others are here:
+      - one call of quad over the span of both posteriors can miss a
+        posterior 1e-4 wide in an interval 0.5 wide (its first 21-point rule
+        sees nothing there) and report a confident wrong answer; so the
+        range is cut at both posteriors' quantiles from 1e-17 to 1 - 1e-17,
+        and every piece is on the scale of the posterior it crosses;
+      - near rate 1, 1 - t has few digits left and Boost's (1-t)^(b-1) loses
+        them (3e-11 at 10M recipients); so both posteriors are reflected
+        (rate -> 1 - rate) when they lie mostly above 1/2;
+      - Boost's Beta pdf and cdf lose about 1e-16 a of relative precision:
+        Beta(5e8, 5e8).cdf(0.5) is 0.50000001; so not beyond QUAD_MAX.
+ 4. Nested mpmath quadrature at 30 digits, only with --slow and only for the
+    cases that rest on (2) alone (a billion and a trillion recipients). Last
+    run: it agreed with (2) to all 16 printed digits on both, probability and
+    loss, in some minutes.
 
 The difference interval is Newcombe's hybrid score interval, by its
 definition in mpmath and checked against statsmodels (confint_proportions_2indep,
-method "newcomb") up to a billion trials; the Wilson intervals are SciPy's
-binomtest. Conventions where a statistic is not
-defined, matching the Go code: with no recipients an arm's Wilson interval is
+method "newcomb") up to a billion trials (beyond, statsmodels loses digits);
+the Wilson intervals are SciPy's binomtest. Conventions where a statistic is
+not defined, matching the Go code: with no recipients an arm's Wilson interval is
 [0, 1] and the difference interval [-1, 1]; with a zero pooled standard error
 z = 0 and p = 1.
 """
@@ -144,7 +154,7 @@ def quad_pieces(f, lo, hi, pts):
 
 
 def quad(a1, b1, a2, b2):
-    """(1) P(X > Y) = integral of f_X F_Y over X's mass and
+    """(3) P(X > Y) = integral of f_X F_Y over X's mass and
     E[(Y-X)+] = integral of P(X < t < Y) dt, by SciPy's quad in pieces."""
     if a1 / (a1 + b1) + a2 / (a2 + b2) > 1:
         # Near rate 1, 1 - t has few significant digits left and Boost's
@@ -189,7 +199,7 @@ def exact_prob(a1, b1, a2, b2):
 
 
 def exact(a1, b1, a2, b2):
-    """(2) P(X > Y) and E[(Y-X)+] = E[Y] P(Y' > X) - E[X] P(Y > X'), exactly."""
+    """(1) P(X > Y) and E[(Y-X)+] = E[Y] P(Y' > X) - E[X] P(Y > X'), exactly."""
     p, p1, p2 = exact_prob(a1, b1, a2, b2), exact_prob(a2 + 1, b2, a1, b1), exact_prob(a2, b2, a1 + 1, b1)
     if p is None or p1 is None or p2 is None:
         return None
@@ -212,7 +222,7 @@ def edgeworth_valid(a1, b1, a2, b2):
 
 
 def edgeworth(a1, b1, a2, b2):
-    """(3) The Edgeworth expansion of D = X - Y to order 1/n."""
+    """(2) The Edgeworth expansion of D = X - Y to order 1/n."""
     with mpmath.workdps(40):
         cx, cy = cumulants(a1, b1), cumulants(a2, b2)
         k1, k2, k3, k4 = cx[0] - cy[0], cx[1] + cy[1], cx[2] - cy[2], cx[3] + cy[3]
@@ -233,7 +243,7 @@ def nested(a1, b1, a2, b2):
     E[(Y-X)+] = integral of f_X(x) E[(Y - x)+] dx, each inner integral by
     its own mpmath quadrature at 30 digits over +-14 sd cut every 2 sd, the
     densities from mpmath's log-beta. Slow (minutes a case): only with
-    --slow, for the cases that rest on (3) alone."""
+    --slow, for the cases that rest on (2) alone."""
     with mpmath.workdps(30):
         def dist(a, b):
             a, b = mpmath.mpf(a), mpmath.mpf(b)
@@ -249,7 +259,7 @@ def nested(a1, b1, a2, b2):
 
 def bayes(xv, nv, xc, nc):
     """P(variant beats control) and the expected loss of choosing it, from
-    the first of (2), (3), (1) that applies, checked against the others."""
+    the first of (1), (2), (3) that applies, checked against the others."""
     a1, b1, a2, b2 = 1 + xv, 1 + nv - xv, 1 + xc, 1 + nc - xc
     got = {}
     if (v := exact(a1, b1, a2, b2)) is not None:
@@ -267,7 +277,7 @@ def bayes(xv, nv, xc, nc):
     return p, loss, list(got)
 
 
-# Calibration of (3) against (2): the expansion's error is far below
+# Calibration of (2) against (1): the expansion's error is far below
 # min(a, b)^-1.5, the bound edgeworth_valid relies on (4e-8 against 3e-5 at
 # 1,000 of 100,000; 3e-11 against 2e-7 at 30,000 of 3M).
 for _c in ((1001, 99001, 1101, 98901), (30001, 2970001, 30301, 2969701)):
