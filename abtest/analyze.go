@@ -73,25 +73,37 @@ type VariantResult struct {
 	Successes  int        // converters or clickers, by the metric
 	Rate       float64    // Successes / Recipients
 	CI         [2]float64 // Wilson score interval at 1-Alpha
-	// Bayesian, with a uniform Beta(1, 1) prior: the probability that this
-	// variant's true rate exceeds the control's, and the expected loss in
-	// rate of choosing it over the control (0.5 and small for the control
-	// itself).
+	// Bayesian, with a uniform Beta(1, 1) prior, so the posterior of a rate
+	// is Beta(1+Successes, 1+Recipients-Successes): the probability that
+	// this variant's true rate exceeds the control's, in [0, 1], and the
+	// expected loss in rate of choosing it over the control,
+	// E[max(control - variant, 0)], in [0, 1] (0.5 and 0 for the control
+	// itself). Accurate to 1e-9 for any counts; see bayes.go for how.
 	ProbBeatControl float64
 	ExpectedLoss    float64
 }
 
 // Comparison is a variant against the control: a two-proportion z-test
-// (pooled standard error) and the difference with its confidence interval
-// (unpooled).
+// (pooled standard error) and the difference with Newcombe's hybrid score
+// interval.
 type Comparison struct {
 	Variant, Control string
-	Diff             float64    // rate(variant) - rate(control)
-	Relative         float64    // Diff / rate(control); NaN when the control's rate is 0
-	DiffCI           [2]float64 // at 1-Alpha
-	Z, P             float64    // two-sided
-	PAdjusted        float64    // Holm-adjusted over the comparisons
-	Significant      bool       // PAdjusted < Alpha
+	Diff             float64 // rate(variant) - rate(control)
+	Relative         float64 // Diff / rate(control); NaN when the control's rate is 0
+	// DiffCI is the interval of Diff at 1-Alpha, within [-1, 1]: Newcombe's
+	// hybrid score interval (R. G. Newcombe, "Interval estimation for the
+	// difference between independent proportions: comparison of eleven
+	// methods", Statistics in Medicine 17 (1998) 873–890, method 10), built
+	// from the Wilson intervals of the two rates. Unlike the Wald interval
+	// it has width at rates of 0 or 1 (0 of 1,000 against 0 of 1,000 gives
+	// ±0.38 points at 95%) and stays within [-1, 1]. [-1, 1] when an arm has
+	// no recipients.
+	DiffCI [2]float64
+	// Z and P are the z statistic and its two-sided p-value; 0 and 1 when
+	// the pooled standard error is 0 (no successes at all, or only).
+	Z, P        float64
+	PAdjusted   float64 // Holm-adjusted over the comparisons
+	Significant bool    // PAdjusted < Alpha
 }
 
 // Test is a chi-square test: of independence between variant and outcome
@@ -179,17 +191,15 @@ func Analyze(e *Experiment, tallies []Tally, cfg Config, now time.Time) (*Result
 	}
 
 	// Bayesian figures against control.
-	pc := posterior{1 + float64(ctl.Successes), 1 + float64(ctl.Recipients-ctl.Successes)}
+	pc := newPosterior(ctl.Successes, ctl.Recipients)
 	for i := range r.Variants {
 		v := &r.Variants[i]
-		pv := posterior{1 + float64(v.Successes), 1 + float64(v.Recipients-v.Successes)}
 		if v.Name == r.Control {
 			v.ProbBeatControl = 0.5
 			v.ExpectedLoss = 0
 			continue
 		}
-		v.ProbBeatControl = probGreater(pv, pc)
-		v.ExpectedLoss = expectedLoss(pv, pc)
+		v.ProbBeatControl, v.ExpectedLoss = beatAndLoss(newPosterior(v.Successes, v.Recipients), pc)
 	}
 
 	// Frequentist comparisons against control, Holm-adjusted.
@@ -210,7 +220,10 @@ func Analyze(e *Experiment, tallies []Tally, cfg Config, now time.Time) (*Result
 	return r, nil
 }
 
-// wilson is the Wilson score interval for s successes in n trials.
+// wilson is the Wilson score interval for s successes in n trials (E. B.
+// Wilson, "Probable inference, the law of succession, and statistical
+// inference", JASA 22 (1927) 209–212); [0, 1] when n is 0. Its bound at
+// 0 successes is exactly 0, and at n successes exactly 1.
 func wilson(s, n int, z float64) [2]float64 {
 	if n == 0 {
 		return [2]float64{0, 1}
@@ -221,7 +234,14 @@ func wilson(s, n int, z float64) [2]float64 {
 	den := 1 + z2/fn
 	mid := (p + z2/(2*fn)) / den
 	half := z * math.Sqrt(p*(1-p)/fn+z2/(4*fn*fn)) / den
-	return [2]float64{max(0, mid-half), min(1, mid+half)}
+	ci := [2]float64{max(0, mid-half), min(1, mid+half)}
+	if s == 0 {
+		ci[0] = 0 // mid - half = 0 exactly, but not in floating point
+	}
+	if s == n {
+		ci[1] = 1
+	}
+	return ci
 }
 
 func compare(v, c VariantResult, z float64) Comparison {
@@ -239,9 +259,19 @@ func compare(v, c VariantResult, z float64) Comparison {
 		cmp.Z = cmp.Diff / se
 		cmp.P = 2 * normalSF(math.Abs(cmp.Z))
 	}
-	seDiff := math.Sqrt(v.Rate*(1-v.Rate)/n1 + c.Rate*(1-c.Rate)/n2)
-	cmp.DiffCI = [2]float64{cmp.Diff - z*seDiff, cmp.Diff + z*seDiff}
+	cmp.DiffCI = newcombe(v, c)
 	return cmp
+}
+
+// newcombe is Newcombe's hybrid score interval (method 10 of his 1998
+// paper, cited at Comparison.DiffCI) for rate(v) - rate(c), from the
+// Wilson intervals [l, u] the variants carry: the difference minus
+// sqrt((p_v - l_v)² + (u_c - p_c)²), plus sqrt((u_v - p_v)² + (p_c - l_c)²).
+func newcombe(v, c VariantResult) [2]float64 {
+	d := v.Rate - c.Rate
+	lo := d - math.Hypot(v.Rate-v.CI[0], c.CI[1]-c.Rate)
+	hi := d + math.Hypot(v.CI[1]-v.Rate, c.Rate-c.CI[0])
+	return [2]float64{max(-1, lo), min(1, hi)}
 }
 
 // holm sets PAdjusted by Holm's step-down method.

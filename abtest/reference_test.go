@@ -8,19 +8,20 @@ import (
 	"time"
 )
 
-// The reference values come from SciPy (testdata/reference.py, which says
-// how to regenerate them); these tests need no Python.
+// The reference values come from SciPy, mpmath and statsmodels
+// (testdata/reference.py, which says how to regenerate them and how each
+// value was checked); these tests need no Python.
 
 type reference struct {
-	ProducedBy     string        `json:"produced_by"`
-	NormalCDF      [][2]float64  `json:"normal_cdf"`
-	NormalQuantile [][2]float64  `json:"normal_quantile"`
-	Chi2SF         [][3]float64  `json:"chi2_sf"`
-	BetaCDF        [][4]float64  `json:"beta_cdf"`
-	TwoVariant     []twoVariant  `json:"two_variant"`
-	Independence   []independent `json:"independence"`
-	SRM            []srmCase     `json:"srm"`
-	Holm           []holmCase    `json:"holm"`
+	ProducedBy     string         `json:"produced_by"`
+	NormalCDF      [][2]float64   `json:"normal_cdf"`
+	NormalQuantile [][2]float64   `json:"normal_quantile"`
+	Chi2SF         [][3]float64   `json:"chi2_sf"`
+	TwoVariant     []twoVariant   `json:"two_variant"`
+	MultiVariant   []multiVariant `json:"multi_variant"`
+	Independence   []independent  `json:"independence"`
+	SRM            []srmCase      `json:"srm"`
+	Holm           []holmCase     `json:"holm"`
 }
 
 type twoVariant struct {
@@ -33,6 +34,15 @@ type twoVariant struct {
 	WilsonControl   [2]float64 `json:"wilson_control"`
 	ProbBeatControl float64    `json:"prob_beat_control"`
 	ExpectedLoss    float64    `json:"expected_loss"`
+}
+
+// multiVariant is an experiment whose first arm is the control.
+type multiVariant struct {
+	Name            string       `json:"name"`
+	Arms            [][2]int     `json:"arms"` // successes, recipients
+	ProbBeatControl []float64    `json:"prob_beat_control"`
+	ExpectedLoss    []float64    `json:"expected_loss"`
+	DiffCI          [][2]float64 `json:"diff_ci"`
 }
 
 type independent struct {
@@ -83,14 +93,36 @@ func TestDistributionsAgainstSciPy(t *testing.T) {
 	for _, c := range r.Chi2SF {
 		near(t, "chiSquareSF", chiSquareSF(c[0], c[1]), c[2], 1e-10)
 	}
-	for _, c := range r.BetaCDF {
-		near(t, "betaCDF", betaCDF(c[0], c[1], c[2]), c[3], 1e-10)
-	}
 }
 
 func twoArm(v, c [2]int) (*Experiment, []Tally) {
 	e := &Experiment{Name: "ref", Variants: []Variant{{"A", 1}, {"B", 1}}, Control: "A"}
 	return e, []Tally{{Variant: "A", Recipients: c[1], Converters: c[0]}, {Variant: "B", Recipients: v[1], Converters: v[0]}}
+}
+
+// Tolerances of the Bayesian figures, absolute: the reference values are
+// exact to 1e-11 or better (testdata/reference.py), and bayes.go's
+// quadrature is good to about 1e-12.
+const (
+	probTol = 1e-9
+	lossTol = 1e-9
+)
+
+// nearRel holds got to a relative tolerance, for figures that may be
+// tiny (a Wilson bound of 1 of a trillion is 5.7e-12).
+func nearRel(t *testing.T, what string, got, want, tol float64) {
+	t.Helper()
+	if math.Abs(got-want) > tol*math.Abs(want) {
+		t.Errorf("%s = %.12g, want %.12g (reference), off by %.3g", what, got, want, got-want)
+	}
+}
+
+// nearAbs is near with an absolute tolerance.
+func nearAbs(t *testing.T, what string, got, want, tol float64) {
+	t.Helper()
+	if math.IsNaN(got) || math.Abs(got-want) > tol {
+		t.Errorf("%s = %.12g, want %.12g (reference), off by %.3g", what, got, want, got-want)
+	}
 }
 
 func TestTwoVariantsAgainstSciPy(t *testing.T) {
@@ -106,15 +138,40 @@ func TestTwoVariantsAgainstSciPy(t *testing.T) {
 			near(t, "z", cmp.Z, c.Z, 1e-9)
 			near(t, "p", cmp.P, c.P, 1e-9)
 			near(t, "diff", cmp.Diff, c.Diff, 1e-12)
-			near(t, "diff CI low", cmp.DiffCI[0], c.DiffCI[0], 1e-9)
-			near(t, "diff CI high", cmp.DiffCI[1], c.DiffCI[1], 1e-9)
+			nearAbs(t, "diff CI low", cmp.DiffCI[0], c.DiffCI[0], 1e-12)
+			nearAbs(t, "diff CI high", cmp.DiffCI[1], c.DiffCI[1], 1e-12)
 			b, a := res.Variants[1], res.Variants[0]
-			near(t, "Wilson B low", b.CI[0], c.WilsonVariant[0], 1e-9)
-			near(t, "Wilson B high", b.CI[1], c.WilsonVariant[1], 1e-9)
-			near(t, "Wilson A low", a.CI[0], c.WilsonControl[0], 1e-9)
-			near(t, "Wilson A high", a.CI[1], c.WilsonControl[1], 1e-9)
-			near(t, "P(B beats A)", b.ProbBeatControl, c.ProbBeatControl, 1e-6)
-			near(t, "expected loss", b.ExpectedLoss, c.ExpectedLoss, 1e-6)
+			nearRel(t, "Wilson B low", b.CI[0], c.WilsonVariant[0], 1e-9)
+			nearRel(t, "Wilson B high", b.CI[1], c.WilsonVariant[1], 1e-9)
+			nearRel(t, "Wilson A low", a.CI[0], c.WilsonControl[0], 1e-9)
+			nearRel(t, "Wilson A high", a.CI[1], c.WilsonControl[1], 1e-9)
+			nearAbs(t, "P(B beats A)", b.ProbBeatControl, c.ProbBeatControl, probTol)
+			nearAbs(t, "expected loss", b.ExpectedLoss, c.ExpectedLoss, lossTol)
+		})
+	}
+}
+
+func TestMultiVariantAgainstSciPy(t *testing.T) {
+	r := loadReference(t)
+	for _, c := range r.MultiVariant {
+		t.Run(c.Name, func(t *testing.T) {
+			e := &Experiment{Name: "ref", Control: "A"}
+			var tallies []Tally
+			for i, arm := range c.Arms {
+				name := string(rune('A' + i))
+				e.Variants = append(e.Variants, Variant{Name: name, Weight: 1})
+				tallies = append(tallies, Tally{Variant: name, Recipients: arm[1], Converters: arm[0]})
+			}
+			res, err := Analyze(e, tallies, Config{MinRecipients: 1}, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range res.Variants[1:] {
+				nearAbs(t, "P("+v.Name+" beats A)", v.ProbBeatControl, c.ProbBeatControl[i], probTol)
+				nearAbs(t, v.Name+"'s expected loss", v.ExpectedLoss, c.ExpectedLoss[i], lossTol)
+				nearAbs(t, v.Name+"'s diff CI low", res.Comparisons[i].DiffCI[0], c.DiffCI[i][0], 1e-12)
+				nearAbs(t, v.Name+"'s diff CI high", res.Comparisons[i].DiffCI[1], c.DiffCI[i][1], 1e-12)
+			}
 		})
 	}
 }
