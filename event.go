@@ -14,6 +14,17 @@ import (
 // an Action is malformed.
 var ErrInvalid = errors.New("stepcast: invalid")
 
+// NewInvalid returns a new sentinel error with text msg that is also
+// ErrInvalid, for a package's own input errors: errors.Is(err, ErrInvalid)
+// then classifies the input errors of every package at once, while the
+// package's sentinel still tells them apart.
+func NewInvalid(msg string) error { return invalidSentinel{msg} }
+
+type invalidSentinel struct{ msg string }
+
+func (e invalidSentinel) Error() string        { return e.msg }
+func (e invalidSentinel) Is(target error) bool { return target == ErrInvalid }
+
 // EventKind is what a friend did.
 type EventKind string
 

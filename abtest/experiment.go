@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/stepcast/stepcast"
 )
 
 // Variant is one arm of an experiment: a message, a send time or a
@@ -29,8 +31,8 @@ type Experiment struct {
 }
 
 // ErrInvalid is returned (wrapped) by Experiment.Validate and the functions
-// that validate their inputs.
-var ErrInvalid = errors.New("abtest: invalid")
+// that validate their inputs. It is also stepcast.ErrInvalid.
+var ErrInvalid = stepcast.NewInvalid("abtest: invalid")
 
 // Validate reports every problem of e, joined.
 func (e *Experiment) Validate() error {

@@ -102,8 +102,9 @@ func (e *DefinitionError) Error() string {
 
 func (e *DefinitionError) Unwrap() error { return e.Err }
 
-// ErrDefinition is wrapped by every DefinitionError.
-var ErrDefinition = errors.New("invalid definition")
+// ErrDefinition is wrapped by every DefinitionError. It is also
+// stepcast.ErrInvalid.
+var ErrDefinition = stepcast.NewInvalid("invalid definition")
 
 // compiled is an account's definitions, validated and compiled.
 type compiled struct {

@@ -18,13 +18,7 @@ import (
 // threshold) by New for a configuration that cannot work. It is also
 // stepcast.ErrInvalid: errors.Is(err, stepcast.ErrInvalid) classifies every
 // input error of the module at once.
-var ErrInvalid error = inputError("scoring: invalid configuration")
-
-// inputError is a sentinel that is also stepcast.ErrInvalid.
-type inputError string
-
-func (e inputError) Error() string        { return string(e) }
-func (e inputError) Is(target error) bool { return target == stepcast.ErrInvalid }
+var ErrInvalid = stepcast.NewInvalid("scoring: invalid configuration")
 
 // RepeatMode says how often a rule may score for one friend.
 type RepeatMode int
@@ -355,7 +349,7 @@ func (m *Model) Apply(s State, ev stepcast.Event) (State, Result, error) {
 
 // ErrUnknownScore is returned by Grant for a score the model does not
 // define; it is also stepcast.ErrInvalid.
-var ErrUnknownScore error = inputError("scoring: unknown score")
+var ErrUnknownScore = stepcast.NewInvalid("scoring: unknown score")
 
 // Grant gives points to a score outside the rules — an add_score action, a
 // manual adjustment — recorded in the ledger under source (e.g.
