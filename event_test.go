@@ -3,6 +3,7 @@ package stepcast_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,5 +42,16 @@ func TestActionValidate(t *testing.T) {
 	}
 	if err := (stepcast.Event{ID: "e", Kind: stepcast.EventClick}).Validate(); !errors.Is(err, stepcast.ErrInvalid) {
 		t.Errorf("an event without a time: %v", err)
+	}
+}
+
+func TestNewInvalid(t *testing.T) {
+	own := stepcast.NewInvalid("pkg: invalid")
+	err := fmt.Errorf("pkg: rule %q: %w", "x", own)
+	if !errors.Is(err, own) || !errors.Is(err, stepcast.ErrInvalid) || errors.Is(err, stepcast.NewInvalid("other: invalid")) {
+		t.Errorf("errors.Is on %v: own %v, ErrInvalid %v", err, errors.Is(err, own), errors.Is(err, stepcast.ErrInvalid))
+	}
+	if err.Error() != `pkg: rule "x": pkg: invalid` {
+		t.Errorf("message %q", err)
 	}
 }
