@@ -61,12 +61,12 @@ func (s *Segment) Plan() string {
 //
 //	tag("interest/beauty")               the friend has the tag
 //	gender == "female", area in [...]    string and choice fields
-//	age in 30..39, spend >= 5000         int and float fields
+//	age in 30..39, spend >= 5000         int and float fields (a float range is the closed interval)
 //	birthday < date("2000-01-01")        time fields; date() and datetime() are local to the schema's zone
 //	name startsWith "山", memo contains "VIP", code matches "^A[0-9]+$", name < "m"
-//	vip                                  bool fields
-//	has("age")                           the field was ever set (unset fields read as their zero value)
-//	following, blocked                   follow status
+//	vip, vip == false                    bool fields
+//	has("age")                           the field has a value
+//	following, blocked                   follow status; blocked: followed once, not following now
 //	followed_days <= 6, followed_at      calendar days since the last follow; its time
 //	days_since("last_visit") >= 30       calendar days since a time field
 //	clicked("url"), clicked("url", 7)    a click ever, or within the last 7 calendar days (today included)
@@ -82,6 +82,12 @@ func (s *Segment) Plan() string {
 // take a column on one side and a constant (any constant expression) on the
 // other. Unless the expression mentions following or blocked, the audience is
 // drawn only from friends who currently follow, and ! is taken against them.
+//
+// A condition on a field, a variant, followed_at or followed_days holds only
+// for friends who have a value; != and not in, the complements of == and
+// in, hold for the others too. Scores and event counts always have one (0).
+// The empty string is not a value: comparing with "" is an error whose Hint
+// suggests has(). The package documentation states the semantics in full.
 func Compile(src string, schema *Schema) (seg *Segment, err error) {
 	defer func() {
 		// expr's parser and checker are fuzzed upstream and here; should
