@@ -25,7 +25,7 @@ func BenchmarkCalibration(b *testing.B) {
 		return bm
 	}
 	w, sparse, dense := mk(0.011), mk(0.03), mk(0.4)
-	col := newNumColumn(0)
+	col := newNumColumn(false)
 	for i := uint32(0); i < n; i++ {
 		col.store(i, int64(r.IntN(200)))
 	}

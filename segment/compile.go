@@ -67,12 +67,12 @@ func (s *Segment) Plan() string {
 //
 //	tag("interest/beauty")               the friend has the tag
 //	gender == "female", area in [...]    string and choice fields
-//	age in 30..39, spend >= 5000         int and float fields
+//	age in 30..39, spend >= 5000         int and float fields (a float range is the closed interval)
 //	birthday < date("2000-01-01")        time fields; date() and datetime() are local to the schema's zone
 //	name startsWith "山", memo contains "VIP", code matches "^A[0-9]+$", name < "m"
-//	vip                                  bool fields
-//	has("age")                           the field was ever set (unset fields read as their zero value)
-//	following, blocked                   follow status
+//	vip, vip == false                    bool fields
+//	has("age")                           the field has a value
+//	following, blocked                   follow status; blocked: followed once, not following now
 //	followed_days <= 6, followed_at      calendar days since the last follow; its time
 //	days_since("last_visit") >= 30       calendar days since a time field
 //	clicked("url"), clicked("url", 7)    a click ever, or within the last 7 calendar days (today included)
@@ -88,6 +88,12 @@ func (s *Segment) Plan() string {
 // take a column on one side and a constant (any constant expression) on the
 // other. Unless the expression mentions following or blocked, the audience is
 // drawn only from friends who currently follow, and ! is taken against them.
+//
+// A condition on a field, a variant, followed_at or followed_days holds only
+// for friends who have a value; != and not in, the complements of == and
+// in, hold for the others too. Scores and event counts always have one (0).
+// The empty string is not a value: comparing with "" is an error whose Hint
+// suggests has(). The package documentation states the semantics in full.
 //
 // Limits: a source is at most MaxSourceLen bytes (16 KiB) and MaxNodes
 // (2000) syntax nodes. Saved segments are compiled once, by NewSchema, and
@@ -428,7 +434,7 @@ func (c *compiler) operand(n ast.Node) (operand, error) {
 		}
 		switch f.Type {
 		case stepcast.FieldBool:
-			return operand{kind: opBool, leaf: &boolLeaf{field: f}, desc: f.Name}, nil
+			return operand{kind: opBool, leaf: &boolLeaf{field: f, val: true}, desc: f.Name}, nil
 		case stepcast.FieldString, stepcast.FieldChoice:
 			return operand{kind: opStr, str: strRef{kind: strField, field: f}, desc: f.Name}, nil
 		default:
@@ -618,10 +624,16 @@ func (c *compiler) compare(at ast.Node, x operand, op string, v any) (node, erro
 		if op != "==" && op != "!=" {
 			return nil, c.errNode(at, "conditions can only be compared with == and !=")
 		}
-		if want == (op == "==") {
-			return x.leaf, nil
+		l := x.leaf
+		if b, ok := l.(*boolLeaf); ok && !want {
+			// A bool field holds false only for friends set to false;
+			// vip != false is its complement, as != always is.
+			l, want = &boolLeaf{field: b.field, val: false}, true
 		}
-		return mkNot(x.leaf), nil
+		if want == (op == "==") {
+			return l, nil
+		}
+		return mkNot(l), nil
 	case opStr:
 		s, ok := v.(string)
 		if !ok {
@@ -629,6 +641,9 @@ func (c *compiler) compare(at ast.Node, x operand, op string, v any) (node, erro
 		}
 		switch op {
 		case "==", "!=":
+			if s == "" {
+				return nil, c.errEmptyString(at, x.str)
+			}
 			if err := c.checkChoice(at, x.str, s); err != nil {
 				return nil, err
 			}
@@ -645,19 +660,41 @@ func (c *compiler) compare(at ast.Node, x operand, op string, v any) (node, erro
 	if err != nil {
 		return nil, err
 	}
-	var n node
-	switch {
-	case lo > hi:
-		n = &constNode{val: false}
-	case lo == math.MinInt64 && hi == math.MaxInt64: // every known friend has a value
-		n = &constNode{val: true}
-	default:
-		n = c.rangeLeaf(x, lo, hi)
-	}
+	n := c.rangeNode(x, lo, hi)
 	if neg {
 		return mkNot(n), nil
 	}
 	return n, nil
+}
+
+// errEmptyString refuses comparing a string with "": the empty string is
+// no value (a field set to "" is unset), so the comparison would be empty
+// or everyone; the hint names what to write instead.
+func (c *compiler) errEmptyString(at ast.Node, ref strRef) *Error {
+	e := c.errNode(at, "the empty string is not a value of %v (setting %v to \"\" unsets it)", ref, ref)
+	if ref.kind == strVariant {
+		e.Hint = fmt.Sprintf("list the variants: %v in [\"A\", \"B\"] for the friends assigned one, %v not in [\"A\", \"B\"] for the others", ref, ref)
+	} else {
+		e.Hint = fmt.Sprintf("use !has(%q) for the friends without a value, has(%q) for those with one", ref.field.Name, ref.field.Name)
+	}
+	return e
+}
+
+// rangeNode is the plan of "x in [lo, hi]". The whole key range is every
+// friend for what always has a value (scores, counts, scenario steps), and
+// for a field the friends who have one.
+func (c *compiler) rangeNode(x operand, lo, hi int64) node {
+	switch {
+	case lo > hi:
+		return &constNode{val: false}
+	case lo != math.MinInt64 || hi != math.MaxInt64:
+		return c.rangeLeaf(x, lo, hi)
+	case x.kind == opCount || x.kind == opStep || (x.kind == opNum && x.num.kind == numScore):
+		return &constNode{val: true}
+	case x.num.kind == numField:
+		return &hasLeaf{field: &c.schema.fields[x.num.id]}
+	}
+	return c.rangeLeaf(x, lo, hi) // followed_at: the friends who ever followed
 }
 
 func (c *compiler) rangeLeaf(x operand, lo, hi int64) node {
@@ -832,10 +869,7 @@ func (c *compiler) in(b *ast.BinaryNode) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		if lo > hi {
-			return &constNode{val: false}, nil
-		}
-		return c.rangeLeaf(x, lo, hi), nil
+		return c.rangeNode(x, lo, hi), nil
 	}
 	v, err := c.constEval(b.Right)
 	if err != nil {
@@ -851,6 +885,9 @@ func (c *compiler) in(b *ast.BinaryNode) (node, error) {
 			s, ok := rv.Index(i).Interface().(string)
 			if !ok {
 				return nil, c.errNode(b.Right, "%v is a string; the list has a %T", x.str, rv.Index(i).Interface())
+			}
+			if s == "" {
+				return nil, c.errEmptyString(b.Right, x.str)
 			}
 			if err := c.checkChoice(b.Right, x.str, s); err != nil {
 				return nil, err

@@ -30,14 +30,37 @@
 //     is taken against them, so blocked friends never appear unless the
 //     expression mentions following or blocked; then it is drawn from every
 //     known friend.
-//   - An unset field reads as its type's zero value ("", 0, false, the zero
-//     time); has("field") tells set from unset. A friend outside a scenario
-//     reads scenario_step -1; without a variant, variant reads "".
+//   - blocked means followed once and not following now. Someone the
+//     account knows only through a login or a conversion, who never
+//     followed, is neither following nor blocked (but is !following).
+//   - Unset values: a condition on a field holds only for friends who have
+//     a value. ==, in (lists and ranges), < <= > >=, the string predicates,
+//     days_since(…) and followed_days comparisons, vip and vip == false all
+//     leave out the friends without one: age < 30 leaves out the friends
+//     whose age is unknown, days_since("last_visit") >= 30 those who never
+//     visited. != and not in
+//     are the complements of == and in, so they hold for everyone else,
+//     friends without a value included, and !x stays the complement of x
+//     among the audience (!vip and vip != true include the unset). has()
+//     asks directly. Scores and event counts always have a value (0 until
+//     changed); a friend outside a scenario reads scenario_step -1; a friend
+//     without a variant has none, as an unset string field.
+//   - The empty string is not a value: a string or choice field, or a
+//     variant, set to "" is unset (has() is false). Comparing with ""
+//     (name == "", name != "", name in ["", …]) is refused at compile time
+//     with a hint to write !has("name") or has("name").
+//   - A range on a float field is the closed interval of the real numbers:
+//     ratio in 1..2 holds for 1, 1.5 and 2 (expr's own VM would read
+//     membership in the integers 1 and 2).
 //   - Days are calendar days in the schema's time zone (Asia/Tokyo unless
 //     configured), as L-step counts them: followed_days == 0 means followed
-//     today, followed_days <= 6 means on or after local midnight six days
-//     ago, and clicked("url", 7) means within the last 7 calendar days,
-//     today included. Each is one range on a timestamp.
+//     today, followed_days <= 6 means on or after the start of the day six
+//     days ago, and clicked("url", 7) means within the last 7 calendar days,
+//     today included. Each is one range on a timestamp. A day starts at its
+//     first instant, which is not 00:00 where a clock change skips midnight
+//     (America/Sao_Paulo on 2018-11-04 began at 01:00). stepcast.DayStart
+//     is the one definition: Eval, Count, Match, Explain, CrossTab,
+//     MatchRecord and Index.CountEvents all count days with it.
 //   - Times are indexed to the second.
 //
 // # Evaluation

@@ -45,13 +45,15 @@ var (
 //
 // Line and Column are 1-based; Column counts characters (runes), not bytes.
 // Segment names the saved segment the error is in, or is empty when the error
-// is in the source passed to Compile.
+// is in the source passed to Compile. Hint, when not empty, says what to
+// write instead; it is rendered on a last line "hint: …".
 type Error struct {
 	Segment string
 	Line    int
 	Column  int
 	Message string
 	Snippet string
+	Hint    string
 
 	err *file.Error
 }
@@ -61,10 +63,14 @@ func (e *Error) Error() string {
 	if e.Segment != "" {
 		prefix = fmt.Sprintf("saved segment %q: ", e.Segment)
 	}
-	if e.Snippet == "" {
-		return prefix + e.Message
+	hint := ""
+	if e.Hint != "" {
+		hint = "\nhint: " + e.Hint
 	}
-	return fmt.Sprintf("%s%s (%d:%d)%s", prefix, e.Message, e.Line, e.Column, e.Snippet)
+	if e.Snippet == "" {
+		return prefix + e.Message + hint
+	}
+	return fmt.Sprintf("%s%s (%d:%d)%s%s", prefix, e.Message, e.Line, e.Column, e.Snippet, hint)
 }
 
 // Unwrap returns expr's *file.Error, for callers who use errors.As with it.

@@ -187,3 +187,43 @@ func ExampleIndex_Apply() {
 	// true 0
 	// segment: batch op 1 SetField(friend 7, "age"): int field wants an integer, got string: segment: value does not fit the field
 }
+
+// Friends without a value: a condition on a field holds only for friends
+// who have one, and != (like not in and !) holds for everyone else.
+func Example_unsetValues() {
+	ix := segment.NewIndex(clinicSchema)
+	var b segment.Batch
+	b.Follow(1, now)
+	b.SetField(1, "age", 25)
+	b.Follow(2, now) // age unknown
+	b.Follow(3, now)
+	b.SetField(3, "age", 40)
+	b.SetField(3, "area", "")                           // "" is no value: area stays unset
+	b.RecordEvent(4, "conversion", "purchase", "", now) // never followed
+	b.Follow(5, now.AddDate(0, 0, -3))
+	b.Unfollow(5) // followed once, not now: blocked
+	if err := ix.Apply(&b); err != nil {
+		panic(err)
+	}
+	for _, src := range []string{`age < 30`, `age != 25`, `!(age < 30)`, `has("age")`, `has("area")`, `blocked`, `!following`} {
+		audience, err := segment.MustCompile(src, clinicSchema).Eval(ix, now)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%-12s %v\n", src, audience.ToArray())
+	}
+	_, err := segment.Compile(`area == ""`, clinicSchema)
+	fmt.Println(err)
+	// Output:
+	// age < 30     [1]
+	// age != 25    [2 3]
+	// !(age < 30)  [2 3]
+	// has("age")   [1 3]
+	// has("area")  []
+	// blocked      [5]
+	// !following   [4 5]
+	// the empty string is not a value of area (setting area to "" unsets it) (1:6)
+	//  | area == ""
+	//  | .....^
+	// hint: use !has("area") for the friends without a value, has("area") for those with one
+}

@@ -17,12 +17,12 @@ func FuzzCompile(f *testing.F) {
 	for _, c := range readTranscript(&testing.T{}, "testdata/plans.txt") {
 		f.Add(c.src)
 	}
-	g := exprGen{rand.New(rand.NewPCG(7, 7))}
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	g := exprGen{rand.New(rand.NewPCG(7, 7)), now}
 	for range 50 {
-		f.Add(g.expr(3))
+		f.Add(g.expr(3).src)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
 	friends := genFriends(r, 40, now)
 	ix := NewIndex(schema)
 	load(f, r, ix, friends)

@@ -39,8 +39,17 @@ import (
 // a reader sees a batch either entirely or not at all, never half of one
 // friend's update. Bitmaps returned to callers are their own.
 //
-// A friend becomes known to the index with its first operation; known
-// friends who do not currently follow are the blocked ones.
+// A friend becomes known to the index with its first operation. Known
+// friends who followed once (Follow) and do not follow now are the blocked
+// ones; a friend known only through other operations never followed.
+//
+// # Values
+//
+// A field holds a value only once SetField gives it one; until then, and
+// after UnsetField, the friend has no value and satisfies no condition on
+// the field but != and not in (see Compile). The empty string is not a
+// value: setting a string or choice field, or a variant, to "" unsets it.
+// Scores always have one: a score never set reads 0.
 type Index struct {
 	mu         sync.RWMutex
 	schema     *Schema
@@ -63,8 +72,10 @@ type fieldColumn struct {
 	bl  *boolColumn // bool
 }
 
+// boolColumn holds the friends set to true (yes), to false (no), and to
+// either (set); friends without a value are in none.
 type boolColumn struct {
-	yes, set *roaring.Bitmap
+	yes, no, set *roaring.Bitmap
 }
 
 type scenarioIndex struct {
@@ -134,7 +145,7 @@ func NewIndex(schema *Schema) *Index {
 		schema:     schema,
 		known:      roaring.New(),
 		following:  roaring.New(),
-		followedAt: newNumColumn(timeKey(time.Time{})),
+		followedAt: newNumColumn(false),
 		tags:       make(map[string]*roaring.Bitmap),
 		events:     make(map[eventKey]*eventPostings),
 		scenarios:  make(map[string]*scenarioIndex),
@@ -144,18 +155,16 @@ func NewIndex(schema *Schema) *Index {
 		var fc fieldColumn
 		switch f.Type {
 		case stepcast.FieldString, stepcast.FieldChoice:
-			fc.str = newStrColumn("")
+			fc.str = newStrColumn()
 		case stepcast.FieldBool:
-			fc.bl = &boolColumn{yes: roaring.New(), set: roaring.New()}
-		case stepcast.FieldTime:
-			fc.num = newNumColumn(timeKey(time.Time{}))
-		default: // int, float: key 0 is both 0 and 0.0
-			fc.num = newNumColumn(0)
+			fc.bl = &boolColumn{yes: roaring.New(), no: roaring.New(), set: roaring.New()}
+		default: // int, float, time: friends without a value are in no range
+			fc.num = newNumColumn(false)
 		}
 		ix.fields = append(ix.fields, fc)
 	}
 	for range schema.scoreNms {
-		ix.scores = append(ix.scores, newNumColumn(0))
+		ix.scores = append(ix.scores, newNumColumn(true)) // an unset score reads 0
 	}
 	return ix
 }
@@ -230,7 +239,8 @@ func (b *Batch) Follow(f stepcast.FriendID, at time.Time) {
 }
 
 // Unfollow records that f blocked the account. The time of the last follow
-// is kept.
+// is kept. A friend who never followed is not blocked by it: blocked means
+// followed once and not following now.
 func (b *Batch) Unfollow(f stepcast.FriendID) {
 	b.ops = append(b.ops, op{kind: opUnfollow, f: uint32(f)})
 }
@@ -246,14 +256,16 @@ func (b *Batch) ClearTag(f stepcast.FriendID, tag string) {
 }
 
 // SetField sets a field of f. The value must fit the field's type: a string
-// (a declared choice for choice fields), any Go integer but math.MinInt64
-// for int fields (floats with no fraction are accepted), any number but NaN
-// for float fields, a bool, or a time.Time (kept to the second).
+// (a declared choice for choice fields; "" unsets the field), any Go
+// integer but math.MinInt64 for int fields (floats with no fraction are
+// accepted), any number but NaN for float fields, a bool, or a time.Time
+// (kept to the second).
 func (b *Batch) SetField(f stepcast.FriendID, field string, value any) {
 	b.ops = append(b.ops, op{kind: opSetField, f: uint32(f), name: field, v: value})
 }
 
-// UnsetField returns a field of f to unset; it then reads as its zero value.
+// UnsetField removes the value of a field of f: f then has none, and only
+// != and not in hold for it (see Compile).
 func (b *Batch) UnsetField(f stepcast.FriendID, field string) {
 	b.ops = append(b.ops, op{kind: opUnsetField, f: uint32(f), name: field})
 }
@@ -286,7 +298,8 @@ func (b *Batch) LeaveScenario(f stepcast.FriendID, scenario string) {
 	b.ops = append(b.ops, op{kind: opLeaveScenario, f: uint32(f), name: scenario})
 }
 
-// SetVariant records the variant f is assigned in an experiment.
+// SetVariant records the variant f is assigned in an experiment; ""
+// clears the assignment, as ClearVariant does.
 func (b *Batch) SetVariant(f stepcast.FriendID, experiment, variant string) {
 	b.ops = append(b.ops, op{kind: opSetVariant, f: uint32(f), name: experiment, s1: variant})
 }
@@ -391,7 +404,7 @@ func convert(o *op, fi *fieldInfo) error {
 		if !ok {
 			return bad()
 		}
-		if fi.Type == stepcast.FieldChoice && !fi.choices[s] {
+		if fi.Type == stepcast.FieldChoice && s != "" && !fi.choices[s] {
 			return fmt.Errorf("%q is not a choice of %s: %w", s, fi.Name, ErrType)
 		}
 		o.s1 = s
@@ -534,7 +547,9 @@ func (ix *Index) apply(o *op) {
 			fc.bl.set.Add(f)
 			if o.i == 1 {
 				fc.bl.yes.Add(f)
+				fc.bl.no.Remove(f)
 			} else {
+				fc.bl.no.Add(f)
 				fc.bl.yes.Remove(f)
 			}
 		}
@@ -548,6 +563,7 @@ func (ix *Index) apply(o *op) {
 		default:
 			fc.bl.set.Remove(f)
 			fc.bl.yes.Remove(f)
+			fc.bl.no.Remove(f)
 		}
 	case opSetScore:
 		ix.scores[o.id].put(f, o.i)
@@ -614,7 +630,7 @@ func (ix *Index) event(k eventKey) *eventPostings {
 func (ix *Index) variant(exp string) *strColumn {
 	v := ix.variants[exp]
 	if v == nil {
-		v = newStrColumn("")
+		v = newStrColumn()
 		v.codes.grow(ix.size)
 		ix.variants[exp] = v
 	}
@@ -744,7 +760,7 @@ func (ix *Index) Stats() Stats {
 		case fc.num != nil:
 			s.Fields += fc.num.bytes()
 		default:
-			s.Fields += fc.bl.yes.GetSizeInBytes() + fc.bl.set.GetSizeInBytes()
+			s.Fields += fc.bl.yes.GetSizeInBytes() + fc.bl.no.GetSizeInBytes() + fc.bl.set.GetSizeInBytes()
 		}
 	}
 	for _, c := range ix.scores {
@@ -793,6 +809,7 @@ func (ix *Index) Compact() {
 			fc.num.compact()
 		default:
 			shrink(&fc.bl.yes)
+			shrink(&fc.bl.no)
 			shrink(&fc.bl.set)
 		}
 	}

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -80,7 +81,9 @@ func TestSetFieldAcceptsGoNumbers(t *testing.T) {
 }
 
 // TestNumColumnRanges drives one column through values of every spread,
-// with tiny bins, and checks range queries against a plain scan.
+// with tiny bins, and checks range queries against a plain scan: in a
+// column whose friends without a value read 0 (scores) and in one where
+// they lie in no range (fields).
 func TestNumColumnRanges(t *testing.T) {
 	defer func(old int) { minBinSplit = old }(minBinSplit)
 	minBinSplit = 4
@@ -92,71 +95,82 @@ func TestNumColumnRanges(t *testing.T) {
 		"floats":  {floatKey(math.Inf(-1)), floatKey(-2.5), floatKey(0), floatKey(1e-300), floatKey(3.75), floatKey(math.Inf(1))},
 	}
 	for name, pool := range pools {
-		t.Run(name, func(t *testing.T) {
-			c := newNumColumn(0)
-			want := map[uint32]int64{}
-			known := roaring.New()
-			for f := range uint32(300) {
-				c.join(f)
-				known.Add(f)
-				want[f] = 0
+		for _, zero := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/zero=%v", name, zero), func(t *testing.T) {
+				testNumColumnRanges(t, r, pool, zero)
+			})
+		}
+	}
+}
+
+func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
+	c := newNumColumn(zero)
+	want := map[uint32]int64{}
+	set := map[uint32]bool{}
+	known := roaring.New()
+	for f := range uint32(300) {
+		c.join(f)
+		known.Add(f)
+		want[f] = 0
+	}
+	for range 3000 {
+		f := uint32(r.IntN(300))
+		if r.IntN(10) == 0 {
+			c.unset(f)
+			want[f], set[f] = 0, false
+			continue
+		}
+		k := pool[r.IntN(len(pool))]
+		if r.IntN(3) == 0 {
+			k += int64(r.IntN(100)) // near-duplicates; may overflow harmlessly
+			if k < pool[0] {
+				k = pool[0]
 			}
-			for range 3000 {
-				f := uint32(r.IntN(300))
-				if r.IntN(10) == 0 {
-					c.unset(f)
-					want[f] = 0
-					continue
-				}
-				k := pool[r.IntN(len(pool))]
-				if r.IntN(3) == 0 {
-					k += int64(r.IntN(100)) // near-duplicates; may overflow harmlessly
-					if k < pool[0] {
-						k = pool[0]
-					}
-				}
-				c.put(f, k)
-				want[f] = k
+		}
+		c.put(f, k)
+		want[f], set[f] = k, true
+	}
+	for f, k := range want {
+		got, ok := c.lookup(f)
+		if got != k || ok != (set[f] || zero) {
+			t.Fatalf("lookup(%d) = %d, %v; want %d, %v", f, got, ok, k, set[f] || zero)
+		}
+	}
+	for range 500 {
+		lo, hi := pool[r.IntN(len(pool))], pool[r.IntN(len(pool))]
+		if r.IntN(4) == 0 {
+			lo = math.MinInt64
+		}
+		if r.IntN(4) == 0 {
+			hi = math.MaxInt64
+		}
+		var exp []uint32
+		for f := range uint32(300) {
+			if k := want[f]; (set[f] || zero) && k >= lo && k <= hi {
+				exp = append(exp, f)
 			}
-			for f, k := range want {
-				if got := c.get(f); got != k {
-					t.Fatalf("get(%d) = %d, want %d", f, got, k)
-				}
-			}
-			for range 500 {
-				lo, hi := pool[r.IntN(len(pool))], pool[r.IntN(len(pool))]
-				if r.IntN(4) == 0 {
-					lo = math.MinInt64
-				}
-				if r.IntN(4) == 0 {
-					hi = math.MaxInt64
-				}
-				bm, _ := c.rangeBitmap(lo, hi, known)
-				var exp []uint32
-				for f := range uint32(300) {
-					if k := want[f]; k >= lo && k <= hi {
-						exp = append(exp, f)
-					}
-				}
-				if got := bm.ToArray(); !slices.Equal(got, exp) {
-					t.Fatalf("range [%d, %d]: got %v, want %v", lo, hi, got, exp)
-				}
-			}
-			bins := 0
-			for _, g := range c.groups {
-				bins += len(g.bins)
-				var n int
-				for _, b := range g.bins {
-					n += b.n
-				}
-				if n != g.n || int(g.members.GetCardinality()) != n {
-					t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.GetCardinality(), g.n, n)
-				}
-			}
-			if bins < 2 || len(c.groups) < 2 {
-				t.Fatalf("the column never split: %d bins in %d groups", bins, len(c.groups))
-			}
-		})
+		}
+		bm, _ := c.rangeBitmap(lo, hi, known)
+		if got := bm.ToArray(); !slices.Equal(got, exp) {
+			t.Fatalf("rangeBitmap [%d, %d]: got %v, want %v", lo, hi, got, exp)
+		}
+		if got := c.filterRange(known, lo, hi).ToArray(); !slices.Equal(got, exp) {
+			t.Fatalf("filterRange [%d, %d]: got %v, want %v", lo, hi, got, exp)
+		}
+	}
+	bins := 0
+	for _, g := range c.groups {
+		bins += len(g.bins)
+		var n int
+		for _, b := range g.bins {
+			n += b.n
+		}
+		if n != g.n || int(g.members.GetCardinality()) != n {
+			t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.GetCardinality(), g.n, n)
+		}
+	}
+	if bins < 2 || len(c.groups) < 2 {
+		t.Fatalf("the column never split: %d bins in %d groups", bins, len(c.groups))
 	}
 }
 

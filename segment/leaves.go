@@ -210,24 +210,37 @@ func (l *followingLeaf) cost(c *evalCtx, w float64) float64 { return c.costReady
 func (l *followingLeaf) estimate(c *evalCtx) float64        { return card(c.ix.following) }
 func (l *followingLeaf) match(c *evalCtx, f uint32) bool    { return c.ix.following.Contains(f) }
 
-// blocked: the candidates are known friends, so blocked ∩ within is
-// within minus the followers.
+// blocked: friends who followed once and do not follow now — those with
+// a follow time who are not following. Someone known only through a login
+// or a conversion never followed, and is not blocked.
 func (l *blockedLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
 func (l *blockedLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	if card(w)*costContains < c.andCost(card(c.ix.following), card(w)) {
-		return filter(w, func(f uint32) bool { return !c.ix.following.Contains(f) }), "scan", int(w.GetCardinality())
+	ever := c.ix.followedAt.set
+	if card(w)*2*costContains < c.andCost(card(ever), card(w))+c.andCost(card(c.ix.following), card(w)) {
+		return filter(w, func(f uint32) bool { return l.match(c, f) }), "scan", int(w.GetCardinality())
 	}
-	return roaring.AndNot(w, c.ix.following), "index", 0
+	out := roaring.And(w, ever)
+	out.AndNot(c.ix.following)
+	return out, "index", 0
 }
-func (l *blockedLeaf) cost(c *evalCtx, w float64) float64 { return c.costReady(c.ix.following, w) }
+func (l *blockedLeaf) cost(c *evalCtx, w float64) float64 {
+	return min(w*2*costContains, c.andCost(card(c.ix.followedAt.set), w)+c.andCost(card(c.ix.following), w))
+}
 func (l *blockedLeaf) estimate(c *evalCtx) float64 {
-	return card(c.ix.known) - card(c.ix.following)
+	return max(0, card(c.ix.followedAt.set)-card(c.ix.following))
 }
 func (l *blockedLeaf) match(c *evalCtx, f uint32) bool {
-	return c.ix.known.Contains(f) && !c.ix.following.Contains(f)
+	return c.ix.followedAt.set.Contains(f) && !c.ix.following.Contains(f)
 }
 
-func (l *boolLeaf) direct(c *evalCtx) *roaring.Bitmap { return c.ix.fields[l.field.id].bl.yes }
+// A bool field: vip is the friends set to true, vip == false those set to
+// false; friends without a value are in neither.
+func (l *boolLeaf) direct(c *evalCtx) *roaring.Bitmap {
+	if l.val {
+		return c.ix.fields[l.field.id].bl.yes
+	}
+	return c.ix.fields[l.field.id].bl.no
+}
 func (l *boolLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	return c.evalReady(l.direct(c), w)
 }
@@ -324,6 +337,7 @@ func (l *stepLeaf) estimate(c *evalCtx) float64 {
 
 // String predicates: decided once per distinct value, then the postings
 // of the accepted values are ORed; or each candidate's value is checked.
+// A friend without a value satisfies none.
 
 func (l *strLeaf) column(c *evalCtx) *strColumn {
 	if l.ref.kind == strVariant {
@@ -332,16 +346,17 @@ func (l *strLeaf) column(c *evalCtx) *strColumn {
 	return c.ix.fields[l.ref.field.id].str
 }
 
+// direct returns the posting of an equality, ready-made.
 func (l *strLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	col := l.column(c)
-	if col == nil || l.op != strIn || len(l.values) != 1 {
+	if l.op != strIn || len(l.values) != 1 {
 		return nil
 	}
-	if id, ok := col.ids[l.values[0]]; ok && id != 0 {
-		return c.postingBitmap(&col.postings[id])
+	if col == nil {
+		return empty
 	}
-	if l.values[0] == col.vals[0] {
-		return nil // the default: computed, not ready-made
+	if id, ok := col.ids[l.values[0]]; ok {
+		return c.postingBitmap(&col.postings[id])
 	}
 	return empty
 }
@@ -374,7 +389,7 @@ func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, ta
 	if l.op == strIn {
 		for _, v := range l.values {
 			if id, ok := col.ids[v]; ok {
-				sizes = append(sizes, float64(col.count(id, c.ix.known)))
+				sizes = append(sizes, float64(col.counts[id]))
 			}
 		}
 	} else {
@@ -386,10 +401,7 @@ func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, ta
 
 func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	col := l.column(c)
-	if col == nil { // every friend reads ""
-		if l.accept("") {
-			return w.Clone(), "index", 0
-		}
+	if col == nil { // nobody has a value
 		return roaring.New(), "index", 0
 	}
 	if bm := l.direct(c); bm != nil {
@@ -398,7 +410,7 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 	nw := card(w)
 	direct, table, index := l.stringCosts(c, col, nw)
 	if direct <= table && direct <= index {
-		return filter(w, func(f uint32) bool { return l.accept(col.get(f)) }), "scan", int(nw)
+		return filter(w, func(f uint32) bool { return l.matchIn(col, f) }), "scan", int(nw)
 	}
 	ids := col.matching(l)
 	if table <= index {
@@ -408,7 +420,7 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 		}
 		return col.codes.filterTable(w, ok), "scan", int(nw)
 	}
-	return roaring.And(col.union(ids, c.ix.known), w), "index", 0
+	return roaring.And(col.union(ids), w), "index", 0
 }
 
 func (l *strLeaf) cost(c *evalCtx, w float64) float64 {
@@ -424,30 +436,29 @@ func (l *strLeaf) cost(c *evalCtx, w float64) float64 {
 
 func (l *strLeaf) match(c *evalCtx, f uint32) bool {
 	col := l.column(c)
-	if col == nil {
-		return l.accept("")
-	}
-	return l.accept(col.get(f))
+	return col != nil && l.matchIn(col, f)
+}
+
+func (l *strLeaf) matchIn(col *strColumn, f uint32) bool {
+	v, ok := col.lookup(f)
+	return ok && l.accept(v)
 }
 
 func (l *strLeaf) estimate(c *evalCtx) float64 {
 	col := l.column(c)
 	if col == nil {
-		if l.accept("") {
-			return card(c.ix.known)
-		}
 		return 0
 	}
 	if l.op == strIn {
 		var n int
 		for _, v := range l.values {
 			if id, ok := col.ids[v]; ok {
-				n += col.count(id, c.ix.known)
+				n += col.counts[id]
 			}
 		}
 		return float64(n)
 	}
-	return card(c.ix.known) / 4
+	return card(col.set) / 4 // only friends with a value can match
 }
 
 // Numeric ranges over binned columns.
@@ -563,8 +574,7 @@ func (l *numLeaf) cost(c *evalCtx, w float64) float64 {
 	return rangeCost(c, numCol(c, l.ref), l.lo, l.hi, w)
 }
 func (l *numLeaf) match(c *evalCtx, f uint32) bool {
-	k := numCol(c, l.ref).get(f)
-	return k >= l.lo && k <= l.hi
+	return numCol(c, l.ref).inRange(f, l.lo, l.hi)
 }
 func (l *numLeaf) estimate(c *evalCtx) float64 {
 	return float64(numCol(c, l.ref).rangePlan(l.lo, l.hi, c.ix.known).est)
@@ -618,8 +628,7 @@ func (l *daysLeaf) cost(c *evalCtx, w float64) float64 {
 }
 func (l *daysLeaf) match(c *evalCtx, f uint32) bool {
 	lo, hi := l.keys(c)
-	k := numCol(c, l.ref).get(f)
-	return k >= lo && k <= hi
+	return numCol(c, l.ref).inRange(f, lo, hi)
 }
 func (l *daysLeaf) estimate(c *evalCtx) float64 {
 	lo, hi := l.keys(c)

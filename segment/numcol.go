@@ -22,7 +22,10 @@ import (
 // costs a few group unions rather than ORing millions of sparse members.
 // A bin whose members all share one key is exact and never needs checking.
 type numColumn struct {
-	def    int64 // the key an unset friend reads
+	// zero is set for scores: a friend without an explicit value reads 0
+	// and lies in every range that holds 0. For fields it is not: a friend
+	// without a value has no key and lies in no range.
+	zero   bool
 	base   int64 // codes store key-base+1 (mod 2^64); code 0 is "unset"
 	maxK   int64 // the largest key stored, for rebasing
 	any    bool  // whether any key has been stored
@@ -60,27 +63,43 @@ const (
 
 var minBinSplit = 4096
 
-func newNumColumn(def int64) *numColumn {
+// newNumColumn returns an empty column; with zero, friends without an
+// explicit value read 0 (scores), otherwise they have no value (fields).
+func newNumColumn(zero bool) *numColumn {
 	b := &bin{lo: math.MinInt64, members: roaring.New()}
 	return &numColumn{
-		def:    def,
+		zero:   zero,
 		codes:  newCodes(),
 		set:    roaring.New(),
 		groups: []*group{{bins: []*bin{b}, members: roaring.New()}},
 	}
 }
 
+// get returns f's key: its value, or 0 when it has none.
 func (c *numColumn) get(f uint32) int64 {
-	code := c.codes.get(f)
-	if code == 0 {
-		return c.def
-	}
-	return c.base + int64(code-1)
+	k, _ := c.lookup(f)
+	return k
 }
 
-// join makes room for a new known friend, who reads the default value.
-// Unset friends are in no bin: range queries that cover the default add
-// the known friends not in set.
+// lookup returns f's key and whether f is in ranges at all: f has a value,
+// or the column reads 0 for friends without one.
+func (c *numColumn) lookup(f uint32) (int64, bool) {
+	code := c.codes.get(f)
+	if code == 0 {
+		return 0, c.zero
+	}
+	return c.base + int64(code-1), true
+}
+
+// inRange reports whether f has a key and it lies in [lo, hi].
+func (c *numColumn) inRange(f uint32, lo, hi int64) bool {
+	k, ok := c.lookup(f)
+	return ok && k >= lo && k <= hi
+}
+
+// join makes room for a new known friend, who has no value. Friends
+// without a value are in no bin: for a column that reads them as 0, range
+// queries that cover 0 add the known friends not in set.
 func (c *numColumn) join(f uint32) { c.codes.grow(int(f) + 1) }
 
 // put sets f's key; f must be known.
@@ -128,7 +147,7 @@ func (c *numColumn) move(f uint32, old, k int64) {
 	}
 }
 
-// unset returns f to the default value.
+// unset removes f's value.
 func (c *numColumn) unset(f uint32) {
 	if !c.set.CheckedRemove(f) {
 		return
@@ -137,9 +156,9 @@ func (c *numColumn) unset(f uint32) {
 	c.codes.set(f, 0)
 }
 
-// unsetIn reports whether the default key lies in [lo, hi], i.e. whether
-// the unset friends belong to the range.
-func (c *numColumn) unsetIn(lo, hi int64) bool { return c.def >= lo && c.def <= hi }
+// unsetIn reports whether the friends without an explicit value belong to
+// [lo, hi]: only in a column that reads them as 0, and when 0 is in it.
+func (c *numColumn) unsetIn(lo, hi int64) bool { return c.zero && lo <= 0 && 0 <= hi }
 
 func (c *numColumn) store(f uint32, k int64) {
 	if !c.any {

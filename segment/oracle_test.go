@@ -44,129 +44,40 @@ var testSchemaConfig = SchemaConfig{
 	},
 }
 
-type rawEvent struct {
-	kind, name, value string
-	at                time.Time
-}
-
-type rawFriend struct {
-	id         uint32
-	following  bool
-	followedAt time.Time
-	tags       map[string]bool
-	strs       map[string]string
-	ints       map[string]int
-	floats     map[string]float64
-	times      map[string]time.Time
-	bools      map[string]bool
-	set        map[string]bool
-	scores     map[string]int64
-	events     []rawEvent
-	steps      map[string]int
-	variants   map[string]string
-}
-
-var (
-	names    = []string{"山田", "山本", "佐藤", "Alice", "Bob", "bobby", "", "VIP山", "Mika", "美香"}
-	tagNames = []string{"t0", "t1", "t2", "t3", "interest/beauty", "interest/diet", "purchased", "vip"}
-)
-
-func randTime(r *rand.Rand, now time.Time, spanDays int) time.Time {
-	return now.Add(time.Duration(r.IntN(spanDays*86400*2)-spanDays*86400) * time.Second).Truncate(time.Second)
-}
-
-func genFriends(r *rand.Rand, n int, now time.Time) []*rawFriend {
-	out := make([]*rawFriend, n)
-	for i := range out {
-		f := &rawFriend{
-			id:   uint32(i * 3), // gaps: not every ID is known
-			tags: map[string]bool{}, strs: map[string]string{}, ints: map[string]int{}, floats: map[string]float64{},
-			times: map[string]time.Time{}, bools: map[string]bool{}, set: map[string]bool{}, scores: map[string]int64{},
-			steps: map[string]int{}, variants: map[string]string{},
-		}
-		f.following = r.IntN(5) != 0
-		f.followedAt = randTime(r, now, 60)
-		for _, t := range tagNames {
-			if r.IntN(3) == 0 {
-				f.tags[t] = true
-			}
-		}
-		if r.IntN(4) != 0 {
-			f.strs["gender"] = []string{"female", "male", "other"}[r.IntN(3)]
-			f.set["gender"] = true
-		}
-		if r.IntN(4) != 0 {
-			f.strs["name"] = names[r.IntN(len(names))]
-			f.set["name"] = true
-		}
-		if r.IntN(2) == 0 {
-			f.strs["年齢層"] = []string{"20代", "30代"}[r.IntN(2)]
-			f.set["年齢層"] = true
-		}
-		if r.IntN(5) != 0 {
-			f.ints["age"] = r.IntN(70) + 10
-			f.set["age"] = true
-		}
-		if r.IntN(3) != 0 {
-			f.ints["spend"] = r.IntN(2_000_000) - 1000
-			f.set["spend"] = true
-		}
-		if r.IntN(3) != 0 {
-			f.floats["ratio"] = []float64{0, 0.5, 1.25, -2.5, 3.75, 100}[r.IntN(6)]
-			f.set["ratio"] = true
-		}
-		if r.IntN(3) != 0 {
-			f.times["birthday"] = randTime(r, now, 365*40)
-			f.set["birthday"] = true
-		}
-		if r.IntN(2) == 0 {
-			f.bools["vip"] = r.IntN(2) == 0
-			f.set["vip"] = true
-		}
-		for _, s := range []string{"lead", "engagement"} {
-			if r.IntN(2) == 0 {
-				f.scores[s] = int64(r.IntN(120) - 10)
-			}
-		}
-		for range r.IntN(6) {
-			kind := []string{"click", "answer", "conversion", "message"}[r.IntN(4)]
-			name := fmt.Sprintf("%c%d", kind[0], r.IntN(3))
-			value := ""
-			if kind == "answer" {
-				value = []string{"yes", "no", ""}[r.IntN(3)]
-			}
-			f.events = append(f.events, rawEvent{kind, name, value, randTime(r, now, 20)})
-		}
-		for _, sc := range []string{"s0", "s1"} {
-			if r.IntN(2) == 0 {
-				f.steps[sc] = r.IntN(4)
-			}
-		}
-		if r.IntN(2) == 0 {
-			f.variants["e0"] = []string{"A", "B", "control"}[r.IntN(3)]
-		}
-		out[i] = f
-	}
-	return out
+// oracleSaved are the saved segments of testSchemaConfig for the oracle.
+var oracleSaved = map[string]string{
+	"adult":    `(val("age") != nil && val("age") >= 20)`,
+	"vip_fans": `segment("adult") && (val("vip") == true || score("lead") >= 50)`,
+	"lapsed":   `blocked || (val("followed_days") != nil && val("followed_days") > 30)`,
+	"twice":    `segment("vip_fans") && !segment("adult") || segment("adult") && score("engagement") > 20`,
+	"both":     `segment("twice") && !segment("vip_fans") || !segment("twice") && segment("vip_fans") || tag("t1") && segment("twice")`,
+	"flip":     `(segment("lapsed") || tag("t2")) ? segment("both") : !segment("twice") && segment("adult")`,
 }
 
 // load writes the friends into ix through batches, with some noise that is
-// overwritten later, so that values move between bins and postings.
+// overwritten later, so that values move between bins and postings and
+// between set and unset.
 func load(t testing.TB, r *rand.Rand, ix *Index, friends []*rawFriend) {
 	t.Helper()
 	var b Batch
 	for _, f := range friends {
 		id := stepcast.FriendID(f.id)
-		b.Follow(id, f.followedAt.Add(-time.Hour))
+		if f.followed {
+			b.Follow(id, f.followedAt.Add(-time.Hour))
+		}
 		b.SetField(id, "age", r.IntN(100))
 		b.SetField(id, "name", names[r.IntN(len(names))])
+		b.SetField(id, "vip", r.IntN(2) == 0)
+		b.SetField(id, "birthday", f.followedAt)
 		b.SetTag(id, "t0")
 		b.SetScore(id, "lead", 5)
 		b.SetScenarioStep(id, "s0", 9)
 		b.SetVariant(id, "e0", "noise")
-		b.Follow(id, f.followedAt)
+		if f.followed {
+			b.Follow(id, f.followedAt)
+		}
 		if !f.following {
-			b.Unfollow(id)
+			b.Unfollow(id) // of a friend who never followed, too: not blocked
 		}
 		b.ClearTag(id, "t0")
 		for _, name := range []string{"gender", "name", "age", "spend", "ratio", "birthday", "vip", "年齢層"} {
@@ -177,7 +88,7 @@ func load(t testing.TB, r *rand.Rand, ix *Index, friends []*rawFriend) {
 			var v any
 			switch name {
 			case "gender", "name", "年齢層":
-				v = f.strs[name]
+				v = f.strs[name] // "" unsets
 			case "age", "spend":
 				v = f.ints[name]
 			case "ratio":
@@ -206,7 +117,7 @@ func load(t testing.TB, r *rand.Rand, ix *Index, friends []*rawFriend) {
 		}
 		b.ClearVariant(id, "e0")
 		for e, v := range f.variants {
-			b.SetVariant(id, e, v)
+			b.SetVariant(id, e, v) // "" clears
 		}
 	}
 	if err := ix.Apply(&b); err != nil {
@@ -214,12 +125,16 @@ func load(t testing.TB, r *rand.Rand, ix *Index, friends []*rawFriend) {
 	}
 }
 
+// dayNumber is the oracle's own calendar: the days from 1970-01-01 to t's
+// date as clocks in loc read it.
 func dayNumber(t time.Time, loc *time.Location) int {
 	y, m, d := t.In(loc).Date()
 	return int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
 }
 
-// oracleEnv is the per-friend environment for expr's VM.
+// oracleEnv is the per-friend environment for expr's VM. val(name) reads
+// a field, followed_days or followed_at, nil when the friend has no value;
+// days_since and variant are nil likewise.
 func oracleEnv(f *rawFriend, now time.Time, loc *time.Location, saved map[string]*vm.Program) map[string]any {
 	today := dayNumber(now, loc)
 	within := func(at time.Time, days []int) bool {
@@ -238,25 +153,46 @@ func oracleEnv(f *rawFriend, now time.Time, loc *time.Location, saved map[string
 		}
 		return n
 	}
+	val := func(name string) any {
+		switch name {
+		case "followed_days":
+			if f.followed {
+				return today - dayNumber(f.followedAt, loc)
+			}
+			return nil
+		case "followed_at":
+			if f.followed {
+				return f.followedAt
+			}
+			return nil
+		}
+		if !f.has(name) {
+			return nil
+		}
+		switch name {
+		case "gender", "name", "年齢層":
+			return f.strs[name]
+		case "age", "spend":
+			return f.ints[name]
+		case "ratio":
+			return f.floats[name]
+		case "birthday":
+			return f.times[name]
+		case "vip":
+			return f.bools[name]
+		}
+		panic("oracle: unknown field " + name)
+	}
 	env := map[string]any{
-		"following":     f.following,
-		"blocked":       !f.following,
-		"followed_days": today - dayNumber(f.followedAt, loc),
-		"followed_at":   f.followedAt,
-		"gender":        f.strs["gender"],
-		"name":          f.strs["name"],
-		"年齢層":           f.strs["年齢層"],
-		"age":           f.ints["age"],
-		"spend":         f.ints["spend"],
-		"ratio":         f.floats["ratio"],
-		"birthday":      f.times["birthday"],
-		"vip":           f.bools["vip"],
-		"tag":           func(s string) bool { return f.tags[s] },
-		"has":           func(s string) bool { return f.set[s] },
-		"clicked":       func(u string, days ...int) bool { return count("click", u, "", days) > 0 },
-		"converted":     func(u string, days ...int) bool { return count("conversion", u, "", days) > 0 },
-		"did":           func(k, u string, days ...int) bool { return count(k, u, "", days) > 0 },
-		"count":         func(k, u string, days ...int) int { return count(k, u, "", days) },
+		"following": f.following,
+		"blocked":   f.followed && !f.following,
+		"val":       val,
+		"tag":       func(s string) bool { return f.tags[s] },
+		"has":       func(s string) bool { return f.has(s) },
+		"clicked":   func(u string, days ...int) bool { return count("click", u, "", days) > 0 },
+		"converted": func(u string, days ...int) bool { return count("conversion", u, "", days) > 0 },
+		"did":       func(k, u string, days ...int) bool { return count(k, u, "", days) > 0 },
+		"count":     func(k, u string, days ...int) int { return count(k, u, "", days) },
 		"answered": func(q string, rest ...any) bool {
 			value, days := "", []int{}
 			for _, a := range rest {
@@ -270,7 +206,10 @@ func oracleEnv(f *rawFriend, now time.Time, loc *time.Location, saved map[string
 			return count("answer", q, value, days) > 0
 		},
 		"score": func(s string) int { return int(f.scores[s]) },
-		"days_since": func(field string) int {
+		"days_since": func(field string) any {
+			if !f.has(field) {
+				return nil
+			}
 			return today - dayNumber(f.times[field], loc)
 		},
 		"in_scenario": func(s string) bool { _, ok := f.steps[s]; return ok },
@@ -280,7 +219,12 @@ func oracleEnv(f *rawFriend, now time.Time, loc *time.Location, saved map[string
 			}
 			return -1
 		},
-		"variant":  func(e string) string { return f.variants[e] },
+		"variant": func(e string) any {
+			if v := f.variants[e]; v != "" {
+				return v
+			}
+			return nil
+		},
 		"date":     func(s string) time.Time { t, _ := parseDate(s, loc); return t },
 		"datetime": func(s string) time.Time { t, _ := parseDateTime(s, loc); return t },
 	}
@@ -303,201 +247,172 @@ func oracleCompile(t testing.TB, src string, env map[string]any) *vm.Program {
 	return p
 }
 
-// exprGen generates random expressions over the test schema.
-type exprGen struct{ r *rand.Rand }
-
-func (g exprGen) pick(xs ...string) string { return xs[g.r.IntN(len(xs))] }
-
-func (g exprGen) cmp() string { return g.pick("==", "!=", "<", "<=", ">", ">=") }
-
-func (g exprGen) atom() string {
-	r := g.r
-	switch r.IntN(30) {
-	case 0:
-		if r.IntN(8) == 0 {
-			return `tag("nobody/has/this")`
-		}
-		return fmt.Sprintf("tag(%q)", tagNames[r.IntN(len(tagNames))])
-	case 1:
-		return fmt.Sprintf("gender %s %q", g.pick("==", "!="), g.pick("female", "male", "other"))
-	case 2:
-		return fmt.Sprintf("gender %s [%q, %q]", g.pick("in", "not in"), g.pick("female", "male"), g.pick("other", "male"))
-	case 3:
-		return fmt.Sprintf("name %s %q", g.pick("startsWith", "endsWith", "contains", "==", "<", ">="), g.pick("山", "b", "Bob", "", "香", "VIP"))
-	case 4:
-		return fmt.Sprintf("name matches %q", g.pick("^[A-Z]", "山|美", "^$", "(?i)bob"))
-	case 5:
-		return fmt.Sprintf("age %s %d", g.cmp(), r.IntN(90)-5)
-	case 6:
-		return fmt.Sprintf("age %s %d.5", g.cmp(), r.IntN(90))
-	case 7:
-		lo := r.IntN(80)
-		return fmt.Sprintf("age %s %d..%d", g.pick("in", "not in"), lo, lo+r.IntN(20)-3)
-	case 8:
-		return fmt.Sprintf("age in [%d, %d, %d]", r.IntN(80), r.IntN(80), r.IntN(80))
-	case 9:
-		return fmt.Sprintf("spend %s %d", g.cmp(), r.IntN(2_200_000)-100_000)
-	case 10:
-		return fmt.Sprintf("ratio %s %s", g.cmp(), g.pick("0", "0.5", "-2.5", "1", "100.0", "-0.0", "3"))
-	case 11:
-		return fmt.Sprintf("birthday %s date(\"%d-%02d-%02d\")", g.cmp(), 1985+r.IntN(45), 1+r.IntN(12), 1+r.IntN(28))
-	case 12:
-		return fmt.Sprintf("followed_at %s datetime(\"2026-%02d-%02d %02d:%02d\")", g.cmp(), 10+r.IntN(3), 1+r.IntN(28), r.IntN(24), r.IntN(60))
-	case 13:
-		return g.pick("vip", "!vip", "vip == false", "vip != true", `has("vip")`, `has("age")`, `has("name")`, `has("birthday")`)
-	case 14:
-		return g.pick("following", "blocked", "!blocked", "following == false", "true", "false")
-	case 15:
-		return fmt.Sprintf("followed_days %s %d", g.cmp(), r.IntN(70)-5)
-	case 16:
-		return fmt.Sprintf("days_since(\"birthday\") %s %d", g.cmp(), r.IntN(20000)-1000)
-	case 17:
-		return fmt.Sprintf("clicked(\"c%d\"%s)", r.IntN(3), g.window())
-	case 18:
-		return fmt.Sprintf("answered(\"a%d\"%s%s)", r.IntN(3), g.pick("", `, "yes"`, `, "no"`), g.window())
-	case 19:
-		return fmt.Sprintf("converted(\"c%d\"%s)", r.IntN(3), g.window())
-	case 20:
-		return fmt.Sprintf("did(%q, \"%s%d\"%s)", g.pick("click", "answer"), g.pick("c", "a"), r.IntN(3), g.window())
-	case 21:
-		return fmt.Sprintf("count(%q, \"%s%d\"%s) %s %d", g.pick("click", "answer", "conversion"), g.pick("c", "a"), r.IntN(3), g.window(), g.cmp(), r.IntN(4))
-	case 22:
-		return fmt.Sprintf("score(%q) %s %d", g.pick("lead", "engagement"), g.cmp(), r.IntN(130)-15)
-	case 23:
-		return fmt.Sprintf("in_scenario(%q)", g.pick("s0", "s1", "s9"))
-	case 24:
-		return fmt.Sprintf("scenario_step(%q) %s %d", g.pick("s0", "s1", "s9"), g.cmp(), r.IntN(6)-2)
-	case 25:
-		return fmt.Sprintf("variant(%q) %s", g.pick("e0", "e1"), g.pick(`== "A"`, `!= "B"`, `in ["A", "control"]`, `== ""`))
-	case 26:
-		return fmt.Sprintf("segment(%q)", g.pick("adult", "vip_fans", "lapsed", "twice", "both", "flip"))
-	case 27:
-		return fmt.Sprintf("年齢層 %s %q", g.pick("==", "!="), g.pick("20代", "30代", ""))
-	case 28:
-		return fmt.Sprintf("age %s %d + %d", g.cmp(), r.IntN(40), r.IntN(40))
-	default:
-		return fmt.Sprintf("%d %s age", r.IntN(80), g.cmp())
-	}
+// oracleRun is one run of the oracle: an account's friends in a zone, at
+// one now.
+type oracleRun struct {
+	name   string
+	loc    *time.Location
+	now    time.Time
+	seed   uint64
+	fewMax int
+	cases  int
 }
 
-func (g exprGen) window() string {
-	if g.r.IntN(2) == 0 {
-		return ""
+func mustLoad(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Skipf("no tzdata for %s: %v", name, err)
 	}
-	return fmt.Sprintf(", %d", 1+g.r.IntN(25))
+	return loc
 }
 
-func (g exprGen) expr(depth int) string {
-	if depth <= 0 || g.r.IntN(3) == 0 {
-		return g.atom()
-	}
-	switch g.r.IntN(7) {
-	case 0, 1:
-		return fmt.Sprintf("(%s %s %s)", g.expr(depth-1), g.pick("&&", "and"), g.expr(depth-1))
-	case 2, 3:
-		return fmt.Sprintf("(%s %s %s)", g.expr(depth-1), g.pick("||", "or"), g.expr(depth-1))
-	case 4:
-		return fmt.Sprintf("%s(%s)", g.pick("!", "not "), g.expr(depth-1))
-	case 5:
-		return fmt.Sprintf("(%s ? %s : %s)", g.expr(depth-1), g.expr(depth-1), g.expr(depth-1))
-	default:
-		parts := make([]string, 2+g.r.IntN(6))
-		for i := range parts {
-			parts[i] = g.expr(depth - 1)
-		}
-		return strings.Join(parts, " && ")
-	}
-}
-
+// TestOracle compares every evaluation path — Eval, Count, Explain, Match,
+// MatchRecord (with the history from raw events and from the index) and
+// CrossTab — with expr's VM run per friend over plain values, on random
+// expressions: in Asia/Tokyo, and in America/Sao_Paulo around its clock
+// changes (2018-11-04 skipped midnight, 00:00 → 01:00; 2019-02-16 repeated
+// 23:00 → 23:59), with now on both sides of each.
 func TestOracle(t *testing.T) {
 	defer func(old, few int) { minBinSplit, fewMax = old, few }(minBinSplit, fewMax)
 	minBinSplit = 8 // split bins on small data too
 
-	schema := MustSchema(testSchemaConfig)
-	loc := schema.Location()
 	cases := 3000
 	if testing.Short() {
 		cases = 300
 	}
+	tokyo := mustLoad(t, "Asia/Tokyo")
+	sp := mustLoad(t, "America/Sao_Paulo")
+	var runs []oracleRun
 	for seed := range uint64(3) {
 		r := rand.New(rand.NewPCG(seed, 42))
-		now := time.Date(2026, 11, 28, 15, 30, 0, 0, loc).Add(time.Duration(r.IntN(86400)) * time.Second)
-		friends := genFriends(r, 400, now)
-		// String postings: all slices, mostly bitmaps, or both, as values
-		// gain and lose members.
-		fewMax = []int{1024, 2, 12}[seed]
-		ix := NewIndex(schema)
-		load(t, r, ix, friends)
-		if seed%2 == 1 {
-			ix.Compact() // compaction must change nothing but memory
-		}
+		now := time.Date(2026, 11, 28, 15, 30, 0, 0, tokyo).Add(time.Duration(r.IntN(86400)) * time.Second)
+		runs = append(runs, oracleRun{fmt.Sprintf("Tokyo/%d", seed), tokyo, now, seed, []int{1024, 2, 12}[seed], cases / 3})
+	}
+	for i, now := range []time.Time{
+		time.Date(2018, 11, 3, 23, 40, 0, 0, sp),                // before the skipped midnight
+		time.Date(2018, 11, 4, 1, 10, 0, 0, sp),                 // the first hour of the short day
+		time.Date(2018, 11, 4, 12, 0, 0, 0, sp),                 // noon of it (the issue's case)
+		time.Date(2019, 2, 16, 23, 30, 0, 0, sp),                // the first of the repeated hours
+		time.Date(2019, 2, 16, 23, 30, 0, 0, sp).Add(time.Hour), // the second
+		time.Date(2019, 2, 17, 0, 30, 0, 0, sp),                 // after the long day
+	} {
+		runs = append(runs, oracleRun{fmt.Sprintf("Sao_Paulo/%s", now.Format("2006-01-02T15:04-07")), sp, now, uint64(10 + i), []int{1024, 2, 12}[i%3], cases / 6})
+	}
+	for _, run := range runs {
+		t.Run(run.name, func(t *testing.T) { testOracle(t, run) })
+	}
+}
 
-		envs := make([]map[string]any, len(friends))
-		saved := map[string]*vm.Program{}
+func testOracle(t *testing.T, run oracleRun) {
+	cfg := testSchemaConfig
+	cfg.Location = run.loc
+	schema := MustSchema(cfg)
+	loc, now := run.loc, run.now
+	r := rand.New(rand.NewPCG(run.seed, 42))
+	friends := genFriends(r, 400, now)
+	// String postings: all slices, mostly bitmaps, or both, as values
+	// gain and lose members.
+	fewMax = run.fewMax
+	ix := NewIndex(schema)
+	load(t, r, ix, friends)
+	if run.seed%2 == 1 {
+		ix.Compact() // compaction must change nothing but memory
+	}
+
+	envs := make([]map[string]any, len(friends))
+	saved := map[string]*vm.Program{}
+	for i, f := range friends {
+		envs[i] = oracleEnv(f, now, loc, saved)
+	}
+	for name, src := range oracleSaved {
+		saved[name] = oracleCompile(t, src, envs[0])
+	}
+	records := map[uint32][2]*Record{}
+	for _, f := range friends {
+		rec := toRecord(f)
+		withIndex := *rec
+		withIndex.History = ix.History(stepcast.FriendID(f.id))
+		records[f.id] = [2]*Record{rec, &withIndex}
+	}
+	// oracle returns the friends in e by expr's VM, among the universe.
+	oracle := func(e gexpr, seg *Segment) []uint32 {
+		prog := oracleCompile(t, e.orc, envs[0])
+		var want []uint32
 		for i, f := range friends {
-			envs[i] = oracleEnv(f, now, loc, saved)
-		}
-		for name, src := range testSchemaConfig.Segments {
-			saved[name] = oracleCompile(t, src, envs[0])
-		}
-		records := map[uint32][2]*Record{}
-		for _, f := range friends {
-			rec := toRecord(f)
-			withIndex := *rec
-			withIndex.History = ix.History(stepcast.FriendID(f.id))
-			records[f.id] = [2]*Record{rec, &withIndex}
-		}
-		g := exprGen{r}
-		for range cases / 3 {
-			src := g.expr(4)
-			seg, err := Compile(src, schema)
+			out, err := expr.Run(prog, envs[i])
 			if err != nil {
-				t.Fatalf("Compile(%q): %v", src, err)
+				t.Fatalf("oracle run %q: %v", e.orc, err)
 			}
-			prog := oracleCompile(t, src, envs[0])
-			var want []uint32
-			for i, f := range friends {
-				out, err := expr.Run(prog, envs[i])
-				if err != nil {
-					t.Fatalf("oracle run %q: %v", src, err)
-				}
-				inUniverse := f.following || seg.IncludesBlocked()
-				if out.(bool) && inUniverse {
-					want = append(want, f.id)
-				}
-				got, err := seg.Match(ix, f.id, now)
+			if out.(bool) && (f.following || seg.IncludesBlocked()) {
+				want = append(want, f.id)
+			}
+		}
+		return want
+	}
+	g := exprGen{r, now}
+	axis := g.expr(2) // a second CrossTab axis
+	axisSeg := MustCompile(axis.src, schema)
+	axisWant := oracle(axis, axisSeg)
+	for i := range run.cases {
+		e := g.expr(4)
+		seg, err := Compile(e.src, schema)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", e.src, err)
+		}
+		want := oracle(e, seg)
+		for _, f := range friends {
+			in := slices.Contains(want, f.id)
+			got, err := seg.Match(ix, f.id, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != in {
+				t.Fatalf("Match(%d) of %q = %v, want %v\noracle: %s\nplan:\n%s", f.id, e.src, got, in, e.orc, seg.Plan())
+			}
+			for h, rec := range records[f.id] {
+				got, err := seg.MatchRecord(rec, now)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got != (out.(bool) && inUniverse) {
-					t.Fatalf("seed %d: Match(%d) of %q = %v, want %v\nplan:\n%s", seed, f.id, src, got, !got, seg.Plan())
-				}
-				// The record path, with the history from the raw events
-				// and from the index.
-				for i, rec := range records[f.id] {
-					got, err := seg.MatchRecord(rec, now)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if got != (out.(bool) && inUniverse) {
-						t.Fatalf("seed %d: MatchRecord(%d, history %d) of %q = %v, want %v\nplan:\n%s", seed, f.id, i, src, got, !got, seg.Plan())
-					}
+				if got != in {
+					t.Fatalf("MatchRecord(%d, history %d) of %q = %v, want %v\noracle: %s\nplan:\n%s", f.id, h, e.src, got, in, e.orc, seg.Plan())
 				}
 			}
-			bm, err := seg.Eval(ix, now)
+		}
+		bm, err := seg.Eval(ix, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bm.ToArray(); !slices.Equal(got, want) {
+			ex, _ := seg.Explain(ix, now)
+			t.Fatalf("Eval(%q)\n got %v\nwant %v\noracle: %s\nplan:\n%s", e.src, got, want, e.orc, ex)
+		}
+		n, err := seg.Count(ix, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != uint64(len(want)) {
+			t.Fatalf("Count(%q) = %d, want %d", e.src, n, len(want))
+		}
+		ex, err := seg.Explain(ix, now)
+		if err != nil || ex.Count != uint64(len(want)) {
+			t.Fatalf("Explain(%q) counts %d (%v), want %d\n%s", e.src, ex.Count, err, len(want), ex)
+		}
+		if i%20 == 0 {
+			tab, err := CrossTab(ix, now, Axis{Name: "a", Labels: []string{"x"}, Segments: []*Segment{seg}},
+				Axis{Name: "b", Labels: []string{"y"}, Segments: []*Segment{axisSeg}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := bm.ToArray(); !slices.Equal(got, want) {
-				ex, _ := seg.Explain(ix, now)
-				t.Fatalf("seed %d: Eval(%q)\n got %v\nwant %v\nplan:\n%s", seed, src, got, want, ex)
+			var both uint64
+			for _, f := range want {
+				if slices.Contains(axisWant, f) {
+					both++
+				}
 			}
-			n, err := seg.Count(ix, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n != uint64(len(want)) {
-				t.Fatalf("seed %d: Count(%q) = %d, want %d", seed, src, n, len(want))
+			if got := tab.At(0, 0); got != both {
+				t.Fatalf("CrossTab(%q × %q) = %d, want %d", e.src, axis.src, got, both)
 			}
 		}
 	}

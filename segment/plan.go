@@ -45,7 +45,12 @@ type followingLeaf struct{}
 
 type blockedLeaf struct{}
 
-type boolLeaf struct{ field *fieldInfo }
+// boolLeaf: a bool field holds val; friends without a value match
+// neither val.
+type boolLeaf struct {
+	field *fieldInfo
+	val   bool
+}
 
 type hasLeaf struct{ field *fieldInfo }
 
@@ -190,9 +195,14 @@ type eventLeaf struct {
 func (l *tagLeaf) String() string       { return fmt.Sprintf("tag(%q)", l.name) }
 func (l *followingLeaf) String() string { return "following" }
 func (l *blockedLeaf) String() string   { return "blocked" }
-func (l *boolLeaf) String() string      { return l.field.Name }
-func (l *hasLeaf) String() string       { return fmt.Sprintf("has(%q)", l.field.Name) }
-func (l *scenarioLeaf) String() string  { return fmt.Sprintf("in_scenario(%q)", l.name) }
+func (l *boolLeaf) String() string {
+	if l.val {
+		return l.field.Name
+	}
+	return l.field.Name + " == false"
+}
+func (l *hasLeaf) String() string      { return fmt.Sprintf("has(%q)", l.field.Name) }
+func (l *scenarioLeaf) String() string { return fmt.Sprintf("in_scenario(%q)", l.name) }
 func (l *stepLeaf) String() string {
 	return fmt.Sprintf("scenario_step(%q) %s", l.name, rangeString(l.lo, l.hi, strconv.FormatInt))
 }
@@ -251,6 +261,8 @@ func (l *eventLeaf) String() string {
 
 func rangeString(lo, hi int64, format func(int64, int) string) string {
 	switch {
+	case lo == math.MinInt64 && hi == math.MaxInt64:
+		return "is set" // every value: the friends who have one
 	case lo == hi:
 		return "== " + format(lo, 10)
 	case lo == math.MinInt64:

@@ -14,16 +14,19 @@ import (
 // MatchRecord gives the answer Match would give for an index holding
 // exactly this state.
 type Record struct {
-	Following  bool
-	FollowedAt time.Time // the last follow; zero if unknown
+	Following bool
+	// FollowedAt is the time of the last follow; zero if the friend never
+	// followed (then followed_days and followed_at have no value, and the
+	// friend is not blocked).
+	FollowedAt time.Time
 	Tags       map[string]bool
 	// Fields holds set fields by name, as Batch.SetField takes them:
 	// string, any integer type, float64, bool or time.Time. An absent
-	// field is unset.
+	// field, or a string or choice field holding "", has no value.
 	Fields    map[string]any
 	Scores    map[string]int64  // absent reads 0
 	Scenarios map[string]int    // scenario -> current step, for the scenarios the friend is in
-	Variants  map[string]string // experiment -> variant
+	Variants  map[string]string // experiment -> variant; "" is none
 	// History counts the friend's past events; nil means none.
 	History History
 }
@@ -90,19 +93,13 @@ func (c *recordCtx) match(n node) bool {
 	case *followingLeaf:
 		return c.r.Following
 	case *blockedLeaf:
-		return !c.r.Following
+		return !c.r.Following && !c.r.FollowedAt.IsZero()
 	case *boolLeaf:
-		v, _ := c.r.Fields[n.field.Name].(bool)
-		if _, set := c.r.Fields[n.field.Name]; set {
-			c.check(n.field)
-		}
-		return v
+		o, set := c.field(n.field)
+		return set && (o.i == 1) == n.val
 	case *hasLeaf:
-		if _, set := c.r.Fields[n.field.Name]; set {
-			c.check(n.field)
-			return true
-		}
-		return false
+		_, set := c.field(n.field)
+		return set
 	case *scenarioLeaf:
 		_, in := c.r.Scenarios[n.name]
 		return in
@@ -114,20 +111,18 @@ func (c *recordCtx) match(n node) bool {
 		return step >= n.lo && step <= n.hi
 	case *strLeaf:
 		if n.ref.kind == strVariant {
-			return n.accept(c.r.Variants[n.ref.name])
+			v := c.r.Variants[n.ref.name]
+			return v != "" && n.accept(v)
 		}
-		v := ""
-		if _, set := c.r.Fields[n.ref.field.Name]; set {
-			v = c.check(n.ref.field).s1
-		}
-		return n.accept(v)
+		o, set := c.field(n.ref.field)
+		return set && n.accept(o.s1)
 	case *numLeaf:
-		k := c.key(n.ref)
-		return k >= n.lo && k <= n.hi
+		k, ok := c.key(n.ref)
+		return ok && k >= n.lo && k <= n.hi
 	case *daysLeaf:
 		lo, hi := n.keys(&c.evalCtx)
-		k := c.key(n.ref)
-		return k >= lo && k <= hi
+		k, ok := c.key(n.ref)
+		return ok && k >= lo && k <= hi
 	case *eventLeaf:
 		var cnt int64
 		if c.r.History != nil {
@@ -143,14 +138,23 @@ func (c *recordCtx) match(n node) bool {
 	return false
 }
 
-// check converts a set field's value as the index would store it, and
-// records a type error.
-func (c *recordCtx) check(fi *fieldInfo) op {
-	o := op{v: c.r.Fields[fi.Name]}
+// field converts a field's value as the index would store it, recording a
+// type error, and reports whether the friend has a value: the field is
+// present in r.Fields and, for a string or choice, not "".
+func (c *recordCtx) field(fi *fieldInfo) (op, bool) {
+	v, present := c.r.Fields[fi.Name]
+	if !present {
+		return op{}, false
+	}
+	o := op{v: v}
 	if err := convert(&o, fi); err != nil {
 		c.fail(fmt.Errorf("segment: record field %s: %w", fi.Name, err))
+		return op{}, false
 	}
-	return o
+	if (fi.Type == stepcast.FieldString || fi.Type == stepcast.FieldChoice) && o.s1 == "" {
+		return op{}, false
+	}
+	return o, true
 }
 
 func (c *recordCtx) fail(err error) {
@@ -159,23 +163,18 @@ func (c *recordCtx) fail(err error) {
 	}
 }
 
-// key returns the record's key for a numeric column, the column's default
-// when unset.
-func (c *recordCtx) key(r numRef) int64 {
+// key returns the record's key for a numeric column and whether it has
+// one: a score always does (0 when absent), the follow time once the
+// friend followed, a field when it is set.
+func (c *recordCtx) key(r numRef) (int64, bool) {
 	switch r.kind {
 	case numScore:
-		return c.r.Scores[r.name]
+		return c.r.Scores[r.name], true
 	case numFollowedAt:
-		return timeKey(c.r.FollowedAt)
+		return timeKey(c.r.FollowedAt), !c.r.FollowedAt.IsZero()
 	}
-	fi, _ := c.schema.field(r.name)
-	if _, set := c.r.Fields[r.name]; !set || fi == nil {
-		if r.typ == stepcast.FieldTime {
-			return timeKey(time.Time{})
-		}
-		return 0
-	}
-	return c.check(fi).i
+	o, set := c.field(&c.schema.fields[r.id])
+	return o.i, set
 }
 
 // CountEvents counts friend f's events in the index (see History). The

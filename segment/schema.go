@@ -26,8 +26,9 @@ var DefaultEvents = []string{"click", "answer", "conversion"}
 
 // SchemaConfig describes what segments may refer to.
 type SchemaConfig struct {
-	// Fields are the typed friend fields. A friend whose field was never set
-	// reads as the type's zero value ("", 0, 0.0, false, the zero time).
+	// Fields are the typed friend fields. A friend whose field was never
+	// set has no value: conditions on the field other than != and not in
+	// do not hold for it (see Compile). The empty string is not a value.
 	Fields []Field
 	// Scores are the names of integer scores; an unset score reads 0.
 	Scores []string
@@ -116,6 +117,9 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 			}
 			fi.choices = make(map[string]bool, len(f.Choices))
 			for _, ch := range f.Choices {
+				if ch == "" {
+					errs = append(errs, fmt.Errorf("segment: choice field %q lists the empty string, which is no value (setting a field to \"\" unsets it)", f.Name))
+				}
 				if fi.choices[ch] {
 					errs = append(errs, fmt.Errorf("segment: choice field %q lists %q twice", f.Name, ch))
 				}

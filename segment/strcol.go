@@ -8,17 +8,17 @@ import (
 
 // strColumn indexes a string value for every known friend: a dictionary of
 // the distinct values, one bitmap of friends per value, and a dense code
-// column (1 to 4 bytes a friend) for Match and candidate checks. Value id 0
-// is the default every unset friend reads, so a friend's code is its value
-// id. Predicates other than equality are decided once per distinct value.
+// column (1 to 4 bytes a friend) for Match and candidate checks. A friend's
+// code is its value id; id 0 is "no value", the code of every friend
+// without one, and is in no posting and no predicate's answer. The empty
+// string is not a value: setting it unsets. Predicates other than equality
+// are decided once per distinct value.
 //
-// Unset friends are in no posting: the friends reading the default are the
-// posting of id 0 (those set to it explicitly) plus the known friends not in
-// set. Joining costs nothing and sparse fields hold no dense bitmap.
+// Joining costs nothing and sparse fields hold no dense bitmap.
 type strColumn struct {
 	ids      map[string]uint32
 	vals     []string
-	postings []posting // by value id; explicit values only
+	postings []posting // by value id; postings[0] stays empty
 	counts   []int     // members per posting
 	codes    codes
 	set      *roaring.Bitmap // friends with an explicit value
@@ -101,10 +101,10 @@ func (p *posting) compact() {
 	}
 }
 
-func newStrColumn(def string) *strColumn {
+func newStrColumn() *strColumn {
 	return &strColumn{
-		ids:      map[string]uint32{def: 0},
-		vals:     []string{def},
+		ids:      map[string]uint32{},
+		vals:     []string{""}, // id 0: no value
 		postings: []posting{{}},
 		counts:   []int{0},
 		codes:    newCodes(),
@@ -112,7 +112,11 @@ func newStrColumn(def string) *strColumn {
 	}
 }
 
-func (c *strColumn) get(f uint32) string { return c.vals[c.codes.get(f)] }
+// lookup returns f's value and whether f has one.
+func (c *strColumn) lookup(f uint32) (string, bool) {
+	id := c.codes.get(f)
+	return c.vals[id], id != 0
+}
 
 func (c *strColumn) join(f uint32) { c.codes.grow(int(f) + 1) }
 
@@ -140,7 +144,12 @@ func (c *strColumn) move(f uint32, from, to uint32) {
 	}
 }
 
+// put sets f's value; the empty string unsets it.
 func (c *strColumn) put(f uint32, v string) {
+	if v == "" {
+		c.unset(f)
+		return
+	}
 	old := uint32(c.codes.get(f))
 	id := c.id(v)
 	c.codes.set(f, uint64(id))
@@ -164,23 +173,12 @@ func (c *strColumn) unset(f uint32) {
 	}
 }
 
-// posting returns the friends reading value id, which the caller must not
-// modify; for the default that includes the unset known friends.
-func (c *strColumn) posting(id uint32, known *roaring.Bitmap) *roaring.Bitmap {
-	if id != 0 {
-		return c.postings[id].bitmap()
-	}
-	return roaring.Or(c.postings[0].bitmap(), roaring.AndNot(known, c.set))
-}
-
-// union returns the friends reading any of the value ids, as a new bitmap.
-func (c *strColumn) union(ids []uint32, known *roaring.Bitmap) *roaring.Bitmap {
+// union returns the friends holding any of the value ids, as a new bitmap.
+func (c *strColumn) union(ids []uint32) *roaring.Bitmap {
 	var bms []*roaring.Bitmap
 	var few [][]uint32
 	for _, id := range ids {
 		switch p := &c.postings[id]; {
-		case id == 0:
-			bms = append(bms, c.posting(0, known))
 		case p.bm != nil:
 			bms = append(bms, p.bm)
 		case len(p.few) > 0:
@@ -190,15 +188,7 @@ func (c *strColumn) union(ids []uint32, known *roaring.Bitmap) *roaring.Bitmap {
 	return orWithFew(bms, few)
 }
 
-// count returns the number of friends reading value id.
-func (c *strColumn) count(id uint32, known *roaring.Bitmap) int {
-	if id != 0 {
-		return c.counts[id]
-	}
-	return c.counts[0] + int(known.GetCardinality()) - int(c.set.GetCardinality())
-}
-
-// matching returns the value ids that satisfy l.
+// matching returns the value ids that satisfy l; never 0, "no value".
 func (c *strColumn) matching(l *strLeaf) []uint32 {
 	var ids []uint32
 	if l.op == strIn {
@@ -209,9 +199,9 @@ func (c *strColumn) matching(l *strLeaf) []uint32 {
 		}
 		return ids
 	}
-	for id, v := range c.vals {
+	for id, v := range c.vals[1:] {
 		if l.accept(v) {
-			ids = append(ids, uint32(id))
+			ids = append(ids, uint32(id+1))
 		}
 	}
 	return ids
