@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store/memstore"
 )
@@ -21,7 +22,7 @@ func TestShiftDateFieldAcrossDST(t *testing.T) {
 	at := time.Date(2018, 11, 1, 10, 0, 0, 0, sp)
 	defs := Definitions{
 		Schema: segment.SchemaConfig{Fields: []segment.Field{{Name: "next_contact", Type: stepcast.FieldTime}}, Location: sp},
-		Rules: []Rule{{Name: "later", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventAnswer}, Steps: []Step{
+		Rules: []rules.Rule{{Name: "later", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventAnswer}, Steps: []rules.Step{
 			{Action: stepcast.Action{Kind: stepcast.ShiftDateField, Name: "next_contact", Number: 3}},
 		}}},
 	}

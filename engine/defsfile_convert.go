@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 )
@@ -116,12 +117,12 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 	}
 	for i, r := range f.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
-		rule := Rule{Name: r.Name, Trigger: Trigger{
-			Kind: TriggerKind(r.Trigger.Kind), Event: stepcast.EventKind(r.Trigger.Event), Name: r.Trigger.Name,
+		rule := rules.Rule{Name: r.Name, Trigger: rules.Trigger{
+			Kind: rules.TriggerKind(r.Trigger.Kind), Event: stepcast.EventKind(r.Trigger.Event), Name: r.Trigger.Name,
 			Value: r.Trigger.Value, Route: r.Trigger.Route, FirstOnly: r.Trigger.FirstOnly,
 		}}
 		for j, st := range r.Steps {
-			rule.Steps = append(rule.Steps, Step{If: st.If, Action: d.action(st.Action, fmt.Sprintf("%s.steps[%d]", path, j), fieldTypes, loc)})
+			rule.Steps = append(rule.Steps, rules.Step{If: st.If, Action: d.action(st.Action, fmt.Sprintf("%s.steps[%d]", path, j), fieldTypes, loc)})
 		}
 		defs.Rules = append(defs.Rules, rule)
 	}

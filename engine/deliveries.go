@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/store"
 )
 
@@ -13,7 +14,7 @@ import (
 // unit, the rule activation and the step, so a replay of the same event or
 // wake-up cannot queue it twice; its retry key is derived from that key. A
 // backfill queues nothing.
-func (u *unit) queueDelivery(act *activation, i int, kind string, payload any) error {
+func (u *unit) queueDelivery(act *rules.Activation, i int, kind string, payload any) error {
 	if u.backfill {
 		u.note("backfill: nothing is sent")
 		return nil
@@ -26,10 +27,10 @@ func (u *unit) queueDelivery(act *activation, i int, kind string, payload any) e
 	if u.ev == nil {
 		prefix = "" // the unit's id says "wake/…"
 	}
-	key := fmt.Sprintf("%s%s/%s#%d/%d", prefix, u.id, act.name, act.seq, i)
+	key := fmt.Sprintf("%s%s/%s#%d/%d", prefix, u.id, act.Name, act.Seq, i)
 	d := store.Delivery{Key: key, RetryKey: uuidFrom(string(u.a.id) + "\x00" + key), Kind: kind, Payload: body, NextAt: u.at, CreatedAt: u.at}
 	if _, err := u.tx.Enqueue(d); err != nil && !errors.Is(err, store.ErrDuplicate) {
-		return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.name, i, err)
+		return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.Name, i, err)
 	}
 	u.res.Queued = append(u.res.Queued, d)
 	return nil

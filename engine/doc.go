@@ -28,7 +28,7 @@
 //     threshold crossed), first in, first out. Each step's condition is a
 //     segment expression evaluated for that friend at that moment, against
 //     the state the steps before it left — including events of the same
-//     unit. A chain deeper than Config.MaxDepth fails with a RuleLoopError;
+//     unit. A chain deeper than Config.MaxDepth fails with a *rules.LoopError;
 //  6. the state changes, the scoring state and the outbox entries commit
 //     together, or — on any error — nothing does;
 //  7. the live index takes the unit's changes.

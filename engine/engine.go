@@ -32,7 +32,8 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxDepth bounds chains of rules setting each other off (a tag added
 	// by one rule triggering another…): a unit of work that goes deeper
-	// fails with ErrRuleLoop and changes nothing. Zero means 8.
+	// fails with a *rules.LoopError (rules.ErrLoop) and changes nothing.
+	// Zero means 8.
 	MaxDepth int
 	// PollInterval is how often Run catches up with the store's logs and
 	// looks for due work. Zero means one second.
@@ -63,9 +64,6 @@ var (
 	ErrUnknownAccount = errors.New("engine: unknown account")
 	// ErrAccountExists is returned by AddAccount for an account added before.
 	ErrAccountExists = errors.New("engine: account already added")
-	// ErrRuleLoop is wrapped by the *RuleLoopError of a unit of work whose
-	// rules set each other off deeper than Config.MaxDepth.
-	ErrRuleLoop = errors.New("engine: rules trigger each other too deep")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("engine: closed")
 	// ErrFutureEvent is wrapped (beside stepcast.ErrInvalid) in the error

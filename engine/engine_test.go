@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
@@ -44,40 +45,40 @@ func shopDefs() Definitions {
 				{Name: "cooled", Score: "lead", Recent: true, At: 10, Direction: scoring.Down, Actions: []stepcast.Action{{Kind: stepcast.RemoveTag, Name: "hot"}}},
 			},
 		},
-		Rules: []Rule{
-			{Name: "count-follows", Trigger: Trigger{Kind: OnFollow}, Steps: []Step{
+		Rules: []rules.Rule{
+			{Name: "count-follows", Trigger: rules.Trigger{Kind: rules.OnFollow}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.AddToField, Name: "follows", Number: 1}},
 			}},
-			{Name: "welcome-qr", Trigger: Trigger{Kind: OnFollow, Route: "qr-shop", FirstOnly: true}, Steps: []Step{
+			{Name: "welcome-qr", Trigger: rules.Trigger{Kind: rules.OnFollow, Route: "qr-shop", FirstOnly: true}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "route/qr-shop"}},
 				{Action: stepcast.Action{Kind: stepcast.SetField, Name: "plan", Value: val(stepcast.StringValue("free"))}},
 				{Action: stepcast.Action{Kind: stepcast.SendMessages, Messages: []stepcast.Message{msg("ようこそ!")}}},
 				{Action: stepcast.Action{Kind: stepcast.RandomField, Name: "lucky", Min: 1, Max: 6}},
 			}},
-			{Name: "survey", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventAnswer, Name: "interest"}, Steps: []Step{
+			{Name: "survey", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventAnswer, Name: "interest"}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "answered"}},
 				{If: `tag("answered")`, Action: stepcast.Action{Kind: stepcast.AddToField, Name: "points", Number: 10}},
 				{If: `points >= 10`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "ten"}},
 				{If: `!tag("ten")`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "never"}},
 				{If: `answered("interest", "yes")`, Action: stepcast.Action{Kind: stepcast.ShiftDateField, Name: "next_contact", Number: 3}},
 			}},
-			{Name: "ten-points", Trigger: Trigger{Kind: OnTagAdded, Name: "ten"}, Steps: []Step{
+			{Name: "ten-points", Trigger: rules.Trigger{Kind: rules.OnTagAdded, Name: "ten"}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.AddScore, Name: "lead", Number: 20}},
 			}},
-			{Name: "hot-lead", Trigger: Trigger{Kind: OnThreshold, Name: "hot"}, Steps: []Step{
+			{Name: "hot-lead", Trigger: rules.Trigger{Kind: rules.OnThreshold, Name: "hot"}, Steps: []rules.Step{
 				{If: `plan == "free"`, Action: stepcast.Action{Kind: stepcast.NotifyHost, Name: "hot-lead", Text: "a free-plan friend is hot"}},
 				{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "trial-offer"}},
 			}},
-			{Name: "profile", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventAnswer, Name: "age"}, Steps: []Step{
+			{Name: "profile", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventAnswer, Name: "age"}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.SetField, Name: "age", Text: "value"}},
 				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "profiled"}},
 			}},
-			{Name: "booking", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventConversion, Name: "booking"}, Steps: []Step{
+			{Name: "booking", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "booking"}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.SetField, Name: "visit", Text: "data.at"}},
 				{Action: stepcast.Action{Kind: stepcast.ShiftDateField, Name: "remind_on", Number: -1, Text: "visit"}},
 				{Action: stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}},
 			}},
-			{Name: "clicked-today", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventClick, Name: "campaign"}, Steps: []Step{
+			{Name: "clicked-today", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventClick, Name: "campaign"}, Steps: []rules.Step{
 				{If: `clicked("campaign", 1)`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "clicked-today"}},
 			}},
 		},
@@ -251,14 +252,14 @@ func TestRuleLoopChangesNothing(t *testing.T) {
 		e := mustOpen(t, open(t), clk)
 		d := shopDefs()
 		d.Rules = append(d.Rules,
-			Rule{Name: "ping", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventPostback, Name: "ping"}, Steps: []Step{
+			rules.Rule{Name: "ping", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventPostback, Name: "ping"}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "a"}},
 			}},
-			Rule{Name: "a-to-b", Trigger: Trigger{Kind: OnTagAdded, Name: "a"}, Steps: []Step{
+			rules.Rule{Name: "a-to-b", Trigger: rules.Trigger{Kind: rules.OnTagAdded, Name: "a"}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "a"}},
 				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "b"}},
 			}},
-			Rule{Name: "b-to-a", Trigger: Trigger{Kind: OnTagAdded, Name: "b"}, Steps: []Step{
+			rules.Rule{Name: "b-to-a", Trigger: rules.Trigger{Kind: rules.OnTagAdded, Name: "b"}, Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "b"}},
 				{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "a"}},
 			}},
@@ -269,11 +270,11 @@ func TestRuleLoopChangesNothing(t *testing.T) {
 			ev("p1", "U1", stepcast.EventPostback, "ping", "", t0.Add(time.Minute)),
 			ev("a1", "U1", stepcast.EventAnswer, "interest", "no", t0.Add(2*time.Minute)),
 		)
-		var loop *RuleLoopError
-		if !errors.As(err, &loop) || !errors.Is(err, ErrRuleLoop) {
-			t.Fatalf("err = %v, want a RuleLoopError", err)
+		var loop *rules.LoopError
+		if !errors.As(err, &loop) || !errors.Is(err, rules.ErrLoop) {
+			t.Fatalf("err = %v, want a *rules.LoopError", err)
 		}
-		if loop.Event != "p1" || len(loop.Chain) != 10 || loop.Chain[0] != "ping" || loop.Chain[1] != "a-to-b" || loop.Chain[2] != "b-to-a" {
+		if loop.Unit != `event "p1"` || len(loop.Chain) != 10 || loop.Chain[0] != "ping" || loop.Chain[1] != "a-to-b" || loop.Chain[2] != "b-to-a" {
 			t.Errorf("loop = %+v", loop)
 		}
 		if !strings.Contains(err.Error(), "ping -> a-to-b -> b-to-a") {
@@ -300,7 +301,7 @@ func TestRuleLoopChangesNothing(t *testing.T) {
 			ev("p2", "U2", stepcast.EventPostback, "ping", "", t0.Add(time.Minute)),
 			follow("f3", "U3", "qr-shop", t0),
 		)
-		if !errors.Is(err, ErrRuleLoop) || res[0].Err == nil || res[1].Err != nil {
+		if !errors.Is(err, rules.ErrLoop) || res[0].Err == nil || res[1].Err != nil {
 			t.Fatalf("batch: %v %+v", err, res)
 		}
 		if _, err := a.FriendByUser(ctx, "U2"); !errors.Is(err, store.ErrNotFound) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/engine"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store/memstore"
@@ -24,10 +25,10 @@ func ExampleAccount_Ingest() {
 			Scores: map[string]scoring.Decay{"lead": {}},
 			Rules:  []scoring.Rule{{Name: "menu-click", Score: "lead", Kind: stepcast.EventClick, EventName: "menu", Points: 10}},
 		},
-		Rules: []engine.Rule{{
+		Rules: []rules.Rule{{
 			Name:    "booked",
-			Trigger: engine.Trigger{Kind: engine.OnEvent, Event: stepcast.EventConversion, Name: "booking"},
-			Steps: []engine.Step{
+			Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "booking"},
+			Steps: []rules.Step{
 				{Action: stepcast.Action{Kind: stepcast.AddToField, Name: "visits", Number: 1}},
 				// This step sees the visit the step before counted.
 				{If: `visits >= 2 && score("lead") >= 10`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "regular"}},

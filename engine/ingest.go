@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -34,21 +33,6 @@ type StepResult struct {
 	Ran    bool   // false: its condition did not hold
 	Note   string // why a step that ran did nothing: the event lacked the value it reads, or it did not fit
 }
-
-// RuleLoopError is the error of a unit of work whose rules set each other
-// off deeper than Config.MaxDepth (or more than maxActivations times). It
-// wraps ErrRuleLoop; nothing of the unit was applied.
-type RuleLoopError struct {
-	Event string
-	Chain []string // the rules, from the first set off by the event to the one refused
-}
-
-func (e *RuleLoopError) Error() string {
-	return fmt.Sprintf("engine: event %q: rules trigger each other too deep (%d rules): %s",
-		e.Event, len(e.Chain), strings.Join(e.Chain, " -> "))
-}
-
-func (e *RuleLoopError) Unwrap() error { return ErrRuleLoop }
 
 // Ingest records events and acts on them, one unit of work per event, in
 // order: the friend is created on first sight (from Event.User), follow

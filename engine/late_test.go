@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
@@ -35,7 +36,7 @@ func lateDefs() Definitions {
 				{Name: "cooled", Score: "lead", Recent: true, At: 10, Direction: scoring.Down, Actions: []stepcast.Action{{Kind: stepcast.RemoveTag, Name: "hot"}}},
 			},
 		},
-		Rules: []Rule{{Name: "count-follows", Trigger: Trigger{Kind: OnFollow}, Steps: []Step{
+		Rules: []rules.Rule{{Name: "count-follows", Trigger: rules.Trigger{Kind: rules.OnFollow}, Steps: []rules.Step{
 			{Action: stepcast.Action{Kind: stepcast.AddToField, Name: "follows", Number: 1}},
 		}}},
 	}

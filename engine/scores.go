@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/store"
 )
@@ -21,7 +22,7 @@ var scoringKey = TimerKey{Kind: DueScoring}.String()
 
 // scored turns what scoring did into score changes and sets off the
 // thresholds crossed.
-func (u *unit) scored(res scoring.Result, cause *activation) error {
+func (u *unit) scored(res scoring.Result, cause *rules.Activation) error {
 	if len(res.Entries) == 0 && len(res.Crossings) == 0 {
 		return nil
 	}
@@ -34,10 +35,7 @@ func (u *unit) scored(res scoring.Result, cause *activation) error {
 		}
 	}
 	for _, c := range res.Crossings {
-		if err := u.enqueue("threshold:"+c.Threshold, u.def.thresholdSteps[c.Threshold], cause); err != nil {
-			return err
-		}
-		if err := u.setOff(OnThreshold, c.Threshold, cause); err != nil {
+		if err := u.rules.Crossed(c.Threshold, cause); err != nil {
 			return err
 		}
 	}
@@ -45,11 +43,11 @@ func (u *unit) scored(res scoring.Result, cause *activation) error {
 }
 
 // grant carries out an add_score action.
-func (u *unit) grant(act *activation, a stepcast.Action) error {
+func (u *unit) grant(act *rules.Activation, a stepcast.Action) error {
 	if err := u.loadScoring(); err != nil {
 		return err
 	}
-	s, res, err := u.def.model.Grant(u.score, a.Name, a.Number, "action:"+act.name, u.id, u.at)
+	s, res, err := u.def.model.Grant(u.score, a.Name, a.Number, "action:"+act.Name, u.id, u.at)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/memstore"
@@ -87,7 +88,7 @@ func TestAccountsAreIsolated(t *testing.T) {
 	salon := mustAccount(t, e, "salon", shopDefs())
 	gym := mustAccount(t, e, "gym", Definitions{
 		Schema: segment.SchemaConfig{Fields: []segment.Field{{Name: "plan", Type: stepcast.FieldString}}},
-		Rules: []Rule{{Name: "welcome", Trigger: Trigger{Kind: OnFollow}, Steps: []Step{
+		Rules: []rules.Rule{{Name: "welcome", Trigger: rules.Trigger{Kind: rules.OnFollow}, Steps: []rules.Step{
 			{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "gym-member"}},
 		}}},
 	})
@@ -123,17 +124,17 @@ func TestAccountsAreIsolated(t *testing.T) {
 func TestDefinitionsAreValidated(t *testing.T) {
 	d := shopDefs()
 	d.Rules = append(d.Rules,
-		Rule{Name: "survey", Trigger: Trigger{Kind: OnEvent}, Steps: []Step{
+		rules.Rule{Name: "survey", Trigger: rules.Trigger{Kind: rules.OnEvent}, Steps: []rules.Step{
 			{If: `tag("x") &&`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "y"}},
 		}},
-		Rule{Name: "bad-actions", Trigger: Trigger{Kind: OnThreshold, Name: "warm"}, Steps: []Step{
+		rules.Rule{Name: "bad-actions", Trigger: rules.Trigger{Kind: rules.OnThreshold, Name: "warm"}, Steps: []rules.Step{
 			{Action: stepcast.Action{Kind: stepcast.SetField, Name: "plan", Value: val(stepcast.StringValue("gold"))}},
 			{Action: stepcast.Action{Kind: stepcast.AddToField, Name: "plan", Number: 1}},
 			{Action: stepcast.Action{Kind: stepcast.SetField, Name: "height", Value: val(stepcast.IntValue(3))}},
 			{Action: stepcast.Action{Kind: stepcast.AddScore, Name: "vip", Number: 1}},
 			{Action: stepcast.Action{Kind: stepcast.SendMessages}},
 		}},
-		Rule{Name: "empty", Trigger: Trigger{Kind: OnFieldChanged, Name: "plan"}},
+		rules.Rule{Name: "empty", Trigger: rules.Trigger{Kind: rules.OnFieldChanged, Name: "plan"}},
 	)
 	_, err := Open(Config{Store: memstore.New()})
 	if err != nil {
@@ -273,8 +274,8 @@ func TestSetDefinitions(t *testing.T) {
 
 	// A rule added: same schema, same index.
 	d := shopDefs()
-	d.Rules = append(d.Rules, Rule{Name: "vip-postback", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventPostback, Name: "vip"},
-		Steps: []Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "vip"}}}})
+	d.Rules = append(d.Rules, rules.Rule{Name: "vip-postback", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventPostback, Name: "vip"},
+		Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "vip"}}}})
 	if err := a.SetDefinitions(ctx, d); err != nil {
 		t.Fatal(err)
 	}
@@ -290,8 +291,8 @@ func TestSetDefinitions(t *testing.T) {
 
 	// A field added: a new index, with everything the old one had.
 	d.Schema.Fields = append(d.Schema.Fields, segment.Field{Name: "shoe_size", Type: stepcast.FieldFloat})
-	d.Rules = append(d.Rules, Rule{Name: "size", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventAnswer, Name: "size"},
-		Steps: []Step{{Action: stepcast.Action{Kind: stepcast.SetField, Name: "shoe_size", Text: "value"}}}})
+	d.Rules = append(d.Rules, rules.Rule{Name: "size", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventAnswer, Name: "size"},
+		Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.SetField, Name: "shoe_size", Text: "value"}}}})
 	if err := a.SetDefinitions(ctx, d); err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +310,7 @@ func TestSetDefinitions(t *testing.T) {
 
 	// Bad definitions change nothing.
 	bad := d
-	bad.Rules = append(slices.Clone(d.Rules), Rule{Name: "broken", Trigger: Trigger{Kind: OnFollow}, Steps: []Step{{If: "shoe_size >", Action: stepcast.Action{Kind: stepcast.AddTag, Name: "x"}}}})
+	bad.Rules = append(slices.Clone(d.Rules), rules.Rule{Name: "broken", Trigger: rules.Trigger{Kind: rules.OnFollow}, Steps: []rules.Step{{If: "shoe_size >", Action: stepcast.Action{Kind: stepcast.AddTag, Name: "x"}}}})
 	if err := a.SetDefinitions(ctx, bad); !errors.Is(err, ErrDefinition) {
 		t.Errorf("bad definitions: %v", err)
 	}
@@ -362,11 +363,11 @@ func TestSharedCommits(t *testing.T) {
 	}
 	d := shopDefs()
 	d.Rules = append(d.Rules,
-		Rule{Name: "loop-a", Trigger: Trigger{Kind: OnTagAdded, Name: "loop"}, Steps: []Step{
+		rules.Rule{Name: "loop-a", Trigger: rules.Trigger{Kind: rules.OnTagAdded, Name: "loop"}, Steps: []rules.Step{
 			{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "loop"}}, {Action: stepcast.Action{Kind: stepcast.AddTag, Name: "loop2"}}}},
-		Rule{Name: "loop-b", Trigger: Trigger{Kind: OnTagAdded, Name: "loop2"}, Steps: []Step{
+		rules.Rule{Name: "loop-b", Trigger: rules.Trigger{Kind: rules.OnTagAdded, Name: "loop2"}, Steps: []rules.Step{
 			{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "loop2"}}, {Action: stepcast.Action{Kind: stepcast.AddTag, Name: "loop"}}}},
-		Rule{Name: "start-loop", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventPostback, Name: "loop"}, Steps: []Step{
+		rules.Rule{Name: "start-loop", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventPostback, Name: "loop"}, Steps: []rules.Step{
 			{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "loop"}}}},
 	)
 	a := mustAccount(t, e, "salon", d)
@@ -388,7 +389,7 @@ func TestSharedCommits(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if len(failures) != 1 || !errors.Is(failures["bad"], ErrRuleLoop) {
+	if len(failures) != 1 || !errors.Is(failures["bad"], rules.ErrLoop) {
 		t.Fatalf("failures: %v", failures)
 	}
 	now := clk.Now()

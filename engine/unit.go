@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
@@ -54,20 +55,10 @@ type unit struct {
 	scoreLoaded  bool
 	scoreDirty   bool
 
-	queue       []*activation
-	activations int
+	rules *rules.Run // the rules the unit sets off
 
 	res    Result
 	logged store.Event
-}
-
-// activation is a rule (or a threshold's actions) set off and waiting to run.
-type activation struct {
-	name  string
-	seq   int // in the unit, for outbox keys
-	steps []compiledStep
-	depth int
-	chain []string
 }
 
 // errDuplicate and errStale skip a unit without failing it: its event was
@@ -89,6 +80,7 @@ func (u *unit) run(in input) error {
 // runEvent processes an event: friend, log, follow status, scoring, rules.
 func (u *unit) runEvent(ev stepcast.Event) error {
 	u.id, u.at = ev.ID, ev.At
+	u.rules = u.def.rules.Start(u.what(), u.a.e.cfg.MaxDepth)
 	var f store.Friend
 	var err error
 	if ev.User != "" {
@@ -132,13 +124,8 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 			return err
 		}
 	}
-	for i := range u.def.rules {
-		r := &u.def.rules[i]
-		if u.setsOff(r.Trigger) {
-			if err := u.enqueue(r.Name, r.steps, nil); err != nil {
-				return err
-			}
-		}
+	if err := u.rules.Event(ev, u.following, u.firstFollow); err != nil {
+		return err
 	}
 	return u.finish()
 }
@@ -149,6 +136,7 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 	key := ParseTimerKey(t.Key)
 	u.id = fmt.Sprintf("wake/%d/%s/%d", t.Friend, t.Key, t.Due.UnixMicro())
 	u.at, u.timer = now, &t
+	u.rules = u.def.rules.Start(u.what(), u.a.e.cfg.MaxDepth)
 	handle := dueHandlers[key.Kind]
 	if handle == nil {
 		return fmt.Errorf("engine: %s: no handler for due work of kind %q", u.id, key.Kind)
@@ -206,37 +194,23 @@ func (u *unit) followStatus() error {
 	return nil
 }
 
-// setsOff reports whether the event sets off a rule with trigger t.
-func (u *unit) setsOff(t Trigger) bool {
-	ev := u.ev
-	switch t.Kind {
-	case OnEvent:
-		return t.Event == ev.Kind && (t.Name == "" || t.Name == ev.Name) && (t.Value == "" || t.Value == ev.Value)
-	case OnFollow:
-		return u.following && (t.Route == "" || t.Route == ev.Data["route"]) && (!t.FirstOnly || u.firstFollow)
-	}
-	return false
-}
-
 // finish runs the rules set off, then writes the unit's changes and the
 // scoring state.
 func (u *unit) finish() error {
-	for len(u.queue) > 0 {
-		act := u.queue[0]
-		u.queue = u.queue[1:]
-		for i, st := range act.steps {
+	for act := u.rules.Next(); act != nil; act = u.rules.Next() {
+		for i, st := range act.Steps {
 			ok := true
-			if st.cond != nil {
+			if st.If != nil {
 				var err error
-				if ok, err = st.cond.MatchRecord(u.record(), u.at); err != nil {
-					return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.name, i, err)
+				if ok, err = st.If.MatchRecord(u.record(), u.at); err != nil {
+					return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.Name, i, err)
 				}
 			}
-			u.res.Steps = append(u.res.Steps, StepResult{Rule: act.name, Step: i, Depth: act.depth, Action: st.action.Kind, Ran: ok})
+			u.res.Steps = append(u.res.Steps, StepResult{Rule: act.Name, Step: i, Depth: act.Depth, Action: st.Action.Kind, Ran: ok})
 			if !ok {
 				continue
 			}
-			if err := u.do(act, i, st.action); err != nil {
+			if err := u.do(act, i, st.Action); err != nil {
 				return err
 			}
 		}
@@ -258,55 +232,39 @@ func (u *unit) finish() error {
 
 // what names the unit in errors: `event "e1"`, or the wake-up.
 func (u *unit) what() string {
-	if u.ev != nil {
-		return fmt.Sprintf("event %q", u.id)
+	if u.timer != nil {
+		return u.id
 	}
-	return u.id
-}
-
-// enqueue sets off a rule (or a threshold's actions) because of parent
-// (nil: because of the unit's input).
-func (u *unit) enqueue(name string, steps []compiledStep, parent *activation) error {
-	act := &activation{name: name, steps: steps, chain: []string{name}, seq: u.activations}
-	if parent != nil {
-		act.depth = parent.depth + 1
-		act.chain = append(slices.Clone(parent.chain), name)
-	}
-	if act.depth > u.a.e.cfg.MaxDepth || u.activations >= maxActivations {
-		return &RuleLoopError{Event: u.id, Chain: act.chain}
-	}
-	u.activations++
-	u.queue = append(u.queue, act)
-	return nil
+	return fmt.Sprintf("event %q", u.id)
 }
 
 // change applies c to the working record, unless it would change nothing,
 // and sets off the rules that watch what it changed.
-func (u *unit) change(c store.Change, cause *activation) error {
+func (u *unit) change(c store.Change, cause *rules.Activation) error {
 	f := &u.friend
 	c.Friend = f.ID
-	var trigger TriggerKind
+	var trigger rules.TriggerKind
 	switch c.Kind {
 	case store.SetTag:
 		if _, found := slices.BinarySearch(f.Tags, c.Name); found {
 			return nil
 		}
-		trigger = OnTagAdded
+		trigger = rules.OnTagAdded
 	case store.ClearTag:
 		if _, found := slices.BinarySearch(f.Tags, c.Name); !found {
 			return nil
 		}
-		trigger = OnTagRemoved
+		trigger = rules.OnTagRemoved
 	case store.SetField:
 		if old, ok := f.Fields[c.Name]; ok && old.Equal(c.Value) {
 			return nil
 		}
-		trigger = OnFieldChanged
+		trigger = rules.OnFieldChanged
 	case store.UnsetField:
 		if _, ok := f.Fields[c.Name]; !ok {
 			return nil
 		}
-		trigger = OnFieldChanged
+		trigger = rules.OnFieldChanged
 	case store.SetScore:
 		if f.Scores[c.Name] == c.Number {
 			return nil
@@ -326,20 +284,7 @@ func (u *unit) change(c store.Change, cause *activation) error {
 	if trigger == "" {
 		return nil
 	}
-	return u.setOff(trigger, c.Name, cause)
-}
-
-// setOff enqueues the rules watching the tag, field or threshold name.
-func (u *unit) setOff(trigger TriggerKind, name string, cause *activation) error {
-	for i := range u.def.rules {
-		r := &u.def.rules[i]
-		if r.Trigger.Kind == trigger && r.Trigger.Name == name {
-			if err := u.enqueue(r.Name, r.steps, cause); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return u.rules.Changed(trigger, c.Name, cause)
 }
 
 // record returns the friend as the unit has left it, as a segment record.

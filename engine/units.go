@@ -6,14 +6,11 @@ import (
 	"slices"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 )
-
-// maxActivations bounds the rules one unit of work may run, so that rules
-// fanning out (each setting off several) stop even within MaxDepth.
-const maxActivations = 1000
 
 // maxConflictRetries is how often a batch that lost a race for a friend's
 // scoring state (another instance wrote it) is redone.
@@ -119,7 +116,7 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 // other units of a batch can go on without it. Anything else (the store
 // failing, ctx done) fails them all.
 func eventFault(err error) bool {
-	for _, target := range []error{stepcast.ErrInvalid, store.ErrInvalid, store.ErrNotFound, ErrRuleLoop, segment.ErrType, scoring.ErrUnknownScore} {
+	for _, target := range []error{stepcast.ErrInvalid, store.ErrInvalid, store.ErrNotFound, rules.ErrLoop, segment.ErrType, scoring.ErrUnknownScore} {
 		if errors.Is(err, target) {
 			return true
 		}

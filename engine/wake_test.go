@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
@@ -43,12 +44,12 @@ func TestTickBatchesDueWork(t *testing.T) {
 				{Name: "cooled", Score: "lead", Recent: true, At: 10, Direction: scoring.Down, Actions: []stepcast.Action{{Kind: stepcast.AddTag, Name: "cooled"}}},
 			},
 		},
-		Rules: []Rule{
+		Rules: []rules.Rule{
 			// A friend tagged "looper" loops when cooled.
-			{Name: "ping", Trigger: Trigger{Kind: OnTagAdded, Name: "cooled"}, Steps: []Step{{If: `tag("looper")`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "ping"}}}},
-			{Name: "pong", Trigger: Trigger{Kind: OnTagAdded, Name: "ping"}, Steps: []Step{{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "ping"}}}},
-			{Name: "again", Trigger: Trigger{Kind: OnTagRemoved, Name: "ping"}, Steps: []Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "ping"}}}},
-			{Name: "mark", Trigger: Trigger{Kind: OnEvent, Event: stepcast.EventAnswer, Name: "loop"}, Steps: []Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "looper"}}}},
+			{Name: "ping", Trigger: rules.Trigger{Kind: rules.OnTagAdded, Name: "cooled"}, Steps: []rules.Step{{If: `tag("looper")`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "ping"}}}},
+			{Name: "pong", Trigger: rules.Trigger{Kind: rules.OnTagAdded, Name: "ping"}, Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.RemoveTag, Name: "ping"}}}},
+			{Name: "again", Trigger: rules.Trigger{Kind: rules.OnTagRemoved, Name: "ping"}, Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "ping"}}}},
+			{Name: "mark", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventAnswer, Name: "loop"}, Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "looper"}}}},
 		},
 	}
 	st := &countingStore{Store: memstore.New()}
@@ -67,8 +68,8 @@ func TestTickBatchesDueWork(t *testing.T) {
 	clk.Set(t0.Add(48 * time.Hour)) // 20 → 5: every friend cools
 	before := st.updates.Load()
 	n, err := a.Tick(ctx)
-	if !errors.Is(err, ErrRuleLoop) {
-		t.Fatalf("Tick error %v, want the looping friend's ErrRuleLoop", err)
+	if !errors.Is(err, rules.ErrLoop) {
+		t.Fatalf("Tick error %v, want the looping friend's rules.ErrLoop", err)
 	}
 	if n != friends-1 {
 		t.Errorf("Tick committed %d units, want %d", n, friends-1)
