@@ -195,11 +195,23 @@ func (a *Account) Evaluate(src string) (*roaring.Bitmap, error) {
 	return seg.Eval(a.index(), a.e.cfg.Now())
 }
 
-// Index returns the account's live index, for queries Count and Evaluate
-// do not cover (Explain, CrossTab). It is updated concurrently; every
-// query sees whole units of work. After SetDefinitions changes the schema,
-// a new index takes its place: call Index again.
-func (a *Account) Index() *segment.Index { return a.index() }
+// Explain evaluates the segment src now on the live index and says how:
+// each node of its plan with its count and whether it came from the index
+// or a scan of candidates.
+func (a *Account) Explain(src string) (*segment.Explanation, error) {
+	seg, err := a.Compile(src)
+	if err != nil {
+		return nil, err
+	}
+	return seg.Explain(a.index(), a.e.cfg.Now())
+}
+
+// CrossTab counts now, on the live index, the friends in every combination
+// of one segment from each axis (クロス分析: inflow route × gender, buyers ×
+// score band). Build the axes' segments with Compile.
+func (a *Account) CrossTab(axes ...segment.Axis) (*segment.Table, error) {
+	return segment.CrossTab(a.index(), a.e.cfg.Now(), axes...)
+}
 
 // FriendView is everything known about one friend, for a friend page
 // (友だち詳細): the stored record — follow status, tags, fields, lifetime

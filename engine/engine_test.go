@@ -435,3 +435,31 @@ func TestBackfill(t *testing.T) {
 		}
 	}
 }
+
+// Explain and CrossTab run on the live index, as Count does.
+func TestExplainAndCrossTab(t *testing.T) {
+	a := mustAccount(t, mustOpen(t, memstore.New(), &clock{t: t0}), "salon", shopDefs())
+	mustIngest(t, a, follow("f1", "U1", "qr-shop", t0), follow("f2", "U2", "", t0),
+		ev("a1", "U1", stepcast.EventAnswer, "interest", "yes", t0))
+	ex, err := a.Explain(`tag("answered") && plan == "free"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Count != 1 || !strings.Contains(ex.String(), `tag("answered")`) {
+		t.Errorf("Explain: %d\n%s", ex.Count, ex)
+	}
+	if _, err := a.Explain(`tag(`); err == nil {
+		t.Error("Explain of a bad expression: no error")
+	}
+	route := segment.Axis{Name: "route", Labels: []string{"qr", "other"}, Segments: []*segment.Segment{
+		segment.MustCompile(`tag("route/qr-shop")`, a.Schema()), segment.MustCompile(`!tag("route/qr-shop")`, a.Schema())}}
+	answered := segment.Axis{Name: "answered", Labels: []string{"yes", "no"}, Segments: []*segment.Segment{
+		segment.MustCompile(`tag("answered")`, a.Schema()), segment.MustCompile(`!tag("answered")`, a.Schema())}}
+	tab, err := a.CrossTab(route, answered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tab.At(0, 0) + 10*tab.At(1, 1); got != 11 {
+		t.Errorf("cross tab cells qr×yes %d, other×no %d", tab.At(0, 0), tab.At(1, 1))
+	}
+}

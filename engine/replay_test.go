@@ -89,7 +89,7 @@ func takeSnapshot(t *testing.T, a *Account, now time.Time) snapshot {
 	}
 	for _, src := range auditSegments {
 		seg := segment.MustCompile(src, a.Schema())
-		n, err := seg.Count(a.Index(), now)
+		n, err := seg.Count(a.index(), now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -270,7 +270,7 @@ func TestSetDefinitions(t *testing.T) {
 	if _, err := a.Ingest(ctx, follow("f1", "U1", "qr-shop", t0), follow("f2", "U2", "", t0)); err != nil {
 		t.Fatal(err)
 	}
-	ix := a.Index()
+	ix := a.index()
 
 	// A rule added: same schema, same index.
 	d := shopDefs()
@@ -279,7 +279,7 @@ func TestSetDefinitions(t *testing.T) {
 	if err := a.SetDefinitions(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	if a.Index() != ix {
+	if a.index() != ix {
 		t.Error("a rule change rebuilt the index")
 	}
 	if _, err := a.Ingest(ctx, ev("p1", "U2", stepcast.EventPostback, "vip", "", t0.Add(time.Minute))); err != nil {
@@ -296,7 +296,7 @@ func TestSetDefinitions(t *testing.T) {
 	if err := a.SetDefinitions(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	if a.Index() == ix {
+	if a.index() == ix {
 		t.Error("a schema change kept the old index")
 	}
 	if _, err := a.Ingest(ctx, ev("s1", "U1", stepcast.EventAnswer, "size", "24.5", t0.Add(2*time.Minute))); err != nil {
