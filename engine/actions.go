@@ -46,9 +46,27 @@ func (u *unit) do(act *rules.Activation, i int, a stepcast.Action) error {
 	case stepcast.LinkRichMenu:
 		return u.queueDelivery(act, i, "link_rich_menu", map[string]any{"userId": f.User, "richMenuId": a.Name})
 	case stepcast.NotifyHost:
-		return u.queueDelivery(act, i, "notify", map[string]any{"friend": f.ID, "user": f.User, "name": a.Name, "text": a.Text, "event": u.id})
+		u.notify(act, i, a)
+		return nil
 	}
 	return errors.New("engine: action " + string(a.Kind) + " is not supported")
+}
+
+// notify keeps a notify_host action for the host's callback, which gets it
+// once the unit has committed (Config.Notify).
+func (u *unit) notify(act *rules.Activation, i int, a stepcast.Action) {
+	switch {
+	case u.backfill:
+		u.note("backfill: nothing is sent")
+		return
+	case u.a.e.cfg.Notify == nil:
+		u.note("Config.Notify is not set: the notification is dropped")
+		return
+	}
+	u.res.Notified = append(u.res.Notified, stepcast.Notification{
+		Account: string(u.a.id), Friend: u.friend.ID, User: u.friend.User, Name: a.Name, Text: a.Text,
+		Cause: stepcast.Cause{Kind: stepcast.CauseRule, Name: act.Name, Step: i, Unit: u.id}, At: u.at,
+	})
 }
 
 // note explains why the step running did nothing.

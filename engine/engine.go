@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
 )
 
@@ -52,6 +53,14 @@ type Config struct {
 	// windows for everyone who reads them before its time. Zero means one
 	// hour; a negative value accepts any date.
 	FutureTolerance time.Duration
+	// Notify receives the notify_host actions of every unit of work that
+	// committed (a hot lead for sales, a booking to confirm), after the
+	// commit, in order — at most once: a crash between the commit and the
+	// call loses it. It runs on the goroutine that ingested or ticked, so
+	// it should hand the notification off quickly (to a channel, a queue).
+	// Nil drops them, with a note in the step's result. Backfill never
+	// notifies.
+	Notify func(ctx context.Context, n stepcast.Notification)
 }
 
 // DefaultFutureTolerance is Config.FutureTolerance's zero value.

@@ -89,7 +89,13 @@ func TestIngestEndToEnd(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
 		ctx := context.Background()
 		clk := &clock{t: t0}
-		e := mustOpen(t, open(t), clk)
+		var notified []stepcast.Notification
+		e, err := Open(Config{Store: open(t), Now: clk.Now, Holder: "test", Notify: func(_ context.Context, n stepcast.Notification) {
+			notified = append(notified, n)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		a := mustAccount(t, e, "salon", shopDefs())
 
 		res, err := a.Ingest(ctx,
@@ -116,8 +122,14 @@ func TestIngestEndToEnd(t *testing.T) {
 		if len(res[1].Crossings) != 1 || res[1].Crossings[0].Threshold != "hot" {
 			t.Errorf("answer crossings %+v", res[1].Crossings)
 		}
-		if len(res[1].Queued) != 1 || res[1].Queued[0].Kind != "notify" {
-			t.Errorf("answer queued %+v", res[1].Queued)
+		// The host is told, not LINE.
+		want := stepcast.Notification{Account: "salon", Friend: res[1].Friend, User: "U1", Name: "hot-lead", Text: "a free-plan friend is hot",
+			Cause: stepcast.Cause{Kind: stepcast.CauseRule, Name: "hot-lead", Step: 0, Unit: "a1"}, At: t0.Add(time.Minute)}
+		if len(res[1].Queued) != 0 || len(res[1].Notified) != 1 || !reflect.DeepEqual(res[1].Notified[0], want) {
+			t.Errorf("answer queued %+v, notified %+v", res[1].Queued, res[1].Notified)
+		}
+		if len(notified) != 1 || !reflect.DeepEqual(notified[0], want) {
+			t.Errorf("the host's callback got %+v, want %+v", notified, want)
 		}
 		// The click: scored, and the condition counted the click itself.
 		if len(res[2].Points) != 1 || res[2].Points[0].Points != 5 || !slices.Contains(ranSteps(res[2]), "clicked-today/0") {

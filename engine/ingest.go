@@ -20,8 +20,11 @@ type Result struct {
 	Steps     []StepResult   // every rule step considered, in the order they ran
 	Points    []scoring.Entry
 	Crossings []scoring.Crossing
-	Queued    []store.Delivery // outbox entries queued (messages, rich menus, notifications)
-	Err       error            // why the event changed nothing, if it failed
+	Queued    []store.Delivery // outbox entries queued (messages, rich menus)
+	// Notified are the notify_host actions handed to Config.Notify after
+	// the commit.
+	Notified []stepcast.Notification
+	Err      error // why the event changed nothing, if it failed
 }
 
 // StepResult is one step of a rule considered for an event.

@@ -107,6 +107,13 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 			// will bring it up to date.
 			a.e.log.Error("index update after commit", "account", a.id, "err", err)
 		}
+		if notify := a.e.cfg.Notify; notify != nil {
+			for _, u := range units {
+				for _, n := range u.res.Notified {
+					notify(ctx, n)
+				}
+			}
+		}
 		return
 	}
 }
