@@ -37,13 +37,15 @@ func TestNotifyAfterCommitOnly(t *testing.T) {
 			}},
 		},
 	})
-	_, err = a.IngestBatch(ctx,
+	// Conditions hold for friends who follow (the audience of a segment).
+	mustIngest(t, a, follow("f1", "U1", "", t0), follow("f2", "U2", "", t0), follow("f3", "U3", "", t0))
+	res0, err := a.IngestBatch(ctx,
 		ev("ok1", "U1", stepcast.EventConversion, "buy", "", t0),
 		ev("bad", "U2", stepcast.EventConversion, "loop", "", t0),
 		ev("ok2", "U3", stepcast.EventConversion, "buy", "", t0),
 	)
 	if !errors.Is(err, rules.ErrLoop) {
-		t.Fatalf("IngestBatch = %v, want the loop", err)
+		t.Fatalf("IngestBatch = %v, want the loop; %+v", err, res0)
 	}
 	if len(got) != 2 || got[0] != "ok1" || got[1] != "ok2" {
 		t.Errorf("notified %v, want ok1 and ok2 only", got)
