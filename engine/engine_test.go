@@ -103,7 +103,7 @@ func TestIngestEndToEnd(t *testing.T) {
 		if got := ranSteps(res[0]); !slices.Equal(got, []string{"count-follows/0", "welcome-qr/0", "welcome-qr/1", "welcome-qr/2", "welcome-qr/3"}) {
 			t.Errorf("follow ran %v", got)
 		}
-		if len(res[0].Queued) != 1 || res[0].Queued[0].Kind != "push" || !strings.Contains(string(res[0].Queued[0].Payload), `"to":"U1"`) {
+		if len(res[0].Queued) != 1 || res[0].Queued[0].Kind != stepcast.DeliveryPush || !strings.Contains(string(res[0].Queued[0].Payload), `"user":"U1"`) {
 			t.Errorf("follow queued %+v", res[0].Queued)
 		}
 		// The answer: each step saw the ones before; the chain went tag
@@ -115,7 +115,7 @@ func TestIngestEndToEnd(t *testing.T) {
 		if len(res[1].Crossings) != 1 || res[1].Crossings[0].Threshold != "hot" {
 			t.Errorf("answer crossings %+v", res[1].Crossings)
 		}
-		if len(res[1].Queued) != 1 || res[1].Queued[0].Kind != "notify" {
+		if len(res[1].Queued) != 0 { // notify_host is no longer queued for LINE (TODO: the host callback)
 			t.Errorf("answer queued %+v", res[1].Queued)
 		}
 		// The click: scored, and the condition counted the click itself.
