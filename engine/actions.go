@@ -42,9 +42,11 @@ func (u *unit) do(act *rules.Activation, i int, a stepcast.Action) error {
 	case stepcast.CancelReminder:
 		return u.cancelReminder(a.Name)
 	case stepcast.SendMessages:
-		return u.queueDelivery(act, i, "push", map[string]any{"to": f.User, "messages": a.Messages})
+		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
+		return u.queueDelivery(act, i, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: a.Messages})
 	case stepcast.LinkRichMenu:
-		return u.queueDelivery(act, i, "link_rich_menu", map[string]any{"userId": f.User, "richMenuId": a.Name})
+		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
+		return u.queueDelivery(act, i, stepcast.Delivery{Kind: stepcast.DeliveryRichMenuLink, To: to, RichMenu: a.Name})
 	case stepcast.NotifyHost:
 		u.notify(act, i, a)
 		return nil

@@ -6,20 +6,26 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/store"
 )
 
-// queueDelivery puts a request into the outbox. Its key is fixed by the
+// queueDelivery puts a request into the outbox: d, decided by step i of
+// the rule activation, for the unit's friend. Its key is fixed by the
 // unit, the rule activation and the step, so a replay of the same event or
-// wake-up cannot queue it twice; its retry key is derived from that key. A
-// backfill queues nothing.
-func (u *unit) queueDelivery(act *rules.Activation, i int, kind string, payload any) error {
+// wake-up cannot queue it twice; its retry key, for the kinds that take
+// one, is derived from that key. A backfill queues nothing.
+func (u *unit) queueDelivery(act *rules.Activation, i int, d stepcast.Delivery) error {
 	if u.backfill {
 		u.note("backfill: nothing is sent")
 		return nil
 	}
-	body, err := json.Marshal(payload)
+	d.Cause = stepcast.Cause{Kind: stepcast.CauseRule, Name: act.Name, Step: i, Unit: u.id}
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.Name, i, err)
+	}
+	body, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
@@ -28,11 +34,17 @@ func (u *unit) queueDelivery(act *rules.Activation, i int, kind string, payload 
 		prefix = "" // the unit's id says "wake/…"
 	}
 	key := fmt.Sprintf("%s%s/%s#%d/%d", prefix, u.id, act.Name, act.Seq, i)
-	d := store.Delivery{Key: key, RetryKey: uuidFrom(string(u.a.id) + "\x00" + key), Kind: kind, Payload: body, NextAt: u.at, CreatedAt: u.at}
-	if _, err := u.tx.Enqueue(d); err != nil && !errors.Is(err, store.ErrDuplicate) {
+	row := store.Delivery{Key: key, Kind: d.Kind, Payload: body, Cause: d.Cause.Key(), Priority: d.Priority, NextAt: u.at, CreatedAt: u.at}
+	for _, r := range d.To {
+		row.Friends = append(row.Friends, r.Friend)
+	}
+	if d.Kind.TakesRetryKey() {
+		row.RetryKey = uuidFrom(string(u.a.id) + "\x00" + key)
+	}
+	if _, err := u.tx.Enqueue(row); err != nil && !errors.Is(err, store.ErrDuplicate) {
 		return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.Name, i, err)
 	}
-	u.res.Queued = append(u.res.Queued, d)
+	u.res.Queued = append(u.res.Queued, row)
 	return nil
 }
 

@@ -110,7 +110,7 @@ func TestIngestEndToEnd(t *testing.T) {
 		if got := ranSteps(res[0]); !slices.Equal(got, []string{"count-follows/0", "welcome-qr/0", "welcome-qr/1", "welcome-qr/2", "welcome-qr/3"}) {
 			t.Errorf("follow ran %v", got)
 		}
-		if len(res[0].Queued) != 1 || res[0].Queued[0].Kind != "push" || !strings.Contains(string(res[0].Queued[0].Payload), `"to":"U1"`) {
+		if len(res[0].Queued) != 1 || res[0].Queued[0].Kind != stepcast.DeliveryPush || !strings.Contains(string(res[0].Queued[0].Payload), `"user":"U1"`) {
 			t.Errorf("follow queued %+v", res[0].Queued)
 		}
 		// The answer: each step saw the ones before; the chain went tag

@@ -24,19 +24,26 @@
 //
 // # Due work and deliveries
 //
-// Timers are per-friend due work (a scenario's next step, a reminder) with
-// an opaque state blob and a version for optimistic concurrency; Lease hands
-// due timers to one holder at a time and hands them out again when a
-// holder's lease expires. The outbox holds deliveries to LINE, enqueued in
-// the unit of work that decided them with a fixed retry key, leased for each
-// attempt and finished with an Outcome.
+// Timers are due work with an opaque state blob and a version for
+// optimistic concurrency: a friend's (a scenario's next step, a reminder)
+// or, with Friend 0, the account's own (a scheduled broadcast, an A/B
+// test's decision). Lease hands due timers of the kinds asked for to one
+// holder at a time and hands them out again when a holder's lease expires.
+//
+// The outbox holds deliveries to LINE, one of stepcast.DeliveryKinds each,
+// enqueued in the unit of work that decided them with a fixed retry key
+// (for the kinds that take one), leased for each attempt — higher priority
+// first — and finished with an Outcome, or cancelled by cause or key prefix
+// while still pending. Deliveries lists them by status, recipient and
+// cause; DeliveryProgress counts a cause's by status.
 //
 // # Limits
 //
 // Every backend checks what it is given with the same validators
 // (Change.Validate, ValidateEvent, CheckUser, ValidateTimer,
-// ValidateDelivery, ValidateRestored, ValidateOutcome, ValidateDefinition,
-// ValidateTally, ValidateLease) before it writes anything, so that memstore,
+// ValidateDelivery, ValidateRestored, ValidateOutcome, ValidateCancel,
+// ValidateFilter, ValidateDefinition, ValidateTally, ValidateLease) before
+// it writes anything, so that memstore,
 // boltstore and pgstore accept and refuse exactly the same input: the
 // root's input limits (stepcast.MaxIDLen, MaxNameLen, MaxTextLen, valid
 // UTF-8 without NUL, finite numbers, times within stepcast.MinTime and

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -24,17 +23,21 @@ import (
 //	{"event":{"seq":1,"id":"…","friend":1,"kind":"conversion","name":"…","value":"…","amount":4980.5,"data":{"route":"qr-7"},"at":"…"}}
 //	…the whole event log, by ascending seq…
 //	{"timer":{"friend":1,"key":"scenario/trial","due":"…","state":"<base64>"}}
-//	…every timer, by friend and key (versions and leases are not exported)…
+//	…every timer, by friend and key, the account's own (friend 0) first
+//	(versions and leases are not exported)…
 //	{"definition":{"kind":"scenario","name":"trial","body":"<base64>","updated_at":"…"}}
 //	…every definition, by kind and name (versions are not exported)…
 //	{"tally":{"experiment":"welcome","variant":"B","recipients":100,"clickers":7,"converters":2,"revenue":12000.5}}
 //	…every experiment tally, by experiment and variant…
-//	{"delivery":{"id":1,"key":"…","retry_key":"<uuid>","kind":"push","payload":"<base64>","status":"sent","attempts":1,"next_at":"…","error":"…","request_id":"…","created_at":"…","done_at":"…"}}
-//	…the outbox, by ascending id (leases are not exported); status is "pending", "sent" or "failed"…
+//	{"delivery":{"id":1,"key":"…","retry_key":"<uuid>","kind":"multicast","payload":"<base64>","cause":"broadcast:spring-sale","friends":[1,2],"priority":5,"status":"sent","attempts":1,"next_at":"…","first_attempt_at":"…","error":"…","reason":"…","request_id":"…","created_at":"…","done_at":"…"}}
+//	…the outbox, by ascending id (leases are not exported); kind is one of
+//	stepcast.DeliveryKinds, status "pending", "sent", "failed" or
+//	"cancelled"…
 //	{"end":{"friends":3,"changes":23,"events":2,"timers":2,"definitions":2,"tallies":2,"deliveries":4,"sha256":"<hex>"}}
 //
 // Empty values are left out (omitempty), except times, which read
-// "0001-01-01T00:00:00Z" when unset (a delivery's done_at is left out).
+// "0001-01-01T00:00:00Z" when unset (a delivery's first_attempt_at and
+// done_at are left out).
 // Times are RFC 3339 in UTC to the microsecond; map keys are sorted; the
 // same data exports to the same bytes from every backend.
 //
@@ -181,39 +184,52 @@ func (x *exporter) write(ctx context.Context, tx ReadTx) error {
 			return err
 		}
 	}
-	for id := uint64(1); ; id++ {
-		d, err := tx.Delivery(id)
-		if errors.Is(err, ErrNotFound) {
-			break
-		}
+	for after := uint64(0); ; {
+		page, err := tx.Deliveries(DeliveryFilter{After: after, Limit: pageSize})
 		if err != nil {
 			return err
 		}
-		l := deliveryOut(d)
-		if err := x.put(secDeliveries, exportLine{Del: &l}, func() string { return fmt.Sprintf("delivery %d", id) }); err != nil {
-			return err
+		for _, d := range page {
+			l := deliveryOut(d)
+			if err := x.put(secDeliveries, exportLine{Del: &l}, func() string { return fmt.Sprintf("delivery %d", d.ID) }); err != nil {
+				return err
+			}
+			after = d.ID
+		}
+		if len(page) < pageSize {
+			break
 		}
 	}
 	return ctx.Err()
 }
 
-// writeTimers writes every friend's timers, by friend and key.
+// writeTimers writes the account's own timers, then every friend's, by
+// friend and key.
 func (x *exporter) writeTimers(tx ReadTx) error {
+	write := func(friend stepcast.FriendID) error {
+		timers, err := tx.FriendTimers(friend)
+		if err != nil {
+			return err
+		}
+		for _, tm := range timers {
+			l := timerLine{Friend: tm.Friend, Key: tm.Key, Due: tm.Due.UTC().Truncate(time.Microsecond), State: tm.State}
+			if err := x.put(secTimers, exportLine{Timer: &l}, func() string { return fmt.Sprintf("timer %d/%s", tm.Friend, stepcast.Quote(tm.Key)) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := write(0); err != nil {
+		return err
+	}
 	for after := stepcast.FriendID(0); ; {
 		friends, err := tx.Friends(after, pageSize)
 		if err != nil {
 			return err
 		}
 		for _, f := range friends {
-			timers, err := tx.FriendTimers(f.ID)
-			if err != nil {
+			if err := write(f.ID); err != nil {
 				return err
-			}
-			for _, tm := range timers {
-				l := timerLine{Friend: tm.Friend, Key: tm.Key, Due: tm.Due.UTC().Truncate(time.Microsecond), State: tm.State}
-				if err := x.put(secTimers, exportLine{Timer: &l}, func() string { return fmt.Sprintf("timer %d/%s", tm.Friend, stepcast.Quote(tm.Key)) }); err != nil {
-					return err
-				}
 			}
 		}
 		if len(friends) < pageSize {

@@ -130,44 +130,50 @@ func (l *tallyLine) tally() Tally { return Tally(*l) }
 
 // deliveryLine is a delivery without its lease.
 type deliveryLine struct {
-	ID        uint64     `json:"id"`
-	Key       string     `json:"key"`
-	RetryKey  string     `json:"retry_key"`
-	Kind      string     `json:"kind"`
-	Payload   []byte     `json:"payload,omitempty"`
-	Status    statusName `json:"status"`
-	Attempts  int        `json:"attempts"`
-	NextAt    time.Time  `json:"next_at"`
-	Error     string     `json:"error,omitempty"`
-	RequestID string     `json:"request_id,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	DoneAt    time.Time  `json:"done_at,omitzero"`
+	ID             uint64                `json:"id"`
+	Key            string                `json:"key"`
+	RetryKey       string                `json:"retry_key,omitempty"`
+	Kind           stepcast.DeliveryKind `json:"kind"`
+	Payload        []byte                `json:"payload,omitempty"`
+	Cause          string                `json:"cause,omitempty"`
+	Friends        []stepcast.FriendID   `json:"friends,omitempty"`
+	Priority       int                   `json:"priority,omitempty"`
+	Status         statusName            `json:"status"`
+	Attempts       int                   `json:"attempts"`
+	NextAt         time.Time             `json:"next_at"`
+	FirstAttemptAt time.Time             `json:"first_attempt_at,omitzero"`
+	Error          string                `json:"error,omitempty"`
+	Reason         string                `json:"reason,omitempty"`
+	RequestID      string                `json:"request_id,omitempty"`
+	CreatedAt      time.Time             `json:"created_at"`
+	DoneAt         time.Time             `json:"done_at,omitzero"`
 }
 
 func deliveryOut(d Delivery) deliveryLine {
-	return deliveryLine{ID: d.ID, Key: d.Key, RetryKey: d.RetryKey, Kind: d.Kind, Payload: d.Payload, Status: statusName(d.Status),
-		Attempts: d.Attempts, NextAt: d.NextAt, Error: d.Error, RequestID: d.RequestID, CreatedAt: d.CreatedAt, DoneAt: d.DoneAt}
+	return deliveryLine{ID: d.ID, Key: d.Key, RetryKey: d.RetryKey, Kind: d.Kind, Payload: d.Payload, Cause: d.Cause, Friends: d.Friends,
+		Priority: d.Priority, Status: statusName(d.Status), Attempts: d.Attempts, NextAt: d.NextAt, FirstAttemptAt: d.FirstAttemptAt,
+		Error: d.Error, Reason: d.Reason, RequestID: d.RequestID, CreatedAt: d.CreatedAt, DoneAt: d.DoneAt}
 }
 
 func (l *deliveryLine) delivery() Delivery {
-	return Delivery{ID: l.ID, Key: l.Key, RetryKey: l.RetryKey, Kind: l.Kind, Payload: l.Payload, Status: DeliveryStatus(l.Status),
-		Attempts: l.Attempts, NextAt: l.NextAt, Error: l.Error, RequestID: l.RequestID, CreatedAt: l.CreatedAt, DoneAt: l.DoneAt}
+	return Delivery{ID: l.ID, Key: l.Key, RetryKey: l.RetryKey, Kind: l.Kind, Payload: l.Payload, Cause: l.Cause, Friends: l.Friends,
+		Priority: l.Priority, Status: DeliveryStatus(l.Status), Attempts: l.Attempts, NextAt: l.NextAt, FirstAttemptAt: l.FirstAttemptAt,
+		Error: l.Error, Reason: l.Reason, RequestID: l.RequestID, CreatedAt: l.CreatedAt, DoneAt: l.DoneAt}
 }
 
 // statusName is a DeliveryStatus written by name: "pending", "sent",
-// "failed".
+// "failed", "cancelled".
 type statusName DeliveryStatus
 
 func (s statusName) MarshalText() ([]byte, error) {
-	switch DeliveryStatus(s) {
-	case Pending, Sent, Failed:
+	if DeliveryStatus(s) >= Pending && DeliveryStatus(s) <= Cancelled {
 		return []byte(DeliveryStatus(s).String()), nil
 	}
 	return nil, fmt.Errorf("%w: delivery status %d", ErrInvalid, uint8(s))
 }
 
 func (s *statusName) UnmarshalText(b []byte) error {
-	for _, st := range []DeliveryStatus{Pending, Sent, Failed} {
+	for _, st := range DeliveryStatuses {
 		if st.String() == string(b) {
 			*s = statusName(st)
 			return nil

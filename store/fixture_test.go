@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -69,6 +71,8 @@ func writeFixture(t testing.TB, s store.Store) {
 		for _, tm := range []store.Timer{
 			{Friend: a, Key: "scenario/trial", Due: at.Add(24 * time.Hour), State: []byte{0, 1, 2, 0xfe, 0xff}},
 			{Friend: b, Key: "reminder/booking-1", Due: at.Add(time.Hour)},
+			{Key: "broadcast/spring-sale", Due: at.Add(2 * time.Hour), State: []byte(`{"segment":"vip"}`)}, // the account's own
+			{Key: "abtest/welcome", Due: at.Add(48 * time.Hour)},
 		} {
 			if _, err := tx.PutTimer(tm); err != nil {
 				return err
@@ -127,8 +131,67 @@ func writeFixture(t testing.TB, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeTypedDeliveries(t, s)
 	// A lease that is still held: exports leave it out.
 	if _, err := s.Lease(ctx, "acct", "engine-b", at.Add(2*time.Hour), time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeTypedDeliveries adds to the fixture deliveries that set what the
+// first four do not: a multicast with a cause, friends, a priority and a
+// first attempt, sent; a rich menu link (no retry key), waiting; one
+// cancelled with a reason.
+func writeTypedDeliveries(t testing.TB, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	at := fixtureTime
+	users := []stepcast.UserID{"U4af4980629d4e4b3c2b5d3f0c6e6b7a1", "U0c6e6b7a14af4980629d4e4b3c2b5d3f"}
+	sale := stepcast.Cause{Kind: stepcast.CauseBroadcast, Name: "spring-sale"}
+	payload := func(d stepcast.Delivery) []byte {
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	err := s.Update(ctx, "acct", func(tx store.Tx) error {
+		for _, d := range []store.Delivery{
+			{Key: "broadcast/spring-sale/1", RetryKey: "123e4567-e89b-42d3-a456-426614174005", Kind: stepcast.DeliveryMulticast, Cause: sale.Key(),
+				Friends: []stepcast.FriendID{1, 2}, Priority: 5, CreatedAt: at, Payload: payload(stepcast.Delivery{Kind: stepcast.DeliveryMulticast,
+					To: []stepcast.Recipient{{Friend: 1, User: users[0]}, {Friend: 2, User: users[1]}}, Cause: sale,
+					Messages: []stepcast.Message{stepcast.Message(`{"type":"text","text":"春のセール"}`)}})},
+			{Key: "rule/welcome/menu", Kind: stepcast.DeliveryRichMenuLink, Cause: "rule:welcome", Friends: []stepcast.FriendID{1}, Priority: 10,
+				CreatedAt: at, NextAt: at.Add(time.Hour), Payload: payload(stepcast.Delivery{Kind: stepcast.DeliveryRichMenuLink,
+					To: []stepcast.Recipient{{Friend: 1, User: users[0]}}, RichMenu: "richmenu-8f2c", Cause: stepcast.Cause{Kind: stepcast.CauseRule, Name: "welcome"}})},
+			{Key: "broadcast/spring-sale/2", RetryKey: "123e4567-e89b-42d3-a456-426614174006", Kind: stepcast.DeliveryMulticast, Cause: sale.Key(),
+				Friends: []stepcast.FriendID{3}, CreatedAt: at},
+		} {
+			if _, err := tx.Enqueue(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leased, err := s.LeaseDeliveries(ctx, "acct", "engine-a", at.Add(time.Second), time.Minute, 1)
+	if err != nil || len(leased) != 1 || leased[0].Key != "broadcast/spring-sale/1" {
+		t.Fatalf("LeaseDeliveries = %+v, %v", leased, err)
+	}
+	err = s.Update(ctx, "acct", func(tx store.Tx) error {
+		err := tx.FinishDelivery(leased[0].ID, "engine-a", store.Outcome{Status: store.Sent, RequestID: "7a3bd8a1-0000-4000-8000-000000000005", At: at.Add(2 * time.Second)})
+		if err != nil {
+			return err
+		}
+		n, err := tx.CancelDeliveries(store.DeliverySelector{KeyPrefix: "broadcast/spring-sale/2"}, "the sale ended early", at.Add(3*time.Second))
+		if err == nil && n != 1 {
+			err = fmt.Errorf("cancelled %d", n)
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

@@ -94,7 +94,7 @@ func without(lines []string, i int) []string {
 
 func TestImportRefusesBadInput(t *testing.T) {
 	good := goldenLines(t, goldenV2)
-	change, timer, def, tally, del := lineOf(t, good, `{"change"`), lineOf(t, good, `{"timer"`), lineOf(t, good, `{"definition"`),
+	change, timer, def, tally, del := lineOf(t, good, `{"change"`), lineOf(t, good, `{"timer":{"friend":1,`), lineOf(t, good, `{"definition"`),
 		lineOf(t, good, `{"tally"`), lineOf(t, good, `{"delivery"`)
 	end := len(good) - 1
 	swap := func(lines []string, i int) []string {
@@ -174,7 +174,7 @@ func TestImportRefusesTampering(t *testing.T) {
 	good := goldenLines(t, goldenV2)
 	f1, f2 := 1, 2 // the lines of friends 1 and 2
 	end := len(good) - 1
-	timer, event, def, tally, del := lineOf(t, good, `{"timer"`), lineOf(t, good, `{"event"`), lineOf(t, good, `{"definition"`),
+	timer, event, def, tally, del := lineOf(t, good, `{"timer":{"friend":1,`), lineOf(t, good, `{"event"`), lineOf(t, good, `{"definition"`),
 		lineOf(t, good, `{"tally"`), lineOf(t, good, `{"delivery"`)
 	profile := lineOf(t, good, `{"change":{"seq":2,`)
 	friendTampers := []struct {

@@ -11,10 +11,11 @@ import (
 
 // Limits. Everything a backend keeps is checked once, by the validators of
 // this package (Change.Validate, ValidateTimer, ValidateDelivery,
-// ValidateRestored, ValidateOutcome, ValidateDefinition, ValidateTally,
-// ValidateEvent, CheckUser, ValidateLease), which every backend calls before
-// it writes: so memstore, boltstore and pgstore accept and refuse exactly
-// the same input, and what they accept exports and imports back unchanged.
+// ValidateRestored, ValidateOutcome, ValidateCancel, ValidateFilter,
+// ValidateDefinition, ValidateTally, ValidateEvent, CheckUser,
+// ValidateLease), which every backend calls before it writes: so memstore,
+// boltstore and pgstore accept and refuse exactly the same input, and what
+// they accept exports and imports back unchanged.
 //
 // Beside the root's input limits (stepcast.MaxIDLen for IDs and keys,
 // stepcast.MaxNameLen for names, stepcast.MaxTextLen for free text, valid
@@ -23,10 +24,13 @@ import (
 //
 //   - opaque bytes — a timer's State, a definition's Body, a delivery's
 //     Payload — are at most MaxBlobLen bytes;
+//   - a delivery's cause key is at most MaxCauseLen bytes, its friends at
+//     most stepcast.MaxMulticastTargets, its priority within an int32;
 //   - the times of due work and of deliveries (a timer's Due, a
-//     delivery's CreatedAt, NextAt and DoneAt, an outcome's times, the now
-//     of a lease) lie within [stepcast.MinEventTime, stepcast.MaxTime]:
-//     backends order them by Unix time.
+//     delivery's CreatedAt, NextAt, FirstAttemptAt and DoneAt, an
+//     outcome's times, the now of a lease or a cancel) lie within
+//     [stepcast.MinEventTime, stepcast.MaxTime]: backends order them by
+//     Unix time.
 //
 // A refusal wraps both ErrInvalid and stepcast.ErrInvalid, and its message
 // quotes at most a short prefix of the offending text (stepcast.Quote).
@@ -127,8 +131,9 @@ func ValidateEvent(e stepcast.Event) error {
 // ValidateLease reports what is malformed in a lease request (Lease,
 // LeaseDeliveries): holder must be an identifier (see CheckUser), now an
 // instant of due work, ttl positive with now+ttl within stepcast.MaxTime,
-// limit not negative.
-func ValidateLease(holder string, now time.Time, ttl time.Duration, limit int) error {
+// limit not negative, and each of Lease's kinds a name (not empty, at most
+// stepcast.MaxNameLen bytes of UTF-8 without NUL).
+func ValidateLease(holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) error {
 	err := firstErr(checkID("holder", holder), checkInstant("now", now))
 	switch {
 	case err != nil:
@@ -136,6 +141,11 @@ func ValidateLease(holder string, now time.Time, ttl time.Duration, limit int) e
 		err = fmt.Errorf("%w: lease time %v from %s is not positive or ends after %d", stepcast.ErrInvalid, ttl, now.UTC().Format(time.RFC3339), stepcast.MaxTime.Year())
 	case limit < 0:
 		err = fmt.Errorf("%w: limit %d is negative", stepcast.ErrInvalid, limit)
+	}
+	for _, k := range kinds {
+		if err == nil {
+			err = stepcast.CheckName("timer kind", k)
+		}
 	}
 	if err != nil {
 		return invalid(err, "lease")

@@ -78,7 +78,7 @@ func readState(t testing.TB, s store.Store, account store.AccountID) accountStat
 			if err != nil {
 				return err
 			}
-			d.Payload, d.LeasedBy, d.LeaseUntil = nilIfEmpty(d.Payload), "", time.Time{}
+			d.Payload, d.Friends, d.LeasedBy, d.LeaseUntil = nilIfEmpty(d.Payload), nilIfEmpty(d.Friends), "", time.Time{}
 			d.NextAt, d.CreatedAt, d.DoneAt = d.NextAt.UTC(), d.CreatedAt.UTC(), d.DoneAt.UTC()
 			st.Deliveries = append(st.Deliveries, d)
 		}
@@ -91,7 +91,7 @@ func readState(t testing.TB, s store.Store, account store.AccountID) accountStat
 }
 
 type collection interface {
-	~[]string | ~[]byte | ~map[string]stepcast.Value | ~map[string]int64 | ~map[string]int | ~map[string]string
+	~[]string | ~[]byte | ~[]stepcast.FriendID | ~map[string]stepcast.Value | ~map[string]int64 | ~map[string]int | ~map[string]string
 }
 
 func nilIfEmpty[C collection](c C) C {

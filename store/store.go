@@ -71,14 +71,26 @@ type ReadTx interface {
 	FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]Event, error)
 	// HasEvent reports whether an event with this ID was recorded.
 	HasEvent(id string) (bool, error)
-	// Timer returns the friend's timer with key, or ErrNotFound.
+	// Timer returns the friend's timer with key (friend 0: the account's
+	// own), or ErrNotFound.
 	Timer(friend stepcast.FriendID, key string) (Timer, error)
-	// FriendTimers returns the friend's timers ordered by key.
+	// FriendTimers returns the friend's timers ordered by key; friend 0
+	// lists the account's own.
 	FriendTimers(friend stepcast.FriendID) ([]Timer, error)
 	// Delivery returns the delivery with id, or ErrNotFound.
 	Delivery(id uint64) (Delivery, error)
 	// DeliveryByKey returns the delivery with the caller's key, or ErrNotFound.
 	DeliveryByKey(key string) (Delivery, error)
+	// Deliveries returns up to f.Limit deliveries that f selects (by
+	// status, by a recipient, by cause) with IDs above f.After, in
+	// ascending ID order; fewer than f.Limit means the end. A filter
+	// ValidateFilter refuses is ErrInvalid. Backends serve each filter
+	// from an index, not by reading the whole outbox.
+	Deliveries(f DeliveryFilter) ([]Delivery, error)
+	// DeliveryProgress counts the deliveries of a cause key by status,
+	// and the recipients of those sent (see DeliveryProgress). A cause
+	// with no deliveries has zero counts.
+	DeliveryProgress(cause string) (DeliveryProgress, error)
 	// Definition returns the definition kind/name, or ErrNotFound.
 	Definition(kind, name string) (Definition, error)
 	// Definitions returns the definitions of a kind ("" for all), ordered
@@ -111,17 +123,27 @@ type Tx interface {
 	AppendEvent(e stepcast.Event) (uint64, error)
 	// PutTimer creates or replaces the timer (t.Friend, t.Key). t.Version
 	// must be the version the caller read, 0 to create; otherwise
-	// ErrConflict; a timer ValidateTimer refuses is ErrInvalid. Writing
-	// releases any lease. It returns the new version.
+	// ErrConflict; a timer ValidateTimer refuses is ErrInvalid, one of a
+	// friend the account does not know ErrNotFound (friend 0, the
+	// account's own, needs none). Writing releases any lease. It returns
+	// the new version.
 	PutTimer(t Timer) (uint64, error)
 	// DeleteTimer removes a timer at the version the caller read:
 	// ErrConflict if it changed since, ErrNotFound if it is gone.
 	DeleteTimer(friend stepcast.FriendID, key string, version uint64) error
-	// Enqueue adds a pending delivery (its ID, status and attempts are
-	// set by the store) and returns its ID. A key already queued is
+	// Enqueue adds a pending delivery (its ID, status, attempts, first
+	// attempt, error, reason, request ID, done time and lease are set by
+	// the store) and returns its ID. A key already queued is
 	// ErrDuplicate: the work was queued before (a replay), skip it; one
 	// ValidateDelivery refuses is ErrInvalid.
 	Enqueue(d Delivery) (uint64, error)
+	// CancelDeliveries takes back the pending deliveries sel selects
+	// (by cause, or by key prefix) that are not leased at at — a leased
+	// one is in flight and finishes as it goes —: each gets Status
+	// Cancelled, Reason reason and DoneAt at (to the microsecond in UTC).
+	// It returns how many it cancelled. A request ValidateCancel refuses
+	// is ErrInvalid. Backends find the deliveries through an index.
+	CancelDeliveries(sel DeliverySelector, reason string, at time.Time) (int, error)
 	// FinishDelivery records the outcome of an attempt by holder, who must
 	// hold the delivery's lease (else ErrConflict: the lease expired and
 	// someone else took it); an outcome ValidateOutcome refuses is

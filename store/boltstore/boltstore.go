@@ -13,10 +13,12 @@
 // "event-ids" (event ID → Seq), "friend-events" (friend ID and Seq → empty:
 // each friend's history, since format 2), "timers" (friend ID and key → JSON timer)
 // "due" (due time in Unix microseconds, friend ID and key → empty: the
-// queue Lease walks in order), and the outbox: "outbox" (ID → JSON
-// delivery), "outbox-keys" (key → ID) and "outbox-due" (next attempt time
-// and ID → empty, for pending deliveries); "definitions" (kind, NUL, name →
-// JSON definition); "tallies" (experiment, NUL, variant → JSON tally). Friend IDs and both sequences come from
+// queue Lease walks in order; see timers.go), the outbox: "outbox" (ID →
+// JSON delivery), "outbox-keys" (key → ID) and its indexes "outbox-queue",
+// "outbox-status", "outbox-causes" and "outbox-friends" (since format 3,
+// see outbox.go); "definitions" (kind, NUL, name → JSON definition);
+// "tallies" (experiment, NUL, variant → JSON tally). Friend IDs and both
+// sequences come from
 // bbolt's per-bucket sequences, which roll back with the transaction, so
 // IDs stay dense.
 package boltstore
@@ -43,7 +45,7 @@ import (
 )
 
 // FormatVersion is the on-disk format this package writes and reads.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // Errors returned by Open and OpenWith, each wrapped with the file's path.
 var (
@@ -64,22 +66,27 @@ var (
 const DefaultTimeout = time.Second
 
 var (
-	rootBucket = []byte("stepcast")
-	formatKey  = []byte("format")
-	friendsB   = []byte("friends")
-	usersB     = []byte("users")
-	changesB   = []byte("changes")
-	eventsB    = []byte("events")
-	eventIDsB  = []byte("event-ids")
-	friendEvB  = []byte("friend-events")
-	timersB    = []byte("timers")
-	dueB       = []byte("due")
-	outboxB    = []byte("outbox")
-	outKeysB   = []byte("outbox-keys")
-	outDueB    = []byte("outbox-due")
-	defsB      = []byte("definitions")
-	talliesB   = []byte("tallies")
-	subBuckets = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, friendEvB, timersB, dueB, outboxB, outKeysB, outDueB, defsB, talliesB}
+	rootBucket  = []byte("stepcast")
+	formatKey   = []byte("format")
+	friendsB    = []byte("friends")
+	usersB      = []byte("users")
+	changesB    = []byte("changes")
+	eventsB     = []byte("events")
+	eventIDsB   = []byte("event-ids")
+	friendEvB   = []byte("friend-events")
+	timersB     = []byte("timers")
+	dueB        = []byte("due")
+	outboxB     = []byte("outbox")
+	outKeysB    = []byte("outbox-keys")
+	outQueueB   = []byte("outbox-queue")
+	outStatusB  = []byte("outbox-status")
+	outCausesB  = []byte("outbox-causes")
+	outFriendsB = []byte("outbox-friends")
+	oldOutDueB  = []byte("outbox-due") // format 2's queue
+	defsB       = []byte("definitions")
+	talliesB    = []byte("tallies")
+	subBuckets  = [][]byte{friendsB, usersB, changesB, eventsB, eventIDsB, friendEvB, timersB, dueB, outboxB, outKeysB,
+		outQueueB, outStatusB, outCausesB, outFriendsB, defsB, talliesB}
 )
 
 // Store is a bbolt-backed store.
@@ -242,13 +249,18 @@ func (s *Store) checkFormat() (err error) {
 			return fmt.Errorf("%w: %s has no readable format version", ErrFormat, s.path)
 		case v > FormatVersion:
 			return fmt.Errorf("%w: %s is format %d; this version reads up to %d — upgrade stepcast", ErrFormat, s.path, v, FormatVersion)
-		case v == 1:
+		case v == FormatVersion:
+			return nil
+		}
+		if v < 2 {
 			if err := upgradeFriendEvents(root); err != nil {
 				return fmt.Errorf("boltstore: upgrade %s to format 2: %w", s.path, err)
 			}
-			return root.Put(formatKey, []byte(strconv.Itoa(FormatVersion)))
 		}
-		return nil
+		if err := upgradeOutbox(tx); err != nil {
+			return fmt.Errorf("boltstore: upgrade %s to format 3: %w", s.path, err)
+		}
+		return root.Put(formatKey, []byte(strconv.Itoa(FormatVersion)))
 	})
 }
 
@@ -594,313 +606,6 @@ func (t *tx) AppendEvent(e stepcast.Event) (uint64, error) {
 	return seq, fe.Put(friendEventKey(e.Friend, seq), nil)
 }
 
-type timerJSON struct {
-	Friend     stepcast.FriendID `json:"friend"`
-	Key        string            `json:"key"`
-	Due        time.Time         `json:"due"`
-	State      []byte            `json:"state,omitempty"`
-	Version    uint64            `json:"version"`
-	LeasedBy   string            `json:"leased_by,omitempty"`
-	LeaseUntil time.Time         `json:"lease_until"`
-}
-
-func timerKey(friend stepcast.FriendID, key string) []byte { return append(u32(friend), key...) }
-
-func dueKey(t store.Timer) []byte {
-	return append(binary.BigEndian.AppendUint64(nil, uint64(t.Due.UnixMicro())), timerKey(t.Friend, t.Key)...)
-}
-
-func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
-	b, err := t.bucket(timersB)
-	if err != nil {
-		return store.Timer{}, err
-	}
-	var raw []byte
-	if b != nil {
-		raw = b.Get(timerKey(friend, key))
-	}
-	if raw == nil {
-		return store.Timer{}, fmt.Errorf("boltstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
-	}
-	return decodeTimer(raw)
-}
-
-func decodeTimer(raw []byte) (store.Timer, error) {
-	var j timerJSON
-	if err := json.Unmarshal(raw, &j); err != nil {
-		return store.Timer{}, fmt.Errorf("boltstore: decode timer: %w", err)
-	}
-	return store.Timer{Friend: j.Friend, Key: j.Key, Due: j.Due, State: j.State, Version: j.Version, LeasedBy: j.LeasedBy, LeaseUntil: j.LeaseUntil}, nil
-}
-
-func encodeTimer(tm store.Timer) ([]byte, error) {
-	return json.Marshal(timerJSON{Friend: tm.Friend, Key: tm.Key, Due: tm.Due, State: tm.State, Version: tm.Version, LeasedBy: tm.LeasedBy, LeaseUntil: tm.LeaseUntil})
-}
-
-func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
-	b, err := t.bucket(timersB)
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var out []store.Timer
-	prefix := u32(friend)
-	c := b.Cursor()
-	for k, v := c.Seek(prefix); k != nil && string(k[:4]) == string(prefix); k, v = c.Next() {
-		tm, err := decodeTimer(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tm)
-	}
-	return out, nil
-}
-
-func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
-	if err := store.ValidateTimer(tm); err != nil {
-		return 0, err
-	}
-	if _, err := t.Friend(tm.Friend); err != nil {
-		return 0, fmt.Errorf("boltstore: timer: %w", err)
-	}
-	cur, err := t.Timer(tm.Friend, tm.Key)
-	exists := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return 0, err
-	}
-	if (exists && cur.Version != tm.Version) || (!exists && tm.Version != 0) {
-		return 0, fmt.Errorf("boltstore: timer %d/%s at version %d: %w", tm.Friend, stepcast.Quote(tm.Key), tm.Version, store.ErrConflict)
-	}
-	timers, err := t.bucket(timersB)
-	if err != nil {
-		return 0, err
-	}
-	due, err := t.bucket(dueB)
-	if err != nil {
-		return 0, err
-	}
-	if exists {
-		if err := due.Delete(dueKey(cur)); err != nil {
-			return 0, err
-		}
-	}
-	tm.Version++
-	tm.Due = tm.Due.UTC().Truncate(time.Microsecond)
-	tm.LeasedBy, tm.LeaseUntil = "", time.Time{}
-	raw, err := encodeTimer(tm)
-	if err != nil {
-		return 0, err
-	}
-	if err := timers.Put(timerKey(tm.Friend, tm.Key), raw); err != nil {
-		return 0, err
-	}
-	return tm.Version, due.Put(dueKey(tm), nil)
-}
-
-func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
-	cur, err := t.Timer(friend, key)
-	if err != nil {
-		return err
-	}
-	if cur.Version != version {
-		return fmt.Errorf("boltstore: timer %d/%s at version %d: %w", friend, stepcast.Quote(key), version, store.ErrConflict)
-	}
-	timers, _ := t.bucket(timersB)
-	due, _ := t.bucket(dueB)
-	if err := due.Delete(dueKey(cur)); err != nil {
-		return err
-	}
-	return timers.Delete(timerKey(friend, key))
-}
-
-// Lease implements store.Timers: one write transaction walks the due
-// index in order, so no two holders get the same timer.
-func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("boltstore: lease %q: %w", account, err)
-	}
-	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
-		return nil, fmt.Errorf("boltstore: %w", err)
-	}
-	var out []store.Timer
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		t := &tx{b: btx, account: account}
-		due, err := t.bucket(dueB)
-		if err != nil || due == nil {
-			return err
-		}
-		timers, _ := t.bucket(timersB)
-		nowMicro := uint64(now.UnixMicro())
-		until := now.Add(ttl).UTC().Truncate(time.Microsecond)
-		c := due.Cursor()
-		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-			if binary.BigEndian.Uint64(k[:8]) > nowMicro {
-				break
-			}
-			raw := timers.Get(k[8:])
-			tm, err := decodeTimer(raw)
-			if err != nil {
-				return err
-			}
-			if tm.LeasedBy != "" && tm.LeaseUntil.After(now) {
-				continue
-			}
-			tm.LeasedBy, tm.LeaseUntil = holder, until
-			raw, err = encodeTimer(tm)
-			if err != nil {
-				return err
-			}
-			// Writing the timers bucket does not move the due cursor.
-			if err := timers.Put(k[8:], raw); err != nil {
-				return err
-			}
-			out = append(out, tm)
-		}
-		return nil
-	})
-	return out, s.closedErr(err)
-}
-
-func outDueKey(d store.Delivery) []byte {
-	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(d.NextAt.UnixMicro())), d.ID)
-}
-
-func (t *tx) Delivery(id uint64) (store.Delivery, error) {
-	b, err := t.bucket(outboxB)
-	if err != nil {
-		return store.Delivery{}, err
-	}
-	var raw []byte
-	if b != nil {
-		raw = b.Get(u64(id))
-	}
-	if raw == nil {
-		return store.Delivery{}, fmt.Errorf("boltstore: delivery %d: %w", id, store.ErrNotFound)
-	}
-	var d store.Delivery
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return store.Delivery{}, t.corrupt(fmt.Sprintf("delivery %d", id), err)
-	}
-	return d, nil
-}
-
-func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
-	b, err := t.bucket(outKeysB)
-	if err != nil {
-		return store.Delivery{}, err
-	}
-	if b == nil || b.Get([]byte(key)) == nil {
-		return store.Delivery{}, fmt.Errorf("boltstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
-	}
-	return t.Delivery(binary.BigEndian.Uint64(b.Get([]byte(key))))
-}
-
-func (t *tx) putDelivery(d store.Delivery) error {
-	b, err := t.bucket(outboxB)
-	if err != nil {
-		return err
-	}
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return b.Put(u64(d.ID), raw)
-}
-
-func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
-	if err := store.ValidateDelivery(d); err != nil {
-		return 0, err
-	}
-	if _, err := t.DeliveryByKey(d.Key); err == nil {
-		return 0, fmt.Errorf("boltstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
-	}
-	b, err := t.bucket(outboxB)
-	if err != nil {
-		return 0, err
-	}
-	if d.ID, err = b.NextSequence(); err != nil {
-		return 0, err
-	}
-	d.Status, d.Attempts, d.Error, d.RequestID, d.DoneAt, d.LeasedBy, d.LeaseUntil = store.Pending, 0, "", "", time.Time{}, "", time.Time{}
-	d.CreatedAt = d.CreatedAt.UTC().Truncate(time.Microsecond)
-	if d.NextAt.IsZero() {
-		d.NextAt = d.CreatedAt
-	}
-	d.NextAt = d.NextAt.UTC().Truncate(time.Microsecond)
-	if err := t.putDelivery(d); err != nil {
-		return 0, err
-	}
-	keys, _ := t.bucket(outKeysB)
-	due, _ := t.bucket(outDueB)
-	if err := keys.Put([]byte(d.Key), u64(d.ID)); err != nil {
-		return 0, err
-	}
-	return d.ID, due.Put(outDueKey(d), nil)
-}
-
-func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	d, err := store.PrepareFinish(t, id, holder, o)
-	if err != nil {
-		return err
-	}
-	due, err := t.bucket(outDueB)
-	if err != nil {
-		return err
-	}
-	if err := due.Delete(outDueKey(d)); err != nil {
-		return err
-	}
-	d.Finish(o)
-	if d.Status == store.Pending {
-		if err := due.Put(outDueKey(d), nil); err != nil {
-			return err
-		}
-	}
-	return t.putDelivery(d)
-}
-
-// LeaseDeliveries implements store.Deliveries by walking the pending
-// deliveries in next-attempt order in one write transaction.
-func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("boltstore: lease deliveries %q: %w", account, err)
-	}
-	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
-		return nil, fmt.Errorf("boltstore: %w", err)
-	}
-	var out []store.Delivery
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		t := &tx{b: btx, account: account}
-		due, err := t.bucket(outDueB)
-		if err != nil || due == nil {
-			return err
-		}
-		t.writable = true
-		nowMicro := uint64(now.UnixMicro())
-		until := now.Add(ttl).UTC().Truncate(time.Microsecond)
-		c := due.Cursor()
-		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-			if binary.BigEndian.Uint64(k[:8]) > nowMicro {
-				break
-			}
-			d, err := t.Delivery(binary.BigEndian.Uint64(k[8:]))
-			if err != nil {
-				return err
-			}
-			if d.LeasedBy != "" && d.LeaseUntil.After(now) {
-				continue
-			}
-			d.LeasedBy, d.LeaseUntil = holder, until
-			d.Attempts++
-			if err := t.putDelivery(d); err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return nil
-	})
-	return out, s.closedErr(err)
-}
-
 func defKey(kind, name string) []byte { return []byte(kind + "\x00" + name) }
 
 func (t *tx) Definition(kind, name string) (store.Definition, error) {
@@ -1011,40 +716,4 @@ func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
 		return store.Tally{}, err
 	}
 	return tl, b.Put(k, raw)
-}
-
-func (t *tx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateRestored(d); err != nil {
-		return err
-	}
-	b, err := t.bucket(outboxB)
-	if err != nil {
-		return err
-	}
-	if err := store.CheckRestoreID(d, b.Sequence()+1); err != nil {
-		return fmt.Errorf("boltstore: %w", err)
-	}
-	if _, err := t.DeliveryByKey(d.Key); err == nil {
-		return fmt.Errorf("boltstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
-	}
-	if _, err := b.NextSequence(); err != nil {
-		return err
-	}
-	d.LeasedBy, d.LeaseUntil = "", time.Time{}
-	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
-	if !d.DoneAt.IsZero() {
-		d.DoneAt = d.DoneAt.UTC().Truncate(time.Microsecond)
-	}
-	if err := t.putDelivery(d); err != nil {
-		return err
-	}
-	keys, _ := t.bucket(outKeysB)
-	if err := keys.Put([]byte(d.Key), u64(d.ID)); err != nil {
-		return err
-	}
-	if d.Status == store.Pending {
-		due, _ := t.bucket(outDueB)
-		return due.Put(outDueKey(d), nil)
-	}
-	return nil
 }

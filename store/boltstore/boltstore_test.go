@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -295,4 +296,95 @@ func TestUpgradeFromFormat1(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestUpgradeFromFormat2: a file written before the outbox's typed indexes
+// gets them built from its deliveries when opened, and leases, lists and
+// counts them as one written now.
+func TestUpgradeFromFormat2(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	err = s.Update(ctx, "salon", func(tx store.Tx) error {
+		for i := range 5 {
+			d := store.Delivery{Key: fmt.Sprint(i), RetryKey: fmt.Sprintf("123e4567-e89b-42d3-a456-%012d", i), Kind: stepcast.DeliveryPush,
+				CreatedAt: t0, NextAt: t0.Add(time.Duration(5-i) * time.Minute)}
+			if _, err := tx.Enqueue(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leased, err := s.LeaseDeliveries(ctx, "salon", "h", t0.Add(time.Hour), time.Minute, 1)
+	if err != nil || len(leased) != 1 {
+		t.Fatal(leased, err)
+	}
+	if err := s.Update(ctx, "salon", func(tx store.Tx) error {
+		return tx.FinishDelivery(leased[0].ID, "h", store.Outcome{Status: store.Sent, At: t0})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Make it format 2: the pending deliveries in "outbox-due" (next
+	// attempt time and ID), no other index.
+	db, _ := bolt.Open(path, 0o600, nil)
+	err = db.Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket([]byte("stepcast"))
+		acct := root.Bucket([]byte("salon"))
+		for _, n := range []string{"outbox-queue", "outbox-status", "outbox-causes", "outbox-friends"} {
+			if err := acct.DeleteBucket([]byte(n)); err != nil {
+				return err
+			}
+		}
+		due, err := acct.CreateBucket([]byte("outbox-due"))
+		if err != nil {
+			return err
+		}
+		err = acct.Bucket([]byte("outbox")).ForEach(func(k, v []byte) error {
+			var d store.Delivery
+			if err := json.Unmarshal(v, &d); err != nil || d.Status != store.Pending {
+				return err
+			}
+			return due.Put(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(d.NextAt.UnixMicro())), d.ID), nil)
+		})
+		if err != nil {
+			return err
+		}
+		return root.Put([]byte("format"), []byte("2"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = boltstore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.View(ctx, "salon", func(tx store.ReadTx) error {
+		pending, err := tx.Deliveries(store.DeliveryFilter{Status: store.Pending, Limit: 10})
+		if err != nil || len(pending) != 4 {
+			t.Errorf("pending after the upgrade: %d, %v", len(pending), err)
+		}
+		if p, err := tx.DeliveryProgress(""); err != nil || p != (store.DeliveryProgress{Pending: 4, Sent: 1}) {
+			t.Errorf("progress after the upgrade: %+v, %v", p, err)
+		}
+		return nil
+	})
+	got, err := s.LeaseDeliveries(ctx, "salon", "h2", t0.Add(2*time.Hour), time.Minute, 10)
+	var keys []string
+	for _, d := range got {
+		keys = append(keys, d.Key)
+	}
+	if err != nil || strings.Join(keys, " ") != "3 2 1 0" {
+		t.Fatalf("leased after the upgrade: %v, %v; want 3 2 1 0 (by next attempt)", keys, err)
+	}
 }

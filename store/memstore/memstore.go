@@ -6,12 +6,14 @@
 package memstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,11 +154,11 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 
 // leasing returns the account to lease from, called with s.mu held; nil
 // with a nil error when the account has nothing.
-func (s *Store) leasing(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) (*account, error) {
+func (s *Store) leasing(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) (*account, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: lease %q: %w", acct, err)
 	}
-	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+	if err := store.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	if s.closed {
@@ -173,17 +175,22 @@ func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holde
 	if a == nil {
 		return nil, err
 	}
-	var out []store.Delivery
+	var due []*store.Delivery
 	for i := range a.outbox {
 		d := &a.outbox[i]
-		if len(out) == limit {
-			break
+		if d.Status == store.Pending && !d.NextAt.After(now) && (d.LeasedBy == "" || !d.LeaseUntil.After(now)) {
+			due = append(due, d)
 		}
-		if d.Status != store.Pending || d.NextAt.After(now) || (d.LeasedBy != "" && d.LeaseUntil.After(now)) {
-			continue
+	}
+	slices.SortStableFunc(due, func(x, y *store.Delivery) int { // stable: by ID within equals
+		if c := cmp.Compare(y.Priority, x.Priority); c != 0 {
+			return c
 		}
-		d.LeasedBy, d.LeaseUntil = holder, now.Add(ttl).UTC().Truncate(time.Microsecond)
-		d.Attempts++
+		return x.NextAt.Compare(y.NextAt)
+	})
+	var out []store.Delivery
+	for _, d := range due[:min(limit, len(due))] {
+		d.TakeLease(holder, now, ttl)
 		out = append(out, d.Clone())
 	}
 	return out, nil
@@ -191,16 +198,16 @@ func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holde
 
 // Lease implements store.Timers. It scans the account's timers: fine for
 // the reference store, not for millions.
-func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Timer, error) {
+func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]store.Timer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, err := s.leasing(ctx, acct, holder, now, ttl, limit)
+	a, err := s.leasing(ctx, acct, holder, now, ttl, limit, kinds...)
 	if a == nil {
 		return nil, err
 	}
 	var due []timerKey
 	for k, t := range a.timers {
-		if !t.Due.After(now) && (t.LeasedBy == "" || !t.LeaseUntil.After(now)) {
+		if !t.Due.After(now) && (t.LeasedBy == "" || !t.LeaseUntil.After(now)) && store.OfKind(k.key, kinds) {
 			due = append(due, k)
 		}
 	}
@@ -436,7 +443,7 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 	if err := store.ValidateTimer(tm); err != nil {
 		return 0, err
 	}
-	if t.get(tm.Friend) == nil {
+	if tm.Friend != 0 && t.get(tm.Friend) == nil {
 		return 0, fmt.Errorf("memstore: timer of friend %d: %w", tm.Friend, store.ErrNotFound)
 	}
 	k := timerKey{tm.Friend, tm.Key}
@@ -507,7 +514,8 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 	}
 	d = d.Clone()
 	d.ID = uint64(len(t.a.outbox)+len(t.queued)) + 1
-	d.Status, d.Attempts, d.Error, d.RequestID, d.DoneAt, d.LeasedBy, d.LeaseUntil = store.Pending, 0, "", "", time.Time{}, "", time.Time{}
+	d.Status, d.Attempts, d.FirstAttemptAt, d.Error, d.Reason, d.RequestID, d.DoneAt, d.LeasedBy, d.LeaseUntil =
+		store.Pending, 0, time.Time{}, "", "", "", time.Time{}, "", time.Time{}
 	d.CreatedAt = d.CreatedAt.UTC().Truncate(time.Microsecond)
 	if d.NextAt.IsZero() {
 		d.NextAt = d.CreatedAt
@@ -517,18 +525,77 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 	return d.ID, nil
 }
 
+// putDelivery writes d, a delivery the tx can see, as the tx's own.
+func (t *tx) putDelivery(d store.Delivery) {
+	if n := uint64(len(t.a.outbox)); d.ID > n {
+		t.queued[d.ID-n-1] = d
+	} else {
+		t.finished[d.ID] = d
+	}
+}
+
 func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 	d, err := store.PrepareFinish(t, id, holder, o)
 	if err != nil {
 		return err
 	}
 	d.Finish(o)
-	if n := uint64(len(t.a.outbox)); id > n {
-		t.queued[id-n-1] = d
-	} else {
-		t.finished[id] = d
-	}
+	t.putDelivery(d)
 	return nil
+}
+
+// CancelDeliveries implements store.Tx; a scan, as Deliveries is.
+func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time.Time) (int, error) {
+	if err := store.ValidateCancel(sel, reason, at); err != nil {
+		return 0, err
+	}
+	n := 0
+	for id := uint64(1); ; id++ {
+		d, ok := t.delivery(id)
+		if !ok {
+			return n, nil
+		}
+		if (sel.Cause != "" && d.Cause != sel.Cause) || !strings.HasPrefix(d.Key, sel.KeyPrefix) || !d.Cancellable(at) {
+			continue
+		}
+		d = d.Clone()
+		d.Cancel(reason, at)
+		t.putDelivery(d)
+		n++
+	}
+}
+
+// Deliveries implements store.ReadTx. It scans the outbox: fine for the
+// reference store, not for millions.
+func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
+	if err := store.ValidateFilter(f); err != nil {
+		return nil, err
+	}
+	var out []store.Delivery
+	for id := f.After + 1; len(out) < f.Limit; id++ {
+		d, ok := t.delivery(id)
+		if !ok {
+			break
+		}
+		if f.Matches(d) {
+			out = append(out, d.Clone())
+		}
+	}
+	return out, nil
+}
+
+// DeliveryProgress implements store.ReadTx; a scan.
+func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
+	var p store.DeliveryProgress
+	for id := uint64(1); ; id++ {
+		d, ok := t.delivery(id)
+		if !ok {
+			return p, nil
+		}
+		if d.Cause == cause {
+			p.Count(d.Status, len(d.Friends))
+		}
+	}
 }
 
 func (t *tx) def(k defKey) (store.Definition, bool) {
@@ -660,6 +727,9 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
 	if !d.DoneAt.IsZero() {
 		d.DoneAt = d.DoneAt.UTC().Truncate(time.Microsecond)
+	}
+	if !d.FirstAttemptAt.IsZero() {
+		d.FirstAttemptAt = d.FirstAttemptAt.UTC().Truncate(time.Microsecond)
 	}
 	t.queued = append(t.queued, d)
 	return nil

@@ -302,13 +302,32 @@ func deliveryLimitCases(at time.Time, blob []byte) []limitCase {
 		{"Delivery/AtTheLimits", true, enqueue(func(d *store.Delivery) { d.Key, d.Payload = long(stepcast.MaxIDLen), blob }), readBack(long(stepcast.MaxIDLen), blob)},
 		{"Delivery/KeyTooLong", false, enqueue(func(d *store.Delivery) { d.Key = long(stepcast.MaxIDLen + 1) }), nil},
 		{"Delivery/KeyNotUTF8", false, enqueue(func(d *store.Delivery) { d.Key = badUTF8 }), nil},
+		{"Delivery/CauseAtTheLimit", true, enqueue(func(d *store.Delivery) { d.Key, d.Cause = "cause-limit", long(store.MaxCauseLen) }), nil},
+		{"Delivery/MostFriends", true, enqueue(func(d *store.Delivery) { d.Key, d.Friends = "most-friends", friendIDs(stepcast.MaxMulticastTargets) }), nil},
+		{"Delivery/ExtremePriorities", true, enqueue(func(d *store.Delivery) { d.Key, d.Priority = "priority", math.MinInt32 }), nil},
 		{"Delivery/KindWithNUL", false, enqueue(func(d *store.Delivery) { d.Kind = withNUL }), nil},
-		{"Delivery/KindTooLong", false, enqueue(func(d *store.Delivery) { d.Kind = long(stepcast.MaxNameLen + 1) }), nil},
+		{"Delivery/KindTooLong", false, enqueue(func(d *store.Delivery) { d.Kind = stepcast.DeliveryKind(long(stepcast.MaxNameLen + 1)) }), nil},
+		{"Delivery/KindUnknown", false, enqueue(func(d *store.Delivery) { d.Kind = "notify" }), nil},
+		{"Delivery/KindEmpty", false, enqueue(func(d *store.Delivery) { d.Kind = "" }), nil},
 		{"Delivery/RetryKeyOfAMegabyte", false, enqueue(func(d *store.Delivery) { d.RetryKey = long(1 << 20) }), nil},
+		{"Delivery/CauseTooLong", false, enqueue(func(d *store.Delivery) { d.Cause = long(store.MaxCauseLen + 1) }), nil},
+		{"Delivery/CauseNotUTF8", false, enqueue(func(d *store.Delivery) { d.Cause = "rule:" + badUTF8 }), nil},
+		{"Delivery/CauseWithNUL", false, enqueue(func(d *store.Delivery) { d.Cause = withNUL }), nil},
+		{"Delivery/TooManyFriends", false, enqueue(func(d *store.Delivery) { d.Friends = friendIDs(stepcast.MaxMulticastTargets + 1) }), nil},
+		{"Delivery/FriendsUnsorted", false, enqueue(func(d *store.Delivery) { d.Friends = []stepcast.FriendID{2, 1} }), nil},
+		{"Delivery/FriendsRepeated", false, enqueue(func(d *store.Delivery) { d.Friends = []stepcast.FriendID{1, 1} }), nil},
+		{"Delivery/FriendZero", false, enqueue(func(d *store.Delivery) { d.Friends = []stepcast.FriendID{0, 1} }), nil},
+		{"Delivery/PriorityBeyond32Bits", false, enqueue(func(d *store.Delivery) { d.Priority = math.MaxInt32 + 1 }), nil},
 		{"Delivery/PayloadTooLarge", false, enqueue(func(d *store.Delivery) { d.Payload = append(blob, 0) }), nil},
 		{"Delivery/CreatedBefore1970", false, enqueue(func(d *store.Delivery) { d.CreatedAt = stepcast.MinEventTime.Add(-time.Second) }), nil},
 		{"Delivery/NextAfter9999", false, enqueue(func(d *store.Delivery) { d.NextAt = stepcast.MaxTime.Add(time.Second) }), nil},
 		{"Restore/AsExported", true, restore(func(*store.Delivery) {}), nil},
+		{"Restore/Cancelled", true, restore(func(d *store.Delivery) {
+			d.Key, d.Status, d.Reason, d.RequestID, d.FirstAttemptAt = "restored-cancelled", store.Cancelled, long(stepcast.MaxTextLen), "", at
+		}), nil},
+		{"Restore/UnknownStatus", false, restore(func(d *store.Delivery) { d.Status = store.Cancelled + 1 }), nil},
+		{"Restore/ReasonTooLong", false, restore(func(d *store.Delivery) { d.Reason = long(stepcast.MaxTextLen + 1) }), nil},
+		{"Restore/FirstAttemptBefore1970", false, restore(func(d *store.Delivery) { d.FirstAttemptAt = time.Unix(-1, 0) }), nil},
 		{"Restore/NoStatus", false, restore(func(d *store.Delivery) { d.Status = 0 }), nil},
 		{"Restore/NegativeAttempts", false, restore(func(d *store.Delivery) { d.Attempts = -1 }), nil},
 		{"Restore/AttemptsBeyond32Bits", false, restore(func(d *store.Delivery) { d.Attempts = math.MaxInt32 + 1 }), nil},
@@ -318,6 +337,15 @@ func deliveryLimitCases(at time.Time, blob []byte) []limitCase {
 		{"Restore/DoneBefore1970", false, restore(func(d *store.Delivery) { d.DoneAt = time.Unix(-1, 0) }), nil},
 		{"Restore/NotTheNextID", false, restore(func(d *store.Delivery) { d.ID += 5 }), nil},
 	}
+}
+
+// friendIDs returns the IDs 1 to n.
+func friendIDs(n int) []stepcast.FriendID {
+	ids := make([]stepcast.FriendID, n)
+	for i := range ids {
+		ids[i] = stepcast.FriendID(i + 1)
+	}
+	return ids
 }
 
 func definitionLimitCases(at time.Time, blob []byte) []limitCase {
@@ -381,6 +409,17 @@ func testLeaseLimits(t *testing.T, s store.Store) {
 			_, err := s.Lease(ctx, acct, c.holder, c.now, c.ttl, c.limit)
 			checkRefusal(t, err)
 			_, err = s.LeaseDeliveries(ctx, acct, c.holder, c.now, c.ttl, c.limit)
+			checkRefusal(t, err)
+		})
+	}
+	for name, kinds := range map[string][]string{
+		"KindEmpty":       {"scoring", ""},
+		"KindWithNUL":     {withNUL},
+		"KindNotUTF8":     {badUTF8},
+		"KindOfAMegabyte": {long(1 << 20)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.Lease(ctx, acct, "h", t0, time.Minute, 1, kinds...)
 			checkRefusal(t, err)
 		})
 	}

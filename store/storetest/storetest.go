@@ -88,6 +88,13 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"InputLimitsAlike", testLimits},
 		{"LeaseBoundaryAlike", testLeaseBoundary},
 		{"LeaseHonorsItsLimit", testLeaseLimit},
+		{"AccountTimers", testAccountTimers},
+		{"LeaseByKind", testLeaseKinds},
+		{"RetryKeysByKind", testRetryKeys},
+		{"DeliveriesByPriority", testDeliveryPriority},
+		{"FirstAttemptSetOnce", testFirstAttempt},
+		{"CancelDeliveries", testCancel},
+		{"ListAndCountDeliveries", testListDeliveries},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
@@ -844,7 +851,7 @@ func testLeaseConcurrent(t *testing.T, s store.Store, another func(context.Conte
 
 func delivery(key string, created time.Time) store.Delivery {
 	return store.Delivery{Key: key, RetryKey: "123e4567-e89b-42d3-a456-" + fmt.Sprintf("%012x", len(key)*7919),
-		Kind: "push", Payload: []byte(`{"to":"U1","messages":[{"type":"text","text":"こんにちは"}]}`), CreatedAt: created}
+		Kind: stepcast.DeliveryPush, Payload: []byte(`{"to":"U1","messages":[{"type":"text","text":"こんにちは"}]}`), CreatedAt: created}
 }
 
 func testOutbox(t *testing.T, s store.Store) {
@@ -861,8 +868,8 @@ func testOutbox(t *testing.T, s store.Store) {
 		if _, err := tx.Enqueue(delivery("k1", t0)); !errors.Is(err, store.ErrDuplicate) {
 			t.Errorf("Enqueue of a queued key = %v, want ErrDuplicate", err)
 		}
-		for _, bad := range []store.Delivery{{RetryKey: "x"}, {Key: "a", RetryKey: "not-a-uuid", Kind: "push", CreatedAt: t0},
-			{Key: "a", RetryKey: delivery("a", t0).RetryKey, CreatedAt: t0}, {Key: "a", RetryKey: delivery("a", t0).RetryKey, Kind: "push"}} {
+		for _, bad := range []store.Delivery{{RetryKey: "x"}, {Key: "a", RetryKey: "not-a-uuid", Kind: stepcast.DeliveryPush, CreatedAt: t0},
+			{Key: "a", RetryKey: delivery("a", t0).RetryKey, CreatedAt: t0}, {Key: "a", RetryKey: delivery("a", t0).RetryKey, Kind: stepcast.DeliveryPush}} {
 			if _, err := tx.Enqueue(bad); !errors.Is(err, store.ErrInvalid) {
 				t.Errorf("Enqueue(%+v) = %v, want ErrInvalid", bad, err)
 			}

@@ -1,0 +1,199 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+)
+
+// Timers: "timers" (friend ID and key → JSON timer; friend 0 holds the
+// account's own) and "due" (due time in Unix microseconds, friend ID and key
+// → empty: the queue Lease walks in order).
+
+type timerJSON struct {
+	Friend     stepcast.FriendID `json:"friend"`
+	Key        string            `json:"key"`
+	Due        time.Time         `json:"due"`
+	State      []byte            `json:"state,omitempty"`
+	Version    uint64            `json:"version"`
+	LeasedBy   string            `json:"leased_by,omitempty"`
+	LeaseUntil time.Time         `json:"lease_until"`
+}
+
+func timerKey(friend stepcast.FriendID, key string) []byte { return append(u32(friend), key...) }
+
+func dueKey(t store.Timer) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(t.Due.UnixMicro())), timerKey(t.Friend, t.Key)...)
+}
+
+func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
+	b, err := t.bucket(timersB)
+	if err != nil {
+		return store.Timer{}, err
+	}
+	var raw []byte
+	if b != nil {
+		raw = b.Get(timerKey(friend, key))
+	}
+	if raw == nil {
+		return store.Timer{}, fmt.Errorf("boltstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
+	}
+	return decodeTimer(raw)
+}
+
+func decodeTimer(raw []byte) (store.Timer, error) {
+	var j timerJSON
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return store.Timer{}, fmt.Errorf("boltstore: decode timer: %w", err)
+	}
+	return store.Timer{Friend: j.Friend, Key: j.Key, Due: j.Due, State: j.State, Version: j.Version, LeasedBy: j.LeasedBy, LeaseUntil: j.LeaseUntil}, nil
+}
+
+func encodeTimer(tm store.Timer) ([]byte, error) {
+	return json.Marshal(timerJSON{Friend: tm.Friend, Key: tm.Key, Due: tm.Due, State: tm.State, Version: tm.Version, LeasedBy: tm.LeasedBy, LeaseUntil: tm.LeaseUntil})
+}
+
+func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
+	b, err := t.bucket(timersB)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var out []store.Timer
+	prefix := u32(friend)
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && string(k[:4]) == string(prefix); k, v = c.Next() {
+		tm, err := decodeTimer(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tm)
+	}
+	return out, nil
+}
+
+func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
+	if err := store.ValidateTimer(tm); err != nil {
+		return 0, err
+	}
+	if tm.Friend != 0 { // 0: the account's own
+		if _, err := t.Friend(tm.Friend); err != nil {
+			return 0, fmt.Errorf("boltstore: timer: %w", err)
+		}
+	}
+	cur, err := t.Timer(tm.Friend, tm.Key)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	if (exists && cur.Version != tm.Version) || (!exists && tm.Version != 0) {
+		return 0, fmt.Errorf("boltstore: timer %d/%s at version %d: %w", tm.Friend, stepcast.Quote(tm.Key), tm.Version, store.ErrConflict)
+	}
+	timers, err := t.bucket(timersB)
+	if err != nil {
+		return 0, err
+	}
+	due, err := t.bucket(dueB)
+	if err != nil {
+		return 0, err
+	}
+	if exists {
+		if err := due.Delete(dueKey(cur)); err != nil {
+			return 0, err
+		}
+	}
+	tm.Version++
+	tm.Due = tm.Due.UTC().Truncate(time.Microsecond)
+	tm.LeasedBy, tm.LeaseUntil = "", time.Time{}
+	raw, err := encodeTimer(tm)
+	if err != nil {
+		return 0, err
+	}
+	if err := timers.Put(timerKey(tm.Friend, tm.Key), raw); err != nil {
+		return 0, err
+	}
+	return tm.Version, due.Put(dueKey(tm), nil)
+}
+
+func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
+	cur, err := t.Timer(friend, key)
+	if err != nil {
+		return err
+	}
+	if cur.Version != version {
+		return fmt.Errorf("boltstore: timer %d/%s at version %d: %w", friend, stepcast.Quote(key), version, store.ErrConflict)
+	}
+	timers, _ := t.bucket(timersB)
+	due, _ := t.bucket(dueB)
+	if err := due.Delete(dueKey(cur)); err != nil {
+		return err
+	}
+	return timers.Delete(timerKey(friend, key))
+}
+
+// Lease implements store.Timers: one write transaction walks the due
+// index in order, so no two holders get the same timer.
+//
+// With kinds, it filters while it walks: the due index's keys hold the
+// timer's key, so a timer of another kind costs a cursor step and a
+// comparison of bytes, without reading or decoding the timer. Due timers of
+// other kinds ahead of the ones asked for are stepped over on every Lease:
+// 300 due reminders cost 300 steps (microseconds); a million, a walk of the
+// index's million keys (some tens of milliseconds) — the engine leases the
+// kinds it has handlers for, so others pile up only while no handler takes
+// them.
+func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]store.Timer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: lease %q: %w", account, err)
+	}
+	if err := store.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
+		return nil, fmt.Errorf("boltstore: %w", err)
+	}
+	var out []store.Timer
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		t := &tx{b: btx, account: account}
+		due, err := t.bucket(dueB)
+		if err != nil || due == nil {
+			return err
+		}
+		timers, _ := t.bucket(timersB)
+		nowMicro := uint64(now.UnixMicro())
+		until := now.Add(ttl).UTC().Truncate(time.Microsecond)
+		c := due.Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			if binary.BigEndian.Uint64(k[:8]) > nowMicro {
+				break
+			}
+			if !store.OfKind(string(k[12:]), kinds) {
+				continue
+			}
+			raw := timers.Get(k[8:])
+			tm, err := decodeTimer(raw)
+			if err != nil {
+				return err
+			}
+			if tm.LeasedBy != "" && tm.LeaseUntil.After(now) {
+				continue
+			}
+			tm.LeasedBy, tm.LeaseUntil = holder, until
+			raw, err = encodeTimer(tm)
+			if err != nil {
+				return err
+			}
+			// Writing the timers bucket does not move the due cursor.
+			if err := timers.Put(k[8:], raw); err != nil {
+				return err
+			}
+			out = append(out, tm)
+		}
+		return nil
+	})
+	return out, s.closedErr(err)
+}

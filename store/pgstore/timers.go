@@ -1,0 +1,173 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+)
+
+// Timers: stepcast_timers, keyed (account, friend, key), friend 0 for the
+// account's own; Lease walks the index (account, due), or (account, kind,
+// due) for some kinds.
+
+const timerColumns = "friend, key, due, state, version, leased_by, lease_until"
+
+func scanTimer(row pgx.Row) (store.Timer, error) {
+	var tm store.Timer
+	var friend, version int64
+	var until *time.Time
+	if err := row.Scan(&friend, &tm.Key, &tm.Due, &tm.State, &version, &tm.LeasedBy, &until); err != nil {
+		return store.Timer{}, err
+	}
+	tm.Friend, tm.Version, tm.Due = stepcast.FriendID(friend), uint64(version), tm.Due.UTC()
+	if until != nil {
+		tm.LeaseUntil = until.UTC()
+	}
+	return tm, nil
+}
+
+func (t *ptx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
+	tm, err := scanTimer(t.tx.QueryRow(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3", t.account, int64(friend), key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Timer{}, fmt.Errorf("pgstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Timer{}, t.fail("timer", err)
+	}
+	return tm, nil
+}
+
+func (t *ptx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 ORDER BY key COLLATE \"C\"", t.account, int64(friend))
+	if err != nil {
+		return nil, t.fail("timers", err)
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		tm, err := scanTimer(rows)
+		if err != nil {
+			return nil, t.fail("timers", err)
+		}
+		out = append(out, tm)
+	}
+	return out, rows.Err()
+}
+
+func (t *ptx) PutTimer(tm store.Timer) (uint64, error) {
+	if err := store.ValidateTimer(tm); err != nil {
+		return 0, err
+	}
+	if tm.Friend != 0 { // 0: the account's own
+		if _, err := t.Friend(tm.Friend); err != nil {
+			return 0, fmt.Errorf("pgstore: timer: %w", err)
+		}
+	}
+	due := tm.Due.UTC().Truncate(time.Microsecond)
+	var tag pgconn.CommandTag
+	var err error
+	if tm.Version == 0 {
+		tag, err = t.tx.Exec(t.ctx, `INSERT INTO stepcast_timers (account, friend, key, due, state, version) VALUES ($1, $2, $3, $4, $5, 1)
+			ON CONFLICT DO NOTHING`, t.account, int64(tm.Friend), tm.Key, due, tm.State)
+	} else {
+		tag, err = t.tx.Exec(t.ctx, `UPDATE stepcast_timers SET due = $4, state = $5, version = version + 1, leased_by = '', lease_until = NULL
+			WHERE account = $1 AND friend = $2 AND key = $3 AND version = $6`, t.account, int64(tm.Friend), tm.Key, due, tm.State, int64(tm.Version))
+	}
+	if err != nil {
+		return 0, t.fail("write timer", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return 0, fmt.Errorf("pgstore: timer %d/%s at version %d: %w", tm.Friend, stepcast.Quote(tm.Key), tm.Version, store.ErrConflict)
+	}
+	return tm.Version + 1, nil
+}
+
+func (t *ptx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
+	tag, err := t.tx.Exec(t.ctx, "DELETE FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3 AND version = $4", t.account, int64(friend), key, int64(version))
+	if err != nil {
+		return t.fail("delete timer", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := t.Timer(friend, key); err != nil {
+		return err
+	}
+	return fmt.Errorf("pgstore: timer %d/%s at version %d: %w", friend, stepcast.Quote(key), version, store.ErrConflict)
+}
+
+// Lease implements store.Timers in one statement: SKIP LOCKED lets
+// concurrent leasers pass each other's rows instead of waiting or taking
+// them twice. The rows to lease are chosen once, in a materialized CTE: as
+// a subquery joined by the UPDATE, PostgreSQL may evaluate the LIMIT again
+// for each row it updates and lease more than limit.
+//
+// With kinds, the generated column kind (the key up to its first "/") and
+// the index (account, kind, due) find the due timers of those kinds without
+// reading the others; a kind that holds a "/" itself is matched exactly on
+// the key after that.
+func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]store.Timer, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
+	}
+	if err := store.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
+	now = now.UTC().Truncate(time.Microsecond)
+	args := []any{account, holder, now, until, limit}
+	byKind := ""
+	if len(kinds) > 0 {
+		roots := make([]string, len(kinds))
+		for i, k := range kinds {
+			roots[i], _, _ = strings.Cut(k, "/")
+		}
+		byKind = ` AND kind = ANY($6::text[]) AND EXISTS (SELECT 1 FROM unnest($7::text[]) AS k (kind)
+		          WHERE key = k.kind OR starts_with(key, k.kind || '/'))`
+		args = append(args, roots, kinds)
+	}
+	rows, err := s.pool.Query(ctx, `WITH d AS MATERIALIZED (SELECT friend, key FROM stepcast_timers
+		      WHERE account = $1 AND due <= $3 AND (leased_by = '' OR lease_until <= $3)`+byKind+`
+		      ORDER BY due, friend, key COLLATE "C" LIMIT $5 FOR UPDATE SKIP LOCKED)
+		UPDATE stepcast_timers t SET leased_by = $2, lease_until = $4 FROM d
+		WHERE t.account = $1 AND t.friend = d.friend AND t.key = d.key
+		RETURNING t.friend, t.key, t.due, t.state, t.version, t.leased_by, t.lease_until`,
+		args...)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
+	}
+	defer rows.Close()
+	var out []store.Timer
+	for rows.Next() {
+		tm, err := scanTimer(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
+		}
+		out = append(out, tm)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Due.Equal(out[j].Due) {
+			return out[i].Due.Before(out[j].Due)
+		}
+		if out[i].Friend != out[j].Friend {
+			return out[i].Friend < out[j].Friend
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out, nil
+}
