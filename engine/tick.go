@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,18 @@ var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueScoring: wakeScoring,
 }
 
+// dueKinds are the kinds of due work Tick leases: those with a handler.
+// Timers of other kinds stay where they are, unleased, until a handler
+// for them exists.
+var dueKinds = func() []string {
+	var kinds []string
+	for k := range dueHandlers {
+		kinds = append(kinds, string(k))
+	}
+	slices.Sort(kinds)
+	return kinds
+}()
+
 // tickBatch is how many due timers Tick leases, and commits, at a time;
 // tickLease how long it holds them; tickRetry how long due work whose unit
 // failed by its own fault (its rules loop) waits before it is tried again.
@@ -77,15 +90,13 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 	var errs []error
 	for {
 		now := a.e.cfg.Now()
-		timers, err := st.Lease(ctx, a.id, a.e.cfg.Holder, now, tickLease, tickBatch)
+		timers, err := st.Lease(ctx, a.id, a.e.cfg.Holder, now, tickLease, tickBatch, dueKinds...)
 		if err != nil {
 			return done, errors.Join(append(errs, err)...)
 		}
-		var inputs []input
+		inputs := make([]input, len(timers))
 		for i := range timers {
-			if dueHandlers[ParseTimerKey(timers[i].Key).Kind] != nil {
-				inputs = append(inputs, input{timer: &timers[i], now: now})
-			}
+			inputs[i] = input{timer: &timers[i], now: now}
 		}
 		results, failed := make([]Result, len(inputs)), make([]bool, len(inputs))
 		a.runUnits(ctx, inputs, results, failed, false)
