@@ -58,12 +58,31 @@
 // applies wholly or not at all. Backfill does the same for history and
 // sends nothing.
 //
+// # Due work
+//
+// A unit of work runs for an event or for due work waking up: a timer of a
+// friend or of the account whose time has come. Tick leases the due timers
+// of the kinds it has a handler for (DueKind: scoring today — a decaying
+// score crossing a threshold), runs each as a unit of work, and commits
+// them in batches, each still all or nothing. Run calls Tick every
+// PollInterval.
+//
+// # Deliveries and notifications
+//
+// send_messages and link_rich_menu queue typed deliveries
+// (stepcast.Delivery: the kind, the recipients, the exact LINE JSON, the
+// cause) in the outbox in the unit that decided them, with a key fixed by
+// the unit, the rule and the step, and a retry key for the kinds LINE
+// takes one for. Account.Deliveries lists them, DeliveryProgress counts
+// them by cause, CancelDeliveries takes pending ones back. notify_host is
+// the host's: Config.Notify gets it after the commit.
+//
 // # Queries
 //
-// Account.Count and Account.Evaluate run segment expressions over the
-// live index; Account.Friend gives one friend's record, scores with their
-// explanation (which rule, which event, how many points, how much of them
-// is left after decay) and due work.
+// Account.Count, Evaluate, Explain and CrossTab run segment expressions
+// over the live index; Account.Friend gives one friend's record, scores
+// with their explanation (which rule, which event, how many points, how
+// much of them is left after decay) and due work.
 //
 // # Changing definitions
 //
@@ -77,13 +96,11 @@
 // serialized per account by the store; each engine's index follows its own
 // commits at once and everyone else's on CatchUp, which Run calls every
 // PollInterval, so all indexes converge on the shared change log. Due work
-// (scores decaying across a threshold) is leased from the store, so that
-// one instance handles each.
+// is leased from the store, so that one instance handles each.
 //
 // # Not yet
 //
-// Outbox entries (send_messages, link_rich_menu, notify_host) are queued
-// with fixed retry keys; sending them is the LINE edge's work. Scenario
-// steps are recorded (start, stop, move) and reminders' timers kept, for
-// scenario delivery to act on.
+// Sending the outbox to LINE is the LINE edge's work (lineadapter and the
+// dispatcher). Scenario steps are recorded (start, stop, move) and
+// reminders' timers kept, for scenario delivery to act on.
 package engine
