@@ -55,26 +55,34 @@ func (s *Segment) Plan() string {
 // translates it into a plan of set operations. Errors are *Error values
 // with the line, column and a caret snippet.
 //
-// The language is expr's syntax over these names:
+// The language is expr's syntax over the schema's names:
 //
-//	tag("interest/beauty")               the friend has the tag
 //	gender == "female", area in [...]    string and choice fields
-//	age in 30..39, spend >= 5000         int and float fields (a float range is the closed interval)
-//	birthday < date("2000-01-01")        time fields; date() and datetime() are local to the schema's zone
 //	name startsWith "山", memo contains "VIP", code matches "^A[0-9]+$", name < "m"
+//	age in 30..39, spend >= 5000         int and float fields (a float range is the closed interval)
+//	birthday < date("2000-01-01")        time fields
 //	vip, vip == false                    bool fields
-//	has("age")                           the field has a value
 //	following, blocked                   follow status; blocked: followed once, not following now
 //	followed_days <= 6, followed_at      calendar days since the last follow; its time
+//
+// and these functions, whose arguments are constants:
+//
+//	tag("interest/beauty")               the friend has the tag
+//	has("age")                           the field has a value
 //	days_since("last_visit") >= 30       calendar days since a time field
 //	clicked("url"), clicked("url", 7)    a click ever, or within the last 7 calendar days (today included)
 //	answered("q1"), answered("q1", "yes"), answered("q1", "yes", 30)
-//	converted("purchase", 30), did("kind", "name", 30)
-//	count("click", "url", 30) >= 3       events counted in a window
-//	score("lead") >= 10
-//	in_scenario("trial"), scenario_step("trial") >= 2   (non-members read -1)
-//	variant("welcome") == "B"
+//	                                     an answer to the question (that answer), ever or within the window
+//	converted("purchase", 30)            a conversion, ever or within the window
+//	did("click", "url", 30)              an event of a kind the schema counts, ever or within the window
+//	count("click", "url", 30) >= 3       the number of events, ever or within the window
+//	score("lead") >= 10                  a score (0 until changed)
+//	in_scenario("trial")                 the friend is in the scenario
+//	scenario_step("trial") >= 2          the step reached in the scenario (non-members read -1)
+//	variant("welcome") == "B"            the friend's variant in the experiment
 //	segment("vip")                       a saved segment
+//	date("2000-01-01")                   the first instant of that day in the schema's time zone
+//	datetime("2026-11-01 09:00")         a time: RFC 3339, or local to the schema's time zone
 //
 // combined with &&, ||, ! (and, or, not) and ?: to any depth. Comparisons
 // take a column on one side and a constant (any constant expression) on the

@@ -15,6 +15,8 @@ type condNode struct{ cond, yes, no node }
 
 func (n *condNode) String() string { return "?:" }
 
+var _ node = (*condNode)(nil)
+
 // mkCond builds cond ? yes : no.
 func mkCond(cond, yes, no node) node {
 	switch k := cond.(type) {

@@ -144,7 +144,7 @@ var functions = []function{
 			return operand{kind: opCount, ev: key, days: days, desc: "count(…)"}, nil
 		},
 		uses:  []string{`count("click", "url", 30) >= 3`},
-		means: "events counted in a window (0 if none)",
+		means: "the number of events, ever or within the window",
 	},
 	{
 		name:  "score",
@@ -221,8 +221,8 @@ var functions = []function{
 		fold: func(loc *time.Location, args []any) (any, error) {
 			return parseDate(args[0].(string), loc)
 		},
-		uses:  []string{`birthday < date("2000-01-01")`},
-		means: "the day's first instant in the schema's time zone",
+		uses:  []string{`date("2000-01-01")`},
+		means: "the first instant of that day in the schema's time zone",
 	},
 	{
 		name:  "datetime",
@@ -230,8 +230,8 @@ var functions = []function{
 		fold: func(loc *time.Location, args []any) (any, error) {
 			return parseDateTime(args[0].(string), loc)
 		},
-		uses:  []string{`followed_at >= datetime("2026-11-01 09:00")`},
-		means: "RFC 3339, or a local time in the schema's time zone",
+		uses:  []string{`datetime("2026-11-01 09:00")`},
+		means: "a time: RFC 3339, or local to the schema's time zone",
 	},
 }
 

@@ -12,6 +12,8 @@ import (
 // Event leaves: the events of one kind, name and value counted in a window
 // of calendar days (or ever). The index keeps a bitmap per key and day.
 
+var _ leaf = (*eventLeaf)(nil)
+
 type eventKey struct{ kind, name, value string }
 
 func (k eventKey) String() string {

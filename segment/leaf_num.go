@@ -15,6 +15,11 @@ import (
 // fields, scores and the follow time (numLeaf), and calendar days since a
 // time (daysLeaf), which becomes a range once now is known.
 
+var (
+	_ leaf = (*numLeaf)(nil)
+	_ leaf = (*daysLeaf)(nil)
+)
+
 type numKind uint8
 
 const (

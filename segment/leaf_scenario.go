@@ -10,6 +10,11 @@ import (
 // Scenario leaves: membership, and the step reached (one bitmap per step).
 // Experiment variants are string columns (leaf_str.go).
 
+var (
+	_ leaf = (*scenarioLeaf)(nil)
+	_ leaf = (*stepLeaf)(nil)
+)
+
 // scenarioLeaf: the friend is in the scenario.
 type scenarioLeaf struct{ name string }
 

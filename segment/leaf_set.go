@@ -9,6 +9,14 @@ import (
 // Leaves whose set the index holds ready-made, or nearly: tags, follow
 // status, bool fields and whether a field has a value.
 
+var (
+	_ leaf = (*tagLeaf)(nil)
+	_ leaf = (*followingLeaf)(nil)
+	_ leaf = (*blockedLeaf)(nil)
+	_ leaf = (*boolLeaf)(nil)
+	_ leaf = (*hasLeaf)(nil)
+)
+
 // tagLeaf: the friend has the tag.
 type tagLeaf struct{ name string }
 

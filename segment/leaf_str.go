@@ -14,6 +14,8 @@ import (
 // postings of the accepted values are ORed; or each candidate's value is
 // checked. A friend without a value satisfies none.
 
+var _ leaf = (*strLeaf)(nil)
+
 type strKind uint8
 
 const (

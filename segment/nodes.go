@@ -9,6 +9,13 @@ import (
 // and, or, not and constants: each evaluated over the index and over a
 // record. ?: is in cond.go, saved segments in shared.go.
 
+var (
+	_ node = (*andNode)(nil)
+	_ node = (*orNode)(nil)
+	_ node = (*notNode)(nil)
+	_ node = (*constNode)(nil)
+)
+
 func (n *andNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	out, _ := c.evalAnd(n.kids, within, false)
 	return out, "", 0

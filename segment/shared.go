@@ -21,6 +21,8 @@ import (
 // compiler builds trees (a ?: whose condition is more than a leaf becomes
 // one condNode), so each node of a plan is evaluated at most once a query.
 
+var _ node = (*savedNode)(nil)
+
 // sharing is the set of shared saved plans of a segment, found at its first
 // evaluation.
 type sharing struct {
