@@ -28,9 +28,12 @@ import (
 // (constVisitor). Tests check Compile's documentation and README.md's
 // table of the language against it.
 //
-// Adding a function is adding an entry. A new kind of leaf goes in a
-// leaf_*.go file and must implement every method of node, index and
-// record evaluation alike, or the package does not compile.
+// Adding a function is adding an entry, then pasting its documentation
+// line into Compile's comment (TestCompileDocListsFunctions prints the
+// list) and mentioning it in README.md's table of the language
+// (TestREADMEListsFunctions). A new kind of leaf goes in a leaf_*.go file
+// and must implement every method of node, index and record evaluation
+// alike, or the package does not compile.
 var functions = []function{
 	{
 		name:  "tag",
