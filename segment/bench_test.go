@@ -344,10 +344,10 @@ func BenchmarkMatch10Predicates(b *testing.B) {
 			fx := getFixture(b, n)
 			seg := segment.MustCompile(tenPredicates, fx.schema)
 			b.ReportAllocs()
-			i := uint32(0)
+			i := stepcast.FriendID(0)
 			for b.Loop() {
 				_, _ = seg.Match(fx.ix, i, benchNow)
-				i = (i + 7919) % uint32(n)
+				i = (i + 7919) % stepcast.FriendID(n)
 			}
 		})
 	}

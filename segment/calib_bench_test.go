@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkCalibration measures the unit operations the planner's cost
-// constants (leaves.go) stand for, over a universe of 10M IDs; each reports
+// constants (leaf.go) stand for, over a universe of 10M IDs; each reports
 // ns per element so that the constants can be checked on a new machine.
 func BenchmarkCalibration(b *testing.B) {
 	const n = 10_000_000

@@ -15,6 +15,8 @@ type condNode struct{ cond, yes, no node }
 
 func (n *condNode) String() string { return "?:" }
 
+var _ node = (*condNode)(nil)
+
 // mkCond builds cond ? yes : no.
 func mkCond(cond, yes, no node) node {
 	switch k := cond.(type) {
@@ -52,31 +54,45 @@ func mkCond(cond, yes, no node) node {
 	return &condNode{cond: cond, yes: yes, no: no}
 }
 
-// evalCond evaluates the condition among within, then each branch among
-// the candidates it leaves.
-func (c *evalCtx) evalCond(n *condNode, within *roaring.Bitmap) *roaring.Bitmap {
+// eval evaluates the condition among within, then each branch among the
+// candidates it leaves.
+func (n *condNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	holds := c.eval(n.cond, within)
 	yes := c.eval(n.yes, holds)
 	no := c.eval(n.no, roaring.AndNot(within, holds))
 	yes.Or(no)
-	return yes
+	return yes, "", 0
 }
 
-// condShare estimates the share of friends for whom n's condition holds.
-func (c *evalCtx) condShare(n *condNode) float64 {
+// share estimates the share of friends for whom n's condition holds.
+func (n *condNode) share(c *evalCtx) float64 {
 	u := card(c.universe)
 	if u == 0 {
 		return 0
 	}
-	return min(1, c.estimate(n.cond)/u)
+	return min(1, n.cond.estimate(c)/u)
 }
 
-func (c *evalCtx) condCost(n *condNode, w float64) float64 {
-	p := c.condShare(n)
-	return c.nodeCost(n.cond, w) + c.andCost(w, w*p) + c.nodeCost(n.yes, w*p) + c.nodeCost(n.no, w*(1-p)) + c.orCost(w*p, w*(1-p))
+func (n *condNode) cost(c *evalCtx, w float64) float64 {
+	p := n.share(c)
+	return n.cond.cost(c, w) + c.andCost(w, w*p) + n.yes.cost(c, w*p) + n.no.cost(c, w*(1-p)) + c.orCost(w*p, w*(1-p))
 }
 
-func (c *evalCtx) condEstimate(n *condNode) float64 {
-	p := c.condShare(n)
-	return p*c.estimate(n.yes) + (1-p)*c.estimate(n.no)
+func (n *condNode) estimate(c *evalCtx) float64 {
+	p := n.share(c)
+	return p*n.yes.estimate(c) + (1-p)*n.no.estimate(c)
+}
+
+func (n *condNode) match(c *evalCtx, f uint32) bool {
+	if n.cond.match(c, f) {
+		return n.yes.match(c, f)
+	}
+	return n.no.match(c, f)
+}
+
+func (n *condNode) matchRecord(c *recordCtx) bool {
+	if n.cond.matchRecord(c) {
+		return n.yes.matchRecord(c)
+	}
+	return n.no.matchRecord(c)
 }

@@ -1,9 +1,6 @@
 package segment
 
 import (
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -11,33 +8,6 @@ import (
 
 	"github.com/stepcast/stepcast"
 )
-
-// The functions of the segment language and their signatures. The checker
-// uses them for type checking only; the compiler translates every call into
-// a plan node, so none of them ever runs per friend.
-var functionSigs = map[string][]any{
-	"tag":           {new(func(string) bool)},
-	"has":           {new(func(string) bool)},
-	"clicked":       {new(func(string) bool), new(func(string, int) bool)},
-	"answered":      {new(func(string) bool), new(func(string, string) bool), new(func(string, int) bool), new(func(string, string, int) bool)},
-	"converted":     {new(func(string) bool), new(func(string, int) bool)},
-	"did":           {new(func(string, string) bool), new(func(string, string, int) bool)},
-	"count":         {new(func(string, string) int), new(func(string, string, int) int)},
-	"score":         {new(func(string) int)},
-	"days_since":    {new(func(string) int)},
-	"in_scenario":   {new(func(string) bool)},
-	"scenario_step": {new(func(string) int)},
-	"variant":       {new(func(string) string)},
-	"segment":       {new(func(string) bool)},
-	"date":          {new(func(string) time.Time)},
-	"datetime":      {new(func(string) time.Time)},
-}
-
-func isFunctionName(name string) bool { _, ok := functionSigs[name]; return ok }
-
-var errNotCallable = errors.New("segment: functions are translated, not called")
-
-func notCallable(...any) (any, error) { return nil, errNotCallable }
 
 // typeEnv is the expr environment the checker types expressions against:
 // every name with a zero value of its type.
@@ -90,8 +60,11 @@ func (s *Schema) exprOptions() exprOptions {
 		expr.MaxNodes(MaxNodes),
 		expr.Optimize(false),
 	}
-	for name, sigs := range functionSigs {
-		opts = append(opts, expr.Function(name, notCallable, sigs...))
+	// The checker uses the functions for type checking only: the compiler
+	// translates every call into a plan node, or folds it as a constant
+	// (constOptions), so none of them ever runs per friend.
+	for _, f := range functions {
+		opts = append(opts, expr.Function(f.name, notCallable, f.types...))
 	}
 	return opts
 }
@@ -108,32 +81,17 @@ func (s *Schema) newConfig() *conf.Config {
 }
 
 // constOptions are the options for folding constant subexpressions: the
-// same checker view, with date and datetime implemented.
+// same checker view, with the functions of constants implemented.
 func (s *Schema) constOptions() []expr.Option {
-	return []expr.Option{
+	opts := []expr.Option{
 		expr.Env(s.env),
 		expr.DisableAllBuiltins(),
 		expr.Optimize(false),
-		expr.Function("date", func(a ...any) (any, error) { return parseDate(a[0].(string), s.loc) }, new(func(string) time.Time)),
-		expr.Function("datetime", func(a ...any) (any, error) { return parseDateTime(a[0].(string), s.loc) }, new(func(string) time.Time)),
 	}
-}
-
-// parseDate reads date("2006-01-02"): the first instant of that day in
-// loc, as stepcast.ParseTime reads every time text.
-func parseDate(v string, loc *time.Location) (time.Time, error) {
-	if _, err := time.Parse("2006-01-02", strings.TrimSpace(v)); err != nil {
-		return time.Time{}, fmt.Errorf("date(%s): want YYYY-MM-DD", stepcast.Quote(v))
+	for _, f := range functionIndex {
+		if fold := f.fold; fold != nil {
+			opts = append(opts, expr.Function(f.name, func(a ...any) (any, error) { return fold(s.loc, a) }, f.types...))
+		}
 	}
-	return stepcast.ParseTime(v, loc)
-}
-
-// parseDateTime reads datetime(…) as stepcast.ParseTime does: RFC 3339,
-// or a local date and time in loc.
-func parseDateTime(v string, loc *time.Location) (time.Time, error) {
-	t, err := stepcast.ParseTime(v, loc)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("datetime(%s): want %s", stepcast.Quote(v), stepcast.TimeForms)
-	}
-	return t, nil
+	return opts
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/stepcast/stepcast"
 )
 
 // Eval returns the friends in the segment at time now, as a new bitmap the
@@ -36,14 +38,14 @@ func (s *Segment) Count(ix *Index, now time.Time) (uint64, error) {
 
 // Match reports whether friend f is in the segment at time now, looking at
 // that friend alone: its cost does not depend on the size of the audience.
-func (s *Segment) Match(ix *Index, f uint32, now time.Time) (bool, error) {
+func (s *Segment) Match(ix *Index, f stepcast.FriendID, now time.Time) (bool, error) {
 	if ix.schema != s.schema {
 		return false, ErrSchemaMismatch
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	c := s.newCtx(ix, now, nil)
-	return c.universe.Contains(f) && c.match(s.root, f), nil
+	return c.universe.Contains(uint32(f)) && s.root.match(c, uint32(f)), nil
 }
 
 type evalCtx struct {
@@ -79,39 +81,11 @@ func (c *evalCtx) count(n node) uint64 {
 	return c.eval(n, c.universe).GetCardinality()
 }
 
-// eval returns n ∩ within as a new bitmap.
+// eval returns n ∩ within as a new bitmap, traced for Explain.
 func (c *evalCtx) eval(n node, within *roaring.Bitmap) *roaring.Bitmap {
 	tr := c.enter(n, within)
-	var out *roaring.Bitmap
-	switch n := n.(type) {
-	case *andNode:
-		out, _ = c.evalAnd(n.kids, within, false)
-	case *orNode:
-		parts := make([]*roaring.Bitmap, len(n.kids))
-		for i, k := range n.kids {
-			parts[i] = c.eval(k, within)
-		}
-		out = roaring.FastOr(parts...)
-	case *notNode:
-		out = roaring.AndNot(within, c.eval(n.kid, within))
-	case *savedNode:
-		var path string
-		out, path = c.evalSaved(n, within)
-		tr.setPath(path, 0)
-	case *condNode:
-		out = c.evalCond(n, within)
-	case *constNode:
-		if n.val {
-			out = within.Clone()
-		} else {
-			out = roaring.New()
-		}
-	case leaf:
-		var path string
-		var checked int
-		out, path, checked = n.eval(c, within)
-		tr.setPath(path, checked)
-	}
+	out, path, checked := n.eval(c, within)
+	tr.setPath(path, checked)
 	c.leave(tr, out)
 	return out
 }
@@ -143,8 +117,8 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		w := card(acc)
 		best, bestRank := 0, math.Inf(1)
 		for i, k := range rest {
-			removes := 1 - min(1, c.estimate(k)/u)
-			if rank := c.nodeCost(k, w) / max(removes, 1e-6); rank < bestRank {
+			removes := 1 - min(1, k.estimate(c)/u)
+			if rank := k.cost(c, w) / max(removes, 1e-6); rank < bestRank {
 				best, bestRank = i, rank
 			}
 		}
@@ -188,94 +162,6 @@ func (c *evalCtx) readyOperand(n node) (bm *roaring.Bitmap, neg bool) {
 		return l.direct(c), neg
 	}
 	return nil, false
-}
-
-// nodeCost estimates the work of evaluating n among w candidates.
-func (c *evalCtx) nodeCost(n node, w float64) float64 {
-	switch n := n.(type) {
-	case leaf:
-		return n.cost(c, w)
-	case *notNode:
-		return c.nodeCost(n.kid, w) + c.andCost(w, w/2)
-	case *savedNode:
-		return c.savedCost(n, w)
-	case *condNode:
-		return c.condCost(n, w)
-	case *constNode:
-		return 0
-	case *andNode, *orNode:
-		var sum float64
-		for _, k := range children(n) {
-			sum += c.nodeCost(k, w)
-		}
-		return sum
-	}
-	return 0
-}
-
-// estimate guesses how many friends n holds, cheaply.
-func (c *evalCtx) estimate(n node) float64 {
-	switch n := n.(type) {
-	case *andNode:
-		m := math.MaxFloat64
-		for _, k := range n.kids {
-			m = min(m, c.estimate(k))
-		}
-		return m
-	case *orNode:
-		var s float64
-		for _, k := range n.kids {
-			s += c.estimate(k)
-		}
-		return s
-	case *notNode:
-		return max(0, float64(c.universe.GetCardinality())-c.estimate(n.kid))
-	case *savedNode:
-		return c.savedEstimate(n)
-	case *condNode:
-		return c.condEstimate(n)
-	case *constNode:
-		if n.val {
-			return float64(c.universe.GetCardinality())
-		}
-		return 0
-	case leaf:
-		return n.estimate(c)
-	}
-	return 0
-}
-
-func (c *evalCtx) match(n node, f uint32) bool {
-	switch n := n.(type) {
-	case *andNode:
-		for _, k := range n.kids {
-			if !c.match(k, f) {
-				return false
-			}
-		}
-		return true
-	case *orNode:
-		for _, k := range n.kids {
-			if c.match(k, f) {
-				return true
-			}
-		}
-		return false
-	case *notNode:
-		return !c.match(n.kid, f)
-	case *savedNode:
-		return c.matchSaved(n, func(k node) bool { return c.match(k, f) })
-	case *condNode:
-		if c.match(n.cond, f) {
-			return c.match(n.yes, f)
-		}
-		return c.match(n.no, f)
-	case *constNode:
-		return n.val
-	case leaf:
-		return n.match(c, f)
-	}
-	return false
 }
 
 // postingBitmap returns a posting as a bitmap the caller must not modify,

@@ -120,7 +120,7 @@ func ExampleSegment_Count() {
 func ExampleSegment_Match() {
 	ix := clinic()
 	seg := segment.MustCompile(`gender == "female" && age >= 30 && segment("metro")`, clinicSchema)
-	for _, f := range []uint32{1, 2, 6} {
+	for _, f := range []stepcast.FriendID{1, 2, 6} {
 		ok, _ := seg.Match(ix, f, now)
 		fmt.Println(f, ok)
 	}

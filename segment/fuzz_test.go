@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stepcast/stepcast"
 )
 
 // FuzzCompile checks that Compile never panics, that every error points
@@ -49,7 +51,7 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("Count(%q) = %d, %v; Eval has %d", src, n, err, bm.GetCardinality())
 		}
 		for _, fr := range friends {
-			ok, err := seg.Match(ix, fr.id, now)
+			ok, err := seg.Match(ix, stepcast.FriendID(fr.id), now)
 			if err != nil || ok != bm.Contains(fr.id) {
 				t.Fatalf("Match(%q, %d) = %v, %v; Eval says %v", src, fr.id, ok, err, bm.Contains(fr.id))
 			}

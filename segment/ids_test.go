@@ -203,7 +203,7 @@ func TestHugeIDReaders(t *testing.T) {
 	const huge = stepcast.FriendID(4294967295)
 	before := heapAllocated()
 	for range 10 {
-		if ok, err := seg.Match(ix, uint32(huge), chainNow); ok || err != nil {
+		if ok, err := seg.Match(ix, huge, chainNow); ok || err != nil {
 			t.Fatalf("Match(huge) = %v, %v", ok, err)
 		}
 		if n := ix.CountEvents(huge, "click", "u", "", time.Time{}, time.Time{}); n != 0 {

@@ -236,7 +236,7 @@ func TestConcurrentReaders(t *testing.T) {
 					return
 				}
 				f := uint32(rand.IntN(n))
-				if ok, _ := exactlyOne.Match(ix, f, now); !ok {
+				if ok, _ := exactlyOne.Match(ix, stepcast.FriendID(f), now); !ok {
 					t.Errorf("friend %d has both tags or neither", f)
 					return
 				}
@@ -357,7 +357,7 @@ func TestCrossTabAgainstNaive(t *testing.T) {
 				for _, f := range friends {
 					in := true
 					for a, idx := range []int{i, j, k} {
-						ok, _ := axes[a].Segments[idx].Match(ix, f.id, now)
+						ok, _ := axes[a].Segments[idx].Match(ix, stepcast.FriendID(f.id), now)
 						in = in && ok
 					}
 					if in {

@@ -363,7 +363,7 @@ func testOracle(t *testing.T, run oracleRun) {
 		want := oracle(e, seg)
 		for _, f := range friends {
 			in := slices.Contains(want, f.id)
-			got, err := seg.Match(ix, f.id, now)
+			got, err := seg.Match(ix, stepcast.FriendID(f.id), now)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,92 +50,16 @@ func (s *Segment) MatchRecord(r *Record, now time.Time) (bool, error) {
 	}
 	loc := s.schema.loc
 	c := &recordCtx{schema: s.schema, r: r, evalCtx: evalCtx{now: now, today: civilDay(now, loc), loc: loc, shared: s.shared()}}
-	ok := (r.Following || s.wide) && c.match(s.root)
+	ok := (r.Following || s.wide) && s.root.matchRecord(c)
 	return ok, c.err
 }
 
+// recordCtx is what node.matchRecord reads: the record, and the calendar.
 type recordCtx struct {
 	evalCtx // for the calendar: now, today, loc and resolved day ranges
 	schema  *Schema
 	r       *Record
 	err     error
-}
-
-func (c *recordCtx) match(n node) bool {
-	switch n := n.(type) {
-	case *andNode:
-		for _, k := range n.kids {
-			if !c.match(k) {
-				return false
-			}
-		}
-		return true
-	case *orNode:
-		for _, k := range n.kids {
-			if c.match(k) {
-				return true
-			}
-		}
-		return false
-	case *notNode:
-		return !c.match(n.kid)
-	case *savedNode:
-		return c.matchSaved(n, c.match)
-	case *condNode:
-		if c.match(n.cond) {
-			return c.match(n.yes)
-		}
-		return c.match(n.no)
-	case *constNode:
-		return n.val
-	case *tagLeaf:
-		return c.r.Tags[n.name]
-	case *followingLeaf:
-		return c.r.Following
-	case *blockedLeaf:
-		return !c.r.Following && !c.r.FollowedAt.IsZero()
-	case *boolLeaf:
-		o, set := c.field(n.field)
-		return set && (o.i == 1) == n.val
-	case *hasLeaf:
-		_, set := c.field(n.field)
-		return set
-	case *scenarioLeaf:
-		_, in := c.r.Scenarios[n.name]
-		return in
-	case *stepLeaf:
-		step := int64(-1)
-		if s, in := c.r.Scenarios[n.name]; in {
-			step = int64(s)
-		}
-		return step >= n.lo && step <= n.hi
-	case *strLeaf:
-		if n.ref.kind == strVariant {
-			v := c.r.Variants[n.ref.name]
-			return v != "" && n.accept(v)
-		}
-		o, set := c.field(n.ref.field)
-		return set && n.accept(o.s1)
-	case *numLeaf:
-		k, ok := c.key(n.ref)
-		return ok && k >= n.lo && k <= n.hi
-	case *daysLeaf:
-		lo, hi := n.keys(&c.evalCtx)
-		k, ok := c.key(n.ref)
-		return ok && k >= lo && k <= hi
-	case *eventLeaf:
-		var cnt int64
-		if c.r.History != nil {
-			var from, to time.Time
-			if n.days > 0 {
-				from, to = midnight(c.today-n.days+1, c.loc), midnight(c.today+1, c.loc)
-			}
-			cnt = c.r.History.CountEvents(n.key.kind, n.key.name, n.key.value, from, to)
-		}
-		return cnt >= n.lo && cnt <= n.hi
-	}
-	c.fail(fmt.Errorf("segment: no record evaluation for %T", n))
-	return false
 }
 
 // field converts a field's value as the index would store it, recording a

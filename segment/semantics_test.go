@@ -83,7 +83,7 @@ func checkPaths(t *testing.T, schema *Schema, ix *Index, records map[uint32][]*R
 	}
 	for f, recs := range records {
 		in := slices.Contains(want, f)
-		if got, _ := seg.Match(ix, f, now); got != in {
+		if got, _ := seg.Match(ix, stepcast.FriendID(f), now); got != in {
 			t.Errorf("Match(%s, %d) = %v, want %v", src, f, got, in)
 		}
 		for i, rec := range recs {

@@ -21,6 +21,8 @@ import (
 // compiler builds trees (a ?: whose condition is more than a leaf becomes
 // one condNode), so each node of a plan is evaluated at most once a query.
 
+var _ node = (*savedNode)(nil)
+
 // sharing is the set of shared saved plans of a segment, found at its first
 // evaluation.
 type sharing struct {
@@ -74,12 +76,12 @@ type memo struct {
 
 func (c *evalCtx) isShared(n *savedNode) bool { return c.shared[n.kid] }
 
-// evalSaved returns n ∩ within and, for a shared plan, the path "shared".
-// A shared plan's full set is computed once; its explanation is placed
-// under the use that computed it.
-func (c *evalCtx) evalSaved(n *savedNode, within *roaring.Bitmap) (*roaring.Bitmap, string) {
+// eval returns n ∩ within and, for a shared plan, the path "shared". A
+// shared plan's full set is computed once; its explanation is placed under
+// the use that computed it.
+func (n *savedNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	if !c.isShared(n) {
-		return c.eval(n.kid, within), ""
+		return c.eval(n.kid, within), "", 0
 	}
 	full, ok := c.memo.sets[n.kid]
 	if !ok {
@@ -90,16 +92,15 @@ func (c *evalCtx) evalSaved(n *savedNode, within *roaring.Bitmap) (*roaring.Bitm
 		c.memo.sets[n.kid] = full
 	}
 	if within == c.universe { // full is within it already
-		return full.Clone(), "shared"
+		return full.Clone(), "shared", 0
 	}
 	out, _, _ := c.evalReady(full, within)
-	return out, "shared"
+	return out, "shared", 0
 }
 
-// savedEstimate is estimate for a saved segment.
-func (c *evalCtx) savedEstimate(n *savedNode) float64 {
+func (n *savedNode) estimate(c *evalCtx) float64 {
 	if !c.isShared(n) {
-		return c.estimate(n.kid)
+		return n.kid.estimate(c)
 	}
 	if full, ok := c.memo.sets[n.kid]; ok {
 		return card(full)
@@ -107,7 +108,7 @@ func (c *evalCtx) savedEstimate(n *savedNode) float64 {
 	if e, ok := c.memo.estimates[n.kid]; ok {
 		return e
 	}
-	e := c.estimate(n.kid)
+	e := n.kid.estimate(c)
 	if c.memo.estimates == nil {
 		c.memo.estimates = make(map[node]float64)
 	}
@@ -115,11 +116,11 @@ func (c *evalCtx) savedEstimate(n *savedNode) float64 {
 	return e
 }
 
-// savedCost is nodeCost for a saved segment: a shared one costs computing
-// its full set until that is done, then an intersection.
-func (c *evalCtx) savedCost(n *savedNode, w float64) float64 {
+// cost: a shared plan costs computing its full set until that is done,
+// then an intersection.
+func (n *savedNode) cost(c *evalCtx, w float64) float64 {
 	if !c.isShared(n) {
-		return c.nodeCost(n.kid, w)
+		return n.kid.cost(c, w)
 	}
 	if full, ok := c.memo.sets[n.kid]; ok {
 		return c.costReady(full, w)
@@ -127,7 +128,7 @@ func (c *evalCtx) savedCost(n *savedNode, w float64) float64 {
 	if cost, ok := c.memo.costs[n.kid]; ok {
 		return cost
 	}
-	cost := c.nodeCost(n.kid, card(c.universe))
+	cost := n.kid.cost(c, card(c.universe))
 	if c.memo.costs == nil {
 		c.memo.costs = make(map[node]float64)
 	}
@@ -135,16 +136,29 @@ func (c *evalCtx) savedCost(n *savedNode, w float64) float64 {
 	return cost
 }
 
-// matchSaved is match for a saved segment, by the given matcher (the
-// index's or a record's).
-func (c *evalCtx) matchSaved(n *savedNode, match func(node) bool) bool {
+func (n *savedNode) match(c *evalCtx, f uint32) bool {
 	if !c.isShared(n) {
-		return match(n.kid)
+		return n.kid.match(c, f)
 	}
 	if m, ok := c.memo.matches[n.kid]; ok {
 		return m
 	}
-	m := match(n.kid)
+	return c.rememberMatch(n, n.kid.match(c, f))
+}
+
+func (n *savedNode) matchRecord(c *recordCtx) bool {
+	if !c.isShared(n) {
+		return n.kid.matchRecord(c)
+	}
+	if m, ok := c.memo.matches[n.kid]; ok {
+		return m
+	}
+	return c.rememberMatch(n, n.kid.matchRecord(c))
+}
+
+// rememberMatch records the friend's answer m for a shared plan and
+// returns it.
+func (c *evalCtx) rememberMatch(n *savedNode, m bool) bool {
 	if c.memo.matches == nil {
 		c.memo.matches = make(map[node]bool)
 	}

@@ -145,7 +145,7 @@ func checkSegment(t *testing.T, schema *Schema, ix *Index, friends []chainFriend
 		}
 		for _, f := range friends {
 			in := slices.Contains(want, f.id)
-			if ok, _ := seg.Match(ix, f.id, chainNow); ok != in {
+			if ok, _ := seg.Match(ix, stepcast.FriendID(f.id), chainNow); ok != in {
 				t.Fatalf("Match(%q, %d) = %v, want %v", seg.Source(), f.id, ok, in)
 			}
 			ok, err := seg.MatchRecord(&Record{Following: f.following, Tags: f.tags}, chainNow)
@@ -192,7 +192,7 @@ func TestIssue9NestedConditions(t *testing.T) {
 	}
 	for _, f := range friends {
 		in := slices.Contains(want, f.id)
-		if ok, _ := seg.Match(ix, f.id, chainNow); ok != in {
+		if ok, _ := seg.Match(ix, stepcast.FriendID(f.id), chainNow); ok != in {
 			t.Fatalf("Match(%d) = %v, want %v", f.id, ok, in)
 		}
 	}

@@ -119,7 +119,7 @@ func run(w io.Writer, n int) error {
 
 	fmt.Fprintln(w, "\nMatch looks at one friend only:")
 	matches := newTable("  ", "lrlr")
-	for _, f := range []uint32{7, 42, 1234} {
+	for _, f := range []stepcast.FriendID{7, 42, 1234} {
 		if int(f) >= n {
 			continue
 		}

@@ -1,0 +1,315 @@
+package segment
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/stepcast/stepcast"
+)
+
+// Numeric leaves: ranges over the binned columns of int, float and time
+// fields, scores and the follow time (numLeaf), and calendar days since a
+// time (daysLeaf), which becomes a range once now is known.
+
+var (
+	_ leaf = (*numLeaf)(nil)
+	_ leaf = (*daysLeaf)(nil)
+)
+
+type numKind uint8
+
+const (
+	numField numKind = iota
+	numScore
+	numFollowedAt
+)
+
+// numRef names an int64-keyed column: an int, float or time field (floats
+// and times are mapped to order-preserving int64 keys), a score, or the time
+// of the last follow.
+type numRef struct {
+	kind numKind
+	id   int // field or score index
+	name string
+	typ  stepcast.FieldType // FieldInt, FieldFloat or FieldTime
+}
+
+func (r numRef) String() string {
+	switch r.kind {
+	case numScore:
+		return fmt.Sprintf("score(%q)", r.name)
+	case numFollowedAt:
+		return "followed_at"
+	}
+	return r.name
+}
+
+// numLeaf: the column's key lies in [lo, hi].
+type numLeaf struct {
+	ref    numRef
+	lo, hi int64
+	loc    *time.Location // for printing times
+}
+
+// daysLeaf: the number of calendar days from the time column to now lies in
+// [lo, hi]; resolved against now into a numLeaf on the column at evaluation.
+type daysLeaf struct {
+	ref    numRef
+	lo, hi int64
+}
+
+func (l *numLeaf) String() string {
+	format := func(k int64, _ int) string { return formatKey(l.ref.typ, k, l.loc) }
+	if l.ref.typ == stepcast.FieldFloat && l.lo != l.hi {
+		// x > 0.5 is stored as x >= nextafter(0.5); print it the short way.
+		short := func(k int64) string { return formatKey(stepcast.FieldFloat, k, nil) }
+		switch {
+		case l.lo == math.MinInt64:
+			if a, b := short(l.hi), short(l.hi+1); len(b) < len(a) {
+				return fmt.Sprintf("%v < %s", l.ref, b)
+			}
+		case l.hi == math.MaxInt64:
+			if a, b := short(l.lo), short(l.lo-1); len(b) < len(a) {
+				return fmt.Sprintf("%v > %s", l.ref, b)
+			}
+		}
+	}
+	return fmt.Sprintf("%v %s", l.ref, rangeString(l.lo, l.hi, format))
+}
+
+func (l *daysLeaf) String() string {
+	name := "followed_days"
+	if l.ref.kind == numField {
+		name = fmt.Sprintf("days_since(%q)", l.ref.name)
+	}
+	return fmt.Sprintf("%s %s", name, rangeString(l.lo, l.hi, strconv.FormatInt))
+}
+
+// Keys: every numeric column stores int64 keys whose order is the order of
+// the values.
+
+// floatKey maps a float to an int64 with the same order. -0 is folded into
+// +0 (they compare equal); NaN must be excluded by the caller.
+func floatKey(f float64) int64 {
+	if f == 0 {
+		f = 0
+	}
+	k := int64(math.Float64bits(f))
+	if k < 0 {
+		k ^= math.MaxInt64
+	}
+	return k
+}
+
+func keyFloat(k int64) float64 {
+	if k < 0 {
+		k ^= math.MaxInt64
+	}
+	return math.Float64frombits(uint64(k))
+}
+
+// timeKey is the Unix time in whole seconds (the index's time precision).
+func timeKey(t time.Time) int64 { return t.Unix() }
+
+func formatKey(t stepcast.FieldType, k int64, loc *time.Location) string {
+	switch t {
+	case stepcast.FieldFloat:
+		return strconv.FormatFloat(keyFloat(k), 'g', -1, 64)
+	case stepcast.FieldTime:
+		if loc == nil {
+			loc = time.UTC
+		}
+		return time.Unix(k, 0).In(loc).Format(time.RFC3339)
+	}
+	return strconv.FormatInt(k, 10)
+}
+
+func numCol(c *evalCtx, r numRef) *numColumn {
+	switch r.kind {
+	case numScore:
+		return c.ix.scores[r.id]
+	case numFollowedAt:
+		return c.ix.followedAt
+	}
+	return c.ix.fields[r.id].num
+}
+
+// rangeEval computes the friends of within whose key lies in [lo, hi], by
+// the cheapest of three ways: check each candidate's code; OR the bins the
+// range covers whole and check the edge bins' members, then intersect; or
+// intersect each bin with the candidates first, so that ORing and edge
+// checks only touch candidates.
+func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if lo > hi {
+		return roaring.New(), "index", 0
+	}
+	nw := card(w)
+	cv := col.rangePlan(lo, hi, c.ix.known)
+	scan, whole, restricted := c.rangeCosts(col, lo, hi, cv, nw)
+	switch {
+	case scan <= whole && scan <= restricted:
+		return col.filterRange(w, lo, hi), "scan", int(nw)
+	case whole <= restricted:
+		bm, checked := col.rangeBitmap(lo, hi, c.ix.known)
+		bm.And(w)
+		return bm, "index", checked
+	}
+	// Restricted: intersect each piece with the candidates first.
+	parts := make([]*roaring.Bitmap, 0, len(cv.in)+len(cv.partial)+1)
+	if col.unsetIn(lo, hi) {
+		parts = append(parts, roaring.AndNot(w, col.set))
+	}
+	for _, g := range cv.in {
+		parts = append(parts, roaring.And(g.members, w))
+	}
+	for _, cg := range cv.cut {
+		for _, b := range cg.in {
+			parts = append(parts, roaring.And(b.members, w))
+		}
+	}
+	checked := 0
+	for _, b := range cv.partial {
+		cand := roaring.And(b.members, w)
+		checked += int(cand.GetCardinality())
+		parts = append(parts, col.filterRange(cand, lo, hi))
+	}
+	return orMany(parts), "index", checked
+}
+
+// rangeCosts estimates rangeEval's three ways for w candidates.
+func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) (scan, whole, restricted float64) {
+	scan = costSetup + w*costCode
+	members := float64(cv.est)
+	// The interior, as rangeBitmap builds it.
+	var inSizes []float64
+	for _, g := range cv.in {
+		inSizes = append(inSizes, float64(g.n))
+		restricted += c.andCost(float64(g.n), w)
+	}
+	cutCost := 0.0
+	for _, cg := range cv.cut {
+		small := float64(min(cg.inN, cg.outN))
+		cutCost += c.orCost(small) + c.andCost(float64(cg.g.n), small)
+		for _, b := range cg.in {
+			restricted += c.andCost(float64(b.n), w)
+		}
+	}
+	if cv.inN > cv.outN {
+		var outSizes []float64
+		for _, g := range cv.out {
+			outSizes = append(outSizes, float64(g.n))
+		}
+		for _, cg := range cv.cut {
+			outSizes = append(outSizes, float64(cg.outN))
+		}
+		whole = c.orCost(outSizes...) + c.andCost(float64(col.total), float64(cv.outN))
+	} else {
+		whole = c.orCost(inSizes...) + cutCost
+	}
+	for _, b := range cv.partial {
+		n := float64(b.n)
+		whole += n * costCode
+		restricted += c.andCost(n, w) + min(n, w)*costCode
+	}
+	if col.unsetIn(lo, hi) { // the unset friends: one difference
+		whole += c.andCost(card(c.ix.known), card(col.set))
+		restricted += c.andCost(w, card(col.set))
+	}
+	whole += c.andCost(members, w)
+	restricted += members / max(1, card(c.ix.known)) * w * costOr
+	return scan, whole, restricted
+}
+
+func rangeCost(c *evalCtx, col *numColumn, lo, hi int64, w float64) float64 {
+	if lo > hi {
+		return 0
+	}
+	return min(c.rangeCosts(col, lo, hi, col.rangePlan(lo, hi, c.ix.known), w))
+}
+
+func (l *numLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
+func (l *numLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	return rangeEval(c, numCol(c, l.ref), l.lo, l.hi, w)
+}
+func (l *numLeaf) cost(c *evalCtx, w float64) float64 {
+	return rangeCost(c, numCol(c, l.ref), l.lo, l.hi, w)
+}
+func (l *numLeaf) match(c *evalCtx, f uint32) bool {
+	return numCol(c, l.ref).inRange(f, l.lo, l.hi)
+}
+func (l *numLeaf) estimate(c *evalCtx) float64 {
+	return float64(numCol(c, l.ref).rangePlan(l.lo, l.hi, c.ix.known).est)
+}
+
+// Calendar days since a time: a key range on the time column once now is
+// known.
+
+// keys resolves the day range against now into a key range on the column.
+func (l *daysLeaf) keys(c *evalCtx) (lo, hi int64) {
+	if r, ok := c.ranges[l]; ok {
+		return r[0], r[1]
+	}
+	// days in [l.lo, l.hi] <=> local date in [today-l.hi, today-l.lo]
+	// <=> time in [midnight(today-l.hi), midnight(today-l.lo+1)).
+	const far = 100_000_000 // days; beyond every representable key
+	lo, hi = math.MinInt64, math.MaxInt64
+	if l.hi != math.MaxInt64 {
+		if d := c.today - l.hi; d > -far {
+			if d > far {
+				lo, hi = 1, 0
+			} else {
+				lo = timeKey(midnight(d, c.loc))
+			}
+		}
+	}
+	if l.lo != math.MinInt64 && lo <= hi {
+		if d := c.today - l.lo + 1; d < far {
+			if d < -far {
+				lo, hi = 1, 0
+			} else {
+				hi = timeKey(midnight(d, c.loc)) - 1
+			}
+		}
+	}
+	if c.ranges == nil {
+		c.ranges = make(map[*daysLeaf][2]int64)
+	}
+	c.ranges[l] = [2]int64{lo, hi}
+	return lo, hi
+}
+
+func (l *daysLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
+func (l *daysLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	lo, hi := l.keys(c)
+	return rangeEval(c, numCol(c, l.ref), lo, hi, w)
+}
+func (l *daysLeaf) cost(c *evalCtx, w float64) float64 {
+	lo, hi := l.keys(c)
+	return rangeCost(c, numCol(c, l.ref), lo, hi, w)
+}
+func (l *daysLeaf) match(c *evalCtx, f uint32) bool {
+	lo, hi := l.keys(c)
+	return numCol(c, l.ref).inRange(f, lo, hi)
+}
+func (l *daysLeaf) estimate(c *evalCtx) float64 {
+	lo, hi := l.keys(c)
+	if lo > hi {
+		return 0
+	}
+	return float64(numCol(c, l.ref).rangePlan(lo, hi, c.ix.known).est)
+}
+
+func (l *numLeaf) matchRecord(c *recordCtx) bool {
+	k, ok := c.key(l.ref)
+	return ok && k >= l.lo && k <= l.hi
+}
+
+func (l *daysLeaf) matchRecord(c *recordCtx) bool {
+	lo, hi := l.keys(&c.evalCtx)
+	k, ok := c.key(l.ref)
+	return ok && k >= lo && k <= hi
+}

@@ -1,0 +1,233 @@
+package segment
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// String leaves: predicates over a string or choice field, or over an
+// experiment's variants. Each is decided once per distinct value, then the
+// postings of the accepted values are ORed; or each candidate's value is
+// checked. A friend without a value satisfies none.
+
+var _ leaf = (*strLeaf)(nil)
+
+type strKind uint8
+
+const (
+	strField strKind = iota
+	strVariant
+)
+
+type strRef struct {
+	kind  strKind
+	field *fieldInfo // strField
+	name  string     // strVariant: the experiment
+}
+
+func (r strRef) String() string {
+	if r.kind == strVariant {
+		return fmt.Sprintf("variant(%q)", r.name)
+	}
+	return r.field.Name
+}
+
+type strOp uint8
+
+const (
+	strIn strOp = iota // value is one of values
+	strPrefix
+	strSuffix
+	strContains
+	strMatches
+	strLess
+	strLessEq
+	strGreater
+	strGreaterEq
+)
+
+var strOpNames = [...]string{strIn: "in", strPrefix: "startsWith", strSuffix: "endsWith", strContains: "contains",
+	strMatches: "matches", strLess: "<", strLessEq: "<=", strGreater: ">", strGreaterEq: ">="}
+
+// strLeaf: a predicate over a string-valued column, decided once per
+// distinct value.
+type strLeaf struct {
+	ref    strRef
+	op     strOp
+	values []string // strIn: the set; other ops: values[0] is the argument
+	set    map[string]bool
+	re     *regexp.Regexp
+}
+
+func (l *strLeaf) accept(v string) bool {
+	switch l.op {
+	case strIn:
+		return l.set[v]
+	case strPrefix:
+		return strings.HasPrefix(v, l.values[0])
+	case strSuffix:
+		return strings.HasSuffix(v, l.values[0])
+	case strContains:
+		return strings.Contains(v, l.values[0])
+	case strMatches:
+		return l.re.MatchString(v)
+	case strLess:
+		return v < l.values[0]
+	case strLessEq:
+		return v <= l.values[0]
+	case strGreater:
+		return v > l.values[0]
+	case strGreaterEq:
+		return v >= l.values[0]
+	}
+	return false
+}
+
+func (l *strLeaf) String() string {
+	if l.op == strIn {
+		if len(l.values) == 1 {
+			return fmt.Sprintf("%v == %q", l.ref, l.values[0])
+		}
+		q := make([]string, len(l.values))
+		for i, v := range l.values {
+			q[i] = strconv.Quote(v)
+		}
+		return fmt.Sprintf("%v in [%s]", l.ref, strings.Join(q, ", "))
+	}
+	return fmt.Sprintf("%v %s %q", l.ref, strOpNames[l.op], l.values[0])
+}
+
+func (l *strLeaf) column(c *evalCtx) *strColumn {
+	if l.ref.kind == strVariant {
+		return c.ix.variants[l.ref.name] // nil: nobody is assigned yet
+	}
+	return c.ix.fields[l.ref.field.id].str
+}
+
+// direct returns the posting of an equality, ready-made.
+func (l *strLeaf) direct(c *evalCtx) *roaring.Bitmap {
+	col := l.column(c)
+	if l.op != strIn || len(l.values) != 1 {
+		return nil
+	}
+	if col == nil {
+		return empty
+	}
+	if id, ok := col.ids[l.values[0]]; ok {
+		return c.postingBitmap(&col.postings[id])
+	}
+	return empty
+}
+
+// perValue is the cost of deciding the predicate for one value.
+func (l *strLeaf) perValue() float64 {
+	switch l.op {
+	case strIn:
+		return 15
+	case strMatches:
+		return 300
+	case strContains:
+		return 40
+	}
+	return 10
+}
+
+// stringCosts estimates the three ways for w candidates: test each
+// candidate's value directly; decide every distinct value once and look up
+// each candidate's code; or decide, OR the accepted postings and intersect.
+func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, table, index float64) {
+	decide := float64(len(col.vals)) * l.perValue()
+	if l.op == strIn {
+		decide = float64(len(l.values)) * 50
+	}
+	est := l.estimate(c)
+	direct = w * (costCall + l.perValue())
+	table = decide + w*costCode
+	var sizes []float64
+	if l.op == strIn {
+		for _, v := range l.values {
+			if id, ok := col.ids[v]; ok {
+				sizes = append(sizes, float64(col.counts[id]))
+			}
+		}
+	} else {
+		sizes = []float64{est} // unknown split: as if one set
+	}
+	index = decide + c.orCost(sizes...) + c.andCost(est, w)
+	return direct, table, index
+}
+
+func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	col := l.column(c)
+	if col == nil { // nobody has a value
+		return roaring.New(), "index", 0
+	}
+	if bm := l.direct(c); bm != nil {
+		return c.evalReady(bm, w)
+	}
+	nw := card(w)
+	direct, table, index := l.stringCosts(c, col, nw)
+	if direct <= table && direct <= index {
+		return filter(w, func(f uint32) bool { return l.matchIn(col, f) }), "scan", int(nw)
+	}
+	ids := col.matching(l)
+	if table <= index {
+		ok := make([]bool, len(col.vals))
+		for _, id := range ids {
+			ok[id] = true
+		}
+		return col.codes.filterTable(w, ok), "scan", int(nw)
+	}
+	return roaring.And(col.union(ids), w), "index", 0
+}
+
+func (l *strLeaf) cost(c *evalCtx, w float64) float64 {
+	col := l.column(c)
+	if col == nil {
+		return 0
+	}
+	if bm := l.direct(c); bm != nil {
+		return c.costReady(bm, w)
+	}
+	return min(l.stringCosts(c, col, w))
+}
+
+func (l *strLeaf) match(c *evalCtx, f uint32) bool {
+	col := l.column(c)
+	return col != nil && l.matchIn(col, f)
+}
+
+func (l *strLeaf) matchIn(col *strColumn, f uint32) bool {
+	v, ok := col.lookup(f)
+	return ok && l.accept(v)
+}
+
+func (l *strLeaf) estimate(c *evalCtx) float64 {
+	col := l.column(c)
+	if col == nil {
+		return 0
+	}
+	if l.op == strIn {
+		var n int
+		for _, v := range l.values {
+			if id, ok := col.ids[v]; ok {
+				n += col.counts[id]
+			}
+		}
+		return float64(n)
+	}
+	return card(col.set) / 4 // only friends with a value can match
+}
+
+func (l *strLeaf) matchRecord(c *recordCtx) bool {
+	if l.ref.kind == strVariant {
+		v := c.r.Variants[l.ref.name]
+		return v != "" && l.accept(v)
+	}
+	o, set := c.field(l.ref.field)
+	return set && l.accept(o.s1)
+}

@@ -1,0 +1,130 @@
+package segment
+
+import (
+	"math"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// and, or, not and constants: each evaluated over the index and over a
+// record. ?: is in cond.go, saved segments in shared.go.
+
+var (
+	_ node = (*andNode)(nil)
+	_ node = (*orNode)(nil)
+	_ node = (*notNode)(nil)
+	_ node = (*constNode)(nil)
+)
+
+func (n *andNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	out, _ := c.evalAnd(n.kids, within, false)
+	return out, "", 0
+}
+
+func (n *andNode) cost(c *evalCtx, w float64) float64 { return sumCost(c, n.kids, w) }
+
+func (n *andNode) estimate(c *evalCtx) float64 {
+	m := math.MaxFloat64
+	for _, k := range n.kids {
+		m = min(m, k.estimate(c))
+	}
+	return m
+}
+
+func (n *andNode) match(c *evalCtx, f uint32) bool {
+	for _, k := range n.kids {
+		if !k.match(c, f) {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *andNode) matchRecord(c *recordCtx) bool {
+	for _, k := range n.kids {
+		if !k.matchRecord(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *orNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	parts := make([]*roaring.Bitmap, len(n.kids))
+	for i, k := range n.kids {
+		parts[i] = c.eval(k, within)
+	}
+	return roaring.FastOr(parts...), "", 0
+}
+
+func (n *orNode) cost(c *evalCtx, w float64) float64 { return sumCost(c, n.kids, w) }
+
+func (n *orNode) estimate(c *evalCtx) float64 {
+	var s float64
+	for _, k := range n.kids {
+		s += k.estimate(c)
+	}
+	return s
+}
+
+func (n *orNode) match(c *evalCtx, f uint32) bool {
+	for _, k := range n.kids {
+		if k.match(c, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *orNode) matchRecord(c *recordCtx) bool {
+	for _, k := range n.kids {
+		if k.matchRecord(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func sumCost(c *evalCtx, kids []node, w float64) float64 {
+	var sum float64
+	for _, k := range kids {
+		sum += k.cost(c, w)
+	}
+	return sum
+}
+
+// not is taken against the candidates, and so against the audience.
+
+func (n *notNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	return roaring.AndNot(within, c.eval(n.kid, within)), "", 0
+}
+
+func (n *notNode) cost(c *evalCtx, w float64) float64 {
+	return n.kid.cost(c, w) + c.andCost(w, w/2)
+}
+
+func (n *notNode) estimate(c *evalCtx) float64 {
+	return max(0, float64(c.universe.GetCardinality())-n.kid.estimate(c))
+}
+
+func (n *notNode) match(c *evalCtx, f uint32) bool { return !n.kid.match(c, f) }
+func (n *notNode) matchRecord(c *recordCtx) bool   { return !n.kid.matchRecord(c) }
+
+func (n *constNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if n.val {
+		return within.Clone(), "", 0
+	}
+	return roaring.New(), "", 0
+}
+
+func (n *constNode) cost(c *evalCtx, w float64) float64 { return 0 }
+
+func (n *constNode) estimate(c *evalCtx) float64 {
+	if n.val {
+		return float64(c.universe.GetCardinality())
+	}
+	return 0
+}
+
+func (n *constNode) match(c *evalCtx, f uint32) bool { return n.val }
+func (n *constNode) matchRecord(c *recordCtx) bool   { return n.val }

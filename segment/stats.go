@@ -1,0 +1,129 @@
+package segment
+
+import (
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// Stats describes the memory an index holds.
+type Stats struct {
+	Friends   int    // known friends
+	Following int    // friends who follow
+	Bytes     uint64 // estimated heap bytes of all structures
+	Tags      uint64 // bytes by part
+	Fields    uint64
+	Scores    uint64
+	Events    uint64
+	Other     uint64 // follow status, scenarios, variants
+}
+
+// Stats estimates the memory held by the index.
+func (ix *Index) Stats() Stats {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var s Stats
+	s.Friends = int(ix.known.GetCardinality())
+	s.Following = int(ix.following.GetCardinality())
+	for name, bm := range ix.tags {
+		s.Tags += bm.GetSizeInBytes() + uint64(len(name)) + 64
+	}
+	for _, fc := range ix.fields {
+		switch {
+		case fc.str != nil:
+			s.Fields += fc.str.bytes()
+		case fc.num != nil:
+			s.Fields += fc.num.bytes()
+		default:
+			s.Fields += fc.bl.yes.GetSizeInBytes() + fc.bl.no.GetSizeInBytes() + fc.bl.set.GetSizeInBytes()
+		}
+	}
+	for _, c := range ix.scores {
+		s.Scores += c.bytes()
+	}
+	for k, p := range ix.events {
+		s.Events += p.ever.GetSizeInBytes() + uint64(len(k.kind)+len(k.name)+len(k.value)) + 64 + 16*uint64(len(p.extra))
+		for _, bm := range p.days {
+			s.Events += bm.GetSizeInBytes() + 32
+		}
+	}
+	s.Other = ix.known.GetSizeInBytes() + ix.following.GetSizeInBytes() + ix.followedAt.bytes()
+	for _, sc := range ix.scenarios {
+		s.Other += sc.members.GetSizeInBytes()
+		for _, st := range sc.steps {
+			s.Other += st.GetSizeInBytes()
+		}
+	}
+	for _, v := range ix.variants {
+		s.Other += v.bytes()
+	}
+	s.Bytes = s.Tags + s.Fields + s.Scores + s.Events + s.Other
+	return s
+}
+
+// Compact releases the spare capacity that incremental updates leave in
+// bitmaps and columns (roaring grows array containers by doubling), often a
+// third of the index after a bulk load. Call it after loading many friends,
+// as when rebuilding from a store. It holds the write lock throughout: about
+// a second per ten million friends.
+func (ix *Index) Compact() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	shrink := func(bm **roaring.Bitmap) { *bm = (*bm).Clone() }
+	shrink(&ix.known)
+	shrink(&ix.following)
+	ix.followedAt.compact()
+	for name, bm := range ix.tags {
+		ix.tags[name] = bm.Clone()
+	}
+	for _, fc := range ix.fields {
+		switch {
+		case fc.str != nil:
+			fc.str.compact()
+		case fc.num != nil:
+			fc.num.compact()
+		default:
+			shrink(&fc.bl.yes)
+			shrink(&fc.bl.no)
+			shrink(&fc.bl.set)
+		}
+	}
+	for _, c := range ix.scores {
+		c.compact()
+	}
+	for _, v := range ix.variants {
+		v.compact()
+	}
+	for _, p := range ix.events {
+		shrink(&p.ever)
+		for d, bm := range p.days {
+			p.days[d] = bm.Clone()
+		}
+		p.windows = nil
+	}
+	for _, sc := range ix.scenarios {
+		shrink(&sc.members)
+		for s, bm := range sc.steps {
+			sc.steps[s] = bm.Clone()
+		}
+	}
+}
+
+func (c *numColumn) compact() {
+	c.codes.compact()
+	c.set = c.set.Clone()
+	for _, g := range c.groups {
+		g.members = g.members.Clone()
+		for _, b := range g.bins {
+			b.members = b.members.Clone()
+		}
+	}
+}
+
+func (c *strColumn) compact() {
+	c.codes.compact()
+	c.set = c.set.Clone()
+	for i := range c.postings {
+		c.postings[i].compact()
+	}
+	c.vals = exact(c.vals)
+	c.counts = exact(c.counts)
+}
