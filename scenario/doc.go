@@ -1,0 +1,26 @@
+// Package scenario is stepcast's scenario (step) delivery — シナリオ配信,
+// ステップ配信 — and reminders (リマインダ配信): per-friend state machines,
+// pure in the manner of etcd's raft and of package scoring.
+//
+// A scenario is a list of steps a friend goes through from the moment
+// they enter: each at its time — a day after entry at a clock time, a
+// duration after entry, immediately, after a random delay, at the next
+// clock time —, each with an optional condition checked when it is due,
+// messages and actions, and branches (go to a step, switch to another
+// scenario, end). An exit condition and a goal end a run early; an entry
+// policy says who may enter again. A reminder is the same, timed backwards
+// from a goal (a booking): "3 days before at 08:00", "1 hour before".
+//
+// Machine.Step and ReminderMachine.Step take the definition, the friend's
+// state, an input (start, stop, move, wake up; set or cancel a goal) and
+// now, and return the new state and an Output: messages to send and
+// actions to run, each with its idempotency key, the journey records —
+// every step ends in exactly one recorded way: sent, skipped or cancelled,
+// with the reason —, and when to wake the machine next. They read no
+// clock, do no I/O, start no goroutines; the caller (the engine) owns
+// time, storage and sending, and must honour Output's ordering obligations.
+//
+// Conditions are segment expressions (package segment) compiled against
+// the account's schema; the caller evaluates them for the friend through
+// the Conditions interface, at the moment the step is due.
+package scenario

@@ -1,0 +1,178 @@
+package scenario
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/segment"
+)
+
+func mustMachine(t testing.TB, d Definition) *Machine {
+	t.Helper()
+	m, err := Compile(d, testSchema, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func text(s string) []stepcast.Message { return []stepcast.Message{stepcast.Message(`{"type":"text","text":"` + s + `"}`)} }
+
+// fuzzScenario has every timing, a condition, branches back and forth, an
+// exit and a goal.
+var fuzzScenario = Definition{Name: "f", Version: 1, Entry: Entry{Mode: Restart, Cooldown: time.Hour, MaxRuns: 50},
+	Exit: `tag("exit")`, Goal: `tag("goal")`,
+	Steps: []Step{
+		{Name: "a", Timing: Timing{Kind: Immediately}, Messages: text("a")},
+		{Name: "b", Timing: Timing{Kind: OnDay, Day: 1, At: "09:00"}, If: `tag("x")`, Messages: text("b"),
+			Branches: []Branch{{If: `tag("y")`, Goto: "a"}, {If: `tag("z")`, End: true}}},
+		{Name: "c", Timing: Timing{Kind: Delay, Min: time.Minute, Max: time.Hour}, Actions: []stepcast.Action{{Kind: stepcast.AddTag, Name: "t"}}},
+		{Name: "d", Timing: Timing{Kind: AfterEntry, After: 50 * time.Hour, IfPast: Skip}, Messages: text("d"),
+			Branches: []Branch{{If: `tag("w")`, Goto: "b"}}},
+		{Name: "e", Timing: Timing{Kind: NextClock, At: "23:30"}, Messages: text("e")},
+	}}
+
+var fuzzReminder = Reminder{Name: "r", Version: 1, IfPast: Now, Steps: []ReminderStep{
+	{Name: "3d", DaysBefore: 3, At: "08:00", Messages: text("3d")},
+	{Name: "1h", Before: time.Hour, If: `tag("x")`, Messages: text("1h")},
+	{Name: "on", DaysBefore: 0, At: "07:00", Messages: text("on")},
+}}
+
+// FuzzMachine: any sequence of inputs, times and friend changes keeps the
+// state valid, never panics, and never emits an idempotency key twice;
+// every step the journey says was sent has exactly one send.
+func FuzzMachine(f *testing.F) {
+	f.Add([]byte{0, 10, 3, 200, 1, 0, 5, 4, 2, 9, 9, 9})
+	f.Add([]byte{2, 1, 0, 0, 6, 255, 7, 3, 3, 3, 1, 5, 0, 0})
+	f.Add([]byte("scenario machines keep every step accounted for"))
+	f.Fuzz(func(t *testing.T, script []byte) {
+		m := mustMachine(t, fuzzScenario)
+		rm, err := CompileReminder(fuzzReminder, testSchema, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loc, _ := time.LoadLocation("America/Sao_Paulo")
+		now := time.Date(2018, 11, 1, 10, 0, 0, 0, loc)
+		friend := &fakeFriend{rec: segment.Record{Following: true, Tags: map[string]bool{}}}
+		var st State
+		var rst ReminderState
+		keys := map[string]bool{}
+		tags := []string{"x", "y", "z", "w", "exit", "goal"}
+		for i := 0; i+1 < len(script); i += 2 {
+			op, arg := script[i], script[i+1]
+			now = now.Add(time.Duration(arg) * 17 * time.Minute)
+			friend.now = now
+			var out Output
+			var err error
+			switch op % 9 {
+			case 0, 1:
+				st, out, err = m.Step(st, Input{Kind: Start, Seed: uint64(arg), Loc: loc, Friend: friend}, now)
+			case 2:
+				st, out, err = m.Step(st, Input{Kind: Stop, Reason: "blocked", Loc: loc, Friend: friend}, now)
+			case 3:
+				st, out, err = m.Step(st, Input{Kind: Move, To: fuzzScenario.Steps[int(arg)%5].Name, Loc: loc, Friend: friend}, now)
+			case 4:
+				st, out, err = m.Step(st, Input{Kind: Wake, Loc: loc, Friend: friend}, now)
+			case 5:
+				friend.rec.Tags[tags[int(arg)%len(tags)]] = !friend.rec.Tags[tags[int(arg)%len(tags)]]
+				continue
+			case 6:
+				rst, out, err = rm.Step(rst, ReminderInput{Kind: SetGoal, Goal: now.Add(time.Duration(arg) * time.Hour), Loc: loc, Friend: friend}, now)
+			case 7:
+				rst, out, err = rm.Step(rst, ReminderInput{Kind: Cancel, Loc: loc, Friend: friend}, now)
+			case 8:
+				rst, out, err = rm.Step(rst, ReminderInput{Kind: Wake, Loc: loc, Friend: friend}, now)
+			}
+			if err != nil {
+				t.Fatalf("input %d: %v", i/2, err)
+			}
+			prefix := "f/"
+			if op%9 >= 6 {
+				prefix = "r/"
+			}
+			sent := 0
+			for _, j := range out.Journey {
+				if j.What == Sent {
+					sent++
+				}
+			}
+			if sent != len(out.Sends) {
+				t.Fatalf("input %d: %d steps sent, %d sends", i/2, sent, len(out.Sends))
+			}
+			for _, s := range out.Sends {
+				if keys[s.Key] || !strings.HasPrefix(s.Key, prefix) {
+					t.Fatalf("input %d: key %q emitted twice or malformed", i/2, s.Key)
+				}
+				keys[s.Key] = true
+			}
+			checkState(t, st.Status, st.Due, st.Done, out, now, op%9 < 5)
+			checkState(t, rst.Status, rst.Due, rst.Done, out, now, op%9 >= 6)
+			if st.Status == Active && (st.Step < 0 || st.Step >= len(fuzzScenario.Steps)) {
+				t.Fatalf("pending step %d out of range", st.Step)
+			}
+		}
+	})
+}
+
+func checkState(t *testing.T, status Status, due time.Time, done int, out Output, now time.Time, mine bool) {
+	t.Helper()
+	switch status {
+	case "", Finished, Exited:
+		if !due.IsZero() {
+			t.Fatalf("%s with a due time %s", status, due)
+		}
+	case Active:
+		if mine && !due.After(now) {
+			t.Fatalf("active and due %s, not after now %s: a due step was left", due, now)
+		}
+		if mine && !out.Wake.Equal(due) {
+			t.Fatalf("wake %s, due %s", out.Wake, due)
+		}
+	default:
+		t.Fatalf("status %q", status)
+	}
+	if done > MaxStepsPerRun+1 {
+		t.Fatalf("done %d", done)
+	}
+}
+
+// A branch loop stops after MaxStepsPerRun steps, exited with a reason.
+func TestBranchLoopStops(t *testing.T) {
+	m := mustMachine(t, Definition{Name: "loop", Version: 1, Steps: []Step{
+		{Name: "spin", Timing: Timing{Kind: Immediately}, Actions: []stepcast.Action{{Kind: stepcast.AddTag, Name: "x"}}, Branches: []Branch{{Goto: "spin"}}},
+	}})
+	st, out, err := m.Step(State{}, Input{Kind: Start}, time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != Exited || st.Reason != ErrTooManySteps.Error() || len(out.Actions) != MaxStepsPerRun {
+		t.Errorf("status %s (%s), %d actions", st.Status, st.Reason, len(out.Actions))
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	_, err := Compile(Definition{Name: "", Version: 0, Entry: Entry{Mode: "sometimes"}, ZoneField: "age", Steps: []Step{
+		{Name: "a", Timing: Timing{Kind: OnDay, At: "25:00"}},
+		{Name: "a", Timing: Timing{Kind: "soon"}, If: "tag(", Branches: []Branch{{Goto: "nowhere"}, {End: true, Goto: "a"}}},
+		{Name: "b", Timing: Timing{Kind: Delay, Min: time.Hour, Max: time.Minute}, Messages: []stepcast.Message{stepcast.Message(`{"text":"x"}`)}},
+	}}, testSchema, nil)
+	for _, want := range []string{
+		`name: stepcast: invalid: scenario name is empty`,
+		`version: the version is 0`,
+		`entry.mode: unknown entry mode "sometimes"`,
+		`zone_field: "age" is not a string field`,
+		`steps[0].timing: "25:00" is not a clock time`,
+		`steps[1].name: the step "a" is named twice`,
+		`steps[1].timing: unknown timing kind "soon"`,
+		`steps[1].if: unexpected token EOF`,
+		`steps[1].branches[0].goto: no step "nowhere"`,
+		`steps[1].branches[1]: a branch needs exactly one of goto, switch and end`,
+		`steps[2].timing: delay 1h0m0s–1m0s`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in\n%v", want, err)
+		}
+	}
+}

@@ -1,0 +1,470 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/segment"
+)
+
+// Status is where a friend stands in a scenario.
+type Status string
+
+// The statuses. A friend never in the scenario has the zero State.
+const (
+	Active   Status = "active"   // in a run, a step pending
+	Finished Status = "finished" // the run went through (completed, goal, ended by a branch)
+	Exited   Status = "exited"   // the run was ended early (stopped, exit condition, blocked, switched, restarted)
+)
+
+// State is one friend's state in one scenario, kept by the caller between
+// inputs. The zero State is a friend never in it.
+type State struct {
+	Version int       `json:"version"`          // the definition's version of this run
+	Run     int       `json:"run"`              // this run's number: 1, 2, …
+	Status  Status    `json:"status,omitempty"` // empty: never entered
+	Entered time.Time `json:"entered"`          // when this run began
+	Step    int       `json:"step"`             // the pending step, while active
+	Due     time.Time `json:"due"`              // when the pending step is due, while active
+	Done    int       `json:"done"`             // steps this run has gone through: the next one's sequence number
+	Ended   time.Time `json:"ended"`            // when the last run ended
+	Reason  string    `json:"reason,omitempty"` // why the last run ended
+	Seed    uint64    `json:"seed"`             // this run's random delays come from it
+}
+
+// InputKind is what an input asks of a machine.
+type InputKind string
+
+// The inputs.
+const (
+	Start InputKind = "start" // start_scenario: enter, as the entry policy allows
+	Stop  InputKind = "stop"  // stop_scenario, a block, an exit condition: leave, with Reason
+	Move  InputKind = "move"  // move_scenario: go to step To now (entering if not in it)
+	Wake  InputKind = "wake"  // the time Output.Wake asked for has come, or the friend changed: check the exit and goal, run what is due
+	Reach InputKind = "goal"  // the goal was reached: finish, with Reason
+)
+
+// Input is one input to a machine.
+type Input struct {
+	Kind   InputKind
+	To     string // Move: the step
+	Reason string // Stop, Reach: why
+	// Seed seeds a new run's random delays (Start, Move): fixed by the
+	// caller from the unit of work, so a replay draws the same delays.
+	Seed uint64
+	// Loc is the friend's time zone for clock times: the zone field's, or
+	// the account's. Nil means UTC.
+	Loc *time.Location
+	// Friend evaluates the steps' conditions, as the friend is at now.
+	Friend Conditions
+	// NoSendBefore skips, as "past", steps due before it instead of
+	// sending them: a backfill of history sends nothing about last year.
+	NoSendBefore time.Time
+}
+
+// What is what happened, in a journey record.
+type What string
+
+// The journey's records. Every step a run schedules ends in exactly one
+// of Sent, Skipped and Cancelled.
+const (
+	Entered    What = "entered"     // a run began
+	NotEntered What = "not_entered" // a start the entry policy refused (Reason says which rule)
+	Sent       What = "sent"        // a step's messages were queued (and its actions run)
+	Ran        What = "ran"         // an action-only step's actions ran
+	Skipped    What = "skipped"     // a step did not send: its condition, its time passed, a backfill
+	Cancelled  What = "cancelled"   // a pending step was dropped: the run ended or moved
+	Moved      What = "moved"       // the run went to another step (Reason: move_scenario)
+	Ended      What = "ended"       // the run ended (Status and Reason say how)
+)
+
+// Record is one entry of a friend's journey.
+type Record struct {
+	At     time.Time
+	Run    int
+	Step   string // the step concerned, if any
+	What   What
+	Status Status // with Ended: Finished or Exited
+	Reason string
+}
+
+// Send is a step's messages to queue as one push to the friend.
+type Send struct {
+	Key      string // "<scenario>/<run>/<seq>": unique per run and step visit
+	Step     string
+	Messages []stepcast.Message
+}
+
+// Action is one of a step's actions to run.
+type Action struct {
+	Key    string // the step's Key and "/<index>"
+	Step   string
+	Index  int
+	Action stepcast.Action
+}
+
+// Output is what Step decided. The caller must, in ONE unit of work:
+// persist State, queue Sends and carry out Actions (each under its Key, so
+// that a unit replayed after a crash queues nothing twice), cancel the
+// queued deliveries of run CancelRun if it is not 0 (the run ended or
+// moved: its steps queued but not yet sent must not go), record Journey,
+// start Switch if set — and only then let the machine sleep until Wake
+// (zero: no wake needed).
+type Output struct {
+	Sends     []Send
+	Actions   []Action
+	Journey   []Record
+	CancelRun int
+	Switch    string
+	Wake      time.Time
+}
+
+// ErrTooManySteps ends a run whose branches keep it going beyond
+// MaxStepsPerRun steps.
+var ErrTooManySteps = errors.New("scenario: a run went through too many steps (a branch loop?)")
+
+// Step applies in to st at now and returns the new state and what to do.
+// It runs every step due at now, so a step timed immediately runs in the
+// same call as the start. st is not modified. An error comes only from
+// in.Friend: then nothing of the call applies.
+func (m *Machine) Step(st State, in Input, now time.Time) (State, Output, error) {
+	s := stepper{m: m, st: st, in: in, now: now}
+	if s.in.Loc == nil {
+		s.in.Loc = time.UTC
+	}
+	if err := s.apply(); err != nil {
+		return st, Output{}, err
+	}
+	if s.st.Status == Active {
+		s.out.Wake = s.st.Due
+	}
+	return s.st, s.out, nil
+}
+
+type stepper struct {
+	m   *Machine
+	st  State
+	in  Input
+	now time.Time
+	out Output
+}
+
+func (s *stepper) record(step int, what What, reason string) {
+	s.out.Journey = append(s.out.Journey, Record{At: s.now, Run: s.st.Run, Step: s.m.stepName(step), What: what, Reason: reason})
+}
+
+func (s *stepper) apply() error {
+	switch s.in.Kind {
+	case Start:
+		if s.st.Status == Active {
+			if s.m.mode() != Restart {
+				s.out.Journey = append(s.out.Journey, Record{At: s.now, Run: s.st.Run, What: NotEntered, Reason: "already in it"})
+				return nil
+			}
+			s.end(Exited, "restarted")
+		} else if why := s.refuse(); why != "" {
+			s.out.Journey = append(s.out.Journey, Record{At: s.now, Run: s.st.Run, What: NotEntered, Reason: why})
+			return nil
+		}
+		s.begin()
+		return s.schedule(0)
+	case Move:
+		to, ok := s.m.StepIndex(s.in.To)
+		if !ok {
+			return fmt.Errorf("%w: scenario %q has no step %q", ErrInvalid, s.m.def.Name, s.in.To)
+		}
+		if s.st.Status != Active {
+			if why := s.refuse(); why != "" {
+				s.out.Journey = append(s.out.Journey, Record{At: s.now, Run: s.st.Run, What: NotEntered, Reason: why})
+				return nil
+			}
+			s.begin()
+		} else {
+			s.record(s.st.Step, Cancelled, "moved to "+s.in.To)
+			s.out.CancelRun = s.st.Run
+		}
+		s.record(to, Moved, "move_scenario")
+		return s.schedule(to)
+	case Stop:
+		if s.st.Status == Active {
+			s.end(Exited, orDefault(s.in.Reason, "stopped"))
+		}
+		return nil
+	case Reach:
+		if s.st.Status == Active {
+			s.end(Finished, orDefault(s.in.Reason, "goal"))
+		}
+		return nil
+	case Wake:
+		// The exit and goal conditions first, due step or not: the caller
+		// wakes a machine after every change of its friend, so that an
+		// exit takes effect at once, not when the next step comes due.
+		if s.st.Status == Active {
+			if ended, err := s.checkEnds(); err != nil || ended {
+				return err
+			}
+		}
+		return s.advance()
+	}
+	return fmt.Errorf("%w: unknown input %q", ErrInvalid, s.in.Kind)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (m *Machine) mode() EntryMode {
+	if m.def.Entry.Mode == "" {
+		return IfFinished
+	}
+	return m.def.Entry.Mode
+}
+
+// refuse says why the entry policy refuses a new run now, or "".
+func (s *stepper) refuse() string {
+	e := s.m.def.Entry
+	switch {
+	case s.st.Run == 0:
+		return ""
+	case s.m.mode() == Once:
+		return "entered once before (entry: once)"
+	case e.MaxRuns > 0 && s.st.Run >= e.MaxRuns:
+		return fmt.Sprintf("entered %d times, the most allowed", s.st.Run)
+	case e.Cooldown > 0 && s.now.Before(s.st.Ended.Add(e.Cooldown)):
+		return fmt.Sprintf("cooling down until %s", s.st.Ended.Add(e.Cooldown).In(s.in.Loc).Format("2006-01-02 15:04"))
+	}
+	return ""
+}
+
+// begin starts a new run.
+func (s *stepper) begin() {
+	s.st = State{Version: s.m.def.Version, Run: s.st.Run + 1, Status: Active, Entered: s.now, Seed: s.in.Seed}
+	s.record(-1, Entered, "")
+}
+
+// end ends the run: its pending step is cancelled, its queued deliveries
+// are to be cancelled.
+func (s *stepper) end(status Status, reason string) {
+	if s.st.Status == Active {
+		s.record(s.st.Step, Cancelled, reason)
+		s.out.CancelRun = s.st.Run
+	}
+	s.st.Status, s.st.Reason, s.st.Ended, s.st.Due = status, reason, s.now, time.Time{}
+	s.out.Journey = append(s.out.Journey, Record{At: s.now, Run: s.st.Run, What: Ended, Status: status, Reason: reason})
+}
+
+// finish ends the run having gone through (nothing pending to cancel).
+func (s *stepper) finish(status Status, reason string) {
+	s.st.Status, s.st.Reason, s.st.Ended, s.st.Due = status, reason, s.now, time.Time{}
+	s.out.Journey = append(s.out.Journey, Record{At: s.now, Run: s.st.Run, What: Ended, Status: status, Reason: reason})
+}
+
+// schedule places step i and runs whatever is due now.
+func (s *stepper) schedule(i int) error {
+	if err := s.place(i); err != nil {
+		return err
+	}
+	return s.advance()
+}
+
+// place makes step i pending at its time, as reckoned now. A step whose
+// time has passed follows its policy: moved to the next day, made due now,
+// or skipped — then the step after it is placed.
+func (s *stepper) place(i int) error {
+	for s.st.Status == Active {
+		step := &s.m.steps[i]
+		due, past := s.due(step)
+		if past {
+			switch s.policy(step) {
+			case Skip:
+				if s.st.Done >= MaxStepsPerRun {
+					s.st.Step = i
+					s.end(Exited, ErrTooManySteps.Error())
+					return nil
+				}
+				s.st.Step = i
+				s.record(i, Skipped, "its time had passed")
+				s.st.Done++
+				next, ok, err := s.next(i)
+				if err != nil || !ok {
+					return err
+				}
+				i = next
+				continue
+			case NextDay:
+				for due.Before(s.now) {
+					y, mo, d := due.In(s.in.Loc).Date()
+					due = stepcast.LocalTime(y, mo, d+1, step.at/60, step.at%60, 0, 0, s.in.Loc)
+				}
+			default:
+				due = s.now
+			}
+		}
+		s.st.Step, s.st.Due = i, due
+		return nil
+	}
+	return nil
+}
+
+func (s *stepper) policy(step *compiledStep) PastPolicy {
+	if step.Timing.IfPast != "" {
+		return step.Timing.IfPast
+	}
+	if step.Timing.Kind == OnDay {
+		return NextDay
+	}
+	return Now
+}
+
+// due reckons step's time, scheduled now, and whether it has passed.
+func (s *stepper) due(step *compiledStep) (time.Time, bool) {
+	t := step.Timing
+	loc := s.in.Loc
+	switch t.Kind {
+	case OnDay:
+		y, mo, d := s.st.Entered.In(loc).Date()
+		due := stepcast.LocalTime(y, mo, d+t.Day, step.at/60, step.at%60, 0, 0, loc)
+		return due, due.Before(s.now)
+	case AfterEntry:
+		due := s.st.Entered.Add(t.After)
+		return due, due.Before(s.now)
+	case Delay:
+		r := rand.New(rand.NewPCG(s.st.Seed, uint64(s.st.Done)))
+		return s.now.Add(t.Min + time.Duration(r.Int64N(int64(t.Max-t.Min)+1))), false
+	case NextClock:
+		local := s.now.In(loc)
+		y, mo, d := local.Date()
+		due := stepcast.LocalTime(y, mo, d, step.at/60, step.at%60, 0, 0, loc)
+		for !due.After(s.now) {
+			d++
+			due = stepcast.LocalTime(y, mo, d, step.at/60, step.at%60, 0, 0, loc)
+		}
+		return due, false
+	}
+	return s.now, false // Immediately
+}
+
+// advance runs every pending step that is due.
+func (s *stepper) advance() error {
+	for s.st.Status == Active && !s.st.Due.After(s.now) {
+		if s.st.Done >= MaxStepsPerRun {
+			s.end(Exited, ErrTooManySteps.Error())
+			return nil
+		}
+		if ended, err := s.checkEnds(); err != nil || ended {
+			return err
+		}
+		i := s.st.Step
+		if err := s.run(i); err != nil {
+			return err
+		}
+		s.st.Done++
+		next, ok, err := s.next(i)
+		if err != nil || !ok {
+			return err
+		}
+		if err := s.place(next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkEnds ends the run if its goal or its exit condition holds.
+func (s *stepper) checkEnds() (bool, error) {
+	for _, c := range []struct {
+		cond   *segment.Segment
+		status Status
+		reason string
+	}{{s.m.goal, Finished, "goal"}, {s.m.exit, Exited, "exit condition"}} {
+		if c.cond == nil {
+			continue
+		}
+		ok, err := s.holds(c.cond)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			s.end(c.status, c.reason)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s *stepper) holds(seg *segment.Segment) (bool, error) {
+	if seg == nil {
+		return true, nil
+	}
+	if s.in.Friend == nil {
+		return false, fmt.Errorf("%w: scenario %q: a condition to check and no Conditions in the input", ErrInvalid, s.m.def.Name)
+	}
+	return s.in.Friend.Holds(seg)
+}
+
+// run runs pending step i: skipped if it is too old for a backfill or its
+// condition does not hold, else its messages and actions go out.
+func (s *stepper) run(i int) error {
+	step := &s.m.steps[i]
+	if !s.in.NoSendBefore.IsZero() && s.st.Due.Before(s.in.NoSendBefore) {
+		s.record(i, Skipped, "its time had passed (backfill)")
+		return nil
+	}
+	ok, err := s.holds(step.cond)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.record(i, Skipped, "condition")
+		return nil
+	}
+	key := fmt.Sprintf("%s/%d/%d", s.m.def.Name, s.st.Run, s.st.Done)
+	if len(step.Messages) > 0 {
+		s.out.Sends = append(s.out.Sends, Send{Key: key, Step: step.Name, Messages: step.Messages})
+	}
+	for j, a := range step.Actions {
+		s.out.Actions = append(s.out.Actions, Action{Key: fmt.Sprintf("%s/%d", key, j), Step: step.Name, Index: j, Action: a})
+	}
+	if len(step.Messages) > 0 {
+		s.record(i, Sent, "")
+	} else {
+		s.record(i, Ran, "")
+	}
+	return nil
+}
+
+// next follows step i's branches: the index of the step to place next, or
+// false when the run ended (the last step done, a branch ended or
+// switched).
+func (s *stepper) next(i int) (int, bool, error) {
+	for _, b := range s.m.steps[i].branches {
+		ok, err := s.holds(b.cond)
+		if err != nil {
+			return 0, false, err
+		}
+		if !ok {
+			continue
+		}
+		switch {
+		case b.End:
+			s.finish(Finished, "ended by a branch")
+			return 0, false, nil
+		case b.Switch != "":
+			s.finish(Exited, "switched to "+b.Switch)
+			s.out.Switch = b.Switch
+			return 0, false, nil
+		}
+		return b.to, true, nil
+	}
+	if i+1 < len(s.m.steps) {
+		return i + 1, true, nil
+	}
+	s.finish(Finished, "completed")
+	return 0, false, nil
+}

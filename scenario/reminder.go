@@ -1,0 +1,339 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/segment"
+)
+
+// Reminder is a reminder (リマインダ配信): steps timed backwards from a
+// goal — a booking, a seminar — that a start_reminder action sets per
+// friend and key (one booking, one set of reminders). Its steps run in
+// the order of their times, whatever their order here.
+type Reminder struct {
+	Name    string         `json:"name"`
+	Version int            `json:"version"`
+	Steps   []ReminderStep `json:"steps"`
+	// IfPast is what happens to steps whose time has already passed when
+	// the goal is set or moved (a lesson booked 30 minutes ahead, with
+	// "1 day before" and "1 hour before" steps): Skip (the default) skips
+	// them; Now sends the latest of them at once and skips the others, as
+	// superseded.
+	IfPast PastPolicy `json:"if_past,omitempty"`
+	// ZoneField is as for a Definition: the friend's zone for clock times.
+	ZoneField string `json:"zone_field,omitempty"`
+}
+
+// ReminderStep is one step of a reminder. Its time is DaysBefore days
+// before the goal's date at the clock time At ("3 days before at 08:00";
+// 0 days: on the day), or Before before the goal itself ("1h30m before";
+// 0: at the goal).
+type ReminderStep struct {
+	Name       string             `json:"name"`
+	DaysBefore int                `json:"days_before,omitempty"`
+	At         string             `json:"at,omitempty"`
+	Before     time.Duration      `json:"before,omitempty"`
+	If         string             `json:"if,omitempty"`
+	Messages   []stepcast.Message `json:"messages,omitempty"`
+	Actions    []stepcast.Action  `json:"actions,omitempty"`
+}
+
+// ReminderState is one friend's state in one reminder for one key.
+type ReminderState struct {
+	Version int       `json:"version"`
+	Run     int       `json:"run"` // +1 each time the goal is set anew or moved
+	Status  Status    `json:"status,omitempty"`
+	Goal    time.Time `json:"goal"`
+	Step    int       `json:"step"` // the pending step's index in Steps
+	Due     time.Time `json:"due"`
+	Done    int       `json:"done"`
+	Ended   time.Time `json:"ended"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// The reminder inputs.
+const (
+	SetGoal InputKind = "set"    // start_reminder: set the goal (Input.Goal), or move it
+	Cancel  InputKind = "cancel" // cancel_reminder: the booking was cancelled
+)
+
+// ReminderInput is one input to a reminder machine.
+type ReminderInput struct {
+	Kind         InputKind // SetGoal, Cancel or Wake
+	Goal         time.Time // SetGoal
+	Reason       string    // Cancel
+	Loc          *time.Location
+	Friend       Conditions
+	NoSendBefore time.Time
+}
+
+// ReminderMachine is a compiled, validated Reminder.
+type ReminderMachine struct {
+	def   Reminder
+	steps []compiledReminderStep
+}
+
+type compiledReminderStep struct {
+	ReminderStep
+	at   int // minutes after midnight, or -1 for Before
+	cond *segment.Segment
+}
+
+// CompileReminder validates r and compiles its conditions, as Compile does
+// for a scenario.
+func CompileReminder(r Reminder, schema *segment.Schema, check CheckAction) (*ReminderMachine, error) {
+	m := &ReminderMachine{def: r}
+	var errs []error
+	bad := func(path string, err error) { errs = append(errs, &Error{Path: path, Err: err}) }
+	if err := stepcast.CheckName("reminder name", r.Name); err != nil {
+		bad("name", err)
+	}
+	if r.Version < 1 {
+		bad("version", fmt.Errorf("the version is %d; versions count from 1", r.Version))
+	}
+	switch r.IfPast {
+	case "", Skip, Now:
+	default:
+		bad("if_past", fmt.Errorf("unknown if_past %q for a reminder (want skip or now)", r.IfPast))
+	}
+	if r.ZoneField != "" {
+		if f, ok := fieldOf(schema, r.ZoneField); !ok || (f.Type != stepcast.FieldString && f.Type != stepcast.FieldChoice) {
+			bad("zone_field", fmt.Errorf("%q is not a string field of the schema", r.ZoneField))
+		}
+	}
+	switch n := len(r.Steps); {
+	case n == 0:
+		bad("steps", errors.New("a reminder needs at least one step"))
+	case n > MaxSteps:
+		bad("steps", fmt.Errorf("%d steps; the limit is %d", n, MaxSteps))
+	}
+	names := map[string]bool{}
+	for i, st := range r.Steps {
+		path := fmt.Sprintf("steps[%d]", i)
+		if err := stepcast.CheckName("step name", st.Name); err != nil {
+			bad(path+".name", err)
+		} else if names[st.Name] {
+			bad(path+".name", fmt.Errorf("the step %q is named twice", st.Name))
+		}
+		names[st.Name] = true
+		cs := compiledReminderStep{ReminderStep: st, at: -1}
+		switch {
+		case st.At != "":
+			at, err := parseClock(st.At)
+			if err != nil {
+				bad(path+".at", err)
+			}
+			cs.at = at
+			if st.Before != 0 {
+				bad(path, errors.New("a step is timed by days_before and at, or by before, not both"))
+			}
+			if st.DaysBefore < 0 || st.DaysBefore > 3650 {
+				bad(path+".days_before", fmt.Errorf("%d: want 0 to 3650", st.DaysBefore))
+			}
+		case st.DaysBefore != 0:
+			bad(path+".at", errors.New(`days_before needs at: "HH:MM"`))
+		case st.Before < 0:
+			bad(path+".before", errors.New("before must not be negative"))
+		}
+		if st.If != "" {
+			seg, err := segment.Compile(st.If, schema)
+			if err != nil {
+				bad(path+".if", err)
+			}
+			cs.cond = seg
+		}
+		if n := len(st.Messages); n > stepcast.MaxMessages {
+			bad(path+".messages", fmt.Errorf("%d messages; LINE takes at most %d in one push", n, stepcast.MaxMessages))
+		}
+		for j, msg := range st.Messages {
+			if err := (stepcast.Action{Kind: stepcast.SendMessages, Messages: []stepcast.Message{msg}}).Validate(); err != nil {
+				bad(fmt.Sprintf("%s.messages[%d]", path, j), err)
+			}
+		}
+		for j, a := range st.Actions {
+			if err := a.Validate(); err != nil {
+				bad(fmt.Sprintf("%s.actions[%d]", path, j), err)
+			} else if check != nil {
+				if err := check(a); err != nil {
+					bad(fmt.Sprintf("%s.actions[%d]", path, j), err)
+				}
+			}
+		}
+		m.steps = append(m.steps, cs)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Name returns the reminder's name.
+func (m *ReminderMachine) Name() string { return m.def.Name }
+
+// Definition returns the reminder m was compiled from.
+func (m *ReminderMachine) Definition() Reminder { return m.def }
+
+// times returns each step's time for goal in loc, and the steps' indexes
+// in the order of their times (ties in definition order).
+func (m *ReminderMachine) times(goal time.Time, loc *time.Location) ([]time.Time, []int) {
+	ts := make([]time.Time, len(m.steps))
+	order := make([]int, len(m.steps))
+	for i, st := range m.steps {
+		order[i] = i
+		if st.at < 0 {
+			ts[i] = goal.Add(-st.Before)
+			continue
+		}
+		y, mo, d := goal.In(loc).Date()
+		ts[i] = stepcast.LocalTime(y, mo, d-st.DaysBefore, st.at/60, st.at%60, 0, 0, loc)
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return ts[a].Compare(ts[b]) })
+	return ts, order
+}
+
+// Step applies in to st at now, as Machine.Step does for a scenario. Keys
+// are "<reminder>/<run>/<seq>": the caller adds the friend and the goal's
+// key (a booking ID).
+func (m *ReminderMachine) Step(st ReminderState, in ReminderInput, now time.Time) (ReminderState, Output, error) {
+	if in.Loc == nil {
+		in.Loc = time.UTC
+	}
+	r := reminderStepper{m: m, st: st, in: in, now: now}
+	if err := r.apply(); err != nil {
+		return st, Output{}, err
+	}
+	if r.st.Status == Active {
+		r.out.Wake = r.st.Due
+	}
+	return r.st, r.out, nil
+}
+
+type reminderStepper struct {
+	m   *ReminderMachine
+	st  ReminderState
+	in  ReminderInput
+	now time.Time
+	out Output
+}
+
+func (r *reminderStepper) record(step int, what What, reason string) {
+	name := ""
+	if step >= 0 && step < len(r.m.steps) {
+		name = r.m.steps[step].Name
+	}
+	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: name, What: what, Reason: reason})
+}
+
+func (r *reminderStepper) end(status Status, reason string) {
+	if r.st.Status == Active {
+		r.record(r.st.Step, Cancelled, reason)
+		r.out.CancelRun = r.st.Run
+	}
+	r.st.Status, r.st.Reason, r.st.Ended, r.st.Due = status, reason, r.now, time.Time{}
+	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Ended, Status: status, Reason: reason})
+}
+
+func (r *reminderStepper) apply() error {
+	switch r.in.Kind {
+	case SetGoal:
+		if r.in.Goal.IsZero() {
+			return fmt.Errorf("%w: reminder %q: no goal", ErrInvalid, r.m.def.Name)
+		}
+		if r.st.Status == Active {
+			if r.st.Goal.Equal(r.in.Goal) {
+				return nil // set again as it was: nothing moves
+			}
+			r.end(Exited, "the goal moved to "+r.in.Goal.In(r.in.Loc).Format("2006-01-02 15:04"))
+		}
+		r.st = ReminderState{Version: r.m.def.Version, Run: r.st.Run + 1, Status: Active, Goal: r.in.Goal}
+		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Entered, Reason: "goal " + r.in.Goal.In(r.in.Loc).Format("2006-01-02 15:04")})
+		_, order := r.m.times(r.st.Goal, r.in.Loc)
+		r.placeFrom(order, 0)
+		return r.advance()
+	case Cancel:
+		if r.st.Status == Active {
+			r.end(Exited, orDefault(r.in.Reason, "cancelled"))
+		}
+		return nil
+	case Wake:
+		return r.advance()
+	}
+	return fmt.Errorf("%w: unknown reminder input %q", ErrInvalid, r.in.Kind)
+}
+
+// placeFrom makes pending the first step from position k of order whose
+// time has not passed; the passed ones follow IfPast (under Now, the
+// latest passed one is made due now, the others skipped as superseded).
+// With none left, the reminder has gone through.
+func (r *reminderStepper) placeFrom(order []int, k int) {
+	ts, _ := r.m.times(r.st.Goal, r.in.Loc)
+	past := k
+	for past < len(order) && ts[order[past]].Before(r.now) {
+		past++
+	}
+	for j := k; j < past; j++ {
+		i := order[j]
+		if r.m.def.IfPast == Now && j == past-1 {
+			r.st.Step, r.st.Due = i, r.now
+			return
+		}
+		reason := "its time had passed"
+		if r.m.def.IfPast == Now {
+			reason = "superseded by a later step, also past"
+		}
+		r.record(i, Skipped, reason)
+		r.st.Done++
+	}
+	if past == len(order) {
+		r.st.Status, r.st.Reason, r.st.Ended, r.st.Due = Finished, "completed", r.now, time.Time{}
+		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Ended, Status: Finished, Reason: "completed"})
+		return
+	}
+	r.st.Step, r.st.Due = order[past], ts[order[past]]
+}
+
+// advance runs the pending step while it is due.
+func (r *reminderStepper) advance() error {
+	for r.st.Status == Active && !r.st.Due.After(r.now) {
+		i := r.st.Step
+		step := &r.m.steps[i]
+		switch ok, err := r.holds(step.cond); {
+		case err != nil:
+			return err
+		case !r.in.NoSendBefore.IsZero() && r.st.Due.Before(r.in.NoSendBefore):
+			r.record(i, Skipped, "its time had passed (backfill)")
+		case !ok:
+			r.record(i, Skipped, "condition")
+		default:
+			key := fmt.Sprintf("%s/%d/%d", r.m.def.Name, r.st.Run, r.st.Done)
+			if len(step.Messages) > 0 {
+				r.out.Sends = append(r.out.Sends, Send{Key: key, Step: step.Name, Messages: step.Messages})
+				r.record(i, Sent, "")
+			} else {
+				r.record(i, Ran, "")
+			}
+			for j, a := range step.Actions {
+				r.out.Actions = append(r.out.Actions, Action{Key: fmt.Sprintf("%s/%d", key, j), Step: step.Name, Index: j, Action: a})
+			}
+		}
+		r.st.Done++
+		_, order := r.m.times(r.st.Goal, r.in.Loc)
+		k := slices.Index(order, i) + 1
+		r.placeFrom(order, k)
+	}
+	return nil
+}
+
+func (r *reminderStepper) holds(seg *segment.Segment) (bool, error) {
+	if seg == nil {
+		return true, nil
+	}
+	if r.in.Friend == nil {
+		return false, fmt.Errorf("%w: reminder %q: a condition to check and no Conditions in the input", ErrInvalid, r.m.def.Name)
+	}
+	return r.in.Friend.Holds(seg)
+}
