@@ -36,6 +36,24 @@ const (
 	MaxDataKeys = 64
 )
 
+// MinInt is the smallest whole number a field or a score holds: the
+// indexes keep math.MinInt64 for themselves, so Value.Validate refuses it
+// and sums stop at MinInt.
+const MinInt = math.MinInt64 + 1
+
+// AddInt returns a+b, stopping at MinInt and math.MaxInt64 instead of
+// wrapping around: the sum fields and scores keep.
+func AddInt(a, b int64) int64 {
+	sum := a + b
+	switch {
+	case b > 0 && sum < a:
+		return math.MaxInt64
+	case b < 0 && sum > a, sum < MinInt:
+		return MinInt
+	}
+	return sum
+}
+
 // MinTime and MaxTime bound every time a value or an event may hold: the
 // years 1 to 9999, which RFC 3339 (and so JSON) can write.
 var (
@@ -95,7 +113,8 @@ func CheckName(what, s string) error {
 // [MinTime, MaxTime].
 func CheckTime(what string, t time.Time) error {
 	if t.Before(MinTime) || t.After(MaxTime) {
-		return fmt.Errorf("%w: %s %s is outside the years 1 to 9999", ErrInvalid, what, t.Format(time.RFC3339))
+		return fmt.Errorf("%w: %s %s is outside %s to %s", ErrInvalid, what, t.UTC().Format(time.RFC3339Nano),
+			MinTime.Format(time.RFC3339), MaxTime.Format(time.RFC3339))
 	}
 	return nil
 }

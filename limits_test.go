@@ -96,3 +96,28 @@ func TestQuote(t *testing.T) {
 		t.Errorf("Quote(long) = %s", got)
 	}
 }
+
+func TestAddInt(t *testing.T) {
+	for _, tt := range []struct{ a, b, want int64 }{
+		{1, 2, 3},
+		{math.MaxInt64, 1, math.MaxInt64},
+		{math.MinInt64 + 1, -1, MinInt},
+		{-1, math.MinInt64 + 1, MinInt},
+		{-1, math.MinInt64, MinInt},
+		{0, math.MinInt64, MinInt},
+		{5, -5, 0},
+	} {
+		if got := AddInt(tt.a, tt.b); got != tt.want || IntValue(got).Validate() != nil {
+			t.Errorf("AddInt(%d, %d) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+	if IntValue(math.MinInt64).Validate() == nil {
+		t.Error("IntValue(MinInt64) is valid: the index cannot hold it")
+	}
+	if v, err := ParseValue(FieldInt, "-9223372036854775808", nil); err == nil {
+		t.Errorf("ParseValue(MinInt64) = %v", v)
+	}
+	if v := FloatValue(math.Copysign(0, -1)); math.Signbit(v.Any().(float64)) {
+		t.Error("FloatValue(-0) keeps its sign")
+	}
+}

@@ -26,8 +26,14 @@ func StringValue(s string) Value { return Value{typ: FieldString, s: s} }
 // IntValue returns an int value.
 func IntValue(n int64) Value { return Value{typ: FieldInt, n: n} }
 
-// FloatValue returns a float value.
-func FloatValue(f float64) Value { return Value{typ: FieldFloat, f: f} }
+// FloatValue returns a float value. Negative zero is zero: every store
+// keeps and exports it the same way.
+func FloatValue(f float64) Value {
+	if f == 0 {
+		f = 0 // -0 == 0: drops the sign
+	}
+	return Value{typ: FieldFloat, f: f}
+}
 
 // BoolValue returns a bool value.
 func BoolValue(b bool) Value {
@@ -61,7 +67,12 @@ func (v Value) Validate() error {
 		return CheckFloat("the number", v.f)
 	case FieldTime:
 		return CheckTime("the time", v.t)
-	case FieldInt, FieldBool:
+	case FieldInt:
+		if v.n < MinInt {
+			return fmt.Errorf("%w: the number %d is below MinInt (%d)", ErrInvalid, v.n, int64(MinInt))
+		}
+		return nil
+	case FieldBool:
 		return nil
 	}
 	return fmt.Errorf("%w: the zero Value", ErrInvalid)
@@ -200,7 +211,8 @@ func ParseValue(t FieldType, text string, loc *time.Location) (Value, error) {
 		return v, v.Validate()
 	case FieldInt:
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return IntValue(n), nil
+			v := IntValue(n)
+			return v, v.Validate()
 		}
 	case FieldFloat:
 		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {

@@ -74,7 +74,7 @@ func (s *Set) Decide(a stepcast.Action, f Friend, c Context) Decision {
 			return set(a.Name, v)
 		}
 		n, _ := old.Any().(int64)
-		return set(a.Name, stepcast.IntValue(saturatingAdd(n, a.Number)))
+		return set(a.Name, stepcast.IntValue(stepcast.AddInt(n, a.Number)))
 	case stepcast.RandomField:
 		span := uint64(a.Max) - uint64(a.Min) // Max-Min, wrapping
 		n := int64(c.Rand.Uint64())           // the whole int64 range
@@ -149,15 +149,4 @@ func (s *Set) shiftDate(a stepcast.Action, f Friend, c Context) Decision {
 		return Decision{Note: fmt.Sprintf("%d days from %s: %v", a.Number, base.Format(time.RFC3339), err)}
 	}
 	return set(a.Name, v)
-}
-
-func saturatingAdd(a, b int64) int64 {
-	s := a + b
-	if (s > a) != (b > 0) {
-		if b > 0 {
-			return math.MaxInt64
-		}
-		return math.MinInt64
-	}
-	return s
 }

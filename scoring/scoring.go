@@ -415,7 +415,7 @@ func (m *Model) add(s State, e Entry) State {
 	if s.Lifetime == nil {
 		s.Lifetime = map[string]int64{}
 	}
-	s.Lifetime[e.Score] = saturatingAdd(s.Lifetime[e.Score], e.Points)
+	s.Lifetime[e.Score] = stepcast.AddInt(s.Lifetime[e.Score], e.Points)
 	if d := m.cfg.Scores[e.Score]; d.HalfLife > 0 {
 		if s.HalfLife == nil {
 			s.HalfLife = map[string]decayed{}
@@ -444,19 +444,6 @@ func (m *Model) add(s State, e Entry) State {
 		s = m.fold(s, latest(e.At, s.CheckedAt))
 	}
 	return s
-}
-
-// saturatingAdd adds without wrapping around: a lifetime total stops at
-// the ends of int64.
-func saturatingAdd(a, b int64) int64 {
-	sum := a + b
-	switch {
-	case b > 0 && sum < a:
-		return math.MaxInt64
-	case b < 0 && sum > a:
-		return math.MinInt64
-	}
-	return sum
 }
 
 // fold moves the oldest ledger entries beyond LedgerLimit into the
