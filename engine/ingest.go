@@ -24,6 +24,9 @@ type Result struct {
 	// Notified are the notify_host actions handed to Config.Notify after
 	// the commit.
 	Notified []stepcast.Notification
+	// Notes say what the unit could not do but did not fail for: a scoring
+	// rule whose condition failed on this event.
+	Notes []string
 	Err      error // why the event changed nothing, if it failed
 }
 

@@ -23,6 +23,7 @@ var scoringKey = TimerKey{Kind: DueScoring}.String()
 // scored turns what scoring did into score changes and sets off the
 // thresholds crossed.
 func (u *unit) scored(res scoring.Result, cause *rules.Activation) error {
+	u.res.Notes = append(u.res.Notes, res.Notes...)
 	if len(res.Entries) == 0 && len(res.Crossings) == 0 {
 		return nil
 	}

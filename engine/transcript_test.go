@@ -309,6 +309,9 @@ func (r *runner) printResult(b *strings.Builder, res Result) {
 	for _, d := range res.Queued {
 		fmt.Fprintf(b, "  queued %s %s\n", d.Kind, d.Key)
 	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(b, "  note %s\n", n)
+	}
 }
 
 func (r *runner) change(c store.Change) string {

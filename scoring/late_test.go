@@ -130,3 +130,38 @@ func TestExtremeTimesStayFinite(t *testing.T) {
 		t.Errorf("lifetime %d, %v: want saturated at MaxInt64", g.Lifetime["lead"], err)
 	}
 }
+
+// A condition that fails on one event (a quantity that is no number, a
+// key the event lacks) skips its rule with a note; the event still scores
+// by the other rules and is not lost.
+func TestConditionErrorSkipsTheRule(t *testing.T) {
+	m := mustModel(t, Config{
+		Scores: map[string]Decay{"lead": {}},
+		Rules: []Rule{
+			{Name: "big-order", Score: "lead", Kind: stepcast.EventConversion, When: `int(data.qty) >= 3`, Points: 10},
+			{Name: "any-order", Score: "lead", Kind: stepcast.EventConversion, Points: 1},
+		},
+	})
+	for _, tc := range []struct {
+		name string
+		data map[string]string
+		want int64
+		note bool
+	}{
+		{"a number", map[string]string{"qty": "5"}, 11, false},
+		{"not a number", map[string]string{"qty": "two"}, 1, true},
+		{"no key", nil, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := ev("c1", stepcast.EventConversion, "buy", "", t0)
+			e.Data = tc.data
+			s, res, err := m.Apply(State{}, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Lifetime["lead"] != tc.want || (len(res.Notes) > 0) != tc.note {
+				t.Errorf("lifetime %d, notes %q; want %d, a note %v", s.Lifetime["lead"], res.Notes, tc.want, tc.note)
+			}
+		})
+	}
+}

@@ -161,6 +161,23 @@ func New(c Config) (*Model, error) {
 	return m, nil
 }
 
+// runCondition runs a rule's condition over ev. A condition that fails at
+// run time — a conversion of text that is no number, a key the event
+// lacks, expr's memory budget — or panics is an error, never a crash.
+func runCondition(p *vm.Program, ev stepcast.Event) (ok bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok, err = false, fmt.Errorf("%v", r)
+		}
+	}()
+	v, err := expr.Run(p, conditionEnv(ev))
+	if err != nil {
+		return false, err
+	}
+	b, _ := v.(bool)
+	return b, nil
+}
+
 func conditionEnv(e stepcast.Event) map[string]any {
 	data := e.Data
 	if data == nil {
@@ -294,6 +311,10 @@ type Result struct {
 	Entries   []Entry           // points given, in rule order
 	Crossings []Crossing        // thresholds crossed, in order of time, then of configuration
 	Actions   []stepcast.Action // the crossed thresholds' actions, in the same order
+	// Notes say why a rule that matched the event scored nothing: its
+	// condition failed on this event (`int(data.qty)` of "two", a missing
+	// key, a memory budget) — the rule is skipped, the event still counts.
+	Notes []string
 }
 
 // Apply scores ev for a friend in state s. Time-driven crossings up to
@@ -321,11 +342,12 @@ func (m *Model) Apply(s State, ev stepcast.Event) (State, Result, error) {
 			continue
 		}
 		if p := m.conds[i]; p != nil {
-			ok, err := expr.Run(p, conditionEnv(ev))
+			ok, err := runCondition(p, ev)
 			if err != nil {
-				return s, Result{}, fmt.Errorf("scoring: rule %q on event %q: %w", r.Name, ev.ID, err)
+				res.Notes = append(res.Notes, fmt.Sprintf("scoring rule %q: its condition failed on this event, so it scored nothing: %v", r.Name, err))
+				continue
 			}
-			if !ok.(bool) {
+			if !ok {
 				continue
 			}
 		}
