@@ -49,7 +49,7 @@ func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled
 // load builds an index for c's schema from the store.
 func (a *Account) load(ctx context.Context, c *compiled) (*segment.Index, store.Cursor, error) {
 	ix := segment.NewIndex(c.schema)
-	cur, err := store.LoadIndex(ctx, a.e.cfg.Store, a.id, ix)
+	cur, err := store.LoadIndex(ctx, a.e.st, a.id, ix)
 	if err != nil {
 		return nil, cur, fmt.Errorf("engine: account %q: %w", a.id, err)
 	}
@@ -87,7 +87,7 @@ func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Catch the new index up with what committed while it loaded.
-	if cur, err = store.CatchUp(ctx, a.e.cfg.Store, a.id, ix, cur); err != nil {
+	if cur, err = store.CatchUp(ctx, a.e.st, a.id, ix, cur); err != nil {
 		return fmt.Errorf("engine: account %q: %w", a.id, err)
 	}
 	a.def.Store(c)
@@ -139,7 +139,7 @@ func (a *Account) Definitions() Definitions { return a.def.Load().defs }
 func (a *Account) CatchUp(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur, err := store.CatchUp(ctx, a.e.cfg.Store, a.id, a.index(), a.cur)
+	cur, err := store.CatchUp(ctx, a.e.st, a.id, a.index(), a.cur)
 	a.cur = cur // CatchUp returns how far it got, also on error
 	return err
 }
@@ -165,7 +165,7 @@ func (a *Account) afterCommit(ctx context.Context, changes []store.Change, event
 		a.cur = cur
 		return nil
 	}
-	cur, err = store.CatchUp(ctx, a.e.cfg.Store, a.id, a.index(), a.cur)
+	cur, err = store.CatchUp(ctx, a.e.st, a.id, a.index(), a.cur)
 	a.cur = cur
 	return err
 }
@@ -249,7 +249,7 @@ func (a *Account) FriendByUser(ctx context.Context, user stepcast.UserID) (Frien
 func (a *Account) friendView(ctx context.Context, get func(store.ReadTx) (store.Friend, error)) (FriendView, error) {
 	var v FriendView
 	var state scoring.State
-	err := a.e.cfg.Store.View(ctx, a.id, func(tx store.ReadTx) error {
+	err := a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
 		f, err := get(tx)
 		if err != nil {
 			return err
@@ -282,7 +282,7 @@ func (a *Account) friendView(ctx context.Context, get func(store.ReadTx) (store.
 // last Seq of a page to get the next.
 func (a *Account) History(ctx context.Context, id stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
 	var out []store.Event
-	err := a.e.cfg.Store.View(ctx, a.id, func(tx store.ReadTx) error {
+	err := a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
 		var err error
 		out, err = tx.FriendEvents(id, before, limit)
 		return err

@@ -86,10 +86,13 @@ var (
 type Engine struct {
 	cfg Config
 	log *slog.Logger
+	st  guard // cfg.Store, refused after Close
 
 	mu       sync.RWMutex
 	accounts map[store.AccountID]*Account
 	closed   bool
+	stop     chan struct{}  // closed by Close: Run returns
+	inflight sync.WaitGroup // store calls, and Run, that Close waits for
 }
 
 // Open returns an engine over cfg.Store. Accounts are added with AddAccount.
@@ -118,7 +121,9 @@ func Open(cfg Config) (*Engine, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{cfg: cfg, log: log, accounts: map[store.AccountID]*Account{}}, nil
+	e := &Engine{cfg: cfg, log: log, accounts: map[store.AccountID]*Account{}, stop: make(chan struct{})}
+	e.st = guard{Store: cfg.Store, e: e}
+	return e, nil
 }
 
 // AddAccount validates defs, loads the account's segment index from the
@@ -178,16 +183,27 @@ func (e *Engine) Accounts() []store.AccountID {
 // done or the engine closed. Failures are logged and retried on the next
 // round; Run returns ctx's error, or ErrClosed.
 func (e *Engine) Run(ctx context.Context) error {
+	if !e.begin() {
+		return ErrClosed
+	}
+	defer e.end()
+	// Close cancels the round in progress, so that it waits no longer
+	// than a store call takes to notice.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	t := time.NewTicker(e.cfg.PollInterval)
 	defer t.Stop()
 	for {
 		e.mu.RLock()
 		accounts := slices.Collect(maps.Values(e.accounts))
-		closed := e.closed
 		e.mu.RUnlock()
-		if closed {
-			return ErrClosed
-		}
 		for _, a := range accounts {
 			if err := a.CatchUp(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("catch up", "account", a.id, "err", err)
@@ -197,18 +213,35 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		select {
+		case <-e.stop:
+			return ErrClosed
 		case <-ctx.Done():
-			return ctx.Err()
+			select {
+			case <-e.stop:
+				return ErrClosed
+			default:
+				return ctx.Err()
+			}
 		case <-t.C:
 		}
 	}
 }
 
-// Close stops serving: Run returns ErrClosed at its next round, AddAccount
-// and Account return ErrClosed. It does not close the store.
+// Close stops serving: Run returns ErrClosed, and every call that would
+// touch the store — Ingest, Tick, CatchUp, Friend, AddAccount… — returns
+// ErrClosed. It waits for the calls in flight to finish, so that the host
+// may close the store once it returns; it does not close the store.
+// Queries on the live index (Count, Evaluate, Explain, CrossTab) go on
+// answering from memory.
 func (e *Engine) Close() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
 	e.closed = true
+	close(e.stop)
+	e.mu.Unlock()
+	e.inflight.Wait()
 	return nil
 }

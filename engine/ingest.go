@@ -129,7 +129,7 @@ func (e *Engine) checkEvent(ev stepcast.Event, now time.Time) error {
 	}
 	if tol := e.cfg.FutureTolerance; tol >= 0 && ev.At.After(now.Add(tol)) {
 		return fmt.Errorf("%w: %w: event %s is dated %s, %v after the engine's clock (Config.FutureTolerance is %v)",
-			stepcast.ErrInvalid, ErrFutureEvent, stepcast.Quote(ev.ID), ev.At.UTC().Format(time.RFC3339), ev.At.Sub(now).Round(time.Second), tol)
+			stepcast.ErrInvalid, ErrFutureEvent, stepcast.Quote(ev.ID), ev.At.UTC().Format(time.RFC3339), ev.At.Sub(now), tol)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func (a *Account) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]sto
 		f.Limit = DefaultPage
 	}
 	var out []store.Delivery
-	err := a.e.cfg.Store.View(ctx, a.id, func(tx store.ReadTx) error {
+	err := a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
 		var err error
 		out, err = tx.Deliveries(f)
 		return err
@@ -38,7 +38,7 @@ func (a *Account) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]sto
 // "broadcast:spring-sale") by status, and the recipients sent to.
 func (a *Account) DeliveryProgress(ctx context.Context, cause string) (store.DeliveryProgress, error) {
 	var p store.DeliveryProgress
-	err := a.e.cfg.Store.View(ctx, a.id, func(tx store.ReadTx) error {
+	err := a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
 		var err error
 		p, err = tx.DeliveryProgress(cause)
 		return err
@@ -56,7 +56,7 @@ func (a *Account) DeliveryProgress(ctx context.Context, cause string) (store.Del
 func (a *Account) CancelDeliveries(ctx context.Context, sel store.DeliverySelector, reason string) (int, error) {
 	var n int
 	now := a.e.cfg.Now()
-	err := a.e.cfg.Store.Update(ctx, a.id, func(tx store.Tx) error {
+	err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
 		var err error
 		n, err = tx.CancelDeliveries(sel, reason, now)
 		return err

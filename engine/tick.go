@@ -85,7 +85,7 @@ const (
 // fault is retried after ten minutes; its error is returned, joined with
 // the others', after the rest of the due work was done.
 func (a *Account) Tick(ctx context.Context) (int, error) {
-	st := a.e.cfg.Store
+	st := a.e.st
 	done := 0
 	var errs []error
 	for {
@@ -123,7 +123,7 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 // it since it was leased.
 func (a *Account) retryLater(ctx context.Context, t store.Timer, at time.Time) {
 	t.Due = at
-	err := a.e.cfg.Store.Update(ctx, a.id, func(tx store.Tx) error {
+	err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
 		_, err := tx.PutTimer(t)
 		return err
 	})

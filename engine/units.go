@@ -25,9 +25,9 @@ const maxConflictRetries = 3
 // event, or due work another instance took over, is reported with
 // Duplicate and changes nothing.
 func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result, failed []bool, backfill bool) {
-	update := a.e.cfg.Store.Update
-	if b, ok := a.e.cfg.Store.(store.Batcher); ok && a.e.cfg.ShareCommits && len(inputs) == 1 {
-		update = b.Batch
+	update := a.e.st.Update
+	if a.e.cfg.ShareCommits && len(inputs) == 1 {
+		update = a.e.st.batch
 	}
 	for attempt := 0; ; attempt++ {
 		if !slices.Contains(failed, false) {
