@@ -27,7 +27,7 @@ type Result struct {
 	// Notes say what the unit could not do but did not fail for: a scoring
 	// rule whose condition failed on this event.
 	Notes []string
-	Err      error // why the event changed nothing, if it failed
+	Err   error // why the event changed nothing, if it failed
 }
 
 // StepResult is one step of a rule considered for an event.
