@@ -93,6 +93,10 @@ func (s *Set) Decide(a stepcast.Action, f Friend, c Context) Decision {
 		if note != "" {
 			return Decision{Note: note}
 		}
+		// Due work lives between 1970 and 9999 (the stores' timers).
+		if goal := v.Any().(time.Time); goal.Before(stepcast.MinEventTime) || goal.After(stepcast.MaxTime) {
+			return Decision{Note: fmt.Sprintf("the goal %s is outside %d to %d", goal.Format(time.RFC3339), stepcast.MinEventTime.Year(), stepcast.MaxTime.Year())}
+		}
 		a.Value, a.Text = &v, ""
 	}
 	return Decision{Action: a}
@@ -139,11 +143,18 @@ func (s *Set) shiftDate(a stepcast.Action, f Friend, c Context) Decision {
 		}
 		base = v.Any().(time.Time)
 	}
+	// Beyond ±4 million days (11,000 years) every result lies outside the
+	// times a value may hold: refuse before the arithmetic could wrap.
+	const maxDays = 4_000_000
+	if a.Number > maxDays || a.Number < -maxDays {
+		return Decision{Note: fmt.Sprintf("%d days from %s is beyond the times a field holds (%d to %d)",
+			a.Number, base.Format(time.RFC3339), stepcast.MinTime.Year(), stepcast.MaxTime.Year())}
+	}
 	loc := s.schema.Location()
 	local := base.In(loc)
 	y, m, d := local.Date()
 	h, mi, sec := local.Clock()
-	day := stepcast.LocalTime(y, m, d+int(max(-1<<20, min(1<<20, a.Number))), h, mi, sec, local.Nanosecond(), loc)
+	day := stepcast.LocalTime(y, m, d+int(a.Number), h, mi, sec, local.Nanosecond(), loc)
 	v := stepcast.TimeValue(day)
 	if err := v.Validate(); err != nil {
 		return Decision{Note: fmt.Sprintf("%d days from %s: %v", a.Number, base.Format(time.RFC3339), err)}

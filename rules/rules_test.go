@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,10 @@ func TestDecide(t *testing.T) {
 		{"already in the scenario", stepcast.Action{Kind: stepcast.StartScenario, Name: "trial"}, "note: already in the scenario: starting again would repeat its messages"},
 		{"a reminder's goal from the event", stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}, "2026-12-24T01:00:00Z"},
 		{"a tag as it is", stepcast.Action{Kind: stepcast.AddTag, Name: "x"}, "add_tag x"},
+		{"two million days on", stepcast.Action{Kind: stepcast.ShiftDateField, Name: "next", Number: 2_000_000}, "7502-09-22T01:00:00Z"},
+		{"the largest shift", stepcast.Action{Kind: stepcast.ShiftDateField, Name: "next", Number: math.MaxInt64}, "note: 9223372036854775807 days from"},
+		{"a reminder before 1970", stepcast.Action{Kind: stepcast.StartReminder, Name: "v", Value: val(stepcast.TimeValue(time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)))}, "note: the goal 1960-01-01"},
+		{"an int that the index cannot hold", stepcast.Action{Kind: stepcast.AddToField, Name: "points", Number: math.MinInt64}, "-9223372036854775803"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
