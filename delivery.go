@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf16"
 )
 
 // DeliveryKind is what a delivery asks of LINE's Messaging API. The set is
@@ -180,11 +181,8 @@ func (d Delivery) Validate() error {
 			return bad("needs 1 to %d messages (LINE's limit), has %d", MaxMessages, len(d.Messages))
 		}
 		for i, m := range d.Messages {
-			var obj struct {
-				Type string `json:"type"`
-			}
-			if err := json.Unmarshal(m, &obj); err != nil || obj.Type == "" {
-				return bad("message %d is not a JSON message object with a type", i)
+			if err := CheckMessage(m); err != nil {
+				return bad("message %d: %v", i, err)
 			}
 		}
 	} else if len(d.Messages) > 0 {
@@ -217,6 +215,33 @@ func (d Delivery) Validate() error {
 		if p := textProblem(s, MaxNameLen); p != "" {
 			return bad("the %s %s %s", what, Quote(s), p)
 		}
+	}
+	return nil
+}
+
+// MaxTextMessage is how long a text message may be, in UTF-16 code
+// units (LINE's limit).
+const MaxTextMessage = 5000
+
+// CheckMessage reports what LINE would refuse in m at a glance: not a JSON
+// object, no "type", or a text message whose text is empty or longer than
+// MaxTextMessage UTF-16 units. It does not check the whole schema of each
+// message type; lineadapter's tests hold requests to LINE's OpenAPI specs.
+func CheckMessage(m Message) error {
+	var obj struct {
+		Type string  `json:"type"`
+		Text *string `json:"text"`
+	}
+	if err := json.Unmarshal(m, &obj); err != nil {
+		return fmt.Errorf("not a JSON message object: %v", err)
+	}
+	switch {
+	case obj.Type == "":
+		return errors.New(`no "type" (text, image, flex, …)`)
+	case obj.Type == "text" && (obj.Text == nil || *obj.Text == ""):
+		return errors.New("a text message with no text")
+	case obj.Type == "text" && len(utf16.Encode([]rune(*obj.Text))) > MaxTextMessage:
+		return fmt.Errorf("a text message longer than %d UTF-16 units", MaxTextMessage)
 	}
 	return nil
 }

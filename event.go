@@ -200,8 +200,8 @@ func (a Action) Validate() error {
 			return bad(fmt.Sprintf("needs 1 to 5 messages (LINE's limit), has %d", len(a.Messages)))
 		}
 		for i, m := range a.Messages {
-			if !json.Valid(m) {
-				return bad(fmt.Sprintf("message %d is not JSON", i))
+			if err := CheckMessage(m); err != nil {
+				return bad(fmt.Sprintf("message %d: %v", i, err))
 			}
 		}
 	default:

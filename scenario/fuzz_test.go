@@ -18,7 +18,9 @@ func mustMachine(t testing.TB, d Definition) *Machine {
 	return m
 }
 
-func text(s string) []stepcast.Message { return []stepcast.Message{stepcast.Message(`{"type":"text","text":"` + s + `"}`)} }
+func text(s string) []stepcast.Message {
+	return []stepcast.Message{stepcast.Message(`{"type":"text","text":"` + s + `"}`)}
+}
 
 // fuzzScenario has every timing, a condition, branches back and forth, an
 // exit and a goal.

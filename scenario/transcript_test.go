@@ -322,7 +322,6 @@ func parseArgs(s string) (map[string]string, error) {
 	return args, nil
 }
 
-
 // fromYAML reads a definition written in YAML through its JSON form, as a
 // host reading definitions from a file would.
 func fromYAML(lines []string, v any) error {
