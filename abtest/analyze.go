@@ -1,11 +1,14 @@
 package abtest
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stepcast/stepcast"
 )
 
 // Metric is the response an analysis compares.
@@ -46,6 +49,33 @@ type Config struct {
 	// MaxLoss is the largest expected loss (in rate, e.g. 0.001 = 0.1
 	// point) accepted for a winner; 0 means no such rule.
 	MaxLoss float64
+}
+
+// MinAlpha is the smallest significance level Analyze takes: below it the
+// normal quantiles it needs are no longer representable.
+const MinAlpha = 1e-12
+
+// Validate reports what is wrong with c, joined: Alpha outside
+// [MinAlpha, 1) (0 is the default), negative minimums or maximums, a
+// MaxLoss that is negative or not finite.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: config: %s", ErrInvalid, fmt.Sprintf(format, args...)))
+	}
+	if c.Alpha != 0 && !(c.Alpha >= MinAlpha && c.Alpha < 1) {
+		bad("alpha %v is outside [%v, 1) (0 means 0.05)", c.Alpha, MinAlpha)
+	}
+	if c.MinRecipients < 0 || c.MaxRecipients < 0 || c.MinDuration < 0 {
+		bad("minimums and maximums must not be negative")
+	}
+	if math.IsNaN(c.MaxLoss) || math.IsInf(c.MaxLoss, 0) || c.MaxLoss < 0 {
+		bad("max loss %v must be a finite number >= 0", c.MaxLoss)
+	}
+	if c.Metric != Conversions && c.Metric != Clicks {
+		bad("unknown metric %d", int(c.Metric))
+	}
+	return errors.Join(errs...)
 }
 
 func (c Config) alpha() float64 {
@@ -154,10 +184,16 @@ func Analyze(e *Experiment, tallies []Tally, cfg Config, now time.Time) (*Result
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	byName := make(map[string]Tally, len(tallies))
 	for _, t := range tallies {
 		if _, dup := byName[t.Variant]; dup {
-			return nil, fmt.Errorf("%w: variant %q is tallied twice", ErrInvalid, t.Variant)
+			return nil, fmt.Errorf("%w: variant %s is tallied twice", ErrInvalid, stepcast.Quote(t.Variant))
+		}
+		if math.IsNaN(t.Revenue) || math.IsInf(t.Revenue, 0) {
+			return nil, fmt.Errorf("%w: tally of %s: revenue %v is not finite", ErrInvalid, stepcast.Quote(t.Variant), t.Revenue)
 		}
 		if t.Recipients < 0 || t.Clickers < 0 || t.Converters < 0 || t.Clickers > t.Recipients || t.Converters > t.Recipients {
 			return nil, fmt.Errorf("%w: tally of %q is inconsistent: %d recipients, %d clickers, %d converters",

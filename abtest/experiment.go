@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/stepcast/stepcast"
 )
@@ -38,18 +39,22 @@ var ErrInvalid = stepcast.NewInvalid("abtest: invalid")
 func (e *Experiment) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: experiment %q: %s", ErrInvalid, e.Name, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%w: experiment %s: %s", ErrInvalid, stepcast.Quote(e.Name), fmt.Sprintf(format, args...)))
 	}
-	if e.Name == "" {
-		bad("the name is empty")
+	if err := stepcast.CheckName("the name", e.Name); err != nil {
+		bad("%s", strings.TrimPrefix(err.Error(), stepcast.ErrInvalid.Error()+": "))
+	}
+	if err := stepcast.CheckText("the salt", e.Salt, stepcast.MaxNameLen); err != nil {
+		bad("%s", strings.TrimPrefix(err.Error(), stepcast.ErrInvalid.Error()+": "))
 	}
 	if len(e.Variants) < 2 {
 		bad("needs at least two variants, has %d", len(e.Variants))
 	}
 	seen := map[string]bool{}
 	for i, v := range e.Variants {
-		if v.Name == "" {
-			bad("variant %d has no name", i)
+		if err := stepcast.CheckName("the name", v.Name); err != nil {
+			bad("variant %d: %s", i, strings.TrimPrefix(err.Error(), stepcast.ErrInvalid.Error()+": "))
+			continue
 		}
 		if seen[v.Name] {
 			bad("variant %q is listed twice", v.Name)
@@ -60,7 +65,7 @@ func (e *Experiment) Validate() error {
 		}
 	}
 	if e.Control != "" && !seen[e.Control] {
-		bad("control %q is not a variant", e.Control)
+		bad("control %s is not a variant", stepcast.Quote(e.Control))
 	}
 	if !(e.Holdout >= 0 && e.Holdout < 1) {
 		bad("holdout %v is outside [0, 1)", e.Holdout)

@@ -2,7 +2,10 @@ package abtest
 
 import (
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/stepcast/stepcast"
 )
 
 // Tally is what one variant achieved.
@@ -48,7 +51,10 @@ func Tabulate(e *Experiment, outcomes []Outcome, window time.Duration) ([]Tally,
 	for i, o := range outcomes {
 		j, ok := idx[o.Variant]
 		if !ok {
-			return nil, fmt.Errorf("%w: outcome %d: variant %q is not in experiment %q", ErrInvalid, i, o.Variant, e.Name)
+			return nil, fmt.Errorf("%w: outcome %d: variant %s is not in experiment %s", ErrInvalid, i, stepcast.Quote(o.Variant), stepcast.Quote(e.Name))
+		}
+		if math.IsNaN(o.Revenue) || math.IsInf(o.Revenue, 0) {
+			return nil, fmt.Errorf("%w: outcome %d: revenue %v is not finite", ErrInvalid, i, o.Revenue)
 		}
 		t := &tallies[j]
 		t.Recipients++
