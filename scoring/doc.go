@@ -13,7 +13,10 @@
 // # Late and out-of-order events
 //
 // Points count at their event's own time, whenever the event arrives, so
-// lifetime and recent totals do not depend on arrival order. A state has
+// the totals of rules that score every event do not depend on arrival
+// order. Rules limited by a repeat policy (once, at most N within a
+// window) count events as they arrive: with late events, which of them
+// scored can depend on the order of arrival. A state has
 // its own "now", State.CheckedAt: the latest event or tick it has seen.
 // Thresholds are judged there — a late event that lifts the recent total
 // across a level crosses it at CheckedAt; one that would have crossed it
