@@ -42,7 +42,9 @@
 // LINE redelivers webhooks late and hosts report conversions late. State
 // that is a function of event times — follow status and times, lifetime
 // and recent scores, threshold tags of a score whose two thresholds share
-// a level — ends the same whatever the arrival order (tested by shuffling).
+// a level — ends the same whatever the arrival order (tested by shuffling),
+// but for scoring rules limited to once or N per window, which count
+// events as they arrive.
 // Rules, though, run when an event is processed and see the state at that
 // moment: a late event's rule conditions see today's tags and fields, and
 // a threshold is judged at the friend's latest time (see package scoring).
