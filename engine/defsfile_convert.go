@@ -61,9 +61,13 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 	loc := defaultLocation() // the zone time text is read in
 	if f.Schema.TimeZone != "" {
 		l, err := time.LoadLocation(f.Schema.TimeZone)
-		if err != nil {
+		switch {
+		case f.Schema.TimeZone == "Local":
+			// Calendar days would change with the machine the file is read on.
+			d.failPath("schema.time_zone", `"Local" is the host's zone, which changes with the machine: name one, such as Asia/Tokyo`)
+		case err != nil:
 			d.failPath("schema.time_zone", "unknown time zone %s", stepcast.Quote(f.Schema.TimeZone))
-		} else {
+		default:
 			loc = l
 		}
 		s.Location = l

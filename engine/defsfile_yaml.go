@@ -159,10 +159,11 @@ func (d *fileDecoder) decodeValue(n *yaml.Node, path string, out reflect.Value, 
 		}
 	case out.Kind() == reflect.Bool:
 		if text, ok := d.scalar(n, path, "a boolean"); ok {
-			if v, err := readScalar(stepcast.FieldBool, text, nil); err != nil {
-				d.fail(n, path, "%v", err)
-			} else {
-				out.SetBool(v.Any().(bool))
+			switch text { // a file says true or false, nothing YAML 1.1 or strconv also reads
+			case "true", "false":
+				out.SetBool(text == "true")
+			default:
+				d.fail(n, path, "%s is not a boolean (true or false)", stepcast.Quote(text))
 			}
 		}
 	default: // integers
