@@ -61,6 +61,9 @@ import (
 // boundary cannot be told from its end: Import cannot check it for
 // truncation, nor for alterations beyond what a friend's rebuild shows.
 
+// pageSize is how many records Export reads at a time.
+const pageSize = 1000
+
 // ExportVersion is the version of the export format Export writes; Import
 // reads it and version 1.
 const ExportVersion = 2
