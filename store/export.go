@@ -135,7 +135,7 @@ func (x *exporter) write(ctx context.Context, tx ReadTx) error {
 			return err
 		}
 		for _, c := range changes {
-			l := changeLine{Seq: c.Seq, changeJSON: changeRecord(c)}
+			l := changeOut(c)
 			if err := x.put(secChanges, exportLine{Change: &l}, func() string { return fmt.Sprintf("change %d", c.Seq) }); err != nil {
 				return err
 			}
@@ -151,7 +151,7 @@ func (x *exporter) write(ctx context.Context, tx ReadTx) error {
 			return err
 		}
 		for _, e := range events {
-			l := eventLine{Seq: e.Seq, eventJSON: eventRecord(e.Event)}
+			l := eventOut(e)
 			if err := x.put(secEvents, exportLine{Event: &l}, func() string { return fmt.Sprintf("event %d", e.Seq) }); err != nil {
 				return err
 			}

@@ -7,7 +7,7 @@
 //
 // A root bucket "stepcast" holds the key "format" (the on-disk format
 // version) and one bucket per account, which holds: "friends" (ID, 4 bytes
-// big-endian → binary record, see store.AppendFriend), "users" (LINE userId →
+// big-endian → binary record, see backend.AppendFriend), "users" (LINE userId →
 // ID), "changes" (Seq, 8 bytes big-endian → JSON change), "events" (Seq →
 // binary record) and
 // "event-ids" (event ID → Seq), "friend-events" (friend ID and Seq → empty:
@@ -42,6 +42,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // FormatVersion is the on-disk format this package writes and reads.
@@ -95,7 +96,24 @@ type Store struct {
 	path string
 }
 
-var _ store.Store = (*Store)(nil)
+// The store and its transactions implement every aggregate's interface.
+var (
+	_ store.Store            = (*Store)(nil)
+	_ store.FriendReader     = (*tx)(nil)
+	_ store.FriendWriter     = (*tx)(nil)
+	_ store.LogReader        = (*tx)(nil)
+	_ store.LogWriter        = (*tx)(nil)
+	_ store.TimerReader      = (*tx)(nil)
+	_ store.TimerWriter      = (*tx)(nil)
+	_ store.OutboxReader     = (*tx)(nil)
+	_ store.OutboxWriter     = (*tx)(nil)
+	_ store.DefinitionReader = (*tx)(nil)
+	_ store.DefinitionWriter = (*tx)(nil)
+	_ store.TallyReader      = (*tx)(nil)
+	_ store.TallyWriter      = (*tx)(nil)
+	_ store.Tx               = (*tx)(nil)
+	_ store.FriendScanner    = (*tx)(nil)
+)
 
 // Options configure OpenWith. The zero value means Open's defaults.
 type Options struct {
@@ -278,7 +296,7 @@ func upgradeFriendEvents(root *bolt.Bucket) error {
 			return err
 		}
 		return events.ForEach(func(k, v []byte) error {
-			e, err := store.DecodeEventRecord(binary.BigEndian.Uint64(k), v)
+			e, err := backend.DecodeEventRecord(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return fmt.Errorf("account %q, event %d: %w", name, binary.BigEndian.Uint64(k), err)
 			}
@@ -394,7 +412,7 @@ func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
 	if raw == nil {
 		return store.Friend{}, fmt.Errorf("boltstore: friend %d: %w", id, store.ErrNotFound)
 	}
-	f, err := store.DecodeFriend(raw)
+	f, err := backend.DecodeFriend(raw)
 	if err != nil {
 		return store.Friend{}, t.corrupt(fmt.Sprintf("friend %d", id), err)
 	}
@@ -427,7 +445,7 @@ func (t *tx) ScanFriends(after stepcast.FriendID, limit int, fn func(*store.Frie
 	if err != nil || b == nil {
 		return 0, err
 	}
-	var fd store.FriendDecoder
+	var fd backend.FriendDecoder
 	var f store.Friend
 	n := 0
 	c := b.Cursor()
@@ -444,7 +462,7 @@ func (t *tx) ScanFriends(after stepcast.FriendID, limit int, fn func(*store.Frie
 }
 
 func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
-	return readLog(t, changesB, after, limit, store.UnmarshalChange)
+	return readLog(t, changesB, after, limit, backend.UnmarshalChange)
 }
 
 // readLog reads up to limit records with Seqs above after from a log
@@ -475,7 +493,7 @@ func (t *tx) LastSeq() (uint64, error) {
 }
 
 func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
-	return readLog(t, eventsB, after, limit, store.DecodeEventRecord)
+	return readLog(t, eventsB, after, limit, backend.DecodeEventRecord)
 }
 
 func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
@@ -498,7 +516,7 @@ func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([
 	var out []store.Event
 	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
 		seq := binary.BigEndian.Uint64(k[4:])
-		e, err := store.DecodeEventRecord(seq, events.Get(u64(seq)))
+		e, err := backend.DecodeEventRecord(seq, events.Get(u64(seq)))
 		if err != nil {
 			return nil, t.corrupt(fmt.Sprintf("event %d", seq), err)
 		}
@@ -520,11 +538,11 @@ func (t *tx) putFriend(f store.Friend) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(u32(f.ID), store.AppendFriend(nil, f))
+	return b.Put(u32(f.ID), backend.AppendFriend(nil, f))
 }
 
 func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
-	if err := store.CheckUser(user); err != nil {
+	if err := backend.CheckUser(user); err != nil {
 		return store.Friend{}, false, fmt.Errorf("boltstore: %w", err)
 	}
 	if f, err := t.FriendByUser(user); err == nil {
@@ -549,7 +567,7 @@ func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 }
 
 func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
-	friends, err := store.PrepareChanges(t, changes)
+	friends, err := backend.PrepareChanges(t, changes)
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: %w", err)
 	}
@@ -563,7 +581,7 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 		if err != nil {
 			return nil, err
 		}
-		raw, err := store.MarshalChange(c)
+		raw, err := backend.MarshalChange(c)
 		if err != nil {
 			return nil, fmt.Errorf("boltstore: encode change: %w", err)
 		}
@@ -581,7 +599,7 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 }
 
 func (t *tx) AppendEvent(e stepcast.Event) (uint64, error) {
-	if err := store.CheckNewEvent(t, e); err != nil {
+	if err := backend.CheckNewEvent(t, e); err != nil {
 		return 0, fmt.Errorf("boltstore: %w", err)
 	}
 	b, err := t.bucket(eventsB)
@@ -593,7 +611,7 @@ func (t *tx) AppendEvent(e stepcast.Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := b.Put(u64(seq), store.AppendEventRecord(nil, e)); err != nil {
+	if err := b.Put(u64(seq), backend.AppendEventRecord(nil, e)); err != nil {
 		return 0, err
 	}
 	if err := ids.Put([]byte(e.ID), u64(seq)); err != nil {
@@ -655,7 +673,7 @@ func scanJSON[T any](t *tx, bucket []byte, group, what string) ([]T, error) {
 }
 
 func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
-	if err := store.ValidateDefinition(d); err != nil {
+	if err := backend.ValidateDefinition(d); err != nil {
 		return 0, err
 	}
 	cur, err := t.Definition(d.Kind, d.Name)
@@ -696,7 +714,7 @@ func (t *tx) Tallies(experiment string) ([]store.Tally, error) {
 }
 
 func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
-	if err := store.ValidateTally(d); err != nil {
+	if err := backend.ValidateTally(d); err != nil {
 		return store.Tally{}, err
 	}
 	b, err := t.bucket(talliesB)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // The outbox: "outbox" (ID → JSON of store.Delivery; fields added later
@@ -147,7 +148,7 @@ func (t *tx) replaceDelivery(old, d store.Delivery) error {
 }
 
 func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
-	if err := store.ValidateDelivery(d); err != nil {
+	if err := backend.ValidateDelivery(d); err != nil {
 		return 0, err
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
@@ -160,23 +161,17 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 	if d.ID, err = b.NextSequence(); err != nil {
 		return 0, err
 	}
-	d.Status, d.Attempts, d.FirstAttemptAt, d.Error, d.Reason, d.RequestID, d.DoneAt, d.LeasedBy, d.LeaseUntil =
-		store.Pending, 0, time.Time{}, "", "", "", time.Time{}, "", time.Time{}
-	d.CreatedAt = d.CreatedAt.UTC().Truncate(time.Microsecond)
-	if d.NextAt.IsZero() {
-		d.NextAt = d.CreatedAt
-	}
-	d.NextAt = d.NextAt.UTC().Truncate(time.Microsecond)
+	d = backend.Enqueued(d)
 	return d.ID, t.addDelivery(d)
 }
 
 func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	d, err := store.PrepareFinish(t, id, holder, o)
+	d, err := backend.PrepareFinish(t, id, holder, o)
 	if err != nil {
 		return err
 	}
 	old := d
-	d.Finish(o)
+	backend.Finish(&d, o)
 	return t.replaceDelivery(old, d)
 }
 
@@ -184,7 +179,7 @@ func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 // pending entries; by key prefix, the keys with the prefix (of every
 // status).
 func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time.Time) (int, error) {
-	if err := store.ValidateCancel(sel, reason, at); err != nil {
+	if err := backend.ValidateCancel(sel, reason, at); err != nil {
 		return 0, err
 	}
 	var ids []uint64 // collected first: cancelling moves entries of the walked index
@@ -210,11 +205,11 @@ func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time
 		if err != nil {
 			return n, err
 		}
-		if !d.Cancellable(at) {
+		if !backend.Cancellable(d, at) {
 			continue
 		}
 		old := d
-		d.Cancel(reason, at)
+		backend.Cancel(&d, reason, at)
 		if err := t.replaceDelivery(old, d); err != nil {
 			return n, err
 		}
@@ -227,7 +222,7 @@ func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time
 // filter allows: a friend's entries, a cause's (of one status, or of all
 // four merged), a status's, or the outbox itself.
 func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
-	if err := store.ValidateFilter(f); err != nil {
+	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
 	if f.Limit == 0 {
@@ -253,7 +248,7 @@ func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 		if err != nil {
 			return false, err
 		}
-		if f.Matches(d) {
+		if backend.Matches(f, d) {
 			out = append(out, d)
 		}
 		return len(out) < f.Limit, nil
@@ -312,7 +307,7 @@ func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 		prefix := causePrefix(cause, s)
 		c := b.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
-			p.Count(s, int(binary.BigEndian.Uint32(v)))
+			backend.Count(&p, s, int(binary.BigEndian.Uint32(v)))
 		}
 	}
 	return p, nil
@@ -326,7 +321,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: lease deliveries %q: %w", account, err)
 	}
-	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+	if err := backend.ValidateLease(holder, now, ttl, limit); err != nil {
 		return nil, fmt.Errorf("boltstore: %w", err)
 	}
 	var out []store.Delivery
@@ -354,7 +349,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 				return err
 			}
 			if d.LeasedBy == "" || !d.LeaseUntil.After(now) {
-				d.TakeLease(holder, now, ttl)
+				backend.TakeLease(&d, holder, now, ttl)
 				if err := t.putDelivery(d); err != nil { // its queue key stays: priority, NextAt and ID are unchanged
 					return err
 				}
@@ -368,14 +363,14 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 }
 
 func (t *tx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateRestored(d); err != nil {
+	if err := backend.ValidateRestored(d); err != nil {
 		return err
 	}
 	b, err := t.bucket(outboxB)
 	if err != nil {
 		return err
 	}
-	if err := store.CheckRestoreID(d, b.Sequence()+1); err != nil {
+	if err := backend.CheckRestoreID(d, b.Sequence()+1); err != nil {
 		return fmt.Errorf("boltstore: %w", err)
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
@@ -384,14 +379,7 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 	if _, err := b.NextSequence(); err != nil {
 		return err
 	}
-	d.LeasedBy, d.LeaseUntil = "", time.Time{}
-	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
-	if !d.DoneAt.IsZero() {
-		d.DoneAt = d.DoneAt.UTC().Truncate(time.Microsecond)
-	}
-	if !d.FirstAttemptAt.IsZero() {
-		d.FirstAttemptAt = d.FirstAttemptAt.UTC().Truncate(time.Microsecond)
-	}
+	d = backend.Restored(d)
 	return t.addDelivery(d)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // Timers: "timers" (friend ID and key → JSON timer; friend 0 holds the
@@ -80,7 +81,7 @@ func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
 }
 
 func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
-	if err := store.ValidateTimer(tm); err != nil {
+	if err := backend.ValidateTimer(tm); err != nil {
 		return 0, err
 	}
 	if tm.Friend != 0 { // 0: the account's own
@@ -153,7 +154,7 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: lease %q: %w", account, err)
 	}
-	if err := store.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
+	if err := backend.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
 		return nil, fmt.Errorf("boltstore: %w", err)
 	}
 	var out []store.Timer
@@ -171,7 +172,7 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 			if binary.BigEndian.Uint64(k[:8]) > nowMicro {
 				break
 			}
-			if !store.OfKind(string(k[12:]), kinds) {
+			if !backend.OfKind(string(k[12:]), kinds) {
 				continue
 			}
 			raw := timers.Get(k[8:])

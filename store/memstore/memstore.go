@@ -19,6 +19,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // Store is an in-memory store. Transactions on one Store are serialized
@@ -29,7 +30,23 @@ type Store struct {
 	closed   bool
 }
 
-var _ store.Store = (*Store)(nil)
+// The store and its transactions implement every aggregate's interface.
+var (
+	_ store.Store            = (*Store)(nil)
+	_ store.FriendReader     = (*tx)(nil)
+	_ store.FriendWriter     = (*tx)(nil)
+	_ store.LogReader        = (*tx)(nil)
+	_ store.LogWriter        = (*tx)(nil)
+	_ store.TimerReader      = (*tx)(nil)
+	_ store.TimerWriter      = (*tx)(nil)
+	_ store.OutboxReader     = (*tx)(nil)
+	_ store.OutboxWriter     = (*tx)(nil)
+	_ store.DefinitionReader = (*tx)(nil)
+	_ store.DefinitionWriter = (*tx)(nil)
+	_ store.TallyReader      = (*tx)(nil)
+	_ store.TallyWriter      = (*tx)(nil)
+	_ store.Tx               = (*tx)(nil)
+)
 
 type timerKey struct {
 	friend stepcast.FriendID
@@ -158,7 +175,7 @@ func (s *Store) leasing(ctx context.Context, acct store.AccountID, holder string
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: lease %q: %w", acct, err)
 	}
-	if err := store.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
+	if err := backend.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	if s.closed {
@@ -190,7 +207,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holde
 	})
 	var out []store.Delivery
 	for _, d := range due[:min(limit, len(due))] {
-		d.TakeLease(holder, now, ttl)
+		backend.TakeLease(d, holder, now, ttl)
 		out = append(out, d.Clone())
 	}
 	return out, nil
@@ -207,7 +224,7 @@ func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, 
 	}
 	var due []timerKey
 	for k, t := range a.timers {
-		if !t.Due.After(now) && (t.LeasedBy == "" || !t.LeaseUntil.After(now)) && store.OfKind(k.key, kinds) {
+		if !t.Due.After(now) && (t.LeasedBy == "" || !t.LeaseUntil.After(now)) && backend.OfKind(k.key, kinds) {
 			due = append(due, k)
 		}
 	}
@@ -358,7 +375,7 @@ func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([
 func (t *tx) HasEvent(id string) (bool, error) { return t.a.eventIDs[id] || t.newEventIDs[id], nil }
 
 func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
-	if err := store.CheckUser(user); err != nil {
+	if err := backend.CheckUser(user); err != nil {
 		return store.Friend{}, false, fmt.Errorf("memstore: %w", err)
 	}
 	if f, err := t.FriendByUser(user); err == nil {
@@ -371,7 +388,7 @@ func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 }
 
 func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
-	friends, err := store.PrepareChanges(t, changes)
+	friends, err := backend.PrepareChanges(t, changes)
 	if err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
@@ -389,7 +406,7 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 }
 
 func (t *tx) AppendEvent(ev stepcast.Event) (uint64, error) {
-	if err := store.CheckNewEvent(t, ev); err != nil {
+	if err := backend.CheckNewEvent(t, ev); err != nil {
 		return 0, fmt.Errorf("memstore: %w", err)
 	}
 	e := store.Event{Seq: uint64(len(t.a.events)+len(t.events)) + 1, Event: ev}
@@ -440,7 +457,7 @@ func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
 }
 
 func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
-	if err := store.ValidateTimer(tm); err != nil {
+	if err := backend.ValidateTimer(tm); err != nil {
 		return 0, err
 	}
 	if tm.Friend != 0 && t.get(tm.Friend) == nil {
@@ -506,7 +523,7 @@ func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
 }
 
 func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
-	if err := store.ValidateDelivery(d); err != nil {
+	if err := backend.ValidateDelivery(d); err != nil {
 		return 0, err
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
@@ -514,13 +531,7 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 	}
 	d = d.Clone()
 	d.ID = uint64(len(t.a.outbox)+len(t.queued)) + 1
-	d.Status, d.Attempts, d.FirstAttemptAt, d.Error, d.Reason, d.RequestID, d.DoneAt, d.LeasedBy, d.LeaseUntil =
-		store.Pending, 0, time.Time{}, "", "", "", time.Time{}, "", time.Time{}
-	d.CreatedAt = d.CreatedAt.UTC().Truncate(time.Microsecond)
-	if d.NextAt.IsZero() {
-		d.NextAt = d.CreatedAt
-	}
-	d.NextAt = d.NextAt.UTC().Truncate(time.Microsecond)
+	d = backend.Enqueued(d)
 	t.queued = append(t.queued, d)
 	return d.ID, nil
 }
@@ -535,18 +546,18 @@ func (t *tx) putDelivery(d store.Delivery) {
 }
 
 func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	d, err := store.PrepareFinish(t, id, holder, o)
+	d, err := backend.PrepareFinish(t, id, holder, o)
 	if err != nil {
 		return err
 	}
-	d.Finish(o)
+	backend.Finish(&d, o)
 	t.putDelivery(d)
 	return nil
 }
 
 // CancelDeliveries implements store.Tx; a scan, as Deliveries is.
 func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time.Time) (int, error) {
-	if err := store.ValidateCancel(sel, reason, at); err != nil {
+	if err := backend.ValidateCancel(sel, reason, at); err != nil {
 		return 0, err
 	}
 	n := 0
@@ -555,11 +566,11 @@ func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time
 		if !ok {
 			return n, nil
 		}
-		if (sel.Cause != "" && d.Cause != sel.Cause) || !strings.HasPrefix(d.Key, sel.KeyPrefix) || !d.Cancellable(at) {
+		if (sel.Cause != "" && d.Cause != sel.Cause) || !strings.HasPrefix(d.Key, sel.KeyPrefix) || !backend.Cancellable(d, at) {
 			continue
 		}
 		d = d.Clone()
-		d.Cancel(reason, at)
+		backend.Cancel(&d, reason, at)
 		t.putDelivery(d)
 		n++
 	}
@@ -568,7 +579,7 @@ func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time
 // Deliveries implements store.ReadTx. It scans the outbox: fine for the
 // reference store, not for millions.
 func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
-	if err := store.ValidateFilter(f); err != nil {
+	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
 	var out []store.Delivery
@@ -577,7 +588,7 @@ func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 		if !ok {
 			break
 		}
-		if f.Matches(d) {
+		if backend.Matches(f, d) {
 			out = append(out, d.Clone())
 		}
 	}
@@ -593,7 +604,7 @@ func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 			return p, nil
 		}
 		if d.Cause == cause {
-			p.Count(d.Status, len(d.Friends))
+			backend.Count(&p, d.Status, len(d.Friends))
 		}
 	}
 }
@@ -640,7 +651,7 @@ func (t *tx) Definitions(kind string) ([]store.Definition, error) {
 }
 
 func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
-	if err := store.ValidateDefinition(d); err != nil {
+	if err := backend.ValidateDefinition(d); err != nil {
 		return 0, err
 	}
 	k := defKey{d.Kind, d.Name}
@@ -702,7 +713,7 @@ func (t *tx) Tallies(experiment string) ([]store.Tally, error) {
 }
 
 func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
-	if err := store.ValidateTally(d); err != nil {
+	if err := backend.ValidateTally(d); err != nil {
 		return store.Tally{}, err
 	}
 	k := defKey{d.Experiment, d.Variant}
@@ -713,24 +724,17 @@ func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
 }
 
 func (t *tx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateRestored(d); err != nil {
+	if err := backend.ValidateRestored(d); err != nil {
 		return err
 	}
-	if err := store.CheckRestoreID(d, uint64(len(t.a.outbox)+len(t.queued))+1); err != nil {
+	if err := backend.CheckRestoreID(d, uint64(len(t.a.outbox)+len(t.queued))+1); err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
 		return fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	d = d.Clone()
-	d.LeasedBy, d.LeaseUntil = "", time.Time{}
-	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
-	if !d.DoneAt.IsZero() {
-		d.DoneAt = d.DoneAt.UTC().Truncate(time.Microsecond)
-	}
-	if !d.FirstAttemptAt.IsZero() {
-		d.FirstAttemptAt = d.FirstAttemptAt.UTC().Truncate(time.Microsecond)
-	}
+	d = backend.Restored(d)
 	t.queued = append(t.queued, d)
 	return nil
 }

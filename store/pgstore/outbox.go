@@ -14,6 +14,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // The outbox: stepcast_outbox, one row a delivery, with the indexes of
@@ -130,13 +131,10 @@ func (t *ptx) insertDelivery(id int64, d store.Delivery) (bool, error) {
 }
 
 func (t *ptx) Enqueue(d store.Delivery) (uint64, error) {
-	if err := store.ValidateDelivery(d); err != nil {
+	if err := backend.ValidateDelivery(d); err != nil {
 		return 0, err
 	}
-	if d.NextAt.IsZero() {
-		d.NextAt = d.CreatedAt
-	}
-	d.Status, d.Attempts, d.FirstAttemptAt, d.Error, d.Reason, d.RequestID, d.DoneAt = store.Pending, 0, time.Time{}, "", "", "", time.Time{}
+	d = backend.Enqueued(d)
 	id := t.lastDelivery + 1
 	ok, err := t.insertDelivery(id, d)
 	if err != nil {
@@ -150,10 +148,10 @@ func (t *ptx) Enqueue(d store.Delivery) (uint64, error) {
 }
 
 func (t *ptx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateRestored(d); err != nil {
+	if err := backend.ValidateRestored(d); err != nil {
 		return err
 	}
-	if err := store.CheckRestoreID(d, uint64(t.lastDelivery)+1); err != nil {
+	if err := backend.CheckRestoreID(d, uint64(t.lastDelivery)+1); err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
 	ok, err := t.insertDelivery(int64(d.ID), d)
@@ -168,11 +166,11 @@ func (t *ptx) RestoreDelivery(d store.Delivery) error {
 }
 
 func (t *ptx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	d, err := store.PrepareFinish(t, id, holder, o)
+	d, err := backend.PrepareFinish(t, id, holder, o)
 	if err != nil {
 		return err
 	}
-	d.Finish(o)
+	backend.Finish(&d, o)
 	_, err = t.tx.Exec(t.ctx, `UPDATE stepcast_outbox SET status = $3, error = $4, request_id = $5, done_at = $6, next_at = $7,
 		leased_by = '', lease_until = NULL WHERE account = $1 AND id = $2`,
 		t.account, int64(id), int16(d.Status), d.Error, d.RequestID, nullTime(d.DoneAt), d.NextAt)
@@ -185,7 +183,7 @@ func (t *ptx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 // CancelDeliveries implements store.Tx in one statement, through the
 // index on (account, cause, status) or on the pending rows' keys.
 func (t *ptx) CancelDeliveries(sel store.DeliverySelector, reason string, at time.Time) (int, error) {
-	if err := store.ValidateCancel(sel, reason, at); err != nil {
+	if err := backend.ValidateCancel(sel, reason, at); err != nil {
 		return 0, err
 	}
 	at = at.UTC().Truncate(time.Microsecond)
@@ -234,7 +232,7 @@ func prefixEnd(p string) (string, bool) {
 // stepcast_outbox_friends, the others through the indexes on status and
 // cause.
 func (t *ptx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
-	if err := store.ValidateFilter(f); err != nil {
+	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
 	if f.Limit == 0 {
@@ -307,7 +305,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
 	}
-	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+	if err := backend.ValidateLease(holder, now, ttl, limit); err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)

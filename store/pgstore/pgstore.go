@@ -30,6 +30,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 //go:embed migrations/*.sql
@@ -59,7 +60,23 @@ type Store struct {
 // Schema returns the schema given in Options ("" for the search_path).
 func (s *Store) Schema() string { return s.schema }
 
-var _ store.Store = (*Store)(nil)
+// The store and its transactions implement every aggregate's interface.
+var (
+	_ store.Store            = (*Store)(nil)
+	_ store.FriendReader     = (*ptx)(nil)
+	_ store.FriendWriter     = (*ptx)(nil)
+	_ store.LogReader        = (*ptx)(nil)
+	_ store.LogWriter        = (*ptx)(nil)
+	_ store.TimerReader      = (*ptx)(nil)
+	_ store.TimerWriter      = (*ptx)(nil)
+	_ store.OutboxReader     = (*ptx)(nil)
+	_ store.OutboxWriter     = (*ptx)(nil)
+	_ store.DefinitionReader = (*ptx)(nil)
+	_ store.DefinitionWriter = (*ptx)(nil)
+	_ store.TallyReader      = (*ptx)(nil)
+	_ store.TallyWriter      = (*ptx)(nil)
+	_ store.Tx               = (*ptx)(nil)
+)
 
 // Open connects to the database at dsn and migrates its schema.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -355,7 +372,7 @@ func (t *ptx) Changes(after uint64, limit int) ([]store.Change, error) {
 		if err := rows.Scan(&seq, &raw); err != nil {
 			return nil, t.fail("changes", err)
 		}
-		c, err := store.UnmarshalChange(uint64(seq), raw)
+		c, err := backend.UnmarshalChange(uint64(seq), raw)
 		if err != nil {
 			return nil, t.fail("decode", err)
 		}
@@ -395,7 +412,7 @@ func (t *ptx) scanEvents(rows pgx.Rows) ([]store.Event, error) {
 		if err := rows.Scan(&seq, &raw); err != nil {
 			return nil, t.fail("events", err)
 		}
-		e, err := store.UnmarshalEvent(uint64(seq), raw)
+		e, err := backend.UnmarshalEvent(uint64(seq), raw)
 		if err != nil {
 			return nil, t.fail("decode", err)
 		}
@@ -416,7 +433,7 @@ func (t *ptx) HasEvent(id string) (bool, error) {
 // AddFriend tries the insert first: one round trip for a new friend, two
 // for a known one.
 func (t *ptx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
-	if err := store.CheckUser(user); err != nil {
+	if err := backend.CheckUser(user); err != nil {
 		return store.Friend{}, false, fmt.Errorf("pgstore: %w", err)
 	}
 	f := store.Friend{ID: stepcast.FriendID(t.lastFriend + 1), User: user}
@@ -451,7 +468,7 @@ func (t *ptx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 }
 
 func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
-	friends, err := store.PrepareChanges(t, changes)
+	friends, err := backend.PrepareChanges(t, changes)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
@@ -459,7 +476,7 @@ func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
 	seqs := make([]uint64, len(changes))
 	batch := &pgx.Batch{}
 	for i, c := range changes {
-		raw, err := store.MarshalChange(c)
+		raw, err := backend.MarshalChange(c)
 		if err != nil {
 			return nil, t.fail("encode change", err)
 		}
@@ -484,13 +501,13 @@ func (t *ptx) Apply(changes ...store.Change) ([]uint64, error) {
 }
 
 func (t *ptx) AppendEvent(e stepcast.Event) (uint64, error) {
-	if err := store.ValidateEvent(e); err != nil {
+	if err := backend.ValidateEvent(e); err != nil {
 		return 0, fmt.Errorf("pgstore: %w", err)
 	}
 	if _, err := t.Friend(e.Friend); err != nil { // cached after AddFriend
 		return 0, fmt.Errorf("pgstore: event %s: %w", stepcast.Quote(e.ID), err)
 	}
-	raw, err := store.MarshalEvent(store.Event{Event: e})
+	raw, err := backend.MarshalEvent(store.Event{Event: e})
 	if err != nil {
 		return 0, t.fail("encode event", err)
 	}
@@ -547,7 +564,7 @@ func (t *ptx) Definitions(kind string) ([]store.Definition, error) {
 }
 
 func (t *ptx) PutDefinition(d store.Definition) (uint64, error) {
-	if err := store.ValidateDefinition(d); err != nil {
+	if err := backend.ValidateDefinition(d); err != nil {
 		return 0, err
 	}
 	at := d.UpdatedAt.UTC().Truncate(time.Microsecond)
@@ -602,7 +619,7 @@ func (t *ptx) Tallies(experiment string) ([]store.Tally, error) {
 }
 
 func (t *ptx) AddToTally(d store.Tally) (store.Tally, error) {
-	if err := store.ValidateTally(d); err != nil {
+	if err := backend.ValidateTally(d); err != nil {
 		return store.Tally{}, err
 	}
 	tl := store.Tally{Experiment: d.Experiment, Variant: d.Variant}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // Timers: stepcast_timers, keyed (account, friend, key), friend 0 for the
@@ -64,7 +65,7 @@ func (t *ptx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
 }
 
 func (t *ptx) PutTimer(tm store.Timer) (uint64, error) {
-	if err := store.ValidateTimer(tm); err != nil {
+	if err := backend.ValidateTimer(tm); err != nil {
 		return 0, err
 	}
 	if tm.Friend != 0 { // 0: the account's own
@@ -122,7 +123,7 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
 	}
-	if err := store.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
+	if err := backend.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // typed returns a delivery of kind with a retry key when the kind takes
@@ -312,7 +313,7 @@ func testListDeliveries(t *testing.T, s store.Store) {
 		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
 			var want []uint64
 			for _, d := range all {
-				if f.Matches(d) {
+				if backend.Matches(f, d) {
 					want = append(want, d.ID)
 				}
 			}
@@ -344,7 +345,7 @@ func testListDeliveries(t *testing.T, s store.Store) {
 		var want store.DeliveryProgress
 		for _, d := range all {
 			if d.Cause == cause {
-				want.Count(d.Status, len(d.Friends))
+				backend.Count(&want, d.Status, len(d.Friends))
 			}
 		}
 		view(t, s, func(tx store.ReadTx) error {

@@ -1,4 +1,4 @@
-package store
+package backend
 
 import (
 	"encoding/json"
@@ -6,14 +6,17 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
 )
 
-// The JSON forms of records, shared by the backends that store JSON (and
-// the seed of the export format). A Friend encodes as itself.
+// The JSON forms of change and event records, for the backends that store
+// JSON (boltstore's change log, pgstore). A Friend encodes as itself. The
+// export format (store.Export) writes the same shapes, but is its own
+// contract: a backend's storage may change without changing it.
 
 type changeJSON struct {
 	Friend stepcast.FriendID `json:"friend"`
-	Kind   ChangeKind        `json:"kind"`
+	Kind   store.ChangeKind  `json:"kind"`
 	Name   string            `json:"name,omitempty"`
 	Value  *stepcast.Value   `json:"value,omitempty"`
 	Number int64             `json:"number,omitempty"`
@@ -33,7 +36,7 @@ type eventJSON struct {
 }
 
 // changeRecord is the JSON form of c, its time in UTC to the microsecond.
-func changeRecord(c Change) changeJSON {
+func changeRecord(c store.Change) changeJSON {
 	r := changeJSON{Friend: c.Friend, Kind: c.Kind, Name: c.Name, Number: c.Number, Text: c.Text, At: c.At.UTC().Truncate(time.Microsecond)}
 	if c.Value.Type() != 0 {
 		v := c.Value
@@ -43,8 +46,8 @@ func changeRecord(c Change) changeJSON {
 }
 
 // change returns the change r encodes, with seq.
-func (r changeJSON) change(seq uint64) Change {
-	c := Change{Seq: seq, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Number: r.Number, Text: r.Text, At: r.At}
+func (r changeJSON) change(seq uint64) store.Change {
+	c := store.Change{Seq: seq, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Number: r.Number, Text: r.Text, At: r.At}
 	if r.Value != nil {
 		c.Value = *r.Value
 	}
@@ -58,31 +61,31 @@ func eventRecord(e stepcast.Event) eventJSON {
 }
 
 // event returns the event r encodes, with seq.
-func (r eventJSON) event(seq uint64) Event {
-	return Event{Seq: seq, Event: stepcast.Event{ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, Amount: r.Amount, Data: r.Data, At: r.At}}
+func (r eventJSON) event(seq uint64) store.Event {
+	return store.Event{Seq: seq, Event: stepcast.Event{ID: r.ID, Friend: r.Friend, Kind: r.Kind, Name: r.Name, Value: r.Value, Amount: r.Amount, Data: r.Data, At: r.At}}
 }
 
 // MarshalChange encodes c without its Seq (backends key records by it),
 // with its time in UTC to the microsecond.
-func MarshalChange(c Change) ([]byte, error) { return json.Marshal(changeRecord(c)) }
+func MarshalChange(c store.Change) ([]byte, error) { return json.Marshal(changeRecord(c)) }
 
 // UnmarshalChange decodes a change stored under seq.
-func UnmarshalChange(seq uint64, b []byte) (Change, error) {
+func UnmarshalChange(seq uint64, b []byte) (store.Change, error) {
 	var r changeJSON
 	if err := json.Unmarshal(b, &r); err != nil {
-		return Change{}, fmt.Errorf("store: change %d: %w", seq, err)
+		return store.Change{}, fmt.Errorf("%w: change %d: %w", store.ErrCorrupt, seq, err)
 	}
 	return r.change(seq), nil
 }
 
 // MarshalEvent encodes e without its Seq.
-func MarshalEvent(e Event) ([]byte, error) { return json.Marshal(eventRecord(e.Event)) }
+func MarshalEvent(e store.Event) ([]byte, error) { return json.Marshal(eventRecord(e.Event)) }
 
 // UnmarshalEvent decodes an event stored under seq.
-func UnmarshalEvent(seq uint64, b []byte) (Event, error) {
+func UnmarshalEvent(seq uint64, b []byte) (store.Event, error) {
 	var r eventJSON
 	if err := json.Unmarshal(b, &r); err != nil {
-		return Event{}, fmt.Errorf("store: event %d: %w", seq, err)
+		return store.Event{}, fmt.Errorf("%w: event %d: %w", store.ErrCorrupt, seq, err)
 	}
 	return r.event(seq), nil
 }
