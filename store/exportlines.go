@@ -35,8 +35,8 @@ var sectionNames = [sections]string{"friends", "changes", "events", "timers", "d
 // set.
 type exportLine struct {
 	Friend *Friend        `json:"friend,omitempty"`
-	Change *changeLine    `json:"change,omitempty"`
-	Event  *eventLine     `json:"event,omitempty"`
+	Change *Change        `json:"change,omitempty"`
+	Event  *Event         `json:"event,omitempty"`
 	Timer  *timerLine     `json:"timer,omitempty"`
 	Def    *defLine       `json:"definition,omitempty"`
 	Tally  *tallyLine     `json:"tally,omitempty"`
@@ -47,13 +47,13 @@ type exportLine struct {
 // lineV1 is a line of version 1: tallies and deliveries with Go's field
 // names and a numeric delivery status.
 type lineV1 struct {
-	Friend *Friend     `json:"friend,omitempty"`
-	Change *changeLine `json:"change,omitempty"`
-	Event  *eventLine  `json:"event,omitempty"`
-	Timer  *timerLine  `json:"timer,omitempty"`
-	Def    *defLine    `json:"definition,omitempty"`
-	Tally  *Tally      `json:"tally,omitempty"`
-	Del    *Delivery   `json:"delivery,omitempty"`
+	Friend *Friend    `json:"friend,omitempty"`
+	Change *Change    `json:"change,omitempty"`
+	Event  *Event     `json:"event,omitempty"`
+	Timer  *timerLine `json:"timer,omitempty"`
+	Def    *defLine   `json:"definition,omitempty"`
+	Tally  *Tally     `json:"tally,omitempty"`
+	Del    *Delivery  `json:"delivery,omitempty"`
 }
 
 // v2 returns l in version 2's form.
@@ -83,55 +83,16 @@ func (l *exportLine) section() (sec, n int) {
 	return sec, n
 }
 
-type changeLine struct {
-	Seq    uint64            `json:"seq"`
-	Friend stepcast.FriendID `json:"friend"`
-	Kind   ChangeKind        `json:"kind"`
-	Name   string            `json:"name,omitempty"`
-	Value  *stepcast.Value   `json:"value,omitempty"`
-	Number int64             `json:"number,omitempty"`
-	Text   string            `json:"text,omitempty"`
-	At     time.Time         `json:"at"`
+// changeOut is c as a change line: its time in UTC to the microsecond.
+func changeOut(c Change) *Change {
+	c.At = c.At.UTC().Truncate(time.Microsecond)
+	return &c
 }
 
-// changeOut is the line of c, its time in UTC to the microsecond.
-func changeOut(c Change) changeLine {
-	l := changeLine{Seq: c.Seq, Friend: c.Friend, Kind: c.Kind, Name: c.Name, Number: c.Number, Text: c.Text, At: c.At.UTC().Truncate(time.Microsecond)}
-	if c.Value.Type() != 0 {
-		v := c.Value
-		l.Value = &v
-	}
-	return l
-}
-
-func (l *changeLine) change() Change {
-	c := Change{Seq: l.Seq, Friend: l.Friend, Kind: l.Kind, Name: l.Name, Number: l.Number, Text: l.Text, At: l.At}
-	if l.Value != nil {
-		c.Value = *l.Value
-	}
-	return c
-}
-
-type eventLine struct {
-	Seq    uint64             `json:"seq"`
-	ID     string             `json:"id"`
-	Friend stepcast.FriendID  `json:"friend"`
-	Kind   stepcast.EventKind `json:"kind"`
-	Name   string             `json:"name,omitempty"`
-	Value  string             `json:"value,omitempty"`
-	Amount float64            `json:"amount,omitempty"`
-	Data   map[string]string  `json:"data,omitempty"`
-	At     time.Time          `json:"at"`
-}
-
-// eventOut is the line of e, its time in UTC to the microsecond.
-func eventOut(e Event) eventLine {
-	return eventLine{Seq: e.Seq, ID: e.ID, Friend: e.Friend, Kind: e.Kind, Name: e.Name, Value: e.Value, Amount: e.Amount, Data: e.Data,
-		At: e.At.UTC().Truncate(time.Microsecond)}
-}
-
-func (l *eventLine) event() Event {
-	return Event{Seq: l.Seq, Event: stepcast.Event{ID: l.ID, Friend: l.Friend, Kind: l.Kind, Name: l.Name, Value: l.Value, Amount: l.Amount, Data: l.Data, At: l.At}}
+// eventOut is e as an event line: its time in UTC to the microsecond.
+func eventOut(e Event) *Event {
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	return &e
 }
 
 type timerLine struct {

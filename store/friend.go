@@ -105,15 +105,19 @@ func (k ChangeKind) String() string {
 }
 
 // Change is one state change of one friend, and one entry of the change log.
+//
+// Its JSON form, with the kind by name and the unset fields left out, is
+// the export format's change line and what JSON backends store (without
+// the Seq, by which they key it).
 type Change struct {
-	Seq    uint64 // assigned by Apply
-	Friend stepcast.FriendID
-	Kind   ChangeKind
-	Name   string
-	Value  stepcast.Value
-	Number int64
-	Text   string
-	At     time.Time
+	Seq    uint64            `json:"seq,omitempty"` // assigned by Apply
+	Friend stepcast.FriendID `json:"friend"`
+	Kind   ChangeKind        `json:"kind"`
+	Name   string            `json:"name,omitempty"`
+	Value  stepcast.Value    `json:"value,omitzero"`
+	Number int64             `json:"number,omitempty"`
+	Text   string            `json:"text,omitempty"`
+	At     time.Time         `json:"at"`
 }
 
 // ApplyTo applies c to f's record. It is what every backend does on

@@ -273,8 +273,8 @@ func (im *importer) friend(f Friend) error {
 	return nil
 }
 
-func (im *importer) change(l *changeLine) error {
-	c := l.change()
+func (im *importer) change(l *Change) error {
+	c := *l
 	if c.Seq != im.lastChange+1 {
 		return im.bad("change %d is out of order: want %d", c.Seq, im.lastChange+1)
 	}
@@ -289,8 +289,8 @@ func (im *importer) change(l *changeLine) error {
 	return nil
 }
 
-func (im *importer) event(l *eventLine) error {
-	e := l.event()
+func (im *importer) event(l *Event) error {
+	e := *l
 	if e.Seq != im.lastEvent+1 {
 		return im.bad("event %d is out of order: want %d", e.Seq, im.lastEvent+1)
 	}

@@ -34,7 +34,10 @@ type LogWriter interface {
 
 // Event is an event as recorded in the event log: the event and its
 // position in the log.
+//
+// Its JSON form is the event's with the Seq first: the export format's
+// event line, and what JSON backends store (without the Seq).
 type Event struct {
-	Seq uint64 // assigned by AppendEvent
+	Seq uint64 `json:"seq,omitempty"` // assigned by AppendEvent
 	stepcast.Event
 }

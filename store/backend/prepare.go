@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -66,4 +67,48 @@ func OfKind(key string, kinds []string) bool {
 		}
 	}
 	return false
+}
+
+// CheckPut reports, for a versioned write (PutTimer, PutDefinition) of the
+// record what at version, store.ErrConflict unless the current record has
+// that version — or, for version 0, unless there is none (exists false).
+func CheckPut(what string, exists bool, current, version uint64) error {
+	if (exists && current != version) || (!exists && version != 0) {
+		return fmt.Errorf("%s at version %d: %w", what, version, store.ErrConflict)
+	}
+	return nil
+}
+
+// CheckDelete reports, for a versioned delete (DeleteTimer,
+// DeleteDefinition) of the record what at version, store.ErrNotFound if
+// there is none, store.ErrConflict if its version is another.
+func CheckDelete(what string, exists bool, current, version uint64) error {
+	if !exists {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return CheckPut(what, true, current, version)
+}
+
+// CheckTimer validates t (ValidateTimer) and checks, through tx, that its
+// friend exists (else store.ErrNotFound); friend 0, the account's own,
+// needs none. Backends call it in PutTimer.
+func CheckTimer(tx store.FriendReader, t store.Timer) error {
+	if err := ValidateTimer(t); err != nil {
+		return err
+	}
+	if t.Friend != 0 {
+		if _, err := tx.Friend(t.Friend); err != nil {
+			return fmt.Errorf("timer: %w", err)
+		}
+	}
+	return nil
+}
+
+// Found splits the result of a lookup: whether the record exists, or the
+// error other than store.ErrNotFound that kept it from being read.
+func Found(err error) (bool, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -40,22 +40,7 @@ func causePrefix(cause string, s store.DeliveryStatus) []byte {
 }
 
 func (t *tx) Delivery(id uint64) (store.Delivery, error) {
-	b, err := t.bucket(outboxB)
-	if err != nil {
-		return store.Delivery{}, err
-	}
-	var raw []byte
-	if b != nil {
-		raw = b.Get(u64(id))
-	}
-	if raw == nil {
-		return store.Delivery{}, fmt.Errorf("boltstore: delivery %d: %w", id, store.ErrNotFound)
-	}
-	var d store.Delivery
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return store.Delivery{}, t.corrupt(fmt.Sprintf("delivery %d", id), err)
-	}
-	return d, nil
+	return get(t, outboxB, u64(id), decodeJSON[store.Delivery], func() string { return fmt.Sprintf("delivery %d", id) })
 }
 
 func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
@@ -70,17 +55,7 @@ func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
 }
 
 // putDelivery writes d's record, leaving the indexes as they are.
-func (t *tx) putDelivery(d store.Delivery) error {
-	b, err := t.bucket(outboxB)
-	if err != nil {
-		return err
-	}
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return b.Put(u64(d.ID), raw)
-}
+func (t *tx) putDelivery(d store.Delivery) error { return t.putJSON(outboxB, u64(d.ID), d) }
 
 // indexState puts (or deletes) d's entries in the indexes that follow its
 // status and queue position: queue, status, causes.
@@ -318,20 +293,8 @@ func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 // due ends that priority's walk: the cursor seeks to the next priority, so
 // deliveries scheduled for later cost one step per priority, not one each.
 func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("boltstore: lease deliveries %q: %w", account, err)
-	}
-	if err := backend.ValidateLease(holder, now, ttl, limit); err != nil {
-		return nil, fmt.Errorf("boltstore: %w", err)
-	}
 	var out []store.Delivery
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		t := &tx{b: btx, account: account}
-		queue, err := t.bucket(outQueueB)
-		if err != nil || queue == nil {
-			return err
-		}
-		t.writable = true
+	err := s.leasing(ctx, account, "lease deliveries", outQueueB, holder, now, ttl, limit, nil, func(t *tx, queue *bolt.Bucket) error {
 		nowMicro := uint64(now.UnixMicro())
 		c := queue.Cursor()
 		k, _ := c.First()
@@ -359,7 +322,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 		}
 		return nil
 	})
-	return out, s.closedErr(err)
+	return out, err
 }
 
 func (t *tx) RestoreDelivery(d store.Delivery) error {

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -77,32 +76,8 @@ func friendIDs(ids []stepcast.FriendID) []int64 {
 	return out
 }
 
-// scanDeliveries collects the deliveries of rows.
-func scanDeliveries(rows pgx.Rows, err error) ([]store.Delivery, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
-}
-
 func (t *ptx) deliveryWhere(cond string, arg any) (store.Delivery, error) {
-	d, err := scanDelivery(t.tx.QueryRow(t.ctx, "SELECT "+deliveryColumns("")+" FROM stepcast_outbox WHERE account = $1 AND "+cond, t.account, arg))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Delivery{}, fmt.Errorf("pgstore: delivery %s: %w", quoteArg(arg), store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Delivery{}, t.fail("delivery", err)
-	}
-	return d, nil
+	return one(t, "delivery "+quoteArg(arg), scanDelivery, "SELECT "+deliveryColumns("")+" FROM stepcast_outbox WHERE account = $1 AND "+cond, t.account, arg)
 }
 
 func (t *ptx) Delivery(id uint64) (store.Delivery, error) {
@@ -259,11 +234,7 @@ func (t *ptx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 		args = append(args, f.Cause)
 		query += " AND o.cause = $" + strconv.Itoa(len(args))
 	}
-	out, err := scanDeliveries(t.tx.Query(t.ctx, query+order, args...))
-	if err != nil {
-		return nil, t.fail("deliveries", err)
-	}
-	return out, nil
+	return list(t, "deliveries", scanDelivery, query+order, args...)
 }
 
 // DeliveryProgress implements store.ReadTx through the index on (account,
@@ -310,14 +281,14 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	}
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
 	now = now.UTC().Truncate(time.Microsecond)
-	out, err := scanDeliveries(s.pool.Query(ctx, `WITH p AS MATERIALIZED (SELECT id FROM stepcast_outbox
+	out, err := queryAll(ctx, s.pool, scanDelivery, `WITH p AS MATERIALIZED (SELECT id FROM stepcast_outbox
 		      WHERE account = $1 AND status = 1 AND next_at <= $3 AND (leased_by = '' OR lease_until <= $3)
 		      ORDER BY priority DESC, next_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
 		UPDATE stepcast_outbox o SET leased_by = $2, lease_until = $4, attempts = o.attempts + 1,
 			first_attempt_at = CASE WHEN o.attempts = 0 THEN $3 ELSE o.first_attempt_at END FROM p
 		WHERE o.account = $1 AND o.id = p.id
 		RETURNING `+deliveryColumns("o"),
-		account, holder, now, until, limit))
+		account, holder, now, until, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
 	}
