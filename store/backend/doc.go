@@ -11,6 +11,7 @@
 //     with errors matching store.ErrInvalid and stepcast.ErrInvalid.
 //   - The shared steps of a write: PrepareChanges (validate and apply
 //     changes to copies of the friends' records), CheckNewEvent,
+//     CheckTimer, CheckPut and CheckDelete (versioned records), Found,
 //     PrepareFinish and Finish, Enqueued, Restored and CheckRestoreID,
 //     Cancellable and Cancel, TakeLease; and the meaning of a selection:
 //     OfKind (Lease's kinds), Matches (a store.DeliveryFilter), Count (a
