@@ -31,7 +31,7 @@ type Account struct {
 	// ix is swapped (under mu) when the schema changes; readers load it.
 	mu  sync.Mutex
 	ix  atomic.Pointer[segment.Index]
-	cur store.Cursor
+	cur Cursor
 }
 
 func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled) (*Account, error) {
@@ -47,9 +47,9 @@ func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled
 }
 
 // load builds an index for c's schema from the store.
-func (a *Account) load(ctx context.Context, c *compiled) (*segment.Index, store.Cursor, error) {
+func (a *Account) load(ctx context.Context, c *compiled) (*segment.Index, Cursor, error) {
 	ix := segment.NewIndex(c.schema)
-	cur, err := store.LoadIndex(ctx, a.e.st, a.id, ix)
+	cur, err := LoadIndex(ctx, a.e.st, a.id, ix)
 	if err != nil {
 		return nil, cur, fmt.Errorf("engine: account %q: %w", a.id, err)
 	}
@@ -87,7 +87,7 @@ func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Catch the new index up with what committed while it loaded.
-	if cur, err = store.CatchUp(ctx, a.e.st, a.id, ix, cur); err != nil {
+	if cur, err = catchUp(ctx, a.e.st, a.id, ix, cur); err != nil {
 		return fmt.Errorf("engine: account %q: %w", a.id, err)
 	}
 	a.def.Store(c)
@@ -139,13 +139,13 @@ func (a *Account) Definitions() Definitions { return a.def.Load().defs }
 func (a *Account) CatchUp(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur, err := store.CatchUp(ctx, a.e.st, a.id, a.index(), a.cur)
-	a.cur = cur // CatchUp returns how far it got, also on error
+	cur, err := catchUp(ctx, a.e.st, a.id, a.index(), a.cur)
+	a.cur = cur // catchUp returns how far it got, also on error
 	return err
 }
 
 // Cursor returns how far the index has read the store's logs.
-func (a *Account) Cursor() store.Cursor {
+func (a *Account) Cursor() Cursor {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.cur
@@ -157,7 +157,7 @@ func (a *Account) Cursor() store.Cursor {
 func (a *Account) afterCommit(ctx context.Context, changes []store.Change, events []store.Event) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cur, ok, err := store.Advance(a.index(), a.cur, changes, events)
+	cur, ok, err := advance(a.index(), a.cur, changes, events)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (a *Account) afterCommit(ctx context.Context, changes []store.Change, event
 		a.cur = cur
 		return nil
 	}
-	cur, err = store.CatchUp(ctx, a.e.st, a.id, a.index(), a.cur)
+	cur, err = catchUp(ctx, a.e.st, a.id, a.index(), a.cur)
 	a.cur = cur
 	return err
 }

@@ -102,7 +102,7 @@ func takeSnapshot(t *testing.T, a *Account, now time.Time) snapshot {
 func rebuiltCounts(t *testing.T, a *Account, now time.Time) map[string]uint64 {
 	t.Helper()
 	ix := segment.NewIndex(a.Schema())
-	if _, err := store.LoadIndex(context.Background(), a.e.cfg.Store, a.id, ix); err != nil {
+	if _, err := LoadIndex(context.Background(), a.e.cfg.Store, a.id, ix); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]uint64{}

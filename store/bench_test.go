@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepcast/stepcast"
-	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/internal/synth"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/boltstore"
 	"github.com/stepcast/stepcast/store/memstore"
@@ -22,7 +21,7 @@ import (
 // webhook costs. "batched" commits 100 units per transaction.
 //
 //	go test -run '^$' -bench . ./store
-//	STEPCAST_BENCH_REBUILD=1000000 go test -run '^$' -bench LoadIndex -benchtime 1x -timeout 30m ./store
+//	STEPCAST_BENCH_REBUILD=1000000 go test -run '^$' -bench ExportImport -benchtime 1x -timeout 30m ./store
 func BenchmarkUnitsOfWork(b *testing.B) {
 	backends := map[string]func(testing.TB) store.Store{
 		"memstore":  func(testing.TB) store.Store { return memstore.New() },
@@ -43,7 +42,7 @@ func BenchmarkUnitsOfWork(b *testing.B) {
 					err := s.Update(ctx, "bench", func(tx store.Tx) error {
 						for range min(per, b.N-i) {
 							n++
-							if err := benchUnit(tx, n); err != nil {
+							if err := synth.FollowUnit(tx, n); err != nil {
 								return err
 							}
 						}
@@ -57,24 +56,6 @@ func BenchmarkUnitsOfWork(b *testing.B) {
 			})
 		}
 	}
-}
-
-func benchUnit(tx store.Tx, n int) error {
-	f, _, err := tx.AddFriend(stepcast.UserID(fmt.Sprintf("U%032d", n)))
-	if err != nil {
-		return err
-	}
-	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
-	if _, err := tx.Apply(
-		store.Change{Friend: f.ID, Kind: store.Follow, At: at},
-		store.Change{Friend: f.ID, Kind: store.SetTag, Name: fmt.Sprintf("t%d", n%50)},
-		store.Change{Friend: f.ID, Kind: store.SetField, Name: "age", Value: stepcast.IntValue(int64(18 + n%60))},
-		store.Change{Friend: f.ID, Kind: store.SetScore, Name: "lead", Number: int64(n % 30)},
-	); err != nil {
-		return err
-	}
-	_, err = tx.AppendEvent(stepcast.Event{ID: fmt.Sprintf("ev%d", n), Friend: f.ID, Kind: "click", Name: "url", At: at})
-	return err
 }
 
 // BenchmarkBatchedBolt: 16 goroutines writing one unit each per call,
@@ -91,7 +72,7 @@ func BenchmarkBatchedBolt(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					n := int(next.Add(1))
-					fn := func(tx store.Tx) error { return benchUnit(tx, n) }
+					fn := func(tx store.Tx) error { return synth.FollowUnit(tx, n) }
 					var err error
 					if mode == "batch" {
 						err = s.Batch(ctx, "bench", fn)
@@ -109,10 +90,10 @@ func BenchmarkBatchedBolt(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadIndex rebuilds the segment index from boltstore, at 100k
-// friends or at STEPCAST_BENCH_REBUILD friends, and measures export and
-// import on the same data.
-func BenchmarkLoadIndex(b *testing.B) {
+// BenchmarkExportImport exports boltstore's 100k friends (or
+// STEPCAST_BENCH_REBUILD friends) and imports them into memstore. The
+// index rebuild from the same data is engine's BenchmarkLoadIndex.
+func BenchmarkExportImport(b *testing.B) {
 	n := 100_000
 	if v, err := strconv.Atoi(os.Getenv("STEPCAST_BENCH_REBUILD")); err == nil && v > 0 {
 		n = v
@@ -122,7 +103,7 @@ func BenchmarkLoadIndex(b *testing.B) {
 	for i := 0; i < n; i += 10_000 {
 		err := s.Update(ctx, "bench", func(tx store.Tx) error {
 			for j := i; j < min(i+10_000, n); j++ {
-				if err := benchUnit(tx, j+1); err != nil {
+				if err := synth.FollowUnit(tx, j+1); err != nil {
 					return err
 				}
 			}
@@ -132,17 +113,6 @@ func BenchmarkLoadIndex(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	schema := segment.MustSchema(segment.SchemaConfig{Fields: []segment.Field{{Name: "age", Type: stepcast.FieldInt}}, Scores: []string{"lead"}})
-	b.Run(fmt.Sprintf("rebuild/%dk", n/1000), func(b *testing.B) {
-		for b.Loop() {
-			ix := segment.NewIndex(schema)
-			if _, err := store.LoadIndex(ctx, s, "bench", ix); err != nil {
-				b.Fatal(err)
-			}
-			ix.Compact()
-		}
-		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "friends/s")
-	})
 	var exported bytes.Buffer
 	b.Run(fmt.Sprintf("export/%dk", n/1000), func(b *testing.B) {
 		for b.Loop() {

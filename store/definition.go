@@ -1,11 +1,6 @@
 package store
 
-import (
-	"fmt"
-	"time"
-
-	"github.com/stepcast/stepcast"
-)
+import "time"
 
 // Definition is a named, versioned document the host defines for an
 // account: a scenario, a rule set, an experiment, a saved segment, the
@@ -20,24 +15,26 @@ type Definition struct {
 	UpdatedAt time.Time // kept to the microsecond in UTC
 }
 
-// ValidateDefinition reports what is malformed in d, wrapping ErrInvalid
-// and stepcast.ErrInvalid: a kind or name that is not a name (empty, over
-// stepcast.MaxNameLen bytes, not UTF-8, holding NUL), a body over
-// MaxBlobLen bytes, no update time or one outside [stepcast.MinTime,
-// stepcast.MaxTime].
-func ValidateDefinition(d Definition) error {
-	err := firstErr(stepcast.CheckName("kind", d.Kind), stepcast.CheckName("name", d.Name), checkBlob("body", d.Body))
-	if err == nil {
-		if d.UpdatedAt.IsZero() {
-			err = fmt.Errorf("%w: no update time", stepcast.ErrInvalid)
-		} else {
-			err = stepcast.CheckTime("update time", d.UpdatedAt)
-		}
-	}
-	if err != nil {
-		return invalid(err, "definition %s/%s", stepcast.Quote(d.Kind), stepcast.Quote(d.Name))
-	}
-	return nil
+// DefinitionReader reads an account's definitions.
+type DefinitionReader interface {
+	// Definition returns the definition kind/name, or ErrNotFound.
+	Definition(kind, name string) (Definition, error)
+	// Definitions returns the definitions of a kind ("" for all), ordered
+	// by kind and name.
+	Definitions(kind string) ([]Definition, error)
+}
+
+// DefinitionWriter writes an account's definitions, versioned.
+type DefinitionWriter interface {
+	// PutDefinition creates or replaces a definition. d.Version must be
+	// the version the caller read, 0 to create; otherwise ErrConflict; one
+	// beyond the limits (a kind or name that is not a name, a body over
+	// MaxBlobLen, no update time or one outside [stepcast.MinTime,
+	// stepcast.MaxTime]) is ErrInvalid. It returns the new version.
+	PutDefinition(d Definition) (uint64, error)
+	// DeleteDefinition removes a definition at the version the caller
+	// read: ErrConflict if it changed since, ErrNotFound if it is gone.
+	DeleteDefinition(kind, name string, version uint64) error
 }
 
 // Clone returns a copy of d that shares no memory with it.

@@ -1,11 +1,29 @@
-// Package store defines stepcast's persistence contracts and the errors
-// they return; backends implement them (memstore, boltstore's embedded
-// bbolt file, pgstore's PostgreSQL) and prove it with the storetest
-// conformance suite.
+// Package store defines stepcast's persistence contracts — the records,
+// the interfaces a backend implements, the errors they return, the input
+// limits — and moves an account's data in and out (Export, Import). Three
+// backends implement it: memstore (in memory, the reference and the test
+// fake), boltstore (an embedded bbolt file, one process) and pgstore
+// (PostgreSQL, many engine instances on one database). Each proves it with
+// the conformance suite, storetest. What backends share to do it alike —
+// validators, the steps of a write, codecs — is the backend author's kit,
+// store/backend, as database/sql/driver is to database/sql; code that
+// uses a store needs only this package.
 //
 // Everything belongs to one LINE account (channel): a Store holds many
 // accounts, and every transaction is opened on one of them, so nothing can
 // cross from one account to another.
+//
+// # Interfaces
+//
+// A transaction is composed of one small interface per aggregate, each
+// with a read half (composing ReadTx) and a write half (adding up to Tx):
+// FriendReader and FriendWriter (friends and their changes), LogReader and
+// LogWriter (the change and event logs), TimerReader and TimerWriter,
+// OutboxReader and OutboxWriter, DefinitionReader and DefinitionWriter,
+// TallyReader and TallyWriter. A Store adds the two queues leased outside
+// any unit of work, Timers and Deliveries. Optional capabilities are
+// discovered by type assertion: Batcher (shared commits) and FriendScanner
+// (friends decoded into a reused record, for index rebuilds).
 //
 // # Units of work
 //
@@ -13,9 +31,9 @@
 // friends added, state changes applied and events appended inside it commit
 // together or not at all. State changes (Change) are both applied to the
 // friends' records and appended to the account's change log with a
-// monotonic sequence number, which is how an in-memory segment index
-// catches up (LoadIndex, CatchUp) — including with writes made by other
-// engine instances sharing the store.
+// monotonic sequence number, which is how the engine's in-memory segment
+// index is rebuilt and caught up (engine.LoadIndex) — including with
+// writes made by other engine instances sharing the store.
 //
 // # Precision
 //
@@ -39,16 +57,13 @@
 //
 // # Limits
 //
-// Every backend checks what it is given with the same validators
-// (Change.Validate, ValidateEvent, CheckUser, ValidateTimer,
-// ValidateDelivery, ValidateRestored, ValidateOutcome, ValidateCancel,
-// ValidateFilter, ValidateDefinition, ValidateTally, ValidateLease) before
-// it writes anything, so that memstore,
-// boltstore and pgstore accept and refuse exactly the same input: the
+// Every backend checks what it is given with the same validators (those of
+// store/backend) before it writes anything, so that memstore, boltstore
+// and pgstore accept and refuse exactly the same input: the
 // root's input limits (stepcast.MaxIDLen, MaxNameLen, MaxTextLen, valid
 // UTF-8 without NUL, finite numbers, times within stepcast.MinTime and
-// MaxTime), opaque bytes up to MaxBlobLen, and the times of due work and
-// deliveries from stepcast.MinEventTime. A refusal wraps ErrInvalid and
+// MaxTime), opaque bytes up to MaxBlobLen, cause keys up to MaxCauseLen,
+// and the times of due work and deliveries from stepcast.MinEventTime. A refusal wraps ErrInvalid and
 // stepcast.ErrInvalid and quotes at most a short prefix of the input
 // (stepcast.Quote). storetest checks all of it on every backend.
 //

@@ -61,6 +61,9 @@ import (
 // boundary cannot be told from its end: Import cannot check it for
 // truncation, nor for alterations beyond what a friend's rebuild shows.
 
+// pageSize is how many records Export reads at a time.
+const pageSize = 1000
+
 // ExportVersion is the version of the export format Export writes; Import
 // reads it and version 1.
 const ExportVersion = 2
@@ -110,94 +113,47 @@ func (x *exporter) put(sec int, l exportLine, what func() string) error {
 }
 
 func (x *exporter) write(ctx context.Context, tx ReadTx) error {
-	for after := stepcast.FriendID(0); ; {
-		friends, err := tx.Friends(after, pageSize)
-		if err != nil {
+	deliveries := func(after uint64, limit int) ([]Delivery, error) {
+		return tx.Deliveries(DeliveryFilter{After: after, Limit: limit})
+	}
+	for _, section := range []func() error{
+		func() error {
+			return each(ctx, tx.Friends, func(f Friend) stepcast.FriendID { return f.ID }, func(f Friend) error {
+				return x.put(secFriends, exportLine{Friend: &f}, func() string { return fmt.Sprintf("friend %d", f.ID) })
+			})
+		},
+		func() error {
+			return each(ctx, tx.Changes, func(c Change) uint64 { return c.Seq }, func(c Change) error {
+				return x.put(secChanges, exportLine{Change: changeOut(c)}, func() string { return fmt.Sprintf("change %d", c.Seq) })
+			})
+		},
+		func() error {
+			return each(ctx, tx.Events, func(e Event) uint64 { return e.Seq }, func(e Event) error {
+				return x.put(secEvents, exportLine{Event: eventOut(e)}, func() string { return fmt.Sprintf("event %d", e.Seq) })
+			})
+		},
+		func() error { return x.writeTimers(ctx, tx) },
+		func() error {
+			return all(tx.Definitions(""))(func(d Definition) error {
+				l := defLine{Kind: d.Kind, Name: d.Name, Body: d.Body, UpdatedAt: d.UpdatedAt}
+				return x.put(secDefinitions, exportLine{Def: &l}, func() string { return "definition " + stepcast.Quote(d.Kind+"/"+d.Name) })
+			})
+		},
+		func() error {
+			return all(tx.Tallies(""))(func(t Tally) error {
+				l := tallyOut(t)
+				return x.put(secTallies, exportLine{Tally: &l}, func() string { return "tally " + stepcast.Quote(t.Experiment+"/"+t.Variant) })
+			})
+		},
+		func() error {
+			return each(ctx, deliveries, func(d Delivery) uint64 { return d.ID }, func(d Delivery) error {
+				l := deliveryOut(d)
+				return x.put(secDeliveries, exportLine{Del: &l}, func() string { return fmt.Sprintf("delivery %d", d.ID) })
+			})
+		},
+	} {
+		if err := section(); err != nil {
 			return err
-		}
-		for i := range friends {
-			f := &friends[i]
-			if err := x.put(secFriends, exportLine{Friend: f}, func() string { return fmt.Sprintf("friend %d", f.ID) }); err != nil {
-				return err
-			}
-		}
-		if len(friends) < pageSize {
-			break
-		}
-		after = friends[len(friends)-1].ID
-	}
-	for after := uint64(0); ; {
-		changes, err := tx.Changes(after, pageSize)
-		if err != nil {
-			return err
-		}
-		for _, c := range changes {
-			l := changeLine{Seq: c.Seq, changeJSON: changeRecord(c)}
-			if err := x.put(secChanges, exportLine{Change: &l}, func() string { return fmt.Sprintf("change %d", c.Seq) }); err != nil {
-				return err
-			}
-			after = c.Seq
-		}
-		if len(changes) < pageSize {
-			break
-		}
-	}
-	for after := uint64(0); ; {
-		events, err := tx.Events(after, pageSize)
-		if err != nil {
-			return err
-		}
-		for _, e := range events {
-			l := eventLine{Seq: e.Seq, eventJSON: eventRecord(e.Event)}
-			if err := x.put(secEvents, exportLine{Event: &l}, func() string { return fmt.Sprintf("event %d", e.Seq) }); err != nil {
-				return err
-			}
-			after = e.Seq
-		}
-		if len(events) < pageSize {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
-	if err := x.writeTimers(tx); err != nil {
-		return err
-	}
-	defs, err := tx.Definitions("")
-	if err != nil {
-		return err
-	}
-	for _, d := range defs {
-		l := defLine{Kind: d.Kind, Name: d.Name, Body: d.Body, UpdatedAt: d.UpdatedAt}
-		if err := x.put(secDefinitions, exportLine{Def: &l}, func() string { return "definition " + stepcast.Quote(d.Kind+"/"+d.Name) }); err != nil {
-			return err
-		}
-	}
-	tallies, err := tx.Tallies("")
-	if err != nil {
-		return err
-	}
-	for _, t := range tallies {
-		l := tallyOut(t)
-		if err := x.put(secTallies, exportLine{Tally: &l}, func() string { return "tally " + stepcast.Quote(t.Experiment+"/"+t.Variant) }); err != nil {
-			return err
-		}
-	}
-	for after := uint64(0); ; {
-		page, err := tx.Deliveries(DeliveryFilter{After: after, Limit: pageSize})
-		if err != nil {
-			return err
-		}
-		for _, d := range page {
-			l := deliveryOut(d)
-			if err := x.put(secDeliveries, exportLine{Del: &l}, func() string { return fmt.Sprintf("delivery %d", d.ID) }); err != nil {
-				return err
-			}
-			after = d.ID
-		}
-		if len(page) < pageSize {
-			break
 		}
 	}
 	return ctx.Err()
@@ -205,37 +161,50 @@ func (x *exporter) write(ctx context.Context, tx ReadTx) error {
 
 // writeTimers writes the account's own timers, then every friend's, by
 // friend and key.
-func (x *exporter) writeTimers(tx ReadTx) error {
+func (x *exporter) writeTimers(ctx context.Context, tx ReadTx) error {
 	write := func(friend stepcast.FriendID) error {
-		timers, err := tx.FriendTimers(friend)
-		if err != nil {
-			return err
-		}
-		for _, tm := range timers {
+		return all(tx.FriendTimers(friend))(func(tm Timer) error {
 			l := timerLine{Friend: tm.Friend, Key: tm.Key, Due: tm.Due.UTC().Truncate(time.Microsecond), State: tm.State}
-			if err := x.put(secTimers, exportLine{Timer: &l}, func() string { return fmt.Sprintf("timer %d/%s", tm.Friend, stepcast.Quote(tm.Key)) }); err != nil {
-				return err
-			}
-		}
-		return nil
+			return x.put(secTimers, exportLine{Timer: &l}, func() string { return fmt.Sprintf("timer %d/%s", tm.Friend, stepcast.Quote(tm.Key)) })
+		})
 	}
 	if err := write(0); err != nil {
 		return err
 	}
-	for after := stepcast.FriendID(0); ; {
-		friends, err := tx.Friends(after, pageSize)
+	return each(ctx, tx.Friends, func(f Friend) stepcast.FriendID { return f.ID }, func(f Friend) error { return write(f.ID) })
+}
+
+// each calls put for every record read pages at a time — read returns up
+// to limit records with keys above after, in key order, fewer than limit at
+// the end — and stops at the first error, or when ctx is done.
+func each[K, T any](ctx context.Context, read func(after K, limit int) ([]T, error), key func(T) K, put func(T) error) error {
+	var after K
+	for {
+		page, err := read(after, pageSize)
 		if err != nil {
 			return err
 		}
-		for _, f := range friends {
-			if err := write(f.ID); err != nil {
+		for _, r := range page {
+			if err := put(r); err != nil {
 				return err
 			}
+			after = key(r)
 		}
-		if len(friends) < pageSize {
-			break
+		if err := ctx.Err(); err != nil || len(page) < pageSize {
+			return err
 		}
-		after = friends[len(friends)-1].ID
 	}
-	return nil
+}
+
+// all returns a function that calls put for each of records, unless err.
+func all[T any](records []T, err error) func(put func(T) error) error {
+	return func(put func(T) error) error {
+		for _, r := range records {
+			if err != nil {
+				return err
+			}
+			err = put(r)
+		}
+		return err
+	}
 }

@@ -35,8 +35,8 @@ var sectionNames = [sections]string{"friends", "changes", "events", "timers", "d
 // set.
 type exportLine struct {
 	Friend *Friend        `json:"friend,omitempty"`
-	Change *changeLine    `json:"change,omitempty"`
-	Event  *eventLine     `json:"event,omitempty"`
+	Change *Change        `json:"change,omitempty"`
+	Event  *Event         `json:"event,omitempty"`
 	Timer  *timerLine     `json:"timer,omitempty"`
 	Def    *defLine       `json:"definition,omitempty"`
 	Tally  *tallyLine     `json:"tally,omitempty"`
@@ -47,13 +47,13 @@ type exportLine struct {
 // lineV1 is a line of version 1: tallies and deliveries with Go's field
 // names and a numeric delivery status.
 type lineV1 struct {
-	Friend *Friend     `json:"friend,omitempty"`
-	Change *changeLine `json:"change,omitempty"`
-	Event  *eventLine  `json:"event,omitempty"`
-	Timer  *timerLine  `json:"timer,omitempty"`
-	Def    *defLine    `json:"definition,omitempty"`
-	Tally  *Tally      `json:"tally,omitempty"`
-	Del    *Delivery   `json:"delivery,omitempty"`
+	Friend *Friend    `json:"friend,omitempty"`
+	Change *Change    `json:"change,omitempty"`
+	Event  *Event     `json:"event,omitempty"`
+	Timer  *timerLine `json:"timer,omitempty"`
+	Def    *defLine   `json:"definition,omitempty"`
+	Tally  *Tally     `json:"tally,omitempty"`
+	Del    *Delivery  `json:"delivery,omitempty"`
 }
 
 // v2 returns l in version 2's form.
@@ -83,14 +83,16 @@ func (l *exportLine) section() (sec, n int) {
 	return sec, n
 }
 
-type changeLine struct {
-	Seq uint64 `json:"seq"`
-	changeJSON
+// changeOut is c as a change line: its time in UTC to the microsecond.
+func changeOut(c Change) *Change {
+	c.At = c.At.UTC().Truncate(time.Microsecond)
+	return &c
 }
 
-type eventLine struct {
-	Seq uint64 `json:"seq"`
-	eventJSON
+// eventOut is e as an event line: its time in UTC to the microsecond.
+func eventOut(e Event) *Event {
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	return &e
 }
 
 type timerLine struct {

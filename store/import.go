@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store/internal/check"
 )
 
 // ImportError is a problem with one line of an import.
@@ -33,9 +34,9 @@ var ErrNotEmpty = errors.New("store: the account is not empty")
 // *ImportError naming it, wrapping ErrInvalid — changes nothing. So does a
 // version 2 file cut short or altered: its trailer is missing, or its
 // counts or checksum do not match. Every record is checked as when it was
-// first written (the limits of Change.Validate, ValidateEvent and the
-// others), and every friend line against the record its change log
-// rebuilds. Lines may be of any length. The account name in the header
+// first written (the package's Limits: the backend writes it through the
+// same validators), and every friend line against the record its change
+// log rebuilds. Lines may be of any length. The account name in the header
 // need not match: an export can be imported under another name.
 func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error {
 	lr := &lineReader{br: bufio.NewReaderSize(r, 256<<10)}
@@ -106,7 +107,7 @@ type importer struct {
 }
 
 func (im *importer) bad(format string, args ...any) error {
-	return &ImportError{Line: im.line, Err: invalid(nil, format, args...)}
+	return &ImportError{Line: im.line, Err: check.Invalid(nil, format, args...)}
 }
 
 // fail reports err of the store at the current line: a record the store
@@ -272,8 +273,8 @@ func (im *importer) friend(f Friend) error {
 	return nil
 }
 
-func (im *importer) change(l *changeLine) error {
-	c := l.change(l.Seq)
+func (im *importer) change(l *Change) error {
+	c := *l
 	if c.Seq != im.lastChange+1 {
 		return im.bad("change %d is out of order: want %d", c.Seq, im.lastChange+1)
 	}
@@ -288,8 +289,8 @@ func (im *importer) change(l *changeLine) error {
 	return nil
 }
 
-func (im *importer) event(l *eventLine) error {
-	e := l.event(l.Seq)
+func (im *importer) event(l *Event) error {
+	e := *l
 	if e.Seq != im.lastEvent+1 {
 		return im.bad("event %d is out of order: want %d", e.Seq, im.lastEvent+1)
 	}
@@ -348,7 +349,7 @@ func (im *importer) verifyFriends() error {
 			return err
 		}
 		if field := friendDiff(x.f, got); field != "" {
-			return &ImportError{Line: x.line, Err: invalid(nil, "friend %d: the export's %s differ from what its change log rebuilds", id, field)}
+			return &ImportError{Line: x.line, Err: check.Invalid(nil, "friend %d: the export's %s differ from what its change log rebuilds", id, field)}
 		}
 	}
 	return nil

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"math"
-	"regexp"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -107,43 +105,12 @@ type DeliveryFilter struct {
 	Limit  int               // at most this many
 }
 
-// Matches reports whether d is one f selects, After and Limit aside.
-func (f DeliveryFilter) Matches(d Delivery) bool {
-	if (f.Status != 0 && d.Status != f.Status) || (f.Cause != "" && d.Cause != f.Cause) {
-		return false
-	}
-	if f.Friend == 0 {
-		return true
-	}
-	for _, id := range d.Friends {
-		if id == f.Friend {
-			return true
-		}
-	}
-	return false
-}
-
 // DeliveryProgress counts one cause's deliveries by status, and the
 // recipients of those sent.
 type DeliveryProgress struct {
 	Pending, Sent, Failed, Cancelled int
 	// Recipients is the sum of len(Friends) over the sent deliveries.
 	Recipients int
-}
-
-// Count adds one delivery of status s with n recipients to p.
-func (p *DeliveryProgress) Count(s DeliveryStatus, n int) {
-	switch s {
-	case Pending:
-		p.Pending++
-	case Sent:
-		p.Sent++
-		p.Recipients += n
-	case Failed:
-		p.Failed++
-	case Cancelled:
-		p.Cancelled++
-	}
 }
 
 // Deliveries is the outbox of a store.
@@ -157,205 +124,64 @@ type Deliveries interface {
 	// FirstAttemptAt = now, to the microsecond in UTC. As for timers, a
 	// lease has expired at now >= LeaseUntil: at the very instant it
 	// ends, the delivery is handed out again. No delivery is handed to two
-	// holders at once. A malformed request (see ValidateLease) is
+	// holders at once. A malformed request (as for Timers.Lease) is
 	// ErrInvalid.
 	LeaseDeliveries(ctx context.Context, account AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]Delivery, error)
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// MaxCauseLen bounds a delivery's cause key, in bytes: a cause kind, a
-// colon and a name of up to stepcast.MaxNameLen bytes.
-const MaxCauseLen = stepcast.MaxNameLen + 32
-
-// ValidateDelivery reports what is malformed in a delivery to enqueue,
-// wrapping ErrInvalid and stepcast.ErrInvalid: a key that is not an
-// identifier (empty, over stepcast.MaxIDLen bytes, not UTF-8, holding NUL),
-// a kind not among stepcast.DeliveryKinds, a retry key that is not a UUID
-// for a kind that takes one or is set for a kind that does not, a payload
-// over MaxBlobLen bytes, a cause over MaxCauseLen bytes (UTF-8 without
-// NUL), friends that are not sorted, unique, non-zero and at most
-// stepcast.MaxMulticastTargets, a priority beyond an int32, no creation
-// time, or a creation or next attempt time outside [stepcast.MinEventTime,
-// stepcast.MaxTime] (NextAt may be zero: the creation time).
-func ValidateDelivery(d Delivery) error {
-	if err := checkID("delivery key", d.Key); err != nil {
-		return invalid(err, "delivery")
-	}
-	bad := func(cause error, why string) error {
-		return invalid(cause, "delivery %s%s", stepcast.Quote(d.Key), why)
-	}
-	switch {
-	case !d.Kind.Valid():
-		return bad(nil, ": kind "+stepcast.Quote(string(d.Kind))+" is not a delivery kind")
-	case d.Kind.TakesRetryKey() && !uuidRE.MatchString(d.RetryKey):
-		return bad(nil, ": retry key "+stepcast.Quote(d.RetryKey)+" is not a UUID")
-	case !d.Kind.TakesRetryKey() && d.RetryKey != "":
-		return bad(nil, ": LINE takes no retry key on a "+string(d.Kind)+" request")
-	case d.CreatedAt.IsZero():
-		return bad(nil, " has no creation time")
-	}
-	err := firstErr(checkBlob("payload", d.Payload), stepcast.CheckText("cause", d.Cause, MaxCauseLen), checkFriends(d.Friends),
-		checkInt32("priority", d.Priority), checkInstant("creation time", d.CreatedAt))
-	if err == nil && !d.NextAt.IsZero() {
-		err = checkInstant("next attempt time", d.NextAt)
-	}
-	if err != nil {
-		return bad(err, "")
-	}
-	return nil
+// OutboxReader reads an account's outbox.
+type OutboxReader interface {
+	// Delivery returns the delivery with id, or ErrNotFound.
+	Delivery(id uint64) (Delivery, error)
+	// DeliveryByKey returns the delivery with the caller's key, or ErrNotFound.
+	DeliveryByKey(key string) (Delivery, error)
+	// Deliveries returns up to f.Limit deliveries that f selects — of a
+	// status, whose Friends hold a friend, of a cause — with IDs above
+	// f.After, in ascending ID order; fewer than f.Limit means the end. A
+	// filter with an unknown status or a negative limit is ErrInvalid.
+	// Backends serve each filter from an index, not by reading the whole
+	// outbox.
+	Deliveries(f DeliveryFilter) ([]Delivery, error)
+	// DeliveryProgress counts the deliveries of a cause key by status,
+	// and the recipients of those sent (see DeliveryProgress). A cause
+	// with no deliveries has zero counts.
+	DeliveryProgress(cause string) (DeliveryProgress, error)
 }
 
-// checkFriends checks a delivery's recipients: sorted, unique, non-zero,
-// at most stepcast.MaxMulticastTargets.
-func checkFriends(ids []stepcast.FriendID) error {
-	if len(ids) > stepcast.MaxMulticastTargets {
-		return fmt.Errorf("%w: %d friends; the limit is %d", stepcast.ErrInvalid, len(ids), stepcast.MaxMulticastTargets)
-	}
-	for i, id := range ids {
-		if id == 0 || (i > 0 && id <= ids[i-1]) {
-			return fmt.Errorf("%w: friends are not sorted, unique and non-zero at %d", stepcast.ErrInvalid, i)
-		}
-	}
-	return nil
-}
-
-func checkInt32(what string, n int) error {
-	if n < math.MinInt32 || n > math.MaxInt32 {
-		return fmt.Errorf("%w: %s %d is out of range", stepcast.ErrInvalid, what, n)
-	}
-	return nil
-}
-
-// ValidateRestored reports what is malformed in a delivery to restore
-// (Tx.RestoreDelivery): what ValidateDelivery refuses, and a status other
-// than Pending, Sent, Failed or Cancelled, no next attempt time, attempts
-// out of [0, 2^31-1], an error or a reason over stepcast.MaxTextLen or a
-// request ID over stepcast.MaxIDLen bytes (UTF-8 without NUL), a first
-// attempt or done time outside [stepcast.MinEventTime, stepcast.MaxTime].
-func ValidateRestored(d Delivery) error {
-	if err := ValidateDelivery(d); err != nil {
-		return err
-	}
-	var err error
-	switch {
-	case d.Status < Pending || d.Status > Cancelled:
-		err = fmt.Errorf("%w: status %v", stepcast.ErrInvalid, d.Status)
-	case d.NextAt.IsZero():
-		err = fmt.Errorf("%w: no next attempt time", stepcast.ErrInvalid)
-	default:
-		err = firstErr(checkCount("attempts", d.Attempts), stepcast.CheckText("error", d.Error, stepcast.MaxTextLen),
-			stepcast.CheckText("reason", d.Reason, stepcast.MaxTextLen), stepcast.CheckText("request ID", d.RequestID, stepcast.MaxIDLen))
-		if err == nil && !d.DoneAt.IsZero() {
-			err = checkInstant("done time", d.DoneAt)
-		}
-		if err == nil && !d.FirstAttemptAt.IsZero() {
-			err = checkInstant("first attempt time", d.FirstAttemptAt)
-		}
-	}
-	if err != nil {
-		return invalid(err, "restore delivery %d %s", d.ID, stepcast.Quote(d.Key))
-	}
-	return nil
-}
-
-// ValidateOutcome reports what is malformed in an outcome, wrapping
-// ErrInvalid and stepcast.ErrInvalid: a status other than Sent, Failed or
-// Pending, no time, a retry without a next attempt time, times outside
-// [stepcast.MinEventTime, stepcast.MaxTime], an error over
-// stepcast.MaxTextLen or a request ID over stepcast.MaxIDLen bytes (UTF-8
-// without NUL).
-func ValidateOutcome(o Outcome) error {
-	var err error
-	switch {
-	case o.Status != Sent && o.Status != Failed && o.Status != Pending:
-		err = fmt.Errorf("%w: status %v", stepcast.ErrInvalid, o.Status)
-	case o.At.IsZero():
-		err = fmt.Errorf("%w: no time", stepcast.ErrInvalid)
-	case o.Status == Pending && o.NextAt.IsZero():
-		err = fmt.Errorf("%w: a retry needs a next attempt time", stepcast.ErrInvalid)
-	default:
-		err = firstErr(checkInstant("time", o.At), stepcast.CheckText("error", o.Error, stepcast.MaxTextLen),
-			stepcast.CheckText("request ID", o.RequestID, stepcast.MaxIDLen))
-		if err == nil && !o.NextAt.IsZero() {
-			err = checkInstant("next attempt time", o.NextAt)
-		}
-	}
-	if err != nil {
-		return invalid(err, "outcome")
-	}
-	return nil
-}
-
-// ValidateCancel reports what is malformed in a CancelDeliveries request,
-// wrapping ErrInvalid and stepcast.ErrInvalid: a selector with both or
-// neither of its fields set, a cause over MaxCauseLen or a key prefix over
-// stepcast.MaxIDLen bytes, a reason over stepcast.MaxTextLen (all UTF-8
-// without NUL), a time outside [stepcast.MinEventTime, stepcast.MaxTime].
-func ValidateCancel(sel DeliverySelector, reason string, at time.Time) error {
-	var err error
-	if (sel.Cause == "") == (sel.KeyPrefix == "") {
-		err = fmt.Errorf("%w: set exactly one of a cause and a key prefix", stepcast.ErrInvalid)
-	} else {
-		err = firstErr(stepcast.CheckText("cause", sel.Cause, MaxCauseLen), stepcast.CheckText("key prefix", sel.KeyPrefix, stepcast.MaxIDLen),
-			stepcast.CheckText("reason", reason, stepcast.MaxTextLen), checkInstant("time", at))
-	}
-	if err != nil {
-		return invalid(err, "cancel deliveries")
-	}
-	return nil
-}
-
-// ValidateFilter reports what is malformed in a DeliveryFilter, wrapping
-// ErrInvalid and stepcast.ErrInvalid: an unknown status, a negative limit.
-func ValidateFilter(f DeliveryFilter) error {
-	var err error
-	switch {
-	case f.Status > Cancelled:
-		err = fmt.Errorf("%w: status %v", stepcast.ErrInvalid, f.Status)
-	case f.Limit < 0:
-		err = fmt.Errorf("%w: limit %d is negative", stepcast.ErrInvalid, f.Limit)
-	}
-	if err != nil {
-		return invalid(err, "list deliveries")
-	}
-	return nil
-}
-
-// Finish applies an outcome to d, as every backend does in
-// Tx.FinishDelivery after checking the lease.
-func (d *Delivery) Finish(o Outcome) {
-	d.Status, d.Error, d.LeasedBy, d.LeaseUntil = o.Status, o.Error, "", time.Time{}
-	switch o.Status {
-	case Sent:
-		d.RequestID, d.DoneAt = o.RequestID, o.At.UTC().Truncate(time.Microsecond)
-	case Failed:
-		d.DoneAt = o.At.UTC().Truncate(time.Microsecond)
-	case Pending:
-		d.NextAt = o.NextAt.UTC().Truncate(time.Microsecond)
-	}
-}
-
-// Cancellable reports whether CancelDeliveries at at takes d back: it is
-// pending and not leased (or its lease expired).
-func (d *Delivery) Cancellable(at time.Time) bool {
-	return d.Status == Pending && (d.LeasedBy == "" || !d.LeaseUntil.After(at))
-}
-
-// Cancel marks d cancelled at at for reason, as every backend does in
-// Tx.CancelDeliveries.
-func (d *Delivery) Cancel(reason string, at time.Time) {
-	d.Status, d.Reason, d.DoneAt, d.LeasedBy, d.LeaseUntil = Cancelled, reason, at.UTC().Truncate(time.Microsecond), "", time.Time{}
-}
-
-// TakeLease leases d to holder from now until now+ttl, counting the
-// attempt, as every backend does in LeaseDeliveries.
-func (d *Delivery) TakeLease(holder string, now time.Time, ttl time.Duration) {
-	if d.Attempts == 0 {
-		d.FirstAttemptAt = now.UTC().Truncate(time.Microsecond)
-	}
-	d.LeasedBy, d.LeaseUntil = holder, now.Add(ttl).UTC().Truncate(time.Microsecond)
-	d.Attempts++
+// OutboxWriter queues, finishes and cancels an account's deliveries.
+type OutboxWriter interface {
+	// Enqueue adds a pending delivery (its ID, status, attempts, first
+	// attempt, error, reason, request ID, done time and lease are set by
+	// the store) and returns its ID. A key already queued is
+	// ErrDuplicate: the work was queued before (a replay), skip it. One
+	// beyond the limits is ErrInvalid: a key that is not an identifier, a
+	// kind not among stepcast.DeliveryKinds, a retry key missing (not a
+	// UUID) for a kind that takes one or set for one that does not, a
+	// payload over MaxBlobLen, a cause over MaxCauseLen, friends not
+	// sorted and unique or more than stepcast.MaxMulticastTargets, a
+	// priority beyond an int32, no creation time, times outside
+	// [stepcast.MinEventTime, stepcast.MaxTime].
+	Enqueue(d Delivery) (uint64, error)
+	// FinishDelivery records the outcome of an attempt by holder, who must
+	// hold the delivery's lease (else ErrConflict: the lease expired and
+	// someone else took it); a malformed outcome (a status other than
+	// Sent, Failed or Pending, no time, a retry without a next attempt
+	// time, text beyond the limits) is ErrInvalid.
+	FinishDelivery(id uint64, holder string, o Outcome) error
+	// CancelDeliveries takes back the pending deliveries sel selects
+	// (by cause, or by key prefix) that are not leased at at — a leased
+	// one is in flight and finishes as it goes —: each gets Status
+	// Cancelled, Reason reason and DoneAt at (to the microsecond in UTC).
+	// It returns how many it cancelled. A selector with both or neither
+	// field set, or text or a time beyond the limits, is ErrInvalid.
+	// Backends find the deliveries through an index.
+	CancelDeliveries(sel DeliverySelector, reason string, at time.Time) (int, error)
+	// RestoreDelivery writes a delivery exactly as given, status, attempts
+	// and times included (to the microsecond), with the next ID (d.ID must
+	// be it, else ErrInvalid; so is what Enqueue refuses, an unknown
+	// status, no next attempt time, text beyond the limits); its lease is
+	// dropped. It is for Import.
+	RestoreDelivery(d Delivery) error
 }
 
 // Clone returns a copy of d that shares no memory with it.

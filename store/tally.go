@@ -1,7 +1,5 @@
 package store
 
-import "github.com/stepcast/stepcast"
-
 // Tally is what one variant of an experiment has achieved, the store's
 // running counts: recipients, unique clickers and converters, revenue. The
 // engine adds to it in the unit of work that records the send, click or
@@ -15,16 +13,20 @@ type Tally struct {
 	Revenue             float64
 }
 
-// ValidateTally reports what is malformed in a tally or a delta, wrapping
-// ErrInvalid and stepcast.ErrInvalid: an experiment or variant that is not
-// a name (empty, over stepcast.MaxNameLen bytes, not UTF-8, holding NUL), a
-// revenue that is NaN or infinite.
-func ValidateTally(t Tally) error {
-	if err := firstErr(stepcast.CheckName("experiment", t.Experiment), stepcast.CheckName("variant", t.Variant),
-		stepcast.CheckFloat("revenue", t.Revenue)); err != nil {
-		return invalid(err, "tally %s/%s", stepcast.Quote(t.Experiment), stepcast.Quote(t.Variant))
-	}
-	return nil
+// TallyReader reads an account's experiment tallies.
+type TallyReader interface {
+	// Tallies returns the experiment's tallies ("" for every experiment),
+	// ordered by experiment and variant.
+	Tallies(experiment string) ([]Tally, error)
+}
+
+// TallyWriter adds to an account's experiment tallies.
+type TallyWriter interface {
+	// AddToTally adds delta's counts to the tally of delta.Experiment and
+	// delta.Variant, creating it at zero, and returns the new tally; a
+	// delta whose experiment or variant is not a name, or whose revenue is
+	// not finite, is ErrInvalid.
+	AddToTally(delta Tally) (Tally, error)
 }
 
 // Plus returns t with d's counts added.

@@ -2,17 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
 )
-
-// ErrConflict is returned by Tx.PutTimer and Tx.DeleteTimer when the timer's
-// version is not the one the caller read: someone else changed it (another
-// engine instance took over an expired lease). The caller drops its work.
-var ErrConflict = errors.New("store: version conflict")
 
 // Timer is due work: of one friend (a scenario's next step, a reminder, a
 // score's next threshold crossing), or of the account itself when Friend is
@@ -28,7 +21,7 @@ type Timer struct {
 	Friend stepcast.FriendID // 0: the account's own
 	// Key says what is due, its kind first: "scenario/trial",
 	// "reminder/booking-123", "scoring", "broadcast/spring-sale". Lease
-	// selects timers by kind (see OfKind).
+	// selects timers by kind (see Timers).
 	Key     string
 	Due     time.Time // kept to the microsecond in UTC
 	State   []byte
@@ -48,49 +41,42 @@ type Timers interface {
 	// now (Due <= now) and not leased (or whose lease expired), earliest
 	// first (by Due, friend, key), leased until now+ttl (LeaseUntil, to the
 	// microsecond). With kinds, it hands out only timers of those kinds:
-	// whose Key equals a kind or starts with kind+"/" (see OfKind) —
-	// however many due timers of other kinds lie ahead of them; without,
-	// every kind. A lease has expired at now >= LeaseUntil: at the very
+	// whose Key equals a kind or starts with kind+"/" ("reminder" takes
+	// "reminder" and "reminder/booking-1", not "reminders/x") — however
+	// many due timers of other kinds lie ahead of them; without, every
+	// kind. A lease has expired at now >= LeaseUntil: at the very
 	// instant it ends, the timer is handed out again. No timer is handed
 	// to two holders at once; one whose holder dies is handed out again
-	// once its lease expires. A malformed request (see ValidateLease) is
+	// once its lease expires. A malformed request (a holder that is not an
+	// identifier, a now outside [stepcast.MinEventTime, stepcast.MaxTime],
+	// a ttl not positive, a negative limit, a kind that is not a name) is
 	// ErrInvalid.
 	Lease(ctx context.Context, account AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]Timer, error)
 }
 
-// OfKind reports whether a timer's key is of one of kinds: equal to one,
-// or starting with one and a "/". Any key is of no kinds at all.
-func OfKind(key string, kinds []string) bool {
-	if len(kinds) == 0 {
-		return true
-	}
-	for _, k := range kinds {
-		if strings.HasPrefix(key, k) && (len(key) == len(k) || key[len(k)] == '/') {
-			return true
-		}
-	}
-	return false
+// TimerReader reads an account's timers.
+type TimerReader interface {
+	// Timer returns the friend's timer with key (friend 0: the account's
+	// own), or ErrNotFound.
+	Timer(friend stepcast.FriendID, key string) (Timer, error)
+	// FriendTimers returns the friend's timers ordered by key; friend 0
+	// lists the account's own.
+	FriendTimers(friend stepcast.FriendID) ([]Timer, error)
 }
 
-// ValidateTimer reports what is malformed in t, wrapping ErrInvalid and
-// stepcast.ErrInvalid: a key that is not a name (empty, over
-// stepcast.MaxNameLen bytes, not UTF-8, holding NUL), no due time or one
-// outside [stepcast.MinEventTime, stepcast.MaxTime], a State over
-// MaxBlobLen bytes. Backends call it in PutTimer.
-func ValidateTimer(t Timer) error {
-	if err := stepcast.CheckName("timer key", t.Key); err != nil {
-		return invalid(err, "timer of friend %d", t.Friend)
-	}
-	bad := func(cause error, why string) error {
-		return invalid(cause, "timer %s of friend %d%s", stepcast.Quote(t.Key), t.Friend, why)
-	}
-	if t.Due.IsZero() {
-		return bad(nil, " has no due time")
-	}
-	if err := firstErr(checkInstant("due time", t.Due), checkBlob("state", t.State)); err != nil {
-		return bad(err, "")
-	}
-	return nil
+// TimerWriter writes an account's timers, versioned.
+type TimerWriter interface {
+	// PutTimer creates or replaces the timer (t.Friend, t.Key). t.Version
+	// must be the version the caller read, 0 to create; otherwise
+	// ErrConflict; a timer beyond the limits (a key that is not a name, no
+	// due time or one outside [stepcast.MinEventTime, stepcast.MaxTime], a
+	// State over MaxBlobLen) is ErrInvalid, one of a friend the account
+	// does not know ErrNotFound (friend 0, the account's own, needs none).
+	// Writing releases any lease. It returns the new version.
+	PutTimer(t Timer) (uint64, error)
+	// DeleteTimer removes a timer at the version the caller read:
+	// ErrConflict if it changed since, ErrNotFound if it is gone.
+	DeleteTimer(friend stepcast.FriendID, key string, version uint64) error
 }
 
 // Clone returns a copy of t that shares no memory with it.

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/engine"
 	"github.com/stepcast/stepcast/internal/synth"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
@@ -204,7 +205,7 @@ func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now 
 	defer s.Close()
 	t = time.Now()
 	ix := segment.NewIndex(schema)
-	cur, err := store.LoadIndex(ctx, s, "demo", ix)
+	cur, err := engine.LoadIndex(ctx, s, "demo", ix)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@
 //
 // A root bucket "stepcast" holds the key "format" (the on-disk format
 // version) and one bucket per account, which holds: "friends" (ID, 4 bytes
-// big-endian → binary record, see store.AppendFriend), "users" (LINE userId →
+// big-endian → binary record, see backend.AppendFriend), "users" (LINE userId →
 // ID), "changes" (Seq, 8 bytes big-endian → JSON change), "events" (Seq →
 // binary record) and
 // "event-ids" (event ID → Seq), "friend-events" (friend ID and Seq → empty:
@@ -24,14 +24,12 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"strconv"
 	"syscall"
@@ -42,6 +40,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // FormatVersion is the on-disk format this package writes and reads.
@@ -95,7 +94,11 @@ type Store struct {
 	path string
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ store.Tx            = (*tx)(nil) // and so every aggregate's reader and writer
+	_ store.FriendScanner = (*tx)(nil)
+)
 
 // Options configure OpenWith. The zero value means Open's defaults.
 type Options struct {
@@ -278,7 +281,7 @@ func upgradeFriendEvents(root *bolt.Bucket) error {
 			return err
 		}
 		return events.ForEach(func(k, v []byte) error {
-			e, err := store.DecodeEventRecord(binary.BigEndian.Uint64(k), v)
+			e, err := backend.DecodeEventRecord(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return fmt.Errorf("account %q, event %d: %w", name, binary.BigEndian.Uint64(k), err)
 			}
@@ -382,338 +385,65 @@ func (t *tx) corrupt(what string, err error) error {
 	return fmt.Errorf("boltstore: account %q: %s: %w", t.account, what, err)
 }
 
-func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
-	b, err := t.bucket(friendsB)
+// get returns the record under key in bucket, decoded: store.ErrNotFound,
+// naming what, if there is none; one decode refuses is corrupt.
+func get[T any](t *tx, bucket, key []byte, decode func([]byte) (T, error), what func() string) (T, error) {
+	var v T
+	b, err := t.bucket(bucket)
 	if err != nil {
-		return store.Friend{}, err
+		return v, err
 	}
 	var raw []byte
 	if b != nil {
-		raw = b.Get(u32(id))
+		raw = b.Get(key)
 	}
 	if raw == nil {
-		return store.Friend{}, fmt.Errorf("boltstore: friend %d: %w", id, store.ErrNotFound)
+		return v, fmt.Errorf("boltstore: %s: %w", what(), store.ErrNotFound)
 	}
-	f, err := store.DecodeFriend(raw)
-	if err != nil {
-		return store.Friend{}, t.corrupt(fmt.Sprintf("friend %d", id), err)
+	if v, err = decode(raw); err != nil {
+		return v, t.corrupt(what(), err)
 	}
-	return f, nil
+	return v, nil
 }
 
-func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
-	b, err := t.bucket(usersB)
-	if err != nil {
-		return store.Friend{}, err
-	}
-	if b == nil || b.Get([]byte(user)) == nil {
-		return store.Friend{}, fmt.Errorf("boltstore: friend %s: %w", stepcast.Quote(string(user)), store.ErrNotFound)
-	}
-	return t.Friend(stepcast.FriendID(binary.BigEndian.Uint32(b.Get([]byte(user)))))
+// decodeJSON decodes a record stored as JSON.
+func decodeJSON[T any](raw []byte) (T, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
-func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error) {
-	var out []store.Friend
-	_, err := t.ScanFriends(after, limit, func(f *store.Friend) error {
-		out = append(out, f.Clone())
-		return nil
-	})
-	return out, err
-}
-
-// ScanFriends implements store.FriendScanner.
-func (t *tx) ScanFriends(after stepcast.FriendID, limit int, fn func(*store.Friend) error) (int, error) {
-	b, err := t.bucket(friendsB)
-	if err != nil || b == nil {
-		return 0, err
-	}
-	var fd store.FriendDecoder
-	var f store.Friend
-	n := 0
-	c := b.Cursor()
-	for k, v := c.Seek(u32(after + 1)); k != nil && n < limit; k, v = c.Next() {
-		if err := fd.DecodeInto(v, &f); err != nil {
-			return n, t.corrupt(fmt.Sprintf("friend %d", binary.BigEndian.Uint32(k)), err)
-		}
-		n++
-		if err := fn(&f); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
-	return readLog(t, changesB, after, limit, store.UnmarshalChange)
-}
-
-// readLog reads up to limit records with Seqs above after from a log
-// bucket keyed by Seq.
-func readLog[T any](t *tx, bucket []byte, after uint64, limit int, decode func(seq uint64, v []byte) (T, error)) ([]T, error) {
+// putJSON stores v as JSON under key in bucket.
+func (t *tx) putJSON(bucket, key []byte, v any) error {
 	b, err := t.bucket(bucket)
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var out []T
-	c := b.Cursor()
-	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		r, err := decode(binary.BigEndian.Uint64(k), v)
-		if err != nil {
-			return nil, t.corrupt("decode", err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-func (t *tx) LastSeq() (uint64, error) {
-	b, err := t.bucket(changesB)
-	if err != nil || b == nil {
-		return 0, err
-	}
-	return b.Sequence(), nil
-}
-
-func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
-	return readLog(t, eventsB, after, limit, store.DecodeEventRecord)
-}
-
-func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
-	idx, err := t.bucket(friendEvB)
-	if err != nil || idx == nil || limit <= 0 {
-		return nil, err
-	}
-	events, _ := t.bucket(eventsB)
-	if before == 0 {
-		before = math.MaxUint64
-	}
-	prefix := u32(friend)
-	c := idx.Cursor()
-	k, _ := c.Seek(friendEventKey(friend, before))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	var out []store.Event
-	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
-		seq := binary.BigEndian.Uint64(k[4:])
-		e, err := store.DecodeEventRecord(seq, events.Get(u64(seq)))
-		if err != nil {
-			return nil, t.corrupt(fmt.Sprintf("event %d", seq), err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
-func (t *tx) HasEvent(id string) (bool, error) {
-	b, err := t.bucket(eventIDsB)
-	if err != nil || b == nil {
-		return false, err
-	}
-	return b.Get([]byte(id)) != nil, nil
-}
-
-func (t *tx) putFriend(f store.Friend) error {
-	b, err := t.bucket(friendsB)
 	if err != nil {
 		return err
 	}
-	return b.Put(u32(f.ID), store.AppendFriend(nil, f))
-}
-
-func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
-	if err := store.CheckUser(user); err != nil {
-		return store.Friend{}, false, fmt.Errorf("boltstore: %w", err)
-	}
-	if f, err := t.FriendByUser(user); err == nil {
-		return f, false, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return store.Friend{}, false, err
-	}
-	friends, err := t.bucket(friendsB)
-	if err != nil {
-		return store.Friend{}, false, err
-	}
-	users, _ := t.bucket(usersB)
-	seq, err := friends.NextSequence()
-	if err != nil {
-		return store.Friend{}, false, err
-	}
-	f := store.Friend{ID: stepcast.FriendID(seq), User: user}
-	if err := t.putFriend(f); err != nil {
-		return store.Friend{}, false, err
-	}
-	return f, true, users.Put([]byte(user), u32(f.ID))
-}
-
-func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
-	friends, err := store.PrepareChanges(t, changes)
-	if err != nil {
-		return nil, fmt.Errorf("boltstore: %w", err)
-	}
-	b, err := t.bucket(changesB)
-	if err != nil {
-		return nil, err
-	}
-	seqs := make([]uint64, len(changes))
-	for i, c := range changes {
-		seq, err := b.NextSequence()
-		if err != nil {
-			return nil, err
-		}
-		raw, err := store.MarshalChange(c)
-		if err != nil {
-			return nil, fmt.Errorf("boltstore: encode change: %w", err)
-		}
-		if err := b.Put(u64(seq), raw); err != nil {
-			return nil, err
-		}
-		seqs[i] = seq
-	}
-	for _, f := range friends {
-		if err := t.putFriend(*f); err != nil {
-			return nil, err
-		}
-	}
-	return seqs, nil
-}
-
-func (t *tx) AppendEvent(e stepcast.Event) (uint64, error) {
-	if err := store.CheckNewEvent(t, e); err != nil {
-		return 0, fmt.Errorf("boltstore: %w", err)
-	}
-	b, err := t.bucket(eventsB)
-	if err != nil {
-		return 0, err
-	}
-	ids, _ := t.bucket(eventIDsB)
-	seq, err := b.NextSequence()
-	if err != nil {
-		return 0, err
-	}
-	if err := b.Put(u64(seq), store.AppendEventRecord(nil, e)); err != nil {
-		return 0, err
-	}
-	if err := ids.Put([]byte(e.ID), u64(seq)); err != nil {
-		return 0, err
-	}
-	fe, err := t.bucket(friendEvB)
-	if err != nil {
-		return 0, err
-	}
-	return seq, fe.Put(friendEventKey(e.Friend, seq), nil)
-}
-
-func defKey(kind, name string) []byte { return []byte(kind + "\x00" + name) }
-
-func (t *tx) Definition(kind, name string) (store.Definition, error) {
-	b, err := t.bucket(defsB)
-	if err != nil {
-		return store.Definition{}, err
-	}
-	var raw []byte
-	if b != nil {
-		raw = b.Get(defKey(kind, name))
-	}
-	if raw == nil {
-		return store.Definition{}, fmt.Errorf("boltstore: definition %s/%s: %w", stepcast.Quote(kind), stepcast.Quote(name), store.ErrNotFound)
-	}
-	var d store.Definition
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return store.Definition{}, t.corrupt("definition", err)
-	}
-	return d, nil
-}
-
-func (t *tx) Definitions(kind string) ([]store.Definition, error) {
-	return scanJSON[store.Definition](t, defsB, kind, "definition")
-}
-
-// scanJSON decodes the JSON records of a bucket keyed "group NUL name", in
-// key order: all of them, or those of one group.
-func scanJSON[T any](t *tx, bucket []byte, group, what string) ([]T, error) {
-	b, err := t.bucket(bucket)
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var out []T
-	prefix := []byte{}
-	if group != "" {
-		prefix = []byte(group + "\x00")
-	}
-	c := b.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var x T
-		if err := json.Unmarshal(v, &x); err != nil {
-			return nil, t.corrupt(what, err)
-		}
-		out = append(out, x)
-	}
-	return out, nil
-}
-
-func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
-	if err := store.ValidateDefinition(d); err != nil {
-		return 0, err
-	}
-	cur, err := t.Definition(d.Kind, d.Name)
-	exists := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return 0, err
-	}
-	if (exists && cur.Version != d.Version) || (!exists && d.Version != 0) {
-		return 0, fmt.Errorf("boltstore: definition %s/%s at version %d: %w", stepcast.Quote(d.Kind), stepcast.Quote(d.Name), d.Version, store.ErrConflict)
-	}
-	d.Version++
-	d.UpdatedAt = d.UpdatedAt.UTC().Truncate(time.Microsecond)
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return 0, err
-	}
-	b, err := t.bucket(defsB)
-	if err != nil {
-		return 0, err
-	}
-	return d.Version, b.Put(defKey(d.Kind, d.Name), raw)
-}
-
-func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
-	cur, err := t.Definition(kind, name)
+	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if cur.Version != version {
-		return fmt.Errorf("boltstore: definition %s/%s at version %d: %w", stepcast.Quote(kind), stepcast.Quote(name), version, store.ErrConflict)
-	}
-	b, _ := t.bucket(defsB)
-	return b.Delete(defKey(kind, name))
+	return b.Put(key, raw)
 }
 
-func (t *tx) Tallies(experiment string) ([]store.Tally, error) {
-	return scanJSON[store.Tally](t, talliesB, experiment, "tally")
-}
-
-func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
-	if err := store.ValidateTally(d); err != nil {
-		return store.Tally{}, err
+// leasing runs walk in one write transaction over account's bucket, after
+// checking the lease request (nothing to walk if the account has none of
+// it): Lease and LeaseDeliveries, what says which.
+func (s *Store) leasing(ctx context.Context, account store.AccountID, what string, bucket []byte, holder string, now time.Time, ttl time.Duration,
+	limit int, kinds []string, walk func(t *tx, b *bolt.Bucket) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %s %q: %w", what, account, err)
 	}
-	b, err := t.bucket(talliesB)
-	if err != nil {
-		return store.Tally{}, err
+	if err := backend.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
 	}
-	k := defKey(d.Experiment, d.Variant)
-	tl := store.Tally{Experiment: d.Experiment, Variant: d.Variant}
-	if raw := b.Get(k); raw != nil {
-		if err := json.Unmarshal(raw, &tl); err != nil {
-			return store.Tally{}, t.corrupt("tally", err)
+	return s.closedErr(s.db.Update(func(btx *bolt.Tx) error {
+		t := &tx{b: btx, account: account}
+		b, err := t.bucket(bucket)
+		if err != nil || b == nil {
+			return err
 		}
-	}
-	tl = tl.Plus(d)
-	raw, err := json.Marshal(tl)
-	if err != nil {
-		return store.Tally{}, err
-	}
-	return tl, b.Put(k, raw)
+		t.writable = true
+		return walk(t, b)
+	}))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // The outbox: "outbox" (ID → JSON of store.Delivery; fields added later
@@ -39,22 +40,7 @@ func causePrefix(cause string, s store.DeliveryStatus) []byte {
 }
 
 func (t *tx) Delivery(id uint64) (store.Delivery, error) {
-	b, err := t.bucket(outboxB)
-	if err != nil {
-		return store.Delivery{}, err
-	}
-	var raw []byte
-	if b != nil {
-		raw = b.Get(u64(id))
-	}
-	if raw == nil {
-		return store.Delivery{}, fmt.Errorf("boltstore: delivery %d: %w", id, store.ErrNotFound)
-	}
-	var d store.Delivery
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return store.Delivery{}, t.corrupt(fmt.Sprintf("delivery %d", id), err)
-	}
-	return d, nil
+	return get(t, outboxB, u64(id), decodeJSON[store.Delivery], func() string { return fmt.Sprintf("delivery %d", id) })
 }
 
 func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
@@ -69,17 +55,7 @@ func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
 }
 
 // putDelivery writes d's record, leaving the indexes as they are.
-func (t *tx) putDelivery(d store.Delivery) error {
-	b, err := t.bucket(outboxB)
-	if err != nil {
-		return err
-	}
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return b.Put(u64(d.ID), raw)
-}
+func (t *tx) putDelivery(d store.Delivery) error { return t.putJSON(outboxB, u64(d.ID), d) }
 
 // indexState puts (or deletes) d's entries in the indexes that follow its
 // status and queue position: queue, status, causes.
@@ -147,7 +123,7 @@ func (t *tx) replaceDelivery(old, d store.Delivery) error {
 }
 
 func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
-	if err := store.ValidateDelivery(d); err != nil {
+	if err := backend.ValidateDelivery(d); err != nil {
 		return 0, err
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
@@ -160,23 +136,17 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 	if d.ID, err = b.NextSequence(); err != nil {
 		return 0, err
 	}
-	d.Status, d.Attempts, d.FirstAttemptAt, d.Error, d.Reason, d.RequestID, d.DoneAt, d.LeasedBy, d.LeaseUntil =
-		store.Pending, 0, time.Time{}, "", "", "", time.Time{}, "", time.Time{}
-	d.CreatedAt = d.CreatedAt.UTC().Truncate(time.Microsecond)
-	if d.NextAt.IsZero() {
-		d.NextAt = d.CreatedAt
-	}
-	d.NextAt = d.NextAt.UTC().Truncate(time.Microsecond)
+	d = backend.Enqueued(d)
 	return d.ID, t.addDelivery(d)
 }
 
 func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	d, err := store.PrepareFinish(t, id, holder, o)
+	d, err := backend.PrepareFinish(t, id, holder, o)
 	if err != nil {
 		return err
 	}
 	old := d
-	d.Finish(o)
+	backend.Finish(&d, o)
 	return t.replaceDelivery(old, d)
 }
 
@@ -184,7 +154,7 @@ func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 // pending entries; by key prefix, the keys with the prefix (of every
 // status).
 func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time.Time) (int, error) {
-	if err := store.ValidateCancel(sel, reason, at); err != nil {
+	if err := backend.ValidateCancel(sel, reason, at); err != nil {
 		return 0, err
 	}
 	var ids []uint64 // collected first: cancelling moves entries of the walked index
@@ -210,11 +180,11 @@ func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time
 		if err != nil {
 			return n, err
 		}
-		if !d.Cancellable(at) {
+		if !backend.Cancellable(d, at) {
 			continue
 		}
 		old := d
-		d.Cancel(reason, at)
+		backend.Cancel(&d, reason, at)
 		if err := t.replaceDelivery(old, d); err != nil {
 			return n, err
 		}
@@ -227,7 +197,7 @@ func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time
 // filter allows: a friend's entries, a cause's (of one status, or of all
 // four merged), a status's, or the outbox itself.
 func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
-	if err := store.ValidateFilter(f); err != nil {
+	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
 	if f.Limit == 0 {
@@ -253,7 +223,7 @@ func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 		if err != nil {
 			return false, err
 		}
-		if f.Matches(d) {
+		if backend.Matches(f, d) {
 			out = append(out, d)
 		}
 		return len(out) < f.Limit, nil
@@ -312,7 +282,7 @@ func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 		prefix := causePrefix(cause, s)
 		c := b.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
-			p.Count(s, int(binary.BigEndian.Uint32(v)))
+			backend.Count(&p, s, int(binary.BigEndian.Uint32(v)))
 		}
 	}
 	return p, nil
@@ -323,20 +293,8 @@ func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 // due ends that priority's walk: the cursor seeks to the next priority, so
 // deliveries scheduled for later cost one step per priority, not one each.
 func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("boltstore: lease deliveries %q: %w", account, err)
-	}
-	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
-		return nil, fmt.Errorf("boltstore: %w", err)
-	}
 	var out []store.Delivery
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		t := &tx{b: btx, account: account}
-		queue, err := t.bucket(outQueueB)
-		if err != nil || queue == nil {
-			return err
-		}
-		t.writable = true
+	err := s.leasing(ctx, account, "lease deliveries", outQueueB, holder, now, ttl, limit, nil, func(t *tx, queue *bolt.Bucket) error {
 		nowMicro := uint64(now.UnixMicro())
 		c := queue.Cursor()
 		k, _ := c.First()
@@ -354,7 +312,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 				return err
 			}
 			if d.LeasedBy == "" || !d.LeaseUntil.After(now) {
-				d.TakeLease(holder, now, ttl)
+				backend.TakeLease(&d, holder, now, ttl)
 				if err := t.putDelivery(d); err != nil { // its queue key stays: priority, NextAt and ID are unchanged
 					return err
 				}
@@ -364,18 +322,18 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 		}
 		return nil
 	})
-	return out, s.closedErr(err)
+	return out, err
 }
 
 func (t *tx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateRestored(d); err != nil {
+	if err := backend.ValidateRestored(d); err != nil {
 		return err
 	}
 	b, err := t.bucket(outboxB)
 	if err != nil {
 		return err
 	}
-	if err := store.CheckRestoreID(d, b.Sequence()+1); err != nil {
+	if err := backend.CheckRestoreID(d, b.Sequence()+1); err != nil {
 		return fmt.Errorf("boltstore: %w", err)
 	}
 	if _, err := t.DeliveryByKey(d.Key); err == nil {
@@ -384,14 +342,7 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 	if _, err := b.NextSequence(); err != nil {
 		return err
 	}
-	d.LeasedBy, d.LeaseUntil = "", time.Time{}
-	d.CreatedAt, d.NextAt = d.CreatedAt.UTC().Truncate(time.Microsecond), d.NextAt.UTC().Truncate(time.Microsecond)
-	if !d.DoneAt.IsZero() {
-		d.DoneAt = d.DoneAt.UTC().Truncate(time.Microsecond)
-	}
-	if !d.FirstAttemptAt.IsZero() {
-		d.FirstAttemptAt = d.FirstAttemptAt.UTC().Truncate(time.Microsecond)
-	}
+	d = backend.Restored(d)
 	return t.addDelivery(d)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // Timers: "timers" (friend ID and key → JSON timer; friend 0 holds the
@@ -34,19 +34,12 @@ func dueKey(t store.Timer) []byte {
 	return append(binary.BigEndian.AppendUint64(nil, uint64(t.Due.UnixMicro())), timerKey(t.Friend, t.Key)...)
 }
 
+func timerName(friend stepcast.FriendID, key string) func() string {
+	return func() string { return fmt.Sprintf("timer %d/%s", friend, stepcast.Quote(key)) }
+}
+
 func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
-	b, err := t.bucket(timersB)
-	if err != nil {
-		return store.Timer{}, err
-	}
-	var raw []byte
-	if b != nil {
-		raw = b.Get(timerKey(friend, key))
-	}
-	if raw == nil {
-		return store.Timer{}, fmt.Errorf("boltstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
-	}
-	return decodeTimer(raw)
+	return get(t, timersB, timerKey(friend, key), decodeTimer, timerName(friend, key))
 }
 
 func decodeTimer(raw []byte) (store.Timer, error) {
@@ -80,21 +73,16 @@ func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
 }
 
 func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
-	if err := store.ValidateTimer(tm); err != nil {
-		return 0, err
-	}
-	if tm.Friend != 0 { // 0: the account's own
-		if _, err := t.Friend(tm.Friend); err != nil {
-			return 0, fmt.Errorf("boltstore: timer: %w", err)
-		}
+	if err := backend.CheckTimer(t, tm); err != nil {
+		return 0, fmt.Errorf("boltstore: %w", err)
 	}
 	cur, err := t.Timer(tm.Friend, tm.Key)
-	exists := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	exists, err := backend.Found(err)
+	if err != nil {
 		return 0, err
 	}
-	if (exists && cur.Version != tm.Version) || (!exists && tm.Version != 0) {
-		return 0, fmt.Errorf("boltstore: timer %d/%s at version %d: %w", tm.Friend, stepcast.Quote(tm.Key), tm.Version, store.ErrConflict)
+	if err := backend.CheckPut("boltstore: "+timerName(tm.Friend, tm.Key)(), exists, cur.Version, tm.Version); err != nil {
+		return 0, err
 	}
 	timers, err := t.bucket(timersB)
 	if err != nil {
@@ -124,11 +112,12 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 
 func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
 	cur, err := t.Timer(friend, key)
+	exists, err := backend.Found(err)
 	if err != nil {
 		return err
 	}
-	if cur.Version != version {
-		return fmt.Errorf("boltstore: timer %d/%s at version %d: %w", friend, stepcast.Quote(key), version, store.ErrConflict)
+	if err := backend.CheckDelete("boltstore: "+timerName(friend, key)(), exists, cur.Version, version); err != nil {
+		return err
 	}
 	timers, _ := t.bucket(timersB)
 	due, _ := t.bucket(dueB)
@@ -150,19 +139,8 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 // kinds it has handlers for, so others pile up only while no handler takes
 // them.
 func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]store.Timer, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("boltstore: lease %q: %w", account, err)
-	}
-	if err := store.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
-		return nil, fmt.Errorf("boltstore: %w", err)
-	}
 	var out []store.Timer
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		t := &tx{b: btx, account: account}
-		due, err := t.bucket(dueB)
-		if err != nil || due == nil {
-			return err
-		}
+	err := s.leasing(ctx, account, "lease", dueB, holder, now, ttl, limit, kinds, func(t *tx, due *bolt.Bucket) error {
 		timers, _ := t.bucket(timersB)
 		nowMicro := uint64(now.UnixMicro())
 		until := now.Add(ttl).UTC().Truncate(time.Microsecond)
@@ -171,7 +149,7 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 			if binary.BigEndian.Uint64(k[:8]) > nowMicro {
 				break
 			}
-			if !store.OfKind(string(k[12:]), kinds) {
+			if !backend.OfKind(string(k[12:]), kinds) {
 				continue
 			}
 			raw := timers.Get(k[8:])
@@ -195,5 +173,5 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 		}
 		return nil
 	})
-	return out, s.closedErr(err)
+	return out, err
 }

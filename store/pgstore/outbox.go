@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // The outbox: stepcast_outbox, one row a delivery, with the indexes of
@@ -76,32 +76,8 @@ func friendIDs(ids []stepcast.FriendID) []int64 {
 	return out
 }
 
-// scanDeliveries collects the deliveries of rows.
-func scanDeliveries(rows pgx.Rows, err error) ([]store.Delivery, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
-}
-
 func (t *ptx) deliveryWhere(cond string, arg any) (store.Delivery, error) {
-	d, err := scanDelivery(t.tx.QueryRow(t.ctx, "SELECT "+deliveryColumns("")+" FROM stepcast_outbox WHERE account = $1 AND "+cond, t.account, arg))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Delivery{}, fmt.Errorf("pgstore: delivery %s: %w", quoteArg(arg), store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Delivery{}, t.fail("delivery", err)
-	}
-	return d, nil
+	return one(t, "delivery "+quoteArg(arg), scanDelivery, "SELECT "+deliveryColumns("")+" FROM stepcast_outbox WHERE account = $1 AND "+cond, t.account, arg)
 }
 
 func (t *ptx) Delivery(id uint64) (store.Delivery, error) {
@@ -130,13 +106,10 @@ func (t *ptx) insertDelivery(id int64, d store.Delivery) (bool, error) {
 }
 
 func (t *ptx) Enqueue(d store.Delivery) (uint64, error) {
-	if err := store.ValidateDelivery(d); err != nil {
+	if err := backend.ValidateDelivery(d); err != nil {
 		return 0, err
 	}
-	if d.NextAt.IsZero() {
-		d.NextAt = d.CreatedAt
-	}
-	d.Status, d.Attempts, d.FirstAttemptAt, d.Error, d.Reason, d.RequestID, d.DoneAt = store.Pending, 0, time.Time{}, "", "", "", time.Time{}
+	d = backend.Enqueued(d)
 	id := t.lastDelivery + 1
 	ok, err := t.insertDelivery(id, d)
 	if err != nil {
@@ -150,10 +123,10 @@ func (t *ptx) Enqueue(d store.Delivery) (uint64, error) {
 }
 
 func (t *ptx) RestoreDelivery(d store.Delivery) error {
-	if err := store.ValidateRestored(d); err != nil {
+	if err := backend.ValidateRestored(d); err != nil {
 		return err
 	}
-	if err := store.CheckRestoreID(d, uint64(t.lastDelivery)+1); err != nil {
+	if err := backend.CheckRestoreID(d, uint64(t.lastDelivery)+1); err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
 	ok, err := t.insertDelivery(int64(d.ID), d)
@@ -168,11 +141,11 @@ func (t *ptx) RestoreDelivery(d store.Delivery) error {
 }
 
 func (t *ptx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
-	d, err := store.PrepareFinish(t, id, holder, o)
+	d, err := backend.PrepareFinish(t, id, holder, o)
 	if err != nil {
 		return err
 	}
-	d.Finish(o)
+	backend.Finish(&d, o)
 	_, err = t.tx.Exec(t.ctx, `UPDATE stepcast_outbox SET status = $3, error = $4, request_id = $5, done_at = $6, next_at = $7,
 		leased_by = '', lease_until = NULL WHERE account = $1 AND id = $2`,
 		t.account, int64(id), int16(d.Status), d.Error, d.RequestID, nullTime(d.DoneAt), d.NextAt)
@@ -185,7 +158,7 @@ func (t *ptx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 // CancelDeliveries implements store.Tx in one statement, through the
 // index on (account, cause, status) or on the pending rows' keys.
 func (t *ptx) CancelDeliveries(sel store.DeliverySelector, reason string, at time.Time) (int, error) {
-	if err := store.ValidateCancel(sel, reason, at); err != nil {
+	if err := backend.ValidateCancel(sel, reason, at); err != nil {
 		return 0, err
 	}
 	at = at.UTC().Truncate(time.Microsecond)
@@ -234,7 +207,7 @@ func prefixEnd(p string) (string, bool) {
 // stepcast_outbox_friends, the others through the indexes on status and
 // cause.
 func (t *ptx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
-	if err := store.ValidateFilter(f); err != nil {
+	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
 	if f.Limit == 0 {
@@ -261,11 +234,7 @@ func (t *ptx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 		args = append(args, f.Cause)
 		query += " AND o.cause = $" + strconv.Itoa(len(args))
 	}
-	out, err := scanDeliveries(t.tx.Query(t.ctx, query+order, args...))
-	if err != nil {
-		return nil, t.fail("deliveries", err)
-	}
-	return out, nil
+	return list(t, "deliveries", scanDelivery, query+order, args...)
 }
 
 // DeliveryProgress implements store.ReadTx through the index on (account,
@@ -307,19 +276,19 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
 	}
-	if err := store.ValidateLease(holder, now, ttl, limit); err != nil {
+	if err := backend.ValidateLease(holder, now, ttl, limit); err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
 	now = now.UTC().Truncate(time.Microsecond)
-	out, err := scanDeliveries(s.pool.Query(ctx, `WITH p AS MATERIALIZED (SELECT id FROM stepcast_outbox
+	out, err := queryAll(ctx, s.pool, scanDelivery, `WITH p AS MATERIALIZED (SELECT id FROM stepcast_outbox
 		      WHERE account = $1 AND status = 1 AND next_at <= $3 AND (leased_by = '' OR lease_until <= $3)
 		      ORDER BY priority DESC, next_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
 		UPDATE stepcast_outbox o SET leased_by = $2, lease_until = $4, attempts = o.attempts + 1,
 			first_attempt_at = CASE WHEN o.attempts = 0 THEN $3 ELSE o.first_attempt_at END FROM p
 		WHERE o.account = $1 AND o.id = p.id
 		RETURNING `+deliveryColumns("o"),
-		account, holder, now, until, limit))
+		account, holder, now, until, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
 	}

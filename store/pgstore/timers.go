@@ -2,17 +2,16 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
 )
 
 // Timers: stepcast_timers, keyed (account, friend, key), friend 0 for the
@@ -36,73 +35,29 @@ func scanTimer(row pgx.Row) (store.Timer, error) {
 }
 
 func (t *ptx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
-	tm, err := scanTimer(t.tx.QueryRow(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3", t.account, int64(friend), key))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Timer{}, fmt.Errorf("pgstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Timer{}, t.fail("timer", err)
-	}
-	return tm, nil
+	return one(t, fmt.Sprintf("timer %d/%s", friend, stepcast.Quote(key)), scanTimer,
+		"SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3", t.account, int64(friend), key)
 }
 
 func (t *ptx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
-	rows, err := t.tx.Query(t.ctx, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 ORDER BY key COLLATE \"C\"", t.account, int64(friend))
-	if err != nil {
-		return nil, t.fail("timers", err)
-	}
-	defer rows.Close()
-	var out []store.Timer
-	for rows.Next() {
-		tm, err := scanTimer(rows)
-		if err != nil {
-			return nil, t.fail("timers", err)
-		}
-		out = append(out, tm)
-	}
-	return out, rows.Err()
+	return list(t, "timers", scanTimer, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 ORDER BY key COLLATE \"C\"", t.account, int64(friend))
 }
 
 func (t *ptx) PutTimer(tm store.Timer) (uint64, error) {
-	if err := store.ValidateTimer(tm); err != nil {
-		return 0, err
+	if err := backend.CheckTimer(t, tm); err != nil { // t caches the friend
+		return 0, fmt.Errorf("pgstore: %w", err)
 	}
-	if tm.Friend != 0 { // 0: the account's own
-		if _, err := t.Friend(tm.Friend); err != nil {
-			return 0, fmt.Errorf("pgstore: timer: %w", err)
-		}
-	}
-	due := tm.Due.UTC().Truncate(time.Microsecond)
-	var tag pgconn.CommandTag
-	var err error
-	if tm.Version == 0 {
-		tag, err = t.tx.Exec(t.ctx, `INSERT INTO stepcast_timers (account, friend, key, due, state, version) VALUES ($1, $2, $3, $4, $5, 1)
-			ON CONFLICT DO NOTHING`, t.account, int64(tm.Friend), tm.Key, due, tm.State)
-	} else {
-		tag, err = t.tx.Exec(t.ctx, `UPDATE stepcast_timers SET due = $4, state = $5, version = version + 1, leased_by = '', lease_until = NULL
-			WHERE account = $1 AND friend = $2 AND key = $3 AND version = $6`, t.account, int64(tm.Friend), tm.Key, due, tm.State, int64(tm.Version))
-	}
-	if err != nil {
-		return 0, t.fail("write timer", err)
-	}
-	if tag.RowsAffected() != 1 {
-		return 0, fmt.Errorf("pgstore: timer %d/%s at version %d: %w", tm.Friend, stepcast.Quote(tm.Key), tm.Version, store.ErrConflict)
-	}
-	return tm.Version + 1, nil
+	return t.putVersioned(fmt.Sprintf("timer %d/%s", tm.Friend, stepcast.Quote(tm.Key)), tm.Version,
+		`INSERT INTO stepcast_timers (account, friend, key, due, state, version) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT DO NOTHING`,
+		`UPDATE stepcast_timers SET due = $4, state = $5, version = version + 1, leased_by = '', lease_until = NULL
+			WHERE account = $1 AND friend = $2 AND key = $3 AND version = $6`,
+		t.account, int64(tm.Friend), tm.Key, tm.Due.UTC().Truncate(time.Microsecond), tm.State)
 }
 
 func (t *ptx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
-	tag, err := t.tx.Exec(t.ctx, "DELETE FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3 AND version = $4", t.account, int64(friend), key, int64(version))
-	if err != nil {
-		return t.fail("delete timer", err)
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	if _, err := t.Timer(friend, key); err != nil {
-		return err
-	}
-	return fmt.Errorf("pgstore: timer %d/%s at version %d: %w", friend, stepcast.Quote(key), version, store.ErrConflict)
+	get := func() error { _, err := t.Timer(friend, key); return err }
+	return t.deleteVersioned(fmt.Sprintf("timer %d/%s", friend, stepcast.Quote(key)), version, get,
+		"DELETE FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3 AND version = $4", t.account, int64(friend), key)
 }
 
 // Lease implements store.Timers in one statement: SKIP LOCKED lets
@@ -122,7 +77,7 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
 	}
-	if err := store.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
+	if err := backend.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
@@ -138,7 +93,7 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 		          WHERE key = k.kind OR starts_with(key, k.kind || '/'))`
 		args = append(args, roots, kinds)
 	}
-	rows, err := s.pool.Query(ctx, `WITH d AS MATERIALIZED (SELECT friend, key FROM stepcast_timers
+	out, err := queryAll(ctx, s.pool, scanTimer, `WITH d AS MATERIALIZED (SELECT friend, key FROM stepcast_timers
 		      WHERE account = $1 AND due <= $3 AND (leased_by = '' OR lease_until <= $3)`+byKind+`
 		      ORDER BY due, friend, key COLLATE "C" LIMIT $5 FOR UPDATE SKIP LOCKED)
 		UPDATE stepcast_timers t SET leased_by = $2, lease_until = $4 FROM d
@@ -146,18 +101,6 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 		RETURNING t.friend, t.key, t.due, t.state, t.version, t.leased_by, t.lease_until`,
 		args...)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
-	}
-	defer rows.Close()
-	var out []store.Timer
-	for rows.Next() {
-		tm, err := scanTimer(rows)
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
-		}
-		out = append(out, tm)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: lease %q: %w", account, err)
 	}
 	sort.Slice(out, func(i, j int) bool {

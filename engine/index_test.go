@@ -1,26 +1,23 @@
-package store_test
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stepcast/stepcast"
-	"github.com/stepcast/stepcast/internal/pgtest"
+	"github.com/stepcast/stepcast/internal/synth"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
-	"github.com/stepcast/stepcast/store/boltstore"
 	"github.com/stepcast/stepcast/store/memstore"
-	"github.com/stepcast/stepcast/store/pgstore"
 )
 
-var schema = segment.MustSchema(segment.SchemaConfig{
+var indexSchema = segment.MustSchema(segment.SchemaConfig{
 	Fields: []segment.Field{
 		{Name: "age", Type: stepcast.FieldInt},
 		{Name: "area", Type: stepcast.FieldString},
@@ -36,7 +33,8 @@ var probes = []string{
 	`joined < date("2026-11-20")`, `followed_days <= 3`,
 }
 
-// randomWrites makes one unit of work of random friends, changes and events.
+// randomWrites makes one unit of work of random friends, changes and
+// events (synth.RandomUnit).
 func randomWrites(t *testing.T, s store.Store, r *rand.Rand, now time.Time, nextEvent *int) {
 	t.Helper()
 	if err := tryRandomWrites(s, r, now, nextEvent); err != nil {
@@ -45,73 +43,13 @@ func randomWrites(t *testing.T, s store.Store, r *rand.Rand, now time.Time, next
 }
 
 func tryRandomWrites(s store.Store, r *rand.Rand, now time.Time, nextEvent *int) error {
-	return s.Update(context.Background(), "acct", func(tx store.Tx) error {
-		for range 20 {
-			f, created, err := tx.AddFriend(stepcast.UserID(fmt.Sprintf("U%d", r.IntN(150))))
-			if err != nil {
-				return err
-			}
-			id := f.ID
-			var cs []store.Change
-			if created || r.IntN(10) == 0 {
-				cs = append(cs, store.Change{Friend: id, Kind: store.Follow, At: now.Add(-time.Duration(r.IntN(240)) * time.Hour)})
-			}
-			switch r.IntN(12) {
-			case 0:
-				cs = append(cs, store.Change{Friend: id, Kind: store.Unfollow, At: now})
-			case 1:
-				cs = append(cs, store.Change{Friend: id, Kind: store.SetTag, Name: []string{"a", "b"}[r.IntN(2)]})
-			case 2:
-				cs = append(cs, store.Change{Friend: id, Kind: store.ClearTag, Name: []string{"a", "b"}[r.IntN(2)]})
-			case 3:
-				cs = append(cs, store.Change{Friend: id, Kind: store.SetField, Name: "age", Value: stepcast.IntValue(int64(18 + r.IntN(50)))})
-			case 4:
-				cs = append(cs, store.Change{Friend: id, Kind: store.SetField, Name: "area", Value: stepcast.StringValue([]string{"東京都", "大阪府"}[r.IntN(2)])})
-			case 5:
-				cs = append(cs, store.Change{Friend: id, Kind: store.UnsetField, Name: []string{"age", "area"}[r.IntN(2)]})
-			case 6:
-				cs = append(cs, store.Change{Friend: id, Kind: store.SetScore, Name: "lead", Number: int64(r.IntN(10))})
-			case 7:
-				cs = append(cs, store.Change{Friend: id, Kind: store.EnterStep, Name: "trial", Number: int64(r.IntN(4))})
-			case 8:
-				cs = append(cs, store.Change{Friend: id, Kind: store.LeaveScenario, Name: "trial"})
-			case 9:
-				cs = append(cs, store.Change{Friend: id, Kind: store.SetVariant, Name: "exp", Text: []string{"A", "B"}[r.IntN(2)]})
-			case 10:
-				cs = append(cs, store.Change{Friend: id, Kind: store.SetField, Name: "joined", Value: stepcast.TimeValue(now.Add(-time.Duration(r.IntN(400)) * time.Hour))})
-			case 11:
-				if r.IntN(3) == 0 {
-					tx.PutTimer(store.Timer{Friend: id, Key: fmt.Sprintf("scenario/s%d", r.IntN(1000000)), Due: now.Add(time.Duration(r.IntN(100)) * time.Hour), State: []byte{byte(r.IntN(256))}})
-				}
-				fallthrough
-			default:
-				*nextEvent++
-				kind, name, value := "click", "url", ""
-				if r.IntN(2) == 0 {
-					kind, name, value = "answer", "q", []string{"yes", "no"}[r.IntN(2)]
-				}
-				var data map[string]string
-				if r.IntN(3) == 0 {
-					data = map[string]string{"route": fmt.Sprintf("qr-%d", r.IntN(5))}
-				}
-				if _, err := tx.AppendEvent(stepcast.Event{ID: fmt.Sprintf("e%d", *nextEvent), Friend: id, Kind: stepcast.EventKind(kind), Name: name, Value: value,
-					Amount: float64(r.IntN(3)) * 1000.5, Data: data,
-					At: now.Add(-time.Duration(r.IntN(120)) * time.Hour)}); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.Apply(cs...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.Update(context.Background(), "acct", func(tx store.Tx) error { return synth.RandomUnit(tx, r, now, nextEvent) })
 }
 
 func sameAudiences(t *testing.T, a, b *segment.Index, now time.Time, round int) {
 	t.Helper()
 	for _, src := range probes {
-		seg := segment.MustCompile(src, schema)
+		seg := segment.MustCompile(src, indexSchema)
 		x, _ := seg.Eval(a, now)
 		y, _ := seg.Eval(b, now)
 		if !slices.Equal(x.ToArray(), y.ToArray()) {
@@ -126,26 +64,23 @@ func sameAudiences(t *testing.T, a, b *segment.Index, now time.Time, round int) 
 func TestCatchUpEqualsRebuild(t *testing.T) {
 	for name, open := range map[string]func(t *testing.T) store.Store{
 		"memstore":  func(*testing.T) store.Store { return memstore.New() },
-		"boltstore": func(t *testing.T) store.Store { return mustBolt(t) },
-		"pgstore":   func(t *testing.T) store.Store { return mustPG(t, "") },
+		"boltstore": func(t *testing.T) store.Store { return openBolt(t) },
+		"pgstore":   func(t *testing.T) store.Store { return openPG(t, "") },
 	} {
 		t.Run(name, func(t *testing.T) { testCatchUp(t, open(t)) })
 	}
 }
-
-// mustPG opens a PostgreSQL store (see pgtest.Open).
-func mustPG(t testing.TB, schema string) *pgstore.Store { return pgtest.Open(t, schema) }
 
 // TestTwoEnginesOnPostgreSQLConverge: two store instances on one database
 // (as two engine processes would hold) write concurrently; the index each
 // keeps by catching up ends equal to a rebuild.
 func TestTwoEnginesOnPostgreSQLConverge(t *testing.T) {
 	ctx := context.Background()
-	a := mustPG(t, "")
-	b := mustPG(t, a.Schema())
-	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
-	ixA, ixB := segment.NewIndex(schema), segment.NewIndex(schema)
-	var curA, curB store.Cursor
+	a := openPG(t, "")
+	b := openPG(t, a.Schema())
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, indexSchema.Location())
+	ixA, ixB := segment.NewIndex(indexSchema), segment.NewIndex(indexSchema)
+	var curA, curB Cursor
 	var wg sync.WaitGroup
 	var eventsA, eventsB int
 	eventsB = 1_000_000 // distinct event IDs per writer
@@ -168,14 +103,14 @@ func TestTwoEnginesOnPostgreSQLConverge(t *testing.T) {
 	}
 	wg.Wait()
 	var err error
-	if curA, err = store.CatchUp(ctx, a, "acct", ixA, curA); err != nil {
+	if curA, err = catchUp(ctx, a, "acct", ixA, curA); err != nil {
 		t.Fatal(err)
 	}
-	if curB, err = store.CatchUp(ctx, b, "acct", ixB, curB); err != nil {
+	if curB, err = catchUp(ctx, b, "acct", ixB, curB); err != nil {
 		t.Fatal(err)
 	}
-	rebuilt := segment.NewIndex(schema)
-	if _, err := store.LoadIndex(ctx, a, "acct", rebuilt); err != nil {
+	rebuilt := segment.NewIndex(indexSchema)
+	if _, err := LoadIndex(ctx, a, "acct", rebuilt); err != nil {
 		t.Fatal(err)
 	}
 	sameAudiences(t, ixA, rebuilt, now, 0)
@@ -185,39 +120,30 @@ func TestTwoEnginesOnPostgreSQLConverge(t *testing.T) {
 	}
 }
 
-func mustBolt(t testing.TB) store.Store {
-	s, err := boltstore.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func testCatchUp(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(5, 5))
-	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, indexSchema.Location())
 	events := 0
 	randomWrites(t, s, r, now, &events)
 
-	live := segment.NewIndex(schema)
-	cur, err := store.LoadIndex(ctx, s, "acct", live)
+	live := segment.NewIndex(indexSchema)
+	cur, err := LoadIndex(ctx, s, "acct", live)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := segment.NewIndex(schema) // a second engine that starts empty
-	var otherCur store.Cursor
+	other := segment.NewIndex(indexSchema) // a second engine that starts empty
+	var otherCur Cursor
 	for round := range 30 {
 		randomWrites(t, s, r, now, &events)
-		if cur, err = store.CatchUp(ctx, s, "acct", live, cur); err != nil {
+		if cur, err = catchUp(ctx, s, "acct", live, cur); err != nil {
 			t.Fatal(err)
 		}
-		if otherCur, err = store.CatchUp(ctx, s, "acct", other, otherCur); err != nil {
+		if otherCur, err = catchUp(ctx, s, "acct", other, otherCur); err != nil {
 			t.Fatal(err)
 		}
-		rebuilt := segment.NewIndex(schema)
-		if _, err := store.LoadIndex(ctx, s, "acct", rebuilt); err != nil {
+		rebuilt := segment.NewIndex(indexSchema)
+		if _, err := LoadIndex(ctx, s, "acct", rebuilt); err != nil {
 			t.Fatal(err)
 		}
 		sameAudiences(t, live, rebuilt, now, round)
@@ -243,8 +169,8 @@ func TestLoadIndexSkipsUndeclaredAndRefusesMismatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix := segment.NewIndex(schema)
-	if _, err := store.LoadIndex(ctx, s, "acct", ix); err != nil {
+	ix := segment.NewIndex(indexSchema)
+	if _, err := LoadIndex(ctx, s, "acct", ix); err != nil {
 		t.Fatalf("LoadIndex with undeclared names: %v", err)
 	}
 	if ix.Len() != 1 {
@@ -258,7 +184,7 @@ func TestLoadIndexSkipsUndeclaredAndRefusesMismatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = store.LoadIndex(ctx, s, "acct", segment.NewIndex(schema))
+	_, err = LoadIndex(ctx, s, "acct", segment.NewIndex(indexSchema))
 	if !errors.Is(err, segment.ErrType) {
 		t.Fatalf("LoadIndex with a mismatched value = %v, want segment.ErrType", err)
 	}
@@ -269,8 +195,8 @@ func TestLoadIndexSkipsUndeclaredAndRefusesMismatched(t *testing.T) {
 // (boltstore) as on the paging one (memstore) — instead of hanging while
 // the reader waits for batches the failed applier no longer returns.
 func TestLoadIndexStopsAtAMismatchedValue(t *testing.T) {
-	schema := segment.MustSchema(segment.SchemaConfig{Fields: []segment.Field{{Name: "age", Type: stepcast.FieldInt}}})
-	for name, s := range map[string]store.Store{"memstore": memstore.New(), "boltstore": mustBolt(t)} {
+	ageOnly := segment.MustSchema(segment.SchemaConfig{Fields: []segment.Field{{Name: "age", Type: stepcast.FieldInt}}})
+	for name, s := range map[string]store.Store{"memstore": memstore.New(), "boltstore": openBolt(t)} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			err := s.Update(ctx, "acct", func(tx store.Tx) error {
@@ -292,7 +218,7 @@ func TestLoadIndexStopsAtAMismatchedValue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = store.LoadIndex(ctx, s, "acct", segment.NewIndex(schema))
+			_, err = LoadIndex(ctx, s, "acct", segment.NewIndex(ageOnly))
 			if !errors.Is(err, segment.ErrType) {
 				t.Fatalf("LoadIndex = %v, want segment.ErrType", err)
 			}

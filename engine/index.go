@@ -1,4 +1,4 @@
-package store
+package engine
 
 import (
 	"context"
@@ -6,7 +6,12 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
 )
+
+// The live index and the store's logs: LoadIndex rebuilds an index from a
+// snapshot, catchUp applies what was committed since (by this engine or any
+// other sharing the store), advance applies a unit of work just committed.
 
 // Cursor is how far an index has read an account's logs: the last change
 // Seq and the last event Seq applied.
@@ -18,22 +23,28 @@ type Cursor struct {
 const pageSize = 1000
 
 // LoadIndex fills ix, which must be empty, from one consistent snapshot of
-// account: every friend's state and every recorded event (the index counts
-// the kinds its schema declares). It returns the cursor of the snapshot,
-// from which CatchUp continues; Compact the index afterwards.
+// account in s: every friend's state and every recorded event (the index
+// counts the kinds its schema declares). It returns the cursor of the
+// snapshot, from which an Account catches up; Compact the index afterwards.
+// An Account loads its own index; LoadIndex is for a host that wants an
+// index of a store without an engine (a report, a rebuild to compare).
+//
+// With a store whose read transactions implement store.FriendScanner
+// (boltstore), friends are decoded into reused records on the
+// transaction's goroutine while another applies them to ix.
 //
 // Fields and scores the index's schema does not declare are skipped (the
 // index could not use them); a stored value that no longer fits its
 // field's type is an error naming the friend and the field.
-func LoadIndex(ctx context.Context, s Store, account AccountID, ix *segment.Index) (Cursor, error) {
+func LoadIndex(ctx context.Context, s store.Store, account store.AccountID, ix *segment.Index) (Cursor, error) {
 	var cur Cursor
-	err := s.View(ctx, account, func(tx ReadTx) error {
+	err := s.View(ctx, account, func(tx store.ReadTx) error {
 		var err error
 		if cur.Changes, err = tx.LastSeq(); err != nil {
 			return err
 		}
 		if err := loadFriends(tx, ix); err != nil {
-			return fmt.Errorf("store: load index of %q: %w", account, err)
+			return fmt.Errorf("engine: load index of %q: %w", account, err)
 		}
 		var b segment.Batch
 		cur.Events, err = loadEvents(ctx, tx, ix, 0, &b)
@@ -43,13 +54,13 @@ func LoadIndex(ctx context.Context, s Store, account AccountID, ix *segment.Inde
 }
 
 // loadFriends applies every friend's state to ix.
-func loadFriends(tx ReadTx, ix *segment.Index) error {
+func loadFriends(tx store.ReadTx, ix *segment.Index) error {
 	o := opsFor(ix.Schema())
-	if sc, ok := tx.(FriendScanner); ok {
+	if sc, ok := tx.(store.FriendScanner); ok {
 		return scanFriends(sc, ix, o)
 	}
 	var b segment.Batch // one for every page: its storage is reused
-	return overlap(func(emit func([]Friend)) error {
+	return overlap(func(emit func([]store.Friend)) error {
 		for after := stepcast.FriendID(0); ; {
 			friends, err := tx.Friends(after, pageSize)
 			if err != nil {
@@ -61,7 +72,7 @@ func loadFriends(tx ReadTx, ix *segment.Index) error {
 			}
 			after = friends[len(friends)-1].ID
 		}
-	}, func(page []Friend) error {
+	}, func(page []store.Friend) error {
 		b.Reset()
 		for _, f := range page {
 			o.friend(&b, f)
@@ -73,7 +84,7 @@ func loadFriends(tx ReadTx, ix *segment.Index) error {
 // scanFriends is loadFriends for a backend that decodes friends into a
 // reused record: the transaction's goroutine decodes them straight into
 // index batches, which another applies. Three batches take turns.
-func scanFriends(sc FriendScanner, ix *segment.Index, o ops) error {
+func scanFriends(sc store.FriendScanner, ix *segment.Index, o ops) error {
 	free := make(chan *segment.Batch, 3)
 	for range cap(free) {
 		free <- new(segment.Batch)
@@ -82,7 +93,7 @@ func scanFriends(sc FriendScanner, ix *segment.Index, o ops) error {
 		for after := stepcast.FriendID(0); ; {
 			b := <-free
 			b.Reset()
-			n, err := sc.ScanFriends(after, pageSize, func(f *Friend) error {
+			n, err := sc.ScanFriends(after, pageSize, func(f *store.Friend) error {
 				o.friend(b, *f)
 				after = f.ID
 				return nil
@@ -129,11 +140,12 @@ func overlap[T any](produce func(emit func(T)) error, consume func(T) error, dis
 	return err
 }
 
-// CatchUp applies to ix the changes and events recorded after cur — by this
-// engine or by any other sharing the store — and returns the new cursor.
-func CatchUp(ctx context.Context, s Store, account AccountID, ix *segment.Index, cur Cursor) (Cursor, error) {
+// catchUp applies to ix the changes and events recorded after cur — by this
+// engine or by any other sharing the store — and returns the new cursor:
+// how far it got, also on error.
+func catchUp(ctx context.Context, s store.Store, account store.AccountID, ix *segment.Index, cur Cursor) (Cursor, error) {
 	o := opsFor(ix.Schema())
-	err := s.View(ctx, account, func(tx ReadTx) error {
+	err := s.View(ctx, account, func(tx store.ReadTx) error {
 		var b segment.Batch
 		for {
 			changes, err := tx.Changes(cur.Changes, pageSize)
@@ -145,7 +157,7 @@ func CatchUp(ctx context.Context, s Store, account AccountID, ix *segment.Index,
 				o.change(&b, c)
 			}
 			if err := ix.Apply(&b); err != nil {
-				return fmt.Errorf("store: catch up %q after change %d: %w", account, cur.Changes, err)
+				return fmt.Errorf("engine: catch up %q after change %d: %w", account, cur.Changes, err)
 			}
 			if len(changes) > 0 {
 				cur.Changes = changes[len(changes)-1].Seq
@@ -161,13 +173,13 @@ func CatchUp(ctx context.Context, s Store, account AccountID, ix *segment.Index,
 	return cur, err
 }
 
-// Advance applies to ix a unit of work the caller has just committed — its
+// advance applies to ix a unit of work the caller has just committed — its
 // changes (with their Seqs) and events — if it directly follows cur, and
 // returns the new cursor and true. If another writer committed in between
 // (a gap in either log), it applies nothing and returns false: the caller
-// runs CatchUp, which reads both units from the store. It saves a read of
+// runs catchUp, which reads both units from the store. It saves a read of
 // what the caller already holds.
-func Advance(ix *segment.Index, cur Cursor, changes []Change, events []Event) (Cursor, bool, error) {
+func advance(ix *segment.Index, cur Cursor, changes []store.Change, events []store.Event) (Cursor, bool, error) {
 	next := cur
 	for _, c := range changes {
 		if c.Seq != next.Changes+1 {
@@ -190,13 +202,13 @@ func Advance(ix *segment.Index, cur Cursor, changes []Change, events []Event) (C
 		b.RecordEvent(e.Friend, string(e.Kind), e.Name, e.Value, e.At)
 	}
 	if err := ix.Apply(&b); err != nil {
-		return cur, false, fmt.Errorf("store: advance index to change %d: %w", next.Changes, err)
+		return cur, false, fmt.Errorf("engine: advance index to change %d: %w", next.Changes, err)
 	}
 	return next, true, nil
 }
 
 // loadEvents applies the events after after to ix, in pages, reusing b.
-func loadEvents(ctx context.Context, tx ReadTx, ix *segment.Index, after uint64, b *segment.Batch) (uint64, error) {
+func loadEvents(ctx context.Context, tx store.ReadTx, ix *segment.Index, after uint64, b *segment.Batch) (uint64, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return after, err
@@ -238,7 +250,7 @@ func opsFor(schema *segment.Schema) ops {
 }
 
 // friend adds the index operations that rebuild f's state.
-func (o ops) friend(b *segment.Batch, f Friend) {
+func (o ops) friend(b *segment.Batch, f store.Friend) {
 	fields, scores := o.fields, o.scores
 	if !f.FollowedAt.IsZero() || f.Following {
 		b.Follow(f.ID, f.FollowedAt)
@@ -268,36 +280,36 @@ func (o ops) friend(b *segment.Batch, f Friend) {
 }
 
 // change adds the index operation of one change.
-func (o ops) change(b *segment.Batch, c Change) {
+func (o ops) change(b *segment.Batch, c store.Change) {
 	fields, scores := o.fields, o.scores
 	switch c.Kind {
-	case Follow:
+	case store.Follow:
 		b.Follow(c.Friend, c.At)
-	case Unfollow:
+	case store.Unfollow:
 		b.Unfollow(c.Friend)
-	case SetTag:
+	case store.SetTag:
 		b.SetTag(c.Friend, c.Name)
-	case ClearTag:
+	case store.ClearTag:
 		b.ClearTag(c.Friend, c.Name)
-	case SetField:
+	case store.SetField:
 		if fields[c.Name] {
 			b.SetField(c.Friend, c.Name, c.Value.Any())
 		}
-	case UnsetField:
+	case store.UnsetField:
 		if fields[c.Name] {
 			b.UnsetField(c.Friend, c.Name)
 		}
-	case SetScore:
+	case store.SetScore:
 		if scores[c.Name] {
 			b.SetScore(c.Friend, c.Name, c.Number)
 		}
-	case EnterStep:
+	case store.EnterStep:
 		b.SetScenarioStep(c.Friend, c.Name, int(c.Number))
-	case LeaveScenario:
+	case store.LeaveScenario:
 		b.LeaveScenario(c.Friend, c.Name)
-	case SetVariant:
+	case store.SetVariant:
 		b.SetVariant(c.Friend, c.Name, c.Text)
-	case ClearVariant:
+	case store.ClearVariant:
 		b.ClearVariant(c.Friend, c.Name)
 	}
 }

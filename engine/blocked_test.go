@@ -1,4 +1,4 @@
-package store_test
+package engine
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
-	"github.com/stepcast/stepcast/store/memstore"
 )
 
 // TestIndexBlockedMeansFollowedOnce: an index rebuilt by LoadIndex or kept
@@ -17,18 +16,12 @@ import (
 // follow now — not someone known only through a conversion, nor one whose
 // only change is a stray unfollow (issue 9).
 func TestIndexBlockedMeansFollowedOnce(t *testing.T) {
-	for name, open := range map[string]func(t *testing.T) store.Store{
-		"memstore":  func(*testing.T) store.Store { return memstore.New() },
-		"boltstore": func(t *testing.T) store.Store { return mustBolt(t) },
-		"pgstore":   func(t *testing.T) store.Store { return mustPG(t, "") },
-	} {
-		t.Run(name, func(t *testing.T) { testBlocked(t, open(t)) })
-	}
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) { testBlocked(t, open(t)) })
 }
 
 func testBlocked(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, indexSchema.Location())
 	ids := map[string]stepcast.FriendID{}
 	err := s.Update(ctx, "acct", func(tx store.Tx) error {
 		for _, u := range []string{"follows", "blocked", "converted", "stray"} {
@@ -53,12 +46,12 @@ func testBlocked(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded := segment.NewIndex(schema)
-	if _, err := store.LoadIndex(ctx, s, "acct", loaded); err != nil {
+	loaded := segment.NewIndex(indexSchema)
+	if _, err := LoadIndex(ctx, s, "acct", loaded); err != nil {
 		t.Fatal(err)
 	}
-	caught := segment.NewIndex(schema)
-	if _, err := store.CatchUp(ctx, s, "acct", caught, store.Cursor{}); err != nil {
+	caught := segment.NewIndex(indexSchema)
+	if _, err := catchUp(ctx, s, "acct", caught, Cursor{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -75,7 +68,7 @@ func testBlocked(t *testing.T, s store.Store) {
 			want[i] = uint32(id)
 		}
 		slices.Sort(want)
-		seg := segment.MustCompile(c.src, schema)
+		seg := segment.MustCompile(c.src, indexSchema)
 		for how, ix := range map[string]*segment.Index{"LoadIndex": loaded, "CatchUp": caught} {
 			bm, err := seg.Eval(ix, now)
 			if err != nil {

@@ -1,14 +1,14 @@
-package store
+package backend
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
 )
 
 // A compact binary form of friend and event records, for backends that
@@ -18,9 +18,6 @@ import (
 
 const binaryVersion = 1
 
-// ErrCorrupt is returned when a stored record cannot be decoded.
-var ErrCorrupt = errors.New("store: corrupt record")
-
 type enc []byte
 
 func (e enc) uvarint(v uint64) enc { return binary.AppendUvarint(e, v) }
@@ -29,7 +26,7 @@ func (e enc) str(s string) enc     { return append(e.uvarint(uint64(len(s))), s.
 func (e enc) time(t time.Time) enc { return e.varint(t.UnixMicro()) }
 
 // AppendFriend appends the binary form of f to b.
-func AppendFriend(b []byte, f Friend) []byte {
+func AppendFriend(b []byte, f store.Friend) []byte {
 	e := enc(append(b, binaryVersion))
 	e = e.uvarint(uint64(f.ID)).str(string(f.User)).str(f.DisplayName).str(f.TimeZone)
 	flags := byte(0)
@@ -86,7 +83,7 @@ type dec struct {
 
 func (d *dec) fail() {
 	if d.err == nil {
-		d.err = ErrCorrupt
+		d.err = store.ErrCorrupt
 	}
 }
 
@@ -174,7 +171,7 @@ func (d *dec) count() int {
 }
 
 // DecodeFriend decodes the binary form of a friend record.
-func DecodeFriend(b []byte) (Friend, error) { return decodeFriend(&dec{b: b}) }
+func DecodeFriend(b []byte) (store.Friend, error) { return decodeFriend(&dec{b: b}) }
 
 // FriendDecoder decodes many friend records, sharing one copy of the
 // strings that repeat across friends (tag, field and score names, choice
@@ -183,40 +180,40 @@ func DecodeFriend(b []byte) (Friend, error) { return decodeFriend(&dec{b: b}) }
 type FriendDecoder struct{ shared map[string]string }
 
 // Decode decodes one friend record, as DecodeFriend.
-func (fd *FriendDecoder) Decode(b []byte) (Friend, error) {
-	var f Friend
+func (fd *FriendDecoder) Decode(b []byte) (store.Friend, error) {
+	var f store.Friend
 	err := fd.DecodeInto(b, &f)
 	return f, err
 }
 
 // DecodeInto decodes one friend record into f, reusing f's slices and maps:
 // scanning many friends allocates for none of them.
-func (fd *FriendDecoder) DecodeInto(b []byte, f *Friend) error {
+func (fd *FriendDecoder) DecodeInto(b []byte, f *store.Friend) error {
 	if fd.shared == nil {
 		fd.shared = make(map[string]string)
 	}
 	return decodeFriendInto(&dec{b: b, shared: fd.shared}, f)
 }
 
-func decodeFriend(d *dec) (Friend, error) {
-	var f Friend
+func decodeFriend(d *dec) (store.Friend, error) {
+	var f store.Friend
 	err := decodeFriendInto(d, &f)
 	return f, err
 }
 
 // decodeFriendInto decodes into f, reusing its storage; on error f is
 // zeroed.
-func decodeFriendInto(d *dec, f *Friend) error {
+func decodeFriendInto(d *dec, f *store.Friend) error {
 	if d.byte1() != binaryVersion {
-		*f = Friend{}
-		return fmt.Errorf("%w: friend record version", ErrCorrupt)
+		*f = store.Friend{}
+		return fmt.Errorf("%w: friend record version", store.ErrCorrupt)
 	}
 	tags, fields, scores, scenarios, variants := f.Tags[:0], f.Fields, f.Scores, f.Scenarios, f.Variants
 	clear(fields)
 	clear(scores)
 	clear(scenarios)
 	clear(variants)
-	*f = Friend{}
+	*f = store.Friend{}
 	f.ID = stepcast.FriendID(d.uvarint())
 	f.User = stepcast.UserID(d.str())
 	f.DisplayName, f.TimeZone = d.str(), d.str()
@@ -275,7 +272,7 @@ func decodeFriendInto(d *dec, f *Friend) error {
 		d.fail()
 	}
 	if d.err != nil {
-		*f = Friend{}
+		*f = store.Friend{}
 		return fmt.Errorf("%w: friend record", d.err)
 	}
 	return nil
@@ -302,12 +299,12 @@ func AppendEventRecord(b []byte, e stepcast.Event) []byte {
 }
 
 // DecodeEventRecord decodes an event record stored under seq.
-func DecodeEventRecord(seq uint64, b []byte) (Event, error) {
+func DecodeEventRecord(seq uint64, b []byte) (store.Event, error) {
 	d := &dec{b: b}
 	if d.byte1() != binaryVersion {
-		return Event{}, fmt.Errorf("%w: event %d record version", ErrCorrupt, seq)
+		return store.Event{}, fmt.Errorf("%w: event %d record version", store.ErrCorrupt, seq)
 	}
-	e := Event{Seq: seq, Event: stepcast.Event{ID: d.str(), Friend: stepcast.FriendID(d.uvarint()), Kind: stepcast.EventKind(d.str()),
+	e := store.Event{Seq: seq, Event: stepcast.Event{ID: d.str(), Friend: stepcast.FriendID(d.uvarint()), Kind: stepcast.EventKind(d.str()),
 		Name: d.str(), Value: d.str(), At: d.time()}}
 	if len(d.b) < 8 {
 		d.fail()
@@ -325,7 +322,7 @@ func DecodeEventRecord(seq uint64, b []byte) (Event, error) {
 		d.fail()
 	}
 	if d.err != nil {
-		return Event{}, fmt.Errorf("%w: event %d", d.err, seq)
+		return store.Event{}, fmt.Errorf("%w: event %d", d.err, seq)
 	}
 	return e, nil
 }

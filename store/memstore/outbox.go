@@ -1,0 +1,147 @@
+package memstore
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/backend"
+)
+
+func (t *tx) delivery(id uint64) (store.Delivery, bool) {
+	n := uint64(len(t.a.outbox))
+	switch {
+	case id == 0 || id > n+uint64(len(t.queued)):
+		return store.Delivery{}, false
+	case id > n:
+		return t.queued[id-n-1], true
+	}
+	if d, ok := t.finished[id]; ok {
+		return d, true
+	}
+	return t.a.outbox[id-1], true
+}
+
+func (t *tx) Delivery(id uint64) (store.Delivery, error) {
+	if d, ok := t.delivery(id); ok {
+		return d.Clone(), nil
+	}
+	return store.Delivery{}, fmt.Errorf("memstore: delivery %d: %w", id, store.ErrNotFound)
+}
+
+func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
+	if id, ok := t.a.outKeys[key]; ok {
+		return t.Delivery(id)
+	}
+	for _, d := range t.queued {
+		if d.Key == key {
+			return d.Clone(), nil
+		}
+	}
+	return store.Delivery{}, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
+}
+
+func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
+	if err := backend.ValidateDelivery(d); err != nil {
+		return 0, err
+	}
+	if _, err := t.DeliveryByKey(d.Key); err == nil {
+		return 0, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
+	}
+	d = d.Clone()
+	d.ID = uint64(len(t.a.outbox)+len(t.queued)) + 1
+	d = backend.Enqueued(d)
+	t.queued = append(t.queued, d)
+	return d.ID, nil
+}
+
+// putDelivery writes d, a delivery the tx can see, as the tx's own.
+func (t *tx) putDelivery(d store.Delivery) {
+	if n := uint64(len(t.a.outbox)); d.ID > n {
+		t.queued[d.ID-n-1] = d
+	} else {
+		t.finished[d.ID] = d
+	}
+}
+
+func (t *tx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
+	d, err := backend.PrepareFinish(t, id, holder, o)
+	if err != nil {
+		return err
+	}
+	backend.Finish(&d, o)
+	t.putDelivery(d)
+	return nil
+}
+
+// CancelDeliveries implements store.Tx; a scan, as Deliveries is.
+func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time.Time) (int, error) {
+	if err := backend.ValidateCancel(sel, reason, at); err != nil {
+		return 0, err
+	}
+	n := 0
+	for id := uint64(1); ; id++ {
+		d, ok := t.delivery(id)
+		if !ok {
+			return n, nil
+		}
+		if (sel.Cause != "" && d.Cause != sel.Cause) || !strings.HasPrefix(d.Key, sel.KeyPrefix) || !backend.Cancellable(d, at) {
+			continue
+		}
+		d = d.Clone()
+		backend.Cancel(&d, reason, at)
+		t.putDelivery(d)
+		n++
+	}
+}
+
+// Deliveries implements store.ReadTx. It scans the outbox: fine for the
+// reference store, not for millions.
+func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
+	if err := backend.ValidateFilter(f); err != nil {
+		return nil, err
+	}
+	var out []store.Delivery
+	for id := f.After + 1; len(out) < f.Limit; id++ {
+		d, ok := t.delivery(id)
+		if !ok {
+			break
+		}
+		if backend.Matches(f, d) {
+			out = append(out, d.Clone())
+		}
+	}
+	return out, nil
+}
+
+// DeliveryProgress implements store.ReadTx; a scan.
+func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
+	var p store.DeliveryProgress
+	for id := uint64(1); ; id++ {
+		d, ok := t.delivery(id)
+		if !ok {
+			return p, nil
+		}
+		if d.Cause == cause {
+			backend.Count(&p, d.Status, len(d.Friends))
+		}
+	}
+}
+
+func (t *tx) RestoreDelivery(d store.Delivery) error {
+	if err := backend.ValidateRestored(d); err != nil {
+		return err
+	}
+	if err := backend.CheckRestoreID(d, uint64(len(t.a.outbox)+len(t.queued))+1); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	if _, err := t.DeliveryByKey(d.Key); err == nil {
+		return fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
+	}
+	d = d.Clone()
+	d = backend.Restored(d)
+	t.queued = append(t.queued, d)
+	return nil
+}
