@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -50,7 +51,10 @@ func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled
 func (a *Account) load(ctx context.Context, c *compiled) (*segment.Index, Cursor, error) {
 	ix := segment.NewIndex(c.schema)
 	cur, err := LoadIndex(ctx, a.e.st, a.id, ix)
-	if err != nil {
+	if errors.Is(err, ErrSkipped) {
+		// The rest is loaded: serve it, and say what is left out.
+		a.e.log.Error("index load", "account", a.id, "err", err)
+	} else if err != nil {
 		return nil, cur, fmt.Errorf("engine: account %q: %w", a.id, err)
 	}
 	ix.Compact()
@@ -87,7 +91,9 @@ func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Catch the new index up with what committed while it loaded.
-	if cur, err = catchUp(ctx, a.e.st, a.id, ix, cur); err != nil {
+	if cur, err = catchUp(ctx, a.e.st, a.id, ix, cur); errors.Is(err, ErrSkipped) {
+		a.e.log.Error("index catch-up", "account", a.id, "err", err)
+	} else if err != nil {
 		return fmt.Errorf("engine: account %q: %w", a.id, err)
 	}
 	a.def.Store(c)
@@ -158,12 +164,15 @@ func (a *Account) afterCommit(ctx context.Context, changes []store.Change, event
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	cur, ok, err := advance(a.index(), a.cur, changes, events)
-	if err != nil {
-		return err
-	}
 	if ok {
 		a.cur = cur
-		return nil
+		if se, skipped := err.(*SkippedError); skipped {
+			se.Account = a.id
+		}
+		return err
+	}
+	if err != nil {
+		return err
 	}
 	cur, err = catchUp(ctx, a.e.st, a.id, a.index(), a.cur)
 	a.cur = cur

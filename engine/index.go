@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/segment"
@@ -22,6 +25,62 @@ type Cursor struct {
 // pageSize is how many friends, changes or events are read at a time.
 const pageSize = 1000
 
+// ErrSkipped is wrapped by the *SkippedError that LoadIndex and the
+// index's catching up return when the index could not hold some records.
+var ErrSkipped = errors.New("engine: the index left out records it cannot hold")
+
+// SkippedError says which committed records an index left out — values it
+// cannot hold, written by an older version or damaged. The index took
+// every other record and its cursor moved past them: one bad record never
+// stops it for good. Each is reported once, when it is read.
+type SkippedError struct {
+	Account store.AccountID
+	Errs    []error // *segment.OpError, one per operation left out
+}
+
+func (e *SkippedError) Error() string {
+	const show = 3
+	var b strings.Builder
+	fmt.Fprintf(&b, "engine: account %q: the index left out %d operations it cannot hold", e.Account, len(e.Errs))
+	for i, err := range e.Errs {
+		if i == show {
+			fmt.Fprintf(&b, "; and %d more", len(e.Errs)-show)
+			break
+		}
+		b.WriteString("; ")
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrSkipped and the errors of the operations left out
+// (each a *segment.OpError wrapping segment.ErrType, ErrUnknownField or
+// ErrSparseID).
+func (e *SkippedError) Unwrap() []error { return append([]error{ErrSkipped}, e.Errs...) }
+
+// skips collects what an index left out while following a store.
+type skips struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// apply applies b to ix, leaving out (and noting) what ix cannot hold.
+func (s *skips) apply(ix *segment.Index, b *segment.Batch) {
+	if errs := ix.ApplyValid(b); len(errs) > 0 {
+		s.mu.Lock()
+		s.errs = append(s.errs, errs...)
+		s.mu.Unlock()
+	}
+}
+
+// err returns a *SkippedError for account, or nil if nothing was left out.
+func (s *skips) err(account store.AccountID) error {
+	if len(s.errs) == 0 {
+		return nil
+	}
+	return &SkippedError{Account: account, Errs: s.errs}
+}
+
 // LoadIndex fills ix, which must be empty, from one consistent snapshot of
 // account in s: every friend's state and every recorded event (the index
 // counts the kinds its schema declares). It returns the cursor of the
@@ -34,30 +93,36 @@ const pageSize = 1000
 // transaction's goroutine while another applies them to ix.
 //
 // Fields and scores the index's schema does not declare are skipped (the
-// index could not use them); a stored value that no longer fits its
-// field's type is an error naming the friend and the field.
+// index could not use them). A stored value the index cannot hold (no
+// longer fitting its field's type, damaged) is left out and the rest
+// loaded: the error is then a *SkippedError (ErrSkipped) naming each, with
+// the cursor and the index ready to use.
 func LoadIndex(ctx context.Context, s store.Store, account store.AccountID, ix *segment.Index) (Cursor, error) {
 	var cur Cursor
+	var skipped skips
 	err := s.View(ctx, account, func(tx store.ReadTx) error {
 		var err error
 		if cur.Changes, err = tx.LastSeq(); err != nil {
 			return err
 		}
-		if err := loadFriends(tx, ix); err != nil {
+		if err := loadFriends(tx, ix, &skipped); err != nil {
 			return fmt.Errorf("engine: load index of %q: %w", account, err)
 		}
 		var b segment.Batch
-		cur.Events, err = loadEvents(ctx, tx, ix, 0, &b)
+		cur.Events, err = loadEvents(ctx, tx, ix, 0, &b, &skipped)
 		return err
 	})
-	return cur, err
+	if err != nil {
+		return cur, err
+	}
+	return cur, skipped.err(account)
 }
 
 // loadFriends applies every friend's state to ix.
-func loadFriends(tx store.ReadTx, ix *segment.Index) error {
+func loadFriends(tx store.ReadTx, ix *segment.Index, skipped *skips) error {
 	o := opsFor(ix.Schema())
 	if sc, ok := tx.(store.FriendScanner); ok {
-		return scanFriends(sc, ix, o)
+		return scanFriends(sc, ix, o, skipped)
 	}
 	var b segment.Batch // one for every page: its storage is reused
 	return overlap(func(emit func([]store.Friend)) error {
@@ -77,14 +142,15 @@ func loadFriends(tx store.ReadTx, ix *segment.Index) error {
 		for _, f := range page {
 			o.friend(&b, f)
 		}
-		return ix.Apply(&b)
+		skipped.apply(ix, &b)
+		return nil
 	}, nil)
 }
 
 // scanFriends is loadFriends for a backend that decodes friends into a
 // reused record: the transaction's goroutine decodes them straight into
 // index batches, which another applies. Three batches take turns.
-func scanFriends(sc store.FriendScanner, ix *segment.Index, o ops) error {
+func scanFriends(sc store.FriendScanner, ix *segment.Index, o ops, skipped *skips) error {
 	free := make(chan *segment.Batch, 3)
 	for range cap(free) {
 		free <- new(segment.Batch)
@@ -108,7 +174,8 @@ func scanFriends(sc store.FriendScanner, ix *segment.Index, o ops) error {
 		}
 	}, func(b *segment.Batch) error {
 		defer func() { free <- b }()
-		return ix.Apply(b)
+		skipped.apply(ix, b)
+		return nil
 	}, func(b *segment.Batch) { free <- b })
 }
 
@@ -145,6 +212,7 @@ func overlap[T any](produce func(emit func(T)) error, consume func(T) error, dis
 // how far it got, also on error.
 func catchUp(ctx context.Context, s store.Store, account store.AccountID, ix *segment.Index, cur Cursor) (Cursor, error) {
 	o := opsFor(ix.Schema())
+	var skipped skips
 	err := s.View(ctx, account, func(tx store.ReadTx) error {
 		var b segment.Batch
 		for {
@@ -156,9 +224,7 @@ func catchUp(ctx context.Context, s store.Store, account store.AccountID, ix *se
 			for _, c := range changes {
 				o.change(&b, c)
 			}
-			if err := ix.Apply(&b); err != nil {
-				return fmt.Errorf("engine: catch up %q after change %d: %w", account, cur.Changes, err)
-			}
+			skipped.apply(ix, &b)
 			if len(changes) > 0 {
 				cur.Changes = changes[len(changes)-1].Seq
 			}
@@ -167,10 +233,13 @@ func catchUp(ctx context.Context, s store.Store, account store.AccountID, ix *se
 			}
 		}
 		var err error
-		cur.Events, err = loadEvents(ctx, tx, ix, cur.Events, &b)
+		cur.Events, err = loadEvents(ctx, tx, ix, cur.Events, &b, &skipped)
 		return err
 	})
-	return cur, err
+	if err != nil {
+		return cur, err
+	}
+	return cur, skipped.err(account)
 }
 
 // advance applies to ix a unit of work the caller has just committed — its
@@ -201,14 +270,14 @@ func advance(ix *segment.Index, cur Cursor, changes []store.Change, events []sto
 	for _, e := range events {
 		b.RecordEvent(e.Friend, string(e.Kind), e.Name, e.Value, e.At)
 	}
-	if err := ix.Apply(&b); err != nil {
-		return cur, false, fmt.Errorf("engine: advance index to change %d: %w", next.Changes, err)
+	if errs := ix.ApplyValid(&b); len(errs) > 0 {
+		return next, true, &SkippedError{Errs: errs}
 	}
 	return next, true, nil
 }
 
 // loadEvents applies the events after after to ix, in pages, reusing b.
-func loadEvents(ctx context.Context, tx store.ReadTx, ix *segment.Index, after uint64, b *segment.Batch) (uint64, error) {
+func loadEvents(ctx context.Context, tx store.ReadTx, ix *segment.Index, after uint64, b *segment.Batch, skipped *skips) (uint64, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return after, err
@@ -221,9 +290,7 @@ func loadEvents(ctx context.Context, tx store.ReadTx, ix *segment.Index, after u
 		for _, e := range events {
 			b.RecordEvent(e.Friend, string(e.Kind), e.Name, e.Value, e.At)
 		}
-		if err := ix.Apply(b); err != nil {
-			return after, err
-		}
+		skipped.apply(ix, b)
 		if len(events) > 0 {
 			after = events[len(events)-1].Seq
 		}

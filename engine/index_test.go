@@ -176,7 +176,8 @@ func TestLoadIndexSkipsUndeclaredAndRefusesMismatched(t *testing.T) {
 	if ix.Len() != 1 {
 		t.Fatalf("index has %d friends, want 1", ix.Len())
 	}
-	// A stored value that no longer fits its field's type is an error.
+	// A stored value that no longer fits its field's type is left out and
+	// reported.
 	err = s.Update(ctx, "acct", func(tx store.Tx) error {
 		_, err := tx.Apply(store.Change{Friend: 1, Kind: store.SetField, Name: "age", Value: stepcast.StringValue("thirty")})
 		return err
@@ -190,11 +191,11 @@ func TestLoadIndexSkipsUndeclaredAndRefusesMismatched(t *testing.T) {
 	}
 }
 
-// TestLoadIndexStopsAtAMismatchedValue: a bad value in the first page
-// stops a rebuild of many pages with the error — on the scanning path
-// (boltstore) as on the paging one (memstore) — instead of hanging while
-// the reader waits for batches the failed applier no longer returns.
-func TestLoadIndexStopsAtAMismatchedValue(t *testing.T) {
+// TestLoadIndexGoesPastAMismatchedValue: a bad value in the first page
+// of a rebuild of many pages is left out and reported, and the rest is
+// loaded — on the scanning path (boltstore) as on the paging one
+// (memstore).
+func TestLoadIndexGoesPastAMismatchedValue(t *testing.T) {
 	ageOnly := segment.MustSchema(segment.SchemaConfig{Fields: []segment.Field{{Name: "age", Type: stepcast.FieldInt}}})
 	for name, s := range map[string]store.Store{"memstore": memstore.New(), "boltstore": openBolt(t)} {
 		t.Run(name, func(t *testing.T) {
@@ -218,9 +219,18 @@ func TestLoadIndexStopsAtAMismatchedValue(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = LoadIndex(ctx, s, "acct", segment.NewIndex(ageOnly))
-			if !errors.Is(err, segment.ErrType) {
-				t.Fatalf("LoadIndex = %v, want segment.ErrType", err)
+			ix := segment.NewIndex(ageOnly)
+			_, err = LoadIndex(ctx, s, "acct", ix)
+			if !errors.Is(err, segment.ErrType) || !errors.Is(err, ErrSkipped) {
+				t.Fatalf("LoadIndex = %v, want segment.ErrType, skipped", err)
+			}
+			// Nobody follows: "!following" draws the audience from every known friend.
+			n, err := segment.MustCompile(`!following && has("age")`, ageOnly).Count(ix, time.Now())
+			if err != nil || n != 11_999 {
+				t.Fatalf("friends with an age: %d, %v; want 11999 (all but the bad one)", n, err)
+			}
+			if got := ix.Len(); got != 12_000 {
+				t.Errorf("the index holds %d friends, want 12000", got)
 			}
 		})
 	}

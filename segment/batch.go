@@ -172,6 +172,39 @@ func (ix *Index) Apply(b *Batch) error {
 	return nil
 }
 
+// ApplyValid applies every operation of b that Apply would accept and
+// leaves out the others, returning an *OpError for each one left out (nil
+// when all were applied). It is for records that have already been
+// committed elsewhere — a store's change log — which an index must follow
+// even when one of them is bad (written by an older version, damaged):
+// Apply would refuse the whole batch, and the index would stop there for
+// good. Readers see the batch whole or not at all, as with Apply.
+func (ix *Index) ApplyValid(b *Batch) []error {
+	var errs []error
+	bad := make(map[int]bool)
+	for i := range b.ops {
+		if err := ix.resolve(&b.ops[i]); err != nil {
+			o := &b.ops[i]
+			errs = append(errs, &OpError{Index: i, Op: opNames[o.kind], Friend: stepcast.FriendID(o.f), Name: o.name, Err: err})
+			bad[i] = true
+		}
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, err := range ix.checkIDs(b) {
+		if oe, ok := err.(*OpError); ok {
+			bad[oe.Index] = true
+		}
+		errs = append(errs, err)
+	}
+	for i := range b.ops {
+		if !bad[i] {
+			ix.apply(&b.ops[i])
+		}
+	}
+	return errs
+}
+
 // resolve checks an operation against the schema and converts its value to
 // the stored form. It does not touch the index.
 func (ix *Index) resolve(o *op) error {
