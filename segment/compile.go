@@ -109,7 +109,7 @@ func Compile(src string, schema *Schema) (seg *Segment, err error) {
 		// expr's parser and checker are fuzzed upstream and here; should
 		// one still panic, the caller gets an error, not a crash.
 		if r := recover(); r != nil {
-			seg, err = nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("internal error compiling the expression: %v", r)}
+			seg, err = nil, &Error{Line: 1, Column: 1, Message: clip(fmt.Sprintf("internal error compiling the expression: %v", r), maxExprMessage)}
 		}
 	}()
 	c := &compiler{schema: schema, src: src}
@@ -142,7 +142,12 @@ type compiler struct {
 
 func (c *compiler) compile() (*Segment, error) {
 	if len(c.src) > MaxSourceLen {
-		return nil, c.errAt(file.Location{From: utf8.RuneCountInString(c.src[:MaxSourceLen])},
+		// The caret goes under the first rune that does not fit whole.
+		cut := MaxSourceLen
+		for cut > 0 && !utf8.RuneStart(c.src[cut]) {
+			cut--
+		}
+		return nil, c.errAt(file.Location{From: utf8.RuneCountInString(c.src[:cut])},
 			"expression is %d bytes long; the limit is %d", len(c.src), MaxSourceLen)
 	}
 	if strings.TrimSpace(c.src) == "" {
@@ -154,9 +159,10 @@ func (c *compiler) compile() (*Segment, error) {
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			return nil, newError(c.name, fe)
+			fe.Message = clip(fe.Message, maxExprMessage)
+			return nil, newError(c.name, c.src, fe)
 		}
-		return nil, &Error{Segment: c.name, Line: 1, Column: 1, Message: err.Error()}
+		return nil, &Error{Segment: c.name, Line: 1, Column: 1, Message: clip(err.Error(), maxExprMessage)}
 	}
 	root, err := c.boolExpr(tree.Node)
 	if err != nil {
@@ -171,8 +177,8 @@ func (c *compiler) compile() (*Segment, error) {
 
 func (c *compiler) errAt(loc file.Location, format string, args ...any) *Error {
 	fe := &file.Error{Location: loc, Message: fmt.Sprintf(format, args...)}
-	fe = fe.Bind(file.NewSource(c.src))
-	return newError(c.name, fe)
+	bind(c.src, fe)
+	return newError(c.name, c.src, fe)
 }
 
 func (c *compiler) errNode(n ast.Node, format string, args ...any) *Error {
@@ -188,7 +194,7 @@ func (c *compiler) boolExpr(n ast.Node) (node, error) {
 		}
 		b, ok := v.(bool)
 		if !ok {
-			return nil, c.errNode(n, "expected a condition, got the constant %v", v)
+			return nil, c.errNode(n, "expected a condition, got the constant %s", constText(v))
 		}
 		return &constNode{val: b}, nil
 	}
@@ -312,7 +318,7 @@ func (c *compiler) operand(n ast.Node) (operand, error) {
 		}
 		f, ok := c.schema.field(n.Value)
 		if !ok {
-			return operand{}, c.errNode(n, "unknown name %s", n.Value)
+			return operand{}, c.errNode(n, "unknown name %s", clip(n.Value, 60))
 		}
 		switch f.Type {
 		case stepcast.FieldBool:

@@ -120,8 +120,12 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 				if ch == "" {
 					errs = append(errs, fmt.Errorf("segment: choice field %q lists the empty string, which is no value (setting a field to \"\" unsets it)", f.Name))
 				}
+				if err := stepcast.CheckText("choice", ch, stepcast.MaxTextLen); err != nil {
+					errs = append(errs, fmt.Errorf("segment: choice field %q: %w", f.Name, err))
+					continue
+				}
 				if fi.choices[ch] {
-					errs = append(errs, fmt.Errorf("segment: choice field %q lists %q twice", f.Name, ch))
+					errs = append(errs, fmt.Errorf("segment: choice field %q lists %s twice", f.Name, stepcast.Quote(ch)))
 				}
 				fi.choices[ch] = true
 			}
@@ -135,6 +139,10 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 	for _, name := range c.Scores {
 		if name == "" {
 			errs = append(errs, errors.New("segment: a score has an empty name"))
+			continue
+		}
+		if err := stepcast.CheckText("score name", name, stepcast.MaxNameLen); err != nil {
+			errs = append(errs, fmt.Errorf("segment: %w", err))
 			continue
 		}
 		if _, dup := s.scores[name]; dup {
@@ -151,6 +159,10 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 	for _, kind := range events {
 		if kind == "" {
 			errs = append(errs, errors.New("segment: an event kind is empty"))
+			continue
+		}
+		if err := stepcast.CheckText("event kind", kind, stepcast.MaxNameLen); err != nil {
+			errs = append(errs, fmt.Errorf("segment: %w", err))
 			continue
 		}
 		if !s.events[kind] {
@@ -184,11 +196,14 @@ func checkName(name string) error {
 	if name == "" {
 		return errors.New("empty name")
 	}
+	if err := stepcast.CheckText("name", name, stepcast.MaxNameLen); err != nil {
+		return err
+	}
 	for i, r := range name {
 		if r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r)) {
 			continue
 		}
-		return fmt.Errorf("name %q is not an identifier (letters, digits and '_', not starting with a digit)", name)
+		return fmt.Errorf("name %s is not an identifier (letters, digits and '_', not starting with a digit)", stepcast.Quote(name))
 	}
 	if reservedNames[name] || isFunctionName(name) {
 		return fmt.Errorf("name %q is reserved by the segment language", name)
@@ -284,6 +299,9 @@ func (s *Schema) compileSaved(srcs map[string]string) error {
 	for _, n := range names {
 		if n == "" {
 			return errors.New("segment: a saved segment has an empty name")
+		}
+		if err := stepcast.CheckText("saved segment name", n, stepcast.MaxNameLen); err != nil {
+			return fmt.Errorf("segment: %w", err)
 		}
 		if err := visit(n); err != nil {
 			return err
