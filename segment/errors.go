@@ -35,8 +35,9 @@ var (
 
 	// ErrSparseID is returned by Index.Apply, wrapped in an *OpError
 	// naming the friend, for a friend ID so far beyond the friends the
-	// index knows that its columns would grow for IDs nobody holds (see
-	// Index).
+	// index knows that its columns would grow for IDs nobody holds, or
+	// beyond MaxFriends (see Index); and, wrapped, by Index.Reserve for a
+	// reservation beyond MaxFriends.
 	ErrSparseID = errors.New("segment: friend ID far beyond the known friends")
 )
 
