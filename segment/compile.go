@@ -95,8 +95,16 @@ func (s *Segment) Plan() string {
 // The empty string is not a value: comparing with "" is an error whose Hint
 // suggests has(). The package documentation states the semantics in full.
 //
-// Limits: a source is at most MaxSourceLen bytes (16 KiB) and MaxNodes
-// (2000) syntax nodes. Saved segments are compiled once, by NewSchema, and
+// Limits: a source is at most MaxSourceLen bytes (16 KiB) of valid UTF-8
+// and MaxNodes (2000) syntax nodes. Constant strings follow the input
+// limits, since no input beyond them could ever match: names (tags, event
+// kinds, names and the question of answered, fields, scores, scenarios,
+// experiments, saved segments) at most stepcast.MaxNameLen bytes, values
+// (compared with string fields, choices and variants, answers, the right
+// side of the string predicates) at most stepcast.MaxTextLen, neither
+// holding a NUL byte; the *Error for one beyond them wraps
+// stepcast.ErrInvalid. Errors quote at most a short prefix of the source
+// (see Error). Saved segments are compiled once, by NewSchema, and
 // do not count toward the nodes of the expressions that use them; they may
 // use one another in chains of at most MaxSavedDepth (100), or NewSchema
 // returns ErrTooDeep. A saved segment used more than once in a plan, directly
@@ -150,6 +158,9 @@ func (c *compiler) compile() (*Segment, error) {
 		return nil, c.errAt(file.Location{From: utf8.RuneCountInString(c.src[:cut])},
 			"expression is %d bytes long; the limit is %d", len(c.src), MaxSourceLen)
 	}
+	if !utf8.ValidString(c.src) {
+		return nil, c.errInvalidUTF8()
+	}
 	if strings.TrimSpace(c.src) == "" {
 		return nil, &Error{Segment: c.name, Line: 1, Column: 1, Message: "empty expression (write true for every friend who follows)"}
 	}
@@ -179,6 +190,26 @@ func (c *compiler) errAt(loc file.Location, format string, args ...any) *Error {
 	fe := &file.Error{Location: loc, Message: fmt.Sprintf(format, args...)}
 	bind(c.src, fe)
 	return newError(c.name, c.src, fe)
+}
+
+// errInvalidUTF8 refuses a source that is not valid UTF-8, with the caret
+// under the first bad byte. expr's lexer would read each bad byte as
+// U+FFFD, so a constant written with one would silently mean another text
+// than the one written, and no input (valid UTF-8 only) holds the one
+// written.
+func (c *compiler) errInvalidUTF8() *Error {
+	from := 0
+	for i, r := range c.src {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(c.src[i:]); size == 1 {
+				break
+			}
+		}
+		from++
+	}
+	e := c.errAt(file.Location{From: from}, "the expression is not valid UTF-8")
+	e.err.Wrap(fmt.Errorf("%w: segment expression is not valid UTF-8", stepcast.ErrInvalid))
+	return e
 }
 
 func (c *compiler) errNode(n ast.Node, format string, args ...any) *Error {

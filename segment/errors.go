@@ -137,8 +137,9 @@ func bind(src string, fe *file.Error) {
 // snippet renders line (1-based) of src with a caret under the rune at
 // column col (0-based), as expr does ("\n | text\n | ....^"), showing at
 // most snippetRunes runes either side of the caret, "…" marking a cut.
-// Like expr, it is empty for an empty line and shows tabs as spaces. It
-// reads src only up to the end of what it shows.
+// Like expr, it is empty for an empty line and shows tabs as spaces; a byte
+// of invalid UTF-8 shows as U+FFFD. It reads src only up to the end of what
+// it shows.
 func snippet(src string, line, col int) string {
 	start := 0
 	for l := 1; l < line; l++ {
@@ -178,7 +179,14 @@ func snippet(src string, line, col int) string {
 		b.WriteString(cut)
 		dots = snippetRunes + 1 // the cut mark, then the runes shown
 	}
-	tabs.WriteString(&b, text[from:to])
+	for _, r := range text[from:to] {
+		switch r {
+		case '\t':
+			b.WriteByte(' ') // as expr does
+		default:
+			b.WriteRune(r) // a byte of invalid UTF-8 as U+FFFD, still one rune
+		}
+	}
 	if cutRight {
 		b.WriteString(cut)
 	}
@@ -189,8 +197,6 @@ func snippet(src string, line, col int) string {
 	b.WriteByte('^')
 	return b.String()
 }
-
-var tabs = strings.NewReplacer("\t", " ")
 
 // clip cuts s, if longer than max bytes, to its start and end around "…",
 // at rune boundaries: for messages written by expr, which may quote a
