@@ -85,8 +85,8 @@ func TestIssue9SavedSegmentErrorSize(t *testing.T) {
 // side of the caret, "…" where it cuts, and the caret under the offending
 // rune, whatever its width in bytes.
 func TestErrorSnippetWindow(t *testing.T) {
-	ascii := strings.Repeat(`tag("a") || `, 20)                 // 240 runes
-	kana := strings.Repeat(`name == "山田太郎" || `, 10)             // 180 runes
+	ascii := strings.Repeat(`tag("a") || `, 20)           // 240 runes
+	kana := strings.Repeat(`name == "山田太郎" || `, 10)      // 180 runes
 	wide := strings.Repeat(`年齢層 startsWith "２０代" || `, 8) // multi-byte everywhere
 	tests := []struct {
 		name string
