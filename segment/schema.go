@@ -24,7 +24,10 @@ type Field struct {
 // is nil: tracking-link clicks, form answers and host-reported conversions.
 var DefaultEvents = []string{"click", "answer", "conversion"}
 
-// SchemaConfig describes what segments may refer to.
+// SchemaConfig describes what segments may refer to. Its names (fields,
+// scores, event kinds, saved segments) should follow the input limits, as
+// the engine checks them (stepcast.MaxNameLen): an expression cannot name
+// one beyond them (see Compile).
 type SchemaConfig struct {
 	// Fields are the typed friend fields. A friend whose field was never
 	// set has no value: conditions on the field other than != and not in
@@ -120,10 +123,6 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 				if ch == "" {
 					errs = append(errs, fmt.Errorf("segment: choice field %q lists the empty string, which is no value (setting a field to \"\" unsets it)", f.Name))
 				}
-				if err := stepcast.CheckText("choice", ch, stepcast.MaxTextLen); err != nil {
-					errs = append(errs, fmt.Errorf("segment: choice field %q: %w", f.Name, err))
-					continue
-				}
 				if fi.choices[ch] {
 					errs = append(errs, fmt.Errorf("segment: choice field %q lists %s twice", f.Name, stepcast.Quote(ch)))
 				}
@@ -141,10 +140,6 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 			errs = append(errs, errors.New("segment: a score has an empty name"))
 			continue
 		}
-		if err := stepcast.CheckText("score name", name, stepcast.MaxNameLen); err != nil {
-			errs = append(errs, fmt.Errorf("segment: %w", err))
-			continue
-		}
 		if _, dup := s.scores[name]; dup {
 			errs = append(errs, fmt.Errorf("segment: score %q is declared twice", name))
 			continue
@@ -159,10 +154,6 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 	for _, kind := range events {
 		if kind == "" {
 			errs = append(errs, errors.New("segment: an event kind is empty"))
-			continue
-		}
-		if err := stepcast.CheckText("event kind", kind, stepcast.MaxNameLen); err != nil {
-			errs = append(errs, fmt.Errorf("segment: %w", err))
 			continue
 		}
 		if !s.events[kind] {
@@ -195,9 +186,6 @@ func MustSchema(c SchemaConfig) *Schema {
 func checkName(name string) error {
 	if name == "" {
 		return errors.New("empty name")
-	}
-	if err := stepcast.CheckText("name", name, stepcast.MaxNameLen); err != nil {
-		return err
 	}
 	for i, r := range name {
 		if r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r)) {
@@ -299,9 +287,6 @@ func (s *Schema) compileSaved(srcs map[string]string) error {
 	for _, n := range names {
 		if n == "" {
 			return errors.New("segment: a saved segment has an empty name")
-		}
-		if err := stepcast.CheckText("saved segment name", n, stepcast.MaxNameLen); err != nil {
-			return fmt.Errorf("segment: %w", err)
 		}
 		if err := visit(n); err != nil {
 			return err
