@@ -1,10 +1,12 @@
 package segment
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"time"
 
@@ -34,6 +36,11 @@ func (c *compiler) comparison(b *ast.BinaryNode) (node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s, ok := v.(string); ok {
+		if err := c.checkText(cst, "the value", s, stepcast.MaxTextLen); err != nil {
+			return nil, err
+		}
+	}
 	return c.compare(b, x, op, v)
 }
 
@@ -61,7 +68,7 @@ func (c *compiler) compare(at ast.Node, x operand, op string, v any) (node, erro
 	case opStr:
 		s, ok := v.(string)
 		if !ok {
-			return nil, c.errNode(at, "cannot compare %v with %T", x.str, v)
+			return nil, c.errNode(at, "cannot compare %s with %T", x.str.brief(), v)
 		}
 		switch op {
 		case "==", "!=":
@@ -95,7 +102,10 @@ func (c *compiler) compare(at ast.Node, x operand, op string, v any) (node, erro
 // no value (a field set to "" is unset), so the comparison would be empty
 // or everyone; the hint names what to write instead.
 func (c *compiler) errEmptyString(at ast.Node, ref strRef) *Error {
-	e := c.errNode(at, "the empty string is not a value of %v (setting %v to \"\" unsets it)", ref, ref)
+	name := ref.brief()
+	// The hint, to be copied, has the whole name (a name is at most
+	// stepcast.MaxNameLen bytes).
+	e := c.errNode(at, "the empty string is not a value of %v (setting %v to \"\" unsets it)", name, name)
 	if ref.kind == strVariant {
 		e.Hint = fmt.Sprintf("list the variants: %v in [\"A\", \"B\"] for the friends assigned one, %v not in [\"A\", \"B\"] for the others", ref, ref)
 	} else {
@@ -252,7 +262,7 @@ func (c *compiler) checkChoice(at ast.Node, ref strRef, v string) error {
 	if ref.kind != strField || ref.field.Type != stepcast.FieldChoice || ref.field.choices[v] {
 		return nil
 	}
-	return c.errNode(at, "%q is not a choice of %s (choices: %s)", v, ref.field.Name, strings.Join(ref.field.Choices, ", "))
+	return c.errNode(at, "%s is not a choice of %s (choices: %s)", stepcast.Quote(v), ref.field.Name, strings.Join(ref.field.Choices, ", "))
 }
 
 func newStrIn(ref strRef, values []string) *strLeaf {
@@ -308,7 +318,10 @@ func (c *compiler) in(b *ast.BinaryNode) (node, error) {
 		for i := range rv.Len() {
 			s, ok := rv.Index(i).Interface().(string)
 			if !ok {
-				return nil, c.errNode(b.Right, "%v is a string; the list has a %T", x.str, rv.Index(i).Interface())
+				return nil, c.errNode(b.Right, "%s is a string; the list has a %T", x.str.brief(), rv.Index(i).Interface())
+			}
+			if err := c.checkText(elem(b.Right, i), "the value", s, stepcast.MaxTextLen); err != nil {
+				return nil, err
 			}
 			if s == "" {
 				return nil, c.errEmptyString(b.Right, x.str)
@@ -345,7 +358,7 @@ func (c *compiler) stringOp(b *ast.BinaryNode) (node, error) {
 	if x.kind != opStr {
 		return nil, c.errNode(b, "%s needs a string field on its left", b.Operator)
 	}
-	arg, err := c.constString(b.Right, "the right side of "+b.Operator)
+	arg, err := c.constString(b.Right, "the right side of "+b.Operator, stepcast.MaxTextLen)
 	if err != nil {
 		return nil, err
 	}
@@ -360,9 +373,29 @@ func (c *compiler) stringOp(b *ast.BinaryNode) (node, error) {
 	case "matches":
 		re, err := regexp.Compile(arg)
 		if err != nil {
-			return nil, c.errNode(b.Right, "bad regular expression: %v", err)
+			return nil, c.errNode(b.Right, "bad regular expression: %s", regexpProblem(err))
 		}
 		l.op, l.re = strMatches, re
 	}
 	return l, nil
+}
+
+// elem is the node of element i of a constant list: the element itself
+// when the list is written out, else the whole list.
+func elem(list ast.Node, i int) ast.Node {
+	if a, ok := list.(*ast.ArrayNode); ok && i < len(a.Nodes) {
+		return a.Nodes[i]
+	}
+	return list
+}
+
+// regexpProblem says what is wrong with a regular expression, quoting
+// at most a short prefix of the part at fault (regexp's own message may
+// repeat the whole pattern).
+func regexpProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s: %s", se.Code, stepcast.Quote(se.Expr))
+	}
+	return clip(err.Error(), maxExprMessage)
 }

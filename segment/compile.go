@@ -95,8 +95,16 @@ func (s *Segment) Plan() string {
 // The empty string is not a value: comparing with "" is an error whose Hint
 // suggests has(). The package documentation states the semantics in full.
 //
-// Limits: a source is at most MaxSourceLen bytes (16 KiB) and MaxNodes
-// (2000) syntax nodes. Saved segments are compiled once, by NewSchema, and
+// Limits: a source is at most MaxSourceLen bytes (16 KiB) of valid UTF-8
+// and MaxNodes (2000) syntax nodes. Constant strings follow the input
+// limits, since no input beyond them could ever match: names (tags, event
+// kinds, names and the question of answered, fields, scores, scenarios,
+// experiments, saved segments) at most stepcast.MaxNameLen bytes, values
+// (compared with string fields, choices and variants, answers, the right
+// side of the string predicates) at most stepcast.MaxTextLen, neither
+// holding a NUL byte; the *Error for one beyond them wraps
+// stepcast.ErrInvalid. Errors quote at most a short prefix of the source
+// (see Error). Saved segments are compiled once, by NewSchema, and
 // do not count toward the nodes of the expressions that use them; they may
 // use one another in chains of at most MaxSavedDepth (100), or NewSchema
 // returns ErrTooDeep. A saved segment used more than once in a plan, directly
@@ -109,7 +117,7 @@ func Compile(src string, schema *Schema) (seg *Segment, err error) {
 		// expr's parser and checker are fuzzed upstream and here; should
 		// one still panic, the caller gets an error, not a crash.
 		if r := recover(); r != nil {
-			seg, err = nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("internal error compiling the expression: %v", r)}
+			seg, err = nil, &Error{Line: 1, Column: 1, Message: clip(fmt.Sprintf("internal error compiling the expression: %v", r), maxExprMessage)}
 		}
 	}()
 	c := &compiler{schema: schema, src: src}
@@ -142,8 +150,16 @@ type compiler struct {
 
 func (c *compiler) compile() (*Segment, error) {
 	if len(c.src) > MaxSourceLen {
-		return nil, c.errAt(file.Location{From: utf8.RuneCountInString(c.src[:MaxSourceLen])},
+		// The caret goes under the first rune that does not fit whole.
+		cut := MaxSourceLen
+		for cut > 0 && !utf8.RuneStart(c.src[cut]) {
+			cut--
+		}
+		return nil, c.errAt(file.Location{From: utf8.RuneCountInString(c.src[:cut])},
 			"expression is %d bytes long; the limit is %d", len(c.src), MaxSourceLen)
+	}
+	if !utf8.ValidString(c.src) {
+		return nil, c.errInvalidUTF8()
 	}
 	if strings.TrimSpace(c.src) == "" {
 		return nil, &Error{Segment: c.name, Line: 1, Column: 1, Message: "empty expression (write true for every friend who follows)"}
@@ -154,9 +170,10 @@ func (c *compiler) compile() (*Segment, error) {
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			return nil, newError(c.name, fe)
+			fe.Message = clip(fe.Message, maxExprMessage)
+			return nil, newError(c.name, c.src, fe)
 		}
-		return nil, &Error{Segment: c.name, Line: 1, Column: 1, Message: err.Error()}
+		return nil, &Error{Segment: c.name, Line: 1, Column: 1, Message: clip(err.Error(), maxExprMessage)}
 	}
 	root, err := c.boolExpr(tree.Node)
 	if err != nil {
@@ -171,8 +188,28 @@ func (c *compiler) compile() (*Segment, error) {
 
 func (c *compiler) errAt(loc file.Location, format string, args ...any) *Error {
 	fe := &file.Error{Location: loc, Message: fmt.Sprintf(format, args...)}
-	fe = fe.Bind(file.NewSource(c.src))
-	return newError(c.name, fe)
+	bind(c.src, fe)
+	return newError(c.name, c.src, fe)
+}
+
+// errInvalidUTF8 refuses a source that is not valid UTF-8, with the caret
+// under the first bad byte. expr's lexer would read each bad byte as
+// U+FFFD, so a constant written with one would silently mean another text
+// than the one written, and no input (valid UTF-8 only) holds the one
+// written.
+func (c *compiler) errInvalidUTF8() *Error {
+	from := 0
+	for i, r := range c.src {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(c.src[i:]); size == 1 {
+				break
+			}
+		}
+		from++
+	}
+	e := c.errAt(file.Location{From: from}, "the expression is not valid UTF-8")
+	e.err.Wrap(fmt.Errorf("%w: segment expression is not valid UTF-8", stepcast.ErrInvalid))
+	return e
 }
 
 func (c *compiler) errNode(n ast.Node, format string, args ...any) *Error {
@@ -188,7 +225,7 @@ func (c *compiler) boolExpr(n ast.Node) (node, error) {
 		}
 		b, ok := v.(bool)
 		if !ok {
-			return nil, c.errNode(n, "expected a condition, got the constant %v", v)
+			return nil, c.errNode(n, "expected a condition, got the constant %s", constText(v))
 		}
 		return &constNode{val: b}, nil
 	}
@@ -312,7 +349,7 @@ func (c *compiler) operand(n ast.Node) (operand, error) {
 		}
 		f, ok := c.schema.field(n.Value)
 		if !ok {
-			return operand{}, c.errNode(n, "unknown name %s", n.Value)
+			return operand{}, c.errNode(n, "unknown name %s", clip(n.Value, 60))
 		}
 		switch f.Type {
 		case stepcast.FieldBool:

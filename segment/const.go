@@ -3,6 +3,7 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -11,6 +12,8 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/stepcast/stepcast"
 )
 
 // Constants: subexpressions that mention nothing that varies per friend
@@ -68,11 +71,11 @@ func (c *compiler) constEval(n ast.Node) (any, error) {
 	}
 	prog, err := exprcompiler.Compile(&parser.Tree{Node: n, Source: file.NewSource(c.src)}, c.constCfg)
 	if err != nil {
-		return nil, c.errNode(n, "cannot evaluate constant: %v", err)
+		return nil, c.errNode(n, "cannot evaluate constant: %s", clip(err.Error(), maxExprMessage))
 	}
 	v, err := runConst(prog)
 	if err != nil {
-		return nil, c.errNode(n, "%v", unwrapRuntime(err))
+		return nil, c.errNode(n, "%s", clip(unwrapRuntime(err).Error(), maxExprMessage))
 	}
 	return v, nil
 }
@@ -97,8 +100,9 @@ func unwrapRuntime(err error) error {
 	return err
 }
 
-// constString evaluates a constant argument that must be a string.
-func (c *compiler) constString(n ast.Node, what string) (string, error) {
+// constString evaluates a constant argument that must be a string of at
+// most max bytes (see checkText).
+func (c *compiler) constString(n ast.Node, what string, max int) (string, error) {
 	if !c.isConst(n) {
 		return "", c.errNode(n, "%s must be a constant string", what)
 	}
@@ -110,7 +114,29 @@ func (c *compiler) constString(n ast.Node, what string) (string, error) {
 	if !ok {
 		return "", c.errNode(n, "%s must be a string, got %T", what, v)
 	}
+	if err := c.checkText(n, what, s, max); err != nil {
+		return "", err
+	}
 	return s, nil
+}
+
+// checkText refuses a constant string that no input can hold, so that a
+// condition on it could never hold: text that is not valid UTF-8, holds a
+// NUL byte or is longer than max bytes — stepcast.MaxNameLen for names
+// (tags, event kinds and names, fields, scores, scenarios, experiments,
+// saved segments), stepcast.MaxTextLen for values (compared with string
+// fields, choices and variants, answers, string predicates), the limits
+// input is checked against where it enters. The *Error is positioned at n
+// and wraps stepcast.ErrInvalid.
+func (c *compiler) checkText(n ast.Node, what, s string, max int) error {
+	err := stepcast.CheckText(what, s, max)
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimPrefix(err.Error(), stepcast.ErrInvalid.Error()+": ")
+	e := c.errNode(n, "%s, so it can never match", msg)
+	e.err.Wrap(err)
+	return e
 }
 
 // constDays evaluates a window argument: a constant whole number of days.

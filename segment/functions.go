@@ -98,7 +98,7 @@ var functions = []function{
 			}
 			value, rest := "", 1
 			if len(k.args) > 1 && k.args[1].Type() != nil && k.args[1].Type().Kind() == reflect.String {
-				if value, err = k.str(1, "the answer"); err != nil {
+				if value, err = k.text(1, "the answer"); err != nil {
 					return operand{}, err
 				}
 				rest = 2
@@ -159,7 +159,7 @@ var functions = []function{
 			}
 			i, ok := k.c.schema.scores[name]
 			if !ok {
-				return operand{}, k.errArg(0, "unknown score %q", name)
+				return operand{}, k.errArg(0, "unknown score %s", stepcast.Quote(name))
 			}
 			return operand{kind: opNum, num: numRef{kind: numScore, id: i, name: name, typ: stepcast.FieldInt}}, nil
 		},
@@ -320,8 +320,18 @@ func (k call) errArg(i int, format string, args ...any) *Error {
 	return k.c.errNode(k.args[i], format, args...)
 }
 
-// str returns argument i, a constant string.
-func (k call) str(i int, what string) (string, error) { return k.c.constString(k.args[i], what) }
+// str returns argument i, a constant string naming something: a tag, an
+// event kind or name, a field, score, scenario, experiment or saved
+// segment (at most stepcast.MaxNameLen bytes, see checkText).
+func (k call) str(i int, what string) (string, error) {
+	return k.c.constString(k.args[i], what, stepcast.MaxNameLen)
+}
+
+// text returns argument i, a constant string value (at most
+// stepcast.MaxTextLen bytes, see checkText).
+func (k call) text(i int, what string) (string, error) {
+	return k.c.constString(k.args[i], what, stepcast.MaxTextLen)
+}
 
 // field returns the field that argument i names.
 func (k call) field(i int) (*fieldInfo, error) {
@@ -331,7 +341,7 @@ func (k call) field(i int) (*fieldInfo, error) {
 	}
 	f, ok := k.c.schema.field(name)
 	if !ok {
-		return nil, k.errArg(i, "unknown field %q", name)
+		return nil, k.errArg(i, "unknown field %s", stepcast.Quote(name))
 	}
 	return f, nil
 }
@@ -348,7 +358,7 @@ func (k call) window(i int) (int64, error) {
 // schema counts that kind.
 func (k call) event(kind, name, value string) (eventKey, error) {
 	if !k.c.schema.events[kind] {
-		return eventKey{}, k.errArg(0, "the schema does not count %q events (declare the kind in SchemaConfig.Events)", kind)
+		return eventKey{}, k.errArg(0, "the schema does not count %s events (declare the kind in SchemaConfig.Events)", stepcast.Quote(kind))
 	}
 	return eventKey{kind: kind, name: name, value: value}, nil
 }
@@ -401,7 +411,7 @@ func happened(key eventKey, days int64) operand {
 func (c *compiler) saved(at ast.Node, name string) (operand, error) {
 	if c.savedSrc != nil {
 		if _, ok := c.savedSrc[name]; !ok {
-			return operand{}, c.errNode(at, "unknown saved segment %q", name)
+			return operand{}, c.errNode(at, "unknown saved segment %s", stepcast.Quote(name))
 		}
 		if err := c.visit(name); err != nil {
 			return operand{}, err
@@ -409,7 +419,7 @@ func (c *compiler) saved(at ast.Node, name string) (operand, error) {
 	}
 	seg, ok := c.schema.saved[name]
 	if !ok {
-		return operand{}, c.errNode(at, "unknown saved segment %q", name)
+		return operand{}, c.errNode(at, "unknown saved segment %s", stepcast.Quote(name))
 	}
 	c.wide = c.wide || seg.wide
 	c.depth = max(c.depth, seg.depth)

@@ -12,7 +12,8 @@ import (
 )
 
 // FuzzCompile checks that Compile never panics, that every error points
-// inside the source, and that whatever compiles evaluates: Eval, Count and
+// inside the source, is short and valid UTF-8 with its caret under the
+// right rune, and that whatever compiles evaluates: Eval, Count and
 // Match agree with each other on a small index.
 func FuzzCompile(f *testing.F) {
 	schema := MustSchema(testSchemaConfig)
@@ -37,6 +38,12 @@ func FuzzCompile(f *testing.F) {
 				t.Fatalf("Compile(%q) error is %T, want *Error: %v", src, err, err)
 			}
 			checkPosition(t, src, e)
+			if msg := err.Error(); len(msg) > maxErrorLen || !utf8.ValidString(msg) {
+				t.Fatalf("Compile(%.40q…): the error is %d bytes (valid UTF-8: %v): %s", src, len(msg), utf8.ValidString(msg), msg)
+			}
+			if e.Snippet != "" {
+				checkCaret(t, src, e)
+			}
 			return
 		}
 		if n := sharedNodes(seg.root); n != nil {

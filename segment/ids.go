@@ -15,7 +15,15 @@ import (
 // indexed by ID, so its memory follows the largest ID known, not the number
 // of friends. One stray ID near 2^32 would make every column gigabytes
 // long. Apply therefore refuses an ID that lies far beyond the friends the
-// index knows, and readers never allocate for an ID they are asked about.
+// index knows, or beyond MaxFriends; Reserve refuses to declare IDs beyond
+// MaxFriends; and readers never allocate for an ID they are asked about.
+
+// MaxFriends is the largest friend ID an Index takes, and so the most
+// friends one account's index holds: 2^27, about 134 million, more than
+// LINE has users in Japan. Its columns then stay within a few gigabytes
+// however IDs arrive. Apply refuses a larger ID and Reserve a larger
+// reservation, with ErrSparseID.
+const MaxFriends = 1 << 27
 
 // IDSlack is how far beyond the friends it knows the index accepts a new
 // friend ID (see Index): one roaring container's worth of IDs, so that
@@ -25,7 +33,7 @@ const IDSlack = 1 << 16
 // idLimit returns the smallest friend ID the index refuses once it knows
 // n friends.
 func (ix *Index) idLimit(n uint64) uint64 {
-	return max(2*n, uint64(ix.size), uint64(ix.reserved)) + IDSlack
+	return min(max(2*n, uint64(ix.size), uint64(ix.reserved))+IDSlack, MaxFriends+1)
 }
 
 // checkIDs returns an *OpError for each operation of b whose friend ID is
@@ -33,7 +41,7 @@ func (ix *Index) idLimit(n uint64) uint64 {
 // runs under the write lock and changes nothing. The common case costs one
 // comparison an operation.
 func (ix *Index) checkIDs(b *Batch) []error {
-	quick := uint64(max(ix.size, ix.reserved)) + IDSlack // below any limit
+	quick := min(uint64(max(ix.size, ix.reserved))+IDSlack, MaxFriends+1) // below any limit
 	far := -1
 	for i := range b.ops {
 		if uint64(b.ops[i].f) >= quick {
@@ -65,9 +73,17 @@ func (ix *Index) checkIDs(b *Batch) []error {
 // Reserve declares that the friends will have IDs below n, so that Apply
 // accepts any of them in any order — as when loading a store's friends in
 // pages that do not come in ID order. It allocates nothing; the columns
-// grow as friends arrive.
-func (ix *Index) Reserve(n int) {
+// grow as friends arrive. A store that allocates IDs densely from 1 and
+// has N friends reserves N+1.
+//
+// Reserve refuses, with an error wrapping ErrSparseID and changing
+// nothing, an n beyond MaxFriends+1: IDs the index would never take.
+func (ix *Index) Reserve(n int) error {
+	if n > MaxFriends+1 {
+		return fmt.Errorf("segment: reserve IDs below %d: the index takes friend IDs up to MaxFriends (%d): %w", n, MaxFriends, ErrSparseID)
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.reserved = max(ix.reserved, n)
+	return nil
 }

@@ -100,7 +100,9 @@ func TestIDLimit(t *testing.T) {
 			if err := ix.Apply(&b); err != nil {
 				t.Fatal(err)
 			}
-			ix.Reserve(tt.reserve)
+			if err := ix.Reserve(tt.reserve); err != nil {
+				t.Fatal(err)
+			}
 			b.Reset()
 			for _, f := range tt.ids {
 				b.SetTag(f, "x")
@@ -108,6 +110,49 @@ func TestIDLimit(t *testing.T) {
 			err := ix.Apply(&b)
 			if tt.ok && err != nil || !tt.ok && !errors.Is(err, ErrSparseID) {
 				t.Fatalf("Apply(%v) = %v, want ok %v", tt.ids, err, tt.ok)
+			}
+		})
+	}
+}
+
+// TestIssue9Reserve: Reserve(1<<32-1) followed by one SetField allocated
+// 12 GB. A reservation beyond MaxFriends is refused with ErrSparseID and
+// changes nothing, and no reservation lets Apply take an ID beyond
+// MaxFriends; neither allocates.
+func TestIssue9Reserve(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	tests := []struct {
+		name       string
+		reserve    int
+		id         stepcast.FriendID // then set a field of this friend
+		reserveErr error
+		apply      error
+	}{
+		{"Huge", 1<<32 - 1, 1<<32 - 2, ErrSparseID, ErrSparseID},
+		{"JustBeyond", MaxFriends + 2, MaxFriends + 1, ErrSparseID, ErrSparseID},
+		{"AtMaxBeyondID", MaxFriends + 1, MaxFriends + 1, nil, ErrSparseID},
+		{"Negative", -1, 1, nil, nil},
+		{"Small", 1000, 999, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ix := NewIndex(schema)
+			before := heapAllocated()
+			err := ix.Reserve(tt.reserve)
+			if !errors.Is(err, tt.reserveErr) || (err == nil) != (tt.reserveErr == nil) {
+				t.Fatalf("Reserve(%d) = %v, want %v", tt.reserve, err, tt.reserveErr)
+			}
+			if err != nil && ix.reserved != 0 {
+				t.Fatalf("a refused Reserve set reserved to %d", ix.reserved)
+			}
+			var b Batch
+			b.SetField(tt.id, "age", 30)
+			err = ix.Apply(&b)
+			if !errors.Is(err, tt.apply) || (err == nil) != (tt.apply == nil) {
+				t.Fatalf("Apply(SetField(%d)) = %v, want %v", tt.id, err, tt.apply)
+			}
+			if grew := heapAllocated() - before; grew > 1<<20 {
+				t.Errorf("Reserve and Apply allocated %d bytes", grew)
 			}
 		})
 	}
@@ -168,7 +213,9 @@ func TestShuffledLoad(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ix := NewIndex(schema)
-			ix.Reserve(tt.reserve)
+			if err := ix.Reserve(tt.reserve); err != nil {
+				t.Fatal(err)
+			}
 			err := load(t, ix, tt.ids, tt.page)
 			if !tt.ok {
 				if !errors.Is(err, ErrSparseID) {

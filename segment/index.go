@@ -24,10 +24,12 @@ import (
 // knows; Apply refuses, with ErrSparseID, an ID at or beyond
 // max(2×F, C) + IDSlack, where F is the number of friends known once the
 // batch is applied and C is one past the largest ID known or reserved with
-// Reserve. Its memory is thus at most about twice what its friends need.
-// IDs 1..N loaded in ascending pages, or in one batch in any order, always
-// pass; to load pages in any order, Reserve(N+1) first. Readers (Match,
-// CountEvents, History) take any ID and allocate nothing for it.
+// Reserve, and any ID beyond MaxFriends. Its memory is thus at most about
+// twice what its friends need, and bounded whatever IDs arrive. IDs 1..N
+// (N ≤ MaxFriends) loaded in ascending pages, or in one batch in any
+// order, always pass; to load pages in any order, Reserve(N+1) first —
+// Reserve refuses, with ErrSparseID, to reserve beyond MaxFriends. Readers
+// (Match, CountEvents, History) take any ID and allocate nothing for it.
 //
 // # Concurrency
 //

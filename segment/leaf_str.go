@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/stepcast/stepcast"
 )
 
 // String leaves: predicates over a string or choice field, or over an
@@ -32,6 +34,15 @@ type strRef struct {
 func (r strRef) String() string {
 	if r.kind == strVariant {
 		return fmt.Sprintf("variant(%q)", r.name)
+	}
+	return r.field.Name
+}
+
+// brief is String for an error message: the experiment's name cut to a
+// short prefix (stepcast.Quote).
+func (r strRef) brief() string {
+	if r.kind == strVariant {
+		return "variant(" + stepcast.Quote(r.name) + ")"
 	}
 	return r.field.Name
 }

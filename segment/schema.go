@@ -24,7 +24,10 @@ type Field struct {
 // is nil: tracking-link clicks, form answers and host-reported conversions.
 var DefaultEvents = []string{"click", "answer", "conversion"}
 
-// SchemaConfig describes what segments may refer to.
+// SchemaConfig describes what segments may refer to. Its names (fields,
+// scores, event kinds, saved segments) should follow the input limits, as
+// the engine checks them (stepcast.MaxNameLen): an expression cannot name
+// one beyond them (see Compile).
 type SchemaConfig struct {
 	// Fields are the typed friend fields. A friend whose field was never
 	// set has no value: conditions on the field other than != and not in
@@ -121,7 +124,7 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 					errs = append(errs, fmt.Errorf("segment: choice field %q lists the empty string, which is no value (setting a field to \"\" unsets it)", f.Name))
 				}
 				if fi.choices[ch] {
-					errs = append(errs, fmt.Errorf("segment: choice field %q lists %q twice", f.Name, ch))
+					errs = append(errs, fmt.Errorf("segment: choice field %q lists %s twice", f.Name, stepcast.Quote(ch)))
 				}
 				fi.choices[ch] = true
 			}
@@ -188,7 +191,7 @@ func checkName(name string) error {
 		if r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r)) {
 			continue
 		}
-		return fmt.Errorf("name %q is not an identifier (letters, digits and '_', not starting with a digit)", name)
+		return fmt.Errorf("name %s is not an identifier (letters, digits and '_', not starting with a digit)", stepcast.Quote(name))
 	}
 	if reservedNames[name] || isFunctionName(name) {
 		return fmt.Errorf("name %q is reserved by the segment language", name)
