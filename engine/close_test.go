@@ -4,38 +4,65 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/memstore"
 )
 
+// blockingStore holds the first View it is given until released.
+type blockingStore struct {
+	store.Store
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (s *blockingStore) View(ctx context.Context, a store.AccountID, fn func(store.ReadTx) error) error {
+	s.once.Do(func() {
+		close(s.entered)
+		<-s.release
+	})
+	return s.Store.View(ctx, a, fn)
+}
+
 // After Close, Run has returned, every call that would touch the store
 // returns ErrClosed — so the host may close the store — and queries on the
-// live index still answer.
+// live index still answer. Close waits for a Run that is inside the store.
 func TestCloseStopsEverything(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
-	e, err := Open(Config{Store: memstore.New(), Now: clk.Now, PollInterval: time.Millisecond})
+	st := &blockingStore{Store: memstore.New(), entered: make(chan struct{}), release: make(chan struct{})}
+	e, err := Open(Config{Store: st, Now: clk.Now, PollInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.once.Do(func() { close(st.entered) }) // AddAccount's load passes
 	a := mustAccount(t, e, "salon", shopDefs())
 	mustIngest(t, a, follow("f1", "U1", "", t0))
+	st.once, st.entered = sync.Once{}, make(chan struct{})
 	ran := make(chan error, 1)
 	go func() { ran <- e.Run(ctx) }()
-	time.Sleep(5 * time.Millisecond) // let Run go round (not a timing assertion)
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-ran:
-		if !errors.Is(err, ErrClosed) {
-			t.Errorf("Run returned %v, want ErrClosed", err)
+	<-st.entered // Run is inside the store
+	closed := make(chan struct{})
+	go func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
 		}
+		close(closed)
+	}()
+	time.Sleep(20 * time.Millisecond) // give a Close that does not wait the time to return
+	select {
+	case <-closed:
+		t.Fatal("Close returned while Run was inside the store")
 	default:
-		t.Fatal("Close returned while Run was still running")
+	}
+	close(st.release)
+	<-closed
+	if err := <-ran; !errors.Is(err, ErrClosed) {
+		t.Errorf("Run returned %v, want ErrClosed", err)
 	}
 	if _, err := a.Ingest(ctx, follow("f2", "U2", "", t0)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Ingest after Close: %v", err)
