@@ -48,8 +48,9 @@ func ParseTimerKey(key string) TimerKey {
 }
 
 // dueHandlers act on due work, one per kind, inside the unit of work of
-// the friend whose timer is due; the rules their actions set off run after
-// them. Tick takes only the kinds listed here.
+// the friend whose timer is due (or of the account, for a timer of friend
+// 0: the unit then has no friend); the rules their actions set off run
+// after them. Tick takes only the kinds listed here.
 var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueScoring: wakeScoring,
 }

@@ -141,12 +141,15 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 	if handle == nil {
 		return fmt.Errorf("engine: %s: no handler for due work of kind %q", u.id, key.Kind)
 	}
-	f, err := u.tx.Friend(t.Friend)
-	if err != nil {
-		return fmt.Errorf("engine: %s: %w", u.id, err)
+	u.res = Result{Event: u.id}
+	if t.Friend != 0 { // 0: due work of the account (a scheduled broadcast), no friend's
+		f, err := u.tx.Friend(t.Friend)
+		if err != nil {
+			return fmt.Errorf("engine: %s: %w", u.id, err)
+		}
+		u.friend = f.Clone()
+		u.res.Friend = f.ID
 	}
-	u.friend = f.Clone()
-	u.res = Result{Event: u.id, Friend: f.ID}
 	if err := handle(u, t); err != nil {
 		return err
 	}
