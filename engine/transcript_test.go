@@ -1,12 +1,10 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/internal/transcript"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/memstore"
 )
@@ -45,80 +44,10 @@ func TestTranscripts(t *testing.T) {
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			cmds := readScript(t, path)
 			r := &runner{t: t, clk: &clock{t: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)}, loc: tokyo}
-			var out strings.Builder
-			for _, c := range cmds {
-				got := strings.TrimRight(r.run(c), "\n")
-				if !*update && got != c.want {
-					t.Errorf("%s:%d: %s\n----\ngot:\n%s\nwant:\n%s", path, c.line, c.head, got, c.want)
-				}
-				for _, l := range c.comments {
-					out.WriteString(l + "\n")
-				}
-				out.WriteString(c.head + "\n")
-				for _, l := range c.body {
-					out.WriteString(l + "\n")
-				}
-				out.WriteString("----\n" + got + "\n\n")
-			}
-			if *update {
-				if err := os.WriteFile(path, []byte(strings.TrimSuffix(out.String(), "\n")), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			transcript.Run(t, path, *update, r.run)
 		})
 	}
-}
-
-type command struct {
-	line     int
-	comments []string // the comment lines before it, kept by -update
-	head     string   // the command line
-	body     []string // the lines between it and "----"
-	want     string
-}
-
-func readScript(t *testing.T, path string) []command {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var cmds []command
-	var cur *command
-	var want, comments []string
-	inWant := false
-	flush := func() {
-		if cur != nil {
-			cur.want = strings.Join(want, "\n")
-			cmds = append(cmds, *cur)
-		}
-		cur, want, inWant = nil, nil, false
-	}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case cur == nil && strings.TrimSpace(line) == "":
-		case cur == nil && strings.HasPrefix(line, "#"):
-			comments = append(comments, line)
-		case cur == nil:
-			cur = &command{line: n, head: line, comments: comments}
-			comments = nil
-		case !inWant && line == "----":
-			inWant = true
-		case !inWant:
-			cur.body = append(cur.body, line)
-		case line == "":
-			flush()
-		default:
-			want = append(want, line)
-		}
-	}
-	flush()
-	return cmds
 }
 
 type runner struct {
@@ -129,12 +58,12 @@ type runner struct {
 	a   *Account
 }
 
-func (r *runner) run(c command) string {
-	verb, arg, _ := strings.Cut(c.head, " ")
+func (r *runner) run(c transcript.Command) string {
+	verb, arg, _ := strings.Cut(c.Head, " ")
 	ctx := context.Background()
 	switch verb {
 	case "definitions":
-		defs, err := ParseDefinitions("definitions", []byte(strings.Join(c.body, "\n")))
+		defs, err := ParseDefinitions("definitions", []byte(strings.Join(c.Body, "\n")))
 		if err != nil {
 			return "error: " + err.Error()
 		}
@@ -160,7 +89,7 @@ func (r *runner) run(c command) string {
 		return r.time(at)
 	case "ingest":
 		var events []stepcast.Event
-		for _, l := range c.body {
+		for _, l := range c.Body {
 			e, err := r.parseEvent(l)
 			if err != nil {
 				return "error: " + err.Error()
@@ -194,7 +123,7 @@ func (r *runner) run(c command) string {
 	case "outbox":
 		return r.outbox()
 	}
-	r.t.Fatalf("line %d: unknown command %q", c.line, verb)
+	r.t.Fatalf("line %d: unknown command %q", c.Line, verb)
 	return ""
 }
 

@@ -257,23 +257,7 @@ func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine,
 		if cs.at, err = checkTiming(st.Timing, i == 0); err != nil {
 			bad(path+".timing", err)
 		}
-		if n := len(st.Messages); n > stepcast.MaxMessages {
-			bad(path+".messages", fmt.Errorf("%d messages; LINE takes at most %d in one push", n, stepcast.MaxMessages))
-		}
-		for j, msg := range st.Messages {
-			if err := (stepcast.Action{Kind: stepcast.SendMessages, Messages: []stepcast.Message{msg}}).Validate(); err != nil {
-				bad(fmt.Sprintf("%s.messages[%d]", path, j), err)
-			}
-		}
-		for j, a := range st.Actions {
-			if err := a.Validate(); err != nil {
-				bad(fmt.Sprintf("%s.actions[%d]", path, j), err)
-			} else if check != nil {
-				if err := check(a); err != nil {
-					bad(fmt.Sprintf("%s.actions[%d]", path, j), err)
-				}
-			}
-		}
+		checkContent(path, st.Messages, st.Actions, check, bad)
 		for j, b := range st.Branches {
 			bpath := fmt.Sprintf("%s.branches[%d]", path, j)
 			cb := compiledBranch{Branch: b, cond: cond(bpath+".if", b.If), to: -1}
@@ -306,6 +290,28 @@ func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine,
 		return nil, err
 	}
 	return m, nil
+}
+
+// checkContent checks a step's messages (at most one push of them, each
+// one LINE takes) and actions (valid, and as check says).
+func checkContent(path string, msgs []stepcast.Message, actions []stepcast.Action, check CheckAction, bad func(string, error)) {
+	if n := len(msgs); n > stepcast.MaxMessages {
+		bad(path+".messages", fmt.Errorf("%d messages; LINE takes at most %d in one push", n, stepcast.MaxMessages))
+	}
+	for j, msg := range msgs {
+		if err := stepcast.CheckMessage(msg); err != nil {
+			bad(fmt.Sprintf("%s.messages[%d]", path, j), err)
+		}
+	}
+	for j, a := range actions {
+		err := a.Validate()
+		if err == nil && check != nil {
+			err = check(a)
+		}
+		if err != nil {
+			bad(fmt.Sprintf("%s.actions[%d]", path, j), err)
+		}
+	}
 }
 
 func fieldOf(schema *segment.Schema, name string) (segment.Field, bool) {

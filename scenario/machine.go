@@ -425,18 +425,21 @@ func (s *stepper) run(i int) error {
 		return nil
 	}
 	key := fmt.Sprintf("%s/%d/%d", s.m.def.Name, s.st.Run, s.st.Done)
-	if len(step.Messages) > 0 {
-		s.out.Sends = append(s.out.Sends, Send{Key: key, Step: step.Name, Messages: step.Messages})
-	}
-	for j, a := range step.Actions {
-		s.out.Actions = append(s.out.Actions, Action{Key: fmt.Sprintf("%s/%d", key, j), Step: step.Name, Index: j, Action: a})
-	}
-	if len(step.Messages) > 0 {
-		s.record(i, Sent, "")
-	} else {
-		s.record(i, Ran, "")
-	}
+	s.record(i, s.out.emit(key, step.Name, step.Messages, step.Actions), "")
 	return nil
+}
+
+// emit puts a step's messages and actions out under key and says what the
+// journey records: Sent, or Ran for an action-only step.
+func (out *Output) emit(key, step string, msgs []stepcast.Message, actions []stepcast.Action) What {
+	for j, a := range actions {
+		out.Actions = append(out.Actions, Action{Key: fmt.Sprintf("%s/%d", key, j), Step: step, Index: j, Action: a})
+	}
+	if len(msgs) == 0 {
+		return Ran
+	}
+	out.Sends = append(out.Sends, Send{Key: key, Step: step, Messages: msgs})
+	return Sent
 }
 
 // next follows step i's branches: the index of the step to place next, or

@@ -146,23 +146,7 @@ func CompileReminder(r Reminder, schema *segment.Schema, check CheckAction) (*Re
 			}
 			cs.cond = seg
 		}
-		if n := len(st.Messages); n > stepcast.MaxMessages {
-			bad(path+".messages", fmt.Errorf("%d messages; LINE takes at most %d in one push", n, stepcast.MaxMessages))
-		}
-		for j, msg := range st.Messages {
-			if err := (stepcast.Action{Kind: stepcast.SendMessages, Messages: []stepcast.Message{msg}}).Validate(); err != nil {
-				bad(fmt.Sprintf("%s.messages[%d]", path, j), err)
-			}
-		}
-		for j, a := range st.Actions {
-			if err := a.Validate(); err != nil {
-				bad(fmt.Sprintf("%s.actions[%d]", path, j), err)
-			} else if check != nil {
-				if err := check(a); err != nil {
-					bad(fmt.Sprintf("%s.actions[%d]", path, j), err)
-				}
-			}
-		}
+		checkContent(path, st.Messages, st.Actions, check, bad)
 		m.steps = append(m.steps, cs)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -310,15 +294,7 @@ func (r *reminderStepper) advance() error {
 			r.record(i, Skipped, "condition")
 		default:
 			key := fmt.Sprintf("%s/%d/%d", r.m.def.Name, r.st.Run, r.st.Done)
-			if len(step.Messages) > 0 {
-				r.out.Sends = append(r.out.Sends, Send{Key: key, Step: step.Name, Messages: step.Messages})
-				r.record(i, Sent, "")
-			} else {
-				r.record(i, Ran, "")
-			}
-			for j, a := range step.Actions {
-				r.out.Actions = append(r.out.Actions, Action{Key: fmt.Sprintf("%s/%d", key, j), Step: step.Name, Index: j, Action: a})
-			}
+			r.record(i, r.out.emit(key, step.Name, step.Messages, step.Actions), "")
 		}
 		r.st.Done++
 		_, order := r.m.times(r.st.Goal, r.in.Loc)

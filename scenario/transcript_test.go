@@ -1,11 +1,9 @@
 package scenario
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/internal/transcript"
 	"github.com/stepcast/stepcast/segment"
 )
 
@@ -56,81 +55,11 @@ func TestTranscripts(t *testing.T) {
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			cmds := readScript(t, path)
 			r := &runner{t: t, friend: &fakeFriend{rec: segment.Record{Following: true}}}
 			r.loc, _ = time.LoadLocation("Asia/Tokyo")
-			var out strings.Builder
-			for _, c := range cmds {
-				got := strings.TrimRight(r.run(c), "\n")
-				if !*update && got != c.want {
-					t.Errorf("%s:%d: %s\n----\ngot:\n%s\nwant:\n%s", path, c.line, c.head, got, c.want)
-				}
-				for _, l := range c.comments {
-					out.WriteString(l + "\n")
-				}
-				out.WriteString(c.head + "\n")
-				for _, l := range c.body {
-					out.WriteString(l + "\n")
-				}
-				out.WriteString("----\n" + got + "\n\n")
-			}
-			if *update {
-				if err := os.WriteFile(path, []byte(strings.TrimSuffix(out.String(), "\n")), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			transcript.Run(t, path, *update, r.run)
 		})
 	}
-}
-
-type command struct {
-	line     int
-	comments []string
-	head     string
-	body     []string
-	want     string
-}
-
-func readScript(t *testing.T, path string) []command {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var cmds []command
-	var cur *command
-	var want, comments []string
-	inWant := false
-	flush := func() {
-		if cur != nil {
-			cur.want = strings.Join(want, "\n")
-			cmds = append(cmds, *cur)
-		}
-		cur, want, inWant = nil, nil, false
-	}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case cur == nil && strings.TrimSpace(line) == "":
-		case cur == nil && strings.HasPrefix(line, "#"):
-			comments = append(comments, line)
-		case cur == nil:
-			cur = &command{line: n, head: line, comments: comments}
-			comments = nil
-		case !inWant && line == "----":
-			inWant = true
-		case !inWant:
-			cur.body = append(cur.body, line)
-		case line == "":
-			flush()
-		default:
-			want = append(want, line)
-		}
-	}
-	flush()
-	return cmds
 }
 
 type runner struct {
@@ -143,8 +72,8 @@ type runner struct {
 	rst    ReminderState
 }
 
-func (r *runner) run(c command) string {
-	verb, rest, _ := strings.Cut(c.head, " ")
+func (r *runner) run(c transcript.Command) string {
+	verb, rest, _ := strings.Cut(c.Head, " ")
 	args := map[string]string{}
 	if verb != "zone" {
 		var err error
@@ -158,14 +87,14 @@ func (r *runner) run(c command) string {
 		}
 		t, err := stepcast.ParseTime(args[key], r.loc)
 		if err != nil {
-			r.t.Fatalf("line %d: %v", c.line, err)
+			r.t.Fatalf("line %d: %v", c.Line, err)
 		}
 		return t
 	}
 	switch verb {
 	case "scenario":
 		var d Definition
-		if err := fromYAML(c.body, &d); err != nil {
+		if err := fromYAML(c.Body, &d); err != nil {
 			return "error: " + err.Error()
 		}
 		m, err := Compile(d, testSchema, nil)
@@ -177,7 +106,7 @@ func (r *runner) run(c command) string {
 	case "reminder":
 		r.m = nil
 		var d Reminder
-		if err := fromYAML(c.body, &d); err != nil {
+		if err := fromYAML(c.Body, &d); err != nil {
 			return "error: " + err.Error()
 		}
 		m, err := CompileReminder(d, testSchema, nil)
@@ -236,7 +165,7 @@ func (r *runner) run(c command) string {
 		r.st = st
 		return r.print(out) + fmt.Sprintf("state: %s run %d step %q due %s done %d%s", orNone(string(st.Status)), st.Run, r.m.stepName(st.Step), r.time(st.Due), st.Done, reason(st.Reason))
 	}
-	r.t.Fatalf("line %d: unknown command %q", c.line, verb)
+	r.t.Fatalf("line %d: unknown command %q", c.Line, verb)
 	return ""
 }
 
