@@ -41,6 +41,12 @@ const (
 	EventAnswer     EventKind = "answer"
 	EventConversion EventKind = "conversion"
 	EventCustom     EventKind = "custom"
+	// EventJourney is recorded by the engine, not done by the friend: a
+	// step of their way through a scenario or a reminder (Name: which,
+	// Value: what happened — entered, sent, skipped, cancelled, ended —,
+	// Data: run, step, status, reason). It makes the journey part of the
+	// friend's history.
+	EventJourney EventKind = "journey"
 )
 
 // Event is something a friend did.
@@ -131,9 +137,9 @@ const (
 	AddScore       ActionKind = "add_score"        // Name, Number
 	StartScenario  ActionKind = "start_scenario"   // Name
 	StopScenario   ActionKind = "stop_scenario"    // Name
-	MoveScenario   ActionKind = "move_scenario"    // Name, Number: the step
-	StartReminder  ActionKind = "start_reminder"   // Name, Value: the goal time — or Text: where in the event it is, as for set_field
-	CancelReminder ActionKind = "cancel_reminder"  // Name
+	MoveScenario   ActionKind = "move_scenario"    // Name, Text: the step's name — or Number: its index from 0
+	StartReminder  ActionKind = "start_reminder"   // Name, Value: the goal time — or Text: where in the event it is, as for set_field; Key
+	CancelReminder ActionKind = "cancel_reminder"  // Name, Key
 	SendMessages   ActionKind = "send_messages"    // Messages
 	LinkRichMenu   ActionKind = "link_rich_menu"   // Name: the rich menu
 	NotifyHost     ActionKind = "notify_host"      // Name, Text
@@ -152,6 +158,24 @@ type Action struct {
 	Max      int64      `json:"max,omitempty"`
 	Text     string     `json:"text,omitempty"`
 	Messages []Message  `json:"messages,omitempty"`
+	// Key tells one goal of a reminder from the friend's others (one per
+	// booking): literal text, or where in the event to read it — "value",
+	// "amount" or "data.<key>" (a booking ID). Empty: the reminder's one
+	// goal.
+	Key string `json:"key,omitempty"`
+}
+
+// ReminderKey returns the key a start_reminder or cancel_reminder action
+// names for the unit's event (nil for due work): read from the event when
+// Key names a part of one, else Key itself; and whether it could be read.
+func (a Action) ReminderKey(ev *Event) (string, bool) {
+	if !IsEventSource(a.Key) {
+		return a.Key, true
+	}
+	if ev == nil {
+		return "", false
+	}
+	return ev.Source(a.Key)
 }
 
 // Validate reports what is malformed in a.
@@ -168,6 +192,12 @@ func (a Action) Validate() error {
 	}
 	if p := textProblem(a.Text, MaxTextLen); p != "" {
 		return bad("the text " + Quote(a.Text) + " " + p)
+	}
+	if p := textProblem(a.Key, MaxNameLen); p != "" {
+		return bad("the key " + Quote(a.Key) + " " + p)
+	}
+	if a.Key != "" && a.Kind != StartReminder && a.Kind != CancelReminder {
+		return bad("only start_reminder and cancel_reminder take a key")
 	}
 	switch a.Kind {
 	case AddTag, RemoveTag, AddToField, ShiftDateField, AddScore, StartScenario, StopScenario, CancelReminder, LinkRichMenu, NotifyHost:

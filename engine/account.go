@@ -33,10 +33,15 @@ type Account struct {
 	mu  sync.Mutex
 	ix  atomic.Pointer[segment.Index]
 	cur Cursor
+
+	old machines // old versions of scenarios, compiled
 }
 
 func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled) (*Account, error) {
 	a := &Account{e: e, id: id}
+	if err := a.versionScenarios(ctx, c); err != nil {
+		return nil, err
+	}
 	ix, cur, err := a.load(ctx, c)
 	if err != nil {
 		return nil, err
@@ -81,8 +86,14 @@ func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 		if c, err = compileOn(defs, old.schema); err != nil {
 			return fmt.Errorf("engine: account %q: %w", a.id, err)
 		}
+		if err := a.versionScenarios(ctx, c); err != nil {
+			return err
+		}
 		a.def.Store(c)
 		return nil
+	}
+	if err := a.versionScenarios(ctx, c); err != nil {
+		return err
 	}
 	ix, cur, err := a.load(ctx, c)
 	if err != nil {

@@ -1,54 +1,109 @@
 package engine
 
 import (
-	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"time"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/store"
 )
 
-// do carries out one action of act's step i: rules decides what it does
-// to the friend, and the unit applies that to its transaction.
-func (u *unit) do(act *rules.Activation, i int, a stepcast.Action) error {
+// source is where an action comes from — a step of a rule, or a step of a
+// scenario or reminder — and what follows from that: the cause recorded on
+// what it queues, the key of what it queues, and its random numbers.
+type source struct {
+	// act is the rule activation; nil for a scenario's step. Rules set off
+	// by what the action changes count their depth from it.
+	act   *rules.Activation
+	cause stepcast.Cause
+	key   string // the outbox key of a delivery the action queues
+	seed  *rand.Rand
+	depth int // scenarios started from scenarios, for the loop guard
+}
+
+// ruleSource is the source of step i of a rule activation: its key is fixed
+// by the unit, the activation and the step.
+func (u *unit) ruleSource(act *rules.Activation, i int) source {
+	prefix := "event/"
+	if u.ev == nil {
+		prefix = "" // the unit's id says "wake/…"
+	}
+	return source{
+		act:   act,
+		cause: stepcast.Cause{Kind: stepcast.CauseRule, Name: act.Name, Step: i, Unit: u.id},
+		key:   fmt.Sprintf("%s%s/%s#%d/%d", prefix, u.id, act.Name, act.Seq, i),
+		seed:  rules.Seed(u.id, act, i),
+	}
+}
+
+// stepSource is the source of an action or a send of a scenario's or a
+// reminder's step: its key is the machine's, under prefix.
+func stepSource(kind stepcast.CauseKind, name string, step int, unit, key string, depth int) source {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return source{
+		cause: stepcast.Cause{Kind: kind, Name: name, Step: step, Unit: unit},
+		key:   key,
+		seed:  rand.New(rand.NewPCG(h.Sum64(), 0x5eed)),
+		depth: depth,
+	}
+}
+
+// do carries out an action: rules decides what it does to the friend, and
+// the unit applies that to its transaction.
+func (u *unit) do(src source, a stepcast.Action) error {
 	f := &u.friend
 	d := u.def.rules.Decide(a, rules.Friend{Fields: f.Fields, Scenarios: f.Scenarios},
-		rules.Context{At: u.at, Event: u.ev, Rand: rules.Seed(u.id, act, i)})
+		rules.Context{At: u.at, Event: u.ev, Rand: src.seed})
 	if d.Note != "" {
 		u.note(d.Note)
 	}
-	a = d.Action
+	orig, a := a, d.Action
 	switch a.Kind {
 	case "":
 		return nil
 	case stepcast.AddTag:
-		return u.change(store.Change{Kind: store.SetTag, Name: a.Name}, act)
+		return u.change(store.Change{Kind: store.SetTag, Name: a.Name}, src.act)
 	case stepcast.RemoveTag:
-		return u.change(store.Change{Kind: store.ClearTag, Name: a.Name}, act)
+		return u.change(store.Change{Kind: store.ClearTag, Name: a.Name}, src.act)
 	case stepcast.SetField:
-		return u.change(store.Change{Kind: store.SetField, Name: a.Name, Value: *a.Value}, act)
+		return u.change(store.Change{Kind: store.SetField, Name: a.Name, Value: *a.Value}, src.act)
 	case stepcast.AddScore:
-		return u.grant(act, a)
+		return u.grant(src, a)
 	case stepcast.StartScenario:
-		return u.change(store.Change{Kind: store.EnterStep, Name: a.Name, Number: 0}, act)
+		return u.stepScenario(a.Name, scenario.Input{Kind: scenario.Start}, src.depth+1)
 	case stepcast.StopScenario:
-		return u.change(store.Change{Kind: store.LeaveScenario, Name: a.Name}, act)
+		return u.stepScenario(a.Name, scenario.Input{Kind: scenario.Stop, Reason: "stop_scenario"}, src.depth+1)
 	case stepcast.MoveScenario:
-		return u.change(store.Change{Kind: store.EnterStep, Name: a.Name, Number: a.Number}, act)
-	case stepcast.StartReminder:
-		return u.startReminder(a.Name, a.Value.Any().(time.Time))
-	case stepcast.CancelReminder:
-		return u.cancelReminder(a.Name)
+		to, err := moveTarget(u.def.scenarios[a.Name], a)
+		if err != nil {
+			return fmt.Errorf("engine: %s: %w", u.what(), err)
+		}
+		return u.stepScenario(a.Name, scenario.Input{Kind: scenario.Move, To: to}, src.depth+1)
+	case stepcast.StartReminder, stepcast.CancelReminder:
+		key, ok := orig.ReminderKey(u.ev)
+		if !ok {
+			u.note(fmt.Sprintf("the event has no %s to key the reminder by", orig.Key))
+			return nil
+		}
+		in := scenario.ReminderInput{Kind: scenario.Cancel, Reason: "cancel_reminder"}
+		if a.Kind == stepcast.StartReminder {
+			in = scenario.ReminderInput{Kind: scenario.SetGoal, Goal: a.Value.Any().(time.Time)}
+		}
+		return u.stepReminder(a.Name, key, in, src.depth+1)
 	case stepcast.SendMessages:
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
-		return u.queueDelivery(act, i, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: a.Messages})
+		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: a.Messages})
 	case stepcast.LinkRichMenu:
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
-		return u.queueDelivery(act, i, stepcast.Delivery{Kind: stepcast.DeliveryRichMenuLink, To: to, RichMenu: a.Name})
+		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryRichMenuLink, To: to, RichMenu: a.Name})
 	case stepcast.NotifyHost:
-		u.notify(act, i, a)
+		u.notify(src, a)
 		return nil
 	}
 	return errors.New("engine: action " + string(a.Kind) + " is not supported")
@@ -56,7 +111,7 @@ func (u *unit) do(act *rules.Activation, i int, a stepcast.Action) error {
 
 // notify keeps a notify_host action for the host's callback, which gets it
 // once the unit has committed (Config.Notify).
-func (u *unit) notify(act *rules.Activation, i int, a stepcast.Action) {
+func (u *unit) notify(src source, a stepcast.Action) {
 	switch {
 	case u.backfill:
 		u.note("backfill: nothing is sent")
@@ -66,8 +121,7 @@ func (u *unit) notify(act *rules.Activation, i int, a stepcast.Action) {
 		return
 	}
 	u.res.Notified = append(u.res.Notified, stepcast.Notification{
-		Account: string(u.a.id), Friend: u.friend.ID, User: u.friend.User, Name: a.Name, Text: a.Text,
-		Cause: stepcast.Cause{Kind: stepcast.CauseRule, Name: act.Name, Step: i, Unit: u.id}, At: u.at,
+		Account: string(u.a.id), Friend: u.friend.ID, User: u.friend.User, Name: a.Name, Text: a.Text, Cause: src.cause, At: u.at,
 	})
 }
 
@@ -76,29 +130,4 @@ func (u *unit) note(why string) {
 	if n := len(u.res.Steps); n > 0 {
 		u.res.Steps[n-1].Note = why
 	}
-}
-
-func (u *unit) startReminder(name string, goal time.Time) error {
-	key := TimerKey{Kind: DueReminder, Name: name}.String()
-	var version uint64
-	if t, err := u.tx.Timer(u.friend.ID, key); err == nil {
-		version = t.Version
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	state, _ := json.Marshal(map[string]any{"goal": goal, "event": u.id})
-	_, err := u.tx.PutTimer(store.Timer{Friend: u.friend.ID, Key: key, Due: goal, State: state, Version: version})
-	return err
-}
-
-func (u *unit) cancelReminder(name string) error {
-	key := TimerKey{Kind: DueReminder, Name: name}.String()
-	t, err := u.tx.Timer(u.friend.ID, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return u.tx.DeleteTimer(u.friend.ID, key, t.Version)
 }

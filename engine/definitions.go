@@ -9,6 +9,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 )
@@ -20,6 +21,13 @@ type Definitions struct {
 	Schema  segment.SchemaConfig
 	Scoring scoring.Config
 	Rules   []rules.Rule
+	// Scenarios are step deliveries (シナリオ配信) that actions start,
+	// stop and move; their Version is the engine's to set (it numbers each
+	// edit it is given, keeping old versions for friends still on them).
+	Scenarios []scenario.Definition
+	// Reminders are step deliveries timed backwards from a goal, set per
+	// friend and key by start_reminder.
+	Reminders []scenario.Reminder
 }
 
 // DefinitionError is one problem in definitions: where it is and what it
@@ -57,12 +65,14 @@ var ErrDefinition = stepcast.NewInvalid("invalid definition")
 
 // compiled is an account's definitions, validated and compiled.
 type compiled struct {
-	defs    Definitions
-	schema  *segment.Schema
-	model   *scoring.Model  // nil without scores
-	rules   *rules.Set      // the action rules and the thresholds' own actions
-	scores  map[string]bool // scores the scoring model keeps
-	counted map[stepcast.EventKind]bool
+	defs      Definitions
+	schema    *segment.Schema
+	model     *scoring.Model  // nil without scores
+	rules     *rules.Set      // the action rules and the thresholds' own actions
+	scores    map[string]bool // scores the scoring model keeps
+	counted   map[stepcast.EventKind]bool
+	scenarios map[string]*scenario.Machine         // each at the version the account runs now
+	reminders map[string]*scenario.ReminderMachine // likewise
 }
 
 // compile validates d; every problem is reported, joined, each a
@@ -135,6 +145,9 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		bad(path, re.Err)
 	}
 	c.rules = set
+	if set != nil {
+		errs = append(errs, c.compileScenarios(d)...)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -199,9 +199,73 @@ func parseDocument(src []byte) (*yaml.Node, *DefinitionError) {
 // entries (MaxFileEntries if none).
 
 type fileDefs struct {
-	Schema  fileSchema  `def:"schema"`
-	Scoring fileScoring `def:"scoring"`
-	Rules   []fileRule  `def:"rules" limit:"MaxFileRules"`
+	Schema    fileSchema     `def:"schema"`
+	Scoring   fileScoring    `def:"scoring"`
+	Rules     []fileRule     `def:"rules" limit:"MaxFileRules"`
+	Scenarios []fileScenario `def:"scenarios" limit:"MaxFileRules"`
+	Reminders []fileReminder `def:"reminders" limit:"MaxFileRules"`
+}
+
+type fileScenario struct {
+	Name      string             `def:"name"`
+	Entry     fileEntry          `def:"entry"`
+	Exit      string             `def:"exit"`
+	Goal      string             `def:"goal"`
+	ZoneField string             `def:"zone_field"`
+	Migrate   bool               `def:"migrate"`
+	Steps     []fileScenarioStep `def:"steps" limit:"MaxFileSteps"`
+}
+
+type fileEntry struct {
+	Mode     string   `def:"mode"` // if_finished (default), restart, once
+	Cooldown duration `def:"cooldown"`
+	MaxRuns  int      `def:"max_runs"`
+}
+
+// A scenario step's time is one of: at (with day, 0 if absent), after,
+// delay, next, immediately.
+type fileScenarioStep struct {
+	Name        string       `def:"name"`
+	Day         int          `def:"day"`
+	At          string       `def:"at"`
+	After       duration     `def:"after"`
+	Delay       fileDelay    `def:"delay"`
+	Next        string       `def:"next"`
+	Immediately bool         `def:"immediately"`
+	IfPast      string       `def:"if_past"`
+	If          string       `def:"if"`
+	Messages    []jsonText   `def:"messages"`
+	Actions     []fileAction `def:"actions" limit:"MaxFileSteps"`
+	Branches    []fileBranch `def:"branches" limit:"MaxFileSteps"`
+}
+
+type fileDelay struct {
+	Min duration `def:"min"`
+	Max duration `def:"max"`
+}
+
+type fileBranch struct {
+	If     string `def:"if"`
+	Goto   string `def:"goto"`
+	Switch string `def:"switch"`
+	End    bool   `def:"end"`
+}
+
+type fileReminder struct {
+	Name      string             `def:"name"`
+	IfPast    string             `def:"if_past"`
+	ZoneField string             `def:"zone_field"`
+	Steps     []fileReminderStep `def:"steps" limit:"MaxFileSteps"`
+}
+
+type fileReminderStep struct {
+	Name       string       `def:"name"`
+	DaysBefore int          `def:"days_before"`
+	At         string       `def:"at"`
+	Before     duration     `def:"before"`
+	If         string       `def:"if"`
+	Messages   []jsonText   `def:"messages"`
+	Actions    []fileAction `def:"actions" limit:"MaxFileSteps"`
 }
 
 type fileSchema struct {
@@ -276,6 +340,8 @@ type fileAction struct {
 	Text     string     `def:"text"`
 	From     string     `def:"from"` // set_field, start_reminder: "value", "amount", "data.<key>"; shift_date_field: a time field
 	Messages []jsonText `def:"messages"`
+	Key      string     `def:"key"`  // start_reminder, cancel_reminder: the goal's key, or where in the event it is
+	Step     string     `def:"step"` // move_scenario: the step's name
 }
 
 type fileStep struct {

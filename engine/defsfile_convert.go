@@ -11,6 +11,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 )
@@ -130,13 +131,93 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 		}
 		defs.Rules = append(defs.Rules, rule)
 	}
+	for i, f := range f.Scenarios {
+		defs.Scenarios = append(defs.Scenarios, d.scenario(f, fmt.Sprintf("scenarios[%d]", i), fieldTypes, loc))
+	}
+	for i, f := range f.Reminders {
+		path := fmt.Sprintf("reminders[%d]", i)
+		r := scenario.Reminder{Name: f.Name, IfPast: scenario.PastPolicy(f.IfPast), ZoneField: f.ZoneField}
+		for j, st := range f.Steps {
+			spath := fmt.Sprintf("%s.steps[%d]", path, j)
+			rs := scenario.ReminderStep{Name: st.Name, DaysBefore: st.DaysBefore, At: st.At, Before: time.Duration(st.Before), If: st.If, Messages: messages(st.Messages)}
+			for k, a := range st.Actions {
+				rs.Actions = append(rs.Actions, d.action(a, fmt.Sprintf("%s.actions[%d]", spath, k), fieldTypes, loc))
+			}
+			r.Steps = append(r.Steps, rs)
+		}
+		defs.Reminders = append(defs.Reminders, r)
+	}
 	return defs
+}
+
+// scenario converts a scenario; a step's timing is named by its keys.
+func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[string]stepcast.FieldType, loc *time.Location) scenario.Definition {
+	def := scenario.Definition{Name: f.Name, Exit: f.Exit, Goal: f.Goal, ZoneField: f.ZoneField, Migrate: f.Migrate,
+		Entry: scenario.Entry{Mode: scenario.EntryMode(f.Entry.Mode), Cooldown: time.Duration(f.Entry.Cooldown), MaxRuns: f.Entry.MaxRuns}}
+	for j, st := range f.Steps {
+		spath := fmt.Sprintf("%s.steps[%d]", path, j)
+		step := scenario.Step{Name: st.Name, If: st.If, Messages: messages(st.Messages)}
+		t := scenario.Timing{Day: st.Day, IfPast: scenario.PastPolicy(st.IfPast)}
+		var kinds []string
+		if st.At != "" {
+			t.Kind, t.At = scenario.OnDay, st.At
+			kinds = append(kinds, "at")
+		}
+		if st.After != 0 {
+			t.Kind, t.After = scenario.AfterEntry, time.Duration(st.After)
+			kinds = append(kinds, "after")
+		}
+		if st.Delay != (fileDelay{}) {
+			t.Kind, t.Min, t.Max = scenario.Delay, time.Duration(st.Delay.Min), time.Duration(st.Delay.Max)
+			kinds = append(kinds, "delay")
+		}
+		if st.Next != "" {
+			t.Kind, t.At = scenario.NextClock, st.Next
+			kinds = append(kinds, "next")
+		}
+		if st.Immediately {
+			t.Kind = scenario.Immediately
+			kinds = append(kinds, "immediately")
+		}
+		switch {
+		case len(kinds) == 0:
+			d.failPath(spath, "a step needs its time: at (and day), after, delay, next or immediately")
+		case len(kinds) > 1:
+			d.failPath(spath, "a step has one time, not %s", strings.Join(kinds, " and "))
+		}
+		if st.Day != 0 && t.Kind != scenario.OnDay {
+			d.failPath(spath+".day", "day goes with at")
+		}
+		step.Timing = t
+		for k, a := range st.Actions {
+			step.Actions = append(step.Actions, d.action(a, fmt.Sprintf("%s.actions[%d]", spath, k), fieldTypes, loc))
+		}
+		for _, b := range st.Branches {
+			step.Branches = append(step.Branches, scenario.Branch{If: b.If, Goto: b.Goto, Switch: b.Switch, End: b.End})
+		}
+		def.Steps = append(def.Steps, step)
+	}
+	return def
+}
+
+func messages(ms []jsonText) []stepcast.Message {
+	var out []stepcast.Message
+	for _, m := range ms {
+		out = append(out, []byte(m))
+	}
+	return out
 }
 
 // action converts an action; its value is read as the type of the field it
 // is for (a reminder's goal is a time), time text in loc.
 func (d *fileDecoder) action(a fileAction, path string, fieldTypes map[string]stepcast.FieldType, loc *time.Location) stepcast.Action {
-	out := stepcast.Action{Kind: stepcast.ActionKind(a.Kind), Name: a.Name, Number: a.Number, Min: a.Min, Max: a.Max, Text: a.Text}
+	out := stepcast.Action{Kind: stepcast.ActionKind(a.Kind), Name: a.Name, Number: a.Number, Min: a.Min, Max: a.Max, Text: a.Text, Key: a.Key}
+	if a.Step != "" {
+		if a.Text != "" {
+			d.failPath(path+".step", "step and text cannot both be given")
+		}
+		out.Text = a.Step
+	}
 	if a.From != "" {
 		if a.Text != "" {
 			d.failPath(path+".from", "from and text cannot both be given: text is for notify_host")
@@ -154,9 +235,7 @@ func (d *fileDecoder) action(a fileAction, path string, fieldTypes map[string]st
 			out.Value = &v
 		}
 	}
-	for _, m := range a.Messages {
-		out.Messages = append(out.Messages, []byte(m))
-	}
+	out.Messages = messages(a.Messages)
 	return out
 }
 

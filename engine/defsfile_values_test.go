@@ -39,7 +39,7 @@ var fileValueCases = []struct {
 	{"DateWhereMidnightIsSkipped", // São Paulo went from 00:00 to 01:00 on 2018-11-04
 		"schema: {time_zone: America/Sao_Paulo, fields: [{name: f, type: time}]}\nrules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - {kind: set_field, name: f, value: 2018-11-04}\n",
 		stepcast.TimeValue(time.Date(2018, 11, 4, 3, 0, 0, 0, time.UTC))},
-	{"ReminderGoal", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - {kind: start_reminder, name: r, value: 2026-12-24}\n",
+	{"ReminderGoal", "reminders: [{name: r, steps: [{name: at-goal, actions: [{kind: add_tag, name: due}]}]}]\nrules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - {kind: start_reminder, name: r, value: 2026-12-24}\n",
 		stepcast.TimeValue(time.Date(2026, 12, 24, 0, 0, 0, 0, tokyo))},
 	{"TimestampInMessageStaysText", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: text, text: 2026-12-24}]\n",
 		`{"text":"2026-12-24","type":"text"}`},
@@ -92,6 +92,10 @@ rules:
     trigger: {kind: event, event: conversion, name: booking}
     steps:
       - {kind: set_field, name: booked, from: data.at}
+reminders:
+  - name: campaign
+    steps:
+      - {name: on-the-day, before: 0s, actions: [{kind: add_tag, name: campaign-day}]}
 `
 	defs, err := ParseDefinitions("campaign.yaml", []byte(src))
 	if err != nil {
@@ -116,7 +120,7 @@ rules:
 				t.Errorf("%s = %v, want %v (midnight in Tokyo)", field, got, midnight.UTC())
 			}
 		}
-		if i := slices.IndexFunc(v.Timers, func(tm store.Timer) bool { return tm.Key == TimerKey{Kind: DueReminder, Name: "campaign"}.String() }); i < 0 || !v.Timers[i].Due.Equal(midnight) {
+		if i := slices.IndexFunc(v.Timers, func(tm store.Timer) bool { return tm.Key == reminderKey("campaign", "") }); i < 0 || !v.Timers[i].Due.Equal(midnight) {
 			t.Errorf("the reminder's timers %v, want one due %v", v.Timers, midnight)
 		}
 		for _, src := range []string{`campaign_end == date("2026-12-24")`, `booked == date("2026-12-24")`} {

@@ -7,42 +7,36 @@ import (
 	"fmt"
 
 	"github.com/stepcast/stepcast"
-	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/store"
 )
 
-// queueDelivery puts a request into the outbox: d, decided by step i of
-// the rule activation, for the unit's friend. Its key is fixed by the
-// unit, the rule activation and the step, so a replay of the same event or
+// queueDelivery puts a request into the outbox: d, decided by src for the
+// unit's friend, under src's key — fixed by the unit and the rule step, or
+// by the scenario's run and step — so that a replay of the same event or
 // wake-up cannot queue it twice; its retry key, for the kinds that take
 // one, is derived from that key. A backfill queues nothing.
-func (u *unit) queueDelivery(act *rules.Activation, i int, d stepcast.Delivery) error {
+func (u *unit) queueDelivery(src source, d stepcast.Delivery) error {
 	if u.backfill {
 		u.note("backfill: nothing is sent")
 		return nil
 	}
-	d.Cause = stepcast.Cause{Kind: stepcast.CauseRule, Name: act.Name, Step: i, Unit: u.id}
+	d.Cause = src.cause
 	if err := d.Validate(); err != nil {
-		return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.Name, i, err)
+		return fmt.Errorf("engine: %s: %s %q step %d: %w", u.what(), src.cause.Kind, src.cause.Name, src.cause.Step, err)
 	}
 	body, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	prefix := "event/"
-	if u.ev == nil {
-		prefix = "" // the unit's id says "wake/…"
-	}
-	key := fmt.Sprintf("%s%s/%s#%d/%d", prefix, u.id, act.Name, act.Seq, i)
-	row := store.Delivery{Key: key, Kind: d.Kind, Payload: body, Cause: d.Cause.Key(), Priority: d.Priority, NextAt: u.at, CreatedAt: u.at}
+	row := store.Delivery{Key: src.key, Kind: d.Kind, Payload: body, Cause: d.Cause.Key(), Priority: d.Priority, NextAt: u.at, CreatedAt: u.at}
 	for _, r := range d.To {
 		row.Friends = append(row.Friends, r.Friend)
 	}
 	if d.Kind.TakesRetryKey() {
-		row.RetryKey = uuidFrom(string(u.a.id) + "\x00" + key)
+		row.RetryKey = uuidFrom(string(u.a.id) + "\x00" + src.key)
 	}
 	if _, err := u.tx.Enqueue(row); err != nil && !errors.Is(err, store.ErrDuplicate) {
-		return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.Name, i, err)
+		return fmt.Errorf("engine: %s: %s %q step %d: %w", u.what(), src.cause.Kind, src.cause.Name, src.cause.Step, err)
 	}
 	u.res.Queued = append(u.res.Queued, row)
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/scoring"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
@@ -82,6 +83,21 @@ func shopDefs() Definitions {
 				{If: `clicked("campaign", 1)`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "clicked-today"}},
 			}},
 		},
+		Scenarios: []scenario.Definition{{
+			Name: "trial-offer",
+			Exit: `plan == "member"`,
+			Steps: []scenario.Step{
+				{Name: "offer", Timing: scenario.Timing{Kind: scenario.OnDay, Day: 1, At: "10:00"}, Messages: []stepcast.Message{msg("A free trial for you")}},
+				{Name: "last-call", Timing: scenario.Timing{Kind: scenario.OnDay, Day: 3, At: "10:00"}, If: `!tag("trial")`, Messages: []stepcast.Message{msg("Last chance")}},
+			},
+		}},
+		Reminders: []scenario.Reminder{{
+			Name: "visit",
+			Steps: []scenario.ReminderStep{
+				{Name: "day-before", DaysBefore: 1, At: "18:00", Messages: []stepcast.Message{msg("See you tomorrow")}},
+				{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("See you in an hour")}},
+			},
+		}},
 	}
 }
 
@@ -168,10 +184,13 @@ func TestIngestEndToEnd(t *testing.T) {
 			t.Errorf("ledger %+v", lead.Ledger)
 		}
 
-		if len(v.Recent) != 3 || v.Recent[0].ID != "c1" || v.Recent[2].ID != "f1" || v.Recent[2].Data["route"] != "qr-shop" {
+		// The history holds the friend's events and their journey: the
+		// trial offer entered on the answer.
+		if len(v.Recent) != 4 || v.Recent[0].ID != "c1" || v.Recent[3].ID != "f1" || v.Recent[3].Data["route"] != "qr-shop" ||
+			v.Recent[1].Kind != stepcast.EventJourney || v.Recent[1].Name != "trial-offer" || v.Recent[1].Value != "entered" {
 			t.Errorf("recent events %+v", v.Recent)
 		}
-		if page, err := a.History(ctx, v.ID, v.Recent[0].Seq, 1); err != nil || len(page) != 1 || page[0].ID != "a1" {
+		if page, err := a.History(ctx, v.ID, v.Recent[1].Seq, 1); err != nil || len(page) != 1 || page[0].ID != "a1" {
 			t.Errorf("history page %+v, %v", page, err)
 		}
 
@@ -203,12 +222,13 @@ func TestIngestEndToEnd(t *testing.T) {
 			!v.Fields["remind_on"].Equal(stepcast.TimeValue(visit.AddDate(0, 0, -1))) {
 			t.Errorf("age %v, visit %v, remind_on %v", v.Fields["age"], v.Fields["visit"], v.Fields["remind_on"])
 		}
+		// The reminder's first step is what is due, not the visit.
 		var reminder bool
 		for _, tm := range v.Timers {
-			reminder = reminder || (tm.Key == "reminder/visit" && tm.Due.Equal(visit))
+			reminder = reminder || (tm.Key == "reminder/visit/" && tm.Due.Equal(time.Date(2026, 12, 4, 18, 0, 0, 0, tokyo)))
 		}
 		if !reminder {
-			t.Errorf("no reminder due at the visit: %+v", v.Timers)
+			t.Errorf("no reminder due the day before the visit at 18:00: %+v", v.Timers)
 		}
 
 		// Duplicates change nothing.

@@ -139,6 +139,16 @@ func TestReplayIsDeterministic(t *testing.T) {
 			}
 		}
 		if got := takeSnapshot(t, b, now); !reflect.DeepEqual(got, want) {
+			for id, ts := range want.Timers {
+				if !reflect.DeepEqual(ts, got.Timers[id]) {
+					t.Errorf("friend %d timers:\n got %v\nwant %v", id, got.Timers[id], ts)
+				}
+			}
+			for i := range want.Friends {
+				if i < len(got.Friends) && !reflect.DeepEqual(want.Friends[i], got.Friends[i]) {
+					t.Errorf("friend %d:\n got %+v\nwant %+v", i, got.Friends[i], want.Friends[i])
+				}
+			}
 			t.Fatalf("replay differs:\n got %+v\nwant %+v", got.Counts, want.Counts)
 		}
 

@@ -44,16 +44,20 @@ func (u *unit) scored(res scoring.Result, cause *rules.Activation) error {
 }
 
 // grant carries out an add_score action.
-func (u *unit) grant(act *rules.Activation, a stepcast.Action) error {
+func (u *unit) grant(src source, a stepcast.Action) error {
 	if err := u.loadScoring(); err != nil {
 		return err
 	}
-	s, res, err := u.def.model.Grant(u.score, a.Name, a.Number, "action:"+act.Name, u.id, u.at)
+	from := "action:" + src.cause.Name // a rule's action
+	if src.act == nil {
+		from = string(src.cause.Kind) + ":" + src.cause.Name // a scenario's step
+	}
+	s, res, err := u.def.model.Grant(u.score, a.Name, a.Number, from, u.id, u.at)
 	if err != nil {
 		return err
 	}
 	u.score = s
-	return u.scored(res, act)
+	return u.scored(res, src.act)
 }
 
 // wakeScoring is the due work of kind DueScoring: time alone crossed (or

@@ -21,8 +21,8 @@ const (
 	// DueScoring holds a friend's scoring state; it is due when time alone
 	// may next cross a threshold of a decaying score.
 	DueScoring DueKind = "scoring"
-	// DueReminder is a reminder's goal (start_reminder); scenario delivery
-	// will act on it.
+	// DueReminder holds a friend's state in one goal of a reminder
+	// ("reminder/<name>/<key>"); it is due when the next step is.
 	DueReminder DueKind = "reminder"
 )
 
@@ -52,7 +52,9 @@ func ParseTimerKey(key string) TimerKey {
 // 0: the unit then has no friend); the rules their actions set off run
 // after them. Tick takes only the kinds listed here.
 var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
-	DueScoring: wakeScoring,
+	DueScoring:  wakeScoring,
+	DueScenario: wakeScenario,
+	DueReminder: wakeReminder,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.

@@ -55,9 +55,13 @@ func TestTickCrossesDecayingThresholds(t *testing.T) {
 			t.Fatalf("scoring timer due %v, want just after %v", due, want)
 		}
 
+		// (The trial offer the hot lead entered has its own steps due.)
 		clk.Set(due.Add(-time.Second))
-		if n, err := a.Tick(ctx); err != nil || n != 0 {
-			t.Fatalf("tick before due: %d, %v", n, err)
+		if _, err := a.Tick(ctx); err != nil {
+			t.Fatalf("tick before due: %v", err)
+		}
+		if n := mustCount(t, a, `tag("hot")`); n != 1 {
+			t.Fatalf("a tick before the crossing cooled U1 (%d hot)", n)
 		}
 		clk.Set(due)
 		if n, err := a.Tick(ctx); err != nil || n != 1 {
@@ -319,18 +323,15 @@ func TestSetDefinitions(t *testing.T) {
 	}
 }
 
-// TestTickGetsPastOtherDueWork: due reminders (scenario delivery's) ahead
-// of a scoring timer in the queue do not keep Tick from it.
+// TestTickGetsPastOtherDueWork: due work of kinds Tick has no handler for
+// (a later feature's), ahead of a scoring timer in the queue, does not keep
+// Tick from it — nor is it leased.
 func TestTickGetsPastOtherDueWork(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
-	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "salon", shopDefs())
+	st := memstore.New()
+	a := mustAccount(t, mustOpen(t, st, clk), "salon", shopDefs())
 	var events []stepcast.Event
-	for i := range 2*tickBatch + 10 { // bookings whose reminders fall due first
-		u := fmt.Sprintf("B%d", i)
-		events = append(events, follow("bf"+u, u, "", t0), stepcast.Event{ID: "bk" + u, User: stepcast.UserID(u), Kind: stepcast.EventConversion,
-			Name: "booking", Data: map[string]string{"at": "2026-11-29 10:00"}, At: t0})
-	}
 	events = append(events, follow("f1", "U1", "", t0))
 	for i := range 4 {
 		events = append(events, ev(fmt.Sprintf("c%d", i), "U1", stepcast.EventClick, "campaign", "", t0.Add(time.Duration(i)*time.Minute)))
@@ -338,12 +339,35 @@ func TestTickGetsPastOtherDueWork(t *testing.T) {
 	if _, err := a.IngestBatch(ctx, events...); err != nil {
 		t.Fatal(err)
 	}
+	err := st.Update(ctx, "salon", func(tx store.Tx) error {
+		for i := range 2*tickBatch + 10 { // due long before the scoring timer
+			if _, err := tx.PutTimer(store.Timer{Key: fmt.Sprintf("unhandled/%d", i), Due: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n := mustCount(t, a, `tag("hot")`); n != 1 {
 		t.Fatalf("%d hot", n)
 	}
 	clk.Set(t0.AddDate(0, 0, 8))
-	if n, err := a.Tick(ctx); err != nil || n != 1 {
-		t.Fatalf("Tick = %d, %v; want the one scoring timer", n, err)
+	if n, err := a.Tick(ctx); err != nil || n != 2 {
+		t.Fatalf("Tick = %d, %v; want U1's scoring and trial-offer timers", n, err)
+	}
+	err = st.View(ctx, "salon", func(tx store.ReadTx) error {
+		ts, err := tx.FriendTimers(0)
+		for _, tm := range ts {
+			if tm.LeasedBy != "" {
+				t.Errorf("Tick leased %s", tm.Key)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if n := mustCount(t, a, `tag("hot")`); n != 0 {
 		t.Errorf("%d still hot", n)
@@ -399,7 +423,11 @@ func TestSharedCommits(t *testing.T) {
 	var logged int
 	e.cfg.Store.View(ctx, "salon", func(tx store.ReadTx) error {
 		evs, _ := tx.Events(0, 10_000)
-		logged = len(evs)
+		for _, e := range evs {
+			if e.Kind != stepcast.EventJourney { // the engine's own record of scenarios
+				logged++
+			}
+		}
 		return nil
 	})
 	distinct := map[string]bool{}

@@ -58,7 +58,11 @@ type unit struct {
 	rules *rules.Run // the rules the unit sets off
 
 	res    Result
-	logged store.Event
+	logged []store.Event // the events the unit appended, in order: its own, then the journey's
+
+	timers    map[string]*unitTimer // scenario and reminder states the unit read or wrote
+	woke      string                // the timer key the unit woke for, if any
+	scenarios int                   // scenario and reminder steps taken, for the loop guard
 }
 
 // errDuplicate and errStale skip a unit without failing it: its event was
@@ -103,7 +107,7 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 	if err != nil {
 		return fmt.Errorf("engine: event %q: %w", ev.ID, err)
 	}
-	u.logged = store.Event{Seq: seq, Event: ev}
+	u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
 	u.friend = f.Clone()
 	u.res = Result{Event: ev.ID, Friend: f.ID}
 	u.hist[f.ID] = append(u.hist[f.ID], ev)
@@ -189,10 +193,14 @@ func (u *unit) followStatus() error {
 			changes = []store.Change{{Kind: store.Unfollow, At: at}, {Kind: store.Follow, At: f.FollowedAt}}
 		}
 	}
+	wasFollowing := f.Following
 	for _, c := range changes {
 		if err := u.change(c, nil); err != nil {
 			return err
 		}
+	}
+	if wasFollowing && !u.friend.Following {
+		return u.blocked()
 	}
 	return nil
 }
@@ -200,6 +208,39 @@ func (u *unit) followStatus() error {
 // finish runs the rules set off, then writes the unit's changes and the
 // scoring state.
 func (u *unit) finish() error {
+	for {
+		if err := u.runRules(); err != nil {
+			return err
+		}
+		// The friend's scenarios see what the unit did: an exit or a goal
+		// takes effect now. Their steps may set off rules again.
+		if err := u.checkScenarios(); err != nil {
+			return err
+		}
+		if u.rules.Pending() == 0 {
+			break
+		}
+	}
+	if len(u.res.Changes) > 0 {
+		seqs, err := u.tx.Apply(u.res.Changes...)
+		if err != nil {
+			return fmt.Errorf("engine: %s: %w", u.what(), err)
+		}
+		for i := range u.res.Changes {
+			u.res.Changes[i].Seq = seqs[i]
+		}
+	}
+	if err := u.saveTimers(); err != nil {
+		return err
+	}
+	if u.scoreDirty {
+		return u.saveScoring()
+	}
+	return nil
+}
+
+// runRules runs the rules set off so far, in order, and those they set off.
+func (u *unit) runRules() error {
 	for act := u.rules.Next(); act != nil; act = u.rules.Next() {
 		for i, st := range act.Steps {
 			ok := true
@@ -213,22 +254,10 @@ func (u *unit) finish() error {
 			if !ok {
 				continue
 			}
-			if err := u.do(act, i, st.Action); err != nil {
+			if err := u.do(u.ruleSource(act, i), st.Action); err != nil {
 				return err
 			}
 		}
-	}
-	if len(u.res.Changes) > 0 {
-		seqs, err := u.tx.Apply(u.res.Changes...)
-		if err != nil {
-			return fmt.Errorf("engine: %s: %w", u.what(), err)
-		}
-		for i := range u.res.Changes {
-			u.res.Changes[i].Seq = seqs[i]
-		}
-	}
-	if u.scoreDirty {
-		return u.saveScoring()
 	}
 	return nil
 }

@@ -87,9 +87,7 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 		done := map[int]*unit{}
 		for _, u := range units {
 			changes = append(changes, u.res.Changes...)
-			if u.ev != nil {
-				logged = append(logged, u.logged)
-			}
+			logged = append(logged, u.logged...)
 			done[u.pos] = u
 		}
 		for i := range inputs {

@@ -97,6 +97,7 @@ type Set struct {
 	thresholds map[string][]CompiledStep
 	fields     map[string]segment.Field
 	schema     *segment.Schema
+	env        Env
 }
 
 type compiledRule struct {
@@ -136,7 +137,7 @@ func Compile(rs []Rule, env Env) (*Set, error) {
 	if env.Schema == nil {
 		return nil, &Error{Path: "", Err: errors.New("no schema")}
 	}
-	s := &Set{thresholds: map[string][]CompiledStep{}, fields: map[string]segment.Field{}, schema: env.Schema}
+	s := &Set{thresholds: map[string][]CompiledStep{}, fields: map[string]segment.Field{}, schema: env.Schema, env: env}
 	for _, f := range env.Schema.Fields() {
 		s.fields[f.Name] = f
 	}
@@ -215,6 +216,10 @@ func (s *Set) checkTrigger(t Trigger, env Env) error {
 	}
 	return nil
 }
+
+// CheckAction holds an action from elsewhere — a scenario's step — to the
+// checks Compile holds the rules' actions to.
+func (s *Set) CheckAction(a stepcast.Action) error { return s.checkAction(a, s.env) }
 
 // checkAction validates a and checks it against the schema: the field of a
 // field operation exists and has a fitting type, the score of add_score is

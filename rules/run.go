@@ -59,6 +59,9 @@ func (s *Set) Start(unit string, maxDepth int) *Run {
 	return &Run{set: s, unit: unit, maxDepth: maxDepth}
 }
 
+// Pending returns how many activations wait to run.
+func (r *Run) Pending() int { return len(r.queue) }
+
 // Next returns the next activation to run, nil when none is left.
 func (r *Run) Next() *Activation {
 	if len(r.queue) == 0 {

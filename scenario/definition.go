@@ -33,6 +33,11 @@ type Definition struct {
 	// in which clock times are read; empty, or unset for the friend, means
 	// the account's zone (LINE tells no one's zone).
 	ZoneField string `json:"zone_field,omitempty"`
+	// Migrate moves friends in a run of an older version onto this one at
+	// their next step, to the step of the same name (a run whose pending
+	// step was removed ends, exited). False keeps them on the version they
+	// entered on until their run ends.
+	Migrate bool `json:"migrate,omitempty"`
 }
 
 // EntryMode says what a start does for a friend who is or was in the

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -93,7 +95,7 @@ type Record struct {
 
 // Send is a step's messages to queue as one push to the friend.
 type Send struct {
-	Key      string // "<scenario>/<run>/<seq>": unique per run and step visit
+	Key      string // RunPrefix(scenario, run) + "<seq>": unique per run and step visit
 	Step     string
 	Messages []stepcast.Message
 }
@@ -120,6 +122,14 @@ type Output struct {
 	CancelRun int
 	Switch    string
 	Wake      time.Time
+}
+
+// RunPrefix is the start of the keys of run's sends and actions in the
+// scenario (or reminder) name: "<name>/<run>/", the name path-escaped so
+// that one run's prefix is never the start of another's keys. Cancelling
+// the deliveries queued under it cancels the run's.
+func RunPrefix(name string, run int) string {
+	return url.PathEscape(name) + "/" + strconv.Itoa(run) + "/"
 }
 
 // ErrTooManySteps ends a run whose branches keep it going beyond
@@ -424,7 +434,7 @@ func (s *stepper) run(i int) error {
 		s.record(i, Skipped, "condition")
 		return nil
 	}
-	key := fmt.Sprintf("%s/%d/%d", s.m.def.Name, s.st.Run, s.st.Done)
+	key := RunPrefix(s.m.def.Name, s.st.Run) + strconv.Itoa(s.st.Done)
 	s.record(i, s.out.emit(key, step.Name, step.Messages, step.Actions), "")
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -180,8 +181,8 @@ func (m *ReminderMachine) times(goal time.Time, loc *time.Location) ([]time.Time
 }
 
 // Step applies in to st at now, as Machine.Step does for a scenario. Keys
-// are "<reminder>/<run>/<seq>": the caller adds the friend and the goal's
-// key (a booking ID).
+// are RunPrefix(reminder, run) + "<seq>": the caller adds the friend and
+// the goal's key (a booking ID).
 func (m *ReminderMachine) Step(st ReminderState, in ReminderInput, now time.Time) (ReminderState, Output, error) {
 	if in.Loc == nil {
 		in.Loc = time.UTC
@@ -293,7 +294,7 @@ func (r *reminderStepper) advance() error {
 		case !ok:
 			r.record(i, Skipped, "condition")
 		default:
-			key := fmt.Sprintf("%s/%d/%d", r.m.def.Name, r.st.Run, r.st.Done)
+			key := RunPrefix(r.m.def.Name, r.st.Run) + strconv.Itoa(r.st.Done)
 			r.record(i, r.out.emit(key, step.Name, step.Messages, step.Actions), "")
 		}
 		r.st.Done++

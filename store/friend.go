@@ -138,6 +138,9 @@ func (c Change) ApplyTo(f *Friend) {
 		if i, found := slices.BinarySearch(f.Tags, c.Name); found {
 			f.Tags = slices.Delete(f.Tags, i, i+1)
 		}
+		if len(f.Tags) == 0 {
+			f.Tags = nil // empty is nil, as every backend reads it back
+		}
 	case SetField:
 		if f.Fields == nil {
 			f.Fields = map[string]stepcast.Value{}
@@ -145,6 +148,7 @@ func (c Change) ApplyTo(f *Friend) {
 		f.Fields[c.Name] = c.Value
 	case UnsetField:
 		delete(f.Fields, c.Name)
+		f.Fields = nilIfEmpty(f.Fields)
 	case SetScore:
 		if f.Scores == nil {
 			f.Scores = map[string]int64{}
@@ -157,6 +161,7 @@ func (c Change) ApplyTo(f *Friend) {
 		f.Scenarios[c.Name] = int(c.Number)
 	case LeaveScenario:
 		delete(f.Scenarios, c.Name)
+		f.Scenarios = nilIfEmpty(f.Scenarios)
 	case SetVariant:
 		if f.Variants == nil {
 			f.Variants = map[string]string{}
@@ -164,7 +169,17 @@ func (c Change) ApplyTo(f *Friend) {
 		f.Variants[c.Name] = c.Text
 	case ClearVariant:
 		delete(f.Variants, c.Name)
+		f.Variants = nilIfEmpty(f.Variants)
 	}
+}
+
+// nilIfEmpty returns nil for an empty map: a record reads the same from
+// every backend, whichever way it came to be empty.
+func nilIfEmpty[K comparable, V any](m map[K]V) map[K]V {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // MarshalText implements encoding.TextMarshaler: the kind's name.

@@ -1,0 +1,456 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scenario"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+)
+
+// Scenario delivery and reminders in the engine. A friend's state in a
+// scenario lives in their timer "scenario/<name>" and in a reminder's goal
+// in "reminder/<name>/<key>" (names path-escaped), due when the pending
+// step is; the pure machines of package scenario decide, the unit carries
+// out what they decide — membership in the index, messages queued under
+// keys fixed by the run and the step, actions run as a rule's are, the
+// queued deliveries of a run that ended cancelled, the journey recorded as
+// events of kind stepcast.EventJourney.
+
+// DueScenario is the kind of a friend's scenario timer: "scenario/<name>".
+const DueScenario DueKind = "scenario"
+
+// maxScenarioSteps bounds the scenario and reminder inputs one unit of work
+// takes — scenarios starting scenarios — as maxActivations bounds rules.
+const maxScenarioSteps = 100
+
+// unitTimer is a scenario or reminder timer as a unit has it.
+type unitTimer struct {
+	version uint64 // as read; 0: new
+	state   []byte
+	due     time.Time
+	dirty   bool
+}
+
+func scenarioKey(name string) string { return string(DueScenario) + "/" + url.PathEscape(name) }
+
+func reminderKey(name, key string) string {
+	return string(DueReminder) + "/" + url.PathEscape(name) + "/" + url.PathEscape(key)
+}
+
+// parseReminderKey reads the name and goal key of a reminder timer's
+// TimerKey.Name; a timer written before reminders had keys ("reminder/x")
+// has the empty key.
+func parseReminderKey(s string) (name, key string) {
+	n, k, _ := strings.Cut(s, "/")
+	name, _ = url.PathUnescape(n)
+	key, _ = url.PathUnescape(k)
+	return name, key
+}
+
+// timerOf returns the unit's copy of the friend's timer key, reading it from
+// the transaction the first time.
+func (u *unit) timerOf(key string) (*unitTimer, error) {
+	if t, ok := u.timers[key]; ok {
+		return t, nil
+	}
+	if u.timers == nil {
+		u.timers = map[string]*unitTimer{}
+	}
+	t := &unitTimer{}
+	stored, err := u.tx.Timer(u.friend.ID, key)
+	switch {
+	case err == nil:
+		t.version, t.state, t.due = stored.Version, stored.State, stored.Due
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("engine: %s: timer %s: %w", u.what(), key, err)
+	}
+	u.timers[key] = t
+	return t, nil
+}
+
+// saveTimers writes the timers the unit changed.
+func (u *unit) saveTimers() error {
+	for key, t := range u.timers {
+		if !t.dirty {
+			continue
+		}
+		due := t.due
+		if due.IsZero() {
+			due = never // kept for the entry policy, never due
+		}
+		_, err := u.tx.PutTimer(store.Timer{Friend: u.friend.ID, Key: key, Due: due, State: t.state, Version: t.version})
+		if err != nil {
+			return fmt.Errorf("engine: %s: timer %s: %w", u.what(), key, err)
+		}
+	}
+	return nil
+}
+
+// conditions evaluates a machine's conditions on the friend as the unit has
+// left them.
+type conditions struct{ u *unit }
+
+func (c conditions) Holds(seg *segment.Segment) (bool, error) { return seg.MatchRecord(c.u.record(), c.u.at) }
+
+// zone returns the friend's time zone: the zone field's, or the account's.
+func (u *unit) zone(field string) *time.Location {
+	if field != "" {
+		if v, ok := u.friend.Fields[field]; ok {
+			if loc, err := loadZone(v.Any().(string)); err == nil {
+				return loc
+			}
+		}
+	}
+	return u.def.schema.Location()
+}
+
+// noSendBefore is when a backfill's steps may begin to send: now. A live
+// unit sends whatever comes due.
+func (u *unit) noSendBefore() time.Time {
+	if u.backfill {
+		return u.a.e.cfg.Now()
+	}
+	return time.Time{}
+}
+
+func seedOf(parts ...string) uint64 {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// guardSteps counts a scenario or reminder input of the unit against the
+// loop guard.
+func (u *unit) guardSteps(what string, depth int) error {
+	u.scenarios++
+	if depth > u.a.e.cfg.MaxDepth || u.scenarios > maxScenarioSteps {
+		return fmt.Errorf("%w: %s: scenarios start each other too deep (at %s)", ErrScenarioLoop, u.what(), what)
+	}
+	return nil
+}
+
+// ErrScenarioLoop is wrapped by the error of a unit of work whose scenarios
+// start one another deeper than Config.MaxDepth or more than 100 times;
+// it is also stepcast.ErrInvalid (the definitions' fault).
+var ErrScenarioLoop = stepcast.NewInvalid("engine: scenarios start each other too deep")
+
+// stepScenario gives the friend's scenario name one input and carries out
+// what the machine decides.
+func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
+	if err := u.guardSteps("scenario "+name, depth); err != nil {
+		return err
+	}
+	key := scenarioKey(name)
+	t, err := u.timerOf(key)
+	if err != nil {
+		return err
+	}
+	var st scenario.State
+	if len(t.state) > 0 {
+		if err := json.Unmarshal(t.state, &st); err != nil {
+			return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
+		}
+	}
+	m, st, err := u.machine(name, st)
+	if err != nil || m == nil {
+		return err // nil: a run on a version gone was ended
+	}
+	in.Loc, in.Friend, in.NoSendBefore = u.zone(m.Definition().ZoneField), conditions{u}, u.noSendBefore()
+	if in.Seed == 0 {
+		in.Seed = seedOf(u.id, name, strconv.Itoa(u.scenarios))
+	}
+	next, out, err := m.Step(st, in, u.at)
+	if err != nil {
+		return fmt.Errorf("engine: %s: scenario %q: %w", u.what(), name, err)
+	}
+	return u.settle(name, m, next, out, depth)
+}
+
+// finishEnded records a run ended outside a machine's own input (its
+// version gone).
+func (u *unit) finishEnded(name string, st scenario.State, out scenario.Output) error {
+	return u.settle(name, u.def.scenarios[name], st, out, 0)
+}
+
+// settle keeps the scenario's new state, updates the friend's membership
+// and carries out the machine's output.
+func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out scenario.Output, depth int) error {
+	t, err := u.timerOf(scenarioKey(name))
+	if err != nil {
+		return err
+	}
+	if t.state, err = json.Marshal(next); err != nil {
+		return err
+	}
+	t.due, t.dirty = next.Due, true
+	// Membership, as segments see it: in the scenario at its pending step.
+	if next.Status == scenario.Active {
+		if i, ok := m.StepIndex(stepName(m, next.Step)); ok {
+			if err := u.change(store.Change{Kind: store.EnterStep, Name: name, Number: int64(i)}, nil); err != nil {
+				return err
+			}
+		}
+	} else if err := u.change(store.Change{Kind: store.LeaveScenario, Name: name}, nil); err != nil {
+		return err
+	}
+	prefix := "scenario/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/"
+	return u.carryOut(stepcast.CauseScenario, name, prefix, out, depth, func(step string) int {
+		i, _ := m.StepIndex(step)
+		return i
+	})
+}
+
+func stepName(m *scenario.Machine, i int) string {
+	steps := m.Definition().Steps
+	if i < 0 || i >= len(steps) {
+		return ""
+	}
+	return steps[i].Name
+}
+
+// stepReminder gives the friend's reminder name for goal key one input.
+func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth int) error {
+	if err := u.guardSteps("reminder "+name, depth); err != nil {
+		return err
+	}
+	m := u.def.reminders[name]
+	if m == nil {
+		return nil // no longer defined: nothing to remind of
+	}
+	t, err := u.timerOf(reminderKey(name, key))
+	if err != nil {
+		return err
+	}
+	st, err := reminderState(t.state)
+	if err != nil {
+		return fmt.Errorf("engine: %s: reminder %q state: %w", u.what(), name, err)
+	}
+	in.Loc, in.Friend, in.NoSendBefore = u.zone(m.Definition().ZoneField), conditions{u}, u.noSendBefore()
+	next, out, err := m.Step(st, in, u.at)
+	if err != nil {
+		return fmt.Errorf("engine: %s: reminder %q: %w", u.what(), name, err)
+	}
+	if t.state, err = json.Marshal(next); err != nil {
+		return err
+	}
+	t.due, t.dirty = next.Due, true
+	prefix := "reminder/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/" + url.PathEscape(key) + "/"
+	steps := m.Definition().Steps
+	return u.carryOut(stepcast.CauseScenario, name, prefix, out, depth, func(step string) int {
+		for i, s := range steps {
+			if s.Name == step {
+				return i
+			}
+		}
+		return 0
+	})
+}
+
+// reminderState reads a reminder's state — also as written before
+// reminders were machines: {"goal": …, "event": …}, a goal not yet
+// scheduled, taken up by setting it again.
+func reminderState(b []byte) (scenario.ReminderState, error) {
+	var st scenario.ReminderState
+	if len(b) == 0 {
+		return st, nil
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// carryOut does what a scenario's or a reminder's machine decided, under
+// the outbox key prefix of the friend's scenario or goal.
+func (u *unit) carryOut(kind stepcast.CauseKind, name, prefix string, out scenario.Output, depth int, stepIndex func(string) int) error {
+	if out.CancelRun != 0 {
+		if _, err := u.tx.CancelDeliveries(store.DeliverySelector{KeyPrefix: prefix + scenario.RunPrefix(name, out.CancelRun)}, "the run ended", u.at); err != nil {
+			return fmt.Errorf("engine: %s: %w", u.what(), err)
+		}
+	}
+	if err := u.journey(kind, name, prefix, out.Journey); err != nil {
+		return err
+	}
+	f := &u.friend
+	for _, s := range out.Sends {
+		src := stepSource(kind, name, stepIndex(s.Step), u.id, prefix+s.Key, depth)
+		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
+		if err := u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: s.Messages}); err != nil {
+			return err
+		}
+	}
+	for _, a := range out.Actions {
+		if err := u.do(stepSource(kind, name, stepIndex(a.Step), u.id, prefix+a.Key, depth), a.Action); err != nil {
+			return err
+		}
+	}
+	if out.Switch != "" {
+		return u.stepScenario(out.Switch, scenario.Input{Kind: scenario.Start}, depth+1)
+	}
+	return nil
+}
+
+// journey records a machine's journey as events of the friend.
+func (u *unit) journey(kind stepcast.CauseKind, name, prefix string, records []scenario.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	h := sha256.Sum256([]byte(u.id + "\x00" + prefix + name))
+	base := "journey/" + hex.EncodeToString(h[:12]) + "/"
+	for i, r := range records {
+		data := map[string]string{"run": strconv.Itoa(r.Run), "of": string(kind)}
+		if r.Step != "" {
+			data["step"] = r.Step
+		}
+		if r.Status != "" {
+			data["status"] = string(r.Status)
+		}
+		if r.Reason != "" {
+			data["reason"] = truncate(r.Reason, stepcast.MaxTextLen)
+		}
+		if strings.HasPrefix(prefix, "reminder/") {
+			data["key"] = strings.Split(prefix, "/")[2]
+		}
+		ev := stepcast.Event{ID: base + strconv.Itoa(i), Friend: u.friend.ID, Kind: stepcast.EventJourney, Name: name, Value: string(r.What), Data: data, At: r.At}
+		seq, err := u.tx.AppendEvent(ev)
+		if errors.Is(err, store.ErrDuplicate) {
+			continue // a replay of the unit
+		}
+		if err != nil {
+			return fmt.Errorf("engine: %s: journey of %q: %w", u.what(), name, err)
+		}
+		u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
+		u.hist[u.friend.ID] = append(u.hist[u.friend.ID], ev)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// checkScenarios wakes the friend's active scenarios that have an exit or a
+// goal, after the unit changed the friend: an exit takes effect at once,
+// not when the next step comes due.
+func (u *unit) checkScenarios() error {
+	for name := range u.friend.Scenarios {
+		m := u.def.scenarios[name]
+		if m == nil || scenarioKey(name) == u.woke {
+			continue
+		}
+		if d := m.Definition(); d.Exit == "" && d.Goal == "" {
+			continue
+		}
+		if err := u.stepScenario(name, scenario.Input{Kind: scenario.Wake}, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// blocked ends the friend's scenarios and reminders: a friend who blocked
+// the account gets nothing more; coming back, the entry policy decides.
+func (u *unit) blocked() error {
+	for name := range u.friend.Scenarios {
+		if u.def.scenarios[name] == nil {
+			continue
+		}
+		if err := u.stepScenario(name, scenario.Input{Kind: scenario.Stop, Reason: "blocked"}, 0); err != nil {
+			return err
+		}
+	}
+	timers, err := u.tx.FriendTimers(u.friend.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range timers {
+		k := ParseTimerKey(t.Key)
+		if k.Kind != DueReminder || t.Due.Equal(never) {
+			continue
+		}
+		name, key := parseReminderKey(k.Name)
+		if err := u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.Cancel, Reason: "blocked"}, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wakeScenario is the due work of kind DueScenario: the friend's pending
+// step has come due.
+func wakeScenario(u *unit, t store.Timer) error {
+	name, _ := url.PathUnescape(ParseTimerKey(t.Key).Name)
+	if err := u.primeTimer(t); err != nil {
+		return err
+	}
+	if u.def.scenarios[name] == nil {
+		return u.endUndefined(t, name)
+	}
+	return u.stepScenario(name, scenario.Input{Kind: scenario.Wake}, 0)
+}
+
+// wakeReminder is the due work of kind DueReminder.
+func wakeReminder(u *unit, t store.Timer) error {
+	name, key := parseReminderKey(ParseTimerKey(t.Key).Name)
+	if err := u.primeTimer(t); err != nil {
+		return err
+	}
+	if u.def.reminders[name] == nil {
+		return u.endUndefined(t, name)
+	}
+	st, err := reminderState(t.State)
+	if err != nil {
+		return fmt.Errorf("engine: %s: reminder %q state: %w", u.what(), name, err)
+	}
+	if st.Version == 0 && st.Goal.IsZero() {
+		// Written before reminders were machines: the goal alone.
+		var old struct{ Goal time.Time }
+		if json.Unmarshal(t.State, &old) == nil && !old.Goal.IsZero() {
+			u.timers[t.Key].state = nil
+			return u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.SetGoal, Goal: old.Goal}, 0)
+		}
+	}
+	return u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.Wake}, 0)
+}
+
+// primeTimer makes the leased timer the unit's copy, or reports it stale
+// when another instance changed it since the lease.
+func (u *unit) primeTimer(t store.Timer) error {
+	cur, err := u.timerOf(t.Key)
+	if err != nil {
+		return err
+	}
+	if cur.version != t.Version {
+		return errStale
+	}
+	u.woke = t.Key
+	return nil
+}
+
+// endUndefined puts away the timer of a scenario or reminder that the
+// definitions no longer have: never due again, the friend out of it.
+func (u *unit) endUndefined(t store.Timer, name string) error {
+	ut := u.timers[t.Key]
+	ut.due, ut.dirty = time.Time{}, true
+	if ParseTimerKey(t.Key).Kind == DueScenario {
+		return u.change(store.Change{Kind: store.LeaveScenario, Name: name}, nil)
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stepcast/stepcast/scenario"
+	"github.com/stepcast/stepcast/store"
+)
+
+// Scenario versions. Editing a live scenario never changes it under the
+// friends in it: the account numbers each definition it is given that
+// differs from the last, keeps every version in the store's definitions
+// (kind "scenario", name "<name>@<version>"), and steps each friend with
+// the version of their run — or, for a scenario that says Migrate, moves
+// them onto the new one by the name of their pending step.
+
+const scenarioDefKind = "scenario"
+
+func versionName(name string, v int) string { return name + "@" + strconv.Itoa(v) }
+
+// versionScenarios gives c's scenarios their versions from the store,
+// storing the ones that are new or changed, and compiles them at those
+// versions.
+func (a *Account) versionScenarios(ctx context.Context, c *compiled) error {
+	if len(c.scenarios) == 0 {
+		return nil
+	}
+	return a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
+		stored, err := tx.Definitions(scenarioDefKind)
+		if err != nil {
+			return err
+		}
+		latest := map[string]store.Definition{}
+		for _, d := range stored {
+			name, v := splitVersion(d.Name)
+			if _, lv := splitVersion(latest[name].Name); v > lv {
+				latest[name] = d
+			}
+		}
+		for i, def := range c.defs.Scenarios {
+			last, lv := latest[def.Name], 0
+			if last.Name != "" {
+				_, lv = splitVersion(last.Name)
+			}
+			def.Version = max(lv, 1)
+			body, err := json.Marshal(def)
+			if err != nil {
+				return err
+			}
+			if lv == 0 || string(last.Body) != string(body) {
+				if lv > 0 {
+					def.Version = lv + 1
+					if body, err = json.Marshal(def); err != nil {
+						return err
+					}
+				}
+				d := store.Definition{Kind: scenarioDefKind, Name: versionName(def.Name, def.Version), Body: body, UpdatedAt: a.e.cfg.Now()}
+				if _, err := tx.PutDefinition(d); err != nil {
+					return fmt.Errorf("engine: account %q: scenario %q version %d: %w", a.id, def.Name, def.Version, err)
+				}
+			}
+			m, err := scenario.Compile(def, c.schema, c.rules.CheckAction)
+			if err != nil {
+				return err
+			}
+			c.defs.Scenarios[i] = def
+			c.scenarios[def.Name] = m
+		}
+		return nil
+	})
+}
+
+func splitVersion(s string) (string, int) {
+	i := strings.LastIndexByte(s, '@')
+	if i < 0 {
+		return s, 0
+	}
+	v, _ := strconv.Atoi(s[i+1:])
+	return s[:i], v
+}
+
+// machines caches the compiled old versions of an account's scenarios,
+// for the schema they were compiled on.
+type machines struct {
+	mu sync.Mutex
+	m  map[string]*scenario.Machine // by "<name>@<version>"
+}
+
+// machine returns the machine that steps st in scenario name — the
+// current one, or the version st's run is on — and st as that machine
+// takes it. A run whose version no longer compiles, or whose pending step
+// a migration cannot find, is ended: (nil, st, nil) after the unit records
+// it.
+func (u *unit) machine(name string, st scenario.State) (*scenario.Machine, scenario.State, error) {
+	cur := u.def.scenarios[name]
+	if cur == nil {
+		return nil, st, fmt.Errorf("engine: %s: no scenario %q", u.what(), name)
+	}
+	if st.Status != scenario.Active || st.Version == 0 || st.Version == cur.Definition().Version {
+		return cur, st, nil
+	}
+	old, err := u.a.oldMachine(u, name, st.Version)
+	if err != nil {
+		return nil, st, err
+	}
+	if old != nil && !cur.Definition().Migrate {
+		return old, st, nil
+	}
+	// Migrate, or the old version is gone: on to the current version at
+	// the pending step's name.
+	step := ""
+	if old != nil {
+		step = stepName(old, st.Step)
+	}
+	if i, ok := cur.StepIndex(step); ok && step != "" {
+		st.Version, st.Step = cur.Definition().Version, i
+		return cur, st, nil
+	}
+	next, out, err := cur.Step(st, scenarioStop(fmt.Sprintf("version %d of the scenario is gone or has no step %q", st.Version, step)), u.at)
+	if err != nil {
+		return nil, st, err
+	}
+	return nil, next, u.finishEnded(name, next, out)
+}
+
+// oldMachine returns version v of scenario name from the store, compiled on
+// the account's schema; nil if the store no longer has it or it no longer
+// compiles (a field it names is gone).
+func (a *Account) oldMachine(u *unit, name string, v int) (*scenario.Machine, error) {
+	key := versionName(name, v)
+	a.old.mu.Lock()
+	m, ok := a.old.m[key]
+	a.old.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	d, err := u.tx.Definition(scenarioDefKind, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var def scenario.Definition
+	if err := json.Unmarshal(d.Body, &def); err != nil {
+		return nil, fmt.Errorf("engine: scenario %s: %w", key, err)
+	}
+	m, err = scenario.Compile(def, u.def.schema, u.def.rules.CheckAction)
+	if err != nil {
+		m = nil // no longer fits the schema: the run moves on or ends
+	}
+	a.old.mu.Lock()
+	if a.old.m == nil {
+		a.old.m = map[string]*scenario.Machine{}
+	}
+	a.old.m[key] = m
+	a.old.mu.Unlock()
+	return m, nil
+}
+
+func scenarioStop(reason string) scenario.Input {
+	return scenario.Input{Kind: scenario.Stop, Reason: reason}
+}
+
+// zones caches the friends' time zones by name.
+var zones sync.Map // string -> *time.Location or error
+
+func loadZone(name string) (*time.Location, error) {
+	if v, ok := zones.Load(name); ok {
+		if loc, ok := v.(*time.Location); ok {
+			return loc, nil
+		}
+		return nil, v.(error)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" || name == "Local" {
+		if err == nil {
+			err = fmt.Errorf("%q is not a zone of its own", name)
+		}
+		zones.Store(name, err)
+		return nil, err
+	}
+	zones.Store(name, loc)
+	return loc, nil
+}
