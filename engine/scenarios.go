@@ -101,7 +101,9 @@ func (u *unit) saveTimers() error {
 // left them.
 type conditions struct{ u *unit }
 
-func (c conditions) Holds(seg *segment.Segment) (bool, error) { return seg.MatchRecord(c.u.record(), c.u.at) }
+func (c conditions) Holds(seg *segment.Segment) (bool, error) {
+	return seg.MatchRecord(c.u.record(), c.u.at)
+}
 
 // zone returns the friend's time zone: the zone field's, or the account's.
 func (u *unit) zone(field string) *time.Location {
