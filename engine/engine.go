@@ -128,8 +128,14 @@ func Open(cfg Config) (*Engine, error) {
 
 // AddAccount validates defs, loads the account's segment index from the
 // store and starts serving the account. Every problem in defs is reported,
-// each a *DefinitionError.
+// each a *DefinitionError. An id that is no account ID (see
+// store.AccountID: empty, longer than stepcast.MaxNameLen bytes, not UTF-8,
+// holding NUL) is refused before anything else, with an error matching
+// store.ErrInvalid and stepcast.ErrInvalid.
 func (e *Engine) AddAccount(ctx context.Context, id store.AccountID, defs Definitions) (*Account, error) {
+	if err := id.Validate(); err != nil {
+		return nil, fmt.Errorf("engine: add account: %w", err)
+	}
 	c, err := compile(defs)
 	if err != nil {
 		return nil, fmt.Errorf("engine: account %q: %w", id, err)

@@ -17,10 +17,11 @@ type Definition struct {
 
 // DefinitionReader reads an account's definitions.
 type DefinitionReader interface {
-	// Definition returns the definition kind/name, or ErrNotFound.
+	// Definition returns the definition kind/name, or ErrNotFound — also
+	// for a kind or name PutDefinition would refuse.
 	Definition(kind, name string) (Definition, error)
 	// Definitions returns the definitions of a kind ("" for all), ordered
-	// by kind and name.
+	// by kind and name; none for a kind that is not a name.
 	Definitions(kind string) ([]Definition, error)
 }
 
@@ -33,7 +34,8 @@ type DefinitionWriter interface {
 	// stepcast.MaxTime]) is ErrInvalid. It returns the new version.
 	PutDefinition(d Definition) (uint64, error)
 	// DeleteDefinition removes a definition at the version the caller
-	// read: ErrConflict if it changed since, ErrNotFound if it is gone.
+	// read: ErrConflict if it changed since, ErrNotFound if it is gone (or
+	// its kind or name is one PutDefinition would refuse).
 	DeleteDefinition(kind, name string, version uint64) error
 }
 

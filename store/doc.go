@@ -61,11 +61,17 @@
 // store/backend) before it writes anything, so that memstore, boltstore
 // and pgstore accept and refuse exactly the same input: the
 // root's input limits (stepcast.MaxIDLen, MaxNameLen, MaxTextLen, valid
-// UTF-8 without NUL, finite numbers, times within stepcast.MinTime and
-// MaxTime), opaque bytes up to MaxBlobLen, cause keys up to MaxCauseLen,
-// and the times of due work and deliveries from stepcast.MinEventTime. A refusal wraps ErrInvalid and
-// stepcast.ErrInvalid and quotes at most a short prefix of the input
-// (stepcast.Quote). storetest checks all of it on every backend.
+// UTF-8 without NUL, finite numbers, whole numbers from stepcast.MinInt,
+// times within stepcast.MinTime and MaxTime), account IDs that are names
+// (AccountID), opaque bytes up to MaxBlobLen, cause keys up to
+// MaxCauseLen, the times of due work and deliveries from
+// stepcast.MinEventTime, and tally sums that stay within an int64 and
+// finite. A refusal wraps ErrInvalid and stepcast.ErrInvalid and quotes at
+// most a short prefix of the input (stepcast.Quote). Reads answer alike
+// too: a lookup by a key that no record can have (one the writes refuse)
+// finds nothing — ErrNotFound, false, an empty list — without reaching
+// storage, and a page past the last key is empty. storetest checks all
+// of it on every backend.
 //
 // # Leases
 //

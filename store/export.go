@@ -70,8 +70,12 @@ const ExportVersion = 2
 
 // Export writes all of account's data to w in the export format, from one
 // consistent snapshot. On error, what was written so far has no trailer:
-// Import refuses it.
+// Import refuses it. An account ID AccountID.Validate refuses is ErrInvalid,
+// and nothing is written.
 func Export(ctx context.Context, s Store, account AccountID, w io.Writer) error {
+	if err := account.Validate(); err != nil {
+		return fmt.Errorf("store: export: %w", err)
+	}
 	sum := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 64<<10)
 	x := &exporter{enc: json.NewEncoder(bw)}

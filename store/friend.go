@@ -12,10 +12,12 @@ import (
 type FriendReader interface {
 	// Friend returns the friend with internal ID id, or ErrNotFound.
 	Friend(id stepcast.FriendID) (Friend, error)
-	// FriendByUser returns the friend with LINE userId user, or ErrNotFound.
+	// FriendByUser returns the friend with LINE userId user, or
+	// ErrNotFound — also for a userId AddFriend would refuse.
 	FriendByUser(user stepcast.UserID) (Friend, error)
 	// Friends returns up to limit friends with IDs above after, in
-	// ascending ID order; fewer than limit means the end.
+	// ascending ID order; fewer than limit means the end (none for a limit
+	// not positive).
 	Friends(after stepcast.FriendID, limit int) ([]Friend, error)
 }
 
@@ -31,8 +33,9 @@ type FriendWriter interface {
 	// Apply applies changes in order to the friends' records and appends
 	// them to the change log, assigning each the next Seq (returned in the
 	// same order). A change to an unknown friend is ErrNotFound; a
-	// malformed one (what its kind needs and does not have, text, values
-	// or times beyond the limits) ErrInvalid.
+	// malformed one (what its kind needs and does not have, text, values,
+	// numbers below stepcast.MinInt or times beyond the limits)
+	// ErrInvalid.
 	Apply(changes ...Change) ([]uint64, error)
 }
 

@@ -36,9 +36,19 @@ var ErrNotEmpty = errors.New("store: the account is not empty")
 // counts or checksum do not match. Every record is checked as when it was
 // first written (the package's Limits: the backend writes it through the
 // same validators), and every friend line against the record its change
-// log rebuilds. Lines may be of any length. The account name in the header
-// need not match: an export can be imported under another name.
+// log rebuilds. A line must say one thing, as Export wrote it: one that is
+// not valid UTF-8, holds a \u escape of a lone surrogate (which JSON would
+// read as U+FFFD) or repeats a key in an object (JSON would keep the last)
+// is refused, naming it — even under a trailer forged to match. A checksum
+// that does not match says so, and suggests the cause when every line ends
+// in "\r\n" (line endings changed to CRLF). Lines may be of any length.
+// The account name in the header need not match: an export can be
+// imported under another name (an account ID AccountID.Validate refuses is
+// ErrInvalid, and nothing is read).
 func Import(ctx context.Context, s Store, account AccountID, r io.Reader) error {
+	if err := account.Validate(); err != nil {
+		return fmt.Errorf("store: import: %w", err)
+	}
 	lr := &lineReader{br: bufio.NewReaderSize(r, 256<<10)}
 	return s.Update(ctx, account, func(tx Tx) error {
 		if friends, err := tx.Friends(0, 1); err != nil || len(friends) > 0 {
@@ -98,6 +108,7 @@ type importer struct {
 	section  int
 	end      *exportTrailer
 	endLine  int
+	crlf     bool // every line summed ends in "\r\n"
 	exported map[stepcast.FriendID]exportedFriend
 	// the last record of the sections whose order Import checks itself
 	lastChange, lastEvent uint64
@@ -133,6 +144,10 @@ func (im *importer) run(lr *lineReader) error {
 	if err := json.Unmarshal(bytes.TrimRight(b, "\r\n"), &h); err != nil || h.Format != exportFormat {
 		return im.bad("not a stepcast export header")
 	}
+	if err := checkJSONText(b); err != nil {
+		return im.bad("%v", err)
+	}
+	im.crlf = bytes.HasSuffix(b, []byte("\r\n"))
 	switch im.version = h.Version; im.version {
 	case 1:
 	case ExportVersion:
@@ -182,6 +197,9 @@ func (im *importer) record(b []byte) error {
 		if err := decodeLine(b, &v1); err != nil {
 			return im.bad("%s", brief(err))
 		}
+		if err := checkJSONText(b); err != nil {
+			return im.bad("%v", err)
+		}
 		l = v1.v2()
 	} else {
 		switch {
@@ -193,6 +211,9 @@ func (im *importer) record(b []byte) error {
 		if err := decodeLine(b, &l); err != nil {
 			return im.bad("%s", brief(err))
 		}
+		if err := checkJSONText(b); err != nil {
+			return im.bad("%v", err)
+		}
 		if l.End != nil {
 			if _, n := l.section(); n > 0 {
 				return im.bad("the trailer holds a record")
@@ -201,6 +222,7 @@ func (im *importer) record(b []byte) error {
 			return nil
 		}
 		im.sum.Write(b)
+		im.crlf = im.crlf && bytes.HasSuffix(b, []byte("\r\n"))
 	}
 	sec, n := l.section()
 	switch {
@@ -370,7 +392,11 @@ func (im *importer) verifyTrailer() error {
 		}
 	}
 	if got := fmt.Sprintf("%x", im.sum.Sum(nil)); got != im.end.SHA256 {
-		return im.bad("the export's SHA-256 is %s, its trailer says %s: it was altered", got, stepcast.Quote(im.end.SHA256))
+		hint := ""
+		if im.crlf {
+			hint = ` (its lines end in "\r\n": line endings changed to CRLF?)`
+		}
+		return im.bad("the export's SHA-256 is %s, its trailer says %s: it was altered%s", got, stepcast.Quote(im.end.SHA256), hint)
 	}
 	return nil
 }

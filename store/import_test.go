@@ -261,3 +261,70 @@ func TestImportErrorsAreShort(t *testing.T) {
 		})
 	}
 }
+
+// TestImportRefusesWhatJSONWouldChange: a line that is not valid UTF-8,
+// holds a lone surrogate escape or repeats a key would be read other than
+// it is written (U+FFFD, the last key winning); Import refuses it at its
+// line even under a trailer forged to match, and in version 1.
+func TestImportRefusesWhatJSONWouldChange(t *testing.T) {
+	good := goldenLines(t, goldenV2)
+	f1, timer, event, def, end := 1, lineOf(t, good, `{"timer":{"friend":1,`), lineOf(t, good, `{"event"`), lineOf(t, good, `{"definition"`), len(good)-1
+	score := lineOf(t, good, `{"change":{"seq":10,`)
+	tests := []struct {
+		name, old, new string
+		line           int
+		why            string
+	}{
+		{"TimerKeyNotUTF8", `"key":"scenario/trial"`, "\"key\":\"scenario/tri\xe9l\"", timer, "not valid UTF-8"},
+		{"EventValueNotUTF8", `"value":"plan \"A\""`, "\"value\":\"caf\xe9=1\"", event, "not valid UTF-8"},
+		{"DataKeyNotUTF8", `"route":"qr-7"`, "\"r\xffoute\":\"qr-7\"", event, "not valid UTF-8"},
+		{"LoneSurrogateInAKey", `"key":"scenario/trial"`, `"key":"scenario/\ud800"`, timer, "lone surrogate"},
+		{"LoneLowSurrogate", `"value":"plan \"A\""`, `"value":"\udc00"`, event, "lone surrogate"},
+		{"LoneSurrogateInAName", `"name":"trial"`, `"name":"tri\udbffal"`, def, "lone surrogate"},
+		{"RepeatedKey", `"time_zone":"Asia/Tokyo",`, `"time_zone":"Asia/Tokyo","time_zone":"Asia/Tokyo",`, f1, `key "time_zone"`},
+		{"RepeatedKeyEscaped", `"following":true`, `"following":true,"follo\u0077ing":true`, f1, `key "following"`},
+		{"RepeatedDataKey", `"route":"qr-7"`, `"route":"qr-7","route":"qr-8"`, event, `key "route"`},
+		{"RepeatedRecord", `{"timer":{`, `{"timer":{"friend":9},"timer":{`, timer, `key "timer"`},
+		{"ScoreBelowMinInt", `"number":12`, `"number":-9223372036854775808`, score, "below stepcast.MinInt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mustRefuse(t, resign(edit(t, good, tt.line, tt.old, tt.new)), tt.line+1, tt.why)
+		})
+	}
+	t.Run("RepeatedKeyInTheTrailer", func(t *testing.T) {
+		forged := edit(t, good, end, `"sha256":"`, `"sha256":"0","sha256":"`)
+		mustRefuse(t, join(forged...), end+1, `key "sha256"`)
+	})
+	t.Run("RepeatedKeyInTheHeader", func(t *testing.T) {
+		mustRefuse(t, join(`{"format":"stepcast-export","version":1,"version":2,"account":"a"}`), 1, `key "version"`)
+	})
+	v1 := goldenLines(t, goldenV1)
+	t.Run("Version1NotUTF8", func(t *testing.T) {
+		v1timer := lineOf(t, v1, `{"timer":{"friend":1,`)
+		mustRefuse(t, join(edit(t, v1, v1timer, `"key":"scenario/trial"`, "\"key\":\"scenario/tri\xe9l\"")...), v1timer+1, "not valid UTF-8")
+	})
+	t.Run("Version1RepeatedKey", func(t *testing.T) {
+		mustRefuse(t, join(edit(t, v1, f1, `"following":true`, `"following":true,"following":false`)...), f1+1, `key "following"`)
+	})
+}
+
+// TestImportSaysCRLF: an export whose line endings were changed to "\r\n"
+// (an editor, a transfer in text mode) fails its checksum; the error says
+// what probably happened. A file altered otherwise gets no such hint.
+func TestImportSaysCRLF(t *testing.T) {
+	good := goldenLines(t, goldenV2)
+	end := len(good) - 1
+	crlf := strings.Join(good, "\r\n") + "\r\n"
+	mustRefuse(t, crlf, end+1, `line endings changed to CRLF?`)
+	mustRefuse(t, strings.Replace(crlf, "\r\n", "\n", 1), end+1, "it was altered") // one line left as it was
+	altered := join(edit(t, good, lineOf(t, good, `{"tally"`), `"recipients":98`, `"recipients":99`)...)
+	err := store.Import(context.Background(), memstore.New(), "acct", strings.NewReader(altered))
+	if err == nil || strings.Contains(err.Error(), "CRLF") {
+		t.Fatalf("Import of an altered LF file = %v, want a refusal without the CRLF hint", err)
+	}
+	err = store.Import(context.Background(), memstore.New(), "acct", strings.NewReader(strings.Replace(crlf, "\r\n", "\n", 1)))
+	if strings.Contains(err.Error(), "CRLF") {
+		t.Fatalf("Import of a file with some lines in CRLF = %v, want no CRLF hint", err)
+	}
+}

@@ -6,15 +6,20 @@ import "github.com/stepcast/stepcast"
 // the backend kit (store/backend: ValidateChange, ValidateEvent,
 // CheckUser, ValidateTimer, ValidateDelivery, ValidateRestored,
 // ValidateOutcome, ValidateCancel, ValidateFilter, ValidateDefinition,
-// ValidateTally, ValidateLease), which every backend calls before it
-// writes: so memstore, boltstore and pgstore accept and refuse exactly the
-// same input, and what they accept exports and imports back unchanged.
+// ValidateTally and AddTally, ValidateLease) and AccountID.Validate, which
+// every backend calls before it writes: so memstore, boltstore and pgstore
+// accept and refuse exactly the same input, and what they accept exports
+// and imports back unchanged.
 //
 // Beside the root's input limits (stepcast.MaxIDLen for IDs and keys,
 // stepcast.MaxNameLen for names, stepcast.MaxTextLen for free text, valid
-// UTF-8 without NUL, finite numbers, times within stepcast.MinTime and
-// stepcast.MaxTime):
+// UTF-8 without NUL, finite numbers, whole numbers from stepcast.MinInt,
+// times within stepcast.MinTime and stepcast.MaxTime):
 //
+//   - an account ID is a name (AccountID);
+//   - a change's Number, whatever its kind, is at least stepcast.MinInt;
+//   - a tally's sum stays within an int64 and its revenue finite
+//     (Tx.AddToTally);
 //   - opaque bytes — a timer's State, a definition's Body, a delivery's
 //     Payload — are at most MaxBlobLen bytes;
 //   - a delivery's cause key is at most MaxCauseLen bytes, its friends at

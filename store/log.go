@@ -7,18 +7,19 @@ import "github.com/stepcast/stepcast"
 // Seq).
 type LogReader interface {
 	// Changes returns up to limit changes with Seq above after, in
-	// ascending Seq order.
+	// ascending Seq order (none for a limit not positive).
 	Changes(after uint64, limit int) ([]Change, error)
 	// LastSeq returns the Seq of the last change, 0 if none.
 	LastSeq() (uint64, error)
 	// Events returns up to limit recorded events with Seq above after, in
-	// ascending Seq (recording) order.
+	// ascending Seq (recording) order (none for a limit not positive).
 	Events(after uint64, limit int) ([]Event, error)
 	// FriendEvents returns up to limit of the friend's recorded events
 	// with Seq below before (0: from the latest), latest first — one page
 	// of the friend's history; fewer than limit means the end.
 	FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]Event, error)
-	// HasEvent reports whether an event with this ID was recorded.
+	// HasEvent reports whether an event with this ID was recorded (false
+	// for an ID AppendEvent would refuse).
 	HasEvent(id string) (bool, error)
 }
 

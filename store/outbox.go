@@ -133,18 +133,20 @@ type Deliveries interface {
 type OutboxReader interface {
 	// Delivery returns the delivery with id, or ErrNotFound.
 	Delivery(id uint64) (Delivery, error)
-	// DeliveryByKey returns the delivery with the caller's key, or ErrNotFound.
+	// DeliveryByKey returns the delivery with the caller's key, or
+	// ErrNotFound — also for a key Enqueue would refuse.
 	DeliveryByKey(key string) (Delivery, error)
 	// Deliveries returns up to f.Limit deliveries that f selects — of a
 	// status, whose Friends hold a friend, of a cause — with IDs above
 	// f.After, in ascending ID order; fewer than f.Limit means the end. A
-	// filter with an unknown status or a negative limit is ErrInvalid.
+	// filter with an unknown status or a negative limit is ErrInvalid; one
+	// of a cause Enqueue would refuse selects none.
 	// Backends serve each filter from an index, not by reading the whole
 	// outbox.
 	Deliveries(f DeliveryFilter) ([]Delivery, error)
 	// DeliveryProgress counts the deliveries of a cause key by status,
 	// and the recipients of those sent (see DeliveryProgress). A cause
-	// with no deliveries has zero counts.
+	// with no deliveries — or one Enqueue would refuse — has zero counts.
 	DeliveryProgress(cause string) (DeliveryProgress, error)
 }
 

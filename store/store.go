@@ -8,19 +8,38 @@ import (
 	"github.com/stepcast/stepcast/store/internal/check"
 )
 
-// AccountID identifies one LINE account (channel) within a store.
+// AccountID identifies one LINE account (channel) within a store, e.g. by
+// its channel ID: not empty, at most stepcast.MaxNameLen bytes of valid
+// UTF-8 without NUL (stepcast.CheckName), so that every backend can keep it
+// alike. Every entry point of a store — View, Update, Batch, Lease,
+// LeaseDeliveries, and so Export and Import — refuses another with
+// ErrInvalid before it touches anything, as engine.Engine.AddAccount does.
 type AccountID string
+
+// Validate reports, wrapping ErrInvalid and stepcast.ErrInvalid, what makes
+// id unfit as an account ID (see AccountID); its message quotes at most a
+// short prefix of id.
+func (id AccountID) Validate() error {
+	if err := stepcast.CheckName("account ID", string(id)); err != nil {
+		return check.Invalid(err, "account")
+	}
+	return nil
+}
 
 var (
 	// ErrNotFound is returned for a friend, timer, delivery or definition
 	// the account does not hold: by the readers that look one up, by
 	// Apply for a change to an unknown friend, by DeleteTimer and
-	// DeleteDefinition for one already gone.
+	// DeleteDefinition for one already gone. A lookup by a key that no
+	// record could have (one the writes refuse: a userId that is not
+	// UTF-8, a timer key holding NUL…) is ErrNotFound too, on every
+	// backend, without reaching storage.
 	ErrNotFound = errors.New("store: not found")
 	// ErrDuplicate is returned by AppendEvent for an event ID the account
-	// has already recorded, and by Enqueue for a delivery key it has
-	// already queued: the work was done before (a replay), skip it.
-	ErrDuplicate = errors.New("store: duplicate event")
+	// has already recorded, and by Enqueue (and RestoreDelivery) for a
+	// delivery key it has already queued: the work was done before (a
+	// replay), skip it.
+	ErrDuplicate = errors.New("store: duplicate event ID or delivery key")
 	// ErrConflict is returned by the versioned writes (PutTimer,
 	// DeleteTimer, PutDefinition, DeleteDefinition) when the version is
 	// not the one the caller read — someone else changed it (another
@@ -31,7 +50,8 @@ var (
 	// ErrInvalid is returned (wrapped, with what and where) for input that
 	// is malformed or beyond the limits (see the package doc's Limits): a
 	// change, an event, a userId, a timer, a delivery, an outcome, a
-	// cancel request, a filter, a definition, a tally, a lease request.
+	// cancel request, a filter, a definition, a tally, a lease request, an
+	// account ID.
 	// Such errors also match stepcast.ErrInvalid. The write changes
 	// nothing, and the transaction may go on.
 	ErrInvalid = check.ErrInvalid

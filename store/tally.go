@@ -16,24 +16,18 @@ type Tally struct {
 // TallyReader reads an account's experiment tallies.
 type TallyReader interface {
 	// Tallies returns the experiment's tallies ("" for every experiment),
-	// ordered by experiment and variant.
+	// ordered by experiment and variant; none for an experiment that is
+	// not a name.
 	Tallies(experiment string) ([]Tally, error)
 }
 
 // TallyWriter adds to an account's experiment tallies.
 type TallyWriter interface {
 	// AddToTally adds delta's counts to the tally of delta.Experiment and
-	// delta.Variant, creating it at zero, and returns the new tally; a
+	// delta.Variant, creating it at zero, and returns the new tally. A
 	// delta whose experiment or variant is not a name, or whose revenue is
-	// not finite, is ErrInvalid.
+	// not finite, is ErrInvalid; so is one whose sum would overflow a
+	// count (beyond an int64) or make the revenue infinite — then nothing
+	// is added, on every backend alike.
 	AddToTally(delta Tally) (Tally, error)
-}
-
-// Plus returns t with d's counts added.
-func (t Tally) Plus(d Tally) Tally {
-	t.Recipients += d.Recipients
-	t.Clickers += d.Clickers
-	t.Converters += d.Converters
-	t.Revenue += d.Revenue
-	return t
 }

@@ -57,7 +57,7 @@ type Timers interface {
 // TimerReader reads an account's timers.
 type TimerReader interface {
 	// Timer returns the friend's timer with key (friend 0: the account's
-	// own), or ErrNotFound.
+	// own), or ErrNotFound — also for a key PutTimer would refuse.
 	Timer(friend stepcast.FriendID, key string) (Timer, error)
 	// FriendTimers returns the friend's timers ordered by key; friend 0
 	// lists the account's own.
@@ -75,7 +75,8 @@ type TimerWriter interface {
 	// Writing releases any lease. It returns the new version.
 	PutTimer(t Timer) (uint64, error)
 	// DeleteTimer removes a timer at the version the caller read:
-	// ErrConflict if it changed since, ErrNotFound if it is gone.
+	// ErrConflict if it changed since, ErrNotFound if it is gone (or its
+	// key is one PutTimer would refuse).
 	DeleteTimer(friend stepcast.FriendID, key string, version uint64) error
 }
 

@@ -6,14 +6,22 @@
 //   - The validators (ValidateChange, ValidateEvent, CheckUser,
 //     ValidateTimer, ValidateDelivery, ValidateRestored, ValidateOutcome,
 //     ValidateCancel, ValidateFilter, ValidateDefinition, ValidateTally,
-//     ValidateLease): a backend calls the one of each input before it
-//     writes, so that every backend accepts and refuses the same input,
-//     with errors matching store.ErrInvalid and stepcast.ErrInvalid.
+//     ValidateLease, and store.AccountID.Validate at every entry point): a
+//     backend calls the one of each input before it writes, so that every
+//     backend accepts and refuses the same input, with errors matching
+//     store.ErrInvalid and stepcast.ErrInvalid.
+//   - The answers to edge reads: UserKey, EventKey, TimerKey,
+//     DefinitionKey, DeliveryKey, CauseKey and NameKey say whether a
+//     record may have a key — a lookup by one it may not finds nothing,
+//     before the backend's storage sees it —, and Page whether a paged
+//     read returns anything at all (limits not positive, after the last
+//     key).
 //   - The shared steps of a write: PrepareChanges (validate and apply
 //     changes to copies of the friends' records), CheckNewEvent,
 //     CheckTimer, CheckPut and CheckDelete (versioned records), Found,
 //     PrepareFinish and Finish, Enqueued, Restored and CheckRestoreID,
-//     Cancellable and Cancel, TakeLease; and the meaning of a selection:
+//     Cancellable and Cancel, TakeLease, AddTally (a tally's checked sum);
+//     and the meaning of a selection:
 //     OfKind (Lease's kinds), Matches (a store.DeliveryFilter), Count (a
 //     store.DeliveryProgress).
 //   - The codecs: JSON (MarshalChange, UnmarshalChange, MarshalEvent,

@@ -2,6 +2,8 @@ package backend
 
 import (
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -18,9 +20,12 @@ import (
 // does not have (a name, a time, a valid value), and — whatever the kind,
 // since every field is kept in the log and exported — text beyond the
 // limits (Name and Text at most stepcast.MaxNameLen bytes of UTF-8 without
-// NUL), a Value that stepcast.Value.Validate refuses, a time outside
-// stepcast.MinTime and stepcast.MaxTime. A SetProfile's time zone must be
-// known; an EnterStep's step lies in [0, 2^30]. PrepareChanges calls it.
+// NUL), a Value that stepcast.Value.Validate refuses, a Number below
+// stepcast.MinInt (math.MinInt64, which the segment index keeps for itself:
+// a SetScore to it would be taken here and refused by the index, for good),
+// a time outside stepcast.MinTime and stepcast.MaxTime. A SetProfile's time
+// zone must be known; an EnterStep's step lies in [0, 2^30].
+// PrepareChanges calls it, for Apply and so for Import.
 func ValidateChange(c store.Change) error {
 	bad := func(cause error, why string) error {
 		what := fmt.Sprintf("%v change of friend %d", c.Kind, c.Friend)
@@ -39,6 +44,9 @@ func ValidateChange(c store.Change) error {
 		if err := c.Value.Validate(); err != nil {
 			return bad(err, "")
 		}
+	}
+	if c.Number < stepcast.MinInt {
+		return bad(nil, fmt.Sprintf("the number %d is below stepcast.MinInt (%d)", c.Number, int64(stepcast.MinInt)))
 	}
 	if !c.At.IsZero() {
 		if err := stepcast.CheckTime("time", c.At); err != nil {
@@ -173,4 +181,38 @@ func ValidateTally(t store.Tally) error {
 		return check.Invalid(err, "tally %s/%s", stepcast.Quote(t.Experiment), stepcast.Quote(t.Variant))
 	}
 	return nil
+}
+
+// AddTally returns tally t with delta d's counts added, what
+// Tx.AddToTally stores: every backend computes the sum with it (pgstore
+// reads the tally under its account lock), so that all agree to the bit.
+// A sum that would overflow a count (beyond an int64, either way) or make
+// the revenue infinite is refused, wrapping store.ErrInvalid and
+// stepcast.ErrInvalid, and t is to stay as it was. d is validated first
+// (ValidateTally).
+func AddTally(t, d store.Tally) (store.Tally, error) {
+	if err := ValidateTally(d); err != nil {
+		return store.Tally{}, err
+	}
+	sum := t
+	var over []string
+	for _, c := range []struct {
+		what string
+		dst  *int64
+		add  int64
+	}{{"recipients", &sum.Recipients, d.Recipients}, {"clickers", &sum.Clickers, d.Clickers}, {"converters", &sum.Converters, d.Converters}} {
+		s := *c.dst + c.add
+		if (c.add > 0 && s < *c.dst) || (c.add < 0 && s > *c.dst) {
+			over = append(over, fmt.Sprintf("%s %d + %d", c.what, *c.dst, c.add))
+		}
+		*c.dst = s
+	}
+	sum.Revenue += d.Revenue
+	if math.IsInf(sum.Revenue, 0) {
+		over = append(over, fmt.Sprintf("revenue %g + %g", t.Revenue, d.Revenue))
+	}
+	if over != nil {
+		return store.Tally{}, check.Invalid(nil, "tally %s/%s: %s would overflow", stepcast.Quote(d.Experiment), stepcast.Quote(d.Variant), strings.Join(over, ", "))
+	}
+	return sum, nil
 }

@@ -6,7 +6,9 @@
 // # Layout
 //
 // A root bucket "stepcast" holds the key "format" (the on-disk format
-// version) and one bucket per account, which holds: "friends" (ID, 4 bytes
+// version) and one bucket per account, named by the account ID — but for an
+// ID that is one of the root's own keys ("format"), which gets a NUL in
+// front (no account ID holds one; see accountKey) —, which holds: "friends" (ID, 4 bytes
 // big-endian → binary record, see backend.AppendFriend), "users" (LINE userId →
 // ID), "changes" (Seq, 8 bytes big-endian → JSON change), "events" (Seq →
 // binary record) and
@@ -309,11 +311,14 @@ func (s *Store) closedErr(err error) error {
 
 // View implements store.Store.
 func (s *Store) View(ctx context.Context, account store.AccountID, fn func(store.ReadTx) error) error {
+	if err := account.Validate(); err != nil {
+		return fmt.Errorf("boltstore: view: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: view %q: %w", account, err)
 	}
 	return s.closedErr(s.db.View(func(btx *bolt.Tx) error {
-		return fn(&tx{b: btx, account: account})
+		return fn(newTx(btx, account, false))
 	}))
 }
 
@@ -322,21 +327,27 @@ var _ store.Batcher = (*Store)(nil)
 // Batch implements store.Batcher with bbolt's DB.Batch: concurrent calls
 // within 2 ms share one transaction and one sync. fn may run more than once.
 func (s *Store) Batch(ctx context.Context, account store.AccountID, fn func(store.Tx) error) error {
+	if err := account.Validate(); err != nil {
+		return fmt.Errorf("boltstore: batch: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: batch %q: %w", account, err)
 	}
 	return s.closedErr(s.db.Batch(func(btx *bolt.Tx) error {
-		return fn(&tx{b: btx, account: account, writable: true})
+		return fn(newTx(btx, account, true))
 	}))
 }
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(store.Tx) error) error {
+	if err := account.Validate(); err != nil {
+		return fmt.Errorf("boltstore: update: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: update %q: %w", account, err)
 	}
 	return s.closedErr(s.db.Update(func(btx *bolt.Tx) error {
-		if err := fn(&tx{b: btx, account: account, writable: true}); err != nil {
+		if err := fn(newTx(btx, account, true)); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil { // canceled while running: roll back
@@ -349,20 +360,35 @@ func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(sto
 type tx struct {
 	b        *bolt.Tx
 	account  store.AccountID
+	key      []byte // the account's bucket in the root: accountKey(account)
 	writable bool
+}
+
+func newTx(b *bolt.Tx, account store.AccountID, writable bool) *tx {
+	return &tx{b: b, account: account, key: accountKey(account), writable: writable}
+}
+
+// accountKey returns the name of account's bucket in the root bucket: its
+// ID, or — for an ID that is one of the root's own keys, "format" — the ID
+// after a NUL, which no account ID holds (store.AccountID.Validate).
+func accountKey(account store.AccountID) []byte {
+	if string(account) == string(formatKey) {
+		return append([]byte{0}, account...)
+	}
+	return []byte(account)
 }
 
 // bucket returns the account's sub-bucket, creating the account's buckets
 // on first write; nil when reading an account that has none.
 func (t *tx) bucket(name []byte) (*bolt.Bucket, error) {
 	root := t.b.Bucket(rootBucket)
-	acct := root.Bucket([]byte(t.account))
+	acct := root.Bucket(t.key)
 	if acct == nil {
 		if !t.writable {
 			return nil, nil
 		}
 		var err error
-		if acct, err = root.CreateBucket([]byte(t.account)); err != nil {
+		if acct, err = root.CreateBucket(t.key); err != nil {
 			return nil, err
 		}
 		for _, n := range subBuckets {
@@ -431,6 +457,9 @@ func (t *tx) putJSON(bucket, key []byte, v any) error {
 // it): Lease and LeaseDeliveries, what says which.
 func (s *Store) leasing(ctx context.Context, account store.AccountID, what string, bucket []byte, holder string, now time.Time, ttl time.Duration,
 	limit int, kinds []string, walk func(t *tx, b *bolt.Bucket) error) error {
+	if err := account.Validate(); err != nil {
+		return fmt.Errorf("boltstore: %s: %w", what, err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: %s %q: %w", what, account, err)
 	}
@@ -438,7 +467,7 @@ func (s *Store) leasing(ctx context.Context, account store.AccountID, what strin
 		return fmt.Errorf("boltstore: %w", err)
 	}
 	return s.closedErr(s.db.Update(func(btx *bolt.Tx) error {
-		t := &tx{b: btx, account: account}
+		t := newTx(btx, account, false)
 		b, err := t.bucket(bucket)
 		if err != nil || b == nil {
 			return err

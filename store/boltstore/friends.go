@@ -20,6 +20,9 @@ func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
 }
 
 func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
+	if !backend.UserKey(user) {
+		return store.Friend{}, fmt.Errorf("boltstore: friend %s: %w", stepcast.Quote(string(user)), store.ErrNotFound)
+	}
 	b, err := t.bucket(usersB)
 	if err != nil {
 		return store.Friend{}, err
@@ -42,7 +45,7 @@ func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error)
 // ScanFriends implements store.FriendScanner.
 func (t *tx) ScanFriends(after stepcast.FriendID, limit int, fn func(*store.Friend) error) (int, error) {
 	b, err := t.bucket(friendsB)
-	if err != nil || b == nil {
+	if err != nil || b == nil || !backend.Page(uint64(after), backend.MaxFriendID, limit) {
 		return 0, err
 	}
 	var fd backend.FriendDecoder
@@ -69,7 +72,7 @@ func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
 // bucket keyed by Seq.
 func readLog[T any](t *tx, bucket []byte, after uint64, limit int, decode func(seq uint64, v []byte) (T, error)) ([]T, error) {
 	b, err := t.bucket(bucket)
-	if err != nil || b == nil {
+	if err != nil || b == nil || !backend.Page(after, backend.MaxSeq, limit) {
 		return nil, err
 	}
 	var out []T
@@ -127,7 +130,7 @@ func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([
 
 func (t *tx) HasEvent(id string) (bool, error) {
 	b, err := t.bucket(eventIDsB)
-	if err != nil || b == nil {
+	if err != nil || b == nil || !backend.EventKey(id) {
 		return false, err
 	}
 	return b.Get([]byte(id)) != nil, nil

@@ -48,7 +48,7 @@ func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
 	if err != nil {
 		return store.Delivery{}, err
 	}
-	if b == nil || b.Get([]byte(key)) == nil {
+	if b == nil || !backend.DeliveryKey(key) || b.Get([]byte(key)) == nil {
 		return store.Delivery{}, fmt.Errorf("boltstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
 	}
 	return t.Delivery(binary.BigEndian.Uint64(b.Get([]byte(key))))
@@ -200,7 +200,7 @@ func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
-	if f.Limit == 0 {
+	if !backend.Page(f.After, backend.MaxSeq, f.Limit) || !backend.CauseKey(f.Cause) {
 		return nil, nil
 	}
 	bucket, prefixes := outboxB, [][]byte{nil}
@@ -275,7 +275,7 @@ func (t *tx) walkIDs(bucket []byte, prefixes [][]byte, after uint64, fn func(id 
 func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 	var p store.DeliveryProgress
 	b, err := t.bucket(outCausesB)
-	if err != nil || b == nil {
+	if err != nil || b == nil || !backend.CauseKey(cause) {
 		return p, err
 	}
 	for _, s := range store.DeliveryStatuses {
@@ -350,13 +350,14 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 // deliveries, and drops format 2's "outbox-due".
 func upgradeOutbox(btx *bolt.Tx) error {
 	root := btx.Bucket(rootBucket)
-	var accounts []store.AccountID
+	var keys [][]byte
 	root.ForEachBucket(func(name []byte) error {
-		accounts = append(accounts, store.AccountID(name))
+		keys = append(keys, append([]byte(nil), name...))
 		return nil
 	})
-	for _, a := range accounts {
-		t := &tx{b: btx, account: a, writable: true}
+	for _, key := range keys {
+		a := store.AccountID(bytes.TrimPrefix(key, []byte{0}))
+		t := &tx{b: btx, account: a, key: key, writable: true}
 		outbox, err := t.bucket(outboxB) // creates the buckets this version added
 		if err != nil {
 			return err
@@ -371,7 +372,7 @@ func upgradeOutbox(btx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
-		if acct := root.Bucket([]byte(a)); acct.Bucket(oldOutDueB) != nil {
+		if acct := root.Bucket(key); acct.Bucket(oldOutDueB) != nil {
 			if err := acct.DeleteBucket(oldOutDueB); err != nil {
 				return err
 			}

@@ -21,6 +21,9 @@ func defName(kind, name string) func() string {
 }
 
 func (t *tx) Definition(kind, name string) (store.Definition, error) {
+	if !backend.DefinitionKey(kind, name) {
+		return store.Definition{}, fmt.Errorf("boltstore: %s: %w", defName(kind, name)(), store.ErrNotFound)
+	}
 	return get(t, defsB, defKey(kind, name), decodeJSON[store.Definition], defName(kind, name))
 }
 
@@ -32,7 +35,7 @@ func (t *tx) Definitions(kind string) ([]store.Definition, error) {
 // key order: all of them, or those of one group.
 func scanJSON[T any](t *tx, bucket []byte, group, what string) ([]T, error) {
 	b, err := t.bucket(bucket)
-	if err != nil || b == nil {
+	if err != nil || b == nil || (group != "" && !backend.NameKey(group)) {
 		return nil, err
 	}
 	var out []T
@@ -87,7 +90,7 @@ func (t *tx) Tallies(experiment string) ([]store.Tally, error) {
 
 func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
 	if err := backend.ValidateTally(d); err != nil {
-		return store.Tally{}, err
+		return store.Tally{}, fmt.Errorf("boltstore: %w", err)
 	}
 	k := defKey(d.Experiment, d.Variant)
 	tl, err := get(t, talliesB, k, decodeJSON[store.Tally], func() string { return "tally" })
@@ -97,6 +100,8 @@ func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
 	if err != nil {
 		return store.Tally{}, err
 	}
-	tl = tl.Plus(d)
+	if tl, err = backend.AddTally(tl, d); err != nil {
+		return store.Tally{}, fmt.Errorf("boltstore: %w", err)
+	}
 	return tl, t.putJSON(talliesB, k, tl)
 }

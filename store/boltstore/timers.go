@@ -39,6 +39,9 @@ func timerName(friend stepcast.FriendID, key string) func() string {
 }
 
 func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
+	if !backend.TimerKey(key) {
+		return store.Timer{}, fmt.Errorf("boltstore: %s: %w", timerName(friend, key)(), store.ErrNotFound)
+	}
 	return get(t, timersB, timerKey(friend, key), decodeTimer, timerName(friend, key))
 }
 

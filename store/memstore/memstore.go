@@ -51,6 +51,9 @@ func New() *Store { return &Store{accounts: make(map[store.AccountID]*account)} 
 
 // View implements store.Store.
 func (s *Store) View(ctx context.Context, acct store.AccountID, fn func(store.ReadTx) error) error {
+	if err := acct.Validate(); err != nil {
+		return fmt.Errorf("memstore: view: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: view %q: %w", acct, err)
 	}
@@ -64,6 +67,9 @@ func (s *Store) View(ctx context.Context, acct store.AccountID, fn func(store.Re
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, acct store.AccountID, fn func(store.Tx) error) error {
+	if err := acct.Validate(); err != nil {
+		return fmt.Errorf("memstore: update: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: update %q: %w", acct, err)
 	}
@@ -135,6 +141,9 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 // leasing returns the account to lease from, called with s.mu held; nil
 // with a nil error when the account has nothing.
 func (s *Store) leasing(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) (*account, error) {
+	if err := acct.Validate(); err != nil {
+		return nil, fmt.Errorf("memstore: lease: %w", err)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: lease %q: %w", acct, err)
 	}

@@ -32,6 +32,9 @@ func (t *tx) Delivery(id uint64) (store.Delivery, error) {
 }
 
 func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
+	if !backend.DeliveryKey(key) {
+		return store.Delivery{}, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
+	}
 	if id, ok := t.a.outKeys[key]; ok {
 		return t.Delivery(id)
 	}
@@ -103,6 +106,9 @@ func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
+	if !backend.Page(f.After, backend.MaxSeq, f.Limit) || !backend.CauseKey(f.Cause) {
+		return nil, nil
+	}
 	var out []store.Delivery
 	for id := f.After + 1; len(out) < f.Limit; id++ {
 		d, ok := t.delivery(id)
@@ -119,6 +125,9 @@ func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 // DeliveryProgress implements store.ReadTx; a scan.
 func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 	var p store.DeliveryProgress
+	if !backend.CauseKey(cause) {
+		return p, nil
+	}
 	for id := uint64(1); ; id++ {
 		d, ok := t.delivery(id)
 		if !ok {

@@ -81,7 +81,7 @@ func (l layer[K, V]) commit() {
 }
 
 func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
-	if tm, ok := t.timers.get(timerKey{friend, key}); ok {
+	if tm, ok := t.timers.get(timerKey{friend, key}); ok && backend.TimerKey(key) {
 		return tm.Clone(), nil
 	}
 	return store.Timer{}, fmt.Errorf("memstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
@@ -115,6 +115,7 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
 	k := timerKey{friend, key}
 	cur, ok := t.timers.get(k)
+	ok = ok && backend.TimerKey(key)
 	if err := backend.CheckDelete(fmt.Sprintf("memstore: timer %d/%s", friend, stepcast.Quote(key)), ok, cur.Version, version); err != nil {
 		return err
 	}
@@ -123,13 +124,16 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 }
 
 func (t *tx) Definition(kind, name string) (store.Definition, error) {
-	if d, ok := t.defs.get(defKey{kind, name}); ok {
+	if d, ok := t.defs.get(defKey{kind, name}); ok && backend.DefinitionKey(kind, name) {
 		return d.Clone(), nil
 	}
 	return store.Definition{}, fmt.Errorf("memstore: definition %s/%s: %w", stepcast.Quote(kind), stepcast.Quote(name), store.ErrNotFound)
 }
 
 func (t *tx) Definitions(kind string) ([]store.Definition, error) {
+	if kind != "" && !backend.NameKey(kind) {
+		return nil, nil
+	}
 	out := t.defs.list(func(k defKey) bool { return kind == "" || k.kind == kind }, defKey.compare)
 	for i := range out {
 		out[i] = out[i].Clone()
@@ -156,6 +160,7 @@ func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
 func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 	k := defKey{kind, name}
 	cur, ok := t.defs.get(k)
+	ok = ok && backend.DefinitionKey(kind, name)
 	if err := backend.CheckDelete(fmt.Sprintf("memstore: definition %s/%s", stepcast.Quote(kind), stepcast.Quote(name)), ok, cur.Version, version); err != nil {
 		return err
 	}
@@ -164,19 +169,22 @@ func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 }
 
 func (t *tx) Tallies(experiment string) ([]store.Tally, error) {
+	if experiment != "" && !backend.NameKey(experiment) {
+		return nil, nil
+	}
 	return t.tallies.list(func(k defKey) bool { return experiment == "" || k.kind == experiment }, defKey.compare), nil
 }
 
 func (t *tx) AddToTally(d store.Tally) (store.Tally, error) {
-	if err := backend.ValidateTally(d); err != nil {
-		return store.Tally{}, err
-	}
 	k := defKey{d.Experiment, d.Variant}
 	tl, ok := t.tallies.get(k)
 	if !ok {
 		tl = store.Tally{Experiment: d.Experiment, Variant: d.Variant}
 	}
-	tl = tl.Plus(d)
+	tl, err := backend.AddTally(tl, d)
+	if err != nil {
+		return store.Tally{}, fmt.Errorf("memstore: %w", err)
+	}
 	t.tallies.put(k, tl)
 	return tl, nil
 }

@@ -64,6 +64,9 @@ func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
 }
 
 func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
+	if !backend.UserKey(user) {
+		return store.Friend{}, fmt.Errorf("memstore: friend %s: %w", stepcast.Quote(string(user)), store.ErrNotFound)
+	}
 	id, ok := t.newUsers[user]
 	if !ok {
 		id, ok = t.a.byUser[user]
@@ -75,6 +78,9 @@ func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
 }
 
 func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error) {
+	if !backend.Page(uint64(after), backend.MaxFriendID, limit) {
+		return nil, nil
+	}
 	var out []store.Friend
 	for id := after + 1; int(id) <= t.count() && len(out) < limit; id++ {
 		out = append(out, t.get(id).Clone())
@@ -86,6 +92,9 @@ func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error)
 // committed entries are base and the tx's own come after: entry i has Seq
 // i+1. own copies an entry for the caller.
 func logPage[T any](base, own []T, after uint64, limit int, copy func(T) T) []T {
+	if !backend.Page(after, backend.MaxSeq, limit) {
+		return nil
+	}
 	var out []T
 	for seq := after + 1; seq <= uint64(len(base)+len(own)) && len(out) < limit; seq++ {
 		if i := int(seq) - 1; i < len(base) {
@@ -132,7 +141,9 @@ func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([
 	return out, nil
 }
 
-func (t *tx) HasEvent(id string) (bool, error) { return t.a.eventIDs[id] || t.newEventIDs[id], nil }
+func (t *tx) HasEvent(id string) (bool, error) {
+	return backend.EventKey(id) && (t.a.eventIDs[id] || t.newEventIDs[id]), nil
+}
 
 func (t *tx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) {
 	if err := backend.CheckUser(user); err != nil {

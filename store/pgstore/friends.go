@@ -47,24 +47,39 @@ func (t *ptx) remember(f store.Friend) {
 }
 
 func (t *ptx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
+	if !backend.UserKey(user) {
+		return store.Friend{}, fmt.Errorf("pgstore: friend %s: %w", stepcast.Quote(string(user)), store.ErrNotFound)
+	}
 	return t.friendWhere("user_id = $2", string(user))
 }
 
 func (t *ptx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error) {
+	if !backend.Page(uint64(after), backend.MaxFriendID, limit) {
+		return nil, nil
+	}
 	return list(t, "friends", scanFriend, "SELECT record FROM stepcast_friends WHERE account = $1 AND id > $2 ORDER BY id LIMIT $3", t.account, int64(after), limit)
 }
 
 func (t *ptx) Changes(after uint64, limit int) ([]store.Change, error) {
+	if !backend.Page(after, backend.MaxSeq, limit) {
+		return nil, nil
+	}
 	return list(t, "changes", scanChange, "SELECT seq, record FROM stepcast_changes WHERE account = $1 AND seq > $2 ORDER BY seq LIMIT $3", t.account, int64(after), limit)
 }
 
 func (t *ptx) LastSeq() (uint64, error) { return uint64(t.lastChange), nil }
 
 func (t *ptx) Events(after uint64, limit int) ([]store.Event, error) {
+	if !backend.Page(after, backend.MaxSeq, limit) {
+		return nil, nil
+	}
 	return list(t, "events", scanEvent, "SELECT seq, record FROM stepcast_events WHERE account = $1 AND seq > $2 ORDER BY seq LIMIT $3", t.account, int64(after), limit)
 }
 
 func (t *ptx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	if before == 0 || before > math.MaxInt64 {
 		before = math.MaxInt64
 	}
@@ -73,6 +88,9 @@ func (t *ptx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) (
 }
 
 func (t *ptx) HasEvent(id string) (bool, error) {
+	if !backend.EventKey(id) {
+		return false, nil
+	}
 	var ok bool
 	err := t.tx.QueryRow(t.ctx, "SELECT EXISTS (SELECT 1 FROM stepcast_events WHERE account = $1 AND event_id = $2)", t.account, id).Scan(&ok)
 	if err != nil {

@@ -85,6 +85,9 @@ func (t *ptx) Delivery(id uint64) (store.Delivery, error) {
 }
 
 func (t *ptx) DeliveryByKey(key string) (store.Delivery, error) {
+	if !backend.DeliveryKey(key) {
+		return store.Delivery{}, fmt.Errorf("pgstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
+	}
 	return t.deliveryWhere("key = $2", key)
 }
 
@@ -210,13 +213,10 @@ func (t *ptx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
-	if f.Limit == 0 {
+	if !backend.Page(f.After, backend.MaxSeq, f.Limit) || !backend.CauseKey(f.Cause) {
 		return nil, nil
 	}
 	after := int64(f.After)
-	if f.After > 1<<63-1 {
-		return nil, nil
-	}
 	args := []any{t.account, after, f.Limit}
 	query := "SELECT " + deliveryColumns("o") + " FROM stepcast_outbox o WHERE o.account = $1 AND o.id > $2"
 	order := " ORDER BY o.id LIMIT $3"
@@ -241,6 +241,9 @@ func (t *ptx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 // cause, status).
 func (t *ptx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 	var p store.DeliveryProgress
+	if !backend.CauseKey(cause) {
+		return p, nil
+	}
 	rows, err := t.tx.Query(t.ctx, `SELECT status, count(*), coalesce(sum(cardinality(friends)) FILTER (WHERE status = 2), 0)
 		FROM stepcast_outbox WHERE account = $1 AND cause = $2 GROUP BY status`, t.account, cause)
 	if err != nil {
@@ -270,6 +273,9 @@ func (t *ptx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 // LeaseDeliveries implements store.Deliveries in one statement, like
 // Lease, walking the queue index in its order.
 func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
+	if err := account.Validate(); err != nil {
+		return nil, fmt.Errorf("pgstore: lease deliveries: %w", err)
+	}
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}

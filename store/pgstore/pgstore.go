@@ -174,6 +174,9 @@ func (s *Store) Close() error {
 
 // View implements store.Store.
 func (s *Store) View(ctx context.Context, account store.AccountID, fn func(store.ReadTx) error) error {
+	if err := account.Validate(); err != nil {
+		return fmt.Errorf("pgstore: view: %w", err)
+	}
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
@@ -199,6 +202,9 @@ func (s *Store) View(ctx context.Context, account store.AccountID, fn func(store
 // account exists and locks it; one writes the account's counters and
 // commits.
 func (s *Store) Update(ctx context.Context, account store.AccountID, fn func(store.Tx) error) error {
+	if err := account.Validate(); err != nil {
+		return fmt.Errorf("pgstore: update: %w", err)
+	}
 	if s.closed.Load() {
 		return store.ErrClosed
 	}

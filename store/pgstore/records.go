@@ -26,11 +26,18 @@ func scanDefinition(row pgx.Row) (store.Definition, error) {
 const definitionColumns = "kind, name, body, version, updated_at"
 
 func (t *ptx) Definition(kind, name string) (store.Definition, error) {
-	return one(t, fmt.Sprintf("definition %s/%s", stepcast.Quote(kind), stepcast.Quote(name)), scanDefinition,
+	what := fmt.Sprintf("definition %s/%s", stepcast.Quote(kind), stepcast.Quote(name))
+	if !backend.DefinitionKey(kind, name) {
+		return store.Definition{}, fmt.Errorf("pgstore: %s: %w", what, store.ErrNotFound)
+	}
+	return one(t, what, scanDefinition,
 		"SELECT "+definitionColumns+" FROM stepcast_definitions WHERE account = $1 AND kind = $2 AND name = $3", t.account, kind, name)
 }
 
 func (t *ptx) Definitions(kind string) ([]store.Definition, error) {
+	if kind != "" && !backend.NameKey(kind) {
+		return nil, nil
+	}
 	return list(t, "definitions", scanDefinition, "SELECT "+definitionColumns+` FROM stepcast_definitions
 		WHERE account = $1 AND ($2 = '' OR kind = $2) ORDER BY kind COLLATE "C", name COLLATE "C"`, t.account, kind)
 }
@@ -47,6 +54,9 @@ func (t *ptx) PutDefinition(d store.Definition) (uint64, error) {
 
 func (t *ptx) DeleteDefinition(kind, name string, version uint64) error {
 	get := func() error { _, err := t.Definition(kind, name); return err }
+	if !backend.DefinitionKey(kind, name) {
+		return get()
+	}
 	return t.deleteVersioned(fmt.Sprintf("definition %s/%s", stepcast.Quote(kind), stepcast.Quote(name)), version, get,
 		"DELETE FROM stepcast_definitions WHERE account = $1 AND kind = $2 AND name = $3 AND version = $4", t.account, kind, name)
 }
@@ -58,22 +68,37 @@ func scanTally(row pgx.Row) (store.Tally, error) {
 }
 
 func (t *ptx) Tallies(experiment string) ([]store.Tally, error) {
+	if experiment != "" && !backend.NameKey(experiment) {
+		return nil, nil
+	}
 	return list(t, "tallies", scanTally, `SELECT experiment, variant, recipients, clickers, converters, revenue FROM stepcast_tallies
 		WHERE account = $1 AND ($2 = '' OR experiment = $2) ORDER BY experiment COLLATE "C", variant COLLATE "C"`, t.account, experiment)
 }
 
+// AddToTally implements store.Tx. It reads the tally, adds in Go
+// (backend.AddTally, as the other backends do: a sum that would overflow is
+// refused alike, before anything is written) and writes the sum: two round
+// trips, safe because the unit of work holds the account's row lock, which
+// every writer of the account takes.
 func (t *ptx) AddToTally(d store.Tally) (store.Tally, error) {
 	if err := backend.ValidateTally(d); err != nil {
-		return store.Tally{}, err
+		return store.Tally{}, fmt.Errorf("pgstore: %w", err)
 	}
-	tl := store.Tally{Experiment: d.Experiment, Variant: d.Variant}
-	err := t.tx.QueryRow(t.ctx, `INSERT INTO stepcast_tallies AS t (account, experiment, variant, recipients, clickers, converters, revenue)
+	tl, err := one(t, "tally", scanTally, `SELECT experiment, variant, recipients, clickers, converters, revenue FROM stepcast_tallies
+		WHERE account = $1 AND experiment = $2 AND variant = $3`, t.account, d.Experiment, d.Variant)
+	if exists, err := backend.Found(err); err != nil {
+		return store.Tally{}, err
+	} else if !exists {
+		tl = store.Tally{Experiment: d.Experiment, Variant: d.Variant}
+	}
+	if tl, err = backend.AddTally(tl, d); err != nil {
+		return store.Tally{}, fmt.Errorf("pgstore: %w", err)
+	}
+	_, err = t.tx.Exec(t.ctx, `INSERT INTO stepcast_tallies AS t (account, experiment, variant, recipients, clickers, converters, revenue)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (account, experiment, variant) DO UPDATE SET recipients = t.recipients + EXCLUDED.recipients,
-			clickers = t.clickers + EXCLUDED.clickers, converters = t.converters + EXCLUDED.converters, revenue = t.revenue + EXCLUDED.revenue
-		RETURNING recipients, clickers, converters, revenue`,
-		t.account, d.Experiment, d.Variant, d.Recipients, d.Clickers, d.Converters, d.Revenue).
-		Scan(&tl.Recipients, &tl.Clickers, &tl.Converters, &tl.Revenue)
+		ON CONFLICT (account, experiment, variant) DO UPDATE SET recipients = EXCLUDED.recipients,
+			clickers = EXCLUDED.clickers, converters = EXCLUDED.converters, revenue = EXCLUDED.revenue`,
+		t.account, tl.Experiment, tl.Variant, tl.Recipients, tl.Clickers, tl.Converters, tl.Revenue)
 	if err != nil {
 		return store.Tally{}, t.fail("add to tally", err)
 	}

@@ -35,7 +35,11 @@ func scanTimer(row pgx.Row) (store.Timer, error) {
 }
 
 func (t *ptx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
-	return one(t, fmt.Sprintf("timer %d/%s", friend, stepcast.Quote(key)), scanTimer,
+	what := fmt.Sprintf("timer %d/%s", friend, stepcast.Quote(key))
+	if !backend.TimerKey(key) {
+		return store.Timer{}, fmt.Errorf("pgstore: %s: %w", what, store.ErrNotFound)
+	}
+	return one(t, what, scanTimer,
 		"SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3", t.account, int64(friend), key)
 }
 
@@ -56,6 +60,9 @@ func (t *ptx) PutTimer(tm store.Timer) (uint64, error) {
 
 func (t *ptx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
 	get := func() error { _, err := t.Timer(friend, key); return err }
+	if !backend.TimerKey(key) {
+		return get()
+	}
 	return t.deleteVersioned(fmt.Sprintf("timer %d/%s", friend, stepcast.Quote(key)), version, get,
 		"DELETE FROM stepcast_timers WHERE account = $1 AND friend = $2 AND key = $3 AND version = $4", t.account, int64(friend), key)
 }
@@ -71,6 +78,9 @@ func (t *ptx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) 
 // reading the others; a kind that holds a "/" itself is matched exactly on
 // the key after that.
 func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]store.Timer, error) {
+	if err := account.Validate(); err != nil {
+		return nil, fmt.Errorf("pgstore: lease: %w", err)
+	}
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}

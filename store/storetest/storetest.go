@@ -8,8 +8,10 @@
 // ordering, error identity (errors.Is), atomic units of work, account
 // isolation, ownership of returned values, canceled contexts, the
 // microsecond time precision, the input limits (every backend accepts and
-// refuses the same input, before anything reaches its storage) and the
-// lease boundary (due at Due, expired at LeaseUntil, for timers and
+// refuses the same input, before anything reaches its storage: account
+// IDs, changes, tally sums that would overflow…), the answers to edge
+// reads (a lookup by a key no record can have finds nothing, a page past
+// the last key is empty) and the lease boundary (due at Due, expired at LeaseUntil, for timers and
 // deliveries alike).
 package storetest
 
@@ -84,6 +86,10 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"DefinitionsVersioned", testDefinitions},
 		{"TalliesAccumulate", testTallies},
 		{"InputLimitsAlike", testLimits},
+		{"AccountIDsAlike", testAccountIDs},
+		{"LookupsByKeysNoRecordHas", testImpossibleKeys},
+		{"PagesAtTheEdges", testPageEdges},
+		{"TallySumsThatOverflow", testTallyOverflow},
 		{"LeaseBoundaryAlike", testLeaseBoundary},
 		{"LeaseHonorsItsLimit", testLeaseLimit},
 		{"AccountTimers", testAccountTimers},
