@@ -100,6 +100,17 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		}
 	}
 	slices.Sort(sc.Scores)
+	if len(d.Scenarios) > 0 || len(d.Reminders) > 0 {
+		// The journey through scenarios is recorded as events, which the
+		// segment language asks about (scenario_finished("trial")…).
+		events := sc.Events
+		if events == nil {
+			events = segment.DefaultEvents
+		}
+		if !slices.Contains(events, segment.JourneyKind) {
+			sc.Events = append(slices.Clone(events), segment.JourneyKind)
+		}
+	}
 	if schema == nil {
 		var err error
 		if schema, err = segment.NewSchema(sc); err != nil {

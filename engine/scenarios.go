@@ -324,10 +324,16 @@ func (u *unit) journey(kind stepcast.CauseKind, name, prefix string, records []s
 		if r.Reason != "" {
 			data["reason"] = truncate(r.Reason, stepcast.MaxTextLen)
 		}
+		of, what := name, string(r.What)
 		if strings.HasPrefix(prefix, "reminder/") {
-			data["key"] = strings.Split(prefix, "/")[2]
+			key, _ := url.PathUnescape(strings.Split(prefix, "/")[2])
+			data["key"] = key
+			of = "reminder/" + name // reminders and scenarios name apart
 		}
-		ev := stepcast.Event{ID: base + strconv.Itoa(i), Friend: u.friend.ID, Kind: stepcast.EventJourney, Name: name, Value: string(r.What), Data: data, At: r.At}
+		if r.What == scenario.Ended {
+			what = string(r.Status) // finished or exited, as the segment language asks
+		}
+		ev := stepcast.Event{ID: base + strconv.Itoa(i), Friend: u.friend.ID, Kind: stepcast.EventJourney, Name: of, Value: what, Data: data, At: r.At}
 		seq, err := u.tx.AppendEvent(ev)
 		if errors.Is(err, store.ErrDuplicate) {
 			continue // a replay of the unit

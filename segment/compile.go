@@ -78,6 +78,9 @@ func (s *Segment) Plan() string {
 //	count("click", "url", 30) >= 3       the number of events, ever or within the window
 //	score("lead") >= 10                  a score (0 until changed)
 //	in_scenario("trial")                 the friend is in the scenario
+//	scenario_entered("trial", 7)         the friend entered the scenario (began a run), ever or within the window
+//	scenario_finished("trial")           a run of the scenario went through (completed, its goal, a branch's end), ever or within the window
+//	scenario_exited("trial", 30)         a run of the scenario ended early (stopped, exit condition, blocked, switched, restarted), ever or within the window
 //	scenario_step("trial") >= 2          the step reached in the scenario (non-members read -1)
 //	variant("welcome") == "B"            the friend's variant in the experiment
 //	segment("vip")                       a saved segment

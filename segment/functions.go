@@ -180,6 +180,27 @@ var functions = []function{
 		means: "the friend is in the scenario",
 	},
 	{
+		name:    "scenario_entered",
+		types:   sigs(new(func(string) bool), new(func(string, int) bool)),
+		compile: journey("entered"),
+		uses:    []string{`scenario_entered("trial", 7)`},
+		means:   "the friend entered the scenario (began a run), ever or within the window",
+	},
+	{
+		name:    "scenario_finished",
+		types:   sigs(new(func(string) bool), new(func(string, int) bool)),
+		compile: journey("finished"),
+		uses:    []string{`scenario_finished("trial")`},
+		means:   "a run of the scenario went through (completed, its goal, a branch's end), ever or within the window",
+	},
+	{
+		name:    "scenario_exited",
+		types:   sigs(new(func(string) bool), new(func(string, int) bool)),
+		compile: journey("exited"),
+		uses:    []string{`scenario_exited("trial", 30)`},
+		means:   "a run of the scenario ended early (stopped, exit condition, blocked, switched, restarted), ever or within the window",
+	},
+	{
 		name:  "scenario_step",
 		types: sigs(new(func(string) int)),
 		compile: func(k call) (operand, error) {
@@ -393,6 +414,32 @@ func named(kind string) func(call) (operand, error) {
 			return operand{}, err
 		}
 		key, err := k.event(kind, name, "")
+		if err != nil {
+			return operand{}, err
+		}
+		return happened(key, days), nil
+	}
+}
+
+// JourneyKind is the event kind under which the engine records a friend's
+// way through scenarios (stepcast.EventJourney): the scenario_entered,
+// scenario_finished and scenario_exited functions count its events, so a
+// schema that uses them counts that kind.
+const JourneyKind = "journey"
+
+// journey compiles a function (scenario[, days]) asking whether the
+// friend's journey through the scenario recorded what.
+func journey(what string) func(call) (operand, error) {
+	return func(k call) (operand, error) {
+		name, err := k.str(0, "the scenario name")
+		if err != nil {
+			return operand{}, err
+		}
+		days, err := k.window(1)
+		if err != nil {
+			return operand{}, err
+		}
+		key, err := k.event(JourneyKind, name, what)
 		if err != nil {
 			return operand{}, err
 		}

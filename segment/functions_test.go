@@ -22,6 +22,7 @@ var docSchema = SchemaConfig{
 		{Name: "last_visit", Type: stepcast.FieldTime},
 	},
 	Scores:   []string{"lead"},
+	Events:   append([]string{JourneyKind}, DefaultEvents...),
 	Segments: map[string]string{"vip": `score("lead") >= 100`},
 }
 
