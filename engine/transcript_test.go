@@ -34,6 +34,7 @@ var update = flag.Bool("update", false, "rewrite testdata/transcripts/*.txt with
 //	friend <user>        print a friend: follow status, tags, fields, scores, scenarios, timers
 //	count <expr>         count a segment on the live index at the clock
 //	outbox               print the queued deliveries
+//	journey <user>       print a friend's journey through scenarios and reminders
 //
 // Times are local to the account's zone: "2026-11-28 10:00" (or anything
 // stepcast.ParseTime reads). Run with -update to rewrite the outputs.
@@ -122,6 +123,32 @@ func (r *runner) run(c transcript.Command) string {
 		return strconv.FormatUint(n, 10)
 	case "outbox":
 		return r.outbox()
+	case "journey":
+		v, err := r.a.FriendByUser(ctx, stepcast.UserID(arg))
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		page, err := r.a.History(ctx, v.ID, 0, 1000)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		var b strings.Builder
+		for i := len(page) - 1; i >= 0; i-- {
+			e := page[i]
+			if e.Kind != stepcast.EventJourney {
+				continue
+			}
+			fmt.Fprintf(&b, "%s %s run %s", r.time(e.At), e.Name, e.Data["run"])
+			if s := e.Data["step"]; s != "" {
+				fmt.Fprintf(&b, " step %s", s)
+			}
+			fmt.Fprintf(&b, " %s", e.Value)
+			if why := e.Data["reason"]; why != "" {
+				fmt.Fprintf(&b, ": %s", why)
+			}
+			b.WriteString("\n")
+		}
+		return b.String()
 	}
 	r.t.Fatalf("line %d: unknown command %q", c.Line, verb)
 	return ""
