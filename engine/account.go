@@ -42,6 +42,9 @@ func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled
 	if err := a.versionScenarios(ctx, c); err != nil {
 		return nil, err
 	}
+	if err := a.migrateMemberships(ctx, c); err != nil {
+		return nil, fmt.Errorf("engine: account %q: migrating scenario memberships: %w", id, err)
+	}
 	ix, cur, err := a.load(ctx, c)
 	if err != nil {
 		return nil, err

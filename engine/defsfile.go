@@ -212,6 +212,7 @@ type fileScenario struct {
 	Exit      string             `def:"exit"`
 	Goal      string             `def:"goal"`
 	ZoneField string             `def:"zone_field"`
+	StartWhen string             `def:"start_when"`
 	Migrate   bool               `def:"migrate"`
 	Steps     []fileScenarioStep `def:"steps" limit:"MaxFileSteps"`
 }

@@ -152,7 +152,7 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 
 // scenario converts a scenario; a step's timing is named by its keys.
 func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[string]stepcast.FieldType, loc *time.Location) scenario.Definition {
-	def := scenario.Definition{Name: f.Name, Exit: f.Exit, Goal: f.Goal, ZoneField: f.ZoneField, Migrate: f.Migrate,
+	def := scenario.Definition{Name: f.Name, Exit: f.Exit, Goal: f.Goal, ZoneField: f.ZoneField, StartWhen: f.StartWhen, Migrate: f.Migrate,
 		Entry: scenario.Entry{Mode: scenario.EntryMode(f.Entry.Mode), Cooldown: time.Duration(f.Entry.Cooldown), MaxRuns: f.Entry.MaxRuns}}
 	for j, st := range f.Steps {
 		spath := fmt.Sprintf("%s.steps[%d]", path, j)

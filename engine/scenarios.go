@@ -373,6 +373,45 @@ func (u *unit) checkScenarios() error {
 	return nil
 }
 
+// startConditionsBefore notes, for the scenarios that start on a
+// condition, whether the friend met it before the unit changed them.
+func (u *unit) startConditionsBefore() error {
+	for name, m := range u.def.scenarios {
+		if c := m.StartWhen(); c != nil {
+			ok, err := c.MatchRecord(u.record(), u.at)
+			if err != nil {
+				return fmt.Errorf("engine: %s: scenario %q start_when: %w", u.what(), name, err)
+			}
+			if u.before == nil {
+				u.before = map[string]bool{}
+			}
+			u.before[name] = ok
+		}
+	}
+	return nil
+}
+
+// startConditionsMet starts the scenarios whose start condition the
+// friend has come to meet in this unit.
+func (u *unit) startConditionsMet() error {
+	for name, was := range u.before {
+		if was {
+			continue
+		}
+		ok, err := u.def.scenarios[name].StartWhen().MatchRecord(u.record(), u.at)
+		if err != nil {
+			return fmt.Errorf("engine: %s: scenario %q start_when: %w", u.what(), name, err)
+		}
+		if ok {
+			u.before[name] = true // once a unit
+			if err := u.stepScenario(name, scenario.Input{Kind: scenario.Start}, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // blocked ends the friend's scenarios and reminders: a friend who blocked
 // the account gets nothing more; coming back, the entry policy decides.
 func (u *unit) blocked() error {
@@ -427,13 +466,11 @@ func wakeReminder(u *unit, t store.Timer) error {
 	if err != nil {
 		return fmt.Errorf("engine: %s: reminder %q state: %w", u.what(), name, err)
 	}
-	if st.Version == 0 && st.Goal.IsZero() {
-		// Written before reminders were machines: the goal alone.
-		var old struct{ Goal time.Time }
-		if json.Unmarshal(t.State, &old) == nil && !old.Goal.IsZero() {
-			u.timers[t.Key].state = nil
-			return u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.SetGoal, Goal: old.Goal}, 0)
-		}
+	if st.Version == 0 && st.Status == "" && !st.Goal.IsZero() {
+		// Written before reminders were machines ({"goal": …}): set the
+		// goal now, which schedules its first step still ahead.
+		u.timers[t.Key].state = nil
+		return u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.SetGoal, Goal: st.Goal}, 0)
 	}
 	return u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.Wake}, 0)
 }

@@ -61,6 +61,7 @@ type unit struct {
 	logged []store.Event // the events the unit appended, in order: its own, then the journey's
 
 	timers    map[string]*unitTimer // scenario and reminder states the unit read or wrote
+	before    map[string]bool       // scenarios with a start condition: whether it held before the unit
 	woke      string                // the timer key the unit woke for, if any
 	scenarios int                   // scenario and reminder steps taken, for the loop guard
 }
@@ -109,6 +110,9 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 	}
 	u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
 	u.friend = f.Clone()
+	if err := u.startConditionsBefore(); err != nil {
+		return err
+	}
 	u.res = Result{Event: ev.ID, Friend: f.ID}
 	u.hist[f.ID] = append(u.hist[f.ID], ev)
 
@@ -153,6 +157,9 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 		}
 		u.friend = f.Clone()
 		u.res.Friend = f.ID
+		if err := u.startConditionsBefore(); err != nil {
+			return err
+		}
 	}
 	if err := handle(u, t); err != nil {
 		return err
@@ -213,8 +220,12 @@ func (u *unit) finish() error {
 			return err
 		}
 		// The friend's scenarios see what the unit did: an exit or a goal
-		// takes effect now. Their steps may set off rules again.
+		// takes effect now, a start condition met starts one. Their steps
+		// may set off rules again.
 		if err := u.checkScenarios(); err != nil {
+			return err
+		}
+		if err := u.startConditionsMet(); err != nil {
 			return err
 		}
 		if u.rules.Pending() == 0 {

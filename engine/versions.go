@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/store"
 )
@@ -189,4 +191,113 @@ func loadZone(name string) (*time.Location, error) {
 	}
 	zones.Store(name, loc)
 	return loc, nil
+}
+
+// migrationKind names the store definitions that record one-time
+// migrations of an account's data.
+const migrationKind = "migration"
+
+// membershipsMigration is the migration that gives scenario memberships
+// written before scenarios ran (a step in the friend's record, no state)
+// a state: a run on the current version at that step, due at once.
+const membershipsMigration = "scenario-states"
+
+// migrateMemberships runs membershipsMigration once per account; it also
+// moves reminder timers written before reminders were machines
+// ("reminder/<name>", due at the goal) to their key of now
+// ("reminder/<name>/"), due at once, so that the first step before the
+// goal is scheduled rather than the goal.
+func (a *Account) migrateMemberships(ctx context.Context, c *compiled) error {
+	if len(c.scenarios) == 0 && len(c.reminders) == 0 {
+		return nil
+	}
+	done := false
+	err := a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
+		_, err := tx.Definition(migrationKind, membershipsMigration)
+		done = err == nil
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil || done {
+		return err
+	}
+	now := a.e.cfg.Now()
+	// A page of friends at a time, each in a unit of work of its own: the
+	// migration is idempotent (it writes only states that do not exist),
+	// so an interrupted one resumes on the next open.
+	for after := stepcast.FriendID(0); ; {
+		var page []store.Friend
+		err := a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
+			var err error
+			page, err = tx.Friends(after, pageSize)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		err = a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
+			for _, f := range page {
+				if err := migrateReminders(tx, f.ID, now); err != nil {
+					return err
+				}
+				for name, step := range f.Scenarios {
+					m := c.scenarios[name]
+					if m == nil {
+						continue
+					}
+					if _, err := tx.Timer(f.ID, scenarioKey(name)); !errors.Is(err, store.ErrNotFound) {
+						if err != nil {
+							return err
+						}
+						continue // it has a state
+					}
+					st := scenario.State{Version: m.Definition().Version, Run: 1, Status: scenario.Active, Entered: now,
+						Step: min(step, len(m.Definition().Steps)-1), Due: now}
+					b, err := json.Marshal(st)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.PutTimer(store.Timer{Friend: f.ID, Key: scenarioKey(name), Due: now, State: b}); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(page) < pageSize {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	return a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
+		_, err := tx.PutDefinition(store.Definition{Kind: migrationKind, Name: membershipsMigration, Body: []byte(`{}`), UpdatedAt: now})
+		return err
+	})
+}
+
+// migrateReminders moves a friend's reminder timers of the old form.
+func migrateReminders(tx store.Tx, f stepcast.FriendID, now time.Time) error {
+	timers, err := tx.FriendTimers(f)
+	if err != nil {
+		return err
+	}
+	for _, t := range timers {
+		k := ParseTimerKey(t.Key)
+		if k.Kind != DueReminder || strings.Contains(k.Name, "/") {
+			continue
+		}
+		name, _ := url.PathUnescape(k.Name)
+		if _, err := tx.PutTimer(store.Timer{Friend: f, Key: reminderKey(name, ""), Due: now, State: t.State}); err != nil {
+			return err
+		}
+		if err := tx.DeleteTimer(f, t.Key, t.Version); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -33,6 +33,13 @@ type Definition struct {
 	// in which clock times are read; empty, or unset for the friend, means
 	// the account's zone (LINE tells no one's zone).
 	ZoneField string `json:"zone_field,omitempty"`
+	// StartWhen starts the scenario for a friend when they come to meet
+	// it — a segment expression, often a saved segment: segment("lapsed")
+	// — as the engine sees it after each unit of work that changed them;
+	// the entry policy still decides. (A condition that becomes true with
+	// time alone, "followed 3 days ago", is noticed at the friend's next
+	// change or wake-up, not on the minute.)
+	StartWhen string `json:"start_when,omitempty"`
 	// Migrate moves friends in a run of an older version onto this one at
 	// their next step, to the step of the same name (a run whose pending
 	// step was removed ends, exited). False keeps them on the version they
@@ -180,6 +187,7 @@ type Machine struct {
 	steps []compiledStep
 	exit  *segment.Segment
 	goal  *segment.Segment
+	start *segment.Segment
 }
 
 type compiledStep struct {
@@ -239,6 +247,7 @@ func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine,
 	}
 	m.exit = cond("exit", d.Exit)
 	m.goal = cond("goal", d.Goal)
+	m.start = cond("start_when", d.StartWhen)
 	switch n := len(d.Steps); {
 	case n == 0:
 		bad("steps", errors.New("a scenario needs at least one step"))
@@ -389,6 +398,9 @@ func parseClock(s string) (int, error) {
 	}
 	return hh*60 + mm, nil
 }
+
+// StartWhen returns the compiled StartWhen condition, nil if none.
+func (m *Machine) StartWhen() *segment.Segment { return m.start }
 
 // Definition returns the definition m was compiled from.
 func (m *Machine) Definition() Definition { return m.def }

@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/scenario"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+func courseDefs(steps ...scenario.Step) Definitions {
+	return Definitions{
+		Schema: segment.SchemaConfig{Fields: []segment.Field{{Name: "age", Type: stepcast.FieldInt}}, Location: tokyo,
+			Segments: map[string]string{"adult": `age >= 20`}},
+		Rules: []rules.Rule{{Name: "enroll", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventPostback, Name: "enroll"},
+			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "course"}}}},
+			{Name: "age", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventAnswer, Name: "age"},
+				Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.SetField, Name: "age", Text: "value"}}}}},
+		Scenarios: []scenario.Definition{{Name: "course", Steps: steps}},
+	}
+}
+
+func step(name string, day int, text string) scenario.Step {
+	return scenario.Step{Name: name, Timing: scenario.Timing{Kind: scenario.OnDay, Day: day, At: "10:00"}, Messages: []stepcast.Message{msg(text)}}
+}
+
+func sentTexts(t *testing.T, a *Account) []string {
+	t.Helper()
+	rows, err := a.Deliveries(context.Background(), store.DeliveryFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		var d stepcast.Delivery
+		if err := json.Unmarshal(r.Payload, &d); err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Text string }
+		json.Unmarshal(d.Messages[0], &m)
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// Editing a live scenario never changes it under the friends in it: they
+// keep the version they entered on, while new friends enter the new one;
+// with Migrate, they move to the new one by the name of their step.
+func TestScenarioVersions(t *testing.T) {
+	for _, migrate := range []bool{false, true} {
+		t.Run(map[bool]string{false: "keep", true: "migrate"}[migrate], func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{t: t0}
+			st := memstore.New()
+			a := mustAccount(t, mustOpen(t, st, clk), "s", courseDefs(step("one", 1, "v1 one"), step("two", 2, "v1 two")))
+			mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0))
+			clk.Set(t0.AddDate(0, 0, 1))
+			if _, err := a.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+			d := courseDefs(step("one", 1, "v2 one"), step("two", 2, "v2 two"), step("three", 3, "v2 three"))
+			d.Scenarios[0].Migrate = migrate
+			if err := a.SetDefinitions(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			mustIngest(t, a, follow("f2", "U2", "", clk.Now()), ev("e2", "U2", stepcast.EventPostback, "enroll", "", clk.Now()))
+			for day := 2; day <= 4; day++ {
+				clk.Set(t0.AddDate(0, 0, day).Add(time.Hour))
+				if _, err := a.Tick(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := []string{"v1 one", "v1 two", "v2 one", "v2 two", "v2 three"}
+			if migrate {
+				want = []string{"v1 one", "v2 two", "v2 three", "v2 one", "v2 two", "v2 three"}
+			}
+			got := sentTexts(t, a)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("sent %q, want %q", got, want)
+			}
+			// Both versions are kept.
+			err := st.View(ctx, "s", func(tx store.ReadTx) error {
+				ds, err := tx.Definitions(scenarioDefKind)
+				if len(ds) != 2 {
+					t.Errorf("stored versions %d, want 2", len(ds))
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// A scenario starts when a friend comes to meet its start condition — on
+// the change itself, not in a nightly batch.
+func TestScenarioStartsOnSegmentEntry(t *testing.T) {
+	clk := &clock{t: t0}
+	d := courseDefs(scenario.Step{Name: "hello", Timing: scenario.Timing{Kind: scenario.Immediately}, Messages: []stepcast.Message{msg("welcome, adult")}})
+	d.Scenarios[0].StartWhen = `segment("adult")`
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", d)
+	res := mustIngest(t, a, follow("f1", "U1", "", t0), ev("a1", "U1", stepcast.EventAnswer, "age", "17", t0),
+		ev("a2", "U1", stepcast.EventAnswer, "age", "21", t0.Add(time.Minute)), ev("a3", "U1", stepcast.EventAnswer, "age", "22", t0.Add(2*time.Minute)))
+	if len(res[1].Queued) != 0 || len(res[2].Queued) != 1 || len(res[3].Queued) != 0 {
+		t.Errorf("queued %d %d %d, want 0 1 0 (entering once, at 21)", len(res[1].Queued), len(res[2].Queued), len(res[3].Queued))
+	}
+}
+
+// Memberships written before scenarios ran — a step in the record, no
+// state — get a state on the current version at that step, due at once.
+func TestOldMembershipsMigrate(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	st := memstore.New()
+	err := st.Update(ctx, "s", func(tx store.Tx) error {
+		f, _, err := tx.AddFriend("U1")
+		if err != nil {
+			return err
+		}
+		_, err = tx.Apply(store.Change{Friend: f.ID, Kind: store.Follow, At: t0}, store.Change{Friend: f.ID, Kind: store.EnterStep, Name: "course", Number: 1})
+		if err != nil {
+			return err
+		}
+		// And a reminder's timer as the old code wrote it: due at the goal.
+		_, err = tx.PutTimer(store.Timer{Friend: f.ID, Key: "reminder/visit", Due: t0.Add(48 * time.Hour), State: []byte(`{"goal":"2026-11-30T01:00:00Z","event":"b1"}`)})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := courseDefs(step("one", 1, "one"), step("two", 2, "two"))
+	d.Reminders = []scenario.Reminder{{Name: "visit", Steps: []scenario.ReminderStep{{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("soon")}}}}}
+	a := mustAccount(t, mustOpen(t, st, clk), "s", d)
+	clk.Set(t0.Add(time.Minute))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(48 * time.Hour))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(49 * time.Hour))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := sentTexts(t, a)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"soon", "two"}) {
+		t.Errorf("sent %q, want the pending step two and the reminder", got)
+	}
+}
