@@ -183,9 +183,10 @@ func (s *caseSim) outbox() []caseRow {
 	}
 }
 
-// caseJourney is one journey record of a friend, as text:
-// "<time> <scenario> run <n> [step <s>] <what>[: <reason>]".
-func (s *caseSim) journey(user string) []string {
+// journey reads a friend's journey records, oldest first, as text —
+// "<time> <scenario> run <n> [step <s>] <what>[: <reason>]" — one list per
+// scenario, and per reminder and key ("reminder/visit#bk-1").
+func (s *caseSim) journey(user string) map[string][]string {
 	s.t.Helper()
 	ctx := context.Background()
 	v, err := s.a.FriendByUser(ctx, stepcast.UserID(user))
@@ -205,15 +206,34 @@ func (s *caseSim) journey(user string) []string {
 		}
 		before = p[len(p)-1].Seq
 	}
-	var out []string
+	out := map[string][]string{}
 	for i := len(page) - 1; i >= 0; i-- {
 		e := page[i]
 		if e.Kind != stepcast.EventJourney {
 			continue
 		}
-		out = append(out, journeyLine(e.At, e.Name, e.Data["run"], e.Data["step"], e.Value, e.Data["reason"]))
+		stream := e.Name
+		if k, ok := e.Data["key"]; ok {
+			stream += "#" + k
+		}
+		out[stream] = append(out[stream], journeyLine(e.At, e.Name, e.Data["run"], e.Data["step"], e.Value, e.Data["reason"]))
 	}
 	return out
+}
+
+// compareJourneys checks a friend's journeys, stream by stream.
+func compareJourneys(t *testing.T, user, about string, got, want map[string][]string) {
+	t.Helper()
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s (%s): unexpected journey %s: %q", user, about, k, got[k])
+		}
+	}
+	for k, w := range want {
+		if !slices.Equal(got[k], w) {
+			t.Errorf("%s (%s) journey %s:\n got  %q\n want %q", user, about, k, got[k], w)
+		}
+	}
 }
 
 func journeyLine(at time.Time, name, run, step, what, reason string) string {
