@@ -32,6 +32,9 @@ type caseSim struct {
 	now   time.Time        // the last boundary run
 	ticks int              // ticks run
 	units int              // units of due work committed
+	// queued says that something may wait in the outbox (the LINE edge
+	// has not looked since an event or a tick queued it).
+	queued bool
 	// dispatch says whether the LINE edge sends at boundary t (nil: at
 	// every boundary, right after the tick).
 	dispatch func(t time.Time) bool
@@ -71,23 +74,30 @@ func newCaseSim(t *testing.T, st store.Store, file string, start time.Time, evs 
 }
 
 // runUntil goes through the boundaries after the last one up to end, every
-// step: the events before a boundary are ingested one by one with the
-// clock at each event's time; at the boundary the engine ticks and then
-// the LINE edge sends.
+// step: the events before a boundary are ingested (IngestBatch: each its
+// own unit at its own time) with the clock at the last of them; at the
+// boundary the engine ticks, and then the LINE edge sends.
 func (s *caseSim) runUntil(end time.Time, step time.Duration) {
 	s.t.Helper()
 	ctx := context.Background()
 	for b := s.now.Add(step); !b.After(end); b = b.Add(step) {
+		// The events of the half hour, in one batch (each still its own
+		// unit of work, at its own time), with the clock at the last.
+		first := s.next
 		for s.next < len(s.evs) && s.evs[s.next].At.Before(b) {
-			ev := s.evs[s.next]
 			s.next++
-			s.clk.Set(ev.At)
-			res, err := s.a.Ingest(ctx, ev)
+		}
+		if batch := s.evs[first:s.next]; len(batch) > 0 {
+			s.clk.Set(batch[len(batch)-1].At)
+			res, err := s.a.IngestBatch(ctx, batch...)
 			if err != nil {
-				s.t.Fatalf("ingest %s at %s: %v", ev.ID, ev.At.In(caseLoc), err)
+				s.t.Fatalf("ingest before %s: %v", b.In(caseLoc), err)
 			}
-			if res[0].Duplicate {
-				s.t.Fatalf("ingest %s: a duplicate", ev.ID)
+			for i, r := range res {
+				if r.Duplicate {
+					s.t.Fatalf("ingest %s: a duplicate", batch[i].ID)
+				}
+				s.queued = s.queued || len(r.Queued) > 0
 			}
 		}
 		s.clk.Set(b)
@@ -97,8 +107,10 @@ func (s *caseSim) runUntil(end time.Time, step time.Duration) {
 		}
 		s.ticks++
 		s.units += n
-		if s.dispatch == nil || s.dispatch(b) {
+		s.queued = s.queued || n > 0
+		if s.queued && (s.dispatch == nil || s.dispatch(b)) {
 			s.send(b)
+			s.queued = false
 		}
 		s.now = b
 	}
