@@ -103,7 +103,8 @@ type CauseKind string
 // The causes of a delivery.
 const (
 	CauseRule      CauseKind = "rule"      // a step of an action rule, or a threshold's actions
-	CauseScenario  CauseKind = "scenario"  // a step of a scenario or a reminder
+	CauseScenario  CauseKind = "scenario"  // a step of a scenario
+	CauseReminder  CauseKind = "reminder"  // a step of a reminder
 	CauseBroadcast CauseKind = "broadcast" // a broadcast (segment delivery)
 	CauseTest      CauseKind = "test"      // a test send to staff
 )

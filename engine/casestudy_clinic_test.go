@@ -409,7 +409,7 @@ func (m *clinicModel) due(t time.Time) {
 	}
 	for key, r := range m.rem {
 		if r.active && r.due.Equal(t) {
-			m.wants = append(m.wants, caseWant{User: m.user, Cause: "scenario:visit", Step: r.step, Queued: t, Status: store.Sent, Key: key})
+			m.wants = append(m.wants, caseWant{User: m.user, Cause: "reminder:visit", Step: r.step, Queued: t, Status: store.Sent, Key: key})
 			m.rec("reminder/visit#"+key, t, r.run, remSteps[r.step], "sent", "")
 			m.placeRem(key, t, r.step+1)
 		}
@@ -512,7 +512,7 @@ func TestCaseStudyClinic(t *testing.T) {
 				if !clinicCapital[area] {
 					t.Errorf("%s: pre-booking offer %v, living in %q", r.User, r, area)
 				}
-			case "scenario:visit":
+			case "reminder:visit":
 				reminders++
 				key := rowWant(r).Key
 				i := slices.IndexFunc(f.bookings, func(b *clinicBooking) bool { return b.id == key })

@@ -93,9 +93,13 @@ func musicExpect(f musicFriend) ([]caseWant, []string) {
 		name string
 		due  time.Time
 	}{{"invite-1", caseDayAt(f.follow, 2, 20, 0)}, {"invite-2", caseDayAt(f.follow, 5, 12, 0)}}
+	withdrawn := 0 // messages queued, taken back when the run ends
 	for i, s := range steps {
 		if !stop.After(s.due) {
 			journey = append(journey, journeyLine(stop, sc, "1", s.name, "cancelled", why), journeyLine(stop, sc, "1", "", status, why))
+			if withdrawn > 0 {
+				journey = append(journey, journeyLine(stop, sc, "1", "", "withdrawn", fmt.Sprintf("%d queued message(s) not yet sent when the run ended", withdrawn)))
+			}
 			return wants, journey
 		}
 		// Queued at its time; a booking or a block before the LINE edge
@@ -104,6 +108,7 @@ func musicExpect(f musicFriend) ([]caseWant, []string) {
 		st := store.Sent
 		if i < len(steps)-1 && stop.Before(musicSent(s.due)) {
 			st = store.Cancelled
+			withdrawn++
 		}
 		wants = append(wants, caseWant{User: f.user, Cause: "scenario:" + sc, Step: i, Queued: s.due, Status: st})
 		journey = append(journey, journeyLine(s.due, sc, "1", s.name, "sent", ""))

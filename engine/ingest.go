@@ -124,6 +124,9 @@ func (e *Engine) checkEvent(ev stepcast.Event, now time.Time) error {
 	if err := ev.Validate(); err != nil {
 		return err
 	}
+	if ev.Kind == stepcast.EventJourney {
+		return fmt.Errorf("%w: event %s: kind journey is the engine's own record of scenarios, not an event to ingest", stepcast.ErrInvalid, stepcast.Quote(ev.ID))
+	}
 	if ev.Friend == 0 && ev.User == "" {
 		return fmt.Errorf("%w: event %s has neither a friend nor a LINE userId", stepcast.ErrInvalid, stepcast.Quote(ev.ID))
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ import (
 
 // DueScenario is the kind of a friend's scenario timer: "scenario/<name>".
 const DueScenario DueKind = "scenario"
+
+// Withdrawn is the journey record of queued messages taken back from the
+// outbox, unsent, because their run ended (an exit, a goal, a block).
+const Withdrawn scenario.What = "withdrawn"
 
 // maxScenarioSteps bounds the scenario and reminder inputs one unit of work
 // takes — scenarios starting scenarios — as maxActivations bounds rules.
@@ -252,7 +257,7 @@ func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth i
 	t.due, t.dirty = next.Due, true
 	prefix := "reminder/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/" + url.PathEscape(key) + "/"
 	steps := m.Definition().Steps
-	return u.carryOut(stepcast.CauseScenario, name, prefix, out, depth, func(step string) int {
+	return u.carryOut(stepcast.CauseReminder, name, prefix, out, depth, func(step string) int {
 		for i, s := range steps {
 			if s.Name == step {
 				return i
@@ -279,12 +284,20 @@ func reminderState(b []byte) (scenario.ReminderState, error) {
 // carryOut does what a scenario's or a reminder's machine decided, under
 // the outbox key prefix of the friend's scenario or goal.
 func (u *unit) carryOut(kind stepcast.CauseKind, name, prefix string, out scenario.Output, depth int, stepIndex func(string) int) error {
+	journey := out.Journey
 	if out.CancelRun != 0 {
-		if _, err := u.tx.CancelDeliveries(store.DeliverySelector{KeyPrefix: prefix + scenario.RunPrefix(name, out.CancelRun)}, "the run ended", u.at); err != nil {
+		n, err := u.tx.CancelDeliveries(store.DeliverySelector{KeyPrefix: prefix + scenario.RunPrefix(name, out.CancelRun)}, "the run ended", u.at)
+		if err != nil {
 			return fmt.Errorf("engine: %s: %w", u.what(), err)
 		}
+		if n > 0 {
+			// Steps recorded sent whose messages were still in the outbox:
+			// taken back, and said so.
+			journey = append(slices.Clone(journey), scenario.Record{At: u.at, Run: out.CancelRun, What: Withdrawn,
+				Reason: fmt.Sprintf("%d queued message(s) not yet sent when the run ended", n)})
+		}
 	}
-	if err := u.journey(kind, name, prefix, out.Journey); err != nil {
+	if err := u.journey(kind, name, prefix, journey); err != nil {
 		return err
 	}
 	f := &u.friend
@@ -311,9 +324,14 @@ func (u *unit) journey(kind stepcast.CauseKind, name, prefix string, records []s
 	if len(records) == 0 {
 		return nil
 	}
-	h := sha256.Sum256([]byte(u.id + "\x00" + prefix + name))
+	// IDs are the unit's and a count of the unit's journey records: fixed
+	// by the unit, so that a replay records nothing twice, and distinct
+	// however often the unit steps one scenario.
+	h := sha256.Sum256([]byte(u.id))
 	base := "journey/" + hex.EncodeToString(h[:12]) + "/"
-	for i, r := range records {
+	for _, r := range records {
+		u.journeyN++
+		i := u.journeyN
 		data := map[string]string{"run": strconv.Itoa(r.Run), "of": string(kind)}
 		if r.Step != "" {
 			data["step"] = r.Step
@@ -325,7 +343,7 @@ func (u *unit) journey(kind stepcast.CauseKind, name, prefix string, records []s
 			data["reason"] = truncate(r.Reason, stepcast.MaxTextLen)
 		}
 		of, what := name, string(r.What)
-		if strings.HasPrefix(prefix, "reminder/") {
+		if kind == stepcast.CauseReminder {
 			key, _ := url.PathUnescape(strings.Split(prefix, "/")[2])
 			data["key"] = key
 			of = "reminder/" + name // reminders and scenarios name apart

@@ -64,6 +64,7 @@ type unit struct {
 	before    map[string]bool       // scenarios with a start condition: whether it held before the unit
 	woke      string                // the timer key the unit woke for, if any
 	scenarios int                   // scenario and reminder steps taken, for the loop guard
+	journeyN  int                   // journey records so far, for their IDs
 }
 
 // errDuplicate and errStale skip a unit without failing it: its event was
