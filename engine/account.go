@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -83,7 +82,7 @@ func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 	if err != nil {
 		return fmt.Errorf("engine: account %q: %w", a.id, err)
 	}
-	if old := a.def.Load(); sameSchema(old.defs.Schema, defs.Schema, old.scores, c.scores) {
+	if old := a.def.Load(); sameSchema(old.schemaConfig, c.schemaConfig) {
 		// Compiled again on the schema the index was built for, which
 		// queries must match.
 		if c, err = compileOn(defs, old.schema); err != nil {
@@ -116,22 +115,18 @@ func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 	return nil
 }
 
-// sameSchema reports whether two schema configurations (with the scores
-// their scoring models add) index the same things.
-func sameSchema(x, y segment.SchemaConfig, xScores, yScores map[string]bool) bool {
+// sameSchema reports whether two schema configurations, as compiled (the
+// scoring model's scores and the journey events added), index the same
+// things.
+func sameSchema(x, y segment.SchemaConfig) bool {
 	loc := func(l *time.Location) string {
 		if l == nil {
 			return ""
 		}
 		return l.String()
 	}
-	norm := func(c segment.SchemaConfig, scores map[string]bool) segment.SchemaConfig {
-		all := map[string]bool{}
-		for _, s := range c.Scores {
-			all[s] = true
-		}
-		maps.Copy(all, scores)
-		c.Scores = slices.Sorted(maps.Keys(all))
+	norm := func(c segment.SchemaConfig) segment.SchemaConfig {
+		c.Scores = slices.Sorted(slices.Values(c.Scores))
 		c.Location = nil
 		if c.Events == nil {
 			c.Events = segment.DefaultEvents
@@ -141,7 +136,7 @@ func sameSchema(x, y segment.SchemaConfig, xScores, yScores map[string]bool) boo
 		}
 		return c
 	}
-	return loc(x.Location) == loc(y.Location) && reflect.DeepEqual(norm(x, xScores), norm(y, yScores))
+	return loc(x.Location) == loc(y.Location) && reflect.DeepEqual(norm(x), norm(y))
 }
 
 // ID returns the account's ID.

@@ -65,14 +65,15 @@ var ErrDefinition = stepcast.NewInvalid("invalid definition")
 
 // compiled is an account's definitions, validated and compiled.
 type compiled struct {
-	defs      Definitions
-	schema    *segment.Schema
-	model     *scoring.Model  // nil without scores
-	rules     *rules.Set      // the action rules and the thresholds' own actions
-	scores    map[string]bool // scores the scoring model keeps
-	counted   map[stepcast.EventKind]bool
-	scenarios map[string]*scenario.Machine         // each at the version the account runs now
-	reminders map[string]*scenario.ReminderMachine // likewise
+	defs         Definitions
+	schemaConfig segment.SchemaConfig // the schema as compiled: the scoring model's scores and the journey events added
+	schema       *segment.Schema
+	model        *scoring.Model  // nil without scores
+	rules        *rules.Set      // the action rules and the thresholds' own actions
+	scores       map[string]bool // scores the scoring model keeps
+	counted      map[stepcast.EventKind]bool
+	scenarios    map[string]*scenario.Machine         // each at the version the account runs now
+	reminders    map[string]*scenario.ReminderMachine // likewise
 }
 
 // compile validates d; every problem is reported, joined, each a
@@ -111,6 +112,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 			sc.Events = append(slices.Clone(events), segment.JourneyKind)
 		}
 	}
+	c.schemaConfig = sc
 	if schema == nil {
 		var err error
 		if schema, err = segment.NewSchema(sc); err != nil {

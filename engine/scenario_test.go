@@ -159,3 +159,21 @@ func TestOldMembershipsMigrate(t *testing.T) {
 		t.Errorf("sent %q, want the pending step two and the reminder", got)
 	}
 }
+
+// Adding the first scenario with SetDefinitions changes the schema (the
+// journey is counted): the journey functions work at once.
+func TestFirstScenarioBySetDefinitions(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	d := courseDefs(step("one", 1, "one"))
+	plain := d
+	plain.Rules, plain.Scenarios = nil, nil
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", plain)
+	if err := a.SetDefinitions(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0))
+	if n := mustCount(t, a, `scenario_entered("course")`); n != 1 {
+		t.Errorf("scenario_entered counts %d", n)
+	}
+}
