@@ -91,11 +91,17 @@ func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 		if err := a.versionScenarios(ctx, c); err != nil {
 			return err
 		}
+		if err := a.migrateMemberships(ctx, c); err != nil {
+			return fmt.Errorf("engine: account %q: migrating scenario memberships: %w", a.id, err)
+		}
 		a.def.Store(c)
 		return nil
 	}
 	if err := a.versionScenarios(ctx, c); err != nil {
 		return err
+	}
+	if err := a.migrateMemberships(ctx, c); err != nil {
+		return fmt.Errorf("engine: account %q: migrating scenario memberships: %w", a.id, err)
 	}
 	ix, cur, err := a.load(ctx, c)
 	if err != nil {

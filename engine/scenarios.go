@@ -21,7 +21,8 @@ import (
 
 // Scenario delivery and reminders in the engine. A friend's state in a
 // scenario lives in their timer "scenario/<name>" and in a reminder's goal
-// in "reminder/<name>/<key>" (names path-escaped), due when the pending
+// in "reminder/<name>/<key>" (names as scenario.KeyName has them: escaped,
+// or a digest kept with the full name in the state), due when the pending
 // step is; the pure machines of package scenario decide, the unit carries
 // out what they decide — membership in the index, messages queued under
 // keys fixed by the run and the step, actions run as a rule's are, the
@@ -47,20 +48,66 @@ type unitTimer struct {
 	dirty   bool
 }
 
-func scenarioKey(name string) string { return string(DueScenario) + "/" + url.PathEscape(name) }
+func scenarioKey(name string) string { return string(DueScenario) + "/" + scenario.KeyName(name) }
 
 func reminderKey(name, key string) string {
-	return string(DueReminder) + "/" + url.PathEscape(name) + "/" + url.PathEscape(key)
+	return string(DueReminder) + "/" + scenario.KeyName(name) + "/" + scenario.KeyName(key)
 }
 
-// parseReminderKey reads the name and goal key of a reminder timer's
-// TimerKey.Name; a timer written before reminders had keys ("reminder/x")
-// has the empty key.
-func parseReminderKey(s string) (name, key string) {
-	n, k, _ := strings.Cut(s, "/")
-	name, _ = url.PathUnescape(n)
-	key, _ = url.PathUnescape(k)
-	return name, key
+// scenarioTimer is a scenario's state as its timer keeps it: the machine's,
+// and the scenario's name when the timer's key holds only its digest.
+type scenarioTimer struct {
+	Name string `json:"name,omitempty"`
+	scenario.State
+}
+
+// reminderTimer is a reminder's state as its timer keeps it, with the
+// names the timer's key holds only as digests.
+type reminderTimer struct {
+	Name string `json:"name,omitempty"`
+	Key  string `json:"key,omitempty"`
+	scenario.ReminderState
+}
+
+// digested returns s if scenario.KeyName has only its digest, else "".
+func digested(s string) string {
+	if strings.HasPrefix(scenario.KeyName(s), "~") {
+		return s
+	}
+	return ""
+}
+
+// fromKeyName recovers a name from its KeyName, or from full when the key
+// holds its digest.
+func fromKeyName(k, full string) string {
+	if strings.HasPrefix(k, "~") {
+		return full
+	}
+	s, _ := url.PathUnescape(k)
+	return s
+}
+
+// scenarioOfTimer returns the name of the scenario a timer of kind
+// DueScenario is of.
+func scenarioOfTimer(t store.Timer) string {
+	k := ParseTimerKey(t.Key).Name
+	var st scenarioTimer
+	if strings.HasPrefix(k, "~") {
+		_ = json.Unmarshal(t.State, &st) // unreadable: the wake reports it
+	}
+	return fromKeyName(k, st.Name)
+}
+
+// reminderOfTimer returns the reminder name and goal key a timer of kind
+// DueReminder is of; a timer written before reminders had keys
+// ("reminder/x") has the empty key.
+func reminderOfTimer(t store.Timer) (name, key string) {
+	n, k, _ := strings.Cut(ParseTimerKey(t.Key).Name, "/")
+	var st reminderTimer
+	if strings.HasPrefix(n, "~") || strings.HasPrefix(k, "~") {
+		_ = json.Unmarshal(t.State, &st)
+	}
+	return fromKeyName(n, st.Name), fromKeyName(k, st.Key)
 }
 
 // timerOf returns the unit's copy of the friend's timer key, reading it from
@@ -166,11 +213,9 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 	if err != nil {
 		return err
 	}
-	var st scenario.State
-	if len(t.state) > 0 {
-		if err := json.Unmarshal(t.state, &st); err != nil {
-			return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
-		}
+	st, err := scenarioState(t.state)
+	if err != nil {
+		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}
 	m, st, err := u.machine(name, st)
 	if err != nil || m == nil {
@@ -200,12 +245,12 @@ func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out
 	if err != nil {
 		return err
 	}
-	if t.state, err = json.Marshal(next); err != nil {
+	if t.state, err = json.Marshal(scenarioTimer{Name: digested(name), State: next}); err != nil {
 		return err
 	}
 	t.due, t.dirty = next.Due, true
 	// Membership, as segments see it: in the scenario at its pending step.
-	if next.Status == scenario.Active {
+	if next.Status == scenario.Active && m != nil {
 		if i, ok := m.StepIndex(stepName(m, next.Step)); ok {
 			if err := u.change(store.Change{Kind: store.EnterStep, Name: name, Number: int64(i)}, nil); err != nil {
 				return err
@@ -215,10 +260,23 @@ func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out
 		return err
 	}
 	prefix := "scenario/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/"
-	return u.carryOut(stepcast.CauseScenario, name, prefix, out, depth, func(step string) int {
+	return u.carryOut(runOf{kind: stepcast.CauseScenario, name: name, prefix: prefix}, out, depth, func(step string) int {
+		if m == nil {
+			return 0
+		}
 		i, _ := m.StepIndex(step)
 		return i
 	})
+}
+
+// scenarioState reads a scenario's state from its timer.
+func scenarioState(b []byte) (scenario.State, error) {
+	var st scenarioTimer
+	if len(b) == 0 {
+		return st.State, nil
+	}
+	err := json.Unmarshal(b, &st)
+	return st.State, err
 }
 
 func stepName(m *scenario.Machine, i int) string {
@@ -251,13 +309,26 @@ func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth i
 	if err != nil {
 		return fmt.Errorf("engine: %s: reminder %q: %w", u.what(), name, err)
 	}
-	if t.state, err = json.Marshal(next); err != nil {
+	return u.settleReminder(name, key, m, next, out, depth)
+}
+
+// settleReminder keeps the reminder's new state and carries out its
+// machine's output (m nil: the reminder is no longer defined).
+func (u *unit) settleReminder(name, key string, m *scenario.ReminderMachine, next scenario.ReminderState, out scenario.Output, depth int) error {
+	t, err := u.timerOf(reminderKey(name, key))
+	if err != nil {
+		return err
+	}
+	if t.state, err = json.Marshal(reminderTimer{Name: digested(name), Key: digested(key), ReminderState: next}); err != nil {
 		return err
 	}
 	t.due, t.dirty = next.Due, true
-	prefix := "reminder/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/" + url.PathEscape(key) + "/"
-	steps := m.Definition().Steps
-	return u.carryOut(stepcast.CauseReminder, name, prefix, out, depth, func(step string) int {
+	prefix := "reminder/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/" + scenario.KeyName(key) + "/"
+	var steps []scenario.ReminderStep
+	if m != nil {
+		steps = m.Definition().Steps
+	}
+	return u.carryOut(runOf{kind: stepcast.CauseReminder, name: name, key: key, prefix: prefix}, out, depth, func(step string) int {
 		for i, s := range steps {
 			if s.Name == step {
 				return i
@@ -271,19 +342,27 @@ func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth i
 // reminders were machines: {"goal": …, "event": …}, a goal not yet
 // scheduled, taken up by setting it again.
 func reminderState(b []byte) (scenario.ReminderState, error) {
-	var st scenario.ReminderState
+	var st reminderTimer
 	if len(b) == 0 {
-		return st, nil
+		return st.ReminderState, nil
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, err
-	}
-	return st, nil
+	err := json.Unmarshal(b, &st)
+	return st.ReminderState, err
+}
+
+// runOf names whose run a machine's output is of: a scenario's or a
+// reminder's goal (kind, name, key), and the outbox key prefix of the
+// friend's.
+type runOf struct {
+	kind      stepcast.CauseKind
+	name, key string
+	prefix    string
 }
 
 // carryOut does what a scenario's or a reminder's machine decided, under
 // the outbox key prefix of the friend's scenario or goal.
-func (u *unit) carryOut(kind stepcast.CauseKind, name, prefix string, out scenario.Output, depth int, stepIndex func(string) int) error {
+func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(string) int) error {
+	kind, name, prefix := r.kind, r.name, r.prefix
 	journey := out.Journey
 	if out.CancelRun != 0 {
 		n, err := u.tx.CancelDeliveries(store.DeliverySelector{KeyPrefix: prefix + scenario.RunPrefix(name, out.CancelRun)}, "the run ended", u.at)
@@ -297,7 +376,7 @@ func (u *unit) carryOut(kind stepcast.CauseKind, name, prefix string, out scenar
 				Reason: fmt.Sprintf("%d queued message(s) not yet sent when the run ended", n)})
 		}
 	}
-	if err := u.journey(kind, name, prefix, journey); err != nil {
+	if err := u.journey(r, journey); err != nil {
 		return err
 	}
 	f := &u.friend
@@ -320,7 +399,7 @@ func (u *unit) carryOut(kind stepcast.CauseKind, name, prefix string, out scenar
 }
 
 // journey records a machine's journey as events of the friend.
-func (u *unit) journey(kind stepcast.CauseKind, name, prefix string, records []scenario.Record) error {
+func (u *unit) journey(run runOf, records []scenario.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
@@ -332,7 +411,7 @@ func (u *unit) journey(kind stepcast.CauseKind, name, prefix string, records []s
 	for _, r := range records {
 		u.journeyN++
 		i := u.journeyN
-		data := map[string]string{"run": strconv.Itoa(r.Run), "of": string(kind)}
+		data := map[string]string{"run": strconv.Itoa(r.Run), "of": string(run.kind)}
 		if r.Step != "" {
 			data["step"] = r.Step
 		}
@@ -342,11 +421,10 @@ func (u *unit) journey(kind stepcast.CauseKind, name, prefix string, records []s
 		if r.Reason != "" {
 			data["reason"] = truncate(r.Reason, stepcast.MaxTextLen)
 		}
-		of, what := name, string(r.What)
-		if kind == stepcast.CauseReminder {
-			key, _ := url.PathUnescape(strings.Split(prefix, "/")[2])
-			data["key"] = key
-			of = "reminder/" + name // reminders and scenarios name apart
+		of, what := run.name, string(r.What)
+		if run.kind == stepcast.CauseReminder {
+			data["key"] = run.key
+			of = "reminder/" + run.name // reminders and scenarios name apart
 		}
 		if r.What == scenario.Ended {
 			what = string(r.Status) // finished or exited, as the segment language asks
@@ -357,7 +435,7 @@ func (u *unit) journey(kind stepcast.CauseKind, name, prefix string, records []s
 			continue // a replay of the unit
 		}
 		if err != nil {
-			return fmt.Errorf("engine: %s: journey of %q: %w", u.what(), name, err)
+			return fmt.Errorf("engine: %s: journey of %q: %w", u.what(), run.name, err)
 		}
 		u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
 		u.hist[u.friend.ID] = append(u.hist[u.friend.ID], ev)
@@ -450,7 +528,7 @@ func (u *unit) blocked() error {
 		if k.Kind != DueReminder || t.Due.Equal(never) {
 			continue
 		}
-		name, key := parseReminderKey(k.Name)
+		name, key := reminderOfTimer(t)
 		if err := u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.Cancel, Reason: "blocked"}, 0); err != nil {
 			return err
 		}
@@ -461,7 +539,7 @@ func (u *unit) blocked() error {
 // wakeScenario is the due work of kind DueScenario: the friend's pending
 // step has come due.
 func wakeScenario(u *unit, t store.Timer) error {
-	name, _ := url.PathUnescape(ParseTimerKey(t.Key).Name)
+	name := scenarioOfTimer(t)
 	if err := u.primeTimer(t); err != nil {
 		return err
 	}
@@ -473,12 +551,12 @@ func wakeScenario(u *unit, t store.Timer) error {
 
 // wakeReminder is the due work of kind DueReminder.
 func wakeReminder(u *unit, t store.Timer) error {
-	name, key := parseReminderKey(ParseTimerKey(t.Key).Name)
+	name, key := reminderOfTimer(t)
 	if err := u.primeTimer(t); err != nil {
 		return err
 	}
 	if u.def.reminders[name] == nil {
-		return u.endUndefined(t, name)
+		return u.endUndefinedReminder(name, key)
 	}
 	st, err := reminderState(t.State)
 	if err != nil {
@@ -507,13 +585,41 @@ func (u *unit) primeTimer(t store.Timer) error {
 	return nil
 }
 
-// endUndefined puts away the timer of a scenario or reminder that the
-// definitions no longer have: never due again, the friend out of it.
+// endUndefined ends the friend's run in a scenario the definitions no
+// longer have, as a stop would: the pending step cancelled, the queued
+// messages of the run taken back, the friend out of the scenario, the
+// timer never due again. It happens when the run's next step comes due:
+// removing a scenario does not visit its friends.
 func (u *unit) endUndefined(t store.Timer, name string) error {
-	ut := u.timers[t.Key]
-	ut.due, ut.dirty = time.Time{}, true
-	if ParseTimerKey(t.Key).Kind == DueScenario {
-		return u.change(store.Change{Kind: store.LeaveScenario, Name: name}, nil)
+	st, err := scenarioState(u.timers[t.Key].state)
+	if err != nil {
+		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}
-	return nil
+	step := ""
+	if st.Status == scenario.Active && st.Version > 0 {
+		old, err := u.a.oldMachine(u, name, st.Version)
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			step = stepName(old, st.Step)
+		}
+	}
+	next, out := scenario.Abandon(st, step, "the scenario is no longer defined", u.at)
+	return u.settle(name, nil, next, out, 0)
+}
+
+// endUndefinedReminder ends, as endUndefined does, the friend's goal key
+// in a reminder the definitions no longer have.
+func (u *unit) endUndefinedReminder(name, key string) error {
+	t, err := u.timerOf(reminderKey(name, key))
+	if err != nil {
+		return err
+	}
+	st, err := reminderState(t.state)
+	if err != nil {
+		return fmt.Errorf("engine: %s: reminder %q state: %w", u.what(), name, err)
+	}
+	next, out := scenario.AbandonReminder(st, "", "the reminder is no longer defined", u.at)
+	return u.settleReminder(name, key, nil, next, out, 0)
 }

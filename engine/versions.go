@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,26 +204,53 @@ const migrationKind = "migration"
 // a state: a run on the current version at that step, due at once.
 const membershipsMigration = "scenario-states"
 
-// migrateMemberships runs membershipsMigration once per account; it also
-// moves reminder timers written before reminders were machines
-// ("reminder/<name>", due at the goal) to their key of now
-// ("reminder/<name>/"), due at once, so that the first step before the
-// goal is scheduled rather than the goal.
+// membershipsMarker is the body of membershipsMigration's marker: the
+// scenarios whose stateless memberships the first pass found but could
+// not migrate, not being defined then; they are migrated once they are.
+type membershipsMarker struct {
+	Pending []string `json:"pending,omitempty"`
+}
+
+// migrateMemberships runs membershipsMigration: on an account's first open
+// a pass over all friends, which also moves reminder timers written before
+// reminders were machines ("reminder/<name>", due at the goal) to their
+// key of now ("reminder/<name>/"), due at once, so that the first step
+// before the goal is scheduled rather than the goal; afterwards a pass
+// only when a scenario left pending is defined. An account created by this
+// engine has no friends at its first open, and never passes again.
 func (a *Account) migrateMemberships(ctx context.Context, c *compiled) error {
-	if len(c.scenarios) == 0 && len(c.reminders) == 0 {
-		return nil
-	}
-	done := false
+	var marker membershipsMarker
+	var version uint64 // the marker's, to update it
+	first := false
 	err := a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
-		_, err := tx.Definition(migrationKind, membershipsMigration)
-		done = err == nil
+		d, err := tx.Definition(migrationKind, membershipsMigration)
 		if errors.Is(err, store.ErrNotFound) {
+			first = true
 			return nil
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		version = d.Version
+		return json.Unmarshal(d.Body, &marker)
 	})
-	if err != nil || done {
+	if err != nil {
 		return err
+	}
+	pending := map[string]bool{}
+	var only map[string]bool // the scenarios this pass migrates; nil: all
+	if !first {
+		only = map[string]bool{}
+		for _, name := range marker.Pending {
+			if c.scenarios[name] != nil {
+				only[name] = true
+			} else {
+				pending[name] = true
+			}
+		}
+		if len(only) == 0 {
+			return nil
+		}
 	}
 	now := a.e.cfg.Now()
 	// A page of friends at a time, each in a unit of work of its own: the
@@ -239,12 +268,13 @@ func (a *Account) migrateMemberships(ctx context.Context, c *compiled) error {
 		}
 		err = a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
 			for _, f := range page {
-				if err := migrateReminders(tx, f.ID, now); err != nil {
-					return err
+				if first {
+					if err := migrateReminders(tx, f.ID, now); err != nil {
+						return err
+					}
 				}
 				for name, step := range f.Scenarios {
-					m := c.scenarios[name]
-					if m == nil {
+					if only != nil && !only[name] {
 						continue
 					}
 					if _, err := tx.Timer(f.ID, scenarioKey(name)); !errors.Is(err, store.ErrNotFound) {
@@ -253,13 +283,19 @@ func (a *Account) migrateMemberships(ctx context.Context, c *compiled) error {
 						}
 						continue // it has a state
 					}
+					m := c.scenarios[name]
+					if m == nil {
+						pending[name] = true
+						continue
+					}
 					st := scenario.State{Version: m.Definition().Version, Run: 1, Status: scenario.Active, Entered: now,
 						Step: min(step, len(m.Definition().Steps)-1), Due: now}
-					b, err := json.Marshal(st)
+					b, err := json.Marshal(scenarioTimer{Name: digested(name), State: st})
 					if err != nil {
 						return err
 					}
-					if _, err := tx.PutTimer(store.Timer{Friend: f.ID, Key: scenarioKey(name), Due: now, State: b}); err != nil {
+					_, err = tx.PutTimer(store.Timer{Friend: f.ID, Key: scenarioKey(name), Due: now, State: b})
+					if err != nil && !errors.Is(err, store.ErrConflict) { // conflict: a unit gave it one meanwhile
 						return err
 					}
 				}
@@ -274,8 +310,13 @@ func (a *Account) migrateMemberships(ctx context.Context, c *compiled) error {
 		}
 		after = page[len(page)-1].ID
 	}
+	marker.Pending = slices.Sorted(maps.Keys(pending))
+	body, err := json.Marshal(marker)
+	if err != nil {
+		return err
+	}
 	return a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
-		_, err := tx.PutDefinition(store.Definition{Kind: migrationKind, Name: membershipsMigration, Body: []byte(`{}`), UpdatedAt: now})
+		_, err := tx.PutDefinition(store.Definition{Kind: migrationKind, Name: membershipsMigration, Body: body, UpdatedAt: now, Version: version})
 		return err
 	})
 }

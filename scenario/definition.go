@@ -226,7 +226,7 @@ func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine,
 		}
 		return seg
 	}
-	if err := stepcast.CheckName("scenario name", d.Name); err != nil {
+	if err := checkName("scenario name", d.Name); err != nil {
 		bad("name", err)
 	}
 	if d.Version < 1 {

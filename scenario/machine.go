@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -122,14 +121,6 @@ type Output struct {
 	CancelRun int
 	Switch    string
 	Wake      time.Time
-}
-
-// RunPrefix is the start of the keys of run's sends and actions in the
-// scenario (or reminder) name: "<name>/<run>/", the name path-escaped so
-// that one run's prefix is never the start of another's keys. Cancelling
-// the deliveries queued under it cancels the run's.
-func RunPrefix(name string, run int) string {
-	return url.PathEscape(name) + "/" + strconv.Itoa(run) + "/"
 }
 
 // ErrTooManySteps ends a run whose branches keep it going beyond

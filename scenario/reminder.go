@@ -90,7 +90,7 @@ func CompileReminder(r Reminder, schema *segment.Schema, check CheckAction) (*Re
 	m := &ReminderMachine{def: r}
 	var errs []error
 	bad := func(path string, err error) { errs = append(errs, &Error{Path: path, Err: err}) }
-	if err := stepcast.CheckName("reminder name", r.Name); err != nil {
+	if err := checkName("reminder name", r.Name); err != nil {
 		bad("name", err)
 	}
 	if r.Version < 1 {

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/scenario"
+	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+// journeyOf lists a friend's journey records of one scenario (or
+// "reminder/<name>"), oldest first, as "<value>" or "<value>:<step>".
+func journeyOf(t *testing.T, a *Account, user, of string) []string {
+	t.Helper()
+	v, err := a.FriendByUser(context.Background(), stepcast.UserID(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range slices.Backward(v.Recent) {
+		if e.Kind != stepcast.EventJourney || e.Name != of {
+			continue
+		}
+		s := e.Value
+		if e.Data["step"] != "" {
+			s += ":" + e.Data["step"]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Names and goal keys as long as the definitions allow still make keys the
+// store takes: scenario and reminder names of 200 bytes (Japanese), goal
+// keys of 250 bytes that differ only at their end.
+func TestLongNamesFitKeys(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	course := strings.Repeat("長", scenario.MaxNameLen/3)
+	visit := strings.Repeat("予", scenario.MaxNameLen/3)
+	d := courseDefs(scenario.Step{Name: strings.Repeat("s", 200), Timing: scenario.Timing{Kind: scenario.Immediately}, Messages: []stepcast.Message{msg("hello")}},
+		step("later", 2, "later"))
+	d.Scenarios[0].Name = course
+	d.Rules[0].Steps[0].Action.Name = course
+	d.Reminders = []scenario.Reminder{{Name: visit, Steps: []scenario.ReminderStep{{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("soon")}}}}}
+	d.Rules = append(d.Rules,
+		rules.Rule{Name: "book", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "booking"},
+			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartReminder, Name: visit, Text: "data.at", Key: "data.booking"}}}},
+		rules.Rule{Name: "cancel", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "cancel"},
+			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.CancelReminder, Name: visit, Key: "data.booking"}}}})
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", d)
+
+	key1, key2 := strings.Repeat("b", 249)+"1", strings.Repeat("b", 249)+"2"
+	booking := func(id, name, key string, goal time.Time) stepcast.Event {
+		e := ev(id, "U1", stepcast.EventConversion, name, "", t0)
+		e.Data = map[string]string{"booking": key, "at": goal.Format(time.RFC3339)}
+		return e
+	}
+	goal := t0.Add(48 * time.Hour)
+	mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0),
+		booking("b1", "booking", key1, goal), booking("b2", "booking", key2, goal), booking("c2", "cancel", key2, goal))
+	v, err := a.FriendByUser(ctx, "U1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Timers) != 3 {
+		t.Errorf("timers %d, want the scenario's and two goals'", len(v.Timers))
+	}
+	for _, tm := range v.Timers {
+		if len(tm.Key) > stepcast.MaxNameLen {
+			t.Errorf("timer key of %d bytes", len(tm.Key))
+		}
+	}
+	clk.Set(goal.Add(-time.Hour))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := sentTexts(t, a)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"hello", "soon"}) {
+		t.Errorf("sent %q, want the scenario's first step and one reminder (the other goal cancelled)", got)
+	}
+	if j := journeyOf(t, a, "U1", course); len(j) < 2 || j[0] != "entered" || j[1] != "sent:"+strings.Repeat("s", 200) {
+		t.Errorf("scenario journey %q", j)
+	}
+	// The cancelled goal's journey names its key in full.
+	v, _ = a.FriendByUser(ctx, "U1")
+	keys := map[string]bool{}
+	for _, e := range v.Recent {
+		if e.Name == "reminder/"+visit {
+			keys[e.Data["key"]] = true
+		}
+	}
+	if !keys[key1] || !keys[key2] || len(keys) != 2 {
+		t.Errorf("reminder journey keys %d, want both goals' in full", len(keys))
+	}
+}
+
+// A scenario or reminder removed from the definitions ends its runs when
+// their next step comes due: the pending step cancelled, the messages still
+// queued taken back, the friend out of it, the timer put away.
+func TestRemovedScenarioEndsRuns(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	d := courseDefs(scenario.Step{Name: "one", Timing: scenario.Timing{Kind: scenario.Immediately}, Messages: []stepcast.Message{msg("one")}},
+		step("two", 2, "two"))
+	d.Reminders = []scenario.Reminder{{Name: "visit", Steps: []scenario.ReminderStep{{Name: "day-before", Before: 24 * time.Hour, Messages: []stepcast.Message{msg("tomorrow")}}}}}
+	d.Rules = append(d.Rules, rules.Rule{Name: "book", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "booking"},
+		Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}}}})
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", d)
+	book := ev("b1", "U1", stepcast.EventConversion, "booking", "", t0)
+	book.Data = map[string]string{"at": t0.Add(5 * 24 * time.Hour).Format(time.RFC3339)}
+	mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0), book)
+
+	plain := courseDefs()
+	plain.Rules, plain.Scenarios = plain.Rules[1:], nil
+	if err := a.SetDefinitions(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.AddDate(0, 0, 5))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"entered", "sent:one", "cancelled:two", "exited", "withdrawn"}
+	if j := journeyOf(t, a, "U1", "course"); !slices.Equal(j, want) {
+		t.Errorf("scenario journey %q, want %q", j, want)
+	}
+	if j := journeyOf(t, a, "U1", "reminder/visit"); len(j) != 3 || j[1] != "cancelled" || j[2] != "exited" {
+		t.Errorf("reminder journey %q, want set, cancelled, exited", j)
+	}
+	v, err := a.FriendByUser(ctx, "U1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Scenarios) != 0 {
+		t.Errorf("still in %v", v.Scenarios)
+	}
+	for _, tm := range v.Timers {
+		if ParseTimerKey(tm.Key).Kind != DueScoring && tm.Due.Before(t0.AddDate(1, 0, 0)) {
+			t.Errorf("timer %s still due %v", tm.Key, tm.Due)
+		}
+	}
+	rows, err := a.Deliveries(ctx, store.DeliveryFilter{Limit: 10})
+	if err != nil || len(rows) != 1 || rows[0].Status != store.Cancelled {
+		t.Errorf("deliveries %+v, %v: want step one's taken back", rows, err)
+	}
+}
+
+// Memberships without a state in a scenario not defined at the first open
+// are migrated when it is defined, by SetDefinitions as by Open.
+func TestPendingMembershipsMigrate(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	st := memstore.New()
+	err := st.Update(ctx, "s", func(tx store.Tx) error {
+		f, _, err := tx.AddFriend("U1")
+		if err != nil {
+			return err
+		}
+		_, err = tx.Apply(store.Change{Friend: f.ID, Kind: store.Follow, At: t0}, store.Change{Friend: f.ID, Kind: store.EnterStep, Name: "later", Number: 0})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := courseDefs(step("one", 1, "one"))
+	a := mustAccount(t, mustOpen(t, st, clk), "s", d)
+	d.Scenarios = append(d.Scenarios, scenario.Definition{Name: "later", Steps: []scenario.Step{step("first", 1, "later one")}})
+	if err := a.SetDefinitions(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(time.Minute))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sentTexts(t, a); !slices.Equal(got, []string{"later one"}) {
+		t.Errorf("sent %q, want the pending step of the scenario defined later", got)
+	}
+}
