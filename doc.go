@@ -20,10 +20,13 @@
 //     statistics;
 //   - [github.com/stepcast/stepcast/store]: persistence contracts, with
 //     memstore, boltstore (one embedded file) and pgstore (PostgreSQL);
+//   - [github.com/stepcast/stepcast/rules]: action rules (アクション設定);
+//   - [github.com/stepcast/stepcast/scenario]: scenarios (ステップ配信) and
+//     reminders (リマインダ配信) as pure state machines;
 //   - [github.com/stepcast/stepcast/engine]: the runtime that ingests
-//     events, runs action rules and scores, keeps the live index and does
-//     due work.
+//     events, runs rules, scores, scenarios and reminders, keeps the live
+//     index, does due work and queues deliveries in the outbox.
 //
-// Scenario delivery, the LINE edge (webhooks, sending) and broadcasts are
-// being built; docs/architecture.md in the repository says what is where.
+// The LINE edge (webhooks, sending the outbox) and broadcasts come next;
+// docs/architecture.md in the repository says what is where.
 package stepcast

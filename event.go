@@ -42,10 +42,15 @@ const (
 	EventConversion EventKind = "conversion"
 	EventCustom     EventKind = "custom"
 	// EventJourney is recorded by the engine, not done by the friend: a
-	// step of their way through a scenario or a reminder (Name: which,
-	// Value: what happened — entered, sent, skipped, cancelled, ended —,
-	// Data: run, step, status, reason). It makes the journey part of the
-	// friend's history.
+	// step of their way through a scenario or a reminder. Name is the
+	// scenario's, or "reminder/<name>" for a reminder; Value what happened:
+	// entered, not_entered (the entry policy refused), sent, ran (a step of
+	// actions only), skipped (its condition did not hold, or its time had
+	// passed), moved, cancelled (a pending step dropped), withdrawn (queued
+	// messages taken back), finished or exited (the run ended). Data holds
+	// run (its number), of (scenario or reminder), and as they apply step,
+	// status, reason and key (a reminder's goal key). It makes the journey
+	// part of the friend's history; events of this kind cannot be ingested.
 	EventJourney EventKind = "journey"
 )
 

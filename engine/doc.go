@@ -4,8 +4,9 @@
 //
 // An Engine holds a store (memstore, boltstore, pgstore) and serves any
 // number of accounts, each with its own Definitions — the friend schema,
-// the scoring model and the action rules (アクション設定) — and its own
-// index. Nothing crosses from one account to another.
+// the scoring model, the action rules (アクション設定), the scenarios
+// (ステップ配信) and the reminders (リマインダ配信) — and its own index.
+// Nothing crosses from one account to another.
 //
 // # Ingesting
 //
@@ -64,18 +65,44 @@
 //
 // A unit of work runs for an event or for due work waking up: a timer of a
 // friend or of the account whose time has come. Tick leases the due timers
-// of the kinds it has a handler for (DueKind: scoring today — a decaying
-// score crossing a threshold), runs each as a unit of work, and commits
-// them in batches, each still all or nothing. Run calls Tick every
-// PollInterval.
+// of the kinds it has a handler for (DueKind: DueScoring, a decaying score
+// crossing a threshold; DueScenario, a scenario's pending step; DueReminder,
+// a reminder's), runs each as a unit of work, and commits them in batches,
+// each still all or nothing. Run calls Tick every PollInterval.
+//
+// # Scenarios and reminders
+//
+// A scenario (package scenario) is entered by start_scenario, by
+// move_scenario or, with StartWhen, when a change brings the friend into
+// its condition — on that change, not in a nightly batch; a condition that
+// time alone makes true (a date field passing) is noticed at the friend's
+// next change. The friend's state is one timer per scenario, due at the
+// pending step, and their membership is in the index (in_scenario,
+// at_step). A step due queues its messages as one push with a key fixed by
+// the run and the step, runs its actions as a rule's are run, and records
+// the journey as events of kind stepcast.EventJourney (the segment
+// language's scenario_entered, scenario_finished, scenario_exited). An exit
+// or goal condition is checked on every change of the friend. A run that
+// ends early (stop, exit, goal, block, restart, switch) takes back the
+// messages of its steps still in the outbox and records them withdrawn;
+// those of a run that went through are left to go.
+//
+// Editing a scenario gives it a new version: runs stay on the version they
+// entered on unless the scenario says Migrate (then they move by the name
+// of their pending step). A scenario or reminder removed from the
+// definitions ends its runs when their next step comes due.
+//
+// A reminder counts back from a goal (a booking's time) that
+// start_reminder sets, per goal key (one per booking), and moves or
+// cancels.
 //
 // # Deliveries and notifications
 //
-// send_messages and link_rich_menu queue typed deliveries
-// (stepcast.Delivery: the kind, the recipients, the exact LINE JSON, the
-// cause) in the outbox in the unit that decided them, with a key fixed by
-// the unit, the rule and the step, and a retry key for the kinds LINE
-// takes one for. Account.Deliveries lists them, DeliveryProgress counts
+// send_messages, link_rich_menu and the steps of scenarios and reminders
+// queue typed deliveries (stepcast.Delivery: the kind, the recipients, the
+// exact LINE JSON, the cause: rule, scenario or reminder and its name) in
+// the outbox in the unit that decided them, with a key fixed by the unit,
+// the rule and the step, and a retry key for the kinds LINE takes one for. Account.Deliveries lists them, DeliveryProgress counts
 // them by cause, CancelDeliveries takes pending ones back. notify_host is
 // the host's: Config.Notify gets it after the commit.
 //
@@ -100,9 +127,9 @@
 // PollInterval, so all indexes converge on the shared change log. Due work
 // is leased from the store, so that one instance handles each.
 //
-// # Not yet
+// # What the engine does not do
 //
-// Sending the outbox to LINE is the LINE edge's work (lineadapter and the
-// dispatcher). Scenario steps are recorded (start, stop, move) and
-// reminders' timers kept, for scenario delivery to act on.
+// It does not send: the outbox is sent to LINE by the LINE edge
+// (lineadapter and the dispatcher), which are separate so that a host can
+// send through its own.
 package engine

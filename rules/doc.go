@@ -20,7 +20,7 @@
 //     nothing, with a note saying why.
 //
 // The engine then applies the concrete action to its transaction: state
-// changes, timers, the outbox. Scenario steps (later) run their actions
-// through the same Decide, so a rule and a scenario do the same thing with
-// the same action.
+// changes, timers, the outbox. Scenario and reminder steps run their
+// actions through the same Decide, so a rule and a scenario do the same
+// thing with the same action.
 package rules

@@ -70,7 +70,9 @@ type Input struct {
 type What string
 
 // The journey's records. Every step a run schedules ends in exactly one
-// of Sent, Skipped and Cancelled.
+// of Sent, Ran, Skipped and Cancelled. The engine records Ended as the
+// run's Status (finished, exited), and adds one record of its own,
+// "withdrawn": queued messages of a run that ended taken back unsent.
 const (
 	Entered    What = "entered"     // a run began
 	NotEntered What = "not_entered" // a start the entry policy refused (Reason says which rule)
