@@ -9,6 +9,8 @@ import (
 	"reflect"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stepcast/stepcast/scenario"
 )
 
 // The definitions file format: its entry points, its limits and the shape
@@ -27,11 +29,12 @@ const (
 	// that the worst 2 MiB file allocates about 250 MB and takes a second
 	// or two (measured on this project's 2-core machines).
 	MaxFileSize = 2 << 20
-	// MaxFileRules bounds the entries of rules, of scoring.rules and of
-	// scoring.thresholds, each.
+	// MaxFileRules bounds the entries of rules, of scoring.rules, of
+	// scoring.thresholds, of scenarios and of reminders, each.
 	MaxFileRules = 10_000
-	// MaxFileSteps bounds the steps of a rule and the actions of a
-	// threshold.
+	// MaxFileSteps bounds the steps of a rule, the actions of a threshold
+	// and the actions and branches of a scenario's step. The steps of a
+	// scenario or a reminder are bounded by scenario.MaxSteps.
 	MaxFileSteps = 100
 	// MaxFileEntries bounds every other list or mapping: fields, choices,
 	// scores, events, segments, points by answer, messages and what a
@@ -63,7 +66,7 @@ const (
 // testdata/salon.yaml shows every key. The rules of the format:
 //
 //   - A file holds one YAML document: a mapping with the keys schema,
-//     scoring and rules. A file that is empty, holds only whitespace and
+//     scoring, rules, scenarios and reminders. A file that is empty, holds only whitespace and
 //     comments, or holds only null is refused at line 1 with "the file is
 //     empty"; {} is an account without definitions. A second document
 //     (after ---) is refused.
@@ -78,8 +81,13 @@ const (
 //     choices) are decimal integers within int64, quoted or not: "3" is 3;
 //     1.5, 1e3, 0x1F and 9223372036854775808 are refused.
 //   - Booleans (recent, first_only) are true or false.
-//   - Durations (half_life, window, within) are like 7d, 36h, 1d12h or
-//     90m.
+//   - Durations (half_life, window, within, a scenario's cooldown, after
+//     and delay, a reminder's before) are like 7d, 36h, 1d12h or 90m.
+//   - A scenario step's time is one of at (with day, 0 if absent: L-step's
+//     "day N at HH:MM" from entry, in the friend's zone), after (a
+//     duration from entry), delay (min and max, random, from the step
+//     before), next (a clock time, "HH:MM": its next coming after the step
+//     before) and immediately.
 //   - A value (of set_field, start_reminder) is read as the type of its
 //     field by stepcast.ParseValue, as an event's text is: a float must be
 //     finite; a time is read by stepcast.ParseTime in the account's time
@@ -89,8 +97,9 @@ const (
 //   - Messages are LINE's JSON written as YAML (or as JSON); their numbers
 //     are decimal and finite, and a timestamp in them stays the text it is.
 //   - Names (of rules, tags, fields, scores, events, segments, thresholds,
-//     scenarios, reminders) are checked by stepcast.CheckName: not empty,
-//     valid UTF-8 without NUL, at most stepcast.MaxNameLen bytes; a choice,
+//     steps) are checked by stepcast.CheckName: not empty, valid UTF-8
+//     without NUL, at most stepcast.MaxNameLen bytes; scenarios' and
+//     reminders' at most scenario.MaxNameLen bytes; a choice,
 //     a trigger's value and route are text of at most stepcast.MaxTextLen
 //     bytes.
 //   - Counts are bounded by MaxFileRules, MaxFileSteps, MaxFileEntries,
@@ -214,7 +223,7 @@ type fileScenario struct {
 	ZoneField string             `def:"zone_field"`
 	StartWhen string             `def:"start_when"`
 	Migrate   bool               `def:"migrate"`
-	Steps     []fileScenarioStep `def:"steps" limit:"MaxFileSteps"`
+	Steps     []fileScenarioStep `def:"steps" limit:"scenario.MaxSteps"`
 }
 
 type fileEntry struct {
@@ -256,7 +265,7 @@ type fileReminder struct {
 	Name      string             `def:"name"`
 	IfPast    string             `def:"if_past"`
 	ZoneField string             `def:"zone_field"`
-	Steps     []fileReminderStep `def:"steps" limit:"MaxFileSteps"`
+	Steps     []fileReminderStep `def:"steps" limit:"scenario.MaxSteps"`
 }
 
 type fileReminderStep struct {
@@ -355,7 +364,8 @@ type jsonText []byte
 
 // fileLimits are the limits a limit tag may name.
 var fileLimits = map[string]int{
-	"MaxFileRules":   MaxFileRules,
-	"MaxFileSteps":   MaxFileSteps,
-	"MaxFileEntries": MaxFileEntries,
+	"MaxFileRules":      MaxFileRules,
+	"MaxFileSteps":      MaxFileSteps,
+	"MaxFileEntries":    MaxFileEntries,
+	"scenario.MaxSteps": scenario.MaxSteps,
 }
