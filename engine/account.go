@@ -38,11 +38,8 @@ type Account struct {
 
 func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled) (*Account, error) {
 	a := &Account{e: e, id: id}
-	if err := a.versionScenarios(ctx, c); err != nil {
+	if err := a.prepare(ctx, c); err != nil {
 		return nil, err
-	}
-	if err := a.migrateMemberships(ctx, c); err != nil {
-		return nil, fmt.Errorf("engine: account %q: migrating scenario memberships: %w", id, err)
 	}
 	ix, cur, err := a.load(ctx, c)
 	if err != nil {
@@ -52,6 +49,19 @@ func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled
 	a.ix.Store(ix)
 	a.cur = cur
 	return a, nil
+}
+
+// prepare readies the store for definitions c before they take effect:
+// scenario versions numbered and kept, memberships of old data migrated,
+// the checks of relative start conditions scheduled.
+func (a *Account) prepare(ctx context.Context, c *compiled) error {
+	if err := a.versionScenarios(ctx, c); err != nil {
+		return err
+	}
+	if err := a.migrateMemberships(ctx, c); err != nil {
+		return fmt.Errorf("engine: account %q: migrating scenario memberships: %w", a.id, err)
+	}
+	return a.scheduleStartChecks(ctx, c)
 }
 
 // load builds an index for c's schema from the store.
@@ -88,20 +98,14 @@ func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 		if c, err = compileOn(defs, old.schema); err != nil {
 			return fmt.Errorf("engine: account %q: %w", a.id, err)
 		}
-		if err := a.versionScenarios(ctx, c); err != nil {
+		if err := a.prepare(ctx, c); err != nil {
 			return err
-		}
-		if err := a.migrateMemberships(ctx, c); err != nil {
-			return fmt.Errorf("engine: account %q: migrating scenario memberships: %w", a.id, err)
 		}
 		a.def.Store(c)
 		return nil
 	}
-	if err := a.versionScenarios(ctx, c); err != nil {
+	if err := a.prepare(ctx, c); err != nil {
 		return err
-	}
-	if err := a.migrateMemberships(ctx, c); err != nil {
-		return fmt.Errorf("engine: account %q: migrating scenario memberships: %w", a.id, err)
 	}
 	ix, cur, err := a.load(ctx, c)
 	if err != nil {

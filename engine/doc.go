@@ -74,9 +74,11 @@
 //
 // A scenario (package scenario) is entered by start_scenario, by
 // move_scenario or, with StartWhen, when a change brings the friend into
-// its condition — on that change, not in a nightly batch; a condition that
-// time alone makes true (a date field passing) is noticed at the friend's
-// next change. The friend's state is one timer per scenario, due at the
+// its condition — on that change, not in a nightly batch — or time alone
+// does: a relative condition (followed_days >= 3, !clicked("offer", 7))
+// comes true only at a midnight in the account's zone, when the account's
+// DueStart timer compares it over the index with its last check and wakes
+// the friends it brought in. The friend's state is one timer per scenario, due at the
 // pending step, and their membership is in the index (in_scenario,
 // at_step). A step due queues its messages as one push with a key fixed by
 // the run and the step, runs its actions as a rule's are run, and records

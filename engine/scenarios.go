@@ -546,6 +546,13 @@ func wakeScenario(u *unit, t store.Timer) error {
 	if u.def.scenarios[name] == nil {
 		return u.endUndefined(t, name)
 	}
+	st, err := scenarioState(t.State)
+	if err != nil {
+		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
+	}
+	if st.Status != scenario.Active {
+		return u.checkStart(name) // woken by its start check
+	}
 	return u.stepScenario(name, scenario.Input{Kind: scenario.Wake}, 0)
 }
 

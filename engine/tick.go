@@ -55,6 +55,7 @@ var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueScoring:  wakeScoring,
 	DueScenario: wakeScenario,
 	DueReminder: wakeReminder,
+	DueStart:    wakeStart,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.
@@ -78,13 +79,13 @@ const (
 	tickRetry = 10 * time.Minute
 )
 
-// Tick processes the account's due work at now — friends whose decaying
-// scores cross a threshold with time alone get the threshold's actions
-// and the rules they set off —, each due timer a unit of work of its own,
-// committed tickBatch at a time (each unit still all or nothing). It
-// returns how many units committed. Run calls it every
-// PollInterval; several engine instances may tick one account at once, the
-// store's leases keep each timer to one. A unit that fails by its own
+// Tick processes the account's due work at now — scenario and reminder
+// steps come due, friends whose decaying scores cross a threshold with
+// time alone, relative start conditions come true at midnight —, each due
+// timer a unit of work of its own, committed tickBatch at a time (each
+// unit still all or nothing). It returns how many units committed. Run
+// calls it every PollInterval; several engine instances may tick one
+// account at once, the store's leases keep each timer to one. A unit that fails by its own
 // fault is retried after ten minutes; its error is returned, joined with
 // the others', after the rest of the due work was done.
 func (a *Account) Tick(ctx context.Context) (int, error) {
@@ -103,6 +104,7 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 		}
 		results, failed := make([]Result, len(inputs)), make([]bool, len(inputs))
 		a.runUnits(ctx, inputs, results, failed, false)
+		woke := false // a start check made friends' timers due
 		for i, r := range results {
 			switch {
 			case r.Err != nil && eventFault(r.Err):
@@ -112,11 +114,12 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 				return done, errors.Join(append(errs, r.Err)...)
 			case !r.Duplicate:
 				done++
+				woke = woke || ParseTimerKey(timers[i].Key).Kind == DueStart
 			}
 		}
 		// The timers just leased stay leased, so the next Lease hands out
 		// the next ones.
-		if len(timers) < tickBatch {
+		if len(timers) < tickBatch && !woke {
 			return done, errors.Join(errs...)
 		}
 	}

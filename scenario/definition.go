@@ -35,10 +35,11 @@ type Definition struct {
 	ZoneField string `json:"zone_field,omitempty"`
 	// StartWhen starts the scenario for a friend when they come to meet
 	// it — a segment expression, often a saved segment: segment("lapsed")
-	// — as the engine sees it after each unit of work that changed them;
-	// the entry policy still decides. (A condition that becomes true with
-	// time alone, "followed 3 days ago", is noticed at the friend's next
-	// change or wake-up, not on the minute.)
+	// — as the engine sees it after each unit of work that changed them,
+	// and, for a condition that time alone makes true ("followed 3 days
+	// ago": segment.Segment.Relative), at the midnight it comes true; the
+	// entry policy still decides. Friends who meet it when the scenario is
+	// defined are not enrolled: only those who come to.
 	StartWhen string `json:"start_when,omitempty"`
 	// Migrate moves friends in a run of an older version onto this one at
 	// their next step, to the step of the same name (a run whose pending
