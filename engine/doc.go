@@ -67,7 +67,8 @@
 // friend or of the account whose time has come. Tick leases the due timers
 // of the kinds it has a handler for (DueKind: DueScoring, a decaying score
 // crossing a threshold; DueScenario, a scenario's pending step; DueReminder,
-// a reminder's), runs each as a unit of work, and commits them in batches,
+// a reminder's; DueStart, an account's check of a relative start
+// condition), runs each as a unit of work, and commits them in batches,
 // each still all or nothing. Run calls Tick every PollInterval.
 //
 // # Scenarios and reminders
