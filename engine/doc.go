@@ -54,7 +54,8 @@
 // against the input limits of the root package (stepcast.Event.Validate:
 // lengths, UTF-8, no NUL, finite amounts, times from 1970) and refused if
 // dated more than Config.FutureTolerance (an hour) after the clock
-// (ErrFutureEvent), before anything is written: every store then keeps
+// (ErrFutureEvent), or of kind journey or with an ID beginning "journey/"
+// or "wake/" (the engine's own), before anything is written: every store then keeps
 // alike what is accepted.
 //
 // IngestBatch commits many events at once for throughput; each event still

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -117,6 +118,11 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event, back
 	return results
 }
 
+// reservedIDs begin the IDs the engine gives what it records and runs
+// itself — journey records, units of due work — which an ingested event
+// must not take from them.
+var reservedIDs = []string{"journey/", "wake/"}
+
 // checkEvent is the entry check of an event, before any unit of work:
 // well-formed and within the input limits (Event.Validate), naming its
 // friend, and dated no later than the clock allows.
@@ -126,6 +132,11 @@ func (e *Engine) checkEvent(ev stepcast.Event, now time.Time) error {
 	}
 	if ev.Kind == stepcast.EventJourney {
 		return fmt.Errorf("%w: event %s: kind journey is the engine's own record of scenarios, not an event to ingest", stepcast.ErrInvalid, stepcast.Quote(ev.ID))
+	}
+	for _, p := range reservedIDs {
+		if strings.HasPrefix(ev.ID, p) {
+			return fmt.Errorf("%w: event %s: IDs beginning %q are the engine's own (journey records, due work)", stepcast.ErrInvalid, stepcast.Quote(ev.ID), p)
+		}
 	}
 	if ev.Friend == 0 && ev.User == "" {
 		return fmt.Errorf("%w: event %s has neither a friend nor a LINE userId", stepcast.ErrInvalid, stepcast.Quote(ev.ID))

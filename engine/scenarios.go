@@ -192,7 +192,7 @@ func seedOf(parts ...string) uint64 {
 func (u *unit) guardSteps(what string, depth int) error {
 	u.scenarios++
 	if depth > u.a.e.cfg.MaxDepth || u.scenarios > maxScenarioSteps {
-		return fmt.Errorf("%w: %s: scenarios start each other too deep (at %s)", ErrScenarioLoop, u.what(), what)
+		return fmt.Errorf("%w: %s, at %s", ErrScenarioLoop, u.what(), what)
 	}
 	return nil
 }

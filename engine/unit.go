@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -90,6 +91,13 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 	var f store.Friend
 	var err error
 	if ev.User != "" {
+		if _, err := u.tx.FriendByUser(ev.User); errors.Is(err, store.ErrNotFound) {
+			// A redelivery of a stranger's event adds no friend.
+			if seen, err := u.tx.HasEvent(ev.ID); err != nil || seen {
+				u.ev = &ev
+				return cmp.Or(err, errDuplicate)
+			}
+		}
 		f, _, err = u.tx.AddFriend(ev.User)
 		if err == nil && ev.Friend != 0 && ev.Friend != f.ID {
 			err = fmt.Errorf("%w: event %q: friend %d is not LINE user %q", stepcast.ErrInvalid, ev.ID, ev.Friend, ev.User)

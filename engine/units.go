@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/rules"
@@ -19,20 +18,20 @@ const maxConflictRetries = 3
 // runUnits runs inputs as units of work in one transaction — events from
 // Ingest, IngestBatch or Backfill, or due wake-ups from Tick. results and
 // failed are the caller's, one per input: inputs already failed are left
-// out. When one unit fails by its own fault, the transaction is rolled back
-// and run again without it, so that each unit applies wholly or not at
-// all; any other failure (the store, ctx) fails them all. A duplicate
-// event, or due work another instance took over, is reported with
-// Duplicate and changes nothing.
+// out. When one unit fails by its own fault, the transaction is rolled back;
+// the units before it, which went through, are committed on their own, and
+// the rest run on after it — so that each unit applies wholly or not at all
+// and each runs at most twice, however many fail. Any other failure (the
+// store, ctx) fails all that were not committed. A duplicate event, or due
+// work another instance took over, is reported with Duplicate and changes
+// nothing.
 func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result, failed []bool, backfill bool) {
 	update := a.e.st.Update
 	if a.e.cfg.ShareCommits && len(inputs) == 1 {
 		update = a.e.st.batch
 	}
-	for attempt := 0; ; attempt++ {
-		if !slices.Contains(failed, false) {
-			return // nothing left to commit
-		}
+	from, upto, conflicts := 0, len(inputs), 0
+	for from < upto {
 		def, ix := a.def.Load(), a.index()
 		var units []*unit
 		skipped := map[int]stepcast.FriendID{}
@@ -43,12 +42,12 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 			units, failedAt = units[:0], -1
 			clear(skipped)
 			hist := pendingEvents{}
-			for i, in := range inputs {
+			for i := from; i < upto; i++ {
 				if failed[i] {
 					continue
 				}
 				u := &unit{a: a, def: def, ix: ix, tx: tx, pos: i, hist: hist, backfill: backfill}
-				err := u.run(in)
+				err := u.run(inputs[i])
 				if errors.Is(err, errDuplicate) || errors.Is(err, errStale) {
 					skipped[i] = u.friend.ID
 					if u.ev != nil {
@@ -67,52 +66,63 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 		switch {
 		case err == nil:
 		case failedAt >= 0 && eventFault(err):
-			// That unit fails; the others run again without it.
+			// That unit fails; those before it commit alone, then the
+			// rest go on after it.
 			results[failedAt].Err = err
 			failed[failedAt] = true
+			if failedAt > from {
+				upto = failedAt
+			}
 			continue
-		case errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries:
+		case errors.Is(err, store.ErrConflict) && conflicts < maxConflictRetries:
+			conflicts++
 			continue
 		default:
-			for i := range results {
+			for i := from; i < len(inputs); i++ {
 				if !failed[i] {
 					results[i].Err = err
 				}
 			}
 			return
 		}
-		// Committed.
-		var changes []store.Change
-		var logged []store.Event
-		done := map[int]*unit{}
+		a.committed(ctx, units, skipped, from, upto, results, failed)
+		from, upto = upto, len(inputs)
+	}
+}
+
+// committed reports the units of inputs [from, upto) that committed, or
+// were skipped, brings the index up to them and hands their notifications
+// to the host.
+func (a *Account) committed(ctx context.Context, units []*unit, skipped map[int]stepcast.FriendID, from, upto int, results []Result, failed []bool) {
+	var changes []store.Change
+	var logged []store.Event
+	done := map[int]*unit{}
+	for _, u := range units {
+		changes = append(changes, u.res.Changes...)
+		logged = append(logged, u.logged...)
+		done[u.pos] = u
+	}
+	for i := from; i < upto; i++ {
+		if failed[i] {
+			continue
+		}
+		if u, ok := done[i]; ok {
+			results[i] = u.res
+		} else {
+			results[i] = Result{Event: results[i].Event, Friend: skipped[i], Duplicate: true}
+		}
+	}
+	if err := a.afterCommit(ctx, changes, logged); err != nil {
+		// Committed, but the index could not follow: the next CatchUp
+		// will bring it up to date.
+		a.e.log.Error("index update after commit", "account", a.id, "err", err)
+	}
+	if notify := a.e.cfg.Notify; notify != nil {
 		for _, u := range units {
-			changes = append(changes, u.res.Changes...)
-			logged = append(logged, u.logged...)
-			done[u.pos] = u
-		}
-		for i := range inputs {
-			if failed[i] {
-				continue
-			}
-			if u, ok := done[i]; ok {
-				results[i] = u.res
-			} else {
-				results[i] = Result{Event: results[i].Event, Friend: skipped[i], Duplicate: true}
+			for _, n := range u.res.Notified {
+				notify(ctx, n)
 			}
 		}
-		if err := a.afterCommit(ctx, changes, logged); err != nil {
-			// Committed, but the index could not follow: the next CatchUp
-			// will bring it up to date.
-			a.e.log.Error("index update after commit", "account", a.id, "err", err)
-		}
-		if notify := a.e.cfg.Notify; notify != nil {
-			for _, u := range units {
-				for _, n := range u.res.Notified {
-					notify(ctx, n)
-				}
-			}
-		}
-		return
 	}
 }
 
