@@ -74,6 +74,7 @@ type compiled struct {
 	counted      map[stepcast.EventKind]bool
 	scenarios    map[string]*scenario.Machine         // each at the version the account runs now
 	reminders    map[string]*scenario.ReminderMachine // likewise
+	startWhen    []string                             // the scenarios with a start condition, sorted: units visit them in one order
 }
 
 // compile validates d; every problem is reported, joined, each a

@@ -42,7 +42,11 @@ func (c *compiled) compileScenarios(d Definitions) []error {
 			bad(path+".name", fmt.Errorf("the scenario %s is defined twice", stepcast.Quote(def.Name)))
 		}
 		c.scenarios[def.Name] = m
+		if m.StartWhen() != nil {
+			c.startWhen = append(c.startWhen, def.Name)
+		}
 	}
+	slices.Sort(c.startWhen)
 	for i, def := range d.Reminders {
 		path := fmt.Sprintf("reminders[%d]", i)
 		if def.Version == 0 {

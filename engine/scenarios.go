@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -454,7 +455,7 @@ func truncate(s string, n int) string {
 // goal, after the unit changed the friend: an exit takes effect at once,
 // not when the next step comes due.
 func (u *unit) checkScenarios() error {
-	for name := range u.friend.Scenarios {
+	for _, name := range slices.Sorted(maps.Keys(u.friend.Scenarios)) {
 		m := u.def.scenarios[name]
 		if m == nil || scenarioKey(name) == u.woke {
 			continue
@@ -472,17 +473,15 @@ func (u *unit) checkScenarios() error {
 // startConditionsBefore notes, for the scenarios that start on a
 // condition, whether the friend met it before the unit changed them.
 func (u *unit) startConditionsBefore() error {
-	for name, m := range u.def.scenarios {
-		if c := m.StartWhen(); c != nil {
-			ok, err := c.MatchRecord(u.record(), u.at)
-			if err != nil {
-				return fmt.Errorf("engine: %s: scenario %q start_when: %w", u.what(), name, err)
-			}
-			if u.before == nil {
-				u.before = map[string]bool{}
-			}
-			u.before[name] = ok
+	for _, name := range u.def.startWhen {
+		ok, err := u.def.scenarios[name].StartWhen().MatchRecord(u.record(), u.at)
+		if err != nil {
+			return fmt.Errorf("engine: %s: scenario %q start_when: %w", u.what(), name, err)
 		}
+		if u.before == nil {
+			u.before = map[string]bool{}
+		}
+		u.before[name] = ok
 	}
 	return nil
 }
@@ -490,8 +489,8 @@ func (u *unit) startConditionsBefore() error {
 // startConditionsMet starts the scenarios whose start condition the
 // friend has come to meet in this unit.
 func (u *unit) startConditionsMet() error {
-	for name, was := range u.before {
-		if was {
+	for _, name := range u.def.startWhen { // in one order: each start draws its seed from a count
+		if was, ok := u.before[name]; !ok || was {
 			continue
 		}
 		ok, err := u.def.scenarios[name].StartWhen().MatchRecord(u.record(), u.at)
@@ -511,7 +510,7 @@ func (u *unit) startConditionsMet() error {
 // blocked ends the friend's scenarios and reminders: a friend who blocked
 // the account gets nothing more; coming back, the entry policy decides.
 func (u *unit) blocked() error {
-	for name := range u.friend.Scenarios {
+	for _, name := range slices.Sorted(maps.Keys(u.friend.Scenarios)) {
 		if u.def.scenarios[name] == nil {
 			continue
 		}

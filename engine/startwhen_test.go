@@ -89,3 +89,37 @@ func TestRelativeStartWhenInBatches(t *testing.T) {
 		t.Errorf("a day later %d pending, want still %d", p.Pending, n)
 	}
 }
+
+// Several scenarios started by one unit draw their random delays in one
+// order: the same events give the same schedule in any store.
+func TestStartWhenDeterministic(t *testing.T) {
+	ctx := context.Background()
+	schedule := func() map[string]time.Time {
+		d := courseDefs()
+		d.Scenarios, d.Rules = nil, d.Rules[1:]
+		for _, name := range []string{"a", "b", "c", "d"} {
+			d.Scenarios = append(d.Scenarios, scenario.Definition{Name: name, StartWhen: `age >= 20`,
+				Steps: []scenario.Step{{Name: "s", Timing: scenario.Timing{Kind: scenario.Delay, Min: time.Minute, Max: 600 * time.Minute}, Messages: []stepcast.Message{msg(name)}}}})
+		}
+		a := mustAccount(t, mustOpen(t, memstore.New(), &clock{t: t0}), "s", d)
+		mustIngest(t, a, follow("f1", "U1", "", t0), ev("a1", "U1", stepcast.EventAnswer, "age", "30", t0))
+		v, err := a.FriendByUser(ctx, "U1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]time.Time{}
+		for _, tm := range v.Timers {
+			out[tm.Key] = tm.Due
+		}
+		return out
+	}
+	first := schedule()
+	if len(first) != 4 {
+		t.Fatalf("timers %v", first)
+	}
+	for range 10 {
+		if got := schedule(); !maps.EqualFunc(got, first, time.Time.Equal) {
+			t.Fatalf("schedule %v, then %v", first, got)
+		}
+	}
+}
