@@ -183,3 +183,39 @@ func TestPendingMembershipsMigrate(t *testing.T) {
 		t.Errorf("sent %q, want the pending step of the scenario defined later", got)
 	}
 }
+
+// Nothing starts for, or reaches, a friend who does not follow: a rule on
+// the block itself, a start condition that names blocked, a reminder set
+// by the host while they are away.
+func TestNothingReachesTheBlocked(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	d := courseDefs(scenario.Step{Name: "hello", Timing: scenario.Timing{Kind: scenario.Immediately}, Messages: []stepcast.Message{msg("come back")}},
+		step("later", 1, "still there?"))
+	d.Scenarios = append(d.Scenarios, scenario.Definition{Name: "lost", StartWhen: `blocked`,
+		Steps: []scenario.Step{{Name: "s", Timing: scenario.Timing{Kind: scenario.Immediately}, Messages: []stepcast.Message{msg("we miss you")}}}})
+	d.Reminders = []scenario.Reminder{{Name: "visit", Steps: []scenario.ReminderStep{{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("soon")}}}}}
+	d.Rules = append(d.Rules,
+		rules.Rule{Name: "winback", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventUnfollow},
+			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "course"}}}},
+		rules.Rule{Name: "book", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "booking"},
+			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}}}})
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", d)
+	book := ev("b1", "U1", stepcast.EventConversion, "booking", "", t0.Add(2*time.Minute))
+	book.Data = map[string]string{"at": t0.Add(48 * time.Hour).Format(time.RFC3339)}
+	mustIngest(t, a, follow("f1", "U1", "", t0), ev("u1", "U1", stepcast.EventUnfollow, "", "", t0.Add(time.Minute)), book)
+	for _, at := range []time.Duration{24 * time.Hour, 47 * time.Hour, 72 * time.Hour} {
+		clk.Set(t0.Add(at))
+		if _, err := a.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sentTexts(t, a); len(got) != 0 {
+		t.Errorf("queued %q for a friend who blocked", got)
+	}
+	for of, want := range map[string][]string{"course": {"not_entered"}, "lost": {"not_entered"}, "reminder/visit": {"entered", "cancelled:hour-before", "exited"}} {
+		if j := journeyOf(t, a, "U1", of); !slices.Equal(j, want) {
+			t.Errorf("%s: journey %q, want %q", of, j, want)
+		}
+	}
+}

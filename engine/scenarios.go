@@ -37,6 +37,10 @@ const DueScenario DueKind = "scenario"
 // outbox, unsent, because their run ended (an exit, a goal, a block).
 const Withdrawn scenario.What = "withdrawn"
 
+// notFollowing is the reason a scenario or reminder ends, or is not
+// entered, for a friend who does not follow the account.
+const notFollowing = "not following"
+
 // maxScenarioSteps bounds the scenario and reminder inputs one unit of work
 // takes — scenarios starting scenarios — as maxActivations bounds rules.
 const maxScenarioSteps = 100
@@ -218,6 +222,19 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 	if err != nil {
 		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}
+	if !u.friend.Following && in.Kind != scenario.Stop {
+		// Nothing can reach a friend who does not follow: no run begins,
+		// and one still going ends.
+		if st.Status != scenario.Active {
+			if in.Kind == scenario.Wake {
+				return nil
+			}
+			prefix := "scenario/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/"
+			return u.journey(runOf{kind: stepcast.CauseScenario, name: name, prefix: prefix},
+				[]scenario.Record{{At: u.at, Run: st.Run, What: scenario.NotEntered, Reason: notFollowing}})
+		}
+		in = scenarioStop(notFollowing)
+	}
 	m, st, err := u.machine(name, st)
 	if err != nil || m == nil {
 		return err // nil: a run on a version gone was ended
@@ -304,6 +321,9 @@ func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth i
 	st, err := reminderState(t.state)
 	if err != nil {
 		return fmt.Errorf("engine: %s: reminder %q state: %w", u.what(), name, err)
+	}
+	if !u.friend.Following && in.Kind == scenario.Wake {
+		in = scenario.ReminderInput{Kind: scenario.Cancel, Reason: notFollowing} // a step due reaches no one
 	}
 	in.Loc, in.Friend, in.NoSendBefore = u.zone(m.Definition().ZoneField), conditions{u}, u.noSendBefore()
 	next, out, err := m.Step(st, in, u.at)
