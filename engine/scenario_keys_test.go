@@ -118,10 +118,21 @@ func TestRemovedScenarioEndsRuns(t *testing.T) {
 	book.Data = map[string]string{"at": t0.Add(5 * 24 * time.Hour).Format(time.RFC3339)}
 	mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0), book)
 
+	book2 := book
+	book2.ID, book2.User = "b2", "U2"
+	mustIngest(t, a, follow("f2", "U2", "", t0), ev("e2", "U2", stepcast.EventPostback, "enroll", "", t0), book2)
 	plain := courseDefs()
 	plain.Rules, plain.Scenarios = plain.Rules[1:], nil
 	if err := a.SetDefinitions(ctx, plain); err != nil {
 		t.Fatal(err)
+	}
+	// A block ends them at once, removed or not.
+	mustIngest(t, a, ev("u2", "U2", stepcast.EventUnfollow, "", "", t0.Add(time.Hour)))
+	if j := journeyOf(t, a, "U2", "course"); !slices.Equal(j, []string{"entered", "sent:one", "cancelled:two", "exited", "withdrawn"}) {
+		t.Errorf("U2's scenario journey after the block %q", j)
+	}
+	if j := journeyOf(t, a, "U2", "reminder/visit"); len(j) != 3 || j[2] != "exited" {
+		t.Errorf("U2's reminder journey after the block %q", j)
 	}
 	clk.Set(t0.AddDate(0, 0, 5))
 	if _, err := a.Tick(ctx); err != nil {
@@ -146,7 +157,7 @@ func TestRemovedScenarioEndsRuns(t *testing.T) {
 			t.Errorf("timer %s still due %v", tm.Key, tm.Due)
 		}
 	}
-	rows, err := a.Deliveries(ctx, store.DeliveryFilter{Limit: 10})
+	rows, err := a.Deliveries(ctx, store.DeliveryFilter{Friend: v.ID, Limit: 10})
 	if err != nil || len(rows) != 1 || rows[0].Status != store.Cancelled {
 		t.Errorf("deliveries %+v, %v: want step one's taken back", rows, err)
 	}

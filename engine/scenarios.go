@@ -37,6 +37,12 @@ const DueScenario DueKind = "scenario"
 // outbox, unsent, because their run ended (an exit, a goal, a block).
 const Withdrawn scenario.What = "withdrawn"
 
+// The reasons a run ends when its definition is gone.
+const (
+	scenarioGone = "the scenario is no longer defined"
+	reminderGone = "the reminder is no longer defined"
+)
+
 // notFollowing is the reason a scenario or reminder ends, or is not
 // entered, for a friend who does not follow the account.
 const notFollowing = "not following"
@@ -532,6 +538,9 @@ func (u *unit) startConditionsMet() error {
 func (u *unit) blocked() error {
 	for _, name := range slices.Sorted(maps.Keys(u.friend.Scenarios)) {
 		if u.def.scenarios[name] == nil {
+			if err := u.endUndefined(name, "blocked"); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := u.stepScenario(name, scenario.Input{Kind: scenario.Stop, Reason: "blocked"}, 0); err != nil {
@@ -548,6 +557,12 @@ func (u *unit) blocked() error {
 			continue
 		}
 		name, key := reminderOfTimer(t)
+		if u.def.reminders[name] == nil {
+			if err := u.endUndefinedReminder(name, key, "blocked"); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.Cancel, Reason: "blocked"}, 0); err != nil {
 			return err
 		}
@@ -563,7 +578,7 @@ func wakeScenario(u *unit, t store.Timer) error {
 		return err
 	}
 	if u.def.scenarios[name] == nil {
-		return u.endUndefined(t, name)
+		return u.endUndefined(name, scenarioGone)
 	}
 	st, err := scenarioState(t.State)
 	if err != nil {
@@ -582,7 +597,7 @@ func wakeReminder(u *unit, t store.Timer) error {
 		return err
 	}
 	if u.def.reminders[name] == nil {
-		return u.endUndefinedReminder(name, key)
+		return u.endUndefinedReminder(name, key, reminderGone)
 	}
 	st, err := reminderState(t.State)
 	if err != nil {
@@ -614,10 +629,14 @@ func (u *unit) primeTimer(t store.Timer) error {
 // endUndefined ends the friend's run in a scenario the definitions no
 // longer have, as a stop would: the pending step cancelled, the queued
 // messages of the run taken back, the friend out of the scenario, the
-// timer never due again. It happens when the run's next step comes due:
-// removing a scenario does not visit its friends.
-func (u *unit) endUndefined(t store.Timer, name string) error {
-	st, err := scenarioState(u.timers[t.Key].state)
+// timer never due again. It happens when the run's next step comes due,
+// or the friend blocks: removing a scenario does not visit its friends.
+func (u *unit) endUndefined(name, reason string) error {
+	t, err := u.timerOf(scenarioKey(name))
+	if err != nil {
+		return err
+	}
+	st, err := scenarioState(t.state)
 	if err != nil {
 		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}
@@ -631,13 +650,13 @@ func (u *unit) endUndefined(t store.Timer, name string) error {
 			step = stepName(old, st.Step)
 		}
 	}
-	next, out := scenario.Abandon(st, step, "the scenario is no longer defined", u.at)
+	next, out := scenario.Abandon(st, step, reason, u.at)
 	return u.settle(name, nil, next, out, 0)
 }
 
 // endUndefinedReminder ends, as endUndefined does, the friend's goal key
 // in a reminder the definitions no longer have.
-func (u *unit) endUndefinedReminder(name, key string) error {
+func (u *unit) endUndefinedReminder(name, key, reason string) error {
 	t, err := u.timerOf(reminderKey(name, key))
 	if err != nil {
 		return err
@@ -646,6 +665,6 @@ func (u *unit) endUndefinedReminder(name, key string) error {
 	if err != nil {
 		return fmt.Errorf("engine: %s: reminder %q state: %w", u.what(), name, err)
 	}
-	next, out := scenario.AbandonReminder(st, "", "the reminder is no longer defined", u.at)
+	next, out := scenario.AbandonReminder(st, "", reason, u.at)
 	return u.settleReminder(name, key, nil, next, out, 0)
 }
