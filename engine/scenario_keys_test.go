@@ -230,3 +230,26 @@ func TestNothingReachesTheBlocked(t *testing.T) {
 		}
 	}
 }
+
+// Cancelling a goal the friend never had keeps nothing and says so.
+func TestCancelUnknownGoal(t *testing.T) {
+	ctx := context.Background()
+	d := courseDefs(step("one", 1, "one"))
+	d.Reminders = []scenario.Reminder{{Name: "visit", Steps: []scenario.ReminderStep{{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("soon")}}}}}
+	d.Rules = append(d.Rules, rules.Rule{Name: "cancel", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "cancel"},
+		Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.CancelReminder, Name: "visit", Key: "data.booking"}}}})
+	a := mustAccount(t, mustOpen(t, memstore.New(), &clock{t: t0}), "s", d)
+	c := ev("c1", "U1", stepcast.EventConversion, "cancel", "", t0)
+	c.Data = map[string]string{"booking": "never-booked"}
+	res := mustIngest(t, a, follow("f1", "U1", "", t0), c)
+	if n := len(res[1].Steps); n != 1 || !strings.Contains(res[1].Steps[0].Note, "no goal") {
+		t.Errorf("steps %+v, want a note", res[1].Steps)
+	}
+	v, err := a.FriendByUser(ctx, "U1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Timers) != 0 {
+		t.Errorf("timers %+v, want none", v.Timers)
+	}
+}

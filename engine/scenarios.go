@@ -328,6 +328,11 @@ func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth i
 	if err != nil {
 		return fmt.Errorf("engine: %s: reminder %q state: %w", u.what(), name, err)
 	}
+	if in.Kind == scenario.Cancel && t.version == 0 && st.Status == "" {
+		u.note(fmt.Sprintf("cancel_reminder: the friend has no goal %s in reminder %s", stepcast.Quote(key), stepcast.Quote(name)))
+		delete(u.timers, reminderKey(name, key)) // nothing to keep
+		return nil
+	}
 	if !u.friend.Following && in.Kind == scenario.Wake {
 		in = scenario.ReminderInput{Kind: scenario.Cancel, Reason: notFollowing} // a step due reaches no one
 	}
