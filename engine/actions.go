@@ -75,17 +75,28 @@ func (u *unit) do(src source, a stepcast.Action) error {
 		return u.change(store.Change{Kind: store.SetField, Name: a.Name, Value: *a.Value}, src.act)
 	case stepcast.AddScore:
 		return u.grant(src, a)
-	case stepcast.StartScenario:
-		return u.stepScenario(a.Name, scenario.Input{Kind: scenario.Start}, src.depth+1)
-	case stepcast.StopScenario:
-		return u.stepScenario(a.Name, scenario.Input{Kind: scenario.Stop, Reason: "stop_scenario"}, src.depth+1)
-	case stepcast.MoveScenario:
+	case stepcast.StartScenario, stepcast.StopScenario, stepcast.MoveScenario:
+		if u.def.scenarios[a.Name] == nil {
+			// Only a step of an older version can name a scenario the
+			// definitions no longer have (they are checked when given).
+			return u.dangling(a)
+		}
+		switch a.Kind {
+		case stepcast.StartScenario:
+			return u.stepScenario(a.Name, scenario.Input{Kind: scenario.Start}, src.depth+1)
+		case stepcast.StopScenario:
+			return u.stepScenario(a.Name, scenario.Input{Kind: scenario.Stop, Reason: "stop_scenario"}, src.depth+1)
+		}
 		to, err := moveTarget(u.def.scenarios[a.Name], a)
 		if err != nil {
-			return fmt.Errorf("engine: %s: %w", u.what(), err)
+			u.note(err.Error() + " (an older version's step names it)")
+			return nil
 		}
 		return u.stepScenario(a.Name, scenario.Input{Kind: scenario.Move, To: to}, src.depth+1)
 	case stepcast.StartReminder, stepcast.CancelReminder:
+		if u.def.reminders[a.Name] == nil {
+			return u.dangling(a)
+		}
 		key, ok := orig.ReminderKey(u.ev)
 		if !ok {
 			u.note(fmt.Sprintf("the event has no %s to key the reminder by", orig.Key))
@@ -107,6 +118,19 @@ func (u *unit) do(src source, a stepcast.Action) error {
 		return nil
 	}
 	return errors.New("engine: action " + string(a.Kind) + " is not supported")
+}
+
+// dangling skips an action that names a scenario or reminder the
+// definitions no longer have, saying so in the step's note and the log.
+func (u *unit) dangling(a stepcast.Action) error {
+	what := "scenario"
+	if a.Kind == stepcast.StartReminder || a.Kind == stepcast.CancelReminder {
+		what = "reminder"
+	}
+	why := fmt.Sprintf("%s: no %s %s any more (a step of an older version names it)", a.Kind, what, stepcast.Quote(a.Name))
+	u.note(why)
+	u.a.e.log.Warn("action skipped", "account", u.a.id, "unit", u.what(), "why", why)
+	return nil
 }
 
 // notify keeps a notify_host action for the host's callback, which gets it

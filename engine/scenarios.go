@@ -245,6 +245,22 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 	if err != nil || m == nil {
 		return err // nil: a run on a version gone was ended
 	}
+	if cur := u.def.scenarios[name]; in.Kind == scenario.Move && m != cur {
+		if _, ok := m.StepIndex(in.To); !ok {
+			// A move names the current version's steps: a run on an older
+			// one without that step ends, and the move begins one on the
+			// current version at it.
+			reason := fmt.Sprintf("moved to step %s of version %d", stepcast.Quote(in.To), cur.Definition().Version)
+			next, out, err := m.Step(st, scenarioStop(reason), u.at)
+			if err != nil {
+				return fmt.Errorf("engine: %s: scenario %q: %w", u.what(), name, err)
+			}
+			if err := u.settle(name, m, next, out, depth); err != nil {
+				return err
+			}
+			m, st = cur, next
+		}
+	}
 	in.Loc, in.Friend, in.NoSendBefore = u.zone(m.Definition().ZoneField), conditions{u}, u.noSendBefore()
 	if in.Seed == 0 {
 		in.Seed = seedOf(u.id, name, strconv.Itoa(u.scenarios))
@@ -425,6 +441,9 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 		}
 	}
 	if out.Switch != "" {
+		if u.def.scenarios[out.Switch] == nil {
+			return u.dangling(stepcast.Action{Kind: stepcast.StartScenario, Name: out.Switch})
+		}
 		return u.stepScenario(out.Switch, scenario.Input{Kind: scenario.Start}, depth+1)
 	}
 	return nil

@@ -72,11 +72,13 @@ var dueKinds = func() []string {
 
 // tickBatch is how many due timers Tick leases, and commits, at a time;
 // tickLease how long it holds them; tickRetry how long due work whose unit
-// failed by its own fault (its rules loop) waits before it is tried again.
+// failed by its own fault (its rules loop) waits before it is tried again,
+// tickRetrySoon due work whose unit failed otherwise (perhaps the store).
 const (
-	tickBatch = 200
-	tickLease = time.Minute
-	tickRetry = 10 * time.Minute
+	tickBatch     = 200
+	tickLease     = time.Minute
+	tickRetry     = 10 * time.Minute
+	tickRetrySoon = time.Minute
 )
 
 // Tick processes the account's due work at now — scenario and reminder
@@ -85,9 +87,11 @@ const (
 // timer a unit of work of its own, committed tickBatch at a time (each
 // unit still all or nothing). It returns how many units committed. Run
 // calls it every PollInterval; several engine instances may tick one
-// account at once, the store's leases keep each timer to one. A unit that fails by its own
-// fault is retried after ten minutes; its error is returned, joined with
-// the others', after the rest of the due work was done.
+// account at once, the store's leases keep each timer to one. A unit that
+// fails holds up no other (a batch that fails as a whole is run again a
+// unit at a time): it is tried again after ten minutes if by its own fault
+// (eventFault), after a minute otherwise, and its error is returned,
+// joined with the others', after the rest of the due work was done.
 func (a *Account) Tick(ctx context.Context) (int, error) {
 	st := a.e.st
 	done := 0
@@ -104,14 +108,19 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 		}
 		results, failed := make([]Result, len(inputs)), make([]bool, len(inputs))
 		a.runUnits(ctx, inputs, results, failed, false)
+		a.isolate(ctx, inputs, results, failed)
 		woke := false // a start check made friends' timers due
 		for i, r := range results {
 			switch {
-			case r.Err != nil && eventFault(r.Err):
-				errs = append(errs, r.Err)
-				a.retryLater(ctx, *inputs[i].timer, now.Add(tickRetry))
-			case r.Err != nil:
+			case r.Err != nil && ctx.Err() != nil:
 				return done, errors.Join(append(errs, r.Err)...)
+			case r.Err != nil:
+				errs = append(errs, r.Err)
+				retry := tickRetrySoon
+				if eventFault(r.Err) {
+					retry = tickRetry
+				}
+				a.retryLater(ctx, *inputs[i].timer, now.Add(retry))
 			case !r.Duplicate:
 				done++
 				woke = woke || ParseTimerKey(timers[i].Key).Kind == DueStart
@@ -122,6 +131,23 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 		if len(timers) < tickBatch && !woke {
 			return done, errors.Join(errs...)
 		}
+	}
+}
+
+// isolate runs again, each in a transaction of its own, the units of a
+// batch that failed together for a reason not any one unit's fault (the
+// store, or what eventFault does not know): a unit that fails alone
+// then holds up no other, while the store failing fails them all again.
+func (a *Account) isolate(ctx context.Context, inputs []input, results []Result, failed []bool) {
+	if len(inputs) < 2 {
+		return
+	}
+	for i, r := range results {
+		if r.Err == nil || eventFault(r.Err) || ctx.Err() != nil {
+			continue
+		}
+		results[i], failed[i] = Result{}, false
+		a.runUnits(ctx, inputs[i:i+1], results[i:i+1], failed[i:i+1], false)
 	}
 }
 

@@ -18,11 +18,13 @@ const maxConflictRetries = 3
 // runUnits runs inputs as units of work in one transaction — events from
 // Ingest, IngestBatch or Backfill, or due wake-ups from Tick. results and
 // failed are the caller's, one per input: inputs already failed are left
-// out. When one unit fails by its own fault, the transaction is rolled back;
-// the units before it, which went through, are committed on their own, and
-// the rest run on after it — so that each unit applies wholly or not at all
-// and each runs at most twice, however many fail. Any other failure (the
-// store, ctx) fails all that were not committed. A duplicate event, or due
+// out. When one unit fails by its own fault (eventFault), the transaction
+// is rolled back; the units before it, which went through, are committed
+// on their own, and the rest run on after it — so that each unit applies
+// wholly or not at all and each runs at most twice, however many fail. Any
+// other failure (the store, ctx) fails all that were not committed; a
+// version conflict (another instance wrote a friend's state meanwhile)
+// runs them again, up to three times. A duplicate event, or due
 // work another instance took over, is reported with Duplicate and changes
 // nothing.
 func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result, failed []bool, backfill bool) {
@@ -65,6 +67,9 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 		})
 		switch {
 		case err == nil:
+		case errors.Is(err, store.ErrConflict) && conflicts < maxConflictRetries:
+			conflicts++
+			continue
 		case failedAt >= 0 && eventFault(err):
 			// That unit fails; those before it commit alone, then the
 			// rest go on after it.
@@ -73,9 +78,6 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 			if failedAt > from {
 				upto = failedAt
 			}
-			continue
-		case errors.Is(err, store.ErrConflict) && conflicts < maxConflictRetries:
-			conflicts++
 			continue
 		default:
 			for i := from; i < len(inputs); i++ {

@@ -105,7 +105,7 @@ type machines struct {
 func (u *unit) machine(name string, st scenario.State) (*scenario.Machine, scenario.State, error) {
 	cur := u.def.scenarios[name]
 	if cur == nil {
-		return nil, st, fmt.Errorf("engine: %s: no scenario %q", u.what(), name)
+		return nil, st, fmt.Errorf("%w: engine: %s: no scenario %q", ErrDefinition, u.what(), name)
 	}
 	if st.Status != scenario.Active || st.Version == 0 || st.Version == cur.Definition().Version {
 		return cur, st, nil
