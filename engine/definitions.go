@@ -75,6 +75,7 @@ type compiled struct {
 	scenarios    map[string]*scenario.Machine         // each at the version the account runs now
 	reminders    map[string]*scenario.ReminderMachine // likewise
 	startWhen    []string                             // the scenarios with a start condition, sorted: units visit them in one order
+	exitOrGoal   map[string]bool                      // the scenarios with an exit or goal in some version kept
 }
 
 // compile validates d; every problem is reported, joined, each a

@@ -42,12 +42,21 @@ func (a *Account) versionScenarios(ctx context.Context, c *compiled) error {
 			return err
 		}
 		latest := map[string]store.Definition{}
+		var conds map[string]bool
 		for _, d := range stored {
 			name, v := splitVersion(d.Name)
 			if _, lv := splitVersion(latest[name].Name); v > lv {
 				latest[name] = d
 			}
+			var old struct{ Exit, Goal string }
+			if json.Unmarshal(d.Body, &old) == nil && (old.Exit != "" || old.Goal != "") {
+				if conds == nil {
+					conds = map[string]bool{}
+				}
+				conds[name] = true
+			}
 		}
+		c.exitOrGoal = conds
 		for i, def := range c.defs.Scenarios {
 			last, lv := latest[def.Name], 0
 			if last.Name != "" {

@@ -82,3 +82,25 @@ func TestMoveFromAnOlderVersion(t *testing.T) {
 		t.Errorf("journey %q", j)
 	}
 }
+
+// The exit of the version a run is on is checked on every change, even
+// when the current version has none.
+func TestOldVersionExitChecked(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	v1 := courseDefs(afterStep("a", time.Hour), afterStep("b", 5*time.Hour))
+	v1.Scenarios[0].Exit = `tag("stop")`
+	v1.Rules = append(v1.Rules, rules.Rule{Name: "stop", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventPostback, Name: "stop"},
+		Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "stop"}}}})
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", v1)
+	mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0))
+	v2 := v1
+	v2.Scenarios = []scenario.Definition{{Name: "course", Steps: []scenario.Step{afterStep("a", time.Hour), afterStep("b", 6*time.Hour)}}}
+	if err := a.SetDefinitions(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, a, ev("s1", "U1", stepcast.EventPostback, "stop", "", t0.Add(30*time.Minute)))
+	if n := mustCount(t, a, `in_scenario("course")`); n != 0 {
+		t.Errorf("still in the scenario after its version's exit")
+	}
+}
