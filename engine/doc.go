@@ -80,16 +80,18 @@
 // does: a relative condition (followed_days >= 3, !clicked("offer", 7))
 // comes true only at a midnight in the account's zone, when the account's
 // DueStart timer compares it over the index with its last check and wakes
-// the friends it brought in. The friend's state is one timer per scenario, due at the
-// pending step, and their membership is in the index (in_scenario,
-// at_step). A step due queues its messages as one push with a key fixed by
-// the run and the step, runs its actions as a rule's are run, and records
-// the journey as events of kind stepcast.EventJourney (the segment
-// language's scenario_entered, scenario_finished, scenario_exited). An exit
-// or goal condition is checked on every change of the friend. A run that
-// ends early (stop, exit, goal, block, restart, switch) takes back the
-// messages of its steps still in the outbox and records them withdrawn;
-// those of a run that went through are left to go.
+// the friends it brought in. The friend's state is one timer per
+// scenario, due at the pending step, and their membership is in the index
+// (in_scenario, scenario_step). A step due queues its messages as one push
+// with a key fixed by the run and the step, runs its actions as a rule's
+// are run, and records the journey as events of kind stepcast.EventJourney
+// (the segment language's scenario_entered, scenario_finished,
+// scenario_exited). An exit or goal condition is checked on every change
+// of the friend. A run that ends early — stopped, an exit, a goal, a block,
+// a restart, a move — takes back the messages of its steps still in the
+// outbox and records them withdrawn; those of a run that went through, or
+// that a branch switched to another scenario, are left to go. Nothing
+// starts for, or is sent to, a friend who does not follow.
 //
 // Editing a scenario gives it a new version: runs stay on the version they
 // entered on unless the scenario says Migrate (then they move by the name
@@ -133,7 +135,8 @@
 //
 // # What the engine does not do
 //
-// It does not send: the outbox is sent to LINE by the LINE edge
-// (lineadapter and the dispatcher), which are separate so that a host can
-// send through its own.
+// It does not send. Sending the outbox to LINE is the LINE edge's work (a
+// LINE adapter and a dispatcher, not built yet), kept apart so that a host
+// can send through its own: until then a host leases deliveries from the
+// store (Store.LeaseDeliveries, Tx.FinishDelivery) and sends them itself.
 package engine
