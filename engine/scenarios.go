@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -267,14 +266,6 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 		in.Seed = seedOf(u.id, name, strconv.Itoa(u.scenarios))
 	}
 	next, out, err := m.Step(st, in, u.at)
-	if err == nil && u.backfill && next.Status == scenario.Active && next.Due.Before(in.NoSendBefore) {
-		// A backfilled run's steps due before the clock have passed:
-		// skipped now, not sent by the next Tick.
-		wake := scenario.Input{Kind: scenario.Wake, Loc: in.Loc, Friend: in.Friend, NoSendBefore: in.NoSendBefore, Seed: in.Seed}
-		var more scenario.Output
-		next, more, err = m.Step(next, wake, in.NoSendBefore.Add(-time.Nanosecond))
-		out = joinOutputs(out, more)
-	}
 	if err != nil {
 		return fmt.Errorf("engine: %s: scenario %q: %w", u.what(), name, err)
 	}
@@ -316,17 +307,6 @@ func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out
 		i, _ := m.StepIndex(step)
 		return i
 	})
-}
-
-// joinOutputs is what two successive steps of one machine decided.
-func joinOutputs(a, b scenario.Output) scenario.Output {
-	a.Sends = append(a.Sends, b.Sends...)
-	a.Actions = append(a.Actions, b.Actions...)
-	a.Journey = append(a.Journey, b.Journey...)
-	a.CancelRun = cmp.Or(b.CancelRun, a.CancelRun)
-	a.Switch = cmp.Or(b.Switch, a.Switch)
-	a.Wake = b.Wake
-	return a
 }
 
 // scenarioState reads a scenario's state from its timer.
@@ -374,12 +354,6 @@ func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth i
 	}
 	in.Loc, in.Friend, in.NoSendBefore = u.zone(m.Definition().ZoneField), conditions{u}, u.noSendBefore()
 	next, out, err := m.Step(st, in, u.at)
-	if err == nil && u.backfill && next.Status == scenario.Active && next.Due.Before(in.NoSendBefore) {
-		wake := scenario.ReminderInput{Kind: scenario.Wake, Loc: in.Loc, Friend: in.Friend, NoSendBefore: in.NoSendBefore}
-		var more scenario.Output
-		next, more, err = m.Step(next, wake, in.NoSendBefore.Add(-time.Nanosecond))
-		out = joinOutputs(out, more)
-	}
 	if err != nil {
 		return fmt.Errorf("engine: %s: reminder %q: %w", u.what(), name, err)
 	}
