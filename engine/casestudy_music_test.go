@@ -98,7 +98,7 @@ func musicExpect(f musicFriend) ([]caseWant, []string) {
 		if !stop.After(s.due) {
 			journey = append(journey, journeyLine(stop, sc, "1", s.name, "cancelled", why), journeyLine(stop, sc, "1", "", status, why))
 			if withdrawn > 0 {
-				journey = append(journey, journeyLine(stop, sc, "1", "", "withdrawn", fmt.Sprintf("%d queued message(s) not yet sent when the run ended", withdrawn)))
+				journey = append(journey, journeyLine(stop, sc, "1", "", "withdrawn", fmt.Sprintf("%d queued message(s) of the run taken back unsent", withdrawn)))
 			}
 			return wants, journey
 		}

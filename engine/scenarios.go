@@ -413,7 +413,7 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 	kind, name, prefix := r.kind, r.name, r.prefix
 	journey := out.Journey
 	if out.CancelRun != 0 {
-		n, err := u.tx.CancelDeliveries(store.DeliverySelector{KeyPrefix: prefix + scenario.RunPrefix(name, out.CancelRun)}, "the run ended", u.at)
+		n, err := u.tx.CancelDeliveries(store.DeliverySelector{KeyPrefix: prefix + scenario.RunPrefix(name, out.CancelRun)}, "the run ended or moved", u.at)
 		if err != nil {
 			return fmt.Errorf("engine: %s: %w", u.what(), err)
 		}
@@ -421,7 +421,7 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 			// Steps recorded sent whose messages were still in the outbox:
 			// taken back, and said so.
 			journey = append(slices.Clone(journey), scenario.Record{At: u.at, Run: out.CancelRun, What: Withdrawn,
-				Reason: fmt.Sprintf("%d queued message(s) not yet sent when the run ended", n)})
+				Reason: fmt.Sprintf("%d queued message(s) of the run taken back unsent", n)})
 		}
 	}
 	if err := u.journey(r, journey); err != nil {
