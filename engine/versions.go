@@ -136,7 +136,11 @@ func (u *unit) machine(name string, st scenario.State) (*scenario.Machine, scena
 		st.Version, st.Step = cur.Definition().Version, i
 		return cur, st, nil
 	}
-	next, out, err := cur.Step(st, scenarioStop(fmt.Sprintf("version %d of the scenario is gone or has no step %q", st.Version, step)), u.at)
+	reason := fmt.Sprintf("version %d of the scenario is gone, or no longer fits the schema", st.Version)
+	if old != nil {
+		reason = fmt.Sprintf("the run moved from version %d, and version %d has no step %s", st.Version, cur.Definition().Version, stepcast.Quote(step))
+	}
+	next, out, err := cur.Step(st, scenarioStop(reason), u.at)
 	if err != nil {
 		return nil, st, err
 	}
