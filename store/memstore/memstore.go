@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -37,7 +36,7 @@ type account struct {
 	defs     map[defKey]store.Definition
 	outbox   []store.Delivery // outbox[i] has ID i+1
 	outKeys  map[string]uint64
-	timers   map[timerKey]store.Timer
+	timers   timers
 	friends  []store.Friend // friends[i] has ID i+1
 	byUser   map[stepcast.UserID]stepcast.FriendID
 	changes  []store.Change // changes[i] has Seq i+1
@@ -100,11 +99,11 @@ func (s *Store) Close() error {
 func (s *Store) begin(acct store.AccountID) *tx {
 	a := s.accounts[acct]
 	if a == nil {
-		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, byFriend: map[stepcast.FriendID][]uint64{}, timers: map[timerKey]store.Timer{},
+		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, byFriend: map[stepcast.FriendID][]uint64{}, timers: newTimers(),
 			outKeys: map[string]uint64{}, defs: map[defKey]store.Definition{}, tallies: map[defKey]store.Tally{}}
 	}
 	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{},
-		newEventIDs: map[string]bool{}, timers: newLayer(a.timers), finished: map[uint64]store.Delivery{},
+		newEventIDs: map[string]bool{}, timers: timerLayer{base: &a.timers}, finished: map[uint64]store.Delivery{},
 		defs: newLayer(a.defs), tallies: newLayer(a.tallies)}
 }
 
@@ -185,8 +184,8 @@ func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holde
 	return out, nil
 }
 
-// Lease implements store.Timers. It scans the account's timers: fine for
-// the reference store, not for millions.
+// Lease implements store.Timers: it walks the due timers of the kinds
+// asked for, earliest first, in indexes (see timers.go).
 func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]store.Timer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,28 +193,5 @@ func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, 
 	if a == nil {
 		return nil, err
 	}
-	var due []timerKey
-	for k, t := range a.timers {
-		if !t.Due.After(now) && (t.LeasedBy == "" || !t.LeaseUntil.After(now)) && backend.OfKind(k.key, kinds) {
-			due = append(due, k)
-		}
-	}
-	sort.Slice(due, func(i, j int) bool {
-		ti, tj := a.timers[due[i]], a.timers[due[j]]
-		if !ti.Due.Equal(tj.Due) {
-			return ti.Due.Before(tj.Due)
-		}
-		if due[i].friend != due[j].friend {
-			return due[i].friend < due[j].friend
-		}
-		return due[i].key < due[j].key
-	})
-	var out []store.Timer
-	for _, k := range due[:min(limit, len(due))] {
-		t := a.timers[k]
-		t.LeasedBy, t.LeaseUntil = holder, now.Add(ttl).UTC().Truncate(time.Microsecond)
-		a.timers[k] = t
-		out = append(out, t.Clone())
-	}
-	return out, nil
+	return a.timers.lease(holder, now, ttl, limit, kinds), nil
 }

@@ -21,7 +21,7 @@ type tx struct {
 	changes     []store.Change
 	events      []store.Event
 	newEventIDs map[string]bool
-	timers      layer[timerKey, store.Timer]
+	timers      timerLayer
 	queued      []store.Delivery          // new deliveries, IDs after len(a.outbox)
 	finished    map[uint64]store.Delivery // committed deliveries it changed
 	defs        layer[defKey, store.Definition]
