@@ -2,7 +2,9 @@
 // contracts: the test fake for every package above it, and the model the
 // durable backends are checked against by storetest. It keeps everything in
 // memory, including the whole change and event logs: it is not meant to
-// hold production data.
+// hold production data. Its timers are indexed (by friend, and by due time
+// per kind: see timers.go), as a durable backend's are, so that the
+// engine's tick is measured on it at scale.
 package memstore
 
 import (
@@ -155,7 +157,8 @@ func (s *Store) leasing(ctx context.Context, acct store.AccountID, holder string
 	return s.accounts[acct], nil
 }
 
-// LeaseDeliveries implements store.Deliveries; like Lease, a scan.
+// LeaseDeliveries implements store.Deliveries. It scans the outbox (the
+// timers have indexes; the deliveries, not yet).
 func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
