@@ -3,6 +3,7 @@ package memstore
 import (
 	"cmp"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +36,8 @@ import (
 // a "/" itself ("scenario/trial") walks its root's queue and skips the
 // timers of the root's other kinds, as pgstore does. A timer leased at one
 // now and put back by a Lease at a later now stays leased for a Lease at
-// an earlier one: Lease still checks each timer's lease.
+// an earlier one: a Lease before the latest lease end put back (swept)
+// checks the lease of each timer it walks.
 
 // timerRec is a committed timer.
 type timerRec struct {
@@ -78,10 +80,13 @@ type timers struct {
 	queues map[string]*queue // by root kind
 	all    *queue            // nil until a Lease without kinds
 	held   *queue
+	// swept is the latest lease end of a timer put back in the queues:
+	// at or after it, no timer in them is held.
+	swept int64
 }
 
 func newTimers() timers {
-	return timers{recs: map[timerKey]timerRec{}, queues: map[string]*queue{}, held: newQueue()}
+	return timers{recs: map[timerKey]timerRec{}, queues: map[string]*queue{}, held: newQueue(), swept: math.MinInt64}
 }
 
 // root returns the kind a key's queue is of: the key up to its first "/".
@@ -220,6 +225,7 @@ func (ts *timers) lease(holder string, now time.Time, ttl time.Duration, limit i
 		r.held = false
 		ts.recs[k] = r
 		ts.enqueue(&r.Timer)
+		ts.swept = max(ts.swept, s.at)
 	}
 	walks := ts.walks(kinds)
 	var due []slot
@@ -233,8 +239,10 @@ func (ts *timers) lease(holder string, now time.Time, ttl time.Duration, limit i
 				return true
 			}
 			// Put back by a Lease at a later now: still held at this one.
-			if r := ts.recs[timerKey{s.friend, s.key}]; r.LeasedBy != "" && r.LeaseUntil.After(now) {
-				return true
+			if at < ts.swept {
+				if r := ts.recs[timerKey{s.friend, s.key}]; r.LeasedBy != "" && r.LeaseUntil.After(now) {
+					return true
+				}
 			}
 			due = append(due, s)
 			n++

@@ -23,6 +23,7 @@ type tx struct {
 	newEventIDs map[string]bool
 	timers      timerLayer
 	queued      []store.Delivery          // new deliveries, IDs after len(a.outbox)
+	queuedKeys  map[string]uint64         // their IDs by key
 	finished    map[uint64]store.Delivery // committed deliveries it changed
 	defs        layer[defKey, store.Definition]
 	tallies     layer[defKey, store.Tally]
