@@ -1,7 +1,6 @@
 package memstore
 
 import (
-	"cmp"
 	"maps"
 	"math"
 	"slices"
@@ -61,10 +60,6 @@ func (s slot) less(o slot) bool {
 		return s.friend < o.friend
 	}
 	return s.key < o.key
-}
-
-func (s slot) compare(o slot) int {
-	return cmp.Or(cmp.Compare(s.at, o.at), cmp.Compare(s.friend, o.friend), cmp.Compare(s.key, o.key))
 }
 
 // degree is the B-trees' degree: nodes of up to 63 slots.
@@ -228,11 +223,10 @@ func (ts *timers) lease(holder string, now time.Time, ttl time.Duration, limit i
 		ts.swept = max(ts.swept, s.at)
 	}
 	walks := ts.walks(kinds)
-	var due []slot
-	for _, w := range walks {
-		n := 0
+	lists := make([][]slot, len(walks))
+	for i, w := range walks {
 		w.q.Ascend(func(s slot) bool {
-			if s.at > at || n == limit {
+			if s.at > at || len(lists[i]) == limit {
 				return false
 			}
 			if w.kinds != nil && !backend.OfKind(s.key, w.kinds) {
@@ -244,15 +238,11 @@ func (ts *timers) lease(holder string, now time.Time, ttl time.Duration, limit i
 					return true
 				}
 			}
-			due = append(due, s)
-			n++
+			lists[i] = append(lists[i], s)
 			return true
 		})
 	}
-	if len(walks) > 1 {
-		slices.SortFunc(due, slot.compare)
-		due = due[:min(limit, len(due))]
-	}
+	due := merge(lists, limit)
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
 	var out []store.Timer
 	for _, s := range due {
@@ -263,6 +253,28 @@ func (ts *timers) lease(holder string, now time.Time, ttl time.Duration, limit i
 		ts.recs[k] = r
 		ts.held.ReplaceOrInsert(slot{until.UnixMicro(), s.friend, s.key})
 		out = append(out, r.Clone())
+	}
+	return out
+}
+
+// merge returns the first limit slots of lists, each in order, in order.
+func merge(lists [][]slot, limit int) []slot {
+	if len(lists) == 1 {
+		return lists[0]
+	}
+	var out []slot
+	for len(out) < limit {
+		first := -1
+		for i, l := range lists {
+			if len(l) > 0 && (first < 0 || l[0].less(lists[first][0])) {
+				first = i
+			}
+		}
+		if first < 0 {
+			break
+		}
+		out = append(out, lists[first][0])
+		lists[first] = lists[first][1:]
 	}
 	return out
 }
