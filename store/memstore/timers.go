@@ -65,6 +65,9 @@ func (s slot) less(o slot) bool {
 // degree is the B-trees' degree: nodes of up to 63 slots.
 const degree = 32
 
+// queue is a B-tree of slots (github.com/google/btree: ordered walks,
+// inserts and deletes of any slot in O(log n), no dependencies of its
+// own), where a heap could not walk past a slot without taking it out.
 type queue = btree.BTreeG[slot]
 
 func newQueue() *queue { return btree.NewG(degree, slot.less) }
