@@ -2,7 +2,9 @@
 // contracts: the test fake for every package above it, and the model the
 // durable backends are checked against by storetest. It keeps everything in
 // memory, including the whole change and event logs: it is not meant to
-// hold production data.
+// hold production data. Its timers are indexed (by friend, and by due time
+// per kind: see timers.go), as a durable backend's are, so that the
+// engine's tick is measured on it at scale.
 package memstore
 
 import (
@@ -10,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -37,7 +38,7 @@ type account struct {
 	defs     map[defKey]store.Definition
 	outbox   []store.Delivery // outbox[i] has ID i+1
 	outKeys  map[string]uint64
-	timers   map[timerKey]store.Timer
+	timers   timers
 	friends  []store.Friend // friends[i] has ID i+1
 	byUser   map[stepcast.UserID]stepcast.FriendID
 	changes  []store.Change // changes[i] has Seq i+1
@@ -100,11 +101,11 @@ func (s *Store) Close() error {
 func (s *Store) begin(acct store.AccountID) *tx {
 	a := s.accounts[acct]
 	if a == nil {
-		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, byFriend: map[stepcast.FriendID][]uint64{}, timers: map[timerKey]store.Timer{},
+		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, byFriend: map[stepcast.FriendID][]uint64{}, timers: newTimers(),
 			outKeys: map[string]uint64{}, defs: map[defKey]store.Definition{}, tallies: map[defKey]store.Tally{}}
 	}
 	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{},
-		newEventIDs: map[string]bool{}, timers: newLayer(a.timers), finished: map[uint64]store.Delivery{},
+		newEventIDs: map[string]bool{}, timers: timerLayer{base: &a.timers}, finished: map[uint64]store.Delivery{},
 		defs: newLayer(a.defs), tallies: newLayer(a.tallies)}
 }
 
@@ -156,7 +157,8 @@ func (s *Store) leasing(ctx context.Context, acct store.AccountID, holder string
 	return s.accounts[acct], nil
 }
 
-// LeaseDeliveries implements store.Deliveries; like Lease, a scan.
+// LeaseDeliveries implements store.Deliveries. It scans the outbox (the
+// timers have indexes; the deliveries, not yet).
 func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,8 +187,8 @@ func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holde
 	return out, nil
 }
 
-// Lease implements store.Timers. It scans the account's timers: fine for
-// the reference store, not for millions.
+// Lease implements store.Timers: it walks the due timers of the kinds
+// asked for, earliest first, in indexes (see timers.go).
 func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]store.Timer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,28 +196,5 @@ func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, 
 	if a == nil {
 		return nil, err
 	}
-	var due []timerKey
-	for k, t := range a.timers {
-		if !t.Due.After(now) && (t.LeasedBy == "" || !t.LeaseUntil.After(now)) && backend.OfKind(k.key, kinds) {
-			due = append(due, k)
-		}
-	}
-	sort.Slice(due, func(i, j int) bool {
-		ti, tj := a.timers[due[i]], a.timers[due[j]]
-		if !ti.Due.Equal(tj.Due) {
-			return ti.Due.Before(tj.Due)
-		}
-		if due[i].friend != due[j].friend {
-			return due[i].friend < due[j].friend
-		}
-		return due[i].key < due[j].key
-	})
-	var out []store.Timer
-	for _, k := range due[:min(limit, len(due))] {
-		t := a.timers[k]
-		t.LeasedBy, t.LeaseUntil = holder, now.Add(ttl).UTC().Truncate(time.Microsecond)
-		a.timers[k] = t
-		out = append(out, t.Clone())
-	}
-	return out, nil
+	return a.timers.lease(holder, now, ttl, limit, kinds), nil
 }

@@ -35,13 +35,8 @@ func (t *tx) DeliveryByKey(key string) (store.Delivery, error) {
 	if !backend.DeliveryKey(key) {
 		return store.Delivery{}, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
 	}
-	if id, ok := t.a.outKeys[key]; ok {
+	if id, ok := t.deliveryID(key); ok {
 		return t.Delivery(id)
-	}
-	for _, d := range t.queued {
-		if d.Key == key {
-			return d.Clone(), nil
-		}
 	}
 	return store.Delivery{}, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(key), store.ErrNotFound)
 }
@@ -50,14 +45,32 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 	if err := backend.ValidateDelivery(d); err != nil {
 		return 0, err
 	}
-	if _, err := t.DeliveryByKey(d.Key); err == nil {
+	if _, ok := t.deliveryID(d.Key); ok {
 		return 0, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	d = d.Clone()
 	d.ID = uint64(len(t.a.outbox)+len(t.queued)) + 1
-	d = backend.Enqueued(d)
-	t.queued = append(t.queued, d)
+	t.queue(backend.Enqueued(d))
 	return d.ID, nil
+}
+
+// deliveryID returns the ID of the delivery with key, committed or the tx's
+// own.
+func (t *tx) deliveryID(key string) (uint64, bool) {
+	if id, ok := t.a.outKeys[key]; ok {
+		return id, true
+	}
+	id, ok := t.queuedKeys[key]
+	return id, ok
+}
+
+// queue adds d, whose ID is the next, to the tx's new deliveries.
+func (t *tx) queue(d store.Delivery) {
+	if t.queuedKeys == nil {
+		t.queuedKeys = map[string]uint64{}
+	}
+	t.queuedKeys[d.Key] = d.ID
+	t.queued = append(t.queued, d)
 }
 
 // putDelivery writes d, a delivery the tx can see, as the tx's own.
@@ -146,11 +159,9 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 	if err := backend.CheckRestoreID(d, uint64(len(t.a.outbox)+len(t.queued))+1); err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
-	if _, err := t.DeliveryByKey(d.Key); err == nil {
+	if _, ok := t.deliveryID(d.Key); ok {
 		return fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
-	d = d.Clone()
-	d = backend.Restored(d)
-	t.queued = append(t.queued, d)
+	t.queue(backend.Restored(d.Clone()))
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/stepcast/stepcast/store/backend"
 )
 
-// The keyed records: timers, definitions and tallies, each a map of the
-// account's that a tx sees through a layer of its own writes.
+// The keyed records: timers, definitions and tallies, each of the
+// account's that a tx sees through a layer of its own writes (the timers
+// through one that keeps their indexes, timers.go).
 
 type timerKey struct {
 	friend stepcast.FriendID
@@ -81,14 +82,14 @@ func (l layer[K, V]) commit() {
 }
 
 func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
-	if tm, ok := t.timers.get(timerKey{friend, key}); ok && backend.TimerKey(key) {
+	if tm, ok := t.timers.get(friend, key); ok && backend.TimerKey(key) {
 		return tm.Clone(), nil
 	}
 	return store.Timer{}, fmt.Errorf("memstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
 }
 
 func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
-	out := t.timers.list(func(k timerKey) bool { return k.friend == friend }, func(a, b timerKey) int { return cmp.Compare(a.key, b.key) })
+	out := t.timers.friend(friend)
 	for i := range out {
 		out[i] = out[i].Clone()
 	}
@@ -99,8 +100,7 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 	if err := backend.CheckTimer(t, tm); err != nil {
 		return 0, fmt.Errorf("memstore: %w", err)
 	}
-	k := timerKey{tm.Friend, tm.Key}
-	cur, ok := t.timers.get(k)
+	cur, ok := t.timers.get(tm.Friend, tm.Key)
 	if err := backend.CheckPut(fmt.Sprintf("memstore: timer %d/%s", tm.Friend, stepcast.Quote(tm.Key)), ok, cur.Version, tm.Version); err != nil {
 		return 0, err
 	}
@@ -108,18 +108,17 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 	tm.Version++
 	tm.Due = tm.Due.UTC().Truncate(time.Microsecond)
 	tm.LeasedBy, tm.LeaseUntil = "", time.Time{}
-	t.timers.put(k, tm)
+	t.timers.put(tm)
 	return tm.Version, nil
 }
 
 func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
-	k := timerKey{friend, key}
-	cur, ok := t.timers.get(k)
+	cur, ok := t.timers.get(friend, key)
 	ok = ok && backend.TimerKey(key)
 	if err := backend.CheckDelete(fmt.Sprintf("memstore: timer %d/%s", friend, stepcast.Quote(key)), ok, cur.Version, version); err != nil {
 		return err
 	}
-	t.timers.del(k)
+	t.timers.del(friend, key)
 	return nil
 }
 

@@ -21,8 +21,9 @@ type tx struct {
 	changes     []store.Change
 	events      []store.Event
 	newEventIDs map[string]bool
-	timers      layer[timerKey, store.Timer]
+	timers      timerLayer
 	queued      []store.Delivery          // new deliveries, IDs after len(a.outbox)
+	queuedKeys  map[string]uint64         // their IDs by key
 	finished    map[uint64]store.Delivery // committed deliveries it changed
 	defs        layer[defKey, store.Definition]
 	tallies     layer[defKey, store.Tally]
@@ -45,15 +46,16 @@ func (t *tx) get(id stepcast.FriendID) *store.Friend {
 	return &t.a.friends[id-1]
 }
 
-// mutable returns a record of id that the tx may change.
-func (t *tx) mutable(id stepcast.FriendID) *store.Friend {
-	f := t.get(id)
-	if f == nil || int(id) > len(t.a.friends) || t.modified[id] != nil {
-		return f
+// set makes f, which the tx owns, the record of id, a friend it can see.
+func (t *tx) set(id stepcast.FriendID, f *store.Friend) {
+	switch n := len(t.a.friends); {
+	case int(id) > n:
+		t.added[int(id)-n-1] = *f
+	case t.modified[id] != nil:
+		*t.modified[id] = *f
+	default:
+		t.modified[id] = f
 	}
-	c := f.Clone()
-	t.modified[id] = &c
-	return &c
 }
 
 func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
@@ -163,8 +165,8 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memstore: %w", err)
 	}
-	for id, f := range friends {
-		*t.mutable(id) = *f
+	for id, f := range friends { // copies of the tx's (PrepareChanges reads them with Friend)
+		t.set(id, f)
 	}
 	seqs := make([]uint64, len(changes))
 	for i, c := range changes {

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,6 +87,85 @@ func testLeaseLimit(t *testing.T, s store.Store) {
 		deliveries, err := s.LeaseDeliveries(ctx, acct, fmt.Sprintf("h%d", want), now, time.Hour, 2)
 		if err != nil || len(deliveries) != want {
 			t.Fatalf("LeaseDeliveries(limit 2) = %d deliveries, %v; want %d", len(deliveries), err, want)
+		}
+	}
+}
+
+// testLeaseAfterRollback: a rolled-back unit of work leaves the queue as
+// it was — a timer it created is not handed out, one it rewrote or
+// deleted stays leased by its holder.
+func testLeaseAfterRollback(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ids := addFriends(t, s, 1)
+	putTimers(t, s, ids[0], 2, t0) // k000 at t0, k001 at t0+1m
+	now := t0.Add(time.Minute)
+	held, err := s.Lease(ctx, acct, "a", now, 10*time.Minute, 1)
+	if err != nil || len(held) != 1 || held[0].Key != "k000" {
+		t.Fatalf("Lease = %+v, %v; want k000", held, err)
+	}
+	errRollback := errors.New("roll back")
+	err = s.Update(ctx, acct, func(tx store.Tx) error {
+		if _, err := tx.PutTimer(store.Timer{Friend: ids[0], Key: "k002", Due: t0}); err != nil {
+			return err
+		}
+		tm := held[0]
+		tm.Due = t0
+		if _, err := tx.PutTimer(tm); err != nil { // releases the lease, in the tx
+			return err
+		}
+		if err := tx.DeleteTimer(ids[0], "k001", 1); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("Update = %v, want the rollback", err)
+	}
+	for _, st := range []struct {
+		name string
+		now  time.Time
+		want []string
+	}{
+		{"WhileHeld", now.Add(time.Minute), []string{"k001"}},
+		{"AfterTheLeaseEnds", now.Add(10 * time.Minute), []string{"k000"}},
+	} {
+		got, err := s.Lease(ctx, acct, "b", st.now, time.Hour, 10)
+		keys := []string{}
+		for _, tm := range got {
+			keys = append(keys, tm.Key)
+		}
+		if err != nil || !slices.Equal(keys, st.want) {
+			t.Fatalf("%s: Lease = %v, %v; want %v", st.name, keys, err, st.want)
+		}
+	}
+}
+
+// testLeaseHeldAtAnEarlierNow: whether a lease has expired depends on the
+// now of each Lease alone — a Lease at a later now (of another kind) does
+// not free it for a Lease at an earlier one.
+func testLeaseHeldAtAnEarlierNow(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ids := addFriends(t, s, 1)
+	update(t, s, func(tx store.Tx) error {
+		_, err := tx.PutTimer(store.Timer{Friend: ids[0], Key: "scenario/trial", Due: t0})
+		return err
+	})
+	for _, st := range []struct {
+		name   string
+		holder string
+		now    time.Time
+		kinds  []string
+		want   int
+	}{
+		{"Leased", "a", t0, nil, 1},
+		{"LaterOtherKind", "b", t0.Add(time.Hour), []string{"reminder"}, 0},
+		{"EarlierHeld", "b", t0.Add(5 * time.Minute), nil, 0},
+		{"EarlierOfItsKindHeld", "b", t0.Add(5 * time.Minute), []string{"scenario"}, 0},
+		{"ExpiredAtItsEnd", "b", t0.Add(10 * time.Minute), []string{"scenario"}, 1},
+	} {
+		got, err := s.Lease(ctx, acct, st.holder, st.now, 10*time.Minute, 10, st.kinds...)
+		if err != nil || len(got) != st.want {
+			t.Fatalf("%s: Lease = %d timers, %v; want %d", st.name, len(got), err, st.want)
 		}
 	}
 }

@@ -92,6 +92,8 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"TallySumsThatOverflow", testTallyOverflow},
 		{"LeaseBoundaryAlike", testLeaseBoundary},
 		{"LeaseHonorsItsLimit", testLeaseLimit},
+		{"LeaseAfterRollback", testLeaseAfterRollback},
+		{"LeaseHeldAtAnEarlierNow", testLeaseHeldAtAnEarlierNow},
 		{"AccountTimers", testAccountTimers},
 		{"LeaseByKind", testLeaseKinds},
 		{"RetryKeysByKind", testRetryKeys},
