@@ -211,10 +211,10 @@ func (d Delivery) Validate() error {
 			return bad("aggregation unit %s: want 1 to %d letters, digits or '_'", Quote(u), MaxAggregationUnitID)
 		}
 	}
-	for what, s := range map[string]string{"reply token": d.ReplyToken, "rich menu": d.RichMenu, "experiment": d.Experiment,
-		"variant": d.Variant, "cause": d.Cause.Name, "unit": d.Cause.Unit} {
-		if p := textProblem(s, MaxNameLen); p != "" {
-			return bad("the %s %s %s", what, Quote(s), p)
+	for _, f := range [...]struct{ what, s string }{{"reply token", d.ReplyToken}, {"rich menu", d.RichMenu},
+		{"experiment", d.Experiment}, {"variant", d.Variant}, {"cause", d.Cause.Name}, {"unit", d.Cause.Unit}} {
+		if p := textProblem(f.s, MaxNameLen); p != "" {
+			return bad("the %s %s %s", f.what, Quote(f.s), p)
 		}
 	}
 	return nil
@@ -241,10 +241,19 @@ func CheckMessage(m Message) error {
 		return errors.New(`no "type" (text, image, flex, …)`)
 	case obj.Type == "text" && (obj.Text == nil || *obj.Text == ""):
 		return errors.New("a text message with no text")
-	case obj.Type == "text" && len(utf16.Encode([]rune(*obj.Text))) > MaxTextMessage:
+	case obj.Type == "text" && utf16Len(*obj.Text) > MaxTextMessage:
 		return fmt.Errorf("a text message longer than %d UTF-16 units", MaxTextMessage)
 	}
 	return nil
+}
+
+// utf16Len is how many UTF-16 code units s takes (an invalid byte, one).
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += max(1, utf16.RuneLen(r))
+	}
+	return n
 }
 
 func isWord(s string) bool {

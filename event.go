@@ -120,8 +120,8 @@ func (e Event) Validate() error {
 		if err := text("data key", k, MaxNameLen); err != nil {
 			return err
 		}
-		if err := text("data "+Quote(k)+":", v, MaxTextLen); err != nil {
-			return err
+		if p := textProblem(v, MaxTextLen); p != "" {
+			return bad("data %s: %s %s", Quote(k), Quote(v), p)
 		}
 	}
 	return nil

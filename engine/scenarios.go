@@ -57,6 +57,19 @@ type unitTimer struct {
 	state   []byte
 	due     time.Time
 	dirty   bool
+	scen    *scenario.State // state decoded, for a scenario's timer
+}
+
+// scenario returns the scenario state t holds, decoding it once a unit.
+func (t *unitTimer) scenario() (scenario.State, error) {
+	if t.scen == nil {
+		st, err := scenarioState(t.state)
+		if err != nil {
+			return st, err
+		}
+		t.scen = &st
+	}
+	return *t.scen, nil
 }
 
 func scenarioKey(name string) string { return string(DueScenario) + "/" + scenario.KeyName(name) }
@@ -224,7 +237,7 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 	if err != nil {
 		return err
 	}
-	st, err := scenarioState(t.state)
+	st, err := t.scenario()
 	if err != nil {
 		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}
@@ -288,6 +301,7 @@ func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out
 	if t.state, err = json.Marshal(scenarioTimer{Name: digested(name), State: next}); err != nil {
 		return err
 	}
+	t.scen = &next
 	t.due, t.dirty = next.Due, true
 	// Membership, as segments see it: in the scenario at its pending step.
 	if next.Status == scenario.Active && m != nil {
@@ -604,7 +618,7 @@ func wakeScenario(u *unit, t store.Timer) error {
 	if u.def.scenarios[name] == nil {
 		return u.endUndefined(name, scenarioGone)
 	}
-	st, err := scenarioState(t.State)
+	st, err := u.timers[t.Key].scenario()
 	if err != nil {
 		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}
@@ -660,7 +674,7 @@ func (u *unit) endUndefined(name, reason string) error {
 	if err != nil {
 		return err
 	}
-	st, err := scenarioState(t.state)
+	st, err := t.scenario()
 	if err != nil {
 		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}

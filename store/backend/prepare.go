@@ -48,7 +48,7 @@ func CheckNewEvent(tx store.ReadTx, e stepcast.Event) error {
 	if seen {
 		return fmt.Errorf("event %s: %w", stepcast.Quote(e.ID), store.ErrDuplicate)
 	}
-	if _, err := tx.Friend(e.Friend); err != nil {
+	if err := friendExists(tx, e.Friend); err != nil {
 		return fmt.Errorf("event %s: %w", stepcast.Quote(e.ID), err)
 	}
 	return nil
@@ -69,24 +69,50 @@ func OfKind(key string, kinds []string) bool {
 	return false
 }
 
-// CheckPut reports, for a versioned write (PutTimer, PutDefinition) of the
-// record what at version, store.ErrConflict unless the current record has
-// that version — or, for version 0, unless there is none (exists false).
-func CheckPut(what string, exists bool, current, version uint64) error {
+// CheckPut reports, for a versioned write (PutTimer, PutDefinition) of a
+// record at version, store.ErrConflict unless the current record has that
+// version — or, for version 0, unless there is none (exists false). The
+// error names the record by format and args, formatted only when there is
+// one: writes are hot.
+func CheckPut(exists bool, current, version uint64, format string, args ...any) error {
 	if (exists && current != version) || (!exists && version != 0) {
-		return fmt.Errorf("%s at version %d: %w", what, version, store.ErrConflict)
+		return fmt.Errorf("%s at version %d: %w", fmt.Sprintf(format, args...), version, store.ErrConflict)
 	}
 	return nil
 }
 
+// Quoted is s as stepcast.Quote writes it, for a %s or %v in the format of
+// CheckPut and CheckDelete: quoted only when the error is written.
+type Quoted string
+
+func (q Quoted) String() string { return stepcast.Quote(string(q)) }
+
 // CheckDelete reports, for a versioned delete (DeleteTimer,
-// DeleteDefinition) of the record what at version, store.ErrNotFound if
-// there is none, store.ErrConflict if its version is another.
-func CheckDelete(what string, exists bool, current, version uint64) error {
+// DeleteDefinition) of a record at version, store.ErrNotFound if there is
+// none, store.ErrConflict if its version is another.
+func CheckDelete(exists bool, current, version uint64, format string, args ...any) error {
 	if !exists {
-		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), store.ErrNotFound)
 	}
-	return CheckPut(what, true, current, version)
+	return CheckPut(true, current, version, format, args...)
+}
+
+// FriendFinder is what a backend's transaction may offer besides
+// store.FriendReader: whether a friend exists, without copying their
+// record. CheckNewEvent and CheckTimer use it when it is there.
+type FriendFinder interface {
+	HasFriend(id stepcast.FriendID) bool
+}
+
+func friendExists(tx store.FriendReader, id stepcast.FriendID) error {
+	if ff, ok := tx.(FriendFinder); ok {
+		if ff.HasFriend(id) {
+			return nil
+		}
+		return fmt.Errorf("friend %d: %w", id, store.ErrNotFound)
+	}
+	_, err := tx.Friend(id)
+	return err
 }
 
 // CheckTimer validates t (ValidateTimer) and checks, through tx, that its
@@ -97,7 +123,7 @@ func CheckTimer(tx store.FriendReader, t store.Timer) error {
 		return err
 	}
 	if t.Friend != 0 {
-		if _, err := tx.Friend(t.Friend); err != nil {
+		if err := friendExists(tx, t.Friend); err != nil {
 			return fmt.Errorf("timer: %w", err)
 		}
 	}

@@ -63,7 +63,7 @@ func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := backend.CheckPut("boltstore: "+defName(d.Kind, d.Name)(), exists, cur.Version, d.Version); err != nil {
+	if err := backend.CheckPut(exists, cur.Version, d.Version, "boltstore: %s", lazy(defName(d.Kind, d.Name))); err != nil {
 		return 0, err
 	}
 	d.Version++
@@ -77,7 +77,7 @@ func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := backend.CheckDelete("boltstore: "+defName(kind, name)(), exists, cur.Version, version); err != nil {
+	if err := backend.CheckDelete(exists, cur.Version, version, "boltstore: %s", lazy(defName(kind, name))); err != nil {
 		return err
 	}
 	b, _ := t.bucket(defsB)

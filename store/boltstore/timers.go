@@ -34,6 +34,11 @@ func dueKey(t store.Timer) []byte {
 	return append(binary.BigEndian.AppendUint64(nil, uint64(t.Due.UnixMicro())), timerKey(t.Friend, t.Key)...)
 }
 
+// lazy is a name made only when an error is written.
+type lazy func() string
+
+func (l lazy) String() string { return l() }
+
 func timerName(friend stepcast.FriendID, key string) func() string {
 	return func() string { return fmt.Sprintf("timer %d/%s", friend, stepcast.Quote(key)) }
 }
@@ -84,7 +89,7 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := backend.CheckPut("boltstore: "+timerName(tm.Friend, tm.Key)(), exists, cur.Version, tm.Version); err != nil {
+	if err := backend.CheckPut(exists, cur.Version, tm.Version, "boltstore: %s", lazy(timerName(tm.Friend, tm.Key))); err != nil {
 		return 0, err
 	}
 	timers, err := t.bucket(timersB)
@@ -119,7 +124,7 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 	if err != nil {
 		return err
 	}
-	if err := backend.CheckDelete("boltstore: "+timerName(friend, key)(), exists, cur.Version, version); err != nil {
+	if err := backend.CheckDelete(exists, cur.Version, version, "boltstore: %s", lazy(timerName(friend, key))); err != nil {
 		return err
 	}
 	timers, _ := t.bucket(timersB)

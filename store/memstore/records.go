@@ -101,7 +101,7 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 		return 0, fmt.Errorf("memstore: %w", err)
 	}
 	cur, ok := t.timers.get(tm.Friend, tm.Key)
-	if err := backend.CheckPut(fmt.Sprintf("memstore: timer %d/%s", tm.Friend, stepcast.Quote(tm.Key)), ok, cur.Version, tm.Version); err != nil {
+	if err := backend.CheckPut(ok, cur.Version, tm.Version, "memstore: timer %d/%s", tm.Friend, backend.Quoted(tm.Key)); err != nil {
 		return 0, err
 	}
 	tm = tm.Clone()
@@ -115,7 +115,7 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) error {
 	cur, ok := t.timers.get(friend, key)
 	ok = ok && backend.TimerKey(key)
-	if err := backend.CheckDelete(fmt.Sprintf("memstore: timer %d/%s", friend, stepcast.Quote(key)), ok, cur.Version, version); err != nil {
+	if err := backend.CheckDelete(ok, cur.Version, version, "memstore: timer %d/%s", friend, backend.Quoted(key)); err != nil {
 		return err
 	}
 	t.timers.del(friend, key)
@@ -146,7 +146,7 @@ func (t *tx) PutDefinition(d store.Definition) (uint64, error) {
 	}
 	k := defKey{d.Kind, d.Name}
 	cur, ok := t.defs.get(k)
-	if err := backend.CheckPut(fmt.Sprintf("memstore: definition %s/%s", stepcast.Quote(d.Kind), stepcast.Quote(d.Name)), ok, cur.Version, d.Version); err != nil {
+	if err := backend.CheckPut(ok, cur.Version, d.Version, "memstore: definition %s/%s", backend.Quoted(d.Kind), backend.Quoted(d.Name)); err != nil {
 		return 0, err
 	}
 	d = d.Clone()
@@ -160,7 +160,7 @@ func (t *tx) DeleteDefinition(kind, name string, version uint64) error {
 	k := defKey{kind, name}
 	cur, ok := t.defs.get(k)
 	ok = ok && backend.DefinitionKey(kind, name)
-	if err := backend.CheckDelete(fmt.Sprintf("memstore: definition %s/%s", stepcast.Quote(kind), stepcast.Quote(name)), ok, cur.Version, version); err != nil {
+	if err := backend.CheckDelete(ok, cur.Version, version, "memstore: definition %s/%s", backend.Quoted(kind), backend.Quoted(name)); err != nil {
 		return err
 	}
 	t.defs.del(k)

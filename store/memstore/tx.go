@@ -65,6 +65,9 @@ func (t *tx) Friend(id stepcast.FriendID) (store.Friend, error) {
 	return store.Friend{}, fmt.Errorf("memstore: friend %d: %w", id, store.ErrNotFound)
 }
 
+// HasFriend is backend.FriendFinder's: no copy of the record.
+func (t *tx) HasFriend(id stepcast.FriendID) bool { return t.get(id) != nil }
+
 func (t *tx) FriendByUser(user stepcast.UserID) (store.Friend, error) {
 	if !backend.UserKey(user) {
 		return store.Friend{}, fmt.Errorf("memstore: friend %s: %w", stepcast.Quote(string(user)), store.ErrNotFound)
