@@ -27,7 +27,7 @@ type TallyWriter interface {
 	// delta.Variant, creating it at zero, and returns the new tally. A
 	// delta whose experiment or variant is not a name, or whose revenue is
 	// not finite, is ErrInvalid; so is one whose sum would overflow a
-	// count (beyond an int64) or make the revenue infinite — then nothing
-	// is added, on every backend alike.
+	// count (beyond an int64), take a count below zero or make the
+	// revenue infinite — then nothing is added, on every backend alike.
 	AddToTally(delta Tally) (Tally, error)
 }

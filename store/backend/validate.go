@@ -186,8 +186,9 @@ func ValidateTally(t store.Tally) error {
 // AddTally returns tally t with delta d's counts added, what
 // Tx.AddToTally stores: every backend computes the sum with it (pgstore
 // reads the tally under its account lock), so that all agree to the bit.
-// A sum that would overflow a count (beyond an int64, either way) or make
-// the revenue infinite is refused, wrapping store.ErrInvalid and
+// A sum that would overflow a count (beyond an int64, either way), take a
+// count below zero (a negative delta may correct a count, not invent a
+// negative one) or make the revenue infinite is refused, wrapping store.ErrInvalid and
 // stepcast.ErrInvalid, and t is to stay as it was. d is validated first
 // (ValidateTally).
 func AddTally(t, d store.Tally) (store.Tally, error) {
@@ -202,8 +203,11 @@ func AddTally(t, d store.Tally) (store.Tally, error) {
 		add  int64
 	}{{"recipients", &sum.Recipients, d.Recipients}, {"clickers", &sum.Clickers, d.Clickers}, {"converters", &sum.Converters, d.Converters}} {
 		s := *c.dst + c.add
-		if (c.add > 0 && s < *c.dst) || (c.add < 0 && s > *c.dst) {
-			over = append(over, fmt.Sprintf("%s %d + %d", c.what, *c.dst, c.add))
+		switch {
+		case (c.add > 0 && s < *c.dst) || (c.add < 0 && s > *c.dst):
+			over = append(over, fmt.Sprintf("%s %d + %d would overflow", c.what, *c.dst, c.add))
+		case s < 0:
+			over = append(over, fmt.Sprintf("%s %d + %d would be below zero", c.what, *c.dst, c.add))
 		}
 		*c.dst = s
 	}
@@ -212,7 +216,7 @@ func AddTally(t, d store.Tally) (store.Tally, error) {
 		over = append(over, fmt.Sprintf("revenue %g + %g", t.Revenue, d.Revenue))
 	}
 	if over != nil {
-		return store.Tally{}, check.Invalid(nil, "tally %s/%s: %s would overflow", stepcast.Quote(d.Experiment), stepcast.Quote(d.Variant), strings.Join(over, ", "))
+		return store.Tally{}, check.Invalid(nil, "tally %s/%s: %s", stepcast.Quote(d.Experiment), stepcast.Quote(d.Variant), strings.Join(over, ", "))
 	}
 	return sum, nil
 }

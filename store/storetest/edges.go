@@ -294,8 +294,8 @@ func testPageEdges(t *testing.T, s store.Store) {
 	})
 }
 
-// testTallyOverflow: a delta whose sum would overflow a count or make the
-// revenue infinite is refused with ErrInvalid on every backend; nothing
+// testTallyOverflow: a delta whose sum would overflow a count, take one
+// below zero or make the revenue infinite is refused with ErrInvalid on every backend; nothing
 // of it is added, and the unit of work goes on.
 func testTallyOverflow(t *testing.T, s store.Store) {
 	for _, c := range []struct {
@@ -306,13 +306,14 @@ func testTallyOverflow(t *testing.T, s store.Store) {
 	}{
 		{"RecipientsPastMaxInt64", store.Tally{Recipients: math.MaxInt64}, store.Tally{Recipients: 1}, false, store.Tally{}},
 		{"RecipientsByMaxInt64Twice", store.Tally{Recipients: math.MaxInt64}, store.Tally{Recipients: math.MaxInt64}, false, store.Tally{}},
-		{"ClickersBelowMinInt64", store.Tally{Clickers: math.MinInt64}, store.Tally{Clickers: -1}, false, store.Tally{}},
+		{"ClickersBelowZero", store.Tally{Clickers: 1}, store.Tally{Clickers: -2}, false, store.Tally{}},
+		{"NegativeFromNothing", store.Tally{}, store.Tally{Recipients: -1}, false, store.Tally{}},
 		{"ConvertersPastMaxInt64", store.Tally{Converters: math.MaxInt64 - 1}, store.Tally{Converters: 2}, false, store.Tally{}},
 		{"OneCountOverflowsAndOthersDoNot", store.Tally{Recipients: 5, Clickers: math.MaxInt64}, store.Tally{Recipients: 1, Clickers: 1, Revenue: 1}, false, store.Tally{}},
 		{"RevenueToInfinity", store.Tally{Revenue: math.MaxFloat64}, store.Tally{Revenue: math.MaxFloat64}, false, store.Tally{}},
 		{"RevenueToMinusInfinity", store.Tally{Revenue: -math.MaxFloat64}, store.Tally{Revenue: -math.MaxFloat64}, false, store.Tally{}},
 		{"ToMaxInt64", store.Tally{Recipients: math.MaxInt64 - 1}, store.Tally{Recipients: 1}, true, store.Tally{Recipients: math.MaxInt64}},
-		{"ToMinInt64", store.Tally{Clickers: math.MinInt64 + 1}, store.Tally{Clickers: -1}, true, store.Tally{Clickers: math.MinInt64}},
+		{"BackToZero", store.Tally{Converters: 3}, store.Tally{Converters: -3}, true, store.Tally{}},
 		{"BackFromMaxInt64", store.Tally{Recipients: math.MaxInt64}, store.Tally{Recipients: -1}, true, store.Tally{Recipients: math.MaxInt64 - 1}},
 		{"RevenueToMaxFloat64", store.Tally{Revenue: math.MaxFloat64}, store.Tally{Revenue: -1}, true, store.Tally{Revenue: math.MaxFloat64}},
 		{"RevenueBackDown", store.Tally{Revenue: math.MaxFloat64}, store.Tally{Revenue: -math.MaxFloat64}, true, store.Tally{}},
