@@ -65,7 +65,10 @@ type ReminderState struct {
 	Goal     time.Time `json:"goal"`
 	Step     int       `json:"step"`                // the pending step's index in Steps, when written
 	StepName string    `json:"step_name,omitempty"` // the pending step's name (none in states written before it was kept)
-	Due      time.Time `json:"due"`
+	// Through is set when the steps changed under the run: the steps
+	// timed before it, but the pending one, are taken as gone through.
+	Through time.Time `json:"through,omitzero"`
+	Due     time.Time `json:"due"`
 	Done     int       `json:"done"`
 	Ended    time.Time `json:"ended"`
 	Reason   string    `json:"reason,omitempty"`
@@ -208,19 +211,23 @@ func (m *ReminderMachine) times(goal time.Time, loc *time.Location) ([]time.Time
 //
 //   - its pending step found by name (StepName; in a state without one,
 //     Step, if it is in range and its time for the goal is the state's
-//     Due) goes on at its place among m's steps in the order of their
-//     times, re-timed from the goal by its current timing; the steps
-//     before it in that order are taken as gone through, and if its time
-//     has passed it and the steps after it follow IfPast (only steps not
-//     yet sent can be sent: the pending one and those after it);
+//     Due) goes on, re-timed from the goal by its current timing, and
+//     after it the steps that follow it in the order of their times; the
+//     steps before it in that order, and those after it timed before the
+//     state's Due (they came before the pending step: Through keeps that
+//     time for the rest of the run), are taken as gone through. If its
+//     time has passed, it and the steps after it follow IfPast: only the
+//     pending step and steps after it can be sent, never one gone
+//     through;
 //   - a pending step not found is recorded cancelled ("the reminder
 //     changed"), and the goal is placed again on m's steps from now: the
 //     steps whose time has passed are recorded skipped ("the reminder
 //     changed"), never sent — whatever IfPast says —, and the first still
 //     ahead is pending.
 //
-// A step that changed its timing so as to come after the pending one
-// counts as a step not yet sent: the state does not keep which were.
+// A step that changed its timing so as to come after the pending one, or
+// still ahead of now, counts as a step not yet sent: the state does not
+// keep which were sent.
 func (m *ReminderMachine) Step(st ReminderState, in ReminderInput, now time.Time) (ReminderState, Output, error) {
 	if in.Loc == nil {
 		in.Loc = time.UTC
@@ -280,10 +287,17 @@ func (r *reminderStepper) reconcile() {
 			r.st.StepName = r.m.steps[i].Name
 			return // as written
 		}
-		r.placeFrom(ts, order, slices.Index(order, i))
+		// On from the pending step, then the steps after it in the order
+		// of their times, but for those timed before its due as written:
+		// they came before it, and are taken as gone through.
+		if r.st.Due.After(r.st.Through) {
+			r.st.Through = r.st.Due
+		}
+		r.placeFrom(ts, append([]int{i}, r.after(ts, order, i)...))
 		return
 	}
 	const changed = "the reminder changed"
+	r.st.Through = time.Time{}
 	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: r.st.StepName, What: Cancelled, Reason: changed + ": its pending step is gone"})
 	k := 0
 	for k < len(order) && ts[order[k]].Before(r.now) {
@@ -291,7 +305,23 @@ func (r *reminderStepper) reconcile() {
 		r.st.Done++
 		k++
 	}
-	r.placeFrom(ts, order, k)
+	r.placeFrom(ts, order[k:])
+}
+
+// after returns the steps that come after step i in order, but for those
+// timed before Through.
+func (r *reminderStepper) after(ts []time.Time, order []int, i int) []int {
+	rest := order[slices.Index(order, i)+1:]
+	if r.st.Through.IsZero() {
+		return rest
+	}
+	var out []int
+	for _, j := range rest {
+		if !ts[j].Before(r.st.Through) {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 func (r *reminderStepper) end(status Status, reason string) {
@@ -327,7 +357,7 @@ func (r *reminderStepper) apply() error {
 			r.finish()
 			return nil
 		}
-		r.placeFrom(ts, order, 0)
+		r.placeFrom(ts, order)
 		return r.advance()
 	case Cancel:
 		if r.st.Status == Active {
@@ -346,19 +376,19 @@ func (r *reminderStepper) finish() {
 	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Ended, Status: Finished, Reason: "completed"})
 }
 
-// placeFrom makes pending the first step from position k of order whose
-// time (ts) has not passed; the passed ones follow IfPast: skipped, or
-// under Now, while the goal is ahead, the latest of them made due now
-// and the others skipped as superseded. With none left, the reminder has
-// gone through.
-func (r *reminderStepper) placeFrom(ts []time.Time, order []int, k int) {
-	past := k
-	for past < len(order) && ts[order[past]].Before(r.now) {
+// placeFrom makes pending the first of next (steps in the order of their
+// times, ts) whose time has not passed; the passed ones follow IfPast:
+// skipped, or under Now, while the goal is ahead, the latest of them made
+// due now and the others skipped as superseded. With none left, the
+// reminder has gone through.
+func (r *reminderStepper) placeFrom(ts []time.Time, next []int) {
+	past := 0
+	for past < len(next) && ts[next[past]].Before(r.now) {
 		past++
 	}
 	late := r.m.def.IfPast == Now && r.st.Goal.After(r.now)
-	for j := k; j < past; j++ {
-		i := order[j]
+	for j := range past {
+		i := next[j]
 		if late && j == past-1 {
 			r.pend(i, r.now)
 			return
@@ -373,11 +403,11 @@ func (r *reminderStepper) placeFrom(ts []time.Time, order []int, k int) {
 		r.record(i, Skipped, reason)
 		r.st.Done++
 	}
-	if past == len(order) {
+	if past == len(next) {
 		r.finish()
 		return
 	}
-	r.pend(order[past], ts[order[past]])
+	r.pend(next[past], ts[next[past]])
 }
 
 // advance runs the pending step while it is due: skipped if it reminds of
@@ -402,7 +432,7 @@ func (r *reminderStepper) advance() error {
 			r.record(i, r.out.emit(key, step.Name, step.Messages, step.Actions), "")
 		}
 		r.st.Done++
-		r.placeFrom(ts, order, slices.Index(order, i)+1)
+		r.placeFrom(ts, r.after(ts, order, i))
 	}
 	return nil
 }
