@@ -69,9 +69,9 @@ type ReminderState struct {
 	// timed before it, but the pending one, are taken as gone through.
 	Through time.Time `json:"through,omitzero"`
 	Due     time.Time `json:"due"`
-	Done     int       `json:"done"`
-	Ended    time.Time `json:"ended"`
-	Reason   string    `json:"reason,omitempty"`
+	Done    int       `json:"done"`
+	Ended   time.Time `json:"ended"`
+	Reason  string    `json:"reason,omitempty"`
 }
 
 // The reminder inputs.

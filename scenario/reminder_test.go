@@ -272,7 +272,7 @@ func TestReminderGoalPassed(t *testing.T) {
 				"d1 skipped: the goal has passed", "h1 skipped: the goal has passed", "ended finished: completed"}},
 			{"InHalfAnHour", at("2026-11-10 09:30"), map[PastPolicy][]string{Now: {"see you in an hour"}}[policy],
 				map[PastPolicy][]string{
-					Now: {"entered: goal 2026-11-10 09:30", "d1 skipped: superseded by a later step, also past", "h1 sent", "ended finished: completed"},
+					Now:  {"entered: goal 2026-11-10 09:30", "d1 skipped: superseded by a later step, also past", "h1 sent", "ended finished: completed"},
 					Skip: {"entered: goal 2026-11-10 09:30", "d1 skipped: its time had passed", "h1 skipped: its time had passed", "ended finished: completed"},
 				}[policy]},
 		} {
