@@ -551,27 +551,34 @@ func (s *stepper) next(i int) (int, bool, error) {
 //     moved to the next day, due now, or skipped (recorded, and the steps
 //     after it placed in turn, following branches, which in.Friend
 //     evaluates);
-//   - a step timed from the step before (Delay, NextClock) or Immediately
-//     keeps its due: the state does not keep when the step before ran.
+//   - a step timed Immediately is due now, if it was due later: the step
+//     before it has run;
+//   - a step timed from the step before (Delay, NextClock) keeps its due:
+//     the state does not keep when the step before ran.
 //
 // Retime runs no step and sends nothing: the input the caller goes on to
 // give (a wake) runs what is due. Its Output holds only journey records of
 // skipped steps and, if skipping ended the run, its end (and a Switch);
-// the caller carries it out as Step's. A state not active, or whose
-// pending step is not one of m's, is returned as it is. in.Kind is not
-// read. An error comes only from in.Friend.
+// the caller carries it out as Step's. A state not active is returned as
+// it is; an active one whose pending step is not one of m's ends, as Step
+// ends it. in.Kind is not read. An error comes only from in.Friend.
 func (m *Machine) Retime(st State, in Input, now time.Time) (State, Output, error) {
-	if st.Status != Active || st.Step < 0 || st.Step >= len(m.steps) {
-		return st, Output{}, nil
-	}
-	switch m.steps[st.Step].Timing.Kind {
-	case OnDay, AfterEntry:
-	default:
-		return st, Output{}, nil
-	}
 	s := stepper{m: m, st: st, in: in, now: now}
 	if s.in.Loc == nil {
 		s.in.Loc = time.UTC
+	}
+	if s.check(); s.st.Status != Active {
+		return s.st, s.out, nil
+	}
+	switch m.steps[st.Step].Timing.Kind {
+	case OnDay, AfterEntry:
+	case Immediately:
+		if st.Due.After(now) {
+			st.Due = now
+		}
+		return st, Output{Wake: st.Due}, nil
+	default:
+		return st, Output{Wake: st.Due}, nil
 	}
 	if err := s.place(st.Step); err != nil {
 		return st, Output{}, err

@@ -65,13 +65,13 @@ type ReminderState struct {
 	Goal     time.Time `json:"goal"`
 	Step     int       `json:"step"`                // the pending step's index in Steps, when written
 	StepName string    `json:"step_name,omitempty"` // the pending step's name (none in states written before it was kept)
+	Due      time.Time `json:"due"`
+	Done     int       `json:"done"`
+	Ended    time.Time `json:"ended"`
+	Reason   string    `json:"reason,omitempty"`
 	// Through is set when the steps changed under the run: the steps
 	// timed before it, but the pending one, are taken as gone through.
 	Through time.Time `json:"through,omitzero"`
-	Due     time.Time `json:"due"`
-	Done    int       `json:"done"`
-	Ended   time.Time `json:"ended"`
-	Reason  string    `json:"reason,omitempty"`
 }
 
 // The reminder inputs.
