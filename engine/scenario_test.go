@@ -102,6 +102,65 @@ func TestScenarioVersions(t *testing.T) {
 	}
 }
 
+// A run migrated onto a new version is re-timed by the new version's
+// timing counted from entry: v2's step b "after: 6h" goes at the 6h mark,
+// not at v1's 2h.
+func TestScenarioMigrateRetimes(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	after := func(name string, d time.Duration, text string) scenario.Step {
+		return scenario.Step{Name: name, Timing: scenario.Timing{Kind: scenario.AfterEntry, After: d}, Messages: []stepcast.Message{msg(text)}}
+	}
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", courseDefs(after("a", time.Hour, "v1 a"), after("b", 2*time.Hour, "v1 b")))
+	mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0))
+	d := courseDefs(after("a", time.Hour, "v2 a"), after("b", 6*time.Hour, "v2 b"))
+	d.Scenarios[0].Migrate = true
+	for _, c := range []struct {
+		at   time.Duration
+		sent []string
+	}{
+		{time.Hour, []string{"v1 a"}},
+		{2 * time.Hour, []string{"v1 a"}},
+		{6 * time.Hour, []string{"v1 a", "v2 b"}},
+	} {
+		if c.at == 2*time.Hour {
+			if err := a.SetDefinitions(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Set(t0.Add(c.at))
+		if _, err := a.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := sentTexts(t, a); !slices.Equal(got, c.sent) {
+			t.Errorf("at %v: sent %q, want %q", c.at, got, c.sent)
+		}
+	}
+	// A time from entry passed under the new version follows its if_past:
+	// skipped, the run goes on to the step after it.
+	clk.Set(t0)
+	b := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", courseDefs(after("a", time.Hour, "v1 a"), after("b", 3*time.Hour, "v1 b")))
+	mustIngest(t, b, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0))
+	skip := after("b", 90*time.Minute, "v2 b")
+	skip.Timing.IfPast = scenario.Skip
+	d = courseDefs(after("a", time.Hour, "v2 a"), skip, after("c", 4*time.Hour, "v2 c"))
+	d.Scenarios[0].Migrate = true
+	for _, h := range []int{1, 2, 3, 4} {
+		if h == 2 {
+			if err := b.SetDefinitions(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Set(t0.Add(time.Duration(h) * time.Hour))
+		if _, err := b.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sentTexts(t, b); !slices.Equal(got, []string{"v1 a", "v2 c"}) {
+		t.Errorf("sent %q, want v1 a and v2 c (v2's b skipped, its time passed)", got)
+	}
+}
+
 // A scenario starts when a friend comes to meet its start condition — on
 // the change itself, not in a nightly batch.
 func TestScenarioStartsOnSegmentEntry(t *testing.T) {
