@@ -144,13 +144,18 @@ const (
 	// which it is still ahead — L-step's rule for a day-0 time already
 	// passed. The default for OnDay.
 	NextDay PastPolicy = "next_day"
-	// Now sends it at once. The default for AfterEntry.
+	// Now sends it at once. The default for AfterEntry. For a reminder,
+	// the latest of the passed steps, and only while the goal is ahead:
+	// a goal that has passed is reminded of no more (see Reminder.IfPast).
 	Now PastPolicy = "now"
 	// Skip records it as skipped ("past") and goes on.
 	Skip PastPolicy = "skip"
 )
 
-// Limits of one run, so that a branch loop cannot spin or spam.
+// Limits of one run, so that a branch loop cannot spin or spam. Compile
+// refuses steps a run could only go round without waiting; a loop that a
+// condition keeps going ends at MaxStepsPerRun steps, sending nothing of
+// the input in which it did (see Machine.Step).
 const (
 	MaxSteps       = 200  // steps in a scenario or a reminder
 	MaxStepsPerRun = 1000 // steps one run may go through (branches may revisit)
@@ -233,7 +238,10 @@ type CheckAction func(stepcast.Action) error
 // Compile validates d and compiles its conditions against schema; check,
 // if not nil, validates each step's actions. Every problem is reported,
 // joined, each an *Error (which is ErrInvalid). Scenario names that
-// Switch branches and actions refer to are the caller's to check.
+// Switch branches and actions refer to are the caller's to check. Every
+// duration is at most MaxDuration. Steps a run could only go round in one
+// input, none of them waiting for a time ahead, are refused, the cycle
+// named (a step timed immediately whose only branch goes back to it).
 func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine, error) {
 	m := &Machine{def: d}
 	var errs []error

@@ -28,10 +28,10 @@ type Reminder struct {
 	// A goal that has passed is reminded of no more, whatever IfPast says:
 	// a goal set at or before now (a booking dated last week) has every
 	// step skipped, "the goal has passed", and the reminder goes through
-	// sending nothing; a step timed at or before the goal that comes due
-	// once the goal is behind (a late wake) is skipped so too. Steps timed
-	// after the goal (on the day at a later hour) are not reminders of it
-	// and run at their time.
+	// sending nothing; a step timed before the goal that comes due once
+	// the goal has come (a late wake) is skipped so too, and so is a step
+	// at the goal once it is behind. Steps timed after the goal (on the
+	// day at a later hour) are not reminders of it and run at their time.
 	IfPast PastPolicy `json:"if_past,omitempty"`
 	// ZoneField is as for a Definition: the friend's zone for clock times.
 	ZoneField string `json:"zone_field,omitempty"`
@@ -397,7 +397,7 @@ func (r *reminderStepper) placeFrom(ts []time.Time, next []int) {
 		switch {
 		case late:
 			reason = "superseded by a later step, also past"
-		case !r.st.Goal.After(r.now) && !ts[i].After(r.st.Goal):
+		case r.gone(ts[i]):
 			reason = "the goal has passed"
 		}
 		r.record(i, Skipped, reason)
@@ -421,7 +421,7 @@ func (r *reminderStepper) advance() error {
 		switch ok, err := r.holds(step.cond); {
 		case err != nil:
 			return err
-		case r.st.Goal.Before(r.now) && !ts[i].After(r.st.Goal):
+		case r.gone(ts[i]):
 			r.record(i, Skipped, "the goal has passed")
 		case !r.in.NoSendBefore.IsZero() && r.st.Due.Before(r.in.NoSendBefore):
 			r.record(i, Skipped, "its time had passed (backfill)")
@@ -435,6 +435,13 @@ func (r *reminderStepper) advance() error {
 		r.placeFrom(ts, r.after(ts, order, i))
 	}
 	return nil
+}
+
+// gone reports whether a step timed at t reminds of a goal that has
+// passed: t is at or before the goal, the goal at or before now, and t
+// before now (a step at the goal runs at the goal).
+func (r *reminderStepper) gone(t time.Time) bool {
+	return !t.After(r.st.Goal) && !r.st.Goal.After(r.now) && t.Before(r.now)
 }
 
 func (r *reminderStepper) holds(seg *segment.Segment) (bool, error) {

@@ -305,4 +305,15 @@ func TestReminderGoalPassed(t *testing.T) {
 			t.Errorf("sent %q, want the step after the goal", got)
 		}
 	})
+	// A wake at the goal itself: a step before it is late and skipped, a
+	// step at it runs.
+	t.Run("WakeAtTheGoal", func(t *testing.T) {
+		m := mustReminder(t, Reminder{Name: "r", Steps: []ReminderStep{before("h1", time.Hour, "in an hour"), before("start", 0, "starting")}})
+		st, _ := stepR(t, m, ReminderState{}, ReminderInput{Kind: SetGoal, Goal: at("2026-11-10 15:00")}, at("2026-11-01 09:00"))
+		_, out := stepR(t, m, st, ReminderInput{Kind: Wake}, at("2026-11-10 15:00"))
+		want := []string{"h1 skipped: the goal has passed", "start sent", "ended finished: completed"}
+		if got := journal(out); !slices.Equal(texts(out), []string{"starting"}) || !slices.Equal(got, want) {
+			t.Errorf("sent %q, journey %q; want %q", texts(out), got, want)
+		}
+	})
 }
