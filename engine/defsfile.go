@@ -82,12 +82,16 @@ const (
 //     1.5, 1e3, 0x1F and 9223372036854775808 are refused.
 //   - Booleans (recent, first_only) are true or false.
 //   - Durations (half_life, window, within, a scenario's cooldown, after
-//     and delay, a reminder's before) are like 7d, 36h, 1d12h or 90m.
+//     and delay, a reminder's before) are like 7d, 36h, 1d12h or 90m; a
+//     scenario's and a reminder's are at most scenario.MaxDuration.
 //   - A scenario step's time is one of at (with day, 0 if absent: L-step's
 //     "day N at HH:MM" from entry, in the friend's zone), after (a
 //     duration from entry), delay (min and max, random, from the step
 //     before), next (a clock time, "HH:MM": its next coming after the step
-//     before) and immediately.
+//     before) and immediately: the key given says which (after: 0s is a
+//     time), and a problem with it is reported at that key (at, day,
+//     after, delay.min, delay.max, next, if_past), not at a "timing" the
+//     file does not have.
 //   - A value (of set_field, start_reminder) is read as the type of its
 //     field by stepcast.ParseValue, as an event's text is: a float must be
 //     finite; a time is read by stepcast.ParseTime in the account's time
@@ -142,6 +146,11 @@ func ParseDefinitions(name string, src []byte) (Definitions, error) {
 	if len(d.errs) == 0 {
 		if _, err := compile(defs); err != nil {
 			d.errs = unjoin(err)
+			for _, e := range d.errs {
+				if de, ok := e.(*DefinitionError); ok {
+					de.Path = filePath(defs, de.Path)
+				}
+			}
 		}
 	}
 	if len(d.errs) == 0 {
@@ -233,8 +242,9 @@ type fileEntry struct {
 }
 
 // A scenario step's time is one of: at (with day, 0 if absent), after,
-// delay, next, immediately.
+// delay, next, immediately — named by the key given, whatever its value.
 type fileScenarioStep struct {
+	Keys        fileKeys     `def:",keys"`
 	Name        string       `def:"name"`
 	Day         int          `def:"day"`
 	At          string       `def:"at"`
@@ -358,6 +368,10 @@ type fileStep struct {
 	If     string     `def:"if"`
 	Action fileAction `def:",inline"`
 }
+
+// fileKeys are the keys a mapping of the file gives (a field tagged
+// `def:",keys"`), those whose values could not be read too.
+type fileKeys map[string]bool
 
 // jsonText is a value of the file kept as JSON (a LINE message).
 type jsonText []byte

@@ -158,20 +158,23 @@ func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[strin
 		spath := fmt.Sprintf("%s.steps[%d]", path, j)
 		step := scenario.Step{Name: st.Name, If: st.If, Messages: messages(st.Messages)}
 		t := scenario.Timing{Day: st.Day, IfPast: scenario.PastPolicy(st.IfPast)}
+		// The time is named by the keys given, whatever their values
+		// (after: 0s is a time; after: -1h is one, and wrong, already
+		// reported).
 		var kinds []string
-		if st.At != "" {
+		if st.Keys["at"] {
 			t.Kind, t.At = scenario.OnDay, st.At
 			kinds = append(kinds, "at")
 		}
-		if st.After != 0 {
+		if st.Keys["after"] {
 			t.Kind, t.After = scenario.AfterEntry, time.Duration(st.After)
 			kinds = append(kinds, "after")
 		}
-		if st.Delay != (fileDelay{}) {
+		if st.Keys["delay"] {
 			t.Kind, t.Min, t.Max = scenario.Delay, time.Duration(st.Delay.Min), time.Duration(st.Delay.Max)
 			kinds = append(kinds, "delay")
 		}
-		if st.Next != "" {
+		if st.Keys["next"] {
 			t.Kind, t.At = scenario.NextClock, st.Next
 			kinds = append(kinds, "next")
 		}
@@ -198,6 +201,35 @@ func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[strin
 		def.Steps = append(def.Steps, step)
 	}
 	return def
+}
+
+// timingPathRE matches the path of a problem in a scenario step's timing
+// as package scenario names it.
+var timingPathRE = regexp.MustCompile(`^(scenarios\[(\d+)\]\.steps\[(\d+)\])\.timing(?:\.(\w+))?$`)
+
+// filePath returns path, of a problem in defs, as the file names it: a
+// step's timing has no key of its own there, its fields are the step's
+// keys (at or next, day, after, delay.min and delay.max, if_past).
+func filePath(defs Definitions, path string) string {
+	m := timingPathRE.FindStringSubmatch(path)
+	if m == nil {
+		return path
+	}
+	step := m[1]
+	switch m[4] {
+	case "at":
+		i, _ := strconv.Atoi(m[2])
+		j, _ := strconv.Atoi(m[3])
+		if i < len(defs.Scenarios) && j < len(defs.Scenarios[i].Steps) && defs.Scenarios[i].Steps[j].Timing.Kind == scenario.NextClock {
+			return step + ".next"
+		}
+		return step + ".at"
+	case "day", "after", "if_past":
+		return step + "." + m[4]
+	case "min", "max":
+		return step + ".delay." + m[4]
+	}
+	return step // the kind, or the timing as a whole: the step's keys together
 }
 
 func messages(ms []jsonText) []stepcast.Message {

@@ -10,10 +10,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/store/memstore"
 )
 
@@ -141,6 +143,33 @@ var fileErrorCases = []struct{ name, src, want string }{
 	{"LongScoreName", "scoring:\n  scores:\n    " + strings.Repeat("s", 300) + ": {half_life: 7d}\n",
 		`bad.yaml:3: scoring.scores: invalid definition: stepcast: invalid: score name "ssssssssssssssssssssssssssssssssssssssss"… (300 bytes) is longer than 256 bytes`},
 
+	// A scenario step's time: the error names the step's key at fault,
+	// at its line, once.
+	{"StepAtNotAClock", scenarioStep(`day: 1`, `at: "24:00"`),
+		`bad.yaml:7: scenarios[0].steps[0].at: invalid definition: "24:00" is not a clock time: want "HH:MM", 00:00 to 23:59`},
+	{"StepNextNotAClock", scenarioStep(`next: "9:00"`),
+		`bad.yaml:6: scenarios[0].steps[0].next: invalid definition: "9:00" is not a clock time: want "HH:MM", 00:00 to 23:59`},
+	{"StepDayOutOfRange", scenarioStep(`at: "10:00"`, `day: 4000`),
+		`bad.yaml:7: scenarios[0].steps[0].day: invalid definition: day 4000: want 0 to 3650 days after entry`},
+	{"StepAfterNegative", scenarioStep(`after: -1h`),
+		`bad.yaml:6: scenarios[0].steps[0].after: invalid definition: "-1h" is not a duration like 7d, 36h, 1d12h or 90m`},
+	{"StepAfterBeyondMaxDuration", scenarioStep(`after: 4000d`),
+		`bad.yaml:6: scenarios[0].steps[0].after: invalid definition: after 96000h0m0s is beyond the limit of 3660 days (MaxDuration)`},
+	{"StepDelayMaxBeyondMaxDuration", scenarioStep("delay:", "  min: 0m", "  max: 2562047h47m16.854775807s"),
+		`bad.yaml:8: scenarios[0].steps[0].delay.max: invalid definition: the delay's max 2562047h47m16.854775807s is beyond the limit of 3660 days (MaxDuration)`},
+	{"StepDelayMinAboveMax", scenarioStep("delay:", "  min: 2h", "  max: 1h"),
+		`bad.yaml:8: scenarios[0].steps[0].delay.max: invalid definition: delay 2h0m0s–1h0m0s: want 0 <= min <= max`},
+	{"StepIfPast", scenarioStep(`after: 1h`, `if_past: next_day`),
+		`bad.yaml:7: scenarios[0].steps[0].if_past: invalid definition: if_past next_day is for day timings, not after`},
+	{"StepNoTime", scenarioStep(`if: tag("x")`),
+		`bad.yaml:4: scenarios[0].steps[0]: invalid definition: a step needs its time: at (and day), after, delay, next or immediately`},
+	{"CooldownBeyondMaxDuration", "scenarios:\n  - name: s\n    entry:\n      cooldown: 4000d\n    steps: [{name: a, immediately: true, messages: [{type: text, text: hi}]}]\n",
+		`bad.yaml:4: scenarios[0].entry.cooldown: invalid definition: cooldown 96000h0m0s is beyond the limit of 3660 days (MaxDuration)`},
+	{"ReminderBeforeBeyondMaxDuration", "reminders:\n  - name: r\n    steps:\n      - name: a\n        before: 4000d\n        messages: [{type: text, text: hi}]\n",
+		`bad.yaml:5: reminders[0].steps[0].before: invalid definition: before 96000h0m0s is beyond the limit of 3660 days (MaxDuration)`},
+	{"StepsGoRound", scenarioStep(`immediately: true`, `branches:`, `  - goto: a`),
+		`bad.yaml:8: scenarios[0].steps[0].branches[0].goto: invalid definition: the steps "a" → "a" go round without waiting (each timed immediately, after, by a delay of 0 or a day with if_past now or skip, and led back by its branches): a run entering them would only loop`},
+
 	// Keys, kinds and meanings.
 	{"UnknownKeysAndTypes", `
 schema:
@@ -196,6 +225,16 @@ rules:
 		`bad.yaml:9: rules[0].steps[1].if: invalid definition: unexpected token Operator(">") (1:6)` + "\n | age >> 3\n | .....^",
 		`bad.yaml:12: rules[0].steps[2].action: invalid definition: stepcast: invalid: launch_rocket action: unknown kind`,
 	}, "\n")},
+}
+
+// scenarioStep is a file of one scenario whose one step, a, with a
+// message on line 5, has the given lines from line 6 on.
+func scenarioStep(lines ...string) string {
+	src := "scenarios:\n  - name: s\n    steps:\n      - name: a\n        messages: [{type: text, text: hi}]\n"
+	for _, l := range lines {
+		src += "        " + l + "\n"
+	}
+	return src
 }
 
 // rulesFile is a file of n rules of steps steps each.
@@ -295,4 +334,31 @@ func FuzzParseDefinitions(f *testing.F) {
 			t.Fatalf("parsed definitions do not compile: %v", err)
 		}
 	})
+}
+
+// A step's time is named by the key given, whatever its value: after: 0s
+// is a time (at entry), not a step without one.
+func TestDefinitionFileStepTimes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		line string
+		want scenario.Timing
+	}{
+		{"AfterZero", "after: 0s", scenario.Timing{Kind: scenario.AfterEntry}},
+		{"DelayZero", "delay: {min: 0m, max: 0m}", scenario.Timing{Kind: scenario.Delay}},
+		{"DelayMaxOnly", "delay: {max: 15m}", scenario.Timing{Kind: scenario.Delay, Max: 15 * time.Minute}},
+		{"AtDayZero", `at: "10:00"`, scenario.Timing{Kind: scenario.OnDay, At: "10:00"}},
+		{"Next", `next: "10:00"`, scenario.Timing{Kind: scenario.NextClock, At: "10:00"}},
+		{"Immediately", "immediately: true", scenario.Timing{Kind: scenario.Immediately}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := ParseDefinitions("times.yaml", []byte(scenarioStep(tc.line)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.Scenarios[0].Steps[0].Timing; got != tc.want {
+				t.Errorf("timing %+v, want %+v", got, tc.want)
+			}
+		})
+	}
 }

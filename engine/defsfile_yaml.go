@@ -292,13 +292,18 @@ func (d *fileDecoder) decodeStruct(n *yaml.Node, path string, out reflect.Value)
 	}
 	fields := map[string]field{}
 	var known []string
+	var keys reflect.Value // a fileKeys field, if any
 	var collect func(v reflect.Value)
 	collect = func(v reflect.Value) {
 		for i := range v.NumField() {
 			sf := v.Type().Field(i)
 			tag := sf.Tag.Get("def")
-			if tag == ",inline" {
+			switch tag {
+			case ",inline":
 				collect(v.Field(i))
+				continue
+			case ",keys":
+				keys = v.Field(i)
 				continue
 			}
 			fields[tag] = field{v.Field(i), sf.Tag.Get("limit")}
@@ -312,6 +317,12 @@ func (d *fileDecoder) decodeStruct(n *yaml.Node, path string, out reflect.Value)
 			slices.Sort(known)
 			d.fail(e.keyNode, join(path, e.key), "unknown key (known: %s)", strings.Join(known, ", "))
 			continue
+		}
+		if keys.IsValid() {
+			if keys.IsNil() {
+				keys.Set(reflect.ValueOf(fileKeys{}))
+			}
+			keys.SetMapIndex(reflect.ValueOf(e.key), reflect.ValueOf(true))
 		}
 		d.decode(e.value, join(path, e.key), f.v, f.limit)
 	}

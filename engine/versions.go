@@ -108,9 +108,11 @@ type machines struct {
 
 // machine returns the machine that steps st in scenario name — the
 // current one, or the version st's run is on — and st as that machine
-// takes it. A run whose version no longer compiles, or whose pending step
-// a migration cannot find, is ended: (nil, st, nil) after the unit records
-// it.
+// takes it. A run migrated onto the current version goes to the step of
+// the same name, re-timed by the current timing (scenario.Machine.Retime:
+// what that skips or ends is carried out here). A run whose version no
+// longer compiles, or whose pending step a migration cannot find, is
+// ended: (nil, st, nil) after the unit records it.
 func (u *unit) machine(name string, st scenario.State) (*scenario.Machine, scenario.State, error) {
 	cur := u.def.scenarios[name]
 	if cur == nil {
@@ -134,7 +136,17 @@ func (u *unit) machine(name string, st scenario.State) (*scenario.Machine, scena
 	}
 	if i, ok := cur.StepIndex(step); ok && step != "" {
 		st.Version, st.Step = cur.Definition().Version, i
-		return cur, st, nil
+		in := scenario.Input{Loc: u.zone(cur.Definition().ZoneField), Friend: conditions{u}, NoSendBefore: u.noSendBefore()}
+		next, out, err := cur.Retime(st, in, u.at)
+		if err != nil {
+			return nil, st, fmt.Errorf("engine: %s: scenario %q: %w", u.what(), name, err)
+		}
+		if len(out.Journey) > 0 {
+			if err := u.settle(name, cur, next, out, 0); err != nil {
+				return nil, st, err
+			}
+		}
+		return cur, next, nil
 	}
 	reason := fmt.Sprintf("version %d of the scenario is gone, or no longer fits the schema", st.Version)
 	if old != nil {

@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,17 +144,40 @@ const (
 	// which it is still ahead — L-step's rule for a day-0 time already
 	// passed. The default for OnDay.
 	NextDay PastPolicy = "next_day"
-	// Now sends it at once. The default for AfterEntry.
+	// Now sends it at once. The default for AfterEntry. For a reminder,
+	// the latest of the passed steps, and only while the goal is ahead:
+	// a goal that has passed is reminded of no more (see Reminder.IfPast).
 	Now PastPolicy = "now"
 	// Skip records it as skipped ("past") and goes on.
 	Skip PastPolicy = "skip"
 )
 
-// Limits of one run, so that a branch loop cannot spin or spam.
+// Limits of one run, so that a branch loop cannot spin or spam. Compile
+// refuses steps a run could only go round without waiting; a loop that a
+// condition keeps going ends at MaxStepsPerRun steps, sending nothing of
+// the input in which it did (see Machine.Step).
 const (
 	MaxSteps       = 200  // steps in a scenario or a reminder
 	MaxStepsPerRun = 1000 // steps one run may go through (branches may revisit)
 )
+
+// MaxDuration bounds every duration a definition takes — a step's After,
+// a Delay's Min and Max, an entry's Cooldown, a reminder step's Before —
+// as Day and DaysBefore are bounded to 3650 days: 3660 days, about ten
+// years. Compile and CompileReminder refuse a longer one, naming the
+// field, so that no time a machine reckons overflows.
+const MaxDuration = 3660 * 24 * time.Hour
+
+// checkDuration reports d if it is negative or beyond MaxDuration.
+func checkDuration(what string, d time.Duration) error {
+	switch {
+	case d < 0:
+		return fmt.Errorf("%s %v must not be negative", what, d)
+	case d > MaxDuration:
+		return fmt.Errorf("%s %v is beyond the limit of 3660 days (MaxDuration)", what, d)
+	}
+	return nil
+}
 
 // Conditions evaluates compiled segment expressions for one friend, as they
 // are at the moment of the call — the engine's MatchRecord over the friend's
@@ -166,7 +190,9 @@ type Conditions interface {
 // stepcast.ErrInvalid.
 var ErrInvalid = stepcast.NewInvalid("scenario: invalid")
 
-// Error is one problem in a definition, at Path ("steps[2].timing.at").
+// Error is one problem in a definition, at Path: the field at fault as
+// the definition's JSON names it ("steps[2].timing.at",
+// "entry.cooldown"), or the part it is in when no one field is.
 type Error struct {
 	Path string
 	Err  error
@@ -212,7 +238,10 @@ type CheckAction func(stepcast.Action) error
 // Compile validates d and compiles its conditions against schema; check,
 // if not nil, validates each step's actions. Every problem is reported,
 // joined, each an *Error (which is ErrInvalid). Scenario names that
-// Switch branches and actions refer to are the caller's to check.
+// Switch branches and actions refer to are the caller's to check. Every
+// duration is at most MaxDuration. Steps a run could only go round in one
+// input, none of them waiting for a time ahead, are refused, the cycle
+// named (a step timed immediately whose only branch goes back to it).
 func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine, error) {
 	m := &Machine{def: d}
 	var errs []error
@@ -238,8 +267,11 @@ func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine,
 	default:
 		bad("entry.mode", fmt.Errorf("unknown entry mode %q (want if_finished, restart or once)", d.Entry.Mode))
 	}
-	if d.Entry.Cooldown < 0 || d.Entry.MaxRuns < 0 {
-		bad("entry", errors.New("cooldown and max runs must not be negative"))
+	if err := checkDuration("cooldown", d.Entry.Cooldown); err != nil {
+		bad("entry.cooldown", err)
+	}
+	if d.Entry.MaxRuns < 0 {
+		bad("entry.max_runs", fmt.Errorf("max runs %d must not be negative", d.Entry.MaxRuns))
 	}
 	if d.ZoneField != "" {
 		if f, ok := fieldOf(schema, d.ZoneField); !ok || (f.Type != stepcast.FieldString && f.Type != stepcast.FieldChoice) {
@@ -268,10 +300,7 @@ func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine,
 	for i, st := range d.Steps {
 		path := fmt.Sprintf("steps[%d]", i)
 		cs := compiledStep{Step: st, cond: cond(path+".if", st.If)}
-		var err error
-		if cs.at, err = checkTiming(st.Timing, i == 0); err != nil {
-			bad(path+".timing", err)
-		}
+		cs.at = checkTiming(st.Timing, path+".timing", bad)
 		checkContent(path, st.Messages, st.Actions, check, bad)
 		for j, b := range st.Branches {
 			bpath := fmt.Sprintf("%s.branches[%d]", path, j)
@@ -300,6 +329,11 @@ func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine,
 			cs.branches = append(cs.branches, cb)
 		}
 		m.steps = append(m.steps, cs)
+	}
+	if len(errs) == 0 {
+		if path, err := m.spin(); err != nil {
+			bad(path, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -338,55 +372,63 @@ func fieldOf(schema *segment.Schema, name string) (segment.Field, bool) {
 	return segment.Field{}, false
 }
 
-// checkTiming validates t and returns its clock time in minutes after
-// midnight, where it has one.
-func checkTiming(t Timing, first bool) (int, error) {
+// checkTiming validates t, reporting each problem at the path of the
+// field at fault under path, and returns its clock time in minutes after
+// midnight, where it has one (else -1).
+func checkTiming(t Timing, path string, bad func(string, error)) int {
 	at := -1
 	if t.At != "" {
 		var err error
 		if at, err = parseClock(t.At); err != nil {
-			return 0, err
+			bad(path+".at", err)
 		}
 	}
 	switch t.Kind {
 	case OnDay:
-		if at < 0 {
-			return 0, errors.New(`a day timing needs at: "HH:MM"`)
+		if t.At == "" {
+			bad(path+".at", errors.New(`a day timing needs at: "HH:MM"`))
 		}
 		if t.Day < 0 || t.Day > 3650 {
-			return 0, fmt.Errorf("day %d: want 0 to 3650 days after entry", t.Day)
+			bad(path+".day", fmt.Errorf("day %d: want 0 to 3650 days after entry", t.Day))
 		}
 	case NextClock:
-		if at < 0 {
-			return 0, errors.New(`a next timing needs at: "HH:MM"`)
+		if t.At == "" {
+			bad(path+".at", errors.New(`a next timing needs at: "HH:MM"`))
 		}
 	case AfterEntry:
-		if t.After < 0 {
-			return 0, errors.New("after must not be negative")
+		if err := checkDuration("after", t.After); err != nil {
+			bad(path+".after", err)
 		}
 	case Delay:
-		if t.Min < 0 || t.Max < t.Min {
-			return 0, fmt.Errorf("delay %v–%v: want 0 <= min <= max", t.Min, t.Max)
+		if err := checkDuration("the delay's min", t.Min); err != nil {
+			bad(path+".min", err)
+		}
+		if err := checkDuration("the delay's max", t.Max); err != nil {
+			bad(path+".max", err)
+		} else if t.Max < t.Min {
+			bad(path+".max", fmt.Errorf("delay %v–%v: want 0 <= min <= max", t.Min, t.Max))
 		}
 	case Immediately:
 	case "":
-		return 0, errors.New("no timing kind (day, after, immediately, delay or next)")
+		bad(path+".kind", errors.New("no timing kind (day, after, immediately, delay or next)"))
+		return at
 	default:
-		return 0, fmt.Errorf("unknown timing kind %q (want day, after, immediately, delay or next)", t.Kind)
+		bad(path+".kind", fmt.Errorf("unknown timing kind %q (want day, after, immediately, delay or next)", t.Kind))
+		return at
 	}
 	if t.At != "" && t.Kind != OnDay && t.Kind != NextClock {
-		return 0, fmt.Errorf("at is for day and next timings, not %s", t.Kind)
+		bad(path+".at", fmt.Errorf("at is for day and next timings, not %s", t.Kind))
 	}
 	switch t.IfPast {
 	case "", Now, Skip:
 	case NextDay:
 		if t.Kind != OnDay {
-			return 0, fmt.Errorf("if_past next_day is for day timings, not %s", t.Kind)
+			bad(path+".if_past", fmt.Errorf("if_past next_day is for day timings, not %s", t.Kind))
 		}
 	default:
-		return 0, fmt.Errorf("unknown if_past %q (want next_day, now or skip)", t.IfPast)
+		bad(path+".if_past", fmt.Errorf("unknown if_past %q (want next_day, now or skip)", t.IfPast))
 	}
-	return at, nil
+	return at
 }
 
 // parseClock reads "HH:MM" (00:00–23:59) as minutes after midnight.
@@ -425,4 +467,96 @@ func (m *Machine) StepIndex(name string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// waits reports whether step i, come to again in a run, waits for a time
+// still ahead: a next clock time, a delay that may be longer than 0, a
+// day's time moved to the next day. Immediately does not; nor does a time
+// counted from entry that passed when the step first ran (after, or a day
+// timing with if_past now or skip).
+func (m *Machine) waits(i int) bool {
+	t := m.steps[i].Timing
+	switch t.Kind {
+	case NextClock:
+		return true
+	case Delay:
+		return t.Max > 0
+	case OnDay:
+		return t.IfPast == "" || t.IfPast == NextDay
+	}
+	return false
+}
+
+// edge is a way on from a step: to a step, or out of the run (an end, a
+// switch, past the last step).
+type edge struct {
+	to   int // -1: out of the run
+	path string
+}
+
+// ways returns the ways on from step i a run may take: its branches up to
+// the first without a condition, and the next step if every branch has
+// one.
+func (m *Machine) ways(i int) []edge {
+	var out []edge
+	for j, b := range m.steps[i].branches {
+		e := edge{to: -1, path: fmt.Sprintf("steps[%d].branches[%d]", i, j)}
+		if b.Goto != "" {
+			e.to, e.path = b.to, e.path+".goto"
+		}
+		out = append(out, e)
+		if b.cond == nil {
+			return out
+		}
+	}
+	if i+1 < len(m.steps) {
+		return append(out, edge{to: i + 1, path: fmt.Sprintf("steps[%d]", i)})
+	}
+	return append(out, edge{to: -1})
+}
+
+// spin finds steps a run, once among them, can only go round and round
+// in one input: none of them waits (Machine.waits) and every way on from
+// each leads to another of them. It returns the path of the way that
+// closes the first such cycle, and the cycle; ("", nil) if there is none.
+// The runtime guard, MaxStepsPerRun, stays for the loops a condition
+// makes.
+func (m *Machine) spin() (string, error) {
+	n := len(m.steps)
+	out := make([]bool, n) // a way out: a step that waits, or leads to one or out of the run
+	for changed := true; changed; {
+		changed = false
+		for i := range n {
+			if out[i] {
+				continue
+			}
+			if m.waits(i) || slices.ContainsFunc(m.ways(i), func(e edge) bool { return e.to < 0 || out[e.to] }) {
+				out[i], changed = true, true
+			}
+		}
+	}
+	start := slices.Index(out, false)
+	if start < 0 {
+		return "", nil
+	}
+	// Every way on from a step with no way out leads to another such
+	// step: follow the first ones until a step comes again.
+	seen := map[int]int{} // step → its place in walk
+	var walk []int
+	var paths []string
+	for i := start; ; {
+		if k, ok := seen[i]; ok {
+			names := make([]string, 0, len(walk)-k+1)
+			for _, j := range walk[k:] {
+				names = append(names, strconv.Quote(m.steps[j].Name))
+			}
+			names = append(names, strconv.Quote(m.steps[i].Name))
+			return paths[len(paths)-1], fmt.Errorf("the steps %s go round without waiting (each timed immediately, after, by a delay of 0 or a day with if_past now or skip, and led back by its branches): a run entering them would only loop", strings.Join(names, " → "))
+		}
+		seen[i] = len(walk)
+		walk = append(walk, i)
+		e := m.ways(i)[0]
+		paths = append(paths, e.path)
+		i = e.to
+	}
 }

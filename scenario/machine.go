@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -132,12 +133,24 @@ var ErrTooManySteps = errors.New("scenario: a run went through too many steps (a
 // Step applies in to st at now and returns the new state and what to do.
 // It runs every step due at now, so a step timed immediately runs in the
 // same call as the start. st is not modified. An error comes only from
-// in.Friend: then nothing of the call applies.
+// in.Friend or from an input it does not know: then nothing of the call
+// applies.
+//
+// Any st is taken, as stored states may be old or damaged: a Status it
+// does not know reads as a run ended (no step pending); an active run
+// whose pending Step is not one of m's steps ends first, exited, its
+// pending step recorded cancelled, before in applies.
+//
+// A run that reaches MaxStepsPerRun steps ends, exited with the reason
+// ErrTooManySteps, and what it decided in this call is not done: the
+// Output has none of the run's Sends and Actions, and the journey records
+// each of those steps cancelled instead of sent or ran.
 func (m *Machine) Step(st State, in Input, now time.Time) (State, Output, error) {
 	s := stepper{m: m, st: st, in: in, now: now}
 	if s.in.Loc == nil {
 		s.in.Loc = time.UTC
 	}
+	s.check()
 	if err := s.apply(); err != nil {
 		return st, Output{}, err
 	}
@@ -153,6 +166,38 @@ type stepper struct {
 	in  Input
 	now time.Time
 	out Output
+	// gone are the steps this call went through: a step come to again in
+	// the same call has its time from entry counted as passed.
+	gone []bool
+}
+
+// check ends an active run whose pending step is none of the machine's.
+func (s *stepper) check() {
+	if s.st.Status == Active && (s.st.Step < 0 || s.st.Step >= len(s.m.steps)) {
+		s.end(Exited, fmt.Sprintf("the state's pending step %d is not a step of the scenario", s.st.Step))
+	}
+}
+
+// tooMany ends the run at MaxStepsPerRun steps, taking back what this
+// call decided for it: its steps recorded sent or ran are cancelled, their
+// sends and actions dropped.
+func (s *stepper) tooMany() {
+	reason := ErrTooManySteps.Error()
+	for k := range s.out.Journey {
+		if r := &s.out.Journey[k]; r.Run == s.st.Run && (r.What == Sent || r.What == Ran) {
+			r.What, r.Reason = Cancelled, reason
+		}
+	}
+	s.out.Sends, s.out.Actions = nil, nil
+	s.end(Exited, reason)
+}
+
+// went marks step i gone through in this call.
+func (s *stepper) went(i int) {
+	if s.gone == nil {
+		s.gone = make([]bool, len(s.m.steps))
+	}
+	s.gone[i] = true
 }
 
 func (s *stepper) record(step int, what What, reason string) {
@@ -282,17 +327,17 @@ func (s *stepper) schedule(i int) error {
 func (s *stepper) place(i int) error {
 	for s.st.Status == Active {
 		step := &s.m.steps[i]
-		due, past := s.due(step)
+		due, past := s.due(i)
 		if past {
 			switch s.policy(step) {
 			case Skip:
+				s.st.Step = i
 				if s.st.Done >= MaxStepsPerRun {
-					s.st.Step = i
-					s.end(Exited, ErrTooManySteps.Error())
+					s.tooMany()
 					return nil
 				}
-				s.st.Step = i
 				s.record(i, Skipped, "its time had passed")
+				s.went(i)
 				s.st.Done++
 				next, ok, err := s.next(i)
 				if err != nil || !ok {
@@ -301,9 +346,12 @@ func (s *stepper) place(i int) error {
 				i = next
 				continue
 			case NextDay:
-				for due.Before(s.now) {
-					y, mo, d := due.In(s.in.Loc).Date()
-					due = stepcast.LocalTime(y, mo, d+1, step.at/60, step.at%60, 0, 0, s.in.Loc)
+				// The clock time on the day of now, or on the day after if
+				// that has passed too.
+				y, mo, d := s.now.In(s.in.Loc).Date()
+				for due = stepcast.LocalTime(y, mo, d, step.at/60, step.at%60, 0, 0, s.in.Loc); s.passed(i, due); {
+					d++
+					due = stepcast.LocalTime(y, mo, d, step.at/60, step.at%60, 0, 0, s.in.Loc)
 				}
 			default:
 				due = s.now
@@ -325,21 +373,31 @@ func (s *stepper) policy(step *compiledStep) PastPolicy {
 	return Now
 }
 
-// due reckons step's time, scheduled now, and whether it has passed.
-func (s *stepper) due(step *compiledStep) (time.Time, bool) {
+// due reckons step i's time, scheduled now, and whether it has passed:
+// a time counted from entry is before now, or is now and step i was gone
+// through in this call (so that a branch back to it does not run it again
+// at the same instant).
+func (s *stepper) due(i int) (time.Time, bool) {
+	step := &s.m.steps[i]
 	t := step.Timing
 	loc := s.in.Loc
 	switch t.Kind {
 	case OnDay:
 		y, mo, d := s.st.Entered.In(loc).Date()
 		due := stepcast.LocalTime(y, mo, d+t.Day, step.at/60, step.at%60, 0, 0, loc)
-		return due, due.Before(s.now)
+		return due, s.passed(i, due)
 	case AfterEntry:
 		due := s.st.Entered.Add(t.After)
-		return due, due.Before(s.now)
+		return due, s.passed(i, due)
 	case Delay:
+		// Compile bounds Max by MaxDuration; the span is kept below
+		// math.MaxInt64 all the same, so that +1 cannot overflow.
+		span := int64(t.Max - t.Min)
+		if span < 0 || span == math.MaxInt64 {
+			span = math.MaxInt64 - 1
+		}
 		r := rand.New(rand.NewPCG(s.st.Seed, uint64(s.st.Done)))
-		return s.now.Add(t.Min + time.Duration(r.Int64N(int64(t.Max-t.Min)+1))), false
+		return s.now.Add(t.Min + time.Duration(r.Int64N(span+1))), false
 	case NextClock:
 		local := s.now.In(loc)
 		y, mo, d := local.Date()
@@ -353,11 +411,17 @@ func (s *stepper) due(step *compiledStep) (time.Time, bool) {
 	return s.now, false // Immediately
 }
 
+// passed reports whether due, step i's time, has passed: it is before
+// now, or is now and step i was gone through in this call.
+func (s *stepper) passed(i int, due time.Time) bool {
+	return due.Before(s.now) || due.Equal(s.now) && s.gone != nil && s.gone[i]
+}
+
 // advance runs every pending step that is due.
 func (s *stepper) advance() error {
 	for s.st.Status == Active && !s.st.Due.After(s.now) {
 		if s.st.Done >= MaxStepsPerRun {
-			s.end(Exited, ErrTooManySteps.Error())
+			s.tooMany()
 			return nil
 		}
 		if ended, err := s.checkEnds(); err != nil || ended {
@@ -367,6 +431,7 @@ func (s *stepper) advance() error {
 		if err := s.run(i); err != nil {
 			return err
 		}
+		s.went(i)
 		s.st.Done++
 		next, ok, err := s.next(i)
 		if err != nil || !ok {
@@ -473,4 +538,53 @@ func (s *stepper) next(i int) (int, bool, error) {
 	}
 	s.finish(Finished, "completed")
 	return 0, false, nil
+}
+
+// Retime re-times the pending step of st, a run the caller has just moved
+// onto m's version (Definition.Migrate: st.Version and st.Step set to m's
+// version and the index of the step of the same name), so that the step
+// is due when m says rather than when the old version did:
+//
+//   - a step timed from entry (OnDay, AfterEntry) is due at its time by
+//     m's timing — reckoned in.Loc, from st.Entered — and, if that time
+//     has passed, follows the step's IfPast as a step scheduled now does:
+//     moved to the next day, due now, or skipped (recorded, and the steps
+//     after it placed in turn, following branches, which in.Friend
+//     evaluates);
+//   - a step timed Immediately is due now, if it was due later: the step
+//     before it has run;
+//   - a step timed from the step before (Delay, NextClock) keeps its due:
+//     the state does not keep when the step before ran.
+//
+// Retime runs no step and sends nothing: the input the caller goes on to
+// give (a wake) runs what is due. Its Output holds only journey records of
+// skipped steps and, if skipping ended the run, its end (and a Switch);
+// the caller carries it out as Step's. A state not active is returned as
+// it is; an active one whose pending step is not one of m's ends, as Step
+// ends it. in.Kind is not read. An error comes only from in.Friend.
+func (m *Machine) Retime(st State, in Input, now time.Time) (State, Output, error) {
+	s := stepper{m: m, st: st, in: in, now: now}
+	if s.in.Loc == nil {
+		s.in.Loc = time.UTC
+	}
+	if s.check(); s.st.Status != Active {
+		return s.st, s.out, nil
+	}
+	switch m.steps[st.Step].Timing.Kind {
+	case OnDay, AfterEntry:
+	case Immediately:
+		if st.Due.After(now) {
+			st.Due = now
+		}
+		return st, Output{Wake: st.Due}, nil
+	default:
+		return st, Output{Wake: st.Due}, nil
+	}
+	if err := s.place(st.Step); err != nil {
+		return st, Output{}, err
+	}
+	if s.st.Status == Active {
+		s.out.Wake = s.st.Due
+	}
+	return s.st, s.out, nil
 }

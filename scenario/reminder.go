@@ -23,7 +23,15 @@ type Reminder struct {
 	// the goal is set or moved (a lesson booked 30 minutes ahead, with
 	// "1 day before" and "1 hour before" steps): Skip (the default) skips
 	// them; Now sends the latest of them at once and skips the others, as
-	// superseded.
+	// superseded — while the goal is still ahead.
+	//
+	// A goal that has passed is reminded of no more, whatever IfPast says:
+	// a goal set at or before now (a booking dated last week) has every
+	// step skipped, "the goal has passed", and the reminder goes through
+	// sending nothing; a step timed before the goal that comes due once
+	// the goal has come (a late wake) is skipped so too, and so is a step
+	// at the goal once it is behind. Steps timed after the goal (on the
+	// day at a later hour) are not reminders of it and run at their time.
 	IfPast PastPolicy `json:"if_past,omitempty"`
 	// ZoneField is as for a Definition: the friend's zone for clock times.
 	ZoneField string `json:"zone_field,omitempty"`
@@ -44,16 +52,26 @@ type ReminderStep struct {
 }
 
 // ReminderState is one friend's state in one reminder for one key.
+//
+// Reminders are not versioned: a goal follows the current definition, so
+// a state may have been written under other steps. StepName names the
+// pending step; ReminderMachine.Step finds it by that name among the
+// current steps (Step, its index when written, is only a hint) and
+// reconciles the state before it acts — see ReminderMachine.Step.
 type ReminderState struct {
-	Version int       `json:"version"`
-	Run     int       `json:"run"` // +1 each time the goal is set anew or moved
-	Status  Status    `json:"status,omitempty"`
-	Goal    time.Time `json:"goal"`
-	Step    int       `json:"step"` // the pending step's index in Steps
-	Due     time.Time `json:"due"`
-	Done    int       `json:"done"`
-	Ended   time.Time `json:"ended"`
-	Reason  string    `json:"reason,omitempty"`
+	Version  int       `json:"version"`
+	Run      int       `json:"run"` // +1 each time the goal is set anew or moved
+	Status   Status    `json:"status,omitempty"`
+	Goal     time.Time `json:"goal"`
+	Step     int       `json:"step"`                // the pending step's index in Steps, when written
+	StepName string    `json:"step_name,omitempty"` // the pending step's name (none in states written before it was kept)
+	Due      time.Time `json:"due"`
+	Done     int       `json:"done"`
+	Ended    time.Time `json:"ended"`
+	Reason   string    `json:"reason,omitempty"`
+	// Through is set when the steps changed under the run: the steps
+	// timed before it, but the pending one, are taken as gone through.
+	Through time.Time `json:"through,omitzero"`
 }
 
 // The reminder inputs.
@@ -137,8 +155,10 @@ func CompileReminder(r Reminder, schema *segment.Schema, check CheckAction) (*Re
 			}
 		case st.DaysBefore != 0:
 			bad(path+".at", errors.New(`days_before needs at: "HH:MM"`))
-		case st.Before < 0:
-			bad(path+".before", errors.New("before must not be negative"))
+		default:
+			if err := checkDuration("before", st.Before); err != nil {
+				bad(path+".before", err)
+			}
 		}
 		if st.If != "" {
 			seg, err := segment.Compile(st.If, schema)
@@ -183,11 +203,37 @@ func (m *ReminderMachine) times(goal time.Time, loc *time.Location) ([]time.Time
 // Step applies in to st at now, as Machine.Step does for a scenario. Keys
 // are RunPrefix(reminder, run) + "<seq>": the caller adds the friend and
 // the goal's key (a booking ID).
+//
+// Any st is taken, as stored states may be old, damaged or written under
+// other steps (the definition was edited while the goal was pending). A
+// Status other than Active reads as no goal pending. An active state is
+// first reconciled with m's steps:
+//
+//   - its pending step found by name (StepName; in a state without one,
+//     Step, if it is in range and its time for the goal is the state's
+//     Due) goes on, re-timed from the goal by its current timing, and
+//     after it the steps that follow it in the order of their times; the
+//     steps before it in that order, and those after it timed before the
+//     state's Due (they came before the pending step: Through keeps that
+//     time for the rest of the run), are taken as gone through. If its
+//     time has passed, it and the steps after it follow IfPast: only the
+//     pending step and steps after it can be sent, never one gone
+//     through;
+//   - a pending step not found is recorded cancelled ("the reminder
+//     changed"), and the goal is placed again on m's steps from now: the
+//     steps whose time has passed are recorded skipped ("the reminder
+//     changed"), never sent — whatever IfPast says —, and the first still
+//     ahead is pending.
+//
+// A step that changed its timing so as to come after the pending one, or
+// still ahead of now, counts as a step not yet sent: the state does not
+// keep which were sent.
 func (m *ReminderMachine) Step(st ReminderState, in ReminderInput, now time.Time) (ReminderState, Output, error) {
 	if in.Loc == nil {
 		in.Loc = time.UTC
 	}
 	r := reminderStepper{m: m, st: st, in: in, now: now}
+	r.reconcile()
 	if err := r.apply(); err != nil {
 		return st, Output{}, err
 	}
@@ -213,9 +259,74 @@ func (r *reminderStepper) record(step int, what What, reason string) {
 	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: name, What: what, Reason: reason})
 }
 
+// pend makes step i pending, due at due.
+func (r *reminderStepper) pend(i int, due time.Time) {
+	r.st.Step, r.st.StepName, r.st.Due = i, r.m.steps[i].Name, due
+}
+
+// pending returns the index of the state's pending step among m's steps,
+// and whether it is one of them (see Step).
+func (r *reminderStepper) pending(ts []time.Time) (int, bool) {
+	if r.st.StepName != "" {
+		i := slices.IndexFunc(r.m.steps, func(s compiledReminderStep) bool { return s.Name == r.st.StepName })
+		return i, i >= 0
+	}
+	i := r.st.Step
+	return i, i >= 0 && i < len(r.m.steps) && ts[i].Equal(r.st.Due)
+}
+
+// reconcile makes an active state one of m's steps (see Step).
+func (r *reminderStepper) reconcile() {
+	if r.st.Status != Active {
+		return
+	}
+	r.st.Done = max(r.st.Done, 0)
+	ts, order := r.m.times(r.st.Goal, r.in.Loc)
+	if i, ok := r.pending(ts); ok {
+		if i == r.st.Step && ts[i].Equal(r.st.Due) {
+			r.st.StepName = r.m.steps[i].Name
+			return // as written
+		}
+		// On from the pending step, then the steps after it in the order
+		// of their times, but for those timed before its due as written:
+		// they came before it, and are taken as gone through.
+		if r.st.Due.After(r.st.Through) {
+			r.st.Through = r.st.Due
+		}
+		r.placeFrom(ts, append([]int{i}, r.after(ts, order, i)...))
+		return
+	}
+	const changed = "the reminder changed"
+	r.st.Through = time.Time{}
+	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: r.st.StepName, What: Cancelled, Reason: changed + ": its pending step is gone"})
+	k := 0
+	for k < len(order) && ts[order[k]].Before(r.now) {
+		r.record(order[k], Skipped, changed+"; its time had passed")
+		r.st.Done++
+		k++
+	}
+	r.placeFrom(ts, order[k:])
+}
+
+// after returns the steps that come after step i in order, but for those
+// timed before Through.
+func (r *reminderStepper) after(ts []time.Time, order []int, i int) []int {
+	rest := order[slices.Index(order, i)+1:]
+	if r.st.Through.IsZero() {
+		return rest
+	}
+	var out []int
+	for _, j := range rest {
+		if !ts[j].Before(r.st.Through) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
 func (r *reminderStepper) end(status Status, reason string) {
 	if r.st.Status == Active {
-		r.record(r.st.Step, Cancelled, reason)
+		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: r.st.StepName, What: Cancelled, Reason: reason})
 		r.out.CancelRun = r.st.Run
 	}
 	r.st.Status, r.st.Reason, r.st.Ended, r.st.Due = status, reason, r.now, time.Time{}
@@ -230,14 +341,23 @@ func (r *reminderStepper) apply() error {
 		}
 		if r.st.Status == Active {
 			if r.st.Goal.Equal(r.in.Goal) {
-				return nil // set again as it was: nothing moves
+				return r.advance() // set again as it was: nothing moves
 			}
 			r.end(Exited, "the goal moved to "+r.in.Goal.In(r.in.Loc).Format("2006-01-02 15:04"))
 		}
 		r.st = ReminderState{Version: r.m.def.Version, Run: r.st.Run + 1, Status: Active, Goal: r.in.Goal}
 		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Entered, Reason: "goal " + r.in.Goal.In(r.in.Loc).Format("2006-01-02 15:04")})
-		_, order := r.m.times(r.st.Goal, r.in.Loc)
-		r.placeFrom(order, 0)
+		ts, order := r.m.times(r.st.Goal, r.in.Loc)
+		if !r.st.Goal.After(r.now) {
+			// Nothing to remind of: every step is skipped.
+			for _, i := range order {
+				r.record(i, Skipped, "the goal has passed")
+				r.st.Done++
+			}
+			r.finish()
+			return nil
+		}
+		r.placeFrom(ts, order)
 		return r.advance()
 	case Cancel:
 		if r.st.Status == Active {
@@ -250,45 +370,59 @@ func (r *reminderStepper) apply() error {
 	return fmt.Errorf("%w: unknown reminder input %q", ErrInvalid, r.in.Kind)
 }
 
-// placeFrom makes pending the first step from position k of order whose
-// time has not passed; the passed ones follow IfPast (under Now, the
-// latest passed one is made due now, the others skipped as superseded).
-// With none left, the reminder has gone through.
-func (r *reminderStepper) placeFrom(order []int, k int) {
-	ts, _ := r.m.times(r.st.Goal, r.in.Loc)
-	past := k
-	for past < len(order) && ts[order[past]].Before(r.now) {
+// finish ends the run having gone through its steps.
+func (r *reminderStepper) finish() {
+	r.st.Status, r.st.Reason, r.st.Ended, r.st.Due = Finished, "completed", r.now, time.Time{}
+	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Ended, Status: Finished, Reason: "completed"})
+}
+
+// placeFrom makes pending the first of next (steps in the order of their
+// times, ts) whose time has not passed; the passed ones follow IfPast:
+// skipped, or under Now, while the goal is ahead, the latest of them made
+// due now and the others skipped as superseded. With none left, the
+// reminder has gone through.
+func (r *reminderStepper) placeFrom(ts []time.Time, next []int) {
+	past := 0
+	for past < len(next) && ts[next[past]].Before(r.now) {
 		past++
 	}
-	for j := k; j < past; j++ {
-		i := order[j]
-		if r.m.def.IfPast == Now && j == past-1 {
-			r.st.Step, r.st.Due = i, r.now
+	late := r.m.def.IfPast == Now && r.st.Goal.After(r.now)
+	for j := range past {
+		i := next[j]
+		if late && j == past-1 {
+			r.pend(i, r.now)
 			return
 		}
 		reason := "its time had passed"
-		if r.m.def.IfPast == Now {
+		switch {
+		case late:
 			reason = "superseded by a later step, also past"
+		case r.gone(ts[i]):
+			reason = "the goal has passed"
 		}
 		r.record(i, Skipped, reason)
 		r.st.Done++
 	}
-	if past == len(order) {
-		r.st.Status, r.st.Reason, r.st.Ended, r.st.Due = Finished, "completed", r.now, time.Time{}
-		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Ended, Status: Finished, Reason: "completed"})
+	if past == len(next) {
+		r.finish()
 		return
 	}
-	r.st.Step, r.st.Due = order[past], ts[order[past]]
+	r.pend(next[past], ts[next[past]])
 }
 
-// advance runs the pending step while it is due.
+// advance runs the pending step while it is due: skipped if it reminds of
+// a goal already behind, too old for a backfill or its condition does not
+// hold, else its messages and actions go out.
 func (r *reminderStepper) advance() error {
 	for r.st.Status == Active && !r.st.Due.After(r.now) {
+		ts, order := r.m.times(r.st.Goal, r.in.Loc)
 		i := r.st.Step
 		step := &r.m.steps[i]
 		switch ok, err := r.holds(step.cond); {
 		case err != nil:
 			return err
+		case r.gone(ts[i]):
+			r.record(i, Skipped, "the goal has passed")
 		case !r.in.NoSendBefore.IsZero() && r.st.Due.Before(r.in.NoSendBefore):
 			r.record(i, Skipped, "its time had passed (backfill)")
 		case !ok:
@@ -298,11 +432,16 @@ func (r *reminderStepper) advance() error {
 			r.record(i, r.out.emit(key, step.Name, step.Messages, step.Actions), "")
 		}
 		r.st.Done++
-		_, order := r.m.times(r.st.Goal, r.in.Loc)
-		k := slices.Index(order, i) + 1
-		r.placeFrom(order, k)
+		r.placeFrom(ts, r.after(ts, order, i))
 	}
 	return nil
+}
+
+// gone reports whether a step timed at t reminds of a goal that has
+// passed: t is at or before the goal, the goal at or before now, and t
+// before now (a step at the goal runs at the goal).
+func (r *reminderStepper) gone(t time.Time) bool {
+	return !t.After(r.st.Goal) && !r.st.Goal.After(r.now) && t.Before(r.now)
 }
 
 func (r *reminderStepper) holds(seg *segment.Segment) (bool, error) {
