@@ -253,3 +253,44 @@ func TestCancelUnknownGoal(t *testing.T) {
 		t.Errorf("timers %+v, want none", v.Timers)
 	}
 }
+// Backfill never sends what was due before the clock: a backfilled run's
+// steps due between the event and the backfill are skipped when they run,
+// by the next Tick; those still ahead go out when due.
+func TestBackfillSkipsWhatHasPassed(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	d := courseDefs(step("d1", 1, "day one"), step("d35", 35, "day 35"))
+	d.Reminders = []scenario.Reminder{{Name: "visit", Steps: []scenario.ReminderStep{
+		{Name: "week", DaysBefore: 7, At: "10:00", Messages: []stepcast.Message{msg("a week")}},
+		{Name: "hour", Before: time.Hour, Messages: []stepcast.Message{msg("an hour")}}}}}
+	d.Rules = append(d.Rules, rules.Rule{Name: "book", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "booking"},
+		Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}}}})
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", d)
+	past := t0.AddDate(0, 0, -30)
+	book := ev("b1", "U1", stepcast.EventConversion, "booking", "", past)
+	book.Data = map[string]string{"at": t0.AddDate(0, 0, 3).Format(time.RFC3339)}
+	if _, err := a.Backfill(ctx, follow("f1", "U1", "", past), ev("e1", "U1", stepcast.EventPostback, "enroll", "", past), book); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(time.Hour))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sentTexts(t, a); len(got) != 0 {
+		t.Errorf("sent %q right after the backfill", got)
+	}
+	for _, at := range []time.Time{t0.AddDate(0, 0, 3).Add(-30 * time.Minute), t0.AddDate(0, 0, 6)} {
+		clk.Set(at)
+		if _, err := a.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := sentTexts(t, a)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"an hour", "day 35"}) {
+		t.Errorf("sent %q, want only the steps still ahead at the backfill", got)
+	}
+	if j := journeyOf(t, a, "U1", "course"); len(j) < 2 || j[1] != "skipped:d1" {
+		t.Errorf("journey %q", j)
+	}
+}

@@ -35,6 +35,9 @@ type State struct {
 	Ended   time.Time `json:"ended"`            // when the last run ended
 	Reason  string    `json:"reason,omitempty"` // why the last run ended
 	Seed    uint64    `json:"seed"`             // this run's random delays come from it
+	// NoSendBefore is the Input's of the run's start, kept: a run a
+	// backfill began skips the steps due before it, whenever they run.
+	NoSendBefore time.Time `json:"no_send_before,omitzero"`
 }
 
 // InputKind is what an input asks of a machine.
@@ -64,6 +67,8 @@ type Input struct {
 	Friend Conditions
 	// NoSendBefore skips, as "past", steps due before it instead of
 	// sending them: a backfill of history sends nothing about last year.
+	// A run it begins keeps it (State.NoSendBefore), so that its steps
+	// due before it are skipped also when a later input runs them.
 	NoSendBefore time.Time
 }
 
@@ -292,7 +297,7 @@ func (s *stepper) refuse() string {
 
 // begin starts a new run.
 func (s *stepper) begin() {
-	s.st = State{Version: s.m.def.Version, Run: s.st.Run + 1, Status: Active, Entered: s.now, Seed: s.in.Seed}
+	s.st = State{Version: s.m.def.Version, Run: s.st.Run + 1, Status: Active, Entered: s.now, Seed: s.in.Seed, NoSendBefore: s.in.NoSendBefore}
 	s.record(-1, Entered, "")
 }
 
@@ -480,7 +485,7 @@ func (s *stepper) holds(seg *segment.Segment) (bool, error) {
 // condition does not hold, else its messages and actions go out.
 func (s *stepper) run(i int) error {
 	step := &s.m.steps[i]
-	if !s.in.NoSendBefore.IsZero() && s.st.Due.Before(s.in.NoSendBefore) {
+	if s.st.Due.Before(s.in.NoSendBefore) || s.st.Due.Before(s.st.NoSendBefore) {
 		s.record(i, Skipped, "its time had passed (backfill)")
 		return nil
 	}

@@ -72,6 +72,10 @@ type ReminderState struct {
 	// Through is set when the steps changed under the run: the steps
 	// timed before it, but the pending one, are taken as gone through.
 	Through time.Time `json:"through,omitzero"`
+	// NoSendBefore is the input's when the goal was set (as a scenario's
+	// State.NoSendBefore): a backfilled goal's steps due before it are
+	// skipped whenever they run.
+	NoSendBefore time.Time `json:"no_send_before,omitzero"`
 }
 
 // The reminder inputs.
@@ -345,7 +349,7 @@ func (r *reminderStepper) apply() error {
 			}
 			r.end(Exited, "the goal moved to "+r.in.Goal.In(r.in.Loc).Format("2006-01-02 15:04"))
 		}
-		r.st = ReminderState{Version: r.m.def.Version, Run: r.st.Run + 1, Status: Active, Goal: r.in.Goal}
+		r.st = ReminderState{Version: r.m.def.Version, Run: r.st.Run + 1, Status: Active, Goal: r.in.Goal, NoSendBefore: r.in.NoSendBefore}
 		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Entered, Reason: "goal " + r.in.Goal.In(r.in.Loc).Format("2006-01-02 15:04")})
 		ts, order := r.m.times(r.st.Goal, r.in.Loc)
 		if !r.st.Goal.After(r.now) {
@@ -423,7 +427,7 @@ func (r *reminderStepper) advance() error {
 			return err
 		case r.gone(ts[i]):
 			r.record(i, Skipped, "the goal has passed")
-		case !r.in.NoSendBefore.IsZero() && r.st.Due.Before(r.in.NoSendBefore):
+		case r.st.Due.Before(r.in.NoSendBefore) || r.st.Due.Before(r.st.NoSendBefore):
 			r.record(i, Skipped, "its time had passed (backfill)")
 		case !ok:
 			r.record(i, Skipped, "condition")
