@@ -253,6 +253,7 @@ func TestCancelUnknownGoal(t *testing.T) {
 		t.Errorf("timers %+v, want none", v.Timers)
 	}
 }
+
 // Backfill never sends what was due before the clock: a backfilled run's
 // steps due between the event and the backfill are skipped when they run,
 // by the next Tick; those still ahead go out when due.
