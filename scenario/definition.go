@@ -32,7 +32,11 @@ type Definition struct {
 	Goal string `json:"goal,omitempty"`
 	// ZoneField names a string field holding the friend's IANA time zone,
 	// in which clock times are read; empty, or unset for the friend, means
-	// the account's zone (LINE tells no one's zone).
+	// the account's zone (LINE tells no one's zone). So does a value that
+	// is no IANA zone ("Tokyo", "Local", "+09:00"): the engine reads the
+	// account's zone then, as it cannot refuse what a friend's field holds
+	// (check the field's values where it is set — a choice field of zones
+	// keeps them right).
 	ZoneField string `json:"zone_field,omitempty"`
 	// StartWhen starts the scenario for a friend when they come to meet
 	// it — a segment expression, often a saved segment: segment("lapsed")
