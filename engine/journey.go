@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/scenario"
+	"github.com/stepcast/stepcast/store"
+)
+
+// What a unit does with a machine's output: the queued messages of a run
+// that ended taken back, the journey recorded as events, the sends
+// queued, the actions run, the switch made.
+
+// Withdrawn is the journey record of queued messages taken back from the
+// outbox, unsent, because their run ended (an exit, a goal, a block).
+const Withdrawn scenario.What = "withdrawn"
+
+// runOf names whose run a machine's output is of: a scenario's or a
+// reminder's goal (kind, name, key), and the outbox key prefix of the
+// friend's.
+type runOf struct {
+	kind      stepcast.CauseKind
+	name, key string
+	prefix    string
+}
+
+// carryOut does what a scenario's or a reminder's machine decided, under
+// the outbox key prefix of the friend's scenario or goal.
+func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(string) int) error {
+	kind, name, prefix := r.kind, r.name, r.prefix
+	journey := out.Journey
+	if out.CancelRun != 0 {
+		n, err := u.tx.CancelDeliveries(store.DeliverySelector{KeyPrefix: prefix + scenario.RunPrefix(name, out.CancelRun)}, "the run ended or moved", u.at)
+		if err != nil {
+			return fmt.Errorf("engine: %s: %w", u.what(), err)
+		}
+		if n > 0 {
+			// Steps recorded sent whose messages were still in the outbox:
+			// taken back, and said so.
+			journey = append(slices.Clone(journey), scenario.Record{At: u.at, Run: out.CancelRun, What: Withdrawn,
+				Reason: fmt.Sprintf("%d queued message(s) of the run taken back unsent", n)})
+		}
+	}
+	if err := u.journey(r, journey); err != nil {
+		return err
+	}
+	f := &u.friend
+	for _, s := range out.Sends {
+		src := stepSource(kind, name, stepIndex(s.Step), u.id, prefix+s.Key, depth)
+		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
+		if err := u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: s.Messages}); err != nil {
+			return err
+		}
+	}
+	for _, a := range out.Actions {
+		if err := u.do(stepSource(kind, name, stepIndex(a.Step), u.id, prefix+a.Key, depth), a.Action); err != nil {
+			return err
+		}
+	}
+	if out.Switch != "" {
+		if u.def.scenarios[out.Switch] == nil {
+			return u.dangling(stepcast.Action{Kind: stepcast.StartScenario, Name: out.Switch})
+		}
+		return u.stepScenario(out.Switch, scenario.Input{Kind: scenario.Start}, depth+1)
+	}
+	return nil
+}
+
+// journey records a machine's journey as events of the friend.
+func (u *unit) journey(run runOf, records []scenario.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	// IDs are the unit's and a count of the unit's journey records: fixed
+	// by the unit, so that a replay records nothing twice, and distinct
+	// however often the unit steps one scenario.
+	h := sha256.Sum256([]byte(u.id))
+	base := "journey/" + hex.EncodeToString(h[:12]) + "/"
+	for _, r := range records {
+		u.journeyN++
+		i := u.journeyN
+		data := map[string]string{"run": strconv.Itoa(r.Run), "of": string(run.kind)}
+		if r.Step != "" {
+			data["step"] = r.Step
+		}
+		if r.Status != "" {
+			data["status"] = string(r.Status)
+		}
+		if r.Reason != "" {
+			data["reason"] = truncate(r.Reason, stepcast.MaxTextLen)
+		}
+		of, what := run.name, string(r.What)
+		if run.kind == stepcast.CauseReminder {
+			data["key"] = run.key
+			of = "reminder/" + run.name // reminders and scenarios name apart
+		}
+		if r.What == scenario.Ended {
+			what = string(r.Status) // finished or exited, as the segment language asks
+		}
+		ev := stepcast.Event{ID: base + strconv.Itoa(i), Friend: u.friend.ID, Kind: stepcast.EventJourney, Name: of, Value: what, Data: data, At: r.At}
+		seq, err := u.tx.AppendEvent(ev)
+		if errors.Is(err, store.ErrDuplicate) {
+			continue // a replay of the unit
+		}
+		if err != nil {
+			return fmt.Errorf("engine: %s: journey of %q: %w", u.what(), run.name, err)
+		}
+		u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
+		u.hist[u.friend.ID] = append(u.hist[u.friend.ID], ev)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
