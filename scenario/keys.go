@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -63,30 +64,28 @@ func RunPrefix(name string, run int) string {
 // cancelled and Output.CancelRun asks for its queued messages to be taken
 // back. A state not active is returned as it is, with nothing to do.
 func Abandon(st State, step, reason string, now time.Time) (State, Output) {
-	var out Output
 	if st.Status != Active {
-		return st, out
-	}
-	out.CancelRun = st.Run
-	out.Journey = []Record{
-		{At: now, Run: st.Run, Step: step, What: Cancelled, Reason: reason},
-		{At: now, Run: st.Run, What: Ended, Status: Exited, Reason: reason},
+		return st, Output{}
 	}
 	st.Status, st.Reason, st.Ended, st.Due = Exited, reason, now, time.Time{}
-	return st, out
+	return st, abandoned(st.Run, step, reason, now)
 }
 
-// AbandonReminder is Abandon for a reminder whose definition is gone.
+// AbandonReminder is Abandon for a reminder whose definition is gone. When
+// the caller does not know the pending step's name, the state's StepName
+// is taken.
 func AbandonReminder(st ReminderState, step, reason string, now time.Time) (ReminderState, Output) {
-	var out Output
 	if st.Status != Active {
-		return st, out
-	}
-	out.CancelRun = st.Run
-	out.Journey = []Record{
-		{At: now, Run: st.Run, Step: step, What: Cancelled, Reason: reason},
-		{At: now, Run: st.Run, What: Ended, Status: Exited, Reason: reason},
+		return st, Output{}
 	}
 	st.Status, st.Reason, st.Ended, st.Due = Exited, reason, now, time.Time{}
-	return st, out
+	return st, abandoned(st.Run, cmp.Or(step, st.StepName), reason, now)
+}
+
+// abandoned is the output of a run ended without its definition.
+func abandoned(run int, step, reason string, now time.Time) Output {
+	return Output{CancelRun: run, Journey: []Record{
+		{At: now, Run: run, Step: step, What: Cancelled, Reason: reason},
+		{At: now, Run: run, What: Ended, Status: Exited, Reason: reason},
+	}}
 }
