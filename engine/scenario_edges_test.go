@@ -142,8 +142,8 @@ func TestRemovedScenarioEndsRuns(t *testing.T) {
 	if j := journeyOf(t, a, "U1", "course"); !slices.Equal(j, want) {
 		t.Errorf("scenario journey %q, want %q", j, want)
 	}
-	if j := journeyOf(t, a, "U1", "reminder/visit"); len(j) != 3 || j[1] != "cancelled" || j[2] != "exited" {
-		t.Errorf("reminder journey %q, want set, cancelled, exited", j)
+	if j := journeyOf(t, a, "U1", "reminder/visit"); len(j) != 3 || j[1] != "cancelled:day-before" || j[2] != "exited" {
+		t.Errorf("reminder journey %q, want entered, the pending step cancelled, exited", j)
 	}
 	v, err := a.FriendByUser(ctx, "U1")
 	if err != nil {
