@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"reflect"
 	"slices"
 	"unicode/utf8"
 
@@ -38,7 +39,8 @@ var ErrNotEmpty = errors.New("store: the account is not empty")
 // same validators), and every friend line against the record its change
 // log rebuilds. A line must say one thing, as Export wrote it: one that is
 // not valid UTF-8, holds a \u escape of a lone surrogate (which JSON would
-// read as U+FFFD) or repeats a key in an object (JSON would keep the last)
+// read as U+FFFD), repeats a key in an object (JSON would keep the last)
+// or spells a field's name in another case ("Friend"; JSON would take it)
 // is refused, naming it — even under a trailer forged to match. A checksum
 // that does not match says so, and suggests the cause when every line ends
 // in "\r\n" (line endings changed to CRLF). Lines may be of any length.
@@ -144,7 +146,7 @@ func (im *importer) run(lr *lineReader) error {
 	if err := json.Unmarshal(bytes.TrimRight(b, "\r\n"), &h); err != nil || h.Format != exportFormat {
 		return im.bad("not a stepcast export header")
 	}
-	if err := checkJSONText(b); err != nil {
+	if err := checkJSONText(b, reflect.TypeFor[exportHeader]()); err != nil {
 		return im.bad("%v", err)
 	}
 	im.crlf = bytes.HasSuffix(b, []byte("\r\n"))
@@ -197,7 +199,7 @@ func (im *importer) record(b []byte) error {
 		if err := decodeLine(b, &v1); err != nil {
 			return im.bad("%s", brief(err))
 		}
-		if err := checkJSONText(b); err != nil {
+		if err := checkJSONText(b, reflect.TypeFor[lineV1]()); err != nil {
 			return im.bad("%v", err)
 		}
 		l = v1.v2()
@@ -211,7 +213,7 @@ func (im *importer) record(b []byte) error {
 		if err := decodeLine(b, &l); err != nil {
 			return im.bad("%s", brief(err))
 		}
-		if err := checkJSONText(b); err != nil {
+		if err := checkJSONText(b, reflect.TypeFor[exportLine]()); err != nil {
 			return im.bad("%v", err)
 		}
 		if l.End != nil {

@@ -286,6 +286,9 @@ func TestImportRefusesWhatJSONWouldChange(t *testing.T) {
 		{"RepeatedDataKey", `"route":"qr-7"`, `"route":"qr-7","route":"qr-8"`, event, `key "route"`},
 		{"RepeatedRecord", `{"timer":{`, `{"timer":{"friend":9},"timer":{`, timer, `key "timer"`},
 		{"ScoreBelowMinInt", `"number":12`, `"number":-9223372036854775808`, score, "below stepcast.MinInt"},
+		{"RecordNameInCaps", `{"timer":{`, `{"Timer":{`, timer, `key "Timer"`},
+		{"FieldNameInCaps", `"time_zone":"Asia/Tokyo"`, `"Time_Zone":"Asia/Tokyo"`, f1, `key "Time_Zone"`},
+		{"EventFieldInCaps", `"value":"plan \"A\""`, `"VALUE":"plan \"A\""`, event, `key "VALUE"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,6 +299,9 @@ func TestImportRefusesWhatJSONWouldChange(t *testing.T) {
 		forged := edit(t, good, end, `"sha256":"`, `"sha256":"0","sha256":"`)
 		mustRefuse(t, join(forged...), end+1, `key "sha256"`)
 	})
+	t.Run("HeaderKeyInCaps", func(t *testing.T) {
+		mustRefuse(t, join(`{"format":"stepcast-export","Version":2,"account":"a"}`), 1, `key "Version"`)
+	})
 	t.Run("RepeatedKeyInTheHeader", func(t *testing.T) {
 		mustRefuse(t, join(`{"format":"stepcast-export","version":1,"version":2,"account":"a"}`), 1, `key "version"`)
 	})
@@ -303,6 +309,9 @@ func TestImportRefusesWhatJSONWouldChange(t *testing.T) {
 	t.Run("Version1NotUTF8", func(t *testing.T) {
 		v1timer := lineOf(t, v1, `{"timer":{"friend":1,`)
 		mustRefuse(t, join(edit(t, v1, v1timer, `"key":"scenario/trial"`, "\"key\":\"scenario/tri\xe9l\"")...), v1timer+1, "not valid UTF-8")
+	})
+	t.Run("Version1KeyInCaps", func(t *testing.T) {
+		mustRefuse(t, join(edit(t, v1, f1, `"following":true`, `"Following":true`)...), f1+1, `key "Following"`)
 	})
 	t.Run("Version1RepeatedKey", func(t *testing.T) {
 		mustRefuse(t, join(edit(t, v1, f1, `"following":true`, `"following":true,"following":false`)...), f1+1, `key "following"`)

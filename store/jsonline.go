@@ -4,6 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/stepcast/stepcast"
@@ -14,9 +19,12 @@ import (
 // are not UTF-8 and \u escapes of lone surrogates (both read as U+FFFD, so
 // the record differs from the file), and an object that repeats a key
 // (the last one wins, so the file says two things). Repeated keys are
-// compared as decoded ("a" and "\u0061" are one key). It reports the
-// first, with its byte offset.
-func checkJSONText(b []byte) error {
+// compared as decoded ("a" and "\u0061" are one key). With a type t — the
+// one b was decoded into — it also refuses a key that encoding/json
+// matched to a field of a struct only because it ignores case ("Friend"
+// for "friend"): the export's names are exact. It reports the first
+// problem, with its byte offset.
+func checkJSONText(b []byte, t ...reflect.Type) error {
 	if !utf8.Valid(b) {
 		at := 0
 		for at < len(b) {
@@ -29,7 +37,69 @@ func checkJSONText(b []byte) error {
 		return fmt.Errorf("byte %d is not valid UTF-8 (JSON would read it as U+FFFD)", at+1)
 	}
 	s := jsonScan{b: b}
-	return s.value()
+	var typ reflect.Type
+	if len(t) > 0 {
+		typ = t[0]
+	}
+	return s.value(typ)
+}
+
+// fieldsOf returns the JSON names of a struct type's fields and their
+// types, nil for a type encoding/json does not decode by field names (not
+// a struct, or a json.Unmarshaler).
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	if f, ok := structFields.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported() && !f.Anonymous:
+			continue
+		case f.Anonymous && name == "":
+			for k, v := range fieldsOf(f.Type) {
+				fields[k] = v
+			}
+			continue
+		case name == "":
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	structFields.Store(t, fields)
+	return fields
+}
+
+var (
+	structFields    sync.Map // reflect.Type -> map[string]reflect.Type
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
+
+// elemOf is the type of the values of a map, slice or array type (through
+// pointers), nil for any other.
+func elemOf(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Map, reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			return nil // []byte is a string
+		}
+		return t.Elem()
+	}
+	return nil
 }
 
 // jsonScan walks a line of valid JSON (encoding/json decoded it already),
@@ -55,15 +125,15 @@ func (s *jsonScan) space() {
 	}
 }
 
-// value checks the value at s.at and moves past it.
-func (s *jsonScan) value() error {
+// value checks the value at s.at, of type t if known, and moves past it.
+func (s *jsonScan) value(t reflect.Type) error {
 	s.space()
 	if s.at >= len(s.b) {
 		return errSyntax
 	}
 	switch s.b[s.at] {
 	case '{':
-		return s.object()
+		return s.object(t)
 	case '[':
 		s.at++
 		s.space()
@@ -72,7 +142,7 @@ func (s *jsonScan) value() error {
 			return nil
 		}
 		for {
-			if err := s.value(); err != nil {
+			if err := s.value(elemOf(t)); err != nil {
 				return err
 			}
 			s.space()
@@ -107,9 +177,11 @@ func (s *jsonScan) value() error {
 	return nil
 }
 
-// object checks the object at s.at, whose keys must differ, and moves past
-// it.
-func (s *jsonScan) object() error {
+// object checks the object at s.at, of type t if known, whose keys must
+// differ — and, for a struct, be its fields' names exactly —, and moves
+// past it.
+func (s *jsonScan) object(t reflect.Type) error {
+	fields := fieldsOf(t)
 	s.at++ // '{'
 	s.space()
 	if s.at < len(s.b) && s.b[s.at] == '}' {
@@ -134,12 +206,21 @@ func (s *jsonScan) object() error {
 			return fmt.Errorf("the key %s at byte %d is repeated in its object (JSON would keep the last)", stepcast.Quote(key), keyAt+1)
 		}
 		keys[key] = true
+		var vt reflect.Type
+		if fields != nil {
+			var ok bool
+			if vt, ok = fields[key]; !ok {
+				return fmt.Errorf("the key %s at byte %d is no field here (the names are exact: %s)", stepcast.Quote(key), keyAt+1, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
+			}
+		} else {
+			vt = elemOf(t)
+		}
 		s.space()
 		if s.at >= len(s.b) || s.b[s.at] != ':' {
 			return errSyntax
 		}
 		s.at++
-		if err := s.value(); err != nil {
+		if err := s.value(vt); err != nil {
 			return err
 		}
 		s.space()
