@@ -48,7 +48,9 @@ type Decision struct {
 	// means the action does nothing for this friend.
 	Action stepcast.Action
 	// Note says why an action does nothing: the event lacks the value it
-	// reads, the value does not fit, the friend is already in the scenario.
+	// reads, the value does not fit. (Whether a friend already in a
+	// scenario starts it again is the scenario's entry policy: the
+	// machine decides, and records it.)
 	Note string
 }
 
@@ -84,10 +86,6 @@ func (s *Set) Decide(a stepcast.Action, f Friend, c Context) Decision {
 		return set(a.Name, stepcast.IntValue(n))
 	case stepcast.ShiftDateField:
 		return s.shiftDate(a, f, c)
-	case stepcast.StartScenario:
-		if _, in := f.Scenarios[a.Name]; in {
-			return Decision{Note: "already in the scenario: starting again would repeat its messages"}
-		}
 	case stepcast.StartReminder:
 		v, note := s.value(a, segment.Field{Name: "the goal", Type: stepcast.FieldTime}, c)
 		if note != "" {

@@ -93,7 +93,7 @@ func TestDecide(t *testing.T) {
 		{"add to a float", stepcast.Action{Kind: stepcast.AddToField, Name: "ratio", Number: 1}, "1.5"},
 		{"add to an unset int", stepcast.Action{Kind: stepcast.AddToField, Name: "points", Number: -3}, "2"},
 		{"three days after the visit", stepcast.Action{Kind: stepcast.ShiftDateField, Name: "next", Number: 3, Text: "visit"}, "2026-12-01T01:00:00Z"},
-		{"already in the scenario", stepcast.Action{Kind: stepcast.StartScenario, Name: "trial"}, "note: already in the scenario: starting again would repeat its messages"},
+		{"already in the scenario: the entry policy decides", stepcast.Action{Kind: stepcast.StartScenario, Name: "trial"}, "start_scenario trial"},
 		{"a reminder's goal from the event", stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}, "2026-12-24T01:00:00Z"},
 		{"a tag as it is", stepcast.Action{Kind: stepcast.AddTag, Name: "x"}, "add_tag x"},
 		{"two million days on", stepcast.Action{Kind: stepcast.ShiftDateField, Name: "next", Number: 2_000_000}, "7502-09-22T01:00:00Z"},

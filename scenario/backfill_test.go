@@ -31,3 +31,29 @@ func TestBackfilledRunKeepsNoSendBefore(t *testing.T) {
 		t.Fatalf("the day-40 step: %+v, %v", out, err)
 	}
 }
+
+// A live run that a backfill moves keeps the backfill's NoSendBefore: the
+// step it moved to, placed before the clock, is skipped when it runs.
+func TestBackfilledMoveKeepsNoSendBefore(t *testing.T) {
+	m, err := Compile(Definition{Name: "s", Version: 1, Steps: []Step{
+		{Name: "a", Timing: Timing{Kind: OnDay, Day: 30, At: "10:00"}, Messages: text("a")},
+		{Name: "b", Timing: Timing{Kind: Delay, Min: time.Hour, Max: 2 * time.Hour}, Messages: text("b")},
+	}}, testSchema, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	clock := entered.AddDate(0, 0, 19)
+	st, _, err := m.Step(State{}, Input{Kind: Start}, entered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err = m.Step(st, Input{Kind: Move, To: "b", NoSendBefore: clock}, entered.Add(time.Hour))
+	if err != nil || st.Status != Active || !st.NoSendBefore.Equal(clock) {
+		t.Fatalf("%+v, %v", st, err)
+	}
+	_, out, err := m.Step(st, Input{Kind: Wake}, clock.Add(time.Minute))
+	if err != nil || len(out.Sends) != 0 {
+		t.Fatalf("the moved-to step due before the backfill's clock: %+v, %v", out, err)
+	}
+}

@@ -31,8 +31,9 @@ type State struct {
 	Ended   time.Time `json:"ended"`            // when the last run ended
 	Reason  string    `json:"reason,omitempty"` // why the last run ended
 	Seed    uint64    `json:"seed"`             // this run's random delays come from it
-	// NoSendBefore is the Input's of the run's start, kept: a run a
-	// backfill began skips the steps due before it, whenever they run.
+	// NoSendBefore is the Input's of the run's start or latest move, kept:
+	// a run a backfill began or moved skips the steps due before it,
+	// whenever they run.
 	NoSendBefore time.Time `json:"no_send_before,omitzero"`
 }
 
@@ -234,6 +235,9 @@ func (s *stepper) apply() error {
 		} else {
 			s.record(s.st.Step, Cancelled, "moved to "+s.in.To)
 			s.out.CancelRun = s.st.Run
+			if s.in.NoSendBefore.After(s.st.NoSendBefore) {
+				s.st.NoSendBefore = s.in.NoSendBefore // a backfill moved it: what it places before then is past
+			}
 		}
 		s.record(to, Moved, "move_scenario")
 		return s.schedule(to)
