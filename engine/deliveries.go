@@ -20,6 +20,10 @@ func (u *unit) queueDelivery(src source, d stepcast.Delivery) error {
 		u.note("backfill: nothing is sent")
 		return nil
 	}
+	if !u.friend.Following {
+		u.note("the friend does not follow: nothing can reach them")
+		return nil
+	}
 	d.Cause = src.cause
 	if err := d.Validate(); err != nil {
 		return fmt.Errorf("engine: %s: %s %q step %d: %w", u.what(), src.cause.Kind, src.cause.Name, src.cause.Step, err)

@@ -35,10 +35,24 @@ func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth i
 		delete(u.timers, reminderKey(name, key)) // nothing to keep
 		return nil
 	}
-	if !u.friend.Following && in.Kind == scenario.Wake {
-		in = scenario.ReminderInput{Kind: scenario.Cancel, Reason: notFollowing} // a step due reaches no one
+	if !u.friend.Following {
+		switch in.Kind {
+		case scenario.SetGoal:
+			// Nothing can reach a friend who does not follow: no goal is set.
+			return u.journey(runOf{kind: stepcast.CauseReminder, name: name, key: key, prefix: reminderPrefix(u.friend.ID, key)},
+				[]scenario.Record{{At: u.at, Run: st.Run, What: scenario.NotEntered, Reason: notFollowing}})
+		case scenario.Wake:
+			in = scenario.ReminderInput{Kind: scenario.Cancel, Reason: notFollowing} // a step due reaches no one
+		}
 	}
 	in.Loc, in.Friend, in.NoSendBefore = u.zone(m.Definition().ZoneField), conditions{u}, u.noSendBefore()
+	if in.Kind == scenario.SetGoal {
+		// A goal already behind the clock — a late event's booking — is
+		// reminded of no more: its steps, all past, are skipped.
+		if now := u.a.e.cfg.Now(); !in.Goal.After(now) && now.After(in.NoSendBefore) {
+			in.NoSendBefore = now
+		}
+	}
 	next, out, err := m.Step(st, in, u.at)
 	if err != nil {
 		return fmt.Errorf("engine: %s: reminder %q: %w", u.what(), name, err)
@@ -57,7 +71,7 @@ func (u *unit) settleReminder(name, key string, m *scenario.ReminderMachine, nex
 		return err
 	}
 	t.due, t.dirty = next.Due, true
-	prefix := "reminder/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/" + scenario.KeyName(key) + "/"
+	prefix := reminderPrefix(u.friend.ID, key)
 	var steps []scenario.ReminderStep
 	if m != nil {
 		steps = m.Definition().Steps
@@ -107,4 +121,9 @@ func (u *unit) endUndefinedReminder(name, key, reason string) error {
 	}
 	next, out := scenario.AbandonReminder(st, "", reason, u.at)
 	return u.settleReminder(name, key, nil, next, out, 0)
+}
+
+// reminderPrefix is the outbox key prefix of a friend's goal key.
+func reminderPrefix(f stepcast.FriendID, key string) string {
+	return "reminder/" + strconv.FormatUint(uint64(f), 10) + "/" + scenario.KeyName(key) + "/"
 }

@@ -208,7 +208,8 @@ func TestNothingReachesTheBlocked(t *testing.T) {
 	d.Reminders = []scenario.Reminder{{Name: "visit", Steps: []scenario.ReminderStep{{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("soon")}}}}}
 	d.Rules = append(d.Rules,
 		rules.Rule{Name: "winback", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventUnfollow},
-			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "course"}}}},
+			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "course"}},
+				{Action: stepcast.Action{Kind: stepcast.SendMessages, Messages: []stepcast.Message{msg("why?")}}}}},
 		rules.Rule{Name: "book", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "booking"},
 			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}}}})
 	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", d)
@@ -224,7 +225,7 @@ func TestNothingReachesTheBlocked(t *testing.T) {
 	if got := sentTexts(t, a); len(got) != 0 {
 		t.Errorf("queued %q for a friend who blocked", got)
 	}
-	for of, want := range map[string][]string{"course": {"not_entered"}, "lost": {"not_entered"}, "reminder/visit": {"entered", "cancelled:hour-before", "exited"}} {
+	for of, want := range map[string][]string{"course": {"not_entered"}, "lost": {"not_entered"}, "reminder/visit": {"not_entered"}} {
 		if j := journeyOf(t, a, "U1", of); !slices.Equal(j, want) {
 			t.Errorf("%s: journey %q, want %q", of, j, want)
 		}
@@ -292,6 +293,28 @@ func TestBackfillSkipsWhatHasPassed(t *testing.T) {
 		t.Errorf("sent %q, want only the steps still ahead at the backfill", got)
 	}
 	if j := journeyOf(t, a, "U1", "course"); len(j) < 2 || j[1] != "skipped:d1" {
+		t.Errorf("journey %q", j)
+	}
+}
+
+// A booking that arrives late, its goal already behind the clock, is
+// reminded of no more — whatever the reminder's if_past says.
+func TestLateBookingPastGoal(t *testing.T) {
+	clk := &clock{t: t0}
+	d := courseDefs(step("one", 1, "one"))
+	d.Reminders = []scenario.Reminder{{Name: "visit", IfPast: scenario.Now, Steps: []scenario.ReminderStep{
+		{Name: "three-hours", Before: 3 * time.Hour, Messages: []stepcast.Message{msg("in three hours")}}}}}
+	d.Rules = append(d.Rules, rules.Rule{Name: "book", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventConversion, Name: "booking"},
+		Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartReminder, Name: "visit", Text: "data.at"}}}})
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", d)
+	mustIngest(t, a, follow("f1", "U1", "", t0.Add(-5*time.Hour)))
+	book := ev("b1", "U1", stepcast.EventConversion, "booking", "", t0.Add(-3*time.Hour)) // delivered three hours late
+	book.Data = map[string]string{"at": t0.Add(-time.Hour).Format(time.RFC3339)}
+	mustIngest(t, a, book)
+	if got := sentTexts(t, a); len(got) != 0 {
+		t.Errorf("queued %q for a booking already past", got)
+	}
+	if j := journeyOf(t, a, "U1", "reminder/visit"); len(j) < 2 || j[1] != "skipped:three-hours" {
 		t.Errorf("journey %q", j)
 	}
 }
