@@ -126,10 +126,20 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 		return err // nil: a run on a version gone was ended
 	}
 	if cur := u.def.scenarios[name]; in.Kind == scenario.Move && m != cur {
+		pending := stepName(m, st.Step)
 		if _, ok := m.StepIndex(in.To); !ok {
-			// A move names the current version's steps: a run on an older
-			// one without that step ends, and the move begins one on the
-			// current version at it.
+			// A move names the current version's steps. A run on an older
+			// one without that step goes on on the current version, at its
+			// pending step's name, and moves there; if the current version
+			// has no step of that name either, the run ends and the move
+			// begins one on the current version (as the entry policy
+			// allows).
+			if i, ok := cur.StepIndex(pending); ok && pending != "" {
+				st.Version, st.Step = cur.Definition().Version, i
+				m = cur
+			}
+		}
+		if _, ok := m.StepIndex(in.To); !ok {
 			reason := fmt.Sprintf("moved to step %s of version %d", stepcast.Quote(in.To), cur.Definition().Version)
 			next, out, err := m.Step(st, scenarioStop(reason), u.at)
 			if err != nil {

@@ -78,8 +78,8 @@ func TestMoveFromAnOlderVersion(t *testing.T) {
 	if n := mustCount(t, a, `tag("vip") && scenario_step("course") == 1`); n != 1 {
 		t.Errorf("%d friends tagged vip at step x, want 1", n)
 	}
-	if j := journeyOf(t, a, "U1", "course"); len(j) < 3 || j[1] != "cancelled:a" || j[2] != "exited" {
-		t.Errorf("journey %q", j)
+	if j := journeyOf(t, a, "U1", "course"); !slices.Equal(j, []string{"entered", "cancelled:a", "moved:x"}) {
+		t.Errorf("journey %q: want the run to go on at x", j)
 	}
 }
 
@@ -102,5 +102,39 @@ func TestOldVersionExitChecked(t *testing.T) {
 	mustIngest(t, a, ev("s1", "U1", stepcast.EventPostback, "stop", "", t0.Add(30*time.Minute)))
 	if n := mustCount(t, a, `in_scenario("course")`); n != 0 {
 		t.Errorf("still in the scenario after its version's exit")
+	}
+}
+
+// The move onto a step only the current version has keeps the run — its
+// entry policy, whatever it is, does not apply to a run going on.
+func TestMoveFromAnOlderVersionKeepsTheRun(t *testing.T) {
+	for _, mode := range []scenario.EntryMode{scenario.Once, scenario.IfFinished, scenario.Restart} {
+		t.Run(string(mode), func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{t: t0}
+			v1 := courseDefs(afterStep("a", time.Hour), afterStep("b", 2*time.Hour))
+			v1.Scenarios[0].Entry = scenario.Entry{Mode: mode}
+			a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", v1)
+			mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0))
+			v2 := courseDefs(afterStep("a", time.Hour), afterStep("b", 2*time.Hour), afterStep("new", 3*time.Hour))
+			v2.Scenarios[0].Entry = v1.Scenarios[0].Entry
+			v2.Rules = append(v2.Rules, rules.Rule{Name: "vip", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventPostback, Name: "vip"},
+				Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.MoveScenario, Name: "course", Text: "new"}}}})
+			if err := a.SetDefinitions(ctx, v2); err != nil {
+				t.Fatal(err)
+			}
+			mustIngest(t, a, ev("v1", "U1", stepcast.EventPostback, "vip", "", t0.Add(time.Minute)))
+			want := []string{"entered", "cancelled:a", "moved:new"}
+			if j := journeyOf(t, a, "U1", "course"); !slices.Equal(j, want) {
+				t.Errorf("journey %q, want %q", j, want)
+			}
+			clk.Set(t0.Add(4 * time.Hour))
+			if _, err := a.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := sentTexts(t, a); !slices.Equal(got, []string{"new"}) {
+				t.Errorf("sent %q", got)
+			}
+		})
 	}
 }
