@@ -318,3 +318,25 @@ func TestLateBookingPastGoal(t *testing.T) {
 		t.Errorf("journey %q", j)
 	}
 }
+
+// start_scenario for a friend already in the scenario is the entry
+// policy's to decide: restart begins a new run, if_finished records that
+// it did not enter.
+func TestStartAgainFollowsTheEntryPolicy(t *testing.T) {
+	for mode, want := range map[scenario.EntryMode][]string{
+		scenario.Restart:    {"entered", "sent:hello", "cancelled:later", "exited", "entered", "sent:hello", "withdrawn"},
+		scenario.IfFinished: {"entered", "sent:hello", "not_entered"},
+	} {
+		t.Run(string(mode), func(t *testing.T) {
+			d := courseDefs(scenario.Step{Name: "hello", Timing: scenario.Timing{Kind: scenario.Immediately}, Messages: []stepcast.Message{msg("hello")}},
+				step("later", 1, "later"))
+			d.Scenarios[0].Entry = scenario.Entry{Mode: mode}
+			a := mustAccount(t, mustOpen(t, memstore.New(), &clock{t: t0}), "s", d)
+			mustIngest(t, a, follow("f1", "U1", "", t0), ev("e1", "U1", stepcast.EventPostback, "enroll", "", t0),
+				ev("e2", "U1", stepcast.EventPostback, "enroll", "", t0.Add(time.Minute)))
+			if j := journeyOf(t, a, "U1", "course"); !slices.Equal(j, want) {
+				t.Errorf("journey %q, want %q", j, want)
+			}
+		})
+	}
+}
