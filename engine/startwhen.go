@@ -129,7 +129,7 @@ func wakeStart(u *unit, t store.Timer) error {
 	it.AdvanceIfNeeded(uint32(st.After) + 1)
 	for n := 0; it.HasNext() && n < startCheckBatch; n++ {
 		f := stepcast.FriendID(it.Next())
-		if err := wakeForStart(u, f, st.Name, st.At); err != nil {
+		if err := wakeForStart(u, f, st.Name, st.Checked, st.At); err != nil {
 			return err
 		}
 		st.After = f
@@ -148,8 +148,9 @@ func wakeStart(u *unit, t store.Timer) error {
 }
 
 // wakeForStart makes friend f's timer of scenario name due at, unless
-// they are in a run of it: their unit then checks the start condition.
-func wakeForStart(u *unit, f stepcast.FriendID, name string, at time.Time) error {
+// they are in a run of it, or entered one since the last check (a change
+// started it): their unit then checks the start condition.
+func wakeForStart(u *unit, f stepcast.FriendID, name string, checked, at time.Time) error {
 	key := scenarioKey(name)
 	t, err := u.tx.Timer(f, key)
 	switch {
@@ -163,8 +164,8 @@ func wakeForStart(u *unit, f stepcast.FriendID, name string, at time.Time) error
 		return fmt.Errorf("engine: %s: friend %d: %w", u.what(), f, err)
 	default:
 		st, err := scenarioState(t.State)
-		if err != nil || st.Status == scenario.Active {
-			return nil // in a run (or unreadable: their own wake reports it)
+		if err != nil || st.Status == scenario.Active || st.Entered.After(checked) {
+			return nil // in a run, or entered since (or unreadable: their own wake reports it)
 		}
 	}
 	t.Due = at

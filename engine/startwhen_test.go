@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -121,5 +122,24 @@ func TestStartWhenDeterministic(t *testing.T) {
 		if got := schedule(); !maps.EqualFunc(got, first, time.Time.Equal) {
 			t.Fatalf("schedule %v, then %v", first, got)
 		}
+	}
+}
+
+// A check late by days (the engine was down) does not start again a
+// friend whom a change started since the last check.
+func TestRelativeStartWhenAfterDowntime(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	d := courseDefs(scenario.Step{Name: "hello", Timing: scenario.Timing{Kind: scenario.Immediately}, Messages: []stepcast.Message{msg("hello")}})
+	d.Scenarios[0].StartWhen = `followed_days >= 0`
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "s", d)
+	clk.Set(t0.AddDate(0, 0, 2))
+	mustIngest(t, a, follow("f1", "U1", "", clk.Now())) // started by the change
+	clk.Set(t0.AddDate(0, 0, 3))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if j := journeyOf(t, a, "U1", "course"); !slices.Equal(j, []string{"entered", "sent:hello", "finished"}) {
+		t.Errorf("journey %q: want one run", j)
 	}
 }
