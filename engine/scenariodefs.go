@@ -41,6 +41,10 @@ func (c *compiled) compileScenarios(d Definitions) []error {
 		if c.scenarios[def.Name] != nil {
 			bad(path+".name", fmt.Errorf("the scenario %s is defined twice", stepcast.Quote(def.Name)))
 		}
+		if strings.HasPrefix(def.Name, "reminder/") {
+			// The journey names a reminder's records "reminder/<name>".
+			bad(path+".name", fmt.Errorf("the scenario %s begins with reminder/, which names reminders' journeys", stepcast.Quote(def.Name)))
+		}
 		c.scenarios[def.Name] = m
 		if m.StartWhen() != nil {
 			c.startWhen = append(c.startWhen, def.Name)
