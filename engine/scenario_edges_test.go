@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -338,5 +339,16 @@ func TestStartAgainFollowsTheEntryPolicy(t *testing.T) {
 				t.Errorf("journey %q, want %q", j, want)
 			}
 		})
+	}
+}
+
+// Reminders' journeys are named reminder/<name>: no scenario takes such a
+// name, so that the journey functions never count one for the other.
+func TestScenarioNamedLikeAReminder(t *testing.T) {
+	d := courseDefs(step("one", 1, "one"))
+	d.Scenarios[0].Name, d.Rules = "reminder/visit", d.Rules[1:]
+	_, err := compile(d)
+	if !errors.Is(err, ErrDefinition) || !strings.Contains(err.Error(), "begins with reminder/") {
+		t.Errorf("compile = %v", err)
 	}
 }
