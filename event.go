@@ -69,6 +69,26 @@ type Event struct {
 	Amount float64           `json:"amount,omitempty"` // revenue of a conversion
 	Data   map[string]string `json:"data,omitempty"`   // anything else, e.g. an inflow route
 	At     time.Time         `json:"at"`
+	// Arrival is how LINE delivered the event. The engine acts on it in the
+	// event's unit of work but never stores it: it is not part of what the
+	// friend did, and a reply token is useless once its minute has passed.
+	Arrival Arrival `json:"-"`
+}
+
+// Arrival is what LINE's webhook says about one delivery of an event:
+// facts that matter while the event is handled, and never afterwards.
+type Arrival struct {
+	// ReplyToken answers the event through the Reply API: free of charge
+	// and not counted against the monthly quota, single-use, and valid for
+	// about one minute after the webhook was sent (LINE's documentation).
+	ReplyToken string
+	// Redelivered is LINE's deliveryContext.isRedelivery: the webhook was
+	// sent before and not acknowledged. The event's ID is the same as
+	// before, so the store recognizes a repeat whatever this says.
+	Redelivered bool
+	// Unblocked is a follow event's follow.isUnblocked: the friend had
+	// blocked the account and unblocked it, rather than adding it anew.
+	Unblocked bool
 }
 
 // Validate reports what is malformed in e, wrapping ErrInvalid: a missing

@@ -187,6 +187,7 @@ func (t *tx) AppendEvent(ev stepcast.Event) (uint64, error) {
 	}
 	e := store.Event{Seq: uint64(len(t.a.events)+len(t.events)) + 1, Event: ev}
 	e.Data = maps.Clone(ev.Data)
+	e.Arrival = stepcast.Arrival{} // how LINE delivered it is never kept
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	t.events = append(t.events, e)
 	t.newEventIDs[e.ID] = true
