@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func testConfig(clock *testClock) LinkerConfig {
 		},
 		Conversions: []string{"purchase", "booking"},
 		Now:         clock.now,
+		Logger:      slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -54,6 +56,17 @@ func mustToken(tb testing.TB, l *Linker, friend stepcast.FriendID, link string, 
 		tb.Fatalf("Token(%d, %q): %v", friend, link, err)
 	}
 	return tok
+}
+
+// flip changes the character at i of s.
+func flip(s string, i int) string {
+	b := []byte(s)
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
 }
 
 func TestNewLinker(t *testing.T) {
@@ -184,15 +197,6 @@ func TestVerify(t *testing.T) {
 	noSale := with(func(c *LinkerConfig) { delete(c.Links, "spring-sale") })
 	fromOld := mustToken(t, oldOnly, 7, "menu", LinkOptions{})
 
-	flip := func(s string, i int) string {
-		b := []byte(s)
-		if b[i] == 'A' {
-			b[i] = 'B'
-		} else {
-			b[i] = 'A'
-		}
-		return string(b)
-	}
 	tests := []struct {
 		name   string
 		l      *Linker
