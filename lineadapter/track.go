@@ -208,7 +208,16 @@ type link struct {
 
 // macKey is one secret's key for this account, with a pool of HMACs.
 type macKey struct {
-	pool sync.Pool // of hash.Hash
+	pool sync.Pool // of *macState
+}
+
+// macState is an HMAC with buffers of its own: what is handed to the
+// hash.Hash interface escapes to the heap, so the message is copied here
+// rather than passed from the caller's stack.
+type macState struct {
+	h   hash.Hash
+	msg []byte
+	sum [sha256.Size]byte
 }
 
 // keyLabel separates the tracking links' keys from any other use of the
@@ -223,19 +232,21 @@ func newMACKey(secret []byte, account string) *macKey {
 	derive.Write([]byte(account))
 	key := derive.Sum(nil)
 	k := &macKey{}
-	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	k.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key), msg: make([]byte, 0, 128)} }
 	return k
 }
 
 // sum writes the truncated MAC of msg into out.
 func (k *macKey) sum(out *[macLen]byte, msg []byte) {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(msg)
-	var full [sha256.Size]byte
-	h.Sum(full[:0])
-	k.pool.Put(h)
-	copy(out[:], full[:macLen])
+	s := k.pool.Get().(*macState)
+	s.msg = append(s.msg[:0], msg...)
+	s.h.Reset()
+	s.h.Write(s.msg)
+	s.h.Sum(s.sum[:0])
+	copy(out[:], s.sum[:macLen])
+	if cap(s.msg) <= 1024 {
+		k.pool.Put(s)
+	}
 }
 
 // NewLinker checks cfg and returns a Linker. The error wraps
@@ -404,15 +415,12 @@ func (l *Linker) destination(lk *link, token string) string {
 // reverse, a name beyond stepcast.MaxNameLen, an expiry not after now or
 // beyond MaxLifetime.
 func (l *Linker) URL(friend stepcast.FriendID, link string, opts LinkOptions) (string, error) {
-	var buf [maxStackToken]byte
-	tok, err := l.appendToken(buf[:0], friend, link, opts)
+	var buf [maxStackToken + 64]byte
+	u, err := l.appendToken(append(buf[:0], l.base...), friend, link, opts)
 	if err != nil {
 		return "", err
 	}
-	out := make([]byte, 0, len(l.base)+len(tok))
-	out = append(out, l.base...)
-	out = append(out, tok...)
-	return string(out), nil
+	return string(u), nil
 }
 
 // Token returns the token alone, for a host that builds its own URLs (a
