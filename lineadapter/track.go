@@ -156,7 +156,7 @@ type LinkerConfig struct {
 	// registered link to its destination, recording nothing, instead of
 	// answering 410 Gone: the friend still reaches the page.
 	RedirectExpired bool
-	// RecordTimeout bounds the wait for Recorder.Record before a handler
+	// RecordTimeout bounds the wait for Recorder.Ingest before a handler
 	// answers; 0 means 3 seconds. The recording goes on when the client
 	// goes away: it is not tied to the request's cancellation.
 	RecordTimeout time.Duration

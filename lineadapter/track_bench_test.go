@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/engine"
 )
 
 // benchCases are the size tiers of a token: a short link name, one in an
@@ -70,10 +71,16 @@ func BenchmarkVerify(b *testing.B) {
 	})
 }
 
+type nopRecorder struct{}
+
+func (nopRecorder) Ingest(context.Context, ...stepcast.Event) ([]engine.Result, error) {
+	return nil, nil
+}
+
 // BenchmarkClickHandler is one click through the handler, recorder aside.
 func BenchmarkClickHandler(b *testing.B) {
 	l := benchLinker(b)
-	h := l.ClickHandler(RecorderFunc(func(context.Context, stepcast.Event) error { return nil }))
+	h := l.ClickHandler(nopRecorder{})
 	req := httptest.NewRequest("GET", "/r/"+mustToken(b, l, 123456, "spring-sale", LinkOptions{Experiment: "welcome-2026", Variant: "B"}), nil)
 	req.Header.Set("User-Agent", uaLINEiOS)
 	b.ReportAllocs()

@@ -10,25 +10,19 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/engine"
 )
 
-// Recorder records events durably: when Record returns nil, the event is
-// kept (an event recorded before, by ID, is no error). The host wires it to
-// the engine, which this package does not import:
-//
-//	rec := lineadapter.RecorderFunc(func(ctx context.Context, ev stepcast.Event) error {
-//		_, err := account.Ingest(ctx, ev)
-//		return err
-//	})
+// Recorder records the events of the tracking links durably before it
+// returns: *engine.Account is one (Ingest runs each event as a unit of
+// work; an event recorded before, by ID, comes back as
+// engine.Result.Duplicate, no error). The handlers call it with one event
+// at a time.
 type Recorder interface {
-	Record(ctx context.Context, ev stepcast.Event) error
+	Ingest(ctx context.Context, events ...stepcast.Event) ([]engine.Result, error)
 }
 
-// RecorderFunc is a Recorder made of a function.
-type RecorderFunc func(ctx context.Context, ev stepcast.Event) error
-
-// Record implements Recorder.
-func (f RecorderFunc) Record(ctx context.Context, ev stepcast.Event) error { return f(ctx, ev) }
+var _ Recorder = (*engine.Account)(nil)
 
 // The kinds of client DataClient names.
 const (
@@ -114,7 +108,7 @@ func (l *Linker) redirect(w http.ResponseWriter, c Claims, token string) {
 func (l *Linker) record(ctx context.Context, rec Recorder, ev stepcast.Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
-	err := rec.Record(ctx, ev)
+	_, err := rec.Ingest(ctx, ev)
 	if err != nil {
 		l.log.ErrorContext(ctx, "lineadapter: tracking event not recorded",
 			"kind", string(ev.Kind), "name", ev.Name, "friend", uint32(ev.Friend), "id", ev.ID, "err", err)

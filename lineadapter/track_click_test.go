@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/engine"
 )
 
 // fakeRecorder keeps what it is given, or fails with err.
@@ -24,22 +25,29 @@ type fakeRecorder struct {
 	block  bool    // wait for the context to end
 }
 
-func (f *fakeRecorder) Record(ctx context.Context, ev stepcast.Event) error {
+func (f *fakeRecorder) Ingest(ctx context.Context, evs ...stepcast.Event) ([]engine.Result, error) {
+	if len(evs) != 1 {
+		panic("the handlers record one event at a time")
+	}
+	ev := evs[0]
+	res := []engine.Result{{Event: ev.ID, Friend: ev.Friend}}
 	if f.block {
 		<-ctx.Done()
-		return ctx.Err()
+		res[0].Err = ctx.Err()
+		return res, ctx.Err()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ctxErr = append(f.ctxErr, ctx.Err())
-	if f.err != nil {
-		return f.err
+	if f.err == nil {
+		f.err = ev.Validate()
 	}
-	if err := ev.Validate(); err != nil {
-		return err
+	if f.err != nil {
+		res[0].Err = f.err
+		return res, f.err
 	}
 	f.events = append(f.events, ev)
-	return nil
+	return res, nil
 }
 
 func (f *fakeRecorder) recorded() []stepcast.Event {

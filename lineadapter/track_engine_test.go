@@ -37,11 +37,7 @@ func TestTrackingIntoEngine(t *testing.T) {
 	friend := res[0].Friend
 
 	var results []engine.Result
-	rec := lineadapter.RecorderFunc(func(ctx context.Context, ev stepcast.Event) error {
-		r, err := acct.Ingest(ctx, ev)
-		results = append(results, r...)
-		return err
-	})
+	rec := keepResults{acct, &results}
 	l, err := lineadapter.NewLinker(lineadapter.LinkerConfig{
 		Secrets:     [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
 		Account:     "salon",
@@ -107,4 +103,16 @@ func TestTrackingIntoEngine(t *testing.T) {
 	if len(variants) != 2 || variants[0] != "click:spring/B" || variants[1] != "conversion:spring/B" {
 		t.Fatalf("logged %v; want the click and the conversion of spring/B", variants)
 	}
+}
+
+// keepResults is an account that keeps the results of Ingest.
+type keepResults struct {
+	*engine.Account
+	results *[]engine.Result
+}
+
+func (k keepResults) Ingest(ctx context.Context, evs ...stepcast.Event) ([]engine.Result, error) {
+	r, err := k.Account.Ingest(ctx, evs...)
+	*k.results = append(*k.results, r...)
+	return r, err
 }
