@@ -34,7 +34,8 @@ const (
 
 // ClickHandler returns the handler of the tracking URLs, to be served at
 // BaseURL: it takes the token from the last segment of the request's path,
-// so it may be mounted under any prefix.
+// so it may be mounted under any prefix, ignoring characters after it that
+// no token holds ("。", ")", "/": what a message's text may glue to a URL).
 //
 //   - GET with a valid token: the click (Kind click, Name the link, the
 //     friend, At the Linker's now, Data: DataClient and, for a send in an
@@ -75,7 +76,7 @@ func (l *Linker) serveClick(w http.ResponseWriter, r *http.Request, rec Recorder
 		plainPage(w, http.StatusMethodNotAllowed, pageMethod)
 		return
 	}
-	token := lastSegment(r.URL.Path)
+	token := tokenOf(r.URL.Path)
 	now := l.now()
 	c, err := l.verify(token, now)
 	switch {
@@ -147,9 +148,21 @@ func (l *Linker) windowID(prefix string, c Claims, at time.Time) string {
 	return string(b)
 }
 
-// lastSegment returns what follows the last "/" of path.
-func lastSegment(path string) string {
+// tokenOf returns the token in path: its last segment, without the
+// characters that cannot end a token that a chat app or a person may have
+// glued to the URL ("…/r/<token>。", "(…/r/<token>)", a trailing "/").
+// What is cut cannot make a token valid: the MAC covers every byte.
+func tokenOf(path string) string {
+	end := len(path)
+	for end > 0 && !isTokenByte(path[end-1]) {
+		end--
+	}
+	path = path[:end]
 	return path[strings.LastIndexByte(path, '/')+1:]
+}
+
+func isTokenByte(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
 // isPrefetch reports whether r says it is a prefetch or a prerender, which

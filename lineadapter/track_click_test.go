@@ -137,6 +137,9 @@ func TestClickHandler(t *testing.T) {
 	}{
 		{"GETRecordsAndRedirects", l, "GET", "/r/" + sale, uaLINEiOS, nil, testNow, 302, saleDest, true},
 		{"GETMountedElsewhere", l, "GET", "/x/y/" + menu, uaChrome, nil, testNow, 302, "https://shop.example.com/menu", true},
+		{"TrailingSlash", l, "GET", "/r/" + menu + "/", uaChrome, nil, testNow, 302, "https://shop.example.com/menu", true},
+		{"TrailingPunctuation", l, "GET", "/r/" + menu + "%E3%80%82", uaChrome, nil, testNow, 302, "https://shop.example.com/menu", true},
+		{"TrailingParenthesis", l, "GET", "/r/" + menu + ")", uaChrome, nil, testNow, 302, "https://shop.example.com/menu", true},
 		{"RequestQueryNotPassedOn", l, "GET", "/r/" + menu + "?next=https://evil.example/", uaSafari, nil, testNow, 302, "https://shop.example.com/menu", true},
 		{"HEADRedirectsWithoutRecording", l, "HEAD", "/r/" + sale, uaLINEiOS, nil, testNow, 302, saleDest, false},
 		{"LINEPreviewNotCounted", l, "GET", "/r/" + sale, uaLINEPreview, nil, testNow, 302, saleDest, false},
@@ -346,4 +349,39 @@ func TestClickHandlerNilRecorder(t *testing.T) {
 		}
 	}()
 	mustLinker(t, testConfig(&testClock{testNow})).ClickHandler(nil)
+}
+
+// TestConcurrent signs, verifies and clicks from many goroutines (run with
+// -race): the pools of HMACs are shared.
+func TestConcurrent(t *testing.T) {
+	clock := &testClock{testNow}
+	cfg := testConfig(clock)
+	cfg.Secrets = [][]byte{testSecret, oldSecret}
+	l := mustLinker(t, cfg)
+	rec := &fakeRecorder{}
+	h := l.ClickHandler(rec)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				friend := stepcast.FriendID(g*1000 + i + 1)
+				tok, err := l.Token(friend, "menu", LinkOptions{Experiment: "e", Variant: "v"})
+				if err != nil {
+					t.Errorf("Token: %v", err) // not Fatal: another goroutine
+					return
+				}
+				if c, err := l.Verify(tok); err != nil || c.Friend != friend {
+					t.Errorf("Verify = %+v, %v", c, err)
+					return
+				}
+				req := httptest.NewRequest("GET", "/r/"+tok, nil)
+				req.Header.Set("User-Agent", uaSafari)
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(rec.recorded()); n != 8*200 {
+		t.Fatalf("recorded %d clicks, want %d", n, 8*200)
+	}
 }
