@@ -2,6 +2,7 @@ package lineadapter
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -135,14 +136,16 @@ func (l *Linker) clickEvent(c Claims, at time.Time, client string) stepcast.Even
 	}
 }
 
-// windowID is prefix, the token's MAC (96 bits of it) and the start of
-// the deduplication window at holds, in Unix seconds: the same for every
-// request with the token within one window, different across tokens and
-// windows.
+// windowID is prefix, a digest of the token's MAC (96 bits) and the start
+// of the deduplication window at holds, in Unix seconds: the same for
+// every request with the token within one window, different across tokens
+// and windows. The digest, not the MAC itself, goes into the event log,
+// which exports and analysts read: it tells nothing of the MAC.
 func (l *Linker) windowID(prefix string, c Claims, at time.Time) string {
+	digest := sha256.Sum256(c.mac[:])
 	b := make([]byte, 0, len(prefix)+16+1+20)
 	b = append(b, prefix...)
-	b = base64.RawURLEncoding.AppendEncode(b, c.mac[:12])
+	b = base64.RawURLEncoding.AppendEncode(b, digest[:12])
 	b = append(b, '/')
 	b = strconv.AppendInt(b, at.Truncate(l.window).Unix(), 10)
 	return string(b)

@@ -11,9 +11,10 @@ import (
 	"github.com/stepcast/stepcast"
 )
 
-// FuzzToken: whatever the token, Verify and the handlers never panic, a
-// token verifies only if it is exactly what the Linker signs for its
-// claims, and a click is recorded only for a token that verifies.
+// FuzzToken: whatever the token, Verify and the click handler never
+// panic, a token verifies only if it is exactly what the Linker signs for
+// its claims, and a click is recorded — and redirected to the registry's
+// destination — only for a token that verifies.
 func FuzzToken(f *testing.F) {
 	clock := &testClock{testNow}
 	cfg := testConfig(clock)
@@ -58,9 +59,12 @@ func FuzzToken(f *testing.F) {
 				}
 			}
 
+			// The handler reads the token as tokenOf does.
+			path := "/r/" + token
+			c, err = lk.verify(tokenOf(path), testNow)
 			rec := &fakeRecorder{}
 			req := httptest.NewRequest("GET", "/r/x", nil)
-			req.URL = &url.URL{Path: "/r/" + token}
+			req.URL = &url.URL{Path: path}
 			req.Header.Set("User-Agent", uaLINEiOS)
 			w := httptest.NewRecorder()
 			lk.ClickHandler(rec).ServeHTTP(w, req)
