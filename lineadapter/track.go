@@ -15,7 +15,8 @@
 //     cannot become an open redirect.
 //   - Linker.ClickHandler(rec) answers GET BaseURL/<token>: it records a
 //     click (Kind click, Name the link, the friend, the experiment and
-//     variant in Data) through rec, then redirects (302) to the link's
+//     variant in Data) through rec — an *engine.Account — durably, then
+//     redirects (302) to the link's
 //     destination. A forged, tampered, truncated or unknown-link token is
 //     a 404, an expired one a 410, and neither records anything. HEAD
 //     requests, prefetches and link-preview crawlers — LINE fetches every
@@ -30,7 +31,13 @@
 //
 // The click and conversion events carry the experiment and the variant in
 // Data (DataExperiment, DataVariant) so that A/B tallies can be counted
-// from the event log.
+// from the event log. The segment language sees them as any click or
+// conversion: clicked("link", 7), converted("purchase").
+//
+// A Linker is per account: friend IDs are. Its secrets are at least 32
+// bytes; the first signs and all verify, so a secret is rotated by
+// putting a new one first and dropping the old one once its tokens have
+// expired.
 //
 // Personalized URLs make every friend's message different, so a message
 // with one cannot be sent as a multicast (one request for up to 500
@@ -148,8 +155,9 @@ type LinkerConfig struct {
 	TokenParam string
 	// DedupWindow is the span within which repeated requests with one
 	// token count once (a browser's double request, a double tap): the
-	// event ID holds the token's MAC and the time truncated to the window,
-	// and the store keeps an ID once. 0 means one second. Two requests on
+	// event ID is a digest of the token's MAC and the time truncated to
+	// the window, and the store keeps an ID once. Later taps are clicks of
+	// their own. 0 means one second; at most an hour. Two requests on
 	// either side of a window's edge count twice.
 	DedupWindow time.Duration
 	// RedirectExpired makes ClickHandler redirect an expired token of a
@@ -164,7 +172,8 @@ type LinkerConfig struct {
 	// nil means time.Now.
 	Now func() time.Time
 	// Logger receives the clicks and conversions that could not be
-	// recorded; nil means slog.Default(). Tokens are never logged whole.
+	// recorded (the event's kind, name, friend and ID, and the error);
+	// nil means slog.Default(). Tokens are never logged.
 	Logger *slog.Logger
 }
 

@@ -27,9 +27,9 @@ import (
 // to another link's destination: a removed name is ErrUnknownLink.
 const (
 	tokenVersion = 1
-	// macLen is the MAC's length: 128 bits, the truncation NIST SP 800-107
-	// (section 5.3.4) and RFC 2104 (section 5) allow for HMAC-SHA256, at
-	// which forging one token takes 2^128 guesses online.
+	// macLen is the MAC's length: 128 bits, half of SHA-256's output, the
+	// least RFC 2104 (section 5, "Truncated output") recommends; forging a
+	// token takes on the order of 2^128 guesses, each one a request.
 	macLen = 16
 	// minRaw is the shortest decoded token: version, friend, expiry, a
 	// one-byte name with its length, no experiment, the MAC.
