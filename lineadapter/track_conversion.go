@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -103,9 +104,10 @@ const maxBeaconBody = 8 << 10
 var transparentGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 // ConversionHandler returns the conversion beacon: GET (an <img> pixel) or
-// POST (a form, navigator.sendBeacon) with ParamToken, ParamName and
-// optionally ParamAmount and ParamOrder, in the query or an
-// application/x-www-form-urlencoded body of at most 8 KiB.
+// POST (a form, navigator.sendBeacon with URLSearchParams or FormData)
+// with ParamToken, ParamName and optionally ParamAmount and ParamOrder, in
+// the query or an application/x-www-form-urlencoded or multipart/form-data
+// body of at most 8 KiB.
 //
 //   - A valid token and a name listed in LinkerConfig.Conversions: the
 //     conversion (see Linker.Conversion) is recorded through rec; the answer
@@ -141,7 +143,17 @@ func (l *Linker) serveConversion(w http.ResponseWriter, r *http.Request, rec Rec
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBeaconBody)
-	if err := r.ParseForm(); err != nil {
+	var err error
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(strings.ToLower(ct), "multipart/form-data") {
+		// navigator.sendBeacon(url, new FormData(…)) sends this.
+		err = r.ParseMultipartForm(maxBeaconBody)
+		if r.MultipartForm != nil {
+			defer r.MultipartForm.RemoveAll()
+		}
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
 		plainPage(w, http.StatusBadRequest, pageBad)
 		return
 	}

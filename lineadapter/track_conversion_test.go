@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image/gif"
 	"math"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -54,6 +55,7 @@ func TestConversionHandler(t *testing.T) {
 	}{
 		{"PixelRecords", "GET", q("t", sale, "name", "purchase", "amount", "1200", "order", "A-1"), "", uaSafari, testNow, 200, true},
 		{"PostFormRecords", "POST", "", q("t", sale, "name", "booking"), uaChrome, testNow, 204, true},
+		{"PostMultipartRecords", "POST", "", "multipart:t=" + sale + "&name=booking", uaChrome, testNow, 204, true},
 		{"PostQueryRecords", "POST", q("t", sale, "name", "booking"), "", uaChrome, testNow, 204, true},
 		{"NoAmount", "GET", q("t", sale, "name", "purchase"), "", uaSafari, testNow, 200, true},
 		{"HEADDoesNotRecord", "HEAD", q("t", sale, "name", "purchase"), "", uaSafari, testNow, 200, false},
@@ -77,7 +79,17 @@ func TestConversionHandler(t *testing.T) {
 			clock.t = tt.at
 			rec := &fakeRecorder{}
 			req := httptest.NewRequest(tt.method, "/cv?"+tt.query, strings.NewReader(tt.body))
-			if tt.body != "" {
+			if fields, ok := strings.CutPrefix(tt.body, "multipart:"); ok {
+				var body bytes.Buffer
+				mw := multipart.NewWriter(&body)
+				values, _ := url.ParseQuery(fields)
+				for k := range values {
+					mw.WriteField(k, values.Get(k))
+				}
+				mw.Close()
+				req = httptest.NewRequest(tt.method, "/cv", &body)
+				req.Header.Set("Content-Type", mw.FormDataContentType())
+			} else if tt.body != "" {
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			}
 			req.Header.Set("User-Agent", tt.ua)
