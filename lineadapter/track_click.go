@@ -210,6 +210,10 @@ func IsCrawler(userAgent string) bool {
 		return true
 	}
 	ua := lowerASCII(userAgent)
+	if strings.Contains(ua, "cubot") {
+		// A maker of Android phones ("CUBOT NOTE 20"), not a bot.
+		ua = strings.ReplaceAll(ua, "cubot", "cu")
+	}
 	for _, m := range crawlerMarks {
 		if strings.Contains(ua, m) {
 			return true

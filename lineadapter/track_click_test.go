@@ -75,6 +75,8 @@ func TestIsCrawler(t *testing.T) {
 		{"LINEInAppAndroid", uaLINEAndroid, false},
 		{"Safari", uaSafari, false},
 		{"Chrome", uaChrome, false},
+		{"CubotPhone", "Mozilla/5.0 (Linux; Android 11; CUBOT NOTE 20) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", false},
+		{"CubotPhoneInLINE", "Mozilla/5.0 (Linux; Android 11; CUBOT-X50; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/120.0.0.0 Mobile Safari/537.36 Line/14.10.1/IAB", false},
 		{"LINEPreview", uaLINEPreview, true},
 		{"LINEPreview2015", "facebookexternalhit/1.1", true},
 		{"LINECrawler", "Line/1.0 (compatible; Line-Crawler; +https://help.line.me/)", true},
