@@ -190,7 +190,9 @@ type LinkOptions struct {
 }
 
 // Linker signs per-friend tracking links and verifies them. It is safe for
-// concurrent use. Make one per LINE account, with NewLinker.
+// concurrent use. Make one per LINE account, with NewLinker, and serve
+// each account's handlers under a path of its own (its BaseURL): a token
+// does not say which account it is for, and verifies for one only.
 type Linker struct {
 	keys        []*macKey // keys[0] signs
 	base        string    // BaseURL, ending in "/"
