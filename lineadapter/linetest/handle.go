@@ -128,6 +128,7 @@ func (s *Server) serve(c *checker, rec *Request, m map[string]json.RawMessage, p
 		}
 		if s.hasFriends() && to[0] == 'U' {
 			if _, ok := s.friends[to]; !ok {
+				s.violateLocked(rec, "line", "to", "not a friend of the account (see AddFriends)")
 				return errorAnswer(http.StatusBadRequest, "Failed to send messages")
 			}
 		}
@@ -162,7 +163,17 @@ func (s *Server) serve(c *checker, rec *Request, m map[string]json.RawMessage, p
 			return answer{}
 		}
 		t, ok := s.tokens[token]
-		if !ok || t.used || !now.Before(t.expires) {
+		why := ""
+		switch {
+		case !ok:
+			why = "the server issued no such reply token (Server.ReplyToken issues them)"
+		case t.used:
+			why = "the reply token was used already (a reply token is single-use)"
+		case !now.Before(t.expires):
+			why = "the reply token expired (a reply token is valid for a minute)"
+		}
+		if why != "" {
+			s.violateLocked(rec, "line", "replyToken", why)
 			return errorAnswer(http.StatusBadRequest, "Invalid reply token")
 		}
 		t.used = true
@@ -170,7 +181,11 @@ func (s *Server) serve(c *checker, rec *Request, m map[string]json.RawMessage, p
 		return s.send(rec, requestID, now, msgs, []string{t.user}, false)
 
 	case NarrowcastProgress:
-		return s.progress(c, r.URL.Query().Get("requestId"), now)
+		a := s.progress(c, r.URL.Query().Get("requestId"), now)
+		if a.status == http.StatusNotFound {
+			s.violateLocked(rec, "line", "requestId", "no narrowcast was accepted with this request ID")
+		}
+		return a
 
 	case Quota:
 		if s.cfg.quota <= 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -340,7 +341,10 @@ func (s *Server) violateLocked(rec *Request, source, field, message string) {
 }
 
 // requestID is the X-Line-Request-Id of the seq-th request: a UUID (v4
-// layout) that is unique per server and reproducible.
+// layout) that differs between servers (by their URL) and numbers the
+// requests of one.
 func (s *Server) requestID(seq int) string {
-	return fmt.Sprintf("%08x-0000-4000-8000-%012x", uint32(len(s.URL)), seq)
+	h := fnv.New32a()
+	h.Write([]byte(s.URL))
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", h.Sum32(), seq)
 }
