@@ -307,6 +307,11 @@ func addOneOfs(doc *openapi3.T) {
 		}) {
 			m := parent.Discriminator.Mapping[key]
 			sub := m.Value
+			if sub == nil { // kin-openapi leaves local mapping refs unresolved
+				if r := doc.Components.Schemas[strings.TrimPrefix(m.Ref, "#/components/schemas/")]; r != nil {
+					sub = r.Value
+				}
+			}
 			if sub == nil {
 				continue
 			}
