@@ -109,19 +109,44 @@ func TestSchemaServer(t *testing.T) {
 	}
 }
 
-func TestLoadSpecsErrors(t *testing.T) {
+func TestLoadSpecsEmptyDir(t *testing.T) {
 	_, err := linetest.LoadSpecs(t.TempDir())
 	if !errors.Is(err, stepcast.ErrInvalid) {
 		t.Errorf("LoadSpecs(empty dir) = %v, want ErrInvalid", err)
 	}
+}
+
+func TestSpecsLookups(t *testing.T) {
 	specs := linetest.LoadSpecsFromEnv(t)
 	req, _ := http.NewRequest("GET", "https://api.line.me/v2/bot/nothing", nil)
 	if err := specs.ValidateRequest(req); !errors.Is(err, linetest.ErrNoOperation) {
 		t.Errorf("ValidateRequest(unknown path) = %v, want ErrNoOperation", err)
 	}
+	if err := specs.ValidateResponse(req, 200, nil, nil); !errors.Is(err, linetest.ErrNoOperation) {
+		t.Errorf("ValidateResponse(unknown path) = %v, want ErrNoOperation", err)
+	}
 	for _, name := range []string{"messaging-api", "manage-audience", "insight", "webhook"} {
 		if specs.Doc(name) == nil {
 			t.Errorf("Doc(%q) is nil", name)
+		}
+	}
+	push, _ := http.NewRequest("POST", "https://api.line.me/v2/bot/message/push", nil)
+	h := http.Header{"Content-Type": {"application/json"}}
+	responses := []struct {
+		name   string
+		status int
+		body   string
+		ok     bool
+	}{
+		{"OK sentMessages", 200, `{"sentMessages":[{"id":"1","quoteToken":"q"}]}`, true},
+		{"ErrNoSentMessages", 200, `{}`, false},
+		{"OK error body", 400, `{"message":"The request body has 1 error(s)","details":[{"message":"must be specified","property":"to"}]}`, true},
+		{"ErrErrorWithoutMessage", 400, `{"details":[]}`, false},
+	}
+	for _, tc := range responses {
+		err := specs.ValidateResponse(push, tc.status, h, []byte(tc.body))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: ValidateResponse = %v, want ok %v", tc.name, err, tc.ok)
 		}
 	}
 }
