@@ -101,6 +101,13 @@ func TestRichMenus(t *testing.T) {
 	if string(out) != `{"richMenuId":"`+m2+`"}` {
 		t.Errorf("u2's rich menu %s", out)
 	}
+	if _, out := call(t, srv, "GET", "/v2/bot/user/all/richmenu", ""); string(out) != `{"richMenuId":"`+m1+`"}` {
+		t.Errorf("default rich menu %s", out)
+	}
+	call(t, srv, "DELETE", "/v2/bot/user/all/richmenu", "")
+	if res, _ := call(t, srv, "GET", "/v2/bot/user/all/richmenu", ""); res.StatusCode != 404 {
+		t.Errorf("default rich menu after cancel: %d", res.StatusCode)
+	}
 	call(t, srv, "DELETE", "/v2/bot/user/"+u1+"/richmenu", "")
 	call(t, srv, "POST", "/v2/bot/richmenu/bulk/unlink", jsonOf(t, map[string]any{"userIds": []string{u2}}))
 	if l, _ := srv.RichMenu(u1); l != "" {

@@ -29,7 +29,9 @@ func (s *Server) handle(ctx context.Context, r *http.Request, rec *Request, para
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	if key := rec.RetryKey; key != "" || len(r.Header.Values("X-Line-Retry-Key")) > 0 {
+	// An empty key is no key: the official Go SDK sends the header empty on
+	// every push made without one, and LINE takes those pushes.
+	if key := rec.RetryKey; key != "" {
 		switch {
 		case !ep.takesRetryKey():
 			// LINE ignores it; a client that sends one here misunderstands
@@ -275,6 +277,16 @@ func (s *Server) serve(c *checker, rec *Request, m map[string]json.RawMessage, p
 			return answer{}
 		}
 		s.defaultRM = menu
+		return answer{status: http.StatusOK}
+
+	case GetDefaultRichMenu:
+		if s.defaultRM == "" {
+			return errorAnswer(http.StatusNotFound, "no default richmenu")
+		}
+		return answer{status: http.StatusOK, body: map[string]string{"richMenuId": s.defaultRM}}
+
+	case CancelDefaultRichMenu:
+		s.defaultRM = ""
 		return answer{status: http.StatusOK}
 
 	case CreateAudienceUpload, AddAudienceUpload:

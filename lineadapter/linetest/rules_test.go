@@ -77,6 +77,7 @@ func TestRules(t *testing.T) {
 		{"ErrBroadcast6", "POST", "/v2/bot/message/broadcast", map[string]any{"messages": texts(6)}, nil, 400, "messages"},
 
 		{"OK retry key v4", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": texts(1)}, []string{"X-Line-Retry-Key", "123e4567-e89b-42d3-a456-426614174000"}, 200, ""},
+		{"OK empty retry key", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": texts(1)}, []string{"X-Line-Retry-Key", ""}, 200, ""},
 		{"ErrRetryKeyNotUUID", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": texts(1)}, []string{"X-Line-Retry-Key", "not-a-uuid"}, 400, "X-Line-Retry-Key"},
 		{"ErrRetryKeyOnRichMenu", "POST", "/v2/bot/user/" + u + "/richmenu/" + menu, "", []string{"X-Line-Retry-Key", "123e4567-e89b-42d3-a456-426614174001"}, 200, "X-Line-Retry-Key"},
 

@@ -72,6 +72,10 @@ func TestSDK(t *testing.T) {
 			}
 			return res, err
 		}, 409},
+		{"push without a retry key (an empty header)", func() (*http.Response, error) {
+			res, _, err := api.PushMessageWithHttpInfo(&messaging_api.PushMessageRequest{To: u2, Messages: []messaging_api.MessageInterface{text}}, "")
+			return res, err
+		}, 200},
 		{"multicast", func() (*http.Response, error) {
 			res, _, err := api.MulticastWithHttpInfo(&messaging_api.MulticastRequest{To: []string{u1, u2}, Messages: []messaging_api.MessageInterface{text}}, "5b1a7c3e-1d2f-4a6b-8c9d-0e1f2a3b4c5d")
 			return res, err
@@ -135,8 +139,8 @@ func TestSDK(t *testing.T) {
 		}, 200},
 		{"consumption", func() (*http.Response, error) {
 			res, out, err := api.GetMessageQuotaConsumptionWithHttpInfo()
-			if err == nil && out.TotalUsage != 1+2+60+55 {
-				t.Errorf("consumption %d, want push 1 + multicast 2 + broadcast 60 + narrowcast 55", out.TotalUsage)
+			if err == nil && out.TotalUsage != 2+2+60+55 {
+				t.Errorf("consumption %d, want pushes 2 + multicast 2 + broadcast 60 + narrowcast 55", out.TotalUsage)
 			}
 			return res, err
 		}, 200},
