@@ -19,8 +19,8 @@
 // Push, multicast, narrowcast (and its progress), broadcast and reply;
 // rich menu link, unlink and lookup per user, bulk link and unlink, the
 // default rich menu (set, get, cancel); the monthly quota and its
-// consumption; profiles;
-// audience upload by JSON (create and add). Another path answers 404
+// consumption; profiles; audience upload by JSON (create and add).
+// Another path answers 404
 // {"message":"Not found"}, another method 405; both are violations.
 //
 // # What it answers
@@ -30,12 +30,16 @@
 // push and reply list sentMessages, narrowcast and the bulk rich menu
 // calls answer 202, audience creation its audienceGroupId. Errors use
 // LINE's body, {"message": …, "details": [{"message": …, "property": …}]},
-// and LINE's messages where LINE's are known: 401 "Authentication failed.
-// …", 429 "Too many requests" and "You have reached your monthly limit.",
-// 409 "The retry key is already accepted" (with the accepted request's ID
-// in X-Line-Accepted-Request-Id and, for a push, the sentMessages), 400
-// "The request body has N error(s)". A body that is not JSON or not
-// application/json (415) is the server's wording, not LINE's.
+// and LINE's messages where they are known: 401 "Authentication failed due
+// to the following reason: invalid token. …", 400 "The request body could
+// not be parsed as JSON (line: 1, column: 7)", 400 "Invalid reply token",
+// 429 "Too many requests" and "You have reached your monthly limit.", 409
+// "The retry key is already accepted" (with the accepted request's ID in
+// X-Line-Accepted-Request-Id and, for a push, the sentMessages), 413 past
+// LINE's 2 MB a request. A body that fails a rule is answered 400 "The
+// request body has N error(s)" with one detail per fault, named as LINE
+// names properties (messages[0].text); the details' wording and the 415
+// of a body that is not application/json are the server's.
 //
 // # What it enforces, and where each rule comes from
 //

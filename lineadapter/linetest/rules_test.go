@@ -155,3 +155,31 @@ func audience(n int) []map[string]string {
 	}
 	return out
 }
+
+func TestUnparsable(t *testing.T) {
+	cases := []struct {
+		name   string
+		body   string
+		status int
+		msg    string
+	}{
+		{"truncated", `{"to":`, 400, "The request body could not be parsed as JSON (line: 1, column: 7)"},
+		{"second line", "{\n  \"to\": x}", 400, "The request body could not be parsed as JSON (line: 2, column: 9)"},
+		{"empty", ``, 400, "The request body could not be parsed as JSON (line: 1, column: 1)"},
+		{"an array", `[]`, 400, "The request body must be a JSON object"},
+		{"over 2 MB", `{"to":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "Payload Too Large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := linetest.NewServer()
+			defer srv.Close()
+			res, out := call(t, srv, "POST", "/v2/bot/message/push", tc.body, "Content-Type", "application/json")
+			if res.StatusCode != tc.status || errorMessage(t, out) != tc.msg {
+				t.Errorf("%d %s, want %d %q", res.StatusCode, out, tc.status, tc.msg)
+			}
+			if len(srv.Violations()) != 1 {
+				t.Errorf("violations %v, want 1", srv.Violations())
+			}
+		})
+	}
+}
