@@ -2,9 +2,11 @@ package linetest_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/lineadapter/linetest"
 )
 
@@ -186,5 +188,25 @@ func TestNarrowcast(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAcceptReplyTokens(t *testing.T) {
+	srv := linetest.NewServer()
+	defer srv.Close()
+	u := linetest.UserID(9)
+	body := `{"destination":"U0123456789abcdef0123456789abcdef","events":[
+		{"type":"message","replyToken":"tok-1","source":{"type":"user","userId":"` + u + `"},"message":{"type":"text","id":"1","text":"hi"}},
+		{"type":"unfollow","source":{"type":"user","userId":"` + u + `"}}]}`
+	n, err := srv.AcceptReplyTokens([]byte(body))
+	if err != nil || n != 1 {
+		t.Fatalf("AcceptReplyTokens = %d, %v; want 1", n, err)
+	}
+	res, out := call(t, srv, "POST", "/v2/bot/message/reply", jsonOf(t, map[string]any{"replyToken": "tok-1", "messages": texts(1)}))
+	if res.StatusCode != 200 || len(srv.Delivered()[u]) != 1 {
+		t.Fatalf("reply: %d %s, delivered %d", res.StatusCode, out, len(srv.Delivered()[u]))
+	}
+	if _, err := srv.AcceptReplyTokens([]byte("nope")); !errors.Is(err, stepcast.ErrInvalid) {
+		t.Errorf("AcceptReplyTokens(not JSON) = %v, want ErrInvalid", err)
 	}
 }
