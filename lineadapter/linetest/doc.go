@@ -55,7 +55,10 @@
 //     "richmenu-" and 32 hex digits.
 //   - customAggregationUnits: at most one name, ≤ 30 characters of
 //     [A-Za-z0-9_].
-//   - Reply tokens: issued by Server.ReplyToken, single-use, valid a minute.
+//   - Reply tokens: single-use, valid a minute; the server knows those it
+//     issued (Server.ReplyToken) or took from a webhook body
+//     (Server.AcceptReplyTokens), and answers any other 400 "Invalid reply
+//     token".
 //   - Audience uploads: ≤ 10,000 IDs a request, a description ≤ 120
 //     characters; a narrowcast with recipients or a filter fails (in its
 //     progress, errorCode 2) below 50 recipients.
