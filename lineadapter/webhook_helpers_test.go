@@ -111,3 +111,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// discard is a logger that drops everything.
+var discard = slog.New(slog.DiscardHandler)

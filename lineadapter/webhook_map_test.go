@@ -98,7 +98,7 @@ func TestWebhookMapping(t *testing.T) {
 			want: want(lineadapter.EventUnsend, "", "", map[string]string{"messageId": "325708"})},
 		{name: "Things", in: ev("things").Set("replyToken", "rt-t").Set("things", map[string]any{"deviceId": "t2016...", "type": "scenarioResult",
 			"result": map[string]any{"scenarioId": "dummy", "resultCode": "success"}}),
-			want: want(lineadapter.EventThings, "t2016...", "scenarioResult", map[string]string{"scenarioId": "dummy", "resultCode": "success"}),
+			want:    want(lineadapter.EventThings, "t2016...", "scenarioResult", map[string]string{"scenarioId": "dummy", "resultCode": "success"}),
 			arrival: stepcast.Arrival{ReplyToken: "rt-t"}},
 		{name: "StandbyMode", in: ev("unfollow").Set("mode", "standby"), want: want(stepcast.EventUnfollow, "", "", nil)},
 
