@@ -301,3 +301,41 @@ func (a *arrivals) IngestBatch(ctx context.Context, events ...stepcast.Event) ([
 }
 
 func (a *arrivals) of(id string) stepcast.Arrival { return a.seen[id] }
+
+// TestWebhookConcurrent: many requests at once over one engine, each
+// answered 200 with its events durable (run with -race).
+func TestWebhookConcurrent(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.Open(engine.Config{Store: memstore.New(), Now: func() time.Time { return t0.Add(time.Hour) }, ShareCommits: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.AddAccount(ctx, "salon", engine.Definitions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, acct, nil)
+	const senders, each = 8, 5 // 10 events a friend, within a FriendView's 20 recent
+	codes := make(chan int, senders*each)
+	for g := range senders {
+		go func() {
+			for i := range each {
+				user := fmt.Sprintf("U%032x", g)
+				code, _ := hs.serve(linetest.WebhookRequest(secret,
+					linetest.FollowEvent(user, false).At(t0), linetest.TextMessageEvent(user, fmt.Sprint(i)).At(t0.Add(time.Duration(i)*time.Second))))
+				codes <- code
+			}
+		}()
+	}
+	for range senders * each {
+		if code := <-codes; code != 200 {
+			t.Errorf("status %d", code)
+		}
+	}
+	for g := range senders {
+		f, err := acct.FriendByUser(ctx, stepcast.UserID(fmt.Sprintf("U%032x", g)))
+		if err != nil || !f.Following || len(f.Recent) != 2*each {
+			t.Errorf("friend %d: following %v, %d events, %v; want %d events", g, f.Following, len(f.Recent), err, 2*each)
+		}
+	}
+}
