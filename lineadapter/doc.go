@@ -43,24 +43,43 @@
 // accurate). Data keys are LINE's own field names; Data holds only what
 // the event has.
 //
-//	LINE type          Kind               Name             Value              Data
-//	follow             follow             —                —                  —
-//	unfollow           unfollow           —                —                  —
-//	message/text       message            "text"           the text           messageId, quotedMessageId
-//	message/sticker    message            "sticker"        a message sticker's text   messageId, packageId, stickerId, stickerResourceType, keywords (comma-separated), quotedMessageId
-//	message/image      message            "image"          —                  messageId, contentProvider (line or external), originalContentUrl, previewImageUrl, imageSetId, imageSetIndex, imageSetTotal
-//	message/video      message            "video"          —                  messageId, contentProvider, originalContentUrl, previewImageUrl, duration (ms)
-//	message/audio      message            "audio"          —                  messageId, contentProvider, originalContentUrl, duration (ms)
-//	message/file       message            "file"           —                  messageId, fileName, fileSize (bytes)
-//	message/location   message            "location"       —                  messageId, title, address, latitude, longitude (decimal degrees)
-//	message/other      message            its type         —                  messageId
-//	postback           postback           —                postback.data      postback.params as given: date, time or datetime (datetime picker), newRichMenuAliasId and status (rich menu switch)
-//	beacon             beacon             beacon.hwid      beacon.type (enter, banner, stay)     dm (the device message)
-//	accountLink        accountLink        link.result (ok, failed)   link.nonce   —
-//	videoPlayComplete  videoPlayComplete  trackingId       —                  —
-//	membership         membership         membershipId     membership.type (joined, left, renewed)   —
-//	unsend             unsend             —                —                  messageId (of the unsent message)
-//	things             things             things.deviceId  things.type (link, unlink, scenarioResult)   scenarioId, resultCode
+// Kind, Name, Value and Data by LINE's type (— for empty):
+//
+//   - follow: kind follow; Arrival.Unblocked from follow.isUnblocked.
+//   - unfollow (a block): kind unfollow.
+//   - message: kind message, Name the message's type ("text", "sticker",
+//     "image", "video", "audio", "file", "location", or a newer one), Data
+//     messageId and, when the message quotes another, quotedMessageId;
+//     then by the message's type:
+//   - message, text: Value the text.
+//   - message, sticker: Value the text of a message sticker (— for others); Data
+//     packageId, stickerId, stickerResourceType, keywords
+//     (comma-separated).
+//   - message, image: Data contentProvider (line or external), originalContentUrl
+//     and previewImageUrl (external only), imageSetId, imageSetIndex and
+//     imageSetTotal (several images sent at once).
+//   - message, video or audio: Data contentProvider, originalContentUrl,
+//     previewImageUrl, duration (ms).
+//   - message, file: Data fileName, fileSize (bytes).
+//   - message, location: Data title, address, latitude and longitude (decimal
+//     degrees).
+//   - postback: kind postback, Name —, Value postback.data, Data
+//     postback.params as LINE gives them: date, time or datetime from a
+//     datetime picker (set_field and start_reminder read "data.datetime",
+//     in the account's zone),
+//     newRichMenuAliasId and status from a rich menu switch.
+//   - beacon: kind beacon, Name beacon.hwid, Value beacon.type (enter,
+//     banner, stay), Data dm (the device message).
+//   - accountLink: kind accountLink, Name link.result (ok, failed), Value
+//     link.nonce (what the host's service issued for the friend).
+//   - videoPlayComplete: kind videoPlayComplete, Name
+//     videoPlayComplete.trackingId.
+//   - membership: kind membership, Name membership.membershipId, Value
+//     membership.type (joined, left, renewed).
+//   - unsend: kind unsend, Data messageId (of the message taken back).
+//   - things (LINE Things, not in today's webhook.yml): kind things, Name
+//     things.deviceId, Value things.type (link, unlink, scenarioResult),
+//     Data scenarioId and resultCode (a scenario's result).
 //
 // The kinds LINE has and package stepcast has not are this package's
 // constants (EventBeacon, EventAccountLink, …), spelled as LINE's types; a

@@ -219,6 +219,9 @@ func (h *Webhook) handle(w http.ResponseWriter, r *http.Request) WebhookReport {
 		h.log.Warn("webhook: body too large", "bytes", r.ContentLength, "max", h.maxBody)
 		return fail(http.StatusRequestEntityTooLarge, ErrBodyTooLarge)
 	}
+	if r.Body == nil { // a request built by hand; a server's always has one
+		r.Body = http.NoBody
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
@@ -257,7 +260,7 @@ func (h *Webhook) handle(w http.ResponseWriter, r *http.Request) WebhookReport {
 		d := decodeEvent(raw)
 		rep.Events[i] = WebhookEvent{Type: d.Type, ID: d.ID, Note: d.Note}
 		if !d.Ingest {
-			level := slog.LevelInfo
+			level := slog.LevelDebug // a group's, the channel's: expected
 			if d.Malformed {
 				level = slog.LevelWarn
 			}

@@ -37,7 +37,6 @@ type envelope struct {
 // that only the object the type names is decoded.
 type wireEvent struct {
 	Type            string      `json:"type"`
-	Mode            string      `json:"mode"`
 	Timestamp       int64       `json:"timestamp"` // ms since the Unix epoch
 	WebhookEventID  string      `json:"webhookEventId"`
 	Source          *wireSource `json:"source"`

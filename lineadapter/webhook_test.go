@@ -16,6 +16,8 @@ import (
 	"github.com/stepcast/stepcast/engine"
 	"github.com/stepcast/stepcast/lineadapter"
 	"github.com/stepcast/stepcast/lineadapter/linetest"
+	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/memstore"
 )
@@ -61,6 +63,7 @@ func TestWebhookRequests(t *testing.T) {
 			status: 413, err: lineadapter.ErrBodyTooLarge},
 		{name: "AtTheCap", r: linetest.SignedRequest(secret, big), edit: func(c *lineadapter.WebhookConfig) { c.MaxBody = int64(len(big)) },
 			status: 200, ingests: 1},
+		{name: "NilBody", r: func() *http.Request { r := linetest.SignedRequest(secret, nil); r.Body = nil; return r }(), status: 400, err: lineadapter.ErrMalformed},
 		{name: "SignedButNotJSON", r: linetest.SignedRequest(secret, []byte("hello")), status: 400, err: lineadapter.ErrMalformed},
 		{name: "SignedButNotAnObject", r: linetest.SignedRequest(secret, []byte(`[1,2]`)), status: 400, err: lineadapter.ErrMalformed},
 		{name: "NoEventsArray", r: linetest.SignedRequest(secret, []byte(`{"destination":"U1"}`)), status: 400, err: lineadapter.ErrMalformed},
@@ -337,5 +340,39 @@ func TestWebhookConcurrent(t *testing.T) {
 		if err != nil || !f.Following || len(f.Recent) != 2*each {
 			t.Errorf("friend %d: following %v, %d events, %v; want %d events", g, f.Following, len(f.Recent), err, 2*each)
 		}
+	}
+}
+
+// TestWebhookDatetimePicker: the time a friend picks reaches a rule as
+// the event's data.datetime, read in the account's zone.
+func TestWebhookDatetimePicker(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.Open(engine.Config{Store: memstore.New(), Now: func() time.Time { return t0.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.AddAccount(ctx, "clinic", engine.Definitions{
+		Schema: segment.SchemaConfig{Fields: []segment.Field{{Name: "booked_at", Type: stepcast.FieldTime}}},
+		Rules: []rules.Rule{{
+			Name:    "booking",
+			Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventPostback, Value: "action=book"},
+			Steps:   []rules.Step{{Action: stepcast.Action{Kind: stepcast.SetField, Name: "booked_at", Text: "data.datetime"}}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, acct, nil)
+	pick := linetest.PostbackEvent(friend, "action=book", map[string]string{"datetime": "2026-12-01T10:00"}).At(t0)
+	if code, rep := hs.serve(linetest.WebhookRequest(secret, pick)); code != 200 || rep.Events[0].Result.Err != nil {
+		t.Fatalf("status %d, %+v", code, rep.Events)
+	}
+	f, err := acct.FriendByUser(ctx, friend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC) // 10:00 in Tokyo
+	if got, ok := f.Fields["booked_at"].Any().(time.Time); !ok || !got.Equal(want) {
+		t.Errorf("booked_at = %v, want %v", f.Fields["booked_at"], want)
 	}
 }
