@@ -129,3 +129,44 @@ func writeEvent(w *bytes.Buffer, i int64) {
 	fmt.Fprintf(w, `{"type":"message","mode":"active","timestamp":%d,"source":{"type":"user","userId":"%s"},"webhookEventId":"bench%d",`+
 		`"deliveryContext":{"isRedelivery":false},"replyToken":"%032x","message":{"type":"text","id":"%d","text":"%s","quoteToken":"q%d"}}`, at, user, i, i, i, text, i)
 }
+
+// BenchmarkWebhookHandlerOnly: the handler's own work — the signature,
+// the decoding and mapping of each event — over a sink that keeps
+// nothing, one goroutine.
+func BenchmarkWebhookHandlerOnly(b *testing.B) {
+	for _, perRequest := range []int{1, 10} {
+		b.Run(fmt.Sprintf("events=%d", perRequest), func(b *testing.B) {
+			h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Sink: &nopSink{}, Logger: discard})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var body bytes.Buffer
+			body.WriteString(`{"destination":"` + linetest.Destination + `","events":[`)
+			for k := range perRequest {
+				if k > 0 {
+					body.WriteByte(',')
+				}
+				writeEvent(&body, int64(k+1))
+			}
+			body.WriteString(`]}`)
+			sig := linetest.Sign(secret, body.Bytes())
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/callback", bytes.NewReader(body.Bytes()))
+				r.Header.Set(lineadapter.SignatureHeader, sig)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*perRequest), "µs/event")
+		})
+	}
+}
+
+type nopSink struct{}
+
+func (nopSink) IngestBatch(_ context.Context, events ...stepcast.Event) ([]engine.Result, error) {
+	return make([]engine.Result, len(events)), nil
+}
