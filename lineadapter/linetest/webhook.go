@@ -115,7 +115,7 @@ func newEventID(t time.Time) string {
 // with a reply token.
 func FollowEvent(user string, unblocked bool) WebhookEvent {
 	return NewWebhookEvent("follow", user).
-		Set("replyToken", replyToken()).
+		Set("replyToken", newReplyToken()).
 		Set("follow", map[string]any{"isUnblocked": unblocked})
 }
 
@@ -124,7 +124,7 @@ func UnfollowEvent(user string) WebhookEvent { return NewWebhookEvent("unfollow"
 
 // TextMessageEvent is a text message, with a reply token.
 func TextMessageEvent(user, text string) WebhookEvent {
-	return MessageEvent(user, map[string]any{"type": "text", "text": text, "quoteToken": "q" + replyToken()})
+	return MessageEvent(user, map[string]any{"type": "text", "text": text, "quoteToken": "q" + newReplyToken()})
 }
 
 // MessageEvent is a message event with the message content object
@@ -135,7 +135,7 @@ func MessageEvent(user string, message map[string]any) WebhookEvent {
 	if _, ok := m["id"]; !ok {
 		m["id"] = fmt.Sprint(100000000000000 + lastID.Add(1))
 	}
-	return NewWebhookEvent("message", user).Set("replyToken", replyToken()).Set("message", m)
+	return NewWebhookEvent("message", user).Set("replyToken", newReplyToken()).Set("message", m)
 }
 
 // PostbackEvent is a postback with data and, for a datetime picker or a
@@ -145,7 +145,7 @@ func PostbackEvent(user, data string, params map[string]string) WebhookEvent {
 	if params != nil {
 		pb["params"] = maps.Clone(params)
 	}
-	return NewWebhookEvent("postback", user).Set("replyToken", replyToken()).Set("postback", pb)
+	return NewWebhookEvent("postback", user).Set("replyToken", newReplyToken()).Set("postback", pb)
 }
 
 // Set sets the event's key to value and returns the event.
@@ -174,5 +174,5 @@ func (e WebhookEvent) InGroup(groupID string) WebhookEvent {
 	return e.Set("source", src)
 }
 
-// replyToken returns a token shaped as LINE's: 32 hex digits.
-func replyToken() string { return fmt.Sprintf("%032x", lastID.Add(1)) }
+// newReplyToken returns a token shaped as LINE's: 32 hex digits.
+func newReplyToken() string { return fmt.Sprintf("%032x", lastID.Add(1)) }
