@@ -293,7 +293,7 @@ func (h *Webhook) handle(w http.ResponseWriter, r *http.Request) WebhookReport {
 		switch {
 		case res.Err == nil:
 		case refused(res.Err):
-			h.log.Warn("webhook: event refused", "event", stepcast.Quote(rep.Events[i].ID), "type", rep.Events[i].Type, "err", res.Err)
+			h.log.Warn("webhook: event refused", "event", stepcast.Quote(rep.Events[i].ID), "type", stepcast.Quote(rep.Events[i].Type), "err", res.Err)
 		default:
 			lost = append(lost, res.Err)
 		}
