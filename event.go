@@ -165,9 +165,15 @@ const (
 	MoveScenario   ActionKind = "move_scenario"    // Name, Text: the step's name — or Number: its index from 0
 	StartReminder  ActionKind = "start_reminder"   // Name, Value: the goal time — or Text: where in the event it is, as for set_field; Key
 	CancelReminder ActionKind = "cancel_reminder"  // Name, Key
-	SendMessages   ActionKind = "send_messages"    // Messages
+	SendMessages   ActionKind = "send_messages"    // Messages, pushed
 	LinkRichMenu   ActionKind = "link_rich_menu"   // Name: the rich menu
 	NotifyHost     ActionKind = "notify_host"      // Name, Text
+
+	// Reply (Messages) answers the unit's event through the Reply API —
+	// free, not counted against the monthly quota — with its reply token,
+	// or pushes the messages when it cannot (no token, the token expired,
+	// more than MaxMessages messages replied in one unit) and says why.
+	Reply ActionKind = "reply"
 )
 
 // Message is one LINE message object, in the JSON the Messaging API takes.
@@ -250,7 +256,7 @@ func (a Action) Validate() error {
 		if a.Name == "" || a.Number < 0 {
 			return bad("needs a scenario and a step >= 0")
 		}
-	case SendMessages:
+	case SendMessages, Reply:
 		if len(a.Messages) == 0 || len(a.Messages) > 5 {
 			return bad(fmt.Sprintf("needs 1 to 5 messages (LINE's limit), has %d", len(a.Messages)))
 		}
