@@ -47,7 +47,8 @@ const (
 	// entered, not_entered (the entry policy refused), sent, ran (a step of
 	// actions only), skipped (its condition did not hold, or its time had
 	// passed), moved, cancelled (a pending step dropped), withdrawn (queued
-	// messages taken back), finished or exited (the run ended). Data holds
+	// messages taken back), reply_pushed (a step's reply action was pushed,
+	// not replied), finished or exited (the run ended). Data holds
 	// run (its number), of (scenario or reminder), and as they apply step,
 	// status, reason and key (a reminder's goal key). It makes the journey
 	// part of the friend's history; events of this kind cannot be ingested.

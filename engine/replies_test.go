@@ -175,7 +175,7 @@ func TestReplies(t *testing.T) {
 			event: func(at time.Time) stepcast.Event {
 				return message("m1", "U1", "メニュー", "tok-1", at)
 			},
-			age: time.Hour,
+			age:  time.Hour,
 			want: []want{{stepcast.DeliveryPush, "menu course now", "the reply token has expired: the event is 1h0m0s old"}},
 			notes: []string{`scenario "course" step 0: reply pushed, not replied: the reply token has expired: the event is 1h0m0s old; ` +
 				"a token is used within 50s of it (LINE honours one for about 1m0s)"},
