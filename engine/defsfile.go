@@ -342,12 +342,14 @@ type fileRule struct {
 }
 
 type fileTrigger struct {
-	Kind      string `def:"kind"`
-	Event     string `def:"event"`
-	Name      string `def:"name"`
-	Value     string `def:"value"`
-	Route     string `def:"route"`
-	FirstOnly bool   `def:"first_only"`
+	Kind      string   `def:"kind"`
+	Event     string   `def:"event"`
+	Name      string   `def:"name"`
+	Value     string   `def:"value"`
+	Route     string   `def:"route"`
+	FirstOnly bool     `def:"first_only"`
+	Keywords  []string `def:"keywords"`
+	Match     string   `def:"match"` // keyword: exact (default), partial, prefix
 }
 
 type fileAction struct {

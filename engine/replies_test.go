@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -360,5 +361,36 @@ func TestReplyToUnfollowed(t *testing.T) {
 	res := mustIngest(t, a, message("m1", "U1", "値段", "tok-1", t0.Add(2*time.Second)))[0]
 	if len(res.Queued) != 0 || res.Steps[1].Note != "the friend does not follow: nothing can reach them" {
 		t.Errorf("queued %v, note %q", res.Queued, res.Steps[1].Note)
+	}
+}
+
+// A keyword trigger and a reply in a definitions file are the Go values.
+func TestKeywordRuleInFile(t *testing.T) {
+	defs, err := ParseDefinitions("keywords.yaml", []byte(`
+rules:
+  - name: price
+    trigger:
+      kind: keyword          # a message whose text matches
+      match: partial         # exact (the default), partial or prefix
+      keywords: [料金, 値段, ＰＲＩＣＥ]
+    steps:
+      - kind: reply          # with the event's reply token, else pushed
+        messages:
+          - {type: text, text: "Our prices: …"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []rules.Rule{{Name: "price",
+		Trigger: rules.Trigger{Kind: rules.OnKeyword, Match: rules.MatchPartial, Keywords: []string{"料金", "値段", "ＰＲＩＣＥ"}},
+		Steps:   []rules.Step{{Action: stepcast.Action{Kind: stepcast.Reply, Messages: []stepcast.Message{stepcast.Message(`{"text":"Our prices: …","type":"text"}`)}}}}}}
+	if !reflect.DeepEqual(defs.Rules, want) {
+		t.Fatalf("rules\n%+v\nwant\n%+v", defs.Rules, want)
+	}
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "k", defs)
+	res := mustIngest(t, a, follow("f1", "U1", "", t0), message("m1", "U1", "priceを教えて", "tok-1", t0))
+	if got := sentOf(t, res[1].Queued); len(got) != 1 || got[0].kind != stepcast.DeliveryReply || got[0].token != "tok-1" {
+		t.Errorf("queued %+v, want one reply", got)
 	}
 }

@@ -122,23 +122,24 @@ func MatchKeyword(m KeywordMatch, keyword, text string) bool {
 
 // compileKeywords checks a keyword trigger and returns its keywords
 // normalized: at least one, none empty once normalized, a known way of
-// matching.
-func compileKeywords(t Trigger) ([]string, error) {
+// matching. Each problem is reported at its place under the trigger
+// (".match", ".keywords", ".keywords[1]").
+func compileKeywords(t Trigger, bad func(path string, err error)) []string {
 	if !t.Match.Valid() && t.Match != "" {
-		return nil, fmt.Errorf("unknown keyword match %s (want exact, partial or prefix)", stepcast.Quote(string(t.Match)))
+		bad(".match", fmt.Errorf("unknown keyword match %s (want exact, partial or prefix)", stepcast.Quote(string(t.Match))))
 	}
 	if len(t.Keywords) == 0 {
-		return nil, errors.New("a keyword trigger needs at least one keyword")
+		bad(".keywords", errors.New("a keyword trigger needs at least one keyword"))
 	}
 	out := make([]string, 0, len(t.Keywords))
 	for i, k := range t.Keywords {
 		n := NormalizeText(k)
 		if n == "" {
-			return nil, fmt.Errorf("keyword %d (%s) is empty once white space is trimmed", i, stepcast.Quote(k))
+			bad(fmt.Sprintf(".keywords[%d]", i), fmt.Errorf("the keyword %s is empty once white space is trimmed", stepcast.Quote(k)))
 		}
 		out = append(out, n)
 	}
-	return out, nil
+	return out
 }
 
 // matchesKeywords reports whether the normalized text matches one of r's

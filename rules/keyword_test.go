@@ -133,10 +133,10 @@ func TestKeywordCompileErrors(t *testing.T) {
 		trigger Trigger
 		want    string
 	}{
-		{"no keywords", Trigger{Kind: OnKeyword}, "[0].trigger: a keyword trigger needs at least one keyword"},
-		{"empty keyword", Trigger{Kind: OnKeyword, Keywords: []string{"料金", ""}}, `[0].trigger: keyword 1 ("") is empty once white space is trimmed`},
-		{"blank keyword", Trigger{Kind: OnKeyword, Keywords: []string{"\u3000 "}}, `[0].trigger: keyword 0 ("\u3000 ") is empty once white space is trimmed`},
-		{"unknown match", Trigger{Kind: OnKeyword, Match: "regexp", Keywords: []string{"a"}}, `[0].trigger: unknown keyword match "regexp" (want exact, partial or prefix)`},
+		{"no keywords", Trigger{Kind: OnKeyword}, "[0].trigger.keywords: a keyword trigger needs at least one keyword"},
+		{"empty keyword", Trigger{Kind: OnKeyword, Keywords: []string{"料金", ""}}, `[0].trigger.keywords[1]: the keyword "" is empty once white space is trimmed`},
+		{"blank keyword", Trigger{Kind: OnKeyword, Keywords: []string{"\u3000 "}}, `[0].trigger.keywords[0]: the keyword "\u3000 " is empty once white space is trimmed`},
+		{"unknown match", Trigger{Kind: OnKeyword, Match: "regexp", Keywords: []string{"a"}}, `[0].trigger.match: unknown keyword match "regexp" (want exact, partial or prefix)`},
 		{"keywords on an event trigger", Trigger{Kind: OnEvent, Event: stepcast.EventMessage, Keywords: []string{"a"}}, `[0].trigger: keywords and match go with a keyword trigger, not "event"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

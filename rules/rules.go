@@ -178,11 +178,8 @@ func Compile(rs []Rule, env Env) (*Set, error) {
 			bad(path+".trigger", err)
 		}
 		if r.Trigger.Kind == OnKeyword {
-			kw, err := compileKeywords(r.Trigger)
-			if err != nil {
-				bad(path+".trigger", err)
-			}
-			cr.keywords, cr.match = kw, cmp.Or(r.Trigger.Match, MatchExact)
+			cr.keywords = compileKeywords(r.Trigger, func(p string, err error) { bad(path+".trigger"+p, err) })
+			cr.match = cmp.Or(r.Trigger.Match, MatchExact)
 		} else if len(r.Trigger.Keywords) > 0 || r.Trigger.Match != "" {
 			bad(path+".trigger", fmt.Errorf("keywords and match go with a keyword trigger, not %s", stepcast.Quote(string(r.Trigger.Kind))))
 		}
