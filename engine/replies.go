@@ -67,8 +67,8 @@ func (u *unit) replyToken() (token, why string) {
 		return "", "replies are off (Config.ReplyWithin is negative)"
 	}
 	if age := u.a.e.cfg.Now().Sub(u.ev.At); age > within {
-		return "", fmt.Sprintf("the reply token has expired: the event is %s old; a token is used within %s of it (LINE honours one for about %s)",
-			age.Round(time.Second), within, stepcast.ReplyTokenValidity)
+		return "", fmt.Sprintf("the reply token has expired: the event is %s old, beyond Config.ReplyWithin (%s; LINE honours a token for about a minute)",
+			age.Round(time.Second), within)
 	}
 	return u.ev.Arrival.ReplyToken, ""
 }

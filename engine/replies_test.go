@@ -178,8 +178,8 @@ func TestReplies(t *testing.T) {
 			},
 			age:  time.Hour,
 			want: []want{{stepcast.DeliveryPush, "menu course now", "the reply token has expired: the event is 1h0m0s old"}},
-			notes: []string{`scenario "course" step 0: reply pushed, not replied: the reply token has expired: the event is 1h0m0s old; ` +
-				"a token is used within 50s of it (LINE honours one for about 1m0s)"},
+			notes: []string{`scenario "course" step 0: reply pushed, not replied: the reply token has expired: the event is 1h0m0s old, ` +
+				"beyond Config.ReplyWithin (50s; LINE honours a token for about a minute)"},
 		},
 		{
 			name: "hiragana does not match katakana: nothing",
