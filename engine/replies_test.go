@@ -394,3 +394,88 @@ rules:
 		t.Errorf("queued %+v, want one reply", got)
 	}
 }
+
+// Beyond five messages in one unit: the reply takes the first five, the
+// rest go as pushes of up to five, keyed by the action each begins in; an
+// action split between the two says how many of its messages were pushed.
+func TestReplyOverflow(t *testing.T) {
+	replyOf := func(prefix string, n int) stepcast.Action {
+		a := stepcast.Action{Kind: stepcast.Reply}
+		for i := range n {
+			a.Messages = append(a.Messages, msg(fmt.Sprintf("%s%d", prefix, i+1)))
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name   string
+		counts []int // messages of each rule's reply, in definition order
+		want   []string
+		notes  []string
+	}{
+		{"six: one split", []int{3, 3}, []string{"reply a1 a2 a3 b1 b2 @a", "push b3 @b"},
+			[]string{"", "1 of its 3 messages pushed, not replied: 6 messages to reply to one event, and a reply takes 5 (LINE's limit)"}},
+		{"eleven: a reply and two pushes", []int{5, 5, 1}, []string{"reply a1 a2 a3 a4 a5 @a", "push b1 b2 b3 b4 b5 @b", "push c1 @c"},
+			[]string{"", "pushed, not replied: 11 messages to reply to one event, and a reply takes 5 (LINE's limit)",
+				"pushed, not replied: 11 messages to reply to one event, and a reply takes 5 (LINE's limit)"}},
+		{"pushes straddle actions", []int{4, 2, 5}, []string{"reply a1 a2 a3 a4 b1 @a", "push b2 c1 c2 c3 c4 @b", "push c5 @c"},
+			[]string{"", "1 of its 2 messages pushed, not replied: 11 messages to reply to one event, and a reply takes 5 (LINE's limit)",
+				"pushed, not replied: 11 messages to reply to one event, and a reply takes 5 (LINE's limit)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Definitions{Schema: segment.SchemaConfig{Location: tokyo}}
+			for i, n := range tc.counts {
+				name := string(rune('a' + i))
+				d.Rules = append(d.Rules, rules.Rule{Name: name, Trigger: rules.Trigger{Kind: rules.OnKeyword, Keywords: []string{"hi"}},
+					Steps: []rules.Step{{Action: replyOf(name, n)}}})
+			}
+			a := mustAccount(t, mustOpen(t, memstore.New(), &clock{t: t0}), "r", d)
+			res := mustIngest(t, a, follow("f1", "U1", "", t0), message("m1", "U1", "HI", "tok", t0))[1]
+			var got []string
+			for i, s := range sentOf(t, res.Queued) {
+				got = append(got, fmt.Sprintf("%s %s @%s", s.kind, strings.Join(s.texts, " "), strings.Split(res.Queued[i].Key, "/")[2][:1]))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("queued\n%q, want\n%q", got, tc.want)
+			}
+			var notes []string
+			for _, s := range res.Steps {
+				notes = append(notes, s.Note)
+			}
+			if !slices.Equal(notes, tc.notes) {
+				t.Errorf("notes\n%q, want\n%q", notes, tc.notes)
+			}
+		})
+	}
+}
+
+// The store never keeps a reply token: an event read back from a friend's
+// history and ingested again (a replay into another store) has none, and
+// its replies are pushed.
+func TestReplayNeverReplies(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "r", replyDefs())
+	res := mustIngest(t, a, follow("f1", "U1", "", t0), message("m1", "U1", "値段", "tok-1", t0))
+	if got := sentOf(t, res[1].Queued); len(got) != 1 || got[0].kind != stepcast.DeliveryReply {
+		t.Fatalf("queued %+v, want a reply", got)
+	}
+	page, err := a.History(ctx, res[1].Friend, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []stepcast.Event
+	for i := len(page) - 1; i >= 0; i-- {
+		e := page[i].Event
+		if e.Kind == stepcast.EventJourney {
+			continue
+		}
+		e.Friend, e.User = 0, "U1"
+		events = append(events, e)
+	}
+	b := mustAccount(t, mustOpen(t, memstore.New(), clk), "replay", replyDefs())
+	res = mustIngest(t, b, events...)
+	if got := sentOf(t, res[1].Queued); len(got) != 1 || got[0].kind != stepcast.DeliveryPush ||
+		got[0].note != "pushed, not replied: the event came without a reply token" {
+		t.Fatalf("replayed: queued %+v, want a push", got)
+	}
+}
