@@ -479,3 +479,40 @@ func TestReplayNeverReplies(t *testing.T) {
 		t.Fatalf("replayed: queued %+v, want a push", got)
 	}
 }
+
+// BenchmarkKeywordReply: a message through the whole unit of work on
+// memstore — its keyword matched among n keyword rules (three keywords
+// each, a third partial) and answered by one reply — against the same
+// message matching nothing.
+func BenchmarkKeywordReply(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		for _, text := range []string{"ＫＷ7の料金を教えて", "こんにちは"} {
+			b.Run(fmt.Sprintf("rules=%d/%s", n, map[bool]string{true: "reply", false: "no-match"}[text != "こんにちは"]), func(b *testing.B) {
+				d := Definitions{Schema: segment.SchemaConfig{Location: tokyo}}
+				for i := range n {
+					m := []rules.KeywordMatch{rules.MatchExact, rules.MatchPartial, rules.MatchPrefix}[i%3]
+					d.Rules = append(d.Rules, rules.Rule{Name: fmt.Sprintf("r%d", i),
+						Trigger: rules.Trigger{Kind: rules.OnKeyword, Match: m, Keywords: []string{fmt.Sprintf("キーワード%d", i), fmt.Sprintf("ｷｰﾜｰﾄﾞ%d", i), fmt.Sprintf("kw%d", i)}},
+						Steps:   []rules.Step{{Action: stepcast.Action{Kind: stepcast.Reply, Messages: []stepcast.Message{msg("answer")}}}}})
+				}
+				clk := &clock{t: t0}
+				a := mustAccount(b, mustOpen(b, memstore.New(), clk), "k", d)
+				ctx := context.Background()
+				for u := range 1000 {
+					if _, err := a.Ingest(ctx, follow(fmt.Sprintf("f%d", u), fmt.Sprintf("U%04d", u), "", t0)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					i++
+					res, err := a.Ingest(ctx, message(fmt.Sprintf("m%d", i), fmt.Sprintf("U%04d", i%1000), text, "tok", t0))
+					if err != nil || (text != "こんにちは") != (len(res[0].Queued) == 1) {
+						b.Fatalf("%v %+v", err, res)
+					}
+				}
+			})
+		}
+	}
+}
