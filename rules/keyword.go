@@ -105,6 +105,19 @@ func collapseSpace(s string) string {
 	return b.String()
 }
 
+// TextMessage is the name of a text message event: LINE's message type,
+// as the webhook handler names a message event by it ("text", "sticker",
+// "image", …).
+const TextMessage = "text"
+
+// IsTextMessage reports whether ev is a text message, the events keyword
+// triggers read: of kind stepcast.EventMessage, named TextMessage — or not
+// named, as a host that records its own messages may leave them. A
+// sticker's text (a message sticker's words) is not matched.
+func IsTextMessage(ev stepcast.Event) bool {
+	return ev.Kind == stepcast.EventMessage && (ev.Name == TextMessage || ev.Name == "")
+}
+
 // MatchKeyword reports whether text matches keyword the way m says, both
 // already normalized (NormalizeText). An empty keyword matches nothing.
 func MatchKeyword(m KeywordMatch, keyword, text string) bool {

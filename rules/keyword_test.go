@@ -97,22 +97,25 @@ func TestKeywordRules(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		kind stepcast.EventKind
+		of   string // the event's name: the message's type
 		text string
 		want []string
 	}{
-		{"exact and partial both run, in definition order", stepcast.EventMessage, "料金", []string{"price-exact", "price-partial", "any-message"}},
-		{"second keyword of a rule", stepcast.EventMessage, " 値段 ", []string{"price-exact", "any-message"}},
-		{"partial only", stepcast.EventMessage, "料金を教えて", []string{"price-partial", "any-message"}},
-		{"prefix", stepcast.EventMessage, "予約 12/24", []string{"book", "any-message"}},
-		{"prefix not inside", stepcast.EventMessage, "ご予約", []string{"any-message"}},
-		{"keyword written full-width, typed in lower case", stepcast.EventMessage, "vip", []string{"vip", "any-message"}},
-		{"no keyword", stepcast.EventMessage, "こんにちは", []string{"any-message"}},
-		{"a postback is no message", stepcast.EventPostback, "料金", nil},
-		{"an answer is no message", stepcast.EventAnswer, "料金", nil},
+		{"exact and partial both run, in definition order", stepcast.EventMessage, "text", "料金", []string{"price-exact", "price-partial", "any-message"}},
+		{"second keyword of a rule", stepcast.EventMessage, "text", " 値段 ", []string{"price-exact", "any-message"}},
+		{"partial only", stepcast.EventMessage, "text", "料金を教えて", []string{"price-partial", "any-message"}},
+		{"prefix", stepcast.EventMessage, "text", "予約 12/24", []string{"book", "any-message"}},
+		{"prefix not inside", stepcast.EventMessage, "text", "ご予約", []string{"any-message"}},
+		{"keyword written full-width, typed in lower case", stepcast.EventMessage, "text", "vip", []string{"vip", "any-message"}},
+		{"no keyword", stepcast.EventMessage, "text", "こんにちは", []string{"any-message"}},
+		{"a postback is no message", stepcast.EventPostback, "", "料金", nil},
+		{"a sticker's words are no text", stepcast.EventMessage, "sticker", "料金", []string{"any-message"}},
+		{"a host's own message, not named", stepcast.EventMessage, "", "料金", []string{"price-exact", "price-partial", "any-message"}},
+		{"an answer is no message", stepcast.EventAnswer, "", "料金", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := s.Start("test", 8)
-			if err := run.Event(stepcast.Event{ID: "m1", Kind: tc.kind, Value: tc.text, At: at}, false, false); err != nil {
+			if err := run.Event(stepcast.Event{ID: "m1", Kind: tc.kind, Name: tc.of, Value: tc.text, At: at}, false, false); err != nil {
 				t.Fatal(err)
 			}
 			var got []string

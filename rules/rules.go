@@ -36,8 +36,9 @@ const (
 	// OnThreshold: the scoring threshold Trigger.Name was crossed, by an
 	// event, an add_score action or time (a decaying score).
 	OnThreshold TriggerKind = "threshold"
-	// OnKeyword: a message (stepcast.EventMessage) whose text, the event's
-	// Value, matches one of Trigger.Keywords as Trigger.Match says —
+	// OnKeyword: a text message (IsTextMessage: kind message, named "text"
+	// or not named) whose text, the event's Value, matches one of
+	// Trigger.Keywords as Trigger.Match says —
 	// exact (the default), partial or prefix —, both normalized by
 	// NormalizeText (width, case and white space folded). Every keyword
 	// rule a message matches runs, in definition order, as every rule an

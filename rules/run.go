@@ -87,7 +87,7 @@ func (r *Run) Event(ev stepcast.Event, following, firstFollow bool) error {
 		case OnFollow:
 			hit = following && (t.Route == "" || t.Route == ev.Data["route"]) && (!t.FirstOnly || firstFollow)
 		case OnKeyword:
-			if ev.Kind != stepcast.EventMessage {
+			if !IsTextMessage(ev) {
 				break
 			}
 			if !normalized {
