@@ -48,10 +48,12 @@ const (
 // the dispatcher fails it rather than risk sending it twice.
 const RetryKeyValidity = 24 * time.Hour
 
-// ReplyTokenValidity is how long LINE honours a reply token: "about one
-// minute" after the webhook that carried it (LINE's documentation of the
-// Reply API; its use later is not guaranteed). A token is also single-use:
-// one reply per event, of up to MaxMessages messages.
+// ReplyTokenValidity is how long LINE honours a reply token: about one
+// minute after the webhook that carried it; later use is not guaranteed
+// (https://developers.line.biz/en/reference/messaging-api/#send-reply-message,
+// the externalDocs of ReplyMessageRequest in LINE's OpenAPI spec). A token
+// is single-use — one reply per event, of up to MaxMessages messages — and
+// a reply is free of charge: it does not count against the monthly quota.
 const ReplyTokenValidity = time.Minute
 
 // TakesRetryKey reports whether LINE accepts an X-Line-Retry-Key on this
