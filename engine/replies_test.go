@@ -516,3 +516,25 @@ func BenchmarkKeywordReply(b *testing.B) {
 		}
 	}
 }
+
+// Every backend keeps a queued reply — its token, its friend, its priority
+// — and a push standing in for one with its note.
+func TestRepliesOnEveryBackend(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: t0}
+		a := mustAccount(t, mustOpen(t, open(t), clk), "r", replyDefs())
+		mustIngest(t, a, follow("f1", "U1", "", t0), message("m1", "U1", "値段", "tok-1", t0))
+		clk.Set(t0.Add(2 * time.Minute))
+		mustIngest(t, a, message("m2", "U1", "値段", "tok-2", t0.Add(time.Minute)))
+		rows, err := a.Deliveries(ctx, store.DeliveryFilter{Friend: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := sentOf(t, rows)
+		if len(got) != 2 || got[0].kind != stepcast.DeliveryReply || got[0].token != "tok-1" || got[0].priority != ReplyPriority ||
+			got[1].kind != stepcast.DeliveryPush || !got[1].retryKey || !strings.HasPrefix(got[1].note, "pushed, not replied: the reply token has expired: the event is 1m0s old") {
+			t.Fatalf("outbox %+v", got)
+		}
+	})
+}
