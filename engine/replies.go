@@ -19,7 +19,10 @@ const DefaultReplyWithin = stepcast.ReplyTokenValidity - 10*time.Second
 
 // ReplyPriority is the priority of a queued reply, above the 0 of
 // everything else the engine queues: a dispatcher sends it before the
-// pushes and broadcasts waiting, as its token lapses within a minute.
+// pushes and broadcasts waiting, as its token lapses within a minute. A
+// queued reply's CreatedAt is its event's time, so a dispatcher can tell
+// one whose token has lapsed (older than stepcast.ReplyTokenValidity)
+// before LINE refuses it.
 const ReplyPriority = 100
 
 // replyPart is one reply action of the unit, kept until the unit's end,
