@@ -26,6 +26,12 @@ import (
 // transaction however large the segment.
 const RichMenuTxParts = 10
 
+// RichMenuPriority is the priority of the bulk requests of LinkRichMenu
+// and UnlinkRichMenu: below the 0 of pushes (and ReplyPriority), so that a
+// switch for a whole segment — 2,000 requests for a million friends — does
+// not hold up the messages units of work decide while it is sent.
+const RichMenuPriority = -10
+
 // denseRead is how sparse a run of friend IDs may be and still be read as
 // one range of records: at most this many records read per friend wanted.
 // Sparser friends are looked up one by one.
@@ -194,17 +200,14 @@ func (a *Account) bulkRichMenu(ctx context.Context, name string, kind stepcast.D
 		}
 		var pg page
 		var changes []store.Change
-		err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
+		run := func(tx store.Tx) error {
 			var err error
 			pg, changes, err = o.page(tx, bm, p.parts)
 			return err
-		})
+		}
+		err := a.e.st.Update(ctx, a.id, run)
 		for conflicts := 0; errors.Is(err, store.ErrConflict) && conflicts < maxConflictRetries; conflicts++ {
-			err = a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
-				var err error
-				pg, changes, err = o.page(tx, bm, p.parts)
-				return err
-			})
+			err = a.e.st.Update(ctx, a.id, run) // lost a race for a friend: again, from what committed
 		}
 		if err != nil {
 			return fail(err)
@@ -354,6 +357,9 @@ func (o *richMenuOp) page(tx store.Tx, bm *roaring.Bitmap, hint int) (page, []st
 		return pg, nil, err
 	}
 	var changes []store.Change
+	if o.field {
+		changes = make([]store.Change, 0, RichMenuTxParts*stepcast.MaxMulticastTargets)
+	}
 	var part []stepcast.Recipient
 	var stale []bool // per friend of part: RichMenuField is not what the operation makes it
 	// Skips seen before the part's last friend, and after it: those after
@@ -361,7 +367,7 @@ func (o *richMenuOp) page(tx store.Tx, bm *roaring.Bitmap, hint int) (page, []st
 	// stops before it.
 	var skippedIn, skippedTail int
 	flush := func(key string) error {
-		d := stepcast.Delivery{Kind: o.kind, To: part, RichMenu: o.menu, Cause: o.cause}
+		d := stepcast.Delivery{Kind: o.kind, To: part, RichMenu: o.menu, Cause: o.cause, Priority: RichMenuPriority}
 		d.Cause.Step = pg.last + 1
 		if err := d.Validate(); err != nil {
 			return err
@@ -371,7 +377,7 @@ func (o *richMenuOp) page(tx store.Tx, bm *roaring.Bitmap, hint int) (page, []st
 			return err
 		}
 		now := o.now()
-		row := store.Delivery{Key: key, Kind: d.Kind, Payload: body, Cause: d.Cause.Key(), NextAt: now, CreatedAt: now,
+		row := store.Delivery{Key: key, Kind: d.Kind, Payload: body, Cause: d.Cause.Key(), Priority: d.Priority, NextAt: now, CreatedAt: now,
 			Friends: make([]stepcast.FriendID, len(part))}
 		for i, r := range part {
 			row.Friends[i] = r.Friend

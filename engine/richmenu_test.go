@@ -83,7 +83,7 @@ func allDeliveries(t *testing.T, a *Account, cause string) []store.Delivery {
 // counted and cancelled by their cause.
 func TestLinkRichMenuSegment(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{"memstore", "boltstore"} {
+	for _, name := range []string{"memstore", "boltstore", "pgstore"} {
 		t.Run(name, func(t *testing.T) {
 			st := backends[name](t)
 			isBlocked := func(i int) bool { return i%34 == 1 && i < 34*300 }
@@ -114,7 +114,7 @@ func TestLinkRichMenuSegment(t *testing.T) {
 				if i == 19 {
 					wantKey = "rich_menu/members-2026-12/end"
 				}
-				if row.Key != wantKey || row.Kind != stepcast.DeliveryRichMenuBulkLink || row.RetryKey != "" || len(row.Friends) != 500 ||
+				if row.Key != wantKey || row.Kind != stepcast.DeliveryRichMenuBulkLink || row.RetryKey != "" || len(row.Friends) != 500 || row.Priority != RichMenuPriority ||
 					len(d.To) != 500 || d.RichMenu != menuA || d.Cause != (stepcast.Cause{Kind: stepcast.CauseRichMenu, Name: "members-2026-12", Step: i + 1}) {
 					t.Fatalf("delivery %d: row %+v payload cause %+v, %d recipients", i, row, d.Cause, len(d.To))
 				}
@@ -338,6 +338,16 @@ func TestRichMenuActions(t *testing.T) {
 		}
 		if _, ok := v.Fields[RichMenuField]; ok {
 			t.Errorf("U1's record keeps %v", v.Fields[RichMenuField])
+		}
+
+		// History sends nothing and records no menu.
+		res, err = a.Backfill(context.Background(), follow("h1", "U3", "", t0.Add(-48*time.Hour)),
+			ev("h2", "U3", stepcast.EventConversion, "join", "", t0.Add(-47*time.Hour)))
+		if err != nil || len(res[1].Queued) != 0 {
+			t.Fatalf("backfill queued %+v, %v", res, err)
+		}
+		if n := mustCount(t, a, `has("rich_menu")`); n != 0 {
+			t.Errorf("%d friends on a menu after the backfill", n)
 		}
 	})
 }
