@@ -1,20 +1,22 @@
 module github.com/stepcast/stepcast
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/RoaringBitmap/roaring/v2 v2.30.0
 	github.com/expr-lang/expr v1.17.8
+	github.com/google/btree v1.1.3
 	github.com/jackc/pgx/v5 v5.7.6
+	github.com/line/line-bot-sdk-go/v8 v8.14.0
 	github.com/mattn/go-runewidth v0.0.31
 	go.etcd.io/bbolt v1.4.3
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/time v0.16.0
 )
 
 require (
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
 	github.com/clipperhouse/uax29/v2 v2.2.0 // indirect
-	github.com/google/btree v1.1.3 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.2 // indirect
