@@ -160,9 +160,9 @@ func writeGroupKey(b *strings.Builder, d stepcast.Delivery, unit string) {
 // VariantUnit names the statistics unit of an experiment's variant in
 // LINE's form for customAggregationUnits: 1–30 letters, digits or '_'
 // (stepcast.MaxAggregationUnitID). "welcome" and "B" give "welcome_B";
-// names with other characters, or too long together, keep a readable
-// prefix and end in 8 hexadecimal digits of their hash, so that distinct
-// variants keep distinct units. LINE allows an account a limited number
+// names with other characters (or a variant with '_'), or too long
+// together, keep a readable prefix and end in '_' and 8 hexadecimal
+// digits of their hash, so that distinct variants keep distinct units. LINE allows an account a limited number
 // of distinct units a month (1,000 at the time of writing): one per
 // variant, not per send.
 func VariantUnit(experiment, variant string) string {
@@ -182,7 +182,9 @@ func VariantUnit(experiment, variant string) string {
 	e, ok1 := clean(experiment)
 	v, ok2 := clean(variant)
 	unit := e + "_" + v
-	if ok1 && ok2 && len(unit) <= stepcast.MaxAggregationUnitID && experiment != "" && variant != "" {
+	// The plain form only where it is unambiguous: the last '_' parts
+	// experiment from variant ("a_b"+"c" is plain, "a"+"b_c" is hashed).
+	if ok1 && ok2 && len(unit) <= stepcast.MaxAggregationUnitID && experiment != "" && variant != "" && !strings.Contains(variant, "_") {
 		return unit
 	}
 	h := sha256.New()
