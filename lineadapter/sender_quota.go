@@ -114,16 +114,17 @@ type NarrowcastProgress struct {
 var ErrNarrowcastFailed = errors.New("lineadapter: the narrowcast failed")
 
 // ErrAudienceTooSmall is wrapped (with ErrNarrowcastFailed) when a
-// narrowcast failed for an audience of fewer than 50 friends (error code 4):
-// LINE sends nothing to audiences that small, and trying again is no use.
-// Send such a segment by multicast instead.
+// narrowcast failed for too few recipients (error code 2) or for an
+// audience of fewer than 50 friends in its conditions (error code 4):
+// LINE sends nothing then, and trying again is no use. Send such a
+// segment by multicast instead.
 var ErrAudienceTooSmall = errors.New("lineadapter: a narrowcast audience of fewer than 50 friends")
 
 // Done reports whether the narrowcast is finished, succeeded or failed.
 func (p NarrowcastProgress) Done() bool { return p.Phase == "succeeded" || p.Phase == "failed" }
 
 // Err is nil unless the narrowcast failed; then it wraps
-// ErrNarrowcastFailed, and ErrAudienceTooSmall for error code 4.
+// ErrNarrowcastFailed, and ErrAudienceTooSmall for error codes 2 and 4.
 // Error code 3 (a retried request accepted before) is not a failure of
 // the send: Err is nil for it.
 func (p NarrowcastProgress) Err() error {
@@ -133,7 +134,7 @@ func (p NarrowcastProgress) Err() error {
 	switch p.ErrorCode {
 	case 3:
 		return nil
-	case 4:
+	case 2, 4:
 		return fmt.Errorf("%w: %w (%s)", ErrNarrowcastFailed, ErrAudienceTooSmall, p.FailedDescription)
 	}
 	return fmt.Errorf("%w: error code %d: %s", ErrNarrowcastFailed, p.ErrorCode, p.FailedDescription)

@@ -1,0 +1,280 @@
+package lineadapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/lineadapter/linetest"
+)
+
+// newLinetest starts a linetest server that checks every request against
+// LINE's OpenAPI specifications when STEPCAST_LINE_OPENAPI names them (CI
+// sets it), and against LINE's rules alone otherwise, with friends 1–n.
+func newLinetest(tb testing.TB, friends int, opts ...linetest.Option) *linetest.Server {
+	tb.Helper()
+	if os.Getenv(linetest.EnvSpecDir) != "" {
+		opts = append(opts, linetest.WithSpecs(linetest.LoadSpecsFromEnv(tb)))
+	} else if t, ok := tb.(*testing.T); ok {
+		t.Logf("%s is unset: requests are checked against LINE's rules, not its OpenAPI specifications", linetest.EnvSpecDir)
+	}
+	srv := linetest.NewServer(opts...)
+	tb.Cleanup(srv.Close)
+	ids := make([]string, friends)
+	for i := range ids {
+		ids[i] = linetest.UserID(i + 1)
+	}
+	srv.AddFriends(ids...)
+	return srv
+}
+
+func linetestSender(tb testing.TB, srv *linetest.Server, cfg SenderConfig) *Sender {
+	tb.Helper()
+	cfg.Endpoint = srv.URL
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Rates == nil {
+		cfg.Rates = unlimited()
+	}
+	s, err := NewSender(linetest.DefaultToken, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func friends(from, n int) []stepcast.Recipient {
+	to := make([]stepcast.Recipient, n)
+	for i := range to {
+		to[i] = stepcast.Recipient{Friend: stepcast.FriendID(from + i), User: stepcast.UserID(linetest.UserID(from + i))}
+	}
+	return to
+}
+
+func noViolations(t *testing.T, srv *linetest.Server) {
+	t.Helper()
+	for _, v := range srv.Violations() {
+		t.Errorf("violation: %s", v)
+	}
+}
+
+// TestLinetestEveryKind sends every kind of delivery through the Sender
+// to linetest: each request passes LINE's rules (and its OpenAPI
+// specification, with STEPCAST_LINE_OPENAPI set) and is accepted, the
+// messages arrive as the bytes queued, and the quota and progress reads
+// parse what LINE answers.
+func TestLinetestEveryKind(t *testing.T) {
+	srv := newLinetest(t, 120, linetest.WithMonthlyQuota(10_000))
+	s := linetestSender(t, srv, SenderConfig{})
+	ctx := context.Background()
+	flex := stepcast.Message(`{"type":"flex","altText":"card & more","contents":{"type":"bubble","body":{"type":"box","layout":"vertical","contents":[{"type":"text","text":"<b>hi</b>"}]}}}`)
+	hello := stepcast.Message("{\"type\": \"text\",  \"text\": \"hello \\u3042 & <you>\"}")
+	menu := linetest.RichMenuID(7)
+	audience := json.RawMessage(`{"limit":{"max":60}}`)
+	deliveries := []struct {
+		d   stepcast.Delivery
+		key string
+	}{
+		{stepcast.Delivery{Kind: stepcast.DeliveryPush, To: friends(1, 1), Messages: []stepcast.Message{hello, flex}, NotificationDisabled: true}, "0e7c1d9a-5b3f-8e21-9a4c-6f0d2b8e1a01"},
+		{stepcast.Delivery{Kind: stepcast.DeliveryPush, To: friends(2, 1), Messages: []stepcast.Message{hello}, AggregationUnit: "welcome_B"}, ""},
+		{stepcast.Delivery{Kind: stepcast.DeliveryMulticast, To: friends(1, 500), Messages: []stepcast.Message{hello}, AggregationUnit: "welcome_A"}, "0e7c1d9a-5b3f-8e21-9a4c-6f0d2b8e1a02"},
+		{stepcast.Delivery{Kind: stepcast.DeliveryBroadcast, Messages: []stepcast.Message{flex}}, "0e7c1d9a-5b3f-8e21-9a4c-6f0d2b8e1a03"},
+		{stepcast.Delivery{Kind: stepcast.DeliveryNarrowcast, Messages: []stepcast.Message{hello}, Audience: audience}, "0e7c1d9a-5b3f-8e21-9a4c-6f0d2b8e1a04"},
+		{stepcast.Delivery{Kind: stepcast.DeliveryReply, ReplyToken: srv.ReplyToken(linetest.UserID(3)), Messages: []stepcast.Message{hello}}, ""},
+		{stepcast.Delivery{Kind: stepcast.DeliveryRichMenuLink, To: friends(4, 1), RichMenu: menu}, ""},
+		{stepcast.Delivery{Kind: stepcast.DeliveryRichMenuUnlink, To: friends(4, 1)}, ""},
+		{stepcast.Delivery{Kind: stepcast.DeliveryRichMenuBulkLink, To: friends(1, 500), RichMenu: menu}, ""},
+		{stepcast.Delivery{Kind: stepcast.DeliveryRichMenuBulkUnlink, To: friends(1, 500)}, ""},
+		{stepcast.Delivery{Kind: stepcast.DeliveryRichMenuDefault, RichMenu: menu}, ""},
+	}
+	var narrowcastID string
+	for _, x := range deliveries {
+		id, err := s.Send(ctx, x.d, x.key)
+		if err != nil {
+			t.Fatalf("%s: %v", x.d.Kind, err)
+		}
+		if x.d.Kind.SendsMessages() && id == "" {
+			t.Errorf("%s: no request ID", x.d.Kind)
+		}
+		if x.d.Kind == stepcast.DeliveryNarrowcast {
+			narrowcastID = id
+		}
+	}
+	noViolations(t, srv)
+	reqs := srv.Requests()
+	if len(reqs) != len(deliveries) {
+		t.Fatalf("%d requests, want %d", len(reqs), len(deliveries))
+	}
+	for i, r := range reqs {
+		if r.Status/100 != 2 {
+			t.Errorf("%s: answered %d: %s", deliveries[i].d.Kind, r.Status, r.Answer)
+		}
+		if r.RetryKey != deliveries[i].key {
+			t.Errorf("%s: retry key %q, want %q", deliveries[i].d.Kind, r.RetryKey, deliveries[i].key)
+		}
+		for _, m := range deliveries[i].d.Messages {
+			if !bytes.Contains(r.Body, m) {
+				t.Errorf("%s: the body lacks the queued message bytes %s", deliveries[i].d.Kind, m)
+			}
+		}
+	}
+	for _, send := range srv.Sends() {
+		if send.Endpoint == linetest.Push && send.To[0] == linetest.UserID(1) && !bytes.Equal(send.Messages[0], hello) {
+			t.Errorf("LINE got %s, want the queued bytes %s", send.Messages[0], hello)
+		}
+	}
+
+	q, err := s.Quota(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Quota{Limited: true, Value: 10_000, TotalUsage: srv.Consumption()}); q != want || q.TotalUsage == 0 {
+		t.Errorf("Quota = %+v, want %+v", q, want)
+	}
+	p, err := s.NarrowcastProgress(ctx, narrowcastID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Done() || p.Err() != nil || p.TargetCount != 60 {
+		t.Errorf("NarrowcastProgress = %+v, want succeeded for 60", p)
+	}
+	noViolations(t, srv)
+	var e *Error
+	if _, err := s.NarrowcastProgress(ctx, "no-such-request"); !errors.As(err, &e) || e.StatusCode != 404 || !IsPermanent(err) {
+		t.Errorf("NarrowcastProgress(unknown) = %v, want a permanent *Error, 404", err)
+	}
+}
+
+// TestLinetestFaults: LINE's failures, injected by linetest, classified.
+func TestLinetestFaults(t *testing.T) {
+	const key = "7d2f4b1e-9c3a-8d5e-a1b2-c3d4e5f6a7b8"
+	d := stepcast.Delivery{Kind: stepcast.DeliveryMulticast, To: friends(1, 3), Messages: []stepcast.Message{text("hi")}}
+	tests := []struct {
+		name   string
+		fault  linetest.Fault
+		class  error // nil: delivered
+		status int
+		sends  int // messages accepted by LINE after the one attempt
+	}{
+		{"ServerError", linetest.ServerError(linetest.Multicast, 500, 1), stepcast.ErrRetryLater, 500, 0},
+		{"Unavailable", linetest.ServerError(linetest.Multicast, 503, 1), stepcast.ErrRetryLater, 503, 0},
+		{"RateLimited", linetest.RateLimited(linetest.Multicast, 1), stepcast.ErrRetryLater, 429, 0},
+		{"MonthlyLimit", linetest.MonthlyLimitReached(linetest.Multicast, 1), stepcast.ErrQuotaExceeded, 429, 0},
+		{"Timeout", linetest.Slow(linetest.Multicast, 2*time.Second, 1), stepcast.ErrRetryLater, 0, 0},
+		{"Dropped", linetest.Dropped(linetest.Multicast, 1), stepcast.ErrRetryLater, 0, 0},
+		{"AcceptedThenDropped", linetest.AcceptedThenDropped(linetest.Multicast, 1), stepcast.ErrRetryLater, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newLinetest(t, 10)
+			s := linetestSender(t, srv, SenderConfig{Timeout: 300 * time.Millisecond})
+			srv.Inject(tt.fault)
+			_, err := s.Send(context.Background(), d, key)
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, tt.class) || e.StatusCode != tt.status {
+				t.Fatalf("Send = %v, want a *Error of status %d wrapping %v", err, tt.status, tt.class)
+			}
+			if got := len(srv.Sends()); got != tt.sends {
+				t.Fatalf("%d sends accepted, want %d", got, tt.sends)
+			}
+			if tt.class == stepcast.ErrQuotaExceeded {
+				return
+			}
+			// The retry, with the same key, is delivered exactly once:
+			// either now, or — if the first was accepted — by LINE's 409,
+			// with the first request's ID.
+			id, err := s.Send(context.Background(), d, key)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			sends := srv.Sends()
+			if len(sends) != 1 || id != sends[0].RequestID {
+				t.Fatalf("retry = %q; sends %+v: want one send, its request ID", id, sends)
+			}
+			if tt.sends == 1 {
+				if last := srv.Requests()[len(srv.Requests())-1]; last.Status != http.StatusConflict {
+					t.Errorf("the retry was answered %d, want 409", last.Status)
+				}
+			}
+			noViolations(t, srv)
+		})
+	}
+}
+
+// TestLinetestQuotaStops: once the month's quota is used up, LINE answers
+// the monthly-limit 429; the Sender says ErrQuotaExceeded, and nothing is
+// counted as sent that LINE did not accept.
+func TestLinetestQuotaStops(t *testing.T) {
+	srv := newLinetest(t, 1000, linetest.WithMonthlyQuota(1200))
+	s := linetestSender(t, srv, SenderConfig{})
+	ctx := context.Background()
+	q, err := s.Quota(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := []stepcast.Delivery{
+		{Kind: stepcast.DeliveryMulticast, To: friends(1, 500), Messages: []stepcast.Message{text("a")}},
+		{Kind: stepcast.DeliveryMulticast, To: friends(501, 500), Messages: []stepcast.Message{text("a")}},
+		{Kind: stepcast.DeliveryMulticast, To: friends(1, 500), Messages: []stepcast.Message{text("b")}},
+	}
+	cost, open := Cost(plan)
+	if cost != 1500 || open != 0 || q.Fits(cost) || !q.Fits(1200) || q.Remaining() != 1200 {
+		t.Fatalf("Cost = %d, %d; quota %+v: want 1500 not to fit 1200", cost, open, q)
+	}
+	var sent int
+	for i, d := range plan {
+		_, err := s.Send(ctx, d, "")
+		if err != nil {
+			if !errors.Is(err, stepcast.ErrQuotaExceeded) || i != 2 {
+				t.Fatalf("delivery %d: %v, want ErrQuotaExceeded at 2", i, err)
+			}
+			break
+		}
+		sent += len(d.To)
+	}
+	if got := srv.Consumption(); got != int64(sent) || sent != 1000 {
+		t.Errorf("LINE counted %d, we sent %d, want 1000", got, sent)
+	}
+	if q, _ := s.Quota(ctx); q.Remaining() != 200 {
+		t.Errorf("Quota after = %+v, want 200 remaining", q)
+	}
+}
+
+// TestLinetestSmallAudience: a narrowcast to fewer than 50 is accepted,
+// then fails; its progress says so.
+func TestLinetestSmallAudience(t *testing.T) {
+	srv := newLinetest(t, 40)
+	s := linetestSender(t, srv, SenderConfig{})
+	ctx := context.Background()
+	id, err := s.Send(ctx, stepcast.Delivery{Kind: stepcast.DeliveryNarrowcast, Messages: []stepcast.Message{text("x")},
+		Audience: json.RawMessage(`{"limit":{"max":30}}`)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.NarrowcastProgress(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// linetest fails only narrowcasts that name an audience; without one
+	// it sends to every friend, as LINE does.
+	if p.Err() != nil || p.Phase != "succeeded" {
+		t.Errorf("progress %+v, want succeeded", p)
+	}
+	failed := NarrowcastProgress{Phase: "failed", ErrorCode: 4, FailedDescription: "audience too small"}
+	if err := failed.Err(); !errors.Is(err, ErrAudienceTooSmall) || !errors.Is(err, ErrNarrowcastFailed) {
+		t.Errorf("Err() = %v, want ErrAudienceTooSmall", err)
+	}
+	if err := (NarrowcastProgress{Phase: "failed", ErrorCode: 1}).Err(); !errors.Is(err, ErrNarrowcastFailed) || errors.Is(err, ErrAudienceTooSmall) {
+		t.Errorf("Err() = %v, want ErrNarrowcastFailed only", err)
+	}
+	if err := (NarrowcastProgress{Phase: "failed", ErrorCode: 3}).Err(); err != nil {
+		t.Errorf("Err() for a retried request accepted before = %v, want nil", err)
+	}
+}
