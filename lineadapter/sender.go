@@ -27,10 +27,12 @@
 // sends it with the SDK client's Do, which adds the channel access token,
 // on an http.Request made with the call's context. The SDK's typed calls
 // are not used to send: they re-encode the messages (encoding/json
-// compacts and HTML-escapes even a json.RawMessage), write
-// "customAggregationUnits":null, which LINE's schema refuses, and take
-// their context from WithContext, a field of the shared client that
-// concurrent calls race on. The quota and progress reads use the SDK's
+// compacts and HTML-escapes even a json.RawMessage a message type would
+// return from MarshalJSON), write "customAggregationUnits":null and
+// "notificationDisabled":false, send an empty X-Line-Retry-Key header when
+// given no key (which LINE refuses: not a UUID), and take their context
+// from WithContext, a field of the shared client that concurrent calls
+// race on. The quota and progress reads use the SDK's
 // typed calls on a copy of the client made for the one call.
 //
 // Each endpoint has a token bucket at LINE's published rate (PublishedRates),

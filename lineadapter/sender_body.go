@@ -24,9 +24,8 @@ type request struct {
 // as the queued bytes, each copied verbatim between the brackets of
 // "messages"; the rest is written field by field. No encoder touches the
 // messages, so nothing is compacted, reordered or re-escaped (encoding/json
-// compacts a json.RawMessage and escapes <, > and & in it; the SDK's typed
-// requests also write "customAggregationUnits":null, which LINE's schema
-// does not allow). d must have passed Validate.
+// compacts a json.RawMessage and escapes <, > and & in it). d must have
+// passed Validate.
 func buildRequest(d stepcast.Delivery) (request, error) {
 	var b bytes.Buffer
 	switch d.Kind {
