@@ -28,6 +28,8 @@ const (
 	EndpointQuota          Endpoint = "GET /v2/bot/message/quota"
 	EndpointConsumption    Endpoint = "GET /v2/bot/message/quota/consumption"
 	EndpointProgress       Endpoint = "GET /v2/bot/message/progress/narrowcast"
+	EndpointAudienceCreate Endpoint = "POST /v2/bot/audienceGroup/upload"
+	EndpointAudienceAdd    Endpoint = "PUT /v2/bot/audienceGroup/upload"
 )
 
 // Rate is a token bucket: Limit requests a second on average, at most
@@ -43,6 +45,9 @@ type Rate struct {
 // window falls, where a larger burst could put n+burst into one.
 func PerSecond(n int) Rate { return Rate{Limit: rate.Limit(n), Burst: 1} }
 
+// PerMinute is n requests a minute, evenly spaced.
+func PerMinute(n int) Rate { return Rate{Limit: rate.Every(time.Minute / time.Duration(n)), Burst: 1} }
+
 // PerHour is n requests an hour, evenly spaced: LINE's hourly limits are
 // for whole campaigns (a narrowcast, a broadcast), never bursts.
 func PerHour(n int) Rate { return Rate{Limit: rate.Every(time.Hour / time.Duration(n)), Burst: 1} }
@@ -54,8 +59,9 @@ var OtherEndpoints = PerSecond(2000)
 // PublishedRates returns LINE's published rate limits per channel for the
 // endpoints a Sender calls
 // (https://developers.line.biz/en/reference/messaging-api/#rate-limits):
-// narrowcast and broadcast 60 requests an hour; multicast 200 a second;
-// the bulk rich menu link and unlink 100 a second; every other endpoint —
+// narrowcast and broadcast 60 requests an hour; the audience uploads 60 a
+// minute; multicast 200 a second; the bulk rich menu link and unlink 100 a
+// second; every other endpoint —
 // push, reply, a single rich menu link, the quota and progress reads —
 // 2,000 a second (OtherEndpoints). The caller owns the map.
 func PublishedRates() map[Endpoint]Rate {
@@ -73,6 +79,8 @@ func PublishedRates() map[Endpoint]Rate {
 		EndpointQuota:          OtherEndpoints,
 		EndpointConsumption:    OtherEndpoints,
 		EndpointProgress:       OtherEndpoints,
+		EndpointAudienceCreate: PerMinute(60),
+		EndpointAudienceAdd:    PerMinute(60),
 	}
 }
 

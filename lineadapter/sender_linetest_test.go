@@ -278,3 +278,77 @@ func TestLinetestSmallAudience(t *testing.T) {
 		t.Errorf("Err() for a retried request accepted before = %v, want nil", err)
 	}
 }
+
+// TestLinetestUploadedAudience: a narrowcast to an uploaded audience —
+// the upload in requests of 10,000, the narrowcast naming it, its
+// progress polled — and an audience too small refused before any request.
+func TestLinetestUploadedAudience(t *testing.T) {
+	srv := newLinetest(t, 12_000, linetest.WithNarrowcastDelay(50*time.Millisecond))
+	s := linetestSender(t, srv, SenderConfig{})
+	ctx := context.Background()
+	users := make([]stepcast.UserID, 10_500)
+	for i := range users {
+		users[i] = stepcast.UserID(linetest.UserID(i + 1))
+	}
+	id, err := s.UploadAudience(ctx, "spring sale: 30s in Tokyo", users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(srv.Audience(id)); got != len(users) {
+		t.Fatalf("audience %d holds %d users, want %d", id, got, len(users))
+	}
+	reqID, err := s.Send(ctx, stepcast.Delivery{Kind: stepcast.DeliveryNarrowcast, Messages: []stepcast.Message{text("sale")},
+		Audience: AudienceRecipient(id)}, "5c1e8f3a-2b4d-8e6f-a0b1-c2d3e4f5a6b7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p NarrowcastProgress
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if p, err = s.NarrowcastProgress(ctx, reqID); err != nil || p.Done() {
+			break
+		}
+	}
+	if err != nil || p.Phase != "succeeded" || p.TargetCount != int64(len(users)) || p.Err() != nil {
+		t.Fatalf("progress %+v, %v: want succeeded for %d", p, err, len(users))
+	}
+	noViolations(t, srv)
+
+	n := len(srv.Requests())
+	if _, err := s.UploadAudience(ctx, "few", users[:49]); !errors.Is(err, ErrAudienceTooSmall) || !errors.Is(err, stepcast.ErrInvalid) {
+		t.Errorf("UploadAudience(49 users) = %v, want ErrAudienceTooSmall", err)
+	}
+	if _, err := s.UploadAudience(ctx, "", users); !errors.Is(err, stepcast.ErrInvalid) {
+		t.Errorf("UploadAudience without a name = %v, want ErrInvalid", err)
+	}
+	if len(srv.Requests()) != n {
+		t.Errorf("refused uploads made requests")
+	}
+}
+
+// TestLinetestSmallUploadedAudienceFails: a narrowcast LINE accepts and
+// then fails for a small audience is reported by its progress.
+func TestLinetestSmallUploadedAudienceFails(t *testing.T) {
+	srv := newLinetest(t, 100)
+	s := linetestSender(t, srv, SenderConfig{})
+	ctx := context.Background()
+	users := make([]stepcast.UserID, 60)
+	for i := range users {
+		users[i] = stepcast.UserID(linetest.UserID(i + 1))
+	}
+	id, err := s.UploadAudience(ctx, "sixty", users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 20; i++ {
+		srv.Block(linetest.UserID(i)) // 40 of the 60 still follow
+	}
+	reqID, err := s.Send(ctx, stepcast.Delivery{Kind: stepcast.DeliveryNarrowcast, Messages: []stepcast.Message{text("x")},
+		Audience: AudienceRecipient(id)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.NarrowcastProgress(ctx, reqID)
+	if err != nil || !errors.Is(p.Err(), ErrAudienceTooSmall) {
+		t.Fatalf("progress %+v, %v: want failed, ErrAudienceTooSmall", p, err)
+	}
+}
