@@ -9,13 +9,16 @@
 // delivery kind. One Send is one attempt; the dispatcher that drains the
 // outbox decides when to try again, from the error's class:
 //
-//	2xx                            delivered: LINE's X-Line-Request-Id
-//	409 on a request with a retry  delivered before: X-Line-Accepted-Request-Id
-//	key
-//	429 "…monthly limit."          stepcast.ErrQuotaExceeded: stop the send
-//	other 429, 5xx, a timeout, a   stepcast.ErrRetryLater: again later, with the
-//	dropped or refused connection  same retry key, within its 24 hours
-//	400, 401, 403, 404, …          permanent: a *Error with LINE's message
+//	2xx                        delivered: LINE's X-Line-Request-Id
+//	409, with a retry key      delivered before: X-Line-Accepted-Request-Id
+//	429 "…monthly limit."      stepcast.ErrQuotaExceeded: stop the send
+//	other 429, 5xx, timeout,   stepcast.ErrRetryLater: again later, with the
+//	dropped/refused connection same retry key, within its 24 hours
+//	400, 401, 403, 404, …      permanent: a *Error with LINE's message
+//
+// A 401 (the channel access token expired or was revoked) fails every
+// delivery alike: a dispatcher should stop on it rather than give up the
+// outbox one delivery at a time.
 //
 // Every error from a request is a *Error (errors.As) with the HTTP status,
 // LINE's message and details, and the request ID. A delivery that fails
@@ -30,19 +33,30 @@
 // compacts and HTML-escapes even a json.RawMessage a message type would
 // return from MarshalJSON), write "customAggregationUnits":null and
 // "notificationDisabled":false, send an empty X-Line-Retry-Key header when
-// given no key (which LINE refuses: not a UUID), and take their context
+// given no key (LINE's specification wants a UUID), and take their context
 // from WithContext, a field of the shared client that concurrent calls
-// race on. The quota and progress reads use the SDK's
-// typed calls on a copy of the client made for the one call.
+// race on. The quota and progress reads use the SDK's typed calls on a
+// copy of the client made for the one call.
 //
 // Each endpoint has a token bucket at LINE's published rate (PublishedRates),
 // shared by all goroutines sending through the Sender and waited on with
 // the call's context. The buckets are per Sender: several processes
 // sending for one channel must share the rate among them (SenderConfig.Rates).
 //
-// The pure helpers plan and check a send before it is queued: GroupPushes
-// turns pushes of identical rendered messages into multicasts of at most
-// 500, Cost and Quota.Fits say whether a send fits the month's quota.
+// Before a large send, Sender.Quota reads the month's quota and its use;
+// the pure helpers plan and check the send before it is queued:
+// GroupPushes turns pushes of identical rendered messages into multicasts
+// of at most 500 (with a statistics unit per experiment variant, where
+// asked), and Cost and Quota.Fits say whether it fits the quota. After a
+// failed attempt, Backoff.Next says when to try again, if at all: only
+// ErrRetryLater is retried, and never once the retry key is 24 hours old.
+//
+// A narrowcast goes to every friend, to a demographic filter, or to an
+// audience uploaded with Sender.UploadAudience (accounts in Japan,
+// Thailand and Taiwan only). LINE accepts it (202) and sends it later:
+// Sender.NarrowcastProgress polls it, and its Err says whether it failed
+// — ErrAudienceTooSmall for an audience of fewer than 50, which
+// UploadAudience refuses from the start.
 
 package lineadapter
 
