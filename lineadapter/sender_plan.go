@@ -54,21 +54,30 @@ func GroupPushes(ds []stepcast.Delivery, opt GroupOptions) ([]Grouped, error) {
 	}
 	var order []*group
 	groups := make(map[string]*group)
-	var key strings.Builder
+	var key []byte
 	for i := range ds {
-		if err := ds[i].Validate(); err != nil {
-			return nil, fmt.Errorf("lineadapter: planned delivery %d: %w", i, err)
-		}
-		if ds[i].Kind != stepcast.DeliveryPush {
+		d := ds[i]
+		if d.Kind != stepcast.DeliveryPush {
+			if err := d.Validate(); err != nil {
+				return nil, fmt.Errorf("lineadapter: planned delivery %d: %w", i, err)
+			}
 			order = append(order, &group{first: i, members: []int{i}, single: true})
 			continue
 		}
-		key.Reset()
-		writeGroupKey(&key, ds[i], unitOf(ds[i], opt))
-		g := groups[key.String()]
+		key = appendGroupKey(key[:0], d, unitOf(d, opt))
+		g := groups[string(key)] // no allocation for the lookup
+		if g != nil {
+			// The group's first has the same messages, checked then:
+			// check the rest of d (its recipient above all) with stand-ins,
+			// rather than parse the same messages once per friend.
+			d.Messages = stubMessages[:len(d.Messages)]
+		}
+		if err := d.Validate(); err != nil {
+			return nil, fmt.Errorf("lineadapter: planned delivery %d: %w", i, err)
+		}
 		if g == nil {
 			g = &group{first: i}
-			groups[key.String()] = g
+			groups[string(key)] = g
 			order = append(order, g)
 		}
 		g.members = append(g.members, i)
@@ -136,25 +145,32 @@ func unitOf(d stepcast.Delivery, opt GroupOptions) string {
 	return d.AggregationUnit
 }
 
-// writeGroupKey writes what pushes must share to go in one multicast,
+// stubMessages stand in for messages already checked (at most
+// stepcast.MaxMessages; Validate refuses more before they are needed).
+var stubMessages = func() []stepcast.Message {
+	m := make([]stepcast.Message, stepcast.MaxMessages+1)
+	for i := range m {
+		m[i] = stepcast.Message(`{"type":"x"}`)
+	}
+	return m
+}()
+
+// appendGroupKey appends what pushes must share to go in one multicast,
 // each part length-prefixed so that no two differ only in where parts end.
-func writeGroupKey(b *strings.Builder, d stepcast.Delivery, unit string) {
-	part := func(s string) {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
-	}
+func appendGroupKey(b []byte, d stepcast.Delivery, unit string) []byte {
+	b = strconv.AppendInt(b, int64(len(d.Messages)), 10)
 	for _, m := range d.Messages {
-		part(string(m))
+		b = strconv.AppendInt(b, int64(len(m)), 10)
+		b = append(b, ':')
+		b = append(b, m...)
 	}
-	b.WriteByte('|')
-	part(strconv.FormatBool(d.NotificationDisabled))
-	part(unit)
-	part(string(d.Cause.Kind))
-	part(d.Cause.Name)
-	part(strconv.Itoa(d.Cause.Step))
-	part(d.Experiment)
-	part(d.Variant)
+	b = strconv.AppendBool(b, d.NotificationDisabled)
+	for _, s := range [...]string{unit, string(d.Cause.Kind), d.Cause.Name, d.Experiment, d.Variant} {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	return strconv.AppendInt(b, int64(d.Cause.Step), 10)
 }
 
 // VariantUnit names the statistics unit of an experiment's variant in
