@@ -1,10 +1,13 @@
 package linetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/stepcast/stepcast"
 )
 
 // UserProfile is what GET /v2/bot/profile/{userId} answers
@@ -82,6 +85,37 @@ func (s *Server) ReplyToken(userID string) string {
 }
 
 const replyTokenTTL = time.Minute
+
+// AcceptReplyTokens makes the server take the reply tokens of a webhook
+// body (LINE's {"destination": …, "events": [...]}) as if it had issued
+// them, each for its event's source userId, valid a minute from now: for
+// webhook requests built elsewhere (WebhookBody) whose replies come here.
+// It returns how many tokens it took; an error wraps stepcast.ErrInvalid
+// for a body that is not a webhook body.
+func (s *Server) AcceptReplyTokens(webhookBody []byte) (int, error) {
+	var body struct {
+		Events []struct {
+			ReplyToken string `json:"replyToken"`
+			Source     struct {
+				UserID string `json:"userId"`
+			} `json:"source"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(webhookBody, &body); err != nil {
+		return 0, fmt.Errorf("linetest: a webhook body: %w: %v", stepcast.ErrInvalid, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range body.Events {
+		if e.ReplyToken == "" {
+			continue
+		}
+		s.tokens[e.ReplyToken] = replyToken{user: e.Source.UserID, expires: s.cfg.now().Add(replyTokenTTL)}
+		n++
+	}
+	return n, nil
+}
 
 // RichMenu returns the rich menu linked to userID ("" for none) and the
 // account's default rich menu.

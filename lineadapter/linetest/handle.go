@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -29,7 +30,9 @@ func (s *Server) handle(ctx context.Context, r *http.Request, rec *Request, para
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	if key := rec.RetryKey; key != "" || len(r.Header.Values("X-Line-Retry-Key")) > 0 {
+	// An empty key is no key: the official Go SDK sends the header empty on
+	// every push made without one, and LINE takes those pushes.
+	if key := rec.RetryKey; key != "" {
 		switch {
 		case !ep.takesRetryKey():
 			// LINE ignores it; a client that sends one here misunderstands
@@ -68,7 +71,7 @@ func (s *Server) handle(ctx context.Context, r *http.Request, rec *Request, para
 		}
 		if m, err = fields(rec.Body); err != nil {
 			s.violateLocked(rec, "line", "", "the body is not a JSON object: "+err.Error())
-			return ptr(errorAnswer(http.StatusBadRequest, "The request body has 1 error(s)", Detail{Message: "must be a JSON object"}))
+			return ptr(errorAnswer(http.StatusBadRequest, unparsable(rec.Body, err)))
 		}
 	}
 
@@ -277,6 +280,16 @@ func (s *Server) serve(c *checker, rec *Request, m map[string]json.RawMessage, p
 		s.defaultRM = menu
 		return answer{status: http.StatusOK}
 
+	case GetDefaultRichMenu:
+		if s.defaultRM == "" {
+			return errorAnswer(http.StatusNotFound, "no default richmenu")
+		}
+		return answer{status: http.StatusOK, body: map[string]string{"richMenuId": s.defaultRM}}
+
+	case CancelDefaultRichMenu:
+		s.defaultRM = ""
+		return answer{status: http.StatusOK}
+
 	case CreateAudienceUpload, AddAudienceUpload:
 		return s.audienceUpload(c, rec, m, now)
 	}
@@ -331,4 +344,27 @@ func dedupe(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// unparsable is LINE's message for a body that is not JSON: "The request
+// body could not be parsed as JSON (line: 1, column: 7)"; for JSON that is
+// not an object, the server's own wording.
+func unparsable(body []byte, err error) string {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) || len(bytes.TrimSpace(body)) > 0 {
+			return "The request body must be a JSON object"
+		}
+		se = &json.SyntaxError{Offset: 0}
+	}
+	// The offset counts the offending byte; at the end of the input it is
+	// the length, and the column is the one after the last byte.
+	pos := len(body)
+	if off := int(se.Offset); off > 0 && off < len(body) {
+		pos = off - 1
+	}
+	line := 1 + bytes.Count(body[:pos], []byte("\n"))
+	col := pos - bytes.LastIndexByte(body[:pos], '\n')
+	return fmt.Sprintf("The request body could not be parsed as JSON (line: %d, column: %d)", line, col)
 }

@@ -15,23 +15,25 @@ type Endpoint string
 // The endpoints the server serves. Any other path is answered 404, as LINE
 // answers it, and recorded as a violation.
 const (
-	Push                 Endpoint = "pushMessage"                // POST /v2/bot/message/push
-	Multicast            Endpoint = "multicast"                  // POST /v2/bot/message/multicast
-	Narrowcast           Endpoint = "narrowcast"                 // POST /v2/bot/message/narrowcast
-	NarrowcastProgress   Endpoint = "getNarrowcastProgress"      // GET /v2/bot/message/progress/narrowcast?requestId=
-	Broadcast            Endpoint = "broadcast"                  // POST /v2/bot/message/broadcast
-	Reply                Endpoint = "replyMessage"               // POST /v2/bot/message/reply
-	Quota                Endpoint = "getMessageQuota"            // GET /v2/bot/message/quota
-	QuotaConsumption     Endpoint = "getMessageQuotaConsumption" // GET /v2/bot/message/quota/consumption
-	Profile              Endpoint = "getProfile"                 // GET /v2/bot/profile/{userId}
-	LinkRichMenu         Endpoint = "linkRichMenuIdToUser"       // POST /v2/bot/user/{userId}/richmenu/{richMenuId}
-	UnlinkRichMenu       Endpoint = "unlinkRichMenuIdFromUser"   // DELETE /v2/bot/user/{userId}/richmenu
-	GetUserRichMenu      Endpoint = "getRichMenuIdOfUser"        // GET /v2/bot/user/{userId}/richmenu
-	BulkLinkRichMenu     Endpoint = "linkRichMenuIdToUsers"      // POST /v2/bot/richmenu/bulk/link
-	BulkUnlinkRichMenu   Endpoint = "unlinkRichMenuIdFromUsers"  // POST /v2/bot/richmenu/bulk/unlink
-	SetDefaultRichMenu   Endpoint = "setDefaultRichMenu"         // POST /v2/bot/user/all/richmenu/{richMenuId}
-	CreateAudienceUpload Endpoint = "createAudienceGroup"        // POST /v2/bot/audienceGroup/upload
-	AddAudienceUpload    Endpoint = "addAudienceToAudienceGroup" // PUT /v2/bot/audienceGroup/upload
+	Push                  Endpoint = "pushMessage"                // POST /v2/bot/message/push
+	Multicast             Endpoint = "multicast"                  // POST /v2/bot/message/multicast
+	Narrowcast            Endpoint = "narrowcast"                 // POST /v2/bot/message/narrowcast
+	NarrowcastProgress    Endpoint = "getNarrowcastProgress"      // GET /v2/bot/message/progress/narrowcast?requestId=
+	Broadcast             Endpoint = "broadcast"                  // POST /v2/bot/message/broadcast
+	Reply                 Endpoint = "replyMessage"               // POST /v2/bot/message/reply
+	Quota                 Endpoint = "getMessageQuota"            // GET /v2/bot/message/quota
+	QuotaConsumption      Endpoint = "getMessageQuotaConsumption" // GET /v2/bot/message/quota/consumption
+	Profile               Endpoint = "getProfile"                 // GET /v2/bot/profile/{userId}
+	LinkRichMenu          Endpoint = "linkRichMenuIdToUser"       // POST /v2/bot/user/{userId}/richmenu/{richMenuId}
+	UnlinkRichMenu        Endpoint = "unlinkRichMenuIdFromUser"   // DELETE /v2/bot/user/{userId}/richmenu
+	GetUserRichMenu       Endpoint = "getRichMenuIdOfUser"        // GET /v2/bot/user/{userId}/richmenu
+	BulkLinkRichMenu      Endpoint = "linkRichMenuIdToUsers"      // POST /v2/bot/richmenu/bulk/link
+	BulkUnlinkRichMenu    Endpoint = "unlinkRichMenuIdFromUsers"  // POST /v2/bot/richmenu/bulk/unlink
+	SetDefaultRichMenu    Endpoint = "setDefaultRichMenu"         // POST /v2/bot/user/all/richmenu/{richMenuId}
+	GetDefaultRichMenu    Endpoint = "getDefaultRichMenuId"       // GET /v2/bot/user/all/richmenu
+	CancelDefaultRichMenu Endpoint = "cancelDefaultRichMenu"      // DELETE /v2/bot/user/all/richmenu
+	CreateAudienceUpload  Endpoint = "createAudienceGroup"        // POST /v2/bot/audienceGroup/upload
+	AddAudienceUpload     Endpoint = "addAudienceToAudienceGroup" // PUT /v2/bot/audienceGroup/upload
 )
 
 // takesRetryKey reports whether LINE honours X-Line-Retry-Key on the

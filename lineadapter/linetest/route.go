@@ -34,6 +34,8 @@ var routes = func() []routeEntry {
 		{http.MethodGet, "/v2/bot/message/quota/consumption", QuotaConsumption},
 		{http.MethodGet, "/v2/bot/profile/{userId}", Profile},
 		{http.MethodPost, "/v2/bot/user/all/richmenu/{richMenuId}", SetDefaultRichMenu},
+		{http.MethodGet, "/v2/bot/user/all/richmenu", GetDefaultRichMenu},
+		{http.MethodDelete, "/v2/bot/user/all/richmenu", CancelDefaultRichMenu},
 		{http.MethodPost, "/v2/bot/user/{userId}/richmenu/{richMenuId}", LinkRichMenu},
 		{http.MethodDelete, "/v2/bot/user/{userId}/richmenu", UnlinkRichMenu},
 		{http.MethodGet, "/v2/bot/user/{userId}/richmenu", GetUserRichMenu},
@@ -51,6 +53,8 @@ var routes = func() []routeEntry {
 
 // route finds the endpoint of a method and path, with the path's
 // parameters; errMethod when the path exists under another method only.
+// The first template that matches wins: routes lists the literal
+// /v2/bot/user/all/… before /v2/bot/user/{userId}/….
 func route(method, path string) (Endpoint, map[string]string, error) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	found := false
@@ -58,6 +62,9 @@ func route(method, path string) (Endpoint, map[string]string, error) {
 		params, ok := matchPath(r.path, segs)
 		if !ok {
 			continue
+		}
+		if params["userId"] == "all" {
+			continue // /v2/bot/user/all/… is the default rich menu, under its own routes
 		}
 		found = true
 		if r.method == method {

@@ -77,6 +77,7 @@ func TestRules(t *testing.T) {
 		{"ErrBroadcast6", "POST", "/v2/bot/message/broadcast", map[string]any{"messages": texts(6)}, nil, 400, "messages"},
 
 		{"OK retry key v4", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": texts(1)}, []string{"X-Line-Retry-Key", "123e4567-e89b-42d3-a456-426614174000"}, 200, ""},
+		{"OK empty retry key", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": texts(1)}, []string{"X-Line-Retry-Key", ""}, 200, ""},
 		{"ErrRetryKeyNotUUID", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": texts(1)}, []string{"X-Line-Retry-Key", "not-a-uuid"}, 400, "X-Line-Retry-Key"},
 		{"ErrRetryKeyOnRichMenu", "POST", "/v2/bot/user/" + u + "/richmenu/" + menu, "", []string{"X-Line-Retry-Key", "123e4567-e89b-42d3-a456-426614174001"}, 200, "X-Line-Retry-Key"},
 
@@ -153,4 +154,32 @@ func audience(n int) []map[string]string {
 		out[i] = map[string]string{"id": linetest.UserID(i + 1)}
 	}
 	return out
+}
+
+func TestUnparsable(t *testing.T) {
+	cases := []struct {
+		name   string
+		body   string
+		status int
+		msg    string
+	}{
+		{"truncated", `{"to":`, 400, "The request body could not be parsed as JSON (line: 1, column: 7)"},
+		{"second line", "{\n  \"to\": x}", 400, "The request body could not be parsed as JSON (line: 2, column: 9)"},
+		{"empty", ``, 400, "The request body could not be parsed as JSON (line: 1, column: 1)"},
+		{"an array", `[]`, 400, "The request body must be a JSON object"},
+		{"over 2 MB", `{"to":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "Payload Too Large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := linetest.NewServer()
+			defer srv.Close()
+			res, out := call(t, srv, "POST", "/v2/bot/message/push", tc.body, "Content-Type", "application/json")
+			if res.StatusCode != tc.status || errorMessage(t, out) != tc.msg {
+				t.Errorf("%d %s, want %d %q", res.StatusCode, out, tc.status, tc.msg)
+			}
+			if len(srv.Violations()) != 1 {
+				t.Errorf("violations %v, want 1", srv.Violations())
+			}
+		})
+	}
 }

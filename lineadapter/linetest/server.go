@@ -17,10 +17,9 @@ import (
 // WithToken names another.
 const DefaultToken = "linetest-channel-access-token"
 
-// maxBody bounds a request body the server reads. LINE publishes no overall
-// cap; the largest body it takes as JSON is an audience upload of 10,000
-// IDs (about 0.5 MB). A larger body is answered 413.
-const maxBody = 8 << 20
+// maxBody is the largest request LINE takes: 2 MB (413 Payload Too Large
+// beyond, LINE's status codes). The server answers 413 past it too.
+const maxBody = 2 << 20
 
 // Server is a fake LINE Messaging API: an httptest server that checks each
 // request against LINE's rules (and, with WithSpecs, LINE's OpenAPI
@@ -201,7 +200,7 @@ const (
 	msgRateLimit    = "Too many requests"
 	msgMonthlyLimit = "You have reached your monthly limit."
 	msgNoAuthHeader = "Authorization header required. Must follow the scheme, 'Authorization: Bearer <ACCESS TOKEN>'"
-	msgBadToken     = "Authentication failed. Confirm that the access token in the authorization header is valid."
+	msgBadToken     = "Authentication failed due to the following reason: invalid token. Confirm that the access token in the authorization header is valid."
 	msgNotFound     = "Not found"
 	msgRetryKeyUsed = "The retry key is already accepted"
 	msgInternal     = "An error occurred in the server"
@@ -256,7 +255,7 @@ func (s *Server) preflight(r *http.Request, rec *Request, readErr, routeErr erro
 	switch {
 	case errors.As(readErr, &mbe):
 		s.violate(rec, "line", "", fmt.Sprintf("the body is over %d bytes", maxBody))
-		return &answer{status: http.StatusRequestEntityTooLarge, body: ErrorBody{Message: "Request Entity Too Large"}}, nil
+		return &answer{status: http.StatusRequestEntityTooLarge, body: ErrorBody{Message: "Payload Too Large"}}, nil
 	case readErr != nil:
 		s.violate(rec, "line", "", "the body could not be read: "+readErr.Error())
 		return &answer{status: http.StatusBadRequest, body: ErrorBody{Message: "The request body could not be read"}}, nil
