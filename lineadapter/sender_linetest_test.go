@@ -228,6 +228,12 @@ func TestLinetestQuotaStops(t *testing.T) {
 	if cost != 1500 || open != 0 || q.Fits(cost) || !q.Fits(1200) || q.Remaining() != 1200 {
 		t.Fatalf("Cost = %d, %d; quota %+v: want 1500 not to fit 1200", cost, open, q)
 	}
+	if _, err := s.CheckQuota(ctx, cost); !errors.Is(err, stepcast.ErrQuotaExceeded) {
+		t.Errorf("CheckQuota(%d) = %v, want ErrQuotaExceeded", cost, err)
+	}
+	if _, err := s.CheckQuota(ctx, 1200); err != nil {
+		t.Errorf("CheckQuota(1200) = %v, want nil", err)
+	}
 	var sent int
 	for i, d := range plan {
 		_, err := s.Send(ctx, d, "")

@@ -90,6 +90,21 @@ func (s *Sender) Quota(ctx context.Context) (Quota, error) {
 	return q, nil
 }
 
+// CheckQuota reads the quota (Sender.Quota) before a send of n messages
+// (Cost) and fails, wrapping stepcast.ErrQuotaExceeded, when they do not
+// fit what the month has left: stop before the first request rather than
+// at LINE's 429 partway. It returns the quota read either way.
+func (s *Sender) CheckQuota(ctx context.Context, n int64) (Quota, error) {
+	q, err := s.Quota(ctx)
+	if err != nil {
+		return q, err
+	}
+	if !q.Fits(n) {
+		return q, fmt.Errorf("lineadapter: a send of %d messages: %w (%d of %d left this month)", n, stepcast.ErrQuotaExceeded, q.Remaining(), q.Value)
+	}
+	return q, nil
+}
+
 // NarrowcastProgress is where an accepted narrowcast stands
 // (GET /v2/bot/message/progress/narrowcast). LINE accepts a narrowcast
 // with 202 and sends it later: it may still fail, e.g. for an audience of
