@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"testing"
@@ -357,4 +358,62 @@ func TestLinetestSmallUploadedAudienceFails(t *testing.T) {
 	if err != nil || !errors.Is(p.Err(), ErrAudienceTooSmall) {
 		t.Fatalf("progress %+v, %v: want failed, ErrAudienceTooSmall", p, err)
 	}
+}
+
+// TestLinetestConcurrentRetries: many goroutines share one Sender through
+// every retryable fault, retrying with Backoff and the same key: each
+// delivery is accepted exactly once, and each Send that succeeded returns
+// the ID LINE accepted it under. Run with -race.
+func TestLinetestConcurrentRetries(t *testing.T) {
+	srv := newLinetest(t, 64)
+	s := linetestSender(t, srv, SenderConfig{Timeout: 200 * time.Millisecond})
+	for range 3 {
+		srv.Inject(linetest.ServerError(linetest.Push, 503, 4), linetest.Dropped(linetest.Push, 4),
+			linetest.AcceptedThenDropped(linetest.Push, 6), linetest.RateLimited(linetest.Push, 4),
+			linetest.Slow(linetest.Push, time.Second, 2))
+	}
+	const n = 64
+	ids := make([]string, n)
+	errs := make([]error, n)
+	keys := make([]string, n)
+	done := make(chan struct{})
+	for i := range n {
+		keys[i] = fmt.Sprintf("%08x-1b2c-8d3e-9f40-%012x", i, i)
+		go func() {
+			defer func() { done <- struct{}{} }()
+			d := stepcast.Delivery{Kind: stepcast.DeliveryPush, To: friends(i+1, 1), Messages: []stepcast.Message{text(fmt.Sprint("hello ", i))}}
+			first := time.Now()
+			for attempt := 1; ; attempt++ {
+				ids[i], errs[i] = s.Send(context.Background(), d, keys[i])
+				if errs[i] == nil {
+					return
+				}
+				at, err := Backoff{Base: time.Millisecond, Max: 20 * time.Millisecond}.Next(errs[i], attempt, first, time.Now())
+				if err != nil {
+					return
+				}
+				time.Sleep(time.Until(at))
+			}
+		}()
+	}
+	for range n {
+		<-done
+	}
+	byKey := map[string][]linetest.Send{}
+	for _, x := range srv.Sends() {
+		byKey[x.RetryKey] = append(byKey[x.RetryKey], x)
+	}
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("delivery %d: %v", i, errs[i])
+			continue
+		}
+		if got := byKey[keys[i]]; len(got) != 1 || got[0].RequestID != ids[i] {
+			t.Errorf("delivery %d: accepted %d times (%+v), Send returned %q", i, len(got), got, ids[i])
+		}
+	}
+	if srv.PendingFaults() != 0 {
+		t.Errorf("%d faults never met", srv.PendingFaults())
+	}
+	noViolations(t, srv)
 }
