@@ -162,13 +162,15 @@ func TestLinetestFaults(t *testing.T) {
 		fault  linetest.Fault
 		class  error // nil: delivered
 		status int
-		sends  int // messages accepted by LINE after the one attempt
+		sends  int // messages accepted by LINE after the one attempt; -1 for either 0 or 1
 	}{
 		{"ServerError", linetest.ServerError(linetest.Multicast, 500, 1), stepcast.ErrRetryLater, 500, 0},
 		{"Unavailable", linetest.ServerError(linetest.Multicast, 503, 1), stepcast.ErrRetryLater, 503, 0},
 		{"RateLimited", linetest.RateLimited(linetest.Multicast, 1), stepcast.ErrRetryLater, 429, 0},
 		{"MonthlyLimit", linetest.MonthlyLimitReached(linetest.Multicast, 1), stepcast.ErrQuotaExceeded, 429, 0},
-		{"Timeout", linetest.Slow(linetest.Multicast, 2*time.Second, 1), stepcast.ErrRetryLater, 0, 0},
+		// A request the client gave up on may still be accepted, by
+		// linetest as by LINE: the retry key is what keeps it to one.
+		{"Timeout", linetest.Slow(linetest.Multicast, 2*time.Second, 1), stepcast.ErrRetryLater, 0, -1},
 		{"Dropped", linetest.Dropped(linetest.Multicast, 1), stepcast.ErrRetryLater, 0, 0},
 		{"AcceptedThenDropped", linetest.AcceptedThenDropped(linetest.Multicast, 1), stepcast.ErrRetryLater, 0, 1},
 	}
@@ -182,8 +184,9 @@ func TestLinetestFaults(t *testing.T) {
 			if !errors.As(err, &e) || !errors.Is(err, tt.class) || e.StatusCode != tt.status {
 				t.Fatalf("Send = %v, want a *Error of status %d wrapping %v", err, tt.status, tt.class)
 			}
-			if got := len(srv.Sends()); got != tt.sends {
-				t.Fatalf("%d sends accepted, want %d", got, tt.sends)
+			accepted := len(srv.Sends())
+			if accepted != tt.sends && !(tt.sends == -1 && accepted <= 1) {
+				t.Fatalf("%d sends accepted, want %d", accepted, tt.sends)
 			}
 			if tt.class == stepcast.ErrQuotaExceeded {
 				return
@@ -199,7 +202,7 @@ func TestLinetestFaults(t *testing.T) {
 			if len(sends) != 1 || id != sends[0].RequestID {
 				t.Fatalf("retry = %q; sends %+v: want one send, its request ID", id, sends)
 			}
-			if tt.sends == 1 {
+			if accepted == 1 {
 				if last := srv.Requests()[len(srv.Requests())-1]; last.Status != http.StatusConflict {
 					t.Errorf("the retry was answered %d, want 409", last.Status)
 				}
