@@ -110,7 +110,7 @@ func TestRateLimitWaitEndsWithContext(t *testing.T) {
 	if !errors.Is(err, stepcast.ErrRetryLater) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Send = %v, want ErrRetryLater, DeadlineExceeded", err)
 	}
-	if took := time.Since(start); took > 50*time.Millisecond {
+	if took := time.Since(start); took > 90*time.Millisecond { // the deadline is 100 ms away
 		t.Errorf("gave up after %v, want at once", took)
 	}
 	cctx, ccancel := context.WithCancel(context.Background())
