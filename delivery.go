@@ -48,6 +48,14 @@ const (
 // the dispatcher fails it rather than risk sending it twice.
 const RetryKeyValidity = 24 * time.Hour
 
+// ReplyTokenValidity is how long LINE honours a reply token: about one
+// minute after the webhook that carried it; later use is not guaranteed
+// (https://developers.line.biz/en/reference/messaging-api/#send-reply-message,
+// the externalDocs of ReplyMessageRequest in LINE's OpenAPI spec). A token
+// is single-use — one reply per event, of up to MaxMessages messages — and
+// a reply is free of charge: it does not count against the monthly quota.
+const ReplyTokenValidity = time.Minute
+
 // TakesRetryKey reports whether LINE accepts an X-Line-Retry-Key on this
 // kind of request: push, multicast, narrowcast and broadcast do; a reply
 // (its token is single-use) and rich menu calls do not.
@@ -150,6 +158,9 @@ type Delivery struct {
 	// Priority orders pending deliveries: higher first (a reply before a
 	// broadcast); equal priorities go oldest first.
 	Priority int `json:"priority,omitempty"`
+	// Note says what the kind and cause do not: a push that stands in for
+	// a reply, and why ("the reply token has expired …").
+	Note string `json:"note,omitempty"`
 }
 
 // Validate reports, wrapping ErrInvalid, what LINE would refuse in d, or
@@ -210,6 +221,9 @@ func (d Delivery) Validate() error {
 		if len(u) > MaxAggregationUnitID || !isWord(u) {
 			return bad("aggregation unit %s: want 1 to %d letters, digits or '_'", Quote(u), MaxAggregationUnitID)
 		}
+	}
+	if p := textProblem(d.Note, MaxTextLen); p != "" {
+		return bad("the note %s %s", Quote(d.Note), p)
 	}
 	for _, f := range [...]struct{ what, s string }{{"reply token", d.ReplyToken}, {"rich menu", d.RichMenu},
 		{"experiment", d.Experiment}, {"variant", d.Variant}, {"cause", d.Cause.Name}, {"unit", d.Cause.Unit}} {

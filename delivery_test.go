@@ -43,6 +43,7 @@ func TestDeliveryValidate(t *testing.T) {
 		{"recipient without a user", Delivery{Kind: DeliveryPush, To: []Recipient{{Friend: 1}}, Messages: text}, "no LINE userId"},
 		{"a bad aggregation unit", Delivery{Kind: DeliveryPush, To: to(1), Messages: text, AggregationUnit: "spring sale"}, "aggregation unit"},
 		{"an aggregation unit on a broadcast", Delivery{Kind: DeliveryBroadcast, Messages: text, AggregationUnit: "x"}, "only push and multicast"},
+		{"a note with NUL", Delivery{Kind: DeliveryBroadcast, Messages: text, Note: "pushed\x00"}, "the note"},
 		{"a long cause", Delivery{Kind: DeliveryBroadcast, Messages: text, Cause: Cause{Name: strings.Repeat("x", 300)}}, "longer than 256"},
 	}
 	for _, tt := range tests {

@@ -47,7 +47,8 @@ const (
 	// entered, not_entered (the entry policy refused), sent, ran (a step of
 	// actions only), skipped (its condition did not hold, or its time had
 	// passed), moved, cancelled (a pending step dropped), withdrawn (queued
-	// messages taken back), finished or exited (the run ended). Data holds
+	// messages taken back), reply_pushed (a step's reply action was pushed,
+	// not replied), finished or exited (the run ended). Data holds
 	// run (its number), of (scenario or reminder), and as they apply step,
 	// status, reason and key (a reminder's goal key). It makes the journey
 	// part of the friend's history; events of this kind cannot be ingested.
@@ -165,9 +166,15 @@ const (
 	MoveScenario   ActionKind = "move_scenario"    // Name, Text: the step's name — or Number: its index from 0
 	StartReminder  ActionKind = "start_reminder"   // Name, Value: the goal time — or Text: where in the event it is, as for set_field; Key
 	CancelReminder ActionKind = "cancel_reminder"  // Name, Key
-	SendMessages   ActionKind = "send_messages"    // Messages
+	SendMessages   ActionKind = "send_messages"    // Messages, pushed
 	LinkRichMenu   ActionKind = "link_rich_menu"   // Name: the rich menu
 	NotifyHost     ActionKind = "notify_host"      // Name, Text
+
+	// Reply (Messages) answers the unit's event through the Reply API —
+	// free, not counted against the monthly quota — with its reply token,
+	// or pushes the messages when it cannot (no token, the token expired,
+	// more than MaxMessages messages replied in one unit) and says why.
+	Reply ActionKind = "reply"
 )
 
 // Message is one LINE message object, in the JSON the Messaging API takes.
@@ -250,7 +257,7 @@ func (a Action) Validate() error {
 		if a.Name == "" || a.Number < 0 {
 			return bad("needs a scenario and a step >= 0")
 		}
-	case SendMessages:
+	case SendMessages, Reply:
 		if len(a.Messages) == 0 || len(a.Messages) > 5 {
 			return bad(fmt.Sprintf("needs 1 to 5 messages (LINE's limit), has %d", len(a.Messages)))
 		}

@@ -19,6 +19,7 @@ func TestActionValidate(t *testing.T) {
 		{Kind: stepcast.RandomField, Name: "ab", Min: 1, Max: 100},
 		{Kind: stepcast.StartReminder, Name: "booking", Value: &goal},
 		{Kind: stepcast.SendMessages, Messages: []stepcast.Message{json.RawMessage(`{"type":"text","text":"hi"}`)}},
+		{Kind: stepcast.Reply, Messages: []stepcast.Message{json.RawMessage(`{"type":"text","text":"hi"}`)}},
 	}
 	for _, a := range ok {
 		if err := a.Validate(); err != nil {
@@ -32,6 +33,8 @@ func TestActionValidate(t *testing.T) {
 		{Kind: stepcast.RandomField, Name: "ab", Min: 5, Max: 1},
 		{Kind: stepcast.StartReminder, Name: "b", Value: &text},
 		{Kind: stepcast.SendMessages, Messages: make([]stepcast.Message, 6)},
+		{Kind: stepcast.Reply, Messages: make([]stepcast.Message, 6)},
+		{Kind: stepcast.Reply},
 		{Kind: stepcast.SendMessages, Messages: []stepcast.Message{json.RawMessage(`{"type":`)}},
 		{Kind: stepcast.MoveScenario, Name: "s", Number: -1},
 	}

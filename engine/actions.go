@@ -24,6 +24,11 @@ type source struct {
 	key   string // the outbox key of a delivery the action queues
 	seed  *rand.Rand
 	depth int // scenarios started from scenarios, for the loop guard
+	// of is the run of a scenario or reminder a step's action is of, and
+	// run and step name that step in the journey; nil for a rule's step.
+	of   *runOf
+	run  int
+	step string
 }
 
 // ruleSource is the source of step i of a rule activation: its key is fixed
@@ -110,6 +115,9 @@ func (u *unit) do(src source, a stepcast.Action) error {
 	case stepcast.SendMessages:
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
 		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: a.Messages})
+	case stepcast.Reply:
+		u.reply(src, a)
+		return nil
 	case stepcast.LinkRichMenu:
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
 		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryRichMenuLink, To: to, RichMenu: a.Name})

@@ -239,6 +239,9 @@ func checkNames(d Definitions) []error {
 		name(path+".trigger.name", "trigger name", r.Trigger.Name)
 		text(path+".trigger.value", "trigger value", r.Trigger.Value)
 		text(path+".trigger.route", "route", r.Trigger.Route)
+		for j, k := range r.Trigger.Keywords {
+			text(fmt.Sprintf("%s.trigger.keywords[%d]", path, j), "keyword", k)
+		}
 	}
 	return errs
 }

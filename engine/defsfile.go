@@ -104,8 +104,11 @@ const (
 //     steps) are checked by stepcast.CheckName: not empty, valid UTF-8
 //     without NUL, at most stepcast.MaxNameLen bytes; scenarios' and
 //     reminders' at most scenario.MaxNameLen bytes; a choice,
-//     a trigger's value and route are text of at most stepcast.MaxTextLen
-//     bytes.
+//     a trigger's value, route and keywords are text of at most
+//     stepcast.MaxTextLen bytes.
+//   - A keyword trigger (kind: keyword) has keywords, a list, and match:
+//     exact (if absent), partial or prefix (rules.OnKeyword); a keyword
+//     empty once white space is trimmed is refused at its line.
 //   - Counts are bounded by MaxFileRules, MaxFileSteps, MaxFileEntries,
 //     MaxFileAliasValues and MaxFileDepth.
 func LoadDefinitions(path string) (Definitions, error) {
@@ -342,12 +345,14 @@ type fileRule struct {
 }
 
 type fileTrigger struct {
-	Kind      string `def:"kind"`
-	Event     string `def:"event"`
-	Name      string `def:"name"`
-	Value     string `def:"value"`
-	Route     string `def:"route"`
-	FirstOnly bool   `def:"first_only"`
+	Kind      string   `def:"kind"`
+	Event     string   `def:"event"`
+	Name      string   `def:"name"`
+	Value     string   `def:"value"`
+	Route     string   `def:"route"`
+	FirstOnly bool     `def:"first_only"`
+	Keywords  []string `def:"keywords"`
+	Match     string   `def:"match"` // keyword: exact (default), partial, prefix
 }
 
 type fileAction struct {

@@ -125,6 +125,7 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 		rule := rules.Rule{Name: r.Name, Trigger: rules.Trigger{
 			Kind: rules.TriggerKind(r.Trigger.Kind), Event: stepcast.EventKind(r.Trigger.Event), Name: r.Trigger.Name,
 			Value: r.Trigger.Value, Route: r.Trigger.Route, FirstOnly: r.Trigger.FirstOnly,
+			Keywords: r.Trigger.Keywords, Match: rules.KeywordMatch(r.Trigger.Match),
 		}}
 		for j, st := range r.Steps {
 			rule.Steps = append(rule.Steps, rules.Step{If: st.If, Action: d.action(st.Action, fmt.Sprintf("%s.steps[%d]", path, j), fieldTypes, loc)})

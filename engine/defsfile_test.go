@@ -143,6 +143,19 @@ var fileErrorCases = []struct{ name, src, want string }{
 	{"LongScoreName", "scoring:\n  scores:\n    " + strings.Repeat("s", 300) + ": {half_life: 7d}\n",
 		`bad.yaml:3: scoring.scores: invalid definition: stepcast: invalid: score name "ssssssssssssssssssssssssssssssssssssssss"… (300 bytes) is longer than 256 bytes`},
 
+	// Keyword triggers: an empty keyword at its own line, a match named
+	// wrong, keywords on another trigger.
+	{"EmptyKeyword", "rules:\n  - name: price\n    trigger:\n      kind: keyword\n      keywords:\n        - 料金\n        - \"\u3000 \"\n    steps: [{kind: reply, messages: [{type: text, text: hi}]}]\n",
+		`bad.yaml:7: rules[0].trigger.keywords[1]: invalid definition: the keyword "\u3000 " is empty once white space is trimmed`},
+	{"NoKeywords", "rules:\n  - name: price\n    trigger: {kind: keyword, match: partial}\n    steps: [{kind: add_tag, name: a}]\n",
+		`bad.yaml:3: rules[0].trigger.keywords: invalid definition: a keyword trigger needs at least one keyword`},
+	{"UnknownKeywordMatch", "rules:\n  - name: price\n    trigger:\n      kind: keyword\n      match: contains\n      keywords: [料金]\n    steps: [{kind: add_tag, name: a}]\n",
+		`bad.yaml:5: rules[0].trigger.match: invalid definition: unknown keyword match "contains" (want exact, partial or prefix)`},
+	{"KeywordsOnEvent", "rules:\n  - name: price\n    trigger: {kind: event, event: message, keywords: [料金]}\n    steps: [{kind: add_tag, name: a}]\n",
+		`bad.yaml:3: rules[0].trigger: invalid definition: keywords and match go with a keyword trigger, not "event"`},
+	{"ReplyWithoutMessages", "rules:\n  - name: price\n    trigger: {kind: keyword, keywords: [料金]}\n    steps: [{kind: reply}]\n",
+		`bad.yaml:4: rules[0].steps[0].action: invalid definition: stepcast: invalid: reply action: needs 1 to 5 messages (LINE's limit), has 0`},
+
 	// A scenario step's time: the error names the step's key at fault,
 	// at its line, once.
 	{"StepAtNotAClock", scenarioStep(`day: 1`, `at: "24:00"`),

@@ -36,6 +36,9 @@ func (u *unit) queueDelivery(src source, d stepcast.Delivery) error {
 	for _, r := range d.To {
 		row.Friends = append(row.Friends, r.Friend)
 	}
+	if d.Kind == stepcast.DeliveryReply {
+		row.Friends = []stepcast.FriendID{u.friend.ID} // a reply names its token, not its friend
+	}
 	if d.Kind.TakesRetryKey() {
 		row.RetryKey = uuidFrom(string(u.a.id) + "\x00" + src.key)
 	}

@@ -112,6 +112,12 @@
 // them by cause, CancelDeliveries takes pending ones back. notify_host is
 // the host's: Config.Notify gets it after the commit.
 //
+// reply answers the unit's event with its reply token (Event.Arrival): the
+// reply actions of one unit make one reply of up to five messages, queued
+// at ReplyPriority; the rest, and all of them when there is no token to use
+// (due work, an event without one, an event older than
+// Config.ReplyWithin), are pushed, each push and step saying why.
+//
 // # Queries
 //
 // Account.Count, Evaluate, Explain and CrossTab run segment expressions

@@ -61,6 +61,14 @@ type Config struct {
 	// Nil drops them, with a note in the step's result. Backfill never
 	// notifies.
 	Notify func(ctx context.Context, n stepcast.Notification)
+	// ReplyWithin is how old an event may be, by Now, for a reply action
+	// to answer it with its reply token; an older event's replies are
+	// pushed, and say so. LINE honours a token for about a minute after
+	// the webhook (stepcast.ReplyTokenValidity), and the event's time is
+	// no later than the webhook's. Zero means DefaultReplyWithin (50
+	// seconds, leaving ten for the commit and the send); a negative value
+	// never replies.
+	ReplyWithin time.Duration
 }
 
 // DefaultFutureTolerance is Config.FutureTolerance's zero value.
@@ -108,6 +116,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.ReplyWithin == 0 {
+		cfg.ReplyWithin = DefaultReplyWithin
 	}
 	if cfg.FutureTolerance == 0 {
 		cfg.FutureTolerance = DefaultFutureTolerance

@@ -83,6 +83,9 @@ func shopDefs() Definitions {
 			{Name: "clicked-today", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventClick, Name: "campaign"}, Steps: []rules.Step{
 				{If: `clicked("campaign", 1)`, Action: stepcast.Action{Kind: stepcast.AddTag, Name: "clicked-today"}},
 			}},
+			{Name: "price", Trigger: rules.Trigger{Kind: rules.OnKeyword, Match: rules.MatchPartial, Keywords: []string{"料金", "値段"}}, Steps: []rules.Step{
+				{Action: stepcast.Action{Kind: stepcast.Reply, Messages: []stepcast.Message{msg("Cut 4,000 yen, color 6,000 yen")}}},
+			}},
 		},
 		Scenarios: []scenario.Definition{{
 			Name: "trial-offer",

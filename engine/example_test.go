@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -145,4 +146,45 @@ func runSalon(ctx context.Context, definitions string) error {
 	fmt.Println("tags:", view.Tags, "plan:", view.Fields["plan"], "lead:", view.Scores["lead"].Lifetime)
 	fmt.Println("hot free-plan friends:", n)
 	return nil
+}
+
+// A keyword rule answers a message with the webhook's reply token (free of
+// charge); the same message a minute and a half old is pushed, saying why.
+func ExampleAccount_Ingest_reply() {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	e, _ := engine.Open(engine.Config{Store: memstore.New(), Now: func() time.Time { return now }})
+	salon, err := e.AddAccount(ctx, "salon", engine.Definitions{
+		Rules: []rules.Rule{{
+			Name:    "price",
+			Trigger: rules.Trigger{Kind: rules.OnKeyword, Match: rules.MatchPartial, Keywords: []string{"料金", "price"}},
+			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.Reply,
+				Messages: []stepcast.Message{stepcast.Message(`{"type":"text","text":"Cut 4,000 yen"}`)}}}},
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	message := func(id, text string, at time.Time) stepcast.Event {
+		return stepcast.Event{ID: id, User: "U4af4980629", Kind: stepcast.EventMessage, Value: text, At: at,
+			Arrival: stepcast.Arrival{ReplyToken: "token-" + id}} // as the webhook handler fills it
+	}
+	results, err := salon.Ingest(ctx,
+		stepcast.Event{ID: "f1", User: "U4af4980629", Kind: stepcast.EventFollow, At: now},
+		message("m1", "ＰＲＩＣＥを教えて", now.Add(-2*time.Second)),
+		message("m2", "料金は？", now.Add(-90*time.Second)),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range results[1:] {
+		for _, d := range r.Queued {
+			fmt.Printf("%s: %s %s\n", r.Event, d.Kind, cmp.Or(r.Steps[0].Note, "with the token"))
+		}
+	}
+	// Output:
+	// m1: reply with the token
+	// m2: push pushed, not replied: the reply token has expired: the event is 1m30s old, beyond Config.ReplyWithin (50s; LINE honours a token for about a minute)
 }

@@ -81,8 +81,8 @@ func (a *Account) IngestBatch(ctx context.Context, events ...stepcast.Event) ([]
 // Backfill is IngestBatch for history: events from before the account used
 // stepcast (an export from another tool, a CRM's purchases). They build
 // state — tags, fields, scores, scenario membership, reminders — exactly
-// as IngestBatch would, but send nothing: send_messages, link_rich_menu and
-// notify_host steps are skipped with a note, so that importing a year of
+// as IngestBatch would, but send nothing: send_messages, reply,
+// link_rich_menu and notify_host steps are skipped with a note, so that importing a year of
 // events does not message friends about it today.
 func (a *Account) Backfill(ctx context.Context, events ...stepcast.Event) ([]Result, error) {
 	return a.ingestAll(ctx, events, true)

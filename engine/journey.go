@@ -21,6 +21,11 @@ import (
 // outbox, unsent, because their run ended (an exit, a goal, a block).
 const Withdrawn scenario.What = "withdrawn"
 
+// ReplyPushed is the journey record of a step's reply action whose
+// messages were pushed, not replied: the step ran in due work, which has
+// no reply token, or its event's token had expired (Reason says why).
+const ReplyPushed scenario.What = "reply_pushed"
+
 // runOf names whose run a machine's output is of: a scenario's or a
 // reminder's goal (kind, name, key), and the outbox key prefix of the
 // friend's.
@@ -59,7 +64,14 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 		}
 	}
 	for _, a := range out.Actions {
-		if err := u.do(stepSource(kind, name, stepIndex(a.Step), u.id, prefix+a.Key, depth), a.Action); err != nil {
+		src := stepSource(kind, name, stepIndex(a.Step), u.id, prefix+a.Key, depth)
+		src.of, src.step = &r, a.Step
+		for _, rec := range journey { // the run the step was recorded in (a restart ends one and begins another)
+			if rec.Step == a.Step && (rec.What == scenario.Sent || rec.What == scenario.Ran) {
+				src.run = rec.Run
+			}
+		}
+		if err := u.do(src, a.Action); err != nil {
 			return err
 		}
 	}

@@ -150,17 +150,18 @@ func TestDefinitionsAreValidated(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	msg := err.Error()
+	n := len(shopDefs().Rules) // the rules appended are rules[n], [n+1] and [n+2]
 	for _, want := range []string{
-		`rules[8].name: invalid definition: the name "survey" is empty or repeated`,
-		`rules[8].trigger: invalid definition: an event trigger needs the event kind`,
-		"rules[8].steps[0].if: invalid definition: unexpected token EOF (1:11)",
-		`rules[9].trigger: invalid definition: unknown threshold "warm"`,
-		`rules[9].steps[0].action: invalid definition: "gold" is not a choice of field "plan" (free, trial, member)`,
-		`rules[9].steps[1].action: invalid definition: add_to_field: field "plan" is choice, wants int or float`,
-		`rules[9].steps[2].action: invalid definition: set_field: unknown field "height"`,
-		`rules[9].steps[3].action: invalid definition: add_score: score "vip" is not defined in scoring.scores`,
-		"rules[9].steps[4].action: invalid definition: stepcast: invalid: send_messages action: needs 1 to 5 messages (LINE's limit), has 0",
-		"rules[10].steps: invalid definition: a rule needs at least one step",
+		fmt.Sprintf(`rules[%d].name: invalid definition: the name "survey" is empty or repeated`, n),
+		fmt.Sprintf(`rules[%d].trigger: invalid definition: an event trigger needs the event kind`, n),
+		fmt.Sprintf("rules[%d].steps[0].if: invalid definition: unexpected token EOF (1:11)", n),
+		fmt.Sprintf(`rules[%d].trigger: invalid definition: unknown threshold "warm"`, n+1),
+		fmt.Sprintf(`rules[%d].steps[0].action: invalid definition: "gold" is not a choice of field "plan" (free, trial, member)`, n+1),
+		fmt.Sprintf(`rules[%d].steps[1].action: invalid definition: add_to_field: field "plan" is choice, wants int or float`, n+1),
+		fmt.Sprintf(`rules[%d].steps[2].action: invalid definition: set_field: unknown field "height"`, n+1),
+		fmt.Sprintf(`rules[%d].steps[3].action: invalid definition: add_score: score "vip" is not defined in scoring.scores`, n+1),
+		fmt.Sprintf("rules[%d].steps[4].action: invalid definition: stepcast: invalid: send_messages action: needs 1 to 5 messages (LINE's limit), has 0", n+1),
+		fmt.Sprintf("rules[%d].steps: invalid definition: a rule needs at least one step", n+2),
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in\n%s", want, msg)

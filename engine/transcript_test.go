@@ -29,7 +29,8 @@ var update = flag.Bool("update", false, "rewrite testdata/transcripts/*.txt with
 //	definitions          the account's definitions file (YAML) follows
 //	clock <time>         set the engine's clock
 //	ingest               events follow, one a line:
-//	                     <id> <user> <kind> [name=…] [value=…] [amount=…] [data.<key>=…] at=<time>
+//	                     <id> <user> <kind> [name=…] [value=…] [amount=…] [data.<key>=…] [token=…] [redelivered] at=<time>
+//	                     (token and redelivered: the webhook's reply token and isRedelivery)
 //	tick                 run due work at the clock
 //	friend <user>        print a friend: follow status, tags, fields, scores, scenarios, timers
 //	count <expr>         count a segment on the live index at the clock
@@ -164,7 +165,7 @@ func (r *runner) time(t time.Time) string {
 	return t.In(r.loc).Format("2006-01-02 15:04:05.999999")
 }
 
-// parseEvent reads `<id> <user> <kind> [name=…] [value=…] [amount=…] [data.<key>=…] at=<time>`;
+// parseEvent reads `<id> <user> <kind> [name=…] [value=…] [amount=…] [data.<key>=…] [token=…] [redelivered] at=<time>`;
 // a value with spaces is written in double quotes.
 func (r *runner) parseEvent(line string) (stepcast.Event, error) {
 	fields, err := splitQuoted(line)
@@ -176,6 +177,10 @@ func (r *runner) parseEvent(line string) (stepcast.Event, error) {
 	}
 	e := stepcast.Event{ID: fields[0], User: stepcast.UserID(fields[1]), Kind: stepcast.EventKind(fields[2])}
 	for _, f := range fields[3:] {
+		if f == "redelivered" {
+			e.Arrival.Redelivered = true
+			continue
+		}
 		k, v, ok := strings.Cut(f, "=")
 		if !ok {
 			return e, fmt.Errorf("want key=value, got %q", f)
@@ -185,6 +190,8 @@ func (r *runner) parseEvent(line string) (stepcast.Event, error) {
 			e.Name = v
 		case k == "value":
 			e.Value = v
+		case k == "token":
+			e.Arrival.ReplyToken = v
 		case k == "amount":
 			if e.Amount, err = strconv.ParseFloat(v, 64); err != nil {
 				return e, err

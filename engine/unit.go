@@ -66,6 +66,7 @@ type unit struct {
 	woke      string                // the timer key the unit woke for, if any
 	scenarios int                   // scenario and reminder steps taken, for the loop guard
 	journeyN  int                   // journey records so far, for their IDs
+	replies   []replyPart           // the reply actions run, answered together at the end
 }
 
 // errDuplicate and errStale skip a unit without failing it: its event was
@@ -240,6 +241,9 @@ func (u *unit) finish() error {
 		if u.rules.Pending() == 0 {
 			break
 		}
+	}
+	if err := u.flushReplies(); err != nil {
+		return err
 	}
 	if len(u.res.Changes) > 0 {
 		seqs, err := u.tx.Apply(u.res.Changes...)

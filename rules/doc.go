@@ -6,7 +6,9 @@
 // runs a unit of work — an event, or due work waking up — and asks this
 // package three things:
 //
-//  1. which rules the unit sets off (Run.Event), and which a change sets off
+//  1. which rules the unit sets off (Run.Event: an event by kind, name and
+//     value, a follow, a message matching a keyword — exact, partial or
+//     prefix, compared as NormalizeText folds them), and which a change sets off
 //     in turn (Run.Changed: a tag added or removed, a field changed;
 //     Run.Crossed: a score threshold crossed), first in, first out, with a
 //     chain deeper than the engine's limit refused as a *LoopError;

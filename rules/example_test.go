@@ -59,3 +59,18 @@ func Example() {
 	// profile/0: set_field age = 34
 	// profile/1: add_tag adult
 }
+
+// A keyword trigger (キーワード応答) compares a message's text with its
+// keywords once both are normalized: width, case and white space folded.
+func ExampleNormalizeText() {
+	for _, typed := range []string{"ＶＩＰ", " vip ", "ｷｬﾝﾍﾟｰﾝ　申込", "りょうきん"} {
+		fmt.Printf("%q\n", rules.NormalizeText(typed))
+	}
+	fmt.Println(rules.MatchKeyword(rules.MatchPrefix, rules.NormalizeText("キャンペーン"), rules.NormalizeText("ｷｬﾝﾍﾟｰﾝ　申込")))
+	// Output:
+	// "vip"
+	// "vip"
+	// "キャンペーン 申込"
+	// "りょうきん"
+	// true
+}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,6 +36,16 @@ const (
 	// OnThreshold: the scoring threshold Trigger.Name was crossed, by an
 	// event, an add_score action or time (a decaying score).
 	OnThreshold TriggerKind = "threshold"
+	// OnKeyword: a text message (IsTextMessage: kind message, named "text"
+	// or not named) whose text, the event's Value, matches one of
+	// Trigger.Keywords as Trigger.Match says —
+	// exact (the default), partial or prefix —, both normalized by
+	// NormalizeText (width, case and white space folded). Every keyword
+	// rule a message matches runs, in definition order, as every rule an
+	// event sets off does: a rule that tags and one that replies may
+	// share a keyword. Keywords that should answer alone are written to
+	// exclude each other (exact ones, or a condition on the step).
+	OnKeyword TriggerKind = "keyword"
 )
 
 // Trigger says when a rule runs.
@@ -45,6 +56,8 @@ type Trigger struct {
 	Value     string             // OnEvent: the event's value (an answer, a postback's data)
 	Route     string             // OnFollow
 	FirstOnly bool               // OnFollow
+	Keywords  []string           // OnKeyword: at least one, none empty once normalized
+	Match     KeywordMatch       // OnKeyword: exact if empty
 }
 
 // Rule is an action rule (アクション設定): when its trigger fires for a
@@ -102,7 +115,9 @@ type Set struct {
 
 type compiledRule struct {
 	Rule
-	steps []CompiledStep
+	steps    []CompiledStep
+	keywords []string     // OnKeyword: normalized
+	match    KeywordMatch // OnKeyword: resolved (exact if empty)
 }
 
 // Error is one problem in rules, at Path — relative to what was compiled:
@@ -159,13 +174,19 @@ func Compile(rs []Rule, env Env) (*Set, error) {
 			bad(path+".name", fmt.Errorf("the name %q is empty or repeated", r.Name))
 		}
 		names[r.Name] = true
+		cr := compiledRule{Rule: r}
 		if err := s.checkTrigger(r.Trigger, env); err != nil {
 			bad(path+".trigger", err)
+		}
+		if r.Trigger.Kind == OnKeyword {
+			cr.keywords = compileKeywords(r.Trigger, func(p string, err error) { bad(path+".trigger"+p, err) })
+			cr.match = cmp.Or(r.Trigger.Match, MatchExact)
+		} else if len(r.Trigger.Keywords) > 0 || r.Trigger.Match != "" {
+			bad(path+".trigger", fmt.Errorf("keywords and match go with a keyword trigger, not %s", stepcast.Quote(string(r.Trigger.Kind))))
 		}
 		if len(r.Steps) == 0 {
 			bad(path+".steps", errors.New("a rule needs at least one step"))
 		}
-		cr := compiledRule{Rule: r}
 		for j, st := range r.Steps {
 			spath := fmt.Sprintf("%s.steps[%d]", path, j)
 			var step CompiledStep
@@ -196,7 +217,7 @@ func (s *Set) checkTrigger(t Trigger, env Env) error {
 		if t.Event == "" {
 			return errors.New("an event trigger needs the event kind")
 		}
-	case OnFollow:
+	case OnFollow, OnKeyword:
 	case OnTagAdded, OnTagRemoved:
 		if t.Name == "" {
 			return errors.New("a tag trigger needs the tag")

@@ -76,6 +76,7 @@ func (r *Run) Next() *Activation {
 // follow that made the friend follow — only such a follow sets off follow
 // rules — and firstFollow that it is the friend's first.
 func (r *Run) Event(ev stepcast.Event, following, firstFollow bool) error {
+	text, normalized := "", false // the message's text, normalized once
 	for i := range r.set.rules {
 		cr := &r.set.rules[i]
 		t := cr.Trigger
@@ -85,6 +86,14 @@ func (r *Run) Event(ev stepcast.Event, following, firstFollow bool) error {
 			hit = t.Event == ev.Kind && (t.Name == "" || t.Name == ev.Name) && (t.Value == "" || t.Value == ev.Value)
 		case OnFollow:
 			hit = following && (t.Route == "" || t.Route == ev.Data["route"]) && (!t.FirstOnly || firstFollow)
+		case OnKeyword:
+			if !IsTextMessage(ev) {
+				break
+			}
+			if !normalized {
+				text, normalized = NormalizeText(ev.Value), true
+			}
+			hit = cr.matchesKeywords(text)
 		}
 		if hit {
 			if err := r.push(cr.Name, cr.steps, nil); err != nil {

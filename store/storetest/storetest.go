@@ -75,6 +75,7 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"RollbackOnError", testRollback},
 		{"EventsDeduplicate", testEvents},
 		{"FriendHistory", testFriendEvents},
+		{"ArrivalNotKept", testArrivalNotKept},
 		{"AccountsAreIsolated", testIsolation},
 		{"CanceledContext", testCanceled},
 		{"ReturnedValuesBelongToTheCaller", testOwnership},

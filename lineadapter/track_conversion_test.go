@@ -1,0 +1,211 @@
+package lineadapter
+
+import (
+	"bytes"
+	"errors"
+	"image/gif"
+	"math"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+)
+
+func TestTransparentGIF(t *testing.T) {
+	img, err := gif.Decode(bytes.NewReader(transparentGIF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 1 || b.Dy() != 1 {
+		t.Fatalf("pixel is %v", b)
+	}
+	if _, _, _, a := img.At(0, 0).RGBA(); a != 0 {
+		t.Fatalf("pixel alpha %d, want transparent", a)
+	}
+}
+
+func TestConversionHandler(t *testing.T) {
+	clock := &testClock{testNow}
+	l := mustLinker(t, testConfig(clock))
+	sale := mustToken(t, l, 7, "spring-sale", LinkOptions{Experiment: "welcome", Variant: "B"})
+	soon := mustToken(t, l, 7, "menu", LinkOptions{Expires: testNow.Add(time.Minute)})
+	forged := mustToken(t, mustLinker(t, func() LinkerConfig { c := testConfig(clock); c.Secrets = [][]byte{otherSecret}; return c }()), 7, "spring-sale", LinkOptions{})
+	q := func(kv ...string) string {
+		v := url.Values{}
+		for i := 0; i < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v.Encode()
+	}
+
+	tests := []struct {
+		name    string
+		method  string
+		query   string
+		body    string
+		ua      string
+		at      time.Time
+		status  int
+		records bool
+	}{
+		{"PixelRecords", "GET", q("t", sale, "name", "purchase", "amount", "1200", "order", "A-1"), "", uaSafari, testNow, 200, true},
+		{"PostFormRecords", "POST", "", q("t", sale, "name", "booking"), uaChrome, testNow, 204, true},
+		{"PostMultipartRecords", "POST", "", "multipart:t=" + sale + "&name=booking", uaChrome, testNow, 204, true},
+		{"PostQueryRecords", "POST", q("t", sale, "name", "booking"), "", uaChrome, testNow, 204, true},
+		{"NoAmount", "GET", q("t", sale, "name", "purchase"), "", uaSafari, testNow, 200, true},
+		{"HEADDoesNotRecord", "HEAD", q("t", sale, "name", "purchase"), "", uaSafari, testNow, 200, false},
+		{"CrawlerDoesNotRecord", "GET", q("t", sale, "name", "purchase"), "", uaLINEPreview, testNow, 200, false},
+		{"Forged", "GET", q("t", forged, "name", "purchase"), "", uaSafari, testNow, 404, false},
+		{"Tampered", "GET", q("t", flip(sale, len(sale)-1), "name", "purchase"), "", uaSafari, testNow, 404, false},
+		{"NoToken", "GET", q("name", "purchase"), "", uaSafari, testNow, 404, false},
+		{"Expired", "GET", q("t", soon, "name", "purchase"), "", uaSafari, testNow.Add(time.Hour), 410, false},
+		{"UnlistedName", "GET", q("t", sale, "name", "free-money"), "", uaSafari, testNow, 400, false},
+		{"NoName", "GET", q("t", sale), "", uaSafari, testNow, 400, false},
+		{"NegativeAmount", "GET", q("t", sale, "name", "purchase", "amount", "-5"), "", uaSafari, testNow, 400, false},
+		{"NaNAmount", "GET", q("t", sale, "name", "purchase", "amount", "NaN"), "", uaSafari, testNow, 400, false},
+		{"InfAmount", "GET", q("t", sale, "name", "purchase", "amount", "1e400"), "", uaSafari, testNow, 400, false},
+		{"TextAmount", "GET", q("t", sale, "name", "purchase", "amount", "1,200"), "", uaSafari, testNow, 400, false},
+		{"OrderNotText", "GET", q("t", sale, "name", "purchase", "order", "a\x00b"), "", uaSafari, testNow, 400, false},
+		{"BodyTooLarge", "POST", "", q("t", sale, "name", "purchase", "pad", strings.Repeat("x", maxBeaconBody)), uaChrome, testNow, 400, false},
+		{"PUT", "PUT", q("t", sale, "name", "purchase"), "", uaChrome, testNow, 405, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock.t = tt.at
+			rec := &fakeRecorder{}
+			req := httptest.NewRequest(tt.method, "/cv?"+tt.query, strings.NewReader(tt.body))
+			if fields, ok := strings.CutPrefix(tt.body, "multipart:"); ok {
+				var body bytes.Buffer
+				mw := multipart.NewWriter(&body)
+				values, _ := url.ParseQuery(fields)
+				for k := range values {
+					mw.WriteField(k, values.Get(k))
+				}
+				mw.Close()
+				req = httptest.NewRequest(tt.method, "/cv", &body)
+				req.Header.Set("Content-Type", mw.FormDataContentType())
+			} else if tt.body != "" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			req.Header.Set("User-Agent", tt.ua)
+			w := httptest.NewRecorder()
+			l.ConversionHandler(rec).ServeHTTP(w, req)
+			if w.Code != tt.status {
+				t.Fatalf("%s = %d %q, want %d", tt.name, w.Code, w.Body.String(), tt.status)
+			}
+			if w.Header().Get("Cache-Control") != "no-store" {
+				t.Fatalf("Cache-Control = %q", w.Header().Get("Cache-Control"))
+			}
+			if tt.status == 200 && tt.method == "GET" && (w.Header().Get("Content-Type") != "image/gif" || !bytes.Equal(w.Body.Bytes(), transparentGIF)) {
+				t.Fatalf("GET answered %q with %d bytes, want the pixel", w.Header().Get("Content-Type"), w.Body.Len())
+			}
+			if got := len(rec.recorded()); got != map[bool]int{false: 0, true: 1}[tt.records] {
+				t.Fatalf("recorded %d events, want records=%v", got, tt.records)
+			}
+		})
+	}
+}
+
+func TestConversionEvent(t *testing.T) {
+	clock := &testClock{testNow}
+	l := mustLinker(t, testConfig(clock))
+	sale := mustToken(t, l, 7, "spring-sale", LinkOptions{Experiment: "welcome", Variant: "B"})
+	menu := mustToken(t, l, 8, "menu", LinkOptions{})
+	rec := &fakeRecorder{}
+	h := l.ConversionHandler(rec)
+	beacon := func(values url.Values) {
+		t.Helper()
+		req := httptest.NewRequest("GET", "/cv?"+values.Encode(), nil)
+		req.Header.Set("User-Agent", uaSafari)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("beacon %v: %d", values, w.Code)
+		}
+	}
+	beacon(url.Values{"t": {sale}, "name": {"purchase"}, "amount": {"1200.5"}, "order": {"A-1"}})
+	clock.t = testNow.Add(time.Minute) // the thank-you page reloaded
+	beacon(url.Values{"t": {sale}, "name": {"purchase"}, "amount": {"1200.5"}, "order": {"A-1"}})
+	beacon(url.Values{"t": {menu}, "name": {"purchase"}, "order": {"A-1"}}) // the same order through another token
+	beacon(url.Values{"t": {sale}, "name": {"booking"}, "order": {"A-1"}})  // another conversion, the same ID
+	beacon(url.Values{"t": {sale}, "name": {"booking"}})
+	beacon(url.Values{"t": {sale}, "name": {"booking"}})
+
+	evs := rec.recorded()
+	if len(evs) != 6 {
+		t.Fatalf("recorded %d, want 6", len(evs))
+	}
+	want := stepcast.Event{ID: "conversion/purchase/order/A-1", Friend: 7, Kind: stepcast.EventConversion, Name: "purchase", Amount: 1200.5, At: testNow,
+		Data: map[string]string{DataLink: "spring-sale", DataOrder: "A-1", DataExperiment: "welcome", DataVariant: "B"}}
+	if !eventsEqual(evs[0], want) {
+		t.Fatalf("conversion = %+v, want %+v", evs[0], want)
+	}
+	if evs[1].ID != evs[0].ID || evs[2].ID != evs[0].ID {
+		t.Errorf("one order reported three times: IDs %q %q %q, want one", evs[0].ID, evs[1].ID, evs[2].ID)
+	}
+	if evs[3].ID == evs[0].ID {
+		t.Errorf("a booking and a purchase with one order share the ID %q", evs[3].ID)
+	}
+	if evs[4].ID != evs[5].ID || !strings.HasPrefix(evs[4].ID, "conversion/booking/token/") {
+		t.Errorf("without an order, within the window: IDs %q and %q, want one", evs[4].ID, evs[5].ID)
+	}
+	if evs[2].Data[DataLink] != "menu" || evs[2].Data[DataExperiment] != "" {
+		t.Errorf("conversion through menu: data %v", evs[2].Data)
+	}
+}
+
+func TestConversion(t *testing.T) {
+	clock := &testClock{testNow}
+	l := mustLinker(t, testConfig(clock))
+	tok := mustToken(t, l, 7, "menu", LinkOptions{})
+	// The host's own servers may report any name, a refund's negative
+	// amount, an order the beacon would not know.
+	ev, err := l.Conversion(tok, Conversion{Name: "refund", Amount: -300, Order: "A-1"})
+	if err != nil || ev.Name != "refund" || ev.Amount != -300 || ev.Friend != 7 || ev.ID != "conversion/refund/order/A-1" {
+		t.Fatalf("Conversion = %+v, %v", ev, err)
+	}
+	if err := ev.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Names are escaped: "a/order/b" with order "c" is not "a" with order "b/c".
+	x, _ := l.Conversion(tok, Conversion{Name: "a/order/b", Order: "c"})
+	y, _ := l.Conversion(tok, Conversion{Name: "a", Order: "b/order/c"})
+	if x.ID == y.ID {
+		t.Fatalf("distinct conversions share the ID %q", x.ID)
+	}
+	for _, tt := range []struct {
+		name  string
+		token string
+		conv  Conversion
+		is    error
+	}{
+		{"Forged", flip(tok, len(tok)-2), Conversion{Name: "purchase"}, ErrBadToken},
+		{"NoName", tok, Conversion{}, stepcast.ErrInvalid},
+		{"NaN", tok, Conversion{Name: "purchase", Amount: math.NaN()}, stepcast.ErrInvalid},
+		{"OrderTooLong", tok, Conversion{Name: "purchase", Order: strings.Repeat("9", stepcast.MaxIDLen)}, stepcast.ErrInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if ev, err := l.Conversion(tt.token, tt.conv); !errors.Is(err, tt.is) || ev.ID != "" {
+				t.Fatalf("Conversion = %+v, %v; want %v", ev, err, tt.is)
+			}
+		})
+	}
+}
+
+func TestConversionRecordingFails(t *testing.T) {
+	clock := &testClock{testNow}
+	l := mustLinker(t, testConfig(clock))
+	tok := mustToken(t, l, 7, "menu", LinkOptions{})
+	req := httptest.NewRequest("POST", "/cv?t="+tok+"&name=purchase", nil)
+	req.Header.Set("User-Agent", uaSafari)
+	w := httptest.NewRecorder()
+	l.ConversionHandler(&fakeRecorder{err: errors.New("store down")}).ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("= %d, want 503", w.Code)
+	}
+}

@@ -1,0 +1,118 @@
+package lineadapter_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/engine"
+	"github.com/stepcast/stepcast/lineadapter"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+// TestTrackingIntoEngine records clicks and conversions through an
+// engine account: the segment language sees them, a double request is a
+// duplicate, and the variant is on the logged events.
+func TestTrackingIntoEngine(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e, err := engine.Open(engine.Config{Store: memstore.New(), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.AddAccount(ctx, "salon", engine.Definitions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := acct.Ingest(ctx, stepcast.Event{ID: "w1", User: "U0123456789abcdef0123456789abcdef", Kind: stepcast.EventFollow, At: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	friend := res[0].Friend
+
+	var results []engine.Result
+	rec := keepResults{acct, &results}
+	l, err := lineadapter.NewLinker(lineadapter.LinkerConfig{
+		Secrets:     [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		Account:     "salon",
+		BaseURL:     "https://t.example.com/r/",
+		Links:       map[string]string{"spring-sale": "https://shop.example.com/sale"},
+		Conversions: []string{"purchase"},
+		Now:         clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := l.URL(friend, "spring-sale", lineadapter.LinkOptions{Experiment: "spring", Variant: "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	click := func() int {
+		req := httptest.NewRequest("GET", link, nil)
+		req.Header.Set("User-Agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Safari Line/14.10.0")
+		w := httptest.NewRecorder()
+		l.ClickHandler(rec).ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := click(); code != 302 {
+		t.Fatalf("click: %d", code)
+	}
+	if code := click(); code != 302 { // the same second
+		t.Fatalf("double click: %d", code)
+	}
+	if len(results) != 2 || results[0].Duplicate || !results[1].Duplicate || results[0].Err != nil {
+		t.Fatalf("results %+v; want a click, then a duplicate", results)
+	}
+
+	tok := link[len("https://t.example.com/r/"):]
+	req := httptest.NewRequest("POST", "/cv?t="+tok+"&name=purchase&amount=3000&order=A-1", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36")
+	w := httptest.NewRecorder()
+	l.ConversionHandler(rec).ServeHTTP(w, req)
+	if w.Code != 204 {
+		t.Fatalf("beacon: %d %s", w.Code, w.Body)
+	}
+
+	for expr, want := range map[string]uint64{
+		`clicked("spring-sale")`:             1,
+		`clicked("spring-sale", 1)`:          1,
+		`count("click", "spring-sale") == 1`: 1,
+		`converted("purchase")`:              1,
+		`clicked("other")`:                   0,
+	} {
+		if n, err := acct.Count(expr); err != nil || n != want {
+			t.Errorf("Count(%s) = %d, %v; want %d", expr, n, err, want)
+		}
+	}
+	view, err := acct.Friend(ctx, friend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var variants []string
+	for _, ev := range slices.Backward(view.Recent) {
+		if ev.Kind == stepcast.EventClick || ev.Kind == stepcast.EventConversion {
+			variants = append(variants, string(ev.Kind)+":"+ev.Data[lineadapter.DataExperiment]+"/"+ev.Data[lineadapter.DataVariant])
+		}
+	}
+	if len(variants) != 2 || variants[0] != "click:spring/B" || variants[1] != "conversion:spring/B" {
+		t.Fatalf("logged %v; want the click and the conversion of spring/B", variants)
+	}
+}
+
+// keepResults is an account that keeps the results of Ingest.
+type keepResults struct {
+	*engine.Account
+	results *[]engine.Result
+}
+
+func (k keepResults) Ingest(ctx context.Context, evs ...stepcast.Event) ([]engine.Result, error) {
+	r, err := k.Account.Ingest(ctx, evs...)
+	*k.results = append(*k.results, r...)
+	return r, err
+}
