@@ -129,7 +129,11 @@ func TestGroupPushesRefusesInvalid(t *testing.T) {
 // anything but the input.
 func TestGroupPushesProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for round := range 60 {
+	rounds := 60
+	if testing.Short() {
+		rounds = 15
+	}
+	for round := range rounds {
 		n := rng.IntN(1500)
 		users := 1 + rng.IntN(2000)
 		ds := make([]stepcast.Delivery, n)
