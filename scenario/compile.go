@@ -234,17 +234,18 @@ func parseClock(s string) (int, error) {
 }
 
 // waits reports whether step i, come to again in a run, waits for a time
-// still ahead: a next clock time, a delay that may be longer than 0, a
-// day's time moved to the next day. Immediately does not; nor does a time
-// counted from entry that passed when the step first ran (after, or a day
-// timing with if_past now or skip).
+// still ahead, at least MinWait: a next clock time (a day after the last
+// time it came), a delay of at least MinWait (its Min: a draw may be as
+// short), a day's time moved to the next day. Immediately does not; nor
+// does a time counted from entry that passed when the step first ran
+// (after, or a day timing with if_past now or skip).
 func (m *Machine) waits(i int) bool {
 	t := m.steps[i].Timing
 	switch t.Kind {
 	case NextClock:
 		return true
 	case Delay:
-		return t.Max > 0
+		return t.Min >= MinWait
 	case OnDay:
 		return t.IfPast == "" || t.IfPast == NextDay
 	}
@@ -315,7 +316,7 @@ func (m *Machine) spin() (string, error) {
 				names = append(names, strconv.Quote(m.steps[j].Name))
 			}
 			names = append(names, strconv.Quote(m.steps[i].Name))
-			return paths[len(paths)-1], fmt.Errorf("the steps %s go round without waiting (each timed immediately, after, by a delay of 0 or a day with if_past now or skip, and led back by its branches): a run entering them would only loop", strings.Join(names, " → "))
+			return paths[len(paths)-1], fmt.Errorf("the steps %s go round without waiting %v (scenario.MinWait) or more: each is timed immediately, after, by a delay whose min is shorter, or a day with if_past now or skip, and led back by its branches; a run entering them would only loop", strings.Join(names, " → "), MinWait)
 		}
 		seen[i] = len(walk)
 		walk = append(walk, i)
