@@ -279,6 +279,7 @@ type fileReminder struct {
 }
 
 type fileReminderStep struct {
+	Keys       fileKeys     `def:",keys"`
 	Name       string       `def:"name"`
 	DaysBefore int          `def:"days_before"`
 	At         string       `def:"at"`

@@ -140,6 +140,16 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 		for j, st := range f.Steps {
 			spath := fmt.Sprintf("%s.steps[%d]", path, j)
 			rs := scenario.ReminderStep{Name: st.Name, DaysBefore: st.DaysBefore, At: st.At, Before: time.Duration(st.Before), If: st.If, Messages: messages(st.Messages)}
+			// Timed by days_before and at, or by before: the keys given
+			// say which, whatever their values (days_before: 0 with before).
+			if st.Keys["before"] {
+				for _, key := range []string{"days_before", "at"} {
+					if st.Keys[key] {
+						d.failPath(spath+".before", "before goes alone, not with %s: a step is timed by days_before and at, or by before", key)
+						break
+					}
+				}
+			}
 			for k, a := range st.Actions {
 				rs.Actions = append(rs.Actions, d.action(a, fmt.Sprintf("%s.actions[%d]", spath, k), fieldTypes, loc))
 			}
@@ -186,10 +196,18 @@ func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[strin
 		case len(kinds) == 0:
 			d.failPath(spath, "a step needs its time: at (and day), after, delay, next or immediately")
 		case len(kinds) > 1:
-			d.failPath(spath, "a step has one time, not %s", strings.Join(kinds, " and "))
+			// At the last key of those given: a line of the file.
+			d.failPath(spath+"."+kinds[len(kinds)-1], "a step has one time, not %s", strings.Join(kinds, " and "))
 		}
-		if st.Day != 0 && t.Kind != scenario.OnDay {
-			d.failPath(spath+".day", "day goes with at")
+		// A key the time given does not take is refused, whatever its
+		// value (day: 0 with after), as scenario.Compile refuses a field
+		// set: scenario.TimingTakes is the one table of both.
+		if len(kinds) == 1 {
+			for _, key := range []string{"day", "if_past"} {
+				if st.Keys[key] && !scenario.TimingTakes(t.Kind, key) {
+					d.failPath(spath+"."+key, "%s goes with %s, not with %s", key, timingKeysTaking(key), kinds[0])
+				}
+			}
 		}
 		step.Timing = t
 		for k, a := range st.Actions {
@@ -201,6 +219,25 @@ func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[strin
 		def.Steps = append(def.Steps, step)
 	}
 	return def
+}
+
+// timingKeys are the keys of a scenario step that name its time, each
+// with the timing kind it names.
+var timingKeys = []struct {
+	key  string
+	kind scenario.TimingKind
+}{{"at", scenario.OnDay}, {"after", scenario.AfterEntry}, {"delay", scenario.Delay}, {"next", scenario.NextClock}, {"immediately", scenario.Immediately}}
+
+// timingKeysTaking returns the keys naming the times that take field:
+// "at or after" for if_past.
+func timingKeysTaking(field string) string {
+	var keys []string
+	for _, k := range timingKeys {
+		if scenario.TimingTakes(k.kind, field) {
+			keys = append(keys, k.key)
+		}
+	}
+	return strings.Join(keys, " or ")
 }
 
 // timingPathRE matches the path of a problem in a scenario step's timing

@@ -161,6 +161,24 @@ var fileErrorCases = []struct{ name, src, want string }{
 		`bad.yaml:8: scenarios[0].steps[0].delay.max: invalid definition: delay 2h0m0s–1h0m0s: want 0 <= min <= max`},
 	{"StepIfPast", scenarioStep(`after: 1h`, `if_past: next_day`),
 		`bad.yaml:7: scenarios[0].steps[0].if_past: invalid definition: if_past next_day is for day timings, not after`},
+	// A timing key the step's time does not take is refused at its line,
+	// whatever its value; so is a second time.
+	{"StepImmediatelyAt", scenarioStep(`immediately: true`, `at: "10:00"`),
+		`bad.yaml:6: scenarios[0].steps[0].immediately: invalid definition: a step has one time, not at and immediately`},
+	{"StepAfterDay", scenarioStep(`after: 5m`, `day: 2`),
+		`bad.yaml:7: scenarios[0].steps[0].day: invalid definition: day goes with at, not with after`},
+	{"StepAfterDayZero", scenarioStep(`day: 0`, `after: 5m`),
+		`bad.yaml:6: scenarios[0].steps[0].day: invalid definition: day goes with at, not with after`},
+	{"StepImmediatelyIfPast", scenarioStep(`immediately: true`, `if_past: skip`),
+		`bad.yaml:7: scenarios[0].steps[0].if_past: invalid definition: if_past goes with at or after, not with immediately`},
+	{"StepDelayIfPast", scenarioStep(`delay: {min: 1m, max: 5m}`, `if_past: now`),
+		`bad.yaml:7: scenarios[0].steps[0].if_past: invalid definition: if_past goes with at or after, not with delay`},
+	{"StepNextDay", scenarioStep(`next: "10:00"`, `day: 1`),
+		`bad.yaml:7: scenarios[0].steps[0].day: invalid definition: day goes with at, not with next`},
+	{"ReminderBeforeAndDaysBefore", "reminders:\n  - name: r\n    steps:\n      - name: a\n        days_before: 0\n        before: 1h\n        messages: [{type: text, text: hi}]\n",
+		`bad.yaml:6: reminders[0].steps[0].before: invalid definition: before goes alone, not with days_before: a step is timed by days_before and at, or by before`},
+	{"ReminderBeforeAndAt", "reminders:\n  - name: r\n    steps:\n      - name: a\n        at: \"10:00\"\n        before: 1h\n        messages: [{type: text, text: hi}]\n",
+		`bad.yaml:6: reminders[0].steps[0].before: invalid definition: before goes alone, not with at: a step is timed by days_before and at, or by before`},
 	{"StepNoTime", scenarioStep(`if: tag("x")`),
 		`bad.yaml:4: scenarios[0].steps[0]: invalid definition: a step needs its time: at (and day), after, delay, next or immediately`},
 	{"CooldownBeyondMaxDuration", "scenarios:\n  - name: s\n    entry:\n      cooldown: 4000d\n    steps: [{name: a, immediately: true, messages: [{type: text, text: hi}]}]\n",
@@ -168,7 +186,7 @@ var fileErrorCases = []struct{ name, src, want string }{
 	{"ReminderBeforeBeyondMaxDuration", "reminders:\n  - name: r\n    steps:\n      - name: a\n        before: 4000d\n        messages: [{type: text, text: hi}]\n",
 		`bad.yaml:5: reminders[0].steps[0].before: invalid definition: before 96000h0m0s is beyond the limit of 3660 days (MaxDuration)`},
 	{"StepsGoRound", scenarioStep(`immediately: true`, `branches:`, `  - goto: a`),
-		`bad.yaml:8: scenarios[0].steps[0].branches[0].goto: invalid definition: the steps "a" → "a" go round without waiting (each timed immediately, after, by a delay of 0 or a day with if_past now or skip, and led back by its branches): a run entering them would only loop`},
+		`bad.yaml:8: scenarios[0].steps[0].branches[0].goto: invalid definition: the steps "a" → "a" go round without waiting 1m0s (scenario.MinWait) or more: each is timed immediately, after, by a delay whose min is shorter, or a day with if_past now or skip, and led back by its branches; a run entering them would only loop`},
 
 	// Keys, kinds and meanings.
 	{"UnknownKeysAndTypes", `

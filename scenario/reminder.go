@@ -106,6 +106,39 @@ type compiledReminderStep struct {
 	cond *segment.Segment
 }
 
+// reminderTakes is, for each way a reminder step is timed — by at (with
+// days_before: "3 days before at 08:00") or by before ("1h30m before") —,
+// the fields of ReminderStep it takes, by their JSON names: a field of the
+// other way set is refused, not ignored.
+var reminderTakes = map[string][]string{
+	"at":     {"days_before", "at"},
+	"before": {"before"},
+}
+
+// reminderForm says how st is timed: by "at" if it sets at or
+// days_before, else by "before".
+func reminderForm(st ReminderStep) string {
+	if st.At != "" || st.DaysBefore != 0 {
+		return "at"
+	}
+	return "before"
+}
+
+// set returns the timing fields of st set to other than their zero
+// value, by their JSON names.
+func (st ReminderStep) set() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"days_before", st.DaysBefore != 0}, {"at", st.At != ""}, {"before", st.Before != 0}} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
 // CompileReminder validates r and compiles its conditions, as Compile does
 // for a scenario.
 func CompileReminder(r Reminder, schema *segment.Schema, check CheckAction) (*ReminderMachine, error) {
@@ -144,25 +177,28 @@ func CompileReminder(r Reminder, schema *segment.Schema, check CheckAction) (*Re
 		}
 		names[st.Name] = true
 		cs := compiledReminderStep{ReminderStep: st, at: -1}
-		switch {
-		case st.At != "":
-			at, err := parseClock(st.At)
-			if err != nil {
-				bad(path+".at", err)
+		form := reminderForm(st)
+		for _, f := range st.set() {
+			if !slices.Contains(reminderTakes[form], f) {
+				by := map[string]string{"at": "days_before and at", "before": "before"}[form]
+				bad(path+"."+f, fmt.Errorf("a step timed by %s does not take %s: a step is timed by days_before and at, or by before, not both", by, f))
 			}
-			cs.at = at
-			if st.Before != 0 {
-				bad(path, errors.New("a step is timed by days_before and at, or by before, not both"))
+		}
+		if form == "at" {
+			if st.At == "" {
+				if st.Before == 0 { // else the step is timed by before, and refused above
+					bad(path+".at", errors.New(`days_before needs at: "HH:MM"`))
+				}
+			} else if at, err := parseClock(st.At); err != nil {
+				bad(path+".at", err)
+			} else {
+				cs.at = at
 			}
 			if st.DaysBefore < 0 || st.DaysBefore > 3650 {
 				bad(path+".days_before", fmt.Errorf("%d: want 0 to 3650", st.DaysBefore))
 			}
-		case st.DaysBefore != 0:
-			bad(path+".at", errors.New(`days_before needs at: "HH:MM"`))
-		default:
-			if err := checkDuration("before", st.Before); err != nil {
-				bad(path+".before", err)
-			}
+		} else if err := checkDuration("before", st.Before); err != nil {
+			bad(path+".before", err)
 		}
 		if st.If != "" {
 			seg, err := segment.Compile(st.If, schema)
