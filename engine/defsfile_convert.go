@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,26 +25,72 @@ import (
 // duration is a length of time in a file: "7d", "36h", "1d12h", "90m".
 type duration time.Duration
 
-var daysRE = regexp.MustCompile(`^(\d+)d(.*)$`)
+// durationRE is the form of a duration in a file: an optional sign, whole
+// days, then what time.ParseDuration reads (but for its lone "0").
+var durationRE = regexp.MustCompile(`^([-+]?)(?:(\d+)d)?((?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))*)$`)
 
+// The problems of a duration of the right form.
+var (
+	errNegative = errors.New("negative")
+	errTooLong  = errors.New("too long")
+)
+
+// parseDuration reads s, a duration of the file. A duration of the right
+// form that is negative is refused with errNegative, one too long for a
+// time.Duration (about 292 years: 99999999999h, 9223372036854775807ns1h)
+// with errTooLong, so that the caller names its limit rather than a
+// parser's error or a wrapped-round value.
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
+	m := durationRE.FindStringSubmatch(s)
+	if s == "0" || s == "+0" {
+		return 0, nil
+	}
+	if m == nil || m[2] == "" && m[3] == "" {
+		return 0, fmt.Errorf("%s is not a duration like 7d, 36h, 1d12h or 90m", stepcast.Quote(s))
+	}
+	if m[1] == "-" {
+		return 0, errNegative
+	}
 	var d time.Duration
-	if m := daysRE.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100_000 {
-			return 0, fmt.Errorf("%s: too many days", stepcast.Quote(s))
+	if m[2] != "" {
+		n, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil || n > math.MaxInt64/int64(24*time.Hour) {
+			return 0, errTooLong
 		}
-		d, s = time.Duration(n)*24*time.Hour, m[2]
-		if s == "" {
-			return d, nil
+		d = time.Duration(n) * 24 * time.Hour
+	}
+	if m[3] != "" {
+		rest, err := time.ParseDuration(m[3])
+		if err != nil || d+rest < d { // of this form, only too long for it
+			return 0, errTooLong
 		}
+		d += rest
 	}
-	rest, err := time.ParseDuration(s)
-	if err != nil || rest < 0 || d+rest < d {
-		return 0, fmt.Errorf("%s is not a duration like 7d, 36h, 1d12h or 90m", stepcast.Quote(strings.TrimSpace(s)))
+	return d, nil
+}
+
+// durationLimits are the limits a duration's limit tag may name.
+var durationLimits = map[string]time.Duration{
+	"scenario.MaxDuration": scenario.MaxDuration,
+}
+
+// readDuration reads text, a duration of the file, as parseDuration
+// does, within the named limit if any (beyond it, and beyond what a
+// time.Duration holds, it names the limit).
+func readDuration(text, limit string) (time.Duration, error) {
+	v, err := parseDuration(text)
+	q := stepcast.Quote(strings.TrimSpace(text))
+	max, limited := durationLimits[limit]
+	switch {
+	case errors.Is(err, errNegative):
+		return 0, fmt.Errorf("%s: a duration must not be negative", q)
+	case limited && (errors.Is(err, errTooLong) || err == nil && v > max):
+		return 0, fmt.Errorf("%s is beyond the limit of %d days (%s)", q, max/(24*time.Hour), limit)
+	case errors.Is(err, errTooLong):
+		return 0, fmt.Errorf("%s is beyond the longest duration there is, %v (about 292 years)", q, time.Duration(math.MaxInt64))
 	}
-	return d + rest, nil
+	return v, err
 }
 
 // defaultLocation is the time zone of a schema that names none.
