@@ -126,9 +126,12 @@ func (c *compiled) compileScenarios(d Definitions) []error {
 		return errs
 	}
 	// Scenarios that would enter one another round and round at once.
-	if loop := scenario.CheckLoops(slices.Collect(maps.Values(c.scenarios))); loop != nil {
+	var loop *scenario.LoopError
+	if err := scenario.CheckLoops(slices.Collect(maps.Values(c.scenarios))); errors.As(err, &loop) {
 		i := slices.IndexFunc(d.Scenarios, func(s scenario.Definition) bool { return s.Name == loop.Scenario })
 		bad(fmt.Sprintf("scenarios[%d].%s", i, loop.Path), loop)
+	} else if err != nil {
+		bad("scenarios", err)
 	}
 	return errs
 }

@@ -58,8 +58,8 @@ type jump struct {
 
 // CheckLoops finds scenarios of ms (one machine a name: the definitions
 // as the caller runs them) that enter one another round and round in one
-// input, and returns the first such cycle (by the scenarios' names), or
-// nil. A cycle is a chain of ways into a scenario — an action
+// input, and returns the first such cycle (by the scenarios' names) as a
+// *LoopError, or nil. A cycle is a chain of ways into a scenario — an action
 // start_scenario or move_scenario, a branch's switch — from the steps a
 // run comes to at once, back to where it began:
 //
@@ -88,7 +88,7 @@ type jump struct {
 //
 // Action names and move targets that name no scenario or step are the
 // caller's to report; they are skipped here.
-func CheckLoops(ms []*Machine) *LoopError {
+func CheckLoops(ms []*Machine) error {
 	byName := map[string]*Machine{}
 	names := make([]string, 0, len(ms))
 	for _, m := range ms {

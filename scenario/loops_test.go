@@ -149,15 +149,16 @@ func TestCheckLoops(t *testing.T) {
 			for _, d := range c.defs {
 				ms = append(ms, mustMachine(t, d))
 			}
-			err := CheckLoops(ms)
+			got := CheckLoops(ms)
 			if c.at == "" {
-				if err != nil {
-					t.Fatalf("CheckLoops: %v, want none", err)
+				if got != nil {
+					t.Fatalf("CheckLoops: %v, want none", got)
 				}
 				return
 			}
-			if err == nil {
-				t.Fatalf("CheckLoops: no loop, want one at %s", c.at)
+			var err *LoopError
+			if !errors.As(got, &err) {
+				t.Fatalf("CheckLoops: %v, want a *LoopError at %s", got, c.at)
 			}
 			if got := err.Scenario + " " + err.Path; got != c.at || !strings.Contains(err.Error(), c.cycle) || !errors.Is(err, ErrInvalid) {
 				t.Errorf("CheckLoops: at %s: %v; want at %s naming %s", got, err, c.at, c.cycle)
