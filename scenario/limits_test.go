@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -129,6 +130,36 @@ func TestTimingFieldsOfTheKind(t *testing.T) {
 			var e *Error
 			if !errors.As(err, &e) || e.Path != c.path || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("CompileReminder: %v, want one error at %s", err, c.path)
+			}
+		})
+	}
+}
+
+// In a definition's JSON, a duration too long for a time.Duration names
+// the limit, not the parser's error; one of the form within it is read,
+// and Compile judges it.
+func TestJSONDurations(t *testing.T) {
+	for _, c := range []struct {
+		name, json string
+		want       string // in the error; "": read
+	}{
+		{"Overflow", `{"kind":"after","after":"99999999999h"}`, "beyond the limit of 3660 days (MaxDuration)"},
+		{"OverflowSum", `{"kind":"after","after":"9223372036854775807ns1h"}`, "beyond the limit of 3660 days (MaxDuration)"},
+		{"NotADuration", `{"kind":"after","after":"7 days"}`, "is not a duration"},
+		{"Negative", `{"kind":"after","after":"-5m"}`, ""},
+		{"Read", `{"kind":"delay","min":"15m","max":"20m"}`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var tm Timing
+			err := json.Unmarshal([]byte(c.json), &tm)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("%s: %v", c.json, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("%s: %v, want %q", c.json, err, c.want)
 			}
 		})
 	}
