@@ -23,7 +23,9 @@ type Reminder struct {
 	// the goal is set or moved (a lesson booked 30 minutes ahead, with
 	// "1 day before" and "1 hour before" steps): Skip (the default) skips
 	// them; Now sends the latest of them at once and skips the others, as
-	// superseded — while the goal is still ahead.
+	// superseded — while the goal is still ahead, and if it is timed after
+	// every step the goal has gone through (a step sent under another name,
+	// or in its place, is not sent again).
 	//
 	// A goal that has passed is reminded of no more, whatever IfPast says:
 	// a goal set at or before now (a booking dated last week) has every
@@ -285,6 +287,7 @@ func (m *ReminderMachine) Step(st ReminderState, in ReminderInput, now time.Time
 	if in.Loc == nil {
 		in.Loc = time.UTC
 	}
+	st.Gone = slices.Clip(st.Gone) // appended to: the caller's array stays as it was
 	r := reminderStepper{m: m, st: st, in: in, now: now}
 	r.reconcile()
 	if err := r.apply(); err != nil {
