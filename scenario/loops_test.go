@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,31 @@ func TestCheckLoops(t *testing.T) {
 			}
 			if got := err.Scenario + " " + err.Path; got != c.at || !strings.Contains(err.Error(), c.cycle) || !errors.Is(err, ErrInvalid) {
 				t.Errorf("CheckLoops: at %s: %v; want at %s naming %s", got, err, c.at, c.cycle)
+			}
+		})
+	}
+}
+
+// BenchmarkCheckLoops: scenarios of 20 steps, each first step starting the
+// next scenario at once, the last none (no cycle: every way is walked).
+func BenchmarkCheckLoops(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("scenarios=%d", n), func(b *testing.B) {
+			ms := make([]*Machine, n)
+			for i := range n {
+				steps := make([]Step, 20)
+				for j := range steps {
+					steps[j] = Step{Name: fmt.Sprint("s", j), Timing: Timing{Kind: Immediately}, Messages: text("hi")}
+				}
+				if i+1 < n {
+					steps[0].Actions = []stepcast.Action{{Kind: stepcast.StartScenario, Name: fmt.Sprint("c", i+1)}}
+				}
+				ms[i] = mustMachine(b, Definition{Name: fmt.Sprint("c", i), Version: 1, Steps: steps})
+			}
+			for b.Loop() {
+				if err := CheckLoops(ms); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
