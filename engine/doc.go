@@ -98,9 +98,20 @@
 // of their pending step). A scenario or reminder removed from the
 // definitions ends its runs when their next step comes due.
 //
+// Definitions whose scenarios would enter one another round and round
+// without waiting (a step's start_scenario or move_scenario, a branch's
+// switch, back to where it began, no step on the way waiting
+// scenario.MinWait or more) are refused when given, naming the cycle
+// (scenario.CheckLoops); a loop only a condition keeps going fails its
+// unit of work at run time with ErrScenarioLoop.
+//
 // A reminder counts back from a goal (a booking's time) that
 // start_reminder sets, per goal key (one per booking), and moves or
-// cancels.
+// cancels. Reminders are not versioned: when SetDefinitions edits a
+// reminder's steps, its pending goals are made due at once and reconciled
+// with the new steps by name — a step sent is not sent again, a step
+// removed is recorded cancelled, a step added is sent at its time, or
+// follows the reminder's if_past if that has passed.
 //
 // # Deliveries and notifications
 //
