@@ -111,8 +111,7 @@ type WebhookEvent struct {
 // Webhook is the http.Handler of one LINE channel's webhook URL. It
 // checks the signature on the raw body, maps every event to a
 // stepcast.Event and answers 200 only once the Recorder has made them
-// durable.
-// It is safe for concurrent use.
+// durable. It is safe for concurrent use.
 type Webhook struct {
 	secret      []byte
 	rec         Recorder
