@@ -14,6 +14,10 @@ import (
 	"github.com/stepcast/stepcast/store/memstore"
 )
 
+// The engine's account is the Recorder of this package's handlers; the
+// assertion lives here because the engine does not import lineadapter.
+var _ lineadapter.Recorder = (*engine.Account)(nil)
+
 // TestTrackingIntoEngine records clicks and conversions through an
 // engine account: the segment language sees them, a double request is a
 // duplicate, and the variant is on the logged events.
