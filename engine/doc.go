@@ -50,7 +50,7 @@
 // moment: a late event's rule conditions see today's tags and fields, and
 // a threshold is judged at the friend's latest time (see package scoring).
 //
-// Every event is checked where it enters (Ingest, IngestBatch, Backfill)
+// Every event is checked where it enters (Ingest, IngestBatch, Record, Backfill)
 // against the input limits of the root package (stepcast.Event.Validate:
 // lengths, UTF-8, no NUL, finite amounts, times from 1970) and refused if
 // dated more than Config.FutureTolerance (an hour) after the clock
@@ -60,7 +60,11 @@
 //
 // IngestBatch commits many events at once for throughput; each event still
 // applies wholly or not at all. Backfill does the same for history and
-// sends nothing.
+// sends nothing. Record is IngestBatch in the root's terms
+// (stepcast.Recorded) for the LINE edge, which must not import the engine
+// (*Account is a lineadapter.Recorder): it says which events were refused
+// for their own fault and returns an error only when some were lost for
+// another (the store, Close, the context), which a redelivery may fix.
 //
 // # Due work
 //

@@ -1,10 +1,15 @@
 // Package lineadapter is stepcast's edge to LINE: the webhook handler that
 // turns a channel's webhook requests into stepcast events.
 //
+// It hands its events to a Recorder, which says what became of each in the
+// root's terms (stepcast.Recorded): *engine.Account is one (its Record).
+// The package imports the root package only, never the engine — the
+// runtime depends on the edges, not the reverse.
+//
 // # Webhooks
 //
 // NewWebhook returns the http.Handler of one channel's webhook URL (one
-// channel secret, one EventSink — usually the channel's *engine.Account).
+// channel secret, one Recorder — usually the channel's *engine.Account).
 // For each request it:
 //
 //  1. refuses any method but POST (405);
@@ -20,15 +25,16 @@
 //  5. decodes each event on its own: one that is malformed, or that is not
 //     a friend's (see the table), is left out with a note in the log and
 //     the WebhookReport, and the others go on;
-//  6. hands the rest to the sink in one call (IngestBatch), which makes
+//  6. hands the rest to the Recorder in one call (Record), which makes
 //     them durable before it returns — each event wholly or not at all,
 //     the store deduplicating by LINE's webhookEventId, so a redelivered
 //     event changes nothing twice;
-//  7. answers 200 — or 500 if the sink failed to keep some events (the
-//     store failing, the engine closed), so that LINE redelivers them
-//     (only if the channel has webhook redelivery turned on). Events
-//     refused as their own fault (stepcast.ErrInvalid) are logged and
-//     answered 200: a redelivery would be refused the same way.
+//  7. answers 200 — or 500 if the Recorder returns an error (it failed to
+//     keep some events: the store failing, the engine closed), so that
+//     LINE redelivers them (only if the channel has webhook redelivery
+//     turned on). Events refused for their own fault (Recorded.Err:
+//     invalid, an unknown friend, …; the engine decides which) are logged
+//     and answered 200: a redelivery would be refused the same way.
 //
 // LINE expects the answer within 2 seconds. On boltstore, which syncs
 // every commit, 16 concurrent senders of one-event webhooks are answered

@@ -15,7 +15,8 @@
 //     cannot become an open redirect.
 //   - Linker.ClickHandler(rec) answers GET BaseURL/<token>: it records a
 //     click (Kind click, Name the link, the friend, the experiment and
-//     variant in Data) through rec — an *engine.Account — durably, then
+//     variant in Data) through rec — a Recorder, such as an
+//     *engine.Account — durably, then
 //     redirects (302) to the link's
 //     destination. A forged, tampered, truncated or unknown-link token is
 //     a 404, an expired one a 410, and neither records anything. HEAD
@@ -164,7 +165,7 @@ type LinkerConfig struct {
 	// registered link to its destination, recording nothing, instead of
 	// answering 410 Gone: the friend still reaches the page.
 	RedirectExpired bool
-	// RecordTimeout bounds the wait for Recorder.Ingest before a handler
+	// RecordTimeout bounds the wait for Recorder.Record before a handler
 	// answers; 0 means 3 seconds. The recording goes on when the client
 	// goes away: it is not tied to the request's cancellation.
 	RecordTimeout time.Duration
