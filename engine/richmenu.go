@@ -52,7 +52,10 @@ func hasRichMenuField(sc segment.SchemaConfig) bool {
 // when it did and the schema has RichMenuField, records the menu there.
 func (u *unit) switchRichMenu(src source, a stepcast.Action) error {
 	f := &u.friend
-	d := stepcast.Delivery{Kind: stepcast.DeliveryRichMenuUnlink, To: []stepcast.Recipient{{Friend: f.ID, User: f.User}}}
+	// At the bulk requests' priority: LINE keeps the last switch it got,
+	// so a friend's switches must go out in the order decided, which
+	// equal priorities keep (oldest first).
+	d := stepcast.Delivery{Kind: stepcast.DeliveryRichMenuUnlink, To: []stepcast.Recipient{{Friend: f.ID, User: f.User}}, Priority: RichMenuPriority}
 	if a.Kind == stepcast.LinkRichMenu {
 		d.Kind, d.RichMenu = stepcast.DeliveryRichMenuLink, a.Name
 	}

@@ -26,10 +26,16 @@ import (
 // transaction however large the segment.
 const RichMenuTxParts = 10
 
-// RichMenuPriority is the priority of the bulk requests of LinkRichMenu
-// and UnlinkRichMenu: below the 0 of pushes (and ReplyPriority), so that a
-// switch for a whole segment — 2,000 requests for a million friends — does
-// not hold up the messages units of work decide while it is sent.
+// RichMenuPriority is the priority of every rich menu request the engine
+// queues — the bulk ones of LinkRichMenu and UnlinkRichMenu, and those of
+// link_rich_menu and unlink_rich_menu actions: below the 0 of pushes (and
+// ReplyPriority), so that a switch for a whole segment — 2,000 requests
+// for a million friends — does not hold up the messages decided while it
+// is sent; and one priority for all of them, so that they are leased in
+// the order decided (the oldest NextAt first) and a friend's later switch
+// is not overtaken by an earlier one: LINE keeps the last it got. A unit's
+// deliveries are dated at its event, so a late event's switch is leased
+// before switches decided after it was ingested but dated later.
 const RichMenuPriority = -10
 
 // denseRead is how sparse a run of friend IDs may be and still be read as

@@ -311,7 +311,7 @@ func TestRichMenuActions(t *testing.T) {
 		}
 		rows := allDeliveries(t, a, "scenario:onboarding")
 		var dl stepcast.Delivery
-		if len(rows) != 1 || rows[0].Kind != stepcast.DeliveryRichMenuLink || json.Unmarshal(rows[0].Payload, &dl) != nil ||
+		if len(rows) != 1 || rows[0].Kind != stepcast.DeliveryRichMenuLink || rows[0].Priority != RichMenuPriority || json.Unmarshal(rows[0].Payload, &dl) != nil ||
 			dl.RichMenu != menuA || dl.To[0].User != "U1" {
 			t.Fatalf("the scenario step queued %+v", rows)
 		}
