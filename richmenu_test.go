@@ -2,6 +2,7 @@ package stepcast_test
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -36,4 +37,22 @@ func TestCheckRichMenuID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheckRichMenuID: the check agrees with the form LINE issues, as a
+// regular expression says it, on any input, and never panics.
+func FuzzCheckRichMenuID(f *testing.F) {
+	for _, s := range []string{"richmenu-88c05ef6921ae53f8b58a25f3a65faf7", "richmenu-", "", "richmenu-alias-a", "richmenu-88C05EF6921AE53F8B58A25F3A65FAF7", "richmenu-\xff"} {
+		f.Add(s)
+	}
+	form := regexp.MustCompile(`^richmenu-[0-9a-f]{32}$`)
+	f.Fuzz(func(t *testing.T, id string) {
+		err := stepcast.CheckRichMenuID("rich menu", id)
+		if (err == nil) != form.MatchString(id) {
+			t.Fatalf("CheckRichMenuID(%q) = %v; the form matches: %v", id, err, form.MatchString(id))
+		}
+		if err != nil && !errors.Is(err, stepcast.ErrInvalid) {
+			t.Fatalf("not ErrInvalid: %v", err)
+		}
+	})
 }
