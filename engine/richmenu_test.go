@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -447,3 +448,40 @@ func TestFriendsOf(t *testing.T) {
 }
 
 func tail(ids []stepcast.FriendID) []stepcast.FriendID { return ids[max(0, len(ids)-12):] }
+
+// TestRichMenuConcurrentCalls: two calls under one name at once share the
+// work — each transaction goes on from what the other committed — and
+// between them queue every friend once.
+func TestRichMenuConcurrentCalls(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		st := open(t)
+		seedFriends(t, st, 12_000, func(int) bool { return false })
+		a := mustAccount(t, mustOpen(t, st, &clock{t: t0}), "acct", menuDefs())
+		reps := make([]RichMenuReport, 2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range reps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				reps[i], errs[i] = a.LinkRichMenu(context.Background(), "both", menuA, `tag("member")`)
+			}()
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil || reps[0].Friends+reps[1].Friends != 12_000 || reps[0].Deliveries+reps[1].Deliveries != 24 {
+			t.Fatalf("reports %+v, %+v; errors %v, %v", reps[0], reps[1], errs[0], errs[1])
+		}
+		seen := map[stepcast.FriendID]bool{}
+		for _, row := range allDeliveries(t, a, "rich_menu:both") {
+			for _, f := range row.Friends {
+				if seen[f] {
+					t.Fatalf("friend %d queued twice", f)
+				}
+				seen[f] = true
+			}
+		}
+		if len(seen) != 12_000 {
+			t.Errorf("%d friends queued", len(seen))
+		}
+	})
+}
