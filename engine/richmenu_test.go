@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -354,10 +355,37 @@ func TestRichMenuActions(t *testing.T) {
 	})
 }
 
-// TestRichMenuDefinitions: a rich menu action is checked where it is
-// written — a bad ID, an unlink with a name —, and RichMenuField must be a
-// string.
+// readmeMenus is the README's example of rich menu actions in a file.
+const readmeMenus = `rules:
+  - name: member-menu
+    trigger: {kind: event, event: conversion, name: join}
+    steps:
+      - {kind: link_rich_menu, name: richmenu-88c05ef6921ae53f8b58a25f3a65faf7}
+scenarios:
+  - name: trial
+    steps:
+      - name: trial-menu-ends     # a week on, back to the default menu
+        day: 7
+        at: "10:00"
+        actions:
+          - {kind: unlink_rich_menu}
+`
+
+// TestRichMenuDefinitions: rich menu actions read from a file; each is
+// checked where it is written — a bad ID, an unlink with a name —, and
+// RichMenuField must be a string.
 func TestRichMenuDefinitions(t *testing.T) {
+	d, err := ParseDefinitions("menus.yaml", []byte(readmeMenus))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Rules[0].Steps[0].Action; !reflect.DeepEqual(got, stepcast.Action{Kind: stepcast.LinkRichMenu, Name: menuA}) {
+		t.Errorf("the rule's action %+v", got)
+	}
+	if got := d.Scenarios[0].Steps[0].Actions; len(got) != 1 || got[0].Kind != stepcast.UnlinkRichMenu {
+		t.Errorf("the step's actions %+v", got)
+	}
+
 	for _, c := range []struct {
 		name, src string
 		want      []string
