@@ -81,25 +81,26 @@ func (r *Run) Next() *Activation {
 // rules, for the route ev.Data["route"] — and firstFollow that it is the
 // friend's first.
 func (r *Run) Event(ev stepcast.Event, following, firstFollow bool) error {
-	return r.event(ev, following, firstFollow, false)
+	return r.event(ev, following, firstFollow, false, false)
 }
 
 // Follow sets off the follow rules of a follow already applied whose
 // route became known later, or whose rules were held back until it might
 // (the engine's wait for an inflow route): the follow rules route sets
-// off, as Event would for a follow from it. With routeOnly, only the
-// rules naming route run: those without a route ran at the follow.
+// off, as Event would for a follow from it — follow rules only: the
+// event's other rules ran with the event. With routeOnly, only the rules
+// naming route run: those without a route ran at the follow.
 func (r *Run) Follow(route string, firstFollow, routeOnly bool) error {
 	ev := stepcast.Event{Kind: stepcast.EventFollow}
 	if route != "" {
 		ev.Data = map[string]string{stepcast.DataRoute: route}
 	}
-	return r.event(ev, true, firstFollow, routeOnly)
+	return r.event(ev, true, firstFollow, true, routeOnly)
 }
 
 // event sets off the rules ev triggers; with followOnly (Follow), only
-// follow rules, and of those only the ones naming the route.
-func (r *Run) event(ev stepcast.Event, following, firstFollow, followOnly bool) error {
+// follow rules, and with routeOnly only those naming the route.
+func (r *Run) event(ev stepcast.Event, following, firstFollow, followOnly, routeOnly bool) error {
 	route := ev.Data[stepcast.DataRoute]
 	followHit := func(t Trigger) bool {
 		return following && (t.Route == "" || t.Route == route) && (!t.FirstOnly || firstFollow)
@@ -123,7 +124,7 @@ func (r *Run) event(ev stepcast.Event, following, firstFollow, followOnly bool) 
 		var hit bool
 		switch {
 		case t.Kind == OnFollow:
-			hit = followHit(t) && (!followOnly || t.Route != "")
+			hit = followHit(t) && (!routeOnly || t.Route != "")
 		case followOnly:
 		case t.Kind == OnEvent:
 			hit = t.Event == ev.Kind && (t.Name == "" || t.Name == ev.Name) && (t.Value == "" || t.Value == ev.Value)
