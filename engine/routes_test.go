@@ -250,3 +250,47 @@ func TestRouteCountsNeedTheKind(t *testing.T) {
 		t.Errorf("RouteCounts without route events counted: %v, want ErrInvalid", err)
 	}
 }
+
+// TestRouteFirstOnlyChangedLater: "only on the first follow" is a
+// definition, changed like any other (L-step fixes it at creation).
+func TestRouteFirstOnlyChangedLater(t *testing.T) {
+	ctx := context.Background()
+	a, c := routeAccount(t, 0)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	c.Set(at(100))
+	ingest := func(evs ...stepcast.Event) {
+		t.Helper()
+		if _, err := a.Ingest(ctx, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingest(follow("f0", "U1", "", at(0)), ev("u0", "U1", stepcast.EventUnfollow, "", "", at(1)),
+		routeVisit("v1", "U1", "ad", stepcast.RouteVisitor, at(2)), follow("f1", "U1", "", at(3)))
+	if n := mustCount(t, a, `in_scenario("ad-course")`); n != 0 {
+		t.Fatalf("first_only: a returning friend entered the ad's scenario")
+	}
+	defs := a.Definitions()
+	for i := range defs.Rules {
+		if defs.Rules[i].Name == "ad" {
+			defs.Rules[i].Trigger.FirstOnly = false
+		}
+	}
+	if err := a.SetDefinitions(ctx, defs); err != nil {
+		t.Fatal(err)
+	}
+	ingest(ev("u1", "U1", stepcast.EventUnfollow, "", "", at(4)),
+		routeVisit("v2", "U1", "ad", stepcast.RouteVisitor, at(5)), follow("f2", "U1", "", at(6)))
+	if n := mustCount(t, a, `in_scenario("ad-course")`); n != 1 {
+		t.Errorf("every time: the returning friend is not in the ad's scenario")
+	}
+	if got, want := must(a.RouteCounts("ad")), (RouteCounts{Route: "ad", Visitors: 1, Returning: 1}); got != want {
+		t.Errorf("RouteCounts %+v, want %+v", got, want)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
