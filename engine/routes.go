@@ -27,15 +27,15 @@ import (
 //     sets off the route's follow rules.
 //   - The follow first — LINE's add-friend prompt inside LINE Login
 //     (bot_prompt) sends the follow webhook before the visitor is back at
-//     the callback: on an account with follow rules naming a route, a
-//     follow that came with no route keeps a timer "follow". With
-//     Config.RouteWait, its follow rules wait that long: a visit that
-//     says the visitor added the account (RouteAdded) within the wait sets
-//     them off for its route, so that the route's scenario replaces the
-//     default one (see rules.OnFollow); otherwise they run without a route
-//     when the wait is over (in Tick). Without a wait they run at once,
-//     and a RouteAdded visit within lateRouteWindow sets off only the
-//     rules naming its route.
+//     the callback. With Config.RouteWait, on an account with follow
+//     rules naming a route, the rules of a follow that came with no route
+//     wait that long in a timer "follow": a visit that says the visitor
+//     added the account (RouteAdded) within the wait sets them off for its
+//     route, so that the route's scenario replaces the default one (see
+//     rules.OnFollow); otherwise they run without a route when the wait is
+//     over (in Tick). Without a wait — or after it — they run at once,
+//     and a RouteAdded visit within lateRouteWindow of the follow sets off
+//     the rules naming its route alone: the default scenario has started.
 //
 // Each attribution through a visit is logged as an event of kind
 // EventRoute, Value stepcast.RouteFollowed (the friend's first follow) or
@@ -56,9 +56,10 @@ const (
 // within a day of the visit followed through the route.
 const DefaultRouteHold = 24 * time.Hour
 
-// lateRouteWindow is how long after a follow that came with no route, on
-// an account that does not wait for routes, a visit is still attributed
-// to it: a LINE Login callback comes seconds after the add-friend prompt.
+// lateRouteWindow is how long after a follow whose rules ran with no
+// route a visit that added the account is still attributed to it, for
+// the rules naming its route: a LINE Login callback comes seconds after
+// the add-friend prompt.
 const lateRouteWindow = 10 * time.Minute
 
 var (
@@ -69,7 +70,6 @@ var (
 // followWait is the state of a DueFollow timer.
 type followWait struct {
 	First bool `json:"first,omitempty"` // the follow was the friend's first
-	Ran   bool `json:"ran,omitempty"`   // its follow rules ran without a route
 }
 
 // heldRoute is the state of a DueRoute timer.
@@ -139,24 +139,16 @@ func (u *unit) eventRules(ev stepcast.Event, held *store.Timer) error {
 				return err
 			}
 		}
-		if route != "" || !u.def.rules.HasRoutes() {
+		wait := u.a.e.cfg.RouteWait
+		if route != "" || !u.def.rules.HasRoutes() || wait <= 0 || u.backfill {
+			// Backfill: history waits for nothing (Tick, which would
+			// send, would run the rules).
 			break
 		}
-		wait := u.a.e.cfg.RouteWait
-		if u.backfill {
-			wait = 0 // history: nothing waits for Tick, which would send
-		}
-		st := followWait{First: u.firstFollow, Ran: wait <= 0}
-		due := ev.At.Add(wait)
-		if st.Ran {
-			due = ev.At.Add(lateRouteWindow)
-		}
-		if err := u.putRouteTimer(followKey, st, due); err != nil {
+		if err := u.putRouteTimer(followKey, followWait{First: u.firstFollow}, ev.At.Add(wait)); err != nil {
 			return err
 		}
-		if !st.Ran {
-			return u.rules.Event(ev, false, u.firstFollow) // the follow rules wait
-		}
+		return u.rules.Event(ev, false, u.firstFollow) // the follow rules wait
 	case stepcast.EventRoute:
 		if err := u.routeVisit(ev); err != nil {
 			return err
@@ -165,8 +157,9 @@ func (u *unit) eventRules(ev stepcast.Event, held *store.Timer) error {
 	return u.rules.Event(ev, u.following, u.firstFollow)
 }
 
-// routeVisit attributes a waiting follow to the visit's route, or holds
-// the route for a visitor who does not follow.
+// routeVisit attributes a waiting follow to the visit's route — or a
+// follow whose rules ran without a route moments ago, for the rules naming
+// the route —, or holds the route for a visitor who does not follow.
 func (u *unit) routeVisit(ev stepcast.Event) error {
 	t, err := u.tx.Timer(u.friend.ID, followKey)
 	switch {
@@ -181,18 +174,51 @@ func (u *unit) routeVisit(ev stepcast.Event) error {
 		if err := u.attribute(ev.Name, st.First); err != nil {
 			return err
 		}
-		return u.rules.Follow(ev.Name, st.First, st.Ran)
+		return u.rules.Follow(ev.Name, st.First, false)
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("engine: %s: waiting follow: %w", u.what(), err)
 	}
-	if u.friend.Following {
+	if !u.friend.Following {
+		hold := u.a.e.cfg.RouteHold
+		if hold <= 0 {
+			hold = DefaultRouteHold
+		}
+		return u.putRouteTimer(routeKey, heldRoute{Route: ev.Name}, ev.At.Add(hold))
+	}
+	if ev.Value != stepcast.RouteAdded || !u.def.rules.HasRoutes() {
 		return nil // a friend already: counted, nothing held
 	}
-	hold := u.a.e.cfg.RouteHold
-	if hold <= 0 {
-		hold = DefaultRouteHold
+	late, err := u.lateFollow(ev.At)
+	if err != nil || !late {
+		return err
 	}
-	return u.putRouteTimer(routeKey, heldRoute{Route: ev.Name}, ev.At.Add(hold))
+	first := u.friend.UnfollowedAt.IsZero() // never blocked: their one follow
+	if err := u.attribute(ev.Name, first); err != nil {
+		return err
+	}
+	return u.rules.Follow(ev.Name, first, true)
+}
+
+// lateScan bounds the friend's latest events lateFollow reads.
+const lateScan = 50
+
+// lateFollow reports whether the friend's latest follow came with no route
+// within lateRouteWindow before at, and no visit was attributed to it
+// since: a follow whose rules ran without the route a visit now brings.
+func (u *unit) lateFollow(at time.Time) (bool, error) {
+	evs, err := u.tx.FriendEvents(u.friend.ID, 0, lateScan)
+	if err != nil {
+		return false, fmt.Errorf("engine: %s: the friend's latest follow: %w", u.what(), err)
+	}
+	for _, e := range evs { // latest first
+		switch {
+		case e.Kind == stepcast.EventRoute && (e.Value == stepcast.RouteFollowed || e.Value == stepcast.RouteRefollowed):
+			return false, nil // attributed already
+		case e.Kind == stepcast.EventFollow:
+			return e.Data[stepcast.DataRoute] == "" && !e.At.After(at) && at.Sub(e.At) <= lateRouteWindow, nil
+		}
+	}
+	return false, nil
 }
 
 // putRouteTimer writes the friend's timer key with state, due at due,
@@ -243,7 +269,7 @@ func (u *unit) attribute(route string, first bool) error {
 }
 
 // wakeFollow ends a follow's wait for its route: its follow rules run
-// without one, if they have not and the friend still follows.
+// without one, if the friend still follows.
 func wakeFollow(u *unit, t store.Timer) error {
 	if err := u.tx.DeleteTimer(t.Friend, t.Key, t.Version); err != nil {
 		return fmt.Errorf("engine: %s: %w", u.what(), err)
@@ -252,7 +278,7 @@ func wakeFollow(u *unit, t store.Timer) error {
 	if err := json.Unmarshal(t.State, &st); err != nil {
 		return fmt.Errorf("engine: %s: waiting follow: %w", u.what(), err)
 	}
-	if st.Ran || !u.friend.Following {
+	if !u.friend.Following {
 		return nil
 	}
 	return u.rules.Follow("", st.First, false)

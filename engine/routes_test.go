@@ -106,6 +106,26 @@ func TestRoutes(t *testing.T) {
 			counts: RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1},
 		},
 		{
+			name:   "LateVisitTooLate",
+			events: []stepcast.Event{follow("f1", "U1", "", at(0)), routeVisit("v1", "U1", "ad", stepcast.RouteAdded, at(11))},
+			want:   map[string]uint64{`in_scenario("ad-course")`: 0, `in_scenario("welcome")`: 1},
+			counts: RouteCounts{Route: "ad", Visitors: 1},
+		},
+		{
+			name: "LateVisitsAttributedOnce",
+			events: []stepcast.Event{follow("f1", "U1", "", at(0)), routeVisit("v1", "U1", "poster", stepcast.RouteAdded, at(1)),
+				routeVisit("v2", "U1", "ad", stepcast.RouteAdded, at(2))},
+			want:   map[string]uint64{`in_scenario("ad-course")`: 0, `tag("route/poster")`: 1},
+			counts: RouteCounts{Route: "ad", Visitors: 1},
+		},
+		{
+			name: "HeldRouteNotAttributedAgain",
+			events: []stepcast.Event{routeVisit("v1", "U1", "poster", stepcast.RouteVisitor, at(0)), follow("f1", "U1", "", at(1)),
+				routeVisit("v2", "U1", "ad", stepcast.RouteAdded, at(2))},
+			want:   map[string]uint64{`in_scenario("ad-course")`: 0, `tag("route/poster")`: 1},
+			counts: RouteCounts{Route: "poster", Visitors: 1, NewFriends: 1},
+		},
+		{
 			name:   "AlreadyAFriend",
 			wait:   time.Minute,
 			events: []stepcast.Event{follow("f1", "U1", "", at(0)), routeVisit("v1", "U1", "ad", stepcast.RouteFriend, at(60))},
@@ -293,4 +313,32 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestRouteLateVisitAfterTheWait: the wait over, the follow's rules ran
+// without a route; the visit that comes then sets off the route's rules
+// alone.
+func TestRouteLateVisitAfterTheWait(t *testing.T) {
+	ctx := context.Background()
+	a, c := routeAccount(t, time.Minute)
+	c.Set(t0)
+	if _, err := a.Ingest(ctx, follow("f1", "U1", "", t0)); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(t0.Add(2 * time.Minute))
+	if n, err := a.Tick(ctx); err != nil || n != 1 {
+		t.Fatalf("Tick: %d, %v; want the waiting follow", n, err)
+	}
+	if n := mustCount(t, a, `in_scenario("welcome")`); n != 1 {
+		t.Fatalf("the wait over, the default scenario did not start")
+	}
+	if _, err := a.Ingest(ctx, routeVisit("v1", "U1", "ad", stepcast.RouteAdded, t0.Add(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, a, `in_scenario("ad-course")`); n != 1 {
+		t.Errorf("the late visit did not set off the route's rule")
+	}
+	if got, want := must(a.RouteCounts("ad")), (RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1}); got != want {
+		t.Errorf("RouteCounts %+v, want %+v", got, want)
+	}
 }
