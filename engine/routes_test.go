@@ -71,7 +71,7 @@ func TestRoutes(t *testing.T) {
 		{
 			name:   "VisitThenFollow",
 			events: []stepcast.Event{routeVisit("v1", "U1", "ad", stepcast.RouteVisitor, at(0)), follow("f1", "U1", "", at(1))},
-			want:   map[string]uint64{`in_scenario("ad-course")`: 1, `in_scenario("welcome")`: 0, `tag("followed")`: 1},
+			want:   map[string]uint64{`in_scenario("ad-course")`: 1, `in_scenario("welcome")`: 0, `tag("followed")`: 1, `did("route", "ad")`: 1},
 			counts: RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1},
 		},
 		{
