@@ -151,7 +151,7 @@ func VerifyIDToken(token, channelID, channelSecret, nonce string, now time.Time)
 	if header.Alg != "HS256" {
 		return bad("alg %q, want HS256", header.Alg)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	if err != nil {
 		return bad("signature not base64url")
 	}

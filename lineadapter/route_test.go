@@ -1,6 +1,9 @@
 package lineadapter
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -220,4 +223,30 @@ func TestEntryHandler(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzVerifyIDToken(f *testing.F) {
+	const channel, secret, nonce = "1656000000", "channel-secret", "n0nce"
+	good := linetest.SignIDToken(secret, map[string]any{"iss": LoginIssuer, "sub": "Uabc", "aud": channel, "exp": routeNow.Add(time.Hour).Unix(), "nonce": nonce})
+	f.Add(good)
+	f.Add("")
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJIUzI1NiJ9..")
+	f.Fuzz(func(t *testing.T, token string) {
+		sub, err := VerifyIDToken(token, channel, secret, nonce, routeNow)
+		if err != nil {
+			if !errors.Is(err, ErrLogin) || sub != "" {
+				t.Fatalf("%q: sub %q, %v", token, sub, err)
+			}
+			return
+		}
+		// Only a token signed with the secret verifies: its signature is
+		// the one the secret gives its first two parts.
+		parts := strings.Split(token, ".")
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(parts[0] + "." + parts[1]))
+		if len(parts) != 3 || sub == "" || parts[2] != base64.RawURLEncoding.EncodeToString(m.Sum(nil)) {
+			t.Fatalf("%q verified as %q", token, sub)
+		}
+	})
 }
