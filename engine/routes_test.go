@@ -45,12 +45,17 @@ func routeVisit(id, user, route, value string, at time.Time) stepcast.Event {
 
 func routeAccount(t *testing.T, wait time.Duration) (*Account, *clock) {
 	t.Helper()
+	return routeAccountOn(t, memstore.New(), wait)
+}
+
+func routeAccountOn(t *testing.T, st store.Store, wait time.Duration) (*Account, *clock) {
+	t.Helper()
 	defs, err := ParseDefinitions("routes.yaml", []byte(routeDefs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &clock{t: t0.Add(24 * time.Hour)}
-	e, err := Open(Config{Store: memstore.New(), Now: c.Now, Holder: "test", RouteWait: wait})
+	e, err := Open(Config{Store: st, Now: c.Now, Holder: "test", RouteWait: wait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,35 +182,37 @@ func TestRoutes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			a, c := routeAccount(t, tc.wait)
-			c.Set(at(0).Add(-time.Minute))
-			for _, e := range tc.events {
-				if e.At.After(c.Now()) {
-					c.Set(e.At)
+			forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+				ctx := context.Background()
+				a, c := routeAccountOn(t, open(t), tc.wait)
+				c.Set(at(0).Add(-time.Minute))
+				for _, e := range tc.events {
+					if e.At.After(c.Now()) {
+						c.Set(e.At)
+					}
+					if _, err := a.Ingest(ctx, e); err != nil {
+						t.Fatalf("ingest %s: %v", e.ID, err)
+					}
 				}
-				if _, err := a.Ingest(ctx, e); err != nil {
-					t.Fatalf("ingest %s: %v", e.ID, err)
+				if tc.tick > 0 {
+					c.Set(at(0).Add(tc.tick))
+					if _, err := a.Tick(ctx); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			if tc.tick > 0 {
-				c.Set(at(0).Add(tc.tick))
-				if _, err := a.Tick(ctx); err != nil {
+				for src, want := range tc.want {
+					if got := mustCount(t, a, src); got != want {
+						t.Errorf("%s = %d, want %d", src, got, want)
+					}
+				}
+				got, err := a.RouteCounts(tc.counts.Route)
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			for src, want := range tc.want {
-				if got := mustCount(t, a, src); got != want {
-					t.Errorf("%s = %d, want %d", src, got, want)
+				if got != tc.counts {
+					t.Errorf("RouteCounts = %+v, want %+v", got, tc.counts)
 				}
-			}
-			got, err := a.RouteCounts(tc.counts.Route)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.counts {
-				t.Errorf("RouteCounts = %+v, want %+v", got, tc.counts)
-			}
+			})
 		})
 	}
 }
