@@ -185,7 +185,7 @@ func (u *unit) routeVisit(ev stepcast.Event) error {
 		}
 		return u.putRouteTimer(routeKey, heldRoute{Route: ev.Name}, ev.At.Add(hold))
 	}
-	if ev.Value != stepcast.RouteAdded || !u.def.rules.HasRoutes() {
+	if ev.Value != stepcast.RouteAdded {
 		return nil // a friend already: counted, nothing held
 	}
 	late, err := u.lateFollow(ev.At)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/memstore"
 )
@@ -346,6 +347,23 @@ func TestRouteLateVisitAfterTheWait(t *testing.T) {
 		t.Errorf("the late visit did not set off the route's rule")
 	}
 	if got, want := must(a.RouteCounts("ad")), (RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1}); got != want {
+		t.Errorf("RouteCounts %+v, want %+v", got, want)
+	}
+}
+
+// TestRouteCountsWithoutRouteRules: an account whose rules name no route
+// still counts its routes, in either order.
+func TestRouteCountsWithoutRouteRules(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: t0.Add(time.Hour)}
+	a := mustAccount(t, mustOpen(t, memstore.New(), c), "x", Definitions{Schema: segment.SchemaConfig{Events: []string{"route"}}})
+	if _, err := a.Ingest(ctx,
+		follow("f1", "U1", "", t0), routeVisit("v1", "U1", "ad", stepcast.RouteAdded, t0.Add(5*time.Second)),
+		routeVisit("v2", "U2", "ad", stepcast.RouteVisitor, t0), follow("f2", "U2", "", t0.Add(time.Minute)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := must(a.RouteCounts("ad")), (RouteCounts{Route: "ad", Visitors: 2, NewFriends: 2}); got != want {
 		t.Errorf("RouteCounts %+v, want %+v", got, want)
 	}
 }
