@@ -181,6 +181,9 @@ func TestEntryHandler(t *testing.T) {
 	if err != nil || u != "https://app.example.com/r/%E3%83%9D%E3%82%B9%E3%82%BF%E3%83%BC" {
 		t.Fatalf("URL %q, %v", u, err)
 	}
+	if names := r.Names(); len(names) != 2 || names[0] != "ad" || names[1] != "ポスター" {
+		t.Errorf("Names %q", names)
+	}
 	if _, err := r.URL("nope"); !errors.Is(err, ErrUnknownRoute) {
 		t.Errorf("URL of an unknown route: %v", err)
 	}
