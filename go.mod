@@ -1,6 +1,6 @@
 module github.com/stepcast/stepcast
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/RoaringBitmap/roaring/v2 v2.30.0
@@ -13,6 +13,7 @@ require (
 	go.etcd.io/bbolt v1.4.3
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/text v0.24.0
+	golang.org/x/time v0.16.0
 )
 
 require (
