@@ -45,7 +45,6 @@ package lineadapter
 
 import (
 	"cmp"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -60,27 +59,6 @@ import (
 
 	"github.com/stepcast/stepcast"
 )
-
-// RouteRecorder records a route's visit durably before it returns. An
-// engine.Account's Ingest is one, through RouteRecorderFunc:
-//
-//	lineadapter.RouteRecorderFunc(func(ctx context.Context, ev stepcast.Event) error {
-//		_, err := account.Ingest(ctx, ev)
-//		return err
-//	})
-//
-// A visit recorded before (the same ID) must not fail.
-type RouteRecorder interface {
-	RecordRoute(ctx context.Context, ev stepcast.Event) error
-}
-
-// RouteRecorderFunc is a function that is a RouteRecorder.
-type RouteRecorderFunc func(ctx context.Context, ev stepcast.Event) error
-
-// RecordRoute calls f.
-func (f RouteRecorderFunc) RecordRoute(ctx context.Context, ev stepcast.Event) error {
-	return f(ctx, ev)
-}
 
 // The add-friend prompts of LINE Login (bot_prompt).
 const (

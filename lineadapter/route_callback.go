@@ -35,17 +35,18 @@ const (
 //     verify: 400 too, LINE unreachable 502. Nothing is recorded.
 //   - Other methods: 405.
 //
-// It panics if rec is nil.
-func (r *Routes) CallbackHandler(rec RouteRecorder) http.Handler {
+// rec is an *engine.Account in an application (Account.Record). It panics
+// if rec is nil.
+func (r *Routes) CallbackHandler(rec Recorder) http.Handler {
 	if rec == nil {
-		panic("lineadapter: CallbackHandler with a nil RouteRecorder")
+		panic("lineadapter: CallbackHandler with a nil Recorder")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.serveCallback(w, req, rec)
 	})
 }
 
-func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec RouteRecorder) {
+func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec Recorder) {
 	w.Header().Set("Cache-Control", "no-store")
 	if req.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
@@ -120,7 +121,11 @@ func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec Rou
 	}
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(req.Context()), r.timeout)
 	defer rcancel()
-	if err := rec.RecordRoute(rctx, ev); err != nil {
+	res, err := rec.Record(rctx, ev)
+	if err == nil && len(res) == 1 {
+		err = res[0].Err
+	}
+	if err != nil {
 		r.log.ErrorContext(rctx, "lineadapter: route visit not recorded", "route", st.Route, "id", ev.ID, "err", err)
 	}
 	r.redirectTo(w, dest)

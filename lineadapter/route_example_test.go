@@ -36,13 +36,9 @@ func ExampleRoutes() {
 		fmt.Println(err)
 		return
 	}
-	// In an application: an engine.Account's Ingest.
-	rec := lineadapter.RouteRecorderFunc(func(ctx context.Context, ev stepcast.Event) error {
-		fmt.Println("recorded:", ev.Kind, ev.Name, ev.User, ev.Value)
-		return nil
-	})
 	mux.Handle("/r/", routes.EntryHandler())
-	mux.Handle("/login/callback", routes.CallbackHandler(rec))
+	// In an application: the *engine.Account.
+	mux.Handle("/login/callback", routes.CallbackHandler(printRecorder{}))
 	mux.HandleFunc("/welcome", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "welcome") })
 
 	qr, _ := routes.URL("poster-station") // what the poster's QR code holds
@@ -57,4 +53,16 @@ func ExampleRoutes() {
 	// Output:
 	// recorded: route poster-station U4af4980629bbbbbbbbbbbbbbbbbbbbbb added
 	// landed on /welcome
+}
+
+// printRecorder prints what it is given to record.
+type printRecorder struct{}
+
+func (printRecorder) Record(ctx context.Context, events ...stepcast.Event) ([]stepcast.Recorded, error) {
+	out := make([]stepcast.Recorded, len(events))
+	for i, ev := range events {
+		fmt.Println("recorded:", ev.Kind, ev.Name, ev.User, ev.Value)
+		out[i].Friend = 1
+	}
+	return out, nil
 }

@@ -109,11 +109,7 @@ func newRouteWorld(t *testing.T, wait time.Duration) *routeWorld {
 		t.Fatal(err)
 	}
 	mux.Handle("/r/", w.routes.EntryHandler())
-	mux.Handle("/login/callback", w.routes.CallbackHandler(lineadapter.RouteRecorderFunc(
-		func(ctx context.Context, ev stepcast.Event) error {
-			_, err := w.acct.Ingest(ctx, ev)
-			return err
-		})))
+	mux.Handle("/login/callback", w.routes.CallbackHandler(w.acct))
 	mux.HandleFunc("/landing/", func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, "landing "+r.URL.Path) })
 	return w
 }
