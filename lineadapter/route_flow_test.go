@@ -2,6 +2,7 @@ package lineadapter_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -64,6 +65,20 @@ type routeWorld struct {
 	app    *httptest.Server
 	mu     sync.Mutex
 	now    time.Time
+	fail   bool // the recorder fails as a store that is down
+}
+
+// failingRecorder is the account, or a store that is down when w.fail.
+type failingRecorder struct{ w *routeWorld }
+
+func (f failingRecorder) Record(ctx context.Context, events ...stepcast.Event) ([]stepcast.Recorded, error) {
+	f.w.mu.Lock()
+	fail := f.w.fail
+	f.w.mu.Unlock()
+	if fail {
+		return make([]stepcast.Recorded, len(events)), errors.New("the store is down")
+	}
+	return f.w.acct.Record(ctx, events...)
 }
 
 func (w *routeWorld) clock() time.Time { w.mu.Lock(); defer w.mu.Unlock(); return w.now }
@@ -109,7 +124,7 @@ func newRouteWorld(t *testing.T, wait time.Duration) *routeWorld {
 		t.Fatal(err)
 	}
 	mux.Handle("/r/", w.routes.EntryHandler())
-	mux.Handle("/login/callback", w.routes.CallbackHandler(w.acct))
+	mux.Handle("/login/callback", w.routes.CallbackHandler(failingRecorder{w}))
 	mux.HandleFunc("/landing/", func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, "landing "+r.URL.Path) })
 	return w
 }
@@ -241,6 +256,14 @@ func TestRouteFlow(t *testing.T) {
 		w.want(map[string]uint64{`in_scenario("ad-course")`: 0, `in_scenario("welcome")`: 1})
 		if got, want := w.counts("ad"), (engine.RouteCounts{Route: "ad", Visitors: 1, AlreadyFriends: 1}); got != want {
 			t.Errorf("counts %+v, want %+v", got, want)
+		}
+	})
+	t.Run("RecorderFails", func(t *testing.T) {
+		w := newRouteWorld(t, 0)
+		w.fail = true
+		status, page := w.visit(browser(t), "ad")
+		if status != 200 || page != "landing /landing/ad" {
+			t.Errorf("visit with the store down: %d %q, want the landing page all the same", status, page)
 		}
 	})
 	t.Run("Cancelled", func(t *testing.T) {
