@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf16"
 )
 
 // DeliveryKind is what a delivery asks of LINE's Messaging API. The set is
@@ -233,42 +232,6 @@ func (d Delivery) Validate() error {
 		}
 	}
 	return nil
-}
-
-// MaxTextMessage is how long a text message may be, in UTF-16 code
-// units (LINE's limit).
-const MaxTextMessage = 5000
-
-// CheckMessage reports what LINE would refuse in m at a glance: not a JSON
-// object, no "type", or a text message whose text is empty or longer than
-// MaxTextMessage UTF-16 units. It does not check the whole schema of each
-// message type; lineadapter's tests hold requests to LINE's OpenAPI specs.
-func CheckMessage(m Message) error {
-	var obj struct {
-		Type string  `json:"type"`
-		Text *string `json:"text"`
-	}
-	if err := json.Unmarshal(m, &obj); err != nil {
-		return fmt.Errorf("not a JSON message object: %v", err)
-	}
-	switch {
-	case obj.Type == "":
-		return errors.New(`no "type" (text, image, flex, …)`)
-	case obj.Type == "text" && (obj.Text == nil || *obj.Text == ""):
-		return errors.New("a text message with no text")
-	case obj.Type == "text" && utf16Len(*obj.Text) > MaxTextMessage:
-		return fmt.Errorf("a text message longer than %d UTF-16 units", MaxTextMessage)
-	}
-	return nil
-}
-
-// utf16Len is how many UTF-16 code units s takes (an invalid byte, one).
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += max(1, utf16.RuneLen(r))
-	}
-	return n
 }
 
 func isWord(s string) bool {
