@@ -250,10 +250,22 @@ func isWord(s string) bool {
 // with the kinds that take one (the same on every attempt at d, so that
 // LINE accepts the request once), "" for the others. It returns LINE's
 // request ID on success — also when LINE answers 409 because a retry of
-// an accepted request was accepted before. Errors wrap ErrRetryLater when
-// another attempt may succeed (a rate limit, a 5xx, a timeout), or
-// ErrQuotaExceeded when the account's monthly message quota is used up;
-// any other error is permanent.
+// an accepted request was accepted before. Errors are classified by what
+// they wrap:
+//
+//   - ErrRetryLater: not delivered, or delivered at most once whatever
+//     comes next — a rate limit, a 5xx, a timeout or a dropped connection
+//     of a request with a retry key (LINE answers its repeat with 409), a
+//     request that was never made (the wait for a rate limit ended first,
+//     the connection was refused). Another attempt may succeed.
+//   - ErrUncertain: the request may have been delivered and nothing can
+//     tell: a timeout or a dropped connection after a request that sends
+//     messages without a retry key left — a reply (LINE takes no retry
+//     key on one, and its token is single-use: a second attempt is
+//     refused, or delivers twice) or a push sent without a key. Do not
+//     retry; record it as possibly delivered.
+//   - ErrQuotaExceeded: the account's monthly message quota is used up.
+//   - anything else: permanent; another attempt would fail alike.
 type Sender interface {
 	Send(ctx context.Context, d Delivery, retryKey string) (requestID string, err error)
 }
@@ -262,6 +274,9 @@ type Sender interface {
 var (
 	ErrRetryLater    = errors.New("stepcast: send failed; retry later")
 	ErrQuotaExceeded = errors.New("stepcast: the monthly message quota is used up")
+	// ErrUncertain is a request that may have been delivered, with no
+	// retry key to make another attempt safe: not to be retried.
+	ErrUncertain = errors.New("stepcast: the request may have been delivered; not retried")
 )
 
 // Notification is what a notify_host action tells the host application

@@ -83,7 +83,7 @@ func TestRateLimitPaces(t *testing.T) {
 	}
 	start = time.Now()
 	for range 40 {
-		if _, err := s.Send(context.Background(), push("U1", text("x")), ""); err != nil {
+		if _, err := s.Send(context.Background(), push(userID(1), text("x")), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,7 +148,7 @@ func TestQuotaFits(t *testing.T) {
 		})
 	}
 	n, open := Cost([]stepcast.Delivery{
-		push("U1", text("a"), text("b"), text("c")),
+		push(userID(1), text("a"), text("b"), text("c")),
 		{Kind: stepcast.DeliveryMulticast, To: recipients(300)},
 		{Kind: stepcast.DeliveryReply},
 		{Kind: stepcast.DeliveryBroadcast},

@@ -3,6 +3,7 @@ package lineadapter
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -112,8 +113,11 @@ func NewHTTPClient() *http.Client {
 // other kind, or a key that is not a UUID, is refused with
 // stepcast.ErrInvalid rather than dropped: the outbox keeps keys for
 // exactly those four kinds, so a key elsewhere is a caller's mistake.
-// Without a key, an ErrRetryLater after the request left (a timeout) may
-// mean it was delivered; with one, LINE answers a repeat with 409, which
+// Without a key — a reply always, a push sent without one — a timeout or
+// a dropped connection after the request left is stepcast.ErrUncertain,
+// not ErrRetryLater: it may have been delivered, a reply's token is
+// single-use, and nothing would tell a repeat apart. With a key, LINE
+// answers a repeat with 409, which
 // Send returns as delivered, with the ID of the request LINE accepted
 // (X-Line-Accepted-Request-Id; "" if LINE left the header out). A 409
 // to a request without a key is a permanent *Error.
@@ -126,6 +130,11 @@ func NewHTTPClient() *http.Client {
 func (s *Sender) Send(ctx context.Context, d stepcast.Delivery, retryKey string) (requestID string, err error) {
 	if err := d.Validate(); err != nil {
 		return "", err
+	}
+	for i, r := range d.To {
+		if !isUserID(string(r.User)) {
+			return "", fmt.Errorf("%w: %s delivery: recipient %d (friend %d): %s is not a LINE userId (U and 32 hex digits)", stepcast.ErrInvalid, d.Kind, i, r.Friend, stepcast.Quote(string(r.User)))
+		}
 	}
 	if retryKey != "" {
 		if !d.Kind.TakesRetryKey() {
@@ -142,6 +151,12 @@ func (s *Sender) Send(ctx context.Context, d stepcast.Delivery, retryKey string)
 	op := string(d.Kind)
 	res, err := s.do(ctx, op, endpointOf[d.Kind], r, retryKey)
 	if err != nil {
+		var e *Error
+		if d.Kind.SendsMessages() && retryKey == "" && errors.As(err, &e) && e.StatusCode == 0 && !e.notSent {
+			// The request left and no answer came: LINE may have taken
+			// it, and without a key nothing would tell a repeat apart.
+			e.class = stepcast.ErrUncertain
+		}
 		return "", err
 	}
 	defer drain(res)
@@ -227,6 +242,21 @@ var endpointOf = map[stepcast.DeliveryKind]Endpoint{
 	stepcast.DeliveryRichMenuBulkLink:   EndpointBulkLink,
 	stepcast.DeliveryRichMenuBulkUnlink: EndpointBulkUnlink,
 	stepcast.DeliveryRichMenuDefault:    EndpointDefaultMenu,
+}
+
+// isUserID reports whether s is a LINE userId: "U" and 32 lowercase
+// hexadecimal digits (the form of the webhook source's userId in LINE's
+// Messaging API reference, https://developers.line.biz/en/reference/messaging-api/#source-user).
+func isUserID(s string) bool {
+	if len(s) != 33 || s[0] != 'U' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // isUUID reports whether s is a UUID in LINE's form: 32 hexadecimal digits

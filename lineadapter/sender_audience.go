@@ -37,7 +37,8 @@ const (
 // or to fewer than MinNarrowcastAudience friends, fails later (see
 // NarrowcastProgress). So UploadAudience refuses fewer than
 // MinNarrowcastAudience users with ErrAudienceTooSmall (and
-// stepcast.ErrInvalid) without a request: send to them by multicast.
+// stepcast.ErrInvalid) without a request — distinct users: LINE keeps one
+// of an ID given twice — send to them by multicast.
 //
 // description is the audience's name (1–120 characters, LINE's limit).
 // If a request after the first fails, the audience exists with the IDs
@@ -47,11 +48,13 @@ func (s *Sender) UploadAudience(ctx context.Context, description string, users [
 	if n := utf8.RuneCountInString(description); n == 0 || n > MaxAudienceDescription || !utf8.ValidString(description) {
 		return 0, fmt.Errorf("%w: audience upload: the description %s: want 1 to %d characters", stepcast.ErrInvalid, stepcast.Quote(description), MaxAudienceDescription)
 	}
-	if len(users) < MinNarrowcastAudience {
-		return 0, fmt.Errorf("%w: audience upload: %w: %d users (LINE narrowcasts to %d or more)", stepcast.ErrInvalid, ErrAudienceTooSmall, len(users), MinNarrowcastAudience)
-	}
 	if err := checkUsers(users); err != nil {
 		return 0, err
+	}
+	// LINE keeps one of each user: the audience is as large as the
+	// distinct IDs are many.
+	if n := distinct(users, MinNarrowcastAudience); n < MinNarrowcastAudience {
+		return 0, fmt.Errorf("%w: audience upload: %w: %d distinct users of %d IDs (LINE narrowcasts to %d or more)", stepcast.ErrInvalid, ErrAudienceTooSmall, n, len(users), MinNarrowcastAudience)
 	}
 	first := users[:min(len(users), MaxAudienceUpload)]
 	body, err := json.Marshal(&manage_audience.CreateAudienceGroupRequest{Description: description, Audiences: audiences(first)})
@@ -115,6 +118,18 @@ func audiences(users []stepcast.UserID) []manage_audience.Audience {
 		out[i] = manage_audience.Audience{Id: string(u)}
 	}
 	return out
+}
+
+// distinct counts the distinct users, stopping once it reaches enough.
+func distinct(users []stepcast.UserID, enough int) int {
+	seen := make(map[stepcast.UserID]struct{}, min(len(users), enough))
+	for _, u := range users {
+		seen[u] = struct{}{}
+		if len(seen) >= enough {
+			break
+		}
+	}
+	return len(seen)
 }
 
 func checkUsers(users []stepcast.UserID) error {

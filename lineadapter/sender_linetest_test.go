@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,6 +213,61 @@ func TestLinetestFaults(t *testing.T) {
 	}
 }
 
+// TestLinetestReplyFaults: a reply has no retry key and its token is
+// single-use, so a reply whose answer was lost is ErrUncertain — it may
+// have been delivered — and Backoff does not retry it; one LINE answered
+// with a 5xx is retried within the token's minute, and not after.
+func TestLinetestReplyFaults(t *testing.T) {
+	u := linetest.UserID(1)
+	tests := []struct {
+		name      string
+		fault     linetest.Fault
+		class     error
+		delivered int // messages the friend got from the one attempt
+	}{
+		{"AcceptedThenDropped", linetest.AcceptedThenDropped(linetest.Reply, 1), stepcast.ErrUncertain, 1},
+		{"Dropped", linetest.Dropped(linetest.Reply, 1), stepcast.ErrUncertain, 0},
+		{"Timeout", linetest.Slow(linetest.Reply, 2*time.Second, 1), stepcast.ErrUncertain, -1},
+		{"ServerError", linetest.ServerError(linetest.Reply, 500, 1), stepcast.ErrRetryLater, 0},
+	}
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newLinetest(t, 1)
+			s := linetestSender(t, srv, SenderConfig{Timeout: 300 * time.Millisecond})
+			d := stepcast.Delivery{Kind: stepcast.DeliveryReply, ReplyToken: srv.ReplyToken(u), Messages: []stepcast.Message{text("hi")}}
+			srv.Inject(tt.fault)
+			_, err := s.Send(context.Background(), d, "")
+			if !errors.Is(err, tt.class) || IsPermanent(err) {
+				t.Fatalf("Send = %v, want %v", err, tt.class)
+			}
+			if got := len(srv.Delivered()[u]); got != tt.delivered && !(tt.delivered == -1 && got <= 1) {
+				t.Fatalf("%d messages delivered, want %d", got, tt.delivered)
+			}
+			at, berr := Backoff{}.NextFor(stepcast.DeliveryReply, err, 1, t0, t0.Add(10*time.Second))
+			if tt.class == stepcast.ErrUncertain {
+				if !errors.Is(berr, stepcast.ErrUncertain) {
+					t.Fatalf("Backoff.NextFor = %v, %v; want no retry of an uncertain reply", at, berr)
+				}
+				return
+			}
+			if berr != nil {
+				t.Fatalf("Backoff.NextFor = %v; want a retry within the token's minute", berr)
+			}
+			if _, err := s.Send(context.Background(), d, ""); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if got := len(srv.Delivered()[u]); got != 1 {
+				t.Fatalf("%d messages delivered after the retry, want 1", got)
+			}
+			if _, err := (Backoff{}).NextFor(stepcast.DeliveryReply, tt.class, 1, t0, t0.Add(59*time.Second+500*time.Millisecond)); !errors.Is(err, ErrTokenExpired) {
+				t.Errorf("Backoff.NextFor near the token's end = %v, want ErrTokenExpired", err)
+			}
+			noViolations(t, srv)
+		})
+	}
+}
+
 // TestLinetestQuotaStops: once the month's quota is used up, LINE answers
 // the monthly-limit 429; the Sender says ErrQuotaExceeded, and nothing is
 // counted as sent that LINE did not accept.
@@ -326,6 +382,17 @@ func TestLinetestUploadedAudience(t *testing.T) {
 	n := len(srv.Requests())
 	if _, err := s.UploadAudience(ctx, "few", users[:49]); !errors.Is(err, ErrAudienceTooSmall) || !errors.Is(err, stepcast.ErrInvalid) {
 		t.Errorf("UploadAudience(49 users) = %v, want ErrAudienceTooSmall", err)
+	}
+	// LINE keeps one of each user: 49 friends given 60 times over, or one
+	// given 60 times, are too few.
+	var repeated []stepcast.UserID
+	for range 60 {
+		repeated = append(repeated, users[0])
+	}
+	for name, us := range map[string][]stepcast.UserID{"one user 60 times": repeated, "49 users and 11 repeats": append(users[:49:49], users[:11]...)} {
+		if _, err := s.UploadAudience(ctx, "dups", us); !errors.Is(err, ErrAudienceTooSmall) || !strings.Contains(err.Error(), "distinct users") {
+			t.Errorf("UploadAudience(%s) = %v, want ErrAudienceTooSmall counting distinct users", name, err)
+		}
 	}
 	if _, err := s.UploadAudience(ctx, "", users); !errors.Is(err, stepcast.ErrInvalid) {
 		t.Errorf("UploadAudience without a name = %v, want ErrInvalid", err)

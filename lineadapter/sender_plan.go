@@ -150,7 +150,7 @@ func unitOf(d stepcast.Delivery, opt GroupOptions) string {
 var stubMessages = func() []stepcast.Message {
 	m := make([]stepcast.Message, stepcast.MaxMessages+1)
 	for i := range m {
-		m[i] = stepcast.Message(`{"type":"x"}`)
+		m[i] = stepcast.Message(`{"type":"text","text":"x"}`)
 	}
 	return m
 }()

@@ -117,7 +117,7 @@ func TestGroupPushesVariantUnits(t *testing.T) {
 }
 
 func TestGroupPushesRefusesInvalid(t *testing.T) {
-	_, err := GroupPushes([]stepcast.Delivery{push("U1", text("a")), push("U2")}, GroupOptions{})
+	_, err := GroupPushes([]stepcast.Delivery{push(userID(1), text("a")), push("U2")}, GroupOptions{})
 	if !errors.Is(err, stepcast.ErrInvalid) || !strings.Contains(err.Error(), "delivery 1") {
 		t.Fatalf("GroupPushes = %v, want ErrInvalid naming delivery 1", err)
 	}
@@ -261,7 +261,7 @@ func TestVariantUnit(t *testing.T) {
 	for _, pair := range [][2]string{{"春のキャンペーン", "A"}, {"春のキャンペーン", "B"}, {"a-b", "c"}, {"a_b", "c"}, {"a", "b_c"},
 		{strings.Repeat("x", 40), "A"}, {strings.Repeat("x", 40), "B"}, {"", ""}, {"", "x"}, {"x", ""}} {
 		u := VariantUnit(pair[0], pair[1])
-		d := push("U1", text("x"))
+		d := push(userID(1), text("x"))
 		d.AggregationUnit = u
 		if err := d.Validate(); err != nil {
 			t.Errorf("VariantUnit(%q, %q) = %q: %v", pair[0], pair[1], u, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -30,8 +31,9 @@ func TestSendClassifies(t *testing.T) {
 		name    string
 		answer  func(http.ResponseWriter, *http.Request, []byte)
 		key     string
+		reply   bool // send a reply (no retry key) rather than a push
 		wantID  string
-		class   error // stepcast.ErrRetryLater, stepcast.ErrQuotaExceeded, nil for permanent; unused on success
+		class   error // stepcast.ErrRetryLater, stepcast.ErrUncertain, stepcast.ErrQuotaExceeded, nil for permanent; unused on success
 		status  int
 		wantErr bool
 		message string
@@ -64,6 +66,24 @@ func TestSendClassifies(t *testing.T) {
 				_ = conn.Close()
 			}
 		}, key: testKey, wantErr: true, class: stepcast.ErrRetryLater},
+		// Without a retry key, a request that left and got no answer may
+		// have been delivered: a reply's token is spent, a push could go twice.
+		{name: "TimeoutWithoutKeyIsUncertain", answer: func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}, wantErr: true, class: stepcast.ErrUncertain},
+		{name: "DroppedReplyIsUncertain", answer: func(w http.ResponseWriter, r *http.Request, _ []byte) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+		}, reply: true, wantErr: true, class: stepcast.ErrUncertain},
+		{name: "ReplyAnswered500IsRetried", answer: lineError(500, `{"message":"Internal error"}`), reply: true, wantErr: true, class: stepcast.ErrRetryLater, status: 500},
+		// A 408 or 425 was not processed: the same request may go again.
+		{name: "RequestTimeout408", answer: lineError(408, ``), wantErr: true, class: stepcast.ErrRetryLater, status: 408},
+		{name: "TooEarly425", answer: lineError(425, ``), reply: true, wantErr: true, class: stepcast.ErrRetryLater, status: 425},
 		{name: "CutBody", answer: func(w http.ResponseWriter, r *http.Request, _ []byte) {
 			conn, buf, err := w.(http.Hijacker).Hijack()
 			if err == nil {
@@ -77,7 +97,11 @@ func TestSendClassifies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeLINE(t, tt.answer)
 			s := mustSender(t, f.URL, SenderConfig{Timeout: 300 * time.Millisecond})
-			id, err := s.Send(context.Background(), push("U1", text("hi")), tt.key)
+			d := push(userID(1), text("hi"))
+			if tt.reply {
+				d = stepcast.Delivery{Kind: stepcast.DeliveryReply, ReplyToken: "r1", Messages: d.Messages}
+			}
+			id, err := s.Send(context.Background(), d, tt.key)
 			if !tt.wantErr {
 				if err != nil || id != tt.wantID {
 					t.Fatalf("Send = %q, %v; want %q, nil", id, err, tt.wantID)
@@ -91,7 +115,7 @@ func TestSendClassifies(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("Send error %v (%T): not a *Error", err, err)
 			}
-			for _, c := range []error{stepcast.ErrRetryLater, stepcast.ErrQuotaExceeded} {
+			for _, c := range []error{stepcast.ErrRetryLater, stepcast.ErrUncertain, stepcast.ErrQuotaExceeded} {
 				if got, want := errors.Is(err, c), tt.class == c; got != want {
 					t.Errorf("errors.Is(%v, %v) = %v, want %v", err, c, got, want)
 				}
@@ -112,6 +136,42 @@ func TestSendClassifies(t *testing.T) {
 	}
 }
 
+// TestSendNotSent: a request that never left — no connection to LINE, or
+// the rate limit's wait ended first — is ErrRetryLater whatever the kind,
+// a reply's included, and says that no request was made.
+func TestSendNotSent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	_ = ln.Close() // nothing listens there now: the connection is refused
+	reply := stepcast.Delivery{Kind: stepcast.DeliveryReply, ReplyToken: "r1", Messages: []stepcast.Message{text("hi")}}
+	s := mustSender(t, closed, SenderConfig{})
+	_, err = s.Send(context.Background(), reply, "")
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, stepcast.ErrRetryLater) || errors.Is(err, stepcast.ErrUncertain) || !e.NotSent() || !strings.Contains(err.Error(), "no request made") {
+		t.Errorf("Send to a closed port = %v, want ErrRetryLater, NotSent, saying no request was made", err)
+	}
+	f := newFakeLINE(t, nil)
+	rates := unlimited()
+	rates[EndpointReply] = PerHour(1)
+	s = mustSender(t, f.URL, SenderConfig{Rates: rates})
+	if _, err := s.Send(context.Background(), reply, ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = s.Send(ctx, reply, "")
+	if !errors.As(err, &e) || !errors.Is(err, stepcast.ErrRetryLater) || !e.NotSent() ||
+		!strings.Contains(err.Error(), "no request made") || strings.Contains(err.Error(), "no answer from LINE") {
+		t.Errorf("Send past the rate limit = %v, want ErrRetryLater, NotSent, saying no request was made", err)
+	}
+	if n := len(f.requests()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
 func TestSendErrorFields(t *testing.T) {
 	f := newFakeLINE(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		w.Header().Set("X-Line-Request-Id", "r-400")
@@ -119,7 +179,7 @@ func TestSendErrorFields(t *testing.T) {
 		_, _ = w.Write([]byte(`{"message":"The request body has 1 error(s)","details":[{"message":"must be specified","property":"messages[0].text"}]}`))
 	})
 	s := mustSender(t, f.URL, SenderConfig{})
-	_, err := s.Send(context.Background(), push("U1", text("hi")), "")
+	_, err := s.Send(context.Background(), push(userID(1), text("hi")), "")
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatalf("Send = %v, want a *Error", err)
@@ -139,7 +199,7 @@ func TestSendErrorFields(t *testing.T) {
 func TestSendTimeoutWrapsDeadline(t *testing.T) {
 	f := newFakeLINE(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { <-r.Context().Done() })
 	s := mustSender(t, f.URL, SenderConfig{Timeout: 50 * time.Millisecond})
-	_, err := s.Send(context.Background(), push("U1", text("hi")), testKey)
+	_, err := s.Send(context.Background(), push(userID(1), text("hi")), testKey)
 	if !errors.Is(err, stepcast.ErrRetryLater) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Send = %v, want ErrRetryLater and context.DeadlineExceeded", err)
 	}
@@ -245,13 +305,18 @@ func TestSendRefuses(t *testing.T) {
 		{"NoMessages", stepcast.Delivery{Kind: stepcast.DeliveryPush, To: recipients(1)}, ""},
 		{"TooManyRecipients", stepcast.Delivery{Kind: stepcast.DeliveryMulticast, To: recipients(501), Messages: []stepcast.Message{text("x")}}, ""},
 		{"UnknownKind", stepcast.Delivery{Kind: "fax", Messages: []stepcast.Message{text("x")}}, ""},
-		{"MessageNotJSON", push("U1", stepcast.Message(`{"type":"text",`)), ""},
+		{"MessageNotJSON", push(userID(1), stepcast.Message(`{"type":"text",`)), ""},
 		{"KeyOnReply", stepcast.Delivery{Kind: stepcast.DeliveryReply, ReplyToken: "t", Messages: []stepcast.Message{text("x")}}, testKey},
 		{"KeyOnRichMenu", stepcast.Delivery{Kind: stepcast.DeliveryRichMenuUnlink, To: recipients(1)}, testKey},
-		{"KeyNotUUID", push("U1", text("x")), "retry-1"},
+		{"KeyNotUUID", push(userID(1), text("x")), "retry-1"},
 		{"AudienceWithOtherField", stepcast.Delivery{Kind: stepcast.DeliveryNarrowcast, Messages: []stepcast.Message{text("x")},
 			Audience: json.RawMessage(`{"recipient":{"type":"audience","audienceGroupId":1},"messages":[]}`)}, ""},
 		{"AudienceNotObject", stepcast.Delivery{Kind: stepcast.DeliveryNarrowcast, Messages: []stepcast.Message{text("x")}, Audience: json.RawMessage(`[1]`)}, ""},
+		// LINE's userIds are U and 32 lowercase hex digits: another is a 400.
+		{"UserIDNotLINEs", stepcast.Delivery{Kind: stepcast.DeliveryPush, To: []stepcast.Recipient{{Friend: 1, User: "Uxyz"}}, Messages: []stepcast.Message{text("x")}}, ""},
+		{"UserIDUppercase", stepcast.Delivery{Kind: stepcast.DeliveryMulticast, To: []stepcast.Recipient{{Friend: 1, User: stepcast.UserID(strings.ToUpper(userID(0xabcdef)))}}, Messages: []stepcast.Message{text("x")}}, ""},
+		{"ImageOverHTTP", push(userID(1), stepcast.Message(`{"type":"image","originalContentUrl":"http://x.example/a.jpg","previewImageUrl":"https://x.example/b.jpg"}`)), ""},
+		{"StickerIDsAsNumbers", push(userID(1), stepcast.Message(`{"type":"sticker","packageId":446,"stickerId":1988}`)), ""},
 		{"UserIDWithSlash", stepcast.Delivery{Kind: stepcast.DeliveryRichMenuUnlink, To: []stepcast.Recipient{{User: "../../message/push"}}}, ""},
 		{"RichMenuWithQuery", stepcast.Delivery{Kind: stepcast.DeliveryRichMenuDefault, RichMenu: "rm?x=1"}, ""},
 	}
