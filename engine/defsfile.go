@@ -106,7 +106,14 @@ const (
 //     segment.SchemaConfig — so that "2026-12-24" is midnight there,
 //     quoted or not, as date("2026-12-24") in a condition is.
 //   - Messages are LINE's JSON written as YAML (or as JSON); their numbers
-//     are decimal and finite, and a timestamp in them stays the text it is.
+//     are decimal and finite and keep their text, digit for digit
+//     (12345678901234567890123 and 1.50 stay so; only what JSON cannot
+//     write changes: +7 is 7, 010 is 10, .5 is 0.5), and a timestamp in
+//     them stays the text it is. Each message is checked by
+//     stepcast.CheckMessage, and a problem reported at the line of the
+//     property at fault: an unknown type, a missing property, a URL that
+//     is not https, a sticker's packageId or stickerId written as a number
+//     (LINE takes strings: quote them, "446").
 //   - Names (of rules, tags, fields, scores, events, segments, thresholds,
 //     steps) are checked by stepcast.CheckName: not empty, valid UTF-8
 //     without NUL, at most stepcast.MaxNameLen bytes; scenarios' and

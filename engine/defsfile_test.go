@@ -96,8 +96,12 @@ var fileErrorCases = []struct{ name, src, want string }{
 		`bad.yaml:5: rules[0].steps: invalid definition: 101 entries, beyond the limit of 100 (MaxFileSteps)`},
 	{"TooManyChoices", "schema:\n  fields:\n    - name: plan\n      type: choice\n      choices: [" + strings.Repeat("c, ", MaxFileEntries) + "c]\n",
 		`bad.yaml:5: schema.fields[0].choices: invalid definition: 10001 entries, beyond the limit of 10000 (MaxFileEntries)`},
-	{"AliasBomb", aliasBomb,
-		`bad.yaml:11: rules[0].steps[0].messages[4][7]: invalid definition: aliases expand to more than 100000 values (MaxFileAliasValues)`},
+	{"AliasBomb", aliasBomb, // the messages before the bomb are lists, not LINE's message objects
+		"bad.yaml:7: rules[0].steps[0].messages[0]: invalid definition: not a JSON message object, but a JSON array\n" +
+			"bad.yaml:8: rules[0].steps[0].messages[1]: invalid definition: not a JSON message object, but a JSON array\n" +
+			"bad.yaml:9: rules[0].steps[0].messages[2]: invalid definition: not a JSON message object, but a JSON array\n" +
+			"bad.yaml:10: rules[0].steps[0].messages[3]: invalid definition: not a JSON message object, but a JSON array\n" +
+			`bad.yaml:11: rules[0].steps[0].messages[4][7]: invalid definition: aliases expand to more than 100000 values (MaxFileAliasValues)`},
 	{"AliasCycle", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: &m [*m]\n",
 		`bad.yaml:6: rules[0].steps[0].messages[0][0]: invalid definition: the alias "*m" stands for a value that holds it`},
 	{"MessageTooDeep", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [" + strings.Repeat("[", MaxFileDepth+1) + strings.Repeat("]", MaxFileDepth+1) + "]\n",
@@ -137,6 +141,22 @@ var fileErrorCases = []struct{ name, src, want string }{
 		`bad.yaml:6: rules[0].steps[0].value: invalid definition: stepcast: invalid: "yesterday" is not a time: want ` + stepcast.TimeForms},
 	{"MessageInfinity", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: flex, size: .inf}]\n",
 		`bad.yaml:6: rules[0].steps[0].messages[0].size: invalid definition: ".inf" is not a finite decimal number (quote it for text)`},
+	{"MessageHexNumber", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: text, text: x, n: 0x1F}]\n",
+		`bad.yaml:6: rules[0].steps[0].messages[0].n: invalid definition: "0x1F" is not a finite decimal number (quote it for text)`},
+
+	// Messages LINE would refuse, each at the line of the property at fault.
+	{"StickerIDsAsNumbers", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages:\n          - type: sticker\n            packageId: 446\n            stickerId: 1988\n",
+		`bad.yaml:8: rules[0].steps[0].messages[0].packageId: invalid definition: must be a string, not a JSON number (LINE takes a sticker's IDs as strings: write "446", not 446)`},
+	{"ImageOverHTTP", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages:\n          - type: image\n            originalContentUrl: https://x.example/a.jpg\n            previewImageUrl: http://x.example/b.jpg\n",
+		`bad.yaml:9: rules[0].steps[0].messages[0].previewImageUrl: invalid definition: "http://x.example/b.jpg" is not an https URL (LINE takes media over HTTPS only)`},
+	{"TextAsNumber", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages:\n          - type: text\n            text: 0123\n",
+		`bad.yaml:8: rules[0].steps[0].messages[0].text: invalid definition: must be a string, not a JSON number (write it quoted in the file, as text)`},
+	{"UnknownMessageType", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages:\n          - type: bogus\n",
+		`bad.yaml:7: rules[0].steps[0].messages[0].type: invalid definition: "bogus" is not a message type LINE takes (text, textV2, sticker, image, video, audio, location, imagemap, template, flex, coupon)`},
+	{"FourteenQuickReplies", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages:\n          - type: text\n            text: pick\n            quickReply:\n              items: [{type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}, {type: action, action: {type: message, label: a, text: a}}]\n",
+		`bad.yaml:10: rules[0].steps[0].messages[0].quickReply.items: invalid definition: more than 13 buttons (14)`},
+	{"EmojiBeyondText", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages:\n          - type: text\n            text: $\n            emojis:\n              - {index: 5, productId: p, emojiId: e}\n",
+		`bad.yaml:10: rules[0].steps[0].messages[0].emojis[0].index: invalid definition: 5 is outside the text (1 UTF-16 units)`},
 
 	// Names within the input limits.
 	{"LongRuleName", "rules:\n  - name: " + strings.Repeat("r", 300) + "\n    trigger: {kind: follow}\n    steps: [{kind: add_tag, name: a}]\n",

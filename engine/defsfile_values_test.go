@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +45,14 @@ var fileValueCases = []struct {
 		stepcast.TimeValue(time.Date(2026, 12, 24, 0, 0, 0, 0, tokyo))},
 	{"TimestampInMessageStaysText", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: text, text: 2026-12-24}]\n",
 		`{"text":"2026-12-24","type":"text"}`},
-	{"NumbersInMessageAreDecimal", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: flex, flex: 010, ratio: 1.50, big: 12345678901234567890}]\n",
-		`{"big":12345678901234567000,"flex":10,"ratio":1.5,"type":"flex"}`},
+	// A message's numbers keep their text, digit for digit, save for what
+	// JSON cannot write (a leading + or zeros, a bare point).
+	{"NumbersInMessageKeepTheirText", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: text, text: hi, big: 12345678901234567890123, ratio: 1.50, exp: -2.5E-3, n: 010, plus: +7, half: .5, zero: -0}]\n",
+		`{"big":12345678901234567890123,"exp":-2.5E-3,"half":0.5,"n":10,"plus":7,"ratio":1.50,"text":"hi","type":"text","zero":-0}`},
+	{"MessageTextAsWritten", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: text, text: \"<b>&</b>\"}]\n",
+		`{"text":"<b>&</b>","type":"text"}`},
+	{"LocationCoordinatesAsWritten", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: location, title: Shop, address: Tokyo, latitude: 35.658034, longitude: 139.701636}]\n",
+		`{"address":"Tokyo","latitude":35.658034,"longitude":139.701636,"title":"Shop","type":"location"}`},
 }
 
 func TestDefinitionFileValues(t *testing.T) {
@@ -251,6 +259,66 @@ func FuzzDuration(f *testing.F) {
 		}
 		if want, werr := time.ParseDuration(s); werr == nil && want >= 0 && !strings.HasPrefix(strings.TrimSpace(s), "-") && (err != nil || d != want) {
 			t.Fatalf("parseDuration(%q) = %v, %v; time.ParseDuration reads %v", s, d, err, want)
+		}
+	})
+}
+
+func TestJSONNumber(t *testing.T) {
+	tests := []struct {
+		text, want string // want "" for refused
+	}{
+		{"12345678901234567890123", "12345678901234567890123"},
+		{"1.50", "1.50"},
+		{"-2.5E-3", "-2.5E-3"},
+		{"1e+3", "1e+3"},
+		{"+7", "7"},
+		{"010", "10"},
+		{"-007.50", "-7.50"},
+		{".5", "0.5"},
+		{"5.", "5"},
+		{"0", "0"},
+		{"-0", "-0"},
+		{"0x1F", ""},
+		{"0o17", ""},
+		{"1_000", ""},
+		{".inf", ""},
+		{".nan", ""},
+		{"1e400", ""},
+		{"1e", ""},
+		{"1e+-3", ""},
+		{".", ""},
+		{"+", ""},
+		{"--1", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			got, ok := jsonNumber(tt.text)
+			if string(got) != tt.want || ok != (tt.want != "") {
+				t.Fatalf("jsonNumber(%q) = %q, %v; want %q", tt.text, got, ok, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzJSONNumber: what jsonNumber takes it writes as a JSON number of the
+// same value.
+func FuzzJSONNumber(f *testing.F) {
+	for _, s := range []string{"1.50", "+010", ".5", "5.", "-0e-0", "1e400", "0x1p3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		num, ok := jsonNumber(s)
+		if !ok {
+			return
+		}
+		if !json.Valid([]byte(num)) {
+			t.Fatalf("jsonNumber(%q) = %q, not JSON", s, num)
+		}
+		want, err := strconv.ParseFloat(strings.TrimPrefix(s, "+"), 64)
+		got, _ := strconv.ParseFloat(string(num), 64)
+		if err == nil && got != want {
+			t.Fatalf("jsonNumber(%q) = %q: %v, want %v", s, num, got, want)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,9 +108,24 @@ func (d *fileDecoder) decodeValue(n *yaml.Node, path string, out reflect.Value, 
 		out.Set(reflect.ValueOf(n)) // read by convert, which knows its type
 	case out.Type() == jsonType:
 		if v, ok := d.jsonOf(n, path, 1); ok {
-			b, err := json.Marshal(v)
-			if err != nil {
+			// Text as written: no \u003c for "<", nor \u0026 for "&".
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(v); err != nil {
 				d.fail(n, path, "%v", err)
+				return
+			}
+			b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+			// A message LINE would refuse is refused here, at the line of
+			// the property at fault, rather than at its step once compiled.
+			var me *stepcast.MessageError
+			if err := stepcast.CheckMessage(b); errors.As(err, &me) {
+				at := path
+				if me.Property != "" {
+					at = path + "." + me.Property
+				}
+				d.fail(&yaml.Node{Line: lineAt(n, me.Property)}, at, "%s", me.Problem+quoteHint(me))
 				return
 			}
 			out.SetBytes(b)
@@ -378,16 +394,75 @@ func (d *fileDecoder) jsonValue(n *yaml.Node, path string, depth int) (any, bool
 			return b, true
 		}
 	case "!!int", "!!float":
-		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
-			return i, true
-		}
-		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			return f, true
+		if num, ok := jsonNumber(n.Value); ok {
+			return num, true
 		}
 		d.fail(n, path, "%s is not a finite decimal number (quote it for text)", stepcast.Quote(n.Value))
 		return nil, false
 	}
 	return n.Value, true
+}
+
+// quoteHint adds to a message's problem of a string LINE wants where the
+// file has a number or a boolean how to write it: YAML reads 0123 and
+// true, unquoted, as such. A sticker's IDs have their own hint.
+func quoteHint(me *stepcast.MessageError) string {
+	if strings.HasPrefix(me.Problem, "must be a string, not a JSON ") && !strings.Contains(me.Problem, "(") {
+		return " (write it quoted in the file, as text)"
+	}
+	return ""
+}
+
+// jsonNumber returns a YAML decimal number's text as JSON writes it: as
+// written, digit for digit (12345678901234567890123 and 1.50 stay what
+// they say, not a float64's 1.2345678901234568e+22 and 1.5), save for
+// what YAML allows and JSON does not — a leading "+", leading zeros, a
+// point without digits on one side (+010 is 10, .5 is 0.5, 5. is 5). It
+// refuses what is not decimal (0x1F, 0o17, 1_000, .inf, .nan) and what a
+// float64 cannot hold (1e400), which LINE could not read.
+func jsonNumber(text string) (json.Number, bool) {
+	s := text
+	neg := ""
+	switch {
+	case strings.HasPrefix(s, "-"):
+		neg, s = "-", s[1:]
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	}
+	mant, exp := s, ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], s[i:]
+		digits := strings.TrimLeft(exp[1:], "+-")
+		if len(exp[1:])-len(digits) > 1 || !allDigits(digits) {
+			return "", false
+		}
+	}
+	whole, frac, point := strings.Cut(mant, ".")
+	if !allDigits(whole) && whole != "" || !allDigits(frac) && frac != "" || whole == "" && frac == "" {
+		return "", false
+	}
+	whole = strings.TrimLeft(whole, "0")
+	if whole == "" {
+		whole = "0"
+	}
+	num := neg + whole
+	if point && frac != "" {
+		num += "." + frac
+	}
+	num += exp
+	if f, err := strconv.ParseFloat(num, 64); err != nil || math.IsInf(f, 0) {
+		return "", false
+	}
+	return json.Number(num), true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // join adds key to path; a long key appears quoted and cut short.
