@@ -3,7 +3,9 @@ package linetest
 import (
 	"encoding/json"
 	"fmt"
+	neturl "net/url"
 	"regexp"
+	"strings"
 	"unicode/utf16"
 
 	"github.com/stepcast/stepcast"
@@ -17,6 +19,8 @@ const (
 	maxTextUnits      = 5000                         // UTF-16 code units of a text message
 	maxQuickReply     = 13                           // quick reply buttons
 	maxFlexAltText    = 1500                         // characters of a flex message's altText
+	maxURL            = 2000                         // characters of a media URL (image, video, audio, imagemap, icons)
+	maxEmojis         = 20                           // LINE emojis in one text message
 	maxTemplateAlt    = 400                          // characters of a template or imagemap message's altText
 	maxBubbleBytes    = 30 << 10                     // JSON size of one flex bubble
 	maxCarouselBytes  = 50 << 10                     // JSON size of a flex carousel
@@ -113,30 +117,133 @@ func (c *checker) message(at string, raw json.RawMessage) {
 		var s string
 		return s, json.Unmarshal(m[p], &s) == nil
 	}
+	// Properties LINE's reference has as strings: a number there is a 400
+	// (a sticker's packageId and stickerId above all, which look numeric).
+	for _, p := range stringProps[typ] {
+		if v, ok := m[p]; ok && string(v) != "null" {
+			if _, isStr := str(p); !isStr {
+				c.fail(at+"."+p, "must be a string")
+			}
+		}
+	}
+	for _, p := range urlProps[typ] {
+		if s, ok := str(p); ok && s != "" {
+			c.url(at+"."+p, s)
+		}
+	}
 	switch typ {
 	case "text", "textV2":
-		if s, ok := str("text"); ok && len(utf16.Encode([]rune(s))) > maxTextUnits {
+		s, ok := str("text")
+		if ok && utf16Len(s) > maxTextUnits {
 			c.fail(at+".text", "must be at most %d characters (UTF-16 code units)", maxTextUnits)
 		}
+		if typ == "text" && ok {
+			c.emojis(at+".emojis", s, m["emojis"])
+		}
 	case "template", "imagemap":
-		if s, ok := str("altText"); ok && len([]rune(s)) > maxTemplateAlt {
+		if s, ok := str("altText"); ok && utf16Len(s) > maxTemplateAlt {
 			c.fail(at+".altText", "must be at most %d characters", maxTemplateAlt)
 		}
 	case "flex":
-		if s, ok := str("altText"); ok && len([]rune(s)) > maxFlexAltText {
+		if s, ok := str("altText"); ok && utf16Len(s) > maxFlexAltText {
 			c.fail(at+".altText", "must be at most %d characters", maxFlexAltText)
 		}
 		c.flex(at+".contents", m["contents"])
 	}
 	if q, ok := m["quickReply"]; ok {
 		var qr struct {
-			Items []json.RawMessage `json:"items"`
+			Items []struct {
+				ImageURL *string `json:"imageUrl"`
+			} `json:"items"`
 		}
-		if json.Unmarshal(q, &qr) == nil && len(qr.Items) > maxQuickReply {
-			c.fail(at+".quickReply.items", "size must be between 1 and %d", maxQuickReply)
+		if json.Unmarshal(q, &qr) == nil {
+			if len(qr.Items) > maxQuickReply {
+				c.fail(at+".quickReply.items", "size must be between 1 and %d", maxQuickReply)
+			}
+			for i, it := range qr.Items {
+				if it.ImageURL != nil {
+					c.url(fmt.Sprintf("%s.quickReply.items[%d].imageUrl", at, i), *it.ImageURL)
+				}
+			}
+		}
+	}
+	if sd, ok := m["sender"]; ok {
+		var sender struct {
+			IconURL *string `json:"iconUrl"`
+		}
+		if json.Unmarshal(sd, &sender) == nil && sender.IconURL != nil {
+			c.url(at+".sender.iconUrl", *sender.IconURL)
 		}
 	}
 }
+
+// stringProps and urlProps are, per message type, the properties LINE's
+// reference has as strings, and as URLs of media it fetches (HTTPS only,
+// at most 2,000 characters).
+var (
+	stringProps = map[string][]string{
+		"text": {"text"}, "textV2": {"text"}, "sticker": {"packageId", "stickerId"},
+		"image": {"originalContentUrl", "previewImageUrl"}, "video": {"originalContentUrl", "previewImageUrl"},
+		"audio": {"originalContentUrl"}, "location": {"title", "address"}, "imagemap": {"baseUrl", "altText"},
+		"template": {"altText"}, "flex": {"altText"}, "coupon": {"couponId"},
+	}
+	urlProps = map[string][]string{
+		"image": {"originalContentUrl", "previewImageUrl"}, "video": {"originalContentUrl", "previewImageUrl"},
+		"audio": {"originalContentUrl"}, "imagemap": {"baseUrl"},
+	}
+)
+
+// url checks a URL LINE fetches: https, with a host, at most maxURL
+// characters.
+func (c *checker) url(at, s string) {
+	u, err := neturl.Parse(s)
+	switch {
+	case utf16Len(s) > maxURL:
+		c.fail(at, "must be at most %d characters", maxURL)
+	case err != nil || !strings.EqualFold(u.Scheme, "https") || u.Host == "":
+		c.fail(at, "must be an HTTPS URL, is %s", quote(s))
+	}
+}
+
+// emojis checks a text message's LINE emojis: at most maxEmojis, each at
+// the index (in UTF-16 code units) of a "$" in text.
+func (c *checker) emojis(at, text string, raw json.RawMessage) {
+	if raw == nil || string(raw) == "null" {
+		return
+	}
+	var emojis []struct {
+		Index     *int   `json:"index"`
+		ProductID string `json:"productId"`
+		EmojiID   string `json:"emojiId"`
+	}
+	if err := json.Unmarshal(raw, &emojis); err != nil {
+		c.fail(at, "must be an array of emoji objects")
+		return
+	}
+	if len(emojis) > maxEmojis {
+		c.fail(at, "size must be between 0 and %d", maxEmojis)
+	}
+	units := utf16.Encode([]rune(text))
+	for i, e := range emojis {
+		p := fmt.Sprintf("%s[%d]", at, i)
+		switch {
+		case e.Index == nil:
+			c.fail(p+".index", "must be specified")
+		case *e.Index < 0 || *e.Index >= len(units) || units[*e.Index] != '$':
+			c.fail(p+".index", "must be the index of a $ in text")
+		}
+		if e.ProductID == "" {
+			c.fail(p+".productId", "must be specified")
+		}
+		if e.EmojiID == "" {
+			c.fail(p+".emojiId", "must be specified")
+		}
+	}
+}
+
+// utf16Len is how many UTF-16 code units s takes: LINE counts text so
+// (https://developers.line.biz/en/docs/messaging-api/text-character-count/).
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
 
 // flex checks a flex container's size: LINE refuses a bubble over 30 KB
 // and a carousel over 50 KB or with more than 12 bubbles.

@@ -90,9 +90,10 @@ func TestSchemaServer(t *testing.T) {
 			opts = append(opts, linetest.WithSchemaReportOnly())
 		}
 		srv := linetest.NewServer(opts...)
-		// A text message with an unknown property the server's own rules
-		// ignore; an unknown message type each refuse.
-		body := jsonOf(t, map[string]any{"to": linetest.UserID(1), "messages": []any{map[string]any{"type": "text", "text": "x", "emojis": "many"}}})
+		// A text message with a property of the wrong type the server's
+		// own rules ignore (a quoteToken is a string); an unknown message
+		// type each refuse.
+		body := jsonOf(t, map[string]any{"to": linetest.UserID(1), "messages": []any{map[string]any{"type": "text", "text": "x", "quoteToken": 5}}})
 		res, out := call(t, srv, "POST", "/v2/bot/message/push", body)
 		want := 400
 		if reportOnly {
