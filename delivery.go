@@ -165,8 +165,12 @@ type Delivery struct {
 
 // Validate reports, wrapping ErrInvalid, what LINE would refuse in d, or
 // what the outbox could not keep: an unknown kind, the wrong number of
-// recipients or messages, messages that are not JSON objects with a type,
-// a missing reply token or rich menu, text beyond the input limits.
+// recipients or messages, a message CheckMessage refuses (the error names
+// the message and its property), a missing reply token or rich menu, text
+// beyond the input limits. It does not hold a recipient's User to the
+// form of LINE's userIds — hosts and tests may name users their own way
+// until a delivery reaches LINE — lineadapter's Sender does, before any
+// request.
 func (d Delivery) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s delivery: %s", ErrInvalid, Quote(string(d.Kind)), fmt.Sprintf(format, args...))

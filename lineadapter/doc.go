@@ -130,9 +130,18 @@
 //	2xx                        delivered: LINE's X-Line-Request-Id
 //	409, with a retry key      delivered before: X-Line-Accepted-Request-Id
 //	429 "…monthly limit."      stepcast.ErrQuotaExceeded: stop the send
-//	other 429, 5xx, timeout,   stepcast.ErrRetryLater: again later, with the
-//	dropped/refused connection same retry key, within its 24 hours
+//	other 429, 408, 425, 5xx,  stepcast.ErrRetryLater: again later, with the
+//	timeout, dropped or        same retry key, within its 24 hours (a
+//	refused connection         reply: within its token's minute)
+//	timeout or dropped         stepcast.ErrUncertain: it may have been
+//	connection of a message    delivered, and nothing would tell a repeat
+//	request without a retry    apart (a reply's token is single-use): not
+//	key (a reply)              retried
 //	400, 401, 403, 404, …      permanent: a *Error with LINE's message
+//
+// A request never made — the wait for the rate limit would outlast the
+// call's deadline, the connection was refused — is ErrRetryLater whatever
+// the kind, and says "no request made" (Error.NotSent).
 //
 // A 401 (the channel access token expired or was revoked) fails every
 // delivery alike: a dispatcher should stop on it rather than give up the
@@ -140,8 +149,10 @@
 //
 // Every error from a request is a *Error (errors.As) with the HTTP status,
 // LINE's message and details, and the request ID. A delivery that fails
-// stepcast.Delivery.Validate, or a retry key where LINE takes none, makes no
-// request and fails with stepcast.ErrInvalid.
+// stepcast.Delivery.Validate (its messages checked by stepcast.CheckMessage
+// against LINE's reference), a recipient that is not a LINE userId ("U"
+// and 32 lowercase hex digits), or a retry key where LINE takes none, makes
+// no request and fails with stepcast.ErrInvalid.
 //
 // The body carries each message as the outbox queued it, byte for byte:
 // the Sender writes the request around the stored message objects and
@@ -167,14 +178,16 @@
 // of at most 500 (with a statistics unit per experiment variant, where
 // asked), and Cost and Quota.Fits say whether it fits the quota. After a
 // failed attempt, Backoff.Next says when to try again, if at all: only
-// ErrRetryLater is retried, and never once the retry key is 24 hours old.
+// ErrRetryLater is retried, and never once the retry key is 24 hours old;
+// Backoff.NextFor a reply, never once its token is a minute old.
 //
 // A narrowcast goes to every friend, to a demographic filter, or to an
 // audience uploaded with Sender.UploadAudience (accounts in Japan,
 // Thailand and Taiwan only). LINE accepts it (202) and sends it later:
 // Sender.NarrowcastProgress polls it, and its Err says whether it failed
 // — ErrAudienceTooSmall for an audience of fewer than 50, which
-// UploadAudience refuses from the start.
+// UploadAudience refuses from the start (distinct users: LINE keeps one
+// of an ID given twice).
 //
 // # Tracking links
 //

@@ -29,7 +29,10 @@ type Delivery struct {
 	Cause string
 	// Friends are the recipients' friend IDs, sorted and unique (at most
 	// stepcast.MaxMulticastTargets), by which Deliveries lists a friend's
-	// deliveries; none for a broadcast, a narrowcast or a reply.
+	// deliveries; none for a broadcast or a narrowcast. A reply names the
+	// friend whose event it answers, though LINE addresses it by its
+	// token: so that the friend's deliveries list it, and so that a reply
+	// whose token lapsed can be pushed to that friend instead.
 	Friends []stepcast.FriendID
 	// Priority orders pending deliveries: LeaseDeliveries hands out higher
 	// priorities first. Within the range of an int32.
