@@ -1,0 +1,370 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+)
+
+// The dispatcher: it drains the outbox through Config.Sender. Every
+// delivery is leased for one attempt, sent with the retry key fixed when
+// it was queued, and finished with what the attempt came to. Exactly once
+// rests on three things: the retry key (LINE answers a repeat of an
+// accepted request 409, which the Sender returns as sent), the lease (one
+// holder at a time, and a send bounded to end before its lease does), and
+// the 24 hours LINE remembers a key (no attempt that could end later).
+
+// Defaults of the dispatcher's settings in Config.
+const (
+	// DefaultDispatchConcurrency is Config.DispatchConcurrency's zero
+	// value: sends in flight at once per Dispatch.
+	DefaultDispatchConcurrency = 4
+	// DefaultDispatchLease is Config.DispatchLease's zero value. It is
+	// longer than one attempt of lineadapter's Sender may take — its
+	// 30-second timeout, its HTTP client's minute as a last resort, and
+	// the wait for its rate limiter before them — so that a holder's lease
+	// outlasts its send: each send is also cut off a tenth of the lease
+	// before the lease ends, leaving that for the outcome's commit.
+	DefaultDispatchLease = 2 * time.Minute
+	// DefaultRetryBase and DefaultRetryMax are Config.RetryBase's and
+	// Config.RetryMax's zero values: the wait after a first failed attempt,
+	// doubling on each attempt up to the cap.
+	DefaultRetryBase = 2 * time.Second
+	DefaultRetryMax  = 10 * time.Minute
+	// DefaultQuotaPause is Config.QuotaPause's zero value.
+	DefaultQuotaPause = 10 * time.Minute
+)
+
+// Why the dispatcher gives up or replaces a delivery, in its Error.
+const (
+	// ReasonRetryKeyExpired is the error of a delivery failed because its
+	// next attempt could reach LINE more than stepcast.RetryKeyValidity
+	// after its first.
+	ReasonRetryKeyExpired = "not retried: LINE honours a retry key for 24 hours; sending again could send twice"
+	// ReasonReplyReplaced begins the error of a reply whose token had
+	// lapsed (older than stepcast.ReplyTokenValidity) when its turn came:
+	// its messages went into a push instead.
+	ReasonReplyReplaced = "replaced by a push: the reply token has lapsed"
+)
+
+// DispatchReport counts what one Dispatch did with the deliveries it
+// leased. Every leased delivery is counted once among Sent, Retrying,
+// Failed, Replaced, Released and LostLease.
+type DispatchReport struct {
+	Leased   int // deliveries leased
+	Sent     int // accepted by LINE (a 409, a retry of one accepted before, included)
+	Retrying int // failed for now (ErrRetryLater): pending again, at a later NextAt
+	Failed   int // given up: a permanent error, an unreadable payload, a retry key too old
+	// Replaced are replies whose token had lapsed: each was failed and a
+	// push of its messages queued in the same commit (sent by this
+	// Dispatch or the next).
+	Replaced int
+	// Released were leased but not tried, as the dispatch stopped (the
+	// monthly quota, ctx, a lease nearly over): pending again, due at once.
+	Released int
+	// LostLease were tried, but their outcome could not be recorded: the
+	// lease had passed to another holder (the send outlasted it), who
+	// sends again with the same retry key — LINE's 409 then tells it the
+	// delivery went — or had found it done.
+	LostLease int
+}
+
+func (r *DispatchReport) add(o DispatchReport) {
+	r.Leased += o.Leased
+	r.Sent += o.Sent
+	r.Retrying += o.Retrying
+	r.Failed += o.Failed
+	r.Replaced += o.Replaced
+	r.Released += o.Released
+	r.LostLease += o.LostLease
+}
+
+// ErrNoSender is returned by Dispatch when Config.Sender is nil.
+var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
+
+// Dispatch sends the account's due deliveries through Config.Sender until
+// none is due, with up to Config.DispatchConcurrency sends in flight. Each
+// is leased for Config.DispatchLease and finished with its outcome:
+//
+//   - sent, with LINE's request ID (for a 409, the accepted request's);
+//   - on an error wrapping stepcast.ErrRetryLater (a 5xx, the rate
+//     limit's 429, a timeout, a dropped connection): pending again, with
+//     the same retry key, after an exponential backoff with jitter
+//     (Config.RetryBase doubling to Config.RetryMax) — unless that attempt
+//     could end more than stepcast.RetryKeyValidity after the first, when
+//     it fails with ReasonRetryKeyExpired;
+//   - on any other error: failed, with the error;
+//   - a reply whose event (its CreatedAt) is older than
+//     stepcast.ReplyTokenValidity is not sent with its dead token: a push
+//     of its messages to the friend is queued under a key derived from
+//     the reply's, and the reply failed, saying so, in one commit.
+//
+// On an error wrapping stepcast.ErrQuotaExceeded (LINE's monthly limit)
+// the dispatch stops: that delivery and every other one not yet sent stay
+// pending — not failed, not sent — and Dispatch returns an error wrapping
+// stepcast.ErrQuotaExceeded. It returns ctx's error if ctx ends first, and
+// a store's error; sends in flight are recorded before it returns. The
+// report counts what was done either way.
+func (a *Account) Dispatch(ctx context.Context) (DispatchReport, error) {
+	if a.e.cfg.Sender == nil {
+		return DispatchReport{}, ErrNoSender
+	}
+	// Registered for its whole length, so that Close waits for the sends
+	// in flight to be recorded; the store calls go to the store itself,
+	// which the guard would refuse once Close has begun.
+	if !a.e.begin() {
+		return DispatchReport{}, ErrClosed
+	}
+	defer a.e.end()
+	d := &dispatch{a: a, ctx: ctx, stop: make(chan struct{}), done: make(chan struct{}, 1)}
+	return d.run()
+}
+
+// dispatch is one Dispatch call's state.
+type dispatch struct {
+	a   *Account
+	ctx context.Context
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed to stop leasing and sending
+	inflight atomic.Int64  // deliveries handed to workers and not finished
+	done     chan struct{} // a worker finished one (a hint to lease again)
+
+	mu     sync.Mutex
+	report DispatchReport
+	err    error // the first error that stops the dispatch
+}
+
+func (d *dispatch) halt(err error) {
+	d.mu.Lock()
+	if d.err == nil {
+		d.err = err
+	}
+	d.mu.Unlock()
+	d.stopOnce.Do(func() { close(d.stop) })
+}
+
+func (d *dispatch) stopped() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *dispatch) count(r DispatchReport) {
+	d.mu.Lock()
+	d.report.add(r)
+	d.mu.Unlock()
+}
+
+func (d *dispatch) run() (DispatchReport, error) {
+	cfg := &d.a.e.cfg
+	n := cfg.DispatchConcurrency
+	work := make(chan store.Delivery)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for dl := range work {
+				d.attempt(dl)
+				d.inflight.Add(-1)
+				select {
+				case d.done <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	d.feed(work, n)
+	close(work)
+	wg.Wait()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err == nil && d.ctx.Err() != nil {
+		d.err = d.ctx.Err()
+	}
+	if d.err != nil {
+		return d.report, fmt.Errorf("engine: account %q: dispatch: %w", d.a.id, d.err)
+	}
+	return d.report, nil
+}
+
+// feed leases due deliveries, n at a time, and hands them to the workers
+// until none is due and none is in flight (a worker may queue a push that
+// is due at once), or the dispatch stops.
+func (d *dispatch) feed(work chan<- store.Delivery, n int) {
+	cfg := &d.a.e.cfg
+	for !d.stopped() && d.ctx.Err() == nil {
+		batch, err := d.a.e.cfg.Store.LeaseDeliveries(d.ctx, d.a.id, cfg.Holder, cfg.Now(), cfg.DispatchLease, n)
+		if err != nil {
+			if d.ctx.Err() == nil {
+				d.halt(fmt.Errorf("lease: %w", err))
+			}
+			return
+		}
+		d.count(DispatchReport{Leased: len(batch)})
+		if len(batch) == 0 {
+			if d.inflight.Load() == 0 {
+				return
+			}
+			select {
+			case <-d.done:
+			case <-d.stop:
+			case <-d.ctx.Done():
+			}
+			continue
+		}
+		for i, dl := range batch {
+			d.inflight.Add(1)
+			select {
+			case work <- dl:
+				continue
+			case <-d.stop:
+			case <-d.ctx.Done():
+			}
+			d.inflight.Add(-1)
+			for _, rest := range batch[i:] {
+				d.release(rest, "not tried: the dispatch stopped")
+			}
+			return
+		}
+	}
+}
+
+// attempt makes one attempt at a leased delivery and records its outcome.
+func (d *dispatch) attempt(dl store.Delivery) {
+	cfg := &d.a.e.cfg
+	if d.stopped() || d.ctx.Err() != nil {
+		d.release(dl, "not tried: the dispatch stopped")
+		return
+	}
+	now := cfg.Now()
+	var msg stepcast.Delivery
+	if err := json.Unmarshal(dl.Payload, &msg); err != nil {
+		d.finish(dl, store.Outcome{Status: store.Failed, Error: "the payload is not a delivery: " + err.Error(), At: now}, DispatchReport{Failed: 1})
+		return
+	}
+	if msg.Kind == stepcast.DeliveryReply && now.Sub(dl.CreatedAt) > stepcast.ReplyTokenValidity {
+		d.replaceReply(dl, msg, now)
+		return
+	}
+	// The send may run until a tenth of the lease before it ends, the rest
+	// being for the commit. With a retry key, the whole attempt must reach
+	// LINE within the key's 24 hours, or a request accepted before may be
+	// taken as new.
+	left := dl.LeaseUntil.Sub(now)
+	budget := left - cfg.DispatchLease/10
+	if budget <= 0 {
+		d.release(dl, "not tried: its lease was nearly over before its turn came")
+		return
+	}
+	if dl.RetryKey != "" && !now.Add(budget).Before(dl.FirstAttemptAt.Add(stepcast.RetryKeyValidity)) {
+		d.finish(dl, store.Outcome{Status: store.Failed, Error: ReasonRetryKeyExpired, At: now}, DispatchReport{Failed: 1})
+		return
+	}
+	sctx, cancel := context.WithTimeout(d.ctx, budget)
+	requestID, err := cfg.Sender.Send(sctx, msg, dl.RetryKey)
+	cancel()
+	at := cfg.Now()
+	switch {
+	case err == nil:
+		d.finish(dl, store.Outcome{Status: store.Sent, RequestID: clip(requestID, stepcast.MaxIDLen), At: at}, DispatchReport{Sent: 1})
+	case errors.Is(err, stepcast.ErrQuotaExceeded):
+		// Not sent, and nothing more will be this month: stop, and leave
+		// this one pending, due at once, for when the quota allows.
+		d.halt(fmt.Errorf("delivery %d (%s): %w", dl.ID, stepcast.Quote(dl.Key), err))
+		d.release(dl, "not sent: "+err.Error())
+	case errors.Is(err, stepcast.ErrRetryLater):
+		next := at.Add(d.backoff(dl.Attempts))
+		if dl.RetryKey != "" && !next.Add(cfg.DispatchLease).Before(dl.FirstAttemptAt.Add(stepcast.RetryKeyValidity)) {
+			d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(ReasonRetryKeyExpired+"; the last attempt: "+err.Error(), stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
+			return
+		}
+		d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(err.Error(), stepcast.MaxTextLen), At: at, NextAt: next}, DispatchReport{Retrying: 1})
+	default:
+		d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(err.Error(), stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
+	}
+}
+
+// backoff is the wait after a delivery's attempts-th failed attempt:
+// RetryBase doubled per attempt before it, capped at RetryMax, and drawn
+// at random from its upper half, so that deliveries that failed together
+// (a 5xx burst, a rate limit) do not all come back at once.
+func (d *dispatch) backoff(attempts int) time.Duration {
+	cfg := &d.a.e.cfg
+	wait := cfg.RetryBase
+	for i := 1; i < attempts && wait < cfg.RetryMax; i++ {
+		wait *= 2
+	}
+	wait = min(wait, cfg.RetryMax)
+	return wait/2 + rand.N(wait/2+1)
+}
+
+// release puts a leased delivery back, untried or not sent, due at once;
+// its attempt is counted all the same (the store counts leases).
+func (d *dispatch) release(dl store.Delivery, why string) {
+	now := d.a.e.cfg.Now()
+	d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(why, stepcast.MaxTextLen), At: now, NextAt: now}, DispatchReport{Released: 1})
+}
+
+// finish records an attempt's outcome, counting it as r says, or as a lost
+// lease if another holder has the delivery now. The send is done, so it
+// is recorded even if ctx ended meanwhile.
+func (d *dispatch) finish(dl store.Delivery, o store.Outcome, r DispatchReport) {
+	err := d.update(func(tx store.Tx) error { return tx.FinishDelivery(dl.ID, d.a.e.cfg.Holder, o) })
+	d.settle(dl, err, r)
+}
+
+// settle counts a finished delivery, or stops the dispatch on a store
+// error other than a lost lease.
+func (d *dispatch) settle(dl store.Delivery, err error, r DispatchReport) {
+	switch {
+	case err == nil:
+		d.count(r)
+	case errors.Is(err, store.ErrConflict):
+		d.count(DispatchReport{LostLease: 1})
+		d.a.e.log.Warn("dispatch: the lease passed to another holder before the outcome was recorded",
+			"account", d.a.id, "delivery", dl.ID, "key", dl.Key, "err", err)
+	default:
+		d.halt(fmt.Errorf("delivery %d (%s): recording the outcome: %w", dl.ID, stepcast.Quote(dl.Key), err))
+	}
+}
+
+// update runs fn in a transaction of its own, shared with the other
+// workers' where the store batches commits (boltstore: one sync for
+// many), and outside ctx's cancellation: what was sent is recorded.
+func (d *dispatch) update(fn func(store.Tx) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), d.a.e.cfg.DispatchLease)
+	defer cancel()
+	st := d.a.e.cfg.Store
+	if b, ok := st.(store.Batcher); ok {
+		return b.Batch(ctx, d.a.id, fn)
+	}
+	return st.Update(ctx, d.a.id, fn)
+}
+
+// clip cuts s to at most n bytes of valid UTF-8 without NUL, as the store
+// takes text.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "?"), "?")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
