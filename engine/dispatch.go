@@ -45,6 +45,9 @@ const (
 	DefaultQuotaPause = 10 * time.Minute
 )
 
+// leaseRounds is how many deliveries per worker one lease takes.
+const leaseRounds = 8
+
 // Why the dispatcher gives up or replaces a delivery, in its Error.
 const (
 	// ReasonRetryKeyExpired is the error of a delivery failed because its
@@ -140,10 +143,23 @@ type dispatch struct {
 	inflight atomic.Int64  // deliveries handed to workers and not finished
 	done     chan struct{} // a worker finished one (a hint to lease again)
 
+	outcomes chan finished // to the recorder
+
 	mu     sync.Mutex
 	report DispatchReport
 	err    error // the first error that stops the dispatch
 }
+
+// finished is an attempt's outcome on its way to the store, and what to
+// count once it is there.
+type finished struct {
+	dl store.Delivery
+	o  store.Outcome
+	r  DispatchReport
+}
+
+// maxRecord bounds the outcomes the recorder commits at once.
+const maxRecord = 256
 
 func (d *dispatch) halt(err error) {
 	d.mu.Lock()
@@ -172,6 +188,17 @@ func (d *dispatch) count(r DispatchReport) {
 func (d *dispatch) run() (DispatchReport, error) {
 	cfg := &d.a.e.cfg
 	n := cfg.DispatchConcurrency
+	// One lease takes several rounds of work for the workers, so that a
+	// store that syncs each commit (boltstore) syncs once for many; the
+	// last of them still starts long before its lease ends (a few sends'
+	// time against minutes).
+	batch := leaseRounds * n
+	d.outcomes = make(chan finished, batch)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		d.record()
+	}()
 	work := make(chan store.Delivery)
 	var wg sync.WaitGroup
 	for range n {
@@ -188,9 +215,11 @@ func (d *dispatch) run() (DispatchReport, error) {
 			}
 		}()
 	}
-	d.feed(work, n)
+	d.feed(work, batch)
 	close(work)
 	wg.Wait()
+	close(d.outcomes)
+	<-recorded
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.err == nil && d.ctx.Err() != nil {
@@ -320,12 +349,57 @@ func (d *dispatch) release(dl store.Delivery, why string) {
 	d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(why, stepcast.MaxTextLen), At: now, NextAt: now}, DispatchReport{Released: 1})
 }
 
-// finish records an attempt's outcome, counting it as r says, or as a lost
-// lease if another holder has the delivery now. The send is done, so it
-// is recorded even if ctx ended meanwhile.
+// finish hands an attempt's outcome to the recorder, to be counted as r
+// says once it is in the store.
 func (d *dispatch) finish(dl store.Delivery, o store.Outcome, r DispatchReport) {
-	err := d.update(func(tx store.Tx) error { return tx.FinishDelivery(dl.ID, d.a.e.cfg.Holder, o) })
-	d.settle(dl, err, r)
+	d.outcomes <- finished{dl, o, r}
+}
+
+// record commits the outcomes the workers finish, as many as are waiting
+// in one transaction (up to maxRecord): the workers go on to their next
+// send meanwhile, and a store that syncs each commit syncs once for all
+// of them. An outcome another holder's lease keeps out (ErrConflict) is
+// counted as a lost lease without undoing the others. A crash before the
+// commit loses the outcomes, not the sends: the deliveries are tried
+// again under the same retry keys, which LINE answers 409.
+func (d *dispatch) record() {
+	group := make([]finished, 0, maxRecord)
+	errs := make([]error, 0, maxRecord)
+	for f := range d.outcomes {
+		group = append(group[:0], f)
+	more:
+		for len(group) < maxRecord {
+			select {
+			case f, ok := <-d.outcomes:
+				if !ok {
+					break more
+				}
+				group = append(group, f)
+			default:
+				break more
+			}
+		}
+		err := d.update(func(tx store.Tx) error {
+			errs = errs[:0]
+			for _, f := range group {
+				// A refusal is decided before anything is written, so the
+				// transaction goes on for the others.
+				err := tx.FinishDelivery(f.dl.ID, d.a.e.cfg.Holder, f.o)
+				if err != nil && !errors.Is(err, store.ErrConflict) {
+					return fmt.Errorf("delivery %d (%s): %w", f.dl.ID, stepcast.Quote(f.dl.Key), err)
+				}
+				errs = append(errs, err)
+			}
+			return nil
+		})
+		if err != nil {
+			d.halt(fmt.Errorf("recording %d outcomes: %w", len(group), err))
+			continue
+		}
+		for i, f := range group {
+			d.settle(f.dl, errs[i], f.r)
+		}
+	}
 }
 
 // settle counts a finished delivery, or stops the dispatch on a store
@@ -343,8 +417,8 @@ func (d *dispatch) settle(dl store.Delivery, err error, r DispatchReport) {
 	}
 }
 
-// update runs fn in a transaction of its own, shared with the other
-// workers' where the store batches commits (boltstore: one sync for
+// update runs fn in a transaction of its own, shared with other
+// goroutines' where the store batches commits (boltstore: one sync for
 // many), and outside ctx's cancellation: what was sent is recorded.
 func (d *dispatch) update(fn func(store.Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), d.a.e.cfg.DispatchLease)
