@@ -139,10 +139,32 @@
 // PollInterval, so all indexes converge on the shared change log. Due work
 // is leased from the store, so that one instance handles each.
 //
-// # What the engine does not do
+// # Dispatching
 //
-// It does not send. Sending the outbox to LINE is the LINE edge's work (a
-// LINE adapter and a dispatcher, not built yet), kept apart so that a host
-// can send through its own: until then a host leases deliveries from the
-// store (Store.LeaseDeliveries, Tx.FinishDelivery) and sends them itself.
+// With Config.Sender set (lineadapter.Sender, or the host's own), Run
+// drains each account's outbox every PollInterval through
+// Account.Dispatch, which a host may also call itself. Each due delivery
+// is leased (Config.DispatchLease, longer than one attempt of the Sender
+// may take) and sent, with up to Config.DispatchConcurrency in flight,
+// under the retry key fixed when it was queued; the outcomes are
+// committed in groups. A success is sent, with LINE's request ID — a 409,
+// a retry of a request LINE accepted before, is a success under the
+// accepted request's ID. stepcast.ErrRetryLater (a 5xx, the rate limit's
+// 429, a timeout, a dropped connection) puts it back for later, with
+// exponential backoff and jitter; any other error fails it, with the
+// reason. No attempt is made that could reach LINE more than
+// stepcast.RetryKeyValidity (24 hours) after the first, when LINE may no
+// longer recognize the key: the delivery fails instead
+// (ReasonRetryKeyExpired). The monthly quota (stepcast.ErrQuotaExceeded)
+// stops the dispatch with nothing more failed or sent; Run then leaves
+// the account alone for Config.QuotaPause. A reply whose token lapsed in
+// the outbox (its event older than stepcast.ReplyTokenValidity) is
+// replaced by a push of its messages, queued in the same commit that
+// fails the reply, saying why.
+//
+// Exactly once rests on the retry key: a dispatcher killed after LINE
+// accepted a send, or whose lease expired during a slow one, leaves the
+// delivery to be tried again under the same key, and LINE's 409 records
+// it sent. Sending the outbox some other way remains possible: a host may
+// lease deliveries itself (Store.LeaseDeliveries, Tx.FinishDelivery).
 package engine
