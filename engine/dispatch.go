@@ -72,8 +72,10 @@ type DispatchReport struct {
 	// push of its messages queued in the same commit (sent by this
 	// Dispatch or the next).
 	Replaced int
-	// Released were leased but not tried, as the dispatch stopped (the
-	// monthly quota, ctx, a lease nearly over): pending again, due at once.
+	// Released were leased but not sent, as the dispatch stopped (the
+	// monthly quota — the delivery LINE refused for it included —, ctx),
+	// or their lease was nearly over before their turn: pending again, due
+	// at once.
 	Released int
 	// LostLease were tried, but their outcome could not be recorded: the
 	// lease had passed to another holder (the send outlasted it), who
@@ -316,7 +318,13 @@ func (d *dispatch) attempt(dl store.Delivery) {
 		// this one pending, due at once, for when the quota allows.
 		d.halt(fmt.Errorf("delivery %d (%s): %w", dl.ID, stepcast.Quote(dl.Key), err))
 		d.release(dl, "not sent: "+err.Error())
-	case errors.Is(err, stepcast.ErrRetryLater):
+	case d.ctx.Err() != nil:
+		// The caller gave up: whatever the Sender made of it, the request
+		// may have gone; the next attempt, under the same key, will tell.
+		d.release(dl, "not known to be sent: the dispatch stopped during the send: "+err.Error())
+	case errors.Is(err, stepcast.ErrRetryLater), errors.Is(err, context.DeadlineExceeded):
+		// A timeout of the send's own bound is a retry too, whether or not
+		// the Sender classed it: LINE may have taken the request.
 		next := at.Add(d.backoff(dl.Attempts))
 		if dl.RetryKey != "" && !next.Add(cfg.DispatchLease).Before(dl.FirstAttemptAt.Add(stepcast.RetryKeyValidity)) {
 			d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(ReasonRetryKeyExpired+"; the last attempt: "+err.Error(), stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
@@ -324,7 +332,13 @@ func (d *dispatch) attempt(dl store.Delivery) {
 		}
 		d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(err.Error(), stepcast.MaxTextLen), At: at, NextAt: next}, DispatchReport{Retrying: 1})
 	default:
-		d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(err.Error(), stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
+		why := err.Error()
+		if dl.RetryKey == "" && dl.Attempts > 1 {
+			// Without a key LINE cannot say a request was taken before: a
+			// reply's token, for one, is spent by the attempt that went.
+			why += "; an earlier attempt, whose outcome was not known, may have been delivered"
+		}
+		d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(why, stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
 	}
 }
 

@@ -28,8 +28,10 @@ func replyPushKey(key string) string {
 }
 
 // replaceReply fails the reply dl, whose token has lapsed, and queues a
-// push of its messages to its friend in the same commit; a friend who no
-// longer follows gets nothing, and the reply says so.
+// push of its messages to its friend in the same commit. A friend who no
+// longer follows gets nothing, nor does one whose reply was attempted
+// before (LINE may have taken it; a reply has no retry key to tell), and
+// the reply says so.
 func (d *dispatch) replaceReply(dl store.Delivery, reply stepcast.Delivery, now time.Time) {
 	age := now.Sub(dl.CreatedAt).Round(time.Second)
 	why := fmt.Sprintf("%s: its event is %s old, beyond LINE's %s (stepcast.ReplyTokenValidity)", ReasonReplyReplaced, age, stepcast.ReplyTokenValidity)
@@ -44,6 +46,14 @@ func (d *dispatch) replaceReply(dl store.Delivery, reply stepcast.Delivery, now 
 		f, err := tx.Friend(dl.Friends[0])
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		if dl.Attempts > 1 {
+			// An attempt before may have been taken by LINE, its answer
+			// lost: a push now could deliver the messages twice.
+			r = DispatchReport{Failed: 1}
+			return tx.FinishDelivery(dl.ID, d.a.e.cfg.Holder, store.Outcome{Status: store.Failed, At: now,
+				Error: clip(fmt.Sprintf("the reply token has lapsed (its event is %s old) after %d attempts, the last: %s; not pushed: an earlier attempt may have been delivered, and a push could send it twice",
+					age, dl.Attempts-1, dl.Error), stepcast.MaxTextLen)})
 		}
 		if err != nil || !f.Following {
 			r = DispatchReport{Failed: 1}

@@ -35,6 +35,11 @@ func TestDispatchOutcomes(t *testing.T) {
 				return "", fmt.Errorf("LINE answered 503: %w", stepcast.ErrRetryLater)
 			},
 			status: store.Pending, errHas: "503", report: DispatchReport{Leased: 1, Retrying: 1}},
+		{name: "a timeout the Sender did not class: retry later",
+			answer: func(stepcast.Delivery, string) (string, error) {
+				return "", fmt.Errorf("post: %w", context.DeadlineExceeded)
+			},
+			status: store.Pending, errHas: "deadline", report: DispatchReport{Leased: 1, Retrying: 1}},
 		{name: "permanent",
 			answer: func(stepcast.Delivery, string) (string, error) {
 				return "", errors.New("LINE answered 400: the property messages[0].text is invalid")
@@ -256,6 +261,50 @@ func TestDispatchLapsedReply(t *testing.T) {
 				t.Fatalf("deliveries %+v, %v", ds, err)
 			}
 		})
+	}
+}
+
+// A reply tried before its token lapsed is not pushed after: LINE may
+// have taken the first attempt, and a reply has no retry key to tell.
+func TestDispatchLapsedReplyTriedBefore(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	s := &fakeSender{answer: func(stepcast.Delivery, string) (string, error) {
+		return "", fmt.Errorf("no answer: %w", stepcast.ErrRetryLater)
+	}}
+	a := dispatchAccount(t, memstore.New(), clk, s, Config{}, 1)
+	id := queueReply(t, a, clk, "ev1/answer#reply", 1, "token-1", "thanks", t0)
+	clk.Set(t0.Add(20 * time.Second))
+	if rep, err := a.Dispatch(ctx); err != nil || rep.Retrying != 1 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	clk.Set(t0.Add(2 * time.Minute))
+	rep, err := a.Dispatch(ctx)
+	if err != nil || rep.Failed != 1 || rep.Replaced != 0 || len(s.Calls()) != 1 {
+		t.Fatalf("%+v, %v after %d calls", rep, err, len(s.Calls()))
+	}
+	if d := mustDelivery(t, a, id); d.Status != store.Failed || !strings.Contains(d.Error, "not pushed") {
+		t.Fatalf("reply %v %q", d.Status, d.Error)
+	}
+}
+
+// A dispatch whose caller gives up during a send leaves the delivery
+// pending, due at once, not failed — whatever the Sender says.
+func TestDispatchCancelled(t *testing.T) {
+	clk := &clock{t: t0}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &fakeSender{answer: func(stepcast.Delivery, string) (string, error) {
+		cancel()
+		return "", errors.New("canceled") // not classed
+	}}
+	a := dispatchAccount(t, memstore.New(), clk, s, Config{}, 1)
+	id := queuePush(t, a, clk, "k", 1, "hi")
+	rep, err := a.Dispatch(ctx)
+	if !errors.Is(err, context.Canceled) || rep.Released != 1 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	if d := mustDelivery(t, a, id); d.Status != store.Pending || !d.NextAt.Equal(t0) {
+		t.Fatalf("%v next %v", d.Status, d.NextAt)
 	}
 }
 
