@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,10 +14,12 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/engine"
+	"github.com/stepcast/stepcast/internal/pgtest"
 	"github.com/stepcast/stepcast/lineadapter"
 	"github.com/stepcast/stepcast/lineadapter/linetest"
 	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/boltstore"
 	"github.com/stepcast/stepcast/store/memstore"
 )
 
@@ -128,6 +131,30 @@ func exactlyOnce(t *testing.T, srv *linetest.Server, a *engine.Account, n int) {
 // connections before and after LINE accepted the request. Dispatching
 // until the outbox is empty delivers each push exactly once.
 func TestDispatchLinetestFaults(t *testing.T) {
+	for _, be := range stores {
+		t.Run(be.name, func(t *testing.T) { dispatchThroughFaults(t, be.open(t)) })
+	}
+}
+
+// stores are the backends the end-to-end tests run on; pgstore skips
+// without STEPCAST_POSTGRES_DSN.
+var stores = []struct {
+	name string
+	open func(t *testing.T) store.Store
+}{
+	{"memstore", func(*testing.T) store.Store { return memstore.New() }},
+	{"boltstore", func(t *testing.T) store.Store {
+		s, err := boltstore.Open(filepath.Join(t.TempDir(), "outbox.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+	{"pgstore", func(t *testing.T) store.Store { return pgtest.Open(t, "") }},
+}
+
+func dispatchThroughFaults(t *testing.T, st store.Store) {
 	const n = 40
 	srv := newLINE(t, n)
 	srv.Inject(
@@ -140,7 +167,6 @@ func TestDispatchLinetestFaults(t *testing.T) {
 		linetest.AcceptedThenDropped(linetest.Push, 2),
 	)
 	clk := &tclock{t: time.Now()}
-	st := memstore.New()
 	e, err := engine.Open(engine.Config{Store: st, Now: clk.Now, Sender: newSender(t, srv.URL, 300*time.Millisecond),
 		DispatchConcurrency: 6, RetryBase: time.Second, RetryMax: 4 * time.Second, Holder: "d1"})
 	if err != nil {
@@ -290,21 +316,27 @@ func (s stalled) Send(ctx context.Context, d stepcast.Delivery, key string) (str
 // records it sent under the accepted request's ID; the first holder finds
 // its lease lost and records nothing.
 func TestDispatchLinetestLeaseLost(t *testing.T) {
+	for _, be := range stores {
+		t.Run(be.name, func(t *testing.T) { leaseLost(t, be.open) })
+	}
+}
+
+func leaseLost(t *testing.T, openStore func(t *testing.T) store.Store) {
 	for _, tc := range []struct {
 		name  string
 		fault []linetest.Fault
 		slow  stalled
 	}{
-		{name: "stalled after LINE accepted", slow: stalled{stall: 700 * time.Millisecond}},
-		{name: "a slow answer, the sender deaf to its deadline", fault: []linetest.Fault{linetest.Slow(linetest.Push, 700*time.Millisecond, 1)},
+		{name: "stalled after LINE accepted", slow: stalled{stall: time.Second}},
+		{name: "a slow answer, the sender deaf to its deadline", fault: []linetest.Fault{linetest.Slow(linetest.Push, time.Second, 1)},
 			slow: stalled{ignoreCtx: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newLINE(t, 1)
 			srv.Inject(tc.fault...)
-			st := memstore.New()
-			open := func(holder string, s stepcast.Sender) *engine.Account {
-				e, err := engine.Open(engine.Config{Store: st, Sender: s, Holder: holder, DispatchLease: 300 * time.Millisecond})
+			st := openStore(t)
+			open := func(holder string, s stepcast.Sender, lease time.Duration) *engine.Account {
+				e, err := engine.Open(engine.Config{Store: st, Sender: s, Holder: holder, DispatchLease: lease})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -316,8 +348,10 @@ func TestDispatchLinetestLeaseLost(t *testing.T) {
 			}
 			slow := tc.slow
 			slow.Sender = newSender(t, srv.URL, 5*time.Second)
-			a1 := open("first", slow)
-			a2 := open("second", newSender(t, srv.URL, 5*time.Second))
+			// The first holder's lease is short, the second's long enough for
+			// a loaded machine.
+			a1 := open("first", slow, 300*time.Millisecond)
+			a2 := open("second", newSender(t, srv.URL, 5*time.Second), 10*time.Second)
 			followAll(t, a1, 1, time.Now())
 			done := make(chan engine.DispatchReport, 1)
 			go func() {
@@ -327,7 +361,12 @@ func TestDispatchLinetestLeaseLost(t *testing.T) {
 				}
 				done <- rep
 			}()
-			time.Sleep(400 * time.Millisecond) // past the first's lease
+			// Once the first holder's request is out, wait out its lease
+			// (taken before the request).
+			for len(srv.Requests()) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(350 * time.Millisecond)
 			rep2, err := a2.Dispatch(context.Background())
 			if err != nil || rep2.Sent != 1 {
 				t.Fatalf("second holder: %+v, %v", rep2, err)
