@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -414,5 +415,37 @@ func TestDispatchNoSender(t *testing.T) {
 	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "shop", Definitions{})
 	if _, err := a.Dispatch(context.Background()); !errors.Is(err, ErrNoSender) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// After the monthly quota stopped a dispatch, Run leaves the account's
+// outbox alone for QuotaPause, then tries again.
+func TestRunPausesOnQuota(t *testing.T) {
+	clk := &clock{t: t0}
+	s := &fakeSender{answer: func(stepcast.Delivery, string) (string, error) { return "", stepcast.ErrQuotaExceeded }}
+	a := dispatchAccount(t, memstore.New(), clk, s, Config{PollInterval: 2 * time.Millisecond, QuotaPause: time.Hour,
+		Logger: slog.New(slog.DiscardHandler)}, 1)
+	queuePush(t, a, clk, "k", 1, "hi")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.e.Run(ctx) }()
+	waitFor := func(calls int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); len(s.Calls()) < calls; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d calls, want %d", len(s.Calls()), calls)
+			}
+		}
+	}
+	waitFor(1)
+	time.Sleep(50 * time.Millisecond) // some 25 polls
+	if n := len(s.Calls()); n != 1 {
+		t.Fatalf("%d sends during the pause, want 1", n)
+	}
+	clk.Set(t0.Add(time.Hour))
+	waitFor(2)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
 	}
 }

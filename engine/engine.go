@@ -239,14 +239,18 @@ func (e *Engine) Accounts() []store.AccountID {
 // Run catches every account up with the store's logs (what other engine
 // instances wrote), processes due work and, with a Config.Sender,
 // dispatches the outbox (Account.Dispatch) every PollInterval, until ctx
-// is done or the engine closed. After a dispatch stopped by the monthly
-// quota, it leaves that account's outbox alone for Config.QuotaPause. Failures are logged and retried on the next
+// is done or the engine closed. Dispatches run on goroutines of their
+// own, one at a time per account, so that a long one holds up neither the
+// due work nor the other accounts; after one stopped by the monthly
+// quota, Run leaves that account's outbox alone for Config.QuotaPause. Failures are logged and retried on the next
 // round; Run returns ctx's error, or ErrClosed.
 func (e *Engine) Run(ctx context.Context) error {
 	if !e.begin() {
 		return ErrClosed
 	}
 	defer e.end()
+	var ds dispatchers
+	defer ds.wait() // after cancel: the dispatches record their sends and stop
 	// Close cancels the round in progress, so that it waits no longer
 	// than a store call takes to notice.
 	ctx, cancel := context.WithCancel(ctx)
@@ -260,7 +264,6 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	t := time.NewTicker(e.cfg.PollInterval)
 	defer t.Stop()
-	paused := map[store.AccountID]time.Time{} // no dispatch before, after a quota stop
 	for {
 		e.mu.RLock()
 		accounts := slices.Collect(maps.Values(e.accounts))
@@ -272,16 +275,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			if _, err := a.Tick(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("tick", "account", a.id, "err", err)
 			}
-			if e.cfg.Sender != nil && !e.cfg.Now().Before(paused[a.id]) {
-				_, err := a.Dispatch(ctx)
-				switch {
-				case errors.Is(err, stepcast.ErrQuotaExceeded):
-					paused[a.id] = e.cfg.Now().Add(e.cfg.QuotaPause)
-					e.log.Error("dispatch stopped: LINE's monthly message quota is used up; the deliveries wait in the outbox",
-						"account", a.id, "retry_after", e.cfg.QuotaPause, "err", err)
-				case err != nil && ctx.Err() == nil:
-					e.log.Error("dispatch", "account", a.id, "err", err)
-				}
+			if e.cfg.Sender != nil {
+				ds.start(ctx, a)
 			}
 		}
 		select {
