@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,6 +78,9 @@ func dispatchAccount(t testing.TB, st store.Store, clk *clock, sender stepcast.S
 	cfg.Store, cfg.Now, cfg.Sender = st, clk.Now, sender
 	if cfg.Holder == "" {
 		cfg.Holder = "test"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	e, err := Open(cfg)
 	if err != nil {

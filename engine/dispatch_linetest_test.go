@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -336,7 +337,7 @@ func leaseLost(t *testing.T, openStore func(t *testing.T) store.Store) {
 			srv.Inject(tc.fault...)
 			st := openStore(t)
 			open := func(holder string, s stepcast.Sender, lease time.Duration) *engine.Account {
-				e, err := engine.Open(engine.Config{Store: st, Sender: s, Holder: holder, DispatchLease: lease})
+				e, err := engine.Open(engine.Config{Store: st, Sender: s, Holder: holder, DispatchLease: lease, Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
 					t.Fatal(err)
 				}
