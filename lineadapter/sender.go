@@ -174,7 +174,9 @@ func NewHTTPClient() *http.Client {
 // exactly those four kinds, so a key elsewhere is a caller's mistake.
 // Without a key, an ErrRetryLater after the request left (a timeout) may
 // mean it was delivered; with one, LINE answers a repeat with 409, which
-// Send returns as delivered, with the ID of the request LINE accepted.
+// Send returns as delivered, with the ID of the request LINE accepted
+// (X-Line-Accepted-Request-Id; "" if LINE left the header out). A 409
+// to a request without a key is a permanent *Error.
 // The dispatcher must not reuse a key more than stepcast.RetryKeyValidity
 // after the delivery's first attempt (LINE may then take it as new).
 //

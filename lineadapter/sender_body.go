@@ -27,38 +27,45 @@ type request struct {
 // compacts a json.RawMessage and escapes <, > and & in it). d must have
 // passed Validate.
 func buildRequest(d stepcast.Delivery) (request, error) {
-	var b bytes.Buffer
+	size := 128 + len(d.ReplyToken) + len(d.RichMenu) + len(d.Audience) + len(d.AggregationUnit)
+	for _, m := range d.Messages {
+		size += len(m) + 1
+	}
+	for _, r := range d.To {
+		size += len(r.User) + 3
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size)) // one allocation for a multicast's 500 IDs
 	switch d.Kind {
 	case stepcast.DeliveryPush:
 		b.WriteString(`{"to":`)
-		writeString(&b, string(d.To[0].User))
-		writeMessages(&b, d)
-		writeOptions(&b, d)
+		writeString(b, string(d.To[0].User))
+		writeMessages(b, d)
+		writeOptions(b, d)
 		return request{http.MethodPost, "/v2/bot/message/push", b.Bytes()}, nil
 	case stepcast.DeliveryMulticast:
 		b.WriteString(`{"to":`)
-		writeUsers(&b, d.To)
-		writeMessages(&b, d)
-		writeOptions(&b, d)
+		writeUsers(b, d.To)
+		writeMessages(b, d)
+		writeOptions(b, d)
 		return request{http.MethodPost, "/v2/bot/message/multicast", b.Bytes()}, nil
 	case stepcast.DeliveryBroadcast:
 		b.WriteString(`{`)
-		writeMessages(&b, d)
-		writeOptions(&b, d)
+		writeMessages(b, d)
+		writeOptions(b, d)
 		return request{http.MethodPost, "/v2/bot/message/broadcast", b.Bytes()}, nil
 	case stepcast.DeliveryNarrowcast:
 		b.WriteString(`{`)
-		writeMessages(&b, d)
-		if err := writeAudience(&b, d.Audience); err != nil {
+		writeMessages(b, d)
+		if err := writeAudience(b, d.Audience); err != nil {
 			return request{}, err
 		}
-		writeOptions(&b, d)
+		writeOptions(b, d)
 		return request{http.MethodPost, "/v2/bot/message/narrowcast", b.Bytes()}, nil
 	case stepcast.DeliveryReply:
 		b.WriteString(`{"replyToken":`)
-		writeString(&b, d.ReplyToken)
-		writeMessages(&b, d)
-		writeOptions(&b, d)
+		writeString(b, d.ReplyToken)
+		writeMessages(b, d)
+		writeOptions(b, d)
 		return request{http.MethodPost, "/v2/bot/message/reply", b.Bytes()}, nil
 	case stepcast.DeliveryRichMenuLink:
 		if err := errors.Join(pathSafe("userId", string(d.To[0].User)), pathSafe("rich menu", d.RichMenu)); err != nil {
@@ -72,14 +79,14 @@ func buildRequest(d stepcast.Delivery) (request, error) {
 		return request{http.MethodDelete, "/v2/bot/user/" + string(d.To[0].User) + "/richmenu", nil}, nil
 	case stepcast.DeliveryRichMenuBulkLink:
 		b.WriteString(`{"richMenuId":`)
-		writeString(&b, d.RichMenu)
+		writeString(b, d.RichMenu)
 		b.WriteString(`,"userIds":`)
-		writeUsers(&b, d.To)
+		writeUsers(b, d.To)
 		b.WriteString(`}`)
 		return request{http.MethodPost, "/v2/bot/richmenu/bulk/link", b.Bytes()}, nil
 	case stepcast.DeliveryRichMenuBulkUnlink:
 		b.WriteString(`{"userIds":`)
-		writeUsers(&b, d.To)
+		writeUsers(b, d.To)
 		b.WriteString(`}`)
 		return request{http.MethodPost, "/v2/bot/richmenu/bulk/unlink", b.Bytes()}, nil
 	case stepcast.DeliveryRichMenuDefault:

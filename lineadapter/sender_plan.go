@@ -30,7 +30,7 @@ type Grouped struct {
 // GroupPushes plans the requests for ds, deliveries decided together (a
 // broadcast's batch, a tick's due steps). Pushes of the same rendered
 // messages — byte for byte — with the same options (notification,
-// aggregation unit), cause (kind, name, step) and experiment variant become
+// aggregation unit), cause (kind, name, step), experiment variant and note become
 // multicasts of at most 500 recipients (stepcast.MaxMulticastTargets): one
 // request instead of up to 500 and, at LINE's rates, up to 50 times the
 // recipients a second. Pushes whose messages are their recipient's own
@@ -165,7 +165,7 @@ func appendGroupKey(b []byte, d stepcast.Delivery, unit string) []byte {
 		b = append(b, m...)
 	}
 	b = strconv.AppendBool(b, d.NotificationDisabled)
-	for _, s := range [...]string{unit, string(d.Cause.Kind), d.Cause.Name, d.Experiment, d.Variant} {
+	for _, s := range [...]string{unit, string(d.Cause.Kind), d.Cause.Name, d.Experiment, d.Variant, d.Note} {
 		b = strconv.AppendInt(b, int64(len(s)), 10)
 		b = append(b, ':')
 		b = append(b, s...)

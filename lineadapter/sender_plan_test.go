@@ -44,6 +44,8 @@ func TestGroupPushes(t *testing.T) {
 			GroupOptions{}, "push1[0] push1[1]"},
 		{"VariantSplits", []stepcast.Delivery{func() stepcast.Delivery { d := p(0, hi); d.Experiment, d.Variant = "w", "A"; return d }(),
 			func() stepcast.Delivery { d := p(1, hi); d.Experiment, d.Variant = "w", "B"; return d }()}, GroupOptions{}, "push1[0] push1[1]"},
+		{"NoteSplits", []stepcast.Delivery{p(0, hi), func() stepcast.Delivery { d := p(1, hi); d.Note = "stands in for a reply"; return d }()},
+			GroupOptions{}, "push1[0] push1[1]"},
 		{"DuplicateRecipient", []stepcast.Delivery{p(0, hi), p(1, hi), p(0, hi)}, GroupOptions{}, "multicast2[0 1] push1[2]"},
 		{"OtherKindsPass", []stepcast.Delivery{p(0, hi), {Kind: stepcast.DeliveryBroadcast, Messages: []stepcast.Message{hi}}, p(1, hi)},
 			GroupOptions{}, "multicast2[0 2] broadcast0[1]"},
