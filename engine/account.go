@@ -86,8 +86,19 @@ func (a *Account) index() *segment.Index { return a.ix.Load() }
 // otherwise a new index is built from the store first (as on AddAccount)
 // and replaces the old one when ready — for a while both are in memory,
 // and a changed saved segment counts as a schema change. Every problem in
-// defs is reported, as by AddAccount, and changes nothing.
+// defs is reported, as by AddAccount, and changes nothing. Once the new
+// definitions are in effect, the goals pending in a reminder whose steps
+// were edited are made due at once (wakeEditedReminders); an error of
+// that pass is returned, the definitions in effect all the same.
 func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
+	prev := a.def.Load()
+	if err := a.setDefinitions(ctx, defs); err != nil {
+		return err
+	}
+	return a.wakeEditedReminders(ctx, prev, a.def.Load())
+}
+
+func (a *Account) setDefinitions(ctx context.Context, defs Definitions) error {
 	c, err := compile(defs)
 	if err != nil {
 		return fmt.Errorf("engine: account %q: %w", a.id, err)

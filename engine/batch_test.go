@@ -14,8 +14,11 @@ import (
 
 // loopDefs: a postback "loop" starts two scenarios that switch to each
 // other for ever — a unit that fails by its own fault (ErrScenarioLoop).
+// The switch has a condition, always true, so that the definitions are
+// taken (scenario.CheckLoops refuses a sure loop) and the loop is the
+// guard's.
 func loopDefs() Definitions {
-	d := courseDefs(scenario.Step{Name: "a", Timing: scenario.Timing{Kind: scenario.Immediately}, Branches: []scenario.Branch{{Switch: "other"}}})
+	d := courseDefs(scenario.Step{Name: "a", Timing: scenario.Timing{Kind: scenario.Immediately}, Branches: []scenario.Branch{{If: "following", Switch: "other"}}})
 	d.Scenarios = append(d.Scenarios, scenario.Definition{Name: "other",
 		Steps: []scenario.Step{{Name: "a", Timing: scenario.Timing{Kind: scenario.Immediately}, Branches: []scenario.Branch{{Switch: "course"}}}}})
 	d.Rules = append(d.Rules, rules.Rule{Name: "loop", Trigger: rules.Trigger{Kind: rules.OnEvent, Event: stepcast.EventPostback, Name: "loop"},

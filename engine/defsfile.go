@@ -82,8 +82,12 @@ const (
 //     1.5, 1e3, 0x1F and 9223372036854775808 are refused.
 //   - Booleans (recent, first_only) are true or false.
 //   - Durations (half_life, window, within, a scenario's cooldown, after
-//     and delay, a reminder's before) are like 7d, 36h, 1d12h or 90m; a
-//     scenario's and a reminder's are at most scenario.MaxDuration.
+//     and delay, a reminder's before) are like 7d, 36h, 1d12h or 90m
+//     (whole days first, then what time.ParseDuration reads), never
+//     negative; a scenario's and a reminder's are at most
+//     scenario.MaxDuration, others at most what a time.Duration holds
+//     (about 292 years): text beyond the limit, 99999999999h included, is
+//     refused naming it.
 //   - A scenario step's time is one of at (with day, 0 if absent: L-step's
 //     "day N at HH:MM" from entry, in the friend's zone), after (a
 //     duration from entry), delay (min and max, random, from the step
@@ -91,7 +95,10 @@ const (
 //     before) and immediately: the key given says which (after: 0s is a
 //     time), and a problem with it is reported at that key (at, day,
 //     after, delay.min, delay.max, next, if_past), not at a "timing" the
-//     file does not have.
+//     file does not have. A key the time given does not take (day with
+//     after, if_past with immediately, delay or next) is refused at its
+//     line whatever its value, as is a reminder step's before with
+//     days_before or at (scenario.TimingTakes).
 //   - A value (of set_field, start_reminder) is read as the type of its
 //     field by stepcast.ParseValue, as an event's text is: a float must be
 //     finite; a time is read by stepcast.ParseTime in the account's time
@@ -217,7 +224,7 @@ func parseDocument(src []byte) (*yaml.Node, *DefinitionError) {
 
 // The shape of the document. Keys are snake_case; a step is its condition
 // and its action side by side. A field's limit tag names the limit on its
-// entries (MaxFileEntries if none).
+// entries (MaxFileEntries if none), or on a duration's length.
 
 type fileDefs struct {
 	Schema    fileSchema     `def:"schema"`
@@ -240,7 +247,7 @@ type fileScenario struct {
 
 type fileEntry struct {
 	Mode     string   `def:"mode"` // if_finished (default), restart, once
-	Cooldown duration `def:"cooldown"`
+	Cooldown duration `def:"cooldown" limit:"scenario.MaxDuration"`
 	MaxRuns  int      `def:"max_runs"`
 }
 
@@ -251,7 +258,7 @@ type fileScenarioStep struct {
 	Name        string       `def:"name"`
 	Day         int          `def:"day"`
 	At          string       `def:"at"`
-	After       duration     `def:"after"`
+	After       duration     `def:"after" limit:"scenario.MaxDuration"`
 	Delay       fileDelay    `def:"delay"`
 	Next        string       `def:"next"`
 	Immediately bool         `def:"immediately"`
@@ -263,8 +270,8 @@ type fileScenarioStep struct {
 }
 
 type fileDelay struct {
-	Min duration `def:"min"`
-	Max duration `def:"max"`
+	Min duration `def:"min" limit:"scenario.MaxDuration"`
+	Max duration `def:"max" limit:"scenario.MaxDuration"`
 }
 
 type fileBranch struct {
@@ -282,10 +289,11 @@ type fileReminder struct {
 }
 
 type fileReminderStep struct {
+	Keys       fileKeys     `def:",keys"`
 	Name       string       `def:"name"`
 	DaysBefore int          `def:"days_before"`
 	At         string       `def:"at"`
-	Before     duration     `def:"before"`
+	Before     duration     `def:"before" limit:"scenario.MaxDuration"`
 	If         string       `def:"if"`
 	Messages   []jsonText   `def:"messages"`
 	Actions    []fileAction `def:"actions" limit:"MaxFileSteps"`

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,26 +25,72 @@ import (
 // duration is a length of time in a file: "7d", "36h", "1d12h", "90m".
 type duration time.Duration
 
-var daysRE = regexp.MustCompile(`^(\d+)d(.*)$`)
+// durationRE is the form of a duration in a file: an optional sign, whole
+// days, then what time.ParseDuration reads (but for its lone "0").
+var durationRE = regexp.MustCompile(`^([-+]?)(?:(\d+)d)?((?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))*)$`)
 
+// The problems of a duration of the right form.
+var (
+	errNegative = errors.New("negative")
+	errTooLong  = errors.New("too long")
+)
+
+// parseDuration reads s, a duration of the file. A duration of the right
+// form that is negative is refused with errNegative, one too long for a
+// time.Duration (about 292 years: 99999999999h, 9223372036854775807ns1h)
+// with errTooLong, so that the caller names its limit rather than a
+// parser's error or a wrapped-round value.
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
+	m := durationRE.FindStringSubmatch(s)
+	if s == "0" || s == "+0" {
+		return 0, nil
+	}
+	if m == nil || m[2] == "" && m[3] == "" {
+		return 0, fmt.Errorf("%s is not a duration like 7d, 36h, 1d12h or 90m", stepcast.Quote(s))
+	}
+	if m[1] == "-" {
+		return 0, errNegative
+	}
 	var d time.Duration
-	if m := daysRE.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100_000 {
-			return 0, fmt.Errorf("%s: too many days", stepcast.Quote(s))
+	if m[2] != "" {
+		n, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil || n > math.MaxInt64/int64(24*time.Hour) {
+			return 0, errTooLong
 		}
-		d, s = time.Duration(n)*24*time.Hour, m[2]
-		if s == "" {
-			return d, nil
+		d = time.Duration(n) * 24 * time.Hour
+	}
+	if m[3] != "" {
+		rest, err := time.ParseDuration(m[3])
+		if err != nil || d+rest < d { // of this form, only too long for it
+			return 0, errTooLong
 		}
+		d += rest
 	}
-	rest, err := time.ParseDuration(s)
-	if err != nil || rest < 0 || d+rest < d {
-		return 0, fmt.Errorf("%s is not a duration like 7d, 36h, 1d12h or 90m", stepcast.Quote(strings.TrimSpace(s)))
+	return d, nil
+}
+
+// durationLimits are the limits a duration's limit tag may name.
+var durationLimits = map[string]time.Duration{
+	"scenario.MaxDuration": scenario.MaxDuration,
+}
+
+// readDuration reads text, a duration of the file, as parseDuration
+// does, within the named limit if any (beyond it, and beyond what a
+// time.Duration holds, it names the limit).
+func readDuration(text, limit string) (time.Duration, error) {
+	v, err := parseDuration(text)
+	q := stepcast.Quote(strings.TrimSpace(text))
+	max, limited := durationLimits[limit]
+	switch {
+	case errors.Is(err, errNegative):
+		return 0, fmt.Errorf("%s: a duration must not be negative", q)
+	case limited && (errors.Is(err, errTooLong) || err == nil && v > max):
+		return 0, fmt.Errorf("%s is beyond the limit of %d days (%s)", q, max/(24*time.Hour), limit)
+	case errors.Is(err, errTooLong):
+		return 0, fmt.Errorf("%s is beyond the longest duration there is, %v (about 292 years)", q, time.Duration(math.MaxInt64))
 	}
-	return d + rest, nil
+	return v, err
 }
 
 // defaultLocation is the time zone of a schema that names none.
@@ -141,6 +189,16 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 		for j, st := range f.Steps {
 			spath := fmt.Sprintf("%s.steps[%d]", path, j)
 			rs := scenario.ReminderStep{Name: st.Name, DaysBefore: st.DaysBefore, At: st.At, Before: time.Duration(st.Before), If: st.If, Messages: messages(st.Messages)}
+			// Timed by days_before and at, or by before: the keys given
+			// say which, whatever their values (days_before: 0 with before).
+			if st.Keys["before"] {
+				for _, key := range []string{"days_before", "at"} {
+					if st.Keys[key] {
+						d.failPath(spath+".before", "before goes alone, not with %s: a step is timed by days_before and at, or by before", key)
+						break
+					}
+				}
+			}
 			for k, a := range st.Actions {
 				rs.Actions = append(rs.Actions, d.action(a, fmt.Sprintf("%s.actions[%d]", spath, k), fieldTypes, loc))
 			}
@@ -187,10 +245,18 @@ func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[strin
 		case len(kinds) == 0:
 			d.failPath(spath, "a step needs its time: at (and day), after, delay, next or immediately")
 		case len(kinds) > 1:
-			d.failPath(spath, "a step has one time, not %s", strings.Join(kinds, " and "))
+			// At the last key of those given: a line of the file.
+			d.failPath(spath+"."+kinds[len(kinds)-1], "a step has one time, not %s", strings.Join(kinds, " and "))
 		}
-		if st.Day != 0 && t.Kind != scenario.OnDay {
-			d.failPath(spath+".day", "day goes with at")
+		// A key the time given does not take is refused, whatever its
+		// value (day: 0 with after), as scenario.Compile refuses a field
+		// set: scenario.TimingTakes is the one table of both.
+		if len(kinds) == 1 {
+			for _, key := range []string{"day", "if_past"} {
+				if st.Keys[key] && !scenario.TimingTakes(t.Kind, key) {
+					d.failPath(spath+"."+key, "%s goes with %s, not with %s", key, timingKeysTaking(key), kinds[0])
+				}
+			}
 		}
 		step.Timing = t
 		for k, a := range st.Actions {
@@ -202,6 +268,25 @@ func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[strin
 		def.Steps = append(def.Steps, step)
 	}
 	return def
+}
+
+// timingKeys are the keys of a scenario step that name its time, each
+// with the timing kind it names.
+var timingKeys = []struct {
+	key  string
+	kind scenario.TimingKind
+}{{"at", scenario.OnDay}, {"after", scenario.AfterEntry}, {"delay", scenario.Delay}, {"next", scenario.NextClock}, {"immediately", scenario.Immediately}}
+
+// timingKeysTaking returns the keys naming the times that take field:
+// "at or after" for if_past.
+func timingKeysTaking(field string) string {
+	var keys []string
+	for _, k := range timingKeys {
+		if scenario.TimingTakes(k.kind, field) {
+			keys = append(keys, k.key)
+		}
+	}
+	return strings.Join(keys, " or ")
 }
 
 // timingPathRE matches the path of a problem in a scenario step's timing

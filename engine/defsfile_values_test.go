@@ -191,3 +191,66 @@ func TestLoadDefinitionsEndless(t *testing.T) {
 		want(t, err, "/dev/zero:1:")
 	})
 }
+
+// A file's duration: days first, then what time.ParseDuration reads; a
+// negative one and one too long for a time.Duration are told apart from
+// text that is no duration.
+func TestParseDuration(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want time.Duration
+		err  error // nil: want, else errors.Is; errAny: any other error
+	}{
+		{"0", 0, nil},
+		{"0s", 0, nil},
+		{"90m", 90 * time.Minute, nil},
+		{"1d12h", 36 * time.Hour, nil},
+		{"7d", 7 * 24 * time.Hour, nil},
+		{"+5m", 5 * time.Minute, nil},
+		{" 1.5h ", 90 * time.Minute, nil},
+		{"106751d23h47m16.854775807s", time.Duration(math.MaxInt64), nil},
+		{"-5m", 0, errNegative},
+		{"-1d", 0, errNegative},
+		{"99999999999h", 0, errTooLong},
+		{"9223372036854775807ns1h", 0, errTooLong},
+		{"106751d23h47m16.854775808s", 0, errTooLong},
+		{"106752d", 0, errTooLong},
+		{"99999999999999999999d", 0, errTooLong},
+		{"7 days", 0, errAny},
+		{"1h1d", 0, errAny},
+		{"d", 0, errAny},
+		{"-", 0, errAny},
+		{"", 0, errAny},
+		{"1.5d", 0, errAny},
+	} {
+		got, err := parseDuration(c.text)
+		switch {
+		case c.err == nil && (err != nil || got != c.want):
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", c.text, got, err, c.want)
+		case c.err == errAny && (err == nil || errors.Is(err, errNegative) || errors.Is(err, errTooLong)):
+			t.Errorf("parseDuration(%q) = %v, %v; want not a duration", c.text, got, err)
+		case c.err != nil && c.err != errAny && !errors.Is(err, c.err):
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", c.text, got, err, c.err)
+		}
+	}
+}
+
+var errAny = errors.New("any other error")
+
+// FuzzDuration: whatever the text, parseDuration returns a duration that
+// is not negative, or an error; what time.ParseDuration reads without a
+// sign it reads alike.
+func FuzzDuration(f *testing.F) {
+	for _, s := range []string{"0", "90m", "1d12h", "-5m", "99999999999h", "9223372036854775807ns1h", "1.5h", ".5s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDuration(s)
+		if err == nil && d < 0 {
+			t.Fatalf("parseDuration(%q) = %v", s, d)
+		}
+		if want, werr := time.ParseDuration(s); werr == nil && want >= 0 && !strings.HasPrefix(strings.TrimSpace(s), "-") && (err != nil || d != want) {
+			t.Fatalf("parseDuration(%q) = %v, %v; time.ParseDuration reads %v", s, d, err, want)
+		}
+	})
+}

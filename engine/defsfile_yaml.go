@@ -92,7 +92,8 @@ var (
 )
 
 // decode decodes n into out; limit names the limit on out's entries if it
-// is a list or a mapping ("" for MaxFileEntries).
+// is a list or a mapping ("" for MaxFileEntries), on its length if it is
+// a duration ("" for none but time.Duration's).
 func (d *fileDecoder) decode(n *yaml.Node, path string, out reflect.Value, limit string) {
 	d.visit(n, path, func(n *yaml.Node) { d.decodeValue(n, path, out, limit) })
 }
@@ -115,7 +116,7 @@ func (d *fileDecoder) decodeValue(n *yaml.Node, path string, out reflect.Value, 
 		}
 	case out.Type() == durationType:
 		if text, ok := d.scalar(n, path, "a duration like 7d, 36h or 90m"); ok {
-			v, err := parseDuration(text)
+			v, err := readDuration(text, limit)
 			if err != nil {
 				d.fail(n, path, "%v", err)
 				return

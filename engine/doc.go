@@ -50,7 +50,7 @@
 // moment: a late event's rule conditions see today's tags and fields, and
 // a threshold is judged at the friend's latest time (see package scoring).
 //
-// Every event is checked where it enters (Ingest, IngestBatch, Backfill)
+// Every event is checked where it enters (Ingest, IngestBatch, Record, Backfill)
 // against the input limits of the root package (stepcast.Event.Validate:
 // lengths, UTF-8, no NUL, finite amounts, times from 1970) and refused if
 // dated more than Config.FutureTolerance (an hour) after the clock
@@ -60,7 +60,11 @@
 //
 // IngestBatch commits many events at once for throughput; each event still
 // applies wholly or not at all. Backfill does the same for history and
-// sends nothing.
+// sends nothing. Record is IngestBatch in the root's terms
+// (stepcast.Recorded) for the LINE edge, which must not import the engine
+// (*Account is a lineadapter.Recorder): it says which events were refused
+// for their own fault and returns an error only when some were lost for
+// another (the store, Close, the context), which a redelivery may fix.
 //
 // # Due work
 //
@@ -98,9 +102,20 @@
 // of their pending step). A scenario or reminder removed from the
 // definitions ends its runs when their next step comes due.
 //
+// Definitions whose scenarios would enter one another round and round
+// without waiting (a step's start_scenario or move_scenario, a branch's
+// switch, back to where it began, no step on the way waiting
+// scenario.MinWait or more) are refused when given, naming the cycle
+// (scenario.CheckLoops); a loop only a condition keeps going fails its
+// unit of work at run time with ErrScenarioLoop.
+//
 // A reminder counts back from a goal (a booking's time) that
 // start_reminder sets, per goal key (one per booking), and moves or
-// cancels.
+// cancels. Reminders are not versioned: when SetDefinitions edits a
+// reminder's steps, its pending goals are made due at once and reconciled
+// with the new steps by name — a step sent is not sent again, a step
+// removed is recorded cancelled, a step added is sent at its time, or
+// follows the reminder's if_past if that has passed.
 //
 // # Deliveries and notifications
 //

@@ -12,9 +12,10 @@ import (
 )
 
 // compileScenarios compiles the scenarios and reminders of d (at version 1
-// unless given one: the account numbers versions against the store) and
+// unless given one: the account numbers versions against the store),
 // checks that every scenario, step and reminder an action or a branch
-// names exists.
+// names exists, and refuses scenarios that enter one another without
+// waiting (scenario.CheckLoops).
 func (c *compiled) compileScenarios(d Definitions) []error {
 	var errs []error
 	bad := func(path string, err error) {
@@ -120,6 +121,17 @@ func (c *compiled) compileScenarios(d Definitions) []error {
 				check(fmt.Sprintf("reminders[%d].steps[%d].actions[%d]", i, j, k), a)
 			}
 		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	// Scenarios that would enter one another round and round at once.
+	var loop *scenario.LoopError
+	if err := scenario.CheckLoops(slices.Collect(maps.Values(c.scenarios))); errors.As(err, &loop) {
+		i := slices.IndexFunc(d.Scenarios, func(s scenario.Definition) bool { return s.Name == loop.Scenario })
+		bad(fmt.Sprintf("scenarios[%d].%s", i, loop.Path), loop)
+	} else if err != nil {
+		bad("scenarios", err)
 	}
 	return errs
 }

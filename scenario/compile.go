@@ -163,28 +163,81 @@ func fieldOf(schema *segment.Schema, name string) (segment.Field, bool) {
 	return segment.Field{}, false
 }
 
+// timingTakes is, for each timing kind, the fields of Timing it takes
+// beyond Kind, by their JSON names: the one table of which field goes
+// with which kind, so that a field a kind does not take is refused rather
+// than ignored. Delay, NextClock and Immediately take no if_past: their
+// time, reckoned from the step before, is never past.
+var timingTakes = map[TimingKind][]string{
+	OnDay:       {"day", "at", "if_past"},
+	AfterEntry:  {"after", "if_past"},
+	Immediately: nil,
+	Delay:       {"min", "max"},
+	NextClock:   {"at"},
+}
+
+// TimingTakes reports whether a timing of kind takes field, a field of
+// Timing by its JSON name (day, at, after, min, max, if_past). Compile
+// refuses a timing with a field set that its kind does not take; the
+// definitions file uses it to refuse such a key even when its value is
+// zero.
+func TimingTakes(kind TimingKind, field string) bool {
+	return slices.Contains(timingTakes[kind], field)
+}
+
+// set returns the fields of t set to other than their zero value, by
+// their JSON names, in the order of Timing.
+func (t Timing) set() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"day", t.Day != 0}, {"at", t.At != ""}, {"after", t.After != 0}, {"min", t.Min != 0}, {"max", t.Max != 0}, {"if_past", t.IfPast != ""}} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
 // checkTiming validates t, reporting each problem at the path of the
 // field at fault under path, and returns its clock time in minutes after
 // midnight, where it has one (else -1).
 func checkTiming(t Timing, path string, bad func(string, error)) int {
+	takes, known := timingTakes[t.Kind]
+	switch {
+	case t.Kind == "":
+		bad(path+".kind", errors.New("no timing kind (day, after, immediately, delay or next)"))
+	case !known:
+		bad(path+".kind", fmt.Errorf("unknown timing kind %q (want day, after, immediately, delay or next)", t.Kind))
+	}
+	if !known {
+		return -1
+	}
+	for _, f := range t.set() {
+		if !slices.Contains(takes, f) {
+			also := "no other field"
+			if len(takes) > 0 {
+				also = strings.Join(takes, ", ")
+			}
+			bad(path+"."+f, fmt.Errorf("a step timed %s does not take %s (it takes %s)", t.Kind, f, also))
+		}
+	}
 	at := -1
-	if t.At != "" {
-		var err error
-		if at, err = parseClock(t.At); err != nil {
-			bad(path+".at", err)
+	if slices.Contains(takes, "at") {
+		if t.At == "" {
+			bad(path+".at", fmt.Errorf(`a %s timing needs at: "HH:MM"`, t.Kind))
+		} else {
+			var err error
+			if at, err = parseClock(t.At); err != nil {
+				bad(path+".at", err)
+			}
 		}
 	}
 	switch t.Kind {
 	case OnDay:
-		if t.At == "" {
-			bad(path+".at", errors.New(`a day timing needs at: "HH:MM"`))
-		}
 		if t.Day < 0 || t.Day > 3650 {
 			bad(path+".day", fmt.Errorf("day %d: want 0 to 3650 days after entry", t.Day))
-		}
-	case NextClock:
-		if t.At == "" {
-			bad(path+".at", errors.New(`a next timing needs at: "HH:MM"`))
 		}
 	case AfterEntry:
 		if err := checkDuration("after", t.After); err != nil {
@@ -199,25 +252,17 @@ func checkTiming(t Timing, path string, bad func(string, error)) int {
 		} else if t.Max < t.Min {
 			bad(path+".max", fmt.Errorf("delay %v–%v: want 0 <= min <= max", t.Min, t.Max))
 		}
-	case Immediately:
-	case "":
-		bad(path+".kind", errors.New("no timing kind (day, after, immediately, delay or next)"))
-		return at
-	default:
-		bad(path+".kind", fmt.Errorf("unknown timing kind %q (want day, after, immediately, delay or next)", t.Kind))
-		return at
 	}
-	if t.At != "" && t.Kind != OnDay && t.Kind != NextClock {
-		bad(path+".at", fmt.Errorf("at is for day and next timings, not %s", t.Kind))
-	}
-	switch t.IfPast {
-	case "", Now, Skip:
-	case NextDay:
-		if t.Kind != OnDay {
-			bad(path+".if_past", fmt.Errorf("if_past next_day is for day timings, not %s", t.Kind))
+	if slices.Contains(takes, "if_past") {
+		switch t.IfPast {
+		case "", Now, Skip:
+		case NextDay:
+			if t.Kind != OnDay {
+				bad(path+".if_past", fmt.Errorf("if_past next_day is for day timings, not %s", t.Kind))
+			}
+		default:
+			bad(path+".if_past", fmt.Errorf("unknown if_past %q (want next_day, now or skip)", t.IfPast))
 		}
-	default:
-		bad(path+".if_past", fmt.Errorf("unknown if_past %q (want next_day, now or skip)", t.IfPast))
 	}
 	return at
 }
@@ -234,17 +279,18 @@ func parseClock(s string) (int, error) {
 }
 
 // waits reports whether step i, come to again in a run, waits for a time
-// still ahead: a next clock time, a delay that may be longer than 0, a
-// day's time moved to the next day. Immediately does not; nor does a time
-// counted from entry that passed when the step first ran (after, or a day
-// timing with if_past now or skip).
+// still ahead, at least MinWait: a next clock time (a day after the last
+// time it came), a delay of at least MinWait (its Min: a draw may be as
+// short), a day's time moved to the next day. Immediately does not; nor
+// does a time counted from entry that passed when the step first ran
+// (after, or a day timing with if_past now or skip).
 func (m *Machine) waits(i int) bool {
 	t := m.steps[i].Timing
 	switch t.Kind {
 	case NextClock:
 		return true
 	case Delay:
-		return t.Max > 0
+		return t.Min >= MinWait
 	case OnDay:
 		return t.IfPast == "" || t.IfPast == NextDay
 	}
@@ -315,7 +361,7 @@ func (m *Machine) spin() (string, error) {
 				names = append(names, strconv.Quote(m.steps[j].Name))
 			}
 			names = append(names, strconv.Quote(m.steps[i].Name))
-			return paths[len(paths)-1], fmt.Errorf("the steps %s go round without waiting (each timed immediately, after, by a delay of 0 or a day with if_past now or skip, and led back by its branches): a run entering them would only loop", strings.Join(names, " → "))
+			return paths[len(paths)-1], fmt.Errorf("the steps %s go round without waiting %v (scenario.MinWait) or more: each is timed immediately, after, by a delay whose min is shorter, or a day with if_past now or skip, and led back by its branches; a run entering them would only loop", strings.Join(names, " → "), MinWait)
 		}
 		seen[i] = len(walk)
 		walk = append(walk, i)

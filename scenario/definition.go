@@ -160,6 +160,16 @@ const (
 	MaxStepsPerRun = 1000 // steps one run may go through (branches may revisit)
 )
 
+// MinWait is the shortest wait that counts as waiting when Compile and
+// the engine look for steps that go round without waiting (a branch back,
+// scenarios starting each other): the definitions' resolution is the
+// minute — clock times are "HH:MM" —, and a loop whose steps wait less
+// than a minute goes round through MaxStepsPerRun within minutes of wall
+// time. A shorter wait is allowed; it does not break a loop. So a Delay
+// waits if its Min is at least MinWait (a draw from [0, Max] may be 0),
+// and an AfterEntry step, entered afresh, if its After is.
+const MinWait = time.Minute
+
 // MaxDuration bounds every duration a definition takes — a step's After,
 // a Delay's Min and Max, an entry's Cooldown, a reminder step's Before —
 // as Day and DaysBefore are bounded to 3650 days: 3660 days, about ten

@@ -20,6 +20,12 @@
 // clock, do no I/O, start no goroutines; the caller (the engine) owns
 // time, storage and sending, and must honour Output's ordering obligations.
 //
+// Compile refuses steps of one scenario that a run could only go round
+// without waiting, and CheckLoops scenarios that enter one another so; a
+// wait counts from MinWait, a minute. A reminder's goal follows the
+// current definition: ReminderState names the steps gone through, so
+// that an edit never sends one again and records a step it removes.
+//
 // Conditions are segment expressions (package segment) compiled against
 // the account's schema; the caller evaluates them for the friend through
 // the Conditions interface, at the moment the step is due.

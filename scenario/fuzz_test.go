@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -216,6 +217,7 @@ func FuzzStates(f *testing.F) {
 		}
 		friend := &fakeFriend{rec: segment.Record{Following: true, Tags: map[string]bool{"x": b.byte()%2 == 1, "y": b.byte()%2 == 1}}}
 		rm := rms[0]
+		ended := map[string]bool{} // "<run>/<step>" sent, ran or skipped by the reminder
 		for len(b) > 0 {
 			op, arg := b.byte(), b.byte()
 			now = now.Add(time.Duration(arg) * 23 * time.Minute)
@@ -273,6 +275,18 @@ func FuzzStates(f *testing.F) {
 				t.Fatalf("%s: %d steps sent, %d sends", kind, sent, len(out.Sends))
 			}
 			if reminder {
+				// A step of a goal is gone through once, whatever the
+				// edits: never sent (or skipped) again.
+				for _, j := range out.Journey {
+					if j.What != Sent && j.What != Ran && j.What != Skipped {
+						continue
+					}
+					k := fmt.Sprintf("%d/%s", j.Run, j.Step)
+					if ended[k] {
+						t.Fatalf("%s: reminder run %d step %q gone through twice (%s)", kind, j.Run, j.Step, j.What)
+					}
+					ended[k] = true
+				}
 				if rst.Status == Active {
 					if rst.Step < 0 || rst.Step >= len(rm.steps) || rm.steps[rst.Step].Name != rst.StepName {
 						t.Fatalf("%s: reminder pending %d %q, not a step", kind, rst.Step, rst.StepName)

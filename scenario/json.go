@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"time"
 )
 
@@ -25,12 +26,20 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	v, err := time.ParseDuration(s)
-	if err != nil {
+	switch {
+	case err != nil && durationText.MatchString(s):
+		// Of the form, too long for a time.Duration: the limit, not the
+		// parser's word.
+		return fmt.Errorf("%q is beyond the limit of 3660 days (MaxDuration)", s)
+	case err != nil:
 		return fmt.Errorf("%q is not a duration such as \"24h\" or \"15m\"", s)
 	}
 	*d = duration(v)
 	return nil
 }
+
+// durationText is the form of what time.ParseDuration reads.
+var durationText = regexp.MustCompile(`^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
 
 // MarshalJSON implements json.Marshaler, durations as text.
 func (e Entry) MarshalJSON() ([]byte, error) {

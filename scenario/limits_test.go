@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -59,4 +60,107 @@ func TestMaxDuration(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A timing field that the step's kind does not take is refused at its
+// path, not ignored: the kinds and their fields are one table
+// (TimingTakes).
+func TestTimingFieldsOfTheKind(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		timing Timing
+		path   string // "": compiles
+	}{
+		{"ImmediatelyAt", Timing{Kind: Immediately, At: "10:00"}, "steps[0].timing.at"},
+		{"ImmediatelyIfPast", Timing{Kind: Immediately, IfPast: Skip}, "steps[0].timing.if_past"},
+		{"ImmediatelyAfter", Timing{Kind: Immediately, After: time.Hour}, "steps[0].timing.after"},
+		{"AfterDay", Timing{Kind: AfterEntry, After: 5 * time.Minute, Day: 2}, "steps[0].timing.day"},
+		{"AfterAt", Timing{Kind: AfterEntry, After: 5 * time.Minute, At: "10:00"}, "steps[0].timing.at"},
+		{"AfterMin", Timing{Kind: AfterEntry, After: 5 * time.Minute, Min: time.Minute}, "steps[0].timing.min"},
+		{"DayAfter", Timing{Kind: OnDay, At: "10:00", After: time.Hour}, "steps[0].timing.after"},
+		{"DayMax", Timing{Kind: OnDay, At: "10:00", Max: time.Hour}, "steps[0].timing.max"},
+		{"DelayIfPast", Timing{Kind: Delay, Max: time.Hour, IfPast: Now}, "steps[0].timing.if_past"},
+		{"DelayDay", Timing{Kind: Delay, Max: time.Hour, Day: 1}, "steps[0].timing.day"},
+		{"NextDay", Timing{Kind: NextClock, At: "10:00", Day: 1}, "steps[0].timing.day"},
+		{"NextIfPast", Timing{Kind: NextClock, At: "10:00", IfPast: Skip}, "steps[0].timing.if_past"},
+		{"NextMin", Timing{Kind: NextClock, At: "10:00", Min: time.Minute}, "steps[0].timing.min"},
+		{"DayNeedsAt", Timing{Kind: OnDay, Day: 1}, "steps[0].timing.at"},
+		{"NextNeedsAt", Timing{Kind: NextClock}, "steps[0].timing.at"},
+		{"AfterIfPastNextDay", Timing{Kind: AfterEntry, After: time.Hour, IfPast: NextDay}, "steps[0].timing.if_past"},
+		{"DayAll", Timing{Kind: OnDay, Day: 2, At: "10:00", IfPast: Skip}, ""},
+		{"AfterIfPast", Timing{Kind: AfterEntry, After: time.Hour, IfPast: Skip}, ""},
+		{"DelayBoth", Timing{Kind: Delay, Min: time.Minute, Max: time.Hour}, ""},
+		{"NextAt", Timing{Kind: NextClock, At: "10:00"}, ""},
+		{"Immediately", Timing{Kind: Immediately}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Compile(Definition{Name: "s", Version: 1, Steps: []Step{{Name: "a", Timing: c.timing, Messages: text("hi")}}}, testSchema, nil)
+			if c.path == "" {
+				if err != nil {
+					t.Fatalf("Compile: %v, want no error", err)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Path != c.path || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Compile: %v, want one error at %s", err, c.path)
+			}
+		})
+	}
+	for _, c := range []struct {
+		name string
+		step ReminderStep
+		path string
+	}{
+		{"BeforeAndDaysBefore", ReminderStep{Name: "a", DaysBefore: 2, Before: time.Hour}, "steps[0].before"},
+		{"BeforeAndAt", ReminderStep{Name: "a", At: "10:00", Before: time.Hour}, "steps[0].before"},
+		{"DaysBeforeWithoutAt", ReminderStep{Name: "a", DaysBefore: 2}, "steps[0].at"},
+		{"AtAlone", ReminderStep{Name: "a", At: "10:00"}, ""},
+		{"BeforeAlone", ReminderStep{Name: "a", Before: time.Hour}, ""},
+	} {
+		t.Run("Reminder"+c.name, func(t *testing.T) {
+			c.step.Messages = text("hi")
+			_, err := CompileReminder(Reminder{Name: "r", Version: 1, Steps: []ReminderStep{c.step}}, testSchema, nil)
+			if c.path == "" {
+				if err != nil {
+					t.Fatalf("CompileReminder: %v, want no error", err)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Path != c.path || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("CompileReminder: %v, want one error at %s", err, c.path)
+			}
+		})
+	}
+}
+
+// In a definition's JSON, a duration too long for a time.Duration names
+// the limit, not the parser's error; one of the form within it is read,
+// and Compile judges it.
+func TestJSONDurations(t *testing.T) {
+	for _, c := range []struct {
+		name, json string
+		want       string // in the error; "": read
+	}{
+		{"Overflow", `{"kind":"after","after":"99999999999h"}`, "beyond the limit of 3660 days (MaxDuration)"},
+		{"OverflowSum", `{"kind":"after","after":"9223372036854775807ns1h"}`, "beyond the limit of 3660 days (MaxDuration)"},
+		{"NotADuration", `{"kind":"after","after":"7 days"}`, "is not a duration"},
+		{"Negative", `{"kind":"after","after":"-5m"}`, ""},
+		{"Read", `{"kind":"delay","min":"15m","max":"20m"}`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var tm Timing
+			err := json.Unmarshal([]byte(c.json), &tm)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("%s: %v", c.json, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("%s: %v, want %q", c.json, err, c.want)
+			}
+		})
+	}
 }

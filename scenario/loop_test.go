@@ -49,7 +49,20 @@ func TestCompileRefusesSpin(t *testing.T) {
 		{"ConditionEnds", []Step{{Name: "a", Timing: now, Messages: msgs, Branches: []Branch{{If: `tag("x")`, End: true}, {Goto: "a"}}}}, "", ""},
 		{"SwitchLeaves", []Step{{Name: "a", Timing: now, Messages: msgs, Branches: []Branch{{If: `tag("x")`, Switch: "other"}, {Goto: "a"}}}}, "", ""},
 		{"NextClockWaits", []Step{{Name: "a", Timing: Timing{Kind: NextClock, At: "10:00"}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}}, "", ""},
-		{"DelayWaits", []Step{{Name: "a", Timing: Timing{Kind: Delay, Max: time.Minute}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}}, "", ""},
+		// A delay waits if its min is MinWait or more: a draw from [0, max]
+		// may be 0, and a loop of 1ns waits spins through MaxStepsPerRun.
+		{"DelayMinZero", []Step{{Name: "a", Timing: Timing{Kind: Delay, Max: time.Hour}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}},
+			"steps[0].branches[0].goto", `"a" → "a"`},
+		{"DelayOf1ns", []Step{{Name: "a", Timing: Timing{Kind: Delay, Min: time.Nanosecond, Max: time.Nanosecond}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}},
+			"steps[0].branches[0].goto", `"a" → "a"`},
+		{"DelayUnderMinWait", []Step{{Name: "a", Timing: Timing{Kind: Delay, Min: MinWait - time.Second, Max: time.Hour}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}},
+			"steps[0].branches[0].goto", `"a" → "a"`},
+		{"AfterOf1ns", []Step{{Name: "a", Timing: Timing{Kind: AfterEntry, After: time.Nanosecond}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}},
+			"steps[0].branches[0].goto", `"a" → "a"`},
+		{"DelayOfMinWait", []Step{{Name: "a", Timing: Timing{Kind: Delay, Min: MinWait, Max: MinWait}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}}, "", ""},
+		{"DelayWaits", []Step{{Name: "a", Timing: Timing{Kind: Delay, Min: 15 * time.Minute, Max: 20 * time.Minute}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}}, "", ""},
+		// A step that waits less is allowed where it breaks no loop.
+		{"ShortDelayNoLoop", []Step{{Name: "a", Timing: Timing{Kind: Delay, Max: time.Second}, Messages: msgs}}, "", ""},
 		{"DayWaits", []Step{{Name: "a", Timing: Timing{Kind: OnDay, At: "10:00"}, Messages: msgs, Branches: []Branch{{Goto: "a"}}}}, "", ""},
 		{"BackToAStepThatWaits", []Step{
 			{Name: "daily", Timing: Timing{Kind: OnDay, Day: 1, At: "10:00"}, Messages: msgs},

@@ -23,7 +23,9 @@ type Reminder struct {
 	// the goal is set or moved (a lesson booked 30 minutes ahead, with
 	// "1 day before" and "1 hour before" steps): Skip (the default) skips
 	// them; Now sends the latest of them at once and skips the others, as
-	// superseded — while the goal is still ahead.
+	// superseded — while the goal is still ahead, and if it is timed after
+	// every step the goal has gone through (a step sent under another name,
+	// or in its place, is not sent again).
 	//
 	// A goal that has passed is reminded of no more, whatever IfPast says:
 	// a goal set at or before now (a booking dated last week) has every
@@ -69,8 +71,19 @@ type ReminderState struct {
 	Done     int       `json:"done"`
 	Ended    time.Time `json:"ended"`
 	Reason   string    `json:"reason,omitempty"`
-	// Through is set when the steps changed under the run: the steps
-	// timed before it, but the pending one, are taken as gone through.
+	// Gone names the steps this goal has gone through — sent, ran or
+	// skipped —, in that order: whatever the edits, a step of a name gone
+	// through is never run again. Nil in a state written before it was
+	// kept (then the steps timed before the pending one are taken as gone
+	// through); a state written since has it, empty if none.
+	Gone []string `json:"gone"`
+	// Ahead names the steps still to come after the pending one, in the
+	// order of their times, as the definition had them when the state was
+	// written: a step an edit removes is recorded cancelled, not lost.
+	Ahead []string `json:"ahead,omitempty"`
+	// Through is the latest time of a step gone through, as it was timed
+	// then: under IfPast Now, a passed step is sent only if it is timed
+	// after it (a step renamed after it was sent is not sent again).
 	Through time.Time `json:"through,omitzero"`
 	// NoSendBefore is the input's when the goal was set (as a scenario's
 	// State.NoSendBefore): a backfilled goal's steps due before it are
@@ -104,6 +117,39 @@ type compiledReminderStep struct {
 	ReminderStep
 	at   int // minutes after midnight, or -1 for Before
 	cond *segment.Segment
+}
+
+// reminderTakes is, for each way a reminder step is timed — by at (with
+// days_before: "3 days before at 08:00") or by before ("1h30m before") —,
+// the fields of ReminderStep it takes, by their JSON names: a field of the
+// other way set is refused, not ignored.
+var reminderTakes = map[string][]string{
+	"at":     {"days_before", "at"},
+	"before": {"before"},
+}
+
+// reminderForm says how st is timed: by "at" if it sets at or
+// days_before, else by "before".
+func reminderForm(st ReminderStep) string {
+	if st.At != "" || st.DaysBefore != 0 {
+		return "at"
+	}
+	return "before"
+}
+
+// set returns the timing fields of st set to other than their zero
+// value, by their JSON names.
+func (st ReminderStep) set() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"days_before", st.DaysBefore != 0}, {"at", st.At != ""}, {"before", st.Before != 0}} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // CompileReminder validates r and compiles its conditions, as Compile does
@@ -144,25 +190,28 @@ func CompileReminder(r Reminder, schema *segment.Schema, check CheckAction) (*Re
 		}
 		names[st.Name] = true
 		cs := compiledReminderStep{ReminderStep: st, at: -1}
-		switch {
-		case st.At != "":
-			at, err := parseClock(st.At)
-			if err != nil {
-				bad(path+".at", err)
+		form := reminderForm(st)
+		for _, f := range st.set() {
+			if !slices.Contains(reminderTakes[form], f) {
+				by := map[string]string{"at": "days_before and at", "before": "before"}[form]
+				bad(path+"."+f, fmt.Errorf("a step timed by %s does not take %s: a step is timed by days_before and at, or by before, not both", by, f))
 			}
-			cs.at = at
-			if st.Before != 0 {
-				bad(path, errors.New("a step is timed by days_before and at, or by before, not both"))
+		}
+		if form == "at" {
+			if st.At == "" {
+				if st.Before == 0 { // else the step is timed by before, and refused above
+					bad(path+".at", errors.New(`days_before needs at: "HH:MM"`))
+				}
+			} else if at, err := parseClock(st.At); err != nil {
+				bad(path+".at", err)
+			} else {
+				cs.at = at
 			}
 			if st.DaysBefore < 0 || st.DaysBefore > 3650 {
 				bad(path+".days_before", fmt.Errorf("%d: want 0 to 3650", st.DaysBefore))
 			}
-		case st.DaysBefore != 0:
-			bad(path+".at", errors.New(`days_before needs at: "HH:MM"`))
-		default:
-			if err := checkDuration("before", st.Before); err != nil {
-				bad(path+".before", err)
-			}
+		} else if err := checkDuration("before", st.Before); err != nil {
+			bad(path+".before", err)
 		}
 		if st.If != "" {
 			seg, err := segment.Compile(st.If, schema)
@@ -211,31 +260,34 @@ func (m *ReminderMachine) times(goal time.Time, loc *time.Location) ([]time.Time
 // Any st is taken, as stored states may be old, damaged or written under
 // other steps (the definition was edited while the goal was pending). A
 // Status other than Active reads as no goal pending. An active state is
-// first reconciled with m's steps:
+// first reconciled with m's steps, by their names:
 //
-//   - its pending step found by name (StepName; in a state without one,
-//     Step, if it is in range and its time for the goal is the state's
-//     Due) goes on, re-timed from the goal by its current timing, and
-//     after it the steps that follow it in the order of their times; the
-//     steps before it in that order, and those after it timed before the
-//     state's Due (they came before the pending step: Through keeps that
-//     time for the rest of the run), are taken as gone through. If its
-//     time has passed, it and the steps after it follow IfPast: only the
-//     pending step and steps after it can be sent, never one gone
-//     through;
-//   - a pending step not found is recorded cancelled ("the reminder
-//     changed"), and the goal is placed again on m's steps from now: the
-//     steps whose time has passed are recorded skipped ("the reminder
-//     changed"), never sent — whatever IfPast says —, and the first still
-//     ahead is pending.
+//   - the steps the state names, pending (StepName) or still ahead
+//     (Ahead), that m no longer has are recorded cancelled, "removed from
+//     the reminder";
+//   - the steps gone through (Gone) are never run again, whatever their
+//     timing now;
+//   - the others are to come, in the order of their times for the goal
+//     as m has them: if the pending step is still the first of them, due
+//     when it was, it stays pending as written (due, it runs even if
+//     late); else they are placed again from now — those whose time has
+//     passed follow IfPast (skipped; or under Now, while the goal is
+//     ahead, the latest of them sent now if it is timed after every step
+//     gone through, Through, the others skipped), the first still ahead
+//     is pending.
 //
-// A step that changed its timing so as to come after the pending one, or
-// still ahead of now, counts as a step not yet sent: the state does not
-// keep which were sent.
+// So every step of a goal ends in exactly one recorded way — sent (or
+// ran), skipped or cancelled, with the reason — through any edits. A
+// state written before Gone was kept takes as gone through the steps
+// timed before its pending step's due as written (or Through, if later),
+// and those before its pending step in the order of their times; its
+// pending step is found by StepName or, without one, by Step if that
+// step's time for the goal is the state's Due.
 func (m *ReminderMachine) Step(st ReminderState, in ReminderInput, now time.Time) (ReminderState, Output, error) {
 	if in.Loc == nil {
 		in.Loc = time.UTC
 	}
+	st.Gone = slices.Clip(st.Gone) // appended to: the caller's array stays as it was
 	r := reminderStepper{m: m, st: st, in: in, now: now}
 	r.reconcile()
 	if err := r.apply(); err != nil {
@@ -263,9 +315,14 @@ func (r *reminderStepper) record(step int, what What, reason string) {
 	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: name, What: what, Reason: reason})
 }
 
-// pend makes step i pending, due at due.
-func (r *reminderStepper) pend(i int, due time.Time) {
+// pend makes step i pending, due at due, with the steps ahead to come
+// after it.
+func (r *reminderStepper) pend(i int, due time.Time, ahead []int) {
 	r.st.Step, r.st.StepName, r.st.Due = i, r.m.steps[i].Name, due
+	r.st.Ahead = r.st.Ahead[:0:0]
+	for _, j := range ahead {
+		r.st.Ahead = append(r.st.Ahead, r.m.steps[j].Name)
+	}
 }
 
 // pending returns the index of the state's pending step among m's steps,
@@ -279,6 +336,9 @@ func (r *reminderStepper) pending(ts []time.Time) (int, bool) {
 	return i, i >= 0 && i < len(r.m.steps) && ts[i].Equal(r.st.Due)
 }
 
+// removed is the reason a step an edit removed is cancelled.
+const removed = "removed from the reminder"
+
 // reconcile makes an active state one of m's steps (see Step).
 func (r *reminderStepper) reconcile() {
 	if r.st.Status != Active {
@@ -286,46 +346,78 @@ func (r *reminderStepper) reconcile() {
 	}
 	r.st.Done = max(r.st.Done, 0)
 	ts, order := r.m.times(r.st.Goal, r.in.Loc)
-	if i, ok := r.pending(ts); ok {
-		if i == r.st.Step && ts[i].Equal(r.st.Due) {
-			r.st.StepName = r.m.steps[i].Name
-			return // as written
+	i, found := r.pending(ts)
+	if r.st.Gone == nil {
+		r.st.Gone = r.legacyGone(ts, order, i, found)
+	}
+	index := make(map[string]int, len(r.m.steps))
+	for k, st := range r.m.steps {
+		index[st.Name] = k
+	}
+	if !found {
+		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: r.st.StepName, What: Cancelled, Reason: removed})
+	}
+	for _, name := range r.st.Ahead {
+		if _, ok := index[name]; !ok {
+			r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: name, What: Cancelled, Reason: removed})
 		}
-		// On from the pending step, then the steps after it in the order
-		// of their times, but for those timed before its due as written:
-		// they came before it, and are taken as gone through.
-		if r.st.Due.After(r.st.Through) {
-			r.st.Through = r.st.Due
-		}
-		r.placeFrom(ts, append([]int{i}, r.after(ts, order, i)...))
+	}
+	next := r.toCome(order)
+	if found && len(next) > 0 && next[0] == i && ts[i].Equal(r.st.Due) {
+		r.pend(i, r.st.Due, next[1:]) // as written: only the steps ahead may differ
 		return
 	}
-	const changed = "the reminder changed"
-	r.st.Through = time.Time{}
-	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: r.st.StepName, What: Cancelled, Reason: changed + ": its pending step is gone"})
-	k := 0
-	for k < len(order) && ts[order[k]].Before(r.now) {
-		r.record(order[k], Skipped, changed+"; its time had passed")
-		r.st.Done++
-		k++
-	}
-	r.placeFrom(ts, order[k:])
+	r.placeFrom(ts, next)
 }
 
-// after returns the steps that come after step i in order, but for those
-// timed before Through.
-func (r *reminderStepper) after(ts []time.Time, order []int, i int) []int {
-	rest := order[slices.Index(order, i)+1:]
-	if r.st.Through.IsZero() {
-		return rest
+// legacyGone returns the names of the steps gone through of a state
+// written before Gone was kept: those timed before its pending step's due
+// (or Through, if later), and those before pending step i (if found) in
+// order.
+func (r *reminderStepper) legacyGone(ts []time.Time, order []int, i int, found bool) []string {
+	cut := r.st.Due
+	if r.st.Through.After(cut) {
+		cut = r.st.Through
+	}
+	gone := []string{}
+	before := found
+	for _, j := range order {
+		if found && j == i {
+			before = false
+			continue
+		}
+		if before || ts[j].Before(cut) {
+			gone = append(gone, r.m.steps[j].Name)
+			if ts[j].After(r.st.Through) {
+				r.st.Through = ts[j]
+			}
+		}
+	}
+	return gone
+}
+
+// toCome returns the steps of order not gone through.
+func (r *reminderStepper) toCome(order []int) []int {
+	gone := make(map[string]bool, len(r.st.Gone))
+	for _, name := range r.st.Gone {
+		gone[name] = true
 	}
 	var out []int
-	for _, j := range rest {
-		if !ts[j].Before(r.st.Through) {
+	for _, j := range order {
+		if !gone[r.m.steps[j].Name] {
 			out = append(out, j)
 		}
 	}
 	return out
+}
+
+// through records step i, timed at t, gone through.
+func (r *reminderStepper) through(i int, t time.Time) {
+	r.st.Gone = append(r.st.Gone, r.m.steps[i].Name)
+	r.st.Done++
+	if t.After(r.st.Through) {
+		r.st.Through = t
+	}
 }
 
 func (r *reminderStepper) end(status Status, reason string) {
@@ -333,7 +425,7 @@ func (r *reminderStepper) end(status Status, reason string) {
 		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, Step: r.st.StepName, What: Cancelled, Reason: reason})
 		r.out.CancelRun = r.st.Run
 	}
-	r.st.Status, r.st.Reason, r.st.Ended, r.st.Due = status, reason, r.now, time.Time{}
+	r.st.Status, r.st.Reason, r.st.Ended, r.st.Due, r.st.Ahead = status, reason, r.now, time.Time{}, nil
 	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Ended, Status: status, Reason: reason})
 }
 
@@ -349,14 +441,14 @@ func (r *reminderStepper) apply() error {
 			}
 			r.end(Exited, "the goal moved to "+r.in.Goal.In(r.in.Loc).Format("2006-01-02 15:04"))
 		}
-		r.st = ReminderState{Version: r.m.def.Version, Run: r.st.Run + 1, Status: Active, Goal: r.in.Goal, NoSendBefore: r.in.NoSendBefore}
+		r.st = ReminderState{Version: r.m.def.Version, Run: r.st.Run + 1, Status: Active, Goal: r.in.Goal, Gone: []string{}, NoSendBefore: r.in.NoSendBefore}
 		r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Entered, Reason: "goal " + r.in.Goal.In(r.in.Loc).Format("2006-01-02 15:04")})
 		ts, order := r.m.times(r.st.Goal, r.in.Loc)
 		if !r.st.Goal.After(r.now) {
 			// Nothing to remind of: every step is skipped.
 			for _, i := range order {
 				r.record(i, Skipped, "the goal has passed")
-				r.st.Done++
+				r.through(i, ts[i])
 			}
 			r.finish()
 			return nil
@@ -376,25 +468,28 @@ func (r *reminderStepper) apply() error {
 
 // finish ends the run having gone through its steps.
 func (r *reminderStepper) finish() {
-	r.st.Status, r.st.Reason, r.st.Ended, r.st.Due = Finished, "completed", r.now, time.Time{}
+	r.st.Status, r.st.Reason, r.st.Ended, r.st.Due, r.st.Ahead = Finished, "completed", r.now, time.Time{}, nil
 	r.out.Journey = append(r.out.Journey, Record{At: r.now, Run: r.st.Run, What: Ended, Status: Finished, Reason: "completed"})
 }
 
 // placeFrom makes pending the first of next (steps in the order of their
 // times, ts) whose time has not passed; the passed ones follow IfPast:
 // skipped, or under Now, while the goal is ahead, the latest of them made
-// due now and the others skipped as superseded. With none left, the
-// reminder has gone through.
+// due now — if it is timed after every step gone through (Through) — and
+// the others skipped as superseded. With none left, the reminder has gone
+// through.
 func (r *reminderStepper) placeFrom(ts []time.Time, next []int) {
 	past := 0
 	for past < len(next) && ts[next[past]].Before(r.now) {
 		past++
 	}
-	late := r.m.def.IfPast == Now && r.st.Goal.After(r.now)
+	// Under Now, the latest passed is sent, unless a step gone through
+	// is timed as late (it was sent under another name, or in its place).
+	late := r.m.def.IfPast == Now && r.st.Goal.After(r.now) && past > 0 && ts[next[past-1]].After(r.st.Through)
 	for j := range past {
 		i := next[j]
 		if late && j == past-1 {
-			r.pend(i, r.now)
+			r.pend(i, r.now, next[j+1:])
 			return
 		}
 		reason := "its time had passed"
@@ -405,13 +500,13 @@ func (r *reminderStepper) placeFrom(ts []time.Time, next []int) {
 			reason = "the goal has passed"
 		}
 		r.record(i, Skipped, reason)
-		r.st.Done++
+		r.through(i, ts[i])
 	}
 	if past == len(next) {
 		r.finish()
 		return
 	}
-	r.pend(next[past], ts[next[past]])
+	r.pend(next[past], ts[next[past]], next[past+1:])
 }
 
 // advance runs the pending step while it is due: skipped if it reminds of
@@ -435,8 +530,8 @@ func (r *reminderStepper) advance() error {
 			key := RunPrefix(r.m.def.Name, r.st.Run) + strconv.Itoa(r.st.Done)
 			r.record(i, r.out.emit(key, step.Name, step.Messages, step.Actions), "")
 		}
-		r.st.Done++
-		r.placeFrom(ts, r.after(ts, order, i))
+		r.through(i, ts[i])
+		r.placeFrom(ts, r.toCome(order))
 	}
 	return nil
 }

@@ -108,11 +108,13 @@ func TestReminderEdited(t *testing.T) {
 		status Status
 	}{
 		{"FewerSteps", Reminder{Name: "visit", Steps: []ReminderStep{before("h1", time.Hour, "one hour")}}, []wake{
-			{"2026-11-09 11:00", nil, []string{"d1 cancelled: the reminder changed: its pending step is gone"}},
+			{"2026-11-09 11:00", nil, []string{"d1 cancelled: removed from the reminder"}},
 			{"2026-11-10 14:00", []string{"one hour"}, []string{"h1 sent", "ended finished: completed"}},
 		}, Finished},
+		// A step added before those sent, its time passed, is skipped
+		// (recorded, as every step of the goal is).
 		{"StepInsertedInFront", Reminder{Name: "visit", Steps: append([]ReminderStep{daysBefore("d7", 7, "10:00", "a week")}, base.Steps...)}, []wake{
-			{"2026-11-09 10:00", []string{"one day"}, []string{"d1 sent", "ended finished: completed"}},
+			{"2026-11-09 10:00", []string{"one day"}, []string{"d7 skipped: its time had passed", "d1 sent", "ended finished: completed"}},
 		}, Finished},
 		{"StepRemovedBefore", Reminder{Name: "visit", Steps: []ReminderStep{base.Steps[2]}}, []wake{
 			{"2026-11-09 10:00", []string{"one day"}, []string{"d1 sent", "ended finished: completed"}},
@@ -124,27 +126,34 @@ func TestReminderEdited(t *testing.T) {
 		{"PendingRetimedPastSkip", Reminder{Name: "visit", Steps: []ReminderStep{base.Steps[0], base.Steps[1], before("d1", 100*time.Hour, "one day")}}, []wake{
 			{"2026-11-08 12:00", nil, []string{"d1 skipped: its time had passed", "ended finished: completed"}},
 		}, Finished},
+		// Under if_past now, the latest passed step is sent only if it is
+		// timed after every step gone through: d1, moved before d2 (sent),
+		// is stale.
 		{"PendingRetimedPastNow", Reminder{Name: "visit", IfPast: Now, Steps: []ReminderStep{base.Steps[0], base.Steps[1], before("d1", 100*time.Hour, "one day")}}, []wake{
+			{"2026-11-08 12:00", nil, []string{"d1 skipped: its time had passed", "ended finished: completed"}},
+		}, Finished},
+		{"PendingRetimedPastNowAfterTheLastSent", Reminder{Name: "visit", IfPast: Now, Steps: []ReminderStep{base.Steps[0], base.Steps[1], before("d1", 52*time.Hour, "one day")}}, []wake{
 			{"2026-11-08 12:00", []string{"one day"}, []string{"d1 sent", "ended finished: completed"}},
 		}, Finished},
 		{"PendingMovedEarlierStillAhead", Reminder{Name: "visit", Steps: []ReminderStep{base.Steps[0], base.Steps[1],
 			before("d1", 40*time.Hour, "one day"), before("between", 36*time.Hour, "between"), before("h2", 2*time.Hour, "two hours")}}, []wake{
 			{"2026-11-08 12:00", nil, nil},
 			{"2026-11-08 23:00", []string{"one day"}, []string{"d1 sent"}},
+			{"2026-11-09 03:00", []string{"between"}, []string{"between sent"}}, // timed before d1's old time: not lost
 			{"2026-11-10 13:00", []string{"two hours"}, []string{"h2 sent", "ended finished: completed"}},
 		}, Finished},
 		{"AllRenamedNowPolicy", Reminder{Name: "visit", IfPast: Now, Steps: []ReminderStep{
 			daysBefore("x3", 3, "10:00", "THREE"), daysBefore("x2", 2, "10:00", "TWO"), daysBefore("x1", 1, "10:00", "ONE")}}, []wake{
 			{"2026-11-08 12:00", nil, []string{
-				"d1 cancelled: the reminder changed: its pending step is gone",
-				"x3 skipped: the reminder changed; its time had passed",
-				"x2 skipped: the reminder changed; its time had passed"}},
+				"d1 cancelled: removed from the reminder",
+				"x3 skipped: its time had passed", // renamed: x2 is timed as d2, sent, and is not sent again
+				"x2 skipped: its time had passed"}},
 			{"2026-11-09 10:00", []string{"ONE"}, []string{"x1 sent", "ended finished: completed"}},
 		}, Finished},
 		{"AllGoneAndPast", Reminder{Name: "visit", Steps: []ReminderStep{daysBefore("d5", 5, "10:00", "five days")}}, []wake{
 			{"2026-11-08 12:00", nil, []string{
-				"d1 cancelled: the reminder changed: its pending step is gone",
-				"d5 skipped: the reminder changed; its time had passed",
+				"d1 cancelled: removed from the reminder",
+				"d5 skipped: its time had passed",
 				"ended finished: completed"}},
 		}, Finished},
 	} {
@@ -202,23 +211,17 @@ func TestReminderStoredStates(t *testing.T) {
 		{"WithoutNameAsWritten", active(2, "2026-11-09 10:00"), Wake, "2026-11-09 10:00",
 			[]string{"one day"}, []string{"d1 sent", "ended finished: completed"}, Finished},
 		{"WithoutNameNotYetDue", active(2, "2026-11-09 10:00"), Wake, "2026-11-08 12:00", nil, nil, Active},
+		// A pending step not found is cancelled; the steps timed before its
+		// due as written came before it (gone through: not recorded again).
 		{"WithoutNameIndexOutOfRange", active(7, "2026-11-09 10:00"), Wake, "2026-11-08 12:00", nil, []string{
-			"cancelled: the reminder changed: its pending step is gone",
-			"d3 skipped: the reminder changed; its time had passed",
-			"d2 skipped: the reminder changed; its time had passed"}, Active},
+			"cancelled: removed from the reminder"}, Active},
 		{"WithoutNameNegativeIndex", active(-3, "2026-11-09 10:00"), Wake, "2026-11-09 10:00", []string{"one day"}, []string{
-			"cancelled: the reminder changed: its pending step is gone",
-			"d3 skipped: the reminder changed; its time had passed",
-			"d2 skipped: the reminder changed; its time had passed",
+			"cancelled: removed from the reminder",
 			"d1 sent", "ended finished: completed"}, Finished},
 		{"WithoutNameIndexMismatched", active(1, "2026-11-09 10:00"), Wake, "2026-11-08 12:00", nil, []string{
-			"cancelled: the reminder changed: its pending step is gone",
-			"d3 skipped: the reminder changed; its time had passed",
-			"d2 skipped: the reminder changed; its time had passed"}, Active},
+			"cancelled: removed from the reminder"}, Active},
 		{"NameUnknown", func() ReminderState { s := active(2, "2026-11-09 10:00"); s.StepName = "nope"; return s }(), Cancel, "2026-11-08 12:00", nil, []string{
-			"nope cancelled: the reminder changed: its pending step is gone",
-			"d3 skipped: the reminder changed; its time had passed",
-			"d2 skipped: the reminder changed; its time had passed",
+			"nope cancelled: removed from the reminder",
 			"d1 cancelled: cancelled", "ended exited: cancelled"}, Exited},
 		{"NameWinsOverIndex", func() ReminderState { s := active(0, "2026-11-09 10:00"); s.StepName = "d1"; return s }(), Wake, "2026-11-09 10:00",
 			[]string{"one day"}, []string{"d1 sent", "ended finished: completed"}, Finished},
@@ -316,4 +319,61 @@ func TestReminderGoalPassed(t *testing.T) {
 			t.Errorf("sent %q, journey %q; want %q", texts(out), got, want)
 		}
 	})
+}
+
+// The edit of the issue, while a goal is pending with "3 days before"
+// sent: "2 days before" added, "1 day before" (pending) removed, "1 hour
+// before" renamed, the steps reordered. Each step of the goal ends in
+// exactly one recorded way; "3 days before" is not sent again; the step
+// added is sent at its time if the goal is woken by then (the engine wakes
+// the goals of an edited reminder at once), else follows IfPast.
+func TestReminderEditWhilePending(t *testing.T) {
+	goal := at("2026-11-10 15:00")
+	base := Reminder{Name: "lesson", Steps: []ReminderStep{
+		daysBefore("3d", 3, "10:00", "in 3 days"), daysBefore("1d", 1, "10:00", "tomorrow"), before("1h", time.Hour, "in an hour")}}
+	edited := func(p PastPolicy) Reminder {
+		return Reminder{Name: "lesson", IfPast: p, Steps: []ReminderStep{
+			before("hour-before", time.Hour, "in an hour"), daysBefore("2d", 2, "10:00", "in 2 days"), daysBefore("3d", 3, "10:00", "in 3 days")}}
+	}
+	for _, c := range []struct {
+		name    string
+		edited  Reminder
+		wakes   []string // after the edit
+		journey []string // of the whole goal, after "3d sent"
+	}{
+		{"WokenAtTheEdit", edited(Skip), []string{"2026-11-07 12:00", "2026-11-08 10:00", "2026-11-10 14:00"}, []string{
+			"1d cancelled: removed from the reminder", "1h cancelled: removed from the reminder",
+			"2d sent", "hour-before sent", "ended finished: completed"}},
+		{"WokenAtThePendingTimeSkip", edited(Skip), []string{"2026-11-09 10:00", "2026-11-10 14:00"}, []string{
+			"1d cancelled: removed from the reminder", "1h cancelled: removed from the reminder",
+			"2d skipped: its time had passed", "hour-before sent", "ended finished: completed"}},
+		{"WokenAtThePendingTimeNow", edited(Now), []string{"2026-11-09 10:00", "2026-11-10 14:00"}, []string{
+			"1d cancelled: removed from the reminder", "1h cancelled: removed from the reminder",
+			"2d sent", "hour-before sent", "ended finished: completed"}},
+		{"SentStepRenamedNow", Reminder{Name: "lesson", IfPast: Now, Steps: []ReminderStep{
+			daysBefore("three-days", 3, "10:00", "in 3 days"), daysBefore("1d", 1, "10:00", "tomorrow"), before("1h", time.Hour, "in an hour")}},
+			[]string{"2026-11-07 12:00", "2026-11-09 10:00", "2026-11-10 14:00"}, []string{
+				"three-days skipped: its time had passed", "1d sent", "1h sent", "ended finished: completed"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := mustReminder(t, base)
+			st, _ := stepR(t, m, ReminderState{}, ReminderInput{Kind: SetGoal, Goal: goal}, at("2026-11-01 09:00"))
+			st, out := stepR(t, m, st, ReminderInput{Kind: Wake}, at("2026-11-07 10:00"))
+			if got := journal(out); !slices.Equal(got, []string{"3d sent"}) {
+				t.Fatalf("before the edit: %q", got)
+			}
+			e := mustReminder(t, c.edited)
+			var journey []string
+			for _, w := range c.wakes {
+				st, out = stepR(t, e, st, ReminderInput{Kind: Wake}, at(w))
+				journey = append(journey, journal(out)...)
+			}
+			if !slices.Equal(journey, c.journey) {
+				t.Errorf("journey\n\t%s\nwant\n\t%s", strings.Join(journey, "\n\t"), strings.Join(c.journey, "\n\t"))
+			}
+			if !slices.Contains(st.Gone, "3d") {
+				t.Errorf("gone %q, want 3d among them", st.Gone)
+			}
+		})
+	}
 }
