@@ -46,7 +46,11 @@ func welcomeDefs() engine.Definitions {
 func newLINE(tb testing.TB, n int, opts ...linetest.Option) *linetest.Server {
 	tb.Helper()
 	if os.Getenv(linetest.EnvSpecDir) != "" {
-		opts = append(opts, linetest.WithSpecs(linetest.LoadSpecsFromEnv(tb)))
+		specsOnce.Do(func() { specs = linetest.LoadSpecsFromEnv(tb) })
+		if specs == nil {
+			tb.Fatal("LINE's OpenAPI specifications did not load")
+		}
+		opts = append(opts, linetest.WithSpecs(specs))
 	}
 	srv := linetest.NewServer(opts...)
 	tb.Cleanup(srv.Close)
@@ -57,6 +61,12 @@ func newLINE(tb testing.TB, n int, opts ...linetest.Option) *linetest.Server {
 	srv.AddFriends(ids...)
 	return srv
 }
+
+// specs are LINE's OpenAPI specifications, loaded once for every test.
+var (
+	specsOnce sync.Once
+	specs     *linetest.Specs
+)
 
 // newSender is lineadapter's Sender onto srv, without rate limits (the
 // tests inject the 429s), each attempt bounded by timeout.
