@@ -117,8 +117,9 @@ var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
 // On an error wrapping stepcast.ErrQuotaExceeded (LINE's monthly limit)
 // the dispatch stops: that delivery and every other one not yet sent stay
 // pending — not failed, not sent — and Dispatch returns an error wrapping
-// stepcast.ErrQuotaExceeded. It returns ctx's error if ctx ends first, and
-// a store's error; sends in flight are recorded before it returns. The
+// stepcast.ErrQuotaExceeded. It returns ctx's error if ctx ends first,
+// ErrClosed if the engine is closed meanwhile (Close waits for it), and a
+// store's error; sends in flight are recorded before it returns. The
 // report counts what was done either way.
 func (a *Account) Dispatch(ctx context.Context) (DispatchReport, error) {
 	if a.e.cfg.Sender == nil {
@@ -132,6 +133,17 @@ func (a *Account) Dispatch(ctx context.Context) (DispatchReport, error) {
 	}
 	defer a.e.end()
 	d := &dispatch{a: a, ctx: ctx, stop: make(chan struct{}), done: make(chan struct{}, 1)}
+	// Close stops the dispatch as the quota does: the sends in flight
+	// finish and are recorded, the rest is put back.
+	over := make(chan struct{})
+	defer close(over)
+	go func() {
+		select {
+		case <-a.e.stop:
+			d.halt(ErrClosed)
+		case <-over:
+		}
+	}()
 	return d.run()
 }
 

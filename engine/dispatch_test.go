@@ -449,3 +449,49 @@ func TestRunPausesOnQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Close stops a dispatch: the send in flight is recorded, the rest put
+// back, and Close returns only then.
+func TestDispatchClose(t *testing.T) {
+	clk := &clock{t: t0}
+	started := make(chan struct{}, 10)
+	s := &fakeSender{delay: 100 * time.Millisecond}
+	s.answer = func(stepcast.Delivery, string) (string, error) { return "req", nil }
+	a := dispatchAccount(t, memstore.New(), clk, &startSignal{s, started}, Config{DispatchConcurrency: 1}, 3)
+	for i := 1; i <= 3; i++ {
+		queuePush(t, a, clk, fmt.Sprintf("k%d", i), i, "hi")
+	}
+	done := make(chan error)
+	go func() {
+		_, err := a.Dispatch(context.Background())
+		done <- err
+	}()
+	<-started
+	if err := a.e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Close has waited for the send in flight to be recorded.
+	p := store.DeliveryProgress{}
+	err := a.e.cfg.Store.View(context.Background(), a.id, func(tx store.ReadTx) error {
+		var err error
+		p, err = tx.DeliveryProgress("rule:test")
+		return err
+	})
+	if err != nil || p.Sent != 1 || p.Pending != 2 {
+		t.Fatalf("%+v, %v: want the one in flight sent, two pending", p, err)
+	}
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Dispatch: %v, want ErrClosed", err)
+	}
+}
+
+// startSignal tells of each send as it starts.
+type startSignal struct {
+	stepcast.Sender
+	started chan<- struct{}
+}
+
+func (s *startSignal) Send(ctx context.Context, d stepcast.Delivery, key string) (string, error) {
+	s.started <- struct{}{}
+	return s.Sender.Send(ctx, d, key)
+}
