@@ -76,6 +76,9 @@ type compiled struct {
 	reminders    map[string]*scenario.ReminderMachine // likewise
 	startWhen    []string                             // the scenarios with a start condition, sorted: units visit them in one order
 	exitOrGoal   map[string]bool                      // the scenarios with an exit or goal in some version kept
+	// richMenuField: the schema declares RichMenuField, which rich menu
+	// links and unlinks keep current.
+	richMenuField bool
 }
 
 // compile validates d; every problem is reported, joined, each a
@@ -115,6 +118,10 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		}
 	}
 	c.schemaConfig = sc
+	if err := checkRichMenuField(sc); err != nil {
+		errs = append(errs, err)
+	}
+	c.richMenuField = hasRichMenuField(sc)
 	if schema == nil {
 		var err error
 		if schema, err = segment.NewSchema(sc); err != nil {

@@ -119,13 +119,21 @@
 //
 // # Deliveries and notifications
 //
-// send_messages, link_rich_menu and the steps of scenarios and reminders
+// send_messages, link_rich_menu, unlink_rich_menu and the steps of scenarios and reminders
 // queue typed deliveries (stepcast.Delivery: the kind, the recipients, the
 // exact LINE JSON, the cause: rule, scenario or reminder and its name) in
 // the outbox in the unit that decided them, with a key fixed by the unit,
 // the rule and the step, and a retry key for the kinds LINE takes one for. Account.Deliveries lists them, DeliveryProgress counts
 // them by cause, CancelDeliveries takes pending ones back. notify_host is
 // the host's: Config.Notify gets it after the commit.
+//
+// Rich menus: link_rich_menu and unlink_rich_menu switch the unit's
+// friend's menu; Account.LinkRichMenu and UnlinkRichMenu switch a whole
+// segment's as one named operation of bulk requests (500 friends each,
+// cause "rich_menu:<name>", resumable, never queuing a friend twice under
+// one name), and SetDefaultRichMenu sets the account's default. A string
+// field named rich_menu (RichMenuField) in the schema records the menu
+// each friend was last linked to, for segments.
 //
 // reply answers the unit's event with its reply token (Event.Arrival): the
 // reply actions of one unit make one reply of up to five messages, queued

@@ -82,7 +82,8 @@ func (a *Account) IngestBatch(ctx context.Context, events ...stepcast.Event) ([]
 // stepcast (an export from another tool, a CRM's purchases). They build
 // state — tags, fields, scores, scenario membership, reminders — exactly
 // as IngestBatch would, but send nothing: send_messages, reply,
-// link_rich_menu and notify_host steps are skipped with a note, so that importing a year of
+// link_rich_menu, unlink_rich_menu and notify_host steps are skipped with
+// a note (and the rich_menu field is left as it was), so that importing a year of
 // events does not message friends about it today.
 func (a *Account) Backfill(ctx context.Context, events ...stepcast.Event) ([]Result, error) {
 	return a.ingestAll(ctx, events, true)
