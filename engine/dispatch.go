@@ -73,9 +73,10 @@ type DispatchReport struct {
 	// Dispatch or the next).
 	Replaced int
 	// Released were leased but not sent, as the dispatch stopped (the
-	// monthly quota — the delivery LINE refused for it included —, ctx),
-	// or their lease was nearly over before their turn: pending again, due
-	// at once.
+	// monthly quota — the delivery LINE refused for it included —, ctx,
+	// Close), or their lease was nearly over before their turn: pending
+	// again, due at once; or an earlier delivery to the same friend was
+	// put back for a retry: pending, due with it, to follow it.
 	Released int
 	// LostLease were tried, but their outcome could not be recorded: the
 	// lease had passed to another holder (the send outlasted it), who
@@ -213,19 +214,14 @@ func (d *dispatch) run() (DispatchReport, error) {
 		defer close(recorded)
 		d.record()
 	}()
-	work := make(chan store.Delivery)
+	work := make(chan []store.Delivery)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for dl := range work {
-				d.attempt(dl)
-				d.inflight.Add(-1)
-				select {
-				case d.done <- struct{}{}:
-				default:
-				}
+			for g := range work {
+				d.sendInOrder(g)
 			}
 		}()
 	}
@@ -248,7 +244,7 @@ func (d *dispatch) run() (DispatchReport, error) {
 // feed leases due deliveries, n at a time, and hands them to the workers
 // until none is due and none is in flight (a worker may queue a push that
 // is due at once), or the dispatch stops.
-func (d *dispatch) feed(work chan<- store.Delivery, n int) {
+func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
 	cfg := &d.a.e.cfg
 	for !d.stopped() && d.ctx.Err() == nil {
 		batch, err := d.a.e.cfg.Store.LeaseDeliveries(d.ctx, d.a.id, cfg.Holder, cfg.Now(), cfg.DispatchLease, n)
@@ -270,39 +266,90 @@ func (d *dispatch) feed(work chan<- store.Delivery, n int) {
 			}
 			continue
 		}
-		for i, dl := range batch {
-			d.inflight.Add(1)
+		groups := inOrder(batch)
+		for i, g := range groups {
+			d.inflight.Add(int64(len(g)))
 			select {
-			case work <- dl:
+			case work <- g:
 				continue
 			case <-d.stop:
 			case <-d.ctx.Done():
 			}
-			d.inflight.Add(-1)
-			for _, rest := range batch[i:] {
-				d.release(rest, "not tried: the dispatch stopped")
+			d.inflight.Add(-int64(len(g)))
+			for _, rest := range groups[i:] {
+				for _, dl := range rest {
+					d.release(dl, "not tried: the dispatch stopped")
+				}
 			}
 			return
 		}
 	}
 }
 
+// inOrder splits a leased batch into the groups that go one delivery
+// after the other: those to one friend, in the order they were leased
+// (priority, then due time, then queue order), so that two messages a
+// rule sends in a row, or a rich menu linked and then unlinked, do not
+// cross on the way; the others each alone.
+func inOrder(batch []store.Delivery) [][]store.Delivery {
+	groups := make([][]store.Delivery, 0, len(batch))
+	of := map[stepcast.FriendID]int{}
+	for _, dl := range batch {
+		if len(dl.Friends) == 1 {
+			if i, ok := of[dl.Friends[0]]; ok {
+				groups[i] = append(groups[i], dl)
+				continue
+			}
+			of[dl.Friends[0]] = len(groups)
+		}
+		groups = append(groups, []store.Delivery{dl})
+	}
+	return groups
+}
+
+// sendInOrder attempts a group's deliveries one after the other. Once one
+// is put back for later, the rest are put back to the same time, to
+// follow it then (the store leases equal times in queue order).
+func (d *dispatch) sendInOrder(g []store.Delivery) {
+	for i, dl := range g {
+		later := d.attempt(dl)
+		d.attempted(1)
+		if !later.IsZero() && i+1 < len(g) {
+			for _, rest := range g[i+1:] {
+				d.putBack(rest, "not tried: an earlier delivery to the same friend waits to be tried again", later)
+			}
+			d.attempted(len(g) - i - 1)
+			return
+		}
+	}
+}
+
+// attempted tells the feeder n deliveries are done with.
+func (d *dispatch) attempted(n int) {
+	d.inflight.Add(-int64(n))
+	select {
+	case d.done <- struct{}{}:
+	default:
+	}
+}
+
 // attempt makes one attempt at a leased delivery and records its outcome.
-func (d *dispatch) attempt(dl store.Delivery) {
+// It returns when the delivery is due again if it was put back pending,
+// the zero time if it is done (sent, failed, replaced, or its lease lost).
+func (d *dispatch) attempt(dl store.Delivery) time.Time {
 	cfg := &d.a.e.cfg
 	if d.stopped() || d.ctx.Err() != nil {
-		d.release(dl, "not tried: the dispatch stopped")
-		return
+		return d.release(dl, "not tried: the dispatch stopped")
 	}
 	now := cfg.Now()
 	var msg stepcast.Delivery
 	if err := json.Unmarshal(dl.Payload, &msg); err != nil {
 		d.finish(dl, store.Outcome{Status: store.Failed, Error: "the payload is not a delivery: " + err.Error(), At: now}, DispatchReport{Failed: 1})
-		return
+		return time.Time{}
 	}
 	if msg.Kind == stepcast.DeliveryReply && now.Sub(dl.CreatedAt) > stepcast.ReplyTokenValidity {
 		d.replaceReply(dl, msg, now)
-		return
+		return time.Time{}
 	}
 	// The send may run until a tenth of the lease before it ends, the rest
 	// being for the commit. With a retry key, the whole attempt must reach
@@ -311,12 +358,11 @@ func (d *dispatch) attempt(dl store.Delivery) {
 	left := dl.LeaseUntil.Sub(now)
 	budget := left - cfg.DispatchLease/10
 	if budget <= 0 {
-		d.release(dl, "not tried: its lease was nearly over before its turn came")
-		return
+		return d.release(dl, "not tried: its lease was nearly over before its turn came")
 	}
 	if dl.RetryKey != "" && !now.Add(budget).Before(dl.FirstAttemptAt.Add(stepcast.RetryKeyValidity)) {
 		d.finish(dl, store.Outcome{Status: store.Failed, Error: ReasonRetryKeyExpired, At: now}, DispatchReport{Failed: 1})
-		return
+		return time.Time{}
 	}
 	sctx, cancel := context.WithTimeout(d.ctx, budget)
 	requestID, err := cfg.Sender.Send(sctx, msg, dl.RetryKey)
@@ -329,20 +375,21 @@ func (d *dispatch) attempt(dl store.Delivery) {
 		// Not sent, and nothing more will be this month: stop, and leave
 		// this one pending, due at once, for when the quota allows.
 		d.halt(fmt.Errorf("delivery %d (%s): %w", dl.ID, stepcast.Quote(dl.Key), err))
-		d.release(dl, "not sent: "+err.Error())
+		return d.release(dl, "not sent: "+err.Error())
 	case d.ctx.Err() != nil:
 		// The caller gave up: whatever the Sender made of it, the request
 		// may have gone; the next attempt, under the same key, will tell.
-		d.release(dl, "not known to be sent: the dispatch stopped during the send: "+err.Error())
+		return d.release(dl, "not known to be sent: the dispatch stopped during the send: "+err.Error())
 	case errors.Is(err, stepcast.ErrRetryLater), errors.Is(err, context.DeadlineExceeded):
 		// A timeout of the send's own bound is a retry too, whether or not
 		// the Sender classed it: LINE may have taken the request.
 		next := at.Add(d.backoff(dl.Attempts))
 		if dl.RetryKey != "" && !next.Add(cfg.DispatchLease).Before(dl.FirstAttemptAt.Add(stepcast.RetryKeyValidity)) {
 			d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(ReasonRetryKeyExpired+"; the last attempt: "+err.Error(), stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
-			return
+			return time.Time{}
 		}
 		d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(err.Error(), stepcast.MaxTextLen), At: at, NextAt: next}, DispatchReport{Retrying: 1})
+		return next
 	default:
 		why := err.Error()
 		if dl.RetryKey == "" && dl.Attempts > 1 {
@@ -352,6 +399,7 @@ func (d *dispatch) attempt(dl store.Delivery) {
 		}
 		d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(why, stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
 	}
+	return time.Time{}
 }
 
 // backoff is the wait after a delivery's attempts-th failed attempt:
@@ -370,9 +418,15 @@ func (d *dispatch) backoff(attempts int) time.Duration {
 
 // release puts a leased delivery back, untried or not sent, due at once;
 // its attempt is counted all the same (the store counts leases).
-func (d *dispatch) release(dl store.Delivery, why string) {
+func (d *dispatch) release(dl store.Delivery, why string) time.Time {
 	now := d.a.e.cfg.Now()
-	d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(why, stepcast.MaxTextLen), At: now, NextAt: now}, DispatchReport{Released: 1})
+	return d.putBack(dl, why, now)
+}
+
+// putBack puts a leased delivery back, pending, due at at, and returns at.
+func (d *dispatch) putBack(dl store.Delivery, why string, at time.Time) time.Time {
+	d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(why, stepcast.MaxTextLen), At: d.a.e.cfg.Now(), NextAt: at}, DispatchReport{Released: 1})
+	return at
 }
 
 // finish hands an attempt's outcome to the recorder, to be counted as r

@@ -495,3 +495,46 @@ func (s *startSignal) Send(ctx context.Context, d stepcast.Delivery, key string)
 	s.started <- struct{}{}
 	return s.Sender.Send(ctx, d, key)
 }
+
+// The deliveries to one friend go in the order they were queued, however
+// many are in flight; one put back for a retry holds back those after it.
+func TestDispatchOrderPerFriend(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	failFirst := true
+	s := &fakeSender{delay: time.Millisecond}
+	s.answer = func(d stepcast.Delivery, key string) (string, error) {
+		if d.To[0].User == "U1" && failFirst {
+			failFirst = false
+			return "", stepcast.ErrRetryLater
+		}
+		return "req", nil
+	}
+	a := dispatchAccount(t, memstore.New(), clk, s, Config{DispatchConcurrency: 4}, 3)
+	for step := 1; step <= 4; step++ {
+		for f := 1; f <= 3; f++ {
+			queuePush(t, a, clk, fmt.Sprintf("f%d/step%d", f, step), f, fmt.Sprintf("step %d", step))
+		}
+	}
+	rep, err := a.Dispatch(ctx)
+	if err != nil || rep.Sent != 8 || rep.Retrying != 1 || rep.Released != 3 {
+		t.Fatalf("%+v, %v: want friends 2 and 3 sent, friend 1's first retried and the rest held back", rep, err)
+	}
+	clk.Set(clk.Now().Add(DefaultRetryBase))
+	if rep, err := a.Dispatch(ctx); err != nil || rep.Sent != 4 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	got := map[stepcast.UserID][]string{}
+	for _, c := range s.Calls() {
+		got[c.To[0].User] = append(got[c.To[0].User], c.Text)
+	}
+	for f, want := range map[stepcast.UserID]string{
+		"U1": "[step 1 step 1 step 2 step 3 step 4]",
+		"U2": "[step 1 step 2 step 3 step 4]",
+		"U3": "[step 1 step 2 step 3 step 4]",
+	} {
+		if g := fmt.Sprint(got[f]); g != want {
+			t.Errorf("%s got %s, want %s", f, g, want)
+		}
+	}
+}
