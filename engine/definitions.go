@@ -167,7 +167,13 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		bad(path, re.Err)
 	}
 	c.rules = set
-	if set != nil {
+	if set == nil {
+		// The rules have problems: hold the scenarios' actions to the
+		// schema and thresholds alone, so that their problems are
+		// reported with the rules' rather than after the rules are mended.
+		c.rules, _ = rules.Compile(nil, env)
+	}
+	if c.rules != nil {
 		errs = append(errs, c.compileScenarios(d)...)
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -92,6 +92,22 @@ type Config struct {
 	// after LINE refused a send for its monthly quota
 	// (stepcast.ErrQuotaExceeded). Zero means DefaultQuotaPause (10 minutes).
 	QuotaPause time.Duration
+	// RouteWait is how long the follow rules of a follow that came with no
+	// inflow route wait for one, on an account with follow rules naming a
+	// route: LINE Login's add-friend prompt (bot_prompt) sends the follow
+	// webhook before the visitor is back at the route's callback, whose
+	// visit names the route. A visit within the wait sets off the follow
+	// rules for its route — its scenario instead of the default one; the
+	// wait over, they run without a route (in Tick, so Run must be
+	// running). A follow reply then arrives as a push: the reply token
+	// lapses during the wait. Zero runs the follow rules at once; a visit
+	// within ten minutes then sets off only the rules naming its route,
+	// and the default scenario has started already.
+	RouteWait time.Duration
+	// RouteHold is how long the route of a visitor who did not follow is
+	// held for their follow (the visit's Name on their next follow). Zero
+	// means DefaultRouteHold (a day).
+	RouteHold time.Duration
 }
 
 // DefaultFutureTolerance is Config.FutureTolerance's zero value.

@@ -56,6 +56,8 @@ var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueScenario: wakeScenario,
 	DueReminder: wakeReminder,
 	DueStart:    wakeStart,
+	DueFollow:   wakeFollow,
+	DueRoute:    wakeRoute,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.

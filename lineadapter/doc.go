@@ -1,8 +1,9 @@
 // Package lineadapter is stepcast's edge to LINE: the webhook handler that
 // turns a channel's webhook requests into stepcast events (Webhooks), the
 // Sender that sends the outbox's deliveries through LINE's official SDK
-// (Sending), and the signed per-friend tracking links and conversion
-// beacon (Tracking links). Its subpackage linetest is a fake Messaging API
+// (Sending), the signed per-friend tracking links and conversion beacon
+// (Tracking links), and inflow routes that identify a visitor through
+// LINE Login before they become a friend (Inflow routes). Its subpackage linetest is a fake Messaging API
 // server that holds every request to LINE's rules and OpenAPI
 // specifications, for tests and examples.
 //
@@ -218,4 +219,45 @@
 // Personalized URLs make every friend's message different, so a message
 // with one cannot be sent as a multicast (one request for up to 500
 // friends, identical messages): it takes one push per friend.
+//
+// # Inflow routes (流入経路)
+//
+// A route is a URL per source — a poster's QR code, an ad, a web page —
+// that tells which one a friend came through. LINE's follow webhook says
+// nothing of where a friend came from, so the route's URL identifies the
+// visitor through LINE Login before they become a friend:
+//
+//   - Routes.URL(route) is EntryURL + the route's name. Routes.EntryHandler
+//     answers it with 302 Found to LINE Login's authorization endpoint:
+//     response_type=code, the LINE Login channel linked to the LINE
+//     Official Account (client_id), CallbackURL (redirect_uri), a signed
+//     state carrying the route, its expiry and a random nonce, scope
+//     "openid profile", that nonce, and bot_prompt (aggressive by default:
+//     LINE asks the visitor to add the account right after they consent).
+//     A cookie bound to the callback's path holds the nonce.
+//   - Routes.CallbackHandler(rec) is served at CallbackURL: it verifies
+//     the state (signed by these Routes, unexpired; the cookie, when the
+//     browser kept it, matches), exchanges the code at the token endpoint,
+//     verifies the ID token (HS256 with the channel secret, iss, aud, exp,
+//     the nonce) and reads the visitor's LINE userId (sub). It records one
+//     event through rec — Kind stepcast.EventRoute, Name the route, User
+//     the userId, Value what the visit found: stepcast.RouteAdded when
+//     LINE says friendship_status_changed (the visitor added the account
+//     at the prompt), RouteFriend when they already followed, RouteVisitor
+//     otherwise (LINE's friendship status API decides the last two) — and
+//     redirects to the route's destination.
+//
+// The engine attributes the follow to the route whichever comes first —
+// the visit (the route is held for the visitor until they follow) or the
+// follow webhook (which the add-friend prompt sends before the visitor is
+// back at the callback; see engine.Config.RouteWait) — and sets off the
+// follow rules of that route (rules.OnFollow with Route, FirstOnly for
+// first follows only). A route's follow rule that starts a scenario takes
+// the place of the default friend-add scenario. Account.RouteCounts
+// counts each route's visitors, new friends, returning friends and
+// friends who already followed.
+//
+// A forged, tampered or expired state is a 400 and records nothing; so is
+// a code LINE refuses or an ID token that does not verify. A visitor who
+// cancels the login reaches the destination with nothing recorded.
 package lineadapter
