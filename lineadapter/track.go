@@ -68,6 +68,11 @@ const (
 	// DataOrder is, on a conversion, the order or booking ID it was
 	// reported with.
 	DataOrder = "order"
+	// DataUnreadAmount is, on a conversion from the beacon, the amount as
+	// sent when it could not be read (see ConversionHandler): the
+	// conversion is recorded with Amount 0 rather than lost. At most
+	// MaxAmountText bytes, made valid text.
+	DataUnreadAmount = "unread_amount"
 )
 
 // LinkerConfig configures a Linker. Secrets, BaseURL and Links are
@@ -100,7 +105,9 @@ type LinkerConfig struct {
 	// Conversions lists the conversion names the beacon records
 	// (ConversionHandler); a beacon naming another is refused, so that
 	// whoever holds a token cannot invent conversions. Linker.Conversion,
-	// called by the host's own code, takes any valid name.
+	// called by the host's own code, takes any other valid name: each
+	// name has one source, so that a browser's report never stands in
+	// for the host's.
 	Conversions []string
 	// TokenParam, when set, is a query parameter the click's redirect
 	// adds to the destination with the token as its value (as ad networks
