@@ -52,10 +52,11 @@ func ParseTimerKey(key string) TimerKey {
 // 0: the unit then has no friend); the rules their actions set off run
 // after them. Tick takes only the kinds listed here.
 var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
-	DueScoring:  wakeScoring,
-	DueScenario: wakeScenario,
-	DueReminder: wakeReminder,
-	DueStart:    wakeStart,
+	DueScoring:      wakeScoring,
+	DueScenario:     wakeScenario,
+	DueReminder:     wakeReminder,
+	DueStart:        wakeStart,
+	DueReminderEdit: wakeReminderEdit,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.
@@ -109,7 +110,7 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 		results, failed := make([]Result, len(inputs)), make([]bool, len(inputs))
 		a.runUnits(ctx, inputs, results, failed, false)
 		a.isolate(ctx, inputs, results, failed)
-		woke := false // a start check made friends' timers due
+		woke := false // an account's timer made friends' timers due
 		for i, r := range results {
 			switch {
 			case r.Err != nil && ctx.Err() != nil:
@@ -123,7 +124,8 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 				a.retryLater(ctx, *inputs[i].timer, now.Add(retry))
 			case !r.Duplicate:
 				done++
-				woke = woke || ParseTimerKey(timers[i].Key).Kind == DueStart
+				kind := ParseTimerKey(timers[i].Key).Kind
+				woke = woke || kind == DueStart || kind == DueReminderEdit
 			}
 		}
 		// The timers just leased stay leased, so the next Lease hands out
