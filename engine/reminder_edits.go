@@ -110,7 +110,7 @@ func (a *Account) scheduleReminderEdits(ctx context.Context, old, c *compiled) e
 
 // wakeReminderEdit is the due work of kind DueReminderEdit: one page of a
 // pass over the goals of an edited reminder due later than the unit's
-// time, each still pending made due at that time; the timer goes on at
+// time, each made due at that time; the timer goes on at
 // once from the page's last goal, or is put away after the last page. A
 // goal already due is left to Tick, as one that has ended (due never) is.
 func wakeReminderEdit(u *unit, t store.Timer) error {
@@ -143,9 +143,10 @@ func wakeReminderEdit(u *unit, t store.Timer) error {
 		if name, _ := reminderOfTimer(g); name != st.Name {
 			continue // another name of the same digest
 		}
-		if rs, err := reminderState(g.State); err != nil || rs.Status != scenario.Active {
-			continue // a state it cannot read is the goal's own wake's to report
-		}
+		// Not decoded (half the pass's time on memstore): a goal that ended
+		// is due never, and one not active that is due before — or a state
+		// the goal's own wake cannot read — is only woken early, to no
+		// effect (or its error reported early).
 		g.Due = u.at
 		// A conflict: the friend's own unit wrote the goal meanwhile, on
 		// these definitions.

@@ -84,15 +84,18 @@ const (
 
 // Tick processes the account's due work at now — scenario and reminder
 // steps come due, friends whose decaying scores cross a threshold with
-// time alone, relative start conditions come true at midnight —, each due
-// timer a unit of work of its own, committed tickBatch at a time (each
-// unit still all or nothing). It returns how many units committed. Run
-// calls it every PollInterval; several engine instances may tick one
-// account at once, the store's leases keep each timer to one. A unit that
-// fails holds up no other (a batch that fails as a whole is run again a
-// unit at a time): it is tried again after ten minutes if by its own fault
-// (eventFault), after a minute otherwise, and its error is returned,
-// joined with the others', after the rest of the due work was done.
+// time alone, relative start conditions come true at midnight, the goals
+// of an edited reminder are made due —, each due timer a unit of work of
+// its own, committed tickBatch at a time (each unit still all or
+// nothing). It returns how many units committed; the work that due work
+// of the account makes due (DueStart, DueReminderEdit) is done in the
+// same call. Run calls it every PollInterval; several engine instances
+// may tick one account at once, the store's leases keep each timer to
+// one. A unit that fails holds up no other (a batch that fails as a whole
+// is run again a unit at a time): it is tried again after ten minutes if
+// by its own fault (eventFault), after a minute otherwise, and its error
+// is returned, joined with the others', after the rest of the due work
+// was done.
 func (a *Account) Tick(ctx context.Context) (int, error) {
 	st := a.e.st
 	done := 0
