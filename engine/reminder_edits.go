@@ -110,9 +110,9 @@ func (a *Account) scheduleReminderEdits(ctx context.Context, old, c *compiled) e
 
 // wakeReminderEdit is the due work of kind DueReminderEdit: one page of a
 // pass over the goals of an edited reminder due later than the unit's
-// time, each made due at that time; the timer goes on at
-// once from the page's last goal, or is put away after the last page. A
-// goal already due is left to Tick, as one that has ended (due never) is.
+// time, each made due at that time; the timer goes on at once from the
+// page's last goal, or is put away after the last page. A goal already
+// due is left to Tick, as one that has ended (due never) is.
 func wakeReminderEdit(u *unit, t store.Timer) error {
 	if err := u.primeTimer(t); err != nil {
 		return err
