@@ -114,6 +114,7 @@ const (
 	CauseScenario  CauseKind = "scenario"  // a step of a scenario
 	CauseReminder  CauseKind = "reminder"  // a step of a reminder
 	CauseBroadcast CauseKind = "broadcast" // a broadcast (segment delivery)
+	CauseRichMenu  CauseKind = "rich_menu" // a rich menu switch for a segment, or the default menu
 	CauseTest      CauseKind = "test"      // a test send to staff
 )
 

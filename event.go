@@ -167,7 +167,8 @@ const (
 	StartReminder  ActionKind = "start_reminder"   // Name, Value: the goal time — or Text: where in the event it is, as for set_field; Key
 	CancelReminder ActionKind = "cancel_reminder"  // Name, Key
 	SendMessages   ActionKind = "send_messages"    // Messages, pushed
-	LinkRichMenu   ActionKind = "link_rich_menu"   // Name: the rich menu
+	LinkRichMenu   ActionKind = "link_rich_menu"   // Name: the rich menu ID ("richmenu-" and 32 hex digits)
+	UnlinkRichMenu ActionKind = "unlink_rich_menu" // no name: the friend sees the account's default menu again
 	NotifyHost     ActionKind = "notify_host"      // Name, Text
 
 	// Reply (Messages) answers the unit's event through the Reply API —
@@ -232,9 +233,17 @@ func (a Action) Validate() error {
 		return bad("only start_reminder and cancel_reminder take a key")
 	}
 	switch a.Kind {
-	case AddTag, RemoveTag, AddToField, ShiftDateField, AddScore, StartScenario, StopScenario, CancelReminder, LinkRichMenu, NotifyHost:
+	case AddTag, RemoveTag, AddToField, ShiftDateField, AddScore, StartScenario, StopScenario, CancelReminder, NotifyHost:
 		if a.Name == "" {
 			return bad("no name")
+		}
+	case LinkRichMenu:
+		if p := richMenuProblem(a.Name); p != "" {
+			return bad("the rich menu " + Quote(a.Name) + " " + p)
+		}
+	case UnlinkRichMenu:
+		if a.Name != "" {
+			return bad("takes no name: it unlinks whatever menu the friend has")
 		}
 	case SetField, StartReminder:
 		switch {

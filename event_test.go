@@ -20,6 +20,8 @@ func TestActionValidate(t *testing.T) {
 		{Kind: stepcast.StartReminder, Name: "booking", Value: &goal},
 		{Kind: stepcast.SendMessages, Messages: []stepcast.Message{json.RawMessage(`{"type":"text","text":"hi"}`)}},
 		{Kind: stepcast.Reply, Messages: []stepcast.Message{json.RawMessage(`{"type":"text","text":"hi"}`)}},
+		{Kind: stepcast.LinkRichMenu, Name: "richmenu-88c05ef6921ae53f8b58a25f3a65faf7"},
+		{Kind: stepcast.UnlinkRichMenu},
 	}
 	for _, a := range ok {
 		if err := a.Validate(); err != nil {
@@ -37,6 +39,9 @@ func TestActionValidate(t *testing.T) {
 		{Kind: stepcast.Reply},
 		{Kind: stepcast.SendMessages, Messages: []stepcast.Message{json.RawMessage(`{"type":`)}},
 		{Kind: stepcast.MoveScenario, Name: "s", Number: -1},
+		{Kind: stepcast.LinkRichMenu},
+		{Kind: stepcast.LinkRichMenu, Name: "spring-menu"},
+		{Kind: stepcast.UnlinkRichMenu, Name: "richmenu-88c05ef6921ae53f8b58a25f3a65faf7"},
 	}
 	for _, a := range bad {
 		if err := a.Validate(); !errors.Is(err, stepcast.ErrInvalid) {

@@ -118,9 +118,8 @@ func (u *unit) do(src source, a stepcast.Action) error {
 	case stepcast.Reply:
 		u.reply(src, a)
 		return nil
-	case stepcast.LinkRichMenu:
-		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
-		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryRichMenuLink, To: to, RichMenu: a.Name})
+	case stepcast.LinkRichMenu, stepcast.UnlinkRichMenu:
+		return u.switchRichMenu(src, a)
 	case stepcast.NotifyHost:
 		u.notify(src, a)
 		return nil

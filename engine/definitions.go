@@ -76,6 +76,9 @@ type compiled struct {
 	reminders    map[string]*scenario.ReminderMachine // likewise
 	startWhen    []string                             // the scenarios with a start condition, sorted: units visit them in one order
 	exitOrGoal   map[string]bool                      // the scenarios with an exit or goal in some version kept
+	// richMenuField: the schema declares RichMenuField, which rich menu
+	// links and unlinks keep current.
+	richMenuField bool
 }
 
 // compile validates d; every problem is reported, joined, each a
@@ -115,6 +118,10 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		}
 	}
 	c.schemaConfig = sc
+	if err := checkRichMenuField(sc); err != nil {
+		errs = append(errs, err)
+	}
+	c.richMenuField = hasRichMenuField(sc)
 	if schema == nil {
 		var err error
 		if schema, err = segment.NewSchema(sc); err != nil {
@@ -160,7 +167,13 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		bad(path, re.Err)
 	}
 	c.rules = set
-	if set != nil {
+	if set == nil {
+		// The rules have problems: hold the scenarios' actions to the
+		// schema and thresholds alone, so that their problems are
+		// reported with the rules' rather than after the rules are mended.
+		c.rules, _ = rules.Compile(nil, env)
+	}
+	if c.rules != nil {
 		errs = append(errs, c.compileScenarios(d)...)
 	}
 	if err := errors.Join(errs...); err != nil {

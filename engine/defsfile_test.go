@@ -56,6 +56,11 @@ func TestLoadDefinitions(t *testing.T) {
 // fileErrorCases are definitions files that are refused, each with the
 // whole error: file:line: path: what.
 var fileErrorCases = []struct{ name, src, want string }{
+	// Problems of the rules and of the scenarios come together, not the
+	// scenarios' only once the rules are mended.
+	{"RuleAndScenarioProblems", "rules:\n  - name: r\n    trigger: {kind: tag_added, name: t}\n    steps: [{kind: add_to_field, name: nope, number: 1}]\nscenarios:\n  - name: s\n    steps: [{name: a, immediately: true, actions: [{kind: add_to_field, name: nope2, number: 1}]}]\n",
+		"bad.yaml:4: rules[0].steps[0].action: invalid definition: add_to_field: unknown field \"nope\"\n" +
+			"bad.yaml:7: scenarios[0].steps[0].actions[0]: invalid definition: add_to_field: unknown field \"nope2\""},
 	// YAML syntax, at the line where it goes wrong.
 	{"Syntax", "rules:\n  - name: a\n    trigger: {kind: follow\n",
 		`bad.yaml:3: invalid definition: did not find expected ',' or '}'`},

@@ -50,7 +50,7 @@
 // moment: a late event's rule conditions see today's tags and fields, and
 // a threshold is judged at the friend's latest time (see package scoring).
 //
-// Every event is checked where it enters (Ingest, IngestBatch, Backfill)
+// Every event is checked where it enters (Ingest, IngestBatch, Record, Backfill)
 // against the input limits of the root package (stepcast.Event.Validate:
 // lengths, UTF-8, no NUL, finite amounts, times from 1970) and refused if
 // dated more than Config.FutureTolerance (an hour) after the clock
@@ -60,7 +60,11 @@
 //
 // IngestBatch commits many events at once for throughput; each event still
 // applies wholly or not at all. Backfill does the same for history and
-// sends nothing.
+// sends nothing. Record is IngestBatch in the root's terms
+// (stepcast.Recorded) for the LINE edge, which must not import the engine
+// (*Account is a lineadapter.Recorder): it says which events were refused
+// for their own fault and returns an error only when some were lost for
+// another (the store, Close, the context), which a redelivery may fix.
 //
 // # Due work
 //
@@ -122,13 +126,21 @@
 //
 // # Deliveries and notifications
 //
-// send_messages, link_rich_menu and the steps of scenarios and reminders
+// send_messages, link_rich_menu, unlink_rich_menu and the steps of scenarios and reminders
 // queue typed deliveries (stepcast.Delivery: the kind, the recipients, the
 // exact LINE JSON, the cause: rule, scenario or reminder and its name) in
 // the outbox in the unit that decided them, with a key fixed by the unit,
 // the rule and the step, and a retry key for the kinds LINE takes one for. Account.Deliveries lists them, DeliveryProgress counts
 // them by cause, CancelDeliveries takes pending ones back. notify_host is
 // the host's: Config.Notify gets it after the commit.
+//
+// Rich menus: link_rich_menu and unlink_rich_menu switch the unit's
+// friend's menu; Account.LinkRichMenu and UnlinkRichMenu switch a whole
+// segment's as one named operation of bulk requests (500 friends each,
+// cause "rich_menu:<name>", resumable, never queuing a friend twice under
+// one name), and SetDefaultRichMenu sets the account's default. A string
+// field named rich_menu (RichMenuField) in the schema records the menu
+// each friend was last linked to, for segments.
 //
 // reply answers the unit's event with its reply token (Event.Arrival): the
 // reply actions of one unit make one reply of up to five messages, queued
@@ -157,10 +169,34 @@
 // PollInterval, so all indexes converge on the shared change log. Due work
 // is leased from the store, so that one instance handles each.
 //
-// # What the engine does not do
+// # Dispatching
 //
-// It does not send. Sending the outbox to LINE is the LINE edge's work (a
-// LINE adapter and a dispatcher, not built yet), kept apart so that a host
-// can send through its own: until then a host leases deliveries from the
-// store (Store.LeaseDeliveries, Tx.FinishDelivery) and sends them itself.
+// With Config.Sender set (lineadapter.Sender, or the host's own), Run
+// drains each account's outbox every PollInterval through
+// Account.Dispatch, which a host may also call itself. Each due delivery
+// is leased (Config.DispatchLease, longer than one attempt of the Sender
+// may take) and sent, with up to Config.DispatchConcurrency in flight,
+// under the retry key fixed when it was queued; the outcomes are
+// committed in groups. The deliveries to one friend leased together go
+// one after the other, in queue order, and one put back for a retry
+// holds back the rest. A success is sent, with LINE's request ID — a 409,
+// a retry of a request LINE accepted before, is a success under the
+// accepted request's ID. stepcast.ErrRetryLater (a 5xx, the rate limit's
+// 429, a timeout, a dropped connection) puts it back for later, with
+// exponential backoff and jitter; any other error fails it, with the
+// reason. No attempt is made that could reach LINE more than
+// stepcast.RetryKeyValidity (24 hours) after the first, when LINE may no
+// longer recognize the key: the delivery fails instead
+// (ReasonRetryKeyExpired). The monthly quota (stepcast.ErrQuotaExceeded)
+// stops the dispatch with nothing more failed or sent; Run then leaves
+// the account alone for Config.QuotaPause. A reply whose token lapsed in
+// the outbox (its event older than stepcast.ReplyTokenValidity) is
+// replaced by a push of its messages, queued in the same commit that
+// fails the reply, saying why.
+//
+// Exactly once rests on the retry key: a dispatcher killed after LINE
+// accepted a send, or whose lease expired during a slow one, leaves the
+// delivery to be tried again under the same key, and LINE's 409 records
+// it sent. Sending the outbox some other way remains possible: a host may
+// lease deliveries itself (Store.LeaseDeliveries, Tx.FinishDelivery).
 package engine

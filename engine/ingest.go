@@ -82,7 +82,8 @@ func (a *Account) IngestBatch(ctx context.Context, events ...stepcast.Event) ([]
 // stepcast (an export from another tool, a CRM's purchases). They build
 // state — tags, fields, scores, scenario membership, reminders — exactly
 // as IngestBatch would, but send nothing: send_messages, reply,
-// link_rich_menu and notify_host steps are skipped with a note, so that importing a year of
+// link_rich_menu, unlink_rich_menu and notify_host steps are skipped with
+// a note (and the rich_menu field is left as it was), so that importing a year of
 // events does not message friends about it today.
 func (a *Account) Backfill(ctx context.Context, events ...stepcast.Event) ([]Result, error) {
 	return a.ingestAll(ctx, events, true)
@@ -121,7 +122,7 @@ func (a *Account) ingestUnits(ctx context.Context, events []stepcast.Event, back
 // reservedIDs begin the IDs the engine gives what it records and runs
 // itself — journey records, units of due work — which an ingested event
 // must not take from them.
-var reservedIDs = []string{"journey/", "wake/"}
+var reservedIDs = []string{"journey/", "wake/", "route/"}
 
 // checkEvent is the entry check of an event, before any unit of work:
 // well-formed and within the input limits (Event.Validate), naming its
@@ -137,6 +138,9 @@ func (e *Engine) checkEvent(ev stepcast.Event, now time.Time) error {
 		if strings.HasPrefix(ev.ID, p) {
 			return fmt.Errorf("%w: event %s: IDs beginning %q are the engine's own (journey records, due work)", stepcast.ErrInvalid, stepcast.Quote(ev.ID), p)
 		}
+	}
+	if err := checkRouteEvent(ev); err != nil {
+		return err
 	}
 	if ev.Friend == 0 && ev.User == "" {
 		return fmt.Errorf("%w: event %s has neither a friend nor a LINE userId", stepcast.ErrInvalid, stepcast.Quote(ev.ID))

@@ -57,6 +57,8 @@ var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueReminder:     wakeReminder,
 	DueStart:        wakeStart,
 	DueReminderEdit: wakeReminderEdit,
+	DueFollow:       wakeFollow,
+	DueRoute:        wakeRoute,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.

@@ -110,6 +110,10 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 		return fmt.Errorf("engine: event %q: %w", ev.ID, err)
 	}
 	ev.Friend, ev.User = f.ID, ""
+	held, err := u.heldRouteFor(&ev, f.ID)
+	if err != nil {
+		return err
+	}
 	u.ev = &ev // the caller reports the friend of a duplicate
 	seq, err := u.tx.AppendEvent(ev)
 	if errors.Is(err, store.ErrDuplicate) {
@@ -142,7 +146,7 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 			return err
 		}
 	}
-	if err := u.rules.Event(ev, u.following, u.firstFollow); err != nil {
+	if err := u.eventRules(ev, held); err != nil {
 		return err
 	}
 	return u.finish()
@@ -273,6 +277,12 @@ func (u *unit) runRules() error {
 				if ok, err = st.If.MatchRecord(u.record(), u.at); err != nil {
 					return fmt.Errorf("engine: %s: rule %q step %d: %w", u.what(), act.Name, i, err)
 				}
+			}
+			if ok && act.SkipStarts && st.Action.Kind == stepcast.StartScenario {
+				// The route's own follow rule starts its scenario instead.
+				u.res.Steps = append(u.res.Steps, StepResult{Rule: act.Name, Step: i, Depth: act.Depth, Action: st.Action.Kind,
+					Note: "skipped: a follow rule of the friend's inflow route starts a scenario"})
+				continue
 			}
 			u.res.Steps = append(u.res.Steps, StepResult{Rule: act.Name, Step: i, Depth: act.Depth, Action: st.Action.Kind, Ran: ok})
 			if !ok {

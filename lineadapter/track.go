@@ -1,48 +1,3 @@
-// For doc.go (package-level text of the tracking links; the lead merges it):
-//
-// # Tracking links
-//
-// LINE reports no per-friend opens or clicks (its statistics are
-// aggregates, and numbers under 20 come back null), so clicks through our
-// own redirects are the per-friend signal. A Linker signs per-friend
-// redirect URLs, and its two handlers turn their use into events:
-//
-//   - Linker.URL(friend, link, opts) returns BaseURL + a token: the friend,
-//     the link's name, an expiry and, for a send in an experiment, the
-//     experiment and variant, signed with HMAC-SHA256 (truncated to 128
-//     bits) under a key bound to the account. Destinations come from the
-//     Linker's registry of named links, never from the token, so a token
-//     cannot become an open redirect.
-//   - Linker.ClickHandler(rec) answers GET BaseURL/<token>: it records a
-//     click (Kind click, Name the link, the friend, the experiment and
-//     variant in Data) through rec — an *engine.Account — durably, then
-//     redirects (302) to the link's
-//     destination. A forged, tampered, truncated or unknown-link token is
-//     a 404, an expired one a 410, and neither records anything. HEAD
-//     requests, prefetches and link-preview crawlers — LINE fetches every
-//     link of a message to draw its preview — are redirected without
-//     counting.
-//   - Linker.ConversionHandler(rec) is the conversion beacon: a pixel (GET)
-//     or a POST taking the same token, a conversion name and optionally an
-//     amount and an order ID, recording a conversion with the token's
-//     friend, experiment and variant; an order ID makes it idempotent.
-//     Linker.Conversion builds the same event on the host's server, which
-//     is where revenue should be reported from.
-//
-// The click and conversion events carry the experiment and the variant in
-// Data (DataExperiment, DataVariant) so that A/B tallies can be counted
-// from the event log. The segment language sees them as any click or
-// conversion: clicked("link", 7), converted("purchase").
-//
-// A Linker is per account: friend IDs are. Its secrets are at least 32
-// bytes; the first signs and all verify, so a secret is rotated by
-// putting a new one first and dropping the old one once its tokens have
-// expired.
-//
-// Personalized URLs make every friend's message different, so a message
-// with one cannot be sent as a multicast (one request for up to 500
-// friends, identical messages): it takes one push per friend.
-
 package lineadapter
 
 import (
@@ -164,7 +119,7 @@ type LinkerConfig struct {
 	// registered link to its destination, recording nothing, instead of
 	// answering 410 Gone: the friend still reaches the page.
 	RedirectExpired bool
-	// RecordTimeout bounds the wait for Recorder.Ingest before a handler
+	// RecordTimeout bounds the wait for Recorder.Record before a handler
 	// answers; 0 means 3 seconds. The recording goes on when the client
 	// goes away: it is not tied to the request's cancellation.
 	RecordTimeout time.Duration

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/stepcast/stepcast"
-	"github.com/stepcast/stepcast/engine"
 )
 
 // benchCases are the size tiers of a token: a short link name, one in an
@@ -73,8 +72,8 @@ func BenchmarkVerify(b *testing.B) {
 
 type nopRecorder struct{}
 
-func (nopRecorder) Ingest(context.Context, ...stepcast.Event) ([]engine.Result, error) {
-	return nil, nil
+func (nopRecorder) Record(_ context.Context, evs ...stepcast.Event) ([]stepcast.Recorded, error) {
+	return make([]stepcast.Recorded, len(evs)), nil
 }
 
 // BenchmarkClickHandler is one click through the handler, recorder aside.

@@ -5,25 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
-	"github.com/stepcast/stepcast/engine"
 )
-
-// Recorder records the events of the tracking links durably before it
-// returns: *engine.Account is one (Ingest runs each event as a unit of
-// work; an event recorded before, by ID, comes back as
-// engine.Result.Duplicate, no error). The handlers call it with one event
-// at a time.
-type Recorder interface {
-	Ingest(ctx context.Context, events ...stepcast.Event) ([]engine.Result, error)
-}
-
-var _ Recorder = (*engine.Account)(nil)
 
 // The kinds of client DataClient names.
 const (
@@ -106,15 +96,26 @@ func (l *Linker) redirect(w http.ResponseWriter, c Claims, token string) {
 }
 
 // record hands ev to rec, detached from the request's cancellation and
-// bounded by the Linker's timeout, and logs a failure.
+// bounded by the Linker's timeout, and logs a failure: rec's error (not
+// kept: the store, a closed engine, the timeout), or the event refused for
+// its own fault (Recorded.Err). It returns either.
 func (l *Linker) record(ctx context.Context, rec Recorder, ev stepcast.Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
-	_, err := rec.Ingest(ctx, ev)
-	if err != nil {
-		l.log.ErrorContext(ctx, "lineadapter: tracking event not recorded",
-			"kind", string(ev.Kind), "name", ev.Name, "friend", uint32(ev.Friend), "id", ev.ID, "err", err)
+	recs, err := rec.Record(ctx, ev)
+	level, msg := slog.LevelError, "lineadapter: tracking event not recorded"
+	switch {
+	case err != nil:
+	case len(recs) != 1:
+		err = fmt.Errorf("lineadapter: the Recorder returned %d results for 1 event", len(recs))
+	case recs[0].Err != nil:
+		err, level, msg = recs[0].Err, slog.LevelWarn, "lineadapter: tracking event refused"
+	case recs[0].Lost: // a Recorder breaking its contract
+		err = errors.New("lineadapter: the Recorder lost the event without an error")
+	default:
+		return nil
 	}
+	l.log.Log(ctx, level, msg, "kind", string(ev.Kind), "name", ev.Name, "friend", uint32(ev.Friend), "id", ev.ID, "err", err)
 	return err
 }
 

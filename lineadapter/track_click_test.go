@@ -2,8 +2,10 @@ package lineadapter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,41 +15,46 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
-	"github.com/stepcast/stepcast/engine"
 )
 
-// fakeRecorder keeps what it is given, or fails with err.
+// fakeRecorder keeps what it is given, loses it with err, or refuses it
+// for its own fault with refuse (or its Validate error).
 type fakeRecorder struct {
 	mu     sync.Mutex
 	events []stepcast.Event
 	err    error
+	refuse error
 	ctxErr []error // the context's error when each call returned
 	block  bool    // wait for the context to end
 }
 
-func (f *fakeRecorder) Ingest(ctx context.Context, evs ...stepcast.Event) ([]engine.Result, error) {
+func (f *fakeRecorder) Record(ctx context.Context, evs ...stepcast.Event) ([]stepcast.Recorded, error) {
 	if len(evs) != 1 {
 		panic("the handlers record one event at a time")
 	}
 	ev := evs[0]
-	res := []engine.Result{{Event: ev.ID, Friend: ev.Friend}}
 	if f.block {
 		<-ctx.Done()
-		res[0].Err = ctx.Err()
-		return res, ctx.Err()
+		return []stepcast.Recorded{{Lost: true}}, ctx.Err()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ctxErr = append(f.ctxErr, ctx.Err())
-	if f.err == nil {
-		f.err = ev.Validate()
-	}
 	if f.err != nil {
-		res[0].Err = f.err
-		return res, f.err
+		return []stepcast.Recorded{{Lost: true}}, f.err
+	}
+	if err := cmp.Or(f.refuse, ev.Validate()); err != nil {
+		return []stepcast.Recorded{{Err: err}}, nil
 	}
 	f.events = append(f.events, ev)
-	return res, nil
+	return []stepcast.Recorded{{Friend: ev.Friend}}, nil
+}
+
+// brokenRecorder returns no result, as no Recorder should.
+type brokenRecorder struct{}
+
+func (brokenRecorder) Record(context.Context, ...stepcast.Event) ([]stepcast.Recorded, error) {
+	return nil, nil
 }
 
 func (f *fakeRecorder) recorded() []stepcast.Event {
@@ -281,11 +288,14 @@ func TestClickRecordingFails(t *testing.T) {
 
 	for _, tt := range []struct {
 		name string
-		rec  *fakeRecorder
+		rec  Recorder
+		msg  string
 		want string
 	}{
-		{"Error", &fakeRecorder{err: errors.New("disk full")}, "disk full"},
-		{"Timeout", &fakeRecorder{block: true}, "deadline exceeded"},
+		{"Error", &fakeRecorder{err: errors.New("disk full")}, "not recorded", "disk full"},
+		{"Timeout", &fakeRecorder{block: true}, "not recorded", "deadline exceeded"},
+		{"Refused", &fakeRecorder{refuse: fmt.Errorf("%w: friend 7 unknown", stepcast.ErrInvalid)}, "level=WARN msg=\"lineadapter: tracking event refused\"", "friend 7 unknown"},
+		{"NoResult", brokenRecorder{}, "not recorded", "returned 0 results"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			logs.Reset()
@@ -297,7 +307,7 @@ func TestClickRecordingFails(t *testing.T) {
 				t.Fatalf("= %d to %q; the friend must reach the page all the same", w.Code, w.Header().Get("Location"))
 			}
 			out := logs.String()
-			if !strings.Contains(out, "not recorded") || !strings.Contains(out, tt.want) || !strings.Contains(out, "friend=7") || strings.Contains(out, tok) {
+			if !strings.Contains(out, tt.msg) || !strings.Contains(out, tt.want) || !strings.Contains(out, "friend=7") || strings.Contains(out, tok) {
 				t.Fatalf("log = %q; want the failure, the friend, and no token", out)
 			}
 		})

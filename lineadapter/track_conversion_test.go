@@ -197,15 +197,28 @@ func TestConversion(t *testing.T) {
 	}
 }
 
+// TestConversionRecordingFails: a conversion not kept, whether lost or
+// refused for its own fault, is a 503: the page cannot tell.
 func TestConversionRecordingFails(t *testing.T) {
 	clock := &testClock{testNow}
 	l := mustLinker(t, testConfig(clock))
 	tok := mustToken(t, l, 7, "menu", LinkOptions{})
-	req := httptest.NewRequest("POST", "/cv?t="+tok+"&name=purchase", nil)
-	req.Header.Set("User-Agent", uaSafari)
-	w := httptest.NewRecorder()
-	l.ConversionHandler(&fakeRecorder{err: errors.New("store down")}).ServeHTTP(w, req)
-	if w.Code != http.StatusServiceUnavailable {
-		t.Fatalf("= %d, want 503", w.Code)
+	for _, tt := range []struct {
+		name string
+		rec  Recorder
+	}{
+		{"Lost", &fakeRecorder{err: errors.New("store down")}},
+		{"Refused", &fakeRecorder{refuse: stepcast.ErrInvalid}},
+		{"NoResult", brokenRecorder{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/cv?t="+tok+"&name=purchase", nil)
+			req.Header.Set("User-Agent", uaSafari)
+			w := httptest.NewRecorder()
+			l.ConversionHandler(tt.rec).ServeHTTP(w, req)
+			if w.Code != http.StatusServiceUnavailable {
+				t.Fatalf("= %d, want 503", w.Code)
+			}
+		})
 	}
 }

@@ -14,6 +14,10 @@ import (
 	"github.com/stepcast/stepcast/store/memstore"
 )
 
+// The engine's account is the Recorder of this package's handlers; the
+// assertion lives here because the engine does not import lineadapter.
+var _ lineadapter.Recorder = (*engine.Account)(nil)
+
 // TestTrackingIntoEngine records clicks and conversions through an
 // engine account: the segment language sees them, a double request is a
 // duplicate, and the variant is on the logged events.
@@ -36,7 +40,7 @@ func TestTrackingIntoEngine(t *testing.T) {
 	}
 	friend := res[0].Friend
 
-	var results []engine.Result
+	var results []stepcast.Recorded
 	rec := keepResults{acct, &results}
 	l, err := lineadapter.NewLinker(lineadapter.LinkerConfig{
 		Secrets:     [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
@@ -105,14 +109,14 @@ func TestTrackingIntoEngine(t *testing.T) {
 	}
 }
 
-// keepResults is an account that keeps the results of Ingest.
+// keepResults is an account that keeps the results of Record.
 type keepResults struct {
 	*engine.Account
-	results *[]engine.Result
+	results *[]stepcast.Recorded
 }
 
-func (k keepResults) Ingest(ctx context.Context, evs ...stepcast.Event) ([]engine.Result, error) {
-	r, err := k.Account.Ingest(ctx, evs...)
+func (k keepResults) Record(ctx context.Context, evs ...stepcast.Event) ([]stepcast.Recorded, error) {
+	r, err := k.Account.Record(ctx, evs...)
 	*k.results = append(*k.results, r...)
 	return r, err
 }

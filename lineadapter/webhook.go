@@ -13,18 +13,7 @@ import (
 	"net/http"
 
 	"github.com/stepcast/stepcast"
-	"github.com/stepcast/stepcast/engine"
-	"github.com/stepcast/stepcast/segment"
-	"github.com/stepcast/stepcast/store"
 )
-
-// EventSink takes the events of one webhook request and makes them
-// durable before it returns, reporting each event's outcome in a Result
-// of the same position. *engine.Account is one: IngestBatch commits the
-// events in one transaction, each wholly or not at all.
-type EventSink interface {
-	IngestBatch(ctx context.Context, events ...stepcast.Event) ([]engine.Result, error)
-}
 
 // DefaultMaxBody is WebhookConfig.MaxBody's zero value: 1 MiB. LINE
 // publishes no limit on a webhook's size; a text message is at most 5,000
@@ -54,9 +43,9 @@ var (
 	ErrDestination = errors.New("lineadapter: webhook for another destination")
 	// ErrMethod: the request is not a POST (answered 405).
 	ErrMethod = errors.New("lineadapter: webhook requests are POSTs")
-	// ErrNotDurable: the sink failed to keep some of the events — the
-	// store, a closed engine — (answered 500, so that LINE redelivers
-	// them); it wraps the sink's errors.
+	// ErrNotDurable: the Recorder failed to keep some of the events —
+	// the store, a closed engine — (answered 500, so that LINE redelivers
+	// them); it wraps the Recorder's error.
 	ErrNotDurable = errors.New("lineadapter: webhook events not made durable")
 )
 
@@ -65,9 +54,10 @@ type WebhookConfig struct {
 	// ChannelSecret is the channel's secret (LINE Developers console,
 	// "Basic settings"), with which LINE signs every request. Required.
 	ChannelSecret string
-	// Sink takes the events, durably, before the webhook answers.
-	// Required; usually the *engine.Account of this channel.
-	Sink EventSink
+	// Recorder takes the events, durably, before the webhook answers:
+	// all of a request's in one call. Required; usually the
+	// *engine.Account of this channel.
+	Recorder Recorder
 	// Destination, if set, is the bot's user ID ("U" and 32 hex digits):
 	// a body addressed to another is refused with ErrDestination. Empty
 	// accepts any; WebhookReport.Destination says which it was.
@@ -76,7 +66,7 @@ type WebhookConfig struct {
 	// 413 before it is read further. Zero means DefaultMaxBody.
 	MaxBody int64
 	// Logger receives what is not answered to LINE: events refused or
-	// left out, failures of the sink. Never the body, nor what a friend
+	// left out, failures of the Recorder. Never the body, nor what a friend
 	// wrote. Nil means slog.Default().
 	Logger *slog.Logger
 	// Report, if set, receives what each request came to, after the
@@ -104,15 +94,15 @@ type WebhookReport struct {
 type WebhookEvent struct {
 	Type string // LINE's type: follow, message, …; as far as it could be read
 	ID   string // LINE's webhookEventId; as far as it could be read
-	// Event is the event handed to the sink, with Arrival; zero if it was
-	// left out.
+	// Event is the event handed to the Recorder, with Arrival; zero if it
+	// was left out.
 	Event stepcast.Event
-	// Ingested: the sink took it and Result says what it did (Duplicate
-	// for a redelivery it had kept before). Result.Err is set if it was
-	// refused (stepcast.ErrInvalid and the like: answered 200, as a
-	// redelivery cannot fix it) or could not be kept (answered 500).
+	// Ingested: the event was handed to the Recorder, and Recorded says
+	// what became of it: kept (Duplicate for a redelivery kept before),
+	// refused for its own fault (Recorded.Err: answered 200, as a
+	// redelivery cannot fix it) or Lost (answered 500).
 	Ingested bool
-	Result   engine.Result
+	Recorded stepcast.Recorded
 	// Note says why the event was left out (a group chat, a type about
 	// the channel, a malformed event), or is empty.
 	Note string
@@ -120,11 +110,11 @@ type WebhookEvent struct {
 
 // Webhook is the http.Handler of one LINE channel's webhook URL. It
 // checks the signature on the raw body, maps every event to a
-// stepcast.Event and answers 200 only once the sink has made them durable.
-// It is safe for concurrent use.
+// stepcast.Event and answers 200 only once the Recorder has made them
+// durable. It is safe for concurrent use.
 type Webhook struct {
 	secret      []byte
-	sink        EventSink
+	rec         Recorder
 	destination string
 	maxBody     int64
 	log         *slog.Logger
@@ -134,20 +124,20 @@ type Webhook struct {
 var _ http.Handler = (*Webhook)(nil)
 
 // NewWebhook returns the webhook handler of the channel cfg describes.
-// It fails with stepcast.ErrInvalid if the secret or the sink is missing
+// It fails with stepcast.ErrInvalid if the secret or the Recorder is missing
 // or MaxBody is negative.
 func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	switch {
 	case cfg.ChannelSecret == "":
 		return nil, fmt.Errorf("%w: lineadapter: webhook: no channel secret", stepcast.ErrInvalid)
-	case cfg.Sink == nil:
-		return nil, fmt.Errorf("%w: lineadapter: webhook: no sink for the events", stepcast.ErrInvalid)
+	case cfg.Recorder == nil:
+		return nil, fmt.Errorf("%w: lineadapter: webhook: no Recorder for the events", stepcast.ErrInvalid)
 	case cfg.MaxBody < 0:
 		return nil, fmt.Errorf("%w: lineadapter: webhook: MaxBody is %d", stepcast.ErrInvalid, cfg.MaxBody)
 	}
 	h := &Webhook{
 		secret:      []byte(cfg.ChannelSecret),
-		sink:        cfg.Sink,
+		rec:         cfg.Recorder,
 		destination: cfg.Destination,
 		maxBody:     cfg.MaxBody,
 		log:         cfg.Logger,
@@ -171,13 +161,14 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 //   - 400 for a signed body that is not a webhook's JSON, or for another
 //     destination;
 //   - 200 for LINE's connectivity check (no events);
-//   - otherwise 200 once the sink has made the events durable, or 500 if
-//     it failed to keep some of them (the store failing, the engine
-//     closed), so that LINE redelivers the request — if the channel has
-//     webhook redelivery turned on; without it the events are lost and
-//     only the log says so. Events the sink refuses as their own fault
-//     (stepcast.ErrInvalid, …) are logged and answered 200: a
-//     redelivery cannot fix them.
+//   - otherwise 200 once the Recorder has made the events durable, or 500
+//     if it failed to keep some of them (its returned error: the store
+//     failing, the engine closed), so that LINE redelivers the request —
+//     if the channel has webhook redelivery turned on; without it the
+//     events are lost and only the log says so. Events the Recorder
+//     refuses for their own fault (stepcast.Recorded.Err: invalid, an
+//     unknown friend, …) are logged and answered 200: a redelivery cannot
+//     fix them.
 //
 // Each event is decoded on its own: one malformed or left out (see the
 // package documentation) is logged and reported, and the others go on.
@@ -277,30 +268,31 @@ func (h *Webhook) handle(w http.ResponseWriter, r *http.Request) WebhookReport {
 	// Ingested whatever LINE does meanwhile: a request it gave up on may
 	// never come again (redelivery is a channel setting).
 	ctx := context.WithoutCancel(r.Context())
-	results, err := h.sink.IngestBatch(ctx, events...)
-	if len(results) != len(events) {
+	recs, err := h.rec.Record(ctx, events...)
+	if len(recs) != len(events) {
 		if err == nil {
-			err = fmt.Errorf("the sink returned %d results for %d events", len(results), len(events))
+			err = fmt.Errorf("the Recorder returned %d results for %d events", len(recs), len(events))
 		}
 		h.log.Error("webhook: events not made durable", "events", len(events), "err", err)
 		rep.Status, rep.Err = http.StatusInternalServerError, fmt.Errorf("%w: %w", ErrNotDurable, err)
 		return rep
 	}
-	var lost []error
-	for j, res := range results {
+	lost := 0
+	for j, rec := range recs {
 		i := at[j]
-		rep.Events[i].Ingested, rep.Events[i].Result = true, res
+		rep.Events[i].Ingested, rep.Events[i].Recorded = true, rec
 		switch {
-		case res.Err == nil:
-		case refused(res.Err):
-			h.log.Warn("webhook: event refused", "event", stepcast.Quote(rep.Events[i].ID), "type", stepcast.Quote(rep.Events[i].Type), "err", res.Err)
-		default:
-			lost = append(lost, res.Err)
+		case rec.Lost:
+			lost++
+		case rec.Err != nil:
+			h.log.Warn("webhook: event refused", "event", stepcast.Quote(rep.Events[i].ID), "type", stepcast.Quote(rep.Events[i].Type), "err", rec.Err)
 		}
 	}
-	if len(lost) > 0 {
-		err := errors.Join(lost...)
-		h.log.Error("webhook: events not made durable; answering 500 for LINE to redeliver", "events", len(lost), "err", err)
+	if err == nil && lost > 0 { // a Recorder breaking its contract: still, LINE must send them again
+		err = fmt.Errorf("the Recorder lost %d events without an error", lost)
+	}
+	if err != nil {
+		h.log.Error("webhook: events not made durable; answering 500 for LINE to redeliver", "events", len(events), "lost", lost, "err", err)
 		rep.Status, rep.Err = http.StatusInternalServerError, fmt.Errorf("%w: %w", ErrNotDurable, err)
 	}
 	return rep
@@ -312,17 +304,4 @@ func (h *Webhook) signed(body, sig []byte) bool {
 	mac := hmac.New(sha256.New, h.secret)
 	mac.Write(body)
 	return hmac.Equal(mac.Sum(nil), sig)
-}
-
-// refused reports whether err is an event's own fault, which no
-// redelivery can fix: the errors engine.Account.IngestBatch fails a unit
-// alone for (malformed, rules looping, a value that does not fit), as
-// opposed to the store failing or the engine closed.
-func refused(err error) bool {
-	for _, target := range []error{stepcast.ErrInvalid, store.ErrInvalid, store.ErrNotFound, segment.ErrType} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
 }

@@ -59,7 +59,7 @@ func benchWebhook(b *testing.B, shared bool, perRequest int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Sink: acct, Logger: discard})
+	h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Recorder: acct, Logger: discard})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,12 +131,12 @@ func writeEvent(w *bytes.Buffer, i int64) {
 }
 
 // BenchmarkWebhookHandlerOnly: the handler's own work — the signature,
-// the decoding and mapping of each event — over a sink that keeps
+// the decoding and mapping of each event — over a Recorder that keeps
 // nothing, one goroutine.
 func BenchmarkWebhookHandlerOnly(b *testing.B) {
 	for _, perRequest := range []int{1, 10} {
 		b.Run(fmt.Sprintf("events=%d", perRequest), func(b *testing.B) {
-			h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Sink: &nopSink{}, Logger: discard})
+			h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Recorder: nopRecorder{}, Logger: discard})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -165,8 +165,8 @@ func BenchmarkWebhookHandlerOnly(b *testing.B) {
 	}
 }
 
-type nopSink struct{}
+type nopRecorder struct{}
 
-func (nopSink) IngestBatch(_ context.Context, events ...stepcast.Event) ([]engine.Result, error) {
-	return make([]engine.Result, len(events)), nil
+func (nopRecorder) Record(_ context.Context, events ...stepcast.Event) ([]stepcast.Recorded, error) {
+	return make([]stepcast.Recorded, len(events)), nil
 }

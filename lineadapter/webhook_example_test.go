@@ -28,7 +28,7 @@ func ExampleNewWebhook() {
 	}
 	webhook, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{
 		ChannelSecret: "8c570fa6dd201bb328f1c1eac23a96d8", // the channel's, from the LINE Developers console
-		Sink:          salon,
+		Recorder:      salon,
 		Logger:        slog.New(slog.DiscardHandler),
 		Report: func(_ context.Context, r lineadapter.WebhookReport) {
 			for _, ev := range r.Events {
@@ -36,7 +36,7 @@ func ExampleNewWebhook() {
 					fmt.Printf("%s: left out: %s\n", ev.Type, ev.Note)
 					continue
 				}
-				fmt.Printf("%s: ingested, duplicate %v\n", ev.Type, ev.Result.Duplicate)
+				fmt.Printf("%s: ingested, duplicate %v\n", ev.Type, ev.Recorded.Duplicate)
 			}
 		},
 	})

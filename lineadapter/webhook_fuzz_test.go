@@ -41,8 +41,8 @@ func FuzzWebhook(f *testing.F) {
 		} else if sig == linetest.Sign(secret, body) {
 			t.Skip("a signature found by chance")
 		}
-		s := &sink{}
-		h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Sink: s, MaxBody: 64 << 10, Logger: discard})
+		s := &recorder{}
+		h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Recorder: s, MaxBody: 64 << 10, Logger: discard})
 		if err != nil {
 			t.Fatal(err)
 		}

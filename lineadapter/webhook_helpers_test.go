@@ -2,6 +2,7 @@ package lineadapter_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
-	"github.com/stepcast/stepcast/engine"
 	"github.com/stepcast/stepcast/lineadapter"
 )
 
@@ -20,37 +20,53 @@ const secret = "8c570fa6dd201bb328f1c1eac23a96d8"
 // t0 is when the tests' events happen: 2026-11-28 10:00 in Tokyo.
 var t0 = time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
 
-// sink records what it is given and answers with err for each event
-// (nil: taken), or with what errFor says.
-type sink struct {
+// recorder is a lineadapter.Recorder that notes what it is given and
+// keeps each event, or refuses it for its own fault with what refuse says,
+// or loses it with what lose says (returning the first such error, unless
+// silent: a Recorder breaking its contract).
+type recorder struct {
 	mu     sync.Mutex
 	calls  int
 	events []stepcast.Event
-	errFor func(stepcast.Event) error
+	refuse func(stepcast.Event) error
+	lose   func(stepcast.Event) error
+	silent bool
 }
 
-func (s *sink) IngestBatch(_ context.Context, events ...stepcast.Event) ([]engine.Result, error) {
+func (s *recorder) Record(_ context.Context, events ...stepcast.Event) ([]stepcast.Recorded, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	s.events = append(s.events, events...)
-	out := make([]engine.Result, len(events))
+	out := make([]stepcast.Recorded, len(events))
+	var lost error
 	for i, ev := range events {
-		out[i].Event = ev.ID
-		if s.errFor != nil {
-			out[i].Err = s.errFor(ev)
+		if s.lose != nil {
+			if err := s.lose(ev); err != nil {
+				out[i].Lost, lost = true, cmp.Or(lost, err)
+				continue
+			}
+		}
+		if s.refuse != nil {
+			out[i].Err = s.refuse(ev)
+		}
+		if out[i].Err == nil {
+			out[i].Friend = 1
 		}
 	}
-	return out, nil
+	if s.silent {
+		lost = nil
+	}
+	return out, lost
 }
 
-func (s *sink) taken() []stepcast.Event {
+func (s *recorder) taken() []stepcast.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]stepcast.Event(nil), s.events...)
 }
 
-// harness is a webhook over a sink, with its log and reports kept.
+// harness is a webhook over a Recorder, with its log and reports kept.
 type harness struct {
 	h       *lineadapter.Webhook
 	log     *bytes.Buffer
@@ -58,12 +74,12 @@ type harness struct {
 	reports []lineadapter.WebhookReport
 }
 
-func newHarness(t testing.TB, s lineadapter.EventSink, edit func(*lineadapter.WebhookConfig)) *harness {
+func newHarness(t testing.TB, s lineadapter.Recorder, edit func(*lineadapter.WebhookConfig)) *harness {
 	t.Helper()
 	hs := &harness{log: &bytes.Buffer{}}
 	cfg := lineadapter.WebhookConfig{
 		ChannelSecret: secret,
-		Sink:          s,
+		Recorder:      s,
 		Logger:        slog.New(slog.NewTextHandler(&lockedWriter{w: hs.log, mu: &hs.mu}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Report: func(_ context.Context, r lineadapter.WebhookReport) {
 			hs.mu.Lock()

@@ -137,7 +137,7 @@ func mappingCases() []mappingCase {
 func TestWebhookMapping(t *testing.T) {
 	for _, c := range mappingCases() {
 		t.Run(c.name, func(t *testing.T) {
-			s := &sink{}
+			s := &recorder{}
 			hs := newHarness(t, s, nil)
 			code, rep := hs.serve(linetest.WebhookRequest(secret, c.in))
 			if code != http.StatusOK {
@@ -161,7 +161,7 @@ func TestWebhookMapping(t *testing.T) {
 				return
 			}
 			if len(taken) != 1 || !got.Ingested || got.Note != "" {
-				t.Fatalf("sink took %+v, report %+v; want one event", taken, got)
+				t.Fatalf("the Recorder took %+v, report %+v; want one event", taken, got)
 			}
 			w := *c.want
 			w.ID, w.Arrival = c.in["webhookEventId"].(string), c.arrival

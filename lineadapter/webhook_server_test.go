@@ -39,7 +39,7 @@ func TestWebhookOverHTTPOnBolt(t *testing.T) {
 		t.Fatal(err)
 	}
 	reports := make(chan lineadapter.WebhookReport, 4)
-	h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Sink: acct, MaxBody: 4 << 10, Logger: discard,
+	h, err := lineadapter.NewWebhook(lineadapter.WebhookConfig{ChannelSecret: secret, Recorder: acct, MaxBody: 4 << 10, Logger: discard,
 		Report: func(_ context.Context, r lineadapter.WebhookReport) { reports <- r }})
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"github.com/stepcast/stepcast/lineadapter/linetest"
 	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/segment"
-	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/memstore"
 )
 
@@ -76,7 +75,7 @@ func TestWebhookRequests(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := &sink{}
+			s := &recorder{}
 			hs := newHarness(t, s, c.edit)
 			code, rep := hs.serve(c.r)
 			if code != c.status || rep.Status != c.status {
@@ -89,7 +88,7 @@ func TestWebhookRequests(t *testing.T) {
 				t.Errorf("ingested %d events, want %d", got, c.ingests)
 			}
 			if c.ingests == 0 && s.calls != 0 {
-				t.Errorf("the sink was called %d times", s.calls)
+				t.Errorf("the Recorder was called %d times", s.calls)
 			}
 		})
 	}
@@ -98,7 +97,7 @@ func TestWebhookRequests(t *testing.T) {
 // TestWebhookOneMalformedEventLeavesTheOthers: a malformed event is left
 // out and reported; the events around it are ingested, in order.
 func TestWebhookOneMalformedEventLeavesTheOthers(t *testing.T) {
-	s := &sink{}
+	s := &recorder{}
 	hs := newHarness(t, s, nil)
 	first := linetest.FollowEvent(friend, false).At(t0)
 	bad := linetest.TextMessageEvent(friend, "x").At(t0).Set("message", []int{1})
@@ -131,37 +130,35 @@ type rawJSON string
 
 func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
 
-// TestWebhookAnswersBySinkOutcome: 200 when the events are durable or
-// refused as their own fault; 500 when some could not be kept.
-func TestWebhookAnswersBySinkOutcome(t *testing.T) {
+// TestWebhookAnswersByRecorderOutcome: 200 when the events are kept or
+// refused for their own fault; 500 when some were lost — the Recorder's
+// error, or a Recorder that marks events lost without one.
+func TestWebhookAnswersByRecorderOutcome(t *testing.T) {
 	storeDown := fmt.Errorf("pgstore: commit: %w", context.DeadlineExceeded)
+	onMessage := func(err error) func(stepcast.Event) error {
+		return func(ev stepcast.Event) error {
+			if ev.Kind == stepcast.EventMessage {
+				return err
+			}
+			return nil
+		}
+	}
 	cases := []struct {
-		name   string
-		errFor func(stepcast.Event) error
-		status int
+		name    string
+		rec     *recorder
+		status  int
+		refused bool // the message is refused
+		lost    bool // every event, or the message, is lost
 	}{
-		{name: "AllKept", status: 200},
-		{name: "OneInvalid", errFor: func(ev stepcast.Event) error {
-			if ev.Kind == stepcast.EventMessage {
-				return fmt.Errorf("%w: event %s: value too long", stepcast.ErrInvalid, ev.ID)
-			}
-			return nil
-		}, status: 200},
-		{name: "StoreRefusedAValue", errFor: func(ev stepcast.Event) error {
-			return fmt.Errorf("store: %w", store.ErrInvalid)
-		}, status: 200},
-		{name: "StoreFailed", errFor: func(stepcast.Event) error { return storeDown }, status: 500},
-		{name: "EngineClosed", errFor: func(ev stepcast.Event) error {
-			if ev.Kind == stepcast.EventMessage {
-				return engine.ErrClosed
-			}
-			return nil
-		}, status: 500},
+		{name: "AllKept", rec: &recorder{}, status: 200},
+		{name: "OneRefused", rec: &recorder{refuse: onMessage(fmt.Errorf("%w: value too long", stepcast.ErrInvalid))}, status: 200, refused: true},
+		{name: "StoreFailed", rec: &recorder{lose: func(stepcast.Event) error { return storeDown }}, status: 500, lost: true},
+		{name: "OneLost", rec: &recorder{lose: onMessage(errors.New("engine: closed"))}, status: 500, lost: true},
+		{name: "LostWithoutError", rec: &recorder{lose: onMessage(errors.New("x")), silent: true}, status: 500, lost: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := &sink{errFor: c.errFor}
-			hs := newHarness(t, s, nil)
+			hs := newHarness(t, c.rec, nil)
 			text := "my phone is 090-0000-0000"
 			code, rep := hs.serve(linetest.WebhookRequest(secret, linetest.FollowEvent(friend, false).At(t0), linetest.TextMessageEvent(friend, text).At(t0)))
 			if code != c.status {
@@ -170,40 +167,41 @@ func TestWebhookAnswersBySinkOutcome(t *testing.T) {
 			if (c.status == 500) != errors.Is(rep.Err, lineadapter.ErrNotDurable) {
 				t.Errorf("report's error %v", rep.Err)
 			}
-			for _, e := range rep.Events {
-				if !e.Ingested || e.Result.Event != e.ID {
-					t.Errorf("reported %+v", e)
-				}
+			if len(rep.Events) != 2 || !rep.Events[0].Ingested || !rep.Events[1].Ingested {
+				t.Fatalf("reported %+v", rep.Events)
 			}
-			if strings.Contains(hs.logText(), text) {
-				t.Errorf("the log repeats what the friend wrote:\n%s", hs.logText())
+			if msg := rep.Events[1].Recorded; (msg.Err != nil) != c.refused || msg.Lost != c.lost {
+				t.Errorf("the message reported as %+v", msg)
+			}
+			if log := hs.logText(); c.refused != strings.Contains(log, "refused") || strings.Contains(log, text) {
+				t.Errorf("log (refusal logged: want %v; never the text):\n%s", c.refused, log)
 			}
 		})
 	}
 }
 
-// badSink returns fewer results than events, as no sink should.
-type badSink struct{ err error }
+// badRecorder returns fewer results than events, as no Recorder should.
+type badRecorder struct{ err error }
 
-func (b badSink) IngestBatch(context.Context, ...stepcast.Event) ([]engine.Result, error) {
+func (b badRecorder) Record(context.Context, ...stepcast.Event) ([]stepcast.Recorded, error) {
 	return nil, b.err
 }
 
-func TestWebhookSinkFailingWhole(t *testing.T) {
+func TestWebhookRecorderFailingWhole(t *testing.T) {
 	for _, err := range []error{nil, errors.New("down")} {
-		hs := newHarness(t, badSink{err}, nil)
+		hs := newHarness(t, badRecorder{err}, nil)
 		code, rep := hs.serve(linetest.WebhookRequest(secret, linetest.FollowEvent(friend, false).At(t0)))
 		if code != 500 || !errors.Is(rep.Err, lineadapter.ErrNotDurable) {
-			t.Errorf("sink error %v: status %d, %v; want 500, ErrNotDurable", err, code, rep.Err)
+			t.Errorf("Recorder error %v: status %d, %v; want 500, ErrNotDurable", err, code, rep.Err)
 		}
 	}
 }
 
 func TestNewWebhookRefuses(t *testing.T) {
 	for name, cfg := range map[string]lineadapter.WebhookConfig{
-		"NoSecret":        {Sink: &sink{}},
-		"NoSink":          {ChannelSecret: secret},
-		"NegativeMaxBody": {ChannelSecret: secret, Sink: &sink{}, MaxBody: -1},
+		"NoSecret":        {Recorder: &recorder{}},
+		"NoRecorder":      {ChannelSecret: secret},
+		"NegativeMaxBody": {ChannelSecret: secret, Recorder: &recorder{}, MaxBody: -1},
 	} {
 		if _, err := lineadapter.NewWebhook(cfg); !errors.Is(err, stepcast.ErrInvalid) {
 			t.Errorf("%s: NewWebhook = %v, want ErrInvalid", name, err)
@@ -227,7 +225,7 @@ func TestWebhookOnEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := &arrivals{sink: acct}
+	seen := &arrivals{rec: acct}
 	hs := newHarness(t, seen, nil)
 
 	follow := linetest.FollowEvent(friend, true).At(t0)
@@ -239,7 +237,7 @@ func TestWebhookOnEngine(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("status %d, want 200: %v", code, rep.Err)
 	}
-	if r := rep.Events[2].Result; !errors.Is(r.Err, engine.ErrFutureEvent) {
+	if r := rep.Events[2].Recorded; !errors.Is(r.Err, engine.ErrFutureEvent) {
 		t.Errorf("the event from the future: %+v, want ErrFutureEvent", r)
 	}
 	if !strings.Contains(hs.logText(), "refused") {
@@ -265,8 +263,8 @@ func TestWebhookOnEngine(t *testing.T) {
 		t.Fatalf("redelivery: status %d", code)
 	}
 	for _, ev := range rep.Events {
-		if !ev.Result.Duplicate || ev.Result.Err != nil {
-			t.Errorf("redelivered %s: %+v, want a duplicate", ev.ID, ev.Result)
+		if !ev.Recorded.Duplicate || ev.Recorded.Err != nil {
+			t.Errorf("redelivered %s: %+v, want a duplicate", ev.ID, ev.Recorded)
 		}
 	}
 	if got := seen.of(text["webhookEventId"].(string)); !got.Redelivered {
@@ -289,18 +287,18 @@ func TestWebhookOnEngine(t *testing.T) {
 // arrivals passes events on to an engine account, noting each one's
 // Arrival as handed over.
 type arrivals struct {
-	sink lineadapter.EventSink
+	rec  lineadapter.Recorder
 	seen map[string]stepcast.Arrival
 }
 
-func (a *arrivals) IngestBatch(ctx context.Context, events ...stepcast.Event) ([]engine.Result, error) {
+func (a *arrivals) Record(ctx context.Context, events ...stepcast.Event) ([]stepcast.Recorded, error) {
 	if a.seen == nil {
 		a.seen = map[string]stepcast.Arrival{}
 	}
 	for _, ev := range events {
 		a.seen[ev.ID] = ev.Arrival
 	}
-	return a.sink.IngestBatch(ctx, events...)
+	return a.rec.Record(ctx, events...)
 }
 
 func (a *arrivals) of(id string) stepcast.Arrival { return a.seen[id] }
@@ -364,7 +362,7 @@ func TestWebhookDatetimePicker(t *testing.T) {
 	}
 	hs := newHarness(t, acct, nil)
 	pick := linetest.PostbackEvent(friend, "action=book", map[string]string{"datetime": "2026-12-01T10:00"}).At(t0)
-	if code, rep := hs.serve(linetest.WebhookRequest(secret, pick)); code != 200 || rep.Events[0].Result.Err != nil {
+	if code, rep := hs.serve(linetest.WebhookRequest(secret, pick)); code != 200 || rep.Events[0].Recorded.Err != nil {
 		t.Fatalf("status %d, %+v", code, rep.Events)
 	}
 	f, err := acct.FriendByUser(ctx, friend)

@@ -25,6 +25,13 @@ const (
 	// event's Data["route"], set from the QR code or link the friend came
 	// through. With FirstOnly, only a friend's first follow ever counts,
 	// not a return after blocking.
+	//
+	// A follow rule of the follow's route that has a start_scenario step
+	// takes precedence over the default: the start_scenario steps of the
+	// follow rules without a route are skipped for that follow (the
+	// rule users of L-step and Liny rely on — a friend who came through
+	// an ad's route gets the ad's scenario, not also the default
+	// friend-add scenario). Their other steps run.
 	OnFollow TriggerKind = "follow"
 	// OnTagAdded and OnTagRemoved: the tag Trigger.Name was added or
 	// removed, by anything — an action of another rule included.
@@ -111,11 +118,13 @@ type Set struct {
 	fields     map[string]segment.Field
 	schema     *segment.Schema
 	env        Env
+	routes     bool // a follow rule names a route
 }
 
 type compiledRule struct {
 	Rule
 	steps    []CompiledStep
+	starts   bool         // a step starts a scenario
 	keywords []string     // OnKeyword: normalized
 	match    KeywordMatch // OnKeyword: resolved (exact if empty)
 }
@@ -202,8 +211,10 @@ func Compile(rs []Rule, env Env) (*Set, error) {
 			}
 			step.Action = st.Action
 			cr.steps = append(cr.steps, step)
+			cr.starts = cr.starts || st.Action.Kind == stepcast.StartScenario
 		}
 		s.rules = append(s.rules, cr)
+		s.routes = s.routes || (r.Trigger.Kind == OnFollow && r.Trigger.Route != "")
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -310,6 +321,10 @@ func typeList(types []stepcast.FieldType) string {
 	}
 	return strings.Join(s, " or ")
 }
+
+// HasRoutes reports whether a follow rule of the set names an inflow
+// route: whether a follow's route can change what it sets off.
+func (s *Set) HasRoutes() bool { return s.routes }
 
 // Rules returns the rules of the set, in order.
 func (s *Set) Rules() []Rule {

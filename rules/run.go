@@ -40,6 +40,10 @@ type Activation struct {
 	Steps []CompiledStep
 	Depth int      // 0 for rules the unit itself set off, +1 per rule in between
 	Chain []string // the rules from the first the unit set off to this one
+	// SkipStarts: a follow rule without a route, for a follow whose
+	// route's own follow rule starts a scenario — its start_scenario
+	// steps are to be skipped (see OnFollow).
+	SkipStarts bool
 }
 
 // Run is the queue of rules one unit of work sets off, run first in, first
@@ -74,19 +78,57 @@ func (r *Run) Next() *Activation {
 
 // Event sets off the rules ev triggers. following says the event is a
 // follow that made the friend follow — only such a follow sets off follow
-// rules — and firstFollow that it is the friend's first.
+// rules, for the route ev.Data["route"] — and firstFollow that it is the
+// friend's first.
 func (r *Run) Event(ev stepcast.Event, following, firstFollow bool) error {
+	return r.event(ev, following, firstFollow, false, false)
+}
+
+// Follow sets off the follow rules of a follow already applied whose
+// route became known later, or whose rules were held back until it might
+// (the engine's wait for an inflow route): the follow rules route sets
+// off, as Event would for a follow from it — follow rules only: the
+// event's other rules ran with the event. With routeOnly, only the rules
+// naming route run: those without a route ran at the follow.
+func (r *Run) Follow(route string, firstFollow, routeOnly bool) error {
+	ev := stepcast.Event{Kind: stepcast.EventFollow}
+	if route != "" {
+		ev.Data = map[string]string{stepcast.DataRoute: route}
+	}
+	return r.event(ev, true, firstFollow, true, routeOnly)
+}
+
+// event sets off the rules ev triggers; with followOnly (Follow), only
+// follow rules, and with routeOnly only those naming the route.
+func (r *Run) event(ev stepcast.Event, following, firstFollow, followOnly, routeOnly bool) error {
+	route := ev.Data[stepcast.DataRoute]
+	followHit := func(t Trigger) bool {
+		return following && (t.Route == "" || t.Route == route) && (!t.FirstOnly || firstFollow)
+	}
+	// A rule of the follow's own route that starts a scenario holds back
+	// the default rules' scenario starts (see OnFollow).
+	skipStarts := false
+	if following && route != "" {
+		for i := range r.set.rules {
+			cr := &r.set.rules[i]
+			if cr.Trigger.Kind == OnFollow && cr.Trigger.Route == route && cr.starts && followHit(cr.Trigger) {
+				skipStarts = true
+				break
+			}
+		}
+	}
 	text, normalized := "", false // the message's text, normalized once
 	for i := range r.set.rules {
 		cr := &r.set.rules[i]
 		t := cr.Trigger
 		var hit bool
-		switch t.Kind {
-		case OnEvent:
+		switch {
+		case t.Kind == OnFollow:
+			hit = followHit(t) && (!routeOnly || t.Route != "")
+		case followOnly:
+		case t.Kind == OnEvent:
 			hit = t.Event == ev.Kind && (t.Name == "" || t.Name == ev.Name) && (t.Value == "" || t.Value == ev.Value)
-		case OnFollow:
-			hit = following && (t.Route == "" || t.Route == ev.Data["route"]) && (!t.FirstOnly || firstFollow)
-		case OnKeyword:
+		case t.Kind == OnKeyword:
 			if !IsTextMessage(ev) {
 				break
 			}
@@ -96,9 +138,11 @@ func (r *Run) Event(ev stepcast.Event, following, firstFollow bool) error {
 			hit = cr.matchesKeywords(text)
 		}
 		if hit {
-			if err := r.push(cr.Name, cr.steps, nil); err != nil {
+			a, err := r.push(cr.Name, cr.steps, nil)
+			if err != nil {
 				return err
 			}
+			a.SkipStarts = skipStarts && t.Kind == OnFollow && t.Route == ""
 		}
 	}
 	return nil
@@ -110,7 +154,7 @@ func (r *Run) Changed(kind TriggerKind, name string, cause *Activation) error {
 	for i := range r.set.rules {
 		cr := &r.set.rules[i]
 		if cr.Trigger.Kind == kind && cr.Trigger.Name == name {
-			if err := r.push(cr.Name, cr.steps, cause); err != nil {
+			if _, err := r.push(cr.Name, cr.steps, cause); err != nil {
 				return err
 			}
 		}
@@ -120,22 +164,22 @@ func (r *Run) Changed(kind TriggerKind, name string, cause *Activation) error {
 
 // Crossed sets off a threshold's own actions, then the rules watching it.
 func (r *Run) Crossed(threshold string, cause *Activation) error {
-	if err := r.push("threshold:"+threshold, r.set.thresholds[threshold], cause); err != nil {
+	if _, err := r.push("threshold:"+threshold, r.set.thresholds[threshold], cause); err != nil {
 		return err
 	}
 	return r.Changed(OnThreshold, threshold, cause)
 }
 
-func (r *Run) push(name string, steps []CompiledStep, parent *Activation) error {
+func (r *Run) push(name string, steps []CompiledStep, parent *Activation) (*Activation, error) {
 	a := &Activation{Name: name, Steps: steps, Chain: []string{name}, Seq: r.n}
 	if parent != nil {
 		a.Depth = parent.Depth + 1
 		a.Chain = append(slices.Clone(parent.Chain), name)
 	}
 	if a.Depth > r.maxDepth || r.n >= MaxActivations {
-		return &LoopError{Unit: r.unit, Chain: a.Chain}
+		return nil, &LoopError{Unit: r.unit, Chain: a.Chain}
 	}
 	r.n++
 	r.queue = append(r.queue, a)
-	return nil
+	return a, nil
 }

@@ -123,6 +123,20 @@ func (ix *Index) CountEvents(f stepcast.FriendID, kind, name, value string, from
 	return p.count(uint32(f), p.window(lo, hi))
 }
 
+// EventFriends returns how many friends have ever had an event of kind,
+// name and value (value "": any value) in the index: a bitmap's
+// cardinality, whatever the number of friends. Events of kinds the schema
+// does not count (SchemaConfig.Events) are not in the index: 0.
+func (ix *Index) EventFriends(kind, name, value string) uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	p := ix.events[eventKey{kind: kind, name: name, value: value}]
+	if p == nil {
+		return 0
+	}
+	return p.ever.GetCardinality()
+}
+
 // History returns friend f's events in the index as a History.
 func (ix *Index) History(f stepcast.FriendID) History { return indexHistory{ix, f} }
 
