@@ -73,8 +73,9 @@
 // of the kinds it has a handler for (DueKind: DueScoring, a decaying score
 // crossing a threshold; DueScenario, a scenario's pending step; DueReminder,
 // a reminder's; DueStart, an account's check of a relative start
-// condition), runs each as a unit of work, and commits them in batches,
-// each still all or nothing. Run calls Tick every PollInterval.
+// condition; DueReminderEdit, an account's pass over the goals of an
+// edited reminder), runs each as a unit of work, and commits them in
+// batches, each still all or nothing. Run calls Tick every PollInterval.
 //
 // # Scenarios and reminders
 //
@@ -112,10 +113,16 @@
 // A reminder counts back from a goal (a booking's time) that
 // start_reminder sets, per goal key (one per booking), and moves or
 // cancels. Reminders are not versioned: when SetDefinitions edits a
-// reminder's steps, its pending goals are made due at once and reconciled
-// with the new steps by name — a step sent is not sent again, a step
-// removed is recorded cancelled, a step added is sent at its time, or
-// follows the reminder's if_past if that has passed.
+// reminder's steps, its pending goals are reconciled with the new steps by
+// name — a step sent is not sent again, a step removed is recorded
+// cancelled, a step added is sent at its time, or follows the reminder's
+// if_past if that has passed. SetDefinitions only records the edit, as the
+// account's due work (DueReminderEdit, one timer per reminder edited): the
+// next Tick pages through the reminder's goals due later, 1000 a unit, in
+// the order of due work (store.ReadTx.DueTimers) — their number, not the
+// friends', is its cost — making each due, and each is then reconciled in
+// its friend's own unit. Another edit while a pass goes on starts it
+// again from the first goal.
 //
 // # Deliveries and notifications
 //
