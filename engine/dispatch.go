@@ -56,6 +56,10 @@ const (
 	// lapsed (older than stepcast.ReplyTokenValidity) when its turn came:
 	// its messages went into a push instead.
 	ReasonReplyReplaced = "replaced by a push: the reply token has lapsed"
+	// ReasonUncertain begins the error of a delivery whose attempt may
+	// have been delivered, with no retry key to make another safe (a
+	// reply whose answer was lost: stepcast.ErrUncertain).
+	ReasonUncertain = "not retried: it may have been delivered, and without a retry key another attempt could deliver it twice"
 )
 
 // DispatchReport counts what one Dispatch did with the deliveries it
@@ -107,6 +111,9 @@ var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
 //     (Config.RetryBase doubling to Config.RetryMax) — unless that attempt
 //     could end more than stepcast.RetryKeyValidity after the first, when
 //     it fails with ReasonRetryKeyExpired;
+//   - on an error wrapping stepcast.ErrUncertain (a reply, or a send
+//     without a retry key, that left and got no answer): failed with
+//     ReasonUncertain — it may have been delivered — and not retried;
 //   - on any other error: failed, with the error;
 //   - a reply whose event (its CreatedAt) is older than
 //     stepcast.ReplyTokenValidity is not sent with its dead token: a push
@@ -363,6 +370,10 @@ func (d *dispatch) attempt(dl store.Delivery) time.Time {
 		// this one pending, due at once, for when the quota allows.
 		d.halt(fmt.Errorf("delivery %d (%s): %w", dl.ID, stepcast.Quote(dl.Key), err))
 		return d.release(dl, "not sent: "+err.Error())
+	case errors.Is(err, stepcast.ErrUncertain):
+		// Before the cases that retry: a reply's token is single-use, and
+		// whether this one was spent no answer says.
+		d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(ReasonUncertain+"; the attempt: "+err.Error(), stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
 	case d.ctx.Err() != nil:
 		// The caller gave up: whatever the Sender made of it, the request
 		// may have gone; the next attempt, under the same key, will tell.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -297,6 +298,60 @@ func TestDispatchLinetestReplies(t *testing.T) {
 		if m := srv.Delivered()[linetest.UserID(i)]; len(m) != 1 {
 			t.Errorf("friend %d received %s", i, m)
 		}
+	}
+	for _, v := range srv.Violations() {
+		t.Errorf("violation: %s", v)
+	}
+}
+
+// A reply whose answer was lost (LINE took it, the connection dropped) is
+// stepcast.ErrUncertain: failed, not retried — a retry would meet the
+// spent token — and the friend has it once; a reply LINE answered with a
+// 5xx is retried with its token, and delivered.
+func TestDispatchLinetestReplyLost(t *testing.T) {
+	srv := newLINE(t, 2)
+	clk := &tclock{t: time.Now()}
+	e, err := engine.Open(engine.Config{Store: memstore.New(), Now: clk.Now, Sender: newSender(t, srv.URL, time.Second), RetryBase: time.Millisecond, RetryMax: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.AddAccount(context.Background(), "shop", engine.Definitions{Rules: welcomeDefs().Rules[1:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	followAll(t, a, 2, clk.Now())
+	ask := func(i int) {
+		u := linetest.UserID(i)
+		ev := stepcast.Event{ID: fmt.Sprintf("ask-%d", i), User: stepcast.UserID(u), Kind: stepcast.EventPostback, Name: "ask", At: clk.Now(),
+			Arrival: stepcast.Arrival{ReplyToken: srv.ReplyToken(u)}}
+		if _, err := a.Ingest(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Inject(linetest.AcceptedThenDropped(linetest.Reply, 1))
+	ask(1)
+	if rep, err := a.Dispatch(context.Background()); err != nil || rep.Failed != 1 || rep.Retrying != 0 {
+		t.Fatalf("lost reply: %+v, %v", rep, err)
+	}
+	ds, err := a.Deliveries(context.Background(), store.DeliveryFilter{})
+	if err != nil || len(ds) != 1 || ds[0].Status != store.Failed || !strings.HasPrefix(ds[0].Error, engine.ReasonUncertain) {
+		t.Fatalf("deliveries %+v, %v: want the reply failed with ReasonUncertain", ds, err)
+	}
+	srv.Inject(linetest.ServerError(linetest.Reply, 500, 1))
+	ask(2)
+	for range 3 {
+		clk.Add(time.Second)
+		if _, err := a.Dispatch(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= 2; i++ {
+		if m := srv.Delivered()[linetest.UserID(i)]; len(m) != 1 {
+			t.Errorf("friend %d received %s", i, m)
+		}
+	}
+	if n := len(srv.Requests()); n != 3 { // the lost reply once; the other's 500 and its retry
+		t.Errorf("%d requests, want 3", n)
 	}
 	for _, v := range srv.Violations() {
 		t.Errorf("violation: %s", v)

@@ -41,6 +41,11 @@ func TestDispatchOutcomes(t *testing.T) {
 				return "", fmt.Errorf("post: %w", context.DeadlineExceeded)
 			},
 			status: store.Pending, errHas: "deadline", report: DispatchReport{Leased: 1, Retrying: 1}},
+		{name: "uncertain (no answer, no key to retry with): failed, not retried",
+			answer: func(stepcast.Delivery, string) (string, error) {
+				return "", fmt.Errorf("no answer: %w: %w", stepcast.ErrUncertain, context.DeadlineExceeded)
+			},
+			status: store.Failed, errHas: ReasonUncertain, report: DispatchReport{Leased: 1, Failed: 1}},
 		{name: "permanent",
 			answer: func(stepcast.Delivery, string) (string, error) {
 				return "", errors.New("LINE answered 400: the property messages[0].text is invalid")
