@@ -49,7 +49,12 @@
 //     reply; a known type with its required properties; text ≤ 5,000
 //     UTF-16 code units; ≤ 13 quick reply items; a flex altText ≤ 1,500
 //     characters, a bubble ≤ 30 KB of JSON, a carousel ≤ 50 KB and
-//     ≤ 12 bubbles; a template or imagemap altText ≤ 400 characters.
+//     ≤ 12 bubbles; a template or imagemap altText ≤ 400 characters
+//     (characters counted in UTF-16 code units, as LINE counts them);
+//     properties LINE has as strings given as strings (a sticker's
+//     packageId and stickerId: "446", not 446); media URLs (image, video,
+//     audio, imagemap, quick reply and sender icons) https and ≤ 2,000
+//     characters; ≤ 20 LINE emojis, each at the index of a "$" in the text.
 //   - IDs: a push goes to "U", "C" or "R" and 32 hex digits; a multicast
 //     and the bulk rich menu calls to 1–500 userIds; rich menu IDs are
 //     "richmenu-" and 32 hex digits.
