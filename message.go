@@ -175,12 +175,16 @@ func CheckMessage(m Message) error {
 		if err = required("text", f.Text); err != nil {
 			return err
 		}
-		units := utf16Len(*f.Text)
-		if units > MaxTextMessage {
-			return bad("text", "longer than %d UTF-16 units (%d)", MaxTextMessage, units)
-		}
-		if f.Type == "text" {
-			err = checkEmojis(&f, units)
+		// A string takes no more UTF-16 units than UTF-8 bytes: most text
+		// needs no count.
+		if len(*f.Text) > MaxTextMessage || len(f.Emojis) > 0 {
+			units := utf16Len(*f.Text)
+			if units > MaxTextMessage {
+				return bad("text", "longer than %d UTF-16 units (%d)", MaxTextMessage, units)
+			}
+			if f.Type == "text" {
+				err = checkEmojis(&f, units)
+			}
 		}
 	case "sticker":
 		err = errors.Join(required("packageId", f.PackageID), required("stickerId", f.StickerID))
@@ -368,9 +372,21 @@ func checkFlex(raw json.RawMessage) error {
 
 // utf16Len is how many UTF-16 code units s takes (an invalid byte, one).
 func utf16Len(s string) int {
+	if len(s) <= MaxFlexAltText && isASCII(s) {
+		return len(s) // the common case, without decoding a rune
+	}
 	n := 0
 	for _, r := range s {
 		n += max(1, utf16.RuneLen(r))
 	}
 	return n
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
