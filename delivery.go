@@ -260,14 +260,17 @@ func isWord(s string) bool {
 //   - ErrRetryLater: not delivered, or delivered at most once whatever
 //     comes next — a rate limit, a 5xx, a timeout or a dropped connection
 //     of a request with a retry key (LINE answers its repeat with 409), a
+//     request LINE did not process (a rate limit's 429, a 408, a 425), a
 //     request that was never made (the wait for a rate limit ended first,
 //     the connection was refused). Another attempt may succeed.
 //   - ErrUncertain: the request may have been delivered and nothing can
-//     tell: a timeout or a dropped connection after a request that sends
-//     messages without a retry key left — a reply (LINE takes no retry
-//     key on one, and its token is single-use: a second attempt is
-//     refused, or delivers twice) or a push sent without a key. Do not
-//     retry; record it as possibly delivered.
+//     tell: a 5xx, a timeout or a dropped connection of a request that
+//     sends messages without a retry key (LINE: after a 5xx or a timeout
+//     "there is a possibility that your message was delivered") — a
+//     reply (LINE takes no retry key on one, and its token is
+//     single-use: a second attempt is refused, or delivers twice) or a
+//     push sent without a key. Do not retry; record it as possibly
+//     delivered.
 //   - ErrQuotaExceeded: the account's monthly message quota is used up.
 //   - anything else: permanent; another attempt would fail alike.
 type Sender interface {

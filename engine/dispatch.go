@@ -112,7 +112,7 @@ var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
 //     could end more than stepcast.RetryKeyValidity after the first, when
 //     it fails with ReasonRetryKeyExpired;
 //   - on an error wrapping stepcast.ErrUncertain (a reply, or a send
-//     without a retry key, that left and got no answer): failed with
+//     without a retry key, answered with a 5xx or not at all): failed with
 //     ReasonUncertain — it may have been delivered — and not retried;
 //   - on any other error: failed, with the error;
 //   - a reply whose event (its CreatedAt) is older than

@@ -306,8 +306,8 @@ func TestDispatchLinetestReplies(t *testing.T) {
 
 // A reply whose answer was lost (LINE took it, the connection dropped) is
 // stepcast.ErrUncertain: failed, not retried — a retry would meet the
-// spent token — and the friend has it once; a reply LINE answered with a
-// 5xx is retried with its token, and delivered.
+// spent token — and the friend has it once; a reply LINE did not process
+// (a rate limit's 429) is retried with its token, and delivered.
 func TestDispatchLinetestReplyLost(t *testing.T) {
 	srv := newLINE(t, 2)
 	clk := &tclock{t: time.Now()}
@@ -337,7 +337,7 @@ func TestDispatchLinetestReplyLost(t *testing.T) {
 	if err != nil || len(ds) != 1 || ds[0].Status != store.Failed || !strings.HasPrefix(ds[0].Error, engine.ReasonUncertain) {
 		t.Fatalf("deliveries %+v, %v: want the reply failed with ReasonUncertain", ds, err)
 	}
-	srv.Inject(linetest.ServerError(linetest.Reply, 500, 1))
+	srv.Inject(linetest.RateLimited(linetest.Reply, 1))
 	ask(2)
 	for range 3 {
 		clk.Add(time.Second)
@@ -350,7 +350,7 @@ func TestDispatchLinetestReplyLost(t *testing.T) {
 			t.Errorf("friend %d received %s", i, m)
 		}
 	}
-	if n := len(srv.Requests()); n != 3 { // the lost reply once; the other's 500 and its retry
+	if n := len(srv.Requests()); n != 3 { // the lost reply once; the other's 429 and its retry
 		t.Errorf("%d requests, want 3", n)
 	}
 	for _, v := range srv.Violations() {

@@ -184,8 +184,8 @@
 // accepted request's ID. stepcast.ErrRetryLater (a 5xx, the rate limit's
 // 429, a timeout, a dropped connection) puts it back for later, with
 // exponential backoff and jitter; stepcast.ErrUncertain (a reply, or a
-// send without a retry key, that left and got no answer: it may have
-// been delivered) fails it with ReasonUncertain, never retried; any other
+// send without a retry key, answered with a 5xx or not at all: it may
+// have been delivered) fails it with ReasonUncertain, never retried; any other
 // error fails it, with the reason. No attempt is made that could reach LINE more than
 // stepcast.RetryKeyValidity (24 hours) after the first, when LINE may no
 // longer recognize the key: the delivery fails instead

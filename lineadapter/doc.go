@@ -133,10 +133,11 @@
 //	other 429, 408, 425, 5xx,  stepcast.ErrRetryLater: again later, with the
 //	timeout, dropped or        same retry key, within its 24 hours (a
 //	refused connection         reply: within its token's minute)
-//	timeout or dropped         stepcast.ErrUncertain: it may have been
-//	connection of a message    delivered, and nothing would tell a repeat
-//	request without a retry    apart (a reply's token is single-use): not
-//	key (a reply)              retried
+//	5xx, timeout or dropped    stepcast.ErrUncertain: it may have been
+//	connection of a message    delivered (LINE says so of 5xx and
+//	request without a retry    timeouts), and nothing would tell a repeat
+//	key (a reply)              apart (a reply's token is single-use): not
+//	                           retried
 //	400, 401, 403, 404, …      permanent: a *Error with LINE's message
 //
 // A request never made — the wait for the rate limit would outlast the

@@ -113,10 +113,11 @@ func NewHTTPClient() *http.Client {
 // other kind, or a key that is not a UUID, is refused with
 // stepcast.ErrInvalid rather than dropped: the outbox keeps keys for
 // exactly those four kinds, so a key elsewhere is a caller's mistake.
-// Without a key — a reply always, a push sent without one — a timeout or
-// a dropped connection after the request left is stepcast.ErrUncertain,
-// not ErrRetryLater: it may have been delivered, a reply's token is
-// single-use, and nothing would tell a repeat apart. With a key, LINE
+// Without a key — a reply always, a push sent without one — a 5xx, a
+// timeout or a dropped connection after the request left is
+// stepcast.ErrUncertain, not ErrRetryLater: it may have been delivered
+// (LINE says so of 5xx and timeouts), a reply's token is single-use, and
+// nothing would tell a repeat apart. With a key, LINE
 // answers a repeat with 409, which
 // Send returns as delivered, with the ID of the request LINE accepted
 // (X-Line-Accepted-Request-Id; "" if LINE left the header out). A 409
@@ -152,10 +153,8 @@ func (s *Sender) Send(ctx context.Context, d stepcast.Delivery, retryKey string)
 	res, err := s.do(ctx, op, endpointOf[d.Kind], r, retryKey)
 	if err != nil {
 		var e *Error
-		if d.Kind.SendsMessages() && retryKey == "" && errors.As(err, &e) && e.StatusCode == 0 && !e.notSent {
-			// The request left and no answer came: LINE may have taken
-			// it, and without a key nothing would tell a repeat apart.
-			e.class = stepcast.ErrUncertain
+		if errors.As(err, &e) {
+			uncertain(e, d.Kind, retryKey)
 		}
 		return "", err
 	}
@@ -168,6 +167,7 @@ func (s *Sender) Send(ctx context.Context, d stepcast.Delivery, retryKey string)
 		return res.Header.Get("X-Line-Accepted-Request-Id"), nil
 	}
 	e := classify(op, res)
+	uncertain(e, d.Kind, retryKey)
 	s.log.LogAttrs(ctx, slog.LevelWarn, "lineadapter: LINE refused a delivery", slog.String("kind", op),
 		slog.Int("status", e.StatusCode), slog.String("message", e.Message), slog.String("request_id", e.RequestID),
 		slog.String("retry_key", retryKey), slog.Bool("retryable", e.Retryable()))
@@ -228,6 +228,20 @@ const maxDrain = 64 << 10
 func drain(res *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
 	_ = res.Body.Close()
+}
+
+// uncertain makes e, a failed attempt at a delivery of kind k with
+// retryKey, stepcast.ErrUncertain where it may have been delivered and
+// nothing would tell a repeat apart: a request that sends messages
+// without a retry key, left, and got no answer or a 5xx — LINE's own
+// words: "even if you get such error, there is a possibility that your
+// message was delivered" (https://developers.line.biz/en/docs/messaging-api/retrying-api-request/).
+// A 429, 408 or 425 was not processed, and a request never made never
+// was: those stay stepcast.ErrRetryLater.
+func uncertain(e *Error, k stepcast.DeliveryKind, retryKey string) {
+	if e.class == stepcast.ErrRetryLater && k.SendsMessages() && retryKey == "" && !e.notSent && (e.StatusCode == 0 || e.StatusCode >= 500) {
+		e.class = stepcast.ErrUncertain
+	}
 }
 
 // endpointOf is the endpoint each delivery kind calls.

@@ -20,8 +20,8 @@ import (
 // It wraps its class, so errors.Is answers what to do with it:
 // stepcast.ErrRetryLater (a 5xx, the rate-limit 429, a 408 or 425, a
 // timeout, a dropped or refused connection — another attempt with the
-// same retry key may succeed), stepcast.ErrUncertain (a timeout or a
-// dropped connection of a request that sends messages without a retry
+// same retry key may succeed), stepcast.ErrUncertain (a 5xx, a timeout or
+// a dropped connection of a request that sends messages without a retry
 // key, a reply's above all: it may have been delivered, and another
 // attempt could deliver it twice or meet a spent reply token),
 // stepcast.ErrQuotaExceeded (the 429 whose message is LINE's "You have
@@ -156,8 +156,8 @@ func classify(op string, res *http.Response) *Error {
 // dropped, reset or refused connection, a cancelled context. All may
 // succeed later — the request may or may not have reached LINE, which is
 // what the retry key is for — so all are stepcast.ErrRetryLater; Send
-// makes those of a message request without a retry key ErrUncertain,
-// unless no connection was made.
+// makes those of a message request without a retry key ErrUncertain
+// (uncertain), unless no connection was made.
 func transportError(op string, err error) *Error {
 	return &Error{Op: op, class: stepcast.ErrRetryLater, cause: err, notSent: neverSent(err)}
 }

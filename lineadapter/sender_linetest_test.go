@@ -214,9 +214,10 @@ func TestLinetestFaults(t *testing.T) {
 }
 
 // TestLinetestReplyFaults: a reply has no retry key and its token is
-// single-use, so a reply whose answer was lost is ErrUncertain — it may
-// have been delivered — and Backoff does not retry it; one LINE answered
-// with a 5xx is retried within the token's minute, and not after.
+// single-use, so a reply whose answer was lost or was a 5xx is
+// ErrUncertain — it may have been delivered — and Backoff does not retry
+// it; one LINE did not process (a rate limit's 429) is retried within the
+// token's minute, and not after.
 func TestLinetestReplyFaults(t *testing.T) {
 	u := linetest.UserID(1)
 	tests := []struct {
@@ -228,7 +229,8 @@ func TestLinetestReplyFaults(t *testing.T) {
 		{"AcceptedThenDropped", linetest.AcceptedThenDropped(linetest.Reply, 1), stepcast.ErrUncertain, 1},
 		{"Dropped", linetest.Dropped(linetest.Reply, 1), stepcast.ErrUncertain, 0},
 		{"Timeout", linetest.Slow(linetest.Reply, 2*time.Second, 1), stepcast.ErrUncertain, -1},
-		{"ServerError", linetest.ServerError(linetest.Reply, 500, 1), stepcast.ErrRetryLater, 0},
+		{"ServerError", linetest.ServerError(linetest.Reply, 500, 1), stepcast.ErrUncertain, 0},
+		{"RateLimited", linetest.RateLimited(linetest.Reply, 1), stepcast.ErrRetryLater, 0},
 	}
 	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	for _, tt := range tests {

@@ -49,9 +49,8 @@ func (b Backoff) Next(err error, attempts int, first, now time.Time) (time.Time,
 // that is not known): it returns ErrTokenExpired rather than a time
 // later than stepcast.ReplyTokenValidity after it — LINE does not honour
 // a token older than that — so that a reply is retried within its minute
-// or not at all. A reply's transport failure after the
-// request left is stepcast.ErrUncertain (see lineadapter's Sender) and is
-// never retried.
+// or not at all. A reply answered with a 5xx or not at all is
+// stepcast.ErrUncertain (see Sender.Send) and is never retried.
 func (b Backoff) NextFor(k stepcast.DeliveryKind, err error, attempts int, first, now time.Time) (time.Time, error) {
 	if !errors.Is(err, stepcast.ErrRetryLater) {
 		return time.Time{}, err

@@ -47,8 +47,12 @@ func TestSendClassifies(t *testing.T) {
 			key: testKey, wantErr: true, class: stepcast.ErrQuotaExceeded, status: 429, message: "You have reached your monthly limit."},
 		{name: "RateLimit", answer: lineError(429, `{"message":"Too Many Requests"}`), key: testKey, wantErr: true, class: stepcast.ErrRetryLater, status: 429},
 		{name: "RateLimitNoBody", answer: lineError(429, ``), wantErr: true, class: stepcast.ErrRetryLater, status: 429},
-		{name: "InternalError", answer: lineError(500, `{"message":"Internal error"}`), wantErr: true, class: stepcast.ErrRetryLater, status: 500},
-		{name: "Unavailable", answer: lineError(503, `<html>down</html>`), wantErr: true, class: stepcast.ErrRetryLater, status: 503},
+		{name: "InternalError", answer: lineError(500, `{"message":"Internal error"}`), key: testKey, wantErr: true, class: stepcast.ErrRetryLater, status: 500},
+		{name: "Unavailable", answer: lineError(503, `<html>down</html>`), key: testKey, wantErr: true, class: stepcast.ErrRetryLater, status: 503},
+		// LINE: "even if you get such error [a 5xx or a timeout], there is
+		// a possibility that your message was delivered": without a key,
+		// another attempt could deliver it twice.
+		{name: "InternalErrorWithoutKeyIsUncertain", answer: lineError(500, `{"message":"Internal error"}`), wantErr: true, class: stepcast.ErrUncertain, status: 500},
 		{name: "BadRequest", answer: lineError(400, `{"message":"The request body has 1 error(s)","details":[{"message":"must be specified","property":"messages[0].text"}]}`,
 			"X-Line-Request-Id", "r-400"), wantErr: true, status: 400, message: "The request body has 1 error(s)"},
 		{name: "Unauthorized", answer: lineError(401, `{"message":"Authentication failed due to the following reason: invalid token."}`), wantErr: true, status: 401},
@@ -80,7 +84,8 @@ func TestSendClassifies(t *testing.T) {
 				_ = conn.Close()
 			}
 		}, reply: true, wantErr: true, class: stepcast.ErrUncertain},
-		{name: "ReplyAnswered500IsRetried", answer: lineError(500, `{"message":"Internal error"}`), reply: true, wantErr: true, class: stepcast.ErrRetryLater, status: 500},
+		{name: "Reply500IsUncertain", answer: lineError(500, `{"message":"Internal error"}`), reply: true, wantErr: true, class: stepcast.ErrUncertain, status: 500},
+		{name: "ReplyRateLimitedIsRetried", answer: lineError(429, `{"message":"Too Many Requests"}`), reply: true, wantErr: true, class: stepcast.ErrRetryLater, status: 429},
 		// A 408 or 425 was not processed: the same request may go again.
 		{name: "RequestTimeout408", answer: lineError(408, ``), wantErr: true, class: stepcast.ErrRetryLater, status: 408},
 		{name: "TooEarly425", answer: lineError(425, ``), reply: true, wantErr: true, class: stepcast.ErrRetryLater, status: 425},
@@ -91,7 +96,7 @@ func TestSendClassifies(t *testing.T) {
 				_ = buf.Flush()
 				_ = conn.Close()
 			}
-		}, wantErr: true, class: stepcast.ErrRetryLater, status: 500},
+		}, key: testKey, wantErr: true, class: stepcast.ErrRetryLater, status: 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
