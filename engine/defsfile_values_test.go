@@ -49,6 +49,8 @@ var fileValueCases = []struct {
 	// JSON cannot write (a leading + or zeros, a bare point).
 	{"NumbersInMessageKeepTheirText", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: text, text: hi, big: 12345678901234567890123, ratio: 1.50, exp: -2.5E-3, n: 010, plus: +7, half: .5, zero: -0}]\n",
 		`{"big":12345678901234567890123,"exp":-2.5E-3,"half":0.5,"n":10,"plus":7,"ratio":1.50,"text":"hi","type":"text","zero":-0}`},
+	{"NumbersInAJSONFileKeepTheirText", `{"rules":[{"name":"x","trigger":{"kind":"follow"},"steps":[{"kind":"send_messages","messages":[{"type":"text","text":"hi","big":12345678901234567890123,"f":1.50,"e":1E+2}]}]}]}`,
+		`{"big":12345678901234567890123,"e":1E+2,"f":1.50,"text":"hi","type":"text"}`},
 	{"MessageTextAsWritten", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: text, text: \"<b>&</b>\"}]\n",
 		`{"text":"<b>&</b>","type":"text"}`},
 	{"LocationCoordinatesAsWritten", "rules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - kind: send_messages\n        messages: [{type: location, title: Shop, address: Tokyo, latitude: 35.658034, longitude: 139.701636}]\n",
