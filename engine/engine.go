@@ -69,6 +69,19 @@ type Config struct {
 	// seconds, leaving ten for the commit and the send); a negative value
 	// never replies.
 	ReplyWithin time.Duration
+	// ReplyPushWithin is how old an event may be, by Now, for the replies
+	// it cannot answer with its token (none, expired — see ReplyWithin)
+	// to be pushed instead; an older event's replies are dropped, each
+	// step saying so. A reply answers what the friend just did — a
+	// keyword, a button, a follow —: pushed minutes later it still reads
+	// as the answer, hours later (LINE redelivering a webhook the server
+	// missed, a host's late import) it answers nothing the friend
+	// remembers asking, and costs a message of the quota. Zero means
+	// DefaultReplyPushWithin (ten minutes); a negative value never pushes
+	// a reply. It does not apply to due work (a scenario's step, the
+	// follow rules after RouteWait), which runs at its own time and
+	// pushes.
+	ReplyPushWithin time.Duration
 	// RouteWait is how long the follow rules of a follow that came with no
 	// inflow route wait for one, on an account with follow rules naming a
 	// route: LINE Login's add-friend prompt (bot_prompt) sends the follow
@@ -135,6 +148,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	if cfg.ReplyWithin == 0 {
 		cfg.ReplyWithin = DefaultReplyWithin
+	}
+	if cfg.ReplyPushWithin == 0 {
+		cfg.ReplyPushWithin = DefaultReplyPushWithin
 	}
 	if cfg.FutureTolerance == 0 {
 		cfg.FutureTolerance = DefaultFutureTolerance

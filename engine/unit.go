@@ -189,6 +189,14 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 // moving followed_at), and a late block dated before the current follow
 // leaves them following. The changes logged are the resolved history: the
 // record, the index and a replay all read them as they are.
+//
+// A friend who writes to the account — a message or a postback — with no
+// follow or block ever recorded for them follows from that event: they
+// added the account before its webhook was wired up, or while webhooks
+// were down, and LINE lets no one who blocked the account write to it. It
+// is logged as a follow at the event's time, as if the follow had come
+// then; the follow rules do not run for it (the friend followed long ago,
+// and the event is not a follow).
 func (u *unit) followStatus() error {
 	f, at := &u.friend, u.at
 	var changes []store.Change
@@ -212,6 +220,10 @@ func (u *unit) followStatus() error {
 		case at.Before(f.FollowedAt) && at.After(f.UnfollowedAt) && f.Following:
 			// Superseded by a later follow: it only moves unfollowed_at.
 			changes = []store.Change{{Kind: store.Unfollow, At: at}, {Kind: store.Follow, At: f.FollowedAt}}
+		}
+	case stepcast.EventMessage, stepcast.EventPostback:
+		if f.FollowedAt.IsZero() && f.UnfollowedAt.IsZero() && !f.Following {
+			changes = []store.Change{{Kind: store.Follow, At: at}}
 		}
 	}
 	wasFollowing := f.Following

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+// TestWrittenToFollows: a friend the engine never saw follow — they added
+// the account before its webhook was wired up, or while webhooks were
+// down — who writes to it (a message, a postback) with no follow or block
+// ever recorded follows from that event: LINE lets no one who blocked the
+// account write to it. The follow rules do not run (the event is not a
+// follow); later follow and unfollow events are decided by time as ever.
+func TestWrittenToFollows(t *testing.T) {
+	t1, t2, t3 := t0.Add(time.Hour), t0.Add(2*time.Hour), t0.Add(3*time.Hour)
+	postback := func(id string, at time.Time) stepcast.Event {
+		e := ev(id, "U1", stepcast.EventPostback, "", "a=1", at)
+		e.Arrival.ReplyToken = "tok-" + id
+		return e
+	}
+	standby := func(e stepcast.Event) stepcast.Event { e.Arrival.Standby, e.Arrival.ReplyToken = true, ""; return e }
+	unfollow := func(id string, at time.Time) stepcast.Event { return ev(id, "U1", stepcast.EventUnfollow, "", "", at) }
+	click := ev("c1", "U1", stepcast.EventClick, "campaign", "", t2)
+	tests := []struct {
+		name           string
+		events         []stepcast.Event
+		following      bool
+		followed       time.Time // FollowedAt
+		unfollowed     time.Time // UnfollowedAt
+		greeted        bool      // the follow rules ran
+		replies, other int       // queued by the last event: replies, other deliveries
+	}{
+		{name: "a stranger's keyword: following from it, answered",
+			events: []stepcast.Event{message("m1", "U1", "値段", "tok-1", t2)}, following: true, followed: t2, replies: 1},
+		{name: "a stranger's postback: following from it",
+			events: []stepcast.Event{postback("p1", t2)}, following: true, followed: t2},
+		{name: "a stranger's message in standby: following, nothing sent",
+			events: []stepcast.Event{standby(message("m1", "U1", "値段", "", t2))}, following: true, followed: t2},
+		{name: "a click is no evidence: the host's, anyone's",
+			events: []stepcast.Event{click}},
+		{name: "a block recorded: the message after it does not make a follow",
+			events: []stepcast.Event{unfollow("u1", t1), message("m1", "U1", "値段", "tok-1", t2)}, unfollowed: t1, replies: 1},
+		{name: "a follow recorded: the message changes nothing",
+			events: []stepcast.Event{follow("f1", "U1", "", t1), message("m1", "U1", "値段", "tok-1", t2)}, following: true, followed: t1, greeted: true, replies: 1},
+		{name: "then a block after the message: not following",
+			events: []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t2), unfollow("u1", t3)}, followed: t2, unfollowed: t3},
+		{name: "then a late block dated before the message: still following",
+			events: []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t2), unfollow("u1", t1)}, following: true, followed: t2, unfollowed: t1},
+		{name: "then the late follow, dated before: following already, no greeting",
+			events: []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t2), follow("f1", "U1", "", t1)}, following: true, followed: t2},
+		{name: "then a block and a follow again: the follow rules run",
+			events:    []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t1), unfollow("u1", t2), follow("f1", "U1", "", t3)},
+			following: true, followed: t3, unfollowed: t2, greeted: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{t: t3.Add(time.Second)}
+			d := replyDefs()
+			d.Rules = append(d.Rules, rules.Rule{Name: "greet", Trigger: rules.Trigger{Kind: rules.OnFollow},
+				Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "greeted"}}}})
+			e, err := Open(Config{Store: memstore.New(), Now: clk.Now, ReplyPushWithin: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := mustAccount(t, e, "s", d)
+			var last Result
+			for _, ev := range tt.events {
+				clk.Set(ev.At.Add(time.Second)) // each arrives while its token lives
+				last = mustIngest(t, a, ev)[0]
+			}
+			f, err := a.FriendByUser(ctx, "U1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Following != tt.following || !f.FollowedAt.Equal(tt.followed) || !f.UnfollowedAt.Equal(tt.unfollowed) {
+				t.Errorf("following %v since %v, unfollowed %v; want %v since %v, unfollowed %v",
+					f.Following, f.FollowedAt, f.UnfollowedAt, tt.following, tt.followed, tt.unfollowed)
+			}
+			if greeted := slices.Contains(f.Tags, "greeted"); greeted != tt.greeted {
+				t.Errorf("greeted %v, want %v (tags %v)", greeted, tt.greeted, f.Tags)
+			}
+			replies, other := 0, 0
+			for _, q := range last.Queued {
+				if q.Kind == stepcast.DeliveryReply {
+					replies++
+				} else {
+					other++
+				}
+			}
+			if replies != tt.replies || other != tt.other {
+				t.Errorf("the last event queued %d replies and %d others, want %d and %d", replies, other, tt.replies, tt.other)
+			}
+			// The segment index agrees with the record.
+			n, err := a.Count("following")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]uint64{true: 1}[tt.following]; n != want {
+				t.Errorf("Count(following) = %d, want %d", n, want)
+			}
+		})
+	}
+}
