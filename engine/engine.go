@@ -63,7 +63,7 @@ type Config struct {
 	Notify func(ctx context.Context, n stepcast.Notification)
 	// ReplyWithin is how old an event may be, by Now, for a reply action
 	// to answer it with its reply token; an older event's replies are
-	// pushed, and say so. LINE honours a token for about a minute after
+	// pushed (up to ReplyPushWithin), and say so. LINE honours a token for about a minute after
 	// the webhook (stepcast.ReplyTokenValidity), and the event's time is
 	// no later than the webhook's. Zero means DefaultReplyWithin (50
 	// seconds, leaving ten for the commit and the send); a negative value
