@@ -26,7 +26,9 @@
 //     recorded — they added the account before its webhook was wired up,
 //     or while webhooks were down — follows from that event, logged as a
 //     follow at its time, without the follow rules: LINE lets no one who
-//     blocked the account write to it;
+//     blocked the account write to it. Their follow event, should it come
+//     after all (out of order, redelivered), is their first follow: the
+//     follow rules run, and followed_at moves back to it if earlier;
 //  4. the scoring model scores the event; crossing a threshold runs the
 //     threshold's actions and the rules that watch it;
 //  5. the rules the event sets off run, in order of definition; then the

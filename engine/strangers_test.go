@@ -16,7 +16,9 @@ import (
 // down — who writes to it (a message, a postback) with no follow or block
 // ever recorded follows from that event: LINE lets no one who blocked the
 // account write to it. The follow rules do not run (the event is not a
-// follow); later follow and unfollow events are decided by time as ever.
+// follow); their follow event, should it come after all, is their first
+// follow, and the rules run then; unfollow events are decided by time as
+// ever.
 func TestWrittenToFollows(t *testing.T) {
 	t1, t2, t3 := t0.Add(time.Hour), t0.Add(2*time.Hour), t0.Add(3*time.Hour)
 	postback := func(id string, at time.Time) stepcast.Event {
@@ -52,8 +54,14 @@ func TestWrittenToFollows(t *testing.T) {
 			events: []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t2), unfollow("u1", t3)}, followed: t2, unfollowed: t3},
 		{name: "then a late block dated before the message: still following",
 			events: []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t2), unfollow("u1", t1)}, following: true, followed: t2, unfollowed: t1},
-		{name: "then the late follow, dated before: following already, no greeting",
-			events: []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t2), follow("f1", "U1", "", t1)}, following: true, followed: t2},
+		// Added, then a tap on the rich menu at once: the two webhooks
+		// arrive in the other order, or the follow is redelivered late.
+		{name: "then the follow, dated before: their true follow, greeted",
+			events: []stepcast.Event{postback("p1", t2), follow("f1", "U1", "", t1)}, following: true, followed: t1, greeted: true},
+		{name: "then the follow, dated after (they wrote before adding): greeted",
+			events: []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t1), follow("f1", "U1", "", t3)}, following: true, followed: t3, greeted: true},
+		{name: "a follow, then another without a block between, dated before: nothing",
+			events: []stepcast.Event{follow("f1", "U1", "", t2), follow("f0", "U1", "", t1)}, following: true, followed: t2, greeted: true},
 		{name: "then a block and a follow again: the follow rules run",
 			events:    []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t1), unfollow("u1", t2), follow("f1", "U1", "", t3)},
 			following: true, followed: t3, unfollowed: t2, greeted: true},

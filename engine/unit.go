@@ -195,21 +195,28 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 // added the account before its webhook was wired up, or while webhooks
 // were down, and LINE lets no one who blocked the account write to it. It
 // is logged as a follow at the event's time, as if the follow had come
-// then; the follow rules do not run for it (the friend followed long ago,
-// and the event is not a follow).
+// then; the follow rules do not run for it (the event is not a follow).
+// Their follow event, if it comes after all, is their first follow: the
+// follow rules run, and one dated earlier moves followed_at back to it.
 func (u *unit) followStatus() error {
 	f, at := &u.friend, u.at
 	var changes []store.Change
 	switch u.ev.Kind {
 	case stepcast.EventFollow:
-		u.firstFollow = f.FollowedAt.IsZero()
+		followedAt := f.FollowedAt
+		if inferred, err := u.followInferred(); err != nil {
+			return err
+		} else if inferred {
+			followedAt = time.Time{}
+		}
+		u.firstFollow = followedAt.IsZero()
 		switch {
-		case at.After(f.UnfollowedAt) && (!f.Following || at.After(f.FollowedAt)):
+		case at.After(f.UnfollowedAt) && (!f.Following || at.After(followedAt)):
 			// Following, or following again after a block we never
 			// heard of: the follow rules run.
 			changes = []store.Change{{Kind: store.Follow, At: at}}
 			u.following = true
-		case !at.After(f.UnfollowedAt) && at.After(f.FollowedAt):
+		case !at.After(f.UnfollowedAt) && at.After(followedAt):
 			// Superseded by a later block: it only moves followed_at.
 			changes = []store.Change{{Kind: store.Follow, At: at}, {Kind: store.Unfollow, At: f.UnfollowedAt}}
 		}
@@ -221,8 +228,8 @@ func (u *unit) followStatus() error {
 			// Superseded by a later follow: it only moves unfollowed_at.
 			changes = []store.Change{{Kind: store.Unfollow, At: at}, {Kind: store.Follow, At: f.FollowedAt}}
 		}
-	case stepcast.EventMessage, stepcast.EventPostback:
-		if f.FollowedAt.IsZero() && f.UnfollowedAt.IsZero() && !f.Following {
+	default:
+		if u.writesToFollow() && f.FollowedAt.IsZero() && f.UnfollowedAt.IsZero() && !f.Following {
 			changes = []store.Change{{Kind: store.Follow, At: at}}
 		}
 	}
