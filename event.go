@@ -48,11 +48,12 @@ const (
 	// actions only), skipped (its condition did not hold, or its time had
 	// passed), moved, cancelled (a pending step dropped), withdrawn (queued
 	// messages taken back), reply_pushed (a step's reply action was pushed,
-	// not replied), reply_dropped (neither: the friend does not follow,
-	// or the event was too old to answer), finished or exited (the run ended). Data holds
-	// run (its number), of (scenario or reminder), and as they apply step,
-	// status, reason and key (a reminder's goal key). It makes the journey
-	// part of the friend's history; events of this kind cannot be ingested.
+	// not replied), reply_dropped (neither: the friend does not follow, or
+	// the event was too old to answer), finished or exited (the run
+	// ended). Data holds run (its number), of (scenario or reminder), and
+	// as they apply step, status, reason and key (a reminder's goal key).
+	// It makes the journey part of the friend's history; events of this
+	// kind cannot be ingested.
 	EventJourney EventKind = "journey"
 )
 
