@@ -8,7 +8,7 @@ import (
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/rules"
-	"github.com/stepcast/stepcast/store/memstore"
+	"github.com/stepcast/stepcast/store"
 )
 
 // TestWrittenToFollows: a friend the engine never saw follow — they added
@@ -29,15 +29,7 @@ func TestWrittenToFollows(t *testing.T) {
 	standby := func(e stepcast.Event) stepcast.Event { e.Arrival.Standby, e.Arrival.ReplyToken = true, ""; return e }
 	unfollow := func(id string, at time.Time) stepcast.Event { return ev(id, "U1", stepcast.EventUnfollow, "", "", at) }
 	click := ev("c1", "U1", stepcast.EventClick, "campaign", "", t2)
-	tests := []struct {
-		name           string
-		events         []stepcast.Event
-		following      bool
-		followed       time.Time // FollowedAt
-		unfollowed     time.Time // UnfollowedAt
-		greeted        bool      // the follow rules ran
-		replies, other int       // queued by the last event: replies, other deliveries
-	}{
+	tests := []writtenCase{
 		{name: "a stranger's keyword: following from it, answered",
 			events: []stepcast.Event{message("m1", "U1", "値段", "tok-1", t2)}, following: true, followed: t2, replies: 1},
 		{name: "a stranger's postback: following from it",
@@ -66,53 +58,69 @@ func TestWrittenToFollows(t *testing.T) {
 			events:    []stepcast.Event{message("m1", "U1", "こんにちは", "tok-1", t1), unfollow("u1", t2), follow("f1", "U1", "", t3)},
 			following: true, followed: t3, unfollowed: t2, greeted: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			clk := &clock{t: t3.Add(time.Second)}
-			d := replyDefs()
-			d.Rules = append(d.Rules, rules.Rule{Name: "greet", Trigger: rules.Trigger{Kind: rules.OnFollow},
-				Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "greeted"}}}})
-			e, err := Open(Config{Store: memstore.New(), Now: clk.Now, ReplyPushWithin: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := mustAccount(t, e, "s", d)
-			var last Result
-			for _, ev := range tt.events {
-				clk.Set(ev.At.Add(time.Second)) // each arrives while its token lives
-				last = mustIngest(t, a, ev)[0]
-			}
-			f, err := a.FriendByUser(ctx, "U1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f.Following != tt.following || !f.FollowedAt.Equal(tt.followed) || !f.UnfollowedAt.Equal(tt.unfollowed) {
-				t.Errorf("following %v since %v, unfollowed %v; want %v since %v, unfollowed %v",
-					f.Following, f.FollowedAt, f.UnfollowedAt, tt.following, tt.followed, tt.unfollowed)
-			}
-			if greeted := slices.Contains(f.Tags, "greeted"); greeted != tt.greeted {
-				t.Errorf("greeted %v, want %v (tags %v)", greeted, tt.greeted, f.Tags)
-			}
-			replies, other := 0, 0
-			for _, q := range last.Queued {
-				if q.Kind == stepcast.DeliveryReply {
-					replies++
-				} else {
-					other++
-				}
-			}
-			if replies != tt.replies || other != tt.other {
-				t.Errorf("the last event queued %d replies and %d others, want %d and %d", replies, other, tt.replies, tt.other)
-			}
-			// The segment index agrees with the record.
-			n, err := a.Count("following")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := map[bool]uint64{true: 1}[tt.following]; n != want {
-				t.Errorf("Count(following) = %d, want %d", n, want)
-			}
-		})
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
+		}
+	})
+}
+
+// writtenCase is a case of TestWrittenToFollows: events ingested in order,
+// each while its token lives, and what the friend is left as.
+type writtenCase struct {
+	name           string
+	events         []stepcast.Event
+	following      bool
+	followed       time.Time // FollowedAt
+	unfollowed     time.Time // UnfollowedAt
+	greeted        bool      // the follow rules ran
+	replies, other int       // queued by the last event: replies, other deliveries
+}
+
+func (tt writtenCase) run(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	d := replyDefs()
+	d.Rules = append(d.Rules, rules.Rule{Name: "greet", Trigger: rules.Trigger{Kind: rules.OnFollow},
+		Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "greeted"}}}})
+	e, err := Open(Config{Store: st, Now: clk.Now, ReplyPushWithin: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustAccount(t, e, "s", d)
+	var last Result
+	for _, ev := range tt.events {
+		clk.Set(ev.At.Add(time.Second)) // each arrives while its token lives
+		last = mustIngest(t, a, ev)[0]
+	}
+	f, err := a.FriendByUser(ctx, "U1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Following != tt.following || !f.FollowedAt.Equal(tt.followed) || !f.UnfollowedAt.Equal(tt.unfollowed) {
+		t.Errorf("following %v since %v, unfollowed %v; want %v since %v, unfollowed %v",
+			f.Following, f.FollowedAt, f.UnfollowedAt, tt.following, tt.followed, tt.unfollowed)
+	}
+	if greeted := slices.Contains(f.Tags, "greeted"); greeted != tt.greeted {
+		t.Errorf("greeted %v, want %v (tags %v)", greeted, tt.greeted, f.Tags)
+	}
+	replies, other := 0, 0
+	for _, q := range last.Queued {
+		if q.Kind == stepcast.DeliveryReply {
+			replies++
+		} else {
+			other++
+		}
+	}
+	if replies != tt.replies || other != tt.other {
+		t.Errorf("the last event queued %d replies and %d others, want %d and %d", replies, other, tt.replies, tt.other)
+	}
+	// The segment index agrees with the record.
+	n, err := a.Count("following")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[bool]uint64{true: 1}[tt.following]; n != want {
+		t.Errorf("Count(following) = %d, want %d", n, want)
 	}
 }
