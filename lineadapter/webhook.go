@@ -108,7 +108,8 @@ type WebhookEvent struct {
 	Ingested bool
 	Recorded stepcast.Recorded
 	// Note says why the event was left out (a group chat, a type about
-	// the channel, a malformed event), or is empty.
+	// the channel, a malformed event — what is wrong where, never the
+	// offending JSON), or is empty.
 	Note string
 }
 
