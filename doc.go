@@ -25,8 +25,12 @@
 //     reminders (リマインダ配信) as pure state machines;
 //   - [github.com/stepcast/stepcast/engine]: the runtime that ingests
 //     events, runs rules, scores, scenarios and reminders, keeps the live
-//     index, does due work and queues deliveries in the outbox.
+//     index, does due work and queues deliveries in the outbox;
+//   - [github.com/stepcast/stepcast/lineadapter]: the edge to LINE — the
+//     webhook handler, the Sender on LINE's official SDK, tracking links
+//     and inflow routes — and lineadapter/linetest, a fake Messaging API
+//     server that holds requests to LINE's rules and OpenAPI specs.
 //
-// The LINE edge (webhooks, sending the outbox) and broadcasts come next;
-// docs/architecture.md in the repository says what is where.
+// Broadcasts to a segment come next; docs/architecture.md in the
+// repository says what is where.
 package stepcast

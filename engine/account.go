@@ -87,15 +87,19 @@ func (a *Account) index() *segment.Index { return a.ix.Load() }
 // and replaces the old one when ready — for a while both are in memory,
 // and a changed saved segment counts as a schema change. Every problem in
 // defs is reported, as by AddAccount, and changes nothing. Once the new
-// definitions are in effect, the goals pending in a reminder whose steps
-// were edited are made due at once (wakeEditedReminders); an error of
-// that pass is returned, the definitions in effect all the same.
+// definitions are in effect, a reminder whose step names, times or zone
+// field were edited gets an account timer of kind DueReminderEdit, due at
+// once: Tick then makes the goals pending in it due, a page of 1000 a
+// unit of work, so that each is reconciled with the new steps. That costs
+// SetDefinitions one write per reminder edited, whatever the number of
+// friends; an error of it is returned, the definitions in effect all the
+// same.
 func (a *Account) SetDefinitions(ctx context.Context, defs Definitions) error {
 	prev := a.def.Load()
 	if err := a.setDefinitions(ctx, defs); err != nil {
 		return err
 	}
-	return a.wakeEditedReminders(ctx, prev, a.def.Load())
+	return a.scheduleReminderEdits(ctx, prev, a.def.Load())
 }
 
 func (a *Account) setDefinitions(ctx context.Context, defs Definitions) error {

@@ -80,8 +80,9 @@
 // of the kinds it has a handler for (DueKind: DueScoring, a decaying score
 // crossing a threshold; DueScenario, a scenario's pending step; DueReminder,
 // a reminder's; DueStart, an account's check of a relative start
-// condition), runs each as a unit of work, and commits them in batches,
-// each still all or nothing. Run calls Tick every PollInterval.
+// condition; DueReminderEdit, an account's pass over the goals of an
+// edited reminder), runs each as a unit of work, and commits them in
+// batches, each still all or nothing. Run calls Tick every PollInterval.
 //
 // # Scenarios and reminders
 //
@@ -119,10 +120,16 @@
 // A reminder counts back from a goal (a booking's time) that
 // start_reminder sets, per goal key (one per booking), and moves or
 // cancels. Reminders are not versioned: when SetDefinitions edits a
-// reminder's steps, its pending goals are made due at once and reconciled
-// with the new steps by name — a step sent is not sent again, a step
-// removed is recorded cancelled, a step added is sent at its time, or
-// follows the reminder's if_past if that has passed.
+// reminder's steps, its pending goals are reconciled with the new steps by
+// name — a step sent is not sent again, a step removed is recorded
+// cancelled, a step added is sent at its time, or follows the reminder's
+// if_past if that has passed. SetDefinitions only records the edit, as the
+// account's due work (DueReminderEdit, one timer per reminder edited): the
+// next Tick pages through the reminder's goals due later, 1000 a unit, in
+// the order of due work (store.ReadTx.DueTimers) — their number, not the
+// friends', is its cost — making each due, and each is then reconciled in
+// its friend's own unit. Another edit while a pass goes on starts it
+// again from the first goal.
 //
 // # Deliveries and notifications
 //
@@ -180,10 +187,34 @@
 // PollInterval, so all indexes converge on the shared change log. Due work
 // is leased from the store, so that one instance handles each.
 //
-// # What the engine does not do
+// # Dispatching
 //
-// It does not send. Sending the outbox to LINE is the LINE edge's work (a
-// LINE adapter and a dispatcher, not built yet), kept apart so that a host
-// can send through its own: until then a host leases deliveries from the
-// store (Store.LeaseDeliveries, Tx.FinishDelivery) and sends them itself.
+// With Config.Sender set (lineadapter.Sender, or the host's own), Run
+// drains each account's outbox every PollInterval through
+// Account.Dispatch, which a host may also call itself. Each due delivery
+// is leased (Config.DispatchLease, longer than one attempt of the Sender
+// may take) and sent, with up to Config.DispatchConcurrency in flight,
+// under the retry key fixed when it was queued; the outcomes are
+// committed in groups. The deliveries to one friend leased together go
+// one after the other, in queue order, and one put back for a retry
+// holds back the rest. A success is sent, with LINE's request ID — a 409,
+// a retry of a request LINE accepted before, is a success under the
+// accepted request's ID. stepcast.ErrRetryLater (a 5xx, the rate limit's
+// 429, a timeout, a dropped connection) puts it back for later, with
+// exponential backoff and jitter; any other error fails it, with the
+// reason. No attempt is made that could reach LINE more than
+// stepcast.RetryKeyValidity (24 hours) after the first, when LINE may no
+// longer recognize the key: the delivery fails instead
+// (ReasonRetryKeyExpired). The monthly quota (stepcast.ErrQuotaExceeded)
+// stops the dispatch with nothing more failed or sent; Run then leaves
+// the account alone for Config.QuotaPause. A reply whose token lapsed in
+// the outbox (its event older than stepcast.ReplyTokenValidity) is
+// replaced by a push of its messages, queued in the same commit that
+// fails the reply, saying why.
+//
+// Exactly once rests on the retry key: a dispatcher killed after LINE
+// accepted a send, or whose lease expired during a slow one, leaves the
+// delivery to be tried again under the same key, and LINE's 409 records
+// it sent. Sending the outbox some other way remains possible: a host may
+// lease deliveries itself (Store.LeaseDeliveries, Tx.FinishDelivery).
 package engine

@@ -63,9 +63,9 @@ type Config struct {
 	Notify func(ctx context.Context, n stepcast.Notification)
 	// ReplyWithin is how old an event may be, by Now, for a reply action
 	// to answer it with its reply token; an older event's replies are
-	// pushed (up to ReplyPushWithin), and say so. LINE honours a token for about a minute after
-	// the webhook (stepcast.ReplyTokenValidity), and the event's time is
-	// no later than the webhook's. Zero means DefaultReplyWithin (50
+	// pushed (up to ReplyPushWithin), and say so. LINE honours a token
+	// for about a minute after the webhook (stepcast.ReplyTokenValidity),
+	// and the event's time is no later than the webhook's. Zero means DefaultReplyWithin (50
 	// seconds, leaving ten for the commit and the send); a negative value
 	// never replies.
 	ReplyWithin time.Duration
@@ -82,6 +82,29 @@ type Config struct {
 	// follow rules after RouteWait), which runs at its own time and
 	// pushes.
 	ReplyPushWithin time.Duration
+	// Sender sends the outbox's deliveries to LINE (lineadapter.Sender, or
+	// the host's own): Account.Dispatch uses it, and Run dispatches every
+	// PollInterval when it is set. It must be safe for concurrent use. Nil
+	// sends nothing: the host drains the outbox itself.
+	Sender stepcast.Sender
+	// DispatchConcurrency bounds the sends one Dispatch has in flight at
+	// once. Zero means DefaultDispatchConcurrency (4).
+	DispatchConcurrency int
+	// DispatchLease is how long a dispatcher holds a delivery for one
+	// attempt. It must outlast the Sender's own bound on an attempt (see
+	// DefaultDispatchLease); a send is cut off a tenth of it before it
+	// ends. Zero means DefaultDispatchLease (2 minutes).
+	DispatchLease time.Duration
+	// RetryBase and RetryMax shape the wait before a delivery that failed
+	// for now (stepcast.ErrRetryLater) is tried again: RetryBase after the
+	// first attempt, doubling up to RetryMax, each drawn from the upper
+	// half of its range. Zero means DefaultRetryBase (2 s) and
+	// DefaultRetryMax (10 minutes).
+	RetryBase, RetryMax time.Duration
+	// QuotaPause is how long Run waits before dispatching an account again
+	// after LINE refused a send for its monthly quota
+	// (stepcast.ErrQuotaExceeded). Zero means DefaultQuotaPause (10 minutes).
+	QuotaPause time.Duration
 	// RouteWait is how long the follow rules of a follow that came with no
 	// inflow route wait for one, on an account with follow rules naming a
 	// route: LINE Login's add-friend prompt (bot_prompt) sends the follow
@@ -154,6 +177,24 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	if cfg.FutureTolerance == 0 {
 		cfg.FutureTolerance = DefaultFutureTolerance
+	}
+	if cfg.DispatchConcurrency <= 0 {
+		cfg.DispatchConcurrency = DefaultDispatchConcurrency
+	}
+	if cfg.DispatchLease <= 0 {
+		cfg.DispatchLease = DefaultDispatchLease
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = DefaultRetryMax
+	}
+	if cfg.RetryMax < cfg.RetryBase {
+		cfg.RetryMax = cfg.RetryBase
+	}
+	if cfg.QuotaPause <= 0 {
+		cfg.QuotaPause = DefaultQuotaPause
 	}
 	if cfg.Holder == "" {
 		var b [6]byte
@@ -228,14 +269,20 @@ func (e *Engine) Accounts() []store.AccountID {
 }
 
 // Run catches every account up with the store's logs (what other engine
-// instances wrote) and processes due work every PollInterval, until ctx is
-// done or the engine closed. Failures are logged and retried on the next
+// instances wrote), processes due work and, with a Config.Sender,
+// dispatches the outbox (Account.Dispatch) every PollInterval, until ctx
+// is done or the engine closed. Dispatches run on goroutines of their
+// own, one at a time per account, so that a long one holds up neither the
+// due work nor the other accounts; after one stopped by the monthly
+// quota, Run leaves that account's outbox alone for Config.QuotaPause. Failures are logged and retried on the next
 // round; Run returns ctx's error, or ErrClosed.
 func (e *Engine) Run(ctx context.Context) error {
 	if !e.begin() {
 		return ErrClosed
 	}
 	defer e.end()
+	var ds dispatchers
+	defer ds.wait() // after cancel: the dispatches record their sends and stop
 	// Close cancels the round in progress, so that it waits no longer
 	// than a store call takes to notice.
 	ctx, cancel := context.WithCancel(ctx)
@@ -259,6 +306,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			if _, err := a.Tick(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("tick", "account", a.id, "err", err)
+			}
+			if e.cfg.Sender != nil {
+				ds.start(ctx, a)
 			}
 		}
 		select {

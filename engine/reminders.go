@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/stepcast/stepcast"
@@ -128,82 +126,4 @@ func (u *unit) endUndefinedReminder(name, key, reason string) error {
 // reminderPrefix is the outbox key prefix of a friend's goal key.
 func reminderPrefix(f stepcast.FriendID, key string) string {
 	return "reminder/" + strconv.FormatUint(uint64(f), 10) + "/" + scenario.KeyName(key) + "/"
-}
-
-// wakeEditedReminders makes the goals pending in the reminders whose steps
-// were edited from old to c (their names or times, or the zone field) due
-// at once, so that the next Tick reconciles each with the steps as they
-// are (scenario.ReminderMachine.Step) rather than the time of its pending
-// step: a step added ahead of the pending one is sent at its own time, a
-// step removed is recorded cancelled then. It is a pass over the
-// account's friends, a page a transaction, reading their timers; a goal
-// already due is left as it is.
-func (a *Account) wakeEditedReminders(ctx context.Context, old, c *compiled) error {
-	edited := map[string]bool{}
-	for name, m := range c.reminders {
-		if o := old.reminders[name]; o != nil && !sameReminderTimes(o.Definition(), m.Definition()) {
-			edited[name] = true
-		}
-	}
-	if len(edited) == 0 {
-		return nil
-	}
-	now := a.e.cfg.Now()
-	for after := stepcast.FriendID(0); ; {
-		var page []store.Friend
-		err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
-			var err error
-			if page, err = tx.Friends(after, pageSize); err != nil {
-				return err
-			}
-			for _, f := range page {
-				timers, err := tx.FriendTimers(f.ID)
-				if err != nil {
-					return err
-				}
-				for _, t := range timers {
-					if ParseTimerKey(t.Key).Kind != DueReminder || !t.Due.After(now) || t.Due.Equal(never) {
-						continue
-					}
-					if name, _ := reminderOfTimer(t); !edited[name] {
-						continue
-					}
-					if st, err := reminderState(t.State); err != nil || st.Status != scenario.Active {
-						continue // a state it cannot read is the wake's to report
-					}
-					t.Due = now
-					if _, err := tx.PutTimer(t); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("engine: account %q: the definitions are set, but waking the goals of edited reminders failed: %w", a.id, err)
-		}
-		if len(page) < pageSize {
-			return nil
-		}
-		after = page[len(page)-1].ID
-	}
-}
-
-// sameReminderTimes reports whether x and y time the same steps alike:
-// the same names, each timed the same, read in the same zone.
-func sameReminderTimes(x, y scenario.Reminder) bool {
-	type timing struct {
-		name       string
-		daysBefore int
-		at         string
-		before     int64
-	}
-	times := func(r scenario.Reminder) []timing {
-		var out []timing
-		for _, s := range r.Steps {
-			out = append(out, timing{s.Name, s.DaysBefore, s.At, int64(s.Before)})
-		}
-		return out
-	}
-	return x.ZoneField == y.ZoneField && slices.Equal(times(x), times(y))
 }

@@ -52,12 +52,13 @@ func ParseTimerKey(key string) TimerKey {
 // 0: the unit then has no friend); the rules their actions set off run
 // after them. Tick takes only the kinds listed here.
 var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
-	DueScoring:  wakeScoring,
-	DueScenario: wakeScenario,
-	DueReminder: wakeReminder,
-	DueStart:    wakeStart,
-	DueFollow:   wakeFollow,
-	DueRoute:    wakeRoute,
+	DueScoring:      wakeScoring,
+	DueScenario:     wakeScenario,
+	DueReminder:     wakeReminder,
+	DueStart:        wakeStart,
+	DueReminderEdit: wakeReminderEdit,
+	DueFollow:       wakeFollow,
+	DueRoute:        wakeRoute,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.
@@ -85,15 +86,18 @@ const (
 
 // Tick processes the account's due work at now — scenario and reminder
 // steps come due, friends whose decaying scores cross a threshold with
-// time alone, relative start conditions come true at midnight —, each due
-// timer a unit of work of its own, committed tickBatch at a time (each
-// unit still all or nothing). It returns how many units committed. Run
-// calls it every PollInterval; several engine instances may tick one
-// account at once, the store's leases keep each timer to one. A unit that
-// fails holds up no other (a batch that fails as a whole is run again a
-// unit at a time): it is tried again after ten minutes if by its own fault
-// (eventFault), after a minute otherwise, and its error is returned,
-// joined with the others', after the rest of the due work was done.
+// time alone, relative start conditions come true at midnight, the goals
+// of an edited reminder are made due —, each due timer a unit of work of
+// its own, committed tickBatch at a time (each unit still all or
+// nothing). It returns how many units committed; the work that due work
+// of the account makes due (DueStart, DueReminderEdit) is done in the
+// same call. Run calls it every PollInterval; several engine instances
+// may tick one account at once, the store's leases keep each timer to
+// one. A unit that fails holds up no other (a batch that fails as a whole
+// is run again a unit at a time): it is tried again after ten minutes if
+// by its own fault (eventFault), after a minute otherwise, and its error
+// is returned, joined with the others', after the rest of the due work
+// was done.
 func (a *Account) Tick(ctx context.Context) (int, error) {
 	st := a.e.st
 	done := 0
@@ -111,7 +115,7 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 		results, failed := make([]Result, len(inputs)), make([]bool, len(inputs))
 		a.runUnits(ctx, inputs, results, failed, false)
 		a.isolate(ctx, inputs, results, failed)
-		woke := false // a start check made friends' timers due
+		woke := false // an account's timer made friends' timers due
 		for i, r := range results {
 			switch {
 			case r.Err != nil && ctx.Err() != nil:
@@ -125,7 +129,8 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 				a.retryLater(ctx, *inputs[i].timer, now.Add(retry))
 			case !r.Duplicate:
 				done++
-				woke = woke || ParseTimerKey(timers[i].Key).Kind == DueStart
+				kind := ParseTimerKey(timers[i].Key).Kind
+				woke = woke || kind == DueStart || kind == DueReminderEdit
 			}
 		}
 		// The timers just leased stay leased, so the next Lease hands out

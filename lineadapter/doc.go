@@ -210,9 +210,24 @@
 //   - Linker.ConversionHandler(rec) is the conversion beacon: a pixel (GET)
 //     or a POST taking the same token, a conversion name and optionally an
 //     amount and an order ID, recording a conversion with the token's
-//     friend, experiment and variant; an order ID makes it idempotent.
-//     Linker.Conversion builds the same event on the host's server, which
-//     is where revenue should be reported from.
+//     friend, experiment and variant. An order ID makes it count once per
+//     friend, name and order (a reloaded thank-you page): the friend is
+//     part of the key, so a report with one friend's token cannot use up
+//     another's order. The amount is read as a shop's page writes it
+//     ("1200", "1,200", "¥1,200", "１２００円", "1200.50"); one that cannot
+//     be read ("1e3", "-5", "NaN") does not lose the conversion, which is
+//     recorded at 0 with the text in Data (DataUnreadAmount).
+//   - Linker.Conversion builds a conversion on the host's server, which is
+//     where revenue should be reported from: a browser can send any
+//     amount. Each conversion name has one source — the beacon's names are
+//     those in LinkerConfig.Conversions, and Linker.Conversion refuses
+//     them — so a page's report never stands in for the host's and no
+//     conversion is counted twice.
+//
+// With LinkerConfig.TokenParam, the click's redirect hands the token to
+// the landing page in that query parameter (replacing one of that name
+// the destination already has), for the page to pass to the beacon or the
+// host's checkout.
 //
 // The click and conversion events carry the experiment and the variant in
 // Data (DataExperiment, DataVariant) so that A/B tallies can be counted

@@ -68,6 +68,11 @@ const (
 	// DataOrder is, on a conversion, the order or booking ID it was
 	// reported with.
 	DataOrder = "order"
+	// DataUnreadAmount is, on a conversion from the beacon, the amount as
+	// sent when it could not be read (see ConversionHandler): the
+	// conversion is recorded with Amount 0 rather than lost. At most
+	// MaxAmountText bytes, made valid text.
+	DataUnreadAmount = "unread_amount"
 )
 
 // LinkerConfig configures a Linker. Secrets, BaseURL and Links are
@@ -100,13 +105,18 @@ type LinkerConfig struct {
 	// Conversions lists the conversion names the beacon records
 	// (ConversionHandler); a beacon naming another is refused, so that
 	// whoever holds a token cannot invent conversions. Linker.Conversion,
-	// called by the host's own code, takes any valid name.
+	// called by the host's own code, takes any other valid name: each
+	// name has one source, so that a browser's report never stands in
+	// for the host's.
 	Conversions []string
 	// TokenParam, when set, is a query parameter the click's redirect
 	// adds to the destination with the token as its value (as ad networks
 	// add gclid or fbclid), for the landing page to keep and hand to the
-	// conversion beacon or the host's checkout. Empty adds nothing: the
-	// destination is then exactly the registered URL.
+	// conversion beacon or the host's checkout. A destination that already
+	// has the parameter has it replaced where it stands (repeats removed),
+	// so the page reads one value, the token; the other parameters keep
+	// their bytes and order. Empty adds nothing: the destination is then
+	// exactly the registered URL.
 	TokenParam string
 	// DedupWindow is the span within which repeated requests with one
 	// token count once (a browser's double request, a double tap): the
@@ -163,13 +173,13 @@ type Linker struct {
 }
 
 // link is one entry of the registry, with its destination split around
-// where a query parameter goes, so that redirects do not parse URLs.
+// where the token parameter's value goes, so that redirects do not parse
+// URLs.
 type link struct {
-	name     string
-	dest     string // the destination as registered
-	head     string // the destination up to its fragment
-	sep      string // "?" or "&": what goes before an added parameter
-	fragment string // "#..." or ""
+	name string
+	dest string // the destination as registered
+	head string // the destination up to the token's value: "…?a=1&stc="
+	tail string // what follows the token's value: "&b=2#top", "#top", ""
 }
 
 // macKey is one secret's key for this account, with a pool of HMACs.
@@ -273,7 +283,7 @@ func NewLinker(cfg LinkerConfig) (*Linker, error) {
 			bad("%s", trimInvalid(err))
 			continue
 		}
-		lk, err := newLink(name, dest)
+		lk, err := newLink(name, dest, cfg.TokenParam)
 		if err != nil {
 			bad("link %s: destination %s", stepcast.Quote(name), err)
 			continue
@@ -349,21 +359,70 @@ func checkHTTPURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func newLink(name, dest string) (*link, error) {
+// newLink checks dest and splits it around where the value of param goes
+// (with param "" it is never used). A destination that already has param
+// in its query ("?stc=old&a=1") has it replaced where it stands, and any
+// repeat removed: a landing page reading the parameter must find one
+// value, the token. The other parameters keep their bytes and order.
+func newLink(name, dest, param string) (*link, error) {
 	if _, err := checkHTTPURL(dest); err != nil {
 		return nil, err
 	}
-	lk := &link{name: name, dest: dest, head: dest, sep: "?"}
+	lk := &link{name: name, dest: dest}
+	rest, fragment := dest, ""
 	if i := strings.IndexByte(dest, '#'); i >= 0 {
-		lk.head, lk.fragment = dest[:i], dest[i:]
+		rest, fragment = dest[:i], dest[i:]
 	}
-	if i := strings.IndexByte(lk.head, '?'); i >= 0 {
-		lk.sep = "&"
-		if i == len(lk.head)-1 {
-			lk.sep = ""
+	path, query, hasQuery := strings.Cut(rest, "?")
+	if param == "" || !hasQuery || query == "" {
+		lk.head, lk.tail = path+"?"+param+"=", fragment
+		return lk, nil
+	}
+	var before, after []string
+	found := false
+	for part := range strings.SplitSeq(query, "&") {
+		switch {
+		case isParam(part, param) && !found:
+			found = true
+		case isParam(part, param):
+			// A repeat: dropped.
+		case found:
+			after = append(after, part)
+		default:
+			before = append(before, part)
 		}
 	}
+	if !found {
+		// At the end; a query ending in "&" gets no second one.
+		sep := "&"
+		if strings.HasSuffix(query, "&") {
+			sep = ""
+		}
+		lk.head, lk.tail = rest+sep+param+"=", fragment
+		return lk, nil
+	}
+	lk.head = path + "?"
+	if len(before) > 0 {
+		lk.head += strings.Join(before, "&") + "&"
+	}
+	lk.head += param + "="
+	if len(after) > 0 {
+		lk.tail = "&" + strings.Join(after, "&")
+	}
+	lk.tail += fragment
 	return lk, nil
+}
+
+// isParam reports whether the query's part ("k=v", "k") is parameter
+// param, whose name needs no escaping; the part's name may be escaped
+// ("%73tc" is "stc" to the landing page).
+func isParam(part, param string) bool {
+	key, _, _ := strings.Cut(part, "=")
+	if key == param {
+		return true
+	}
+	k, err := url.QueryUnescape(key)
+	return err == nil && k == param
 }
 
 // destination returns where a click with token goes.
@@ -371,7 +430,7 @@ func (l *Linker) destination(lk *link, token string) string {
 	if l.tokenParam == "" {
 		return lk.dest
 	}
-	return lk.head + lk.sep + l.tokenParam + "=" + token + lk.fragment
+	return lk.head + token + lk.tail
 }
 
 // URL returns the tracking URL of link for friend: BaseURL and a token

@@ -91,3 +91,21 @@ func BenchmarkClickHandler(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseAmount reads a beacon's amount: a plain one, one as a
+// shop writes it, and the longest text it reads.
+func BenchmarkParseAmount(b *testing.B) {
+	for _, bc := range []struct{ name, amount string }{
+		{"plain", "5500"},
+		{"shop", "¥12,345,678円"},
+		{"longest", "１２３，４５６，７８９，０１２，３４５"},
+		{"unread", "1e308"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				parseAmount(bc.amount)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -335,24 +336,48 @@ func TestTokenParam(t *testing.T) {
 	clock := &testClock{testNow}
 	cfg := testConfig(clock)
 	cfg.TokenParam = "stc"
-	cfg.Links["plain"] = "https://shop.example.com/p"
-	cfg.Links["empty-query"] = "https://shop.example.com/p?"
-	cfg.Links["fragment"] = "https://shop.example.com/p#x"
-	l := mustLinker(t, cfg)
-	for link, want := range map[string]string{
-		"spring-sale": "https://shop.example.com/sale?utm_source=line&stc=%s#top",
-		"plain":       "https://shop.example.com/p?stc=%s",
-		"empty-query": "https://shop.example.com/p?stc=%s",
-		"fragment":    "https://shop.example.com/p?stc=%s#x",
-	} {
-		tok := mustToken(t, l, 3, link, LinkOptions{})
-		req := httptest.NewRequest("GET", "/r/"+tok, nil)
-		req.Header.Set("User-Agent", uaSafari)
-		w := httptest.NewRecorder()
-		l.ClickHandler(&fakeRecorder{}).ServeHTTP(w, req)
-		if got, want := w.Header().Get("Location"), strings.Replace(want, "%s", tok, 1); got != want {
-			t.Errorf("%s: Location %q, want %q", link, got, want)
-		}
+	tests := []struct {
+		name string
+		dest string // registered
+		want string // Location, %s the token
+	}{
+		{"QueryAndFragment", "https://shop.example.com/sale?utm_source=line#top", "https://shop.example.com/sale?utm_source=line&stc=%s#top"},
+		{"Plain", "https://shop.example.com/p", "https://shop.example.com/p?stc=%s"},
+		{"EmptyQuery", "https://shop.example.com/p?", "https://shop.example.com/p?stc=%s"},
+		{"QueryEndsInAmpersand", "https://shop.example.com/p?a=1&", "https://shop.example.com/p?a=1&stc=%s"},
+		{"Fragment", "https://shop.example.com/p#x", "https://shop.example.com/p?stc=%s#x"},
+		{"SPAFragment", "https://shop.example.com/app#/trial?stc=x", "https://shop.example.com/app?stc=%s#/trial?stc=x"},
+		// A parameter of that name already there is replaced where it
+		// stands, not followed by a second value.
+		{"ParamFirst", "https://shop.example.com/p?stc=old&a=1", "https://shop.example.com/p?stc=%s&a=1"},
+		{"ParamLast", "https://shop.example.com/p?a=1&stc=old#top", "https://shop.example.com/p?a=1&stc=%s#top"},
+		{"ParamMiddle", "https://shop.example.com/p?a=%E3%81%82&stc=&b", "https://shop.example.com/p?a=%E3%81%82&stc=%s&b"},
+		{"ParamWithoutValue", "https://shop.example.com/p?stc", "https://shop.example.com/p?stc=%s"},
+		{"ParamRepeated", "https://shop.example.com/p?stc=1&a=1&stc=2&b=2&stc=3", "https://shop.example.com/p?stc=%s&a=1&b=2"},
+		{"ParamEscaped", "https://shop.example.com/p?%73tc=old&a=1", "https://shop.example.com/p?stc=%s&a=1"},
+		{"OtherParamSharingAPrefix", "https://shop.example.com/p?stc2=x&xstc=y", "https://shop.example.com/p?stc2=x&xstc=y&stc=%s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg.Links = map[string]string{"l": tt.dest}
+			l := mustLinker(t, cfg)
+			tok := mustToken(t, l, 3, "l", LinkOptions{})
+			req := httptest.NewRequest("GET", "/r/"+tok, nil)
+			req.Header.Set("User-Agent", uaSafari)
+			w := httptest.NewRecorder()
+			l.ClickHandler(&fakeRecorder{}).ServeHTTP(w, req)
+			loc := w.Header().Get("Location")
+			if want := strings.Replace(tt.want, "%s", tok, 1); loc != want {
+				t.Fatalf("Location %q, want %q", loc, want)
+			}
+			u, err := url.Parse(loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := u.Query()["stc"]; len(got) != 1 || got[0] != tok {
+				t.Fatalf("the landing page reads stc = %q, want the token alone", got)
+			}
+		})
 	}
 }
 

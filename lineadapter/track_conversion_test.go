@@ -66,10 +66,7 @@ func TestConversionHandler(t *testing.T) {
 		{"Expired", "GET", q("t", soon, "name", "purchase"), "", uaSafari, testNow.Add(time.Hour), 410, false},
 		{"UnlistedName", "GET", q("t", sale, "name", "free-money"), "", uaSafari, testNow, 400, false},
 		{"NoName", "GET", q("t", sale), "", uaSafari, testNow, 400, false},
-		{"NegativeAmount", "GET", q("t", sale, "name", "purchase", "amount", "-5"), "", uaSafari, testNow, 400, false},
-		{"NaNAmount", "GET", q("t", sale, "name", "purchase", "amount", "NaN"), "", uaSafari, testNow, 400, false},
-		{"InfAmount", "GET", q("t", sale, "name", "purchase", "amount", "1e400"), "", uaSafari, testNow, 400, false},
-		{"TextAmount", "GET", q("t", sale, "name", "purchase", "amount", "1,200"), "", uaSafari, testNow, 400, false},
+		{"UnreadAmountStillRecords", "GET", q("t", sale, "name", "purchase", "amount", "NaN"), "", uaSafari, testNow, 200, true},
 		{"OrderNotText", "GET", q("t", sale, "name", "purchase", "order", "a\x00b"), "", uaSafari, testNow, 400, false},
 		{"BodyTooLarge", "POST", "", q("t", sale, "name", "purchase", "pad", strings.Repeat("x", maxBeaconBody)), uaChrome, testNow, 400, false},
 		{"PUT", "PUT", q("t", sale, "name", "purchase"), "", uaChrome, testNow, 405, false},
@@ -115,7 +112,8 @@ func TestConversionEvent(t *testing.T) {
 	clock := &testClock{testNow}
 	l := mustLinker(t, testConfig(clock))
 	sale := mustToken(t, l, 7, "spring-sale", LinkOptions{Experiment: "welcome", Variant: "B"})
-	menu := mustToken(t, l, 8, "menu", LinkOptions{})
+	menu7 := mustToken(t, l, 7, "menu", LinkOptions{})
+	menu8 := mustToken(t, l, 8, "menu", LinkOptions{})
 	rec := &fakeRecorder{}
 	h := l.ConversionHandler(rec)
 	beacon := func(values url.Values) {
@@ -131,22 +129,23 @@ func TestConversionEvent(t *testing.T) {
 	beacon(url.Values{"t": {sale}, "name": {"purchase"}, "amount": {"1200.5"}, "order": {"A-1"}})
 	clock.t = testNow.Add(time.Minute) // the thank-you page reloaded
 	beacon(url.Values{"t": {sale}, "name": {"purchase"}, "amount": {"1200.5"}, "order": {"A-1"}})
-	beacon(url.Values{"t": {menu}, "name": {"purchase"}, "order": {"A-1"}}) // the same order through another token
-	beacon(url.Values{"t": {sale}, "name": {"booking"}, "order": {"A-1"}})  // another conversion, the same ID
+	beacon(url.Values{"t": {menu7}, "name": {"purchase"}, "order": {"A-1"}}) // the same order through the friend's other token
+	beacon(url.Values{"t": {sale}, "name": {"booking"}, "order": {"A-1"}})   // another conversion, the same order
 	beacon(url.Values{"t": {sale}, "name": {"booking"}})
 	beacon(url.Values{"t": {sale}, "name": {"booking"}})
+	beacon(url.Values{"t": {menu8}, "name": {"purchase"}, "order": {"A-1"}}) // another friend, the same order
 
 	evs := rec.recorded()
-	if len(evs) != 6 {
-		t.Fatalf("recorded %d, want 6", len(evs))
+	if len(evs) != 7 {
+		t.Fatalf("recorded %d, want 7", len(evs))
 	}
-	want := stepcast.Event{ID: "conversion/purchase/order/A-1", Friend: 7, Kind: stepcast.EventConversion, Name: "purchase", Amount: 1200.5, At: testNow,
+	want := stepcast.Event{ID: "conversion/purchase/friend/7/order/A-1", Friend: 7, Kind: stepcast.EventConversion, Name: "purchase", Amount: 1200.5, At: testNow,
 		Data: map[string]string{DataLink: "spring-sale", DataOrder: "A-1", DataExperiment: "welcome", DataVariant: "B"}}
 	if !eventsEqual(evs[0], want) {
 		t.Fatalf("conversion = %+v, want %+v", evs[0], want)
 	}
 	if evs[1].ID != evs[0].ID || evs[2].ID != evs[0].ID {
-		t.Errorf("one order reported three times: IDs %q %q %q, want one", evs[0].ID, evs[1].ID, evs[2].ID)
+		t.Errorf("one order of one friend reported three times: IDs %q %q %q, want one", evs[0].ID, evs[1].ID, evs[2].ID)
 	}
 	if evs[3].ID == evs[0].ID {
 		t.Errorf("a booking and a purchase with one order share the ID %q", evs[3].ID)
@@ -157,6 +156,82 @@ func TestConversionEvent(t *testing.T) {
 	if evs[2].Data[DataLink] != "menu" || evs[2].Data[DataExperiment] != "" {
 		t.Errorf("conversion through menu: data %v", evs[2].Data)
 	}
+	if evs[6].ID != "conversion/purchase/friend/8/order/A-1" {
+		t.Errorf("friend 8's order A-1 has the ID %q; it must not be friend 7's", evs[6].ID)
+	}
+}
+
+// TestBeaconAmounts: the amounts a page may write, read or not; an amount
+// that cannot be read records the conversion all the same, at 0, with the
+// text in DataUnreadAmount.
+func TestBeaconAmounts(t *testing.T) {
+	clock := &testClock{testNow}
+	l := mustLinker(t, testConfig(clock))
+	tok := mustToken(t, l, 7, "menu", LinkOptions{})
+	tests := []struct {
+		name   string
+		amount string
+		want   float64
+		unread string // DataUnreadAmount; "" when read
+	}{
+		{"Plain", "5500", 5500, ""},
+		{"Decimals", "1200.50", 1200.5, ""},
+		{"Zero", "0", 0, ""},
+		{"ThousandsComma", "1,200", 1200, ""},
+		{"Millions", "12,345,678", 12345678, ""},
+		{"Yen", "¥1200", 1200, ""},
+		{"FullWidthYen", "￥1,200", 1200, ""},
+		{"EnSuffix", "1,200円", 1200, ""},
+		{"FullWidthDigits", "１２００", 1200, ""},
+		{"FullWidthAll", "１，２００．５円", 1200.5, ""},
+		{"LeadingSpace", " 1200", 1200, ""},
+		{"TrailingSpace", "1200 ", 1200, ""},
+		{"IdeographicSpace", "\u30001200\u3000", 1200, ""},
+		{"DollarSpaceDecimals", "$ 19.99", 19.99, ""},
+		{"FifteenDigits", "999999999999999", 999999999999999, ""},
+		{"NaN", "NaN", 0, "NaN"},
+		{"Inf", "+Inf", 0, "+Inf"},
+		{"Overflow", "1e309", 0, "1e309"},
+		{"Exponent", "1e308", 0, "1e308"},
+		{"Negative", "-1", 0, "-1"},
+		{"NegativeZero", "-0", 0, "-0"},
+		{"Plus", "+5", 0, "+5"},
+		{"Hex", "0x1p10", 0, "0x1p10"},
+		{"Underscores", "1_000", 0, "1_000"},
+		{"SixteenDigits", "9007199254740993", 0, "9007199254740993"},
+		{"DecimalComma", "12,50", 0, "12,50"},
+		{"BadGroups", "1,20,0", 0, "1,20,0"},
+		{"NoWholePart", ".5", 0, ".5"},
+		{"NoDecimals", "5.", 0, "5."},
+		{"TwoPoints", "1.2.3", 0, "1.2.3"},
+		{"Words", "1200 yen", 0, "1200 yen"},
+		{"ControlCharacters", "12\x0000", 0, "12\uFFFD00"},
+		{"InvalidUTF8", "12\xff", 0, "12\uFFFD"},
+		{"TooLong", strings.Repeat("1", 100), 0, strings.Repeat("1", MaxAmountText)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &fakeRecorder{}
+			req := httptest.NewRequest("GET", "/cv?"+url.Values{"t": {tok}, "name": {"purchase"}, "amount": {tt.amount}}.Encode(), nil)
+			req.Header.Set("User-Agent", uaSafari)
+			w := httptest.NewRecorder()
+			l.ConversionHandler(rec).ServeHTTP(w, req)
+			evs := rec.recorded()
+			if w.Code != http.StatusOK || len(evs) != 1 {
+				t.Fatalf("amount %q: %d, %d recorded; want the conversion recorded", tt.amount, w.Code, len(evs))
+			}
+			ev := evs[0]
+			if ev.Amount != tt.want || math.Signbit(ev.Amount) || ev.Data[DataUnreadAmount] != tt.unread {
+				t.Fatalf("amount %q: recorded %v with %s %q; want %v with %q", tt.amount, ev.Amount, DataUnreadAmount, ev.Data[DataUnreadAmount], tt.want, tt.unread)
+			}
+			if _, ok := ev.Data[DataUnreadAmount]; ok != (tt.unread != "") {
+				t.Fatalf("amount %q: data %v", tt.amount, ev.Data)
+			}
+			if err := ev.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
 
 func TestConversion(t *testing.T) {
@@ -166,7 +241,7 @@ func TestConversion(t *testing.T) {
 	// The host's own servers may report any name, a refund's negative
 	// amount, an order the beacon would not know.
 	ev, err := l.Conversion(tok, Conversion{Name: "refund", Amount: -300, Order: "A-1"})
-	if err != nil || ev.Name != "refund" || ev.Amount != -300 || ev.Friend != 7 || ev.ID != "conversion/refund/order/A-1" {
+	if err != nil || ev.Name != "refund" || ev.Amount != -300 || ev.Friend != 7 || ev.ID != "conversion/refund/friend/7/order/A-1" {
 		t.Fatalf("Conversion = %+v, %v", ev, err)
 	}
 	if err := ev.Validate(); err != nil {
@@ -186,8 +261,10 @@ func TestConversion(t *testing.T) {
 	}{
 		{"Forged", flip(tok, len(tok)-2), Conversion{Name: "purchase"}, ErrBadToken},
 		{"NoName", tok, Conversion{}, stepcast.ErrInvalid},
-		{"NaN", tok, Conversion{Name: "purchase", Amount: math.NaN()}, stepcast.ErrInvalid},
-		{"OrderTooLong", tok, Conversion{Name: "purchase", Order: strings.Repeat("9", stepcast.MaxIDLen)}, stepcast.ErrInvalid},
+		{"NaN", tok, Conversion{Name: "paid", Amount: math.NaN()}, stepcast.ErrInvalid},
+		{"OrderTooLong", tok, Conversion{Name: "paid", Order: strings.Repeat("9", stepcast.MaxIDLen)}, stepcast.ErrInvalid},
+		// One source per name: the beacon's names are not the host's.
+		{"BeaconsName", tok, Conversion{Name: "purchase", Amount: 5500, Order: "A-1"}, stepcast.ErrInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if ev, err := l.Conversion(tt.token, tt.conv); !errors.Is(err, tt.is) || ev.ID != "" {

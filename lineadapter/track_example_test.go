@@ -112,5 +112,5 @@ func ExampleLinker_ConversionHandler() {
 	// 200 image/gif
 	// 200 image/gif
 	// converted: 1 events: 1
-	// conversion/booking/order/B-1001 5500 A
+	// conversion/booking/friend/1/order/B-1001 5500 A
 }

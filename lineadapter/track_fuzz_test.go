@@ -2,9 +2,13 @@ package lineadapter
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +88,65 @@ func FuzzToken(f *testing.F) {
 func oldSigned(old *Linker, token string, c Claims) bool {
 	s, err := old.Token(c.Friend, c.Link, LinkOptions{Experiment: c.Experiment, Variant: c.Variant, Expires: c.Expires})
 	return err == nil && s == token
+}
+
+// amountPattern is the amounts parseAmount reads, written another way:
+// spaces, a currency sign, the digits (plain, or grouped by thousands),
+// decimals, "円", spaces.
+var amountPattern = regexp.MustCompile(`^[\t\n\v\f\r \x{85}\p{Z}]*(?:[¥￥$＄][\t\n\v\f\r \x{85}\p{Z}]*)?` +
+	`([0-9０-９]+|[0-9０-９]{1,3}(?:[,，][0-9０-９]{3})+)(?:[.．]([0-9０-９]+))?` +
+	`(?:[\t\n\v\f\r \x{85}\p{Z}]*円)?[\t\n\v\f\r \x{85}\p{Z}]*$`)
+
+// FuzzAmount: parseAmount reads what amountPattern matches, within
+// MaxAmountText bytes and MaxAmountDigits digits either side of the
+// point, as the number its digits say, and nothing else; whatever the
+// amount, the beacon records the conversion, with an event that
+// validates.
+func FuzzAmount(f *testing.F) {
+	for _, s := range []string{"5500", "1200.50", "1,200", "¥1,200", "１，２００．５円", " 1200 ", "NaN", "-0", "0x1p10", "1_000",
+		"1e308", "12,50", ".5", "5.", "9007199254740993", "$ 19.99", "\u3000１２００円\u3000", "12\x00", "\xff"} {
+		f.Add(s)
+	}
+	l := mustLinker(f, testConfig(&testClock{testNow}))
+	tok := mustToken(f, l, 7, "menu", LinkOptions{})
+	fold := strings.NewReplacer("０", "0", "１", "1", "２", "2", "３", "3", "４", "4", "５", "5", "６", "6", "７", "7", "８", "8", "９", "9", ",", "", "，", "")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseAmount(s)
+		m := amountPattern.FindStringSubmatch(s)
+		want, wantOK := 0.0, false
+		if m != nil && len(s) <= MaxAmountText {
+			whole, frac := fold.Replace(m[1]), fold.Replace(m[2])
+			if len(whole) <= MaxAmountDigits && len(frac) <= MaxAmountDigits {
+				num := whole
+				if frac != "" {
+					num += "." + frac
+				}
+				var err error
+				want, err = strconv.ParseFloat(num, 64)
+				wantOK = err == nil
+			}
+		}
+		if ok != wantOK || got != want {
+			t.Fatalf("parseAmount(%q) = %v, %v; want %v, %v", s, got, ok, want, wantOK)
+		}
+		if ok && (math.IsInf(got, 0) || got < 0 || math.Signbit(got)) {
+			t.Fatalf("parseAmount(%q) = %v", s, got)
+		}
+
+		rec := &fakeRecorder{}
+		req := httptest.NewRequest("GET", "/cv?"+url.Values{"t": {tok}, "name": {"purchase"}, "amount": {s}}.Encode(), nil)
+		req.Header.Set("User-Agent", uaSafari)
+		w := httptest.NewRecorder()
+		l.ConversionHandler(rec).ServeHTTP(w, req)
+		evs := rec.recorded()
+		if w.Code != http.StatusOK || len(evs) != 1 {
+			t.Fatalf("amount %q: %d, %d recorded", s, w.Code, len(evs))
+		}
+		if err := evs[0].Validate(); err != nil {
+			t.Fatalf("amount %q: %v", s, err)
+		}
+		if u, has := evs[0].Data[DataUnreadAmount]; has == (ok || s == "") || len(u) > MaxAmountText || evs[0].Amount != got {
+			t.Fatalf("amount %q: recorded %v with data %q", s, evs[0].Amount, evs[0].Data)
+		}
+	})
 }

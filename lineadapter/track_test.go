@@ -214,6 +214,9 @@ func TestVerify(t *testing.T) {
 		{"NotBase64", l, good[:10] + "!" + good[11:], testNow, ErrBadToken, 0},
 		{"StandardBase64", l, strings.NewReplacer("-", "+", "_", "/").Replace(good) + "==", testNow, ErrBadToken, 0},
 		{"Padded", l, good + "=", testNow, ErrBadToken, 0},
+		// encoding/base64 skips line breaks: the same bytes, another spelling.
+		{"CarriageReturnInside", l, good[:10] + "\r" + good[10:], testNow, ErrBadToken, 0},
+		{"NewlineAtEnd", l, good + "\n", testNow, ErrBadToken, 0},
 		{"TamperedFirst", l, flip(good, 0), testNow, ErrBadToken, 0},
 		{"TamperedMiddle", l, flip(good, len(good)/2), testNow, ErrBadToken, 0},
 		{"TamperedLast", l, flip(good, len(good)-1), testNow, ErrBadToken, 0},

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -62,6 +64,42 @@ type TimerReader interface {
 	// FriendTimers returns the friend's timers ordered by key; friend 0
 	// lists the account's own.
 	FriendTimers(friend stepcast.FriendID) ([]Timer, error)
+	// DueTimers returns a page of the account's timers of one kind, its
+	// friends' and its own, leased or not, in the order Lease hands them
+	// out (DuePos): up to limit timers placed after after and due before
+	// before. The kind is matched as Lease matches one: a Key equal to it
+	// or starting with kind+"/" ("reminder/visit" takes
+	// "reminder/visit/bk-1"). Pass the last timer's Pos as after for the
+	// next page; the zero DuePos starts at the earliest. A limit not
+	// positive, or a kind that is not a name, finds none. Its cost is that
+	// of the page — on boltstore also the due timers of other kinds
+	// stepped over in its range (a cursor step each, nothing decoded) —,
+	// not of all the account's timers.
+	DueTimers(kind string, after DuePos, before time.Time, limit int) ([]Timer, error)
+}
+
+// DuePos is a timer's place in the order of due work — Lease's: by Due,
+// then Friend, then Key byte by byte — and the cursor of DueTimers.
+type DuePos struct {
+	Due    time.Time
+	Friend stepcast.FriendID
+	Key    string
+}
+
+// Pos returns t's place in the order of due work.
+func (t Timer) Pos() DuePos { return DuePos{Due: t.Due, Friend: t.Friend, Key: t.Key} }
+
+// Compare returns -1, 0 or +1 as p is before, at or after q in the order
+// of due work (Due to the microsecond).
+func (p DuePos) Compare(q DuePos) int {
+	a, b := p.Due.UnixMicro(), q.Due.UnixMicro()
+	switch {
+	case a != b:
+		return cmp.Compare(a, b)
+	case p.Friend != q.Friend:
+		return cmp.Compare(p.Friend, q.Friend)
+	}
+	return strings.Compare(p.Key, q.Key)
 }
 
 // TimerWriter writes an account's timers, versioned.

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -72,6 +73,42 @@ func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && string(k[:4]) == string(prefix); k, v = c.Next() {
 		tm, err := decodeTimer(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tm)
+	}
+	return out, nil
+}
+
+// DueTimers walks the due index from after: its keys hold the timer's
+// key, so a timer of another kind in the range costs a cursor step and a
+// comparison of bytes; only the timers taken are read and decoded.
+func (t *tx) DueTimers(kind string, after store.DuePos, before time.Time, limit int) ([]store.Timer, error) {
+	if limit <= 0 || !backend.NameKey(kind) {
+		return nil, nil
+	}
+	due, err := t.bucket(dueB)
+	if err != nil || due == nil {
+		return nil, err
+	}
+	timers, _ := t.bucket(timersB)
+	from := []byte{}
+	if after.Due.UnixMicro() >= 0 { // before every due time otherwise
+		from = dueKey(store.Timer{Due: after.Due, Friend: after.Friend, Key: after.Key})
+	}
+	end, k0 := before.UnixMicro(), []byte(kind)
+	var out []store.Timer
+	c := due.Cursor()
+	for k, _ := c.Seek(from); k != nil && len(out) < limit; k, _ = c.Next() {
+		if int64(binary.BigEndian.Uint64(k[:8])) >= end {
+			break
+		}
+		key := k[12:]
+		if !bytes.HasPrefix(key, k0) || (len(key) > len(k0) && key[len(k0)] != '/') || bytes.Equal(k, from) {
+			continue
+		}
+		tm, err := decodeTimer(timers.Get(k[8:]))
 		if err != nil {
 			return nil, err
 		}

@@ -96,6 +96,13 @@ func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
 	return out, nil
 }
 
+func (t *tx) DueTimers(kind string, after store.DuePos, before time.Time, limit int) ([]store.Timer, error) {
+	if limit <= 0 || !backend.NameKey(kind) {
+		return nil, nil
+	}
+	return t.timers.due(kind, after, before, limit), nil
+}
+
 func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 	if err := backend.CheckTimer(t, tm); err != nil {
 		return 0, fmt.Errorf("memstore: %w", err)

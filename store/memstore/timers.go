@@ -344,3 +344,72 @@ func (l *timerLayer) commit() {
 		}
 	}
 }
+
+// dueList implements store.TimerReader.DueTimers on the committed timers:
+// a walk of the kind's root queue from after, and of held (the leases
+// outstanding, few), merged.
+func (ts *timers) dueList(kind string, after store.DuePos, before time.Time, limit int) []store.Timer {
+	kinds, end := []string{kind}, before.UnixMicro()
+	var out []store.Timer
+	take := func(r timerRec) {
+		out = append(out, r.Clone())
+	}
+	if q := ts.queues[root(kind)]; q != nil {
+		from := slot{after.Due.UnixMicro(), after.Friend, after.Key}
+		q.AscendGreaterOrEqual(from, func(s slot) bool {
+			if s.at >= end || len(out) == limit {
+				return false
+			}
+			if s != from && backend.OfKind(s.key, kinds) {
+				take(ts.recs[timerKey{s.friend, s.key}])
+			}
+			return true
+		})
+	}
+	n := len(out)
+	ts.held.Ascend(func(s slot) bool {
+		r := ts.recs[timerKey{s.friend, s.key}]
+		if backend.OfKind(s.key, kinds) && r.Due.Before(before) && r.Pos().Compare(after) > 0 {
+			take(r)
+		}
+		return true
+	})
+	if len(out) > n {
+		slices.SortFunc(out, func(a, b store.Timer) int { return a.Pos().Compare(b.Pos()) })
+		out = out[:min(len(out), limit)]
+	}
+	return out
+}
+
+// due is dueList as the tx sees it: the committed timers its own writes
+// do not replace, and its own.
+func (l *timerLayer) due(kind string, after store.DuePos, before time.Time, limit int) []store.Timer {
+	kinds := []string{kind}
+	var own []store.Timer
+	overrides := 0
+	for _, m := range l.own {
+		for key, t := range m {
+			if !backend.OfKind(key, kinds) {
+				continue
+			}
+			overrides++
+			if t != nil && t.Due.Before(before) && t.Pos().Compare(after) > 0 {
+				own = append(own, t.Clone())
+			}
+		}
+	}
+	// Each own write hides at most one committed timer: overrides more
+	// than limit leave limit of them.
+	base := l.base.dueList(kind, after, before, limit+overrides)
+	if overrides == 0 {
+		return base
+	}
+	out := own
+	for _, t := range base {
+		if _, ok := l.own[t.Friend][t.Key]; !ok {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Timer) int { return a.Pos().Compare(b.Pos()) })
+	return out[:min(len(out), limit)]
+}

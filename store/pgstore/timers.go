@@ -16,7 +16,7 @@ import (
 
 // Timers: stepcast_timers, keyed (account, friend, key), friend 0 for the
 // account's own; Lease walks the index (account, due), or (account, kind,
-// due) for some kinds.
+// due, friend, key) for some kinds, as DueTimers does.
 
 const timerColumns = "friend, key, due, state, version, leased_by, lease_until"
 
@@ -45,6 +45,25 @@ func (t *ptx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
 
 func (t *ptx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {
 	return list(t, "timers", scanTimer, "SELECT "+timerColumns+" FROM stepcast_timers WHERE account = $1 AND friend = $2 ORDER BY key COLLATE \"C\"", t.account, int64(friend))
+}
+
+// DueTimers walks the index (account, kind, due, friend, key) from after:
+// the row comparison is its condition, so a page reads its own rows, also
+// among many timers due at the same instant.
+func (t *ptx) DueTimers(kind string, after store.DuePos, before time.Time, limit int) ([]store.Timer, error) {
+	if limit <= 0 || !backend.NameKey(kind) {
+		return nil, nil
+	}
+	if after.Due.Before(stepcast.MinEventTime) { // before every due time
+		after = store.DuePos{Due: stepcast.MinEventTime.Add(-time.Microsecond)}
+	}
+	root, _, _ := strings.Cut(kind, "/")
+	return list(t, "timers of kind "+stepcast.Quote(kind), scanTimer, "SELECT "+timerColumns+` FROM stepcast_timers
+		WHERE account = $1 AND kind = $2 AND (key = $3 OR starts_with(key, $3 || '/'))
+		  AND (due, friend, key COLLATE "C") > ($4, $5, $6 COLLATE "C") AND due < $7
+		ORDER BY due, friend, key COLLATE "C" LIMIT $8`,
+		t.account, root, kind, after.Due.UTC().Truncate(time.Microsecond), int64(after.Friend), after.Key,
+		before.UTC().Truncate(time.Microsecond), limit)
 }
 
 func (t *ptx) PutTimer(tm store.Timer) (uint64, error) {

@@ -97,6 +97,8 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"LeaseHeldAtAnEarlierNow", testLeaseHeldAtAnEarlierNow},
 		{"AccountTimers", testAccountTimers},
 		{"LeaseByKind", testLeaseKinds},
+		{"DueTimersByKindInOrder", testDueTimers},
+		{"DuePosOrder", testDuePos},
 		{"RetryKeysByKind", testRetryKeys},
 		{"DeliveriesByPriority", testDeliveryPriority},
 		{"FirstAttemptSetOnce", testFirstAttempt},

@@ -1,0 +1,417 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store"
+)
+
+// The dispatcher: it drains the outbox through Config.Sender. Every
+// delivery is leased for one attempt, sent with the retry key fixed when
+// it was queued, and finished with what the attempt came to. Exactly once
+// rests on three things: the retry key (LINE answers a repeat of an
+// accepted request 409, which the Sender returns as sent), the lease (one
+// holder at a time, and a send bounded to end before its lease does), and
+// the 24 hours LINE remembers a key (no attempt that could end later).
+
+// Defaults of the dispatcher's settings in Config.
+const (
+	// DefaultDispatchConcurrency is Config.DispatchConcurrency's zero
+	// value: sends in flight at once per Dispatch.
+	DefaultDispatchConcurrency = 4
+	// DefaultDispatchLease is Config.DispatchLease's zero value. It is
+	// longer than one attempt of lineadapter's Sender may take — its
+	// 30-second timeout, its HTTP client's minute as a last resort, and
+	// the wait for its rate limiter before them — so that a holder's lease
+	// outlasts its send: each send is also cut off a tenth of the lease
+	// before the lease ends, leaving that for the outcome's commit.
+	DefaultDispatchLease = 2 * time.Minute
+	// DefaultRetryBase and DefaultRetryMax are Config.RetryBase's and
+	// Config.RetryMax's zero values: the wait after a first failed attempt,
+	// doubling on each attempt up to the cap.
+	DefaultRetryBase = 2 * time.Second
+	DefaultRetryMax  = 10 * time.Minute
+	// DefaultQuotaPause is Config.QuotaPause's zero value.
+	DefaultQuotaPause = 10 * time.Minute
+)
+
+// leaseRounds is how many deliveries per worker one lease takes.
+const leaseRounds = 8
+
+// Why the dispatcher gives up or replaces a delivery, in its Error.
+const (
+	// ReasonRetryKeyExpired is the error of a delivery failed because its
+	// next attempt could reach LINE more than stepcast.RetryKeyValidity
+	// after its first.
+	ReasonRetryKeyExpired = "not retried: LINE honours a retry key for 24 hours; sending again could send twice"
+	// ReasonReplyReplaced begins the error of a reply whose token had
+	// lapsed (older than stepcast.ReplyTokenValidity) when its turn came:
+	// its messages went into a push instead.
+	ReasonReplyReplaced = "replaced by a push: the reply token has lapsed"
+)
+
+// DispatchReport counts what one Dispatch did with the deliveries it
+// leased. Every leased delivery is counted once among Sent, Retrying,
+// Failed, Replaced, Released and LostLease.
+type DispatchReport struct {
+	Leased   int // deliveries leased
+	Sent     int // accepted by LINE (a 409, a retry of one accepted before, included)
+	Retrying int // failed for now (ErrRetryLater): pending again, at a later NextAt
+	Failed   int // given up: a permanent error, an unreadable payload, a retry key too old
+	// Replaced are replies whose token had lapsed: each was failed and a
+	// push of its messages queued in the same commit (sent by this
+	// Dispatch or the next).
+	Replaced int
+	// Released were leased but not sent, as the dispatch stopped (the
+	// monthly quota — the delivery LINE refused for it included —, ctx,
+	// Close), or their lease was nearly over before their turn: pending
+	// again, due at once; or an earlier delivery to the same friend was
+	// put back for a retry: pending, due with it, to follow it.
+	Released int
+	// LostLease were tried, but their outcome could not be recorded: the
+	// lease had passed to another holder (the send outlasted it), who
+	// sends again with the same retry key — LINE's 409 then tells it the
+	// delivery went — or had found it done.
+	LostLease int
+}
+
+func (r *DispatchReport) add(o DispatchReport) {
+	r.Leased += o.Leased
+	r.Sent += o.Sent
+	r.Retrying += o.Retrying
+	r.Failed += o.Failed
+	r.Replaced += o.Replaced
+	r.Released += o.Released
+	r.LostLease += o.LostLease
+}
+
+// ErrNoSender is returned by Dispatch when Config.Sender is nil.
+var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
+
+// Dispatch sends the account's due deliveries through Config.Sender until
+// none is due, with up to Config.DispatchConcurrency sends in flight. Each
+// is leased for Config.DispatchLease and finished with its outcome:
+//
+//   - sent, with LINE's request ID (for a 409, the accepted request's);
+//   - on an error wrapping stepcast.ErrRetryLater (a 5xx, the rate
+//     limit's 429, a timeout, a dropped connection): pending again, with
+//     the same retry key, after an exponential backoff with jitter
+//     (Config.RetryBase doubling to Config.RetryMax) — unless that attempt
+//     could end more than stepcast.RetryKeyValidity after the first, when
+//     it fails with ReasonRetryKeyExpired;
+//   - on any other error: failed, with the error;
+//   - a reply whose event (its CreatedAt) is older than
+//     stepcast.ReplyTokenValidity is not sent with its dead token: a push
+//     of its messages to the friend is queued under a key derived from
+//     the reply's, and the reply failed, saying so, in one commit.
+//
+// On an error wrapping stepcast.ErrQuotaExceeded (LINE's monthly limit)
+// the dispatch stops: that delivery and every other one not yet sent stay
+// pending — not failed, not sent — and Dispatch returns an error wrapping
+// stepcast.ErrQuotaExceeded. It returns ctx's error if ctx ends first,
+// ErrClosed if the engine is closed meanwhile (Close waits for it), and a
+// store's error; sends in flight are recorded before it returns. The
+// report counts what was done either way.
+func (a *Account) Dispatch(ctx context.Context) (DispatchReport, error) {
+	if a.e.cfg.Sender == nil {
+		return DispatchReport{}, ErrNoSender
+	}
+	// Registered for its whole length, so that Close waits for the sends
+	// in flight to be recorded; the store calls go to the store itself,
+	// which the guard would refuse once Close has begun.
+	if !a.e.begin() {
+		return DispatchReport{}, ErrClosed
+	}
+	defer a.e.end()
+	d := &dispatch{a: a, ctx: ctx, stop: make(chan struct{}), done: make(chan struct{}, 1)}
+	// Close stops the dispatch as the quota does: the sends in flight
+	// finish and are recorded, the rest is put back.
+	over := make(chan struct{})
+	defer close(over)
+	go func() {
+		select {
+		case <-a.e.stop:
+			d.halt(ErrClosed)
+		case <-over:
+		}
+	}()
+	return d.run()
+}
+
+// dispatch is one Dispatch call's state.
+type dispatch struct {
+	a   *Account
+	ctx context.Context
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed to stop leasing and sending
+	inflight atomic.Int64  // deliveries handed to workers and not finished
+	done     chan struct{} // a worker finished one (a hint to lease again)
+
+	outcomes chan finished // to the recorder
+
+	mu     sync.Mutex
+	report DispatchReport
+	err    error // the first error that stops the dispatch
+}
+
+func (d *dispatch) halt(err error) {
+	d.mu.Lock()
+	if d.err == nil {
+		d.err = err
+	}
+	d.mu.Unlock()
+	d.stopOnce.Do(func() { close(d.stop) })
+}
+
+func (d *dispatch) stopped() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *dispatch) count(r DispatchReport) {
+	d.mu.Lock()
+	d.report.add(r)
+	d.mu.Unlock()
+}
+
+func (d *dispatch) run() (DispatchReport, error) {
+	cfg := &d.a.e.cfg
+	n := cfg.DispatchConcurrency
+	// One lease takes several rounds of work for the workers, so that a
+	// store that syncs each commit (boltstore) syncs once for many; the
+	// last of them still starts long before its lease ends (a few sends'
+	// time against minutes).
+	batch := leaseRounds * n
+	d.outcomes = make(chan finished, batch)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		d.record()
+	}()
+	work := make(chan []store.Delivery)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for g := range work {
+				d.sendInOrder(g)
+			}
+		}()
+	}
+	d.feed(work, batch)
+	close(work)
+	wg.Wait()
+	close(d.outcomes)
+	<-recorded
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err == nil && d.ctx.Err() != nil {
+		d.err = d.ctx.Err()
+	}
+	if d.err != nil {
+		return d.report, fmt.Errorf("engine: account %q: dispatch: %w", d.a.id, d.err)
+	}
+	return d.report, nil
+}
+
+// feed leases due deliveries, n at a time, and hands them to the workers
+// until none is due and none is in flight (a worker may queue a push that
+// is due at once), or the dispatch stops.
+func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
+	cfg := &d.a.e.cfg
+	for !d.stopped() && d.ctx.Err() == nil {
+		batch, err := d.a.e.cfg.Store.LeaseDeliveries(d.ctx, d.a.id, cfg.Holder, cfg.Now(), cfg.DispatchLease, n)
+		if err != nil {
+			if d.ctx.Err() == nil {
+				d.halt(fmt.Errorf("lease: %w", err))
+			}
+			return
+		}
+		d.count(DispatchReport{Leased: len(batch)})
+		if len(batch) == 0 {
+			if d.inflight.Load() == 0 {
+				return
+			}
+			select {
+			case <-d.done:
+			case <-d.stop:
+			case <-d.ctx.Done():
+			}
+			continue
+		}
+		groups := inOrder(batch)
+		for i, g := range groups {
+			d.inflight.Add(int64(len(g)))
+			select {
+			case work <- g:
+				continue
+			case <-d.stop:
+			case <-d.ctx.Done():
+			}
+			d.inflight.Add(-int64(len(g)))
+			for _, rest := range groups[i:] {
+				for _, dl := range rest {
+					d.release(dl, "not tried: the dispatch stopped")
+				}
+			}
+			return
+		}
+	}
+}
+
+// inOrder splits a leased batch into the groups that go one delivery
+// after the other: those to one friend, in the order they were leased
+// (priority, then due time, then queue order), so that two messages a
+// rule sends in a row, or a rich menu linked and then unlinked, do not
+// cross on the way; the others each alone.
+func inOrder(batch []store.Delivery) [][]store.Delivery {
+	groups := make([][]store.Delivery, 0, len(batch))
+	of := map[stepcast.FriendID]int{}
+	for _, dl := range batch {
+		if len(dl.Friends) == 1 {
+			if i, ok := of[dl.Friends[0]]; ok {
+				groups[i] = append(groups[i], dl)
+				continue
+			}
+			of[dl.Friends[0]] = len(groups)
+		}
+		groups = append(groups, []store.Delivery{dl})
+	}
+	return groups
+}
+
+// sendInOrder attempts a group's deliveries one after the other. Once one
+// is put back for later, the rest are put back to the same time, to
+// follow it then (the store leases equal times in queue order).
+func (d *dispatch) sendInOrder(g []store.Delivery) {
+	for i, dl := range g {
+		later := d.attempt(dl)
+		d.attempted(1)
+		if !later.IsZero() && i+1 < len(g) {
+			for _, rest := range g[i+1:] {
+				d.putBack(rest, "not tried: an earlier delivery to the same friend waits to be tried again", later)
+			}
+			d.attempted(len(g) - i - 1)
+			return
+		}
+	}
+}
+
+// attempted tells the feeder n deliveries are done with.
+func (d *dispatch) attempted(n int) {
+	d.inflight.Add(-int64(n))
+	select {
+	case d.done <- struct{}{}:
+	default:
+	}
+}
+
+// attempt makes one attempt at a leased delivery and records its outcome.
+// It returns when the delivery is due again if it was put back pending,
+// the zero time if it is done (sent, failed, replaced, or its lease lost).
+func (d *dispatch) attempt(dl store.Delivery) time.Time {
+	cfg := &d.a.e.cfg
+	if d.stopped() || d.ctx.Err() != nil {
+		return d.release(dl, "not tried: the dispatch stopped")
+	}
+	now := cfg.Now()
+	var msg stepcast.Delivery
+	if err := json.Unmarshal(dl.Payload, &msg); err != nil {
+		d.finish(dl, store.Outcome{Status: store.Failed, Error: "the payload is not a delivery: " + err.Error(), At: now}, DispatchReport{Failed: 1})
+		return time.Time{}
+	}
+	if msg.Kind == stepcast.DeliveryReply && now.Sub(dl.CreatedAt) > stepcast.ReplyTokenValidity {
+		d.replaceReply(dl, msg, now)
+		return time.Time{}
+	}
+	// The send may run until a tenth of the lease before it ends, the rest
+	// being for the commit. With a retry key, the whole attempt must reach
+	// LINE within the key's 24 hours, or a request accepted before may be
+	// taken as new.
+	left := dl.LeaseUntil.Sub(now)
+	budget := left - cfg.DispatchLease/10
+	if budget <= 0 {
+		return d.release(dl, "not tried: its lease was nearly over before its turn came")
+	}
+	if dl.RetryKey != "" && !now.Add(budget).Before(dl.FirstAttemptAt.Add(stepcast.RetryKeyValidity)) {
+		d.finish(dl, store.Outcome{Status: store.Failed, Error: ReasonRetryKeyExpired, At: now}, DispatchReport{Failed: 1})
+		return time.Time{}
+	}
+	sctx, cancel := context.WithTimeout(d.ctx, budget)
+	requestID, err := cfg.Sender.Send(sctx, msg, dl.RetryKey)
+	cancel()
+	at := cfg.Now()
+	switch {
+	case err == nil:
+		d.finish(dl, store.Outcome{Status: store.Sent, RequestID: clip(requestID, stepcast.MaxIDLen), At: at}, DispatchReport{Sent: 1})
+	case errors.Is(err, stepcast.ErrQuotaExceeded):
+		// Not sent, and nothing more will be this month: stop, and leave
+		// this one pending, due at once, for when the quota allows.
+		d.halt(fmt.Errorf("delivery %d (%s): %w", dl.ID, stepcast.Quote(dl.Key), err))
+		return d.release(dl, "not sent: "+err.Error())
+	case d.ctx.Err() != nil:
+		// The caller gave up: whatever the Sender made of it, the request
+		// may have gone; the next attempt, under the same key, will tell.
+		return d.release(dl, "not known to be sent: the dispatch stopped during the send: "+err.Error())
+	case errors.Is(err, stepcast.ErrRetryLater), errors.Is(err, context.DeadlineExceeded):
+		// A timeout of the send's own bound is a retry too, whether or not
+		// the Sender classed it: LINE may have taken the request.
+		next := at.Add(d.backoff(dl.Attempts))
+		if dl.RetryKey != "" && !next.Add(cfg.DispatchLease).Before(dl.FirstAttemptAt.Add(stepcast.RetryKeyValidity)) {
+			d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(ReasonRetryKeyExpired+"; the last attempt: "+err.Error(), stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
+			return time.Time{}
+		}
+		d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(err.Error(), stepcast.MaxTextLen), At: at, NextAt: next}, DispatchReport{Retrying: 1})
+		return next
+	default:
+		why := err.Error()
+		if dl.RetryKey == "" && dl.Attempts > 1 {
+			// Without a key LINE cannot say a request was taken before: a
+			// reply's token, for one, is spent by the attempt that went.
+			why += "; an earlier attempt, whose outcome was not known, may have been delivered"
+		}
+		d.finish(dl, store.Outcome{Status: store.Failed, Error: clip(why, stepcast.MaxTextLen), At: at}, DispatchReport{Failed: 1})
+	}
+	return time.Time{}
+}
+
+// backoff is the wait after a delivery's attempts-th failed attempt:
+// RetryBase doubled per attempt before it, capped at RetryMax, and drawn
+// at random from its upper half, so that deliveries that failed together
+// (a 5xx burst, a rate limit) do not all come back at once.
+func (d *dispatch) backoff(attempts int) time.Duration {
+	cfg := &d.a.e.cfg
+	wait := cfg.RetryBase
+	for i := 1; i < attempts && wait < cfg.RetryMax; i++ {
+		wait *= 2
+	}
+	wait = min(wait, cfg.RetryMax)
+	return wait/2 + rand.N(wait/2+1)
+}
+
+// release puts a leased delivery back, untried or not sent, due at once;
+// its attempt is counted all the same (the store counts leases).
+func (d *dispatch) release(dl store.Delivery, why string) time.Time {
+	now := d.a.e.cfg.Now()
+	return d.putBack(dl, why, now)
+}
+
+// putBack puts a leased delivery back, pending, due at at, and returns at.
+func (d *dispatch) putBack(dl store.Delivery, why string, at time.Time) time.Time {
+	d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(why, stepcast.MaxTextLen), At: d.a.e.cfg.Now(), NextAt: at}, DispatchReport{Released: 1})
+	return at
+}
