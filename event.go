@@ -48,10 +48,12 @@ const (
 	// actions only), skipped (its condition did not hold, or its time had
 	// passed), moved, cancelled (a pending step dropped), withdrawn (queued
 	// messages taken back), reply_pushed (a step's reply action was pushed,
-	// not replied), finished or exited (the run ended). Data holds
-	// run (its number), of (scenario or reminder), and as they apply step,
-	// status, reason and key (a reminder's goal key). It makes the journey
-	// part of the friend's history; events of this kind cannot be ingested.
+	// not replied), reply_dropped (neither: the friend does not follow, or
+	// the event was too old to answer), finished or exited (the run
+	// ended). Data holds run (its number), of (scenario or reminder), and
+	// as they apply step, status, reason and key (a reminder's goal key).
+	// It makes the journey part of the friend's history; events of this
+	// kind cannot be ingested.
 	EventJourney EventKind = "journey"
 )
 
@@ -90,13 +92,23 @@ type Arrival struct {
 	// Unblocked is a follow event's follow.isUnblocked: the friend had
 	// blocked the account and unblocked it, rather than adding it anew.
 	Unblocked bool
+	// Standby is LINE's mode "standby" (the webhook's common properties):
+	// another channel — a module channel — has chat control of the
+	// account, and LINE's reference says the bot that received the event
+	// should not send messages. The engine records such an event and
+	// changes state for it (tags, fields, scores, scenarios) but queues
+	// no message its unit decides: no reply, no push (LINE sends a
+	// standby event without a reply token anyway).
+	Standby bool
 }
 
 // Validate reports what is malformed in e, wrapping ErrInvalid: a missing
 // ID, kind or time, and anything beyond the input limits (see MaxIDLen):
 // text that is too long, not UTF-8 or holds NUL, a non-finite amount, a
 // time before MinEventTime or after MaxTime. The message quotes at most a
-// short prefix of the event's ID.
+// short prefix of the event's ID, kind, name and data keys, and never its
+// value or data values — what a friend wrote, which errors must not carry
+// into logs —: of those it gives only the length and the problem.
 func (e Event) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: event %s: %s", ErrInvalid, Quote(e.ID), fmt.Sprintf(format, args...))
@@ -104,6 +116,13 @@ func (e Event) Validate() error {
 	text := func(what, s string, max int) error {
 		if p := textProblem(s, max); p != "" {
 			return bad("%s %s %s", what, Quote(s), p)
+		}
+		return nil
+	}
+	// secret is text for a friend's words: its length, never its bytes.
+	secret := func(what, s string, max int) error {
+		if p := textProblem(s, max); p != "" {
+			return bad("%s (%d bytes) %s", what, len(s), p)
 		}
 		return nil
 	}
@@ -127,7 +146,7 @@ func (e Event) Validate() error {
 	for _, err := range []error{
 		text("kind", string(e.Kind), MaxNameLen),
 		text("name", e.Name, MaxNameLen),
-		text("value", e.Value, MaxTextLen),
+		secret("value", e.Value, MaxTextLen),
 		text("LINE userId", string(e.User), MaxIDLen),
 	} {
 		if err != nil {
@@ -141,8 +160,8 @@ func (e Event) Validate() error {
 		if err := text("data key", k, MaxNameLen); err != nil {
 			return err
 		}
-		if p := textProblem(v, MaxTextLen); p != "" {
-			return bad("data %s: %s %s", Quote(k), Quote(v), p)
+		if err := secret("data "+Quote(k), v, MaxTextLen); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -59,6 +59,37 @@ func TestEventValidateLimits(t *testing.T) {
 	}
 }
 
+// TestEventValidateKeepsFriendTextOut: an event refused for what a friend
+// wrote (its value, its data values) is logged by the LINE edge, so the
+// error gives the length and the problem, never the text.
+func TestEventValidateKeepsFriendTextOut(t *testing.T) {
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	const secret = "secret-password-1234"
+	tests := []struct {
+		name string
+		edit func(e *Event)
+		want string
+	}{
+		{"NUL in the value", func(e *Event) { e.Value = secret + "\x00料金" }, "value (27 bytes) holds a NUL byte"},
+		{"value not UTF-8", func(e *Event) { e.Value = secret + "\xff" }, "value (21 bytes) is not valid UTF-8"},
+		{"value too long", func(e *Event) { e.Value = secret + strings.Repeat("x", MaxTextLen) }, "is longer than"},
+		{"NUL in a data value", func(e *Event) { e.Data = map[string]string{"fileName": secret + "\x00"} }, `data "fileName" (21 bytes) holds a NUL byte`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := Event{ID: "e1", Friend: 1, Kind: EventMessage, Name: "text", At: at}
+			tt.edit(&e)
+			err := e.Validate()
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want ErrInvalid saying %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("Validate() = %v: it quotes what the friend wrote", err)
+			}
+		})
+	}
+}
+
 func TestValueValidate(t *testing.T) {
 	for _, tt := range []struct {
 		name string

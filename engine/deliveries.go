@@ -20,7 +20,11 @@ func (u *unit) queueDelivery(src source, d stepcast.Delivery) error {
 		u.note("backfill: nothing is sent")
 		return nil
 	}
-	if !u.friend.Following {
+	if u.standby() && d.Kind.SendsMessages() {
+		u.note(standbyNote)
+		return nil
+	}
+	if !u.friend.Following && d.Kind != stepcast.DeliveryReply { // a reply answers whoever wrote
 		u.note("the friend does not follow: nothing can reach them")
 		return nil
 	}

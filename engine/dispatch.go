@@ -118,7 +118,9 @@ var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
 //   - a reply whose event (its CreatedAt) is older than
 //     stepcast.ReplyTokenValidity is not sent with its dead token: a push
 //     of its messages to the friend is queued under a key derived from
-//     the reply's, and the reply failed, saying so, in one commit.
+//     the reply's, and the reply failed, saying so, in one commit — or,
+//     for a friend who no longer follows or an event older than
+//     Config.ReplyPushWithin (too late to answer), the reply failed alone.
 //
 // On an error wrapping stepcast.ErrQuotaExceeded (LINE's monthly limit)
 // the dispatch stops: that delivery and every other one not yet sent stay

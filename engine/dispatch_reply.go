@@ -60,6 +60,13 @@ func (d *dispatch) replaceReply(dl store.Delivery, reply stepcast.Delivery, now 
 			return tx.FinishDelivery(dl.ID, d.a.e.cfg.Holder, store.Outcome{Status: store.Failed, At: now,
 				Error: fmt.Sprintf("the reply token has lapsed (its event is %s old), and friend %d no longer follows: nothing pushed", age, dl.Friends[0])})
 		}
+		if within := d.a.e.cfg.ReplyPushWithin; within < 0 || now.Sub(dl.CreatedAt) > within {
+			// Too late to answer, as for a reply the engine could not
+			// reply when it ran (see Config.ReplyPushWithin).
+			r = DispatchReport{Failed: 1}
+			return tx.FinishDelivery(dl.ID, d.a.e.cfg.Holder, store.Outcome{Status: store.Failed, At: now,
+				Error: fmt.Sprintf("the reply token has lapsed (its event is %s old), beyond Config.ReplyPushWithin (%s): too late to answer, nothing pushed", age, within)})
+		}
 		push := stepcast.Delivery{
 			Kind: stepcast.DeliveryPush, To: []stepcast.Recipient{{Friend: f.ID, User: f.User}},
 			Messages: reply.Messages, NotificationDisabled: reply.NotificationDisabled,

@@ -208,7 +208,8 @@ func TestDispatchRetryKey24Hours(t *testing.T) {
 }
 
 // A reply whose token has lapsed is pushed instead, under a key derived
-// from the reply's; a fresh one is replied; a friend who left gets nothing.
+// from the reply's; a fresh one is replied; a friend who left gets nothing,
+// nor does one whose event is older than Config.ReplyPushWithin.
 func TestDispatchLapsedReply(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -217,11 +218,15 @@ func TestDispatchLapsedReply(t *testing.T) {
 		unfollow bool
 		kind     stepcast.DeliveryKind // what was sent; "" for nothing
 		report   DispatchReport
+		why      string // in the failed reply's error, when nothing was sent
 	}{
 		{name: "fresh: replied", age: 30 * time.Second, kind: stepcast.DeliveryReply, report: DispatchReport{Leased: 1, Sent: 1}},
 		{name: "at a minute: replied", age: stepcast.ReplyTokenValidity, kind: stepcast.DeliveryReply, report: DispatchReport{Leased: 1, Sent: 1}},
 		{name: "lapsed: pushed", age: 90 * time.Second, kind: stepcast.DeliveryPush, report: DispatchReport{Leased: 2, Replaced: 1, Sent: 1}},
-		{name: "lapsed, friend left: nothing", age: time.Hour, unfollow: true, report: DispatchReport{Leased: 1, Failed: 1}},
+		{name: "lapsed, friend left: nothing", age: 5 * time.Minute, unfollow: true, report: DispatchReport{Leased: 1, Failed: 1}, why: "no longer follows"},
+		{name: "lapsed beyond Config.ReplyPushWithin: nothing", age: time.Hour, report: DispatchReport{Leased: 1, Failed: 1},
+			why: "beyond Config.ReplyPushWithin (10m0s): too late to answer"},
+		{name: "just within Config.ReplyPushWithin: pushed", age: DefaultReplyPushWithin, kind: stepcast.DeliveryPush, report: DispatchReport{Leased: 2, Replaced: 1, Sent: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := &clock{t: t0}
@@ -244,7 +249,7 @@ func TestDispatchLapsedReply(t *testing.T) {
 				if len(calls) != 0 {
 					t.Fatalf("sent %+v", calls)
 				}
-				if d := mustDelivery(t, a, id); d.Status != store.Failed || !strings.Contains(d.Error, "no longer follows") {
+				if d := mustDelivery(t, a, id); d.Status != store.Failed || !strings.Contains(d.Error, tc.why) {
 					t.Fatalf("reply %v %q", d.Status, d.Error)
 				}
 				return

@@ -21,7 +21,14 @@
 //     rather than arrival: a friend follows when their latest follow is
 //     later than their latest block (a block wins a tie), so a follow that
 //     arrives late, dated before a block, leaves them blocked; the follow
-//     rules run for a follow that made the friend follow;
+//     rules run for a follow that made the friend follow. A friend who
+//     writes (a message, a postback) with no follow or block ever
+//     recorded — they added the account before its webhook was wired up,
+//     or while webhooks were down — follows from that event, logged as a
+//     follow at its time, without the follow rules: LINE lets no one who
+//     blocked the account write to it. Their follow event, should it come
+//     after all (out of order, redelivered), is their first follow: the
+//     follow rules run, and followed_at moves back to it if earlier;
 //  4. the scoring model scores the event; crossing a threshold runs the
 //     threshold's actions and the rules that watch it;
 //  5. the rules the event sets off run, in order of definition; then the
@@ -144,9 +151,20 @@
 //
 // reply answers the unit's event with its reply token (Event.Arrival): the
 // reply actions of one unit make one reply of up to five messages, queued
-// at ReplyPriority; the rest, and all of them when there is no token to use
+// at ReplyPriority, whether or not the friend follows (a reply answers
+// whoever wrote); the rest, and all of them when there is no token to use
 // (due work, an event without one, an event older than
-// Config.ReplyWithin), are pushed, each push and step saying why.
+// Config.ReplyWithin), are pushed, each push and step saying why — or
+// dropped, saying why, for a friend who does not follow (a push reaches
+// only friends) or an event older than Config.ReplyPushWithin (ten
+// minutes: too late to answer; a redelivered webhook's event keeps its
+// time, so the cut-off holds for redeliveries too).
+//
+// An event that came in standby mode (Arrival.Standby: another channel
+// has chat control, and LINE's reference says the bot should send no
+// messages) changes state as any other, and its unit queues no message —
+// no reply, no push, not a scenario step it runs —, each step saying why;
+// rich menu links, which are not messages, still go.
 //
 // # Queries
 //

@@ -63,12 +63,25 @@ type Config struct {
 	Notify func(ctx context.Context, n stepcast.Notification)
 	// ReplyWithin is how old an event may be, by Now, for a reply action
 	// to answer it with its reply token; an older event's replies are
-	// pushed, and say so. LINE honours a token for about a minute after
-	// the webhook (stepcast.ReplyTokenValidity), and the event's time is
-	// no later than the webhook's. Zero means DefaultReplyWithin (50
+	// pushed (up to ReplyPushWithin), and say so. LINE honours a token
+	// for about a minute after the webhook (stepcast.ReplyTokenValidity),
+	// and the event's time is no later than the webhook's. Zero means DefaultReplyWithin (50
 	// seconds, leaving ten for the commit and the send); a negative value
 	// never replies.
 	ReplyWithin time.Duration
+	// ReplyPushWithin is how old an event may be, by Now, for the replies
+	// it cannot answer with its token (none, expired — see ReplyWithin)
+	// to be pushed instead; an older event's replies are dropped, each
+	// step saying so. A reply answers what the friend just did — a
+	// keyword, a button, a follow —: pushed minutes later it still reads
+	// as the answer, hours later (LINE redelivering a webhook the server
+	// missed, a host's late import) it answers nothing the friend
+	// remembers asking, and costs a message of the quota. Zero means
+	// DefaultReplyPushWithin (ten minutes); a negative value never pushes
+	// a reply. It does not apply to due work (a scenario's step, the
+	// follow rules after RouteWait), which runs at its own time and
+	// pushes.
+	ReplyPushWithin time.Duration
 	// Sender sends the outbox's deliveries to LINE (lineadapter.Sender, or
 	// the host's own): Account.Dispatch uses it, and Run dispatches every
 	// PollInterval when it is set. It must be safe for concurrent use. Nil
@@ -158,6 +171,9 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	if cfg.ReplyWithin == 0 {
 		cfg.ReplyWithin = DefaultReplyWithin
+	}
+	if cfg.ReplyPushWithin == 0 {
+		cfg.ReplyPushWithin = DefaultReplyPushWithin
 	}
 	if cfg.FutureTolerance == 0 {
 		cfg.FutureTolerance = DefaultFutureTolerance

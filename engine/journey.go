@@ -26,6 +26,12 @@ const Withdrawn scenario.What = "withdrawn"
 // no reply token, or its event's token had expired (Reason says why).
 const ReplyPushed scenario.What = "reply_pushed"
 
+// ReplyDropped is the journey record of a step's reply action whose
+// messages could be neither replied nor pushed: the friend does not
+// follow, or the event is older than Config.ReplyPushWithin (Reason says
+// which).
+const ReplyDropped scenario.What = "reply_dropped"
+
 // runOf names whose run a machine's output is of: a scenario's or a
 // reminder's goal (kind, name, key), and the outbox key prefix of the
 // friend's.

@@ -17,6 +17,16 @@ import (
 // dispatcher to send the reply before the token lapses.
 const DefaultReplyWithin = stepcast.ReplyTokenValidity - 10*time.Second
 
+// DefaultReplyPushWithin is Config.ReplyPushWithin's zero value: ten
+// minutes. Long enough for a webhook LINE redelivers after a short outage
+// of the server, and for a dispatcher that was behind, to still answer;
+// short enough that the answer does not arrive after the friend has moved
+// on, or asked again and been answered.
+const DefaultReplyPushWithin = 10 * time.Minute
+
+// standbyNote says why a unit of a standby event sends nothing.
+const standbyNote = "standby: another channel has chat control (LINE's mode), and the bot should send no messages: nothing is sent"
+
 // ReplyPriority is the priority of a queued reply, above the 0 of
 // everything else the engine queues: a dispatcher sends it before the
 // pushes and broadcasts waiting, as its token lapses within a minute. A
@@ -34,15 +44,16 @@ type replyPart struct {
 }
 
 // reply keeps a reply action's messages for the unit's one reply (see
-// flushReplies). A backfill sends nothing, and nothing reaches a friend
-// who does not follow.
+// flushReplies). A backfill sends nothing, nor does the unit of an event
+// that came in standby (Arrival.Standby). A friend who does not follow is
+// still answered with a live token: a reply answers whoever wrote.
 func (u *unit) reply(src source, a stepcast.Action) {
 	switch {
 	case u.backfill:
 		u.note("backfill: nothing is sent")
 		return
-	case !u.friend.Following:
-		u.note("the friend does not follow: nothing can reach them")
+	case u.standby():
+		u.note(standbyNote)
 		return
 	}
 	step := -1
@@ -76,16 +87,44 @@ func (u *unit) replyToken() (token, why string) {
 	return u.ev.Arrival.ReplyToken, ""
 }
 
+// standby reports whether the unit is of an event that came in standby
+// mode: another channel has chat control, and nothing may be sent.
+func (u *unit) standby() bool { return u.ev != nil && u.ev.Arrival.Standby }
+
+// replyFallback says what becomes of reply messages that cannot go with
+// the token (why): pushed, or — for a friend who does not follow (a push
+// reaches only friends), or an event older than Config.ReplyPushWithin —
+// dropped; and the note the steps get.
+func (u *unit) replyFallback(why string) (push bool, note string) {
+	if !u.friend.Following {
+		return false, "dropped: " + why + ", and a push reaches only friends: the friend does not follow"
+	}
+	if u.ev == nil {
+		return true, "pushed, not replied: " + why
+	}
+	within := u.a.e.cfg.ReplyPushWithin
+	if within < 0 {
+		return false, "dropped, not pushed: " + why + ", and replies are never pushed (Config.ReplyPushWithin is negative)"
+	}
+	if age := u.a.e.cfg.Now().Sub(u.ev.At); age > within {
+		return false, fmt.Sprintf("dropped, not pushed: %s, and the event is %s old, beyond Config.ReplyPushWithin (%s): too late to answer it",
+			why, age.Round(time.Second), within)
+	}
+	return true, "pushed, not replied: " + why
+}
+
 // flushReplies queues the unit's reply actions, in the order they ran: their
 // messages, up to stepcast.MaxMessages, as one reply with the event's
-// token (single-use: one reply per event); the others — all of them when
-// there is no token to use — as pushes of up to MaxMessages messages each
-// (a push counts once against the quota however many messages it holds),
-// each with a note saying why. Every step whose messages were pushed says
-// so: a rule's step in its StepResult.Note, a scenario's or a reminder's
-// in Result.Notes and in the friend's journey (ReplyPushed). A combined delivery's cause and key are those of the
-// action its first message comes from, its key suffixed "#reply" or
-// "#push".
+// token (single-use: one reply per event), whether or not the friend
+// follows; the others — all of them when there is no token to use — as
+// pushes of up to MaxMessages messages each (a push counts once against
+// the quota however many messages it holds), each with a note saying why,
+// or dropped (see replyFallback). Every step whose messages were pushed
+// or dropped says so: a rule's step in its StepResult.Note, a scenario's
+// or a reminder's in Result.Notes and in the friend's journey
+// (ReplyPushed, ReplyDropped). A combined delivery's cause and key are
+// those of the action its first message comes from, its key suffixed
+// "#reply" or "#push".
 func (u *unit) flushReplies() error {
 	parts := u.replies
 	u.replies = nil
@@ -125,7 +164,11 @@ func (u *unit) flushReplies() error {
 	if len(rest) == 0 {
 		return nil
 	}
-	note := "pushed, not replied: " + why
+	push, note := u.replyFallback(why)
+	what := ReplyPushed
+	if !push {
+		what, rest = ReplyDropped, nil
+	}
 	to := []stepcast.Recipient{{Friend: u.friend.ID, User: u.friend.User}}
 	for len(rest) > 0 {
 		chunk := rest[:min(len(rest), stepcast.MaxMessages)]
@@ -155,7 +198,7 @@ func (u *unit) flushReplies() error {
 		c := p.src.cause
 		u.res.Notes = append(u.res.Notes, fmt.Sprintf("%s %s step %d: reply %s", c.Kind, stepcast.Quote(c.Name), c.Step, n))
 		if p.src.of != nil {
-			rec := scenario.Record{At: u.at, Run: p.src.run, Step: p.src.step, What: ReplyPushed, Reason: n}
+			rec := scenario.Record{At: u.at, Run: p.src.run, Step: p.src.step, What: what, Reason: n}
 			if err := u.journey(*p.src.of, []scenario.Record{rec}); err != nil {
 				return err
 			}

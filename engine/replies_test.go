@@ -97,6 +97,7 @@ func TestReplies(t *testing.T) {
 		age       time.Duration // the clock, after the event
 		event     func(at time.Time) stepcast.Event
 		within    time.Duration // Config.ReplyWithin
+		push      time.Duration // Config.ReplyPushWithin
 		want      []want
 		stepNotes []string // of every step that ran, in order
 		notes     []string // the unit's
@@ -176,10 +177,93 @@ func TestReplies(t *testing.T) {
 			event: func(at time.Time) stepcast.Event {
 				return message("m1", "U1", "メニュー", "tok-1", at)
 			},
-			age:  time.Hour,
-			want: []want{{stepcast.DeliveryPush, "menu course now", "the reply token has expired: the event is 1h0m0s old"}},
-			notes: []string{`scenario "course" step 0: reply pushed, not replied: the reply token has expired: the event is 1h0m0s old, ` +
+			age:  5 * time.Minute,
+			want: []want{{stepcast.DeliveryPush, "menu course now", "the reply token has expired: the event is 5m0s old"}},
+			notes: []string{`scenario "course" step 0: reply pushed, not replied: the reply token has expired: the event is 5m0s old, ` +
 				"beyond Config.ReplyWithin (50s; LINE honours a token for about a minute)"},
+		},
+		{
+			name: "just within Config.ReplyPushWithin: pushed",
+			event: func(at time.Time) stepcast.Event {
+				return message("m1", "U1", "値段", "tok-1", at)
+			},
+			age:  DefaultReplyPushWithin,
+			want: []want{{stepcast.DeliveryPush, "p1 p2", "pushed, not replied: the reply token has expired: the event is 10m0s old"}},
+		},
+		{
+			name: "a redelivered event two hours old: dropped, not pushed",
+			event: func(at time.Time) stepcast.Event {
+				e := message("m1", "U1", "値段", "tok-1", at)
+				e.Arrival.Redelivered = true
+				return e
+			},
+			age: 2 * time.Hour,
+			stepNotes: []string{"", "dropped, not pushed: the reply token has expired: the event is 2h0m0s old, beyond Config.ReplyWithin (50s; " +
+				"LINE honours a token for about a minute), and the event is 2h0m0s old, beyond Config.ReplyPushWithin (10m0s): too late to answer it"},
+		},
+		{
+			name: "an event a year old: dropped",
+			event: func(at time.Time) stepcast.Event {
+				return message("m1", "U1", "値段", "tok-1", at)
+			},
+			age:       365 * 24 * time.Hour,
+			stepNotes: []string{"", "dropped, not pushed: the reply token has expired: the event is 8760h0m0s old"},
+		},
+		{
+			name: "a click without a token, beyond a shorter Config.ReplyPushWithin: dropped",
+			event: func(at time.Time) stepcast.Event {
+				return ev("c1", "U1", stepcast.EventClick, "campaign", "", at)
+			},
+			age:       2 * time.Minute,
+			push:      time.Minute,
+			stepNotes: []string{"dropped, not pushed: the event came without a reply token, and the event is 2m0s old, beyond Config.ReplyPushWithin (1m0s)"},
+		},
+		{
+			name: "replies never pushed: the token expired, dropped",
+			event: func(at time.Time) stepcast.Event {
+				return message("m1", "U1", "値段", "tok-1", at)
+			},
+			age:       time.Minute,
+			push:      -1,
+			stepNotes: []string{"", "dropped, not pushed: the reply token has expired: the event is 1m0s old"},
+		},
+		{
+			name: "replies never pushed, the token live: replied",
+			event: func(at time.Time) stepcast.Event {
+				return message("m1", "U1", "値段", "tok-1", at)
+			},
+			push: -1,
+			want: []want{{stepcast.DeliveryReply, "p1 p2", ""}},
+		},
+		{
+			name: "a scenario step's reply dropped: the unit's notes say so",
+			event: func(at time.Time) stepcast.Event {
+				return message("m1", "U1", "メニュー", "tok-1", at)
+			},
+			age: 3 * time.Hour,
+			notes: []string{`scenario "course" step 0: reply dropped, not pushed: the reply token has expired: the event is 3h0m0s old, ` +
+				"beyond Config.ReplyWithin (50s; LINE honours a token for about a minute), and the event is 3h0m0s old, " +
+				"beyond Config.ReplyPushWithin (10m0s): too late to answer it"},
+		},
+		{
+			name: "standby: another channel has chat control, nothing is sent",
+			event: func(at time.Time) stepcast.Event {
+				e := message("m1", "U1", "値段", "", at)
+				e.Arrival.Standby = true
+				return e
+			},
+			stepNotes: []string{"", standbyNote},
+		},
+		{
+			name: "standby: a keyword's scenario starts, its first step sends nothing now",
+			event: func(at time.Time) stepcast.Event {
+				e := message("m1", "U1", "メニュー", "", at)
+				e.Arrival.Standby = true
+				return e
+			},
+			// The scenario's step, sent in the unit of start_scenario, notes
+			// it there.
+			stepNotes: []string{standbyNote, standbyNote},
 		},
 		{
 			name: "hiragana does not match katakana: nothing",
@@ -190,7 +274,7 @@ func TestReplies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := &clock{t: t0}
-			e, err := Open(Config{Store: memstore.New(), Now: clk.Now, ReplyWithin: tc.within})
+			e, err := Open(Config{Store: memstore.New(), Now: clk.Now, ReplyWithin: tc.within, ReplyPushWithin: tc.push})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -353,14 +437,44 @@ func TestReplyBackfillAndRedelivery(t *testing.T) {
 	}
 }
 
-// Nothing reaches a friend who does not follow: no reply is queued.
+// A reply with a live token answers whoever wrote, following or not (LINE
+// takes a reply to any event that carries a token); a push reaches only
+// friends, so what cannot be replied to a friend who does not follow is
+// dropped. (One who blocked the account cannot write to it, but the block
+// may be recorded before a message that was written first, or a follow
+// may have been missed.)
 func TestReplyToUnfollowed(t *testing.T) {
-	clk := &clock{t: t0}
-	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "r", replyDefs())
-	mustIngest(t, a, follow("f1", "U1", "", t0), ev("u1", "U1", stepcast.EventUnfollow, "", "", t0.Add(time.Second)))
-	res := mustIngest(t, a, message("m1", "U1", "値段", "tok-1", t0.Add(2*time.Second)))[0]
-	if len(res.Queued) != 0 || res.Steps[1].Note != "the friend does not follow: nothing can reach them" {
-		t.Errorf("queued %v, note %q", res.Queued, res.Steps[1].Note)
+	for _, tc := range []struct {
+		name  string
+		age   time.Duration
+		token string
+		want  stepcast.DeliveryKind // "" for nothing
+		note  string
+	}{
+		{"a live token: replied", 2 * time.Second, "tok-1", stepcast.DeliveryReply, ""},
+		{"the token expired: dropped", 2 * time.Minute, "tok-1", "",
+			"dropped: the reply token has expired: the event is 2m0s old, beyond Config.ReplyWithin (50s; LINE honours a token for about a minute), and a push reaches only friends: the friend does not follow"},
+		{"no token: dropped", 2 * time.Second, "", "", "dropped: the event came without a reply token, and a push reaches only friends: the friend does not follow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &clock{t: t0}
+			a := mustAccount(t, mustOpen(t, memstore.New(), clk), "r", replyDefs())
+			mustIngest(t, a, follow("f1", "U1", "", t0), ev("u1", "U1", stepcast.EventUnfollow, "", "", t0.Add(time.Second)))
+			clk.Set(t0.Add(tc.age))
+			res := mustIngest(t, a, message("m1", "U1", "値段", tc.token, t0))[0]
+			got := sentOf(t, res.Queued)
+			switch {
+			case tc.want == "" && len(got) != 0, tc.want != "" && (len(got) != 1 || got[0].kind != tc.want):
+				t.Errorf("queued %+v, want %q", got, tc.want)
+			}
+			if res.Steps[1].Note != tc.note {
+				t.Errorf("note %q, want %q", res.Steps[1].Note, tc.note)
+			}
+			f, err := a.FriendByUser(context.Background(), "U1")
+			if err != nil || f.Following {
+				t.Errorf("friend %+v, %v: want not following (a block is recorded)", f, err)
+			}
+		})
 	}
 }
 

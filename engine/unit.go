@@ -189,19 +189,34 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 // moving followed_at), and a late block dated before the current follow
 // leaves them following. The changes logged are the resolved history: the
 // record, the index and a replay all read them as they are.
+//
+// A friend who writes to the account — a message or a postback — with no
+// follow or block ever recorded for them follows from that event: they
+// added the account before its webhook was wired up, or while webhooks
+// were down, and LINE lets no one who blocked the account write to it. It
+// is logged as a follow at the event's time, as if the follow had come
+// then; the follow rules do not run for it (the event is not a follow).
+// Their follow event, if it comes after all, is their first follow: the
+// follow rules run, and one dated earlier moves followed_at back to it.
 func (u *unit) followStatus() error {
 	f, at := &u.friend, u.at
 	var changes []store.Change
 	switch u.ev.Kind {
 	case stepcast.EventFollow:
-		u.firstFollow = f.FollowedAt.IsZero()
+		followedAt := f.FollowedAt
+		if inferred, err := u.followInferred(); err != nil {
+			return err
+		} else if inferred {
+			followedAt = time.Time{}
+		}
+		u.firstFollow = followedAt.IsZero()
 		switch {
-		case at.After(f.UnfollowedAt) && (!f.Following || at.After(f.FollowedAt)):
+		case at.After(f.UnfollowedAt) && (!f.Following || at.After(followedAt)):
 			// Following, or following again after a block we never
 			// heard of: the follow rules run.
 			changes = []store.Change{{Kind: store.Follow, At: at}}
 			u.following = true
-		case !at.After(f.UnfollowedAt) && at.After(f.FollowedAt):
+		case !at.After(f.UnfollowedAt) && at.After(followedAt):
 			// Superseded by a later block: it only moves followed_at.
 			changes = []store.Change{{Kind: store.Follow, At: at}, {Kind: store.Unfollow, At: f.UnfollowedAt}}
 		}
@@ -212,6 +227,10 @@ func (u *unit) followStatus() error {
 		case at.Before(f.FollowedAt) && at.After(f.UnfollowedAt) && f.Following:
 			// Superseded by a later follow: it only moves unfollowed_at.
 			changes = []store.Change{{Kind: store.Unfollow, At: at}, {Kind: store.Follow, At: f.FollowedAt}}
+		}
+	default:
+		if u.writesToFollow() && f.FollowedAt.IsZero() && f.UnfollowedAt.IsZero() && !f.Following {
+			changes = []store.Change{{Kind: store.Follow, At: at}}
 		}
 	}
 	wasFollowing := f.Following

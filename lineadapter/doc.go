@@ -26,7 +26,12 @@
 //  3. reads the body behind http.MaxBytesReader, at most
 //     WebhookConfig.MaxBody (1 MiB by default; 413 beyond it). It does not
 //     use the SDK's webhook.ParseRequest, which reads without a limit and
-//     puts the whole body in its error text; no body is ever logged;
+//     puts the whole body in its error text; no body is ever logged, nor
+//     anything a friend wrote: the log names an event by its
+//     webhookEventId and type, says what is malformed where without the
+//     offending JSON, and gives a refusal's class ("invalid" for
+//     stepcast.ErrInvalid, else "refused") — the Recorder's error itself,
+//     which may quote the event, is in the WebhookReport only;
 //  4. answers LINE's connectivity check (an empty events array) 200;
 //  5. decodes each event on its own: one that is malformed, or that is not
 //     a friend's (see the table), is left out with a note in the log and
@@ -54,9 +59,9 @@
 // Every event handed on has ID = webhookEventId, User = source.userId,
 // At = timestamp (milliseconds since the Unix epoch, in UTC), and Arrival
 // — which the engine acts on and no store keeps — with ReplyToken =
-// replyToken, Redelivered = deliveryContext.isRedelivery and, for a
-// follow, Unblocked = follow.isUnblocked (which LINE warns is not always
-// accurate). Data keys are LINE's own field names; Data holds only what
+// replyToken, Redelivered = deliveryContext.isRedelivery, Standby = mode
+// "standby" and, for a follow, Unblocked = follow.isUnblocked (which LINE
+// warns is not always accurate). Data keys are LINE's own field names; Data holds only what
 // the event has.
 //
 // Kind, Name, Value and Data by LINE's type (— for empty):
@@ -117,7 +122,10 @@
 //   - types this version does not know.
 //
 // Events of a channel in standby mode (another module channel has chat
-// control) are ingested like the others; they carry no reply token.
+// control) are ingested like the others, with Arrival.Standby; they carry
+// no reply token, and LINE's reference says the bot that receives them
+// should not send messages: the engine changes state for them (tags,
+// fields, scores) and queues no message their unit decides.
 //
 // # Sending
 //

@@ -67,7 +67,11 @@ type WebhookConfig struct {
 	MaxBody int64
 	// Logger receives what is not answered to LINE: events refused or
 	// left out, failures of the Recorder. Never the body, nor what a friend
-	// wrote. Nil means slog.Default().
+	// wrote: an event is named by its webhookEventId and type, a refusal
+	// by its class ("invalid" for stepcast.ErrInvalid, else "refused"),
+	// a malformed body or event by what is wrong where, without the
+	// offending JSON; WebhookReport holds the Recorder's own errors, which
+	// may quote the event. Nil means slog.Default().
 	Logger *slog.Logger
 	// Report, if set, receives what each request came to, after the
 	// answer is written and flushed, on the request's goroutine: hand it
@@ -104,7 +108,8 @@ type WebhookEvent struct {
 	Ingested bool
 	Recorded stepcast.Recorded
 	// Note says why the event was left out (a group chat, a type about
-	// the channel, a malformed event), or is empty.
+	// the channel, a malformed event — what is wrong where, never the
+	// offending JSON), or is empty.
 	Note string
 }
 
@@ -227,8 +232,9 @@ func (h *Webhook) handle(w http.ResponseWriter, r *http.Request) WebhookReport {
 	}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		h.log.Warn("webhook: signed body is not a webhook's JSON", "err", err)
-		return fail(http.StatusBadRequest, fmt.Errorf("%w: %v", ErrMalformed, err))
+		p := jsonProblem(err)
+		h.log.Warn("webhook: signed body is not a webhook's JSON", "why", p)
+		return fail(http.StatusBadRequest, fmt.Errorf("%w: %s", ErrMalformed, p))
 	}
 	if env.Events == nil {
 		h.log.Warn("webhook: signed body has no events array")
@@ -285,7 +291,7 @@ func (h *Webhook) handle(w http.ResponseWriter, r *http.Request) WebhookReport {
 		case rec.Lost:
 			lost++
 		case rec.Err != nil:
-			h.log.Warn("webhook: event refused", "event", stepcast.Quote(rep.Events[i].ID), "type", stepcast.Quote(rep.Events[i].Type), "err", rec.Err)
+			h.log.Warn("webhook: event refused", "event", stepcast.Quote(rep.Events[i].ID), "type", stepcast.Quote(rep.Events[i].Type), "class", refusal(rec.Err))
 		}
 	}
 	if err == nil && lost > 0 { // a Recorder breaking its contract: still, LINE must send them again
@@ -304,4 +310,14 @@ func (h *Webhook) signed(body, sig []byte) bool {
 	mac := hmac.New(sha256.New, h.secret)
 	mac.Write(body)
 	return hmac.Equal(mac.Sum(nil), sig)
+}
+
+// refusal is the class of an event's refusal, for the log: the error's
+// text may quote what the friend wrote (a value that does not fit a
+// field), its class never does. WebhookReport keeps the error itself.
+func refusal(err error) string {
+	if errors.Is(err, stepcast.ErrInvalid) {
+		return "invalid"
+	}
+	return "refused"
 }

@@ -2,6 +2,7 @@ package lineadapter
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type envelope struct {
 // that only the object the type names is decoded.
 type wireEvent struct {
 	Type            string      `json:"type"`
+	Mode            string      `json:"mode"`      // active or standby (LINE's EventMode)
 	Timestamp       int64       `json:"timestamp"` // ms since the Unix epoch
 	WebhookEventID  string      `json:"webhookEventId"`
 	Source          *wireSource `json:"source"`
@@ -133,7 +135,7 @@ func decodeEvent(raw json.RawMessage) decoded {
 			WebhookEventID any `json:"webhookEventId"`
 		}
 		_ = json.Unmarshal(raw, &head)
-		d := decoded{Malformed: true, Note: "malformed: " + err.Error()}
+		d := decoded{Malformed: true, Note: "malformed: " + jsonProblem(err)}
 		d.Type, _ = head.Type.(string)
 		d.ID, _ = head.WebhookEventID.(string)
 		return d
@@ -145,7 +147,7 @@ func decodeEvent(raw json.RawMessage) decoded {
 	}
 	malformed := func(what string, err error) decoded {
 		d.Malformed = true
-		return leave("malformed %s: %v", what, err)
+		return leave("malformed %s: %s", what, jsonProblem(err))
 	}
 	switch {
 	case w.Type == "":
@@ -184,6 +186,7 @@ func decodeEvent(raw json.RawMessage) decoded {
 		Arrival: stepcast.Arrival{
 			ReplyToken:  w.ReplyToken,
 			Redelivered: w.DeliveryContext != nil && w.DeliveryContext.IsRedelivery,
+			Standby:     w.Mode == "standby",
 		},
 	}
 	data := map[string]string{}
@@ -195,7 +198,7 @@ func decodeEvent(raw json.RawMessage) decoded {
 	// object decodes the type's object, which LINE always sends.
 	object := func(raw json.RawMessage, v any) error {
 		if len(raw) == 0 || string(raw) == "null" {
-			return fmt.Errorf("no %s object", w.Type)
+			return ownProblem("no " + w.Type + " object")
 		}
 		return json.Unmarshal(raw, v)
 	}
@@ -219,7 +222,7 @@ func decodeEvent(raw json.RawMessage) decoded {
 			return malformed("message", err)
 		}
 		if m.Type == "" {
-			return malformed("message", fmt.Errorf("no type"))
+			return malformed("message", ownProblem("no type"))
 		}
 		ev.Kind, ev.Name = stepcast.EventMessage, m.Type
 		put("messageId", m.ID)
@@ -349,3 +352,33 @@ func decodeEvent(raw json.RawMessage) decoded {
 	d.Event, d.Ingest = ev, true
 	return d
 }
+
+// jsonProblem says what is wrong with JSON that failed to decode without
+// quoting any of it: encoding/json's messages show the offending value
+// (a number, a character of a string), which may be what a friend wrote,
+// and notes and logs must never hold that.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var own ownProblem
+	switch {
+	case errors.As(err, &own):
+		return string(own)
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("not valid JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		// Value is "number", "number 1.7e12", "string"…: its kind only.
+		kind, _, _ := strings.Cut(typ.Value, " ")
+		where := typ.Field
+		if where == "" {
+			where = "the value"
+		}
+		return fmt.Sprintf("a JSON %s where %s takes %s", kind, where, typ.Type)
+	}
+	return "not JSON of the expected shape"
+}
+
+// ownProblem is a problem the decoder finds itself, which quotes nothing.
+type ownProblem string
+
+func (p ownProblem) Error() string { return string(p) }

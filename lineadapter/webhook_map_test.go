@@ -45,6 +45,12 @@ func mappingCases() []mappingCase {
 		{name: "FollowRedelivered", in: ev("follow").Set("replyToken", "rt-r").Set("follow", map[string]any{"isUnblocked": false}).Redelivered(),
 			want: want(stepcast.EventFollow, "", "", nil), arrival: stepcast.Arrival{ReplyToken: "rt-r", Redelivered: true}},
 		{name: "Unfollow", in: ev("unfollow"), want: want(stepcast.EventUnfollow, "", "", nil)},
+		// Another channel has chat control: LINE sends no reply token, and
+		// the bot should send nothing (LINE's common properties, mode).
+		{name: "TextInStandby", in: ev("message").Set("mode", "standby").Set("message", map[string]any{"type": "text", "id": "m9", "text": "料金", "quoteToken": "q"}),
+			want: want(stepcast.EventMessage, "text", "料金", map[string]string{"messageId": "m9"}), arrival: stepcast.Arrival{Standby: true}},
+		{name: "PostbackInStandby", in: ev("postback").Set("mode", "standby").Set("postback", map[string]any{"data": "a=1"}),
+			want: want(stepcast.EventPostback, "", "a=1", nil), arrival: stepcast.Arrival{Standby: true}},
 		{name: "Text", in: msg(map[string]any{"type": "text", "id": "m1", "text": "予約したい", "quoteToken": "q", "quotedMessageId": "m0"}),
 			want:    want(stepcast.EventMessage, "text", "予約したい", map[string]string{"messageId": "m1", "quotedMessageId": "m0"}),
 			arrival: stepcast.Arrival{ReplyToken: "rt-msg"}},
@@ -104,7 +110,7 @@ func mappingCases() []mappingCase {
 			"result": map[string]any{"scenarioId": "dummy", "resultCode": "success"}}),
 			want:    want(lineadapter.EventThings, "t2016...", "scenarioResult", map[string]string{"scenarioId": "dummy", "resultCode": "success"}),
 			arrival: stepcast.Arrival{ReplyToken: "rt-t"}},
-		{name: "StandbyMode", in: ev("unfollow").Set("mode", "standby"), want: want(stepcast.EventUnfollow, "", "", nil)},
+		{name: "StandbyMode", in: ev("unfollow").Set("mode", "standby"), want: want(stepcast.EventUnfollow, "", "", nil), arrival: stepcast.Arrival{Standby: true}},
 
 		{name: "Join", in: ev("join").Set("replyToken", "rt-j").InGroup("C1"), note: "group chat"},
 		{name: "Leave", in: ev("leave").InGroup("C1"), note: "group chat"},
