@@ -272,6 +272,10 @@ func isWord(s string) bool {
 //     push sent without a key. Do not retry; record it as possibly
 //     delivered.
 //   - ErrQuotaExceeded: the account's monthly message quota is used up.
+//   - ErrUnauthorized: LINE refused the channel access token (401: expired,
+//     revoked or wrong). Nothing was delivered, and every other request
+//     would be refused alike until the token is replaced: stop sending,
+//     and fail nothing for it.
 //   - anything else: permanent; another attempt would fail alike.
 type Sender interface {
 	Send(ctx context.Context, d Delivery, retryKey string) (requestID string, err error)
@@ -284,6 +288,9 @@ var (
 	// ErrUncertain is a request that may have been delivered, with no
 	// retry key to make another attempt safe: not to be retried.
 	ErrUncertain = errors.New("stepcast: the request may have been delivered; not retried")
+	// ErrUnauthorized is LINE refusing the channel access token: the
+	// channel's trouble, not the delivery's.
+	ErrUnauthorized = errors.New("stepcast: LINE refused the channel access token")
 )
 
 // Notification is what a notify_host action tells the host application

@@ -123,9 +123,10 @@ var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
 //     Config.ReplyPushWithin (too late to answer), the reply failed alone.
 //
 // On an error wrapping stepcast.ErrQuotaExceeded (LINE's monthly limit)
-// the dispatch stops: that delivery and every other one not yet sent stay
+// or stepcast.ErrUnauthorized (LINE refused the channel access token) the
+// dispatch stops: that delivery and every other one not yet sent stay
 // pending — not failed, not sent — and Dispatch returns an error wrapping
-// stepcast.ErrQuotaExceeded. It returns ctx's error if ctx ends first,
+// it. It returns ctx's error if ctx ends first,
 // ErrClosed if the engine is closed meanwhile (Close waits for it), and a
 // store's error; sends in flight are recorded before it returns. The
 // report counts what was done either way.
@@ -367,9 +368,10 @@ func (d *dispatch) attempt(dl store.Delivery) time.Time {
 	switch {
 	case err == nil:
 		d.finish(dl, store.Outcome{Status: store.Sent, RequestID: clip(requestID, stepcast.MaxIDLen), At: at}, DispatchReport{Sent: 1})
-	case errors.Is(err, stepcast.ErrQuotaExceeded):
-		// Not sent, and nothing more will be this month: stop, and leave
-		// this one pending, due at once, for when the quota allows.
+	case errors.Is(err, stepcast.ErrQuotaExceeded), errors.Is(err, stepcast.ErrUnauthorized):
+		// Not sent, and nothing more will be — this month, or until the
+		// channel access token is replaced: stop, and leave this one
+		// pending, due at once, for when LINE takes requests again.
 		d.halt(fmt.Errorf("delivery %d (%s): %w", dl.ID, stepcast.Quote(dl.Key), err))
 		return d.release(dl, "not sent: "+err.Error())
 	case errors.Is(err, stepcast.ErrUncertain):

@@ -48,6 +48,10 @@ func (ds *dispatchers) start(ctx context.Context, a *Account) {
 			st.paused.Store(cfg.Now().Add(cfg.QuotaPause).UnixNano())
 			a.e.log.Error("dispatch stopped: LINE's monthly message quota is used up; the deliveries wait in the outbox",
 				"account", a.id, "retry_after", cfg.QuotaPause, "err", err)
+		case errors.Is(err, stepcast.ErrUnauthorized):
+			st.paused.Store(cfg.Now().Add(cfg.QuotaPause).UnixNano())
+			a.e.log.Error("dispatch stopped: LINE refused the channel access token; replace it — the deliveries wait in the outbox",
+				"account", a.id, "retry_after", cfg.QuotaPause, "err", err)
 		case err != nil && ctx.Err() == nil:
 			a.e.log.Error("dispatch", "account", a.id, "err", err)
 		}

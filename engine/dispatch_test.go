@@ -56,6 +56,11 @@ func TestDispatchOutcomes(t *testing.T) {
 				return "", fmt.Errorf("LINE answered 429: %w", stepcast.ErrQuotaExceeded)
 			},
 			status: store.Pending, errHas: "429", report: DispatchReport{Leased: 1, Released: 1}, wantErr: stepcast.ErrQuotaExceeded},
+		{name: "channel access token refused: pending, not failed",
+			answer: func(stepcast.Delivery, string) (string, error) {
+				return "", fmt.Errorf("LINE answered 401: %w", stepcast.ErrUnauthorized)
+			},
+			status: store.Pending, errHas: "401", report: DispatchReport{Leased: 1, Released: 1}, wantErr: stepcast.ErrUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := &clock{t: t0}

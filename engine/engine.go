@@ -103,7 +103,8 @@ type Config struct {
 	RetryBase, RetryMax time.Duration
 	// QuotaPause is how long Run waits before dispatching an account again
 	// after LINE refused a send for its monthly quota
-	// (stepcast.ErrQuotaExceeded). Zero means DefaultQuotaPause (10 minutes).
+	// (stepcast.ErrQuotaExceeded) or its channel access token
+	// (stepcast.ErrUnauthorized). Zero means DefaultQuotaPause (10 minutes).
 	QuotaPause time.Duration
 	// RouteWait is how long the follow rules of a follow that came with no
 	// inflow route wait for one, on an account with follow rules naming a

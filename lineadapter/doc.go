@@ -146,15 +146,17 @@
 //	request without a retry    timeouts), and nothing would tell a repeat
 //	key (a reply)              apart (a reply's token is single-use): not
 //	                           retried
-//	400, 401, 403, 404, …      permanent: a *Error with LINE's message
+//	401                        stepcast.ErrUnauthorized: the channel access
+//	                           token is refused; stop the send
+//	400, 403, 404, …           permanent: a *Error with LINE's message
 //
 // A request never made — the wait for the rate limit would outlast the
 // call's deadline, the connection was refused — is ErrRetryLater whatever
 // the kind, and says "no request made" (Error.NotSent).
 //
-// A 401 (the channel access token expired or was revoked) fails every
-// delivery alike: a dispatcher should stop on it rather than give up the
-// outbox one delivery at a time.
+// A 401 (the channel access token expired or was revoked) would fail
+// every delivery alike: the engine's dispatcher stops on it, as on the
+// quota, and fails nothing for it.
 //
 // Every error from a request is a *Error (errors.As) with the HTTP status,
 // LINE's message and details, and the request ID. A delivery that fails

@@ -36,7 +36,7 @@ type Error struct {
 	Message   string
 	Details   []ErrorDetail
 	RequestID string // LINE's X-Line-Request-Id of the refused request, if any
-	class     error  // stepcast.ErrRetryLater, stepcast.ErrUncertain, stepcast.ErrQuotaExceeded, or nil for a permanent error
+	class     error  // stepcast.ErrRetryLater, stepcast.ErrUncertain, stepcast.ErrQuotaExceeded, stepcast.ErrUnauthorized, or nil for a permanent error
 	cause     error  // the transport error, for StatusCode 0
 	notSent   bool   // no request was made: the rate limit's wait ended first, or no connection was made
 }
@@ -91,6 +91,8 @@ func (e *Error) Error() string {
 		b.WriteString(" (it may have been delivered: not to be retried without a retry key)")
 	case stepcast.ErrQuotaExceeded:
 		b.WriteString(" (the monthly message quota is used up)")
+	case stepcast.ErrUnauthorized:
+		b.WriteString(" (the channel access token is refused: replace it)")
 	}
 	return b.String()
 }
@@ -141,6 +143,8 @@ func classify(op string, res *http.Response) *Error {
 	switch {
 	case res.StatusCode == http.StatusTooManyRequests && strings.Contains(strings.ToLower(e.Message), monthlyLimit):
 		e.class = stepcast.ErrQuotaExceeded
+	case res.StatusCode == http.StatusUnauthorized:
+		e.class = stepcast.ErrUnauthorized
 	case res.StatusCode == http.StatusTooManyRequests, res.StatusCode >= 500,
 		// A 408 (a proxy's or LINE's front end timed out reading the
 		// request) and a 425 (a request sent in TLS early data, refused
@@ -183,7 +187,9 @@ func waitError(op string, ctx context.Context, err error) *Error {
 
 // IsPermanent reports whether err is a failure that another attempt would
 // meet again: neither stepcast.ErrRetryLater, stepcast.ErrUncertain (it
-// may have been delivered) nor stepcast.ErrQuotaExceeded.
+// may have been delivered), stepcast.ErrQuotaExceeded nor
+// stepcast.ErrUnauthorized (the channel's trouble, not the delivery's).
 func IsPermanent(err error) bool {
-	return err != nil && !errors.Is(err, stepcast.ErrRetryLater) && !errors.Is(err, stepcast.ErrUncertain) && !errors.Is(err, stepcast.ErrQuotaExceeded)
+	return err != nil && !errors.Is(err, stepcast.ErrRetryLater) && !errors.Is(err, stepcast.ErrUncertain) &&
+		!errors.Is(err, stepcast.ErrQuotaExceeded) && !errors.Is(err, stepcast.ErrUnauthorized)
 }

@@ -33,7 +33,7 @@ func TestSendClassifies(t *testing.T) {
 		key     string
 		reply   bool // send a reply (no retry key) rather than a push
 		wantID  string
-		class   error // stepcast.ErrRetryLater, stepcast.ErrUncertain, stepcast.ErrQuotaExceeded, nil for permanent; unused on success
+		class   error // stepcast.ErrRetryLater, stepcast.ErrUncertain, stepcast.ErrQuotaExceeded, stepcast.ErrUnauthorized, nil for permanent; unused on success
 		status  int
 		wantErr bool
 		message string
@@ -55,7 +55,8 @@ func TestSendClassifies(t *testing.T) {
 		{name: "InternalErrorWithoutKeyIsUncertain", answer: lineError(500, `{"message":"Internal error"}`), wantErr: true, class: stepcast.ErrUncertain, status: 500},
 		{name: "BadRequest", answer: lineError(400, `{"message":"The request body has 1 error(s)","details":[{"message":"must be specified","property":"messages[0].text"}]}`,
 			"X-Line-Request-Id", "r-400"), wantErr: true, status: 400, message: "The request body has 1 error(s)"},
-		{name: "Unauthorized", answer: lineError(401, `{"message":"Authentication failed due to the following reason: invalid token."}`), wantErr: true, status: 401},
+		// A refused token refuses every request alike: the dispatcher stops.
+		{name: "Unauthorized", answer: lineError(401, `{"message":"Authentication failed due to the following reason: invalid token."}`), wantErr: true, class: stepcast.ErrUnauthorized, status: 401},
 		{name: "Forbidden", answer: lineError(403, `{"message":"Access to this API is not available for your account"}`), wantErr: true, status: 403},
 		{name: "NotFound", answer: lineError(404, `{"message":"Not found"}`), wantErr: true, status: 404},
 		{name: "Timeout", answer: func(w http.ResponseWriter, r *http.Request, _ []byte) {
