@@ -50,7 +50,10 @@ func (m KeywordMatch) Valid() bool {
 //     "Abc" and "ａｂｃ" are all "abc";
 //   - white space around the text is dropped and every run of white space
 //     inside it (the ideographic space U+3000 and line breaks included)
-//     becomes one space: "　料金\n表 " is "料金 表".
+//     becomes one space: "　料金\n表 " is "料金 表";
+//   - invisible characters are dropped: variation selectors ("❤️" is
+//     "❤"), zero-width spaces and joiners ("料\u200b金" is "料金"), the
+//     word joiner and the byte order mark.
 //
 // Hiragana and katakana are not folded into each other: "りょうきん" and
 // "リョウキン" are different keywords — list both where both are meant.
@@ -68,7 +71,23 @@ func NormalizeText(s string) string {
 	}
 	s = width.Fold.String(s)
 	s = norm.NFC.String(s)
+	s = strings.Map(dropInvisible, s)
 	return collapseSpace(strings.ToLower(s))
+}
+
+// dropInvisible drops the characters that change how text looks, not what
+// it says, and that keyboards add unasked: variation selectors ("❤" and
+// "❤️" are one keyword), zero-width spaces and joiners, the word joiner
+// and the byte order mark.
+func dropInvisible(r rune) rune {
+	switch {
+	case r >= 0xFE00 && r <= 0xFE0F, // variation selectors
+		r >= 0xE0100 && r <= 0xE01EF, // variation selectors supplement
+		r >= 0x200B && r <= 0x200D,   // zero-width space, non-joiner, joiner
+		r == 0x2060, r == 0xFEFF:     // word joiner, byte order mark
+		return -1
+	}
+	return r
 }
 
 // isPlainASCII reports whether s is printable ASCII and spaces only.

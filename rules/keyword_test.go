@@ -36,6 +36,13 @@ func TestNormalizeText(t *testing.T) {
 		{"only spaces", " \u3000\t", ""},
 		{"empty", "", ""},
 		{"bad UTF-8 replaced", "a\xffb", "a\uFFFDb"},
+		// Keyboards add these unasked: the reviewer's ❤ vs ❤️ and 🍣 vs 🍣︎.
+		{"emoji variation selector", "\u2764\uFE0F", "\u2764"},
+		{"text variation selector", "🍣\uFE0E", "🍣"},
+		{"zero-width space", "料\u200b金", "料金"},
+		{"zero-width joiner", "料\u200d金", "料金"},
+		{"byte order mark", "\uFEFF料金", "料金"},
+		{"word joiner", "予\u2060約", "予約"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := NormalizeText(tc.in); got != tc.want {
