@@ -92,6 +92,11 @@ func (e *Error) Error() string {
 // for a constant beyond the input limits.
 func (e *Error) Unwrap() error { return e.err }
 
+// Is reports every compile error as stepcast.ErrInvalid: the source is
+// input that cannot be taken as it is, so a caller tells a typo in a
+// segment from a store's failure with one errors.Is.
+func (e *Error) Is(target error) bool { return target == stepcast.ErrInvalid }
+
 // snippetRunes is how many runes of the offending line an Error's snippet
 // shows on either side of the column.
 const snippetRunes = 60

@@ -242,3 +242,20 @@ func TestIssue9Constants(t *testing.T) {
 		})
 	}
 }
+
+// Every compile error is stepcast.ErrInvalid, so that a host tells a typo
+// in a segment (its user's input) from a store's failure with one
+// errors.Is — a reviewer found LinkRichMenu's and Count's did not match.
+func TestCompileErrorIsInvalid(t *testing.T) {
+	schema, err := NewSchema(SchemaConfig{Fields: []Field{{Name: "age", Type: stepcast.FieldInt}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{"tag(", "nosuchfield > 3", "age > \"x\"", "", "age >", "\xff"} {
+		_, err := Compile(src, schema)
+		var ce *Error
+		if !errors.Is(err, stepcast.ErrInvalid) || !errors.As(err, &ce) {
+			t.Errorf("Compile(%q) = %v: want an *Error that is stepcast.ErrInvalid", src, err)
+		}
+	}
+}
