@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -66,19 +67,52 @@ func benchTick(b *testing.B, st store.Store, enrolled int) {
 		runtime.ReadMemStats(&heapAfter)
 		clk.Set(t0.Add(time.Hour))
 		b.StartTimer()
+		stopProfile := profileTick(b)
+		cpu0, cpuOK := cpuTime()
 		start := time.Now()
 		n, err := a.Tick(ctx)
 		elapsed := time.Since(start)
+		cpu1, _ := cpuTime()
+		stopProfile()
 		b.StopTimer()
 		if err != nil || n != due {
 			b.Fatalf("Tick = %d, %v; want %d units", n, err, due)
 		}
 		b.ReportMetric(elapsed.Seconds(), "s/tick")
 		b.ReportMetric(float64(elapsed.Microseconds())/float64(due), "µs/due-step")
+		if cpuOK {
+			// CPU time, the collector's included: steadier than the wall
+			// clock on a machine shared with other work.
+			b.ReportMetric((cpu1 - cpu0).Seconds(), "cpu-s/tick")
+		}
 		if _, ok := st.(*memstore.Store); ok {
 			b.ReportMetric(float64(heapAfter.HeapAlloc-heapBefore.HeapAlloc)/float64(enrolled), "B/enrolled")
 		}
 		b.StartTimer()
+	}
+}
+
+// profileTick starts a CPU profile of the tick alone, without the setup
+// that dominates a -cpuprofile, when STEPCAST_BENCH_CPUPROFILE names a
+// file (each tick overwrites it: the last one's stays); it returns what
+// stops it.
+func profileTick(b *testing.B) (stop func()) {
+	path := os.Getenv("STEPCAST_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
