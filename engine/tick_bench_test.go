@@ -68,11 +68,14 @@ func benchTick(b *testing.B, st store.Store, enrolled int) {
 		clk.Set(t0.Add(time.Hour))
 		b.StartTimer()
 		stopProfile := profileTick(b)
+		var mem0, mem1 runtime.MemStats
+		runtime.ReadMemStats(&mem0)
 		cpu0, cpuOK := cpuTime()
 		start := time.Now()
 		n, err := a.Tick(ctx)
 		elapsed := time.Since(start)
 		cpu1, _ := cpuTime()
+		runtime.ReadMemStats(&mem1)
 		stopProfile()
 		b.StopTimer()
 		if err != nil || n != due {
@@ -80,6 +83,10 @@ func benchTick(b *testing.B, st store.Store, enrolled int) {
 		}
 		b.ReportMetric(elapsed.Seconds(), "s/tick")
 		b.ReportMetric(float64(elapsed.Microseconds())/float64(due), "µs/due-step")
+		// What the tick allocates: the garbage collector's work to come,
+		// and a figure no other load on the machine moves.
+		b.ReportMetric(float64(mem1.TotalAlloc-mem0.TotalAlloc)/float64(due), "B/due-step")
+		b.ReportMetric(float64(mem1.Mallocs-mem0.Mallocs)/float64(due), "allocs/due-step")
 		if cpuOK {
 			// CPU time, the collector's included: steadier than the wall
 			// clock on a machine shared with other work.
