@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,11 +81,12 @@ func fromKeyName(k, full string) string {
 // DueScenario is of.
 func scenarioOfTimer(t store.Timer) string {
 	k := ParseTimerKey(t.Key).Name
-	var st scenarioTimer
+	var full string
 	if strings.HasPrefix(k, "~") {
-		_ = json.Unmarshal(t.State, &st) // unreadable: the wake reports it
+		st, _ := readScenarioTimer(t.State) // unreadable: the wake reports it
+		full = st.Name
 	}
-	return fromKeyName(k, st.Name)
+	return fromKeyName(k, full)
 }
 
 // reminderOfTimer returns the reminder name and goal key a timer of kind
@@ -140,12 +142,49 @@ func (u *unit) saveTimers() error {
 
 // scenarioState reads a scenario's state from its timer.
 func scenarioState(b []byte) (scenario.State, error) {
-	var st scenarioTimer
-	if len(b) == 0 {
-		return st.State, nil
-	}
-	err := json.Unmarshal(b, &st)
+	st, err := readScenarioTimer(b)
 	return st.State, err
+}
+
+// stateBinary starts a scenario timer's state in binary: a byte no JSON
+// text starts with. Then come the full name (uvarint length and bytes;
+// empty unless the key holds its digest) and the state
+// (scenario.State.AppendBinary). States written before, in JSON
+// (scenarioTimer's fields), still read: no migration.
+const stateBinary = 0x01
+
+// scenarioTimerState returns what a scenario's timer keeps: the state and,
+// when the timer's key holds only the digest of the scenario's name, the
+// name — in binary, a quarter of the JSON and quick to read, since every
+// step of every friend reads and rewrites it.
+func scenarioTimerState(name string, st scenario.State) ([]byte, error) {
+	full := digested(name)
+	b := make([]byte, 0, 48+len(full))
+	b = append(b, stateBinary)
+	b = binary.AppendUvarint(b, uint64(len(full)))
+	b = append(b, full...)
+	return st.AppendBinary(b)
+}
+
+// readScenarioTimer reads what scenarioTimerState wrote, or the JSON of
+// before; empty is a scenario never entered.
+func readScenarioTimer(b []byte) (scenarioTimer, error) {
+	var st scenarioTimer
+	switch {
+	case len(b) == 0:
+		return st, nil
+	case b[0] != stateBinary:
+		err := json.Unmarshal(b, &st)
+		return st, err
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n > uint64(len(b)-1-k) {
+		return st, fmt.Errorf("%w: scenario timer state: the name is cut short", scenario.ErrInvalid)
+	}
+	rest := b[1+k:]
+	st.Name = string(rest[:n])
+	err := st.State.UnmarshalBinary(rest[n:])
+	return st, err
 }
 
 // reminderState reads a reminder's state — also as written before

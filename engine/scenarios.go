@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -175,7 +174,7 @@ func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out
 	if err != nil {
 		return err
 	}
-	if t.state, err = json.Marshal(scenarioTimer{Name: digested(name), State: next}); err != nil {
+	if t.state, err = scenarioTimerState(name, next); err != nil {
 		return err
 	}
 	t.scen = &next

@@ -155,7 +155,7 @@ func wakeForStart(u *unit, f stepcast.FriendID, name string, checked, at time.Ti
 	t, err := u.tx.Timer(f, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		body, err := json.Marshal(scenarioTimer{Name: digested(name)})
+		body, err := scenarioTimerState(name, scenario.State{})
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -124,9 +123,16 @@ func profileTick(b *testing.B) (stop func()) {
 }
 
 // seedEnrolled writes friends enrolled in the course straight into the
-// store: each follows, is at step "one" and has the scenario's state; the
-// first due of them are due now, the others a day later.
-func seedEnrolled(b *testing.B, st store.Store, account store.AccountID, enrolled, due int) {
+// store: each follows, is at step "one" and has the scenario's state, as
+// the engine writes it; the first due of them are due now, the others a
+// day later.
+func seedEnrolled(b testing.TB, st store.Store, account store.AccountID, enrolled, due int) {
+	b.Helper()
+	seedEnrolledWith(b, st, account, enrolled, due, func(s scenario.State) ([]byte, error) { return scenarioTimerState("course", s) })
+}
+
+// seedEnrolledWith is seedEnrolled with the states written by encode.
+func seedEnrolledWith(b testing.TB, st store.Store, account store.AccountID, enrolled, due int, encode func(scenario.State) ([]byte, error)) {
 	b.Helper()
 	ctx := context.Background()
 	const page = 5000
@@ -142,7 +148,10 @@ func seedEnrolled(b *testing.B, st store.Store, account store.AccountID, enrolle
 					at = t0.Add(24 * time.Hour)
 				}
 				s := scenario.State{Version: 1, Run: 1, Status: scenario.Active, Entered: t0.Add(-24 * time.Hour), Step: 0, Due: at, Seed: uint64(i)}
-				body, _ := json.Marshal(s)
+				body, err := encode(s)
+				if err != nil {
+					return err
+				}
 				if _, err := tx.Apply(store.Change{Friend: f.ID, Kind: store.Follow, At: t0.Add(-24 * time.Hour)},
 					store.Change{Friend: f.ID, Kind: store.EnterStep, Name: "course", Number: 0}); err != nil {
 					return err
