@@ -167,7 +167,15 @@ type Delivery struct {
 // what the outbox could not keep: an unknown kind, the wrong number of
 // recipients or messages, messages that are not JSON objects with a type,
 // a missing reply token or rich menu, text beyond the input limits.
-func (d Delivery) Validate() error {
+func (d Delivery) Validate() error { return d.validate(true) }
+
+// ValidateChecked is Validate for a delivery whose messages each passed
+// CheckMessage already — a compiled definition's, checked when it was
+// compiled —: it checks all the rest, and how many messages there are,
+// without reading every message's JSON again for every friend.
+func (d Delivery) ValidateChecked() error { return d.validate(false) }
+
+func (d Delivery) validate(checkMessages bool) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s delivery: %s", ErrInvalid, Quote(string(d.Kind)), fmt.Sprintf(format, args...))
 	}
@@ -192,9 +200,11 @@ func (d Delivery) Validate() error {
 		if len(d.Messages) < 1 || len(d.Messages) > MaxMessages {
 			return bad("needs 1 to %d messages (LINE's limit), has %d", MaxMessages, len(d.Messages))
 		}
-		for i, m := range d.Messages {
-			if err := CheckMessage(m); err != nil {
-				return bad("message %d: %v", i, err)
+		if checkMessages {
+			for i, m := range d.Messages {
+				if err := CheckMessage(m); err != nil {
+					return bad("message %d: %v", i, err)
+				}
 			}
 		}
 	} else if len(d.Messages) > 0 {

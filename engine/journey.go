@@ -58,6 +58,7 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 	f := &u.friend
 	for _, s := range out.Sends {
 		src := stepSource(kind, name, stepIndex(s.Step), u.id, prefix+s.Key, depth)
+		src.compiled = true // scenario.Compile and CompileReminder checked them
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
 		if err := u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: s.Messages}); err != nil {
 			return err
