@@ -57,8 +57,9 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 	}
 	f := &u.friend
 	for _, s := range out.Sends {
-		src := stepSource(kind, name, stepIndex(s.Step), u.id, prefix+s.Key, depth)
-		src.compiled = true // scenario.Compile and CompileReminder checked them
+		// A send draws nothing at random: no seed. scenario.Compile and
+		// CompileReminder checked its messages.
+		src := source{cause: stepcast.Cause{Kind: kind, Name: name, Step: stepIndex(s.Step), Unit: u.id}, key: prefix + s.Key, depth: depth, compiled: true}
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
 		if err := u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: s.Messages}); err != nil {
 			return err

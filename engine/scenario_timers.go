@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,24 @@ func (t *unitTimer) scenario() (scenario.State, error) {
 }
 
 func scenarioKey(name string) string { return string(DueScenario) + "/" + scenario.KeyName(name) }
+
+// scenarioKey is scenarioKey(name), built once for the scenario the unit
+// last keyed: a step reads and writes the one timer.
+func (u *unit) scenarioKey(name string) string {
+	if u.keyed[0] != name || u.keyed[1] == "" {
+		u.keyed = [2]string{name, scenarioKey(name)}
+	}
+	return u.keyed[1]
+}
+
+// scenarioPrefix is the outbox key prefix of the friend's scenarios:
+// "scenario/<friend>/".
+func (u *unit) scenarioPrefix() string {
+	if u.prefix == "" {
+		u.prefix = "scenario/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/"
+	}
+	return u.prefix
+}
 
 func reminderKey(name, key string) string {
 	return string(DueReminder) + "/" + scenario.KeyName(name) + "/" + scenario.KeyName(key)

@@ -98,8 +98,7 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 	if err := u.guardSteps("scenario "+name, depth); err != nil {
 		return err
 	}
-	key := scenarioKey(name)
-	t, err := u.timerOf(key)
+	t, err := u.timerOf(u.scenarioKey(name))
 	if err != nil {
 		return err
 	}
@@ -114,8 +113,7 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 			if in.Kind == scenario.Wake {
 				return nil
 			}
-			prefix := "scenario/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/"
-			return u.journey(runOf{kind: stepcast.CauseScenario, name: name, prefix: prefix},
+			return u.journey(runOf{kind: stepcast.CauseScenario, name: name, prefix: u.scenarioPrefix()},
 				[]scenario.Record{{At: u.at, Run: st.Run, What: scenario.NotEntered, Reason: notFollowing}})
 		}
 		in = scenarioStop(notFollowing)
@@ -151,7 +149,7 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 		}
 	}
 	in.Loc, in.Friend, in.NoSendBefore = u.zone(m.Definition().ZoneField), conditions{u}, u.noSendBefore()
-	if in.Seed == 0 {
+	if in.Seed == 0 && (in.Kind == scenario.Start || in.Kind == scenario.Move) { // only a new run draws on it
 		in.Seed = seedOf(u.id, name, strconv.Itoa(u.scenarios))
 	}
 	next, out, err := m.Step(st, in, u.at)
@@ -170,7 +168,7 @@ func (u *unit) finishEnded(name string, st scenario.State, out scenario.Output) 
 // settle keeps the scenario's new state, updates the friend's membership
 // and carries out the machine's output.
 func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out scenario.Output, depth int) error {
-	t, err := u.timerOf(scenarioKey(name))
+	t, err := u.timerOf(u.scenarioKey(name))
 	if err != nil {
 		return err
 	}
@@ -189,8 +187,7 @@ func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out
 	} else if err := u.change(store.Change{Kind: store.LeaveScenario, Name: name}, nil); err != nil {
 		return err
 	}
-	prefix := "scenario/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/"
-	return u.carryOut(runOf{kind: stepcast.CauseScenario, name: name, prefix: prefix}, out, depth, func(step string) int {
+	return u.carryOut(runOf{kind: stepcast.CauseScenario, name: name, prefix: u.scenarioPrefix()}, out, depth, func(step string) int {
 		if m == nil {
 			return 0
 		}
@@ -213,6 +210,9 @@ func wakeScenario(u *unit, t store.Timer) error {
 	name := scenarioOfTimer(t)
 	if err := u.primeTimer(t); err != nil {
 		return err
+	}
+	if u.wokeFor(name) {
+		u.keyed = [2]string{name, t.Key} // the key built
 	}
 	if u.def.scenarios[name] == nil {
 		return u.endUndefined(name, scenarioGone)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -66,6 +67,8 @@ type unit struct {
 	woke      string                // the timer key the unit woke for, if any
 	scenarios int                   // scenario and reminder steps taken, for the loop guard
 	journeyN  int                   // journey records so far, for their IDs
+	keyed     [2]string             // the scenario last keyed and its timer key (unit.scenarioKey)
+	prefix    string                // the outbox key prefix of the friend's scenarios, once built
 	replies   []replyPart           // the reply actions run, answered together at the end
 }
 
@@ -119,7 +122,7 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 		return fmt.Errorf("engine: event %q: %w", ev.ID, err)
 	}
 	u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
-	u.friend = f.Clone()
+	u.friend = f // the transaction's copy, the unit's own
 	if err := u.startConditionsBefore(); err != nil {
 		return err
 	}
@@ -152,7 +155,7 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 // rules its actions set off run as for an event.
 func (u *unit) runWake(t store.Timer, now time.Time) error {
 	key := ParseTimerKey(t.Key)
-	u.id = fmt.Sprintf("wake/%d/%s/%d", t.Friend, t.Key, t.Due.UnixMicro())
+	u.id = wakeID(t)
 	u.at, u.timer = now, &t
 	u.rules = u.def.rules.Start(u.what(), u.a.e.cfg.MaxDepth)
 	handle := dueHandlers[key.Kind]
@@ -165,7 +168,7 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("engine: %s: %w", u.id, err)
 		}
-		u.friend = f.Clone()
+		u.friend = f // the transaction's copy, the unit's own
 		u.res.Friend = f.ID
 		if err := u.startConditionsBefore(); err != nil {
 			return err
@@ -175,6 +178,18 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 		return err
 	}
 	return u.finish()
+}
+
+// wakeID names the wake-up of due work t: "wake/<friend>/<key>/<due µs>".
+func wakeID(t store.Timer) string {
+	var buf [96]byte
+	b := append(buf[:0], "wake/"...)
+	b = strconv.AppendUint(b, uint64(t.Friend), 10)
+	b = append(b, '/')
+	b = append(b, t.Key...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, t.Due.UnixMicro(), 10)
+	return string(b)
 }
 
 // followStatus applies a follow or unfollow event. Follow status is decided
