@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,23 +21,25 @@ import (
 
 // unitTimer is a scenario or reminder timer as a unit has it.
 type unitTimer struct {
+	key     string
 	version uint64 // as read; 0: new
 	state   []byte
 	due     time.Time
 	dirty   bool
-	scen    *scenario.State // state decoded, for a scenario's timer
+	scen    scenario.State // state decoded, for a scenario's timer, if decoded
+	decoded bool
 }
 
 // scenario returns the scenario state t holds, decoding it once a unit.
 func (t *unitTimer) scenario() (scenario.State, error) {
-	if t.scen == nil {
+	if !t.decoded {
 		st, err := scenarioState(t.state)
 		if err != nil {
 			return st, err
 		}
-		t.scen = &st
+		t.scen, t.decoded = st, true
 	}
-	return *t.scen, nil
+	return t.scen, nil
 }
 
 func scenarioKey(name string) string { return string(DueScenario) + "/" + scenario.KeyName(name) }
@@ -123,13 +126,14 @@ func reminderOfTimer(t store.Timer) (name, key string) {
 // timerOf returns the unit's copy of the friend's timer key, reading it from
 // the transaction the first time.
 func (u *unit) timerOf(key string) (*unitTimer, error) {
-	if t, ok := u.timers[key]; ok {
+	if t := u.timerAt(key); t != nil {
 		return t, nil
 	}
-	if u.timers == nil {
-		u.timers = map[string]*unitTimer{}
+	t := &u.firstTimer // most units have one timer: it lives in the unit
+	if len(u.timers) > 0 || t.key != "" {
+		t = &unitTimer{}
 	}
-	t := &unitTimer{}
+	*t = unitTimer{key: key}
 	stored, err := u.tx.Timer(u.friend.ID, key)
 	switch {
 	case err == nil:
@@ -137,16 +141,37 @@ func (u *unit) timerOf(key string) (*unitTimer, error) {
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("engine: %s: timer %s: %w", u.what(), key, err)
 	}
-	u.timers[key] = t
+	if u.timers == nil {
+		u.timers = u.timerBuf[:0]
+	}
+	u.timers = append(u.timers, t)
 	return t, nil
 }
 
-// saveTimers writes the timers the unit changed.
+// timerAt returns the unit's copy of the friend's timer key, if it read
+// it; a unit holds one or two, which a slice finds sooner than a map.
+func (u *unit) timerAt(key string) *unitTimer {
+	for _, t := range u.timers {
+		if t.key == key {
+			return t
+		}
+	}
+	return nil
+}
+
+// dropTimer forgets the unit's copy of timer key: nothing of it is kept.
+func (u *unit) dropTimer(key string) {
+	u.timers = slices.DeleteFunc(u.timers, func(t *unitTimer) bool { return t.key == key })
+}
+
+// saveTimers writes the timers the unit changed, in the order it read
+// them.
 func (u *unit) saveTimers() error {
-	for key, t := range u.timers {
+	for _, t := range u.timers {
 		if !t.dirty {
 			continue
 		}
+		key := t.key
 		due := t.due
 		if due.IsZero() {
 			due = never // kept for the entry policy, never due

@@ -77,12 +77,12 @@ func seedOf(parts ...string) uint64 {
 	return h.Sum64()
 }
 
-// guardSteps counts a scenario or reminder input of the unit against the
-// loop guard.
-func (u *unit) guardSteps(what string, depth int) error {
+// guardSteps counts an input of the unit's to scenario or reminder name
+// (kind says which) against the loop guard.
+func (u *unit) guardSteps(kind, name string, depth int) error {
 	u.scenarios++
 	if depth > u.a.e.cfg.MaxDepth || u.scenarios > maxScenarioSteps {
-		return fmt.Errorf("%w: %s, at %s", ErrScenarioLoop, u.what(), what)
+		return fmt.Errorf("%w: %s, at %s %s", ErrScenarioLoop, u.what(), kind, name)
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ var ErrScenarioLoop = stepcast.NewInvalid("engine: scenarios start each other to
 // stepScenario gives the friend's scenario name one input and carries out
 // what the machine decides.
 func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
-	if err := u.guardSteps("scenario "+name, depth); err != nil {
+	if err := u.guardSteps("scenario", name, depth); err != nil {
 		return err
 	}
 	t, err := u.timerOf(u.scenarioKey(name))
@@ -175,7 +175,7 @@ func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out
 	if t.state, err = scenarioTimerState(name, next); err != nil {
 		return err
 	}
-	t.scen = &next
+	t.scen, t.decoded = next, true
 	t.due, t.dirty = next.Due, true
 	// Membership, as segments see it: in the scenario at its pending step.
 	if next.Status == scenario.Active && m != nil {
@@ -217,7 +217,7 @@ func wakeScenario(u *unit, t store.Timer) error {
 	if u.def.scenarios[name] == nil {
 		return u.endUndefined(name, scenarioGone)
 	}
-	st, err := u.timers[t.Key].scenario()
+	st, err := u.timerAt(t.Key).scenario()
 	if err != nil {
 		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}

@@ -62,14 +62,16 @@ type unit struct {
 	res    Result
 	logged []store.Event // the events the unit appended, in order: its own, then the journey's
 
-	timers    map[string]*unitTimer // scenario and reminder states the unit read or wrote
-	before    map[string]bool       // scenarios with a start condition: whether it held before the unit
-	woke      string                // the timer key the unit woke for, if any
-	scenarios int                   // scenario and reminder steps taken, for the loop guard
-	journeyN  int                   // journey records so far, for their IDs
-	keyed     [2]string             // the scenario last keyed and its timer key (unit.scenarioKey)
-	prefix    string                // the outbox key prefix of the friend's scenarios, once built
-	replies   []replyPart           // the reply actions run, answered together at the end
+	timers     []*unitTimer    // scenario and reminder states the unit read or wrote (timerOf)
+	timerBuf   [2]*unitTimer   // timers' first array
+	firstTimer unitTimer       // the first timer read
+	before     map[string]bool // scenarios with a start condition: whether it held before the unit
+	woke       string          // the timer key the unit woke for, if any
+	scenarios  int             // scenario and reminder steps taken, for the loop guard
+	journeyN   int             // journey records so far, for their IDs
+	keyed      [2]string       // the scenario last keyed and its timer key (unit.scenarioKey)
+	prefix     string          // the outbox key prefix of the friend's scenarios, once built
+	replies    []replyPart     // the reply actions run, answered together at the end
 }
 
 // errDuplicate and errStale skip a unit without failing it: its event was
@@ -85,7 +87,7 @@ func (u *unit) run(in input) error {
 	if in.event != nil {
 		return u.runEvent(*in.event)
 	}
-	return u.runWake(*in.timer, in.now)
+	return u.runWake(in.timer, in.now)
 }
 
 // runEvent processes an event: friend, log, follow status, scoring, rules.
@@ -153,10 +155,11 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 
 // runWake processes due work: the handler of its kind decides, then the
 // rules its actions set off run as for an event.
-func (u *unit) runWake(t store.Timer, now time.Time) error {
+func (u *unit) runWake(leased *store.Timer, now time.Time) error {
+	t := *leased
 	key := ParseTimerKey(t.Key)
 	u.id = wakeID(t)
-	u.at, u.timer = now, &t
+	u.at, u.timer = now, leased // the batch's, read only
 	u.rules = u.def.rules.Start(u.what(), u.a.e.cfg.MaxDepth)
 	handle := dueHandlers[key.Kind]
 	if handle == nil {

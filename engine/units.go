@@ -36,6 +36,7 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 	for from < upto {
 		def, ix := a.def.Load(), a.index()
 		var units []*unit
+		pool := make([]unit, upto-from) // the units, allocated at once
 		skipped := map[int]stepcast.FriendID{}
 		failedAt := -1
 		// fn may run more than once (a shared commit retries it alone when
@@ -48,7 +49,8 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 				if failed[i] {
 					continue
 				}
-				u := &unit{a: a, def: def, ix: ix, tx: tx, pos: i, hist: hist, backfill: backfill}
+				u := &pool[i-from]
+				*u = unit{a: a, def: def, ix: ix, tx: tx, pos: i, hist: hist, backfill: backfill}
 				err := u.run(inputs[i])
 				if errors.Is(err, errDuplicate) || errors.Is(err, errStale) {
 					skipped[i] = u.friend.ID
