@@ -76,7 +76,7 @@ func ReadBinary(b []byte) (State, []byte, error) {
 	var st State
 	st.Version = r.int()
 	st.Run = r.int()
-	st.Status = Status(r.string())
+	st.Status = r.status()
 	st.Entered = r.time()
 	st.Step = r.int()
 	st.Due = r.time()
@@ -157,6 +157,26 @@ func (r *reader) string() string {
 	s := string(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+// status reads a Status, the known ones without a copy.
+func (r *reader) status() Status {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errShort
+		return ""
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	for _, known := range [...]Status{Active, Finished, Exited} {
+		if string(b) == string(known) {
+			return known
+		}
+	}
+	return Status(b)
 }
 
 func (r *reader) time() time.Time {
