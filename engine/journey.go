@@ -130,7 +130,7 @@ func (u *unit) journey(run runOf, records []scenario.Record) error {
 			return fmt.Errorf("engine: %s: journey of %q: %w", u.what(), run.name, err)
 		}
 		u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
-		u.hist[u.friend.ID] = append(u.hist[u.friend.ID], ev)
+		u.pending(ev)
 	}
 	return nil
 }

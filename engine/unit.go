@@ -129,7 +129,7 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 		return err
 	}
 	u.res = Result{Event: ev.ID, Friend: f.ID}
-	u.hist[f.ID] = append(u.hist[f.ID], ev)
+	u.pending(ev)
 
 	if err := u.followStatus(); err != nil {
 		return err
@@ -380,6 +380,15 @@ func (u *unit) record() *segment.Record {
 	}
 	u.rec = r
 	return r
+}
+
+// pending keeps ev, an event of the unit's friend, for the conditions of
+// the transaction to count until the index has it — if the index counts
+// its kind at all: history.CountEvents looks at no other.
+func (u *unit) pending(ev stepcast.Event) {
+	if u.def.counted[ev.Kind] {
+		u.hist[ev.Friend] = append(u.hist[ev.Friend], ev)
+	}
 }
 
 // history counts a friend's events: those in the index and those of the

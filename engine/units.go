@@ -98,9 +98,12 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 // were skipped, brings the index up to them and hands their notifications
 // to the host.
 func (a *Account) committed(ctx context.Context, units []*unit, skipped map[int]stepcast.FriendID, from, upto int, results []Result, failed []bool) {
-	var changes []store.Change
-	var logged []store.Event
-	done := map[int]*unit{}
+	nc, nl := 0, 0
+	for _, u := range units {
+		nc, nl = nc+len(u.res.Changes), nl+len(u.logged)
+	}
+	changes, logged := make([]store.Change, 0, nc), make([]store.Event, 0, nl)
+	done := make(map[int]*unit, len(units))
 	for _, u := range units {
 		changes = append(changes, u.res.Changes...)
 		logged = append(logged, u.logged...)
