@@ -49,8 +49,19 @@ func TestDeliveryValidate(t *testing.T) {
 		{"a note with NUL", Delivery{Kind: DeliveryBroadcast, Messages: text, Note: "pushed\x00"}, "the note"},
 		{"a long cause", Delivery{Kind: DeliveryBroadcast, Messages: text, Cause: Cause{Name: strings.Repeat("x", 300)}}, "longer than 256"},
 	}
+	// ValidateChecked takes the messages' content as checked, and checks
+	// all the rest as Validate does.
+	content := map[string]bool{"a message without a type": true, "an empty text": true, "a string, not an object": true, "5001 UTF-16 units": true}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			checked := tt.d.ValidateChecked()
+			if content[tt.name] {
+				if checked != nil {
+					t.Fatalf("ValidateChecked() = %v, want nil: the messages are taken as checked", checked)
+				}
+			} else if (checked == nil) != (tt.want == "") || (checked != nil && !strings.Contains(checked.Error(), tt.want)) {
+				t.Fatalf("ValidateChecked() = %v, want what Validate says (%q)", checked, tt.want)
+			}
 			err := tt.d.Validate()
 			if tt.want == "" {
 				if err != nil {

@@ -29,6 +29,9 @@ type source struct {
 	of   *runOf
 	run  int
 	step string
+	// compiled: the messages a delivery sends are a compiled definition's
+	// step's, checked when it was compiled (stepcast.CheckMessage).
+	compiled bool
 }
 
 // ruleSource is the source of step i of a rule activation: its key is fixed

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +30,13 @@ func (u *unit) queueDelivery(src source, d stepcast.Delivery) error {
 		return nil
 	}
 	d.Cause = src.cause
-	if err := d.Validate(); err != nil {
+	var err error
+	if src.compiled {
+		err = d.ValidateChecked()
+	} else {
+		err = d.Validate()
+	}
+	if err != nil {
 		return fmt.Errorf("engine: %s: %s %q step %d: %w", u.what(), src.cause.Kind, src.cause.Name, src.cause.Step, err)
 	}
 	body, err := json.Marshal(d)
@@ -37,6 +44,9 @@ func (u *unit) queueDelivery(src source, d stepcast.Delivery) error {
 		return err
 	}
 	row := store.Delivery{Key: src.key, Kind: d.Kind, Payload: body, Cause: d.Cause.Key(), Priority: d.Priority, NextAt: u.at, CreatedAt: u.at}
+	if len(d.To) > 0 {
+		row.Friends = make([]stepcast.FriendID, 0, len(d.To))
+	}
 	for _, r := range d.To {
 		row.Friends = append(row.Friends, r.Friend)
 	}
@@ -58,5 +68,12 @@ func uuidFrom(s string) string {
 	h := sha256.Sum256([]byte(s))
 	h[6] = h[6]&0x0f | 0x80
 	h[8] = h[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	var b [36]byte
+	hex.Encode(b[0:8], h[0:4])
+	hex.Encode(b[9:13], h[4:6])
+	hex.Encode(b[14:18], h[6:8])
+	hex.Encode(b[19:23], h[8:10])
+	hex.Encode(b[24:36], h[10:16])
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	return string(b[:])
 }

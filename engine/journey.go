@@ -63,7 +63,9 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 	}
 	f := &u.friend
 	for _, s := range out.Sends {
-		src := stepSource(kind, name, stepIndex(s.Step), u.id, prefix+s.Key, depth)
+		// A send draws nothing at random: no seed. scenario.Compile and
+		// CompileReminder checked its messages.
+		src := source{cause: stepcast.Cause{Kind: kind, Name: name, Step: stepIndex(s.Step), Unit: u.id}, key: prefix + s.Key, depth: depth, compiled: true}
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
 		if err := u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: s.Messages}); err != nil {
 			return err
@@ -71,7 +73,8 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 	}
 	for _, a := range out.Actions {
 		src := stepSource(kind, name, stepIndex(a.Step), u.id, prefix+a.Key, depth)
-		src.of, src.step = &r, a.Step
+		run := r // taken by address only here: r itself stays off the heap
+		src.of, src.step = &run, a.Step
 		for _, rec := range journey { // the run the step was recorded in (a restart ends one and begins another)
 			if rec.Step == a.Step && (rec.What == scenario.Sent || rec.What == scenario.Ran) {
 				src.run = rec.Run
@@ -99,10 +102,13 @@ func (u *unit) journey(run runOf, records []scenario.Record) error {
 	// by the unit, so that a replay records nothing twice, and distinct
 	// however often the unit steps one scenario.
 	h := sha256.Sum256([]byte(u.id))
-	base := "journey/" + hex.EncodeToString(h[:12]) + "/"
+	var buf [64]byte
+	base := append(buf[:0], "journey/"...)
+	base = hex.AppendEncode(base, h[:12])
+	base = append(base, '/')
 	for _, r := range records {
 		u.journeyN++
-		i := u.journeyN
+		id := string(strconv.AppendInt(base, int64(u.journeyN), 10))
 		data := map[string]string{"run": strconv.Itoa(r.Run), "of": string(run.kind)}
 		if r.Step != "" {
 			data["step"] = r.Step
@@ -121,7 +127,7 @@ func (u *unit) journey(run runOf, records []scenario.Record) error {
 		if r.What == scenario.Ended {
 			what = string(r.Status) // finished or exited, as the segment language asks
 		}
-		ev := stepcast.Event{ID: base + strconv.Itoa(i), Friend: u.friend.ID, Kind: stepcast.EventJourney, Name: of, Value: what, Data: data, At: r.At}
+		ev := stepcast.Event{ID: id, Friend: u.friend.ID, Kind: stepcast.EventJourney, Name: of, Value: what, Data: data, At: r.At}
 		seq, err := u.tx.AppendEvent(ev)
 		if errors.Is(err, store.ErrDuplicate) {
 			continue // a replay of the unit
@@ -130,7 +136,7 @@ func (u *unit) journey(run runOf, records []scenario.Record) error {
 			return fmt.Errorf("engine: %s: journey of %q: %w", u.what(), run.name, err)
 		}
 		u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
-		u.hist[u.friend.ID] = append(u.hist[u.friend.ID], ev)
+		u.pending(ev)
 	}
 	return nil
 }

@@ -117,14 +117,14 @@ func wakeReminderEdit(u *unit, t store.Timer) error {
 	if err := u.primeTimer(t); err != nil {
 		return err
 	}
-	ut := u.timers[t.Key]
+	ut := u.timerAt(t.Key)
 	var st reminderEdit
 	if err := json.Unmarshal(ut.state, &st); err != nil {
 		return fmt.Errorf("engine: %s: reminder edit: %w", u.what(), err)
 	}
 	if u.def.reminders[st.Name] == nil {
 		// Removed since: its goals end when they come due.
-		delete(u.timers, t.Key)
+		u.dropTimer(t.Key)
 		return u.tx.DeleteTimer(0, t.Key, t.Version)
 	}
 	after := store.DuePos{Due: st.Due, Friend: st.Friend, Key: st.Key}
@@ -155,7 +155,7 @@ func wakeReminderEdit(u *unit, t store.Timer) error {
 		}
 	}
 	if len(goals) < reminderEditBatch {
-		delete(u.timers, t.Key) // the pass is done
+		u.dropTimer(t.Key) // the pass is done
 		return u.tx.DeleteTimer(0, t.Key, t.Version)
 	}
 	st.Due, st.Friend, st.Key = after.Due, after.Friend, after.Key

@@ -15,7 +15,7 @@ import (
 
 // stepReminder gives the friend's reminder name for goal key one input.
 func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth int) error {
-	if err := u.guardSteps("reminder "+name, depth); err != nil {
+	if err := u.guardSteps("reminder", name, depth); err != nil {
 		return err
 	}
 	m := u.def.reminders[name]
@@ -32,7 +32,7 @@ func (u *unit) stepReminder(name, key string, in scenario.ReminderInput, depth i
 	}
 	if in.Kind == scenario.Cancel && t.version == 0 && st.Status == "" {
 		u.note(fmt.Sprintf("cancel_reminder: the friend has no goal %s in reminder %s", stepcast.Quote(key), stepcast.Quote(name)))
-		delete(u.timers, reminderKey(name, key)) // nothing to keep
+		u.dropTimer(reminderKey(name, key)) // nothing to keep
 		return nil
 	}
 	if !u.friend.Following {
@@ -102,7 +102,7 @@ func wakeReminder(u *unit, t store.Timer) error {
 	if st.Version == 0 && st.Status == "" && !st.Goal.IsZero() {
 		// Written before reminders were machines ({"goal": …}): set the
 		// goal now, which schedules its first step still ahead.
-		u.timers[t.Key].state = nil
+		u.timerAt(t.Key).state = nil
 		return u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.SetGoal, Goal: st.Goal}, 0)
 	}
 	return u.stepReminder(name, key, scenario.ReminderInput{Kind: scenario.Wake}, 0)

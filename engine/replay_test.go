@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -63,6 +64,23 @@ type snapshot struct {
 	Counts  map[string]uint64
 }
 
+// timerStateText is a timer's state as text: a scenario's, in binary,
+// read and written as JSON.
+func timerStateText(t *testing.T, tm store.Timer) string {
+	if ParseTimerKey(tm.Key).Kind != DueScenario {
+		return string(tm.State)
+	}
+	st, err := readScenarioTimer(tm.State)
+	if err != nil {
+		t.Fatalf("timer %s: %v", tm.Key, err)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func takeSnapshot(t *testing.T, a *Account, now time.Time) snapshot {
 	t.Helper()
 	s := snapshot{Timers: map[stepcast.FriendID][]string{}, Counts: map[string]uint64{}}
@@ -77,7 +95,7 @@ func takeSnapshot(t *testing.T, a *Account, now time.Time) snapshot {
 				return err
 			}
 			for _, tm := range ts {
-				s.Timers[f.ID] = append(s.Timers[f.ID], fmt.Sprintf("%s@%s %s", tm.Key, tm.Due.UTC().Format(time.RFC3339Nano), tm.State))
+				s.Timers[f.ID] = append(s.Timers[f.ID], fmt.Sprintf("%s@%s %s", tm.Key, tm.Due.UTC().Format(time.RFC3339Nano), timerStateText(t, tm)))
 			}
 			f.FollowedAt, f.UnfollowedAt = f.FollowedAt.UTC(), f.UnfollowedAt.UTC()
 			s.Friends = append(s.Friends, f)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/stepcast/stepcast/scenario"
 )
@@ -15,19 +16,31 @@ import (
 // goal, after the unit changed the friend: an exit takes effect at once,
 // not when the next step comes due.
 func (u *unit) checkScenarios() error {
-	for _, name := range slices.Sorted(maps.Keys(u.friend.Scenarios)) {
+	var check []string // most units have none: nothing to sort
+	for name := range u.friend.Scenarios {
 		m := u.def.scenarios[name]
-		if m == nil || scenarioKey(name) == u.woke {
+		if m == nil || u.wokeFor(name) {
 			continue
 		}
 		if d := m.Definition(); d.Exit == "" && d.Goal == "" && !u.def.exitOrGoal[name] {
 			continue // no version has one to check
 		}
+		check = append(check, name)
+	}
+	slices.Sort(check)
+	for _, name := range check {
 		if err := u.stepScenario(name, scenario.Input{Kind: scenario.Wake}, 0); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// wokeFor reports whether the unit woke for scenario name's timer:
+// u.woke == scenarioKey(name), without building the key.
+func (u *unit) wokeFor(name string) bool {
+	k, ok := strings.CutPrefix(u.woke, string(DueScenario)+"/")
+	return ok && k == scenario.KeyName(name)
 }
 
 // startConditionsBefore notes, for the scenarios that start on a

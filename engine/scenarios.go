@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -78,12 +77,12 @@ func seedOf(parts ...string) uint64 {
 	return h.Sum64()
 }
 
-// guardSteps counts a scenario or reminder input of the unit against the
-// loop guard.
-func (u *unit) guardSteps(what string, depth int) error {
+// guardSteps counts an input of the unit's to scenario or reminder name
+// (kind says which) against the loop guard.
+func (u *unit) guardSteps(kind, name string, depth int) error {
 	u.scenarios++
 	if depth > u.a.e.cfg.MaxDepth || u.scenarios > maxScenarioSteps {
-		return fmt.Errorf("%w: %s, at %s", ErrScenarioLoop, u.what(), what)
+		return fmt.Errorf("%w: %s, at %s %s", ErrScenarioLoop, u.what(), kind, name)
 	}
 	return nil
 }
@@ -96,11 +95,10 @@ var ErrScenarioLoop = stepcast.NewInvalid("engine: scenarios start each other to
 // stepScenario gives the friend's scenario name one input and carries out
 // what the machine decides.
 func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
-	if err := u.guardSteps("scenario "+name, depth); err != nil {
+	if err := u.guardSteps("scenario", name, depth); err != nil {
 		return err
 	}
-	key := scenarioKey(name)
-	t, err := u.timerOf(key)
+	t, err := u.timerOf(u.scenarioKey(name))
 	if err != nil {
 		return err
 	}
@@ -115,8 +113,7 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 			if in.Kind == scenario.Wake {
 				return nil
 			}
-			prefix := "scenario/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/"
-			return u.journey(runOf{kind: stepcast.CauseScenario, name: name, prefix: prefix},
+			return u.journey(runOf{kind: stepcast.CauseScenario, name: name, prefix: u.scenarioPrefix()},
 				[]scenario.Record{{At: u.at, Run: st.Run, What: scenario.NotEntered, Reason: notFollowing}})
 		}
 		in = scenarioStop(notFollowing)
@@ -152,7 +149,7 @@ func (u *unit) stepScenario(name string, in scenario.Input, depth int) error {
 		}
 	}
 	in.Loc, in.Friend, in.NoSendBefore = u.zone(m.Definition().ZoneField), conditions{u}, u.noSendBefore()
-	if in.Seed == 0 {
+	if in.Seed == 0 && (in.Kind == scenario.Start || in.Kind == scenario.Move) { // only a new run draws on it
 		in.Seed = seedOf(u.id, name, strconv.Itoa(u.scenarios))
 	}
 	next, out, err := m.Step(st, in, u.at)
@@ -171,14 +168,14 @@ func (u *unit) finishEnded(name string, st scenario.State, out scenario.Output) 
 // settle keeps the scenario's new state, updates the friend's membership
 // and carries out the machine's output.
 func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out scenario.Output, depth int) error {
-	t, err := u.timerOf(scenarioKey(name))
+	t, err := u.timerOf(u.scenarioKey(name))
 	if err != nil {
 		return err
 	}
-	if t.state, err = json.Marshal(scenarioTimer{Name: digested(name), State: next}); err != nil {
+	if t.state, err = scenarioTimerState(name, next); err != nil {
 		return err
 	}
-	t.scen = &next
+	t.scen, t.decoded = next, true
 	t.due, t.dirty = next.Due, true
 	// Membership, as segments see it: in the scenario at its pending step.
 	if next.Status == scenario.Active && m != nil {
@@ -190,8 +187,7 @@ func (u *unit) settle(name string, m *scenario.Machine, next scenario.State, out
 	} else if err := u.change(store.Change{Kind: store.LeaveScenario, Name: name}, nil); err != nil {
 		return err
 	}
-	prefix := "scenario/" + strconv.FormatUint(uint64(u.friend.ID), 10) + "/"
-	return u.carryOut(runOf{kind: stepcast.CauseScenario, name: name, prefix: prefix}, out, depth, func(step string) int {
+	return u.carryOut(runOf{kind: stepcast.CauseScenario, name: name, prefix: u.scenarioPrefix()}, out, depth, func(step string) int {
 		if m == nil {
 			return 0
 		}
@@ -215,10 +211,13 @@ func wakeScenario(u *unit, t store.Timer) error {
 	if err := u.primeTimer(t); err != nil {
 		return err
 	}
+	if u.wokeFor(name) {
+		u.keyed = [2]string{name, t.Key} // the key built
+	}
 	if u.def.scenarios[name] == nil {
 		return u.endUndefined(name, scenarioGone)
 	}
-	st, err := u.timers[t.Key].scenario()
+	st, err := u.timerAt(t.Key).scenario()
 	if err != nil {
 		return fmt.Errorf("engine: %s: scenario %q state: %w", u.what(), name, err)
 	}

@@ -102,14 +102,14 @@ func wakeStart(u *unit, t store.Timer) error {
 	if err := u.primeTimer(t); err != nil {
 		return err
 	}
-	ut := u.timers[t.Key]
+	ut := u.timerAt(t.Key)
 	var st startCheck
 	if err := json.Unmarshal(ut.state, &st); err != nil {
 		return fmt.Errorf("engine: %s: start check: %w", u.what(), err)
 	}
 	m := u.def.scenarios[st.Name]
 	if m == nil || m.StartWhen() == nil || !m.StartWhen().Relative() {
-		delete(u.timers, t.Key) // nothing to check any more
+		u.dropTimer(t.Key) // nothing to check any more
 		return u.tx.DeleteTimer(0, t.Key, t.Version)
 	}
 	if st.At.IsZero() {
@@ -155,7 +155,7 @@ func wakeForStart(u *unit, f stepcast.FriendID, name string, checked, at time.Ti
 	t, err := u.tx.Timer(f, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		body, err := json.Marshal(scenarioTimer{Name: digested(name)})
+		body, err := scenarioTimerState(name, scenario.State{})
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ func wakeForStart(u *unit, f stepcast.FriendID, name string, checked, at time.Ti
 // if the condition holds on their record, and puts the timer away.
 func (u *unit) checkStart(name string) error {
 	m := u.def.scenarios[name]
-	t := u.timers[scenarioKey(name)]
+	t := u.timerAt(scenarioKey(name))
 	t.due, t.dirty = time.Time{}, true
 	if m.StartWhen() == nil {
 		return nil

@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -66,15 +66,31 @@ func benchTick(b *testing.B, st store.Store, enrolled int) {
 		runtime.ReadMemStats(&heapAfter)
 		clk.Set(t0.Add(time.Hour))
 		b.StartTimer()
+		stopProfile := profileTick(b)
+		var mem0, mem1 runtime.MemStats
+		runtime.ReadMemStats(&mem0)
+		cpu0, cpuOK := cpuTime()
 		start := time.Now()
 		n, err := a.Tick(ctx)
 		elapsed := time.Since(start)
+		cpu1, _ := cpuTime()
+		runtime.ReadMemStats(&mem1)
+		stopProfile()
 		b.StopTimer()
 		if err != nil || n != due {
 			b.Fatalf("Tick = %d, %v; want %d units", n, err, due)
 		}
 		b.ReportMetric(elapsed.Seconds(), "s/tick")
 		b.ReportMetric(float64(elapsed.Microseconds())/float64(due), "µs/due-step")
+		// What the tick allocates: the garbage collector's work to come,
+		// and a figure no other load on the machine moves.
+		b.ReportMetric(float64(mem1.TotalAlloc-mem0.TotalAlloc)/float64(due), "B/due-step")
+		b.ReportMetric(float64(mem1.Mallocs-mem0.Mallocs)/float64(due), "allocs/due-step")
+		if cpuOK {
+			// CPU time, the collector's included: steadier than the wall
+			// clock on a machine shared with other work.
+			b.ReportMetric((cpu1 - cpu0).Seconds(), "cpu-s/tick")
+		}
 		if _, ok := st.(*memstore.Store); ok {
 			b.ReportMetric(float64(heapAfter.HeapAlloc-heapBefore.HeapAlloc)/float64(enrolled), "B/enrolled")
 		}
@@ -82,10 +98,41 @@ func benchTick(b *testing.B, st store.Store, enrolled int) {
 	}
 }
 
+// profileTick starts a CPU profile of the tick alone, without the setup
+// that dominates a -cpuprofile, when STEPCAST_BENCH_CPUPROFILE names a
+// file (each tick overwrites it: the last one's stays); it returns what
+// stops it.
+func profileTick(b *testing.B) (stop func()) {
+	path := os.Getenv("STEPCAST_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // seedEnrolled writes friends enrolled in the course straight into the
-// store: each follows, is at step "one" and has the scenario's state; the
-// first due of them are due now, the others a day later.
-func seedEnrolled(b *testing.B, st store.Store, account store.AccountID, enrolled, due int) {
+// store: each follows, is at step "one" and has the scenario's state, as
+// the engine writes it; the first due of them are due now, the others a
+// day later.
+func seedEnrolled(b testing.TB, st store.Store, account store.AccountID, enrolled, due int) {
+	b.Helper()
+	seedEnrolledWith(b, st, account, enrolled, due, func(s scenario.State) ([]byte, error) { return scenarioTimerState("course", s) })
+}
+
+// seedEnrolledWith is seedEnrolled with the states written by encode.
+func seedEnrolledWith(b testing.TB, st store.Store, account store.AccountID, enrolled, due int, encode func(scenario.State) ([]byte, error)) {
 	b.Helper()
 	ctx := context.Background()
 	const page = 5000
@@ -101,7 +148,10 @@ func seedEnrolled(b *testing.B, st store.Store, account store.AccountID, enrolle
 					at = t0.Add(24 * time.Hour)
 				}
 				s := scenario.State{Version: 1, Run: 1, Status: scenario.Active, Entered: t0.Add(-24 * time.Hour), Step: 0, Due: at, Seed: uint64(i)}
-				body, _ := json.Marshal(s)
+				body, err := encode(s)
+				if err != nil {
+					return err
+				}
 				if _, err := tx.Apply(store.Change{Friend: f.ID, Kind: store.Follow, At: t0.Add(-24 * time.Hour)},
 					store.Change{Friend: f.ID, Kind: store.EnterStep, Name: "course", Number: 0}); err != nil {
 					return err

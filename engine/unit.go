@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -61,12 +62,16 @@ type unit struct {
 	res    Result
 	logged []store.Event // the events the unit appended, in order: its own, then the journey's
 
-	timers    map[string]*unitTimer // scenario and reminder states the unit read or wrote
-	before    map[string]bool       // scenarios with a start condition: whether it held before the unit
-	woke      string                // the timer key the unit woke for, if any
-	scenarios int                   // scenario and reminder steps taken, for the loop guard
-	journeyN  int                   // journey records so far, for their IDs
-	replies   []replyPart           // the reply actions run, answered together at the end
+	timers     []*unitTimer    // scenario and reminder states the unit read or wrote (timerOf)
+	timerBuf   [2]*unitTimer   // timers' first array
+	firstTimer unitTimer       // the first timer read
+	before     map[string]bool // scenarios with a start condition: whether it held before the unit
+	woke       string          // the timer key the unit woke for, if any
+	scenarios  int             // scenario and reminder steps taken, for the loop guard
+	journeyN   int             // journey records so far, for their IDs
+	keyed      [2]string       // the scenario last keyed and its timer key (unit.scenarioKey)
+	prefix     string          // the outbox key prefix of the friend's scenarios, once built
+	replies    []replyPart     // the reply actions run, answered together at the end
 }
 
 // errDuplicate and errStale skip a unit without failing it: its event was
@@ -82,7 +87,7 @@ func (u *unit) run(in input) error {
 	if in.event != nil {
 		return u.runEvent(*in.event)
 	}
-	return u.runWake(*in.timer, in.now)
+	return u.runWake(in.timer, in.now)
 }
 
 // runEvent processes an event: friend, log, follow status, scoring, rules.
@@ -123,12 +128,12 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 		return fmt.Errorf("engine: event %q: %w", ev.ID, err)
 	}
 	u.logged = append(u.logged, store.Event{Seq: seq, Event: ev})
-	u.friend = f.Clone()
+	u.friend = f // the transaction's copy, the unit's own
 	if err := u.startConditionsBefore(); err != nil {
 		return err
 	}
 	u.res = Result{Event: ev.ID, Friend: f.ID}
-	u.hist[f.ID] = append(u.hist[f.ID], ev)
+	u.pending(ev)
 
 	if err := u.followStatus(); err != nil {
 		return err
@@ -154,10 +159,11 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 
 // runWake processes due work: the handler of its kind decides, then the
 // rules its actions set off run as for an event.
-func (u *unit) runWake(t store.Timer, now time.Time) error {
+func (u *unit) runWake(leased *store.Timer, now time.Time) error {
+	t := *leased
 	key := ParseTimerKey(t.Key)
-	u.id = fmt.Sprintf("wake/%d/%s/%d", t.Friend, t.Key, t.Due.UnixMicro())
-	u.at, u.timer = now, &t
+	u.id = wakeID(t)
+	u.at, u.timer = now, leased // the batch's, read only
 	u.rules = u.def.rules.Start(u.what(), u.a.e.cfg.MaxDepth)
 	handle := dueHandlers[key.Kind]
 	if handle == nil {
@@ -169,7 +175,7 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("engine: %s: %w", u.id, err)
 		}
-		u.friend = f.Clone()
+		u.friend = f // the transaction's copy, the unit's own
 		u.res.Friend = f.ID
 		if err := u.startConditionsBefore(); err != nil {
 			return err
@@ -179,6 +185,18 @@ func (u *unit) runWake(t store.Timer, now time.Time) error {
 		return err
 	}
 	return u.finish()
+}
+
+// wakeID names the wake-up of due work t: "wake/<friend>/<key>/<due µs>".
+func wakeID(t store.Timer) string {
+	var buf [96]byte
+	b := append(buf[:0], "wake/"...)
+	b = strconv.AppendUint(b, uint64(t.Friend), 10)
+	b = append(b, '/')
+	b = append(b, t.Key...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, t.Due.UnixMicro(), 10)
+	return string(b)
 }
 
 // followStatus applies a follow or unfollow event. Follow status is decided
@@ -391,6 +409,15 @@ func (u *unit) record() *segment.Record {
 	}
 	u.rec = r
 	return r
+}
+
+// pending keeps ev, an event of the unit's friend, for the conditions of
+// the transaction to count until the index has it — if the index counts
+// its kind at all: history.CountEvents looks at no other.
+func (u *unit) pending(ev stepcast.Event) {
+	if u.def.counted[ev.Kind] {
+		u.hist[ev.Friend] = append(u.hist[ev.Friend], ev)
+	}
 }
 
 // history counts a friend's events: those in the index and those of the

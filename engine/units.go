@@ -36,6 +36,7 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 	for from < upto {
 		def, ix := a.def.Load(), a.index()
 		var units []*unit
+		pool := make([]unit, upto-from) // the units, allocated at once
 		skipped := map[int]stepcast.FriendID{}
 		failedAt := -1
 		// fn may run more than once (a shared commit retries it alone when
@@ -48,7 +49,8 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 				if failed[i] {
 					continue
 				}
-				u := &unit{a: a, def: def, ix: ix, tx: tx, pos: i, hist: hist, backfill: backfill}
+				u := &pool[i-from]
+				*u = unit{a: a, def: def, ix: ix, tx: tx, pos: i, hist: hist, backfill: backfill}
 				err := u.run(inputs[i])
 				if errors.Is(err, errDuplicate) || errors.Is(err, errStale) {
 					skipped[i] = u.friend.ID
@@ -96,9 +98,12 @@ func (a *Account) runUnits(ctx context.Context, inputs []input, results []Result
 // were skipped, brings the index up to them and hands their notifications
 // to the host.
 func (a *Account) committed(ctx context.Context, units []*unit, skipped map[int]stepcast.FriendID, from, upto int, results []Result, failed []bool) {
-	var changes []store.Change
-	var logged []store.Event
-	done := map[int]*unit{}
+	nc, nl := 0, 0
+	for _, u := range units {
+		nc, nl = nc+len(u.res.Changes), nl+len(u.logged)
+	}
+	changes, logged := make([]store.Change, 0, nc), make([]store.Event, 0, nl)
+	done := make(map[int]*unit, len(units))
 	for _, u := range units {
 		changes = append(changes, u.res.Changes...)
 		logged = append(logged, u.logged...)

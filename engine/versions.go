@@ -315,7 +315,7 @@ func (a *Account) migrateMemberships(ctx context.Context, c *compiled) error {
 					}
 					st := scenario.State{Version: m.Definition().Version, Run: 1, Status: scenario.Active, Entered: now,
 						Step: min(step, len(m.Definition().Steps)-1), Due: now}
-					b, err := json.Marshal(scenarioTimer{Name: digested(name), State: st})
+					b, err := scenarioTimerState(name, st)
 					if err != nil {
 						return err
 					}

@@ -184,8 +184,8 @@ type Conditions interface {
 	Holds(cond *segment.Segment) (bool, error)
 }
 
-// ErrInvalid is wrapped by every error of Compile; it is also
-// stepcast.ErrInvalid.
+// ErrInvalid is wrapped by every error of Compile, and of reading a
+// state's binary form; it is also stepcast.ErrInvalid.
 var ErrInvalid = stepcast.NewInvalid("scenario: invalid")
 
 // Error is one problem in a definition, at Path: the field at fault as

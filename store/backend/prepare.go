@@ -75,10 +75,18 @@ func OfKind(key string, kinds []string) bool {
 // error names the record by format and args, formatted only when there is
 // one: writes are hot.
 func CheckPut(exists bool, current, version uint64, format string, args ...any) error {
-	if (exists && current != version) || (!exists && version != 0) {
+	if PutConflicts(exists, current, version) {
 		return fmt.Errorf("%s at version %d: %w", fmt.Sprintf(format, args...), version, store.ErrConflict)
 	}
 	return nil
+}
+
+// PutConflicts is CheckPut's test alone: whether a versioned write at
+// version conflicts with the current record (exists, at current). A hot
+// write asks it first and calls CheckPut only for the error, so that
+// nothing is boxed into CheckPut's arguments when there is none.
+func PutConflicts(exists bool, current, version uint64) bool {
+	return (exists && current != version) || (!exists && version != 0)
 }
 
 // Quoted is s as stepcast.Quote writes it, for a %s or %v in the format of

@@ -36,13 +36,13 @@ var (
 type account struct {
 	tallies  map[defKey]store.Tally // by experiment and variant
 	defs     map[defKey]store.Definition
-	outbox   []store.Delivery // outbox[i] has ID i+1
+	outbox   seq[store.Delivery] // outbox.At(i) has ID i+1
 	outKeys  map[string]uint64
 	timers   timers
 	friends  []store.Friend // friends[i] has ID i+1
 	byUser   map[stepcast.UserID]stepcast.FriendID
-	changes  []store.Change // changes[i] has Seq i+1
-	events   []store.Event  // events[i] has Seq i+1
+	changes  seq[store.Change] // changes.At(i) has Seq i+1
+	events   seq[store.Event]  // events.At(i) has Seq i+1
 	eventIDs map[string]bool
 	byFriend map[stepcast.FriendID][]uint64 // each friend's event Seqs, ascending
 }
@@ -119,9 +119,10 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 	for u, id := range t.newUsers {
 		a.byUser[u] = id
 	}
-	a.changes = append(a.changes, t.changes...)
-	a.events = append(a.events, t.events...)
-	for _, e := range t.events {
+	a.changes.AppendSeq(&t.changes)
+	a.events.AppendSeq(&t.events)
+	for i := range t.events.Len() {
+		e := t.events.At(i)
 		a.byFriend[e.Friend] = append(a.byFriend[e.Friend], e.Seq)
 	}
 	for id := range t.newEventIDs {
@@ -131,10 +132,11 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 	t.defs.commit()
 	t.tallies.commit()
 	for id, d := range t.finished {
-		a.outbox[id-1] = d
+		*a.outbox.At(int(id) - 1) = d
 	}
-	for _, d := range t.queued {
-		a.outbox = append(a.outbox, d)
+	for i := range t.queued.Len() {
+		d := t.queued.At(i)
+		a.outbox.Append(*d)
 		a.outKeys[d.Key] = d.ID
 	}
 }
@@ -167,8 +169,8 @@ func (s *Store) LeaseDeliveries(ctx context.Context, acct store.AccountID, holde
 		return nil, err
 	}
 	var due []*store.Delivery
-	for i := range a.outbox {
-		d := &a.outbox[i]
+	for i := range a.outbox.Len() {
+		d := a.outbox.At(i)
 		if d.Status == store.Pending && !d.NextAt.After(now) && (d.LeasedBy == "" || !d.LeaseUntil.After(now)) {
 			due = append(due, d)
 		}

@@ -11,17 +11,17 @@ import (
 )
 
 func (t *tx) delivery(id uint64) (store.Delivery, bool) {
-	n := uint64(len(t.a.outbox))
+	n := uint64(t.a.outbox.Len())
 	switch {
-	case id == 0 || id > n+uint64(len(t.queued)):
+	case id == 0 || id > n+uint64(t.queued.Len()):
 		return store.Delivery{}, false
 	case id > n:
-		return t.queued[id-n-1], true
+		return *t.queued.At(int(id - n - 1)), true
 	}
 	if d, ok := t.finished[id]; ok {
 		return d, true
 	}
-	return t.a.outbox[id-1], true
+	return *t.a.outbox.At(int(id - 1)), true
 }
 
 func (t *tx) Delivery(id uint64) (store.Delivery, error) {
@@ -49,7 +49,7 @@ func (t *tx) Enqueue(d store.Delivery) (uint64, error) {
 		return 0, fmt.Errorf("memstore: delivery %s: %w", stepcast.Quote(d.Key), store.ErrDuplicate)
 	}
 	d = d.Clone()
-	d.ID = uint64(len(t.a.outbox)+len(t.queued)) + 1
+	d.ID = uint64(t.a.outbox.Len()+t.queued.Len()) + 1
 	t.queue(backend.Enqueued(d))
 	return d.ID, nil
 }
@@ -70,13 +70,13 @@ func (t *tx) queue(d store.Delivery) {
 		t.queuedKeys = map[string]uint64{}
 	}
 	t.queuedKeys[d.Key] = d.ID
-	t.queued = append(t.queued, d)
+	t.queued.Append(d)
 }
 
 // putDelivery writes d, a delivery the tx can see, as the tx's own.
 func (t *tx) putDelivery(d store.Delivery) {
-	if n := uint64(len(t.a.outbox)); d.ID > n {
-		t.queued[d.ID-n-1] = d
+	if n := uint64(t.a.outbox.Len()); d.ID > n {
+		*t.queued.At(int(d.ID - n - 1)) = d
 	} else {
 		t.finished[d.ID] = d
 	}
@@ -156,7 +156,7 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 	if err := backend.ValidateRestored(d); err != nil {
 		return err
 	}
-	if err := backend.CheckRestoreID(d, uint64(len(t.a.outbox)+len(t.queued))+1); err != nil {
+	if err := backend.CheckRestoreID(d, uint64(t.a.outbox.Len()+t.queued.Len())+1); err != nil {
 		return fmt.Errorf("memstore: %w", err)
 	}
 	if _, ok := t.deliveryID(d.Key); ok {

@@ -108,8 +108,8 @@ func (t *tx) PutTimer(tm store.Timer) (uint64, error) {
 		return 0, fmt.Errorf("memstore: %w", err)
 	}
 	cur, ok := t.timers.get(tm.Friend, tm.Key)
-	if err := backend.CheckPut(ok, cur.Version, tm.Version, "memstore: timer %d/%s", tm.Friend, backend.Quoted(tm.Key)); err != nil {
-		return 0, err
+	if backend.PutConflicts(ok, cur.Version, tm.Version) {
+		return 0, backend.CheckPut(ok, cur.Version, tm.Version, "memstore: timer %d/%s", tm.Friend, backend.Quoted(tm.Key))
 	}
 	tm = tm.Clone()
 	tm.Version++

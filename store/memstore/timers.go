@@ -247,7 +247,10 @@ func (ts *timers) lease(holder string, now time.Time, ttl time.Duration, limit i
 	}
 	due := merge(lists, limit)
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
-	var out []store.Timer
+	if len(due) == 0 {
+		return nil
+	}
+	out := make([]store.Timer, 0, len(due))
 	for _, s := range due {
 		k := timerKey{s.friend, s.key}
 		r := ts.recs[k]

@@ -18,11 +18,11 @@ type tx struct {
 	added       []store.Friend                      // new friends, IDs after len(a.friends)
 	modified    map[stepcast.FriendID]*store.Friend // copies of committed friends it changed
 	newUsers    map[stepcast.UserID]stepcast.FriendID
-	changes     []store.Change
-	events      []store.Event
+	changes     seq[store.Change]
+	events      seq[store.Event]
 	newEventIDs map[string]bool
 	timers      timerLayer
-	queued      []store.Delivery          // new deliveries, IDs after len(a.outbox)
+	queued      seq[store.Delivery]       // new deliveries, IDs after a.outbox.Len()
 	queuedKeys  map[string]uint64         // their IDs by key
 	finished    map[uint64]store.Delivery // committed deliveries it changed
 	defs        layer[defKey, store.Definition]
@@ -96,29 +96,29 @@ func (t *tx) Friends(after stepcast.FriendID, limit int) ([]store.Friend, error)
 // logPage returns up to limit entries with Seqs above after of a log whose
 // committed entries are base and the tx's own come after: entry i has Seq
 // i+1. own copies an entry for the caller.
-func logPage[T any](base, own []T, after uint64, limit int, copy func(T) T) []T {
+func logPage[T any](base, own *seq[T], after uint64, limit int, copy func(T) T) []T {
 	if !backend.Page(after, backend.MaxSeq, limit) {
 		return nil
 	}
 	var out []T
-	for seq := after + 1; seq <= uint64(len(base)+len(own)) && len(out) < limit; seq++ {
-		if i := int(seq) - 1; i < len(base) {
-			out = append(out, copy(base[i]))
+	for n := after + 1; n <= uint64(base.Len()+own.Len()) && len(out) < limit; n++ {
+		if i := int(n) - 1; i < base.Len() {
+			out = append(out, copy(*base.At(i)))
 		} else {
-			out = append(out, copy(own[i-len(base)]))
+			out = append(out, copy(*own.At(i - base.Len())))
 		}
 	}
 	return out
 }
 
 func (t *tx) Changes(after uint64, limit int) ([]store.Change, error) {
-	return logPage(t.a.changes, t.changes, after, limit, func(c store.Change) store.Change { return c }), nil
+	return logPage(&t.a.changes, &t.changes, after, limit, func(c store.Change) store.Change { return c }), nil
 }
 
-func (t *tx) LastSeq() (uint64, error) { return uint64(len(t.a.changes) + len(t.changes)), nil }
+func (t *tx) LastSeq() (uint64, error) { return uint64(t.a.changes.Len() + t.changes.Len()), nil }
 
 func (t *tx) Events(after uint64, limit int) ([]store.Event, error) {
-	return logPage(t.a.events, t.events, after, limit, cloneEvent), nil
+	return logPage(&t.a.events, &t.events, after, limit, cloneEvent), nil
 }
 
 // cloneEvent returns e with Data of its own, the caller's.
@@ -132,15 +132,15 @@ func (t *tx) FriendEvents(friend stepcast.FriendID, before uint64, limit int) ([
 		before = math.MaxUint64
 	}
 	var out []store.Event
-	for i := len(t.events) - 1; i >= 0 && len(out) < limit; i-- { // this transaction's, the latest
-		if e := t.events[i]; e.Friend == friend && e.Seq < before {
-			out = append(out, cloneEvent(e))
+	for i := t.events.Len() - 1; i >= 0 && len(out) < limit; i-- { // this transaction's, the latest
+		if e := t.events.At(i); e.Friend == friend && e.Seq < before {
+			out = append(out, cloneEvent(*e))
 		}
 	}
 	seqs := t.a.byFriend[friend]
 	for i := len(seqs) - 1; i >= 0 && len(out) < limit; i-- {
 		if seqs[i] < before {
-			out = append(out, cloneEvent(t.a.events[seqs[i]-1]))
+			out = append(out, cloneEvent(*t.a.events.At(int(seqs[i] - 1))))
 		}
 	}
 	return out, nil
@@ -173,9 +173,9 @@ func (t *tx) Apply(changes ...store.Change) ([]uint64, error) {
 	}
 	seqs := make([]uint64, len(changes))
 	for i, c := range changes {
-		c.Seq = uint64(len(t.a.changes)+len(t.changes)) + 1
+		c.Seq = uint64(t.a.changes.Len()+t.changes.Len()) + 1
 		c.At = c.At.UTC().Truncate(time.Microsecond)
-		t.changes = append(t.changes, c)
+		t.changes.Append(c)
 		seqs[i] = c.Seq
 	}
 	return seqs, nil
@@ -185,11 +185,11 @@ func (t *tx) AppendEvent(ev stepcast.Event) (uint64, error) {
 	if err := backend.CheckNewEvent(t, ev); err != nil {
 		return 0, fmt.Errorf("memstore: %w", err)
 	}
-	e := store.Event{Seq: uint64(len(t.a.events)+len(t.events)) + 1, Event: ev}
+	e := store.Event{Seq: uint64(t.a.events.Len()+t.events.Len()) + 1, Event: ev}
 	e.Data = maps.Clone(ev.Data)
 	e.Arrival = stepcast.Arrival{} // how LINE delivered it is never kept
 	e.At = e.At.UTC().Truncate(time.Microsecond)
-	t.events = append(t.events, e)
+	t.events.Append(e)
 	t.newEventIDs[e.ID] = true
 	return e.Seq, nil
 }
