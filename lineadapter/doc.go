@@ -297,6 +297,8 @@
 // friends who already followed.
 //
 // A forged, tampered or expired state is a 400 and records nothing; so is
-// a code LINE refuses or an ID token that does not verify. A visitor who
-// cancels the login reaches the destination with nothing recorded.
+// a code LINE refuses (400 invalid_grant: a reloaded or repeated
+// callback) or an ID token that does not verify. LINE failing or out of
+// reach is a 502, recording nothing either. A visitor who cancels the
+// login reaches the destination with nothing recorded.
 package lineadapter

@@ -31,8 +31,12 @@ const (
 //   - LINE's error (the visitor cancelled): 302 to the destination,
 //     nothing recorded.
 //   - A missing, forged, tampered or mismatched state: 400; an expired
-//     one: 400 saying so; a code LINE refuses or an ID token that does not
-//     verify: 400 too, LINE unreachable 502. Nothing is recorded.
+//     one: 400 saying so; a code LINE refuses (its token endpoint answers
+//     400 invalid_grant: the callback repeated by a reload, the back
+//     button or a link prefetcher, or the code expired) or an ID token
+//     that does not verify: 400 too. LINE unreachable, answering 5xx or
+//     refusing the channel (invalid_client: the configuration's fault):
+//     502. Nothing is recorded.
 //   - Other methods: 405.
 //
 // rec is an *engine.Account in an application (Account.Record). It panics
@@ -94,7 +98,11 @@ func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec Rec
 	tok, err := r.exchange(ctx, code)
 	if err != nil {
 		r.log.WarnContext(ctx, "lineadapter: route login", "route", st.Route, "err", err)
-		plainPage(w, http.StatusBadGateway, pageLogin)
+		status := http.StatusBadGateway // LINE down, unreachable, or refusing us
+		if codeRefused(err) {
+			status = http.StatusBadRequest // the visitor's code: used already, expired
+		}
+		plainPage(w, status, pageLogin)
 		return
 	}
 	user, err := VerifyIDToken(tok.IDToken, r.channelID, r.channelSecret, nonce, now)

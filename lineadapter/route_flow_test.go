@@ -62,6 +62,7 @@ type routeWorld struct {
 	acct   *engine.Account
 	login  *linetest.LoginServer
 	routes *lineadapter.Routes
+	cfg    lineadapter.RouteConfig // routes'
 	app    *httptest.Server
 	mu     sync.Mutex
 	now    time.Time
@@ -107,7 +108,7 @@ func newRouteWorld(t *testing.T, wait time.Duration) *routeWorld {
 	mux := http.NewServeMux()
 	w.app = httptest.NewServer(mux)
 	t.Cleanup(w.app.Close)
-	w.routes, err = lineadapter.NewRoutes(lineadapter.RouteConfig{
+	w.cfg = lineadapter.RouteConfig{
 		ChannelID: loginChannel, ChannelSecret: loginSecret,
 		Secrets:     [][]byte{[]byte("route-state-secret-0123456789abcdef")},
 		Account:     "shop",
@@ -119,8 +120,8 @@ func newRouteWorld(t *testing.T, wait time.Duration) *routeWorld {
 		},
 		AuthorizeURL: w.login.AuthorizeURL(), APIURL: w.login.URL,
 		Now: w.clock,
-	})
-	if err != nil {
+	}
+	if w.routes, err = lineadapter.NewRoutes(w.cfg); err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle("/r/", w.routes.EntryHandler())
@@ -340,7 +341,15 @@ func TestRouteCallbackRefused(t *testing.T) {
 			}
 			resp.Body.Close()
 			return cb, &http.Client{CheckRedirect: noFollow}
-		}, http.StatusBadGateway},
+		}, http.StatusBadRequest}, // LINE: 400 invalid_grant, the visitor's to fix
+		{"CallbackReloaded", func(w *routeWorld, cb string, c *http.Client) (string, *http.Client) {
+			resp, err := c.Get(cb) // the same browser, then reload
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return cb, c
+		}, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newRouteWorld(t, 0)
@@ -359,8 +368,56 @@ func TestRouteCallbackRefused(t *testing.T) {
 			}
 			_, err = w.acct.FriendByUser(context.Background(), visitorID)
 			recorded := err == nil
-			if recorded != (tc.status == http.StatusFound) && tc.name != "CodeReplayed" {
+			if replayed := tc.name == "CodeReplayed" || tc.name == "CallbackReloaded"; recorded != (tc.status == http.StatusFound) && !replayed {
 				t.Errorf("recorded %v (%v), want %v", recorded, err, tc.status == http.StatusFound)
+			}
+		})
+	}
+}
+
+// TestRouteCallbackLINEDown: LINE's token endpoint failing (5xx) or out of
+// reach is a 502, not the visitor's fault; nothing is recorded.
+func TestRouteCallbackLINEDown(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(rw, `{"message":"service unavailable"}`)
+	}))
+	defer down.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	for name, api := range map[string]string{"5xx": down.URL, "Unreachable": gone.URL} {
+		t.Run(name, func(t *testing.T) {
+			w := newRouteWorld(t, 0)
+			w.login.SetUser(visitorID)
+			c := browser(t)
+			var cb string
+			c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+				if req.URL.Path == "/login/callback" {
+					cb = req.URL.String()
+					return http.ErrUseLastResponse
+				}
+				return nil
+			}
+			u, _ := w.routes.URL("ad")
+			resp, err := c.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cfg := w.cfg
+			cfg.APIURL = api
+			r, err := lineadapter.NewRoutes(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			r.CallbackHandler(w.acct).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, cb, nil))
+			if rec.Code != http.StatusBadGateway {
+				t.Errorf("callback answered %d, want 502", rec.Code)
+			}
+			if _, err := w.acct.FriendByUser(context.Background(), visitorID); err == nil {
+				t.Error("a visit was recorded")
 			}
 		})
 	}
