@@ -20,7 +20,7 @@ const (
 // served at CallbackURL:
 //
 //   - GET with a state these Routes signed, unexpired, whose nonce matches
-//     the cookie when the browser sent it, and a code: the code is
+//     the route's cookie when the browser sent it, and a code: the code is
 //     exchanged, the ID token verified (VerifyIDToken), and the visit —
 //     Kind stepcast.EventRoute, Name the route, User the visitor's userId,
 //     Value stepcast.RouteAdded, RouteFriend or RouteVisitor, At now, ID
@@ -73,7 +73,8 @@ func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec Rec
 	// login; a browser that lost it (LINE's app opened the login from
 	// another) is let through on the state alone: the code is LINE's
 	// word for who logged in, and the ID token's nonce must still match.
-	if c, err := req.Cookie(routeCookie); err == nil && c.Value != nonce {
+	cookie := routeCookieName(st.Route)
+	if c, err := req.Cookie(cookie); err == nil && c.Value != nonce {
 		plainPage(w, http.StatusBadRequest, pageBadState)
 		return
 	}
@@ -82,7 +83,7 @@ func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec Rec
 		plainPage(w, http.StatusNotFound, pageNotFound)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: routeCookie, Value: "", Path: r.cookiePath, MaxAge: -1, HttpOnly: true, Secure: r.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: cookie, Value: "", Path: r.cookiePath, MaxAge: -1, HttpOnly: true, Secure: r.secure, SameSite: http.SameSiteLaxMode})
 	if q.Get("error") != "" {
 		r.log.InfoContext(req.Context(), "lineadapter: route login cancelled", "route", st.Route, "error", q.Get("error"))
 		r.redirectTo(w, dest)

@@ -3,6 +3,7 @@ package lineadapter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -433,4 +434,81 @@ func setQuery(raw, key, value string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// loginUntilCallback opens route's URL in c and goes through LINE Login,
+// stopping before the callback, whose URL it returns: a tab left open.
+func (w *routeWorld) loginUntilCallback(c *http.Client, route string) string {
+	w.t.Helper()
+	var cb string
+	saved := c.CheckRedirect
+	defer func() { c.CheckRedirect = saved }()
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Path == "/login/callback" {
+			cb = req.URL.String()
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	u, _ := w.routes.URL(route)
+	resp, err := c.Get(u)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cb == "" {
+		w.t.Fatalf("route %s: LINE Login answered %d, no callback", route, resp.StatusCode)
+	}
+	return cb
+}
+
+// TestRouteTwoRoutesOneBrowser: the ad opened, then the poster, in one
+// browser, the visitor adding the account at the ad's prompt; then both
+// callbacks, then the follow webhook. Neither callback fails, the follow
+// is the ad's, and the poster counts the visitor once, as a friend
+// already.
+func TestRouteTwoRoutesOneBrowser(t *testing.T) {
+	for _, wait := range []time.Duration{0, 30 * time.Second} {
+		t.Run(fmt.Sprint("wait ", wait), func(t *testing.T) {
+			w := newRouteWorld(t, wait)
+			w.login.SetUser(visitorID)
+			c := browser(t)
+			cbAd := w.loginUntilCallback(c, "ad") // adds the account at the prompt
+			cbPoster := w.loginUntilCallback(c, "poster")
+			for _, tab := range []struct{ name, cb string }{{"ad", cbAd}, {"poster", cbPoster}} {
+				name, cb := tab.name, tab.cb
+				resp, err := c.Get(cb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != "landing /landing/"+name {
+					t.Errorf("%s's callback: %d %q, want its landing page", name, resp.StatusCode, b)
+				}
+			}
+			w.follow("f1")
+			w.want(map[string]uint64{`in_scenario("ad-course")`: 1, `in_scenario("welcome")`: 0, `tag("route/poster")`: 0})
+			if got, want := w.counts("ad"), (engine.RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1}); got != want {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
+			if got, want := w.counts("poster"), (engine.RouteCounts{Route: "poster", Visitors: 1, AlreadyFriends: 1}); got != want {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestRouteCountsPrecedence: a friend who followed through the poster,
+// then came through it again as a friend, is its new friend only.
+func TestRouteCountsPrecedence(t *testing.T) {
+	w := newRouteWorld(t, 0)
+	w.login.SetUser(visitorID)
+	w.login.OnAdd(func(string) { w.follow("f1") })
+	w.visit(browser(t), "poster")
+	w.advance(time.Hour)
+	w.visit(browser(t), "poster") // LINE: a friend already
+	if got, want := w.counts("poster"), (engine.RouteCounts{Route: "poster", Visitors: 1, NewFriends: 1}); got != want {
+		t.Errorf("counts %+v, want %+v", got, want)
+	}
 }
