@@ -22,9 +22,11 @@ import (
 //
 //   - The visit first (a visitor who is not following): the route is held
 //     for them in a timer "route" until they follow, for Config.RouteHold;
-//     a later visit replaces it. Their follow then carries the route
-//     (Data["route"]) as if LINE had sent it: it is logged with it and
-//     sets off the route's follow rules.
+//     a later visit replaces it — unless the held visit added the account
+//     (RouteAdded: the follow is on its way from it) and the later one
+//     did not (another route opened in the same browser). Their follow
+//     then carries the route (Data["route"]) as if LINE had sent it: it
+//     is logged with it and sets off the route's follow rules.
 //   - The follow first — LINE's add-friend prompt inside LINE Login
 //     (bot_prompt) sends the follow webhook before the visitor is back at
 //     the callback. With Config.RouteWait, on an account with follow

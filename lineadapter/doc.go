@@ -273,7 +273,8 @@
 //     state carrying the route, its expiry and a random nonce, scope
 //     "openid profile", that nonce, and bot_prompt (aggressive by default:
 //     LINE asks the visitor to add the account right after they consent).
-//     A cookie bound to the callback's path holds the nonce.
+//     A cookie bound to the callback's path holds the nonce, one cookie
+//     per route: two routes opened in one browser both complete.
 //   - Routes.CallbackHandler(rec) is served at CallbackURL: it verifies
 //     the state (signed by these Routes, unexpired; the cookie, when the
 //     browser kept it, matches), exchanges the code at the token endpoint,
