@@ -37,7 +37,9 @@ import (
 //     rules.OnFollow); otherwise they run without a route when the wait is
 //     over (in Tick). Without a wait — or after it — they run at once,
 //     and a RouteAdded visit within lateRouteWindow of the follow sets off
-//     the rules naming its route alone: the default scenario has started.
+//     the rules naming its route alone, without their start_scenario
+//     steps when a follow rule without a route starts a scenario: the
+//     default scenario has started, and a friend gets one (rules.Run.Follow).
 //
 // Each attribution through a visit is logged as an event of kind
 // EventRoute, Value stepcast.RouteFollowed (the friend's first follow) or

@@ -293,7 +293,9 @@
 // back at the callback; see engine.Config.RouteWait) — and sets off the
 // follow rules of that route (rules.OnFollow with Route, FirstOnly for
 // first follows only). A route's follow rule that starts a scenario takes
-// the place of the default friend-add scenario. Account.RouteCounts
+// the place of the default friend-add scenario — if the route is known
+// before the default rules run (engine.Config.RouteWait); a visit after
+// them is attributed, but starts no second scenario. Account.RouteCounts
 // counts each route's visitors, new friends, returning friends and
 // friends who already followed.
 //

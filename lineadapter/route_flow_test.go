@@ -512,3 +512,28 @@ func TestRouteCountsPrecedence(t *testing.T) {
 		t.Errorf("counts %+v, want %+v", got, want)
 	}
 }
+
+// TestRouteLateVisitAfterDefault: a follow with no callback, the wait
+// over and the default scenario started; then the ad's visit, within ten
+// minutes: attributed, but the friend gets no second scenario.
+func TestRouteLateVisitAfterDefault(t *testing.T) {
+	w := newRouteWorld(t, 30*time.Second)
+	w.login.SetUser(visitorID)
+	w.follow("f1")
+	w.advance(31 * time.Second)
+	if _, err := w.acct.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.want(map[string]uint64{`in_scenario("welcome")`: 1})
+	w.advance(time.Minute)
+	// The fake LINE Login did not see that follow: its prompt adds the
+	// account again, and the callback says so (RouteAdded), as the late
+	// callback of the login that sent the follow would.
+	if status, _ := w.visit(browser(t), "ad"); status != 200 {
+		t.Fatalf("visit: %d", status)
+	}
+	w.want(map[string]uint64{`in_scenario("welcome")`: 1, `in_scenario("ad-course")`: 0})
+	if got, want := w.counts("ad"), (engine.RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1}); got != want {
+		t.Errorf("counts %+v, want %+v", got, want)
+	}
+}
