@@ -114,9 +114,14 @@ type Config struct {
 	// rules for its route — its scenario instead of the default one; the
 	// wait over, they run without a route (in Tick, so Run must be
 	// running). A follow reply then arrives as a push: the reply token
-	// lapses during the wait. Zero runs the follow rules at once; a visit
-	// within ten minutes then sets off only the rules naming its route,
-	// and the default scenario has started already.
+	// lapses during the wait. Zero runs the follow rules at once. After
+	// the follow rules ran without a route (no wait, or the wait over), a
+	// visit within ten minutes is still attributed to the follow and sets
+	// off the rules naming its route only — without their start_scenario
+	// steps if a follow rule without a route starts a scenario (the step
+	// results say they were skipped, and why): the default friend-add
+	// scenario has started, and a friend gets one. A wait longer than the
+	// callback takes is what gives the route's scenario its place.
 	RouteWait time.Duration
 	// RouteHold is how long the route of a visitor who did not follow is
 	// held for their follow (the visit's Name on their next follow). Zero

@@ -22,9 +22,11 @@ import (
 //
 //   - The visit first (a visitor who is not following): the route is held
 //     for them in a timer "route" until they follow, for Config.RouteHold;
-//     a later visit replaces it. Their follow then carries the route
-//     (Data["route"]) as if LINE had sent it: it is logged with it and
-//     sets off the route's follow rules.
+//     a later visit replaces it — unless the held visit added the account
+//     (RouteAdded: the follow is on its way from it) and the later one
+//     did not (another route opened in the same browser). Their follow
+//     then carries the route (Data["route"]) as if LINE had sent it: it
+//     is logged with it and sets off the route's follow rules.
 //   - The follow first — LINE's add-friend prompt inside LINE Login
 //     (bot_prompt) sends the follow webhook before the visitor is back at
 //     the callback. With Config.RouteWait, on an account with follow
@@ -35,7 +37,9 @@ import (
 //     rules.OnFollow); otherwise they run without a route when the wait is
 //     over (in Tick). Without a wait — or after it — they run at once,
 //     and a RouteAdded visit within lateRouteWindow of the follow sets off
-//     the rules naming its route alone: the default scenario has started.
+//     the rules naming its route alone, without their start_scenario
+//     steps when a follow rule without a route starts a scenario: the
+//     default scenario has started, and a friend gets one (rules.Run.Follow).
 //
 // Each attribution through a visit is logged as an event of kind
 // EventRoute, Value stepcast.RouteFollowed (the friend's first follow) or
@@ -75,6 +79,9 @@ type followWait struct {
 // heldRoute is the state of a DueRoute timer.
 type heldRoute struct {
 	Route string `json:"route"`
+	// Added: the visit added the account at LINE Login's prompt
+	// (RouteAdded), the follow webhook yet to come; see routeVisit.
+	Added bool `json:"added,omitempty"`
 }
 
 // checkRouteEvent refuses route events the engine would misread: with no
@@ -179,11 +186,20 @@ func (u *unit) routeVisit(ev stepcast.Event) error {
 		return fmt.Errorf("engine: %s: waiting follow: %w", u.what(), err)
 	}
 	if !u.friend.Following {
+		if ev.Value != stepcast.RouteAdded {
+			// A visit that added the account is where the follow on its
+			// way comes from: another route opened in the same browser
+			// meanwhile (LINE says friend, or visitor) does not take it.
+			held, err := u.heldRoute(ev.At)
+			if err != nil || held.Added {
+				return err
+			}
+		}
 		hold := u.a.e.cfg.RouteHold
 		if hold <= 0 {
 			hold = DefaultRouteHold
 		}
-		return u.putRouteTimer(routeKey, heldRoute{Route: ev.Name}, ev.At.Add(hold))
+		return u.putRouteTimer(routeKey, heldRoute{Route: ev.Name, Added: ev.Value == stepcast.RouteAdded}, ev.At.Add(hold))
 	}
 	if ev.Value != stepcast.RouteAdded {
 		return nil // a friend already: counted, nothing held
@@ -197,6 +213,23 @@ func (u *unit) routeVisit(ev stepcast.Event) error {
 		return err
 	}
 	return u.rules.Follow(ev.Name, first, true)
+}
+
+// heldRoute reads the route held for the friend at at, if any (zero if
+// none, expired or unreadable).
+func (u *unit) heldRoute(at time.Time) (heldRoute, error) {
+	var h heldRoute
+	t, err := u.tx.Timer(u.friend.ID, routeKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return h, nil
+	case err != nil:
+		return h, fmt.Errorf("engine: %s: held route: %w", u.what(), err)
+	}
+	if json.Unmarshal(t.State, &h) != nil || !at.Before(t.Due) {
+		return heldRoute{}, nil // replaced
+	}
+	return h, nil
 }
 
 // lateScan bounds the friend's latest events lateFollow reads.
@@ -306,13 +339,16 @@ type RouteCounts struct {
 	// (RouteRefollowed).
 	Returning uint64
 	// AlreadyFriends came through it while already following
-	// (RouteFriend visits).
+	// (RouteFriend visits), and never followed through it: a friend who
+	// became one through the route, then came through it again — or
+	// whose second tab of the route's login found them a friend of the
+	// first — is a new (or returning) friend of it only.
 	AlreadyFriends uint64
 }
 
 // RouteCounts counts route's visitors, new and returning friends, and
 // friends who already followed, from the live index: a few bitmap
-// cardinalities, whatever the number of friends. The schema must count
+// cardinalities (and a difference), whatever the number of friends. The schema must count
 // route events (SchemaConfig.Events, "events" in a definitions file,
 // listing "route"); otherwise the error wraps stepcast.ErrInvalid.
 func (a *Account) RouteCounts(route string) (RouteCounts, error) {
@@ -327,6 +363,6 @@ func (a *Account) RouteCounts(route string) (RouteCounts, error) {
 		Visitors:       ix.EventFriends(k, route, ""),
 		NewFriends:     ix.EventFriends(k, route, stepcast.RouteFollowed),
 		Returning:      ix.EventFriends(k, route, stepcast.RouteRefollowed),
-		AlreadyFriends: ix.EventFriends(k, route, stepcast.RouteFriend),
+		AlreadyFriends: ix.EventFriendsExcept(k, route, stepcast.RouteFriend, stepcast.RouteFollowed, stepcast.RouteRefollowed),
 	}, nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,9 +107,10 @@ func TestRoutes(t *testing.T) {
 		{
 			name:   "FollowThenVisitNoWait",
 			events: []stepcast.Event{follow("f1", "U1", "", at(0)), routeVisit("v1", "U1", "ad", stepcast.RouteAdded, at(0))},
-			// Too late for precedence: the default scenario ran at the
-			// follow; the route's rule runs when its visit comes.
-			want:   map[string]uint64{`in_scenario("ad-course")`: 1, `in_scenario("welcome")`: 1, `tag("followed")`: 1},
+			// Too late for precedence: the default scenario started at
+			// the follow; the route's rule runs when its visit comes,
+			// without its start — one friend-add scenario.
+			want:   map[string]uint64{`in_scenario("ad-course")`: 0, `in_scenario("welcome")`: 1, `tag("followed")`: 1},
 			counts: RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1},
 		},
 		{
@@ -340,11 +342,23 @@ func TestRouteLateVisitAfterTheWait(t *testing.T) {
 	if n := mustCount(t, a, `in_scenario("welcome")`); n != 1 {
 		t.Fatalf("the wait over, the default scenario did not start")
 	}
-	if _, err := a.Ingest(ctx, routeVisit("v1", "U1", "ad", stepcast.RouteAdded, t0.Add(2*time.Minute))); err != nil {
+	res, err := a.Ingest(ctx, routeVisit("v1", "U1", "ad", stepcast.RouteAdded, t0.Add(2*time.Minute)))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n := mustCount(t, a, `in_scenario("ad-course")`); n != 1 {
-		t.Errorf("the late visit did not set off the route's rule")
+	// The default scenario started when the wait ran out: the route's
+	// rule runs, its start skipped with the reason.
+	if n := mustCount(t, a, `in_scenario("ad-course")`); n != 0 {
+		t.Errorf("the late visit started the route's scenario after the default one")
+	}
+	var noted bool
+	for _, st := range res[0].Steps {
+		if st.Rule == "ad" && st.Action == stepcast.StartScenario {
+			noted = !st.Ran && strings.Contains(st.Note, "after the follow rules without a route started a scenario")
+		}
+	}
+	if !noted {
+		t.Errorf("steps %+v: want the route's start skipped with a note", res[0].Steps)
 	}
 	if got, want := must(a.RouteCounts("ad")), (RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1}); got != want {
 		t.Errorf("RouteCounts %+v, want %+v", got, want)

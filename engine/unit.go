@@ -316,9 +316,13 @@ func (u *unit) runRules() error {
 				}
 			}
 			if ok && act.SkipStarts && st.Action.Kind == stepcast.StartScenario {
-				// The route's own follow rule starts its scenario instead.
-				u.res.Steps = append(u.res.Steps, StepResult{Rule: act.Name, Step: i, Depth: act.Depth, Action: st.Action.Kind,
-					Note: "skipped: a follow rule of the friend's inflow route starts a scenario"})
+				// One friend-add scenario: the route's, or the default
+				// one when it started before the route was known.
+				note := "skipped: a follow rule of the friend's inflow route starts a scenario"
+				if act.LateRoute {
+					note = "skipped: the inflow route became known after the follow rules without a route started a scenario"
+				}
+				u.res.Steps = append(u.res.Steps, StepResult{Rule: act.Name, Step: i, Depth: act.Depth, Action: st.Action.Kind, Note: note})
 				continue
 			}
 			u.res.Steps = append(u.res.Steps, StepResult{Rule: act.Name, Step: i, Depth: act.Depth, Action: st.Action.Kind, Ran: ok})

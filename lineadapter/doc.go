@@ -273,7 +273,8 @@
 //     state carrying the route, its expiry and a random nonce, scope
 //     "openid profile", that nonce, and bot_prompt (aggressive by default:
 //     LINE asks the visitor to add the account right after they consent).
-//     A cookie bound to the callback's path holds the nonce.
+//     A cookie bound to the callback's path holds the nonce, one cookie
+//     per route: two routes opened in one browser both complete.
 //   - Routes.CallbackHandler(rec) is served at CallbackURL: it verifies
 //     the state (signed by these Routes, unexpired; the cookie, when the
 //     browser kept it, matches), exchanges the code at the token endpoint,
@@ -292,11 +293,15 @@
 // back at the callback; see engine.Config.RouteWait) — and sets off the
 // follow rules of that route (rules.OnFollow with Route, FirstOnly for
 // first follows only). A route's follow rule that starts a scenario takes
-// the place of the default friend-add scenario. Account.RouteCounts
+// the place of the default friend-add scenario — if the route is known
+// before the default rules run (engine.Config.RouteWait); a visit after
+// them is attributed, but starts no second scenario. Account.RouteCounts
 // counts each route's visitors, new friends, returning friends and
 // friends who already followed.
 //
 // A forged, tampered or expired state is a 400 and records nothing; so is
-// a code LINE refuses or an ID token that does not verify. A visitor who
-// cancels the login reaches the destination with nothing recorded.
+// a code LINE refuses (400 invalid_grant: a reloaded or repeated
+// callback) or an ID token that does not verify. LINE failing or out of
+// reach is a 502, recording nothing either. A visitor who cancels the
+// login reaches the destination with nothing recorded.
 package lineadapter

@@ -3,6 +3,7 @@ package lineadapter
 import (
 	"cmp"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,9 +33,20 @@ const (
 	// to the callback: LINE Login's screens, the add-friend prompt, a
 	// password typed on a desktop.
 	DefaultStateLifetime = 15 * time.Minute
-	// routeCookie holds the nonce of the login in progress.
-	routeCookie = "stepcast_route"
+	// routeCookie begins the names of the cookies holding the nonce of a
+	// login in progress, one per route (routeCookieName).
+	routeCookie = "stepcast_route_"
 )
+
+// routeCookieName names the cookie of route's login in progress: one per
+// route, so that two routes opened in one browser (an ad, then a poster)
+// each keep their nonce, and a browser holds at most one per route. Route
+// names are any text, cookie names tokens (RFC 6265): a hash stands for
+// the name.
+func routeCookieName(route string) string {
+	h := sha256.Sum256([]byte(route))
+	return routeCookie + hex.EncodeToString(h[:6])
+}
 
 // RouteConfig configures Routes. ChannelID, ChannelSecret, Secrets,
 // EntryURL, CallbackURL and Routes are required; the zero value of every
@@ -230,9 +242,11 @@ func (r *Routes) Names() []string {
 
 // EntryHandler answers GET (and HEAD) of a route's URL — the route is
 // the last segment of the path, so it may be mounted under any prefix —
-// with 302 Found to LINE Login's authorization URL, setting the cookie
-// that holds the login's nonce (HttpOnly, SameSite=Lax, for the
-// callback's path, as long as the state lives). An unknown route is a
+// with 302 Found to LINE Login's authorization URL, setting the route's
+// cookie that holds the login's nonce (HttpOnly, SameSite=Lax, for the
+// callback's path, as long as the state lives; one per route, so that
+// logins of two routes in one browser both complete, and a route opened
+// again replaces its own). An unknown route is a
 // 404; other methods a 405. Nothing is recorded: the visitor is not known
 // yet. Every answer says Cache-Control: no-store.
 func (r *Routes) EntryHandler() http.Handler {
@@ -255,7 +269,7 @@ func (r *Routes) EntryHandler() http.Handler {
 			return
 		}
 		http.SetCookie(w, &http.Cookie{
-			Name: routeCookie, Value: nonce, Path: r.cookiePath, MaxAge: int(r.lifetime / time.Second),
+			Name: routeCookieName(name), Value: nonce, Path: r.cookiePath, MaxAge: int(r.lifetime / time.Second),
 			HttpOnly: true, Secure: r.secure, SameSite: http.SameSiteLaxMode,
 		})
 		w.Header().Set("Location", loc)

@@ -20,7 +20,7 @@ const (
 // served at CallbackURL:
 //
 //   - GET with a state these Routes signed, unexpired, whose nonce matches
-//     the cookie when the browser sent it, and a code: the code is
+//     the route's cookie when the browser sent it, and a code: the code is
 //     exchanged, the ID token verified (VerifyIDToken), and the visit —
 //     Kind stepcast.EventRoute, Name the route, User the visitor's userId,
 //     Value stepcast.RouteAdded, RouteFriend or RouteVisitor, At now, ID
@@ -31,8 +31,12 @@ const (
 //   - LINE's error (the visitor cancelled): 302 to the destination,
 //     nothing recorded.
 //   - A missing, forged, tampered or mismatched state: 400; an expired
-//     one: 400 saying so; a code LINE refuses or an ID token that does not
-//     verify: 400 too, LINE unreachable 502. Nothing is recorded.
+//     one: 400 saying so; a code LINE refuses (its token endpoint answers
+//     400 invalid_grant: the callback repeated by a reload, the back
+//     button or a link prefetcher, or the code expired) or an ID token
+//     that does not verify: 400 too. LINE unreachable, answering 5xx or
+//     refusing the channel (invalid_client: the configuration's fault):
+//     502. Nothing is recorded.
 //   - Other methods: 405.
 //
 // rec is an *engine.Account in an application (Account.Record). It panics
@@ -69,7 +73,8 @@ func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec Rec
 	// login; a browser that lost it (LINE's app opened the login from
 	// another) is let through on the state alone: the code is LINE's
 	// word for who logged in, and the ID token's nonce must still match.
-	if c, err := req.Cookie(routeCookie); err == nil && c.Value != nonce {
+	cookie := routeCookieName(st.Route)
+	if c, err := req.Cookie(cookie); err == nil && c.Value != nonce {
 		plainPage(w, http.StatusBadRequest, pageBadState)
 		return
 	}
@@ -78,7 +83,7 @@ func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec Rec
 		plainPage(w, http.StatusNotFound, pageNotFound)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: routeCookie, Value: "", Path: r.cookiePath, MaxAge: -1, HttpOnly: true, Secure: r.secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: cookie, Value: "", Path: r.cookiePath, MaxAge: -1, HttpOnly: true, Secure: r.secure, SameSite: http.SameSiteLaxMode})
 	if q.Get("error") != "" {
 		r.log.InfoContext(req.Context(), "lineadapter: route login cancelled", "route", st.Route, "error", q.Get("error"))
 		r.redirectTo(w, dest)
@@ -94,7 +99,11 @@ func (r *Routes) serveCallback(w http.ResponseWriter, req *http.Request, rec Rec
 	tok, err := r.exchange(ctx, code)
 	if err != nil {
 		r.log.WarnContext(ctx, "lineadapter: route login", "route", st.Route, "err", err)
-		plainPage(w, http.StatusBadGateway, pageLogin)
+		status := http.StatusBadGateway // LINE down, unreachable, or refusing us
+		if codeRefused(err) {
+			status = http.StatusBadRequest // the visitor's code: used already, expired
+		}
+		plainPage(w, status, pageLogin)
 		return
 	}
 	user, err := VerifyIDToken(tok.IDToken, r.channelID, r.channelSecret, nonce, now)

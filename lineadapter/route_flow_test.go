@@ -3,6 +3,7 @@ package lineadapter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -62,6 +63,7 @@ type routeWorld struct {
 	acct   *engine.Account
 	login  *linetest.LoginServer
 	routes *lineadapter.Routes
+	cfg    lineadapter.RouteConfig // routes'
 	app    *httptest.Server
 	mu     sync.Mutex
 	now    time.Time
@@ -107,7 +109,7 @@ func newRouteWorld(t *testing.T, wait time.Duration) *routeWorld {
 	mux := http.NewServeMux()
 	w.app = httptest.NewServer(mux)
 	t.Cleanup(w.app.Close)
-	w.routes, err = lineadapter.NewRoutes(lineadapter.RouteConfig{
+	w.cfg = lineadapter.RouteConfig{
 		ChannelID: loginChannel, ChannelSecret: loginSecret,
 		Secrets:     [][]byte{[]byte("route-state-secret-0123456789abcdef")},
 		Account:     "shop",
@@ -119,8 +121,8 @@ func newRouteWorld(t *testing.T, wait time.Duration) *routeWorld {
 		},
 		AuthorizeURL: w.login.AuthorizeURL(), APIURL: w.login.URL,
 		Now: w.clock,
-	})
-	if err != nil {
+	}
+	if w.routes, err = lineadapter.NewRoutes(w.cfg); err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle("/r/", w.routes.EntryHandler())
@@ -340,7 +342,15 @@ func TestRouteCallbackRefused(t *testing.T) {
 			}
 			resp.Body.Close()
 			return cb, &http.Client{CheckRedirect: noFollow}
-		}, http.StatusBadGateway},
+		}, http.StatusBadRequest}, // LINE: 400 invalid_grant, the visitor's to fix
+		{"CallbackReloaded", func(w *routeWorld, cb string, c *http.Client) (string, *http.Client) {
+			resp, err := c.Get(cb) // the same browser, then reload
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return cb, c
+		}, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newRouteWorld(t, 0)
@@ -359,8 +369,56 @@ func TestRouteCallbackRefused(t *testing.T) {
 			}
 			_, err = w.acct.FriendByUser(context.Background(), visitorID)
 			recorded := err == nil
-			if recorded != (tc.status == http.StatusFound) && tc.name != "CodeReplayed" {
+			if replayed := tc.name == "CodeReplayed" || tc.name == "CallbackReloaded"; recorded != (tc.status == http.StatusFound) && !replayed {
 				t.Errorf("recorded %v (%v), want %v", recorded, err, tc.status == http.StatusFound)
+			}
+		})
+	}
+}
+
+// TestRouteCallbackLINEDown: LINE's token endpoint failing (5xx) or out of
+// reach is a 502, not the visitor's fault; nothing is recorded.
+func TestRouteCallbackLINEDown(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(rw, `{"message":"service unavailable"}`)
+	}))
+	defer down.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	for name, api := range map[string]string{"5xx": down.URL, "Unreachable": gone.URL} {
+		t.Run(name, func(t *testing.T) {
+			w := newRouteWorld(t, 0)
+			w.login.SetUser(visitorID)
+			c := browser(t)
+			var cb string
+			c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+				if req.URL.Path == "/login/callback" {
+					cb = req.URL.String()
+					return http.ErrUseLastResponse
+				}
+				return nil
+			}
+			u, _ := w.routes.URL("ad")
+			resp, err := c.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cfg := w.cfg
+			cfg.APIURL = api
+			r, err := lineadapter.NewRoutes(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			r.CallbackHandler(w.acct).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, cb, nil))
+			if rec.Code != http.StatusBadGateway {
+				t.Errorf("callback answered %d, want 502", rec.Code)
+			}
+			if _, err := w.acct.FriendByUser(context.Background(), visitorID); err == nil {
+				t.Error("a visit was recorded")
 			}
 		})
 	}
@@ -376,4 +434,106 @@ func setQuery(raw, key, value string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// loginUntilCallback opens route's URL in c and goes through LINE Login,
+// stopping before the callback, whose URL it returns: a tab left open.
+func (w *routeWorld) loginUntilCallback(c *http.Client, route string) string {
+	w.t.Helper()
+	var cb string
+	saved := c.CheckRedirect
+	defer func() { c.CheckRedirect = saved }()
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Path == "/login/callback" {
+			cb = req.URL.String()
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	u, _ := w.routes.URL(route)
+	resp, err := c.Get(u)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cb == "" {
+		w.t.Fatalf("route %s: LINE Login answered %d, no callback", route, resp.StatusCode)
+	}
+	return cb
+}
+
+// TestRouteTwoRoutesOneBrowser: the ad opened, then the poster, in one
+// browser, the visitor adding the account at the ad's prompt; then both
+// callbacks, then the follow webhook. Neither callback fails, the follow
+// is the ad's, and the poster counts the visitor once, as a friend
+// already.
+func TestRouteTwoRoutesOneBrowser(t *testing.T) {
+	for _, wait := range []time.Duration{0, 30 * time.Second} {
+		t.Run(fmt.Sprint("wait ", wait), func(t *testing.T) {
+			w := newRouteWorld(t, wait)
+			w.login.SetUser(visitorID)
+			c := browser(t)
+			cbAd := w.loginUntilCallback(c, "ad") // adds the account at the prompt
+			cbPoster := w.loginUntilCallback(c, "poster")
+			for _, tab := range []struct{ name, cb string }{{"ad", cbAd}, {"poster", cbPoster}} {
+				name, cb := tab.name, tab.cb
+				resp, err := c.Get(cb)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != "landing /landing/"+name {
+					t.Errorf("%s's callback: %d %q, want its landing page", name, resp.StatusCode, b)
+				}
+			}
+			w.follow("f1")
+			w.want(map[string]uint64{`in_scenario("ad-course")`: 1, `in_scenario("welcome")`: 0, `tag("route/poster")`: 0})
+			if got, want := w.counts("ad"), (engine.RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1}); got != want {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
+			if got, want := w.counts("poster"), (engine.RouteCounts{Route: "poster", Visitors: 1, AlreadyFriends: 1}); got != want {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestRouteCountsPrecedence: a friend who followed through the poster,
+// then came through it again as a friend, is its new friend only.
+func TestRouteCountsPrecedence(t *testing.T) {
+	w := newRouteWorld(t, 0)
+	w.login.SetUser(visitorID)
+	w.login.OnAdd(func(string) { w.follow("f1") })
+	w.visit(browser(t), "poster")
+	w.advance(time.Hour)
+	w.visit(browser(t), "poster") // LINE: a friend already
+	if got, want := w.counts("poster"), (engine.RouteCounts{Route: "poster", Visitors: 1, NewFriends: 1}); got != want {
+		t.Errorf("counts %+v, want %+v", got, want)
+	}
+}
+
+// TestRouteLateVisitAfterDefault: a follow with no callback, the wait
+// over and the default scenario started; then the ad's visit, within ten
+// minutes: attributed, but the friend gets no second scenario.
+func TestRouteLateVisitAfterDefault(t *testing.T) {
+	w := newRouteWorld(t, 30*time.Second)
+	w.login.SetUser(visitorID)
+	w.follow("f1")
+	w.advance(31 * time.Second)
+	if _, err := w.acct.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.want(map[string]uint64{`in_scenario("welcome")`: 1})
+	w.advance(time.Minute)
+	// The fake LINE Login did not see that follow: its prompt adds the
+	// account again, and the callback says so (RouteAdded), as the late
+	// callback of the login that sent the follow would.
+	if status, _ := w.visit(browser(t), "ad"); status != 200 {
+		t.Fatalf("visit: %d", status)
+	}
+	w.want(map[string]uint64{`in_scenario("welcome")`: 1, `in_scenario("ad-course")`: 0})
+	if got, want := w.counts("ad"), (engine.RouteCounts{Route: "ad", Visitors: 1, NewFriends: 1}); got != want {
+		t.Errorf("counts %+v, want %+v", got, want)
+	}
 }

@@ -71,7 +71,7 @@ func (r *Routes) exchange(ctx context.Context, code string) (loginToken, error) 
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if err := r.call(req, &t); err != nil {
-		return t, fmt.Errorf("%w: token endpoint: %v", ErrLogin, err)
+		return t, fmt.Errorf("%w: token endpoint: %w", ErrLogin, err)
 	}
 	if t.IDToken == "" || t.AccessToken == "" {
 		return t, fmt.Errorf("%w: token endpoint: no ID token or access token (is openid in the scope?)", ErrLogin)
@@ -115,12 +115,32 @@ func (r *Routes) call(req *http.Request, out any) error {
 			Message     string `json:"message"`
 		}
 		_ = json.Unmarshal(body, &e)
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(e.Error+" "+e.Description+e.Message))
+		return &loginStatusError{status: resp.StatusCode, code: e.Error,
+			msg: fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(e.Error+" "+e.Description+e.Message))}
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("unreadable answer: %v", err)
 	}
 	return nil
+}
+
+// loginStatusError is LINE Login's answer other than 200: its HTTP status
+// and OAuth error code (RFC 6749 section 5.2: invalid_grant, ...).
+type loginStatusError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *loginStatusError) Error() string { return e.msg }
+
+// codeRefused reports whether err is the token endpoint refusing the
+// authorization code itself — 400 invalid_grant: used already (a reloaded
+// or repeated callback), expired, or of another redirect_uri — the
+// visitor's request at fault, not LINE nor the configuration.
+func codeRefused(err error) bool {
+	var se *loginStatusError
+	return errors.As(err, &se) && se.status == http.StatusBadRequest && se.code == "invalid_grant"
 }
 
 // VerifyIDToken checks an ID token of a web login as LINE's "Get profile

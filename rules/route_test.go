@@ -25,8 +25,8 @@ func TestFollowRoutePrecedence(t *testing.T) {
 		t.Error("HasRoutes of a set without routes: true")
 	}
 	type act struct {
-		name string
-		skip bool
+		name       string
+		skip, late bool
 	}
 	run := func(fn func(r *Run) error) []act {
 		r := s.Start("u", 8)
@@ -35,7 +35,7 @@ func TestFollowRoutePrecedence(t *testing.T) {
 		}
 		var out []act
 		for a := r.Next(); a != nil; a = r.Next() {
-			out = append(out, act{a.Name, a.SkipStarts})
+			out = append(out, act{a.Name, a.SkipStarts, a.LateRoute})
 		}
 		return out
 	}
@@ -52,26 +52,47 @@ func TestFollowRoutePrecedence(t *testing.T) {
 		want []act
 	}{
 		{"NoRoute", func(r *Run) error { return r.Event(follow(""), true, true) },
-			[]act{{"default", false}, {"on-follow-event", false}}},
+			[]act{{"default", false, false}, {"on-follow-event", false, false}}},
 		{"RouteStarts", func(r *Run) error { return r.Event(follow("ad"), true, true) },
-			[]act{{"default", true}, {"ad", false}, {"on-follow-event", false}}},
+			[]act{{"default", true, false}, {"ad", false, false}, {"on-follow-event", false, false}}},
 		{"RouteStartsNotOnReturn", func(r *Run) error { return r.Event(follow("ad"), true, false) },
-			[]act{{"default", false}, {"on-follow-event", false}}},
+			[]act{{"default", false, false}, {"on-follow-event", false, false}}},
 		{"RouteOnlyTags", func(r *Run) error { return r.Event(follow("poster"), true, true) },
-			[]act{{"default", false}, {"poster", false}, {"on-follow-event", false}}},
+			[]act{{"default", false, false}, {"poster", false, false}, {"on-follow-event", false, false}}},
 		{"NotFollowing", func(r *Run) error { return r.Event(follow("ad"), false, true) },
-			[]act{{"on-follow-event", false}}},
+			[]act{{"on-follow-event", false, false}}},
 		{"FollowLater", func(r *Run) error { return r.Follow("ad", true, false) },
-			[]act{{"default", true}, {"ad", false}}},
+			[]act{{"default", true, false}, {"ad", false, false}}},
+		// The default scenario started at the follow: the route's rule
+		// runs without its start.
 		{"FollowLaterRouteOnly", func(r *Run) error { return r.Follow("ad", true, true) },
-			[]act{{"ad", false}}},
+			[]act{{"ad", true, true}}},
+		{"FollowLaterRouteOnlyTags", func(r *Run) error { return r.Follow("poster", true, true) },
+			[]act{{"poster", true, true}}}, // nothing to skip: its tag runs
 		{"FollowLaterNoRoute", func(r *Run) error { return r.Follow("", true, false) },
-			[]act{{"default", false}}},
+			[]act{{"default", false, false}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := run(tc.fn); !slices.Equal(got, tc.want) {
 				t.Errorf("activations %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestFollowLateRouteDefaultNoStart: a route known after the follow's
+// rules ran keeps its scenario when those rules started none.
+func TestFollowLateRouteDefaultNoStart(t *testing.T) {
+	s := mustCompile(t, []Rule{
+		{Name: "default", Trigger: Trigger{Kind: OnFollow}, Steps: []Step{{Action: stepcast.Action{Kind: stepcast.AddTag, Name: "followed"}}}},
+		{Name: "ad", Trigger: Trigger{Kind: OnFollow, Route: "ad"}, Steps: []Step{{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "ad-course"}}}},
+	})
+	r := s.Start("u", 8)
+	if err := r.Follow("ad", true, true); err != nil {
+		t.Fatal(err)
+	}
+	a := r.Next()
+	if a == nil || a.Name != "ad" || a.SkipStarts || a.LateRoute || r.Next() != nil {
+		t.Errorf("activation %+v, want ad's, its start not skipped", a)
 	}
 }

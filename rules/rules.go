@@ -31,7 +31,10 @@ const (
 	// follow rules without a route are skipped for that follow (the
 	// rule users of L-step and Liny rely on — a friend who came through
 	// an ad's route gets the ad's scenario, not also the default
-	// friend-add scenario). Their other steps run.
+	// friend-add scenario). Their other steps run. A route known only
+	// after the default rules ran (Run.Follow with routeOnly) yields the
+	// other way: its rules run without their starts if a default rule
+	// starts a scenario.
 	OnFollow TriggerKind = "follow"
 	// OnTagAdded and OnTagRemoved: the tag Trigger.Name was added or
 	// removed, by anything — an action of another rule included.

@@ -42,8 +42,12 @@ type Activation struct {
 	Chain []string // the rules from the first the unit set off to this one
 	// SkipStarts: a follow rule without a route, for a follow whose
 	// route's own follow rule starts a scenario — its start_scenario
-	// steps are to be skipped (see OnFollow).
+	// steps are to be skipped (see OnFollow). With LateRoute, the other
+	// way round: a follow rule of a route known only after the follow's
+	// rules without a route ran, one of which starts a scenario (see
+	// Run.Follow).
 	SkipStarts bool
+	LateRoute  bool
 }
 
 // Run is the queue of rules one unit of work sets off, run first in, first
@@ -89,7 +93,11 @@ func (r *Run) Event(ev stepcast.Event, following, firstFollow bool) error {
 // (the engine's wait for an inflow route): the follow rules route sets
 // off, as Event would for a follow from it — follow rules only: the
 // event's other rules ran with the event. With routeOnly, only the rules
-// naming route run: those without a route ran at the follow.
+// naming route run: those without a route ran at the follow. If one of
+// those starts a scenario, the default friend-add scenario has started,
+// so the route's rules run without their start_scenario steps
+// (Activation.SkipStarts and LateRoute): a friend gets one friend-add
+// scenario, the first that started.
 func (r *Run) Follow(route string, firstFollow, routeOnly bool) error {
 	ev := stepcast.Event{Kind: stepcast.EventFollow}
 	if route != "" {
@@ -107,13 +115,19 @@ func (r *Run) event(ev stepcast.Event, following, firstFollow, followOnly, route
 	}
 	// A rule of the follow's own route that starts a scenario holds back
 	// the default rules' scenario starts (see OnFollow).
-	skipStarts := false
+	skipStarts, lateSkip := false, false
 	if following && route != "" {
 		for i := range r.set.rules {
 			cr := &r.set.rules[i]
-			if cr.Trigger.Kind == OnFollow && cr.Trigger.Route == route && cr.starts && followHit(cr.Trigger) {
+			if cr.Trigger.Kind != OnFollow || !cr.starts || !followHit(cr.Trigger) {
+				continue
+			}
+			switch {
+			case cr.Trigger.Route == route:
 				skipStarts = true
-				break
+			case cr.Trigger.Route == "" && routeOnly:
+				// Ran at the follow, before the route was known.
+				lateSkip = true
 			}
 		}
 	}
@@ -142,7 +156,13 @@ func (r *Run) event(ev stepcast.Event, following, firstFollow, followOnly, route
 			if err != nil {
 				return err
 			}
-			a.SkipStarts = skipStarts && t.Kind == OnFollow && t.Route == ""
+			switch {
+			case t.Kind != OnFollow:
+			case lateSkip && t.Route != "":
+				a.SkipStarts, a.LateRoute = true, true
+			case skipStarts && !routeOnly && t.Route == "":
+				a.SkipStarts = true
+			}
 		}
 	}
 	return nil

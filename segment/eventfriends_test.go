@@ -39,6 +39,41 @@ func TestEventFriends(t *testing.T) {
 	}
 }
 
+func TestEventFriendsExcept(t *testing.T) {
+	ix := NewIndex(MustSchema(SchemaConfig{Events: []string{"route"}}))
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	var b Batch
+	b.RecordEvent(1, "route", "ad", "followed", at)
+	b.RecordEvent(1, "route", "ad", "friend", at.Add(time.Hour)) // followed through it, then came again
+	b.RecordEvent(2, "route", "ad", "friend", at)
+	b.RecordEvent(3, "route", "ad", "refollowed", at)
+	b.RecordEvent(3, "route", "ad", "friend", at)
+	b.RecordEvent(4, "route", "poster", "followed", at) // another route's
+	b.RecordEvent(4, "route", "ad", "friend", at)
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, value string
+		except      []string
+		want        uint64
+	}{
+		{"ad", "friend", nil, 4},
+		{"ad", "friend", []string{"followed"}, 3},
+		{"ad", "friend", []string{"followed", "refollowed"}, 2},
+		{"ad", "friend", []string{"none"}, 4},
+		{"ad", "none", []string{"followed"}, 0},
+		{"poster", "followed", []string{"friend"}, 1},
+	} {
+		if got := ix.EventFriendsExcept("route", tc.name, tc.value, tc.except...); got != tc.want {
+			t.Errorf("EventFriendsExcept(route, %s, %s, %v) = %d, want %d", tc.name, tc.value, tc.except, got, tc.want)
+		}
+	}
+	if got := ix.EventFriends("route", "ad", "friend"); got != 4 {
+		t.Errorf("EventFriends after EventFriendsExcept = %d, want 4: the index's bitmap changed", got)
+	}
+}
+
 // BenchmarkEventFriends: an inflow route's count is one bitmap's
 // cardinality, whatever the number of friends.
 func BenchmarkEventFriends(b *testing.B) {

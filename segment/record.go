@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/stepcast/stepcast"
 )
 
@@ -135,6 +136,35 @@ func (ix *Index) EventFriends(kind, name, value string) uint64 {
 		return 0
 	}
 	return p.ever.GetCardinality()
+}
+
+// EventFriendsExcept returns how many friends have ever had an event of
+// kind, name and value but none of kind and name with any of the values
+// except: EventFriends with precedence (engine.RouteCounts: a friend who
+// followed through a route is not also counted as already a friend of
+// it). A bitmap difference per value in except.
+func (ix *Index) EventFriendsExcept(kind, name, value string, except ...string) uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	p := ix.events[eventKey{kind: kind, name: name, value: value}]
+	if p == nil {
+		return 0
+	}
+	var out *roaring.Bitmap
+	for _, v := range except {
+		q := ix.events[eventKey{kind: kind, name: name, value: v}]
+		if q == nil || !p.ever.Intersects(q.ever) {
+			continue
+		}
+		if out == nil {
+			out = p.ever.Clone()
+		}
+		out.AndNot(q.ever)
+	}
+	if out == nil {
+		return p.ever.GetCardinality()
+	}
+	return out.GetCardinality()
 }
 
 // History returns friend f's events in the index as a History.
