@@ -51,7 +51,8 @@ func TestDeliveryValidate(t *testing.T) {
 	}
 	// ValidateChecked takes the messages' content as checked, and checks
 	// all the rest as Validate does.
-	content := map[string]bool{"a message without a type": true, "an empty text": true, "a string, not an object": true, "5001 UTF-16 units": true}
+	content := map[string]bool{"a message without a type": true, "an empty text": true, "a string, not an object": true, "5001 UTF-16 units": true,
+		"a sticker's IDs as numbers": true, "an image over http, second": true, "a reply with 14 quick replies": true}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checked := tt.d.ValidateChecked()
