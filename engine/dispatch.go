@@ -171,6 +171,8 @@ type dispatch struct {
 
 	outcomes chan finished // to the recorder
 
+	low uint64 // no pending delivery has an ID at or below it (see order)
+
 	mineMu sync.Mutex
 	mine   map[uint64]struct{} // handed to workers, outcome not yet recorded
 

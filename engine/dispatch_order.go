@@ -122,15 +122,17 @@ func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups
 	var richPending []store.Delivery
 	err = d.a.e.cfg.Store.View(d.ctx, d.a.id, func(tx store.ReadTx) error {
 		// The account's first pending delivery bounds the reads below from
-		// under: memstore, which scans, scans from there.
-		first, err := tx.Deliveries(store.DeliveryFilter{Status: store.Pending, Limit: 1})
+		// under: memstore, which scans, scans from there. It only moves up
+		// (a delivery done is never pending again; new ones get higher
+		// IDs), so each batch looks from the last one's.
+		first, err := tx.Deliveries(store.DeliveryFilter{Status: store.Pending, After: d.low, Limit: 1})
 		if err != nil {
 			return fmt.Errorf("pending deliveries: %w", err)
 		}
-		var base uint64
 		if len(first) > 0 {
-			base = first[0].ID - 1
+			d.low = first[0].ID - 1
 		}
+		base := d.low
 		pending = make(map[stepcast.FriendID][]store.Delivery, len(fids))
 		for _, f := range fids {
 			fr, err := tx.Friend(f)
@@ -144,11 +146,12 @@ func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups
 				following[f] = fr.Following
 			}
 			// The friend's pending deliveries before the last leased, a
-			// page at a time: usually the first page holds no more than
-			// the leased ones themselves.
+			// page at a time. A page as long as the leased ones ends at the
+			// last of them at the latest (they are pending too), so that a
+			// scan (memstore's) stops there; usually it holds just them.
 			g := friends[f]
 			last := maxID(g)
-			limit := len(g) + 4
+			limit := len(g)
 			for after := base; ; {
 				page, err := tx.Deliveries(store.DeliveryFilter{Status: store.Pending, Friend: f, After: after, Limit: limit})
 				if err != nil {
