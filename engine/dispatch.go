@@ -305,9 +305,10 @@ func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
 			}
 			return
 		}
-		if wait && d.busy() {
-			// Held for a delivery of this dispatch's, due at once: wait
-			// until one is recorded rather than lease it again meanwhile.
+		// Held for deliveries of this dispatch's, due at once: wait until
+		// they are recorded rather than lease the held ones again meanwhile
+		// (each lease counts as an attempt).
+		for d.anyOurs(wait) && !d.stopped() && d.ctx.Err() == nil {
 			select {
 			case <-d.done:
 			case <-d.stop:
@@ -338,12 +339,17 @@ func (d *dispatch) ours(id uint64) bool {
 	return ok
 }
 
-// busy reports whether a delivery of this dispatch's is in flight or
-// waits to be recorded: one will signal done.
-func (d *dispatch) busy() bool {
+// anyOurs reports whether any of ids is still this dispatch's: its
+// recording will signal done.
+func (d *dispatch) anyOurs(ids []uint64) bool {
 	d.mineMu.Lock()
 	defer d.mineMu.Unlock()
-	return d.inflight.Load() > 0 || len(d.mine) > 0
+	for _, id := range ids {
+		if _, ok := d.mine[id]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // recorded forgets a delivery whose outcome is recorded (or lost) and

@@ -78,10 +78,10 @@ type held struct {
 // a rich menu request, any rich menu request of the account. A push to a
 // friend whose record says they no longer follow is failed instead
 // (ReasonNotFollowing). ours says whether a pending delivery is one this
-// dispatch has handed to a worker and not yet recorded; wait reports that
-// a delivery was held for one of those, due at once: the caller waits
-// for it before leasing again.
-func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups [][]store.Delivery, hold []held, wait bool, err error) {
+// dispatch has handed to a worker and not yet recorded; wait lists those
+// a delivery was held for, due at once: the caller waits until they are
+// recorded before leasing again, rather than lease it again meanwhile.
+func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups [][]store.Delivery, hold []held, wait []uint64, err error) {
 	now := d.a.e.cfg.Now()
 	friends := map[stepcast.FriendID][]store.Delivery{}
 	var fids []stepcast.FriendID
@@ -108,7 +108,7 @@ func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups
 		for _, p := range blockers {
 			switch {
 			case ours(p.ID):
-				wait = true
+				wait = append(wait, p.ID)
 			case p.LeaseUntil.After(now):
 				at = maxTime(at, now.Add(orderWait))
 			default:
@@ -195,7 +195,7 @@ func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups
 		}
 	})
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, nil, err
 	}
 	for _, f := range fids {
 		g := friends[f]
@@ -236,7 +236,6 @@ func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups
 			for ; i < len(richPending) && richPending[i].ID < dl.ID; i++ {
 				if !sent[richPending[i].ID] {
 					blockers = append(blockers, richPending[i])
-					break
 				}
 			}
 			if len(blockers) > 0 {
