@@ -118,6 +118,15 @@ var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
 //     without a retry key, answered with a 5xx or not at all): failed with
 //     ReasonUncertain — it may have been delivered — and not retried;
 //   - on any other error: failed, with the error;
+//   - a push to a friend whose record says they no longer follow: failed
+//     without a request (ReasonNotFollowing);
+//   - a push or reply with an earlier delivery to its friend of at least
+//     its priority still pending, or a rich menu request with an earlier
+//     one of the account still pending (in flight here or elsewhere, or
+//     waiting for a retry): not tried, pending again, due when that one
+//     may be done (ReasonWaitsForEarlier, ReasonRichMenuWaits) — a
+//     friend's messages go in queue order (a reply may overtake pushes),
+//     the account's rich menu requests one at a time in queue order;
 //   - a reply whose event (its CreatedAt) is older than
 //     stepcast.ReplyTokenValidity is not sent with its dead token: a push
 //     of its messages to the friend is queued under a key derived from
