@@ -69,7 +69,7 @@ type DispatchReport struct {
 	Leased   int // deliveries leased
 	Sent     int // accepted by LINE (a 409, a retry of one accepted before, included)
 	Retrying int // failed for now (ErrRetryLater): pending again, at a later NextAt
-	Failed   int // given up: a permanent error, an unreadable payload, a retry key too old
+	Failed   int // given up: a permanent error, an unreadable payload, a retry key too old, a push to a friend who no longer follows
 	// Replaced are replies whose token had lapsed: each was failed and a
 	// push of its messages queued in the same commit (sent by this
 	// Dispatch or the next).
@@ -77,8 +77,11 @@ type DispatchReport struct {
 	// Released were leased but not sent, as the dispatch stopped (the
 	// monthly quota — the delivery LINE refused for it included —, ctx,
 	// Close), or their lease was nearly over before their turn: pending
-	// again, due at once; or an earlier delivery to the same friend was
-	// put back for a retry: pending, due with it, to follow it.
+	// again, due at once; or an earlier delivery in its order (to the
+	// same friend, or the account's rich menu requests) was put back for
+	// a retry, or is still pending when it was leased
+	// (ReasonWaitsForEarlier, ReasonRichMenuWaits): pending, due when
+	// that one may be done, to follow it.
 	Released int
 	// LostLease were tried, but their outcome could not be recorded: the
 	// lease had passed to another holder (the send outlasted it), who
@@ -115,6 +118,15 @@ var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
 //     without a retry key, answered with a 5xx or not at all): failed with
 //     ReasonUncertain — it may have been delivered — and not retried;
 //   - on any other error: failed, with the error;
+//   - a push to a friend whose record says they no longer follow: failed
+//     without a request (ReasonNotFollowing);
+//   - a push or reply with an earlier delivery to its friend of at least
+//     its priority still pending, or a rich menu request with an earlier
+//     one of the account still pending (in flight here or elsewhere, or
+//     waiting for a retry): not tried, pending again, due when that one
+//     may be done (ReasonWaitsForEarlier, ReasonRichMenuWaits) — a
+//     friend's messages go in queue order (a reply may overtake pushes),
+//     the account's rich menu requests one at a time in queue order;
 //   - a reply whose event (its CreatedAt) is older than
 //     stepcast.ReplyTokenValidity is not sent with its dead token: a push
 //     of its messages to the friend is queued under a key derived from
@@ -167,6 +179,11 @@ type dispatch struct {
 	done     chan struct{} // a worker finished one (a hint to lease again)
 
 	outcomes chan finished // to the recorder
+
+	low uint64 // no pending delivery has an ID at or below it (see order)
+
+	mineMu sync.Mutex
+	mine   map[uint64]struct{} // handed to workers, outcome not yet recorded
 
 	mu     sync.Mutex
 	report DispatchReport
@@ -263,9 +280,26 @@ func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
 			}
 			continue
 		}
-		groups := inOrder(batch)
+		groups, hold, wait, err := d.order(batch, d.ours)
+		if err != nil {
+			for _, dl := range batch {
+				d.release(dl, "not tried: the dispatch stopped")
+			}
+			if d.ctx.Err() == nil {
+				d.halt(fmt.Errorf("reading the order of the leased deliveries: %w", err))
+			}
+			return
+		}
+		for _, h := range hold {
+			if h.gone {
+				d.finish(h.dl, store.Outcome{Status: store.Failed, Error: h.why, At: cfg.Now()}, DispatchReport{Failed: 1})
+			} else {
+				d.putBack(h.dl, h.why, h.at)
+			}
+		}
 		for i, g := range groups {
 			d.inflight.Add(int64(len(g)))
+			d.hand(g)
 			select {
 			case work <- g:
 				continue
@@ -280,40 +314,76 @@ func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
 			}
 			return
 		}
-	}
-}
-
-// inOrder splits a leased batch into the groups that go one delivery
-// after the other: those to one friend, in the order they were leased
-// (priority, then due time, then queue order), so that two messages a
-// rule sends in a row, or a rich menu linked and then unlinked, do not
-// cross on the way; the others each alone.
-func inOrder(batch []store.Delivery) [][]store.Delivery {
-	groups := make([][]store.Delivery, 0, len(batch))
-	of := map[stepcast.FriendID]int{}
-	for _, dl := range batch {
-		if len(dl.Friends) == 1 {
-			if i, ok := of[dl.Friends[0]]; ok {
-				groups[i] = append(groups[i], dl)
-				continue
+		// Held for deliveries of this dispatch's, due at once: wait until
+		// they are recorded rather than lease the held ones again meanwhile
+		// (each lease counts as an attempt).
+		for d.anyOurs(wait) && !d.stopped() && d.ctx.Err() == nil {
+			select {
+			case <-d.done:
+			case <-d.stop:
+			case <-d.ctx.Done():
 			}
-			of[dl.Friends[0]] = len(groups)
 		}
-		groups = append(groups, []store.Delivery{dl})
 	}
-	return groups
 }
 
-// sendInOrder attempts a group's deliveries one after the other. Once one
-// is put back for later, the rest are put back to the same time, to
-// follow it then (the store leases equal times in queue order).
+// hand notes that g's deliveries are this dispatch's until recorded.
+func (d *dispatch) hand(g []store.Delivery) {
+	d.mineMu.Lock()
+	defer d.mineMu.Unlock()
+	if d.mine == nil {
+		d.mine = map[uint64]struct{}{}
+	}
+	for _, dl := range g {
+		d.mine[dl.ID] = struct{}{}
+	}
+}
+
+// ours reports whether delivery id was handed to a worker by this
+// dispatch and its outcome is not yet recorded.
+func (d *dispatch) ours(id uint64) bool {
+	d.mineMu.Lock()
+	defer d.mineMu.Unlock()
+	_, ok := d.mine[id]
+	return ok
+}
+
+// anyOurs reports whether any of ids is still this dispatch's: its
+// recording will signal done.
+func (d *dispatch) anyOurs(ids []uint64) bool {
+	d.mineMu.Lock()
+	defer d.mineMu.Unlock()
+	for _, id := range ids {
+		if _, ok := d.mine[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// recorded forgets a delivery whose outcome is recorded (or lost) and
+// tells the feeder.
+func (d *dispatch) recorded(id uint64) {
+	d.mineMu.Lock()
+	delete(d.mine, id)
+	d.mineMu.Unlock()
+	select {
+	case d.done <- struct{}{}:
+	default:
+	}
+}
+
+// sendInOrder attempts a group's deliveries (see order) one after the
+// other. Once one is put back for later, the rest are put back to the
+// same time, to follow it then (the store leases equal times in queue
+// order, and order holds them back until it is done).
 func (d *dispatch) sendInOrder(g []store.Delivery) {
 	for i, dl := range g {
 		later := d.attempt(dl)
 		d.attempted(1)
 		if !later.IsZero() && i+1 < len(g) {
 			for _, rest := range g[i+1:] {
-				d.putBack(rest, "not tried: an earlier delivery to the same friend waits to be tried again", later)
+				d.putBack(rest, "not tried: an earlier delivery in its order waits to be tried again", later)
 			}
 			d.attempted(len(g) - i - 1)
 			return

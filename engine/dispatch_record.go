@@ -81,6 +81,7 @@ func (d *dispatch) record() {
 // settle counts a finished delivery, or stops the dispatch on a store
 // error other than a lost lease.
 func (d *dispatch) settle(dl store.Delivery, err error, r DispatchReport) {
+	defer d.recorded(dl.ID)
 	switch {
 	case err == nil:
 		d.count(r)

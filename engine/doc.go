@@ -195,9 +195,14 @@
 // is leased (Config.DispatchLease, longer than one attempt of the Sender
 // may take) and sent, with up to Config.DispatchConcurrency in flight,
 // under the retry key fixed when it was queued; the outcomes are
-// committed in groups. The deliveries to one friend leased together go
-// one after the other, in queue order, and one put back for a retry
-// holds back the rest. A success is sent, with LINE's request ID — a 409,
+// committed in groups. Order holds across lease rounds and engines: a
+// leased push or reply is sent only once nothing queued before it to the
+// same friend, of at least its priority, is pending (in flight, or
+// waiting for a retry) — a reply may overtake pushes —, and the account's
+// rich menu requests go one at a time in queue order; one held back is
+// put back pending (ReasonWaitsForEarlier, ReasonRichMenuWaits), due when
+// the earlier one may be done. A push to a friend who unfollowed after it
+// was queued fails without a request (ReasonNotFollowing). A success is sent, with LINE's request ID — a 409,
 // a retry of a request LINE accepted before, is a success under the
 // accepted request's ID. stepcast.ErrRetryLater (a 5xx, the rate limit's
 // 429, a timeout, a dropped connection) puts it back for later, with
