@@ -65,6 +65,7 @@ func stepSource(kind stepcast.CauseKind, name string, step int, unit, key string
 // do carries out an action: rules decides what it does to the friend, and
 // the unit applies that to its transaction.
 func (u *unit) do(src source, a stepcast.Action) error {
+	defer u.leave(u.enter(src))
 	f := &u.friend
 	d := u.def.rules.Decide(a, rules.Friend{Fields: f.Fields, Scenarios: f.Scenarios},
 		rules.Context{At: u.at, Event: u.ev, Rand: src.seed})
@@ -146,6 +147,7 @@ func (u *unit) dangling(a stepcast.Action) error {
 // notify keeps a notify_host action for the host's callback, which gets it
 // once the unit has committed (Config.Notify).
 func (u *unit) notify(src source, a stepcast.Action) {
+	defer u.leave(u.enter(src))
 	switch {
 	case u.backfill:
 		u.note("backfill: nothing is sent")
@@ -159,9 +161,32 @@ func (u *unit) notify(src source, a stepcast.Action) {
 	})
 }
 
-// note explains why the step running did nothing.
+// note explains why the step running did nothing: on the rule step's
+// result, or — for a scenario's or a reminder's step, which has no result
+// of its own — among the unit's notes, naming the step.
 func (u *unit) note(why string) {
+	if s := &u.acting; s.set && s.src.act == nil {
+		u.res.Notes = append(u.res.Notes, fmt.Sprintf("%s %s step %d: %s", s.src.cause.Kind, stepcast.Quote(s.src.cause.Name), s.src.cause.Step, why))
+		return
+	}
 	if n := len(u.res.Steps); n > 0 {
 		u.res.Steps[n-1].Note = why
 	}
 }
+
+// acting is the source of the action or send being carried out, if set.
+type acting struct {
+	src source
+	set bool
+}
+
+// enter makes src the source being carried out (see note) and returns the
+// one before, for leave.
+func (u *unit) enter(src source) acting {
+	prev := u.acting
+	u.acting = acting{src: src, set: true}
+	return prev
+}
+
+// leave restores the source carried out before enter.
+func (u *unit) leave(prev acting) { u.acting = prev }

@@ -17,6 +17,7 @@ import (
 // wake-up cannot queue it twice; its retry key, for the kinds that take
 // one, is derived from that key. A backfill queues nothing.
 func (u *unit) queueDelivery(src source, d stepcast.Delivery) error {
+	defer u.leave(u.enter(src))
 	if u.backfill {
 		u.note("backfill: nothing is sent")
 		return nil

@@ -48,6 +48,7 @@ type replyPart struct {
 // that came in standby (Arrival.Standby). A friend who does not follow is
 // still answered with a live token: a reply answers whoever wrote.
 func (u *unit) reply(src source, a stepcast.Action) {
+	defer u.leave(u.enter(src))
 	switch {
 	case u.backfill:
 		u.note("backfill: nothing is sent")

@@ -262,8 +262,10 @@ func TestReplies(t *testing.T) {
 				return e
 			},
 			// The scenario's step, sent in the unit of start_scenario, notes
-			// it there.
-			stepNotes: []string{standbyNote, standbyNote},
+			// it among the unit's notes, naming itself — not on the rule's
+			// start_scenario step, which did what it said.
+			notes:     []string{`scenario "course" step 0: ` + standbyNote},
+			stepNotes: []string{standbyNote, ""},
 		},
 		{
 			name: "hiragana does not match katakana: nothing",

@@ -64,9 +64,13 @@ func TestStandbySendsNothing(t *testing.T) {
 			}
 			if tc.standby {
 				for _, st := range res.Steps {
-					if (st.Action == stepcast.Reply || st.Action == stepcast.SendMessages || st.Action == stepcast.StartScenario) && st.Note != standbyNote {
+					if (st.Action == stepcast.Reply || st.Action == stepcast.SendMessages) && st.Note != standbyNote {
 						t.Errorf("step %s/%d %s: note %q, want %q", st.Rule, st.Step, st.Action, st.Note, standbyNote)
 					}
+				}
+				// The scenario's immediate step notes it, naming itself.
+				if want := []string{`scenario "booking" step 0: ` + standbyNote}; !slices.Equal(res.Notes, want) {
+					t.Errorf("notes %q, want %q", res.Notes, want)
 				}
 			}
 			f, err := a.FriendByUser(ctx, "U1")

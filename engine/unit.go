@@ -59,7 +59,11 @@ type unit struct {
 
 	rules *rules.Run // the rules the unit sets off
 
-	res    Result
+	res Result
+	// acting is the source of the action or send being carried out, so
+	// that a note lands on its step: a rule step's result, or the unit's
+	// notes naming a scenario's or a reminder's step.
+	acting acting
 	logged []store.Event // the events the unit appended, in order: its own, then the journey's
 
 	timers     []*unitTimer    // scenario and reminder states the unit read or wrote (timerOf)
