@@ -55,6 +55,31 @@ const RetryKeyValidity = 24 * time.Hour
 // a reply is free of charge: it does not count against the monthly quota.
 const ReplyTokenValidity = time.Minute
 
+// IsRetryKey reports whether s has the form LINE takes for an
+// X-Line-Retry-Key: a UUID, 8-4-4-4-12 hexadecimal digits in either case
+// (any version: the engine derives v8 keys) — what the regular expression
+// ^[0-9a-fA-F]{8}-…-[0-9a-fA-F]{12}$ matches, without its cost on every
+// delivery queued and sent.
+func IsRetryKey(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // TakesRetryKey reports whether LINE accepts an X-Line-Retry-Key on this
 // kind of request: push, multicast, narrowcast and broadcast do; a reply
 // (its token is single-use) and rich menu calls do not.

@@ -141,7 +141,7 @@ func (s *Sender) Send(ctx context.Context, d stepcast.Delivery, retryKey string)
 		if !d.Kind.TakesRetryKey() {
 			return "", fmt.Errorf("%w: %s delivery: LINE takes no retry key on it, got %s", stepcast.ErrInvalid, d.Kind, stepcast.Quote(retryKey))
 		}
-		if !isUUID(retryKey) {
+		if !stepcast.IsRetryKey(retryKey) {
 			return "", fmt.Errorf("%w: %s delivery: the retry key %s is not a UUID", stepcast.ErrInvalid, d.Kind, stepcast.Quote(retryKey))
 		}
 	}
@@ -268,28 +268,6 @@ func isUserID(s string) bool {
 	for i := 1; i < len(s); i++ {
 		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
-		}
-	}
-	return true
-}
-
-// isUUID reports whether s is a UUID in LINE's form: 32 hexadecimal digits
-// in groups of 8-4-4-4-12 (any version: the engine derives v8 keys).
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
 		}
 	}
 	return true

@@ -12,30 +12,6 @@ import (
 // The outbox: validators of what backends are given, and the transitions
 // of a delivery every backend applies the same way.
 
-// isUUID reports whether s is a UUID as LINE takes one for a retry key:
-// 8-4-4-4-12 hex digits, either case — what the regular expression
-// ^[0-9a-fA-F]{8}-…-[0-9a-fA-F]{12}$ matches, without its cost on every
-// delivery queued.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // ValidateDelivery reports what is malformed in a delivery to enqueue: a
 // key that is not an identifier (empty, over stepcast.MaxIDLen bytes, not
 // UTF-8, holding NUL), a kind not among stepcast.DeliveryKinds, a retry key
@@ -56,7 +32,7 @@ func ValidateDelivery(d store.Delivery) error {
 	switch {
 	case !d.Kind.Valid():
 		return bad(nil, ": kind "+stepcast.Quote(string(d.Kind))+" is not a delivery kind")
-	case d.Kind.TakesRetryKey() && !isUUID(d.RetryKey):
+	case d.Kind.TakesRetryKey() && !stepcast.IsRetryKey(d.RetryKey):
 		return bad(nil, ": retry key "+stepcast.Quote(d.RetryKey)+" is not a UUID")
 	case !d.Kind.TakesRetryKey() && d.RetryKey != "":
 		return bad(nil, ": LINE takes no retry key on a "+string(d.Kind)+" request")

@@ -1,14 +1,14 @@
-package backend
+package stepcast
 
 import (
 	"regexp"
 	"testing"
 )
 
-// uuidPattern is what isUUID checks, as a regular expression.
+// uuidPattern is what IsRetryKey checks, as a regular expression.
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-func TestIsUUID(t *testing.T) {
+func TestIsRetryKey(t *testing.T) {
 	for _, tc := range []struct {
 		name, s string
 		want    bool
@@ -24,20 +24,20 @@ func TestIsUUID(t *testing.T) {
 		{"Multibyte", "123e4567-e89b-82d3-a456-42661417400é", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := isUUID(tc.s); got != tc.want || got != uuidPattern.MatchString(tc.s) {
-				t.Fatalf("isUUID(%q) = %v, want %v", tc.s, got, tc.want)
+			if got := IsRetryKey(tc.s); got != tc.want || got != uuidPattern.MatchString(tc.s) {
+				t.Fatalf("IsRetryKey(%q) = %v, want %v", tc.s, got, tc.want)
 			}
 		})
 	}
 }
 
-// FuzzIsUUID: isUUID agrees with the regular expression it replaced.
-func FuzzIsUUID(f *testing.F) {
+// FuzzIsRetryKey: IsRetryKey agrees with the regular expression it replaced.
+func FuzzIsRetryKey(f *testing.F) {
 	f.Add("123e4567-e89b-82d3-a456-426614174000")
 	f.Add("123e4567-e89b-82d3-a456-42661417400")
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := isUUID(s), uuidPattern.MatchString(s); got != want {
-			t.Fatalf("isUUID(%q) = %v, the pattern %v", s, got, want)
+		if got, want := IsRetryKey(s), uuidPattern.MatchString(s); got != want {
+			t.Fatalf("IsRetryKey(%q) = %v, the pattern %v", s, got, want)
 		}
 	})
 }
