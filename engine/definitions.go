@@ -28,6 +28,10 @@ type Definitions struct {
 	// Reminders are step deliveries timed backwards from a goal, set per
 	// friend and key by start_reminder.
 	Reminders []scenario.Reminder
+	// TestFriends are the LINE userIds of the staff who receive test
+	// sends (Account.TestSend, テスト送信): at most MaxTestFriends, each
+	// a userId of at most stepcast.MaxIDLen bytes, none twice.
+	TestFriends []stepcast.UserID
 }
 
 // DefinitionError is one problem in definitions: where it is and what it
@@ -152,6 +156,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 	}
 
 	errs = append(errs, checkNames(d)...)
+	errs = append(errs, checkTestFriends(d.TestFriends)...)
 
 	set, err := rules.Compile(d.Rules, env)
 	for _, e := range flatten(err) {

@@ -66,7 +66,8 @@ const (
 // testdata/salon.yaml shows every key. The rules of the format:
 //
 //   - A file holds one YAML document: a mapping with the keys schema,
-//     scoring, rules, scenarios and reminders. A file that is empty, holds only whitespace and
+//     scoring, rules, scenarios, reminders and test_friends (a list of
+//     LINE userIds). A file that is empty, holds only whitespace and
 //     comments, or holds only null is refused at line 1 with "the file is
 //     empty"; {} is an account without definitions. A second document
 //     (after ---) is refused.
@@ -239,6 +240,8 @@ type fileDefs struct {
 	Rules     []fileRule     `def:"rules" limit:"MaxFileRules"`
 	Scenarios []fileScenario `def:"scenarios" limit:"MaxFileRules"`
 	Reminders []fileReminder `def:"reminders" limit:"MaxFileRules"`
+	// TestFriends: LINE userIds, as text.
+	TestFriends []string `def:"test_friends"`
 }
 
 type fileScenario struct {

@@ -206,6 +206,9 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 		}
 		defs.Reminders = append(defs.Reminders, r)
 	}
+	for _, u := range f.TestFriends {
+		defs.TestFriends = append(defs.TestFriends, stepcast.UserID(u))
+	}
 	return defs
 }
 
