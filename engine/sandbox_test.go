@@ -407,3 +407,36 @@ func TestSandboxPredictsRealRun(t *testing.T) {
 		})
 	}
 }
+
+// A run that would go past MaxSandboxUnits stops there, says so, and
+// still touches nothing.
+func TestSandboxStopsAtMaxUnits(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	d := trialDefs()
+	var steps []scenario.Step
+	for day := range 6 {
+		steps = append(steps, step(fmt.Sprintf("day%d", day), day+1, fmt.Sprintf("Day %d", day+1)))
+	}
+	d.Scenarios[0].Steps = append(d.Scenarios[0].Steps[:1], steps...)
+	st := memstore.New()
+	a := mustAccount(t, mustOpen(t, st, clk), "sb", d)
+	before := export(t, st, "sb")
+	events := make([]stepcast.Event, MaxSandboxEvents)
+	for i := range events {
+		events[i] = follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%d", i), "", t0)
+	}
+	rep, err := a.Sandbox(ctx, SandboxRun{Events: events, Until: t0.AddDate(0, 0, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != MaxSandboxEvents || rep.Events+rep.Wakeups != MaxSandboxUnits || !strings.Contains(rep.Stopped, "MaxSandboxUnits") {
+		t.Fatalf("%d events, %d wake-ups, stopped %q", rep.Events, rep.Wakeups, rep.Stopped)
+	}
+	if !strings.HasSuffix(rep.String(), rep.Stopped+"\n") {
+		t.Fatal("String() does not say where the run stopped")
+	}
+	if !bytes.Equal(export(t, st, "sb"), before) {
+		t.Fatal("the store changed")
+	}
+}
