@@ -49,6 +49,7 @@ type Template struct {
 type ref struct {
 	name string
 	typ  stepcast.FieldType
+	max  int // the longest value it renders, in bytes of JSON
 }
 
 // msgTemplate is one message: as it is (static), or as parts to fill.
@@ -58,8 +59,10 @@ type msgTemplate struct {
 	size   int // the literal parts' bytes
 	// fast is a length in bytes up to which a rendering needs no
 	// CheckMessage (see Render); 0: always check.
-	fast  int
-	holes []textHole // placeholders and escapes of a text message with emojis, in order
+	fast     int
+	limit    int        // fastLimit of its type
+	mayEmpty bool       // a string may render empty
+	holes    []textHole // placeholders and escapes of a text message with emojis, in order
 }
 
 // part is literal JSON, a placeholder (ref >= 0) or an emoji's index (emoji).
@@ -88,11 +91,11 @@ func Parse(msgs []stepcast.Message, schema *segment.Schema) (*Template, error) {
 		return nil, &Error{Message: len(msgs), Char: -1, Err: ErrMessage,
 			Detail: fmt.Sprintf("a send takes 1 to %d messages, not %d", stepcast.MaxMessages, len(msgs))}
 	}
-	fields := map[string]stepcast.FieldType{}
+	fields := map[string]segment.Field{}
 	t := &Template{loc: time.UTC}
 	if schema != nil {
 		for _, f := range schema.Fields() {
-			fields[f.Name] = f.Type
+			fields[f.Name] = f
 		}
 		t.loc = schema.Location()
 	}
@@ -143,18 +146,49 @@ func (t *Template) Fields() []string {
 }
 
 // Required returns the fields some placeholder uses without a default,
-// sorted: a friend without a value for one of them is skipped.
+// in order of that first use: a friend without a value for one of them is
+// skipped, for the first of them they lack (Skip.Field).
 func (t *Template) Required() []string {
 	var out []string
 	for _, m := range t.msgs {
 		for _, p := range m.parts {
-			if p.ref >= 0 && !p.emoji && !p.hasDef {
+			if p.ref >= 0 && !p.emoji && !p.hasDef && !slices.Contains(out, t.refs[p.ref].name) {
 				out = append(out, t.refs[p.ref].name)
 			}
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
+}
+
+// Bounded reports whether no values can make a message invalid: each
+// message, with every placeholder at the longest value its field can
+// hold (a choice's longest choice, a number's longest form), stays
+// within the length CheckMessage allows it, and none may render a string
+// empty. Render then skips a friend only for a missing value
+// (SkipMissing), which a caller can count from an index without
+// rendering. A string field (up to stepcast.MaxTextLen) is never bounded.
+func (t *Template) Bounded() bool {
+	for _, m := range t.msgs {
+		if m.static != nil {
+			continue
+		}
+		if m.mayEmpty {
+			return false
+		}
+		n := m.size
+		for _, p := range m.parts {
+			switch {
+			case p.emoji:
+				n += 11
+			case p.ref >= 0:
+				n += max(t.refs[p.ref].max, 6*len(p.def))
+			}
+		}
+		if n > m.limit {
+			return false
+		}
+	}
+	return true
 }
 
 // Static reports whether no message holds a placeholder: every friend
@@ -171,7 +205,7 @@ func (t *Template) Static() bool {
 // parser parses one message at a time into its template.
 type parser struct {
 	t      *Template
-	fields map[string]stepcast.FieldType
+	fields map[string]segment.Field
 	msg    int
 
 	typ string // the message's type
@@ -238,6 +272,7 @@ func (p *parser) message(m stepcast.Message) (msgTemplate, error) {
 		return msgTemplate{static: b}, nil
 	}
 	mt.fast = fastLimit(p.typ)
+	mt.limit, mt.mayEmpty = mt.fast, p.mayEmpty
 	if p.mayEmpty {
 		mt.fast = 0
 	}
@@ -462,7 +497,8 @@ func (p *parser) str(s string) error {
 
 // ref returns the index of the field name among the template's refs.
 func (p *parser) ref(name string) (int, error) {
-	typ, ok := p.fields[name]
+	f, ok := p.fields[name]
+	typ := f.Type
 	switch {
 	case !ok && name == DisplayName:
 		typ = 0
@@ -476,8 +512,30 @@ func (p *parser) ref(name string) (int, error) {
 			return i, nil
 		}
 	}
-	p.t.refs = append(p.t.refs, ref{name: name, typ: typ})
+	p.t.refs = append(p.t.refs, ref{name: name, typ: typ, max: maxRendered(f, typ)})
 	return len(p.t.refs) - 1, nil
+}
+
+// maxRendered is the longest value a field of type typ renders, in bytes
+// of escaped JSON (six for a control character's \u00XX).
+func maxRendered(f segment.Field, typ stepcast.FieldType) int {
+	switch typ {
+	case 0:
+		return 6 * stepcast.MaxNameLen
+	case stepcast.FieldInt:
+		return len("-9223372036854775808")
+	case stepcast.FieldFloat:
+		return 330 // 'f' of the largest float64: 309 digits, a sign, a point
+	case stepcast.FieldTime:
+		return len(TimeLayout) + 2 // a year of five digits
+	case stepcast.FieldChoice:
+		n := 0
+		for _, c := range f.Choices {
+			n = max(n, len(appendEscaped(nil, c)))
+		}
+		return n
+	}
+	return 6 * stepcast.MaxTextLen
 }
 
 // isName reports whether s is a field name: letters, digits, '_'.

@@ -149,12 +149,39 @@ func TestRender(t *testing.T) {
 	}
 }
 
+func TestBounded(t *testing.T) {
+	s := testSchema(t)
+	for _, c := range []struct {
+		name string
+		msg  stepcast.Message
+		want bool
+	}{
+		{"Static", textMsg("hi"), true},
+		{"Numbers", textMsg("{{points}} {{ratio}} {{booking}} {{plan}}"), true},
+		{"String", textMsg("{{name}}"), false},
+		{"DisplayName", textMsg("{{display_name}}"), true},
+		{"NearLimit", textMsg(strings.Repeat("x", 4990) + "{{points}}"), false},
+		{"MayEmpty", textMsg("{{points|}}"), false},
+		{"AltTextDisplayName", json.RawMessage(`{"type":"template","altText":"{{display_name}}","template":{"type":"buttons","text":"t","actions":[]}}`), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tpl, err := Parse([]stepcast.Message{c.msg}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tpl.Bounded(); got != c.want {
+				t.Fatalf("Bounded = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 func TestRequired(t *testing.T) {
 	tpl, err := Parse([]stepcast.Message{textMsg("{{name}} {{company|x}} {{points}}"), textMsg("{{company}} {{name|y}}")}, testSchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(tpl.Required(), ","); got != "company,name,points" {
+	if got := strings.Join(tpl.Required(), ","); got != "name,points,company" {
 		t.Fatalf("Required = %s", got)
 	}
 	if got := strings.Join(tpl.Fields(), ","); got != "name,company,points" {
