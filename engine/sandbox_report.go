@@ -189,7 +189,11 @@ func (r *sandboxRecorder) unit(u *unit, tx *sandboxTx) {
 			case store.ClearTag:
 				add(SandboxAction{Kind: SandboxTagRemoved, Name: c.Name})
 			case store.SetField:
-				add(SandboxAction{Kind: SandboxFieldSet, Name: c.Name, Value: c.Value.String()})
+				v := c.Value.String()
+				if at, ok := c.Value.Any().(time.Time); ok {
+					v = at.In(r.loc).Format(time.RFC3339) // in the account's zone, as conditions read it
+				}
+				add(SandboxAction{Kind: SandboxFieldSet, Name: c.Name, Value: v})
 			case store.UnsetField:
 				add(SandboxAction{Kind: SandboxFieldUnset, Name: c.Name})
 			case store.SetScore:

@@ -440,3 +440,34 @@ func TestSandboxStopsAtMaxUnits(t *testing.T) {
 		t.Fatal("the store changed")
 	}
 }
+
+// A booking sets a reminder: the sandbox shows the goal set, its steps
+// the day before at 18:00 and an hour before, and the reminder done.
+func TestSandboxReminder(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	st := memstore.New()
+	a := mustAccount(t, mustOpen(t, st, clk), "salon", shopDefs())
+	mustIngest(t, a, follow("f1", "U1", "", t0))
+	before := export(t, st, "salon")
+	visit := t0.AddDate(0, 0, 3) // Tuesday 10:00
+	booking := ev("b1", "U1", stepcast.EventConversion, "booking", "", t0.Add(time.Minute))
+	booking.Data = map[string]string{"at": visit.Format(time.RFC3339)}
+	rep, err := a.Sandbox(ctx, SandboxRun{Events: []stepcast.Event{booking}, Until: visit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(export(t, st, "salon"), before) {
+		t.Fatal("the store changed")
+	}
+	s := rep.String()
+	for _, want := range []string{
+		"2026-11-30 18:00 due work: reminder \"visit\"", `"See you tomorrow"`,
+		"2026-12-01 09:00 due work: reminder \"visit\"", `"See you in an hour"`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("String() lacks %q:\n%s", want, s)
+		}
+	}
+	hasAll(t, actions(rep.Friends[0]), "reminder visit", "delivery")
+}
