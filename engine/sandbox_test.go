@@ -471,3 +471,40 @@ func TestSandboxReminder(t *testing.T) {
 	}
 	hasAll(t, actions(rep.Friends[0]), "reminder visit", "delivery")
 }
+
+// Sandbox runs alongside real units of work: each waits for the other's
+// transaction, and nothing of the sandbox's reaches the store.
+func TestSandboxConcurrent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		st := open(t)
+		clk := &clock{t: t0}
+		a := mustAccount(t, mustOpen(t, st, clk), "sb", trialDefs())
+		done := make(chan error)
+		go func() {
+			for i := range 20 {
+				if _, err := a.Ingest(ctx, follow(fmt.Sprintf("real%d", i), fmt.Sprintf("Ureal%d", i), "", t0)); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		for i := range 10 {
+			rep, err := a.Sandbox(ctx, SandboxRun{Events: []stepcast.Event{follow(fmt.Sprintf("sb%d", i), fmt.Sprintf("Usb%d", i), "", t0)},
+				Until: t0.AddDate(0, 0, 1)})
+			if err != nil || len(rep.Friends) != 1 || !rep.Friends[0].Added {
+				t.Fatalf("%v\n%s", err, rep)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := mustCount(t, a, `tag("lead")`); n != 20 {
+			t.Fatalf("%d leads, want the 20 real ones", n)
+		}
+		if ex := export(t, st, "sb"); bytes.Contains(ex, []byte("Usb")) {
+			t.Fatal("a sandbox friend reached the store")
+		}
+	})
+}

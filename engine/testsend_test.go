@@ -136,7 +136,11 @@ func TestTestSendTouchesNothingReal(t *testing.T) {
 			t.Fatal(err)
 		}
 		calls := sender.Calls()[sent:]
-		if len(calls) != 2 || calls[0].To[0].User != "Ustaff1" || calls[1].To[0].User != "Ustaff2" {
+		to := map[stepcast.UserID]string{}
+		for _, c := range calls {
+			to[c.To[0].User] = c.Text
+		}
+		if len(calls) != 2 || to["Ustaff1"] != "Aoi様、春のセールです" || to["Ustaff2"] != "お客様、春のセールです" {
 			t.Fatalf("sent: %+v", calls)
 		}
 		// A second test send sends again.
