@@ -367,7 +367,9 @@ func (t *sandboxTx) AddFriend(user stepcast.UserID) (store.Friend, bool, error) 
 
 func (t *sandboxTx) PutTimer(tm store.Timer) (uint64, error) {
 	old, err := t.Tx.Timer(tm.Friend, tm.Key)
-	unchanged := err == nil && old.Due.Equal(tm.Due)
+	// Unchanged, or created never due (a score without decay): nothing
+	// to tell.
+	unchanged := err == nil && old.Due.Equal(tm.Due) || err != nil && !tm.Due.Before(never)
 	v, err := t.Tx.PutTimer(tm)
 	if err == nil && !unchanged {
 		t.timers = append(t.timers, timerWrite{friend: tm.Friend, key: tm.Key, due: tm.Due})

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -323,7 +324,7 @@ func (a SandboxAction) String() string {
 }
 
 func (a SandboxAction) text(tf func(time.Time) string) string {
-	q := stepcast.Quote
+	q := quoteShort
 	switch a.Kind {
 	case SandboxFollowed:
 		return "follows"
@@ -393,13 +394,13 @@ func deliveryText(d *stepcast.Delivery, at string) string {
 			s += "s"
 		}
 	case d.RichMenu != "":
-		s = fmt.Sprintf("%s %s", d.Kind, stepcast.Quote(d.RichMenu))
+		s = fmt.Sprintf("%s %s", d.Kind, quoteShort(d.RichMenu))
 	default:
 		s = string(d.Kind)
 	}
 	s += " at " + at
 	if c := d.Cause; c.Kind != "" {
-		s += fmt.Sprintf(" (%s %s step %d)", c.Kind, stepcast.Quote(c.Name), c.Step)
+		s += fmt.Sprintf(" (%s %s step %d)", c.Kind, quoteShort(c.Name), c.Step)
 	}
 	if len(d.Messages) > 0 {
 		s += ": " + messageText(d.Messages[0])
@@ -422,6 +423,10 @@ func messageText(m stepcast.Message) string {
 	}
 	return "(" + v.Type + ")"
 }
+
+// quoteShort quotes s, cut to 64 runes: a report line stays readable, and
+// a rich menu ID (41 bytes) whole.
+func quoteShort(s string) string { return strconv.Quote(clipRunes(s, 64)) }
 
 // clipRunes cuts s to n runes, marking the cut.
 func clipRunes(s string, n int) string {
