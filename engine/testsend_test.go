@@ -143,6 +143,10 @@ func TestTestSendTouchesNothingReal(t *testing.T) {
 		if len(calls) != 2 || to["Ustaff1"] != "Aoi様、春のセールです" || to["Ustaff2"] != "お客様、春のセールです" {
 			t.Fatalf("sent: %+v", calls)
 		}
+		// Sending them changed nothing real either.
+		if b, a := realLines(before), realLines(export(t, st, "ts")); strings.Join(b, "") != strings.Join(a, "") {
+			t.Fatalf("dispatching the test pushes changed the store:\nbefore %s\nafter  %s", b, a)
+		}
 		// A second test send sends again.
 		again, err := a.TestSend(ctx, TestSend{Name: "spring", Messages: msgs, To: []stepcast.UserID{"Ustaff2"}})
 		if err != nil || again.Pushes != 1 || len(again.Sends) != 1 || again.Sends[0].Delivery == 0 {
