@@ -31,6 +31,10 @@ const (
 	MaxSandboxUnits = 500
 )
 
+// maxSandboxFailures bounds the units of a run that fail by their own
+// fault: each costs the run a new attempt from the start.
+const maxSandboxFailures = 20
+
 // SandboxRun is what Account.Sandbox tries out.
 type SandboxRun struct {
 	// Events run in order, each as Ingest would run it — the friend added
@@ -83,7 +87,9 @@ var (
 // A unit that fails by its own fault (a rule loop, a value of the wrong
 // type) is reported with its error (SandboxFailed) and the run goes on
 // without it, as IngestBatch would; any other error (the store, ctx)
-// fails the whole run, with nothing reported. More than MaxSandboxEvents
+// fails the whole run, with nothing reported. Each such failure runs the
+// whole run again, without the unit (in a new transaction): after 20, the
+// run stops at the next (SandboxReport.Stopped). More than MaxSandboxEvents
 // events, or MaxSandboxFriends friends, are refused (stepcast.ErrInvalid),
 // as is an event that Ingest would refuse; the units past MaxSandboxUnits
 // are not run (SandboxReport.Stopped).
@@ -93,8 +99,9 @@ func (a *Account) Sandbox(ctx context.Context, run SandboxRun) (*SandboxReport, 
 		return nil, err
 	}
 	failed := map[string]error{} // units that failed by their own fault, by ID
+	stopAt := ""                 // the unit to stop at, once too many failed
 	for {
-		s := &sandbox{a: a, run: run, now: now, def: a.def.Load(), failed: failed}
+		s := &sandbox{a: a, run: run, now: now, def: a.def.Load(), failed: failed, stopAt: &stopAt}
 		err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
 			s.reset(tx)
 			return s.runAll()
@@ -103,7 +110,7 @@ func (a *Account) Sandbox(ctx context.Context, run SandboxRun) (*SandboxReport, 
 		case errors.Is(err, errSandbox):
 			return s.rep.done(), nil
 		case errors.Is(err, errSandboxRetry):
-			continue // s.failed has the unit now
+			continue // s.failed, or s.stopAt, has the unit now
 		case err == nil:
 			return nil, errors.New("engine: sandbox: the transaction committed") // never: runAll always fails it
 		}
@@ -148,6 +155,7 @@ type sandbox struct {
 	now    time.Time
 	def    *compiled
 	failed map[string]error
+	stopAt *string
 
 	tx      *sandboxTx
 	hist    pendingEvents
@@ -220,6 +228,10 @@ func (s *sandbox) unit(in input, id string) error {
 		s.rep.failedUnit(in, id, err, s.tx)
 		return nil
 	}
+	if id == *s.stopAt {
+		s.rep.stopped = fmt.Sprintf("stopped at %s: %d units failed before it (a run is tried again without each, up to %d)", stepcast.Quote(id), len(s.failed), maxSandboxFailures)
+		return errSandbox
+	}
 	s.tx.u, s.tx.timers, s.tx.ops = u, s.tx.timers[:0], s.tx.ops[:0]
 	err := u.run(in)
 	switch {
@@ -227,7 +239,14 @@ func (s *sandbox) unit(in input, id string) error {
 		s.rep.skipped(u, in, id, errors.Is(err, errDuplicate))
 		return nil
 	case err != nil && eventFault(err):
-		s.failed[id] = err
+		// The unit may have written before it failed: the run is tried
+		// again without it — up to maxSandboxFailures times, then it
+		// stops before the next failing unit.
+		if len(s.failed) < maxSandboxFailures {
+			s.failed[id] = err
+		} else {
+			*s.stopAt = id
+		}
 		return errSandboxRetry
 	case err != nil:
 		return err

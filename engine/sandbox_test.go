@@ -283,6 +283,22 @@ func TestSandboxErrors(t *testing.T) {
 	if !bytes.Equal(export(t, st, "sb"), before) {
 		t.Fatal("the store changed")
 	}
+
+	// Many failures: the run stops at the 21st.
+	var loops []stepcast.Event
+	for i := range 30 {
+		loops = append(loops, ev(fmt.Sprintf("l%d", i), "U1", stepcast.EventClick, "loop", "", t0))
+	}
+	rep, err = a.Sandbox(ctx, SandboxRun{Events: loops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != maxSandboxFailures || !strings.Contains(rep.Stopped, `stopped at "l20": 20 units failed`) {
+		t.Fatalf("%d events, stopped %q", rep.Events, rep.Stopped)
+	}
+	if !bytes.Equal(export(t, st, "sb"), before) {
+		t.Fatal("the store changed")
+	}
 }
 
 // The sandbox predicts the real run: the same events, and the due work
