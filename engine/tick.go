@@ -59,6 +59,7 @@ var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueReminderEdit: wakeReminderEdit,
 	DueFollow:       wakeFollow,
 	DueRoute:        wakeRoute,
+	DueBroadcast:    wakeBroadcast,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.
@@ -130,7 +131,7 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 			case !r.Duplicate:
 				done++
 				kind := ParseTimerKey(timers[i].Key).Kind
-				woke = woke || kind == DueStart || kind == DueReminderEdit
+				woke = woke || kind == DueStart || kind == DueReminderEdit || kind == DueBroadcast
 			}
 		}
 		// The timers just leased stay leased, so the next Lease hands out
