@@ -379,7 +379,7 @@ func TestCancelBroadcast(t *testing.T) {
 type fakeQuota struct{ limit, used int64 }
 
 func (fakeQuota) Send(context.Context, stepcast.Delivery, string) (string, error) { return "", nil }
-func (q fakeQuota) MessageQuota(context.Context) (int64, int64, error)          { return q.limit, q.used, nil }
+func (q fakeQuota) MessageQuota(context.Context) (int64, int64, error)            { return q.limit, q.used, nil }
 
 // TestPreview: figures worked by hand on five friends.
 func TestPreview(t *testing.T) {
