@@ -444,3 +444,31 @@ func TestPreview(t *testing.T) {
 		t.Fatalf("scheduled %v", bs)
 	}
 }
+
+// TestBroadcastFailsOnSchemaChange: a field a placeholder names leaves
+// the schema before the broadcast is due: it fails, saying why, and
+// queues nothing.
+func TestBroadcastFailsOnSchemaChange(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, backends["memstore"](t), clk), "acct", bcDefs())
+	bcIngest(t, a, follow("f1", "U1", "", t0), answer("p1", "U1", "points", "3", t0))
+	if err := a.ScheduleBroadcast(ctx, Broadcast{Name: "pts", Messages: []stepcast.Message{msg("{{points}}pt")}, At: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	d := bcDefs()
+	d.Schema.Fields = slices.DeleteFunc(d.Schema.Fields, func(f segment.Field) bool { return f.Name == "points" })
+	d.Rules = d.Rules[:2]
+	if err := a.SetDefinitions(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(time.Hour))
+	mustTick(t, a)
+	rep := mustReport(t, a, "pts")
+	if rep.Status != BroadcastFailed || !strings.Contains(rep.Reason, "no such field") || rep.Planned != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if rows := allDeliveries(t, a, "broadcast:pts"); len(rows) != 0 {
+		t.Fatalf("queued %d", len(rows))
+	}
+}
