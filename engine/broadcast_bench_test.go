@@ -239,3 +239,29 @@ func BenchmarkBroadcastDispatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPreview: a broadcast's preview over n friends — the segment,
+// the skips for a missing field counted from the index (!has), five
+// friends rendered, the cost — without rendering the audience.
+func BenchmarkPreview(b *testing.B) {
+	tiers := []int{100_000}
+	if os.Getenv("STEPCAST_BENCH_1M") != "" {
+		tiers = append(tiers, 1_000_000)
+	}
+	for _, n := range tiers {
+		b.Run(fmt.Sprintf("friends=%d", n), func(b *testing.B) {
+			st := memstore.New()
+			seedBroadcastFriends(b, st, n, benchUser)
+			a := mustAccount(b, mustOpen(b, st, &clock{t: t0}), "acct", bcDefs())
+			br := Broadcast{Segment: `tag("member")`, Messages: []stepcast.Message{msg("{{name}}さん、{{points}}ポイントがあります")}}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := a.Preview(ctx, br, PreviewOptions{})
+				if err != nil || p.Audience != uint64(n-n/100) || p.Skipped["missing_field:name"] == 0 {
+					b.Fatalf("%+v %v", p, err)
+				}
+			}
+		})
+	}
+}
