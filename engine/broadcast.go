@@ -32,6 +32,12 @@ const DueBroadcast DueKind = "broadcast"
 // a message every friend shares fills whole multicasts.
 const BroadcastChunk = 10 * stepcast.MaxMulticastTargets
 
+// BroadcastChunksPerTick bounds the chunks of broadcasts one Tick plans
+// (20: 100,000 friends), the rest going on at the next: so that Run
+// starts sending a large broadcast while it is planned, and the due work
+// of other accounts does not wait for a million friends to be planned.
+const BroadcastChunksPerTick = 20
+
 // BroadcastPriority is the priority of a broadcast's deliveries when the
 // broadcast sets none: below the 0 of pushes (a rule's, a scenario's
 // step) and ReplyPriority, so that a campaign to a million friends does

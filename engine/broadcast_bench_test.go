@@ -103,8 +103,14 @@ func BenchmarkBroadcastPlan(b *testing.B) {
 					if err := a.ScheduleBroadcast(ctx, Broadcast{Name: name, Segment: `tag("member")`, Messages: msgs}); err != nil {
 						b.Fatal(err)
 					}
-					if _, err := a.Tick(ctx); err != nil {
-						b.Fatal(err)
+					for { // BroadcastChunksPerTick a call
+						n, err := a.Tick(ctx)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if n == 0 {
+							break
+						}
 					}
 					b.StopTimer()
 					rep := mustReport(b, a, name)

@@ -472,3 +472,27 @@ func TestBroadcastFailsOnSchemaChange(t *testing.T) {
 		t.Fatalf("queued %d", len(rows))
 	}
 }
+
+// TestBroadcastChunksPerTick: a Tick plans at most
+// BroadcastChunksPerTick chunks of a broadcast; the next goes on.
+func TestBroadcastChunksPerTick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,001 friends")
+	}
+	ctx := context.Background()
+	st := backends["memstore"](t)
+	n := BroadcastChunksPerTick*BroadcastChunk + 1
+	seedFriends(t, st, n, func(int) bool { return false })
+	a := mustAccount(t, mustOpen(t, st, &clock{t: t0}), "acct", bcDefs())
+	if err := a.ScheduleBroadcast(ctx, Broadcast{Name: "big", Messages: []stepcast.Message{msg("hi")}}); err != nil {
+		t.Fatal(err)
+	}
+	mustTick(t, a)
+	if rep := mustReport(t, a, "big"); rep.Planned != n-1 || rep.Chunks != BroadcastChunksPerTick || rep.Status != BroadcastSending {
+		t.Fatalf("first tick: %+v", rep)
+	}
+	mustTick(t, a)
+	if rep := mustReport(t, a, "big"); rep.Planned != n || rep.Chunks != BroadcastChunksPerTick+1 || rep.Pushes != 1 {
+		t.Fatalf("second tick: %+v", rep)
+	}
+}

@@ -180,7 +180,8 @@
 // blocked at 09:59 is out —, among friends who follow, and freezes that
 // audience (a roaring bitmap, in a timer of its own, never due). It then
 // plans BroadcastChunk (5,000) friends a unit of work, each committed
-// with the broadcast's cursor: it reads their records, skips those who
+// with the broadcast's cursor, BroadcastChunksPerTick (20) a Tick — so
+// that Run's dispatcher starts sending while the rest is planned: it reads their records, skips those who
 // no longer follow or whose messages do not render (a field unset with
 // no default, a text grown past LINE's limit), and queues friends whose
 // rendered messages are byte-identical as multicasts of up to 500 — one
