@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/stepcast/stepcast"
@@ -356,6 +357,7 @@ func (p *parser) str(s string) error {
 	p.lit = append(p.lit, '"')
 	literal, emptyDefault := false, false
 	defer func() { p.mayEmpty = p.mayEmpty || emptyDefault && !literal }()
+	at := position{s: s}
 	i := 0
 	for {
 		j := strings.Index(s[i:], "{{")
@@ -371,12 +373,12 @@ func (p *parser) str(s string) error {
 			literal = true
 			p.lit = append(p.lit, "{{"...)
 			if track {
-				p.holes = append(p.holes, textHole{start: utf16Len(s[:j]), n: 4, part: -1})
+				p.holes = append(p.holes, textHole{start: at.units(j), n: 4, part: -1})
 			}
 			i = j + 4
 			continue
 		}
-		char := utf8.RuneCountInString(s[:j])
+		char := at.chars(j)
 		k := strings.Index(s[j+2:], "}}")
 		if k < 0 {
 			return p.fail(p.path(), char, ErrUnclosed, "")
@@ -401,7 +403,7 @@ func (p *parser) str(s string) error {
 		}
 		p.flush()
 		if track {
-			p.holes = append(p.holes, textHole{start: utf16Len(s[:j]), n: utf16Len(s[j : j+2+k+2]), part: len(p.parts)})
+			p.holes = append(p.holes, textHole{start: at.units(j), n: utf16Len(s[j : j+2+k+2]), part: len(p.parts)})
 		}
 		p.parts = append(p.parts, part{ref: r, def: def, hasDef: hasDef})
 		emptyDefault = emptyDefault || hasDef && def == ""
@@ -410,6 +412,28 @@ func (p *parser) str(s string) error {
 	p.lit = append(p.lit, '"')
 	return nil
 }
+
+// position counts characters and UTF-16 units into a string, from where
+// it last counted: the placeholders come in order, so a string is counted
+// once, however many it holds.
+type position struct {
+	s               string
+	byte, char, u16 int
+}
+
+func (p *position) advance(to int) {
+	for _, r := range p.s[p.byte:to] {
+		p.char++
+		p.u16 += max(1, utf16.RuneLen(r))
+	}
+	p.byte = to
+}
+
+// chars is how many characters (runes) come before byte offset to.
+func (p *position) chars(to int) int { p.advance(to); return p.char }
+
+// units is how many UTF-16 units come before byte offset to.
+func (p *position) units(to int) int { p.advance(to); return p.u16 }
 
 // ref returns the index of the field name among the template's refs.
 func (p *parser) ref(name string) (int, error) {
