@@ -213,13 +213,16 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 		st.Skipped[skipUnknown] += missing
 	}
 	chunk := st.Chunks + 1
-	prefix := broadcastKey(b.Name) + "/" + strconv.Itoa(chunk) + "/"
+	dkey := []byte(broadcastKey(b.Name) + "/" + strconv.Itoa(chunk) + "/")
+	prefix := len(dkey)
+	cause := broadcastCause(b.Name).Key()
 	n := 0
 	for _, g := range order {
 		for from := 0; from < len(g.to); from += stepcast.MaxMulticastTargets {
 			to := g.to[from:min(from+stepcast.MaxMulticastTargets, len(g.to))]
 			n++
-			if err := u.queueBroadcast(st, prefix+strconv.Itoa(n), chunk, g.msgs, to); err != nil {
+			dkey = strconv.AppendInt(dkey[:prefix], int64(n), 10)
+			if err := u.queueBroadcast(st, string(dkey), cause, chunk, g.msgs, to); err != nil {
 				return false, err
 			}
 		}
@@ -228,12 +231,24 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 	return !it.HasNext(), nil
 }
 
+// retryKeyOf is uuidFrom(account + "\x00" + key), the retry key every
+// delivery gets from its key, without building that string on the heap
+// for the keys that fit a buffer on the stack.
+func retryKeyOf(account store.AccountID, key string) string {
+	var buf [256]byte
+	if len(account)+1+len(key) > len(buf) {
+		return uuidFrom(string(account) + "\x00" + key)
+	}
+	b := append(append(append(buf[:0], account...), 0), key...)
+	return uuidFromBytes(b)
+}
+
 // queueBroadcast queues one request of a broadcast's chunk: a multicast
 // to to, or a push when to is one friend — LINE takes pushes at 2,000
 // requests a second and multicasts at 200, and a push is kept in order
 // with the friend's other pushes by the dispatcher (a scenario's step
 // queued before it goes first); both count one message per recipient.
-func (u *unit) queueBroadcast(st *broadcastState, key string, chunk int, msgs []stepcast.Message, to []stepcast.Recipient) error {
+func (u *unit) queueBroadcast(st *broadcastState, key, cause string, chunk int, msgs []stepcast.Message, to []stepcast.Recipient) error {
 	b := &st.Broadcast
 	d := stepcast.Delivery{Kind: stepcast.DeliveryMulticast, To: to, Messages: msgs,
 		NotificationDisabled: b.NotificationDisabled, AggregationUnit: b.AggregationUnit,
@@ -252,8 +267,8 @@ func (u *unit) queueBroadcast(st *broadcastState, key string, chunk int, msgs []
 	if err != nil {
 		return err
 	}
-	row := store.Delivery{Key: key, Kind: d.Kind, Payload: body, Cause: d.Cause.Key(), Priority: d.Priority,
-		NextAt: u.at, CreatedAt: u.at, RetryKey: uuidFrom(string(u.a.id) + "\x00" + key),
+	row := store.Delivery{Key: key, Kind: d.Kind, Payload: body, Cause: cause, Priority: d.Priority,
+		NextAt: u.at, CreatedAt: u.at, RetryKey: retryKeyOf(u.a.id, key),
 		Friends: make([]stepcast.FriendID, len(to))}
 	for i, r := range to {
 		row.Friends[i] = r.Friend

@@ -496,3 +496,12 @@ func TestBroadcastChunksPerTick(t *testing.T) {
 		t.Fatalf("second tick: %+v", rep)
 	}
 }
+
+// TestRetryKeyOf: the stack-built retry key is uuidFrom's, short key or long.
+func TestRetryKeyOf(t *testing.T) {
+	for _, key := range []string{"broadcast/sale/1/1", strings.Repeat("k", 300)} {
+		if got, want := retryKeyOf("shop", key), uuidFrom("shop\x00"+key); got != want || !stepcast.IsRetryKey(got) {
+			t.Fatalf("%q: %s, want %s", key, got, want)
+		}
+	}
+}
