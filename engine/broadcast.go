@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -391,11 +393,9 @@ func (a *Account) Broadcasts(ctx context.Context) ([]BroadcastReport, error) {
 }
 
 func sortReports(rs []BroadcastReport) {
-	for i := 1; i < len(rs); i++ { // few: insertion sort
-		for j := i; j > 0 && (rs[j].Due.Before(rs[j-1].Due) || rs[j].Due.Equal(rs[j-1].Due) && rs[j].Broadcast.Name < rs[j-1].Broadcast.Name); j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
+	slices.SortFunc(rs, func(x, y BroadcastReport) int {
+		return cmp.Or(x.Due.Compare(y.Due), cmp.Compare(x.Broadcast.Name, y.Broadcast.Name))
+	})
 }
 
 // broadcastReport reads a broadcast's timer and its outbox progress.
