@@ -229,7 +229,7 @@
 //
 // # Test sends and the sandbox
 //
-// Account.TestSend sends messages to the account's test friends only
+// Account.TestSend sends messages, or a broadcast's, to the account's test friends only
 // (Definitions.TestFriends: the staff's LINE userIds), each rendered with
 // that friend's own fields (package render), as pushes with a cause of
 // their own (stepcast.CauseTest, "test:<name>"): counted in no

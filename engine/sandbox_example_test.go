@@ -93,8 +93,20 @@ func ExampleAccount_TestSend() {
 	fmt.Printf("%d push(es), %d message(s) of the monthly quota\n", rep.Pushes, rep.Messages)
 	p, _ := gym.DeliveryProgress(ctx, "test:december-campaign")
 	fmt.Println("pending test pushes:", p.Pending)
+
+	// A broadcast is tested as it stands, before it goes.
+	gym.ScheduleBroadcast(ctx, engine.Broadcast{Name: "new-year", At: now.Add(24 * time.Hour),
+		Messages: []stepcast.Message{stepcast.Message(`{"type":"text","text":"Happy new year, {{name|friend}}!"}`)}})
+	b, _ := gym.Broadcast(ctx, "new-year")
+	rep, err = gym.TestSend(ctx, engine.TestSend{Broadcast: &b.Broadcast, Preview: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("preview of %s: %s, %d message(s) if sent\n", rep.Name, rep.Sends[0].Messages[0], rep.Messages)
 	// Output:
 	// U0123456789abcdef0123456789abcdef: {"type":"text","text":"Dear member, December is half price!"} (delivery 2)
 	// 1 push(es), 1 message(s) of the monthly quota
 	// pending test pushes: 1
+	// preview of new-year: {"type":"text","text":"Happy new year, friend!"}, 1 message(s) if sent
 }

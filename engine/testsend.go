@@ -81,6 +81,14 @@ type TestSend struct {
 	Preview bool
 	// NotificationDisabled sends without a push notification.
 	NotificationDisabled bool
+	// Broadcast, if set, is the broadcast to test — one scheduled
+	// (Account.Broadcast(ctx, name).Broadcast) or yet to be —: its name
+	// and messages are the test send's, which then gives neither, and it
+	// sends without a notification if the broadcast does. Its segment,
+	// time, priority and aggregation unit play no part: the test goes to
+	// the test friends, now, and counts in no statistics (LINE's
+	// customAggregationUnits included).
+	Broadcast *Broadcast
 }
 
 // TestSendReport is what a test send queued, or with Preview would queue.
@@ -116,8 +124,9 @@ type TestSendResult struct {
 // testNote is the note on every test push.
 const testNote = "test send: to test friends only, counted in no broadcast's or experiment's statistics, capped by nothing, running no rules"
 
-// TestSend queues t's messages as pushes to the account's test friends
-// (Definitions.TestFriends, or those of them t.To names), each rendered
+// TestSend queues t's messages — or its broadcast's — as pushes to the
+// account's test friends (Definitions.TestFriends, or those of them t.To
+// names), each rendered
 // with that test friend's own fields and display name, and returns what
 // it queued. With t.Preview it renders and queues nothing.
 //
@@ -127,7 +136,8 @@ const testNote = "test send: to test friends only, counted in no broadcast's or 
 // experiment or variant; they run no rules and change no friend's state
 // — no tag, field, score, scenario, tally or event is written, only the
 // outbox rows of the pushes — and each says in its note that it is a
-// test. They go at TestSendPriority. A test send does cost LINE
+// test. They go at TestSendPriority, and the dispatcher's guards (quiet
+// hours, frequency caps) do not hold them: staff asked for them now. A test send does cost LINE
 // messages: each push counts one message against the monthly quota
 // (TestSendReport.Messages), as any push does; Preview costs none.
 //
@@ -139,6 +149,13 @@ const testNote = "test send: to test friends only, counted in no broadcast's or 
 // stepcast.ErrInvalid, and nothing is queued —; ErrNoTestFriends; the
 // store's.
 func (a *Account) TestSend(ctx context.Context, t TestSend) (TestSendReport, error) {
+	if b := t.Broadcast; b != nil {
+		if t.Name != "" || len(t.Messages) > 0 {
+			return TestSendReport{}, fmt.Errorf("%w: engine: account %q: test send of broadcast %s: Name and Messages are the broadcast's, give neither",
+				stepcast.ErrInvalid, a.id, stepcast.Quote(b.Name))
+		}
+		t.Name, t.Messages, t.NotificationDisabled = b.Name, b.Messages, t.NotificationDisabled || b.NotificationDisabled
+	}
 	rep := TestSendReport{Name: t.Name, Preview: t.Preview}
 	def := a.def.Load()
 	to, err := testRecipients(def.defs.TestFriends, t)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -58,15 +59,12 @@ func TestTestSendTouchesNothingReal(t *testing.T) {
 		mustIngest(t, a, follow("f1", "Ustaff1", "", t0), follow("f2", "Ustaff2", "", t0), follow("f3", "U1", "", t0),
 			follow("f4", "Ublocked", "", t0), ev("b4", "Ublocked", stepcast.EventUnfollow, "", "", t0.Add(1)),
 			ev("n1", "Ustaff1", stepcast.EventAnswer, "name", "Aoi", t0))
-		// A real broadcast in the outbox, part sent.
-		err = st.Update(ctx, "ts", func(tx store.Tx) error {
-			body, _ := json.Marshal(stepcast.Delivery{Kind: stepcast.DeliveryPush, To: []stepcast.Recipient{{Friend: 3, User: "U1"}},
-				Messages: []stepcast.Message{msg("spring")}, Cause: stepcast.Cause{Kind: stepcast.CauseBroadcast, Name: "spring"}})
-			_, err := tx.Enqueue(store.Delivery{Key: "broadcast/spring/1", Kind: stepcast.DeliveryPush, RetryKey: uuidFrom("spring"),
-				Payload: body, Cause: "broadcast:spring", Friends: []stepcast.FriendID{3}, NextAt: t0, CreatedAt: t0})
-			return err
-		})
-		if err != nil {
+		// A real broadcast to the real audience, planned and sent.
+		spring := Broadcast{Name: "spring", Segment: `!tag("staff")`, Messages: []stepcast.Message{msg("{{name|お客}}様、春のセールです")}}
+		if err := a.ScheduleBroadcast(ctx, spring); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Tick(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := a.Dispatch(ctx); err != nil {
@@ -74,18 +72,20 @@ func TestTestSendTouchesNothingReal(t *testing.T) {
 		}
 		sent := len(sender.Calls())
 		before := export(t, st, "ts")
-		progress, _ := a.DeliveryProgress(ctx, "broadcast:spring")
+		progress, err := a.Broadcast(ctx, "spring")
+		if err != nil || progress.Outbox.Sent == 0 {
+			t.Fatalf("the real broadcast: %+v, %v", progress, err)
+		}
 		cur := a.Cursor()
 
-		msgs := []stepcast.Message{msg("{{name|お客}}様、春のセールです")}
-		preview, err := a.TestSend(ctx, TestSend{Name: "spring", Messages: msgs, Preview: true})
+		preview, err := a.TestSend(ctx, TestSend{Broadcast: &spring, Preview: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(export(t, st, "ts"), before) {
 			t.Fatal("a preview changed the store")
 		}
-		rep, err := a.TestSend(ctx, TestSend{Name: "spring", Messages: msgs})
+		rep, err := a.TestSend(ctx, TestSend{Broadcast: &progress.Broadcast})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,8 +114,8 @@ func TestTestSendTouchesNothingReal(t *testing.T) {
 		if b, a := realLines(before), realLines(after); strings.Join(b, "") != strings.Join(a, "") {
 			t.Fatalf("the store changed beyond the test pushes:\nbefore %s\nafter  %s", b, a)
 		}
-		if p, _ := a.DeliveryProgress(ctx, "broadcast:spring"); p != progress {
-			t.Fatalf("the broadcast's progress moved: %+v, was %+v", p, progress)
+		if p, _ := a.Broadcast(ctx, "spring"); !reflect.DeepEqual(p, progress) {
+			t.Fatalf("the broadcast's report moved: %+v, was %+v", p, progress)
 		}
 		if a.Cursor() != cur {
 			t.Fatal("the index moved")
@@ -147,8 +147,11 @@ func TestTestSendTouchesNothingReal(t *testing.T) {
 		if b, a := realLines(before), realLines(export(t, st, "ts")); strings.Join(b, "") != strings.Join(a, "") {
 			t.Fatalf("dispatching the test pushes changed the store:\nbefore %s\nafter  %s", b, a)
 		}
+		if p, _ := a.Broadcast(ctx, "spring"); !reflect.DeepEqual(p, progress) {
+			t.Fatalf("the broadcast's report moved: %+v, was %+v", p, progress)
+		}
 		// A second test send sends again.
-		again, err := a.TestSend(ctx, TestSend{Name: "spring", Messages: msgs, To: []stepcast.UserID{"Ustaff2"}})
+		again, err := a.TestSend(ctx, TestSend{Name: "spring", Messages: spring.Messages, To: []stepcast.UserID{"Ustaff2"}})
 		if err != nil || again.Pushes != 1 || len(again.Sends) != 1 || again.Sends[0].Delivery == 0 {
 			t.Fatalf("again: %+v, %v", again, err)
 		}
