@@ -229,9 +229,10 @@
 //
 // # Test sends and the sandbox
 //
-// Account.TestSend sends messages, or a broadcast's, to the account's test friends only
-// (Definitions.TestFriends: the staff's LINE userIds), each rendered with
-// that friend's own fields (package render), as pushes with a cause of
+// Account.TestSend sends messages, or a broadcast's, to the account's
+// test friends only (Definitions.TestFriends: the staff's LINE userIds),
+// each rendered with that friend's own fields (package render), as
+// pushes with a cause of
 // their own (stepcast.CauseTest, "test:<name>"): counted in no
 // broadcast's or experiment's progress or statistics, running no rules,
 // changing no friend's state — only the outbox rows of the pushes are
