@@ -350,6 +350,15 @@ type sandboxOp struct {
 	changes  int
 	journey  *store.Event
 	delivery *store.Delivery
+	tally    *store.Tally // an experiment's counts added
+}
+
+func (t *sandboxTx) AddToTally(delta store.Tally) (store.Tally, error) {
+	sum, err := t.Tx.AddToTally(delta)
+	if err == nil {
+		t.ops = append(t.ops, sandboxOp{changes: len(t.u.res.Changes), tally: &delta})
+	}
+	return sum, err
 }
 
 func (t *sandboxTx) AppendEvent(ev stepcast.Event) (uint64, error) {

@@ -70,6 +70,7 @@ const (
 	SandboxReminder     SandboxActionKind = "reminder"     // Name: the reminder, Value: what happened, Step, Key
 	SandboxDelivery     SandboxActionKind = "delivery"     // Delivery, At: when it may be sent
 	SandboxNotification SandboxActionKind = "notification" // Notification: what Config.Notify would get
+	SandboxTally        SandboxActionKind = "tally"        // Name: the experiment, Value: the variant, Tally: the counts added
 	SandboxDue          SandboxActionKind = "due"          // Name: the timer's key, At: when it comes due
 	SandboxDueCleared   SandboxActionKind = "due_cleared"  // Name: the timer's key: nothing more due (the timer deleted, or kept with no due time)
 	SandboxNote         SandboxActionKind = "note"         // Value: what a step could not do, and why
@@ -90,7 +91,10 @@ type SandboxAction struct {
 	// send it: messages rendered, cause, recipients (sandbox friend IDs).
 	Delivery     *stepcast.Delivery
 	Notification *stepcast.Notification
-	Err          error
+	// Tally is what an experiment's tally would gain (recipients,
+	// clickers, converters, revenue).
+	Tally *store.Tally
+	Err   error
 }
 
 // sandboxRecorder builds the report of an attempt.
@@ -226,6 +230,8 @@ func (r *sandboxRecorder) unit(u *unit, tx *sandboxTx) {
 				continue
 			}
 			add(SandboxAction{Kind: SandboxDelivery, Delivery: &d, At: op.delivery.NextAt})
+		case op.tally != nil:
+			add(SandboxAction{Kind: SandboxTally, Name: op.tally.Experiment, Value: op.tally.Variant, Tally: op.tally})
 		}
 	}
 	tell(len(u.res.Changes))
@@ -366,6 +372,22 @@ func (a SandboxAction) text(tf func(time.Time) string) string {
 			s += ": " + q(clipRunes(a.Notification.Text, 40))
 		}
 		return s
+	case SandboxTally:
+		var parts []string
+		if t := a.Tally; t != nil {
+			for _, c := range []struct {
+				n    int64
+				what string
+			}{{t.Recipients, "recipient"}, {t.Clickers, "clicker"}, {t.Converters, "converter"}} {
+				if c.n != 0 {
+					parts = append(parts, fmt.Sprintf("%+d %s", c.n, c.what))
+				}
+			}
+			if t.Revenue != 0 {
+				parts = append(parts, fmt.Sprintf("%+g revenue", t.Revenue))
+			}
+		}
+		return fmt.Sprintf("experiment %s variant %s tally %s", q(a.Name), q(a.Value), strings.Join(parts, ", "))
 	case SandboxDue:
 		return fmt.Sprintf("due %s at %s", a.Name, tf(a.At))
 	case SandboxDueCleared:

@@ -524,3 +524,31 @@ func TestSandboxConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// An experiment's tally written in a unit (A/B in the engine) is told,
+// and rolled back with the rest.
+func TestSandboxTally(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	errBack := errors.New("back")
+	err := st.Update(ctx, "sb", func(tx store.Tx) error {
+		u := &unit{}
+		stx := &sandboxTx{Tx: tx, u: u}
+		if _, err := stx.AddToTally(store.Tally{Experiment: "welcome", Variant: "B", Recipients: 1, Revenue: 4980}); err != nil {
+			return err
+		}
+		r := sandboxRecorder{loc: tokyo, byFriend: map[stepcast.FriendID]int{}}
+		r.unit(u, stx)
+		acts := r.Friends[0].Units[0].Actions
+		if len(acts) != 1 || acts[0].Kind != SandboxTally {
+			t.Fatalf("%+v", acts)
+		}
+		if got, want := acts[0].String(), `experiment "welcome" variant "B" tally +1 recipient, +4980 revenue`; got != want {
+			t.Fatalf("%s, want %s", got, want)
+		}
+		return errBack
+	})
+	if !errors.Is(err, errBack) {
+		t.Fatal(err)
+	}
+}
