@@ -70,8 +70,8 @@ var (
 // reports what would have happened to whom (SandboxReport): tags added and
 // removed, fields set, scores, scenario and reminder steps, the deliveries
 // that would be queued — pushes rendered as LINE would get them, replies,
-// rich menu links —, host notifications, and the due work left, with
-// when it comes due.
+// rich menu links —, host notifications, experiments' tallies, and the
+// due work left, with when it comes due.
 //
 // Nothing real is touched: the units run inside one store transaction
 // (store.Store.Update) that is rolled back at the end, on every backend,
