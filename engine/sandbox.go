@@ -54,8 +54,11 @@ type SandboxRun struct {
 	// account's own due work (relative start conditions, reminder edits)
 	// is not run: it reads the live index, which the sandbox leaves alone.
 	Until time.Time
-	// Friends are friends whose due work runs until Until, events or not.
+	// Friends are friends whose due work runs until Until, events or not;
+	// Users name more by their LINE userIds (one the account does not
+	// know is left out). At most MaxSandboxFriends together.
 	Friends []stepcast.FriendID
+	Users   []stepcast.UserID
 }
 
 // errSandbox rolls back a sandbox's transaction; errSandboxRetry rolls it
@@ -103,7 +106,9 @@ func (a *Account) Sandbox(ctx context.Context, run SandboxRun) (*SandboxReport, 
 	for {
 		s := &sandbox{a: a, run: run, now: now, def: a.def.Load(), failed: failed, stopAt: &stopAt}
 		err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
-			s.reset(tx)
+			if err := s.reset(tx); err != nil {
+				return err
+			}
 			return s.runAll()
 		})
 		switch {
@@ -123,8 +128,8 @@ func (a *Account) checkSandbox(run SandboxRun, now time.Time) error {
 	if len(run.Events) > MaxSandboxEvents {
 		return fmt.Errorf("%w: engine: sandbox: %d events, more than MaxSandboxEvents (%d)", stepcast.ErrInvalid, len(run.Events), MaxSandboxEvents)
 	}
-	if len(run.Friends) > MaxSandboxFriends {
-		return fmt.Errorf("%w: engine: sandbox: %d friends, more than MaxSandboxFriends (%d)", stepcast.ErrInvalid, len(run.Friends), MaxSandboxFriends)
+	if n := len(run.Friends) + len(run.Users); n > MaxSandboxFriends {
+		return fmt.Errorf("%w: engine: sandbox: %d friends, more than MaxSandboxFriends (%d)", stepcast.ErrInvalid, n, MaxSandboxFriends)
 	}
 	if !run.Until.IsZero() {
 		if err := stepcast.CheckTime("sandbox until", run.Until); err != nil {
@@ -174,7 +179,7 @@ type timerRun struct {
 	due     int64
 }
 
-func (s *sandbox) reset(tx store.Tx) {
+func (s *sandbox) reset(tx store.Tx) error {
 	s.tx = &sandboxTx{Tx: tx, added: map[stepcast.FriendID]bool{}}
 	s.hist = pendingEvents{}
 	s.rep = sandboxRecorder{loc: s.def.schema.Location(), byFriend: map[stepcast.FriendID]int{}}
@@ -184,6 +189,17 @@ func (s *sandbox) reset(tx store.Tx) {
 	for _, f := range s.run.Friends {
 		s.see(f)
 	}
+	for _, user := range s.run.Users {
+		f, err := tx.FriendByUser(user)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			s.see(f.ID)
+		}
+	}
+	return nil
 }
 
 func (s *sandbox) see(f stepcast.FriendID) {

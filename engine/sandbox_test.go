@@ -208,6 +208,11 @@ func TestSandboxFuture(t *testing.T) {
 	if s := rep.String(); !strings.Contains(s, `2026-11-30 10:00 due work: scenario "trial" step "day2" sent`) || !strings.Contains(s, "tag +trial-done") {
 		t.Fatalf("String():\n%s", s)
 	}
+	// By userId, the same; an unknown one is left out.
+	byUser, err := a.Sandbox(ctx, SandboxRun{Until: t0.AddDate(0, 0, 2).Add(time.Hour), Users: []stepcast.UserID{"U1", "Unknown"}})
+	if err != nil || byUser.String() != rep.String() {
+		t.Fatalf("%v\n%s\nwant\n%s", err, byUser, rep)
+	}
 	// Before the step's time, nothing would happen.
 	rep, err = a.Sandbox(ctx, SandboxRun{Until: t0.Add(time.Hour), Friends: []stepcast.FriendID{id}})
 	if err != nil || len(rep.Friends) != 0 || rep.String() != "nothing would happen\n" {
