@@ -66,8 +66,22 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 		// A send draws nothing at random: no seed. scenario.Compile and
 		// CompileReminder checked its messages.
 		src := source{cause: stepcast.Cause{Kind: kind, Name: name, Step: stepIndex(s.Step), Unit: u.id}, key: prefix + s.Key, depth: depth, compiled: true}
-		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
-		if err := u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: s.Messages}); err != nil {
+		d := stepcast.Delivery{Kind: stepcast.DeliveryPush, Messages: s.Messages}
+		if len(s.Variants) > 0 {
+			msgs, exp, variant, note, err := u.variantSend(s)
+			if err != nil {
+				return err
+			}
+			if len(msgs) == 0 {
+				prev := u.enter(src)
+				u.note(note)
+				u.leave(prev)
+				continue
+			}
+			d.Messages, d.Experiment, d.Variant = msgs, exp, variant
+		}
+		d.To = []stepcast.Recipient{{Friend: f.ID, User: f.User}}
+		if err := u.queueDelivery(src, d); err != nil {
 			return err
 		}
 	}

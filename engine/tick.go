@@ -59,6 +59,7 @@ var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueReminderEdit: wakeReminderEdit,
 	DueFollow:       wakeFollow,
 	DueRoute:        wakeRoute,
+	DueExperiment:   wakeExperiment,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.

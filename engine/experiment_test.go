@@ -1,0 +1,428 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/abtest"
+	"github.com/stepcast/stepcast/rules"
+	"github.com/stepcast/stepcast/scenario"
+	"github.com/stepcast/stepcast/segment"
+	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+// abDefs: a friend who follows enters "welcome", whose one step sends
+// variant A or B of experiment "offer" at once; clicks of link "coupon"
+// and conversions "purchase" within three days count.
+func abDefs(holdout float64, plan *ExperimentPlan) Definitions {
+	return Definitions{
+		Schema: segment.SchemaConfig{Location: tokyo},
+		Rules: []rules.Rule{{Name: "welcome", Trigger: rules.Trigger{Kind: rules.OnFollow},
+			Steps: []rules.Step{{Action: stepcast.Action{Kind: stepcast.StartScenario, Name: "welcome"}}}}},
+		Scenarios: []scenario.Definition{{Name: "welcome", Steps: []scenario.Step{{
+			Name: "offer", Timing: scenario.Timing{Kind: scenario.Immediately}, Experiment: "offer",
+			Variants: []scenario.StepVariant{{Name: "A", Messages: []stepcast.Message{msg("10% off")}}, {Name: "B", Messages: []stepcast.Message{msg("a free gift")}}},
+		}}}},
+		Experiments: []Experiment{{
+			Name: "offer", Variants: []abtest.Variant{{Name: "A", Weight: 1}, {Name: "B", Weight: 1}}, Holdout: holdout,
+			Links: []string{"coupon"}, Conversions: []string{"purchase"}, Window: 72 * time.Hour,
+			Analysis: abtest.Config{Metric: abtest.Clicks, MinRecipients: 50}, Plan: plan,
+		}},
+	}
+}
+
+func click(id, user, link string, at time.Time) stepcast.Event {
+	return ev(id, user, stepcast.EventClick, link, "", at)
+}
+
+func purchase(id, user string, amount float64, at time.Time) stepcast.Event {
+	e := ev(id, user, stepcast.EventConversion, "purchase", "", at)
+	e.Amount = amount
+	return e
+}
+
+// abSent returns the text and the experiment's variant of each push queued,
+// by friend.
+func abSent(t *testing.T, a *Account) map[stepcast.FriendID][]string {
+	t.Helper()
+	out := map[stepcast.FriendID][]string{}
+	var after uint64
+	for {
+		rows, err := a.Deliveries(context.Background(), store.DeliveryFilter{After: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 0 {
+			return out
+		}
+		for _, r := range rows {
+			after = r.ID
+			var d stepcast.Delivery
+			if err := json.Unmarshal(r.Payload, &d); err != nil {
+				t.Fatal(err)
+			}
+			var m struct{ Text string }
+			json.Unmarshal(d.Messages[0], &m)
+			out[r.Friends[0]] = append(out[r.Friends[0]], m.Text+"|"+d.Experiment+"|"+d.Variant)
+		}
+	}
+}
+
+func tallyOf(t *testing.T, r ExperimentReport, variant string) store.Tally {
+	t.Helper()
+	if variant == HoldoutVariant {
+		return r.Holdout
+	}
+	for _, x := range r.Tallies {
+		if x.Variant == variant {
+			return x
+		}
+	}
+	t.Fatalf("no tally of %s in %+v", variant, r.Tallies)
+	return store.Tally{}
+}
+
+func mustReport(t *testing.T, a *Account, name string) ExperimentReport {
+	t.Helper()
+	r, err := a.Experiment(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Assignment follows the weights and the holdout on 10,000 friends, is
+// what segments see, what each friend is sent and what the tallies count.
+// The userIds are fixed, so the shares are too: the bounds (4 standard
+// errors) are checked against one fixed outcome and cannot flake.
+func TestExperimentAssignment(t *testing.T) {
+	const n = 10_000
+	clk := &clock{t: t0}
+	defs := abDefs(0.1, nil)
+	defs.Experiments[0].Variants[1].Weight = 3 // A 25%, B 75% of those in the test
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "assign", defs)
+	events := make([]stepcast.Event, n)
+	for i := range events {
+		events[i] = follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%032x", i*7919), "", t0)
+	}
+	if _, err := a.IngestBatch(context.Background(), events...); err != nil {
+		t.Fatal(err)
+	}
+	nA, nB, nH := mustCount(t, a, `variant("offer") == "A"`), mustCount(t, a, `variant("offer") == "B"`), mustCount(t, a, `variant("offer") == "holdout"`)
+	if nA+nB+nH != n {
+		t.Fatalf("assigned %d + %d + %d, want %d", nA, nB, nH, n)
+	}
+	within := func(what string, got uint64, total float64, p float64) {
+		sd := math.Sqrt(total * p * (1 - p))
+		if math.Abs(float64(got)-total*p) > 4*sd {
+			t.Errorf("%s: %d of %.0f, want %.0f ± %.0f", what, got, total, total*p, 4*sd)
+		}
+	}
+	within("holdout", nH, n, 0.1)
+	within("A", nA, float64(nA+nB), 0.25)
+
+	r := mustReport(t, a, "offer")
+	if got := tallyOf(t, r, "A").Recipients; got != int64(nA) {
+		t.Errorf("A recipients %d, want %d", got, nA)
+	}
+	if got := tallyOf(t, r, "B").Recipients; got != int64(nB) {
+		t.Errorf("B recipients %d, want %d", got, nB)
+	}
+	if got := r.Holdout.Recipients; got != int64(nH) {
+		t.Errorf("holdout %d, want %d", got, nH)
+	}
+	if !r.Started.Equal(t0) || r.Result == nil || r.Explanation == "" {
+		t.Errorf("report: started %v, result %v, explanation %q", r.Started, r.Result, r.Explanation)
+	}
+	// Each friend got their variant's message, in the experiment; the
+	// holdout nothing.
+	bits, err := a.Evaluate(`variant("offer") == "B"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := abSent(t, a)
+	if len(got) != int(nA+nB) {
+		t.Fatalf("%d friends sent, want %d", len(got), nA+nB)
+	}
+	for f, texts := range got {
+		want := "10% off|offer|A"
+		if bits.Contains(uint32(f)) {
+			want = "a free gift|offer|B"
+		}
+		if len(texts) != 1 || texts[0] != want {
+			t.Fatalf("friend %d sent %q, want %q", f, texts, want)
+		}
+	}
+}
+
+// Tallies grow with the event that counts, in its unit of work: a click of
+// the experiment's link once a friend, within the window of the send; a
+// conversion once, with its revenue; nothing for a friend not in it, a
+// repeated or replayed event, another link, or a time outside the window.
+func TestExperimentTallies(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: t0}
+		defs := abDefs(0, nil)
+		a := mustAccount(t, mustOpen(t, open(t), clk), "tally", defs)
+		users := []string{"Ua", "Ub", "Uc", "Ud", "Ue", "Uf"}
+		for i, u := range users {
+			mustIngest(t, a, follow(fmt.Sprintf("f%d", i), u, "", t0))
+		}
+		mustIngest(t, a, click("stranger-click", "Ustranger", "coupon", t0)) // never assigned
+		variant := map[string]string{}
+		for _, u := range users {
+			f, err := a.FriendByUser(ctx, stepcast.UserID(u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			variant[u] = f.Variants["offer"]
+		}
+		h := time.Hour
+		clk.Set(t0.Add(80 * h)) // the events come in late, each dated when it happened
+		mustIngest(t, a,
+			click("c1", "Ua", "coupon", t0.Add(h)),
+			click("c2", "Ua", "coupon", t0.Add(2*h)),          // a second click: counted once
+			click("c3", "Ub", "other", t0.Add(h)),             // another link
+			click("c4", "Uc", "coupon", t0.Add(80*h)),         // after the 72h window
+			click("c5", "Ud", "coupon", t0.Add(-time.Minute)), // before the send
+			purchase("p1", "Ua", 3000, t0.Add(5*h)),
+			purchase("p2", "Ua", 5000, t0.Add(6*h)),  // a second conversion
+			purchase("p3", "Ue", 1200, t0.Add(72*h)), // at the window's edge: counts
+			purchase("p4", "Uf", 900, t0.Add(73*h)),  // beyond it
+			click("c6", "Ue", "coupon", t0.Add(3*h)),
+		)
+		// A redelivered event is a duplicate: counted nothing again.
+		if res := mustIngest(t, a, click("c6", "Ue", "coupon", t0.Add(3*h))); !res[0].Duplicate {
+			t.Fatalf("redelivery: %+v", res[0])
+		}
+		want := map[string]store.Tally{}
+		add := func(u string, d store.Tally) {
+			w := want[variant[u]]
+			w.Recipients += d.Recipients
+			w.Clickers += d.Clickers
+			w.Converters += d.Converters
+			w.Revenue += d.Revenue
+			want[variant[u]] = w
+		}
+		for _, u := range users {
+			add(u, store.Tally{Recipients: 1})
+		}
+		add("Ua", store.Tally{Clickers: 1, Converters: 1, Revenue: 3000})
+		add("Ue", store.Tally{Clickers: 1, Converters: 1, Revenue: 1200})
+		r := mustReport(t, a, "offer")
+		for _, v := range []string{"A", "B"} {
+			got := tallyOf(t, r, v)
+			w := want[v]
+			if got.Recipients != w.Recipients || got.Clickers != w.Clickers || got.Converters != w.Converters || got.Revenue != w.Revenue {
+				t.Errorf("%s: got %+v, want %+v", v, got, w)
+			}
+		}
+		if n := mustCount(t, a, `variant("offer") == "A" or variant("offer") == "B"`); n != uint64(len(users)) {
+			t.Errorf("%d friends in the experiment, want %d", n, len(users))
+		}
+	})
+}
+
+// The auto-winner plan end to end: half the friends are in the test, the
+// rest get the control until the decision; after the wait B wins on
+// clicks, and every friend who follows from then on is sent B, outside the
+// test. Replaying the wake-up changes nothing.
+func TestExperimentPlanWinner(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: t0}
+		plan := &ExperimentPlan{TestShare: 0.5, Wait: 24 * time.Hour, Deadline: 72 * time.Hour}
+		a := mustAccount(t, mustOpen(t, open(t), clk), "plan", abDefs(0, plan))
+		const n = 400
+		var events []stepcast.Event
+		for i := range n {
+			events = append(events, follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%d", i), "", t0))
+		}
+		if _, err := a.IngestBatch(ctx, events...); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Tick(ctx); err != nil { // the plan starts: testing
+			t.Fatal(err)
+		}
+		r := mustReport(t, a, "offer")
+		if r.Plan.Phase != abtest.Testing || !r.Due.Equal(t0.Add(24*time.Hour)) {
+			t.Fatalf("plan %+v due %v, want testing until %v", r.Plan, r.Due, t0.Add(24*time.Hour))
+		}
+		inTest := int(tallyOf(t, r, "A").Recipients + tallyOf(t, r, "B").Recipients)
+		if inTest < n/2-60 || inTest > n/2+60 {
+			t.Fatalf("%d friends in the test of %d", inTest, n)
+		}
+		// Outside the test: the control, recorded in no experiment.
+		rest := 0
+		for _, texts := range abSent(t, a) {
+			if texts[0] == "10% off||" {
+				rest++
+			}
+		}
+		if rest != n-inTest {
+			t.Fatalf("%d friends sent the control outside the test, want %d", rest, n-inTest)
+		}
+		// B's friends click far more.
+		var clicks []stepcast.Event
+		for i := range n {
+			u := fmt.Sprintf("U%d", i)
+			f, err := a.FriendByUser(ctx, stepcast.UserID(u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := f.Variants["offer"]
+			if (v == "B" && i%2 == 0) || (v == "A" && i%10 == 0) {
+				clicks = append(clicks, click("c"+u, u, "coupon", t0.Add(time.Hour)))
+			}
+		}
+		if _, err := a.IngestBatch(ctx, clicks...); err != nil {
+			t.Fatal(err)
+		}
+		clk.Set(t0.Add(12 * time.Hour))
+		if done, err := a.Tick(ctx); err != nil || done != 0 {
+			t.Fatalf("tick before the wait: %d, %v", done, err)
+		}
+		clk.Set(t0.Add(24 * time.Hour))
+		if _, err := a.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r = mustReport(t, a, "offer")
+		if r.Plan.Phase != abtest.Done || r.Plan.Winner != "B" || !r.Due.IsZero() {
+			t.Fatalf("plan %+v due %v; %s", r.Plan, r.Due, r.Explanation)
+		}
+		if r.Result.Decision.Kind != abtest.Winner || !strings.Contains(r.Explanation, "B") {
+			t.Errorf("decision %v: %s", r.Result.Decision, r.Explanation)
+		}
+		before := r.Tallies
+		mustIngest(t, a, follow("late", "Ulate", "", clk.Now()))
+		f, err := a.FriendByUser(ctx, "Ulate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := abSent(t, a)[f.ID]; len(got) != 1 || got[0] != "a free gift||" {
+			t.Fatalf("a friend after the decision was sent %q, want B outside the test", got)
+		}
+		if _, in := f.Variants["offer"]; in {
+			t.Errorf("a friend after the decision is recorded in the test: %v", f.Variants)
+		}
+		if after := mustReport(t, a, "offer").Tallies; fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("tallies moved after the decision: %v, then %v", before, after)
+		}
+	})
+}
+
+// A person's choice overrides the analysis at once; without a winner by the
+// deadline the fallback applies: the control, or nothing.
+func TestExperimentPlanOverrideAndFallback(t *testing.T) {
+	ctx := context.Background()
+	start := func(t *testing.T, plan *ExperimentPlan) (*Account, *clock) {
+		clk := &clock{t: t0}
+		a := mustAccount(t, mustOpen(t, memstore.New(), clk), "p", abDefs(0, plan))
+		for i := range 20 {
+			mustIngest(t, a, follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%d", i), "", t0))
+		}
+		if _, err := a.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return a, clk
+	}
+	lateSent := func(t *testing.T, a *Account, clk *clock) []string {
+		res := mustIngest(t, a, follow("late", "Ulate", "", clk.Now()))
+		return abSent(t, a)[res[0].Friend]
+	}
+	t.Run("override", func(t *testing.T) {
+		a, clk := start(t, &ExperimentPlan{TestShare: 1, Wait: 24 * time.Hour})
+		if err := a.DecideExperiment(ctx, "offer", "C"); !errors.Is(err, stepcast.ErrInvalid) {
+			t.Fatalf("override with no such variant: %v", err)
+		}
+		if err := a.DecideExperiment(ctx, "nope", "A"); !errors.Is(err, ErrNoExperiment) {
+			t.Fatalf("override of no such experiment: %v", err)
+		}
+		clk.Set(t0.Add(time.Hour))
+		if err := a.DecideExperiment(ctx, "offer", "B"); err != nil {
+			t.Fatal(err)
+		}
+		if got := lateSent(t, a, clk); len(got) != 1 || got[0] != "a free gift||" {
+			t.Fatalf("after the override: %q", got)
+		}
+		if _, err := a.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r := mustReport(t, a, "offer")
+		if r.Plan.Phase != abtest.Done || r.Plan.Winner != "B" || r.Plan.Reason != "chosen by a person" {
+			t.Fatalf("plan %+v", r.Plan)
+		}
+		if err := a.DecideExperiment(ctx, "offer", "A"); !errors.Is(err, stepcast.ErrInvalid) {
+			t.Fatalf("override of a done plan: %v", err)
+		}
+	})
+	for _, fb := range []abtest.Fallback{abtest.SendControl, abtest.SendNothing} {
+		t.Run(fmt.Sprintf("fallback %d", fb), func(t *testing.T) {
+			a, clk := start(t, &ExperimentPlan{TestShare: 1, Wait: 24 * time.Hour, Deadline: 48 * time.Hour, Fallback: fb})
+			clk.Set(t0.Add(24 * time.Hour))
+			if _, err := a.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r := mustReport(t, a, "offer"); r.Plan.Phase != abtest.Testing || !r.Due.Equal(t0.Add(48*time.Hour)) {
+				t.Fatalf("before the deadline: %+v due %v", r.Plan, r.Due)
+			}
+			clk.Set(t0.Add(48 * time.Hour))
+			if _, err := a.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := mustReport(t, a, "offer")
+			got := lateSent(t, a, clk)
+			switch fb {
+			case abtest.SendControl:
+				if r.Plan.Winner != "A" || len(got) != 1 || got[0] != "10% off||" {
+					t.Fatalf("control fallback: %+v, late friend sent %q", r.Plan, got)
+				}
+			case abtest.SendNothing:
+				if r.Plan.Phase != abtest.Done || r.Plan.Winner != "" || len(got) != 0 {
+					t.Fatalf("nothing fallback: %+v, late friend sent %q", r.Plan, got)
+				}
+			}
+		})
+	}
+}
+
+// Experiments are checked with the definitions, each problem named where
+// it is.
+func TestExperimentDefinitionErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(d *Definitions)
+		want string
+	}{
+		{"unknown experiment", func(d *Definitions) { d.Scenarios[0].Steps[0].Experiment = "nope" }, "scenarios[0].steps[0].experiment: invalid definition: no experiment"},
+		{"missing variant", func(d *Definitions) { d.Scenarios[0].Steps[0].Variants[1].Name = "C" }, "scenarios[0].steps[0].variants[1].name"},
+		{"holdout name", func(d *Definitions) { d.Experiments[0].Variants[1].Name = "holdout" }, "experiments[0].variants[1].name"},
+		{"one variant", func(d *Definitions) { d.Experiments[0].Variants = d.Experiments[0].Variants[:1] }, "needs at least two variants"},
+		{"negative window", func(d *Definitions) { d.Experiments[0].Window = -time.Hour }, "experiments[0].window"},
+		{"bad test share", func(d *Definitions) { d.Experiments[0].Plan = &ExperimentPlan{TestShare: 0} }, "experiments[0].plan"},
+		{"bad link", func(d *Definitions) { d.Experiments[0].Links = []string{""} }, "experiments[0].links[0]"},
+		{"twice", func(d *Definitions) { d.Experiments = append(d.Experiments, d.Experiments[0]) }, "experiments[1].name"},
+		{"messages beside variants", func(d *Definitions) { d.Scenarios[0].Steps[0].Messages = []stepcast.Message{msg("x")} }, "steps[0].messages"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := abDefs(0, nil)
+			tc.edit(&d)
+			_, err := compile(d)
+			if err == nil || !errors.Is(err, ErrDefinition) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := compile(abDefs(0.2, &ExperimentPlan{TestShare: 0.3, Wait: time.Hour})); err != nil {
+		t.Fatal(err)
+	}
+}
