@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -425,4 +427,174 @@ func TestExperimentDefinitionErrors(t *testing.T) {
 	if _, err := compile(abDefs(0.2, &ExperimentPlan{TestShare: 0.3, Wait: time.Hour})); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// abYAML is abDefs(0.1, plan) as a definitions file.
+const abYAML = `
+schema: {time_zone: Asia/Tokyo}
+rules:
+  - name: welcome
+    trigger: {kind: follow}
+    steps:
+      - {kind: start_scenario, name: welcome}
+scenarios:
+  - name: welcome
+    steps:
+      - name: offer
+        immediately: true
+        experiment: offer
+        variants:
+          - name: A
+            messages: [{type: text, text: 10% off}]
+          - name: B
+            messages: [{type: text, text: a free gift}]
+experiments:
+  - name: offer
+    variants: [{name: A}, {name: B, weight: 1.0}]
+    holdout: 0.1
+    links: [coupon]
+    conversions: [purchase]
+    window: 3d
+    analysis: {metric: clicks, min_recipients: 50}
+    plan: {test_share: 0.5, wait: 1d, deadline: 3d, fallback: nothing}
+`
+
+// Experiments and steps with variants read from a file as they are in Go,
+// and a problem in one is reported at its line.
+func TestExperimentFile(t *testing.T) {
+	got, err := ParseDefinitions("ab.yaml", []byte(abYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := abDefs(0.1, &ExperimentPlan{TestShare: 0.5, Wait: 24 * time.Hour, Deadline: 72 * time.Hour, Fallback: abtest.SendNothing})
+	gx, wx := got.Experiments[0], want.Experiments[0]
+	if gx.Plan == nil || *gx.Plan != *wx.Plan {
+		t.Errorf("plan %+v, want %+v", gx.Plan, wx.Plan)
+	}
+	gx.Plan, wx.Plan = nil, nil
+	if !reflect.DeepEqual(gx, wx) {
+		t.Errorf("experiment:\n%+v\nwant\n%+v", gx, wx)
+	}
+	gs, ws := got.Scenarios[0].Steps[0], want.Scenarios[0].Steps[0]
+	same := gs.Experiment == ws.Experiment && len(gs.Variants) == len(ws.Variants)
+	for i := range gs.Variants {
+		var g, w any
+		json.Unmarshal(gs.Variants[i].Messages[0], &g)
+		json.Unmarshal(ws.Variants[i].Messages[0], &w)
+		same = same && gs.Variants[i].Name == ws.Variants[i].Name && reflect.DeepEqual(g, w)
+	}
+	if !same {
+		t.Errorf("step:\n%+v\nwant\n%+v", gs, ws)
+	}
+	for _, tc := range []struct{ edit, with, want string }{
+		{"metric: clicks", "metric: views", `ab.yaml:26: experiments[0].analysis.metric: invalid definition: unknown metric "views" (want conversions or clicks)`},
+		{"holdout: 0.1", "holdout: lots", `ab.yaml:22: experiments[0].holdout: invalid definition: "lots" is not a number`},
+		{"fallback: nothing", "fallback: B", `ab.yaml:27: experiments[0].plan.fallback: invalid definition: unknown fallback "B" (want control or nothing)`},
+		{"experiment: offer\n", "experiment: offers\n", `ab.yaml:13: scenarios[0].steps[0].experiment: invalid definition: no experiment "offers" in the definitions`},
+		{"test_share: 0.5", "test_share: 2", `ab.yaml:27: experiments[0].plan: invalid definition: test share 2 is outside (0, 1]`},
+	} {
+		src := strings.Replace(abYAML, tc.edit, tc.with, 1)
+		_, err := ParseDefinitions("ab.yaml", []byte(src))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s → %s:\ngot  %v\nwant %s", tc.edit, tc.with, err, tc.want)
+		}
+	}
+}
+
+// abWorkload: users follow (some twice, after a block), click the coupon
+// or another link, sometimes twice, and buy, over a few days.
+func abWorkload(seed uint64, users, n int) []stepcast.Event {
+	r := rand.New(rand.NewPCG(seed, 13))
+	at := t0
+	var out []stepcast.Event
+	followed := map[string]bool{}
+	for i := range n {
+		at = at.Add(time.Duration(r.IntN(1200)) * time.Second)
+		u := fmt.Sprintf("U%03d", r.IntN(users))
+		id := fmt.Sprintf("ab%d-%d", seed, i)
+		switch k := r.IntN(10); {
+		case !followed[u] || k == 0:
+			followed[u] = true
+			out = append(out, follow(id, u, "", at))
+		case k == 1:
+			out = append(out, ev(id, u, stepcast.EventUnfollow, "", "", at))
+		case k < 6:
+			out = append(out, click(id, u, []string{"coupon", "coupon", "other"}[r.IntN(3)], at))
+		default:
+			out = append(out, purchase(id, u, float64(100*(1+r.IntN(50))), at))
+		}
+		if r.IntN(20) == 0 {
+			out = append(out, out[len(out)-1]) // sent twice
+		}
+	}
+	return out
+}
+
+// abState is what an experiment left: each friend's variant and exposure,
+// and the tallies.
+func abState(t *testing.T, a *Account) (map[stepcast.UserID]string, []store.Tally, store.Tally) {
+	t.Helper()
+	ctx := context.Background()
+	variants := map[stepcast.UserID]string{}
+	for id := stepcast.FriendID(1); ; id++ {
+		f, err := a.Friend(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp := ""
+		for _, tm := range f.Timers {
+			if strings.HasPrefix(tm.Key, "variant/") {
+				exp = string(tm.State)
+			}
+		}
+		variants[f.User] = f.Variants["offer"] + " " + exp
+	}
+	r := mustReport(t, a, "offer")
+	return variants, r.Tallies, r.Holdout
+}
+
+// Assignments and tallies depend on the events alone: a fresh engine fed
+// the same events in batches, or an index rebuilt from the store, agrees,
+// and the events again are duplicates that count nothing.
+func TestExperimentReplay(t *testing.T) {
+	events := abWorkload(1, 60, 800)
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: events[len(events)-1].At}
+		st := open(t)
+		a := mustAccount(t, mustOpen(t, st, clk), "ab", abDefs(0.1, nil))
+		if _, err := a.Ingest(ctx, events...); err != nil {
+			t.Fatal(err)
+		}
+		v1, t1, h1 := abState(t, a)
+		if t1[0].Clickers == 0 || t1[1].Converters == 0 || h1.Recipients == 0 {
+			t.Fatalf("the workload exercises too little: %+v %+v", t1, h1)
+		}
+		b := mustAccount(t, mustOpen(t, memstore.New(), clk), "ab", abDefs(0.1, nil))
+		for i := 0; i < len(events); i += 50 {
+			if _, err := b.IngestBatch(ctx, events[i:min(i+50, len(events))]...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v2, t2, h2 := abState(t, b)
+		if !reflect.DeepEqual(v1, v2) || !reflect.DeepEqual(t1, t2) || h1 != h2 {
+			t.Fatalf("replay differs:\n%v %v %v\n%v %v %v", t1, h1, v1, t2, h2, v2)
+		}
+		if _, err := a.Ingest(ctx, events...); err != nil {
+			t.Fatal(err)
+		}
+		if v3, t3, h3 := abState(t, a); !reflect.DeepEqual(v1, v3) || !reflect.DeepEqual(t1, t3) || h1 != h3 {
+			t.Fatalf("duplicates changed the experiment:\n%v %v\n%v %v", t1, h1, t3, h3)
+		}
+		// An index rebuilt from the store counts the same variants.
+		c := mustAccount(t, mustOpen(t, st, clk), "ab", abDefs(0.1, nil))
+		for _, src := range []string{`variant("offer") == "A"`, `variant("offer") == "B"`, `variant("offer") == "holdout"`} {
+			if x, y := mustCount(t, a, src), mustCount(t, c, src); x != y || x == 0 {
+				t.Errorf("%s: live %d, rebuilt %d", src, x, y)
+			}
+		}
+	})
 }
