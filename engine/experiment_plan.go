@@ -62,6 +62,11 @@ steps:
 		if err != nil {
 			return fmt.Errorf("engine: %s: experiment %q: %w", u.what(), x.def.Name, err)
 		}
+		if st.Plan.Phase == abtest.Planned && !st.Started.IsZero() {
+			// The test began with the first send, not when the engine
+			// got round to the plan's first wake-up.
+			next.TestSentAt = st.Started
+		}
 		st.Plan = next
 		ut.due = never
 		switch act.Kind {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -597,4 +598,90 @@ func TestExperimentReplay(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Two engine instances on one PostgreSQL database run one experiment at
+// once — each creating its start, adding to the same tallies —, and end
+// where one engine alone does.
+func TestExperimentTwoEngines(t *testing.T) {
+	ctx := context.Background()
+	s1 := openPG(t, "")
+	s2 := openPG(t, s1.Schema())
+	events := abWorkload(2, 40, 500)
+	clk := &clock{t: events[len(events)-1].At}
+	a := mustAccount(t, mustOpen(t, s1, clk), "ab", abDefs(0.1, nil))
+	b := mustAccount(t, mustOpen(t, s2, clk), "ab", abDefs(0.1, nil))
+	var wg sync.WaitGroup
+	for i, acc := range []*Account{a, b} {
+		wg.Go(func() {
+			for _, e := range events {
+				if int(e.User[len(e.User)-1]-'0')%2 == i {
+					if _, err := acc.Ingest(ctx, e); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	one := mustAccount(t, mustOpen(t, memstore.New(), clk), "ab", abDefs(0.1, nil))
+	if _, err := one.Ingest(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	v1, t1, h1 := abState(t, a)
+	v2, t2, h2 := abState(t, one)
+	if !reflect.DeepEqual(t1, t2) || h1 != h2 || len(v1) != len(v2) {
+		t.Fatalf("two engines %v %v, one %v %v", t1, h1, t2, h2)
+	}
+	for u, v := range v2 {
+		if v1[u] != v {
+			t.Errorf("%s: two engines %q, one %q", u, v1[u], v)
+		}
+	}
+}
+
+// A broken split (the weights edited during the test: the friends
+// assigned before keep their variant) blocks the decision: the plan asks
+// for a review, looks again later, and a person's choice ends it.
+func TestExperimentPlanReview(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	defs := abDefs(0, &ExperimentPlan{TestShare: 1, Wait: 24 * time.Hour, Deadline: 72 * time.Hour})
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "review", defs)
+	var events []stepcast.Event
+	for i := range 300 {
+		events = append(events, follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%d", i), "", t0))
+	}
+	if _, err := a.IngestBatch(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	defs.Experiments[0].Variants[1].Weight = 9
+	if err := a.SetDefinitions(ctx, defs); err != nil {
+		t.Fatal(err)
+	}
+	events = events[:0]
+	for i := 300; i < 600; i++ {
+		events = append(events, follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%d", i), "", t0))
+	}
+	if _, err := a.IngestBatch(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(24 * time.Hour))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := mustReport(t, a, "offer")
+	if r.Plan.Phase != abtest.Testing || !strings.Contains(r.Review, "not split as the weights say") || !r.Due.Equal(clk.Now().Add(24*time.Hour)) {
+		t.Fatalf("plan %+v, review %q, due %v", r.Plan, r.Review, r.Due)
+	}
+	if err := a.DecideExperiment(ctx, "offer", "A"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustReport(t, a, "offer"); r.Plan.Phase != abtest.Done || r.Plan.Winner != "A" || r.Review != "" {
+		t.Fatalf("after the choice: %+v, review %q", r.Plan, r.Review)
+	}
 }
