@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,7 @@ func (s *experimentState) decided() (string, bool) {
 // acctExperiment is an account timer of an experiment as a friend's unit
 // read it (or will create it).
 type acctExperiment struct {
+	key     string
 	version uint64
 	state   experimentState
 	dirty   bool
@@ -70,15 +72,17 @@ type acctExperiment struct {
 // missing one is begun at the unit's time (created when the unit ends), due
 // at once when x has a plan so that the plan starts, never otherwise.
 func (u *unit) experimentOf(x *compiledExperiment) (*acctExperiment, error) {
-	if s := u.abAcct[x.planKey]; s != nil {
-		return s, nil
+	for _, s := range u.abAcct {
+		if s.key == x.planKey {
+			return s, nil
+		}
 	}
-	s := &acctExperiment{}
+	s := &acctExperiment{key: x.planKey}
 	t, err := u.tx.Timer(0, x.planKey)
 	switch {
 	case err == nil:
 		s.version = t.Version
-		if err := json.Unmarshal(t.State, &s.state); err != nil {
+		if s.state, err = x.readState(t.State); err != nil {
 			return nil, fmt.Errorf("engine: %s: experiment %q state: %w", u.what(), x.def.Name, err)
 		}
 	case errors.Is(err, store.ErrNotFound):
@@ -86,19 +90,17 @@ func (u *unit) experimentOf(x *compiledExperiment) (*acctExperiment, error) {
 	default:
 		return nil, fmt.Errorf("engine: %s: experiment %q: %w", u.what(), x.def.Name, err)
 	}
-	if u.abAcct == nil {
-		u.abAcct = map[string]*acctExperiment{}
-	}
-	u.abAcct[x.planKey] = s
+	u.abAcct = append(u.abAcct, s)
 	return s, nil
 }
 
 // saveExperiments creates the account's experiment timers the unit began.
 func (u *unit) saveExperiments() error {
-	for key, s := range u.abAcct {
+	for _, s := range u.abAcct {
 		if !s.dirty {
 			continue
 		}
+		key := s.key
 		b, err := json.Marshal(s.state)
 		if err != nil {
 			return err
@@ -114,9 +116,40 @@ func (u *unit) saveExperiments() error {
 	return nil
 }
 
+// readState decodes the state of x's account timer, reusing the last
+// decoded: every send of a step reads it, and it changes a few times in an
+// experiment's life.
+func (x *compiledExperiment) readState(b []byte) (experimentState, error) {
+	if last := x.lastState.Load(); last != nil && bytes.Equal(last.raw, b) {
+		return last.state, nil
+	}
+	var st experimentState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, err
+	}
+	x.lastState.Store(&decodedState{raw: bytes.Clone(b), state: st})
+	return st, nil
+}
+
+// decodedState is an experiment's account state and the bytes it was
+// decoded from.
+type decodedState struct {
+	raw   []byte
+	state experimentState
+}
+
 // exposureOf returns the friend's timer of x and their exposure in it
-// (the zero exposure if none).
-func (u *unit) exposureOf(x *compiledExperiment) (*unitTimer, exposure, error) {
+// (the zero exposure if none). A friend the experiment had not recorded
+// before the unit (recorded false) has no timer of it: none is read.
+func (u *unit) exposureOf(x *compiledExperiment, recorded bool) (*unitTimer, exposure, error) {
+	if !recorded && u.timerAt(x.stateKey) == nil {
+		t := &unitTimer{key: x.stateKey}
+		if u.timers == nil {
+			u.timers = u.timerBuf[:0]
+		}
+		u.timers = append(u.timers, t)
+		return t, exposure{}, nil
+	}
 	t, err := u.timerOf(x.stateKey)
 	if err != nil {
 		return nil, exposure{}, err
@@ -163,8 +196,9 @@ func (u *unit) assignVariant(x *compiledExperiment) (variant string, ok bool, er
 // expose records that the friend was sent their variant v of x now (or,
 // for the holdout, kept from it): counted once a friend among the
 // recipients of v's tally, however often they reach a step of x.
-func (u *unit) expose(x *compiledExperiment, v string) error {
-	t, e, err := u.exposureOf(x)
+// recorded says whether the friend had a variant of x before the unit.
+func (u *unit) expose(x *compiledExperiment, v string, recorded bool) error {
+	t, e, err := u.exposureOf(x, recorded)
 	if err != nil {
 		return err
 	}
@@ -230,11 +264,12 @@ func (u *unit) variantSend(s scenario.Send) (msgs []stepcast.Message, exp, varia
 	if x.plan != nil && !x.plan.InTest(string(u.friend.User)) {
 		return first, "", "", "", nil // the rest: the control until the test is decided
 	}
+	_, recorded := u.friend.Variants[x.def.Name]
 	v, in, err := u.assignVariant(x)
 	if err != nil {
 		return nil, "", "", "", err
 	}
-	if err := u.expose(x, v); err != nil {
+	if err := u.expose(x, v, recorded); err != nil {
 		return nil, "", "", "", err
 	}
 	if !in {
@@ -259,7 +294,7 @@ func (u *unit) experimentEvent() error {
 		if _, had := u.friend.Variants[x.def.Name]; !had {
 			continue // never assigned: nothing to read
 		}
-		t, e, err := u.exposureOf(x)
+		t, e, err := u.exposureOf(x, true)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -84,6 +85,7 @@ type compiledExperiment struct {
 	conversions map[string]bool
 	stateKey    string // the friend's timer: "variant/<KeyName>"
 	planKey     string // the account's timer: "experiment/<KeyName>"
+	lastState   atomic.Pointer[decodedState]
 }
 
 // The timer kinds of experiments. DueExperiment is the account's timer

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/store/memstore"
+)
+
+// BenchmarkExperimentSend: new friends follow and their welcome step is
+// sent at once, a batch of 1000 a commit — the step with plain messages,
+// then with A/B variants (assignment recorded, exposure timer written,
+// tally added, the experiment's start read). The difference is what an
+// experiment costs a send. Reported per friend.
+func BenchmarkExperimentSend(b *testing.B) {
+	for _, n := range []int{1_000, 10_000} {
+		for _, variants := range []bool{false, true} {
+			b.Run(fmt.Sprintf("friends=%d/variants=%v", n, variants), func(b *testing.B) {
+				defs := abDefs(0.1, nil)
+				if !variants {
+					st := &defs.Scenarios[0].Steps[0]
+					st.Messages, st.Experiment, st.Variants = st.Variants[0].Messages, "", nil
+				}
+				benchFollows(b, defs, n)
+			})
+		}
+	}
+}
+
+func benchFollows(b *testing.B, defs Definitions, n int) {
+	ctx := context.Background()
+	events := make([]stepcast.Event, n)
+	for i := range events {
+		events[i] = follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%08d", i), "", t0)
+	}
+	b.ReportAllocs()
+	var cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		a := mustAccount(b, mustOpen(b, memstore.New(), &clock{t: t0}), "bench", defs)
+		c0, _ := cpuTime()
+		b.StartTimer()
+		for j := 0; j < n; j += 1000 {
+			if _, err := a.IngestBatch(ctx, events[j:min(j+1000, n)]...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c1, _ := cpuTime()
+		cpu += c1 - c0
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/friend")
+	// CPU time, the collector's included: steadier than the wall clock
+	// on a shared machine.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/friend")
+}
+
+// BenchmarkExperimentClick: clicks of the experiment's link by friends in
+// it, half of them their first (counted), half repeats (read, not
+// counted), against clicks of a link no experiment lists.
+func BenchmarkExperimentClick(b *testing.B) {
+	for _, link := range []string{"coupon", "other"} {
+		b.Run("link="+link, func(b *testing.B) {
+			ctx := context.Background()
+			const n = 10_000
+			clk := &clock{t: t0.Add(time.Hour)}
+			a := mustAccount(b, mustOpen(b, memstore.New(), clk), "bench", abDefs(0, nil))
+			var events []stepcast.Event
+			for i := range n {
+				events = append(events, follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%08d", i), "", t0))
+			}
+			if _, err := a.IngestBatch(ctx, events...); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 1000 {
+				batch := events[:0:0]
+				for j := i; j < min(i+1000, b.N); j++ {
+					u := fmt.Sprintf("U%08d", (j/2)%n)
+					batch = append(batch, click(fmt.Sprintf("c%d", j), u, link, t0.Add(time.Minute)))
+				}
+				if _, err := a.IngestBatch(ctx, batch...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if link == "coupon" && b.N >= 2 {
+				r := mustReport(&testing.T{}, a, "offer")
+				if got := r.Tallies[0].Clickers + r.Tallies[1].Clickers; got != int64(min((b.N+1)/2, n)) {
+					b.Fatalf("%d clickers after %d clicks", got, b.N)
+				}
+			}
+		})
+	}
+}
