@@ -685,3 +685,86 @@ func TestExperimentPlanReview(t *testing.T) {
 		t.Fatalf("after the choice: %+v, review %q", r.Plan, r.Review)
 	}
 }
+
+// audienceVariant, for a planner of an audience in the account's unit of
+// work (a broadcast's chunk): friends are assigned as in a scenario step,
+// recorded for segments, counted once however often they are planned, and
+// the recipients reach the tallies once a chunk.
+func TestExperimentAudience(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: t0}
+		defs := abDefs(0.2, nil)
+		defs.Rules = nil // friends follow and are in no scenario
+		a := mustAccount(t, mustOpen(t, open(t), clk), "aud", defs)
+		var events []stepcast.Event
+		for i := range 200 {
+			events = append(events, follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%d", i), "", t0))
+		}
+		if _, err := a.IngestBatch(ctx, events...); err != nil {
+			t.Fatal(err)
+		}
+		plan := func() map[string]int {
+			got := map[string]int{}
+			var changes []store.Change
+			err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
+				u := &unit{a: a, def: a.def.Load(), ix: a.index(), tx: tx, at: clk.Now(), id: "chunk"}
+				x := u.def.experiments["offer"]
+				tally := audienceTally{}
+				for id := stepcast.FriendID(1); id <= 200; id++ {
+					f, err := tx.Friend(id)
+					if err != nil {
+						return err
+					}
+					v, in, err := u.audienceVariant(x, &f, tally)
+					if err != nil {
+						return err
+					}
+					if in != (v != HoldoutVariant) || f.Variants["offer"] != v {
+						return fmt.Errorf("friend %d: %q %v, recorded %q", id, v, in, f.Variants["offer"])
+					}
+					got[v]++
+				}
+				if err := u.flushRecipients(x, tally); err != nil {
+					return err
+				}
+				if _, err := tx.Apply(u.res.Changes...); err != nil {
+					return err
+				}
+				changes = u.res.Changes
+				return u.saveExperiments()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.afterCommit(ctx, changes, nil); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		first := plan()
+		clk.Set(t0.Add(time.Hour))
+		if again := plan(); !reflect.DeepEqual(first, again) {
+			t.Fatalf("planned again: %v, then %v", first, again)
+		}
+		r := mustReport(t, a, "offer")
+		for _, v := range []string{"A", "B", HoldoutVariant} {
+			if got := tallyOf(t, r, v).Recipients; got != int64(first[v]) || got == 0 {
+				t.Errorf("%s: %d recipients, assigned %d", v, got, first[v])
+			}
+			if n := mustCount(t, a, fmt.Sprintf(`variant("offer") == %q`, v)); n != uint64(first[v]) {
+				t.Errorf("%s: segment counts %d, assigned %d", v, n, first[v])
+			}
+		}
+		if !r.Started.Equal(t0) {
+			t.Errorf("started %v, want %v", r.Started, t0)
+		}
+		// A friend assigned in a chunk is the same friend a step sends to:
+		// their click counts.
+		mustIngest(t, a, click("c1", "U7", "coupon", clk.Now()))
+		f, _ := a.FriendByUser(ctx, "U7")
+		if v := f.Variants["offer"]; v != HoldoutVariant && tallyOf(t, mustReport(t, a, "offer"), v).Clickers != 1 {
+			t.Errorf("the click of a friend of the audience did not count")
+		}
+	})
+}

@@ -156,15 +156,19 @@ func (u *unit) exposureOf(x *compiledExperiment, recorded bool) (*unitTimer, exp
 	}
 	var e exposure
 	if len(t.state) > 0 {
-		if err := json.Unmarshal(t.state, &e); err != nil {
+		if err := decodeExposure(t.state, &e); err != nil {
 			return nil, e, fmt.Errorf("engine: %s: experiment %q exposure: %w", u.what(), x.def.Name, err)
 		}
 	}
 	return t, e, nil
 }
 
+func encodeExposure(e exposure) ([]byte, error) { return json.Marshal(e) }
+
+func decodeExposure(b []byte, e *exposure) error { return json.Unmarshal(b, e) }
+
 func (u *unit) putExposure(t *unitTimer, e exposure) error {
-	b, err := json.Marshal(e)
+	b, err := encodeExposure(e)
 	if err != nil {
 		return err
 	}
