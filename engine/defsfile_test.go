@@ -390,6 +390,7 @@ func FuzzParseDefinitions(f *testing.F) {
 	f.Add(src)
 	f.Add([]byte(`{"rules": [{"name": "x", "trigger": {"kind": "follow"}, "steps": [{"kind": "add_tag", "name": "a"}]}]}`))
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte(abYAML))
 	for _, tc := range fileErrorCases {
 		if len(tc.src) < 4<<10 {
 			f.Add([]byte(tc.src))

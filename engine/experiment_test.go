@@ -116,7 +116,8 @@ func TestExperimentAssignment(t *testing.T) {
 	for i := range events {
 		events[i] = follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%032x", i*7919), "", t0)
 	}
-	if _, err := a.IngestBatch(context.Background(), events...); err != nil {
+	results, err := a.IngestBatch(context.Background(), events...)
+	if err != nil {
 		t.Fatal(err)
 	}
 	nA, nB, nH := mustCount(t, a, `variant("offer") == "A"`), mustCount(t, a, `variant("offer") == "B"`), mustCount(t, a, `variant("offer") == "holdout"`)
@@ -144,6 +145,27 @@ func TestExperimentAssignment(t *testing.T) {
 	}
 	if !r.Started.Equal(t0) || r.Result == nil || r.Explanation == "" {
 		t.Errorf("report: started %v, result %v, explanation %q", r.Started, r.Result, r.Explanation)
+	}
+	// A friend in the holdout is told why nothing was sent, and the
+	// journey says so.
+	held, err := a.Evaluate(`variant("offer") == "holdout"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range results {
+		if held.Contains(uint32(res.Friend)) {
+			if !strings.Contains(strings.Join(res.Notes, "\n"), `experiment "offer": the friend is in the holdout`) {
+				t.Errorf("friend %d in the holdout: notes %q", res.Friend, res.Notes)
+			}
+			h, err := a.History(context.Background(), res.Friend, 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := h[0].Event; e.Kind != stepcast.EventJourney || e.Value != string(NotSent) || e.Data["step"] != "offer" || e.Data["run"] != "1" {
+				t.Errorf("friend %d in the holdout: last journey record %+v", res.Friend, e)
+			}
+			break
+		}
 	}
 	// Each friend got their variant's message, in the experiment; the
 	// holdout nothing.

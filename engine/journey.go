@@ -26,6 +26,11 @@ const Withdrawn scenario.What = "withdrawn"
 // no reply token, or its event's token had expired (Reason says why).
 const ReplyPushed scenario.What = "reply_pushed"
 
+// NotSent is the journey record of a step with A/B variants whose
+// messages went to nobody: the friend is in the experiment's holdout, or
+// its plan decided to send the rest nothing (Reason says which).
+const NotSent scenario.What = "not_sent"
+
 // ReplyDropped is the journey record of a step's reply action whose
 // messages could be neither replied nor pushed: the friend does not
 // follow, or the event is older than Config.ReplyPushWithin (Reason says
@@ -76,6 +81,15 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 				prev := u.enter(src)
 				u.note(note)
 				u.leave(prev)
+				rec := scenario.Record{At: u.at, Step: s.Step, What: NotSent, Reason: note}
+				for _, j := range journey { // the run the step was recorded sent in
+					if j.Step == s.Step && j.What == scenario.Sent {
+						rec.Run = j.Run
+					}
+				}
+				if err := u.journey(r, []scenario.Record{rec}); err != nil {
+					return err
+				}
 				continue
 			}
 			d.Messages, d.Experiment, d.Variant = msgs, exp, variant
