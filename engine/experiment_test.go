@@ -790,3 +790,27 @@ func TestExperimentAudience(t *testing.T) {
 		}
 	})
 }
+
+// A plan given to an experiment under way starts with its next send, and
+// the test counts from the experiment's first.
+func TestExperimentPlanAdded(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "added", abDefs(0, nil))
+	mustIngest(t, a, follow("f1", "U1", "", t0))
+	clk.Set(t0.Add(time.Hour))
+	if done, err := a.Tick(ctx); err != nil || done != 0 {
+		t.Fatalf("tick without a plan: %d, %v", done, err)
+	}
+	if err := a.SetDefinitions(ctx, abDefs(0, &ExperimentPlan{TestShare: 1, Wait: 24 * time.Hour})); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, a, follow("f2", "U2", "", clk.Now()))
+	if _, err := a.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := mustReport(t, a, "offer")
+	if r.Plan.Phase != abtest.Testing || !r.Plan.TestSentAt.Equal(t0) || !r.Due.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("plan %+v due %v", r.Plan, r.Due)
+	}
+}

@@ -85,6 +85,9 @@ func (u *unit) experimentOf(x *compiledExperiment) (*acctExperiment, error) {
 		if s.state, err = x.readState(t.State); err != nil {
 			return nil, fmt.Errorf("engine: %s: experiment %q state: %w", u.what(), x.def.Name, err)
 		}
+		// A plan given to an experiment already under way starts with
+		// its next send.
+		s.dirty = x.plan != nil && s.state.Plan.Phase == abtest.Planned && t.Due.Equal(never)
 	case errors.Is(err, store.ErrNotFound):
 		s.state.Started, s.dirty = u.at, true
 	default:
