@@ -814,3 +814,35 @@ func TestExperimentPlanAdded(t *testing.T) {
 		t.Fatalf("plan %+v due %v", r.Plan, r.Due)
 	}
 }
+
+// Concurrent units of one account share the experiment's decoded state:
+// every friend is counted once, whatever the interleaving (run with -race).
+func TestExperimentConcurrentIngest(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, memstore.New(), clk), "conc", abDefs(0.1, &ExperimentPlan{TestShare: 0.5, Wait: time.Hour}))
+	const workers, each = 4, 100
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				u := fmt.Sprintf("U%d-%d", w, i)
+				if _, err := a.Ingest(ctx, follow("f"+u, u, "", t0), click("c"+u, u, "coupon", t0)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := mustReport(t, a, "offer")
+	var recipients, clickers int64
+	for _, x := range append(r.Tallies, r.Holdout) {
+		recipients += x.Recipients
+		clickers += x.Clickers
+	}
+	inTest := mustCount(t, a, `variant("offer") == "A" or variant("offer") == "B" or variant("offer") == "holdout"`)
+	if recipients != int64(inTest) || clickers != int64(inTest) || inTest == 0 || inTest == workers*each {
+		t.Fatalf("%d recipients, %d clickers, %d friends in the test of %d", recipients, clickers, inTest, workers*each)
+	}
+}
