@@ -58,7 +58,7 @@ func (u *unit) audienceVariant(x *compiledExperiment, f *store.Friend, tally aud
 		return "", false, err
 	}
 	tally[v]++
-	if _, err := u.experimentOf(x); err != nil { // begins the experiment
+	if err := u.begin(x); err != nil {
 		return "", false, err
 	}
 	return v, v != HoldoutVariant, nil

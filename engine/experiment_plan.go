@@ -225,9 +225,8 @@ func (a *Account) DecideExperiment(ctx context.Context, name, variant string) er
 		t, err := tx.Timer(0, x.planKey)
 		var st experimentState
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, store.ErrNotFound): // nothing sent yet
 			t = store.Timer{Key: x.planKey}
-			st.Started = now
 		case err != nil:
 			return err
 		default:

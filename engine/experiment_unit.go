@@ -68,9 +68,9 @@ type acctExperiment struct {
 	dirty   bool
 }
 
-// experimentOf reads the account's state of x, cached for the unit; a
-// missing one is begun at the unit's time (created when the unit ends), due
-// at once when x has a plan so that the plan starts, never otherwise.
+// experimentOf reads the account's state of x, cached for the unit: the
+// zero state, not yet stored, if x has sent nothing (begin stores it, due
+// at once when x has a plan so that the plan starts, never otherwise).
 func (u *unit) experimentOf(x *compiledExperiment) (*acctExperiment, error) {
 	for _, s := range u.abAcct {
 		if s.key == x.planKey {
@@ -88,8 +88,7 @@ func (u *unit) experimentOf(x *compiledExperiment) (*acctExperiment, error) {
 		// A plan given to an experiment already under way starts with
 		// its next send.
 		s.dirty = x.plan != nil && s.state.Plan.Phase == abtest.Planned && t.Due.Equal(never)
-	case errors.Is(err, store.ErrNotFound):
-		s.state.Started, s.dirty = u.at, true
+	case errors.Is(err, store.ErrNotFound): // nothing sent yet: begin creates it
 	default:
 		return nil, fmt.Errorf("engine: %s: experiment %q: %w", u.what(), x.def.Name, err)
 	}
@@ -97,7 +96,8 @@ func (u *unit) experimentOf(x *compiledExperiment) (*acctExperiment, error) {
 	return s, nil
 }
 
-// saveExperiments creates the account's experiment timers the unit began.
+// saveExperiments writes the account's experiment timers the unit began
+// (or whose plan it found not started).
 func (u *unit) saveExperiments() error {
 	for _, s := range u.abAcct {
 		if !s.dirty {
@@ -221,10 +221,23 @@ func (u *unit) expose(x *compiledExperiment, v string, recorded bool) error {
 	if _, err := u.tx.AddToTally(store.Tally{Experiment: x.def.Name, Variant: v, Recipients: 1}); err != nil {
 		return fmt.Errorf("engine: %s: experiment %q: %w", u.what(), x.def.Name, err)
 	}
-	if _, err := u.experimentOf(x); err != nil { // begins the experiment, and its plan
+	if err := u.begin(x); err != nil {
 		return err
 	}
 	return u.putExposure(t, e)
+}
+
+// begin records the experiment's first send, now, if it has none yet (and
+// so starts its plan).
+func (u *unit) begin(x *compiledExperiment) error {
+	s, err := u.experimentOf(x)
+	if err != nil {
+		return err
+	}
+	if s.state.Started.IsZero() {
+		s.state.Started, s.dirty = u.at, true
+	}
+	return nil
 }
 
 // variantSend chooses what a scenario step with variants sends the
