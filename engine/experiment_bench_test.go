@@ -87,7 +87,7 @@ func BenchmarkExperimentClick(b *testing.B) {
 				}
 			}
 			if link == "coupon" && b.N >= 2 {
-				r := mustReport(&testing.T{}, a, "offer")
+				r := mustExpReport(&testing.T{}, a, "offer")
 				if got := r.Tallies[0].Clickers + r.Tallies[1].Clickers; got != int64(min((b.N+1)/2, n)) {
 					b.Fatalf("%d clickers after %d clicks", got, b.N)
 				}

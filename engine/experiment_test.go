@@ -93,7 +93,7 @@ func tallyOf(t *testing.T, r ExperimentReport, variant string) store.Tally {
 	return store.Tally{}
 }
 
-func mustReport(t *testing.T, a *Account, name string) ExperimentReport {
+func mustExpReport(t *testing.T, a *Account, name string) ExperimentReport {
 	t.Helper()
 	r, err := a.Experiment(context.Background(), name)
 	if err != nil {
@@ -133,7 +133,7 @@ func TestExperimentAssignment(t *testing.T) {
 	within("holdout", nH, n, 0.1)
 	within("A", nA, float64(nA+nB), 0.25)
 
-	r := mustReport(t, a, "offer")
+	r := mustExpReport(t, a, "offer")
 	if got := tallyOf(t, r, "A").Recipients; got != int64(nA) {
 		t.Errorf("A recipients %d, want %d", got, nA)
 	}
@@ -243,7 +243,7 @@ func TestExperimentTallies(t *testing.T) {
 		}
 		add("Ua", store.Tally{Clickers: 1, Converters: 1, Revenue: 3000})
 		add("Ue", store.Tally{Clickers: 1, Converters: 1, Revenue: 1200})
-		r := mustReport(t, a, "offer")
+		r := mustExpReport(t, a, "offer")
 		for _, v := range []string{"A", "B"} {
 			got := tallyOf(t, r, v)
 			w := want[v]
@@ -278,7 +278,7 @@ func TestExperimentPlanWinner(t *testing.T) {
 		if _, err := a.Tick(ctx); err != nil { // the plan starts: testing
 			t.Fatal(err)
 		}
-		r := mustReport(t, a, "offer")
+		r := mustExpReport(t, a, "offer")
 		if r.Plan.Phase != abtest.Testing || !r.Due.Equal(t0.Add(24*time.Hour)) {
 			t.Fatalf("plan %+v due %v, want testing until %v", r.Plan, r.Due, t0.Add(24*time.Hour))
 		}
@@ -320,7 +320,7 @@ func TestExperimentPlanWinner(t *testing.T) {
 		if _, err := a.Tick(ctx); err != nil {
 			t.Fatal(err)
 		}
-		r = mustReport(t, a, "offer")
+		r = mustExpReport(t, a, "offer")
 		if r.Plan.Phase != abtest.Done || r.Plan.Winner != "B" || !r.Due.IsZero() {
 			t.Fatalf("plan %+v due %v; %s", r.Plan, r.Due, r.Explanation)
 		}
@@ -339,7 +339,7 @@ func TestExperimentPlanWinner(t *testing.T) {
 		if _, in := f.Variants["offer"]; in {
 			t.Errorf("a friend after the decision is recorded in the test: %v", f.Variants)
 		}
-		if after := mustReport(t, a, "offer").Tallies; fmt.Sprint(after) != fmt.Sprint(before) {
+		if after := mustExpReport(t, a, "offer").Tallies; fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Errorf("tallies moved after the decision: %v, then %v", before, after)
 		}
 	})
@@ -382,7 +382,7 @@ func TestExperimentPlanOverrideAndFallback(t *testing.T) {
 		if _, err := a.Tick(ctx); err != nil {
 			t.Fatal(err)
 		}
-		r := mustReport(t, a, "offer")
+		r := mustExpReport(t, a, "offer")
 		if r.Plan.Phase != abtest.Done || r.Plan.Winner != "B" || r.Plan.Reason != "chosen by a person" {
 			t.Fatalf("plan %+v", r.Plan)
 		}
@@ -397,14 +397,14 @@ func TestExperimentPlanOverrideAndFallback(t *testing.T) {
 			if _, err := a.Tick(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if r := mustReport(t, a, "offer"); r.Plan.Phase != abtest.Testing || !r.Due.Equal(t0.Add(48*time.Hour)) {
+			if r := mustExpReport(t, a, "offer"); r.Plan.Phase != abtest.Testing || !r.Due.Equal(t0.Add(48*time.Hour)) {
 				t.Fatalf("before the deadline: %+v due %v", r.Plan, r.Due)
 			}
 			clk.Set(t0.Add(48 * time.Hour))
 			if _, err := a.Tick(ctx); err != nil {
 				t.Fatal(err)
 			}
-			r := mustReport(t, a, "offer")
+			r := mustExpReport(t, a, "offer")
 			got := lateSent(t, a, clk)
 			switch fb {
 			case abtest.SendControl:
@@ -575,7 +575,7 @@ func abState(t *testing.T, a *Account) (map[stepcast.UserID]string, []store.Tall
 		}
 		variants[f.User] = f.Variants["offer"] + " " + exp
 	}
-	r := mustReport(t, a, "offer")
+	r := mustExpReport(t, a, "offer")
 	return variants, r.Tallies, r.Holdout
 }
 
@@ -693,7 +693,7 @@ func TestExperimentPlanReview(t *testing.T) {
 	if _, err := a.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r := mustReport(t, a, "offer")
+	r := mustExpReport(t, a, "offer")
 	if r.Plan.Phase != abtest.Testing || !strings.Contains(r.Review, "not split as the weights say") || !r.Due.Equal(clk.Now().Add(24*time.Hour)) {
 		t.Fatalf("plan %+v, review %q, due %v", r.Plan, r.Review, r.Due)
 	}
@@ -703,7 +703,7 @@ func TestExperimentPlanReview(t *testing.T) {
 	if _, err := a.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if r := mustReport(t, a, "offer"); r.Plan.Phase != abtest.Done || r.Plan.Winner != "A" || r.Review != "" {
+	if r := mustExpReport(t, a, "offer"); r.Plan.Phase != abtest.Done || r.Plan.Winner != "A" || r.Review != "" {
 		t.Fatalf("after the choice: %+v, review %q", r.Plan, r.Review)
 	}
 }
@@ -769,7 +769,7 @@ func TestExperimentAudience(t *testing.T) {
 		if again := plan(); !reflect.DeepEqual(first, again) {
 			t.Fatalf("planned again: %v, then %v", first, again)
 		}
-		r := mustReport(t, a, "offer")
+		r := mustExpReport(t, a, "offer")
 		for _, v := range []string{"A", "B", HoldoutVariant} {
 			if got := tallyOf(t, r, v).Recipients; got != int64(first[v]) || got == 0 {
 				t.Errorf("%s: %d recipients, assigned %d", v, got, first[v])
@@ -785,7 +785,7 @@ func TestExperimentAudience(t *testing.T) {
 		// their click counts.
 		mustIngest(t, a, click("c1", "U7", "coupon", clk.Now()))
 		f, _ := a.FriendByUser(ctx, "U7")
-		if v := f.Variants["offer"]; v != HoldoutVariant && tallyOf(t, mustReport(t, a, "offer"), v).Clickers != 1 {
+		if v := f.Variants["offer"]; v != HoldoutVariant && tallyOf(t, mustExpReport(t, a, "offer"), v).Clickers != 1 {
 			t.Errorf("the click of a friend of the audience did not count")
 		}
 	})
@@ -809,7 +809,7 @@ func TestExperimentPlanAdded(t *testing.T) {
 	if _, err := a.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r := mustReport(t, a, "offer")
+	r := mustExpReport(t, a, "offer")
 	if r.Plan.Phase != abtest.Testing || !r.Plan.TestSentAt.Equal(t0) || !r.Due.Equal(t0.Add(24*time.Hour)) {
 		t.Fatalf("plan %+v due %v", r.Plan, r.Due)
 	}
@@ -835,7 +835,7 @@ func TestExperimentConcurrentIngest(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	r := mustReport(t, a, "offer")
+	r := mustExpReport(t, a, "offer")
 	var recipients, clickers int64
 	for _, x := range append(r.Tallies, r.Holdout) {
 		recipients += x.Recipients
