@@ -28,11 +28,8 @@ type audienceTally map[string]int64
 func (u *unit) audienceVariant(x *compiledExperiment, f *store.Friend, tally audienceTally) (variant string, ok bool, err error) {
 	name := x.def.Name
 	v, recorded := f.Variants[name]
-	if !recorded || !(x.variants[v] || v == HoldoutVariant) {
-		in := false
-		if v, in = x.exp.Assign(string(f.User)); !in {
-			v = HoldoutVariant
-		}
+	if w := x.pick(f); w != v || !recorded {
+		v = w
 		c := store.Change{Friend: f.ID, Kind: store.SetVariant, Name: name, Text: v, At: u.at}
 		c.ApplyTo(f)
 		u.res.Changes = append(u.res.Changes, c)
@@ -62,6 +59,20 @@ func (u *unit) audienceVariant(x *compiledExperiment, f *store.Friend, tally aud
 		return "", false, err
 	}
 	return v, v != HoldoutVariant, nil
+}
+
+// pick returns friend f's variant in x without recording it: the one
+// recorded if x still has it, else abtest.Experiment.Assign's on their
+// userId (HoldoutVariant for the holdout).
+func (x *compiledExperiment) pick(f *store.Friend) string {
+	if v, ok := f.Variants[x.def.Name]; ok && (x.variants[v] || v == HoldoutVariant) {
+		return v
+	}
+	v, in := x.exp.Assign(string(f.User))
+	if !in {
+		return HoldoutVariant
+	}
+	return v
 }
 
 // putFriendExposure writes friend f's exposure e in x at version.

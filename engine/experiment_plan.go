@@ -70,11 +70,23 @@ steps:
 		st.Plan = next
 		ut.due = never
 		switch act.Kind {
-		case abtest.SendTest, abtest.SendRest:
-			// A scenario step sends as friends reach it; nothing to send
-			// now. The next decision is asked for at once.
+		case abtest.SendTest:
+			// The steps and broadcasts of the experiment send the test as
+			// they come due. The next decision is asked for at once.
 			st.Review = ""
 			continue
+		case abtest.SendRest:
+			// A scenario step sends the winner to the friends who reach
+			// it from now on; a broadcast waiting for it goes on.
+			st.Review = ""
+			if err := u.releaseBroadcasts(&st, act.Variant); err != nil {
+				return err
+			}
+			continue
+		case abtest.Nothing:
+			if err := u.releaseBroadcasts(&st, st.Plan.Winner); err != nil { // "" by the fallback: nothing
+				return err
+			}
 		case abtest.WaitUntil:
 			st.Review = ""
 			ut.due = act.Until

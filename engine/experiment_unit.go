@@ -45,6 +45,9 @@ type experimentState struct {
 	Started time.Time        `json:"started"`
 	Plan    abtest.PlanState `json:"plan"`
 	Review  string           `json:"review,omitempty"`
+	// Broadcasts are the A/B broadcasts whose rest waits for the plan's
+	// decision.
+	Broadcasts []string `json:"broadcasts,omitempty"`
 }
 
 // decided returns the variant the rest gets once the test is decided or
@@ -64,6 +67,7 @@ func (s *experimentState) decided() (string, bool) {
 type acctExperiment struct {
 	key     string
 	version uint64
+	due     time.Time // as read; zero if new
 	state   experimentState
 	dirty   bool
 }
@@ -81,7 +85,7 @@ func (u *unit) experimentOf(x *compiledExperiment) (*acctExperiment, error) {
 	t, err := u.tx.Timer(0, x.planKey)
 	switch {
 	case err == nil:
-		s.version = t.Version
+		s.version, s.due = t.Version, t.Due
 		if s.state, err = x.readState(t.State); err != nil {
 			return nil, fmt.Errorf("engine: %s: experiment %q state: %w", u.what(), x.def.Name, err)
 		}
@@ -108,9 +112,12 @@ func (u *unit) saveExperiments() error {
 		if err != nil {
 			return err
 		}
-		due := never
-		if x := u.def.experiments[ParseTimerKey(key).Name]; x != nil && x.plan != nil {
-			due = u.at
+		due := s.due
+		if due.IsZero() {
+			due = never
+		}
+		if x := u.experimentByKey(key); x != nil && x.plan != nil && s.state.Plan.Phase == abtest.Planned {
+			due = u.at // the plan starts
 		}
 		if _, err := u.tx.PutTimer(store.Timer{Key: key, Due: due, State: b, Version: s.version}); err != nil {
 			return fmt.Errorf("engine: %s: experiment timer %s: %w", u.what(), key, err)
