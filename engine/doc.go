@@ -138,9 +138,10 @@
 // Definitions.Experiments declares A/B (and A/B/n) tests (Experiment): the
 // variants with their weights, a holdout, the tracking links and
 // conversion names that count, the attribution window, the analysis and,
-// optionally, the auto-winner plan. A scenario step names one
-// (scenario.Step.Experiment) and has the messages of each variant. When the
-// step is due, the engine assigns the friend by abtest.Experiment.Assign on
+// optionally, the auto-winner plan. A scenario step (scenario.Step) or a
+// broadcast (Broadcast) names one and has the messages of each variant.
+// When the step is due, or the broadcast plans a chunk of its audience,
+// the engine assigns the friend by abtest.Experiment.Assign on
 // their LINE userId — the same variant in every process and on every
 // replay —, records it in the same unit of work (variant("offer") == "B"
 // in segments; a friend in the holdout is recorded as "holdout" and sent
@@ -160,9 +161,12 @@
 // timer is due work: at each wake-up abtest.Plan.Next decides on the
 // tallies — test share, wait, decision, fallback at the deadline, a
 // review when the split is broken — and the timer is due again when the
-// plan next looks. Until the decision, friends outside the test share get
-// the control, unrecorded; after it, every friend who reaches the step
-// gets the winner (or nothing, by the fallback), unrecorded.
+// plan next looks. In a scenario step, until the decision, friends outside
+// the test share get the control, unrecorded; after it, every friend who
+// reaches the step gets the winner (or nothing, by the fallback),
+// unrecorded. A broadcast sends its test share when due and then waits,
+// its audience frozen, until the plan decides: the experiment's due work
+// then makes the broadcast due again for the rest, who get the winner.
 // Account.DecideExperiment chooses a winner by hand, at once;
 // Account.Experiment reports the tallies, the analysis (abtest.Result)
 // with its explanation in words, and the plan.

@@ -16,8 +16,10 @@ import (
 // which variant (abtest.Experiment.Assign by the friend's LINE userId,
 // recorded as variant("name") for segments), what counts as a response
 // (clicks of tracking links, conversions, within Window of the friend's
-// send) and, optionally, the auto-winner Plan. A scenario step names it
-// (scenario.Step.Experiment) and has the messages of each variant.
+// send) and, optionally, the auto-winner Plan. A scenario step
+// (scenario.Step.Experiment and Variants) or a broadcast
+// (Broadcast.Experiment and Variants) names it and has the messages of
+// each variant.
 type Experiment struct {
 	// Name, Salt, Variants, Control and Holdout are abtest.Experiment's.
 	// A variant may not be named "holdout" (HoldoutVariant): friends in
@@ -54,10 +56,11 @@ type Experiment struct {
 // by the engine as due work of the account (DueExperiment): from the first
 // send, a TestShare of the friends (by a stable hash of their userId) get
 // the variants; after Wait the analysis decides; at Deadline without a
-// winner the Fallback applies. Then the rest get the winner: in a
-// scenario step, every friend who reaches the step from then on, unrecorded
-// in the test. Before the decision, friends outside the test share get the
-// control, unrecorded.
+// winner the Fallback applies. Then the rest get the winner, unrecorded
+// in the test: in a scenario step, every friend who reaches the step from
+// then on (before the decision, friends outside the test share get the
+// control); in a broadcast, the friends of its audience outside the test
+// share, who waited for the decision.
 type ExperimentPlan struct {
 	TestShare float64 // in (0, 1]
 	Wait      time.Duration
