@@ -198,3 +198,40 @@ func TestBroadcastExperimentErrors(t *testing.T) {
 }
 
 func newMem() store.Store { return memstore.New() }
+
+// The rest of an A/B broadcast gets nothing by the plan's fallback, and a
+// broadcast cancelled while it waits stays cancelled when the plan
+// decides.
+func TestBroadcastExperimentNothingAndCancel(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	defs := abDefs(0, &ExperimentPlan{TestShare: 0.5, Wait: 24 * time.Hour, Fallback: abtest.SendNothing})
+	defs.Rules = nil
+	a := mustAccount(t, mustOpen(t, newMem(), clk), "bcnothing", defs)
+	abFollowers(t, a, 100)
+	for _, name := range []string{"sale", "other"} {
+		if err := a.ScheduleBroadcast(ctx, abBroadcast(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustTick(t, a)
+	mustTick(t, a)
+	if _, err := a.CancelBroadcast(ctx, "other", "changed my mind"); err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := bcVariants(t, a, "sale")
+	clk.Set(t0.Add(24 * time.Hour))
+	mustTick(t, a)
+	mustTick(t, a)
+	r := mustExpReport(t, a, "offer")
+	if r.Plan.Phase != abtest.Done || r.Plan.Winner != "" {
+		t.Fatalf("plan %+v", r.Plan)
+	}
+	rep := mustReport(t, a, "sale")
+	if after, _ := bcVariants(t, a, "sale"); len(after) != len(sent) || rep.PlannedAt.IsZero() || rep.Reason != "the experiment decided to send the rest nothing" {
+		t.Fatalf("sale: %+v; %d sent, then %d", rep, len(sent), len(after))
+	}
+	if rep := mustReport(t, a, "other"); rep.Status != BroadcastCancelled {
+		t.Fatalf("other: %+v", rep)
+	}
+}
