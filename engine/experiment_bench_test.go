@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -93,5 +94,69 @@ func BenchmarkExperimentClick(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkBroadcastExperiment: a broadcast of one text to every member
+// (BenchmarkBroadcastPlan's "static"), against the same as an A/B test
+// (two variants, a 10% holdout): what assigning, recording and tallying
+// each friend of the audience adds to planning. Each run plans a fresh
+// store, so that every friend is assigned for the first time.
+func BenchmarkBroadcastExperiment(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		for _, ab := range []bool{false, true} {
+			b.Run(fmt.Sprintf("friends=%d/ab=%v", n, ab), func(b *testing.B) {
+				ctx := context.Background()
+				defs := bcDefs()
+				defs.Experiments = abDefs(0.1, nil).Experiments
+				bc := Broadcast{Name: "sale", Segment: `tag("member")`, Messages: []stepcast.Message{msg("セール開催中!")}}
+				if ab {
+					bc.Messages, bc.Experiment = nil, "offer"
+					bc.Variants = []BroadcastVariant{{Name: "A", Messages: []stepcast.Message{msg("A")}}, {Name: "B", Messages: []stepcast.Message{msg("B")}}}
+				}
+				var cpu time.Duration
+				var ms0, ms1 runtime.MemStats
+				var mallocs, bytes uint64
+				recipients := 0
+				b.ResetTimer()
+				for range b.N {
+					b.StopTimer()
+					st := memstore.New()
+					seedBroadcastFriends(b, st, n, benchUser)
+					a := mustAccount(b, mustOpen(b, st, &clock{t: t0}), "acct", defs)
+					if err := a.ScheduleBroadcast(ctx, bc); err != nil {
+						b.Fatal(err)
+					}
+					runtime.GC()
+					runtime.ReadMemStats(&ms0)
+					c0, _ := cpuTime()
+					b.StartTimer()
+					for {
+						k, err := a.Tick(ctx)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if k == 0 {
+							break
+						}
+					}
+					b.StopTimer()
+					c1, _ := cpuTime()
+					runtime.ReadMemStats(&ms1)
+					cpu += c1 - c0
+					mallocs += ms1.Mallocs - ms0.Mallocs
+					bytes += ms1.TotalAlloc - ms0.TotalAlloc
+					rep, err := a.Broadcast(ctx, "sale")
+					if err != nil {
+						b.Fatal(err)
+					}
+					recipients += rep.Planned + rep.Skipped[skipHoldout]
+				}
+				per := float64(recipients)
+				b.ReportMetric(float64(cpu.Nanoseconds())/per, "cpu-ns/friend")
+				b.ReportMetric(float64(mallocs)/per, "allocs/friend")
+				b.ReportMetric(float64(bytes)/per, "B/friend")
+			})
+		}
 	}
 }
