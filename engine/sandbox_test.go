@@ -431,3 +431,49 @@ func TestSandboxTally(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A/B in the sandbox: the variant assigned, the variant's push, the
+// tallies a send and a click would add — and the experiment's real
+// report unmoved.
+func TestSandboxExperiment(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		clk := &clock{t: t0}
+		st := open(t)
+		a := mustAccount(t, mustOpen(t, st, clk), "ab", abDefs(0, nil))
+		mustIngest(t, a, follow("f1", "U1", "", t0))
+		before, report := export(t, st, "ab"), mustExpReport(t, a, "offer")
+		rep, err := a.Sandbox(ctx, SandboxRun{Events: []stepcast.Event{
+			follow("f2", "U2", "", t0.Add(time.Minute)), click("c2", "U2", "coupon", t0.Add(2*time.Minute))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(export(t, st, "ab"), before) {
+			t.Fatal("the store changed")
+		}
+		// (Compared as printed: its result holds values DeepEqual does not
+		// find equal to themselves.)
+		if after := mustExpReport(t, a, "offer"); fmt.Sprintf("%+v", after) != fmt.Sprintf("%+v", report) {
+			t.Fatalf("the experiment's report changed:\n%+v\n%+v", report, after)
+		}
+		hasAll(t, actions(rep.Friends[0]), "variant offer", "tally offer", "delivery")
+		var tallies []store.Tally
+		var variant string
+		for _, u := range rep.Friends[0].Units {
+			for _, act := range u.Actions {
+				switch act.Kind {
+				case SandboxTally:
+					tallies = append(tallies, *act.Tally)
+				case SandboxDelivery:
+					variant = act.Delivery.Variant
+				}
+			}
+		}
+		if len(tallies) != 2 || tallies[0].Recipients != 1 || tallies[1].Clickers != 1 || tallies[0].Variant != variant || variant == "" {
+			t.Fatalf("tallies %+v, variant %q\n%s", tallies, variant, rep)
+		}
+		if s := rep.String(); !strings.Contains(s, `experiment "offer" variant "`+variant+`" tally +1 clicker`) {
+			t.Fatalf("String():\n%s", s)
+		}
+	})
+}
