@@ -88,7 +88,12 @@ type TestSend struct {
 	// time, priority and aggregation unit play no part: the test goes to
 	// the test friends, now, and counts in no statistics (LINE's
 	// customAggregationUnits included).
+	//
+	// An A/B broadcast's variants (Broadcast.Variants) are each sent to
+	// each test friend — a push per variant, named in its note —, or the
+	// one Variant names. No friend is assigned a variant, no tally moves.
 	Broadcast *Broadcast
+	Variant   string
 }
 
 // TestSendReport is what a test send queued, or with Preview would queue.
@@ -96,10 +101,11 @@ type TestSendReport struct {
 	Name    string
 	Preview bool
 	// Sends are the test friends, in the order of TestSend.To (or of
-	// Definitions.TestFriends).
+	// Definitions.TestFriends), each once per variant of an A/B
+	// broadcast tested.
 	Sends []TestSendResult
 	// Pushes counts the pushes queued (with Preview, that would be): one
-	// per test friend not skipped.
+	// per test friend not skipped, and variant.
 	Pushes int
 	// Messages is what the pushes cost of the monthly quota: LINE counts
 	// a message per recipient of a push, however many of up to five
@@ -109,8 +115,9 @@ type TestSendReport struct {
 
 // TestSendResult is the test send to one test friend.
 type TestSendResult struct {
-	User   stepcast.UserID
-	Friend stepcast.FriendID // 0: not a friend of the account
+	User    stepcast.UserID
+	Friend  stepcast.FriendID // 0: not a friend of the account
+	Variant string            // the variant of an A/B broadcast sent
 	// Messages are the messages rendered with the test friend's fields.
 	Messages []stepcast.Message
 	// Delivery is the outbox row queued; 0 with Preview or a skip.
@@ -149,12 +156,9 @@ const testNote = "test send: to test friends only, counted in no broadcast's or 
 // stepcast.ErrInvalid, and nothing is queued —; ErrNoTestFriends; the
 // store's.
 func (a *Account) TestSend(ctx context.Context, t TestSend) (TestSendReport, error) {
-	if b := t.Broadcast; b != nil {
-		if t.Name != "" || len(t.Messages) > 0 {
-			return TestSendReport{}, fmt.Errorf("%w: engine: account %q: test send of broadcast %s: Name and Messages are the broadcast's, give neither",
-				stepcast.ErrInvalid, a.id, stepcast.Quote(b.Name))
-		}
-		t.Name, t.Messages, t.NotificationDisabled = b.Name, b.Messages, t.NotificationDisabled || b.NotificationDisabled
+	arms, err := testArms(&t)
+	if err != nil {
+		return TestSendReport{}, fmt.Errorf("engine: account %q: test send: %w", a.id, err)
 	}
 	rep := TestSendReport{Name: t.Name, Preview: t.Preview}
 	def := a.def.Load()
@@ -162,11 +166,17 @@ func (a *Account) TestSend(ctx context.Context, t TestSend) (TestSendReport, err
 	if err != nil {
 		return rep, fmt.Errorf("engine: account %q: test send: %w", a.id, err)
 	}
-	tmpl, err := render.Parse(t.Messages, def.schema)
-	if err != nil {
-		return rep, fmt.Errorf("engine: account %q: test send %s: %w", a.id, stepcast.Quote(t.Name), err)
+	tmpls := make([]*render.Template, len(arms))
+	for i, arm := range arms {
+		if tmpls[i], err = render.Parse(arm.messages, def.schema); err != nil {
+			what := stepcast.Quote(t.Name)
+			if arm.variant != "" {
+				what += " variant " + stepcast.Quote(arm.variant)
+			}
+			return rep, fmt.Errorf("engine: account %q: test send %s: %w", a.id, what, err)
+		}
 	}
-	rep.Sends = make([]TestSendResult, len(to))
+	rep.Sends = make([]TestSendResult, 0, len(to)*len(arms))
 	var rows []store.Delivery
 	now := a.e.cfg.Now()
 	// Keys name the test by a digest (a name may be as long as a key) and
@@ -175,41 +185,48 @@ func (a *Account) TestSend(ctx context.Context, t TestSend) (TestSendReport, err
 	nonce := make([]byte, 8)
 	rand.Read(nonce)
 	err = a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
-		rows = rows[:0]
-		for i, user := range to {
-			r := &rep.Sends[i]
-			*r = TestSendResult{User: user}
+		rows, rep.Sends = rows[:0], rep.Sends[:0]
+		for _, user := range to {
 			f, err := tx.FriendByUser(user)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				r.Skipped = "not a friend of the account: LINE delivers a push only to a friend"
-				continue
-			case err != nil:
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			r.Friend = f.ID
-			msgs, skip := tmpl.Render(render.Friend{Fields: f.Fields, DisplayName: f.DisplayName})
-			if skip != nil {
-				r.Skipped = skip.Key()
-				continue
+			for k, arm := range arms {
+				rep.Sends = append(rep.Sends, TestSendResult{User: user, Variant: arm.variant})
+				r := &rep.Sends[len(rep.Sends)-1]
+				if err != nil {
+					r.Skipped = "not a friend of the account: LINE delivers a push only to a friend"
+					continue
+				}
+				r.Friend = f.ID
+				msgs, skip := tmpls[k].Render(render.Friend{Fields: f.Fields, DisplayName: f.DisplayName})
+				if skip != nil {
+					r.Skipped = skip.Key()
+					continue
+				}
+				r.Messages = msgs
+				if !f.Following {
+					r.Skipped = "has blocked the account: a push cannot reach them"
+					continue
+				}
+				note := testNote
+				if arm.variant != "" {
+					// Named in the note only: Delivery.Variant would count it.
+					note += "; variant " + stepcast.Quote(arm.variant)
+				}
+				d := stepcast.Delivery{Kind: stepcast.DeliveryPush, To: []stepcast.Recipient{{Friend: f.ID, User: f.User}}, Messages: msgs,
+					NotificationDisabled: t.NotificationDisabled, Cause: stepcast.Cause{Kind: stepcast.CauseTest, Name: t.Name}, Priority: TestSendPriority, Note: note}
+				if err := d.ValidateChecked(); err != nil {
+					return err
+				}
+				body, err := json.Marshal(d)
+				if err != nil {
+					return err
+				}
+				key := fmt.Sprintf("test/%x/%x/%d", named[:8], nonce, len(rep.Sends)-1)
+				rows = append(rows, store.Delivery{Key: key, Kind: d.Kind, RetryKey: uuidFrom(string(a.id) + "\x00" + key), Payload: body,
+					Cause: d.Cause.Key(), Friends: []stepcast.FriendID{f.ID}, Priority: TestSendPriority, NextAt: now, CreatedAt: now})
 			}
-			r.Messages = msgs
-			if !f.Following {
-				r.Skipped = "has blocked the account: a push cannot reach them"
-				continue
-			}
-			d := stepcast.Delivery{Kind: stepcast.DeliveryPush, To: []stepcast.Recipient{{Friend: f.ID, User: f.User}}, Messages: msgs,
-				NotificationDisabled: t.NotificationDisabled, Cause: stepcast.Cause{Kind: stepcast.CauseTest, Name: t.Name}, Priority: TestSendPriority, Note: testNote}
-			if err := d.ValidateChecked(); err != nil {
-				return err
-			}
-			body, err := json.Marshal(d)
-			if err != nil {
-				return err
-			}
-			key := fmt.Sprintf("test/%x/%x/%d", named[:8], nonce, i)
-			rows = append(rows, store.Delivery{Key: key, Kind: d.Kind, RetryKey: uuidFrom(string(a.id) + "\x00" + key), Payload: body,
-				Cause: d.Cause.Key(), Friends: []stepcast.FriendID{f.ID}, Priority: TestSendPriority, NextAt: now, CreatedAt: now})
 		}
 		return nil
 	})
@@ -242,6 +259,45 @@ func (a *Account) TestSend(ctx context.Context, t TestSend) (TestSendReport, err
 		}
 	}
 	return rep, nil
+}
+
+// testArm is what one push of a test send holds: the messages, or a
+// variant's.
+type testArm struct {
+	variant  string
+	messages []stepcast.Message
+}
+
+// testArms takes t's broadcast's name and messages into t, and returns the
+// messages each test friend is sent: t's, or one arm per variant chosen.
+func testArms(t *TestSend) ([]testArm, error) {
+	b := t.Broadcast
+	if b == nil {
+		if t.Variant != "" {
+			return nil, fmt.Errorf("%w: test send %s: a variant (%s) is a broadcast's", stepcast.ErrInvalid, stepcast.Quote(t.Name), stepcast.Quote(t.Variant))
+		}
+		return []testArm{{messages: t.Messages}}, nil
+	}
+	if t.Name != "" || len(t.Messages) > 0 {
+		return nil, fmt.Errorf("%w: test send of broadcast %s: Name and Messages are the broadcast's, give neither", stepcast.ErrInvalid, stepcast.Quote(b.Name))
+	}
+	t.Name, t.Messages, t.NotificationDisabled = b.Name, b.Messages, t.NotificationDisabled || b.NotificationDisabled
+	if len(b.Variants) == 0 {
+		if t.Variant != "" {
+			return nil, fmt.Errorf("%w: test send of broadcast %s: it has no variants, not %s", stepcast.ErrInvalid, stepcast.Quote(b.Name), stepcast.Quote(t.Variant))
+		}
+		return []testArm{{messages: b.Messages}}, nil
+	}
+	var arms []testArm
+	for _, v := range b.Variants {
+		if t.Variant == "" || v.Name == t.Variant {
+			arms = append(arms, testArm{variant: v.Name, messages: v.Messages})
+		}
+	}
+	if len(arms) == 0 {
+		return nil, fmt.Errorf("%w: test send of broadcast %s: no variant %s", stepcast.ErrInvalid, stepcast.Quote(b.Name), stepcast.Quote(t.Variant))
+	}
+	return arms, nil
 }
 
 // testRecipients checks t against the account's test friends and returns

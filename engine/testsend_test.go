@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -221,5 +222,54 @@ func TestTestFriendsDefinitions(t *testing.T) {
 	_, err = ParseDefinitions("t.yaml", []byte("test_friends: [Ustaff1, Ustaff1]\n"))
 	if err == nil || !strings.Contains(err.Error(), `t.yaml:1: test_friends[1]: invalid definition: "Ustaff1" is test_friends[0] already`) {
 		t.Fatalf("%v", err)
+	}
+}
+
+// An A/B broadcast's test send: each variant to each test friend, or the
+// one named; no variant assigned, no tally moved.
+func TestTestSendExperiment(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	st := backends["memstore"](t)
+	d := abDefs(0, nil)
+	d.TestFriends = []stepcast.UserID{"Ustaff"}
+	a := mustAccount(t, mustOpen(t, st, clk), "ab", d)
+	mustIngest(t, a, follow("f1", "U1", "", t0), follow("fs", "Ustaff", "", t0))
+	b := Broadcast{Name: "ab-sale", Experiment: "offer", Variants: []BroadcastVariant{
+		{Name: "A", Messages: []stepcast.Message{msg("A: 10% off")}}, {Name: "B", Messages: []stepcast.Message{msg("B: a gift")}}}}
+	before, report := export(t, st, "ab"), fmt.Sprintf("%+v", mustExpReport(t, a, "offer"))
+	rep, err := a.TestSend(ctx, TestSend{Broadcast: &b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Pushes != 2 || rep.Messages != 2 || len(rep.Sends) != 2 || rep.Sends[0].Variant != "A" || rep.Sends[1].Variant != "B" ||
+		messageText(rep.Sends[1].Messages[0]) != `"B: a gift"` {
+		t.Fatalf("%+v", rep)
+	}
+	if strings.Join(realLines(before), "") != strings.Join(realLines(export(t, st, "ab")), "") {
+		t.Fatal("the store changed beyond the test pushes")
+	}
+	if got := fmt.Sprintf("%+v", mustExpReport(t, a, "offer")); got != report {
+		t.Fatalf("the experiment's report moved:\n%s\n%s", report, got)
+	}
+	rows, _ := a.Deliveries(ctx, store.DeliveryFilter{Cause: "test:ab-sale"})
+	for _, r := range rows {
+		var d stepcast.Delivery
+		json.Unmarshal(r.Payload, &d)
+		if d.Experiment != "" || d.Variant != "" || !strings.Contains(d.Note, "variant") {
+			t.Fatalf("%+v", d)
+		}
+	}
+	one, err := a.TestSend(ctx, TestSend{Broadcast: &b, Variant: "B", Preview: true})
+	if err != nil || one.Pushes != 1 || one.Sends[0].Variant != "B" {
+		t.Fatalf("%+v %v", one, err)
+	}
+	for name, ts := range map[string]TestSend{
+		"no such variant":         {Broadcast: &b, Variant: "C"},
+		"variant of no broadcast": {Name: "x", Messages: []stepcast.Message{msg("x")}, Variant: "A"},
+	} {
+		if _, err := a.TestSend(ctx, ts); !errors.Is(err, stepcast.ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
