@@ -28,6 +28,9 @@ type Definitions struct {
 	// Reminders are step deliveries timed backwards from a goal, set per
 	// friend and key by start_reminder.
 	Reminders []scenario.Reminder
+	// Guards are checked by the dispatcher before each message delivery
+	// is sent: quiet hours, frequency caps, the quota guard (see Guards).
+	Guards Guards
 }
 
 // DefinitionError is one problem in definitions: where it is and what it
@@ -122,6 +125,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		errs = append(errs, err)
 	}
 	c.richMenuField = hasRichMenuField(sc)
+	d.Guards.validate(bad)
 	if schema == nil {
 		var err error
 		if schema, err = segment.NewSchema(sc); err != nil {

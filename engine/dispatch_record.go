@@ -64,6 +64,14 @@ func (d *dispatch) record() {
 				if err != nil && !errors.Is(err, store.ErrConflict) {
 					return fmt.Errorf("delivery %d (%s): %w", f.dl.ID, stepcast.Quote(f.dl.Key), err)
 				}
+				if err == nil && f.o.Status == store.Sent && d.guards.counted(f.dl) {
+					// The caps count what was sent, in the commit that says so.
+					for _, fr := range f.dl.Friends {
+						if err := logSend(tx, fr, f.o.At, causeKind(f.dl), d.guards.keep); err != nil {
+							return fmt.Errorf("delivery %d (%s): %w", f.dl.ID, stepcast.Quote(f.dl.Key), err)
+						}
+					}
+				}
 				errs = append(errs, err)
 			}
 			return nil
@@ -82,9 +90,11 @@ func (d *dispatch) record() {
 // error other than a lost lease.
 func (d *dispatch) settle(dl store.Delivery, err error, r DispatchReport) {
 	defer d.recorded(dl.ID)
+	d.guards.settled(dl)
 	switch {
 	case err == nil:
 		d.count(r)
+		d.progress.settled(dl, r)
 	case errors.Is(err, store.ErrConflict):
 		d.count(DispatchReport{LostLease: 1})
 		d.a.e.log.Warn("dispatch: the lease passed to another holder before the outcome was recorded",

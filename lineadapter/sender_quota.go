@@ -90,6 +90,18 @@ func (s *Sender) Quota(ctx context.Context) (Quota, error) {
 	return q, nil
 }
 
+// RemainingQuota is Quota's Remaining: how many more messages the month
+// allows (math.MaxInt64 without a limit). It is what engine.QuotaReader
+// asks, for the dispatcher's quota guard, which reads it at most once per
+// engine.Config.QuotaRefresh.
+func (s *Sender) RemainingQuota(ctx context.Context) (int64, error) {
+	q, err := s.Quota(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return q.Remaining(), nil
+}
+
 // CheckQuota reads the quota (Sender.Quota) before a send of n messages
 // (Cost) and fails, wrapping stepcast.ErrQuotaExceeded, when they do not
 // fit what the month has left: stop before the first request rather than
