@@ -196,8 +196,9 @@ type dispatch struct {
 
 	low uint64 // no pending delivery has an ID at or below it (see order)
 
-	guards   *guards
-	progress *dispatchProgress
+	guards    *guards
+	overQuota error // set by the quota guard: stop once the groups that fit are handed out
+	progress  *dispatchProgress
 
 	mineMu sync.Mutex
 	mine   map[uint64]struct{} // handed to workers, outcome not yet recorded
@@ -342,6 +343,10 @@ func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
 					d.release(dl, "not tried: the dispatch stopped")
 				}
 			}
+			return
+		}
+		if d.overQuota != nil {
+			d.halt(d.overQuota)
 			return
 		}
 		// Held for deliveries of this dispatch's, due at once: wait until

@@ -462,7 +462,7 @@ func (d *dispatch) split(dl store.Delivery, parts []part, now time.Time) {
 }
 
 // quotaCheck is the quota guard: if the month's remaining quota, as last
-// read, cannot cover the groups' messages, the first delivery that does
+// read, cannot cover the groups' messages (of deliveries never attempted), the first delivery that does
 // not fit and all after it are put back, untried, and the dispatch stops
 // with an error wrapping stepcast.ErrQuotaExceeded (Run pauses the account
 // for Config.QuotaPause, as on LINE's own refusal). It returns the groups
@@ -486,7 +486,9 @@ func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]stor
 	var total int64
 	for _, g := range groups {
 		for _, dl := range g {
-			total += cost(dl)
+			if dl.Attempts == 1 {
+				total += cost(dl)
+			}
 		}
 	}
 	if total == 0 {
@@ -509,6 +511,11 @@ func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]stor
 	}
 	for i, g := range groups {
 		for j, dl := range g {
+			if dl.Attempts != 1 {
+				// A retry: LINE may have counted it already; its retry key
+				// settles it.
+				continue
+			}
 			c := cost(dl)
 			if c <= q.remaining {
 				if dl.Kind == stepcast.DeliveryPush || dl.Kind == stepcast.DeliveryMulticast {
@@ -526,7 +533,8 @@ func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]stor
 			for _, later := range groups[i+1:] {
 				refuse(later)
 			}
-			d.halt(fmt.Errorf("delivery %d (%s): %w: %s", dl.ID, stepcast.Quote(dl.Key), stepcast.ErrQuotaExceeded, why))
+			// The feeder stops once it has handed out what fits.
+			d.overQuota = fmt.Errorf("delivery %d (%s): %w: %s", dl.ID, stepcast.Quote(dl.Key), stepcast.ErrQuotaExceeded, why)
 			out := groups[:i]
 			if j > 0 {
 				out = append(out, g[:j])

@@ -252,11 +252,16 @@ func (p *dispatchProgress) outbox(cs []CauseProgress) {
 func (p *dispatchProgress) log(r DispatchProgress) {
 	log := p.d.a.e.log
 	msg := "dispatch progress"
+	level := slog.LevelInfo
 	if r.Done {
 		msg = "dispatch done"
+		if r.Elapsed < p.d.a.e.cfg.ProgressEvery {
+			// A short dispatch (Run's every PollInterval) is not news.
+			level = slog.LevelDebug
+		}
 	}
 	rep := r.Report
-	log.Info(msg, "account", r.Account, "elapsed", r.Elapsed.Round(time.Millisecond),
+	log.Log(context.Background(), level, msg, "account", r.Account, "elapsed", r.Elapsed.Round(time.Millisecond),
 		"sent", rep.Sent, "failed", rep.Failed+rep.Dropped, "deferred", rep.Deferred, "skipped", rep.Skipped, "split", rep.Split,
 		"retrying", rep.Retrying, "released", rep.Released, "requests", r.Requests, "recipients", r.Recipients,
 		"requests_per_s", round1(r.RequestsPerSecond), "recipients_per_s", round1(r.RecipientsPerSecond))
@@ -266,7 +271,7 @@ func (p *dispatchProgress) log(r DispatchProgress) {
 		if c.ETA > 0 {
 			attrs = append(attrs, "eta", c.ETA)
 		}
-		log.Log(context.Background(), slog.LevelInfo, msg+": cause", attrs...)
+		log.Log(context.Background(), level, msg+": cause", attrs...)
 	}
 }
 
