@@ -346,6 +346,14 @@ func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
 			return
 		}
 		if d.overQuota != nil {
+			// Let what fit go, then stop.
+			for d.inflight.Load() > 0 && !d.stopped() && d.ctx.Err() == nil {
+				select {
+				case <-d.done:
+				case <-d.stop:
+				case <-d.ctx.Done():
+				}
+			}
 			d.halt(d.overQuota)
 			return
 		}

@@ -294,7 +294,7 @@ type part struct {
 // judge applies the guards to the ordered groups of a leased batch: it
 // returns the groups to send, having finished (deferred, dropped,
 // skipped, split) the rest. A group is one friend's deliveries in queue
-// order: once one is deferred, those after it are put back to follow it.
+// order, judged in that order, each counting those before it that go.
 func (d *dispatch) judge(groups [][]store.Delivery) ([][]store.Delivery, error) {
 	gs := d.guards
 	now := d.a.e.cfg.Now()
@@ -321,7 +321,7 @@ func (d *dispatch) judge(groups [][]store.Delivery) ([][]store.Delivery, error) 
 	out := groups[:0]
 	for _, g := range groups {
 		var send []store.Delivery
-		for i, dl := range g {
+		for _, dl := range g {
 			v, parts := d.verdict(dl, info, now)
 			if parts != nil {
 				d.split(dl, parts, now)
@@ -339,11 +339,9 @@ func (d *dispatch) judge(groups [][]store.Delivery) ([][]store.Delivery, error) 
 				d.finish(dl, store.Outcome{Status: store.Cancelled, Reason: clip(v.why, stepcast.MaxTextLen), At: now}, DispatchReport{Skipped: 1})
 				continue
 			}
+			// Deferred: the friend's later deliveries do not wait behind it
+			// (see guardDeferred).
 			d.finish(dl, store.Outcome{Status: store.Pending, Untried: true, Error: clip(v.why, stepcast.MaxTextLen), At: now, NextAt: v.at}, DispatchReport{Deferred: 1})
-			for _, rest := range g[i+1:] {
-				d.finish(rest, store.Outcome{Status: store.Pending, Untried: true, Error: ReasonWaitsForEarlier, At: now, NextAt: v.at}, DispatchReport{Released: 1})
-			}
-			break
 		}
 		if len(send) > 0 {
 			out = append(out, send)

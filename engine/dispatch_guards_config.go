@@ -108,8 +108,8 @@ type CapPolicy string
 const (
 	// CapDefer keeps the message pending, due again when the cap frees
 	// (the friend's next local day, or when the oldest counted send
-	// leaves the rolling window). The friend's later pushes wait behind
-	// it, in queue order.
+	// leaves the rolling window). The friend's later messages do not wait
+	// behind it: each is judged on its own.
 	CapDefer CapPolicy = "defer"
 	// CapDrop gives the message up: the delivery fails (store.Failed)
 	// with the reason — an error in the cause's figures.
@@ -120,8 +120,7 @@ const (
 	// engine moves a friend through a scenario when a step is queued,
 	// not when it is sent, so no policy stops or rewinds a scenario; drop
 	// and skip differ in the record (a failure against a planned
-	// omission), and from defer in that the friend's later steps do not
-	// wait behind the capped one.
+	// omission).
 	CapSkip CapPolicy = "skip"
 )
 
