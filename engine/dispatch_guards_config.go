@@ -65,7 +65,7 @@ func ParseWallClock(s string) (WallClock, error) {
 
 func (c WallClock) validate() error {
 	if c.Hour < 0 || c.Hour > 23 || c.Minute < 0 || c.Minute > 59 {
-		return fmt.Errorf("%w: time of day %02d:%02d is not within 00:00 to 23:59", stepcast.ErrInvalid, c.Hour, c.Minute)
+		return fmt.Errorf("time of day %02d:%02d is not within 00:00 to 23:59", c.Hour, c.Minute)
 	}
 	return nil
 }
@@ -217,9 +217,7 @@ func knownCause(k stepcast.CauseKind) bool {
 
 // validate reports every problem in g, each with its path under "guards".
 func (g *Guards) validate(bad func(path string, err error)) {
-	badf := func(path, format string, args ...any) {
-		bad(path, fmt.Errorf("%w: "+format, append([]any{stepcast.ErrInvalid}, args...)...))
-	}
+	badf := func(path, format string, args ...any) { bad(path, fmt.Errorf(format, args...)) }
 	if q := g.QuietHours; q != nil {
 		if err := q.Start.validate(); err != nil {
 			bad("guards.quiet_hours.start", err)
