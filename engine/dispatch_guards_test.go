@@ -425,3 +425,48 @@ func TestSendLogRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A multicast a crashed holder may have sent (leased, never finished) is
+// not judged when its lease expires: it goes whole, under its own retry
+// key, though a recipient is capped by then — never split or held after
+// it may have reached LINE. One never attempted is split.
+func TestDispatchGuardsSpareRetries(t *testing.T) {
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		clk := &clock{t: t0}
+		s := &fakeSender{}
+		st := open(t)
+		a := guardAccount(t, st, clk, s, Guards{Caps: []FrequencyCap{{Max: 1, Policy: CapDrop}}}, 4)
+		queueTo(t, a, clk, "first", broadcastCause, 0, 1)
+		if _, err := a.Dispatch(ctx); err != nil { // friend 1's one message of the day
+			t.Fatal(err)
+		}
+		mc := queueTo(t, a, clk, "bc", broadcastCause, 0, 1, 2, 3)
+		got, err := st.LeaseDeliveries(ctx, a.id, "crashed", clk.Now(), time.Minute, 10)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%v, %v", got, err)
+		}
+		clk.Set(t0.Add(time.Minute))
+		rep, err := a.Dispatch(ctx)
+		if err != nil || rep.Sent != 1 || rep.Split != 0 {
+			t.Fatalf("%+v, %v; want the multicast sent whole", rep, err)
+		}
+		d := mustDelivery(t, a, mc)
+		calls := s.Calls()
+		last := calls[len(calls)-1]
+		if d.Status != store.Sent || last.RetryKey != d.RetryKey || len(last.To) != 3 {
+			t.Fatalf("%+v; last call %+v", d, last)
+		}
+		// Never attempted: split, friend 1's part dropped.
+		queueTo(t, a, clk, "bc2", broadcastCause, 0, 1, 4)
+		if rep, err := a.Dispatch(ctx); err != nil || rep.Split != 1 {
+			t.Fatalf("%+v, %v", rep, err)
+		}
+		if d := deliveryByKey(t, a, "bc2/dropped"); d.Status != store.Failed || !strings.HasPrefix(d.Error, ReasonCapDrop) {
+			t.Fatalf("%+v", d)
+		}
+		if d := deliveryByKey(t, a, "bc2/go"); d.Status != store.Sent || !slices.Equal(d.Friends, []stepcast.FriendID{4}) {
+			t.Fatalf("%+v", d)
+		}
+	})
+}
