@@ -33,6 +33,7 @@ func BenchmarkDispatchGuards(b *testing.B) {
 	}{
 		{"push/n=100000", 100_000, 1},
 		{"multicast/n=1000000", 1_000_000, stepcast.MaxMulticastTargets},
+		{"multicast/n=100000", 100_000, stepcast.MaxMulticastTargets},
 	} {
 		for _, guarded := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/guards=%v", tc.name, guarded), func(b *testing.B) {
