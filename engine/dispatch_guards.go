@@ -298,13 +298,13 @@ type part struct {
 func (d *dispatch) judge(groups [][]store.Delivery) ([][]store.Delivery, error) {
 	gs := d.guards
 	now := d.a.e.cfg.Now()
-	any := false
+	judged := false
 	for _, g := range groups {
 		for _, dl := range g {
-			any = any || guarded(dl)
+			judged = judged || guarded(dl)
 		}
 	}
-	if !any {
+	if !judged {
 		return d.quotaCheck(groups, now), nil
 	}
 	var info map[stepcast.FriendID]*recipientInfo
@@ -370,7 +370,7 @@ func (d *dispatch) verdict(dl store.Delivery, info map[stepcast.FriendID]*recipi
 		return gs.recipientVerdict(dl, dl.Friends[0], info[dl.Friends[0]], now), nil
 	}
 	var parts [4]part
-	parts[vSend].suffix, parts[vDefer].suffix, parts[vDrop].suffix, parts[vSkip].suffix = "go", "deferred", "dropped", "skipped"
+	parts[vSend].suffix, parts[vDefer].suffix, parts[vDrop].suffix, parts[vSkip].suffix = "go", splitDeferred, "dropped", "skipped"
 	for _, f := range dl.Friends {
 		v := gs.recipientVerdict(dl, f, info[f], now)
 		p := &parts[v.kind]
@@ -392,6 +392,9 @@ func (d *dispatch) verdict(dl store.Delivery, info map[stepcast.FriendID]*recipi
 	}
 	return verdict{}, out
 }
+
+// splitDeferred ends the key of a split's deferred part.
+const splitDeferred = "deferred"
 
 // splitKey is the key of a part of the delivery queued under key.
 func splitKey(key, suffix string) string {

@@ -139,12 +139,21 @@ func TestDispatchQuietHours(t *testing.T) {
 		if part.Status != store.Pending || !part.NextAt.Equal(at8London) || !slices.Equal(part.Friends, []stepcast.FriendID{2}) || part.Kind != stepcast.DeliveryPush {
 			t.Fatalf("the deferred part: %+v", part)
 		}
+		// An exempt push to the London friend does not wait behind their
+		// deferred step and deferred part.
+		urgent2 := queueTo(t, a, clk, "urgent-2", ruleCause, 60, 2)
+		if _, err := a.Dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d := mustDelivery(t, a, urgent2); d.Status != store.Sent {
+			t.Fatalf("the exempt push to friend 2: %v, %q", d.Status, d.Error)
+		}
 		clk.Set(at8London)
 		if _, err := a.Dispatch(ctx); err != nil {
 			t.Fatal(err)
 		}
 		got := sentTo(s)
-		want := map[stepcast.UserID]int{"U1": 2, "U2": 2, "U3": 1}
+		want := map[stepcast.UserID]int{"U1": 2, "U2": 3, "U3": 1}
 		for u, n := range want {
 			if got[u] != n {
 				t.Errorf("%s received %d, want %d (%v)", u, got[u], n, got)

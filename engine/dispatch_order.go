@@ -260,9 +260,10 @@ func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups
 // attempted, because quiet hours or a frequency cap deferred it: it holds
 // back none of its friend's later deliveries, which the guards judge on
 // their own — a rule's answer need not wait a day behind a capped step.
+// A split's deferred part (key "…/deferred", see split) is one too.
 func guardDeferred(p store.Delivery, now time.Time) bool {
 	return p.Attempts == 0 && p.NextAt.After(now) &&
-		(strings.HasPrefix(p.Error, ReasonQuietHours) || strings.HasPrefix(p.Error, ReasonCapDefer))
+		(strings.HasPrefix(p.Error, ReasonQuietHours) || strings.HasPrefix(p.Error, ReasonCapDefer) || strings.HasSuffix(p.Key, "/"+splitDeferred))
 }
 
 func maxID(ds []store.Delivery) uint64 {
