@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -30,13 +31,11 @@ const (
 	ReasonOverQuota  = "not sent: the month's remaining message quota cannot cover it"
 )
 
-// QuotaReader is implemented by a Sender that can read the month's
-// remaining message quota — lineadapter.Sender does (GET
-// /v2/bot/message/quota and its consumption) —: the quota guard uses it
-// when Config.Sender has it. Remaining is a count of messages (a push 1,
-// a multicast one per recipient), math.MaxInt64 without a limit.
-type QuotaReader interface {
-	RemainingQuota(ctx context.Context) (int64, error)
+// quotaSender is a Sender that reads the month's message quota: the
+// engine's QuotaReader (lineadapter.Sender), whose limit is negative for
+// none. The quota guard uses it when Config.Sender has it.
+type quotaSender interface {
+	MessageQuota(ctx context.Context) (limit, used int64, err error)
 }
 
 // quotaCache is an account's last reading of its remaining quota, less
@@ -469,7 +468,7 @@ func (d *dispatch) split(dl store.Delivery, parts []part, now time.Time) {
 // for Config.QuotaPause, as on LINE's own refusal). It returns the groups
 // to send.
 func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]store.Delivery {
-	qr, ok := d.a.e.cfg.Sender.(QuotaReader)
+	qr, ok := d.a.e.cfg.Sender.(quotaSender)
 	if !ok || d.guards.g.SendOverQuota {
 		return groups
 	}
@@ -501,8 +500,12 @@ func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]stor
 	stale := q.read.IsZero() || now.Sub(q.read) >= d.a.e.cfg.QuotaRefresh
 	if stale || (q.remaining < total && !now.Equal(q.read)) {
 		rctx, cancel := context.WithTimeout(d.ctx, d.a.e.cfg.DispatchLease/2)
-		n, err := qr.RemainingQuota(rctx)
+		limit, used, err := qr.MessageQuota(rctx)
 		cancel()
+		n := int64(math.MaxInt64)
+		if limit >= 0 {
+			n = max(0, limit-used)
+		}
 		if err != nil {
 			// Unknown: send, and let LINE's own limit stop the dispatch.
 			d.a.e.log.Warn("dispatch: the quota guard could not read the remaining quota; sending unguarded", "account", d.a.id, "err", err)

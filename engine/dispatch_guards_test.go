@@ -337,16 +337,16 @@ func TestDispatchRollingCap(t *testing.T) {
 	}
 }
 
-// quotaSender is a fakeSender that reads a remaining quota.
-type quotaSender struct {
+// quotaFake is a fakeSender whose month allows remaining messages.
+type quotaFake struct {
 	fakeSender
 	remaining int64
 	reads     atomic.Int64
 }
 
-func (s *quotaSender) RemainingQuota(context.Context) (int64, error) {
+func (s *quotaFake) MessageQuota(context.Context) (limit, used int64, err error) {
 	s.reads.Add(1)
-	return s.remaining - int64(len(s.Calls())), nil
+	return s.remaining, int64(len(s.Calls())), nil
 }
 
 // The quota guard refuses what the month's remaining quota cannot cover,
@@ -357,7 +357,7 @@ func TestDispatchQuotaGuard(t *testing.T) {
 	for _, anyway := range []bool{false, true} {
 		t.Run(fmt.Sprintf("SendOverQuota=%v", anyway), func(t *testing.T) {
 			clk := &clock{t: t0}
-			s := &quotaSender{remaining: 3}
+			s := &quotaFake{remaining: 3}
 			a := guardAccount(t, memstore.New(), clk, s, Guards{SendOverQuota: anyway}, 5)
 			for i := 1; i <= 5; i++ {
 				queueTo(t, a, clk, fmt.Sprintf("p%d", i), ruleCause, 0, i)

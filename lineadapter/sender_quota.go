@@ -90,16 +90,19 @@ func (s *Sender) Quota(ctx context.Context) (Quota, error) {
 	return q, nil
 }
 
-// RemainingQuota is Quota's Remaining: how many more messages the month
-// allows (math.MaxInt64 without a limit). It is what engine.QuotaReader
-// asks, for the dispatcher's quota guard, which reads it at most once per
-// engine.Config.QuotaRefresh.
-func (s *Sender) RemainingQuota(ctx context.Context) (int64, error) {
+// MessageQuota is Quota in the terms of the engine's QuotaReader (which
+// the engine reads for a broadcast's Preview, and its dispatcher's quota
+// guard at most once per engine.Config.QuotaRefresh): the month's limit
+// (-1 for none, LINE's type "none") and the messages counted so far.
+func (s *Sender) MessageQuota(ctx context.Context) (limit, used int64, err error) {
 	q, err := s.Quota(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return q.Remaining(), nil
+	if !q.Limited {
+		return -1, q.TotalUsage, nil
+	}
+	return q.Value, q.TotalUsage, nil
 }
 
 // CheckQuota reads the quota (Sender.Quota) before a send of n messages
