@@ -52,9 +52,9 @@ func queueTo(t *testing.T, a *Account, clk *clock, key string, cause stepcast.Ca
 }
 
 var (
-	scenarioCause  = stepcast.Cause{Kind: stepcast.CauseScenario, Name: "trial"}
-	broadcastCause = stepcast.Cause{Kind: stepcast.CauseBroadcast, Name: "sale"}
-	ruleCause      = stepcast.Cause{Kind: stepcast.CauseRule, Name: "thanks"}
+	trialCause  = stepcast.Cause{Kind: stepcast.CauseScenario, Name: "trial"}
+	saleCause = stepcast.Cause{Kind: stepcast.CauseBroadcast, Name: "sale"}
+	thanksCause      = stepcast.Cause{Kind: stepcast.CauseRule, Name: "thanks"}
 )
 
 // sentTo counts the messages each userId received, by the fake's calls.
@@ -93,9 +93,9 @@ func TestDispatchQuietHours(t *testing.T) {
 		g.QuietHours.ExemptPriority = 50
 		a := guardAccount(t, open(t), clk, s, g, 4)
 		setZone(t, a, 2, "Europe/London") // 07:00 in Tokyo is 22:00 in London
-		step := queueTo(t, a, clk, "step-1", scenarioCause, 0, 1)
-		london := queueTo(t, a, clk, "step-2", scenarioCause, 0, 2)
-		urgent := queueTo(t, a, clk, "urgent-3", ruleCause, 60, 3)
+		step := queueTo(t, a, clk, "step-1", trialCause, 0, 1)
+		london := queueTo(t, a, clk, "step-2", trialCause, 0, 2)
+		urgent := queueTo(t, a, clk, "urgent-3", thanksCause, 60, 3)
 		reply := queueReply(t, a, clk, "reply-4", 4, "tok", "hi", at7)
 		rep, err := a.Dispatch(ctx)
 		if err != nil {
@@ -121,7 +121,7 @@ func TestDispatchQuietHours(t *testing.T) {
 		}
 		clk.Set(at8)
 		// At 08:00 in Tokyo, 23:00 in London: a multicast to both is split.
-		mc := queueTo(t, a, clk, "bc", broadcastCause, 0, 1, 2)
+		mc := queueTo(t, a, clk, "bc", saleCause, 0, 1, 2)
 		rep, err = a.Dispatch(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -141,7 +141,7 @@ func TestDispatchQuietHours(t *testing.T) {
 		}
 		// An exempt push to the London friend does not wait behind their
 		// deferred step and deferred part.
-		urgent2 := queueTo(t, a, clk, "urgent-2", ruleCause, 60, 2)
+		urgent2 := queueTo(t, a, clk, "urgent-2", thanksCause, 60, 2)
 		if _, err := a.Dispatch(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestDispatchQuietHoursDST(t *testing.T) {
 			s := &fakeSender{}
 			a := guardAccount(t, memstore.New(), clk, s, Guards{QuietHours: quiet("21:00", "02:30")}, 1)
 			setZone(t, a, 1, "America/New_York")
-			id := queueTo(t, a, clk, "step", scenarioCause, 0, 1)
+			id := queueTo(t, a, clk, "step", trialCause, 0, 1)
 			if _, err := a.Dispatch(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -229,10 +229,10 @@ func TestDispatchFrequencyCaps(t *testing.T) {
 				g := Guards{Caps: []FrequencyCap{{Name: "daily", Max: 2, Policy: policy, ExemptPriority: 90}}}
 				a := guardAccount(t, open(t), clk, s, g, 3)
 				// Friend 1: two steps and a broadcast push already today.
-				queueTo(t, a, clk, "s1", scenarioCause, 0, 1)
-				queueTo(t, a, clk, "s2", scenarioCause, 0, 1)
-				third := queueTo(t, a, clk, "s3", scenarioCause, 0, 1)
-				thanks := queueTo(t, a, clk, "thanks", ruleCause, 0, 1)
+				queueTo(t, a, clk, "s1", trialCause, 0, 1)
+				queueTo(t, a, clk, "s2", trialCause, 0, 1)
+				third := queueTo(t, a, clk, "s3", trialCause, 0, 1)
+				thanks := queueTo(t, a, clk, "thanks", thanksCause, 0, 1)
 				rep, err := a.Dispatch(ctx)
 				if err != nil {
 					t.Fatal(err)
@@ -257,8 +257,8 @@ func TestDispatchFrequencyCaps(t *testing.T) {
 				}
 				// A broadcast to friends 1–3: friend 1 is capped, the rest go
 				// as a multicast of their own.
-				mc := queueTo(t, a, clk, "bc", broadcastCause, 0, 1, 2, 3)
-				vip := queueTo(t, a, clk, "vip", broadcastCause, 95, 2)
+				mc := queueTo(t, a, clk, "bc", saleCause, 0, 1, 2, 3)
+				vip := queueTo(t, a, clk, "vip", saleCause, 95, 2)
 				rep, err = a.Dispatch(ctx)
 				if err != nil {
 					t.Fatal(err)
@@ -285,7 +285,7 @@ func TestDispatchFrequencyCaps(t *testing.T) {
 				}
 				// Friend 2 had the broadcast and the exempt push (it counts):
 				// a third message today is capped.
-				late := queueTo(t, a, clk, "late", scenarioCause, 0, 2)
+				late := queueTo(t, a, clk, "late", trialCause, 0, 2)
 				if _, err := a.Dispatch(ctx); err != nil {
 					t.Fatal(err)
 				}
@@ -316,12 +316,12 @@ func TestDispatchRollingCap(t *testing.T) {
 	clk := &clock{t: t0}
 	s := &fakeSender{}
 	a := guardAccount(t, memstore.New(), clk, s, Guards{Caps: []FrequencyCap{{Max: 1, Window: time.Hour}}}, 1)
-	queueTo(t, a, clk, "a", broadcastCause, 0, 1)
+	queueTo(t, a, clk, "a", saleCause, 0, 1)
 	if _, err := a.Dispatch(ctx); err != nil {
 		t.Fatal(err)
 	}
 	clk.Set(t0.Add(30 * time.Minute))
-	second := queueTo(t, a, clk, "b", broadcastCause, 0, 1)
+	second := queueTo(t, a, clk, "b", saleCause, 0, 1)
 	if _, err := a.Dispatch(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestDispatchQuotaGuard(t *testing.T) {
 			s := &quotaFake{remaining: 3}
 			a := guardAccount(t, memstore.New(), clk, s, Guards{SendOverQuota: anyway}, 5)
 			for i := 1; i <= 5; i++ {
-				queueTo(t, a, clk, fmt.Sprintf("p%d", i), ruleCause, 0, i)
+				queueTo(t, a, clk, fmt.Sprintf("p%d", i), thanksCause, 0, i)
 			}
 			rep, err := a.Dispatch(ctx)
 			if anyway {
@@ -446,11 +446,11 @@ func TestDispatchGuardsSpareRetries(t *testing.T) {
 		s := &fakeSender{}
 		st := open(t)
 		a := guardAccount(t, st, clk, s, Guards{Caps: []FrequencyCap{{Max: 1, Policy: CapDrop}}}, 4)
-		queueTo(t, a, clk, "first", broadcastCause, 0, 1)
+		queueTo(t, a, clk, "first", saleCause, 0, 1)
 		if _, err := a.Dispatch(ctx); err != nil { // friend 1's one message of the day
 			t.Fatal(err)
 		}
-		mc := queueTo(t, a, clk, "bc", broadcastCause, 0, 1, 2, 3)
+		mc := queueTo(t, a, clk, "bc", saleCause, 0, 1, 2, 3)
 		got, err := st.LeaseDeliveries(ctx, a.id, "crashed", clk.Now(), time.Minute, 10)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("%v, %v", got, err)
@@ -467,7 +467,7 @@ func TestDispatchGuardsSpareRetries(t *testing.T) {
 			t.Fatalf("%+v; last call %+v", d, last)
 		}
 		// Never attempted: split, friend 1's part dropped.
-		queueTo(t, a, clk, "bc2", broadcastCause, 0, 1, 4)
+		queueTo(t, a, clk, "bc2", saleCause, 0, 1, 4)
 		if rep, err := a.Dispatch(ctx); err != nil || rep.Split != 1 {
 			t.Fatalf("%+v, %v", rep, err)
 		}
