@@ -120,6 +120,7 @@ func (gs *guards) counted(dl store.Delivery) bool {
 type recipientInfo struct {
 	loc  *time.Location
 	sent []sendEntry
+	pend []pendSend // this dispatch's sends decided and not yet recorded, as of the read
 }
 
 // readRecipients reads the zones (for quiet hours and caps per local
@@ -156,6 +157,7 @@ func (gs *guards) readRecipients(tx store.ReadTx, groups [][]store.Delivery) (ma
 						return nil, err
 					}
 					ri.sent = sent
+					ri.pend = slices.Clone(gs.pend[f])
 				}
 			}
 		}
@@ -242,18 +244,16 @@ func (gs *guards) recipientVerdict(dl store.Delivery, f stepcast.FriendID, ri *r
 	if v, ok := gs.quiet(now, ri.loc, dl.Priority); ok {
 		return v
 	}
-	gs.mu.Lock()
-	pend := gs.pend[f]
-	gs.mu.Unlock()
-	if v, ok := gs.capVerdict(now, ri.loc, ri.sent, pend, causeKind(dl), dl.Priority); ok {
+	if v, ok := gs.capVerdict(now, ri.loc, ri.sent, ri.pend, causeKind(dl), dl.Priority); ok {
 		return v
 	}
 	return verdict{}
 }
 
 // decided notes that dl is to be sent: its recipients' counts include it
-// until its outcome is recorded (settled).
-func (gs *guards) decided(dl store.Delivery, now time.Time) {
+// until its outcome is recorded (settled), in info too for the rest of
+// the batch.
+func (gs *guards) decided(dl store.Delivery, info map[stepcast.FriendID]*recipientInfo, now time.Time) {
 	if !gs.counted(dl) {
 		return
 	}
@@ -262,6 +262,9 @@ func (gs *guards) decided(dl store.Delivery, now time.Time) {
 	defer gs.mu.Unlock()
 	for _, f := range dl.Friends {
 		gs.pend[f] = append(gs.pend[f], e)
+		if ri := info[f]; ri != nil {
+			ri.pend = append(ri.pend, e)
+		}
 	}
 }
 
@@ -272,6 +275,11 @@ func (gs *guards) settled(dl store.Delivery) {
 	}
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
+	gs.forget(dl)
+}
+
+// forget is settled with gs.mu held.
+func (gs *guards) forget(dl store.Delivery) {
 	for _, f := range dl.Friends {
 		p := slices.DeleteFunc(gs.pend[f], func(p pendSend) bool { return p.id == dl.ID })
 		if len(p) == 0 {
@@ -308,11 +316,16 @@ func (d *dispatch) judge(groups [][]store.Delivery) ([][]store.Delivery, error) 
 	}
 	var info map[stepcast.FriendID]*recipientInfo
 	if gs.g.QuietHours != nil || len(gs.g.Caps) > 0 {
+		// Under gs.mu, which the recorder holds from the commit that logs
+		// sends until it forgets them as pending: each send is counted
+		// once, from the log or as pending, never both nor neither.
+		gs.mu.Lock()
 		err := d.a.e.cfg.Store.View(d.ctx, d.a.id, func(tx store.ReadTx) error {
 			var err error
 			info, err = gs.readRecipients(tx, groups)
 			return err
 		})
+		gs.mu.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("reading the recipients' zones and send logs: %w", err)
 		}
@@ -328,7 +341,7 @@ func (d *dispatch) judge(groups [][]store.Delivery) ([][]store.Delivery, error) 
 			}
 			switch v.kind {
 			case vSend:
-				gs.decided(dl, now)
+				gs.decided(dl, info, now)
 				send = append(send, dl)
 				continue
 			case vDrop:

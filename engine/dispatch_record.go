@@ -55,6 +55,16 @@ func (d *dispatch) record() {
 				break more
 			}
 		}
+		// The commit that logs sends for the caps and forgetting them as
+		// pending are one step for the guards (see judge).
+		gs := d.guards
+		logs := false
+		for _, f := range group {
+			logs = logs || (f.o.Status == store.Sent && gs.counted(f.dl))
+		}
+		if logs {
+			gs.mu.Lock()
+		}
 		err := d.update(func(tx store.Tx) error {
 			errs = errs[:0]
 			for _, f := range group {
@@ -76,6 +86,16 @@ func (d *dispatch) record() {
 			}
 			return nil
 		})
+		if logs {
+			if err == nil {
+				for i, f := range group {
+					if errs[i] == nil && gs.counted(f.dl) {
+						gs.forget(f.dl)
+					}
+				}
+			}
+			gs.mu.Unlock()
+		}
 		if err != nil {
 			d.halt(fmt.Errorf("recording %d outcomes: %w", len(group), err))
 			continue
