@@ -53,8 +53,8 @@ func queueTo(t *testing.T, a *Account, clk *clock, key string, cause stepcast.Ca
 
 var (
 	trialCause  = stepcast.Cause{Kind: stepcast.CauseScenario, Name: "trial"}
-	saleCause = stepcast.Cause{Kind: stepcast.CauseBroadcast, Name: "sale"}
-	thanksCause      = stepcast.Cause{Kind: stepcast.CauseRule, Name: "thanks"}
+	saleCause   = stepcast.Cause{Kind: stepcast.CauseBroadcast, Name: "sale"}
+	thanksCause = stepcast.Cause{Kind: stepcast.CauseRule, Name: "thanks"}
 )
 
 // sentTo counts the messages each userId received, by the fake's calls.
