@@ -75,8 +75,9 @@ type dispatchProgress struct {
 	last       snapshotAt // the previous report's figures, for the rates
 
 	latest chan DispatchProgress // to the callback: at most one waiting
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup        // the callback's goroutine
 	stop   chan struct{}
+	ticked chan struct{} // closed when the ticker's goroutine is done
 }
 
 type causeCount struct{ done, recipients int }
@@ -88,7 +89,7 @@ type snapshotAt struct {
 }
 
 func (d *dispatch) startProgress() {
-	p := &dispatchProgress{d: d, start: time.Now(), causes: map[string]*causeCount{}, stop: make(chan struct{})}
+	p := &dispatchProgress{d: d, start: time.Now(), causes: map[string]*causeCount{}, stop: make(chan struct{}), ticked: make(chan struct{})}
 	p.last.at = p.start
 	d.progress = p
 	cfg := &d.a.e.cfg
@@ -102,9 +103,8 @@ func (d *dispatch) startProgress() {
 			}
 		}()
 	}
-	p.wg.Add(1)
 	go func() {
-		defer p.wg.Done()
+		defer close(p.ticked)
 		t := time.NewTicker(cfg.ProgressEvery)
 		defer t.Stop()
 		for {
@@ -122,6 +122,7 @@ func (d *dispatch) startProgress() {
 // it.
 func (p *dispatchProgress) finish() {
 	close(p.stop)
+	<-p.ticked // no report of its own after the last
 	p.report(true)
 	if p.latest != nil {
 		close(p.latest)
