@@ -479,3 +479,44 @@ func TestDispatchGuardsSpareRetries(t *testing.T) {
 		}
 	})
 }
+
+// Two broadcasts the same day under a cap of one broadcast a day: the
+// second goes only to the friend who joined between them — its multicast
+// split, the capped friends' part skipped —, each friend once a day by
+// the Sender's record.
+func TestDispatchCapsOnBroadcasts(t *testing.T) {
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		clk := &clock{t: t0}
+		s := &fakeSender{}
+		a := guardAccount(t, open(t), clk, s, Guards{Caps: []FrequencyCap{{Name: "one-a-day", Max: 1, Policy: CapSkip}}}, 2)
+		for _, name := range []string{"morning", "noon"} {
+			if name == "noon" {
+				if _, err := a.Ingest(ctx, follow("f3", "U3", "", clk.Now())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := a.ScheduleBroadcast(ctx, Broadcast{Name: name, Messages: []stepcast.Message{msg(name)}}); err != nil {
+				t.Fatal(err)
+			}
+			mustTick(t, a)
+			if _, err := a.Dispatch(ctx); err != nil {
+				t.Fatal(err)
+			}
+			clk.Set(clk.Now().Add(2 * time.Hour))
+		}
+		got := sentTo(s)
+		if got["U1"] != 1 || got["U2"] != 1 || got["U3"] != 1 {
+			t.Fatalf("received %v; want each friend one broadcast", got)
+		}
+		p, err := a.DeliveryProgress(ctx, "broadcast:noon")
+		if err != nil || p.Sent != 1 || p.Recipients != 1 || p.Cancelled != 2 || p.Pending != 0 {
+			t.Fatalf("noon: %+v, %v; want the split multicast and the skipped part cancelled, the new friend's part sent", p, err)
+		}
+		for _, c := range s.Calls() {
+			if c.Text == "noon" && (len(c.To) != 1 || c.To[0].User != "U3") {
+				t.Fatalf("noon went to %v", c.To)
+			}
+		}
+	})
+}
