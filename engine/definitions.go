@@ -30,6 +30,9 @@ type Definitions struct {
 	Reminders []scenario.Reminder
 	// Experiments are the A/B tests scenario steps run (see Experiment).
 	Experiments []Experiment
+	// Guards are checked by the dispatcher before each message delivery
+	// is sent: quiet hours, frequency caps, the quota guard (see Guards).
+	Guards Guards
 	// TestFriends are the LINE userIds of the staff who receive test
 	// sends (Account.TestSend, テスト送信): at most MaxTestFriends, each
 	// a userId of at most stepcast.MaxIDLen bytes, none twice.
@@ -133,6 +136,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		errs = append(errs, err)
 	}
 	c.richMenuField = hasRichMenuField(sc)
+	d.Guards.validate(bad)
 	if schema == nil {
 		var err error
 		if schema, err = segment.NewSchema(sc); err != nil {
