@@ -76,6 +76,10 @@ var (
 // rich menu links —, host notifications, experiments' tallies, and the
 // due work left, with when it comes due.
 //
+// A delivery's time is when it is due in the outbox: the dispatcher's
+// guards (Definitions.Guards: quiet hours, frequency caps, the quota)
+// judge it when it is sent, and the report does not foresee them.
+//
 // Nothing real is touched: the units run inside one store transaction
 // (store.Store.Update) that is rolled back at the end, on every backend,
 // so that no friend, change, event, timer, delivery or tally is written
