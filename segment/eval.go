@@ -74,9 +74,18 @@ func (s *Segment) newCtx(ix *Index, now time.Time, trace *Explanation) *evalCtx 
 // count is eval followed by a cardinality; a top-level and counts its last
 // intersection without materializing it.
 func (c *evalCtx) count(n node) uint64 {
-	if a, ok := n.(*andNode); ok && c.trace == nil {
-		_, cnt := c.evalAnd(a.kids, c.universe, true)
-		return cnt
+	if c.trace == nil {
+		switch n := n.(type) {
+		case *andNode:
+			_, cnt := c.evalAnd(n.kids, c.universe, true)
+			return cnt
+		case *notNode: // the audience less the kid's friends among it
+			return c.universe.GetCardinality() - c.count(n.kid)
+		case leaf:
+			if bm := n.direct(c); bm != nil {
+				return c.universe.AndCardinality(bm)
+			}
+		}
 	}
 	return c.eval(n, c.universe).GetCardinality()
 }
@@ -143,6 +152,14 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 				}
 				continue
 			}
+			// A not of an or of ready-made sets (!(tag("a") || tag("b"))):
+			// subtract each in place.
+			if bms := c.readyNotOr(k, acc); bms != nil {
+				for _, bm := range bms {
+					acc.AndNot(bm)
+				}
+				continue
+			}
 		}
 		acc = c.eval(k, acc)
 	}
@@ -162,6 +179,32 @@ func (c *evalCtx) readyOperand(n node) (bm *roaring.Bitmap, neg bool) {
 		return l.direct(c), neg
 	}
 	return nil, false
+}
+
+// readyNotOr returns the ready-made sets of the operands of n if n is a
+// not of an or of leaves that all have one, and subtracting each from acc
+// beats evaluating the not; nil otherwise.
+func (c *evalCtx) readyNotOr(n node, acc *roaring.Bitmap) []*roaring.Bitmap {
+	nn, ok := n.(*notNode)
+	if !ok {
+		return nil
+	}
+	o, ok := nn.kid.(*orNode)
+	if !ok {
+		return nil
+	}
+	ready, rest := c.readyKids(o.kids)
+	if len(rest) > 0 {
+		return nil
+	}
+	bms := make([]*roaring.Bitmap, len(ready))
+	for i, l := range ready {
+		bms[i] = l.direct(c)
+		if c.scanReady(bms[i], acc) {
+			return nil
+		}
+	}
+	return bms
 }
 
 // postingBitmap returns a posting as a bitmap the caller must not modify,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -341,7 +342,8 @@ func TestShapeSuite(t *testing.T) {
 type shapeResult struct {
 	shape
 	count                              uint64
-	first, countP50, evalP50, plainP50 time.Duration
+	first, countP50, evalP50, plainP50 time.Duration // CPU time of the thread (see timed)
+	wallP50                            time.Duration
 	loop                               time.Duration // the expr loop's time scaled to every friend
 }
 
@@ -365,6 +367,8 @@ func BenchmarkShapeSuite(b *testing.B) {
 				runs = 7
 			}
 			var res []shapeResult
+			runtime.LockOSThread() // so that the thread's CPU time is the query's
+			defer runtime.UnlockOSThread()
 			for b.Loop() {
 				res = res[:0]
 				for _, s := range shapes {
@@ -383,40 +387,54 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, r
 		b.Fatalf("%s: %v", s.name, err)
 	}
 	r := shapeResult{shape: s}
-	t0 := time.Now()
-	r.count, _ = seg.Count(fx.ix, benchNow)
-	r.first = time.Since(t0)
-	var counts, evals, plains []time.Duration
+	r.first, _ = timed(func() { r.count, _ = seg.Count(fx.ix, benchNow) })
+	var counts, evals, plains, walls []time.Duration
 	var plainCount, evalCount uint64
 	for range runs {
-		t0 = time.Now()
-		_, _ = seg.Count(fx.ix, benchNow)
-		t1 := time.Now()
-		bm, _ := seg.Eval(fx.ix, benchNow)
-		t2 := time.Now()
-		pb, _ := s.root.evalPlain(p)
-		if s.root.op != gAnd { // an and starts from its operands; elsewhere restrict to the audience as the index does
-			pb = roaring.And(pb, p.following)
-		}
-		t3 := time.Now()
-		counts, evals, plains = append(counts, t1.Sub(t0)), append(evals, t2.Sub(t1)), append(plains, t3.Sub(t2))
-		evalCount = bm.GetCardinality()
+		cpu, wall := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
+		counts, walls = append(counts, cpu), append(walls, wall)
+		cpu, _ = timed(func() {
+			bm, _ := seg.Eval(fx.ix, benchNow)
+			evalCount = bm.GetCardinality()
+		})
+		evals = append(evals, cpu)
+		var pb *roaring.Bitmap
+		cpu, _ = timed(func() {
+			pb, _ = s.root.evalPlain(p)
+			if s.root.op != gAnd { // an and starts from its operands; elsewhere restrict to the audience as the index does
+				pb = roaring.And(pb, p.following)
+			}
+		})
+		plains = append(plains, cpu)
 		plainCount = pb.AndCardinality(p.following)
 	}
-	r.countP50, r.evalP50, r.plainP50 = median(counts), median(evals), median(plains)
+	r.countP50, r.evalP50, r.plainP50, r.wallP50 = median(counts), median(evals), median(plains), median(walls)
 	if want := oracleCount(d, s.root, 1); r.count != want || evalCount != want || plainCount != want {
 		b.Errorf("%s: oracle %d, Count %d, Eval %d, plain roaring %d\n%s", s.name, want, r.count, evalCount, plainCount, src)
 	}
 	const stride = 50
-	_, took := exprLoopShape(b, d, s.root.source(true), stride)
+	took, _ := timed(func() { _, _ = exprLoopShape(b, d, s.root.source(true), stride) })
 	r.loop = took * stride
 	return r
+}
+
+// timed runs f and returns the CPU time of the calling thread (the wall
+// time where that is not available) and the wall time.
+func timed(f func()) (cpu, wall time.Duration) {
+	c0, ok := threadCPU()
+	t0 := time.Now()
+	f()
+	wall = time.Since(t0)
+	if c1, _ := threadCPU(); ok {
+		return c1 - c0, wall
+	}
+	return wall, wall
 }
 
 func median(ds []time.Duration) time.Duration {
 	ds = slices.Clone(ds)
 	slices.Sort(ds)
-	return ds[len(ds)/2]
+	return max(ds[len(ds)/2], time.Microsecond) // the clock's resolution
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Microseconds())/1000) }
@@ -431,9 +449,15 @@ func geomean(xs []float64) float64 {
 
 func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 	fmt.Fprintf(w, "\n## shape suite, %s friends, %s\n\n", sizeName(fx.n), time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "| shape | friends | count p50 ms | first ms | eval p50 ms | plain p50 ms | plain/count | loop/count |\n|---|---|---|---|---|---|---|---|\n")
+	_, cpu := threadCPU()
+	unit := "CPU"
+	if !cpu {
+		unit = "wall"
+	}
+	fmt.Fprintf(w, "Times are the %s time of one thread, in ms; p50 of each shape's runs.\n\n", unit)
+	fmt.Fprintf(w, "| shape | friends | count p50 | first | eval p50 | plain p50 | plain/count | plain/eval | loop/count | count wall p50 |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	var vsPlain, vsPlainEval, vsLoop []float64
-	var slower []string
+	var slower, slowerEval []string
 	worstFirst, worstFirstName := 0.0, ""
 	for _, r := range res {
 		rp := float64(r.plainP50) / float64(r.countP50)
@@ -443,11 +467,14 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 		if rp < 1 {
 			slower = append(slower, fmt.Sprintf("%s (%.2f×)", r.name, rp))
 		}
+		if re := float64(r.plainP50) / float64(r.evalP50); re < 1 {
+			slowerEval = append(slowerEval, fmt.Sprintf("%s (%.2f×)", r.name, re))
+		}
 		if f := float64(r.first) / float64(r.countP50); f > worstFirst {
 			worstFirst, worstFirstName = f, r.name
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %.2f | %.0f |\n", r.name, r.count, ms(r.countP50), ms(r.first),
-			ms(r.evalP50), ms(r.plainP50), rp, float64(r.loop)/float64(r.countP50))
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %.2f | %.2f | %.0f | %s |\n", r.name, r.count, ms(r.countP50), ms(r.first),
+			ms(r.evalP50), ms(r.plainP50), rp, float64(r.plainP50)/float64(r.evalP50), float64(r.loop)/float64(r.countP50), ms(r.wallP50))
 	}
 	byTime := slices.Clone(res)
 	slices.SortFunc(byTime, func(a, b shapeResult) int { return int(a.countP50 - b.countP50) })
@@ -456,7 +483,8 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 	fmt.Fprintf(w, "Geometric mean, plain roaring / ours: %.2f× (Count), %.2f× (Eval). Expr loop / Count: %.0f×.\n",
 		geomean(vsPlain), geomean(vsPlainEval), geomean(vsLoop))
 	fmt.Fprintf(w, "First call / p50, worst: %.1f× (%s).\n", worstFirst, worstFirstName)
-	fmt.Fprintf(w, "Slower than plain roaring (Count): %d: %s\n", len(slower), strings.Join(slower, ", "))
+	fmt.Fprintf(w, "Slower than plain roaring: Count %d: %s\n", len(slower), strings.Join(slower, ", "))
+	fmt.Fprintf(w, "Slower than plain roaring: Eval %d: %s\n", len(slowerEval), strings.Join(slowerEval, ", "))
 	fmt.Fprintf(w, "Index heap %.1f B/friend; plain roaring's bitmaps %.1f B/friend.\n", float64(fx.heapBytes)/float64(fx.n), float64(plainHeap)/float64(fx.n))
 	fmt.Fprintf(w, "\nWorst shapes:\n")
 	for _, r := range slices.Backward(byTime[max(0, len(byTime)-8):]) {
