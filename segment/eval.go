@@ -56,6 +56,7 @@ type evalCtx struct {
 	universe *roaring.Bitmap
 	ranges   map[*daysLeaf][2]int64       // days leaves resolved against now
 	built    map[*posting]*roaring.Bitmap // few-member postings made bitmaps, once per evaluation
+	strs     map[*strLeaf]*strMatch       // string predicates' values, once per evaluation
 	trace    *Explanation                 // the node being explained; nil unless explaining
 	parents  []*Explanation
 	shared   map[node]bool // saved plans used more than once (see shared.go)

@@ -126,4 +126,5 @@ func (c *strColumn) compact() {
 	}
 	c.vals = exact(c.vals)
 	c.counts = exact(c.counts)
+	c.sorted(true) // so that queries never sort a bulk load's values
 }
