@@ -134,11 +134,9 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		}
 		k := rest[best]
 		rest = slices.Delete(rest, best, best+1)
-		if countLast && len(rest) == 0 {
-			if l, ok := k.(leaf); ok {
-				if bm := l.direct(c); bm != nil && !c.scanReady(bm, acc) {
-					return nil, acc.AndCardinality(bm)
-				}
+		if countLast && len(rest) == 0 && c.trace == nil {
+			if n, ok := c.countReady(k, acc); ok {
+				return nil, n
 			}
 		}
 		// Once acc is ours, intersect ready-made bitmaps into it in place:
@@ -156,8 +154,14 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 			// A not of an or of ready-made sets (!(tag("a") || tag("b"))):
 			// subtract each in place.
 			if bms := c.readyNotOr(k, acc); bms != nil {
-				for _, bm := range bms {
-					acc.AndNot(bm)
+				if c.denseUnion(bms) {
+					// Word by word against one union beats clearing the
+					// members of each set one by one.
+					acc.AndNot(roaring.FastOr(bms...))
+				} else {
+					for _, bm := range bms {
+						acc.AndNot(bm)
+					}
 				}
 				continue
 			}
@@ -180,6 +184,47 @@ func (c *evalCtx) readyOperand(n node) (bm *roaring.Bitmap, neg bool) {
 		return l.direct(c), neg
 	}
 	return nil, false
+}
+
+// countReady counts the friends of acc in the and's last operand k without
+// building the intersection, when k's set is ready-made or the union of
+// ready-made sets, or the not of one; ok is false otherwise.
+func (c *evalCtx) countReady(k node, acc *roaring.Bitmap) (n uint64, ok bool) {
+	neg := false
+	if nn, isNot := k.(*notNode); isNot {
+		k, neg = nn.kid, true
+	}
+	var bm *roaring.Bitmap
+	switch k := k.(type) {
+	case leaf:
+		bm = k.direct(c)
+	case *orNode:
+		if ready, rest := c.readyKids(k.kids); len(rest) == 0 && (neg || c.unionFirst(ready, acc)) {
+			bms := make([]*roaring.Bitmap, len(ready))
+			for i, l := range ready {
+				bms[i] = l.direct(c)
+			}
+			bm = roaring.FastOr(bms...)
+		}
+	}
+	if bm == nil || c.scanReady(bm, acc) {
+		return 0, false
+	}
+	n = acc.AndCardinality(bm)
+	if neg {
+		n = acc.GetCardinality() - n
+	}
+	return n, true
+}
+
+// denseUnion reports whether the union of bms is dense: more than 4096 of
+// each 65536 IDs, as a guess from their sizes.
+func (c *evalCtx) denseUnion(bms []*roaring.Bitmap) bool {
+	var sum float64
+	for _, bm := range bms {
+		sum += card(bm)
+	}
+	return sum/c.chunks() >= 4096
 }
 
 // readyNotOr returns the ready-made sets of the operands of n if n is a

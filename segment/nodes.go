@@ -61,9 +61,9 @@ func (n *orNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, stri
 			bms[i] = k.direct(c)
 			c.traceReady(k, bms[i], within)
 		}
-		u := roaring.FastOr(bms...)
-		u.And(within)
-		parts = append(parts, u)
+		// Into a new bitmap: intersecting the union in place would turn
+		// its dense containers into sparse ones one by one.
+		parts = append(parts, roaring.And(within, roaring.FastOr(bms...)))
 	} else {
 		rest = n.kids
 	}

@@ -103,7 +103,15 @@ func (n *gnode) evalPlain(p *plainIndex) (bm *roaring.Bitmap, owned bool) {
 		}
 		return roaring.FastOr(parts...), true
 	}
-	var pos, neg []*roaring.Bitmap
+	bm, _ = n.andPlain(p, nil, false)
+	return bm, true
+}
+
+// andPlain evaluates an and, with extra positive operands (the audience);
+// with count, the last operation only counts.
+func (n *gnode) andPlain(p *plainIndex, extra []*roaring.Bitmap, count bool) (*roaring.Bitmap, uint64) {
+	pos := slices.Clone(extra)
+	var neg []*roaring.Bitmap
 	for _, k := range n.kids {
 		if k.op == gNot {
 			bm, _ := k.kids[0].evalPlain(p)
@@ -113,29 +121,63 @@ func (n *gnode) evalPlain(p *plainIndex) (bm *roaring.Bitmap, owned bool) {
 		bm, _ := k.evalPlain(p)
 		pos = append(pos, bm)
 	}
+	slices.SortFunc(pos, func(a, b *roaring.Bitmap) int {
+		return int(int64(a.GetCardinality()) - int64(b.GetCardinality()))
+	})
+	if len(pos) == 0 {
+		pos = append(pos, p.following)
+	}
+	last := len(pos) - 1
+	if count && len(neg) == 0 && last > 0 {
+		// The last intersection is only counted.
+		acc := pos[0]
+		if last > 1 {
+			acc = roaring.And(pos[0], pos[1])
+			for _, b := range pos[2 : len(pos)-1] {
+				acc.And(b)
+			}
+		}
+		return nil, acc.AndCardinality(pos[last])
+	}
 	var acc *roaring.Bitmap
-	switch len(pos) {
-	case 0:
-		acc = p.following.Clone()
-	case 1:
+	if len(pos) == 1 {
 		acc = pos[0].Clone()
-	default:
-		slices.SortFunc(pos, func(a, b *roaring.Bitmap) int {
-			return int(int64(a.GetCardinality()) - int64(b.GetCardinality()))
-		})
+	} else {
 		acc = roaring.And(pos[0], pos[1])
 		for _, b := range pos[2:] {
 			acc.And(b)
 		}
 	}
+	if count && len(neg) > 0 {
+		for _, b := range neg[:len(neg)-1] {
+			acc.AndNot(b)
+		}
+		return nil, acc.GetCardinality() - acc.AndCardinality(neg[len(neg)-1])
+	}
 	for _, b := range neg {
 		acc.AndNot(b)
 	}
-	return acc, true
+	return acc, acc.GetCardinality()
 }
 
-// countPlain counts the following friends in the set.
+// audiencePlain is the set among the following friends, as Eval returns
+// it: the audience is one more operand of a top-level and.
+func (n *gnode) audiencePlain(p *plainIndex) *roaring.Bitmap {
+	if n.op == gAnd {
+		bm, _ := n.andPlain(p, []*roaring.Bitmap{p.following}, false)
+		return bm
+	}
+	bm, _ := n.evalPlain(p)
+	return roaring.And(bm, p.following)
+}
+
+// countPlain counts the following friends in the set, as Count does: the
+// last operation only counts.
 func (n *gnode) countPlain(p *plainIndex) uint64 {
+	if n.op == gAnd {
+		_, c := n.andPlain(p, []*roaring.Bitmap{p.following}, true)
+		return c
+	}
 	bm, _ := n.evalPlain(p)
 	return bm.AndCardinality(p.following)
 }
