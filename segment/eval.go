@@ -117,6 +117,21 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 	rest := slices.Clone(kids)
 	u := max(1, card(c.universe))
 	acc := within
+	if within == c.universe && c.trace == nil {
+		// Intersect the two smallest ready-made sets with each other
+		// before the audience, as plain roaring would: the index's sets
+		// keep dense containers as bitmaps, and an array container meets
+		// a bitmap one at the cost of a lookup per member, where two
+		// array containers (what either would become among the audience)
+		// merge at several times that.
+		if a, b := c.twoReady(rest); b >= 0 {
+			ba, bb := rest[a].(leaf).direct(c), rest[b].(leaf).direct(c)
+			rest = slices.Delete(rest, max(a, b), max(a, b)+1)
+			rest = slices.Delete(rest, min(a, b), min(a, b)+1)
+			acc = roaring.And(ba, bb)
+			acc.And(within)
+		}
+	}
 	for len(rest) > 0 {
 		if acc.IsEmpty() {
 			for _, k := range rest {
@@ -154,7 +169,7 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 			// A not of an or of ready-made sets (!(tag("a") || tag("b"))):
 			// subtract each in place.
 			if bms := c.readyNotOr(k, acc); bms != nil {
-				if c.denseUnion(bms) {
+				if c.unionCheaper(bms, acc) {
 					// Word by word against one union beats clearing the
 					// members of each set one by one.
 					acc.AndNot(roaring.FastOr(bms...))
@@ -172,6 +187,30 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		acc = within.Clone()
 	}
 	return acc, acc.GetCardinality()
+}
+
+// twoReady returns the indexes of the two leaves of kids with the smallest
+// ready-made sets, or b < 0 if there are not two.
+func (c *evalCtx) twoReady(kids []node) (a, b int) {
+	a, b = -1, -1
+	var na, nb float64
+	for i, k := range kids {
+		l, ok := k.(leaf)
+		if !ok {
+			continue
+		}
+		bm := l.direct(c)
+		if bm == nil {
+			continue
+		}
+		switch n := card(bm); {
+		case a < 0 || n < na:
+			a, na, b, nb = i, n, a, na
+		case b < 0 || n < nb:
+			b, nb = i, n
+		}
+	}
+	return a, b
 }
 
 // readyOperand returns the ready-made bitmap of a leaf, or of the leaf
@@ -217,14 +256,20 @@ func (c *evalCtx) countReady(k node, acc *roaring.Bitmap) (n uint64, ok bool) {
 	return n, true
 }
 
-// denseUnion reports whether the union of bms is dense: more than 4096 of
-// each 65536 IDs, as a guess from their sizes.
-func (c *evalCtx) denseUnion(bms []*roaring.Bitmap) bool {
-	var sum float64
-	for _, bm := range bms {
-		sum += card(bm)
+// unionCheaper reports whether subtracting the union of bms from acc
+// beats subtracting each in place: word by word against one union is
+// cheaper than clearing the members of each set one by one, unless acc is
+// small.
+func (c *evalCtx) unionCheaper(bms []*roaring.Bitmap, acc *roaring.Bitmap) bool {
+	a := card(acc)
+	var sum, each float64
+	sizes := make([]float64, len(bms))
+	for i, bm := range bms {
+		sizes[i] = card(bm)
+		sum += sizes[i]
+		each += c.andCost(a, sizes[i])
 	}
-	return sum/c.chunks() >= 4096
+	return c.orCost(sizes...)+c.andCost(a, min(sum, c.chunks()*65536)) < each
 }
 
 // readyNotOr returns the ready-made sets of the operands of n if n is a

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"math"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -74,6 +75,11 @@ func (c *evalCtx) andCost(a, b float64) float64 {
 		return costSetup + b*costAndMixed
 	case db >= dense:
 		return costSetup + a*costAndMixed
+	}
+	// Roaring gallops through the larger of two sparse containers when it
+	// is more than 64 times the smaller, instead of merging them.
+	if small, large := min(a, b), max(a, b); small*64 < large {
+		return costSetup + small*costAndSparse*math.Log2(large/max(small, 1))
 	}
 	return costSetup + (a+b)*costAndSparse
 }
