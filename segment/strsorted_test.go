@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
 )
 
 // TestSortedDictRanges compares the sorted dictionary's ranges with
@@ -91,4 +95,53 @@ func TestSortedDictSkipsBigSorts(t *testing.T) {
 	if got := len(col.sorted(false)); got != 5100 {
 		t.Fatalf("100 new values were not merged: %d", got)
 	}
+}
+
+// TestSortedDictConcurrent: queries merge new values into the order while
+// other queries read it and a writer adds values (run with -race).
+func TestSortedDictConcurrent(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, schema.Location())
+	ix := NewIndex(schema)
+	var b Batch
+	for f := range stepcast.FriendID(1000) {
+		b.Follow(f, now)
+		b.SetField(f, "name", fmt.Sprintf("山%04d", f))
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	seg := MustCompile(`name startsWith "山" || name < "m"`, schema)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if c, _ := seg.Count(ix, now); c != 1000 {
+					t.Errorf("a reader counted %d, want 1000", c)
+					return
+				}
+			}
+		}()
+	}
+	for round := range 100 {
+		b.Reset()
+		for i := range stepcast.FriendID(10) {
+			f := i*100 + stepcast.FriendID(round%100)
+			b.SetField(f, "name", fmt.Sprintf("山%d-%d", round, i)) // new values
+		}
+		if err := ix.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
 }
