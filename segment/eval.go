@@ -269,7 +269,15 @@ func (c *evalCtx) unionCheaper(bms []*roaring.Bitmap, acc *roaring.Bitmap) bool 
 		sum += sizes[i]
 		each += c.andCost(a, sizes[i])
 	}
-	return c.orCost(sizes...)+c.andCost(a, min(sum, c.chunks()*65536)) < each
+	// Clearing members one by one costs more than the model's mixed
+	// intersection (measured: about 2.7 ns a member against a word-wise
+	// pass over a dense union); a dense union of sets against dense
+	// candidates is the case where the union wins.
+	chunks := c.chunks()
+	if sum/chunks >= 4096 && a/chunks >= 4096 {
+		return true
+	}
+	return c.orCost(sizes...)+c.andCost(a, min(sum, chunks*65536)) < each
 }
 
 // readyNotOr returns the ready-made sets of the operands of n if n is a

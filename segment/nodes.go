@@ -155,6 +155,14 @@ func sumCost(c *evalCtx, kids []node, w float64) float64 {
 // not is taken against the candidates, and so against the audience.
 
 func (n *notNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if l, ok := n.kid.(leaf); ok {
+		// A ready-made set is subtracted whole: its intersection with
+		// the candidates would be one more pass.
+		if bm := l.direct(c); bm != nil && !c.scanReady(bm, within) {
+			c.traceReady(l, bm, within)
+			return roaring.AndNot(within, bm), "", 0
+		}
+	}
 	return roaring.AndNot(within, c.eval(n.kid, within)), "", 0
 }
 
