@@ -81,8 +81,10 @@
 // crossing a threshold; DueScenario, a scenario's pending step; DueReminder,
 // a reminder's; DueStart, an account's check of a relative start
 // condition; DueReminderEdit, an account's pass over the goals of an
-// edited reminder), runs each as a unit of work, and commits them in
-// batches, each still all or nothing. Run calls Tick every PollInterval.
+// edited reminder; DueBroadcast, a scheduled broadcast's next chunk;
+// DueExperiment, an A/B test's auto-winner plan), runs each as a unit of
+// work, and commits them in batches, each still all or nothing. Run calls
+// Tick every PollInterval.
 //
 // # Scenarios and reminders
 //
@@ -131,6 +133,44 @@
 // its friend's own unit. Another edit while a pass goes on starts it
 // again from the first goal.
 //
+// # A/B tests
+//
+// Definitions.Experiments declares A/B (and A/B/n) tests (Experiment): the
+// variants with their weights, a holdout, the tracking links and
+// conversion names that count, the attribution window, the analysis and,
+// optionally, the auto-winner plan. A scenario step (scenario.Step) or a
+// broadcast (Broadcast) names one and has the messages of each variant.
+// When the step is due, or the broadcast plans a chunk of its audience,
+// the engine assigns the friend by abtest.Experiment.Assign on
+// their LINE userId — the same variant in every process and on every
+// replay —, records it in the same unit of work (variant("offer") == "B"
+// in segments; a friend in the holdout is recorded as "holdout" and sent
+// nothing) and queues the variant's messages with the delivery's
+// Experiment and Variant set. The tallies (store.Tally) grow in the unit
+// of work of what they count: the recipients when the push is queued (by
+// assignment, so that a push LINE refuses or a guard drops dilutes every
+// variant alike), a friend's first click of a listed link and first
+// conversion, with its amount as revenue, within the window after their
+// send — marked in the friend's exposure (their timer "variant/<name>",
+// never due), so that a second click or a redelivered event counts
+// nothing. Nothing is scanned: a click costs a map lookup and a read of
+// one timer.
+//
+// The experiment begins with its first send, in the account's timer
+// "experiment/<name>" (DueExperiment). With a plan (ExperimentPlan), that
+// timer is due work: at each wake-up abtest.Plan.Next decides on the
+// tallies — test share, wait, decision, fallback at the deadline, a
+// review when the split is broken — and the timer is due again when the
+// plan next looks. In a scenario step, until the decision, friends outside
+// the test share get the control, unrecorded; after it, every friend who
+// reaches the step gets the winner (or nothing, by the fallback),
+// unrecorded. A broadcast sends its test share when due and then waits,
+// its audience frozen, until the plan decides: the experiment's due work
+// then makes the broadcast due again for the rest, who get the winner.
+// Account.DecideExperiment chooses a winner by hand, at once;
+// Account.Experiment reports the tallies, the analysis (abtest.Result)
+// with its explanation in words, and the plan.
+//
 // # Deliveries and notifications
 //
 // send_messages, link_rich_menu, unlink_rich_menu and the steps of scenarios and reminders
@@ -165,6 +205,45 @@
 // messages) changes state as any other, and its unit queues no message —
 // no reply, no push, not a scenario step it runs —, each step saying why;
 // rich menu links, which are not messages, still go.
+//
+// # Broadcasts
+//
+// A broadcast (Broadcast: a name, a segment, 1–5 messages with
+// placeholders, a minute) is the account's due work: ScheduleBroadcast
+// checks it — the segment compiles, each message passes
+// stepcast.CheckMessage after a trial render, each placeholder names a
+// field of the schema (package render) — and keeps it in a timer of
+// friend 0, "broadcast/<name>" (DueBroadcast), due at its minute. When
+// it comes due, Tick evaluates the segment on the live index then — not
+// when it was scheduled: a friend who answered at 09:59 is in, one who
+// blocked at 09:59 is out —, among friends who follow, and freezes that
+// audience (a roaring bitmap, in a timer of its own, never due). It then
+// plans BroadcastChunk (5,000) friends a unit of work, each committed
+// with the broadcast's cursor, BroadcastChunksPerTick (20) a Tick — so
+// that Run's dispatcher starts sending while the rest is planned: it reads their records, skips those who
+// no longer follow or whose messages do not render (a field unset with
+// no default, a text grown past LINE's limit), and queues friends whose
+// rendered messages are byte-identical as multicasts of up to 500 — one
+// alone in its chunk as a push, which LINE takes ten times faster and
+// the dispatcher keeps in order with the friend's other pushes. Each
+// delivery is keyed "broadcast/<name>/<chunk>/<n>", with a retry key
+// derived from the key, its cause "broadcast:<name>", at
+// BroadcastPriority (-1: below pushes and replies) unless the broadcast
+// sets one. A crash loses at most the chunk under way, planned again from
+// the same cursor over the same frozen audience: no friend is queued
+// twice. Memory follows the chunk, not the audience (but for the frozen
+// bitmap: about 40 KB for a million dense IDs, 128 KB at most).
+//
+// CancelBroadcast ends a scheduled broadcast before it is evaluated, or
+// one being planned at its next chunk, and takes back its pending
+// deliveries. Broadcast and Broadcasts report the status (scheduled,
+// sending, sent, cancelled, failed), what planning did (audience,
+// planned, skipped by reason, deliveries) and the outbox's progress.
+// Preview says what a broadcast would do now, writing nothing: the
+// audience, a sample rendered, the skips for missing fields counted over
+// the whole audience from the index, and the cost in messages and in yen
+// under each of LINE's plans (Plans), with the month's quota when
+// Config.Sender is a QuotaReader.
 //
 // # Queries
 //
