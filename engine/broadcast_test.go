@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -503,5 +504,25 @@ func TestRetryKeyOf(t *testing.T) {
 		if got, want := retryKeyOf("shop", key), uuidFrom("shop\x00"+key); got != want || !stepcast.IsRetryKey(got) {
 			t.Fatalf("%q: %s, want %s", key, got, want)
 		}
+	}
+}
+
+// TestPreviewOptions: a negative sample or use is refused, not a panic;
+// a sample far larger than the audience takes memory for the audience.
+func TestPreviewOptions(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, backends["memstore"](t), clk), "acct", bcDefs())
+	at := t0.Add(-time.Hour)
+	bcIngest(t, a, follow("f1", "U1", "", at), follow("f2", "U2", "", at))
+	b := Broadcast{Name: "p", Messages: []stepcast.Message{msg("hello")}}
+	for _, o := range []PreviewOptions{{Sample: -1}, {Used: -1}, {Sample: math.MinInt}} {
+		if _, err := a.Preview(ctx, b, o); !errors.Is(err, stepcast.ErrInvalid) {
+			t.Errorf("%+v: %v, want ErrInvalid", o, err)
+		}
+	}
+	p, err := a.Preview(ctx, b, PreviewOptions{Sample: math.MaxInt})
+	if err != nil || len(p.Sample) != 2 || p.Recipients != 2 {
+		t.Fatalf("a huge sample: %+v, %v", p, err)
 	}
 }
