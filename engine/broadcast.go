@@ -235,9 +235,10 @@ func (a *Account) checkBroadcast(c *compiled, b *Broadcast) (*segment.Segment, *
 // the message and position), a valid aggregation unit — all wrapping
 // stepcast.ErrInvalid, nothing scheduled.
 //
-// Scheduling again under the name of a broadcast still scheduled
-// replaces it (a new time, a new text); a name whose broadcast has
-// started, been cancelled after starting, or sent is ErrBroadcastExists.
+// Scheduling again under the name of a broadcast still scheduled, or
+// cancelled before it started, replaces it (a new time, a new text); a
+// name whose broadcast has started, been cancelled after starting, or
+// sent is ErrBroadcastExists.
 func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 	fail := func(err error) error {
 		return fmt.Errorf("engine: account %q: broadcast %s: %w", a.id, stepcast.Quote(b.Name), err)
@@ -277,7 +278,10 @@ func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 			if err := json.Unmarshal(old.State, &prev); err != nil {
 				return err
 			}
-			if prev.Broadcast.Name != b.Name || prev.Phase != phaseScheduled {
+			// Still scheduled, or cancelled before it started: nothing was
+			// queued under the name, which is free again.
+			reusable := prev.Phase == phaseScheduled || prev.Phase == phaseCancelled && prev.StartedAt.IsZero()
+			if prev.Broadcast.Name != b.Name || !reusable {
 				return fmt.Errorf("%w: %s is %s", ErrBroadcastExists, stepcast.Quote(prev.Broadcast.Name), prev.Phase)
 			}
 			t.Version = old.Version

@@ -373,6 +373,23 @@ func TestCancelBroadcast(t *testing.T) {
 		if _, err := a.CancelBroadcast(ctx, "nope", ""); !errors.Is(err, ErrNoBroadcast) {
 			t.Fatalf("unknown: %v", err)
 		}
+		// A name cancelled before it started is free again; one cancelled
+		// after it started is not.
+		if err := a.ScheduleBroadcast(ctx, now); !errors.Is(err, ErrBroadcastExists) {
+			t.Fatalf("reuse of a name cancelled while sending: %v", err)
+		}
+		later.At = t0.Add(3 * time.Hour)
+		if err := a.ScheduleBroadcast(ctx, later); err != nil {
+			t.Fatalf("reuse of a name cancelled before it started: %v", err)
+		}
+		if rep := mustReport(t, a, "later"); rep.Status != BroadcastScheduled || !rep.Due.Equal(later.At) || rep.Reason != "" {
+			t.Fatalf("rescheduled: %+v", rep)
+		}
+		clk.Set(later.At)
+		mustTick(t, a)
+		if rows := allDeliveries(t, a, "broadcast:later"); len(rows) != 14 {
+			t.Fatalf("rescheduled later queued %d rows, want 14", len(rows))
+		}
 	})
 }
 
