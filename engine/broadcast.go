@@ -232,7 +232,8 @@ func (a *Account) checkBroadcast(c *compiled, b *Broadcast) (*segment.Segment, *
 // (saved segments included; a *segment.Error with its position), 1 to 5
 // messages each of which passes stepcast.CheckMessage after a trial
 // render, placeholders naming fields of the schema (a *render.Error with
-// the message and position), a valid aggregation unit — all wrapping
+// the message and position), a valid aggregation unit, a time before
+// 9999 (zero, or not before year 1) — all wrapping
 // stepcast.ErrInvalid, nothing scheduled.
 //
 // Scheduling again under the name of a broadcast still scheduled, or
@@ -248,6 +249,17 @@ func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 	}
 	if err := stepcast.CheckText("timer key", audienceKey(b.Name), stepcast.MaxIDLen); err != nil {
 		return fail(err)
+	}
+	if !b.At.IsZero() {
+		// Years JSON can write (the state is JSON), before the engine's
+		// never (9999-01-01), when due work no longer comes due.
+		if err := stepcast.CheckTime("broadcast time", b.At); err != nil {
+			return fail(err)
+		}
+		if !b.At.Before(never) {
+			return fail(fmt.Errorf("%w: broadcast time %s is not before %s, when due work no longer comes due",
+				stepcast.ErrInvalid, b.At.UTC().Format(time.RFC3339), never.Format(time.RFC3339)))
+		}
 	}
 	now := a.e.cfg.Now()
 	b.At = b.At.Truncate(time.Minute).UTC()

@@ -228,6 +228,9 @@ func TestScheduleBroadcastInvalid(t *testing.T) {
 		{"UnknownField", Broadcast{Name: "x", Messages: []stepcast.Message{msg("{{nmae}}")}}, new(*render.Error)},
 		{"BadMessage", Broadcast{Name: "x", Messages: []stepcast.Message{stepcast.Message(`{"type":"sticker"}`)}}, new(*render.Error)},
 		{"BadUnit", Broadcast{Name: "x", Messages: ok, AggregationUnit: "no spaces"}, nil},
+		{"YearTenThousand", Broadcast{Name: "x", Messages: ok, At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, nil},
+		{"NegativeYear", Broadcast{Name: "x", Messages: ok, At: time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC)}, nil},
+		{"NeverDue", Broadcast{Name: "x", Messages: ok, At: time.Date(9999, 6, 1, 0, 0, 0, 0, time.UTC)}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := a.ScheduleBroadcast(ctx, c.b)
