@@ -202,9 +202,11 @@ func (s *Sim) LINESummary(w io.Writer) (violations int, err error) {
 	vs := s.LINE.Violations()
 	switch {
 	case !s.Schema:
-		fmt.Fprintf(w, "  LINE's rules: %d violations; LINE's OpenAPI schema: NOT checked (%s is unset)\n", len(vs), linetest.EnvSpecDir)
+		fmt.Fprintf(w, "  LINE's rules: %d of %d requests broke one; LINE's OpenAPI schema: NOT checked (%s is unset)\n", len(vs), total, linetest.EnvSpecDir)
+	case len(vs) == 0:
+		fmt.Fprintf(w, "  all %d requests passed LINE's rules and its OpenAPI schema (%s)\n", total, linetest.EnvSpecDir)
 	default:
-		fmt.Fprintf(w, "  LINE's rules and OpenAPI schema (%s): %d of %d requests refused\n", linetest.EnvSpecDir, len(vs), total)
+		fmt.Fprintf(w, "  LINE's rules and OpenAPI schema (%s): %d violations in %d requests\n", linetest.EnvSpecDir, len(vs), total)
 	}
 	for i, v := range vs {
 		if i == 5 {

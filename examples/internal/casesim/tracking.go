@@ -3,11 +3,11 @@ package casesim
 import (
 	"context"
 	"fmt"
-	"os"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/stepcast/stepcast/lineadapter"
