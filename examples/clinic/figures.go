@@ -80,9 +80,7 @@ func describe(f *friend) string {
 // figures checks the article's figures and the engine's own against the
 // plan: exactly what the definitions imply, or within the bounds of the
 // behaviour's probabilities.
-func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me monthEnd, end time.Time) error {
-	monthOver := s.Now() // Run leaves the clock at end; the month's end is earlier
-	_ = monthOver
+func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me monthEnd, monthOver, end time.Time) error {
 	x := expect(fs, end)
 	var ps []float64
 	var first, total, following, capital, newFriends, qr int
@@ -96,8 +94,7 @@ func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me m
 				first++
 			}
 		}
-		blockedInMonth := !f.block.IsZero() && f.block.Before(end) // blocks fall in the month (after any booking, within 5 days)
-		if !blockedInMonth {
+		if !f.blockedBy(monthOver) { // the counts were taken at the month's end
 			following++
 			if capitalA[f.area] {
 				capital++

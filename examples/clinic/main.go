@@ -36,11 +36,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/examples/internal/casesim"
 	"github.com/stepcast/stepcast/lineadapter/linetest"
+	"github.com/stepcast/stepcast/store"
 )
 
 //go:embed clinic.yaml
@@ -73,13 +75,14 @@ func run(ctx context.Context, o *casesim.Options) error {
 	monthOver := start.AddDate(0, 0, o.Days)
 	end := monthOver.AddDate(0, 0, 19) // the visits booked late in the month, moved, and reported
 	began, cpu0 := time.Now(), casesim.CPUTime()
+	fs := plan(o, start)
+	t0, c0 := time.Now(), casesim.CPUTime()
 	s, err := casesim.New(ctx, o, casesim.Setup{Account: "sonoda-clinic", File: "clinic.yaml", Defs: defsYAML, Start: start,
-		RouteWait: time.Minute})
+		RouteWait: time.Minute, Migrate: migrate(fs, o)})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	fs := plan(o, start)
 	nNew := 0
 	for _, f := range fs {
 		if !f.existing {
@@ -91,12 +94,7 @@ func run(ctx context.Context, o *casesim.Options) error {
 	fmt.Fprintf(w, "  behaviour: %.0f%% answer the area survey; a month's booking chance %.0f%% in the four prefectures (%.0f%% for a new friend, within a week), %.1f%% elsewhere, %.0f%% unknown; %.0f%% of bookings cancelled (%.0f%% of those book again), %.0f%% moved; %.1f%% block\n",
 		100*pAnswer, 100*pBookCapital, 100*pBookNew, 100*pBookOther, 100*pBookUnknown, 100*pCancel, 100*pRebook, 100*pMove, 100*pBlock)
 
-	// The friends from before: their history imported.
-	t0, c0 := time.Now(), casesim.CPUTime()
-	if err := backfill(ctx, s, fs, o); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "  imported %d existing friends' history with Backfill (nothing sent) in %v (%v of CPU)\n",
+	fmt.Fprintf(w, "  migrated %d friends from before into the store, and the engine loaded them, in %v (%v of CPU)\n",
 		o.Friends-nNew, time.Since(t0).Round(time.Millisecond), (casesim.CPUTime() - c0).Round(time.Millisecond))
 
 	// The month.
@@ -163,7 +161,7 @@ func run(ctx context.Context, o *casesim.Options) error {
 	if err := stories(ctx, w, s, fs, o.Verbose); err != nil {
 		return err
 	}
-	figErr := figures(ctx, w, s, fs, me, end)
+	figErr := figures(ctx, w, s, fs, me, monthOver, end)
 	if _, err := s.LINESummary(w); err != nil {
 		return err
 	}
@@ -178,48 +176,50 @@ func run(ctx context.Context, o *casesim.Options) error {
 	return nil
 }
 
-// backfill imports the existing friends' history — follows (with their
-// inflow route) and survey answers — a thousand friends a call.
-func backfill(ctx context.Context, s *casesim.Sim, fs []friend, o *casesim.Options) error {
-	bar := o.NewBar("importing friends", int64(len(fs)))
-	defer bar.Done()
-	var evs []stepcast.Event
-	flush := func() error {
-		if len(evs) == 0 {
-			return nil
-		}
-		res, err := s.Account.Backfill(ctx, evs...)
-		if err != nil {
-			return err
-		}
-		for i, r := range res {
-			if r.Err != nil {
-				return fmt.Errorf("backfill %s: %w", evs[i].ID, r.Err)
-			}
-		}
-		evs = evs[:0]
-		return nil
-	}
-	for _, f := range fs {
-		if !f.existing {
-			continue
-		}
-		follow := stepcast.Event{ID: "follow-" + f.user, User: stepcast.UserID(f.user), Kind: stepcast.EventFollow, At: f.follow}
-		if f.route != "" {
-			follow.Data = map[string]string{stepcast.DataRoute: f.route}
-		}
-		evs = append(evs, follow)
-		s.LINE.AddFriends(f.user) // a friend on LINE's side too
-		if f.area != "" {
-			evs = append(evs, stepcast.Event{ID: "area-" + f.user, User: stepcast.UserID(f.user), Kind: stepcast.EventPostback,
-				Name: "area", Value: f.area, At: f.areaAt})
-		}
-		if len(evs) >= 2000 {
-			if err := flush(); err != nil {
+// migrate writes the friends from before into the store, as a migration
+// from the clinic's previous tool would: each friend's follow, the area
+// they gave and the tag of the poster they came through, a thousand
+// friends a commit, before the engine opens the account (it loads them
+// into its index then). State, not history: no scenario starts for them,
+// and nothing is sent.
+func migrate(fs []friend, o *casesim.Options) func(context.Context, store.Store, store.AccountID, *linetest.Server) error {
+	return func(ctx context.Context, st store.Store, account store.AccountID, line *linetest.Server) error {
+		bar := o.NewBar("migrating friends", int64(len(fs)))
+		defer bar.Done()
+		for i := 0; i < len(fs); i += 1000 {
+			batch := fs[i:min(i+1000, len(fs))]
+			err := st.Update(ctx, account, func(tx store.Tx) error {
+				for _, f := range batch {
+					if !f.existing {
+						continue
+					}
+					fr, _, err := tx.AddFriend(stepcast.UserID(f.user))
+					if err != nil {
+						return err
+					}
+					cs := []store.Change{{Friend: fr.ID, Kind: store.Follow, At: f.follow}}
+					if f.area != "" {
+						cs = append(cs, store.Change{Friend: fr.ID, Kind: store.SetField, Name: "area", Value: stepcast.StringValue(f.area), At: f.areaAt})
+					}
+					if f.route != "" {
+						cs = append(cs, store.Change{Friend: fr.ID, Kind: store.SetTag, Name: "interest/" + strings.TrimPrefix(f.route, "qr-"), At: f.follow})
+					}
+					if _, err := tx.Apply(cs...); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
 				return err
 			}
+			for _, f := range batch {
+				if f.existing {
+					line.AddFriends(f.user) // a friend on LINE's side too
+				}
+			}
+			bar.Add(len(batch))
 		}
-		bar.Add(1)
+		return nil
 	}
-	return flush()
 }

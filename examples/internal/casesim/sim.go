@@ -144,6 +144,11 @@ type Setup struct {
 	// RouteWait is engine.Config.RouteWait: how long a follow waits for
 	// its inflow route's visit.
 	RouteWait time.Duration
+	// Migrate, if set, writes the account's friends from before into the
+	// store before the engine opens it (a migration from another tool):
+	// the engine loads them into its index as it adds the account.
+	// It makes them friends on linetest's side too (Server.AddFriends).
+	Migrate func(ctx context.Context, st store.Store, account store.AccountID, line *linetest.Server) error
 }
 
 // New opens the store, the engine with the account, linetest and the
@@ -197,6 +202,11 @@ func New(ctx context.Context, o *Options, setup Setup) (*Sim, error) {
 		RouteWait: setup.RouteWait, Holder: "casesim"})
 	if err != nil {
 		return nil, err
+	}
+	if setup.Migrate != nil {
+		if err := setup.Migrate(ctx, s.st, store.AccountID(setup.Account), s.LINE); err != nil {
+			return nil, err
+		}
 	}
 	if s.Account, err = s.Engine.AddAccount(ctx, store.AccountID(setup.Account), defs); err != nil {
 		return nil, err
