@@ -251,6 +251,7 @@ func run(ctx context.Context, o *casesim.Options) error {
 	if err := bt.Write(w); err != nil {
 		return err
 	}
+	fmt.Fprintln(w)
 	began := time.Now()
 	cpu0 := casesim.CPUTime()
 	if err := s.Run(ctx, end, o.NewBar("simulated days", int64(o.Days+6))); err != nil {

@@ -182,6 +182,7 @@ func (s *Sim) LINESummary(w io.Writer) (violations int, err error) {
 	if err := t.Write(w); err != nil {
 		return 0, err
 	}
+	fmt.Fprintln(w)
 	// LINE's month is Japan's; linetest's Consumption is the current
 	// month's alone, so the sends say what each month counted.
 	jst := time.FixedZone("JST", 9*3600)

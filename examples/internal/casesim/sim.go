@@ -242,7 +242,12 @@ func (s *Sim) Close() {
 // (a quick reply's answer, "area=tokyo") is the event's Name and Value,
 // which the definitions' rules trigger on and set fields from. Other
 // data is left as LINE's webhook handler gives it (Value the data).
-type postbackForm struct{ a *engine.Account }
+type postbackForm struct{ a recorder }
+
+// recorder is what postbackForm hands the events on to: the account.
+type recorder interface {
+	Record(ctx context.Context, events ...stepcast.Event) ([]stepcast.Recorded, error)
+}
 
 func (p postbackForm) Record(ctx context.Context, evs ...stepcast.Event) ([]stepcast.Recorded, error) {
 	for i := range evs {
@@ -289,14 +294,14 @@ func (s *Sim) Do(at time.Time, fn func(ctx context.Context) error) {
 var dueKinds = []string{string(engine.DueScoring), string(engine.DueScenario), "reminder", string(engine.DueStart),
 	string(engine.DueReminderEdit), string(engine.DueFollow), "route"}
 
-// nextDue returns when the account's earliest due work is due (the zero
-// time if there is none), from the store's due-work queue — a read, no
-// commit.
-func (s *Sim) nextDue(ctx context.Context) (time.Time, error) {
+// nextDue returns when the account's earliest due work before before is
+// due (the zero time if there is none), from the store's due-work queue —
+// a read, no commit, whose cost is that of the range up to before.
+func (s *Sim) nextDue(ctx context.Context, before time.Time) (time.Time, error) {
 	var next time.Time
 	err := s.st.View(ctx, s.Account.ID(), func(tx store.ReadTx) error {
 		for _, k := range dueKinds {
-			ts, err := tx.DueTimers(k, store.DuePos{}, stepcast.MaxTime, 1)
+			ts, err := tx.DueTimers(k, store.DuePos{}, before, 1)
 			if err != nil {
 				return err
 			}
@@ -321,7 +326,11 @@ func (s *Sim) Run(ctx context.Context, end time.Time, bar *Bar) error {
 	start := s.Now()
 	acts := s.actions
 	for {
-		due, err := s.nextDue(ctx)
+		horizon := end
+		if len(acts) > 0 && acts[0].at.Before(horizon) {
+			horizon = acts[0].at
+		}
+		due, err := s.nextDue(ctx, horizon.Add(time.Microsecond))
 		if err != nil {
 			return err
 		}
