@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 	s := out.String()
 	for _, want := range []string{
 		"friends at the end of the month", "over 27,000", "bookings in the month", "2,000", "visit reminders",
-		"pre-booking offers", "offers outside the four prefectures", "came through the QR code qr-diabetes",
+		"pre-booking offers", "offers outside the four prefectures", "visited through the inflow route qr-diabetes",
 		"reminder/visit #bk-", "day-before: sent", "in Osaka: no pre-booking offer", "All of it",
 	} {
 		if !strings.Contains(s, want) {

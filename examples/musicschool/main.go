@@ -88,8 +88,12 @@ func plan(o *casesim.Options, start time.Time) []friend {
 		y, m, dd := t.Date()
 		return time.Date(y, m, dd+d, hh, mm, 0, 0, t.Location())
 	}
-	between := func(a, b time.Time) time.Time { // a random second in [a, b)
-		return a.Add(time.Duration(rng.Int64N(int64(b.Sub(a)/time.Second))) * time.Second)
+	between := func(a, b time.Time) time.Time { // a random second in [a, b), in the daytime if it can be
+		t := a.Add(time.Duration(rng.Int64N(int64(b.Sub(a)/time.Second))) * time.Second)
+		if h := t.Hour(); h < 7 && t.Add(7*time.Hour).Before(b) {
+			t = t.Add(7 * time.Hour)
+		}
+		return t
 	}
 	for i := range fs {
 		f := &fs[i]
@@ -157,13 +161,12 @@ func run(ctx context.Context, o *casesim.Options) error {
 		o.Friends, o.Days, start.Format("2006-01-02"), o.Store)
 	fmt.Fprintf(w, "  behaviour: %.1f%% book after the video, %.1f%% after invitation 1, %.1f%% after invitation 2 (%.1f%% in all); %.1f%% block\n",
 		100*pVideo, 100*pInvite1, 100*pInvite2, 100*pBooked, 100*pBlock)
-	began := time.Now()
+	began, cpu0 := time.Now(), casesim.CPUTime()
 	if err := s.Run(ctx, end, o.NewBar("simulated days", int64(o.Days+9))); err != nil {
 		return err
 	}
-	took := time.Since(began)
-	fmt.Fprintf(w, "  simulated %s to %s in %v: %d webhook requests (%d events), %d tracking-link clicks, %d beacons, %d ticks, %d units of due work\n",
-		s.Local(start), s.Local(end), took.Round(time.Millisecond), s.Requests, s.Webhooked, s.Clicks, s.Beacons, s.Ticks, s.Units)
+	fmt.Fprintf(w, "  simulated %s to %s in %v (%v of CPU): %d webhook requests (%d events), %d tracking-link clicks, %d beacons, %d ticks, %d units of due work\n",
+		s.Local(start), s.Local(end), time.Since(began).Round(time.Millisecond), (casesim.CPUTime() - cpu0).Round(time.Millisecond), s.Requests, s.Webhooked, s.Clicks, s.Beacons, s.Ticks, s.Units)
 	fmt.Fprintf(w, "  the time went to: ingesting %v, ticking %v, dispatching to LINE %v\n", s.InIngest.Round(time.Millisecond), s.InTick.Round(time.Millisecond), s.InDispatch.Round(time.Millisecond))
 
 	// A friend of each kind, or everyone with -v.

@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 	s := out.String()
 	for _, want := range []string{
 		"friends who booked the trial lesson", "11.2%", "invitation 1 sent", "students' rich menu linked",
-		"followed (LINE's follow webhook)", "trial-invite › invite-1: sent", "click trial", "trial_lesson",
+		"followed (LINE's follow webhook)", "trial-invite › invite-1: sent", "tapped the tracking link \"trial\"", "converted: trial_lesson",
 		"pushMessage", "linkRichMenuIdToUser", "counted against the monthly quota",
 	} {
 		if !strings.Contains(s, want) {

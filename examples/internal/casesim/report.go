@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/lineadapter"
 	"github.com/stepcast/stepcast/lineadapter/linetest"
 	"github.com/stepcast/stepcast/store"
 )
@@ -85,8 +86,17 @@ func describeEvent(e stepcast.Event, s *Sim) string {
 	case stepcast.EventPostback:
 		return fmt.Sprintf("answered %s = %s (a quick reply's postback)", e.Name, e.Value)
 	case stepcast.EventRoute:
-		return fmt.Sprintf("came through the QR code %s (inflow route: %s)", e.Name, e.Value)
+		switch e.Value {
+		case stepcast.RouteFollowed, stepcast.RouteRefollowed:
+			return fmt.Sprintf("  · the follow is attributed to the inflow route %s", e.Name)
+		}
+		return fmt.Sprintf("visited through the inflow route %s, LINE Login (%s)", e.Name, e.Value)
+	case stepcast.EventClick:
+		return fmt.Sprintf("tapped the tracking link %q (the Linker's click handler)", e.Name)
 	case stepcast.EventConversion:
+		if e.Data[lineadapter.DataLink] != "" {
+			return fmt.Sprintf("converted: %s (the page's beacon, with the token of the link %q)", e.Name, e.Data[lineadapter.DataLink])
+		}
 		var extra []string
 		for _, k := range []string{"id", "at"} {
 			if v := e.Data[k]; v != "" {
@@ -94,9 +104,9 @@ func describeEvent(e stepcast.Event, s *Sim) string {
 			}
 		}
 		if len(extra) > 0 {
-			return fmt.Sprintf("%s (%s)", e.Name, strings.Join(extra, ", "))
+			return fmt.Sprintf("the host reports %s (%s)", e.Name, strings.Join(extra, ", "))
 		}
-		return e.Name
+		return "the host reports " + e.Name
 	case stepcast.EventJourney:
 		of := e.Name
 		if k := e.Data["key"]; k != "" {
