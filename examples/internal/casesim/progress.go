@@ -11,14 +11,17 @@ import (
 
 // Bar is a progress bar on stderr for a long part of a run, counting in
 // simulated days; nil (not a terminal, or in tests) shows nothing.
-type Bar struct{ b *progressbar.ProgressBar }
+type Bar struct {
+	b    *progressbar.ProgressBar
+	days int64 // the days shown
+}
 
 // NewBar returns a bar described by what, or nil when o.Progress is off.
 func (o *Options) NewBar(what string, total int64) *Bar {
 	if !o.Progress {
 		return nil
 	}
-	return &Bar{progressbar.NewOptions64(total,
+	return &Bar{b: progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(o.Err),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionSetWidth(30),
@@ -28,13 +31,15 @@ func (o *Options) NewBar(what string, total int64) *Bar {
 	)}
 }
 
-// Set shows done of total simulated time, in days.
-func (b *Bar) Set(done, total time.Duration) {
+// Set shows the simulated time done, in days (the bar's total).
+func (b *Bar) Set(done time.Duration) {
 	if b == nil {
 		return
 	}
-	b.b.ChangeMax64(int64(total / (24 * time.Hour)))
-	b.b.Set64(int64(done / (24 * time.Hour)))
+	if d := int64(done / (24 * time.Hour)); d != b.days {
+		b.days = d
+		b.b.Set64(d)
+	}
 }
 
 // Add counts n more of a bar's units.

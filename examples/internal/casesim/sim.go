@@ -357,7 +357,7 @@ func (s *Sim) Run(ctx context.Context, end time.Time, bar *Bar) error {
 			bar.Done()
 			return nil
 		}
-		bar.Set(s.Now().Sub(start), end.Sub(start))
+		bar.Set(s.Now().Sub(start))
 	}
 }
 
