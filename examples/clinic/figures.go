@@ -38,7 +38,7 @@ func stories(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, verb
 	for _, k := range kinds {
 		for i := range fs {
 			if k.is(&fs[i]) {
-				if err := s.Journey(ctx, w, fs[i].user, k.about); err != nil {
+				if err := s.Journey(ctx, w, fs[i].user, k.about+since(&fs[i])); err != nil {
 					return err
 				}
 				break
@@ -47,12 +47,28 @@ func stories(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, verb
 	}
 	if verbose {
 		for i := range fs {
-			if err := s.Journey(ctx, w, fs[i].user, describe(&fs[i])); err != nil {
+			if err := s.Journey(ctx, w, fs[i].user, describe(&fs[i])+since(&fs[i])); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// since says what a migrated friend's record held: their history is not
+// in the store, only their state.
+func since(f *friend) string {
+	if !f.existing {
+		return ""
+	}
+	s := "; migrated: a friend since " + f.follow.Format("2006-01-02")
+	if f.area != "" {
+		s += ", area " + f.area
+	}
+	if f.route != "" {
+		s += ", tag interest/" + strings.TrimPrefix(f.route, "qr-")
+	}
+	return s
 }
 
 func describe(f *friend) string {

@@ -91,6 +91,16 @@ func (p *planner) between(a, b time.Time) time.Time {
 	return a.Add(time.Duration(p.rng.Int64N(int64(b.Sub(a)/time.Second)+1)) * time.Second)
 }
 
+// awake is between, moved into 07:00–23:00 where that stays before b:
+// people cancel, move and block while they are up.
+func (p *planner) awake(a, b time.Time) time.Time {
+	t := p.between(a, b)
+	if d := daytime(t); d.Before(b) {
+		return d
+	}
+	return t
+}
+
 func day(t time.Time, d, hh, mm int) time.Time {
 	y, m, dd := t.Date()
 	return time.Date(y, m, dd+d, hh, mm, 0, 0, t.Location())
@@ -123,14 +133,14 @@ func (p *planner) book(f *friend, at time.Time, rebooking bool) {
 	f.bookings = append(f.bookings, b)
 	switch u := p.rng.Float64(); {
 	case u < pCancel && !rebooking && b.visit.Sub(at) > 3*time.Hour:
-		b.cancel = p.between(at.Add(time.Minute), b.visit.Add(-2*time.Hour))
+		b.cancel = p.awake(at.Add(time.Minute), b.visit.Add(-2*time.Hour))
 		if p.rng.Float64() < pRebook {
 			if again := daytime(p.between(b.cancel.Add(2*time.Hour), b.cancel.Add(5*24*time.Hour))); again.Before(p.end) {
 				p.book(f, again, true)
 			}
 		}
 	case u < pCancel+pMove && b.visit.Sub(at) > 4*time.Hour:
-		b.moveAt = p.between(at.Add(time.Minute), b.visit.Add(-3*time.Hour))
+		b.moveAt = p.awake(at.Add(time.Minute), b.visit.Add(-3*time.Hour))
 		b.moved = day(b.visit, 1+p.rng.IntN(3), 9, 0).Add(time.Duration(p.rng.IntN(18)) * 30 * time.Minute)
 	}
 }
@@ -201,7 +211,7 @@ func plan(o *casesim.Options, start time.Time) []friend {
 					after = b.at
 				}
 			}
-			f.block = p.between(after.Add(time.Hour), after.Add(5*24*time.Hour))
+			f.block = p.awake(after.Add(time.Hour), after.Add(5*24*time.Hour))
 		}
 	}
 	return fs
