@@ -14,7 +14,7 @@ import (
 // printed, the tables aligned by display width.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), casesim.TestOptions(300, 10, "bolt", &out)); err != nil {
+	if err := run(context.Background(), casesim.TestOptions(200, 10, "bolt", &out)); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	s := out.String()
