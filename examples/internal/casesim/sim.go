@@ -149,6 +149,9 @@ type Setup struct {
 	// the engine loads them into its index as it adds the account.
 	// It makes them friends on linetest's side too (Server.AddFriends).
 	Migrate func(ctx context.Context, st store.Store, account store.AccountID, line *linetest.Server) error
+	// MonthlyQuota is the LINE plan's monthly message limit linetest
+	// enforces (linetest.WithMonthlyQuota); 0 is none.
+	MonthlyQuota int64
 }
 
 // New opens the store, the engine with the account, linetest and the
@@ -178,6 +181,9 @@ func New(ctx context.Context, o *Options, setup Setup) (*Sim, error) {
 		}
 	}
 	opts := []linetest.Option{linetest.WithClock(s.clk.Now)}
+	if setup.MonthlyQuota > 0 {
+		opts = append(opts, linetest.WithMonthlyQuota(setup.MonthlyQuota))
+	}
 	if dir := os.Getenv(linetest.EnvSpecDir); dir != "" {
 		specs, err := linetest.LoadSpecs(dir)
 		if err != nil {
@@ -289,10 +295,12 @@ func (s *Sim) Do(at time.Time, fn func(ctx context.Context) error) {
 	s.actions = append(s.actions, action{at: at, seq: len(s.actions), fn: fn})
 }
 
-// dueKinds are the kinds of the engine's due work (engine.DueKind, and
-// the reminders' and routes' timers).
+// dueKinds are the kinds of the engine's due work (engine.DueKind; the
+// reminders', routes' and broadcasts' timers). A kind missing here would
+// run only when another kind's due work wakes the simulation: keep it in
+// step with the engine's tick.go.
 var dueKinds = []string{string(engine.DueScoring), string(engine.DueScenario), "reminder", string(engine.DueStart),
-	string(engine.DueReminderEdit), string(engine.DueFollow), "route"}
+	string(engine.DueReminderEdit), string(engine.DueFollow), "route", "broadcast"}
 
 // nextDue returns when the account's earliest due work before before is
 // due (the zero time if there is none), from the store's due-work queue —
