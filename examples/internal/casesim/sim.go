@@ -97,6 +97,9 @@ type Sim struct {
 	actions []action
 	lastID  uint64 // the last delivery seen by the dispatch check
 	retry   bool   // a dispatch left deliveries to try again later
+	// lastTick is the last tick's time; idle says it committed no unit.
+	lastTick time.Time
+	idle     bool
 
 	// Counts, for the report.
 	Requests  int // webhook requests served
@@ -348,6 +351,12 @@ func (s *Sim) Run(ctx context.Context, end time.Time, bar *Bar) error {
 		if !due.IsZero() && due.Before(s.Now()) {
 			due = s.Now()
 		}
+		if !due.IsZero() && s.idle && !due.After(s.lastTick) {
+			// The last tick found nothing to do at this time (the work is
+			// leased elsewhere, or of a kind the engine does not take):
+			// look again a minute on rather than spin.
+			due = s.lastTick.Add(time.Minute)
+		}
 		switch {
 		case len(acts) > 0 && !acts[0].at.After(end) && (due.IsZero() || acts[0].at.Before(due)):
 			n, err := s.act(ctx, acts)
@@ -459,6 +468,7 @@ func (s *Sim) tick(ctx context.Context, t time.Time) error {
 	}
 	s.Ticks++
 	s.Units += n
+	s.lastTick, s.idle = t, n == 0
 	if s.retry {
 		return s.dispatch(ctx)
 	}
