@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/engine"
 	"github.com/stepcast/stepcast/examples/internal/casesim"
 	"github.com/stepcast/stepcast/store"
 )
@@ -30,6 +31,9 @@ func stories(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, verb
 		}},
 		{"cancelled, re-invited, booked again", func(f *friend) bool {
 			return len(f.bookings) == 2 && !f.bookings[0].cancel.IsZero() && f.bookings[1].rebooking && f.block.IsZero()
+		}},
+		{"from before, in the four prefectures, no booking: the pre-booking broadcast", func(f *friend) bool {
+			return f.existing && capitalA[f.area] && len(f.bookings) == 0 && f.block.IsZero()
 		}},
 		{"blocked with a booking ahead", func(f *friend) bool {
 			return len(f.bookings) > 0 && !f.block.IsZero() && f.block.Before(f.bookings[0].final())
@@ -96,7 +100,12 @@ func describe(f *friend) string {
 // figures checks the article's figures and the engine's own against the
 // plan: exactly what the definitions imply, or within the bounds of the
 // behaviour's probabilities.
-func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me monthEnd, monthOver, end time.Time) error {
+func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me monthEnd, bc engine.Broadcast, monthOver, end time.Time) error {
+	rep, err := s.Account.Broadcast(ctx, bc.Name)
+	if err != nil {
+		return err
+	}
+	audience := audienceAt(fs, bc.At)
 	x := expect(fs, end)
 	var ps []float64
 	var first, total, following, capital, newFriends, qr int
@@ -208,6 +217,8 @@ func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me m
 		exact("pre-booking offers", offers, x.offers, "", "new friends who answered Tokyo, Kanagawa, Chiba or Saitama"),
 		exact("  offers outside the four prefectures", offersOutside, 0, "", "by the friend's area when it was sent"),
 		exact("pre-booking last calls", lastCalls, x.lastCalls, "", "day 3 at 12:00, unless booked or blocked"),
+		exact("the pre-booking broadcast's recipients", rep.Outbox.Recipients, audience, "", fmt.Sprintf("%s at %s, in %d multicasts and %d pushes: who lived there then, with no booking ahead",
+			rep.Status, s.Local(bc.At), rep.Deliveries-rep.Pushes, rep.Pushes)),
 		exact("visit reminders", reminders, x.reminders, "", "18:00 the day before and an hour before, as last moved"),
 		exact("  reminders after a cancellation", remindersAfterCancel, 0, "", ""),
 		{Name: "re-invitations after a cancellation", Value: float64(rebooks), Format: "%.0f", Low: 0, Hi: float64(2 * total),

@@ -6,7 +6,10 @@
 // send what matches; reminders the evening before a visit and an hour
 // before it, moved and cancelled with the booking; a re-invitation for
 // friends who cancelled. The article: over 27,000 friends, 2,000 bookings
-// a month.
+// a month. On the 15th at 10:00 the pre-booking broadcast goes to the
+// friends of the four prefectures without a booking ahead — the segment
+// evaluated then — previewed with its cost under LINE's plans the
+// afternoon before, and sent as multicasts.
 //
 // The friends are simulated: -friends at the end of the month, most of
 // them friends from before (imported with Backfill, which builds their
@@ -57,6 +60,11 @@ func main() {
 	}
 }
 
+// standardQuota is the monthly message limit of LINE's Standard plan
+// (30,000 messages included; the clinic sets no limit on extra ones, so
+// linetest refuses past it as a limit the account set would).
+const standardQuota = 30_000
+
 // monthEnd holds what the engine counts at the end of the month.
 type monthEnd struct {
 	following, blocked, capital, bookings, booked uint64
@@ -78,7 +86,7 @@ func run(ctx context.Context, o *casesim.Options) error {
 	fs := plan(o, start)
 	t0, c0 := time.Now(), casesim.CPUTime()
 	s, err := casesim.New(ctx, o, casesim.Setup{Account: "sonoda-clinic", File: "clinic.yaml", Defs: defsYAML, Start: start,
-		RouteWait: time.Minute, Migrate: migrate(fs, o)})
+		RouteWait: time.Minute, Migrate: migrate(fs, o), MonthlyQuota: standardQuota})
 	if err != nil {
 		return err
 	}
@@ -125,13 +133,16 @@ func run(ctx context.Context, o *casesim.Options) error {
 			if !b.cancel.IsZero() {
 				report("cancel-"+b.id, "cancel", b.cancel, map[string]string{"id": b.id})
 			} else {
-				report("visited-"+b.id, "visited", b.final().Add(time.Hour), map[string]string{"id": b.id})
+				report("visited-"+b.id, "visited", b.visitedAt(), map[string]string{"id": b.id})
 			}
 		}
 		if !f.block.IsZero() {
 			s.Webhook(f.block, linetest.UnfollowEvent(f.user))
 		}
 	}
+	sendAt, scheduleAt := broadcastAt(start, o.Days)
+	bc := prebooking(sendAt)
+	scheduleBroadcast(w, s, bc, scheduleAt)
 	var me monthEnd
 	s.Do(monthOver, func(context.Context) error {
 		me.following = s.MustCount(`following`)
@@ -161,7 +172,7 @@ func run(ctx context.Context, o *casesim.Options) error {
 	if err := stories(ctx, w, s, fs, o.Verbose); err != nil {
 		return err
 	}
-	figErr := figures(ctx, w, s, fs, me, monthOver, end)
+	figErr := figures(ctx, w, s, fs, me, bc, monthOver, end)
 	if _, err := s.LINESummary(w); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ func TestRun(t *testing.T) {
 		"friends at the end of the month", "over 27,000", "bookings in the month", "2,000", "visit reminders",
 		"pre-booking offers", "offers outside the four prefectures", "visited through the inflow route qr-diabetes",
 		"reminder/visit #bk-", "day-before: sent", "in Osaka: no pre-booking offer", "All of it",
+		"The pre-booking broadcast", "the pre-booking broadcast's recipients", "LINE multicast", "multicast ",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
@@ -30,7 +31,7 @@ func TestRun(t *testing.T) {
 	if strings.Contains(s, "✗") {
 		t.Errorf("a figure outside its bounds:\n%s", s)
 	}
-	for _, first := range []string{"  figure ", "  request "} {
+	for _, first := range []string{"  figure ", "  request ", "  LINE's plan "} {
 		if bad := casesim.Misaligned(s, first, 2); len(bad) > 0 {
 			t.Errorf("table %q: misaligned lines %q", first, bad)
 		}

@@ -303,7 +303,7 @@ func (s *Sim) Do(at time.Time, fn func(ctx context.Context) error) {
 // run only when another kind's due work wakes the simulation: keep it in
 // step with the engine's tick.go.
 var dueKinds = []string{string(engine.DueScoring), string(engine.DueScenario), "reminder", string(engine.DueStart),
-	string(engine.DueReminderEdit), string(engine.DueFollow), "route", "broadcast"}
+	string(engine.DueReminderEdit), string(engine.DueFollow), "route", string(engine.DueBroadcast)}
 
 // nextDue returns when the account's earliest due work before before is
 // due (the zero time if there is none), from the store's due-work queue —
