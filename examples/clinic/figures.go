@@ -217,7 +217,7 @@ func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me m
 		exact("pre-booking offers", offers, x.offers, "", "new friends who answered Tokyo, Kanagawa, Chiba or Saitama"),
 		exact("  offers outside the four prefectures", offersOutside, 0, "", "by the friend's area when it was sent"),
 		exact("pre-booking last calls", lastCalls, x.lastCalls, "", "day 3 at 12:00, unless booked or blocked"),
-		exact("the pre-booking broadcast's recipients", rep.Outbox.Recipients, audience, "", fmt.Sprintf("%s at %s, in %d multicasts and %d pushes: who lived there then, with no booking ahead",
+		exact("the pre-booking broadcast's recipients", rep.Outbox.Recipients, audience, "", fmt.Sprintf("%s at %s (%d multicast requests, %d pushes): who lived there then, with no booking ahead",
 			rep.Status, s.Local(bc.At), rep.Deliveries-rep.Pushes, rep.Pushes)),
 		exact("visit reminders", reminders, x.reminders, "", "18:00 the day before and an hour before, as last moved"),
 		exact("  reminders after a cancellation", remindersAfterCancel, 0, "", ""),

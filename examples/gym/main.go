@@ -5,8 +5,11 @@
 // guide and what matches their interest (segment delivery by interest);
 // a scenario asks those who have not given their age again on day 1 at
 // 12:00 and day 3 at 19:00; a message asking about the trial (問い合わせ)
-// is tagged and answered with a free reply. The article: 500–600 new
-// friends a month, and about 80 inquiries a month from them.
+// is tagged and answered with a free reply; two thirds into the month, a
+// broadcast features the diet course to the friends who want to lose
+// weight and have not inquired (segment delivery by interest). The
+// article: 500–600 new friends a month, and about 80 inquiries a month
+// from them.
 //
 // The friends are simulated: -friends sign-ups over -days days, each
 // answering at once, after a nudge, in part or never, and inquiring with a
@@ -38,6 +41,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/stepcast/stepcast/engine"
 	"github.com/stepcast/stepcast/examples/internal/casesim"
 	"github.com/stepcast/stepcast/lineadapter/linetest"
 	"github.com/stepcast/stepcast/segment"
@@ -252,6 +256,8 @@ func run(ctx context.Context, o *casesim.Options) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	campaign := dietCampaign(start, o.Days)
+	scheduleCampaign(w, s, campaign)
 	began := time.Now()
 	cpu0 := casesim.CPUTime()
 	if err := s.Run(ctx, end, o.NewBar("simulated days", int64(o.Days+6))); err != nil {
@@ -279,7 +285,7 @@ func run(ctx context.Context, o *casesim.Options) error {
 			return err
 		}
 	}
-	figErr := figures(ctx, w, s, fs, o.Days)
+	figErr := figures(ctx, w, s, fs, o.Days, campaign)
 	if err := crossTab(w, s); err != nil {
 		return err
 	}
@@ -295,7 +301,11 @@ func run(ctx context.Context, o *casesim.Options) error {
 	return nil
 }
 
-func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, days int) error {
+func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, days int, campaign engine.Broadcast) error {
+	rep, err := s.Account.Broadcast(ctx, campaign.Name)
+	if err != nil {
+		return err
+	}
 	month := 30 / float64(days) // per 30 days
 	var ps []float64
 	var inquiries, surveyed, nudge1, nudge2, answered int
@@ -348,6 +358,9 @@ func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, days
 		{Name: "surveys complete (still following)", Value: float64(s.MustCount(`segment("surveyed")`)), Format: "%.0f", Low: float64(surveyed), Hi: float64(surveyed), Exact: true},
 		{Name: "nudges sent", Value: float64(n1.Sent), Format: "%.0f", Low: float64(nudge1 + nudge2), Hi: float64(nudge1 + nudge2), Exact: true,
 			Why: fmt.Sprintf("%d on day 1, %d on day 3: to those with no age band, not done", nudge1, nudge2)},
+		{Name: "the diet campaign's recipients", Value: float64(rep.Outbox.Recipients), Format: "%.0f", Low: float64(campaignAudience(fs, campaign.At)),
+			Hi: float64(campaignAudience(fs, campaign.At)), Exact: true,
+			Why: fmt.Sprintf("a broadcast at %s (%d multicast requests): diet, not inquired, by then", s.Local(campaign.At), rep.Deliveries-rep.Pushes)},
 		{Name: "trial guides and interest messages", Value: float64(guide.Sent), Format: "%.0f", Low: float64(2 * answered), Hi: float64(2 * answered), Exact: true,
 			Why: "two pushes to each friend who answered it all"},
 	})

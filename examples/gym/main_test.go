@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		"new friends a month", "500–600", "inquiries a month", "about 80", "nudges sent",
 		"answered age_band = ", "survey-nudge › nudge-1: sent", "LINE reply", "replyMessage",
-		"interest \\ gender", "counted against the monthly quota",
+		"interest \\ gender", "counted against the monthly quota", "the diet campaign's recipients", "multicast ",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
