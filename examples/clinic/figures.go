@@ -100,7 +100,7 @@ func describe(f *friend) string {
 // figures checks the article's figures and the engine's own against the
 // plan: exactly what the definitions imply, or within the bounds of the
 // behaviour's probabilities.
-func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me monthEnd, bc engine.Broadcast, monthOver, end time.Time) error {
+func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me monthEnd, bc engine.Broadcast, days int, monthOver, end time.Time) error {
 	rep, err := s.Account.Broadcast(ctx, bc.Name)
 	if err != nil {
 		return err
@@ -207,8 +207,8 @@ func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me m
 		return casesim.Figure{Name: name, Value: float64(got), Format: "%.0f", Low: float64(want), Hi: float64(want), Exact: true, Article: article, Why: why}
 	}
 	return casesim.WriteFigures(w, []casesim.Figure{
-		exact("friends at the end of the month", int(me.following), following, "over 27,000", "following"),
-		exact("bookings in the month", int(me.bookings), total, "2,000", fmt.Sprintf("by %d friends", me.booked)),
+		exact(monthName("friends at the end of the month", days), int(me.following), following, "over 27,000", "following"),
+		exact(monthName("bookings in the month", days), int(me.bookings), total, "2,000", fmt.Sprintf("by %d friends", me.booked)),
 		{Name: "  first bookings (rebookings aside)", Value: float64(first), Format: "%.0f", Low: lo, Hi: hi,
 			Why: "each friend's chance by area and age as a friend"},
 		exact("friends in the four prefectures", int(me.capital), capital, "", `segment("capital_area")`),
@@ -225,6 +225,15 @@ func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me m
 			Why: "day 1 and day 7 at 10:00, until booked again"},
 		exact("  re-invitations with a booking ahead", rebookWithBooking, 0, "", ""),
 	})
+}
+
+// monthName is name, or for a span other than 30 days the same said of
+// that span ("bookings in the 60 days").
+func monthName(name string, days int) string {
+	if days == 30 {
+		return name
+	}
+	return strings.Replace(name, "the month", fmt.Sprintf("the %d days", days), 1)
 }
 
 func fBookings(f *friend) []*booking {

@@ -172,12 +172,12 @@ func run(ctx context.Context, o *casesim.Options) error {
 	if err := stories(ctx, w, s, fs, o.Verbose); err != nil {
 		return err
 	}
-	figErr := figures(ctx, w, s, fs, me, bc, monthOver, end)
+	figErr := figures(ctx, w, s, fs, me, bc, o.Days, monthOver, end)
 	if _, err := s.LINESummary(w); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nAll of it — %d friends, %d bookings in the month — in %v (%v of CPU), on the %s store.\n",
-		o.Friends, me.bookings, time.Since(began).Round(time.Millisecond), (casesim.CPUTime() - cpu0).Round(time.Millisecond), o.Store)
+	fmt.Fprintf(w, "\nAll of it — %d friends, %d %s — in %v (%v of CPU), on the %s store.\n",
+		o.Friends, me.bookings, monthName("bookings in the month", o.Days), time.Since(began).Round(time.Millisecond), (casesim.CPUTime() - cpu0).Round(time.Millisecond), o.Store)
 	if figErr != nil {
 		return figErr
 	}
