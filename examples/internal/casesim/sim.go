@@ -299,11 +299,11 @@ func (s *Sim) Do(at time.Time, fn func(ctx context.Context) error) {
 }
 
 // dueKinds are the kinds of the engine's due work (engine.DueKind; the
-// reminders', routes' and broadcasts' timers). A kind missing here would
+// engine does not export its list). A kind missing here would
 // run only when another kind's due work wakes the simulation: keep it in
 // step with the engine's tick.go.
-var dueKinds = []string{string(engine.DueScoring), string(engine.DueScenario), "reminder", string(engine.DueStart),
-	string(engine.DueReminderEdit), string(engine.DueFollow), "route", string(engine.DueBroadcast)}
+var dueKinds = []string{string(engine.DueScoring), string(engine.DueScenario), string(engine.DueReminder), string(engine.DueStart),
+	string(engine.DueReminderEdit), string(engine.DueFollow), string(engine.DueRoute), string(engine.DueBroadcast)}
 
 // nextDue returns when the account's earliest due work before before is
 // due (the zero time if there is none), from the store's due-work queue —
