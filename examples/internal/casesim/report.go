@@ -227,7 +227,7 @@ func (s *Sim) LINESummary(w io.Writer) (violations int, err error) {
 		fmt.Fprintf(w, "    %s\n", v)
 	}
 	d := s.Dispatch
-	fmt.Fprintf(w, "  the engine's dispatcher: %d dispatch runs, %d deliveries sent, %d retried, %d failed\n", s.Dispatchs, d.Sent, d.Retrying, d.Failed)
+	fmt.Fprintf(w, "  the engine's dispatcher: %d dispatch runs, %d deliveries sent, %d retried, %d failed\n", s.DispatchRuns, d.Sent, d.Retrying, d.Failed)
 	return len(vs), nil
 }
 

@@ -102,15 +102,15 @@ type Sim struct {
 	idle     bool
 
 	// Counts, for the report.
-	Requests  int // webhook requests served
-	Webhooked int // events they carried
-	Hosted    int // events the host reported
-	Ticks     int
-	Units     int // units of due work
-	Clicks    int // tracking links tapped
-	Beacons   int // conversions reported by a page's beacon
-	Dispatch  engine.DispatchReport
-	Dispatchs int
+	Requests     int // webhook requests served
+	Webhooked    int // events they carried
+	Hosted       int // events the host reported
+	Ticks        int
+	Units        int // units of due work
+	Clicks       int // tracking links tapped
+	Beacons      int // conversions reported by a page's beacon
+	Dispatch     engine.DispatchReport
+	DispatchRuns int
 	// Where the wall time went: ingesting (webhooks, the host's reports,
 	// its calls), ticking, dispatching to LINE.
 	InIngest, InTick, InDispatch time.Duration
@@ -504,7 +504,7 @@ func (s *Sim) dispatch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dispatch at %s: %w", s.local(s.Now()), err)
 	}
-	s.Dispatchs++
+	s.DispatchRuns++
 	s.Dispatch.Leased += rep.Leased
 	s.Dispatch.Sent += rep.Sent
 	s.Dispatch.Retrying += rep.Retrying

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/stepcast/stepcast/lineadapter"
@@ -29,7 +28,7 @@ func (s *Sim) NewLinker(links map[string]string, conversions ...string) error {
 		Conversions: conversions,
 		TokenParam:  "st",
 		Now:         s.clk.Now,
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger:      slog.New(slog.NewTextHandler(s.Opts.Err, nil)), // a click or conversion not recorded: the run is wrong, say so
 	})
 	if err != nil {
 		return err
