@@ -1,4 +1,4 @@
-// Command clinic runs the seed article's clinic (そのだ内科糖尿病・甲状腺
+// Command clinic runs the L-step article's clinic (そのだ内科糖尿病・甲状腺
 // クリニック) on stepcast, at its scale: a survey of where friends live
 // on sign-up; the pre-booking offer only for Tokyo and its three
 // neighbouring prefectures (一都三県); QR codes on the clinic's posters

@@ -1,4 +1,4 @@
-// Command gym runs the seed article's personal gym (ELEMENT) on stepcast:
+// Command gym runs the L-step article's personal gym (ELEMENT) on stepcast:
 // friends who sign up from the gym's homepage get a survey — age band,
 // gender, what they want from training — answered with quick-reply
 // postbacks that fill fields; a friend who answered it all gets the trial

@@ -1,4 +1,4 @@
-// Command musicschool runs the seed article's music school (くまっけ音楽) on
+// Command musicschool runs the L-step article's music school (くまっけ音楽) on
 // stepcast: everyone who adds the LINE account gets a limited 30-minute
 // lesson video at once; friends then split into booked and not booked
 // (the one-coin trial lesson), and a scenario re-invites the not-booked
