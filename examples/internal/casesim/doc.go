@@ -1,4 +1,4 @@
-// Package casesim drives the seed article's case studies
+// Package casesim drives the L-step article's case studies
 // (examples/musicschool, examples/gym, examples/clinic): one LINE account
 // on the engine through simulated time, with the whole edge in place.
 //

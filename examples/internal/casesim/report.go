@@ -238,7 +238,7 @@ type Figure struct {
 	Value    float64
 	Format   string // for Value, e.g. "%.1f%%"
 	Low, Hi  float64
-	Article  string // what the seed article says
+	Article  string // what the article says
 	Why      string // where the bounds come from
 	Exact    bool   // Low == Hi: an exact check
 	Disabled bool
