@@ -303,7 +303,8 @@ func (s *Sim) Do(at time.Time, fn func(ctx context.Context) error) {
 // run only when another kind's due work wakes the simulation: keep it in
 // step with the engine's tick.go.
 var dueKinds = []string{string(engine.DueScoring), string(engine.DueScenario), string(engine.DueReminder), string(engine.DueStart),
-	string(engine.DueReminderEdit), string(engine.DueFollow), string(engine.DueRoute), string(engine.DueBroadcast)}
+	string(engine.DueReminderEdit), string(engine.DueFollow), string(engine.DueRoute), string(engine.DueBroadcast),
+	string(engine.DueExperiment)}
 
 // nextDue returns when the account's earliest due work before before is
 // due (the zero time if there is none), from the store's due-work queue —
