@@ -221,8 +221,7 @@ func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, me m
 			rep.Status, s.Local(bc.At), rep.Deliveries-rep.Pushes, rep.Pushes)),
 		exact("visit reminders", reminders, x.reminders, "", "18:00 the day before and an hour before, as last moved"),
 		exact("  reminders after a cancellation", remindersAfterCancel, 0, "", ""),
-		{Name: "re-invitations after a cancellation", Value: float64(rebooks), Format: "%.0f", Low: 0, Hi: float64(2 * total),
-			Why: "day 1 and day 7 at 10:00, until booked again"},
+		exact("re-invitations after a cancellation", rebooks, x.rebooks, "", "day 1 and day 7 at 10:00, with no booking ahead, until booked again"),
 		exact("  re-invitations with a booking ahead", rebookWithBooking, 0, "", ""),
 	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/stepcast/stepcast/examples/internal/casesim"
@@ -232,13 +233,14 @@ func (f *friend) areaAtTime(t time.Time) string {
 // simulation (up to end): pre-booking offers and last calls, and the
 // visit reminders.
 type expected struct {
-	offers, lastCalls, reminders int
+	offers, lastCalls, reminders, rebooks int
 }
 
 func expect(fs []friend, end time.Time) expected {
 	var x expected
 	for i := range fs {
 		f := &fs[i]
+		x.rebooks += f.rebooks(end)
 		// The pre-booking offer: a new friend whose answer puts them in the
 		// four prefectures (existing friends' history was imported: the
 		// import sends nothing).
@@ -277,4 +279,54 @@ func expect(fs []friend, end time.Time) expected {
 		}
 	}
 	return x
+}
+
+// rebooks works out the re-invitations the definitions send f up to end:
+// the rebook scenario starts at a cancellation that leaves no booking
+// ahead (unless it is running), sends on the next day and a week on at
+// 10:00, and ends when a booking comes (its goal) or the friend blocks.
+func (f *friend) rebooks(end time.Time) int {
+	type ev struct {
+		at time.Time
+		d  int  // the change to the bookings field
+		c  bool // a cancellation
+	}
+	var evs []ev
+	for _, b := range f.bookings {
+		evs = append(evs, ev{at: b.at, d: 1})
+		if !b.cancel.IsZero() {
+			evs = append(evs, ev{at: b.cancel, d: -1, c: true})
+		} else {
+			evs = append(evs, ev{at: b.visitedAt(), d: -1})
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
+	stop := end
+	if !f.block.IsZero() && f.block.Before(stop) {
+		stop = f.block
+	}
+	sent, n, active := 0, 0, false
+	var dues []time.Time
+	fire := func(before time.Time) {
+		for active && len(dues) > 0 && dues[0].Before(before) && !dues[0].After(stop) {
+			sent++
+			dues = dues[1:]
+			active = len(dues) > 0
+		}
+	}
+	for _, e := range evs {
+		if !e.at.Before(stop) {
+			break
+		}
+		fire(e.at)
+		n += e.d
+		switch {
+		case active && n >= 1:
+			active = false // the goal
+		case e.c && n < 1 && !active:
+			active, dues = true, []time.Time{day(e.at, 1, 10, 0), day(e.at, 7, 10, 0)}
+		}
+	}
+	fire(stop.Add(time.Nanosecond))
+	return sent
 }
