@@ -420,6 +420,13 @@ func BenchmarkIndexMemory(b *testing.B) {
 			b.ReportMetric(float64(st.Tags)/float64(n), "tags-B/friend")
 			b.ReportMetric(float64(st.Fields)/float64(n), "fields-B/friend")
 			b.ReportMetric(float64(st.Scores)/float64(n), "scores-B/friend")
+			var sb strings.Builder
+			for _, p := range st.Parts {
+				if p.Bytes*1000 >= st.Bytes { // parts of 0.1% and more
+					fmt.Fprintf(&sb, "\n%-32s %7.2f B/friend", p.Name, float64(p.Bytes)/float64(n))
+				}
+			}
+			b.Logf("estimated %.1f B/friend, measured %.1f:%s", float64(st.Bytes)/float64(n), float64(fx.heapBytes)/float64(n), sb.String())
 		})
 	}
 }

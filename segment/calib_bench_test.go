@@ -27,7 +27,7 @@ func BenchmarkCalibration(b *testing.B) {
 	w, sparse, dense := mk(0.011), mk(0.03), mk(0.4)
 	col := newNumColumn(false)
 	for i := uint32(0); i < n; i++ {
-		col.store(i, int64(r.IntN(200)))
+		col.codes.set(i, keyCode(int64(r.IntN(200))))
 	}
 	per := func(b *testing.B, elems float64) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/elems, "ns/elem")

@@ -1,121 +1,208 @@
 package segment
 
-// codes is a dense per-friend column of unsigned codes whose width (1, 2, 4
-// or 8 bytes) grows with the largest code stored, so that a column of few
-// distinct values costs one byte per friend. Code 0 means "unset".
+import (
+	"math/bits"
+	"slices"
+)
+
+// codes is a per-friend column of unsigned values, 0 meaning "unset". Its
+// memory follows the friends who hold a value, not the largest friend ID:
+// IDs fall into pages of pageSize consecutive IDs, and a page exists only
+// once one of its friends has a value (a handful of friends with IDs near
+// 2^32 cost a page each, not gigabytes). A page keeps its values as
+// offsets from the page's own base, bit-packed at the width its largest
+// offset needs: a three-value choice costs 2 bits a friend, a time of day
+// spread over a few days 17 bits, a key spread over the whole int64 range
+// 64. Pages are found by a direct index while the IDs are dense from 0, by
+// binary search otherwise.
 type codes struct {
-	width uint8 // bytes per code: 1, 2, 4 or 8
-	n     int   // length in friends
-	u8    []uint8
-	u16   []uint16
-	u32   []uint32
-	u64   []uint64
+	keys  []uint32 // page numbers (ID >> pageBits), ascending
+	pages []codePage
 }
 
-func newCodes() codes { return codes{width: 1} }
+// codePage holds the values of pageSize consecutive IDs. An entry's code c
+// is 0 for "unset" and otherwise stands for the value base+c-1; entries are
+// width bits each, packed little-endian into words.
+type codePage struct {
+	base  uint64 // >= 1, so that every code of a value fits in 64 bits
+	top   uint64 // the largest value stored (loose after overwrites)
+	n     int    // entries holding a value
+	width uint8  // bits per entry, 1..64
+	words []uint64
+}
 
-func (c *codes) len() int { return c.n }
+const (
+	pageBits = 12
+	pageSize = 1 << pageBits // IDs per page: one page is pageSize*width/64 words
+	pageMask = pageSize - 1
+)
 
-func (c *codes) get(i uint32) uint64 {
-	if int(i) >= c.n {
+func newCodes() codes { return codes{} }
+
+// find returns the index of page k in c.pages, or -1.
+func (c *codes) find(k uint32) int {
+	if int(k) < len(c.keys) && c.keys[k] == k { // dense IDs: page k is at k
+		return int(k)
+	}
+	// keys are distinct and ascending from 0 or more, so page k, if
+	// present, lies at an index <= k.
+	keys := c.keys[:min(len(c.keys), int(k)+1)]
+	if i, ok := slices.BinarySearch(keys, k); ok {
+		return i
+	}
+	return -1
+}
+
+func (c *codes) get(id uint32) uint64 {
+	i := c.find(id >> pageBits)
+	if i < 0 {
 		return 0
 	}
-	switch c.width {
-	case 1:
-		return uint64(c.u8[i])
-	case 2:
-		return uint64(c.u16[i])
-	case 4:
-		return uint64(c.u32[i])
-	}
-	return c.u64[i]
+	return c.pages[i].get(id & pageMask)
 }
 
-// grow makes the column at least n long; new entries are 0.
-func (c *codes) grow(n int) {
-	if n <= c.n {
+// set stores v (0 unsets) for id.
+func (c *codes) set(id uint32, v uint64) {
+	k := id >> pageBits
+	i := c.find(k)
+	if i < 0 {
+		if v == 0 {
+			return
+		}
+		i, _ = slices.BinarySearch(c.keys, k)
+		c.keys = slices.Insert(c.keys, i, k)
+		c.pages = slices.Insert(c.pages, i, codePage{})
+	}
+	c.pages[i].set(id&pageMask, v)
+}
+
+func entryMask(w uint) uint64 {
+	if w >= 64 {
+		return ^uint64(0)
+	}
+	return 1<<w - 1
+}
+
+// code returns the code of entry off.
+func (p *codePage) code(off uint32) uint64 {
+	w := uint(p.width)
+	bit := uint(off) * w
+	i, s := bit>>6, bit&63
+	x := p.words[i] >> s
+	if s+w > 64 {
+		x |= p.words[i+1] << (64 - s)
+	}
+	return x & entryMask(w)
+}
+
+// putCode stores code c, which must fit the width, at entry off.
+func (p *codePage) putCode(off uint32, c uint64) {
+	w := uint(p.width)
+	bit := uint(off) * w
+	i, s := bit>>6, bit&63
+	m := entryMask(w)
+	p.words[i] = p.words[i]&^(m<<s) | c<<s
+	if s+w > 64 {
+		r := 64 - s // bits of the entry in word i
+		p.words[i+1] = p.words[i+1]&^(m>>r) | c>>r
+	}
+}
+
+func (p *codePage) get(off uint32) uint64 {
+	if c := p.code(off); c != 0 {
+		return p.base + c - 1
+	}
+	return 0
+}
+
+func (p *codePage) set(off uint32, v uint64) {
+	if p.words == nil {
+		if v == 0 {
+			return
+		}
+		p.base, p.top, p.width = v, v, 1
+		p.words = make([]uint64, pageSize/64)
+	}
+	old := p.code(off)
+	if v == 0 {
+		if old != 0 {
+			p.n--
+			p.putCode(off, 0)
+		}
 		return
 	}
-	switch c.width {
-	case 1:
-		c.u8 = growSlice(c.u8, n)
-	case 2:
-		c.u16 = growSlice(c.u16, n)
-	case 4:
-		c.u32 = growSlice(c.u32, n)
-	default:
-		c.u64 = growSlice(c.u64, n)
+	if old == 0 {
+		p.n++
 	}
-	c.n = n
+	if v < p.base || v > p.top {
+		base, top := p.base, max(p.top, v)
+		if v < base {
+			// Leave headroom of half the spread below, so that values
+			// drifting downwards do not repack on every write.
+			base = v - min(v-1, (top-v)/2)
+		}
+		if w := codeWidth(top - base + 1); base != p.base || w > p.width {
+			// Widen by at least 4 bits: a page filling up with spread
+			// values repacks a few times, not once per new bit
+			// (Compact packs it tight again).
+			p.repack(base, max(w, min(64, p.width+4)))
+		}
+		p.top = top
+	}
+	p.putCode(off, v-p.base+1)
 }
 
-func growSlice[T any](s []T, n int) []T {
-	if n <= cap(s) {
-		return s[:n]
-	}
-	c := max(cap(s)+cap(s)/4, n, 1024)
-	out := make([]T, n, c)
-	copy(out, s)
-	return out
-}
+// codeWidth returns the bits code c needs.
+func codeWidth(c uint64) uint8 { return uint8(max(1, bits.Len64(c))) }
 
-func widthFor(v uint64) uint8 {
-	switch {
-	case v <= 0xff:
-		return 1
-	case v <= 0xffff:
-		return 2
-	case v <= 0xffffffff:
-		return 4
-	}
-	return 8
-}
-
-func (c *codes) set(i uint32, v uint64) {
-	if int(i) >= c.n {
-		c.grow(int(i) + 1)
-	}
-	if w := widthFor(v); w > c.width {
-		c.widen(w)
-	}
-	c.setRaw(i, v)
-}
-
-// widen re-encodes the column at width w; it runs at most three times in a
-// column's life, so its O(n) cost is amortized.
-func (c *codes) widen(w uint8) {
-	old := *c
-	*c = codes{width: w}
-	c.grow(old.n)
-	for i := range old.n {
-		if v := old.get(uint32(i)); v != 0 {
-			c.setRaw(uint32(i), v)
+// repack re-encodes the page with a new base and width.
+func (p *codePage) repack(base uint64, width uint8) {
+	q := codePage{base: base, top: p.top, n: p.n, width: width, words: make([]uint64, pageSize/64*int(width))}
+	for off := range uint32(pageSize) {
+		if c := p.code(off); c != 0 {
+			q.putCode(off, p.base+c-1-base+1)
 		}
 	}
+	*p = q
 }
 
-// setRaw stores v at i; the width must already hold it.
-func (c *codes) setRaw(i uint32, v uint64) {
-	switch c.width {
-	case 1:
-		c.u8[i] = uint8(v)
-	case 2:
-		c.u16[i] = uint16(v)
-	case 4:
-		c.u32[i] = uint32(v)
-	default:
-		c.u64[i] = v
+// tighten repacks the page at the smallest base and width its values
+// allow, and reports whether it holds any value.
+func (p *codePage) tighten() bool {
+	if p.n == 0 {
+		return false
 	}
+	lo, hi := ^uint64(0), uint64(0)
+	for off := range uint32(pageSize) {
+		if v := p.get(off); v != 0 {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	p.top = hi
+	p.repack(lo, codeWidth(hi-lo+1))
+	return true
 }
 
 func (c *codes) bytes() uint64 {
-	return uint64(cap(c.u8)) + 2*uint64(cap(c.u16)) + 4*uint64(cap(c.u32)) + 8*uint64(cap(c.u64))
+	n := 4*uint64(cap(c.keys)) + 48*uint64(cap(c.pages))
+	for i := range c.pages {
+		n += 8 * uint64(cap(c.pages[i].words))
+	}
+	return n
 }
 
-// compact drops the spare capacity of the column (a copy: clipping alone
-// would keep the old backing array alive).
+// compact packs every page tight, drops pages without values and the
+// spare capacity of the page list.
 func (c *codes) compact() {
-	c.u8, c.u16, c.u32, c.u64 = exact(c.u8), exact(c.u16), exact(c.u32), exact(c.u64)
+	keys := make([]uint32, 0, len(c.keys))
+	pages := make([]codePage, 0, len(c.pages))
+	for i := range c.pages {
+		if c.pages[i].tighten() {
+			keys = append(keys, c.keys[i])
+			pages = append(pages, c.pages[i])
+		}
+	}
+	c.keys, c.pages = keys, pages
 }
 
 func exact[T any](s []T) []T {
