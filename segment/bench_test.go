@@ -379,8 +379,10 @@ func BenchmarkIndexUpdates(b *testing.B) {
 func applyUpdates(b *testing.B, ix *segment.Index, n int, add func(batch *segment.Batch, j int, f stepcast.FriendID)) {
 	var batch segment.Batch
 	f := stepcast.FriendID(0)
+	runtime.GC()
 	b.ResetTimer()
 	t0 := time.Now()
+	cpu0, cpuOK := segment.CPUTime()
 	for i := 0; i < b.N; i += 1024 {
 		batch.Reset()
 		for j := range min(1024, b.N-i) {
@@ -392,6 +394,38 @@ func applyUpdates(b *testing.B, ix *segment.Index, n int, add func(batch *segmen
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "updates/s")
+	if cpu1, ok := segment.CPUTime(); ok && cpuOK && cpu1 > cpu0 {
+		// Per CPU second: what one core does, whatever else the machine runs.
+		b.ReportMetric(float64(b.N)/(cpu1-cpu0).Seconds(), "updates/cpu-s")
+	}
+}
+
+// BenchmarkUpdateKinds applies one kind of update at a time, as
+// BenchmarkIndexUpdates does, to see which costs what.
+func BenchmarkUpdateKinds(b *testing.B) {
+	kinds := []struct {
+		name string
+		add  func(batch *segment.Batch, j int, f stepcast.FriendID)
+	}{
+		{"tag-set-clear", func(batch *segment.Batch, j int, f stepcast.FriendID) {
+			if j%2 == 0 {
+				batch.SetTag(f, synth.TagName(j%synth.Tags))
+			} else {
+				batch.ClearTag(f, synth.TagName((j-1)%synth.Tags))
+			}
+		}},
+		{"int-field", func(batch *segment.Batch, j int, f stepcast.FriendID) { batch.SetField(f, "age", 20+j%50) }},
+		{"choice-field", func(batch *segment.Batch, j int, f stepcast.FriendID) {
+			batch.SetField(f, "area", synth.Prefectures[j%47])
+		}},
+	}
+	for _, n := range sizes() {
+		for _, k := range kinds {
+			b.Run(sizeName(n)+"/"+k.name, func(b *testing.B) {
+				applyUpdates(b, getFixture(b, n).ix, n, k.add)
+			})
+		}
+	}
 }
 
 // BenchmarkScoreIncrements adds a few points to random friends' scores, in

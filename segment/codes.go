@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"slices"
 )
@@ -11,9 +12,8 @@ import (
 // once one of its friends has a value (a handful of friends with IDs near
 // 2^32 cost a page each, not gigabytes). A page keeps its values as
 // offsets from the page's own base, bit-packed at the width its largest
-// offset needs: a three-value choice costs 2 bits a friend, a time of day
-// spread over a few days 17 bits, a key spread over the whole int64 range
-// 64. Pages are found by a direct index while the IDs are dense from 0, by
+// offset needs: a three-value choice costs 2 bits a friend, a time spread
+// over a few days 19 bits, a key spread over the whole int64 range 64. Pages are found by a direct index while the IDs are dense from 0, by
 // binary search otherwise.
 type codes struct {
 	keys  []uint32 // page numbers (ID >> pageBits), ascending
@@ -22,13 +22,15 @@ type codes struct {
 
 // codePage holds the values of pageSize consecutive IDs. An entry's code c
 // is 0 for "unset" and otherwise stands for the value base+c-1; entries are
-// width bits each, packed little-endian into words.
+// width bits each, packed little-endian into data, which has 8 bytes to
+// spare so that any entry is one unaligned 64-bit load and a shift.
 type codePage struct {
 	base  uint64 // >= 1, so that every code of a value fits in 64 bits
 	top   uint64 // the largest value stored (loose after overwrites)
-	n     int    // entries holding a value
-	width uint8  // bits per entry, 1..64
-	words []uint64
+	mask  uint64 // 1<<width - 1
+	n     int32  // entries holding a value
+	width uint8  // bits per entry: 1..56, or 64
+	data  []byte
 }
 
 const (
@@ -76,36 +78,20 @@ func (c *codes) set(id uint32, v uint64) {
 	c.pages[i].set(id&pageMask, v)
 }
 
-func entryMask(w uint) uint64 {
-	if w >= 64 {
-		return ^uint64(0)
-	}
-	return 1<<w - 1
-}
-
-// code returns the code of entry off.
+// code returns the code of entry off. A width up to 56 leaves room for
+// the shift within one 64-bit load; width 64 entries are byte-aligned.
 func (p *codePage) code(off uint32) uint64 {
-	w := uint(p.width)
-	bit := uint(off) * w
-	i, s := bit>>6, bit&63
-	x := p.words[i] >> s
-	if s+w > 64 {
-		x |= p.words[i+1] << (64 - s)
-	}
-	return x & entryMask(w)
+	bit := uint(off) * uint(p.width)
+	return binary.LittleEndian.Uint64(p.data[bit>>3:]) >> (bit & 7) & p.mask
 }
 
 // putCode stores code c, which must fit the width, at entry off.
 func (p *codePage) putCode(off uint32, c uint64) {
-	w := uint(p.width)
-	bit := uint(off) * w
-	i, s := bit>>6, bit&63
-	m := entryMask(w)
-	p.words[i] = p.words[i]&^(m<<s) | c<<s
-	if s+w > 64 {
-		r := 64 - s // bits of the entry in word i
-		p.words[i+1] = p.words[i+1]&^(m>>r) | c>>r
-	}
+	bit := uint(off) * uint(p.width)
+	d := p.data[bit>>3:]
+	x := binary.LittleEndian.Uint64(d)
+	x = x&^(p.mask<<(bit&7)) | c<<(bit&7)
+	binary.LittleEndian.PutUint64(d, x)
 }
 
 func (p *codePage) get(off uint32) uint64 {
@@ -116,12 +102,11 @@ func (p *codePage) get(off uint32) uint64 {
 }
 
 func (p *codePage) set(off uint32, v uint64) {
-	if p.words == nil {
+	if p.data == nil {
 		if v == 0 {
 			return
 		}
-		p.base, p.top, p.width = v, v, 1
-		p.words = make([]uint64, pageSize/64)
+		*p = newCodePage(v, v, 1)
 	}
 	old := p.code(off)
 	if v == 0 {
@@ -141,23 +126,41 @@ func (p *codePage) set(off uint32, v uint64) {
 			// drifting downwards do not repack on every write.
 			base = v - min(v-1, (top-v)/2)
 		}
-		if w := codeWidth(top - base + 1); base != p.base || w > p.width {
-			// Widen by at least 4 bits: a page filling up with spread
+		w := codeWidth(top - base + 1)
+		if w > p.width {
+			// Widen by at least 2 bits: a page filling up with spread
 			// values repacks a few times, not once per new bit
 			// (Compact packs it tight again).
-			p.repack(base, max(w, min(64, p.width+4)))
+			w = max(w, min(64, p.width+2))
+		}
+		if base != p.base || w > p.width {
+			p.repack(base, max(w, p.width))
 		}
 		p.top = top
 	}
 	p.putCode(off, v-p.base+1)
 }
 
-// codeWidth returns the bits code c needs.
-func codeWidth(c uint64) uint8 { return uint8(max(1, bits.Len64(c))) }
+// codeWidth returns the bits code c needs: 1 to 56, or 64.
+func codeWidth(c uint64) uint8 {
+	w := uint8(max(1, bits.Len64(c)))
+	if w > 56 {
+		return 64
+	}
+	return w
+}
+
+func newCodePage(base, top uint64, width uint8) codePage {
+	if width > 56 {
+		width = 64
+	}
+	return codePage{base: base, top: top, width: width, mask: 1<<width - 1, data: make([]byte, pageSize/8*int(width)+8)}
+}
 
 // repack re-encodes the page with a new base and width.
 func (p *codePage) repack(base uint64, width uint8) {
-	q := codePage{base: base, top: p.top, n: p.n, width: width, words: make([]uint64, pageSize/64*int(width))}
+	q := newCodePage(base, p.top, width)
+	q.n = p.n
 	for off := range uint32(pageSize) {
 		if c := p.code(off); c != 0 {
 			q.putCode(off, p.base+c-1-base+1)
@@ -184,9 +187,9 @@ func (p *codePage) tighten() bool {
 }
 
 func (c *codes) bytes() uint64 {
-	n := 4*uint64(cap(c.keys)) + 48*uint64(cap(c.pages))
+	n := 4*uint64(cap(c.keys)) + 56*uint64(cap(c.pages))
 	for i := range c.pages {
-		n += 8 * uint64(cap(c.pages[i].words))
+		n += uint64(cap(c.pages[i].data))
 	}
 	return n
 }

@@ -137,7 +137,7 @@ func TestCodesWidth(t *testing.T) {
 			if len(c.pages) != 1 || c.pages[0].width != tt.width {
 				t.Fatalf("%d pages, width %d, want one of width %d", len(c.pages), c.pages[0].width, tt.width)
 			}
-			if got := c.bytes(); got > 4+48+pageSize/8*uint64(tt.width) {
+			if got := c.bytes(); got > 4+56+pageSize/8*uint64(tt.width)+8 {
 				t.Errorf("bytes = %d", got)
 			}
 			for i, v := range tt.vals {
