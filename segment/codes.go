@@ -64,18 +64,21 @@ func (c *codes) get(id uint32) uint64 {
 }
 
 // set stores v (0 unsets) for id.
-func (c *codes) set(id uint32, v uint64) {
+func (c *codes) set(id uint32, v uint64) { c.swap(id, v) }
+
+// swap stores v (0 unsets) for id and returns the value it replaces.
+func (c *codes) swap(id uint32, v uint64) uint64 {
 	k := id >> pageBits
 	i := c.find(k)
 	if i < 0 {
 		if v == 0 {
-			return
+			return 0
 		}
 		i, _ = slices.BinarySearch(c.keys, k)
 		c.keys = slices.Insert(c.keys, i, k)
 		c.pages = slices.Insert(c.pages, i, codePage{})
 	}
-	c.pages[i].set(id&pageMask, v)
+	return c.pages[i].set(id&pageMask, v)
 }
 
 // code returns the code of entry off. A width up to 56 leaves room for
@@ -101,22 +104,27 @@ func (p *codePage) get(off uint32) uint64 {
 	return 0
 }
 
-func (p *codePage) set(off uint32, v uint64) {
+// set stores v (0 unsets) at entry off and returns the value it replaces.
+func (p *codePage) set(off uint32, v uint64) uint64 {
 	if p.data == nil {
 		if v == 0 {
-			return
+			return 0
 		}
 		*p = newCodePage(v, v, 1)
 	}
-	old := p.code(off)
+	oc := p.code(off)
+	var old uint64
+	if oc != 0 {
+		old = p.base + oc - 1
+	}
 	if v == 0 {
-		if old != 0 {
+		if oc != 0 {
 			p.n--
 			p.putCode(off, 0)
 		}
-		return
+		return old
 	}
-	if old == 0 {
+	if oc == 0 {
 		p.n++
 	}
 	if v < p.base || v > p.top {
@@ -139,6 +147,7 @@ func (p *codePage) set(off uint32, v uint64) {
 		p.top = top
 	}
 	p.putCode(off, v-p.base+1)
+	return old
 }
 
 // codeWidth returns the bits code c needs: 1 to 56, or 64.

@@ -108,16 +108,14 @@ func (c *numColumn) inRange(f uint32, lo, hi int64) bool {
 
 // put sets f's key; f must be known.
 func (c *numColumn) put(f uint32, k int64) {
-	wasSet := c.codes.get(f) != 0 // explicit values have codes >= 1
-	old := c.get(f)
-	c.codes.set(f, keyCode(k))
-	if !wasSet { // was unset: in no bin
+	old := c.codes.swap(f, keyCode(k))
+	if old == 0 { // was unset: in no bin
 		c.set.Add(f)
 		c.binAdd(f, k)
 		return
 	}
-	if old != k {
-		c.move(f, old, k)
+	if ok := codeKey(old); ok != k {
+		c.move(f, ok, k)
 	}
 }
 
@@ -156,8 +154,7 @@ func (c *numColumn) unset(f uint32) {
 	if !c.set.CheckedRemove(f) {
 		return
 	}
-	c.binRemove(f, c.get(f))
-	c.codes.set(f, 0)
+	c.binRemove(f, codeKey(c.codes.swap(f, 0)))
 }
 
 // unsetIn reports whether the friends without an explicit value belong to

@@ -149,10 +149,10 @@ func (c *strColumn) put(f uint32, v string) {
 		c.unset(f)
 		return
 	}
-	old := uint32(c.codes.get(f))
 	id := c.id(v)
-	c.codes.set(f, uint64(id))
-	if c.set.CheckedAdd(f) { // was unset: in no posting
+	old := uint32(c.codes.swap(f, uint64(id)))
+	if old == 0 { // was unset: in no posting
+		c.set.Add(f)
 		if c.postings[id].add(f) {
 			c.counts[id]++
 		}
@@ -165,8 +165,7 @@ func (c *strColumn) unset(f uint32) {
 	if !c.set.CheckedRemove(f) {
 		return
 	}
-	old := uint32(c.codes.get(f))
-	c.codes.set(f, 0)
+	old := uint32(c.codes.swap(f, 0))
 	if c.postings[old].remove(f) {
 		c.counts[old]--
 	}
