@@ -163,10 +163,29 @@ func (c *numColumn) unsetIn(lo, hi int64) bool { return c.zero && lo <= 0 && 0 <
 
 // locate returns the group and bin that hold key k.
 func (c *numColumn) locate(k int64) (gi, bi int) {
-	gi = sort.Search(len(c.groups), func(i int) bool { return c.groups[i].lo() > k }) - 1
+	// Hand-written binary searches: every update locates twice, and
+	// sort.Search's calls through a closure cost more than the search.
+	lo, hi := 0, len(c.groups) // the first group whose lower bound is > k
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.groups[m].bins[0].lo > k {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	gi = lo - 1
 	bins := c.groups[gi].bins
-	bi = sort.Search(len(bins), func(i int) bool { return bins[i].lo > k }) - 1
-	return gi, bi
+	lo, hi = 0, len(bins)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bins[m].lo > k {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return gi, lo - 1
 }
 
 func (c *numColumn) binAdd(f uint32, k int64) {
