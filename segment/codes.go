@@ -13,8 +13,11 @@ import (
 // 2^32 cost a page each, not gigabytes). A page keeps its values as
 // offsets from the page's own base, bit-packed at the width its largest
 // offset needs: a three-value choice costs 2 bits a friend, a time spread
-// over a few days 19 bits, a key spread over the whole int64 range 64. Pages are found by a direct index while the IDs are dense from 0, by
-// binary search otherwise.
+// over a few days 19 bits, a key spread over the whole int64 range 64. A
+// page few of whose friends hold a value (a sparse field, IDs left sparse)
+// keeps them as sorted (offset, value) pairs instead, at 10 bytes each,
+// until packing would cost less. Pages are found by a direct index while
+// the IDs are dense from 0, by binary search otherwise.
 type codes struct {
 	keys  []uint32 // page numbers (ID >> pageBits), ascending
 	pages []codePage
@@ -24,6 +27,8 @@ type codes struct {
 // is 0 for "unset" and otherwise stands for the value base+c-1; entries are
 // width bits each, packed little-endian into data, which has 8 bytes to
 // spare so that any entry is one unaligned 64-bit load and a shift.
+//
+// A page without data is sparse: sp holds its values.
 type codePage struct {
 	base  uint64 // >= 1, so that every code of a value fits in 64 bits
 	top   uint64 // the largest value stored (loose after overwrites)
@@ -31,7 +36,21 @@ type codePage struct {
 	n     int32  // entries holding a value
 	width uint8  // bits per entry: 1..56, or 64
 	data  []byte
+	sp    *sparsePage
 }
+
+// sparsePage holds a page's values as pairs sorted by offset.
+type sparsePage struct {
+	offs     []uint16
+	vals     []uint64
+	min, max uint64 // bounds of vals (loose after removals)
+}
+
+// sparseBytes is what n pairs cost in a sparse page.
+func sparseBytes(n int) int { return 10*n + 64 }
+
+// packedBytes is what a packed page of the given width costs.
+func packedBytes(width uint8) int { return pageSize/8*int(width) + 8 }
 
 const (
 	pageBits = 12
@@ -98,19 +117,92 @@ func (p *codePage) putCode(off uint32, c uint64) {
 }
 
 func (p *codePage) get(off uint32) uint64 {
+	if p.data == nil {
+		return p.sp.get(off)
+	}
 	if c := p.code(off); c != 0 {
 		return p.base + c - 1
 	}
 	return 0
 }
 
+func (sp *sparsePage) get(off uint32) uint64 {
+	if sp == nil {
+		return 0
+	}
+	if i, ok := slices.BinarySearch(sp.offs, uint16(off)); ok {
+		return sp.vals[i]
+	}
+	return 0
+}
+
+// set stores v (0 unsets) at off in a sparse page and returns the value it
+// replaces; n is the page's count, kept current.
+func (sp *sparsePage) set(off uint32, v uint64, n *int32) uint64 {
+	i, ok := slices.BinarySearch(sp.offs, uint16(off))
+	switch {
+	case ok && v == 0:
+		old := sp.vals[i]
+		sp.offs, sp.vals = slices.Delete(sp.offs, i, i+1), slices.Delete(sp.vals, i, i+1)
+		*n--
+		return old
+	case ok:
+		old := sp.vals[i]
+		sp.vals[i] = v
+		sp.min, sp.max = min(sp.min, v), max(sp.max, v)
+		return old
+	case v != 0:
+		if len(sp.offs) == 0 {
+			sp.min, sp.max = v, v
+		}
+		sp.offs, sp.vals = slices.Insert(sp.offs, i, uint16(off)), slices.Insert(sp.vals, i, v)
+		sp.min, sp.max = min(sp.min, v), max(sp.max, v)
+		*n++
+	}
+	return 0
+}
+
+// pack turns a sparse page into a packed one at the tightest base and
+// width.
+func (p *codePage) pack() {
+	sp := p.sp
+	q := newCodePage(sp.min, sp.max, codeWidth(sp.max-sp.min+1))
+	q.n = p.n
+	for i, off := range sp.offs {
+		q.putCode(uint32(off), sp.vals[i]-q.base+1)
+	}
+	*p = q
+}
+
+// unpack turns a packed page into a sparse one.
+func (p *codePage) unpack() {
+	sp := &sparsePage{offs: make([]uint16, 0, p.n), vals: make([]uint64, 0, p.n)}
+	for off := range uint32(pageSize) {
+		if v := p.get(off); v != 0 {
+			if len(sp.offs) == 0 {
+				sp.min, sp.max = v, v
+			}
+			sp.offs, sp.vals = append(sp.offs, uint16(off)), append(sp.vals, v)
+			sp.min, sp.max = min(sp.min, v), max(sp.max, v)
+		}
+	}
+	*p = codePage{n: p.n, sp: sp}
+}
+
 // set stores v (0 unsets) at entry off and returns the value it replaces.
 func (p *codePage) set(off uint32, v uint64) uint64 {
 	if p.data == nil {
-		if v == 0 {
-			return 0
+		if p.sp == nil {
+			if v == 0 {
+				return 0
+			}
+			p.sp = &sparsePage{}
 		}
-		*p = newCodePage(v, v, 1)
+		old := p.sp.set(off, v, &p.n)
+		if v != 0 && sparseBytes(int(p.n)) > packedBytes(codeWidth(p.sp.max-p.sp.min+1)) {
+			p.pack() // packed is smaller now
+		}
+		return old
 	}
 	oc := p.code(off)
 	var old uint64
@@ -178,27 +270,37 @@ func (p *codePage) repack(base uint64, width uint8) {
 	*p = q
 }
 
-// tighten repacks the page at the smallest base and width its values
-// allow, and reports whether it holds any value.
+// tighten stores the page in the smaller form, packed at the smallest base
+// and width its values allow or sparse, and reports whether it holds any
+// value.
 func (p *codePage) tighten() bool {
 	if p.n == 0 {
 		return false
 	}
-	lo, hi := ^uint64(0), uint64(0)
-	for off := range uint32(pageSize) {
-		if v := p.get(off); v != 0 {
-			lo, hi = min(lo, v), max(hi, v)
-		}
+	if p.data != nil {
+		p.unpack()
 	}
-	p.top = hi
-	p.repack(lo, codeWidth(hi-lo+1))
+	sp := p.sp
+	lo, hi := sp.vals[0], sp.vals[0]
+	for _, v := range sp.vals {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	sp.min, sp.max = lo, hi
+	if sparseBytes(int(p.n)) > packedBytes(codeWidth(hi-lo+1)) {
+		p.pack()
+		return true
+	}
+	sp.offs, sp.vals = exact(sp.offs), exact(sp.vals)
 	return true
 }
 
 func (c *codes) bytes() uint64 {
-	n := 4*uint64(cap(c.keys)) + 56*uint64(cap(c.pages))
+	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages))
 	for i := range c.pages {
 		n += uint64(cap(c.pages[i].data))
+		if sp := c.pages[i].sp; sp != nil {
+			n += 2*uint64(cap(sp.offs)) + 8*uint64(cap(sp.vals)) + 64
+		}
 	}
 	return n
 }

@@ -25,6 +25,12 @@ func TestCodesProperty(t *testing.T) {
 		}},
 		{"Drifting", func(r *rand.Rand) uint32 { return r.Uint32N(5000) }, func(r *rand.Rand) uint64 { return 1e9 - r.Uint64N(1e6) }},
 		{"SparseIDs", func(r *rand.Rand) uint32 { return r.Uint32() }, func(r *rand.Rand) uint64 { return 1 + r.Uint64N(1<<40) }},
+		{"Thinning", func(r *rand.Rand) uint32 { return r.Uint32N(9000) }, func(r *rand.Rand) uint64 {
+			if r.IntN(4) != 0 {
+				return 0 // most writes unset: packed pages thin out
+			}
+			return 1 + r.Uint64N(1<<20)
+		}},
 		{"MixedIDs", func(r *rand.Rand) uint32 {
 			if r.IntN(10) == 0 {
 				return math.MaxUint32 - r.Uint32N(100)
@@ -114,35 +120,46 @@ func TestCodesProperty(t *testing.T) {
 	}
 }
 
-// TestCodesWidth: a page packs its values at the width their spread
-// needs, from its own base.
+// TestCodesWidth: a page most of whose friends hold a value packs them at
+// the width their spread needs, from its own base; a page few of whose
+// friends do keeps pairs.
 func TestCodesWidth(t *testing.T) {
 	tests := []struct {
 		name  string
 		vals  []uint64
-		width uint8
+		every uint32 // a value for every every-th ID of the page
+		width uint8  // 0: sparse
 	}{
-		{"One", []uint64{7}, 1},
-		{"ThreeChoices", []uint64{1, 2, 3}, 2},
-		{"NearBase", []uint64{1e12, 1e12 + 1000}, 10},
-		{"Full", []uint64{1, math.MaxUint64}, 64},
+		{"One", []uint64{7}, 1, 1},
+		{"ThreeChoices", []uint64{1, 2, 3}, 1, 2},
+		{"NearBase", []uint64{1e12, 1e12 + 1000}, 2, 10},
+		{"Full", []uint64{1, math.MaxUint64}, 1, 64},
+		{"Sparse", []uint64{1e12, 5}, 97, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var c codes
-			for i, v := range tt.vals {
-				c.set(uint32(i)*97, v)
+			for i := uint32(0); i < pageSize; i += tt.every {
+				c.set(i, tt.vals[int(i/tt.every)%len(tt.vals)])
 			}
 			c.compact()
-			if len(c.pages) != 1 || c.pages[0].width != tt.width {
+			if len(c.pages) != 1 || c.pages[0].width != tt.width || (tt.width == 0) != (c.pages[0].sp != nil) {
 				t.Fatalf("%d pages, width %d, want one of width %d", len(c.pages), c.pages[0].width, tt.width)
 			}
-			if got := c.bytes(); got > 4+56+pageSize/8*uint64(tt.width)+8 {
-				t.Errorf("bytes = %d", got)
+			want := uint64(4 + 64 + packedBytes(tt.width))
+			if tt.width == 0 {
+				want = uint64(4 + 64 + sparseBytes(pageSize/int(tt.every)+1))
 			}
-			for i, v := range tt.vals {
-				if got := c.get(uint32(i) * 97); got != v {
-					t.Fatalf("get = %d, want %d", got, v)
+			if got := c.bytes(); got > want {
+				t.Errorf("bytes = %d, want at most %d", got, want)
+			}
+			for i := uint32(0); i < pageSize; i++ {
+				want := uint64(0)
+				if i%tt.every == 0 {
+					want = tt.vals[int(i/tt.every)%len(tt.vals)]
+				}
+				if got := c.get(i); got != want {
+					t.Fatalf("get(%d) = %d, want %d", i, got, want)
 				}
 			}
 		})

@@ -120,18 +120,26 @@ func (c *codes) filterRange(within *roaring.Bitmap, lo, hi uint64, zero bool) *r
 		for _, f := range ids {
 			if pc.at(f) && pc.page != nil {
 				p := pc.page
-				none = lo > hi || hi < p.base
+				base := p.base
+				if p.data == nil { // sparse: compare values, as codes from base 1
+					base = 1
+				}
+				none = lo > hi || hi < base
 				if !none {
 					clo = 1
-					if lo > p.base {
-						clo = lo - p.base + 1
+					if lo > base {
+						clo = lo - base + 1
 					}
-					span = hi - p.base + 1 - clo // base >= 1: no overflow
+					span = hi - base + 1 - clo // base >= 1: no overflow
 				}
 			}
 			var code uint64
-			if pc.page != nil {
-				code = pc.page.code(f & pageMask)
+			if p := pc.page; p != nil {
+				if p.data != nil {
+					code = p.code(f & pageMask)
+				} else {
+					code = p.sp.get(f & pageMask) // the value, its code from base 1
+				}
 			}
 			if code == 0 {
 				if zero {
