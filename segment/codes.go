@@ -278,6 +278,18 @@ func (p *codePage) tighten() bool {
 		return false
 	}
 	if p.data != nil {
+		lo, hi := ^uint64(0), uint64(0)
+		for off := range uint32(pageSize) {
+			if v := p.get(off); v != 0 {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+		w := codeWidth(hi - lo + 1)
+		if sparseBytes(int(p.n)) > packedBytes(w) {
+			p.top = hi
+			p.repack(lo, w)
+			return true
+		}
 		p.unpack()
 	}
 	sp := p.sp
