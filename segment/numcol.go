@@ -12,20 +12,17 @@ import (
 //
 // Three structures serve it. A code column holds each friend's key (for
 // Match and for checking candidates), bit-packed by pages of friend IDs at
-// the width the spread of the keys within a page needs (see codes). Fine bins partition the key space
-// into contiguous ranges, each with the bitmap of its members; a bin splits
+// the width the spread of the keys within a page needs (see codes). Fine
+// bins partition the key space into contiguous ranges, each with the
+// bitmap of its members; a bin splits
 // at its median when it outgrows its share of the column, so there are
 // a few hundred bins whatever the number of distinct values, and a range
 // checks the members of at most two edge bins against the code column.
 // Groups of consecutive bins keep the union of their bins as one more
 // bitmap, dense enough to OR word by word, so the interior of a wide range
 // costs a few group unions rather than ORing millions of sparse members.
-// A group of a column most friends hold has an eighth of them or more, so
-// roaring keeps it as bitmap containers: a friend moving between groups
-// flips a bit in place, and the unions cost at most a bit a friend each —
-// 0.6 bytes a friend for five groups, where sixteen sat at the array/bitmap
-// boundary at 1.4 (issue 14). Fewer, larger groups make a band cheaper
-// and a range that cuts a group near its end dearer (more bins to OR).
+// Sixteen groups keep wide ranges and bands cheap; eight would save 0.8
+// bytes a friend a column but made ranges 30–60% dearer (issue 14).
 // A bin whose members all share one key is exact and never needs checking.
 type numColumn struct {
 	// zero is set for scores: a friend without an explicit value reads 0
@@ -61,7 +58,7 @@ func (g *group) lo() int64 { return g.bins[0].lo }
 // it to exercise splitting on small data) or eight times that for a group.
 const (
 	targetBins   = 256
-	targetGroups = 8
+	targetGroups = 16
 )
 
 var minBinSplit = 4096
