@@ -16,12 +16,32 @@ import (
 // over a few days 19 bits, a key spread over the whole int64 range 64. A
 // page few of whose friends hold a value (a sparse field, IDs left sparse)
 // keeps them as sorted (offset, value) pairs instead, at 10 bytes each,
-// until packing would cost less. Pages are found by a direct index while
-// the IDs are dense from 0, by binary search otherwise.
+// until packing would cost less.
+//
+// Pages are appended in the order they are first written, so adding one
+// costs O(1) amortized whatever the pattern of IDs. While page i is page
+// number i (IDs dense from 0, or a compacted column whose pages run
+// 0..n-1) a direct index finds a page; otherwise a two-level directory
+// does, in two loads: page number → slot, in blocks of blockSize page
+// numbers allocated as pages appear in them, so that the directory costs
+// 4 KiB per 4M IDs in use (at most 4 MiB, for friends spread over all of
+// 2^32) and nothing for dense IDs. compact puts the pages in ID order
+// again.
 type codes struct {
-	keys  []uint32 // page numbers (ID >> pageBits), ascending
+	keys  []uint32 // page number (ID >> pageBits) of pages[i]
 	pages []codePage
+	dir   []*dirBlock // by page number >> blockBits; nil while keys[i] == i for all i
 }
+
+// dirBlock maps the page numbers of one block, by their low blockBits, to
+// 1 + their index in codes.pages, or 0 for no page.
+type dirBlock [blockSize]uint32
+
+const (
+	blockBits = 10
+	blockSize = 1 << blockBits // page numbers per directory block: 4 KiB covering 2^22 IDs
+	blockMask = blockSize - 1
+)
 
 // codePage holds the values of pageSize consecutive IDs. An entry's code c
 // is 0 for "unset" and otherwise stands for the value base+c-1; entries are
@@ -65,13 +85,68 @@ func (c *codes) find(k uint32) int {
 	if int(k) < len(c.keys) && c.keys[k] == k { // dense IDs: page k is at k
 		return int(k)
 	}
-	// keys are distinct and ascending from 0 or more, so page k, if
-	// present, lies at an index <= k.
-	keys := c.keys[:min(len(c.keys), int(k)+1)]
-	if i, ok := slices.BinarySearch(keys, k); ok {
-		return i
+	// Without a directory the pages are 0..len-1, so page k is absent.
+	if b := k >> blockBits; int(b) < len(c.dir) && c.dir[b] != nil {
+		return int(c.dir[b][k&blockMask]) - 1
 	}
 	return -1
+}
+
+// addPage appends an empty page k, which must be absent, and returns its
+// index.
+func (c *codes) addPage(k uint32) int {
+	i := len(c.pages)
+	c.keys = append(c.keys, k)
+	c.pages = append(c.pages, codePage{})
+	switch {
+	case c.dir != nil:
+		c.link(k, i)
+	case k != uint32(i): // the first page out of the dense pattern
+		c.index()
+	}
+	return i
+}
+
+// link records in the directory that page k is at index i.
+func (c *codes) link(k uint32, i int) {
+	b := int(k >> blockBits)
+	if b >= len(c.dir) {
+		c.dir = append(c.dir, make([]*dirBlock, b+1-len(c.dir))...)
+	}
+	if c.dir[b] == nil {
+		c.dir[b] = new(dirBlock)
+	}
+	c.dir[b][k&blockMask] = uint32(i) + 1
+}
+
+// index builds the directory for every page.
+func (c *codes) index() {
+	c.dir = nil
+	for i, k := range c.keys {
+		c.link(k, i)
+	}
+}
+
+// ascending calls fn with the index of every page, in ascending page
+// number: O(pages) without a directory, O(pages + blocks·blockSize) with
+// one.
+func (c *codes) ascending(fn func(i int)) {
+	if c.dir == nil {
+		for i := range c.pages {
+			fn(i)
+		}
+		return
+	}
+	for _, blk := range c.dir {
+		if blk == nil {
+			continue
+		}
+		for _, s := range blk {
+			if s != 0 {
+				fn(int(s) - 1)
+			}
+		}
+	}
 }
 
 func (c *codes) get(id uint32) uint64 {
@@ -93,9 +168,7 @@ func (c *codes) swap(id uint32, v uint64) uint64 {
 		if v == 0 {
 			return 0
 		}
-		i, _ = slices.BinarySearch(c.keys, k)
-		c.keys = slices.Insert(c.keys, i, k)
-		c.pages = slices.Insert(c.pages, i, codePage{})
+		i = c.addPage(k)
 	}
 	return c.pages[i].set(id&pageMask, v)
 }
@@ -307,7 +380,12 @@ func (p *codePage) tighten() bool {
 }
 
 func (c *codes) bytes() uint64 {
-	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages))
+	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages)) + 8*uint64(cap(c.dir))
+	for _, blk := range c.dir {
+		if blk != nil {
+			n += 4 * blockSize
+		}
+	}
 	for i := range c.pages {
 		n += uint64(cap(c.pages[i].data))
 		if sp := c.pages[i].sp; sp != nil {
@@ -318,17 +396,27 @@ func (c *codes) bytes() uint64 {
 }
 
 // compact packs every page tight, drops pages without values and the
-// spare capacity of the page list.
+// spare capacity of the page list, and puts the pages in ascending page
+// number, which brings back the direct index when they run 0..n-1.
 func (c *codes) compact() {
-	keys := make([]uint32, 0, len(c.keys))
-	pages := make([]codePage, 0, len(c.pages))
+	n := 0
 	for i := range c.pages {
 		if c.pages[i].tighten() {
+			n++
+		}
+	}
+	keys := make([]uint32, 0, n)
+	pages := make([]codePage, 0, n)
+	c.ascending(func(i int) {
+		if c.pages[i].n > 0 {
 			keys = append(keys, c.keys[i])
 			pages = append(pages, c.pages[i])
 		}
+	})
+	c.keys, c.pages, c.dir = keys, pages, nil
+	if n > 0 && keys[n-1] != uint32(n-1) { // ascending and distinct: not 0..n-1
+		c.index()
 	}
-	c.keys, c.pages = keys, pages
 }
 
 func exact[T any](s []T) []T {
