@@ -21,27 +21,20 @@ import (
 // Pages are appended in the order they are first written, so adding one
 // costs O(1) amortized whatever the pattern of IDs. While page i is page
 // number i (IDs dense from 0, or a compacted column whose pages run
-// 0..n-1) a direct index finds a page; otherwise a two-level directory
-// does, in two loads: page number → slot, in blocks of blockSize page
-// numbers allocated as pages appear in them, so that the directory costs
-// 4 KiB per 4M IDs in use (at most 4 MiB, for friends spread over all of
-// 2^32) and nothing for dense IDs. compact puts the pages in ID order
+// 0..n-1) a direct index finds a page; otherwise a hash table from page
+// number to index does, in O(1) expected: open addressing with linear
+// probing, at most half full, 8 to 16 bytes a page. (A radix directory
+// over the 2^20 page numbers would cost 4 MiB a column as soon as a few
+// thousand friends had random IDs.) compact puts the pages in ID order
 // again.
 type codes struct {
 	keys  []uint32 // page number (ID >> pageBits) of pages[i]
 	pages []codePage
-	dir   []*dirBlock // by page number >> blockBits; nil while keys[i] == i for all i
+	// slots is the hash table: 1 + the index of a page, 0 for an empty
+	// slot; a power of two long, or nil while keys[i] == i for all i.
+	slots []uint32
+	shift uint8 // 32 - log2(len(slots)): a hash's top bits pick the slot
 }
-
-// dirBlock maps the page numbers of one block, by their low blockBits, to
-// 1 + their index in codes.pages, or 0 for no page.
-type dirBlock [blockSize]uint32
-
-const (
-	blockBits = 10
-	blockSize = 1 << blockBits // page numbers per directory block: 4 KiB covering 2^22 IDs
-	blockMask = blockSize - 1
-)
 
 // codePage holds the values of pageSize consecutive IDs. An entry's code c
 // is 0 for "unset" and otherwise stands for the value base+c-1; entries are
@@ -85,12 +78,24 @@ func (c *codes) find(k uint32) int {
 	if int(k) < len(c.keys) && c.keys[k] == k { // dense IDs: page k is at k
 		return int(k)
 	}
-	// Without a directory the pages are 0..len-1, so page k is absent.
-	if b := k >> blockBits; int(b) < len(c.dir) && c.dir[b] != nil {
-		return int(c.dir[b][k&blockMask]) - 1
+	if c.slots == nil { // the pages are 0..len-1: page k is absent
+		return -1
 	}
-	return -1
+	mask := uint32(len(c.slots) - 1)
+	for h := pageHash(k) >> c.shift; ; h = (h + 1) & mask {
+		s := c.slots[h]
+		if s == 0 {
+			return -1
+		}
+		if c.keys[s-1] == k {
+			return int(s) - 1
+		}
+	}
 }
+
+// pageHash spreads page numbers over 32 bits (Fibonacci hashing: the top
+// bits of the product depend on all bits of k).
+func pageHash(k uint32) uint32 { return k * 0x9E3779B1 }
 
 // addPage appends an empty page k, which must be absent, and returns its
 // index.
@@ -99,54 +104,58 @@ func (c *codes) addPage(k uint32) int {
 	c.keys = append(c.keys, k)
 	c.pages = append(c.pages, codePage{})
 	switch {
-	case c.dir != nil:
+	case c.slots == nil && k == uint32(i): // still dense
+	case 2*len(c.keys) > len(c.slots): // the first page out of the dense pattern, or a full table
+		c.index(4)
+	default:
 		c.link(k, i)
-	case k != uint32(i): // the first page out of the dense pattern
-		c.index()
 	}
 	return i
 }
 
-// link records in the directory that page k is at index i.
+// link records in the table that page k is at index i.
 func (c *codes) link(k uint32, i int) {
-	b := int(k >> blockBits)
-	if b >= len(c.dir) {
-		c.dir = append(c.dir, make([]*dirBlock, b+1-len(c.dir))...)
+	mask := uint32(len(c.slots) - 1)
+	h := pageHash(k) >> c.shift
+	for c.slots[h] != 0 {
+		h = (h + 1) & mask
 	}
-	if c.dir[b] == nil {
-		c.dir[b] = new(dirBlock)
-	}
-	c.dir[b][k&blockMask] = uint32(i) + 1
+	c.slots[h] = uint32(i) + 1
 }
 
-// index builds the directory for every page.
-func (c *codes) index() {
-	c.dir = nil
+// index builds the table for every page, with at least per slots a page:
+// 4 while pages are being added, so that they can double before the next
+// rebuild; 2, at most half full, when compact is done adding.
+func (c *codes) index(per int) {
+	bits := uint8(4)
+	for 1<<bits < per*len(c.keys) {
+		bits++
+	}
+	c.slots, c.shift = make([]uint32, 1<<bits), 32-bits
 	for i, k := range c.keys {
 		c.link(k, i)
 	}
 }
 
-// ascending calls fn with the index of every page, in ascending page
-// number: O(pages) without a directory, O(pages + blocks·blockSize) with
-// one.
-func (c *codes) ascending(fn func(i int)) {
-	if c.dir == nil {
-		for i := range c.pages {
-			fn(i)
+// ascending returns the indexes of the pages in ascending page number:
+// O(pages) while they are in order, O(pages·log pages) otherwise.
+func (c *codes) ascending() []int32 {
+	order := make([]int32, len(c.keys))
+	if c.slots == nil {
+		for i := range order {
+			order[i] = int32(i)
 		}
-		return
+		return order
 	}
-	for _, blk := range c.dir {
-		if blk == nil {
-			continue
-		}
-		for _, s := range blk {
-			if s != 0 {
-				fn(int(s) - 1)
-			}
-		}
+	byKey := make([]uint64, len(c.keys))
+	for i, k := range c.keys {
+		byKey[i] = uint64(k)<<32 | uint64(i)
 	}
+	slices.Sort(byKey)
+	for i, x := range byKey {
+		order[i] = int32(uint32(x))
+	}
+	return order
 }
 
 func (c *codes) get(id uint32) uint64 {
@@ -380,12 +389,7 @@ func (p *codePage) tighten() bool {
 }
 
 func (c *codes) bytes() uint64 {
-	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages)) + 8*uint64(cap(c.dir))
-	for _, blk := range c.dir {
-		if blk != nil {
-			n += 4 * blockSize
-		}
-	}
+	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages)) + 4*uint64(cap(c.slots))
 	for i := range c.pages {
 		n += uint64(cap(c.pages[i].data))
 		if sp := c.pages[i].sp; sp != nil {
@@ -407,15 +411,15 @@ func (c *codes) compact() {
 	}
 	keys := make([]uint32, 0, n)
 	pages := make([]codePage, 0, n)
-	c.ascending(func(i int) {
+	for _, i := range c.ascending() {
 		if c.pages[i].n > 0 {
 			keys = append(keys, c.keys[i])
 			pages = append(pages, c.pages[i])
 		}
-	})
-	c.keys, c.pages, c.dir = keys, pages, nil
+	}
+	c.keys, c.pages, c.slots = keys, pages, nil
 	if n > 0 && keys[n-1] != uint32(n-1) { // ascending and distinct: not 0..n-1
-		c.index()
+		c.index(2)
 	}
 }
 

@@ -169,7 +169,8 @@ func TestCodesWidth(t *testing.T) {
 
 // checkPages checks the page bookkeeping of c: every page is found where it
 // is, ascending visits each page once in ascending page number, and a
-// column without a directory has pages 0..n-1.
+// column without a hash table has pages 0..n-1, and a table is at most
+// half full.
 func checkPages(t *testing.T, stage string, c *codes) {
 	t.Helper()
 	if len(c.keys) != len(c.pages) {
@@ -179,19 +180,24 @@ func checkPages(t *testing.T, stage string, c *codes) {
 		if got := c.find(k); got != i {
 			t.Fatalf("%s: find(%d) = %d, want %d", stage, k, got, i)
 		}
-		if c.dir == nil && k != uint32(i) {
-			t.Fatalf("%s: page %d at %d without a directory", stage, k, i)
+		if c.slots == nil && k != uint32(i) {
+			t.Fatalf("%s: page %d at %d without a table", stage, k, i)
 		}
 	}
+	if c.slots != nil && 2*len(c.keys) > len(c.slots) {
+		t.Fatalf("%s: %d pages in a table of %d slots", stage, len(c.keys), len(c.slots))
+	}
 	var seen []uint32
-	c.ascending(func(i int) { seen = append(seen, c.keys[i]) })
+	for _, i := range c.ascending() {
+		seen = append(seen, c.keys[i])
+	}
 	if len(seen) != len(c.keys) || !slices.IsSorted(seen) || len(slices.Compact(seen)) != len(c.keys) {
 		t.Fatalf("%s: ascending visited %d pages, want %d once each in order", stage, len(seen), len(c.keys))
 	}
 }
 
 // TestCodesPagesProperty: whatever the order and spread of friend IDs —
-// random 32-bit, descending, straddling directory blocks, dense with
+// random 32-bit, descending, strided, dense with
 // outliers — a codes column reads like a map through rounds of writes and
 // compactions, finds each page in O(1), and compacts to pages in ID order
 // holding a value each.
@@ -202,8 +208,8 @@ func TestCodesPagesProperty(t *testing.T) {
 	}{
 		{"Random32", func(r *rand.Rand, _ int) uint32 { return r.Uint32() }},
 		{"Descending", func(r *rand.Rand, step int) uint32 { return uint32(200_000 - step*5) }},
-		{"BlockEdges", func(r *rand.Rand, _ int) uint32 {
-			k := uint32(r.IntN(8))<<blockBits + uint32(r.IntN(3)) - 1 // pages around block starts
+		{"Strided", func(r *rand.Rand, _ int) uint32 {
+			k := uint32(r.IntN(64)) << 14 // page numbers 2^14 apart
 			return k<<pageBits | r.Uint32N(pageSize)
 		}},
 		{"DenseThenOutliers", func(r *rand.Rand, step int) uint32 {
