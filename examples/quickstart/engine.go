@@ -23,7 +23,7 @@ var salonYAML []byte
 // webhook events through the rules of salon.yaml, then counts, one
 // friend's page with the explanation of their score, a redelivery, and a
 // week later the scores that cooled down.
-func engineDemo(w io.Writer, friends int) error {
+func engineDemo(w io.Writer, friends int, bar *progress) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "stepcast-engine-")
 	if err != nil {
@@ -53,11 +53,14 @@ func engineDemo(w io.Writer, friends int) error {
 	events := salonWeek(friends, start)
 	fmt.Fprintf(w, "\nThe engine: %d webhook events of %d friends over a week, through the rules of salon.yaml, into a bbolt file\n", len(events), friends)
 	t := time.Now()
+	bar.start("ingesting webhooks", len(events))
 	for i := 0; i < len(events); i += 500 {
 		if _, err := salon.IngestBatch(ctx, events[i:min(i+500, len(events))]...); err != nil {
 			return err
 		}
+		bar.add(min(500, len(events)-i))
 	}
+	bar.done()
 	took := time.Since(t)
 	fmt.Fprintf(w, "  ingested in %v (%.0f events/s, 500 per commit)\n", took.Round(time.Millisecond), float64(len(events))/took.Seconds())
 

@@ -29,15 +29,55 @@ import (
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/engine"
 	"github.com/stepcast/stepcast/internal/synth"
+	"github.com/stepcast/stepcast/lineadapter/linetest"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/boltstore"
 )
 
+// options are the quickstart's flags.
+type options struct {
+	friends   int    // synthetic friends of the segment part
+	specDir   string // LINE's OpenAPI specifications (STEPCAST_LINE_OPENAPI), "" for none
+	lineToken string // a channel access token: send the test friend's messages for real
+	to        string // the test friend's LINE userId
+	bar       progress
+}
+
 func main() {
-	n := flag.Int("friends", 200_000, "number of synthetic friends")
+	var o options
+	flag.IntVar(&o.friends, "friends", 200_000, "number of synthetic friends in the segment part (the engine's parts keep their own sizes)")
+	flag.StringVar(&o.lineToken, "line-token", "",
+		"a channel access token (or $LINE_CHANNEL_ACCESS_TOKEN, read only with -to): send for real, to the -to friend only.\n"+
+			"The welcome scenario's three messages, the broadcast and the A/B test's message are pushed\n"+
+			"through api.line.me to that one friend, who must follow the channel: about 5 messages,\n"+
+			"each counted against the channel's monthly message quota (billed beyond the free\n"+
+			"messages of your LINE plan). Every other friend of the story is synthetic and served by linetest")
+	flag.StringVar(&o.to, "to", "", "the LINE userId (U followed by 32 hex digits) of the test friend who receives the real messages; needed with -line-token")
+	showBars := flag.Bool("progress", true, "draw progress bars on stderr (only when it is a terminal)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: go run ./examples/quickstart [flags]
+
+The quickstart tells a beauty salon's story with stepcast: segments over
+synthetic friends, the embedded store, a week of webhooks through rules and
+scores, then a simulated week of new friends going through the welcome
+scenario, every message sent through LINE's Go SDK over HTTP to linetest,
+LINE's fake (checked against LINE's OpenAPI specifications when %s
+names a checkout of github.com/line/line-openapi).
+
+Nothing reaches LINE unless -line-token is given; then only the -to friend
+receives real messages, and they count against the channel's quota.
+
+`, linetest.EnvSpecDir)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
-	if err := run(os.Stdout, *n); err != nil {
+	if o.lineToken == "" && o.to != "" {
+		o.lineToken = os.Getenv("LINE_CHANNEL_ACCESS_TOKEN")
+	}
+	o.specDir = os.Getenv(linetest.EnvSpecDir)
+	o.bar = stderrProgress(*showBars)
+	if err := run(os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
@@ -54,9 +94,16 @@ var segments = []string{
 	`spend >= 50000 && days_since("last_purchase") > 90`,
 }
 
-func run(w io.Writer, n int) error {
+func run(w io.Writer, o options) error {
+	n := o.friends
 	if n < 1 {
 		return fmt.Errorf("-friends must be at least 1, got %d", n)
+	}
+	if o.lineToken != "" && o.to == "" {
+		return errNoRecipient
+	}
+	if o.to != "" && !isUserID(o.to) {
+		return fmt.Errorf("-to %q is not a LINE userId: U followed by 32 lowercase hex digits", o.to)
 	}
 	schema := synth.Schema()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
@@ -134,15 +181,40 @@ func run(w io.Writer, n int) error {
 	if err := matches.write(w); err != nil {
 		return err
 	}
-	if err := storeDemo(w, friends[:min(len(friends), 20_000)], schema, now); err != nil {
+	if err := storeDemo(w, friends[:min(len(friends), 20_000)], schema, now, &o.bar); err != nil {
 		return err
 	}
-	return engineDemo(w, min(n, 5000))
+	if err := engineDemo(w, min(n, 5000), &o.bar); err != nil {
+		return err
+	}
+	l, err := openLive(o)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if err := liveWeek(w, l, &o.bar); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nWhat LINE received:")
+	return l.line.report(w)
+}
+
+// isUserID says whether s has the form of a LINE userId.
+func isUserID(s string) bool {
+	if len(s) != 33 || s[0] != 'U' {
+		return false
+	}
+	for _, c := range s[1:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // storeDemo writes friends into a bbolt file as units of work, reopens it,
 // rebuilds a segment index from it and exports the account.
-func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now time.Time) error {
+func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now time.Time, bar *progress) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "stepcast-quickstart-")
 	if err != nil {
@@ -156,6 +228,7 @@ func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now 
 	}
 	t := time.Now()
 	const perCommit = 1000
+	bar.start("storing friends", len(friends))
 	for i := 0; i < len(friends); i += perCommit {
 		err := s.Update(ctx, "demo", func(tx store.Tx) error {
 			for j := i; j < min(i+perCommit, len(friends)); j++ {
@@ -191,7 +264,9 @@ func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now 
 		if err != nil {
 			return err
 		}
+		bar.add(min(perCommit, len(friends)-i))
 	}
+	bar.done()
 	if err := s.Close(); err != nil {
 		return err
 	}

@@ -2,20 +2,24 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/mattn/go-runewidth"
+
+	"github.com/stepcast/stepcast/lineadapter/linetest"
 )
 
 // TestRun is the quickstart's smoke run: it must work end to end on a
 // small audience and print every part, its tables aligned.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(&out, 5000); err != nil {
+	if err := run(&out, options{friends: 5000, specDir: os.Getenv(linetest.EnvSpecDir)}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"index built in", "unknown name gendr (1:15)", "Cross tabulation", "friend    42", "Stored 5000 friends", "rebuilt the index", "Exported everything", "through the rules of salon.yaml", "where the points came from", "recognized as duplicates", "two weeks later"} {
+	for _, want := range []string{"index built in", "unknown name gendr (1:15)", "Cross tabulation", "friend    42", "Stored 5000 friends", "rebuilt the index", "Exported everything", "through the rules of salon.yaml", "where the points came from", "recognized as duplicates", "two weeks later",
+		"A week at the salon in simulated time", "welcome  greeting sent", "welcome  menu sent", "welcome  coupon sent", "coupon cancelled (exit condition)", "coupon cancelled (blocked)", "What LINE received", "pushMessage"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -39,8 +43,37 @@ func TestRun(t *testing.T) {
 			}
 		}
 	}
-	if err := run(&out, 0); err == nil {
-		t.Error("run with 0 friends succeeded")
+	if os.Getenv(linetest.EnvSpecDir) != "" && !strings.Contains(out.String(), "matched LINE's OpenAPI specifications") {
+		t.Errorf("with %s set, the output does not say the requests were checked:\n%s", linetest.EnvSpecDir, out.String())
+	}
+	if os.Getenv(linetest.EnvSpecDir) == "" && !strings.Contains(out.String(), "requests were not schema-checked: set "+linetest.EnvSpecDir) {
+		t.Errorf("without %s, the output does not say the requests were not checked:\n%s", linetest.EnvSpecDir, out.String())
+	}
+}
+
+// TestRunRefuses checks the flags' errors, which stop the run before it
+// does anything.
+func TestRunRefuses(t *testing.T) {
+	cases := []struct {
+		name string
+		o    options
+		want string
+	}{
+		{"NoFriends", options{friends: 0}, "-friends must be at least 1"},
+		{"TokenWithoutRecipient", options{friends: 10, lineToken: "x"}, "-line-token needs -to"},
+		{"BadRecipient", options{friends: 10, lineToken: "x", to: "U123"}, "is not a LINE userId"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(&out, c.o)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("run: %v, want an error saying %q", err, c.want)
+			}
+			if out.Len() > 0 {
+				t.Errorf("printed before refusing:\n%s", out.String())
+			}
+		})
 	}
 }
 

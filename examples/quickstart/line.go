@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/lineadapter"
+	"github.com/stepcast/stepcast/lineadapter/linetest"
+)
+
+// lineSide is where the quickstart's deliveries go: lineadapter's Sender —
+// LINE's official Go SDK over real HTTP — onto linetest, a fake Messaging
+// API that holds every request to LINE's rules and, given the
+// specifications, to LINE's OpenAPI schemas. With -line-token the test
+// friend's deliveries go to api.line.me instead, through a second Sender.
+type lineSide struct {
+	srv     *linetest.Server
+	checked bool   // requests were validated against LINE's OpenAPI specifications
+	why     string // why not, when they were not
+	sender  *routeSender
+}
+
+// newLINE starts linetest on the simulated clock, loading LINE's
+// specifications from specDir when it is set; token and to, when set,
+// send the test friend's deliveries to LINE for real.
+func newLINE(specDir string, now func() time.Time, token string, to stepcast.UserID) (*lineSide, error) {
+	l := &lineSide{}
+	opts := []linetest.Option{linetest.WithClock(now)}
+	if specDir == "" {
+		l.why = "requests were not schema-checked: set " + linetest.EnvSpecDir + " to a checkout of github.com/line/line-openapi to check each one against LINE's OpenAPI specifications"
+	} else {
+		specs, err := linetest.LoadSpecs(specDir)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%s: %w", linetest.EnvSpecDir, specDir, err)
+		}
+		opts = append(opts, linetest.WithSpecs(specs))
+		l.checked = true
+	}
+	l.srv = linetest.NewServer(opts...)
+	// linetest answers at once: without LINE's rate limits the run is
+	// bound by our own CPU, not by a token bucket.
+	rates := lineadapter.PublishedRates()
+	for e := range rates {
+		rates[e] = lineadapter.Rate{Limit: rate.Inf, Burst: 1}
+	}
+	fake, err := lineadapter.NewSender(linetest.DefaultToken, lineadapter.SenderConfig{Endpoint: l.srv.URL, Rates: rates})
+	if err != nil {
+		l.srv.Close()
+		return nil, err
+	}
+	l.sender = &routeSender{fake: fake, to: to}
+	if token != "" {
+		// api.line.me, at LINE's published rates.
+		if l.sender.real, err = lineadapter.NewSender(token, lineadapter.SenderConfig{}); err != nil {
+			l.srv.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func (l *lineSide) Close() { l.srv.Close() }
+
+// routeSender sends every delivery to linetest, but the test friend's
+// share of one to LINE when a real Sender is set: only they receive
+// anything for real, however many synthetic friends the story has.
+type routeSender struct {
+	fake, real *lineadapter.Sender
+	to         stepcast.UserID
+
+	mu       sync.Mutex
+	realSent []string // what went to LINE for real: kind and messages
+}
+
+func (r *routeSender) Send(ctx context.Context, d stepcast.Delivery, retryKey string) (string, error) {
+	if r.real == nil {
+		return r.fake.Send(ctx, d, retryKey)
+	}
+	i := slices.IndexFunc(d.To, func(x stepcast.Recipient) bool { return x.User == r.to })
+	if i < 0 {
+		return r.fake.Send(ctx, d, retryKey)
+	}
+	mine := d
+	mine.To = []stepcast.Recipient{d.To[i]}
+	key := retryKey
+	if len(d.To) > 1 && key != "" {
+		// The test friend's copy of a multicast is a request of its own,
+		// so it needs a retry key of its own — fixed by the delivery's,
+		// so that a retry of the delivery repeats it under the same key
+		// and LINE's 409 says it went already.
+		key = derivedKey(retryKey)
+	}
+	if mine.Kind == stepcast.DeliveryMulticast {
+		mine.Kind = stepcast.DeliveryPush
+	}
+	id, err := r.real.Send(ctx, mine, key)
+	if err != nil {
+		return "", fmt.Errorf("to %s on LINE: %w", r.to, err)
+	}
+	r.mu.Lock()
+	r.realSent = append(r.realSent, fmt.Sprintf("%s (%s) %d message(s), request %s", d.Kind, d.Cause.Key(), len(d.Messages), id))
+	r.mu.Unlock()
+	if len(d.To) == 1 {
+		return id, nil
+	}
+	rest := d
+	rest.To = slices.Delete(slices.Clone(d.To), i, i+1)
+	return r.fake.Send(ctx, rest, retryKey)
+}
+
+// derivedKey is a UUID (version 5 in form: SHA-1 of the key) standing
+// for the test friend's share of the delivery whose retry key is key.
+func derivedKey(key string) string {
+	h := sha1.Sum([]byte("quickstart/test-friend\x00" + key))
+	h[6] = h[6]&0x0f | 0x50
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// report prints what LINE received: requests by kind and status, the
+// friends reached, the messages counted against the quota, and whether
+// every request passed LINE's rules and specifications.
+func (l *lineSide) report(w io.Writer) error {
+	reqs := l.srv.Requests()
+	sends := l.srv.Sends()
+	type row struct {
+		kind           linetest.Endpoint
+		requests, sent int
+	}
+	var kinds []row
+	idx := map[linetest.Endpoint]int{}
+	for _, r := range reqs {
+		i, ok := idx[r.Endpoint]
+		if !ok {
+			i = len(kinds)
+			idx[r.Endpoint] = i
+			kinds = append(kinds, row{kind: r.Endpoint})
+		}
+		kinds[i].requests++
+		if r.Accepted {
+			kinds[i].sent++
+		}
+	}
+	reached := map[string]bool{}
+	messages := 0
+	for _, s := range sends {
+		for _, u := range s.To {
+			reached[u] = true
+		}
+		messages += len(s.Messages) * max(1, len(s.To))
+	}
+	fmt.Fprintf(w, "  LINE (linetest, over HTTP from LINE's Go SDK) received %d requests:\n", len(reqs))
+	t := newTable("    ", "lrr")
+	t.row("endpoint", "requests", "accepted")
+	for _, k := range kinds {
+		t.row(k.kind, k.requests, k.sent)
+	}
+	if err := t.write(w); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  %d friends reached, %d message objects delivered, %d counted against the month's quota (recipients per request, up to five messages count once)\n",
+		len(reached), messages, l.srv.Consumption())
+	vs := l.srv.Violations()
+	switch {
+	case len(vs) > 0:
+		for _, v := range vs[:min(len(vs), 5)] {
+			fmt.Fprintf(w, "  violation: %s\n", v)
+		}
+		return fmt.Errorf("LINE would have refused %d requests", len(vs))
+	case l.checked:
+		fmt.Fprintf(w, "  every request kept LINE's rules and matched LINE's OpenAPI specifications\n")
+	default:
+		fmt.Fprintf(w, "  every request kept LINE's rules; %s\n", l.why)
+	}
+	if l.sender.real != nil {
+		l.sender.mu.Lock()
+		defer l.sender.mu.Unlock()
+		fmt.Fprintf(w, "  sent for real to %s through api.line.me: %d requests\n", l.sender.to, len(l.sender.realSent))
+		for _, s := range l.sender.realSent {
+			fmt.Fprintf(w, "    %s\n", s)
+		}
+	}
+	return nil
+}
+
+// errNoRecipient is returned for -line-token without -to.
+var errNoRecipient = errors.New("-line-token needs -to, the userId (U…) of the one friend who is to receive the messages")
