@@ -27,12 +27,13 @@ type lineSide struct {
 	checked bool   // requests were validated against LINE's OpenAPI specifications
 	why     string // why not, when they were not
 	sender  *routeSender
+	quota   lineadapter.Quota // the real channel's, with -line-token
 }
 
 // newLINE starts linetest on the simulated clock, loading LINE's
 // specifications from specDir when it is set; token and to, when set,
 // send the test friend's deliveries to LINE for real.
-func newLINE(specDir string, now func() time.Time, token string, to stepcast.UserID) (*lineSide, error) {
+func newLINE(specDir string, now func() time.Time, token, realEndpoint string, to stepcast.UserID) (*lineSide, error) {
 	l := &lineSide{}
 	opts := []linetest.Option{linetest.WithClock(now)}
 	if specDir == "" {
@@ -59,10 +60,17 @@ func newLINE(specDir string, now func() time.Time, token string, to stepcast.Use
 	}
 	l.sender = &routeSender{fake: fake, to: to}
 	if token != "" {
-		// api.line.me, at LINE's published rates.
-		if l.sender.real, err = lineadapter.NewSender(token, lineadapter.SenderConfig{}); err != nil {
+		// api.line.me ("" is LINE's), at LINE's published rates.
+		if l.sender.real, err = lineadapter.NewSender(token, lineadapter.SenderConfig{Endpoint: realEndpoint}); err != nil {
 			l.srv.Close()
 			return nil, err
+		}
+		// Reading the quota checks the token before the story begins.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if l.quota, err = l.sender.real.Quota(ctx); err != nil {
+			l.srv.Close()
+			return nil, fmt.Errorf("reading the channel's message quota from LINE: %w", err)
 		}
 	}
 	return l, nil

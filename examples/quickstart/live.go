@@ -78,7 +78,7 @@ func openLive(o options) (*live, error) {
 	// Tuesday 1 December 2026, 09:00 in Tokyo: the first day of the story.
 	l.start = time.Date(2026, 12, 1, 9, 0, 0, 0, l.zone)
 	l.clock = &simClock{t: l.start}
-	if l.line, err = newLINE(o.specDir, l.clock.Now, o.lineToken, stepcast.UserID(o.to)); err != nil {
+	if l.line, err = newLINE(o.specDir, l.clock.Now, o.lineToken, o.realEndpoint, stepcast.UserID(o.to)); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -147,10 +147,20 @@ func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event
 func liveWeek(w io.Writer, l *live, bar *progress) error {
 	ctx := context.Background()
 	events, picks := liveEvents(l.users, l.start)
-	fmt.Fprintf(w, "\nA week at the salon in simulated time: %d new friends, each entering the welcome scenario\n", len(l.users))
+	section(w, 4, "Step delivery: the welcome scenario over a simulated week")
+	fmt.Fprintf(w, "%d new friends, each entering the welcome scenario\n", len(l.users))
 	fmt.Fprintf(w, "(greeting at once, the menu on day 1 at 12:00, a coupon on day 3 at 19:00; booking leaves it).\n")
 	fmt.Fprintf(w, "The clock moves an hour at a time from %s; at each hour the engine ingests that hour's webhooks,\n", l.start.Format("Mon 2 Jan 15:04 MST"))
 	fmt.Fprintf(w, "runs the due steps (Account.Tick) and sends the outbox (Account.Dispatch) through lineadapter.Sender to linetest.\n")
+	if l.line.sender.real != nil {
+		q := l.line.quota
+		limit := "no limit"
+		if q.Limited {
+			limit = fmt.Sprintf("%d", q.Value)
+		}
+		fmt.Fprintf(w, "Sending for real: the first friend is %s; their messages go to LINE (api.line.me), everyone else's to linetest.\n", l.users[0])
+		fmt.Fprintf(w, "The channel's quota this month: %d messages used, limit %s.\n", q.TotalUsage, limit)
+	}
 	t0 := time.Now()
 	end := l.start.AddDate(0, 0, simDays)
 	hours := int(end.Sub(l.start) / time.Hour)

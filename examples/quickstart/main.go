@@ -41,6 +41,9 @@ type options struct {
 	specDir   string // LINE's OpenAPI specifications (STEPCAST_LINE_OPENAPI), "" for none
 	lineToken string // a channel access token: send the test friend's messages for real
 	to        string // the test friend's LINE userId
+	// realEndpoint replaces api.line.me for -line-token (tests: a second
+	// linetest server).
+	realEndpoint string
 	bar       progress
 }
 
@@ -105,9 +108,18 @@ func run(w io.Writer, o options) error {
 	if o.to != "" && !isUserID(o.to) {
 		return fmt.Errorf("-to %q is not a LINE userId: U followed by 32 lowercase hex digits", o.to)
 	}
+	// The live account first: with -line-token, LINE checks the token
+	// before anything else runs.
+	l, err := openLive(o)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+
 	schema := synth.Schema()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
-	fmt.Fprintf(w, "stepcast quickstart: the segment engine on %d synthetic friends\n\n", n)
+	fmt.Fprintf(w, "stepcast quickstart: a beauty salon's LINE account, end to end\n")
+	section(w, 1, "Segments: who is who, over %d synthetic friends in the in-memory index", n)
 
 	t0 := time.Now()
 	friends := synth.Generate(n, 1, now)
@@ -139,7 +151,7 @@ func run(w io.Writer, o options) error {
 	}
 
 	fmt.Fprintln(w, "\nA compile error says what and where:")
-	_, err := segment.Compile(`tag("vip") && gendr == "female"`, schema)
+	_, err = segment.Compile(`tag("vip") && gendr == "female"`, schema)
 	fmt.Fprintln(w, err)
 
 	src := segments[0] + ` && segment("metro") && clicked("campaign", 30)`
@@ -187,16 +199,16 @@ func run(w io.Writer, o options) error {
 	if err := engineDemo(w, min(n, 5000), &o.bar); err != nil {
 		return err
 	}
-	l, err := openLive(o)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
 	if err := liveWeek(w, l, &o.bar); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nWhat LINE received:")
+	section(w, 5, "Delivery: what LINE received")
 	return l.line.report(w)
+}
+
+// section starts part n of the story with its title.
+func section(w io.Writer, n int, title string, args ...any) {
+	fmt.Fprintf(w, "\n%d. %s\n\n", n, fmt.Sprintf(title, args...))
 }
 
 // isUserID says whether s has the form of a LINE userId.
@@ -270,7 +282,8 @@ func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now 
 	if err := s.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nStored %d friends in %s in %v (one unit of work per friend, %d per commit).\n",
+	section(w, 2, "The embedded store: friends as units of work in one bbolt file")
+	fmt.Fprintf(w, "Stored %d friends in %s in %v (one unit of work per friend, %d per commit).\n",
 		len(friends), filepath.Base(path), time.Since(t).Round(time.Millisecond), perCommit)
 
 	s, err = boltstore.Open(path)

@@ -129,3 +129,36 @@ func TestTable(t *testing.T) {
 		})
 	}
 }
+
+// TestRunForReal sends "for real" to a second linetest server standing in
+// for api.line.me: only the test friend's messages may reach it, and they
+// must not reach the first.
+func TestRunForReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the whole story again")
+	}
+	real := linetest.NewServer(linetest.WithToken("real-token"))
+	defer real.Close()
+	me := linetest.UserID(9999)
+	var out bytes.Buffer
+	err := run(&out, options{friends: 1000, lineToken: "real-token", to: me, realEndpoint: real.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := real.Delivered()
+	if len(got) != 1 || len(got[me]) < 3 {
+		t.Errorf("the real LINE delivered to %d users, %d messages to the test friend; want only them, at least the scenario's 3:\n%s", len(got), len(got[me]), out.String())
+	}
+	for _, v := range real.Violations() {
+		t.Errorf("violation: %s", v)
+	}
+	for _, want := range []string{"Sending for real: the first friend is " + me, "sent for real to " + me} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	var bad bytes.Buffer
+	if err := run(&bad, options{friends: 10, lineToken: "wrong", to: me, realEndpoint: real.URL}); err == nil || !strings.Contains(err.Error(), "quota") {
+		t.Errorf("a token LINE refuses: %v, want an error reading the quota", err)
+	}
+}
