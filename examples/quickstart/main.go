@@ -44,7 +44,7 @@ type options struct {
 	// realEndpoint replaces api.line.me for -line-token (tests: a second
 	// linetest server).
 	realEndpoint string
-	bar       progress
+	bar          progress
 }
 
 func main() {
