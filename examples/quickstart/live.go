@@ -147,6 +147,9 @@ func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event
 func liveWeek(w io.Writer, l *live, bar *progress) error {
 	ctx := context.Background()
 	events, picks := liveEvents(l.users, l.start)
+	if l.line.sender.real != nil {
+		picks[0].who = "the test friend (you, on LINE), " + picks[0].who
+	}
 	section(w, 4, "Step delivery: the welcome scenario over a simulated week")
 	fmt.Fprintf(w, "%d new friends, each entering the welcome scenario\n", len(l.users))
 	fmt.Fprintf(w, "(greeting at once, the menu on day 1 at 12:00, a coupon on day 3 at 19:00; booking leaves it).\n")
@@ -182,6 +185,7 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 	fmt.Fprintf(w, "  %d simulated days in %v: %d events ingested, %d due steps run, %d deliveries sent, %d failed\n",
 		simDays, time.Since(t0).Round(time.Millisecond), len(events), l.ticked, l.sent.Sent, l.sent.Failed)
 
+	fmt.Fprintln(w, "  Segments of the outcome (of the friends who still follow, as segments count, but for the last):")
 	counts := newTable("  ", "lr")
 	for _, src := range []string{`scenario_entered("welcome")`, `scenario_finished("welcome")`, `scenario_exited("welcome")`, `in_scenario("welcome")`, `converted("booking")`, `!following`} {
 		n, err := l.a.Count(src)
@@ -299,9 +303,9 @@ func liveEvents(users []stepcast.UserID, start time.Time) ([]stepcast.Event, []p
 		}
 	}
 	slices.SortStableFunc(out, func(a, b stepcast.Event) int { return a.At.Compare(b.At) })
-	picks := []pick{{"who followed on day 0 and stayed", users[0]}}
+	picks := []pick{{"who followed on the first morning and stayed", users[0]}}
 	if booked != "" {
-		picks = append(picks, pick{"who booked on day 2", booked})
+		picks = append(picks, pick{"who booked two days after following", booked})
 	}
 	if blocked != "" {
 		picks = append(picks, pick{"who blocked the account", blocked})
