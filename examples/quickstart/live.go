@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,10 +47,11 @@ type live struct {
 	zone  *time.Location
 	start time.Time
 
-	users   []stepcast.UserID // by simulated friend, index 0 the test friend
-	sent    engine.DispatchReport
-	ticked  int
-	dueRuns int
+	users    []stepcast.UserID // by simulated friend, index 0 the test friend
+	sent     engine.DispatchReport
+	ticked   int
+	ingested int
+	seen     int // linetest's sends the friends have read
 }
 
 // liveFriends is how many friends follow during the simulated days: enough
@@ -119,6 +123,51 @@ func (l *live) Close() {
 	os.RemoveAll(l.dir)
 }
 
+// run moves the clock an hour at a time up to end; events (in time order)
+// are ingested in the hour they happen, and so are the friends' answers to
+// the messages LINE accepted (respond).
+func (l *live) run(ctx context.Context, events []stepcast.Event, end time.Time, bar *progress) error {
+	hours := int(end.Sub(l.clock.Now()) / time.Hour)
+	bar.start("simulated hours", hours)
+	defer bar.done()
+	for range hours {
+		t := l.clock.Now().Add(time.Hour)
+		var due []stepcast.Event
+		for len(events) > 0 && !events[0].At.After(t) {
+			due = append(due, events[0])
+			events = events[1:]
+		}
+		if err := l.advance(ctx, t, due); err != nil {
+			return err
+		}
+		// Friends read what LINE delivered this hour; some answer later.
+		sends := l.line.srv.Sends()
+		for _, s := range sends[l.seen:] {
+			texts := messageTexts(s.Messages)
+			for _, u := range s.To {
+				events = append(events, respond(stepcast.UserID(u), texts, s.Time)...)
+			}
+		}
+		l.seen = len(sends)
+		slices.SortStableFunc(events, func(a, b stepcast.Event) int { return a.At.Compare(b.At) })
+		bar.add(1)
+	}
+	return nil
+}
+
+// messageTexts are the texts of LINE message objects (text messages'
+// text; the rest have none here).
+func messageTexts(ms []json.RawMessage) []string {
+	var out []string
+	for _, m := range ms {
+		var t struct{ Text string }
+		if json.Unmarshal(m, &t) == nil && t.Text != "" {
+			out = append(out, t.Text)
+		}
+	}
+	return out
+}
+
 // advance moves the clock to t: the events dated up to t are ingested,
 // the due work runs, and the outbox is sent.
 func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event) error {
@@ -127,6 +176,7 @@ func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event
 		if _, err := l.a.IngestBatch(ctx, events...); err != nil {
 			return err
 		}
+		l.ingested += len(events)
 	}
 	n, err := l.a.Tick(ctx)
 	if err != nil {
@@ -146,10 +196,7 @@ func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event
 // come due.
 func liveWeek(w io.Writer, l *live, bar *progress) error {
 	ctx := context.Background()
-	events, picks := liveEvents(l.users, l.start)
-	if l.line.sender.real != nil {
-		picks[0].who = "the test friend (you, on LINE), " + picks[0].who
-	}
+	events := liveEvents(l.users, l.start)
 	section(w, 4, "Step delivery: the welcome scenario over a simulated week")
 	fmt.Fprintf(w, "%d new friends, each entering the welcome scenario\n", len(l.users))
 	fmt.Fprintf(w, "(greeting at once, the menu on day 1 at 12:00, a coupon on day 3 at 19:00; booking leaves it).\n")
@@ -166,24 +213,11 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 	}
 	t0 := time.Now()
 	end := l.start.AddDate(0, 0, simDays)
-	hours := int(end.Sub(l.start) / time.Hour)
-	bar.start("simulated hours", hours)
-	next := 0
-	for h := 1; h <= hours; h++ {
-		t := l.start.Add(time.Duration(h) * time.Hour)
-		j := next
-		for j < len(events) && !events[j].At.After(t) {
-			j++
-		}
-		if err := l.advance(ctx, t, events[next:j]); err != nil {
-			return err
-		}
-		next = j
-		bar.add(1)
+	if err := l.run(ctx, events, end, bar); err != nil {
+		return err
 	}
-	bar.done()
 	fmt.Fprintf(w, "  %d simulated days in %v: %d events ingested, %d due steps run, %d deliveries sent, %d failed\n",
-		simDays, time.Since(t0).Round(time.Millisecond), len(events), l.ticked, l.sent.Sent, l.sent.Failed)
+		simDays, time.Since(t0).Round(time.Millisecond), l.ingested, l.ticked, l.sent.Sent, l.sent.Failed)
 
 	fmt.Fprintln(w, "  Segments of the outcome (of the friends who still follow, as segments count, but for the last):")
 	counts := newTable("  ", "lr")
@@ -196,6 +230,27 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 	}
 	if err := counts.write(w); err != nil {
 		return err
+	}
+	picks := []pick{{"who followed on the first morning and stayed", l.users[0]}}
+	if l.line.sender.real != nil {
+		picks[0].who = "the test friend (you, on LINE), " + picks[0].who
+	}
+	for _, p := range []struct{ who, src string }{
+		{"who booked after the menu, before the coupon", `scenario_exited("welcome") && converted("booking")`},
+		{"who blocked the account", `blocked && scenario_exited("welcome")`},
+	} {
+		b, err := l.a.Evaluate(p.src)
+		if err != nil {
+			return err
+		}
+		if b.IsEmpty() {
+			continue
+		}
+		v, err := l.a.Friend(ctx, stepcast.FriendID(b.Minimum()))
+		if err != nil {
+			return err
+		}
+		picks = append(picks, pick{p.who, v.User})
 	}
 	fmt.Fprintln(w, "\nThree friends' journeys (times in Tokyo; what the engine recorded, and what LINE received):")
 	for _, p := range picks {
@@ -254,20 +309,14 @@ type pick struct {
 	user stepcast.UserID
 }
 
-// liveEvents simulates the week's webhooks: each friend follows at a
-// daytime hour of days 0–4 (the test friend first, on day 0 at 10:00, and
-// nothing else), some answer the survey or tap links, about a third book
-// within four days of following, a few block the account. It returns
-// them in time order, and three friends whose journeys tell the story.
-func liveEvents(users []stepcast.UserID, start time.Time) ([]stepcast.Event, []pick) {
+// liveEvents simulates the week's webhooks that do not answer a message:
+// each friend follows at a daytime hour of days 0–4 (the test friend
+// first, on day 0 at 10:00, and nothing else), some answer the survey, a
+// few block the account a day or two later. It returns them in time order.
+// What friends do on reading a message is respond's.
+func liveEvents(users []stepcast.UserID, start time.Time) []stepcast.Event {
 	r := rand.New(rand.NewPCG(13, 6))
 	var out []stepcast.Event
-	var booked, blocked stepcast.UserID
-	day := func(d float64) time.Time {
-		// Daytime: 09:00–22:00 of calendar day ⌊d⌋ after start's.
-		whole := int(d)
-		return start.AddDate(0, 0, whole).Add(time.Duration((d - float64(whole)) * 13 * float64(time.Hour))).Truncate(time.Minute)
-	}
 	for i, user := range users {
 		id := 0
 		add := func(kind stepcast.EventKind, name, value string, at time.Time) {
@@ -279,38 +328,67 @@ func liveEvents(users []stepcast.UserID, start time.Time) ([]stepcast.Event, []p
 			continue
 		}
 		d := r.Float64() * 5
-		followed := day(d)
+		// Daytime: 09:00–22:00 of calendar day ⌊d⌋ after start's.
+		followed := start.AddDate(0, 0, int(d)).Add(time.Duration((d - float64(int(d))) * 13 * float64(time.Hour))).Truncate(time.Minute)
 		add(stepcast.EventFollow, "", "", followed)
 		if r.IntN(4) == 0 {
 			add(stepcast.EventAnswer, "interest", []string{"high", "some", "none"}[r.IntN(3)], followed.Add(time.Duration(r.IntN(120))*time.Minute))
 		}
-		switch x := r.IntN(20); {
-		case x < 7: // books within four days
-			at := day(d + 0.2 + r.Float64()*3.8)
-			if at.Before(followed) {
-				at = followed.Add(time.Hour)
-			}
-			add(stepcast.EventClick, "campaign", "", at.Add(-10*time.Minute))
-			add(stepcast.EventConversion, "booking", "", at)
-			if booked == "" && at.Sub(followed) > 30*time.Hour && at.Sub(followed) < 60*time.Hour {
-				booked = user
-			}
-		case x == 7: // blocks the next day or two
+		if r.IntN(20) == 0 {
 			add(stepcast.EventUnfollow, "", "", followed.Add(time.Duration(20+r.IntN(30))*time.Hour))
-			if blocked == "" {
-				blocked = user
-			}
 		}
 	}
 	slices.SortStableFunc(out, func(a, b stepcast.Event) int { return a.At.Compare(b.At) })
-	picks := []pick{{"who followed on the first morning and stayed", users[0]}}
-	if booked != "" {
-		picks = append(picks, pick{"who booked two days after following", booked})
+	return out
+}
+
+// responses are the share of the friends who, having read a message
+// holding the text, tap its link and then book: what makes bookings in the
+// simulation, and what an A/B test of two messages measures.
+var responses = []struct {
+	text  string
+	share float64
+}{
+	{"メニュー", 0.10}, // the menu, on day 1
+	{"クーポン", 0.15}, // the coupon, on day 3; and the trial offer's
+	{"無料", 0.30},   // an A/B variant: a free treatment
+	{"ご予約は", 0.05}, // the trial offer's last call
+	{"ホリデー", 0.12}, // the broadcast
+}
+
+// respond returns the events with which user answers the messages of a
+// send LINE accepted at: for each message whose text holds a response's
+// text, with that response's chance, a tap on its link and a booking,
+// some hours later. The chance is a stable hash of the friend and the
+// text, not a draw from a sequence: the outcome does not depend on the
+// order in which the dispatcher's concurrent sends were accepted.
+func respond(user stepcast.UserID, messages []string, at time.Time) []stepcast.Event {
+	var out []stepcast.Event
+	for _, m := range messages {
+		for _, r := range responses {
+			if !strings.Contains(m, r.text) || unit(string(user), m, "responds") >= r.share {
+				continue
+			}
+			click := at.Add(time.Duration(10+unit(string(user), m, "when")*36*60) * time.Minute).Truncate(time.Minute)
+			id := fmt.Sprintf("reply-%s-%x", user, fnv64(m))
+			out = append(out,
+				stepcast.Event{ID: id + "-click", User: user, Kind: stepcast.EventClick, Name: "campaign", At: click},
+				stepcast.Event{ID: id + "-booking", User: user, Kind: stepcast.EventConversion, Name: "booking", At: click.Add(10 * time.Minute)})
+			break
+		}
 	}
-	if blocked != "" {
-		picks = append(picks, pick{"who blocked the account", blocked})
-	}
-	return out, picks
+	return out
+}
+
+// unit is a number in [0, 1) fixed by its parts.
+func unit(parts ...string) float64 {
+	return float64(fnv64(strings.Join(parts, "\x00"))>>11) / (1 << 53)
+}
+
+func fnv64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
 }
 
 // deliveriesOf counts the live account's outbox by cause.
