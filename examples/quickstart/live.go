@@ -57,10 +57,10 @@ type live struct {
 // liveFriends is how many friends follow during the simulated days: enough
 // for a story and for the A/B test's statistics, few enough that every
 // request goes through LINE's SDK, HTTP and the schema check in seconds.
-const liveFriends = 400
+const liveFriends = 1000
 
 // simDays is how long the scenario part of the story runs.
-const simDays = 7
+const simDays = 10
 
 func openLive(o options) (*live, error) {
 	ctx := context.Background()
@@ -190,14 +190,14 @@ func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event
 	return err
 }
 
-// liveWeek is the story's second half: a week of new friends in
+// liveWeek is the story's second half: ten days of new friends in
 // simulated time, hour by hour, each entering the welcome scenario, some
 // booking and leaving it; the scenario's steps go out through LINE as they
 // come due.
 func liveWeek(w io.Writer, l *live, bar *progress) error {
 	ctx := context.Background()
 	events := liveEvents(l.users, l.start)
-	section(w, 4, "Step delivery: the welcome scenario over a simulated week")
+	section(w, 4, "Step delivery: the welcome scenario over ten simulated days")
 	fmt.Fprintf(w, "%d new friends, each entering the welcome scenario\n", len(l.users))
 	fmt.Fprintf(w, "(greeting at once, the menu on day 1 at 12:00, a coupon on day 3 at 19:00; booking leaves it).\n")
 	fmt.Fprintf(w, "The clock moves an hour at a time from %s; at each hour the engine ingests that hour's webhooks,\n", l.start.Format("Mon 2 Jan 15:04 MST"))
@@ -310,7 +310,7 @@ type pick struct {
 }
 
 // liveEvents simulates the week's webhooks that do not answer a message:
-// each friend follows at a daytime hour of days 0–4 (the test friend
+// each friend follows at a daytime hour of days 0–5 (the test friend
 // first, on day 0 at 10:00, and nothing else), some answer the survey, a
 // few block the account a day or two later. It returns them in time order.
 // What friends do on reading a message is respond's.
@@ -327,7 +327,7 @@ func liveEvents(users []stepcast.UserID, start time.Time) []stepcast.Event {
 			add(stepcast.EventFollow, "", "", start.Add(time.Hour))
 			continue
 		}
-		d := r.Float64() * 5
+		d := r.Float64() * 6
 		// Daytime: 09:00–22:00 of calendar day ⌊d⌋ after start's.
 		followed := start.AddDate(0, 0, int(d)).Add(time.Duration((d - float64(int(d))) * 13 * float64(time.Hour))).Truncate(time.Minute)
 		add(stepcast.EventFollow, "", "", followed)
