@@ -1,14 +1,31 @@
-// Command quickstart shows stepcast's segment engine on synthetic friends:
-// it builds the in-memory index, compiles the segments of the design notes,
-// counts and explains them, cross-tabulates two axes, and matches single
-// friends, printing how long each step took. Then it stores friends in the
-// embedded default store (one bbolt file), rebuilds an index from the file
-// and exports it. Last, the engine: a week of a salon's webhook events run
-// through the action rules and scores of salon.yaml on the embedded store.
+// Command quickstart tells a beauty salon's LINE account with stepcast,
+// end to end, in numbered parts:
 //
-//	go run ./examples/quickstart             # 200,000 friends
+//  1. segments: it builds the in-memory index for synthetic friends,
+//     compiles the segments of the design notes, counts and explains them,
+//     cross-tabulates two axes and matches single friends;
+//  2. the embedded store: friends written to one bbolt file as units of
+//     work, the index rebuilt from the file, everything exported;
+//  3. rules and scores: a week of the salon's webhook events through the
+//     action rules, scores and scenarios of salon.yaml;
+//  4. step delivery: ten simulated days on a clock the program moves an
+//     hour at a time (engine.Config.Now, Account.Tick, Account.Dispatch):
+//     new friends enter the welcome scenario, answer what they receive,
+//     some book and leave it, some block; three journeys are printed;
+//  5. delivery: every message went through lineadapter.Sender — LINE's
+//     Go SDK over real HTTP — to linetest, LINE's fake, which checks each
+//     request against LINE's OpenAPI specifications when
+//     STEPCAST_LINE_OPENAPI names them; what it received is printed.
+//
+//	go run ./examples/quickstart             # 200,000 friends in part 1
 //	go run ./examples/quickstart -friends 1000000
+//	go run ./examples/quickstart -line-token TOKEN -to Uxxxxxxxx…   # see -help
 //	cd examples/quickstart && go run .       # the same from here
+//
+// With -line-token and -to, the first friend of part 4 is the -to friend,
+// whose messages go to api.line.me (a few pushes of the channel's quota);
+// every other friend stays synthetic. Progress bars are drawn on stderr
+// when it is a terminal.
 //
 // salon.yaml is compiled into the program (go:embed), so it runs the same
 // from any folder; definitions that do not load stop it with their
@@ -51,25 +68,30 @@ func main() {
 	var o options
 	flag.IntVar(&o.friends, "friends", 200_000, "number of synthetic friends in the segment part (the engine's parts keep their own sizes)")
 	flag.StringVar(&o.lineToken, "line-token", "",
-		"a channel access token (or $LINE_CHANNEL_ACCESS_TOKEN, read only with -to): send for real, to the -to friend only.\n"+
-			"The welcome scenario's three messages, the broadcast and the A/B test's message are pushed\n"+
-			"through api.line.me to that one friend, who must follow the channel: about 5 messages,\n"+
-			"each counted against the channel's monthly message quota (billed beyond the free\n"+
-			"messages of your LINE plan). Every other friend of the story is synthetic and served by linetest")
-	flag.StringVar(&o.to, "to", "", "the LINE userId (U followed by 32 hex digits) of the test friend who receives the real messages; needed with -line-token")
+		"a Messaging API channel access token (or $LINE_CHANNEL_ACCESS_TOKEN, read only with -to):\n"+
+			"send for real, to the -to friend only. See Usage above for what it sends and costs")
+	flag.StringVar(&o.to, "to", "", "the LINE userId (U and 32 hex digits) of the one friend who receives real messages: yours is\n"+
+		"\"Your user ID\" on the channel's Basic settings in the LINE Developers Console; add the channel as a friend first")
 	showBars := flag.Bool("progress", true, "draw progress bars on stderr (only when it is a terminal)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: go run ./examples/quickstart [flags]
 
 The quickstart tells a beauty salon's story with stepcast: segments over
 synthetic friends, the embedded store, a week of webhooks through rules and
-scores, then a simulated week of new friends going through the welcome
+scores, then ten simulated days of new friends going through the welcome
 scenario, every message sent through LINE's Go SDK over HTTP to linetest,
 LINE's fake (checked against LINE's OpenAPI specifications when %s
-names a checkout of github.com/line/line-openapi).
+names a checkout of github.com/line/line-openapi). Nothing reaches LINE.
 
-Nothing reaches LINE unless -line-token is given; then only the -to friend
-receives real messages, and they count against the channel's quota.
+Sending for real: -line-token TOKEN -to Uxxxxxxxx… The first friend of the
+simulation is then the -to friend, and everything addressed to them goes to
+api.line.me as push messages — the welcome scenario's greeting, menu and
+coupon, arriving within seconds as the simulated days pass, and the story's
+later messages: about five pushes. Each counts one message against the
+channel's monthly quota (LINE's free plan includes 200 a month; paid plans
+bill messages beyond theirs). The token is checked by reading the quota
+before anything runs. No other friend is sent anything real: the rest of the
+story's 1000 friends are synthetic, served by linetest.
 
 `, linetest.EnvSpecDir)
 		flag.PrintDefaults()
