@@ -4,23 +4,27 @@
 //  1. segments: it builds the in-memory index for synthetic friends,
 //     compiles the segments of the design notes, counts and explains them,
 //     cross-tabulates two axes and matches single friends;
+//
 //  2. the embedded store: friends written to one bbolt file as units of
 //     work, the index rebuilt from the file, everything exported;
+//
 //  3. rules and scores: a week of the salon's webhook events through the
 //     action rules, scores and scenarios of salon.yaml;
+//
 //  4. step delivery: ten simulated days on a clock the program moves an
 //     hour at a time (engine.Config.Now, Account.Tick, Account.Dispatch):
 //     new friends enter the welcome scenario, answer what they receive,
 //     some book and leave it, some block; three journeys are printed;
+//
 //  5. delivery: every message went through lineadapter.Sender — LINE's
 //     Go SDK over real HTTP — to linetest, LINE's fake, which checks each
 //     request against LINE's OpenAPI specifications when
 //     STEPCAST_LINE_OPENAPI names them; what it received is printed.
 //
-//	go run ./examples/quickstart             # 200,000 friends in part 1
-//	go run ./examples/quickstart -friends 1000000
-//	go run ./examples/quickstart -line-token TOKEN -to Uxxxxxxxx…   # see -help
-//	cd examples/quickstart && go run .       # the same from here
+//     go run ./examples/quickstart             # 200,000 friends in part 1
+//     go run ./examples/quickstart -friends 1000000
+//     go run ./examples/quickstart -line-token TOKEN -to Uxxxxxxxx…   # see -help
+//     cd examples/quickstart && go run .       # the same from here
 //
 // With -line-token and -to, the first friend of part 4 is the -to friend,
 // whose messages go to api.line.me (a few pushes of the channel's quota);
