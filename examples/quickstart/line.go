@@ -139,62 +139,68 @@ func derivedKey(key string) string {
 // every request passed LINE's rules and specifications.
 func (l *lineSide) report(w io.Writer) error {
 	reqs := l.srv.Requests()
-	sends := l.srv.Sends()
 	type row struct {
-		kind           linetest.Endpoint
-		requests, sent int
+		kind                                linetest.Endpoint
+		requests, accepted, reached, counted int
 	}
-	var kinds []row
-	idx := map[linetest.Endpoint]int{}
-	for _, r := range reqs {
-		i, ok := idx[r.Endpoint]
-		if !ok {
-			i = len(kinds)
-			idx[r.Endpoint] = i
-			kinds = append(kinds, row{kind: r.Endpoint})
+	var kinds []*row
+	by := map[linetest.Endpoint]*row{}
+	kind := func(e linetest.Endpoint) *row {
+		r := by[e]
+		if r == nil {
+			r = &row{kind: e}
+			by[e] = r
+			kinds = append(kinds, r)
 		}
-		kinds[i].requests++
+		return r
+	}
+	for _, r := range reqs {
+		k := kind(r.Endpoint)
+		k.requests++
 		if r.Accepted {
-			kinds[i].sent++
+			k.accepted++
 		}
 	}
 	reached := map[string]bool{}
-	messages := 0
-	for _, s := range sends {
+	objects := 0
+	for _, s := range l.srv.Sends() {
+		k := kind(s.Endpoint)
+		k.reached += len(s.To)
+		k.counted += s.Counted
 		for _, u := range s.To {
 			reached[u] = true
 		}
-		messages += len(s.Messages) * max(1, len(s.To))
+		objects += len(s.Messages) * len(s.To)
 	}
-	fmt.Fprintf(w, "  LINE (linetest, over HTTP from LINE's Go SDK) received %d requests:\n", len(reqs))
-	t := newTable("    ", "lrr")
-	t.row("endpoint", "requests", "accepted")
+	fmt.Fprintf(w, "LINE (linetest, over HTTP from LINE's Go SDK) received %d requests:\n", len(reqs))
+	t := newTable("  ", "lrrrr")
+	t.row("endpoint", "requests", "accepted", "recipients", "messages counted")
 	for _, k := range kinds {
-		t.row(k.kind, k.requests, k.sent)
+		t.row(k.kind, k.requests, k.accepted, k.reached, k.counted)
 	}
 	if err := t.write(w); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "  %d friends reached, %d message objects delivered, %d counted against the month's quota (recipients per request, up to five messages count once)\n",
-		len(reached), messages, l.srv.Consumption())
+	fmt.Fprintf(w, "%d friends reached, %d message objects delivered; %d messages counted against the month's quota\n", len(reached), objects, l.srv.Consumption())
+	fmt.Fprintf(w, "(LINE counts one per recipient of a request, up to five message objects in it; replies are free)\n")
 	vs := l.srv.Violations()
 	switch {
 	case len(vs) > 0:
 		for _, v := range vs[:min(len(vs), 5)] {
-			fmt.Fprintf(w, "  violation: %s\n", v)
+			fmt.Fprintf(w, "violation: %s\n", v)
 		}
 		return fmt.Errorf("LINE would have refused %d requests", len(vs))
 	case l.checked:
-		fmt.Fprintf(w, "  every request kept LINE's rules and matched LINE's OpenAPI specifications\n")
+		fmt.Fprintf(w, "Every request kept LINE's rules and matched LINE's OpenAPI specifications.\n")
 	default:
-		fmt.Fprintf(w, "  every request kept LINE's rules; %s\n", l.why)
+		fmt.Fprintf(w, "Every request kept LINE's rules; %s.\n", l.why)
 	}
 	if l.sender.real != nil {
 		l.sender.mu.Lock()
 		defer l.sender.mu.Unlock()
-		fmt.Fprintf(w, "  sent for real to %s through api.line.me: %d requests\n", l.sender.to, len(l.sender.realSent))
+		fmt.Fprintf(w, "Sent for real to %s through api.line.me: %d requests\n", l.sender.to, len(l.sender.realSent))
 		for _, s := range l.sender.realSent {
-			fmt.Fprintf(w, "    %s\n", s)
+			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
 	return nil

@@ -155,7 +155,7 @@ func TestRunForReal(t *testing.T) {
 	for _, v := range real.Violations() {
 		t.Errorf("violation: %s", v)
 	}
-	for _, want := range []string{"Sending for real: the first friend is " + me, "sent for real to " + me} {
+	for _, want := range []string{"Sending for real: the first friend is " + me, "Sent for real to " + me} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
