@@ -90,6 +90,20 @@ func (s *Sender) Quota(ctx context.Context) (Quota, error) {
 	return q, nil
 }
 
+// MessageQuota is Quota in the terms of the engine's QuotaReader (which
+// the engine reads for a broadcast's Preview): the month's limit (-1 for
+// none, LINE's type "none") and the messages counted so far.
+func (s *Sender) MessageQuota(ctx context.Context) (limit, used int64, err error) {
+	q, err := s.Quota(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !q.Limited {
+		return -1, q.TotalUsage, nil
+	}
+	return q.Value, q.TotalUsage, nil
+}
+
 // CheckQuota reads the quota (Sender.Quota) before a send of n messages
 // (Cost) and fails, wrapping stepcast.ErrQuotaExceeded, when they do not
 // fit what the month has left: stop before the first request rather than
