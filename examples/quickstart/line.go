@@ -35,7 +35,8 @@ type lineSide struct {
 // send the test friend's deliveries to LINE for real.
 func newLINE(specDir string, now func() time.Time, token, realEndpoint string, to stepcast.UserID) (*lineSide, error) {
 	l := &lineSide{}
-	opts := []linetest.Option{linetest.WithClock(now)}
+	// The salon is on LINE's Light plan: 5,000 messages a month.
+	opts := []linetest.Option{linetest.WithClock(now), linetest.WithMonthlyQuota(lightPlan)}
 	if specDir == "" {
 		l.why = "requests were not schema-checked: set " + linetest.EnvSpecDir + " to a checkout of github.com/line/line-openapi to check each one against LINE's OpenAPI specifications"
 	} else {
@@ -123,6 +124,15 @@ func (r *routeSender) Send(ctx context.Context, d stepcast.Delivery, retryKey st
 	rest := d
 	rest.To = slices.Delete(slices.Clone(d.To), i, i+1)
 	return r.fake.Send(ctx, rest, retryKey)
+}
+
+// lightPlan is the messages a month of LINE's Light plan, the salon's.
+const lightPlan = 5000
+
+// MessageQuota reads the story's account's quota, linetest's: what a
+// broadcast's Preview prices a send against (engine.QuotaReader).
+func (r *routeSender) MessageQuota(ctx context.Context) (limit, used int64, err error) {
+	return r.fake.MessageQuota(ctx)
 }
 
 // derivedKey is a UUID (version 5 in form: SHA-1 of the key) standing
