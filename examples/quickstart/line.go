@@ -150,7 +150,7 @@ func derivedKey(key string) string {
 func (l *lineSide) report(w io.Writer) error {
 	reqs := l.srv.Requests()
 	type row struct {
-		kind                                linetest.Endpoint
+		kind                                 linetest.Endpoint
 		requests, accepted, reached, counted int
 	}
 	var kinds []*row

@@ -345,37 +345,38 @@ func liveEvents(users []stepcast.UserID, start time.Time) []stepcast.Event {
 // responses are the share of the friends who, having read a message
 // holding the text, tap its link and then book: what makes bookings in the
 // simulation, and what an A/B test of two messages measures.
-var responses = []struct {
-	text  string
-	share float64
-}{
+type response struct {
+	text  string  // what a message holds
+	share float64 // of the friends who read it, who book
+}
+
+var responses = []response{
+	// The first whose text a message holds decides.
+	{"無料", 0.35},   // the coupon's variant B: a free treatment
 	{"メニュー", 0.10}, // the menu, on day 1
-	{"クーポン", 0.15}, // the coupon, on day 3; and the trial offer's
-	{"無料", 0.30},   // an A/B variant: a free treatment
+	{"クーポン", 0.12}, // the coupon's variant A, 10% off; the trial offer's
 	{"ご予約は", 0.05}, // the trial offer's last call
 	{"ホリデー", 0.12}, // the broadcast
 }
 
 // respond returns the events with which user answers the messages of a
-// send LINE accepted at: for each message whose text holds a response's
-// text, with that response's chance, a tap on its link and a booking,
-// some hours later. The chance is a stable hash of the friend and the
-// text, not a draw from a sequence: the outcome does not depend on the
-// order in which the dispatcher's concurrent sends were accepted.
+// send LINE accepted at: for each message, the first response whose text
+// it holds gives the chance that the friend taps its link and books some
+// hours later. The chance is a stable hash of the friend and the text, not
+// a draw from a sequence: the outcome does not depend on the order in
+// which the dispatcher's concurrent sends were accepted.
 func respond(user stepcast.UserID, messages []string, at time.Time) []stepcast.Event {
 	var out []stepcast.Event
 	for _, m := range messages {
-		for _, r := range responses {
-			if !strings.Contains(m, r.text) || unit(string(user), m, "responds") >= r.share {
-				continue
-			}
-			click := at.Add(time.Duration(10+unit(string(user), m, "when")*36*60) * time.Minute).Truncate(time.Minute)
-			id := fmt.Sprintf("reply-%s-%x", user, fnv64(m))
-			out = append(out,
-				stepcast.Event{ID: id + "-click", User: user, Kind: stepcast.EventClick, Name: "campaign", At: click},
-				stepcast.Event{ID: id + "-booking", User: user, Kind: stepcast.EventConversion, Name: "booking", At: click.Add(10 * time.Minute)})
-			break
+		i := slices.IndexFunc(responses, func(r response) bool { return strings.Contains(m, r.text) })
+		if i < 0 || unit(string(user), m, "responds") >= responses[i].share {
+			continue
 		}
+		click := at.Add(time.Duration(10+unit(string(user), m, "when")*36*60) * time.Minute).Truncate(time.Minute)
+		id := fmt.Sprintf("reply-%s-%x", user, fnv64(m))
+		out = append(out,
+			stepcast.Event{ID: id + "-click", User: user, Kind: stepcast.EventClick, Name: "campaign", At: click},
+			stepcast.Event{ID: id + "-booking", User: user, Kind: stepcast.EventConversion, Name: "booking", At: click.Add(10 * time.Minute)})
 	}
 	return out
 }
