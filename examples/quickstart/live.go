@@ -51,7 +51,8 @@ type live struct {
 	sent     engine.DispatchReport
 	ticked   int
 	ingested int
-	seen     int // linetest's sends the friends have read
+	seen     int              // linetest's sends the friends have read
+	pending  []stepcast.Event // what friends will do, in time order
 }
 
 // liveFriends is how many friends follow during the simulated days: enough
@@ -123,19 +124,19 @@ func (l *live) Close() {
 	os.RemoveAll(l.dir)
 }
 
-// run moves the clock an hour at a time up to end; events (in time order)
+// run moves the clock an hour at a time up to end; the pending events
 // are ingested in the hour they happen, and so are the friends' answers to
 // the messages LINE accepted (respond).
-func (l *live) run(ctx context.Context, events []stepcast.Event, end time.Time, bar *progress) error {
+func (l *live) run(ctx context.Context, end time.Time, bar *progress) error {
 	hours := int(end.Sub(l.clock.Now()) / time.Hour)
 	bar.start("simulated hours", hours)
 	defer bar.done()
 	for range hours {
 		t := l.clock.Now().Add(time.Hour)
 		var due []stepcast.Event
-		for len(events) > 0 && !events[0].At.After(t) {
-			due = append(due, events[0])
-			events = events[1:]
+		for len(l.pending) > 0 && !l.pending[0].At.After(t) {
+			due = append(due, l.pending[0])
+			l.pending = l.pending[1:]
 		}
 		if err := l.advance(ctx, t, due); err != nil {
 			return err
@@ -145,11 +146,11 @@ func (l *live) run(ctx context.Context, events []stepcast.Event, end time.Time, 
 		for _, s := range sends[l.seen:] {
 			texts := messageTexts(s.Messages)
 			for _, u := range s.To {
-				events = append(events, respond(stepcast.UserID(u), texts, s.Time)...)
+				l.pending = append(l.pending, respond(stepcast.UserID(u), texts, s.Time)...)
 			}
 		}
 		l.seen = len(sends)
-		slices.SortStableFunc(events, func(a, b stepcast.Event) int { return a.At.Compare(b.At) })
+		slices.SortStableFunc(l.pending, func(a, b stepcast.Event) int { return a.At.Compare(b.At) })
 		bar.add(1)
 	}
 	return nil
@@ -196,7 +197,7 @@ func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event
 // come due.
 func liveWeek(w io.Writer, l *live, bar *progress) error {
 	ctx := context.Background()
-	events := liveEvents(l.users, l.start)
+	l.pending = liveEvents(l.users, l.start)
 	section(w, 4, "Step delivery: the welcome scenario over ten simulated days")
 	fmt.Fprintf(w, "%d new friends, each entering the welcome scenario\n", len(l.users))
 	fmt.Fprintf(w, "(greeting at once, the menu on day 1 at 12:00, a coupon on day 3 at 19:00; booking leaves it).\n")
@@ -213,7 +214,7 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 	}
 	t0 := time.Now()
 	end := l.start.AddDate(0, 0, simDays)
-	if err := l.run(ctx, events, end, bar); err != nil {
+	if err := l.run(ctx, end, bar); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "  %d simulated days in %v: %d events ingested, %d due steps run, %d deliveries sent, %d failed\n",
