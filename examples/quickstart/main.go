@@ -225,7 +225,12 @@ func run(w io.Writer, o options) error {
 	if err := engineDemo(w, min(n, 5000), &o.bar); err != nil {
 		return err
 	}
-	if err := liveWeek(w, l, &o.bar); err != nil {
+	return runLive(w, l, &o.bar)
+}
+
+// runLive tells the story's parts in simulated time, on the live account.
+func runLive(w io.Writer, l *live, bar *progress) error {
+	if err := liveWeek(w, l, bar); err != nil {
 		return err
 	}
 	section(w, 5, "Delivery: what LINE received")

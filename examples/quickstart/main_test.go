@@ -144,8 +144,12 @@ func TestRunForReal(t *testing.T) {
 	defer real.Close()
 	me := linetest.UserID(9999)
 	var out bytes.Buffer
-	err := run(&out, options{friends: 1000, lineToken: "real-token", to: me, realEndpoint: real.URL})
+	l, err := openLive(options{lineToken: "real-token", to: me, realEndpoint: real.URL})
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := runLive(&out, l, &progress{}); err != nil {
 		t.Fatal(err)
 	}
 	got := real.Delivered()
