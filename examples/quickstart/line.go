@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +60,7 @@ func newLINE(specDir string, now func() time.Time, token, realEndpoint string, t
 		l.srv.Close()
 		return nil, err
 	}
-	l.sender = &routeSender{fake: fake, to: to}
+	l.sender = &routeSender{fake: fake, to: to, now: now}
 	if token != "" {
 		// api.line.me ("" is LINE's), at LINE's published rates.
 		if l.sender.real, err = lineadapter.NewSender(token, lineadapter.SenderConfig{Endpoint: realEndpoint}); err != nil {
@@ -86,8 +87,18 @@ type routeSender struct {
 	fake, real *lineadapter.Sender
 	to         stepcast.UserID
 
+	now func() time.Time // the story's clock
+
 	mu       sync.Mutex
-	realSent []string // what went to LINE for real: kind and messages
+	realSent []sent // what went to LINE for real
+}
+
+// sent is a request LINE accepted: when, by the story's clock, with the
+// texts of its messages, and for the real ones what it was.
+type sent struct {
+	at    time.Time
+	texts []string
+	what  string
 }
 
 func (r *routeSender) Send(ctx context.Context, d stepcast.Delivery, retryKey string) (string, error) {
@@ -116,7 +127,9 @@ func (r *routeSender) Send(ctx context.Context, d stepcast.Delivery, retryKey st
 		return "", fmt.Errorf("to %s on LINE: %w", r.to, err)
 	}
 	r.mu.Lock()
-	r.realSent = append(r.realSent, fmt.Sprintf("%s (%s) %d message(s), request %s", d.Kind, d.Cause.Key(), len(d.Messages), id))
+	if !slices.ContainsFunc(r.realSent, func(s sent) bool { return strings.HasSuffix(s.what, id) }) { // not a retry LINE answered 409
+		r.realSent = append(r.realSent, sent{at: r.now(), texts: messageTexts(d.Messages), what: fmt.Sprintf("%s (%s) %d message(s), request %s", mine.Kind, d.Cause.Key(), len(d.Messages), id)})
+	}
 	r.mu.Unlock()
 	if len(d.To) == 1 {
 		return id, nil
@@ -210,7 +223,7 @@ func (l *lineSide) report(w io.Writer) error {
 		defer l.sender.mu.Unlock()
 		fmt.Fprintf(w, "Sent for real to %s through api.line.me: %d requests\n", l.sender.to, len(l.sender.realSent))
 		for _, s := range l.sender.realSent {
-			fmt.Fprintf(w, "  %s\n", s)
+			fmt.Fprintf(w, "  %s\n", s.what)
 		}
 	}
 	return nil

@@ -52,6 +52,7 @@ type live struct {
 	ticked   int
 	ingested int
 	seen     int              // linetest's sends the friends have read
+	counted  int64            // linetest's quota consumption when they last read
 	pending  []stepcast.Event // what friends will do, in time order
 }
 
@@ -124,53 +125,75 @@ func (l *live) Close() {
 	os.RemoveAll(l.dir)
 }
 
-// run moves the clock an hour at a time up to end; the pending events
-// are ingested in the hour they happen, and so are the friends' answers to
-// the messages LINE accepted (respond).
+// run moves the clock up to end, a step at a time: at each step the
+// events pending until then are ingested, the due work runs and the
+// outbox is sent — a host's webhook handler, Run's ticks and its
+// dispatcher, seen every step instead of every second. The friends'
+// answers to the messages LINE accepted (respond) join the pending events.
 func (l *live) run(ctx context.Context, end time.Time, bar *progress) error {
-	hours := int(end.Sub(l.clock.Now()) / time.Hour)
-	bar.start("simulated hours", hours)
+	steps := int(end.Sub(l.clock.Now()) / simStep)
+	bar.start("simulated hours", steps*int(simStep)/int(time.Hour))
 	defer bar.done()
-	for range hours {
-		t := l.clock.Now().Add(time.Hour)
-		var due []stepcast.Event
-		for len(l.pending) > 0 && !l.pending[0].At.After(t) {
-			due = append(due, l.pending[0])
-			l.pending = l.pending[1:]
+	for i := range steps {
+		t := l.clock.Now().Add(simStep)
+		n := 0
+		for n < len(l.pending) && !l.pending[n].At.After(t) {
+			n++
 		}
+		due := l.pending[:n:n]
+		l.pending = l.pending[n:]
 		if err := l.advance(ctx, t, due); err != nil {
 			return err
 		}
-		// Friends read what LINE delivered this hour; some answer later.
-		sends := l.line.srv.Sends()
-		for _, s := range sends[l.seen:] {
-			texts := messageTexts(s.Messages)
-			for _, u := range s.To {
-				l.pending = append(l.pending, respond(stepcast.UserID(u), texts, s.Time)...)
-			}
+		l.read()
+		if (i+1)%int(time.Hour/simStep) == 0 {
+			bar.add(1)
 		}
-		l.seen = len(sends)
-		slices.SortStableFunc(l.pending, func(a, b stepcast.Event) int { return a.At.Compare(b.At) })
-		bar.add(1)
 	}
 	return nil
 }
 
+// simStep is how far the simulated clock moves at a time: a message goes
+// out at the first step after it is due, as a dispatcher polling every
+// simStep would send it.
+const simStep = 30 * time.Minute
+
+// read has the friends read what LINE accepted since the last read: some
+// answer later (respond), and their answers join the pending events.
+func (l *live) read() {
+	// Sends copies LINE's whole record: ask for it only when the month's
+	// count moved, which every accepted send moves.
+	if c := l.line.srv.Consumption(); c == l.counted {
+		return
+	} else {
+		l.counted = c
+	}
+	sends := l.line.srv.Sends()
+	for _, s := range sends[l.seen:] {
+		texts := messageTexts(s.Messages)
+		for _, u := range s.To {
+			l.pending = append(l.pending, respond(stepcast.UserID(u), texts, s.Time)...)
+		}
+	}
+	l.seen = len(sends)
+	slices.SortStableFunc(l.pending, func(a, b stepcast.Event) int { return a.At.Compare(b.At) })
+}
+
 // messageTexts are the texts of LINE message objects (text messages'
 // text; the rest have none here).
-func messageTexts(ms []json.RawMessage) []string {
+func messageTexts[M ~[]byte](ms []M) []string {
 	var out []string
 	for _, m := range ms {
 		var t struct{ Text string }
-		if json.Unmarshal(m, &t) == nil && t.Text != "" {
+		if json.Unmarshal([]byte(m), &t) == nil && t.Text != "" {
 			out = append(out, t.Text)
 		}
 	}
 	return out
 }
 
-// advance moves the clock to t: the events dated up to t are ingested,
-// the due work runs, and the outbox is sent.
+// advance moves the clock to t: the events are ingested, the due work
+// runs, and the outbox is sent.
 func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event) error {
 	l.clock.Set(t)
 	if len(events) > 0 {
@@ -201,8 +224,9 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 	section(w, 4, "Step delivery: the welcome scenario over ten simulated days")
 	fmt.Fprintf(w, "%d new friends, each entering the welcome scenario\n", len(l.users))
 	fmt.Fprintf(w, "(greeting at once, the menu on day 1 at 12:00, a coupon on day 3 at 19:00; booking leaves it).\n")
-	fmt.Fprintf(w, "The clock moves an hour at a time from %s; at each hour the engine ingests that hour's webhooks,\n", l.start.Format("Mon 2 Jan 15:04 MST"))
-	fmt.Fprintf(w, "runs the due steps (Account.Tick) and sends the outbox (Account.Dispatch) through lineadapter.Sender to linetest.\n")
+	fmt.Fprintf(w, "A simulated clock (engine.Config.Now) moves %d minutes at a time from %s; at each step the engine ingests\n", simStep/time.Minute, l.start.Format("Mon 2 Jan 15:04 MST"))
+	fmt.Fprintf(w, "the webhooks, runs the due steps (Account.Tick) and sends the outbox (Account.Dispatch) through lineadapter.Sender\n")
+	fmt.Fprintf(w, "to linetest — what Engine.Run does every second — so a message reaches LINE at the first step after it is due.\n")
 	if l.line.sender.real != nil {
 		q := l.line.quota
 		limit := "no limit"
@@ -262,8 +286,9 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 	return nil
 }
 
-// journey prints one friend's way through the week: their own events
-// and the engine's journey records, oldest first.
+// journey prints one friend's way through the days: their own events,
+// the engine's journey records and the messages LINE accepted for them,
+// oldest first.
 func (l *live) journey(w io.Writer, who string, user stepcast.UserID) error {
 	ctx := context.Background()
 	v, err := l.a.FriendByUser(ctx, user)
@@ -275,34 +300,81 @@ func (l *live) journey(w io.Writer, who string, user stepcast.UserID) error {
 		return err
 	}
 	slices.Reverse(evs)
-	got := len(l.line.srv.Delivered()[string(user)])
-	fmt.Fprintf(w, "  friend %d, %s — LINE delivered %d messages to them:\n", v.ID, who, got)
-	t := newTable("    ", "lll")
+	type row struct {
+		at         time.Time
+		name, what string
+	}
+	var rows []row
 	for _, e := range evs {
-		at := e.At.In(l.zone).Format("Mon 01-02 15:04")
+		r := row{at: e.At}
 		switch e.Kind {
 		case stepcast.EventJourney:
-			what := e.Value
+			r.name, r.what = e.Name, e.Value
 			if s := e.Data["step"]; s != "" {
-				what = s + " " + what
+				r.what = s + " " + r.what
 			}
-			if r := e.Data["reason"]; r != "" {
-				what += " (" + r + ")"
+			if why := e.Data["reason"]; why != "" {
+				r.what += " (" + why + ")"
 			}
-			t.row(at, e.Name, what)
+			if x := e.Data["variant"]; x != "" {
+				r.what += ", variant " + x
+			}
 		case stepcast.EventFollow:
-			t.row(at, "", "followed the account")
+			r.what = "followed the account"
 		case stepcast.EventUnfollow:
-			t.row(at, "", "blocked the account")
+			r.what = "blocked the account"
 		case stepcast.EventConversion:
-			t.row(at, "", "booked ("+e.Name+")")
+			r.what = "booked"
 		case stepcast.EventAnswer:
-			t.row(at, "", fmt.Sprintf("answered %s: %s", e.Name, e.Value))
+			r.what = fmt.Sprintf("answered %s: %s", e.Name, e.Value)
 		case stepcast.EventClick:
-			t.row(at, "", "tapped a link ("+e.Name+")")
+			r.what = "tapped a link (" + e.Name + ")"
+		default:
+			continue
+		}
+		rows = append(rows, r)
+	}
+	got := 0
+	for _, s := range l.received(user) {
+		got += len(s.texts)
+		for _, t := range s.texts {
+			rows = append(rows, row{at: s.at, name: "LINE", what: "「" + abbreviate(t, 18) + "」"})
 		}
 	}
+	// Stable: at the same minute, the engine's records before LINE's.
+	slices.SortStableFunc(rows, func(a, b row) int { return a.at.Compare(b.at) })
+	fmt.Fprintf(w, "  friend %d, %s — %d messages reached them:\n", v.ID, who, got)
+	t := newTable("    ", "lll")
+	for _, r := range rows {
+		t.row(r.at.In(l.zone).Format("Mon 01-02 15:04"), r.name, r.what)
+	}
 	return t.write(w)
+}
+
+// received lists the messages LINE accepted for user, from linetest's
+// record or, for the test friend with -line-token, the real sends.
+func (l *live) received(user stepcast.UserID) []sent {
+	if l.line.sender.real != nil && user == l.line.sender.to {
+		l.line.sender.mu.Lock()
+		defer l.line.sender.mu.Unlock()
+		return slices.Clone(l.line.sender.realSent)
+	}
+	var out []sent
+	for _, s := range l.line.srv.Sends() {
+		if slices.Contains(s.To, string(user)) {
+			out = append(out, sent{at: s.Time, texts: messageTexts(s.Messages)})
+		}
+	}
+	return out
+}
+
+// abbreviate cuts s to n characters, marking the cut.
+func abbreviate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
 }
 
 type pick struct {
