@@ -54,6 +54,9 @@ type live struct {
 	seen     int              // linetest's sends the friends have read
 	counted  int64            // linetest's quota consumption when they last read
 	pending  []stepcast.Event // what friends will do, in time order
+	// watches run after each step, for what the story notes as it
+	// happens.
+	watches []func(context.Context) error
 }
 
 // liveFriends is how many friends follow during the simulated days: enough
@@ -146,6 +149,11 @@ func (l *live) run(ctx context.Context, end time.Time, bar *progress) error {
 			return err
 		}
 		l.read()
+		for _, watch := range l.watches {
+			if err := watch(ctx); err != nil {
+				return err
+			}
+		}
 		if (i+1)%int(time.Hour/simStep) == 0 {
 			bar.add(1)
 		}
