@@ -324,9 +324,6 @@ func (l *live) journey(w io.Writer, who string, user stepcast.UserID) error {
 			if why := e.Data["reason"]; why != "" {
 				r.what += " (" + why + ")"
 			}
-			if x := e.Data["variant"]; x != "" {
-				r.what += ", variant " + x
-			}
 		case stepcast.EventFollow:
 			r.what = "followed the account"
 		case stepcast.EventUnfollow:
