@@ -11,10 +11,11 @@
 //  3. rules and scores: a week of the salon's webhook events through the
 //     action rules, scores and scenarios of salon.yaml;
 //
-//  4. step delivery: ten simulated days on a clock the program moves an
-//     hour at a time (engine.Config.Now, Account.Tick, Account.Dispatch):
-//     new friends enter the welcome scenario, answer what they receive,
-//     some book and leave it, some block; three journeys are printed;
+//  4. step delivery: ten simulated days on a clock the program moves half
+//     an hour at a time (engine.Config.Now, Account.Tick,
+//     Account.Dispatch): new friends enter the welcome scenario, answer
+//     what they receive, some book and leave it, some block; three
+//     journeys are printed;
 //
 //  5. delivery: every message went through lineadapter.Sender — LINE's
 //     Go SDK over real HTTP — to linetest, LINE's fake, which checks each
