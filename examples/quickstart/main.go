@@ -91,8 +91,7 @@ names a checkout of github.com/line/line-openapi). Nothing reaches LINE.
 Sending for real: -line-token TOKEN -to Uxxxxxxxx… The first friend of the
 simulation is then the -to friend, and everything addressed to them goes to
 api.line.me as push messages — the welcome scenario's greeting, menu and
-coupon, arriving within seconds as the simulated days pass, and the story's
-later messages: about five pushes. Each counts one message against the
+coupon, arriving within seconds as the simulated days pass: three pushes. Each counts one message against the
 channel's monthly quota (LINE's free plan includes 200 a month; paid plans
 bill messages beyond theirs). The token is checked by reading the quota
 before anything runs. No other friend is sent anything real: the rest of the
