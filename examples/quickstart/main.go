@@ -150,9 +150,15 @@ func run(w io.Writer, o options) error {
 	t0 := time.Now()
 	friends := synth.Generate(n, 1, now)
 	ix := segment.NewIndex(schema)
-	if err := synth.Load(ix, friends, now); err != nil {
-		return err
+	const part = 10_000
+	o.bar.start("building the index", n)
+	for i := 0; i < n; i += part {
+		if err := synth.LoadAt(ix, friends[i:min(i+part, n)], i, now); err != nil {
+			return err
+		}
+		o.bar.add(min(part, n-i))
 	}
+	o.bar.done()
 	ix.Compact()
 	st := ix.Stats()
 	fmt.Fprintf(w, "index built in %v: %d friends, %d following, about %.0f bytes a friend\n\n",
