@@ -65,8 +65,11 @@ func (u *unit) queueDelivery(src source, d stepcast.Delivery) error {
 }
 
 // uuidFrom derives a version-8 UUID from s.
-func uuidFrom(s string) string {
-	h := sha256.Sum256([]byte(s))
+func uuidFrom(s string) string { return uuidFromBytes([]byte(s)) }
+
+// uuidFromBytes derives a version-8 UUID from in.
+func uuidFromBytes(in []byte) string {
+	h := sha256.Sum256(in)
 	h[6] = h[6]&0x0f | 0x80
 	h[8] = h[8]&0x3f | 0x80
 	var b [36]byte

@@ -81,8 +81,9 @@
 // crossing a threshold; DueScenario, a scenario's pending step; DueReminder,
 // a reminder's; DueStart, an account's check of a relative start
 // condition; DueReminderEdit, an account's pass over the goals of an
-// edited reminder), runs each as a unit of work, and commits them in
-// batches, each still all or nothing. Run calls Tick every PollInterval.
+// edited reminder; DueBroadcast, a scheduled broadcast's next chunk),
+// runs each as a unit of work, and commits them in batches, each still
+// all or nothing. Run calls Tick every PollInterval.
 //
 // # Scenarios and reminders
 //
@@ -165,6 +166,45 @@
 // messages) changes state as any other, and its unit queues no message —
 // no reply, no push, not a scenario step it runs —, each step saying why;
 // rich menu links, which are not messages, still go.
+//
+// # Broadcasts
+//
+// A broadcast (Broadcast: a name, a segment, 1–5 messages with
+// placeholders, a minute) is the account's due work: ScheduleBroadcast
+// checks it — the segment compiles, each message passes
+// stepcast.CheckMessage after a trial render, each placeholder names a
+// field of the schema (package render) — and keeps it in a timer of
+// friend 0, "broadcast/<name>" (DueBroadcast), due at its minute. When
+// it comes due, Tick evaluates the segment on the live index then — not
+// when it was scheduled: a friend who answered at 09:59 is in, one who
+// blocked at 09:59 is out —, among friends who follow, and freezes that
+// audience (a roaring bitmap, in a timer of its own, never due). It then
+// plans BroadcastChunk (5,000) friends a unit of work, each committed
+// with the broadcast's cursor, BroadcastChunksPerTick (20) a Tick — so
+// that Run's dispatcher starts sending while the rest is planned: it reads their records, skips those who
+// no longer follow or whose messages do not render (a field unset with
+// no default, a text grown past LINE's limit), and queues friends whose
+// rendered messages are byte-identical as multicasts of up to 500 — one
+// alone in its chunk as a push, which LINE takes ten times faster and
+// the dispatcher keeps in order with the friend's other pushes. Each
+// delivery is keyed "broadcast/<name>/<chunk>/<n>", with a retry key
+// derived from the key, its cause "broadcast:<name>", at
+// BroadcastPriority (-1: below pushes and replies) unless the broadcast
+// sets one. A crash loses at most the chunk under way, planned again from
+// the same cursor over the same frozen audience: no friend is queued
+// twice. Memory follows the chunk, not the audience (but for the frozen
+// bitmap: about 40 KB for a million dense IDs, 128 KB at most).
+//
+// CancelBroadcast ends a scheduled broadcast before it is evaluated, or
+// one being planned at its next chunk, and takes back its pending
+// deliveries. Broadcast and Broadcasts report the status (scheduled,
+// sending, sent, cancelled, failed), what planning did (audience,
+// planned, skipped by reason, deliveries) and the outbox's progress.
+// Preview says what a broadcast would do now, writing nothing: the
+// audience, a sample rendered, the skips for missing fields counted over
+// the whole audience from the index, and the cost in messages and in yen
+// under each of LINE's plans (Plans), with the month's quota when
+// Config.Sender is a QuotaReader.
 //
 // # Queries
 //

@@ -59,6 +59,7 @@ var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueReminderEdit: wakeReminderEdit,
 	DueFollow:       wakeFollow,
 	DueRoute:        wakeRoute,
+	DueBroadcast:    wakeBroadcast,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.
@@ -87,11 +88,12 @@ const (
 // Tick processes the account's due work at now — scenario and reminder
 // steps come due, friends whose decaying scores cross a threshold with
 // time alone, relative start conditions come true at midnight, the goals
-// of an edited reminder are made due —, each due timer a unit of work of
-// its own, committed tickBatch at a time (each unit still all or
-// nothing). It returns how many units committed; the work that due work
-// of the account makes due (DueStart, DueReminderEdit) is done in the
-// same call. Run calls it every PollInterval; several engine instances
+// of an edited reminder are made due, a broadcast is planned —, each due
+// timer a unit of work of its own, committed tickBatch at a time (each
+// unit still all or nothing). It returns how many units committed; the
+// work that due work of the account makes due (DueStart,
+// DueReminderEdit) is done in the same call, and so are a broadcast's
+// next chunks, up to BroadcastChunksPerTick. Run calls it every PollInterval; several engine instances
 // may tick one account at once, the store's leases keep each timer to
 // one. A unit that fails holds up no other (a batch that fails as a whole
 // is run again a unit at a time): it is tried again after ten minutes if
@@ -100,7 +102,7 @@ const (
 // was done.
 func (a *Account) Tick(ctx context.Context) (int, error) {
 	st := a.e.st
-	done := 0
+	done, chunks := 0, 0
 	var errs []error
 	for {
 		now := a.e.cfg.Now()
@@ -131,6 +133,12 @@ func (a *Account) Tick(ctx context.Context) (int, error) {
 				done++
 				kind := ParseTimerKey(timers[i].Key).Kind
 				woke = woke || kind == DueStart || kind == DueReminderEdit
+				if kind == DueBroadcast {
+					// Its next chunk is due at once: in this call, up to
+					// BroadcastChunksPerTick, then in the next.
+					chunks++
+					woke = woke || chunks < BroadcastChunksPerTick
+				}
 			}
 		}
 		// The timers just leased stay leased, so the next Lease hands out

@@ -70,10 +70,18 @@
 // # Rendering
 //
 // Render returns messages LINE takes — each rendered message that holds a
-// placeholder passes stepcast.CheckMessage again — or a *Skip: a field
+// placeholder passes stepcast.CheckMessage again, unless it is shorter
+// in bytes than the smallest length limit CheckMessage holds its strings
+// to (then it passes by construction, without a decode) — or a *Skip: a field
 // unset with no default (SkipMissing), or a message the values made
 // invalid (SkipInvalid: a text grown past 5,000 UTF-16 units, an altText
 // past its limit), so that a friend with an outsized value is left out,
 // with the reason, instead of failing the send. Messages without a
 // placeholder are checked once, by Parse, and returned as they are.
+//
+// For counting without rendering: Template.Required lists the fields used
+// without a default, in the order Render reports them missing, and
+// Template.Bounded says whether no value can make a message invalid (no
+// string field, no value long enough to pass a limit), so that a caller
+// can count a whole audience's skips from an index (!has("field")).
 package render

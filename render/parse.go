@@ -136,72 +136,6 @@ func Parse(msgs []stepcast.Message, schema *segment.Schema) (*Template, error) {
 	return t, nil
 }
 
-// Fields returns the names the placeholders use, in order of first use.
-func (t *Template) Fields() []string {
-	out := make([]string, len(t.refs))
-	for i, r := range t.refs {
-		out[i] = r.name
-	}
-	return out
-}
-
-// Required returns the fields some placeholder uses without a default,
-// in order of that first use: a friend without a value for one of them is
-// skipped, for the first of them they lack (Skip.Field).
-func (t *Template) Required() []string {
-	var out []string
-	for _, m := range t.msgs {
-		for _, p := range m.parts {
-			if p.ref >= 0 && !p.emoji && !p.hasDef && !slices.Contains(out, t.refs[p.ref].name) {
-				out = append(out, t.refs[p.ref].name)
-			}
-		}
-	}
-	return out
-}
-
-// Bounded reports whether no values can make a message invalid: each
-// message, with every placeholder at the longest value its field can
-// hold (a choice's longest choice, a number's longest form), stays
-// within the length CheckMessage allows it, and none may render a string
-// empty. Render then skips a friend only for a missing value
-// (SkipMissing), which a caller can count from an index without
-// rendering. A string field (up to stepcast.MaxTextLen) is never bounded.
-func (t *Template) Bounded() bool {
-	for _, m := range t.msgs {
-		if m.static != nil {
-			continue
-		}
-		if m.mayEmpty {
-			return false
-		}
-		n := m.size
-		for _, p := range m.parts {
-			switch {
-			case p.emoji:
-				n += 11
-			case p.ref >= 0:
-				n += max(t.refs[p.ref].max, 6*len(p.def))
-			}
-		}
-		if n > m.limit {
-			return false
-		}
-	}
-	return true
-}
-
-// Static reports whether no message holds a placeholder: every friend
-// gets the same messages.
-func (t *Template) Static() bool {
-	for _, m := range t.msgs {
-		if m.static == nil {
-			return false
-		}
-	}
-	return true
-}
-
 // parser parses one message at a time into its template.
 type parser struct {
 	t      *Template
@@ -290,23 +224,6 @@ func (p *parser) message(m stepcast.Message) (msgTemplate, error) {
 		}
 	}
 	return mt, nil
-}
-
-// fastLimit is, for a message of type typ, the smallest limit on the
-// length of a string CheckMessage holds it to: a rendering no longer in
-// bytes has no string longer in UTF-16 units, nor a flex container
-// larger, so it needs no check — but for emojis and strings that may
-// render empty, always checked.
-func fastLimit(typ string) int {
-	switch typ {
-	case "text":
-		return stepcast.MaxTextMessage
-	case "flex":
-		return stepcast.MaxFlexAltText
-	case "location":
-		return stepcast.MaxLocationText
-	}
-	return stepcast.MaxAltText
 }
 
 // emojiNumber is the number of the emoji whose index comes after parts.
@@ -440,6 +357,7 @@ func (p *parser) str(s string) error {
 	p.lit = append(p.lit, '"')
 	literal, emptyDefault := false, false
 	defer func() { p.mayEmpty = p.mayEmpty || emptyDefault && !literal }()
+	at := position{s: s}
 	i := 0
 	for {
 		j := strings.Index(s[i:], "{{")
@@ -455,12 +373,12 @@ func (p *parser) str(s string) error {
 			literal = true
 			p.lit = append(p.lit, "{{"...)
 			if track {
-				p.holes = append(p.holes, textHole{start: utf16Len(s[:j]), n: 4, part: -1})
+				p.holes = append(p.holes, textHole{start: at.units(j), n: 4, part: -1})
 			}
 			i = j + 4
 			continue
 		}
-		char := utf8.RuneCountInString(s[:j])
+		char := at.chars(j)
 		k := strings.Index(s[j+2:], "}}")
 		if k < 0 {
 			return p.fail(p.path(), char, ErrUnclosed, "")
@@ -485,7 +403,7 @@ func (p *parser) str(s string) error {
 		}
 		p.flush()
 		if track {
-			p.holes = append(p.holes, textHole{start: utf16Len(s[:j]), n: utf16Len(s[j : j+2+k+2]), part: len(p.parts)})
+			p.holes = append(p.holes, textHole{start: at.units(j), n: utf16Len(s[j : j+2+k+2]), part: len(p.parts)})
 		}
 		p.parts = append(p.parts, part{ref: r, def: def, hasDef: hasDef})
 		emptyDefault = emptyDefault || hasDef && def == ""
@@ -494,6 +412,28 @@ func (p *parser) str(s string) error {
 	p.lit = append(p.lit, '"')
 	return nil
 }
+
+// position counts characters and UTF-16 units into a string, from where
+// it last counted: the placeholders come in order, so a string is counted
+// once, however many it holds.
+type position struct {
+	s               string
+	byte, char, u16 int
+}
+
+func (p *position) advance(to int) {
+	for _, r := range p.s[p.byte:to] {
+		p.char++
+		p.u16 += max(1, utf16.RuneLen(r))
+	}
+	p.byte = to
+}
+
+// chars is how many characters (runes) come before byte offset to.
+func (p *position) chars(to int) int { p.advance(to); return p.char }
+
+// units is how many UTF-16 units come before byte offset to.
+func (p *position) units(to int) int { p.advance(to); return p.u16 }
 
 // ref returns the index of the field name among the template's refs.
 func (p *parser) ref(name string) (int, error) {
@@ -516,28 +456,6 @@ func (p *parser) ref(name string) (int, error) {
 	return len(p.t.refs) - 1, nil
 }
 
-// maxRendered is the longest value a field of type typ renders, in bytes
-// of escaped JSON (six for a control character's \u00XX).
-func maxRendered(f segment.Field, typ stepcast.FieldType) int {
-	switch typ {
-	case 0:
-		return 6 * stepcast.MaxNameLen
-	case stepcast.FieldInt:
-		return len("-9223372036854775808")
-	case stepcast.FieldFloat:
-		return 330 // 'f' of the largest float64: 309 digits, a sign, a point
-	case stepcast.FieldTime:
-		return len(TimeLayout) + 2 // a year of five digits
-	case stepcast.FieldChoice:
-		n := 0
-		for _, c := range f.Choices {
-			n = max(n, len(appendEscaped(nil, c)))
-		}
-		return n
-	}
-	return 6 * stepcast.MaxTextLen
-}
-
 // isName reports whether s is a field name: letters, digits, '_'.
 func isName(s string) bool {
 	for _, r := range s {
@@ -546,49 +464,4 @@ func isName(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// utf16Len is how many UTF-16 units s takes, as LINE counts text.
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += max(1, utf16.RuneLen(r))
-	}
-	return n
-}
-
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendEscaped(b, s)
-	return append(b, '"')
-}
-
-// appendEscaped appends s escaped for the inside of a JSON string: quotes,
-// backslashes and control characters; no HTML escaping (LINE reads "<"
-// as it is).
-func appendEscaped(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	return append(b, s[start:]...)
 }

@@ -15,7 +15,8 @@ type Friend struct {
 }
 
 // Render renders the messages for f: LINE message objects, each that
-// holds a placeholder checked again by stepcast.CheckMessage, or the
+// holds a placeholder checked again by stepcast.CheckMessage (unless too
+// short to break a limit, see the package doc), or the
 // reason f is skipped (a field without a value and no default, in order
 // of the placeholders; a message made invalid). The messages without a
 // placeholder are the template's own, shared by every call: do not

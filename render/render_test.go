@@ -275,3 +275,43 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// FuzzParseMessage: any bytes as a message — Parse never panics, and a
+// message it takes renders as JSON LINE takes.
+func FuzzParseMessage(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"text","text":"{{name}}"}`,
+		`{"type":"flex","altText":"{{name|x}}","contents":{"type":"bubble","body":{"type":"box","layout":"vertical","contents":[{"type":"text","text":"{{points}}"}]}}}`,
+		`{"type":"text","text":"{{name}} $","emojis":[{"index":9,"productId":"p","emojiId":"001"}]}`,
+		`{"type":"template","altText":"a","template":{"type":"buttons","text":"{{booking}}","actions":[{"type":"message","label":"{{plan}}","text":"ok"}]}}`,
+		`{"type":"textV2","text":"{{ {a} }}","substitution":{"a":{"type":"mention","mentionee":{"type":"all"}}}}`,
+		`[1,2]`, `{"type":"text","text":1}`, `{"a":{"b":[{"c":"{{"}]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	s := testSchema(f)
+	fr := Friend{DisplayName: "d", Fields: map[string]stepcast.Value{"name": stepcast.StringValue("n\"<\\"), "points": stepcast.IntValue(3),
+		"booking": stepcast.TimeValue(time.Unix(0, 0)), "plan": stepcast.StringValue("pro")}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tpl, err := Parse([]stepcast.Message{b}, s)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("not an *Error: %v", err)
+			}
+			return
+		}
+		for _, fr := range []Friend{fr, {}} {
+			msgs, skip := tpl.Render(fr)
+			if skip != nil {
+				continue
+			}
+			if !json.Valid(msgs[0]) {
+				t.Fatalf("%s rendered %s: not JSON", b, msgs[0])
+			}
+			if err := stepcast.CheckMessage(msgs[0]); err != nil {
+				t.Fatalf("%s rendered %s: %v", b, msgs[0], err)
+			}
+		}
+	})
+}
