@@ -17,7 +17,11 @@
 //     what they receive, some book and leave it, some block; three
 //     journeys are printed;
 //
-//  5. delivery: every message went through lineadapter.Sender — LINE's
+//  5. a broadcast: placeholders checked, Preview with the cost under each
+//     LINE plan, scheduled for noon, a copy cancelled, the segment
+//     evaluated again when it goes, sent as multicasts;
+//
+//  6. delivery: every message went through lineadapter.Sender — LINE's
 //     Go SDK over real HTTP — to linetest, LINE's fake, which checks each
 //     request against LINE's OpenAPI specifications when
 //     STEPCAST_LINE_OPENAPI names them; what it received is printed.
@@ -91,7 +95,8 @@ names a checkout of github.com/line/line-openapi). Nothing reaches LINE.
 Sending for real: -line-token TOKEN -to Uxxxxxxxx… The first friend of the
 simulation is then the -to friend, and everything addressed to them goes to
 api.line.me as push messages — the welcome scenario's greeting, menu and
-coupon, arriving within seconds as the simulated days pass: three pushes. Each counts one message against the
+coupon, arriving within seconds as the simulated days pass, and the
+broadcast: four pushes. Each counts one message against the
 channel's monthly quota (LINE's free plan includes 200 a month; paid plans
 bill messages beyond theirs). The token is checked by reading the quota
 before anything runs. No other friend is sent anything real: the rest of the
@@ -239,7 +244,10 @@ func runLive(w io.Writer, l *live, bar *progress) error {
 	if err := liveWeek(w, l, bar); err != nil {
 		return err
 	}
-	section(w, 5, "Delivery: what LINE received")
+	if err := broadcastSection(w, l, bar); err != nil {
+		return err
+	}
+	section(w, 6, "Delivery: what LINE received")
 	return l.line.report(w)
 }
 

@@ -19,7 +19,9 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"index built in", "unknown name gendr (1:15)", "Cross tabulation", "friend    42", "Stored 5000 friends", "rebuilt the index", "Exported everything", "through the rules of salon.yaml", "where the points came from", "recognized as duplicates", "two weeks later",
-		"the welcome scenario over ten simulated days", "welcome  greeting sent", "welcome  menu sent", "welcome  coupon sent", "coupon cancelled (exit condition)", "coupon cancelled (blocked)", "Delivery: what LINE received", "pushMessage"} {
+		"the welcome scenario over ten simulated days", "welcome  greeting sent", "welcome  menu sent", "welcome  coupon sent", "coupon cancelled (exit condition)", "coupon cancelled (blocked)", "Delivery: what LINE received", "pushMessage",
+		"A broadcast: preview with cost", `no such field in the schema: "cupon"`, "Preview (nothing sent, nothing written)", "Light        5000 yen", "cancelled before its time: cancelled",
+		"Tick evaluated the segment again", "multicast"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -153,8 +155,8 @@ func TestRunForReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := real.Delivered()
-	if len(got) != 1 || len(got[me]) < 3 {
-		t.Errorf("the real LINE delivered to %d users, %d messages to the test friend; want only them, at least the scenario's 3:\n%s", len(got), len(got[me]), out.String())
+	if len(got) != 1 || len(got[me]) != 4 {
+		t.Errorf("the real LINE delivered to %d users, %d messages to the test friend; want only them, 4 (greeting, menu, coupon, broadcast):\n%s", len(got), len(got[me]), out.String())
 	}
 	for _, v := range real.Violations() {
 		t.Errorf("violation: %s", v)
