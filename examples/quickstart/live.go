@@ -229,6 +229,14 @@ func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event
 func liveWeek(w io.Writer, l *live, bar *progress) error {
 	ctx := context.Background()
 	l.pending = liveEvents(l.users, l.start)
+	// A friend who follows late in the evening, for their journey.
+	var late stepcast.UserID
+	for _, e := range l.pending {
+		if e.Kind == stepcast.EventFollow && e.At.In(l.zone).Hour() >= 21 && e.At.In(l.zone).Minute() >= 20 {
+			late = e.User
+			break
+		}
+	}
 	section(w, 4, "Step delivery: the welcome scenario over ten simulated days")
 	fmt.Fprintf(w, "%d new friends, each entering the welcome scenario\n", len(l.users))
 	fmt.Fprintf(w, "(greeting at once, the menu on day 1 at 12:00, a coupon on day 3 at 19:00; booking leaves it).\n")
@@ -285,7 +293,10 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 		}
 		picks = append(picks, pick{p.who, v.User})
 	}
-	fmt.Fprintln(w, "\nThree friends' journeys (times in Tokyo; what the engine recorded, and what LINE received):")
+	if late != "" {
+		picks = append(picks, pick{"who followed late in the evening", late})
+	}
+	fmt.Fprintf(w, "\n%s friends' journeys (times in Tokyo; what the engine recorded, and what LINE received):\n", []string{"No", "One", "Two", "Three", "Four"}[len(picks)])
 	for _, p := range picks {
 		if err := l.journey(w, p.who, p.user); err != nil {
 			return err
