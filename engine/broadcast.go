@@ -68,6 +68,17 @@ type Broadcast struct {
 	// Messages are 1 to 5 LINE message objects, with placeholders
 	// (package render: {{name}}, {{name|default}}).
 	Messages []stepcast.Message `json:"messages"`
+	// Experiment names an A/B test of the account's definitions
+	// (Experiment), and Variants holds the messages of each of its
+	// variants, in place of Messages: each friend gets their variant's,
+	// recorded (variant("name")) and tallied as a scenario step's are;
+	// friends in the holdout get nothing (skipped "holdout"). With the
+	// experiment's Plan, only its test share is sent when the broadcast
+	// is due; the broadcast then waits, its audience frozen, until the
+	// plan decides, and the rest get the winner (or nothing, by the
+	// fallback). Preview renders the control's messages.
+	Experiment string             `json:"experiment,omitempty"`
+	Variants   []BroadcastVariant `json:"variants,omitempty"`
 	// At is when the broadcast goes, truncated to the minute; zero or
 	// past means at once (the next Tick).
 	At time.Time `json:"at,omitzero"`
@@ -136,6 +147,9 @@ const (
 	phasePlanned   broadcastPhase = "planned"
 	phaseCancelled broadcastPhase = "cancelled"
 	phaseFailed    broadcastPhase = "failed"
+	// phaseWaiting: an A/B broadcast's test share is planned; the rest
+	// wait for the experiment's plan to decide.
+	phaseWaiting broadcastPhase = "waiting"
 )
 
 // broadcastState is what a broadcast's timer keeps (JSON): the broadcast
@@ -156,6 +170,10 @@ type broadcastState struct {
 	Deliveries int            `json:"deliveries,omitempty"`
 	Pushes     int            `json:"pushes,omitempty"`
 	Skipped    map[string]int `json:"skipped,omitempty"`
+	// Rest: the pass over the audience outside an A/B test's share,
+	// sending Winner.
+	Rest   bool   `json:"rest,omitempty"`
+	Winner string `json:"winner,omitempty"`
 }
 
 // broadcastKey is the timer key of broadcast name: "broadcast/<KeyName>".
@@ -184,7 +202,13 @@ func (a *Account) checkBroadcast(c *compiled, b *Broadcast) (*segment.Segment, *
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: segment: %w", stepcast.ErrInvalid, err)
 	}
-	tpl, err := render.Parse(b.Messages, c.schema)
+	msgs := b.Messages
+	if b.Experiment != "" || len(b.Variants) > 0 {
+		if msgs, err = checkBroadcastVariants(c, b); err != nil {
+			return nil, nil, err
+		}
+	}
+	tpl, err := render.Parse(msgs, c.schema)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -193,7 +217,7 @@ func (a *Account) checkBroadcast(c *compiled, b *Broadcast) (*segment.Segment, *
 	}
 	// The options, as LINE will see them, on a stand-in multicast.
 	d := stepcast.Delivery{Kind: stepcast.DeliveryMulticast, To: []stepcast.Recipient{{Friend: 1, User: "U0"}},
-		Messages: b.Messages, AggregationUnit: b.AggregationUnit, Cause: broadcastCause(b.Name)}
+		Messages: msgs, AggregationUnit: b.AggregationUnit, Cause: broadcastCause(b.Name)}
 	if err := d.ValidateChecked(); err != nil {
 		return nil, nil, err
 	}
@@ -231,6 +255,10 @@ func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 		due = now
 	}
 	b.Messages = cloneMessages(b.Messages)
+	b.Variants = append([]BroadcastVariant(nil), b.Variants...)
+	for i := range b.Variants {
+		b.Variants[i].Messages = cloneMessages(b.Variants[i].Messages)
+	}
 	st := broadcastState{Broadcast: b, Phase: phaseScheduled, CreatedAt: now}
 	body, err := json.Marshal(st)
 	if err != nil {
@@ -314,7 +342,7 @@ func (a *Account) CancelBroadcast(ctx context.Context, name, reason string) (int
 		if st.Broadcast.Name != name {
 			return ErrNoBroadcast
 		}
-		if st.Phase != phaseScheduled && st.Phase != phasePlanning {
+		if st.Phase != phaseScheduled && st.Phase != phasePlanning && st.Phase != phaseWaiting {
 			return nil
 		}
 		st.Phase, st.Reason, st.EndedAt = phaseCancelled, reason, now
@@ -423,6 +451,9 @@ func broadcastReport(tx store.ReadTx, t store.Timer) (BroadcastReport, error) {
 		rep.Status = BroadcastScheduled
 	case phasePlanning:
 		rep.Status = BroadcastSending
+	case phaseWaiting:
+		rep.Status = BroadcastSending
+		rep.Reason = fmt.Sprintf("the test share is sent; the rest wait for experiment %s to decide", stepcast.Quote(st.Broadcast.Experiment))
 	case phasePlanned:
 		rep.Status = BroadcastSent
 		if rep.Outbox.Pending > 0 {

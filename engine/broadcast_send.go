@@ -107,9 +107,21 @@ func wakeBroadcast(u *unit, t store.Timer) error {
 			return fmt.Errorf("engine: %s: broadcast audience: %w", u.what(), err)
 		}
 	}
-	done, err := u.planChunk(&st, tpl, audience)
+	ab, err := u.broadcastExperiment(&st)
+	if err != nil {
+		return fail(fmt.Sprintf("no longer valid against the account's definitions: %v", err))
+	}
+	done, err := u.planChunk(&st, tpl, audience, ab)
 	if err != nil {
 		return err
+	}
+	if done {
+		if done, err = u.testDone(&st, ab); err != nil {
+			return err
+		}
+		if st.Phase == phaseWaiting {
+			return save(false) // the audience stays for the rest pass
+		}
 	}
 	if done {
 		st.Phase, st.PlannedAt = phasePlanned, u.at
@@ -134,8 +146,9 @@ func (u *unit) dropAudience(name string) error {
 
 // bcGroup is the friends of a chunk whose rendered messages are the same.
 type bcGroup struct {
-	msgs []stepcast.Message
-	to   []stepcast.Recipient
+	msgs                []stepcast.Message
+	to                  []stepcast.Recipient
+	experiment, variant string // an A/B broadcast's test: the variant the group gets
 }
 
 // planChunk plans the next BroadcastChunk friends of the audience after
@@ -144,7 +157,7 @@ type bcGroup struct {
 // (byte for byte) and queues each group as multicasts of up to 500 — a
 // group of one as a push —, keyed "broadcast/<name>/<chunk>/<n>". It
 // reports whether the audience is through.
-func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roaring.Bitmap) (bool, error) {
+func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roaring.Bitmap, ab *bcExperiment) (bool, error) {
 	b := &st.Broadcast
 	it := audience.Iterator()
 	if st.Cursor > 0 {
@@ -174,20 +187,38 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 			skip(skipNotFollowing)
 			return nil
 		}
+		tpl, static, exp, variant := tpl, static, "", ""
+		key = key[:0]
+		if ab != nil {
+			t, x, v, reason, later, err := ab.choose(u, f)
+			switch {
+			case err != nil:
+				return err
+			case later:
+				return nil
+			case reason != "":
+				skip(reason)
+				return nil
+			}
+			tpl, static, exp, variant = t, t.Static(), x, v
+			key = append(append(key, v...), 0) // a group is of one variant
+		}
 		var msgs []stepcast.Message
-		if static {
-			key = key[:0]
-		} else {
+		if !static {
 			var s *render.Skip
 			msgs, s = tpl.Render(render.Friend{Fields: f.Fields, DisplayName: f.DisplayName})
 			if s != nil {
 				skip(s.Key())
 				return nil
 			}
-			key = key[:0]
 			for _, m := range msgs {
 				key = append(key, m...)
 				key = append(key, 0) // JSON holds no raw NUL
+			}
+		}
+		if exp != "" { // the friend gets the variant: recorded, counted
+			if _, _, err := u.audienceVariant(ab.x, f, ab.tally); err != nil {
+				return err
 			}
 		}
 		g := groups[string(key)]
@@ -195,7 +226,7 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 			if static {
 				msgs, _ = tpl.Render(render.Friend{})
 			}
-			g = &bcGroup{msgs: msgs}
+			g = &bcGroup{msgs: msgs, experiment: exp, variant: variant}
 			groups[string(key)] = g
 			order = append(order, g)
 		}
@@ -204,6 +235,11 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 	})
 	if err != nil {
 		return false, fmt.Errorf("engine: %s: broadcast %q: %w", u.what(), b.Name, err)
+	}
+	if ab != nil {
+		if err := u.flushRecipients(ab.x, ab.tally); err != nil {
+			return false, err
+		}
 	}
 	if missing := len(ids) - seen; missing > 0 {
 		// Not in the store (erased since the index heard of them).
@@ -222,7 +258,7 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 			to := g.to[from:min(from+stepcast.MaxMulticastTargets, len(g.to))]
 			n++
 			dkey = strconv.AppendInt(dkey[:prefix], int64(n), 10)
-			if err := u.queueBroadcast(st, string(dkey), cause, chunk, g.msgs, to); err != nil {
+			if err := u.queueBroadcast(st, string(dkey), cause, chunk, g, to); err != nil {
 				return false, err
 			}
 		}
@@ -248,9 +284,9 @@ func retryKeyOf(account store.AccountID, key string) string {
 // requests a second and multicasts at 200, and a push is kept in order
 // with the friend's other pushes by the dispatcher (a scenario's step
 // queued before it goes first); both count one message per recipient.
-func (u *unit) queueBroadcast(st *broadcastState, key, cause string, chunk int, msgs []stepcast.Message, to []stepcast.Recipient) error {
+func (u *unit) queueBroadcast(st *broadcastState, key, cause string, chunk int, g *bcGroup, to []stepcast.Recipient) error {
 	b := &st.Broadcast
-	d := stepcast.Delivery{Kind: stepcast.DeliveryMulticast, To: to, Messages: msgs,
+	d := stepcast.Delivery{Kind: stepcast.DeliveryMulticast, To: to, Messages: g.msgs, Experiment: g.experiment, Variant: g.variant,
 		NotificationDisabled: b.NotificationDisabled, AggregationUnit: b.AggregationUnit,
 		Cause:    stepcast.Cause{Kind: stepcast.CauseBroadcast, Name: b.Name, Step: chunk, Unit: u.id},
 		Priority: b.Priority}

@@ -28,6 +28,8 @@ type Definitions struct {
 	// Reminders are step deliveries timed backwards from a goal, set per
 	// friend and key by start_reminder.
 	Reminders []scenario.Reminder
+	// Experiments are the A/B tests scenario steps run (see Experiment).
+	Experiments []Experiment
 }
 
 // DefinitionError is one problem in definitions: where it is and what it
@@ -79,6 +81,11 @@ type compiled struct {
 	// richMenuField: the schema declares RichMenuField, which rich menu
 	// links and unlinks keep current.
 	richMenuField bool
+	// experiments by name; and by the click and conversion names they
+	// count.
+	experiments           map[string]*compiledExperiment
+	clickExperiments      map[string][]*compiledExperiment
+	conversionExperiments map[string][]*compiledExperiment
 }
 
 // compile validates d; every problem is reported, joined, each a
@@ -176,6 +183,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 	if c.rules != nil {
 		errs = append(errs, c.compileScenarios(d)...)
 	}
+	errs = append(errs, c.compileExperiments(d)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ const (
 // testdata/salon.yaml shows every key. The rules of the format:
 //
 //   - A file holds one YAML document: a mapping with the keys schema,
-//     scoring, rules, scenarios and reminders. A file that is empty, holds only whitespace and
+//     scoring, rules, scenarios, reminders and experiments. A file that is empty, holds only whitespace and
 //     comments, or holds only null is refused at line 1 with "the file is
 //     empty"; {} is an account without definitions. A second document
 //     (after ---) is refused.
@@ -81,6 +81,17 @@ const (
 //     choices) are decimal integers within int64, quoted or not: "3" is 3;
 //     1.5, 1e3, 0x1F and 9223372036854775808 are refused.
 //   - Booleans (recent, first_only) are true or false.
+//   - Numbers with a fraction (an experiment's holdout, a variant's
+//     weight, 1 if absent, an analysis's alpha and max_loss, a plan's
+//     test_share) are decimal and finite: 0.1, 1, 1e-3.
+//   - An experiment (see Experiment) has name, salt, variants (name and
+//     weight), control, holdout, links, conversions, window, analysis
+//     (metric: conversions, the default, or clicks; alpha,
+//     min_recipients, max_recipients, min_duration, max_loss) and plan
+//     (test_share, wait, deadline, fallback: control, the default, or
+//     nothing); a plan key, even empty, gives it a plan. A scenario step
+//     in it names it (experiment) and has variants, each a name and its
+//     messages, in place of messages of its own.
 //   - Durations (half_life, window, within, a scenario's cooldown, after
 //     and delay, a reminder's before) are like 7d, 36h, 1d12h or 90m
 //     (whole days first, then what time.ParseDuration reads), never
@@ -239,6 +250,50 @@ type fileDefs struct {
 	Rules     []fileRule     `def:"rules" limit:"MaxFileRules"`
 	Scenarios []fileScenario `def:"scenarios" limit:"MaxFileRules"`
 	Reminders []fileReminder `def:"reminders" limit:"MaxFileRules"`
+	// Experiments: see Experiment; analysis and plan are mappings of
+	// their own, as in Go.
+	Experiments []fileExperiment `def:"experiments" limit:"MaxFileRules"`
+}
+
+type fileExperiment struct {
+	Keys        fileKeys           `def:",keys"`
+	Name        string             `def:"name"`
+	Salt        string             `def:"salt"`
+	Variants    []fileVariant      `def:"variants"`
+	Control     string             `def:"control"`
+	Holdout     float64            `def:"holdout"`
+	Links       []string           `def:"links"`
+	Conversions []string           `def:"conversions"`
+	Window      duration           `def:"window" limit:"scenario.MaxDuration"`
+	Analysis    fileAnalysis       `def:"analysis"`
+	Plan        fileExperimentPlan `def:"plan"`
+}
+
+type fileVariant struct {
+	Keys   fileKeys `def:",keys"`
+	Name   string   `def:"name"`
+	Weight float64  `def:"weight"` // 1 if absent
+}
+
+type fileAnalysis struct {
+	Metric        string   `def:"metric"` // conversions (default) or clicks
+	Alpha         float64  `def:"alpha"`
+	MinRecipients int      `def:"min_recipients"`
+	MaxRecipients int      `def:"max_recipients"`
+	MinDuration   duration `def:"min_duration"`
+	MaxLoss       float64  `def:"max_loss"`
+}
+
+type fileExperimentPlan struct {
+	TestShare float64  `def:"test_share"`
+	Wait      duration `def:"wait" limit:"scenario.MaxDuration"`
+	Deadline  duration `def:"deadline" limit:"scenario.MaxDuration"`
+	Fallback  string   `def:"fallback"` // control (default) or nothing
+}
+
+type fileStepVariant struct {
+	Name     string     `def:"name"`
+	Messages []jsonText `def:"messages"`
 }
 
 type fileScenario struct {
@@ -274,6 +329,9 @@ type fileScenarioStep struct {
 	Messages    []jsonText   `def:"messages"`
 	Actions     []fileAction `def:"actions" limit:"MaxFileSteps"`
 	Branches    []fileBranch `def:"branches" limit:"MaxFileSteps"`
+	// An A/B test: the experiment's name and each variant's messages.
+	Experiment string            `def:"experiment"`
+	Variants   []fileStepVariant `def:"variants"`
 }
 
 type fileDelay struct {

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/abtest"
 	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/scoring"
@@ -206,7 +207,44 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 		}
 		defs.Reminders = append(defs.Reminders, r)
 	}
+	for i, x := range f.Experiments {
+		defs.Experiments = append(defs.Experiments, d.experiment(x, fmt.Sprintf("experiments[%d]", i)))
+	}
 	return defs
+}
+
+// experiment converts an experiment: a variant's weight is 1 if absent,
+// the metric conversions and the fallback control if absent.
+func (d *fileDecoder) experiment(f fileExperiment, path string) Experiment {
+	x := Experiment{Name: f.Name, Salt: f.Salt, Control: f.Control, Holdout: f.Holdout, Links: f.Links, Conversions: f.Conversions, Window: time.Duration(f.Window),
+		Analysis: abtest.Config{Alpha: f.Analysis.Alpha, MinRecipients: f.Analysis.MinRecipients, MaxRecipients: f.Analysis.MaxRecipients,
+			MinDuration: time.Duration(f.Analysis.MinDuration), MaxLoss: f.Analysis.MaxLoss}}
+	for _, v := range f.Variants {
+		w := v.Weight
+		if !v.Keys["weight"] {
+			w = 1
+		}
+		x.Variants = append(x.Variants, abtest.Variant{Name: v.Name, Weight: w})
+	}
+	switch f.Analysis.Metric {
+	case "", "conversions":
+	case "clicks":
+		x.Analysis.Metric = abtest.Clicks
+	default:
+		d.failPath(path+".analysis.metric", "unknown metric %s (want conversions or clicks)", stepcast.Quote(f.Analysis.Metric))
+	}
+	if f.Keys["plan"] {
+		p := &ExperimentPlan{TestShare: f.Plan.TestShare, Wait: time.Duration(f.Plan.Wait), Deadline: time.Duration(f.Plan.Deadline)}
+		switch f.Plan.Fallback {
+		case "", "control":
+		case "nothing":
+			p.Fallback = abtest.SendNothing
+		default:
+			d.failPath(path+".plan.fallback", "unknown fallback %s (want control or nothing)", stepcast.Quote(f.Plan.Fallback))
+		}
+		x.Plan = p
+	}
+	return x
 }
 
 // scenario converts a scenario; a step's timing is named by its keys.
@@ -215,7 +253,10 @@ func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[strin
 		Entry: scenario.Entry{Mode: scenario.EntryMode(f.Entry.Mode), Cooldown: time.Duration(f.Entry.Cooldown), MaxRuns: f.Entry.MaxRuns}}
 	for j, st := range f.Steps {
 		spath := fmt.Sprintf("%s.steps[%d]", path, j)
-		step := scenario.Step{Name: st.Name, If: st.If, Messages: messages(st.Messages)}
+		step := scenario.Step{Name: st.Name, If: st.If, Messages: messages(st.Messages), Experiment: st.Experiment}
+		for _, v := range st.Variants {
+			step.Variants = append(step.Variants, scenario.StepVariant{Name: v.Name, Messages: messages(v.Messages)})
+		}
 		t := scenario.Timing{Day: st.Day, IfPast: scenario.PastPolicy(st.IfPast)}
 		// The time is named by the keys given, whatever their values
 		// (after: 0s is a time; after: -1h is one, and wrong, already

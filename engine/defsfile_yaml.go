@@ -183,6 +183,15 @@ func (d *fileDecoder) decodeValue(n *yaml.Node, path string, out reflect.Value, 
 				d.fail(n, path, "%s is not a boolean (true or false)", stepcast.Quote(text))
 			}
 		}
+	case out.Kind() == reflect.Float64:
+		if text, ok := d.scalar(n, path, "a number"); ok {
+			v, err := readScalar(stepcast.FieldFloat, text, nil)
+			if err != nil {
+				d.fail(n, path, "%v", err)
+				return
+			}
+			out.SetFloat(v.Any().(float64))
+		}
 	default: // integers
 		if text, ok := d.scalar(n, path, "a whole number"); ok {
 			v, err := readScalar(stepcast.FieldInt, text, nil)

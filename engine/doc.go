@@ -81,9 +81,10 @@
 // crossing a threshold; DueScenario, a scenario's pending step; DueReminder,
 // a reminder's; DueStart, an account's check of a relative start
 // condition; DueReminderEdit, an account's pass over the goals of an
-// edited reminder; DueBroadcast, a scheduled broadcast's next chunk),
-// runs each as a unit of work, and commits them in batches, each still
-// all or nothing. Run calls Tick every PollInterval.
+// edited reminder; DueBroadcast, a scheduled broadcast's next chunk;
+// DueExperiment, an A/B test's auto-winner plan), runs each as a unit of
+// work, and commits them in batches, each still all or nothing. Run calls
+// Tick every PollInterval.
 //
 // # Scenarios and reminders
 //
@@ -131,6 +132,44 @@
 // friends', is its cost — making each due, and each is then reconciled in
 // its friend's own unit. Another edit while a pass goes on starts it
 // again from the first goal.
+//
+// # A/B tests
+//
+// Definitions.Experiments declares A/B (and A/B/n) tests (Experiment): the
+// variants with their weights, a holdout, the tracking links and
+// conversion names that count, the attribution window, the analysis and,
+// optionally, the auto-winner plan. A scenario step (scenario.Step) or a
+// broadcast (Broadcast) names one and has the messages of each variant.
+// When the step is due, or the broadcast plans a chunk of its audience,
+// the engine assigns the friend by abtest.Experiment.Assign on
+// their LINE userId — the same variant in every process and on every
+// replay —, records it in the same unit of work (variant("offer") == "B"
+// in segments; a friend in the holdout is recorded as "holdout" and sent
+// nothing) and queues the variant's messages with the delivery's
+// Experiment and Variant set. The tallies (store.Tally) grow in the unit
+// of work of what they count: the recipients when the push is queued (by
+// assignment, so that a push LINE refuses or a guard drops dilutes every
+// variant alike), a friend's first click of a listed link and first
+// conversion, with its amount as revenue, within the window after their
+// send — marked in the friend's exposure (their timer "variant/<name>",
+// never due), so that a second click or a redelivered event counts
+// nothing. Nothing is scanned: a click costs a map lookup and a read of
+// one timer.
+//
+// The experiment begins with its first send, in the account's timer
+// "experiment/<name>" (DueExperiment). With a plan (ExperimentPlan), that
+// timer is due work: at each wake-up abtest.Plan.Next decides on the
+// tallies — test share, wait, decision, fallback at the deadline, a
+// review when the split is broken — and the timer is due again when the
+// plan next looks. In a scenario step, until the decision, friends outside
+// the test share get the control, unrecorded; after it, every friend who
+// reaches the step gets the winner (or nothing, by the fallback),
+// unrecorded. A broadcast sends its test share when due and then waits,
+// its audience frozen, until the plan decides: the experiment's due work
+// then makes the broadcast due again for the rest, who get the winner.
+// Account.DecideExperiment chooses a winner by hand, at once;
+// Account.Experiment reports the tallies, the analysis (abtest.Result)
+// with its explanation in words, and the plan.
 //
 // # Deliveries and notifications
 //

@@ -26,6 +26,11 @@ const Withdrawn scenario.What = "withdrawn"
 // no reply token, or its event's token had expired (Reason says why).
 const ReplyPushed scenario.What = "reply_pushed"
 
+// NotSent is the journey record of a step with A/B variants whose
+// messages went to nobody: the friend is in the experiment's holdout, or
+// its plan decided to send the rest nothing (Reason says which).
+const NotSent scenario.What = "not_sent"
+
 // ReplyDropped is the journey record of a step's reply action whose
 // messages could be neither replied nor pushed: the friend does not
 // follow, or the event is older than Config.ReplyPushWithin (Reason says
@@ -66,8 +71,31 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 		// A send draws nothing at random: no seed. scenario.Compile and
 		// CompileReminder checked its messages.
 		src := source{cause: stepcast.Cause{Kind: kind, Name: name, Step: stepIndex(s.Step), Unit: u.id}, key: prefix + s.Key, depth: depth, compiled: true}
-		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
-		if err := u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: s.Messages}); err != nil {
+		d := stepcast.Delivery{Kind: stepcast.DeliveryPush, Messages: s.Messages}
+		if len(s.Variants) > 0 {
+			msgs, exp, variant, note, err := u.variantSend(s)
+			if err != nil {
+				return err
+			}
+			if len(msgs) == 0 {
+				prev := u.enter(src)
+				u.note(note)
+				u.leave(prev)
+				rec := scenario.Record{At: u.at, Step: s.Step, What: NotSent, Reason: note}
+				for _, j := range journey { // the run the step was recorded sent in
+					if j.Step == s.Step && j.What == scenario.Sent {
+						rec.Run = j.Run
+					}
+				}
+				if err := u.journey(r, []scenario.Record{rec}); err != nil {
+					return err
+				}
+				continue
+			}
+			d.Messages, d.Experiment, d.Variant = msgs, exp, variant
+		}
+		d.To = []stepcast.Recipient{{Friend: f.ID, User: f.User}}
+		if err := u.queueDelivery(src, d); err != nil {
 			return err
 		}
 	}

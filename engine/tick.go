@@ -60,6 +60,7 @@ var dueHandlers = map[DueKind]func(u *unit, t store.Timer) error{
 	DueFollow:       wakeFollow,
 	DueRoute:        wakeRoute,
 	DueBroadcast:    wakeBroadcast,
+	DueExperiment:   wakeExperiment,
 }
 
 // dueKinds are the kinds of due work Tick leases: those with a handler.

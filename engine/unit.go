@@ -66,16 +66,17 @@ type unit struct {
 	acting acting
 	logged []store.Event // the events the unit appended, in order: its own, then the journey's
 
-	timers     []*unitTimer    // scenario and reminder states the unit read or wrote (timerOf)
-	timerBuf   [2]*unitTimer   // timers' first array
-	firstTimer unitTimer       // the first timer read
-	before     map[string]bool // scenarios with a start condition: whether it held before the unit
-	woke       string          // the timer key the unit woke for, if any
-	scenarios  int             // scenario and reminder steps taken, for the loop guard
-	journeyN   int             // journey records so far, for their IDs
-	keyed      [2]string       // the scenario last keyed and its timer key (unit.scenarioKey)
-	prefix     string          // the outbox key prefix of the friend's scenarios, once built
-	replies    []replyPart     // the reply actions run, answered together at the end
+	timers     []*unitTimer      // scenario and reminder states the unit read or wrote (timerOf)
+	timerBuf   [2]*unitTimer     // timers' first array
+	firstTimer unitTimer         // the first timer read
+	before     map[string]bool   // scenarios with a start condition: whether it held before the unit
+	woke       string            // the timer key the unit woke for, if any
+	scenarios  int               // scenario and reminder steps taken, for the loop guard
+	journeyN   int               // journey records so far, for their IDs
+	keyed      [2]string         // the scenario last keyed and its timer key (unit.scenarioKey)
+	prefix     string            // the outbox key prefix of the friend's scenarios, once built
+	replies    []replyPart       // the reply actions run, answered together at the end
+	abAcct     []*acctExperiment // the account's experiment timers the unit read
 }
 
 // errDuplicate and errStale skip a unit without failing it: its event was
@@ -140,6 +141,9 @@ func (u *unit) runEvent(ev stepcast.Event) error {
 	u.pending(ev)
 
 	if err := u.followStatus(); err != nil {
+		return err
+	}
+	if err := u.experimentEvent(); err != nil {
 		return err
 	}
 	if m := u.def.model; m != nil && m.ScoresKind(ev.Kind) {
@@ -300,6 +304,9 @@ func (u *unit) finish() error {
 		}
 	}
 	if err := u.saveTimers(); err != nil {
+		return err
+	}
+	if err := u.saveExperiments(); err != nil {
 		return err
 	}
 	if u.scoreDirty {

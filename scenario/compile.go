@@ -93,6 +93,7 @@ func Compile(d Definition, schema *segment.Schema, check CheckAction) (*Machine,
 		cs := compiledStep{Step: st, cond: cond(path+".if", st.If)}
 		cs.at = checkTiming(st.Timing, path+".timing", bad)
 		checkContent(path, st.Messages, st.Actions, check, bad)
+		checkVariants(path, st, bad)
 		for j, b := range st.Branches {
 			bpath := fmt.Sprintf("%s.branches[%d]", path, j)
 			cb := compiledBranch{Branch: b, cond: cond(bpath+".if", b.If), to: -1}
@@ -151,6 +152,42 @@ func checkContent(path string, msgs []stepcast.Message, actions []stepcast.Actio
 		if err != nil {
 			bad(fmt.Sprintf("%s.actions[%d]", path, j), err)
 		}
+	}
+}
+
+// checkVariants checks a step's A/B variants: an experiment named, at
+// least two variants, each named once with one push of messages, and no
+// messages of the step's own beside them. Whether the names are the
+// experiment's is the host's to check.
+func checkVariants(path string, st Step, bad func(string, error)) {
+	if len(st.Variants) == 0 {
+		if st.Experiment != "" {
+			bad(path+".variants", fmt.Errorf("experiment %s names no variants: a step in an A/B test has the messages of each", stepcast.Quote(st.Experiment)))
+		}
+		return
+	}
+	if err := stepcast.CheckName("experiment name", st.Experiment); err != nil {
+		bad(path+".experiment", err)
+	}
+	if len(st.Messages) > 0 {
+		bad(path+".messages", errors.New("a step with variants has no messages of its own: each variant has its messages"))
+	}
+	if len(st.Variants) < 2 {
+		bad(path+".variants", fmt.Errorf("%d variant; an A/B test needs at least two", len(st.Variants)))
+	}
+	seen := map[string]bool{}
+	for j, v := range st.Variants {
+		vpath := fmt.Sprintf("%s.variants[%d]", path, j)
+		if err := stepcast.CheckName("variant name", v.Name); err != nil {
+			bad(vpath+".name", err)
+		} else if seen[v.Name] {
+			bad(vpath+".name", fmt.Errorf("the variant %s is named twice", stepcast.Quote(v.Name)))
+		}
+		seen[v.Name] = true
+		if len(v.Messages) == 0 {
+			bad(vpath+".messages", errors.New("a variant needs 1 to 5 messages"))
+		}
+		checkContent(vpath, v.Messages, nil, nil, bad)
 	}
 }
 

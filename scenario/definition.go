@@ -90,6 +90,19 @@ type Step struct {
 	// actions do (tags, fields, scores, other scenarios, reminders).
 	Actions  []stepcast.Action `json:"actions,omitempty"`
 	Branches []Branch          `json:"branches,omitempty"`
+	// Experiment and Variants make the step an A/B test: each variant
+	// its own 1–5 messages, named as the variants of the host's
+	// experiment Experiment. The machine does not choose: a step with
+	// variants sends (its Send carries them), and the host picks one per
+	// friend when it queues the push. Messages must then be empty.
+	Experiment string        `json:"experiment,omitempty"`
+	Variants   []StepVariant `json:"variants,omitempty"`
+}
+
+// StepVariant is one variant of a step's messages in an A/B test.
+type StepVariant struct {
+	Name     string             `json:"name"`
+	Messages []stepcast.Message `json:"messages"`
 }
 
 // Branch sends a run elsewhere after its step, when If holds (always, if

@@ -26,6 +26,12 @@
 // current definition: ReminderState names the steps gone through, so
 // that an edit never sends one again and records a step it removes.
 //
+// A step may be an A/B test: Step.Experiment names the caller's
+// experiment and Step.Variants holds each variant's messages. The machine
+// does not choose — it is pure and knows no friend's userId —: the step
+// sends, and its Send carries the variants for the caller to pick one
+// (the engine assigns the friend with package abtest).
+//
 // Conditions are segment expressions (package segment) compiled against
 // the account's schema; the caller evaluates them for the friend through
 // the Conditions interface, at the moment the step is due.

@@ -102,6 +102,10 @@ type Send struct {
 	Key      string // RunPrefix(scenario, run) + "<seq>": unique per run and step visit
 	Step     string
 	Messages []stepcast.Message
+	// Experiment and Variants are the step's A/B test, if it has one
+	// (Messages is then empty): the host chooses the variant to send.
+	Experiment string
+	Variants   []StepVariant
 }
 
 // Action is one of a step's actions to run.

@@ -195,8 +195,19 @@ func (s *stepper) run(i int) error {
 		return nil
 	}
 	key := RunPrefix(s.m.def.Name, s.st.Run) + strconv.Itoa(s.st.Done)
-	s.record(i, s.out.emit(key, step.Name, step.Messages, step.Actions), "")
+	s.record(i, s.out.emitStep(key, &step.Step), "")
 	return nil
+}
+
+// emitStep puts a scenario step's messages (or its variants) and actions
+// out under key.
+func (out *Output) emitStep(key string, step *Step) What {
+	if len(step.Variants) == 0 {
+		return out.emit(key, step.Name, step.Messages, step.Actions)
+	}
+	out.emit(key, step.Name, nil, step.Actions)
+	out.Sends = append(out.Sends, Send{Key: key, Step: step.Name, Experiment: step.Experiment, Variants: step.Variants})
+	return Sent
 }
 
 // emit puts a step's messages and actions out under key and says what the
