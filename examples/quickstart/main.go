@@ -21,7 +21,11 @@
 //     LINE plan, scheduled for noon, a copy cancelled, the segment
 //     evaluated again when it goes, sent as multicasts;
 //
-//  6. delivery: every message went through lineadapter.Sender — LINE's
+//  6. the A/B test of the scenario's coupon that ran meanwhile: its
+//     statistics in figures and words, and the winner the engine's plan
+//     sent to the rest;
+//
+//  7. delivery: every message went through lineadapter.Sender — LINE's
 //     Go SDK over real HTTP — to linetest, LINE's fake, which checks each
 //     request against LINE's OpenAPI specifications when
 //     STEPCAST_LINE_OPENAPI names them; what it received is printed.
@@ -241,13 +245,18 @@ func run(w io.Writer, o options) error {
 
 // runLive tells the story's parts in simulated time, on the live account.
 func runLive(w io.Writer, l *live, bar *progress) error {
+	ab := &abWatch{l: l}
+	l.watches = append(l.watches, ab.watch)
 	if err := liveWeek(w, l, bar); err != nil {
 		return err
 	}
 	if err := broadcastSection(w, l, bar); err != nil {
 		return err
 	}
-	section(w, 6, "Delivery: what LINE received")
+	if err := abSection(w, ab); err != nil {
+		return err
+	}
+	section(w, 7, "Delivery: what LINE received")
 	return l.line.report(w)
 }
 
