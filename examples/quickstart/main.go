@@ -237,7 +237,7 @@ func run(w io.Writer, o options) error {
 	if err := storeDemo(w, friends[:min(len(friends), 20_000)], schema, now, &o.bar); err != nil {
 		return err
 	}
-	if err := engineDemo(w, min(n, 3000), &o.bar); err != nil {
+	if err := engineDemo(w, min(n, 2000), &o.bar); err != nil {
 		return err
 	}
 	return runLive(w, l, &o.bar)
