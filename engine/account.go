@@ -34,6 +34,8 @@ type Account struct {
 	cur Cursor
 
 	old machines // old versions of scenarios, compiled
+
+	quota quotaCache // the quota guard's reading
 }
 
 func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled) (*Account, error) {

@@ -30,6 +30,9 @@ type Definitions struct {
 	Reminders []scenario.Reminder
 	// Experiments are the A/B tests scenario steps run (see Experiment).
 	Experiments []Experiment
+	// Guards are checked by the dispatcher before each message delivery
+	// is sent: quiet hours, frequency caps, the quota guard (see Guards).
+	Guards Guards
 }
 
 // DefinitionError is one problem in definitions: where it is and what it
@@ -129,6 +132,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		errs = append(errs, err)
 	}
 	c.richMenuField = hasRichMenuField(sc)
+	d.Guards.validate(bad)
 	if schema == nil {
 		var err error
 		if schema, err = segment.NewSchema(sc); err != nil {

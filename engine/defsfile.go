@@ -66,7 +66,7 @@ const (
 // testdata/salon.yaml shows every key. The rules of the format:
 //
 //   - A file holds one YAML document: a mapping with the keys schema,
-//     scoring, rules, scenarios, reminders and experiments. A file that is empty, holds only whitespace and
+//     scoring, rules, scenarios, reminders, experiments and guards. A file that is empty, holds only whitespace and
 //     comments, or holds only null is refused at line 1 with "the file is
 //     empty"; {} is an account without definitions. A second document
 //     (after ---) is refused.
@@ -253,6 +253,7 @@ type fileDefs struct {
 	// Experiments: see Experiment; analysis and plan are mappings of
 	// their own, as in Go.
 	Experiments []fileExperiment `def:"experiments" limit:"MaxFileRules"`
+	Guards      fileGuards       `def:"guards"`
 }
 
 type fileExperiment struct {
@@ -294,6 +295,28 @@ type fileExperimentPlan struct {
 type fileStepVariant struct {
 	Name     string     `def:"name"`
 	Messages []jsonText `def:"messages"`
+}
+
+type fileGuards struct {
+	QuietHours    fileQuietHours `def:"quiet_hours"`
+	Caps          []fileCap      `def:"caps" limit:"MaxFileRules"`
+	SendOverQuota bool           `def:"send_over_quota"`
+}
+
+type fileQuietHours struct {
+	Start          string `def:"start"`
+	End            string `def:"end"`
+	ExemptPriority int    `def:"exempt_priority"`
+}
+
+type fileCap struct {
+	Name           string            `def:"name"`
+	Max            int               `def:"max"`
+	Window         duration          `def:"window"`
+	Causes         []string          `def:"causes"`
+	ExemptPriority int               `def:"exempt_priority"`
+	Policy         string            `def:"policy"`
+	Policies       map[string]string `def:"policies"`
 }
 
 type fileScenario struct {

@@ -210,6 +210,7 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 	for i, x := range f.Experiments {
 		defs.Experiments = append(defs.Experiments, d.experiment(x, fmt.Sprintf("experiments[%d]", i)))
 	}
+	defs.Guards = d.guards(f.Guards)
 	return defs
 }
 
@@ -245,6 +246,39 @@ func (d *fileDecoder) experiment(f fileExperiment, path string) Experiment {
 		x.Plan = p
 	}
 	return x
+}
+
+// guards converts the dispatch guards; Definitions' validation checks
+// the rest (see Guards.validate).
+func (d *fileDecoder) guards(f fileGuards) Guards {
+	g := Guards{SendOverQuota: f.SendOverQuota}
+	if q := f.QuietHours; q.Start != "" || q.End != "" || q.ExemptPriority != 0 {
+		g.QuietHours = &QuietHours{ExemptPriority: q.ExemptPriority}
+		for _, c := range []struct {
+			key, text string
+			to        *WallClock
+		}{{"start", q.Start, &g.QuietHours.Start}, {"end", q.End, &g.QuietHours.End}} {
+			w, err := ParseWallClock(c.text)
+			if err != nil {
+				d.failPath("guards.quiet_hours."+c.key, "%s: want a time of day, HH:MM (21:00)", stepcast.Quote(c.text))
+			}
+			*c.to = w
+		}
+	}
+	for _, fc := range f.Caps {
+		c := FrequencyCap{Name: fc.Name, Max: fc.Max, Window: time.Duration(fc.Window), ExemptPriority: fc.ExemptPriority, Policy: CapPolicy(fc.Policy)}
+		for _, k := range fc.Causes {
+			c.Causes = append(c.Causes, stepcast.CauseKind(k))
+		}
+		for k, p := range fc.Policies {
+			if c.Policies == nil {
+				c.Policies = map[stepcast.CauseKind]CapPolicy{}
+			}
+			c.Policies[stepcast.CauseKind(k)] = CapPolicy(p)
+		}
+		g.Caps = append(g.Caps, c)
+	}
+	return g
 }
 
 // scenario converts a scenario; a step's timing is named by its keys.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +65,8 @@ const (
 
 // DispatchReport counts what one Dispatch did with the deliveries it
 // leased. Every leased delivery is counted once among Sent, Retrying,
-// Failed, Replaced, Released and LostLease.
+// Failed, Replaced, Released, LostLease, Deferred, Dropped, Skipped and
+// Split.
 type DispatchReport struct {
 	Leased   int // deliveries leased
 	Sent     int // accepted by LINE (a 409, a retry of one accepted before, included)
@@ -88,6 +90,14 @@ type DispatchReport struct {
 	// sends again with the same retry key — LINE's 409 then tells it the
 	// delivery went — or had found it done.
 	LostLease int
+	// The dispatch guards' decisions (see Guards): Deferred were put back
+	// untried by quiet hours or a frequency cap, due when the window ends
+	// or the cap frees; Dropped failed by a cap (CapDrop); Skipped
+	// cancelled by a cap (CapSkip); Split were multicasts whose
+	// recipients' verdicts differed, cancelled and queued again as one
+	// delivery per verdict. A delivery the quota guard refused is
+	// Released.
+	Deferred, Dropped, Skipped, Split int
 }
 
 func (r *DispatchReport) add(o DispatchReport) {
@@ -98,6 +108,10 @@ func (r *DispatchReport) add(o DispatchReport) {
 	r.Replaced += o.Replaced
 	r.Released += o.Released
 	r.LostLease += o.LostLease
+	r.Deferred += o.Deferred
+	r.Dropped += o.Dropped
+	r.Skipped += o.Skipped
+	r.Split += o.Split
 }
 
 // ErrNoSender is returned by Dispatch when Config.Sender is nil.
@@ -153,7 +167,7 @@ func (a *Account) Dispatch(ctx context.Context) (DispatchReport, error) {
 		return DispatchReport{}, ErrClosed
 	}
 	defer a.e.end()
-	d := &dispatch{a: a, ctx: ctx, stop: make(chan struct{}), done: make(chan struct{}, 1)}
+	d := &dispatch{a: a, ctx: ctx, stop: make(chan struct{}), done: make(chan struct{}, 1), guards: newGuards(a.def.Load())}
 	// Close stops the dispatch as the quota does: the sends in flight
 	// finish and are recorded, the rest is put back.
 	over := make(chan struct{})
@@ -181,6 +195,10 @@ type dispatch struct {
 	outcomes chan finished // to the recorder
 
 	low uint64 // no pending delivery has an ID at or below it (see order)
+
+	guards    *guards
+	overQuota error // set by the quota guard: stop once the groups that fit are handed out
+	progress  *dispatchProgress
 
 	mineMu sync.Mutex
 	mine   map[uint64]struct{} // handed to workers, outcome not yet recorded
@@ -223,6 +241,7 @@ func (d *dispatch) run() (DispatchReport, error) {
 	// time against minutes).
 	batch := leaseRounds * n
 	d.outcomes = make(chan finished, batch)
+	d.startProgress()
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
@@ -244,6 +263,7 @@ func (d *dispatch) run() (DispatchReport, error) {
 	wg.Wait()
 	close(d.outcomes)
 	<-recorded
+	d.progress.finish()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.err == nil && d.ctx.Err() != nil {
@@ -297,6 +317,17 @@ func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
 				d.putBack(h.dl, h.why, h.at)
 			}
 		}
+		if groups, err = d.judge(groups); err != nil {
+			for _, g := range groups {
+				for _, dl := range g {
+					d.release(dl, "not tried: the dispatch stopped")
+				}
+			}
+			if d.ctx.Err() == nil {
+				d.halt(err)
+			}
+			return
+		}
 		for i, g := range groups {
 			d.inflight.Add(int64(len(g)))
 			d.hand(g)
@@ -312,6 +343,18 @@ func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
 					d.release(dl, "not tried: the dispatch stopped")
 				}
 			}
+			return
+		}
+		if d.overQuota != nil {
+			// Let what fit go, then stop.
+			for d.inflight.Load() > 0 && !d.stopped() && d.ctx.Err() == nil {
+				select {
+				case <-d.done:
+				case <-d.stop:
+				case <-d.ctx.Done():
+				}
+			}
+			d.halt(d.overQuota)
 			return
 		}
 		// Held for deliveries of this dispatch's, due at once: wait until
@@ -432,6 +475,7 @@ func (d *dispatch) attempt(dl store.Delivery) time.Time {
 		return time.Time{}
 	}
 	sctx, cancel := context.WithTimeout(d.ctx, budget)
+	d.progress.request()
 	requestID, err := cfg.Sender.Send(sctx, msg, dl.RetryKey)
 	cancel()
 	at := cfg.Now()
@@ -496,7 +540,11 @@ func (d *dispatch) release(dl store.Delivery, why string) time.Time {
 }
 
 // putBack puts a leased delivery back, pending, due at at, and returns at.
+// One put back "not tried: …" made no request: its lease is not counted
+// as an attempt (store.Outcome.Untried), so that the guards, which judge
+// only deliveries never attempted, judge it when its turn comes.
 func (d *dispatch) putBack(dl store.Delivery, why string, at time.Time) time.Time {
-	d.finish(dl, store.Outcome{Status: store.Pending, Error: clip(why, stepcast.MaxTextLen), At: d.a.e.cfg.Now(), NextAt: at}, DispatchReport{Released: 1})
+	untried := strings.HasPrefix(why, "not tried:")
+	d.finish(dl, store.Outcome{Status: store.Pending, Untried: untried, Error: clip(why, stepcast.MaxTextLen), At: d.a.e.cfg.Now(), NextAt: at}, DispatchReport{Released: 1})
 	return at
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/engine"
 	"github.com/stepcast/stepcast/lineadapter/linetest"
 	"github.com/stepcast/stepcast/store/boltstore"
@@ -51,7 +52,11 @@ func TestDispatchCrashChild(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	a, err := e.AddAccount(ctx, "shop", welcomeDefs())
+	// With a cap of one welcome a day, dropping the rest: a send counted
+	// twice across the crashes would drop a friend's welcome.
+	defs := welcomeDefs()
+	defs.Guards.Caps = []engine.FrequencyCap{{Max: 1, Causes: []stepcast.CauseKind{stepcast.CauseRule}, Policy: engine.CapDrop}}
+	a, err := e.AddAccount(ctx, "shop", defs)
 	if err != nil {
 		fail(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stepcast/stepcast"
@@ -211,7 +212,7 @@ func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups
 			}
 			var blockers []store.Delivery
 			for _, p := range pending[f] {
-				if p.ID < dl.ID && p.Priority >= dl.Priority && !richMenuKind(p.Kind) && !sent[p.ID] {
+				if p.ID < dl.ID && p.Priority >= dl.Priority && !richMenuKind(p.Kind) && !sent[p.ID] && !guardDeferred(p, now) {
 					blockers = append(blockers, p)
 				}
 			}
@@ -253,6 +254,16 @@ func (d *dispatch) order(batch []store.Delivery, ours func(uint64) bool) (groups
 		}
 	}
 	return groups, hold, wait, nil
+}
+
+// guardDeferred reports whether pending delivery p waits, never
+// attempted, because quiet hours or a frequency cap deferred it: it holds
+// back none of its friend's later deliveries, which the guards judge on
+// their own — a rule's answer need not wait a day behind a capped step.
+// A split's deferred part (key "…/deferred", see split) is one too.
+func guardDeferred(p store.Delivery, now time.Time) bool {
+	return p.Attempts == 0 && p.NextAt.After(now) &&
+		(strings.HasPrefix(p.Error, ReasonQuietHours) || strings.HasPrefix(p.Error, ReasonCapDefer) || strings.HasSuffix(p.Key, "/"+splitDeferred))
 }
 
 func maxID(ds []store.Delivery) uint64 {

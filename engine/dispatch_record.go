@@ -55,6 +55,16 @@ func (d *dispatch) record() {
 				break more
 			}
 		}
+		// The commit that logs sends for the caps and forgetting them as
+		// pending are one step for the guards (see judge).
+		gs := d.guards
+		logs := false
+		for _, f := range group {
+			logs = logs || (f.o.Status == store.Sent && gs.counted(f.dl))
+		}
+		if logs {
+			gs.mu.Lock()
+		}
 		err := d.update(func(tx store.Tx) error {
 			errs = errs[:0]
 			for _, f := range group {
@@ -64,10 +74,28 @@ func (d *dispatch) record() {
 				if err != nil && !errors.Is(err, store.ErrConflict) {
 					return fmt.Errorf("delivery %d (%s): %w", f.dl.ID, stepcast.Quote(f.dl.Key), err)
 				}
+				if err == nil && f.o.Status == store.Sent && d.guards.counted(f.dl) {
+					// The caps count what was sent, in the commit that says so.
+					for _, fr := range f.dl.Friends {
+						if err := logSend(tx, fr, f.o.At, causeKind(f.dl), d.guards.keep); err != nil {
+							return fmt.Errorf("delivery %d (%s): %w", f.dl.ID, stepcast.Quote(f.dl.Key), err)
+						}
+					}
+				}
 				errs = append(errs, err)
 			}
 			return nil
 		})
+		if logs {
+			if err == nil {
+				for i, f := range group {
+					if errs[i] == nil && gs.counted(f.dl) {
+						gs.forget(f.dl)
+					}
+				}
+			}
+			gs.mu.Unlock()
+		}
 		if err != nil {
 			d.halt(fmt.Errorf("recording %d outcomes: %w", len(group), err))
 			continue
@@ -82,9 +110,11 @@ func (d *dispatch) record() {
 // error other than a lost lease.
 func (d *dispatch) settle(dl store.Delivery, err error, r DispatchReport) {
 	defer d.recorded(dl.ID)
+	d.guards.settled(dl)
 	switch {
 	case err == nil:
 		d.count(r)
+		d.progress.settled(dl, r)
 	case errors.Is(err, store.ErrConflict):
 		d.count(DispatchReport{LostLease: 1})
 		d.a.e.log.Warn("dispatch: the lease passed to another holder before the outcome was recorded",

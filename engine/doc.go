@@ -298,6 +298,49 @@
 // replaced by a push of its messages, queued in the same commit that
 // fails the reply, saying why.
 //
+// # Guards at dispatch
+//
+// Definitions.Guards are checked just before a message delivery's first
+// request, not when it was scheduled (see Guards for what each covers):
+//
+//   - quiet hours (QuietHours) put a delivery due within the window back,
+//     pending and untried, due at the window's end in the friend's zone
+//     (store.Friend.TimeZone, else the account's) — DST-safe by
+//     stepcast.LocalTime —, with ReasonQuietHours;
+//   - frequency caps (FrequencyCap) count a friend's sent messages per
+//     local day or rolling window, from a per-friend send log the
+//     recorder appends to in the commit that records each send; a capped
+//     message is deferred (ReasonCapDefer), dropped — failed
+//     (ReasonCapDrop) — or skipped — cancelled (ReasonCapSkip) — by the
+//     cap's policy for its cause; a priority at or above ExemptPriority
+//     counts but is never capped;
+//   - the quota guard refuses, pending and untried, what the month's
+//     remaining quota (a QuotaReader Sender's, read at most every
+//     Config.QuotaRefresh) cannot cover, and stops the dispatch with an
+//     error wrapping stepcast.ErrQuotaExceeded (ReasonOverQuota), unless
+//     Guards.SendOverQuota.
+//
+// A multicast whose recipients' verdicts differ is split before its first
+// request: cancelled (ReasonSplit), and one delivery per verdict queued
+// in the same commit under keys and retry keys of their own. A delivery
+// that may have reached LINE (Attempts above 1 when leased) is never
+// judged: its retry goes under its key. A guard-deferred delivery holds
+// back none of its friend's later ones. DispatchReport counts Deferred,
+// Dropped, Skipped and Split.
+//
+// # Progress
+//
+// Config.Progress receives DispatchProgress every Config.ProgressEvery
+// and once at the end (Done): the dispatch's counts, requests and
+// recipients with their rates, and per cause the outbox's figures
+// (store.DeliveryProgress) with an ETA. It runs on a goroutine of its
+// own, handed the newest report (older ones it has not taken are
+// dropped), so a slow callback never holds up a send; Dispatch waits
+// only for it to take the last. The figures are logged at Info at the
+// same cadence. The worker pool is bounded (Config.DispatchConcurrency
+// sends, one lease of 8 per worker at a time), so an outbox of any size
+// drains in pages, resumable after a crash as leases expire.
+//
 // Exactly once rests on the retry key: a dispatcher killed after LINE
 // accepted a send, or whose lease expired during a slow one, leaves the
 // delivery to be tried again under the same key, and LINE's 409 records

@@ -106,6 +106,20 @@ type Config struct {
 	// (stepcast.ErrQuotaExceeded) or its channel access token
 	// (stepcast.ErrUnauthorized). Zero means DefaultQuotaPause (10 minutes).
 	QuotaPause time.Duration
+	// Progress, if set, receives each Dispatch's progress (DispatchProgress)
+	// every ProgressEvery and once at its end, from a goroutine of its own:
+	// a slow callback never holds up the sends — the reports it has not
+	// taken are replaced by the newest, so it misses some — but the last
+	// one (Done) is handed over before Dispatch returns, which waits for
+	// it. The same figures are logged at Info, at the same cadence.
+	Progress func(DispatchProgress)
+	// ProgressEvery is the cadence of progress reports and logs. Zero
+	// means DefaultProgressEvery (5 seconds).
+	ProgressEvery time.Duration
+	// QuotaRefresh is how long the quota guard trusts a reading of the
+	// month's remaining quota (QuotaReader), counting down what it sends
+	// meanwhile. Zero means DefaultQuotaRefresh (1 minute).
+	QuotaRefresh time.Duration
 	// RouteWait is how long the follow rules of a follow that came with no
 	// inflow route wait for one, on an account with follow rules naming a
 	// route: LINE Login's add-friend prompt (bot_prompt) sends the follow
@@ -198,6 +212,12 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	if cfg.RetryMax < cfg.RetryBase {
 		cfg.RetryMax = cfg.RetryBase
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = DefaultProgressEvery
+	}
+	if cfg.QuotaRefresh <= 0 {
+		cfg.QuotaRefresh = DefaultQuotaRefresh
 	}
 	if cfg.QuotaPause <= 0 {
 		cfg.QuotaPause = DefaultQuotaPause

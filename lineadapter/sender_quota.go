@@ -91,8 +91,9 @@ func (s *Sender) Quota(ctx context.Context) (Quota, error) {
 }
 
 // MessageQuota is Quota in the terms of the engine's QuotaReader (which
-// the engine reads for a broadcast's Preview): the month's limit (-1 for
-// none, LINE's type "none") and the messages counted so far.
+// the engine reads for a broadcast's Preview, and its dispatcher's quota
+// guard at most once per engine.Config.QuotaRefresh): the month's limit
+// (-1 for none, LINE's type "none") and the messages counted so far.
 func (s *Sender) MessageQuota(ctx context.Context) (limit, used int64, err error) {
 	q, err := s.Quota(ctx)
 	if err != nil {

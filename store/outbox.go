@@ -84,11 +84,22 @@ func (s DeliveryStatus) String() string {
 
 // Outcome is what an attempt at a delivery came to.
 type Outcome struct {
-	Status    DeliveryStatus // Sent, Failed, or Pending to retry at NextAt
-	RequestID string         // with Sent
-	Error     string         // with Failed or a retry
-	At        time.Time      // when the attempt ended
-	NextAt    time.Time      // with a retry
+	// Status is Sent, Failed, Pending to retry at NextAt, or Cancelled:
+	// taken back by its holder without a request (a dispatch guard's
+	// decision, e.g. a frequency cap's skip), with Reason.
+	Status    DeliveryStatus
+	RequestID string    // with Sent
+	Error     string    // with Failed or a retry
+	Reason    string    // with Cancelled: why
+	At        time.Time // when the attempt ended
+	NextAt    time.Time // with a retry
+	// Untried, with Pending, says no request was made under this lease (a
+	// guard deferred the delivery before its send): the lease is not
+	// counted as an attempt — Attempts goes back down by one, and
+	// FirstAttemptAt back to zero when it reaches zero —, so that a
+	// delivery with Attempts 1 when leased is known never to have reached
+	// LINE.
+	Untried bool
 }
 
 // DeliverySelector selects the deliveries Tx.CancelDeliveries takes back:
@@ -170,8 +181,10 @@ type OutboxWriter interface {
 	// FinishDelivery records the outcome of an attempt by holder, who must
 	// hold the delivery's lease (else ErrConflict: the lease expired and
 	// someone else took it); a malformed outcome (a status other than
-	// Sent, Failed or Pending, no time, a retry without a next attempt
-	// time, text beyond the limits) is ErrInvalid.
+	// Sent, Failed, Pending or Cancelled, Untried without Pending, no time,
+	// a retry without a next attempt time, text beyond the limits) is
+	// ErrInvalid. Cancelled sets Reason and DoneAt; Untried undoes the
+	// lease's count in Attempts (see Outcome).
 	FinishDelivery(id uint64, holder string, o Outcome) error
 	// CancelDeliveries takes back the pending deliveries sel selects
 	// (by cause, or by key prefix) that are not leased at at — a leased

@@ -97,22 +97,24 @@ func ValidateRestored(d store.Delivery) error {
 }
 
 // ValidateOutcome reports what is malformed in an outcome: a status other
-// than Sent, Failed or Pending, no time, a retry without a next attempt
+// than Sent, Failed, Pending or Cancelled, Untried without Pending, no time, a retry without a next attempt
 // time, times outside [stepcast.MinEventTime, stepcast.MaxTime], an error
-// over stepcast.MaxTextLen or a request ID over stepcast.MaxIDLen bytes
+// or a reason over stepcast.MaxTextLen or a request ID over stepcast.MaxIDLen bytes
 // (UTF-8 without NUL).
 func ValidateOutcome(o store.Outcome) error {
 	var err error
 	switch {
-	case o.Status != store.Sent && o.Status != store.Failed && o.Status != store.Pending:
+	case o.Status != store.Sent && o.Status != store.Failed && o.Status != store.Pending && o.Status != store.Cancelled:
 		err = fmt.Errorf("%w: status %v", stepcast.ErrInvalid, o.Status)
+	case o.Untried && o.Status != store.Pending:
+		err = fmt.Errorf("%w: only a delivery put back pending can be untried", stepcast.ErrInvalid)
 	case o.At.IsZero():
 		err = fmt.Errorf("%w: no time", stepcast.ErrInvalid)
 	case o.Status == store.Pending && o.NextAt.IsZero():
 		err = fmt.Errorf("%w: a retry needs a next attempt time", stepcast.ErrInvalid)
 	default:
 		err = check.First(check.Instant("time", o.At), stepcast.CheckText("error", o.Error, stepcast.MaxTextLen),
-			stepcast.CheckText("request ID", o.RequestID, stepcast.MaxIDLen))
+			stepcast.CheckText("request ID", o.RequestID, stepcast.MaxIDLen), stepcast.CheckText("reason", o.Reason, stepcast.MaxTextLen))
 		if err == nil && !o.NextAt.IsZero() {
 			err = check.Instant("next attempt time", o.NextAt)
 		}
@@ -223,8 +225,16 @@ func Finish(d *store.Delivery, o store.Outcome) {
 		d.RequestID, d.DoneAt = o.RequestID, micro(o.At)
 	case store.Failed:
 		d.DoneAt = micro(o.At)
+	case store.Cancelled:
+		d.Reason, d.DoneAt = o.Reason, micro(o.At)
 	case store.Pending:
 		d.NextAt = micro(o.NextAt)
+		if o.Untried && d.Attempts > 0 {
+			d.Attempts--
+			if d.Attempts == 0 {
+				d.FirstAttemptAt = time.Time{}
+			}
+		}
 	}
 }
 

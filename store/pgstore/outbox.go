@@ -150,8 +150,8 @@ func (t *ptx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
 	}
 	backend.Finish(&d, o)
 	_, err = t.tx.Exec(t.ctx, `UPDATE stepcast_outbox SET status = $3, error = $4, request_id = $5, done_at = $6, next_at = $7,
-		leased_by = '', lease_until = NULL WHERE account = $1 AND id = $2`,
-		t.account, int64(id), int16(d.Status), d.Error, d.RequestID, nullTime(d.DoneAt), d.NextAt)
+		reason = $8, attempts = $9, first_attempt_at = $10, leased_by = '', lease_until = NULL WHERE account = $1 AND id = $2`,
+		t.account, int64(id), int16(d.Status), d.Error, d.RequestID, nullTime(d.DoneAt), d.NextAt, d.Reason, d.Attempts, nullTime(d.FirstAttemptAt))
 	if err != nil {
 		return t.fail("finish delivery", err)
 	}

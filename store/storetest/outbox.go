@@ -228,3 +228,54 @@ func testFirstAttempt(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testGuardOutcomes: an untried put-back undoes its lease's count (and
+// FirstAttemptAt with the last one); a Cancelled outcome records the
+// reason and the time; a malformed one changes nothing.
+func testGuardOutcomes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	update(t, s, func(tx store.Tx) error {
+		if _, err := tx.Enqueue(delivery("quiet", t0)); err != nil {
+			return err
+		}
+		_, err := tx.Enqueue(delivery("capped", t0))
+		return err
+	})
+	got, err := s.LeaseDeliveries(ctx, acct, "a", t0, time.Minute, 2)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("lease = %+v, %v", got, err)
+	}
+	quiet, capped := got[0], got[1]
+	if quiet.Key != "quiet" {
+		quiet, capped = capped, quiet
+	}
+	update(t, s, func(tx store.Tx) error {
+		for _, o := range []store.Outcome{
+			{Status: store.Sent, Untried: true, At: t0},
+			{Status: store.Cancelled, Reason: "x\x00", At: t0},
+		} {
+			if err := tx.FinishDelivery(capped.ID, "a", o); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("FinishDelivery(%+v) = %v; want ErrInvalid", o, err)
+			}
+		}
+		if err := tx.FinishDelivery(quiet.ID, "a", store.Outcome{Status: store.Pending, Untried: true, Error: "quiet hours", At: t0, NextAt: t0.Add(time.Hour)}); err != nil {
+			return err
+		}
+		return tx.FinishDelivery(capped.ID, "a", store.Outcome{Status: store.Cancelled, Reason: "capped: skipped", At: t0.Add(time.Second)})
+	})
+	view(t, s, func(tx store.ReadTx) error {
+		q, err := tx.Delivery(quiet.ID)
+		if err != nil || q.Status != store.Pending || q.Attempts != 0 || !q.FirstAttemptAt.IsZero() || !q.NextAt.Equal(t0.Add(time.Hour)) || q.Error != "quiet hours" || q.LeasedBy != "" {
+			t.Errorf("untried put-back = %+v, %v; want pending, 0 attempts, no first attempt, due in an hour", q, err)
+		}
+		c, err := tx.Delivery(capped.ID)
+		if err != nil || c.Status != store.Cancelled || c.Reason != "capped: skipped" || !c.DoneAt.Equal(t0.Add(time.Second)) || c.LeasedBy != "" {
+			t.Errorf("cancelled by its holder = %+v, %v", c, err)
+		}
+		return nil
+	})
+	again, err := s.LeaseDeliveries(ctx, acct, "b", t0.Add(time.Hour), time.Minute, 2)
+	if err != nil || len(again) != 1 || again[0].Attempts != 1 || !again[0].FirstAttemptAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("lease after an untried put-back = %+v, %v; want attempt 1, first attempt now", again, err)
+	}
+}

@@ -102,6 +102,7 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"RetryKeysByKind", testRetryKeys},
 		{"DeliveriesByPriority", testDeliveryPriority},
 		{"FirstAttemptSetOnce", testFirstAttempt},
+		{"GuardOutcomes", testGuardOutcomes},
 		{"CancelDeliveries", testCancel},
 		{"ListAndCountDeliveries", testListDeliveries},
 	} {
