@@ -204,6 +204,9 @@ func (l *lineSide) report(w io.Writer) error {
 	if err := t.write(w); err != nil {
 		return err
 	}
+	if by[linetest.Quota] != nil {
+		fmt.Fprintln(w, "(the quota reads: the dispatcher's quota guard before it sends, and the broadcast's preview)")
+	}
 	fmt.Fprintf(w, "%d friends reached, %d message objects delivered; %d messages counted against the month's quota\n", len(reached), objects, l.srv.Consumption())
 	fmt.Fprintf(w, "(LINE counts one per recipient of a request, up to five message objects in it; replies are free)\n")
 	vs := l.srv.Violations()

@@ -243,6 +243,9 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 	fmt.Fprintf(w, "A simulated clock (engine.Config.Now) moves %d minutes at a time from %s; at each step the engine ingests\n", simStep/time.Minute, l.start.Format("Mon 2 Jan 15:04 MST"))
 	fmt.Fprintf(w, "the webhooks, runs the due steps (Account.Tick) and sends the outbox (Account.Dispatch) through lineadapter.Sender\n")
 	fmt.Fprintf(w, "to linetest — what Engine.Run does every second — so a message reaches LINE at the first step after it is due.\n")
+	if q := l.a.Definitions().Guards.QuietHours; q != nil {
+		fmt.Fprintf(w, "Quiet hours (salon.yaml's guards): nothing is pushed from %s to %s; a message due then waits.\n", q.Start, q.End)
+	}
 	if l.line.sender.real != nil {
 		q := l.line.quota
 		limit := "no limit"
@@ -294,7 +297,7 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 		picks = append(picks, pick{p.who, v.User})
 	}
 	if late != "" {
-		picks = append(picks, pick{"who followed late in the evening", late})
+		picks = append(picks, pick{"who followed late in the evening, in the quiet hours", late})
 	}
 	fmt.Fprintf(w, "\n%s friends' journeys (times in Tokyo; what the engine recorded, and what LINE received):\n", []string{"No", "One", "Two", "Three", "Four"}[len(picks)])
 	for _, p := range picks {

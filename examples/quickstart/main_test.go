@@ -19,12 +19,16 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"index built in", "unknown name gendr (1:15)", "Cross tabulation", "friend    42", "Stored 5000 friends", "rebuilt the index", "Exported everything", "through the rules of salon.yaml", "where the points came from", "recognized as duplicates", "two weeks later",
-		"the welcome scenario over ten simulated days", "welcome  greeting sent", "welcome  menu sent", "welcome  coupon sent", "coupon cancelled (exit condition)", "coupon cancelled (blocked)", "Delivery: what LINE received", "pushMessage",
+		"the welcome scenario over ten simulated days", "welcome  greeting sent", "welcome  menu sent", "welcome  coupon sent", "coupon cancelled (exit condition)", "coupon cancelled (blocked)", "Delivery: what LINE received", "pushMessage", "Quiet hours (salon.yaml's guards): nothing is pushed from 21:00 to 08:00",
 		"A broadcast: preview with cost", `no such field in the schema: "cupon"`, "Preview (nothing sent, nothing written)", "Light        5000 yen", "cancelled before its time: cancelled",
 		"Tick evaluated the segment again", "multicast", "A/B test: which coupon books more?", "Decision: winner (B)", "every friend who reached the coupon was sent B"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	// The friend who followed in the quiet hours was greeted at 08:00.
+	if late := block(out.String(), "  friend", "in the quiet hours"); !strings.Contains(strings.Join(late, "\n"), "08:00  LINE") {
+		t.Errorf("the journey of the friend who followed in the quiet hours shows no message at 08:00:\n%s", strings.Join(late, "\n"))
 	}
 	if t.Failed() {
 		t.Fatalf("the output:\n%s", out.String())
@@ -82,18 +86,31 @@ func TestRunRefuses(t *testing.T) {
 	}
 }
 
-// block returns the lines from the one starting with first up to the
-// next blank line.
-func block(s, first string) []string {
-	i := strings.Index(s, "\n"+first)
-	if i < 0 {
-		return nil
+// block returns the lines from the first one starting with first (and
+// holding each of also) up to the next blank line, or the next line
+// starting with first.
+func block(s, first string, also ...string) []string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, first) || !containsAll(l, also) {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && lines[j] != "" && (len(also) == 0 || !strings.HasPrefix(lines[j], first)) {
+			j++
+		}
+		return lines[i:j]
 	}
-	s = s[i+1:]
-	if j := strings.Index(s, "\n\n"); j >= 0 {
-		s = s[:j]
+	return nil
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, x := range subs {
+		if !strings.Contains(s, x) {
+			return false
+		}
 	}
-	return strings.Split(s, "\n")
+	return true
 }
 
 func TestTable(t *testing.T) {
