@@ -130,6 +130,10 @@ func broadcastSection(w io.Writer, l *live, bar *progress) error {
 	fmt.Fprintf(w, "  %s: %d friends planned as %d deliveries (multicasts of up to 500 friends whose rendered messages are the same; %d pushes)\n",
 		r.Status, r.Planned, r.Deliveries, r.Pushes)
 	fmt.Fprintf(w, "  the outbox: %d sent to %d recipients, %d pending, %d failed\n", r.Outbox.Sent, r.Outbox.Recipients, r.Outbox.Pending, r.Outbox.Failed)
+	if d, ok := l.lastDispatchOf("broadcast:" + b.Name); ok {
+		fmt.Fprintf(w, "  the dispatcher's last report (Config.Progress): the broadcast's %d deliveries to %d recipients, in a dispatch of %d requests that took %v\n",
+			d.Done, d.Recipients, d.requests, d.elapsed.Round(time.Millisecond))
+	}
 	if len(r.Skipped) > 0 {
 		fmt.Fprintf(w, "  skipped: %v\n", r.Skipped)
 	}

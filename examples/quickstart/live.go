@@ -47,13 +47,15 @@ type live struct {
 	zone  *time.Location
 	start time.Time
 
-	users    []stepcast.UserID // by simulated friend, index 0 the test friend
-	sent     engine.DispatchReport
-	ticked   int
-	ingested int
-	seen     int              // linetest's sends the friends have read
-	counted  int64            // linetest's quota consumption when they last read
-	pending  []stepcast.Event // what friends will do, in time order
+	users        []stepcast.UserID // by simulated friend, index 0 the test friend
+	sent         engine.DispatchReport
+	ticked       int
+	ingested     int
+	seen         int              // linetest's sends the friends have read
+	counted      int64            // linetest's quota consumption when they last read
+	pending      []stepcast.Event // what friends will do, in time order
+	mu           sync.Mutex
+	lastDispatch map[string]dispatchOf // by cause key
 	// watches run after each step, for what the story notes as it
 	// happens.
 	watches []func(context.Context) error
@@ -91,7 +93,7 @@ func openLive(o options) (*live, error) {
 		l.Close()
 		return nil, err
 	}
-	l.e, err = engine.Open(engine.Config{Store: l.st, Now: l.clock.Now, Sender: l.line.sender, DispatchConcurrency: 4})
+	l.e, err = engine.Open(engine.Config{Store: l.st, Now: l.clock.Now, Sender: l.line.sender, DispatchConcurrency: 4, Progress: l.dispatched})
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -126,6 +128,38 @@ func (l *live) Close() {
 		l.st.Close()
 	}
 	os.RemoveAll(l.dir)
+}
+
+// dispatched keeps the dispatcher's last report of each cause
+// (Config.Progress: called from a goroutine of the dispatch's own).
+func (l *live) dispatched(p engine.DispatchProgress) {
+	if !p.Done {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lastDispatch == nil {
+		l.lastDispatch = map[string]dispatchOf{}
+	}
+	for _, c := range p.Causes {
+		l.lastDispatch[c.Cause] = dispatchOf{c, p.Elapsed, p.Requests, p.Recipients}
+	}
+}
+
+// dispatchOf is the last dispatch's figures for one cause, and the whole
+// dispatch's.
+type dispatchOf struct {
+	engine.CauseProgress
+	elapsed              time.Duration
+	requests, recipients int
+}
+
+// lastDispatchOf returns the last dispatch's report of cause.
+func (l *live) lastDispatchOf(cause string) (dispatchOf, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d, ok := l.lastDispatch[cause]
+	return d, ok
 }
 
 // run moves the clock up to end, a step at a time: at each step the
