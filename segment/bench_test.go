@@ -70,7 +70,7 @@ func sizes() []int {
 
 func sizeName(n int) string { return strconv.Itoa(n/1_000_000) + "M" }
 
-func getFixture(b *testing.B, n int) *fixture {
+func getFixture(b testing.TB, n int) *fixture {
 	fixturesMu.Lock()
 	defer fixturesMu.Unlock()
 	if fx := fixtures[n]; fx != nil {

@@ -66,20 +66,27 @@
 // # Evaluation
 //
 // A compiled Segment is a plan: and, or, not over leaves such as a tag, a
-// field predicate or an event window. Evaluation is cost-based, as a
-// database's is. An and evaluates each operand only among the survivors of
+// field predicate or an event window. Comparisons on one column inside an
+// and are one band (spend >= 1000 && spend < 2000 is spend in 1000..1999;
+// likewise times, scores, days since, event counts in one window and
+// scenario steps), so a band costs one pass over the bins it covers.
+// Evaluation is cost-based, as a database's is. An and evaluates each operand only among the survivors of
 // the ones before it, choosing the next operand greedily by cost over the
 // share of candidates it removes, and stops at an empty set. Each leaf then
 // picks, for the candidates at hand, between intersecting a ready bitmap,
 // computing its set from the index, and checking the few candidates one by
-// one. Explain shows the choice per node. Nothing is evaluated per friend
-// over the whole audience.
+// one. An or of ready-made sets (tags, say) is unioned first and
+// intersected once when the candidates are many; Count counts the last
+// intersection of an and without building it. Explain shows the choice per
+// node. Nothing is evaluated per friend over the whole audience.
 //
 // # The index
 //
 // Index holds one account's friends: bitmaps for tags, follow status, bool
 // fields, scenario steps and event days; for string fields a dictionary
-// with one bitmap per distinct value; for int, float and time fields and
+// with one bitmap per distinct value and the values' sorted order (so that
+// startsWith and string comparisons find their values by binary search,
+// and their cost is known exactly); for int, float and time fields and
 // scores a dense column of adaptive width plus range bins that split at
 // their median as they grow, so a range costs the bins it covers plus the
 // members of at most two edge bins, whatever the number of distinct values.

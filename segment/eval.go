@@ -56,6 +56,7 @@ type evalCtx struct {
 	universe *roaring.Bitmap
 	ranges   map[*daysLeaf][2]int64       // days leaves resolved against now
 	built    map[*posting]*roaring.Bitmap // few-member postings made bitmaps, once per evaluation
+	strs     map[*strLeaf]*strMatch       // string predicates' values, once per evaluation
 	trace    *Explanation                 // the node being explained; nil unless explaining
 	parents  []*Explanation
 	shared   map[node]bool // saved plans used more than once (see shared.go)
@@ -74,9 +75,18 @@ func (s *Segment) newCtx(ix *Index, now time.Time, trace *Explanation) *evalCtx 
 // count is eval followed by a cardinality; a top-level and counts its last
 // intersection without materializing it.
 func (c *evalCtx) count(n node) uint64 {
-	if a, ok := n.(*andNode); ok && c.trace == nil {
-		_, cnt := c.evalAnd(a.kids, c.universe, true)
-		return cnt
+	if c.trace == nil {
+		switch n := n.(type) {
+		case *andNode:
+			_, cnt := c.evalAnd(n.kids, c.universe, true)
+			return cnt
+		case *notNode: // the audience less the kid's friends among it
+			return c.universe.GetCardinality() - c.count(n.kid)
+		case leaf:
+			if bm := n.direct(c); bm != nil {
+				return c.universe.AndCardinality(bm)
+			}
+		}
 	}
 	return c.eval(n, c.universe).GetCardinality()
 }
@@ -107,6 +117,21 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 	rest := slices.Clone(kids)
 	u := max(1, card(c.universe))
 	acc := within
+	if within == c.universe && c.trace == nil {
+		// Intersect the two smallest ready-made sets with each other
+		// before the audience, as plain roaring would: the index's sets
+		// keep dense containers as bitmaps, and an array container meets
+		// a bitmap one at the cost of a lookup per member, where two
+		// array containers (what either would become among the audience)
+		// merge at several times that.
+		if a, b := c.twoReady(rest); b >= 0 {
+			ba, bb := rest[a].(leaf).direct(c), rest[b].(leaf).direct(c)
+			rest = slices.Delete(rest, max(a, b), max(a, b)+1)
+			rest = slices.Delete(rest, min(a, b), min(a, b)+1)
+			acc = roaring.And(ba, bb)
+			acc.And(within)
+		}
+	}
 	for len(rest) > 0 {
 		if acc.IsEmpty() {
 			for _, k := range rest {
@@ -124,11 +149,9 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		}
 		k := rest[best]
 		rest = slices.Delete(rest, best, best+1)
-		if countLast && len(rest) == 0 {
-			if l, ok := k.(leaf); ok {
-				if bm := l.direct(c); bm != nil && !c.scanReady(bm, acc) {
-					return nil, acc.AndCardinality(bm)
-				}
+		if countLast && len(rest) == 0 && c.trace == nil {
+			if n, ok := c.countReady(k, acc); ok {
+				return nil, n
 			}
 		}
 		// Once acc is ours, intersect ready-made bitmaps into it in place:
@@ -143,6 +166,20 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 				}
 				continue
 			}
+			// A not of an or of ready-made sets (!(tag("a") || tag("b"))):
+			// subtract each in place.
+			if bms := c.readyNotOr(k, acc); bms != nil {
+				if c.unionCheaper(bms, acc) {
+					// Word by word against one union beats clearing the
+					// members of each set one by one.
+					acc.AndNot(roaring.FastOr(bms...))
+				} else {
+					for _, bm := range bms {
+						acc.AndNot(bm)
+					}
+				}
+				continue
+			}
 		}
 		acc = c.eval(k, acc)
 	}
@@ -150,6 +187,30 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		acc = within.Clone()
 	}
 	return acc, acc.GetCardinality()
+}
+
+// twoReady returns the indexes of the two leaves of kids with the smallest
+// ready-made sets, or b < 0 if there are not two.
+func (c *evalCtx) twoReady(kids []node) (a, b int) {
+	a, b = -1, -1
+	var na, nb float64
+	for i, k := range kids {
+		l, ok := k.(leaf)
+		if !ok {
+			continue
+		}
+		bm := l.direct(c)
+		if bm == nil {
+			continue
+		}
+		switch n := card(bm); {
+		case a < 0 || n < na:
+			a, na, b, nb = i, n, a, na
+		case b < 0 || n < nb:
+			b, nb = i, n
+		}
+	}
+	return a, b
 }
 
 // readyOperand returns the ready-made bitmap of a leaf, or of the leaf
@@ -162,6 +223,87 @@ func (c *evalCtx) readyOperand(n node) (bm *roaring.Bitmap, neg bool) {
 		return l.direct(c), neg
 	}
 	return nil, false
+}
+
+// countReady counts the friends of acc in the and's last operand k without
+// building the intersection, when k's set is ready-made or the union of
+// ready-made sets, or the not of one; ok is false otherwise.
+func (c *evalCtx) countReady(k node, acc *roaring.Bitmap) (n uint64, ok bool) {
+	neg := false
+	if nn, isNot := k.(*notNode); isNot {
+		k, neg = nn.kid, true
+	}
+	var bm *roaring.Bitmap
+	switch k := k.(type) {
+	case leaf:
+		bm = k.direct(c)
+	case *orNode:
+		if ready, rest := c.readyKids(k.kids); len(rest) == 0 && (neg || c.unionFirst(ready, acc)) {
+			bms := make([]*roaring.Bitmap, len(ready))
+			for i, l := range ready {
+				bms[i] = l.direct(c)
+			}
+			bm = roaring.FastOr(bms...)
+		}
+	}
+	if bm == nil || c.scanReady(bm, acc) {
+		return 0, false
+	}
+	n = acc.AndCardinality(bm)
+	if neg {
+		n = acc.GetCardinality() - n
+	}
+	return n, true
+}
+
+// unionCheaper reports whether subtracting the union of bms from acc
+// beats subtracting each in place: word by word against one union is
+// cheaper than clearing the members of each set one by one, unless acc is
+// small.
+func (c *evalCtx) unionCheaper(bms []*roaring.Bitmap, acc *roaring.Bitmap) bool {
+	a := card(acc)
+	var sum, each float64
+	sizes := make([]float64, len(bms))
+	for i, bm := range bms {
+		sizes[i] = card(bm)
+		sum += sizes[i]
+		each += c.andCost(a, sizes[i])
+	}
+	// Clearing members one by one costs more than the model's mixed
+	// intersection (measured: about 2.7 ns a member against a word-wise
+	// pass over a dense union); a dense union of sets against dense
+	// candidates is the case where the union wins.
+	chunks := c.chunks()
+	if sum/chunks >= 4096 && a/chunks >= 4096 {
+		return true
+	}
+	return c.orCost(sizes...)+c.andCost(a, min(sum, chunks*65536)) < each
+}
+
+// readyNotOr returns the ready-made sets of the operands of n if n is a
+// not of an or of leaves that all have one, and subtracting each from acc
+// beats evaluating the not; nil otherwise.
+func (c *evalCtx) readyNotOr(n node, acc *roaring.Bitmap) []*roaring.Bitmap {
+	nn, ok := n.(*notNode)
+	if !ok {
+		return nil
+	}
+	o, ok := nn.kid.(*orNode)
+	if !ok {
+		return nil
+	}
+	ready, rest := c.readyKids(o.kids)
+	if len(rest) > 0 {
+		return nil
+	}
+	bms := make([]*roaring.Bitmap, len(ready))
+	for i, l := range ready {
+		bms[i] = l.direct(c)
+		if c.scanReady(bms[i], acc) {
+			return nil
+		}
+	}
+	return bms
 }
 
 // postingBitmap returns a posting as a bitmap the caller must not modify,

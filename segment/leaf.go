@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"math"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -37,6 +38,10 @@ const (
 	costAndMixed    = 2.2  // per element of the sparse side of an array-bitmap intersection
 	costContainer   = 2900 // per pair of dense (bitmap) containers intersected
 	costSetup       = 1000 // any bitmap operation
+	costPosting     = 15   // per posting of a string value in a union
+	costSortFew     = 25   // per member of few-member postings sorted into one bitmap
+	costSetBit      = 3    // per member set into a dense word array
+	costTableEntry  = 0.5  // per distinct value, for a table of accepted codes
 )
 
 // chunks is the number of 65536-ID containers the friend IDs span.
@@ -70,6 +75,11 @@ func (c *evalCtx) andCost(a, b float64) float64 {
 		return costSetup + b*costAndMixed
 	case db >= dense:
 		return costSetup + a*costAndMixed
+	}
+	// Roaring gallops through the larger of two sparse containers when it
+	// is more than 64 times the smaller, instead of merging them.
+	if small, large := min(a, b), max(a, b); small*64 < large {
+		return costSetup + small*costAndSparse*math.Log2(large/max(small, 1))
 	}
 	return costSetup + (a+b)*costAndSparse
 }

@@ -68,6 +68,18 @@ func (l *numLeaf) String() string {
 		// x > 0.5 is stored as x >= nextafter(0.5); print it the short way.
 		short := func(k int64) string { return formatKey(stepcast.FieldFloat, k, nil) }
 		switch {
+		case l.lo != math.MinInt64 && l.hi != math.MaxInt64: // a band, perhaps merged from two comparisons
+			loOp, lo := "<=", short(l.lo)
+			if b := short(l.lo - 1); len(b) < len(lo) {
+				loOp, lo = "<", b
+			}
+			hiOp, hi := "<=", short(l.hi)
+			if b := short(l.hi + 1); len(b) < len(hi) {
+				hiOp, hi = "<", b
+			}
+			if loOp == "<" || hiOp == "<" {
+				return fmt.Sprintf("%s %s %v %s %s", lo, loOp, l.ref, hiOp, hi)
+			}
 		case l.lo == math.MinInt64:
 			if a, b := short(l.hi), short(l.hi+1); len(b) < len(a) {
 				return fmt.Sprintf("%v < %s", l.ref, b)

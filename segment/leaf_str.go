@@ -148,27 +148,34 @@ func (l *strLeaf) perValue() float64 {
 }
 
 // stringCosts estimates the three ways for w candidates: test each
-// candidate's value directly; decide every distinct value once and look up
-// each candidate's code; or decide, OR the accepted postings and intersect.
+// candidate's value directly; decide the values and look up each
+// candidate's code in a table of them; or OR the accepted values'
+// postings and intersect. For an order predicate (startsWith, <, …) the
+// sorted dictionary says which values hold and how many friends hold
+// them, so the estimate is exact; otherwise, until an evaluation decided
+// every value, it is a guess.
 func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, table, index float64) {
-	decide := float64(len(col.vals)) * l.perValue()
-	if l.op == strIn {
-		decide = float64(len(l.values)) * 50
-	}
-	est := l.estimate(c)
 	direct = w * (costCall + l.perValue())
-	table = decide + w*costCode
-	var sizes []float64
 	if l.op == strIn {
+		decide := float64(len(l.values)) * 50
+		var sizes []float64
 		for _, v := range l.values {
 			if id, ok := col.ids[v]; ok {
 				sizes = append(sizes, float64(col.counts[id]))
 			}
 		}
-	} else {
-		sizes = []float64{est} // unknown split: as if one set
+		est := l.estimate(c)
+		return direct, decide + w*costCode, decide + c.orCost(sizes...) + c.andCost(est, w)
 	}
-	index = decide + c.orCost(sizes...) + c.andCost(est, w)
+	if m := c.strMatching(l, col, false); m != nil {
+		table = float64(len(col.vals))*costTableEntry + float64(len(m.ids))*2 + w*costCode
+		index = c.unionCost(m) + c.andCost(m.members, w)
+		return direct, table, index
+	}
+	decide := float64(len(col.vals)) * l.perValue()
+	est := l.estimate(c)
+	table = decide + w*costCode
+	index = decide + c.orCost(est) + c.andCost(est, w)
 	return direct, table, index
 }
 
@@ -185,7 +192,12 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 	if direct <= table && direct <= index {
 		return filter(w, func(f uint32) bool { return l.matchIn(col, f) }), "scan", int(nw)
 	}
-	ids := col.matching(l)
+	var ids []uint32
+	if l.op == strIn {
+		ids = col.matching(l)
+	} else {
+		ids = c.strMatching(l, col, true).ids
+	}
 	if table <= index {
 		ok := make([]bool, len(col.vals))
 		for _, id := range ids {
@@ -230,6 +242,9 @@ func (l *strLeaf) estimate(c *evalCtx) float64 {
 			}
 		}
 		return float64(n)
+	}
+	if m := c.strMatching(l, col, false); m != nil {
+		return m.members
 	}
 	return card(col.set) / 4 // only friends with a value can match
 }

@@ -50,11 +50,70 @@ func (n *andNode) matchRecord(c *recordCtx) bool {
 }
 
 func (n *orNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
-	parts := make([]*roaring.Bitmap, len(n.kids))
-	for i, k := range n.kids {
-		parts[i] = c.eval(k, within)
+	parts := make([]*roaring.Bitmap, 0, len(n.kids))
+	ready, rest := c.readyKids(n.kids)
+	if len(ready) >= 2 && c.unionFirst(ready, within) {
+		// Union the ready-made sets, then intersect once: cheaper than an
+		// intersection each when the candidates are many (a top-level or
+		// of dense tags, a not of one).
+		bms := make([]*roaring.Bitmap, len(ready))
+		for i, k := range ready {
+			bms[i] = k.direct(c)
+			c.traceReady(k, bms[i], within)
+		}
+		// Into a new bitmap: intersecting the union in place would turn
+		// its dense containers into sparse ones one by one.
+		parts = append(parts, roaring.And(within, roaring.FastOr(bms...)))
+	} else {
+		rest = n.kids
+	}
+	for _, k := range rest {
+		parts = append(parts, c.eval(k, within))
+	}
+	if len(parts) == 1 {
+		return parts[0], "", 0
 	}
 	return roaring.FastOr(parts...), "", 0
+}
+
+// readyKids splits an or's operands into the leaves whose sets the index
+// holds ready-made and the others.
+func (c *evalCtx) readyKids(kids []node) (ready []leaf, rest []node) {
+	for _, k := range kids {
+		if l, ok := k.(leaf); ok && l.direct(c) != nil {
+			ready = append(ready, l)
+			continue
+		}
+		rest = append(rest, k)
+	}
+	return ready, rest
+}
+
+// unionFirst reports whether ORing the ready-made sets and intersecting the
+// union with the candidates beats intersecting each with them.
+func (c *evalCtx) unionFirst(ready []leaf, within *roaring.Bitmap) bool {
+	w := card(within)
+	var each, sum float64
+	sizes := make([]float64, len(ready))
+	cut := make([]float64, len(ready)) // each set among the candidates, as a guess
+	for i, l := range ready {
+		sizes[i] = card(l.direct(c))
+		sum += sizes[i]
+		cut[i] = min(sizes[i], w)
+		each += c.costReady(l.direct(c), w)
+	}
+	first := c.orCost(sizes...) + c.andCost(min(sum, c.chunks()*65536), w)
+	return first < each+c.orCost(cut...)
+}
+
+// traceReady records, for Explain, a leaf whose ready-made set an inner
+// node used whole.
+func (c *evalCtx) traceReady(l leaf, bm, within *roaring.Bitmap) {
+	if c.trace == nil {
+		return
+	}
+	c.trace.Children = append(c.trace.Children, &Explanation{Node: l.String(), Path: "index",
+		Candidates: within.GetCardinality(), Count: within.AndCardinality(bm)})
 }
 
 func (n *orNode) cost(c *evalCtx, w float64) float64 { return sumCost(c, n.kids, w) }
@@ -96,6 +155,14 @@ func sumCost(c *evalCtx, kids []node, w float64) float64 {
 // not is taken against the candidates, and so against the audience.
 
 func (n *notNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if l, ok := n.kid.(leaf); ok {
+		// A ready-made set is subtracted whole: its intersection with
+		// the candidates would be one more pass.
+		if bm := l.direct(c); bm != nil && !c.scanReady(bm, within) {
+			c.traceReady(l, bm, within)
+			return roaring.AndNot(within, bm), "", 0
+		}
+	}
 	return roaring.AndNot(within, c.eval(n.kid, within)), "", 0
 }
 

@@ -106,6 +106,12 @@ func mkJunction(and bool, ns []node) node {
 		}
 		kids = append(kids, n)
 	}
+	if and && len(kids) > 1 {
+		var none bool
+		if kids, none = mergeBands(kids); none {
+			return &constNode{val: false}
+		}
+	}
 	switch len(kids) {
 	case 0:
 		return &constNode{val: and}

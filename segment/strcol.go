@@ -22,6 +22,7 @@ type strColumn struct {
 	counts   []int     // members per posting
 	codes    codes
 	set      *roaring.Bitmap // friends with an explicit value
+	order    sortedDict      // value ids in value order (strsorted.go)
 }
 
 // posting is the friends holding one value. A value held by few friends

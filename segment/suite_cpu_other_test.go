@@ -1,0 +1,8 @@
+//go:build !linux
+
+package segment_test
+
+import "time"
+
+// threadCPU is not available here: the suite reports wall time.
+func threadCPU() (time.Duration, bool) { return 0, false }

@@ -1,0 +1,496 @@
+package segment_test
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/stepcast/stepcast/internal/synth"
+	"github.com/stepcast/stepcast/segment"
+)
+
+// The shape suite: many segments of the kinds marketers write (suite_gen_test.go),
+// each counted by the index, by plain roaring and by an oracle in plain Go.
+//
+//	go test -run TestShapeSuite ./segment                       # correctness, small
+//	go test -run '^$' -bench ShapeSuite -benchtime 1x ./segment  # the report at 1M
+//	STEPCAST_BENCH_10M=1 … -timeout 90m                         # and at 10M
+//
+// STEPCAST_SUITE_SHAPES=name,… limits the report to those shapes;
+// STEPCAST_SUITE_EXPLAIN=1 prints the plan of the slowest ones.
+
+const suiteShapes = 100 // generated shapes, besides the named ones
+
+// suiteData is the synthetic friends with the calendar days the oracle
+// reads, computed once in the schema's zone (Asia/Tokyo).
+type suiteData struct {
+	fs                          []synth.Friend
+	today                       int64
+	birthDay, followDay, buyDay []int32
+}
+
+var tokyo = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// civil is the day number of t's calendar date in Tokyo.
+func civil(unix int64) int64 {
+	y, m, d := time.Unix(unix, 0).In(tokyo).Date()
+	return dayOf(y, int(m), d)
+}
+
+func dayOf(y, m, d int) int64 {
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+func newSuiteData(fs []synth.Friend, now time.Time) *suiteData {
+	d := &suiteData{fs: fs, today: civil(now.Unix()),
+		birthDay: make([]int32, len(fs)), followDay: make([]int32, len(fs)), buyDay: make([]int32, len(fs))}
+	for i := range fs {
+		f := &fs[i]
+		d.birthDay[i] = int32(civil(f.Birthday))
+		d.followDay[i] = int32(civil(f.FollowedAt))
+		if f.HasLastBuy {
+			d.buyDay[i] = int32(civil(f.LastPurchase))
+		}
+	}
+	return d
+}
+
+// valueMap is one bitmap per distinct value of a column, keys sorted.
+type valueMap struct {
+	keys []int64
+	bms  []*roaring.Bitmap
+}
+
+func buildValueMap(n int, get func(i int) (int64, bool)) valueMap {
+	ids := map[int64][]uint32{}
+	for i := range n {
+		if v, ok := get(i); ok {
+			ids[v] = append(ids[v], uint32(i))
+		}
+	}
+	var m valueMap
+	for k := range ids {
+		m.keys = append(m.keys, k)
+	}
+	slices.Sort(m.keys)
+	for _, k := range m.keys {
+		m.bms = append(m.bms, roaring.BitmapOf(ids[k]...))
+	}
+	return m
+}
+
+// rangeOr is the union of the values in [lo, hi], as a new bitmap.
+func (m *valueMap) rangeOr(lo, hi int64) *roaring.Bitmap {
+	i, _ := slices.BinarySearch(m.keys, lo)
+	j := i + sort.Search(len(m.keys)-i, func(k int) bool { return m.keys[i+k] > hi })
+	return orNew(m.bms[i:j])
+}
+
+func orNew(bms []*roaring.Bitmap) *roaring.Bitmap {
+	switch len(bms) {
+	case 0:
+		return roaring.New()
+	case 1:
+		return bms[0].Clone()
+	}
+	return roaring.FastOr(bms...)
+}
+
+// strMap is one bitmap per distinct string, values sorted.
+type strMap struct {
+	vals []string
+	bms  []*roaring.Bitmap
+}
+
+func buildStrMap(n int, get func(i int) string) strMap {
+	ids := map[string][]uint32{}
+	for i := range n {
+		if v := get(i); v != "" {
+			ids[v] = append(ids[v], uint32(i))
+		}
+	}
+	var m strMap
+	for v := range ids {
+		m.vals = append(m.vals, v)
+	}
+	slices.Sort(m.vals)
+	for _, v := range m.vals {
+		m.bms = append(m.bms, roaring.BitmapOf(ids[v]...))
+	}
+	return m
+}
+
+func (m *strMap) prefixOr(p string) *roaring.Bitmap {
+	i, _ := slices.BinarySearch(m.vals, p)
+	j := i
+	for j < len(m.vals) && strings.HasPrefix(m.vals[j], p) {
+		j++
+	}
+	return orNew(m.bms[i:j])
+}
+
+func (m *strMap) containsOr(s string) *roaring.Bitmap {
+	var bms []*roaring.Bitmap
+	for i, v := range m.vals {
+		if strings.Contains(v, s) {
+			bms = append(bms, m.bms[i])
+		}
+	}
+	return orNew(bms)
+}
+
+// plainIndex is the obvious bitmap index of the synthetic friends: a
+// bitmap per tag and per value of every column (per calendar day for
+// times), built once.
+type plainIndex struct {
+	following, vip     *roaring.Bitmap
+	tags               []*roaring.Bitmap
+	gender, area, plan []*roaring.Bitmap
+	answer, variant    []*roaring.Bitmap
+	clickDay           []*roaring.Bitmap // by days before now
+	age, spend         valueMap
+	lead, engagement   valueMap
+	recency, step      valueMap
+	birthDay           valueMap
+	followedDays       valueMap
+	sinceBuy           valueMap
+	names, memos       strMap
+}
+
+func newPlainIndex(d *suiteData) *plainIndex {
+	fs, n := d.fs, len(d.fs)
+	p := &plainIndex{following: roaring.New(), vip: roaring.New()}
+	byValue := func(k int, get func(f *synth.Friend) int) []*roaring.Bitmap {
+		ids := make([][]uint32, k)
+		for i := range fs {
+			if v := get(&fs[i]); v >= 0 {
+				ids[v] = append(ids[v], uint32(i))
+			}
+		}
+		out := make([]*roaring.Bitmap, k)
+		for v := range out {
+			out[v] = roaring.BitmapOf(ids[v]...)
+		}
+		return out
+	}
+	p.gender = byValue(len(synth.Genders), func(f *synth.Friend) int { return int(f.Gender) })
+	p.area = byValue(len(synth.Prefectures), func(f *synth.Friend) int { return int(f.Area) })
+	p.plan = byValue(len(synth.Plans), func(f *synth.Friend) int { return int(f.Plan) })
+	p.answer = byValue(3, func(f *synth.Friend) int { return int(f.Answer) })
+	p.variant = byValue(3, func(f *synth.Friend) int { return int(f.Variant) })
+	tagIDs := make([][]uint32, synth.Tags)
+	clickIDs := make([][]uint32, 60)
+	for i := range fs {
+		f := &fs[i]
+		if f.Following {
+			p.following.Add(uint32(i))
+		}
+		if f.VIP {
+			p.vip.Add(uint32(i))
+		}
+		for _, t := range f.Tags {
+			tagIDs[t] = append(tagIDs[t], uint32(i))
+		}
+		for _, c := range f.ClickDays {
+			if l := clickIDs[c]; len(l) == 0 || l[len(l)-1] != uint32(i) {
+				clickIDs[c] = append(l, uint32(i))
+			}
+		}
+	}
+	for _, ids := range tagIDs {
+		p.tags = append(p.tags, roaring.BitmapOf(ids...))
+	}
+	for _, ids := range clickIDs {
+		p.clickDay = append(p.clickDay, roaring.BitmapOf(ids...))
+	}
+	col := func(c numCol) valueMap { return buildValueMap(n, func(i int) (int64, bool) { return c.get(d, i) }) }
+	p.age, p.spend, p.lead, p.engagement, p.recency, p.step = col(colAge), col(colSpend), col(colLead), col(colEngagement), col(colRecency), col(colStep)
+	p.followedDays, p.sinceBuy = col(colFollowDays), col(colSinceBuy)
+	p.birthDay = buildValueMap(n, func(i int) (int64, bool) { return int64(d.birthDay[i]), true })
+	p.names = buildStrMap(n, func(i int) string { return fs[i].Name })
+	p.memos = buildStrMap(n, func(i int) string { return fs[i].Memo })
+	for _, bm := range p.tags {
+		bm.RunOptimize()
+	}
+	return p
+}
+
+// suiteEnv is the per-friend environment of the expr loop.
+type suiteEnv struct {
+	Gender, Area, Plan, Name, Memo        string
+	Age, Spend, Lead, Engagement, Recency int
+	Step, Answer, Variant                 int
+	FollowedDays, SinceBuy, BirthDay      int
+	HasSpend, HasLastBuy, VIP             bool
+	Tag                                   func(int) bool
+	Clicked                               func(int) bool
+}
+
+// exprLoop counts the following friends among every stride-th one with
+// expr's VM per friend, and returns the count and the time it took.
+func exprLoopShape(tb testing.TB, d *suiteData, src string, stride int) (uint64, time.Duration) {
+	var cur *synth.Friend
+	env := &suiteEnv{}
+	env.Tag = func(t int) bool { return slices.Contains(cur.Tags, uint8(t)) }
+	env.Clicked = func(days int) bool {
+		for _, c := range cur.ClickDays {
+			if int(c) < days {
+				return true
+			}
+		}
+		return false
+	}
+	prog, err := expr.Compile(src, expr.Env(env), expr.AsBool())
+	if err != nil {
+		tb.Fatalf("expr loop cannot compile %q: %v", src, err)
+	}
+	var machine vm.VM
+	var n uint64
+	t0 := time.Now()
+	for i := 0; i < len(d.fs); i += stride {
+		f := &d.fs[i]
+		if !f.Following {
+			continue
+		}
+		cur = f
+		*env = suiteEnv{Gender: synth.Genders[f.Gender], Area: synth.Prefectures[f.Area], Plan: synth.Plans[f.Plan],
+			Name: f.Name, Memo: f.Memo, Age: int(f.Age), Spend: int(f.Spend), Lead: int(f.Lead), Engagement: int(f.Engagement),
+			Recency: int(f.Recency), Step: int(f.Step), Answer: int(f.Answer), Variant: int(f.Variant),
+			FollowedDays: int(d.today - int64(d.followDay[i])), SinceBuy: int(d.today - int64(d.buyDay[i])), BirthDay: int(d.birthDay[i]),
+			HasSpend: f.Spend != 0, HasLastBuy: f.HasLastBuy, VIP: f.VIP, Tag: env.Tag, Clicked: env.Clicked}
+		out, err := machine.Run(prog, env)
+		if err != nil {
+			tb.Fatalf("expr loop %q: %v", src, err)
+		}
+		if out.(bool) {
+			n++
+		}
+	}
+	return n, time.Since(t0)
+}
+
+// oracleCount counts the following friends among every stride-th one in
+// the shape's set, in plain Go.
+func oracleCount(d *suiteData, root *gnode, stride int) uint64 {
+	var n uint64
+	for i := 0; i < len(d.fs); i += stride {
+		if d.fs[i].Following && root.oracle(d, i) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestShapeSuite is the suite's property test at a small size: for the
+// named shapes and many generated ones, Count, Eval's cardinality, plain
+// roaring and the oracle agree, and the expr loop agrees with the oracle
+// on a subset.
+func TestShapeSuite(t *testing.T) {
+	n, gen := 30_000, 400
+	if testing.Short() {
+		n, gen = 10_000, 100
+	}
+	schema := synth.Schema()
+	fs := synth.Generate(n, 7, benchNow)
+	ix := segment.NewIndex(schema)
+	if err := synth.Load(ix, fs, benchNow); err != nil {
+		t.Fatal(err)
+	}
+	d := newSuiteData(fs, benchNow)
+	p := newPlainIndex(d)
+	shapes := append(namedShapes(), genShapes(gen, 99)...)
+	shapes = append(shapes, genShapes(suiteShapes, 1)...) // the report's own
+	for _, s := range shapes {
+		src := s.src()
+		seg, err := segment.Compile(src, schema)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", s.name, err, src)
+		}
+		want := oracleCount(d, s.root, 1)
+		count, _ := seg.Count(ix, benchNow)
+		bm, _ := seg.Eval(ix, benchNow)
+		plain, plainEval := s.root.countPlain(p), s.root.audiencePlain(p)
+		ex, _ := seg.Explain(ix, benchNow)
+		if count != want || bm.GetCardinality() != want || plain != want || !plainEval.Equals(bm) || ex.Count != want {
+			t.Errorf("%s: oracle %d, Count %d, Eval %d, Explain %d, plain roaring %d and %d\n%s\n%s",
+				s.name, want, count, bm.GetCardinality(), ex.Count, plain, plainEval.GetCardinality(), src, ex)
+		}
+		const stride = 17
+		if got, _ := exprLoopShape(t, d, s.root.source(true), stride); got != oracleCount(d, s.root, stride) {
+			t.Errorf("%s: expr loop %d, oracle %d\n%s", s.name, got, oracleCount(d, s.root, stride), s.root.source(true))
+		}
+	}
+}
+
+type shapeResult struct {
+	shape
+	count                              uint64
+	first, countP50, evalP50, plainP50 time.Duration // CPU time of the thread (see timed)
+	plainEvalP50, wallP50              time.Duration
+	loop                               time.Duration // the expr loop's time scaled to every friend
+}
+
+// BenchmarkShapeSuite prints the suite's report for each tier. The oracle
+// runs once per shape over every friend; the expr loop over every 50th.
+func BenchmarkShapeSuite(b *testing.B) {
+	for _, n := range sizes() {
+		b.Run(sizeName(n), func(b *testing.B) {
+			fx := getFixture(b, n)
+			before := heapInUse()
+			d := newSuiteData(fx.friends, benchNow)
+			p := newPlainIndex(d)
+			plainHeap := heapInUse() - before
+			shapes := append(namedShapes(), genShapes(suiteShapes, 1)...)
+			if only := os.Getenv("STEPCAST_SUITE_SHAPES"); only != "" {
+				names := strings.Split(only, ",")
+				shapes = slices.DeleteFunc(shapes, func(s shape) bool { return !slices.Contains(names, s.name) })
+			}
+			runs := 15
+			if n >= 10_000_000 {
+				runs = 7
+			}
+			var res []shapeResult
+			runtime.LockOSThread() // so that the thread's CPU time is the query's
+			defer runtime.UnlockOSThread()
+			for b.Loop() {
+				res = res[:0]
+				for _, s := range shapes {
+					res = append(res, runShape(b, fx, d, p, s, runs))
+				}
+			}
+			report(os.Stdout, fx, res, plainHeap)
+		})
+	}
+}
+
+func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, runs int) shapeResult {
+	src := s.src()
+	seg, err := segment.Compile(src, fx.schema)
+	if err != nil {
+		b.Fatalf("%s: %v", s.name, err)
+	}
+	r := shapeResult{shape: s}
+	r.first, _ = timed(func() { r.count, _ = seg.Count(fx.ix, benchNow) })
+	var counts, evals, plains, plainEvals, walls []time.Duration
+	var plainCount, plainEval, evalCount uint64
+	for range runs {
+		cpu, wall := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
+		counts, walls = append(counts, cpu), append(walls, wall)
+		cpu, _ = timed(func() {
+			bm, _ := seg.Eval(fx.ix, benchNow)
+			evalCount = bm.GetCardinality()
+		})
+		evals = append(evals, cpu)
+		cpu, _ = timed(func() { plainCount = s.root.countPlain(p) })
+		plains = append(plains, cpu)
+		var pb *roaring.Bitmap
+		cpu, _ = timed(func() { pb = s.root.audiencePlain(p) })
+		plainEvals = append(plainEvals, cpu)
+		plainEval = pb.GetCardinality()
+	}
+	r.countP50, r.evalP50, r.wallP50 = median(counts), median(evals), median(walls)
+	r.plainP50, r.plainEvalP50 = median(plains), median(plainEvals)
+	if want := oracleCount(d, s.root, 1); r.count != want || evalCount != want || plainCount != want || plainEval != want {
+		b.Errorf("%s: oracle %d, Count %d, Eval %d, plain roaring count %d, eval %d\n%s", s.name, want, r.count, evalCount, plainCount, plainEval, src)
+	}
+	const stride = 50
+	took, _ := timed(func() { _, _ = exprLoopShape(b, d, s.root.source(true), stride) })
+	r.loop = took * stride
+	return r
+}
+
+// timed runs f and returns the CPU time of the calling thread (the wall
+// time where that is not available) and the wall time.
+func timed(f func()) (cpu, wall time.Duration) {
+	c0, ok := threadCPU()
+	t0 := time.Now()
+	f()
+	wall = time.Since(t0)
+	if c1, _ := threadCPU(); ok {
+		return c1 - c0, wall
+	}
+	return wall, wall
+}
+
+func median(ds []time.Duration) time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return max(ds[len(ds)/2], time.Microsecond) // the clock's resolution
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Microseconds())/1000) }
+
+func geomean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += math.Log(x)
+	}
+	return math.Exp(s / float64(len(xs)))
+}
+
+func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
+	fmt.Fprintf(w, "\n## shape suite, %s friends, %s\n\n", sizeName(fx.n), time.Now().UTC().Format(time.RFC3339))
+	_, cpu := threadCPU()
+	unit := "CPU"
+	if !cpu {
+		unit = "wall"
+	}
+	fmt.Fprintf(w, "Times are the %s time of one thread, in ms; p50 of each shape's runs.\n\n", unit)
+	fmt.Fprintf(w, "| shape | friends | count p50 | first | eval p50 | plain count | plain eval | plain/count | plain/eval | loop/count | count wall p50 |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	var vsPlain, vsPlainEval, vsLoop []float64
+	var slower, slowerEval []string
+	worstFirst, worstFirstName := 0.0, ""
+	for _, r := range res {
+		rp := float64(r.plainP50) / float64(r.countP50)
+		vsPlain = append(vsPlain, rp)
+		vsPlainEval = append(vsPlainEval, float64(r.plainEvalP50)/float64(r.evalP50))
+		vsLoop = append(vsLoop, float64(r.loop)/float64(r.countP50))
+		if rp < 1 {
+			slower = append(slower, fmt.Sprintf("%s (%.2f×)", r.name, rp))
+		}
+		if re := float64(r.plainEvalP50) / float64(r.evalP50); re < 1 {
+			slowerEval = append(slowerEval, fmt.Sprintf("%s (%.2f×)", r.name, re))
+		}
+		if f := float64(r.first) / float64(r.countP50); f > worstFirst {
+			worstFirst, worstFirstName = f, r.name
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %.2f | %.2f | %.0f | %s |\n", r.name, r.count, ms(r.countP50), ms(r.first),
+			ms(r.evalP50), ms(r.plainP50), ms(r.plainEvalP50), rp, float64(r.plainEvalP50)/float64(r.evalP50), float64(r.loop)/float64(r.countP50), ms(r.wallP50))
+	}
+	byTime := slices.Clone(res)
+	slices.SortFunc(byTime, func(a, b shapeResult) int { return int(a.countP50 - b.countP50) })
+	q := func(f float64) time.Duration { return byTime[min(len(byTime)-1, int(f*float64(len(byTime))))].countP50 }
+	fmt.Fprintf(w, "\n%d shapes. Count p50: median %s ms, p95 %s ms, worst %s ms.\n", len(res), ms(q(0.5)), ms(q(0.95)), ms(byTime[len(byTime)-1].countP50))
+	fmt.Fprintf(w, "Geometric mean, plain roaring / ours: %.2f× (plain count / Count), %.2f× (plain eval / Eval). Expr loop / Count: %.0f×.\n",
+		geomean(vsPlain), geomean(vsPlainEval), geomean(vsLoop))
+	fmt.Fprintf(w, "First call / p50, worst: %.1f× (%s).\n", worstFirst, worstFirstName)
+	fmt.Fprintf(w, "Slower than plain roaring: Count %d: %s\n", len(slower), strings.Join(slower, ", "))
+	fmt.Fprintf(w, "Slower than plain roaring: Eval %d: %s\n", len(slowerEval), strings.Join(slowerEval, ", "))
+	fmt.Fprintf(w, "Index heap %.1f B/friend; plain roaring's bitmaps %.1f B/friend.\n", float64(fx.heapBytes)/float64(fx.n), float64(plainHeap)/float64(fx.n))
+	fmt.Fprintf(w, "\nWorst shapes:\n")
+	for _, r := range slices.Backward(byTime[max(0, len(byTime)-8):]) {
+		fmt.Fprintf(w, "- %s, %s ms (plain %s ms): %s\n", r.name, ms(r.countP50), ms(r.plainP50), r.src())
+		if os.Getenv("STEPCAST_SUITE_EXPLAIN") != "" {
+			seg := segment.MustCompile(r.src(), fx.schema)
+			ex, _ := seg.Explain(fx.ix, benchNow)
+			fmt.Fprintf(w, "%s\n", ex)
+		}
+	}
+}
