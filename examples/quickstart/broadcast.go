@@ -72,6 +72,21 @@ func broadcastSection(w io.Writer, l *live, bar *progress) error {
 		return err
 	}
 
+	// A test send (テスト送信) to the test friends of the definitions, before
+	// the real one: a push each, at the next dispatch, in no statistics.
+	ts, err := l.a.TestSend(ctx, engine.TestSend{Broadcast: &holiday})
+	if err != nil {
+		return err
+	}
+	for _, r := range ts.Sends {
+		what := "sent"
+		if r.Skipped != "" {
+			what = "skipped: " + r.Skipped
+		}
+		fmt.Fprintf(w, "Test send (テスト送信) to the salon's test friend, friend %d (Definitions.TestFriends): %s — rendered with their own\n", r.Friend, what)
+		fmt.Fprintf(w, "fields, %d message of the quota, outside the audience and its statistics.\n", ts.Messages)
+	}
+
 	at := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, l.zone)
 	b := holiday
 	b.At = at

@@ -93,6 +93,13 @@ func openLive(o options) (*live, error) {
 		l.Close()
 		return nil, err
 	}
+	// The first friend is the salon's test friend (テスト送信): the -to
+	// friend with -line-token.
+	first := stepcast.UserID(linetest.UserID(1))
+	if o.to != "" {
+		first = stepcast.UserID(o.to)
+	}
+	defs.TestFriends = []stepcast.UserID{first}
 	l.e, err = engine.Open(engine.Config{Store: l.st, Now: l.clock.Now, Sender: l.line.sender, DispatchConcurrency: 4, Progress: l.dispatched})
 	if err != nil {
 		l.Close()
@@ -106,9 +113,7 @@ func openLive(o options) (*live, error) {
 	for i := range l.users {
 		l.users[i] = stepcast.UserID(linetest.UserID(i + 1))
 	}
-	if o.to != "" {
-		l.users[0] = stepcast.UserID(o.to)
-	}
+	l.users[0] = first
 	ids := make([]string, len(l.users))
 	for i, u := range l.users {
 		ids[i] = string(u)

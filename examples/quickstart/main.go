@@ -18,8 +18,9 @@
 //     journeys are printed;
 //
 //  5. a broadcast: placeholders checked, Preview with the cost under each
-//     LINE plan, scheduled for noon, a copy cancelled, the segment
-//     evaluated again when it goes, sent as multicasts;
+//     LINE plan, a test send to the test friend, scheduled for noon, a
+//     copy cancelled, the segment evaluated again when it goes, sent as
+//     multicasts;
 //
 //  6. the A/B test of the scenario's coupon that ran meanwhile: its
 //     statistics in figures and words, and the winner the engine's plan
@@ -99,10 +100,10 @@ names a checkout of github.com/line/line-openapi). Nothing reaches LINE.
 Sending for real: -line-token TOKEN -to Uxxxxxxxx… The first friend of the
 simulation is then the -to friend, and everything addressed to them goes to
 api.line.me as push messages — the welcome scenario's greeting, menu and
-coupon, arriving within seconds as the simulated days pass, and the
-broadcast: four pushes. Each counts one message against the
-channel's monthly quota (LINE's free plan includes 200 a month; paid plans
-bill messages beyond theirs). The token is checked by reading the quota
+coupon, arriving within seconds as the simulated days pass, then the
+broadcast's test send and the broadcast: five pushes. Each counts one
+message against the channel's monthly quota (LINE's free plan includes 200
+a month; paid plans bill messages beyond theirs). The token is checked by reading the quota
 before anything runs. No other friend is sent anything real: the rest of the
 story's 1000 friends are synthetic, served by linetest.
 
