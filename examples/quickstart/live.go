@@ -254,6 +254,11 @@ func (l *live) advance(ctx context.Context, t time.Time, events []stepcast.Event
 		return err
 	}
 	l.ticked += n
+	// Nothing pending, nothing to send: Dispatch would still commit its
+	// lease round, a sync of the bbolt file at every step of the night.
+	if ds, err := l.a.Deliveries(ctx, store.DeliveryFilter{Status: store.Pending, Limit: 1}); err != nil || len(ds) == 0 {
+		return err
+	}
 	rep, err := l.a.Dispatch(ctx)
 	l.sent.Sent += rep.Sent
 	l.sent.Failed += rep.Failed
