@@ -175,13 +175,31 @@ func (gs *guards) quiet(now time.Time, loc *time.Location, priority int) (verdic
 	if !q.contains(local.Hour()*60 + local.Minute()) {
 		return verdict{}, false
 	}
-	y, m, d := local.Date()
-	end := stepcast.LocalTime(y, m, d, q.End.Hour, q.End.Minute, 0, 0, loc)
-	if !end.After(now) {
-		end = stepcast.LocalTime(y, m, d+1, q.End.Hour, q.End.Minute, 0, 0, loc)
-	}
+	end := q.end(now, loc)
 	return verdict{kind: vDefer, at: end, why: fmt.Sprintf("%s %s–%s (%s): due at %s", ReasonQuietHours, q.Start, q.End, loc,
 		end.In(loc).Format("2006-01-02 15:04 MST"))}, true
+}
+
+// end is when the window that holds now (in loc) ends: End's wall time
+// as stepcast.LocalTime reads it (a time skipped by a jump forward moves
+// on by the jump), the first such instant after now. Where clocks go back
+// over End it reads twice, and now may lie within the repeated hour past
+// its first reading: the window ends at the second, not a day later.
+func (q QuietHours) end(now time.Time, loc *time.Location) time.Time {
+	y, m, d := now.In(loc).Date()
+	end := stepcast.LocalTime(y, m, d, q.End.Hour, q.End.Minute, 0, 0, loc)
+	if end.After(now) {
+		return end
+	}
+	if _, next := end.ZoneBounds(); !next.IsZero() {
+		// End's reading under the offset in force after end's.
+		_, off := next.Zone()
+		wall := time.Date(y, m, d, q.End.Hour, q.End.Minute, 0, 0, time.UTC)
+		if late := wall.Add(-time.Duration(off) * time.Second).In(loc); late.After(now) && late.Hour() == q.End.Hour && late.Minute() == q.End.Minute {
+			return late
+		}
+	}
+	return stepcast.LocalTime(y, m, d+1, q.End.Hour, q.End.Minute, 0, 0, loc)
 }
 
 // capVerdict is the caps' verdict on one more message of kind k and

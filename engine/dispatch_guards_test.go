@@ -215,6 +215,47 @@ func TestDispatchQuietHoursDST(t *testing.T) {
 	}
 }
 
+// A window ending within the hour that clocks repeat when they go back
+// (01:30 in New York and London) ends at End's second reading for a
+// message due within the repeated hour past the first — not a day later.
+func TestDispatchQuietHoursRepeatedEnd(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	lon, _ := time.LoadLocation("Europe/London")
+	for _, tc := range []struct {
+		name     string
+		zone     string
+		now, due time.Time
+	}{
+		{"New York, 01:15 EDT", "America/New_York", time.Date(2026, 11, 1, 5, 15, 0, 0, time.UTC), time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC)},
+		{"New York, 01:15 EST", "America/New_York", time.Date(2026, 11, 1, 6, 15, 0, 0, time.UTC), time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)},
+		{"New York, 23:00 the evening before", "America/New_York", time.Date(2026, 10, 31, 23, 0, 0, 0, ny), time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC)},
+		{"London, 01:10 GMT", "Europe/London", time.Date(2026, 10, 25, 1, 10, 0, 0, time.UTC), time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC)},
+		{"London, 01:40 GMT, past the window", "Europe/London", time.Date(2026, 10, 25, 1, 40, 0, 0, time.UTC), time.Time{}},
+		{"London, the next night", "Europe/London", time.Date(2026, 10, 26, 1, 0, 0, 0, lon), time.Date(2026, 10, 26, 1, 30, 0, 0, lon)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &clock{t: tc.now}
+			s := &fakeSender{}
+			a := guardAccount(t, memstore.New(), clk, s, Guards{QuietHours: quiet("22:00", "01:30")}, 1)
+			setZone(t, a, 1, tc.zone)
+			id := queueTo(t, a, clk, "step", trialCause, 0, 1)
+			if _, err := a.Dispatch(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			d := mustDelivery(t, a, id)
+			if tc.due.IsZero() {
+				if d.Status != store.Sent {
+					t.Fatalf("%v (%s), want sent", d.Status, d.Error)
+				}
+				return
+			}
+			if d.Status != store.Pending || !d.NextAt.Equal(tc.due) || len(s.Calls()) != 0 {
+				t.Fatalf("%v due at %v, want pending, due at %v", d.Status, d.NextAt.UTC(), tc.due.UTC())
+			}
+		})
+	}
+}
+
 // A cap of 2 scenario or broadcast messages per local day, under each
 // policy, across pushes and a multicast; rule pushes are not counted;
 // an exempt priority goes and counts.
