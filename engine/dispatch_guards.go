@@ -494,7 +494,8 @@ func (d *dispatch) split(dl store.Delivery, parts []part, now time.Time) {
 
 // quotaCheck is the quota guard: if the month's remaining quota, as last
 // read, cannot cover the groups' messages (of deliveries never attempted), the first delivery that does
-// not fit and all after it are put back, untried, and the dispatch stops
+// not fit and all after it that cost a message are put back, untried (replies
+// and rich menu requests still go), and the dispatch stops
 // with an error wrapping stepcast.ErrQuotaExceeded (Run pauses the account
 // for Config.QuotaPause, as on LINE's own refusal). It returns the groups
 // to send.
@@ -559,20 +560,30 @@ func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]stor
 				continue
 			}
 			why := clip(fmt.Sprintf("%s: %d recipients, %d messages left this month (Guards.SendOverQuota sends anyway)", ReasonOverQuota, len(dl.Friends), q.remaining), stepcast.MaxTextLen)
-			refuse := func(rest []store.Delivery) {
+			// What costs nothing (a reply, a rich menu request) still
+			// goes: the guard does not cover it, and a reply held back
+			// while the dispatch pauses would outlive its token.
+			free := func(rest []store.Delivery) []store.Delivery {
+				var keep []store.Delivery
 				for _, r := range rest {
+					if cost(r) == 0 {
+						keep = append(keep, r)
+						continue
+					}
 					d.finish(r, store.Outcome{Status: store.Pending, Untried: true, Error: why, At: now, NextAt: now}, DispatchReport{Released: 1})
 				}
-			}
-			refuse(g[j:])
-			for _, later := range groups[i+1:] {
-				refuse(later)
+				return keep
 			}
 			// The feeder stops once it has handed out what fits.
 			d.overQuota = fmt.Errorf("delivery %d (%s): %w: %s", dl.ID, stepcast.Quote(dl.Key), stepcast.ErrQuotaExceeded, why)
-			out := groups[:i]
-			if j > 0 {
-				out = append(out, g[:j])
+			out := slices.Clone(groups[:i])
+			if g := append(g[:j:j], free(g[j:])...); len(g) > 0 {
+				out = append(out, g)
+			}
+			for _, later := range groups[i+1:] {
+				if g := free(later); len(g) > 0 {
+					out = append(out, g)
+				}
 			}
 			return out
 		}

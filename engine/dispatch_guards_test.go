@@ -430,6 +430,34 @@ func TestDispatchQuotaGuard(t *testing.T) {
 	}
 }
 
+// A reply leased with a multicast the quota cannot cover still goes: it
+// costs nothing, and held back while Run pauses the account it would
+// outlive its token. The multicast and a push after it wait.
+func TestDispatchQuotaGuardSparesReplies(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	s := &quotaFake{remaining: 2}
+	a := guardAccount(t, memstore.New(), clk, s, Guards{}, 5)
+	mc := queueTo(t, a, clk, "mc", saleCause, 0, 1, 2, 3)
+	push := queueTo(t, a, clk, "p5", saleCause, 0, 5)
+	reply := queueReply(t, a, clk, "reply-4", 4, "tok", "hi", t0)
+	rep, err := a.Dispatch(ctx)
+	if !errors.Is(err, stepcast.ErrQuotaExceeded) || rep.Sent != 1 || rep.Released != 2 {
+		t.Fatalf("%+v, %v; want the reply sent, the multicast and the push released, ErrQuotaExceeded", rep, err)
+	}
+	if d := mustDelivery(t, a, reply); d.Status != store.Sent {
+		t.Fatalf("the reply: %v (%s), want sent", d.Status, d.Error)
+	}
+	for _, id := range []uint64{mc, push} {
+		if d := mustDelivery(t, a, id); d.Status != store.Pending || d.Attempts != 0 || !strings.HasPrefix(d.Error, ReasonOverQuota) {
+			t.Fatalf("%s: %+v, want pending, untried, over quota", d.Key, d)
+		}
+	}
+	if calls := s.Calls(); len(calls) != 1 || calls[0].Kind != stepcast.DeliveryReply {
+		t.Fatalf("calls %+v, want the reply alone", calls)
+	}
+}
+
 // Bad guards are refused with the path and the problem.
 func TestGuardsValidate(t *testing.T) {
 	for _, tc := range []struct {
