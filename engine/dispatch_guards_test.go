@@ -483,9 +483,14 @@ func TestGuardsValidate(t *testing.T) {
 			}
 		})
 	}
-	for _, s := range []string{"8", "24:00", "08:0", "x:00", "-1:00"} {
+	for _, s := range []string{"8", "24:00", "08:0", "x:00", "-1:00", "+8:00", "-0:00", "08:+5", "008:00", " 8:00"} {
 		if _, err := ParseWallClock(s); err == nil {
 			t.Errorf("ParseWallClock(%q) took it", s)
+		}
+	}
+	for s, want := range map[string]WallClock{"8:30": {8, 30}, "08:05": {8, 5}, "00:00": {}, "23:59": {23, 59}} {
+		if got, err := ParseWallClock(s); err != nil || got != want {
+			t.Errorf("ParseWallClock(%q) = %v, %v; want %v", s, got, err, want)
 		}
 	}
 }
