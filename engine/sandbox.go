@@ -335,7 +335,10 @@ func (s *sandbox) dueOf(friend stepcast.FriendID, until time.Time) ([]store.Time
 	}
 	out := ts[:0]
 	for _, t := range ts {
-		if t.Due.After(until) || dueHandlers[ParseTimerKey(t.Key).Kind] == nil ||
+		// A timer due at never is kept with no due work (a score with
+		// nothing ahead, a finished run): an Until at the end of time
+		// must not wake it, as no Tick ever does.
+		if t.Due.After(until) || !t.Due.Before(never) || dueHandlers[ParseTimerKey(t.Key).Kind] == nil ||
 			s.ran[timerRun{t.Friend, t.Key, t.Version, t.Due.UnixMicro()}] {
 			continue
 		}

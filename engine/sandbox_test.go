@@ -477,3 +477,28 @@ func TestSandboxExperiment(t *testing.T) {
 		}
 	})
 }
+
+// A timer kept with no due time (a score's, a finished scenario's: due
+// at never) is not due work, however late Until is: a run to the end of
+// time runs the scenario's steps and stops, not MaxSandboxUnits wake-ups
+// that do nothing.
+func TestSandboxUntilEndOfTime(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	st := memstore.New()
+	a := mustAccount(t, mustOpen(t, st, clk), "sb", trialDefs())
+	rep, err := a.Sandbox(ctx, SandboxRun{
+		Events: []stepcast.Event{
+			follow("f1", "U1", "", t0),
+			ev("c1", "U1", stepcast.EventClick, "pricing", "", t0.Add(time.Minute)), // a score: its timer is due never
+		},
+		Until: stepcast.MaxTime,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The follow, the click, the trial's day one and day two.
+	if rep.Events != 2 || rep.Wakeups != 2 || rep.Stopped != "" {
+		t.Fatalf("%d events, %d wake-ups, stopped %q:\n%s", rep.Events, rep.Wakeups, rep.Stopped, rep)
+	}
+}
