@@ -12,9 +12,11 @@ import (
 )
 
 // Limits of one sandbox run. A run is one write transaction of the
-// account, rolled back at its end: while it runs, the account's other
-// units of work wait for it (pgstore's row lock on the account, boltstore's
-// single writer, memstore's lock), so its size is bounded.
+// account, rolled back at its end: while it runs, other writers wait for
+// it — on pgstore the account's (its row lock), on boltstore every
+// account's of the file (bbolt's single writer), on memstore every
+// account's reads and writes (one lock for the store) —, so its size is
+// bounded, and a cancelled ctx ends it between units.
 const (
 	// MaxSandboxEvents bounds SandboxRun.Events.
 	MaxSandboxEvents = 100
@@ -108,7 +110,7 @@ func (a *Account) Sandbox(ctx context.Context, run SandboxRun) (*SandboxReport, 
 	failed := map[string]error{} // units that failed by their own fault, by ID
 	stopAt := ""                 // the unit to stop at, once too many failed
 	for {
-		s := &sandbox{a: a, run: run, now: now, def: a.def.Load(), failed: failed, stopAt: &stopAt}
+		s := &sandbox{ctx: ctx, a: a, run: run, now: now, def: a.def.Load(), failed: failed, stopAt: &stopAt}
 		err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
 			if err := s.reset(tx); err != nil {
 				return err
@@ -159,6 +161,7 @@ func (a *Account) checkSandbox(run SandboxRun, now time.Time) error {
 
 // sandbox is one attempt at a sandbox run, inside its transaction.
 type sandbox struct {
+	ctx    context.Context
 	a      *Account
 	run    SandboxRun
 	now    time.Time
@@ -242,6 +245,12 @@ func (s *sandbox) runAll() error {
 // unit runs one unit of work in the sandbox's transaction and records
 // what it did.
 func (s *sandbox) unit(in input, id string) error {
+	// The run holds the store's write transaction: a cancelled ctx ends
+	// it between units, on every backend, not only at the store's next
+	// round trip (memstore and boltstore make none).
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
 	s.units++
 	u := &unit{a: s.a, def: s.def, ix: s.a.index(), tx: s.tx, pos: s.units - 1, hist: s.hist, sandbox: true}
 	if err, ok := s.failed[id]; ok {
