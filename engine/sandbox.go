@@ -53,8 +53,11 @@ type SandboxRun struct {
 	// time; after the events, the rest — the due work the run itself
 	// schedules included. Each wake-up runs at its due time (at the clock,
 	// if it is overdue), as a Run that polls on time would run it. The
-	// account's own due work (relative start conditions, reminder edits)
-	// is not run: it reads the live index, which the sandbox leaves alone.
+	// account's own due work is not run — scheduled broadcasts, A/B
+	// plans' decisions, relative start conditions, reminder edits —: it
+	// reads the live index, which the sandbox leaves alone. A friend of
+	// the run in a broadcast's segment gets no broadcast in the report
+	// (Preview says who a broadcast would reach).
 	Until time.Time
 	// Friends are friends whose due work runs until Until, events or not;
 	// Users name more by their LINE userIds (one the account does not
