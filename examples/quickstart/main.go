@@ -141,6 +141,9 @@ func run(w io.Writer, o options) error {
 	if o.lineToken != "" && o.to == "" {
 		return errNoRecipient
 	}
+	if o.to != "" && o.lineToken == "" {
+		return errNoToken
+	}
 	if o.to != "" && !isUserID(o.to) {
 		return fmt.Errorf("-to %q is not a LINE userId: U followed by 32 lowercase hex digits", o.to)
 	}

@@ -71,6 +71,7 @@ func TestRunRefuses(t *testing.T) {
 		{"NoFriends", options{friends: 0}, "-friends must be at least 1"},
 		{"TokenWithoutRecipient", options{friends: 10, lineToken: "x"}, "-line-token needs -to"},
 		{"BadRecipient", options{friends: 10, lineToken: "x", to: "U123"}, "is not a LINE userId"},
+		{"RecipientWithoutToken", options{friends: 10, to: linetest.UserID(1)}, "-to needs a channel access token"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
