@@ -80,7 +80,8 @@ type options struct {
 
 func main() {
 	var o options
-	flag.IntVar(&o.friends, "friends", 200_000, "number of synthetic friends in the segment part (the engine's parts keep their own sizes)")
+	flag.IntVar(&o.friends, "friends", 200_000, "number of synthetic friends in part 1, the segments (1 to 10,000,000); parts 2 and 3 take the\n"+
+		"first 20,000 and 2,000 of them at most, and the simulated days from part 4 on have 1000 friends of their own")
 	flag.StringVar(&o.lineToken, "line-token", "",
 		"a Messaging API channel access token (or $LINE_CHANNEL_ACCESS_TOKEN, read only with -to):\n"+
 			"send for real, to the -to friend only. See Usage above for what it sends and costs")
@@ -122,6 +123,11 @@ story's 1000 friends are synthetic, served by linetest.
 	}
 }
 
+// maxFriends bounds -friends: the synthetic friends and their index are
+// held in memory (a few hundred bytes a friend), and a count beyond the
+// machine's memory would end the run in a runtime crash, not an error.
+const maxFriends = 10_000_000
+
 var segments = []string{
 	`tag("t5") && gender == "female" && age in 30..39`,
 	`clicked("campaign", 7) && !tag("t2")`,
@@ -135,8 +141,8 @@ var segments = []string{
 
 func run(w io.Writer, o options) error {
 	n := o.friends
-	if n < 1 {
-		return fmt.Errorf("-friends must be at least 1, got %d", n)
+	if n < 1 || n > maxFriends {
+		return fmt.Errorf("-friends must be 1 to %d, got %d", maxFriends, n)
 	}
 	if o.lineToken != "" && o.to == "" {
 		return errNoRecipient

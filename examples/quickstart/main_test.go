@@ -68,7 +68,8 @@ func TestRunRefuses(t *testing.T) {
 		o    options
 		want string
 	}{
-		{"NoFriends", options{friends: 0}, "-friends must be at least 1"},
+		{"NoFriends", options{friends: 0}, "-friends must be 1 to 10000000, got 0"},
+		{"TooManyFriends", options{friends: 20_000_000}, "-friends must be 1 to 10000000, got 20000000"},
 		{"TokenWithoutRecipient", options{friends: 10, lineToken: "x"}, "-line-token needs -to"},
 		{"BadRecipient", options{friends: 10, lineToken: "x", to: "U123"}, "is not a LINE userId"},
 		{"RecipientWithoutToken", options{friends: 10, to: linetest.UserID(1)}, "-to needs a channel access token"},
