@@ -103,8 +103,9 @@ simulation is then the -to friend, and everything addressed to them goes to
 api.line.me as push messages — the welcome scenario's greeting, menu and
 coupon, arriving within seconds as the simulated days pass, then the
 broadcast's test send and the broadcast: five pushes. Each counts one
-message against the channel's monthly quota (LINE's free plan includes 200
-a month; paid plans bill messages beyond theirs). The token is checked by reading the quota
+message against the channel's monthly quota (in Japan: 200 a month on the
+free plan and 5,000 on Light, with nothing sent beyond; 30,000 on Standard,
+which bills each message beyond). The token is checked by reading the quota
 before anything runs. No other friend is sent anything real: the rest of the
 story's 1000 friends are synthetic, served by linetest.
 
