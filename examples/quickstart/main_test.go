@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{"index built in", "unknown name gendr (1:15)", "Cross tabulation", "friend    42", "Stored 5000 friends", "rebuilt the index", "Exported everything", "through the rules of salon.yaml", "where the points came from", "recognized as duplicates", "two weeks later",
 		"the welcome scenario over ten simulated days", "welcome  greeting sent", "welcome  menu sent", "welcome  coupon sent", "coupon cancelled (exit condition)", "coupon cancelled (blocked)", "Delivery: what LINE received", "pushMessage", "Quiet hours (salon.yaml's guards): nothing is pushed from 21:00 to 08:00",
 		"A broadcast: preview with cost", `no such field in the schema: "cupon"`, "Preview (nothing sent, nothing written)", "Light        5000 yen", "cancelled before its time: cancelled", "Test send (テスト送信) to the salon's test friend, friend 11 (Definitions.TestFriends): sent",
-		"Tick evaluated the segment again", "multicast", "the dispatcher's last report (Config.Progress): the broadcast's 16 deliveries", "A/B test: which coupon books more?", "Decision: winner (B)", "every friend who reached the coupon was sent B"} {
+		"Tick evaluated the segment again", "more since the broadcast went at 12:00", "multicast", "the dispatcher's last report (Config.Progress): the broadcast's 16 deliveries", "A/B test: which coupon books more?", "Decision: winner (B)", "every friend who reached the coupon was sent B"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
