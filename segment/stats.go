@@ -40,7 +40,7 @@ func (ix *Index) Stats() Stats {
 		s.Scores += c.bytes()
 	}
 	for k, p := range ix.events {
-		s.Events += p.ever.GetSizeInBytes() + uint64(len(k.kind)+len(k.name)+len(k.value)) + 64 + 16*uint64(len(p.extra))
+		s.Events += p.ever.GetSizeInBytes() + uint64(len(k.kind)+len(k.name)+len(k.value)) + 64 + 16*uint64(len(p.extra)) + p.last.bytes()
 		for _, bm := range p.days {
 			s.Events += bm.GetSizeInBytes() + 32
 		}
@@ -101,6 +101,7 @@ func (ix *Index) Compact() {
 			p.days[d] = bm.Clone()
 		}
 		p.windows = nil
+		p.last.compact()
 	}
 	for _, sc := range ix.scenarios {
 		shrink(&sc.members)
