@@ -152,7 +152,7 @@ func (u *unit) notify(src source, a stepcast.Action) {
 	case u.backfill:
 		u.note("backfill: nothing is sent")
 		return
-	case u.a.e.cfg.Notify == nil:
+	case u.a.e.cfg.Notify == nil && !u.sandbox:
 		u.note("Config.Notify is not set: the notification is dropped")
 		return
 	}

@@ -232,12 +232,14 @@ func (a *Account) checkBroadcast(c *compiled, b *Broadcast) (*segment.Segment, *
 // (saved segments included; a *segment.Error with its position), 1 to 5
 // messages each of which passes stepcast.CheckMessage after a trial
 // render, placeholders naming fields of the schema (a *render.Error with
-// the message and position), a valid aggregation unit — all wrapping
+// the message and position), a valid aggregation unit, a time before
+// 9999 (zero, or not before year 1) — all wrapping
 // stepcast.ErrInvalid, nothing scheduled.
 //
-// Scheduling again under the name of a broadcast still scheduled
-// replaces it (a new time, a new text); a name whose broadcast has
-// started, been cancelled after starting, or sent is ErrBroadcastExists.
+// Scheduling again under the name of a broadcast still scheduled, or
+// cancelled before it started, replaces it (a new time, a new text); a
+// name whose broadcast has started, been cancelled after starting, or
+// sent is ErrBroadcastExists.
 func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 	fail := func(err error) error {
 		return fmt.Errorf("engine: account %q: broadcast %s: %w", a.id, stepcast.Quote(b.Name), err)
@@ -247,6 +249,17 @@ func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 	}
 	if err := stepcast.CheckText("timer key", audienceKey(b.Name), stepcast.MaxIDLen); err != nil {
 		return fail(err)
+	}
+	if !b.At.IsZero() {
+		// Years JSON can write (the state is JSON), before the engine's
+		// never (9999-01-01), when due work no longer comes due.
+		if err := stepcast.CheckTime("broadcast time", b.At); err != nil {
+			return fail(err)
+		}
+		if !b.At.Before(never) {
+			return fail(fmt.Errorf("%w: broadcast time %s is not before %s, when due work no longer comes due",
+				stepcast.ErrInvalid, b.At.UTC().Format(time.RFC3339), never.Format(time.RFC3339)))
+		}
 	}
 	now := a.e.cfg.Now()
 	b.At = b.At.Truncate(time.Minute).UTC()
@@ -277,7 +290,10 @@ func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 			if err := json.Unmarshal(old.State, &prev); err != nil {
 				return err
 			}
-			if prev.Broadcast.Name != b.Name || prev.Phase != phaseScheduled {
+			// Still scheduled, or cancelled before it started: nothing was
+			// queued under the name, which is free again.
+			reusable := prev.Phase == phaseScheduled || prev.Phase == phaseCancelled && prev.StartedAt.IsZero()
+			if prev.Broadcast.Name != b.Name || !reusable {
 				return fmt.Errorf("%w: %s is %s", ErrBroadcastExists, stepcast.Quote(prev.Broadcast.Name), prev.Phase)
 			}
 			t.Version = old.Version

@@ -104,40 +104,38 @@ func (u *unit) broadcastExperiment(st *broadcastState) (*bcExperiment, error) {
 	return e, nil
 }
 
-// choose says what friend f of the audience gets: the template, and the
-// experiment and variant the delivery is recorded in ("" outside the
-// test); or a skip reason; or later, for a friend left to the other pass.
-func (e *bcExperiment) choose(u *unit, f *store.Friend) (tpl *render.Template, exp, variant, skip string, later bool, err error) {
-	user := string(f.User)
-	plan := e.x.plan
-	if e.rest {
-		if plan != nil && plan.InTest(user) {
-			return nil, "", "", "", true, nil // sent in the first pass
-		}
-		return e.decidedFor()
-	}
-	if plan != nil && !plan.InTest(user) {
-		return nil, "", "", "", true, nil // the rest: after the decision
-	}
-	if e.decided {
+// later reports whether friend f of the audience belongs to the other
+// pass of an A/B broadcast with a plan: outside the test share in the
+// first pass (they wait for the decision), inside it in the rest pass
+// (sent in the first). Such a friend is neither planned nor skipped in
+// this pass, so that each friend is counted once.
+func (e *bcExperiment) later(f *store.Friend) bool {
+	return e.x.plan != nil && e.x.plan.InTest(string(f.User)) == e.rest
+}
+
+// choose says what friend f of the audience, of this pass (not later),
+// gets: the template, and the experiment and variant the delivery is
+// recorded in ("" outside the test); or a skip reason.
+func (e *bcExperiment) choose(u *unit, f *store.Friend) (tpl *render.Template, exp, variant, skip string, err error) {
+	if e.rest || e.decided {
 		return e.decidedFor()
 	}
 	v := e.x.pick(f)
 	if v == HoldoutVariant {
 		_, _, err := u.audienceVariant(e.x, f, e.tally)
-		return nil, "", "", skipHoldout, false, err
+		return nil, "", "", skipHoldout, err
 	}
 	// Recorded (audienceVariant) once its messages render for the friend.
-	return e.tpls[v], e.x.def.Name, v, "", false, nil
+	return e.tpls[v], e.x.def.Name, v, "", nil
 }
 
 // decidedFor is what a friend gets once the experiment is decided: the
 // winner, unrecorded, or nothing.
-func (e *bcExperiment) decidedFor() (tpl *render.Template, exp, variant, skip string, later bool, err error) {
+func (e *bcExperiment) decidedFor() (tpl *render.Template, exp, variant, skip string, err error) {
 	if e.winner == "" {
-		return nil, "", "", skipNothing, false, nil
+		return nil, "", "", skipNothing, nil
 	}
-	return e.tpls[e.winner], "", "", "", false, nil
+	return e.tpls[e.winner], "", "", "", nil
 }
 
 // testDone says what an A/B broadcast does when its first pass is

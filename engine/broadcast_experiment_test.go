@@ -235,3 +235,56 @@ func TestBroadcastExperimentNothingAndCancel(t *testing.T) {
 		t.Fatalf("other: %+v", rep)
 	}
 }
+
+// An A/B broadcast with a plan counts each friend of its audience once:
+// a friend of the test share who blocks while the rest waits was sent in
+// the first pass and is not skipped again in the rest pass.
+func TestBroadcastExperimentPlanCounts(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	defs := abDefs(0, &ExperimentPlan{TestShare: 0.5, Wait: 24 * time.Hour})
+	defs.Rules = nil
+	a := mustAccount(t, mustOpen(t, newMem(), clk), "bccount", defs)
+	const n, blocked = 400, 40
+	abFollowers(t, a, n)
+	if err := a.ScheduleBroadcast(ctx, abBroadcast("sale")); err != nil {
+		t.Fatal(err)
+	}
+	mustTick(t, a)
+	mustTick(t, a)
+	test, _ := bcVariants(t, a, "sale")
+	var unfollows []stepcast.Event
+	rest := 0 // of those who block, outside the test share
+	for i := range blocked {
+		user := fmt.Sprintf("U%d", i)
+		fv, err := a.FriendByUser(ctx, stepcast.UserID(user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, in := test[fv.ID]; !in {
+			rest++
+		}
+		unfollows = append(unfollows, ev(fmt.Sprintf("u%d", i), user, stepcast.EventUnfollow, "", "", t0.Add(time.Hour)))
+	}
+	clk.Set(t0.Add(time.Hour))
+	bcIngest(t, a, unfollows...)
+	if rest == 0 || rest == blocked {
+		t.Fatalf("%d of %d blockers outside the test share: pick others", rest, blocked)
+	}
+	if err := a.DecideExperiment(ctx, "offer", "B"); err != nil {
+		t.Fatal(err)
+	}
+	mustTick(t, a)
+	mustTick(t, a)
+	rep := mustReport(t, a, "sale")
+	if rep.Status != BroadcastSending && rep.Status != BroadcastSent || rep.PlannedAt.IsZero() {
+		t.Fatalf("not through: %+v", rep)
+	}
+	sum := rep.Planned
+	for _, c := range rep.Skipped {
+		sum += c
+	}
+	if rep.Audience != n || sum != n || rep.Planned != n-rest || rep.Skipped[skipNotFollowing] != rest {
+		t.Fatalf("audience %d, planned %d, skipped %v (sum %d); want %d planned, %d not following", rep.Audience, rep.Planned, rep.Skipped, sum, n-rest, rest)
+	}
+}

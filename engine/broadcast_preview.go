@@ -83,10 +83,11 @@ type QuotaReader interface {
 // PreviewOptions tunes Preview.
 type PreviewOptions struct {
 	// Sample is how many friends to render (the audience's first, by
-	// friend ID); 0 means 5.
+	// friend ID); 0 means 5. Negative is ErrInvalid.
 	Sample int
 	// Used is the messages the month has counted so far, for the cost,
 	// when the Sender cannot tell (no QuotaReader); ignored when it can.
+	// Negative is ErrInvalid.
 	Used int64
 }
 
@@ -156,6 +157,9 @@ func (a *Account) Preview(ctx context.Context, b Broadcast, opts PreviewOptions)
 	if b.Name == "" {
 		b.Name = "preview"
 	}
+	if opts.Sample < 0 || opts.Used < 0 {
+		return fail(fmt.Errorf("%w: a sample of %d friends after %d messages used: neither may be negative", stepcast.ErrInvalid, opts.Sample, opts.Used))
+	}
 	c := a.def.Load()
 	seg, tpl, err := a.checkBroadcast(c, &b)
 	if err != nil {
@@ -208,7 +212,8 @@ func (a *Account) Preview(ctx context.Context, b Broadcast, opts PreviewOptions)
 	if opts.Sample == 0 {
 		opts.Sample = 5
 	}
-	ids := make([]stepcast.FriendID, 0, opts.Sample)
+	// Memory follows the friends sampled, not the number asked for.
+	ids := make([]stepcast.FriendID, 0, min(uint64(opts.Sample), p.Audience))
 	for it := audience.Iterator(); it.HasNext() && len(ids) < opts.Sample; {
 		ids = append(ids, stepcast.FriendID(it.Next()))
 	}

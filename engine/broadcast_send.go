@@ -183,6 +183,9 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 	seen := 0
 	err := friendsOf(u.tx, ids, func(f *store.Friend) error {
 		seen++
+		if ab != nil && ab.later(f) {
+			return nil // the other pass's: counted there, skipped or not
+		}
 		if !f.Following || f.User == "" {
 			skip(skipNotFollowing)
 			return nil
@@ -190,12 +193,10 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 		tpl, static, exp, variant := tpl, static, "", ""
 		key = key[:0]
 		if ab != nil {
-			t, x, v, reason, later, err := ab.choose(u, f)
+			t, x, v, reason, err := ab.choose(u, f)
 			switch {
 			case err != nil:
 				return err
-			case later:
-				return nil
 			case reason != "":
 				skip(reason)
 				return nil
@@ -241,8 +242,10 @@ func (u *unit) planChunk(st *broadcastState, tpl *render.Template, audience *roa
 			return false, err
 		}
 	}
-	if missing := len(ids) - seen; missing > 0 {
-		// Not in the store (erased since the index heard of them).
+	if missing := len(ids) - seen; missing > 0 && !st.Rest {
+		// Not in the store (erased since the index heard of them);
+		// counted in an A/B broadcast's first pass only, which reads the
+		// whole audience as the rest pass does.
 		if st.Skipped == nil {
 			st.Skipped = map[string]int{}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -227,6 +228,9 @@ func TestScheduleBroadcastInvalid(t *testing.T) {
 		{"UnknownField", Broadcast{Name: "x", Messages: []stepcast.Message{msg("{{nmae}}")}}, new(*render.Error)},
 		{"BadMessage", Broadcast{Name: "x", Messages: []stepcast.Message{stepcast.Message(`{"type":"sticker"}`)}}, new(*render.Error)},
 		{"BadUnit", Broadcast{Name: "x", Messages: ok, AggregationUnit: "no spaces"}, nil},
+		{"YearTenThousand", Broadcast{Name: "x", Messages: ok, At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, nil},
+		{"NegativeYear", Broadcast{Name: "x", Messages: ok, At: time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC)}, nil},
+		{"NeverDue", Broadcast{Name: "x", Messages: ok, At: time.Date(9999, 6, 1, 0, 0, 0, 0, time.UTC)}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := a.ScheduleBroadcast(ctx, c.b)
@@ -372,6 +376,23 @@ func TestCancelBroadcast(t *testing.T) {
 		if _, err := a.CancelBroadcast(ctx, "nope", ""); !errors.Is(err, ErrNoBroadcast) {
 			t.Fatalf("unknown: %v", err)
 		}
+		// A name cancelled before it started is free again; one cancelled
+		// after it started is not.
+		if err := a.ScheduleBroadcast(ctx, now); !errors.Is(err, ErrBroadcastExists) {
+			t.Fatalf("reuse of a name cancelled while sending: %v", err)
+		}
+		later.At = t0.Add(3 * time.Hour)
+		if err := a.ScheduleBroadcast(ctx, later); err != nil {
+			t.Fatalf("reuse of a name cancelled before it started: %v", err)
+		}
+		if rep := mustReport(t, a, "later"); rep.Status != BroadcastScheduled || !rep.Due.Equal(later.At) || rep.Reason != "" {
+			t.Fatalf("rescheduled: %+v", rep)
+		}
+		clk.Set(later.At)
+		mustTick(t, a)
+		if rows := allDeliveries(t, a, "broadcast:later"); len(rows) != 14 {
+			t.Fatalf("rescheduled later queued %d rows, want 14", len(rows))
+		}
 	})
 }
 
@@ -503,5 +524,25 @@ func TestRetryKeyOf(t *testing.T) {
 		if got, want := retryKeyOf("shop", key), uuidFrom("shop\x00"+key); got != want || !stepcast.IsRetryKey(got) {
 			t.Fatalf("%q: %s, want %s", key, got, want)
 		}
+	}
+}
+
+// TestPreviewOptions: a negative sample or use is refused, not a panic;
+// a sample far larger than the audience takes memory for the audience.
+func TestPreviewOptions(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	a := mustAccount(t, mustOpen(t, backends["memstore"](t), clk), "acct", bcDefs())
+	at := t0.Add(-time.Hour)
+	bcIngest(t, a, follow("f1", "U1", "", at), follow("f2", "U2", "", at))
+	b := Broadcast{Name: "p", Messages: []stepcast.Message{msg("hello")}}
+	for _, o := range []PreviewOptions{{Sample: -1}, {Used: -1}, {Sample: math.MinInt}} {
+		if _, err := a.Preview(ctx, b, o); !errors.Is(err, stepcast.ErrInvalid) {
+			t.Errorf("%+v: %v, want ErrInvalid", o, err)
+		}
+	}
+	p, err := a.Preview(ctx, b, PreviewOptions{Sample: math.MaxInt})
+	if err != nil || len(p.Sample) != 2 || p.Recipients != 2 {
+		t.Fatalf("a huge sample: %+v, %v", p, err)
 	}
 }

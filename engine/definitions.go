@@ -33,6 +33,10 @@ type Definitions struct {
 	// Guards are checked by the dispatcher before each message delivery
 	// is sent: quiet hours, frequency caps, the quota guard (see Guards).
 	Guards Guards
+	// TestFriends are the LINE userIds of the staff who receive test
+	// sends (Account.TestSend, テスト送信): at most MaxTestFriends, each
+	// a userId of at most stepcast.MaxIDLen bytes, none twice.
+	TestFriends []stepcast.UserID
 }
 
 // DefinitionError is one problem in definitions: where it is and what it
@@ -163,6 +167,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 	}
 
 	errs = append(errs, checkNames(d)...)
+	errs = append(errs, checkTestFriends(d.TestFriends)...)
 
 	set, err := rules.Compile(d.Rules, env)
 	for _, e := range flatten(err) {

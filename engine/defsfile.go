@@ -66,10 +66,11 @@ const (
 // testdata/salon.yaml shows every key. The rules of the format:
 //
 //   - A file holds one YAML document: a mapping with the keys schema,
-//     scoring, rules, scenarios, reminders, experiments and guards. A file that is empty, holds only whitespace and
-//     comments, or holds only null is refused at line 1 with "the file is
-//     empty"; {} is an account without definitions. A second document
-//     (after ---) is refused.
+//     scoring, rules, scenarios, reminders, experiments, guards and
+//     test_friends (a list of LINE userIds). A file that is empty, holds
+//     only whitespace and comments, or holds only null is refused at line
+//     1 with "the file is empty"; {} is an account without definitions. A
+//     second document (after ---) is refused.
 //   - A key appears at most once in a mapping, at every level, messages
 //     included: a repeated key is refused, naming both lines. Unknown keys
 //     are refused, and so are merge keys (<<). A key whose value is null
@@ -250,6 +251,8 @@ type fileDefs struct {
 	Rules     []fileRule     `def:"rules" limit:"MaxFileRules"`
 	Scenarios []fileScenario `def:"scenarios" limit:"MaxFileRules"`
 	Reminders []fileReminder `def:"reminders" limit:"MaxFileRules"`
+	// TestFriends: LINE userIds, as text.
+	TestFriends []string `def:"test_friends"`
 	// Experiments: see Experiment; analysis and plan are mappings of
 	// their own, as in Go.
 	Experiments []fileExperiment `def:"experiments" limit:"MaxFileRules"`

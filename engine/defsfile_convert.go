@@ -211,6 +211,9 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 		defs.Experiments = append(defs.Experiments, d.experiment(x, fmt.Sprintf("experiments[%d]", i)))
 	}
 	defs.Guards = d.guards(f.Guards)
+	for _, u := range f.TestFriends {
+		defs.TestFriends = append(defs.TestFriends, stepcast.UserID(u))
+	}
 	return defs
 }
 

@@ -119,7 +119,7 @@ var fileErrorCases = []struct{ name, src, want string }{
 	{"RepeatedKeyJSON", `{"rules": [], "rules": []}`,
 		`bad.yaml:1: rules: invalid definition: the key "rules" is repeated (line 1, columns 2 and 15)`},
 	{"MergeKey", "base: &b {kind: add_tag}\nrules:\n  - name: x\n    trigger: {kind: follow}\n    steps:\n      - <<: *b\n        name: a\n",
-		"bad.yaml:1: base: invalid definition: unknown key (known: experiments, guards, reminders, rules, scenarios, schema, scoring)\n" +
+		"bad.yaml:1: base: invalid definition: unknown key (known: experiments, guards, reminders, rules, scenarios, schema, scoring, test_friends)\n" +
 			`bad.yaml:6: rules[0].steps[0].<<: invalid definition: merge keys (<<) are not supported: write the keys out`},
 	{"KeyNotSingle", "? [a, b]\n: c\n", `bad.yaml:1: invalid definition: a key must be a single value, not a list`},
 

@@ -266,6 +266,31 @@
 // PollInterval, so all indexes converge on the shared change log. Due work
 // is leased from the store, so that one instance handles each.
 //
+// # Test sends and the sandbox
+//
+// Account.TestSend sends messages, or a broadcast's, to the account's
+// test friends only (Definitions.TestFriends: the staff's LINE userIds),
+// each rendered with that friend's own fields (package render), as
+// pushes with a cause of
+// their own (stepcast.CauseTest, "test:<name>"): counted in no
+// broadcast's or experiment's progress or statistics, running no rules,
+// changing no friend's state — only the outbox rows of the pushes are
+// written —, each saying in its note that it is a test. Each push costs a
+// message of the monthly quota, as any push does (TestSendReport.Messages);
+// TestSend.Preview renders without queuing.
+//
+// Account.Sandbox runs events, and with SandboxRun.Until the due work of
+// their friends that comes by then, as units of work inside one store
+// transaction that it rolls back (store.Store.Update returns its error
+// and keeps nothing, on every backend), and reports what would have
+// happened to whom (SandboxReport): tags, fields, scores, thresholds,
+// scenario and reminder steps, the deliveries that would be queued,
+// notifications, the due work left. The index moves only after a commit
+// and Config.Notify is called only after one, so neither is touched;
+// nothing is leased, nothing reaches LINE. A run holds the account's
+// write transaction while it runs, so it is bounded: MaxSandboxEvents
+// events, MaxSandboxUnits units of work.
+//
 // # Dispatching
 //
 // With Config.Sender set (lineadapter.Sender, or the host's own), Run

@@ -102,6 +102,7 @@ func shopDefs() Definitions {
 				{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("See you in an hour")}},
 			},
 		}},
+		TestFriends: []stepcast.UserID{"U0123456789abcdef0123456789abcdef"},
 	}
 }
 

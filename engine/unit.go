@@ -35,6 +35,9 @@ type unit struct {
 	hist pendingEvents
 	// backfill: history being imported; nothing is sent.
 	backfill bool
+	// sandbox: the unit runs in Account.Sandbox, rolled back: a
+	// notify_host action is reported even without Config.Notify.
+	sandbox bool
 
 	// id names the unit in outbox keys, random seeds and errors: the
 	// event's ID, or "wake/<friend>/<timer key>/<due µs>" — fixed by the

@@ -108,6 +108,12 @@ type Options struct {
 	// file before failing with ErrLocked. Zero means DefaultTimeout; a
 	// negative value tries once without waiting.
 	Timeout time.Duration
+	// NoSync skips the fsync of each commit (bbolt's DB.NoSync): commits
+	// cost microseconds rather than milliseconds, and a crash of the
+	// machine (not of the process) can lose or corrupt the file. Only
+	// for a file nobody needs after a crash: a simulation's or a test's
+	// in a temporary folder.
+	NoSync bool
 }
 
 // Open opens the store in the file at path, creating it if it does not
@@ -141,6 +147,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 	// Batch waits this long for concurrent units to share a commit:
 	// short enough for a webhook's 2 s budget, long enough to share fsyncs.
 	db.MaxBatchDelay = 2 * time.Millisecond
+	db.NoSync = o.NoSync
 	s := &Store{db: db, path: path}
 	if err := s.checkFormat(); err != nil {
 		db.Close()

@@ -42,6 +42,31 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// NoSync skips the fsync only: the store is the same store, reopened
+// with what was committed (the process closed it; only a machine's crash
+// could lose commits).
+func TestConformanceNoSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the conformance suite again, without fsync")
+	}
+	storetest.Run(t, func(context.Context, *testing.T) (storetest.Harness, error) { return noSyncHarness{}, nil }, storetest.Features{
+		Reopen: func(_ context.Context, _ *testing.T, s store.Store) (store.Store, error) {
+			path := s.(*boltstore.Store).Path()
+			if err := s.Close(); err != nil {
+				return nil, err
+			}
+			return boltstore.OpenWith(path, boltstore.Options{NoSync: true})
+		},
+	})
+}
+
+type noSyncHarness struct{}
+
+func (noSyncHarness) Open(_ context.Context, t *testing.T) (store.Store, error) {
+	return boltstore.OpenWith(filepath.Join(t.TempDir(), "stepcast.db"), boltstore.Options{NoSync: true})
+}
+func (noSyncHarness) Close() {}
+
 func TestOpenRefusesForeignAndNewerFiles(t *testing.T) {
 	dir := t.TempDir()
 	foreign := filepath.Join(dir, "foreign.db")
