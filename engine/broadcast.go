@@ -294,7 +294,13 @@ func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 			// queued under the name, which is free again.
 			reusable := prev.Phase == phaseScheduled || prev.Phase == phaseCancelled && prev.StartedAt.IsZero()
 			if prev.Broadcast.Name != b.Name || !reusable {
-				return fmt.Errorf("%w: %s is %s", ErrBroadcastExists, stepcast.Quote(prev.Broadcast.Name), prev.Phase)
+				// Said in the report's status words (Broadcast), not
+				// the timer's phases.
+				rep, err := broadcastReport(tx, old)
+				if err != nil {
+					return err
+				}
+				return fmt.Errorf("%w: %s is %s", ErrBroadcastExists, stepcast.Quote(prev.Broadcast.Name), rep.Status)
 			}
 			t.Version = old.Version
 		}

@@ -46,3 +46,33 @@ func TestCancelReasonCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestBroadcastExistsSaysStatus: the name-taken error names the
+// broadcast's status as its report does ("sending", "cancelled"), not
+// the planner's phases ("planning", "planned", "waiting").
+func TestBroadcastExistsSaysStatus(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	seedFriends(t, st, 7000, func(int) bool { return false })
+	a := mustAccount(t, mustOpen(t, st, &clock{t: t0}), "acct", bcDefs())
+	b := Broadcast{Name: "now", Messages: []stepcast.Message{msg("now")}}
+	if err := a.ScheduleBroadcast(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	runDue(t, a, DueBroadcast, 1) // one chunk: still planning
+	want := func(status BroadcastStatus) {
+		t.Helper()
+		err := a.ScheduleBroadcast(ctx, b)
+		if !errors.Is(err, ErrBroadcastExists) || !strings.HasSuffix(err.Error(), `"now" is `+string(status)) {
+			t.Fatalf("ScheduleBroadcast again: %v; want ErrBroadcastExists saying it is %s", err, status)
+		}
+		if rep := mustReport(t, a, "now"); rep.Status != status {
+			t.Fatalf("report says %s, the error %s", rep.Status, status)
+		}
+	}
+	want(BroadcastSending)
+	if _, err := a.CancelBroadcast(ctx, "now", "typo"); err != nil {
+		t.Fatal(err)
+	}
+	want(BroadcastCancelled)
+}
