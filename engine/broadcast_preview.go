@@ -126,6 +126,7 @@ type BroadcastPreview struct {
 	// (one per recipient, whatever the number of message objects). The
 	// holdout of an A/B broadcast is skipped ("holdout"), so not counted.
 	Recipients uint64
+	Messages   uint64
 	// Variants are an A/B broadcast's variants: how many of the
 	// recipients each would get now and their share, and a rendered
 	// sample; Waiting the recipients outside the test share of a plan not
@@ -135,7 +136,6 @@ type BroadcastPreview struct {
 	// transaction): an A/B preview costs a pass over the audience.
 	Variants []PreviewVariant
 	Waiting  uint64
-	Messages uint64
 	// Costs is the send under each of Plans, after Used messages this
 	// month.
 	Costs []PlanCost
