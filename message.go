@@ -100,7 +100,7 @@ type messageFields struct {
 	CouponID           *string           `json:"couponId"`
 	QuickReply         *struct {
 		Items []struct {
-			ImageURL *string      `json:"imageUrl"`
+			ImageURL *string       `json:"imageUrl"`
 			Action   *actionFields `json:"action"`
 		} `json:"items"`
 	} `json:"quickReply"`

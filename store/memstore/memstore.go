@@ -34,10 +34,10 @@ var (
 )
 
 type account struct {
-	tallies  map[defKey]store.Tally // by experiment and variant
-	defs     map[defKey]store.Definition
-	outbox   seq[store.Delivery] // outbox.At(i) has ID i+1
-	outKeys  map[string]uint64
+	tallies map[defKey]store.Tally // by experiment and variant
+	defs    map[defKey]store.Definition
+	outbox  seq[store.Delivery] // outbox.At(i) has ID i+1
+	outKeys map[string]uint64
 	// pending indexes the committed pending deliveries by recipient: each
 	// friend's IDs, ascending. The dispatcher asks, per leased friend,
 	// for what is pending before their delivery; a scan of the outbox
