@@ -54,8 +54,7 @@ func (e *SkippedError) Error() string {
 }
 
 // Unwrap returns ErrSkipped and the errors of the operations left out
-// (each a *segment.OpError wrapping segment.ErrType, ErrUnknownField or
-// ErrSparseID).
+// (each a *segment.OpError wrapping segment.ErrType or ErrUnknownField).
 func (e *SkippedError) Unwrap() []error { return append([]error{ErrSkipped}, e.Errs...) }
 
 // skips collects what an index left out while following a store.

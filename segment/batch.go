@@ -11,8 +11,7 @@ import (
 
 // Batch is an ordered list of index updates, applied atomically by
 // Index.Apply. The zero Batch is empty and ready to use. A Batch is not safe
-// for concurrent use; it may be reused after Reset. Friend IDs must follow
-// the index's contract (see Index): dense, allocated from 1.
+// for concurrent use; it may be reused after Reset.
 type Batch struct {
 	ops []op
 }
@@ -138,7 +137,7 @@ type OpError struct {
 	Op     string // "SetField", …
 	Friend stepcast.FriendID
 	Name   string // the field, score, … it names
-	Err    error  // wraps ErrUnknownField, ErrType or ErrSparseID
+	Err    error  // wraps ErrUnknownField or ErrType
 }
 
 func (e *OpError) Error() string {
@@ -150,8 +149,7 @@ func (e *OpError) Unwrap() error { return e.Err }
 // Apply validates every operation of b, then applies them all, in order, as
 // one atomic update: concurrent readers see all of b or none of it. If any
 // operation is invalid, Apply changes nothing and returns the problems
-// joined, each an *OpError wrapping ErrUnknownField, ErrType or, for a
-// friend ID far beyond the friends known (see Index), ErrSparseID.
+// joined, each an *OpError wrapping ErrUnknownField or ErrType.
 func (ix *Index) Apply(b *Batch) error {
 	var errs []error
 	for i := range b.ops {
@@ -160,12 +158,11 @@ func (ix *Index) Apply(b *Batch) error {
 			errs = append(errs, &OpError{Index: i, Op: opNames[o.kind], Friend: stepcast.FriendID(o.f), Name: o.name, Err: err})
 		}
 	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	errs = append(errs, ix.checkIDs(b)...)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	for i := range b.ops {
 		ix.apply(&b.ops[i])
 	}
@@ -191,12 +188,6 @@ func (ix *Index) ApplyValid(b *Batch) []error {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for _, err := range ix.checkIDs(b) {
-		if oe, ok := err.(*OpError); ok {
-			bad[oe.Index] = true
-		}
-		errs = append(errs, err)
-	}
 	for i := range b.ops {
 		if !bad[i] {
 			ix.apply(&b.ops[i])

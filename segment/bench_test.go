@@ -102,12 +102,18 @@ func heapInUse() uint64 {
 func p50(b *testing.B, f func()) time.Duration {
 	durs := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
+	cpu0, cpuOK := segment.CPUTime()
 	for range b.N {
 		t0 := time.Now()
 		f()
 		durs = append(durs, time.Since(t0))
 	}
 	b.StopTimer()
+	if cpu1, ok := segment.CPUTime(); ok && cpuOK {
+		// The mean CPU time a run: steadier than the wall clock on a
+		// shared machine (it includes the garbage collector's share).
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms")
+	}
 	slices.Sort(durs)
 	med := durs[len(durs)/2]
 	b.ReportMetric(float64(med.Microseconds())/1000, "p50-ms")
@@ -379,8 +385,10 @@ func BenchmarkIndexUpdates(b *testing.B) {
 func applyUpdates(b *testing.B, ix *segment.Index, n int, add func(batch *segment.Batch, j int, f stepcast.FriendID)) {
 	var batch segment.Batch
 	f := stepcast.FriendID(0)
+	runtime.GC()
 	b.ResetTimer()
 	t0 := time.Now()
+	cpu0, cpuOK := segment.CPUTime()
 	for i := 0; i < b.N; i += 1024 {
 		batch.Reset()
 		for j := range min(1024, b.N-i) {
@@ -392,6 +400,38 @@ func applyUpdates(b *testing.B, ix *segment.Index, n int, add func(batch *segmen
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "updates/s")
+	if cpu1, ok := segment.CPUTime(); ok && cpuOK && cpu1 > cpu0 {
+		// Per CPU second: what one core does, whatever else the machine runs.
+		b.ReportMetric(float64(b.N)/(cpu1-cpu0).Seconds(), "updates/cpu-s")
+	}
+}
+
+// BenchmarkUpdateKinds applies one kind of update at a time, as
+// BenchmarkIndexUpdates does, to see which costs what.
+func BenchmarkUpdateKinds(b *testing.B) {
+	kinds := []struct {
+		name string
+		add  func(batch *segment.Batch, j int, f stepcast.FriendID)
+	}{
+		{"tag-set-clear", func(batch *segment.Batch, j int, f stepcast.FriendID) {
+			if j%2 == 0 {
+				batch.SetTag(f, synth.TagName(j%synth.Tags))
+			} else {
+				batch.ClearTag(f, synth.TagName((j-1)%synth.Tags))
+			}
+		}},
+		{"int-field", func(batch *segment.Batch, j int, f stepcast.FriendID) { batch.SetField(f, "age", 20+j%50) }},
+		{"choice-field", func(batch *segment.Batch, j int, f stepcast.FriendID) {
+			batch.SetField(f, "area", synth.Prefectures[j%47])
+		}},
+	}
+	for _, n := range sizes() {
+		for _, k := range kinds {
+			b.Run(sizeName(n)+"/"+k.name, func(b *testing.B) {
+				applyUpdates(b, getFixture(b, n).ix, n, k.add)
+			})
+		}
+	}
 }
 
 // BenchmarkScoreIncrements adds a few points to random friends' scores, in
@@ -420,6 +460,13 @@ func BenchmarkIndexMemory(b *testing.B) {
 			b.ReportMetric(float64(st.Tags)/float64(n), "tags-B/friend")
 			b.ReportMetric(float64(st.Fields)/float64(n), "fields-B/friend")
 			b.ReportMetric(float64(st.Scores)/float64(n), "scores-B/friend")
+			var sb strings.Builder
+			for _, p := range st.Parts {
+				if p.Bytes*1000 >= st.Bytes { // parts of 0.1% and more
+					fmt.Fprintf(&sb, "\n%-32s %7.2f B/friend", p.Name, float64(p.Bytes)/float64(n))
+				}
+			}
+			b.Logf("estimated %.1f B/friend, measured %.1f:%s", float64(st.Bytes)/float64(n), float64(fx.heapBytes)/float64(n), sb.String())
 		})
 	}
 }

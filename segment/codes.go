@@ -1,121 +1,430 @@
 package segment
 
-// codes is a dense per-friend column of unsigned codes whose width (1, 2, 4
-// or 8 bytes) grows with the largest code stored, so that a column of few
-// distinct values costs one byte per friend. Code 0 means "unset".
+import (
+	"encoding/binary"
+	"math/bits"
+	"slices"
+)
+
+// codes is a per-friend column of unsigned values, 0 meaning "unset". Its
+// memory follows the friends who hold a value, not the largest friend ID:
+// IDs fall into pages of pageSize consecutive IDs, and a page exists only
+// once one of its friends has a value (a handful of friends with IDs near
+// 2^32 cost a page each, not gigabytes). A page keeps its values as
+// offsets from the page's own base, bit-packed at the width its largest
+// offset needs: a three-value choice costs 2 bits a friend, a time spread
+// over a few days 19 bits, a key spread over the whole int64 range 64. A
+// page few of whose friends hold a value (a sparse field, IDs left sparse)
+// keeps them as sorted (offset, value) pairs instead, at 10 bytes each,
+// until packing would cost less.
+//
+// Pages are appended in the order they are first written, so adding one
+// costs O(1) amortized whatever the pattern of IDs. While page i is page
+// number i (IDs dense from 0, or a compacted column whose pages run
+// 0..n-1) a direct index finds a page; otherwise a hash table from page
+// number to index does, in O(1) expected: open addressing with linear
+// probing, at most half full, 8 to 32 bytes a page while pages are added
+// and 8 to 16 after compact. (A radix directory over the 2^20 page numbers
+// would cost 4 MiB a column as soon as a few thousand friends had random
+// IDs.) compact puts the pages in ID order again, which brings back the
+// direct index for IDs dense from 0 written in any order. Friends with
+// random 32-bit IDs mostly sit alone on a page and cost some 100 to 150
+// bytes a column each (BenchmarkCodesInsert): the page, its pairs, its
+// slots.
 type codes struct {
-	width uint8 // bytes per code: 1, 2, 4 or 8
-	n     int   // length in friends
-	u8    []uint8
-	u16   []uint16
-	u32   []uint32
-	u64   []uint64
+	keys  []uint32 // page number (ID >> pageBits) of pages[i]
+	pages []codePage
+	// slots is the hash table: 1 + the index of a page, 0 for an empty
+	// slot; a power of two long, or nil while keys[i] == i for all i.
+	slots []uint32
+	shift uint8 // 32 - log2(len(slots)): a hash's top bits pick the slot
 }
 
-func newCodes() codes { return codes{width: 1} }
-
-func (c *codes) len() int { return c.n }
-
-func (c *codes) get(i uint32) uint64 {
-	if int(i) >= c.n {
-		return 0
-	}
-	switch c.width {
-	case 1:
-		return uint64(c.u8[i])
-	case 2:
-		return uint64(c.u16[i])
-	case 4:
-		return uint64(c.u32[i])
-	}
-	return c.u64[i]
+// codePage holds the values of pageSize consecutive IDs. An entry's code c
+// is 0 for "unset" and otherwise stands for the value base+c-1; entries are
+// width bits each, packed little-endian into data, which has 8 bytes to
+// spare so that any entry is one unaligned 64-bit load and a shift.
+//
+// A page without data is sparse: sp holds its values.
+type codePage struct {
+	base  uint64 // >= 1, so that every code of a value fits in 64 bits
+	top   uint64 // the largest value stored (loose after overwrites)
+	mask  uint64 // 1<<width - 1
+	n     int32  // entries holding a value
+	width uint8  // bits per entry: 1..56, or 64
+	data  []byte
+	sp    *sparsePage
 }
 
-// grow makes the column at least n long; new entries are 0.
-func (c *codes) grow(n int) {
-	if n <= c.n {
-		return
-	}
-	switch c.width {
-	case 1:
-		c.u8 = growSlice(c.u8, n)
-	case 2:
-		c.u16 = growSlice(c.u16, n)
-	case 4:
-		c.u32 = growSlice(c.u32, n)
-	default:
-		c.u64 = growSlice(c.u64, n)
-	}
-	c.n = n
+// sparsePage holds a page's values as pairs sorted by offset.
+type sparsePage struct {
+	offs     []uint16
+	vals     []uint64
+	min, max uint64 // bounds of vals (loose after removals)
 }
 
-func growSlice[T any](s []T, n int) []T {
-	if n <= cap(s) {
-		return s[:n]
-	}
-	c := max(cap(s)+cap(s)/4, n, 1024)
-	out := make([]T, n, c)
-	copy(out, s)
-	return out
-}
+// sparseBytes is what n pairs cost in a sparse page.
+func sparseBytes(n int) int { return 10*n + 64 }
 
-func widthFor(v uint64) uint8 {
-	switch {
-	case v <= 0xff:
-		return 1
-	case v <= 0xffff:
-		return 2
-	case v <= 0xffffffff:
-		return 4
-	}
-	return 8
-}
+// packedBytes is what a packed page of the given width costs.
+func packedBytes(width uint8) int { return pageSize/8*int(width) + 8 }
 
-func (c *codes) set(i uint32, v uint64) {
-	if int(i) >= c.n {
-		c.grow(int(i) + 1)
-	}
-	if w := widthFor(v); w > c.width {
-		c.widen(w)
-	}
-	c.setRaw(i, v)
-}
+const (
+	pageBits = 12
+	pageSize = 1 << pageBits // IDs per page: one page is pageSize*width/64 words
+	pageMask = pageSize - 1
+)
 
-// widen re-encodes the column at width w; it runs at most three times in a
-// column's life, so its O(n) cost is amortized.
-func (c *codes) widen(w uint8) {
-	old := *c
-	*c = codes{width: w}
-	c.grow(old.n)
-	for i := range old.n {
-		if v := old.get(uint32(i)); v != 0 {
-			c.setRaw(uint32(i), v)
+func newCodes() codes { return codes{} }
+
+// find returns the index of page k in c.pages, or -1.
+func (c *codes) find(k uint32) int {
+	if int(k) < len(c.keys) && c.keys[k] == k { // dense IDs: page k is at k
+		return int(k)
+	}
+	if c.slots == nil { // the pages are 0..len-1: page k is absent
+		return -1
+	}
+	mask := uint32(len(c.slots) - 1)
+	for h := pageHash(k) >> c.shift; ; h = (h + 1) & mask {
+		s := c.slots[h]
+		if s == 0 {
+			return -1
+		}
+		if c.keys[s-1] == k {
+			return int(s) - 1
 		}
 	}
 }
 
-// setRaw stores v at i; the width must already hold it.
-func (c *codes) setRaw(i uint32, v uint64) {
-	switch c.width {
-	case 1:
-		c.u8[i] = uint8(v)
-	case 2:
-		c.u16[i] = uint16(v)
-	case 4:
-		c.u32[i] = uint32(v)
+// pageHash spreads page numbers over 32 bits (Fibonacci hashing: the top
+// bits of the product depend on all bits of k).
+func pageHash(k uint32) uint32 { return k * 0x9E3779B1 }
+
+// addPage appends an empty page k, which must be absent, and returns its
+// index.
+func (c *codes) addPage(k uint32) int {
+	i := len(c.pages)
+	c.keys = append(c.keys, k)
+	c.pages = append(c.pages, codePage{})
+	switch {
+	case c.slots == nil && k == uint32(i): // still dense
+	case 2*len(c.keys) > len(c.slots): // the first page out of the dense pattern, or a full table
+		c.index(4)
 	default:
-		c.u64[i] = v
+		c.link(k, i)
+	}
+	return i
+}
+
+// link records in the table that page k is at index i.
+func (c *codes) link(k uint32, i int) {
+	mask := uint32(len(c.slots) - 1)
+	h := pageHash(k) >> c.shift
+	for c.slots[h] != 0 {
+		h = (h + 1) & mask
+	}
+	c.slots[h] = uint32(i) + 1
+}
+
+// index builds the table for every page, with at least per slots a page:
+// 4 while pages are being added, so that they can double before the next
+// rebuild; 2, at most half full, when compact is done adding.
+func (c *codes) index(per int) {
+	bits := uint8(4)
+	for 1<<bits < per*len(c.keys) {
+		bits++
+	}
+	c.slots, c.shift = make([]uint32, 1<<bits), 32-bits
+	for i, k := range c.keys {
+		c.link(k, i)
 	}
 }
 
-func (c *codes) bytes() uint64 {
-	return uint64(cap(c.u8)) + 2*uint64(cap(c.u16)) + 4*uint64(cap(c.u32)) + 8*uint64(cap(c.u64))
+// ascending returns the indexes of the pages in ascending page number:
+// O(pages) while they are in order, O(pages·log pages) otherwise.
+func (c *codes) ascending() []int32 {
+	order := make([]int32, len(c.keys))
+	if c.slots == nil {
+		for i := range order {
+			order[i] = int32(i)
+		}
+		return order
+	}
+	byKey := make([]uint64, len(c.keys))
+	for i, k := range c.keys {
+		byKey[i] = uint64(k)<<32 | uint64(i)
+	}
+	slices.Sort(byKey)
+	for i, x := range byKey {
+		order[i] = int32(uint32(x))
+	}
+	return order
 }
 
-// compact drops the spare capacity of the column (a copy: clipping alone
-// would keep the old backing array alive).
+func (c *codes) get(id uint32) uint64 {
+	i := c.find(id >> pageBits)
+	if i < 0 {
+		return 0
+	}
+	return c.pages[i].get(id & pageMask)
+}
+
+// set stores v (0 unsets) for id.
+func (c *codes) set(id uint32, v uint64) { c.swap(id, v) }
+
+// swap stores v (0 unsets) for id and returns the value it replaces.
+func (c *codes) swap(id uint32, v uint64) uint64 {
+	k := id >> pageBits
+	i := c.find(k)
+	if i < 0 {
+		if v == 0 {
+			return 0
+		}
+		i = c.addPage(k)
+	}
+	return c.pages[i].set(id&pageMask, v)
+}
+
+// code returns the code of entry off. A width up to 56 leaves room for
+// the shift within one 64-bit load; width 64 entries are byte-aligned.
+func (p *codePage) code(off uint32) uint64 {
+	bit := uint(off) * uint(p.width)
+	return binary.LittleEndian.Uint64(p.data[bit>>3:]) >> (bit & 7) & p.mask
+}
+
+// putCode stores code c, which must fit the width, at entry off.
+func (p *codePage) putCode(off uint32, c uint64) {
+	bit := uint(off) * uint(p.width)
+	d := p.data[bit>>3:]
+	x := binary.LittleEndian.Uint64(d)
+	x = x&^(p.mask<<(bit&7)) | c<<(bit&7)
+	binary.LittleEndian.PutUint64(d, x)
+}
+
+func (p *codePage) get(off uint32) uint64 {
+	if p.data == nil {
+		return p.sp.get(off)
+	}
+	if c := p.code(off); c != 0 {
+		return p.base + c - 1
+	}
+	return 0
+}
+
+func (sp *sparsePage) get(off uint32) uint64 {
+	if sp == nil {
+		return 0
+	}
+	if i, ok := slices.BinarySearch(sp.offs, uint16(off)); ok {
+		return sp.vals[i]
+	}
+	return 0
+}
+
+// set stores v (0 unsets) at off in a sparse page and returns the value it
+// replaces; n is the page's count, kept current.
+func (sp *sparsePage) set(off uint32, v uint64, n *int32) uint64 {
+	i, ok := slices.BinarySearch(sp.offs, uint16(off))
+	switch {
+	case ok && v == 0:
+		old := sp.vals[i]
+		sp.offs, sp.vals = slices.Delete(sp.offs, i, i+1), slices.Delete(sp.vals, i, i+1)
+		*n--
+		return old
+	case ok:
+		old := sp.vals[i]
+		sp.vals[i] = v
+		sp.min, sp.max = min(sp.min, v), max(sp.max, v)
+		return old
+	case v != 0:
+		if len(sp.offs) == 0 {
+			sp.min, sp.max = v, v
+		}
+		sp.offs, sp.vals = slices.Insert(sp.offs, i, uint16(off)), slices.Insert(sp.vals, i, v)
+		sp.min, sp.max = min(sp.min, v), max(sp.max, v)
+		*n++
+	}
+	return 0
+}
+
+// pack turns a sparse page into a packed one at the tightest base and
+// width.
+func (p *codePage) pack() {
+	sp := p.sp
+	q := newCodePage(sp.min, sp.max, codeWidth(sp.max-sp.min+1))
+	q.n = p.n
+	for i, off := range sp.offs {
+		q.putCode(uint32(off), sp.vals[i]-q.base+1)
+	}
+	*p = q
+}
+
+// unpack turns a packed page into a sparse one.
+func (p *codePage) unpack() {
+	sp := &sparsePage{offs: make([]uint16, 0, p.n), vals: make([]uint64, 0, p.n)}
+	for off := range uint32(pageSize) {
+		if v := p.get(off); v != 0 {
+			if len(sp.offs) == 0 {
+				sp.min, sp.max = v, v
+			}
+			sp.offs, sp.vals = append(sp.offs, uint16(off)), append(sp.vals, v)
+			sp.min, sp.max = min(sp.min, v), max(sp.max, v)
+		}
+	}
+	*p = codePage{n: p.n, sp: sp}
+}
+
+// set stores v (0 unsets) at entry off and returns the value it replaces.
+func (p *codePage) set(off uint32, v uint64) uint64 {
+	if p.data == nil {
+		if p.sp == nil {
+			if v == 0 {
+				return 0
+			}
+			p.sp = &sparsePage{}
+		}
+		old := p.sp.set(off, v, &p.n)
+		if v != 0 && sparseBytes(int(p.n)) > packedBytes(codeWidth(p.sp.max-p.sp.min+1)) {
+			p.pack() // packed is smaller now
+		}
+		return old
+	}
+	oc := p.code(off)
+	var old uint64
+	if oc != 0 {
+		old = p.base + oc - 1
+	}
+	if v == 0 {
+		if oc != 0 {
+			p.n--
+			p.putCode(off, 0)
+		}
+		return old
+	}
+	if oc == 0 {
+		p.n++
+	}
+	if v < p.base || v > p.top {
+		base, top := p.base, max(p.top, v)
+		if v < base {
+			// Leave headroom of half the spread below, so that values
+			// drifting downwards do not repack on every write.
+			base = v - min(v-1, (top-v)/2)
+		}
+		w := codeWidth(top - base + 1)
+		if w > p.width {
+			// Widen by at least 2 bits: a page filling up with spread
+			// values repacks a few times, not once per new bit
+			// (Compact packs it tight again).
+			w = max(w, min(64, p.width+2))
+		}
+		if base != p.base || w > p.width {
+			p.repack(base, max(w, p.width))
+		}
+		p.top = top
+	}
+	p.putCode(off, v-p.base+1)
+	return old
+}
+
+// codeWidth returns the bits code c needs: 1 to 56, or 64.
+func codeWidth(c uint64) uint8 {
+	w := uint8(max(1, bits.Len64(c)))
+	if w > 56 {
+		return 64
+	}
+	return w
+}
+
+func newCodePage(base, top uint64, width uint8) codePage {
+	if width > 56 {
+		width = 64
+	}
+	return codePage{base: base, top: top, width: width, mask: 1<<width - 1, data: make([]byte, pageSize/8*int(width)+8)}
+}
+
+// repack re-encodes the page with a new base and width.
+func (p *codePage) repack(base uint64, width uint8) {
+	q := newCodePage(base, p.top, width)
+	q.n = p.n
+	for off := range uint32(pageSize) {
+		if c := p.code(off); c != 0 {
+			q.putCode(off, p.base+c-1-base+1)
+		}
+	}
+	*p = q
+}
+
+// tighten stores the page in the smaller form, packed at the smallest base
+// and width its values allow or sparse, and reports whether it holds any
+// value.
+func (p *codePage) tighten() bool {
+	if p.n == 0 {
+		return false
+	}
+	if p.data != nil {
+		lo, hi := ^uint64(0), uint64(0)
+		for off := range uint32(pageSize) {
+			if v := p.get(off); v != 0 {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+		w := codeWidth(hi - lo + 1)
+		if sparseBytes(int(p.n)) > packedBytes(w) {
+			p.top = hi
+			p.repack(lo, w)
+			return true
+		}
+		p.unpack()
+	}
+	sp := p.sp
+	lo, hi := sp.vals[0], sp.vals[0]
+	for _, v := range sp.vals {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	sp.min, sp.max = lo, hi
+	if sparseBytes(int(p.n)) > packedBytes(codeWidth(hi-lo+1)) {
+		p.pack()
+		return true
+	}
+	sp.offs, sp.vals = exact(sp.offs), exact(sp.vals)
+	return true
+}
+
+func (c *codes) bytes() uint64 {
+	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages)) + 4*uint64(cap(c.slots))
+	for i := range c.pages {
+		n += uint64(cap(c.pages[i].data))
+		if sp := c.pages[i].sp; sp != nil {
+			n += 2*uint64(cap(sp.offs)) + 8*uint64(cap(sp.vals)) + 64
+		}
+	}
+	return n
+}
+
+// compact packs every page tight, drops pages without values and the
+// spare capacity of the page list, and puts the pages in ascending page
+// number, which brings back the direct index when they run 0..n-1.
 func (c *codes) compact() {
-	c.u8, c.u16, c.u32, c.u64 = exact(c.u8), exact(c.u16), exact(c.u32), exact(c.u64)
+	n := 0
+	for i := range c.pages {
+		if c.pages[i].tighten() {
+			n++
+		}
+	}
+	keys := make([]uint32, 0, n)
+	pages := make([]codePage, 0, n)
+	for _, i := range c.ascending() {
+		if c.pages[i].n > 0 {
+			keys = append(keys, c.keys[i])
+			pages = append(pages, c.pages[i])
+		}
+	}
+	c.keys, c.pages, c.slots = keys, pages, nil
+	if n > 0 && keys[n-1] != uint32(n-1) { // ascending and distinct: not 0..n-1
+		c.index(2)
+	}
 }
 
 func exact[T any](s []T) []T {

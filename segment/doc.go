@@ -87,9 +87,12 @@
 // with one bitmap per distinct value and the values' sorted order (so that
 // startsWith and string comparisons find their values by binary search,
 // and their cost is known exactly); for int, float and time fields and
-// scores a dense column of adaptive width plus range bins that split at
-// their median as they grow, so a range costs the bins it covers plus the
-// members of at most two edge bins, whatever the number of distinct values.
+// scores a code column plus range bins that split at their median as they
+// grow, so a range costs the bins it covers plus the members of at most
+// two edge bins, whatever the number of distinct values. Code columns are
+// paged by friend ID and bit-packed per page, so the index's memory follows
+// the number of friends, not the largest ID, and Index.Stats breaks it down
+// by structure (Stats.Parts).
 // Events are kept as one bitmap per key and calendar day; the union of a
 // window (the last 30 days, say) is cached per day once a query has built
 // it, and writers keep cached unions current as events arrive. Many readers

@@ -32,13 +32,6 @@ var (
 	// ErrType is returned by Index.Apply when a value does not fit the
 	// field's type or choices.
 	ErrType = errors.New("segment: value does not fit the field")
-
-	// ErrSparseID is returned by Index.Apply, wrapped in an *OpError
-	// naming the friend, for a friend ID so far beyond the friends the
-	// index knows that its columns would grow for IDs nobody holds, or
-	// beyond MaxFriends (see Index); and, wrapped, by Index.Reserve for a
-	// reservation beyond MaxFriends.
-	ErrSparseID = errors.New("segment: friend ID far beyond the known friends")
 )
 
 // Error is a compile error with its position in the source. It renders like

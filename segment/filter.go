@@ -85,44 +85,67 @@ func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
 	return col.done()
 }
 
-type codeWord interface {
-	~uint8 | ~uint16 | ~uint32 | ~uint64
+// pageCursor follows the pages of a codes column along ascending IDs,
+// looking a page up once per run of IDs in it.
+type pageCursor struct {
+	c    *codes
+	key  uint32
+	page *codePage // nil when no friend of the page has a value
 }
 
-// filterRange returns the members of within whose code c satisfies
-// c == 0 ? zero : lo <= c && c <= hi. With lo > hi no nonzero code matches.
+func newPageCursor(c *codes) pageCursor { return pageCursor{c: c, key: ^uint32(0)} }
+
+// at moves to the page of id and reports whether it changed.
+func (pc *pageCursor) at(id uint32) bool {
+	k := id >> pageBits
+	if k == pc.key {
+		return false
+	}
+	pc.key, pc.page = k, nil
+	if i := pc.c.find(k); i >= 0 {
+		pc.page = &pc.c.pages[i]
+	}
+	return true
+}
+
+// filterRange returns the members of within whose value v satisfies
+// v == 0 ? zero : lo <= v && v <= hi. With lo > hi no value matches.
 func (c *codes) filterRange(within *roaring.Bitmap, lo, hi uint64, zero bool) *roaring.Bitmap {
-	if lo > hi {
-		if zero {
-			return c.filterTable(within, []bool{true})
-		}
-		lo, hi = 0, 0 // only code 0, which zero rejects: nothing
-	}
-	switch c.width {
-	case 1:
-		return rangeLoop(c.u8, within, lo, hi, zero)
-	case 2:
-		return rangeLoop(c.u16, within, lo, hi, zero)
-	case 4:
-		return rangeLoop(c.u32, within, lo, hi, zero)
-	}
-	return rangeLoop(c.u64, within, lo, hi, zero)
-}
-
-func rangeLoop[T codeWord](s []T, within *roaring.Bitmap, lo, hi uint64, zero bool) *roaring.Bitmap {
 	col := collectorFor(within, 0.5)
-	span := hi - lo
+	pc := newPageCursor(c)
+	// Per page, the codes of [lo, hi]: clo <= code <= clo+span.
+	var clo, span uint64
+	none := true
 	each(within, func(ids []uint32) {
 		for _, f := range ids {
+			if pc.at(f) && pc.page != nil {
+				p := pc.page
+				base := p.base
+				if p.data == nil { // sparse: compare values, as codes from base 1
+					base = 1
+				}
+				none = lo > hi || hi < base
+				if !none {
+					clo = 1
+					if lo > base {
+						clo = lo - base + 1
+					}
+					span = hi - base + 1 - clo // base >= 1: no overflow
+				}
+			}
 			var code uint64
-			if int(f) < len(s) {
-				code = uint64(s[f])
+			if p := pc.page; p != nil {
+				if p.data != nil {
+					code = p.code(f & pageMask)
+				} else {
+					code = p.sp.get(f & pageMask) // the value, its code from base 1
+				}
 			}
 			if code == 0 {
 				if zero {
 					col.hits = append(col.hits, f)
 				}
-			} else if code-lo <= span {
+			} else if !none && code-clo <= span {
 				col.hits = append(col.hits, f)
 			}
 		}
@@ -131,28 +154,19 @@ func rangeLoop[T codeWord](s []T, within *roaring.Bitmap, lo, hi uint64, zero bo
 	return col.done()
 }
 
-// filterTable returns the members of within whose code is accepted by ok.
+// filterTable returns the members of within whose value v is accepted by
+// ok: v < len(ok) && ok[v].
 func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
-	switch c.width {
-	case 1:
-		return tableLoop(c.u8, within, ok)
-	case 2:
-		return tableLoop(c.u16, within, ok)
-	case 4:
-		return tableLoop(c.u32, within, ok)
-	}
-	return tableLoop(c.u64, within, ok)
-}
-
-func tableLoop[T codeWord](s []T, within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 	col := collectorFor(within, 0.5)
+	pc := newPageCursor(c)
 	each(within, func(ids []uint32) {
 		for _, f := range ids {
-			var code uint64
-			if int(f) < len(s) {
-				code = uint64(s[f])
+			pc.at(f)
+			var v uint64
+			if pc.page != nil {
+				v = pc.page.get(f & pageMask)
 			}
-			if code < uint64(len(ok)) && ok[code] {
+			if v < uint64(len(ok)) && ok[v] {
 				col.hits = append(col.hits, f)
 			}
 		}
@@ -163,21 +177,5 @@ func tableLoop[T codeWord](s []T, within *roaring.Bitmap, ok []bool) *roaring.Bi
 
 // filterRange returns the members of within whose key lies in [lo, hi].
 func (c *numColumn) filterRange(within *roaring.Bitmap, lo, hi int64) *roaring.Bitmap {
-	zero := c.unsetIn(lo, hi)
-	if !c.any || hi < c.base {
-		return c.codes.filterRange(within, 1, 0, zero) // no stored code matches
-	}
-	// code = key-base+1, computed modulo 2^64: exact since base <= key.
-	clo := uint64(1)
-	if lo > c.base {
-		clo = uint64(lo) - uint64(c.base) + 1
-	}
-	chi := uint64(hi) - uint64(c.base) + 1
-	if chi == 0 { // hi-base+1 overflowed: every stored code is below it
-		chi = ^uint64(0)
-	}
-	if clo > chi {
-		return c.codes.filterRange(within, 1, 0, zero)
-	}
-	return c.codes.filterRange(within, clo, chi, zero)
+	return c.codes.filterRange(within, keyCode(lo), keyCode(hi), c.unsetIn(lo, hi))
 }

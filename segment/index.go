@@ -19,17 +19,14 @@ import (
 //
 // # Friend IDs
 //
-// Friend IDs are the dense IDs stores allocate from 1. Per-friend columns
-// are arrays indexed by ID, so the index's memory follows the largest ID it
-// knows; Apply refuses, with ErrSparseID, an ID at or beyond
-// max(2×F, C) + IDSlack, where F is the number of friends known once the
-// batch is applied and C is one past the largest ID known or reserved with
-// Reserve, and any ID beyond MaxFriends. Its memory is thus at most about
-// twice what its friends need, and bounded whatever IDs arrive. IDs 1..N
-// (N ≤ MaxFriends) loaded in ascending pages, or in one batch in any
-// order, always pass; to load pages in any order, Reserve(N+1) first —
-// Reserve refuses, with ErrSparseID, to reserve beyond MaxFriends. Readers
-// (Match, CountEvents, History) take any ID and allocate nothing for it.
+// Friend IDs are the dense IDs stores allocate from 1, but the index takes
+// any uint32 and its memory follows the number of friends it knows, not the
+// largest ID: bitmaps are roaring's, and per-friend columns are paged by
+// ID, a page allocated once one of its friends has a value (see codes). A
+// handful of friends with IDs near 2^32, or an ID space left sparse, cost a
+// few hundred bytes a friend at worst; dense IDs cost the figures of the
+// README. Readers (Match, CountEvents, History) take any ID and allocate
+// nothing for it.
 //
 // # Concurrency
 //
@@ -55,8 +52,8 @@ type Index struct {
 	schema     *Schema
 	known      *roaring.Bitmap
 	following  *roaring.Bitmap
-	size       int // one past the largest known friend ID
-	reserved   int // one past the largest ID declared with Reserve
+	chunks     int           // 65536-ID blocks holding a known friend, for cost estimates
+	chunkSeen  *[1024]uint64 // which blocks hold one, by ID >> 16
 	followedAt *numColumn
 	tags       map[string]*roaring.Bitmap
 	fields     []fieldColumn
@@ -144,6 +141,7 @@ func NewIndex(schema *Schema) *Index {
 	ix := &Index{
 		schema:     schema,
 		known:      roaring.New(),
+		chunkSeen:  new([1024]uint64),
 		following:  roaring.New(),
 		followedAt: newNumColumn(false),
 		tags:       make(map[string]*roaring.Bitmap),
@@ -186,26 +184,15 @@ func (ix *Index) Following() *roaring.Bitmap {
 	return ix.following.Clone()
 }
 
-// join makes f known, with every column at its default.
+// join makes f known, with every column at its default (no value).
 func (ix *Index) join(f uint32) {
 	if !ix.known.CheckedAdd(f) {
 		return
 	}
-	ix.size = max(ix.size, int(f)+1)
-	ix.followedAt.join(f)
-	for _, fc := range ix.fields {
-		switch {
-		case fc.str != nil:
-			fc.str.join(f)
-		case fc.num != nil:
-			fc.num.join(f)
-		}
-	}
-	for _, s := range ix.scores {
-		s.join(f)
-	}
-	for _, v := range ix.variants {
-		v.join(f)
+	// Columns allocate nothing for a friend without a value.
+	if hk := f >> 16; ix.chunkSeen[hk>>6]&(1<<(hk&63)) == 0 {
+		ix.chunkSeen[hk>>6] |= 1 << (hk & 63)
+		ix.chunks++
 	}
 }
 
@@ -324,7 +311,6 @@ func (ix *Index) variant(exp string) *strColumn {
 	v := ix.variants[exp]
 	if v == nil {
 		v = newStrColumn()
-		v.codes.grow(ix.size)
 		ix.variants[exp] = v
 	}
 	return v

@@ -109,7 +109,6 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 	set := map[uint32]bool{}
 	known := roaring.New()
 	for f := range uint32(300) {
-		c.join(f)
 		known.Add(f)
 		want[f] = 0
 	}
@@ -171,22 +170,6 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 	}
 	if bins < 2 || len(c.groups) < 2 {
 		t.Fatalf("the column never split: %d bins in %d groups", bins, len(c.groups))
-	}
-}
-
-func TestCodesWiden(t *testing.T) {
-	c := newCodes()
-	vals := []uint64{1, 200, 300, 70000, 1 << 33, 5}
-	for i, v := range vals {
-		c.set(uint32(i*100), v)
-	}
-	for i, v := range vals {
-		if got := c.get(uint32(i * 100)); got != v {
-			t.Fatalf("get(%d) = %d, want %d", i*100, got, v)
-		}
-	}
-	if c.width != 8 || c.get(1) != 0 || c.get(1<<20) != 0 {
-		t.Fatalf("width %d, get(1) = %d", c.width, c.get(1))
 	}
 }
 

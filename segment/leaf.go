@@ -44,8 +44,8 @@ const (
 	costTableEntry  = 0.5  // per distinct value, for a table of accepted codes
 )
 
-// chunks is the number of 65536-ID containers the friend IDs span.
-func (c *evalCtx) chunks() float64 { return float64(c.ix.size)/65536 + 1 }
+// chunks is the number of 65536-ID containers holding known friends.
+func (c *evalCtx) chunks() float64 { return float64(c.ix.chunks) + 1 }
 
 // orCost estimates ORing sets of the given sizes: a dense set costs per
 // container, a sparse one per element.
@@ -138,7 +138,7 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 		}
 	}
 	var dense, sparse []*roaring.Bitmap
-	sparseN := float64(fewN)
+	sparseN, denseN := float64(fewN), 0.0
 	maxID := uint32(0)
 	for _, ids := range few {
 		if len(ids) > 0 {
@@ -153,6 +153,7 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 		containers := float64(p.Maximum()>>16-p.Minimum()>>16) + 1
 		if card(p)/containers >= 2048 {
 			dense = append(dense, p)
+			denseN += card(p)
 		} else {
 			sparse = append(sparse, p)
 			sparseN += card(p)
@@ -160,6 +161,15 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 	}
 	if fewN == 0 && (len(sparse) <= 1 || sparseN < 8192) {
 		return roaring.FastOr(parts...)
+	}
+	if float64(maxID/64) > 16*(sparseN+denseN) {
+		// IDs spread far beyond the members (a few friends with IDs
+		// near 2^32): a dense array would follow the largest ID.
+		all := slices.Clip(parts) // the caller's slice stays as it is
+		for _, ids := range few {
+			all = append(all, roaring.BitmapOf(ids...))
+		}
+		return roaring.FastOr(all...)
 	}
 	words := make([]uint64, maxID/64+1)
 	if len(dense) > 0 {

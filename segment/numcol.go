@@ -10,26 +10,26 @@ import (
 
 // numColumn indexes an int64-keyed value for every known friend.
 //
-// Three structures serve it. A dense code column holds each friend's key
-// (for Match and for checking candidates), at 1 to 8 bytes a friend
-// depending on the spread of the values. Fine bins partition the key space
-// into contiguous ranges, each with the bitmap of its members; a bin splits
+// Three structures serve it. A code column holds each friend's key (for
+// Match and for checking candidates), bit-packed by pages of friend IDs at
+// the width the spread of the keys within a page needs (see codes). Fine
+// bins partition the key space into contiguous ranges, each with the
+// bitmap of its members; a bin splits
 // at its median when it outgrows its share of the column, so there are
 // a few hundred bins whatever the number of distinct values, and a range
 // checks the members of at most two edge bins against the code column.
 // Groups of consecutive bins keep the union of their bins as one more
 // bitmap, dense enough to OR word by word, so the interior of a wide range
 // costs a few group unions rather than ORing millions of sparse members.
+// Sixteen groups keep wide ranges and bands cheap; eight would save 0.8
+// bytes a friend a column but made ranges 30–60% dearer (issue 14).
 // A bin whose members all share one key is exact and never needs checking.
 type numColumn struct {
 	// zero is set for scores: a friend without an explicit value reads 0
 	// and lies in every range that holds 0. For fields it is not: a friend
 	// without a value has no key and lies in no range.
 	zero   bool
-	base   int64 // codes store key-base+1 (mod 2^64); code 0 is "unset"
-	maxK   int64 // the largest key stored, for rebasing
-	any    bool  // whether any key has been stored
-	codes  codes
+	codes  codes           // keyCode of each friend's key; 0 for none
 	set    *roaring.Bitmap // friends with an explicit value; only they are in bins
 	groups []*group        // ordered by key; groups[0].bins[0].lo == math.MinInt64
 	total  int             // friends in all bins
@@ -84,12 +84,18 @@ func (c *numColumn) get(f uint32) int64 {
 // lookup returns f's key and whether f is in ranges at all: f has a value,
 // or the column reads 0 for friends without one.
 func (c *numColumn) lookup(f uint32) (int64, bool) {
-	code := c.codes.get(f)
-	if code == 0 {
+	v := c.codes.get(f)
+	if v == 0 {
 		return 0, c.zero
 	}
-	return c.base + int64(code-1), true
+	return codeKey(v), true
 }
+
+// keyCode maps keys to the column's values, in order: math.MinInt64, the
+// one key Apply refuses, to 0 ("unset"), and every other key above it.
+func keyCode(k int64) uint64 { return uint64(k) ^ 1<<63 }
+
+func codeKey(v uint64) int64 { return int64(v ^ 1<<63) }
 
 // inRange reports whether f has a key and it lies in [lo, hi].
 func (c *numColumn) inRange(f uint32, lo, hi int64) bool {
@@ -97,23 +103,16 @@ func (c *numColumn) inRange(f uint32, lo, hi int64) bool {
 	return ok && k >= lo && k <= hi
 }
 
-// join makes room for a new known friend, who has no value. Friends
-// without a value are in no bin: for a column that reads them as 0, range
-// queries that cover 0 add the known friends not in set.
-func (c *numColumn) join(f uint32) { c.codes.grow(int(f) + 1) }
-
 // put sets f's key; f must be known.
 func (c *numColumn) put(f uint32, k int64) {
-	wasSet := c.codes.get(f) != 0 // explicit values have codes >= 1
-	old := c.get(f)
-	c.store(f, k)
-	if !wasSet { // was unset: in no bin
+	old := c.codes.swap(f, keyCode(k))
+	if old == 0 { // was unset: in no bin
 		c.set.Add(f)
 		c.binAdd(f, k)
 		return
 	}
-	if old != k {
-		c.move(f, old, k)
+	if ok := codeKey(old); ok != k {
+		c.move(f, ok, k)
 	}
 }
 
@@ -152,56 +151,38 @@ func (c *numColumn) unset(f uint32) {
 	if !c.set.CheckedRemove(f) {
 		return
 	}
-	c.binRemove(f, c.get(f))
-	c.codes.set(f, 0)
+	c.binRemove(f, codeKey(c.codes.swap(f, 0)))
 }
 
 // unsetIn reports whether the friends without an explicit value belong to
 // [lo, hi]: only in a column that reads them as 0, and when 0 is in it.
 func (c *numColumn) unsetIn(lo, hi int64) bool { return c.zero && lo <= 0 && 0 <= hi }
 
-func (c *numColumn) store(f uint32, k int64) {
-	if !c.any {
-		c.any, c.base, c.maxK = true, k, k
-	}
-	if k < c.base {
-		c.rebase(k)
-	}
-	c.maxK = max(c.maxK, k)
-	c.codes.set(f, uint64(k-c.base)+1)
-}
-
-// rebase lowers the base below k, with headroom of half the current spread
-// so that values drifting downwards do not rebase on every write.
-func (c *numColumn) rebase(k int64) {
-	// Keys are > math.MinInt64 (Apply refuses it), and so is the base:
-	// then every code key-base+1 fits in 64 bits without reaching 0.
-	span := uint64(c.maxK - k)
-	nb := k
-	if d := span / 2; uint64(k-math.MinInt64) > d+1 {
-		nb = k - int64(d)
-	} else {
-		nb = math.MinInt64 + 1
-	}
-	old := c.codes
-	oldBase := c.base
-	c.codes = newCodes()
-	c.codes.grow(old.n)
-	c.base = nb
-	for i := range old.n {
-		if code := old.get(uint32(i)); code != 0 {
-			key := oldBase + int64(code-1)
-			c.codes.set(uint32(i), uint64(key-nb)+1)
-		}
-	}
-}
-
 // locate returns the group and bin that hold key k.
 func (c *numColumn) locate(k int64) (gi, bi int) {
-	gi = sort.Search(len(c.groups), func(i int) bool { return c.groups[i].lo() > k }) - 1
+	// Hand-written binary searches: every update locates twice, and
+	// sort.Search's calls through a closure cost more than the search.
+	lo, hi := 0, len(c.groups) // the first group whose lower bound is > k
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.groups[m].bins[0].lo > k {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	gi = lo - 1
 	bins := c.groups[gi].bins
-	bi = sort.Search(len(bins), func(i int) bool { return bins[i].lo > k }) - 1
-	return gi, bi
+	lo, hi = 0, len(bins)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bins[m].lo > k {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return gi, lo - 1
 }
 
 func (c *numColumn) binAdd(f uint32, k int64) {
@@ -443,12 +424,13 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 	return out, checked
 }
 
-func (c *numColumn) bytes() uint64 {
-	n := c.codes.bytes() + c.set.GetSizeInBytes()
+// bytes estimates the column's heap bytes, adding them to z by part.
+func (c *numColumn) bytes(z sizer, name string) uint64 {
+	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", c.set.GetSizeInBytes())
 	for _, g := range c.groups {
-		n += g.members.GetSizeInBytes() + 64
+		n += z.add(name+" groups", g.members.GetSizeInBytes()+64)
 		for _, b := range g.bins {
-			n += b.members.GetSizeInBytes() + 48
+			n += z.add(name+" bins", b.members.GetSizeInBytes()+48)
 		}
 	}
 	return n

@@ -143,6 +143,6 @@ func TestPrefixChoiceAt10M(t *testing.T) {
 	}
 }
 
-// setIDSpan makes the index's statistics say its friend IDs span n, as
-// the cost model reads them.
-func setIDSpan(ix *Index, n int) { ix.size = n }
+// setIDSpan makes the index's statistics say its friend IDs span n (the
+// 65536-ID blocks holding a friend), as the cost model reads them.
+func setIDSpan(ix *Index, n int) { ix.chunks = (n + 65535) / 65536 }

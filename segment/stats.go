@@ -1,6 +1,10 @@
 package segment
 
 import (
+	"cmp"
+	"slices"
+	"strings"
+
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
@@ -14,6 +18,25 @@ type Stats struct {
 	Scores    uint64
 	Events    uint64
 	Other     uint64 // follow status, scenarios, variants
+
+	// Parts breaks Bytes down by structure, largest first: "tags",
+	// "field age codes", "field age bins", "field name postings",
+	// "events click days", "events caches", … — where the bytes go.
+	Parts []StatPart
+}
+
+// StatPart is the estimated heap bytes of one structure of an index.
+type StatPart struct {
+	Name  string
+	Bytes uint64
+}
+
+// sizer adds up bytes by part name.
+type sizer map[string]uint64
+
+func (z sizer) add(name string, n uint64) uint64 {
+	z[name] += n
+	return n
 }
 
 // Stats estimates the memory held by the index.
@@ -21,40 +44,59 @@ func (ix *Index) Stats() Stats {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var s Stats
+	z := sizer{}
 	s.Friends = int(ix.known.GetCardinality())
 	s.Following = int(ix.following.GetCardinality())
 	for name, bm := range ix.tags {
-		s.Tags += bm.GetSizeInBytes() + uint64(len(name)) + 64
+		s.Tags += z.add("tags", bm.GetSizeInBytes()+uint64(len(name))+64)
 	}
-	for _, fc := range ix.fields {
+	for i, fc := range ix.fields {
+		name := "field " + ix.schema.fields[i].Name
 		switch {
 		case fc.str != nil:
-			s.Fields += fc.str.bytes()
+			s.Fields += fc.str.bytes(z, name)
 		case fc.num != nil:
-			s.Fields += fc.num.bytes()
+			s.Fields += fc.num.bytes(z, name)
 		default:
-			s.Fields += fc.bl.yes.GetSizeInBytes() + fc.bl.no.GetSizeInBytes() + fc.bl.set.GetSizeInBytes()
+			s.Fields += z.add(name, fc.bl.yes.GetSizeInBytes()+fc.bl.no.GetSizeInBytes()+fc.bl.set.GetSizeInBytes())
 		}
 	}
-	for _, c := range ix.scores {
-		s.Scores += c.bytes()
+	for name, i := range ix.schema.scores {
+		s.Scores += ix.scores[i].bytes(z, "score "+name)
 	}
 	for k, p := range ix.events {
-		s.Events += p.ever.GetSizeInBytes() + uint64(len(k.kind)+len(k.name)+len(k.value)) + 64 + 16*uint64(len(p.extra))
+		name := "events " + k.kind
+		s.Events += z.add(name+" ever", p.ever.GetSizeInBytes()+uint64(len(k.kind)+len(k.name)+len(k.value))+64)
+		s.Events += z.add(name+" extra", 16*uint64(len(p.extra)))
 		for _, bm := range p.days {
-			s.Events += bm.GetSizeInBytes() + 32
+			s.Events += z.add(name+" days", bm.GetSizeInBytes()+32)
 		}
+		p.mu.Lock()
+		for _, bm := range p.windows {
+			s.Events += z.add("events caches", bm.GetSizeInBytes()+32)
+		}
+		p.mu.Unlock()
 	}
-	s.Other = ix.known.GetSizeInBytes() + ix.following.GetSizeInBytes() + ix.followedAt.bytes()
-	for _, sc := range ix.scenarios {
-		s.Other += sc.members.GetSizeInBytes()
+	s.Other = z.add("known", ix.known.GetSizeInBytes()) + z.add("following", ix.following.GetSizeInBytes()) +
+		ix.followedAt.bytes(z, "followed_at")
+	for name, sc := range ix.scenarios {
+		s.Other += z.add("scenario "+name, sc.members.GetSizeInBytes())
 		for _, st := range sc.steps {
-			s.Other += st.GetSizeInBytes()
+			s.Other += z.add("scenario "+name, st.GetSizeInBytes())
 		}
 	}
-	for _, v := range ix.variants {
-		s.Other += v.bytes()
+	for name, v := range ix.variants {
+		s.Other += v.bytes(z, "variant "+name)
 	}
+	for name, n := range z {
+		s.Parts = append(s.Parts, StatPart{Name: name, Bytes: n})
+	}
+	slices.SortFunc(s.Parts, func(a, b StatPart) int {
+		if c := cmp.Compare(b.Bytes, a.Bytes); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	s.Bytes = s.Tags + s.Fields + s.Scores + s.Events + s.Other
 	return s
 }

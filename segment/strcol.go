@@ -7,8 +7,9 @@ import (
 )
 
 // strColumn indexes a string value for every known friend: a dictionary of
-// the distinct values, one bitmap of friends per value, and a dense code
-// column (1 to 4 bytes a friend) for Match and candidate checks. A friend's
+// the distinct values, one bitmap of friends per value, and a code column
+// (bit-packed by pages of friend IDs, see codes) for Match and candidate
+// checks. A friend's
 // code is its value id; id 0 is "no value", the code of every friend
 // without one, and is in no posting and no predicate's answer. The empty
 // string is not a value: setting it unsets. Predicates other than equality
@@ -119,8 +120,6 @@ func (c *strColumn) lookup(f uint32) (string, bool) {
 	return c.vals[id], id != 0
 }
 
-func (c *strColumn) join(f uint32) { c.codes.grow(int(f) + 1) }
-
 func (c *strColumn) id(v string) uint32 {
 	id, ok := c.ids[v]
 	if !ok {
@@ -151,10 +150,10 @@ func (c *strColumn) put(f uint32, v string) {
 		c.unset(f)
 		return
 	}
-	old := uint32(c.codes.get(f))
 	id := c.id(v)
-	c.codes.set(f, uint64(id))
-	if c.set.CheckedAdd(f) { // was unset: in no posting
+	old := uint32(c.codes.swap(f, uint64(id)))
+	if old == 0 { // was unset: in no posting
+		c.set.Add(f)
 		if c.postings[id].add(f) {
 			c.counts[id]++
 		}
@@ -167,8 +166,7 @@ func (c *strColumn) unset(f uint32) {
 	if !c.set.CheckedRemove(f) {
 		return
 	}
-	old := uint32(c.codes.get(f))
-	c.codes.set(f, 0)
+	old := uint32(c.codes.swap(f, 0))
 	if c.postings[old].remove(f) {
 		c.counts[old]--
 	}
@@ -208,10 +206,13 @@ func (c *strColumn) matching(l *strLeaf) []uint32 {
 	return ids
 }
 
-func (c *strColumn) bytes() uint64 {
-	n := c.codes.bytes() + c.set.GetSizeInBytes() + 8*uint64(cap(c.counts))
+// bytes estimates the column's heap bytes, adding them to z by part.
+func (c *strColumn) bytes(z sizer, name string) uint64 {
+	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", c.set.GetSizeInBytes())
+	var p, d uint64
 	for i := range c.postings {
-		n += c.postings[i].bytes() + uint64(len(c.vals[i])) + 40 // posting, string, map entry
+		p += c.postings[i].bytes()
+		d += uint64(len(c.vals[i])) + 40 // string, map entry
 	}
-	return n
+	return n + z.add(name+" postings", p) + z.add(name+" dictionary", d+8*uint64(cap(c.counts)))
 }

@@ -23,7 +23,7 @@ var salonYAML []byte
 // webhook events through the rules of salon.yaml, then counts, one
 // friend's page with the explanation of their score, a redelivery, and a
 // week later the scores that cooled down.
-func engineDemo(w io.Writer, friends int) error {
+func engineDemo(w io.Writer, friends int, bar *progress) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "stepcast-engine-")
 	if err != nil {
@@ -51,13 +51,17 @@ func engineDemo(w io.Writer, friends int) error {
 		return err
 	}
 	events := salonWeek(friends, start)
-	fmt.Fprintf(w, "\nThe engine: %d webhook events of %d friends over a week, through the rules of salon.yaml, into a bbolt file\n", len(events), friends)
+	section(w, 3, "Rules and scores: a week of webhooks through the engine")
+	fmt.Fprintf(w, "%d webhook events of %d friends over a week, through the rules of salon.yaml, into a bbolt file\n", len(events), friends)
 	t := time.Now()
+	bar.start("ingesting webhooks", len(events))
 	for i := 0; i < len(events); i += 500 {
 		if _, err := salon.IngestBatch(ctx, events[i:min(i+500, len(events))]...); err != nil {
 			return err
 		}
+		bar.add(min(500, len(events)-i))
 	}
+	bar.done()
 	took := time.Since(t)
 	fmt.Fprintf(w, "  ingested in %v (%.0f events/s, 500 per commit)\n", took.Round(time.Millisecond), float64(len(events))/took.Seconds())
 
@@ -101,7 +105,7 @@ func engineDemo(w io.Writer, friends int) error {
 	}
 
 	// LINE redelivers a batch: nothing changes.
-	res, err := salon.Ingest(ctx, events[:100]...)
+	res, err := salon.Ingest(ctx, events[:min(100, len(events))]...)
 	if err != nil {
 		return err
 	}
@@ -111,7 +115,7 @@ func engineDemo(w io.Writer, friends int) error {
 			dups++
 		}
 	}
-	fmt.Fprintf(w, "  redelivered 100 events: %d recognized as duplicates\n", dups)
+	fmt.Fprintf(w, "  redelivered %d events: %d recognized as duplicates\n", len(res), dups)
 
 	// Two weeks of silence: the recent scores halve and the hot cool down.
 	before, _ := salon.Count(`tag("hot")`)
@@ -121,7 +125,7 @@ func engineDemo(w io.Writer, friends int) error {
 		return err
 	}
 	after, _ := salon.Count(`tag("hot")`)
-	fmt.Fprintf(w, "  two weeks later: %d friends' thresholds re-checked, hot %d -> %d\n", ticked, before, after)
+	fmt.Fprintf(w, "  two weeks later: %d units of due work ran (scenario steps, scores decaying past a threshold), hot %d -> %d\n", ticked, before, after)
 	return nil
 }
 

@@ -1,14 +1,45 @@
-// Command quickstart shows stepcast's segment engine on synthetic friends:
-// it builds the in-memory index, compiles the segments of the design notes,
-// counts and explains them, cross-tabulates two axes, and matches single
-// friends, printing how long each step took. Then it stores friends in the
-// embedded default store (one bbolt file), rebuilds an index from the file
-// and exports it. Last, the engine: a week of a salon's webhook events run
-// through the action rules and scores of salon.yaml on the embedded store.
+// Command quickstart tells a beauty salon's LINE account with stepcast,
+// end to end, in numbered parts:
 //
-//	go run ./examples/quickstart             # 200,000 friends
-//	go run ./examples/quickstart -friends 1000000
-//	cd examples/quickstart && go run .       # the same from here
+//  1. segments: it builds the in-memory index for synthetic friends,
+//     compiles the segments of the design notes, counts and explains them,
+//     cross-tabulates two axes and matches single friends;
+//
+//  2. the embedded store: friends written to one bbolt file as units of
+//     work, the index rebuilt from the file, everything exported;
+//
+//  3. rules and scores: a week of the salon's webhook events through the
+//     action rules, scores and scenarios of salon.yaml;
+//
+//  4. step delivery: ten simulated days on a clock the program moves half
+//     an hour at a time (engine.Config.Now, Account.Tick,
+//     Account.Dispatch): new friends enter the welcome scenario, answer
+//     what they receive, some book and leave it, some block; three
+//     journeys are printed;
+//
+//  5. a broadcast: placeholders checked, Preview with the cost under each
+//     LINE plan, a test send to the test friend, scheduled for noon, a
+//     copy cancelled, the segment evaluated again when it goes, sent as
+//     multicasts;
+//
+//  6. the A/B test of the scenario's coupon that ran meanwhile: its
+//     statistics in figures and words, and the winner the engine's plan
+//     sent to the rest;
+//
+//  7. delivery: every message went through lineadapter.Sender — LINE's
+//     Go SDK over real HTTP — to linetest, LINE's fake, which checks each
+//     request against LINE's OpenAPI specifications when
+//     STEPCAST_LINE_OPENAPI names them; what it received is printed.
+//
+//     go run ./examples/quickstart             # 200,000 friends in part 1
+//     go run ./examples/quickstart -friends 1000000
+//     go run ./examples/quickstart -line-token TOKEN -to Uxxxxxxxx…   # see -help
+//     cd examples/quickstart && go run .       # the same from here
+//
+// With -line-token and -to, the first friend of part 4 is the -to friend,
+// whose messages go to api.line.me (a few pushes of the channel's quota);
+// every other friend stays synthetic. Progress bars are drawn on stderr
+// when it is a terminal.
 //
 // salon.yaml is compiled into the program (go:embed), so it runs the same
 // from any folder; definitions that do not load stop it with their
@@ -29,19 +60,74 @@ import (
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/engine"
 	"github.com/stepcast/stepcast/internal/synth"
+	"github.com/stepcast/stepcast/lineadapter/linetest"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/boltstore"
 )
 
+// options are the quickstart's flags.
+type options struct {
+	friends   int    // synthetic friends of the segment part
+	specDir   string // LINE's OpenAPI specifications (STEPCAST_LINE_OPENAPI), "" for none
+	lineToken string // a channel access token: send the test friend's messages for real
+	to        string // the test friend's LINE userId
+	// realEndpoint replaces api.line.me for -line-token (tests: a second
+	// linetest server).
+	realEndpoint string
+	bar          progress
+}
+
 func main() {
-	n := flag.Int("friends", 200_000, "number of synthetic friends")
+	var o options
+	flag.IntVar(&o.friends, "friends", 200_000, "number of synthetic friends in part 1, the segments (1 to 10,000,000); parts 2 and 3 take the\n"+
+		"first 20,000 and 2,000 of them at most, and the simulated days from part 4 on have 1000 friends of their own")
+	flag.StringVar(&o.lineToken, "line-token", "",
+		"a Messaging API channel access token (or $LINE_CHANNEL_ACCESS_TOKEN, read only with -to):\n"+
+			"send for real, to the -to friend only. See Usage above for what it sends and costs")
+	flag.StringVar(&o.to, "to", "", "the LINE userId (U and 32 hex digits) of the one friend who receives real messages: yours is\n"+
+		"\"Your user ID\" on the channel's Basic settings in the LINE Developers Console; add the channel as a friend first")
+	showBars := flag.Bool("progress", true, "draw progress bars on stderr (only when it is a terminal)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: go run ./examples/quickstart [flags]
+
+The quickstart tells a beauty salon's story with stepcast: segments over
+synthetic friends, the embedded store, a week of webhooks through rules and
+scores, then ten simulated days of new friends going through the welcome
+scenario, every message sent through LINE's Go SDK over HTTP to linetest,
+LINE's fake (checked against LINE's OpenAPI specifications when %s
+names a checkout of github.com/line/line-openapi). Nothing reaches LINE.
+
+Sending for real: -line-token TOKEN -to Uxxxxxxxx… The first friend of the
+simulation is then the -to friend, and everything addressed to them goes to
+api.line.me as push messages — the welcome scenario's greeting, menu and
+coupon, arriving within seconds as the simulated days pass, then the
+broadcast's test send and the broadcast: five pushes. Each counts one
+message against the channel's monthly quota (in Japan: 200 a month on the
+free plan and 5,000 on Light, with nothing sent beyond; 30,000 on Standard,
+which bills each message beyond). The token is checked by reading the quota
+before anything runs. No other friend is sent anything real: the rest of the
+story's 1000 friends are synthetic, served by linetest.
+
+`, linetest.EnvSpecDir)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
-	if err := run(os.Stdout, *n); err != nil {
+	if o.lineToken == "" && o.to != "" {
+		o.lineToken = os.Getenv("LINE_CHANNEL_ACCESS_TOKEN")
+	}
+	o.specDir = os.Getenv(linetest.EnvSpecDir)
+	o.bar = stderrProgress(*showBars)
+	if err := run(os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
+
+// maxFriends bounds -friends: the synthetic friends and their index are
+// held in memory (a few hundred bytes a friend), and a count beyond the
+// machine's memory would end the run in a runtime crash, not an error.
+const maxFriends = 10_000_000
 
 var segments = []string{
 	`tag("t5") && gender == "female" && age in 30..39`,
@@ -54,20 +140,45 @@ var segments = []string{
 	`spend >= 50000 && days_since("last_purchase") > 90`,
 }
 
-func run(w io.Writer, n int) error {
-	if n < 1 {
-		return fmt.Errorf("-friends must be at least 1, got %d", n)
+func run(w io.Writer, o options) error {
+	n := o.friends
+	if n < 1 || n > maxFriends {
+		return fmt.Errorf("-friends must be 1 to %d, got %d", maxFriends, n)
 	}
+	if o.lineToken != "" && o.to == "" {
+		return errNoRecipient
+	}
+	if o.to != "" && o.lineToken == "" {
+		return errNoToken
+	}
+	if o.to != "" && !isUserID(o.to) {
+		return fmt.Errorf("-to %q is not a LINE userId: U followed by 32 lowercase hex digits", o.to)
+	}
+	// The live account first: with -line-token, LINE checks the token
+	// before anything else runs.
+	l, err := openLive(o)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+
 	schema := synth.Schema()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
-	fmt.Fprintf(w, "stepcast quickstart: the segment engine on %d synthetic friends\n\n", n)
+	fmt.Fprintf(w, "stepcast quickstart: a beauty salon's LINE account, end to end\n")
+	section(w, 1, "Segments: who is who, over %d synthetic friends in the in-memory index", n)
 
 	t0 := time.Now()
 	friends := synth.Generate(n, 1, now)
 	ix := segment.NewIndex(schema)
-	if err := synth.Load(ix, friends, now); err != nil {
-		return err
+	const part = 10_000
+	o.bar.start("building the index", n)
+	for i := 0; i < n; i += part {
+		if err := synth.LoadAt(ix, friends[i:min(i+part, n)], i, now); err != nil {
+			return err
+		}
+		o.bar.add(min(part, n-i))
 	}
+	o.bar.done()
 	ix.Compact()
 	st := ix.Stats()
 	fmt.Fprintf(w, "index built in %v: %d friends, %d following, about %.0f bytes a friend\n\n",
@@ -92,7 +203,7 @@ func run(w io.Writer, n int) error {
 	}
 
 	fmt.Fprintln(w, "\nA compile error says what and where:")
-	_, err := segment.Compile(`tag("vip") && gendr == "female"`, schema)
+	_, err = segment.Compile(`tag("vip") && gendr == "female"`, schema)
 	fmt.Fprintln(w, err)
 
 	src := segments[0] + ` && segment("metro") && clicked("campaign", 30)`
@@ -134,15 +245,53 @@ func run(w io.Writer, n int) error {
 	if err := matches.write(w); err != nil {
 		return err
 	}
-	if err := storeDemo(w, friends[:min(len(friends), 20_000)], schema, now); err != nil {
+	if err := storeDemo(w, friends[:min(len(friends), 20_000)], schema, now, &o.bar); err != nil {
 		return err
 	}
-	return engineDemo(w, min(n, 5000))
+	if err := engineDemo(w, min(n, 2000), &o.bar); err != nil {
+		return err
+	}
+	return runLive(w, l, &o.bar)
+}
+
+// runLive tells the story's parts in simulated time, on the live account.
+func runLive(w io.Writer, l *live, bar *progress) error {
+	ab := &abWatch{l: l}
+	l.watches = append(l.watches, ab.watch)
+	if err := liveWeek(w, l, bar); err != nil {
+		return err
+	}
+	if err := broadcastSection(w, l, bar); err != nil {
+		return err
+	}
+	if err := abSection(w, ab); err != nil {
+		return err
+	}
+	section(w, 7, "Delivery: what LINE received")
+	return l.line.report(w)
+}
+
+// section starts part n of the story with its title.
+func section(w io.Writer, n int, title string, args ...any) {
+	fmt.Fprintf(w, "\n%d. %s\n\n", n, fmt.Sprintf(title, args...))
+}
+
+// isUserID says whether s has the form of a LINE userId.
+func isUserID(s string) bool {
+	if len(s) != 33 || s[0] != 'U' {
+		return false
+	}
+	for _, c := range s[1:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // storeDemo writes friends into a bbolt file as units of work, reopens it,
 // rebuilds a segment index from it and exports the account.
-func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now time.Time) error {
+func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now time.Time, bar *progress) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "stepcast-quickstart-")
 	if err != nil {
@@ -156,6 +305,7 @@ func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now 
 	}
 	t := time.Now()
 	const perCommit = 1000
+	bar.start("storing friends", len(friends))
 	for i := 0; i < len(friends); i += perCommit {
 		err := s.Update(ctx, "demo", func(tx store.Tx) error {
 			for j := i; j < min(i+perCommit, len(friends)); j++ {
@@ -191,11 +341,14 @@ func storeDemo(w io.Writer, friends []synth.Friend, schema *segment.Schema, now 
 		if err != nil {
 			return err
 		}
+		bar.add(min(perCommit, len(friends)-i))
 	}
+	bar.done()
 	if err := s.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nStored %d friends in %s in %v (one unit of work per friend, %d per commit).\n",
+	section(w, 2, "The embedded store: friends as units of work in one bbolt file")
+	fmt.Fprintf(w, "Stored %d friends in %s in %v (one unit of work per friend, %d per commit).\n",
 		len(friends), filepath.Base(path), time.Since(t).Round(time.Millisecond), perCommit)
 
 	s, err = boltstore.Open(path)

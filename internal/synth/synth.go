@@ -161,12 +161,21 @@ func Generate(n int, seed uint64, now time.Time) []Friend {
 	return fs
 }
 
-// Load writes the friends into ix, in batches.
+// Load writes the friends into ix, in batches: friend i of fs as
+// friend ID i.
 func Load(ix *segment.Index, fs []Friend, now time.Time) error {
+	return LoadAt(ix, fs, 0, now)
+}
+
+// LoadAt is Load of a part of the friends Generate made: fs[i] is friend
+// ID first+i, as it is in Load of them all (so that a caller may load them
+// a part at a time, to show progress).
+func LoadAt(ix *segment.Index, fs []Friend, first int, now time.Time) error {
 	const batchOps = 1 << 16
 	var b segment.Batch
-	for i := range fs {
-		f, id := &fs[i], stepcast.FriendID(i)
+	for j := range fs {
+		i := first + j
+		f, id := &fs[j], stepcast.FriendID(i)
 		b.Follow(id, time.Unix(f.FollowedAt, 0))
 		if !f.Following {
 			b.Unfollow(id)

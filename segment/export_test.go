@@ -1,0 +1,4 @@
+package segment
+
+// CPUTime is cpuTime for the external benchmarks.
+var CPUTime = cpuTime
