@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/segment"
 	"github.com/stepcast/stepcast/store"
+	"github.com/stepcast/stepcast/store/memstore"
 )
 
 // placeholderDefs: a follow greeting replied, a push on a postback, a
@@ -160,5 +162,20 @@ func TestPlaceholderDefinitionErrors(t *testing.T) {
 				t.Errorf("SetDefinitions = %v, want %v", err, tc.err)
 			}
 		})
+	}
+}
+
+// The sandbox runs the same units: it shows the messages rendered.
+func TestSandboxRendersPlaceholders(t *testing.T) {
+	a := mustAccount(t, mustOpen(t, memstore.New(), &clock{t: t0}), "s", placeholderDefs())
+	rep, err := a.Sandbox(context.Background(), SandboxRun{
+		Events: []stepcast.Event{follow("f", "U9", "", t0), ev("n", "U9", stepcast.EventAnswer, "name", "Mio", t0), ev("e", "U9", stepcast.EventPostback, "enroll", "", t0)},
+		Until:  t0.Add(26 * time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(rep); !strings.Contains(s, `"Welcome Mio!"`) || strings.Contains(s, "{{name") {
+		t.Errorf("sandbox report:\n%s\nwant the step rendered, Welcome Mio!", s)
 	}
 }
