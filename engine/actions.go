@@ -117,8 +117,13 @@ func (u *unit) do(src source, a stepcast.Action) error {
 		}
 		return u.stepReminder(a.Name, key, in, src.depth+1)
 	case stepcast.SendMessages:
+		msgs, why := u.render(a.Messages)
+		if why != "" {
+			u.note(why)
+			return nil
+		}
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
-		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: a.Messages})
+		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: msgs})
 	case stepcast.Reply:
 		u.reply(src, a)
 		return nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/render"
 	"github.com/stepcast/stepcast/rules"
 	"github.com/stepcast/stepcast/scenario"
 	"github.com/stepcast/stepcast/scoring"
@@ -88,6 +89,9 @@ type compiled struct {
 	// richMenuField: the schema declares RichMenuField, which rich menu
 	// links and unlinks keep current.
 	richMenuField bool
+	// templates are the parsed messages of the definitions that hold
+	// placeholders, by their JSON (see compileTemplates); nil when none do.
+	templates map[string]*render.Template
 	// experiments by name; and by the click and conversion names they
 	// count.
 	experiments           map[string]*compiledExperiment
@@ -193,6 +197,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 		errs = append(errs, c.compileScenarios(d)...)
 	}
 	errs = append(errs, c.compileExperiments(d)...)
+	errs = append(errs, c.compileTemplates(d)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,9 @@ func lineAt(n *yaml.Node, path string) int {
 				}
 			}
 		}
+		if next == nil && part == "action" && n.Kind == yaml.MappingNode {
+			continue // a rule's step holds its action's keys itself
+		}
 		if next == nil {
 			break
 		}

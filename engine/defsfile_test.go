@@ -61,6 +61,11 @@ var fileErrorCases = []struct{ name, src, want string }{
 	{"RuleAndScenarioProblems", "rules:\n  - name: r\n    trigger: {kind: tag_added, name: t}\n    steps: [{kind: add_to_field, name: nope, number: 1}]\nscenarios:\n  - name: s\n    steps: [{name: a, immediately: true, actions: [{kind: add_to_field, name: nope2, number: 1}]}]\n",
 		"bad.yaml:4: rules[0].steps[0].action: invalid definition: add_to_field: unknown field \"nope\"\n" +
 			"bad.yaml:7: scenarios[0].steps[0].actions[0]: invalid definition: add_to_field: unknown field \"nope2\""},
+	// A placeholder the schema cannot render, at the line of its message.
+	{"PlaceholderUnknownField", "schema:\n  fields: [{name: name, type: string}]\nscenarios:\n  - name: s\n    steps:\n      - name: a\n        immediately: true\n        messages:\n          - {type: text, text: \"ok {{name}}\"}\n          - {type: text, text: \"Hi {{nick|you}}\"}\n",
+		`bad.yaml:10: scenarios[0].steps[0].messages[1].text: invalid definition: render: message 1, text, character 3: no such field in the schema: "nick"`},
+	{"PlaceholderInReply", "schema:\n  fields: [{name: name, type: string}]\nrules:\n  - name: r\n    trigger: {kind: follow}\n    steps:\n      - kind: reply\n        messages:\n          - {type: text, text: \"Hi {{name\"}\n",
+		`bad.yaml:9: rules[0].steps[0].action.messages[0].text: invalid definition: render: message 0, text, character 3: "{{" without its "}}"`},
 	// YAML syntax, at the line where it goes wrong.
 	{"Syntax", "rules:\n  - name: a\n    trigger: {kind: follow\n",
 		`bad.yaml:3: invalid definition: did not find expected ',' or '}'`},

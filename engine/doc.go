@@ -97,8 +97,11 @@
 // the friends it brought in. The friend's state is one timer per
 // scenario, due at the pending step, and their membership is in the index
 // (in_scenario, scenario_step). A step due queues its messages as one push
-// with a key fixed by the run and the step, runs its actions as a rule's
-// are run, and records the journey as events of kind stepcast.EventJourney
+// with a key fixed by the run and the step — its placeholders ({{name}},
+// package render) rendered for the friend, as in every message the engine
+// queues (rules' pushes and replies too); a friend without a value and no
+// default has the step recorded skipped, with the reason, and the run goes
+// on —, runs its actions as a rule's are run, and records the journey as events of kind stepcast.EventJourney
 // (the segment language's scenario_entered, scenario_finished,
 // scenario_exited). An exit or goal condition is checked on every change
 // of the friend. A run that ends early — stopped, an exit, a goal, a block,

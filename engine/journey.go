@@ -81,12 +81,7 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 				prev := u.enter(src)
 				u.note(note)
 				u.leave(prev)
-				rec := scenario.Record{At: u.at, Step: s.Step, What: NotSent, Reason: note}
-				for _, j := range journey { // the run the step was recorded sent in
-					if j.Step == s.Step && j.What == scenario.Sent {
-						rec.Run = j.Run
-					}
-				}
+				rec := scenario.Record{At: u.at, Run: sentRun(journey, s.Step), Step: s.Step, What: NotSent, Reason: note}
 				if err := u.journey(r, []scenario.Record{rec}); err != nil {
 					return err
 				}
@@ -94,6 +89,19 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 			}
 			d.Messages, d.Experiment, d.Variant = msgs, exp, variant
 		}
+		msgs, why := u.render(d.Messages)
+		if why != "" {
+			// The friend lacks a value the messages need: the step is
+			// recorded skipped, and the run goes on to its next step.
+			prev := u.enter(src)
+			u.note(why)
+			u.leave(prev)
+			if err := u.journey(r, []scenario.Record{{At: u.at, Run: sentRun(journey, s.Step), Step: s.Step, What: scenario.Skipped, Reason: why}}); err != nil {
+				return err
+			}
+			continue
+		}
+		d.Messages = msgs
 		d.To = []stepcast.Recipient{{Friend: f.ID, User: f.User}}
 		if err := u.queueDelivery(src, d); err != nil {
 			return err
@@ -119,6 +127,17 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 		return u.stepScenario(out.Switch, scenario.Input{Kind: scenario.Start}, depth+1)
 	}
 	return nil
+}
+
+// sentRun is the run step was recorded sent in, in journey.
+func sentRun(journey []scenario.Record, step string) int {
+	run := 0
+	for _, j := range journey {
+		if j.Step == step && j.What == scenario.Sent {
+			run = j.Run
+		}
+	}
+	return run
 }
 
 // journey records a machine's journey as events of the friend.

@@ -57,11 +57,16 @@ func (u *unit) reply(src source, a stepcast.Action) {
 		u.note(standbyNote)
 		return
 	}
+	msgs, why := u.render(a.Messages)
+	if why != "" {
+		u.note(why)
+		return
+	}
 	step := -1
 	if src.act != nil {
 		step = len(u.res.Steps) - 1
 	}
-	u.replies = append(u.replies, replyPart{src: src, messages: a.Messages, step: step})
+	u.replies = append(u.replies, replyPart{src: src, messages: msgs, step: step})
 }
 
 // replyToken returns the token the unit's replies may use, or why there

@@ -1,5 +1,7 @@
 // Package render fills placeholders for friend fields into LINE message
-// objects: the "{{name}}さん、こんにちは" of a broadcast or a test send.
+// objects: the "{{name}}さん、こんにちは" of a broadcast, a test send, a
+// scenario or reminder step, a rule's push or reply (the engine parses
+// the definitions' messages when they are set, and renders at queue time).
 // It is pure: Parse checks a list of messages against an account's
 // schema once, and Template.Render renders them for one friend's record,
 // with no I/O.
