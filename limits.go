@@ -34,6 +34,12 @@ const (
 	MaxTextLen = 64 << 10
 	// MaxDataKeys bounds the entries of an event's Data.
 	MaxDataKeys = 64
+	// MaxReasonLen bounds, in bytes, a reason a caller gives for taking
+	// deliveries back (engine's CancelBroadcast and CancelDeliveries,
+	// store.Tx.CancelDeliveries): it is copied onto every delivery
+	// cancelled, a million of them for a broadcast of pushes, so it is a
+	// line, not a document.
+	MaxReasonLen = 256
 )
 
 // MinInt is the smallest whole number a field or a score holds: the

@@ -95,12 +95,13 @@ type messageFields struct {
 	BaseSize           json.RawMessage   `json:"baseSize"`
 	Actions            []json.RawMessage `json:"actions"`
 	AltText            *string           `json:"altText"`
-	Template           json.RawMessage   `json:"template"`
+	Template           *templateFields   `json:"template"`
 	Contents           json.RawMessage   `json:"contents"`
 	CouponID           *string           `json:"couponId"`
 	QuickReply         *struct {
 		Items []struct {
-			ImageURL *string `json:"imageUrl"`
+			ImageURL *string       `json:"imageUrl"`
+			Action   *actionFields `json:"action"`
 		} `json:"items"`
 	} `json:"quickReply"`
 	Sender *struct {
@@ -132,14 +133,30 @@ type messageFields struct {
 //     MaxLocationText; more than MaxImagemapActions imagemap actions; a
 //     flex container that is not an object, or larger than MaxFlexBubble
 //     (a bubble) or MaxFlexCarousel (a carousel);
-//   - more than MaxQuickReplyItems quick reply buttons; a sender name
-//     longer than MaxSenderName.
+//   - more than MaxQuickReplyItems quick reply buttons, or one without
+//     an action; a sender name longer than MaxSenderName;
+//   - a template (buttons, confirm, carousel, image_carousel) whose type
+//     LINE does not know, whose title or text is missing, empty or longer
+//     than its limit (MaxTemplateTitle; MaxButtonsText, MaxConfirmText,
+//     MaxCarouselText, MaxTemplateTextWithImage with an image or a title),
+//     whose image is not an https URL, or with too many or too few
+//     actions or columns (MaxButtonsActions, two for confirm,
+//     MaxCarouselActions and as many in each column, MaxCarouselColumns);
+//   - an action, in a template or on a quick reply button, of a type LINE
+//     does not know (ActionTypes), with an empty label or one longer than
+//     MaxActionLabel (MaxImageCarouselLabel in an image carousel; a label
+//     missing where a template requires one), or a text, displayText,
+//     data, uri, clipboardText or richMenuAliasId missing where its type
+//     requires it or longer than its limit (MaxActionText, MaxActionData,
+//     MaxActionURI, MaxClipboardText, MaxRichMenuAliasID), or a uri not
+//     http, https, line or tel.
 //
 // The limits are those of LINE's Messaging API reference for each message
 // object (https://developers.line.biz/en/reference/messaging-api/#message-objects)
-// and of its OpenAPI specification. It does not check the whole schema of
-// templates, flex components or actions: lineadapter's tests hold
-// requests to LINE's OpenAPI specification for that.
+// and of its OpenAPI specification (message_template.go says which figure
+// comes from which). It does not check flex components, nor imagemap
+// actions, beyond the above: lineadapter's tests hold requests to LINE's
+// OpenAPI specification for that.
 func CheckMessage(m Message) error {
 	var f messageFields
 	if err := json.Unmarshal(m, &f); err != nil {
@@ -221,7 +238,13 @@ func CheckMessage(m Message) error {
 			err = bad("actions", "more than %d actions (%d)", MaxImagemapActions, len(f.Actions))
 		}
 	case "template":
-		err = errors.Join(altText(&f, MaxAltText), present("template", f.Template))
+		if err = altText(&f, MaxAltText); err == nil {
+			if f.Template == nil {
+				err = bad("template", "missing: a template message requires it")
+			} else {
+				err = checkTemplate(f.Template)
+			}
+		}
 	case "flex":
 		if err = errors.Join(altText(&f, MaxFlexAltText), present("contents", f.Contents)); err == nil {
 			err = checkFlex(f.Contents)
@@ -243,6 +266,11 @@ func CheckMessage(m Message) error {
 				if err := checkURL(fmt.Sprintf("quickReply.items[%d].imageUrl", i), it.ImageURL, f.Type); err != nil {
 					return err
 				}
+			}
+			// The label may be left out (LINE then shows a default one for
+			// camera, camera roll and location), but not empty or long.
+			if err := checkAction(fmt.Sprintf("quickReply.items[%d].action", i), it.Action, MaxActionLabel, false); err != nil {
+				return err
 			}
 		}
 	}

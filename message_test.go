@@ -24,6 +24,18 @@ func TestCheckMessage(t *testing.T) {
 	bubble := func(size int) string {
 		return `{"type":"bubble","body":{"type":"box","layout":"vertical","contents":[{"type":"text","text":"` + strings.Repeat("x", size) + `"}]}}`
 	}
+	// act is an action of type typ with a label of n characters and
+	// more properties; buttons a buttons template of props and actions.
+	act := func(typ string, n int, more string) string {
+		if more != "" {
+			more = "," + more
+		}
+		return `{"type":"` + typ + `","label":"` + strings.Repeat("l", n) + `"` + more + `}`
+	}
+	buttons := func(props, actions string) string {
+		return `{"type":"template","altText":"a","template":{"type":"buttons",` + props + `,"actions":[` + actions + `]}}`
+	}
+	yes, no := act("message", 3, `"text":"yes"`), act("postback", 2, `"data":"answer=no"`)
 	tests := []struct {
 		name, m  string
 		property string // the property at fault; "-" for a valid message
@@ -37,7 +49,38 @@ func TestCheckMessage(t *testing.T) {
 		{"audio", `{"type":"audio","originalContentUrl":"https://x.example/a.m4a","duration":60000}`, "-", ""},
 		{"location", `{"type":"location","title":"Shop","address":"Tokyo","latitude":35.65,"longitude":139.7}`, "-", ""},
 		{"imagemap", `{"type":"imagemap","baseUrl":"https://x.example/map","altText":"map","baseSize":{"width":1040,"height":1040},"actions":[{"type":"uri","linkUri":"https://x.example","area":{"x":0,"y":0,"width":520,"height":1040}}]}`, "-", ""},
-		{"template", `{"type":"template","altText":"ok?","template":{"type":"confirm","text":"ok?","actions":[]}}`, "-", ""},
+		{"template", `{"type":"template","altText":"ok?","template":{"type":"confirm","text":"ok?","actions":[` + yes + `,` + no + `]}}`, "-", ""},
+		{"buttons at the limits", buttons(`"title":"`+strings.Repeat("t", 40)+`","text":"`+strings.Repeat("x", 60)+`"`, act("message", 20, `"text":"`+strings.Repeat("y", 300)+`"`)), "-", ""},
+		{"buttons text of 160", buttons(`"text":"`+strings.Repeat("x", 160)+`"`, yes), "-", ""},
+		{"carousel", `{"type":"template","altText":"a","template":{"type":"carousel","columns":[{"text":"a","actions":[` + yes + `]},{"text":"b","actions":[` + no + `]}]}}`, "-", ""},
+		{"image carousel", `{"type":"template","altText":"a","template":{"type":"image_carousel","columns":[{"imageUrl":"` + ok + `","action":` + act("uri", 12, `"uri":"https://example.com/"`) + `}]}}`, "-", ""},
+		{"quick reply without labels", `{"type":"text","text":"x","quickReply":{"items":[{"type":"action","action":{"type":"camera"}},{"type":"action","action":{"type":"location","label":"here"}}]}}`, "-", ""},
+		// Each limit of LINE's reference for templates and actions, one
+		// over: what a friend's value in a placeholder can push a message to.
+		{"a buttons label of 21", buttons(`"text":"x"`, act("message", 21, `"text":"y"`)), "template.actions[0].label", "longer than 20 characters (21)"},
+		{"an empty label", buttons(`"text":"x"`, `{"type":"message","label":"","text":"y"}`), "template.actions[0].label", "empty"},
+		{"no label in buttons", buttons(`"text":"x"`, `{"type":"message","text":"y"}`), "template.actions[0].label", "missing"},
+		{"a buttons text of 161", buttons(`"text":"`+strings.Repeat("x", 161)+`"`, yes), "template.text", "longer than 160"},
+		{"a buttons text of 61 with a title", buttons(`"title":"t","text":"`+strings.Repeat("x", 61)+`"`, yes), "template.text", "longer than 60"},
+		{"a buttons title of 41", buttons(`"title":"`+strings.Repeat("t", 41)+`","text":"x"`, yes), "template.title", "longer than 40"},
+		{"an empty buttons text", buttons(`"text":""`, yes), "template.text", "empty"},
+		{"five buttons", buttons(`"text":"x"`, yes+","+yes+","+yes+","+yes+","+yes), "template.actions", "takes 1 to 4"},
+		{"a message action text of 301", buttons(`"text":"x"`, act("message", 2, `"text":"`+strings.Repeat("y", 301)+`"`)), "template.actions[0].text", "longer than 300"},
+		{"a displayText of 301", buttons(`"text":"x"`, act("postback", 2, `"data":"d","displayText":"`+strings.Repeat("y", 301)+`"`)), "template.actions[0].displayText", "longer than 300"},
+		{"postback data of 301", buttons(`"text":"x"`, act("postback", 2, `"data":"`+strings.Repeat("d", 301)+`"`)), "template.actions[0].data", "longer than 300"},
+		{"postback without data", buttons(`"text":"x"`, act("postback", 2, "")), "template.actions[0].data", "missing"},
+		{"a uri of 1001", buttons(`"text":"x"`, act("uri", 2, `"uri":"https://x.example/`+strings.Repeat("u", 1001-len("https://x.example/")+1)+`"`)), "template.actions[0].uri", "longer than 1000"},
+		{"a javascript uri", buttons(`"text":"x"`, act("uri", 2, `"uri":"javascript:alert(1)"`)), "template.actions[0].uri", "not an http"},
+		{"an unknown action", buttons(`"text":"x"`, act("jump", 2, "")), "template.actions[0].type", "not an action type"},
+		{"an unknown template", `{"type":"template","altText":"a","template":{"type":"grid"}}`, "template.type", "not a template type"},
+		{"a confirm of one action", `{"type":"template","altText":"a","template":{"type":"confirm","text":"ok?","actions":[` + yes + `]}}`, "template.actions", "takes exactly 2"},
+		{"a confirm text of 241", `{"type":"template","altText":"a","template":{"type":"confirm","text":"` + strings.Repeat("x", 241) + `","actions":[` + yes + `,` + no + `]}}`, "template.text", "longer than 240"},
+		{"a carousel text of 121", `{"type":"template","altText":"a","template":{"type":"carousel","columns":[{"text":"` + strings.Repeat("x", 121) + `","actions":[` + yes + `]}]}}`, "template.columns[0].text", "longer than 120"},
+		{"carousel columns unlike", `{"type":"template","altText":"a","template":{"type":"carousel","columns":[{"text":"a","actions":[` + yes + `]},{"text":"b","actions":[` + yes + `,` + no + `]}]}}`, "template.columns[1].actions", "every column takes as many"},
+		{"an image carousel label of 13", `{"type":"template","altText":"a","template":{"type":"image_carousel","columns":[{"imageUrl":"` + ok + `","action":` + act("message", 13, `"text":"y"`) + `}]}}`, "template.columns[0].action.label", "longer than 12"},
+		{"a quick reply label of 21", `{"type":"text","text":"x","quickReply":{"items":[{"type":"action","action":` + act("message", 21, `"text":"y"`) + `}]}}`, "quickReply.items[0].action.label", "longer than 20"},
+		{"an empty quick reply label", `{"type":"text","text":"x","quickReply":{"items":[{"type":"action","action":{"type":"message","label":"","text":"y"}}]}}`, "quickReply.items[0].action.label", "empty"},
+		{"a quick reply button without action", `{"type":"text","text":"x","quickReply":{"items":[{"type":"action"}]}}`, "quickReply.items[0].action", "missing"},
 		{"flex", `{"type":"flex","altText":"card","contents":` + bubble(10) + `}`, "-", ""},
 		{"coupon", `{"type":"coupon","couponId":"c-1"}`, "-", ""},
 		{"text with an emoji", `{"type":"text","text":"😀 $ x","emojis":[{"index":3,"productId":"5ac1bfd5040ab15980c9b435","emojiId":"001"}]}`, "-", ""},
@@ -83,7 +126,7 @@ func TestCheckMessage(t *testing.T) {
 		{"a bubble over 30 KB", `{"type":"flex","altText":"a","contents":` + bubble(MaxFlexBubble) + `}`, "contents", "a bubble may be 30720"},
 		{"a coupon without its ID", `{"type":"coupon"}`, "couponId", "missing"},
 		{"14 quick reply buttons", `{"type":"text","text":"x"` + qr(14) + `}`, "quickReply.items", "more than 13 buttons (14)"},
-		{"a quick reply icon over http", `{"type":"text","text":"x","quickReply":{"items":[{"type":"action","imageUrl":"http://x.example/i.png","action":{}}]}}`, "quickReply.items[0].imageUrl", "not an https URL"},
+		{"a quick reply icon over http", `{"type":"text","text":"x","quickReply":{"items":[{"type":"action","imageUrl":"http://x.example/i.png","action":{"type":"camera"}}]}}`, "quickReply.items[0].imageUrl", "not an https URL"},
 		{"a long sender name", `{"type":"text","text":"x","sender":{"name":"` + strings.Repeat("n", 21) + `"}}`, "sender.name", "longer than 20"},
 		{"a sender icon over http", `{"type":"text","text":"x","sender":{"iconUrl":"http://x.example/i.png"}}`, "sender.iconUrl", "not an https URL"},
 	}
@@ -175,7 +218,13 @@ func BenchmarkCheckMessage(b *testing.B) {
 			"text": Message(`{"type":"text","text":"` + strings.Repeat("a", size) + `"}`),
 			"flex": Message(`{"type":"flex","altText":"a","contents":{"type":"bubble","body":{"type":"box","layout":"vertical","contents":[{"type":"text","text":"` + strings.Repeat("a", size-200) + `"}]}}}`),
 		}
-		for _, kind := range []string{"text", "flex"} {
+		// A buttons template, and a text with a full quick reply: the
+		// properties whose limits are per action.
+		acts := `{"type":"message","label":"yes","text":"yes"},{"type":"postback","label":"later","data":"a=later","displayText":"later"},{"type":"uri","label":"site","uri":"https://example.com/"}`
+		msgs["template"] = Message(`{"type":"template","altText":"a","template":{"type":"buttons","title":"t","text":"` + strings.Repeat("a", min(size, 60)) + `","actions":[` + acts + `]}}`)
+		items := strings.Repeat(`{"type":"action","action":{"type":"message","label":"ok","text":"ok"}},`, 12) + `{"type":"action","action":{"type":"message","label":"ok","text":"ok"}}`
+		msgs["quickreply"] = Message(`{"type":"text","text":"` + strings.Repeat("a", size) + `","quickReply":{"items":[` + items + `]}}`)
+		for _, kind := range []string{"text", "flex", "template", "quickreply"} {
 			m := msgs[kind]
 			b.Run(fmt.Sprintf("%s/%dB", kind, len(m)), func(b *testing.B) {
 				b.SetBytes(int64(len(m)))

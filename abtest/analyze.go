@@ -119,7 +119,12 @@ type VariantResult struct {
 type Comparison struct {
 	Variant, Control string
 	Diff             float64 // rate(variant) - rate(control)
-	Relative         float64 // Diff / rate(control); NaN when the control's rate is 0
+	// Relative is Diff / rate(control), when HasRelative: not when the
+	// control's rate is 0 (there is no ratio to it), and Relative is then
+	// 0. No field of a Result is NaN, so that two analyses of the same
+	// counts are equal (reflect.DeepEqual, ==) and a Result survives JSON.
+	Relative    float64
+	HasRelative bool
 	// DiffCI is the interval of Diff at 1-Alpha, within [-1, 1]: Newcombe's
 	// hybrid score interval (R. G. Newcombe, "Interval estimation for the
 	// difference between independent proportions: comparison of eleven
@@ -281,9 +286,9 @@ func wilson(s, n int, z float64) [2]float64 {
 }
 
 func compare(v, c VariantResult, z float64) Comparison {
-	cmp := Comparison{Variant: v.Name, Control: c.Name, Diff: v.Rate - c.Rate, Relative: math.NaN(), P: 1}
+	cmp := Comparison{Variant: v.Name, Control: c.Name, Diff: v.Rate - c.Rate, P: 1}
 	if c.Rate > 0 {
-		cmp.Relative = cmp.Diff / c.Rate
+		cmp.Relative, cmp.HasRelative = cmp.Diff/c.Rate, true
 	}
 	n1, n2 := float64(v.Recipients), float64(c.Recipients)
 	if n1 == 0 || n2 == 0 {
@@ -467,7 +472,7 @@ func (r *Result) String() string {
 	}
 	for _, c := range r.Comparisons {
 		rel := ""
-		if !math.IsNaN(c.Relative) {
+		if c.HasRelative {
 			rel = fmt.Sprintf(" (%+.1f%% relative)", 100*c.Relative)
 		}
 		verdict := "not significant"

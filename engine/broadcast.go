@@ -294,7 +294,13 @@ func (a *Account) ScheduleBroadcast(ctx context.Context, b Broadcast) error {
 			// queued under the name, which is free again.
 			reusable := prev.Phase == phaseScheduled || prev.Phase == phaseCancelled && prev.StartedAt.IsZero()
 			if prev.Broadcast.Name != b.Name || !reusable {
-				return fmt.Errorf("%w: %s is %s", ErrBroadcastExists, stepcast.Quote(prev.Broadcast.Name), prev.Phase)
+				// Said in the report's status words (Broadcast), not
+				// the timer's phases.
+				rep, err := broadcastReport(tx, old)
+				if err != nil {
+					return err
+				}
+				return fmt.Errorf("%w: %s is %s", ErrBroadcastExists, stepcast.Quote(prev.Broadcast.Name), rep.Status)
 			}
 			t.Version = old.Version
 		}
@@ -326,7 +332,8 @@ func cloneMessages(ms []stepcast.Message) []stepcast.Message {
 }
 
 // CancelBroadcast cancels the broadcast name, saying why (reason, free
-// text kept in the report and on each delivery taken back). One still
+// text of at most stepcast.MaxReasonLen bytes, ErrInvalid beyond, kept in
+// the report and on each delivery taken back). One still
 // scheduled is never evaluated: its due work ends. One being planned
 // stops planning at once (a chunk committing now is the last), and its
 // deliveries still pending in the outbox are taken back
@@ -338,7 +345,7 @@ func (a *Account) CancelBroadcast(ctx context.Context, name, reason string) (int
 	fail := func(err error) (int, error) {
 		return 0, fmt.Errorf("engine: account %q: cancel broadcast %s: %w", a.id, stepcast.Quote(name), err)
 	}
-	if err := stepcast.CheckText("reason", reason, stepcast.MaxTextLen); err != nil {
+	if err := stepcast.CheckText("reason", reason, stepcast.MaxReasonLen); err != nil {
 		return fail(err)
 	}
 	now := a.e.cfg.Now()

@@ -117,10 +117,15 @@ func (e *bcExperiment) later(f *store.Friend) bool {
 // gets: the template, and the experiment and variant the delivery is
 // recorded in ("" outside the test); or a skip reason.
 func (e *bcExperiment) choose(u *unit, f *store.Friend) (tpl *render.Template, exp, variant, skip string, err error) {
+	v := e.x.pick(f)
 	if e.rest || e.decided {
+		if v == HoldoutVariant {
+			// Nothing for the holdout, outside the test share too (it is
+			// not recorded there: the holdout's tally is the test's).
+			return nil, "", "", skipHoldout, nil
+		}
 		return e.decidedFor()
 	}
-	v := e.x.pick(f)
 	if v == HoldoutVariant {
 		_, _, err := u.audienceVariant(e.x, f, e.tally)
 		return nil, "", "", skipHoldout, err

@@ -94,10 +94,14 @@ type PreviewOptions struct {
 // PreviewFriend is one friend of the sample: their messages as they
 // would be sent now, or why they would be skipped.
 type PreviewFriend struct {
-	Friend   stepcast.FriendID
-	User     stepcast.UserID
+	Friend stepcast.FriendID
+	User   stepcast.UserID
+	// Variant is the friend's variant of an A/B broadcast's experiment
+	// ("holdout" for the holdout, "" outside the test share of a plan
+	// not decided yet, whose messages are the winner's, later).
+	Variant  string
 	Messages []stepcast.Message
-	Skip     string // render's skip key ("missing_field:company"), or "not_following"
+	Skip     string // render's skip key ("missing_field:company"), "not_following" or "holdout"
 	Why      string // the skip in words
 }
 
@@ -119,9 +123,19 @@ type BroadcastPreview struct {
 	// without a default names display_name (not in the index).
 	SkipsExact bool
 	// Recipients is Audience less Skipped: the messages the send counts
-	// (one per recipient, whatever the number of message objects).
+	// (one per recipient, whatever the number of message objects). The
+	// holdout of an A/B broadcast is skipped ("holdout"), so not counted.
 	Recipients uint64
 	Messages   uint64
+	// Variants are an A/B broadcast's variants: how many of the
+	// recipients each would get now and their share, and a rendered
+	// sample; Waiting the recipients outside the test share of a plan not
+	// decided yet, who get the winner once it is. Counted from each
+	// friend's recorded variant or abtest.Experiment.Assign on their
+	// userId, which takes a read of the audience's records (a batch a
+	// transaction): an A/B preview costs a pass over the audience.
+	Variants []PreviewVariant
+	Waiting  uint64
 	// Costs is the send under each of Plans, after Used messages this
 	// month.
 	Costs []PlanCost
@@ -148,7 +162,10 @@ type BroadcastPreview struct {
 //
 // Its cost follows the audience's bitmaps and the sample, not the
 // audience's records: a skip for a missing field is counted by a segment
-// (!has("field")) over the index.
+// (!has("field")) over the index. An A/B broadcast is the exception: its
+// holdout (skipped, not counted in the cost) and each variant's count
+// (Variants, Waiting) need each friend's userId (abtest.Experiment.Assign),
+// read from the records a batch at a time.
 func (a *Account) Preview(ctx context.Context, b Broadcast, opts PreviewOptions) (BroadcastPreview, error) {
 	var p BroadcastPreview
 	fail := func(err error) (BroadcastPreview, error) {
@@ -208,6 +225,23 @@ func (a *Account) Preview(ctx context.Context, b Broadcast, opts PreviewOptions)
 		}
 	}
 
+	// An A/B broadcast: each friend's variant, the holdout skipped.
+	var ab *previewAB
+	var abCounts map[string]uint64
+	if b.Experiment != "" {
+		if ab, err = a.previewExperiment(ctx, c, &b); err != nil {
+			return fail(err)
+		}
+		var skips map[string]uint64
+		if abCounts, skips, p.Waiting, err = ab.count(ctx, a, rest); err != nil {
+			return fail(err)
+		}
+		for k, n := range skips {
+			p.Skipped[k] += n
+			skipped += n
+		}
+	}
+
 	// The sample, rendered from the records.
 	if opts.Sample == 0 {
 		opts.Sample = 5
@@ -217,12 +251,32 @@ func (a *Account) Preview(ctx context.Context, b Broadcast, opts PreviewOptions)
 	for it := audience.Iterator(); it.HasNext() && len(ids) < opts.Sample; {
 		ids = append(ids, stepcast.FriendID(it.Next()))
 	}
+	var rendered []render.Friend // the sample's friends, to render each variant for
 	err = a.e.st.View(ctx, a.id, func(tx store.ReadTx) error {
 		return friendsOf(tx, ids, func(f *store.Friend) error {
 			pf := PreviewFriend{Friend: f.ID, User: f.User}
+			rf := render.Friend{Fields: f.Fields, DisplayName: f.DisplayName}
+			ftpl := tpl
+			var ch previewChoice
+			if ab != nil {
+				ch = ab.choose(f)
+				pf.Variant = ch.variant
+				if ch.tpl != nil {
+					ftpl = ch.tpl
+				}
+			}
+			if f.Following {
+				rendered = append(rendered, rf)
+			}
 			if !f.Following {
 				pf.Skip, pf.Why = skipNotFollowing, "the friend does not follow"
-			} else if msgs, s := tpl.Render(render.Friend{Fields: f.Fields, DisplayName: f.DisplayName}); s != nil {
+			} else if ch.skip == skipHoldout {
+				pf.Skip, pf.Why = ch.skip, fmt.Sprintf("in the holdout of experiment %s: sent nothing", stepcast.Quote(b.Experiment))
+			} else if ch.skip != "" {
+				pf.Skip, pf.Why = ch.skip, fmt.Sprintf("experiment %s is decided with nothing for the rest", stepcast.Quote(b.Experiment))
+			} else if ch.wait {
+				pf.Why = fmt.Sprintf("outside the test share of experiment %s: gets the winner once it is decided", stepcast.Quote(b.Experiment))
+			} else if msgs, s := ftpl.Render(rf); s != nil {
 				pf.Skip, pf.Why = s.Key(), s.String()
 				if s.Reason == render.SkipInvalid {
 					p.Skipped[pf.Skip]++
@@ -240,6 +294,9 @@ func (a *Account) Preview(ctx context.Context, b Broadcast, opts PreviewOptions)
 	}
 	p.Recipients = p.Audience - min(skipped, p.Audience)
 	p.Messages = p.Recipients
+	if ab != nil {
+		p.Variants = ab.variantsOf(abCounts, p.Recipients, rendered)
+	}
 
 	// The quota, and the cost under each plan.
 	p.Used = opts.Used
@@ -284,6 +341,12 @@ func (p BroadcastPreview) String() string {
 		b.WriteString(" (skips for long values: in the sample only)")
 	}
 	b.WriteString("\n")
+	for _, v := range p.Variants {
+		fmt.Fprintf(&b, "variant %s: %d (%.1f%%)\n", v.Name, v.Friends, 100*v.Share)
+	}
+	if p.Waiting > 0 {
+		fmt.Fprintf(&b, "the winner, once decided: %d\n", p.Waiting)
+	}
 	for _, c := range p.Costs {
 		fits := ""
 		if !c.Fits {

@@ -175,13 +175,31 @@ func (gs *guards) quiet(now time.Time, loc *time.Location, priority int) (verdic
 	if !q.contains(local.Hour()*60 + local.Minute()) {
 		return verdict{}, false
 	}
-	y, m, d := local.Date()
-	end := stepcast.LocalTime(y, m, d, q.End.Hour, q.End.Minute, 0, 0, loc)
-	if !end.After(now) {
-		end = stepcast.LocalTime(y, m, d+1, q.End.Hour, q.End.Minute, 0, 0, loc)
-	}
+	end := q.end(now, loc)
 	return verdict{kind: vDefer, at: end, why: fmt.Sprintf("%s %s–%s (%s): due at %s", ReasonQuietHours, q.Start, q.End, loc,
 		end.In(loc).Format("2006-01-02 15:04 MST"))}, true
+}
+
+// end is when the window that holds now (in loc) ends: End's wall time
+// as stepcast.LocalTime reads it (a time skipped by a jump forward moves
+// on by the jump), the first such instant after now. Where clocks go back
+// over End it reads twice, and now may lie within the repeated hour past
+// its first reading: the window ends at the second, not a day later.
+func (q QuietHours) end(now time.Time, loc *time.Location) time.Time {
+	y, m, d := now.In(loc).Date()
+	end := stepcast.LocalTime(y, m, d, q.End.Hour, q.End.Minute, 0, 0, loc)
+	if end.After(now) {
+		return end
+	}
+	if _, next := end.ZoneBounds(); !next.IsZero() {
+		// End's reading under the offset in force after end's.
+		_, off := next.Zone()
+		wall := time.Date(y, m, d, q.End.Hour, q.End.Minute, 0, 0, time.UTC)
+		if late := wall.Add(-time.Duration(off) * time.Second).In(loc); late.After(now) && late.Hour() == q.End.Hour && late.Minute() == q.End.Minute {
+			return late
+		}
+	}
+	return stepcast.LocalTime(y, m, d+1, q.End.Hour, q.End.Minute, 0, 0, loc)
 }
 
 // capVerdict is the caps' verdict on one more message of kind k and
@@ -476,7 +494,8 @@ func (d *dispatch) split(dl store.Delivery, parts []part, now time.Time) {
 
 // quotaCheck is the quota guard: if the month's remaining quota, as last
 // read, cannot cover the groups' messages (of deliveries never attempted), the first delivery that does
-// not fit and all after it are put back, untried, and the dispatch stops
+// not fit and all after it that cost a message are put back, untried (replies
+// and rich menu requests still go), and the dispatch stops
 // with an error wrapping stepcast.ErrQuotaExceeded (Run pauses the account
 // for Config.QuotaPause, as on LINE's own refusal). It returns the groups
 // to send.
@@ -541,20 +560,30 @@ func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]stor
 				continue
 			}
 			why := clip(fmt.Sprintf("%s: %d recipients, %d messages left this month (Guards.SendOverQuota sends anyway)", ReasonOverQuota, len(dl.Friends), q.remaining), stepcast.MaxTextLen)
-			refuse := func(rest []store.Delivery) {
+			// What costs nothing (a reply, a rich menu request) still
+			// goes: the guard does not cover it, and a reply held back
+			// while the dispatch pauses would outlive its token.
+			free := func(rest []store.Delivery) []store.Delivery {
+				var keep []store.Delivery
 				for _, r := range rest {
+					if cost(r) == 0 {
+						keep = append(keep, r)
+						continue
+					}
 					d.finish(r, store.Outcome{Status: store.Pending, Untried: true, Error: why, At: now, NextAt: now}, DispatchReport{Released: 1})
 				}
-			}
-			refuse(g[j:])
-			for _, later := range groups[i+1:] {
-				refuse(later)
+				return keep
 			}
 			// The feeder stops once it has handed out what fits.
 			d.overQuota = fmt.Errorf("delivery %d (%s): %w: %s", dl.ID, stepcast.Quote(dl.Key), stepcast.ErrQuotaExceeded, why)
-			out := groups[:i]
-			if j > 0 {
-				out = append(out, g[:j])
+			out := slices.Clone(groups[:i])
+			if g := append(g[:j:j], free(g[j:])...); len(g) > 0 {
+				out = append(out, g)
+			}
+			for _, later := range groups[i+1:] {
+				if g := free(later); len(g) > 0 {
+					out = append(out, g)
+				}
 			}
 			return out
 		}

@@ -57,7 +57,9 @@ func ParseWallClock(s string) (WallClock, error) {
 	hour, err1 := strconv.Atoi(h)
 	minute, err2 := strconv.Atoi(m)
 	c := WallClock{hour, minute}
-	if !ok || err1 != nil || err2 != nil || len(m) != 2 || c.validate() != nil {
+	// Digits only: Atoi also reads a sign ("+8", "-0").
+	digits := len(h) >= 1 && len(h) <= 2 && strings.Trim(h, "0123456789") == "" && strings.Trim(m, "0123456789") == ""
+	if !ok || !digits || err1 != nil || err2 != nil || len(m) != 2 || c.validate() != nil {
 		return WallClock{}, fmt.Errorf("%w: time of day %s: want HH:MM, 00:00 to 23:59", stepcast.ErrInvalid, stepcast.Quote(s))
 	}
 	return c, nil

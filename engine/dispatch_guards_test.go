@@ -215,6 +215,47 @@ func TestDispatchQuietHoursDST(t *testing.T) {
 	}
 }
 
+// A window ending within the hour that clocks repeat when they go back
+// (01:30 in New York and London) ends at End's second reading for a
+// message due within the repeated hour past the first — not a day later.
+func TestDispatchQuietHoursRepeatedEnd(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	lon, _ := time.LoadLocation("Europe/London")
+	for _, tc := range []struct {
+		name     string
+		zone     string
+		now, due time.Time
+	}{
+		{"New York, 01:15 EDT", "America/New_York", time.Date(2026, 11, 1, 5, 15, 0, 0, time.UTC), time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC)},
+		{"New York, 01:15 EST", "America/New_York", time.Date(2026, 11, 1, 6, 15, 0, 0, time.UTC), time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)},
+		{"New York, 23:00 the evening before", "America/New_York", time.Date(2026, 10, 31, 23, 0, 0, 0, ny), time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC)},
+		{"London, 01:10 GMT", "Europe/London", time.Date(2026, 10, 25, 1, 10, 0, 0, time.UTC), time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC)},
+		{"London, 01:40 GMT, past the window", "Europe/London", time.Date(2026, 10, 25, 1, 40, 0, 0, time.UTC), time.Time{}},
+		{"London, the next night", "Europe/London", time.Date(2026, 10, 26, 1, 0, 0, 0, lon), time.Date(2026, 10, 26, 1, 30, 0, 0, lon)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &clock{t: tc.now}
+			s := &fakeSender{}
+			a := guardAccount(t, memstore.New(), clk, s, Guards{QuietHours: quiet("22:00", "01:30")}, 1)
+			setZone(t, a, 1, tc.zone)
+			id := queueTo(t, a, clk, "step", trialCause, 0, 1)
+			if _, err := a.Dispatch(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			d := mustDelivery(t, a, id)
+			if tc.due.IsZero() {
+				if d.Status != store.Sent {
+					t.Fatalf("%v (%s), want sent", d.Status, d.Error)
+				}
+				return
+			}
+			if d.Status != store.Pending || !d.NextAt.Equal(tc.due) || len(s.Calls()) != 0 {
+				t.Fatalf("%v due at %v, want pending, due at %v", d.Status, d.NextAt.UTC(), tc.due.UTC())
+			}
+		})
+	}
+}
+
 // A cap of 2 scenario or broadcast messages per local day, under each
 // policy, across pushes and a multicast; rule pushes are not counted;
 // an exempt priority goes and counts.
@@ -389,6 +430,34 @@ func TestDispatchQuotaGuard(t *testing.T) {
 	}
 }
 
+// A reply leased with a multicast the quota cannot cover still goes: it
+// costs nothing, and held back while Run pauses the account it would
+// outlive its token. The multicast and a push after it wait.
+func TestDispatchQuotaGuardSparesReplies(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	s := &quotaFake{remaining: 2}
+	a := guardAccount(t, memstore.New(), clk, s, Guards{}, 5)
+	mc := queueTo(t, a, clk, "mc", saleCause, 0, 1, 2, 3)
+	push := queueTo(t, a, clk, "p5", saleCause, 0, 5)
+	reply := queueReply(t, a, clk, "reply-4", 4, "tok", "hi", t0)
+	rep, err := a.Dispatch(ctx)
+	if !errors.Is(err, stepcast.ErrQuotaExceeded) || rep.Sent != 1 || rep.Released != 2 {
+		t.Fatalf("%+v, %v; want the reply sent, the multicast and the push released, ErrQuotaExceeded", rep, err)
+	}
+	if d := mustDelivery(t, a, reply); d.Status != store.Sent {
+		t.Fatalf("the reply: %v (%s), want sent", d.Status, d.Error)
+	}
+	for _, id := range []uint64{mc, push} {
+		if d := mustDelivery(t, a, id); d.Status != store.Pending || d.Attempts != 0 || !strings.HasPrefix(d.Error, ReasonOverQuota) {
+			t.Fatalf("%s: %+v, want pending, untried, over quota", d.Key, d)
+		}
+	}
+	if calls := s.Calls(); len(calls) != 1 || calls[0].Kind != stepcast.DeliveryReply {
+		t.Fatalf("calls %+v, want the reply alone", calls)
+	}
+}
+
 // Bad guards are refused with the path and the problem.
 func TestGuardsValidate(t *testing.T) {
 	for _, tc := range []struct {
@@ -414,9 +483,14 @@ func TestGuardsValidate(t *testing.T) {
 			}
 		})
 	}
-	for _, s := range []string{"8", "24:00", "08:0", "x:00", "-1:00"} {
+	for _, s := range []string{"8", "24:00", "08:0", "x:00", "-1:00", "+8:00", "-0:00", "08:+5", "008:00", " 8:00"} {
 		if _, err := ParseWallClock(s); err == nil {
 			t.Errorf("ParseWallClock(%q) took it", s)
+		}
+	}
+	for s, want := range map[string]WallClock{"8:30": {8, 30}, "08:05": {8, 5}, "00:00": {}, "23:59": {23, 59}} {
+		if got, err := ParseWallClock(s); err != nil || got != want {
+			t.Errorf("ParseWallClock(%q) = %v, %v; want %v", s, got, err, want)
 		}
 	}
 }

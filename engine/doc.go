@@ -288,8 +288,9 @@
 // notifications, the due work left. The index moves only after a commit
 // and Config.Notify is called only after one, so neither is touched;
 // nothing is leased, nothing reaches LINE. A run holds the account's
-// write transaction while it runs, so it is bounded: MaxSandboxEvents
-// events, MaxSandboxUnits units of work.
+// write transaction while it runs — on boltstore and memstore, the whole
+// store's —, so it is bounded: MaxSandboxEvents events, MaxSandboxUnits
+// units of work.
 //
 // # Dispatching
 //

@@ -279,7 +279,16 @@ func (u *unit) variantSend(s scenario.Send) (msgs []stepcast.Message, exp, varia
 	if err != nil {
 		return nil, "", "", "", err
 	}
-	if w, ok := acct.state.decided(); ok {
+	w, decided := acct.state.decided()
+	outside := x.plan != nil && !x.plan.InTest(string(u.friend.User))
+	if (decided || outside) && x.pick(&u.friend) == HoldoutVariant {
+		// The holdout gets nothing throughout — in the test share, outside
+		// it, and once the test is decided: what it measures is not being
+		// sent. Outside the test share it is not recorded (the holdout's
+		// tally is the test's).
+		return nil, "", "", fmt.Sprintf("experiment %s: the friend is in the holdout and is sent nothing", stepcast.Quote(x.def.Name)), nil
+	}
+	if decided {
 		if w == "" {
 			return nil, "", "", fmt.Sprintf("experiment %s: decided with nothing for the rest (%s)", stepcast.Quote(x.def.Name), acct.state.Plan.Reason), nil
 		}
@@ -288,7 +297,7 @@ func (u *unit) variantSend(s scenario.Send) (msgs []stepcast.Message, exp, varia
 		}
 		return first, "", "", "", nil
 	}
-	if x.plan != nil && !x.plan.InTest(string(u.friend.User)) {
+	if outside {
 		return first, "", "", "", nil // the rest: the control until the test is decided
 	}
 	_, recorded := u.friend.Variants[x.def.Name]

@@ -60,7 +60,11 @@ type Experiment struct {
 // in the test: in a scenario step, every friend who reaches the step from
 // then on (before the decision, friends outside the test share get the
 // control); in a broadcast, the friends of its audience outside the test
-// share, who waited for the decision.
+// share, who waited for the decision. The holdout (Experiment.Holdout, by
+// abtest.Experiment.Assign on the userId) gets nothing throughout: in the
+// test share (recorded as HoldoutVariant and tallied), outside it and
+// after the decision (neither recorded nor tallied: the holdout's tally
+// is the test's).
 type ExperimentPlan struct {
 	TestShare float64 // in (0, 1]
 	Wait      time.Duration

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/stepcast/stepcast"
+
 	"github.com/stepcast/stepcast/store"
 )
 
@@ -52,8 +54,13 @@ func (a *Account) DeliveryProgress(ctx context.Context, cause string) (store.Del
 // CancelDeliveries takes back the pending deliveries sel selects — of one
 // cause, or whose keys start with a prefix — that no dispatcher holds now
 // (one being sent finishes as it goes): they become Cancelled with reason,
-// and are never sent. It returns how many it cancelled.
+// and are never sent. It returns how many it cancelled. A reason longer
+// than stepcast.MaxReasonLen bytes (it is copied onto each delivery) is
+// ErrInvalid, and cancels nothing.
 func (a *Account) CancelDeliveries(ctx context.Context, sel store.DeliverySelector, reason string) (int, error) {
+	if err := stepcast.CheckText("reason", reason, stepcast.MaxReasonLen); err != nil {
+		return 0, fmt.Errorf("engine: account %q: cancel deliveries: %w", a.id, err)
+	}
 	var n int
 	now := a.e.cfg.Now()
 	err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {

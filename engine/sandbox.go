@@ -12,9 +12,11 @@ import (
 )
 
 // Limits of one sandbox run. A run is one write transaction of the
-// account, rolled back at its end: while it runs, the account's other
-// units of work wait for it (pgstore's row lock on the account, boltstore's
-// single writer, memstore's lock), so its size is bounded.
+// account, rolled back at its end: while it runs, other writers wait for
+// it — on pgstore the account's (its row lock), on boltstore every
+// account's of the file (bbolt's single writer), on memstore every
+// account's reads and writes (one lock for the store) —, so its size is
+// bounded, and a cancelled ctx ends it between units.
 const (
 	// MaxSandboxEvents bounds SandboxRun.Events.
 	MaxSandboxEvents = 100
@@ -51,8 +53,11 @@ type SandboxRun struct {
 	// time; after the events, the rest — the due work the run itself
 	// schedules included. Each wake-up runs at its due time (at the clock,
 	// if it is overdue), as a Run that polls on time would run it. The
-	// account's own due work (relative start conditions, reminder edits)
-	// is not run: it reads the live index, which the sandbox leaves alone.
+	// account's own due work is not run — scheduled broadcasts, A/B
+	// plans' decisions, relative start conditions, reminder edits —: it
+	// reads the live index, which the sandbox leaves alone. A friend of
+	// the run in a broadcast's segment gets no broadcast in the report
+	// (Preview says who a broadcast would reach).
 	Until time.Time
 	// Friends are friends whose due work runs until Until, events or not;
 	// Users name more by their LINE userIds (one the account does not
@@ -108,7 +113,7 @@ func (a *Account) Sandbox(ctx context.Context, run SandboxRun) (*SandboxReport, 
 	failed := map[string]error{} // units that failed by their own fault, by ID
 	stopAt := ""                 // the unit to stop at, once too many failed
 	for {
-		s := &sandbox{a: a, run: run, now: now, def: a.def.Load(), failed: failed, stopAt: &stopAt}
+		s := &sandbox{ctx: ctx, a: a, run: run, now: now, def: a.def.Load(), failed: failed, stopAt: &stopAt}
 		err := a.e.st.Update(ctx, a.id, func(tx store.Tx) error {
 			if err := s.reset(tx); err != nil {
 				return err
@@ -159,6 +164,7 @@ func (a *Account) checkSandbox(run SandboxRun, now time.Time) error {
 
 // sandbox is one attempt at a sandbox run, inside its transaction.
 type sandbox struct {
+	ctx    context.Context
 	a      *Account
 	run    SandboxRun
 	now    time.Time
@@ -242,6 +248,12 @@ func (s *sandbox) runAll() error {
 // unit runs one unit of work in the sandbox's transaction and records
 // what it did.
 func (s *sandbox) unit(in input, id string) error {
+	// The run holds the store's write transaction: a cancelled ctx ends
+	// it between units, on every backend, not only at the store's next
+	// round trip (memstore and boltstore make none).
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
 	s.units++
 	u := &unit{a: s.a, def: s.def, ix: s.a.index(), tx: s.tx, pos: s.units - 1, hist: s.hist, sandbox: true}
 	if err, ok := s.failed[id]; ok {
@@ -335,7 +347,10 @@ func (s *sandbox) dueOf(friend stepcast.FriendID, until time.Time) ([]store.Time
 	}
 	out := ts[:0]
 	for _, t := range ts {
-		if t.Due.After(until) || dueHandlers[ParseTimerKey(t.Key).Kind] == nil ||
+		// A timer due at never is kept with no due work (a score with
+		// nothing ahead, a finished run): an Until at the end of time
+		// must not wake it, as no Tick ever does.
+		if t.Due.After(until) || !t.Due.Before(never) || dueHandlers[ParseTimerKey(t.Key).Kind] == nil ||
 			s.ran[timerRun{t.Friend, t.Key, t.Version, t.Due.UnixMicro()}] {
 			continue
 		}

@@ -477,3 +477,81 @@ func TestSandboxExperiment(t *testing.T) {
 		}
 	})
 }
+
+// A timer kept with no due time (a score's, a finished scenario's: due
+// at never) is not due work, however late Until is: a run to the end of
+// time runs the scenario's steps and stops, not MaxSandboxUnits wake-ups
+// that do nothing.
+func TestSandboxUntilEndOfTime(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	st := memstore.New()
+	a := mustAccount(t, mustOpen(t, st, clk), "sb", trialDefs())
+	rep, err := a.Sandbox(ctx, SandboxRun{
+		Events: []stepcast.Event{
+			follow("f1", "U1", "", t0),
+			ev("c1", "U1", stepcast.EventClick, "pricing", "", t0.Add(time.Minute)), // a score: its timer is due never
+		},
+		Until: stepcast.MaxTime,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The follow, the click, the trial's day one and day two.
+	if rep.Events != 2 || rep.Wakeups != 2 || rep.Stopped != "" {
+		t.Fatalf("%d events, %d wake-ups, stopped %q:\n%s", rep.Events, rep.Wakeups, rep.Stopped, rep)
+	}
+}
+
+// cancelStore cancels a context when an event is appended, as a caller
+// giving up while a run holds the write transaction would.
+type cancelStore struct {
+	store.Store
+	on      string
+	cancel  context.CancelFunc
+	appends *int
+}
+
+type cancelTx struct {
+	store.Tx
+	s cancelStore
+}
+
+func (s cancelStore) Update(ctx context.Context, a store.AccountID, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, a, func(tx store.Tx) error { return fn(cancelTx{tx, s}) })
+}
+
+func (t cancelTx) AppendEvent(e stepcast.Event) (uint64, error) {
+	*t.s.appends++
+	if e.ID == t.s.on {
+		t.s.cancel()
+	}
+	return t.Tx.AppendEvent(e)
+}
+
+// A sandbox run ends when its context does, between units, on a store
+// that makes no round trip to notice it: the write transaction is let go
+// at once, and the run fails with the context's error.
+func TestSandboxCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	appends := 0
+	st := cancelStore{Store: memstore.New(), on: "f2", cancel: cancel, appends: &appends}
+	a := mustAccount(t, mustOpen(t, st, &clock{t: t0}), "sb", trialDefs())
+	events := make([]stepcast.Event, 10)
+	for i := range events {
+		events[i] = follow(fmt.Sprintf("f%d", i), fmt.Sprintf("U%d", i), "", t0)
+	}
+	rep, err := a.Sandbox(ctx, SandboxRun{Events: events})
+	if !errors.Is(err, context.Canceled) || rep != nil {
+		t.Fatalf("err = %v, report %v", err, rep)
+	}
+	// f0, f1, f2 appended (and their journey records); nothing after f2.
+	before := appends
+	if _, err := a.Sandbox(context.Background(), SandboxRun{Events: events[:3]}); err != nil {
+		t.Fatal(err)
+	}
+	if appends-before != before {
+		t.Fatalf("the cancelled run appended %d events, a run of f0–f2 appends %d", before, appends-before)
+	}
+}

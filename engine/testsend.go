@@ -200,13 +200,15 @@ func (a *Account) TestSend(ctx context.Context, t TestSend) (TestSendReport, err
 				}
 				r.Friend = f.ID
 				msgs, skip := tmpls[k].Render(render.Friend{Fields: f.Fields, DisplayName: f.DisplayName})
-				if skip != nil {
-					r.Skipped = skip.Key()
-					continue
-				}
 				r.Messages = msgs
+				// Blocked first: filling in a missing field would not
+				// reach them either.
 				if !f.Following {
 					r.Skipped = "has blocked the account: a push cannot reach them"
+					continue
+				}
+				if skip != nil {
+					r.Skipped = skip.Key()
 					continue
 				}
 				note := testNote

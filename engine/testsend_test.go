@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/render"
@@ -192,6 +193,13 @@ func TestTestSendErrors(t *testing.T) {
 	// A test friend without the field and no default is skipped.
 	rep, err := a.TestSend(ctx, TestSend{Name: "x", Messages: []stepcast.Message{msg("{{name}}")}, To: []stepcast.UserID{"Ustaff1"}})
 	if err != nil || rep.Pushes != 0 || rep.Sends[0].Skipped != "missing_field:name" {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	// A test friend who blocked the account is skipped for that, whatever
+	// their fields: filling in the field would not reach them.
+	mustIngest(t, a, follow("f4", "Ublocked", "", t0), ev("u4", "Ublocked", stepcast.EventUnfollow, "", "", t0.Add(time.Minute)))
+	rep, err = a.TestSend(ctx, TestSend{Name: "x", Messages: []stepcast.Message{msg("{{name}}")}, To: []stepcast.UserID{"Ublocked"}})
+	if err != nil || rep.Pushes != 0 || !strings.Contains(rep.Sends[0].Skipped, "blocked") {
 		t.Fatalf("%+v %v", rep, err)
 	}
 }

@@ -75,6 +75,19 @@ var dueKinds = func() []string {
 	return kinds
 }()
 
+// DueKinds returns the kinds of due work Tick processes, sorted: those
+// with a handler. A program that drives Tick itself from the store's
+// due-work queue (a simulation, store.ReadTx.DueTimers) asks for these
+// kinds; a timer of another kind is never due work. The slice is the
+// caller's own.
+func DueKinds() []DueKind {
+	kinds := make([]DueKind, len(dueKinds))
+	for i, k := range dueKinds {
+		kinds[i] = DueKind(k)
+	}
+	return kinds
+}
+
 // tickBatch is how many due timers Tick leases, and commits, at a time;
 // tickLease how long it holds them; tickRetry how long due work whose unit
 // failed by its own fault (its rules loop) waits before it is tried again,

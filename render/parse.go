@@ -206,6 +206,10 @@ func (p *parser) message(m stepcast.Message) (msgTemplate, error) {
 		return msgTemplate{static: b}, nil
 	}
 	mt.fast = fastLimit(p.typ)
+	if bytes.Contains(m, []byte(`"quickReply"`)) {
+		// A quick reply button's label is held to MaxActionLabel.
+		mt.fast = min(mt.fast, stepcast.MaxActionLabel)
+	}
 	mt.limit, mt.mayEmpty = mt.fast, p.mayEmpty
 	if p.mayEmpty {
 		mt.fast = 0

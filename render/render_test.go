@@ -162,7 +162,7 @@ func TestBounded(t *testing.T) {
 		{"DisplayName", textMsg("{{display_name}}"), true},
 		{"NearLimit", textMsg(strings.Repeat("x", 4990) + "{{points}}"), false},
 		{"MayEmpty", textMsg("{{points|}}"), false},
-		{"AltTextDisplayName", json.RawMessage(`{"type":"template","altText":"{{display_name}}","template":{"type":"buttons","text":"t","actions":[]}}`), false},
+		{"AltTextDisplayName", json.RawMessage(`{"type":"template","altText":"{{display_name}}","template":{"type":"buttons","text":"t","actions":[{"type":"message","label":"ok","text":"ok"}]}}`), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tpl, err := Parse([]stepcast.Message{c.msg}, s)

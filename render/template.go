@@ -86,6 +86,10 @@ func fastLimit(typ string) int {
 		return stepcast.MaxFlexAltText
 	case "location":
 		return stepcast.MaxLocationText
+	case "template":
+		// Its labels, titles and texts have limits of their own, the
+		// smallest an image carousel's label.
+		return stepcast.MaxImageCarouselLabel
 	}
 	return stepcast.MaxAltText
 }

@@ -16,11 +16,28 @@ import (
 // over a few days 19 bits, a key spread over the whole int64 range 64. A
 // page few of whose friends hold a value (a sparse field, IDs left sparse)
 // keeps them as sorted (offset, value) pairs instead, at 10 bytes each,
-// until packing would cost less. Pages are found by a direct index while
-// the IDs are dense from 0, by binary search otherwise.
+// until packing would cost less.
+//
+// Pages are appended in the order they are first written, so adding one
+// costs O(1) amortized whatever the pattern of IDs. While page i is page
+// number i (IDs dense from 0, or a compacted column whose pages run
+// 0..n-1) a direct index finds a page; otherwise a hash table from page
+// number to index does, in O(1) expected: open addressing with linear
+// probing, at most half full, 8 to 32 bytes a page while pages are added
+// and 8 to 16 after compact. (A radix directory over the 2^20 page numbers
+// would cost 4 MiB a column as soon as a few thousand friends had random
+// IDs.) compact puts the pages in ID order again, which brings back the
+// direct index for IDs dense from 0 written in any order. Friends with
+// random 32-bit IDs mostly sit alone on a page and cost some 100 to 150
+// bytes a column each (BenchmarkCodesInsert): the page, its pairs, its
+// slots.
 type codes struct {
-	keys  []uint32 // page numbers (ID >> pageBits), ascending
+	keys  []uint32 // page number (ID >> pageBits) of pages[i]
 	pages []codePage
+	// slots is the hash table: 1 + the index of a page, 0 for an empty
+	// slot; a power of two long, or nil while keys[i] == i for all i.
+	slots []uint32
+	shift uint8 // 32 - log2(len(slots)): a hash's top bits pick the slot
 }
 
 // codePage holds the values of pageSize consecutive IDs. An entry's code c
@@ -65,13 +82,84 @@ func (c *codes) find(k uint32) int {
 	if int(k) < len(c.keys) && c.keys[k] == k { // dense IDs: page k is at k
 		return int(k)
 	}
-	// keys are distinct and ascending from 0 or more, so page k, if
-	// present, lies at an index <= k.
-	keys := c.keys[:min(len(c.keys), int(k)+1)]
-	if i, ok := slices.BinarySearch(keys, k); ok {
-		return i
+	if c.slots == nil { // the pages are 0..len-1: page k is absent
+		return -1
 	}
-	return -1
+	mask := uint32(len(c.slots) - 1)
+	for h := pageHash(k) >> c.shift; ; h = (h + 1) & mask {
+		s := c.slots[h]
+		if s == 0 {
+			return -1
+		}
+		if c.keys[s-1] == k {
+			return int(s) - 1
+		}
+	}
+}
+
+// pageHash spreads page numbers over 32 bits (Fibonacci hashing: the top
+// bits of the product depend on all bits of k).
+func pageHash(k uint32) uint32 { return k * 0x9E3779B1 }
+
+// addPage appends an empty page k, which must be absent, and returns its
+// index.
+func (c *codes) addPage(k uint32) int {
+	i := len(c.pages)
+	c.keys = append(c.keys, k)
+	c.pages = append(c.pages, codePage{})
+	switch {
+	case c.slots == nil && k == uint32(i): // still dense
+	case 2*len(c.keys) > len(c.slots): // the first page out of the dense pattern, or a full table
+		c.index(4)
+	default:
+		c.link(k, i)
+	}
+	return i
+}
+
+// link records in the table that page k is at index i.
+func (c *codes) link(k uint32, i int) {
+	mask := uint32(len(c.slots) - 1)
+	h := pageHash(k) >> c.shift
+	for c.slots[h] != 0 {
+		h = (h + 1) & mask
+	}
+	c.slots[h] = uint32(i) + 1
+}
+
+// index builds the table for every page, with at least per slots a page:
+// 4 while pages are being added, so that they can double before the next
+// rebuild; 2, at most half full, when compact is done adding.
+func (c *codes) index(per int) {
+	bits := uint8(4)
+	for 1<<bits < per*len(c.keys) {
+		bits++
+	}
+	c.slots, c.shift = make([]uint32, 1<<bits), 32-bits
+	for i, k := range c.keys {
+		c.link(k, i)
+	}
+}
+
+// ascending returns the indexes of the pages in ascending page number:
+// O(pages) while they are in order, O(pages·log pages) otherwise.
+func (c *codes) ascending() []int32 {
+	order := make([]int32, len(c.keys))
+	if c.slots == nil {
+		for i := range order {
+			order[i] = int32(i)
+		}
+		return order
+	}
+	byKey := make([]uint64, len(c.keys))
+	for i, k := range c.keys {
+		byKey[i] = uint64(k)<<32 | uint64(i)
+	}
+	slices.Sort(byKey)
+	for i, x := range byKey {
+		order[i] = int32(uint32(x))
+	}
+	return order
 }
 
 func (c *codes) get(id uint32) uint64 {
@@ -93,9 +181,7 @@ func (c *codes) swap(id uint32, v uint64) uint64 {
 		if v == 0 {
 			return 0
 		}
-		i, _ = slices.BinarySearch(c.keys, k)
-		c.keys = slices.Insert(c.keys, i, k)
-		c.pages = slices.Insert(c.pages, i, codePage{})
+		i = c.addPage(k)
 	}
 	return c.pages[i].set(id&pageMask, v)
 }
@@ -307,7 +393,7 @@ func (p *codePage) tighten() bool {
 }
 
 func (c *codes) bytes() uint64 {
-	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages))
+	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages)) + 4*uint64(cap(c.slots))
 	for i := range c.pages {
 		n += uint64(cap(c.pages[i].data))
 		if sp := c.pages[i].sp; sp != nil {
@@ -318,17 +404,27 @@ func (c *codes) bytes() uint64 {
 }
 
 // compact packs every page tight, drops pages without values and the
-// spare capacity of the page list.
+// spare capacity of the page list, and puts the pages in ascending page
+// number, which brings back the direct index when they run 0..n-1.
 func (c *codes) compact() {
-	keys := make([]uint32, 0, len(c.keys))
-	pages := make([]codePage, 0, len(c.pages))
+	n := 0
 	for i := range c.pages {
 		if c.pages[i].tighten() {
+			n++
+		}
+	}
+	keys := make([]uint32, 0, n)
+	pages := make([]codePage, 0, n)
+	for _, i := range c.ascending() {
+		if c.pages[i].n > 0 {
 			keys = append(keys, c.keys[i])
 			pages = append(pages, c.pages[i])
 		}
 	}
-	c.keys, c.pages = keys, pages
+	c.keys, c.pages, c.slots = keys, pages, nil
+	if n > 0 && keys[n-1] != uint32(n-1) { // ascending and distinct: not 0..n-1
+		c.index(2)
+	}
 }
 
 func exact[T any](s []T) []T {

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -163,5 +164,150 @@ func TestCodesWidth(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkPages checks the page bookkeeping of c: every page is found where it
+// is, ascending visits each page once in ascending page number, and a
+// column without a hash table has pages 0..n-1, and a table is at most
+// half full.
+func checkPages(t *testing.T, stage string, c *codes) {
+	t.Helper()
+	if len(c.keys) != len(c.pages) {
+		t.Fatalf("%s: %d keys for %d pages", stage, len(c.keys), len(c.pages))
+	}
+	for i, k := range c.keys {
+		if got := c.find(k); got != i {
+			t.Fatalf("%s: find(%d) = %d, want %d", stage, k, got, i)
+		}
+		if c.slots == nil && k != uint32(i) {
+			t.Fatalf("%s: page %d at %d without a table", stage, k, i)
+		}
+	}
+	if c.slots != nil && 2*len(c.keys) > len(c.slots) {
+		t.Fatalf("%s: %d pages in a table of %d slots", stage, len(c.keys), len(c.slots))
+	}
+	var seen []uint32
+	for _, i := range c.ascending() {
+		seen = append(seen, c.keys[i])
+	}
+	if len(seen) != len(c.keys) || !slices.IsSorted(seen) || len(slices.Compact(seen)) != len(c.keys) {
+		t.Fatalf("%s: ascending visited %d pages, want %d once each in order", stage, len(seen), len(c.keys))
+	}
+}
+
+// TestCodesPagesProperty: whatever the order and spread of friend IDs —
+// random 32-bit, descending, strided, dense with
+// outliers — a codes column reads like a map through rounds of writes and
+// compactions, finds each page in O(1), and compacts to pages in ID order
+// holding a value each.
+func TestCodesPagesProperty(t *testing.T) {
+	gens := []struct {
+		name string
+		ids  func(r *rand.Rand, step int) uint32
+	}{
+		{"Random32", func(r *rand.Rand, _ int) uint32 { return r.Uint32() }},
+		{"Descending", func(r *rand.Rand, step int) uint32 { return uint32(200_000 - step*5) }},
+		{"Strided", func(r *rand.Rand, _ int) uint32 {
+			k := uint32(r.IntN(64)) << 14 // page numbers 2^14 apart
+			return k<<pageBits | r.Uint32N(pageSize)
+		}},
+		{"DenseThenOutliers", func(r *rand.Rand, step int) uint32 {
+			if step > 20_000 && r.IntN(50) == 0 {
+				return r.Uint32()
+			}
+			return uint32(step) % 30_000
+		}},
+		{"Extremes", func(r *rand.Rand, _ int) uint32 {
+			return []uint32{0, pageSize, math.MaxUint32, math.MaxUint32 - pageSize, 1 << 31}[r.IntN(5)] + r.Uint32N(3)
+		}},
+	}
+	for _, g := range gens {
+		t.Run(g.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(11, uint64(len(g.name))))
+			var c codes
+			want := map[uint32]uint64{}
+			step := 0
+			for round := range 3 {
+				for range 15_000 {
+					id := g.ids(r, step)
+					step++
+					v := 1 + r.Uint64N(1<<uint(4+20*round))
+					if r.IntN(4) == 0 || round == 2 && r.IntN(2) == 0 {
+						v = 0 // the last round empties pages
+					}
+					if old := c.swap(id, v); old != want[id] {
+						t.Fatalf("round %d: swap(%d) returned %d, want %d", round, id, old, want[id])
+					}
+					if v == 0 {
+						delete(want, id)
+					} else {
+						want[id] = v
+					}
+				}
+				checkPages(t, "updated", &c)
+				for id, v := range want {
+					if got := c.get(id); got != v {
+						t.Fatalf("round %d: get(%d) = %d, want %d", round, id, got, v)
+					}
+				}
+				c.compact()
+				checkPages(t, "compacted", &c)
+				pages := map[uint32]bool{}
+				for id := range want {
+					pages[id>>pageBits] = true
+				}
+				if len(c.pages) != len(pages) {
+					t.Fatalf("round %d: compact kept %d pages, want the %d holding values", round, len(c.pages), len(pages))
+				}
+				for id, v := range want {
+					if got := c.get(id); got != v {
+						t.Fatalf("round %d compacted: get(%d) = %d, want %d", round, id, got, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCodesInsert sets a value for n friends, one at a time, with IDs
+// dense from 0 in order, dense in random order, or random 32-bit values
+// (nearly a page each). ns/friend and cpu-ns/friend (CPU time, the
+// garbage collector's included) should not grow with n; B/friend is the
+// column's size after compact, by its own account.
+func BenchmarkCodesInsert(b *testing.B) {
+	for _, pat := range []string{"dense", "shuffled", "random"} {
+		for _, n := range []int{100_000, 1_000_000} {
+			b.Run(fmt.Sprintf("%s/%dk", pat, n/1000), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(3, 4))
+				ids := make([]uint32, n)
+				for i := range ids {
+					ids[i] = uint32(i)
+					if pat == "random" {
+						ids[i] = r.Uint32()
+					}
+				}
+				if pat == "shuffled" {
+					r.Shuffle(n, func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+				}
+				var c codes
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu0, cpuOK := cpuTime()
+				for range b.N {
+					c = codes{}
+					for i, id := range ids {
+						c.set(id, 1+uint64(i&1023))
+					}
+				}
+				b.StopTimer()
+				if cpu1, ok := cpuTime(); ok && cpuOK { // steadier than the wall clock on a shared machine
+					b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N*n), "cpu-ns/friend")
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/friend")
+				c.compact()
+				b.ReportMetric(float64(c.bytes())/float64(n), "B/friend")
+			})
+		}
 	}
 }

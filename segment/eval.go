@@ -86,6 +86,11 @@ func (c *evalCtx) count(n node) uint64 {
 			if bm := n.direct(c); bm != nil {
 				return c.universe.AndCardinality(bm)
 			}
+			if ct, ok := n.(counter); ok {
+				if cnt, ok := ct.countIn(c, c.universe); ok {
+					return cnt
+				}
+			}
 		}
 	}
 	return c.eval(n, c.universe).GetCardinality()
@@ -152,6 +157,11 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		if countLast && len(rest) == 0 && c.trace == nil {
 			if n, ok := c.countReady(k, acc); ok {
 				return nil, n
+			}
+			if ct, ok := k.(counter); ok {
+				if n, ok := ct.countIn(c, acc); ok {
+					return nil, n
+				}
 			}
 		}
 		// Once acc is ours, intersect ready-made bitmaps into it in place:

@@ -88,6 +88,7 @@ type eventPostings struct {
 	days  map[int64]*roaring.Bitmap
 	order []int64           // the days with events, ascending
 	extra map[uint64]uint32 // (day, friend) -> events beyond the first
+	last  *lastBlocks       // ever, by the block of each friend's last event (eventblocks.go)
 
 	// windows caches unions of day bitmaps, by window length and last day
 	// (today when it was asked): a 30-day window is 30 ORs to compute and
@@ -116,12 +117,7 @@ func (p *eventPostings) windowUnion(days, today int64) *roaring.Bitmap {
 	if bm := p.cachedWindow(days, today); bm != nil {
 		return bm
 	}
-	in := p.window(today-days+1, today)
-	parts := make([]*roaring.Bitmap, len(in))
-	for i, d := range in {
-		parts[i] = p.days[d]
-	}
-	bm := orMany(parts)
+	bm := orMany(p.windowParts(today-days+1, today))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.windows == nil {
@@ -301,7 +297,7 @@ func saturatingAdd(a, b int64) int64 {
 func (ix *Index) event(k eventKey) *eventPostings {
 	p := ix.events[k]
 	if p == nil {
-		p = &eventPostings{ever: roaring.New(), days: make(map[int64]*roaring.Bitmap), extra: make(map[uint64]uint32)}
+		p = &eventPostings{ever: roaring.New(), days: make(map[int64]*roaring.Bitmap), extra: make(map[uint64]uint32), last: newLastBlocks()}
 		ix.events[k] = p
 	}
 	return p
@@ -343,7 +339,7 @@ func (sc *scenarioIndex) step(f uint32) int64 {
 func dayFriendKey(day int64, f uint32) uint64 { return uint64(uint32(day))<<32 | uint64(f) }
 
 func (p *eventPostings) add(f uint32, day int64) {
-	p.ever.Add(f)
+	p.last.add(f, day, !p.ever.CheckedAdd(f))
 	bm := p.days[day]
 	if bm == nil {
 		bm = roaring.New()

@@ -112,65 +112,77 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 		known.Add(f)
 		want[f] = 0
 	}
-	for range 3000 {
-		f := uint32(r.IntN(300))
-		if r.IntN(10) == 0 {
-			c.unset(f)
-			want[f], set[f] = 0, false
-			continue
+	write := func(n int) {
+		for range n {
+			f := uint32(r.IntN(300))
+			if r.IntN(10) == 0 {
+				c.unset(f)
+				want[f], set[f] = 0, false
+				continue
+			}
+			k := pool[r.IntN(len(pool))]
+			if r.IntN(3) == 0 {
+				k += int64(r.IntN(100)) // near-duplicates; may overflow harmlessly
+				if k < pool[0] {
+					k = pool[0]
+				}
+			}
+			c.put(f, k)
+			want[f], set[f] = k, true
 		}
-		k := pool[r.IntN(len(pool))]
-		if r.IntN(3) == 0 {
-			k += int64(r.IntN(100)) // near-duplicates; may overflow harmlessly
-			if k < pool[0] {
-				k = pool[0]
+	}
+	check := func() {
+		for f, k := range want {
+			got, ok := c.lookup(f)
+			if got != k || ok != (set[f] || zero) {
+				t.Fatalf("lookup(%d) = %d, %v; want %d, %v", f, got, ok, k, set[f] || zero)
 			}
 		}
-		c.put(f, k)
-		want[f], set[f] = k, true
-	}
-	for f, k := range want {
-		got, ok := c.lookup(f)
-		if got != k || ok != (set[f] || zero) {
-			t.Fatalf("lookup(%d) = %d, %v; want %d, %v", f, got, ok, k, set[f] || zero)
-		}
-	}
-	for range 500 {
-		lo, hi := pool[r.IntN(len(pool))], pool[r.IntN(len(pool))]
-		if r.IntN(4) == 0 {
-			lo = math.MinInt64
-		}
-		if r.IntN(4) == 0 {
-			hi = math.MaxInt64
-		}
-		var exp []uint32
-		for f := range uint32(300) {
-			if k := want[f]; (set[f] || zero) && k >= lo && k <= hi {
-				exp = append(exp, f)
+		for range 500 {
+			lo, hi := pool[r.IntN(len(pool))], pool[r.IntN(len(pool))]
+			if r.IntN(4) == 0 {
+				lo = math.MinInt64
+			}
+			if r.IntN(4) == 0 {
+				hi = math.MaxInt64
+			}
+			var exp []uint32
+			for f := range uint32(300) {
+				if k := want[f]; (set[f] || zero) && k >= lo && k <= hi {
+					exp = append(exp, f)
+				}
+			}
+			bm, _ := c.rangeBitmap(lo, hi, known)
+			if got := bm.ToArray(); !slices.Equal(got, exp) {
+				t.Fatalf("rangeBitmap [%d, %d]: got %v, want %v", lo, hi, got, exp)
+			}
+			if got := c.filterRange(known, lo, hi).ToArray(); !slices.Equal(got, exp) {
+				t.Fatalf("filterRange [%d, %d]: got %v, want %v", lo, hi, got, exp)
 			}
 		}
-		bm, _ := c.rangeBitmap(lo, hi, known)
-		if got := bm.ToArray(); !slices.Equal(got, exp) {
-			t.Fatalf("rangeBitmap [%d, %d]: got %v, want %v", lo, hi, got, exp)
+		bins := 0
+		for _, g := range c.groups {
+			bins += len(g.bins)
+			var n int
+			for _, b := range g.bins {
+				n += b.n
+			}
+			if n != g.n || int(g.members.GetCardinality()) != n {
+				t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.GetCardinality(), g.n, n)
+			}
 		}
-		if got := c.filterRange(known, lo, hi).ToArray(); !slices.Equal(got, exp) {
-			t.Fatalf("filterRange [%d, %d]: got %v, want %v", lo, hi, got, exp)
-		}
-	}
-	bins := 0
-	for _, g := range c.groups {
-		bins += len(g.bins)
-		var n int
-		for _, b := range g.bins {
-			n += b.n
-		}
-		if n != g.n || int(g.members.GetCardinality()) != n {
-			t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.GetCardinality(), g.n, n)
+		if bins < 2 || len(c.groups) < 2 {
+			t.Fatalf("the column never split: %d bins in %d groups", bins, len(c.groups))
 		}
 	}
-	if bins < 2 || len(c.groups) < 2 {
-		t.Fatalf("the column never split: %d bins in %d groups", bins, len(c.groups))
-	}
+	// Before and after Compact aligns bins to values, and after writes
+	// that widen the exact bins again.
+	write(3000)
+	check()
+	c.compact()
+	check()
+	write(300)
+	check()
 }
 
 // TestConcurrentReaders checks the concurrency contract under the race

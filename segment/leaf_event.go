@@ -117,13 +117,21 @@ func (l *eventLeaf) checkCost(p *eventPostings, days []int64) float64 {
 }
 
 // indexCost is the cost of the friends active in the window: ORing the
-// day bitmaps, then for a count range checking each active friend.
+// pieces of its union (windowParts: day bitmaps, or mostly last-event
+// blocks), then for a count range checking each active friend.
 func (l *eventLeaf) indexCost(c *evalCtx, p *eventPostings, days []int64) float64 {
 	var n float64
-	sizes := make([]float64, len(days))
-	for i, d := range days {
-		sizes[i] = card(p.days[d])
-		n += sizes[i]
+	var sizes []float64
+	if l.days > 0 {
+		for _, bm := range p.windowParts(c.today-l.days+1, c.today) {
+			sizes = append(sizes, card(bm))
+			n += card(bm)
+		}
+	} else {
+		for _, d := range days {
+			sizes = append(sizes, card(p.days[d]))
+			n += card(p.days[d])
+		}
 	}
 	cost := c.orCost(sizes...)
 	if !l.anyEvent() {

@@ -325,3 +325,40 @@ func (l *daysLeaf) matchRecord(c *recordCtx) bool {
 	k, ok := c.key(l.ref)
 	return ok && k >= lo && k <= hi
 }
+
+// counter is a leaf that can count its friends among candidates without
+// building the intersection: a top-level leaf, or an and's last operand.
+// ok is false when the leaf's cheapest way is not one it can count.
+type counter interface {
+	countIn(c *evalCtx, w *roaring.Bitmap) (n uint64, ok bool)
+}
+
+var (
+	_ counter = (*numLeaf)(nil)
+	_ counter = (*daysLeaf)(nil)
+)
+
+func (l *numLeaf) countIn(c *evalCtx, w *roaring.Bitmap) (uint64, bool) {
+	return rangeCount(c, numCol(c, l.ref), l.lo, l.hi, w)
+}
+
+func (l *daysLeaf) countIn(c *evalCtx, w *roaring.Bitmap) (uint64, bool) {
+	lo, hi := l.keys(c)
+	return rangeCount(c, numCol(c, l.ref), lo, hi, w)
+}
+
+// rangeCount counts the friends of w in [lo, hi] when rangeEval would build
+// the range's whole set: the last intersection is then only counted, as
+// plain roaring's last operation is.
+func rangeCount(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (uint64, bool) {
+	if lo > hi {
+		return 0, true
+	}
+	cv := col.rangePlan(lo, hi, c.ix.known)
+	scan, whole, restricted := c.rangeCosts(col, lo, hi, cv, card(w))
+	if whole > scan || whole > restricted {
+		return 0, false
+	}
+	bm, _ := col.rangeBitmap(lo, hi, c.ix.known)
+	return bm.AndCardinality(w), true
+}

@@ -407,8 +407,16 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 			parts = append(parts, g.members)
 		}
 		for i := range cv.cut {
-			if cv.cut[i].inN > 0 {
-				parts = append(parts, cv.cut[i].piece())
+			switch cg := &cv.cut[i]; {
+			case cg.inN == 0:
+			case cg.inN <= cg.outN:
+				// The inside bins themselves: one union for the whole
+				// range, not one per group and another over them.
+				for _, b := range cg.in {
+					parts = append(parts, b.members)
+				}
+			default:
+				parts = append(parts, cg.piece())
 			}
 		}
 		out = orMany(parts)

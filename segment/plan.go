@@ -106,6 +106,9 @@ func mkJunction(and bool, ns []node) node {
 		}
 		kids = append(kids, n)
 	}
+	if len(kids) > 1 {
+		kids = simplifyJunction(and, kids)
+	}
 	if and && len(kids) > 1 {
 		var none bool
 		if kids, none = mergeBands(kids); none {

@@ -68,6 +68,7 @@ func (ix *Index) Stats() Stats {
 		name := "events " + k.kind
 		s.Events += z.add(name+" ever", p.ever.GetSizeInBytes()+uint64(len(k.kind)+len(k.name)+len(k.value))+64)
 		s.Events += z.add(name+" extra", 16*uint64(len(p.extra)))
+		s.Events += z.add(name+" last blocks", p.last.bytes())
 		for _, bm := range p.days {
 			s.Events += z.add(name+" days", bm.GetSizeInBytes()+32)
 		}
@@ -143,6 +144,7 @@ func (ix *Index) Compact() {
 			p.days[d] = bm.Clone()
 		}
 		p.windows = nil
+		p.last.compact()
 	}
 	for _, sc := range ix.scenarios {
 		shrink(&sc.members)
@@ -155,6 +157,7 @@ func (ix *Index) Compact() {
 func (c *numColumn) compact() {
 	c.codes.compact()
 	c.set = c.set.Clone()
+	c.alignBins()
 	for _, g := range c.groups {
 		g.members = g.members.Clone()
 		for _, b := range g.bins {

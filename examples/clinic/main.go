@@ -26,7 +26,7 @@
 // bounds (exit 1 if one is outside them), what LINE received, and how
 // long it all took.
 //
-//	go run ./examples/clinic                  # 27,000 friends, a month
+//	go run ./examples/clinic                  # 27,200 friends (over 27,000 still follow at the month's end), a month
 //	go run ./examples/clinic -friends 2000 -v # every friend's journey (long)
 //	go run ./examples/clinic -store memory
 //
@@ -52,7 +52,7 @@ import (
 var defsYAML []byte
 
 func main() {
-	o := casesim.Flags(flag.CommandLine, 27_000, 30)
+	o := casesim.Flags(flag.CommandLine, 27_200, 30)
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "clinic:", err)

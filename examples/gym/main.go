@@ -360,7 +360,7 @@ func figures(ctx context.Context, w io.Writer, s *casesim.Sim, fs []friend, days
 			Why: fmt.Sprintf("%d on day 1, %d on day 3: to those with no age band, not done", nudge1, nudge2)},
 		{Name: "the diet campaign's recipients", Value: float64(rep.Outbox.Recipients), Format: "%.0f", Low: float64(campaignAudience(fs, campaign.At)),
 			Hi: float64(campaignAudience(fs, campaign.At)), Exact: true,
-			Why: fmt.Sprintf("a broadcast at %s (%d multicast requests): diet, not inquired, by then", s.Local(campaign.At), rep.Deliveries-rep.Pushes)},
+			Why: fmt.Sprintf("a broadcast at %s (%s): diet, not inquired, by then", s.Local(campaign.At), plural(rep.Deliveries-rep.Pushes, "multicast request"))},
 		{Name: "trial guides and interest messages", Value: float64(guide.Sent), Format: "%.0f", Low: float64(2 * answered), Hi: float64(2 * answered), Exact: true,
 			Why: "two pushes to each friend who answered it all"},
 	})
@@ -400,4 +400,12 @@ func crossTab(w io.Writer, s *casesim.Sim) error {
 	}
 	t.Row("total", tab.Total(1, 0), tab.Total(1, 1), tab.Total(1, 2), "")
 	return t.Write(w)
+}
+
+// plural counts n of a thing in English: "1 multicast request", "2 multicast requests".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

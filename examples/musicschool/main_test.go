@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		"friends who booked the trial lesson", "11.2%", "invitation 1 sent", "students' rich menu linked",
 		"followed (LINE's follow webhook)", "trial-invite › invite-1: sent", "tapped the tracking link \"trial\"", "converted: trial_lesson",
-		"pushMessage", "linkRichMenuIdToUser", "counted against the monthly quota",
+		"pushMessage", "linkRichMenuIdToUser", "the quota reads: the engine's quota guard before a dispatch sends", "counted against the monthly quota",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)

@@ -136,6 +136,10 @@ func broadcastSection(w io.Writer, l *live, bar *progress) error {
 	if err := l.run(ctx, at, bar); err != nil {
 		return err
 	}
+	atNoon, err := l.a.Count(`converted("booking")`)
+	if err != nil {
+		return err
+	}
 	r, err := l.a.Broadcast(ctx, b.Name)
 	if err != nil {
 		return err
@@ -161,6 +165,7 @@ func broadcastSection(w io.Writer, l *live, bar *progress) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Two days later %d friends have booked, %d more than before noon on the day of the broadcast.\n", after, after-booked)
+	fmt.Fprintf(w, "Two days later %d friends have booked: %d more since the broadcast went at %s (%d since the preview at %s, the counter's included).\n",
+		after, after-atNoon, at.In(l.zone).Format("15:04"), after-booked, now.In(l.zone).Format("15:04"))
 	return nil
 }

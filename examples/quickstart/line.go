@@ -234,3 +234,8 @@ func (l *lineSide) report(w io.Writer) error {
 
 // errNoRecipient is returned for -line-token without -to.
 var errNoRecipient = errors.New("-line-token needs -to, the userId (U…) of the one friend who is to receive the messages")
+
+// errNoToken is returned for -to with neither -line-token nor
+// $LINE_CHANNEL_ACCESS_TOKEN: the run would send nothing for real, and
+// say nothing of it.
+var errNoToken = errors.New("-to needs a channel access token, -line-token TOKEN or $LINE_CHANNEL_ACCESS_TOKEN: without one nothing is sent to the -to friend")

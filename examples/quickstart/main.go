@@ -80,7 +80,8 @@ type options struct {
 
 func main() {
 	var o options
-	flag.IntVar(&o.friends, "friends", 200_000, "number of synthetic friends in the segment part (the engine's parts keep their own sizes)")
+	flag.IntVar(&o.friends, "friends", 200_000, "number of synthetic friends in part 1, the segments (1 to 10,000,000); parts 2 and 3 take the\n"+
+		"first 20,000 and 2,000 of them at most, and the simulated days from part 4 on have 1000 friends of their own")
 	flag.StringVar(&o.lineToken, "line-token", "",
 		"a Messaging API channel access token (or $LINE_CHANNEL_ACCESS_TOKEN, read only with -to):\n"+
 			"send for real, to the -to friend only. See Usage above for what it sends and costs")
@@ -102,8 +103,9 @@ simulation is then the -to friend, and everything addressed to them goes to
 api.line.me as push messages — the welcome scenario's greeting, menu and
 coupon, arriving within seconds as the simulated days pass, then the
 broadcast's test send and the broadcast: five pushes. Each counts one
-message against the channel's monthly quota (LINE's free plan includes 200
-a month; paid plans bill messages beyond theirs). The token is checked by reading the quota
+message against the channel's monthly quota (in Japan: 200 a month on the
+free plan and 5,000 on Light, with nothing sent beyond; 30,000 on Standard,
+which bills each message beyond). The token is checked by reading the quota
 before anything runs. No other friend is sent anything real: the rest of the
 story's 1000 friends are synthetic, served by linetest.
 
@@ -122,6 +124,11 @@ story's 1000 friends are synthetic, served by linetest.
 	}
 }
 
+// maxFriends bounds -friends: the synthetic friends and their index are
+// held in memory (a few hundred bytes a friend), and a count beyond the
+// machine's memory would end the run in a runtime crash, not an error.
+const maxFriends = 10_000_000
+
 var segments = []string{
 	`tag("t5") && gender == "female" && age in 30..39`,
 	`clicked("campaign", 7) && !tag("t2")`,
@@ -135,11 +142,14 @@ var segments = []string{
 
 func run(w io.Writer, o options) error {
 	n := o.friends
-	if n < 1 {
-		return fmt.Errorf("-friends must be at least 1, got %d", n)
+	if n < 1 || n > maxFriends {
+		return fmt.Errorf("-friends must be 1 to %d, got %d", maxFriends, n)
 	}
 	if o.lineToken != "" && o.to == "" {
 		return errNoRecipient
+	}
+	if o.to != "" && o.lineToken == "" {
+		return errNoToken
 	}
 	if o.to != "" && !isUserID(o.to) {
 		return fmt.Errorf("-to %q is not a LINE userId: U followed by 32 lowercase hex digits", o.to)

@@ -21,7 +21,7 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{"index built in", "unknown name gendr (1:15)", "Cross tabulation", "friend    42", "Stored 5000 friends", "rebuilt the index", "Exported everything", "through the rules of salon.yaml", "where the points came from", "recognized as duplicates", "two weeks later",
 		"the welcome scenario over ten simulated days", "welcome  greeting sent", "welcome  menu sent", "welcome  coupon sent", "coupon cancelled (exit condition)", "coupon cancelled (blocked)", "Delivery: what LINE received", "pushMessage", "Quiet hours (salon.yaml's guards): nothing is pushed from 21:00 to 08:00",
 		"A broadcast: preview with cost", `no such field in the schema: "cupon"`, "Preview (nothing sent, nothing written)", "Light        5000 yen", "cancelled before its time: cancelled", "Test send (テスト送信) to the salon's test friend, friend 11 (Definitions.TestFriends): sent",
-		"Tick evaluated the segment again", "multicast", "the dispatcher's last report (Config.Progress): the broadcast's 16 deliveries", "A/B test: which coupon books more?", "Decision: winner (B)", "every friend who reached the coupon was sent B"} {
+		"Tick evaluated the segment again", "more since the broadcast went at 12:00", "multicast", "the dispatcher's last report (Config.Progress): the broadcast's 16 deliveries", "A/B test: which coupon books more?", "Decision: winner (B)", "every friend who reached the coupon was sent B"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -68,9 +68,11 @@ func TestRunRefuses(t *testing.T) {
 		o    options
 		want string
 	}{
-		{"NoFriends", options{friends: 0}, "-friends must be at least 1"},
+		{"NoFriends", options{friends: 0}, "-friends must be 1 to 10000000, got 0"},
+		{"TooManyFriends", options{friends: 20_000_000}, "-friends must be 1 to 10000000, got 20000000"},
 		{"TokenWithoutRecipient", options{friends: 10, lineToken: "x"}, "-line-token needs -to"},
 		{"BadRecipient", options{friends: 10, lineToken: "x", to: "U123"}, "is not a LINE userId"},
+		{"RecipientWithoutToken", options{friends: 10, to: linetest.UserID(1)}, "-to needs a channel access token"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -144,6 +144,9 @@ func (c *checker) message(at string, raw json.RawMessage) {
 		if s, ok := str("altText"); ok && utf16Len(s) > maxTemplateAlt {
 			c.fail(at+".altText", "must be at most %d characters", maxTemplateAlt)
 		}
+		if t, ok := m["template"]; ok && typ == "template" && string(t) != "null" {
+			c.template(at+".template", t)
+		}
 	case "flex":
 		if s, ok := str("altText"); ok && utf16Len(s) > maxFlexAltText {
 			c.fail(at+".altText", "must be at most %d characters", maxFlexAltText)
@@ -154,6 +157,7 @@ func (c *checker) message(at string, raw json.RawMessage) {
 		var qr struct {
 			Items []struct {
 				ImageURL *string `json:"imageUrl"`
+				Action   *action `json:"action"`
 			} `json:"items"`
 		}
 		if json.Unmarshal(q, &qr) == nil {
@@ -164,6 +168,7 @@ func (c *checker) message(at string, raw json.RawMessage) {
 				if it.ImageURL != nil {
 					c.url(fmt.Sprintf("%s.quickReply.items[%d].imageUrl", at, i), *it.ImageURL)
 				}
+				c.action(fmt.Sprintf("%s.quickReply.items[%d].action", at, i), it.Action, maxLabel, false)
 			}
 		}
 	}

@@ -29,6 +29,16 @@ func TestRules(t *testing.T) {
 		}
 		return map[string]any{"type": "text", "text": "pick", "quickReply": map[string]any{"items": items}}
 	}
+	msgAction := func(label, text string) map[string]any {
+		return map[string]any{"type": "message", "label": label, "text": text}
+	}
+	buttons := func(title, text string, action map[string]any) map[string]any {
+		t := map[string]any{"type": "buttons", "text": text, "actions": []any{action}}
+		if title != "" {
+			t["title"] = title
+		}
+		return map[string]any{"type": "template", "altText": "a", "template": t}
+	}
 	// 2,500 emoji of two UTF-16 units each: exactly 5,000 units.
 	emoji5000 := strings.Repeat("😀", 2500)
 
@@ -62,6 +72,13 @@ func TestRules(t *testing.T) {
 		{"ErrUnknownType", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{map[string]any{"type": "telegram"}}}, nil, 400, "messages[0].type"},
 		{"ErrTextMissing", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{map[string]any{"type": "text"}}}, nil, 400, "messages[0].text"},
 		{"ErrText5001", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{text(emoji5000 + "x")}}, nil, 400, "messages[0].text"},
+		{"OK buttons", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{buttons("title", strings.Repeat("x", 60), msgAction(strings.Repeat("l", 20), strings.Repeat("t", 300)))}}, nil, 200, ""},
+		{"ErrButtonsLabel21", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{buttons("", "x", msgAction(strings.Repeat("l", 21), "t"))}}, nil, 400, "messages[0].template.actions[0].label"},
+		{"ErrButtonsLabelEmpty", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{buttons("", "x", msgAction("", "t"))}}, nil, 400, "messages[0].template.actions[0].label"},
+		{"ErrButtonsText161", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{buttons("", strings.Repeat("x", 161), msgAction("a", "t"))}}, nil, 400, "messages[0].template.text"},
+		{"ErrButtonsTitle41", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{buttons(strings.Repeat("x", 41), "x", msgAction("a", "t"))}}, nil, 400, "messages[0].template.title"},
+		{"ErrMessageActionText301", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{buttons("", "x", msgAction("a", strings.Repeat("t", 301)))}}, nil, 400, "messages[0].template.actions[0].text"},
+		{"ErrQuickReplyLabel21", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{map[string]any{"type": "text", "text": "x", "quickReply": map[string]any{"items": []any{map[string]any{"type": "action", "action": msgAction(strings.Repeat("l", 21), "t")}}}}}}, nil, 400, "messages[0].quickReply.items[0].action.label"},
 		{"Err14QuickReplies", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{quick(14)}}, nil, 400, "messages[0].quickReply.items"},
 		{"ErrCarouselOf13", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{map[string]any{"type": "flex", "altText": "a", "contents": map[string]any{"type": "carousel", "contents": bubbles(13)}}}}, nil, 400, "messages[0].contents.contents"},
 		{"ErrBubbleOver30KB", "POST", "/v2/bot/message/push", map[string]any{"to": u, "messages": []any{map[string]any{"type": "flex", "altText": "a", "contents": bigBubble}}}, nil, 400, "messages[0].contents"},

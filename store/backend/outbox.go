@@ -128,7 +128,7 @@ func ValidateOutcome(o store.Outcome) error {
 // ValidateCancel reports what is malformed in a CancelDeliveries request:
 // a selector with both or neither of its fields set, a cause over
 // store.MaxCauseLen or a key prefix over stepcast.MaxIDLen bytes, a reason
-// over stepcast.MaxTextLen (all UTF-8 without NUL), a time outside
+// over stepcast.MaxReasonLen (all UTF-8 without NUL), a time outside
 // [stepcast.MinEventTime, stepcast.MaxTime].
 func ValidateCancel(sel store.DeliverySelector, reason string, at time.Time) error {
 	var err error
@@ -136,7 +136,7 @@ func ValidateCancel(sel store.DeliverySelector, reason string, at time.Time) err
 		err = fmt.Errorf("%w: set exactly one of a cause and a key prefix", stepcast.ErrInvalid)
 	} else {
 		err = check.First(stepcast.CheckText("cause", sel.Cause, store.MaxCauseLen), stepcast.CheckText("key prefix", sel.KeyPrefix, stepcast.MaxIDLen),
-			stepcast.CheckText("reason", reason, stepcast.MaxTextLen), check.Instant("time", at))
+			stepcast.CheckText("reason", reason, stepcast.MaxReasonLen), check.Instant("time", at))
 	}
 	if err != nil {
 		return check.Invalid(err, "cancel deliveries")

@@ -369,6 +369,10 @@ type tx struct {
 	account  store.AccountID
 	key      []byte // the account's bucket in the root: accountKey(account)
 	writable bool
+	// buckets holds the account's buckets this transaction opened: bbolt
+	// opens a nested bucket anew, with allocations, on every call, and a
+	// lookup (a timer a guard finds missing) costs little more than that.
+	buckets map[string]*bolt.Bucket
 }
 
 func newTx(b *bolt.Tx, account store.AccountID, writable bool) *tx {
@@ -388,6 +392,20 @@ func accountKey(account store.AccountID) []byte {
 // bucket returns the account's sub-bucket, creating the account's buckets
 // on first write; nil when reading an account that has none.
 func (t *tx) bucket(name []byte) (*bolt.Bucket, error) {
+	if b := t.buckets[string(name)]; b != nil {
+		return b, nil
+	}
+	b, err := t.openBucket(name)
+	if b != nil {
+		if t.buckets == nil {
+			t.buckets = make(map[string]*bolt.Bucket, len(subBuckets))
+		}
+		t.buckets[string(name)] = b
+	}
+	return b, err
+}
+
+func (t *tx) openBucket(name []byte) (*bolt.Bucket, error) {
 	root := t.b.Bucket(rootBucket)
 	acct := root.Bucket(t.key)
 	if acct == nil {
@@ -431,7 +449,7 @@ func get[T any](t *tx, bucket, key []byte, decode func([]byte) (T, error), what 
 		raw = b.Get(key)
 	}
 	if raw == nil {
-		return v, fmt.Errorf("boltstore: %s: %w", what(), store.ErrNotFound)
+		return v, backend.NotFound("boltstore", lazy(what))
 	}
 	if v, err = decode(raw); err != nil {
 		return v, t.corrupt(what(), err)

@@ -46,9 +46,24 @@ func timerName(friend stepcast.FriendID, key string) func() string {
 
 func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
 	if !backend.TimerKey(key) {
-		return store.Timer{}, fmt.Errorf("boltstore: %s: %w", timerName(friend, key)(), store.ErrNotFound)
+		return store.Timer{}, backend.TimerNotFound("boltstore", friend, key)
 	}
-	return get(t, timersB, timerKey(friend, key), decodeTimer, timerName(friend, key))
+	b, err := t.bucket(timersB)
+	if err != nil {
+		return store.Timer{}, err
+	}
+	var raw []byte
+	if b != nil {
+		raw = b.Get(timerKey(friend, key))
+	}
+	if raw == nil {
+		return store.Timer{}, backend.TimerNotFound("boltstore", friend, key)
+	}
+	tm, err := decodeTimer(raw)
+	if err != nil {
+		return tm, t.corrupt(timerName(friend, key)(), err)
+	}
+	return tm, nil
 }
 
 func decodeTimer(raw []byte) (store.Timer, error) {

@@ -34,10 +34,15 @@ var (
 )
 
 type account struct {
-	tallies  map[defKey]store.Tally // by experiment and variant
-	defs     map[defKey]store.Definition
-	outbox   seq[store.Delivery] // outbox.At(i) has ID i+1
-	outKeys  map[string]uint64
+	tallies map[defKey]store.Tally // by experiment and variant
+	defs    map[defKey]store.Definition
+	outbox  seq[store.Delivery] // outbox.At(i) has ID i+1
+	outKeys map[string]uint64
+	// pending indexes the committed pending deliveries by recipient: each
+	// friend's IDs, ascending. The dispatcher asks, per leased friend,
+	// for what is pending before their delivery; a scan of the outbox
+	// from the account's first pending delivery costs the whole backlog.
+	pending  map[stepcast.FriendID][]uint64
 	timers   timers
 	friends  []store.Friend // friends[i] has ID i+1
 	byUser   map[stepcast.UserID]stepcast.FriendID
@@ -102,7 +107,7 @@ func (s *Store) begin(acct store.AccountID) *tx {
 	a := s.accounts[acct]
 	if a == nil {
 		a = &account{byUser: map[stepcast.UserID]stepcast.FriendID{}, eventIDs: map[string]bool{}, byFriend: map[stepcast.FriendID][]uint64{}, timers: newTimers(),
-			outKeys: map[string]uint64{}, defs: map[defKey]store.Definition{}, tallies: map[defKey]store.Tally{}}
+			outKeys: map[string]uint64{}, pending: map[stepcast.FriendID][]uint64{}, defs: map[defKey]store.Definition{}, tallies: map[defKey]store.Tally{}}
 	}
 	return &tx{a: a, modified: map[stepcast.FriendID]*store.Friend{}, newUsers: map[stepcast.UserID]stepcast.FriendID{},
 		newEventIDs: map[string]bool{}, timers: timerLayer{base: &a.timers}, finished: map[uint64]store.Delivery{},
@@ -132,12 +137,19 @@ func (s *Store) commit(acct store.AccountID, t *tx) {
 	t.defs.commit()
 	t.tallies.commit()
 	for id, d := range t.finished {
-		*a.outbox.At(int(id) - 1) = d
+		old := a.outbox.At(int(id) - 1)
+		if was, is := old.Status == store.Pending, d.Status == store.Pending; was != is {
+			a.indexPending(d, is)
+		}
+		*old = d
 	}
 	for i := range t.queued.Len() {
 		d := t.queued.At(i)
 		a.outbox.Append(*d)
 		a.outKeys[d.Key] = d.ID
+		if d.Status == store.Pending {
+			a.indexPending(*d, true)
+		}
 	}
 }
 
@@ -199,4 +211,23 @@ func (s *Store) Lease(ctx context.Context, acct store.AccountID, holder string, 
 		return nil, err
 	}
 	return a.timers.lease(holder, now, ttl, limit, kinds), nil
+}
+
+// indexPending adds d to its recipients' pending deliveries, or removes
+// it.
+func (a *account) indexPending(d store.Delivery, add bool) {
+	for _, f := range d.Friends {
+		ids := a.pending[f]
+		i, found := slices.BinarySearch(ids, d.ID)
+		switch {
+		case add && !found:
+			a.pending[f] = slices.Insert(ids, i, d.ID)
+		case !add && found:
+			if ids = slices.Delete(ids, i, i+1); len(ids) == 0 {
+				delete(a.pending, f)
+			} else {
+				a.pending[f] = ids
+			}
+		}
+	}
 }

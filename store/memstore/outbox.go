@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,14 +114,18 @@ func (t *tx) CancelDeliveries(sel store.DeliverySelector, reason string, at time
 	}
 }
 
-// Deliveries implements store.ReadTx. It scans the outbox: fine for the
-// reference store, not for millions.
+// Deliveries implements store.ReadTx. A friend's pending deliveries come
+// from an index (account.pending) and the tx's own; other filters scan
+// the outbox from After: fine for the reference store, not for millions.
 func (t *tx) Deliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 	if err := backend.ValidateFilter(f); err != nil {
 		return nil, err
 	}
 	if !backend.Page(f.After, backend.MaxSeq, f.Limit) || !backend.CauseKey(f.Cause) {
 		return nil, nil
+	}
+	if f.Friend != 0 && f.Status == store.Pending {
+		return t.friendPending(f), nil
 	}
 	var out []store.Delivery
 	for id := f.After + 1; len(out) < f.Limit; id++ {
@@ -164,4 +169,34 @@ func (t *tx) RestoreDelivery(d store.Delivery) error {
 	}
 	t.queue(backend.Restored(d.Clone()))
 	return nil
+}
+
+// friendPending answers Deliveries for one friend's pending deliveries:
+// those committed pending, from the index (the tx may have finished or
+// cancelled some: each is read as the tx sees it), then the tx's own new
+// ones, whose IDs come after every committed one. The tx's writes never
+// make a committed delivery pending again (a delivery leaves Pending
+// once), so none is missed.
+func (t *tx) friendPending(f store.DeliveryFilter) []store.Delivery {
+	var out []store.Delivery
+	ids := t.a.pending[f.Friend]
+	i, _ := slices.BinarySearch(ids, f.After+1)
+	for _, id := range ids[i:] {
+		if len(out) == f.Limit {
+			return out
+		}
+		if d, ok := t.delivery(id); ok && backend.Matches(f, d) {
+			out = append(out, d.Clone())
+		}
+	}
+	n := uint64(t.a.outbox.Len())
+	for i := range t.queued.Len() {
+		if len(out) == f.Limit {
+			break
+		}
+		if d := t.queued.At(i); d.ID > f.After && d.ID > n && backend.Matches(f, *d) {
+			out = append(out, d.Clone())
+		}
+	}
+	return out
 }

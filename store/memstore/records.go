@@ -85,7 +85,7 @@ func (t *tx) Timer(friend stepcast.FriendID, key string) (store.Timer, error) {
 	if tm, ok := t.timers.get(friend, key); ok && backend.TimerKey(key) {
 		return tm.Clone(), nil
 	}
-	return store.Timer{}, fmt.Errorf("memstore: timer %d/%s: %w", friend, stepcast.Quote(key), store.ErrNotFound)
+	return store.Timer{}, backend.TimerNotFound("memstore", friend, key)
 }
 
 func (t *tx) FriendTimers(friend stepcast.FriendID) ([]store.Timer, error) {

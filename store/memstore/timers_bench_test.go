@@ -9,6 +9,7 @@ import (
 	"github.com/stepcast/stepcast"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/memstore"
+	"github.com/stepcast/stepcast/store/storetest"
 )
 
 // seedTimers writes n timers over n/2 friends, all due by now: a tenth of
@@ -104,3 +105,7 @@ func BenchmarkFriendTimers(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkTimerMiss(b *testing.B) { storetest.BenchTimerMiss(b, memstore.New()) }
+
+func TestTimerMissCheap(t *testing.T) { storetest.CheckTimerMissCheap(t, memstore.New(), 1) }

@@ -126,7 +126,7 @@ func testCancel(t *testing.T, s store.Store) {
 		}{
 			{store.DeliverySelector{}, "", t0},
 			{store.DeliverySelector{Cause: welcome, KeyPrefix: "w"}, "", t0},
-			{store.DeliverySelector{Cause: welcome}, long(stepcast.MaxTextLen + 1), t0},
+			{store.DeliverySelector{Cause: welcome}, long(stepcast.MaxReasonLen + 1), t0},
 			{store.DeliverySelector{Cause: welcome}, "", time.Time{}},
 			{store.DeliverySelector{KeyPrefix: withNUL}, "", t0},
 			{store.DeliverySelector{Cause: long(store.MaxCauseLen + 1)}, "", t0},

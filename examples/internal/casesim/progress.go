@@ -13,6 +13,7 @@ import (
 // simulated days; nil (not a terminal, or in tests) shows nothing.
 type Bar struct {
 	b    *progressbar.ProgressBar
+	o    *Options
 	days int64 // the days shown
 }
 
@@ -21,7 +22,7 @@ func (o *Options) NewBar(what string, total int64) *Bar {
 	if !o.Progress {
 		return nil
 	}
-	return &Bar{b: progressbar.NewOptions64(total,
+	b := &Bar{o: o, b: progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(o.Err),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionSetWidth(30),
@@ -29,6 +30,8 @@ func (o *Options) NewBar(what string, total int64) *Bar {
 		progressbar.OptionShowCount(),
 		progressbar.OptionClearOnFinish(),
 	)}
+	o.shown = b
+	return b
 }
 
 // Set shows the simulated time done, in days (the bar's total).
@@ -53,7 +56,26 @@ func (b *Bar) Add(n int) {
 func (b *Bar) Done() {
 	if b != nil {
 		b.b.Finish()
+		if b.o.shown == b {
+			b.o.shown = nil
+		}
 	}
+}
+
+// barWriter is Options.Out when bars are shown: it clears the bar on the
+// terminal before each write, so that what a program prints during a run
+// (a broadcast's preview) starts a line of its own instead of running on
+// from the bar's; the bar is drawn again, below it, at its next step.
+type barWriter struct {
+	o *Options
+	w io.Writer
+}
+
+func (w barWriter) Write(p []byte) (int, error) {
+	if b := w.o.shown; b != nil {
+		b.b.Clear()
+	}
+	return w.w.Write(p)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -193,6 +193,10 @@ func (s *Sim) LINESummary(w io.Writer) (violations int, err error) {
 		return 0, err
 	}
 	fmt.Fprintln(w)
+	if by[linetest.Quota] != nil || by[linetest.QuotaConsumption] != nil {
+		// Many of the requests, and none a marketer would expect: say why.
+		fmt.Fprintf(w, "  the quota reads: the engine's quota guard before a dispatch sends (at most once a minute of the simulated clock, engine.Config.QuotaRefresh), and a broadcast's preview\n")
+	}
 	// LINE's month is Japan's; linetest's Consumption is the current
 	// month's alone, so the sends say what each month counted.
 	jst := time.FixedZone("JST", 9*3600)

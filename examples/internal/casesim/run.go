@@ -15,22 +15,14 @@ import (
 	"github.com/stepcast/stepcast/store"
 )
 
-// dueKinds are the kinds of the engine's due work (engine.DueKind; the
-// engine does not export its list). A kind missing here would
-// run only when another kind's due work wakes the simulation: keep it in
-// step with the engine's tick.go.
-var dueKinds = []string{string(engine.DueScoring), string(engine.DueScenario), string(engine.DueReminder), string(engine.DueStart),
-	string(engine.DueReminderEdit), string(engine.DueFollow), string(engine.DueRoute), string(engine.DueBroadcast),
-	string(engine.DueExperiment)}
-
 // nextDue returns when the account's earliest due work before before is
 // due (the zero time if there is none), from the store's due-work queue —
 // a read, no commit, whose cost is that of the range up to before.
 func (s *Sim) nextDue(ctx context.Context, before time.Time) (time.Time, error) {
 	var next time.Time
 	err := s.st.View(ctx, s.Account.ID(), func(tx store.ReadTx) error {
-		for _, k := range dueKinds {
-			ts, err := tx.DueTimers(k, store.DuePos{}, before, 1)
+		for _, k := range engine.DueKinds() {
+			ts, err := tx.DueTimers(string(k), store.DuePos{}, before, 1)
 			if err != nil {
 				return err
 			}

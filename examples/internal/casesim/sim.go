@@ -35,12 +35,14 @@ type Options struct {
 	// terminal.
 	Progress bool
 	Out, Err io.Writer
+	shown    *Bar // the bar on Err, until it is done
 }
 
 // Flags registers the common flags on fs with the program's defaults and
 // returns the options they fill in once fs is parsed.
 func Flags(fs *flag.FlagSet, friends, days int) *Options {
-	o := &Options{Out: os.Stdout, Err: os.Stderr, Progress: isTerminal(os.Stderr)}
+	o := &Options{Err: os.Stderr, Progress: isTerminal(os.Stderr)}
+	o.Out = barWriter{o: o, w: os.Stdout}
 	fs.IntVar(&o.Friends, "friends", friends, "number of friends to simulate")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the friends' random behaviour (the same seed, the same story)")
 	fs.IntVar(&o.Days, "days", days, "days simulated")
