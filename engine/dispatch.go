@@ -240,6 +240,17 @@ func (d *dispatch) run() (DispatchReport, error) {
 	// last of them still starts long before its lease ends (a few sends'
 	// time against minutes).
 	batch := leaseRounds * n
+	// The first lease comes before the workers, the recorder and the
+	// progress reports start: an idle account's Dispatch — Run's, every
+	// PollInterval — costs the store's read that finds nothing due (see
+	// store.Deliveries) and starts nothing.
+	var first []store.Delivery
+	if !d.stopped() && d.ctx.Err() == nil {
+		first, _ = d.lease(batch)
+	}
+	if len(first) == 0 {
+		return d.result()
+	}
 	d.outcomes = make(chan finished, batch)
 	d.startProgress()
 	recorded := make(chan struct{})
@@ -258,12 +269,18 @@ func (d *dispatch) run() (DispatchReport, error) {
 			}
 		}()
 	}
-	d.feed(work, batch)
+	d.feed(work, batch, first)
 	close(work)
 	wg.Wait()
 	close(d.outcomes)
 	<-recorded
 	d.progress.finish()
+	return d.result()
+}
+
+// result is what the dispatch returns: its report, and the error that
+// stopped it, or ctx's.
+func (d *dispatch) result() (DispatchReport, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.err == nil && d.ctx.Err() != nil {
@@ -275,20 +292,41 @@ func (d *dispatch) run() (DispatchReport, error) {
 	return d.report, nil
 }
 
-// feed leases due deliveries, n at a time, and hands them to the workers
-// until none is due and none is in flight (a worker may queue a push that
-// is due at once), or the dispatch stops.
-func (d *dispatch) feed(work chan<- []store.Delivery, n int) {
+// lease leases up to n due deliveries and counts them. On a store error
+// it stops the dispatch (unless ctx ended) and returns false.
+func (d *dispatch) lease(n int) ([]store.Delivery, bool) {
 	cfg := &d.a.e.cfg
-	for !d.stopped() && d.ctx.Err() == nil {
-		batch, err := d.a.e.cfg.Store.LeaseDeliveries(d.ctx, d.a.id, cfg.Holder, cfg.Now(), cfg.DispatchLease, n)
-		if err != nil {
-			if d.ctx.Err() == nil {
-				d.halt(fmt.Errorf("lease: %w", err))
-			}
-			return
+	batch, err := cfg.Store.LeaseDeliveries(d.ctx, d.a.id, cfg.Holder, cfg.Now(), cfg.DispatchLease, n)
+	if err != nil {
+		if d.ctx.Err() == nil {
+			d.halt(fmt.Errorf("lease: %w", err))
 		}
-		d.count(DispatchReport{Leased: len(batch)})
+		return nil, false
+	}
+	d.count(DispatchReport{Leased: len(batch)})
+	return batch, true
+}
+
+// feed hands the workers first, the deliveries already leased — handed
+// on or put back even if the dispatch stopped meanwhile —, then leases
+// due deliveries, n at a time, and hands them on until none is due and
+// none is in flight (a worker may queue a push that is due at once), or
+// the dispatch stops.
+func (d *dispatch) feed(work chan<- []store.Delivery, n int, first []store.Delivery) {
+	cfg := &d.a.e.cfg
+	next := first
+	for {
+		batch := next
+		next = nil
+		if batch == nil {
+			if d.stopped() || d.ctx.Err() != nil {
+				return
+			}
+			var ok bool
+			if batch, ok = d.lease(n); !ok {
+				return
+			}
+		}
 		if len(batch) == 0 {
 			if d.inflight.Load() == 0 {
 				return

@@ -77,7 +77,10 @@
 //
 // Timers and deliveries are due at now >= Due (NextAt) and leased until
 // LeaseUntil; a lease has expired at now >= LeaseUntil, the same on every
-// backend.
+// backend. A Lease or LeaseDeliveries that finds nothing to hand out
+// writes nothing — a read on boltstore (no commit, no sync of the file), a
+// statement that changes no row and takes no transaction ID on pgstore —,
+// so that an engine polling an idle account every second costs reads.
 //
 // # Export
 //

@@ -138,8 +138,8 @@ type Deliveries interface {
 	// FirstAttemptAt = now, to the microsecond in UTC. As for timers, a
 	// lease has expired at now >= LeaseUntil: at the very instant it
 	// ends, the delivery is handed out again. No delivery is handed to two
-	// holders at once. A malformed request (as for Timers.Lease) is
-	// ErrInvalid.
+	// holders at once; finding none to hand out, it writes nothing. A
+	// malformed request (as for Timers.Lease) is ErrInvalid.
 	LeaseDeliveries(ctx context.Context, account AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]Delivery, error)
 }
 

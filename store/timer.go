@@ -49,7 +49,8 @@ type Timers interface {
 	// kind. A lease has expired at now >= LeaseUntil: at the very
 	// instant it ends, the timer is handed out again. No timer is handed
 	// to two holders at once; one whose holder dies is handed out again
-	// once its lease expires. A malformed request (a holder that is not an
+	// once its lease expires. A Lease that finds nothing to hand out
+	// writes nothing (see the package doc's Leases). A malformed request (a holder that is not an
 	// identifier, a now outside [stepcast.MinEventTime, stepcast.MaxTime],
 	// a ttl not positive, a negative limit, a kind that is not a name) is
 	// ErrInvalid.

@@ -5,6 +5,7 @@ package pgtest
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -49,4 +50,41 @@ func Open(t testing.TB, schema string) *pgstore.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Written returns a mark of what has been written to the tables of s's
+// schema: a digest of every row's place and transaction stamps (ctid,
+// xmin, xmax), which any insert, update, delete or row lock changes. Two
+// equal marks mean nothing was written in between — neither a row changed
+// nor one locked, which is what takes a transaction ID.
+func Written(t testing.TB, s *pgstore.Store) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, s.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n := 0
+	for _, table := range tables {
+		var stamps []string
+		err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(ctid::text || ' ' || xmin::text || ' ' || xmax::text ORDER BY ctid), '{}') FROM `+
+			pgx.Identifier{s.Schema(), table}.Sanitize()).Scan(&stamps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s %q\n", table, stamps)
+		n += len(stamps)
+	}
+	return fmt.Sprintf("%d rows in %d tables, %x", n, len(tables), h.Sum(nil)[:8])
 }

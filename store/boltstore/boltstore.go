@@ -477,11 +477,24 @@ func (t *tx) putJSON(bucket, key []byte, v any) error {
 	return b.Put(key, raw)
 }
 
-// leasing runs walk in one write transaction over account's bucket, after
-// checking the lease request (nothing to walk if the account has none of
-// it): Lease and LeaseDeliveries, what says which.
+// errNoLease rolls back a leasing transaction that leased nothing: bbolt
+// commits an unchanged transaction all the same, meta page and sync.
+var errNoLease = errors.New("boltstore: nothing to lease")
+
+// leasing runs walk over account's bucket (nothing to walk if the account
+// has none of it), after checking the lease request: Lease and
+// LeaseDeliveries, what says which. walk leases up to limit records if
+// lease, else only finds out whether there is one to lease, and returns
+// how many it found.
+//
+// It first walks in a read transaction, and opens the write transaction
+// only if that found something: polling an idle account (Run's Tick and
+// Dispatch every second) then costs a read — no writer lock, no commit,
+// no sync of the file. Another goroutine may lease what the read saw
+// before the write transaction begins; one that leases nothing after all
+// is rolled back, not committed.
 func (s *Store) leasing(ctx context.Context, account store.AccountID, what string, bucket []byte, holder string, now time.Time, ttl time.Duration,
-	limit int, kinds []string, walk func(t *tx, b *bolt.Bucket) error) error {
+	limit int, kinds []string, walk func(t *tx, b *bolt.Bucket, lease bool) (int, error)) error {
 	if err := account.Validate(); err != nil {
 		return fmt.Errorf("boltstore: %s: %w", what, err)
 	}
@@ -491,13 +504,37 @@ func (s *Store) leasing(ctx context.Context, account store.AccountID, what strin
 	if err := backend.ValidateLease(holder, now, ttl, limit, kinds...); err != nil {
 		return fmt.Errorf("boltstore: %w", err)
 	}
-	return s.closedErr(s.db.Update(func(btx *bolt.Tx) error {
+	if limit == 0 {
+		return nil
+	}
+	found := 0
+	err := s.db.View(func(btx *bolt.Tx) error {
+		t := newTx(btx, account, false)
+		b, err := t.bucket(bucket)
+		if err != nil || b == nil {
+			return err
+		}
+		found, err = walk(t, b, false)
+		return err
+	})
+	if err != nil || found == 0 {
+		return s.closedErr(err)
+	}
+	err = s.db.Update(func(btx *bolt.Tx) error {
 		t := newTx(btx, account, false)
 		b, err := t.bucket(bucket)
 		if err != nil || b == nil {
 			return err
 		}
 		t.writable = true
-		return walk(t, b)
-	}))
+		n, err := walk(t, b, true)
+		if err == nil && n == 0 {
+			return errNoLease
+		}
+		return err
+	})
+	if errors.Is(err, errNoLease) {
+		return nil
+	}
+	return s.closedErr(err)
 }

@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stepcast/stepcast"
+	"github.com/stepcast/stepcast/internal/bolttest"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/boltstore"
 	"github.com/stepcast/stepcast/store/storetest"
@@ -39,7 +40,13 @@ func TestConformance(t *testing.T) {
 			}
 			return boltstore.Open(path)
 		},
+		Written: written,
 	})
+}
+
+// written marks what the store committed: the file's last transaction ID.
+func written(t *testing.T, s store.Store) string {
+	return fmt.Sprint("transaction ", bolttest.TxID(t, s.(*boltstore.Store).Path()))
 }
 
 // NoSync skips the fsync only: the store is the same store, reopened
@@ -57,6 +64,7 @@ func TestConformanceNoSync(t *testing.T) {
 			}
 			return boltstore.OpenWith(path, boltstore.Options{NoSync: true})
 		},
+		Written: written,
 	})
 }
 

@@ -289,12 +289,14 @@ func (t *tx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 }
 
 // LeaseDeliveries implements store.Deliveries by walking the queue index
-// in one write transaction. Within a priority, the first delivery not yet
-// due ends that priority's walk: the cursor seeks to the next priority, so
-// deliveries scheduled for later cost one step per priority, not one each.
+// in one write transaction, once a read transaction's walk found a
+// delivery to lease (none: nothing is committed, see leasing). Within a
+// priority, the first delivery not yet due ends that priority's walk: the
+// cursor seeks to the next priority, so deliveries scheduled for later
+// cost one step per priority, not one each.
 func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
 	var out []store.Delivery
-	err := s.leasing(ctx, account, "lease deliveries", outQueueB, holder, now, ttl, limit, nil, func(t *tx, queue *bolt.Bucket) error {
+	err := s.leasing(ctx, account, "lease deliveries", outQueueB, holder, now, ttl, limit, nil, func(t *tx, queue *bolt.Bucket, lease bool) (int, error) {
 		nowMicro := uint64(now.UnixMicro())
 		c := queue.Cursor()
 		k, _ := c.First()
@@ -309,18 +311,21 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 			}
 			d, err := t.Delivery(binary.BigEndian.Uint64(k[12:]))
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if d.LeasedBy == "" || !d.LeaseUntil.After(now) {
+				if !lease {
+					return 1, nil
+				}
 				backend.TakeLease(&d, holder, now, ttl)
 				if err := t.putDelivery(d); err != nil { // its queue key stays: priority, NextAt and ID are unchanged
-					return err
+					return 0, err
 				}
 				out = append(out, d)
 			}
 			k, _ = c.Next()
 		}
-		return nil
+		return len(out), nil
 	})
 	return out, err
 }

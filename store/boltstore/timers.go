@@ -188,7 +188,9 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 }
 
 // Lease implements store.Timers: one write transaction walks the due
-// index in order, so no two holders get the same timer.
+// index in order, so no two holders get the same timer — after a read
+// transaction's walk found a timer to lease: with none, Lease commits
+// nothing (see leasing).
 //
 // With kinds, it filters while it walks: the due index's keys hold the
 // timer's key, so a timer of another kind costs a cursor step and a
@@ -200,7 +202,7 @@ func (t *tx) DeleteTimer(friend stepcast.FriendID, key string, version uint64) e
 // them.
 func (s *Store) Lease(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int, kinds ...string) ([]store.Timer, error) {
 	var out []store.Timer
-	err := s.leasing(ctx, account, "lease", dueB, holder, now, ttl, limit, kinds, func(t *tx, due *bolt.Bucket) error {
+	err := s.leasing(ctx, account, "lease", dueB, holder, now, ttl, limit, kinds, func(t *tx, due *bolt.Bucket, lease bool) (int, error) {
 		timers, _ := t.bucket(timersB)
 		nowMicro := uint64(now.UnixMicro())
 		until := now.Add(ttl).UTC().Truncate(time.Microsecond)
@@ -215,23 +217,26 @@ func (s *Store) Lease(ctx context.Context, account store.AccountID, holder strin
 			raw := timers.Get(k[8:])
 			tm, err := decodeTimer(raw)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if tm.LeasedBy != "" && tm.LeaseUntil.After(now) {
 				continue
 			}
+			if !lease {
+				return 1, nil
+			}
 			tm.LeasedBy, tm.LeaseUntil = holder, until
 			raw, err = encodeTimer(tm)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			// Writing the timers bucket does not move the due cursor.
 			if err := timers.Put(k[8:], raw); err != nil {
-				return err
+				return 0, err
 			}
 			out = append(out, tm)
 		}
-		return nil
+		return len(out), nil
 	})
 	return out, err
 }

@@ -271,7 +271,10 @@ func (t *ptx) DeliveryProgress(cause string) (store.DeliveryProgress, error) {
 }
 
 // LeaseDeliveries implements store.Deliveries in one statement, like
-// Lease, walking the queue index in its order.
+// Lease, walking the queue index in its order — once a read of the index
+// by due time (account, next_at) found a delivery to lease: the queue
+// index's walk, which cannot stop at the first delivery not yet due, would
+// read every delivery waiting for later to find that none is due.
 func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, holder string, now time.Time, ttl time.Duration, limit int) ([]store.Delivery, error) {
 	if err := account.Validate(); err != nil {
 		return nil, fmt.Errorf("pgstore: lease deliveries: %w", err)
@@ -287,6 +290,18 @@ func (s *Store) LeaseDeliveries(ctx context.Context, account store.AccountID, ho
 	}
 	until := now.Add(ttl).UTC().Truncate(time.Microsecond)
 	now = now.UTC().Truncate(time.Microsecond)
+	if limit == 0 {
+		return nil, nil
+	}
+	var due bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM stepcast_outbox
+		WHERE account = $1 AND status = 1 AND next_at <= $2 AND (leased_by = '' OR lease_until <= $2))`, account, now).Scan(&due)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: lease deliveries %q: %w", account, err)
+	}
+	if !due {
+		return nil, nil
+	}
 	out, err := queryAll(ctx, s.pool, scanDelivery, `WITH p AS MATERIALIZED (SELECT id FROM stepcast_outbox
 		      WHERE account = $1 AND status = 1 AND next_at <= $3 AND (leased_by = '' OR lease_until <= $3)
 		      ORDER BY priority DESC, next_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stepcast/stepcast/internal/pgtest"
 	"github.com/stepcast/stepcast/store"
 	"github.com/stepcast/stepcast/store/pgstore"
 	"github.com/stepcast/stepcast/store/storetest"
@@ -60,6 +61,7 @@ func TestConformance(t *testing.T) {
 			s.Close()
 			return pgstore.Open(ctx, d, pgstore.Options{Schema: schema})
 		},
+		Written: func(t *testing.T, s store.Store) string { return pgtest.Written(t, s.(*pgstore.Store)) },
 	})
 }
 

@@ -169,3 +169,98 @@ func testLeaseHeldAtAnEarlierNow(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testIdleLeases: a Lease or LeaseDeliveries that finds nothing to hand
+// out — an account the store does not hold, work due later, work of
+// other kinds, work another holder leased, a limit of 0 — writes nothing,
+// so that polling an idle account costs reads; one that hands something
+// out writes.
+func testIdleLeases(t *testing.T, s store.Store, written func() string) {
+	ctx := context.Background()
+	ttl := 10 * time.Minute
+	ids := addFriends(t, s, 1)
+	held := delivery("held", t0)
+	later := delivery("later", t0)
+	later.NextAt = t0.Add(time.Hour)
+	update(t, s, func(tx store.Tx) error {
+		for _, tm := range []store.Timer{
+			{Friend: ids[0], Key: "scenario/trial", Due: t0.Add(time.Hour)},
+			{Friend: ids[0], Key: "reminder/visit", Due: t0.Add(-time.Hour)},
+			{Key: "custom/x", Due: t0.Add(-time.Hour)},
+		} {
+			if _, err := tx.PutTimer(tm); err != nil {
+				return err
+			}
+		}
+		for _, d := range []store.Delivery{held, later} {
+			if _, err := tx.Enqueue(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if ts, err := s.Lease(ctx, acct, "other", t0, ttl, 10, "reminder"); err != nil || len(ts) != 1 {
+		t.Fatalf("Lease by another holder = %d timers, %v; want the reminder", len(ts), err)
+	}
+	if ds, err := s.LeaseDeliveries(ctx, acct, "other", t0, ttl, 10); err != nil || len(ds) != 1 || ds[0].Key != held.Key {
+		t.Fatalf("LeaseDeliveries by another holder = %v, %v; want %q", ds, err, held.Key)
+	}
+	before := written()
+	for _, c := range []struct {
+		name  string
+		lease func() (int, error)
+	}{
+		{"TimersOfAnAccountNotHeld", func() (int, error) {
+			ts, err := s.Lease(ctx, "nobody", "me", t0, ttl, 10)
+			return len(ts), err
+		}},
+		{"DeliveriesOfAnAccountNotHeld", func() (int, error) {
+			ds, err := s.LeaseDeliveries(ctx, "nobody", "me", t0, ttl, 10)
+			return len(ds), err
+		}},
+		{"TimersDueLaterOrHeld", func() (int, error) {
+			ts, err := s.Lease(ctx, acct, "me", t0, ttl, 10, "scenario", "reminder")
+			return len(ts), err
+		}},
+		{"TimersOfAKindNotAskedFor", func() (int, error) {
+			ts, err := s.Lease(ctx, acct, "me", t0, ttl, 10, "broadcast")
+			return len(ts), err
+		}},
+		{"TimersWithALimitOf0", func() (int, error) {
+			ts, err := s.Lease(ctx, acct, "me", t0, ttl, 0)
+			return len(ts), err
+		}},
+		{"DeliveriesDueLaterOrHeld", func() (int, error) {
+			ds, err := s.LeaseDeliveries(ctx, acct, "me", t0, ttl, 10)
+			return len(ds), err
+		}},
+		{"DeliveriesWithALimitOf0", func() (int, error) {
+			ds, err := s.LeaseDeliveries(ctx, acct, "me", t0.Add(time.Hour), ttl, 0)
+			return len(ds), err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if n, err := c.lease(); err != nil || n != 0 {
+				t.Fatalf("leased %d, %v; want none", n, err)
+			}
+			if after := written(); after != before {
+				t.Errorf("a lease that handed out nothing wrote: %s before, %s after", before, after)
+			}
+		})
+	}
+	// The mark sees a write: leases that hand something out change it.
+	if ts, err := s.Lease(ctx, acct, "me", t0, ttl, 10); err != nil || len(ts) != 1 || ts[0].Key != "custom/x" {
+		t.Fatalf("Lease = %v, %v; want custom/x", ts, err)
+	}
+	mid := written()
+	if mid == before {
+		t.Errorf("a lease that handed out a timer left the mark as it was: %s", mid)
+	}
+	// An hour on, the other holder's lease has expired too.
+	if ds, err := s.LeaseDeliveries(ctx, acct, "me", t0.Add(time.Hour), ttl, 10); err != nil || len(ds) != 2 {
+		t.Fatalf("LeaseDeliveries = %d deliveries, %v; want both", len(ds), err)
+	}
+	if after := written(); after == mid {
+		t.Errorf("a lease that handed out a delivery left the mark as it was: %s", after)
+	}
+}

@@ -11,8 +11,10 @@
 // refuses the same input, before anything reaches its storage: account
 // IDs, changes, tally sums that would overflow…), the answers to edge
 // reads (a lookup by a key no record can have finds nothing, a page past
-// the last key is empty) and the lease boundary (due at Due, expired at LeaseUntil, for timers and
-// deliveries alike).
+// the last key is empty), the lease boundary (due at Due, expired at
+// LeaseUntil, for timers and deliveries alike) and, where the backend can
+// tell what was written (Features.Written), that a lease finding nothing
+// writes nothing.
 package storetest
 
 import (
@@ -46,6 +48,13 @@ type Features struct {
 	// Reopen, when set, closes s and opens it again on the same data, to
 	// check that committed work survives (durable backends).
 	Reopen func(ctx context.Context, t *testing.T, s store.Store) (store.Store, error)
+	// Written, when set, returns a mark of what s has written so far —
+	// a file's last transaction ID, the versions of a schema's rows —
+	// that any write changes: the suite checks that a Lease or
+	// LeaseDeliveries finding nothing to hand out leaves it as it was
+	// (see the store package doc's Leases), and that one handing
+	// something out changes it.
+	Written func(t *testing.T, s store.Store) string
 }
 
 // Run runs the conformance suite.
@@ -117,6 +126,12 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		}
 		testBatch(t, s, b)
 	})
+	if f.Written != nil {
+		t.Run("IdleLeasesWriteNothing", func(t *testing.T) {
+			s := open(t)
+			testIdleLeases(t, s, func() string { return f.Written(t, s) })
+		})
+	}
 	if f.Reopen != nil {
 		t.Run("CommittedWorkSurvivesReopen", func(t *testing.T) { testReopen(t, open(t), f.Reopen) })
 	}
