@@ -101,10 +101,12 @@ type Config struct {
 	// half of its range. Zero means DefaultRetryBase (2 s) and
 	// DefaultRetryMax (10 minutes).
 	RetryBase, RetryMax time.Duration
-	// QuotaPause is how long Run waits before dispatching an account again
-	// after LINE refused a send for its monthly quota
-	// (stepcast.ErrQuotaExceeded) or its channel access token
-	// (stepcast.ErrUnauthorized). Zero means DefaultQuotaPause (10 minutes).
+	// QuotaPause is how long a delivery held for the monthly message quota
+	// waits before it is tried again (stepcast.ErrQuotaExceeded, the quota
+	// guard: only it waits, not the account's other deliveries), and how
+	// long Run waits before dispatching an account again after LINE
+	// refused its channel access token (stepcast.ErrUnauthorized). Zero
+	// means DefaultQuotaPause (10 minutes).
 	QuotaPause time.Duration
 	// Progress, if set, receives each Dispatch's progress (DispatchProgress)
 	// every ProgressEvery and once at its end, from a goroutine of its own:
@@ -299,8 +301,10 @@ func (e *Engine) Accounts() []store.AccountID {
 // dispatches the outbox (Account.Dispatch) every PollInterval, until ctx
 // is done or the engine closed. Dispatches run on goroutines of their
 // own, one at a time per account, so that a long one holds up neither the
-// due work nor the other accounts; after one stopped by the monthly
-// quota, Run leaves that account's outbox alone for Config.QuotaPause. Failures are logged and retried on the next
+// due work nor the other accounts; after one stopped by a refused channel
+// access token, Run leaves that account's outbox alone for
+// Config.QuotaPause (the monthly quota holds back single deliveries, not
+// the account: see Account.Dispatch). Failures are logged and retried on the next
 // round; Run returns ctx's error, or ErrClosed.
 func (e *Engine) Run(ctx context.Context) error {
 	if !e.begin() {
