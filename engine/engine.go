@@ -113,7 +113,11 @@ type Config struct {
 	// a slow callback never holds up the sends — the reports it has not
 	// taken are replaced by the newest, so it misses some — but the last
 	// one (Done) is handed over before Dispatch returns, which waits for
-	// it. The same figures are logged at Info, at the same cadence.
+	// the callback to finish with it — though no longer than ctx, Close or
+	// a quarter of DispatchLease allow: a callback still busy then is left to finish on
+	// its own, logged at Warn. A callback that panics is recovered, logged
+	// at Error with the panic and its stack, and not called again for that
+	// dispatch. The same figures are logged at Info, at the same cadence.
 	Progress func(DispatchProgress)
 	// ProgressEvery is the cadence of progress reports and logs. Zero
 	// means DefaultProgressEvery (5 seconds).
