@@ -133,7 +133,7 @@ type recipientInfo struct {
 
 // readRecipients reads the zones (for quiet hours and caps per local
 // day) and send logs (for caps) of the guarded deliveries' recipients.
-func (gs *guards) readRecipients(tx store.ReadTx, groups [][]store.Delivery) (map[stepcast.FriendID]*recipientInfo, error) {
+func (gs *guards) readRecipients(a *Account, tx store.ReadTx, groups [][]store.Delivery) (map[stepcast.FriendID]*recipientInfo, error) {
 	needZone := gs.g.QuietHours != nil
 	needLog := len(gs.g.Caps) > 0
 	for _, c := range gs.g.Caps {
@@ -154,9 +154,7 @@ func (gs *guards) readRecipients(tx store.ReadTx, groups [][]store.Delivery) (ma
 				if needZone {
 					fr, err := tx.Friend(f)
 					if err == nil && fr.TimeZone != "" {
-						if loc, err := loadZone(fr.TimeZone); err == nil {
-							ri.loc = loc
-						}
+						ri.loc = a.friendZone(fr.TimeZone, f, gs.loc)
 					}
 				}
 				if needLog {
@@ -348,7 +346,7 @@ func (d *dispatch) judge(groups [][]store.Delivery) ([][]store.Delivery, error) 
 		gs.mu.Lock()
 		err := d.a.e.cfg.Store.View(d.ctx, d.a.id, func(tx store.ReadTx) error {
 			var err error
-			info, err = gs.readRecipients(tx, groups)
+			info, err = gs.readRecipients(d.a, tx, groups)
 			return err
 		})
 		gs.mu.Unlock()
