@@ -306,7 +306,9 @@ func isWord(s string) bool {
 //     single-use: a second attempt is refused, or delivers twice) or a
 //     push sent without a key. Do not retry; record it as possibly
 //     delivered.
-//   - ErrQuotaExceeded: the account's monthly message quota is used up.
+//   - ErrQuotaExceeded: the account's monthly message quota cannot cover
+//     the send (LINE refuses a request whose messages exceed what is left,
+//     used up or not).
 //   - ErrUnauthorized: LINE refused the channel access token (401: expired,
 //     revoked or wrong). Nothing was delivered, and every other request
 //     would be refused alike until the token is replaced: stop sending,
@@ -319,7 +321,7 @@ type Sender interface {
 // Errors a Sender classifies its failures with.
 var (
 	ErrRetryLater    = errors.New("stepcast: send failed; retry later")
-	ErrQuotaExceeded = errors.New("stepcast: the monthly message quota is used up")
+	ErrQuotaExceeded = errors.New("stepcast: the monthly message quota cannot cover the send")
 	// ErrUncertain is a request that may have been delivered, with no
 	// retry key to make another attempt safe: not to be retried.
 	ErrUncertain = errors.New("stepcast: the request may have been delivered; not retried")

@@ -36,6 +36,8 @@ type Account struct {
 	old machines // old versions of scenarios, compiled
 
 	quota quotaCache // the quota guard's reading
+
+	badZoneLogged atomic.Bool // a friend's invalid zone was logged (friendZone)
 }
 
 func openAccount(ctx context.Context, e *Engine, id store.AccountID, c *compiled) (*Account, error) {

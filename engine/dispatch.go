@@ -65,8 +65,8 @@ const (
 
 // DispatchReport counts what one Dispatch did with the deliveries it
 // leased. Every leased delivery is counted once among Sent, Retrying,
-// Failed, Replaced, Released, LostLease, Deferred, Dropped, Skipped and
-// Split.
+// Failed, Replaced, Released, LostLease, Deferred, Dropped, Skipped,
+// Split and OverQuota.
 type DispatchReport struct {
 	Leased   int // deliveries leased
 	Sent     int // accepted by LINE (a 409, a retry of one accepted before, included)
@@ -76,9 +76,9 @@ type DispatchReport struct {
 	// push of its messages queued in the same commit (sent by this
 	// Dispatch or the next).
 	Replaced int
-	// Released were leased but not sent, as the dispatch stopped (the
-	// monthly quota — the delivery LINE refused for it included —, ctx,
-	// Close), or their lease was nearly over before their turn: pending
+	// Released were leased but not sent, as the dispatch stopped (a
+	// refused channel access token — the delivery LINE refused included —,
+	// ctx, Close), or their lease was nearly over before their turn: pending
 	// again, due at once; or an earlier delivery in its order (to the
 	// same friend, or the account's rich menu requests) was put back for
 	// a retry, or is still pending when it was leased
@@ -95,9 +95,14 @@ type DispatchReport struct {
 	// or the cap frees; Dropped failed by a cap (CapDrop); Skipped
 	// cancelled by a cap (CapSkip); Split were multicasts whose
 	// recipients' verdicts differed, cancelled and queued again as one
-	// delivery per verdict. A delivery the quota guard refused is
-	// Released.
+	// delivery per verdict.
 	Deferred, Dropped, Skipped, Split int
+	// OverQuota were held back for the monthly message quota, pending, due
+	// again after Config.QuotaPause: refused by the quota guard before any
+	// request (ReasonOverQuota), refused by LINE (stepcast.ErrQuotaExceeded),
+	// or held without a request as costing at least as much as one LINE
+	// refused within Config.QuotaPause (ReasonQuotaRefused).
+	OverQuota int
 }
 
 func (r *DispatchReport) add(o DispatchReport) {
@@ -112,6 +117,7 @@ func (r *DispatchReport) add(o DispatchReport) {
 	r.Dropped += o.Dropped
 	r.Skipped += o.Skipped
 	r.Split += o.Split
+	r.OverQuota += o.OverQuota
 }
 
 // ErrNoSender is returned by Dispatch when Config.Sender is nil.
@@ -148,11 +154,19 @@ var ErrNoSender = errors.New("engine: no Config.Sender to dispatch with")
 //     for a friend who no longer follows or an event older than
 //     Config.ReplyPushWithin (too late to answer), the reply failed alone.
 //
-// On an error wrapping stepcast.ErrQuotaExceeded (LINE's monthly limit)
-// or stepcast.ErrUnauthorized (LINE refused the channel access token) the
-// dispatch stops: that delivery and every other one not yet sent stay
-// pending — not failed, not sent — and Dispatch returns an error wrapping
-// it. It returns ctx's error if ctx ends first,
+// The monthly message quota does not stop the dispatch: a delivery LINE
+// refuses with an error wrapping stepcast.ErrQuotaExceeded, one the quota
+// guard finds the remaining quota cannot cover (see Guards), and, for
+// Config.QuotaPause after a refusal, one costing at least as much as the
+// refused one (ReasonQuotaRefused) stay pending — not failed, not sent —
+// due again after Config.QuotaPause (OverQuota), while replies and rich
+// menu requests, which cost nothing, and deliveries that fit go on. Once
+// done, Dispatch returns an error wrapping stepcast.ErrQuotaExceeded that
+// says how many were held. On an error wrapping stepcast.ErrUnauthorized
+// (LINE refused the channel access token) the dispatch stops: that
+// delivery and every other one not yet sent stay pending, due at once,
+// and Dispatch returns an error wrapping it. It returns ctx's error if
+// ctx ends first,
 // ErrClosed if the engine is closed meanwhile (Close waits for it), and a
 // store's error; sends in flight are recorded before it returns. The
 // report counts what was done either way.
@@ -197,7 +211,7 @@ type dispatch struct {
 	low uint64 // no pending delivery has an ID at or below it (see order)
 
 	guards    *guards
-	overQuota error // set by the quota guard: stop once the groups that fit are handed out
+	quotaHeld atomic.Int64 // deliveries held back for the quota (OverQuota)
 	progress  *dispatchProgress
 
 	mineMu sync.Mutex
@@ -288,6 +302,9 @@ func (d *dispatch) result() (DispatchReport, error) {
 	}
 	if d.err != nil {
 		return d.report, fmt.Errorf("engine: account %q: dispatch: %w", d.a.id, d.err)
+	}
+	if n := d.quotaHeld.Load(); n > 0 {
+		return d.report, fmt.Errorf("engine: account %q: dispatch: %d deliveries held for the monthly message quota, due again in %v: %w", d.a.id, n, cfg.QuotaPause, stepcast.ErrQuotaExceeded)
 	}
 	return d.report, nil
 }
@@ -381,18 +398,6 @@ func (d *dispatch) feed(work chan<- []store.Delivery, n int, first []store.Deliv
 					d.release(dl, "not tried: the dispatch stopped")
 				}
 			}
-			return
-		}
-		if d.overQuota != nil {
-			// Let what fit go, then stop.
-			for d.inflight.Load() > 0 && !d.stopped() && d.ctx.Err() == nil {
-				select {
-				case <-d.done:
-				case <-d.stop:
-				case <-d.ctx.Done():
-				}
-			}
-			d.halt(d.overQuota)
 			return
 		}
 		// Held for deliveries of this dispatch's, due at once: wait until
@@ -512,6 +517,9 @@ func (d *dispatch) attempt(dl store.Delivery) time.Time {
 		d.finish(dl, store.Outcome{Status: store.Failed, Error: ReasonRetryKeyExpired, At: now}, DispatchReport{Failed: 1})
 		return time.Time{}
 	}
+	if d.a.refusedFloor(dl, now) {
+		return d.holdForQuota(dl, ReasonQuotaRefused, true, now)
+	}
 	sctx, cancel := context.WithTimeout(d.ctx, budget)
 	d.progress.request()
 	requestID, err := cfg.Sender.Send(sctx, msg, dl.RetryKey)
@@ -520,10 +528,15 @@ func (d *dispatch) attempt(dl store.Delivery) time.Time {
 	switch {
 	case err == nil:
 		d.finish(dl, store.Outcome{Status: store.Sent, RequestID: clip(requestID, stepcast.MaxIDLen), At: at}, DispatchReport{Sent: 1})
-	case errors.Is(err, stepcast.ErrQuotaExceeded), errors.Is(err, stepcast.ErrUnauthorized):
-		// Not sent, and nothing more will be — this month, or until the
-		// channel access token is replaced: stop, and leave this one
-		// pending, due at once, for when LINE takes requests again.
+	case errors.Is(err, stepcast.ErrQuotaExceeded):
+		// Not sent, nor will be anything costing as much this month: hold
+		// it, and those, for QuotaPause; what costs less or nothing goes on.
+		d.a.refused(dl, at)
+		return d.holdForQuota(dl, "not sent: "+err.Error(), false, at)
+	case errors.Is(err, stepcast.ErrUnauthorized):
+		// Not sent, and nothing more will be until the channel access token
+		// is replaced: stop, and leave this one pending, due at once, for
+		// when LINE takes requests again.
 		d.halt(fmt.Errorf("delivery %d (%s): %w", dl.ID, stepcast.Quote(dl.Key), err))
 		return d.release(dl, "not sent: "+err.Error())
 	case errors.Is(err, stepcast.ErrUncertain):

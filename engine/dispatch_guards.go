@@ -29,6 +29,9 @@ const (
 	ReasonCapSkip    = "skipped: frequency cap"
 	ReasonSplit      = "split by the dispatch guards"
 	ReasonOverQuota  = "not sent: the month's remaining message quota cannot cover it"
+	// ReasonQuotaRefused is the Error of a delivery held back without a
+	// request, as LINE refused one costing no more within QuotaPause.
+	ReasonQuotaRefused = "not tried: LINE refused a delivery costing no more for the monthly message quota"
 )
 
 // quotaSender is a Sender that reads the month's message quota: the
@@ -45,6 +48,11 @@ type quotaCache struct {
 	mu        sync.Mutex
 	read      time.Time // zero: never read
 	remaining int64
+
+	// LINE's last refusal for the quota, and the least cost it refused
+	// since: see refusedFloor.
+	refusedAt   time.Time
+	refusedCost int64
 }
 
 // verdictKind is what a guard decided for a delivery or a recipient.
@@ -125,7 +133,7 @@ type recipientInfo struct {
 
 // readRecipients reads the zones (for quiet hours and caps per local
 // day) and send logs (for caps) of the guarded deliveries' recipients.
-func (gs *guards) readRecipients(tx store.ReadTx, groups [][]store.Delivery) (map[stepcast.FriendID]*recipientInfo, error) {
+func (gs *guards) readRecipients(a *Account, tx store.ReadTx, groups [][]store.Delivery) (map[stepcast.FriendID]*recipientInfo, error) {
 	needZone := gs.g.QuietHours != nil
 	needLog := len(gs.g.Caps) > 0
 	for _, c := range gs.g.Caps {
@@ -146,9 +154,7 @@ func (gs *guards) readRecipients(tx store.ReadTx, groups [][]store.Delivery) (ma
 				if needZone {
 					fr, err := tx.Friend(f)
 					if err == nil && fr.TimeZone != "" {
-						if loc, err := loadZone(fr.TimeZone); err == nil {
-							ri.loc = loc
-						}
+						ri.loc = a.friendZone(fr.TimeZone, f, gs.loc)
 					}
 				}
 				if needLog {
@@ -340,7 +346,7 @@ func (d *dispatch) judge(groups [][]store.Delivery) ([][]store.Delivery, error) 
 		gs.mu.Lock()
 		err := d.a.e.cfg.Store.View(d.ctx, d.a.id, func(tx store.ReadTx) error {
 			var err error
-			info, err = gs.readRecipients(tx, groups)
+			info, err = gs.readRecipients(d.a, tx, groups)
 			return err
 		})
 		gs.mu.Unlock()
@@ -492,34 +498,95 @@ func (d *dispatch) split(dl store.Delivery, parts []part, now time.Time) {
 	d.settle(dl, err, DispatchReport{Split: 1})
 }
 
-// quotaCheck is the quota guard: if the month's remaining quota, as last
-// read, cannot cover the groups' messages (of deliveries never attempted), the first delivery that does
-// not fit and all after it that cost a message are put back, untried (replies
-// and rich menu requests still go), and the dispatch stops
-// with an error wrapping stepcast.ErrQuotaExceeded (Run pauses the account
-// for Config.QuotaPause, as on LINE's own refusal). It returns the groups
-// to send.
+// quotaCost is what dl counts against the month's quota at most: a
+// message per recipient of a push or multicast; a narrowcast's or
+// broadcast's audience is LINE's to count, so the guard asks for one
+// left; replies and rich menu requests cost nothing.
+func quotaCost(dl store.Delivery) int64 {
+	switch dl.Kind {
+	case stepcast.DeliveryPush, stepcast.DeliveryMulticast:
+		return int64(len(dl.Friends))
+	case stepcast.DeliveryNarrowcast, stepcast.DeliveryBroadcast:
+		return 1
+	}
+	return 0
+}
+
+// refusalCost is quotaCost for LINE's refusals: a narrowcast's or
+// broadcast's audience, unknown, is taken as larger than any push, so
+// that one refused holds back other audience sends but not pushes.
+func refusalCost(dl store.Delivery) int64 {
+	switch dl.Kind {
+	case stepcast.DeliveryNarrowcast, stepcast.DeliveryBroadcast:
+		return math.MaxInt64
+	}
+	return quotaCost(dl)
+}
+
+// overQuotaWhy is the Error of a delivery held for the quota.
+func overQuotaWhy(dl store.Delivery, left int64) string {
+	if dl.Kind == stepcast.DeliveryNarrowcast || dl.Kind == stepcast.DeliveryBroadcast {
+		return fmt.Sprintf("%s: a %s to an audience LINE counts, %d messages left this month (Guards.SendOverQuota sends anyway)", ReasonOverQuota, dl.Kind, left)
+	}
+	return fmt.Sprintf("%s: %d recipients, %d messages left this month (Guards.SendOverQuota sends anyway)", ReasonOverQuota, len(dl.Friends), left)
+}
+
+// holdForQuota puts dl back, pending, due after Config.QuotaPause, with
+// why, counted OverQuota; untried says no request was made.
+func (d *dispatch) holdForQuota(dl store.Delivery, why string, untried bool, now time.Time) time.Time {
+	at := now.Add(d.a.e.cfg.QuotaPause)
+	d.quotaHeld.Add(1)
+	d.finish(dl, store.Outcome{Status: store.Pending, Untried: untried, Error: clip(why, stepcast.MaxTextLen), At: now, NextAt: at}, DispatchReport{OverQuota: 1})
+	return at
+}
+
+// refused notes LINE's refusal of dl for the monthly quota: for
+// Config.QuotaPause, deliveries costing at least as much are held back
+// without a request (refusedFloor), and the guard reads the quota again.
+func (a *Account) refused(dl store.Delivery, now time.Time) {
+	q := &a.quota
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	c := refusalCost(dl)
+	if q.refusedAt.IsZero() || now.Sub(q.refusedAt) >= a.e.cfg.QuotaPause || c < q.refusedCost {
+		q.refusedCost = c
+	}
+	q.refusedAt = now
+	q.read = time.Time{}
+}
+
+// refusedFloor reports whether LINE refused, within Config.QuotaPause
+// before now, a delivery costing no more than dl: dl would be refused too.
+func (a *Account) refusedFloor(dl store.Delivery, now time.Time) bool {
+	c := refusalCost(dl)
+	if c == 0 {
+		return false
+	}
+	q := &a.quota
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return !q.refusedAt.IsZero() && now.Sub(q.refusedAt) < a.e.cfg.QuotaPause && c >= q.refusedCost
+}
+
+// quotaCheck is the quota guard: of the groups' deliveries never
+// attempted, those the month's remaining quota, as last read, cannot
+// cover are held back untried for Config.QuotaPause (ReasonOverQuota,
+// counted OverQuota), each with the messages it needs and those left —
+// and, to keep its friend's order, the costing deliveries after it in its
+// group. The rest go: replies and rich menu requests, which cost nothing,
+// and deliveries that fit what is left, so that one broadcast too large
+// for the month holds up neither small pushes nor replies. It returns
+// the groups to send.
 func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]store.Delivery {
 	qr, ok := d.a.e.cfg.Sender.(quotaSender)
 	if !ok || d.guards.g.SendOverQuota {
 		return groups
 	}
-	// cost is what dl counts against the quota at most; a narrowcast's or
-	// broadcast's audience is LINE's to count: it needs one left.
-	cost := func(dl store.Delivery) int64 {
-		switch dl.Kind {
-		case stepcast.DeliveryPush, stepcast.DeliveryMulticast:
-			return int64(len(dl.Friends))
-		case stepcast.DeliveryNarrowcast, stepcast.DeliveryBroadcast:
-			return 1
-		}
-		return 0
-	}
 	var total int64
 	for _, g := range groups {
 		for _, dl := range g {
 			if dl.Attempts == 1 {
-				total += cost(dl)
+				total += quotaCost(dl)
 			}
 		}
 	}
@@ -528,7 +595,6 @@ func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]stor
 	}
 	q := &d.a.quota
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	stale := q.read.IsZero() || now.Sub(q.read) >= d.a.e.cfg.QuotaRefresh
 	if stale || (q.remaining < total && !now.Equal(q.read)) {
 		rctx, cancel := context.WithTimeout(d.ctx, d.a.e.cfg.DispatchLease/2)
@@ -539,54 +605,48 @@ func (d *dispatch) quotaCheck(groups [][]store.Delivery, now time.Time) [][]stor
 			n = max(0, limit-used)
 		}
 		if err != nil {
-			// Unknown: send, and let LINE's own limit stop the dispatch.
+			q.mu.Unlock()
+			// Unknown: send, and let LINE's own limit hold them back.
 			d.a.e.log.Warn("dispatch: the quota guard could not read the remaining quota; sending unguarded", "account", d.a.id, "err", err)
 			return groups
 		}
 		q.read, q.remaining = now, n
 	}
-	for i, g := range groups {
-		for j, dl := range g {
-			if dl.Attempts != 1 {
-				// A retry: LINE may have counted it already; its retry key
-				// settles it.
-				continue
-			}
-			c := cost(dl)
-			if c <= q.remaining {
+	type held struct {
+		dl  store.Delivery
+		why string
+	}
+	var hold []held
+	out := groups[:0]
+	for _, g := range groups {
+		var send []store.Delivery
+		why := "" // set once one of g's is held: its costing followers wait too
+		for _, dl := range g {
+			c := quotaCost(dl)
+			switch {
+			case c == 0 || dl.Attempts != 1 && why == "":
+				// Free, or a retry: LINE may have counted it already; its
+				// retry key settles it.
+				send = append(send, dl)
+			case why == "" && c <= q.remaining:
 				if dl.Kind == stepcast.DeliveryPush || dl.Kind == stepcast.DeliveryMulticast {
 					q.remaining -= c
 				}
-				continue
+				send = append(send, dl)
+			case why == "":
+				why = overQuotaWhy(dl, q.remaining)
+				hold = append(hold, held{dl, why})
+			default:
+				hold = append(hold, held{dl, "not tried: an earlier delivery to its friend waits for the quota; " + why})
 			}
-			why := clip(fmt.Sprintf("%s: %d recipients, %d messages left this month (Guards.SendOverQuota sends anyway)", ReasonOverQuota, len(dl.Friends), q.remaining), stepcast.MaxTextLen)
-			// What costs nothing (a reply, a rich menu request) still
-			// goes: the guard does not cover it, and a reply held back
-			// while the dispatch pauses would outlive its token.
-			free := func(rest []store.Delivery) []store.Delivery {
-				var keep []store.Delivery
-				for _, r := range rest {
-					if cost(r) == 0 {
-						keep = append(keep, r)
-						continue
-					}
-					d.finish(r, store.Outcome{Status: store.Pending, Untried: true, Error: why, At: now, NextAt: now}, DispatchReport{Released: 1})
-				}
-				return keep
-			}
-			// The feeder stops once it has handed out what fits.
-			d.overQuota = fmt.Errorf("delivery %d (%s): %w: %s", dl.ID, stepcast.Quote(dl.Key), stepcast.ErrQuotaExceeded, why)
-			out := slices.Clone(groups[:i])
-			if g := append(g[:j:j], free(g[j:])...); len(g) > 0 {
-				out = append(out, g)
-			}
-			for _, later := range groups[i+1:] {
-				if g := free(later); len(g) > 0 {
-					out = append(out, g)
-				}
-			}
-			return out
+		}
+		if len(send) > 0 {
+			out = append(out, send)
 		}
 	}
-	return groups
+	q.mu.Unlock()
+	for _, h := range hold {
+		d.holdForQuota(h.dl, h.why, true, now)
+	}
+	return out
 }

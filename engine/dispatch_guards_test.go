@@ -431,8 +431,8 @@ func TestDispatchQuotaGuard(t *testing.T) {
 }
 
 // A reply leased with a multicast the quota cannot cover still goes: it
-// costs nothing, and held back while Run pauses the account it would
-// outlive its token. The multicast and a push after it wait.
+// costs nothing, and held back it would outlive its token. A push that
+// fits what is left goes too; the multicast alone waits.
 func TestDispatchQuotaGuardSparesReplies(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
@@ -442,19 +442,63 @@ func TestDispatchQuotaGuardSparesReplies(t *testing.T) {
 	push := queueTo(t, a, clk, "p5", saleCause, 0, 5)
 	reply := queueReply(t, a, clk, "reply-4", 4, "tok", "hi", t0)
 	rep, err := a.Dispatch(ctx)
-	if !errors.Is(err, stepcast.ErrQuotaExceeded) || rep.Sent != 1 || rep.Released != 2 {
-		t.Fatalf("%+v, %v; want the reply sent, the multicast and the push released, ErrQuotaExceeded", rep, err)
+	if !errors.Is(err, stepcast.ErrQuotaExceeded) || rep.Sent != 2 || rep.OverQuota != 1 || rep.Released != 0 {
+		t.Fatalf("%+v, %v; want the reply and the push sent, the multicast held, ErrQuotaExceeded", rep, err)
 	}
-	if d := mustDelivery(t, a, reply); d.Status != store.Sent {
-		t.Fatalf("the reply: %v (%s), want sent", d.Status, d.Error)
-	}
-	for _, id := range []uint64{mc, push} {
-		if d := mustDelivery(t, a, id); d.Status != store.Pending || d.Attempts != 0 || !strings.HasPrefix(d.Error, ReasonOverQuota) {
-			t.Fatalf("%s: %+v, want pending, untried, over quota", d.Key, d)
+	for _, id := range []uint64{reply, push} {
+		if d := mustDelivery(t, a, id); d.Status != store.Sent {
+			t.Fatalf("%s: %v (%s), want sent", d.Key, d.Status, d.Error)
 		}
 	}
-	if calls := s.Calls(); len(calls) != 1 || calls[0].Kind != stepcast.DeliveryReply {
-		t.Fatalf("calls %+v, want the reply alone", calls)
+	d := mustDelivery(t, a, mc)
+	if d.Status != store.Pending || d.Attempts != 0 || !strings.HasPrefix(d.Error, ReasonOverQuota) ||
+		!strings.Contains(d.Error, "3 recipients, 2 messages left") || !d.NextAt.Equal(t0.Add(DefaultQuotaPause)) {
+		t.Fatalf("%s: %+v, want pending, untried, over quota, due after QuotaPause", d.Key, d)
+	}
+	if calls := s.Calls(); len(calls) != 2 {
+		t.Fatalf("calls %+v, want the reply and the push", calls)
+	}
+}
+
+// LINE refusing a large multicast for the quota holds it and, for
+// QuotaPause, what costs as much, without a request; smaller pushes and
+// replies queued meanwhile still go, and Run does not pause the account.
+func TestDispatchQuotaRefusalHoldsOnlyWhatCostsAsMuch(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	s := &fakeSender{}
+	s.answer = func(d stepcast.Delivery, key string) (string, error) {
+		if len(d.To) > 2 {
+			return "", fmt.Errorf("429 You have reached your monthly limit.: %w", stepcast.ErrQuotaExceeded)
+		}
+		return "ok-" + key, nil
+	}
+	a := dispatchAccount(t, memstore.New(), clk, s, Config{DispatchConcurrency: 1}, 10)
+	big := queueTo(t, a, clk, "big", saleCause, 0, 1, 2, 3, 4)
+	rep, err := a.Dispatch(ctx)
+	if !errors.Is(err, stepcast.ErrQuotaExceeded) || rep.OverQuota != 1 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	if d := mustDelivery(t, a, big); d.Status != store.Pending || !strings.Contains(d.Error, "monthly limit") {
+		t.Fatalf("big: %+v", d)
+	}
+	bigger := queueTo(t, a, clk, "bigger", saleCause, 0, 5, 6, 7, 10)
+	small := queueTo(t, a, clk, "small", saleCause, 0, 8)
+	reply := queueReply(t, a, clk, "reply-9", 9, "tok", "hi", t0)
+	rep, err = a.Dispatch(ctx)
+	if !errors.Is(err, stepcast.ErrQuotaExceeded) || rep.Sent != 2 || rep.OverQuota != 1 {
+		t.Fatalf("%+v, %v; want the push and the reply sent, the larger multicast held", rep, err)
+	}
+	for _, id := range []uint64{small, reply} {
+		if d := mustDelivery(t, a, id); d.Status != store.Sent {
+			t.Fatalf("%s: %v (%s)", d.Key, d.Status, d.Error)
+		}
+	}
+	if d := mustDelivery(t, a, bigger); d.Status != store.Pending || d.Error != ReasonQuotaRefused {
+		t.Fatalf("bigger: %+v", d)
+	}
+	if n := len(s.Calls()); n != 3 {
+		t.Fatalf("%d calls, want 3 (the larger multicast not tried)", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -75,7 +76,7 @@ type dispatchProgress struct {
 	last       snapshotAt // the previous report's figures, for the rates
 
 	latest chan DispatchProgress // to the callback: at most one waiting
-	wg     sync.WaitGroup        // the callback's goroutine
+	called chan struct{}         // closed when the callback's goroutine is done
 	stop   chan struct{}
 	ticked chan struct{} // closed when the ticker's goroutine is done
 }
@@ -95,11 +96,16 @@ func (d *dispatch) startProgress() {
 	cfg := &d.a.e.cfg
 	if cfg.Progress != nil {
 		p.latest = make(chan DispatchProgress, 1)
-		p.wg.Add(1)
+		p.called = make(chan struct{})
 		go func() {
-			defer p.wg.Done()
+			defer close(p.called)
 			for r := range p.latest {
-				cfg.Progress(r)
+				if !p.call(cfg.Progress, r) {
+					// Drain, so that report never blocks; call no more.
+					for range p.latest {
+					}
+					return
+				}
 			}
 		}()
 	}
@@ -118,16 +124,47 @@ func (d *dispatch) startProgress() {
 	}()
 }
 
-// finishProgress sends the last report and waits for the callback to take
-// it.
+// call calls the callback with r; it reports false if the callback
+// panicked, which it logs: a caller's bug must not take down the process
+// from an engine goroutine.
+func (p *dispatchProgress) call(f func(DispatchProgress), r DispatchProgress) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.d.a.e.log.Error("dispatch progress: Config.Progress panicked; not called again for this dispatch",
+				"account", p.d.a.id, "panic", v, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	f(r)
+	return true
+}
+
+// finish sends the last report and waits for the callback to be done
+// with it — but not past the dispatch's ctx, Close, or a quarter of
+// DispatchLease (30 s by default; the bound of the report's own outbox
+// read): a blocked callback must not hang Dispatch, nor Run and Close
+// with it.
 func (p *dispatchProgress) finish() {
 	close(p.stop)
 	<-p.ticked // no report of its own after the last
 	p.report(true)
-	if p.latest != nil {
-		close(p.latest)
+	if p.latest == nil {
+		return
 	}
-	p.wg.Wait()
+	close(p.latest)
+	cfg := &p.d.a.e.cfg
+	wait := cfg.DispatchLease / 4
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-p.called:
+		return
+	case <-p.d.ctx.Done():
+	case <-p.d.a.e.stop:
+	case <-t.C:
+	}
+	p.d.a.e.log.Warn("dispatch progress: Config.Progress has not returned; not waiting for it to take the last report",
+		"account", p.d.a.id, "waited_up_to", wait)
 }
 
 // request counts a request made.
@@ -264,7 +301,7 @@ func (p *dispatchProgress) log(r DispatchProgress) {
 	rep := r.Report
 	log.Log(context.Background(), level, msg, "account", r.Account, "elapsed", r.Elapsed.Round(time.Millisecond),
 		"sent", rep.Sent, "failed", rep.Failed+rep.Dropped, "deferred", rep.Deferred, "skipped", rep.Skipped, "split", rep.Split,
-		"retrying", rep.Retrying, "released", rep.Released, "requests", r.Requests, "recipients", r.Recipients,
+		"retrying", rep.Retrying, "released", rep.Released, "over_quota", rep.OverQuota, "requests", r.Requests, "recipients", r.Recipients,
 		"requests_per_s", round1(r.RequestsPerSecond), "recipients_per_s", round1(r.RecipientsPerSecond))
 	for _, c := range r.Causes {
 		attrs := []any{"account", r.Account, "cause", c.Cause, "sent", c.Sent, "failed", c.Failed, "cancelled", c.Cancelled,

@@ -20,7 +20,7 @@ type dispatchers struct {
 
 type dispatcher struct {
 	busy   atomic.Bool
-	paused atomic.Int64 // Unix nanoseconds: no dispatch before, after a quota stop
+	paused atomic.Int64 // Unix nanoseconds: no dispatch before, after LINE refused the token
 }
 
 // start dispatches a's outbox unless a dispatch of a's is running or
@@ -45,8 +45,10 @@ func (ds *dispatchers) start(ctx context.Context, a *Account) {
 		_, err := a.Dispatch(ctx)
 		switch {
 		case errors.Is(err, stepcast.ErrQuotaExceeded):
-			st.paused.Store(cfg.Now().Add(cfg.QuotaPause).UnixNano())
-			a.e.log.Error("dispatch stopped: LINE's monthly message quota is used up; the deliveries wait in the outbox",
+			// Not a pause: each delivery held for the quota is due again
+			// after QuotaPause on its own, and replies, rich menu requests
+			// and deliveries that fit keep going meanwhile.
+			a.e.log.Warn("dispatch: deliveries held in the outbox: LINE's monthly message quota cannot cover them",
 				"account", a.id, "retry_after", cfg.QuotaPause, "err", err)
 		case errors.Is(err, stepcast.ErrUnauthorized):
 			st.paused.Store(cfg.Now().Add(cfg.QuotaPause).UnixNano())

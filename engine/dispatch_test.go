@@ -55,7 +55,7 @@ func TestDispatchOutcomes(t *testing.T) {
 			answer: func(stepcast.Delivery, string) (string, error) {
 				return "", fmt.Errorf("LINE answered 429: %w", stepcast.ErrQuotaExceeded)
 			},
-			status: store.Pending, errHas: "429", report: DispatchReport{Leased: 1, Released: 1}, wantErr: stepcast.ErrQuotaExceeded},
+			status: store.Pending, errHas: "429", report: DispatchReport{Leased: 1, OverQuota: 1}, wantErr: stepcast.ErrQuotaExceeded},
 		{name: "channel access token refused: pending, not failed",
 			answer: func(stepcast.Delivery, string) (string, error) {
 				return "", fmt.Errorf("LINE answered 401: %w", stepcast.ErrUnauthorized)
@@ -92,9 +92,10 @@ func TestDispatchOutcomes(t *testing.T) {
 	}
 }
 
-// The monthly quota stops the whole dispatch: what was sent stays sent,
-// the rest stays pending — none failed — and goes, with the same retry
-// keys, once LINE takes sends again.
+// LINE's refusal for the monthly quota holds back what costs as much:
+// what was sent stays sent, the rest stays pending — none failed, none
+// tried after the refusal — and goes, with the same retry keys, after
+// QuotaPause once LINE takes sends again.
 func TestDispatchQuotaStops(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: t0}
@@ -125,8 +126,15 @@ func TestDispatchQuotaStops(t *testing.T) {
 	if p.Sent != 2 || p.Pending != 8 || p.Failed != 0 {
 		t.Fatalf("progress %+v, want 2 sent, 8 pending", p)
 	}
+	if rep.OverQuota != 8 {
+		t.Fatalf("report %+v, want 8 held for the quota", rep)
+	}
 	full = false
 	s.answer = nil
+	if rep, err = a.Dispatch(ctx); err != nil || rep.Sent != 0 {
+		t.Fatalf("during QuotaPause: %+v, %v; want nothing due", rep, err)
+	}
+	clk.Set(t0.Add(DefaultQuotaPause))
 	rep, err = a.Dispatch(ctx)
 	if err != nil || rep.Sent != 8 {
 		t.Fatalf("after the quota: %+v, %v", rep, err)

@@ -321,6 +321,9 @@
 // stepcast.RetryKeyValidity (24 hours) after the first, when LINE may no
 // longer recognize the key: the delivery fails instead
 // (ReasonRetryKeyExpired). The monthly quota (stepcast.ErrQuotaExceeded)
+// holds back, pending for Config.QuotaPause, the deliveries it cannot
+// cover — not the account: replies, rich menu requests and deliveries
+// that fit go on. A refused channel access token (stepcast.ErrUnauthorized)
 // stops the dispatch with nothing more failed or sent; Run then leaves
 // the account alone for Config.QuotaPause. A reply whose token lapsed in
 // the outbox (its event older than stepcast.ReplyTokenValidity) is

@@ -101,17 +101,23 @@ type Config struct {
 	// half of its range. Zero means DefaultRetryBase (2 s) and
 	// DefaultRetryMax (10 minutes).
 	RetryBase, RetryMax time.Duration
-	// QuotaPause is how long Run waits before dispatching an account again
-	// after LINE refused a send for its monthly quota
-	// (stepcast.ErrQuotaExceeded) or its channel access token
-	// (stepcast.ErrUnauthorized). Zero means DefaultQuotaPause (10 minutes).
+	// QuotaPause is how long a delivery held for the monthly message quota
+	// waits before it is tried again (stepcast.ErrQuotaExceeded, the quota
+	// guard: only it waits, not the account's other deliveries), and how
+	// long Run waits before dispatching an account again after LINE
+	// refused its channel access token (stepcast.ErrUnauthorized). Zero
+	// means DefaultQuotaPause (10 minutes).
 	QuotaPause time.Duration
 	// Progress, if set, receives each Dispatch's progress (DispatchProgress)
 	// every ProgressEvery and once at its end, from a goroutine of its own:
 	// a slow callback never holds up the sends — the reports it has not
 	// taken are replaced by the newest, so it misses some — but the last
 	// one (Done) is handed over before Dispatch returns, which waits for
-	// it. The same figures are logged at Info, at the same cadence.
+	// the callback to finish with it — though no longer than ctx, Close or
+	// a quarter of DispatchLease allow: a callback still busy then is left to finish on
+	// its own, logged at Warn. A callback that panics is recovered, logged
+	// at Error with the panic and its stack, and not called again for that
+	// dispatch. The same figures are logged at Info, at the same cadence.
 	Progress func(DispatchProgress)
 	// ProgressEvery is the cadence of progress reports and logs. Zero
 	// means DefaultProgressEvery (5 seconds).
@@ -299,8 +305,10 @@ func (e *Engine) Accounts() []store.AccountID {
 // dispatches the outbox (Account.Dispatch) every PollInterval, until ctx
 // is done or the engine closed. Dispatches run on goroutines of their
 // own, one at a time per account, so that a long one holds up neither the
-// due work nor the other accounts; after one stopped by the monthly
-// quota, Run leaves that account's outbox alone for Config.QuotaPause. Failures are logged and retried on the next
+// due work nor the other accounts; after one stopped by a refused channel
+// access token, Run leaves that account's outbox alone for
+// Config.QuotaPause (the monthly quota holds back single deliveries, not
+// the account: see Account.Dispatch). Failures are logged and retried on the next
 // round; Run returns ctx's error, or ErrClosed.
 func (e *Engine) Run(ctx context.Context) error {
 	if !e.begin() {

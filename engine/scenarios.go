@@ -51,9 +51,7 @@ func (c conditions) Holds(seg *segment.Segment) (bool, error) {
 func (u *unit) zone(field string) *time.Location {
 	if field != "" {
 		if v, ok := u.friend.Fields[field]; ok {
-			if loc, err := loadZone(v.Any().(string)); err == nil {
-				return loc
-			}
+			return u.a.friendZone(v.Any().(string), u.friend.ID, u.def.schema.Location())
 		}
 	}
 	return u.def.schema.Location()

@@ -198,26 +198,62 @@ func scenarioStop(reason string) scenario.Input {
 	return scenario.Input{Kind: scenario.Stop, Reason: reason}
 }
 
-// zones caches the friends' time zones by name.
-var zones sync.Map // string -> *time.Location or error
+// zones caches the friends' valid time zones by name: the IANA
+// database's names, some 600, bound it. Failures go to badZones.
+var zones sync.Map // string -> *time.Location
+
+// badZones remembers the latest invalid zone names, so that a friend's
+// bad zone is not looked up on disk at every tick; it is bounded (a
+// field's values are friends' input, any number of them), cleared when
+// full.
+var badZones struct {
+	sync.Mutex
+	m map[string]error
+}
+
+// maxBadZones bounds badZones.
+const maxBadZones = 256
 
 func loadZone(name string) (*time.Location, error) {
 	if v, ok := zones.Load(name); ok {
-		if loc, ok := v.(*time.Location); ok {
-			return loc, nil
-		}
-		return nil, v.(error)
+		return v.(*time.Location), nil
+	}
+	badZones.Lock()
+	err, bad := badZones.m[name]
+	badZones.Unlock()
+	if bad {
+		return nil, err
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil || name == "" || name == "Local" {
 		if err == nil {
 			err = fmt.Errorf("%q is not a zone of its own", name)
 		}
-		zones.Store(name, err)
+		badZones.Lock()
+		if len(badZones.m) >= maxBadZones || badZones.m == nil {
+			badZones.m = make(map[string]error, maxBadZones)
+		}
+		badZones.m[name] = err
+		badZones.Unlock()
 		return nil, err
 	}
 	zones.Store(name, loc)
 	return loc, nil
+}
+
+// friendZone is a friend's zone by name, or else, name being invalid,
+// fallback (the account's): the first invalid one is logged, once per
+// account, as the friend's local times are then the account's.
+func (a *Account) friendZone(name string, friend stepcast.FriendID, fallback *time.Location) *time.Location {
+	loc, err := loadZone(name)
+	if err == nil {
+		return loc
+	}
+	if a.badZoneLogged.CompareAndSwap(false, true) {
+		a.e.log.Warn("a friend's time zone is invalid; the account's is used for them (logged once per account)",
+			"account", a.id, "friend", friend, "zone", name, "account_zone", fallback.String(), "err", err)
+	}
+	return fallback
 }
 
 // migrationKind names the store definitions that record one-time

@@ -90,7 +90,7 @@ func (e *Error) Error() string {
 	case stepcast.ErrUncertain:
 		b.WriteString(" (it may have been delivered: not to be retried without a retry key)")
 	case stepcast.ErrQuotaExceeded:
-		b.WriteString(" (the monthly message quota is used up)")
+		b.WriteString(" (the monthly message quota cannot cover it)")
 	case stepcast.ErrUnauthorized:
 		b.WriteString(" (the channel access token is refused: replace it)")
 	}
