@@ -304,7 +304,7 @@ func (d *dispatch) result() (DispatchReport, error) {
 		return d.report, fmt.Errorf("engine: account %q: dispatch: %w", d.a.id, d.err)
 	}
 	if n := d.quotaHeld.Load(); n > 0 {
-		return d.report, fmt.Errorf("engine: account %q: dispatch: %d deliveries held for the monthly message quota, due again in %v: %w", d.a.id, n, cfg.QuotaPause, stepcast.ErrQuotaExceeded)
+		return d.report, fmt.Errorf("engine: account %q: dispatch: %d deliveries held for the monthly message quota, due again in %v: %w", d.a.id, n, d.a.e.cfg.QuotaPause, stepcast.ErrQuotaExceeded)
 	}
 	return d.report, nil
 }
