@@ -89,7 +89,9 @@ func (c WallClock) minutes() int { return c.Hour*60 + c.Minute }
 type QuietHours struct {
 	Start, End WallClock
 	// ExemptPriority, if positive: deliveries of at least this Priority
-	// go at any hour (an appointment reminder an hour before).
+	// go at any hour. Only a Broadcast's Priority and a host's own
+	// deliveries can reach it today: scenario, reminder and rule messages
+	// are queued at priority 0 (a priority per step is not built yet).
 	ExemptPriority int
 }
 
@@ -166,7 +168,9 @@ type FrequencyCap struct {
 	// DefaultCapCauses.
 	Causes []stepcast.CauseKind
 	// ExemptPriority, if positive: a message of at least this Priority
-	// is never capped, though it counts (the friend did get it).
+	// is never capped, though it counts (the friend did get it). As with
+	// QuietHours, only broadcasts and a host's own deliveries can set a
+	// priority today.
 	ExemptPriority int
 	// Policy is what becomes of a capped message; "" means CapDefer.
 	Policy CapPolicy
