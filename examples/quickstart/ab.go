@@ -60,15 +60,15 @@ func abSection(w io.Writer, x *abWatch) error {
 	}
 	fmt.Fprintln(w)
 	t := newTable("  ", "lrrrll")
-	t.row("variant", "in the test", "booked", "rate", "95% interval", "chance to beat A")
+	t.Row("variant", "in the test", "booked", "rate", "95% interval", "chance to beat A")
 	for _, v := range r.Result.Variants {
 		beat := fmt.Sprintf("%.1f%%", 100*v.ProbBeatControl)
 		if v.Name == r.Result.Control {
 			beat = "(control)"
 		}
-		t.row(v.Name, v.Recipients, v.Successes, fmt.Sprintf("%.1f%%", 100*v.Rate), fmt.Sprintf("%.1f%%–%.1f%%", 100*v.CI[0], 100*v.CI[1]), beat)
+		t.Row(v.Name, v.Recipients, v.Successes, fmt.Sprintf("%.1f%%", 100*v.Rate), fmt.Sprintf("%.1f%%–%.1f%%", 100*v.CI[0], 100*v.CI[1]), beat)
 	}
-	if err := t.write(w); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "In words (abtest's explanation):")

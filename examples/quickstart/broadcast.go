@@ -60,15 +60,15 @@ func broadcastSection(w io.Writer, l *live, bar *progress) error {
 	}
 	fmt.Fprintln(w, "What it costs under each LINE plan, after this month's messages so far:")
 	costs := newTable("  ", "lrrrll")
-	costs.row("plan", "monthly fee", "included", "over", "this send", "the month")
+	costs.Row("plan", "monthly fee", "included", "over", "this send", "the month")
 	for _, c := range p.Costs {
 		send := fmt.Sprintf("+%d yen", c.ExtraYen)
 		if !c.Fits {
 			send = "does not fit"
 		}
-		costs.row(c.Plan.Name, fmt.Sprintf("%d yen", c.Plan.MonthlyYen), c.Plan.Included, c.Over, send, fmt.Sprintf("%d yen", c.MonthYen))
+		costs.Row(c.Plan.Name, fmt.Sprintf("%d yen", c.Plan.MonthlyYen), c.Plan.Included, c.Over, send, fmt.Sprintf("%d yen", c.MonthYen))
 	}
-	if err := costs.write(w); err != nil {
+	if err := costs.Write(w); err != nil {
 		return err
 	}
 

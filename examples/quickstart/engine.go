@@ -72,9 +72,9 @@ func engineDemo(w io.Writer, friends int, bar *progress) error {
 		if err != nil {
 			return err
 		}
-		counts.row(src, n)
+		counts.Row(src, n)
 	}
-	if err := counts.write(w); err != nil {
+	if err := counts.Write(w); err != nil {
 		return err
 	}
 
@@ -97,9 +97,9 @@ func engineDemo(w io.Writer, friends int, bar *progress) error {
 			if x.Count > 1 {
 				what = fmt.Sprintf("%d earlier events", x.Count)
 			}
-			ledger.row(x.At.In(start.Location()).Format("01-02 15:04"), x.Rule, fmt.Sprintf("%+d", x.Points), fmt.Sprintf("(%.1f left)", x.Recent), what)
+			ledger.Row(x.At.In(start.Location()).Format("01-02 15:04"), x.Rule, fmt.Sprintf("%+d", x.Points), fmt.Sprintf("(%.1f left)", x.Recent), what)
 		}
-		if err := ledger.write(w); err != nil {
+		if err := ledger.Write(w); err != nil {
 			return err
 		}
 	}

@@ -197,11 +197,11 @@ func (l *lineSide) report(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "LINE (linetest, over HTTP from LINE's Go SDK) received %d requests:\n", len(reqs))
 	t := newTable("  ", "lrrrr")
-	t.row("endpoint", "requests", "accepted", "recipients", "messages counted")
+	t.Row("endpoint", "requests", "accepted", "recipients", "messages counted")
 	for _, k := range kinds {
-		t.row(k.kind, k.requests, k.accepted, k.reached, k.counted)
+		t.Row(k.kind, k.requests, k.accepted, k.reached, k.counted)
 	}
-	if err := t.write(w); err != nil {
+	if err := t.Write(w); err != nil {
 		return err
 	}
 	if by[linetest.Quota] != nil {

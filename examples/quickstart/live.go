@@ -314,9 +314,9 @@ func liveWeek(w io.Writer, l *live, bar *progress) error {
 		if err != nil {
 			return err
 		}
-		counts.row(src, n)
+		counts.Row(src, n)
 	}
-	if err := counts.write(w); err != nil {
+	if err := counts.Write(w); err != nil {
 		return err
 	}
 	picks := []pick{{"who followed on the first morning and stayed", l.users[0]}}
@@ -409,9 +409,9 @@ func (l *live) journey(w io.Writer, who string, user stepcast.UserID) error {
 	fmt.Fprintf(w, "  friend %d, %s — %d messages reached them:\n", v.ID, who, got)
 	t := newTable("    ", "lll")
 	for _, r := range rows {
-		t.row(r.at.In(l.zone).Format("Mon 01-02 15:04"), r.name, r.what)
+		t.Row(r.at.In(l.zone).Format("Mon 01-02 15:04"), r.name, r.what)
 	}
-	return t.write(w)
+	return t.Write(w)
 }
 
 // received lists the messages LINE accepted for user, from linetest's

@@ -185,7 +185,7 @@ func run(w io.Writer, o options) error {
 		time.Since(t0).Round(time.Millisecond), st.Friends, st.Following, float64(st.Bytes)/float64(n))
 
 	counts := newTable("", "lrr")
-	counts.row("segment", "friends", "count in")
+	counts.Row("segment", "friends", "count in")
 	for _, src := range segments {
 		seg, err := segment.Compile(src, schema)
 		if err != nil {
@@ -196,9 +196,9 @@ func run(w io.Writer, o options) error {
 		if err != nil {
 			return err
 		}
-		counts.row(src, c, time.Since(t).Round(time.Microsecond))
+		counts.Row(src, c, time.Since(t).Round(time.Microsecond))
 	}
-	if err := counts.write(w); err != nil {
+	if err := counts.Write(w); err != nil {
 		return err
 	}
 
@@ -213,7 +213,7 @@ func run(w io.Writer, o options) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nHow %s\nwas evaluated (each node: friends, and whether it came from the index or a scan of candidates):\n", src)
-	if err := explainTable(ex).write(w); err != nil {
+	if err := explainTable(ex).Write(w); err != nil {
 		return err
 	}
 
@@ -225,7 +225,7 @@ func run(w io.Writer, o options) error {
 		return err
 	}
 	fmt.Fprintln(w, "\nCross tabulation (クロス分析), area × lead score:")
-	if err := crossTable(tab).write(w); err != nil {
+	if err := crossTable(tab).Write(w); err != nil {
 		return err
 	}
 
@@ -240,9 +240,9 @@ func run(w io.Writer, o options) error {
 		if err != nil {
 			return err
 		}
-		matches.row("friend", f, fmt.Sprintf("in the segment: %v", ok), time.Since(t))
+		matches.Row("friend", f, fmt.Sprintf("in the segment: %v", ok), time.Since(t))
 	}
-	if err := matches.write(w); err != nil {
+	if err := matches.Write(w); err != nil {
 		return err
 	}
 	if err := storeDemo(w, friends[:min(len(friends), 20_000)], schema, now, &o.bar); err != nil {

@@ -141,10 +141,10 @@ func TestTable(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tab := newTable("", c.align)
 			for _, r := range c.rows {
-				tab.row(r...)
+				tab.Row(r...)
 			}
 			var b bytes.Buffer
-			if err := tab.write(&b); err != nil {
+			if err := tab.Write(&b); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != c.want {
