@@ -217,6 +217,11 @@ type Action struct {
 	// "amount" or "data.<key>" (a booking ID). Empty: the reminder's one
 	// goal.
 	Key string `json:"key,omitempty"`
+	// Priority is the priority of the push a send_messages action queues
+	// (Delivery.Priority): higher goes first, and a dispatcher's guards
+	// may exempt it. Only send_messages takes one; the engine holds it
+	// below its replies' priority.
+	Priority int `json:"priority,omitempty"`
 }
 
 // ReminderKey returns the key a start_reminder or cancel_reminder action
@@ -249,6 +254,9 @@ func (a Action) Validate() error {
 	}
 	if p := textProblem(a.Key, MaxNameLen); p != "" {
 		return bad("the key " + Quote(a.Key) + " " + p)
+	}
+	if a.Priority != 0 && a.Kind != SendMessages {
+		return bad("only send_messages takes a priority")
 	}
 	if a.Key != "" && a.Kind != StartReminder && a.Kind != CancelReminder {
 		return bad("only start_reminder and cancel_reminder take a key")

@@ -123,7 +123,7 @@ func (u *unit) do(src source, a stepcast.Action) error {
 			return nil
 		}
 		to := []stepcast.Recipient{{Friend: f.ID, User: f.User}}
-		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: msgs})
+		return u.queueDelivery(src, stepcast.Delivery{Kind: stepcast.DeliveryPush, To: to, Messages: msgs, Priority: a.Priority})
 	case stepcast.Reply:
 		u.reply(src, a)
 		return nil

@@ -172,6 +172,7 @@ func compileOn(d Definitions, schema *segment.Schema) (*compiled, error) {
 
 	errs = append(errs, checkNames(d)...)
 	errs = append(errs, checkTestFriends(d.TestFriends)...)
+	errs = append(errs, checkPriorities(d)...)
 
 	set, err := rules.Compile(d.Rules, env)
 	for _, e := range flatten(err) {

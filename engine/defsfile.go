@@ -358,6 +358,7 @@ type fileScenarioStep struct {
 	// An A/B test: the experiment's name and each variant's messages.
 	Experiment string            `def:"experiment"`
 	Variants   []fileStepVariant `def:"variants"`
+	Priority   int               `def:"priority"`
 }
 
 type fileDelay struct {
@@ -388,6 +389,7 @@ type fileReminderStep struct {
 	If         string       `def:"if"`
 	Messages   []jsonText   `def:"messages"`
 	Actions    []fileAction `def:"actions" limit:"MaxFileSteps"`
+	Priority   int          `def:"priority"`
 }
 
 type fileSchema struct {
@@ -464,8 +466,9 @@ type fileAction struct {
 	Text     string     `def:"text"`
 	From     string     `def:"from"` // set_field, start_reminder: "value", "amount", "data.<key>"; shift_date_field: a time field
 	Messages []jsonText `def:"messages"`
-	Key      string     `def:"key"`  // start_reminder, cancel_reminder: the goal's key, or where in the event it is
-	Step     string     `def:"step"` // move_scenario: the step's name
+	Key      string     `def:"key"`      // start_reminder, cancel_reminder: the goal's key, or where in the event it is
+	Step     string     `def:"step"`     // move_scenario: the step's name
+	Priority int        `def:"priority"` // send_messages: the push's priority
 }
 
 type fileStep struct {

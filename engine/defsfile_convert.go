@@ -189,7 +189,7 @@ func (d *fileDecoder) convert(f *fileDefs) Definitions {
 		r := scenario.Reminder{Name: f.Name, IfPast: scenario.PastPolicy(f.IfPast), ZoneField: f.ZoneField}
 		for j, st := range f.Steps {
 			spath := fmt.Sprintf("%s.steps[%d]", path, j)
-			rs := scenario.ReminderStep{Name: st.Name, DaysBefore: st.DaysBefore, At: st.At, Before: time.Duration(st.Before), If: st.If, Messages: messages(st.Messages)}
+			rs := scenario.ReminderStep{Name: st.Name, DaysBefore: st.DaysBefore, At: st.At, Before: time.Duration(st.Before), If: st.If, Messages: messages(st.Messages), Priority: st.Priority}
 			// Timed by days_before and at, or by before: the keys given
 			// say which, whatever their values (days_before: 0 with before).
 			if st.Keys["before"] {
@@ -290,7 +290,7 @@ func (d *fileDecoder) scenario(f fileScenario, path string, fieldTypes map[strin
 		Entry: scenario.Entry{Mode: scenario.EntryMode(f.Entry.Mode), Cooldown: time.Duration(f.Entry.Cooldown), MaxRuns: f.Entry.MaxRuns}}
 	for j, st := range f.Steps {
 		spath := fmt.Sprintf("%s.steps[%d]", path, j)
-		step := scenario.Step{Name: st.Name, If: st.If, Messages: messages(st.Messages), Experiment: st.Experiment}
+		step := scenario.Step{Name: st.Name, If: st.If, Messages: messages(st.Messages), Experiment: st.Experiment, Priority: st.Priority}
 		for _, v := range st.Variants {
 			step.Variants = append(step.Variants, scenario.StepVariant{Name: v.Name, Messages: messages(v.Messages)})
 		}
@@ -407,7 +407,7 @@ func messages(ms []jsonText) []stepcast.Message {
 // action converts an action; its value is read as the type of the field it
 // is for (a reminder's goal is a time), time text in loc.
 func (d *fileDecoder) action(a fileAction, path string, fieldTypes map[string]stepcast.FieldType, loc *time.Location) stepcast.Action {
-	out := stepcast.Action{Kind: stepcast.ActionKind(a.Kind), Name: a.Name, Number: a.Number, Min: a.Min, Max: a.Max, Text: a.Text, Key: a.Key}
+	out := stepcast.Action{Kind: stepcast.ActionKind(a.Kind), Name: a.Name, Number: a.Number, Min: a.Min, Max: a.Max, Text: a.Text, Key: a.Key, Priority: a.Priority}
 	if a.Step != "" {
 		if a.Text != "" {
 			d.failPath(path+".step", "step and text cannot both be given")

@@ -89,9 +89,11 @@ func (c WallClock) minutes() int { return c.Hour*60 + c.Minute }
 type QuietHours struct {
 	Start, End WallClock
 	// ExemptPriority, if positive: deliveries of at least this Priority
-	// go at any hour. Only a Broadcast's Priority and a host's own
-	// deliveries can reach it today: scenario, reminder and rule messages
-	// are queued at priority 0 (a priority per step is not built yet).
+	// go at any hour. A scenario step, a reminder step and a
+	// send_messages action set their push's priority with Priority
+	// (`priority:` in a definitions file, at most MaxStepPriority, 99);
+	// a Broadcast with its Priority; replies (ReplyPriority, 100) are
+	// never held. Everything else is queued at priority 0.
 	ExemptPriority int
 }
 
@@ -168,9 +170,9 @@ type FrequencyCap struct {
 	// DefaultCapCauses.
 	Causes []stepcast.CauseKind
 	// ExemptPriority, if positive: a message of at least this Priority
-	// is never capped, though it counts (the friend did get it). As with
-	// QuietHours, only broadcasts and a host's own deliveries can set a
-	// priority today.
+	// is never capped, though it counts (the friend did get it). Steps,
+	// reminder steps, send_messages actions and broadcasts set their
+	// priority, as for QuietHours.ExemptPriority.
 	ExemptPriority int
 	// Policy is what becomes of a capped message; "" means CapDefer.
 	Policy CapPolicy

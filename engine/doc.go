@@ -345,7 +345,9 @@
 //     message is deferred (ReasonCapDefer), dropped — failed
 //     (ReasonCapDrop) — or skipped — cancelled (ReasonCapSkip) — by the
 //     cap's policy for its cause; a priority at or above ExemptPriority
-//     counts but is never capped;
+//     counts but is never capped (scenario steps, reminder steps and
+//     send_messages actions set their push's with Priority, up to
+//     MaxStepPriority; broadcasts with Broadcast.Priority);
 //   - the quota guard refuses, pending and untried, what the month's
 //     remaining quota (a QuotaReader Sender's, read at most every
 //     Config.QuotaRefresh) cannot cover, and stops the dispatch with an

@@ -99,7 +99,7 @@ func shopDefs() Definitions {
 			Name: "visit",
 			Steps: []scenario.ReminderStep{
 				{Name: "day-before", DaysBefore: 1, At: "18:00", Messages: []stepcast.Message{msg("See you tomorrow")}},
-				{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("See you in an hour")}},
+				{Name: "hour-before", Before: time.Hour, Messages: []stepcast.Message{msg("See you in an hour")}, Priority: 90},
 			},
 		}},
 		TestFriends: []stepcast.UserID{"U0123456789abcdef0123456789abcdef"},

@@ -71,7 +71,7 @@ func (u *unit) carryOut(r runOf, out scenario.Output, depth int, stepIndex func(
 		// A send draws nothing at random: no seed. scenario.Compile and
 		// CompileReminder checked its messages.
 		src := source{cause: stepcast.Cause{Kind: kind, Name: name, Step: stepIndex(s.Step), Unit: u.id}, key: prefix + s.Key, depth: depth, compiled: true}
-		d := stepcast.Delivery{Kind: stepcast.DeliveryPush, Messages: s.Messages}
+		d := stepcast.Delivery{Kind: stepcast.DeliveryPush, Messages: s.Messages, Priority: s.Priority}
 		if len(s.Variants) > 0 {
 			msgs, exp, variant, note, err := u.variantSend(s)
 			if err != nil {

@@ -27,8 +27,9 @@ const DefaultReplyPushWithin = 10 * time.Minute
 // standbyNote says why a unit of a standby event sends nothing.
 const standbyNote = "standby: another channel has chat control (LINE's mode), and the bot should send no messages: nothing is sent"
 
-// ReplyPriority is the priority of a queued reply, above the 0 of
-// everything else the engine queues: a dispatcher sends it before the
+// ReplyPriority is the priority of a queued reply, above everything else
+// the engine queues (0 unless a step, reminder step or send_messages
+// action sets its Priority, which is held to MaxStepPriority): a dispatcher sends it before the
 // pushes and broadcasts waiting, as its token lapses within a minute. A
 // queued reply's CreatedAt is its event's time, so a dispatcher can tell
 // one whose token has lapsed (older than stepcast.ReplyTokenValidity)

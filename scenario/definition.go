@@ -97,6 +97,10 @@ type Step struct {
 	// friend when it queues the push. Messages must then be empty.
 	Experiment string        `json:"experiment,omitempty"`
 	Variants   []StepVariant `json:"variants,omitempty"`
+	// Priority is the queued push's priority (Send.Priority): the host's
+	// dispatcher sends higher first, and its guards may exempt it (quiet
+	// hours, frequency caps). 0 by default; the host sets its range.
+	Priority int `json:"priority,omitempty"`
 }
 
 // StepVariant is one variant of a step's messages in an A/B test.

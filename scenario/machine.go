@@ -106,6 +106,8 @@ type Send struct {
 	// (Messages is then empty): the host chooses the variant to send.
 	Experiment string
 	Variants   []StepVariant
+	// Priority is the step's Priority, for the host's queue.
+	Priority int
 }
 
 // Action is one of a step's actions to run.

@@ -51,6 +51,9 @@ type ReminderStep struct {
 	If         string             `json:"if,omitempty"`
 	Messages   []stepcast.Message `json:"messages,omitempty"`
 	Actions    []stepcast.Action  `json:"actions,omitempty"`
+	// Priority is the queued push's priority, as Step.Priority: an
+	// appointment reminder an hour before may go at any hour.
+	Priority int `json:"priority,omitempty"`
 }
 
 // ReminderState is one friend's state in one reminder for one key.
@@ -528,7 +531,7 @@ func (r *reminderStepper) advance() error {
 			r.record(i, Skipped, "condition")
 		default:
 			key := RunPrefix(r.m.def.Name, r.st.Run) + strconv.Itoa(r.st.Done)
-			r.record(i, r.out.emit(key, step.Name, step.Messages, step.Actions), "")
+			r.record(i, r.out.emit(key, step.Name, step.Messages, step.Actions, step.Priority), "")
 		}
 		r.through(i, ts[i])
 		r.placeFrom(ts, r.toCome(order))

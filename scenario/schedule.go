@@ -203,23 +203,23 @@ func (s *stepper) run(i int) error {
 // out under key.
 func (out *Output) emitStep(key string, step *Step) What {
 	if len(step.Variants) == 0 {
-		return out.emit(key, step.Name, step.Messages, step.Actions)
+		return out.emit(key, step.Name, step.Messages, step.Actions, step.Priority)
 	}
-	out.emit(key, step.Name, nil, step.Actions)
-	out.Sends = append(out.Sends, Send{Key: key, Step: step.Name, Experiment: step.Experiment, Variants: step.Variants})
+	out.emit(key, step.Name, nil, step.Actions, 0)
+	out.Sends = append(out.Sends, Send{Key: key, Step: step.Name, Experiment: step.Experiment, Variants: step.Variants, Priority: step.Priority})
 	return Sent
 }
 
 // emit puts a step's messages and actions out under key and says what the
 // journey records: Sent, or Ran for an action-only step.
-func (out *Output) emit(key, step string, msgs []stepcast.Message, actions []stepcast.Action) What {
+func (out *Output) emit(key, step string, msgs []stepcast.Message, actions []stepcast.Action, priority int) What {
 	for j, a := range actions {
 		out.Actions = append(out.Actions, Action{Key: fmt.Sprintf("%s/%d", key, j), Step: step, Index: j, Action: a})
 	}
 	if len(msgs) == 0 {
 		return Ran
 	}
-	out.Sends = append(out.Sends, Send{Key: key, Step: step, Messages: msgs})
+	out.Sends = append(out.Sends, Send{Key: key, Step: step, Messages: msgs, Priority: priority})
 	return Sent
 }
 
