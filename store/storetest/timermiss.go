@@ -31,7 +31,8 @@ func BenchTimerMiss(b *testing.B, s store.Store) {
 
 // CheckTimerMissCheap fails t if a timer lookup that misses allocates
 // more than allocs times (a formatted message would take several), or is
-// not store.ErrNotFound naming the timer.
+// not store.ErrNotFound naming the timer. Under the race detector, which
+// allocates for itself, only the error is checked.
 func CheckTimerMissCheap(t *testing.T, s store.Store, allocs float64) {
 	t.Helper()
 	err := s.View(context.Background(), "acct", func(tx store.ReadTx) error {
@@ -40,7 +41,7 @@ func CheckTimerMissCheap(t *testing.T, s store.Store, allocs float64) {
 		if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `timer 7/"cap/day"`) {
 			t.Errorf("Timer miss: %v, want store.ErrNotFound naming the timer", err)
 		}
-		if got > allocs {
+		if got > allocs && !raceEnabled {
 			t.Errorf("a Timer miss allocates %v times, want at most %v", got, allocs)
 		}
 		return nil
