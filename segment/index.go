@@ -154,9 +154,13 @@ func NewIndex(schema *Schema) *Index {
 			fc.bl = &boolColumn{yes: roaring.New(), no: roaring.New(), set: roaring.New()}
 		default: // int, float, time: friends without a value are in no range
 			fc.num = newNumColumn(false)
+			if f.Type == stepcast.FieldTime {
+				fc.num.dayLoc = schema.loc
+			}
 		}
 		ix.fields = append(ix.fields, fc)
 	}
+	ix.followedAt.dayLoc = schema.loc
 	for range schema.scoreNms {
 		ix.scores = append(ix.scores, newNumColumn(true)) // an unset score reads 0
 	}

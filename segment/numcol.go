@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -33,6 +34,9 @@ type numColumn struct {
 	set    *roaring.Bitmap // friends with an explicit value; only they are in bins
 	groups []*group        // ordered by key; groups[0].bins[0].lo == math.MinInt64
 	total  int             // friends in all bins
+	// dayLoc is the schema's zone for a time column, whose bins are cut at
+	// its local midnights (numdays.go); nil for other columns.
+	dayLoc *time.Location
 }
 
 // group is a run of consecutive bins and the union of their members.
@@ -239,10 +243,16 @@ func (c *numColumn) splitBin(g *group, i int) {
 		b.min, b.max = lo, hi
 		return
 	}
-	s := keys[len(keys)/2]
-	if s == lo { // a dominant smallest key: give it a bin of its own
-		j := sort.Search(len(keys), func(j int) bool { return keys[j] > lo })
-		s = keys[j]
+	s, atMidnight := int64(0), false
+	if c.dayLoc != nil {
+		s, atMidnight = c.daySplitKey(keys)
+	}
+	if !atMidnight {
+		s = keys[len(keys)/2]
+		if s == lo { // a dominant smallest key: give it a bin of its own
+			j := sort.Search(len(keys), func(j int) bool { return keys[j] > lo })
+			s = keys[j]
+		}
 	}
 	left := &bin{lo: b.lo, min: lo, max: math.MinInt64}
 	right := &bin{lo: s, min: s, max: hi}
@@ -262,7 +272,7 @@ func (c *numColumn) splitBin(g *group, i int) {
 	})
 	left.members, right.members = lc.done(), rc.done()
 	j := sort.Search(len(keys), func(j int) bool { return keys[j] >= s })
-	left.max = keys[j-1]
+	left.max, right.min = keys[j-1], keys[j] // s need not be a key (a midnight)
 	g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, left, right)
 }
 

@@ -157,6 +157,7 @@ func (ix *Index) Compact() {
 func (c *numColumn) compact() {
 	c.codes.compact()
 	c.set = c.set.Clone()
+	c.splitDays()
 	c.alignBins()
 	for _, g := range c.groups {
 		g.members = g.members.Clone()

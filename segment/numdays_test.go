@@ -1,0 +1,126 @@
+package segment
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// dayColumn loads friends 0..n-1 into a time column of loc with keys spread
+// uniformly over days local days from the midnight of start.
+func dayColumn(t *testing.T, loc *time.Location, start time.Time, days, n int, seed uint64) (*numColumn, []int64, int64) {
+	t.Helper()
+	c := newNumColumn(false)
+	c.dayLoc = loc
+	first := civilDay(start, loc)
+	lo, hi := timeKey(midnight(first, loc)), timeKey(midnight(first+int64(days), loc))
+	r := rand.New(rand.NewPCG(seed, 1))
+	keys := make([]int64, n)
+	for f := range n {
+		keys[f] = lo + r.Int64N(hi-lo)
+		c.put(uint32(f), keys[f])
+	}
+	return c, keys, first
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Skipf("zone %s: %v", name, err)
+	}
+	return loc
+}
+
+// TestTimeBinsSplitAtMidnights: bins of a time column that grow past a
+// day split at local midnights, DST days included, so that every boundary
+// is the first instant of a day.
+func TestTimeBinsSplitAtMidnights(t *testing.T) {
+	defer func(old int) { minBinSplit = old }(minBinSplit)
+	minBinSplit = 64
+	cases := []struct {
+		name  string
+		zone  string
+		start time.Time
+	}{
+		{"tokyo", "Asia/Tokyo", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		// Clocks went from 00:00 to 01:00 on 2018-11-04: that day begins at 01:00.
+		{"sao paulo across a midnight DST jump", "America/Sao_Paulo", time.Date(2018, 9, 1, 12, 0, 0, 0, time.UTC)},
+		{"new york across both DST changes", "America/New_York", time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			loc := mustZone(t, tc.zone)
+			// 10 friends a day, bins of 64–128 friends: every bin spans days.
+			c, _, _ := dayColumn(t, loc, tc.start, 300, 3000, 7)
+			bins := 0
+			for _, g := range c.groups {
+				for _, b := range g.bins {
+					if bins > 0 {
+						if day := civilDay(time.Unix(b.lo, 0), loc); timeKey(midnight(day, loc)) != b.lo {
+							t.Fatalf("bin boundary %v is not a local midnight", time.Unix(b.lo, 0).In(loc))
+						}
+					}
+					bins++
+				}
+			}
+			if bins < 20 {
+				t.Fatalf("only %d bins: the column did not split", bins)
+			}
+		})
+	}
+}
+
+// TestTimeBinsDayRanges: after Compact, a range of whole local days on a
+// time column is a union of whole bins (nothing checked one by one), and
+// equals the friends whose key lies in it.
+func TestTimeBinsDayRanges(t *testing.T) {
+	cases := []struct {
+		name      string
+		zone      string
+		start     time.Time
+		days, n   int
+		dayBinned bool // days dense enough for a bin each
+	}{
+		{"tokyo, 300 a day", "Asia/Tokyo", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 120, 36_000, true},
+		{"sao paulo across a midnight DST jump", "America/Sao_Paulo", time.Date(2018, 10, 1, 12, 0, 0, 0, time.UTC), 90, 27_000, true},
+		{"new york across both DST changes", "America/New_York", time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC), 365, 73_000, true},
+		{"sparse days keep multi-day bins", "Asia/Tokyo", time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC), 20_000, 30_000, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			loc := mustZone(t, tc.zone)
+			c, keys, first := dayColumn(t, loc, tc.start, tc.days, tc.n, 11)
+			known := roaring.New()
+			known.AddRange(0, uint64(tc.n))
+			c.compact()
+			r := rand.New(rand.NewPCG(3, 4))
+			checkedAny := false
+			for range 300 {
+				d0 := first + r.Int64N(int64(tc.days))
+				d1 := d0 + r.Int64N(8)
+				lo, hi := timeKey(midnight(d0, loc)), timeKey(midnight(d1+1, loc))-1
+				var want []uint32
+				for f, k := range keys {
+					if k >= lo && k <= hi {
+						want = append(want, uint32(f))
+					}
+				}
+				got, checked := c.rangeBitmap(lo, hi, known)
+				if !slices.Equal(got.ToArray(), want) {
+					t.Fatalf("days %d..%d: %d friends, want %d", d0, d1, got.GetCardinality(), len(want))
+				}
+				if tc.dayBinned && checked > 0 {
+					t.Fatalf("days %d..%d: checked %d friends one by one, want whole bins", d0, d1, checked)
+				}
+				checkedAny = checkedAny || checked > 0
+			}
+			if !tc.dayBinned && !checkedAny {
+				t.Fatalf("sparse days were given a bin each")
+			}
+		})
+	}
+}
