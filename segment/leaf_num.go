@@ -204,8 +204,18 @@ func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) 
 	}
 	cutCost := 0.0
 	for _, cg := range cv.cut {
-		small := float64(min(cg.inN, cg.outN))
-		cutCost += c.orCost(small) + c.andCost(float64(cg.g.n), small)
+		// As rangeBitmap builds a cut group's part: its inside bins joined
+		// to the one union, or the group minus its other bins (piece).
+		switch {
+		case cg.inN == 0:
+		case cg.inN <= cg.outN:
+			for _, b := range cg.in {
+				inSizes = append(inSizes, float64(b.n))
+			}
+		default:
+			inSizes = append(inSizes, float64(cg.inN))
+			cutCost += c.orCost(float64(cg.outN)) + c.andCost(float64(cg.g.n), float64(cg.outN))
+		}
 		for _, b := range cg.in {
 			restricted += c.andCost(float64(b.n), w)
 		}
