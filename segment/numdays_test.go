@@ -3,10 +3,13 @@ package segment
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/stepcast/stepcast"
 )
 
 // dayColumn loads friends 0..n-1 into a time column of loc with keys spread
@@ -120,6 +123,46 @@ func TestTimeBinsDayRanges(t *testing.T) {
 			}
 			if !tc.dayBinned && !checkedAny {
 				t.Fatalf("sparse days were given a bin each")
+			}
+		})
+	}
+}
+
+// TestDayWindowAmongCandidates: a week of followed_days among a few
+// thousand candidates is the union of its day bins, intersected, when
+// followers of a day hold consecutive IDs (as they do): its cost counts
+// the day bins, not the union of the group they sit in as well, which made
+// it a scan of every candidate (issue 14, g034).
+func TestDayWindowAmongCandidates(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	ix := NewIndex(schema)
+	var b Batch
+	const n, perDay = 300_000, 900
+	for i := range n {
+		f := stepcast.FriendID(i)
+		b.Follow(f, now.Add(-time.Duration(n-1-i) * (24 * time.Hour / perDay)))
+		if i%30 == 0 {
+			b.SetTag(f, "few")
+		}
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	cases := []struct{ name, src string }{
+		{"week half a year ago", `tag("few") && followed_days in 200..206`},
+		{"week two months ago", `tag("few") && followed_days >= 60 && followed_days < 67`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ex, err := MustCompile(tc.src, schema).Explain(ix, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			days := ex.Children[1]
+			if !strings.HasPrefix(days.Node, "followed_days") || days.Path != "index" || days.Checked != 0 || days.Candidates == 0 {
+				t.Errorf("the window took %q, %d checked:\n%s", days.Path, days.Checked, ex)
 			}
 		})
 	}
