@@ -141,7 +141,7 @@ func TestDayWindowAmongCandidates(t *testing.T) {
 	const n, perDay = 300_000, 900
 	for i := range n {
 		f := stepcast.FriendID(i)
-		b.Follow(f, now.Add(-time.Duration(n-1-i) * (24 * time.Hour / perDay)))
+		b.Follow(f, now.Add(-time.Duration(n-1-i)*(24*time.Hour/perDay)))
 		if i%30 == 0 {
 			b.SetTag(f, "few")
 		}
