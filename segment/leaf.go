@@ -161,7 +161,9 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 		}
 		maxID = max(maxID, p.Maximum())
 		containers := float64(p.Maximum()>>16-p.Minimum()>>16) + 1
-		if card(p)/containers >= 2048 {
+		// Runs (a day's followers hold consecutive IDs) OR as runs: set
+		// bit by bit they would cost a write per member.
+		if card(p)/containers >= 2048 || p.HasRunCompression() {
 			dense = append(dense, p)
 			denseN += card(p)
 		} else {
