@@ -22,21 +22,29 @@ import (
 //     that bins hold whole days wherever a day is smaller than a bin; a bin
 //     within one day splits at its median as before (any day range holds
 //     both halves or neither);
-//   - at Compact, a bin spanning several days is split into one bin per
-//     day when that costs at most dayBinBytes heap bytes per member more
-//     than the bin itself: days whose members cluster in few ID blocks
-//     (followers of one day hold consecutive IDs) or are many. Days of a
-//     few scattered members (birthdays over 60 years) keep multi-day bins:
-//     a bitmap per day would cost more than the whole column.
+//   - at Compact, bins spanning several days are split into one bin per
+//     day, newest first, while the heap that adds stays within
+//     dayBinBytes per member of the column. Days of a few scattered
+//     members (birthdays over 60 years) keep multi-day bins: a bitmap per
+//     day would cost more than the whole column.
 //
 // Midnights come from the one calendar (midnight, stepcast.DayStart), so a
 // day a zone's clocks jump over midnight begins where the language says it
 // does.
 
-// dayBinBytes bounds the heap bytes per member that splitting a bin into
-// day bins may add: across the benchmark schema's time columns at 10M
-// friends this keeps the cost under half a byte a friend (issue 14).
-const dayBinBytes = 1.0
+// dayBinBytes is the heap a column may spend on day bins beyond the bins
+// they replace, in bytes per member of the column. Day bins are made
+// newest first (recent days are what days_since and followed_days ask
+// for most) until it is spent (three time columns: under 0.45 B a
+// friend in all). At 10M friends a bitmap per day of the
+// benchmark's last purchases costs some 1 B a member, of 60 years of
+// birthdays some 20, so most of a long column keeps multi-day bins.
+const dayBinBytes = 0.15
+
+// containerBytes is the heap of one roaring container beyond its values
+// (the container, its slot in the bitmap's arrays, allocation slack), which
+// GetSizeInBytes does not count: the cost of many small bitmaps.
+const containerBytes = 48
 
 // minDayMembers is the average members per day below which a bin is not
 // tried for day bins at all (their bitmaps would be mostly overhead).
@@ -68,34 +76,54 @@ func (c *numColumn) daySplitKey(keys []int64) (s int64, ok bool) {
 	return 0, false
 }
 
-// splitDays splits every bin of a time column that spans several local days
-// into one bin per day, where dayBinBytes allows it. Groups keep their
-// unions: the members do not change.
+// splitDays splits bins of a time column that span several local days
+// into one bin per day, newest first, while the heap they add stays within
+// dayBinBytes a member. Groups keep their unions: the members do not
+// change.
 func (c *numColumn) splitDays() {
 	if c.dayLoc == nil {
 		return
 	}
-	for _, g := range c.groups {
-		for i := 0; i < len(g.bins); i++ {
-			if split := c.dayBins(g.bins[i]); split != nil {
-				g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, split...)
-				i += len(split) - 1
+	budget := dayBinBytes * float64(c.total)
+	for gi := len(c.groups) - 1; gi >= 0; gi-- {
+		g := c.groups[gi]
+		for i := len(g.bins) - 1; i >= 0; i-- {
+			split, extra := c.dayBins(g.bins[i])
+			if split == nil || extra > budget {
+				continue
 			}
+			budget -= extra
+			g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, split...)
 		}
 	}
 }
 
-// dayBins returns b as one bin per local day of its members, or nil when b
-// holds one day, too few members a day, or the day bins would cost more
-// than dayBinBytes a member beyond b.
-func (c *numColumn) dayBins(b *bin) []*bin {
+// heapBytes estimates a bin's heap: its bitmap's values and containers.
+func heapBytes(bm *roaring.Bitmap, containers int) float64 {
+	return float64(bm.GetSizeInBytes()) + float64(containers*containerBytes+binHeader)
+}
+
+// containersOf counts the 65536-ID containers of ascending ids.
+func containersOf(ids []uint32) int {
+	n := 0
+	for i, f := range ids {
+		if i == 0 || f>>16 != ids[i-1]>>16 {
+			n++
+		}
+	}
+	return n
+}
+
+// dayBins returns b as one bin per local day of its members and the heap
+// bytes they add, or nil when b holds one day or too few members a day.
+func (c *numColumn) dayBins(b *bin) ([]*bin, float64) {
 	if b.n == 0 {
-		return nil
+		return nil, 0
 	}
 	first := civilDay(time.Unix(b.min, 0), c.dayLoc)
 	last := civilDay(time.Unix(b.max, 0), c.dayLoc)
 	if first == last || int64(b.n) < minDayMembers*(last-first+1) {
-		return nil
+		return nil, 0
 	}
 	// The midnights between first and last, ascending: a member's day is
 	// found by binary search rather than a time conversion each.
@@ -104,7 +132,9 @@ func (c *numColumn) dayBins(b *bin) []*bin {
 		starts = append(starts, timeKey(midnight(d, c.dayLoc)))
 	}
 	ids := make([][]uint32, len(starts)+1)
+	var all []uint32
 	each(b.members, func(fs []uint32) {
+		all = append(all, fs...)
 		for _, f := range fs {
 			k := c.get(f)
 			j := sort.Search(len(starts), func(i int) bool { return starts[i] > k })
@@ -112,7 +142,7 @@ func (c *numColumn) dayBins(b *bin) []*bin {
 		}
 	})
 	var out []*bin
-	var bytes uint64
+	bytes := 0.0
 	for j, l := range ids {
 		if len(l) == 0 {
 			continue
@@ -129,13 +159,13 @@ func (c *numColumn) dayBins(b *bin) []*bin {
 			k := c.get(f)
 			nb.min, nb.max = min(nb.min, k), max(nb.max, k)
 		}
-		bytes += nb.members.GetSizeInBytes() + binHeader
+		bytes += heapBytes(nb.members, containersOf(l))
 		out = append(out, nb)
 	}
-	if len(out) < 2 || float64(bytes) > float64(b.members.GetSizeInBytes()+binHeader)+dayBinBytes*float64(b.n) {
-		return nil
+	if len(out) < 2 {
+		return nil, 0
 	}
-	return out
+	return out, bytes - heapBytes(b.members, containersOf(all))
 }
 
 // binHeader is the heap bytes of a bin besides its bitmap's containers,
