@@ -130,12 +130,10 @@ func (b *lastBlocks) compact() {
 			delete(b.by8, k)
 			continue
 		}
-		bm.RunOptimize()
-		b.by8[k] = bm.Clone()
+		b.by8[k] = compacted(bm)
 	}
 	for k, bm := range b.by64 {
-		bm.RunOptimize()
-		b.by64[k] = bm.Clone()
+		b.by64[k] = compacted(bm)
 	}
 }
 

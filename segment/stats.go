@@ -113,12 +113,12 @@ func (ix *Index) Stats() Stats {
 func (ix *Index) Compact() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	shrink := func(bm **roaring.Bitmap) { *bm = (*bm).Clone() }
+	shrink := func(bm **roaring.Bitmap) { *bm = compacted(*bm) }
 	shrink(&ix.known)
 	shrink(&ix.following)
 	ix.followedAt.compact()
 	for name, bm := range ix.tags {
-		ix.tags[name] = bm.Clone()
+		ix.tags[name] = compacted(bm)
 	}
 	for _, fc := range ix.fields {
 		switch {
@@ -141,7 +141,7 @@ func (ix *Index) Compact() {
 	for _, p := range ix.events {
 		shrink(&p.ever)
 		for d, bm := range p.days {
-			p.days[d] = bm.Clone()
+			p.days[d] = compacted(bm)
 		}
 		p.windows = nil
 		p.last.compact()
@@ -149,26 +149,36 @@ func (ix *Index) Compact() {
 	for _, sc := range ix.scenarios {
 		shrink(&sc.members)
 		for s, bm := range sc.steps {
-			sc.steps[s] = bm.Clone()
+			sc.steps[s] = compacted(bm)
 		}
 	}
 }
 
+// compacted returns a copy of bm without spare capacity, each container
+// in its smallest form: runs where members come in consecutive IDs (bins
+// of a column that grows with the ID, as a follow time does) cost a few
+// bytes a run instead of 2 a member. It changes bm's containers too; the
+// caller replaces bm with the copy.
+func compacted(bm *roaring.Bitmap) *roaring.Bitmap {
+	bm.RunOptimize()
+	return bm.Clone()
+}
+
 func (c *numColumn) compact() {
 	c.codes.compact()
-	c.set = c.set.Clone()
+	c.set = compacted(c.set)
 	c.alignBins()
 	for _, g := range c.groups {
-		g.members = g.members.Clone()
+		g.members = compacted(g.members)
 		for _, b := range g.bins {
-			b.members = b.members.Clone()
+			b.members = compacted(b.members)
 		}
 	}
 }
 
 func (c *strColumn) compact() {
 	c.codes.compact()
-	c.set = c.set.Clone()
+	c.set = compacted(c.set)
 	for i := range c.postings {
 		c.postings[i].compact()
 	}

@@ -97,7 +97,7 @@ func (p *posting) bytes() uint64 {
 
 func (p *posting) compact() {
 	if p.bm != nil {
-		p.bm = p.bm.Clone()
+		p.bm = compacted(p.bm)
 	} else {
 		p.few = exact(p.few)
 	}
