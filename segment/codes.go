@@ -393,11 +393,11 @@ func (p *codePage) tighten() bool {
 }
 
 func (c *codes) bytes() uint64 {
-	n := 4*uint64(cap(c.keys)) + 64*uint64(cap(c.pages)) + 4*uint64(cap(c.slots))
+	n := allocBytes(4*uint64(cap(c.keys))) + allocBytes(64*uint64(cap(c.pages))) + allocBytes(4*uint64(cap(c.slots)))
 	for i := range c.pages {
-		n += uint64(cap(c.pages[i].data))
+		n += allocBytes(uint64(cap(c.pages[i].data)))
 		if sp := c.pages[i].sp; sp != nil {
-			n += 2*uint64(cap(sp.offs)) + 8*uint64(cap(sp.vals)) + 64
+			n += allocBytes(2*uint64(cap(sp.offs))) + allocBytes(8*uint64(cap(sp.vals))) + 64
 		}
 	}
 	return n

@@ -116,10 +116,10 @@ func (b *lastBlocks) since(from8 int64) []*roaring.Bitmap {
 func (b *lastBlocks) bytes() uint64 {
 	var n uint64
 	for _, bm := range b.by8 {
-		n += bm.GetSizeInBytes() + 32
+		n += bitmapBytes(bm) + 32
 	}
 	for _, bm := range b.by64 {
-		n += bm.GetSizeInBytes() + 32
+		n += bitmapBytes(bm) + 32
 	}
 	return n
 }

@@ -434,11 +434,11 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 
 // bytes estimates the column's heap bytes, adding them to z by part.
 func (c *numColumn) bytes(z sizer, name string) uint64 {
-	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", c.set.GetSizeInBytes())
+	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", bitmapBytes(c.set))
 	for _, g := range c.groups {
-		n += z.add(name+" groups", g.members.GetSizeInBytes()+64)
+		n += z.add(name+" groups", bitmapBytes(g.members)+64)
 		for _, b := range g.bins {
-			n += z.add(name+" bins", b.members.GetSizeInBytes()+48)
+			n += z.add(name+" bins", bitmapBytes(b.members)+48)
 		}
 	}
 	return n

@@ -48,7 +48,7 @@ func (ix *Index) Stats() Stats {
 	s.Friends = int(ix.known.GetCardinality())
 	s.Following = int(ix.following.GetCardinality())
 	for name, bm := range ix.tags {
-		s.Tags += z.add("tags", bm.GetSizeInBytes()+uint64(len(name))+64)
+		s.Tags += z.add("tags", bitmapBytes(bm)+uint64(len(name))+64)
 	}
 	for i, fc := range ix.fields {
 		name := "field " + ix.schema.fields[i].Name
@@ -58,7 +58,7 @@ func (ix *Index) Stats() Stats {
 		case fc.num != nil:
 			s.Fields += fc.num.bytes(z, name)
 		default:
-			s.Fields += z.add(name, fc.bl.yes.GetSizeInBytes()+fc.bl.no.GetSizeInBytes()+fc.bl.set.GetSizeInBytes())
+			s.Fields += z.add(name, bitmapBytes(fc.bl.yes)+bitmapBytes(fc.bl.no)+bitmapBytes(fc.bl.set))
 		}
 	}
 	for name, i := range ix.schema.scores {
@@ -66,24 +66,24 @@ func (ix *Index) Stats() Stats {
 	}
 	for k, p := range ix.events {
 		name := "events " + k.kind
-		s.Events += z.add(name+" ever", p.ever.GetSizeInBytes()+uint64(len(k.kind)+len(k.name)+len(k.value))+64)
+		s.Events += z.add(name+" ever", bitmapBytes(p.ever)+uint64(len(k.kind)+len(k.name)+len(k.value))+64)
 		s.Events += z.add(name+" extra", 16*uint64(len(p.extra)))
 		s.Events += z.add(name+" last blocks", p.last.bytes())
 		for _, bm := range p.days {
-			s.Events += z.add(name+" days", bm.GetSizeInBytes()+32)
+			s.Events += z.add(name+" days", bitmapBytes(bm)+32)
 		}
 		p.mu.Lock()
 		for _, bm := range p.windows {
-			s.Events += z.add("events caches", bm.GetSizeInBytes()+32)
+			s.Events += z.add("events caches", bitmapBytes(bm)+32)
 		}
 		p.mu.Unlock()
 	}
-	s.Other = z.add("known", ix.known.GetSizeInBytes()) + z.add("following", ix.following.GetSizeInBytes()) +
+	s.Other = z.add("known", bitmapBytes(ix.known)) + z.add("following", bitmapBytes(ix.following)) +
 		ix.followedAt.bytes(z, "followed_at")
 	for name, sc := range ix.scenarios {
-		s.Other += z.add("scenario "+name, sc.members.GetSizeInBytes())
+		s.Other += z.add("scenario "+name, bitmapBytes(sc.members))
 		for _, st := range sc.steps {
-			s.Other += z.add("scenario "+name, st.GetSizeInBytes())
+			s.Other += z.add("scenario "+name, bitmapBytes(st))
 		}
 	}
 	for name, v := range ix.variants {
