@@ -147,9 +147,11 @@ func TestCodesWidth(t *testing.T) {
 			if len(c.pages) != 1 || c.pages[0].width != tt.width || (tt.width == 0) != (c.pages[0].sp != nil) {
 				t.Fatalf("%d pages, width %d, want one of width %d", len(c.pages), c.pages[0].width, tt.width)
 			}
-			want := uint64(4 + 64 + packedBytes(tt.width))
-			if tt.width == 0 {
-				want = uint64(4 + 64 + sparseBytes(pageSize/int(tt.every)+1))
+			// The page list (a key and a page struct) and the page, as
+			// the allocator rounds them.
+			want := allocBytes(4) + allocBytes(64) + allocBytes(uint64(packedBytes(tt.width)))
+			if n := uint64(pageSize/tt.every + 1); tt.width == 0 {
+				want = allocBytes(4) + allocBytes(64) + allocBytes(2*n) + allocBytes(8*n) + 64
 			}
 			if got := c.bytes(); got > want {
 				t.Errorf("bytes = %d, want at most %d", got, want)
