@@ -117,6 +117,14 @@ func TestCodesProperty(t *testing.T) {
 			if after := c.bytes(); after > before {
 				t.Errorf("compact grew the column from %d to %d bytes", before, after)
 			}
+			// Writes into the compacted pages, which share one slab:
+			// in place, and re-encoded for values outside a page's range.
+			for range 10_000 {
+				id, v := sp.ids(r), sp.vals(r)
+				c.set(id, v)
+				want[id] = v
+			}
+			check("written after compact")
 		})
 	}
 }
