@@ -144,7 +144,7 @@ func (ix *Index) Compact() {
 			p.days[d] = compacted(bm)
 		}
 		p.windows = nil
-		p.last.compact()
+		p.last.compact(p.ever)
 	}
 	for _, sc := range ix.scenarios {
 		shrink(&sc.members)
