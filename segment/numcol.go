@@ -304,6 +304,7 @@ func (c *numColumn) splitGroup(gi int) {
 // the groups wholly outside, and the bins that straddle an edge and must be
 // checked member by member.
 type cover struct {
+	lo, hi    int64    // the range
 	in, out   []*group // wholly inside or outside the range
 	cut       []cutGroup
 	partial   []*bin
@@ -341,7 +342,7 @@ func (cg *cutGroup) piece() *roaring.Bitmap {
 }
 
 func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
-	var cv cover
+	cv := cover{lo: lo, hi: hi}
 	if c.unsetIn(lo, hi) {
 		cv.est += int(known.GetCardinality()) - int(c.set.GetCardinality())
 	}
