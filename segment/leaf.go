@@ -40,7 +40,7 @@ const (
 	costAndMixed    = 2.2  // per element of the sparse side of an array-bitmap intersection
 	costContainer   = 2900 // per pair of dense (bitmap) containers intersected
 	costSetup       = 1000 // any bitmap operation
-	costPosting     = 15   // per posting of a string value in a union
+	costPosting     = 150  // per posting of a string value in a union: a cache miss or two each
 	costSortFew     = 25   // per member of few-member postings sorted into one bitmap
 	costSetBit      = 3    // per member set into a dense word array
 	costTableEntry  = 0.5  // per distinct value, for a table of accepted codes
