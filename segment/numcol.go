@@ -407,6 +407,7 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 		for _, g := range cv.in {
 			parts = append(parts, g.members)
 		}
+		var piece *roaring.Bitmap // built here: the result may be it
 		for i := range cv.cut {
 			switch cg := &cv.cut[i]; {
 			case cg.inN == 0:
@@ -417,10 +418,15 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 					parts = append(parts, b.members)
 				}
 			default:
-				parts = append(parts, cg.piece())
+				piece = cg.piece()
+				parts = append(parts, piece)
 			}
 		}
-		out = orMany(parts)
+		if len(parts) == 1 && parts[0] == piece {
+			out = piece // a copy would be a second pass over it
+		} else {
+			out = orMany(parts)
+		}
 	}
 	checked := 0
 	for _, b := range cv.partial {
