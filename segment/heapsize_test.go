@@ -71,29 +71,42 @@ func TestBitmapBytesFollowsTheHeap(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runtime.GC()
-			var m0, m1 runtime.MemStats
-			runtime.ReadMemStats(&m0)
-			held := make([]*roaring.Bitmap, bitmaps)
-			for i := range held {
-				held[i] = compacted(tc.build(i))
-			}
-			runtime.GC()
-			runtime.ReadMemStats(&m1)
-			measured := float64(m1.HeapAlloc - m0.HeapAlloc)
-			var est, payload float64
-			for _, bm := range held {
-				est += float64(bitmapBytes(bm))
-				payload += float64(bm.GetSizeInBytes())
-			}
-			runtime.KeepAlive(held)
-			t.Logf("measured %.0f, estimated %.0f, payload %.0f", measured, est, payload)
-			// Within 20% (the allocator packs some small objects
-			// tighter than their size class), where the payload alone
-			// can miss half.
-			if est < 0.8*measured || est > 1.2*measured {
-				t.Errorf("estimated %.0f bytes, measured %.0f", est, measured)
+			// The heap is shared with whatever else the test binary runs
+			// (a goroutine left by an earlier test, a finalizer), so one
+			// reading can be off by a fifth: up to three tries.
+			for try := 1; ; try++ {
+				est, measured := heldBytes(tc.build, bitmaps)
+				// Within 20% (the allocator packs some small objects
+				// tighter than their size class), where the payload alone
+				// can miss half.
+				if est >= 0.8*measured && est <= 1.2*measured {
+					return
+				}
+				if try == 3 {
+					t.Errorf("estimated %.0f bytes, measured %.0f", est, measured)
+					return
+				}
 			}
 		})
 	}
+}
+
+// heldBytes builds n compacted bitmaps and returns bitmapBytes' estimate
+// of them and the heap they hold.
+func heldBytes(build func(i int) *roaring.Bitmap, n int) (est, measured float64) {
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	held := make([]*roaring.Bitmap, n)
+	for i := range held {
+		held[i] = compacted(build(i))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	measured = float64(m1.HeapAlloc) - float64(m0.HeapAlloc)
+	for _, bm := range held {
+		est += float64(bitmapBytes(bm))
+	}
+	runtime.KeepAlive(held)
+	return est, measured
 }
