@@ -314,6 +314,7 @@ func (c *numColumn) splitGroup(gi int) {
 // the groups wholly outside, and the bins that straddle an edge and must be
 // checked member by member.
 type cover struct {
+	lo, hi    int64    // the range
 	in, out   []*group // wholly inside or outside the range
 	cut       []cutGroup
 	partial   []*bin
@@ -351,7 +352,7 @@ func (cg *cutGroup) piece() *roaring.Bitmap {
 }
 
 func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
-	var cv cover
+	cv := cover{lo: lo, hi: hi}
 	if c.unsetIn(lo, hi) {
 		cv.est += int(known.GetCardinality()) - int(c.set.GetCardinality())
 	}
@@ -416,6 +417,7 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 		for _, g := range cv.in {
 			parts = append(parts, g.members)
 		}
+		var piece *roaring.Bitmap // built here: the result may be it
 		for i := range cv.cut {
 			switch cg := &cv.cut[i]; {
 			case cg.inN == 0:
@@ -426,10 +428,15 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 					parts = append(parts, b.members)
 				}
 			default:
-				parts = append(parts, cg.piece())
+				piece = cg.piece()
+				parts = append(parts, piece)
 			}
 		}
-		out = orMany(parts)
+		if len(parts) == 1 && parts[0] == piece {
+			out = piece // a copy would be a second pass over it
+		} else {
+			out = orMany(parts)
+		}
 	}
 	checked := 0
 	for _, b := range cv.partial {
@@ -444,11 +451,11 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 
 // bytes estimates the column's heap bytes, adding them to z by part.
 func (c *numColumn) bytes(z sizer, name string) uint64 {
-	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", c.set.GetSizeInBytes())
+	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", bitmapBytes(c.set))
 	for _, g := range c.groups {
-		n += z.add(name+" groups", g.members.GetSizeInBytes()+64)
+		n += z.add(name+" groups", bitmapBytes(g.members)+64)
 		for _, b := range g.bins {
-			n += z.add(name+" bins", b.members.GetSizeInBytes()+48)
+			n += z.add(name+" bins", bitmapBytes(b.members)+48)
 		}
 	}
 	return n
