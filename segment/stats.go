@@ -167,14 +167,17 @@ func compacted(bm *roaring.Bitmap) *roaring.Bitmap {
 func (c *numColumn) compact() {
 	c.codes.compact()
 	c.set = compacted(c.set)
-	c.splitDays()
-	c.alignBins()
 	for _, g := range c.groups {
 		g.members = compacted(g.members)
 		for _, b := range g.bins {
 			b.members = compacted(b.members)
 		}
 	}
+	// After the bins are compacted, so that day bins are weighed against
+	// what the bins they replace really cost (runs, for a day's followers).
+	// Both build their bins exact and run-optimized.
+	c.splitDays()
+	c.alignBins()
 }
 
 func (c *strColumn) compact() {
