@@ -167,8 +167,8 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 			for _, b := range g.bins {
 				n += b.n
 			}
-			if n != g.n || int(g.members.GetCardinality()) != n {
-				t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.GetCardinality(), g.n, n)
+			if n != g.n || int(g.members.bitmap().GetCardinality()) != n {
+				t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.bitmap().GetCardinality(), g.n, n)
 			}
 		}
 		if bins < 2 || len(c.groups) < 2 {

@@ -159,9 +159,9 @@ func (c *numColumn) compact() {
 	c.set = c.set.Clone()
 	c.alignBins()
 	for _, g := range c.groups {
-		g.members = g.members.Clone()
+		g.members.compact()
 		for _, b := range g.bins {
-			b.members = b.members.Clone()
+			b.members.compact()
 		}
 	}
 }
