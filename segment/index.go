@@ -55,7 +55,7 @@ type Index struct {
 	chunks     int           // 65536-ID blocks holding a known friend, for cost estimates
 	chunkSeen  *[1024]uint64 // which blocks hold one, by ID >> 16
 	followedAt *numColumn
-	tags       map[string]*roaring.Bitmap
+	tags       map[string]*deferredSet
 	fields     []fieldColumn
 	scores     []*numColumn
 	events     map[eventKey]*eventPostings
@@ -140,7 +140,7 @@ func NewIndex(schema *Schema) *Index {
 		chunkSeen:  new([1024]uint64),
 		following:  roaring.New(),
 		followedAt: newNumColumn(false),
-		tags:       make(map[string]*roaring.Bitmap),
+		tags:       make(map[string]*deferredSet),
 		events:     make(map[eventKey]*eventPostings),
 		scenarios:  make(map[string]*scenarioIndex),
 		variants:   make(map[string]*strColumn),
@@ -202,15 +202,15 @@ func (ix *Index) apply(o *op) {
 	case opUnfollow:
 		ix.following.Remove(f)
 	case opSetTag:
-		bm := ix.tags[o.name]
-		if bm == nil {
-			bm = roaring.New()
-			ix.tags[o.name] = bm
+		tag := ix.tags[o.name]
+		if tag == nil {
+			tag = newDeferredSet(roaring.New())
+			ix.tags[o.name] = tag
 		}
-		bm.Add(f)
+		tag.add(f)
 	case opClearTag:
-		if bm := ix.tags[o.name]; bm != nil {
-			bm.Remove(f)
+		if tag := ix.tags[o.name]; tag != nil {
+			tag.remove(f)
 		}
 	case opSetField:
 		fc := ix.fields[o.id]

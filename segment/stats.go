@@ -47,8 +47,8 @@ func (ix *Index) Stats() Stats {
 	z := sizer{}
 	s.Friends = int(ix.known.GetCardinality())
 	s.Following = int(ix.following.GetCardinality())
-	for name, bm := range ix.tags {
-		s.Tags += z.add("tags", bm.GetSizeInBytes()+uint64(len(name))+64)
+	for name, tag := range ix.tags {
+		s.Tags += z.add("tags", tag.bytes()+uint64(len(name))+64)
 	}
 	for i, fc := range ix.fields {
 		name := "field " + ix.schema.fields[i].Name
@@ -117,8 +117,8 @@ func (ix *Index) Compact() {
 	shrink(&ix.known)
 	shrink(&ix.following)
 	ix.followedAt.compact()
-	for name, bm := range ix.tags {
-		ix.tags[name] = bm.Clone()
+	for _, tag := range ix.tags {
+		tag.compact()
 	}
 	for _, fc := range ix.fields {
 		switch {
