@@ -85,18 +85,24 @@ func (d *deferredSet) merge() {
 		return
 	}
 	slices.Sort(d.log) // by friend, then by position
-	var adds, removes []uint32
+	// Adds fill buf from the front, removes from the back (descending).
+	buf := make([]uint32, len(d.log))
+	na, nr := 0, 0
 	for i, e := range d.log {
 		f := uint32(e >> 32)
 		if i+1 < len(d.log) && uint32(d.log[i+1]>>32) == f {
 			continue // a later change of f decides
 		}
 		if e&1 == 1 {
-			adds = append(adds, f)
+			buf[na] = f
+			na++
 		} else {
-			removes = append(removes, f)
+			nr++
+			buf[len(buf)-nr] = f
 		}
 	}
+	adds, removes := buf[:na], buf[len(buf)-nr:]
+	slices.Reverse(removes)
 	if len(adds) > 0 {
 		d.bm.Or(roaring.BitmapOf(adds...))
 	}

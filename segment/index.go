@@ -182,9 +182,12 @@ func (ix *Index) Following() *roaring.Bitmap {
 
 // join makes f known, with every column at its default (no value).
 func (ix *Index) join(f uint32) {
-	if !ix.known.CheckedAdd(f) {
+	// Most operations are on known friends: Contains is a lookup, where
+	// CheckedAdd also counts a run container's members twice.
+	if ix.known.Contains(f) {
 		return
 	}
+	ix.known.Add(f)
 	// Columns allocate nothing for a friend without a value.
 	if hk := f >> 16; ix.chunkSeen[hk>>6]&(1<<(hk&63)) == 0 {
 		ix.chunkSeen[hk>>6] |= 1 << (hk & 63)
