@@ -122,8 +122,8 @@ func (c *numColumn) move(f uint32, old, k int64) {
 	g0, b0 := c.locate(old)
 	g1, b1 := c.locate(k)
 	if g0 != g1 {
-		c.binRemove(f, old)
-		c.binAdd(f, k)
+		c.removeAt(f, g0, b0) // changes no bin boundary: g1, b1 stay valid
+		c.addAt(f, k, g1, b1)
 		return
 	}
 	g := c.groups[g0]
@@ -187,6 +187,11 @@ func (c *numColumn) locate(k int64) (gi, bi int) {
 
 func (c *numColumn) binAdd(f uint32, k int64) {
 	gi, bi := c.locate(k)
+	c.addAt(f, k, gi, bi)
+}
+
+// addAt adds f, of key k, to bin bi of group gi, which hold k.
+func (c *numColumn) addAt(f uint32, k int64, gi, bi int) {
 	g := c.groups[gi]
 	b := g.bins[bi]
 	b.members.add(f) // f had no key, or one outside this group: in no bin here
@@ -214,6 +219,11 @@ func widen(lo, hi *int64, n int, k int64) {
 
 func (c *numColumn) binRemove(f uint32, k int64) {
 	gi, bi := c.locate(k)
+	c.removeAt(f, gi, bi)
+}
+
+// removeAt removes f from bin bi of group gi, which hold its key.
+func (c *numColumn) removeAt(f uint32, gi, bi int) {
 	g := c.groups[gi]
 	g.bins[bi].members.remove(f) // f is in the bin of its key k
 	g.bins[bi].n--
