@@ -66,6 +66,10 @@ func (d *deferredSet) bitmap() *roaring.Bitmap {
 	if d.dirty.Load() {
 		d.mu.Lock()
 		d.merge()
+		if cap(d.log) > minDeferred {
+			// Reads come between writes: logs stay short, keep no large one.
+			d.log = nil
+		}
 		d.mu.Unlock()
 	}
 	return d.bm
@@ -104,7 +108,12 @@ func (d *deferredSet) merge() {
 	adds, removes := buf[:na], buf[len(buf)-nr:]
 	slices.Reverse(removes)
 	if len(adds) > 0 {
-		d.bm.Or(roaring.BitmapOf(adds...))
+		// AddMany inserts in order, each container's run while it is in
+		// cache, and grows arrays as append does. Or with a bitmap of the
+		// adds would merge each container in one pass, but roaring then
+		// doubles the array's capacity: 4.6 B/friend more heap after 4M
+		// updates at 1M friends, against 2 with AddMany.
+		d.bm.AddMany(adds)
 	}
 	if len(removes) > 0 {
 		d.bm.AndNot(roaring.BitmapOf(removes...))
