@@ -1,8 +1,10 @@
 package segment
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -105,5 +107,35 @@ func TestDeferredSetConcurrentReaders(t *testing.T) {
 		for n := range errs {
 			t.Fatalf("round %d: a reader saw %d members, want %d", round, n, want)
 		}
+	}
+}
+
+// TestSortLog compares sortLog with a stable sort by friend.
+func TestSortLog(t *testing.T) {
+	cases := []struct {
+		name     string
+		n        int
+		universe uint32
+	}{
+		{"one entry", 1, 10},
+		{"one friend many times", 100, 1},
+		{"IDs below 2^16", 3000, 1 << 16},
+		{"IDs below 2^24", 5000, 1 << 24},
+		{"any ID", 5000, 1<<32 - 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(2, uint64(tc.n)))
+			log := make([]uint64, tc.n)
+			for i := range log {
+				log[i] = uint64(r.Uint32N(tc.universe))<<32 | uint64(i)<<1 | uint64(r.IntN(2))
+			}
+			want := slices.Clone(log)
+			slices.SortStableFunc(want, func(a, b uint64) int { return cmp.Compare(a>>32, b>>32) })
+			sortLog(log)
+			if !slices.Equal(log, want) {
+				t.Fatal("sortLog differs from a stable sort by friend")
+			}
+		})
 	}
 }
