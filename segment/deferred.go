@@ -12,10 +12,15 @@ import (
 // remove in a roaring array container costs a binary search and a memmove
 // over up to 8 KB that are not in cache (at 10M friends a group union holds
 // some 4,000 IDs in each 65,536-ID container): one to two microseconds an
-// update. Writers here only log the change; the log is merged in one pass
-// per container, by the first reader that asks for the bitmap after a
-// batch, or by the writer once the log holds more than a bound that grows
-// with the set (so a merge touches each container for many entries).
+// update. Writers here only log the change. The log is merged sorted by
+// friend, so that each container is fetched once for all of its entries,
+// by the first reader that asks for the bitmap after a batch, or by the
+// writer once the log holds more than a bound that grows with the set (so
+// that a merge finds many entries per container).
+//
+// Memory: the log costs 8 bytes an entry, at most one entry per
+// deferredShare members (1024 at least) while writes run, and nothing once
+// a reader or Compact has merged a long one.
 //
 // Concurrency: writers hold the index's write lock, so no reader runs while
 // the log grows. Readers hold the read lock and merge under mu: the first
