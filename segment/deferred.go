@@ -19,7 +19,7 @@ import (
 // that a merge finds many entries per container).
 //
 // Memory: the log costs 8 bytes an entry, at most one entry per
-// deferredShare members (1024 at least) while writes run, and nothing once
+// deferredShare members (64 at least) while writes run, and nothing once
 // a reader or Compact has merged a long one.
 //
 // Concurrency: writers hold the index's write lock, so no reader runs while
@@ -39,7 +39,7 @@ type deferredSet struct {
 // Bounds of the log's length before the writer merges it: at least
 // minDeferred entries, and one per deferredShare members, up to maxDeferred.
 const (
-	minDeferred   = 1024
+	minDeferred   = 64
 	deferredShare = 64
 	maxDeferred   = 1 << 16
 )
