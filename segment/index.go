@@ -36,6 +36,12 @@ import (
 // a reader sees a batch either entirely or not at all, never half of one
 // friend's update. Bitmaps returned to callers are their own.
 //
+// Tags, the bins and groups of numeric columns and the larger string
+// postings take writes as a log (deferredSet), merged in bulk by the writer
+// once it is long or by the first evaluation that reads the bitmap after a
+// batch: that evaluation pays for the merge, at most one pass over each
+// bitmap it reads, and later ones find nothing to merge.
+//
 // A friend becomes known to the index with its first operation. Known
 // friends who followed once (Follow) and do not follow now are the blocked
 // ones; a friend known only through other operations never followed.
