@@ -39,8 +39,8 @@ import (
 // Tags, the bins and groups of numeric columns and the larger string
 // postings take writes as a log (deferredSet), merged in bulk by the writer
 // once it is long or by the first evaluation that reads the bitmap after a
-// batch: that evaluation pays for the merge, at most one pass over each
-// bitmap it reads, and later ones find nothing to merge.
+// batch: that evaluation pays for merging the changes written since the
+// bitmaps it reads were last read, and later ones find nothing to merge.
 //
 // A friend becomes known to the index with its first operation. Known
 // friends who followed once (Follow) and do not follow now are the blocked
