@@ -35,13 +35,20 @@ func BenchmarkCalibration(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/elems, "ns/elem")
 		b.ReportMetric(float64((cpuNowOrZero()-c0).Nanoseconds())/float64(b.N)/elems, "cpu-ns/elem")
 	}
-	b.Run("and-sparse-sparse", func(b *testing.B) {
-		c0 = cpuNowOrZero()
-		for b.Loop() {
-			roaring.And(sparse, w)
-		}
-		per(b, card(w)+card(sparse)) // costAndSparse
-	})
+	// Two array-container merges, alike and skewed: cpu-ns/elem is per
+	// unit of the model (costAndSparse a member of the smaller side plus
+	// costMergeSkip a member of the larger), so 1 means the constants hold.
+	merge := func(name string, small, large *roaring.Bitmap) {
+		b.Run(name, func(b *testing.B) {
+			c0 = cpuNowOrZero()
+			for b.Loop() {
+				roaring.And(large, small)
+			}
+			per(b, card(small)*costAndSparse+card(large)*costMergeSkip)
+		})
+	}
+	merge("and-sparse-sparse", w, sparse)
+	merge("and-sparse-skewed", mk(0.002), sparse)
 	b.Run("and-dense-sparse", func(b *testing.B) {
 		c0 = cpuNowOrZero()
 		for b.Loop() {

@@ -176,6 +176,18 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 				}
 				continue
 			}
+			// An or of ready-made sets whose union is cheaper than an
+			// intersection each: intersect acc with the union in place.
+			if o, ok := k.(*orNode); ok {
+				if ready, others := c.readyKids(o.kids); len(others) == 0 && len(ready) >= 2 && c.unionFirst(ready, acc) {
+					bms := make([]*roaring.Bitmap, len(ready))
+					for i, l := range ready {
+						bms[i] = l.direct(c)
+					}
+					acc.And(roaring.FastOr(bms...))
+					continue
+				}
+			}
 			// A not of an or of ready-made sets (!(tag("a") || tag("b"))):
 			// subtract each in place.
 			if bms := c.readyNotOr(k, acc); bms != nil {

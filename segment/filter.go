@@ -60,7 +60,7 @@ func collectorFor(within *roaring.Bitmap, share float64) *collector {
 
 // each calls fn with the members of bm, a chunk at a time.
 func each(bm *roaring.Bitmap, fn func(ids []uint32)) {
-	buf := make([]uint32, 2048)
+	buf := make([]uint32, min(2048, bm.GetCardinality())) // a few members: a small buffer
 	it := bm.ManyIterator()
 	for {
 		n := it.NextMany(buf)
@@ -112,7 +112,26 @@ func (pc *pageCursor) at(id uint32) bool {
 // v == 0 ? zero : lo <= v && v <= hi. With lo > hi no value matches.
 func (c *codes) filterRange(within *roaring.Bitmap, lo, hi uint64, zero bool) *roaring.Bitmap {
 	col := collectorFor(within, 0.5)
+	c.scanRange(within, lo, hi, zero, func(hits []uint32) {
+		col.hits = append(col.hits, hits...)
+		col.flush()
+	})
+	return col.done()
+}
+
+// countRange is the number of members filterRange would return, counted
+// without building them.
+func (c *codes) countRange(within *roaring.Bitmap, lo, hi uint64, zero bool) uint64 {
+	var n uint64
+	c.scanRange(within, lo, hi, zero, func(hits []uint32) { n += uint64(len(hits)) })
+	return n
+}
+
+// scanRange passes the members of within that filterRange keeps to emit,
+// a chunk of ascending IDs at a time; emit must not keep the slice.
+func (c *codes) scanRange(within *roaring.Bitmap, lo, hi uint64, zero bool, emit func(hits []uint32)) {
 	pc := newPageCursor(c)
+	hits := make([]uint32, 0, min(2048, within.GetCardinality()))
 	// Per page, the codes of [lo, hi]: clo <= code <= clo+span.
 	var clo, span uint64
 	none := true
@@ -143,15 +162,15 @@ func (c *codes) filterRange(within *roaring.Bitmap, lo, hi uint64, zero bool) *r
 			}
 			if code == 0 {
 				if zero {
-					col.hits = append(col.hits, f)
+					hits = append(hits, f)
 				}
 			} else if !none && code-clo <= span {
-				col.hits = append(col.hits, f)
+				hits = append(hits, f)
 			}
 		}
-		col.flush()
+		emit(hits)
+		hits = hits[:0]
 	})
-	return col.done()
 }
 
 // filterTable returns the members of within whose value v is accepted by
@@ -178,4 +197,9 @@ func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 // filterRange returns the members of within whose key lies in [lo, hi].
 func (c *numColumn) filterRange(within *roaring.Bitmap, lo, hi int64) *roaring.Bitmap {
 	return c.codes.filterRange(within, keyCode(lo), keyCode(hi), c.unsetIn(lo, hi))
+}
+
+// countRange counts the members of within whose key lies in [lo, hi].
+func (c *numColumn) countRange(within *roaring.Bitmap, lo, hi int64) uint64 {
+	return c.codes.countRange(within, keyCode(lo), keyCode(hi), c.unsetIn(lo, hi))
 }

@@ -159,6 +159,25 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 			if got := c.filterRange(known, lo, hi).ToArray(); !slices.Equal(got, exp) {
 				t.Fatalf("filterRange [%d, %d]: got %v, want %v", lo, hi, got, exp)
 			}
+			// Counted among candidates from the pieces, both ways.
+			w := roaring.New()
+			for f := range uint32(300) {
+				if r.IntN(3) > 0 {
+					w.Add(f)
+				}
+			}
+			cand := roaring.And(roaring.BitmapOf(exp...), w).GetCardinality()
+			for _, outside := range []bool{false, true} {
+				for _, among := range []bool{false, true} {
+					got := c.countCover(c.rangePlan(lo, hi, known), w, known, outside, func(*bin) bool { return among })
+					if got != cand {
+						t.Fatalf("countCover [%d, %d] outside=%v, edges among w %v: %d, want %d", lo, hi, outside, among, got, cand)
+					}
+				}
+			}
+			if got := c.countRange(w, lo, hi); got != cand {
+				t.Fatalf("countRange [%d, %d]: %d, want %d", lo, hi, got, cand)
+			}
 		}
 		bins := 0
 		for _, g := range c.groups {

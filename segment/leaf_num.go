@@ -347,18 +347,22 @@ func (l *daysLeaf) countIn(c *evalCtx, w *roaring.Bitmap) (uint64, bool) {
 	return rangeCount(c, numCol(c, l.ref), lo, hi, w)
 }
 
-// rangeCount counts the friends of w in [lo, hi] when rangeEval would build
-// the range's whole set: the last intersection is then only counted, as
-// plain roaring's last operation is.
+// rangeCount counts the friends of w in [lo, hi] from the range's pieces
+// (countCover) when that is cheaper than rangeEval's ways, which build the
+// set: plain roaring's last operation only counts, and so does this one.
 func rangeCount(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (uint64, bool) {
 	if lo > hi {
 		return 0, true
 	}
 	cv := col.rangePlan(lo, hi, c.ix.known)
-	scan, whole, restricted := c.rangeCosts(col, lo, hi, cv, card(w))
-	if whole > scan || whole > restricted {
+	nw := card(w)
+	inside, outside := c.countCosts(col, cv, nw)
+	if min(inside, outside) > min(c.rangeCosts(col, lo, hi, cv, nw)) {
 		return 0, false
 	}
-	bm, _ := col.rangeBitmap(lo, hi, c.ix.known)
-	return bm.AndCardinality(w), true
+	among := func(edge *bin) bool {
+		a, all := c.edgeCountWays(float64(edge.n), nw)
+		return a <= all
+	}
+	return col.countCover(cv, w, c.ix.known, outside < inside, among), true
 }

@@ -208,6 +208,31 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 	return roaring.And(col.union(ids), w), "index", 0
 }
 
+// countIn counts the friends of w holding an accepted value when the
+// cheapest way is to OR the values' postings: the union's intersection
+// with w is only counted, as plain roaring's last operation is. ok is
+// false when another way is cheaper (eval then builds the set).
+func (l *strLeaf) countIn(c *evalCtx, w *roaring.Bitmap) (uint64, bool) {
+	col := l.column(c)
+	if col == nil {
+		return 0, true
+	}
+	if l.direct(c) != nil {
+		return 0, false // a ready-made posting: the caller counts it (countReady)
+	}
+	direct, table, index := l.stringCosts(c, col, card(w))
+	if index >= min(direct, table) {
+		return 0, false
+	}
+	var ids []uint32
+	if l.op == strIn {
+		ids = col.matching(l)
+	} else {
+		ids = c.strMatching(l, col, true).ids
+	}
+	return col.union(ids).AndCardinality(w), true
+}
+
 func (l *strLeaf) cost(c *evalCtx, w float64) float64 {
 	col := l.column(c)
 	if col == nil {
@@ -228,6 +253,8 @@ func (l *strLeaf) matchIn(col *strColumn, f uint32) bool {
 	v, ok := col.lookup(f)
 	return ok && l.accept(v)
 }
+
+var _ counter = (*strLeaf)(nil)
 
 func (l *strLeaf) estimate(c *evalCtx) float64 {
 	col := l.column(c)

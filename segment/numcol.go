@@ -312,6 +312,7 @@ func (c *numColumn) splitGroup(gi int) {
 // the groups wholly outside, and the bins that straddle an edge and must be
 // checked member by member.
 type cover struct {
+	lo, hi    int64    // the range
 	in, out   []*group // wholly inside or outside the range
 	cut       []cutGroup
 	partial   []*bin
@@ -349,7 +350,7 @@ func (cg *cutGroup) piece() *roaring.Bitmap {
 }
 
 func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
-	var cv cover
+	cv := cover{lo: lo, hi: hi}
 	if c.unsetIn(lo, hi) {
 		cv.est += int(known.GetCardinality()) - int(c.set.GetCardinality())
 	}
@@ -414,6 +415,7 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 		for _, g := range cv.in {
 			parts = append(parts, g.members.bitmap())
 		}
+		var piece *roaring.Bitmap // built here: the result may be it
 		for i := range cv.cut {
 			switch cg := &cv.cut[i]; {
 			case cg.inN == 0:
@@ -424,10 +426,15 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 					parts = append(parts, b.members.bitmap())
 				}
 			default:
-				parts = append(parts, cg.piece())
+				piece = cg.piece()
+				parts = append(parts, piece)
 			}
 		}
-		out = orMany(parts)
+		if len(parts) == 1 && parts[0] == piece {
+			out = piece // a copy would be a second pass over it
+		} else {
+			out = orMany(parts)
+		}
 	}
 	checked := 0
 	for _, b := range cv.partial {
