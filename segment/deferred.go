@@ -121,12 +121,13 @@ func (d *deferredSet) merge() {
 	d.dirty.Store(false)
 }
 
-// compact merges the log, frees its storage and copies the bitmap tight.
+// compact merges the log, frees its storage and copies the bitmap tight
+// (compacted).
 // The caller holds the index's write lock.
 func (d *deferredSet) compact() {
 	d.merge()
 	d.log = nil
-	d.bm = d.bm.Clone()
+	d.bm = compacted(d.bm)
 }
 
 // bytes is the heap the set holds, its log included. The caller holds the
@@ -134,7 +135,7 @@ func (d *deferredSet) compact() {
 func (d *deferredSet) bytes() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.bm.GetSizeInBytes() + 8*uint64(cap(d.log))
+	return bitmapBytes(d.bm) + allocBytes(8*uint64(cap(d.log)))
 }
 
 // logScratch holds the buffers sortLog sorts through; readers merge

@@ -26,10 +26,18 @@ import (
 // last 8-day block; an event after it moves the friend between blocks
 // (two removes and two adds, after a Contains per 64-day block back to the
 // old one).
+//
+// When all of a key's last events lie in one 64-day block (events of the
+// last few weeks, as answers to a recent question), that block holds the
+// whole ever bitmap: compact makes it the ever bitmap itself, not a copy
+// (sharedEver), until a write puts a friend in another block.
 type lastBlocks struct {
 	by8  map[int64]*roaring.Bitmap // day>>3 -> friends whose last event day is in that block
 	by64 map[int64]*roaring.Bitmap // day>>6 -> likewise
 	keys []int64                   // the keys of by64, ascending
+	// sharedEver is set while by64 has one block, the key's ever bitmap
+	// itself (which the caller adds each friend to before add).
+	sharedEver bool
 }
 
 func newLastBlocks() *lastBlocks {
@@ -40,6 +48,9 @@ func newLastBlocks() *lastBlocks {
 // the key before this one.
 func (b *lastBlocks) add(f uint32, day int64, known bool) {
 	b8, b64 := day>>3, day>>6
+	if b.sharedEver && b64 != b.keys[0] {
+		b.unshare(f, known)
+	}
 	if !known {
 		b.put(f, b8, b64)
 		return
@@ -71,9 +82,23 @@ func (b *lastBlocks) add(f uint32, day int64, known bool) {
 			return
 		}
 		b.by8[o8].Remove(f)
-		old.Remove(f)
+		if o64 != b64 { // within one 64-day block only the 8-day block changes
+			old.Remove(f)
+		}
 	}
 	b.put(f, b8, b64)
+}
+
+// unshare gives the one 64-day block a bitmap of its own before a write
+// puts friend f in another block. The shared ever bitmap holds f already;
+// unless f was known, f is no member of the block.
+func (b *lastBlocks) unshare(f uint32, known bool) {
+	k := b.keys[0]
+	own := b.by64[k].Clone()
+	if !known {
+		own.Remove(f)
+	}
+	b.by64[k], b.sharedEver = own, false
 }
 
 func (b *lastBlocks) put(f uint32, b8, b64 int64) {
@@ -116,26 +141,34 @@ func (b *lastBlocks) since(from8 int64) []*roaring.Bitmap {
 func (b *lastBlocks) bytes() uint64 {
 	var n uint64
 	for _, bm := range b.by8 {
-		n += bm.GetSizeInBytes() + 32
+		n += bitmapBytes(bm) + 32
 	}
 	for _, bm := range b.by64 {
-		n += bm.GetSizeInBytes() + 32
+		n += 32
+		if !b.sharedEver { // else counted as the ever bitmap
+			n += bitmapBytes(bm)
+		}
 	}
 	return n
 }
 
-func (b *lastBlocks) compact() {
+// compact drops empty 8-day blocks and shrinks the rest; when one 64-day
+// block holds all of ever (the blocks partition ever's friends, so equal
+// counts mean equal sets), it becomes ever itself.
+func (b *lastBlocks) compact(ever *roaring.Bitmap) {
 	for k, bm := range b.by8 {
 		if bm.IsEmpty() {
 			delete(b.by8, k)
 			continue
 		}
-		bm.RunOptimize()
-		b.by8[k] = bm.Clone()
+		b.by8[k] = compacted(bm)
 	}
 	for k, bm := range b.by64 {
-		bm.RunOptimize()
-		b.by64[k] = bm.Clone()
+		b.by64[k] = compacted(bm)
+	}
+	b.sharedEver = false
+	if len(b.by64) == 1 && b.by64[b.keys[0]].GetCardinality() == ever.GetCardinality() {
+		b.by64[b.keys[0]], b.sharedEver = ever, true
 	}
 }
 

@@ -449,7 +449,7 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 
 // bytes estimates the column's heap bytes, adding them to z by part.
 func (c *numColumn) bytes(z sizer, name string) uint64 {
-	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", c.set.GetSizeInBytes())
+	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", bitmapBytes(c.set))
 	for _, g := range c.groups {
 		n += z.add(name+" groups", g.members.bytes()+64)
 		for _, b := range g.bins {

@@ -58,7 +58,7 @@ func (ix *Index) Stats() Stats {
 		case fc.num != nil:
 			s.Fields += fc.num.bytes(z, name)
 		default:
-			s.Fields += z.add(name, fc.bl.yes.GetSizeInBytes()+fc.bl.no.GetSizeInBytes()+fc.bl.set.GetSizeInBytes())
+			s.Fields += z.add(name, bitmapBytes(fc.bl.yes)+bitmapBytes(fc.bl.no)+bitmapBytes(fc.bl.set))
 		}
 	}
 	for name, i := range ix.schema.scores {
@@ -66,24 +66,24 @@ func (ix *Index) Stats() Stats {
 	}
 	for k, p := range ix.events {
 		name := "events " + k.kind
-		s.Events += z.add(name+" ever", p.ever.GetSizeInBytes()+uint64(len(k.kind)+len(k.name)+len(k.value))+64)
+		s.Events += z.add(name+" ever", bitmapBytes(p.ever)+uint64(len(k.kind)+len(k.name)+len(k.value))+64)
 		s.Events += z.add(name+" extra", 16*uint64(len(p.extra)))
 		s.Events += z.add(name+" last blocks", p.last.bytes())
 		for _, bm := range p.days {
-			s.Events += z.add(name+" days", bm.GetSizeInBytes()+32)
+			s.Events += z.add(name+" days", bitmapBytes(bm)+32)
 		}
 		p.mu.Lock()
 		for _, bm := range p.windows {
-			s.Events += z.add("events caches", bm.GetSizeInBytes()+32)
+			s.Events += z.add("events caches", bitmapBytes(bm)+32)
 		}
 		p.mu.Unlock()
 	}
-	s.Other = z.add("known", ix.known.GetSizeInBytes()) + z.add("following", ix.following.GetSizeInBytes()) +
+	s.Other = z.add("known", bitmapBytes(ix.known)) + z.add("following", bitmapBytes(ix.following)) +
 		ix.followedAt.bytes(z, "followed_at")
 	for name, sc := range ix.scenarios {
-		s.Other += z.add("scenario "+name, sc.members.GetSizeInBytes())
+		s.Other += z.add("scenario "+name, bitmapBytes(sc.members))
 		for _, st := range sc.steps {
-			s.Other += z.add("scenario "+name, st.GetSizeInBytes())
+			s.Other += z.add("scenario "+name, bitmapBytes(st))
 		}
 	}
 	for name, v := range ix.variants {
@@ -113,7 +113,7 @@ func (ix *Index) Stats() Stats {
 func (ix *Index) Compact() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	shrink := func(bm **roaring.Bitmap) { *bm = (*bm).Clone() }
+	shrink := func(bm **roaring.Bitmap) { *bm = compacted(*bm) }
 	shrink(&ix.known)
 	shrink(&ix.following)
 	ix.followedAt.compact()
@@ -141,22 +141,32 @@ func (ix *Index) Compact() {
 	for _, p := range ix.events {
 		shrink(&p.ever)
 		for d, bm := range p.days {
-			p.days[d] = bm.Clone()
+			p.days[d] = compacted(bm)
 		}
 		p.windows = nil
-		p.last.compact()
+		p.last.compact(p.ever)
 	}
 	for _, sc := range ix.scenarios {
 		shrink(&sc.members)
 		for s, bm := range sc.steps {
-			sc.steps[s] = bm.Clone()
+			sc.steps[s] = compacted(bm)
 		}
 	}
 }
 
+// compacted returns a copy of bm without spare capacity, each container
+// in its smallest form: runs where members come in consecutive IDs (bins
+// of a column that grows with the ID, as a follow time does) cost a few
+// bytes a run instead of 2 a member. It changes bm's containers too; the
+// caller replaces bm with the copy.
+func compacted(bm *roaring.Bitmap) *roaring.Bitmap {
+	bm.RunOptimize()
+	return bm.Clone()
+}
+
 func (c *numColumn) compact() {
 	c.codes.compact()
-	c.set = c.set.Clone()
+	c.set = compacted(c.set)
 	c.alignBins()
 	for _, g := range c.groups {
 		g.members.compact()
@@ -168,7 +178,7 @@ func (c *numColumn) compact() {
 
 func (c *strColumn) compact() {
 	c.codes.compact()
-	c.set = c.set.Clone()
+	c.set = compacted(c.set)
 	for i := range c.postings {
 		c.postings[i].compact()
 	}

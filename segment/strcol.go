@@ -88,7 +88,7 @@ func (p *posting) bytes() uint64 {
 	if p.bm != nil {
 		return p.bm.bytes() + 32
 	}
-	return 4*uint64(cap(p.few)) + 32
+	return allocBytes(4*uint64(cap(p.few))) + 32
 }
 
 func (p *posting) compact() {
@@ -200,7 +200,7 @@ func (c *strColumn) matching(l *strLeaf) []uint32 {
 
 // bytes estimates the column's heap bytes, adding them to z by part.
 func (c *strColumn) bytes(z sizer, name string) uint64 {
-	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", c.set.GetSizeInBytes())
+	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", bitmapBytes(c.set))
 	var p, d uint64
 	for i := range c.postings {
 		p += c.postings[i].bytes()
