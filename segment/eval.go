@@ -332,7 +332,7 @@ func (c *evalCtx) readyNotOr(n node, acc *roaring.Bitmap) []*roaring.Bitmap {
 // building one for a few-member posting at most once per evaluation.
 func (c *evalCtx) postingBitmap(p *posting) *roaring.Bitmap {
 	if p.bm != nil {
-		return p.bm
+		return p.bm.bitmap()
 	}
 	if bm, ok := c.built[p]; ok {
 		return bm

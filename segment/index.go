@@ -36,6 +36,12 @@ import (
 // a reader sees a batch either entirely or not at all, never half of one
 // friend's update. Bitmaps returned to callers are their own.
 //
+// Tags, the bins and groups of numeric columns and the larger string
+// postings take writes as a log (deferredSet), merged in bulk by the writer
+// once it is long or by the first evaluation that reads the bitmap after a
+// batch: that evaluation pays for merging the changes written since the
+// bitmaps it reads were last read, and later ones find nothing to merge.
+//
 // A friend becomes known to the index with its first operation. Known
 // friends who followed once (Follow) and do not follow now are the blocked
 // ones; a friend known only through other operations never followed.
@@ -55,7 +61,7 @@ type Index struct {
 	chunks     int           // 65536-ID blocks holding a known friend, for cost estimates
 	chunkSeen  *[1024]uint64 // which blocks hold one, by ID >> 16
 	followedAt *numColumn
-	tags       map[string]*roaring.Bitmap
+	tags       map[string]*deferredSet
 	fields     []fieldColumn
 	scores     []*numColumn
 	events     map[eventKey]*eventPostings
@@ -140,7 +146,7 @@ func NewIndex(schema *Schema) *Index {
 		chunkSeen:  new([1024]uint64),
 		following:  roaring.New(),
 		followedAt: newNumColumn(false),
-		tags:       make(map[string]*roaring.Bitmap),
+		tags:       make(map[string]*deferredSet),
 		events:     make(map[eventKey]*eventPostings),
 		scenarios:  make(map[string]*scenarioIndex),
 		variants:   make(map[string]*strColumn),
@@ -186,9 +192,12 @@ func (ix *Index) Following() *roaring.Bitmap {
 
 // join makes f known, with every column at its default (no value).
 func (ix *Index) join(f uint32) {
-	if !ix.known.CheckedAdd(f) {
+	// Most operations are on known friends: Contains is a lookup, where
+	// CheckedAdd also counts a run container's members twice.
+	if ix.known.Contains(f) {
 		return
 	}
+	ix.known.Add(f)
 	// Columns allocate nothing for a friend without a value.
 	if hk := f >> 16; ix.chunkSeen[hk>>6]&(1<<(hk&63)) == 0 {
 		ix.chunkSeen[hk>>6] |= 1 << (hk & 63)
@@ -206,15 +215,15 @@ func (ix *Index) apply(o *op) {
 	case opUnfollow:
 		ix.following.Remove(f)
 	case opSetTag:
-		bm := ix.tags[o.name]
-		if bm == nil {
-			bm = roaring.New()
-			ix.tags[o.name] = bm
+		tag := ix.tags[o.name]
+		if tag == nil {
+			tag = newDeferredSet(roaring.New())
+			ix.tags[o.name] = tag
 		}
-		bm.Add(f)
+		tag.add(f)
 	case opClearTag:
-		if bm := ix.tags[o.name]; bm != nil {
-			bm.Remove(f)
+		if tag := ix.tags[o.name]; tag != nil {
+			tag.remove(f)
 		}
 	case opSetField:
 		fc := ix.fields[o.id]

@@ -183,11 +183,16 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 		for _, g := range c.groups {
 			bins += len(g.bins)
 			var n int
+			union := roaring.New()
 			for _, b := range g.bins {
 				n += b.n
+				if got := int(b.members.bitmap().GetCardinality()); got != b.n {
+					t.Fatalf("bin at %d holds %d members, counted %d", b.lo, got, b.n)
+				}
+				union.Or(b.members.bitmap())
 			}
-			if n != g.n || int(g.members.GetCardinality()) != n {
-				t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.GetCardinality(), g.n, n)
+			if n != g.n || !g.members.bitmap().Equals(union) {
+				t.Fatalf("group holds %d members (counted %d), its bins %d", g.members.bitmap().GetCardinality(), g.n, union.GetCardinality())
 			}
 		}
 		if bins < 2 || len(c.groups) < 2 {

@@ -176,16 +176,16 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 		parts = append(parts, roaring.AndNot(w, col.set))
 	}
 	for _, g := range cv.in {
-		parts = append(parts, roaring.And(g.members, w))
+		parts = append(parts, roaring.And(g.members.bitmap(), w))
 	}
 	for _, cg := range cv.cut {
 		for _, b := range cg.in {
-			parts = append(parts, roaring.And(b.members, w))
+			parts = append(parts, roaring.And(b.members.bitmap(), w))
 		}
 	}
 	checked := 0
 	for _, b := range cv.partial {
-		cand := roaring.And(b.members, w)
+		cand := roaring.And(b.members.bitmap(), w)
 		checked += int(cand.GetCardinality())
 		parts = append(parts, col.filterRange(cand, lo, hi))
 	}

@@ -20,8 +20,13 @@ var (
 // tagLeaf: the friend has the tag.
 type tagLeaf struct{ name string }
 
-func (l *tagLeaf) String() string                    { return fmt.Sprintf("tag(%q)", l.name) }
-func (l *tagLeaf) direct(c *evalCtx) *roaring.Bitmap { return orEmpty(c.ix.tags[l.name]) }
+func (l *tagLeaf) String() string { return fmt.Sprintf("tag(%q)", l.name) }
+func (l *tagLeaf) direct(c *evalCtx) *roaring.Bitmap {
+	if tag := c.ix.tags[l.name]; tag != nil {
+		return tag.bitmap()
+	}
+	return empty
+}
 func (l *tagLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	return c.evalReady(l.direct(c), w)
 }

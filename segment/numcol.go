@@ -44,14 +44,14 @@ type group struct {
 	bins     []*bin
 	min, max int64 // bounds of the members' keys; may be loose after removals
 	n        int
-	members  *roaring.Bitmap
+	members  *deferredSet // kept in bulk: see deferredSet
 }
 
 type bin struct {
 	lo       int64 // the bin holds keys >= lo and < the next bin's lo
 	min, max int64 // bounds of the members' keys; may be loose after removals
 	n        int
-	members  *roaring.Bitmap
+	members  *deferredSet
 }
 
 func (g *group) lo() int64 { return g.bins[0].lo }
@@ -70,12 +70,12 @@ var minBinSplit = 4096
 // newNumColumn returns an empty column; with zero, friends without an
 // explicit value read 0 (scores), otherwise they have no value (fields).
 func newNumColumn(zero bool) *numColumn {
-	b := &bin{lo: math.MinInt64, members: roaring.New()}
+	b := &bin{lo: math.MinInt64, members: newDeferredSet(roaring.New())}
 	return &numColumn{
 		zero:   zero,
 		codes:  newCodes(),
 		set:    roaring.New(),
-		groups: []*group{{bins: []*bin{b}, members: roaring.New()}},
+		groups: []*group{{bins: []*bin{b}, members: newDeferredSet(roaring.New())}},
 	}
 }
 
@@ -126,8 +126,8 @@ func (c *numColumn) move(f uint32, old, k int64) {
 	g0, b0 := c.locate(old)
 	g1, b1 := c.locate(k)
 	if g0 != g1 {
-		c.binRemove(f, old)
-		c.binAdd(f, k)
+		c.removeAt(f, g0, b0) // changes no bin boundary: g1, b1 stay valid
+		c.addAt(f, k, g1, b1)
 		return
 	}
 	g := c.groups[g0]
@@ -137,16 +137,16 @@ func (c *numColumn) move(f uint32, old, k int64) {
 		widen(&b.min, &b.max, b.n, k)
 		return
 	}
+	// f is in the bin of its old key and no other (bins partition the
+	// keys), so the counts follow without asking the bitmaps.
 	from, to := g.bins[b0], g.bins[b1]
-	if from.members.CheckedRemove(f) {
-		from.n--
-	}
-	if to.members.CheckedAdd(f) {
-		widen(&to.min, &to.max, to.n, k)
-		to.n++
-		if to.n > max(minBinSplit, 2*c.total/targetBins) && to.min != to.max {
-			c.splitBin(g, b1)
-		}
+	from.members.remove(f)
+	from.n--
+	to.members.add(f)
+	widen(&to.min, &to.max, to.n, k)
+	to.n++
+	if to.n > max(minBinSplit, 2*c.total/targetBins) && to.min != to.max {
+		c.splitBin(g, b1)
 	}
 }
 
@@ -191,14 +191,17 @@ func (c *numColumn) locate(k int64) (gi, bi int) {
 
 func (c *numColumn) binAdd(f uint32, k int64) {
 	gi, bi := c.locate(k)
+	c.addAt(f, k, gi, bi)
+}
+
+// addAt adds f, of key k, to bin bi of group gi, which hold k.
+func (c *numColumn) addAt(f uint32, k int64, gi, bi int) {
 	g := c.groups[gi]
 	b := g.bins[bi]
-	if !b.members.CheckedAdd(f) {
-		return
-	}
+	b.members.add(f) // f had no key, or one outside this group: in no bin here
 	widen(&b.min, &b.max, b.n, k)
 	b.n++
-	g.members.Add(f)
+	g.members.add(f)
 	widen(&g.min, &g.max, g.n, k)
 	g.n++
 	c.total++
@@ -220,20 +223,25 @@ func widen(lo, hi *int64, n int, k int64) {
 
 func (c *numColumn) binRemove(f uint32, k int64) {
 	gi, bi := c.locate(k)
+	c.removeAt(f, gi, bi)
+}
+
+// removeAt removes f from bin bi of group gi, which hold its key.
+func (c *numColumn) removeAt(f uint32, gi, bi int) {
 	g := c.groups[gi]
-	if g.bins[bi].members.CheckedRemove(f) {
-		g.bins[bi].n--
-		g.members.Remove(f)
-		g.n--
-		c.total--
-	}
+	g.bins[bi].members.remove(f) // f is in the bin of its key k
+	g.bins[bi].n--
+	g.members.remove(f)
+	g.n--
+	c.total--
 }
 
 // splitBin divides bin i of g at the median of its members' keys.
 func (c *numColumn) splitBin(g *group, i int) {
 	b := g.bins[i]
 	keys := make([]int64, 0, b.n)
-	b.members.Iterate(func(f uint32) bool {
+	members := b.members.bitmap()
+	members.Iterate(func(f uint32) bool {
 		keys = append(keys, c.get(f))
 		return true
 	})
@@ -256,8 +264,8 @@ func (c *numColumn) splitBin(g *group, i int) {
 	}
 	left := &bin{lo: b.lo, min: lo, max: math.MinInt64}
 	right := &bin{lo: s, min: s, max: hi}
-	lc, rc := collectorFor(b.members, 0.5), collectorFor(b.members, 0.5)
-	each(b.members, func(ids []uint32) {
+	lc, rc := collectorFor(members, 0.5), collectorFor(members, 0.5)
+	each(members, func(ids []uint32) {
 		for _, f := range ids {
 			if c.get(f) < s {
 				lc.hits = append(lc.hits, f)
@@ -270,7 +278,7 @@ func (c *numColumn) splitBin(g *group, i int) {
 		lc.flush()
 		rc.flush()
 	})
-	left.members, right.members = lc.done(), rc.done()
+	left.members, right.members = newDeferredSet(lc.done()), newDeferredSet(rc.done())
 	j := sort.Search(len(keys), func(j int) bool { return keys[j] >= s })
 	left.max, right.min = keys[j-1], keys[j] // s need not be a key (a midnight)
 	g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, left, right)
@@ -300,9 +308,9 @@ func (c *numColumn) splitGroup(gi int) {
 			}
 			ng.min, ng.max = min(ng.min, b.min), max(ng.max, b.max)
 			ng.n += b.n
-			parts = append(parts, b.members)
+			parts = append(parts, b.members.bitmap())
 		}
-		ng.members = orMany(parts)
+		ng.members = newDeferredSet(orMany(parts))
 		return ng
 	}
 	left, right := mk(g.bins[:cut]), mk(g.bins[cut:])
@@ -337,18 +345,18 @@ func (cg *cutGroup) piece() *roaring.Bitmap {
 	if cg.inN <= cg.outN {
 		bms := make([]*roaring.Bitmap, len(cg.in))
 		for i, b := range cg.in {
-			bms[i] = b.members
+			bms[i] = b.members.bitmap()
 		}
 		return orMany(bms)
 	}
 	bms := make([]*roaring.Bitmap, 0, len(cg.out)+len(cg.partials))
 	for _, b := range cg.out {
-		bms = append(bms, b.members)
+		bms = append(bms, b.members.bitmap())
 	}
 	for _, b := range cg.partials {
-		bms = append(bms, b.members)
+		bms = append(bms, b.members.bitmap())
 	}
-	return roaring.AndNot(cg.g.members, orMany(bms))
+	return roaring.AndNot(cg.g.members.bitmap(), orMany(bms))
 }
 
 func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
@@ -401,21 +409,21 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 	if cv.inN > cv.outN {
 		others := make([]*roaring.Bitmap, 0, len(cv.out)+len(cv.cut))
 		for _, g := range cv.out {
-			others = append(others, g.members)
+			others = append(others, g.members.bitmap())
 		}
 		for _, cg := range cv.cut {
 			for _, b := range cg.out {
-				others = append(others, b.members)
+				others = append(others, b.members.bitmap())
 			}
 			for _, b := range cg.partials {
-				others = append(others, b.members)
+				others = append(others, b.members.bitmap())
 			}
 		}
 		out = roaring.AndNot(c.set, orMany(others))
 	} else {
 		parts := make([]*roaring.Bitmap, 0, len(cv.in)+len(cv.cut))
 		for _, g := range cv.in {
-			parts = append(parts, g.members)
+			parts = append(parts, g.members.bitmap())
 		}
 		var piece *roaring.Bitmap // built here: the result may be it
 		for i := range cv.cut {
@@ -425,7 +433,7 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 				// The inside bins themselves: one union for the whole
 				// range, not one per group and another over them.
 				for _, b := range cg.in {
-					parts = append(parts, b.members)
+					parts = append(parts, b.members.bitmap())
 				}
 			default:
 				piece = cg.piece()
@@ -441,7 +449,7 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 	checked := 0
 	for _, b := range cv.partial {
 		checked += b.n
-		out.Or(c.filterRange(b.members, lo, hi))
+		out.Or(c.filterRange(b.members.bitmap(), lo, hi))
 	}
 	if c.unsetIn(lo, hi) {
 		out.Or(roaring.AndNot(known, c.set))
@@ -453,9 +461,9 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 func (c *numColumn) bytes(z sizer, name string) uint64 {
 	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", bitmapBytes(c.set))
 	for _, g := range c.groups {
-		n += z.add(name+" groups", bitmapBytes(g.members)+64)
+		n += z.add(name+" groups", g.members.bytes()+64)
 		for _, b := range g.bins {
-			n += z.add(name+" bins", bitmapBytes(b.members)+48)
+			n += z.add(name+" bins", b.members.bytes()+48)
 		}
 	}
 	return n

@@ -62,31 +62,31 @@ func (col *numColumn) countCover(cv cover, w, known *roaring.Bitmap, outside boo
 	if outside {
 		n = w.AndCardinality(col.set)
 		for _, g := range cv.out {
-			n -= w.AndCardinality(g.members)
+			n -= w.AndCardinality(g.members.bitmap())
 		}
 		for _, cg := range cv.cut {
 			for _, b := range cg.out {
-				n -= w.AndCardinality(b.members)
+				n -= w.AndCardinality(b.members.bitmap())
 			}
 			for _, b := range cg.partials {
-				n -= w.AndCardinality(b.members)
+				n -= w.AndCardinality(b.members.bitmap())
 			}
 		}
 	} else {
 		for _, g := range cv.in {
-			n += w.AndCardinality(g.members)
+			n += w.AndCardinality(g.members.bitmap())
 		}
 		for _, cg := range cv.cut {
 			for _, b := range cg.in {
-				n += w.AndCardinality(b.members)
+				n += w.AndCardinality(b.members.bitmap())
 			}
 		}
 	}
 	for _, b := range cv.partial {
 		if among(b) {
-			n += col.countRange(roaring.And(b.members, w), cv.lo, cv.hi)
+			n += col.countRange(roaring.And(b.members.bitmap(), w), cv.lo, cv.hi)
 		} else {
-			n += col.filterRange(b.members, cv.lo, cv.hi).AndCardinality(w)
+			n += col.filterRange(b.members.bitmap(), cv.lo, cv.hi).AndCardinality(w)
 		}
 	}
 	if col.unsetIn(cv.lo, cv.hi) {

@@ -45,7 +45,7 @@ func (c *numColumn) exactSplit(b *bin) []*bin {
 	var keys []int64
 	ids := map[int64][]uint32{}
 	many := false
-	each(b.members, func(fs []uint32) {
+	each(b.members.bitmap(), func(fs []uint32) {
 		if many {
 			return
 		}
@@ -68,9 +68,10 @@ func (c *numColumn) exactSplit(b *bin) []*bin {
 	slices.Sort(keys)
 	out := make([]*bin, len(keys))
 	for i, k := range keys {
-		nb := &bin{lo: k, min: k, max: k, n: len(ids[k]), members: roaring.New()}
-		nb.members.AddMany(ids[k]) // ascending: members iterate in order
-		nb.members.RunOptimize()
+		bm := roaring.New()
+		bm.AddMany(ids[k]) // ascending: members iterate in order
+		bm.RunOptimize()
+		nb := &bin{lo: k, min: k, max: k, n: len(ids[k]), members: newDeferredSet(bm)}
 		out[i] = nb
 	}
 	out[0].lo = b.lo // the first keeps the bin's lower bound: bins partition the keys

@@ -47,8 +47,8 @@ func (ix *Index) Stats() Stats {
 	z := sizer{}
 	s.Friends = int(ix.known.GetCardinality())
 	s.Following = int(ix.following.GetCardinality())
-	for name, bm := range ix.tags {
-		s.Tags += z.add("tags", bitmapBytes(bm)+uint64(len(name))+64)
+	for name, tag := range ix.tags {
+		s.Tags += z.add("tags", tag.bytes()+uint64(len(name))+64)
 	}
 	for i, fc := range ix.fields {
 		name := "field " + ix.schema.fields[i].Name
@@ -117,8 +117,8 @@ func (ix *Index) Compact() {
 	shrink(&ix.known)
 	shrink(&ix.following)
 	ix.followedAt.compact()
-	for name, bm := range ix.tags {
-		ix.tags[name] = compacted(bm)
+	for _, tag := range ix.tags {
+		tag.compact()
 	}
 	for _, fc := range ix.fields {
 		switch {
@@ -168,9 +168,9 @@ func (c *numColumn) compact() {
 	c.codes.compact()
 	c.set = compacted(c.set)
 	for _, g := range c.groups {
-		g.members = compacted(g.members)
+		g.members.compact()
 		for _, b := range g.bins {
-			b.members = compacted(b.members)
+			b.members.compact()
 		}
 	}
 	// After the bins are compacted, so that day bins are weighed against

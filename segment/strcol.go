@@ -30,58 +30,54 @@ type strColumn struct {
 // keeps them in a sorted slice: spread over millions of IDs, they would
 // each sit alone in a roaring container, at some 50 bytes apiece instead
 // of 4 — most of a name column's memory. Past fewMax members the value gets
-// a bitmap.
+// a bitmap, changed in bulk (deferredSet).
+//
+// Callers add only friends who are not members and remove only members (a
+// friend is in the posting of its code and no other), so that the column's
+// counts follow without asking the bitmap.
 type posting struct {
-	few []uint32        // sorted, while bm is nil
-	bm  *roaring.Bitmap // once the value has more than fewMax members
+	few []uint32     // sorted, while bm is nil
+	bm  *deferredSet // once the value has more than fewMax members
 }
 
 // fewMax is how many members a posting keeps in its slice (a variable for
 // tests, which make it small so that small data takes the bitmap path).
 var fewMax = 1024
 
-func (p *posting) add(f uint32) bool {
+func (p *posting) add(f uint32) {
 	if p.bm != nil {
-		return p.bm.CheckedAdd(f)
+		p.bm.add(f)
+		return
 	}
 	i, found := slices.BinarySearch(p.few, f)
 	if found {
-		return false
+		return
 	}
 	if len(p.few) < fewMax {
 		p.few = slices.Insert(p.few, i, f)
-		return true
+		return
 	}
-	p.bm = roaring.New()
-	p.bm.AddMany(p.few)
-	p.few = nil
-	return p.bm.CheckedAdd(f)
+	bm := roaring.New()
+	bm.AddMany(p.few)
+	bm.Add(f)
+	p.bm, p.few = newDeferredSet(bm), nil
 }
 
-func (p *posting) remove(f uint32) bool {
+func (p *posting) remove(f uint32) {
 	if p.bm != nil {
-		return p.bm.CheckedRemove(f)
+		p.bm.remove(f)
+		return
 	}
-	i, found := slices.BinarySearch(p.few, f)
-	if found {
+	if i, found := slices.BinarySearch(p.few, f); found {
 		p.few = slices.Delete(p.few, i, i+1)
 	}
-	return found
-}
-
-func (p *posting) contains(f uint32) bool {
-	if p.bm != nil {
-		return p.bm.Contains(f)
-	}
-	_, found := slices.BinarySearch(p.few, f)
-	return found
 }
 
 // bitmap returns the members as a bitmap the caller must not modify: the
 // posting's own, or a new one for a few members.
 func (p *posting) bitmap() *roaring.Bitmap {
 	if p.bm != nil {
-		return p.bm
+		return p.bm.bitmap()
 	}
 	bm := roaring.New()
 	bm.AddMany(p.few)
@@ -90,14 +86,14 @@ func (p *posting) bitmap() *roaring.Bitmap {
 
 func (p *posting) bytes() uint64 {
 	if p.bm != nil {
-		return bitmapBytes(p.bm) + 32
+		return p.bm.bytes() + 32
 	}
 	return allocBytes(4*uint64(cap(p.few))) + 32
 }
 
 func (p *posting) compact() {
 	if p.bm != nil {
-		p.bm = compacted(p.bm)
+		p.bm.compact()
 	} else {
 		p.few = exact(p.few)
 	}
@@ -136,12 +132,10 @@ func (c *strColumn) move(f uint32, from, to uint32) {
 	if from == to {
 		return
 	}
-	if c.postings[from].remove(f) {
-		c.counts[from]--
-	}
-	if c.postings[to].add(f) {
-		c.counts[to]++
-	}
+	c.postings[from].remove(f)
+	c.counts[from]--
+	c.postings[to].add(f)
+	c.counts[to]++
 }
 
 // put sets f's value; the empty string unsets it.
@@ -154,9 +148,8 @@ func (c *strColumn) put(f uint32, v string) {
 	old := uint32(c.codes.swap(f, uint64(id)))
 	if old == 0 { // was unset: in no posting
 		c.set.Add(f)
-		if c.postings[id].add(f) {
-			c.counts[id]++
-		}
+		c.postings[id].add(f)
+		c.counts[id]++
 		return
 	}
 	c.move(f, old, id)
@@ -167,9 +160,8 @@ func (c *strColumn) unset(f uint32) {
 		return
 	}
 	old := uint32(c.codes.swap(f, 0))
-	if c.postings[old].remove(f) {
-		c.counts[old]--
-	}
+	c.postings[old].remove(f)
+	c.counts[old]--
 }
 
 // union returns the friends holding any of the value ids, as a new bitmap.
@@ -179,7 +171,7 @@ func (c *strColumn) union(ids []uint32) *roaring.Bitmap {
 	for _, id := range ids {
 		switch p := &c.postings[id]; {
 		case p.bm != nil:
-			bms = append(bms, p.bm)
+			bms = append(bms, p.bm.bitmap())
 		case len(p.few) > 0:
 			few = append(few, p.few)
 		}
