@@ -133,7 +133,7 @@ func (c *numColumn) dayBins(b *bin) ([]*bin, float64) {
 	}
 	ids := make([][]uint32, len(starts)+1)
 	var all []uint32
-	each(b.members, func(fs []uint32) {
+	each(b.members.bitmap(), func(fs []uint32) {
 		all = append(all, fs...)
 		for _, f := range fs {
 			k := c.get(f)
@@ -151,21 +151,22 @@ func (c *numColumn) dayBins(b *bin) ([]*bin, float64) {
 		if j > 0 && len(out) > 0 {
 			lo = starts[j-1]
 		}
-		nb := &bin{lo: lo, n: len(l), members: roaring.New()}
-		nb.members.AddMany(l)
-		nb.members.RunOptimize()
+		bm := roaring.New()
+		bm.AddMany(l)
+		bm.RunOptimize()
+		nb := &bin{lo: lo, n: len(l), members: newDeferredSet(bm)}
 		nb.min, nb.max = c.get(l[0]), c.get(l[0])
 		for _, f := range l[1:] {
 			k := c.get(f)
 			nb.min, nb.max = min(nb.min, k), max(nb.max, k)
 		}
-		bytes += heapBytes(nb.members, containersOf(l))
+		bytes += heapBytes(bm, containersOf(l))
 		out = append(out, nb)
 	}
 	if len(out) < 2 {
 		return nil, 0
 	}
-	return out, bytes - heapBytes(b.members, containersOf(all))
+	return out, bytes - heapBytes(b.members.bitmap(), containersOf(all))
 }
 
 // binHeader is the heap bytes of a bin besides its bitmap's containers,
