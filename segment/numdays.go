@@ -153,7 +153,7 @@ func (c *numColumn) dayBins(b *bin) ([]*bin, float64) {
 		}
 		bm := roaring.New()
 		bm.AddMany(l)
-		bm.RunOptimize()
+		bm = compacted(bm) // AddMany grows arrays as append does
 		nb := &bin{lo: lo, n: len(l), members: newDeferredSet(bm)}
 		nb.min, nb.max = c.get(l[0]), c.get(l[0])
 		for _, f := range l[1:] {

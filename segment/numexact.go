@@ -70,7 +70,7 @@ func (c *numColumn) exactSplit(b *bin) []*bin {
 	for i, k := range keys {
 		bm := roaring.New()
 		bm.AddMany(ids[k]) // ascending: members iterate in order
-		bm.RunOptimize()
+		bm = compacted(bm) // AddMany grows arrays as append does: up to 2× their values
 		nb := &bin{lo: k, min: k, max: k, n: len(ids[k]), members: newDeferredSet(bm)}
 		out[i] = nb
 	}
