@@ -277,24 +277,24 @@ func (l *daysLeaf) keys(c *evalCtx) (lo, hi int64) {
 	}
 	// days in [l.lo, l.hi] <=> local date in [today-l.hi, today-l.lo]
 	// <=> time in [midnight(today-l.hi), midnight(today-l.lo+1)).
-	const far = 100_000_000 // days; beyond every representable key
+	// A date at or beyond the first or last key's date bounds nothing, and
+	// its midnight need not fit an int64.
+	first, last := keyDays(c.loc)
 	lo, hi = math.MinInt64, math.MaxInt64
 	if l.hi != math.MaxInt64 {
-		if d := c.today - l.hi; d > -far {
-			if d > far {
-				lo, hi = 1, 0
-			} else {
-				lo = timeKey(midnight(d, c.loc))
-			}
+		switch d := subDays(c.today, l.hi); {
+		case d > last:
+			lo, hi = 1, 0
+		case d > first:
+			lo = timeKey(midnight(d, c.loc))
 		}
 	}
 	if l.lo != math.MinInt64 && lo <= hi {
-		if d := c.today - l.lo + 1; d < far {
-			if d < -far {
-				lo, hi = 1, 0
-			} else {
-				hi = timeKey(midnight(d, c.loc)) - 1
-			}
+		switch d := subDays(c.today, l.lo); { // the range's last date
+		case d < first:
+			lo, hi = 1, 0
+		case d < last:
+			hi = timeKey(midnight(d+1, c.loc)) - 1
 		}
 	}
 	if c.ranges == nil {
@@ -302,6 +302,36 @@ func (l *daysLeaf) keys(c *evalCtx) (lo, hi int64) {
 	}
 	c.ranges[l] = [2]int64{lo, hi}
 	return lo, hi
+}
+
+// The keys of time columns whose local dates are exact: a time.Time's
+// calendar reaches from year -292277022399 to 292277026596, and a zone's
+// offset may move a date by up to a day; two days' margin at each end.
+// A key outside (a time.Time within two days of those ends) lies before
+// or after every date, as far as days_since and followed_days tell.
+const (
+	minTimeKey = -9223372028715321600 + 2*86400        // -292277022399-01-01 UTC
+	maxTimeKey = math.MaxInt64 - 62135596800 - 2*86400 // Unix of the last second
+)
+
+// keyDays returns the local dates (days from 1970-01-01) of minTimeKey and
+// maxTimeKey: some ±1.07e14 days, where a date's midnight still fits an
+// int64 key.
+func keyDays(loc *time.Location) (first, last int64) {
+	return civilDay(time.Unix(minTimeKey, 0), loc), civilDay(time.Unix(maxTimeKey, 0), loc)
+}
+
+// subDays returns today-days, saturating at the int64 limits (a bound of
+// ±(2^63-1) days is a constant a user may write).
+func subDays(today, days int64) int64 {
+	d := today - days
+	switch {
+	case days < 0 && d < today:
+		return math.MaxInt64
+	case days > 0 && d > today:
+		return math.MinInt64
+	}
+	return d
 }
 
 func (l *daysLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
