@@ -194,6 +194,7 @@ func TestDayBinsUnderWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("20,000 friends a zone")
 	}
+	defer func(old int) { minBinSplit = old }(minBinSplit)
 	const n = 20_000
 	for zi, z := range reviewZones {
 		t.Run(fmt.Sprintf("%s/%s", z.zone, z.now), func(t *testing.T) {
@@ -233,9 +234,13 @@ func TestDayBinsUnderWrites(t *testing.T) {
 			if err := ix.Apply(&b); err != nil {
 				t.Fatal(err)
 			}
+			minBinSplit = 4096
 			ix.Compact()
 			if days := midnightBins(ix.fields[5].num); days < 20 {
 				t.Fatalf("birthday has %d bins starting at a midnight after Compact; the test wants day bins", days)
+			}
+			if zi%2 == 1 {
+				minBinSplit = 64 // the day bins (~450 members) split as writes reach them
 			}
 			today := dayNumber(now, loc)
 			check := func(when string) {
@@ -283,6 +288,12 @@ func TestDayBinsUnderWrites(t *testing.T) {
 				}
 			}
 			check("after Compact")
+			bins := binCount(ix.fields[5].num)
+			defer func() {
+				if zi%2 == 1 && binCount(ix.fields[5].num) <= bins {
+					t.Errorf("no bin split after Compact (%d bins); the test wants day bins split by writes", bins)
+				}
+			}()
 			for round := range 8 {
 				var b Batch
 				for range []int{1, 64, 65, 500, 3000}[r.IntN(5)] {
@@ -326,6 +337,14 @@ func midnightBins(c *numColumn) int {
 				n++
 			}
 		}
+	}
+	return n
+}
+
+func binCount(c *numColumn) int {
+	n := 0
+	for _, g := range c.groups {
+		n += len(g.bins)
 	}
 	return n
 }
