@@ -11,7 +11,8 @@ import (
 
 // Batch is an ordered list of index updates, applied atomically by
 // Index.Apply. The zero Batch is empty and ready to use. A Batch is not safe
-// for concurrent use; it may be reused after Reset.
+// for concurrent use; it may be reused after Reset, and applied to several
+// indexes, of any schemas, one after the other.
 type Batch struct {
 	ops []op
 }
@@ -38,15 +39,18 @@ var opNames = [...]string{"Follow", "Unfollow", "SetTag", "ClearTag", "SetField"
 	"RecordEvent", "SetScenarioStep", "LeaveScenario", "SetVariant", "ClearVariant"}
 
 type op struct {
-	kind     opKind
-	f        uint32
-	name     string // tag, field, score, scenario, experiment, event kind
-	s1, s2   string // string value; event name and value
-	i        int64  // key, score, delta, step
-	t        time.Time
-	v        any // SetField's value before validation
-	id       int // the resolved field or score index
-	resolved bool
+	kind   opKind
+	f      uint32
+	name   string // tag, field, score, scenario, experiment, event kind
+	s1, s2 string // string value; event name and value
+	i      int64  // key, score, delta, step
+	t      time.Time
+	v      any // SetField's value before validation
+	id     int // the resolved field or score index
+	// resolved is the schema id and the converted value were resolved
+	// against: a Batch may be applied to indexes of different schemas,
+	// where a name has another position or type.
+	resolved *Schema
 }
 
 // Len returns the number of operations in b.
@@ -199,7 +203,7 @@ func (ix *Index) ApplyValid(b *Batch) []error {
 // resolve checks an operation against the schema and converts its value to
 // the stored form. It does not touch the index.
 func (ix *Index) resolve(o *op) error {
-	if o.resolved {
+	if o.resolved == ix.schema {
 		return nil
 	}
 	switch o.kind {
@@ -237,7 +241,7 @@ func (ix *Index) resolve(o *op) error {
 			return fmt.Errorf("step %d is negative: %w", o.i, ErrType)
 		}
 	}
-	o.resolved = true
+	o.resolved = ix.schema
 	return nil
 }
 
