@@ -2,11 +2,14 @@ package segment
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/stepcast/stepcast"
 )
@@ -190,5 +193,63 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 	}
 	if got := answers(); !slices.EqualFunc(got, inA, slices.Equal) {
 		t.Fatalf("after the last batch (state A), the answers differ from state A's")
+	}
+}
+
+// TestDeferredSetAtItsBound: a log one short of its bound, exactly at it
+// (the writer merges) and one past it holds the same members as a model,
+// whether a reader merges between, for friends at the top of the ID range
+// and a friend changed on both sides of the writer's merge.
+func TestDeferredSetAtItsBound(t *testing.T) {
+	for _, initial := range []int{0, 64 * 64, 64 * 300} { // bounds 64, 64, 300 after a first merge
+		for _, extra := range []int{-1, 0, 1} {
+			for _, readBetween := range []bool{false, true} {
+				t.Run(fmt.Sprintf("members=%d/bound%+d/read=%v", initial, extra, readBetween), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(uint64(initial), uint64(extra+2)))
+					want := map[uint32]bool{}
+					bm := roaring.New()
+					for i := range initial {
+						f := math.MaxUint32 - uint32(2*i)
+						bm.Add(f)
+						want[f] = true
+					}
+					d := newDeferredSet(bm)
+					for range d.limit { // a first merge at the writer sets the bound from the members
+						d.add(math.MaxUint32)
+					}
+					want[math.MaxUint32] = true
+					bound := d.limit
+					if want := max(64, (initial+1)/64); bound != want {
+						t.Fatalf("bound %d, want %d", bound, want)
+					}
+					top := uint32(math.MaxUint32)
+					for i := range bound + extra {
+						f := top - r.Uint32N(uint32(2*initial+100))
+						if i == bound-1 || i == bound {
+							f = top // changed just before and just after the writer's merge
+						}
+						if r.IntN(2) == 0 {
+							d.add(f)
+							want[f] = true
+						} else {
+							d.remove(f)
+							delete(want, f)
+						}
+						if readBetween && i == bound/2 {
+							d.bitmap()
+						}
+					}
+					got := d.bitmap()
+					if int(got.GetCardinality()) != len(want) {
+						t.Fatalf("%d members, want %d", got.GetCardinality(), len(want))
+					}
+					for f := range want {
+						if !got.Contains(f) {
+							t.Fatalf("%d missing", f)
+						}
+					}
+				})
+			}
+		}
 	}
 }
