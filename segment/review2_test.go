@@ -35,6 +35,8 @@ func TestEvalResultIsTheCallers(t *testing.T) {
 		`score("lead") >= 0`, `score("lead") > 1000`, `followed_days >= 0`, `days_since("birthday") >= 0`,
 		`clicked("c0")`, `clicked("c0", 7)`, `answered("a1", "yes", 3)`, `in_scenario("s0")`,
 		`scenario_step("s0") == 1`, `variant("e0") == "A"`, `segment("adult")`, `spend > -1e30`,
+		`tag("nobody/has/this")`, `clicked("nowhere")`, `clicked("nowhere", 3)`, `in_scenario("s9")`,
+		`name == "nobody has this"`, `variant("e9") == "A"`, `false`, `!true`,
 	}
 	for _, compacted := range []bool{false, true} {
 		if compacted {
