@@ -53,6 +53,7 @@ type evalCtx struct {
 	now      time.Time
 	today    int64
 	loc      *time.Location
+	keyDays  [2]int64 // the schema's: the dates of the first and last time keys
 	universe *roaring.Bitmap
 	ranges   map[*daysLeaf][2]int64       // days leaves resolved against now
 	built    map[*posting]*roaring.Bitmap // few-member postings made bitmaps, once per evaluation
@@ -64,7 +65,7 @@ type evalCtx struct {
 }
 
 func (s *Segment) newCtx(ix *Index, now time.Time, trace *Explanation) *evalCtx {
-	c := &evalCtx{ix: ix, now: now, today: civilDay(now, ix.schema.loc), loc: ix.schema.loc, universe: ix.following, trace: trace,
+	c := &evalCtx{ix: ix, now: now, today: civilDay(now, ix.schema.loc), loc: ix.schema.loc, keyDays: ix.schema.keyDays, universe: ix.following, trace: trace,
 		shared: s.shared()}
 	if s.wide {
 		c.universe = ix.known

@@ -279,7 +279,7 @@ func (l *daysLeaf) keys(c *evalCtx) (lo, hi int64) {
 	// <=> time in [midnight(today-l.hi), midnight(today-l.lo+1)).
 	// A date at or beyond the first or last key's date bounds nothing, and
 	// its midnight need not fit an int64.
-	first, last := keyDays(c.loc)
+	first, last := c.keyDays[0], c.keyDays[1]
 	lo, hi = math.MinInt64, math.MaxInt64
 	if l.hi != math.MaxInt64 {
 		switch d := subDays(c.today, l.hi); {

@@ -50,7 +50,7 @@ func (s *Segment) MatchRecord(r *Record, now time.Time) (bool, error) {
 		return false, fmt.Errorf("segment: MatchRecord of a nil record: %w", ErrType)
 	}
 	loc := s.schema.loc
-	c := &recordCtx{schema: s.schema, r: r, evalCtx: evalCtx{now: now, today: civilDay(now, loc), loc: loc, shared: s.shared()}}
+	c := &recordCtx{schema: s.schema, r: r, evalCtx: evalCtx{now: now, today: civilDay(now, loc), loc: loc, keyDays: s.schema.keyDays, shared: s.shared()}}
 	ok := (r.Following || s.wide) && s.root.matchRecord(c)
 	return ok, c.err
 }

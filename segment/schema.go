@@ -57,6 +57,7 @@ type Schema struct {
 	events   map[string]bool
 	eventNms []string
 	loc      *time.Location
+	keyDays  [2]int64            // the local dates of minTimeKey and maxTimeKey (leaf_num.go)
 	saved    map[string]*Segment // compiled saved segments
 	env      map[string]any      // expr type-checking environment
 	opts     exprOptions
@@ -97,6 +98,7 @@ func NewSchema(c SchemaConfig) (*Schema, error) {
 		}
 		s.loc = loc
 	}
+	s.keyDays[0], s.keyDays[1] = keyDays(s.loc)
 	var errs []error
 	for i, f := range c.Fields {
 		if err := checkName(f.Name); err != nil {
