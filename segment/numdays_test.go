@@ -29,15 +29,6 @@ func dayColumn(t *testing.T, loc *time.Location, start time.Time, days, n int, s
 	return c, keys, first
 }
 
-func mustZone(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Skipf("zone %s: %v", name, err)
-	}
-	return loc
-}
-
 // TestTimeBinsSplitAtMidnights: bins of a time column that grow past a
 // day split at local midnights, DST days included, so that every boundary
 // is the first instant of a day.
@@ -56,7 +47,7 @@ func TestTimeBinsSplitAtMidnights(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			loc := mustZone(t, tc.zone)
+			loc := mustLoad(t, tc.zone)
 			// 10 friends a day, bins of 64–128 friends: every bin spans days.
 			c, _, _ := dayColumn(t, loc, tc.start, 300, 3000, 7)
 			bins := 0
@@ -95,7 +86,7 @@ func TestTimeBinsDayRanges(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			loc := mustZone(t, tc.zone)
+			loc := mustLoad(t, tc.zone)
 			c, keys, first := dayColumn(t, loc, tc.start, tc.days, tc.n, 11)
 			known := roaring.New()
 			known.AddRange(0, uint64(tc.n))
