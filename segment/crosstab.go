@@ -8,7 +8,15 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/stepcast/stepcast"
 )
+
+// MaxCrossTabCells bounds the combinations a cross tabulation may have
+// (the product of its axes' segment counts): 2^20 cells hold 8 MiB of
+// counts and take as many intersections. A table of 40 two-segment axes
+// would otherwise ask for 8 TB before counting anything.
+const MaxCrossTabCells = 1 << 20
 
 // Axis is one dimension of a cross tabulation (クロス分析): a list of
 // labelled segments, such as inflow routes or score bands. The segments of
@@ -30,9 +38,23 @@ type Table struct {
 // segment from each axis: with two axes, a matrix such as inflow route ×
 // gender. Each segment is evaluated once; the cells are intersections
 // counted without materializing the last one.
+//
+// Errors: no axis, an axis without segments or whose labels do not match
+// its segments one for one, more than MaxCrossTabCells combinations (wrapping
+// stepcast.ErrInvalid; nothing is evaluated), or a segment's evaluation
+// error.
 func CrossTab(ix *Index, now time.Time, axes ...Axis) (*Table, error) {
 	if len(axes) == 0 {
 		return nil, errors.New("segment: CrossTab needs at least one axis")
+	}
+	product := 1
+	for _, ax := range axes {
+		if n := len(ax.Segments); n > 0 && product > MaxCrossTabCells/n {
+			return nil, fmt.Errorf("%w: segment: CrossTab over %d axes has more than %d combinations (at axis %q)",
+				stepcast.ErrInvalid, len(axes), MaxCrossTabCells, ax.Name)
+		} else if n > 0 {
+			product *= n
+		}
 	}
 	sets := make([][]*roaring.Bitmap, len(axes))
 	t := &Table{Axes: axes, totals: make([][]uint64, len(axes))}

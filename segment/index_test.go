@@ -398,6 +398,17 @@ func TestCrossTabAgainstNaive(t *testing.T) {
 	if _, err := CrossTab(ix, now, Axis{Name: "x", Labels: []string{"a"}}); err == nil {
 		t.Fatal("CrossTab with mismatched labels succeeded")
 	}
+	// 40 axes of two segments: 2^40 combinations, refused before anything
+	// is allocated or evaluated (it asked for 8 TB of counts).
+	two := Axis{Name: "yes-no", Labels: []string{"y", "n"}, Segments: []*Segment{
+		MustCompile(`tag("a")`, ix.Schema()), MustCompile(`!tag("a")`, ix.Schema())}}
+	many := slices.Repeat([]Axis{two}, 40)
+	if _, err := CrossTab(ix, now, many...); !errors.Is(err, stepcast.ErrInvalid) {
+		t.Fatalf("CrossTab over 40 two-segment axes: %v, want ErrInvalid", err)
+	}
+	if _, err := CrossTab(ix, now, many[:20]...); err != nil { // 2^20 cells: the bound itself
+		t.Fatalf("CrossTab over 20 two-segment axes: %v", err)
+	}
 }
 
 // TestConcurrentCompile compiles from several goroutines at once: schemas
