@@ -528,3 +528,66 @@ func BenchmarkExplain10Predicates(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQueryAfterWrites measures what the write log (deferredSet)
+// moves onto readers: each run applies a stream of updates of the
+// BenchmarkIndexUpdates mix (tags set and cleared, age and area set) with
+// the timer stopped, then counts two segments over the sets those updates
+// touched — the first Count merges their logs — and counts them again
+// warm. It reports the medians of both, in ms of wall time.
+//
+// Like the update benchmarks, it changes the shared fixture: run it
+// alone, not in the process that runs the shape suite.
+func BenchmarkQueryAfterWrites(b *testing.B) {
+	for _, n := range sizes() {
+		for _, writes := range []int{10_000, 100_000} {
+			b.Run(fmt.Sprintf("%s/%dk-writes", sizeName(n), writes/1000), func(b *testing.B) {
+				fx := getFixture(b, n)
+				segs := []*segment.Segment{
+					segment.MustCompile(`(tag("t0") || tag("t1")) && !tag("t3") && age >= 20 && gender != "other"`, fx.schema),
+					segment.MustCompile(tenPredicates, fx.schema),
+				}
+				var batch segment.Batch
+				f := stepcast.FriendID(0)
+				var after, warm []time.Duration
+				for b.Loop() {
+					b.StopTimer()
+					for i := 0; i < writes; i += 1024 {
+						batch.Reset()
+						for j := range min(1024, writes-i) {
+							f = (f + 104729) % stepcast.FriendID(n)
+							switch j % 4 {
+							case 0:
+								batch.SetTag(f, synth.TagName(j%10))
+							case 1:
+								batch.ClearTag(f, synth.TagName((j-1)%10))
+							case 2:
+								batch.SetField(f, "age", 20+j%50)
+							default:
+								batch.SetField(f, "area", synth.Prefectures[j%47])
+							}
+						}
+						if err := fx.ix.Apply(&batch); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StartTimer()
+					t0 := time.Now()
+					for _, s := range segs {
+						_, _ = s.Count(fx.ix, benchNow)
+					}
+					after = append(after, time.Since(t0))
+					t0 = time.Now()
+					for _, s := range segs {
+						_, _ = s.Count(fx.ix, benchNow)
+					}
+					warm = append(warm, time.Since(t0))
+				}
+				slices.Sort(after)
+				slices.Sort(warm)
+				b.ReportMetric(float64(after[len(after)/2].Microseconds())/1000, "first-ms")
+				b.ReportMetric(float64(warm[len(warm)/2].Microseconds())/1000, "warm-ms")
+			})
+		}
+	}
+}
