@@ -45,7 +45,15 @@ const (
 )
 
 func newDeferredSet(bm *roaring.Bitmap) *deferredSet {
-	return &deferredSet{bm: bm, limit: minDeferred}
+	d := &deferredSet{bm: bm}
+	d.resetLimit()
+	return d
+}
+
+// resetLimit sizes the log's bound to the set: one entry per
+// deferredShare members, within [minDeferred, maxDeferred].
+func (d *deferredSet) resetLimit() {
+	d.limit = int(min(maxDeferred, max(minDeferred, d.bm.GetCardinality()/deferredShare)))
 }
 
 // add logs that f is a member. The caller holds the index's write lock.
@@ -117,7 +125,7 @@ func (d *deferredSet) merge() {
 		d.bm.AndNot(roaring.BitmapOf(removes...))
 	}
 	d.log = d.log[:0]
-	d.limit = int(min(maxDeferred, max(minDeferred, d.bm.GetCardinality()/deferredShare)))
+	d.resetLimit()
 	d.dirty.Store(false)
 }
 
@@ -128,6 +136,7 @@ func (d *deferredSet) compact() {
 	d.merge()
 	d.log = nil
 	d.bm = compacted(d.bm)
+	d.resetLimit() // a set built by Compact starts with its own bound, not the minimum
 }
 
 // bytes is the heap the set holds, its log included. The caller holds the

@@ -139,3 +139,25 @@ func TestSortLog(t *testing.T) {
 		})
 	}
 }
+
+// TestDeferredLimitFollowsTheSet: a set starts with a log bound sized to
+// its members, not the minimum, so that a large set's first writer merge
+// finds many entries per container (it merged after 64 before).
+func TestDeferredLimitFollowsTheSet(t *testing.T) {
+	bm := roaring.New()
+	bm.AddRange(0, 1<<20)
+	for name, d := range map[string]*deferredSet{
+		"new":       newDeferredSet(bm.Clone()),
+		"compacted": func() *deferredSet { d := newDeferredSet(roaring.New()); d.bm = bm.Clone(); d.compact(); return d }(),
+	} {
+		for f := range uint32(100) {
+			d.remove(f * 3)
+		}
+		if len(d.log) != 100 {
+			t.Errorf("%s: %d entries logged after 100 removes from a set of 2^20, want 100 (limit %d)", name, len(d.log), d.limit)
+		}
+		if got := d.bitmap().GetCardinality(); got != 1<<20-100 {
+			t.Errorf("%s: %d members after the merge, want %d", name, got, 1<<20-100)
+		}
+	}
+}
