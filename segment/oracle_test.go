@@ -238,6 +238,25 @@ func oracleEnv(f *rawFriend, now time.Time, loc *time.Location, saved map[string
 	return env
 }
 
+// oracleWant returns the IDs of friends, ascending as friends are, that
+// satisfy e by expr's VM over envs (one per friend) and are in seg's
+// universe: followers, or all known friends when seg includes the blocked.
+func oracleWant(t testing.TB, e gexpr, seg *Segment, friends []*rawFriend, envs []map[string]any) []uint32 {
+	t.Helper()
+	prog := oracleCompile(t, e.orc, envs[0])
+	var want []uint32
+	for i, f := range friends {
+		out, err := expr.Run(prog, envs[i])
+		if err != nil {
+			t.Fatalf("oracle run %q: %v", e.orc, err)
+		}
+		if out.(bool) && (f.following || seg.IncludesBlocked()) {
+			want = append(want, f.id)
+		}
+	}
+	return want
+}
+
 func oracleCompile(t testing.TB, src string, env map[string]any) *vm.Program {
 	t.Helper()
 	p, err := expr.Compile(src, expr.Env(env), expr.AsBool(), expr.DisableAllBuiltins())
@@ -336,20 +355,7 @@ func testOracle(t *testing.T, run oracleRun) {
 		records[f.id] = [2]*Record{rec, &withIndex}
 	}
 	// oracle returns the friends in e by expr's VM, among the universe.
-	oracle := func(e gexpr, seg *Segment) []uint32 {
-		prog := oracleCompile(t, e.orc, envs[0])
-		var want []uint32
-		for i, f := range friends {
-			out, err := expr.Run(prog, envs[i])
-			if err != nil {
-				t.Fatalf("oracle run %q: %v", e.orc, err)
-			}
-			if out.(bool) && (f.following || seg.IncludesBlocked()) {
-				want = append(want, f.id)
-			}
-		}
-		return want
-	}
+	oracle := func(e gexpr, seg *Segment) []uint32 { return oracleWant(t, e, seg, friends, envs) }
 	g := exprGen{r, now}
 	axis := g.expr(2) // a second CrossTab axis
 	axisSeg := MustCompile(axis.src, schema)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/stepcast/stepcast"
@@ -155,17 +154,7 @@ func checkAgainstOracle(t *testing.T, ix *Index, schema *Schema, friends []*rawF
 		if err != nil {
 			t.Fatalf("Compile(%q): %v", e.src, err)
 		}
-		prog := oracleCompile(t, e.orc, envs[0])
-		var want []uint32
-		for i, f := range friends {
-			out, err := expr.Run(prog, envs[i])
-			if err != nil {
-				t.Fatalf("oracle run %q: %v", e.orc, err)
-			}
-			if out.(bool) && (f.following || seg.IncludesBlocked()) {
-				want = append(want, f.id)
-			}
-		}
+		want := oracleWant(t, e, seg, friends, envs)
 		bm, err := seg.Eval(ix, now)
 		if err != nil {
 			t.Fatal(err)

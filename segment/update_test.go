@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/stepcast/stepcast"
@@ -69,17 +68,7 @@ func TestUpdatesMatchRebuild(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Compile(%q): %v", e.src, err)
 				}
-				prog := oracleCompile(t, e.orc, envs[0])
-				var want []uint32
-				for i, f := range friends {
-					out, err := expr.Run(prog, envs[i])
-					if err != nil {
-						t.Fatalf("oracle run %q: %v", e.orc, err)
-					}
-					if out.(bool) && (f.following || seg.IncludesBlocked()) {
-						want = append(want, f.id)
-					}
-				}
+				want := oracleWant(t, e, seg, friends, envs)
 				for name, x := range map[string]*Index{"updated": ix, "rebuilt": fresh} {
 					bm, err := seg.Eval(x, now)
 					if err != nil {
