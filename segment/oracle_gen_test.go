@@ -35,6 +35,24 @@ type rawFriend struct {
 	variants   map[string]string // "" is fed to the index, and is no variant
 }
 
+// value returns f's value of the schema field name, typed as SetField
+// takes it ("" for a string field unsets it).
+func (f *rawFriend) value(name string) any {
+	switch name {
+	case "gender", "name", "年齢層":
+		return f.strs[name]
+	case "age", "spend":
+		return f.ints[name]
+	case "ratio":
+		return f.floats[name]
+	case "birthday":
+		return f.times[name]
+	case "vip":
+		return f.bools[name]
+	}
+	return nil
+}
+
 // has reports whether the friend has a value for the field: it was set,
 // and a string was not set to "".
 func (f *rawFriend) has(field string) bool {

@@ -85,20 +85,7 @@ func load(t testing.TB, r *rand.Rand, ix *Index, friends []*rawFriend) {
 				b.UnsetField(id, name)
 				continue
 			}
-			var v any
-			switch name {
-			case "gender", "name", "年齢層":
-				v = f.strs[name] // "" unsets
-			case "age", "spend":
-				v = f.ints[name]
-			case "ratio":
-				v = f.floats[name]
-			case "birthday":
-				v = f.times[name]
-			case "vip":
-				v = f.bools[name]
-			}
-			b.SetField(id, name, v)
+			b.SetField(id, name, f.value(name))
 		}
 		for tag := range f.tags {
 			b.SetTag(id, tag)

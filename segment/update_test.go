@@ -111,20 +111,7 @@ func updateFriend(r *rand.Rand, b *Batch, f *rawFriend, now time.Time) *rawFrien
 			b.UnsetField(id, name)
 			continue
 		}
-		var v any
-		switch name {
-		case "gender", "name", "年齢層":
-			v = nf.strs[name]
-		case "age", "spend":
-			v = nf.ints[name]
-		case "ratio":
-			v = nf.floats[name]
-		case "birthday":
-			v = nf.times[name]
-		case "vip":
-			v = nf.bools[name]
-		}
-		b.SetField(id, name, v)
+		b.SetField(id, name, nf.value(name))
 	}
 	for _, s := range []string{"lead", "engagement"} {
 		v := nf.scores[s]
