@@ -529,3 +529,33 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 		}
 	}
 }
+
+// BenchmarkShape counts one segment, STEPCAST_SHAPE (the suite's g038 by
+// default), over and over: the loop to profile a shape with -cpuprofile.
+//
+//	STEPCAST_SHAPE='spend >= 10000 && clicked("campaign")' go test -run '^$' -bench 'Shape$' -cpuprofile cpu.out ./segment
+func BenchmarkShape(b *testing.B) {
+	src := os.Getenv("STEPCAST_SHAPE")
+	if src == "" {
+		src = `spend >= 10000 && clicked("campaign") && birthday >= date("1951-04-01") && birthday < date("1960-04-01")`
+	}
+	for _, n := range sizes() {
+		b.Run(sizeName(n), func(b *testing.B) {
+			fx := getFixture(b, n)
+			seg, err := segment.Compile(src, fx.schema)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run("Count", func(b *testing.B) {
+				for b.Loop() {
+					_, _ = seg.Count(fx.ix, benchNow)
+				}
+			})
+			b.Run("Eval", func(b *testing.B) {
+				for b.Loop() {
+					_, _ = seg.Eval(fx.ix, benchNow)
+				}
+			})
+		})
+	}
+}
