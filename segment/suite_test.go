@@ -343,6 +343,8 @@ type shapeResult struct {
 	shape
 	count                       uint64
 	firstCold, firstEdit        time.Duration // the first calls (see runShape)
+	faultsCold, faultsEdit      int64         // the minor page faults of the first calls
+	faultsWarm                  int64         // and of the last of the timed Count runs
 	countP50, evalP50, plainP50 time.Duration // CPU time of the thread (see timed)
 	plainEvalP50, wallP50       time.Duration
 	loop                        time.Duration // the expr loop's time scaled to every friend
@@ -434,7 +436,9 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, p
 	// 30–60 ms against a p50 of 2–7 ms, at random shapes). The bitmaps it
 	// reads stay as cold as the previous shape left them.
 	runtime.GC()
+	f0 := threadFaults()
 	r.firstCold, _ = timed(func() { r.count, _ = seg.Count(fx.ix, benchNow) })
+	r.faultsCold = threadFaults() - f0
 	// Each way runs its runs back to back, so that every p50 is taken in
 	// the same state: warm for its own data. Interleaved, whichever ran
 	// first after the plain evaluator found the caches full of plain's
@@ -444,8 +448,10 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, p
 	var counts, evals, plains, plainEvals, walls []time.Duration
 	var plainCount, plainEval, evalCount uint64
 	for range runs {
+		f0 := threadFaults()
 		cpu, wall := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
 		counts, walls = append(counts, cpu), append(walls, wall)
+		r.faultsWarm = threadFaults() - f0
 	}
 	for range runs {
 		cpu, _ := timed(func() {
@@ -488,7 +494,9 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, p
 		_, _ = before.Count(fx.ix, benchNow)
 	}
 	var editCount uint64
+	f0 = threadFaults()
 	r.firstEdit, _ = timed(func() { editCount, _ = fresh.Count(fx.ix, benchNow) })
+	r.faultsEdit = threadFaults() - f0
 	if editCount != r.count {
 		b.Errorf("%s: first call after an edit counts %d, first call cold %d\n%s", s.name, editCount, r.count, src)
 	}
@@ -561,9 +569,22 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 		geomean(vsPlain), geomean(vsPlainEval), geomean(vsLoop))
 	edit.print(w)
 	cold.print(w)
+	var fc, fe, fw int64
+	for _, r := range res {
+		fc, fe, fw = fc+r.faultsCold, fe+r.faultsEdit, fw+r.faultsWarm
+	}
+	fmt.Fprintf(w, "Minor page faults per call, mean: first cold %.1f, first after an edit %.1f, warm (the last Count run) %.1f.\n",
+		float64(fc)/float64(len(res)), float64(fe)/float64(len(res)), float64(fw)/float64(len(res)))
 	fmt.Fprintf(w, "Slower than plain roaring: Count %d: %s\n", len(slower), strings.Join(slower, ", "))
 	fmt.Fprintf(w, "Slower than plain roaring: Eval %d: %s\n", len(slowerEval), strings.Join(slowerEval, ", "))
 	fmt.Fprintf(w, "Index heap %.1f B/friend; plain roaring's bitmaps %.1f B/friend.\n", float64(fx.heapBytes)/float64(fx.n), float64(plainHeap)/float64(fx.n))
+	byCold := slices.Clone(res)
+	slices.SortFunc(byCold, func(a, b shapeResult) int { return int(b.firstCold - a.firstCold) })
+	fmt.Fprintf(w, "\nSlowest first calls cold (ms, minor page faults):\n")
+	for _, r := range byCold[:min(5, len(byCold))] {
+		fmt.Fprintf(w, "- %s: cold %s (%d faults), after an edit %s (%d), p50 %s (%d)\n",
+			r.name, ms(r.firstCold), r.faultsCold, ms(r.firstEdit), r.faultsEdit, ms(r.countP50), r.faultsWarm)
+	}
 	fmt.Fprintf(w, "\nWorst shapes:\n")
 	for _, r := range slices.Backward(byTime[max(0, len(byTime)-8):]) {
 		fmt.Fprintf(w, "- %s, %s ms (plain %s ms): %s\n", r.name, ms(r.countP50), ms(r.plainP50), r.src())
