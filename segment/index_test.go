@@ -180,12 +180,22 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 			}
 		}
 		bins := 0
-		for _, g := range c.groups {
+		for gi, g := range c.groups {
 			bins += len(g.bins)
 			var n int
 			union := roaring.New()
-			for _, b := range g.bins {
+			for bi, b := range g.bins {
 				n += b.n
+				// locate's index follows splits, day bins and exact bins.
+				if lg, lb := c.locate(b.lo); lg != gi || lb != bi {
+					t.Fatalf("locate(%d) = group %d bin %d, want %d %d", b.lo, lg, lb, gi, bi)
+				}
+				b.members.bitmap().Iterate(func(f uint32) bool {
+					if lg, lb := c.locate(c.get(f)); lg != gi || lb != bi {
+						t.Fatalf("friend %d of key %d is in group %d bin %d, locate says %d %d", f, c.get(f), gi, bi, lg, lb)
+					}
+					return true
+				})
 				if got := int(b.members.bitmap().GetCardinality()); got != b.n {
 					t.Fatalf("bin at %d holds %d members, counted %d", b.lo, got, b.n)
 				}

@@ -100,6 +100,7 @@ func (c *numColumn) splitDays() {
 			}
 			budget -= extra
 			g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, split...)
+			c.reindex()
 		}
 	}
 }

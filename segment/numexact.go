@@ -30,6 +30,7 @@ func (c *numColumn) alignBins() {
 		for i := 0; i < len(g.bins); i++ {
 			if split := c.exactSplit(g.bins[i]); split != nil {
 				g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, split...)
+				c.reindex()
 				i += len(split) - 1
 			}
 		}
