@@ -149,6 +149,27 @@ func (c *numColumn) put(f uint32, k int64) {
 	}
 }
 
+// add adds delta to f's key (a friend without a value reads 0),
+// saturating at the column's limits; f must be known.
+func (c *numColumn) add(f uint32, delta int64) {
+	var k int64
+	old := c.codes.update(f, func(v uint64) uint64 {
+		if v != 0 {
+			k = codeKey(v)
+		}
+		k = saturatingAdd(k, delta)
+		return keyCode(k)
+	})
+	if old == 0 { // was unset: in no bin
+		c.set.Add(f)
+		c.binAdd(f, k)
+		return
+	}
+	if ok := codeKey(old); ok != k {
+		c.move(f, ok, k)
+	}
+}
+
 // move moves f from key old to key k. Within one bin only the bounds
 // change; between bins of one group the group's union stays as it is.
 func (c *numColumn) move(f uint32, old, k int64) {
