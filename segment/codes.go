@@ -192,6 +192,21 @@ func (c *codes) swap(id uint32, v uint64) uint64 {
 	return c.pages[i].set(id&pageMask, v)
 }
 
+// update stores next(v) for id, v its value (0 for unset), and returns v:
+// one page lookup where get and swap would make two. next must return
+// nonzero.
+func (c *codes) update(id uint32, next func(v uint64) uint64) uint64 {
+	k := id >> pageBits
+	i := c.find(k)
+	if i < 0 {
+		i = c.addPage(k)
+	}
+	p := &c.pages[i]
+	v := p.get(id & pageMask)
+	p.set(id&pageMask, next(v))
+	return v
+}
+
 // code returns the code of entry off. A width up to 56 leaves room for
 // the shift within one 64-bit load; width 64 entries are byte-aligned.
 func (p *codePage) code(off uint32) uint64 {

@@ -257,8 +257,7 @@ func (ix *Index) apply(o *op) {
 	case opSetScore:
 		ix.scores[o.id].put(f, o.i)
 	case opAddScore:
-		s := ix.scores[o.id]
-		s.put(f, saturatingAdd(s.get(f), o.i))
+		ix.scores[o.id].add(f, o.i)
 	case opRecordEvent:
 		if !ix.schema.events[o.name] {
 			return

@@ -180,12 +180,22 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 			}
 		}
 		bins := 0
-		for _, g := range c.groups {
+		for gi, g := range c.groups {
 			bins += len(g.bins)
 			var n int
 			union := roaring.New()
-			for _, b := range g.bins {
+			for bi, b := range g.bins {
 				n += b.n
+				// locate's index follows splits, day bins and exact bins.
+				if lg, lb := c.locate(b.lo); lg != gi || lb != bi {
+					t.Fatalf("locate(%d) = group %d bin %d, want %d %d", b.lo, lg, lb, gi, bi)
+				}
+				b.members.bitmap().Iterate(func(f uint32) bool {
+					if lg, lb := c.locate(c.get(f)); lg != gi || lb != bi {
+						t.Fatalf("friend %d of key %d is in group %d bin %d, locate says %d %d", f, c.get(f), gi, bi, lg, lb)
+					}
+					return true
+				})
 				if got := int(b.members.bitmap().GetCardinality()); got != b.n {
 					t.Fatalf("bin at %d holds %d members, counted %d", b.lo, got, b.n)
 				}
@@ -480,5 +490,49 @@ func TestEventWindowCacheStaysCurrent(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExactBinsWeighHeap: Compact gives each key of a bin of few keys a
+// bin of its own when their bitmaps cost little more than the bin's, and
+// keeps the bin whole when each key's members are spread so thin that its
+// bitmap would be mostly containers (a score of 0–1000 at 10M friends).
+func TestExactBinsWeighHeap(t *testing.T) {
+	cases := []struct {
+		name  string
+		id    func(i uint32) uint32 // friend i's ID; its key is i%4
+		exact bool
+	}{
+		// 4000 friends in one container, none consecutive (no runs).
+		{"dense keys split", func(i uint32) uint32 { return 2 * i }, true},
+		// Four friends a container, one of each key.
+		{"spread keys stay whole", func(i uint32) uint32 { return i/4<<16 | i%4 }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newNumColumn(false)
+			for i := range uint32(4000) {
+				c.put(tc.id(i), int64(i%4))
+			}
+			c.compact()
+			bins := 0
+			for _, g := range c.groups {
+				for _, b := range g.bins {
+					if b.n > 0 {
+						bins++
+					}
+				}
+			}
+			if got := bins == 4; got != tc.exact {
+				t.Errorf("%d bins for 4 keys, want exact bins: %v", bins, tc.exact)
+			}
+			known := roaring.New()
+			for i := range uint32(4000) {
+				known.Add(tc.id(i))
+			}
+			if bm, _ := c.rangeBitmap(1, 2, known); bm.GetCardinality() != 2000 {
+				t.Errorf("keys 1..2 hold %d friends, want 2000", bm.GetCardinality())
+			}
+		})
 	}
 }

@@ -23,8 +23,8 @@ import (
 //     within one day splits at its median as before (any day range holds
 //     both halves or neither);
 //   - at Compact, bins spanning several days are split into one bin per
-//     day, newest first, while the heap that adds stays within
-//     dayBinBytes per member of the column. Days of a few scattered
+//     day, newest first, while the heap that adds stays within the
+//     column's budget (dayBinBytes). Days of a few scattered
 //     members (birthdays over 60 years) keep multi-day bins: a bitmap per
 //     day would cost more than the whole column.
 //
@@ -39,12 +39,18 @@ import (
 // friend in all). At 10M friends a bitmap per day of the
 // benchmark's last purchases costs some 1 B a member, of 60 years of
 // birthdays some 20, so most of a long column keeps multi-day bins.
-const dayBinBytes = 0.15
-
-// containerBytes is the heap of one roaring container beyond its values
-// (the container, its slot in the bitmap's arrays, allocation slack), which
-// GetSizeInBytes does not count: the cost of many small bitmaps.
-const containerBytes = 48
+//
+// Costs are weighed with the heap estimate Stats uses (bitmapBytes, which
+// follows the allocator): a bin's bitmap holds some 200 bytes whatever its
+// size, its struct, container list and size-class slack, so a share per
+// member would leave a small column (tens of thousands of members) no day
+// bin at all, though all of them cost a few kilobytes. A column may always
+// spend dayBinMinBudget: below it memory is not the question; above it
+// (at 1M friends and beyond, each time column) the share alone decides.
+const (
+	dayBinBytes     = 0.15
+	dayBinMinBudget = 32 << 10
+)
 
 // minDayMembers is the average members per day below which a bin is not
 // tried for day bins at all (their bitmaps would be mostly overhead).
@@ -78,13 +84,13 @@ func (c *numColumn) daySplitKey(keys []int64) (s int64, ok bool) {
 
 // splitDays splits bins of a time column that span several local days
 // into one bin per day, newest first, while the heap they add stays within
-// dayBinBytes a member. Groups keep their unions: the members do not
-// change.
+// the budget: dayBinBytes a member, at least dayBinMinBudget. Groups keep
+// their unions: the members do not change.
 func (c *numColumn) splitDays() {
 	if c.dayLoc == nil {
 		return
 	}
-	budget := dayBinBytes * float64(c.total)
+	budget := max(dayBinBytes*float64(c.total), dayBinMinBudget)
 	for gi := len(c.groups) - 1; gi >= 0; gi-- {
 		g := c.groups[gi]
 		for i := len(g.bins) - 1; i >= 0; i-- {
@@ -94,25 +100,14 @@ func (c *numColumn) splitDays() {
 			}
 			budget -= extra
 			g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, split...)
+			c.reindex()
 		}
 	}
 }
 
-// heapBytes estimates a bin's heap: its bitmap's values and containers.
-func heapBytes(bm *roaring.Bitmap, containers int) float64 {
-	return float64(bm.GetSizeInBytes()) + float64(containers*containerBytes+binHeader)
-}
-
-// containersOf counts the 65536-ID containers of ascending ids.
-func containersOf(ids []uint32) int {
-	n := 0
-	for i, f := range ids {
-		if i == 0 || f>>16 != ids[i-1]>>16 {
-			n++
-		}
-	}
-	return n
-}
+// binBytes is a bin's heap as Stats counts it (numColumn.bytes): its
+// bitmap as the allocator holds it, and the bin itself.
+func binBytes(bm *roaring.Bitmap) float64 { return float64(bitmapBytes(bm) + binHeader) }
 
 // dayBins returns b as one bin per local day of its members and the heap
 // bytes they add, or nil when b holds one day or too few members a day.
@@ -132,9 +127,7 @@ func (c *numColumn) dayBins(b *bin) ([]*bin, float64) {
 		starts = append(starts, timeKey(midnight(d, c.dayLoc)))
 	}
 	ids := make([][]uint32, len(starts)+1)
-	var all []uint32
 	each(b.members.bitmap(), func(fs []uint32) {
-		all = append(all, fs...)
 		for _, f := range fs {
 			k := c.get(f)
 			j := sort.Search(len(starts), func(i int) bool { return starts[i] > k })
@@ -160,13 +153,13 @@ func (c *numColumn) dayBins(b *bin) ([]*bin, float64) {
 			k := c.get(f)
 			nb.min, nb.max = min(nb.min, k), max(nb.max, k)
 		}
-		bytes += heapBytes(bm, containersOf(l))
+		bytes += binBytes(bm)
 		out = append(out, nb)
 	}
 	if len(out) < 2 {
 		return nil, 0
 	}
-	return out, bytes - heapBytes(b.members.bitmap(), containersOf(all))
+	return out, bytes - binBytes(b.members.bitmap())
 }
 
 // binHeader is the heap bytes of a bin besides its bitmap's containers,

@@ -161,3 +161,51 @@ func TestDayWindowAmongCandidates(t *testing.T) {
 		})
 	}
 }
+
+// TestDayBinsWithinBudget: at Compact, day bins add at most the column's
+// budget to its bins' heap (as Stats estimates it), newest days first, and
+// leave older days in multi-day bins when the budget runs out.
+func TestDayBinsWithinBudget(t *testing.T) {
+	loc := mustLoad(t, "Asia/Tokyo")
+	const days, n = 2000, 200_000 // 100 a day, spread over four containers
+	c, _, first := dayColumn(t, loc, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), days, n, 5)
+	binsBytes := func() float64 {
+		total := 0.0
+		for _, g := range c.groups {
+			for _, b := range g.bins {
+				total += binBytes(b.members.bitmap())
+			}
+		}
+		return total
+	}
+	for _, g := range c.groups {
+		for _, b := range g.bins {
+			b.members.compact()
+		}
+	}
+	before := binsBytes()
+	c.splitDays()
+	added := binsBytes() - before
+	budget := max(dayBinBytes*n, dayBinMinBudget)
+	if added <= 0 || added > budget {
+		t.Fatalf("day bins added %.0f bytes, want within (0, %.0f]", added, budget)
+	}
+	var newest, oldest *bin
+	for _, g := range c.groups {
+		for _, b := range g.bins {
+			if b.n == 0 {
+				continue
+			}
+			if oldest == nil {
+				oldest = b
+			}
+			newest = b
+		}
+	}
+	if d0, d1 := civilDay(time.Unix(newest.min, 0), loc), civilDay(time.Unix(newest.max, 0), loc); d0 != d1 || d1 != first+days-1 {
+		t.Errorf("the newest bin spans days %d..%d, want day %d alone", d0, d1, first+days-1)
+	}
+	if d0, d1 := civilDay(time.Unix(oldest.min, 0), loc), civilDay(time.Unix(oldest.max, 0), loc); d0 == d1 {
+		t.Errorf("the oldest bin holds day %d alone: the budget left no day in a multi-day bin", d0)
+	}
+}

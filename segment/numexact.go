@@ -21,8 +21,17 @@ import (
 // Cost: at most maxExactKeys bitmaps per bin instead of one, holding the
 // same members: with 256 bins, at most 8192 bitmaps a column. It is paid
 // only by columns whose bins hold few keys, where the edge checks were the
-// cost of a range.
-const maxExactKeys = 32
+// cost of a range, and only where the keys' bitmaps are dense enough to
+// cost at most maxExactExtra more heap than the bin's (Stats' estimate,
+// binBytes): a key's members spread over every container of a bin hold
+// some 70 bytes of container and allocator overhead in each. A score of
+// 0–1000 held evenly (engagement: some 65 members a key in each container
+// at 10M) would pay 20–30% more for its bins, 0.7 B a friend, and keeps
+// multi-key bins; a score of 0–100 or a time in days pays a few percent.
+const (
+	maxExactKeys  = 32
+	maxExactExtra = 0.125
+)
 
 // alignBins splits every bin of few distinct keys into exact bins.
 func (c *numColumn) alignBins() {
@@ -30,6 +39,7 @@ func (c *numColumn) alignBins() {
 		for i := 0; i < len(g.bins); i++ {
 			if split := c.exactSplit(g.bins[i]); split != nil {
 				g.bins = slices.Insert(slices.Delete(g.bins, i, i+1), i, split...)
+				c.reindex()
 				i += len(split) - 1
 			}
 		}
@@ -37,7 +47,8 @@ func (c *numColumn) alignBins() {
 }
 
 // exactSplit returns b as one exact bin per key, or nil if b is exact
-// already, empty, or holds more than maxExactKeys keys.
+// already, empty, holds more than maxExactKeys keys, or its exact bins
+// would add more than maxExactExtra to its heap.
 func (c *numColumn) exactSplit(b *bin) []*bin {
 	if b.n == 0 || b.min == b.max {
 		return nil
@@ -67,12 +78,17 @@ func (c *numColumn) exactSplit(b *bin) []*bin {
 	}
 	slices.Sort(keys)
 	out := make([]*bin, len(keys))
+	bytes := 0.0
 	for i, k := range keys {
 		bm := roaring.New()
 		bm.AddMany(ids[k]) // ascending: members iterate in order
 		bm = compacted(bm) // AddMany grows arrays as append does: up to 2× their values
 		nb := &bin{lo: k, min: k, max: k, n: len(ids[k]), members: newDeferredSet(bm)}
 		out[i] = nb
+		bytes += binBytes(bm)
+	}
+	if bytes > (1+maxExactExtra)*binBytes(b.members.bitmap()) {
+		return nil // the keys' bitmaps would be mostly containers' overhead
 	}
 	out[0].lo = b.lo // the first keeps the bin's lower bound: bins partition the keys
 	return out

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -135,4 +136,50 @@ func updateFriend(r *rand.Rand, b *Batch, f *rawFriend, now time.Time) *rawFrien
 		b.ClearVariant(id, "e0")
 	}
 	return nf
+}
+
+// TestAddScore: AddScore reads a friend without the score as 0 and
+// saturates at the column's limits, whether the friend had a value or not
+// (one lookup of the code column does both the read and the write).
+func TestAddScore(t *testing.T) {
+	schema := MustSchema(SchemaConfig{Scores: []string{"lead"}})
+	cases := []struct {
+		name   string
+		set    bool // SetScore(start) first
+		start  int64
+		deltas []int64
+		want   int64
+	}{
+		{"unset reads 0", false, 0, []int64{5}, 5},
+		{"unset, negative", false, 0, []int64{-3, -4}, -7},
+		{"set", true, 40, []int64{2, 3}, 45},
+		{"back to 0", true, 4, []int64{-4}, 0},
+		{"saturates high", true, math.MaxInt64 - 1, []int64{5, 1}, math.MaxInt64},
+		{"saturates low", true, math.MinInt64 + 2, []int64{-5}, math.MinInt64 + 1},
+		{"unset saturates low", false, 0, []int64{math.MinInt64 + 1, -1}, math.MinInt64 + 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ix := NewIndex(schema)
+			var b Batch
+			b.Follow(1, time.Unix(0, 0))
+			b.Follow(2, time.Unix(0, 0))
+			if tc.set {
+				b.SetScore(1, "lead", tc.start)
+			}
+			for _, d := range tc.deltas {
+				b.AddScore(1, "lead", d)
+			}
+			if err := ix.Apply(&b); err != nil {
+				t.Fatal(err)
+			}
+			if got := ix.scores[0].get(1); got != tc.want {
+				t.Errorf("score = %d, want %d", got, tc.want)
+			}
+			bm, _ := ix.scores[0].rangeBitmap(tc.want, tc.want, ix.known)
+			if !bm.Contains(1) || (tc.want != 0 && bm.Contains(2)) {
+				t.Errorf("range [%d, %d] holds %v", tc.want, tc.want, bm.ToArray())
+			}
+		})
+	}
 }
