@@ -66,8 +66,44 @@ func (c *evalCtx) orCost(sizes ...float64) float64 {
 
 // andCost estimates intersecting sets of a and b friends: dense containers
 // (more than 4096 of 65536 IDs) intersect word by word, sparse ones merge.
-func (c *evalCtx) andCost(a, b float64) float64 {
+func (c *evalCtx) andCost(a, b float64) float64 { return andCostOver(a, b, c.chunks()) }
+
+// pieceCost estimates intersecting (or counting) a piece of a column, n
+// friends held in bm, with w candidates spread over the known friends. A
+// piece of a column whose keys follow the friend IDs (the follow time,
+// which grows as friends join) lies in a few containers: only the
+// candidates in those containers meet it, and its containers are dense.
+// andCost, which spreads both sets over every container, costs such a
+// piece as a sparse merge with every candidate (issue 14: followed_days in
+// 7..371 among 98,343 candidates at 10M was costed 1.2 ms a group and
+// checked one by one in 1.5–2.5 ms; its five groups span some ten
+// containers each).
+func (c *evalCtx) pieceCost(bm *roaring.Bitmap, n, w float64) float64 {
 	chunks := c.chunks()
+	span := spanChunks(bm)
+	if span >= chunks {
+		return andCostOver(n, w, chunks)
+	}
+	return andCostOver(n, w*span/chunks, span)
+}
+
+// spanChunks is the number of 65536-ID containers from bm's least member to
+// its greatest: an upper bound of the containers it holds.
+func spanChunks(bm *roaring.Bitmap) float64 {
+	if bm.IsEmpty() {
+		return 1
+	}
+	return float64(bm.Maximum()>>16-bm.Minimum()>>16) + 1
+}
+
+// piecesIn estimates how many of w candidates spread over the known
+// friends fall in bm's containers.
+func (c *evalCtx) piecesIn(bm *roaring.Bitmap, w float64) float64 {
+	return w * min(1, spanChunks(bm)/c.chunks())
+}
+
+// andCostOver is andCost for sets spread over chunks containers.
+func andCostOver(a, b, chunks float64) float64 {
 	da, db := a/chunks, b/chunks
 	const dense = 4096
 	switch {
