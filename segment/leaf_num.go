@@ -196,11 +196,21 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) (scan, whole, restricted float64) {
 	scan = costSetup + w*costCode
 	members := float64(cv.est)
+	// A piece among candidates sparse in its containers costs by the
+	// candidates there (pieceCost). Among dense candidates each piece's
+	// part is a dense container for every container it spans, copied and
+	// then ORed again: costed as if spread, as the planner was tuned
+	// (issue 14, g076 at 1M: followed_days >= 365 restricted among 92k
+	// candidates took 0.4 ms, where the whole range took 0.07).
+	piece := c.pieceCost
+	if w/c.chunks() >= 4096 {
+		piece = func(_ *roaring.Bitmap, n, w float64) float64 { return c.andCost(n, w) }
+	}
 	// The interior, as rangeBitmap builds it.
 	var inSizes []float64
 	for _, g := range cv.in {
 		inSizes = append(inSizes, float64(g.n))
-		restricted += c.andCost(float64(g.n), w)
+		restricted += piece(g.members.bitmap(), float64(g.n), w)
 	}
 	cutCost := 0.0
 	for _, cg := range cv.cut {
@@ -217,7 +227,7 @@ func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) 
 			cutCost += c.orCost(float64(cg.outN)) + c.andCost(float64(cg.g.n), float64(cg.outN))
 		}
 		for _, b := range cg.in {
-			restricted += c.andCost(float64(b.n), w)
+			restricted += piece(b.members.bitmap(), float64(b.n), w)
 		}
 	}
 	if cv.inN > cv.outN {
@@ -233,9 +243,9 @@ func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) 
 		whole = c.orCost(inSizes...) + cutCost
 	}
 	for _, b := range cv.partial {
-		n := float64(b.n)
+		n, bm := float64(b.n), b.members.bitmap()
 		whole += n * costCode
-		restricted += c.andCost(n, w) + min(n, w)*costCode
+		restricted += piece(bm, n, w) + min(n, c.piecesIn(bm, w))*costCode
 	}
 	if col.unsetIn(lo, hi) { // the unset friends: one difference
 		whole += c.andCost(card(c.ix.known), card(col.set))
@@ -401,7 +411,7 @@ func rangeCount(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (ui
 		return 0, false
 	}
 	among := func(edge *bin) bool {
-		a, all := c.edgeCountWays(float64(edge.n), nw)
+		a, all := c.edgeCountWays(edge, nw)
 		return a <= all
 	}
 	return col.countCover(cv, w, c.ix.known, outside < inside, among), true

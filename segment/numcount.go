@@ -13,26 +13,26 @@ import "github.com/RoaringBitmap/roaring/v2"
 // the pieces inside the range, or subtracting those outside it.
 func (c *evalCtx) countCosts(col *numColumn, cv cover, w float64) (inside, outside float64) {
 	for _, g := range cv.in {
-		inside += c.andCost(float64(g.n), w)
+		inside += c.pieceCost(g.members.bitmap(), float64(g.n), w)
 	}
 	for _, g := range cv.out {
-		outside += c.andCost(float64(g.n), w)
+		outside += c.pieceCost(g.members.bitmap(), float64(g.n), w)
 	}
 	outside += c.andCost(card(col.set), w)
 	for _, cg := range cv.cut {
 		for _, b := range cg.in {
-			inside += c.andCost(float64(b.n), w)
+			inside += c.pieceCost(b.members.bitmap(), float64(b.n), w)
 		}
 		for _, b := range cg.out {
-			outside += c.andCost(float64(b.n), w)
+			outside += c.pieceCost(b.members.bitmap(), float64(b.n), w)
 		}
 		for _, b := range cg.partials { // subtracted whole, then added back as checked
-			outside += c.andCost(float64(b.n), w)
+			outside += c.pieceCost(b.members.bitmap(), float64(b.n), w)
 		}
 	}
 	var edges float64
 	for _, b := range cv.partial {
-		edges += c.edgeCountCost(float64(b.n), w)
+		edges += c.edgeCountCost(b, w)
 	}
 	if col.unsetIn(cv.lo, cv.hi) { // the unset friends: two cardinalities
 		edges += c.andCost(card(c.ix.known), w) + c.andCost(card(col.set), w)
@@ -40,16 +40,17 @@ func (c *evalCtx) countCosts(col *numColumn, cv cover, w float64) (inside, outsi
 	return inside + edges, outside + edges
 }
 
-// edgeCountCost estimates counting the friends of w in an edge bin of n
-// members, the cheaper of two ways: check the bin's members among w, or
-// check all its members and count those in w.
-func (c *evalCtx) edgeCountCost(n, w float64) float64 {
-	among, all := c.edgeCountWays(n, w)
+// edgeCountCost estimates counting the friends of w in an edge bin, the
+// cheaper of two ways: check the bin's members among w, or check all its
+// members and count those in w.
+func (c *evalCtx) edgeCountCost(b *bin, w float64) float64 {
+	among, all := c.edgeCountWays(b, w)
 	return min(among, all)
 }
 
-func (c *evalCtx) edgeCountWays(n, w float64) (among, all float64) {
-	return c.andCost(n, w) + min(n, w)*costCode, n*costCode + c.andCost(n/2, w)
+func (c *evalCtx) edgeCountWays(b *bin, w float64) (among, all float64) {
+	bm, n := b.members.bitmap(), float64(b.n)
+	return c.pieceCost(bm, n, w) + min(n, c.piecesIn(bm, w))*costCode, n*costCode + c.pieceCost(bm, n/2, w)
 }
 
 // countCover counts the friends of w whose key lies in the cover's range,
