@@ -56,9 +56,9 @@ func (l *eventLeaf) window(c *evalCtx) (p *eventPostings, days []int64) {
 // anyEvent: the leaf asks for at least one event (not a count range).
 func (l *eventLeaf) anyEvent() bool { return l.lo == 1 && l.hi == math.MaxInt64 }
 
-// direct offers the leaf's set when it is ready: ever, or a window union
-// that an earlier evaluation cached. It never computes one, so that the
-// planner can still prefer checking a few candidates.
+// direct offers the leaf's set when it is ready: ever. A window's union is
+// never ready (it is computed per call), so that the planner can still
+// prefer checking a few candidates.
 func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	if !l.anyEvent() {
 		return nil
@@ -70,7 +70,7 @@ func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	case l.days == 0:
 		return p.ever
 	}
-	return p.cachedWindow(l.days, c.today)
+	return nil
 }
 
 func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
