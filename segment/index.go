@@ -97,16 +97,6 @@ type eventPostings struct {
 	last  *lastBlocks       // ever, by the block of each friend's last event (eventblocks.go)
 }
 
-// windowUnion returns the union of the days in (today-days, today]: the
-// days of its first partial 8-day block and the last-event blocks after it
-// (windowParts), a few ORs whatever the window's length. It is computed on
-// every call, not cached: a cache would make a query's first call build
-// what its later calls reuse (issue 14 measured a 30-day union at 10M
-// making a first call 6× its p50).
-func (p *eventPostings) windowUnion(days, today int64) *roaring.Bitmap {
-	return orMany(p.windowParts(today-days+1, today))
-}
-
 // NewIndex returns an empty index for schema.
 func NewIndex(schema *Schema) *Index {
 	ix := &Index{
