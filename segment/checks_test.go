@@ -14,34 +14,14 @@ import (
 // unset friends, sparse and missing pages, empty and inverted ranges, and
 // bounds at the extremes of uint64.
 
-// oneLoopRange is the single branchy loop scanRange replaced.
 func oneLoopRange(c *codes, within *roaring.Bitmap, lo, hi uint64, zero bool) []uint32 {
 	var out []uint32
-	each(within, func(ids []uint32) {
-		for _, f := range ids {
-			v := c.get(f)
-			if v == 0 {
-				if zero {
-					out = append(out, f)
-				}
-			} else if lo <= v && v <= hi {
-				out = append(out, f)
-			}
-		}
-	})
+	c.scanRangeOneLoop(within, lo, hi, zero, func(hits []uint32) { out = append(out, hits...) })
 	return out
 }
 
 func oneLoopTable(c *codes, within *roaring.Bitmap, ok []bool) []uint32 {
-	var out []uint32
-	each(within, func(ids []uint32) {
-		for _, f := range ids {
-			if v := c.get(f); v < uint64(len(ok)) && ok[v] {
-				out = append(out, f)
-			}
-		}
-	})
-	return out
+	return c.filterTableOneLoop(within, ok).ToArray()
 }
 
 // checkColumn fills a codes column over IDs below span: pages packed at
@@ -148,4 +128,97 @@ func TestChecksMatchOneLoop(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The one-loop checks scanRange and filterTable replaced (main at 21f2564),
+// for BenchmarkChecks' comparison.
+// pageCursor follows the pages of a codes column along ascending IDs,
+// looking a page up once per run of IDs in it.
+type pageCursor struct {
+	c    *codes
+	key  uint32
+	page *codePage // nil when no friend of the page has a value
+}
+
+func newPageCursor(c *codes) pageCursor { return pageCursor{c: c, key: ^uint32(0)} }
+
+// at moves to the page of id and reports whether it changed.
+func (pc *pageCursor) at(id uint32) bool {
+	k := id >> pageBits
+	if k == pc.key {
+		return false
+	}
+	pc.key, pc.page = k, nil
+	if i := pc.c.find(k); i >= 0 {
+		pc.page = &pc.c.pages[i]
+	}
+	return true
+}
+
+// filterRange returns the members of within whose value v satisfies
+// scanRange passes the members of within that filterRange keeps to emit,
+// a chunk of ascending IDs at a time; emit must not keep the slice.
+func (c *codes) scanRangeOneLoop(within *roaring.Bitmap, lo, hi uint64, zero bool, emit func(hits []uint32)) {
+	pc := newPageCursor(c)
+	hits := make([]uint32, 0, min(2048, within.GetCardinality()))
+	// Per page, the codes of [lo, hi]: clo <= code <= clo+span.
+	var clo, span uint64
+	none := true
+	each(within, func(ids []uint32) {
+		for _, f := range ids {
+			if pc.at(f) && pc.page != nil {
+				p := pc.page
+				base := p.base
+				if p.data == nil { // sparse: compare values, as codes from base 1
+					base = 1
+				}
+				none = lo > hi || hi < base
+				if !none {
+					clo = 1
+					if lo > base {
+						clo = lo - base + 1
+					}
+					span = hi - base + 1 - clo // base >= 1: no overflow
+				}
+			}
+			var code uint64
+			if p := pc.page; p != nil {
+				if p.data != nil {
+					code = p.code(f & pageMask)
+				} else {
+					code = p.sp.get(f & pageMask) // the value, its code from base 1
+				}
+			}
+			if code == 0 {
+				if zero {
+					hits = append(hits, f)
+				}
+			} else if !none && code-clo <= span {
+				hits = append(hits, f)
+			}
+		}
+		emit(hits)
+		hits = hits[:0]
+	})
+}
+
+// filterTable returns the members of within whose value v is accepted by
+// ok: v < len(ok) && ok[v].
+func (c *codes) filterTableOneLoop(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
+	col := collectorFor(within, 0.5)
+	pc := newPageCursor(c)
+	each(within, func(ids []uint32) {
+		for _, f := range ids {
+			pc.at(f)
+			var v uint64
+			if pc.page != nil {
+				v = pc.page.get(f & pageMask)
+			}
+			if v < uint64(len(ok)) && ok[v] {
+				col.hits = append(col.hits, f)
+			}
+		}
+		col.flush()
+	})
+	return col.done()
 }

@@ -1,6 +1,8 @@
 package segment
 
 import (
+	"sync"
+
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
@@ -58,9 +60,12 @@ func collectorFor(within *roaring.Bitmap, share float64) *collector {
 	return newCollector(float64(within.GetCardinality())*share, within.Maximum()+1)
 }
 
+// eachChunk is the most IDs each passes at a time.
+const eachChunk = 2048
+
 // each calls fn with the members of bm, a chunk at a time.
 func each(bm *roaring.Bitmap, fn func(ids []uint32)) {
-	buf := make([]uint32, min(2048, bm.GetCardinality())) // a few members: a small buffer
+	buf := make([]uint32, min(eachChunk, bm.GetCardinality())) // a few members: a small buffer
 	it := bm.ManyIterator()
 	for {
 		n := it.NextMany(buf)
@@ -114,7 +119,8 @@ func (c *codes) countRange(within *roaring.Bitmap, lo, hi uint64, zero bool) uin
 // advanced by the comparison's outcome), where one branchy loop
 // mispredicted about once per hit and stalled on each miss in turn.
 func (c *codes) scanRange(within *roaring.Bitmap, lo, hi uint64, zero bool, emit func(hits []uint32)) {
-	buf := newCheckBuf(within)
+	buf := checkBufs.Get().(*checkBuf)
+	defer checkBufs.Put(buf)
 	each(within, func(ids []uint32) {
 		n := 0
 		for len(ids) > 0 {
@@ -163,10 +169,12 @@ type checkBuf struct {
 	hits  []uint32
 }
 
-func newCheckBuf(within *roaring.Bitmap) checkBuf {
-	n := min(2048, within.GetCardinality()) // each's chunk
-	return checkBuf{codes: make([]uint64, n), hits: make([]uint32, n)}
-}
+// checkBufs keeps checkBufs for reuse: 24 KiB each, which allocated anew
+// per scan cost more than a thousand checks (their zeroing, and the
+// collections they bring about).
+var checkBufs = sync.Pool{New: func() any {
+	return &checkBuf{codes: make([]uint64, eachChunk), hits: make([]uint32, eachChunk)}
+}}
 
 // pageRun returns the leading IDs of ids that share the first one's page,
 // and the page (nil when no friend of it has a value).
@@ -174,18 +182,27 @@ func (c *codes) pageRun(ids []uint32) ([]uint32, *codePage) {
 	k := ids[0] >> pageBits
 	end := len(ids)
 	if ids[len(ids)-1]>>pageBits != k {
-		// Ascending IDs: a binary search for the first of a later page.
+		// Ascending IDs: gallop to a later page's ID, then a binary search
+		// for the first of them, so that a run costs the log of its
+		// length (at 0.1% density a run is a candidate or two).
 		next := (k + 1) << pageBits
-		lo, hi := 1, len(ids)-1
-		for lo < hi {
+		lo, hi := 0, len(ids)-1 // ids[lo] < next <= ids[hi]
+		for step := 1; lo+step < hi; step *= 2 {
+			if ids[lo+step] >= next {
+				hi = lo + step
+				break
+			}
+			lo += step
+		}
+		for lo+1 < hi {
 			m := int(uint(lo+hi) >> 1)
 			if ids[m] < next {
-				lo = m + 1
+				lo = m
 			} else {
 				hi = m
 			}
 		}
-		end = lo
+		end = hi
 	}
 	var p *codePage
 	if i := c.find(k); i >= 0 {
@@ -228,7 +245,8 @@ func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 		return col.done()
 	}
 	last := uint64(len(ok) - 1)
-	buf := newCheckBuf(within)
+	buf := checkBufs.Get().(*checkBuf)
+	defer checkBufs.Put(buf)
 	each(within, func(ids []uint32) {
 		n := 0
 		for len(ids) > 0 {

@@ -209,3 +209,7 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 	}
 	return roaring.FromDense(words, false)
 }
+
+// codeCheckCost is the cost of checking one of n candidates' codes in a
+// column of bytes a friend over IDs spanning span.
+func codeCheckCost(span, n, bytes float64) float64 { return costCode }
