@@ -69,7 +69,7 @@ func BenchmarkCalibration(b *testing.B) {
 		for b.Loop() {
 			col.filterRange(w, 50, 100)
 		}
-		per(b, card(w)) // costCode
+		per(b, card(w)) // codeCheckCost
 	})
 	b.Run("filter-call", func(b *testing.B) {
 		c0 = cpuNowOrZero()

@@ -194,7 +194,7 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 
 // rangeCosts estimates rangeEval's three ways for w candidates.
 func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) (scan, whole, restricted float64) {
-	scan = costSetup + w*costCode
+	scan = costSetup + c.checkCost(&col.codes, w)
 	members := float64(cv.est)
 	// The interior, as rangeBitmap builds it.
 	var inSizes []float64
@@ -234,8 +234,8 @@ func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) 
 	}
 	for _, b := range cv.partial {
 		n := float64(b.n)
-		whole += n * costCode
-		restricted += c.andCost(n, w) + min(n, w)*costCode
+		whole += c.checkCost(&col.codes, n)
+		restricted += c.andCost(n, w) + c.checkCost(&col.codes, min(n, w))
 	}
 	if col.unsetIn(lo, hi) { // the unset friends: one difference
 		whole += c.andCost(card(c.ix.known), card(col.set))
@@ -401,7 +401,7 @@ func rangeCount(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (ui
 		return 0, false
 	}
 	among := func(edge *bin) bool {
-		a, all := c.edgeCountWays(float64(edge.n), nw)
+		a, all := c.edgeCountWays(col, float64(edge.n), nw)
 		return a <= all
 	}
 	return col.countCover(cv, w, c.ix.known, outside < inside, among), true

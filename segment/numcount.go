@@ -32,7 +32,7 @@ func (c *evalCtx) countCosts(col *numColumn, cv cover, w float64) (inside, outsi
 	}
 	var edges float64
 	for _, b := range cv.partial {
-		edges += c.edgeCountCost(float64(b.n), w)
+		edges += c.edgeCountCost(col, float64(b.n), w)
 	}
 	if col.unsetIn(cv.lo, cv.hi) { // the unset friends: two cardinalities
 		edges += c.andCost(card(c.ix.known), w) + c.andCost(card(col.set), w)
@@ -43,13 +43,13 @@ func (c *evalCtx) countCosts(col *numColumn, cv cover, w float64) (inside, outsi
 // edgeCountCost estimates counting the friends of w in an edge bin of n
 // members, the cheaper of two ways: check the bin's members among w, or
 // check all its members and count those in w.
-func (c *evalCtx) edgeCountCost(n, w float64) float64 {
-	among, all := c.edgeCountWays(n, w)
+func (c *evalCtx) edgeCountCost(col *numColumn, n, w float64) float64 {
+	among, all := c.edgeCountWays(col, n, w)
 	return min(among, all)
 }
 
-func (c *evalCtx) edgeCountWays(n, w float64) (among, all float64) {
-	return c.andCost(n, w) + min(n, w)*costCode, n*costCode + c.andCost(n/2, w)
+func (c *evalCtx) edgeCountWays(col *numColumn, n, w float64) (among, all float64) {
+	return c.andCost(n, w) + c.checkCost(&col.codes, min(n, w)), c.checkCost(&col.codes, n) + c.andCost(n/2, w)
 }
 
 // countCover counts the friends of w whose key lies in the cover's range,
