@@ -210,39 +210,53 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 }
 
 // Checking candidates' codes one by one (scanRange, filterTable) costs
-// what the check touches: a few nanoseconds a candidate when consecutive
-// candidates share cache lines, more when each lands on a line of its own,
-// more again when the column does not fit in the cache and the line comes
-// from memory, and a page lookup for each run of candidates on one page.
+// what the check touches. Consecutive candidates lie bytes·span/n bytes
+// apart in the column (its bytes a friend, their IDs spanning span):
+// up to a line or two apart they share lines, which the hardware
+// prefetches, and a check costs some 3-5 ns; a few hundred bytes apart
+// each is a line of its own; and a run of candidates on one page looks
+// the page up once. While the column is small enough to stay in the cache
+// between queries (a 1M-friend column) the lines come from the cache. A
+// larger one (any 10M-friend column of a byte a friend or more) is
+// evicted by the query's other steps and the other processes, and its
+// lines, TLB entries and page headers come from memory.
+//
 // BenchmarkCalibrationChecks, two-pass checks, CPU ns a check (AMD EPYC,
-// 1 MiB L2 a core, L3 shared with the other engineers' processes):
+// 1 MiB L2 a core, an L3 shared with the other engineers' processes;
+// ranges are runs on a loaded machine; cold: 64 MiB written between
+// scans, as a query's other steps do):
 //
-//	IDs  bits  0.1%  0.3%   1%    3%   10%   50%  (candidates of the IDs)
-//	1M   2-32  9-15   7-10  5-6   4-5   3.3   2.9  (the column fits the cache)
-//	10M  2      9     6     4     3.8   3.3   2.9  (2.5 MB)
-//	10M  8     10     8     5-7   3.9   3.2   3.0  (10 MB)
-//	10M  20    14    11    11     6-8   3.4   2.9  (25 MB)
-//	10M  32    16    11-13  8-11  6-16  3.8   3.1  (40 MB)
+//	IDs  bits       0.1%    0.3%   1%     3%    10%   50%  (candidates of the IDs)
+//	1M   2-32        9-15   7-10   5-6    4-5   3.3   2.9  (the column stays in the cache)
+//	10M  2           9      6      4      3.8   3.3   2.9  (2.5 MB)
+//	10M  8          10      8      5-7    3.9   3.2   3.0
+//	10M  32         16     11-13   8-11   6-16  3.8   3.1
+//	10M  8, cold    74     40     14      4.3   4.0
+//	10M  32, cold   94-124 30     34      20    5.1
 //
-// The one loop they replaced cost 10-14 ns at every density in the cache
-// and 20-40 at 10M on 20- and 32-bit columns between 0.1% and 3%.
+// The one loop they replaced cost 10-14 ns at every density in the cache,
+// 20-40 at 10M on 20- and 32-bit columns between 0.1% and 3%, and cold
+// 60-100 at 0.1-1%. In the suite at 10M (g038, under a profiler) the
+// birthday column's edge checks, 1.4% of the IDs, cost 41 ns each.
 const (
-	costCheck     = 3    // per candidate checked
-	costCheckLine = 5    // per cache line a candidate moves to
-	costCheckPage = 8    // per page of candidates (a run's lookup)
-	costCheckMiss = 6    // per candidate, its line out of the cache: from 128 bytes apart
-	checkCache    = 16e6 // bytes of a column the cache keeps between queries
+	costCheck         = 3   // per candidate checked
+	costCheckLine     = 6   // per candidate on a line of its own, past what the prefetcher hides
+	costCheckPage     = 8   // per page of candidates (a run's lookup)
+	costCheckMiss     = 15  // per line from memory
+	costCheckTLB      = 15  // per TLB entry from memory, candidates a 4 KiB page apart
+	costCheckPageCold = 150 // per page of candidates, its header and first lines from memory
+	checkCache        = 8e6 // bytes of a column the cache keeps between queries
 )
 
 // codeCheckCost is the cost of checking each of n candidates' codes in a
-// column of bytes a friend, IDs spanning span: consecutive candidates
-// lie bytes·span/n bytes apart in the column.
+// column of bytes a friend, IDs spanning span.
 func codeCheckCost(span, n, bytes float64) float64 {
 	n = max(n, 1)
-	gap := bytes * span / n
-	cost := costCheck + costCheckLine*min(1, gap/64) + costCheckPage*min(1, span/pageSize/n)
+	gap := bytes * span / n // bytes between consecutive candidates' codes
+	pages := min(1, span/pageSize/n)
+	cost := costCheck + costCheckLine*min(1, max(0, gap-32)/224) + costCheckPage*pages
 	if bytes*span > checkCache {
-		cost += costCheckMiss * min(1, gap/128)
+		cost += costCheckMiss*min(1, max(0, gap-32)/128) + costCheckTLB*min(1, gap/4096) + costCheckPageCold*pages
 	}
 	return cost
 }
