@@ -155,7 +155,10 @@ func (l *strLeaf) perValue() float64 {
 // them, so the estimate is exact; otherwise, until an evaluation decided
 // every value, it is a guess.
 func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, table, index float64) {
-	direct = w * (costCall + l.perValue())
+	// A call fetches the candidate's code as a check does: costCall is its
+	// cost warm; where the column's geometry makes a check cost more, so
+	// does the call.
+	direct = w*(costCall+l.perValue()-costCheck) + c.checkCost(&col.codes, w)
 	if l.op == strIn {
 		decide := float64(len(l.values)) * 50
 		var sizes []float64
