@@ -215,11 +215,14 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 // up to a line or two apart they share lines, which the hardware
 // prefetches, and a check costs some 3-5 ns; a few hundred bytes apart
 // each is a line of its own; and a run of candidates on one page looks
-// the page up once. While the column is small enough to stay in the cache
-// between queries (a 1M-friend column) the lines come from the cache. A
-// larger one (any 10M-friend column of a byte a friend or more) is
-// evicted by the query's other steps and the other processes, and its
-// lines, TLB entries and page headers come from memory.
+// the page up once. While the column fits in a core's L2 (a 1M-friend
+// column of up to 8 bits a friend) its lines come from the cache. A larger
+// one is evicted by the query's other steps and the other processes (the
+// L3 is shared, the index is hundreds of MB at 10M), and its lines, TLB
+// entries and page headers come from memory: the cold figures below,
+// alike at 1M and 10M IDs. Using the warm figures for 1M-friend columns
+// of 20 bits and more picked scans the suite ran slower (ten-predicates
+// 0.21 to 1.0 ms at 1M).
 //
 // BenchmarkCalibrationChecks, two-pass checks, CPU ns a check (AMD EPYC,
 // 1 MiB L2 a core, an L3 shared with the other engineers' processes;
@@ -233,19 +236,21 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 //	10M  32         16     11-13   8-11   6-16  3.8   3.1
 //	10M  8, cold    74     40     14      4.3   4.0
 //	10M  32, cold   94-124 30     34      20    5.1
+//	1M   8, cold    83     46     16      5.5   4.0   3.2
+//	1M   32, cold  118     53     29     17     4.4   3.3
 //
 // The one loop they replaced cost 10-14 ns at every density in the cache,
 // 20-40 at 10M on 20- and 32-bit columns between 0.1% and 3%, and cold
 // 60-100 at 0.1-1%. In the suite at 10M (g038, under a profiler) the
 // birthday column's edge checks, 1.4% of the IDs, cost 41 ns each.
 const (
-	costCheck         = 3   // per candidate checked
-	costCheckLine     = 6   // per candidate on a line of its own, past what the prefetcher hides
-	costCheckPage     = 8   // per page of candidates (a run's lookup)
-	costCheckMiss     = 15  // per line from memory
-	costCheckTLB      = 15  // per TLB entry from memory, candidates a 4 KiB page apart
-	costCheckPageCold = 150 // per page of candidates, its header and first lines from memory
-	checkCache        = 8e6 // bytes of a column the cache keeps between queries
+	costCheck         = 3       // per candidate checked
+	costCheckLine     = 6       // per candidate on a line of its own, past what the prefetcher hides
+	costCheckPage     = 8       // per page of candidates (a run's lookup)
+	costCheckMiss     = 15      // per line from memory
+	costCheckTLB      = 15      // per TLB entry from memory, candidates a 4 KiB page apart
+	costCheckPageCold = 150     // per page of candidates, its header and first lines from memory
+	checkCache        = 1 << 20 // bytes of a column the cache keeps between queries: an L2
 )
 
 // codeCheckCost is the cost of checking each of n candidates' codes in a

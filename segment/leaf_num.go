@@ -194,8 +194,11 @@ func rangeEval(c *evalCtx, col *numColumn, lo, hi int64, w *roaring.Bitmap) (*ro
 
 // rangeCosts estimates rangeEval's three ways for w candidates.
 func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) (scan, whole, restricted float64) {
-	scan = costSetup + c.checkCost(&col.codes, w)
 	members := float64(cv.est)
+	// The checks, and the hits set into the result (without them a scan
+	// of 72,931 candidates for age <= 33 looked cheaper than the bins and
+	// took 0.3 ms more: g051 at 1M).
+	scan = costSetup + c.checkCost(&col.codes, w) + w*members/max(1, card(c.ix.known))*costSetBit
 	// The interior, as rangeBitmap builds it.
 	var inSizes []float64
 	for _, g := range cv.in {

@@ -296,7 +296,8 @@ func TestCheckCostFollowsGeometry(t *testing.T) {
 		{"10M-wide-dense", m10, 5_000_000, 4, 2.5, 4.5},
 		{"10M-narrow-sparse", m10, 150_000, 1, 8, 20},
 		{"10M-2bit-sparse", m10, 150_000, 0.25, 2.5, 6},
-		{"1M-wide-sparse", m1, 15_000, 4, 8, 14},
+		{"1M-wide-sparse", m1, 15_000, 4, 20, 45},
+		{"1M-4bit-sparse", m1, 15_000, 0.5, 2.5, 6},
 		{"1M-narrow-dense", m1, 500_000, 0.25, 2.5, 4},
 	} {
 		if got := codeCheckCost(tc.span, tc.n, tc.b); got < tc.lo || got > tc.hi {
@@ -318,13 +319,13 @@ func TestCheckCostFollowsGeometry(t *testing.T) {
 }
 
 // TestRangeChecksFollowGeometry: a birthday band's way among candidates
-// follows what a check costs. Among 50,000 candidates (of 300k friends
-// whose IDs the statistics spread over 1M IDs) the column, 4 bytes a
-// friend, stays in the cache and the candidates are checked one by one;
-// spread over 10M IDs the column is cold, each check fetches a line of
-// its own (issue 14: g038 checked 150,948 birthday edge members at 41 ns
-// each where the planner said 11), and the band is built from its bins.
-// A few thousand candidates are checked one by one at either size.
+// follows what a check costs. With a column of half a byte a friend over
+// 1M IDs (it stays in the L2 cache), 50,000 candidates of 300k friends are
+// checked one by one; a column of 4 bytes a friend does not stay in the
+// cache, at 1M or at 10M IDs, each check fetches a line of its own (issue
+// 14: g038 checked 150,948 birthday edge members at 41 ns each where the
+// planner said 11), and the band is built from its bins. A few thousand
+// candidates are checked one by one either way.
 func TestRangeChecksFollowGeometry(t *testing.T) {
 	const n = 300_000
 	schema := MustSchema(testSchemaConfig)
@@ -349,25 +350,27 @@ func TestRangeChecksFollowGeometry(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		span       int
+		bytes      float64
 		candidates float64
 		want       string
 	}{
-		{1 << 20, 3000, "scan"},
-		{1 << 20, 50_000, "scan"},
-		{10 << 20, 3000, "scan"},
-		{10 << 20, 50_000, "bins"},
+		{1 << 20, 0.5, 3000, "scan"},
+		{1 << 20, 0.5, 50_000, "scan"},
+		{10 << 20, 4, 3000, "scan"},
+		{10 << 20, 4, 50_000, "bins"},
+		{1 << 20, 4, 50_000, "bins"},
 	} {
 		setIDSpan(ix, tc.span)
 		c := seg.newCtx(ix, now, nil)
 		col := numCol(c, l.ref)
-		c.widths = map[*codes]float64{&col.codes: 4} // a birthday column: 4 bytes a friend at 10M
+		c.widths = map[*codes]float64{&col.codes: tc.bytes}
 		scan, whole, restricted := c.rangeCosts(col, l.lo, l.hi, col.rangePlan(l.lo, l.hi, ix.known), tc.candidates)
 		got := "bins"
 		if scan <= min(whole, restricted) {
 			got = "scan"
 		}
 		if got != tc.want {
-			t.Errorf("span %d, %v candidates: %s (scan %.0f, whole %.0f, restricted %.0f ns), want %s", tc.span, tc.candidates, got, scan, whole, restricted, tc.want)
+			t.Errorf("span %d, %v B a friend, %v candidates: %s (scan %.0f, whole %.0f, restricted %.0f ns), want %s", tc.span, tc.bytes, tc.candidates, got, scan, whole, restricted, tc.want)
 		}
 	}
 }
