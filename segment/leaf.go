@@ -215,14 +215,15 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 // up to a line or two apart they share lines, which the hardware
 // prefetches, and a check costs some 3-5 ns; a few hundred bytes apart
 // each is a line of its own; and a run of candidates on one page looks
-// the page up once. While the column fits in a core's L2 (a 1M-friend
-// column of up to 8 bits a friend) its lines come from the cache. A larger
-// one is evicted by the query's other steps and the other processes (the
+// the page up once. While the column is small (a quarter of a core's L2:
+// a 1M-friend column of a bit or two a friend) its lines stay in the
+// cache. A larger one is evicted by the query's other steps and the other processes (the
 // L3 is shared, the index is hundreds of MB at 10M), and its lines, TLB
 // entries and page headers come from memory: the cold figures below,
 // alike at 1M and 10M IDs. Using the warm figures for 1M-friend columns
-// of 20 bits and more picked scans the suite ran slower (ten-predicates
-// 0.21 to 1.0 ms at 1M).
+// picked scans the suite ran slower (at 1M: ten-predicates 0.21 to 1.0 ms
+// with columns of 20 bits and more warm, g034 0.06 to 0.12 with a 1 MB
+// followed-at column warm; TestDayWindowAmongCandidates).
 //
 // BenchmarkCalibrationChecks, two-pass checks, CPU ns a check (AMD EPYC,
 // 1 MiB L2 a core, an L3 shared with the other engineers' processes;
@@ -244,13 +245,13 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 // 60-100 at 0.1-1%. In the suite at 10M (g038, under a profiler) the
 // birthday column's edge checks, 1.4% of the IDs, cost 41 ns each.
 const (
-	costCheck         = 3       // per candidate checked
-	costCheckLine     = 6       // per candidate on a line of its own, past what the prefetcher hides
-	costCheckPage     = 8       // per page of candidates (a run's lookup)
-	costCheckMiss     = 15      // per line from memory
-	costCheckTLB      = 15      // per TLB entry from memory, candidates a 4 KiB page apart
-	costCheckPageCold = 150     // per page of candidates, its header and first lines from memory
-	checkCache        = 1 << 20 // bytes of a column the cache keeps between queries: an L2
+	costCheck         = 3         // per candidate checked
+	costCheckLine     = 6         // per candidate on a line of its own, past what the prefetcher hides
+	costCheckPage     = 8         // per page of candidates (a run's lookup)
+	costCheckMiss     = 15        // per line from memory
+	costCheckTLB      = 15        // per TLB entry from memory, candidates a 4 KiB page apart
+	costCheckPageCold = 150       // per page of candidates, its header and first lines from memory
+	checkCache        = 256 << 10 // bytes of a column the cache keeps between queries: a quarter of an L2
 )
 
 // codeCheckCost is the cost of checking each of n candidates' codes in a

@@ -297,7 +297,7 @@ func TestCheckCostFollowsGeometry(t *testing.T) {
 		{"10M-narrow-sparse", m10, 150_000, 1, 8, 20},
 		{"10M-2bit-sparse", m10, 150_000, 0.25, 2.5, 6},
 		{"1M-wide-sparse", m1, 15_000, 4, 20, 45},
-		{"1M-4bit-sparse", m1, 15_000, 0.5, 2.5, 6},
+		{"1M-2bit-sparse", m1, 15_000, 0.2, 2.5, 6},
 		{"1M-narrow-dense", m1, 500_000, 0.25, 2.5, 4},
 	} {
 		if got := codeCheckCost(tc.span, tc.n, tc.b); got < tc.lo || got > tc.hi {
@@ -319,9 +319,9 @@ func TestCheckCostFollowsGeometry(t *testing.T) {
 }
 
 // TestRangeChecksFollowGeometry: a birthday band's way among candidates
-// follows what a check costs. With a column of half a byte a friend over
-// 1M IDs (it stays in the L2 cache), 50,000 candidates of 300k friends are
-// checked one by one; a column of 4 bytes a friend does not stay in the
+// follows what a check costs. With a column of a couple of bits a friend
+// over 1M IDs (200 KB: it stays in the cache), 50,000 candidates of 300k
+// friends are checked one by one; a column of 4 bytes a friend does not stay in the
 // cache, at 1M or at 10M IDs, each check fetches a line of its own (issue
 // 14: g038 checked 150,948 birthday edge members at 41 ns each where the
 // planner said 11), and the band is built from its bins. A few thousand
@@ -354,8 +354,8 @@ func TestRangeChecksFollowGeometry(t *testing.T) {
 		candidates float64
 		want       string
 	}{
-		{1 << 20, 0.5, 3000, "scan"},
-		{1 << 20, 0.5, 50_000, "scan"},
+		{1 << 20, 0.2, 3000, "scan"},
+		{1 << 20, 0.2, 50_000, "scan"},
 		{10 << 20, 4, 3000, "scan"},
 		{10 << 20, 4, 50_000, "bins"},
 		{1 << 20, 4, 50_000, "bins"},
