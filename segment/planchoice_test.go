@@ -293,12 +293,12 @@ func TestCheckCostFollowsGeometry(t *testing.T) {
 		lo, hi     float64
 	}{
 		{"10M-wide-sparse", m10, 150_000, 4, 20, 45},
-		{"10M-wide-dense", m10, 5_000_000, 4, 2.5, 4.5},
+		{"10M-wide-dense", m10, 5_000_000, 4, 5, 8},
 		{"10M-narrow-sparse", m10, 150_000, 1, 8, 20},
-		{"10M-2bit-sparse", m10, 150_000, 0.25, 2.5, 6},
+		{"10M-2bit-sparse", m10, 150_000, 0.25, 5, 10},
 		{"1M-wide-sparse", m1, 15_000, 4, 20, 45},
-		{"1M-2bit-sparse", m1, 15_000, 0.2, 2.5, 6},
-		{"1M-narrow-dense", m1, 500_000, 0.25, 2.5, 4},
+		{"1M-2bit-sparse", m1, 15_000, 0.2, 5, 9},
+		{"1M-narrow-dense", m1, 500_000, 0.25, 5, 7},
 	} {
 		if got := codeCheckCost(tc.span, tc.n, tc.b); got < tc.lo || got > tc.hi {
 			t.Errorf("%s: %.1f ns a check, want %v to %v", tc.name, got, tc.lo, tc.hi)
