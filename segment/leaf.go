@@ -248,13 +248,18 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 // 60-100 at 0.1-1%. In the suite at 10M (g038, under a profiler) the
 // birthday column's edge checks, 1.4% of the IDs, cost 41 ns each.
 const (
-	costCheck         = 6         // per candidate checked: twice the calibration, as in the suite
-	costCheckLine     = 6         // per candidate on a line of its own, past what the prefetcher hides
-	costCheckPage     = 8         // per page of candidates (a run's lookup)
-	costCheckMiss     = 15        // per line from memory
-	costCheckTLB      = 15        // per TLB entry from memory, candidates a 4 KiB page apart
-	costCheckPageCold = 150       // per page of candidates, its header and first lines from memory
-	checkCache        = 256 << 10 // bytes of a column the cache keeps between queries: a quarter of an L2
+	costCheck         = 6   // per candidate checked: twice the calibration, as in the suite
+	costCheckLine     = 6   // per candidate on a line of its own, past what the prefetcher hides
+	costCheckPage     = 8   // per page of candidates (a run's lookup)
+	costCheckMiss     = 15  // per line from memory
+	costCheckTLB      = 15  // per TLB entry from memory, candidates a 4 KiB page apart
+	costCheckPageCold = 150 // per page of candidates, its header and first lines from memory
+	// costCheckFloor is the least a check is said to cost: the figure the
+	// other constants were set against. Dense checks measure less, but
+	// pricing them so made the suite slower at 1M (g076, g078, g091: scans
+	// of ~10% of the IDs chosen over bins that were cheaper than priced).
+	costCheckFloor = 11
+	checkCache     = 256 << 10 // bytes of a column the cache keeps between queries: a quarter of an L2
 )
 
 // codeCheckCost is the cost of checking each of n candidates' codes in a
@@ -267,7 +272,7 @@ func codeCheckCost(span, n, bytes float64) float64 {
 	if bytes*span > checkCache {
 		cost += costCheckMiss*min(1, max(0, gap-32)/128) + costCheckTLB*min(1, gap/4096) + costCheckPageCold*pages
 	}
-	return cost
+	return max(cost, costCheckFloor)
 }
 
 // checkCost is the cost of checking n candidates' codes in the column.
