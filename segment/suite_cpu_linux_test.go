@@ -19,3 +19,15 @@ func threadCPU() (time.Duration, bool) {
 	}
 	return time.Duration(ts.Nano()), true
 }
+
+// threadFaults returns the page faults the calling OS thread has taken
+// that did not read the disk (minor faults: first touches of memory the
+// kernel must map, as after the runtime returned it to the OS).
+func threadFaults() int64 {
+	const rusageThread = 1
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return 0
+	}
+	return ru.Minflt
+}

@@ -29,6 +29,14 @@ import (
 //
 // STEPCAST_SUITE_SHAPES=name,… limits the report to those shapes;
 // STEPCAST_SUITE_EXPLAIN=1 prints the plan of the slowest ones.
+//
+// Each shape's first call is reported twice (runShape has the details):
+// "first after edit" is the call a marketer sees while editing a filter,
+// right after the filter before the edit ran (the and of all but the last
+// part, or the previous shape); "first cold" follows a collection after
+// other work swept every friend, with none of the index in the CPU
+// caches, as after an idle index. Issue 14's target is the first call
+// within 2× the p50.
 
 const suiteShapes = 100 // generated shapes, besides the named ones
 
@@ -341,10 +349,13 @@ func TestShapeSuite(t *testing.T) {
 
 type shapeResult struct {
 	shape
-	count                              uint64
-	first, countP50, evalP50, plainP50 time.Duration // CPU time of the thread (see timed)
-	plainEvalP50, wallP50              time.Duration
-	loop                               time.Duration // the expr loop's time scaled to every friend
+	count                       uint64
+	firstCold, firstEdit        time.Duration // the first calls (see runShape)
+	faultsCold, faultsEdit      int64         // the minor page faults of the first calls
+	faultsWarm                  int64         // and of the last of the timed Count runs
+	countP50, evalP50, plainP50 time.Duration // CPU time of the thread (see timed)
+	plainEvalP50, wallP50       time.Duration
+	loop                        time.Duration // the expr loop's time scaled to every friend
 }
 
 // BenchmarkShapeSuite prints the suite's report for each tier. The oracle
@@ -358,9 +369,12 @@ func BenchmarkShapeSuite(b *testing.B) {
 			p := newPlainIndex(d)
 			plainHeap := heapInUse() - before
 			shapes := append(namedShapes(), genShapes(suiteShapes, 1)...)
+			preds := predecessors(shapes)
 			if only := os.Getenv("STEPCAST_SUITE_SHAPES"); only != "" {
 				names := strings.Split(only, ",")
-				shapes = slices.DeleteFunc(shapes, func(s shape) bool { return !slices.Contains(names, s.name) })
+				keep := func(s shape) bool { return slices.Contains(names, s.name) }
+				preds = slices.DeleteFunc(preds, func(s shape) bool { return !keep(s) })
+				shapes = slices.DeleteFunc(shapes, func(s shape) bool { return !keep(s) })
 			}
 			runs := 15
 			if n >= 10_000_000 {
@@ -371,8 +385,8 @@ func BenchmarkShapeSuite(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			for b.Loop() {
 				res = res[:0]
-				for _, s := range shapes {
-					res = append(res, runShape(b, fx, d, p, s, runs))
+				for i, s := range shapes {
+					res = append(res, runShape(b, fx, d, p, s, preds[i].root, runs))
 				}
 			}
 			report(os.Stdout, fx, res, plainHeap)
@@ -380,7 +394,45 @@ func BenchmarkShapeSuite(b *testing.B) {
 	}
 }
 
-func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, runs int) shapeResult {
+// predecessors returns, for each shape, the filter a marketer had before
+// the edit that made it: for a shape whose root is an and of k ≥ 2 parts,
+// the and of its first k−1 parts; for other shapes, the previous shape of
+// the suite (none for the first: its root is nil). Each predecessor is named
+// after the shape it precedes.
+func predecessors(shapes []shape) []shape {
+	preds := make([]shape, len(shapes))
+	for i, s := range shapes {
+		preds[i].name = s.name
+		switch {
+		case s.root.op == gAnd && len(s.root.kids) > 2:
+			preds[i].root = and(s.root.kids[:len(s.root.kids)-1]...)
+		case s.root.op == gAnd && len(s.root.kids) == 2:
+			preds[i].root = s.root.kids[0]
+		case i > 0:
+			preds[i].root = shapes[i-1].root
+		}
+	}
+	return preds
+}
+
+// runShape measures one shape. Its first call is timed twice, as two
+// states of the index a marketer meets:
+//
+//   - first call cold (firstCold): the first call of the shape right after
+//     a collection that follows the previous shape's oracle and expr loop,
+//     which sweep every friend; the CPU caches hold none of the index, as
+//     after an index left idle.
+//   - first call after an edit (firstEdit): the marketer is editing a
+//     filter, so the index is in use and the filter before the edit has
+//     just run (see predecessors). After a collection, the predecessor is
+//     counted once untimed and then a freshly compiled segment of the
+//     shape is counted once, timed. It runs last, after the shape's own
+//     oracle and expr loop, so the shape's data is as cold as the
+//     predecessor leaves it.
+//
+// The collection before each keeps the garbage of what ran before from
+// being charged to the call as mark assists.
+func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, pred *gnode, runs int) shapeResult {
 	src := s.src()
 	seg, err := segment.Compile(src, fx.schema)
 	if err != nil {
@@ -392,18 +444,22 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, r
 	// 30–60 ms against a p50 of 2–7 ms, at random shapes). The bitmaps it
 	// reads stay as cold as the previous shape left them.
 	runtime.GC()
-	r.first, _ = timed(func() { r.count, _ = seg.Count(fx.ix, benchNow) })
+	f0 := threadFaults()
+	r.firstCold, _ = timed(func() { r.count, _ = seg.Count(fx.ix, benchNow) })
+	r.faultsCold = threadFaults() - f0
 	// Each way runs its runs back to back, so that every p50 is taken in
 	// the same state: warm for its own data. Interleaved, whichever ran
 	// first after the plain evaluator found the caches full of plain's
 	// bitmaps and took up to 2× (1M) to 3.4× (10M) its warm time, which
 	// made Count look slower than Eval. The first call above is the cold
-	// figure: it follows the previous shape's runs.
+	// figure: it follows the previous shape's oracle and expr loop.
 	var counts, evals, plains, plainEvals, walls []time.Duration
 	var plainCount, plainEval, evalCount uint64
 	for range runs {
+		f0 := threadFaults()
 		cpu, wall := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
 		counts, walls = append(counts, cpu), append(walls, wall)
+		r.faultsWarm = threadFaults() - f0
 	}
 	for range runs {
 		cpu, _ := timed(func() {
@@ -430,6 +486,28 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, r
 	const stride = 50
 	took, _ := timed(func() { _, _ = exprLoopShape(b, d, s.root.source(true), stride) })
 	r.loop = took * stride
+
+	fresh, err := segment.Compile(src, fx.schema)
+	if err != nil {
+		b.Fatalf("%s: %v", s.name, err)
+	}
+	var before *segment.Segment
+	if pred != nil {
+		if before, err = segment.Compile(pred.source(false), fx.schema); err != nil {
+			b.Fatalf("%s's predecessor: %v\n%s", s.name, err, pred.source(false))
+		}
+	}
+	runtime.GC()
+	if before != nil {
+		_, _ = before.Count(fx.ix, benchNow)
+	}
+	var editCount uint64
+	f0 = threadFaults()
+	r.firstEdit, _ = timed(func() { editCount, _ = fresh.Count(fx.ix, benchNow) })
+	r.faultsEdit = threadFaults() - f0
+	if editCount != r.count {
+		b.Errorf("%s: first call after an edit counts %d, first call cold %d\n%s", s.name, editCount, r.count, src)
+	}
 	return r
 }
 
@@ -470,16 +548,11 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 		unit = "wall"
 	}
 	fmt.Fprintf(w, "Times are the %s time of one thread, in ms; p50 of each shape's runs.\n\n", unit)
-	fmt.Fprintf(w, "| shape | friends | count p50 | first | eval p50 | plain count | plain eval | plain/count | plain/eval | loop/count | count wall p50 |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| shape | friends | count p50 | first after edit | first cold | eval p50 | plain count | plain eval | plain/count | plain/eval | loop/count | count wall p50 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var vsPlain, vsPlainEval, vsLoop []float64
 	var slower, slowerEval []string
-	// First call / p50 over every shape, over shapes whose p50 is at least
-	// firstRatioFloor (a shape answered from a cache in a few µs makes any
-	// first call look slow), and the slowest first call.
-	const firstRatioFloor = 100 * time.Microsecond
-	worstFirst, worstFirstName := 0.0, ""
-	worstFirstSlow, worstFirstSlowName := 0.0, ""
-	var slowestFirst shapeResult
+	edit := firstCalls{kind: "after an edit", of: func(r shapeResult) time.Duration { return r.firstEdit }}
+	cold := firstCalls{kind: "cold", of: func(r shapeResult) time.Duration { return r.firstCold }}
 	for _, r := range res {
 		rp := float64(r.plainP50) / float64(r.countP50)
 		vsPlain = append(vsPlain, rp)
@@ -491,18 +564,10 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 		if re := float64(r.plainEvalP50) / float64(r.evalP50); re < 1 {
 			slowerEval = append(slowerEval, fmt.Sprintf("%s (%.2f×)", r.name, re))
 		}
-		f := float64(r.first) / float64(r.countP50)
-		if f > worstFirst {
-			worstFirst, worstFirstName = f, r.name
-		}
-		if r.countP50 >= firstRatioFloor && f > worstFirstSlow {
-			worstFirstSlow, worstFirstSlowName = f, r.name
-		}
-		if r.first > slowestFirst.first {
-			slowestFirst = r
-		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %.2f | %.2f | %.0f | %s |\n", r.name, r.count, ms(r.countP50), ms(r.first),
-			ms(r.evalP50), ms(r.plainP50), ms(r.plainEvalP50), rp, float64(r.plainEvalP50)/float64(r.evalP50), float64(r.loop)/float64(r.countP50), ms(r.wallP50))
+		edit.add(r)
+		cold.add(r)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.0f | %s |\n", r.name, r.count, ms(r.countP50), ms(r.firstEdit),
+			ms(r.firstCold), ms(r.evalP50), ms(r.plainP50), ms(r.plainEvalP50), rp, float64(r.plainEvalP50)/float64(r.evalP50), float64(r.loop)/float64(r.countP50), ms(r.wallP50))
 	}
 	byTime := slices.Clone(res)
 	slices.SortFunc(byTime, func(a, b shapeResult) int { return int(a.countP50 - b.countP50) })
@@ -510,15 +575,24 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 	fmt.Fprintf(w, "\n%d shapes. Count p50: median %s ms, p95 %s ms, worst %s ms.\n", len(res), ms(q(0.5)), ms(q(0.95)), ms(byTime[len(byTime)-1].countP50))
 	fmt.Fprintf(w, "Geometric mean, plain roaring / ours: %.2f× (plain count / Count), %.2f× (plain eval / Eval). Expr loop / Count: %.0f×.\n",
 		geomean(vsPlain), geomean(vsPlainEval), geomean(vsLoop))
-	slowRatio := "none"
-	if worstFirstSlowName != "" {
-		slowRatio = fmt.Sprintf("%.1f× (%s)", worstFirstSlow, worstFirstSlowName)
+	edit.print(w)
+	cold.print(w)
+	var fc, fe, fw int64
+	for _, r := range res {
+		fc, fe, fw = fc+r.faultsCold, fe+r.faultsEdit, fw+r.faultsWarm
 	}
-	fmt.Fprintf(w, "First call / p50, worst: %.1f× (%s); among shapes of p50 ≥ %s ms: %s. Slowest first call: %s ms (%s, p50 %s ms).\n",
-		worstFirst, worstFirstName, ms(firstRatioFloor), slowRatio, ms(slowestFirst.first), slowestFirst.name, ms(slowestFirst.countP50))
+	fmt.Fprintf(w, "Minor page faults per call, mean: first cold %.1f, first after an edit %.1f, warm (the last Count run) %.1f.\n",
+		float64(fc)/float64(len(res)), float64(fe)/float64(len(res)), float64(fw)/float64(len(res)))
 	fmt.Fprintf(w, "Slower than plain roaring: Count %d: %s\n", len(slower), strings.Join(slower, ", "))
 	fmt.Fprintf(w, "Slower than plain roaring: Eval %d: %s\n", len(slowerEval), strings.Join(slowerEval, ", "))
 	fmt.Fprintf(w, "Index heap %.1f B/friend; plain roaring's bitmaps %.1f B/friend.\n", float64(fx.heapBytes)/float64(fx.n), float64(plainHeap)/float64(fx.n))
+	byCold := slices.Clone(res)
+	slices.SortFunc(byCold, func(a, b shapeResult) int { return int(b.firstCold - a.firstCold) })
+	fmt.Fprintf(w, "\nSlowest first calls cold (ms, minor page faults):\n")
+	for _, r := range byCold[:min(5, len(byCold))] {
+		fmt.Fprintf(w, "- %s: cold %s (%d faults), after an edit %s (%d), p50 %s (%d)\n",
+			r.name, ms(r.firstCold), r.faultsCold, ms(r.firstEdit), r.faultsEdit, ms(r.countP50), r.faultsWarm)
+	}
 	fmt.Fprintf(w, "\nWorst shapes:\n")
 	for _, r := range slices.Backward(byTime[max(0, len(byTime)-8):]) {
 		fmt.Fprintf(w, "- %s, %s ms (plain %s ms): %s\n", r.name, ms(r.countP50), ms(r.plainP50), r.src())
@@ -528,6 +602,47 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 			fmt.Fprintf(w, "%s\n", ex)
 		}
 	}
+}
+
+// firstRatioFloor is the least p50 of the shapes whose first call / p50
+// the report's second worst ratio counts: a shape answered from a cache in
+// a few µs makes any first call look slow.
+const firstRatioFloor = 100 * time.Microsecond
+
+// firstCalls sums up one kind of first call (see runShape) over the
+// shapes: the worst first call / p50 over every shape and over shapes of
+// p50 ≥ firstRatioFloor, and the slowest first call.
+type firstCalls struct {
+	kind                string
+	of                  func(shapeResult) time.Duration
+	worst, worstSlow    float64
+	worstName, slowName string
+	slowest             shapeResult
+}
+
+func (c *firstCalls) add(r shapeResult) {
+	f := float64(c.of(r)) / float64(r.countP50)
+	if f > c.worst {
+		c.worst, c.worstName = f, r.name
+	}
+	if r.countP50 >= firstRatioFloor && f > c.worstSlow {
+		c.worstSlow, c.slowName = f, r.name
+	}
+	if c.slowest.name == "" || c.of(r) > c.of(c.slowest) {
+		c.slowest = r
+	}
+}
+
+func (c *firstCalls) print(w io.Writer) {
+	if c.slowest.name == "" {
+		return
+	}
+	slowRatio := "none"
+	if c.slowName != "" {
+		slowRatio = fmt.Sprintf("%.1f× (%s)", c.worstSlow, c.slowName)
+	}
+	fmt.Fprintf(w, "First call %s / p50, worst: %.1f× (%s); among shapes of p50 ≥ %s ms: %s. Slowest first call %s: %s ms (%s, p50 %s ms).\n",
+		c.kind, c.worst, c.worstName, ms(firstRatioFloor), slowRatio, c.kind, ms(c.of(c.slowest)), c.slowest.name, ms(c.slowest.countP50))
 }
 
 // BenchmarkShape counts one segment, STEPCAST_SHAPE (the suite's g038 by
@@ -547,15 +662,78 @@ func BenchmarkShape(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Run("Count", func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				var cpus []time.Duration
 				for b.Loop() {
-					_, _ = seg.Count(fx.ix, benchNow)
+					cpu, _ := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
+					cpus = append(cpus, cpu)
 				}
+				b.ReportMetric(float64(median(cpus).Nanoseconds()), "cpu-ns-p50")
 			})
 			b.Run("Eval", func(b *testing.B) {
 				for b.Loop() {
 					_, _ = seg.Eval(fx.ix, benchNow)
 				}
 			})
+			// Each call after the CPU caches were filled with other data,
+			// as a first call cold: profile with -focus 'Segment..Count'.
+			b.Run("CountCold", func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				sweep := make([]uint64, coldSweepBytes/8)
+				var cpus []time.Duration
+				var faults int64
+				for b.Loop() {
+					b.StopTimer()
+					evictCaches(sweep)
+					f0 := threadFaults()
+					b.StartTimer()
+					cpu, _ := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
+					b.StopTimer()
+					cpus, faults = append(cpus, cpu), faults+threadFaults()-f0
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(median(cpus).Nanoseconds()), "cpu-ns-p50")
+				b.ReportMetric(float64(faults)/float64(b.N), "faults/op")
+			})
 		})
+	}
+}
+
+// TestSuitePredecessors pins the filter before the edit of the suite's
+// first call after an edit: an and of k ≥ 2 parts is preceded by the and
+// of its first k−1 parts (one part alone when k = 2), any other shape by
+// the previous shape of the suite, and the first shape by nothing when it
+// is not an and.
+func TestSuitePredecessors(t *testing.T) {
+	a, b, c := gTag(1), gTag(2), gTag(3)
+	shapes := []shape{{"leaf", a}, {"and3", and(a, b, c)}, {"and2", and(b, c)}, {"or", or(a, c)}}
+	want := []string{"", and(a, b).source(false), b.source(false), and(b, c).source(false)}
+	for i, p := range predecessors(shapes) {
+		got := ""
+		if p.root != nil {
+			got = p.root.source(false)
+		}
+		if p.name != shapes[i].name || got != want[i] {
+			t.Errorf("predecessor of %s = %s %q, want %q", shapes[i].name, p.name, got, want[i])
+		}
+	}
+	for i, p := range predecessors(append(namedShapes(), genShapes(suiteShapes, 1)...)) {
+		if p.root == nil && i > 0 {
+			t.Errorf("%s has no predecessor", p.name)
+		}
+	}
+}
+
+// coldSweepBytes is the data evictCaches writes: more than the last level
+// cache the machine reports (512 MB on the 2-core VM, shared by its CCDs).
+const coldSweepBytes = 768 << 20
+
+// evictCaches writes every cache line of buf, so that the CPU caches (and
+// the TLB) hold none of what ran before.
+func evictCaches(buf []uint64) {
+	for i := 0; i < len(buf); i += 8 {
+		buf[i]++
 	}
 }
