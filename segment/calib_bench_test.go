@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ func BenchmarkCalibration(b *testing.B) {
 		for b.Loop() {
 			col.filterRange(w, 50, 100)
 		}
-		per(b, card(w)) // costCode
+		per(b, card(w)) // codeCheckCost
 	})
 	b.Run("filter-call", func(b *testing.B) {
 		c0 = cpuNowOrZero()
@@ -101,8 +102,84 @@ func BenchmarkCalibration(b *testing.B) {
 	})
 }
 
+var evictBuf = make([]uint64, 64<<20/8)
+
+// evictCaches writes 64 MiB, more than the caches hold.
+func evictCaches() {
+	for i := range evictBuf {
+		evictBuf[i]++
+	}
+}
+
 // cpuNowOrZero is the process's CPU time, or 0 where it cannot be read.
 func cpuNowOrZero() time.Duration {
 	d, _ := cpuTime()
 	return d
+}
+
+// BenchmarkCalibrationChecks measures checking candidates' codes one by
+// one (scanRange, and the one loop it replaced) over columns of 1M and
+// 10M IDs, 2 to 32 bits a friend, among candidates of 0.1% to 50% of the
+// IDs. cpu-ns/check is what a check costs; model is what codeCheckCost
+// says it costs, to be compared.
+func BenchmarkCalibrationChecks(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, span := range []int{1_000_000, 10_000_000} {
+		for _, width := range []int{2, 8, 20, 32} {
+			c := newCodes()
+			for i := range span {
+				c.set(uint32(i), 1+r.Uint64N(1<<width-1)) // codes from 1: the column packs at width bits
+			}
+			c.compact()
+			lo, hi := uint64(1), uint64(1)<<(width-1)
+			for _, density := range []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.5} {
+				var ids []uint32
+				for i := range span {
+					if r.Float64() < density {
+						ids = append(ids, uint32(i))
+					}
+				}
+				w := roaring.New()
+				w.AddMany(ids)
+				name := fmt.Sprintf("%dM/w%d/p%g", span/1_000_000, width, density*100)
+				var c0 time.Duration
+				report := func(b *testing.B) {
+					b.ReportMetric(float64((cpuNowOrZero()-c0).Nanoseconds())/float64(b.N)/card(w), "cpu-ns/check")
+					b.ReportMetric(codeCheckCost(float64(span), card(w), float64(width)/8), "model")
+				}
+				b.Run(name+"/two-pass", func(b *testing.B) {
+					c0 = cpuNowOrZero()
+					for b.Loop() {
+						c.countRange(w, lo, hi, false)
+					}
+					report(b)
+				})
+				b.Run(name+"/one-loop", func(b *testing.B) {
+					c0 = cpuNowOrZero()
+					for b.Loop() {
+						c.scanRangeOneLoop(w, lo, hi, false, func([]uint32) {})
+					}
+					report(b)
+				})
+				// Cold: the caches filled with other data before each
+				// scan, as a query's other steps and other processes fill
+				// them; only the scans' CPU time is counted.
+				cold := func(scan func()) func(b *testing.B) {
+					return func(b *testing.B) {
+						var spent time.Duration
+						for b.Loop() {
+							evictCaches()
+							t0 := cpuNowOrZero()
+							scan()
+							spent += cpuNowOrZero() - t0
+						}
+						b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N)/card(w), "cpu-ns/check")
+						b.ReportMetric(codeCheckCost(float64(span), card(w), float64(width)/8), "model")
+					}
+				}
+				b.Run(name+"/two-pass-cold", cold(func() { c.countRange(w, lo, hi, false) }))
+				b.Run(name+"/one-loop-cold", cold(func() { c.scanRangeOneLoop(w, lo, hi, false, func([]uint32) {}) }))
+			}
+		}
+	}
 }

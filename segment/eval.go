@@ -62,6 +62,7 @@ type evalCtx struct {
 	parents  []*Explanation
 	shared   map[node]bool // saved plans used more than once (see shared.go)
 	memo     memo
+	widths   map[*codes]float64 // bytes a friend of code columns (codeBytes)
 }
 
 func (s *Segment) newCtx(ix *Index, now time.Time, trace *Explanation) *evalCtx {

@@ -1,6 +1,8 @@
 package segment
 
 import (
+	"sync"
+
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
@@ -58,9 +60,12 @@ func collectorFor(within *roaring.Bitmap, share float64) *collector {
 	return newCollector(float64(within.GetCardinality())*share, within.Maximum()+1)
 }
 
+// eachChunk is the most IDs each passes at a time.
+const eachChunk = 2048
+
 // each calls fn with the members of bm, a chunk at a time.
 func each(bm *roaring.Bitmap, fn func(ids []uint32)) {
-	buf := make([]uint32, min(2048, bm.GetCardinality())) // a few members: a small buffer
+	buf := make([]uint32, min(eachChunk, bm.GetCardinality())) // a few members: a small buffer
 	it := bm.ManyIterator()
 	for {
 		n := it.NextMany(buf)
@@ -85,29 +90,6 @@ func filter(within *roaring.Bitmap, keep func(uint32) bool) *roaring.Bitmap {
 	return col.done()
 }
 
-// pageCursor follows the pages of a codes column along ascending IDs,
-// looking a page up once per run of IDs in it.
-type pageCursor struct {
-	c    *codes
-	key  uint32
-	page *codePage // nil when no friend of the page has a value
-}
-
-func newPageCursor(c *codes) pageCursor { return pageCursor{c: c, key: ^uint32(0)} }
-
-// at moves to the page of id and reports whether it changed.
-func (pc *pageCursor) at(id uint32) bool {
-	k := id >> pageBits
-	if k == pc.key {
-		return false
-	}
-	pc.key, pc.page = k, nil
-	if i := pc.c.find(k); i >= 0 {
-		pc.page = &pc.c.pages[i]
-	}
-	return true
-}
-
 // filterRange returns the members of within whose value v satisfies
 // v == 0 ? zero : lo <= v && v <= hi. With lo > hi no value matches.
 func (c *codes) filterRange(within *roaring.Bitmap, lo, hi uint64, zero bool) *roaring.Bitmap {
@@ -129,16 +111,26 @@ func (c *codes) countRange(within *roaring.Bitmap, lo, hi uint64, zero bool) uin
 
 // scanRange passes the members of within that filterRange keeps to emit,
 // a chunk of ascending IDs at a time; emit must not keep the slice.
+//
+// It checks a run of candidates on one page in two passes: first their
+// codes are gathered, loads independent of one another, so that the
+// cache misses of a wide column at 10M friends overlap; then the run is
+// compacted without a branch on the codes (a hit is written and the count
+// advanced by the comparison's outcome), where one branchy loop
+// mispredicted about once per hit and stalled on each miss in turn.
 func (c *codes) scanRange(within *roaring.Bitmap, lo, hi uint64, zero bool, emit func(hits []uint32)) {
-	pc := newPageCursor(c)
-	hits := make([]uint32, 0, min(2048, within.GetCardinality()))
-	// Per page, the codes of [lo, hi]: clo <= code <= clo+span.
-	var clo, span uint64
-	none := true
+	buf := checkBufs.Get().(*checkBuf)
+	defer checkBufs.Put(buf)
 	each(within, func(ids []uint32) {
-		for _, f := range ids {
-			if pc.at(f) && pc.page != nil {
-				p := pc.page
+		n := 0
+		for len(ids) > 0 {
+			run, p := c.pageRun(ids)
+			ids = ids[len(run):]
+			// Per page, the codes of [lo, hi]: clo <= code <= clo+span,
+			// none when no code is.
+			var clo, span uint64
+			none := true
+			if p != nil {
 				base := p.base
 				if p.data == nil { // sparse: compare values, as codes from base 1
 					base = 1
@@ -149,46 +141,134 @@ func (c *codes) scanRange(within *roaring.Bitmap, lo, hi uint64, zero bool, emit
 					if lo > base {
 						clo = lo - base + 1
 					}
-					span = hi - base + 1 - clo // base >= 1: no overflow
+					span = hi - base + 1 - clo // base >= 1: no overflow; span < 2^64-1, so code 0 is never in it
 				}
 			}
-			var code uint64
-			if p := pc.page; p != nil {
-				if p.data != nil {
-					code = p.code(f & pageMask)
-				} else {
-					code = p.sp.get(f & pageMask) // the value, its code from base 1
-				}
+			if none && !zero {
+				continue
 			}
-			if code == 0 {
-				if zero {
-					hits = append(hits, f)
-				}
-			} else if !none && code-clo <= span {
-				hits = append(hits, f)
+			codes := buf.codes[:len(run)]
+			p.gatherCodes(run, codes)
+			in, z := b2u(!none), b2u(zero)
+			hits := buf.hits[n : n+len(run)]
+			k := 0
+			for j, f := range run {
+				cd := codes[j]
+				hits[k] = f
+				k += int(b2u(cd-clo <= span)&in | b2u(cd == 0)&z)
 			}
+			n += k
 		}
-		emit(hits)
-		hits = hits[:0]
+		emit(buf.hits[:n])
 	})
 }
 
-// filterTable returns the members of within whose value v is accepted by
-// ok: v < len(ok) && ok[v].
-func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
-	col := collectorFor(within, 0.5)
-	pc := newPageCursor(c)
-	each(within, func(ids []uint32) {
-		for _, f := range ids {
-			pc.at(f)
-			var v uint64
-			if pc.page != nil {
-				v = pc.page.get(f & pageMask)
+// checkBuf holds a chunk's codes and hits for the two-pass checks.
+type checkBuf struct {
+	codes []uint64
+	hits  []uint32
+}
+
+// checkBufs keeps checkBufs for reuse: 24 KiB each, which allocated anew
+// per scan cost more than a thousand checks (their zeroing, and the
+// collections they bring about).
+var checkBufs = sync.Pool{New: func() any {
+	return &checkBuf{codes: make([]uint64, eachChunk), hits: make([]uint32, eachChunk)}
+}}
+
+// pageRun returns the leading IDs of ids that share the first one's page,
+// and the page (nil when no friend of it has a value).
+func (c *codes) pageRun(ids []uint32) ([]uint32, *codePage) {
+	k := ids[0] >> pageBits
+	end := len(ids)
+	if ids[len(ids)-1]>>pageBits != k {
+		// Ascending IDs: gallop to a later page's ID, then a binary search
+		// for the first of them, so that a run costs the log of its
+		// length (at 0.1% density a run is a candidate or two).
+		next := (k + 1) << pageBits
+		lo, hi := 0, len(ids)-1 // ids[lo] < next <= ids[hi]
+		for step := 1; lo+step < hi; step *= 2 {
+			if ids[lo+step] >= next {
+				hi = lo + step
+				break
 			}
-			if v < uint64(len(ok)) && ok[v] {
-				col.hits = append(col.hits, f)
+			lo += step
+		}
+		for lo+1 < hi {
+			m := int(uint(lo+hi) >> 1)
+			if ids[m] < next {
+				lo = m
+			} else {
+				hi = m
 			}
 		}
+		end = hi
+	}
+	var p *codePage
+	if i := c.find(k); i >= 0 {
+		p = &c.pages[i]
+	}
+	return ids[:end], p
+}
+
+// gatherCodes stores the codes of ids, all on page p, in codes: a packed
+// page's codes, a sparse page's values (its codes from base 1), 0 for a
+// nil page's.
+func (p *codePage) gatherCodes(ids []uint32, codes []uint64) {
+	switch {
+	case p == nil:
+		clear(codes)
+	case p.data != nil:
+		for j, f := range ids {
+			codes[j] = p.code(f & pageMask)
+		}
+	default:
+		for j, f := range ids {
+			codes[j] = p.sp.get(f & pageMask)
+		}
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// filterTable returns the members of within whose value v is accepted by
+// ok: v < len(ok) && ok[v]. Like scanRange, it gathers a page's codes
+// first and compacts the hits without a branch on them.
+func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
+	col := collectorFor(within, 0.5)
+	if len(ok) == 0 {
+		return col.done()
+	}
+	last := uint64(len(ok) - 1)
+	buf := checkBufs.Get().(*checkBuf)
+	defer checkBufs.Put(buf)
+	each(within, func(ids []uint32) {
+		n := 0
+		for len(ids) > 0 {
+			run, p := c.pageRun(ids)
+			ids = ids[len(run):]
+			codes := buf.codes[:len(run)]
+			p.gatherCodes(run, codes)
+			var base uint64 // a packed code's value is base+code; 0 stays 0
+			if p != nil && p.data != nil {
+				base = p.base - 1
+			}
+			hits := buf.hits[n : n+len(run)]
+			k := 0
+			for j, f := range run {
+				cd := codes[j]
+				v := (base + cd) & -b2u(cd != 0)
+				hits[k] = f
+				k += int(b2u(v <= last) & b2u(ok[min(v, last)]))
+			}
+			n += k
+		}
+		col.hits = append(col.hits, buf.hits[:n]...)
 		col.flush()
 	})
 	return col.done()

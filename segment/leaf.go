@@ -31,7 +31,6 @@ func orEmpty(bm *roaring.Bitmap) *roaring.Bitmap {
 const (
 	costContains    = 60   // checking one candidate with Bitmap.Contains
 	costCall        = 17   // checking one candidate with a predicate call
-	costCode        = 11   // checking one candidate's code in a typed loop
 	costOr          = 1.8  // per element of sparse bitmaps ORed
 	costOrContainer = 2000 // per dense container ORed
 	costAndSparse   = 6.5  // per element of the smaller of two array containers merged
@@ -255,4 +254,103 @@ func orWithFew(parts []*roaring.Bitmap, few [][]uint32) *roaring.Bitmap {
 		set(ids)
 	}
 	return roaring.FromDense(words, false)
+}
+
+// Checking candidates' codes one by one (scanRange, filterTable) costs
+// what the check touches. Consecutive candidates lie bytes·span/n bytes
+// apart in the column (its bytes a friend, their IDs spanning span):
+// up to a line or two apart they share lines, which the hardware
+// prefetches, and a check costs some 3-5 ns; a few hundred bytes apart
+// each is a line of its own; and a run of candidates on one page looks
+// the page up once. While the column is small (a quarter of a core's L2:
+// a 1M-friend column of a bit or two a friend) its lines stay in the
+// cache. A larger one is evicted by the query's other steps and the other processes (the
+// L3 is shared, the index is hundreds of MB at 10M), and its lines, TLB
+// entries and page headers come from memory: the cold figures below,
+// alike at 1M and 10M IDs. Using the warm figures for 1M-friend columns
+// picked scans the suite ran slower (at 1M: ten-predicates 0.21 to 1.0 ms
+// with columns of 20 bits and more warm, g034 0.06 to 0.12 with a 1 MB
+// followed-at column warm; TestDayWindowAmongCandidates). In the suite a
+// check costs about twice the calibration's figure even cold (at 1M,
+// g076's scan of 92,094 candidates, 9% of the IDs, took some 10 ns each
+// where the table says 4-5, and g078's likewise): costCheck is doubled.
+//
+// BenchmarkCalibrationChecks, two-pass checks, CPU ns a check (AMD EPYC,
+// 1 MiB L2 a core, an L3 shared with the other engineers' processes;
+// ranges are runs on a loaded machine; cold: 64 MiB written between
+// scans, as a query's other steps do):
+//
+//	IDs  bits       0.1%    0.3%   1%     3%    10%   50%  (candidates of the IDs)
+//	1M   2-32        9-15   7-10   5-6    4-5   3.3   2.9  (the column stays in the cache)
+//	10M  2           9      6      4      3.8   3.3   2.9  (2.5 MB)
+//	10M  8          10      8      5-7    3.9   3.2   3.0
+//	10M  32         16     11-13   8-11   6-16  3.8   3.1
+//	10M  8, cold    74     40     14      4.3   4.0
+//	10M  32, cold   94-124 30     34      20    5.1
+//	1M   8, cold    83     46     16      5.5   4.0   3.2
+//	1M   32, cold  118     53     29     17     4.4   3.3
+//
+// The one loop they replaced cost 10-14 ns at every density in the cache,
+// 20-40 at 10M on 20- and 32-bit columns between 0.1% and 3%, and cold
+// 60-100 at 0.1-1%. In the suite at 10M (g038, under a profiler) the
+// birthday column's edge checks, 1.4% of the IDs, cost 41 ns each.
+const (
+	costCheck         = 6   // per candidate checked: twice the calibration, as in the suite
+	costCheckLine     = 6   // per candidate on a line of its own, past what the prefetcher hides
+	costCheckPage     = 8   // per page of candidates (a run's lookup)
+	costCheckMiss     = 15  // per line from memory
+	costCheckTLB      = 15  // per TLB entry from memory, candidates a 4 KiB page apart
+	costCheckPageCold = 150 // per page of candidates, its header and first lines from memory
+	// costCheckFloor is the least a check is said to cost: the figure the
+	// other constants were set against. Dense checks measure less, but
+	// pricing them so made the suite slower at 1M (g076, g078, g091: scans
+	// of ~10% of the IDs chosen over bins that were cheaper than priced).
+	costCheckFloor = 11
+	checkCache     = 256 << 10 // bytes of a column the cache keeps between queries: a quarter of an L2
+)
+
+// codeCheckCost is the cost of checking each of n candidates' codes in a
+// column of bytes a friend, IDs spanning span.
+func codeCheckCost(span, n, bytes float64) float64 {
+	n = max(n, 1)
+	gap := bytes * span / n // bytes between consecutive candidates' codes
+	pages := min(1, span/pageSize/n)
+	cost := costCheck + costCheckLine*min(1, max(0, gap-32)/224) + costCheckPage*pages
+	if bytes*span > checkCache {
+		cost += costCheckMiss*min(1, max(0, gap-32)/128) + costCheckTLB*min(1, gap/4096) + costCheckPageCold*pages
+	}
+	return max(cost, costCheckFloor)
+}
+
+// checkCost is the cost of checking n candidates' codes in the column.
+func (c *evalCtx) checkCost(col *codes, n float64) float64 {
+	return n * codeCheckCost(c.chunks()*65536, n, c.codeBytes(col))
+}
+
+// codeBytes is the bytes a friend of the column's codes take, from up to
+// 64 of its pages (once per evaluation).
+func (c *evalCtx) codeBytes(col *codes) float64 {
+	if b, ok := c.widths[col]; ok {
+		return b
+	}
+	var sum, pages float64
+	step := max(1, len(col.pages)/64)
+	for i := 0; i < len(col.pages); i += step {
+		p := &col.pages[i]
+		if p.data != nil {
+			sum += float64(len(p.data))
+		} else {
+			sum += float64(sparseBytes(int(p.n)))
+		}
+		pages++
+	}
+	b := 1.0
+	if pages > 0 {
+		b = sum / pages / pageSize
+	}
+	if c.widths == nil {
+		c.widths = make(map[*codes]float64)
+	}
+	c.widths[col] = b
+	return b
 }

@@ -155,7 +155,10 @@ func (l *strLeaf) perValue() float64 {
 // them, so the estimate is exact; otherwise, until an evaluation decided
 // every value, it is a guess.
 func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, table, index float64) {
-	direct = w * (costCall + l.perValue())
+	// A call fetches the candidate's code as a check does: costCall is its
+	// cost warm; where the column's geometry makes a check cost more, so
+	// does the call.
+	direct = w*(costCall+l.perValue()-costCheck) + c.checkCost(&col.codes, w)
 	if l.op == strIn {
 		decide := float64(len(l.values)) * 50
 		var sizes []float64
@@ -165,16 +168,16 @@ func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, ta
 			}
 		}
 		est := l.estimate(c)
-		return direct, decide + w*costCode, decide + c.orCost(sizes...) + c.andCost(est, w)
+		return direct, decide + c.checkCost(&col.codes, w), decide + c.orCost(sizes...) + c.andCost(est, w)
 	}
 	if m := c.strMatching(l, col, false); m != nil {
-		table = float64(len(col.vals))*costTableEntry + float64(len(m.ids))*2 + w*costCode
+		table = float64(len(col.vals))*costTableEntry + float64(len(m.ids))*2 + c.checkCost(&col.codes, w)
 		index = c.unionCost(m) + c.andCost(m.members, w)
 		return direct, table, index
 	}
 	decide := float64(len(col.vals)) * l.perValue()
 	est := l.estimate(c)
-	table = decide + w*costCode
+	table = decide + c.checkCost(&col.codes, w)
 	index = decide + c.orCost(est) + c.andCost(est, w)
 	return direct, table, index
 }

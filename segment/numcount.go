@@ -32,7 +32,7 @@ func (c *evalCtx) countCosts(col *numColumn, cv cover, w float64) (inside, outsi
 	}
 	var edges float64
 	for _, b := range cv.partial {
-		edges += c.edgeCountCost(b, w)
+		edges += c.edgeCountCost(col, b, w)
 	}
 	if col.unsetIn(cv.lo, cv.hi) { // the unset friends: two cardinalities
 		edges += c.andCost(card(c.ix.known), w) + c.andCost(card(col.set), w)
@@ -43,14 +43,14 @@ func (c *evalCtx) countCosts(col *numColumn, cv cover, w float64) (inside, outsi
 // edgeCountCost estimates counting the friends of w in an edge bin, the
 // cheaper of two ways: check the bin's members among w, or check all its
 // members and count those in w.
-func (c *evalCtx) edgeCountCost(b *bin, w float64) float64 {
-	among, all := c.edgeCountWays(b, w)
+func (c *evalCtx) edgeCountCost(col *numColumn, b *bin, w float64) float64 {
+	among, all := c.edgeCountWays(col, b, w)
 	return min(among, all)
 }
 
-func (c *evalCtx) edgeCountWays(b *bin, w float64) (among, all float64) {
+func (c *evalCtx) edgeCountWays(col *numColumn, b *bin, w float64) (among, all float64) {
 	bm, n := b.members.bitmap(), float64(b.n)
-	return c.pieceCost(bm, n, w) + min(n, c.piecesIn(bm, w))*costCode, n*costCode + c.pieceCost(bm, n/2, w)
+	return c.pieceCost(bm, n, w) + c.checkCost(&col.codes, min(n, c.piecesIn(bm, w))), c.checkCost(&col.codes, n) + c.pieceCost(bm, n/2, w)
 }
 
 // countCover counts the friends of w whose key lies in the cover's range,

@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -358,5 +359,100 @@ func TestOrManyPiecesOwnContainers(t *testing.T) {
 	}
 	if dense := uint64(want.Maximum()/8 + 1); bytes > dense/2 {
 		t.Errorf("orMany allocates %d bytes, the dense array would be %d", bytes, dense)
+	}
+}
+
+// TestCheckCostFollowsGeometry: a code check costs what it touches
+// (issue 14: at 10M a check of a 4-byte column cost 25-45 ns where the
+// planner said 11, and at 1M the same check fits the cache). Candidates
+// far apart in a column too large for the cache cost the most; dense
+// candidates share cache lines and cost a few nanoseconds wherever they
+// are; a check never gets cheaper as candidates thin out.
+func TestCheckCostFollowsGeometry(t *testing.T) {
+	const m1, m10 = 1 << 20, 10 << 20
+	for _, tc := range []struct {
+		name       string
+		span, n, b float64
+		lo, hi     float64
+	}{
+		{"10M-wide-sparse", m10, 150_000, 4, 20, 45},
+		{"10M-wide-dense", m10, 5_000_000, 4, 11, 11},
+		{"10M-narrow-sparse", m10, 150_000, 1, 8, 20},
+		{"10M-2bit-sparse", m10, 150_000, 0.25, 11, 11},
+		{"1M-wide-sparse", m1, 15_000, 4, 20, 45},
+		{"1M-2bit-sparse", m1, 15_000, 0.2, 11, 11},
+		{"1M-narrow-dense", m1, 500_000, 0.25, 11, 11},
+	} {
+		if got := codeCheckCost(tc.span, tc.n, tc.b); got < tc.lo || got > tc.hi {
+			t.Errorf("%s: %.1f ns a check, want %v to %v", tc.name, got, tc.lo, tc.hi)
+		}
+	}
+	for _, b := range []float64{0.25, 1, 2.5, 4, 8} {
+		for _, span := range []float64{m1, m10} {
+			prev := 0.0
+			for n := span; n >= 1; n /= 2 {
+				got := codeCheckCost(span, n, b)
+				if got < prev {
+					t.Errorf("%v B, span %v: %v candidates cost %.2f ns each, fewer than %v's %.2f", b, span, n, got, 2*n, prev)
+				}
+				prev = got
+			}
+		}
+	}
+}
+
+// TestRangeChecksFollowGeometry: a birthday band's way among candidates
+// follows what a check costs: a few thousand candidates of 300k friends
+// are checked one by one whether the column stays in the cache (a couple
+// of bits a friend over 1M IDs) or not (4 bytes a friend, at 1M or 10M
+// IDs: each check fetches a line of its own; issue 14: g038 checked
+// 150,948 birthday edge members at 41 ns each where the planner said 11);
+// 50,000 are not.
+func TestRangeChecksFollowGeometry(t *testing.T) {
+	const n = 300_000
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	ix := NewIndex(schema)
+	var b Batch
+	r := rand.New(rand.NewPCG(1, 1))
+	t0 := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		f := stepcast.FriendID(i)
+		b.Follow(f, now)
+		b.SetField(f, "birthday", t0.Add(time.Duration(r.Int64N(int64(80*365*24*time.Hour)))))
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	seg := MustCompile(`birthday >= date("1951-04-01") && birthday < date("1960-04-01")`, schema)
+	l, ok := seg.root.(*numLeaf)
+	if !ok {
+		t.Fatalf("root %T, want a band", seg.root)
+	}
+	for _, tc := range []struct {
+		span       int
+		bytes      float64
+		candidates float64
+		want       string
+	}{
+		{1 << 20, 0.2, 3000, "scan"},
+		{1 << 20, 0.2, 50_000, "bins"},
+		{10 << 20, 4, 3000, "scan"},
+		{10 << 20, 4, 50_000, "bins"},
+		{1 << 20, 4, 50_000, "bins"},
+	} {
+		setIDSpan(ix, tc.span)
+		c := seg.newCtx(ix, now, nil)
+		col := numCol(c, l.ref)
+		c.widths = map[*codes]float64{&col.codes: tc.bytes}
+		scan, whole, restricted := c.rangeCosts(col, l.lo, l.hi, col.rangePlan(l.lo, l.hi, ix.known), tc.candidates)
+		got := "bins"
+		if scan <= min(whole, restricted) {
+			got = "scan"
+		}
+		if got != tc.want {
+			t.Errorf("span %d, %v B a friend, %v candidates: %s (scan %.0f, whole %.0f, restricted %.0f ns), want %s", tc.span, tc.bytes, tc.candidates, got, scan, whole, restricted, tc.want)
+		}
 	}
 }
