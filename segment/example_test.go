@@ -131,9 +131,11 @@ func ExampleSegment_Match() {
 }
 
 func ExampleSegment_Explain() {
-	// On an audience this small, checking each candidate beats any bitmap
-	// work, so every leaf is scanned; on a large one the selective leaves
-	// come from the index (see the benchmarks).
+	// Each step says how it was taken: a scan checks the candidates one
+	// by one; index intersects the step's bitmaps with them (for a range,
+	// its bins, with the members of the bins its bounds cut checked). On
+	// an audience this small the two cost about the same; on a large one
+	// the selective leaves come from the index (see the benchmarks).
 	ix := clinic()
 	seg := segment.MustCompile(`tag("interest/beauty") && age in 30..39 && !tag("purchased")`, clinicSchema)
 	ex, err := seg.Explain(ix, now)
@@ -144,7 +146,7 @@ func ExampleSegment_Explain() {
 	// Output:
 	// and                                                   2
 	//   tag("interest/beauty")                              3  scan of 5 candidates
-	//   age in 30..39                                       3  scan of 3 candidates
+	//   age in 30..39                                       3  index, 3 checked
 	//   not                                                 2
 	//     tag("purchased")                                  1  scan of 3 candidates
 }

@@ -412,24 +412,30 @@ func TestRangeChecksFollowGeometry(t *testing.T) {
 	const n = 300_000
 	schema := MustSchema(testSchemaConfig)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	ix := NewIndex(schema)
-	var b Batch
-	r := rand.New(rand.NewPCG(1, 1))
-	t0 := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range n {
-		f := stepcast.FriendID(i)
-		b.Follow(f, now)
-		b.SetField(f, "birthday", t0.Add(time.Duration(r.Int64N(int64(80*365*24*time.Hour)))))
-	}
-	if err := ix.Apply(&b); err != nil {
-		t.Fatal(err)
-	}
-	ix.Compact()
 	seg := MustCompile(`birthday >= date("1951-04-01") && birthday < date("1960-04-01")`, schema)
 	l, ok := seg.root.(*numLeaf)
 	if !ok {
 		t.Fatalf("root %T, want a band", seg.root)
 	}
+	// The friends' IDs spread over the span, as a 1M or 10M index's
+	// containers hold them: every bin spans every container.
+	build := func(span int) *Index {
+		ix := NewIndex(schema)
+		var b Batch
+		r := rand.New(rand.NewPCG(1, 1))
+		t0 := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := range n {
+			f := stepcast.FriendID(i * (span / n))
+			b.Follow(f, now)
+			b.SetField(f, "birthday", t0.Add(time.Duration(r.Int64N(int64(80*365*24*time.Hour)))))
+		}
+		if err := ix.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+		ix.Compact()
+		return ix
+	}
+	indexes := map[int]*Index{1 << 20: build(1 << 20), 10 << 20: build(10 << 20)}
 	for _, tc := range []struct {
 		span       int
 		bytes      float64
@@ -442,7 +448,7 @@ func TestRangeChecksFollowGeometry(t *testing.T) {
 		{10 << 20, 4, 50_000, "bins"},
 		{1 << 20, 4, 50_000, "bins"},
 	} {
-		setIDSpan(ix, tc.span)
+		ix := indexes[tc.span]
 		c := seg.newCtx(ix, now, nil)
 		col := numCol(c, l.ref)
 		c.widths = map[*codes]float64{&col.codes: tc.bytes}
