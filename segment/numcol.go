@@ -138,7 +138,11 @@ func (c *numColumn) inRange(f uint32, lo, hi int64) bool {
 
 // put sets f's key; f must be known.
 func (c *numColumn) put(f uint32, k int64) {
-	old := c.codes.swap(f, keyCode(k))
+	c.rebin(f, c.codes.swap(f, keyCode(k)), k)
+}
+
+// rebin moves f, whose code was old, to the bin of its new key k.
+func (c *numColumn) rebin(f uint32, old uint64, k int64) {
 	if old == 0 { // was unset: in no bin
 		c.set.Add(f)
 		c.binAdd(f, k)
@@ -160,14 +164,7 @@ func (c *numColumn) add(f uint32, delta int64) {
 		k = saturatingAdd(k, delta)
 		return keyCode(k)
 	})
-	if old == 0 { // was unset: in no bin
-		c.set.Add(f)
-		c.binAdd(f, k)
-		return
-	}
-	if ok := codeKey(old); ok != k {
-		c.move(f, ok, k)
-	}
+	c.rebin(f, old, k)
 }
 
 // move moves f from key old to key k. Within one bin only the bounds
