@@ -95,6 +95,47 @@ type eventPostings struct {
 	order []int64           // the days with events, ascending
 	extra map[uint64]uint32 // (day, friend) -> events beyond the first
 	last  *lastBlocks       // ever, by the block of each friend's last event (eventblocks.go)
+
+	// windows caches unions of day bitmaps, by window length and last day
+	// (today when it was asked): a 30-day window is 30 ORs to compute and
+	// one bitmap to keep. Readers add entries under mu; add, which runs
+	// under the index's write lock, keeps every entry current, so no entry
+	// is ever stale for its day. Entries for other days are dropped when a
+	// new day's entry is made.
+	mu      sync.Mutex
+	windows map[[2]int64]*roaring.Bitmap
+}
+
+// maxWindows bounds the cached window unions per event key.
+const maxWindows = 8
+
+// cachedWindow returns the cached union of the days in (today-days, today],
+// or nil. The caller must not modify it.
+func (p *eventPostings) cachedWindow(days, today int64) *roaring.Bitmap {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.windows[[2]int64{days, today}]
+}
+
+// windowUnion returns the union of the days in (today-days, today], from the
+// cache or computed and cached. The caller must not modify it.
+func (p *eventPostings) windowUnion(days, today int64) *roaring.Bitmap {
+	if bm := p.cachedWindow(days, today); bm != nil {
+		return bm
+	}
+	bm := orMany(p.windowParts(today-days+1, today))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.windows == nil {
+		p.windows = make(map[[2]int64]*roaring.Bitmap)
+	}
+	for k := range p.windows {
+		if k[1] != today || len(p.windows) >= maxWindows {
+			delete(p.windows, k)
+		}
+	}
+	p.windows[[2]int64{days, today}] = bm
+	return bm
 }
 
 // NewIndex returns an empty index for schema.
@@ -320,6 +361,11 @@ func (p *eventPostings) add(f uint32, day int64) {
 	}
 	if !bm.CheckedAdd(f) {
 		p.extra[dayFriendKey(day, f)]++
+	}
+	for k, w := range p.windows { // keep cached windows current
+		if day <= k[1] && day > k[1]-k[0] {
+			w.Add(f)
+		}
 	}
 }
 

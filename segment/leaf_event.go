@@ -56,9 +56,9 @@ func (l *eventLeaf) window(c *evalCtx) (p *eventPostings, days []int64) {
 // anyEvent: the leaf asks for at least one event (not a count range).
 func (l *eventLeaf) anyEvent() bool { return l.lo == 1 && l.hi == math.MaxInt64 }
 
-// direct offers the leaf's set when it is ready: ever. A window's union is
-// never ready (it is computed per call), so that the planner can still
-// prefer checking a few candidates.
+// direct offers the leaf's set when it is ready: ever, or a window union
+// that an earlier evaluation cached. It never computes one, so that the
+// planner can still prefer checking a few candidates.
 func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	if !l.anyEvent() {
 		return nil
@@ -70,7 +70,7 @@ func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	case l.days == 0:
 		return p.ever
 	}
-	return nil
+	return p.cachedWindow(l.days, c.today)
 }
 
 func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
@@ -112,15 +112,17 @@ func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string
 // activeAmong returns the friends of w with an event in the window, by
 // the cheaper of two ways: unite the window's parts and intersect the
 // union with w, or intersect each part with w and unite the (smaller)
-// results — the way when w is much smaller than the window. Nothing is
-// cached between calls: a cached union made a query's first call build
-// what its later calls reused (issue 14 measured ten-predicates at 10M:
-// first call 20.4 ms, p50 3.5).
+// results — the way when w is much smaller than the window, which
+// caches nothing. The union is cached (windowUnion) for later calls: a
+// 30-day union at 10M friends costs some 12 ms to build from its parts,
+// so the first call that builds it pays that once a day (issue 14:
+// ten-predicates at 10M, first call 20.4 ms, p50 3.5 with the cache and
+// 16 without).
 func (l *eventLeaf) activeAmong(c *evalCtx, p *eventPostings, w *roaring.Bitmap) *roaring.Bitmap {
 	parts := p.windowParts(c.today-l.days+1, c.today)
 	whole, restricted := l.windowCosts(c, parts, card(w))
 	if whole <= restricted {
-		return roaring.And(orMany(parts), w)
+		return roaring.And(p.windowUnion(l.days, c.today), w)
 	}
 	among := make([]*roaring.Bitmap, 0, len(parts))
 	for _, bm := range parts {

@@ -72,6 +72,11 @@ func (ix *Index) Stats() Stats {
 		for _, bm := range p.days {
 			s.Events += z.add(name+" days", bitmapBytes(bm)+32)
 		}
+		p.mu.Lock()
+		for _, bm := range p.windows {
+			s.Events += z.add("events caches", bitmapBytes(bm)+32)
+		}
+		p.mu.Unlock()
 	}
 	s.Other = z.add("known", bitmapBytes(ix.known)) + z.add("following", bitmapBytes(ix.following)) +
 		ix.followedAt.bytes(z, "followed_at")
@@ -138,6 +143,7 @@ func (ix *Index) Compact() {
 		for d, bm := range p.days {
 			p.days[d] = compacted(bm)
 		}
+		p.windows = nil
 		p.last.compact(p.ever)
 	}
 	for _, sc := range ix.scenarios {
