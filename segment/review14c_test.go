@@ -425,3 +425,48 @@ func TestReview14cConcurrentWindowsAndScores(t *testing.T) {
 		}
 	}
 }
+
+// TestReview14cSparseIDsMatchOracle: the oracle's friends on IDs spread
+// over the whole uint32 range (most on a page, a container, of their own)
+// and on short runs, updated in rounds (events recorded after the windows
+// were queried and cached), with Compact now and then: Eval, Count and
+// Explain agree with expr's VM.
+func TestReview14cSparseIDsMatchOracle(t *testing.T) {
+	defer func(old, few int) { minBinSplit, fewMax = old, few }(minBinSplit, fewMax)
+	minBinSplit, fewMax = 8, 4
+	rounds, queries := 8, 40
+	if testing.Short() {
+		rounds, queries = 3, 15
+	}
+	loc := mustLoad(t, "Asia/Tokyo")
+	now := time.Date(2026, 11, 28, 23, 30, 0, 0, loc)
+	cfg := testSchemaConfig
+	cfg.Location = loc
+	schema := MustSchema(cfg)
+	for seed := range uint64(2) {
+		r := rand.New(rand.NewPCG(seed, 77))
+		ids := review14cIDs(r, 900)
+		slices.Sort(ids) // the oracle lists friends in their order
+		friends := genFriends(r, len(ids), now)
+		for i, f := range friends {
+			f.id = ids[i]
+		}
+		ix := NewIndex(schema)
+		load(t, r, ix, friends)
+		g := exprGen{r, now}
+		for round := range rounds {
+			checkAgainstOracle(t, ix, schema, friends, now, loc, g, queries, fmt.Sprintf("seed %d round %d", seed, round))
+			var b Batch
+			for _, i := range r.Perm(len(friends))[:1+r.IntN(300)] {
+				friends[i] = updateFriend(r, &b, friends[i], now)
+			}
+			if err := ix.Apply(&b); err != nil {
+				t.Fatal(err)
+			}
+			if r.IntN(3) == 0 {
+				ix.Compact()
+			}
+		}
+		checkAgainstOracle(t, ix, schema, friends, now, loc, g, queries, fmt.Sprintf("seed %d last", seed))
+	}
+}
