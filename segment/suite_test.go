@@ -737,3 +737,24 @@ func evictCaches(buf []uint64) {
 		buf[i]++
 	}
 }
+
+// TestShapePlans prints the plan of every shape of the suite at each size
+// of STEPCAST_BENCH_TIERS, with the members each step builds or checks:
+// where a shape's time goes, without timing it. It runs only when
+// STEPCAST_SUITE_PLANS is set (a 10M fixture takes minutes to build).
+func TestShapePlans(t *testing.T) {
+	if os.Getenv("STEPCAST_SUITE_PLANS") == "" {
+		t.Skip("set STEPCAST_SUITE_PLANS=1 to print the suite's plans")
+	}
+	for _, n := range sizes() {
+		fx := getFixture(t, n)
+		for _, s := range append(namedShapes(), genShapes(suiteShapes, 1)...) {
+			seg := segment.MustCompile(s.src(), fx.schema)
+			ex, err := seg.Explain(fx.ix, benchNow)
+			if err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+			fmt.Printf("## %s %s: %s\n%s\n", sizeName(n), s.name, s.src(), ex)
+		}
+	}
+}
