@@ -88,6 +88,9 @@ func (c *evalCtx) count(n node) uint64 {
 			if bm := n.direct(c); bm != nil {
 				return c.universe.AndCardinality(bm)
 			}
+			if cnt, ok := c.countEachValue(n, c.universe); ok {
+				return cnt
+			}
 			if ct, ok := n.(counter); ok {
 				if cnt, ok := ct.countIn(c, c.universe); ok {
 					return cnt
@@ -181,6 +184,9 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		if countLast && last && c.trace == nil {
 			settle()
 			if n, ok := c.countReady(k, acc); ok {
+				return nil, n
+			}
+			if n, ok := c.countEachValue(k, acc); ok {
 				return nil, n
 			}
 			if ct, ok := k.(counter); ok {
