@@ -62,3 +62,69 @@ func distinctIDs(ids []uint32) []uint32 {
 	}
 	return out
 }
+
+// countLessNegations counts a top-level and of one ready-made set P and
+// negations of ready-made sets or of ors of them (tag("a") &&
+// !tag("b") && !(tag("c") || tag("d"))) as |P ∩ audience| less |P ∩ N ∩
+// audience|, N the negated sets' union: two counts and intersections no
+// larger than P ∩ N, where plain roaring, and evalAnd, build P ∩
+// audience, most of P, before subtracting. ok is false for other ands, and
+// when the negated sets hold half the audience or more (P ∩ N would then
+// be most of P as well).
+//
+// Issue 14, the suite's g084 at 10M (gender == "male" && !tag("t3")):
+// 0.26 ms against plain roaring's 0.23, most of it writing the 3.4M
+// friends of P ∩ audience into new containers.
+func (c *evalCtx) countLessNegations(kids []node) (n uint64, ok bool) {
+	var pos *roaring.Bitmap
+	var negs []*roaring.Bitmap
+	for _, k := range kids {
+		if bm, neg := c.readyOperand(k); bm != nil {
+			switch {
+			case neg:
+				negs = append(negs, bm)
+			case pos != nil:
+				return 0, false // two sets: evalAnd intersects them first
+			default:
+				pos = bm
+			}
+			continue
+		}
+		nn, isNot := k.(*notNode)
+		if !isNot {
+			return 0, false
+		}
+		o, isOr := nn.kid.(*orNode)
+		if !isOr {
+			return 0, false
+		}
+		ready, rest := c.readyKids(o.kids)
+		if len(rest) > 0 {
+			return 0, false
+		}
+		for _, l := range ready {
+			negs = append(negs, l.direct(c))
+		}
+	}
+	if pos == nil || len(negs) == 0 {
+		return 0, false
+	}
+	var negated float64
+	for _, bm := range negs {
+		negated += card(bm)
+	}
+	if 2*negated >= card(c.universe) {
+		return 0, false
+	}
+	// P ∩ N as the union of each negated set's part of P: the parts are
+	// small where N's union would be as large as N.
+	parts := make([]*roaring.Bitmap, len(negs))
+	for i, bm := range negs {
+		parts[i] = roaring.And(pos, bm)
+	}
+	both := parts[0]
+	if len(parts) > 1 {
+		both = fastOr(parts)
+	}
+	return c.universe.AndCardinality(pos) - both.AndCardinality(c.universe), true
+}
