@@ -13,38 +13,80 @@ import "github.com/RoaringBitmap/roaring/v2"
 // prefectures among 15,231 candidates): the union of the two postings
 // was most of the count, 0.57 ms against plain roaring's 0.46.
 func (c *evalCtx) countEachValue(k node, acc *roaring.Bitmap) (n uint64, ok bool) {
-	neg := false
-	if nn, isNot := k.(*notNode); isNot {
-		k, neg = nn.kid, true
-	}
-	l, isStr := k.(*strLeaf)
-	if !isStr || l.op != strIn || len(l.values) < 2 {
+	postings, neg := c.eachValue(k, acc, false)
+	if postings == nil {
 		return 0, false
 	}
-	col := l.column(c)
-	if col == nil {
-		return 0, false
-	}
-	w := card(acc)
-	ids := distinctIDs(col.matching(l))
-	var each float64
-	for _, id := range ids {
-		members := float64(col.counts[id])
-		each += c.andCost(members, w)
-		if col.postings[id].bm == nil {
-			each += members * costSortFew // made a bitmap first (postingBitmap)
-		}
-	}
-	if direct, table, index := l.stringCosts(c, col, w); each >= min(direct, table, index) {
-		return 0, false
-	}
-	for _, id := range ids {
-		n += acc.AndCardinality(c.postingBitmap(&col.postings[id]))
+	for _, bm := range postings {
+		n += acc.AndCardinality(bm)
 	}
 	if neg {
 		n = acc.GetCardinality() - n
 	}
 	return n, true
+}
+
+// intersectEachValue is countEachValue's way for an and that goes on:
+// acc's part of each posting, ORed (small, disjoint parts), or, for a not,
+// each posting subtracted from acc in place (owned: acc is the caller's to
+// change). ok is false where countEachValue's would be.
+func (c *evalCtx) intersectEachValue(k node, acc *roaring.Bitmap, owned bool) (out *roaring.Bitmap, ok bool) {
+	postings, neg := c.eachValue(k, acc, true)
+	switch {
+	case postings == nil || neg && !owned:
+		return nil, false
+	case neg:
+		for _, bm := range postings {
+			acc.AndNot(bm)
+		}
+		return acc, true
+	}
+	parts := make([]*roaring.Bitmap, len(postings))
+	for i, bm := range postings {
+		parts[i] = roaring.And(acc, bm)
+	}
+	return fastOr(parts), true
+}
+
+// eachValue returns the postings of k's values, and whether k is their
+// not, when k is an in list of a string column and taking acc's part of
+// each posting beats the leaf's own ways; nil otherwise. build adds what
+// ORing the parts costs.
+func (c *evalCtx) eachValue(k node, acc *roaring.Bitmap, build bool) (postings []*roaring.Bitmap, neg bool) {
+	if nn, isNot := k.(*notNode); isNot {
+		k, neg = nn.kid, true
+	}
+	l, isStr := k.(*strLeaf)
+	if !isStr || l.op != strIn || len(l.values) < 2 {
+		return nil, false
+	}
+	col := l.column(c)
+	if col == nil {
+		return nil, false
+	}
+	w := card(acc)
+	ids := distinctIDs(col.matching(l))
+	var each float64
+	parts := make([]float64, len(ids))
+	for i, id := range ids {
+		members := float64(col.counts[id])
+		each += c.andCost(members, w)
+		if col.postings[id].bm == nil {
+			each += members * costSortFew // made a bitmap first (postingBitmap)
+		}
+		parts[i] = min(members, w*members/max(1, card(c.universe)))
+	}
+	if build && !neg {
+		each += c.orCost(parts...)
+	}
+	if direct, table, index := l.stringCosts(c, col, w); each >= min(direct, table, index) {
+		return nil, false
+	}
+	postings = make([]*roaring.Bitmap, len(ids))
+	for i, id := range ids {
+		postings[i] = c.postingBitmap(&col.postings[id])
+	}
+	return postings, neg
 }
 
 // distinctIDs returns ids without repeats (an in list may name a value

@@ -167,7 +167,9 @@ func TestOrCostUnionFirst(t *testing.T) {
 // candidates when the postings are large and the candidates many (issue
 // 14, the suite's g027 at 10M: area in two prefectures among 15,231
 // candidates, whose union cost more than plain roaring's whole count); a
-// handful of candidates is still checked one by one. The counts are
+// handful of candidates is still checked one by one. An and that goes on
+// takes each value's part of the candidates and ORs the parts when that
+// is cheapest, as for candidates sparse against the postings. The counts are
 // Eval's, repeated values and negations included.
 func TestCountEachValue(t *testing.T) {
 	const n = 300_000
@@ -184,6 +186,9 @@ func TestCountEachValue(t *testing.T) {
 		if i%4 == 0 {
 			b.SetTag(f, "many")
 		}
+		if i%200 == 0 {
+			b.SetTag(f, "some")
+		}
 		if i%20_000 == 0 {
 			b.SetTag(f, "handful")
 		}
@@ -194,13 +199,15 @@ func TestCountEachValue(t *testing.T) {
 	ix.Compact()
 	for _, tc := range []struct {
 		name, within, list string
-		each               bool
+		each, build        bool // counted each value; intersected each value
 	}{
-		{"many-candidates", `tag("many")`, `name in ["大阪府", "茨城県"]`, true},
-		{"repeated-value", `tag("many")`, `name in ["大阪府", "茨城県", "大阪府"]`, true},
-		{"not", `tag("many")`, `!(name in ["大阪府", "茨城県"])`, true},
-		{"choice", `tag("many")`, `gender in ["female", "other"]`, true},
-		{"handful", `tag("handful")`, `name in ["大阪府", "茨城県"]`, false},
+		{"many-candidates", `tag("many")`, `name in ["大阪府", "茨城県"]`, true, false},
+		{"repeated-value", `tag("many")`, `name in ["大阪府", "茨城県", "大阪府"]`, true, false},
+		{"not", `tag("many")`, `!(name in ["大阪府", "茨城県"])`, true, true},
+		{"choice", `tag("many")`, `gender in ["female", "other"]`, true, false},
+		{"sparse-candidates", `tag("some")`, `name in ["大阪府", "茨城県"]`, true, true},
+		{"sparse-not", `tag("some")`, `!(gender in ["female", "other"])`, true, true},
+		{"handful", `tag("handful")`, `name in ["大阪府", "茨城県"]`, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seg := MustCompile(tc.list, schema)
@@ -214,9 +221,17 @@ func TestCountEachValue(t *testing.T) {
 			if ok && got != want {
 				t.Errorf("counted %d, want %d", got, want)
 			}
+			if out, ok := c.intersectEachValue(seg.root, within.Clone(), true); ok != tc.build {
+				t.Errorf("intersected each value: %v, want %v", ok, tc.build)
+			} else if ok && out.GetCardinality() != want {
+				t.Errorf("intersected %d, want %d", out.GetCardinality(), want)
+			}
 			and := MustCompile(tc.within+" && "+tc.list, schema)
 			if count, _ := and.Count(ix, now); count != want {
 				t.Errorf("Count %d, want %d", count, want)
+			}
+			if bm := mustEval(t, and, ix, now); bm.GetCardinality() != want {
+				t.Errorf("Eval %d, want %d", bm.GetCardinality(), want)
 			}
 		})
 	}

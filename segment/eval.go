@@ -207,6 +207,12 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 			continue
 		}
 		settle()
+		if c.trace == nil {
+			if out, ok := c.intersectEachValue(k, acc, acc != within); ok {
+				acc = out
+				continue
+			}
+		}
 		acc = c.eval(k, acc)
 	}
 	if countLast && audience != nil {

@@ -21,7 +21,8 @@ import (
 // STEPCAST_VSPLAIN_RUNS sets the runs of each way (default 31), each way's
 // runs back to back as in the suite. It prints each shape's p50 CPU times
 // and the ratios plain / ours: the quick check for "no shape slower than
-// plain roaring" while changing the executor.
+// plain roaring" while changing the executor. STEPCAST_SUITE_EXPLAIN=1
+// prints each shape's plan (as Explain takes it) too.
 func BenchmarkVersusPlain(b *testing.B) {
 	runs := 31
 	if s := os.Getenv("STEPCAST_VSPLAIN_RUNS"); s != "" {
@@ -70,6 +71,10 @@ func BenchmarkVersusPlain(b *testing.B) {
 					bm, _ := seg.Eval(fx.ix, benchNow)
 					if want := s.root.countPlain(p); got != want || !bm.Equals(s.root.audiencePlain(p)) {
 						b.Errorf("%s: Count %d, Eval %d, plain %d", s.name, got, bm.GetCardinality(), want)
+					}
+					if os.Getenv("STEPCAST_SUITE_EXPLAIN") != "" {
+						ex, _ := seg.Explain(fx.ix, benchNow)
+						fmt.Printf("## %s: %s\n%s\n", s.name, s.src(), ex)
 					}
 					lines = append(lines, fmt.Sprintf("| %s | %s | %s | %.2f | %s | %s | %.2f |", s.name,
 						ms(count), ms(plain), float64(plain)/float64(count), ms(eval), ms(plainEval), float64(plainEval)/float64(eval)))
