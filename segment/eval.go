@@ -140,11 +140,6 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 			audience = nil
 		}
 	}
-	if within == c.universe && c.trace == nil && countLast {
-		if n, ok := c.countLessNegations(kids); ok {
-			return nil, n
-		}
-	}
 	if within == c.universe && c.trace == nil {
 		// Intersect the two smallest ready-made sets with each other
 		// before the audience, as plain roaring would: the index's sets
