@@ -164,12 +164,12 @@ func TestOrCostUnionFirst(t *testing.T) {
 
 // TestCountEachValue: an in list of a string column's values, last in a
 // counted and, is counted as the sum of each value's posting among the
-// candidates when the postings are large and the candidates many (issue
+// candidates when the candidates are sparse against the postings (issue
 // 14, the suite's g027 at 10M: area in two prefectures among 15,231
-// candidates, whose union cost more than plain roaring's whole count); a
-// handful of candidates is still checked one by one. An and that goes on
-// takes each value's part of the candidates and ORs the parts when that
-// is cheapest, as for candidates sparse against the postings. The counts are
+// candidates, whose union cost more than plain roaring's whole count), and
+// an and that goes on ORs each value's part of the candidates. A handful
+// of candidates is still checked one by one, and dense candidates meet
+// the union. The counts are
 // Eval's, repeated values and negations included.
 func TestCountEachValue(t *testing.T) {
 	const n = 300_000
@@ -201,12 +201,11 @@ func TestCountEachValue(t *testing.T) {
 		name, within, list string
 		each, build        bool // counted each value; intersected each value
 	}{
-		{"many-candidates", `tag("many")`, `name in ["大阪府", "茨城県"]`, true, false},
-		{"repeated-value", `tag("many")`, `name in ["大阪府", "茨城県", "大阪府"]`, true, false},
-		{"not", `tag("many")`, `!(name in ["大阪府", "茨城県"])`, true, true},
-		{"choice", `tag("many")`, `gender in ["female", "other"]`, true, false},
 		{"sparse-candidates", `tag("some")`, `name in ["大阪府", "茨城県"]`, true, true},
-		{"sparse-not", `tag("some")`, `!(gender in ["female", "other"])`, true, true},
+		{"repeated-value", `tag("some")`, `name in ["大阪府", "茨城県", "大阪府"]`, true, true},
+		{"not", `tag("some")`, `!(name in ["大阪府", "茨城県"])`, true, true},
+		{"choice", `tag("some")`, `gender in ["female", "other"]`, true, true},
+		{"dense-candidates", `tag("many")`, `name in ["大阪府", "茨城県"]`, false, false},
 		{"handful", `tag("handful")`, `name in ["大阪府", "茨城県"]`, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
