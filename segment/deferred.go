@@ -113,16 +113,36 @@ func (d *deferredSet) merge() {
 	}
 	adds, removes := buf[:na], buf[len(buf)-nr:]
 	slices.Reverse(removes)
-	if len(adds) > 0 {
+	early, late := splitAdds(adds, removes)
+	if len(early) > 0 {
 		// AddMany inserts in order, each container's run while it is in
-		// cache, and grows arrays as append does. Or with a bitmap of the
-		// adds would merge each container in one pass, but roaring then
-		// doubles the array's capacity: 4.6 B/friend more heap after 4M
-		// updates at 1M friends, against 2 with AddMany.
-		d.bm.AddMany(adds)
+		// cache, one binary search and memmove a value, and grows arrays
+		// as append does (by a quarter).
+		d.bm.AddMany(early)
 	}
+	late, dense := d.splitDense(late)
+	exact := true
 	if len(removes) > 0 {
+		before := d.bm.GetCardinality()
 		d.bm.AndNot(roaring.BitmapOf(removes...))
+		exact = before-d.bm.GetCardinality() == uint64(len(removes))
+	}
+	if len(late) > 0 {
+		if exact {
+			// Each container merged in one pass (roaring's in-place union of
+			// arrays), where AddMany searches and moves for every value. The
+			// union doubles an array that lacks room, but these have it: each
+			// container took its excess adds above and lost as many members
+			// as late holds for it, so it fits in the storage it had.
+			d.bm.Or(roaring.BitmapOf(late...))
+		} else {
+			// Some removes were of non-members (a tag cleared that was not
+			// set): the room is not certain, and a doubled array would stay.
+			d.bm.AddMany(late)
+		}
+	}
+	if len(dense) > 0 {
+		d.bm.AddMany(dense)
 	}
 	d.log = d.log[:0]
 	d.resetLimit()
@@ -146,6 +166,66 @@ func (d *deferredSet) bytes() uint64 {
 	defer d.mu.Unlock()
 	return bitmapBytes(d.bm) + allocBytes(8*uint64(cap(d.log)))
 }
+
+// splitAdds divides the adds, sorted, into early ones, which may grow a
+// container and are inserted one by one before the removes, and late ones,
+// as many in each container as it has removes, merged after them in one
+// pass: in a container with a adds and r removes the first max(0, a-r)
+// adds are early. The two are each sorted; late holds nothing when removes
+// is empty.
+func splitAdds(adds, removes []uint32) (early, late []uint32) {
+	if len(removes) == 0 {
+		return adds, nil
+	}
+	late = make([]uint32, 0, min(len(adds), len(removes)))
+	n, r := 0, 0 // early adds kept at adds[:n]; removes before r counted
+	for i := 0; i < len(adds); {
+		key := adds[i] >> 16
+		j := i + 1
+		for j < len(adds) && adds[j]>>16 == key {
+			j++
+		}
+		for r < len(removes) && removes[r]>>16 < key {
+			r++
+		}
+		rc := r
+		for rc < len(removes) && removes[rc]>>16 == key {
+			rc++
+		}
+		excess := max(0, (j-i)-(rc-r))
+		n += copy(adds[n:], adds[i:i+excess])
+		late = append(late, adds[i+excess:j]...)
+		i, r = j, rc
+	}
+	return adds[:n], late
+}
+
+// splitDense takes out of late, sorted, the adds to containers that hold
+// more than an array's worth of members before the removes (bitmap
+// containers): one that the removes bring below it becomes an array with
+// no room to spare, which roaring's union would double (to 16 KB, against
+// 8 KB as a bitmap). There an add costs no search anyway.
+func (d *deferredSet) splitDense(late []uint32) (rest, dense []uint32) {
+	n := 0
+	for i := 0; i < len(late); {
+		key := late[i] >> 16
+		j := i + 1
+		for j < len(late) && late[j]>>16 == key {
+			j++
+		}
+		start := uint64(key) << 16
+		if d.bm.CardinalityInRange(start, start+1<<16) > arrayMaxSize {
+			dense = append(dense, late[i:j]...)
+		} else {
+			n += copy(late[n:], late[i:j])
+		}
+		i = j
+	}
+	return late[:n], dense
+}
+
+// arrayMaxSize is the most values roaring keeps in an array container.
+const arrayMaxSize = 4096
 
 // logScratch holds the buffers sortLog sorts through; readers merge
 // different sets at once, so each takes its own.
