@@ -121,6 +121,9 @@ func (d *deferredSet) merge() {
 		d.bm.AddMany(early)
 	}
 	late, dense := d.splitDense(late)
+	if len(dense) > 0 {
+		d.bm.AddMany(dense)
+	}
 	exact := true
 	if len(removes) > 0 {
 		before := d.bm.GetCardinality()
@@ -140,9 +143,6 @@ func (d *deferredSet) merge() {
 			// set): the room is not certain, and a doubled array would stay.
 			d.bm.AddMany(late)
 		}
-	}
-	if len(dense) > 0 {
-		d.bm.AddMany(dense)
 	}
 	d.log = d.log[:0]
 	d.resetLimit()
@@ -201,10 +201,10 @@ func splitAdds(adds, removes []uint32) (early, late []uint32) {
 }
 
 // splitDense takes out of late, sorted, the adds to containers that hold
-// more than an array's worth of members before the removes (bitmap
-// containers): one that the removes bring below it becomes an array with
-// no room to spare, which roaring's union would double (to 16 KB, against
-// 8 KB as a bitmap). There an add costs no search anyway.
+// more than an array's worth of members (bitmap containers), to be set
+// before the removes: one that the removes bring below it becomes an array
+// with no room to spare, which roaring's union would double (to 16 KB,
+// against 8 KB as a bitmap). In a bitmap an add costs no search anyway.
 func (d *deferredSet) splitDense(late []uint32) (rest, dense []uint32) {
 	n := 0
 	for i := 0; i < len(late); {
