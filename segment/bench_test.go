@@ -472,9 +472,14 @@ func BenchmarkHeapAfterUpdates(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			fx.ix.MergeLogs()
+			withLogs := heapInUse()
+			members, bound, bound8 := fx.ix.MergeLogs()
 			after := heapInUse()
 			b.ReportMetric((float64(after)-float64(before))/float64(n), "grown-B/friend")
+			b.ReportMetric((float64(withLogs)-float64(after))/float64(n), "logs-B/friend")
+			b.ReportMetric(float64(members)/float64(n), "logged-sets/friend")
+			b.ReportMetric(bound/float64(n), "log-bound-B/friend")
+			b.ReportMetric(bound8/float64(n), "log-bound-8B-64-B/friend")
 		})
 	}
 }

@@ -18,7 +18,13 @@ import (
 // writer once the log holds more than a bound that grows with the set (so
 // that a merge finds many entries per container).
 //
-// Memory: the log costs 8 bytes an entry, at most one entry per
+// A merge takes, in each container, as many adds as it has removes after
+// the removes, as one in-place union (roaring's): one pass over the
+// container where inserting them cost a binary search and a memmove each,
+// in storage the removes freed, so that no array is doubled. Only the
+// excess adds of a container that gains are inserted one by one.
+//
+// Memory: the log costs 4 bytes and a bit an entry, at most one entry per
 // deferredShare members (64 at least) while writes run, and nothing once
 // a reader or Compact has merged a long one.
 //
@@ -30,9 +36,12 @@ type deferredSet struct {
 	bm    *roaring.Bitmap
 	dirty atomic.Bool // the log holds entries: readers must merge first
 	mu    sync.Mutex  // guards log and bm while a reader merges
-	// log holds the changes since the last merge, in order: friend<<32 |
-	// position<<1 | 1 for an add, 0 for a remove.
-	log   []uint64
+	// log holds the friends changed since the last merge, in order, and
+	// adds has bit i set when change i was an add: 4 bytes and a bit an
+	// entry, half of an entry that carries its order and kind (the merge
+	// puts them back in a scratch buffer, which one merge at a time uses).
+	log   []uint32
+	adds  []uint64
 	limit int // merge at the writer once the log is this long
 }
 
@@ -40,7 +49,7 @@ type deferredSet struct {
 // minDeferred entries, and one per deferredShare members, up to maxDeferred.
 const (
 	minDeferred   = 64
-	deferredShare = 64
+	deferredShare = 32
 	maxDeferred   = 1 << 16
 )
 
@@ -64,10 +73,15 @@ func (d *deferredSet) add(f uint32) { d.logChange(f, 1) }
 func (d *deferredSet) remove(f uint32) { d.logChange(f, 0) }
 
 func (d *deferredSet) logChange(f uint32, add uint64) {
-	if len(d.log) == 0 {
+	i := len(d.log)
+	if i == 0 {
 		d.dirty.Store(true)
 	}
-	d.log = append(d.log, uint64(f)<<32|uint64(len(d.log))<<1|add)
+	d.log = append(d.log, f)
+	if i%64 == 0 {
+		d.adds = append(d.adds, 0)
+	}
+	d.adds[i/64] |= add << (i % 64)
 	if len(d.log) >= d.limit {
 		d.merge()
 	}
@@ -81,7 +95,7 @@ func (d *deferredSet) bitmap() *roaring.Bitmap {
 		d.merge()
 		if cap(d.log) > minDeferred {
 			// Reads come between writes: logs stay short, keep no large one.
-			d.log = nil
+			d.log, d.adds = nil, nil
 		}
 		d.mu.Unlock()
 	}
@@ -94,13 +108,19 @@ func (d *deferredSet) merge() {
 	if len(d.log) == 0 {
 		return
 	}
-	sortLog(d.log)
-	// Adds fill buf from the front, removes from the back (descending).
-	buf := make([]uint32, len(d.log))
+	scratch := logScratch.Get().(*[]uint64)
+	entries := slices.Grow((*scratch)[:0], len(d.log))
+	for i, f := range d.log {
+		entries = append(entries, uint64(f)<<32|uint64(i)<<1|d.adds[i/64]>>(i%64)&1)
+	}
+	sortLog(entries)
+	// The log's storage is free now. Adds fill buf from the front, removes
+	// from the back (descending).
+	buf := d.log
 	na, nr := 0, 0
-	for i, e := range d.log {
+	for i, e := range entries {
 		f := uint32(e >> 32)
-		if i+1 < len(d.log) && uint32(d.log[i+1]>>32) == f {
+		if i+1 < len(entries) && uint32(entries[i+1]>>32) == f {
 			continue // a later change of f decides
 		}
 		if e&1 == 1 {
@@ -111,6 +131,8 @@ func (d *deferredSet) merge() {
 			buf[len(buf)-nr] = f
 		}
 	}
+	*scratch = entries[:0]
+	logScratch.Put(scratch)
 	adds, removes := buf[:na], buf[len(buf)-nr:]
 	slices.Reverse(removes)
 	early, late := splitAdds(adds, removes)
@@ -145,6 +167,8 @@ func (d *deferredSet) merge() {
 		}
 	}
 	d.log = d.log[:0]
+	clear(d.adds)
+	d.adds = d.adds[:0]
 	d.resetLimit()
 	d.dirty.Store(false)
 }
@@ -154,7 +178,7 @@ func (d *deferredSet) merge() {
 // The caller holds the index's write lock.
 func (d *deferredSet) compact() {
 	d.merge()
-	d.log = nil
+	d.log, d.adds = nil, nil
 	d.bm = compacted(d.bm)
 	d.resetLimit() // a set built by Compact starts with its own bound, not the minimum
 }
@@ -164,13 +188,13 @@ func (d *deferredSet) compact() {
 func (d *deferredSet) bytes() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return bitmapBytes(d.bm) + allocBytes(8*uint64(cap(d.log)))
+	return bitmapBytes(d.bm) + allocBytes(4*uint64(cap(d.log))) + allocBytes(8*uint64(cap(d.adds)))
 }
 
 // splitAdds divides the adds, sorted, into early ones, which may grow a
 // container and are inserted one by one before the removes, and late ones,
 // as many in each container as it has removes, merged after them in one
-// pass: in a container with a adds and r removes the first max(0, a-r)
+// pass: in a container with a adds and r removes the largest max(0, a-r)
 // adds are early. The two are each sorted; late holds nothing when removes
 // is empty.
 func splitAdds(adds, removes []uint32) (early, late []uint32) {
@@ -192,9 +216,11 @@ func splitAdds(adds, removes []uint32) (early, late []uint32) {
 		for rc < len(removes) && removes[rc]>>16 == key {
 			rc++
 		}
+		// The largest adds go early: inserted near the end of the
+		// container, they move few members.
 		excess := max(0, (j-i)-(rc-r))
-		n += copy(adds[n:], adds[i:i+excess])
-		late = append(late, adds[i+excess:j]...)
+		late = append(late, adds[i:j-excess]...)
+		n += copy(adds[n:], adds[j-excess:j])
 		i, r = j, rc
 	}
 	return adds[:n], late

@@ -124,8 +124,9 @@ func TestDeferredMergeKeepsStorage(t *testing.T) {
 			}
 			d := newDeferredSet(compacted(bm))
 			d.limit = 1 << 30
-			d.log = make([]uint64, 0, len(in)+len(out))
-			logStorage := d.log // the merge frees it: counted on both sides
+			d.log = make([]uint32, 0, len(in)+len(out))
+			d.adds = make([]uint64, 0, len(d.log)/64+1)
+			logStorage, addsStorage := d.log, d.adds // the merge frees them: counted on both sides
 			before := liveHeap()
 			for c := range containers {
 				for _, f := range in[c*tc.removes : (c+1)*tc.removes] {
@@ -146,6 +147,7 @@ func TestDeferredMergeKeepsStorage(t *testing.T) {
 					grew, size, 100*grew/size, 100*tc.maxGrowthShare)
 			}
 			runtime.KeepAlive(logStorage)
+			runtime.KeepAlive(addsStorage)
 			runtime.KeepAlive(in)
 			runtime.KeepAlive(out)
 			runtime.KeepAlive(d)

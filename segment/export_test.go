@@ -5,12 +5,21 @@ var CPUTime = cpuTime
 
 // MergeLogs merges every write log of the index, as readers of every set
 // would, so that a heap measured after updates holds what the merges left
-// (BenchmarkHeapAfterUpdates).
-func (ix *Index) MergeLogs() {
+// (BenchmarkHeapAfterUpdates). It returns the number of members of all
+// sets that take a write log, and the bytes their logs may hold at most:
+// now, and as they were bounded before 4-byte entries (8 bytes an entry,
+// one per 64 members).
+func (ix *Index) MergeLogs() (members int, bound, bound8 float64) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	merge := func(d *deferredSet) {
+		n := int(d.bitmap().GetCardinality())
+		members += n
+		bound += 4.125 * float64(d.limit)
+		bound8 += 8 * float64(min(1<<16, max(64, n/64)))
+	}
 	for _, tag := range ix.tags {
-		tag.bitmap()
+		merge(tag)
 	}
 	nums := make([]*numColumn, 0, len(ix.fields)+len(ix.scores))
 	strs := make([]*strColumn, 0, len(ix.fields)+len(ix.variants))
@@ -30,17 +39,18 @@ func (ix *Index) MergeLogs() {
 	}
 	for _, c := range nums {
 		for _, g := range c.groups {
-			g.members.bitmap()
+			merge(g.members)
 			for _, b := range g.bins {
-				b.members.bitmap()
+				merge(b.members)
 			}
 		}
 	}
 	for _, c := range strs {
 		for i := range c.postings {
 			if p := &c.postings[i]; p.bm != nil {
-				p.bm.bitmap()
+				merge(p.bm)
 			}
 		}
 	}
+	return members, bound, bound8
 }
