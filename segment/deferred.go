@@ -50,8 +50,8 @@ type deferredSet struct {
 // A merge costs about a pass over each container it touches, so an entry
 // costs in proportion to deferredShare: at 10M friends, one per 16 members
 // made int-field updates 2.4–3.4 M per CPU-second and score increments
-// 3.0–3.7 M, against 2.0–2.7 M and 2.2–3.0 M at one per 32 (runs side by
-// side, loaded machine). It costs a log of 4.7 B/friend at most at 10M
+// 3.0–3.7 M, against 2.0–2.7 M and 2.2–3.1 M at one per 32 (runs side by
+// side, loaded machine). It costs a log of 4.4 B/friend at most at 10M
 // while writes run without reads (2.4 B at 32, as did 8-byte entries at 64).
 const (
 	minDeferred   = 64
