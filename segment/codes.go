@@ -490,8 +490,10 @@ func (c *codes) compact() {
 // old bytes stay in the slab until the next compact: at most the column's
 // packed bytes at compact. Seven bytes after the last page let checks read
 // any entry of a slab page with one unchecked 8-byte load (gatherPadded).
+// On Linux a slab asks for transparent huge pages (hugepages_linux.go).
 func (c *codes) slabPages() {
 	const slabPad = 7
+	releaseHugePages(c.slab) // every page leaves it: copied below, or empty
 	c.slab = nil
 	total := 0
 	for i := range c.pages {
@@ -501,6 +503,7 @@ func (c *codes) slabPages() {
 		return
 	}
 	slab := make([]byte, total+slabPad)
+	adviseHugePages(slab, false) // before the copy faults its pages in
 	o := 0
 	for i := range c.pages {
 		p := &c.pages[i]
@@ -511,6 +514,7 @@ func (c *codes) slabPages() {
 		p.data, p.inSlab = slab[o:o+n:o+n], true // capped: appends never reach a neighbour
 		o += n
 	}
+	adviseHugePages(slab, true) // what the allocator had already touched
 	c.slab = slab
 }
 
