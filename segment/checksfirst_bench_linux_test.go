@@ -34,7 +34,7 @@ func BenchmarkChecksFirstCall(b *testing.B) {
 		c.compact()
 		small := c.withSmallPages()
 		lo, hi := uint64(1), uint64(1)<<(width-1)
-		for _, density := range []float64{0.001, 0.005, 0.02} {
+		for _, density := range []float64{0.001, 0.005, 0.02, 0.1, 0.5} {
 			w := roaring.New()
 			for i := range span {
 				if r.Float64() < density {
