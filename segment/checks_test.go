@@ -222,3 +222,62 @@ func (c *codes) filterTableOneLoop(within *roaring.Bitmap, ok []bool) *roaring.B
 	})
 	return col.done()
 }
+
+// scanRangePerRun is scanRange as it was before gatherChunk (main at
+// ce1de46): each run of candidates on a page looked up, its codes gathered
+// with bounds-checked loads, then compared; kept as the reference of
+// BenchmarkChecksFirstCall.
+func (c *codes) scanRangePerRun(within *roaring.Bitmap, lo, hi uint64, zero bool, emit func(hits []uint32)) {
+	buf := checkBufs.Get().(*checkBuf)
+	defer checkBufs.Put(buf)
+	each(within, func(ids []uint32) {
+		n := 0
+		for len(ids) > 0 {
+			end, p := c.runOnPage(ids)
+			run := ids[:end]
+			ids = ids[end:]
+			var clo, span uint64
+			none := true
+			if p != nil {
+				base := p.base
+				if p.data == nil {
+					base = 1
+				}
+				none = lo > hi || hi < base
+				if !none {
+					clo = 1
+					if lo > base {
+						clo = lo - base + 1
+					}
+					span = hi - base + 1 - clo
+				}
+			}
+			if none && !zero {
+				continue
+			}
+			codes := buf.codes[:len(run)]
+			switch {
+			case p == nil:
+				clear(codes)
+			case p.data != nil:
+				for j, f := range run {
+					codes[j] = p.code(f & pageMask)
+				}
+			default:
+				for j, f := range run {
+					codes[j] = p.sp.get(f & pageMask)
+				}
+			}
+			in, z := b2u(!none), b2u(zero)
+			hits := buf.hits[n : n+len(run)]
+			k := 0
+			for j, f := range run {
+				cd := codes[j]
+				hits[k] = f
+				k += int(b2u(cd-clo <= span)&in | b2u(cd == 0)&z)
+			}
+			n += k
+		}
+		emit(buf.hits[:n])
+	})
+}

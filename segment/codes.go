@@ -38,6 +38,9 @@ type codes struct {
 	// slot; a power of two long, or nil while keys[i] == i for all i.
 	slots []uint32
 	shift uint8 // 32 - log2(len(slots)): a hash's top bits pick the slot
+	// slab holds the packed pages' data since the last compact (see
+	// slabPages), nil before.
+	slab []byte
 }
 
 // codePage holds the values of pageSize consecutive IDs. An entry's code c
@@ -209,12 +212,16 @@ func (c *codes) update(id uint32, next func(v uint64) uint64) uint64 {
 
 // code returns the code of entry off. A width up to 56 leaves room for
 // the shift within one 64-bit load; width 64 entries are byte-aligned.
-func (p *codePage) code(off uint32) uint64 {
-	bit := uint(off) * uint(p.width)
-	if i := bit >> 3; i+8 <= uint(len(p.data)) {
-		return binary.LittleEndian.Uint64(p.data[i:]) >> (bit & 7) & p.mask
+func (p *codePage) code(off uint32) uint64 { return packedCode(p.data, p.width, p.mask, off) }
+
+// packedCode returns the code of entry off of a page's data, packed at
+// width bits.
+func packedCode(data []byte, width uint8, mask uint64, off uint32) uint64 {
+	bit := uint(off) * uint(width)
+	if i := bit >> 3; i+8 <= uint(len(data)) {
+		return binary.LittleEndian.Uint64(data[i:]) >> (bit & 7) & mask
 	}
-	return tailWord(p.data[bit>>3:]) >> (bit & 7) & p.mask
+	return tailWord(data[bit>>3:]) >> (bit & 7) & mask
 }
 
 // putCode stores code c, which must fit the width, at entry off.
@@ -480,9 +487,14 @@ func (c *codes) compact() {
 // 9472); in one slab the pages waste at most one rounding, about 0.7
 // B/friend over the benchmark's columns. A page re-encoded later (a value
 // outside its range, or turned sparse) gets its own allocation, and its
-// old bytes stay in the slab until the next compact or until no page uses
-// the slab: at most the column's packed bytes at compact.
+// old bytes stay in the slab until the next compact: at most the column's
+// packed bytes at compact. Seven bytes after the last page let checks read
+// any entry of a slab page with one unchecked 8-byte load (gatherPadded).
+// On Linux a slab asks for transparent huge pages (hugepages_linux.go).
 func (c *codes) slabPages() {
+	const slabPad = 7
+	releaseHugePages(c.slab) // every page leaves it: copied below, or empty
+	c.slab = nil
 	total := 0
 	for i := range c.pages {
 		total += len(c.pages[i].data)
@@ -490,7 +502,8 @@ func (c *codes) slabPages() {
 	if total == 0 {
 		return
 	}
-	slab := make([]byte, total)
+	slab := make([]byte, total+slabPad)
+	adviseHugePages(slab, false) // before the copy faults its pages in
 	o := 0
 	for i := range c.pages {
 		p := &c.pages[i]
@@ -501,6 +514,8 @@ func (c *codes) slabPages() {
 		p.data, p.inSlab = slab[o:o+n:o+n], true // capped: appends never reach a neighbour
 		o += n
 	}
+	adviseHugePages(slab, true) // what the allocator had already touched
+	c.slab = slab
 }
 
 func exact[T any](s []T) []T {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -318,6 +319,48 @@ func BenchmarkCodesInsert(b *testing.B) {
 				c.compact()
 				b.ReportMetric(float64(c.bytes())/float64(n), "B/friend")
 			})
+		}
+	}
+}
+
+// TestSlabPagesPadded pins what gatherPadded relies on: every page in a
+// column's slab has at least 7 bytes of the slab after its data, the last
+// one included, so that reading any entry as one 8-byte load stays inside
+// the allocation. The column's slab is an exact multiple of the
+// allocator's 8 KiB pages (8 pages of 16-bit codes), so that no size-class
+// rounding would hide a slab without the pad.
+func TestSlabPagesPadded(t *testing.T) {
+	for _, width := range []int{1, 7, 16, 17, 56, 64} {
+		c := newCodes()
+		for id := range uint32(8 * pageSize) {
+			v := uint64(id) * 0x9E3779B97F4A7C15 // spread over 64 bits
+			if width < 64 {
+				v >>= 64 - width // spread over width bits
+			}
+			c.set(id, max(1, v))
+		}
+		c.compact()
+		if len(c.slab) == 0 {
+			t.Fatalf("width %d: no slab after compact", width)
+		}
+		slabStart := uintptr(unsafe.Pointer(unsafe.SliceData(c.slab)))
+		for i := range c.pages {
+			p := &c.pages[i]
+			if !p.inSlab {
+				t.Fatalf("width %d: page %d not in the slab", width, i)
+			}
+			end := uintptr(unsafe.Pointer(unsafe.SliceData(p.data))) - slabStart + uintptr(len(p.data))
+			if end+7 > uintptr(len(c.slab)) {
+				t.Errorf("width %d: page %d ends %d bytes before the slab's end, want at least 7", width, i, uintptr(len(c.slab))-end)
+			}
+		}
+		for id := range uint32(8 * pageSize) {
+			p := &c.pages[c.find(id>>pageBits)]
+			var got [1]uint64
+			gatherPadded(p.data, p.width, p.mask, []uint32{id}, got[:])
+			if want := p.code(id & pageMask); got[0] != want {
+				t.Fatalf("width %d: id %d gathers code %d, want %d", width, id, got[0], want)
+			}
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package segment
 
 import (
+	"encoding/binary"
 	"sync"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -112,9 +114,10 @@ func (c *codes) countRange(within *roaring.Bitmap, lo, hi uint64, zero bool) uin
 // scanRange passes the members of within that filterRange keeps to emit,
 // a chunk of ascending IDs at a time; emit must not keep the slice.
 //
-// It checks a run of candidates on one page in two passes: first their
-// codes are gathered, loads independent of one another, so that the
-// cache misses of a wide column at 10M friends overlap; then the run is
+// It checks a chunk of candidates in three passes (gatherChunk, then the
+// comparisons): the pages' headers, then every candidate's code, loads
+// independent of one another, so that the cache misses of a wide column
+// at 10M friends overlap across the whole chunk; then the chunk is
 // compacted without a branch on the codes (a hit is written and the count
 // advanced by the comparison's outcome), where one branchy loop
 // mispredicted about once per hit and stalled on each miss in turn.
@@ -122,17 +125,19 @@ func (c *codes) scanRange(within *roaring.Bitmap, lo, hi uint64, zero bool, emit
 	buf := checkBufs.Get().(*checkBuf)
 	defer checkBufs.Put(buf)
 	each(within, func(ids []uint32) {
-		n := 0
-		for len(ids) > 0 {
-			run, p := c.pageRun(ids)
-			ids = ids[len(run):]
+		runs := c.gatherChunk(ids, buf)
+		n, from := 0, 0
+		for _, r := range runs {
+			run := ids[from:r.end]
+			codes := buf.codes[from:r.end]
+			from = r.end
 			// Per page, the codes of [lo, hi]: clo <= code <= clo+span,
 			// none when no code is.
 			var clo, span uint64
 			none := true
-			if p != nil {
-				base := p.base
-				if p.data == nil { // sparse: compare values, as codes from base 1
+			if r.kind != pageNone {
+				base := r.base
+				if r.kind == pageSparse { // compare values, as codes from base 1
 					base = 1
 				}
 				none = lo > hi || hi < base
@@ -147,8 +152,6 @@ func (c *codes) scanRange(within *roaring.Bitmap, lo, hi uint64, zero bool, emit
 			if none && !zero {
 				continue
 			}
-			codes := buf.codes[:len(run)]
-			p.gatherCodes(run, codes)
 			in, z := b2u(!none), b2u(zero)
 			hits := buf.hits[n : n+len(run)]
 			k := 0
@@ -163,22 +166,114 @@ func (c *codes) scanRange(within *roaring.Bitmap, lo, hi uint64, zero bool, emit
 	})
 }
 
-// checkBuf holds a chunk's codes and hits for the two-pass checks.
+// checkBuf holds a chunk's codes, hits and page runs for the checks.
 type checkBuf struct {
 	codes []uint64
 	hits  []uint32
+	runs  []pageRun
 }
 
 // checkBufs keeps checkBufs for reuse: 24 KiB each, which allocated anew
 // per scan cost more than a thousand checks (their zeroing, and the
 // collections they bring about).
 var checkBufs = sync.Pool{New: func() any {
-	return &checkBuf{codes: make([]uint64, eachChunk), hits: make([]uint32, eachChunk)}
+	return &checkBuf{codes: make([]uint64, eachChunk), hits: make([]uint32, eachChunk), runs: make([]pageRun, 0, 64)}
 }}
 
-// pageRun returns the leading IDs of ids that share the first one's page,
-// and the page (nil when no friend of it has a value).
-func (c *codes) pageRun(ids []uint32) ([]uint32, *codePage) {
+// pageRun is a run of a chunk's candidates that share a code page, with
+// what checking them needs of the page, copied from its header.
+type pageRun struct {
+	end   int // index in the chunk past the run's last candidate
+	kind  uint8
+	width uint8
+	// padded: data lies in a slab with at least 7 bytes after it (see
+	// slabPages), so that every entry is one 8-byte load.
+	padded bool
+	mask   uint64
+	base   uint64
+	data   []byte
+	sp     *sparsePage
+}
+
+const (
+	pageNone   = iota // no friend of the page has a value: codes 0
+	pagePacked        // codes bit-packed in data, values base+code-1
+	pageSparse        // values in sp, which stand for codes from base 1
+)
+
+// gatherChunk stores the codes of ids, ascending, in buf.codes (a packed
+// page's codes, a sparse page's values, 0 where a page is absent) and
+// returns their runs by page, in buf.runs.
+//
+// It reads the pages' headers for the whole chunk first and only then the
+// codes. Run by run, each header was a cache miss the run's codes waited
+// for, and the codes of a run (some twenty at 0.5% of 10M IDs) filled the
+// out-of-order window, so that a first call at 10M paid two memory
+// latencies a run: narrow-int-band's 55,484 checks took 1.9 ms cold
+// against 0.55 warm.
+func (c *codes) gatherChunk(ids []uint32, buf *checkBuf) []pageRun {
+	runs := buf.runs[:0]
+	for i := 0; i < len(ids); {
+		n, p := c.runOnPage(ids[i:])
+		i += n
+		r := pageRun{end: i}
+		if p != nil {
+			r.width, r.mask, r.base, r.data, r.sp = p.width, p.mask, p.base, p.data, p.sp
+			r.kind, r.padded = pagePacked, p.inSlab
+			if p.data == nil {
+				r.kind = pageSparse
+			}
+		}
+		runs = append(runs, r)
+	}
+	buf.runs = runs
+	from := 0
+	for ri := range runs {
+		r := &runs[ri]
+		codes := buf.codes[from:r.end]
+		run := ids[from:r.end]
+		from = r.end
+		switch r.kind {
+		case pageNone:
+			clear(codes)
+		case pagePacked:
+			if r.padded {
+				gatherPadded(r.data, r.width, r.mask, run, codes)
+				break
+			}
+			for j, f := range run {
+				codes[j] = packedCode(r.data, r.width, r.mask, f&pageMask)
+			}
+		default:
+			for j, f := range run {
+				codes[j] = r.sp.get(f & pageMask)
+			}
+		}
+	}
+	return runs
+}
+
+// gatherPadded stores the codes of ids, entries of data packed at width
+// bits, in codes. data must be followed by at least 7 bytes of the same
+// allocation, as a page in a slab is: each entry is then one 8-byte load
+// without a bounds check. The checked loads took twice the instructions a
+// check, which halved the cache misses the out-of-order window keeps in
+// flight: at 10M IDs, 55,484 candidates of a 17-bit column, 22 ns a check
+// cold against 11-14 unchecked.
+func gatherPadded(data []byte, width uint8, mask uint64, ids []uint32, codes []uint64) {
+	base := unsafe.Pointer(unsafe.SliceData(data))
+	w := uint(width)
+	codes = codes[:len(ids)]
+	for j, f := range ids {
+		bit := uint(f&pageMask) * w
+		word := (*[8]byte)(unsafe.Add(base, bit>>3))
+		codes[j] = binary.LittleEndian.Uint64(word[:]) >> (bit & 7) & mask
+	}
+}
+
+// runOnPage returns the number of leading IDs of ids that share the first
+// one's page, and the page (nil when no friend of it has a value).
+func (c *codes) runOnPage(ids []uint32) (int, *codePage) {
 	k := ids[0] >> pageBits
 	end := len(ids)
 	if ids[len(ids)-1]>>pageBits != k {
@@ -208,25 +303,7 @@ func (c *codes) pageRun(ids []uint32) ([]uint32, *codePage) {
 	if i := c.find(k); i >= 0 {
 		p = &c.pages[i]
 	}
-	return ids[:end], p
-}
-
-// gatherCodes stores the codes of ids, all on page p, in codes: a packed
-// page's codes, a sparse page's values (its codes from base 1), 0 for a
-// nil page's.
-func (p *codePage) gatherCodes(ids []uint32, codes []uint64) {
-	switch {
-	case p == nil:
-		clear(codes)
-	case p.data != nil:
-		for j, f := range ids {
-			codes[j] = p.code(f & pageMask)
-		}
-	default:
-		for j, f := range ids {
-			codes[j] = p.sp.get(f & pageMask)
-		}
-	}
+	return end, p
 }
 
 func b2u(b bool) uint64 {
@@ -237,7 +314,7 @@ func b2u(b bool) uint64 {
 }
 
 // filterTable returns the members of within whose value v is accepted by
-// ok: v < len(ok) && ok[v]. Like scanRange, it gathers a page's codes
+// ok: v < len(ok) && ok[v]. Like scanRange, it gathers a chunk's codes
 // first and compacts the hits without a branch on them.
 func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 	col := collectorFor(within, 0.5)
@@ -248,15 +325,15 @@ func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 	buf := checkBufs.Get().(*checkBuf)
 	defer checkBufs.Put(buf)
 	each(within, func(ids []uint32) {
-		n := 0
-		for len(ids) > 0 {
-			run, p := c.pageRun(ids)
-			ids = ids[len(run):]
-			codes := buf.codes[:len(run)]
-			p.gatherCodes(run, codes)
+		runs := c.gatherChunk(ids, buf)
+		n, from := 0, 0
+		for _, r := range runs {
+			run := ids[from:r.end]
+			codes := buf.codes[from:r.end]
+			from = r.end
 			var base uint64 // a packed code's value is base+code; 0 stays 0
-			if p != nil && p.data != nil {
-				base = p.base - 1
+			if r.kind == pagePacked {
+				base = r.base - 1
 			}
 			hits := buf.hits[n : n+len(run)]
 			k := 0

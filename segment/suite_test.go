@@ -654,6 +654,19 @@ func BenchmarkShape(b *testing.B) {
 	if src == "" {
 		src = `spend >= 10000 && clicked("campaign") && birthday >= date("1951-04-01") && birthday < date("1960-04-01")`
 	}
+	// A suite shape's name stands for its source, and its predecessor is
+	// the filter before the edit (CountAfterEdit); STEPCAST_SHAPE_BEFORE
+	// gives one for any source.
+	before := os.Getenv("STEPCAST_SHAPE_BEFORE")
+	shapes := append(namedShapes(), genShapes(suiteShapes, 1)...)
+	for i, p := range predecessors(shapes) {
+		if shapes[i].name == src {
+			src = shapes[i].src()
+			if p.root != nil && before == "" {
+				before = p.root.source(false)
+			}
+		}
+	}
 	for _, n := range sizes() {
 		b.Run(sizeName(n), func(b *testing.B) {
 			fx := getFixture(b, n)
@@ -697,6 +710,74 @@ func BenchmarkShape(b *testing.B) {
 				b.ReportMetric(float64(median(cpus).Nanoseconds()), "cpu-ns-p50")
 				b.ReportMetric(float64(faults)/float64(b.N), "faults/op")
 			})
+			b.Run("CountAfterEdit", func(b *testing.B) { benchAfterEdit(b, fx, src, before) })
+		})
+	}
+}
+
+// benchAfterEdit times each call as the suite's first call after an edit,
+// repeated: the CPU caches filled with other data, a collection, the
+// filter before the edit (none if empty) counted once untimed, then a
+// freshly compiled segment of src counted once, timed.
+func benchAfterEdit(b *testing.B, fx *fixture, src, before string) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var pred *segment.Segment
+	if before != "" {
+		pred = segment.MustCompile(before, fx.schema)
+	}
+	sweep := make([]uint64, coldSweepBytes/8)
+	var cpus []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		evictCaches(sweep)
+		runtime.GC()
+		if pred != nil {
+			_, _ = pred.Count(fx.ix, benchNow)
+		}
+		fresh := segment.MustCompile(src, fx.schema)
+		b.StartTimer()
+		cpu, _ := timed(func() { _, _ = fresh.Count(fx.ix, benchNow) })
+		cpus = append(cpus, cpu)
+	}
+	b.ReportMetric(float64(median(cpus).Nanoseconds()), "cpu-ns-p50")
+}
+
+// BenchmarkShapeFirst measures the shapes of the suite named in
+// STEPCAST_SUITE_SHAPES (all if unset) by many repetitions where the suite
+// has one call each: Count, warm, and CountAfterEdit (benchAfterEdit),
+// so that the first call after an edit can be compared with its p50
+// without the noise of single calls.
+func BenchmarkShapeFirst(b *testing.B) {
+	shapes := append(namedShapes(), genShapes(suiteShapes, 1)...)
+	preds := predecessors(shapes)
+	only := strings.Split(os.Getenv("STEPCAST_SUITE_SHAPES"), ",")
+	for _, n := range sizes() {
+		b.Run(sizeName(n), func(b *testing.B) {
+			fx := getFixture(b, n)
+			for i, s := range shapes {
+				if only[0] != "" && !slices.Contains(only, s.name) {
+					continue
+				}
+				before := ""
+				if preds[i].root != nil {
+					before = preds[i].root.source(false)
+				}
+				b.Run(s.name, func(b *testing.B) {
+					seg := segment.MustCompile(s.src(), fx.schema)
+					b.Run("Count", func(b *testing.B) {
+						runtime.LockOSThread()
+						defer runtime.UnlockOSThread()
+						var cpus []time.Duration
+						for b.Loop() {
+							cpu, _ := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
+							cpus = append(cpus, cpu)
+						}
+						b.ReportMetric(float64(median(cpus).Nanoseconds()), "cpu-ns-p50")
+					})
+					b.Run("CountAfterEdit", func(b *testing.B) { benchAfterEdit(b, fx, s.src(), before) })
+				})
+			}
 		})
 	}
 }
