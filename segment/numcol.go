@@ -447,7 +447,7 @@ func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
 // many friends it checked one by one.
 func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.Bitmap, int) {
 	cv := c.rangePlan(lo, hi, known)
-	out := c.interior(cv, known)
+	out := c.interior(cv, known, nil)
 	checked := 0
 	for _, b := range cv.partial {
 		checked += b.n
@@ -461,8 +461,7 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 // bin's members checked either among w (among says so) or all of them,
 // then kept in w. It also returns how many friends it checked.
 func (c *numColumn) rangeAmong(cv cover, known, w *roaring.Bitmap, among func(edge *bin) bool) (*roaring.Bitmap, int) {
-	out := c.interior(cv, known)
-	out.And(w)
+	out := c.interior(cv, known, w)
 	checked := 0
 	for _, b := range cv.partial {
 		cand := b.members.bitmap()
@@ -482,9 +481,9 @@ func (c *numColumn) rangeAmong(cv cover, known, w *roaring.Bitmap, among func(ed
 
 // interior returns the known friends in the cover's pieces that lie wholly
 // in its range (its edge bins excluded), the unset friends if the range
-// holds them. When the interior holds most of the column, it subtracts the
-// rest from the set instead.
-func (c *numColumn) interior(cv cover, known *roaring.Bitmap) *roaring.Bitmap {
+// holds them, among the candidates w unless w is nil. When the interior
+// holds most of the column, it subtracts the rest from the set instead.
+func (c *numColumn) interior(cv cover, known, w *roaring.Bitmap) *roaring.Bitmap {
 	var out *roaring.Bitmap
 	if cv.inN > cv.outN {
 		others := make([]*roaring.Bitmap, 0, len(cv.out)+len(cv.cut))
@@ -500,6 +499,9 @@ func (c *numColumn) interior(cv cover, known *roaring.Bitmap) *roaring.Bitmap {
 			}
 		}
 		out = roaring.AndNot(c.set, orMany(others))
+		if w != nil {
+			out.And(w)
+		}
 	} else {
 		parts := make([]*roaring.Bitmap, 0, len(cv.in)+len(cv.cut))
 		for _, g := range cv.in {
@@ -522,11 +524,17 @@ func (c *numColumn) interior(cv cover, known *roaring.Bitmap) *roaring.Bitmap {
 		}
 		if len(parts) == 1 && parts[0] == piece {
 			out = piece // a copy would be a second pass over it
+			if w != nil {
+				out.And(w)
+			}
 		} else {
-			out = orMany(parts)
+			out = orWithFewAmong(parts, nil, w)
 		}
 	}
 	if c.unsetIn(cv.lo, cv.hi) {
+		if w != nil {
+			known = w // the unset friends among the candidates
+		}
 		out.Or(roaring.AndNot(known, c.set))
 	}
 	return out
