@@ -513,7 +513,8 @@ func birthdayIndex(t *testing.T, schema *Schema, now time.Time, n, span int) *In
 // among many candidates, its edge bins' members are checked among the
 // candidates, not all of them (issue 14, g038 at 10M: 150,948 birthday
 // edge members checked at some 41 ns each for 1.02M candidates, a tenth
-// of the friends), and the result is the candidates in the band.
+// of the friends), and the result is the candidates in the band; a count
+// of the band as an and's last step checks them among the candidates too.
 func TestBandEdgesAmongCandidates(t *testing.T) {
 	const n = 300_000
 	schema := MustSchema(testSchemaConfig)
@@ -549,6 +550,15 @@ func TestBandEdgesAmongCandidates(t *testing.T) {
 			}
 			if path != "index" || checked*2 > edges {
 				t.Errorf("among %d candidates: %s, %d checked of %d edge members, want index and the edges' members among the candidates", w.GetCardinality(), path, checked, edges)
+			}
+			// Counted as an and's last step, likewise.
+			for _, b := range cv.partial {
+				if among, all := c.edgeCountWays(col, b, card(w)); among > all {
+					t.Errorf("counting an edge bin of %d among %d candidates: among %.0f ns > all %.0f: every member would be checked", b.n, w.GetCardinality(), among, all)
+				}
+			}
+			if n, ok := rangeCount(c, col, l.lo, l.hi, w); ok && n != got.GetCardinality() {
+				t.Errorf("rangeCount = %d, want %d", n, got.GetCardinality())
 			}
 		})
 	}
