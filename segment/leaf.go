@@ -279,10 +279,11 @@ func orWithFewAmong(parts []*roaring.Bitmap, few [][]uint32, w *roaring.Bitmap) 
 }
 
 // candidatesPerWord bounds the candidates wordsAmong looks up, per word of
-// the array: each costs some 2 ns, where making the array a bitmap costs
-// some 20 µs per 1,024 words (g008 at 10M: 3 ms for 1.25 MB), and the
-// universe of 8.5M friends would cost more to look up than that.
-const candidatesPerWord = 4
+// the array. Making the array a bitmap and intersecting cost some 3 ms at
+// 10M IDs (1.25 MB); looking candidates up cost 1.3-4.5 ns each in the
+// suite (g009, 3.4M candidates: 0.7 -> 5.3 ms; g078, 948k: 3.4 -> 7.7 ms;
+// g008, 239k: 7.4 -> 5.0 ms), so only up to about 300k at 10M IDs.
+const candidatesPerWord = 2
 
 // wordsAmong returns the candidates w whose bit is set in words.
 func wordsAmong(words []uint64, w *roaring.Bitmap) *roaring.Bitmap {
