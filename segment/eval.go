@@ -186,7 +186,7 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 					for i, l := range ready {
 						bms[i] = l.direct(c)
 					}
-					acc.And(roaring.FastOr(bms...))
+					acc.And(fastOr(bms))
 					continue
 				}
 			}
@@ -196,7 +196,7 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 				if c.unionCheaper(bms, acc) {
 					// Word by word against one union beats clearing the
 					// members of each set one by one.
-					acc.AndNot(roaring.FastOr(bms...))
+					acc.AndNot(fastOr(bms))
 				} else {
 					for _, bm := range bms {
 						acc.AndNot(bm)
@@ -267,7 +267,7 @@ func (c *evalCtx) countReady(k node, acc *roaring.Bitmap) (n uint64, ok bool) {
 			for i, l := range ready {
 				bms[i] = l.direct(c)
 			}
-			bm = roaring.FastOr(bms...)
+			bm = fastOr(bms)
 		}
 	}
 	if bm == nil || c.scanReady(bm, acc) {

@@ -63,7 +63,7 @@ func (n *orNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, stri
 		}
 		// Into a new bitmap: intersecting the union in place would turn
 		// its dense containers into sparse ones one by one.
-		parts = append(parts, roaring.And(within, roaring.FastOr(bms...)))
+		parts = append(parts, roaring.And(within, fastOr(bms)))
 	} else {
 		rest = n.kids
 	}
@@ -73,7 +73,7 @@ func (n *orNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, stri
 	if len(parts) == 1 {
 		return parts[0], "", 0
 	}
-	return roaring.FastOr(parts...), "", 0
+	return fastOr(parts), "", 0
 }
 
 // readyKids splits an or's operands into the leaves whose sets the index
