@@ -446,6 +446,44 @@ func BenchmarkScoreIncrements(b *testing.B) {
 	}
 }
 
+// BenchmarkHeapAfterUpdates applies b.N updates of every kind (tags, an
+// int and a choice field, score increments) and reports how much the heap
+// grew per friend once every write log is merged: the spare room merges
+// leave in bitmaps, which Compact would release. Run it with a fixed
+// -benchtime (400000x) to compare branches.
+func BenchmarkHeapAfterUpdates(b *testing.B) {
+	for _, n := range sizes() {
+		b.Run(sizeName(n), func(b *testing.B) {
+			fx := getFixture(b, n)
+			fx.ix.MergeLogs()
+			before := heapInUse()
+			applyUpdates(b, fx.ix, n, func(batch *segment.Batch, j int, f stepcast.FriendID) {
+				switch j % 5 {
+				case 0:
+					batch.SetTag(f, synth.TagName(j%synth.Tags))
+				case 1:
+					batch.ClearTag(f, synth.TagName((j-1)%synth.Tags))
+				case 2:
+					batch.SetField(f, "age", 20+j%50)
+				case 3:
+					batch.SetField(f, "area", synth.Prefectures[j%47])
+				default:
+					batch.AddScore(f, "lead", int64(1+j%3))
+				}
+			})
+			b.StopTimer()
+			withLogs := heapInUse()
+			members, bound, bound8 := fx.ix.MergeLogs()
+			after := heapInUse()
+			b.ReportMetric((float64(after)-float64(before))/float64(n), "grown-B/friend")
+			b.ReportMetric((float64(withLogs)-float64(after))/float64(n), "logs-B/friend")
+			b.ReportMetric(float64(members)/float64(n), "logged-sets/friend")
+			b.ReportMetric(bound/float64(n), "log-bound-B/friend")
+			b.ReportMetric(bound8/float64(n), "log-bound-8B-64-B/friend")
+		})
+	}
+}
+
 // BenchmarkIndexMemory reports the heap the index holds per friend
 // (measured with runtime.MemStats around the build) and its own estimate.
 func BenchmarkIndexMemory(b *testing.B) {

@@ -88,6 +88,9 @@ func (c *evalCtx) count(n node) uint64 {
 			if bm := n.direct(c); bm != nil {
 				return c.universe.AndCardinality(bm)
 			}
+			if cnt, ok := c.countEachValue(n, c.universe); ok {
+				return cnt
+			}
 			if ct, ok := n.(counter); ok {
 				if cnt, ok := ct.countIn(c, c.universe); ok {
 					return cnt
@@ -124,6 +127,19 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 	rest := slices.Clone(kids)
 	u := max(1, card(c.universe))
 	acc := within
+	// audience, when set, is within not yet intersected into acc: the
+	// largest operand, it comes last, as in plain roaring, and when the
+	// and ends in ready-made sets it is only counted. Intersecting it in
+	// place right after the first two sets cost g080 at 10M (two choices,
+	// 1.17M friends) a write pass over every container: 0.23 ms against
+	// plain's 0.17.
+	var audience *roaring.Bitmap
+	settle := func() {
+		if audience != nil {
+			acc.And(audience)
+			audience = nil
+		}
+	}
 	if within == c.universe && c.trace == nil {
 		// Intersect the two smallest ready-made sets with each other
 		// before the audience, as plain roaring would: the index's sets
@@ -135,8 +151,10 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 			ba, bb := rest[a].(leaf).direct(c), rest[b].(leaf).direct(c)
 			rest = slices.Delete(rest, max(a, b), max(a, b)+1)
 			rest = slices.Delete(rest, min(a, b), min(a, b)+1)
-			acc = roaring.And(ba, bb)
-			acc.And(within)
+			acc, audience = roaring.And(ba, bb), within
+			if card(within) < max(card(ba), card(bb)) {
+				settle() // plain roaring would have met it before the larger set
+			}
 		}
 	}
 	for len(rest) > 0 {
@@ -156,8 +174,19 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		}
 		k := rest[best]
 		rest = slices.Delete(rest, best, best+1)
-		if countLast && len(rest) == 0 && c.trace == nil {
+		last := len(rest) == 0
+		if audience != nil && !c.audienceAfter(k, audience, countLast && last) {
+			settle()
+		}
+		if countLast && last && audience != nil && c.intersectReady(k, acc) {
+			return nil, acc.AndCardinality(audience)
+		}
+		if countLast && last && c.trace == nil {
+			settle()
 			if n, ok := c.countReady(k, acc); ok {
+				return nil, n
+			}
+			if n, ok := c.countEachValue(k, acc); ok {
 				return nil, n
 			}
 			if ct, ok := k.(counter); ok {
@@ -169,48 +198,86 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		// Once acc is ours, intersect ready-made bitmaps into it in place:
 		// no new containers, which at millions of friends is most of the
 		// cost of an intersection.
-		if acc != within && c.trace == nil {
-			if bm, neg := c.readyOperand(k); bm != nil && !c.scanReady(bm, acc) {
-				if neg {
-					acc.AndNot(bm)
-				} else {
-					acc.And(bm)
-				}
-				continue
-			}
-			// An or of ready-made sets whose union is cheaper than an
-			// intersection each: intersect acc with the union in place.
-			if o, ok := k.(*orNode); ok {
-				if ready, others := c.readyKids(o.kids); len(others) == 0 && len(ready) >= 2 && c.unionFirst(ready, acc) {
-					bms := make([]*roaring.Bitmap, len(ready))
-					for i, l := range ready {
-						bms[i] = l.direct(c)
-					}
-					acc.And(fastOr(bms))
-					continue
-				}
-			}
-			// A not of an or of ready-made sets (!(tag("a") || tag("b"))):
-			// subtract each in place.
-			if bms := c.readyNotOr(k, acc); bms != nil {
-				if c.unionCheaper(bms, acc) {
-					// Word by word against one union beats clearing the
-					// members of each set one by one.
-					acc.AndNot(fastOr(bms))
-				} else {
-					for _, bm := range bms {
-						acc.AndNot(bm)
-					}
-				}
+		if acc != within && c.trace == nil && c.intersectReady(k, acc) {
+			continue
+		}
+		settle()
+		if c.trace == nil {
+			if out, ok := c.intersectEachValue(k, acc, acc != within); ok {
+				acc = out
 				continue
 			}
 		}
 		acc = c.eval(k, acc)
 	}
+	if countLast && audience != nil {
+		return nil, acc.AndCardinality(audience)
+	}
+	settle()
 	if acc == within {
 		acc = within.Clone()
 	}
 	return acc, acc.GetCardinality()
+}
+
+// audienceAfter reports whether the audience may wait until after k, as
+// in plain roaring, which intersects its operands from the smallest, the
+// audience among them, and subtracts negations after them all; a last
+// negation is only counted, and so may the audience be instead.
+func (c *evalCtx) audienceAfter(k node, audience *roaring.Bitmap, countedLast bool) bool {
+	if bm, neg := c.readyOperand(k); bm != nil {
+		return countedLast || !neg && card(bm) <= card(audience)
+	}
+	if _, ok := k.(*orNode); ok {
+		return countedLast || k.estimate(c) <= card(audience)
+	}
+	return countedLast
+}
+
+// intersectReady intersects acc in place with k when k's set is
+// ready-made: a leaf's set or its not, an or of ready-made sets whose union
+// is cheaper than an intersection each, or the not of such an or. It
+// reports false, leaving acc alone, for any other k or when checking acc's
+// members one by one beats the intersection.
+func (c *evalCtx) intersectReady(k node, acc *roaring.Bitmap) bool {
+	if bm, neg := c.readyOperand(k); bm != nil {
+		if c.scanReady(bm, acc) {
+			return false
+		}
+		if neg {
+			acc.AndNot(bm)
+		} else {
+			acc.And(bm)
+		}
+		return true
+	}
+	// An or of ready-made sets whose union is cheaper than an
+	// intersection each: intersect acc with the union in place.
+	if o, ok := k.(*orNode); ok {
+		if ready, others := c.readyKids(o.kids); len(others) == 0 && len(ready) >= 2 && c.unionFirst(ready, acc) {
+			bms := make([]*roaring.Bitmap, len(ready))
+			for i, l := range ready {
+				bms[i] = l.direct(c)
+			}
+			acc.And(fastOr(bms))
+			return true
+		}
+	}
+	// A not of an or of ready-made sets (!(tag("a") || tag("b"))):
+	// subtract each in place.
+	if bms := c.readyNotOr(k, acc); bms != nil {
+		if c.unionCheaper(bms, acc) {
+			// Word by word against one union beats clearing the
+			// members of each set one by one.
+			acc.AndNot(fastOr(bms))
+		} else {
+			for _, bm := range bms {
+				acc.AndNot(bm)
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // twoReady returns the indexes of the two leaves of kids with the smallest

@@ -203,7 +203,7 @@ func TestConcurrentReadersWhileWriting(t *testing.T) {
 // whether a reader merges between, for friends at the top of the ID range
 // and a friend changed on both sides of the writer's merge.
 func TestDeferredSetAtItsBound(t *testing.T) {
-	for _, initial := range []int{0, 64 * 64, 64 * 300} { // bounds 64, 64, 300 after a first merge
+	for _, initial := range []int{0, 64 * 64, 64 * 300} { // bounds: the minimum, then members/deferredShare, after a first merge
 		for _, extra := range []int{-1, 0, 1} {
 			for _, readBetween := range []bool{false, true} {
 				t.Run(fmt.Sprintf("members=%d/bound%+d/read=%v", initial, extra, readBetween), func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestDeferredSetAtItsBound(t *testing.T) {
 					}
 					want[math.MaxUint32] = true
 					bound := d.limit
-					if want := max(64, (initial+1)/64); bound != want {
+					if want := max(minDeferred, (initial+1)/deferredShare); bound != want {
 						t.Fatalf("bound %d, want %d", bound, want)
 					}
 					top := uint32(math.MaxUint32)

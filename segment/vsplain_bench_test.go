@@ -1,0 +1,87 @@
+package segment_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast/segment"
+)
+
+// BenchmarkVersusPlain times the suite's shapes (STEPCAST_SUITE_SHAPES, or
+// all) against the plain-roaring evaluator only: no oracle, no expr loop,
+// no first calls, so that many runs fit where the suite takes 7 at 10M.
+// STEPCAST_VSPLAIN_RUNS sets the runs of each way (default 31), each way's
+// runs back to back as in the suite. It prints each shape's p50 CPU times
+// and the ratios plain / ours: the quick check for "no shape slower than
+// plain roaring" while changing the executor. STEPCAST_SUITE_EXPLAIN=1
+// prints each shape's plan (as Explain takes it) too.
+func BenchmarkVersusPlain(b *testing.B) {
+	runs := 31
+	if s := os.Getenv("STEPCAST_VSPLAIN_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("STEPCAST_VSPLAIN_RUNS=%q", s)
+		}
+		runs = n
+	}
+	for _, n := range sizes() {
+		b.Run(sizeName(n), func(b *testing.B) {
+			fx := getFixture(b, n)
+			d := newSuiteData(fx.friends, benchNow)
+			p := newPlainIndex(d)
+			shapes := append(namedShapes(), genShapes(suiteShapes, 1)...)
+			if only := os.Getenv("STEPCAST_SUITE_SHAPES"); only != "" {
+				names := strings.Split(only, ",")
+				shapes = slices.DeleteFunc(shapes, func(s shape) bool { return !slices.Contains(names, s.name) })
+			}
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			// Each way's runs carry pprof labels (shape, way), so that one
+			// -cpuprofile splits by shape with -tagfocus.
+			var name string
+			p50 := func(way string, f func()) time.Duration {
+				ds := make([]time.Duration, runs)
+				pprof.Do(context.Background(), pprof.Labels("shape", name, "way", way), func(context.Context) {
+					for i := range ds {
+						ds[i], _ = timed(f)
+					}
+				})
+				return median(ds)
+			}
+			var lines []string
+			for b.Loop() {
+				lines = lines[:0]
+				for _, s := range shapes {
+					name = s.name
+					seg := segment.MustCompile(s.src(), fx.schema)
+					runtime.GC()
+					count := p50("count", func() { _, _ = seg.Count(fx.ix, benchNow) })
+					plain := p50("plain", func() { _ = s.root.countPlain(p) })
+					eval := p50("eval", func() { _, _ = seg.Eval(fx.ix, benchNow) })
+					plainEval := p50("plaineval", func() { _ = s.root.audiencePlain(p) })
+					got, _ := seg.Count(fx.ix, benchNow)
+					bm, _ := seg.Eval(fx.ix, benchNow)
+					if want := s.root.countPlain(p); got != want || !bm.Equals(s.root.audiencePlain(p)) {
+						b.Errorf("%s: Count %d, Eval %d, plain %d", s.name, got, bm.GetCardinality(), want)
+					}
+					if os.Getenv("STEPCAST_SUITE_EXPLAIN") != "" {
+						ex, _ := seg.Explain(fx.ix, benchNow)
+						fmt.Printf("## %s: %s\n%s\n", s.name, s.src(), ex)
+					}
+					lines = append(lines, fmt.Sprintf("| %s | %s | %s | %.2f | %s | %s | %.2f |", s.name,
+						ms(count), ms(plain), float64(plain)/float64(count), ms(eval), ms(plainEval), float64(plainEval)/float64(eval)))
+				}
+			}
+			fmt.Printf("\n## versus plain, %s friends, %d runs each\n\n| shape | count | plain count | plain/count | eval | plain eval | plain/eval |\n|---|---|---|---|---|---|---|\n%s\n",
+				sizeName(n), runs, strings.Join(lines, "\n"))
+		})
+	}
+}
