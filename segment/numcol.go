@@ -444,10 +444,46 @@ func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
 }
 
 // rangeBitmap returns the known friends whose key lies in [lo, hi], and how
-// many friends it checked one by one. When the range's interior holds most
-// of the column, it subtracts the rest from the set instead.
+// many friends it checked one by one.
 func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.Bitmap, int) {
 	cv := c.rangePlan(lo, hi, known)
+	out := c.interior(cv, known, nil)
+	checked := 0
+	for _, b := range cv.partial {
+		checked += b.n
+		out.Or(c.filterRange(b.members.bitmap(), lo, hi))
+	}
+	return out, checked
+}
+
+// rangeAmong returns the friends of w whose key lies in the cover's range:
+// the range's interior built whole and intersected with w, and each edge
+// bin's members checked either among w (among says so) or all of them,
+// then kept in w. It also returns how many friends it checked.
+func (c *numColumn) rangeAmong(cv cover, known, w *roaring.Bitmap, among func(edge *bin) bool) (*roaring.Bitmap, int) {
+	out := c.interior(cv, known, w)
+	checked := 0
+	for _, b := range cv.partial {
+		cand := b.members.bitmap()
+		if among(b) {
+			cand = roaring.And(cand, w)
+			checked += int(cand.GetCardinality())
+			out.Or(c.filterRange(cand, cv.lo, cv.hi))
+			continue
+		}
+		checked += b.n
+		hits := c.filterRange(cand, cv.lo, cv.hi)
+		hits.And(w)
+		out.Or(hits)
+	}
+	return out, checked
+}
+
+// interior returns the known friends in the cover's pieces that lie wholly
+// in its range (its edge bins excluded), the unset friends if the range
+// holds them, among the candidates w unless w is nil. When the interior
+// holds most of the column, it subtracts the rest from the set instead.
+func (c *numColumn) interior(cv cover, known, w *roaring.Bitmap) *roaring.Bitmap {
 	var out *roaring.Bitmap
 	if cv.inN > cv.outN {
 		others := make([]*roaring.Bitmap, 0, len(cv.out)+len(cv.cut))
@@ -463,6 +499,9 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 			}
 		}
 		out = roaring.AndNot(c.set, orMany(others))
+		if w != nil {
+			out.And(w)
+		}
 	} else {
 		parts := make([]*roaring.Bitmap, 0, len(cv.in)+len(cv.cut))
 		for _, g := range cv.in {
@@ -485,19 +524,20 @@ func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.B
 		}
 		if len(parts) == 1 && parts[0] == piece {
 			out = piece // a copy would be a second pass over it
+			if w != nil {
+				out.And(w)
+			}
 		} else {
-			out = orMany(parts)
+			out = orWithFewAmong(parts, nil, w)
 		}
 	}
-	checked := 0
-	for _, b := range cv.partial {
-		checked += b.n
-		out.Or(c.filterRange(b.members.bitmap(), lo, hi))
-	}
-	if c.unsetIn(lo, hi) {
+	if c.unsetIn(cv.lo, cv.hi) {
+		if w != nil {
+			known = w // the unset friends among the candidates
+		}
 		out.Or(roaring.AndNot(known, c.set))
 	}
-	return out, checked
+	return out
 }
 
 // bytes estimates the column's heap bytes, adding them to z by part.

@@ -50,7 +50,7 @@ func (c *evalCtx) edgeCountCost(col *numColumn, b *bin, w float64) float64 {
 
 func (c *evalCtx) edgeCountWays(col *numColumn, b *bin, w float64) (among, all float64) {
 	bm, n := b.members.bitmap(), float64(b.n)
-	return c.pieceCost(bm, n, w) + c.checkCost(&col.codes, min(n, c.piecesIn(bm, w))), c.checkCost(&col.codes, n) + c.pieceCost(bm, n/2, w)
+	return c.pieceCost(bm, n, w) + c.checkCost(&col.codes, c.membersAmong(bm, n, w)), c.checkCost(&col.codes, n) + c.pieceCost(bm, n/2, w)
 }
 
 // countCover counts the friends of w whose key lies in the cover's range,
