@@ -25,7 +25,7 @@ import (
 // excess adds of a container that gains are inserted one by one.
 //
 // Memory: the log costs 4 bytes and a bit an entry, at most one entry per
-// deferredShare members (64 at least) while writes run, and nothing once
+// deferredShare members (minDeferred at least) while writes run, and nothing once
 // a reader or Compact has merged a long one.
 //
 // Concurrency: writers hold the index's write lock, so no reader runs while
@@ -82,6 +82,12 @@ func (d *deferredSet) logChange(f uint32, add uint64) {
 	i := len(d.log)
 	if i == 0 {
 		d.dirty.Store(true)
+	}
+	if i == cap(d.log) {
+		// Grow as append would, but never past the limit, where the log
+		// merges: the bound on its memory holds (append's rounding left
+		// up to 1.31× the limit's entries allocated).
+		d.log = slices.Grow(d.log, min(max(2*i, 8), d.limit)-i)[:i]
 	}
 	d.log = append(d.log, f)
 	if i%64 == 0 {
