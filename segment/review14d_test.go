@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -645,6 +646,18 @@ func TestReview14dPaddedLoads(t *testing.T) {
 				}
 				if padded == 0 {
 					t.Fatalf("no page in the slab: the case tests nothing")
+				}
+				// gatherPadded's premise, which checkptr does not see (the
+				// allocator's rounding hides a short pad): every slab page
+				// has 7 bytes of the slab after it.
+				slabStart := uintptr(unsafe.Pointer(unsafe.SliceData(c.slab)))
+				for i := range c.pages {
+					if p := &c.pages[i]; p.inSlab {
+						at := uintptr(unsafe.Pointer(unsafe.SliceData(p.data))) - slabStart
+						if at+uintptr(len(p.data))+7 > uintptr(len(c.slab)) {
+							t.Fatalf("page %d ends %d bytes before the slab's end, want 7 or more", i, uintptr(len(c.slab))-at-uintptr(len(p.data)))
+						}
+					}
 				}
 				probe("compacted")
 				// Re-encode: a value below a page's base, one above its top.
