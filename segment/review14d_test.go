@@ -149,8 +149,9 @@ func review14dIndex(t *testing.T, r *rand.Rand, follow float64, wide, compact, w
 }
 
 // review14dAtom returns an operand of an and: ready-made sets and their
-// nots and ors, in lists with repeated and absent values, and bands.
-func review14dAtom(r *rand.Rand) string {
+// nots and ors, in lists with repeated and absent values, and bands; with
+// readyOnly, tags, their nots and ors only.
+func review14dAtom(r *rand.Rand, readyOnly bool) string {
 	tag := func() string {
 		return fmt.Sprintf("tag(%q)", []string{"d60", "d30", "m10", "s1", "blk", "r", "none"}[r.IntN(7)])
 	}
@@ -183,6 +184,17 @@ func review14dAtom(r *rand.Rand) string {
 	}
 	day := func() string {
 		return fmt.Sprintf(`date("%d-%02d-%02d")`, 1945+r.IntN(70), 1+r.IntN(12), 1+r.IntN(28))
+	}
+	if readyOnly {
+		switch r.IntN(6) {
+		case 0:
+			return "!" + tag()
+		case 1:
+			return fmt.Sprintf("(%s || %s)", tag(), tag())
+		case 2:
+			return fmt.Sprintf("!(%s || %s)", tag(), tag())
+		}
+		return tag()
 	}
 	switch r.IntN(17) {
 	case 0, 1:
@@ -222,8 +234,9 @@ func review14dAtom(r *rand.Rand) string {
 func review14dExpr(r *rand.Rand) string {
 	and := func() string {
 		kids := make([]string, 1+r.IntN(5))
+		ready := r.IntN(3) == 0 // ready-made sets only but maybe the last
 		for i := range kids {
-			kids[i] = review14dAtom(r)
+			kids[i] = review14dAtom(r, ready && (i < len(kids)-1 || r.IntN(2) == 0))
 		}
 		return strings.Join(kids, " && ")
 	}
