@@ -16,8 +16,7 @@ import (
 // BenchmarkChecksFirstCall compares, in one process and interleaved call
 // by call, the checks of candidates' codes as a first call meets them (the
 // caches swept first) and warm (the same call again), for the per-run
-// two-pass checks (scanRangePerRun, checks_test.go) and scanRange, the
-// latter also on a copy of the column without huge pages (chunk-4k): a
+// two-pass checks (scanRangePerRun, checks_test.go) and scanRange: a
 // column of 10M IDs, candidates at densities a band's edge bins have at
 // 10M. Metrics: CPU ns a check, medians over the calls.
 func BenchmarkChecksFirstCall(b *testing.B) {
@@ -32,7 +31,6 @@ func BenchmarkChecksFirstCall(b *testing.B) {
 			c.set(uint32(i), 1+r.Uint64N(1<<width-1))
 		}
 		c.compact()
-		small := c.withSmallPages()
 		lo, hi := uint64(1), uint64(1)<<(width-1)
 		for _, density := range []float64{0.001, 0.005, 0.02, 0.1, 0.5} {
 			w := roaring.New()
@@ -53,7 +51,6 @@ func BenchmarkChecksFirstCall(b *testing.B) {
 						return k
 					}},
 					{"chunk", func() uint64 { return c.countRange(w, lo, hi, false) }},
-					{"chunk-4k", func() uint64 { return small.countRange(w, lo, hi, false) }},
 				}
 				cold := make([][]time.Duration, len(ways))
 				warm := make([][]time.Duration, len(ways))
@@ -80,24 +77,6 @@ func BenchmarkChecksFirstCall(b *testing.B) {
 			})
 		}
 	}
-}
-
-// withSmallPages returns a copy of c whose slab is a plain allocation, not
-// advised to use huge pages: the column as it was before adviseHugePages.
-func (c *codes) withSmallPages() *codes {
-	d := *c
-	d.pages = slices.Clone(c.pages)
-	d.slab = make([]byte, len(c.slab))
-	copy(d.slab, c.slab)
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(c.slab)))
-	for i := range d.pages {
-		p := &d.pages[i]
-		if p.inSlab {
-			o := uintptr(unsafe.Pointer(unsafe.SliceData(p.data))) - base
-			p.data = d.slab[o : o+uintptr(len(p.data)) : o+uintptr(len(p.data))]
-		}
-	}
-	return &d
 }
 
 func medianOf(ds []time.Duration) time.Duration {
