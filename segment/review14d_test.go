@@ -272,6 +272,7 @@ func TestReview14dAndPathsMatchPerFriend(t *testing.T) {
 		{"large audience, compacted", 0.97, true, true, false},
 		{"narrow IDs, large audience, compacted", 0.95, false, true, false},
 		{"narrow IDs, small audience, written after", 0.05, false, true, true},
+		{"nobody following", 0, false, true, true},
 	} {
 		t.Run(cfg.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(14, uint64(cfg.follow*100)))
