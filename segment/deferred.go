@@ -86,8 +86,11 @@ func (d *deferredSet) logChange(f uint32, add uint64) {
 	if i == cap(d.log) {
 		// Grow as append would, but never past the limit, where the log
 		// merges: the bound on its memory holds (append's rounding left
-		// up to 1.31× the limit's entries allocated).
-		d.log = slices.Grow(d.log, min(max(2*i, 8), d.limit)-i)[:i]
+		// up to 1.31× the limit's entries allocated; an exact make is rounded
+		// only to the allocator's size class).
+		grown := make([]uint32, i, max(i+1, min(2*i, d.limit), min(8, d.limit)))
+		copy(grown, d.log)
+		d.log = grown
 	}
 	d.log = append(d.log, f)
 	if i%64 == 0 {
