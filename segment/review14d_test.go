@@ -257,10 +257,10 @@ func review14dExpr(r *rand.Rand) string {
 func TestReview14dAndPathsMatchPerFriend(t *testing.T) {
 	defer func(old int) { minBinSplit = old }(minBinSplit)
 	minBinSplit = 64 // many bins: bands with partly covered edges
-	cases := 120
 	if testing.Short() {
-		cases = 30
+		t.Skip("one goroutine: runs in the full test, not in -short (the race run)")
 	}
+	cases := 120
 	for _, cfg := range []struct {
 		name                       string
 		follow                     float64
@@ -566,6 +566,9 @@ func TestReview14dConcurrentReadersWhileWriting(t *testing.T) {
 // gather codes with one unchecked load a check on slab pages, agree with a
 // map. Run with -race, which enables checkptr.
 func TestReview14dPaddedLoads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("one goroutine: runs in the full test, not in -short (the race run)")
+	}
 	pages := [][]uint32{{0}, {1<<20 - 1}, {0, 16, 1<<20 - 1}, {5, 6, 7}}
 	for w := 1; w <= 64; w++ {
 		for pi, keys := range pages {
