@@ -491,11 +491,11 @@ func (c *codes) compact() {
 // packed bytes at compact. Seven bytes after the last page let checks read
 // any entry of a slab page with one unchecked 8-byte load (gatherPadded).
 // (Slabs once asked Linux for transparent huge pages, madvise: checks cold
-// went 39 -> 31 ns at 0.1% of 10M IDs; but the suite runs with it showed
-// minor faults on warm calls and single cold calls of 40+ ms, not seen
-// without it (the cause not proven), and a library should not opt its
-// host's heap into huge pages, which databases advise against for their
-// latency spikes. Removed.)
+// went 39 -> 31 ns at 0.1% of 10M IDs; but the suite run with it had
+// single cold calls of 40+ ms (g000 42.8 ms, p50 4.8), the run without it
+// none above 10 ms (the cause not proven), and a library should not opt
+// its host's heap into huge pages, which databases advise against for
+// their latency spikes. Removed.)
 func (c *codes) slabPages() {
 	const slabPad = 7
 	c.slab = nil // every page leaves it: copied below, or empty
