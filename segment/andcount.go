@@ -73,7 +73,7 @@ func (c *evalCtx) eachValue(k node, acc *roaring.Bitmap, build bool) (postings [
 		// alike.
 		return nil, false
 	}
-	ids := distinctIDs(col.matching(l))
+	ids := col.matching(l) // distinct: an in leaf's values are (compare.go)
 	var each float64
 	parts := make([]float64, len(ids))
 	for i, id := range ids {
@@ -95,20 +95,4 @@ func (c *evalCtx) eachValue(k node, acc *roaring.Bitmap, build bool) (postings [
 		postings[i] = c.postingBitmap(&col.postings[id])
 	}
 	return postings, neg
-}
-
-// distinctIDs returns ids without repeats (an in list may name a value
-// twice), in their first order.
-func distinctIDs(ids []uint32) []uint32 {
-	out := ids[:0:0]
-	for _, id := range ids {
-		seen := false
-		for _, o := range out {
-			seen = seen || o == id
-		}
-		if !seen {
-			out = append(out, id)
-		}
-	}
-	return out
 }
