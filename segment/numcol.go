@@ -446,26 +446,21 @@ func (c *numColumn) rangePlan(lo, hi int64, known *roaring.Bitmap) cover {
 // rangeBitmap returns the known friends whose key lies in [lo, hi], and how
 // many friends it checked one by one.
 func (c *numColumn) rangeBitmap(lo, hi int64, known *roaring.Bitmap) (*roaring.Bitmap, int) {
-	cv := c.rangePlan(lo, hi, known)
-	out := c.interior(cv, known, nil)
-	checked := 0
-	for _, b := range cv.partial {
-		checked += b.n
-		out.Or(c.filterRange(b.members.bitmap(), lo, hi))
-	}
-	return out, checked
+	return c.rangeAmong(c.rangePlan(lo, hi, known), known, nil, nil)
 }
 
 // rangeAmong returns the friends of w whose key lies in the cover's range:
 // the range's interior built whole and intersected with w, and each edge
 // bin's members checked either among w (among says so) or all of them,
-// then kept in w. It also returns how many friends it checked.
+// then kept in w. With w nil, every known friend in the range, each edge
+// member checked (among is not asked). It also returns how many friends it
+// checked.
 func (c *numColumn) rangeAmong(cv cover, known, w *roaring.Bitmap, among func(edge *bin) bool) (*roaring.Bitmap, int) {
 	out := c.interior(cv, known, w)
 	checked := 0
 	for _, b := range cv.partial {
 		cand := b.members.bitmap()
-		if among(b) {
+		if w != nil && among(b) {
 			cand = roaring.And(cand, w)
 			checked += int(cand.GetCardinality())
 			out.Or(c.filterRange(cand, cv.lo, cv.hi))
@@ -473,7 +468,9 @@ func (c *numColumn) rangeAmong(cv cover, known, w *roaring.Bitmap, among func(ed
 		}
 		checked += b.n
 		hits := c.filterRange(cand, cv.lo, cv.hi)
-		hits.And(w)
+		if w != nil {
+			hits.And(w)
+		}
 		out.Or(hits)
 	}
 	return out, checked
