@@ -85,7 +85,10 @@ func verifyState(keys []routeKey, s string, now time.Time) (routeState, error) {
 		return st, fmt.Errorf("%w: %d characters", ErrBadState, len(s))
 	}
 	raw, err := tokenEncoding.DecodeString(s)
-	if err != nil {
+	// The decoder skips "\r" and "\n" (package encoding/base64 does, Strict
+	// or not): a state with them decodes, but is not one the Routes made,
+	// and a state has one spelling. The length tells, as for click tokens.
+	if err != nil || tokenEncoding.EncodedLen(len(raw)) != len(s) {
 		return st, fmt.Errorf("%w: not base64url", ErrBadState)
 	}
 	if len(raw) < minState || raw[0] != stateVersion {
