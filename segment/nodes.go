@@ -109,8 +109,8 @@ func (c *evalCtx) readyOrCosts(ready []leaf, w float64) (first, each float64) {
 		cut[i] = min(sizes[i], w)
 		each += c.costReady(l.direct(c), w)
 	}
-	first = c.orCost(sizes...) + c.andCost(min(sum, c.chunks()*65536), w)
-	return first, each + c.orCost(cut...)
+	first = c.fastOrCost(sizes...) + c.andCost(min(sum, c.chunks()*65536), w)
+	return first, each + c.fastOrCost(cut...)
 }
 
 // traceReady records, for Explain, a leaf whose ready-made set an inner
