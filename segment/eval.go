@@ -151,7 +151,7 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 			ba, bb := rest[a].(leaf).direct(c), rest[b].(leaf).direct(c)
 			rest = slices.Delete(rest, max(a, b), max(a, b)+1)
 			rest = slices.Delete(rest, min(a, b), min(a, b)+1)
-			acc, audience = roaring.And(ba, bb), within
+			acc, audience = c.and(ba, bb), within
 			if card(within) < max(card(ba), card(bb)) {
 				settle() // plain roaring would have met it before the larger set
 			}
@@ -362,7 +362,7 @@ func (c *evalCtx) countReady(k node, acc *roaring.Bitmap) (n uint64, ok bool) {
 	if bm == nil || c.scanReady(bm, acc) {
 		return 0, false
 	}
-	n = acc.AndCardinality(bm)
+	n = c.andCardinality(acc, bm)
 	if neg {
 		n = acc.GetCardinality() - n
 	}
