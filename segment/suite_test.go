@@ -453,14 +453,24 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, p
 	// bitmaps and took up to 2× (1M) to 3.4× (10M) its warm time, which
 	// made Count look slower than Eval. The first call above is the cold
 	// figure: it follows the previous shape's oracle and expr loop.
+	//
+	// Each way starts after a collection of its own. Without one, the way
+	// that ran third found the heap grown past the memory the previous
+	// ways' garbage had left behind and paid a page fault for each new
+	// container page: at 10M, 400 runs of tag-area-not3 took 20 ms an
+	// Eval (634 faults a call) against 3 in first place, and plain eval
+	// the same 14 ms when it ran third (BenchmarkVersusPlain, which shows
+	// the faults a call of each way).
 	var counts, evals, plains, plainEvals, walls []time.Duration
 	var plainCount, plainEval, evalCount uint64
+	runtime.GC()
 	for range runs {
 		f0 := threadFaults()
 		cpu, wall := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
 		counts, walls = append(counts, cpu), append(walls, wall)
 		r.faultsWarm = threadFaults() - f0
 	}
+	runtime.GC()
 	for range runs {
 		cpu, _ := timed(func() {
 			bm, _ := seg.Eval(fx.ix, benchNow)
@@ -468,10 +478,12 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, p
 		})
 		evals = append(evals, cpu)
 	}
+	runtime.GC()
 	for range runs {
 		cpu, _ := timed(func() { plainCount = s.root.countPlain(p) })
 		plains = append(plains, cpu)
 	}
+	runtime.GC()
 	for range runs {
 		var pb *roaring.Bitmap
 		cpu, _ := timed(func() { pb = s.root.audiencePlain(p) })

@@ -19,7 +19,8 @@ import (
 // all) against the plain-roaring evaluator only: no oracle, no expr loop,
 // no first calls, so that many runs fit where the suite takes 7 at 10M.
 // STEPCAST_VSPLAIN_RUNS sets the runs of each way (default 31), each way's
-// runs back to back as in the suite. It prints each shape's p50 CPU times
+// runs back to back after a collection, as in the suite. It prints each
+// shape's p50 CPU times, the minor page faults a call of each way
 // and the ratios plain / ours: the quick check for "no shape slower than
 // plain roaring" while changing the executor. STEPCAST_SUITE_EXPLAIN=1
 // prints each shape's plan (as Explain takes it) too.
@@ -47,20 +48,24 @@ func BenchmarkVersusPlain(b *testing.B) {
 			// Each way's runs carry pprof labels (shape, way), so that one
 			// -cpuprofile splits by shape with -tagfocus.
 			var name string
+			var faults []string
 			p50 := func(way string, f func()) time.Duration {
 				ds := make([]time.Duration, runs)
+				runtime.GC() // each way from the same heap (see runShape)
+				f0 := threadFaults()
 				pprof.Do(context.Background(), pprof.Labels("shape", name, "way", way), func(context.Context) {
 					for i := range ds {
 						ds[i], _ = timed(f)
 					}
 				})
+				faults = append(faults, fmt.Sprintf("%.0f", float64(threadFaults()-f0)/float64(runs)))
 				return median(ds)
 			}
 			var lines []string
 			for b.Loop() {
 				lines = lines[:0]
 				for _, s := range shapes {
-					name = s.name
+					name, faults = s.name, faults[:0]
 					seg := segment.MustCompile(s.src(), fx.schema)
 					runtime.GC()
 					count := p50("count", func() { _, _ = seg.Count(fx.ix, benchNow) })
@@ -76,11 +81,12 @@ func BenchmarkVersusPlain(b *testing.B) {
 						ex, _ := seg.Explain(fx.ix, benchNow)
 						fmt.Printf("## %s: %s\n%s\n", s.name, s.src(), ex)
 					}
-					lines = append(lines, fmt.Sprintf("| %s | %s | %s | %.2f | %s | %s | %.2f |", s.name,
-						ms(count), ms(plain), float64(plain)/float64(count), ms(eval), ms(plainEval), float64(plainEval)/float64(eval)))
+					lines = append(lines, fmt.Sprintf("| %s | %s | %s | %.2f | %s | %s | %.2f | %s |", s.name,
+						ms(count), ms(plain), float64(plain)/float64(count), ms(eval), ms(plainEval), float64(plainEval)/float64(eval),
+						strings.Join(faults, " / ")))
 				}
 			}
-			fmt.Printf("\n## versus plain, %s friends, %d runs each\n\n| shape | count | plain count | plain/count | eval | plain eval | plain/eval |\n|---|---|---|---|---|---|---|\n%s\n",
+			fmt.Printf("\n## versus plain, %s friends, %d runs each\n\n| shape | count | plain count | plain/count | eval | plain eval | plain/eval | faults a call (count / plain / eval / plain eval) |\n|---|---|---|---|---|---|---|---|\n%s\n",
 				sizeName(n), runs, strings.Join(lines, "\n"))
 		})
 	}
