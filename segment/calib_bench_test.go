@@ -64,6 +64,24 @@ func BenchmarkCalibration(b *testing.B) {
 		}
 		per(b, n/65536) // costContainer, per container
 	})
+	// The same pair intersected into a set the caller owns, and only
+	// counted: no new containers (costContainerInPlace, costContainerCount).
+	b.Run("and-dense-dense-in-place", func(b *testing.B) {
+		acc, other := dense.Clone(), dense.Clone()
+		c0 = cpuNowOrZero()
+		for b.Loop() {
+			acc.And(other) // equal sets: acc keeps every container
+		}
+		per(b, n/65536)
+	})
+	b.Run("and-dense-dense-count", func(b *testing.B) {
+		other := dense.Clone()
+		c0 = cpuNowOrZero()
+		for b.Loop() {
+			dense.AndCardinality(other)
+		}
+		per(b, n/65536)
+	})
 	b.Run("filter-code-range", func(b *testing.B) {
 		c0 = cpuNowOrZero()
 		for b.Loop() {

@@ -172,6 +172,11 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 				best, bestRank = i, rank
 			}
 		}
+		if len(rest) == 2 && audience == nil {
+			if first, ok := c.orderTwo(rest, w, u, acc != within, countLast); ok {
+				best = first
+			}
+		}
 		k := rest[best]
 		rest = slices.Delete(rest, best, best+1)
 		last := len(rest) == 0
@@ -218,6 +223,123 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		acc = within.Clone()
 	}
 	return acc, acc.GetCardinality()
+}
+
+// orderTwo returns which of the and's last two operands goes first, by
+// the cost of both steps: the second meets a set the and owns, so a
+// ready-made set is intersected into it in place, or, with counted, only
+// counted — no new containers either way, which the one-step rank does
+// not see. owned says whether the candidates are the and's already. ok is
+// false, for the one-step rank's order, unless both operands are sets of
+// the index or their unions (ready-made sets, their nots, in lists of
+// postings, ors of ready-made sets and their nots), whose costs the model
+// prices from their sizes, and one of them would be cheaper second: a
+// range's cost over every friend is a rougher guess, and trusted against
+// a second step it put wide ranges first (the suite's g010, g014: 2.1 ->
+// 4.4 and 4.1 -> 5.5 ms).
+//
+// Issue 14, the suite's g037 at 10M (plan in three values, not a dense
+// gender): the not went first, ranked on its cheaper first step, and its
+// 3.8M friends were built whole; the union of the three plans first, then
+// the not counted, builds one set instead of two: 1.23 -> 0.93 ms.
+func (c *evalCtx) orderTwo(two []node, w, u float64, owned, counted bool) (first int, ok bool) {
+	if !c.setLike(two[0]) || !c.setLike(two[1]) || !c.cheaperSecond(two[0], w) && !c.cheaperSecond(two[1], w) {
+		return 0, false
+	}
+	cost := func(a, b node) float64 {
+		after := w * min(1, a.estimate(c)/u)
+		return c.stepCost(a, w, owned, false) + c.stepCost(b, after, true, counted)
+	}
+	if cost(two[1], two[0]) < cost(two[0], two[1]) {
+		return 1, true
+	}
+	return 0, true
+}
+
+// setLike reports whether k is a set of the index or a union of them, or
+// the not of one (see orderTwo).
+func (c *evalCtx) setLike(k node) bool {
+	if nn, ok := k.(*notNode); ok {
+		k = nn.kid
+	}
+	switch k := k.(type) {
+	case *strLeaf:
+		return k.op == strIn
+	case leaf:
+		return k.direct(c) != nil
+	case *orNode:
+		_, rest := c.readyKids(k.kids)
+		return len(rest) == 0
+	}
+	return false
+}
+
+// cheaperSecond reports whether k, met second by w candidates, is taken
+// in place or counted for less than k.cost: a dense ready-made set or its
+// not among dense candidates, or the not of an or of ready-made sets
+// (subtracted each in place).
+func (c *evalCtx) cheaperSecond(k node, w float64) bool {
+	if bm, _ := c.readyOperand(k); bm != nil {
+		return card(bm)/c.chunks() >= 4096 && w/c.chunks() >= 4096
+	}
+	return c.notOfReadyOr(k) != nil
+}
+
+// notOfReadyOr returns the ready-made sets of the or under k when k is the
+// not of an or of ready-made sets; nil otherwise.
+func (c *evalCtx) notOfReadyOr(k node) []*roaring.Bitmap {
+	nn, ok := k.(*notNode)
+	if !ok {
+		return nil
+	}
+	o, ok := nn.kid.(*orNode)
+	if !ok {
+		return nil
+	}
+	ready, rest := c.readyKids(o.kids)
+	if len(rest) > 0 {
+		return nil
+	}
+	bms := make([]*roaring.Bitmap, len(ready))
+	for i, l := range ready {
+		bms[i] = l.direct(c)
+	}
+	return bms
+}
+
+// stepCost is k's cost for w candidates as a step of an and: k.cost,
+// except where the candidates are the and's (owned) or only counted and k
+// is cheaper second (cheaperSecond): a dense ready-made set costs a pass
+// over the pairs of containers without new ones; a not of an or of
+// ready-made sets, each subtracted in place (intersectReady).
+func (c *evalCtx) stepCost(k node, w float64, owned, counted bool) float64 {
+	if !owned && !counted || !c.cheaperSecond(k, w) {
+		return k.cost(c, w)
+	}
+	chunks := c.chunks()
+	if bm, _ := c.readyOperand(k); bm != nil {
+		per := float64(costContainerInPlace)
+		if counted {
+			per = costContainerCount
+		}
+		return min(w*costContains, costSetup+chunks*per)
+	}
+	if counted {
+		return k.cost(c, w) // countReady's union or parts: as k.cost prices them
+	}
+	// notNode.cost prices the or's union among the candidates and a new
+	// set; intersectReady clears each set's members from them instead
+	// (the suite's g097 at 10M: the not of two tags, 2.6M friends, went
+	// first when only a dense set counted as cheaper second).
+	cost := float64(costSetup)
+	for _, bm := range c.notOfReadyOr(k) {
+		if n := card(bm); n/chunks >= 4096 && w/chunks >= 4096 {
+			cost += chunks * costContainerInPlace
+		} else {
+			cost += min(n, w) * costAndMixed
+		}
+	}
+	return cost
 }
 
 // audienceAfter reports whether the audience may wait until after k, as

@@ -31,20 +31,22 @@ func orEmpty(bm *roaring.Bitmap) *roaring.Bitmap {
 // Unit costs in nanoseconds, measured on this project's machines with a
 // universe of 10M IDs (see BenchmarkIntersect and BenchmarkFilter).
 const (
-	costContains    = 60   // checking one candidate with Bitmap.Contains
-	costCall        = 17   // checking one candidate with a predicate call
-	costOr          = 1.8  // per element of sparse bitmaps ORed
-	costOrContainer = 2000 // per dense container ORed
-	costAndSparse   = 6.5  // per element of the smaller of two array containers merged
-	costMergeSkip   = 1    // per element of the larger of two array containers merged
-	costGallop      = 4    // per element of the smaller side and halving step, galloping
-	costAndMixed    = 2.2  // per element of the sparse side of an array-bitmap intersection
-	costContainer   = 2900 // per pair of dense (bitmap) containers intersected
-	costSetup       = 1000 // any bitmap operation
-	costPosting     = 150  // per posting of a string value in a union: a cache miss or two each
-	costSortFew     = 25   // per member of few-member postings sorted into one bitmap
-	costSetBit      = 3    // per member set into a dense word array
-	costTableEntry  = 0.5  // per distinct value, for a table of accepted codes
+	costContains         = 60   // checking one candidate with Bitmap.Contains
+	costCall             = 17   // checking one candidate with a predicate call
+	costOr               = 1.8  // per element of sparse bitmaps ORed
+	costOrContainer      = 2000 // per dense container ORed
+	costAndSparse        = 6.5  // per element of the smaller of two array containers merged
+	costMergeSkip        = 1    // per element of the larger of two array containers merged
+	costGallop           = 4    // per element of the smaller side and halving step, galloping
+	costAndMixed         = 2.2  // per element of the sparse side of an array-bitmap intersection
+	costContainer        = 2900 // per pair of dense (bitmap) containers intersected into a new one
+	costContainerInPlace = 300  // the same into one of the pair, owned: no new container (215 measured)
+	costContainerCount   = 250  // the same, only counted (230 measured)
+	costSetup            = 1000 // any bitmap operation
+	costPosting          = 150  // per posting of a string value in a union: a cache miss or two each
+	costSortFew          = 25   // per member of few-member postings sorted into one bitmap
+	costSetBit           = 3    // per member set into a dense word array
+	costTableEntry       = 0.5  // per distinct value, for a table of accepted codes
 )
 
 // costFastOrSparse is the cost of an element of a sparse set ORed by
@@ -86,6 +88,17 @@ func (c *evalCtx) orCostPer(perSparse float64, sizes []float64) float64 {
 // andCost estimates intersecting sets of a and b friends: dense containers
 // (more than 4096 of 65536 IDs) intersect word by word, sparse ones merge.
 func (c *evalCtx) andCost(a, b float64) float64 { return andCostOver(a, b, c.chunks()) }
+
+// andIntoCost is andCost where the set of a friends is new, the caller's,
+// and the b candidates are intersected into it in place: dense pairs of
+// containers make no new one.
+func (c *evalCtx) andIntoCost(a, b float64) float64 {
+	chunks := c.chunks()
+	if a/chunks >= 4096 && b/chunks >= 4096 {
+		return costSetup + chunks*costContainerInPlace
+	}
+	return c.andCost(a, b)
+}
 
 // pieceCost estimates intersecting (or counting) a piece of a column, n
 // friends held in bm, with w candidates spread over the known friends. A

@@ -168,11 +168,11 @@ func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, ta
 			}
 		}
 		est := l.estimate(c)
-		return direct, decide + c.checkCost(&col.codes, w), decide + c.orCost(sizes...) + c.andCost(est, w)
+		return direct, decide + c.checkCost(&col.codes, w), decide + c.orCost(sizes...) + c.andIntoCost(est, w)
 	}
 	if m := c.strMatching(l, col, false); m != nil {
 		table = float64(len(col.vals))*costTableEntry + float64(len(m.ids))*2 + c.checkCost(&col.codes, w)
-		index = c.unionCost(m) + c.andCost(m.members, w)
+		index = c.unionCost(m) + c.andIntoCost(m.members, w)
 		return direct, table, index
 	}
 	decide := float64(len(col.vals)) * l.perValue()
@@ -208,7 +208,7 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 		}
 		return col.codes.filterTable(w, ok), "scan", int(nw)
 	}
-	return roaring.And(col.union(ids), w), "index", 0
+	return col.unionAmong(ids, w), "index", 0
 }
 
 // countIn counts the friends of w holding an accepted value when the

@@ -165,7 +165,14 @@ func (c *strColumn) unset(f uint32) {
 }
 
 // union returns the friends holding any of the value ids, as a new bitmap.
-func (c *strColumn) union(ids []uint32) *roaring.Bitmap {
+func (c *strColumn) union(ids []uint32) *roaring.Bitmap { return c.unionAmong(ids, nil) }
+
+// unionAmong is the union's friends among w (not modified), or every
+// friend when w is nil, as a new bitmap. The union is the caller's, so it
+// is intersected with w in place: no new containers, where a new
+// intersection of a dense union with dense candidates makes one a 65,536
+// IDs (issue 14, the suite's g037 at 10M: three plans among 3.8M).
+func (c *strColumn) unionAmong(ids []uint32, w *roaring.Bitmap) *roaring.Bitmap {
 	var bms []*roaring.Bitmap
 	var few [][]uint32
 	for _, id := range ids {
@@ -176,7 +183,7 @@ func (c *strColumn) union(ids []uint32) *roaring.Bitmap {
 			few = append(few, p.few)
 		}
 	}
-	return orWithFew(bms, few)
+	return orWithFewAmong(bms, few, w)
 }
 
 // matching returns the value ids that satisfy l; never 0, "no value".
