@@ -516,22 +516,9 @@ func (c *evalCtx) unionCheaper(bms []*roaring.Bitmap, acc *roaring.Bitmap) bool 
 // not of an or of leaves that all have one, and subtracting each from acc
 // beats evaluating the not; nil otherwise.
 func (c *evalCtx) readyNotOr(n node, acc *roaring.Bitmap) []*roaring.Bitmap {
-	nn, ok := n.(*notNode)
-	if !ok {
-		return nil
-	}
-	o, ok := nn.kid.(*orNode)
-	if !ok {
-		return nil
-	}
-	ready, rest := c.readyKids(o.kids)
-	if len(rest) > 0 {
-		return nil
-	}
-	bms := make([]*roaring.Bitmap, len(ready))
-	for i, l := range ready {
-		bms[i] = l.direct(c)
-		if c.scanReady(bms[i], acc) {
+	bms := c.notOfReadyOr(n)
+	for _, bm := range bms {
+		if c.scanReady(bm, acc) {
 			return nil
 		}
 	}
