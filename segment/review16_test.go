@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ type r16Friend struct {
 	band      string // 年齢層; "" unset
 	gender    string // "" unset
 	variant   string // variant("x"); "" unassigned
+	name      string // "" unset: n0..n299, each a few-member posting (under fewMax)
 }
 
 // r16Data: four dense containers of friends, a sparse stretch, and a few
@@ -52,6 +54,9 @@ func r16Data(seed uint64) []*r16Friend {
 		if id%997 == 0 {
 			f.tags["rare"] = true
 		}
+		if id%16 == 0 {
+			f.tags["sixteenth"] = true // candidates few enough for orWithFewAmong's lookup
+		}
 		if id>>16 != 2 || id%5 == 0 {
 			f.tags["all"] = true // full containers 0, 1, 3 (runs after Compact)
 		}
@@ -75,6 +80,9 @@ func r16Data(seed uint64) []*r16Friend {
 		}
 		if id%7 == 0 {
 			f.variant = "A"
+		}
+		if id < 1<<20 && id%11 != 0 {
+			f.name = fmt.Sprintf("n%d", id%300)
 		}
 		fs = append(fs, f)
 	}
@@ -101,6 +109,9 @@ func r16Index(t testing.TB, fs []*r16Friend, now time.Time) (*Schema, *Index) {
 		if f.gender != "" {
 			b.SetField(id, "gender", f.gender)
 		}
+		if f.name != "" {
+			b.SetField(id, "name", f.name)
+		}
 		if f.variant != "" {
 			b.SetVariant(id, "x", f.variant)
 		}
@@ -123,9 +134,19 @@ type r16Expr struct {
 }
 
 func r16Atom(r *rand.Rand) r16Expr {
-	tags := []string{"most", "half", "rare", "all", "ghost"}
+	tags := []string{"most", "half", "rare", "all", "ghost", "sixteenth", "sixteenth"}
 	vals := []string{"20s", "30s", "40s", "50s", "60s", "70s", "80s", "90s", "few", "gone", "never"}
-	switch r.IntN(7) {
+	switch r.IntN(9) {
+	case 7, 8: // a name in list of few-member postings, often more than 8192 members in all
+		k := 1 + r.IntN(40)
+		pick := map[string]bool{}
+		var qs []string
+		for range k {
+			v := fmt.Sprintf("n%d", r.IntN(310))
+			pick[v] = true
+			qs = append(qs, fmt.Sprintf("%q", v))
+		}
+		return r16Expr{"name in [" + strings.Join(qs, ", ") + "]", func(f *r16Friend) bool { return f.name != "" && pick[f.name] }}
 	case 0, 1:
 		tg := tags[r.IntN(len(tags))]
 		return r16Expr{fmt.Sprintf("tag(%q)", tg), func(f *r16Friend) bool { return f.tags[tg] }}
@@ -228,6 +249,13 @@ var r16Fixed = []string{
 	`tag("most") && tag("all")`,
 	`tag("all") && tag("all")`,
 	`!tag("ghost") && 年齢層 in ["never"]`,
+	`name in ["a", "b"] && !tag("most")`, // a string field nobody has set
+	`!(name in ["a"]) && tag("all")`,
+	`!(name == "a") && !(tag("most") || tag("half"))`,
+	`(blocked || tag("most")) && 年齢層 in ["20s", "30s"]`, // wide: every known friend
+	`blocked && !tag("most") && 年齢層 in ["20s", "few"]`,
+	`!blocked && !(tag("most") || tag("rare")) && 年齢層 in ["20s", "few"]`,
+	`tag("sixteenth") && name in ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "n11", "n12", "n13"]`,
 }
 
 type r16Result struct {
@@ -286,6 +314,21 @@ func r16Sources(r *rand.Rand, rounds int) []r16Expr {
 	var out []r16Expr
 	for _, s := range r16Fixed {
 		out = append(out, r16Expr{s, nil})
+	}
+	// Unions of a dozen or more few-member postings (over 8192 members)
+	// among some 15k candidates: orWithFewAmong's pooled word arrays,
+	// each list different from the one before.
+	for i := range 8 {
+		pick := map[string]bool{}
+		var qs []string
+		for j := range 12 + i {
+			v := fmt.Sprintf("n%d", (i*37+j*7)%300)
+			pick[v] = true
+			qs = append(qs, fmt.Sprintf("%q", v))
+		}
+		in := "name in [" + strings.Join(qs, ", ") + "]"
+		out = append(out, r16Expr{"tag(\"sixteenth\") && " + in, func(f *r16Friend) bool { return f.tags["sixteenth"] && pick[f.name] }})
+		out = append(out, r16Expr{in + " && !tag(\"most\") && tag(\"half\")", func(f *r16Friend) bool { return pick[f.name] && !f.tags["most"] && f.tags["half"] }})
 	}
 	for range rounds {
 		out = append(out, r16And(r))
@@ -346,15 +389,17 @@ func r16FixedModel() map[string]func(*r16Friend) bool {
 	}
 	all := []string{"20s", "30s", "40s", "50s", "60s", "70s", "80s", "90s", "few", "gone", "never"}
 	m := map[string]func(*r16Friend) bool{
-		r16Fixed[0]:  func(f *r16Friend) bool { return !f.tags["most"] && in(f, "20s", "30s", "40s") },
-		r16Fixed[2]:  func(f *r16Friend) bool { return !(f.tags["most"] || f.tags["half"]) && in(f, "20s", "few", "never") },
-		r16Fixed[3]:  func(f *r16Friend) bool { return in(f, all...) && !f.tags["all"] },
-		r16Fixed[4]:  func(f *r16Friend) bool { return in(f, all...) && f.tags["all"] },
-		r16Fixed[5]:  func(f *r16Friend) bool { return f.tags["all"] && in(f, "20s") },
-		r16Fixed[6]:  func(f *r16Friend) bool { return f.tags["all"] && in(f, "20s") },
-		r16Fixed[7]:  func(f *r16Friend) bool { return !f.tags["all"] && in(f, "20s") },
-		r16Fixed[8]:  func(f *r16Friend) bool { return f.tags["half"] && in(f, "few", "never", "gone") && !f.tags["most"] },
-		r16Fixed[9]:  func(f *r16Friend) bool { return f.gender == "female" && !(f.tags["most"] || f.tags["all"]) && in(f, "20s", "30s") },
+		r16Fixed[0]: func(f *r16Friend) bool { return !f.tags["most"] && in(f, "20s", "30s", "40s") },
+		r16Fixed[2]: func(f *r16Friend) bool { return !(f.tags["most"] || f.tags["half"]) && in(f, "20s", "few", "never") },
+		r16Fixed[3]: func(f *r16Friend) bool { return in(f, all...) && !f.tags["all"] },
+		r16Fixed[4]: func(f *r16Friend) bool { return in(f, all...) && f.tags["all"] },
+		r16Fixed[5]: func(f *r16Friend) bool { return f.tags["all"] && in(f, "20s") },
+		r16Fixed[6]: func(f *r16Friend) bool { return f.tags["all"] && in(f, "20s") },
+		r16Fixed[7]: func(f *r16Friend) bool { return !f.tags["all"] && in(f, "20s") },
+		r16Fixed[8]: func(f *r16Friend) bool { return f.tags["half"] && in(f, "few", "never", "gone") && !f.tags["most"] },
+		r16Fixed[9]: func(f *r16Friend) bool {
+			return f.gender == "female" && !(f.tags["most"] || f.tags["all"]) && in(f, "20s", "30s")
+		},
 		r16Fixed[10]: func(f *r16Friend) bool { return false },
 		r16Fixed[11]: func(f *r16Friend) bool { return f.tags["all"] },
 		r16Fixed[12]: func(f *r16Friend) bool { return (f.tags["most"] || f.tags["half"]) && in(f, "30s", "few") },
@@ -364,6 +409,17 @@ func r16FixedModel() map[string]func(*r16Friend) bool {
 		r16Fixed[16]: func(f *r16Friend) bool { return false },
 	}
 	m[r16Fixed[1]] = m[r16Fixed[0]]
+	m[r16Fixed[23]] = func(f *r16Friend) bool {
+		return f.tags["sixteenth"] && slices.Contains([]string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "n11", "n12", "n13"}, f.name)
+	}
+	m[r16Fixed[17]] = func(f *r16Friend) bool { return false } // no friend is named "a" or "b"
+	m[r16Fixed[18]] = func(f *r16Friend) bool { return f.tags["all"] }
+	m[r16Fixed[19]] = func(f *r16Friend) bool { return !f.tags["most"] && !f.tags["half"] }
+	m[r16Fixed[20]] = func(f *r16Friend) bool { return (!f.following || f.tags["most"]) && in(f, "20s", "30s") }
+	m[r16Fixed[21]] = func(f *r16Friend) bool { return !f.following && !f.tags["most"] && in(f, "20s", "few") }
+	m[r16Fixed[22]] = func(f *r16Friend) bool {
+		return f.following && !(f.tags["most"] || f.tags["rare"]) && in(f, "20s", "few")
+	}
 	return m
 }
 
