@@ -127,11 +127,11 @@ func TestReview15ProbeAnd(t *testing.T) {
 	}
 }
 
-// TestReview15PooledWords: every array takeZeroWords returns is zero up to
+// TestReview15PooledWordsConcurrent: every array takeZeroWords returns is zero up to
 // its capacity, after a longer take, a shorter one, one written to its
 // end, and under concurrent use; orWithFewAmong's lookup path gives the
 // naive union among the candidates each time.
-func TestReview15PooledWords(t *testing.T) {
+func TestReview15PooledWordsConcurrent(t *testing.T) {
 	for _, n := range []int{4096, 100, 5000, 1, 4096, 9000, 3} {
 		w := takeZeroWords(n)
 		if len(w) != n {
