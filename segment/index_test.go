@@ -178,6 +178,20 @@ func testNumColumnRanges(t *testing.T, r *rand.Rand, pool []int64, zero bool) {
 			if got := c.countRange(w, lo, hi); got != cand {
 				t.Fatalf("countRange [%d, %d]: %d, want %d", lo, hi, got, cand)
 			}
+			// Built among the candidates: the interior's parts joined and
+			// the bins outside taken away (takeAway), neither w nor the
+			// column's sets changed.
+			cv := c.rangePlan(lo, hi, known)
+			wBefore, setBefore := w.Clone(), c.set.Clone()
+			for _, among := range []bool{false, true} {
+				bm, _ := c.rangeAmong(cv, known, w, func(*bin) bool { return among })
+				if got := bm.GetCardinality(); got != cand || !bm.Equals(roaring.And(roaring.BitmapOf(exp...), w)) {
+					t.Fatalf("rangeAmong [%d, %d], edges among w %v: %d friends %v, want %d", lo, hi, among, got, bm.ToArray(), cand)
+				}
+			}
+			if !w.Equals(wBefore) || !c.set.Equals(setBefore) {
+				t.Fatalf("rangeAmong [%d, %d] changed the candidates or the column's set", lo, hi)
+			}
 		}
 		bins := 0
 		for gi, g := range c.groups {

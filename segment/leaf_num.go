@@ -216,7 +216,13 @@ func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) 
 	cutCost := 0.0
 	for _, cg := range cv.cut {
 		// As rangeBitmap builds a cut group's part: its inside bins joined
-		// to the one union, or the group minus its other bins (piece).
+		// to the one union, or the group less its other bins. Priced as
+		// that difference built whole even where interior joins the whole
+		// group and takes the other bins away in place (takeAway), which
+		// costs less: priced so, the whole way won over the pieces among
+		// candidates that lie in a few containers (g064 at 10M, Eval:
+		// spend in 5000..24999 among the 748k friends of the last 96
+		// days, 1.0 -> 2.9 ms).
 		switch {
 		case cg.inN == 0:
 		case cg.inN <= cg.outN:
@@ -232,14 +238,15 @@ func (c *evalCtx) rangeCosts(col *numColumn, lo, hi int64, cv cover, w float64) 
 		}
 	}
 	if cv.inN > cv.outN {
+		// Every friend with a value, copied, and the rest taken away.
 		var outSizes []float64
 		for _, g := range cv.out {
 			outSizes = append(outSizes, float64(g.n))
 		}
 		for _, cg := range cv.cut {
-			outSizes = append(outSizes, float64(cg.outN))
+			outSizes = append(outSizes, binSizes(cg.out, cg.partials)...)
 		}
-		whole = c.orCost(outSizes...) + c.andCost(float64(col.total), float64(cv.outN))
+		whole = c.copyCost(float64(col.total)) + c.takeAwayCost(outSizes...)
 	} else {
 		whole = c.orCost(inSizes...) + cutCost
 	}
