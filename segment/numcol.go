@@ -549,13 +549,7 @@ func binSizes(lists ...[]*bin) []float64 {
 // known friends' IDs (fewer than 4096 of 65536, where roaring keeps a set
 // as an array): false when w is nil, every friend.
 func sparseAmong(w, known *roaring.Bitmap) bool {
-	return w != nil && fewAContainer(card(w), known)
-}
-
-// fewAContainer reports whether n friends spread over the known friends'
-// IDs are fewer than 4096 a container.
-func fewAContainer(n float64, known *roaring.Bitmap) bool {
-	return n/spanChunks(known) < 4096
+	return w != nil && card(w)/spanChunks(known) < 4096
 }
 
 // complementOf returns set less each of others, as a new bitmap: the
