@@ -126,6 +126,24 @@ func TestChecksMatchOneLoop(t *testing.T) {
 			if got := c.filterTable(within, ok).ToArray(); !slices.Equal(got, want) {
 				t.Fatalf("width %d, table of %d: %d hits, want %d", width, len(ok), len(got), len(want))
 			}
+			// The ranks of a sorted dictionary of len(ok)-1 values
+			// (rank[0], no value, past them all), a range of them.
+			if len(ok) > 0 {
+				rank := make([]uint32, len(ok))
+				rank[0] = math.MaxUint32
+				for i, v := range r.Perm(len(ok) - 1) {
+					rank[i+1] = uint32(v)
+				}
+				lo := uint32(r.IntN(len(ok)))
+				hi := lo + uint32(r.IntN(len(ok)-int(lo)+1))
+				for v := range ok {
+					ok[v] = rank[v] >= lo && rank[v] < hi
+				}
+				want = oneLoopTable(c, within, ok)
+				if got := c.filterRanked(within, rank, lo, hi).ToArray(); !slices.Equal(got, want) {
+					t.Fatalf("width %d, ranks [%d, %d) of %d: %d hits, want %d", width, lo, hi, len(ok), len(got), len(want))
+				}
+			}
 		}
 	}
 }

@@ -314,14 +314,54 @@ func b2u(b bool) uint64 {
 }
 
 // filterTable returns the members of within whose value v is accepted by
-// ok: v < len(ok) && ok[v]. Like scanRange, it gathers a chunk's codes
-// first and compacts the hits without a branch on them.
+// ok: v < len(ok) && ok[v].
 func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
-	col := collectorFor(within, 0.5)
 	if len(ok) == 0 {
-		return col.done()
+		return roaring.New()
 	}
 	last := uint64(len(ok) - 1)
+	return c.filterValues(within, func(run []uint32, codes []uint64, base uint64, hits []uint32) int {
+		k := 0
+		for j, f := range run {
+			cd := codes[j]
+			v := (base + cd) & -b2u(cd != 0)
+			hits[k] = f
+			k += int(b2u(v <= last) & b2u(ok[min(v, last)]))
+		}
+		return k
+	})
+}
+
+// filterRanked returns the members of within whose value v ranks in
+// [lo, hi): 0 < v < len(rank) and lo <= rank[v] < hi. rank is a string
+// column's rank of each value id in value order (sortedDict), so an order
+// predicate (startsWith, <, …) is one lookup a candidate, with no table
+// built for the call and no string read.
+func (c *codes) filterRanked(within *roaring.Bitmap, rank []uint32, lo, hi uint32) *roaring.Bitmap {
+	if len(rank) == 0 || hi <= lo {
+		return roaring.New()
+	}
+	last, span := uint64(len(rank)-1), hi-lo
+	return c.filterValues(within, func(run []uint32, codes []uint64, base uint64, hits []uint32) int {
+		k := 0
+		for j, f := range run {
+			cd := codes[j]
+			v := (base + cd) & -b2u(cd != 0) // rank[0], no value, ranks past every value
+			hits[k] = f
+			k += int(b2u(v <= last) & b2u(rank[min(v, last)]-lo < span))
+		}
+		return k
+	})
+}
+
+// filterValues returns the members of within that keep accepts. Like
+// scanRange, it gathers a chunk's codes first, then keep compacts the hits
+// of each run of candidates on one page without a branch on them: keep is
+// given the run, its codes and the base of a packed page (a packed code's
+// value is base+code; code 0 is no value), writes the accepted candidates
+// to hits in order and returns how many. One call a run, not a candidate.
+func (c *codes) filterValues(within *roaring.Bitmap, keep func(run []uint32, codes []uint64, base uint64, hits []uint32) int) *roaring.Bitmap {
+	col := collectorFor(within, 0.5)
 	buf := checkBufs.Get().(*checkBuf)
 	defer checkBufs.Put(buf)
 	each(within, func(ids []uint32) {
@@ -331,19 +371,11 @@ func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 			run := ids[from:r.end]
 			codes := buf.codes[from:r.end]
 			from = r.end
-			var base uint64 // a packed code's value is base+code; 0 stays 0
+			var base uint64
 			if r.kind == pagePacked {
 				base = r.base - 1
 			}
-			hits := buf.hits[n : n+len(run)]
-			k := 0
-			for j, f := range run {
-				cd := codes[j]
-				v := (base + cd) & -b2u(cd != 0)
-				hits[k] = f
-				k += int(b2u(v <= last) & b2u(ok[min(v, last)]))
-			}
-			n += k
+			n += keep(run, codes, base, buf.hits[n:n+len(run)])
 		}
 		col.hits = append(col.hits, buf.hits[:n]...)
 		col.flush()

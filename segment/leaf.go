@@ -48,6 +48,7 @@ const (
 	costSetBit           = 3    // per member set into a dense word array
 	costClearBit         = 3.4  // per member of a sparse set taken away from a dense one in place (g076 at 10M)
 	costTableEntry       = 0.5  // per distinct value, for a table of accepted codes
+	costRankLookup       = 10   // per candidate, its value's rank in a sorted dictionary: 4 bytes a value, mostly out of cache
 )
 
 // costFastOrSparse is the cost of an element of a sparse set ORed by

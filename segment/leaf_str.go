@@ -171,7 +171,7 @@ func (l *strLeaf) stringCosts(c *evalCtx, col *strColumn, w float64) (direct, ta
 		return direct, decide + c.checkCost(&col.codes, w), decide + c.orCost(sizes...) + c.andIntoCost(est, w)
 	}
 	if m := c.strMatching(l, col, false); m != nil {
-		table = float64(len(col.vals))*costTableEntry + float64(len(m.ids))*2 + c.checkCost(&col.codes, w)
+		table = m.tableCost(len(col.vals), w) + c.checkCost(&col.codes, w)
 		index = c.unionCost(m) + c.andIntoCost(m.members, w)
 		return direct, table, index
 	}
@@ -199,7 +199,11 @@ func (l *strLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, 
 	if l.op == strIn {
 		ids = col.matching(l)
 	} else {
-		ids = c.strMatching(l, col, true).ids
+		m := c.strMatching(l, col, true)
+		if table <= index && m.ranksCheaper(len(col.vals), nw) {
+			return col.codes.filterRanked(w, m.rank, m.lo, m.hi), "scan", int(nw)
+		}
+		ids = m.ids
 	}
 	if table <= index {
 		ok := make([]bool, len(col.vals))

@@ -213,5 +213,8 @@ func (c *strColumn) bytes(z sizer, name string) uint64 {
 		p += c.postings[i].bytes()
 		d += uint64(len(c.vals[i])) + 40 // string, map entry
 	}
+	c.order.mu.Lock()
+	d += allocBytes(4*uint64(cap(c.order.order))) + allocBytes(4*uint64(cap(c.order.rank)))
+	c.order.mu.Unlock()
 	return n + z.add(name+" postings", p) + z.add(name+" dictionary", d+8*uint64(cap(c.counts)))
 }
