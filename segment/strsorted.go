@@ -84,16 +84,9 @@ func (c *strColumn) ranked(force bool) (order, rank []uint32) {
 	return s.order, s.rank
 }
 
-// orderedRange returns the value ids, in value order, that satisfy an
-// order predicate (startsWith, <, <=, >, >=) on a sorted order; ok is false
-// for other predicates.
-func (c *strColumn) orderedRange(order []uint32, l *strLeaf) (ids []uint32, ok bool) {
-	lo, hi, ok := c.orderedBounds(order, l)
-	return order[lo:hi], ok
-}
-
-// orderedBounds is orderedRange as positions in order: the values that
-// hold are order[lo:hi].
+// orderedBounds returns the positions in order of the values that satisfy
+// an order predicate (startsWith, <, <=, >, >=): they are order[lo:hi]. ok
+// is false for other predicates.
 func (c *strColumn) orderedBounds(order []uint32, l *strLeaf) (lo, hi int, ok bool) {
 	arg := l.values[0]
 	at := func(pred func(v string) bool) int {
@@ -126,27 +119,31 @@ type strMatch struct {
 	few     float64   // the members of the others, held in sorted slices
 }
 
+// builtCost is the cost of a table of the matched values built for one
+// call, over a column of the given number of values.
+func (m *strMatch) builtCost(values int) float64 {
+	return float64(values)*costTableEntry + float64(len(m.ids))*2
+}
+
 // tableCost is the cost, beyond fetching the codes, of checking w
-// candidates against the matched values of a column of the given number of
-// values: a table of them built for the call, or the ranks of the sorted
-// dictionary looked up (see ranksCheaper).
+// candidates against the matched values: a table of them built for the
+// call, or the ranks of the sorted dictionary looked up (ranksCheaper).
 func (m *strMatch) tableCost(values int, w float64) float64 {
-	built := float64(values)*costTableEntry + float64(len(m.ids))*2
-	if m.rank == nil {
-		return built
+	if m.ranksCheaper(values, w) {
+		return w * costRankLookup
 	}
-	return min(built, w*costRankLookup)
+	return m.builtCost(values)
 }
 
 // ranksCheaper reports whether w candidates are checked for less by the
 // ranks of the sorted dictionary than by a table built for the call. A
-// rank is 4 bytes a value where the table's entry is 1, hot once built:
-// among a few thousand candidates the ranks win (the suite's g093 at 10M,
-// 4,850 candidates of 200k names, checked after an edit in 1.4 ms against
-// 2.4 each string read); among 40k the table does (g007: 1.8 -> 2.8 ms
-// after an edit by ranks).
+// rank is 4 bytes a value where the table's entry is 1, and the table is
+// hot once built: among a few thousand candidates the ranks win (the
+// suite's g093 at 10M, 4,850 candidates of 200k names: 1.4–1.6 ms after
+// an edit, against 2.5 with the table or the strings read); among hundreds
+// of thousands the table does (g047, g066: about 1 ms slower by ranks).
 func (m *strMatch) ranksCheaper(values int, w float64) bool {
-	return m.rank != nil && w*costRankLookup < float64(values)*costTableEntry+float64(len(m.ids))*2
+	return m.rank != nil && w*costRankLookup < m.builtCost(values)
 }
 
 // strMatching returns the values that satisfy l, found by binary search in
