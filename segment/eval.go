@@ -325,7 +325,17 @@ func (c *evalCtx) stepCost(k node, w float64, owned, counted bool) float64 {
 		return min(w*costContains, costSetup+chunks*per)
 	}
 	if counted {
-		return k.cost(c, w) // countReady's union or parts: as k.cost prices them
+		// countReady: probeAny where the candidates and the sets are
+		// sparse, else the union or the parts, as k.cost prices them.
+		bms := c.notOfReadyOr(k)
+		sizes := make([]float64, len(bms))
+		for i, bm := range bms {
+			sizes[i] = card(bm)
+		}
+		if cost, ok := probeAnyCost(w, sizes, chunks); ok {
+			return min(cost, k.cost(c, w))
+		}
+		return k.cost(c, w)
 	}
 	// notNode.cost prices the or's union among the candidates and a new
 	// set; intersectReady clears each set's members from them instead
@@ -458,6 +468,17 @@ func (c *evalCtx) countReady(k node, acc *roaring.Bitmap) (n uint64, ok bool) {
 		bms := make([]*roaring.Bitmap, len(ready))
 		for i, l := range ready {
 			bms[i] = l.direct(c)
+		}
+		if probeAnyWorth(acc, bms) {
+			// Sparse candidates and sparse sets: acc's members looked up
+			// in each block of the sets' members, no union built (the
+			// suite's g097 at 10M: a not of two tags of 68,015 and 11,792
+			// friends among 254,357).
+			n, _ = probeAny(acc, bms, false)
+			if neg {
+				n = acc.GetCardinality() - n
+			}
+			return n, true
 		}
 		if !c.unionFirst(ready, acc) {
 			// acc's part of each set, ORed, where the sets' own union
