@@ -101,15 +101,15 @@ func (c *evalCtx) unionFirst(ready []leaf, within *roaring.Bitmap) bool {
 // intersect each and OR the parts (each).
 func (c *evalCtx) readyOrCosts(ready []leaf, w float64) (first, each float64) {
 	var sum float64
-	sizes := make([]float64, len(ready))
+	bms := make([]*roaring.Bitmap, len(ready))
 	cut := make([]float64, len(ready)) // each set among the candidates, as a guess
 	for i, l := range ready {
-		sizes[i] = card(l.direct(c))
-		sum += sizes[i]
-		cut[i] = min(sizes[i], w)
-		each += c.costReady(l.direct(c), w)
+		bms[i] = l.direct(c)
+		sum += card(bms[i])
+		cut[i] = min(card(bms[i]), w)
+		each += c.costReady(bms[i], w)
 	}
-	first = c.fastOrCost(sizes...) + c.andCost(min(sum, c.chunks()*65536), w)
+	first = c.fastOrCostOf(bms) + c.andCost(min(sum, c.chunks()*65536), w)
 	return first, each + c.fastOrCost(cut...)
 }
 

@@ -148,6 +148,22 @@ func BenchmarkFastOrSparse(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/elems, "ns/elem")
 		})
+		// A dense set (27%, as the suite's t1) with a sparse one (4.6%, t13):
+		// the sparse members are set into the dense set's bitmap
+		// containers, which FastOr clones (the dense set alone, for the
+		// clones' share).
+		ds := spreadSets(r, n, []int{per(0.27), per(0.046)})
+		b.Run(fmt.Sprintf("%dM/FastOr-dense-sparse", n/1_000_000), func(b *testing.B) {
+			for b.Loop() {
+				roaring.FastOr(ds[0], ds[1])
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(ds[1].GetCardinality()), "ns/sparse-elem")
+		})
+		b.Run(fmt.Sprintf("%dM/FastOr-dense-alone", n/1_000_000), func(b *testing.B) {
+			for b.Loop() {
+				roaring.FastOr(ds[0], roaring.New())
+			}
+		})
 		b.Run(fmt.Sprintf("%dM/union-then-count", n/1_000_000), func(b *testing.B) {
 			for b.Loop() {
 				_ = cand.AndCardinality(roaring.FastOr(a, bb))

@@ -28,12 +28,7 @@ func probeWorth(a, b *roaring.Bitmap) bool {
 	if small == 0 || small*64 < large {
 		return false
 	}
-	for _, bm := range [2]*roaring.Bitmap{a, b} {
-		if st := bm.Stats(); st.ArrayContainerValues*10 < st.Cardinality*9 {
-			return false
-		}
-	}
-	return true
+	return inArrays(a) && inArrays(b)
 }
 
 // probeAnyWorth reports whether probeAny beats roaring for counting look
@@ -51,26 +46,33 @@ func probeAnyWorth(look *roaring.Bitmap, sets []*roaring.Bitmap) bool {
 		return false
 	}
 	for _, bm := range append([]*roaring.Bitmap{look}, sets...) {
-		if st := bm.Stats(); st.ArrayContainerValues*10 < st.Cardinality*9 {
+		if !inArrays(bm) {
 			return false
 		}
 	}
 	return true
 }
 
-// probeAnyCost estimates probeAny for w candidates and sets of the given
-// sizes, over chunks containers, when the planner takes it: every side
-// sparse (under 2048 members a container on average, so held in arrays)
-// and within 64 times of each other; ok is false otherwise.
-func probeAnyCost(w float64, sizes []float64, chunks float64) (cost float64, ok bool) {
+// inArrays reports whether nine members of bm in ten at least are held in
+// array containers. Stats walks the containers, some 150 at 10M friends.
+func inArrays(bm *roaring.Bitmap) bool {
+	st := bm.Stats()
+	return st.ArrayContainerValues*10 >= st.Cardinality*9
+}
+
+// probeAnyCost estimates probeAny for w candidates and the sets, when
+// the planner takes it as probeAnyWorth would: the sets held in arrays,
+// the candidates sparse on average (under 2048 members a container), and
+// within 64 times of the sets' members; ok is false otherwise.
+func (c *evalCtx) probeAnyCost(w float64, sets []*roaring.Bitmap) (cost float64, ok bool) {
 	sum := 0.0
-	for _, n := range sizes {
-		if n/chunks >= 2048 {
+	for _, bm := range sets {
+		if !inArrays(bm) {
 			return 0, false
 		}
-		sum += n
+		sum += card(bm)
 	}
-	if w/chunks >= 2048 || min(w, sum)*64 < max(w, sum) {
+	if w/c.chunks() >= 2048 || min(w, sum) == 0 || min(w, sum)*64 < max(w, sum) {
 		return 0, false
 	}
 	return costSetup + (w+sum)*costProbe, true
