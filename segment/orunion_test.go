@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -174,5 +175,51 @@ func BenchmarkFastOrSparse(b *testing.B) {
 				_ = roaring.FastOr(roaring.And(cand, a), roaring.And(cand, bb)).GetCardinality()
 			}
 		})
+	}
+}
+
+// TestFastOrCostOfDenseShare: sparse members ORed beside a dense set are
+// priced at costOrIntoDense in the blocks that set holds as bitmaps, and
+// at costFastOrSparse elsewhere: a set dense on average but packed into
+// two blocks of sixteen leaves most sparse members merged as arrays. Only
+// bitmap containers count: a full block held as a run stays at the
+// arrays' price.
+func TestFastOrCostOfDenseShare(t *testing.T) {
+	const blocks = 16
+	ix := NewIndex(MustSchema(testSchemaConfig))
+	ix.chunks = blocks - 1 // c.chunks() is ix.chunks + 1
+	c := &evalCtx{ix: ix}
+	r := rand.New(rand.NewPCG(19, 1))
+	sparse := randomSet(r, 0, blocks<<16, 0.01)
+	sparse.RemoveRange(1<<32-1<<17, 1<<32) // randomSet's lone top IDs
+	spread := roaring.New()                // 30% of every block: a bitmap container each
+	for i := uint32(0); i < blocks<<16; i++ {
+		if r.Float64() < 0.3 {
+			spread.Add(i)
+		}
+	}
+	packed := roaring.New() // 60% of two blocks: 4915 a block on average, two bitmap containers
+	for i := uint32(0); i < 2<<16; i++ {
+		if r.Float64() < 0.6 {
+			packed.Add(i)
+		}
+	}
+	n := card(sparse)
+	base := float64(costSetup + blocks*costOrContainer)
+	for _, tc := range []struct {
+		name  string
+		dense *roaring.Bitmap
+		rate  float64
+	}{
+		{"spread", spread, costOrIntoDense},
+		{"packed", packed, (2*costOrIntoDense + 14*costFastOrSparse) / 16.0},
+	} {
+		got := c.fastOrCostOf([]*roaring.Bitmap{tc.dense, sparse})
+		if want := base + n*tc.rate; math.Abs(got-want) > 1 {
+			t.Errorf("%s: cost %.0f, want %.0f (%.2f ns a sparse member)", tc.name, got, want, tc.rate)
+		}
+	}
+	if got, want := c.fastOrCostOf([]*roaring.Bitmap{sparse}), costSetup+n*costFastOrSparse; math.Abs(got-want) > 1 {
+		t.Errorf("sparse alone: cost %.0f, want %.0f", got, want)
 	}
 }
