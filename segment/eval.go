@@ -311,7 +311,8 @@ func (c *evalCtx) notOfReadyOr(k node) []*roaring.Bitmap {
 // except where the candidates are the and's (owned) or only counted and k
 // is cheaper second (cheaperSecond): a dense ready-made set costs a pass
 // over the pairs of containers without new ones; a not of an or of
-// ready-made sets, each subtracted in place (intersectReady).
+// ready-made sets, each subtracted in place (intersectReady). A counted or
+// of ready-made sets, or its not, is priced by countedOrCost.
 func (c *evalCtx) stepCost(k node, w float64, owned, counted bool) float64 {
 	if counted {
 		if cost, ok := c.countedOrCost(k, w); ok {
@@ -495,8 +496,8 @@ func (c *evalCtx) countReady(k node, acc *roaring.Bitmap) (n uint64, ok bool) {
 		if probeAnyWorth(acc, bms) {
 			// Sparse candidates and sparse sets: acc's members looked up
 			// in each block of the sets' members, no union built (the
-			// suite's g097 at 10M: a not of two tags of 68,015 and 11,792
-			// friends among 254,357).
+			// suite's g002 at 10M: an or of three tags among 39,493
+			// candidates, 1.47 -> 0.65 ms).
 			n, _ = probeAny(acc, bms, false)
 			if neg {
 				n = acc.GetCardinality() - n

@@ -23,12 +23,7 @@ import "github.com/RoaringBitmap/roaring/v2"
 // Stats walks the containers, some 150 at 10M friends: under a
 // microsecond.
 func probeWorth(a, b *roaring.Bitmap) bool {
-	na, nb := a.GetCardinality(), b.GetCardinality()
-	small, large := min(na, nb), max(na, nb)
-	if small == 0 || small*64 < large {
-		return false
-	}
-	return inArrays(a) && inArrays(b)
+	return probeAnyWorth(a, []*roaring.Bitmap{b})
 }
 
 // probeAnyWorth reports whether probeAny beats roaring for counting look
