@@ -2,11 +2,13 @@ package segment_test
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -825,8 +827,12 @@ func BenchmarkShapeFirst(b *testing.B) {
 				}
 				b.Run(s.name, func(b *testing.B) {
 					seg := segment.MustCompile(s.src(), fx.schema)
-					b.Run("Count", func(b *testing.B) { benchCountP50(b, fx, seg) })
-					b.Run("CountAfterEdit", func(b *testing.B) { benchAfterEdit(b, fx, s.src(), before) })
+					// Labelled, so that one profile of many shapes can be
+					// read a shape at a time: pprof -tagfocus shape=g006.
+					pprof.Do(context.Background(), pprof.Labels("shape", s.name), func(context.Context) {
+						b.Run("Count", func(b *testing.B) { benchCountP50(b, fx, seg) })
+						b.Run("CountAfterEdit", func(b *testing.B) { benchAfterEdit(b, fx, s.src(), before) })
+					})
 				})
 			}
 		})
