@@ -32,10 +32,12 @@ type Explanation struct {
 // Explain evaluates the segment at now like Eval and returns the plan it
 // ran, with each node's cardinality and whether it was indexed or scanned.
 //
-// It is Eval's plan. Count's can end differently: Count only counts the
-// last step of a top-level and, so it may take the last two operands in
-// the other order, count an or or a not without building its set, and
-// meet the audience last; the friends counted are the same.
+// The plan is traced step by step, so it leaves out shortcuts that Eval
+// and Count take untraced: intersecting ready-made sets in place, and
+// meeting the audience last. Count's plan can also end differently: it
+// only counts the last step of a top-level and, so it may take the last
+// two operands in the other order and count an or or a not without
+// building its set. The friends in each result are the same.
 func (s *Segment) Explain(ix *Index, now time.Time) (*Explanation, error) {
 	if ix.schema != s.schema {
 		return nil, ErrSchemaMismatch
