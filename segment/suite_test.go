@@ -381,9 +381,9 @@ func BenchmarkShapeSuite(b *testing.B) {
 				preds = slices.DeleteFunc(preds, func(s shape) bool { return !keep(s) })
 				shapes = slices.DeleteFunc(shapes, func(s shape) bool { return !keep(s) })
 			}
-			runs := 15
+			perRound := 5
 			if n >= 10_000_000 {
-				runs = 7
+				perRound = 3
 			}
 			var res []shapeResult
 			runtime.LockOSThread() // so that the thread's CPU time is the query's
@@ -391,7 +391,7 @@ func BenchmarkShapeSuite(b *testing.B) {
 			for b.Loop() {
 				res = res[:0]
 				for i, s := range shapes {
-					res = append(res, runShape(b, fx, d, p, s, preds[i].root, runs))
+					res = append(res, runShape(b, fx, d, p, s, preds[i].root, perRound))
 				}
 			}
 			report(os.Stdout, fx, res, plainHeap)
@@ -437,7 +437,7 @@ func predecessors(shapes []shape) []shape {
 //
 // The collection before each keeps the garbage of what ran before from
 // being charged to the call as mark assists.
-func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, pred *gnode, runs int) shapeResult {
+func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, pred *gnode, perRound int) shapeResult {
 	src := s.src()
 	seg, err := segment.Compile(src, fx.schema)
 	if err != nil {
@@ -452,15 +452,19 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, p
 	f0 := threadFaults()
 	r.firstCold, _ = timed(func() { r.count, _ = seg.Count(fx.ix, benchNow) })
 	r.faultsCold = threadFaults() - f0
-	// Each way runs its runs back to back, so that every p50 is taken in
-	// the same state: warm for its own data. Interleaved, whichever ran
-	// first after the plain evaluator found the caches full of plain's
-	// bitmaps and took up to 2× (1M) to 3.4× (10M) its warm time, which
-	// made Count look slower than Eval. The first call above is the cold
-	// figure: it follows the previous shape's oracle and expr loop.
+	// The ways take turns in rounds, and each way runs a block of runs
+	// back to back within a round, its first run untimed. Back to back,
+	// every timed run is warm for its own data: interleaved run by run,
+	// whichever ran first after the plain evaluator found the caches full
+	// of plain's bitmaps and took up to 2× (1M) to 3.4× (10M) its warm
+	// time, which made Count look slower than Eval. In turns, a slow
+	// stretch of the machine falls on every way alike: with each way's
+	// seven runs in one block (the procedure until 2026-12-01), one
+	// process on the 2-core AMD machine measured g025's Count at 7.0 ms
+	// against plain roaring's 4.6, and the next process 3.8 against 7.6.
 	//
-	// Each way starts after a collection of its own. Without one, the way
-	// that ran third found the heap grown past the memory the previous
+	// Each block starts after a collection of its own. Without one, the
+	// way that ran third found the heap grown past the memory the previous
 	// ways' garbage had left behind and paid a page fault for each new
 	// container page: at 10M, 400 runs of tag-area-not3 took 20 ms an
 	// Eval (634 faults a call) against 3 in first place, and plain eval
@@ -468,32 +472,33 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, p
 	// the faults a call of each way).
 	var counts, evals, plains, plainEvals, walls []time.Duration
 	var plainCount, plainEval, evalCount uint64
-	runtime.GC()
-	for range runs {
-		f0 := threadFaults()
-		cpu, wall := timed(func() { _, _ = seg.Count(fx.ix, benchNow) })
-		counts, walls = append(counts, cpu), append(walls, wall)
-		r.faultsWarm = threadFaults() - f0
+	// block runs a way's block of a round; faults, when not nil, gets the
+	// minor page faults of its last timed run.
+	block := func(f func(), faults *int64) (cpus, wallTimes []time.Duration) {
+		runtime.GC()
+		f() // untimed: warms the caches for this way
+		for range perRound {
+			f0 := threadFaults()
+			cpu, wall := timed(f)
+			if faults != nil {
+				*faults = threadFaults() - f0
+			}
+			cpus, wallTimes = append(cpus, cpu), append(wallTimes, wall)
+		}
+		return cpus, wallTimes
 	}
-	runtime.GC()
-	for range runs {
-		cpu, _ := timed(func() {
+	for range rounds {
+		cpus, wallTimes := block(func() { _, _ = seg.Count(fx.ix, benchNow) }, &r.faultsWarm)
+		counts, walls = append(counts, cpus...), append(walls, wallTimes...)
+		cpus, _ = block(func() {
 			bm, _ := seg.Eval(fx.ix, benchNow)
 			evalCount = bm.GetCardinality()
-		})
-		evals = append(evals, cpu)
-	}
-	runtime.GC()
-	for range runs {
-		cpu, _ := timed(func() { plainCount = s.root.countPlain(p) })
-		plains = append(plains, cpu)
-	}
-	runtime.GC()
-	for range runs {
-		var pb *roaring.Bitmap
-		cpu, _ := timed(func() { pb = s.root.audiencePlain(p) })
-		plainEvals = append(plainEvals, cpu)
-		plainEval = pb.GetCardinality()
+		}, nil)
+		evals = append(evals, cpus...)
+		cpus, _ = block(func() { plainCount = s.root.countPlain(p) }, nil)
+		plains = append(plains, cpus...)
+		cpus, _ = block(func() { plainEval = s.root.audiencePlain(p).GetCardinality() }, nil)
+		plainEvals = append(plainEvals, cpus...)
 	}
 	r.countP50, r.evalP50, r.wallP50 = median(counts), median(evals), median(walls)
 	r.plainP50, r.plainEvalP50 = median(plains), median(plainEvals)
@@ -528,6 +533,10 @@ func runShape(b *testing.B, fx *fixture, d *suiteData, p *plainIndex, s shape, p
 	r.firstEditMed, r.firstEditMax = repeatAfterEdit(fx, src, before)
 	return r
 }
+
+// rounds is how many turns runShape's ways take, each a block of runs
+// (perRound timed, at 10M 3, at 1M 5) after one untimed.
+const rounds = 3
 
 // editReps is how many times runShape repeats the first call after an
 // edit, for a figure steadier than one call: on the AMD machine of
@@ -596,7 +605,7 @@ func report(w io.Writer, fx *fixture, res []shapeResult, plainHeap uint64) {
 	if !cpu {
 		unit = "wall"
 	}
-	fmt.Fprintf(w, "Times are the %s time of one thread, in ms; p50 of each shape's runs.\n\n", unit)
+	fmt.Fprintf(w, "Times are the %s time of one thread, in ms; p50 of each way's timed runs; the ways take %d turns, each a block of runs after an untimed one.\n\n", unit, rounds)
 	fmt.Fprintf(w, "| shape | friends | count p50 | first after edit | first after edit, median of %d (slowest) | first cold | eval p50 | plain count | plain eval | plain/count | plain/eval | loop/count | count wall p50 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n", editReps)
 	var vsPlain, vsPlainEval, vsLoop []float64
 	var slower, slowerEval []string
