@@ -18,12 +18,16 @@ import (
 // BenchmarkVersusPlain times the suite's shapes (STEPCAST_SUITE_SHAPES, or
 // all) against the plain-roaring evaluator only: no oracle, no expr loop,
 // no first calls, so that many runs fit where the suite takes 7 at 10M.
-// STEPCAST_VSPLAIN_RUNS sets the runs of each way (default 31), each way's
-// runs back to back after a collection, as in the suite. It prints each
+// STEPCAST_VSPLAIN_RUNS sets the runs of each way (default 31); the ways
+// take vsRounds turns, each a block of runs after a collection and an
+// untimed call, as in the suite. It prints each
 // shape's p50 CPU times, the minor page faults a call of each way
 // and the ratios plain / ours: the quick check for "no shape slower than
 // plain roaring" while changing the executor. STEPCAST_SUITE_EXPLAIN=1
 // prints each shape's plan (as Explain takes it) too.
+// vsRounds is how many turns BenchmarkVersusPlain's ways take.
+const vsRounds = 5
+
 func BenchmarkVersusPlain(b *testing.B) {
 	runs := 31
 	if s := os.Getenv("STEPCAST_VSPLAIN_RUNS"); s != "" {
@@ -46,32 +50,50 @@ func BenchmarkVersusPlain(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			// Each way's runs carry pprof labels (shape, way), so that one
-			// -cpuprofile splits by shape with -tagfocus.
+			// -cpuprofile splits by shape with -tagfocus. The ways take
+			// turns in rounds, as in the suite (runShape): each way's runs
+			// in one block had a slow stretch of the machine fall on one
+			// way only (tag-area-not3 at 10M: 1.53× here, 0.89× in the
+			// suite's turns, 2026-12-01).
 			var name string
-			var faults []string
-			p50 := func(way string, f func()) time.Duration {
-				ds := make([]time.Duration, runs)
-				runtime.GC() // each way from the same heap (see runShape)
-				f0 := threadFaults()
-				pprof.Do(context.Background(), pprof.Labels("shape", name, "way", way), func(context.Context) {
-					for i := range ds {
-						ds[i], _ = timed(f)
-					}
-				})
-				faults = append(faults, fmt.Sprintf("%.0f", float64(threadFaults()-f0)/float64(runs)))
-				return median(ds)
+			type way struct {
+				name   string
+				f      func()
+				ds     []time.Duration
+				faults int64
 			}
 			var lines []string
 			for b.Loop() {
 				lines = lines[:0]
 				for _, s := range shapes {
-					name, faults = s.name, faults[:0]
+					name = s.name
 					seg := segment.MustCompile(s.src(), fx.schema)
-					runtime.GC()
-					count := p50("count", func() { _, _ = seg.Count(fx.ix, benchNow) })
-					plain := p50("plain", func() { _ = s.root.countPlain(p) })
-					eval := p50("eval", func() { _, _ = seg.Eval(fx.ix, benchNow) })
-					plainEval := p50("plaineval", func() { _ = s.root.audiencePlain(p) })
+					ways := []*way{
+						{name: "count", f: func() { _, _ = seg.Count(fx.ix, benchNow) }},
+						{name: "plain", f: func() { _ = s.root.countPlain(p) }},
+						{name: "eval", f: func() { _, _ = seg.Eval(fx.ix, benchNow) }},
+						{name: "plaineval", f: func() { _ = s.root.audiencePlain(p) }},
+					}
+					for r := range vsRounds {
+						for _, w := range ways {
+							runtime.GC() // each way from the same heap (see runShape)
+							w.f()        // untimed: warms the caches for this way
+							f0 := threadFaults()
+							pprof.Do(context.Background(), pprof.Labels("shape", name, "way", w.name), func(context.Context) {
+								// runs spread over the rounds, the first ones a run longer
+								for range runs/vsRounds + min(1, max(0, runs%vsRounds-r)) {
+									d, _ := timed(w.f)
+									w.ds = append(w.ds, d)
+								}
+							})
+							w.faults += threadFaults() - f0
+						}
+					}
+					faults := make([]string, len(ways))
+					for i, w := range ways {
+						faults[i] = fmt.Sprintf("%.0f", float64(w.faults)/float64(len(w.ds)))
+					}
+					count, plain, eval, plainEval := median(ways[0].ds), median(ways[1].ds), median(ways[2].ds), median(ways[3].ds)
 					got, _ := seg.Count(fx.ix, benchNow)
 					bm, _ := seg.Eval(fx.ix, benchNow)
 					if want := s.root.countPlain(p); got != want || !bm.Equals(s.root.audiencePlain(p)) {
