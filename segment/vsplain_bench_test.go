@@ -15,9 +15,12 @@ import (
 	"github.com/stepcast/stepcast/segment"
 )
 
+// vsRounds is how many turns BenchmarkVersusPlain's ways take.
+const vsRounds = 5
+
 // BenchmarkVersusPlain times the suite's shapes (STEPCAST_SUITE_SHAPES, or
 // all) against the plain-roaring evaluator only: no oracle, no expr loop,
-// no first calls, so that many runs fit where the suite takes 7 at 10M.
+// no first calls, so that many runs fit where the suite takes 9 at 10M.
 // STEPCAST_VSPLAIN_RUNS sets the runs of each way (default 31); the ways
 // take vsRounds turns, each a block of runs after a collection and an
 // untimed call, as in the suite. It prints each
@@ -25,9 +28,6 @@ import (
 // and the ratios plain / ours: the quick check for "no shape slower than
 // plain roaring" while changing the executor. STEPCAST_SUITE_EXPLAIN=1
 // prints each shape's plan (as Explain takes it) too.
-// vsRounds is how many turns BenchmarkVersusPlain's ways take.
-const vsRounds = 5
-
 func BenchmarkVersusPlain(b *testing.B) {
 	runs := 31
 	if s := os.Getenv("STEPCAST_VSPLAIN_RUNS"); s != "" {
