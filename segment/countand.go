@@ -57,6 +57,8 @@ type blockCounter struct {
 	found  [][]int         // by term and set: the block's container, or -1
 	acc    [1024]uint64    // the block's words so far
 	tmp    []*[1024]uint64 // by term: a union or a non-bitmap container in words
+	pos    []*[1024]uint64 // the block's positive terms' words
+	neg    []*[1024]uint64 // the block's negative terms' words
 }
 
 func newBlockCounter(terms []frozenTerm) *blockCounter {
@@ -163,45 +165,89 @@ func (k *blockCounter) holds(i int, v uint16) bool {
 	return false
 }
 
-// countWords combines the block's words term by term in acc and counts
-// them.
+// countWords combines the block's words and counts them.
 func (k *blockCounter) countWords() uint64 {
-	first := true
-	for i, t := range k.terms {
-		if t.neg {
-			continue
-		}
-		w := k.termWords(i)
-		if first {
-			copy(k.acc[:], w)
-			first = false
-			continue
-		}
-		for j := range k.acc {
-			k.acc[j] &= w[j]
-		}
-	}
+	pos, neg := k.pos[:0], k.neg[:0]
 	for i, t := range k.terms {
 		if !t.neg {
+			pos = append(pos, (*[1024]uint64)(k.termWords(i)))
 			continue
 		}
-		any := false
 		for _, c := range k.found[i] {
-			any = any || c >= 0
-		}
-		if !any {
-			continue
-		}
-		w := k.termWords(i)
-		for j := range k.acc {
-			k.acc[j] &^= w[j]
+			if c >= 0 {
+				neg = append(neg, (*[1024]uint64)(k.termWords(i)))
+				break
+			}
 		}
 	}
-	var n int
-	for _, w := range k.acc {
-		n += bits.OnesCount64(w)
+	k.pos, k.neg = pos, neg
+	return uint64(combineCount(&k.acc, pos, neg))
+}
+
+// combineCount returns how many bits are set in every block of pos and in
+// none of neg, in one pass for the usual shapes (up to three sets and one
+// not, or two and two), and otherwise folding all but the last into acc.
+// pos is not empty.
+func combineCount(acc *[1024]uint64, pos, neg []*[1024]uint64) int {
+	n := 0
+	switch {
+	case len(pos) == 1 && len(neg) == 0:
+		for _, x := range pos[0] {
+			n += bits.OnesCount64(x)
+		}
+		return n
+	case len(pos) == 2 && len(neg) == 0:
+		a, b := pos[0], pos[1]
+		for j := range a {
+			n += bits.OnesCount64(a[j] & b[j])
+		}
+		return n
+	case len(pos) == 1 && len(neg) == 1:
+		a, x := pos[0], neg[0]
+		for j := range a {
+			n += bits.OnesCount64(a[j] &^ x[j])
+		}
+		return n
+	case len(pos) == 2 && len(neg) == 1:
+		a, b, x := pos[0], pos[1], neg[0]
+		for j := range a {
+			n += bits.OnesCount64(a[j] & b[j] &^ x[j])
+		}
+		return n
+	case len(pos) == 3 && len(neg) == 0:
+		a, b, c := pos[0], pos[1], pos[2]
+		for j := range a {
+			n += bits.OnesCount64(a[j] & b[j] & c[j])
+		}
+		return n
+	case len(pos) == 3 && len(neg) == 1:
+		a, b, c, x := pos[0], pos[1], pos[2], neg[0]
+		for j := range a {
+			n += bits.OnesCount64(a[j] & b[j] & c[j] &^ x[j])
+		}
+		return n
+	case len(pos) == 2 && len(neg) == 2:
+		a, b, x, y := pos[0], pos[1], neg[0], neg[1]
+		for j := range a {
+			n += bits.OnesCount64(a[j] & b[j] &^ (x[j] | y[j]))
+		}
+		return n
 	}
-	return uint64(n)
+	*acc = *pos[0]
+	for _, p := range pos[1:] {
+		for j := range acc {
+			acc[j] &= p[j]
+		}
+	}
+	for _, x := range neg {
+		for j := range acc {
+			acc[j] &^= x[j]
+		}
+	}
+	for _, x := range acc {
+		n += bits.OnesCount64(x)
+	}
+	return n
 }
 
 // termWords returns term i's block as 1024 words: a bitmap container's

@@ -33,7 +33,9 @@ import (
 // one to ask merges, and every later reader of that read period, having
 // asked too, finds the log empty and reads a bitmap nobody changes.
 type deferredSet struct {
-	bm    *roaring.Bitmap
+	// bm is the set. It is replaced only by one with the same members
+	// (freezing it), which readers may do while others read it.
+	bm    atomic.Pointer[roaring.Bitmap]
 	dirty atomic.Bool // the log holds entries: readers must merge first
 	mu    sync.Mutex  // guards log and bm while a reader merges
 	// log holds the friends changed since the last merge, in order, and
@@ -43,6 +45,11 @@ type deferredSet struct {
 	log   []uint32
 	adds  []uint64
 	limit int // merge at the writer once the log is this long
+
+	// frozen is the set frozen (frozen.go), bm then being roaring's view
+	// of it, from the first count that reads it that way until a merge
+	// changes the set; nil before and after.
+	frozen atomic.Pointer[frozenSet]
 }
 
 // Bounds of the log's length before the writer merges it: at least
@@ -60,7 +67,8 @@ const (
 )
 
 func newDeferredSet(bm *roaring.Bitmap) *deferredSet {
-	d := &deferredSet{bm: bm}
+	d := &deferredSet{}
+	d.bm.Store(bm)
 	d.resetLimit()
 	return d
 }
@@ -68,7 +76,7 @@ func newDeferredSet(bm *roaring.Bitmap) *deferredSet {
 // resetLimit sizes the log's bound to the set: one entry per
 // deferredShare members, within [minDeferred, maxDeferred].
 func (d *deferredSet) resetLimit() {
-	d.limit = int(min(maxDeferred, max(minDeferred, d.bm.GetCardinality()/deferredShare)))
+	d.limit = int(min(maxDeferred, max(minDeferred, d.bm.Load().GetCardinality()/deferredShare)))
 }
 
 // add logs that f is a member. The caller holds the index's write lock.
@@ -114,7 +122,29 @@ func (d *deferredSet) bitmap() *roaring.Bitmap {
 		}
 		d.mu.Unlock()
 	}
-	return d.bm
+	return d.bm.Load()
+}
+
+// frozenSet returns the set frozen, freezing it first if it is not: a copy
+// of the set (at 10M friends some 0.1 ms for 1.2 MB), which replaces the
+// bitmap, so that the copy is the only one kept. The caller holds the
+// index's read or write lock.
+func (d *deferredSet) frozenSet() *frozenSet {
+	d.bitmap() // merge first
+	if fs := d.frozen.Load(); fs != nil {
+		return fs
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if fs := d.frozen.Load(); fs != nil {
+		return fs
+	}
+	// Not run-optimized: readers may be reading bm, which RunOptimize
+	// changes. Compact does that, under the write lock.
+	view, fs := freeze(d.bm.Load())
+	d.bm.Store(view)
+	d.frozen.Store(fs)
+	return fs
 }
 
 // merge applies the log to the bitmap: for each friend its last change,
@@ -123,6 +153,8 @@ func (d *deferredSet) merge() {
 	if len(d.log) == 0 {
 		return
 	}
+	d.frozen.Store(nil) // the set changes: the frozen copy no longer is it
+	bm := d.bm.Load()
 	scratch := logScratch.Get().(*[]uint64)
 	entries := slices.Grow((*scratch)[:0], len(d.log))
 	for i, f := range d.log {
@@ -155,17 +187,17 @@ func (d *deferredSet) merge() {
 		// AddMany inserts in order, each container's run while it is in
 		// cache, one binary search and memmove a value, and grows arrays
 		// as append does (by a quarter).
-		d.bm.AddMany(early)
+		bm.AddMany(early)
 	}
-	late, dense := d.splitDense(late)
+	late, dense := splitDense(bm, late)
 	if len(dense) > 0 {
-		d.bm.AddMany(dense)
+		bm.AddMany(dense)
 	}
 	exact := true
 	if len(removes) > 0 {
-		before := d.bm.GetCardinality()
-		d.bm.AndNot(roaring.BitmapOf(removes...))
-		exact = before-d.bm.GetCardinality() == uint64(len(removes))
+		before := bm.GetCardinality()
+		bm.AndNot(roaring.BitmapOf(removes...))
+		exact = before-bm.GetCardinality() == uint64(len(removes))
 	}
 	if len(late) > 0 {
 		if exact {
@@ -174,11 +206,11 @@ func (d *deferredSet) merge() {
 			// union doubles an array that lacks room, but these have it: each
 			// container took its excess adds above and lost as many members
 			// as late holds for it, so it fits in the storage it had.
-			d.bm.Or(roaring.BitmapOf(late...))
+			bm.Or(roaring.BitmapOf(late...))
 		} else {
 			// Some removes were of non-members (a tag cleared that was not
 			// set): the room is not certain, and a doubled array would stay.
-			d.bm.AddMany(late)
+			bm.AddMany(late)
 		}
 	}
 	d.log = d.log[:0]
@@ -194,8 +226,22 @@ func (d *deferredSet) merge() {
 func (d *deferredSet) compact() {
 	d.merge()
 	d.log, d.adds = nil, nil
-	d.bm = compacted(d.bm)
+	d.frozen.Store(nil)
+	d.bm.Store(compacted(d.bm.Load()))
 	d.resetLimit() // a set built by Compact starts with its own bound, not the minimum
+}
+
+// compactFrozen is compact, the set then frozen for counts (frozen.go) in
+// place of its compacted copy. The caller holds the index's write lock.
+func (d *deferredSet) compactFrozen() {
+	d.merge()
+	d.log, d.adds = nil, nil
+	bm := d.bm.Load()
+	bm.RunOptimize()
+	view, fs := freeze(bm)
+	d.bm.Store(view)
+	d.frozen.Store(fs)
+	d.resetLimit()
 }
 
 // bytes is the heap the set holds, its log included. The caller holds the
@@ -203,7 +249,7 @@ func (d *deferredSet) compact() {
 func (d *deferredSet) bytes() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return bitmapBytes(d.bm) + allocBytes(4*uint64(cap(d.log))) + allocBytes(8*uint64(cap(d.adds)))
+	return bitmapBytes(d.bm.Load()) + allocBytes(4*uint64(cap(d.log))) + allocBytes(8*uint64(cap(d.adds)))
 }
 
 // splitAdds divides the adds, sorted, into early ones, which may grow a
@@ -246,7 +292,7 @@ func splitAdds(adds, removes []uint32) (early, late []uint32) {
 // before the removes: one that the removes bring below it becomes an array
 // with no room to spare, which roaring's union would double (to 16 KB,
 // against 8 KB as a bitmap). In a bitmap an add costs no search anyway.
-func (d *deferredSet) splitDense(late []uint32) (rest, dense []uint32) {
+func splitDense(bm *roaring.Bitmap, late []uint32) (rest, dense []uint32) {
 	n := 0
 	for i := 0; i < len(late); {
 		key := late[i] >> 16
@@ -255,7 +301,7 @@ func (d *deferredSet) splitDense(late []uint32) (rest, dense []uint32) {
 			j++
 		}
 		start := uint64(key) << 16
-		if d.bm.CardinalityInRange(start, start+1<<16) > arrayMaxSize {
+		if bm.CardinalityInRange(start, start+1<<16) > arrayMaxSize {
 			dense = append(dense, late[i:j]...)
 		} else {
 			n += copy(late[n:], late[i:j])

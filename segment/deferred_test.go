@@ -148,7 +148,7 @@ func TestDeferredLimitFollowsTheSet(t *testing.T) {
 	bm.AddRange(0, 1<<20)
 	for name, d := range map[string]*deferredSet{
 		"new":       newDeferredSet(bm.Clone()),
-		"compacted": func() *deferredSet { d := newDeferredSet(roaring.New()); d.bm = bm.Clone(); d.compact(); return d }(),
+		"compacted": func() *deferredSet { d := newDeferredSet(roaring.New()); d.bm.Store(bm.Clone()); d.compact(); return d }(),
 	} {
 		for f := range uint32(100) {
 			d.remove(f * 3)

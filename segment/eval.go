@@ -80,6 +80,9 @@ func (c *evalCtx) count(n node) uint64 {
 	if c.trace == nil {
 		switch n := n.(type) {
 		case *andNode:
+			if cnt, ok := c.countFrozenAnd(n.kids); ok {
+				return cnt
+			}
 			_, cnt := c.evalAnd(n.kids, c.universe, true)
 			return cnt
 		case *notNode: // the audience less the kid's friends among it

@@ -2,7 +2,11 @@ package segment
 
 import (
 	"math/rand/v2"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -84,6 +88,7 @@ func TestCountFrozen(t *testing.T) {
 			for range nSets {
 				bm := mixedBlocks(r, blocks)
 				union.Or(bm)
+				bm.RunOptimize()
 				_, fs := freeze(bm)
 				t.sets = append(t.sets, fs)
 			}
@@ -116,6 +121,152 @@ func TestSetWordRange(t *testing.T) {
 		want.AddRange(uint64(c[0]), uint64(c[1])+1)
 		if !bm.Equals(want) {
 			t.Errorf("setWordRange(%d, %d): %d members, want %d", c[0], c[1], bm.GetCardinality(), want.GetCardinality())
+		}
+	}
+}
+
+// TestFrozenCountConcurrent: counts over frozen sets while a writer moves
+// friends between tags and between following and blocked. Readers freeze
+// sets again after each batch's merges, as many at once; every count they
+// see keeps the batches' invariants, and the last ones agree with Eval,
+// which builds the sets with roaring.
+func TestFrozenCountConcurrent(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, schema.Location())
+	ix := NewIndex(schema)
+	const n = 200_000 // four 65,536-ID blocks, the tags dense in each
+	const away = 1000 // friends blocked at any time
+	var b Batch
+	for f := range stepcast.FriendID(n) {
+		b.Follow(f, now)
+		b.SetTag(f, []string{"a", "b"}[f%2])
+		b.SetField(f, "gender", []string{"female", "male", "other"}[f%3])
+		if f%97 == 0 {
+			b.SetTag(f, "sparse")
+		}
+	}
+	blocked := make([]stepcast.FriendID, away)
+	isBlocked := map[stepcast.FriendID]bool{}
+	for i := range blocked {
+		blocked[i] = stepcast.FriendID(i * 7)
+		isBlocked[blocked[i]] = true
+		b.Unfollow(blocked[i])
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	both := MustCompile(`tag("a") && tag("b")`, schema)
+	neither := MustCompile(`!tag("a") && !tag("b")`, schema)
+	followers := MustCompile(`!tag("nobody") && !tag("no one")`, schema)
+	checks := map[*Segment]uint64{both: 0, neither: 0, followers: n - away}
+	others := []*Segment{
+		MustCompile(`tag("a") && gender in ["female", "male"] && !tag("sparse")`, schema),
+		MustCompile(`tag("sparse") && (tag("a") || gender == "other")`, schema),
+		MustCompile(`!tag("b") && !(gender == "male" || tag("sparse"))`, schema),
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for seg, want := range checks {
+					if got, err := seg.Count(ix, now); err != nil || got != want {
+						t.Errorf("%s: a reader counted %d (%v), want %d", seg.Source(), got, err, want)
+						return
+					}
+				}
+				for _, seg := range others {
+					if _, err := seg.Count(ix, now); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 60 {
+		b.Reset()
+		for range 500 {
+			f := stepcast.FriendID(r.IntN(n))
+			from, to := "a", "b"
+			if r.IntN(2) == 0 {
+				from, to = to, from
+			}
+			b.ClearTag(f, from)
+			b.ClearTag(f, to)
+			b.SetTag(f, to)
+		}
+		// One friend comes back, another blocks: as many follow as before.
+		i := r.IntN(away)
+		g := stepcast.FriendID(r.IntN(n))
+		for isBlocked[g] {
+			g = stepcast.FriendID(r.IntN(n))
+		}
+		b.Follow(blocked[i], now)
+		b.Unfollow(g)
+		delete(isBlocked, blocked[i])
+		blocked[i], isBlocked[g] = g, true
+		if err := ix.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	for _, seg := range append(others, both, neither, followers) {
+		got, err := seg.Count(ix, now)
+		bm, err2 := seg.Eval(ix, now)
+		if err != nil || err2 != nil || got != bm.GetCardinality() {
+			t.Errorf("%s: Count %d (%v), Eval %d (%v)", seg.Source(), got, err, bm.GetCardinality(), err2)
+		}
+	}
+}
+
+// TestCombineCount compares each of combineCount's fused loops and its
+// general fold with a bit-by-bit count.
+func TestCombineCount(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	block := func() *[1024]uint64 {
+		var b [1024]uint64
+		for j := range b {
+			b[j] = r.Uint64() | r.Uint64() // three bits in four, so that ands keep some
+		}
+		return &b
+	}
+	var acc [1024]uint64
+	for np := 1; np <= 4; np++ {
+		for nn := 0; nn <= 3; nn++ {
+			pos, neg := make([]*[1024]uint64, np), make([]*[1024]uint64, nn)
+			for i := range pos {
+				pos[i] = block()
+			}
+			for i := range neg {
+				neg[i] = block()
+			}
+			want := 0
+			for bit := range 65536 {
+				in := true
+				for _, p := range pos {
+					in = in && p[bit/64]&(1<<(bit%64)) != 0
+				}
+				for _, x := range neg {
+					in = in && x[bit/64]&(1<<(bit%64)) == 0
+				}
+				if in {
+					want++
+				}
+			}
+			if got := combineCount(&acc, pos, neg); got != want {
+				t.Errorf("%d sets, %d nots: %d, want %d", np, nn, got, want)
+			}
 		}
 	}
 }

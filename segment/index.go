@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -67,6 +68,32 @@ type Index struct {
 	events     map[eventKey]*eventPostings
 	scenarios  map[string]*scenarioIndex
 	variants   map[string]*strColumn
+
+	// followingFrozen is following frozen for counts (frozen.go): made by
+	// Compact, whose following is then roaring's view of it, or by the
+	// first count that wants it after a follow or an unfollow changed
+	// following (followingFrozen is nil then), as a copy beside it until
+	// the next Compact: 1.2 MB at 10M friends. freezeMu orders readers
+	// making it.
+	followingFrozen atomic.Pointer[frozenSet]
+	freezeMu        sync.Mutex
+}
+
+// frozenFollowing returns following frozen, freezing a copy first if a
+// follow or an unfollow changed it since. The caller holds the read or
+// write lock.
+func (ix *Index) frozenFollowing() *frozenSet {
+	if fs := ix.followingFrozen.Load(); fs != nil {
+		return fs
+	}
+	ix.freezeMu.Lock()
+	defer ix.freezeMu.Unlock()
+	if fs := ix.followingFrozen.Load(); fs != nil {
+		return fs
+	}
+	_, fs := freeze(ix.following)
+	ix.followingFrozen.Store(fs)
+	return fs
 }
 
 type fieldColumn struct {
@@ -210,9 +237,11 @@ func (ix *Index) apply(o *op) {
 	ix.join(f)
 	switch o.kind {
 	case opFollow:
+		ix.followingFrozen.Store(nil)
 		ix.following.Add(f)
 		ix.followedAt.put(f, timeKey(o.t))
 	case opUnfollow:
+		ix.followingFrozen.Store(nil)
 		ix.following.Remove(f)
 	case opSetTag:
 		tag := ix.tags[o.name]

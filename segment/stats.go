@@ -115,10 +115,13 @@ func (ix *Index) Compact() {
 	defer ix.mu.Unlock()
 	shrink := func(bm **roaring.Bitmap) { *bm = compacted(*bm) }
 	shrink(&ix.known)
-	shrink(&ix.following)
+	ix.following.RunOptimize()
+	view, fs := freeze(ix.following)
+	ix.following = view
+	ix.followingFrozen.Store(fs)
 	ix.followedAt.compact()
 	for _, tag := range ix.tags {
-		tag.compact()
+		tag.compactFrozen()
 	}
 	for _, fc := range ix.fields {
 		switch {

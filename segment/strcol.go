@@ -93,7 +93,7 @@ func (p *posting) bytes() uint64 {
 
 func (p *posting) compact() {
 	if p.bm != nil {
-		p.bm.compact()
+		p.bm.compactFrozen()
 	} else {
 		p.few = exact(p.few)
 	}
