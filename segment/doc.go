@@ -80,6 +80,18 @@
 // intersection of an and without building it. Explain shows the choice per
 // node. Nothing is evaluated per friend over the whole audience.
 //
+// An and whose operands are all sets the index holds ready — tags, the
+// values of string and choice fields and of variants, following, their
+// unions and their nots — is counted in one pass instead, block of 65,536
+// IDs by block, over the sets' containers read in place: nothing is built,
+// where roaring builds each intersection but the last (at 10M friends,
+// !tag("t6") && tag("t7") among the followers in 0.14-0.16 ms against
+// plain roaring's 0.43). Eval builds such an and the same way when its set
+// is expected dense. For this the index keeps those sets in roaring's
+// portable serialization, which roaring reads in place as the set's
+// bitmap: Compact freezes them, and the first count that needs a set a
+// write has changed freezes it again (a copy of the set).
+//
 // # The index
 //
 // Index holds one account's friends: bitmaps for tags, follow status, bool

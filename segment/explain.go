@@ -33,8 +33,10 @@ type Explanation struct {
 // ran, with each node's cardinality and whether it was indexed or scanned.
 //
 // The plan is traced step by step, so it leaves out shortcuts that Eval
-// and Count take untraced: intersecting ready-made sets in place, and
-// meeting the audience last. Count's plan can also end differently: it
+// and Count take untraced: intersecting ready-made sets in place, meeting
+// the audience last, and taking an and of ready-made sets (tags, values,
+// their unions and nots) in one pass over their containers, block by block,
+// among the followers. Count's plan can also end differently: it
 // only counts the last step of a top-level and, so it may take the last
 // two operands in the other order and count an or or a not without
 // building its set. The friends in each result are the same.

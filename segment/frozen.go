@@ -34,11 +34,12 @@ import (
 // Memory: the serialized set, and 9 bytes a container for the layout
 // below (1.4 KB for a set over 10M friends, 153 containers).
 type frozenSet struct {
-	buf    []byte   // the set, serialized; roaring's view holds the same bytes
-	keys   []uint16 // the containers' keys (ID >> 16), ascending
-	kinds  []uint8  // frozenBitmap, frozenArray or frozenRun
-	counts []uint16 // members - 1 for bitmaps and arrays; runs for runs
-	at     []uint32 // where container i's members, words or runs start in buf
+	buf     []byte   // the set, serialized; roaring's view holds the same bytes
+	keys    []uint16 // the containers' keys (ID >> 16), ascending
+	kinds   []uint8  // frozenBitmap, frozenArray or frozenRun
+	counts  []uint16 // members - 1 for bitmaps and arrays; runs for runs
+	at      []uint32 // where container i's members, words or runs start in buf
+	members uint64   // the set's cardinality
 }
 
 // Container kinds.
@@ -154,6 +155,7 @@ func parseSerialized(buf []byte) (*frozenSet, error) {
 	if pos != len(buf) {
 		return nil, fmt.Errorf("serialized bitmap: %d bytes after the containers", len(buf)-pos)
 	}
+	fs.members = fs.card()
 	return fs, nil
 }
 

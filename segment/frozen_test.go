@@ -72,7 +72,7 @@ func TestFreezeKeepsMembers(t *testing.T) {
 // random terms over sets of every container kind.
 func TestCountFrozen(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for round := range 300 {
+	for round := range 600 {
 		blocks := 1 + r.IntN(8)
 		nTerms := 1 + r.IntN(5)
 		var terms []frozenTerm
@@ -85,7 +85,30 @@ func TestCountFrozen(t *testing.T) {
 			}
 			t := frozenTerm{neg: i > 0 && r.IntN(3) == 0}
 			union := roaring.New()
+			if nSets > 1 && r.IntN(2) == 0 {
+				// A field's values: one set cut into disjoint parts.
+				t.disjoint = true
+				whole := mixedBlocks(r, blocks)
+				union.Or(whole)
+				parts := make([]*roaring.Bitmap, nSets)
+				for j := range parts {
+					parts[j] = roaring.New()
+				}
+				it := whole.Iterator()
+				for it.HasNext() {
+					v := it.Next()
+					parts[int(v>>10)%nSets].Add(v) // runs of 1024 IDs each, so that parts keep dense blocks
+				}
+				for _, bm := range parts {
+					bm.RunOptimize()
+					_, fs := freeze(bm)
+					t.sets = append(t.sets, fs)
+				}
+			}
 			for range nSets {
+				if t.disjoint {
+					break
+				}
 				bm := mixedBlocks(r, blocks)
 				union.Or(bm)
 				bm.RunOptimize()
@@ -108,6 +131,10 @@ func TestCountFrozen(t *testing.T) {
 		r.Shuffle(len(terms), func(i, j int) { terms[i], terms[j] = terms[j], terms[i] })
 		if got := countFrozen(terms); got != want.GetCardinality() {
 			t.Fatalf("round %d (%d terms over %d blocks): counted %d, roaring %d", round, nTerms, blocks, got, want.GetCardinality())
+		}
+		got, ok := buildFrozen(terms)
+		if !ok || !got.Equals(want) {
+			t.Fatalf("round %d (%d terms over %d blocks): built %d members (ok %v), roaring %d", round, nTerms, blocks, got.GetCardinality(), ok, want.GetCardinality())
 		}
 	}
 }
@@ -268,5 +295,23 @@ func TestCombineCount(t *testing.T) {
 				t.Errorf("%d sets, %d nots: %d, want %d", np, nn, got, want)
 			}
 		}
+	}
+}
+
+// TestBuildFrozenFarApart: friends whose IDs are far apart are not built
+// in one slice from ID 0 (its memory would follow the largest ID).
+func TestBuildFrozenFarApart(t *testing.T) {
+	bm := roaring.BitmapOf(1, 1000<<16)
+	_, fs := freeze(bm)
+	if _, ok := buildFrozen([]frozenTerm{{sets: []*frozenSet{fs}}}); ok {
+		t.Fatal("built a slice of 1001 blocks for 2 members")
+	}
+	if got, ok := buildFrozen([]frozenTerm{{sets: []*frozenSet{fs}}, {sets: []*frozenSet{fs}, neg: true}}); ok {
+		t.Fatalf("built %d members", got.GetCardinality())
+	}
+	near := roaring.BitmapOf(1, 10<<16)
+	_, fs = freeze(near)
+	if got, ok := buildFrozen([]frozenTerm{{sets: []*frozenSet{fs}}}); !ok || !got.Equals(near) {
+		t.Fatalf("members 1 and 10<<16: built %v (ok %v)", got, ok)
 	}
 }

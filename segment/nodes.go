@@ -17,6 +17,11 @@ var (
 )
 
 func (n *andNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, string, int) {
+	if within == c.universe {
+		if out, ok := c.evalFrozenAnd(n.kids); ok {
+			return out, "", 0
+		}
+	}
 	out, _ := c.evalAnd(n.kids, within, false)
 	return out, "", 0
 }
