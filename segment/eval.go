@@ -78,11 +78,11 @@ func (s *Segment) newCtx(ix *Index, now time.Time, trace *Explanation) *evalCtx 
 // intersection without materializing it.
 func (c *evalCtx) count(n node) uint64 {
 	if c.trace == nil {
+		if cnt, ok := c.countFrozenAnd([]node{n}); ok {
+			return cnt
+		}
 		switch n := n.(type) {
 		case *andNode:
-			if cnt, ok := c.countFrozenAnd(n.kids); ok {
-				return cnt
-			}
 			_, cnt := c.evalAnd(n.kids, c.universe, true)
 			return cnt
 		case *notNode: // the audience less the kid's friends among it

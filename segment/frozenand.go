@@ -2,12 +2,14 @@ package segment
 
 import "github.com/RoaringBitmap/roaring/v2"
 
-// countFrozenAnd counts a top-level and among the followers in one pass
+// countFrozenAnd counts the and of kids among the followers in one pass
 // over frozen sets (countFrozen), when each operand is a set the index
 // holds ready — a tag, a string or choice field's values, an experiment's
-// variants, following — or a union of such sets, or the not of one. ok is
-// false for any other and, for an and that Explain traces, and for a
-// segment drawn from every known friend (it mentions following or
+// variants, a bool field's true or false, an event ever had (clicked("x"),
+// answered("q1", "yes")), following — or a union of such
+// sets, or the not of one, or an and of such operands (a saved segment);
+// a segment of one such operand is an and of one. ok is false for any other and, for an and that Explain traces, and for
+// a segment drawn from every known friend (it mentions following or
 // blocked).
 //
 // Issue 14: plain roaring, which builds every intersection but the last,
@@ -68,81 +70,119 @@ func (c *evalCtx) frozenTerms(kids []node) []frozenTerm {
 		return nil
 	}
 	for _, k := range kids {
-		if !c.frozenReady(k) {
+		if !frozenReady(k) {
 			return nil
 		}
 	}
 	terms := make([]frozenTerm, 0, len(kids)+1)
 	for _, k := range kids {
-		terms = append(terms, c.frozenTerm(k))
+		terms = c.appendTerms(terms, k)
 	}
-	return append(terms, frozenTerm{sets: []*frozenSet{c.ix.frozenFollowing()}})
+	return append(terms, frozenTerm{sets: []*frozenSet{c.ix.followingFrozen.get(&c.ix.freezeMu, c.ix.following)}})
 }
 
-// frozenReady reports whether k is an operand countFrozenAnd takes.
-func (c *evalCtx) frozenReady(k node) bool {
-	if nn, ok := k.(*notNode); ok {
-		k = nn.kid
+// unsaved returns the plan of a saved segment, k itself otherwise.
+func unsaved(k node) node {
+	for {
+		s, ok := k.(*savedNode)
+		if !ok {
+			return k
+		}
+		k = s.kid
 	}
-	if o, ok := k.(*orNode); ok {
-		for _, kid := range o.kids {
-			if !frozenLeaf(kid) {
+}
+
+// frozenReady reports whether k is an operand countFrozenAnd takes: a set
+// the index holds ready, a union of them, the not of a set or a union, or
+// an and of such operands (a saved segment, say).
+func frozenReady(k node) bool {
+	switch k := unsaved(k).(type) {
+	case *notNode:
+		return frozenUnion(k.kid)
+	case *andNode:
+		for _, kid := range k.kids {
+			if !frozenReady(kid) {
 				return false
 			}
 		}
 		return true
 	}
-	return frozenLeaf(k)
+	return frozenUnion(k)
 }
 
-// frozenLeaf reports whether k is a leaf whose set the index holds ready
-// (frozenSets).
-func frozenLeaf(k node) bool {
-	switch k := k.(type) {
-	case *tagLeaf, *followingLeaf:
+// frozenUnion reports whether k is a set the index holds ready or a union
+// of such sets.
+func frozenUnion(k node) bool {
+	switch k := unsaved(k).(type) {
+	case *orNode:
+		for _, kid := range k.kids {
+			if !frozenUnion(kid) {
+				return false
+			}
+		}
+		return true
+	case *tagLeaf, *followingLeaf, *boolLeaf:
 		return true
 	case *strLeaf:
 		return k.op == strIn
+	case *eventLeaf:
+		return k.anyEvent() && k.days == 0 // ever: one bitmap
 	}
 	return false
 }
 
-// frozenTerm returns k's sets as a term, freezing those not yet frozen. k
-// is frozenReady.
-func (c *evalCtx) frozenTerm(k node) frozenTerm {
+// appendTerms appends k's terms to terms, freezing the sets not yet
+// frozen: an and's operands each, otherwise one term. k is frozenReady.
+func (c *evalCtx) appendTerms(terms []frozenTerm, k node) []frozenTerm {
+	k = unsaved(k)
+	if a, ok := k.(*andNode); ok {
+		for _, kid := range a.kids {
+			terms = c.appendTerms(terms, kid)
+		}
+		return terms
+	}
 	var t frozenTerm
 	if nn, ok := k.(*notNode); ok {
-		k, t.neg = nn.kid, true
+		k, t.neg = unsaved(nn.kid), true
 	}
-	if o, ok := k.(*orNode); ok {
-		for _, kid := range o.kids {
-			t.sets = append(t.sets, c.frozenSets(kid)...)
-		}
-		return t
-	}
-	t.sets = c.frozenSets(k)
+	t.sets = c.unionSets(nil, k)
 	_, t.disjoint = k.(*strLeaf) // one field's values: a friend holds one
-	return t
+	return append(terms, t)
 }
 
-// frozenSets returns the frozen sets whose union is the set of k, a
-// frozenLeaf: none if no one is in it.
-func (c *evalCtx) frozenSets(k node) []*frozenSet {
-	switch l := k.(type) {
+// unionSets appends the frozen sets whose union is the set of k, a
+// frozenUnion, to sets: none for a set no one is in.
+func (c *evalCtx) unionSets(sets []*frozenSet, k node) []*frozenSet {
+	switch l := unsaved(k).(type) {
+	case *orNode:
+		for _, kid := range l.kids {
+			sets = c.unionSets(sets, kid)
+		}
+		return sets
 	case *tagLeaf:
 		if tag := c.ix.tags[l.name]; tag != nil {
-			return []*frozenSet{tag.frozenSet()}
+			sets = append(sets, tag.frozenSet())
 		}
-		return nil
+		return sets
 	case *followingLeaf:
-		return []*frozenSet{c.ix.frozenFollowing()}
+		return append(sets, c.ix.followingFrozen.get(&c.ix.freezeMu, c.ix.following))
+	case *eventLeaf:
+		if p := c.ix.events[l.key]; p != nil {
+			sets = append(sets, p.everFrozen.get(&c.ix.freezeMu, p.ever))
+		}
+		return sets
+	case *boolLeaf:
+		bl := c.ix.fields[l.field.id].bl
+		if l.val {
+			return append(sets, bl.yesFrozen.get(&c.ix.freezeMu, bl.yes))
+		}
+		return append(sets, bl.noFrozen.get(&c.ix.freezeMu, bl.no))
 	}
-	l := k.(*strLeaf)
+	l := unsaved(k).(*strLeaf)
 	col := l.column(c)
 	if col == nil {
-		return nil
+		return sets
 	}
-	var sets []*frozenSet
 	for _, id := range col.matching(l) {
 		p := &col.postings[id]
 		if p.bm == nil {

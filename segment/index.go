@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -69,31 +68,10 @@ type Index struct {
 	scenarios  map[string]*scenarioIndex
 	variants   map[string]*strColumn
 
-	// followingFrozen is following frozen for counts (frozen.go): made by
-	// Compact, whose following is then roaring's view of it, or by the
-	// first count that wants it after a follow or an unfollow changed
-	// following (followingFrozen is nil then), as a copy beside it until
-	// the next Compact: 1.2 MB at 10M friends. freezeMu orders readers
-	// making it.
-	followingFrozen atomic.Pointer[frozenSet]
+	// followingFrozen is following frozen for counts (frozen.go);
+	// freezeMu orders readers that freeze a set held in place.
+	followingFrozen frozenMirror
 	freezeMu        sync.Mutex
-}
-
-// frozenFollowing returns following frozen, freezing a copy first if a
-// follow or an unfollow changed it since. The caller holds the read or
-// write lock.
-func (ix *Index) frozenFollowing() *frozenSet {
-	if fs := ix.followingFrozen.Load(); fs != nil {
-		return fs
-	}
-	ix.freezeMu.Lock()
-	defer ix.freezeMu.Unlock()
-	if fs := ix.followingFrozen.Load(); fs != nil {
-		return fs
-	}
-	_, fs := freeze(ix.following)
-	ix.followingFrozen.Store(fs)
-	return fs
 }
 
 type fieldColumn struct {
@@ -106,6 +84,8 @@ type fieldColumn struct {
 // either (set); friends without a value are in none.
 type boolColumn struct {
 	yes, no, set *roaring.Bitmap
+
+	yesFrozen, noFrozen frozenMirror // for counts (frozen.go)
 }
 
 type scenarioIndex struct {
@@ -117,11 +97,13 @@ type scenarioIndex struct {
 // of the friends with at least one event each day, and the counts beyond one
 // in a sparse map. Windows are unions of day bitmaps.
 type eventPostings struct {
-	ever  *roaring.Bitmap
-	days  map[int64]*roaring.Bitmap
-	order []int64           // the days with events, ascending
-	extra map[uint64]uint32 // (day, friend) -> events beyond the first
-	last  *lastBlocks       // ever, by the block of each friend's last event (eventblocks.go)
+	ever *roaring.Bitmap
+	// everFrozen is ever frozen for counts (frozen.go).
+	everFrozen frozenMirror
+	days       map[int64]*roaring.Bitmap
+	order      []int64           // the days with events, ascending
+	extra      map[uint64]uint32 // (day, friend) -> events beyond the first
+	last       *lastBlocks       // ever, by the block of each friend's last event (eventblocks.go)
 
 	// windows caches unions of day bitmaps, by window length and last day
 	// (today when it was asked): a 30-day window is 30 ORs to compute and
@@ -237,11 +219,11 @@ func (ix *Index) apply(o *op) {
 	ix.join(f)
 	switch o.kind {
 	case opFollow:
-		ix.followingFrozen.Store(nil)
+		ix.followingFrozen.drop()
 		ix.following.Add(f)
 		ix.followedAt.put(f, timeKey(o.t))
 	case opUnfollow:
-		ix.followingFrozen.Store(nil)
+		ix.followingFrozen.drop()
 		ix.following.Remove(f)
 	case opSetTag:
 		tag := ix.tags[o.name]
@@ -263,6 +245,8 @@ func (ix *Index) apply(o *op) {
 			fc.num.put(f, o.i)
 		default:
 			fc.bl.set.Add(f)
+			fc.bl.yesFrozen.drop()
+			fc.bl.noFrozen.drop()
 			if o.i == 1 {
 				fc.bl.yes.Add(f)
 				fc.bl.no.Remove(f)
@@ -280,6 +264,8 @@ func (ix *Index) apply(o *op) {
 			fc.num.unset(f)
 		default:
 			fc.bl.set.Remove(f)
+			fc.bl.yesFrozen.drop()
+			fc.bl.noFrozen.drop()
 			fc.bl.yes.Remove(f)
 			fc.bl.no.Remove(f)
 		}
@@ -380,7 +366,11 @@ func (sc *scenarioIndex) step(f uint32) int64 {
 func dayFriendKey(day int64, f uint32) uint64 { return uint64(uint32(day))<<32 | uint64(f) }
 
 func (p *eventPostings) add(f uint32, day int64) {
-	p.last.add(f, day, !p.ever.CheckedAdd(f))
+	added := p.ever.CheckedAdd(f)
+	if added {
+		p.everFrozen.drop()
+	}
+	p.last.add(f, day, !added)
 	bm := p.days[day]
 	if bm == nil {
 		bm = roaring.New()

@@ -115,10 +115,7 @@ func (ix *Index) Compact() {
 	defer ix.mu.Unlock()
 	shrink := func(bm **roaring.Bitmap) { *bm = compacted(*bm) }
 	shrink(&ix.known)
-	ix.following.RunOptimize()
-	view, fs := freeze(ix.following)
-	ix.following = view
-	ix.followingFrozen.Store(fs)
+	ix.following = ix.followingFrozen.compact(ix.following)
 	ix.followedAt.compact()
 	for _, tag := range ix.tags {
 		tag.compactFrozen()
@@ -130,8 +127,8 @@ func (ix *Index) Compact() {
 		case fc.num != nil:
 			fc.num.compact()
 		default:
-			shrink(&fc.bl.yes)
-			shrink(&fc.bl.no)
+			fc.bl.yes = fc.bl.yesFrozen.compact(fc.bl.yes)
+			fc.bl.no = fc.bl.noFrozen.compact(fc.bl.no)
 			shrink(&fc.bl.set)
 		}
 	}
@@ -142,7 +139,7 @@ func (ix *Index) Compact() {
 		v.compact()
 	}
 	for _, p := range ix.events {
-		shrink(&p.ever)
+		p.ever = p.everFrozen.compact(p.ever)
 		for d, bm := range p.days {
 			p.days[d] = compacted(bm)
 		}
