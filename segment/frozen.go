@@ -200,23 +200,33 @@ func (fs *frozenSet) words(i int) []uint64 {
 }
 
 // A frozenMirror holds the frozen form of a bitmap that writers change in
-// place (following, a bool field's true and false), for counts. Compact
-// freezes the bitmap and puts roaring's view of it in its place; a write
-// drops the frozen form, and the first count that wants it again freezes a
-// copy beside the bitmap, held until the next Compact (1.2 MB for a set of
-// 10M friends held as bitmaps).
-type frozenMirror struct{ fs atomic.Pointer[frozenSet] }
+// place (following, a bool field's true and false, an event's ever), for
+// counts. Compact freezes the bitmap and puts roaring's view of it in its
+// place; a write drops the frozen form, and the count that makes
+// freezeAfterMisses since freezes a copy beside the bitmap, held until the
+// next Compact (1.2 MB for a set of 10M friends held as bitmaps).
+type frozenMirror struct {
+	fs     atomic.Pointer[frozenSet]
+	misses atomic.Int32
+}
 
 // drop forgets the frozen form: bm changes. The caller holds the index's
 // write lock.
-func (m *frozenMirror) drop() { m.fs.Store(nil) }
+func (m *frozenMirror) drop() {
+	m.fs.Store(nil)
+	m.misses.Store(0)
+}
 
-// get returns bm frozen, freezing a copy first if bm changed since. The
-// caller holds the index's read or write lock; mu orders readers that
-// freeze.
+// get returns bm frozen, or nil while bm has changed since and fewer than
+// freezeAfterMisses counts have asked (deferredSet.frozenSet); the count
+// that makes freezeAfterMisses freezes a copy. The caller holds the index's
+// read or write lock; mu orders readers that freeze.
 func (m *frozenMirror) get(mu *sync.Mutex, bm *roaring.Bitmap) *frozenSet {
 	if fs := m.fs.Load(); fs != nil {
 		return fs
+	}
+	if m.misses.Add(1) < freezeAfterMisses {
+		return nil
 	}
 	mu.Lock()
 	defer mu.Unlock()

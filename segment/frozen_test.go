@@ -315,3 +315,80 @@ func TestBuildFrozenFarApart(t *testing.T) {
 		t.Fatalf("members 1 and 10<<16: built %v (ok %v)", got, ok)
 	}
 }
+
+// TestFrozenAfterWrites: after each batch of writes, counts of ands over
+// the changed sets take roaring's way until the freezeAfterMisses-th
+// freezes them again, and every count, either way, equals a model kept
+// with roaring's own operations.
+func TestFrozenAfterWrites(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, schema.Location())
+	ix := NewIndex(schema)
+	const n = 150_000
+	r := rand.New(rand.NewPCG(12, 13))
+	follow, a, b, vip := roaring.New(), roaring.New(), roaring.New(), roaring.New()
+	var batch Batch
+	for f := range uint32(n) {
+		batch.Follow(stepcast.FriendID(f), now)
+		follow.Add(f)
+		if r.IntN(3) > 0 {
+			batch.SetTag(stepcast.FriendID(f), "a")
+			a.Add(f)
+		}
+		if r.IntN(5) == 0 {
+			batch.SetTag(stepcast.FriendID(f), "b")
+			b.Add(f)
+		}
+		batch.SetField(stepcast.FriendID(f), "vip", f%4 == 0)
+		if f%4 == 0 {
+			vip.Add(f)
+		}
+	}
+	if err := ix.Apply(&batch); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	seg := MustCompile(`tag("a") && !tag("b") && vip`, schema)
+	want := func() uint64 {
+		x := roaring.And(a, follow)
+		x.AndNot(b)
+		return x.AndCardinality(vip)
+	}
+	for round := range 6 {
+		batch.Reset()
+		for range 300 {
+			f := uint32(r.IntN(n))
+			switch r.IntN(4) {
+			case 0:
+				batch.ClearTag(stepcast.FriendID(f), "a")
+				a.Remove(f)
+			case 1:
+				batch.SetTag(stepcast.FriendID(f), "b")
+				b.Add(f)
+			case 2:
+				batch.Unfollow(stepcast.FriendID(f))
+				follow.Remove(f)
+			default:
+				batch.SetField(stepcast.FriendID(f), "vip", true)
+				vip.Add(f)
+			}
+		}
+		if err := ix.Apply(&batch); err != nil {
+			t.Fatal(err)
+		}
+		for call := range freezeAfterMisses + 2 {
+			got, err := seg.Count(ix, now)
+			if err != nil || got != want() {
+				t.Fatalf("round %d, count %d after the writes: %d (%v), want %d", round, call+1, got, err, want())
+			}
+			frozen := ix.tags["a"].frozen.Load() != nil
+			if due := call+1 >= freezeAfterMisses; frozen != due {
+				t.Fatalf("round %d, count %d after the writes: tag a frozen %v, want %v", round, call+1, frozen, due)
+			}
+		}
+		bm, err := seg.Eval(ix, now)
+		if err != nil || bm.GetCardinality() != want() {
+			t.Fatalf("round %d: Eval has %d (%v), want %d", round, bm.GetCardinality(), err, want())
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package segment
 
-import "github.com/RoaringBitmap/roaring/v2"
+import (
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
 
 // countFrozenAnd counts the and of kids among the followers in one pass
 // over frozen sets (countFrozen), when each operand is a set the index
@@ -64,7 +68,9 @@ func expectedPerBlock(terms []frozenTerm) float64 {
 }
 
 // frozenTerms returns the terms of an and of kids among the followers,
-// following's the last, or nil unless countFrozenAnd takes the and.
+// following's the last, or nil unless countFrozenAnd takes the and: nil
+// too while a set it reads has changed since it was frozen and is not yet
+// due to be frozen again.
 func (c *evalCtx) frozenTerms(kids []node) []frozenTerm {
 	if c.trace != nil || c.universe != c.ix.following {
 		return nil
@@ -78,7 +84,13 @@ func (c *evalCtx) frozenTerms(kids []node) []frozenTerm {
 	for _, k := range kids {
 		terms = c.appendTerms(terms, k)
 	}
-	return append(terms, frozenTerm{sets: []*frozenSet{c.ix.followingFrozen.get(&c.ix.freezeMu, c.ix.following)}})
+	terms = append(terms, frozenTerm{sets: []*frozenSet{c.ix.followingFrozen.get(&c.ix.freezeMu, c.ix.following)}})
+	for _, t := range terms {
+		if slices.Contains(t.sets, nil) {
+			return nil // a set changed since it was frozen (deferredSet.frozenSet)
+		}
+	}
+	return terms
 }
 
 // unsaved returns the plan of a saved segment, k itself otherwise.
@@ -151,7 +163,8 @@ func (c *evalCtx) appendTerms(terms []frozenTerm, k node) []frozenTerm {
 }
 
 // unionSets appends the frozen sets whose union is the set of k, a
-// frozenUnion, to sets: none for a set no one is in.
+// frozenUnion, to sets: none for a set no one is in, nil for one changed
+// since it was frozen and not yet due to be frozen again.
 func (c *evalCtx) unionSets(sets []*frozenSet, k node) []*frozenSet {
 	switch l := unsaved(k).(type) {
 	case *orNode:
