@@ -78,8 +78,14 @@ func (s *Segment) newCtx(ix *Index, now time.Time, trace *Explanation) *evalCtx 
 // intersection without materializing it.
 func (c *evalCtx) count(n node) uint64 {
 	if c.trace == nil {
-		if cnt, ok := c.countFrozenAnd([]node{n}); ok {
-			return cnt
+		// An and only: one ready set is counted by roaring's
+		// AndCardinality with the audience, which looks an array's
+		// members up where the kernel writes them out (the suite's g056
+		// at 10M, a variant of 3%: 0.097 ms against 0.05-0.065).
+		if a, ok := unsaved(n).(*andNode); ok {
+			if cnt, ok := c.countFrozenAnd(a.kids); ok {
+				return cnt
+			}
 		}
 		switch n := n.(type) {
 		case *andNode:

@@ -11,8 +11,8 @@ import (
 // holds ready — a tag, a string or choice field's values, an experiment's
 // variants, a bool field's true or false, an event ever had (clicked("x"),
 // answered("q1", "yes")), following — or a union of such
-// sets, or the not of one, or an and of such operands (a saved segment);
-// a segment of one such operand is an and of one. ok is false for any other and, for an and that Explain traces, and for
+// sets, or the not of one, or an and of such operands (a saved segment).
+// ok is false for any other and, for an and that Explain traces, and for
 // a segment drawn from every known friend (it mentions following or
 // blocked).
 //
