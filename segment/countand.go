@@ -273,17 +273,17 @@ func (k *blockCounter) countAgainst(i int) uint64 {
 				dst[v>>6] |= b << (v & 63)
 			}
 			continue
-		case frozenRun:
-			w := k.scratch(i)
+		}
+		var w *[1024]uint64
+		if fs.kinds[c] == frozenBitmap {
+			w = (*[1024]uint64)(fs.words(c))
+		} else { // runs, written out
+			w = k.scratch(i)
 			clear(w[:])
 			r := fs.run(c)
 			for p := 0; p < len(r); p += 2 {
 				setWordRange(w[:], int(r[p]), int(r[p])+int(r[p+1]))
 			}
-		}
-		w := (*[1024]uint64)(fs.words(c))
-		if fs.kinds[c] == frozenRun {
-			w = k.tmp[i]
 		}
 		for x := range acc {
 			m := acc[x] & w[x]

@@ -49,8 +49,9 @@ type deferredSet struct {
 	// frozen is the set frozen (frozen.go), bm then being roaring's view
 	// of it, from Compact or a count that freezes it until a merge changes
 	// the set; nil before and after. misses counts the counts that found
-	// it nil since (frozenSet), counted whether counts have read the set
-	// frozen (the writer's merges then freeze it again).
+	// it nil since (frozenSet), counted whether the set has been frozen
+	// since Compact or a count froze it (the writer's merges then freeze
+	// it again; the sets Compact keeps frozen are the large ones).
 	frozen  atomic.Pointer[frozenSet]
 	misses  atomic.Int32
 	counted atomic.Bool
@@ -119,7 +120,7 @@ func (d *deferredSet) logChange(f uint32, add uint64) {
 	d.adds[i/64] |= add << (i % 64)
 	if len(d.log) >= d.limit {
 		d.merge()
-		if d.counted.Load() {
+		if d.counted.Load() && keepFrozen(d.bm.Load().GetCardinality()) {
 			// Counts read this set frozen: freeze it again here, the
 			// copy's cost spread over the log's entries (one per 16
 			// members at least), not on the next count.
@@ -152,9 +153,12 @@ func (d *deferredSet) bitmap() *roaring.Bitmap {
 // copy is the only one kept. The caller holds the index's read or write
 // lock.
 func (d *deferredSet) frozenSet() *frozenSet {
-	d.bitmap() // merge first
+	bm := d.bitmap() // merge first
 	if fs := d.frozen.Load(); fs != nil {
 		return fs
+	}
+	if !keepFrozen(bm.GetCardinality()) {
+		return freezeCopy(bm)
 	}
 	if d.misses.Add(1) < freezeAfterMisses {
 		return nil
@@ -269,7 +273,14 @@ func (d *deferredSet) compact() {
 func (d *deferredSet) compactFrozen() {
 	d.merge()
 	d.log, d.adds = nil, nil
-	d.bm.Load().RunOptimize()
+	bm := d.bm.Load()
+	if !keepFrozen(bm.GetCardinality()) {
+		d.frozen.Store(nil)
+		d.bm.Store(compacted(bm))
+		d.resetLimit()
+		return
+	}
+	bm.RunOptimize()
 	d.refreeze()
 	d.resetLimit()
 }
@@ -279,7 +290,11 @@ func (d *deferredSet) compactFrozen() {
 func (d *deferredSet) bytes() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return bitmapBytes(d.bm.Load()) + allocBytes(4*uint64(cap(d.log))) + allocBytes(8*uint64(cap(d.adds)))
+	n := bitmapBytes(d.bm.Load()) + allocBytes(4*uint64(cap(d.log))) + allocBytes(8*uint64(cap(d.adds)))
+	if fs := d.frozen.Load(); fs != nil {
+		n += fs.bytes()
+	}
+	return n
 }
 
 // splitAdds divides the adds, sorted, into early ones, which may grow a

@@ -80,6 +80,41 @@ func freeze(bm *roaring.Bitmap) (*roaring.Bitmap, *frozenSet) {
 	return view, fs
 }
 
+// freezeCopy returns bm's set frozen in a copy of its own, without a view:
+// for a set too small to keep frozen (keepFrozen), frozen again for each
+// count that reads it (at most 8 KB and its containers' layout).
+func freezeCopy(bm *roaring.Bitmap) *frozenSet {
+	w := &fixedWriter{b: make([]byte, 0, bm.GetSerializedSizeInBytes())}
+	if _, err := bm.WriteTo(w); err != nil || len(w.b) != cap(w.b) {
+		panic(fmt.Sprintf("segment: serializing a bitmap: %d bytes of %d, %v", len(w.b), cap(w.b), err))
+	}
+	fs, err := parseSerialized(w.b)
+	if err != nil {
+		panic(fmt.Sprintf("segment: reading a serialized bitmap: %v", err))
+	}
+	return fs
+}
+
+// keepFrozen reports whether a set of n members is kept frozen: over 4096,
+// so that the frozen form's fixed cost (its struct and five slices, some
+// 180 bytes with roaring's view) is under a twentieth of the set. A
+// smaller set stays as it was and each count freezes a copy (freezeCopy).
+// On a big-endian machine nothing is frozen: the containers are read in
+// place as native words, which the format's little-endian bytes are not.
+func keepFrozen(n uint64) bool { return littleEndian && n > arrayMaxSize }
+
+// littleEndian reports whether the machine stores words little-endian, as
+// the portable format does (frozenTerms takes no and elsewhere).
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// bytes estimates the heap the frozen form adds to roaring's view of the
+// same bytes (bitmapBytes): the serialization's headers and the
+// containers' layout, with their structs.
+func (fs *frozenSet) bytes() uint64 {
+	n := uint64(len(fs.keys))
+	return 96 + allocBytes(2*n) + allocBytes(n) + allocBytes(2*n) + allocBytes(4*n) + 8*n + 8
+}
+
 // fixedWriter appends to b within its capacity, never past it, so that
 // the bytes stay where they were allocated (the size is roaring's own).
 type fixedWriter struct{ b []byte }
@@ -208,6 +243,7 @@ func (fs *frozenSet) words(i int) []uint64 {
 type frozenMirror struct {
 	fs     atomic.Pointer[frozenSet]
 	misses atomic.Int32
+	copied atomic.Bool // fs is a copy beside the bitmap, not its memory
 }
 
 // drop forgets the frozen form: bm changes. The caller holds the index's
@@ -215,6 +251,7 @@ type frozenMirror struct {
 func (m *frozenMirror) drop() {
 	m.fs.Store(nil)
 	m.misses.Store(0)
+	m.copied.Store(false)
 }
 
 // get returns bm frozen, or nil while bm has changed since and fewer than
@@ -225,6 +262,9 @@ func (m *frozenMirror) get(mu *sync.Mutex, bm *roaring.Bitmap) *frozenSet {
 	if fs := m.fs.Load(); fs != nil {
 		return fs
 	}
+	if !keepFrozen(bm.GetCardinality()) {
+		return freezeCopy(bm)
+	}
 	if m.misses.Add(1) < freezeAfterMisses {
 		return nil
 	}
@@ -233,14 +273,32 @@ func (m *frozenMirror) get(mu *sync.Mutex, bm *roaring.Bitmap) *frozenSet {
 	if fs := m.fs.Load(); fs != nil {
 		return fs
 	}
-	_, fs := freeze(bm)
+	fs := freezeCopy(bm)
 	m.fs.Store(fs)
+	m.copied.Store(true)
 	return fs
+}
+
+// bytes estimates the heap the mirror adds to its bitmap's (bitmapBytes):
+// a copy of the set while it keeps one, the layout otherwise.
+func (m *frozenMirror) bytes() uint64 {
+	fs := m.fs.Load()
+	switch {
+	case fs == nil:
+		return 0
+	case m.copied.Load():
+		return allocBytes(uint64(len(fs.buf))) + fs.bytes()
+	}
+	return fs.bytes()
 }
 
 // compact run-optimizes bm, freezes it, and returns roaring's view of it,
 // which takes bm's place. The caller holds the index's write lock.
 func (m *frozenMirror) compact(bm *roaring.Bitmap) *roaring.Bitmap {
+	m.drop()
+	if !keepFrozen(bm.GetCardinality()) {
+		return compacted(bm)
+	}
 	bm.RunOptimize()
 	view, fs := freeze(bm)
 	m.fs.Store(fs)

@@ -72,7 +72,7 @@ func expectedPerBlock(terms []frozenTerm) float64 {
 // too while a set it reads has changed since it was frozen and is not yet
 // due to be frozen again.
 func (c *evalCtx) frozenTerms(kids []node) []frozenTerm {
-	if c.trace != nil || c.universe != c.ix.following {
+	if c.trace != nil || c.universe != c.ix.following || !littleEndian {
 		return nil
 	}
 	for _, k := range kids {

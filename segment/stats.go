@@ -58,7 +58,8 @@ func (ix *Index) Stats() Stats {
 		case fc.num != nil:
 			s.Fields += fc.num.bytes(z, name)
 		default:
-			s.Fields += z.add(name, bitmapBytes(fc.bl.yes)+bitmapBytes(fc.bl.no)+bitmapBytes(fc.bl.set))
+			s.Fields += z.add(name, bitmapBytes(fc.bl.yes)+bitmapBytes(fc.bl.no)+bitmapBytes(fc.bl.set)+
+				fc.bl.yesFrozen.bytes()+fc.bl.noFrozen.bytes())
 		}
 	}
 	for name, i := range ix.schema.scores {
@@ -66,7 +67,7 @@ func (ix *Index) Stats() Stats {
 	}
 	for k, p := range ix.events {
 		name := "events " + k.kind
-		s.Events += z.add(name+" ever", bitmapBytes(p.ever)+uint64(len(k.kind)+len(k.name)+len(k.value))+64)
+		s.Events += z.add(name+" ever", bitmapBytes(p.ever)+p.everFrozen.bytes()+uint64(len(k.kind)+len(k.name)+len(k.value))+64)
 		s.Events += z.add(name+" extra", 16*uint64(len(p.extra)))
 		s.Events += z.add(name+" last blocks", p.last.bytes())
 		for _, bm := range p.days {
@@ -78,7 +79,7 @@ func (ix *Index) Stats() Stats {
 		}
 		p.mu.Unlock()
 	}
-	s.Other = z.add("known", bitmapBytes(ix.known)) + z.add("following", bitmapBytes(ix.following)) +
+	s.Other = z.add("known", bitmapBytes(ix.known)) + z.add("following", bitmapBytes(ix.following)+ix.followingFrozen.bytes()) +
 		ix.followedAt.bytes(z, "followed_at")
 	for name, sc := range ix.scenarios {
 		s.Other += z.add("scenario "+name, bitmapBytes(sc.members))
