@@ -1256,7 +1256,11 @@ func TestReview20KernelConcurrent(t *testing.T) {
 			}
 		}()
 	}
-	for round := range 40 {
+	rounds := 40
+	if testing.Short() {
+		rounds = 15 // CI's race stage runs -short
+	}
+	for round := range rounds {
 		b.Reset()
 		for range 400 {
 			f := stepcast.FriendID(r.IntN(n))
