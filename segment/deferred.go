@@ -269,20 +269,13 @@ func (d *deferredSet) compact() {
 }
 
 // compactFrozen is compact, the set then frozen for counts (frozen.go) in
-// place of its compacted copy. The caller holds the index's write lock.
+// place of its compacted copy if it is large enough to keep frozen
+// (keepFrozen). The caller holds the index's write lock.
 func (d *deferredSet) compactFrozen() {
-	d.merge()
-	d.log, d.adds = nil, nil
-	bm := d.bm.Load()
-	if !keepFrozen(bm.GetCardinality()) {
-		d.frozen.Store(nil)
-		d.bm.Store(compacted(bm))
-		d.resetLimit()
-		return
+	d.compact()
+	if keepFrozen(d.bm.Load().GetCardinality()) {
+		d.refreeze()
 	}
-	bm.RunOptimize()
-	d.refreeze()
-	d.resetLimit()
 }
 
 // bytes is the heap the set holds, its log included. The caller holds the

@@ -64,18 +64,10 @@ const (
 // costs a copy of the set: at 10M friends, 1.2 MB for a set held in bitmap
 // containers.
 func freeze(bm *roaring.Bitmap) (*roaring.Bitmap, *frozenSet) {
-	w := &fixedWriter{b: make([]byte, 0, bm.GetSerializedSizeInBytes())}
-	if _, err := bm.WriteTo(w); err != nil || len(w.b) != cap(w.b) {
-		panic(fmt.Sprintf("segment: serializing a bitmap: %d bytes of %d, %v", len(w.b), cap(w.b), err))
-	}
-	buf := w.b
+	fs := freezeCopy(bm)
 	view := roaring.New()
-	if _, err := view.FromBuffer(buf); err != nil {
+	if _, err := view.FromBuffer(fs.buf); err != nil {
 		panic(fmt.Sprintf("segment: viewing a serialized bitmap: %v", err))
-	}
-	fs, err := parseSerialized(buf)
-	if err != nil {
-		panic(fmt.Sprintf("segment: reading a serialized bitmap: %v", err))
 	}
 	return view, fs
 }
@@ -292,14 +284,15 @@ func (m *frozenMirror) bytes() uint64 {
 	return fs.bytes()
 }
 
-// compact run-optimizes bm, freezes it, and returns roaring's view of it,
-// which takes bm's place. The caller holds the index's write lock.
+// compact compacts bm and, if it is large enough to keep frozen
+// (keepFrozen), freezes it and returns roaring's view of it, which takes
+// bm's place. The caller holds the index's write lock.
 func (m *frozenMirror) compact(bm *roaring.Bitmap) *roaring.Bitmap {
 	m.drop()
+	bm = compacted(bm)
 	if !keepFrozen(bm.GetCardinality()) {
-		return compacted(bm)
+		return bm
 	}
-	bm.RunOptimize()
 	view, fs := freeze(bm)
 	m.fs.Store(fs)
 	return view
