@@ -273,7 +273,14 @@ func (d *deferredSet) compact() {
 // (keepFrozen). The caller holds the index's write lock.
 func (d *deferredSet) compactFrozen() {
 	d.compact()
-	if keepFrozen(d.bm.Load().GetCardinality()) {
+	d.freezeLarge()
+}
+
+// freezeLarge freezes the set, merged and compacted, in place of its
+// bitmap if it is large enough to keep frozen and is not frozen yet. The
+// caller holds the index's write lock.
+func (d *deferredSet) freezeLarge() {
+	if d.frozen.Load() == nil && len(d.log) == 0 && keepFrozen(d.bm.Load().GetCardinality()) {
 		d.refreeze()
 	}
 }

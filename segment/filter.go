@@ -124,46 +124,50 @@ func (c *codes) countRange(within *roaring.Bitmap, lo, hi uint64, zero bool) uin
 func (c *codes) scanRange(within *roaring.Bitmap, lo, hi uint64, zero bool, emit func(hits []uint32)) {
 	buf := checkBufs.Get().(*checkBuf)
 	defer checkBufs.Put(buf)
-	each(within, func(ids []uint32) {
-		runs := c.gatherChunk(ids, buf)
-		n, from := 0, 0
-		for _, r := range runs {
-			run := ids[from:r.end]
-			codes := buf.codes[from:r.end]
-			from = r.end
-			// Per page, the codes of [lo, hi]: clo <= code <= clo+span,
-			// none when no code is.
-			var clo, span uint64
-			none := true
-			if r.kind != pageNone {
-				base := r.base
-				if r.kind == pageSparse { // compare values, as codes from base 1
-					base = 1
+	each(within, func(ids []uint32) { emit(c.rangeHits(ids, lo, hi, zero, buf)) })
+}
+
+// rangeHits returns those of ids, ascending and at most eachChunk, that
+// filterRange keeps, in buf.hits: scanRange's check of one chunk.
+func (c *codes) rangeHits(ids []uint32, lo, hi uint64, zero bool, buf *checkBuf) []uint32 {
+	runs := c.gatherChunk(ids, buf)
+	n, from := 0, 0
+	for _, r := range runs {
+		run := ids[from:r.end]
+		codes := buf.codes[from:r.end]
+		from = r.end
+		// Per page, the codes of [lo, hi]: clo <= code <= clo+span,
+		// none when no code is.
+		var clo, span uint64
+		none := true
+		if r.kind != pageNone {
+			base := r.base
+			if r.kind == pageSparse { // compare values, as codes from base 1
+				base = 1
+			}
+			none = lo > hi || hi < base
+			if !none {
+				clo = 1
+				if lo > base {
+					clo = lo - base + 1
 				}
-				none = lo > hi || hi < base
-				if !none {
-					clo = 1
-					if lo > base {
-						clo = lo - base + 1
-					}
-					span = hi - base + 1 - clo // base >= 1: no overflow; span < 2^64-1, so code 0 is never in it
-				}
+				span = hi - base + 1 - clo // base >= 1: no overflow; span < 2^64-1, so code 0 is never in it
 			}
-			if none && !zero {
-				continue
-			}
-			in, z := b2u(!none), b2u(zero)
-			hits := buf.hits[n : n+len(run)]
-			k := 0
-			for j, f := range run {
-				cd := codes[j]
-				hits[k] = f
-				k += int(b2u(cd-clo <= span)&in | b2u(cd == 0)&z)
-			}
-			n += k
 		}
-		emit(buf.hits[:n])
-	})
+		if none && !zero {
+			continue
+		}
+		in, z := b2u(!none), b2u(zero)
+		hits := buf.hits[n : n+len(run)]
+		k := 0
+		for j, f := range run {
+			cd := codes[j]
+			hits[k] = f
+			k += int(b2u(cd-clo <= span)&in | b2u(cd == 0)&z)
+		}
+		n += k
+	}
+	return buf.hits[:n]
 }
 
 // checkBuf holds a chunk's codes, hits and page runs for the checks.

@@ -110,7 +110,7 @@ func unsaved(k node) node {
 func frozenReady(k node) bool {
 	switch k := unsaved(k).(type) {
 	case *notNode:
-		return frozenUnion(k.kid)
+		return frozenUnion(k.kid) || frozenBand(k.kid)
 	case *andNode:
 		for _, kid := range k.kids {
 			if !frozenReady(kid) {
@@ -119,7 +119,7 @@ func frozenReady(k node) bool {
 		}
 		return true
 	}
-	return frozenUnion(k)
+	return frozenUnion(k) || frozenBand(k)
 }
 
 // frozenUnion reports whether k is a set the index holds ready or a union
@@ -156,6 +156,9 @@ func (c *evalCtx) appendTerms(terms []frozenTerm, k node) []frozenTerm {
 	var t frozenTerm
 	if nn, ok := k.(*notNode); ok {
 		k, t.neg = unsaved(nn.kid), true
+	}
+	if frozenBand(k) {
+		return c.appendBandTerms(terms, k, t.neg)
 	}
 	t.sets = c.unionSets(nil, k)
 	_, t.disjoint = k.(*strLeaf) // one field's values: a friend holds one

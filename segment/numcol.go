@@ -29,11 +29,14 @@ type numColumn struct {
 	// zero is set for scores: a friend without an explicit value reads 0
 	// and lies in every range that holds 0. For fields it is not: a friend
 	// without a value has no key and lies in no range.
-	zero   bool
-	codes  codes           // keyCode of each friend's key; 0 for none
-	set    *roaring.Bitmap // friends with an explicit value; only they are in bins
-	groups []*group        // ordered by key; groups[0].bins[0].lo == math.MinInt64
-	total  int             // friends in all bins
+	zero  bool
+	codes codes           // keyCode of each friend's key; 0 for none
+	set   *roaring.Bitmap // friends with an explicit value; only they are in bins
+	// setFrozen is set's frozen form for counted bands (frozenband.go),
+	// dropped when set changes.
+	setFrozen frozenMirror
+	groups    []*group // ordered by key; groups[0].bins[0].lo == math.MinInt64
+	total     int      // friends in all bins
 	// dayLoc is the schema's zone for a time column, whose bins are cut at
 	// its local midnights (numdays.go); nil for other columns.
 	dayLoc *time.Location
@@ -145,6 +148,7 @@ func (c *numColumn) put(f uint32, k int64) {
 func (c *numColumn) rebin(f uint32, old uint64, k int64) {
 	if old == 0 { // was unset: in no bin
 		c.set.Add(f)
+		c.setFrozen.drop()
 		c.binAdd(f, k)
 		return
 	}
@@ -202,6 +206,7 @@ func (c *numColumn) unset(f uint32) {
 	if !c.set.CheckedRemove(f) {
 		return
 	}
+	c.setFrozen.drop()
 	c.binRemove(f, codeKey(c.codes.swap(f, 0)))
 }
 
@@ -597,7 +602,7 @@ func takeAway(out *roaring.Bitmap, minus []*roaring.Bitmap) *roaring.Bitmap {
 
 // bytes estimates the column's heap bytes, adding them to z by part.
 func (c *numColumn) bytes(z sizer, name string) uint64 {
-	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", bitmapBytes(c.set))
+	n := z.add(name+" codes", c.codes.bytes()) + z.add(name+" set", bitmapBytes(c.set)+c.setFrozen.bytes())
 	n += z.add(name+" bins", allocBytes(8*uint64(cap(c.los)))+allocBytes(8*uint64(cap(c.at))))
 	for _, g := range c.groups {
 		n += z.add(name+" groups", g.members.bytes()+64)

@@ -167,7 +167,7 @@ func compacted(bm *roaring.Bitmap) *roaring.Bitmap {
 
 func (c *numColumn) compact() {
 	c.codes.compact()
-	c.set = compacted(c.set)
+	c.set = c.setFrozen.compact(c.set)
 	for _, g := range c.groups {
 		g.members.compact()
 		for _, b := range g.bins {
@@ -179,6 +179,13 @@ func (c *numColumn) compact() {
 	// Both build their bins exact and run-optimized.
 	c.splitDays()
 	c.alignBins()
+	// Frozen for counted bands (frozenband.go), those large enough.
+	for _, g := range c.groups {
+		g.members.freezeLarge()
+		for _, b := range g.bins {
+			b.members.freezeLarge()
+		}
+	}
 }
 
 func (c *strColumn) compact() {
