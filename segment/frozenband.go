@@ -95,10 +95,10 @@ func (c *evalCtx) appendBandTerms(terms []frozenTerm, k node, neg bool) []frozen
 			outside = append(outside, b.members)
 		}
 	}
-	// The form whose sets cost less to write out a block; the outside
-	// form of a range without the unset friends also reads the set of
-	// friends with a value.
-	if !unset && (neg || unionCost(inside, c.chunks()) <= unionCost(outside, c.chunks())+bandWordsCost) {
+	// The form with the fewer members (a wide range's complement is
+	// narrow); a not, and a range without the unset friends, takes the
+	// inside form.
+	if !unset && (neg || cv.inN <= cv.outN) {
 		t := frozenTerm{neg: neg, disjoint: true, band: check}
 		t.sets = appendFrozen(t.sets, inside)
 		t.sets, check.edges = appendEdges(t.sets, cv.partial)
@@ -113,21 +113,6 @@ func (c *evalCtx) appendBandTerms(terms []frozenTerm, k node, neg bool) []frozen
 		terms = append(terms, frozenTerm{sets: []*frozenSet{col.setFrozen.get(&c.ix.freezeMu, col.set)}})
 	}
 	return terms
-}
-
-// unionCost estimates what writing the union of sets costs a block of
-// the chunks the friends span, in applyBand's units: a member a member
-// of an array, bandWordsCost a bitmap container.
-func unionCost(sets []*deferredSet, chunks float64) float64 {
-	cost := 0.0
-	for _, d := range sets {
-		bm := d.bitmap()
-		if n := bm.GetCardinality(); n > 0 {
-			span := spanChunks(bm)
-			cost += min(float64(n)/span, bandWordsCost) * min(1, span/chunks)
-		}
-	}
-	return cost
 }
 
 // appendFrozen appends the frozen form of each of sets.
@@ -154,7 +139,7 @@ func appendEdges(sets []*frozenSet, partial []*bin) ([]*frozenSet, int) {
 // rangeHits).
 const (
 	bandWordsCost = 300
-	bandCheckCost = 8
+	bandCheckCost = 4
 )
 
 // applyBand takes band term i into acc, which holds n members: by
