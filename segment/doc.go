@@ -94,6 +94,11 @@
 // write since takes roaring's way, and the fourth such count freezes it
 // again (a copy of the set).
 //
+// The same pass takes ranges on numbers, times and scores and days_since
+// windows among those operands: the bins a range covers whole, frozen
+// like tags, and the members of the bins it cuts checked against the
+// column's codes, or every candidate's code checked where few are left.
+//
 // # The index
 //
 // Index holds one account's friends: bitmaps for tags, follow status, bool

@@ -168,6 +168,12 @@ func TestFrozenCountConcurrent(t *testing.T) {
 		b.Follow(f, now)
 		b.SetTag(f, []string{"a", "b"}[f%2])
 		b.SetField(f, "gender", []string{"female", "male", "other"}[f%3])
+		if f%5 != 0 {
+			b.SetField(f, "age", int64(f%90))
+		}
+		if f%3 == 0 {
+			b.SetScore(f, "lead", int64(f%50))
+		}
 		if f%97 == 0 {
 			b.SetTag(f, "sparse")
 		}
@@ -191,6 +197,10 @@ func TestFrozenCountConcurrent(t *testing.T) {
 		MustCompile(`tag("a") && gender in ["female", "male"] && !tag("sparse")`, schema),
 		MustCompile(`tag("sparse") && (tag("a") || gender == "other")`, schema),
 		MustCompile(`!tag("b") && !(gender == "male" || tag("sparse"))`, schema),
+		// Bands: their bins and the set of friends with a value are
+		// frozen again by readers as writers move, unset and set values.
+		MustCompile(`tag("a") && age in 20..40 && !(score("lead") <= 5)`, schema),
+		MustCompile(`age >= 3 && score("lead") <= 30 && !tag("sparse")`, schema),
 	}
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -235,6 +245,15 @@ func TestFrozenCountConcurrent(t *testing.T) {
 			b.ClearTag(f, from)
 			b.ClearTag(f, to)
 			b.SetTag(f, to)
+		}
+		for range 200 {
+			f := stepcast.FriendID(r.IntN(n))
+			if r.IntN(4) == 0 {
+				b.UnsetField(f, "age")
+			} else {
+				b.SetField(f, "age", int64(r.IntN(90)))
+			}
+			b.SetScore(f, "lead", int64(r.IntN(50)))
 		}
 		// One friend comes back, another blocks: as many follow as before.
 		i := r.IntN(away)
