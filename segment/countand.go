@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"math/bits"
 	"slices"
 
@@ -132,7 +133,7 @@ func newBlockCounter(terms []frozenTerm) *blockCounter {
 	}
 	// The band that keeps the fewest first: the others check fewer.
 	slices.SortStableFunc(k.bands, func(a, b int) int {
-		return cmpFloat(terms[a].band.pass(terms[a].neg), terms[b].band.pass(terms[b].neg))
+		return cmp.Compare(terms[a].band.pass(terms[a].neg), terms[b].band.pass(terms[b].neg))
 	})
 	return k
 }

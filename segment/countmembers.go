@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -62,7 +63,7 @@ func (k *blockCounter) membersCheaper(small int) bool {
 	// Cheapest filters first: the smallest cost per candidate dropped
 	// (the usual order for independent filters).
 	slices.SortStableFunc(order, func(a, b termRank) int {
-		return cmpFloat(a.perDropped(start), b.perDropped(start))
+		return cmp.Compare(a.perDropped(start), b.perDropped(start))
 	})
 	cands, members := start, start
 	for _, r := range order {
@@ -93,16 +94,6 @@ type termRank struct {
 // candidates.
 func (r termRank) perDropped(start float64) float64 {
 	return (r.lookup + r.fixed/start) / max(1e-3, 1-r.pass)
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // blockShape returns, for term i in the block at hand, the members of its
