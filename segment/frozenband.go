@@ -36,7 +36,7 @@ func (b *bandCheck) pass(neg bool) float64 {
 // member reports whether friend id is in the band term (before its neg):
 // it holds a value, and the value lies in the range, or out of it with
 // outside. A friend without a value is in neither form: the caller adds
-// such friends where the column reads them as 0 (appendBand).
+// such friends where the column reads them as 0 (appendBandTerms).
 func (b *bandCheck) member(id uint32) bool {
 	v := b.codes.get(id)
 	return v != 0 && (b.lo <= v && v <= b.hi) != b.outside
