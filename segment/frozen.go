@@ -288,8 +288,15 @@ func (m *frozenMirror) bytes() uint64 {
 // (keepFrozen), freezes it and returns roaring's view of it, which takes
 // bm's place. The caller holds the index's write lock.
 func (m *frozenMirror) compact(bm *roaring.Bitmap) *roaring.Bitmap {
+	return m.adopt(compacted(bm))
+}
+
+// adopt freezes bm, a bitmap no one else holds, if it is large enough to
+// keep frozen (keepFrozen), and returns roaring's view of it, which takes
+// bm's place; a smaller bm is returned as it is. The caller holds the
+// index's write lock or, for a set no reader holds yet, nothing.
+func (m *frozenMirror) adopt(bm *roaring.Bitmap) *roaring.Bitmap {
 	m.drop()
-	bm = compacted(bm)
 	if !keepFrozen(bm.GetCardinality()) {
 		return bm
 	}

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -9,9 +10,11 @@ import (
 // countFrozenAnd counts the and of kids among the followers in one pass
 // over frozen sets (countFrozen), when each operand is a set the index
 // holds ready — a tag, a string or choice field's values, an experiment's
-// variants, a bool field's true or false, an event ever had (clicked("x"),
-// answered("q1", "yes")), following — or a union of such
-// sets, or the not of one, or an and of such operands (a saved segment).
+// variants, a bool field's true or false, an event ever had or had within
+// a window of days (clicked("x"), clicked("x", 30), answered("q1",
+// "yes")), a scenario's members or its steps in a range, following — or a
+// union of such sets, or the not of one, a range of a number, time or
+// score (frozenband.go), or an and of such operands (a saved segment).
 // ok is false for any other and, for an and that Explain traces, and for
 // a segment drawn from every known friend (it mentions following or
 // blocked).
@@ -110,7 +113,9 @@ func unsaved(k node) node {
 func frozenReady(k node) bool {
 	switch k := unsaved(k).(type) {
 	case *notNode:
-		return frozenUnion(k.kid) || frozenBand(k.kid)
+		return frozenUnion(k.kid) || frozenBand(k.kid) || isStep(k.kid)
+	case *stepLeaf: // with -1 in range too: the not of the other steps
+		return true
 	case *andNode:
 		for _, kid := range k.kids {
 			if !frozenReady(kid) {
@@ -133,14 +138,22 @@ func frozenUnion(k node) bool {
 			}
 		}
 		return true
-	case *tagLeaf, *followingLeaf, *boolLeaf:
+	case *tagLeaf, *followingLeaf, *boolLeaf, *scenarioLeaf:
 		return true
 	case *strLeaf:
 		return k.op == strIn
 	case *eventLeaf:
-		return k.anyEvent() && k.days == 0 // ever: one bitmap
+		return k.anyEvent() // ever or a window: one bitmap, cached for the day
+	case *stepLeaf:
+		return !k.holds(-1) // the steps in range
 	}
 	return false
+}
+
+// isStep reports whether k is a scenario_step range.
+func isStep(k node) bool {
+	_, ok := unsaved(k).(*stepLeaf)
+	return ok
 }
 
 // appendTerms appends k's terms to terms, freezing the sets not yet
@@ -160,8 +173,18 @@ func (c *evalCtx) appendTerms(terms []frozenTerm, k node) []frozenTerm {
 	if frozenBand(k) {
 		return c.appendBandTerms(terms, k, t.neg)
 	}
+	if st, ok := k.(*stepLeaf); ok && st.holds(-1) {
+		// Outside the scenario, or at a step in range: not at a step
+		// out of range.
+		t.neg = !t.neg
+		t.sets, t.disjoint = c.stepSets(nil, st, false), true
+		return append(terms, t)
+	}
 	t.sets = c.unionSets(nil, k)
-	_, t.disjoint = k.(*strLeaf) // one field's values: a friend holds one
+	switch k.(type) {
+	case *strLeaf, *stepLeaf: // one field's values, or one scenario's steps: a friend holds one
+		t.disjoint = true
+	}
 	return append(terms, t)
 }
 
@@ -183,10 +206,23 @@ func (c *evalCtx) unionSets(sets []*frozenSet, k node) []*frozenSet {
 	case *followingLeaf:
 		return append(sets, c.ix.followingFrozen.get(&c.ix.freezeMu, c.ix.following))
 	case *eventLeaf:
-		if p := c.ix.events[l.key]; p != nil {
+		p := c.ix.events[l.key]
+		switch {
+		case p == nil:
+		case l.days == 0:
 			sets = append(sets, p.everFrozen.get(&c.ix.freezeMu, p.ever))
+		default: // made and cached for the day if it is not (frozen as it is made)
+			ws := p.windowCache(l.days, c.today)
+			sets = append(sets, ws.frozen.get(&c.ix.freezeMu, ws.bm))
 		}
 		return sets
+	case *scenarioLeaf:
+		if sc := c.ix.scenarios[l.name]; sc != nil {
+			sets = append(sets, sc.membersFrozen.get(&c.ix.freezeMu, sc.members))
+		}
+		return sets
+	case *stepLeaf:
+		return c.stepSets(sets, l, true)
 	case *boolLeaf:
 		bl := c.ix.fields[l.field.id].bl
 		if l.val {
@@ -209,6 +245,22 @@ func (c *evalCtx) unionSets(sets []*frozenSet, k node) []*frozenSet {
 			continue
 		}
 		sets = append(sets, p.bm.frozenSet())
+	}
+	return sets
+}
+
+// stepSets appends to sets the frozen sets of l's scenario's steps in l's
+// range (in) or out of it, -1 aside.
+func (c *evalCtx) stepSets(sets []*frozenSet, l *stepLeaf, in bool) []*frozenSet {
+	sc := c.ix.scenarios[l.name]
+	if sc == nil {
+		return sets
+	}
+	for _, s := range slices.Sorted(maps.Keys(sc.steps)) { // in order: the same plan each count
+		if l.holds(s) == in {
+			st := sc.steps[s]
+			sets = append(sets, st.frozen.get(&c.ix.freezeMu, st.bm))
+		}
 	}
 	return sets
 }

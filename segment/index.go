@@ -89,8 +89,16 @@ type boolColumn struct {
 }
 
 type scenarioIndex struct {
-	members *roaring.Bitmap
-	steps   map[int64]*roaring.Bitmap
+	members       *roaring.Bitmap
+	membersFrozen frozenMirror // for counts (frozen.go)
+	steps         map[int64]*stepSet
+}
+
+// stepSet is the friends at one step of a scenario, and their frozen form
+// for counts (frozen.go). A member of the scenario is at exactly one step.
+type stepSet struct {
+	bm     *roaring.Bitmap
+	frozen frozenMirror
 }
 
 // eventPostings counts one event key per friend and calendar day: a bitmap
@@ -112,7 +120,17 @@ type eventPostings struct {
 	// is ever stale for its day. Entries for other days are dropped when a
 	// new day's entry is made.
 	mu      sync.Mutex
-	windows map[[2]int64]*roaring.Bitmap
+	windows map[[2]int64]*windowSet
+}
+
+// windowSet is a cached window's union, and its frozen form for counts
+// (frozen.go): frozen when it is made, so that the one-pass count takes
+// an and with a window from its first call, and held once (the union is
+// roaring's view of the frozen bytes). A write to the window drops the
+// frozen form, as for a tag, until counts freeze it again.
+type windowSet struct {
+	bm     *roaring.Bitmap
+	frozen frozenMirror
 }
 
 // maxWindows bounds the cached window unions per event key.
@@ -123,28 +141,42 @@ const maxWindows = 8
 func (p *eventPostings) cachedWindow(days, today int64) *roaring.Bitmap {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.windows[[2]int64{days, today}]
+	if ws := p.windows[[2]int64{days, today}]; ws != nil {
+		return ws.bm
+	}
+	return nil
 }
 
 // windowUnion returns the union of the days in (today-days, today], from the
 // cache or computed and cached. The caller must not modify it.
 func (p *eventPostings) windowUnion(days, today int64) *roaring.Bitmap {
-	if bm := p.cachedWindow(days, today); bm != nil {
-		return bm
+	return p.windowCache(days, today).bm
+}
+
+// windowCache returns the cached window of the days in (today-days, today],
+// made and cached if it is not.
+func (p *eventPostings) windowCache(days, today int64) *windowSet {
+	key := [2]int64{days, today}
+	p.mu.Lock()
+	ws := p.windows[key]
+	p.mu.Unlock()
+	if ws != nil {
+		return ws
 	}
-	bm := orMany(p.windowParts(today-days+1, today))
+	ws = new(windowSet)
+	ws.bm = ws.frozen.adopt(orMany(p.windowParts(today-days+1, today)))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.windows == nil {
-		p.windows = make(map[[2]int64]*roaring.Bitmap)
+		p.windows = make(map[[2]int64]*windowSet)
 	}
 	for k := range p.windows {
 		if k[1] != today || len(p.windows) >= maxWindows {
 			delete(p.windows, k)
 		}
 	}
-	p.windows[[2]int64{days, today}] = bm
-	return bm
+	p.windows[key] = ws
+	return ws
 }
 
 // NewIndex returns an empty index for schema.
@@ -285,17 +317,10 @@ func (ix *Index) apply(o *op) {
 	case opSetStep:
 		sc := ix.scenarios[o.name]
 		if sc == nil {
-			sc = &scenarioIndex{members: roaring.New(), steps: make(map[int64]*roaring.Bitmap)}
+			sc = &scenarioIndex{members: roaring.New(), steps: make(map[int64]*stepSet)}
 			ix.scenarios[o.name] = sc
 		}
-		sc.leave(f)
-		sc.members.Add(f)
-		st := sc.steps[o.i]
-		if st == nil {
-			st = roaring.New()
-			sc.steps[o.i] = st
-		}
-		st.Add(f)
+		sc.enter(f, o.i)
 	case opLeaveScenario:
 		if sc := ix.scenarios[o.name]; sc != nil {
 			sc.leave(f)
@@ -339,12 +364,33 @@ func (ix *Index) variant(exp string) *strColumn {
 	return v
 }
 
+// enter puts f at step s, out of the step it was at.
+func (sc *scenarioIndex) enter(f uint32, s int64) {
+	if sc.step(f) == s {
+		return
+	}
+	sc.leave(f)
+	if sc.members.CheckedAdd(f) {
+		sc.membersFrozen.drop()
+	}
+	st := sc.steps[s]
+	if st == nil {
+		st = &stepSet{bm: roaring.New()}
+		sc.steps[s] = st
+	}
+	if st.bm.CheckedAdd(f) {
+		st.frozen.drop()
+	}
+}
+
 func (sc *scenarioIndex) leave(f uint32) {
 	if !sc.members.CheckedRemove(f) {
 		return
 	}
+	sc.membersFrozen.drop()
 	for _, st := range sc.steps {
-		if st.CheckedRemove(f) {
+		if st.bm.CheckedRemove(f) {
+			st.frozen.drop()
 			return
 		}
 	}
@@ -356,7 +402,7 @@ func (sc *scenarioIndex) step(f uint32) int64 {
 		return -1
 	}
 	for s, st := range sc.steps {
-		if st.Contains(f) {
+		if st.bm.Contains(f) {
 			return s
 		}
 	}
@@ -381,9 +427,9 @@ func (p *eventPostings) add(f uint32, day int64) {
 	if !bm.CheckedAdd(f) {
 		p.extra[dayFriendKey(day, f)]++
 	}
-	for k, w := range p.windows { // keep cached windows current
-		if day <= k[1] && day > k[1]-k[0] {
-			w.Add(f)
+	for k, ws := range p.windows { // keep cached windows current
+		if day <= k[1] && day > k[1]-k[0] && ws.bm.CheckedAdd(f) {
+			ws.frozen.drop()
 		}
 	}
 }

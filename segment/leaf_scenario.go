@@ -48,6 +48,9 @@ func (l *stepLeaf) String() string {
 
 func (l *stepLeaf) direct(c *evalCtx) *roaring.Bitmap { return nil }
 
+// holds reports whether step s is in the leaf's range.
+func (l *stepLeaf) holds(s int64) bool { return l.lo <= s && s <= l.hi }
+
 func (l *stepLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
 	sc := c.ix.scenarios[l.name]
 	if card(w)*l.checkCost(c) < l.indexCost(c)+card(w)*costAndMixed {
@@ -61,9 +64,9 @@ func (l *stepLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string,
 		parts = append(parts, roaring.AndNot(w, sc.members))
 	}
 	if sc != nil {
-		for s, bm := range sc.steps {
+		for s, st := range sc.steps {
 			if s >= l.lo && s <= l.hi {
-				parts = append(parts, roaring.And(bm, w))
+				parts = append(parts, roaring.And(st.bm, w))
 			}
 		}
 	}

@@ -74,17 +74,17 @@ func (ix *Index) Stats() Stats {
 			s.Events += z.add(name+" days", bitmapBytes(bm)+32)
 		}
 		p.mu.Lock()
-		for _, bm := range p.windows {
-			s.Events += z.add("events caches", bitmapBytes(bm)+32)
+		for _, ws := range p.windows {
+			s.Events += z.add("events caches", bitmapBytes(ws.bm)+ws.frozen.bytes()+48)
 		}
 		p.mu.Unlock()
 	}
 	s.Other = z.add("known", bitmapBytes(ix.known)) + z.add("following", bitmapBytes(ix.following)+ix.followingFrozen.bytes()) +
 		ix.followedAt.bytes(z, "followed_at")
 	for name, sc := range ix.scenarios {
-		s.Other += z.add("scenario "+name, bitmapBytes(sc.members))
+		s.Other += z.add("scenario "+name, bitmapBytes(sc.members)+sc.membersFrozen.bytes())
 		for _, st := range sc.steps {
-			s.Other += z.add("scenario "+name, bitmapBytes(st))
+			s.Other += z.add("scenario "+name, bitmapBytes(st.bm)+st.frozen.bytes()+32)
 		}
 	}
 	for name, v := range ix.variants {
@@ -148,9 +148,9 @@ func (ix *Index) Compact() {
 		p.last.compact(p.ever)
 	}
 	for _, sc := range ix.scenarios {
-		shrink(&sc.members)
-		for s, bm := range sc.steps {
-			sc.steps[s] = compacted(bm)
+		sc.members = sc.membersFrozen.compact(sc.members)
+		for _, st := range sc.steps {
+			st.bm = st.frozen.compact(st.bm)
 		}
 	}
 }

@@ -1,0 +1,201 @@
+package segment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepcast/stepcast"
+)
+
+// TestCountWindowsAndSteps: ands of click windows, clicks ever, scenario
+// membership, scenario steps (with and without -1, the friends outside the
+// scenario), their nots and a tag, counted in one pass and built, against
+// a friend-by-friend model: after Compact, where every and must go the one
+// pass, then after rounds of writes that add clicks today and on past days
+// to cached windows, move friends between steps, take them out of the
+// scenario, unfollow and follow, and after the counts that freeze the
+// changed sets again.
+func TestCountWindowsAndSteps(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	const n = 60_000
+	r := rand.New(rand.NewPCG(5, 6))
+	type friend struct {
+		follows bool
+		clicks  []int // days ago, 0 today
+		step    int   // -1 outside the scenario
+		tagA    bool
+	}
+	friends := make([]friend, n)
+	var b Batch
+	click := func(f uint32, ago int) {
+		friends[f].clicks = append(friends[f].clicks, ago)
+		b.RecordEvent(stepcast.FriendID(f), "click", "campaign", "", now.AddDate(0, 0, -ago))
+	}
+	moveStep := func(f uint32) {
+		fr := &friends[f]
+		if r.IntN(4) == 0 {
+			fr.step = -1
+			b.LeaveScenario(stepcast.FriendID(f), "trial")
+			return
+		}
+		fr.step = r.IntN(5)
+		b.SetScenarioStep(stepcast.FriendID(f), "trial", fr.step)
+	}
+	for f := range uint32(n) {
+		fr := &friends[f]
+		fr.follows = f%13 != 0
+		b.Follow(stepcast.FriendID(f), now)
+		if !fr.follows {
+			b.Unfollow(stepcast.FriendID(f))
+		}
+		if r.IntN(10) < 4 {
+			for range 1 + r.IntN(3) {
+				click(f, r.IntN(60))
+			}
+		}
+		fr.step = -1
+		if r.IntN(10) < 6 {
+			moveStep(f)
+		}
+		if fr.tagA = r.IntN(3) == 0; fr.tagA {
+			b.SetTag(stepcast.FriendID(f), "a")
+		}
+	}
+	ix := NewIndex(schema)
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+
+	type operand struct {
+		src  string
+		keep func(fr *friend) bool
+	}
+	randOperand := func() operand {
+		switch r.IntN(5) {
+		case 0:
+			return operand{`clicked("campaign")`, func(fr *friend) bool { return len(fr.clicks) > 0 }}
+		case 1, 2:
+			days := []int{1, 3, 7, 30, 60}[r.IntN(5)]
+			return operand{fmt.Sprintf(`clicked("campaign", %d)`, days), func(fr *friend) bool {
+				return slices.ContainsFunc(fr.clicks, func(ago int) bool { return ago < days })
+			}}
+		case 3:
+			lo := r.IntN(6) - 1
+			hi := lo + r.IntN(4)
+			return operand{fmt.Sprintf(`scenario_step("trial") in %d..%d`, lo, hi), func(fr *friend) bool { return fr.step >= lo && fr.step <= hi }}
+		}
+		return operand{`in_scenario("trial")`, func(fr *friend) bool { return fr.step >= 0 }}
+	}
+	type shape struct {
+		src  string
+		keep func(fr *friend) bool
+	}
+	var shapes []shape
+	for range 60 {
+		var srcs []string
+		var keeps []func(fr *friend) bool
+		for range 1 + r.IntN(3) {
+			op := randOperand()
+			if r.IntN(4) == 0 {
+				keep := op.keep
+				op = operand{"!(" + op.src + ")", func(fr *friend) bool { return !keep(fr) }}
+			}
+			srcs, keeps = append(srcs, op.src), append(keeps, op.keep)
+		}
+		switch r.IntN(3) {
+		case 0:
+			srcs, keeps = append(srcs, `tag("a")`), append(keeps, func(fr *friend) bool { return fr.tagA })
+		case 1:
+			srcs, keeps = append(srcs, `!tag("a")`), append(keeps, func(fr *friend) bool { return !fr.tagA })
+		}
+		if len(srcs) == 1 { // an and, so that the one pass is asked
+			srcs, keeps = append(srcs, `!tag("none")`), append(keeps, func(*friend) bool { return true })
+		}
+		shapes = append(shapes, shape{strings.Join(srcs, " && "), func(fr *friend) bool {
+			for _, k := range keeps {
+				if !k(fr) {
+					return false
+				}
+			}
+			return true
+		}})
+	}
+	check := func(stage string, mustTake bool) {
+		t.Helper()
+		for _, s := range shapes {
+			var want uint64
+			for f := range friends {
+				if friends[f].follows && s.keep(&friends[f]) {
+					want++
+				}
+			}
+			seg := MustCompile(s.src, schema)
+			if a, ok := unsaved(seg.root).(*andNode); ok && mustTake {
+				ix.mu.RLock()
+				taken := seg.newCtx(ix, now, nil).frozenTerms(a.kids) != nil
+				ix.mu.RUnlock()
+				if !taken {
+					t.Errorf("%s: the one pass does not take %s", stage, s.src)
+				}
+			}
+			got, err := seg.Count(ix, now)
+			if err != nil || got != want {
+				t.Fatalf("%s: Count(%s) = %d (%v), want %d", stage, s.src, got, err, want)
+			}
+			bm, err := seg.Eval(ix, now)
+			if err != nil || bm.GetCardinality() != want {
+				t.Fatalf("%s: Eval(%s) has %d (%v), want %d", stage, s.src, bm.GetCardinality(), err, want)
+			}
+		}
+	}
+	check("after Compact", true)
+	// Each round writes one kind, so that a set only grows or only
+	// shrinks: a set that both gains and loses members has its frozen
+	// form dropped by either.
+	rounds := []struct {
+		name  string
+		write func(f uint32)
+	}{
+		{"friends outside the scenario enter a step", func(f uint32) {
+			if friends[f].step < 0 {
+				friends[f].step = r.IntN(5)
+				b.SetScenarioStep(stepcast.FriendID(f), "trial", friends[f].step)
+			}
+		}},
+		{"clicks today", func(f uint32) { click(f, 0) }},
+		{"clicks on past days", func(f uint32) { click(f, 1+r.IntN(59)) }},
+		{"friends leave the scenario", func(f uint32) {
+			if friends[f].step >= 0 {
+				friends[f].step = -1
+				b.LeaveScenario(stepcast.FriendID(f), "trial")
+			}
+		}},
+		{"friends move between steps and out", func(f uint32) { moveStep(f) }},
+		{"follows and unfollows", func(f uint32) {
+			fr := &friends[f]
+			if fr.follows = !fr.follows; fr.follows {
+				b.Follow(stepcast.FriendID(f), now)
+			} else {
+				b.Unfollow(stepcast.FriendID(f))
+			}
+		}},
+	}
+	for _, round := range rounds {
+		b.Reset()
+		for range 300 {
+			round.write(uint32(r.IntN(n)))
+		}
+		if err := ix.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+		for call := range freezeAfterMisses + 2 {
+			check(fmt.Sprintf("%s, count %d after the writes", round.name, call+1), call > freezeAfterMisses)
+		}
+	}
+}
