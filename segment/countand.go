@@ -106,7 +106,9 @@ type blockCounter struct {
 	// order it takes them (membersCheaper).
 	members []uint16
 	order   []termRank
-	bands   []int // the band terms, in the order countWords takes them
+	marks   *[1024]uint64 // mergeKeep's, all zero between calls
+	pair    [2]int        // countPair's first two terms (pairCheaper)
+	bands   []int         // the band terms, in the order countWords takes them
 }
 
 // release returns what the counter borrowed.
@@ -170,6 +172,9 @@ func (k *blockCounter) count(key uint16) uint64 {
 	}
 	if small >= 0 && k.membersCheaper(small) {
 		return k.countMembers(small)
+	}
+	if k.pairCheaper() {
+		return k.countPair()
 	}
 	return k.countWords()
 }

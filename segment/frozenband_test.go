@@ -27,6 +27,7 @@ func TestMergeKeep(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
+	marks := new([1024]uint64)
 	for round := range 400 {
 		cands := randSet(r.IntN(300))
 		arr := randSet([]int{0, 5, 100, 4000, 20000}[round%5])
@@ -41,7 +42,7 @@ func TestMergeKeep(t *testing.T) {
 					want = append(want, v)
 				}
 			}
-			if got := mergeKeep(slices.Clone(cands), arr, in); !slices.Equal(got, want) {
+			if got := mergeKeep(slices.Clone(cands), arr, in, marks); !slices.Equal(got, want) || *marks != [1024]uint64{} {
 				t.Fatalf("round %d: mergeKeep(in=%v) of %d among %d: %d members, want %d", round, in, len(cands), len(arr), len(got), len(want))
 			}
 			if got := bitKeep(slices.Clone(cands), words, in); !slices.Equal(got, want) {

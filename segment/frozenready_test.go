@@ -13,7 +13,8 @@ import (
 
 // TestCountWindowsAndSteps: ands of click windows, clicks ever, scenario
 // membership, scenario steps (with and without -1, the friends outside the
-// scenario), their nots and a tag, counted in one pass and built, against
+// scenario), their nots and tags (two sparse ones, where the count starts
+// from their and: countPair), counted in one pass and built, against
 // a friend-by-friend model: after Compact, where every and must go the one
 // pass, then after rounds of writes that add clicks today and on past days
 // to cached windows, move friends between steps, take them out of the
@@ -29,6 +30,7 @@ func TestCountWindowsAndSteps(t *testing.T) {
 		clicks  []int // days ago, 0 today
 		step    int   // -1 outside the scenario
 		tagA    bool
+		tagBC   [2]bool // tags "b" and "c", 8% each: sets that just fill a bitmap container
 	}
 	friends := make([]friend, n)
 	var b Batch
@@ -64,6 +66,11 @@ func TestCountWindowsAndSteps(t *testing.T) {
 		}
 		if fr.tagA = r.IntN(3) == 0; fr.tagA {
 			b.SetTag(stepcast.FriendID(f), "a")
+		}
+		for j, name := range []string{"b", "c"} {
+			if fr.tagBC[j] = r.IntN(100) < 8; fr.tagBC[j] {
+				b.SetTag(stepcast.FriendID(f), name)
+			}
 		}
 	}
 	ix := NewIndex(schema)
@@ -107,6 +114,10 @@ func TestCountWindowsAndSteps(t *testing.T) {
 				op = operand{"!(" + op.src + ")", func(fr *friend) bool { return !keep(fr) }}
 			}
 			srcs, keeps = append(srcs, op.src), append(keeps, op.keep)
+		}
+		if r.IntN(3) == 0 { // two sparse sets and the others: countPair's shape
+			srcs = append(srcs, `tag("b")`, `tag("c")`)
+			keeps = append(keeps, func(fr *friend) bool { return fr.tagBC[0] && fr.tagBC[1] })
 		}
 		switch r.IntN(3) {
 		case 0:
