@@ -177,6 +177,12 @@ func TestFrozenCountConcurrent(t *testing.T) {
 		if f%97 == 0 {
 			b.SetTag(f, "sparse")
 		}
+		if f%4 == 0 {
+			b.RecordEvent(f, "click", "campaign", "", now.AddDate(0, 0, -int(f%5)))
+		}
+		if f%3 != 0 {
+			b.SetScenarioStep(f, "trial", int(f%4))
+		}
 	}
 	blocked := make([]stepcast.FriendID, away)
 	isBlocked := map[stepcast.FriendID]bool{}
@@ -201,6 +207,11 @@ func TestFrozenCountConcurrent(t *testing.T) {
 		// frozen again by readers as writers move, unset and set values.
 		MustCompile(`tag("a") && age in 20..40 && !(score("lead") <= 5)`, schema),
 		MustCompile(`age >= 3 && score("lead") <= 30 && !tag("sparse")`, schema),
+		// Click windows, made and frozen by readers as they are cached,
+		// then dropped by clicks; scenario steps as friends move.
+		MustCompile(`clicked("campaign", 7) && tag("a") && scenario_step("trial") in 1..2`, schema),
+		MustCompile(`!clicked("campaign", 3) && in_scenario("trial") && !(scenario_step("trial") in 0..0)`, schema),
+		MustCompile(`scenario_step("trial") in -1..1 && clicked("campaign", 2) && tag("b")`, schema),
 	}
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -254,6 +265,15 @@ func TestFrozenCountConcurrent(t *testing.T) {
 				b.SetField(f, "age", int64(r.IntN(90)))
 			}
 			b.SetScore(f, "lead", int64(r.IntN(50)))
+		}
+		for range 100 {
+			f := stepcast.FriendID(r.IntN(n))
+			b.RecordEvent(f, "click", "campaign", "", now)
+			if r.IntN(4) == 0 {
+				b.LeaveScenario(f, "trial")
+			} else {
+				b.SetScenarioStep(f, "trial", r.IntN(4))
+			}
 		}
 		// One friend comes back, another blocks: as many follow as before.
 		i := r.IntN(away)
