@@ -146,23 +146,7 @@ func TestCountWindowsAndSteps(t *testing.T) {
 					want++
 				}
 			}
-			seg := MustCompile(s.src, schema)
-			if a, ok := unsaved(seg.root).(*andNode); ok && mustTake {
-				ix.mu.RLock()
-				taken := seg.newCtx(ix, now, nil).frozenTerms(a.kids) != nil
-				ix.mu.RUnlock()
-				if !taken {
-					t.Errorf("%s: the one pass does not take %s", stage, s.src)
-				}
-			}
-			got, err := seg.Count(ix, now)
-			if err != nil || got != want {
-				t.Fatalf("%s: Count(%s) = %d (%v), want %d", stage, s.src, got, err, want)
-			}
-			bm, err := seg.Eval(ix, now)
-			if err != nil || bm.GetCardinality() != want {
-				t.Fatalf("%s: Eval(%s) has %d (%v), want %d", stage, s.src, bm.GetCardinality(), err, want)
-			}
+			checkOnePass(t, ix, now, stage, MustCompile(s.src, schema), want, mustTake)
 		}
 	}
 	check("after Compact", true)
