@@ -55,10 +55,11 @@ type evalCtx struct {
 	loc      *time.Location
 	keyDays  [2]int64 // the schema's: the dates of the first and last time keys
 	universe *roaring.Bitmap
-	ranges   map[*daysLeaf][2]int64       // days leaves resolved against now
-	built    map[*posting]*roaring.Bitmap // few-member postings made bitmaps, once per evaluation
-	strs     map[*strLeaf]*strMatch       // string predicates' values, once per evaluation
-	trace    *Explanation                 // the node being explained; nil unless explaining
+	ranges   map[*daysLeaf][2]int64         // days leaves resolved against now
+	built    map[*posting]*roaring.Bitmap   // few-member postings made bitmaps, once per evaluation
+	strs     map[*strLeaf]*strMatch         // string predicates' values, once per evaluation
+	windows  map[*eventLeaf]*roaring.Bitmap // cached windows as direct first found them
+	trace    *Explanation                   // the node being explained; nil unless explaining
 	parents  []*Explanation
 	shared   map[node]bool // saved plans used more than once (see shared.go)
 	memo     memo

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,5 +193,66 @@ func TestCountWindowsAndSteps(t *testing.T) {
 		for call := range freezeAfterMisses + 2 {
 			check(fmt.Sprintf("%s, count %d after the writes", round.name, call+1), call > freezeAfterMisses)
 		}
+	}
+}
+
+// TestWindowEvictedWhileEvaluating: a reader's Eval of an or with a click
+// window, while another reader caches windows for another day or more
+// window lengths than the cache keeps, evicting the first reader's window
+// between the planner's two looks at it (it panicked on the second).
+func TestWindowEvictedWhileEvaluating(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	ix := NewIndex(schema)
+	var b Batch
+	for f := range stepcast.FriendID(50_000) {
+		b.Follow(f, now)
+		if f%3 == 0 {
+			b.RecordEvent(f, "click", "campaign", "", now.AddDate(0, 0, -int(f%10)))
+		}
+		if f%5 == 0 {
+			b.SetTag(f, "a")
+		}
+		if f%7 == 0 {
+			b.SetTag(f, "b")
+		}
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	or := MustCompile(`clicked("campaign", 7) || tag("a")`, schema)
+	want, _ := or.Count(ix, now)
+	and := MustCompile(`clicked("campaign", 7) && tag("b")`, schema)
+	for _, sameDay := range []bool{false, true} {
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if sameDay { // more windows of one key than the cache keeps
+					_, _ = MustCompile(fmt.Sprintf(`clicked("campaign", %d) && tag("b")`, 20+i%10), schema).Count(ix, now)
+					continue
+				}
+				_, _ = and.Count(ix, now.AddDate(0, 0, i%2)) // one day's window evicts the other's
+			}
+		}()
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+			if sameDay {
+				_, _ = and.Count(ix, now) // caches the 7-day window again
+			}
+			if bm, err := or.Eval(ix, now); err != nil || bm.GetCardinality() != want {
+				t.Errorf("sameDay %v: Eval has %d (%v), want %d", sameDay, bm.GetCardinality(), err, want)
+				break
+			}
+		}
+		close(done)
+		wg.Wait()
 	}
 }

@@ -58,7 +58,12 @@ func (l *eventLeaf) anyEvent() bool { return l.lo == 1 && l.hi == math.MaxInt64 
 
 // direct offers the leaf's set when it is ready: ever, or a window union
 // that an earlier evaluation cached. It never computes one, so that the
-// planner can still prefer checking a few candidates.
+// planner can still prefer checking a few candidates (the one-pass count,
+// frozenTerms, does make it). What it answers for a window is kept for
+// the rest of the evaluation: other readers evict cached windows (another
+// day's, or a ninth length), and the planner asks more than once, taking
+// a leaf as ready on the first answer (an Eval of an or of a window once
+// met nil on the second: a panic).
 func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	if !l.anyEvent() {
 		return nil
@@ -70,7 +75,15 @@ func (l *eventLeaf) direct(c *evalCtx) *roaring.Bitmap {
 	case l.days == 0:
 		return p.ever
 	}
-	return p.cachedWindow(l.days, c.today)
+	if bm, ok := c.windows[l]; ok {
+		return bm
+	}
+	bm := p.cachedWindow(l.days, c.today)
+	if c.windows == nil {
+		c.windows = make(map[*eventLeaf]*roaring.Bitmap)
+	}
+	c.windows[l] = bm
+	return bm
 }
 
 func (l *eventLeaf) eval(c *evalCtx, w *roaring.Bitmap) (*roaring.Bitmap, string, int) {
