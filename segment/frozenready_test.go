@@ -256,3 +256,39 @@ func TestWindowEvictedWhileEvaluating(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestStepRangesOfManySteps: step ranges of a scenario of 12 steps — all
+// of them (the members), more than maxStepSets (roaring's way), a few —
+// with and without -1, counted against a model.
+func TestStepRangesOfManySteps(t *testing.T) {
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	ix := NewIndex(schema)
+	const n = 40_000
+	steps := make([]int, n)
+	var b Batch
+	for f := range n {
+		id := stepcast.FriendID(f)
+		b.Follow(id, now)
+		b.SetTag(id, "a")
+		steps[f] = f%13 - 1 // -1: outside the scenario
+		if steps[f] >= 0 {
+			b.SetScenarioStep(id, "big", steps[f])
+		}
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	for _, r := range [][2]int{{-1, -1}, {-1, 11}, {0, 11}, {0, 10}, {-1, 9}, {2, 4}, {-1, 1}, {5, 30}, {-5, 0}} {
+		var want uint64
+		for _, s := range steps {
+			if s >= r[0] && s <= r[1] {
+				want++
+			}
+		}
+		src := fmt.Sprintf(`scenario_step("big") in %d..%d && tag("a")`, r[0], r[1])
+		checkOnePass(t, ix, now, "after Compact", MustCompile(src, schema), want, false)
+		checkOnePass(t, ix, now, "not, after Compact", MustCompile(fmt.Sprintf(`!(scenario_step("big") in %d..%d) && tag("a")`, r[0], r[1]), schema), n-want, false)
+	}
+}
