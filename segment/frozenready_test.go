@@ -196,11 +196,11 @@ func TestCountWindowsAndSteps(t *testing.T) {
 	}
 }
 
-// TestWindowEvictedWhileEvaluating: a reader's Eval of an or with a click
+// TestWindowEvictedConcurrent: a reader's Eval of an or with a click
 // window, while another reader caches windows for another day or more
 // window lengths than the cache keeps, evicting the first reader's window
 // between the planner's two looks at it (it panicked on the second).
-func TestWindowEvictedWhileEvaluating(t *testing.T) {
+func TestWindowEvictedConcurrent(t *testing.T) {
 	schema := MustSchema(testSchemaConfig)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
 	ix := NewIndex(schema)
