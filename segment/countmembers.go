@@ -45,10 +45,10 @@ func (k *blockCounter) membersCheaper(small int) bool {
 // is expected to cost less than countWords, the terms taken as
 // independent: where an and of many terms keeps few of a block after two
 // of them, the others look those few up rather than each pass over
-// 1024 words (the suite's ten-predicates at 10M: a tag, a 30-day click
-// window, the same for its other eight terms, some 250 candidates a block
-// after the first two). It leaves the pair in k.pair and countMembers'
-// order of the other terms in k.order.
+// 1024 words (the suite's ten-predicates at 10M: a tag and a 30-day
+// click window leave some 250 candidates a block for its other eight
+// terms). It leaves the pair in k.pair and countMembers' order of the
+// other terms in k.order.
 func (k *blockCounter) pairCheaper() bool {
 	if len(k.terms) < pairMinTerms {
 		return false
