@@ -88,6 +88,9 @@ func (c *evalCtx) count(n node) uint64 {
 				return cnt
 			}
 		}
+		if cnt, ok := c.countKept(n); ok {
+			return cnt
+		}
 		switch n := n.(type) {
 		case *andNode:
 			_, cnt := c.evalAnd(n.kids, c.universe, true)

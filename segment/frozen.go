@@ -42,7 +42,19 @@ type frozenSet struct {
 	counts  []uint16 // members - 1 for bitmaps and arrays; runs for runs
 	at      []uint32 // where container i's members, words or runs start in buf
 	members uint64   // the set's cardinality
+
+	// id is unique among the process's frozen sets; followers, when
+	// followersOf is the id of following's frozen set, is how many of
+	// this set's members follow (countkept.go). A set is frozen anew
+	// whenever it changes, and so is following, so the pair never
+	// outlives either set's members.
+	id          uint64
+	followersOf atomic.Uint64
+	followers   atomic.Uint64
 }
+
+// frozenIDs numbers frozen sets (frozenSet.id), from 1.
+var frozenIDs atomic.Uint64
 
 // Container kinds.
 const (
@@ -144,6 +156,7 @@ func parseSerialized(buf []byte) (*frozenSet, error) {
 		return nil, fmt.Errorf("serialized bitmap of %d bytes: too short for %d containers", len(buf), n)
 	}
 	fs := &frozenSet{
+		id: frozenIDs.Add(1),
 		buf:    buf,
 		keys:   make([]uint16, n),
 		kinds:  make([]uint8, n),

