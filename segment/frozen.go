@@ -156,7 +156,7 @@ func parseSerialized(buf []byte) (*frozenSet, error) {
 		return nil, fmt.Errorf("serialized bitmap of %d bytes: too short for %d containers", len(buf), n)
 	}
 	fs := &frozenSet{
-		id: frozenIDs.Add(1),
+		id:     frozenIDs.Add(1),
 		buf:    buf,
 		keys:   make([]uint16, n),
 		kinds:  make([]uint8, n),
