@@ -375,7 +375,28 @@ func orWithFewAmong(parts []*roaring.Bitmap, few [][]uint32, w *roaring.Bitmap) 
 	if lookup {
 		return wordsAmong(words, w)
 	}
+	if w != nil && w.DenseSize() <= 2*n {
+		return wordsAnd(words, w)
+	}
 	return among(roaring.FromDense(words, false))
+}
+
+// wordsAnd returns the members of w whose bit is set in words, which it
+// changes: w is written out as words too (an array from the pool), ANDed
+// into words, and only what is left becomes a bitmap. Made a bitmap first
+// and then intersected with w, the union had a container made and copied
+// for each of its blocks, though the intersection kept few of its members
+// (issue 14, g094 at 10M: 480k friends of a surname prefix among 654k
+// candidates, of whom 31k remain).
+func wordsAnd(words []uint64, w *roaring.Bitmap) *roaring.Bitmap {
+	mask := takeZeroWords(int(w.DenseSize()))
+	defer recycleWords(mask)
+	w.WriteDenseTo(mask)
+	words = words[:min(len(words), len(mask))]
+	for i, m := range mask[:len(words)] {
+		words[i] &= m
+	}
+	return roaring.FromDense(words, false)
 }
 
 // zeroWordArrays pools the dense word arrays orWithFewAmong only looks

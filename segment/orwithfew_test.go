@@ -28,15 +28,21 @@ func TestOrAmongCandidates(t *testing.T) {
 		few          int // few-member slices
 		run          bool
 		candidates   int // 0: a twentieth of the span, at most 200,000
+		wSpan        int // the candidates' IDs: 0 for the parts' span
 	}{
-		{"one part", 1, 5000, 1 << 22, 0, false, 0},
-		{"two parts", 2, 5000, 1 << 22, 0, false, 0},
-		{"few sparse parts", 6, 3000, 1 << 22, 0, false, 0},
-		{"many sparse parts: a word array", 90, 2000, 1 << 22, 0, false, 0},
-		{"many parts and a run", 40, 2000, 1 << 22, 0, true, 0},
-		{"a word array and many candidates", 90, 2000, 1 << 22, 0, false, 1 << 21},
-		{"few-member slices", 20, 1000, 1 << 22, 30, false, 0},
-		{"ids far beyond the members", 20, 500, 1 << 31, 0, false, 0},
+		{"one part", 1, 5000, 1 << 22, 0, false, 0, 0},
+		{"two parts", 2, 5000, 1 << 22, 0, false, 0, 0},
+		{"few sparse parts", 6, 3000, 1 << 22, 0, false, 0, 0},
+		{"many sparse parts: a word array", 90, 2000, 1 << 22, 0, false, 0, 0},
+		{"many parts and a run", 40, 2000, 1 << 22, 0, true, 0, 0},
+		{"a word array and many candidates", 90, 2000, 1 << 22, 0, false, 1 << 21, 0},
+		{"few-member slices", 20, 1000, 1 << 22, 30, false, 0, 0},
+		{"ids far beyond the members", 20, 500, 1 << 31, 0, false, 0, 0},
+		// Many candidates: w written out as words and ANDed (wordsAnd),
+		// unless its IDs reach far past the union's.
+		{"many candidates beyond the union", 90, 2000, 1 << 22, 0, false, 1 << 21, 3 << 22},
+		{"many candidates far beyond the union", 90, 2000, 1 << 22, 0, false, 1 << 21, 1 << 25},
+		{"dense candidates and slices", 90, 2000, 1 << 22, 200, false, 3 << 20, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var parts []*roaring.Bitmap
@@ -57,7 +63,13 @@ func TestOrAmongCandidates(t *testing.T) {
 			if n == 0 {
 				n = min(tc.span/20, 200_000)
 			}
-			w := spread(n, tc.span)
+			wSpan := tc.wSpan
+			if wSpan == 0 {
+				wSpan = tc.span
+			}
+			w := spread(n, wSpan)
+			w.AddRange(uint64(wSpan/2), uint64(wSpan/2+100_000)) // a run, and bitmap containers
+			w.RunOptimize()
 			before := w.Clone()
 			want := orWithFew(parts, few)
 			want.And(w)
@@ -67,6 +79,16 @@ func TestOrAmongCandidates(t *testing.T) {
 			}
 			if !w.Equals(before) {
 				t.Errorf("the candidates changed")
+			}
+			// The pool's word arrays are given back zero.
+			for range 4 {
+				words := takeZeroWords(1 << 16)
+				for i, x := range words {
+					if x != 0 {
+						t.Fatalf("a pooled word array holds %#x at %d", x, i)
+					}
+				}
+				zeroWordArrays.Put(&words)
 			}
 		})
 	}
