@@ -100,6 +100,11 @@
 // like tags, and the members of the bins it cuts checked against the
 // column's codes, or every candidate's code checked where few are left.
 //
+// A Count of one such set, a range of whole bins, or the not of one reads
+// a number: each frozen set keeps how many of its members follow, counted
+// by Compact and again by the first count after a write to the set or to
+// following: the numbers a tag list shows beside each tag.
+//
 // # The index
 //
 // Index holds one account's friends: bitmaps for tags, follow status, bool
