@@ -133,12 +133,11 @@ func TestCountKept(t *testing.T) {
 }
 
 // counted checks that each of segs, one set, has its followers counted
-// in the sets' frozen forms.
+// in the sets' frozen forms at the index's followGen.
 func counted(t *testing.T, ix *Index, segs []*Segment, now time.Time) {
 	t.Helper()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	following := ix.followingFrozen.fs.Load()
 	for _, seg := range segs {
 		c := seg.newCtx(ix, now, nil)
 		k := unsaved(seg.root)
@@ -149,8 +148,8 @@ func counted(t *testing.T, ix *Index, segs []*Segment, now time.Time) {
 		if !ok || len(sets) == 0 {
 			t.Errorf("%s: no kept sets", seg.Source())
 		}
-		for _, fs := range sets {
-			if fs == nil || following == nil || fs.followersOf.Load() != following.id {
+		for _, s := range sets {
+			if s.fs.followersOf.Load() != ix.followGen+1 {
 				t.Errorf("%s: a set's followers are not counted", seg.Source())
 			}
 		}

@@ -101,9 +101,10 @@
 // column's codes, or every candidate's code checked where few are left.
 //
 // A Count of one such set, a range of whole bins, or the not of one reads
-// a number: each frozen set keeps how many of its members follow, counted
-// by Compact and again by the first count after a write to the set or to
-// following: the numbers a tag list shows beside each tag.
+// a number: each frozen set keeps how many of its members follow (the
+// numbers a tag list shows beside each tag), counted by Compact, and again
+// by the next count after a follow or unfollow. A write to a set drops the
+// number with its frozen form, until the set is frozen again.
 //
 // # The index
 //

@@ -43,18 +43,13 @@ type frozenSet struct {
 	at      []uint32 // where container i's members, words or runs start in buf
 	members uint64   // the set's cardinality
 
-	// id is unique among the process's frozen sets; followers, when
-	// followersOf is the id of following's frozen set, is how many of
-	// this set's members follow (countkept.go). A set is frozen anew
-	// whenever it changes, and so is following, so the pair never
-	// outlives either set's members.
-	id          uint64
+	// followers is how many of the set's members follow, counted while
+	// the index's followGen was followersOf-1 (countkept.go); 0 in
+	// followersOf: not counted. A write to the set drops its frozen form,
+	// and with it the count.
 	followersOf atomic.Uint64
 	followers   atomic.Uint64
 }
-
-// frozenIDs numbers frozen sets (frozenSet.id), from 1.
-var frozenIDs atomic.Uint64
 
 // Container kinds.
 const (
@@ -156,7 +151,6 @@ func parseSerialized(buf []byte) (*frozenSet, error) {
 		return nil, fmt.Errorf("serialized bitmap of %d bytes: too short for %d containers", len(buf), n)
 	}
 	fs := &frozenSet{
-		id:     frozenIDs.Add(1),
 		buf:    buf,
 		keys:   make([]uint16, n),
 		kinds:  make([]uint8, n),

@@ -71,7 +71,10 @@ type Index struct {
 	// followingFrozen is following frozen for counts (frozen.go);
 	// freezeMu orders readers that freeze a set held in place.
 	followingFrozen frozenMirror
-	freezeMu        sync.Mutex
+	// followGen counts the changes to following: the counts of followers
+	// that frozen sets keep were made at one (countkept.go).
+	followGen uint64
+	freezeMu  sync.Mutex
 }
 
 type fieldColumn struct {
@@ -252,11 +255,15 @@ func (ix *Index) apply(o *op) {
 	switch o.kind {
 	case opFollow:
 		ix.followingFrozen.drop()
-		ix.following.Add(f)
+		if ix.following.CheckedAdd(f) {
+			ix.followGen++
+		}
 		ix.followedAt.put(f, timeKey(o.t))
 	case opUnfollow:
 		ix.followingFrozen.drop()
-		ix.following.Remove(f)
+		if ix.following.CheckedRemove(f) {
+			ix.followGen++
+		}
 	case opSetTag:
 		tag := ix.tags[o.name]
 		if tag == nil {

@@ -347,10 +347,11 @@ func orWithFewAmong(parts []*roaring.Bitmap, few [][]uint32, w *roaring.Bitmap) 
 		n = max(n, d.DenseSize())
 	}
 	lookup := w != nil && card(w) <= candidatesPerWord*float64(n)
+	anded := !lookup && w != nil && w.DenseSize() <= 2*n // wordsAnd
 	var words []uint64
-	if lookup {
-		// Only looked up: an array from the pool, cleared and given back
-		// after, instead of a new 1.25 MB at 10M zeroed on every call
+	if lookup || anded {
+		// Only looked up, or ANDed and copied (wordsAnd): an array from
+		// the pool, cleared and given back after, instead of a new 1.25 MB at 10M zeroed on every call
 		// (and faulted in page by page whenever the runtime had returned
 		// its pages to the kernel).
 		words = takeZeroWords(int(n))
@@ -375,7 +376,7 @@ func orWithFewAmong(parts []*roaring.Bitmap, few [][]uint32, w *roaring.Bitmap) 
 	if lookup {
 		return wordsAmong(words, w)
 	}
-	if w != nil && w.DenseSize() <= 2*n {
+	if anded {
 		return wordsAnd(words, w)
 	}
 	return among(roaring.FromDense(words, false))
@@ -383,7 +384,8 @@ func orWithFewAmong(parts []*roaring.Bitmap, few [][]uint32, w *roaring.Bitmap) 
 
 // wordsAnd returns the members of w whose bit is set in words, which it
 // changes: w is written out as words too (an array from the pool), ANDed
-// into words, and only what is left becomes a bitmap. Made a bitmap first
+// into words, and only what is left becomes a bitmap, its dense blocks
+// copied (words goes back to the pool). Made a bitmap first
 // and then intersected with w, the union had a container made and copied
 // for each of its blocks, though the intersection kept few of its members
 // (issue 14, g094 at 10M: 480k friends of a surname prefix among 654k
@@ -396,7 +398,7 @@ func wordsAnd(words []uint64, w *roaring.Bitmap) *roaring.Bitmap {
 	for i, m := range mask[:len(words)] {
 		words[i] &= m
 	}
-	return roaring.FromDense(words, false)
+	return roaring.FromDense(words, true)
 }
 
 // zeroWordArrays pools the dense word arrays orWithFewAmong only looks

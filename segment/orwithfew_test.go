@@ -43,6 +43,9 @@ func TestOrAmongCandidates(t *testing.T) {
 		{"many candidates beyond the union", 90, 2000, 1 << 22, 0, false, 1 << 21, 3 << 22},
 		{"many candidates far beyond the union", 90, 2000, 1 << 22, 0, false, 1 << 21, 1 << 25},
 		{"dense candidates and slices", 90, 2000, 1 << 22, 200, false, 3 << 20, 0},
+		// Dense blocks in the result: copied, not views of the pooled
+		// array, which is cleared as it goes back.
+		{"a dense union among dense candidates", 90, 20000, 1 << 22, 0, false, 3 << 20, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var parts []*roaring.Bitmap
