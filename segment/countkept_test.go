@@ -155,3 +155,50 @@ func counted(t *testing.T, ix *Index, segs []*Segment, now time.Time) {
 		}
 	}
 }
+
+// TestStepMoveKeepsMembers: moving friends between steps leaves the
+// scenario's members frozen, so in_scenario stays a kept count, and a step
+// emptied by the moves is forgotten.
+func TestStepMoveKeepsMembers(t *testing.T) {
+	const n = 20_000
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, schema.Location())
+	ix := NewIndex(schema)
+	var b Batch
+	for f := range stepcast.FriendID(n) {
+		b.Follow(f, now)
+		b.SetScenarioStep(f, "trial", int(f%2)) // steps 0 and 1
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	b.Reset()
+	for f := range stepcast.FriendID(n) {
+		if f%2 == 0 {
+			b.SetScenarioStep(f, "trial", 2) // step 0 empties
+		}
+	}
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	seg := MustCompile(`in_scenario("trial")`, schema)
+	if got, _ := seg.Count(ix, now); got != n {
+		t.Fatalf("in_scenario counts %d, want %d", got, n)
+	}
+	ix.mu.RLock()
+	_, kept := seg.newCtx(ix, now, nil).countKept(seg.root)
+	_, step0 := ix.scenarios["trial"].steps[0]
+	ix.mu.RUnlock()
+	if !kept {
+		t.Errorf("in_scenario is not a kept count after moves between steps")
+	}
+	if step0 {
+		t.Errorf("step 0, emptied, is still held")
+	}
+	for src, want := range map[string]uint64{`scenario_step("trial") == 0`: 0, `scenario_step("trial") == 2`: n / 2, `scenario_step("trial") in 0..1`: n / 2} {
+		if got, _ := MustCompile(src, schema).Count(ix, now); got != want {
+			t.Errorf("%s counts %d, want %d", src, got, want)
+		}
+	}
+}

@@ -371,13 +371,16 @@ func (ix *Index) variant(exp string) *strColumn {
 	return v
 }
 
-// enter puts f at step s, out of the step it was at.
+// enter puts f at step s, out of the step it was at. A move between steps
+// leaves the members, and their frozen form, as they were.
 func (sc *scenarioIndex) enter(f uint32, s int64) {
-	if sc.step(f) == s {
+	at := sc.step(f)
+	switch {
+	case at == s:
 		return
-	}
-	sc.leave(f)
-	if sc.members.CheckedAdd(f) {
+	case at >= 0:
+		sc.leaveStep(f, at)
+	case sc.members.CheckedAdd(f):
 		sc.membersFrozen.drop()
 	}
 	st := sc.steps[s]
@@ -391,15 +394,24 @@ func (sc *scenarioIndex) enter(f uint32, s int64) {
 }
 
 func (sc *scenarioIndex) leave(f uint32) {
-	if !sc.members.CheckedRemove(f) {
+	at := sc.step(f)
+	if at < 0 {
 		return
 	}
+	sc.members.Remove(f)
 	sc.membersFrozen.drop()
-	for _, st := range sc.steps {
-		if st.bm.CheckedRemove(f) {
-			st.frozen.drop()
-			return
-		}
+	sc.leaveStep(f, at)
+}
+
+// leaveStep takes f out of step at, and forgets the step once no one is
+// at it.
+func (sc *scenarioIndex) leaveStep(f uint32, at int64) {
+	st := sc.steps[at]
+	if st.bm.CheckedRemove(f) {
+		st.frozen.drop()
+	}
+	if st.bm.IsEmpty() {
+		delete(sc.steps, at)
 	}
 }
 
