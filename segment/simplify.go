@@ -14,7 +14,12 @@ import (
 // intersection or a union of its set.
 //
 // Only leaves and nots of leaves are compared, by value: two leaves equal
-// field by field read the same index set.
+// field by field read the same index set. Absorption also takes a leaf
+// that implies another (implies): spend >= 30000 && (spend >= 10000 ||
+// tag("a")) is spend >= 30000, since every friend with a spend of 30000
+// or more has one of 10000 or more (the suite's g091 at 10M evaluated the
+// or among 92,919 candidates, a union of most of spend's bins, in 3 of its
+// 5.8 ms).
 func simplifyJunction(and bool, kids []node) []node {
 	out := kids[:0:0]
 	for _, k := range kids {
@@ -22,7 +27,8 @@ func simplifyJunction(and bool, kids []node) []node {
 			out = append(out, k)
 		}
 	}
-	// Absorption: x && (x || y) is x; x || (x && y) is x.
+	// Absorption: x && (x' || y) is x, and x || (x' && y) is x, where x
+	// implies x' in the and, x' implies x in the or.
 	kept := out[:0]
 	for _, k := range out {
 		var inner []node
@@ -38,7 +44,12 @@ func simplifyJunction(and bool, kids []node) []node {
 		}
 		absorbed := false
 		for _, ik := range inner {
-			if slices.ContainsFunc(out, func(o node) bool { return sameCondition(o, ik) }) {
+			if slices.ContainsFunc(out, func(o node) bool {
+				if and {
+					return implies(o, ik)
+				}
+				return implies(ik, o)
+			}) {
 				absorbed = true
 				break
 			}
@@ -63,4 +74,37 @@ func sameCondition(a, b node) bool {
 	}
 	lb, ok := b.(leaf)
 	return ok && reflect.TypeOf(la) == reflect.TypeOf(lb) && reflect.DeepEqual(la, lb)
+}
+
+// implies reports whether every friend a holds for, b holds for too, as
+// far as leaves and their nots show it: the same condition; two ranges on
+// one column (bandOf), a's within b's; two lists of one string field's
+// values, a's among b's; or the nots of two such, the other way round.
+// false says nothing.
+func implies(a, b node) bool {
+	if sameCondition(a, b) {
+		return true
+	}
+	if na, ok := a.(*notNode); ok {
+		nb, ok := b.(*notNode)
+		return ok && implies(nb.kid, na.kid)
+	}
+	if ka, alo, ahi, ok := bandOf(a); ok {
+		kb, blo, bhi, ok := bandOf(b)
+		return ok && ka == kb && blo <= alo && ahi <= bhi
+	}
+	sa, ok := a.(*strLeaf)
+	if !ok || sa.op != strIn {
+		return false
+	}
+	sb, ok := b.(*strLeaf)
+	if !ok || sb.op != strIn || sa.ref != sb.ref {
+		return false
+	}
+	for _, v := range sa.values {
+		if !sb.set[v] {
+			return false
+		}
+	}
+	return true
 }
