@@ -128,12 +128,13 @@ func frozenReady(k node) bool {
 }
 
 // frozenUnion reports whether k is a set the index holds ready or a union
-// of such sets.
+// of such sets. A union may hold a band (a range of a number, time or
+// score), taken when its range is made of whole bins (unionSets).
 func frozenUnion(k node) bool {
 	switch k := unsaved(k).(type) {
 	case *orNode:
 		for _, kid := range k.kids {
-			if !frozenUnion(kid) {
+			if !frozenUnion(kid) && !frozenBand(kid) {
 				return false
 			}
 		}
@@ -223,6 +224,8 @@ func (c *evalCtx) unionSets(sets []*frozenSet, k node) []*frozenSet {
 		return sets
 	case *stepLeaf:
 		return c.stepSets(sets, l, true)
+	case *numLeaf, *daysLeaf:
+		return c.wholeBins(sets, l)
 	case *boolLeaf:
 		bl := c.ix.fields[l.field.id].bl
 		if l.val {
@@ -279,4 +282,32 @@ func (c *evalCtx) stepSets(sets []*frozenSet, l *stepLeaf, in bool) []*frozenSet
 		return append(sets, nil) // roaring's way (frozenTerms)
 	}
 	return sets
+}
+
+// wholeBins appends to sets the frozen sets of band k's bins, when its
+// range is made of whole bins and holds no friend without a value: an or
+// of tags and such a range, (tag("t3") || age <= 33), is then a union of
+// sets in the one pass. Otherwise it appends nil, so that the and takes
+// the planner's way: a union has no place for an edge bin's checks. (The
+// suite's g051 at 10M, (tag("t3") || tag("t1") || age <= 33) &&
+// (tag("t8") || tag("t40")): 5.5 ms the planner's way.)
+func (c *evalCtx) wholeBins(sets []*frozenSet, k node) []*frozenSet {
+	col, lo, hi := c.bandRange(k)
+	if lo > hi {
+		return sets // no one
+	}
+	cv := col.rangePlan(lo, hi, c.ix.known)
+	if len(cv.partial) > 0 || col.unsetIn(lo, hi) {
+		return append(sets, nil)
+	}
+	var inside []*deferredSet
+	for _, g := range cv.in {
+		inside = append(inside, g.members)
+	}
+	for _, cg := range cv.cut {
+		for _, b := range cg.in {
+			inside = append(inside, b.members)
+		}
+	}
+	return appendFrozen(sets, inside)
 }
