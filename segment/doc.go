@@ -83,8 +83,10 @@
 // An and whose operands are all sets the index holds ready — tags, the
 // values of string and choice fields and of variants, bool fields, events
 // ever had or had within a window of days (the window's union, cached for
-// the day), a scenario's members and steps, following, their unions and
-// their nots, and saved segments of them — is counted in one pass instead, block of 65,536 IDs by block,
+// the day), a scenario's members and steps, following, ranges of numbers
+// and times, their unions (a range in a union when it is made of whole
+// bins) and their nots, and saved segments of them — is counted in one
+// pass instead, block of 65,536 IDs by block,
 // over the sets' containers read in place: nothing is built, where
 // roaring builds each intersection but the last (at 10M friends,
 // !tag("t6") && tag("t7") among the followers in 0.15 ms against plain
