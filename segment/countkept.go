@@ -131,6 +131,10 @@ func (c *evalCtx) keptSets(k node) (sets []keptSet, ok bool) {
 	case *eventLeaf:
 		p := c.ix.events[l.key]
 		switch {
+		case !l.anyEvent():
+			// A count in a range (count("click", "x") >= 3): the set of
+			// those who had the event says nothing of how often.
+			return nil, false
 		case p == nil:
 			return nil, false
 		case l.days == 0:
