@@ -84,24 +84,13 @@ func (c *evalCtx) keptSets(k node) (sets []keptSet, ok bool) {
 	}
 	switch l := k.(type) {
 	case *numLeaf, *daysLeaf:
-		col, lo, hi := c.bandRange(k)
-		if lo > hi {
-			return nil, true // no one
+		bins, ok := c.wholeBinSets(k)
+		if !ok {
+			return nil, false
 		}
-		cv := col.rangePlan(lo, hi, c.ix.known)
-		if len(cv.partial) > 0 || col.unsetIn(lo, hi) {
-			return nil, false // edge bins to check, or friends without a value
-		}
-		for _, g := range cv.in {
-			if !deferred(g.members) {
+		for _, b := range bins {
+			if !deferred(b) {
 				return nil, false
-			}
-		}
-		for _, cg := range cv.cut {
-			for _, b := range cg.in {
-				if !deferred(b.members) {
-					return nil, false
-				}
 			}
 		}
 		return sets, true

@@ -292,22 +292,33 @@ func (c *evalCtx) stepSets(sets []*frozenSet, l *stepLeaf, in bool) []*frozenSet
 // suite's g051 at 10M, (tag("t3") || tag("t1") || age <= 33) &&
 // (tag("t8") || tag("t40")): 5.5 ms the planner's way.)
 func (c *evalCtx) wholeBins(sets []*frozenSet, k node) []*frozenSet {
+	bins, ok := c.wholeBinSets(k)
+	if !ok {
+		return append(sets, nil)
+	}
+	return appendFrozen(sets, bins)
+}
+
+// wholeBinSets returns the bins and groups of bins whose union is band k
+// (frozenBand), disjoint, when its range is made of whole bins and holds
+// no friend without a value; none for an empty range. ok is false
+// otherwise.
+func (c *evalCtx) wholeBinSets(k node) (bins []*deferredSet, ok bool) {
 	col, lo, hi := c.bandRange(k)
 	if lo > hi {
-		return sets // no one
+		return nil, true // no one
 	}
 	cv := col.rangePlan(lo, hi, c.ix.known)
 	if len(cv.partial) > 0 || col.unsetIn(lo, hi) {
-		return append(sets, nil)
+		return nil, false // edge bins to check, or friends without a value
 	}
-	var inside []*deferredSet
 	for _, g := range cv.in {
-		inside = append(inside, g.members)
+		bins = append(bins, g.members)
 	}
 	for _, cg := range cv.cut {
 		for _, b := range cg.in {
-			inside = append(inside, b.members)
+			bins = append(bins, b.members)
 		}
 	}
-	return appendFrozen(sets, inside)
+	return bins, true
 }
