@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stepcast/stepcast"
@@ -124,12 +125,22 @@ func (d *dispatch) settle(dl store.Delivery, err error, r DispatchReport) {
 	}
 }
 
+// minRecordTime is the least time a commit of outcomes is given, however
+// short the lease. An outcome the store fails to record halts the
+// dispatch and leaves the delivery to be sent again, so a short lease (a
+// host with a fast sender, a test) must not turn a slow commit — a
+// loaded database, a wait for the account's row lock — into that. A
+// late record is still safe: the store refuses it (a lost lease) once
+// another holder has taken the delivery.
+const minRecordTime = 10 * time.Second
+
 // update runs fn in a transaction of its own, outside ctx's
-// cancellation: what was sent is recorded. Not through a store's Batch:
-// the recorder groups the outcomes itself, and Batch's wait for company
-// (2 ms in boltstore) halved the throughput.
+// cancellation, within the lease or minRecordTime, whichever is longer:
+// what was sent is recorded. Not through a store's Batch: the recorder
+// groups the outcomes itself, and Batch's wait for company (2 ms in
+// boltstore) halved the throughput.
 func (d *dispatch) update(fn func(store.Tx) error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), d.a.e.cfg.DispatchLease)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), max(d.a.e.cfg.DispatchLease, minRecordTime))
 	defer cancel()
 	st := d.a.e.cfg.Store
 	return st.Update(ctx, d.a.id, fn)

@@ -416,6 +416,46 @@ func TestDispatchLostLease(t *testing.T) {
 	}
 }
 
+// slowFinishStore takes wait to record each outcome, as a loaded
+// database or a wait for the account's row lock would.
+type slowFinishStore struct {
+	store.Store
+	wait time.Duration
+}
+
+type slowFinishTx struct {
+	store.Tx
+	wait time.Duration
+}
+
+func (s slowFinishStore) Update(ctx context.Context, a store.AccountID, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, a, func(tx store.Tx) error { return fn(slowFinishTx{tx, s.wait}) })
+}
+
+func (t slowFinishTx) FinishDelivery(id uint64, holder string, o store.Outcome) error {
+	time.Sleep(t.wait)
+	return t.Tx.FinishDelivery(id, holder, o)
+}
+
+// A commit of outcomes slower than a short lease still records them: the
+// lease bounds a send, not the store (stop 31's CI: a 300 ms lease, a
+// commit under the race detector that took longer, and a dispatch halted
+// on "context deadline exceeded" for a delivery LINE had accepted).
+func TestDispatchSlowRecord(t *testing.T) {
+	clk := &clock{t: t0}
+	s := &fakeSender{}
+	lease := 20 * time.Millisecond
+	a := dispatchAccount(t, slowFinishStore{memstore.New(), 4 * lease}, clk, s, Config{DispatchLease: lease}, 1)
+	id := queuePush(t, a, clk, "k", 1, "hi")
+	rep, err := a.Dispatch(context.Background())
+	if err != nil || rep.Sent != 1 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	if d := mustDelivery(t, a, id); d.Status != store.Sent || d.RequestID != "req-1" {
+		t.Fatalf("delivery %v %q", d.Status, d.RequestID)
+	}
+}
+
 // Run dispatches every PollInterval when a Sender is set.
 func TestRunDispatches(t *testing.T) {
 	clk := &clock{t: t0}
