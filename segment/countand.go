@@ -99,9 +99,11 @@ type blockCounter struct {
 	pos    []*[1024]uint64 // the block's positive terms' words
 	neg    []*[1024]uint64 // the block's negative terms' words
 	out    []uint64        // buildFrozen's: the members' bits from ID 0
-	key    uint16          // the block at hand
-	cands  []uint32        // a band's candidates to check (frozenband.go)
-	buf    *checkBuf       // their codes and hits, from checkBufs
+	// oneBlock says out holds the block at hand only (passChecked's).
+	oneBlock bool
+	key      uint16    // the block at hand
+	cands    []uint32  // a band's candidates to check (frozenband.go)
+	buf      *checkBuf // their codes and hits, from checkBufs
 	// countMembers': the block's candidates, and the other terms in the
 	// order it takes them (membersCheaper).
 	members []uint16
@@ -285,7 +287,7 @@ func (k *blockCounter) countAmong(i int) uint64 {
 			if k.holds(i, uint16(v)) {
 				n++
 				if k.out != nil {
-					k.out[int(k.key)<<10+int(v>>6)] |= 1 << (v & 63)
+					k.outBlock()[v>>6] |= 1 << (v & 63)
 				}
 			}
 		}
@@ -311,6 +313,9 @@ func (k *blockCounter) lookupLast(i int) bool {
 
 // outBlock returns the block at hand's words in buildFrozen's slice.
 func (k *blockCounter) outBlock() *[1024]uint64 {
+	if k.oneBlock {
+		return (*[1024]uint64)(k.out)
+	}
 	return (*[1024]uint64)(k.out[int(k.key)<<10:])
 }
 

@@ -262,8 +262,9 @@ func (k *blockCounter) keepMembers(cands []uint16) uint64 {
 	}
 	k.members = cands
 	if k.out != nil {
+		dst := k.outBlock()
 		for _, v := range cands {
-			k.out[int(k.key)<<10+int(v>>6)] |= 1 << (v & 63)
+			dst[v>>6] |= 1 << (v & 63)
 		}
 	}
 	return uint64(len(cands))

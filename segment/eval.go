@@ -87,6 +87,9 @@ func (c *evalCtx) count(n node) uint64 {
 			if cnt, ok := c.countFrozenAnd(a.kids); ok {
 				return cnt
 			}
+			if cnt, ok := c.countFrozenChecked(a.kids); ok {
+				return cnt
+			}
 		}
 		if cnt, ok := c.countKept(n); ok {
 			return cnt

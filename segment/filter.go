@@ -323,17 +323,7 @@ func (c *codes) filterTable(within *roaring.Bitmap, ok []bool) *roaring.Bitmap {
 	if len(ok) == 0 {
 		return roaring.New()
 	}
-	last := uint64(len(ok) - 1)
-	return c.filterValues(within, func(run []uint32, codes []uint64, base uint64, hits []uint32) int {
-		k := 0
-		for j, f := range run {
-			cd := codes[j]
-			v := (base + cd) & -b2u(cd != 0)
-			hits[k] = f
-			k += int(b2u(v <= last) & b2u(ok[min(v, last)]))
-		}
-		return k
-	})
+	return c.filterValues(within, tableKeep(ok))
 }
 
 // filterRanked returns the members of within whose value v ranks in
@@ -345,8 +335,37 @@ func (c *codes) filterRanked(within *roaring.Bitmap, rank []uint32, lo, hi uint3
 	if len(rank) == 0 || hi <= lo {
 		return roaring.New()
 	}
+	return c.filterValues(within, rankKeep(rank, lo, hi))
+}
+
+// A keepFunc is given a run of candidates on one code page, their codes
+// and the page's base (a packed code's value is base+code; code 0 is no
+// value); it writes the candidates it accepts to hits, in order, without
+// a branch on them, and returns how many. One call a run, not a
+// candidate.
+type keepFunc func(run []uint32, codes []uint64, base uint64, hits []uint32) int
+
+// tableKeep accepts the values v with v < len(ok) && ok[v]; ok is not
+// empty.
+func tableKeep(ok []bool) keepFunc {
+	last := uint64(len(ok) - 1)
+	return func(run []uint32, codes []uint64, base uint64, hits []uint32) int {
+		k := 0
+		for j, f := range run {
+			cd := codes[j]
+			v := (base + cd) & -b2u(cd != 0)
+			hits[k] = f
+			k += int(b2u(v <= last) & b2u(ok[min(v, last)]))
+		}
+		return k
+	}
+}
+
+// rankKeep accepts the values v whose rank lies in [lo, hi): 0 < v <
+// len(rank) and lo <= rank[v] < hi; rank is not empty.
+func rankKeep(rank []uint32, lo, hi uint32) keepFunc {
 	last, span := uint64(len(rank)-1), hi-lo
-	return c.filterValues(within, func(run []uint32, codes []uint64, base uint64, hits []uint32) int {
+	return func(run []uint32, codes []uint64, base uint64, hits []uint32) int {
 		k := 0
 		for j, f := range run {
 			cd := codes[j]
@@ -355,36 +374,39 @@ func (c *codes) filterRanked(within *roaring.Bitmap, rank []uint32, lo, hi uint3
 			k += int(b2u(v <= last) & b2u(rank[min(v, last)]-lo < span))
 		}
 		return k
-	})
+	}
 }
 
 // filterValues returns the members of within that keep accepts. Like
 // scanRange, it gathers a chunk's codes first, then keep compacts the hits
-// of each run of candidates on one page without a branch on them: keep is
-// given the run, its codes and the base of a packed page (a packed code's
-// value is base+code; code 0 is no value), writes the accepted candidates
-// to hits in order and returns how many. One call a run, not a candidate.
-func (c *codes) filterValues(within *roaring.Bitmap, keep func(run []uint32, codes []uint64, base uint64, hits []uint32) int) *roaring.Bitmap {
+// of each run of candidates on one page.
+func (c *codes) filterValues(within *roaring.Bitmap, keep keepFunc) *roaring.Bitmap {
 	col := collectorFor(within, 0.5)
 	buf := checkBufs.Get().(*checkBuf)
 	defer checkBufs.Put(buf)
 	each(within, func(ids []uint32) {
-		runs := c.gatherChunk(ids, buf)
-		n, from := 0, 0
-		for _, r := range runs {
-			run := ids[from:r.end]
-			codes := buf.codes[from:r.end]
-			from = r.end
-			var base uint64
-			if r.kind == pagePacked {
-				base = r.base - 1
-			}
-			n += keep(run, codes, base, buf.hits[n:n+len(run)])
-		}
-		col.hits = append(col.hits, buf.hits[:n]...)
+		col.hits = append(col.hits, c.valueHits(ids, keep, buf)...)
 		col.flush()
 	})
 	return col.done()
+}
+
+// valueHits returns those of ids, ascending and at most eachChunk, that
+// keep accepts, in buf.hits: filterValues's check of one chunk.
+func (c *codes) valueHits(ids []uint32, keep keepFunc, buf *checkBuf) []uint32 {
+	runs := c.gatherChunk(ids, buf)
+	n, from := 0, 0
+	for _, r := range runs {
+		run := ids[from:r.end]
+		codes := buf.codes[from:r.end]
+		from = r.end
+		var base uint64
+		if r.kind == pagePacked {
+			base = r.base - 1
+		}
+		n += keep(run, codes, base, buf.hits[n:n+len(run)])
+	}
+	return buf.hits[:n]
 }
 
 // filterRange returns the members of within whose key lies in [lo, hi].

@@ -21,6 +21,9 @@ func (n *andNode) eval(c *evalCtx, within *roaring.Bitmap) (*roaring.Bitmap, str
 		if out, ok := c.evalFrozenAnd(n.kids); ok {
 			return out, "", 0
 		}
+		if out, ok := c.evalFrozenChecked(n.kids); ok {
+			return out, "", 0
+		}
 	}
 	out, _ := c.evalAnd(n.kids, within, false)
 	return out, "", 0
