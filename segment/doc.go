@@ -101,6 +101,9 @@
 // windows among those operands: the bins a range covers whole, frozen
 // like tags, and the members of the bins it cuts checked against the
 // column's codes, or every candidate's code checked where few are left.
+// Beside string order predicates (startsWith, <, >=) it counts the other
+// operands and checks each block's members against the predicates' codes,
+// where the planner's own order would check many more.
 //
 // A Count of one such set, a range of whole bins, or the not of one reads
 // a number: each frozen set keeps how many of its members follow (the
