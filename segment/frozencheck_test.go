@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,6 +232,114 @@ func TestCountChecked(t *testing.T) {
 		}
 		for call := range freezeAfterMisses + 1 {
 			check(fmt.Sprintf("round %d, count %d after the writes", round, call+1), false)
+		}
+	}
+}
+
+// TestCountCheckedConcurrent: readers count and build ands the pass with
+// checks takes (the gate lifted) while a writer changes names, adds new
+// ones and changes tags, and Compact runs; between rounds every answer is
+// checked against a model. Run under -race in CI (its name).
+func TestCountCheckedConcurrent(t *testing.T) {
+	defer func(ready int, share, saved float64) {
+		minCheckedReady, minCheckShare, minChecksSaved = ready, share, saved
+	}(minCheckedReady, minCheckShare, minChecksSaved)
+	minCheckedReady, minCheckShare, minChecksSaved = 1, math.Inf(-1), math.Inf(-1)
+	schema := MustSchema(testSchemaConfig)
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, schema.Location())
+	const n = 40_000
+	r := rand.New(rand.NewPCG(7, 8))
+	surnames := []string{"佐藤", "鈴木", "山田", "Abe"}
+	names := make([]string, n)
+	tags := make([][2]bool, n)
+	var b Batch
+	set := func(f uint32, round int) {
+		id := stepcast.FriendID(f)
+		names[f] = fmt.Sprintf("%s%d", surnames[r.IntN(len(surnames))], r.IntN(500)+1000*round)
+		b.SetField(id, "name", names[f])
+		for i := range tags[f] {
+			if tags[f][i] = r.IntN(2+3*i) == 0; tags[f][i] {
+				b.SetTag(id, fmt.Sprintf("t%d", i))
+			} else {
+				b.ClearTag(id, fmt.Sprintf("t%d", i))
+			}
+		}
+	}
+	for f := range uint32(n) {
+		b.Follow(stepcast.FriendID(f), now)
+		set(f, 0)
+	}
+	ix := NewIndex(schema)
+	if err := ix.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	ix.Compact()
+	srcs := []struct {
+		src    string
+		prefix string
+		t0, t1 bool
+	}{
+		{`tag("t0") && tag("t1") && name startsWith "佐"`, "佐", true, true},
+		{`tag("t0") && !tag("t1") && name startsWith "鈴木"`, "鈴木", true, false},
+		{`tag("t1") && name startsWith "山"`, "山", false, true},
+	}
+	segs := make([]*Segment, len(srcs))
+	for i, s := range srcs {
+		segs[i] = MustCompile(s.src, schema)
+	}
+	want := func(i int) uint64 {
+		s := srcs[i]
+		var w uint64
+		for f := range names {
+			keep := strings.HasPrefix(names[f], s.prefix) && tags[f][1] == s.t1
+			if s.t0 {
+				keep = keep && tags[f][0]
+			}
+			if keep {
+				w++
+			}
+		}
+		return w
+	}
+	for round := 1; round <= 4; round++ {
+		b.Reset()
+		for range 2000 {
+			set(uint32(r.IntN(n)), round)
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // the writer, while the readers read
+			defer wg.Done()
+			if err := ix.Apply(&b); err != nil {
+				t.Error(err)
+			}
+			if round%2 == 0 {
+				ix.Compact()
+			}
+		}()
+		for g := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range 6 {
+					seg := segs[(k+g)%len(segs)]
+					if g%2 == 0 {
+						_, _ = seg.Count(ix, now)
+					} else {
+						_, _ = seg.Eval(ix, now)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i, seg := range segs {
+			w := want(i)
+			if got, err := seg.Count(ix, now); err != nil || got != w {
+				t.Fatalf("round %d: Count(%s) = %d (%v), want %d", round, srcs[i].src, got, err, w)
+			}
+			if bm, err := seg.Eval(ix, now); err != nil || bm.GetCardinality() != w {
+				t.Fatalf("round %d: Eval(%s) has %d (%v), want %d", round, srcs[i].src, bm.GetCardinality(), err, w)
+			}
 		}
 	}
 }
