@@ -280,14 +280,18 @@ func (k *blockCounter) countAmong(i int) uint64 {
 	if cap(k.cands) < 2*eachChunk {
 		k.cands = make([]uint32, 0, 2*eachChunk)
 	}
+	var dst *[1024]uint64
+	if k.out != nil {
+		dst = k.outBlock()
+	}
 	n := 0
 	for x := 0; x < len(k.acc); x += 32 {
 		cands := appendBits(k.cands[:0], k.acc[x:x+32], uint32(x)<<6)
 		for _, v := range cands {
 			if k.holds(i, uint16(v)) {
 				n++
-				if k.out != nil {
-					k.outBlock()[v>>6] |= 1 << (v & 63)
+				if dst != nil {
+					dst[v>>6] |= 1 << (v & 63)
 				}
 			}
 		}

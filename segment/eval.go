@@ -181,13 +181,7 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 			break
 		}
 		w := card(acc)
-		best, bestRank := 0, math.Inf(1)
-		for i, k := range rest {
-			removes := 1 - min(1, k.estimate(c)/u)
-			if rank := k.cost(c, w) / max(removes, 1e-6); rank < bestRank {
-				best, bestRank = i, rank
-			}
-		}
+		best := c.cheapestNext(rest, w, u)
 		if len(rest) == 2 && audience == nil {
 			if first, ok := c.orderTwo(rest, w, u, acc != within, countLast); ok {
 				best = first
@@ -239,6 +233,20 @@ func (c *evalCtx) evalAnd(kids []node, within *roaring.Bitmap, countLast bool) (
 		acc = within.Clone()
 	}
 	return acc, acc.GetCardinality()
+}
+
+// cheapestNext returns the index of the operand of rest that evalAnd
+// takes next among w candidates of a universe of u: the least cost for
+// them over the share of candidates it removes.
+func (c *evalCtx) cheapestNext(rest []node, w, u float64) int {
+	best, bestRank := 0, math.Inf(1)
+	for i, k := range rest {
+		removes := 1 - min(1, k.estimate(c)/u)
+		if rank := k.cost(c, w) / max(removes, 1e-6); rank < bestRank {
+			best, bestRank = i, rank
+		}
+	}
+	return best
 }
 
 // orderTwo returns which of the and's last two operands goes first, by

@@ -1,7 +1,6 @@
 package segment
 
 import (
-	"math"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -145,13 +144,7 @@ func (c *evalCtx) plannerChecks(kids []node) float64 {
 		rest = slices.Delete(rest, min(a, b), min(a, b)+1)
 	}
 	for len(rest) > 0 {
-		best, bestRank := 0, math.Inf(1)
-		for i, k := range rest {
-			removes := 1 - min(1, k.estimate(c)/u)
-			if rank := k.cost(c, w) / max(removes, 1e-6); rank < bestRank {
-				best, bestRank = i, rank
-			}
-		}
+		best := c.cheapestNext(rest, w, u)
 		if len(rest) == 2 {
 			if first, ok := c.orderTwo(rest, w, u, w < u, true); ok {
 				best = first
